@@ -1,0 +1,152 @@
+import Koa from 'koa';
+import mount from 'koa-mount';
+import { bodyParser } from '@koa/bodyparser';
+import type { Logger } from 'pino';
+import type Provider from 'oidc-provider';
+import type { Config } from './config.ts';
+import type { DB } from './db/client.ts';
+import type { AppContext, AppState } from './http/context.ts';
+import { requestId } from './http/request-id.ts';
+import { errorHandler } from './http/error-handler.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { createRenderer } from './http/render.ts';
+import { browserSession, clearSessionCookie, setSessionCookie } from './http/session.ts';
+import { csrf } from './http/csrf.ts';
+import { serveStatic } from './http/static.ts';
+import { createAccountsRepo, createBrowserSessionsRepo } from './features/accounts/accounts.repo.ts';
+import { createAccountsService, type AccountsService } from './features/accounts/accounts.service.ts';
+import { createPasswordHasher } from './features/accounts/passwords.ts';
+import { accountPagesRouter } from './features/accounts/accounts.pages.ts';
+import { createApplicationsRepo } from './features/applications/applications.repo.ts';
+import { createApplicationsService, type ApplicationsService } from './features/applications/applications.service.ts';
+import { applicationsRouter } from './features/applications/applications.routes.ts';
+import { createConsentsRepo } from './features/consents/consents.repo.ts';
+import { createConsentsService } from './features/consents/consents.service.ts';
+import { createPayloadsRepo } from './oidc/payloads.repo.ts';
+import { createAdapterFactory, startExpiredPayloadSweeper } from './oidc/adapter.ts';
+import { createProvider } from './oidc/provider.ts';
+import { interactionErrors, interactionRouter } from './oidc/interactions.ts';
+import { jsonBodyShim } from './oidc/json-body-shim.ts';
+import type { ServerKeys } from './oidc/keys.ts';
+
+export interface AppDeps {
+  config: Config;
+  db: DB;
+  logger: Logger;
+  keys: ServerKeys;
+  /** The clock (epoch ms); tests may pass their own. */
+  now?: () => number;
+}
+
+export interface BuiltApp {
+  app: Koa<AppState>;
+  provider: Provider;
+  services: { accounts: AccountsService; applications: ApplicationsService };
+  /** Stops background timers; the caller closes the server and the database. */
+  stop(): void;
+}
+
+/** Browser pages (as opposed to APIs and oidc-provider's endpoints). */
+const isPagePath = (p: string) => !/^\/(oauth|v2|\.well-known|static)(\/|$)/.test(p);
+
+/** Wires repositories, services and routers into a Koa app. Never listens: tests import this. */
+export function buildApp(deps: AppDeps): BuiltApp {
+  const { config, db, logger, keys } = deps;
+  const now = deps.now ?? Date.now;
+
+  // Storage and rules.
+  const payloads = createPayloadsRepo(db);
+  const accounts = createAccountsService({
+    accounts: createAccountsRepo(db),
+    sessions: createBrowserSessionsRepo(db),
+    passwords: createPasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST }),
+    now,
+  });
+  const consents = createConsentsService({ repo: createConsentsRepo(db), now });
+  let provider: Provider | undefined;
+  const applications = createApplicationsService({
+    repo: createApplicationsRepo(db),
+    now,
+    validateMetadata: async (metadata) => {
+      await provider!.Client.validate(metadata as never);
+    },
+  });
+
+  // The authorization server.
+  const render = createRenderer({ cache: process.env['NODE_ENV'] === 'production' });
+  provider = createProvider({
+    config,
+    keys,
+    accounts,
+    consents,
+    logger,
+    adapter: createAdapterFactory({
+      payloads,
+      findClient: (id) => applications.clientMetadata(id),
+      refreshTokenReuseGraceMs: config.REFRESH_TOKEN_REUSE_GRACE * 1000,
+      now,
+    }),
+    renderError: async (ctx, title, message) => render.error(ctx as unknown as AppContext, 400, title, message),
+  });
+  const stopSweeper = startExpiredPayloadSweeper(payloads, now);
+
+  // Browser sessions shared by the pages.
+  const secure = config.secureCookies;
+  const startDashboardSession = async (ctx: AppContext, userId: string) => {
+    const session = await accounts.startSession(userId);
+    setSessionCookie(ctx, session.id, session.expiresAt, secure);
+  };
+  const endSessions = async (ctx: AppContext) => {
+    if (ctx.state.sessionId) await accounts.endSession(ctx.state.sessionId);
+    clearSessionCookie(ctx, secure);
+    const providerSessionId = ctx.cookies.get('_session', { signed: true });
+    if (providerSessionId) await (await provider!.Session.find(providerSessionId))?.destroy();
+    ctx.cookies.set('_session', null, { signed: true });
+  };
+  const formGuard = [bodyParser({ enableTypes: ['form'], formLimit: '16kb' }), csrf({ secure })];
+  const pageGuard = csrf({ secure });
+  const jsonBody = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
+
+  const interactions = interactionRouter({
+    provider,
+    accounts,
+    consents,
+    render,
+    apiResource: config.API_RESOURCE,
+    startDashboardSession,
+    formGuard,
+  });
+  const pages = accountPagesRouter({
+    accounts,
+    applications,
+    render,
+    signupOpen: config.SIGNUP === 'open',
+    startDashboardSession,
+    endSessions,
+    formGuard,
+  });
+  const apps = applicationsRouter({ applications, origin: new URL(config.ISSUER).origin, jsonBody });
+
+  // Request flow: id -> errors -> headers -> our routers -> oidc-provider (no body parser before it).
+  const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, keys: keys.cookieKeys });
+  app.use(requestId(logger));
+  app.use(errorHandler(render));
+  app.use(securityHeaders({ hsts: secure }));
+  app.use(serveStatic('/static'));
+  app.use(browserSession(accounts));
+  // GET pages need the CSRF token for their forms; the check itself runs in formGuard.
+  app.use(async (ctx, next) => (ctx.method === 'GET' && isPagePath(ctx.path) ? pageGuard(ctx, next) : next()));
+  app.use(interactionErrors(render));
+  app.use(interactions.routes()).use(interactions.allowedMethods());
+  app.use(pages.routes()).use(pages.allowedMethods());
+  app.use(apps.routes()).use(apps.allowedMethods());
+  app.use(jsonBodyShim());
+  app.use(mount(provider as never));
+
+  return {
+    app,
+    provider,
+    services: { accounts, applications },
+    stop: stopSweeper,
+  };
+}

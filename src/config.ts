@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Latchkey reads from the environment, declared once with its default and the reason
+ * it exists. `loadConfig` validates them all at start; a bad value stops the process with one line
+ * that names the setting (see `ConfigError`).
+ */
+const schema = z.object({
+  /** TCP port the HTTP server listens on. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+
+  /**
+   * Public base URL of this server, without a trailing slash. It is the `iss` of every token and the
+   * base of every endpoint in the discovery documents, so it must be what clients actually call.
+   */
+  ISSUER: z
+    .url({ protocol: /^https?$/ })
+    .transform((u) => u.replace(/\/+$/, ''))
+    .default('http://localhost:3000'),
+
+  /** `sqlite:<path>` (relative to the working directory) or `postgres://...`. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<path> or postgres://...')
+    .default('sqlite:db/latchkey.sqlite'),
+
+  /** `open`: anyone may create an account at /signup. `closed`: only `latchkey users create`. */
+  SIGNUP: z.enum(['open', 'closed']).default('open'),
+
+  /**
+   * Identifier of the /v2 API as an OAuth resource (RFC 8707). Access tokens are issued for it by
+   * default and carry it as their audience. Defaults to `${ISSUER}/v2`.
+   */
+  API_RESOURCE: z.url().optional(),
+
+  /** Lifetime of OAuth access tokens, in seconds (the seed's examples use one hour). */
+  ACCESS_TOKEN_TTL: z.coerce.number().int().min(60).max(86_400).default(3600),
+
+  /** Lifetime of refresh tokens, in seconds; each rotation issues a token with a fresh lifetime. */
+  REFRESH_TOKEN_TTL: z.coerce.number().int().min(300).default(30 * 86_400),
+
+  /**
+   * How long a just-rotated refresh token may still be presented (two tabs refreshing at once)
+   * before a presentation counts as reuse and revokes the whole grant. Seconds; 0 turns it off.
+   */
+  REFRESH_TOKEN_REUSE_GRACE: z.coerce.number().int().min(0).max(60).default(5),
+
+  /** Honour `X-Forwarded-For` / `X-Forwarded-Proto`: only behind a proxy you control. */
+  TRUST_PROXY: z
+    .enum(['0', '1', 'true', 'false', ''])
+    .default('0')
+    .transform((v) => v === '1' || v === 'true'),
+
+  /** pino level: fatal, error, warn, info, debug, trace or silent. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  /**
+   * argon2id cost for passwords. The defaults are OWASP's minimum (19 MiB, t=2, p=1), about 22 ms per
+   * verify on these machines; raise them on larger hardware, never below the minimum.
+   */
+  ARGON2_MEMORY_KIB: z.coerce.number().int().min(19_456).default(19_456),
+  ARGON2_TIME_COST: z.coerce.number().int().min(2).default(2),
+});
+
+export type Config = Readonly<
+  Omit<z.infer<typeof schema>, 'API_RESOURCE'> & {
+    API_RESOURCE: string;
+    /** Parsed from DATABASE_URL. */
+    database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+    /** True when ISSUER is https: cookies then carry the Secure flag. */
+    secureCookies: boolean;
+  }
+>;
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the settings; throws ConfigError with one line naming the bad setting. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? 'configuration');
+    throw new ConfigError(`Invalid setting ${key}: ${issue.message}`);
+  }
+  const c = parsed.data;
+  const url = c.DATABASE_URL;
+  const database = url.startsWith('sqlite:')
+    ? ({ kind: 'sqlite', file: url.slice('sqlite:'.length) } as const)
+    : ({ kind: 'postgres', url } as const);
+  return Object.freeze({
+    ...c,
+    API_RESOURCE: c.API_RESOURCE ?? `${c.ISSUER}/v2`,
+    database,
+    secureCookies: c.ISSUER.startsWith('https:'),
+  });
+}

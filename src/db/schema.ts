@@ -1,0 +1,95 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * The typed shape of every table. Times are epoch milliseconds; JSON columns hold text that only
+ * the owning repository parses. Only repositories import this file.
+ */
+export interface Database {
+  users: UsersTable;
+  browser_sessions: BrowserSessionsTable;
+  applications: ApplicationsTable;
+  consents: ConsentsTable;
+  oidc_payloads: OidcPayloadsTable;
+  server_secrets: ServerSecretsTable;
+}
+
+export interface UsersTable {
+  id: string;
+  /** Lower-cased; unique. */
+  email: string;
+  /** argon2id encoded hash (parameters inside). */
+  password_hash: string;
+  name: string | null;
+  is_admin: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Dashboard sign-in sessions. The cookie holds the raw id; only its SHA-256 is stored. */
+export interface BrowserSessionsTable {
+  id_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface ApplicationsTable {
+  client_id: string;
+  owner_id: string;
+  name: string;
+  /** web | spa | native | service | resource_server */
+  type: string;
+  /** JSON array of exact redirect URIs. */
+  redirect_uris: string;
+  /** JSON array of the API scopes this application may request. */
+  scopes: string;
+  /** SHA-256 (hex) of the client secret; null for public applications. */
+  secret_hash: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** What a user granted an application, remembered across browser sessions. */
+export interface ConsentsTable {
+  user_id: string;
+  client_id: string;
+  /** oidc-provider Grant id (not a credential: tokens are needed to act). */
+  grant_id: string;
+  /** JSON array of the granted API scopes. */
+  scopes: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/**
+ * oidc-provider's models (tokens, codes, sessions, grants, interactions ...). Every lookup key is
+ * stored as its SHA-256, and the raw token id is stripped from `payload`, so a dump holds no
+ * usable token.
+ */
+export interface OidcPayloadsTable {
+  type: string;
+  id_hash: string;
+  payload: string;
+  grant_id_hash: string | null;
+  /** The client the artifact was issued to, so deleting an application can revoke its tokens. */
+  client_id: string | null;
+  uid_hash: string | null;
+  user_code_hash: string | null;
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+/** Generated-once server material: signing keys (JWKS), cookie keys. */
+export interface ServerSecretsTable {
+  name: string;
+  value: string;
+  created_at: number;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUserRow = Insertable<UsersTable>;
+export type ApplicationRow = Selectable<ApplicationsTable>;
+export type ApplicationUpdate = Updateable<ApplicationsTable>;
+export type ConsentRow = Selectable<ConsentsTable>;
+// Kept for future auto-increment tables; referenced so the import stays meaningful.
+export type _Generated<T> = Generated<T>;

@@ -1,0 +1,92 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import { AppError } from '../../http/errors.ts';
+import type { AppContext, AppState } from '../../http/context.ts';
+import type { Renderer } from '../../http/render.ts';
+import type { AccountsService } from './accounts.service.ts';
+import type { ApplicationsService } from '../applications/applications.service.ts';
+
+export interface AccountPagesDeps {
+  accounts: AccountsService;
+  applications: ApplicationsService;
+  render: Renderer;
+  signupOpen: boolean;
+  startDashboardSession(ctx: AppContext, userId: string): Promise<void>;
+  /** Ends the dashboard session and the OAuth (provider) session of this browser. */
+  endSessions(ctx: AppContext): Promise<void>;
+  formGuard: Middleware<AppState>[];
+}
+
+/** Only same-site paths may be returned to after sign-in (no open redirect). */
+function safeReturnTo(value: unknown): string {
+  return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/dashboard';
+}
+
+/** Sign-up, sign-in, sign-out and the dashboard's landing page. */
+export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
+  const { accounts, render, signupOpen } = deps;
+  const router = new Router<AppState>();
+
+  const loginPage = (ctx: AppContext, data: { email?: string; error?: string | null; returnTo?: string }, status = 200) =>
+    render.page(ctx, 'login', {
+      action: `/login?return_to=${encodeURIComponent(data.returnTo ?? '/dashboard')}`,
+      email: data.email ?? '',
+      error: data.error ?? null,
+      signupOpen,
+    }, status);
+
+  router.get('/', (ctx) => ctx.redirect(ctx.state.account ? '/dashboard' : '/login'));
+
+  router.get('/login', (ctx) => {
+    const returnTo = safeReturnTo(ctx.query['return_to']);
+    if (ctx.state.account) return ctx.redirect(returnTo);
+    return loginPage(ctx, { returnTo });
+  });
+
+  router.post('/login', ...deps.formGuard, async (ctx) => {
+    const body = ctx.request.body as Record<string, unknown>;
+    const returnTo = safeReturnTo(ctx.query['return_to']);
+    const account = await accounts.authenticate(body['email'], body['password']);
+    if (!account) {
+      const email = typeof body['email'] === 'string' ? body['email'] : '';
+      return loginPage(ctx, { email, error: 'Invalid email or password', returnTo }, 401);
+    }
+    await deps.startDashboardSession(ctx, account.id);
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  });
+
+  router.get('/signup', (ctx) => {
+    if (!signupOpen) return render.error(ctx, 404, 'Sign-up is closed', 'Ask an administrator for an account.');
+    return render.page(ctx, 'signup', { email: '', name: '', error: null });
+  });
+
+  router.post('/signup', ...deps.formGuard, async (ctx) => {
+    if (!signupOpen) return render.error(ctx, 404, 'Sign-up is closed', 'Ask an administrator for an account.');
+    const body = ctx.request.body as Record<string, unknown>;
+    try {
+      const account = await accounts.signUp({ email: body['email'], password: body['password'], name: body['name'] });
+      await deps.startDashboardSession(ctx, account.id);
+      ctx.status = 303;
+      ctx.redirect('/dashboard');
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      const str = (v: unknown) => (typeof v === 'string' ? v : '');
+      render.page(ctx, 'signup', { email: str(body['email']), name: str(body['name']), error: err.message }, err.status === 409 ? 409 : 400);
+    }
+  });
+
+  router.post('/logout', ...deps.formGuard, async (ctx) => {
+    await deps.endSessions(ctx);
+    ctx.status = 303;
+    ctx.redirect('/login');
+  });
+
+  router.get('/dashboard', async (ctx) => {
+    if (!ctx.state.account) return ctx.redirect(`/login?return_to=${encodeURIComponent('/dashboard')}`);
+    const apps = await deps.applications.list(ctx.state.account);
+    render.page(ctx, 'dashboard', { apps });
+  });
+
+  return router;
+}

@@ -1,0 +1,32 @@
+import type { DB } from '../../db/client.ts';
+import type { ApplicationRow, ApplicationUpdate } from '../../db/schema.ts';
+
+export function createApplicationsRepo(db: DB) {
+  return {
+    async insert(row: ApplicationRow): Promise<void> {
+      await db.insertInto('applications').values(row).execute();
+    },
+    async findById(clientId: string): Promise<ApplicationRow | undefined> {
+      return db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    },
+    async listByOwner(ownerId: string): Promise<ApplicationRow[]> {
+      return db
+        .selectFrom('applications')
+        .selectAll()
+        .where('owner_id', '=', ownerId)
+        .orderBy('created_at', 'desc')
+        .execute();
+    },
+    async update(clientId: string, changes: ApplicationUpdate): Promise<void> {
+      await db.updateTable('applications').set(changes).where('client_id', '=', clientId).execute();
+    },
+    /** Deletes the application and every token, code and grant issued to it, atomically. */
+    async deleteWithArtifacts(clientId: string): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
+        await trx.deleteFrom('applications').where('client_id', '=', clientId).execute();
+      });
+    },
+  };
+}
+export type ApplicationsRepo = ReturnType<typeof createApplicationsRepo>;

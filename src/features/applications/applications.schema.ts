@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { ALL_API_SCOPES } from '../../auth/scopes.ts';
+
+export const APPLICATION_TYPES = ['web', 'spa', 'native', 'service', 'resource_server'] as const;
+export type ApplicationType = (typeof APPLICATION_TYPES)[number];
+
+/** Public applications cannot keep a secret: they authenticate with PKCE alone. */
+export const isPublicType = (t: ApplicationType) => t === 'spa' || t === 'native';
+/** Types that take part in the browser flow and so need redirect URIs. */
+export const usesRedirects = (t: ApplicationType) => t === 'web' || t === 'spa' || t === 'native';
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Why a redirect URI is unacceptable, or null. https anywhere; http only on loopback (RFC 8252
+ * §7.3, and local development); native apps may also use a private-use scheme (RFC 8252 §7.1).
+ * Fragments are forbidden (RFC 6749 §3.1.2). Matching at authorize time is exact.
+ */
+export function redirectUriProblem(uri: string, type: ApplicationType): string | null {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'is not an absolute URL';
+  }
+  if (url.hash || uri.includes('#')) return 'must not contain a fragment';
+  if (url.username || url.password) return 'must not contain credentials';
+  if (url.protocol === 'https:') return null;
+  if (url.protocol === 'http:') return LOOPBACK_HOSTS.has(url.hostname) ? null : 'must use https (http is allowed only for loopback hosts)';
+  if (type === 'native' && /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(url.protocol)) return null;
+  return type === 'native'
+    ? 'must use https, http on loopback, or a private-use scheme such as com.example.app:/callback'
+    : 'must use https (http is allowed only for loopback hosts)';
+}
+
+const scopeList = z
+  .array(z.enum(ALL_API_SCOPES as [string, ...string[]], { message: `each scope must be one of: ${ALL_API_SCOPES.join(', ')}` }))
+  .max(ALL_API_SCOPES.length)
+  .transform((s) => [...new Set(s)]);
+
+const name = z.string().trim().min(1, 'name is required').max(100);
+const redirectUris = z.array(z.string().max(2000)).max(10, 'at most 10 redirect URIs');
+
+export const createApplicationSchema = z.strictObject({
+  name,
+  redirect_uris: redirectUris.default([]),
+  scopes: scopeList,
+  type: z.enum(APPLICATION_TYPES).default('web'),
+});
+export type CreateApplicationInput = z.infer<typeof createApplicationSchema>;
+
+export const updateApplicationSchema = z.strictObject({
+  name: name.optional(),
+  redirect_uris: redirectUris.optional(),
+  scopes: scopeList.optional(),
+});
+export type UpdateApplicationInput = z.infer<typeof updateApplicationSchema>;

@@ -1,0 +1,193 @@
+import type { AdapterPayload } from 'oidc-provider';
+import { AppError, forbidden, notFound, validationFailed } from '../../http/errors.ts';
+import { parseInput } from '../../http/validation.ts';
+import { hasValidChecksum, mintSecret, newId, safeEqual, sha256 } from '../../shared/secrets.ts';
+import { ADMIN_SCOPE } from '../../auth/scopes.ts';
+import type { ApplicationRow } from '../../db/schema.ts';
+import type { Account } from '../accounts/accounts.service.ts';
+import type { ApplicationsRepo } from './applications.repo.ts';
+import {
+  createApplicationSchema,
+  isPublicType,
+  redirectUriProblem,
+  updateApplicationSchema,
+  usesRedirects,
+  type ApplicationType,
+} from './applications.schema.ts';
+
+/** Client secrets users copy: `lkcs_...` (Latchkey client secret), checksummed for scanners. */
+export const CLIENT_SECRET_PREFIX = 'lkcs';
+
+export interface ApplicationView {
+  client_id: string;
+  name: string;
+  type: ApplicationType;
+  redirect_uris: string[];
+  scopes: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+const toView = (row: ApplicationRow): ApplicationView => ({
+  client_id: row.client_id,
+  name: row.name,
+  type: row.type as ApplicationType,
+  redirect_uris: JSON.parse(row.redirect_uris) as string[],
+  scopes: JSON.parse(row.scopes) as string[],
+  created_at: new Date(row.created_at).toISOString(),
+  updated_at: new Date(row.updated_at).toISOString(),
+});
+
+/** Who may manage an application: its owner, or an admin. */
+function assertCanManage(actor: Account, row: ApplicationRow | undefined): ApplicationRow {
+  if (!row) throw notFound('Application');
+  if (row.owner_id !== actor.id && !actor.isAdmin) throw notFound('Application');
+  return row;
+}
+
+function checkRedirects(uris: string[], type: ApplicationType): void {
+  if (usesRedirects(type) && uris.length === 0) {
+    throw validationFailed('redirect_uris: at least one redirect URI is required', 'redirect_uris');
+  }
+  if (!usesRedirects(type) && uris.length > 0) {
+    throw validationFailed(`redirect_uris: a ${type} application does not use redirect URIs`, 'redirect_uris');
+  }
+  uris.forEach((uri, i) => {
+    const problem = redirectUriProblem(uri, type);
+    if (problem) throw validationFailed(`redirect_uris.${i}: ${problem}`, `redirect_uris.${i}`);
+  });
+}
+
+/**
+ * oidc-provider client metadata for an application. The stored secret *hash* stands in for
+ * `client_secret`; `compareClientSecret` (see oidc/provider.ts) hashes what the client presents.
+ */
+export function toClientMetadata(row: ApplicationRow): AdapterPayload {
+  const type = row.type as ApplicationType;
+  const base = {
+    client_id: row.client_id,
+    client_name: row.name,
+    latchkey_type: type,
+    latchkey_scopes: JSON.parse(row.scopes) as string[],
+  };
+  if (type === 'service') {
+    return { ...base, client_secret: row.secret_hash!, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' };
+  }
+  if (type === 'resource_server') {
+    return { ...base, client_secret: row.secret_hash!, grant_types: [], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' };
+  }
+  return {
+    ...base,
+    ...(isPublicType(type)
+      ? { token_endpoint_auth_method: 'none' }
+      : { client_secret: row.secret_hash!, token_endpoint_auth_method: 'client_secret_basic' }),
+    application_type: type === 'native' ? 'native' : 'web',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: JSON.parse(row.redirect_uris) as string[],
+  };
+}
+
+/** Constant-time check of a presented client secret against the stored hash. */
+export function clientSecretMatches(presented: string, storedHash: string): boolean {
+  if (!hasValidChecksum(presented, CLIENT_SECRET_PREFIX)) return false;
+  return safeEqual(sha256(presented), storedHash);
+}
+
+export function createApplicationsService(deps: {
+  repo: ApplicationsRepo;
+  now(): number;
+  /** oidc-provider's own metadata check, so a registered app is always one the provider accepts. */
+  validateMetadata(metadata: AdapterPayload): Promise<void>;
+}) {
+  const { repo, now } = deps;
+
+  async function validated(metadata: AdapterPayload): Promise<void> {
+    try {
+      await deps.validateMetadata(metadata);
+    } catch (err) {
+      const e = err as { error_description?: string; message: string };
+      throw new AppError('VALIDATION_FAILED', e.error_description ?? e.message);
+    }
+  }
+
+  return {
+    async register(owner: Account, input: unknown): Promise<ApplicationView & { client_secret?: string }> {
+      const data = parseInput(createApplicationSchema, input);
+      checkRedirects(data.redirect_uris, data.type);
+      // Least privilege: only an admin may build an application that can ever hold admin:all.
+      if (data.scopes.includes(ADMIN_SCOPE) && !owner.isAdmin) {
+        throw forbidden('Only admin accounts may register applications with the admin:all scope');
+      }
+      const secret = isPublicType(data.type) ? undefined : mintSecret(CLIENT_SECRET_PREFIX);
+      const t = now();
+      const row: ApplicationRow = {
+        client_id: newId('app'),
+        owner_id: owner.id,
+        name: data.name,
+        type: data.type,
+        redirect_uris: JSON.stringify(data.redirect_uris),
+        scopes: JSON.stringify(data.scopes),
+        secret_hash: secret ? sha256(secret) : null,
+        created_at: t,
+        updated_at: t,
+      };
+      await validated(toClientMetadata(row));
+      await repo.insert(row);
+      return { ...toView(row), ...(secret ? { client_secret: secret } : {}) };
+    },
+
+    async list(owner: Account): Promise<ApplicationView[]> {
+      return (await repo.listByOwner(owner.id)).map(toView);
+    },
+
+    async get(actor: Account, clientId: string): Promise<ApplicationView> {
+      return toView(assertCanManage(actor, await repo.findById(clientId)));
+    },
+
+    async update(actor: Account, clientId: string, input: unknown): Promise<ApplicationView> {
+      const row = assertCanManage(actor, await repo.findById(clientId));
+      const data = parseInput(updateApplicationSchema, input);
+      if (data.scopes?.includes(ADMIN_SCOPE) && !actor.isAdmin) {
+        throw forbidden('Only admin accounts may register applications with the admin:all scope');
+      }
+      const type = row.type as ApplicationType;
+      if (data.redirect_uris) checkRedirects(data.redirect_uris, type);
+      const next: ApplicationRow = {
+        ...row,
+        ...(data.name !== undefined && { name: data.name }),
+        ...(data.redirect_uris && { redirect_uris: JSON.stringify(data.redirect_uris) }),
+        ...(data.scopes && { scopes: JSON.stringify(data.scopes) }),
+        updated_at: now(),
+      };
+      await validated(toClientMetadata(next));
+      await repo.update(clientId, next);
+      return toView(next);
+    },
+
+    async remove(actor: Account, clientId: string): Promise<void> {
+      assertCanManage(actor, await repo.findById(clientId));
+      await repo.deleteWithArtifacts(clientId);
+    },
+
+    /** Issues a new secret (shown once); the old one stops working at once. */
+    async rotateSecret(actor: Account, clientId: string): Promise<ApplicationView & { client_secret: string }> {
+      const row = assertCanManage(actor, await repo.findById(clientId));
+      if (isPublicType(row.type as ApplicationType)) {
+        throw validationFailed(`A ${row.type} application has no client secret`);
+      }
+      const secret = mintSecret(CLIENT_SECRET_PREFIX);
+      const next = { ...row, secret_hash: sha256(secret), updated_at: now() };
+      await repo.update(clientId, { secret_hash: next.secret_hash, updated_at: next.updated_at });
+      return { ...toView(next), client_secret: secret };
+    },
+
+    /** Client metadata for oidc-provider, or undefined for an unknown client id. */
+    async clientMetadata(clientId: string): Promise<AdapterPayload | undefined> {
+      const row = await repo.findById(clientId);
+      return row ? toClientMetadata(row) : undefined;
+    },
+
+  };
+}
+export type ApplicationsService = ReturnType<typeof createApplicationsService>;

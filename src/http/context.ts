@@ -1,0 +1,19 @@
+import type { ParameterizedContext } from 'koa';
+import type { Logger } from 'pino';
+import type { Account } from '../features/accounts/accounts.service.ts';
+
+/** What middleware puts on `ctx.state` for the handlers after it. */
+export interface AppState {
+  requestId: string;
+  log: Logger;
+  /** The dashboard session's account, when the browser is signed in. */
+  account?: Account | null;
+  /** The raw dashboard session id (from the cookie), when present. */
+  sessionId?: string;
+  /** CSRF token to embed in forms (see csrf.ts). */
+  csrfToken?: string;
+  /** A fresh nonce for this response's inline scripts and styles (see security-headers.ts). */
+  cspNonce: string;
+}
+
+export type AppContext = ParameterizedContext<AppState>;

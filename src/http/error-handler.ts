@@ -1,0 +1,44 @@
+import type { Middleware } from 'koa';
+import { AppError } from './errors.ts';
+import type { AppState } from './context.ts';
+import type { Renderer } from './render.ts';
+
+/** Paths that answer in the JSON error model; everything else is a page for people. */
+const isApiPath = (p: string) => p.startsWith('/v2') || p.startsWith('/oauth/') || p.startsWith('/.well-known/');
+
+/** Maps errors from libraries (body parsers: 400/413/415) onto our codes. */
+function fromHttpError(err: { status?: number; expose?: boolean; message?: string }): AppError | undefined {
+  switch (err.status) {
+    case 400: return new AppError('VALIDATION_FAILED', err.expose && err.message ? err.message : 'Malformed request body');
+    case 413: return new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large');
+    case 415: return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type');
+    default: return undefined;
+  }
+}
+
+/**
+ * Turns every failure into a documented answer: JSON `{"error":{"code","message"}}` for APIs, a
+ * friendly page for browsers. Never a stack trace; unexpected errors are logged with the request id.
+ */
+export function errorHandler(render: Renderer): Middleware<AppState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new AppError('NOT_FOUND', 'No such endpoint');
+      }
+    } catch (raw) {
+      const err = raw instanceof AppError ? raw : fromHttpError(raw as never);
+      const appError = err ?? new AppError('INTERNAL', 'Internal server error');
+      if (!err) ctx.state.log?.error({ err: raw }, 'unhandled error');
+      if (appError.headers) ctx.set(appError.headers);
+      if (isApiPath(ctx.path) || !ctx.accepts('html')) {
+        ctx.status = appError.status;
+        ctx.body = appError.toBody();
+      } else {
+        const title = appError.status === 404 ? 'Page not found' : appError.status >= 500 ? 'Something went wrong' : 'That did not work';
+        render.error(ctx as never, appError.status, title, appError.status >= 500 ? 'Please try again in a moment.' : appError.message);
+      }
+    }
+  };
+}

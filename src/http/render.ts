@@ -1,0 +1,32 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Eta } from 'eta';
+import type { AppContext } from './context.ts';
+
+const VIEWS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
+
+export type Renderer = ReturnType<typeof createRenderer>;
+
+/**
+ * Server-rendered pages (Eta, auto-escaped). Every page gets the layout's common data: the CSRF
+ * token, the CSP nonce and the signed-in account.
+ */
+export function createRenderer(opts: { cache: boolean }) {
+  const eta = new Eta({ views: VIEWS, cache: opts.cache, autoEscape: true });
+  return {
+    page(ctx: AppContext, template: string, data: Record<string, unknown> = {}, status = 200): void {
+      ctx.status = status;
+      ctx.type = 'html';
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = eta.render(template, {
+        csrfToken: ctx.state.csrfToken ?? '',
+        nonce: ctx.state.cspNonce ?? '',
+        account: ctx.state.account ?? null,
+        ...data,
+      });
+    },
+    error(ctx: AppContext, status: number, title: string, message: string): void {
+      this.page(ctx, 'error', { title, message, requestId: ctx.state.requestId }, status);
+    },
+  };
+}

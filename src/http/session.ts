@@ -1,0 +1,35 @@
+import type { Middleware } from 'koa';
+import type { AccountsService } from '../features/accounts/accounts.service.ts';
+import type { AppContext, AppState } from './context.ts';
+
+export const SESSION_COOKIE = 'lk_session';
+
+/** Reads the dashboard session cookie (signed) and puts its account on ctx.state. */
+export function browserSession(accounts: AccountsService): Middleware<AppState> {
+  return async (ctx, next) => {
+    const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+    if (id) {
+      const account = await accounts.sessionAccount(id);
+      if (account) {
+        ctx.state.account = account;
+        ctx.state.sessionId = id;
+      }
+    }
+    ctx.state.account ??= null;
+    await next();
+  };
+}
+
+export function setSessionCookie(ctx: AppContext, id: string, expiresAt: number, secure: boolean): void {
+  ctx.cookies.set(SESSION_COOKIE, id, {
+    signed: true,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure,
+    expires: new Date(expiresAt),
+  });
+}
+
+export function clearSessionCookie(ctx: AppContext, secure: boolean): void {
+  ctx.cookies.set(SESSION_COOKIE, null, { signed: true, httpOnly: true, sameSite: 'lax', secure });
+}

@@ -1,0 +1,112 @@
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { sha256 } from '../shared/secrets.ts';
+import type { PayloadsRepo } from './payloads.repo.ts';
+
+export interface AdapterDeps {
+  payloads: PayloadsRepo;
+  /** Client metadata from Latchkey's applications table (oidc-provider's Client model). */
+  findClient(clientId: string): Promise<AdapterPayload | undefined>;
+  /** A rotated refresh token presented again within this many ms is not yet treated as reuse. */
+  refreshTokenReuseGraceMs: number;
+  now(): number;
+}
+
+/**
+ * oidc-provider storage on Latchkey's database. Ids, grant ids, uids and user codes are stored as
+ * SHA-256 and the raw `jti` is stripped from payloads (restored from the presented id on read), so a
+ * dump of the table yields nothing that can be presented back to the server.
+ */
+class KyselyAdapter implements Adapter {
+  constructor(
+    private readonly model: string,
+    private readonly deps: AdapterDeps,
+  ) {}
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    if (this.model === 'Client') return; // clients are managed through /oauth/applications
+    const { jti: _raw, ...rest } = payload;
+    await this.deps.payloads.upsert({
+      type: this.model,
+      idHash: sha256(id),
+      payload: JSON.stringify(rest),
+      grantIdHash: payload.grantId ? sha256(payload.grantId) : null,
+      clientId: typeof payload.clientId === 'string' ? payload.clientId : null,
+      uidHash: payload.uid ? sha256(payload.uid) : null,
+      userCodeHash: payload.userCode ? sha256(payload.userCode) : null,
+      expiresAt: expiresIn ? this.deps.now() + expiresIn * 1000 : null,
+    });
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    if (this.model === 'Client') return this.deps.findClient(id);
+    const row = await this.deps.payloads.findById(this.model, sha256(id));
+    return row ? this.revive(id, row) : undefined;
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    const row = await this.deps.payloads.findBy(this.model, 'uid_hash', sha256(uid));
+    // The raw id is not stored, so a uid lookup cannot restore `jti`; oidc-provider only uses
+    // findByUid for Sessions, whose id it then reads from the cookie.
+    return row ? this.revive(undefined, row) : undefined;
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    const row = await this.deps.payloads.findBy(this.model, 'user_code_hash', sha256(userCode));
+    return row ? this.revive(undefined, row) : undefined;
+  }
+
+  async consume(id: string): Promise<void> {
+    await this.deps.payloads.consume(this.model, sha256(id), this.deps.now());
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.deps.payloads.destroy(this.model, sha256(id));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.deps.payloads.destroyByGrant(this.model, sha256(grantId));
+  }
+
+  private revive(
+    id: string | undefined,
+    row: { payload: string; expires_at: number | null; consumed_at: number | null },
+  ): AdapterPayload | undefined {
+    const now = this.deps.now();
+    if (row.expires_at !== null && row.expires_at <= now) return undefined;
+    const payload = JSON.parse(row.payload) as AdapterPayload;
+    if (id !== undefined) payload.jti = id;
+    if (row.consumed_at !== null && !this.withinReuseGrace(row.consumed_at, now)) {
+      payload.consumed = Math.floor(row.consumed_at / 1000);
+    }
+    return payload;
+  }
+
+  /**
+   * Two tabs refreshing at once both present the same refresh token; the second would look like
+   * reuse and revoke the grant. For a few seconds after rotation the token is served as unconsumed,
+   * so the second request rotates again instead. Past the window, reuse revokes the grant.
+   */
+  private withinReuseGrace(consumedAt: number, now: number): boolean {
+    return this.model === 'RefreshToken' && now - consumedAt <= this.deps.refreshTokenReuseGraceMs;
+  }
+}
+
+/** oidc-provider's `adapter` option: a factory called once per model name. */
+export function createAdapterFactory(deps: AdapterDeps): (model: string) => Adapter {
+  return (model: string) => new KyselyAdapter(model, deps);
+}
+
+/** Periodically deletes expired rows; returns a stop function. */
+export function startExpiredPayloadSweeper(
+  payloads: PayloadsRepo,
+  now: () => number,
+  everyMs = 10 * 60 * 1000,
+): () => void {
+  const timer = setInterval(() => {
+    payloads.deleteExpired(now()).catch(() => {
+      /* the next sweep retries; a failed sweep loses nothing */
+    });
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,157 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import { errors, type InteractionResults } from 'oidc-provider';
+import { API_SCOPES, isApiScope } from '../auth/scopes.ts';
+import type { AccountsService } from '../features/accounts/accounts.service.ts';
+import type { ConsentsService } from '../features/consents/consents.service.ts';
+import type { AppContext, AppState } from '../http/context.ts';
+import type { Renderer } from '../http/render.ts';
+import { allowedScopesOf, grantableScopes } from './provider.ts';
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** OpenID scopes an application may always ask for alongside its API scopes. */
+const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
+
+export interface InteractionDeps {
+  provider: Provider;
+  accounts: AccountsService;
+  consents: ConsentsService;
+  render: Renderer;
+  apiResource: string;
+  /** Also signs the browser in to the dashboard after a successful login. */
+  startDashboardSession(ctx: AppContext, userId: string): Promise<void>;
+  /** Body parser + CSRF check for the form posts. */
+  formGuard: Middleware<AppState>[];
+}
+
+/**
+ * The login and consent pages oidc-provider sends the browser to (/interaction/:uid). Each handler
+ * reads as its steps: load the interaction, check it, act, hand the result back to the provider.
+ */
+export function interactionRouter(deps: InteractionDeps): Router<AppState> {
+  const { provider, accounts, consents, render, apiResource } = deps;
+  const router = new Router<AppState>();
+
+  async function loadInteraction(ctx: AppContext): Promise<Details> {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (details.uid !== ctx.params['uid']) throw new errors.SessionNotFound('interaction mismatch');
+    return details;
+  }
+
+  async function finish(ctx: AppContext, result: InteractionResults, merge: boolean): Promise<void> {
+    const to = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    ctx.status = 303;
+    ctx.redirect(to);
+  }
+
+  /** Scopes outside what the application registered make the whole request fail (RFC 6749 §4.1.2.1). */
+  async function disallowedScopes(details: Details): Promise<string[]> {
+    const client = await provider.Client.find(String(details.params['client_id']));
+    const allowed = new Set(allowedScopesOf(client as never));
+    return String(details.params['scope'] ?? '')
+      .split(' ')
+      .filter((s) => s && !OIDC_SCOPES.has(s) && !allowed.has(s));
+  }
+
+  async function consentView(details: Details) {
+    const client = await provider.Client.find(String(details.params['client_id']));
+    const account = await accounts.findById(String(details.session?.accountId));
+    const promptDetails = details.prompt.details as { missingResourceScopes?: Record<string, string[]> };
+    const requested = String(details.params['scope'] ?? '').split(' ').filter(isApiScope);
+    // prompt=consent re-asks with nothing missing: show everything requested then.
+    const missing = promptDetails.missingResourceScopes?.[apiResource] ?? requested;
+    const grantable = new Set(grantableScopes(missing, account?.isAdmin ?? false));
+    const redirectUri = String(details.params['redirect_uri'] ?? '');
+    return {
+      uid: details.uid,
+      appName: client?.clientName ?? String(details.params['client_id']),
+      redirectHost: URL.canParse(redirectUri) ? new URL(redirectUri).host : redirectUri,
+      account,
+      scopes: missing.filter(isApiScope).map((s) => ({ name: s, description: API_SCOPES[s], grantable: grantable.has(s) })),
+      alreadyGranted: requested.filter((s) => !missing.includes(s)).map((s) => ({ name: s, description: API_SCOPES[s] })),
+    };
+  }
+
+  router.get('/interaction/:uid', async (ctx) => {
+    const details = await loadInteraction(ctx);
+    const bad = await disallowedScopes(details);
+    if (bad.length) {
+      return finish(ctx, { error: 'invalid_scope', error_description: `scope not allowed for this application: ${bad.join(' ')}` }, false);
+    }
+    if (details.prompt.name === 'login') {
+      return render.page(ctx, 'login', { action: `/interaction/${details.uid}/login`, email: details.params['login_hint'] ?? '', error: null, signupOpen: false });
+    }
+    return render.page(ctx, 'consent', await consentView(details));
+  });
+
+  router.post('/interaction/:uid/login', ...deps.formGuard, async (ctx) => {
+    const details = await loadInteraction(ctx);
+    if (details.prompt.name !== 'login') throw new errors.SessionNotFound('not a login prompt');
+    const body = ctx.request.body as Record<string, unknown>;
+    const account = await accounts.authenticate(body['email'], body['password']);
+    if (!account) {
+      return render.page(ctx, 'login', {
+        action: `/interaction/${details.uid}/login`,
+        email: typeof body['email'] === 'string' ? body['email'] : '',
+        error: 'Invalid email or password',
+        signupOpen: false,
+      }, 401);
+    }
+    await deps.startDashboardSession(ctx, account.id);
+    return finish(ctx, { login: { accountId: account.id } }, false);
+  });
+
+  router.post('/interaction/:uid/confirm', ...deps.formGuard, async (ctx) => {
+    const details = await loadInteraction(ctx);
+    if (details.prompt.name !== 'consent' || !details.session?.accountId) {
+      throw new errors.SessionNotFound('not a consent prompt');
+    }
+    const accountId = details.session.accountId;
+    const clientId = String(details.params['client_id']);
+    const account = await accounts.findById(accountId);
+    const grant = details.grantId
+      ? (await provider.Grant.find(details.grantId))!
+      : new provider.Grant({ accountId, clientId });
+    const promptDetails = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    if (promptDetails.missingOIDCScope) grant.addOIDCScope(promptDetails.missingOIDCScope.join(' '));
+    if (promptDetails.missingOIDCClaims) grant.addOIDCClaims(promptDetails.missingOIDCClaims);
+    for (const [resource, scopes] of Object.entries(promptDetails.missingResourceScopes ?? {})) {
+      const allowed = grantableScopes(scopes, account?.isAdmin ?? false);
+      grant.addResourceScope(resource, allowed.join(' '));
+      // Recorded as rejected (admin:all for a non-admin), so later requests do not ask again.
+      const refused = scopes.filter((s) => !allowed.includes(s));
+      if (refused.length) grant.rejectResourceScope(resource, refused.join(' '));
+    }
+    const grantId = await grant.save();
+    const granted = String(grant.getResourceScope(apiResource) ?? '').split(' ').filter(Boolean);
+    await consents.remember(accountId, clientId, grantId, granted);
+    return finish(ctx, { consent: { grantId } }, true);
+  });
+
+  router.post('/interaction/:uid/abort', ...deps.formGuard, async (ctx) => {
+    await loadInteraction(ctx);
+    return finish(ctx, { error: 'access_denied', error_description: 'The user denied the request' }, false);
+  });
+
+  return router;
+}
+
+/** An expired or unknown interaction is a friendly page, never a stack trace. */
+export function interactionErrors(render: Renderer): Middleware<AppState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (err instanceof errors.SessionNotFound || (err as { name?: string }).name === 'SessionNotFound') {
+        return render.error(ctx, 400, 'This sign-in request has expired', 'Go back to the application and start signing in again.');
+      }
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,62 @@
+import type { Middleware } from 'koa';
+import type { AppState } from '../http/context.ts';
+
+const JSON_ENDPOINTS = new Set(['/oauth/token', '/oauth/introspect', '/oauth/revoke']);
+const MAX_BYTES = 64 * 1024;
+
+function oauthError(ctx: Parameters<Middleware>[0], status: number, description: string): void {
+  ctx.status = status;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error: 'invalid_request', error_description: description };
+}
+
+async function readBody(req: NodeJS.ReadableStream): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BYTES) return null;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * oidc-provider reads only form bodies at its token, introspection and revocation endpoints, but
+ * the seed posts JSON. For a JSON request there, read the body, turn its top-level string (or
+ * number/boolean) members into a form string on `req.body` (the provider's fallback when the
+ * stream was already read), and rewrite the content headers to match. Malformed JSON gets an
+ * RFC 6749 error instead of reaching the provider.
+ */
+export function jsonBodyShim(): Middleware<AppState> {
+  return async (ctx, next) => {
+    if (ctx.method !== 'POST' || !JSON_ENDPOINTS.has(ctx.path) || !ctx.is('application/json')) {
+      return next();
+    }
+    const raw = await readBody(ctx.req);
+    if (raw === null) return oauthError(ctx, 413, 'request body is too large');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return oauthError(ctx, 400, 'request body is not valid JSON');
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      return oauthError(ctx, 400, 'request body must be a JSON object');
+    }
+    const form = new URLSearchParams();
+    for (const [key, value] of Object.entries(parsed)) {
+      if (value === null || value === undefined) continue;
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+        form.append(key, String(value));
+      } else {
+        return oauthError(ctx, 400, `parameter ${key} must be a string`);
+      }
+    }
+    const body = form.toString();
+    (ctx.req as unknown as { body: string }).body = body;
+    ctx.req.headers['content-type'] = 'application/x-www-form-urlencoded';
+    ctx.req.headers['content-length'] = String(Buffer.byteLength(body));
+    return next();
+  };
+}

@@ -1,0 +1,108 @@
+import type { DB } from '../db/client.ts';
+
+/** A stored oidc-provider model row, keys already hashed by the caller. */
+export interface StoredPayload {
+  payload: string;
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+export interface PayloadWrite {
+  type: string;
+  idHash: string;
+  payload: string;
+  grantIdHash: string | null;
+  clientId: string | null;
+  uidHash: string | null;
+  userCodeHash: string | null;
+  expiresAt: number | null;
+}
+
+/** SQL for oidc-provider's models: one table keyed by (model name, SHA-256 of the id). */
+export function createPayloadsRepo(db: DB) {
+  return {
+    async upsert(row: PayloadWrite): Promise<void> {
+      await db
+        .insertInto('oidc_payloads')
+        .values({
+          type: row.type,
+          id_hash: row.idHash,
+          payload: row.payload,
+          grant_id_hash: row.grantIdHash,
+          client_id: row.clientId,
+          uid_hash: row.uidHash,
+          user_code_hash: row.userCodeHash,
+          expires_at: row.expiresAt,
+          consumed_at: null,
+        })
+        .onConflict((oc) =>
+          oc.columns(['type', 'id_hash']).doUpdateSet({
+            payload: row.payload,
+            grant_id_hash: row.grantIdHash,
+            uid_hash: row.uidHash,
+            user_code_hash: row.userCodeHash,
+            expires_at: row.expiresAt,
+          }),
+        )
+        .execute();
+    },
+
+    async findById(type: string, idHash: string): Promise<StoredPayload | undefined> {
+      return db
+        .selectFrom('oidc_payloads')
+        .select(['payload', 'expires_at', 'consumed_at'])
+        .where('type', '=', type)
+        .where('id_hash', '=', idHash)
+        .executeTakeFirst();
+    },
+
+    async findBy(
+      type: string,
+      column: 'uid_hash' | 'user_code_hash',
+      hash: string,
+    ): Promise<(StoredPayload & { id_hash: string }) | undefined> {
+      return db
+        .selectFrom('oidc_payloads')
+        .select(['id_hash', 'payload', 'expires_at', 'consumed_at'])
+        .where('type', '=', type)
+        .where(column, '=', hash)
+        .executeTakeFirst();
+    },
+
+    /** Marks consumed once; a second consume keeps the first time (the reuse grace counts from it). */
+    async consume(type: string, idHash: string, at: number): Promise<void> {
+      await db
+        .updateTable('oidc_payloads')
+        .set({ consumed_at: at })
+        .where('type', '=', type)
+        .where('id_hash', '=', idHash)
+        .where('consumed_at', 'is', null)
+        .execute();
+    },
+
+    async destroy(type: string, idHash: string): Promise<void> {
+      await db.deleteFrom('oidc_payloads').where('type', '=', type).where('id_hash', '=', idHash).execute();
+    },
+
+    async destroyByGrant(type: string, grantIdHash: string): Promise<void> {
+      await db
+        .deleteFrom('oidc_payloads')
+        .where('type', '=', type)
+        .where('grant_id_hash', '=', grantIdHash)
+        .execute();
+    },
+
+    /** Every artifact issued to a client (used when the application is deleted). */
+    async destroyByClient(clientId: string): Promise<void> {
+      await db.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
+    },
+
+    /** Deletes rows whose expiry has passed; returns how many. */
+    async deleteExpired(now: number): Promise<number> {
+      const result = await db.deleteFrom('oidc_payloads').where('expires_at', '<', now).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}
+
+export type PayloadsRepo = ReturnType<typeof createPayloadsRepo>;

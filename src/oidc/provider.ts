@@ -1,0 +1,168 @@
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { ADMIN_SCOPE, ALL_API_SCOPES } from '../auth/scopes.ts';
+import type { AccountsService } from '../features/accounts/accounts.service.ts';
+import { clientSecretMatches } from '../features/applications/applications.service.ts';
+import type { ConsentsService } from '../features/consents/consents.service.ts';
+import type { ServerKeys } from './keys.ts';
+import type { Adapter } from 'oidc-provider';
+
+export interface ProviderDeps {
+  config: Config;
+  keys: ServerKeys;
+  adapter: (model: string) => Adapter;
+  accounts: AccountsService;
+  consents: ConsentsService;
+  logger: Logger;
+  /** Renders oidc-provider's HTML errors (bad redirect_uri, unknown client ...) as our error page. */
+  renderError(ctx: KoaContextWithOIDC, title: string, message: string): Promise<void>;
+}
+
+/** The API scopes an application was registered with (kept in extra client metadata). */
+export function allowedScopesOf(client: { [key: string]: unknown } | undefined): string[] {
+  const scopes = client?.['latchkey_scopes'];
+  return Array.isArray(scopes) ? (scopes as string[]) : [];
+}
+
+const DAY = 86_400;
+
+/**
+ * oidc-provider, configured as Latchkey's authorization server. Endpoints live under /oauth; the
+ * /v2 API is the default resource and its scopes are granted per application (see
+ * getResourceServerInfo); refresh tokens are issued on every code exchange and rotated on use.
+ */
+export function createProvider(deps: ProviderDeps): Provider {
+  const { config, keys, accounts, consents, logger } = deps;
+  const apiResource = config.API_RESOURCE;
+
+  const configuration: Configuration = {
+    adapter: deps.adapter,
+    clients: [],
+    jwks: keys.jwks,
+    cookies: {
+      keys: keys.cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, signed: true },
+      short: { httpOnly: true, sameSite: 'lax', secure: config.secureCookies, signed: true },
+    },
+    routes: {
+      authorization: '/oauth/authorize',
+      token: '/oauth/token',
+      introspection: '/oauth/introspect',
+      revocation: '/oauth/revoke',
+      jwks: '/oauth/jwks',
+      // Disabled features below; their routes are moved under /oauth all the same.
+      end_session: '/oauth/logout',
+      userinfo: '/oauth/userinfo',
+      pushed_authorization_request: '/oauth/par',
+      registration: '/oauth/register',
+      code_verification: '/oauth/device',
+      device_authorization: '/oauth/device/auth',
+      backchannel_authentication: '/oauth/backchannel',
+      challenge: '/oauth/challenge',
+      credential: '/oauth/credential',
+    },
+    responseTypes: ['code'],
+    // client_secret_jwt and HS* would need the plain secret; Latchkey stores only its hash.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    },
+    extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes'] },
+    claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: false },
+      rpInitiatedLogout: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      introspection: {
+        enabled: true,
+        // Resource servers may introspect any token; other applications only their own.
+        allowedPolicy: async (_ctx, client, token) =>
+          client['latchkey_type'] === 'resource_server' || token.clientId === client.clientId,
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => apiResource,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resource, client) => {
+          if (resource !== apiResource) throw new errors.InvalidTarget();
+          return {
+            scope: allowedScopesOf(client).join(' '),
+            audience: apiResource,
+            accessTokenFormat: 'opaque',
+            accessTokenTTL: config.ACCESS_TOKEN_TTL,
+          };
+        },
+      },
+    },
+    // Refresh tokens on every code exchange for apps allowed the grant, independent of the
+    // browser session, rotated on every use (reuse outside the grace window revokes the grant).
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    expiresWithSession: async () => false,
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      RefreshToken: () => config.REFRESH_TOKEN_TTL,
+      Interaction: 3600,
+      Session: 14 * DAY,
+      // A grant must outlive every refresh token in its chain; re-consent extends it.
+      Grant: Math.max(config.REFRESH_TOKEN_TTL, 365 * DAY),
+    },
+    findAccount: async (_ctx, sub) => {
+      const account = await accounts.findById(sub);
+      if (!account) return undefined;
+      return {
+        accountId: account.id,
+        claims: () => ({ sub: account.id, email: account.email, ...(account.name ? { name: account.name } : {}) }),
+      };
+    },
+    // Consent survives the browser session: fall back to the grant remembered for (user, client).
+    loadExistingGrant: async (ctx) => {
+      const { oidc } = ctx;
+      const clientId = oidc.client!.clientId;
+      let grantId = oidc.result?.consent?.grantId ?? oidc.session?.grantIdFor(clientId);
+      if (!grantId && oidc.session?.accountId) {
+        grantId = await consents.grantIdFor(oidc.session.accountId, clientId);
+      }
+      if (!grantId) return undefined;
+      const grant = await oidc.provider.Grant.find(grantId);
+      // A grant belongs to one account; never reuse another's.
+      return grant && grant.accountId === oidc.session?.accountId ? grant : undefined;
+    },
+    clientBasedCORS: (_ctx, origin, client) =>
+      origin !== 'null' && (client.redirectUris ?? []).some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
+    renderError: async (ctx, out) => {
+      const description = typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
+      await deps.renderError(ctx, 'This sign-in link is not valid', description);
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  };
+
+  const provider = new Provider(config.ISSUER, configuration);
+
+  // Stored secrets are hashes (see applications.service.ts); compare what the client presents.
+  provider.Client.prototype.compareClientSecret = async function compare(this: { clientSecret?: string }, actual: string) {
+    return typeof this.clientSecret === 'string' && clientSecretMatches(actual, this.clientSecret);
+  };
+
+  provider.on('grant.revoked', (_ctx: unknown, grantId: string) => {
+    consents.forgetGrant(grantId).catch((err) => logger.error({ err }, 'could not forget revoked grant'));
+  });
+  provider.on('server_error', (_ctx: unknown, err: Error) => logger.error({ err }, 'oidc-provider server error'));
+
+  return provider;
+}
+
+/** Every API scope except admin:all, which only admins may grant. */
+export function grantableScopes(requested: string[], isAdmin: boolean): string[] {
+  return requested.filter((s) => ALL_API_SCOPES.includes(s as never) && (isAdmin || s !== ADMIN_SCOPE));
+}
