@@ -87,6 +87,12 @@ export function createAccountsService(deps: {
       return ok && row ? toAccount(row) : null;
     },
 
+    async findByEmail(emailInput: string): Promise<Account | null> {
+      const email = emailSchema.safeParse(emailInput);
+      const row = email.success ? await accounts.findByEmail(email.data) : undefined;
+      return row ? toAccount(row) : null;
+    },
+
     async findById(id: string): Promise<Account | null> {
       const row = await accounts.findById(id);
       return row ? toAccount(row) : null;

@@ -1,0 +1,120 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.ts';
+import { migrateToLatest, openDatabase } from './db/client.ts';
+import { buildApp } from './app.ts';
+import { createLogger } from './logger.ts';
+import { loadServerKeys } from './oidc/keys.ts';
+import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
+import { AppError } from './http/errors.ts';
+
+const HELP = `latchkey: manage a Latchkey server's database (prints JSON on stdout)
+
+Commands:
+  latchkey users create --email E --password-stdin [--admin] [--name N]
+  latchkey apps create --owner E --name N --redirect-uri U [--redirect-uri U2]
+                       --scopes "s1 s2" [--type web|spa|native|service|resource_server]
+  latchkey migrate
+
+Settings come from the environment, as for \`npm start\` (DATABASE_URL, ISSUER, ...).`;
+
+class UsageError extends Error {}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError('--password-stdin expects the password on standard input');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function withApp<T>(fn: (built: ReturnType<typeof buildApp>) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const db = openDatabase(config);
+  try {
+    await migrateToLatest(db);
+    const keys = await loadServerKeys(createServerSecretsRepo(db), Date.now());
+    const built = buildApp({ config, db, keys, logger: createLogger('silent') });
+    try {
+      return await fn(built);
+    } finally {
+      built.stop();
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function run(argv: string[]): Promise<unknown> {
+  const [group, action, ...rest] = argv;
+  if (!group || group === '--help' || group === '-h' || group === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return undefined;
+  }
+
+  if (group === 'migrate') {
+    const config = loadConfig();
+    const db = openDatabase(config);
+    try {
+      const results = await migrateToLatest(db);
+      return { migrated: (results ?? []).map((r) => r.migrationName) };
+    } finally {
+      await db.destroy();
+    }
+  }
+
+  if (group === 'users' && action === 'create') {
+    const { values } = parseArgs({
+      args: rest,
+      options: { email: { type: 'string' }, 'password-stdin': { type: 'boolean' }, admin: { type: 'boolean' }, name: { type: 'string' } },
+    });
+    if (!values.email) throw new UsageError('users create needs --email');
+    if (!values['password-stdin']) throw new UsageError('users create needs --password-stdin (the password is never an argument)');
+    const password = await readStdin();
+    return withApp(async ({ services }) => {
+      const account = await services.accounts.signUp({ email: values.email, password, name: values.name, isAdmin: values.admin ?? false });
+      return { id: account.id, email: account.email, is_admin: account.isAdmin };
+    });
+  }
+
+  if (group === 'apps' && action === 'create') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        owner: { type: 'string' },
+        name: { type: 'string' },
+        'redirect-uri': { type: 'string', multiple: true },
+        scopes: { type: 'string' },
+        type: { type: 'string' },
+      },
+    });
+    if (!values.owner) throw new UsageError('apps create needs --owner (an account email)');
+    return withApp(async ({ services }) => {
+      const owner = await services.accounts.findByEmail(values.owner!);
+      if (!owner) throw new UsageError(`no account with email ${values.owner}`);
+      const app = await services.applications.register(owner, {
+        name: values.name,
+        redirect_uris: values['redirect-uri'] ?? [],
+        scopes: (values.scopes ?? '').split(/[\s,]+/).filter(Boolean),
+        ...(values.type ? { type: values.type } : {}),
+      });
+      return app;
+    });
+  }
+
+  throw new UsageError(`unknown command: ${argv.join(' ')} (see latchkey --help)`);
+}
+
+run(process.argv.slice(2)).then(
+  (result) => {
+    if (result !== undefined) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  },
+  (err: Error) => {
+    const message =
+      err instanceof AppError || err instanceof UsageError || err instanceof ConfigError
+        ? err.message
+        : (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+          ? err.message
+          : `unexpected error: ${err.message}`;
+    process.stderr.write(`latchkey: ${message}\n`);
+    process.exitCode = 1;
+  },
+);
