@@ -23,7 +23,8 @@ import { applicationsRouter } from './features/applications/applications.routes.
 import { createConsentsRepo } from './features/consents/consents.repo.ts';
 import { createConsentsService } from './features/consents/consents.service.ts';
 import { createPayloadsRepo } from './oidc/payloads.repo.ts';
-import { createAdapterFactory, startExpiredPayloadSweeper } from './oidc/adapter.ts';
+import { createAdapterFactory } from './oidc/adapter.ts';
+import { startHousekeeping } from './housekeeping.ts';
 import { createProvider } from './oidc/provider.ts';
 import { interactionErrors, interactionRouter } from './oidc/interactions.ts';
 import { jsonBodyShim } from './oidc/json-body-shim.ts';
@@ -56,9 +57,10 @@ export function buildApp(deps: AppDeps): BuiltApp {
 
   // Storage and rules.
   const payloads = createPayloadsRepo(db);
+  const browserSessions = createBrowserSessionsRepo(db);
   const accounts = createAccountsService({
     accounts: createAccountsRepo(db),
-    sessions: createBrowserSessionsRepo(db),
+    sessions: browserSessions,
     passwords: createPasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST }),
     now,
   });
@@ -88,7 +90,10 @@ export function buildApp(deps: AppDeps): BuiltApp {
     }),
     renderError: async (ctx, title, message) => render.error(ctx as unknown as AppContext, 400, title, message),
   });
-  const stopSweeper = startExpiredPayloadSweeper(payloads, now);
+  const stopHousekeeping = startHousekeeping(logger, [
+    () => payloads.deleteExpired(now()),
+    () => browserSessions.deleteExpired(now()),
+  ]);
 
   // Browser sessions shared by the pages.
   const secure = config.secureCookies;
@@ -147,6 +152,6 @@ export function buildApp(deps: AppDeps): BuiltApp {
     app,
     provider,
     services: { accounts, applications },
-    stop: stopSweeper,
+    stop: stopHousekeeping,
   };
 }

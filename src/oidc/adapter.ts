@@ -95,18 +95,3 @@ class KyselyAdapter implements Adapter {
 export function createAdapterFactory(deps: AdapterDeps): (model: string) => Adapter {
   return (model: string) => new KyselyAdapter(model, deps);
 }
-
-/** Periodically deletes expired rows; returns a stop function. */
-export function startExpiredPayloadSweeper(
-  payloads: PayloadsRepo,
-  now: () => number,
-  everyMs = 10 * 60 * 1000,
-): () => void {
-  const timer = setInterval(() => {
-    payloads.deleteExpired(now()).catch(() => {
-      /* the next sweep retries; a failed sweep loses nothing */
-    });
-  }, everyMs);
-  timer.unref();
-  return () => clearInterval(timer);
-}
