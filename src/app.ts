@@ -29,6 +29,15 @@ import { createProvider } from './oidc/provider.ts';
 import { interactionErrors, interactionRouter } from './oidc/interactions.ts';
 import { jsonBodyShim } from './oidc/json-body-shim.ts';
 import type { ServerKeys } from './oidc/keys.ts';
+import { createApiKeysRepo } from './features/api-keys/api-keys.repo.ts';
+import { createApiKeysService, type ApiKeysService } from './features/api-keys/api-keys.service.ts';
+import { createUsersService } from './features/users/users.service.ts';
+import { createProjectsRepo } from './features/projects/projects.repo.ts';
+import { createProjectsService } from './features/projects/projects.service.ts';
+import { createAuthenticator } from './auth/authenticate.ts';
+import { createOAuthTokenVerifier } from './auth/oauth-tokens.ts';
+import { createSharedJwtVerifier, type SharedJwtVerifier } from './auth/shared-jwt.ts';
+import { v2Router } from './api/v2/router.ts';
 
 export interface AppDeps {
   config: Config;
@@ -42,9 +51,9 @@ export interface AppDeps {
 export interface BuiltApp {
   app: Koa<AppState>;
   provider: Provider;
-  services: { accounts: AccountsService; applications: ApplicationsService };
-  /** Stops background timers; the caller closes the server and the database. */
-  stop(): void;
+  services: { accounts: AccountsService; applications: ApplicationsService; apiKeys: ApiKeysService; sharedJwt: SharedJwtVerifier | null };
+  /** Stops background timers and flushes buffered writes; the caller then closes the server and the database. */
+  stop(): Promise<void>;
 }
 
 /** Browser pages (as opposed to APIs and oidc-provider's endpoints). */
@@ -58,16 +67,22 @@ export function buildApp(deps: AppDeps): BuiltApp {
   // Storage and rules.
   const payloads = createPayloadsRepo(db);
   const browserSessions = createBrowserSessionsRepo(db);
-  const accounts = createAccountsService({
-    accounts: createAccountsRepo(db),
-    sessions: browserSessions,
-    passwords: createPasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST }),
+  const accountsRepo = createAccountsRepo(db);
+  const passwords = createPasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST });
+  const accounts = createAccountsService({ accounts: accountsRepo, sessions: browserSessions, passwords, now });
+  const users = createUsersService({ repo: accountsRepo, accounts, passwords, now });
+  const projects = createProjectsService({ repo: createProjectsRepo(db), now });
+  const apiKeys = createApiKeysService({
+    repo: createApiKeysRepo(db),
     now,
+    rotationGraceMs: config.API_KEY_ROTATION_GRACE * 1000,
+    activityRetentionMs: config.API_KEY_ACTIVITY_RETENTION_DAYS * 86_400_000,
   });
   const consents = createConsentsService({ repo: createConsentsRepo(db), now });
   let provider: Provider | undefined;
+  const applicationsRepo = createApplicationsRepo(db);
   const applications = createApplicationsService({
-    repo: createApplicationsRepo(db),
+    repo: applicationsRepo,
     now,
     validateMetadata: async (metadata) => {
       await provider!.Client.validate(metadata as never);
@@ -93,7 +108,26 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const stopHousekeeping = startHousekeeping(logger, [
     () => payloads.deleteExpired(now()),
     () => browserSessions.deleteExpired(now()),
+    () => apiKeys.pruneActivity(),
   ]);
+
+  // Bearer credentials for /v2 and /oauth/applications.
+  const sharedJwt = config.JWT_SECRET
+    ? createSharedJwtVerifier({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, maxLifetime: config.JWT_MAX_LIFETIME, now })
+    : null;
+  const authenticator = createAuthenticator({
+    apiKeys,
+    sharedJwt,
+    oauth: createOAuthTokenVerifier({
+      provider,
+      issuer: config.ISSUER,
+      apiResource: config.API_RESOURCE,
+      signingKeys: keys.jwks.keys as never,
+      ownerOfClient: async (clientId) => (await applicationsRepo.findById(clientId))?.owner_id ?? null,
+    }),
+    accountExists: async (id) => (await accounts.findById(id)) !== null,
+    now,
+  });
 
   // Browser sessions shared by the pages.
   const secure = config.secureCookies;
@@ -130,7 +164,9 @@ export function buildApp(deps: AppDeps): BuiltApp {
     endSessions,
     formGuard,
   });
-  const apps = applicationsRouter({ applications, origin: new URL(config.ISSUER).origin, jsonBody });
+  const origin = new URL(config.ISSUER).origin;
+  const apps = applicationsRouter({ applications, authenticator, origin, jsonBody });
+  const v2 = v2Router({ authenticator, apiKeys, users, projects, jsonBody, origin, now });
 
   // Request flow: id -> errors -> headers -> our routers -> oidc-provider (no body parser before it).
   const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, keys: keys.cookieKeys });
@@ -145,13 +181,17 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(pages.routes()).use(pages.allowedMethods());
   app.use(apps.routes()).use(apps.allowedMethods());
+  app.use(v2.routes()).use(v2.allowedMethods());
   app.use(jsonBodyShim());
   app.use(mount(provider as never));
 
   return {
     app,
     provider,
-    services: { accounts, applications },
-    stop: stopHousekeeping,
+    services: { accounts, applications, apiKeys, sharedJwt },
+    async stop() {
+      stopHousekeeping();
+      await apiKeys.stop();
+    },
   };
 }

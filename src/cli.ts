@@ -6,6 +6,8 @@ import { createLogger } from './logger.ts';
 import { loadServerKeys } from './oidc/keys.ts';
 import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
 import { AppError } from './http/errors.ts';
+import { heldScopes } from './auth/authenticate.ts';
+import { createSharedJwtVerifier } from './auth/shared-jwt.ts';
 
 const HELP = `latchkey: manage a Latchkey server's database (prints JSON on stdout)
 
@@ -13,11 +15,20 @@ Commands:
   latchkey users create --email E --password-stdin [--admin] [--name N]
   latchkey apps create --owner E --name N --redirect-uri U [--redirect-uri U2]
                        --scopes "s1 s2" [--type web|spa|native|service|resource_server]
+  latchkey keys create --owner E --name N --scopes "s1 s2" [--expires-in 90d] [--allow-ip CIDR ...]
+  latchkey jwt sign --sub S --scopes "s1 s2" [--expires-in 1h] [--name NAME]   (needs JWT_SECRET)
   latchkey migrate
 
 Settings come from the environment, as for \`npm start\` (DATABASE_URL, ISSUER, ...).`;
 
 class UsageError extends Error {}
+
+/** `90d`, `12h`, `30m`, `45s` or plain seconds, to seconds. */
+function parseDuration(text: string): number {
+  const m = /^(\d+)([dhms]?)$/.exec(text.trim());
+  if (!m || Number(m[1]) === 0) throw new UsageError(`not a duration: ${text} (use e.g. 90d, 12h, 30m)`);
+  return Number(m[1]) * ({ d: 86_400, h: 3600, m: 60, s: 1, '': 1 } as const)[m[2] as 'd' | 'h' | 'm' | 's' | ''];
+}
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new UsageError('--password-stdin expects the password on standard input');
@@ -36,7 +47,7 @@ async function withApp<T>(fn: (built: ReturnType<typeof buildApp>) => Promise<T>
     try {
       return await fn(built);
     } finally {
-      built.stop();
+      await built.stop();
     }
   } finally {
     await db.destroy();
@@ -98,6 +109,51 @@ async function run(argv: string[]): Promise<unknown> {
       });
       return app;
     });
+  }
+
+  if (group === 'keys' && action === 'create') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        owner: { type: 'string' },
+        name: { type: 'string' },
+        scopes: { type: 'string' },
+        'expires-in': { type: 'string' },
+        'allow-ip': { type: 'string', multiple: true },
+      },
+    });
+    if (!values.owner) throw new UsageError('keys create needs --owner (an account email)');
+    const expiresIn = values['expires-in'] ? parseDuration(values['expires-in']) : null;
+    return withApp(async ({ services }) => {
+      const owner = await services.accounts.findByEmail(values.owner!);
+      if (!owner) throw new UsageError(`no account with email ${values.owner}`);
+      const created = await services.apiKeys.create(
+        { userId: owner.id, heldScopes: heldScopes(owner) },
+        {
+          name: values.name,
+          scopes: (values.scopes ?? '').split(/[\s,]+/).filter(Boolean),
+          ...(expiresIn ? { expires_at: new Date(Date.now() + expiresIn * 1000).toISOString() } : {}),
+          ...(values['allow-ip'] ? { allowed_ips: values['allow-ip'] } : {}),
+        },
+      );
+      return created;
+    });
+  }
+
+  if (group === 'jwt' && action === 'sign') {
+    const { values } = parseArgs({
+      args: rest,
+      options: { sub: { type: 'string' }, scopes: { type: 'string' }, 'expires-in': { type: 'string' }, name: { type: 'string' } },
+    });
+    if (!values.sub) throw new UsageError('jwt sign needs --sub');
+    const config = loadConfig();
+    if (!config.JWT_SECRET) throw new UsageError('jwt sign needs the JWT_SECRET setting');
+    const lifetime = parseDuration(values['expires-in'] ?? '1h');
+    if (lifetime > config.JWT_MAX_LIFETIME) throw new UsageError(`--expires-in may be at most ${config.JWT_MAX_LIFETIME}s (JWT_MAX_LIFETIME)`);
+    const verifier = createSharedJwtVerifier({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, maxLifetime: config.JWT_MAX_LIFETIME, now: Date.now });
+    const scopes = (values.scopes ?? '').split(/[\s,]+/).filter(Boolean);
+    const token = verifier.sign({ sub: values.sub, scopes, ...(values.name ? { name: values.name } : {}) }, lifetime);
+    return { token, expires_in: lifetime };
   }
 
   throw new UsageError(`unknown command: ${argv.join(' ')} (see latchkey --help)`);

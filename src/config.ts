@@ -45,6 +45,30 @@ const schema = z.object({
    */
   REFRESH_TOKEN_REUSE_GRACE: z.coerce.number().int().min(0).max(60).default(5),
 
+  /**
+   * Shared secret for HS256 JWTs that services sign themselves (the seed's "JWT Authentication").
+   * Unset: such JWTs are refused. At least 32 characters (RFC 7518 §3.2: a key as long as the hash).
+   */
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+
+  /** The `iss` every shared-secret JWT must carry (the seed signs with `issuer: 'api.example.com'`). */
+  JWT_ISSUER: z.string().min(1).default('api.example.com'),
+
+  /** Longest accepted lifetime (exp - iat) of a shared-secret JWT, in seconds. */
+  JWT_MAX_LIFETIME: z.coerce.number().int().min(60).default(86_400),
+
+  /**
+   * `opaque` (default): OAuth access tokens are random strings, checked by introspection.
+   * `jwt`: RFC 9068 JWTs signed with the provider's key, verifiable offline with /oauth/jwks.
+   */
+  ACCESS_TOKEN_FORMAT: z.enum(['opaque', 'jwt']).default('opaque'),
+
+  /** After an API key is rotated, the old key keeps working this long (never past its expiry). Seconds. */
+  API_KEY_ROTATION_GRACE: z.coerce.number().int().min(0).default(86_400),
+
+  /** API key activity entries older than this many days are deleted. */
+  API_KEY_ACTIVITY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+
   /** Honour `X-Forwarded-For` / `X-Forwarded-Proto`: only behind a proxy you control. */
   TRUST_PROXY: z
     .enum(['0', '1', 'true', 'false', ''])

@@ -38,11 +38,11 @@ export async function startServer(config: Config, logger: Logger, opts: { now?: 
     built,
     db,
     async close() {
-      built.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await built.stop();
       await db.destroy();
     },
   };

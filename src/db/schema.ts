@@ -11,6 +11,9 @@ export interface Database {
   consents: ConsentsTable;
   oidc_payloads: OidcPayloadsTable;
   server_secrets: ServerSecretsTable;
+  api_keys: ApiKeysTable;
+  api_key_activity: ApiKeyActivityTable;
+  projects: ProjectsTable;
 }
 
 export interface UsersTable {
@@ -86,8 +89,55 @@ export interface ServerSecretsTable {
   created_at: number;
 }
 
+/** API keys. The key itself is never stored: only its SHA-256 (keys are high-entropy). */
+export interface ApiKeysTable {
+  /** Public id, part of the key string, used for the lookup. */
+  id: string;
+  user_id: string;
+  name: string;
+  secret_hash: string;
+  /** JSON array of scopes. */
+  scopes: string;
+  /** JSON array of CIDRs, or null for any address. */
+  allowed_ips: string | null;
+  expires_at: number | null;
+  created_at: number;
+  revoked_at: number | null;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  /** Set when rotated: the key that replaced this one. */
+  replaced_by: string | null;
+  /** Set when rotated: this key is refused after this time. */
+  grace_until: number | null;
+}
+
+export interface ApiKeyActivityTable {
+  id: string;
+  key_id: string;
+  at: number;
+  ip: string;
+  method: string;
+  path: string;
+  status: number;
+  request_id: string;
+  client_version: string | null;
+}
+
+export interface ProjectsTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  description: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type ApiKeyActivityRow = Selectable<ApiKeyActivityTable>;
+export type ProjectRow = Selectable<ProjectsTable>;
 export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
 export type ApplicationRow = Selectable<ApplicationsTable>;
 export type ApplicationUpdate = Updateable<ApplicationsTable>;
 export type ConsentRow = Selectable<ConsentsTable>;

@@ -1,6 +1,7 @@
 import type { ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { Account } from '../features/accounts/accounts.service.ts';
+import type { Credential } from '../auth/credential.ts';
 
 /** What middleware puts on `ctx.state` for the handlers after it. */
 export interface AppState {
@@ -12,6 +13,8 @@ export interface AppState {
   sessionId?: string;
   /** CSRF token to embed in forms (see csrf.ts). */
   csrfToken?: string;
+  /** The /v2 caller, set by the authenticate step. */
+  credential?: Credential;
   /** A fresh nonce for this response's inline scripts and styles (see security-headers.ts). */
   cspNonce: string;
 }

@@ -1,5 +1,6 @@
 import type { DB } from '../../db/client.ts';
-import type { NewUserRow, UserRow } from '../../db/schema.ts';
+import { sha256 } from '../../shared/secrets.ts';
+import type { NewUserRow, UserRow, UserUpdate } from '../../db/schema.ts';
 
 export function createAccountsRepo(db: DB) {
   return {
@@ -11,6 +12,28 @@ export function createAccountsRepo(db: DB) {
     },
     async findById(id: string): Promise<UserRow | undefined> {
       return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    },
+    /** A page of users in id order, after the given id (keyset pagination). */
+    async list(limit: number, after?: string): Promise<UserRow[]> {
+      let q = db.selectFrom('users').selectAll();
+      if (after) q = q.where('id', '>', after);
+      return q.orderBy('id').limit(limit).execute();
+    },
+    async update(id: string, changes: UserUpdate): Promise<void> {
+      await db.updateTable('users').set(changes).where('id', '=', id).execute();
+    },
+    /** Deletes the user; their sessions, applications, keys, projects and consents go with them. */
+    async delete(id: string): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        const apps = await trx.selectFrom('applications').select('client_id').where('owner_id', '=', id).execute();
+        for (const { client_id } of apps) await trx.deleteFrom('oidc_payloads').where('client_id', '=', client_id).execute();
+        // Tokens the user granted to other applications die with the account.
+        const grants = await trx.selectFrom('consents').select('grant_id').where('user_id', '=', id).execute();
+        for (const { grant_id } of grants) {
+          await trx.deleteFrom('oidc_payloads').where('grant_id_hash', '=', sha256(grant_id)).execute();
+        }
+        await trx.deleteFrom('users').where('id', '=', id).execute();
+      });
     },
   };
 }

@@ -5,6 +5,9 @@ import { hasValidChecksum, mintSecret, newId, safeEqual, sha256 } from '../../sh
 import { ADMIN_SCOPE } from '../../auth/scopes.ts';
 import type { ApplicationRow } from '../../db/schema.ts';
 import type { Account } from '../accounts/accounts.service.ts';
+
+/** Who manages applications: an account id, and whether it may manage everyone's (admin). */
+export type AppManager = Pick<Account, 'id' | 'isAdmin'>;
 import type { ApplicationsRepo } from './applications.repo.ts';
 import {
   createApplicationSchema,
@@ -39,7 +42,7 @@ const toView = (row: ApplicationRow): ApplicationView => ({
 });
 
 /** Who may manage an application: its owner, or an admin. */
-function assertCanManage(actor: Account, row: ApplicationRow | undefined): ApplicationRow {
+function assertCanManage(actor: AppManager, row: ApplicationRow | undefined): ApplicationRow {
   if (!row) throw notFound('Application');
   if (row.owner_id !== actor.id && !actor.isAdmin) throw notFound('Application');
   return row;
@@ -112,7 +115,7 @@ export function createApplicationsService(deps: {
   }
 
   return {
-    async register(owner: Account, input: unknown): Promise<ApplicationView & { client_secret?: string }> {
+    async register(owner: AppManager, input: unknown): Promise<ApplicationView & { client_secret?: string }> {
       const data = parseInput(createApplicationSchema, input);
       checkRedirects(data.redirect_uris, data.type);
       // Least privilege: only an admin may build an application that can ever hold admin:all.
@@ -137,15 +140,15 @@ export function createApplicationsService(deps: {
       return { ...toView(row), ...(secret ? { client_secret: secret } : {}) };
     },
 
-    async list(owner: Account): Promise<ApplicationView[]> {
+    async list(owner: AppManager): Promise<ApplicationView[]> {
       return (await repo.listByOwner(owner.id)).map(toView);
     },
 
-    async get(actor: Account, clientId: string): Promise<ApplicationView> {
+    async get(actor: AppManager, clientId: string): Promise<ApplicationView> {
       return toView(assertCanManage(actor, await repo.findById(clientId)));
     },
 
-    async update(actor: Account, clientId: string, input: unknown): Promise<ApplicationView> {
+    async update(actor: AppManager, clientId: string, input: unknown): Promise<ApplicationView> {
       const row = assertCanManage(actor, await repo.findById(clientId));
       const data = parseInput(updateApplicationSchema, input);
       if (data.scopes?.includes(ADMIN_SCOPE) && !actor.isAdmin) {
@@ -165,13 +168,13 @@ export function createApplicationsService(deps: {
       return toView(next);
     },
 
-    async remove(actor: Account, clientId: string): Promise<void> {
+    async remove(actor: AppManager, clientId: string): Promise<void> {
       assertCanManage(actor, await repo.findById(clientId));
       await repo.deleteWithArtifacts(clientId);
     },
 
     /** Issues a new secret (shown once); the old one stops working at once. */
-    async rotateSecret(actor: Account, clientId: string): Promise<ApplicationView & { client_secret: string }> {
+    async rotateSecret(actor: AppManager, clientId: string): Promise<ApplicationView & { client_secret: string }> {
       const row = assertCanManage(actor, await repo.findById(clientId));
       if (isPublicType(row.type as ApplicationType)) {
         throw validationFailed(`A ${row.type} application has no client secret`);

@@ -1,0 +1,88 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import { authenticate, type Authenticator } from '../../auth/authenticate.ts';
+import { AppError } from '../../http/errors.ts';
+import type { AppState } from '../../http/context.ts';
+import type { ApiKeysService } from '../../features/api-keys/api-keys.service.ts';
+import { apiKeysRoutes } from '../../features/api-keys/api-keys.routes.ts';
+import type { UsersService } from '../../features/users/users.service.ts';
+import { usersRoutes } from '../../features/users/users.routes.ts';
+import type { ProjectsService } from '../../features/projects/projects.service.ts';
+import { projectsRoutes } from '../../features/projects/projects.routes.ts';
+
+export const API_VERSION = '2.0';
+const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
+
+/** `X-API-Version: 2.0` on every answer; a request for another version is refused by name. */
+function apiVersion(): Middleware<AppState> {
+  return async (ctx, next) => {
+    ctx.set('X-API-Version', API_VERSION);
+    const asked = ctx.get('X-API-Version');
+    if (asked && !ACCEPTED_VERSIONS.has(asked.trim())) {
+      throw new AppError('VALIDATION_FAILED', `Unsupported API version "${asked.slice(0, 20)}"; supported versions: ${API_VERSION}`, { field: 'X-API-Version' });
+    }
+    await next();
+  };
+}
+
+/** Writes the API key activity log entry after the answer is known (errors included). */
+function recordKeyActivity(apiKeys: ApiKeysService, now: () => number): Middleware<AppState> {
+  return async (ctx, next) => {
+    let status = 500;
+    try {
+      await next();
+      status = ctx.status;
+    } catch (err) {
+      status = err instanceof AppError ? err.status : 500;
+      throw err;
+    } finally {
+      const c = ctx.state.credential;
+      if (c?.method === 'api_key') {
+        apiKeys.recordUse({
+          key_id: c.id,
+          at: now(),
+          ip: ctx.ip,
+          method: ctx.method,
+          path: ctx.path.slice(0, 500),
+          status,
+          request_id: ctx.state.requestId,
+          client_version: ctx.get('X-Client-Version').slice(0, 64) || null,
+        });
+      }
+    }
+  };
+}
+
+export interface V2Deps {
+  authenticator: Authenticator;
+  apiKeys: ApiKeysService;
+  users: UsersService;
+  projects: ProjectsService;
+  jsonBody: Middleware<AppState>;
+  origin: string;
+  now(): number;
+}
+
+/** The /v2 API. Flow: version -> body -> authenticate -> activity -> requireScopes -> validate -> handler. */
+export function v2Router(deps: V2Deps): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/v2' });
+  router.use(apiVersion(), deps.jsonBody, authenticate(deps.authenticator, { allowSession: true, origin: deps.origin }));
+  router.use(recordKeyActivity(deps.apiKeys, deps.now));
+
+  // The seed's "Testing Authentication": what the server sees in the presented credential.
+  router.get('/auth/test', (ctx) => {
+    const c = ctx.state.credential!;
+    ctx.body = {
+      valid: true,
+      method: c.method,
+      subject: c.subject,
+      scopes: c.scopes,
+      expires_at: c.expiresAt === null ? null : new Date(c.expiresAt).toISOString(),
+    };
+  });
+
+  for (const sub of [usersRoutes(deps.users), projectsRoutes(deps.projects), apiKeysRoutes(deps.apiKeys)]) {
+    router.use(sub.routes(), sub.allowedMethods());
+  }
+  return router;
+}

@@ -1,0 +1,135 @@
+import type { Middleware } from 'koa';
+import { AppError } from '../http/errors.ts';
+import type { AppState } from '../http/context.ts';
+import type { Account } from '../features/accounts/accounts.service.ts';
+import type { ApiKeysService } from '../features/api-keys/api-keys.service.ts';
+import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
+import { sha256 } from '../shared/secrets.ts';
+import type { Credential } from './credential.ts';
+import type { OAuthTokenVerifier } from './oauth-tokens.ts';
+import { ADMIN_SCOPE, ALL_API_SCOPES, hasScopes } from './scopes.ts';
+import type { SharedJwtVerifier } from './shared-jwt.ts';
+
+const SEED_401 = 'Invalid or missing authentication credentials';
+
+/** RFC 6750 §3: a 401 that says why, in the header, and the seed's body. */
+export function invalidToken(error: 'invalid_token' | 'invalid_request' | null = 'invalid_token'): AppError {
+  const header = error ? `Bearer error="${error}"` : 'Bearer';
+  return new AppError('UNAUTHORIZED', SEED_401, undefined, { 'WWW-Authenticate': header });
+}
+
+/** The scopes an account holds: everything but admin:all, or admin:all (which implies the rest). */
+export function heldScopes(account: Pick<Account, 'isAdmin'>): string[] {
+  return account.isAdmin ? [ADMIN_SCOPE] : ALL_API_SCOPES.filter((s) => s !== ADMIN_SCOPE);
+}
+
+export interface AuthenticatorDeps {
+  apiKeys: ApiKeysService;
+  oauth: OAuthTokenVerifier;
+  /** Null when JWT_SECRET is not configured: shared-secret JWTs are then refused. */
+  sharedJwt: SharedJwtVerifier | null;
+  /** Whether a JWT `sub` names a Latchkey account (then the JWT acts on that account's resources). */
+  accountExists(id: string): Promise<boolean>;
+  now(): number;
+}
+
+function jwtHeader(token: string): { alg?: unknown; typ?: unknown } | null {
+  try {
+    return JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { alg?: unknown; typ?: unknown };
+  } catch {
+    return null;
+  }
+}
+
+/** Resolves a bearer token to one credential: API key, OAuth access token, or shared-secret JWT. */
+export function createAuthenticator(deps: AuthenticatorDeps) {
+  return {
+    async resolve(token: string, ip: string): Promise<Credential> {
+      let credential: Credential | null;
+      if (looksLikeApiKey(token)) {
+        return deps.apiKeys.authenticate(token, ip);
+      } else if (token.split('.').length === 3) {
+        const header = jwtHeader(token);
+        if (header?.typ === 'at+jwt') credential = await deps.oauth.verify(token);
+        else if (header?.alg === 'HS256' && deps.sharedJwt) {
+          credential = deps.sharedJwt.verify(token);
+          if (credential && credential.subject.startsWith('usr_') && (await deps.accountExists(credential.subject))) {
+            credential = { ...credential, userId: credential.subject };
+          }
+        } else credential = null;
+      } else {
+        credential = await deps.oauth.verify(token);
+      }
+      if (!credential || (credential.expiresAt !== null && credential.expiresAt <= deps.now())) throw invalidToken();
+      return credential;
+    },
+  };
+}
+export type Authenticator = ReturnType<typeof createAuthenticator>;
+
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/**
+ * The one authenticate step: `Authorization: Bearer <API key | OAuth access token | JWT>`, or,
+ * where allowed, the dashboard session cookie. Puts `ctx.state.credential`; refuses with 401.
+ * A cookie-authenticated write must be JSON and come from our own origin (CSRF: a cross-site form
+ * cannot send JSON without a CORS preflight, which is never granted).
+ */
+export function authenticate(authenticator: Authenticator, opts: { allowSession: boolean; origin: string }): Middleware<AppState> {
+  return async (ctx, next) => {
+    const header = ctx.get('Authorization');
+    if (header) {
+      const m = BEARER.exec(header);
+      if (!m) throw invalidToken('invalid_request');
+      ctx.state.credential = await authenticator.resolve(m[1]!, ctx.ip);
+    } else if (opts.allowSession && ctx.state.account && ctx.state.sessionId) {
+      if (!['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
+        const from = ctx.get('Origin');
+        if (from && from !== opts.origin) throw new AppError('FORBIDDEN', 'Cross-origin request refused');
+        if (ctx.request.length && !ctx.is('application/json')) {
+          throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a JSON body (Content-Type: application/json)');
+        }
+      }
+      const account = ctx.state.account;
+      ctx.state.credential = {
+        method: 'session',
+        subject: account.id,
+        userId: account.id,
+        scopes: heldScopes(account),
+        expiresAt: null,
+        id: sha256(ctx.state.sessionId),
+      };
+    } else {
+      throw invalidToken(null);
+    }
+    await next();
+  };
+}
+
+/** A route's scope requirement, in one line: `requireScopes('read:users')`. */
+export function requireScopes(...required: string[]): Middleware<AppState> {
+  return async (ctx, next) => {
+    const credential = ctx.state.credential;
+    if (!credential) throw invalidToken(null);
+    if (!hasScopes(credential.scopes, required)) {
+      throw new AppError('FORBIDDEN', 'Insufficient permissions for this operation', undefined, {
+        'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${required.join(' ')}"`,
+      });
+    }
+    await next();
+  };
+}
+
+/** Only a dashboard session or an admin:all credential (e.g. to mint API keys). */
+export function requireSessionOrAdmin(): Middleware<AppState> {
+  return async (ctx, next) => {
+    const c = ctx.state.credential;
+    if (!c) throw invalidToken(null);
+    if (c.method !== 'session' && !c.scopes.includes(ADMIN_SCOPE)) {
+      throw new AppError('FORBIDDEN', 'Insufficient permissions for this operation', undefined, {
+        'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${ADMIN_SCOPE}"`,
+      });
+    }
+    await next();
+  };
+}

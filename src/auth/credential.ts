@@ -1,0 +1,19 @@
+/** How a /v2 request authenticated. `session` is the dashboard's own cookie. */
+export type CredentialMethod = 'api_key' | 'oauth' | 'jwt' | 'session';
+
+/** The one credential the authenticate step puts on the context (ctx.state.credential). */
+export interface Credential {
+  method: CredentialMethod;
+  /** Who the credential speaks for: a user id, a client id (client credentials) or a JWT `sub`. */
+  subject: string;
+  /** Scopes as granted; `admin:all` implies every other (see hasScopes). */
+  scopes: string[];
+  /** Epoch ms, or null for a credential that does not expire. */
+  expiresAt: number | null;
+  /** The credential's own id: API key id, token id hash, JWT id, session id hash. */
+  id: string;
+  /** The Latchkey account whose resources the credential acts on, when it is bound to one. */
+  userId: string | null;
+  /** OAuth client the token was issued to. */
+  clientId?: string;
+}

@@ -1,0 +1,251 @@
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+import { ADMIN_SCOPE, ALL_API_SCOPES } from '../../auth/scopes.ts';
+import type { Credential } from '../../auth/credential.ts';
+import { AppError, forbidden, notFound, unauthorized, validationFailed } from '../../http/errors.ts';
+import { parseInput } from '../../http/validation.ts';
+import { safeEqual, sha256 } from '../../shared/secrets.ts';
+import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
+import type { ApiKeysRepo, ApiKeyAuthRow } from './api-keys.repo.ts';
+import { displayPrefix, mintApiKey, parseApiKey } from './key-format.ts';
+import { createUsageRecorder, type UsageEntry } from './usage-recorder.ts';
+
+type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+function parseCidr(value: string): Cidr | null {
+  try {
+    if (value.includes('/')) return ipaddr.parseCIDR(value);
+    const addr = ipaddr.parse(value);
+    return [addr, addr.kind() === 'ipv4' ? 32 : 128];
+  } catch {
+    return null;
+  }
+}
+
+/** Is `ip` inside one of the ranges? IPv4-mapped IPv6 addresses count as IPv4. */
+export function ipAllowed(ip: string, ranges: Cidr[]): boolean {
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    addr = ipaddr.process(ip);
+  } catch {
+    return false;
+  }
+  return ranges.some(([range, bits]) => range.kind() === addr.kind() && addr.match([range, bits] as never));
+}
+
+export const createApiKeySchema = z.strictObject({
+  name: z.string().trim().min(1, 'name is required').max(100),
+  scopes: z
+    .array(z.enum(ALL_API_SCOPES as [string, ...string[]], { message: `each scope must be one of: ${ALL_API_SCOPES.join(', ')}` }))
+    .min(1, 'at least one scope is required')
+    .transform((s) => [...new Set(s)]),
+  expires_at: z.iso.datetime({ offset: true, message: 'expires_at must be an ISO 8601 date-time' }).nullish(),
+  allowed_ips: z
+    .array(z.string().max(64).refine((v) => parseCidr(v) !== null, 'each entry must be an IPv4/IPv6 address or CIDR'))
+    .max(50)
+    .nullish(),
+});
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  allowed_ips: string[] | null;
+  status: 'active' | 'expired' | 'revoked' | 'rotated';
+  expires_at: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  last_used_ip: string | null;
+  revoked_at: string | null;
+  replaced_by: string | null;
+  grace_until: string | null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** Who is creating a key, and the scopes they hold (a key never exceeds its creator). */
+export interface KeyCreator {
+  userId: string;
+  heldScopes: string[];
+}
+
+interface CachedKey {
+  row: ApiKeyAuthRow;
+  scopes: string[];
+  ranges: Cidr[] | null;
+  fetchedAt: number;
+}
+
+/** Lookups are cached briefly; revoke/rotate in this process invalidate at once. */
+const CACHE_TTL_MS = 10_000;
+const CACHE_MAX = 10_000;
+
+export function createApiKeysService(deps: {
+  repo: ApiKeysRepo;
+  now(): number;
+  rotationGraceMs: number;
+  activityRetentionMs: number;
+}) {
+  const { repo, now } = deps;
+  const cache = new Map<string, CachedKey>();
+  const usage = createUsageRecorder((entries) => repo.recordUsage(entries));
+
+  function status(row: ApiKeyRow, t: number): ApiKeyView['status'] {
+    if (row.revoked_at !== null) return 'revoked';
+    if (row.expires_at !== null && row.expires_at <= t) return 'expired';
+    if (row.grace_until !== null) return row.grace_until <= t ? 'rotated' : 'active';
+    return 'active';
+  }
+
+  function toView(row: ApiKeyRow): ApiKeyView {
+    return {
+      id: row.id,
+      name: row.name,
+      prefix: displayPrefix(row.id),
+      scopes: JSON.parse(row.scopes) as string[],
+      allowed_ips: row.allowed_ips ? (JSON.parse(row.allowed_ips) as string[]) : null,
+      status: status(row, now()),
+      expires_at: iso(row.expires_at),
+      created_at: iso(row.created_at)!,
+      last_used_at: iso(row.last_used_at),
+      last_used_ip: row.last_used_ip,
+      revoked_at: iso(row.revoked_at),
+      replaced_by: row.replaced_by,
+      grace_until: iso(row.grace_until),
+    };
+  }
+
+  async function owned(userId: string, id: string): Promise<ApiKeyRow> {
+    const row = await repo.findOwned(userId, id);
+    if (!row) throw notFound('API key');
+    return row;
+  }
+
+  async function lookup(id: string): Promise<CachedKey | undefined> {
+    const t = now();
+    const hit = cache.get(id);
+    if (hit && t - hit.fetchedAt < CACHE_TTL_MS) return hit;
+    const row = await repo.findForAuth(id);
+    if (!row) return undefined;
+    const entry: CachedKey = {
+      row,
+      scopes: JSON.parse(row.scopes) as string[],
+      ranges: row.allowed_ips ? (JSON.parse(row.allowed_ips) as string[]).map(parseCidr).filter((r): r is Cidr => r !== null) : null,
+      fetchedAt: t,
+    };
+    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+    cache.set(id, entry);
+    return entry;
+  }
+
+  return {
+    async create(creator: KeyCreator, input: unknown): Promise<ApiKeyView & { key: string }> {
+      const data = parseInput(createApiKeySchema, input);
+      const held = new Set(creator.heldScopes);
+      const excess = held.has(ADMIN_SCOPE) ? [] : data.scopes.filter((s) => !held.has(s));
+      if (excess.length) throw forbidden(`A key cannot carry scopes its creator does not hold: ${excess.join(', ')}`);
+      const t = now();
+      const expiresAt = data.expires_at ? Date.parse(data.expires_at) : null;
+      if (expiresAt !== null && expiresAt <= t) throw validationFailed('expires_at: must be in the future', 'expires_at');
+      const { id, key } = mintApiKey();
+      const row: ApiKeyRow = {
+        id,
+        user_id: creator.userId,
+        name: data.name,
+        secret_hash: sha256(key),
+        scopes: JSON.stringify(data.scopes),
+        allowed_ips: data.allowed_ips?.length ? JSON.stringify(data.allowed_ips) : null,
+        expires_at: expiresAt,
+        created_at: t,
+        revoked_at: null,
+        last_used_at: null,
+        last_used_ip: null,
+        replaced_by: null,
+        grace_until: null,
+      };
+      await repo.insert(row);
+      return { ...toView(row), key };
+    },
+
+    async list(userId: string): Promise<ApiKeyView[]> {
+      return (await repo.listOwned(userId)).map(toView);
+    },
+
+    async get(userId: string, id: string): Promise<ApiKeyView> {
+      return toView(await owned(userId, id));
+    },
+
+    async revoke(userId: string, id: string): Promise<ApiKeyView> {
+      await owned(userId, id);
+      await repo.revoke(id, now());
+      cache.delete(id);
+      return toView(await owned(userId, id));
+    },
+
+    /** A new key with the same settings; the old one works until the grace period ends (never past its expiry). */
+    async rotate(userId: string, id: string): Promise<ApiKeyView & { key: string }> {
+      const old = await owned(userId, id);
+      const t = now();
+      const state = status(old, t);
+      if (state !== 'active' || old.replaced_by) {
+        throw new AppError('CONFLICT', `This key is ${old.replaced_by ? 'already rotated' : state} and cannot be rotated`);
+      }
+      const { id: newId, key } = mintApiKey();
+      const replacement: ApiKeyRow = {
+        ...old,
+        id: newId,
+        secret_hash: sha256(key),
+        created_at: t,
+        last_used_at: null,
+        last_used_ip: null,
+        replaced_by: null,
+        grace_until: null,
+      };
+      const graceUntil = Math.min(t + deps.rotationGraceMs, old.expires_at ?? Number.MAX_SAFE_INTEGER);
+      await repo.rotate(id, replacement, graceUntil);
+      cache.delete(id);
+      return { ...toView(replacement), key };
+    },
+
+    async activity(userId: string, id: string, opts: { limit: number; before?: number }): Promise<ApiKeyActivityRow[]> {
+      await owned(userId, id);
+      await usage.flush();
+      return repo.activity(id, opts.limit, opts.before);
+    },
+
+    /**
+     * The credential for a presented key, or an error: 401 for anything that is not a live key,
+     * 403 for a live key used from an address outside its allowlist.
+     */
+    async authenticate(key: string, ip: string): Promise<Credential> {
+      const id = parseApiKey(key);
+      if (!id) throw unauthorized();
+      const entry = await lookup(id);
+      if (!entry || !safeEqual(sha256(key), entry.row.secret_hash)) throw unauthorized();
+      const { row } = entry;
+      const t = now();
+      if (row.revoked_at !== null) throw unauthorized();
+      if (row.expires_at !== null && row.expires_at <= t) throw unauthorized();
+      if (row.grace_until !== null && row.grace_until <= t) throw unauthorized();
+      if (entry.ranges && !ipAllowed(ip, entry.ranges)) throw forbidden('This API key may not be used from your IP address');
+      // admin:all follows the owner: a demoted admin's keys lose it at once.
+      const scopes = row.owner_is_admin ? entry.scopes : entry.scopes.filter((s) => s !== ADMIN_SCOPE);
+      return { method: 'api_key', subject: row.user_id, userId: row.user_id, scopes, expiresAt: row.expires_at, id: row.id };
+    },
+
+    /** Queues an activity entry; written in batches off the request path. */
+    recordUse(entry: UsageEntry): void {
+      usage.add(entry);
+    },
+
+    async pruneActivity(): Promise<void> {
+      await repo.pruneActivity(now() - deps.activityRetentionMs);
+    },
+
+    async stop(): Promise<void> {
+      await usage.stop();
+    },
+  };
+}
+export type ApiKeysService = ReturnType<typeof createApiKeysService>;

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { assertOwnerOrAdmin, requireUser, type Actor } from '../../auth/actor.ts';
+import { notFound } from '../../http/errors.ts';
+import { parseInput } from '../../http/validation.ts';
+import { newId } from '../../shared/secrets.ts';
+import type { ProjectRow } from '../../db/schema.ts';
+import type { ProjectsRepo } from './projects.repo.ts';
+
+export interface ProjectView {
+  id: string;
+  owner_id: string;
+  name: string;
+  description: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const toView = (row: ProjectRow): ProjectView => ({
+  id: row.id,
+  owner_id: row.owner_id,
+  name: row.name,
+  description: row.description,
+  created_at: new Date(row.created_at).toISOString(),
+  updated_at: new Date(row.updated_at).toISOString(),
+});
+
+const createSchema = z.strictObject({
+  name: z.string().trim().min(1, 'name is required').max(200),
+  description: z.string().max(2000).nullish(),
+});
+const updateSchema = createSchema.partial();
+const listSchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+
+/** /v2/projects: a project belongs to its owner; another's is 403 unless admin:all. */
+export function createProjectsService(deps: { repo: ProjectsRepo; now(): number }) {
+  const { repo, now } = deps;
+
+  async function load(actor: Actor, id: string): Promise<ProjectRow> {
+    const row = await repo.findById(id);
+    if (!row) throw notFound('Project');
+    assertOwnerOrAdmin(actor, row.owner_id);
+    return row;
+  }
+
+  return {
+    async list(actor: Actor, query: unknown): Promise<{ data: ProjectView[] }> {
+      const { limit, offset } = parseInput(listSchema, query);
+      if (!actor.admin && !actor.userId) return { data: [] };
+      return { data: (await repo.list(actor.admin ? null : actor.userId, limit, offset)).map(toView) };
+    },
+    async create(actor: Actor, input: unknown): Promise<ProjectView> {
+      const ownerId = requireUser(actor);
+      const data = parseInput(createSchema, input);
+      const t = now();
+      const row: ProjectRow = { id: newId('prj'), owner_id: ownerId, name: data.name, description: data.description ?? null, created_at: t, updated_at: t };
+      await repo.insert(row);
+      return toView(row);
+    },
+    async get(actor: Actor, id: string): Promise<ProjectView> {
+      return toView(await load(actor, id));
+    },
+    async update(actor: Actor, id: string, input: unknown): Promise<ProjectView> {
+      const row = await load(actor, id);
+      const data = parseInput(updateSchema, input);
+      const changes = {
+        ...(data.name !== undefined && { name: data.name }),
+        ...(data.description !== undefined && { description: data.description ?? null }),
+        updated_at: now(),
+      };
+      await repo.update(id, changes);
+      return toView({ ...row, ...changes });
+    },
+    async remove(actor: Actor, id: string): Promise<void> {
+      await load(actor, id);
+      await repo.delete(id);
+    },
+  };
+}
+export type ProjectsService = ReturnType<typeof createProjectsService>;
