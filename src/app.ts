@@ -28,6 +28,7 @@ import { startHousekeeping } from './housekeeping.ts';
 import { createProvider } from './oidc/provider.ts';
 import { interactionErrors, interactionRouter } from './oidc/interactions.ts';
 import { jsonBodyShim } from './oidc/json-body-shim.ts';
+import { unifiedIntrospection } from './oidc/unified-introspection.ts';
 import type { ServerKeys } from './oidc/keys.ts';
 import { createApiKeysRepo } from './features/api-keys/api-keys.repo.ts';
 import { createApiKeysService, type ApiKeysService } from './features/api-keys/api-keys.service.ts';
@@ -183,6 +184,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(apps.routes()).use(apps.allowedMethods());
   app.use(v2.routes()).use(v2.allowedMethods());
   app.use(jsonBodyShim());
+  app.use(unifiedIntrospection({ authenticator, applications }));
   app.use(mount(provider as never));
 
   return {

@@ -44,7 +44,8 @@ function jwtHeader(token: string): { alg?: unknown; typ?: unknown } | null {
 /** Resolves a bearer token to one credential: API key, OAuth access token, or shared-secret JWT. */
 export function createAuthenticator(deps: AuthenticatorDeps) {
   return {
-    async resolve(token: string, ip: string): Promise<Credential> {
+    /** `ip` null skips API key allowlists (introspection: the resource server sees the caller). */
+    async resolve(token: string, ip: string | null): Promise<Credential> {
       let credential: Credential | null;
       if (looksLikeApiKey(token)) {
         return deps.apiKeys.authenticate(token, ip);
@@ -63,6 +64,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       if (!credential || (credential.expiresAt !== null && credential.expiresAt <= deps.now())) throw invalidToken();
       return credential;
     },
+    inspectApiKey: (token: string) => deps.apiKeys.inspect(token),
   };
 }
 export type Authenticator = ReturnType<typeof createAuthenticator>;

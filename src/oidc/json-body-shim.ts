@@ -22,6 +22,24 @@ async function readBody(req: NodeJS.ReadableStream): Promise<string | null> {
 }
 
 /**
+ * The form body of a request to one of the provider's endpoints, read once and left on `req.body`
+ * for the provider (its fallback when the stream was already read). Null when the body was too
+ * large (the error is already answered). Non-form bodies read as empty and stay unread.
+ */
+export async function readFormBody(ctx: Parameters<Middleware>[0]): Promise<string | null> {
+  const req = ctx.req as unknown as { body?: unknown };
+  if (typeof req.body === 'string') return req.body;
+  if (!ctx.is('application/x-www-form-urlencoded')) return '';
+  const raw = await readBody(ctx.req);
+  if (raw === null) {
+    oauthError(ctx, 413, 'request body is too large');
+    return null;
+  }
+  req.body = raw;
+  return raw;
+}
+
+/**
  * oidc-provider reads only form bodies at its token, introspection and revocation endpoints, but
  * the seed posts JSON. For a JSON request there, read the body, turn its top-level string (or
  * number/boolean) members into a form string on `req.body` (the provider's fallback when the

@@ -96,8 +96,10 @@ export function createProvider(deps: ProviderDeps): Provider {
           return {
             scope: allowedScopesOf(client).join(' '),
             audience: apiResource,
-            accessTokenFormat: 'opaque',
             accessTokenTTL: config.ACCESS_TOKEN_TTL,
+            ...(config.ACCESS_TOKEN_FORMAT === 'jwt'
+              ? { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
+              : { accessTokenFormat: 'opaque' }),
           };
         },
       },

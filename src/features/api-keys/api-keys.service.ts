@@ -73,6 +73,7 @@ export interface KeyCreator {
 interface CachedKey {
   row: ApiKeyAuthRow;
   scopes: string[];
+  allowedIps: string[] | null;
   ranges: Cidr[] | null;
   fetchedAt: number;
 }
@@ -128,15 +129,36 @@ export function createApiKeysService(deps: {
     if (hit && t - hit.fetchedAt < CACHE_TTL_MS) return hit;
     const row = await repo.findForAuth(id);
     if (!row) return undefined;
+    const allowedIps = row.allowed_ips ? (JSON.parse(row.allowed_ips) as string[]) : null;
     const entry: CachedKey = {
       row,
       scopes: JSON.parse(row.scopes) as string[],
-      ranges: row.allowed_ips ? (JSON.parse(row.allowed_ips) as string[]).map(parseCidr).filter((r): r is Cidr => r !== null) : null,
+      allowedIps,
+      ranges: allowedIps ? allowedIps.map(parseCidr).filter((r): r is Cidr => r !== null) : null,
       fetchedAt: t,
     };
     if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
     cache.set(id, entry);
     return entry;
+  }
+
+  async function verify(key: string): Promise<{ credential: Credential; allowedIps: string[] | null; ranges: Cidr[] | null }> {
+    const id = parseApiKey(key);
+    if (!id) throw unauthorized();
+    const entry = await lookup(id);
+    if (!entry || !safeEqual(sha256(key), entry.row.secret_hash)) throw unauthorized();
+    const { row } = entry;
+    const t = now();
+    if (row.revoked_at !== null) throw unauthorized();
+    if (row.expires_at !== null && row.expires_at <= t) throw unauthorized();
+    if (row.grace_until !== null && row.grace_until <= t) throw unauthorized();
+    // admin:all follows the owner: a demoted admin's keys lose it at once.
+    const scopes = row.owner_is_admin ? entry.scopes : entry.scopes.filter((s) => s !== ADMIN_SCOPE);
+    return {
+      credential: { method: 'api_key', subject: row.user_id, userId: row.user_id, scopes, expiresAt: row.expires_at, id: row.id },
+      allowedIps: entry.allowedIps,
+      ranges: entry.ranges,
+    };
   }
 
   return {
@@ -216,22 +238,19 @@ export function createApiKeysService(deps: {
 
     /**
      * The credential for a presented key, or an error: 401 for anything that is not a live key,
-     * 403 for a live key used from an address outside its allowlist.
+     * 403 for a live key used from an address outside its allowlist. `ip` null skips the
+     * allowlist (introspection: the resource server checks the address it sees).
      */
-    async authenticate(key: string, ip: string): Promise<Credential> {
-      const id = parseApiKey(key);
-      if (!id) throw unauthorized();
-      const entry = await lookup(id);
-      if (!entry || !safeEqual(sha256(key), entry.row.secret_hash)) throw unauthorized();
-      const { row } = entry;
-      const t = now();
-      if (row.revoked_at !== null) throw unauthorized();
-      if (row.expires_at !== null && row.expires_at <= t) throw unauthorized();
-      if (row.grace_until !== null && row.grace_until <= t) throw unauthorized();
-      if (entry.ranges && !ipAllowed(ip, entry.ranges)) throw forbidden('This API key may not be used from your IP address');
-      // admin:all follows the owner: a demoted admin's keys lose it at once.
-      const scopes = row.owner_is_admin ? entry.scopes : entry.scopes.filter((s) => s !== ADMIN_SCOPE);
-      return { method: 'api_key', subject: row.user_id, userId: row.user_id, scopes, expiresAt: row.expires_at, id: row.id };
+    async authenticate(key: string, ip: string | null): Promise<Credential> {
+      const { credential, ranges } = await verify(key);
+      if (ip !== null && ranges && !ipAllowed(ip, ranges)) throw forbidden('This API key may not be used from your IP address');
+      return credential;
+    },
+
+    /** For introspection: the credential and its allowlist, without an address check. */
+    async inspect(key: string): Promise<{ credential: Credential; allowedIps: string[] | null }> {
+      const { credential, allowedIps } = await verify(key);
+      return { credential, allowedIps };
     },
 
     /** Queues an activity entry; written in batches off the request path. */

@@ -185,6 +185,13 @@ export function createApplicationsService(deps: {
       return { ...toView(next), client_secret: secret };
     },
 
+    /** The application for these client credentials (constant-time secret check), or null. */
+    async authenticateClient(clientId: string, secret: string): Promise<{ client_id: string; type: ApplicationType } | null> {
+      const row = await repo.findById(clientId);
+      if (!row?.secret_hash || !clientSecretMatches(secret, row.secret_hash)) return null;
+      return { client_id: row.client_id, type: row.type as ApplicationType };
+    },
+
     /** Client metadata for oidc-provider, or undefined for an unknown client id. */
     async clientMetadata(clientId: string): Promise<AdapterPayload | undefined> {
       const row = await repo.findById(clientId);

@@ -1,0 +1,179 @@
+import fs from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, type TestServer } from '../testing/server.ts';
+import { Browser, authorizeUrl } from '../testing/http.ts';
+import { dumpTextValues, sqliteFileOf } from '../testing/db-dump.ts';
+import { sha256 } from '../shared/secrets.ts';
+import {
+  PASSWORD,
+  REDIRECT_URI,
+  authorizeAs,
+  basicAuth,
+  codeFlow,
+  introspect,
+  newApp,
+  newUser,
+  postJson,
+  refresh,
+  type RegisteredApp,
+  type TokenSet,
+  type User,
+} from '../testing/oauth.ts';
+
+describe('tokens and consent survive a restart', () => {
+  let server: TestServer;
+  let app: RegisteredApp;
+  let user: User;
+  let browser: Browser;
+  let before1: TokenSet & { code: string };
+  let before2: TokenSet & { code: string };
+  let jwksBefore: unknown;
+
+  before(async () => {
+    server = await startTestServer();
+    app = await newApp(server, { scopes: ['read:users', 'write:projects'] });
+    user = await newUser(server);
+    browser = new Browser(server.url);
+    before1 = await codeFlow(server, app, user, { browser, scope: 'read:users write:projects' });
+    assert.equal(before1.sawConsent, true);
+    before2 = await codeFlow(server, app, user, { scope: 'read:users write:projects' });
+    jwksBefore = await (await fetch(`${server.url}/oauth/jwks`)).json();
+    server = await server.restart();
+  });
+  after(() => server.dispose());
+
+  it('keeps serving on the same port with the same signing keys', async () => {
+    const res = await fetch(`${server.url}/oauth/jwks`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), jwksBefore);
+  });
+
+  it('still introspects an access token issued before the restart', async () => {
+    const info = await introspect(server, app, before1.access_token);
+    assert.equal(info['active'], true);
+    assert.equal(info['scope'], 'read:users write:projects');
+    assert.equal(info['client_id'], app.client_id);
+  });
+
+  it('still refreshes with a refresh token issued before the restart', async () => {
+    const next = await refresh(server, app, before2.refresh_token!);
+    assert.notEqual(next.refresh_token, before2.refresh_token);
+    assert.equal(next.scope, 'read:users write:projects');
+    assert.equal((await introspect(server, app, next.access_token))['active'], true);
+  });
+
+  it('asks a fresh browser to log in but not to consent again', async () => {
+    const again = await codeFlow(server, app, user, { scope: 'read:users write:projects' });
+    assert.equal(again.sawLogin, true);
+    assert.equal(again.sawConsent, false);
+    assert.equal(again.scope, 'read:users write:projects');
+  });
+
+  it('keeps the browser signed in across the restart', async () => {
+    const again = await authorizeAs(server, app, user, { browser, scope: 'read:users' });
+    assert.equal(again.sawLogin, false);
+    assert.equal(again.sawConsent, false);
+    assert.ok(again.redirect.searchParams.get('code'));
+  });
+
+  it('asks for consent only for newly requested scopes', async () => {
+    const narrow = await newApp(server, { scopes: ['read:users', 'read:projects'] });
+    const first = await codeFlow(server, narrow, user, { scope: 'read:users' });
+    assert.equal(first.sawConsent, true);
+    server = await server.restart();
+    const wider = await authorizeAs(server, narrow, user, { scope: 'read:users read:projects' });
+    assert.equal(wider.sawConsent, true);
+    assert.match(wider.consentHtml!, /It is asking to[\s\S]*read:projects[\s\S]*You already allowed it to[\s\S]*read:users/);
+  });
+});
+
+describe('secrets at rest', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.dispose());
+
+  it('leaves no password, client secret, code or token in a dump of the database', async () => {
+    const app = await newApp(server, { scopes: ['read:users'] });
+    const service = await newApp(server, { type: 'service', scopes: ['read:users'] });
+    const user = await newUser(server, 'secret-user');
+    const browser = new Browser(server.url);
+    const first = await codeFlow(server, app, user, { browser });
+    const second = await codeFlow(server, app, user);
+    const rotated = await refresh(server, app, second.refresh_token!);
+    const cc = await postJson(server, '/oauth/token', { grant_type: 'client_credentials', scope: 'read:users' }, { Authorization: basicAuth(service) });
+    assert.equal(cc.status, 200);
+
+    const secrets: Record<string, string> = {
+      password: PASSWORD,
+      'client secret': app.client_secret!,
+      'service client secret': service.client_secret!,
+      'authorization code': first.code,
+      'second authorization code': second.code,
+      'access token': first.access_token,
+      'refresh token': first.refresh_token!,
+      'rotated refresh token': second.refresh_token!,
+      'new refresh token': rotated.refresh_token!,
+      'new access token': rotated.access_token,
+      'client credentials token': cc.body['access_token'] as string,
+    };
+    // Session cookies are bearer credentials too: the provider's session and the dashboard's.
+    for (const [name, value] of browser.jar.entries()) {
+      if (name === '_session' || name === 'lk_session') secrets[`cookie ${name}`] = value;
+    }
+    assert.ok(secrets['cookie _session'] && secrets['cookie lk_session'], JSON.stringify(browser.jar.entries()));
+    for (const [name, value] of Object.entries(secrets)) assert.ok(value && value.length >= 16, `${name} present`);
+
+    const dump = dumpTextValues(sqliteFileOf(server));
+    assert.ok(dump.length > 0);
+    for (const { table, column, value } of dump) {
+      for (const [name, secret] of Object.entries(secrets)) {
+        assert.ok(!value.includes(secret), `${table}.${column} contains the ${name}`);
+      }
+    }
+
+    // The raw bytes of the database and its WAL hold none of them either.
+    const files = [sqliteFileOf(server), `${sqliteFileOf(server)}-wal`].filter((f) => fs.existsSync(f));
+    for (const file of files) {
+      const bytes = fs.readFileSync(file);
+      for (const [name, secret] of Object.entries(secrets)) {
+        assert.equal(bytes.includes(secret), false, `${file} contains the ${name}`);
+      }
+    }
+
+    // Stored payloads carry no jti; tokens are found only by their SHA-256.
+    const payloads = dump.filter((d) => d.table === 'oidc_payloads' && d.column === 'payload');
+    assert.ok(payloads.length > 0);
+    for (const { value } of payloads) assert.equal('jti' in (JSON.parse(value) as object), false, value);
+    const idHashes = new Set(dump.filter((d) => d.table === 'oidc_payloads' && d.column === 'id_hash').map((d) => d.value));
+    for (const t of [rotated.access_token, rotated.refresh_token!, cc.body['access_token'] as string]) {
+      assert.ok(idHashes.has(sha256(t)), 'token stored under its SHA-256');
+    }
+
+    // Passwords are argon2id at OWASP's minimum cost or above.
+    const hashes = dump.filter((d) => d.table === 'users' && d.column === 'password_hash').map((d) => d.value);
+    assert.ok(hashes.length >= 2);
+    for (const hash of hashes) {
+      const m = /^\$argon2id\$v=19\$([a-z]=\d+(?:,[a-z]=\d+)*)\$/.exec(hash);
+      assert.ok(m, hash);
+      const params = Object.fromEntries(m[1]!.split(',').map((kv) => kv.split('=') as [string, string]));
+      assert.ok(Number(params['m']) >= 19_456 && Number(params['t']) >= 2 && Number(params['p']) >= 1, hash);
+    }
+    // Client secrets are stored as their SHA-256.
+    const secretHashes = dump.filter((d) => d.table === 'applications' && d.column === 'secret_hash').map((d) => d.value);
+    assert.ok(secretHashes.includes(sha256(app.client_secret!)));
+  });
+
+  it('does not store the raw id of an interaction in progress', async () => {
+    const app = await newApp(server, { scopes: ['read:users'] });
+    const browser = new Browser(server.url);
+    const res = await browser.get(authorizeUrl(server.url, { clientId: app.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' }));
+    const uid = /^\/interaction\/([\w-]+)$/.exec(new URL(res.headers.get('location')!, server.url).pathname)![1]!;
+    assert.equal(browser.jar.get('_interaction'), uid, 'the interaction cookie holds its id');
+    const leaks = dumpTextValues(sqliteFileOf(server)).filter((d) => d.value.includes(uid));
+    assert.deepEqual(leaks.map((d) => `${d.table}.${d.column}`), [], 'the interaction id is stored in plain text');
+  });
+});

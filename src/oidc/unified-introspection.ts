@@ -1,0 +1,95 @@
+import type { Middleware } from 'koa';
+import type { AppState } from '../http/context.ts';
+import type { Credential } from '../auth/credential.ts';
+import type { Authenticator } from '../auth/authenticate.ts';
+import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
+import type { ApplicationsService } from '../features/applications/applications.service.ts';
+import { readFormBody } from './json-body-shim.ts';
+
+export interface UnifiedIntrospectionDeps {
+  authenticator: Authenticator;
+  applications: ApplicationsService;
+}
+
+function basicCredentials(header: string): { id: string; secret: string } | null {
+  const m = /^Basic +([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (!m) return null;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return null;
+  try {
+    // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
+  } catch {
+    return null;
+  }
+}
+
+function rfc7662(c: Credential, allowedIps?: string[] | null): Record<string, unknown> {
+  return {
+    active: true,
+    method: c.method,
+    token_type: c.method === 'oauth' ? 'Bearer' : c.method,
+    sub: c.subject,
+    scope: c.scopes.join(' '),
+    ...(c.clientId ? { client_id: c.clientId } : {}),
+    ...(c.expiresAt !== null ? { exp: Math.floor(c.expiresAt / 1000) } : {}),
+    // The resource server enforces an API key's allowlist: it alone sees the caller's address.
+    ...(allowedIps ? { allowed_ips: allowedIps } : {}),
+  };
+}
+
+/**
+ * One introspection for every credential (RFC 7662 plus `method`): a resource server posts
+ * whatever its caller presented to /oauth/introspect. API keys, shared-secret JWTs and JWT access
+ * tokens (which oidc-provider refuses to introspect) are answered here; opaque OAuth tokens go on to oidc-provider, whose answer gains
+ * `method: "oauth"`. API keys and shared-secret JWTs belong to no client, so only `resource_server`
+ * applications learn anything about them; everyone else gets `{"active":false}`.
+ */
+export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware<AppState> {
+  return async (ctx, next) => {
+    if (ctx.method !== 'POST' || ctx.path !== '/oauth/introspect') return next();
+    const raw = await readFormBody(ctx);
+    if (raw === null) return; // readFormBody answered (too large)
+    const form = new URLSearchParams(raw);
+    const token = form.get('token') ?? '';
+    // oidc-provider's opaque tokens never contain dots; every JWT (shared-secret or RFC 9068) is ours.
+    const ours = looksLikeApiKey(token) || token.split('.').length === 3;
+    if (!ours) {
+      await next();
+      if (ctx.body && typeof ctx.body === 'object' && (ctx.body as { active?: unknown }).active === true) {
+        ctx.body = { ...(ctx.body as object), method: 'oauth' };
+      }
+      return;
+    }
+
+    // Client authentication, as the provider would do it (basic or post).
+    const basic = basicCredentials(ctx.get('Authorization'));
+    const clientId = basic?.id ?? form.get('client_id') ?? '';
+    const secret = basic?.secret ?? form.get('client_secret') ?? '';
+    const client = clientId && secret ? await deps.applications.authenticateClient(clientId, secret) : null;
+    ctx.set('Cache-Control', 'no-store');
+    if (!client) {
+      ctx.status = 401;
+      ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
+      return;
+    }
+
+    let credential: Credential | null = null;
+    let allowedIps: string[] | null = null;
+    try {
+      if (looksLikeApiKey(token)) {
+        ({ credential, allowedIps } = await deps.authenticator.inspectApiKey(token));
+      } else {
+        credential = await deps.authenticator.resolve(token, null);
+      }
+    } catch {
+      credential = null;
+    }
+    const visible =
+      credential !== null &&
+      (client.type === 'resource_server' || (credential.method === 'oauth' && credential.clientId === client.client_id));
+    ctx.status = 200;
+    ctx.body = visible ? rfc7662(credential!, allowedIps) : { active: false };
+  };
+}
