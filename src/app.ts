@@ -38,7 +38,12 @@ import { createProjectsService } from './features/projects/projects.service.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { createOAuthTokenVerifier } from './auth/oauth-tokens.ts';
 import { createSharedJwtVerifier, type SharedJwtVerifier } from './auth/shared-jwt.ts';
-import { v2Router } from './api/v2/router.ts';
+import { apiVersion, v2Router } from './api/v2/router.ts';
+import { createMemoryStore, type RateLimitStore } from './features/rate-limit/store.ts';
+import { createRateLimiter, type Policies } from './features/rate-limit/rate-limiter.ts';
+import { tokenEndpointLimit } from './features/rate-limit/token-endpoint.ts';
+import { createLoginThrottle } from './features/rate-limit/login-throttle.ts';
+import { createLogin } from './features/accounts/login.ts';
 
 export interface AppDeps {
   config: Config;
@@ -47,6 +52,8 @@ export interface AppDeps {
   keys: ServerKeys;
   /** The clock (epoch ms); tests may pass their own. */
   now?: () => number;
+  /** Where rate-limit counters live; in memory (one process) unless given. */
+  rateLimitStore?: RateLimitStore;
 }
 
 export interface BuiltApp {
@@ -130,6 +137,22 @@ export function buildApp(deps: AppDeps): BuiltApp {
     now,
   });
 
+  // Rate limits (the seed's table) and brute-force protection of the login forms.
+  const limiter = createRateLimiter({ store: deps.rateLimitStore ?? createMemoryStore(), now });
+  const policies: Policies = {
+    apiKey: config.RATE_LIMIT_API_KEY,
+    oauth: config.RATE_LIMIT_OAUTH,
+    jwt: config.RATE_LIMIT_JWT,
+    unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
+  };
+  const appPolicies: Policies = {
+    apiKey: config.RATE_LIMIT_APPLICATIONS,
+    oauth: config.RATE_LIMIT_APPLICATIONS,
+    jwt: config.RATE_LIMIT_APPLICATIONS,
+    unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
+  };
+  const login = createLogin(accounts, createLoginThrottle(now));
+
   // Browser sessions shared by the pages.
   const secure = config.secureCookies;
   const startDashboardSession = async (ctx: AppContext, userId: string) => {
@@ -150,6 +173,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const interactions = interactionRouter({
     provider,
     accounts,
+    login,
     consents,
     render,
     apiResource: config.API_RESOURCE,
@@ -158,6 +182,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   });
   const pages = accountPagesRouter({
     accounts,
+    login,
     applications,
     render,
     signupOpen: config.SIGNUP === 'open',
@@ -166,8 +191,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
     formGuard,
   });
   const origin = new URL(config.ISSUER).origin;
-  const apps = applicationsRouter({ applications, authenticator, origin, jsonBody });
-  const v2 = v2Router({ authenticator, apiKeys, users, projects, jsonBody, origin, now });
+  const apps = applicationsRouter({ applications, authenticator, origin, jsonBody, limiter, policies: appPolicies });
+  const v2 = v2Router({ authenticator, apiKeys, users, projects, jsonBody, origin, limiter, policies, now });
 
   // Request flow: id -> errors -> headers -> our routers -> oidc-provider (no body parser before it).
   const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, keys: keys.cookieKeys });
@@ -175,6 +200,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(errorHandler(render));
   app.use(securityHeaders({ hsts: secure }));
   app.use(serveStatic('/static'));
+  app.use(apiVersion());
   app.use(browserSession(accounts));
   // GET pages need the CSRF token for their forms; the check itself runs in formGuard.
   app.use(async (ctx, next) => (ctx.method === 'GET' && isPagePath(ctx.path) ? pageGuard(ctx, next) : next()));
@@ -184,6 +210,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(apps.routes()).use(apps.allowedMethods());
   app.use(v2.routes()).use(v2.allowedMethods());
   app.use(jsonBodyShim());
+  app.use(tokenEndpointLimit({ limiter, applications, perClient: config.RATE_LIMIT_TOKEN_ENDPOINT, unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED }));
   app.use(unifiedIntrospection({ authenticator, applications }));
   app.use(mount(provider as never));
 

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
+import type { BuiltApp } from './app.ts';
 import { migrateToLatest, openDatabase } from './db/client.ts';
-import { buildApp } from './app.ts';
 import { createLogger } from './logger.ts';
 import { loadServerKeys } from './oidc/keys.ts';
 import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
@@ -37,12 +37,14 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-async function withApp<T>(fn: (built: ReturnType<typeof buildApp>) => Promise<T>): Promise<T> {
+async function withApp<T>(fn: (built: BuiltApp) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const db = openDatabase(config);
   try {
     await migrateToLatest(db);
     const keys = await loadServerKeys(createServerSecretsRepo(db), Date.now());
+    // Loaded only for commands that need the whole app: `migrate` and usage errors stay fast.
+    const { buildApp } = await import('./app.ts');
     const built = buildApp({ config, db, keys, logger: createLogger('silent') });
     try {
       return await fn(built);

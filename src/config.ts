@@ -5,6 +5,18 @@ import { z } from 'zod';
  * it exists. `loadConfig` validates them all at start; a bad value stops the process with one line
  * that names the setting (see `ConfigError`).
  */
+/** A rate-limit policy written `hourly,burst`, e.g. `10000,100`. */
+const policy = (fallback: string) =>
+  z
+    .string()
+    .regex(/^\d+,\d+$/, 'must be "hourly,burst", e.g. 10000,100')
+    .default(fallback)
+    .transform((v) => {
+      const [hourly, burst] = v.split(',').map(Number) as [number, number];
+      return { hourly, burst };
+    })
+    .refine((p) => p.hourly >= 1 && p.burst >= 1, 'both limits must be at least 1');
+
 const schema = z.object({
   /** TCP port the HTTP server listens on. */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -68,6 +80,19 @@ const schema = z.object({
 
   /** API key activity entries older than this many days are deleted. */
   API_KEY_ACTIVITY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+
+  /**
+   * Rate limits, the seed's table: per API key, per OAuth user, per JWT, per address when
+   * unauthenticated. An API key may carry its own override (`rate_limit` at creation).
+   */
+  RATE_LIMIT_API_KEY: policy('10000,100'),
+  RATE_LIMIT_OAUTH: policy('5000,50'),
+  RATE_LIMIT_JWT: policy('10000,100'),
+  RATE_LIMIT_UNAUTHENTICATED: policy('100,5'),
+  /** Token endpoint, per authenticated client (unauthenticated callers get the per-address limit). */
+  RATE_LIMIT_TOKEN_ENDPOINT: policy('10000,100'),
+  /** Application registration and management, per account. */
+  RATE_LIMIT_APPLICATIONS: policy('1000,10'),
 
   /** Honour `X-Forwarded-For` / `X-Forwarded-Proto`: only behind a proxy you control. */
   TRUST_PROXY: z

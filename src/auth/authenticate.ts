@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { AppError } from '../http/errors.ts';
+import { AppError, invalidToken } from '../http/errors.ts';
 import type { AppState } from '../http/context.ts';
 import type { Account } from '../features/accounts/accounts.service.ts';
 import type { ApiKeysService } from '../features/api-keys/api-keys.service.ts';
@@ -10,13 +10,6 @@ import type { OAuthTokenVerifier } from './oauth-tokens.ts';
 import { ADMIN_SCOPE, ALL_API_SCOPES, hasScopes } from './scopes.ts';
 import type { SharedJwtVerifier } from './shared-jwt.ts';
 
-const SEED_401 = 'Invalid or missing authentication credentials';
-
-/** RFC 6750 §3: a 401 that says why, in the header, and the seed's body. */
-export function invalidToken(error: 'invalid_token' | 'invalid_request' | null = 'invalid_token'): AppError {
-  const header = error ? `Bearer error="${error}"` : 'Bearer';
-  return new AppError('UNAUTHORIZED', SEED_401, undefined, { 'WWW-Authenticate': header });
-}
 
 /** The scopes an account holds: everything but admin:all, or admin:all (which implies the rest). */
 export function heldScopes(account: Pick<Account, 'isAdmin'>): string[] {
@@ -73,12 +66,39 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
  * The one authenticate step: `Authorization: Bearer <API key | OAuth access token | JWT>`, or,
- * where allowed, the dashboard session cookie. Puts `ctx.state.credential`; refuses with 401.
+ * where allowed, the dashboard session cookie. Puts `ctx.state.credential`, or, on failure,
+ * `ctx.state.authError`, which `requireCredential` throws after the rate limiter has counted the
+ * attempt against the caller's address (so guessing credentials is limited too).
  * A cookie-authenticated write must be JSON and come from our own origin (CSRF: a cross-site form
  * cannot send JSON without a CORS preflight, which is never granted).
  */
 export function authenticate(authenticator: Authenticator, opts: { allowSession: boolean; origin: string }): Middleware<AppState> {
   return async (ctx, next) => {
+    try {
+      await resolveCredential(ctx, authenticator, opts);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      ctx.state.authError = err;
+    }
+    await next();
+  };
+}
+
+/** Throws the authenticate step's refusal, if it had one. */
+export function requireCredential(): Middleware<AppState> {
+  return async (ctx, next) => {
+    if (ctx.state.authError) throw ctx.state.authError;
+    if (!ctx.state.credential) throw invalidToken(null);
+    await next();
+  };
+}
+
+async function resolveCredential(
+  ctx: Parameters<Middleware<AppState>>[0],
+  authenticator: Authenticator,
+  opts: { allowSession: boolean; origin: string },
+): Promise<void> {
+  {
     const header = ctx.get('Authorization');
     if (header) {
       const m = BEARER.exec(header);
@@ -88,7 +108,8 @@ export function authenticate(authenticator: Authenticator, opts: { allowSession:
       if (!['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
         const from = ctx.get('Origin');
         if (from && from !== opts.origin) throw new AppError('FORBIDDEN', 'Cross-origin request refused');
-        if (ctx.request.length && !ctx.is('application/json')) {
+        const hasBody = Boolean(ctx.request.length) || ctx.get('Transfer-Encoding') !== '';
+        if (hasBody && !ctx.is('application/json')) {
           throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a JSON body (Content-Type: application/json)');
         }
       }
@@ -104,8 +125,7 @@ export function authenticate(authenticator: Authenticator, opts: { allowSession:
     } else {
       throw invalidToken(null);
     }
-    await next();
-  };
+  }
 }
 
 /** A route's scope requirement, in one line: `requireScopes('read:users')`. */

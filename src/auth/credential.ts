@@ -16,4 +16,6 @@ export interface Credential {
   userId: string | null;
   /** OAuth client the token was issued to. */
   clientId?: string;
+  /** An API key's own rate limit, when it carries one (else the method's default applies). */
+  rateLimit?: { hourly: number; burst: number } | null;
 }

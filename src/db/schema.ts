@@ -109,6 +109,9 @@ export interface ApiKeysTable {
   replaced_by: string | null;
   /** Set when rotated: this key is refused after this time. */
   grace_until: number | null;
+  /** The key's own limits, or null for the default (RATE_LIMIT_API_KEY). */
+  rate_limit_hourly: number | null;
+  rate_limit_burst: number | null;
 }
 
 export interface ApiKeyActivityTable {

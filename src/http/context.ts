@@ -2,6 +2,7 @@ import type { ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { Account } from '../features/accounts/accounts.service.ts';
 import type { Credential } from '../auth/credential.ts';
+import type { AppError } from './errors.ts';
 
 /** What middleware puts on `ctx.state` for the handlers after it. */
 export interface AppState {
@@ -15,6 +16,8 @@ export interface AppState {
   csrfToken?: string;
   /** The /v2 caller, set by the authenticate step. */
   credential?: Credential;
+  /** Why authentication failed, thrown by requireCredential after rate limiting. */
+  authError?: AppError;
   /** A fresh nonce for this response's inline scripts and styles (see security-headers.ts). */
   cspNonce: string;
 }

@@ -47,6 +47,11 @@ export class AppError extends Error {
 
 export const unauthorized = (message = 'Invalid or missing authentication credentials') =>
   new AppError('UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer' });
+/** RFC 6750 §3: a presented token that is not valid (or a malformed header) says why, in the header. */
+export const invalidToken = (error: 'invalid_token' | 'invalid_request' | null = 'invalid_token') =>
+  new AppError('UNAUTHORIZED', 'Invalid or missing authentication credentials', undefined, {
+    'WWW-Authenticate': error ? `Bearer error="${error}"` : 'Bearer',
+  });
 export const forbidden = (message = 'Insufficient permissions for this operation') =>
   new AppError('FORBIDDEN', message);
 export const notFound = (what = 'Resource') => new AppError('NOT_FOUND', `${what} not found`);

@@ -11,6 +11,9 @@ export interface AdapterDeps {
   now(): number;
 }
 
+/** Stands in for the raw id inside stored payloads (ids are base64url, so it cannot clash). */
+const ID_PLACEHOLDER = '{{id}}';
+
 /**
  * oidc-provider storage on Latchkey's database. Ids, grant ids, uids and user codes are stored as
  * SHA-256 and the raw `jti` is stripped from payloads (restored from the presented id on read), so a
@@ -28,7 +31,9 @@ class KyselyAdapter implements Adapter {
     await this.deps.payloads.upsert({
       type: this.model,
       idHash: sha256(id),
-      payload: JSON.stringify(rest),
+      // The raw id also appears inside some payloads (an Interaction's uid and returnTo URL, which
+      // equal the _interaction cookie's value): every occurrence is replaced by a placeholder.
+      payload: JSON.stringify(rest).replaceAll(id, ID_PLACEHOLDER),
       grantIdHash: payload.grantId ? sha256(payload.grantId) : null,
       clientId: typeof payload.clientId === 'string' ? payload.clientId : null,
       uidHash: payload.uid ? sha256(payload.uid) : null,
@@ -73,7 +78,7 @@ class KyselyAdapter implements Adapter {
   ): AdapterPayload | undefined {
     const now = this.deps.now();
     if (row.expires_at !== null && row.expires_at <= now) return undefined;
-    const payload = JSON.parse(row.payload) as AdapterPayload;
+    const payload = JSON.parse(id === undefined ? row.payload : row.payload.replaceAll(ID_PLACEHOLDER, id)) as AdapterPayload;
     if (id !== undefined) payload.jti = id;
     if (row.consumed_at !== null && !this.withinReuseGrace(row.consumed_at, now)) {
       payload.consumed = Math.floor(row.consumed_at / 1000);
@@ -87,7 +92,8 @@ class KyselyAdapter implements Adapter {
    * so the second request rotates again instead. Past the window, reuse revokes the grant.
    */
   private withinReuseGrace(consumedAt: number, now: number): boolean {
-    return this.model === 'RefreshToken' && now - consumedAt <= this.deps.refreshTokenReuseGraceMs;
+    const grace = this.deps.refreshTokenReuseGraceMs;
+    return this.model === 'RefreshToken' && grace > 0 && now - consumedAt < grace;
   }
 }
 

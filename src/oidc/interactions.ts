@@ -4,19 +4,18 @@ import type Provider from 'oidc-provider';
 import { errors, type InteractionResults } from 'oidc-provider';
 import { API_SCOPES, isApiScope } from '../auth/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
+import type { Login } from '../features/accounts/login.ts';
 import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import type { Renderer } from '../http/render.ts';
-import { allowedScopesOf, grantableScopes } from './provider.ts';
+import { grantableScopes } from './provider.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
-
-/** OpenID scopes an application may always ask for alongside its API scopes. */
-const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
 
 export interface InteractionDeps {
   provider: Provider;
   accounts: AccountsService;
+  login: Login;
   consents: ConsentsService;
   render: Renderer;
   apiResource: string;
@@ -46,15 +45,6 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     ctx.redirect(to);
   }
 
-  /** Scopes outside what the application registered make the whole request fail (RFC 6749 §4.1.2.1). */
-  async function disallowedScopes(details: Details): Promise<string[]> {
-    const client = await provider.Client.find(String(details.params['client_id']));
-    const allowed = new Set(allowedScopesOf(client as never));
-    return String(details.params['scope'] ?? '')
-      .split(' ')
-      .filter((s) => s && !OIDC_SCOPES.has(s) && !allowed.has(s));
-  }
-
   async function consentView(details: Details) {
     const client = await provider.Client.find(String(details.params['client_id']));
     const account = await accounts.findById(String(details.session?.accountId));
@@ -76,10 +66,6 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
 
   router.get('/interaction/:uid', async (ctx) => {
     const details = await loadInteraction(ctx);
-    const bad = await disallowedScopes(details);
-    if (bad.length) {
-      return finish(ctx, { error: 'invalid_scope', error_description: `scope not allowed for this application: ${bad.join(' ')}` }, false);
-    }
     if (details.prompt.name === 'login') {
       return render.page(ctx, 'login', { action: `/interaction/${details.uid}/login`, email: details.params['login_hint'] ?? '', error: null, signupOpen: false });
     }
@@ -90,17 +76,17 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const details = await loadInteraction(ctx);
     if (details.prompt.name !== 'login') throw new errors.SessionNotFound('not a login prompt');
     const body = ctx.request.body as Record<string, unknown>;
-    const account = await accounts.authenticate(body['email'], body['password']);
-    if (!account) {
+    const result = await deps.login.attempt(body['email'], body['password'], ctx.ip);
+    if (!result.ok) {
       return render.page(ctx, 'login', {
         action: `/interaction/${details.uid}/login`,
         email: typeof body['email'] === 'string' ? body['email'] : '',
-        error: 'Invalid email or password',
+        error: result.message,
         signupOpen: false,
-      }, 401);
+      }, result.status);
     }
-    await deps.startDashboardSession(ctx, account.id);
-    return finish(ctx, { login: { accountId: account.id } }, false);
+    await deps.startDashboardSession(ctx, result.account.id);
+    return finish(ctx, { login: { accountId: result.account.id } }, false);
   });
 
   router.post('/interaction/:uid/confirm', ...deps.formGuard, async (ctx) => {

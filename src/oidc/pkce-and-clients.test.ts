@@ -167,22 +167,26 @@ describe('service applications, introspection and revocation policy', () => {
 
   // Requested scopes outside the registration are dropped (RFC 6749 §3.3 lets the server issue fewer
   // scopes than asked and say so in `scope`); they are never granted.
-  it('drops requested scopes the service application was not registered for', async () => {
-    const cases: [string | undefined, string | undefined][] = [
-      ['read:users write:users', 'read:users'],
-      ['delete:users read:projects', 'read:projects'],
-      ['read:users not:a-scope', 'read:users'],
-      ['admin:all', undefined],
+  it('grants registered scopes and refuses unregistered ones with invalid_scope (RFC 6749 §5.2)', async () => {
+    const granted: [string | undefined, string | undefined][] = [
+      ['read:users', 'read:users'],
+      ['read:projects read:users', 'read:projects read:users'],
       ['openid', undefined],
       [undefined, undefined],
     ];
-    for (const [requested, granted] of cases) {
+    for (const [requested, scope] of granted) {
       const res = await clientCredentials(requested);
       assert.equal(res.status, 200, `${requested}: ${JSON.stringify(res.body)}`);
-      assert.equal(res.body['scope'], granted, `scope for ${requested}`);
+      assert.equal(res.body['scope'], scope, `scope for ${requested}`);
       const info = await introspect(server, resourceServer, res.body['access_token'] as string);
       assert.equal(info['active'], true);
-      assert.equal(info['scope'], granted, `introspected scope for ${requested}`);
+      assert.equal(info['scope'], scope, `introspected scope for ${requested}`);
+    }
+    for (const requested of ['read:users write:users', 'delete:users read:projects', 'read:users not:a-scope', 'admin:all']) {
+      const res = await clientCredentials(requested);
+      assert.equal(res.status, 400, `${requested}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body['error'], 'invalid_scope');
+      assert.equal(res.body['access_token'], undefined);
     }
   });
 

@@ -27,6 +27,9 @@ export function allowedScopesOf(client: { [key: string]: unknown } | undefined):
 
 const DAY = 86_400;
 
+/** OpenID scopes any application may ask for alongside its API scopes. */
+export const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
+
 /**
  * oidc-provider, configured as Latchkey's authorization server. Endpoints live under /oauth; the
  * /v2 API is the default resource and its scopes are granted per application (see
@@ -71,7 +74,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes'] },
     claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    scopes: [...OIDC_SCOPES],
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     features: {
       devInteractions: { enabled: false },
@@ -91,8 +94,16 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         defaultResource: () => apiResource,
         useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, resource, client) => {
+        getResourceServerInfo: (ctx, resource, client) => {
           if (resource !== apiResource) throw new errors.InvalidTarget();
+          // An application may request only the scopes it registered (RFC 6749 §3.3: refuse,
+          // rather than silently dropping them as oidc-provider would).
+          const allowed = new Set(allowedScopesOf(client));
+          const requested = String(ctx.oidc?.params?.['scope'] ?? '').split(' ').filter(Boolean);
+          const refused = requested.filter((s) => !OIDC_SCOPES.has(s) && !allowed.has(s));
+          if (refused.length) {
+            throw new errors.InvalidScope(`scope not allowed for this application: ${refused.join(' ')}`, refused.join(' '));
+          }
           return {
             scope: allowedScopesOf(client).join(' '),
             audience: apiResource,

@@ -5,24 +5,11 @@ import type { Authenticator } from '../auth/authenticate.ts';
 import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
 import type { ApplicationsService } from '../features/applications/applications.service.ts';
 import { readFormBody } from './json-body-shim.ts';
+import { basicCredentials } from './client-auth.ts';
 
 export interface UnifiedIntrospectionDeps {
   authenticator: Authenticator;
   applications: ApplicationsService;
-}
-
-function basicCredentials(header: string): { id: string; secret: string } | null {
-  const m = /^Basic +([A-Za-z0-9+/=]+)$/i.exec(header);
-  if (!m) return null;
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return null;
-  try {
-    // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
-  } catch {
-    return null;
-  }
 }
 
 function rfc7662(c: Credential, allowedIps?: string[] | null): Record<string, unknown> {

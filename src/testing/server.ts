@@ -17,6 +17,16 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Limits high enough that only the rate-limit tests (which set their own) ever meet them. */
+export const ROOMY_LIMITS = {
+  RATE_LIMIT_API_KEY: '1000000,100000',
+  RATE_LIMIT_OAUTH: '1000000,100000',
+  RATE_LIMIT_JWT: '1000000,100000',
+  RATE_LIMIT_UNAUTHENTICATED: '1000000,100000',
+  RATE_LIMIT_TOKEN_ENDPOINT: '1000000,100000',
+  RATE_LIMIT_APPLICATIONS: '1000000,100000',
+};
+
 export interface TestServer extends RunningServer {
   config: Config;
   dir: string;
@@ -38,6 +48,8 @@ export async function startTestServer(opts: { env?: Record<string, string>; now?
     ISSUER: `http://127.0.0.1:${port}`,
     DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}`,
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'silent',
+    // Suites fire many requests from one address in a burst; the rate-limit tests set their own.
+    ...ROOMY_LIMITS,
     ...opts.env,
   });
   const running = await startServer(config, createLogger(config.LOG_LEVEL), opts.now ? { now: opts.now } : {});
@@ -47,6 +59,10 @@ export async function startTestServer(opts: { env?: Record<string, string>; now?
     dir,
     async restart() {
       await running.close();
+      // Let this process's HTTP client see the old server's closed keep-alive sockets (an I/O turn
+      // of the event loop) before the new server starts; otherwise fetch may reuse one and fail
+      // with "other side closed".
+      await new Promise((resolve) => setTimeout(resolve, 10));
       return startTestServer({ ...opts, dir, port });
     },
     async dispose() {

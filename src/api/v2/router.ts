@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
-import { authenticate, type Authenticator } from '../../auth/authenticate.ts';
+import { authenticate, requireCredential, type Authenticator } from '../../auth/authenticate.ts';
+import { rateLimitRequests, type Policies, type RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
 import { AppError } from '../../http/errors.ts';
 import type { AppState } from '../../http/context.ts';
 import type { ApiKeysService } from '../../features/api-keys/api-keys.service.ts';
@@ -13,9 +14,13 @@ import { projectsRoutes } from '../../features/projects/projects.routes.ts';
 export const API_VERSION = '2.0';
 const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
 
-/** `X-API-Version: 2.0` on every answer; a request for another version is refused by name. */
-function apiVersion(): Middleware<AppState> {
+/**
+ * `X-API-Version: 2.0` on every /v2 answer (unknown paths too, so it runs before routing); a
+ * request for another version is refused by name.
+ */
+export function apiVersion(): Middleware<AppState> {
   return async (ctx, next) => {
+    if (!ctx.path.startsWith('/v2')) return next();
     ctx.set('X-API-Version', API_VERSION);
     const asked = ctx.get('X-API-Version');
     if (asked && !ACCEPTED_VERSIONS.has(asked.trim())) {
@@ -60,14 +65,19 @@ export interface V2Deps {
   projects: ProjectsService;
   jsonBody: Middleware<AppState>;
   origin: string;
+  limiter: RateLimiter;
+  policies: Policies;
   now(): number;
 }
 
-/** The /v2 API. Flow: version -> body -> authenticate -> activity -> requireScopes -> validate -> handler. */
+/**
+ * The /v2 API. Flow: version -> body -> authenticate -> activity log -> rate limit (per credential,
+ * or per address when there is none) -> credential required -> requireScopes -> validate -> handler.
+ */
 export function v2Router(deps: V2Deps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/v2' });
-  router.use(apiVersion(), deps.jsonBody, authenticate(deps.authenticator, { allowSession: true, origin: deps.origin }));
-  router.use(recordKeyActivity(deps.apiKeys, deps.now));
+  router.use(deps.jsonBody, authenticate(deps.authenticator, { allowSession: true, origin: deps.origin }));
+  router.use(recordKeyActivity(deps.apiKeys, deps.now), rateLimitRequests(deps.limiter, deps.policies), requireCredential());
 
   // The seed's "Testing Authentication": what the server sees in the presented credential.
   router.get('/auth/test', (ctx) => {

@@ -4,10 +4,12 @@ import { AppError } from '../../http/errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import type { AccountsService } from './accounts.service.ts';
+import type { Login } from './login.ts';
 import type { ApplicationsService } from '../applications/applications.service.ts';
 
 export interface AccountPagesDeps {
   accounts: AccountsService;
+  login: Login;
   applications: ApplicationsService;
   render: Renderer;
   signupOpen: boolean;
@@ -46,12 +48,12 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
   router.post('/login', ...deps.formGuard, async (ctx) => {
     const body = ctx.request.body as Record<string, unknown>;
     const returnTo = safeReturnTo(ctx.query['return_to']);
-    const account = await accounts.authenticate(body['email'], body['password']);
-    if (!account) {
+    const result = await deps.login.attempt(body['email'], body['password'], ctx.ip);
+    if (!result.ok) {
       const email = typeof body['email'] === 'string' ? body['email'] : '';
-      return loginPage(ctx, { email, error: 'Invalid email or password', returnTo }, 401);
+      return loginPage(ctx, { email, error: result.message, returnTo }, result.status);
     }
-    await deps.startDashboardSession(ctx, account.id);
+    await deps.startDashboardSession(ctx, result.account.id);
     ctx.status = 303;
     ctx.redirect(returnTo);
   });

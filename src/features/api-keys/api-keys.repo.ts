@@ -4,7 +4,7 @@ import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
 /** What authentication needs of a key, with its owner's admin flag (admin:all follows the owner). */
 export type ApiKeyAuthRow = Pick<
   ApiKeyRow,
-  'id' | 'user_id' | 'secret_hash' | 'scopes' | 'allowed_ips' | 'expires_at' | 'revoked_at' | 'grace_until'
+  'id' | 'user_id' | 'secret_hash' | 'scopes' | 'allowed_ips' | 'expires_at' | 'revoked_at' | 'grace_until' | 'rate_limit_hourly' | 'rate_limit_burst'
 > & { owner_is_admin: number };
 
 export function createApiKeysRepo(db: DB) {
@@ -19,7 +19,8 @@ export function createApiKeysRepo(db: DB) {
         .innerJoin('users', 'users.id', 'api_keys.user_id')
         .select([
           'api_keys.id', 'api_keys.user_id', 'api_keys.secret_hash', 'api_keys.scopes', 'api_keys.allowed_ips',
-          'api_keys.expires_at', 'api_keys.revoked_at', 'api_keys.grace_until', 'users.is_admin as owner_is_admin',
+          'api_keys.expires_at', 'api_keys.revoked_at', 'api_keys.grace_until', 'api_keys.rate_limit_hourly',
+          'api_keys.rate_limit_burst', 'users.is_admin as owner_is_admin',
         ])
         .where('api_keys.id', '=', id)
         .executeTakeFirst();

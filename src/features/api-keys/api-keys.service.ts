@@ -2,7 +2,7 @@ import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { ADMIN_SCOPE, ALL_API_SCOPES } from '../../auth/scopes.ts';
 import type { Credential } from '../../auth/credential.ts';
-import { AppError, forbidden, notFound, unauthorized, validationFailed } from '../../http/errors.ts';
+import { AppError, forbidden, invalidToken, notFound, validationFailed } from '../../http/errors.ts';
 import { parseInput } from '../../http/validation.ts';
 import { safeEqual, sha256 } from '../../shared/secrets.ts';
 import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
@@ -44,6 +44,12 @@ export const createApiKeySchema = z.strictObject({
     .array(z.string().max(64).refine((v) => parseCidr(v) !== null, 'each entry must be an IPv4/IPv6 address or CIDR'))
     .max(50)
     .nullish(),
+  rate_limit: z
+    .strictObject({
+      hourly: z.number().int().min(1).max(100_000_000),
+      burst: z.number().int().min(1).max(1_000_000),
+    })
+    .nullish(),
 });
 
 export interface ApiKeyView {
@@ -60,6 +66,7 @@ export interface ApiKeyView {
   revoked_at: string | null;
   replaced_by: string | null;
   grace_until: string | null;
+  rate_limit: { hourly: number; burst: number } | null;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -114,6 +121,7 @@ export function createApiKeysService(deps: {
       revoked_at: iso(row.revoked_at),
       replaced_by: row.replaced_by,
       grace_until: iso(row.grace_until),
+      rate_limit: row.rate_limit_hourly !== null && row.rate_limit_burst !== null ? { hourly: row.rate_limit_hourly, burst: row.rate_limit_burst } : null,
     };
   }
 
@@ -144,18 +152,26 @@ export function createApiKeysService(deps: {
 
   async function verify(key: string): Promise<{ credential: Credential; allowedIps: string[] | null; ranges: Cidr[] | null }> {
     const id = parseApiKey(key);
-    if (!id) throw unauthorized();
+    if (!id) throw invalidToken();
     const entry = await lookup(id);
-    if (!entry || !safeEqual(sha256(key), entry.row.secret_hash)) throw unauthorized();
+    if (!entry || !safeEqual(sha256(key), entry.row.secret_hash)) throw invalidToken();
     const { row } = entry;
     const t = now();
-    if (row.revoked_at !== null) throw unauthorized();
-    if (row.expires_at !== null && row.expires_at <= t) throw unauthorized();
-    if (row.grace_until !== null && row.grace_until <= t) throw unauthorized();
+    if (row.revoked_at !== null) throw invalidToken();
+    if (row.expires_at !== null && row.expires_at <= t) throw invalidToken();
+    if (row.grace_until !== null && row.grace_until <= t) throw invalidToken();
     // admin:all follows the owner: a demoted admin's keys lose it at once.
     const scopes = row.owner_is_admin ? entry.scopes : entry.scopes.filter((s) => s !== ADMIN_SCOPE);
     return {
-      credential: { method: 'api_key', subject: row.user_id, userId: row.user_id, scopes, expiresAt: row.expires_at, id: row.id },
+      credential: {
+        method: 'api_key',
+        subject: row.user_id,
+        userId: row.user_id,
+        scopes,
+        expiresAt: row.expires_at,
+        id: row.id,
+        rateLimit: row.rate_limit_hourly !== null && row.rate_limit_burst !== null ? { hourly: row.rate_limit_hourly, burst: row.rate_limit_burst } : null,
+      },
       allowedIps: entry.allowedIps,
       ranges: entry.ranges,
     };
@@ -185,6 +201,8 @@ export function createApiKeysService(deps: {
         last_used_ip: null,
         replaced_by: null,
         grace_until: null,
+        rate_limit_hourly: data.rate_limit?.hourly ?? null,
+        rate_limit_burst: data.rate_limit?.burst ?? null,
       };
       await repo.insert(row);
       return { ...toView(row), key };

@@ -1,7 +1,8 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { actorOf, requireUser } from '../../auth/actor.ts';
-import { authenticate, requireScopes, type Authenticator } from '../../auth/authenticate.ts';
+import { authenticate, requireCredential, requireScopes, type Authenticator } from '../../auth/authenticate.ts';
+import { rateLimitRequests, type Policies, type RateLimiter } from '../rate-limit/rate-limiter.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { AppManager, ApplicationsService } from './applications.service.ts';
 
@@ -11,6 +12,9 @@ export interface ApplicationRoutesDeps {
   /** The server's own origin: cookie-authenticated writes must come from it. */
   origin: string;
   jsonBody: Middleware<AppState>;
+  limiter: RateLimiter;
+  /** Registration has its own (lower) limit per account; unauthenticated callers per address. */
+  policies: Policies;
 }
 
 /** The account acting: a dashboard session, or a bearer credential's account (admin via admin:all). */
@@ -28,6 +32,7 @@ export function applicationsRouter(deps: ApplicationRoutesDeps): Router<AppState
   const { applications } = deps;
   const router = new Router<AppState>({ prefix: '/oauth/applications' });
   router.use(deps.jsonBody, authenticate(deps.authenticator, { allowSession: true, origin: deps.origin }));
+  router.use(rateLimitRequests(deps.limiter, deps.policies, 'apps'), requireCredential());
   const read = requireScopes('read:applications');
   const write = requireScopes('write:applications');
 

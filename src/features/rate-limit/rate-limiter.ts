@@ -1,0 +1,76 @@
+import type { Middleware } from 'koa';
+import type { Credential } from '../../auth/credential.ts';
+import { AppError } from '../../http/errors.ts';
+import type { AppContext, AppState } from '../../http/context.ts';
+import { decide, ietfHeaders, windowsOf, type Decision, type Policy } from './decide.ts';
+import type { RateLimitStore } from './store.ts';
+
+export interface Policies {
+  apiKey: Policy;
+  oauth: Policy;
+  jwt: Policy;
+  unauthenticated: Policy;
+}
+
+/** Counts a request in every window of the policy and decides. */
+export function createRateLimiter(deps: { store: RateLimitStore; now(): number }) {
+  return {
+    async check(bucket: string, policy: Policy): Promise<Decision> {
+      const now = deps.now();
+      const counted = await Promise.all(
+        windowsOf(policy).map(async (w) => ({ ...w, ...(await deps.store.hit(bucket, w.windowMs, now)) })),
+      );
+      return decide(counted, now);
+    },
+    now: deps.now,
+  };
+}
+export type RateLimiter = ReturnType<typeof createRateLimiter>;
+
+/** X-RateLimit-* (as GitHub's) and the IETF RateLimit-Policy / RateLimit fields. */
+export function setRateLimitHeaders(ctx: AppContext, d: Decision, now: number): void {
+  const ietf = ietfHeaders(d, now);
+  ctx.set({
+    'X-RateLimit-Limit': String(d.limit),
+    'X-RateLimit-Remaining': String(d.remaining),
+    'X-RateLimit-Reset': String(d.reset),
+    'RateLimit-Policy': ietf.policy,
+    RateLimit: ietf.state,
+  });
+}
+
+export function rateLimited(d: Decision, who: string): AppError {
+  return new AppError(
+    'RATE_LIMITED',
+    `Rate limit exceeded for ${who}: ${d.limit} requests per ${d.window === 'burst' ? 'second' : 'hour'}. Retry after ${d.retryAfter} s.`,
+    undefined,
+    { 'Retry-After': String(d.retryAfter) },
+  );
+}
+
+/** The bucket and policy for a credential, as the seed's table says (per key, user, token, address). */
+export function bucketFor(c: Credential | undefined, ip: string, p: Policies, keyOverride?: Policy | null) {
+  switch (c?.method) {
+    case 'api_key':
+      return { bucket: `key:${c.id}`, policy: keyOverride ?? p.apiKey, who: 'this API key' };
+    case 'oauth':
+    case 'session':
+      return { bucket: `user:${c.userId ?? c.subject}`, policy: p.oauth, who: 'this user' };
+    case 'jwt':
+      return { bucket: `jwt:${c.id}`, policy: p.jwt, who: 'this token' };
+    default:
+      return { bucket: `ip:${ip}`, policy: p.unauthenticated, who: 'your address' };
+  }
+}
+
+/** Every /v2 request (authenticated or not) is counted; headers on every answer, 429 when over. */
+export function rateLimitRequests(limiter: RateLimiter, policies: Policies, scope = 'v2'): Middleware<AppState> {
+  return async (ctx, next) => {
+    const c = ctx.state.credential;
+    const { bucket, policy, who } = bucketFor(c, ctx.ip, policies, c?.rateLimit ?? null);
+    const decision = await limiter.check(`${scope}:${bucket}`, policy);
+    setRateLimitHeaders(ctx, decision, limiter.now());
+    if (!decision.allowed) throw rateLimited(decision, who);
+    await next();
+  };
+}
