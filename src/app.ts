@@ -78,7 +78,6 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const accountsRepo = createAccountsRepo(db);
   const passwords = createPasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST });
   const accounts = createAccountsService({ accounts: accountsRepo, sessions: browserSessions, passwords, now });
-  const users = createUsersService({ repo: accountsRepo, accounts, passwords, now });
   const projects = createProjectsService({ repo: createProjectsRepo(db), now });
   const apiKeys = createApiKeysService({
     repo: createApiKeysRepo(db),
@@ -86,6 +85,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     rotationGraceMs: config.API_KEY_ROTATION_GRACE * 1000,
     activityRetentionMs: config.API_KEY_ACTIVITY_RETENTION_DAYS * 86_400_000,
   });
+  const users = createUsersService({ repo: accountsRepo, accounts, passwords, now, onDeleted: (id) => apiKeys.evictUser(id) });
   const consents = createConsentsService({ repo: createConsentsRepo(db), now });
   let provider: Provider | undefined;
   const applicationsRepo = createApplicationsRepo(db);

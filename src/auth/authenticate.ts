@@ -4,6 +4,7 @@ import type { AppState } from '../http/context.ts';
 import type { Account } from '../features/accounts/accounts.service.ts';
 import type { ApiKeysService } from '../features/api-keys/api-keys.service.ts';
 import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
+import { AddressRefused } from '../features/api-keys/api-keys.service.ts';
 import { sha256 } from '../shared/secrets.ts';
 import type { Credential } from './credential.ts';
 import type { OAuthTokenVerifier } from './oauth-tokens.ts';
@@ -79,6 +80,8 @@ export function authenticate(authenticator: Authenticator, opts: { allowSession:
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       ctx.state.authError = err;
+      // A known key refused for its address is still that key: its log and its limits apply.
+      if (err instanceof AddressRefused) ctx.state.credential = err.credential;
     }
     await next();
   };

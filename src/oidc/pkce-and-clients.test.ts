@@ -234,11 +234,11 @@ describe('service applications, introspection and revocation policy', () => {
     assert.deepEqual(await introspect(server, webA, tokens.access_token), { active: false });
   });
 
-  it('refuses introspection without client authentication', async () => {
+  it('refuses introspection without client authentication (401 invalid_client, RFC 6749 §5.2)', async () => {
     const cc = await clientCredentials('read:users');
     const res = await postJson(server, '/oauth/introspect', { token: cc.body['access_token'] });
-    assert.equal(res.status, 400);
-    assert.equal(res.body['error'], 'invalid_request');
+    assert.equal(res.status, 401);
+    assert.equal(res.body['error'], 'invalid_client');
     assert.equal(res.body['active'], undefined);
   });
 });

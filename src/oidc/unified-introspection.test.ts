@@ -16,6 +16,9 @@ interface Client {
 type Body = 'form' | 'json';
 type Auth = 'basic' | 'post' | 'none' | 'wrong-secret';
 
+/** The secret with its last character changed (to a different one, whatever it was). */
+const wrongSecret = (secret: string) => `${secret.slice(0, -1)}${secret.endsWith('x') ? 'y' : 'x'}`;
+
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth tokens', () => {
@@ -32,7 +35,7 @@ describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth
     const fields: Record<string, string> = { token };
     const headers: Record<string, string> = {};
     if (auth === 'basic') headers['Authorization'] = basic(client.client_id, client.client_secret!);
-    if (auth === 'wrong-secret') headers['Authorization'] = basic(client.client_id, `${client.client_secret!.slice(0, -1)}x`);
+    if (auth === 'wrong-secret') headers['Authorization'] = basic(client.client_id, wrongSecret(client.client_secret!));
     if (auth === 'post') Object.assign(fields, { client_id: client.client_id, client_secret: client.client_secret! });
     const res = await fetch(`${server.url}/oauth/introspect`, {
       method: 'POST',
@@ -134,7 +137,6 @@ describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth
   });
 
   it('inactive credentials are {active:false}: expired JWT, wrong-secret JWT, mistyped key, unknown opaque token', async () => {
-    const nowS = Math.floor(Date.now() / 1000);
     const { key } = await make.apiKey(alice, ['read:users']);
     const tokens = [
       make.jwt({ sub: 'user_123', scopes: ['read:users'] }, { expiresIn: -60 }),
@@ -147,7 +149,6 @@ describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth
       assert.equal(res.status, 200, `${t}: ${JSON.stringify(res.body)}`);
       assert.deepEqual(res.body, { active: false }, t);
     }
-    assert.ok(nowS > 0);
   });
 
   describe('client authentication is required: 401 invalid_client', () => {

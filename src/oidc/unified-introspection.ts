@@ -42,6 +42,15 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
     const token = form.get('token') ?? '';
     // oidc-provider's opaque tokens never contain dots; every JWT (shared-secret or RFC 9068) is ours.
     const ours = looksLikeApiKey(token) || token.split('.').length === 3;
+    const basic = basicCredentials(ctx.get('Authorization'));
+    // No client authentication at all is invalid_client (RFC 6749 §5.2) whatever the token, so the
+    // answer does not tell an opaque token from an API key.
+    if (!basic && !form.get('client_id')) {
+      ctx.status = 401;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
+      return;
+    }
     if (!ours) {
       await next();
       if (ctx.body && typeof ctx.body === 'object' && (ctx.body as { active?: unknown }).active === true) {
@@ -51,7 +60,6 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
     }
 
     // Client authentication, as the provider would do it (basic or post).
-    const basic = basicCredentials(ctx.get('Authorization'));
     const clientId = basic?.id ?? form.get('client_id') ?? '';
     const secret = basic?.secret ?? form.get('client_secret') ?? '';
     const client = clientId && secret ? await deps.applications.authenticateClient(clientId, secret) : null;

@@ -24,6 +24,11 @@ export class CookieJar {
     return this.cookies.get(name);
   }
 
+  /** Every cookie as [name, value]. */
+  entries(): [string, string][] {
+    return [...this.cookies];
+  }
+
   clear(): void {
     this.cookies.clear();
   }

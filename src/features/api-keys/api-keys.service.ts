@@ -12,6 +12,13 @@ import { createUsageRecorder, type UsageEntry } from './usage-recorder.ts';
 
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
+/** A live key used from outside its allowlist: 403, but the key is known (activity, rate limit). */
+export class AddressRefused extends AppError {
+  constructor(readonly credential: Credential) {
+    super('FORBIDDEN', 'This API key may not be used from your IP address');
+  }
+}
+
 function parseCidr(value: string): Cidr | null {
   try {
     if (value.includes('/')) return ipaddr.parseCIDR(value);
@@ -261,7 +268,7 @@ export function createApiKeysService(deps: {
      */
     async authenticate(key: string, ip: string | null): Promise<Credential> {
       const { credential, ranges } = await verify(key);
-      if (ip !== null && ranges && !ipAllowed(ip, ranges)) throw forbidden('This API key may not be used from your IP address');
+      if (ip !== null && ranges && !ipAllowed(ip, ranges)) throw new AddressRefused(credential);
       return credential;
     },
 
@@ -269,6 +276,11 @@ export function createApiKeysService(deps: {
     async inspect(key: string): Promise<{ credential: Credential; allowedIps: string[] | null }> {
       const { credential, allowedIps } = await verify(key);
       return { credential, allowedIps };
+    },
+
+    /** Forgets cached keys of a deleted account at once (their rows went with it). */
+    evictUser(userId: string): void {
+      for (const [id, entry] of cache) if (entry.row.user_id === userId) cache.delete(id);
     },
 
     /** Queues an activity entry; written in batches off the request path. */

@@ -45,7 +45,14 @@ export const listQuerySchema = z.object({
 });
 
 /** /v2/users: a user reads and changes themselves; admin:all reaches everyone. */
-export function createUsersService(deps: { repo: AccountsRepo; accounts: AccountsService; passwords: PasswordHasher; now(): number }) {
+export function createUsersService(deps: {
+  repo: AccountsRepo;
+  accounts: AccountsService;
+  passwords: PasswordHasher;
+  now(): number;
+  /** Called after an account is deleted, so caches drop its credentials at once. */
+  onDeleted(userId: string): void;
+}) {
   const { repo, now } = deps;
 
   async function load(actor: Actor, id: string): Promise<UserRow> {
@@ -102,6 +109,7 @@ export function createUsersService(deps: { repo: AccountsRepo; accounts: Account
     async remove(actor: Actor, id: string): Promise<void> {
       const row = await load(actor, id);
       await repo.delete(row.id);
+      deps.onDeleted(row.id);
     },
   };
 }

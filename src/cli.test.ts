@@ -1,0 +1,118 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli, type RunResult } from './testing/process.ts';
+import { startTestServer } from './testing/server.ts';
+import { Browser } from './testing/http.ts';
+import { signIn } from './testing/api.ts';
+import { token, type RegisteredApp } from './testing/oauth.ts';
+
+// The `latchkey` command as `npx latchkey` runs it (bin/latchkey.js), on a temp SQLite file.
+describe('latchkey CLI', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  const EMAIL = 'owner@example.com';
+  const PASSWORD = 'a long cli password';
+  const cli = (args: string[], input?: string) => runCli(args, { env, ...(input === undefined ? {} : { input }) });
+  const json = (r: RunResult): Record<string, unknown> => {
+    assert.equal(r.code, 0, `exit ${r.code}${r.timedOut ? ' (timed out)' : ''}: ${r.stderr}`);
+    assert.deepEqual(r.stderrLines, []);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
+  /** Exit 1 and one `latchkey: ...` line on stderr that matches `pattern`; nothing on stdout. */
+  const fails = (r: RunResult, pattern: RegExp) => {
+    assert.equal(r.code, 1, `expected exit 1, got ${r.code}${r.timedOut ? ' (timed out)' : ''}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderrLines.length, 1, `one stderr line, got:\n${r.stderr}`);
+    assert.match(r.stderrLines[0]!, /^latchkey: /);
+    assert.match(r.stderrLines[0]!, pattern);
+    assert.doesNotMatch(r.stderr, /\bat .+\.(ts|js):\d+/, 'no stack trace');
+    assert.equal(r.stdout, '');
+  };
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-cli-'));
+    // The file name startTestServer({ dir }) uses, so the server later opens the same database.
+    env = { DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}` };
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('migrate creates the database and prints JSON', async () => {
+    const first = json(await cli(['migrate'])) as { migrated: string[] };
+    assert.equal(first.migrated[0], '0001_initial');
+    assert.ok(first.migrated.every((name) => /^\d{4}_\w+$/.test(name)), JSON.stringify(first));
+    assert.ok(fs.existsSync(path.join(dir, 'latchkey.sqlite')));
+    assert.deepEqual(json(await cli(['migrate'])), { migrated: [] }, 'a second run has nothing to do');
+  });
+
+  it('users create reads the password from stdin and prints id, email and is_admin', async () => {
+    const user = json(await cli(['users', 'create', '--email', EMAIL, '--password-stdin', '--admin'], `${PASSWORD}\n`));
+    assert.equal(typeof user['id'], 'string');
+    assert.equal(user['email'], EMAIL);
+    assert.equal(user['is_admin'], true);
+    assert.ok(!JSON.stringify(user).includes(PASSWORD));
+  });
+
+  let web: RegisteredApp & Record<string, unknown>;
+  let service: RegisteredApp & Record<string, unknown>;
+
+  it('apps create prints the client_id and the client_secret', async () => {
+    web = json(await cli([
+      'apps', 'create', '--owner', EMAIL, '--name', 'CLI App', '--redirect-uri', 'https://a.example/cb',
+      '--redirect-uri', 'https://b.example/cb', '--scopes', 'read:users write:projects',
+    ])) as typeof web;
+    assert.equal(typeof web.client_id, 'string');
+    assert.match(web.client_secret!, /^lkcs_[0-9A-Za-z]{36}$/);
+    assert.equal(web['type'], 'web');
+    assert.deepEqual(web['redirect_uris'], ['https://a.example/cb', 'https://b.example/cb']);
+    assert.deepEqual(web['scopes'], ['read:users', 'write:projects']);
+
+    service = json(await cli(['apps', 'create', '--owner', EMAIL, '--name', 'CLI Worker', '--scopes', 'read:users', '--type', 'service'])) as typeof service;
+    assert.equal(service['type'], 'service');
+    assert.match(service.client_secret!, /^lkcs_/);
+  });
+
+  // Each spawn loads the whole app (a few seconds): run these side by side.
+  describe('bad input: exit 1 and one clear line', { concurrency: 2 }, () => {
+    const cases: [string, string[], RegExp, string?][] = [
+      ['an unknown command', ['frobnicate'], /unknown command/],
+      ['users create without --email', ['users', 'create', '--password-stdin'], /--email/, 'pw'],
+      ['a duplicate email', ['users', 'create', '--email', EMAIL, '--password-stdin'], /already exists/, `${PASSWORD}\n`],
+      ['an unknown owner', ['apps', 'create', '--owner', 'nobody@example.com', '--name', 'N', '--redirect-uri', 'https://a.example/cb', '--scopes', 'read:users'], /nobody@example\.com/],
+      ['a bad redirect URI', ['apps', 'create', '--owner', EMAIL, '--name', 'N', '--redirect-uri', 'http://a.example/cb', '--scopes', 'read:users'], /redirect_uris\.0/],
+    ];
+    for (const [what, args, pattern, input] of cases) {
+      it(what, async () => fails(await cli(args, input), pattern));
+    }
+
+    it('a bad setting names it', async () => {
+      fails(await runCli(['migrate'], { env: { DATABASE_URL: 'mysql://nope' } }), /DATABASE_URL/);
+    });
+  });
+
+  it('the server on the same database accepts what the CLI created', async () => {
+    const server = await startTestServer({ dir });
+    try {
+      // The service application gets a client_credentials token.
+      const issued = await token(server, service, { grant_type: 'client_credentials', scope: 'read:users' });
+      assert.equal(issued.status, 200, JSON.stringify(issued.body));
+      assert.equal(issued.body['scope'], 'read:users');
+      // The user signs in with the password given on stdin (without its trailing newline).
+      const browser = new Browser(server.url);
+      const res = await signIn(browser, EMAIL, PASSWORD);
+      assert.equal(res.status, 303);
+      assert.equal(res.headers.get('location'), '/dashboard');
+      const dashboard = await (await browser.get('/dashboard')).text();
+      assert.ok(dashboard.includes('CLI App') && dashboard.includes(web.client_id), 'the CLI-created app is on the dashboard');
+      // The web application's secret authenticates it: the grant it lacks is refused, not the client.
+      const cc = await token(server, web, { grant_type: 'client_credentials' });
+      assert.equal(cc.status, 400, JSON.stringify(cc.body));
+      assert.notEqual(cc.body['error'], 'invalid_client');
+      const wrong = await token(server, { client_id: web.client_id, client_secret: service.client_secret! }, { grant_type: 'client_credentials' });
+      assert.equal(wrong.body['error'], 'invalid_client');
+    } finally {
+      await server.dispose();
+    }
+  });
+});

@@ -1,0 +1,606 @@
+/**
+ * The credential × scope security matrix, data-driven: a route table goes in, and for every route
+ * and every bearer credential method (API key, OAuth access token, shared-secret JWT) one `it(...)`
+ * per case comes out — no scope, the right scope, admin:all, expired, revoked, malformed, wrong IP,
+ * and (for owned resources) another user's resource — each asserting the exact status, error body
+ * and `WWW-Authenticate` challenge.
+ *
+ * Every credential is issued by the server's own code paths (service, browser login + consent,
+ * jsonwebtoken as the seed signs), and made once per (method, owner, scopes), then reused.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import jwt from 'jsonwebtoken';
+import { ADMIN_SCOPE, ALL_API_SCOPES } from '../auth/scopes.ts';
+import { mintApiKey } from '../features/api-keys/key-format.ts';
+import { mintSecret } from '../shared/secrets.ts';
+import { api, credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type CredentialFactory, type TestUser } from './credentials.ts';
+import { Browser, authorize, registerApp } from './http.ts';
+import { startTestServer, type TestServer } from './server.ts';
+
+// ---------------------------------------------------------------------------------------------
+// The seed's exact error bodies and RFC 6750 challenges.
+
+export const UNAUTHORIZED_BODY = { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' } };
+export const FORBIDDEN_BODY = { error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' } };
+
+export const CHALLENGE = {
+  /** No credential at all (RFC 6750 §3.1: no error code). */
+  missing: 'Bearer',
+  invalidToken: 'Bearer error="invalid_token"',
+  invalidRequest: 'Bearer error="invalid_request"',
+  insufficientScope: (scope: string) => `Bearer error="insufficient_scope", scope="${scope}"`,
+} as const;
+export type Challenge = typeof CHALLENGE.missing | typeof CHALLENGE.invalidToken | typeof CHALLENGE.invalidRequest;
+
+export interface MatrixResponse {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown> | null;
+}
+
+const show = (res: MatrixResponse) => `${res.status} ${JSON.stringify(res.body)} www-authenticate=${res.headers.get('www-authenticate')}`;
+
+export function assertUnauthorized(res: MatrixResponse, challenge: Challenge): void {
+  assert.equal(res.status, 401, show(res));
+  assert.deepEqual(res.body, UNAUTHORIZED_BODY);
+  assert.equal(res.headers.get('www-authenticate'), challenge, `WWW-Authenticate for ${show(res)}`);
+}
+
+/** 403 for a missing scope: the seed's body and the RFC 6750 insufficient_scope challenge naming it. */
+export function assertInsufficientScope(res: MatrixResponse, scope: string): void {
+  assert.equal(res.status, 403, show(res));
+  assert.deepEqual(res.body, FORBIDDEN_BODY);
+  assert.equal(res.headers.get('www-authenticate'), CHALLENGE.insufficientScope(scope));
+}
+
+/** 403 for a resource the credential may not touch (ownership): the seed's exact body, no scope claim. */
+export function assertForbidden(res: MatrixResponse): void {
+  assert.equal(res.status, 403, show(res));
+  assert.deepEqual(res.body, FORBIDDEN_BODY);
+  assert.doesNotMatch(res.headers.get('www-authenticate') ?? '', /insufficient_scope/, 'the scope was fine; ownership is not a scope problem');
+}
+
+/** 403 FORBIDDEN whose message explains a specific refusal (IP allowlist, credential not bound to an account). */
+export function assertForbiddenCode(res: MatrixResponse): void {
+  assert.equal(res.status, 403, show(res));
+  assert.equal((res.body?.['error'] as { code?: string } | undefined)?.code, 'FORBIDDEN', show(res));
+  assert.equal(typeof (res.body?.['error'] as { message?: unknown }).message, 'string');
+}
+
+export function assertNotFound(res: MatrixResponse): void {
+  assert.equal(res.status, 404, show(res));
+  assert.equal((res.body?.['error'] as { code?: string } | undefined)?.code, 'NOT_FOUND', show(res));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending requests.
+
+let forwardedCounter = Math.floor(Math.random() * 1_000_000);
+/**
+ * A distinct client address per request (TRUST_PROXY is on in credentialServerEnv), so per-IP
+ * limits on unauthenticated traffic never mix into what a case asserts. Cases about the address
+ * (API key allowlists) pass their own.
+ */
+function nextForwardedFor(): string {
+  const n = forwardedCounter++;
+  return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+}
+
+/** One request with full control of the Authorization header (or none). */
+export async function send(
+  server: TestServer,
+  req: { method: string; path: string; body?: unknown; authorization?: string | null; ip?: string; headers?: Record<string, string> },
+): Promise<MatrixResponse> {
+  const res = await fetch(`${server.url}${req.path}`, {
+    method: req.method,
+    headers: {
+      'X-Forwarded-For': req.ip ?? nextForwardedFor(),
+      ...(req.authorization ? { Authorization: req.authorization } : {}),
+      ...(req.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      ...req.headers,
+    },
+    ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
+  });
+  const text = await res.text();
+  let body: Record<string, unknown> | null = null;
+  if (text) {
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      assert.fail(`not JSON (${res.status}): ${text.slice(0, 200)}`);
+    }
+  }
+  return { status: res.status, headers: res.headers, body };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The environment: one server with a movable clock, three accounts, and credential makers.
+
+export type BearerMethod = 'api_key' | 'oauth' | 'jwt';
+export const BEARER_METHODS: readonly BearerMethod[] = ['api_key', 'oauth', 'jwt'];
+
+/** Every scope an ordinary account can hold. */
+export const NON_ADMIN_SCOPES = ALL_API_SCOPES.filter((s) => s !== ADMIN_SCOPE) as string[];
+
+const REDIRECT_URI = 'https://client.example/callback';
+
+export interface MatrixEnv {
+  server: TestServer;
+  make: CredentialFactory;
+  /** An ordinary account: the default caller. */
+  alice: TestUser;
+  /** Another ordinary account: the owner of "another user's" resources. */
+  bob: TestUser;
+  /** An admin account: the caller of admin:all cases. */
+  admin: TestUser;
+  /** Milliseconds added to the server's clock (Date.now() + offset). */
+  clock: { offset: number };
+  /** A live credential for `owner` with exactly `scopes` (memoised per method, owner and scopes). */
+  token(method: BearerMethod, owner: TestUser, scopes: string[]): Promise<string>;
+  /** A credential that is expired once the clock has moved `advanceMs` forward (0: expired already). */
+  expired(method: BearerMethod, owner: TestUser, scopes: string[]): Promise<{ token: string; advanceMs: number }>;
+  /** A credential revoked through the server (API key revoke; OAuth /oauth/revoke); null for JWTs. */
+  revoked(method: BearerMethod, owner: TestUser, scopes: string[]): Promise<string | null>;
+  /** An API key restricted to `allowedIps`. */
+  ipBoundKey(owner: TestUser, scopes: string[], allowedIps: string[]): Promise<string>;
+  /** A shared-secret JWT signed as the seed does, with `sub` = owner id (or any string). */
+  jwtFor(sub: string, scopes: string[]): string;
+  /** A new ordinary account (for cases that consume their caller, such as deleting yourself). */
+  freshUser(tag?: string): Promise<TestUser>;
+  /** Runs `fn` with the server's clock moved forward, then puts it back. */
+  withClockAdvanced<T>(ms: number, fn: () => Promise<T>): Promise<T>;
+  send(req: Parameters<typeof send>[1]): Promise<MatrixResponse>;
+  /** The seed's `api()` helper, bound to this server. */
+  api(method: string, path: string, token?: string, body?: unknown): ReturnType<typeof api>;
+}
+
+export async function createMatrixEnv(): Promise<MatrixEnv & { dispose(): Promise<void> }> {
+  const clock = { offset: 0 };
+  const server = await startTestServer({ env: credentialServerEnv, now: () => Date.now() + clock.offset });
+  const make = credentialFactory(server);
+  const [alice, bob, admin] = await Promise.all([make.user({ tag: 'alice' }), make.user({ tag: 'bob' }), make.user({ admin: true, tag: 'admin' })]);
+
+  // OAuth: one application (registered by the admin, so it may offer every scope) for the reusable
+  // tokens, and one signed-in browser per person, so only the first authorization pays for a login.
+  type App = { client_id: string; client_secret?: string };
+  const newApp = (): Promise<App> =>
+    registerApp(admin.browser, { name: 'Security matrix client', redirect_uris: [REDIRECT_URI], scopes: [...ALL_API_SCOPES] });
+  let sharedApp: Promise<App> | undefined;
+  const people = new Map<string, Browser>();
+
+  async function mintOAuth(owner: TestUser, scopes: string[], app: App): Promise<string> {
+    let person = people.get(owner.id);
+    if (!person) people.set(owner.id, (person = new Browser(server.url)));
+    const { redirect } = await authorize(person, {
+      clientId: app.client_id,
+      redirectUri: REDIRECT_URI,
+      scope: scopes.join(' '),
+      state: 's',
+      email: owner.email,
+      password: owner.password,
+    });
+    const code = redirect.searchParams.get('code');
+    assert.ok(code, `no code in ${redirect}`);
+    const res = await fetch(`${server.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'authorization_code', code, client_id: app.client_id, client_secret: app.client_secret, redirect_uri: REDIRECT_URI }),
+    });
+    const tokens = (await res.json()) as { access_token?: string; scope?: string };
+    assert.equal(res.status, 200, JSON.stringify(tokens));
+    // The token must carry exactly what the case asked for, or the case would test something else.
+    assert.deepEqual(String(tokens.scope).split(' ').filter(Boolean).sort(), [...scopes].sort(), 'OAuth token scopes');
+    return tokens.access_token!;
+  }
+
+  function jwtFor(sub: string, scopes: string[]): string {
+    return make.jwt({ sub, scopes });
+  }
+
+  const memo = new Map<string, Promise<string>>();
+  function token(method: BearerMethod, owner: TestUser, scopes: string[]): Promise<string> {
+    const key = `${method}|${owner.id}|${[...scopes].sort().join(' ')}`;
+    let p = memo.get(key);
+    if (!p) {
+      if (method === 'api_key') p = make.apiKey(owner, scopes).then((k) => k.key);
+      else if (method === 'oauth') p = (sharedApp ??= newApp()).then((app) => mintOAuth(owner, scopes, app));
+      else p = Promise.resolve(jwtFor(owner.id, scopes));
+      memo.set(key, p);
+      p.catch(() => memo.delete(key));
+    }
+    return p;
+  }
+
+  async function expired(method: BearerMethod, owner: TestUser, scopes: string[]) {
+    if (method === 'api_key') {
+      // Expires a minute from now; the case moves the clock two minutes on.
+      const { key } = await make.apiKey(owner, scopes, { expiresAt: new Date(Date.now() + clock.offset + 60_000) });
+      return { token: key, advanceMs: 120_000 };
+    }
+    if (method === 'oauth') {
+      // A live token; the case moves the clock past its lifetime.
+      const t = await mintOAuth(owner, scopes, await newApp());
+      return { token: t, advanceMs: (server.config.ACCESS_TOKEN_TTL + 60) * 1000 };
+    }
+    // A JWT whose exp is an hour in the past (iat two hours back), signed as the seed signs.
+    const nowS = Math.floor(Date.now() / 1000);
+    const t = jwt.sign({ sub: owner.id, scopes, iat: nowS - 7200, exp: nowS - 3600 }, TEST_JWT_SECRET, { issuer: 'api.example.com' });
+    return { token: t, advanceMs: 0 };
+  }
+
+  async function revoked(method: BearerMethod, owner: TestUser, scopes: string[]): Promise<string | null> {
+    if (method === 'api_key') {
+      const created = await make.apiKey(owner, scopes);
+      await server.built.services.apiKeys.revoke(owner.id, created.id);
+      return created.key;
+    }
+    if (method === 'oauth') {
+      // Its own application, so revoking it (and possibly its grant) touches no other case's token.
+      const app = await newApp();
+      const t = await mintOAuth(owner, scopes, app);
+      const res = await fetch(`${server.url}/oauth/revoke`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ token: t, token_type_hint: 'access_token', client_id: app.client_id, client_secret: app.client_secret }),
+      });
+      assert.equal(res.status, 200, `revocation: ${await res.text()}`);
+      return t;
+    }
+    return null; // Shared-secret JWTs are stateless: there is nothing to revoke.
+  }
+
+  return {
+    server,
+    make,
+    alice,
+    bob,
+    admin,
+    clock,
+    token,
+    expired,
+    revoked,
+    jwtFor,
+    async ipBoundKey(owner, scopes, allowedIps) {
+      return (await make.apiKey(owner, scopes, { allowedIps })).key;
+    },
+    freshUser: (tag = 'fresh') => make.user({ tag }),
+    async withClockAdvanced(ms, fn) {
+      clock.offset += ms;
+      try {
+        return await fn();
+      } finally {
+        clock.offset -= ms;
+      }
+    },
+    send: (req) => send(server, req),
+    api: (method, path, t, body) => api(server, method, path, t, body),
+    dispose: () => server.dispose(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Malformed credentials, derived from a live one of each method.
+
+export interface MalformedCase {
+  label: string;
+  authorization(valid: string, env: MatrixEnv, owner: TestUser): string;
+  challenge: Challenge;
+}
+
+const flipLast = (s: string) => s.slice(0, -1) + (s.endsWith('A') ? 'B' : 'A');
+const flipMiddle = (s: string) => {
+  const i = Math.floor(s.length / 2);
+  return s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
+};
+const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+/** Header-level mistakes: the same for every method (RFC 6750 §3.1 invalid_request). */
+const HEADER_CASES: MalformedCase[] = [
+  { label: 'malformed header: `Bearer` with two tokens', authorization: (t) => `Bearer ${t} ${t}`, challenge: CHALLENGE.invalidRequest },
+  { label: 'malformed header: `Basic` scheme', authorization: (t) => `Basic ${t}`, challenge: CHALLENGE.invalidRequest },
+  { label: 'malformed header: `Basic xyz`', authorization: () => 'Basic xyz', challenge: CHALLENGE.invalidRequest },
+  { label: 'malformed header: `Bearer` without a token', authorization: () => 'Bearer', challenge: CHALLENGE.invalidRequest },
+];
+
+export const MALFORMED: Record<BearerMethod, MalformedCase[]> = {
+  api_key: [
+    { label: 'malformed: truncated key', authorization: (t) => `Bearer ${t.slice(0, -1)}`, challenge: CHALLENGE.invalidToken },
+    { label: 'malformed: bad checksum', authorization: (t) => `Bearer ${flipLast(t)}`, challenge: CHALLENGE.invalidToken },
+    { label: 'malformed: altered secret (checksum no longer matches)', authorization: (t) => `Bearer ${flipMiddle(t)}`, challenge: CHALLENGE.invalidToken },
+    { label: 'forged: well-formed key that was never issued', authorization: () => `Bearer ${mintApiKey().key}`, challenge: CHALLENGE.invalidToken },
+    {
+      label: 'forged: real key id, other secret with a valid checksum',
+      authorization: (t) => `Bearer ${mintSecret(t.split('_').slice(0, 2).join('_'))}`,
+      challenge: CHALLENGE.invalidToken,
+    },
+    ...HEADER_CASES,
+  ],
+  oauth: [
+    { label: 'malformed: truncated token', authorization: (t) => `Bearer ${t.slice(0, -1)}`, challenge: CHALLENGE.invalidToken },
+    { label: 'malformed: one character changed', authorization: (t) => `Bearer ${flipMiddle(t)}`, challenge: CHALLENGE.invalidToken },
+    { label: 'forged: random opaque string of the same length', authorization: (t) => `Bearer ${'x'.repeat(t.length)}`, challenge: CHALLENGE.invalidToken },
+    ...HEADER_CASES,
+  ],
+  jwt: [
+    { label: 'malformed: truncated signature', authorization: (t) => `Bearer ${t.slice(0, -2)}`, challenge: CHALLENGE.invalidToken },
+    { label: 'malformed: payload altered (signature no longer matches)', authorization: (t) => {
+        const [h, , s] = t.split('.');
+        const payload = JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+        return `Bearer ${h}.${b64url({ ...payload, scopes: [ADMIN_SCOPE], tampered: true })}.${s}`;
+      }, challenge: CHALLENGE.invalidToken },
+    {
+      label: 'forged: signed with another secret',
+      authorization: (_t, _e, o) => `Bearer ${jwt.sign({ sub: o.id, scopes: [ADMIN_SCOPE] }, 'not-the-server-secret-0123456789abcdef', { expiresIn: '1h', issuer: 'api.example.com' })}`,
+      challenge: CHALLENGE.invalidToken,
+    },
+    {
+      label: 'forged: alg none',
+      authorization: (_t, _e, o) => {
+        const nowS = Math.floor(Date.now() / 1000);
+        return `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ sub: o.id, scopes: [ADMIN_SCOPE], iss: 'api.example.com', iat: nowS, exp: nowS + 600 })}.`;
+      },
+      challenge: CHALLENGE.invalidToken,
+    },
+    {
+      label: 'refused: HS512 instead of HS256',
+      authorization: (_t, _e, o) => `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { algorithm: 'HS512', expiresIn: '1h', issuer: 'api.example.com' })}`,
+      challenge: CHALLENGE.invalidToken,
+    },
+    {
+      label: 'refused: wrong issuer',
+      authorization: (_t, _e, o) => `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { expiresIn: '1h', issuer: 'evil.example.com' })}`,
+      challenge: CHALLENGE.invalidToken,
+    },
+    {
+      label: 'refused: no exp claim',
+      authorization: (_t, _e, o) => `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { issuer: 'api.example.com' })}`,
+      challenge: CHALLENGE.invalidToken,
+    },
+    {
+      label: 'refused: lifetime beyond the 24 h cap',
+      authorization: (_t, _e, o) => `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { expiresIn: '48h', issuer: 'api.example.com' })}`,
+      challenge: CHALLENGE.invalidToken,
+    },
+    {
+      label: 'refused: no sub claim',
+      authorization: () => `Bearer ${jwt.sign({ scopes: [] }, TEST_JWT_SECRET, { expiresIn: '1h', issuer: 'api.example.com' })}`,
+      challenge: CHALLENGE.invalidToken,
+    },
+    ...HEADER_CASES,
+  ],
+};
+
+// ---------------------------------------------------------------------------------------------
+// The route table and the generated matrix.
+
+export interface RequestContext {
+  env: MatrixEnv;
+  method: BearerMethod;
+  /** The account the credential speaks for. */
+  caller: TestUser;
+  /** Whose resource the request addresses: the caller's own, or another user's. */
+  target: 'self' | 'other';
+}
+
+export interface RouteSpec {
+  /** e.g. 'GET /v2/users/:id' */
+  label: string;
+  method: string;
+  /** The scope the route requires; null when any valid credential will do. */
+  scope: string | null;
+  /** Status of a successful call. */
+  ok: number;
+  /** The request for a case (path and body); may create fixtures (a project, a key). */
+  request(ctx: RequestContext): Promise<{ path: string; body?: unknown }> | { path: string; body?: unknown };
+  /** Extra checks on a successful answer. */
+  check?(res: MatrixResponse, ctx: RequestContext): void | Promise<void>;
+  /**
+   * The resource belongs to someone: also run "the right scope on another user's resource"
+   * (refused: `forbidden` 403, or `not_found` 404 where existence is not revealed) and
+   * "admin:all on another user's resource" (allowed, unless `adminReachesOthers` is false).
+   */
+  owned?: { othersAre: 'forbidden' | 'not_found'; adminReachesOthers?: boolean };
+  /** Successful calls consume their non-admin caller (e.g. deleting yourself): use a fresh account each time. */
+  consumesCaller?: boolean;
+}
+
+type Expectation =
+  | { kind: 'ok' }
+  | { kind: 'unauthorized'; challenge: Challenge }
+  | { kind: 'insufficient_scope'; scope: string }
+  | { kind: 'forbidden' }
+  | { kind: 'forbidden_code' }
+  | { kind: 'not_found' };
+
+interface CaseSpec {
+  label: string;
+  /** The credential for the case, and the clock advance to apply while it is used. */
+  credential(env: MatrixEnv, route: RouteSpec, method: BearerMethod): Promise<{ authorization: string; caller: TestUser; advanceMs?: number; ip?: string }>;
+  target: 'self' | 'other';
+  expect(route: RouteSpec): Expectation;
+}
+
+/** The scopes of the "right scope" case; admin:all routes need an admin caller. */
+const rightScopes = (route: RouteSpec, method: BearerMethod): string[] =>
+  route.scope ? [route.scope] : method === 'jwt' ? [] : ['read:users'];
+/** Everything but the required scope: proves that exactly that scope is what is missing. */
+const allBut = (route: RouteSpec, method: BearerMethod): string[] =>
+  route.scope ? NON_ADMIN_SCOPES.filter((s) => s !== route.scope) : method === 'jwt' ? [] : ['read:applications'];
+const needsAdmin = (scopes: string[]) => scopes.includes(ADMIN_SCOPE);
+
+async function callerFor(env: MatrixEnv, route: RouteSpec, scopes: string[], willSucceed: boolean): Promise<TestUser> {
+  if (needsAdmin(scopes)) return env.admin;
+  if (willSucceed && route.consumesCaller) return env.freshUser('consumed');
+  return env.alice;
+}
+
+const liveCase = (label: string, scopesOf: (r: RouteSpec, m: BearerMethod) => string[], target: 'self' | 'other', expect: CaseSpec['expect'], admin = false): CaseSpec => ({
+  label,
+  target,
+  expect,
+  async credential(env, route, method) {
+    const scopes = admin ? [ADMIN_SCOPE] : scopesOf(route, method);
+    const willSucceed = expect(route).kind === 'ok';
+    const caller = await callerFor(env, route, scopes, willSucceed);
+    return { authorization: `Bearer ${await env.token(method, caller, scopes)}`, caller };
+  },
+});
+
+function casesFor(route: RouteSpec, method: BearerMethod): CaseSpec[] {
+  const cases: CaseSpec[] = [];
+  const scopeLabel = route.scope ?? 'none needed';
+  cases.push(
+    liveCase(
+      route.scope ? `no scope: every other scope but ${route.scope} -> 403 insufficient_scope` : `no scope (${method === 'jwt' ? 'none at all' : 'an unrelated one'}) -> ${route.ok}`,
+      allBut,
+      'self',
+      (r) => (r.scope ? { kind: 'insufficient_scope', scope: r.scope } : { kind: 'ok' }),
+    ),
+    liveCase(`the right scope (${scopeLabel}) -> ${route.ok}`, rightScopes, 'self', () => ({ kind: 'ok' })),
+  );
+  if (route.scope !== ADMIN_SCOPE) cases.push(liveCase(`admin:all -> ${route.ok}`, () => [ADMIN_SCOPE], 'self', () => ({ kind: 'ok' }), true));
+
+  if (route.owned) {
+    const { othersAre, adminReachesOthers = true } = route.owned;
+    cases.push(
+      liveCase(`the right scope on another user's resource -> ${othersAre === 'forbidden' ? 403 : 404}`, rightScopes, 'other', () => ({ kind: othersAre })),
+      liveCase(
+        `admin:all on another user's resource -> ${adminReachesOthers ? route.ok : othersAre === 'forbidden' ? 403 : 404}`,
+        () => [ADMIN_SCOPE],
+        'other',
+        () => (adminReachesOthers ? { kind: 'ok' } : { kind: othersAre }),
+        true,
+      ),
+    );
+  }
+
+  cases.push({
+    label: 'expired -> 401 invalid_token',
+    target: 'self',
+    expect: () => ({ kind: 'unauthorized', challenge: CHALLENGE.invalidToken }),
+    async credential(env, r, m) {
+      const scopes = rightScopes(r, m);
+      const caller = await callerFor(env, r, scopes, false);
+      const { token, advanceMs } = await env.expired(m, caller, scopes);
+      return { authorization: `Bearer ${token}`, caller, advanceMs };
+    },
+  });
+
+  if (method !== 'jwt') {
+    cases.push({
+      label: 'revoked -> 401 invalid_token',
+      target: 'self',
+      expect: () => ({ kind: 'unauthorized', challenge: CHALLENGE.invalidToken }),
+      async credential(env, r, m) {
+        const scopes = rightScopes(r, m);
+        const caller = await callerFor(env, r, scopes, false);
+        return { authorization: `Bearer ${(await env.revoked(m, caller, scopes))!}`, caller };
+      },
+    });
+  }
+
+  for (const mal of MALFORMED[method]) {
+    cases.push({
+      label: `${mal.label} -> 401 ${mal.challenge}`,
+      target: 'self',
+      expect: () => ({ kind: 'unauthorized', challenge: mal.challenge }),
+      async credential(env, r, m) {
+        const scopes = rightScopes(r, m);
+        const caller = await callerFor(env, r, scopes, false);
+        return { authorization: mal.authorization(await env.token(m, caller, scopes), env, caller), caller };
+      },
+    });
+  }
+
+  if (method === 'api_key') {
+    const ipCase = (label: string, ip: string, allowed: boolean): CaseSpec => ({
+      label,
+      target: 'self',
+      expect: () => (allowed ? { kind: 'ok' } : { kind: 'forbidden_code' }),
+      async credential(env, r, m) {
+        const scopes = rightScopes(r, m);
+        const caller = await callerFor(env, r, scopes, allowed);
+        const key = await env.ipBoundKey(caller, scopes, ['203.0.113.0/24', '2001:db8::/32']);
+        return { authorization: `Bearer ${key}`, caller, ip };
+      },
+    });
+    cases.push(
+      ipCase('wrong IP: key allowed only from 203.0.113.0/24 and 2001:db8::/32, used from 198.51.100.7 -> 403 FORBIDDEN', '198.51.100.7', false),
+      ipCase('wrong IP (IPv6): used from 2001:db9::1 -> 403 FORBIDDEN', '2001:db9::1', false),
+      ipCase(`allowed IP: the same key used from 203.0.113.9 -> ${route.ok}`, '203.0.113.9', true),
+    );
+  }
+  return cases;
+}
+
+/** Runs one generated case. */
+async function runCase(env: MatrixEnv, route: RouteSpec, method: BearerMethod, c: CaseSpec): Promise<void> {
+  const cred = await c.credential(env, route, method);
+  const ctx: RequestContext = { env, method, caller: cred.caller, target: c.target };
+  const req = await route.request(ctx);
+  const call = () => env.send({ method: route.method, path: req.path, body: req.body, authorization: cred.authorization, ...(cred.ip ? { ip: cred.ip } : {}) });
+  const res = cred.advanceMs ? await env.withClockAdvanced(cred.advanceMs, call) : await call();
+  const exp = c.expect(route);
+  switch (exp.kind) {
+    case 'ok':
+      assert.equal(res.status, route.ok, show(res));
+      await route.check?.(res, ctx);
+      break;
+    case 'unauthorized':
+      assertUnauthorized(res, exp.challenge);
+      break;
+    case 'insufficient_scope':
+      assertInsufficientScope(res, exp.scope);
+      break;
+    case 'forbidden':
+      assertForbidden(res);
+      break;
+    case 'forbidden_code':
+      assertForbiddenCode(res);
+      break;
+    case 'not_found':
+      assertNotFound(res);
+      break;
+  }
+}
+
+export interface ExtraCase {
+  label: string;
+  run(env: MatrixEnv): Promise<void>;
+}
+
+/**
+ * Registers the whole matrix for a route group: one server for the group, then per route a
+ * "no credential" case and, per credential method, every case of `casesFor`. `extras` are
+ * route-specific cases that do not fit the table (sessions, unbound JWTs, ...).
+ */
+export function securityMatrix(title: string, routes: RouteSpec[], extras: ExtraCase[] = []): void {
+  describe(title, () => {
+    let env: MatrixEnv & { dispose(): Promise<void> };
+    before(async () => {
+      env = await createMatrixEnv();
+    });
+    after(() => env?.dispose());
+
+    for (const route of routes) {
+      describe(route.label, () => {
+        it('no credential -> 401 with `WWW-Authenticate: Bearer`', async () => {
+          const req = await route.request({ env, method: 'api_key', caller: env.alice, target: 'self' });
+          assertUnauthorized(await env.send({ method: route.method, path: req.path, body: req.body }), CHALLENGE.missing);
+        });
+        for (const method of BEARER_METHODS) {
+          describe(method, () => {
+            for (const c of casesFor(route, method)) it(c.label, () => runCase(env, route, method, c));
+          });
+        }
+      });
+    }
+
+    if (extras.length) {
+      describe('specific cases', () => {
+        for (const x of extras) it(x.label, () => x.run(env));
+      });
+    }
+  });
+}
