@@ -44,6 +44,11 @@ import { createRateLimiter, type Policies } from './features/rate-limit/rate-lim
 import { tokenEndpointLimit } from './features/rate-limit/token-endpoint.ts';
 import { createLoginThrottle } from './features/rate-limit/login-throttle.ts';
 import { createLogin } from './features/accounts/login.ts';
+import { createSecretBox } from './shared/encryption.ts';
+import { createWebhooksRepo } from './features/webhooks/webhooks.repo.ts';
+import { createWebhooksService } from './features/webhooks/webhooks.service.ts';
+import { createWebhookWorker, type WebhookWorker } from './features/webhooks/worker.ts';
+import { createDeliver, type Deliver } from './features/webhooks/deliver.ts';
 
 export interface AppDeps {
   config: Config;
@@ -54,12 +59,18 @@ export interface AppDeps {
   now?: () => number;
   /** Where rate-limit counters live; in memory (one process) unless given. */
   rateLimitStore?: RateLimitStore;
+  /** Encrypts secrets that must be used again (webhook signing secrets). */
+  secretsKey: Buffer;
+  /** Sends one webhook; tests may pass a recording one. Default: HTTP with the SSRF guard. */
+  deliver?: Deliver;
 }
 
 export interface BuiltApp {
   app: Koa<AppState>;
   provider: Provider;
   services: { accounts: AccountsService; applications: ApplicationsService; apiKeys: ApiKeysService; sharedJwt: SharedJwtVerifier | null };
+  /** Delivers the webhook outbox; the server starts it, the CLI does not. */
+  webhookWorker: WebhookWorker;
   /** Stops background timers and flushes buffered writes; the caller then closes the server and the database. */
   stop(): Promise<void>;
 }
@@ -84,6 +95,23 @@ export function buildApp(deps: AppDeps): BuiltApp {
     now,
     rotationGraceMs: config.API_KEY_ROTATION_GRACE * 1000,
     activityRetentionMs: config.API_KEY_ACTIVITY_RETENTION_DAYS * 86_400_000,
+  });
+  const box = createSecretBox(deps.secretsKey);
+  const webhooksRepo = createWebhooksRepo(db);
+  const webhooks = createWebhooksService({
+    repo: webhooksRepo,
+    box,
+    now,
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+    secretOverlapMs: config.WEBHOOK_SECRET_OVERLAP * 1000,
+  });
+  const webhookWorker = createWebhookWorker({
+    repo: webhooksRepo,
+    box,
+    deliver: deps.deliver ?? createDeliver({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: 10_000 }),
+    now,
+    logger,
+    disableAfterMs: config.WEBHOOK_DISABLE_AFTER * 1000,
   });
   const users = createUsersService({ repo: accountsRepo, accounts, passwords, now, onDeleted: (id) => apiKeys.evictUser(id) });
   const consents = createConsentsService({ repo: createConsentsRepo(db), now });
@@ -192,7 +220,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   });
   const origin = new URL(config.ISSUER).origin;
   const apps = applicationsRouter({ applications, authenticator, origin, jsonBody, limiter, policies: appPolicies });
-  const v2 = v2Router({ authenticator, apiKeys, users, projects, jsonBody, origin, limiter, policies, now });
+  const v2 = v2Router({ authenticator, apiKeys, users, projects, consents, webhooks, jsonBody, origin, limiter, policies, now });
 
   // Request flow: id -> errors -> headers -> our routers -> oidc-provider (no body parser before it).
   const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, keys: keys.cookieKeys });
@@ -218,8 +246,10 @@ export function buildApp(deps: AppDeps): BuiltApp {
     app,
     provider,
     services: { accounts, applications, apiKeys, sharedJwt },
+    webhookWorker,
     async stop() {
       stopHousekeeping();
+      await webhookWorker.stop();
       await apiKeys.stop();
     },
   };

@@ -8,6 +8,7 @@ import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
 import { AppError } from './http/errors.ts';
 import { heldScopes } from './auth/authenticate.ts';
 import { createSharedJwtVerifier } from './auth/shared-jwt.ts';
+import { loadSecretsKey } from './shared/encryption.ts';
 
 const HELP = `latchkey: manage a Latchkey server's database (prints JSON on stdout)
 
@@ -45,7 +46,8 @@ async function withApp<T>(fn: (built: BuiltApp) => Promise<T>): Promise<T> {
     const keys = await loadServerKeys(createServerSecretsRepo(db), Date.now());
     // Loaded only for commands that need the whole app: `migrate` and usage errors stay fast.
     const { buildApp } = await import('./app.ts');
-    const built = buildApp({ config, db, keys, logger: createLogger('silent') });
+    const secretsKey = loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile).key;
+    const built = buildApp({ config, db, keys, secretsKey, logger: createLogger('silent') });
     try {
       return await fn(built);
     } finally {

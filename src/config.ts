@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -94,6 +95,29 @@ const schema = z.object({
   /** Application registration and management, per account. */
   RATE_LIMIT_APPLICATIONS: policy('1000,10'),
 
+  /**
+   * 32 random bytes, base64: encrypts secrets that must be used again (webhook signing secrets,
+   * TOTP seeds). Unset: generated once into `latchkey.secrets.key` beside the SQLite file. Set it
+   * explicitly when several instances share a database.
+   */
+  SECRETS_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
+    .transform((v) => Buffer.from(v, 'base64'))
+    .optional(),
+
+  /** Deliver webhooks to loopback, private, link-local and metadata addresses (local development, tests). */
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['0', '1', 'true', 'false', ''])
+    .default('0')
+    .transform((v) => v === '1' || v === 'true'),
+
+  /** An endpoint failing without a single success for this long is disabled. Seconds (default 5 days). */
+  WEBHOOK_DISABLE_AFTER: z.coerce.number().int().min(60).default(5 * 86_400),
+
+  /** After a webhook secret rotation, deliveries are signed with both secrets this long. Seconds. */
+  WEBHOOK_SECRET_OVERLAP: z.coerce.number().int().min(0).default(86_400),
+
   /** Honour `X-Forwarded-For` / `X-Forwarded-Proto`: only behind a proxy you control. */
   TRUST_PROXY: z
     .enum(['0', '1', 'true', 'false', ''])
@@ -118,6 +142,8 @@ export type Config = Readonly<
     database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
     /** True when ISSUER is https: cookies then carry the Secure flag. */
     secureCookies: boolean;
+    /** Where a generated SECRETS_KEY is kept: beside the SQLite file (under db/ for PostgreSQL). */
+    secretsKeyFile: string;
   }
 >;
 
@@ -146,5 +172,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     API_RESOURCE: c.API_RESOURCE ?? `${c.ISSUER}/v2`,
     database,
     secureCookies: c.ISSUER.startsWith('https:'),
+    secretsKeyFile: path.join(database.kind === 'sqlite' ? path.dirname(path.resolve(database.file)) : path.resolve('db'), 'latchkey.secrets.key'),
   });
 }

@@ -14,6 +14,9 @@ export interface Database {
   api_keys: ApiKeysTable;
   api_key_activity: ApiKeyActivityTable;
   projects: ProjectsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export interface UsersTable {
@@ -135,6 +138,57 @@ export interface ProjectsTable {
   updated_at: number;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  user_id: string;
+  url: string;
+  /** JSON array of event types, or ["*"]. */
+  events: string;
+  description: string | null;
+  /** The signing secret, sealed with SECRETS_KEY (it must be used again to sign). */
+  secret_enc: string;
+  /** After a rotation, the old secret keeps signing (alongside) until previous_secret_until. */
+  previous_secret_enc: string | null;
+  previous_secret_until: number | null;
+  /** active | disabled */
+  status: string;
+  disabled_reason: string | null;
+  /** When the current run of failures began (null after any success). */
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The outbox. `body` is exactly the JSON that is delivered and signed. */
+export interface WebhookEventsTable {
+  id: string;
+  /** The account whose endpoints receive it (null: admin endpoints only, e.g. user.signed_up). */
+  user_id: string | null;
+  type: string;
+  body: string;
+  created_at: number;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  event_id: string;
+  endpoint_id: string;
+  /** pending | succeeded | failed */
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  /** A worker holds the delivery until then (claims expire, so a crash loses nothing). */
+  locked_until: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_latency_ms: number | null;
+  last_attempt_at: number | null;
+  delivered_at: number | null;
+  created_at: number;
+}
+
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type ApiKeyActivityRow = Selectable<ApiKeyActivityTable>;
 export type ProjectRow = Selectable<ProjectsTable>;

@@ -40,7 +40,9 @@ export interface TestServer extends RunningServer {
  * The real server on a real SQLite file in a fresh temp folder, on a free loopback port.
  * Pass `env` for settings and `now` for a controllable clock.
  */
-export async function startTestServer(opts: { env?: Record<string, string>; now?: () => number; dir?: string; port?: number } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: { env?: Record<string, string>; now?: () => number; dir?: string; port?: number; webhookPollMs?: number } = {},
+): Promise<TestServer> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-test-'));
   const port = opts.port ?? (await freePort());
   const config = loadConfig({
@@ -52,7 +54,10 @@ export async function startTestServer(opts: { env?: Record<string, string>; now?
     ...ROOMY_LIMITS,
     ...opts.env,
   });
-  const running = await startServer(config, createLogger(config.LOG_LEVEL), opts.now ? { now: opts.now } : {});
+  const running = await startServer(config, createLogger(config.LOG_LEVEL), {
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.webhookPollMs ? { webhookPollMs: opts.webhookPollMs } : {}),
+  });
   const server: TestServer = {
     ...running,
     config,

@@ -10,6 +10,10 @@ import type { UsersService } from '../../features/users/users.service.ts';
 import { usersRoutes } from '../../features/users/users.routes.ts';
 import type { ProjectsService } from '../../features/projects/projects.service.ts';
 import { projectsRoutes } from '../../features/projects/projects.routes.ts';
+import type { ConsentsService } from '../../features/consents/consents.service.ts';
+import { consentsRoutes } from '../../features/consents/consents.routes.ts';
+import type { WebhooksService } from '../../features/webhooks/webhooks.service.ts';
+import { webhooksRoutes } from '../../features/webhooks/webhooks.routes.ts';
 
 export const API_VERSION = '2.0';
 const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
@@ -63,6 +67,8 @@ export interface V2Deps {
   apiKeys: ApiKeysService;
   users: UsersService;
   projects: ProjectsService;
+  consents: ConsentsService;
+  webhooks: WebhooksService;
   jsonBody: Middleware<AppState>;
   origin: string;
   limiter: RateLimiter;
@@ -91,7 +97,14 @@ export function v2Router(deps: V2Deps): Router<AppState> {
     };
   });
 
-  for (const sub of [usersRoutes(deps.users), projectsRoutes(deps.projects), apiKeysRoutes(deps.apiKeys)]) {
+  const subRouters = [
+    usersRoutes(deps.users),
+    projectsRoutes(deps.projects),
+    apiKeysRoutes(deps.apiKeys),
+    consentsRoutes(deps.consents),
+    webhooksRoutes(deps.webhooks),
+  ];
+  for (const sub of subRouters) {
     router.use(sub.routes(), sub.allowedMethods());
   }
   return router;

@@ -1,11 +1,13 @@
 import type { DB } from '../../db/client.ts';
 import { sha256 } from '../../shared/secrets.ts';
+import type { OutboxEvent } from '../webhooks/events.ts';
+import { withEvents } from '../webhooks/outbox.repo.ts';
 import type { NewUserRow, UserRow, UserUpdate } from '../../db/schema.ts';
 
 export function createAccountsRepo(db: DB) {
   return {
-    async insert(row: NewUserRow): Promise<void> {
-      await db.insertInto('users').values(row).execute();
+    async insert(row: NewUserRow, events: OutboxEvent[] = []): Promise<void> {
+      await withEvents(db, events, (trx) => trx.insertInto('users').values(row).execute());
     },
     async findByEmail(email: string): Promise<UserRow | undefined> {
       return db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();

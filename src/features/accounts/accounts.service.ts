@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppError, validationFailed } from '../../http/errors.ts';
 import { newId, randomBase62, sha256 } from '../../shared/secrets.ts';
 import type { UserRow } from '../../db/schema.ts';
+import { buildEvent } from '../webhooks/events.ts';
 import type { AccountsRepo, BrowserSessionsRepo } from './accounts.repo.ts';
 import type { PasswordHasher } from './passwords.ts';
 
@@ -67,7 +68,7 @@ export function createAccountsService(deps: {
         updated_at: t,
       };
       try {
-        await accounts.insert(row);
+        await accounts.insert(row, [buildEvent('user.signed_up', row.id, { id: row.id, email: row.email, name: row.name }, t)]);
       } catch (err) {
         // Two sign-ups racing for one email: the unique index decides.
         if (String((err as Error).message).includes('UNIQUE')) {

@@ -1,5 +1,7 @@
 import type { DB } from '../../db/client.ts';
 import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
+import type { OutboxEvent } from '../webhooks/events.ts';
+import { withEvents, writeOutbox } from '../webhooks/outbox.repo.ts';
 
 /** What authentication needs of a key, with its owner's admin flag (admin:all follows the owner). */
 export type ApiKeyAuthRow = Pick<
@@ -9,8 +11,8 @@ export type ApiKeyAuthRow = Pick<
 
 export function createApiKeysRepo(db: DB) {
   return {
-    async insert(row: ApiKeyRow): Promise<void> {
-      await db.insertInto('api_keys').values(row).execute();
+    async insert(row: ApiKeyRow, events: OutboxEvent[]): Promise<void> {
+      await withEvents(db, events, (trx) => trx.insertInto('api_keys').values(row).execute());
     },
 
     async findForAuth(id: string): Promise<ApiKeyAuthRow | undefined> {
@@ -34,13 +36,17 @@ export function createApiKeysRepo(db: DB) {
       return db.selectFrom('api_keys').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').orderBy('id').execute();
     },
 
-    async revoke(id: string, at: number): Promise<void> {
-      await db.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+    /** Revokes (once: a second revoke changes nothing and emits nothing). */
+    async revoke(id: string, at: number, events: OutboxEvent[]): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        const result = await trx.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+        if (Number(result.numUpdatedRows) > 0) await writeOutbox(trx, events);
+      });
     },
 
     /** Inserts the replacement and marks the old key, in one transaction. */
-    async rotate(oldId: string, replacement: ApiKeyRow, graceUntil: number): Promise<void> {
-      await db.transaction().execute(async (trx) => {
+    async rotate(oldId: string, replacement: ApiKeyRow, graceUntil: number, events: OutboxEvent[]): Promise<void> {
+      await withEvents(db, events, async (trx) => {
         await trx.insertInto('api_keys').values(replacement).execute();
         await trx
           .updateTable('api_keys')

@@ -9,6 +9,7 @@ import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
 import type { ApiKeysRepo, ApiKeyAuthRow } from './api-keys.repo.ts';
 import { displayPrefix, mintApiKey, parseApiKey } from './key-format.ts';
 import { createUsageRecorder, type UsageEntry } from './usage-recorder.ts';
+import { buildEvent } from '../webhooks/events.ts';
 
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
@@ -211,8 +212,11 @@ export function createApiKeysService(deps: {
         rate_limit_hourly: data.rate_limit?.hourly ?? null,
         rate_limit_burst: data.rate_limit?.burst ?? null,
       };
-      await repo.insert(row);
-      return { ...toView(row), key };
+      const view = toView(row);
+      await repo.insert(row, [
+        buildEvent('api_key.created', creator.userId, { id, name: row.name, prefix: view.prefix, scopes: view.scopes, expires_at: view.expires_at }, t),
+      ]);
+      return { ...view, key };
     },
 
     async list(userId: string): Promise<ApiKeyView[]> {
@@ -224,8 +228,9 @@ export function createApiKeysService(deps: {
     },
 
     async revoke(userId: string, id: string): Promise<ApiKeyView> {
-      await owned(userId, id);
-      await repo.revoke(id, now());
+      const row = await owned(userId, id);
+      const t = now();
+      await repo.revoke(id, t, [buildEvent('api_key.revoked', userId, { id, name: row.name }, t)]);
       cache.delete(id);
       return toView(await owned(userId, id));
     },
@@ -250,7 +255,9 @@ export function createApiKeysService(deps: {
         grace_until: null,
       };
       const graceUntil = Math.min(t + deps.rotationGraceMs, old.expires_at ?? Number.MAX_SAFE_INTEGER);
-      await repo.rotate(id, replacement, graceUntil);
+      await repo.rotate(id, replacement, graceUntil, [
+        buildEvent('api_key.rotated', userId, { id, replaced_by: newId, grace_until: iso(graceUntil) }, t),
+      ]);
       cache.delete(id);
       return { ...toView(replacement), key };
     },

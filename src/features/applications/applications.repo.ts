@@ -1,10 +1,12 @@
 import type { DB } from '../../db/client.ts';
 import type { ApplicationRow, ApplicationUpdate } from '../../db/schema.ts';
+import type { OutboxEvent } from '../webhooks/events.ts';
+import { withEvents } from '../webhooks/outbox.repo.ts';
 
 export function createApplicationsRepo(db: DB) {
   return {
-    async insert(row: ApplicationRow): Promise<void> {
-      await db.insertInto('applications').values(row).execute();
+    async insert(row: ApplicationRow, events: OutboxEvent[]): Promise<void> {
+      await withEvents(db, events, (trx) => trx.insertInto('applications').values(row).execute());
     },
     async findById(clientId: string): Promise<ApplicationRow | undefined> {
       return db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst();
@@ -17,12 +19,12 @@ export function createApplicationsRepo(db: DB) {
         .orderBy('created_at', 'desc')
         .execute();
     },
-    async update(clientId: string, changes: ApplicationUpdate): Promise<void> {
-      await db.updateTable('applications').set(changes).where('client_id', '=', clientId).execute();
+    async update(clientId: string, changes: ApplicationUpdate, events: OutboxEvent[] = []): Promise<void> {
+      await withEvents(db, events, (trx) => trx.updateTable('applications').set(changes).where('client_id', '=', clientId).execute());
     },
     /** Deletes the application and every token, code and grant issued to it, atomically. */
-    async deleteWithArtifacts(clientId: string): Promise<void> {
-      await db.transaction().execute(async (trx) => {
+    async deleteWithArtifacts(clientId: string, events: OutboxEvent[]): Promise<void> {
+      await withEvents(db, events, async (trx) => {
         await trx.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
         await trx.deleteFrom('applications').where('client_id', '=', clientId).execute();
       });

@@ -4,6 +4,7 @@ import { parseInput } from '../../http/validation.ts';
 import { hasValidChecksum, mintSecret, newId, safeEqual, sha256 } from '../../shared/secrets.ts';
 import { ADMIN_SCOPE } from '../../auth/scopes.ts';
 import type { ApplicationRow } from '../../db/schema.ts';
+import { buildEvent } from '../webhooks/events.ts';
 import type { Account } from '../accounts/accounts.service.ts';
 
 /** Who manages applications: an account id, and whether it may manage everyone's (admin). */
@@ -136,7 +137,7 @@ export function createApplicationsService(deps: {
         updated_at: t,
       };
       await validated(toClientMetadata(row));
-      await repo.insert(row);
+      await repo.insert(row, [buildEvent('application.created', owner.id, { client_id: row.client_id, name: row.name, type: row.type }, t)]);
       return { ...toView(row), ...(secret ? { client_secret: secret } : {}) };
     },
 
@@ -169,8 +170,8 @@ export function createApplicationsService(deps: {
     },
 
     async remove(actor: AppManager, clientId: string): Promise<void> {
-      assertCanManage(actor, await repo.findById(clientId));
-      await repo.deleteWithArtifacts(clientId);
+      const row = assertCanManage(actor, await repo.findById(clientId));
+      await repo.deleteWithArtifacts(clientId, [buildEvent('application.deleted', row.owner_id, { client_id: clientId, name: row.name }, now())]);
     },
 
     /** Issues a new secret (shown once); the old one stops working at once. */
@@ -181,7 +182,9 @@ export function createApplicationsService(deps: {
       }
       const secret = mintSecret(CLIENT_SECRET_PREFIX);
       const next = { ...row, secret_hash: sha256(secret), updated_at: now() };
-      await repo.update(clientId, { secret_hash: next.secret_hash, updated_at: next.updated_at });
+      await repo.update(clientId, { secret_hash: next.secret_hash, updated_at: next.updated_at }, [
+        buildEvent('application.secret_rotated', row.owner_id, { client_id: clientId }, next.updated_at),
+      ]);
       return { ...toView(next), client_secret: secret };
     },
 

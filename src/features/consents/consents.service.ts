@@ -1,8 +1,19 @@
+import { notFound } from '../../http/errors.ts';
+import { buildEvent } from '../webhooks/events.ts';
 import type { ConsentsRepo } from './consents.repo.ts';
+
+export interface ConsentView {
+  client_id: string;
+  application: string;
+  scopes: string[];
+  granted_at: string;
+  updated_at: string;
+}
 
 /**
  * Remembers which oidc-provider Grant holds a user's consent to an application, so that consent
- * survives the browser session: the provider keeps grants per session only.
+ * survives the browser session (the provider keeps grants per session only), and lets the user
+ * take it back.
  */
 export function createConsentsService(deps: { repo: ConsentsRepo; now(): number }) {
   const { repo, now } = deps;
@@ -10,21 +21,40 @@ export function createConsentsService(deps: { repo: ConsentsRepo; now(): number 
     async grantIdFor(userId: string, clientId: string): Promise<string | undefined> {
       return (await repo.find(userId, clientId))?.grant_id;
     },
+
     async remember(userId: string, clientId: string, grantId: string, scopes: string[]): Promise<void> {
       const existing = await repo.find(userId, clientId);
       const t = now();
-      await repo.upsert({
-        user_id: userId,
-        client_id: clientId,
-        grant_id: grantId,
-        scopes: JSON.stringify(scopes),
-        created_at: existing?.created_at ?? t,
-        updated_at: t,
-      });
+      await repo.upsert(
+        { user_id: userId, client_id: clientId, grant_id: grantId, scopes: JSON.stringify(scopes), created_at: existing?.created_at ?? t, updated_at: t },
+        [buildEvent('consent.granted', userId, { client_id: clientId, user_id: userId, scopes }, t)],
+      );
     },
-    /** A revoked grant (e.g. refresh-token reuse) is no longer consent. */
+
+    /** A grant revoked by the provider (refresh-token reuse, code replay, revocation) is no longer consent. */
     async forgetGrant(grantId: string): Promise<void> {
-      await repo.deleteByGrant(grantId);
+      const row = await repo.findByGrant(grantId);
+      if (!row) return;
+      const t = now();
+      await repo.deleteByGrant(grantId, [buildEvent('grant.revoked', row.user_id, { client_id: row.client_id, user_id: row.user_id }, t)]);
+    },
+
+    async list(userId: string): Promise<ConsentView[]> {
+      return (await repo.listByUser(userId)).map((r) => ({
+        client_id: r.client_id,
+        application: r.app_name,
+        scopes: JSON.parse(r.scopes) as string[],
+        granted_at: new Date(r.created_at).toISOString(),
+        updated_at: new Date(r.updated_at).toISOString(),
+      }));
+    },
+
+    /** The user takes consent back: the grant and every token issued under it die with it. */
+    async revoke(userId: string, clientId: string): Promise<void> {
+      const row = await repo.find(userId, clientId);
+      if (!row) throw notFound('Consent');
+      const t = now();
+      await repo.revokeWithGrant(userId, clientId, row.grant_id, [buildEvent('consent.revoked', userId, { client_id: clientId, user_id: userId }, t)]);
     },
   };
 }

@@ -1,0 +1,56 @@
+import http from 'node:http';
+import https from 'node:https';
+import { guardedLookup } from './ssrf.ts';
+
+export interface DeliveryOutcome {
+  ok: boolean;
+  statusCode: number | null;
+  latencyMs: number;
+  error: string | null;
+}
+
+export type Deliver = (url: string, body: string, headers: Record<string, string>) => Promise<DeliveryOutcome>;
+
+/**
+ * POSTs one webhook with node:http(s): a hard timeout, no redirects followed (a 3xx is a failure),
+ * the response body read and dropped (at most 64 KiB), and the SSRF guard on every connection.
+ */
+export function createDeliver(opts: { allowPrivate: boolean; timeoutMs: number }): Deliver {
+  const lookup = guardedLookup(opts.allowPrivate);
+  return (url, body, headers) =>
+    new Promise((resolve) => {
+      const started = performance.now();
+      const done = (statusCode: number | null, error: string | null) =>
+        resolve({
+          ok: error === null && statusCode !== null && statusCode >= 200 && statusCode < 300,
+          statusCode,
+          latencyMs: Math.round(performance.now() - started),
+          error: error ?? (statusCode !== null && (statusCode < 200 || statusCode >= 300) ? `HTTP ${statusCode}` : null),
+        });
+      const target = new URL(url);
+      const client = target.protocol === 'https:' ? https : http;
+      const req = client.request(
+        target,
+        {
+          method: 'POST',
+          headers: { ...headers, 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'Latchkey-Webhooks/1' },
+          lookup,
+          timeout: opts.timeoutMs,
+          agent: false,
+        },
+        (res) => {
+          let seen = 0;
+          res.on('data', (chunk: Buffer) => {
+            seen += chunk.length;
+            if (seen > 65_536) res.destroy();
+          });
+          res.on('end', () => done(res.statusCode ?? null, null));
+          res.on('close', () => done(res.statusCode ?? null, null));
+          res.on('error', () => done(res.statusCode ?? null, null));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`)));
+      req.on('error', (err) => done(null, err.message));
+      req.end(body);
+    });
+}

@@ -1,0 +1,165 @@
+import { sql } from 'kysely';
+import type { DB } from '../../db/client.ts';
+import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/schema.ts';
+import type { OutboxEvent } from './events.ts';
+import { writeOutbox } from './outbox.repo.ts';
+
+/** A claimed delivery with what sending it needs. */
+export interface DueDelivery {
+  id: string;
+  event_id: string;
+  endpoint_id: string;
+  attempts: number;
+  body: string;
+  url: string;
+  secret_enc: string;
+  previous_secret_enc: string | null;
+  previous_secret_until: number | null;
+}
+
+export function createWebhooksRepo(db: DB) {
+  return {
+    async insertEndpoint(row: WebhookEndpointRow): Promise<void> {
+      await db.insertInto('webhook_endpoints').values(row).execute();
+    },
+    async findEndpoint(userId: string, id: string): Promise<WebhookEndpointRow | undefined> {
+      return db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    },
+    async listEndpoints(userId: string): Promise<WebhookEndpointRow[]> {
+      return db.selectFrom('webhook_endpoints').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').execute();
+    },
+    async updateEndpoint(id: string, changes: Partial<WebhookEndpointRow>): Promise<void> {
+      await db.updateTable('webhook_endpoints').set(changes).where('id', '=', id).execute();
+    },
+    async deleteEndpoint(id: string): Promise<void> {
+      await db.deleteFrom('webhook_endpoints').where('id', '=', id).execute();
+    },
+
+    async listDeliveries(endpointId: string, limit: number): Promise<Array<WebhookDeliveryRow & { type: string }>> {
+      return db
+        .selectFrom('webhook_deliveries')
+        .innerJoin('webhook_events', 'webhook_events.id', 'webhook_deliveries.event_id')
+        .selectAll('webhook_deliveries')
+        .select('webhook_events.type')
+        .where('webhook_deliveries.endpoint_id', '=', endpointId)
+        .orderBy('webhook_deliveries.created_at', 'desc')
+        .orderBy('webhook_deliveries.id', 'desc')
+        .limit(limit)
+        .execute();
+    },
+    async findDelivery(endpointId: string, id: string): Promise<WebhookDeliveryRow | undefined> {
+      return db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).where('endpoint_id', '=', endpointId).executeTakeFirst();
+    },
+    /** Queues a delivery again now (same event, so the same webhook-id). */
+    async requeue(id: string, now: number): Promise<void> {
+      await db
+        .updateTable('webhook_deliveries')
+        .set({ status: 'pending', next_attempt_at: now, locked_until: null })
+        .where('id', '=', id)
+        .execute();
+    },
+
+    /**
+     * Claims up to `limit` due deliveries of active endpoints until `lockUntil`, atomically: a
+     * claimed row is invisible to every other claimer until it is settled or its lock runs out
+     * (a crashed worker's claims come back by themselves).
+     */
+    async claimDue(now: number, lockUntil: number, limit: number): Promise<DueDelivery[]> {
+      const due = db
+        .selectFrom('webhook_deliveries')
+        .innerJoin('webhook_endpoints', 'webhook_endpoints.id', 'webhook_deliveries.endpoint_id')
+        .select('webhook_deliveries.id')
+        .where('webhook_deliveries.status', '=', 'pending')
+        .where('webhook_deliveries.next_attempt_at', '<=', now)
+        .where((eb) => eb.or([eb('webhook_deliveries.locked_until', 'is', null), eb('webhook_deliveries.locked_until', '<=', now)]))
+        .where('webhook_endpoints.status', '=', 'active')
+        .orderBy('webhook_deliveries.next_attempt_at')
+        .limit(limit);
+      const claimed = await db
+        .updateTable('webhook_deliveries')
+        .set({ locked_until: lockUntil })
+        .where('id', 'in', due)
+        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+        .returning(['id'])
+        .execute();
+      if (claimed.length === 0) return [];
+      return db
+        .selectFrom('webhook_deliveries')
+        .innerJoin('webhook_events', 'webhook_events.id', 'webhook_deliveries.event_id')
+        .innerJoin('webhook_endpoints', 'webhook_endpoints.id', 'webhook_deliveries.endpoint_id')
+        .select([
+          'webhook_deliveries.id',
+          'webhook_deliveries.event_id',
+          'webhook_deliveries.endpoint_id',
+          'webhook_deliveries.attempts',
+          'webhook_events.body',
+          'webhook_endpoints.url',
+          'webhook_endpoints.secret_enc',
+          'webhook_endpoints.previous_secret_enc',
+          'webhook_endpoints.previous_secret_until',
+        ])
+        .where('webhook_deliveries.id', 'in', claimed.map((c) => c.id))
+        .execute();
+    },
+
+    async recordSuccess(d: DueDelivery, at: number, statusCode: number, latencyMs: number): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('webhook_deliveries')
+          .set({ status: 'succeeded', attempts: d.attempts + 1, locked_until: null, last_status_code: statusCode, last_error: null, last_latency_ms: latencyMs, last_attempt_at: at, delivered_at: at })
+          .where('id', '=', d.id)
+          .execute();
+        await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', d.endpoint_id).execute();
+      });
+    },
+
+    /**
+     * Records a failed attempt: retry at `nextAttemptAt`, or give up (null). The endpoint's run of
+     * failures starts now unless it already had; past `disableBefore` the endpoint is disabled
+     * and `disabledEvent` goes to the outbox in the same transaction.
+     */
+    async recordFailure(
+      d: DueDelivery,
+      outcome: { at: number; statusCode: number | null; latencyMs: number; error: string; nextAttemptAt: number | null },
+      disable: { failingSinceBefore: number; event: (endpoint: WebhookEndpointRow) => OutboxEvent },
+    ): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('webhook_deliveries')
+          .set({
+            status: outcome.nextAttemptAt === null ? 'failed' : 'pending',
+            attempts: d.attempts + 1,
+            next_attempt_at: outcome.nextAttemptAt ?? outcome.at,
+            locked_until: null,
+            last_status_code: outcome.statusCode,
+            last_error: outcome.error.slice(0, 500),
+            last_latency_ms: outcome.latencyMs,
+            last_attempt_at: outcome.at,
+          })
+          .where('id', '=', d.id)
+          .execute();
+        await trx
+          .updateTable('webhook_endpoints')
+          .set({ failing_since: sql<number>`coalesce(failing_since, ${outcome.at})` })
+          .where('id', '=', d.endpoint_id)
+          .execute();
+        const endpoint = await trx.selectFrom('webhook_endpoints').selectAll().where('id', '=', d.endpoint_id).executeTakeFirst();
+        if (endpoint && endpoint.status === 'active' && endpoint.failing_since !== null && endpoint.failing_since <= disable.failingSinceBefore) {
+          await trx
+            .updateTable('webhook_endpoints')
+            .set({ status: 'disabled', disabled_reason: 'Every delivery failed for too long', updated_at: outcome.at })
+            .where('id', '=', endpoint.id)
+            .execute();
+          await writeOutbox(trx, [disable.event(endpoint)]);
+        }
+      });
+    },
+
+    /** Oldest undelivered work, for metrics and tests. */
+    async pendingCount(): Promise<number> {
+      const row = await db.selectFrom('webhook_deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'pending').executeTakeFirst();
+      return Number(row?.n ?? 0);
+    },
+  };
+}
+export type WebhooksRepo = ReturnType<typeof createWebhooksRepo>;

@@ -1,0 +1,171 @@
+import { z } from 'zod';
+import { AppError, notFound, validationFailed } from '../../http/errors.ts';
+import { parseInput } from '../../http/validation.ts';
+import type { SecretBox } from '../../shared/encryption.ts';
+import { newId } from '../../shared/secrets.ts';
+import { newWebhookSecret } from '../../shared/webhook-signature.ts';
+import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/schema.ts';
+import { EVENT_TYPES } from './events.ts';
+import { isPublicAddress } from './ssrf.ts';
+import type { WebhooksRepo } from './webhooks.repo.ts';
+
+const eventList = z
+  .array(z.enum(['*', ...EVENT_TYPES], { message: `each event must be "*" or one of: ${EVENT_TYPES.join(', ')}` }))
+  .min(1, 'subscribe to at least one event')
+  .transform((e) => [...new Set(e)]);
+
+const createSchema = z.strictObject({
+  url: z.string().max(2000),
+  events: eventList,
+  description: z.string().trim().max(200).nullish(),
+});
+const updateSchema = z.strictObject({
+  url: z.string().max(2000).optional(),
+  events: eventList.optional(),
+  description: z.string().trim().max(200).nullish(),
+  /** `active` re-enables an endpoint that was disabled after failing. */
+  status: z.enum(['active', 'disabled']).optional(),
+});
+
+export interface EndpointView {
+  id: string;
+  url: string;
+  events: string[];
+  description: string | null;
+  status: string;
+  disabled_reason: string | null;
+  failing_since: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+const toView = (row: WebhookEndpointRow): EndpointView => ({
+  id: row.id,
+  url: row.url,
+  events: JSON.parse(row.events) as string[],
+  description: row.description,
+  status: row.status,
+  disabled_reason: row.disabled_reason,
+  failing_since: iso(row.failing_since),
+  created_at: iso(row.created_at)!,
+  updated_at: iso(row.updated_at)!,
+});
+
+const deliveryView = (row: WebhookDeliveryRow & { type: string }) => ({
+  id: row.id,
+  event_id: row.event_id,
+  event_type: row.type,
+  status: row.status,
+  attempts: row.attempts,
+  response_code: row.last_status_code,
+  latency_ms: row.last_latency_ms,
+  error: row.last_error,
+  last_attempt_at: iso(row.last_attempt_at),
+  next_attempt_at: row.status === 'pending' ? iso(row.next_attempt_at) : null,
+  delivered_at: iso(row.delivered_at),
+  created_at: iso(row.created_at)!,
+});
+
+/** /v2/webhooks: endpoints, their secrets (shown once, sealed at rest), the delivery log. */
+export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox; now(): number; allowPrivate: boolean; secretOverlapMs: number }) {
+  const { repo, box, now } = deps;
+
+  /** https to a public host; http and private addresses only with WEBHOOK_ALLOW_PRIVATE. */
+  function checkUrl(raw: string): string {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw validationFailed('url: must be an absolute URL', 'url');
+    }
+    if (url.protocol !== 'https:' && !(deps.allowPrivate && url.protocol === 'http:')) {
+      throw validationFailed('url: must use https', 'url');
+    }
+    if (url.username || url.password || url.hash) throw validationFailed('url: must not contain credentials or a fragment', 'url');
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const literal = /^[\d.]+$/.test(host) || host.includes(':');
+    if (!deps.allowPrivate && (host === 'localhost' || host.endsWith('.localhost') || (literal && !isPublicAddress(host)))) {
+      throw validationFailed('url: must not point to a loopback, private or link-local address', 'url');
+    }
+    return url.toString();
+  }
+
+  async function owned(userId: string, id: string): Promise<WebhookEndpointRow> {
+    const row = await repo.findEndpoint(userId, id);
+    if (!row) throw notFound('Webhook endpoint');
+    return row;
+  }
+
+  return {
+    async create(userId: string, input: unknown): Promise<EndpointView & { secret: string }> {
+      const data = parseInput(createSchema, input);
+      const secret = newWebhookSecret();
+      const t = now();
+      const row: WebhookEndpointRow = {
+        id: newId('whk'),
+        user_id: userId,
+        url: checkUrl(data.url),
+        events: JSON.stringify(data.events),
+        description: data.description ?? null,
+        secret_enc: box.seal(secret),
+        previous_secret_enc: null,
+        previous_secret_until: null,
+        status: 'active',
+        disabled_reason: null,
+        failing_since: null,
+        created_at: t,
+        updated_at: t,
+      };
+      await repo.insertEndpoint(row);
+      return { ...toView(row), secret };
+    },
+    async list(userId: string): Promise<EndpointView[]> {
+      return (await repo.listEndpoints(userId)).map(toView);
+    },
+    async get(userId: string, id: string): Promise<EndpointView> {
+      return toView(await owned(userId, id));
+    },
+    async update(userId: string, id: string, input: unknown): Promise<EndpointView> {
+      const row = await owned(userId, id);
+      const data = parseInput(updateSchema, input);
+      const changes: Partial<WebhookEndpointRow> = {
+        ...(data.url !== undefined && { url: checkUrl(data.url) }),
+        ...(data.events && { events: JSON.stringify(data.events) }),
+        ...(data.description !== undefined && { description: data.description ?? null }),
+        ...(data.status === 'active' && { status: 'active', disabled_reason: null, failing_since: null }),
+        ...(data.status === 'disabled' && { status: 'disabled', disabled_reason: 'Disabled by its owner' }),
+        updated_at: now(),
+      };
+      await repo.updateEndpoint(id, changes);
+      return toView({ ...row, ...changes });
+    },
+    async remove(userId: string, id: string): Promise<void> {
+      await owned(userId, id);
+      await repo.deleteEndpoint(id);
+    },
+    /** A new secret (shown once); deliveries carry signatures with both for the overlap. */
+    async rotateSecret(userId: string, id: string): Promise<EndpointView & { secret: string; previous_secret_expires_at: string }> {
+      const row = await owned(userId, id);
+      const secret = newWebhookSecret();
+      const t = now();
+      const changes = { secret_enc: box.seal(secret), previous_secret_enc: row.secret_enc, previous_secret_until: t + deps.secretOverlapMs, updated_at: t };
+      await repo.updateEndpoint(id, changes);
+      return { ...toView({ ...row, ...changes }), secret, previous_secret_expires_at: iso(changes.previous_secret_until)! };
+    },
+    async deliveries(userId: string, id: string, limitInput: unknown) {
+      await owned(userId, id);
+      const limit = Math.min(Math.max(Number(limitInput) || 50, 1), 200);
+      return (await repo.listDeliveries(id, limit)).map(deliveryView);
+    },
+    async redeliver(userId: string, id: string, deliveryId: string): Promise<void> {
+      await owned(userId, id);
+      const delivery = await repo.findDelivery(id, deliveryId);
+      if (!delivery) throw notFound('Delivery');
+      if (delivery.status === 'pending') throw new AppError('CONFLICT', 'This delivery is already queued');
+      await repo.requeue(deliveryId, now());
+    },
+  };
+}
+export type WebhooksService = ReturnType<typeof createWebhooksService>;
