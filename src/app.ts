@@ -211,7 +211,6 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const pages = accountPagesRouter({
     accounts,
     login,
-    applications,
     render,
     signupOpen: config.SIGNUP === 'open',
     startDashboardSession,

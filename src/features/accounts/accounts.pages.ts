@@ -5,12 +5,10 @@ import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import type { AccountsService } from './accounts.service.ts';
 import type { Login } from './login.ts';
-import type { ApplicationsService } from '../applications/applications.service.ts';
 
 export interface AccountPagesDeps {
   accounts: AccountsService;
   login: Login;
-  applications: ApplicationsService;
   render: Renderer;
   signupOpen: boolean;
   startDashboardSession(ctx: AppContext, userId: string): Promise<void>;
@@ -24,7 +22,7 @@ function safeReturnTo(value: unknown): string {
   return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/dashboard';
 }
 
-/** Sign-up, sign-in, sign-out and the dashboard's landing page. */
+/** Sign-up, sign-in and sign-out (the dashboard itself lives in features/dashboard). */
 export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
   const { accounts, render, signupOpen } = deps;
   const router = new Router<AppState>();
@@ -82,12 +80,6 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
     await deps.endSessions(ctx);
     ctx.status = 303;
     ctx.redirect('/login');
-  });
-
-  router.get('/dashboard', async (ctx) => {
-    if (!ctx.state.account) return ctx.redirect(`/login?return_to=${encodeURIComponent('/dashboard')}`);
-    const apps = await deps.applications.list(ctx.state.account);
-    render.page(ctx, 'dashboard', { apps });
   });
 
   return router;
