@@ -17,6 +17,7 @@ import { createAccountsRepo, createBrowserSessionsRepo } from './features/accoun
 import { createAccountsService, type AccountsService } from './features/accounts/accounts.service.ts';
 import { createPasswordHasher } from './features/accounts/passwords.ts';
 import { accountPagesRouter } from './features/accounts/accounts.pages.ts';
+import { securityPagesRouter } from './features/accounts/security.pages.ts';
 import { createApplicationsRepo } from './features/applications/applications.repo.ts';
 import { createApplicationsService, type ApplicationsService } from './features/applications/applications.service.ts';
 import { applicationsRouter } from './features/applications/applications.routes.ts';
@@ -44,11 +45,14 @@ import { createRateLimiter, type Policies } from './features/rate-limit/rate-lim
 import { tokenEndpointLimit } from './features/rate-limit/token-endpoint.ts';
 import { createLoginThrottle } from './features/rate-limit/login-throttle.ts';
 import { createLogin } from './features/accounts/login.ts';
+import { createTwoFactorRepo } from './features/accounts/two-factor.repo.ts';
+import { createTwoFactorService } from './features/accounts/two-factor.service.ts';
 import { createSecretBox } from './shared/encryption.ts';
 import { createWebhooksRepo } from './features/webhooks/webhooks.repo.ts';
 import { createWebhooksService } from './features/webhooks/webhooks.service.ts';
 import { createWebhookWorker, type WebhookWorker } from './features/webhooks/worker.ts';
 import { createDeliver, type Deliver } from './features/webhooks/deliver.ts';
+import { dashboardRouter } from './features/dashboard/dashboard.routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -179,7 +183,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
     jwt: config.RATE_LIMIT_APPLICATIONS,
     unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
   };
-  const login = createLogin(accounts, createLoginThrottle(now));
+  const twoFactor = createTwoFactorService({ repo: createTwoFactorRepo(db), box, now });
+  const login = createLogin(accounts, twoFactor, createLoginThrottle(now));
 
   // Browser sessions shared by the pages.
   const secure = config.secureCookies;
@@ -207,17 +212,23 @@ export function buildApp(deps: AppDeps): BuiltApp {
     apiResource: config.API_RESOURCE,
     startDashboardSession,
     formGuard,
+    secureCookies: secure,
+    now,
   });
   const pages = accountPagesRouter({
     accounts,
     login,
     render,
     signupOpen: config.SIGNUP === 'open',
+    secureCookies: secure,
+    now,
     startDashboardSession,
     endSessions,
     formGuard,
   });
+  const dashboard = dashboardRouter({ render, formGuard, apiKeys, applications, consents, webhooks, now });
   const origin = new URL(config.ISSUER).origin;
+  const security = securityPagesRouter({ accounts, twoFactor, render, formGuard });
   const apps = applicationsRouter({ applications, authenticator, origin, jsonBody, limiter, policies: appPolicies });
   const v2 = v2Router({ authenticator, apiKeys, users, projects, consents, webhooks, jsonBody, origin, limiter, policies, now });
 
@@ -234,6 +245,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(interactionErrors(render));
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(pages.routes()).use(pages.allowedMethods());
+  app.use(dashboard.routes()).use(dashboard.allowedMethods());
+  app.use(security.routes()).use(security.allowedMethods());
   app.use(apps.routes()).use(apps.allowedMethods());
   app.use(v2.routes()).use(v2.allowedMethods());
   app.use(jsonBodyShim());

@@ -17,6 +17,7 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  recovery_codes: RecoveryCodesTable;
 }
 
 export interface UsersTable {
@@ -29,6 +30,20 @@ export interface UsersTable {
   is_admin: number;
   created_at: number;
   updated_at: number;
+  /** TOTP secret sealed with SECRETS_KEY; set once 2FA is confirmed. */
+  totp_secret_enc: string | null;
+  /** Sealed secret shown during enrollment, until the first code confirms it. */
+  totp_pending_secret_enc: string | null;
+  totp_enabled_at: number | null;
+  /** The last accepted TOTP time step: a code is accepted only for a later step (no replay). */
+  totp_last_step: number | null;
+}
+
+export interface RecoveryCodesTable {
+  code_hash: string;
+  user_id: string;
+  used_at: number | null;
+  created_at: number;
 }
 
 /** Dashboard sign-in sessions. The cookie holds the raw id; only its SHA-256 is stored. */

@@ -5,6 +5,7 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import { API_SCOPES, isApiScope } from '../auth/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
 import type { Login } from '../features/accounts/login.ts';
+import { clearPendingSecondFactor, readPendingSecondFactor, setPendingSecondFactor } from '../features/accounts/pending-second-factor.ts';
 import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import type { Renderer } from '../http/render.ts';
@@ -23,6 +24,8 @@ export interface InteractionDeps {
   startDashboardSession(ctx: AppContext, userId: string): Promise<void>;
   /** Body parser + CSRF check for the form posts. */
   formGuard: Middleware<AppState>[];
+  secureCookies: boolean;
+  now(): number;
 }
 
 /**
@@ -85,8 +88,28 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
         signupOpen: false,
       }, result.status);
     }
+    if (result.secondFactor) {
+      setPendingSecondFactor(ctx, result.account.id, `interaction:${details.uid}`, deps.secureCookies, deps.now());
+      return render.page(ctx, 'second-factor', { action: `/interaction/${details.uid}/2fa`, error: null });
+    }
     await deps.startDashboardSession(ctx, result.account.id);
     return finish(ctx, { login: { accountId: result.account.id } }, false);
+  });
+
+  router.post('/interaction/:uid/2fa', ...deps.formGuard, async (ctx) => {
+    const details = await loadInteraction(ctx);
+    if (details.prompt.name !== 'login') throw new errors.SessionNotFound('not a login prompt');
+    const userId = readPendingSecondFactor(ctx, `interaction:${details.uid}`, deps.now());
+    if (!userId) {
+      return render.page(ctx, 'login', { action: `/interaction/${details.uid}/login`, email: '', error: 'Your sign-in expired. Please sign in again.', signupOpen: false }, 401);
+    }
+    const result = await deps.login.attemptSecondFactor(userId, (ctx.request.body as Record<string, unknown>)['code'], ctx.ip);
+    if (!result.ok) {
+      return render.page(ctx, 'second-factor', { action: `/interaction/${details.uid}/2fa`, error: result.message }, result.status);
+    }
+    clearPendingSecondFactor(ctx, deps.secureCookies);
+    await deps.startDashboardSession(ctx, result.account.id);
+    return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd', 'otp'] } }, false);
   });
 
   router.post('/interaction/:uid/confirm', ...deps.formGuard, async (ctx) => {

@@ -3,6 +3,7 @@ import * as m0001 from './0001_initial.ts';
 import * as m0002 from './0002_api_keys_projects.ts';
 import * as m0003 from './0003_api_key_rate_limits.ts';
 import * as m0004 from './0004_webhooks.ts';
+import * as m0005 from './0005_two_factor.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '0002_api_keys_projects': m0002,
   '0003_api_key_rate_limits': m0003,
   '0004_webhooks': m0004,
+  '0005_two_factor': m0005,
 };

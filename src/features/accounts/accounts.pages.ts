@@ -5,12 +5,17 @@ import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import type { AccountsService } from './accounts.service.ts';
 import type { Login } from './login.ts';
+import { clearPendingSecondFactor, readPendingSecondFactor, setPendingSecondFactor } from './pending-second-factor.ts';
+
+const DASHBOARD = 'dashboard';
 
 export interface AccountPagesDeps {
   accounts: AccountsService;
   login: Login;
   render: Renderer;
   signupOpen: boolean;
+  secureCookies: boolean;
+  now(): number;
   startDashboardSession(ctx: AppContext, userId: string): Promise<void>;
   /** Ends the dashboard session and the OAuth (provider) session of this browser. */
   endSessions(ctx: AppContext): Promise<void>;
@@ -51,6 +56,31 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
       const email = typeof body['email'] === 'string' ? body['email'] : '';
       return loginPage(ctx, { email, error: result.message, returnTo }, result.status);
     }
+    ctx.status = 303;
+    if (result.secondFactor) {
+      setPendingSecondFactor(ctx, result.account.id, DASHBOARD, deps.secureCookies, deps.now());
+      return ctx.redirect(`/login/2fa?return_to=${encodeURIComponent(returnTo)}`);
+    }
+    await deps.startDashboardSession(ctx, result.account.id);
+    ctx.redirect(returnTo);
+  });
+
+  const secondFactorPage = (ctx: AppContext, returnTo: string, error: string | null, status = 200) =>
+    render.page(ctx, 'second-factor', { action: `/login/2fa?return_to=${encodeURIComponent(returnTo)}`, error }, status);
+
+  router.get('/login/2fa', (ctx) => {
+    const returnTo = safeReturnTo(ctx.query['return_to']);
+    if (!readPendingSecondFactor(ctx, DASHBOARD, deps.now())) return ctx.redirect('/login');
+    return secondFactorPage(ctx, returnTo, null);
+  });
+
+  router.post('/login/2fa', ...deps.formGuard, async (ctx) => {
+    const returnTo = safeReturnTo(ctx.query['return_to']);
+    const userId = readPendingSecondFactor(ctx, DASHBOARD, deps.now());
+    if (!userId) return loginPage(ctx, { error: 'Your sign-in expired. Please sign in again.', returnTo }, 401);
+    const result = await deps.login.attemptSecondFactor(userId, (ctx.request.body as Record<string, unknown>)['code'], ctx.ip);
+    if (!result.ok) return secondFactorPage(ctx, returnTo, result.message, result.status);
+    clearPendingSecondFactor(ctx, deps.secureCookies);
     await deps.startDashboardSession(ctx, result.account.id);
     ctx.status = 303;
     ctx.redirect(returnTo);

@@ -59,6 +59,10 @@ export function createBrowserSessionsRepo(db: DB) {
     async delete(idHash: string): Promise<void> {
       await db.deleteFrom('browser_sessions').where('id_hash', '=', idHash).execute();
     },
+    /** Signs the account out everywhere but the given session (after a password change). */
+    async deleteOthers(userId: string, keepIdHash: string): Promise<void> {
+      await db.deleteFrom('browser_sessions').where('user_id', '=', userId).where('id_hash', '!=', keepIdHash).execute();
+    },
     async deleteExpired(now: number): Promise<void> {
       await db.deleteFrom('browser_sessions').where('expires_at', '<=', now).execute();
     },

@@ -25,6 +25,8 @@ export interface Account {
   name: string | null;
   isAdmin: boolean;
   createdAt: number;
+  /** Whether sign-in asks for a second factor (TOTP or a recovery code). */
+  twoFactor: boolean;
 }
 
 const toAccount = (row: UserRow): Account => ({
@@ -33,6 +35,7 @@ const toAccount = (row: UserRow): Account => ({
   name: row.name,
   isAdmin: row.is_admin === 1,
   createdAt: row.created_at,
+  twoFactor: row.totp_secret_enc !== null,
 });
 
 /** Dashboard sessions last a week from sign-in. */
@@ -66,6 +69,10 @@ export function createAccountsService(deps: {
         is_admin: input.isAdmin ? 1 : 0,
         created_at: t,
         updated_at: t,
+        totp_secret_enc: null,
+        totp_pending_secret_enc: null,
+        totp_enabled_at: null,
+        totp_last_step: null,
       };
       try {
         await accounts.insert(row, [buildEvent('user.signed_up', row.id, { id: row.id, email: row.email, name: row.name }, t)]);
@@ -110,6 +117,24 @@ export function createAccountsService(deps: {
     async sessionAccount(id: string): Promise<Account | null> {
       const row = await sessions.findUser(sha256(id), now());
       return row ? toAccount(row) : null;
+    },
+
+    /** Checks the current password, sets the new one, and ends the account's other sessions. */
+    async changePassword(userId: string, currentSessionId: string, current: unknown, next: unknown): Promise<void> {
+      const row = await accounts.findById(userId);
+      if (!row || typeof current !== 'string' || !(await passwords.verify(row.password_hash, current))) {
+        throw validationFailed('The current password is not right', 'current_password');
+      }
+      const parsed = passwordSchema.safeParse(next);
+      if (!parsed.success) throw validationFailed(parsed.error.issues[0]!.message, 'new_password');
+      await accounts.update(userId, { password_hash: await passwords.hash(parsed.data), updated_at: now() });
+      await sessions.deleteOthers(userId, sha256(currentSessionId));
+    },
+
+    /** Re-checks the password of a signed-in account (before sensitive changes). */
+    async passwordMatches(userId: string, password: unknown): Promise<boolean> {
+      const row = await accounts.findById(userId);
+      return Boolean(row) && typeof password === 'string' && (await passwords.verify(row!.password_hash, password));
     },
 
     async endSession(id: string): Promise<void> {

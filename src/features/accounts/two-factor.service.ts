@@ -1,0 +1,88 @@
+import * as OTPAuth from 'otpauth';
+import QRCode from 'qrcode';
+import { AppError, validationFailed } from '../../http/errors.ts';
+import type { SecretBox } from '../../shared/encryption.ts';
+import { randomBase62, sha256 } from '../../shared/secrets.ts';
+import type { TwoFactorRepo } from './two-factor.repo.ts';
+
+const PERIOD = 30;
+const RECOVERY_CODES = 10;
+const BASE32 = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'; // no 0/O, 1/I: codes people type
+
+function totpFor(secretBase32: string, label: string): OTPAuth.TOTP {
+  return new OTPAuth.TOTP({ issuer: 'Latchkey', label, algorithm: 'SHA1', digits: 6, period: PERIOD, secret: OTPAuth.Secret.fromBase32(secretBase32) });
+}
+
+/** 16 characters from a 32-letter alphabet (80 bits), grouped `XXXX-XXXX-XXXX-XXXX`. */
+function newRecoveryCode(): string {
+  let raw = '';
+  while (raw.length < 16) {
+    for (const ch of randomBase62(32)) {
+      const i = BASE32.indexOf(ch.toUpperCase());
+      if (i >= 0 && raw.length < 16) raw += BASE32[i];
+    }
+  }
+  return raw.match(/.{4}/g)!.join('-');
+}
+
+const normaliseRecovery = (code: string) => code.toUpperCase().replace(/[^A-Z0-9]/g, '');
+
+/**
+ * TOTP second factor (RFC 6238, 6 digits, 30 s, one step of clock drift either way). A code is
+ * accepted once: its time step must be later than the last accepted one. Ten single-use recovery
+ * codes are shown once and kept as SHA-256.
+ */
+export function createTwoFactorService(deps: { repo: TwoFactorRepo; box: SecretBox; now(): number }) {
+  const { repo, box, now } = deps;
+
+  /** The time step a code matches (within ±1 step), or null. */
+  function matchingStep(secretBase32: string, code: string): number | null {
+    if (!/^\d{6}$/.test(code)) return null;
+    const t = now();
+    const delta = totpFor(secretBase32, 'x').validate({ token: code, timestamp: t, window: 1 });
+    return delta === null ? null : Math.floor(t / 1000 / PERIOD) + delta;
+  }
+
+  return {
+    async status(userId: string): Promise<{ enabled: boolean; recoveryCodesLeft: number }> {
+      const s = await repo.state(userId);
+      return { enabled: Boolean(s?.totp_secret_enc), recoveryCodesLeft: s?.totp_secret_enc ? await repo.unusedRecoveryCodes(userId) : 0 };
+    },
+
+    /** Starts enrollment: a fresh secret as text, otpauth URI and QR code (SVG). */
+    async begin(userId: string, label: string): Promise<{ secret: string; uri: string; qrSvg: string }> {
+      const secret = new OTPAuth.Secret({ size: 20 }).base32;
+      await repo.setPending(userId, box.seal(secret));
+      const uri = totpFor(secret, label).toString();
+      return { secret, uri, qrSvg: await QRCode.toString(uri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' }) };
+    },
+
+    /** Confirms enrollment with a first code; returns the recovery codes (shown once). */
+    async confirm(userId: string, code: string): Promise<string[]> {
+      const s = await repo.state(userId);
+      if (!s?.totp_pending_secret_enc) throw new AppError('CONFLICT', 'Start setting up two-factor authentication first');
+      const step = matchingStep(box.open(s.totp_pending_secret_enc), code.trim());
+      if (step === null) throw validationFailed('That code is not right. Check the time on your device and try again.', 'code');
+      const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+      await repo.enable(userId, s.totp_pending_secret_enc, step, codes.map((c) => sha256(normaliseRecovery(c))), now());
+      return codes;
+    },
+
+    /** A TOTP code (once per time step) or an unused recovery code. */
+    async verify(userId: string, input: string): Promise<boolean> {
+      const s = await repo.state(userId);
+      if (!s?.totp_secret_enc) return false;
+      const code = input.trim();
+      const step = matchingStep(box.open(s.totp_secret_enc), code);
+      if (step !== null) return repo.advanceStep(userId, step);
+      const recovery = normaliseRecovery(code);
+      if (recovery.length !== 16) return false;
+      return repo.useRecoveryCode(userId, sha256(recovery), now());
+    },
+
+    async disable(userId: string): Promise<void> {
+      await repo.disable(userId, now());
+    },
+  };
+}
+export type TwoFactorService = ReturnType<typeof createTwoFactorService>;

@@ -1,0 +1,22 @@
+import { dashboardPage, seeOther, signedIn, type DashboardDeps, type DashboardRouter } from './shared.ts';
+import { noticeFor } from './view-models.ts';
+
+/** Settings → Authorized apps: every application the account granted access to, and Revoke. */
+export function registerAuthorizedAppPages(router: DashboardRouter, deps: DashboardDeps): void {
+  const { consents } = deps;
+  const page = dashboardPage(deps);
+
+  router.get('/settings/authorized-apps', signedIn(async (ctx, account) => {
+    page(ctx, 'authorized-apps', 'authorized-apps', {
+      title: 'Authorized apps',
+      grants: await consents.list(account.id),
+      notice: noticeFor(ctx.query['done']),
+    });
+  }));
+
+  // Revoking is undone by authorizing again, so one clearly labelled button is enough (no confirmation page).
+  router.post('/settings/authorized-apps/:clientId/revoke', ...deps.formGuard, signedIn(async (ctx, account) => {
+    await consents.revoke(account.id, ctx.params['clientId']!);
+    seeOther(ctx, '/settings/authorized-apps?done=consent-revoked');
+  }));
+}

@@ -1,0 +1,129 @@
+import type { Middleware } from 'koa';
+import type Router from '@koa/router';
+import { AppError } from '../../http/errors.ts';
+import type { AppContext, AppState } from '../../http/context.ts';
+import type { Renderer } from '../../http/render.ts';
+import type { Account } from '../accounts/accounts.service.ts';
+import type { ApiKeysService } from '../api-keys/api-keys.service.ts';
+import type { ApplicationsService } from '../applications/applications.service.ts';
+import type { ConsentsService } from '../consents/consents.service.ts';
+import type { WebhooksService } from '../webhooks/webhooks.service.ts';
+import * as vm from './view-models.ts';
+
+export interface DashboardDeps {
+  render: Renderer;
+  /** Form body parser + CSRF check, for every POST. */
+  formGuard: Middleware<AppState>[];
+  apiKeys: ApiKeysService;
+  applications: ApplicationsService;
+  consents: ConsentsService;
+  webhooks: WebhooksService;
+  now(): number;
+  /** Whether the account has two-factor authentication on; the overview then drops its "enable 2FA" tip. */
+  twoFactorEnabled?(userId: string): Promise<boolean>;
+}
+
+export type DashboardRouter = Router<AppState>;
+
+/** The dashboard's sections, in the order of the navigation (the layout lists them). */
+export type Section = 'overview' | 'api-keys' | 'applications' | 'authorized-apps' | 'webhooks' | 'security';
+
+type Handler = (ctx: AppContext, account: Account) => Promise<void> | void;
+
+/**
+ * Runs the handler for a signed-in account; otherwise sends the browser to sign in and come back
+ * (a form post comes back to the page it was posted from, never re-posted).
+ */
+export function signedIn(handler: Handler): Middleware<AppState> {
+  return async (ctx) => {
+    const account = ctx.state.account;
+    if (!account) {
+      const back = ctx.method === 'GET' ? ctx.originalUrl : ctx.path.replace(/\/[^/]+$/, '') || '/dashboard';
+      if (ctx.method !== 'GET') ctx.status = 303;
+      ctx.redirect(`/login?return_to=${encodeURIComponent(back)}`);
+      return;
+    }
+    await handler(ctx, account);
+  };
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** Functions the templates call (formatting only; no data access). */
+export function templateHelpers(now: number) {
+  return {
+    ...vm,
+    now,
+    /** A `<time>` element (trusted HTML; its text is escaped here), or `fallback` for no value. */
+    time(value: string | number | null, style: 'date' | 'relative' | 'datetime' = 'date', fallback = 'Never'): string {
+      if (value === null || value === undefined) return `<span class="muted">${escapeHtml(fallback)}</span>`;
+      const ms = typeof value === 'number' ? value : Date.parse(value);
+      const text = style === 'date' ? vm.formatDate(ms) : style === 'datetime' ? vm.formatDateTime(ms) : vm.relativeTime(ms, now);
+      return `<time datetime="${new Date(ms).toISOString()}" title="${escapeHtml(vm.formatDateTime(ms))}">${escapeHtml(text)}</time>`;
+    },
+  };
+}
+export type TemplateHelpers = ReturnType<typeof templateHelpers>;
+
+/** Renders a dashboard page: wide layout, its nav section marked, the helpers at hand. */
+export function dashboardPage(deps: Pick<DashboardDeps, 'render' | 'now'>) {
+  return (ctx: AppContext, template: string, section: Section, data: Record<string, unknown>, status = 200): void => {
+    deps.render.page(ctx, `dashboard/${template}`, { wide: true, section, h: templateHelpers(deps.now()), error: null, notice: null, ...data }, status);
+  };
+}
+
+/** Form field names as people see them on the forms, for service messages that name a field. */
+const FIELD_LABELS: Record<string, string> = {
+  name: 'Name',
+  scopes: 'Scopes',
+  expires_at: 'Expiration',
+  allowed_ips: 'IP allowlist',
+  redirect_uris: 'Redirect URIs',
+  type: 'Type',
+  url: 'Endpoint URL',
+  events: 'Events',
+  description: 'Description',
+};
+
+/**
+ * The message of a service error, phrased for the form: "allowed_ips.1: each entry must be..." becomes
+ * "IP allowlist, line 2: each entry must be...".
+ */
+export function formMessage(err: AppError): string {
+  const m = /^([a-z_]+)(?:\.(\d+))?: (.*)$/s.exec(err.message);
+  if (!m || !FIELD_LABELS[m[1]!]) return err.message;
+  const [, field, index, rest] = m;
+  const label = index !== undefined ? `${FIELD_LABELS[field!]}, line ${Number(index) + 1}` : FIELD_LABELS[field!];
+  return `${label}: ${rest}`;
+}
+
+/**
+ * Runs a service call from a form handler. Input problems (400), refusals (403) and conflicts (409)
+ * come back as a message for the form; anything else (404, 500) goes to the error page.
+ */
+export async function attempt<T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; status: number; message: string }> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    if (err instanceof AppError && (err.status === 400 || err.status === 403 || err.status === 409 || err.status === 422)) {
+      return { ok: false, status: err.status, message: formMessage(err) };
+    }
+    throw err;
+  }
+}
+
+/** The posted form body. */
+export const formBody = (ctx: AppContext): Record<string, unknown> => (ctx.request as { body?: Record<string, unknown> }).body ?? {};
+
+/** 303 See Other: after a successful form post, the browser GETs the next page. */
+export function seeOther(ctx: AppContext, location: string): void {
+  ctx.status = 303;
+  ctx.redirect(location);
+}
+
+/** Pages that show a secret once: nothing may keep a copy of the response. */
+export function noStore(ctx: AppContext): void {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Pragma', 'no-cache');
+}
