@@ -20,7 +20,7 @@ import { accountPagesRouter } from './features/accounts/accounts.pages.ts';
 import { securityPagesRouter } from './features/accounts/security.pages.ts';
 import { createApplicationsRepo } from './features/applications/applications.repo.ts';
 import { createApplicationsService, type ApplicationsService } from './features/applications/applications.service.ts';
-import { applicationsRouter } from './features/applications/applications.routes.ts';
+import { APPLICATIONS_PREFIX, applicationsRouter, applicationsRoutes } from './features/applications/applications.routes.ts';
 import { createConsentsRepo } from './features/consents/consents.repo.ts';
 import { createConsentsService } from './features/consents/consents.service.ts';
 import { createPayloadsRepo } from './oidc/payloads.repo.ts';
@@ -39,7 +39,8 @@ import { createProjectsService } from './features/projects/projects.service.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { createOAuthTokenVerifier } from './auth/oauth-tokens.ts';
 import { createSharedJwtVerifier, type SharedJwtVerifier } from './auth/shared-jwt.ts';
-import { apiVersion, v2Router } from './api/v2/router.ts';
+import { apiVersion, v2RouteSpecs, v2Router } from './api/v2/router.ts';
+import { buildOpenApi, serveOpenApi } from './api/openapi.ts';
 import { createMemoryStore, type RateLimitStore } from './features/rate-limit/store.ts';
 import { createRateLimiter, type Policies } from './features/rate-limit/rate-limiter.ts';
 import { tokenEndpointLimit } from './features/rate-limit/token-endpoint.ts';
@@ -67,11 +68,15 @@ export interface AppDeps {
   secretsKey: Buffer;
   /** Sends one webhook; tests may pass a recording one. Default: HTTP with the SSRF guard. */
   deliver?: Deliver;
+  /** Check every API response against its declared schema (tests). */
+  validateResponses?: boolean;
 }
 
 export interface BuiltApp {
   app: Koa<AppState>;
   provider: Provider;
+  /** The OpenAPI document served at /v2/openapi.json. */
+  openApi: Record<string, unknown>;
   services: { accounts: AccountsService; applications: ApplicationsService; apiKeys: ApiKeysService; sharedJwt: SharedJwtVerifier | null };
   /** Delivers the webhook outbox; the server starts it, the CLI does not. */
   webhookWorker: WebhookWorker;
@@ -226,11 +231,17 @@ export function buildApp(deps: AppDeps): BuiltApp {
     endSessions,
     formGuard,
   });
-  const dashboard = dashboardRouter({ render, formGuard, apiKeys, applications, consents, webhooks, now });
   const origin = new URL(config.ISSUER).origin;
+  const dashboard = dashboardRouter({ render, formGuard, apiKeys, applications, consents, webhooks, now, origin });
   const security = securityPagesRouter({ accounts, twoFactor, render, formGuard });
-  const apps = applicationsRouter({ applications, authenticator, origin, jsonBody, limiter, policies: appPolicies });
-  const v2 = v2Router({ authenticator, apiKeys, users, projects, consents, webhooks, jsonBody, origin, limiter, policies, now });
+  const buildOpts = { validateResponses: deps.validateResponses ?? false };
+  const routeGroups = [
+    { prefix: '/v2', specs: v2RouteSpecs({ users, projects, apiKeys, consents, webhooks }) },
+    { prefix: APPLICATIONS_PREFIX, specs: applicationsRoutes(applications) },
+  ];
+  const apps = applicationsRouter({ applications, authenticator, origin, jsonBody, limiter, policies: appPolicies }, routeGroups[1]!.specs, buildOpts);
+  const v2 = v2Router({ authenticator, apiKeys, users, projects, consents, webhooks, jsonBody, origin, limiter, policies, now }, routeGroups[0]!.specs, buildOpts);
+  const openApi = buildOpenApi(routeGroups, { version: '2.0', serverUrl: config.ISSUER });
 
   // Request flow: id -> errors -> headers -> our routers -> oidc-provider (no body parser before it).
   const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, keys: keys.cookieKeys });
@@ -248,6 +259,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(dashboard.routes()).use(dashboard.allowedMethods());
   app.use(security.routes()).use(security.allowedMethods());
   app.use(apps.routes()).use(apps.allowedMethods());
+  app.use(serveOpenApi(openApi));
   app.use(v2.routes()).use(v2.allowedMethods());
   app.use(jsonBodyShim());
   app.use(tokenEndpointLimit({ limiter, applications, perClient: config.RATE_LIMIT_TOKEN_ENDPOINT, unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED }));
@@ -258,6 +270,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     app,
     provider,
     services: { accounts, applications, apiKeys, sharedJwt },
+    openApi,
     webhookWorker,
     async stop() {
       stopHousekeeping();

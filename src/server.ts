@@ -25,14 +25,14 @@ export interface RunningServer {
 export async function startServer(
   config: Config,
   logger: Logger,
-  opts: { now?: () => number; deliver?: Deliver; webhookPollMs?: number } = {},
+  opts: { now?: () => number; deliver?: Deliver; webhookPollMs?: number; validateResponses?: boolean } = {},
 ): Promise<RunningServer> {
   const db = openDatabase(config);
   await migrateToLatest(db);
   const keys = await loadServerKeys(createServerSecretsRepo(db), Date.now());
   const secrets = loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile);
   if (secrets.generated) logger.warn({ file: config.secretsKeyFile }, 'generated a secrets key file; set SECRETS_KEY to manage it yourself');
-  const built = buildApp({ config, db, logger, keys, secretsKey: secrets.key, ...(opts.now ? { now: opts.now } : {}), ...(opts.deliver ? { deliver: opts.deliver } : {}) });
+  const built = buildApp({ config, db, logger, keys, secretsKey: secrets.key, ...(opts.now ? { now: opts.now } : {}), ...(opts.deliver ? { deliver: opts.deliver } : {}), validateResponses: opts.validateResponses ?? false });
   built.webhookWorker.start(opts.webhookPollMs ?? 1000);
   const server = http.createServer(built.app.callback());
   server.keepAliveTimeout = 5_000;

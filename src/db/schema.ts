@@ -18,6 +18,17 @@ export interface Database {
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   recovery_codes: RecoveryCodesTable;
+  webhook_attempts: WebhookAttemptsTable;
+}
+
+export interface WebhookAttemptsTable {
+  delivery_id: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  at: number;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
 }
 
 export interface UsersTable {

@@ -7,6 +7,10 @@
  *
  * Every credential is issued by the server's own code paths (service, browser login + consent,
  * jsonwebtoken as the seed signs), and made once per (method, owner, scopes), then reused.
+ * Not applicable, so not generated: "revoked" for shared-secret JWTs (stateless: nothing to
+ * revoke) and "wrong IP" for anything but API keys (only keys carry an allowlist).
+ *
+ * Usage: `securityMatrix(title, routes, extras)` in a `*.security.test.ts` beside the routes.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -155,9 +159,23 @@ export interface MatrixEnv {
   api(method: string, path: string, token?: string, body?: unknown): ReturnType<typeof api>;
 }
 
-export async function createMatrixEnv(): Promise<MatrixEnv & { dispose(): Promise<void> }> {
+/**
+ * Rate limits high enough that the matrix, which fires many requests per account per second,
+ * never meets them: limits have their own tests, and a 429 here would only make cases flaky.
+ */
+export const MATRIX_SERVER_ENV: Record<string, string> = {
+  ...credentialServerEnv,
+  RATE_LIMIT_API_KEY: '1000000,100000',
+  RATE_LIMIT_OAUTH: '1000000,100000',
+  RATE_LIMIT_JWT: '1000000,100000',
+  RATE_LIMIT_UNAUTHENTICATED: '1000000,100000',
+  RATE_LIMIT_TOKEN_ENDPOINT: '1000000,100000',
+  RATE_LIMIT_APPLICATIONS: '1000000,100000',
+};
+
+export async function createMatrixEnv(opts: { env?: Record<string, string> } = {}): Promise<MatrixEnv & { dispose(): Promise<void> }> {
   const clock = { offset: 0 };
-  const server = await startTestServer({ env: credentialServerEnv, now: () => Date.now() + clock.offset });
+  const server = await startTestServer({ env: { ...MATRIX_SERVER_ENV, ...opts.env }, now: () => Date.now() + clock.offset });
   const make = credentialFactory(server);
   const [alice, bob, admin] = await Promise.all([make.user({ tag: 'alice' }), make.user({ tag: 'bob' }), make.user({ admin: true, tag: 'admin' })]);
 
@@ -212,15 +230,29 @@ export async function createMatrixEnv(): Promise<MatrixEnv & { dispose(): Promis
     return p;
   }
 
-  async function expired(method: BearerMethod, owner: TestUser, scopes: string[]) {
+  // Expired and revoked credentials are never consumed by a case, so each is made once too.
+  const memoOnce = <T,>(tag: string, build: (method: BearerMethod, owner: TestUser, scopes: string[]) => Promise<T>) => {
+    const cache = new Map<string, Promise<T>>();
+    return (method: BearerMethod, owner: TestUser, scopes: string[]): Promise<T> => {
+      const key = `${tag}|${method}|${owner.id}|${[...scopes].sort().join(' ')}`;
+      let p = cache.get(key);
+      if (!p) {
+        cache.set(key, (p = build(method, owner, scopes)));
+        p.catch(() => cache.delete(key));
+      }
+      return p;
+    };
+  };
+
+  async function makeExpired(method: BearerMethod, owner: TestUser, scopes: string[]) {
     if (method === 'api_key') {
       // Expires a minute from now; the case moves the clock two minutes on.
       const { key } = await make.apiKey(owner, scopes, { expiresAt: new Date(Date.now() + clock.offset + 60_000) });
       return { token: key, advanceMs: 120_000 };
     }
     if (method === 'oauth') {
-      // A live token; the case moves the clock past its lifetime.
-      const t = await mintOAuth(owner, scopes, await newApp());
+      // A live token (not one any other case uses); the case moves the clock past its lifetime.
+      const t = await mintOAuth(owner, scopes, await (sharedApp ??= newApp()));
       return { token: t, advanceMs: (server.config.ACCESS_TOKEN_TTL + 60) * 1000 };
     }
     // A JWT whose exp is an hour in the past (iat two hours back), signed as the seed signs.
@@ -229,7 +261,7 @@ export async function createMatrixEnv(): Promise<MatrixEnv & { dispose(): Promis
     return { token: t, advanceMs: 0 };
   }
 
-  async function revoked(method: BearerMethod, owner: TestUser, scopes: string[]): Promise<string | null> {
+  async function makeRevoked(method: BearerMethod, owner: TestUser, scopes: string[]): Promise<string | null> {
     if (method === 'api_key') {
       const created = await make.apiKey(owner, scopes);
       await server.built.services.apiKeys.revoke(owner.id, created.id);
@@ -249,6 +281,9 @@ export async function createMatrixEnv(): Promise<MatrixEnv & { dispose(): Promis
     }
     return null; // Shared-secret JWTs are stateless: there is nothing to revoke.
   }
+
+  const expired = memoOnce('expired', makeExpired);
+  const revoked = memoOnce('revoked', makeRevoked);
 
   return {
     server,
@@ -284,6 +319,8 @@ export async function createMatrixEnv(): Promise<MatrixEnv & { dispose(): Promis
 
 export interface MalformedCase {
   label: string;
+  /** In the short list every route runs; the rest run on each group's first route only. */
+  core?: true;
   authorization(valid: string, env: MatrixEnv, owner: TestUser): string;
   challenge: Challenge;
 }
@@ -295,47 +332,59 @@ const flipMiddle = (s: string) => {
 };
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
-/** Header-level mistakes: the same for every method (RFC 6750 §3.1 invalid_request). */
+/** Header-level mistakes around a live token of the method (RFC 6750 §3.1 invalid_request). */
 const HEADER_CASES: MalformedCase[] = [
-  { label: 'malformed header: `Bearer` with two tokens', authorization: (t) => `Bearer ${t} ${t}`, challenge: CHALLENGE.invalidRequest },
-  { label: 'malformed header: `Basic` scheme', authorization: (t) => `Basic ${t}`, challenge: CHALLENGE.invalidRequest },
-  { label: 'malformed header: `Basic xyz`', authorization: () => 'Basic xyz', challenge: CHALLENGE.invalidRequest },
-  { label: 'malformed header: `Bearer` without a token', authorization: () => 'Bearer', challenge: CHALLENGE.invalidRequest },
+  { label: 'malformed header: `Bearer` with two tokens', core: true, authorization: (t) => `Bearer ${t} ${t}`, challenge: CHALLENGE.invalidRequest },
+  { label: 'malformed header: the token under the `Basic` scheme', authorization: (t) => `Basic ${t}`, challenge: CHALLENGE.invalidRequest },
+];
+
+/** Header-level mistakes that carry no token at all: run once per route, not per method. */
+export const TOKENLESS_HEADERS: { label: string; core?: true; authorization: string }[] = [
+  { label: 'malformed header: `Basic xyz`', core: true, authorization: 'Basic xyz' },
+  { label: 'malformed header: `Bearer` without a token', core: true, authorization: 'Bearer' },
+  { label: 'malformed header: an unknown scheme (`Token xyz`)', authorization: 'Token xyz' },
+  { label: 'malformed header: `Bearer` with a token68-invalid character', authorization: 'Bearer abc,def' },
 ];
 
 export const MALFORMED: Record<BearerMethod, MalformedCase[]> = {
   api_key: [
-    { label: 'malformed: truncated key', authorization: (t) => `Bearer ${t.slice(0, -1)}`, challenge: CHALLENGE.invalidToken },
-    { label: 'malformed: bad checksum', authorization: (t) => `Bearer ${flipLast(t)}`, challenge: CHALLENGE.invalidToken },
+    { label: 'malformed: truncated key', core: true, authorization: (t) => `Bearer ${t.slice(0, -1)}`, challenge: CHALLENGE.invalidToken },
+    { label: 'malformed: bad checksum', core: true, authorization: (t) => `Bearer ${flipLast(t)}`, challenge: CHALLENGE.invalidToken },
     { label: 'malformed: altered secret (checksum no longer matches)', authorization: (t) => `Bearer ${flipMiddle(t)}`, challenge: CHALLENGE.invalidToken },
-    { label: 'forged: well-formed key that was never issued', authorization: () => `Bearer ${mintApiKey().key}`, challenge: CHALLENGE.invalidToken },
+    { label: 'forged: well-formed key that was never issued', core: true, authorization: () => `Bearer ${mintApiKey().key}`, challenge: CHALLENGE.invalidToken },
     {
-      label: 'forged: real key id, other secret with a valid checksum',
+      label: 'forged: real key id, another secret with a valid checksum',
       authorization: (t) => `Bearer ${mintSecret(t.split('_').slice(0, 2).join('_'))}`,
       challenge: CHALLENGE.invalidToken,
     },
     ...HEADER_CASES,
   ],
   oauth: [
-    { label: 'malformed: truncated token', authorization: (t) => `Bearer ${t.slice(0, -1)}`, challenge: CHALLENGE.invalidToken },
-    { label: 'malformed: one character changed', authorization: (t) => `Bearer ${flipMiddle(t)}`, challenge: CHALLENGE.invalidToken },
+    { label: 'malformed: truncated token', core: true, authorization: (t) => `Bearer ${t.slice(0, -1)}`, challenge: CHALLENGE.invalidToken },
+    { label: 'malformed: one character changed', core: true, authorization: (t) => `Bearer ${flipMiddle(t)}`, challenge: CHALLENGE.invalidToken },
     { label: 'forged: random opaque string of the same length', authorization: (t) => `Bearer ${'x'.repeat(t.length)}`, challenge: CHALLENGE.invalidToken },
     ...HEADER_CASES,
   ],
   jwt: [
-    { label: 'malformed: truncated signature', authorization: (t) => `Bearer ${t.slice(0, -2)}`, challenge: CHALLENGE.invalidToken },
-    { label: 'malformed: payload altered (signature no longer matches)', authorization: (t) => {
-        const [h, , s] = t.split('.');
-        const payload = JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
-        return `Bearer ${h}.${b64url({ ...payload, scopes: [ADMIN_SCOPE], tampered: true })}.${s}`;
-      }, challenge: CHALLENGE.invalidToken },
+    { label: 'malformed: truncated signature', core: true, authorization: (t) => `Bearer ${t.slice(0, -2)}`, challenge: CHALLENGE.invalidToken },
+    {
+      label: 'malformed: payload altered to claim admin:all (signature no longer matches)',
+      authorization: (t) => {
+        const [header, payload, signature] = t.split('.') as [string, string, string];
+        const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+        return `Bearer ${header}.${b64url({ ...claims, scopes: [ADMIN_SCOPE], tampered: true })}.${signature}`;
+      },
+      challenge: CHALLENGE.invalidToken,
+    },
     {
       label: 'forged: signed with another secret',
+      core: true,
       authorization: (_t, _e, o) => `Bearer ${jwt.sign({ sub: o.id, scopes: [ADMIN_SCOPE] }, 'not-the-server-secret-0123456789abcdef', { expiresIn: '1h', issuer: 'api.example.com' })}`,
       challenge: CHALLENGE.invalidToken,
     },
     {
       label: 'forged: alg none',
+      core: true,
       authorization: (_t, _e, o) => {
         const nowS = Math.floor(Date.now() / 1000);
         return `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ sub: o.id, scopes: [ADMIN_SCOPE], iss: 'api.example.com', iat: nowS, exp: nowS + 600 })}.`;
@@ -447,7 +496,7 @@ const liveCase = (label: string, scopesOf: (r: RouteSpec, m: BearerMethod) => st
   },
 });
 
-function casesFor(route: RouteSpec, method: BearerMethod): CaseSpec[] {
+function casesFor(route: RouteSpec, method: BearerMethod, fullCatalogue: boolean): CaseSpec[] {
   const cases: CaseSpec[] = [];
   const scopeLabel = route.scope ?? 'none needed';
   cases.push(
@@ -500,7 +549,7 @@ function casesFor(route: RouteSpec, method: BearerMethod): CaseSpec[] {
     });
   }
 
-  for (const mal of MALFORMED[method]) {
+  for (const mal of MALFORMED[method].filter((m) => fullCatalogue || m.core)) {
     cases.push({
       label: `${mal.label} -> 401 ${mal.challenge}`,
       target: 'self',
@@ -575,27 +624,36 @@ export interface ExtraCase {
  * "no credential" case and, per credential method, every case of `casesFor`. `extras` are
  * route-specific cases that do not fit the table (sessions, unbound JWTs, ...).
  */
-export function securityMatrix(title: string, routes: RouteSpec[], extras: ExtraCase[] = []): void {
+export function securityMatrix(title: string, routes: RouteSpec[], extras: ExtraCase[] = [], opts: { env?: Record<string, string> } = {}): void {
   describe(title, () => {
     let env: MatrixEnv & { dispose(): Promise<void> };
     before(async () => {
-      env = await createMatrixEnv();
+      env = await createMatrixEnv(opts);
     });
     after(() => env?.dispose());
 
-    for (const route of routes) {
+    routes.forEach((route, index) => {
+      // The whole catalogue of malformed credentials on the group's first route; the core of it on
+      // the others (the authenticate step is shared, so repeating every variant adds no coverage).
+      const fullCatalogue = index === 0;
       describe(route.label, () => {
         it('no credential -> 401 with `WWW-Authenticate: Bearer`', async () => {
           const req = await route.request({ env, method: 'api_key', caller: env.alice, target: 'self' });
           assertUnauthorized(await env.send({ method: route.method, path: req.path, body: req.body }), CHALLENGE.missing);
         });
+        for (const h of TOKENLESS_HEADERS.filter((x) => fullCatalogue || x.core)) {
+          it(`${h.label} -> 401 ${CHALLENGE.invalidRequest}`, async () => {
+            const req = await route.request({ env, method: 'api_key', caller: env.alice, target: 'self' });
+            assertUnauthorized(await env.send({ method: route.method, path: req.path, body: req.body, authorization: h.authorization }), CHALLENGE.invalidRequest);
+          });
+        }
         for (const method of BEARER_METHODS) {
           describe(method, () => {
-            for (const c of casesFor(route, method)) it(c.label, () => runCase(env, route, method, c));
+            for (const c of casesFor(route, method, fullCatalogue)) it(c.label, () => runCase(env, route, method, c));
           });
         }
       });
-    }
+    });
 
     if (extras.length) {
       describe('specific cases', () => {

@@ -55,6 +55,8 @@ export async function startTestServer(
     ...opts.env,
   });
   const running = await startServer(config, createLogger(config.LOG_LEVEL), {
+    // Every API answer in every test is checked against the schema the OpenAPI document shows.
+    validateResponses: true,
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.webhookPollMs ? { webhookPollMs: opts.webhookPollMs } : {}),
   });

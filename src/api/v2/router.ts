@@ -1,4 +1,6 @@
 import Router from '@koa/router';
+import { z } from 'zod';
+import { defineRoute, mountRoutes, type BuildOptions, type RouteSpec } from '../route-spec.ts';
 import type { Middleware } from 'koa';
 import { authenticate, requireCredential, type Authenticator } from '../../auth/authenticate.ts';
 import { rateLimitRequests, type Policies, type RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
@@ -80,32 +82,43 @@ export interface V2Deps {
  * The /v2 API. Flow: version -> body -> authenticate -> activity log -> rate limit (per credential,
  * or per address when there is none) -> credential required -> requireScopes -> validate -> handler.
  */
-export function v2Router(deps: V2Deps): Router<AppState> {
+export function v2Router(deps: V2Deps, specs: RouteSpec[], opts: BuildOptions = {}): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/v2' });
   router.use(deps.jsonBody, authenticate(deps.authenticator, { allowSession: true, origin: deps.origin }));
   router.use(recordKeyActivity(deps.apiKeys, deps.now), rateLimitRequests(deps.limiter, deps.policies), requireCredential());
+  return mountRoutes(router, specs, opts);
+}
 
-  // The seed's "Testing Authentication": what the server sees in the presented credential.
-  router.get('/auth/test', (ctx) => {
-    const c = ctx.state.credential!;
-    ctx.body = {
-      valid: true,
-      method: c.method,
-      subject: c.subject,
-      scopes: c.scopes,
-      expires_at: c.expiresAt === null ? null : new Date(c.expiresAt).toISOString(),
-    };
-  });
+export const authTestSchema = z.object({
+  valid: z.literal(true),
+  method: z.enum(['api_key', 'oauth', 'jwt', 'session']),
+  subject: z.string(),
+  scopes: z.array(z.string()),
+  expires_at: z.iso.datetime().nullable(),
+});
 
-  const subRouters = [
-    usersRoutes(deps.users),
-    projectsRoutes(deps.projects),
-    apiKeysRoutes(deps.apiKeys),
-    consentsRoutes(deps.consents),
-    webhooksRoutes(deps.webhooks),
+/** Every /v2 route, declared once (the router and the OpenAPI document are both built from these). */
+export function v2RouteSpecs(deps: Pick<V2Deps, 'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks'>): RouteSpec[] {
+  return [
+    // The seed's "Testing Authentication": what the server sees in the presented credential.
+    defineRoute({
+      method: 'get', path: '/auth/test', operationId: 'testAuth', summary: 'Check a credential', tag: 'Authentication',
+      auth: { scopes: [] }, status: 200, response: authTestSchema,
+      handler: (ctx) => {
+        const c = ctx.state.credential!;
+        return {
+          valid: true,
+          method: c.method,
+          subject: c.subject,
+          scopes: c.scopes,
+          expires_at: c.expiresAt === null ? null : new Date(c.expiresAt).toISOString(),
+        };
+      },
+    }),
+    ...usersRoutes(deps.users),
+    ...projectsRoutes(deps.projects),
+    ...apiKeysRoutes(deps.apiKeys),
+    ...consentsRoutes(deps.consents),
+    ...webhooksRoutes(deps.webhooks),
   ];
-  for (const sub of subRouters) {
-    router.use(sub.routes(), sub.allowedMethods());
-  }
-  return router;
 }

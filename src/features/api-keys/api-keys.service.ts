@@ -60,22 +60,40 @@ export const createApiKeySchema = z.strictObject({
     .nullish(),
 });
 
-export interface ApiKeyView {
-  id: string;
-  name: string;
-  prefix: string;
-  scopes: string[];
-  allowed_ips: string[] | null;
-  status: 'active' | 'expired' | 'revoked' | 'rotated';
-  expires_at: string | null;
-  created_at: string;
-  last_used_at: string | null;
-  last_used_ip: string | null;
-  revoked_at: string | null;
-  replaced_by: string | null;
-  grace_until: string | null;
-  rate_limit: { hourly: number; burst: number } | null;
-}
+const isoOrNull = z.iso.datetime().nullable();
+export const apiKeyViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** What listings show of the key: enough to recognise it, nothing to use. */
+  prefix: z.string(),
+  scopes: z.array(z.string()),
+  allowed_ips: z.array(z.string()).nullable(),
+  status: z.enum(['active', 'expired', 'revoked', 'rotated']),
+  expires_at: isoOrNull,
+  created_at: z.iso.datetime(),
+  last_used_at: isoOrNull,
+  last_used_ip: z.string().nullable(),
+  revoked_at: isoOrNull,
+  replaced_by: z.string().nullable(),
+  grace_until: isoOrNull,
+  rate_limit: z.object({ hourly: z.number(), burst: z.number() }).nullable(),
+});
+export type ApiKeyView = z.infer<typeof apiKeyViewSchema>;
+/** The answer to create and rotate: the view plus the key itself, shown this once. */
+export const createdApiKeySchema = apiKeyViewSchema.extend({ key: z.string() });
+export const apiKeyActivitySchema = z.object({
+  data: z.array(
+    z.object({
+      at: z.iso.datetime(),
+      ip: z.string(),
+      method: z.string(),
+      path: z.string(),
+      status: z.number().int(),
+      request_id: z.string(),
+      client_version: z.string().nullable(),
+    }),
+  ),
+});
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { actorOf, requireUser } from '../../auth/actor.ts';
-import { authenticate, requireCredential, requireScopes, type Authenticator } from '../../auth/authenticate.ts';
+import { authenticate, requireCredential, type Authenticator } from '../../auth/authenticate.ts';
+import { defineRoute, listOf, mountRoutes, type BuildOptions, type RouteSpec } from '../../api/route-spec.ts';
+import { applicationViewSchema, createApplicationSchema, registeredApplicationSchema, rotatedApplicationSchema, updateApplicationSchema } from './applications.schema.ts';
 import { rateLimitRequests, type Policies, type RateLimiter } from '../rate-limit/rate-limiter.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { AppManager, ApplicationsService } from './applications.service.ts';
@@ -28,41 +30,56 @@ function manager(ctx: AppContext): AppManager {
  * Application". Authenticated like /v2: a dashboard session, or a bearer credential carrying
  * write:applications (read:applications to read).
  */
-export function applicationsRouter(deps: ApplicationRoutesDeps): Router<AppState> {
-  const { applications } = deps;
-  const router = new Router<AppState>({ prefix: '/oauth/applications' });
+export function applicationsRouter(deps: ApplicationRoutesDeps, specs: RouteSpec[], opts: BuildOptions = {}): Router<AppState> {
+  const router = new Router<AppState>({ prefix: APPLICATIONS_PREFIX });
   router.use(deps.jsonBody, authenticate(deps.authenticator, { allowSession: true, origin: deps.origin }));
   router.use(rateLimitRequests(deps.limiter, deps.policies, 'apps'), requireCredential());
-  const read = requireScopes('read:applications');
-  const write = requireScopes('write:applications');
+  return mountRoutes(router, specs, opts);
+}
 
-  router.post('/', write, async (ctx) => {
-    ctx.status = 201;
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = await applications.register(manager(ctx), ctx.request.body);
-  });
+export const APPLICATIONS_PREFIX = '/oauth/applications';
 
-  router.get('/', read, async (ctx) => {
-    ctx.body = { data: await applications.list(manager(ctx)) };
-  });
-
-  router.get('/:clientId', read, async (ctx) => {
-    ctx.body = await applications.get(manager(ctx), ctx.params['clientId']!);
-  });
-
-  router.patch('/:clientId', write, async (ctx) => {
-    ctx.body = await applications.update(manager(ctx), ctx.params['clientId']!, ctx.request.body);
-  });
-
-  router.delete('/:clientId', write, async (ctx) => {
-    await applications.remove(manager(ctx), ctx.params['clientId']!);
-    ctx.status = 204;
-  });
-
-  router.post('/:clientId/secret', write, async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = await applications.rotateSecret(manager(ctx), ctx.params['clientId']!);
-  });
-
-  return router;
+export function applicationsRoutes(applications: ApplicationsService): RouteSpec[] {
+  const read = { scopes: ['read:applications'] };
+  const write = { scopes: ['write:applications'] };
+  const tag = 'Applications';
+  const clientId = (ctx: AppContext) => ctx.params['clientId']!;
+  return [
+    defineRoute({
+      method: 'post', path: '/', operationId: 'createApplication', summary: 'Register an application (the client secret is shown once)', tag, auth: write,
+      body: createApplicationSchema, status: 201, response: registeredApplicationSchema,
+      handler: (ctx) => {
+        ctx.set('Cache-Control', 'no-store');
+        return applications.register(manager(ctx), ctx.request.body);
+      },
+    }),
+    defineRoute({
+      method: 'get', path: '/', operationId: 'listApplications', summary: 'List your applications', tag, auth: read,
+      status: 200, response: listOf(applicationViewSchema),
+      handler: async (ctx) => ({ data: await applications.list(manager(ctx)) }),
+    }),
+    defineRoute({
+      method: 'get', path: '/:clientId', operationId: 'getApplication', summary: 'Get an application', tag, auth: read,
+      status: 200, response: applicationViewSchema,
+      handler: (ctx) => applications.get(manager(ctx), clientId(ctx)),
+    }),
+    defineRoute({
+      method: 'patch', path: '/:clientId', operationId: 'updateApplication', summary: 'Update name, redirect URIs or scopes', tag, auth: write,
+      body: updateApplicationSchema, status: 200, response: applicationViewSchema,
+      handler: (ctx) => applications.update(manager(ctx), clientId(ctx), ctx.request.body),
+    }),
+    defineRoute({
+      method: 'delete', path: '/:clientId', operationId: 'deleteApplication', summary: 'Delete an application and every token issued to it', tag, auth: write,
+      status: 204,
+      handler: (ctx) => applications.remove(manager(ctx), clientId(ctx)),
+    }),
+    defineRoute({
+      method: 'post', path: '/:clientId/secret', operationId: 'rotateApplicationSecret', summary: 'Rotate the client secret (shown once)', tag, auth: write,
+      status: 200, response: rotatedApplicationSchema,
+      handler: (ctx) => {
+        ctx.set('Cache-Control', 'no-store');
+        return applications.rotateSecret(manager(ctx), clientId(ctx));
+      },
+    }),
+  ];
 }

@@ -41,6 +41,19 @@ const scopeList = z
 const name = z.string().trim().min(1, 'name is required').max(100);
 const redirectUris = z.array(z.string().max(2000)).max(10, 'at most 10 redirect URIs');
 
+export const applicationViewSchema = z.object({
+  client_id: z.string(),
+  name: z.string(),
+  type: z.enum(APPLICATION_TYPES),
+  redirect_uris: z.array(z.string()),
+  scopes: z.array(z.string()),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+});
+/** Registration answers with the client secret (confidential types), this once. */
+export const registeredApplicationSchema = applicationViewSchema.extend({ client_secret: z.string().optional() });
+export const rotatedApplicationSchema = applicationViewSchema.extend({ client_secret: z.string() });
+
 export const createApplicationSchema = z.strictObject({
   name,
   redirect_uris: redirectUris.default([]),

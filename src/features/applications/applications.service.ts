@@ -1,4 +1,5 @@
 import type { AdapterPayload } from 'oidc-provider';
+import type { z } from 'zod';
 import { AppError, forbidden, notFound, validationFailed } from '../../http/errors.ts';
 import { parseInput } from '../../http/validation.ts';
 import { hasValidChecksum, mintSecret, newId, safeEqual, sha256 } from '../../shared/secrets.ts';
@@ -11,6 +12,7 @@ import type { Account } from '../accounts/accounts.service.ts';
 export type AppManager = Pick<Account, 'id' | 'isAdmin'>;
 import type { ApplicationsRepo } from './applications.repo.ts';
 import {
+  applicationViewSchema,
   createApplicationSchema,
   isPublicType,
   redirectUriProblem,
@@ -22,15 +24,7 @@ import {
 /** Client secrets users copy: `lkcs_...` (Latchkey client secret), checksummed for scanners. */
 export const CLIENT_SECRET_PREFIX = 'lkcs';
 
-export interface ApplicationView {
-  client_id: string;
-  name: string;
-  type: ApplicationType;
-  redirect_uris: string[];
-  scopes: string[];
-  created_at: string;
-  updated_at: string;
-}
+export type ApplicationView = z.infer<typeof applicationViewSchema>;
 
 const toView = (row: ApplicationRow): ApplicationView => ({
   client_id: row.client_id,

@@ -1,21 +1,24 @@
-import Router from '@koa/router';
 import { actorOf, requireUser } from '../../auth/actor.ts';
-import { requireSessionOrAdmin } from '../../auth/authenticate.ts';
-import type { AppContext, AppState } from '../../http/context.ts';
-import type { ConsentsService } from './consents.service.ts';
+import { defineRoute, listOf, type RouteSpec } from '../../api/route-spec.ts';
+import type { AppContext } from '../../http/context.ts';
+import { consentViewSchema, type ConsentsService } from './consents.service.ts';
 
 const owner = (ctx: AppContext) => requireUser(actorOf(ctx.state.credential!));
+const auth = { sessionOrAdmin: true } as const;
+const tag = 'Consents';
 
 /** /v2/consents: the applications a user authorized; revoking one revokes its tokens. */
-export function consentsRoutes(consents: ConsentsService): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/consents' });
-  router.use(requireSessionOrAdmin());
-  router.get('/', async (ctx) => {
-    ctx.body = { data: await consents.list(owner(ctx)) };
-  });
-  router.delete('/:clientId', async (ctx) => {
-    await consents.revoke(owner(ctx), ctx.params['clientId']!);
-    ctx.status = 204;
-  });
-  return router;
+export function consentsRoutes(consents: ConsentsService): RouteSpec[] {
+  return [
+    defineRoute({
+      method: 'get', path: '/consents', operationId: 'listConsents', summary: 'Applications you authorized', tag, auth,
+      status: 200, response: listOf(consentViewSchema),
+      handler: async (ctx) => ({ data: await consents.list(owner(ctx)) }),
+    }),
+    defineRoute({
+      method: 'delete', path: '/consents/:clientId', operationId: 'revokeConsent', summary: 'Revoke an application and its tokens', tag, auth,
+      status: 204,
+      handler: (ctx) => consents.revoke(owner(ctx), ctx.params['clientId']!),
+    }),
+  ];
 }

@@ -1,14 +1,16 @@
+import { z } from 'zod';
 import { notFound } from '../../http/errors.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { ConsentsRepo } from './consents.repo.ts';
 
-export interface ConsentView {
-  client_id: string;
-  application: string;
-  scopes: string[];
-  granted_at: string;
-  updated_at: string;
-}
+export const consentViewSchema = z.object({
+  client_id: z.string(),
+  application: z.string(),
+  scopes: z.array(z.string()),
+  granted_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+});
+export type ConsentView = z.infer<typeof consentViewSchema>;
 
 /**
  * Remembers which oidc-provider Grant holds a user's consent to an application, so that consent

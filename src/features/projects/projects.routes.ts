@@ -1,29 +1,38 @@
-import Router from '@koa/router';
 import { actorOf } from '../../auth/actor.ts';
-import { requireScopes } from '../../auth/authenticate.ts';
-import type { AppContext, AppState } from '../../http/context.ts';
-import type { ProjectsService } from './projects.service.ts';
+import { defineRoute, listOf, type RouteSpec } from '../../api/route-spec.ts';
+import type { AppContext } from '../../http/context.ts';
+import { createProjectSchema, listProjectsQuery, projectViewSchema, updateProjectSchema, type ProjectsService } from './projects.service.ts';
 
 const actor = (ctx: AppContext) => actorOf(ctx.state.credential!);
+const tag = 'Projects';
 
-export function projectsRoutes(projects: ProjectsService): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/projects' });
-  router.get('/', requireScopes('read:projects'), async (ctx) => {
-    ctx.body = await projects.list(actor(ctx), ctx.query);
-  });
-  router.post('/', requireScopes('write:projects'), async (ctx) => {
-    ctx.status = 201;
-    ctx.body = await projects.create(actor(ctx), ctx.request.body);
-  });
-  router.get('/:id', requireScopes('read:projects'), async (ctx) => {
-    ctx.body = await projects.get(actor(ctx), ctx.params['id']!);
-  });
-  router.patch('/:id', requireScopes('write:projects'), async (ctx) => {
-    ctx.body = await projects.update(actor(ctx), ctx.params['id']!, ctx.request.body);
-  });
-  router.delete('/:id', requireScopes('write:projects'), async (ctx) => {
-    await projects.remove(actor(ctx), ctx.params['id']!);
-    ctx.status = 204;
-  });
-  return router;
+/** /v2/projects: read:projects to read, write:projects to change; another owner's is 403 unless admin:all. */
+export function projectsRoutes(projects: ProjectsService): RouteSpec[] {
+  return [
+    defineRoute({
+      method: 'get', path: '/projects', operationId: 'listProjects', summary: 'List projects (yours; everyone\'s with admin:all)', tag,
+      auth: { scopes: ['read:projects'] }, query: listProjectsQuery, status: 200, response: listOf(projectViewSchema),
+      handler: (ctx) => projects.list(actor(ctx), ctx.query),
+    }),
+    defineRoute({
+      method: 'post', path: '/projects', operationId: 'createProject', summary: 'Create a project', tag,
+      auth: { scopes: ['write:projects'] }, body: createProjectSchema, status: 201, response: projectViewSchema,
+      handler: (ctx) => projects.create(actor(ctx), ctx.request.body),
+    }),
+    defineRoute({
+      method: 'get', path: '/projects/:id', operationId: 'getProject', summary: 'Get a project', tag,
+      auth: { scopes: ['read:projects'] }, status: 200, response: projectViewSchema,
+      handler: (ctx) => projects.get(actor(ctx), ctx.params['id']!),
+    }),
+    defineRoute({
+      method: 'patch', path: '/projects/:id', operationId: 'updateProject', summary: 'Update a project', tag,
+      auth: { scopes: ['write:projects'] }, body: updateProjectSchema, status: 200, response: projectViewSchema,
+      handler: (ctx) => projects.update(actor(ctx), ctx.params['id']!, ctx.request.body),
+    }),
+    defineRoute({
+      method: 'delete', path: '/projects/:id', operationId: 'deleteProject', summary: 'Delete a project', tag,
+      auth: { scopes: ['write:projects'] }, status: 204,
+      handler: (ctx) => projects.remove(actor(ctx), ctx.params['id']!),
+    }),
+  ];
 }

@@ -6,14 +6,15 @@ import { newId } from '../../shared/secrets.ts';
 import type { ProjectRow } from '../../db/schema.ts';
 import type { ProjectsRepo } from './projects.repo.ts';
 
-export interface ProjectView {
-  id: string;
-  owner_id: string;
-  name: string;
-  description: string | null;
-  created_at: string;
-  updated_at: string;
-}
+export const projectViewSchema = z.object({
+  id: z.string(),
+  owner_id: z.string(),
+  name: z.string(),
+  description: z.string().nullable(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+});
+export type ProjectView = z.infer<typeof projectViewSchema>;
 
 const toView = (row: ProjectRow): ProjectView => ({
   id: row.id,
@@ -24,12 +25,12 @@ const toView = (row: ProjectRow): ProjectView => ({
   updated_at: new Date(row.updated_at).toISOString(),
 });
 
-const createSchema = z.strictObject({
+export const createProjectSchema = z.strictObject({
   name: z.string().trim().min(1, 'name is required').max(200),
   description: z.string().max(2000).nullish(),
 });
-const updateSchema = createSchema.partial();
-const listSchema = z.object({
+export const updateProjectSchema = createProjectSchema.partial();
+export const listProjectsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
@@ -47,13 +48,13 @@ export function createProjectsService(deps: { repo: ProjectsRepo; now(): number 
 
   return {
     async list(actor: Actor, query: unknown): Promise<{ data: ProjectView[] }> {
-      const { limit, offset } = parseInput(listSchema, query);
+      const { limit, offset } = parseInput(listProjectsQuery, query);
       if (!actor.admin && !actor.userId) return { data: [] };
       return { data: (await repo.list(actor.admin ? null : actor.userId, limit, offset)).map(toView) };
     },
     async create(actor: Actor, input: unknown): Promise<ProjectView> {
       const ownerId = requireUser(actor);
-      const data = parseInput(createSchema, input);
+      const data = parseInput(createProjectSchema, input);
       const t = now();
       const row: ProjectRow = { id: newId('prj'), owner_id: ownerId, name: data.name, description: data.description ?? null, created_at: t, updated_at: t };
       await repo.insert(row);
@@ -64,7 +65,7 @@ export function createProjectsService(deps: { repo: ProjectsRepo; now(): number 
     },
     async update(actor: Actor, id: string, input: unknown): Promise<ProjectView> {
       const row = await load(actor, id);
-      const data = parseInput(updateSchema, input);
+      const data = parseInput(updateProjectSchema, input);
       const changes = {
         ...(data.name !== undefined && { name: data.name }),
         ...(data.description !== undefined && { description: data.description ?? null }),

@@ -1,30 +1,39 @@
-import Router from '@koa/router';
 import { actorOf } from '../../auth/actor.ts';
-import { requireScopes } from '../../auth/authenticate.ts';
-import type { AppContext, AppState } from '../../http/context.ts';
-import type { UsersService } from './users.service.ts';
+import { defineRoute, type RouteSpec } from '../../api/route-spec.ts';
+import type { AppContext } from '../../http/context.ts';
+import { createUserSchema, listQuerySchema, updateUserSchema, userListSchema, userViewSchema, type UsersService } from './users.service.ts';
 
 const actor = (ctx: AppContext) => actorOf(ctx.state.credential!);
+const tag = 'Users';
 
-export function usersRoutes(users: UsersService): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/users' });
-  router.get('/', requireScopes('read:users'), async (ctx) => {
-    ctx.body = await users.list(actor(ctx), ctx.query);
-  });
-  // Creating accounts for others is administration.
-  router.post('/', requireScopes('admin:all'), async (ctx) => {
-    ctx.status = 201;
-    ctx.body = await users.create(ctx.request.body);
-  });
-  router.get('/:id', requireScopes('read:users'), async (ctx) => {
-    ctx.body = await users.get(actor(ctx), ctx.params['id']!);
-  });
-  router.patch('/:id', requireScopes('write:users'), async (ctx) => {
-    ctx.body = await users.update(actor(ctx), ctx.params['id']!, ctx.request.body);
-  });
-  router.delete('/:id', requireScopes('delete:users'), async (ctx) => {
-    await users.remove(actor(ctx), ctx.params['id']!);
-    ctx.status = 204;
-  });
-  return router;
+/** /v2/users: a user reads and changes themselves (`me`); admin:all reaches everyone. */
+export function usersRoutes(users: UsersService): RouteSpec[] {
+  return [
+    defineRoute({
+      method: 'get', path: '/users', operationId: 'listUsers', summary: 'List users (yourself; everyone with admin:all)', tag,
+      auth: { scopes: ['read:users'] }, query: listQuerySchema, status: 200, response: userListSchema,
+      handler: (ctx) => users.list(actor(ctx), ctx.query),
+    }),
+    // Creating accounts for others is administration.
+    defineRoute({
+      method: 'post', path: '/users', operationId: 'createUser', summary: 'Create a user (admin:all)', tag,
+      auth: { scopes: ['admin:all'] }, body: createUserSchema, status: 201, response: userViewSchema,
+      handler: (ctx) => users.create(ctx.request.body),
+    }),
+    defineRoute({
+      method: 'get', path: '/users/:id', operationId: 'getUser', summary: 'Get a user (`me` for yourself)', tag,
+      auth: { scopes: ['read:users'] }, status: 200, response: userViewSchema,
+      handler: (ctx) => users.get(actor(ctx), ctx.params['id']!),
+    }),
+    defineRoute({
+      method: 'patch', path: '/users/:id', operationId: 'updateUser', summary: 'Update a user', tag,
+      auth: { scopes: ['write:users'] }, body: updateUserSchema, status: 200, response: userViewSchema,
+      handler: (ctx) => users.update(actor(ctx), ctx.params['id']!, ctx.request.body),
+    }),
+    defineRoute({
+      method: 'delete', path: '/users/:id', operationId: 'deleteUser', summary: 'Delete a user and everything they own', tag,
+      auth: { scopes: ['delete:users'] }, status: 204,
+      handler: (ctx) => users.remove(actor(ctx), ctx.params['id']!),
+    }),
+  ];
 }

@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { securityMatrix, type RequestContext, type RouteSpec } from '../../testing/security-matrix.ts';
+import {
+  assertForbiddenCode,
+  assertUnauthorized,
+  CHALLENGE,
+  securityMatrix,
+  type RequestContext,
+  type RouteSpec,
+} from '../../testing/security-matrix.ts';
 
 // /v2/users: read:users, write:users, delete:users; creating accounts for others is admin:all.
 // A user reaches only themselves; admin:all reaches everyone (another user is 403 otherwise).
@@ -141,15 +148,39 @@ securityMatrix('security matrix: /v2/users', routes, [
     },
   },
   {
-    label: "a deleted user's API key and JWT stop working (401), and the user cannot be reached",
+    label: "a deleted user's API key stops working at once (401 invalid_token)",
     async run(env) {
       const victim = await env.freshUser('deleted');
       const key = await env.token('api_key', victim, ['read:users', 'delete:users']);
+      assert.equal((await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${key}` })).status, 200);
       const res = await env.send({ method: 'DELETE', path: `/v2/users/${victim.id}`, authorization: `Bearer ${key}` });
       assert.equal(res.status, 204);
       const again = await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${key}` });
-      assert.equal(again.status, 401);
-      assert.deepEqual(again.body, { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' } });
+      assertUnauthorized(again, CHALLENGE.invalidToken);
+    },
+  },
+  {
+    label: "a deleted user's OAuth access token stops working at once (401 invalid_token)",
+    async run(env) {
+      const victim = await env.freshUser('deleted');
+      const token = await env.token('oauth', victim, ['read:users', 'delete:users']);
+      assert.equal((await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${token}` })).status, 200);
+      const res = await env.send({ method: 'DELETE', path: `/v2/users/${victim.id}`, authorization: `Bearer ${token}` });
+      assert.equal(res.status, 204);
+      const again = await env.send({ method: 'GET', path: '/v2/users/me', authorization: `Bearer ${token}` });
+      assertUnauthorized(again, CHALLENGE.invalidToken);
+    },
+  },
+  {
+    label: "a JWT naming a deleted user no longer acts for that account (cannot create projects: 403)",
+    async run(env) {
+      const victim = await env.freshUser('deleted');
+      const token = env.jwtFor(victim.id, ['delete:users', 'write:projects']);
+      const before = await env.send({ method: 'POST', path: '/v2/projects', authorization: `Bearer ${token}`, body: { name: 'before' } });
+      assert.equal(before.status, 201);
+      assert.equal((await env.send({ method: 'DELETE', path: `/v2/users/${victim.id}`, authorization: `Bearer ${token}` })).status, 204);
+      const after = await env.send({ method: 'POST', path: '/v2/projects', authorization: `Bearer ${token}`, body: { name: 'after' } });
+      assertForbiddenCode(after);
     },
   },
 ]);

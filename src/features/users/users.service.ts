@@ -7,14 +7,16 @@ import type { AccountsRepo } from '../accounts/accounts.repo.ts';
 import { emailSchema, passwordSchema, type AccountsService } from '../accounts/accounts.service.ts';
 import type { PasswordHasher } from '../accounts/passwords.ts';
 
-export interface UserView {
-  id: string;
-  email: string;
-  name: string | null;
-  is_admin: boolean;
-  created_at: string;
-  updated_at: string;
-}
+export const userViewSchema = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string().nullable(),
+  is_admin: z.boolean(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+});
+export type UserView = z.infer<typeof userViewSchema>;
+export const userListSchema = z.object({ data: z.array(userViewSchema), next_after: z.string().nullable() });
 
 const toView = (row: UserRow): UserView => ({
   id: row.id,
@@ -25,14 +27,14 @@ const toView = (row: UserRow): UserView => ({
   updated_at: new Date(row.updated_at).toISOString(),
 });
 
-const createSchema = z.strictObject({
+export const createUserSchema = z.strictObject({
   email: emailSchema,
   password: passwordSchema,
   name: z.string().trim().max(100).nullish(),
   is_admin: z.boolean().default(false),
 });
 
-const updateSchema = z.strictObject({
+export const updateUserSchema = z.strictObject({
   email: emailSchema.optional(),
   password: passwordSchema.optional(),
   name: z.string().trim().max(100).nullish(),
@@ -84,14 +86,14 @@ export function createUsersService(deps: {
     },
 
     async create(input: unknown): Promise<UserView> {
-      const data = parseInput(createSchema, input);
+      const data = parseInput(createUserSchema, input);
       const account = await deps.accounts.signUp({ email: data.email, password: data.password, name: data.name, isAdmin: data.is_admin });
       return toView((await repo.findById(account.id))!);
     },
 
     async update(actor: Actor, id: string, input: unknown): Promise<UserView> {
       const row = await load(actor, id);
-      const data = parseInput(updateSchema, input);
+      const data = parseInput(updateUserSchema, input);
       if (data.is_admin !== undefined && !actor.admin) throw forbidden('Only admin:all may change is_admin');
       if (data.email && data.email !== row.email && (await repo.findByEmail(data.email))) {
         throw new AppError('CONFLICT', 'An account with this email already exists', { field: 'email' });

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import { guardedLookup } from './ssrf.ts';
+import net from 'node:net';
+import { guardedLookup, isPublicAddress } from './ssrf.ts';
 
 export interface DeliveryOutcome {
   ok: boolean;
@@ -28,6 +29,11 @@ export function createDeliver(opts: { allowPrivate: boolean; timeoutMs: number }
           error: error ?? (statusCode !== null && (statusCode < 200 || statusCode >= 300) ? `HTTP ${statusCode}` : null),
         });
       const target = new URL(url);
+      // An IP literal never reaches `lookup` (nothing to resolve), so it is checked here.
+      const host = target.hostname.replace(/^\[|\]$/g, '');
+      if (!opts.allowPrivate && net.isIP(host) && !isPublicAddress(host)) {
+        return done(null, `${host} is a non-public address`);
+      }
       const client = target.protocol === 'https:' ? https : http;
       const req = client.request(
         target,

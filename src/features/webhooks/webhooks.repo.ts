@@ -102,8 +102,15 @@ export function createWebhooksRepo(db: DB) {
         .execute();
     },
 
+    /** The attempts of these deliveries, oldest first. */
+    async attemptsOf(deliveryIds: string[]) {
+      if (deliveryIds.length === 0) return [];
+      return db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveryIds).orderBy('attempt').execute();
+    },
+
     async recordSuccess(d: DueDelivery, at: number, statusCode: number, latencyMs: number): Promise<void> {
       await db.transaction().execute(async (trx) => {
+        await trx.insertInto('webhook_attempts').values({ delivery_id: d.id, attempt: d.attempts + 1, at, status_code: statusCode, latency_ms: latencyMs, error: null }).execute();
         await trx
           .updateTable('webhook_deliveries')
           .set({ status: 'succeeded', attempts: d.attempts + 1, locked_until: null, last_status_code: statusCode, last_error: null, last_latency_ms: latencyMs, last_attempt_at: at, delivered_at: at })
@@ -124,6 +131,10 @@ export function createWebhooksRepo(db: DB) {
       disable: { failingSinceBefore: number; event: (endpoint: WebhookEndpointRow) => OutboxEvent },
     ): Promise<void> {
       await db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('webhook_attempts')
+          .values({ delivery_id: d.id, attempt: d.attempts + 1, at: outcome.at, status_code: outcome.statusCode, latency_ms: outcome.latencyMs, error: outcome.error.slice(0, 500) })
+          .execute();
         await trx
           .updateTable('webhook_deliveries')
           .set({

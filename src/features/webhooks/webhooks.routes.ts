@@ -1,44 +1,74 @@
-import Router from '@koa/router';
+import { z } from 'zod';
 import { actorOf, requireUser } from '../../auth/actor.ts';
-import { requireSessionOrAdmin } from '../../auth/authenticate.ts';
-import type { AppContext, AppState } from '../../http/context.ts';
-import type { WebhooksService } from './webhooks.service.ts';
+import { defineRoute, listOf, type RouteSpec } from '../../api/route-spec.ts';
+import type { AppContext } from '../../http/context.ts';
+import {
+  createdEndpointSchema,
+  createWebhookSchema,
+  deliveryViewSchema,
+  endpointViewSchema,
+  rotatedEndpointSchema,
+  updateWebhookSchema,
+  type WebhooksService,
+} from './webhooks.service.ts';
 
 const owner = (ctx: AppContext) => requireUser(actorOf(ctx.state.credential!));
+const auth = { sessionOrAdmin: true } as const;
+const tag = 'Webhooks';
+const deliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
 
 /** /v2/webhooks. Like API keys, managed from a dashboard session or with admin:all. */
-export function webhooksRoutes(webhooks: WebhooksService): Router<AppState> {
-  const router = new Router<AppState>({ prefix: '/webhooks' });
-  router.use(requireSessionOrAdmin());
-  router.post('/', async (ctx) => {
-    ctx.status = 201;
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = await webhooks.create(owner(ctx), ctx.request.body);
-  });
-  router.get('/', async (ctx) => {
-    ctx.body = { data: await webhooks.list(owner(ctx)) };
-  });
-  router.get('/:id', async (ctx) => {
-    ctx.body = await webhooks.get(owner(ctx), ctx.params['id']!);
-  });
-  router.patch('/:id', async (ctx) => {
-    ctx.body = await webhooks.update(owner(ctx), ctx.params['id']!, ctx.request.body);
-  });
-  router.delete('/:id', async (ctx) => {
-    await webhooks.remove(owner(ctx), ctx.params['id']!);
-    ctx.status = 204;
-  });
-  router.post('/:id/secret', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = await webhooks.rotateSecret(owner(ctx), ctx.params['id']!);
-  });
-  router.get('/:id/deliveries', async (ctx) => {
-    ctx.body = { data: await webhooks.deliveries(owner(ctx), ctx.params['id']!, ctx.query['limit']) };
-  });
-  router.post('/:id/deliveries/:deliveryId/redeliver', async (ctx) => {
-    await webhooks.redeliver(owner(ctx), ctx.params['id']!, ctx.params['deliveryId']!);
-    ctx.status = 202;
-    ctx.body = { queued: true };
-  });
-  return router;
+export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
+  const id = (ctx: AppContext) => ctx.params['id']!;
+  return [
+    defineRoute({
+      method: 'post', path: '/webhooks', operationId: 'createWebhook', summary: 'Register an endpoint (the signing secret is shown once)', tag, auth,
+      body: createWebhookSchema, status: 201, response: createdEndpointSchema,
+      handler: (ctx) => {
+        ctx.set('Cache-Control', 'no-store');
+        return webhooks.create(owner(ctx), ctx.request.body);
+      },
+    }),
+    defineRoute({
+      method: 'get', path: '/webhooks', operationId: 'listWebhooks', summary: 'List your endpoints', tag, auth,
+      status: 200, response: listOf(endpointViewSchema),
+      handler: async (ctx) => ({ data: await webhooks.list(owner(ctx)) }),
+    }),
+    defineRoute({
+      method: 'get', path: '/webhooks/:id', operationId: 'getWebhook', summary: 'Get an endpoint', tag, auth,
+      status: 200, response: endpointViewSchema,
+      handler: (ctx) => webhooks.get(owner(ctx), id(ctx)),
+    }),
+    defineRoute({
+      method: 'patch', path: '/webhooks/:id', operationId: 'updateWebhook', summary: 'Update an endpoint (status "active" re-enables it)', tag, auth,
+      body: updateWebhookSchema, status: 200, response: endpointViewSchema,
+      handler: (ctx) => webhooks.update(owner(ctx), id(ctx), ctx.request.body),
+    }),
+    defineRoute({
+      method: 'delete', path: '/webhooks/:id', operationId: 'deleteWebhook', summary: 'Delete an endpoint', tag, auth,
+      status: 204,
+      handler: (ctx) => webhooks.remove(owner(ctx), id(ctx)),
+    }),
+    defineRoute({
+      method: 'post', path: '/webhooks/:id/secret', operationId: 'rotateWebhookSecret', summary: 'Rotate the signing secret (both sign during the overlap)', tag, auth,
+      status: 200, response: rotatedEndpointSchema,
+      handler: (ctx) => {
+        ctx.set('Cache-Control', 'no-store');
+        return webhooks.rotateSecret(owner(ctx), id(ctx));
+      },
+    }),
+    defineRoute({
+      method: 'get', path: '/webhooks/:id/deliveries', operationId: 'listWebhookDeliveries', summary: 'The delivery log', tag, auth,
+      query: deliveriesQuery, status: 200, response: listOf(deliveryViewSchema),
+      handler: async (ctx) => ({ data: await webhooks.deliveries(owner(ctx), id(ctx), ctx.query['limit']) }),
+    }),
+    defineRoute({
+      method: 'post', path: '/webhooks/:id/deliveries/:deliveryId/redeliver', operationId: 'redeliverWebhook', summary: 'Send a delivery again (same webhook-id)', tag, auth,
+      status: 202, response: z.object({ queued: z.literal(true) }),
+      handler: async (ctx) => {
+        await webhooks.redeliver(owner(ctx), id(ctx), ctx.params['deliveryId']!);
+        return { queued: true as const };
+      },
+    }),
+  ];
 }

@@ -14,12 +14,12 @@ const eventList = z
   .min(1, 'subscribe to at least one event')
   .transform((e) => [...new Set(e)]);
 
-const createSchema = z.strictObject({
+export const createWebhookSchema = z.strictObject({
   url: z.string().max(2000),
   events: eventList,
   description: z.string().trim().max(200).nullish(),
 });
-const updateSchema = z.strictObject({
+export const updateWebhookSchema = z.strictObject({
   url: z.string().max(2000).optional(),
   events: eventList.optional(),
   description: z.string().trim().max(200).nullish(),
@@ -27,17 +27,46 @@ const updateSchema = z.strictObject({
   status: z.enum(['active', 'disabled']).optional(),
 });
 
-export interface EndpointView {
-  id: string;
-  url: string;
-  events: string[];
-  description: string | null;
-  status: string;
-  disabled_reason: string | null;
-  failing_since: string | null;
-  created_at: string;
-  updated_at: string;
-}
+export const endpointViewSchema = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(z.string()),
+  description: z.string().nullable(),
+  status: z.enum(['active', 'disabled']),
+  disabled_reason: z.string().nullable(),
+  failing_since: z.iso.datetime().nullable(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+});
+export type EndpointView = z.infer<typeof endpointViewSchema>;
+/** Create and rotate answer with the signing secret, this once. */
+export const createdEndpointSchema = endpointViewSchema.extend({ secret: z.string() });
+export const rotatedEndpointSchema = createdEndpointSchema.extend({ previous_secret_expires_at: z.iso.datetime() });
+export const deliveryViewSchema = z.object({
+  id: z.string(),
+  event_id: z.string(),
+  event_type: z.string(),
+  status: z.enum(['pending', 'succeeded', 'failed']),
+  attempts: z.number().int(),
+  response_code: z.number().int().nullable(),
+  latency_ms: z.number().int().nullable(),
+  error: z.string().nullable(),
+  last_attempt_at: z.iso.datetime().nullable(),
+  next_attempt_at: z.iso.datetime().nullable(),
+  delivered_at: z.iso.datetime().nullable(),
+  created_at: z.iso.datetime(),
+  /** Every attempt, oldest first. */
+  attempt_log: z.array(
+    z.object({
+      attempt: z.number().int(),
+      at: z.iso.datetime(),
+      response_code: z.number().int().nullable(),
+      latency_ms: z.number().int(),
+      error: z.string().nullable(),
+    }),
+  ),
+});
+type AttemptRow = { delivery_id: string; attempt: number; at: number; status_code: number | null; latency_ms: number; error: string | null };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -46,18 +75,18 @@ const toView = (row: WebhookEndpointRow): EndpointView => ({
   url: row.url,
   events: JSON.parse(row.events) as string[],
   description: row.description,
-  status: row.status,
+  status: row.status as EndpointView['status'],
   disabled_reason: row.disabled_reason,
   failing_since: iso(row.failing_since),
   created_at: iso(row.created_at)!,
   updated_at: iso(row.updated_at)!,
 });
 
-const deliveryView = (row: WebhookDeliveryRow & { type: string }) => ({
+const deliveryView = (row: WebhookDeliveryRow & { type: string }, attempts: AttemptRow[]) => ({
   id: row.id,
   event_id: row.event_id,
   event_type: row.type,
-  status: row.status,
+  status: row.status as z.infer<typeof deliveryViewSchema>['status'],
   attempts: row.attempts,
   response_code: row.last_status_code,
   latency_ms: row.last_latency_ms,
@@ -66,6 +95,7 @@ const deliveryView = (row: WebhookDeliveryRow & { type: string }) => ({
   next_attempt_at: row.status === 'pending' ? iso(row.next_attempt_at) : null,
   delivered_at: iso(row.delivered_at),
   created_at: iso(row.created_at)!,
+  attempt_log: attempts.map((a) => ({ attempt: a.attempt, at: iso(a.at)!, response_code: a.status_code, latency_ms: a.latency_ms, error: a.error })),
 });
 
 /** /v2/webhooks: endpoints, their secrets (shown once, sealed at rest), the delivery log. */
@@ -100,7 +130,7 @@ export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox
 
   return {
     async create(userId: string, input: unknown): Promise<EndpointView & { secret: string }> {
-      const data = parseInput(createSchema, input);
+      const data = parseInput(createWebhookSchema, input);
       const secret = newWebhookSecret();
       const t = now();
       const row: WebhookEndpointRow = {
@@ -129,7 +159,7 @@ export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox
     },
     async update(userId: string, id: string, input: unknown): Promise<EndpointView> {
       const row = await owned(userId, id);
-      const data = parseInput(updateSchema, input);
+      const data = parseInput(updateWebhookSchema, input);
       const changes: Partial<WebhookEndpointRow> = {
         ...(data.url !== undefined && { url: checkUrl(data.url) }),
         ...(data.events && { events: JSON.stringify(data.events) }),
@@ -157,7 +187,9 @@ export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox
     async deliveries(userId: string, id: string, limitInput: unknown) {
       await owned(userId, id);
       const limit = Math.min(Math.max(Number(limitInput) || 50, 1), 200);
-      return (await repo.listDeliveries(id, limit)).map(deliveryView);
+      const rows = await repo.listDeliveries(id, limit);
+      const attempts = await repo.attemptsOf(rows.map((r) => r.id));
+      return rows.map((r) => deliveryView(r, attempts.filter((a) => a.delivery_id === r.id)));
     },
     async redeliver(userId: string, id: string, deliveryId: string): Promise<void> {
       await owned(userId, id);

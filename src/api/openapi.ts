@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import type { Middleware } from 'koa';
+import type { AppState } from '../http/context.ts';
+import { errorSchema, type RouteSpec } from './route-spec.ts';
+
+export interface RouteGroup {
+  prefix: string;
+  specs: RouteSpec[];
+}
+
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
+  z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
+
+const ERRORS: Record<string, string> = {
+  '400': 'Invalid input (VALIDATION_FAILED, naming the field)',
+  '401': 'Invalid or missing authentication credentials (UNAUTHORIZED)',
+  '403': 'Insufficient permissions for this operation (FORBIDDEN)',
+  '404': 'Not found (NOT_FOUND)',
+  '429': 'Rate limited (RATE_LIMITED), with Retry-After',
+};
+
+/** The full path of a route in OpenAPI form: `/v2/projects/{id}`. */
+export function openApiPath(prefix: string, path: string): string {
+  const full = (prefix + (path === '/' ? '' : path)).replace(/\/$/, '') || '/';
+  return full.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+/**
+ * OpenAPI 3.1, generated from the same route specs (and so the same zod schemas) the routers are
+ * built from: request bodies and query strings are the schemas the services validate with,
+ * responses the schemas of what the handlers return.
+ */
+export function buildOpenApi(groups: RouteGroup[], info: { version: string; serverUrl: string }): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const { prefix, specs } of groups) {
+    for (const spec of specs) {
+      const path = openApiPath(prefix, spec.path);
+      const params = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+      if (spec.query) {
+        const q = jsonSchema(spec.query, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+        for (const [name, schema] of Object.entries(q.properties ?? {})) {
+          params.push({ name, in: 'query', required: (q.required ?? []).includes(name), schema } as never);
+        }
+      }
+      const scopes = 'scopes' in spec.auth ? spec.auth.scopes : ['admin:all'];
+      paths[path] ??= {};
+      paths[path][spec.method] = {
+        operationId: spec.operationId,
+        summary: spec.summary,
+        tags: [spec.tag],
+        ...(params.length ? { parameters: params } : {}),
+        security: 'scopes' in spec.auth ? [{ bearer: scopes }, { session: [] }] : [{ session: [] }, { bearer: ['admin:all'] }],
+        ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } } } } : {}),
+        responses: {
+          [String(spec.status)]: spec.response
+            ? { description: 'Success', content: { 'application/json': { schema: jsonSchema(spec.response, 'output') } } }
+            : { description: 'Success, no content' },
+          ...Object.fromEntries(
+            Object.entries(ERRORS).map(([code, description]) => [code, { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]),
+          ),
+        },
+      };
+    }
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Latchkey API',
+      version: info.version,
+      description: 'The /v2 API and application registration of a Latchkey authorization server. Send `Authorization: Bearer <API key | OAuth access token | JWT>`.',
+    },
+    servers: [{ url: info.serverUrl }],
+    paths,
+    components: {
+      schemas: { Error: jsonSchema(errorSchema, 'output') },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API key, an OAuth access token or a shared-secret JWT' },
+        session: { type: 'apiKey', in: 'cookie', name: 'lk_session', description: 'The dashboard session' },
+      },
+    },
+  };
+}
+
+/** Serves the document at GET /v2/openapi.json (no credential needed: it describes, it grants nothing). */
+export function serveOpenApi(doc: Record<string, unknown>): Middleware<AppState> {
+  const body = JSON.stringify(doc);
+  return async (ctx, next) => {
+    if (ctx.path !== '/v2/openapi.json' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    ctx.type = 'application/json';
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = body;
+  };
+}

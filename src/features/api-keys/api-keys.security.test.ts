@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import type { TestUser } from '../../testing/credentials.ts';
+import {
+  assertForbiddenCode,
+  assertInsufficientScope,
+  assertNotFound,
+  assertUnauthorized,
+  BEARER_METHODS,
+  CHALLENGE,
+  securityMatrix,
+  type MatrixEnv,
+  type RequestContext,
+  type RouteSpec,
+} from '../../testing/security-matrix.ts';
+
+// /v2/api-keys: managing keys needs a dashboard session or a credential carrying admin:all (so a
+// key can never mint keys). A bearer credential without admin:all is 403 insufficient_scope with
+// scope="admin:all"; an admin:all credential manages its own account's keys.
+
+/** A new key of `owner`'s, created through the service (as the dashboard does). */
+const keyOf = async (env: MatrixEnv, owner: TestUser) => (await env.make.apiKey(owner, ['read:users'], { name: 'managed by the matrix' })).id;
+const keyPath = async ({ env, caller }: RequestContext, suffix = '') => `/v2/api-keys/${await keyOf(env, caller)}${suffix}`;
+
+const KEY_SHAPE = /^lk_[0-9A-Za-z]{12}_[0-9A-Za-z]{36}$/;
+
+const routes: RouteSpec[] = [
+  {
+    label: 'POST /v2/api-keys (create)',
+    method: 'POST',
+    scope: 'admin:all',
+    ok: 201,
+    request: ({ method }) => ({ path: '/v2/api-keys', body: { name: `Minted with ${method}`, scopes: ['read:users', 'read:projects'] } }),
+    check(res, { method }) {
+      assert.match(String(res.body!['key']), KEY_SHAPE);
+      assert.equal(res.body!['name'], `Minted with ${method}`);
+      assert.deepEqual(res.body!['scopes'], ['read:users', 'read:projects']);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+    },
+  },
+  {
+    label: 'GET /v2/api-keys (list)',
+    method: 'GET',
+    scope: 'admin:all',
+    ok: 200,
+    async request({ env, caller }) {
+      await keyOf(env, caller);
+      return { path: '/v2/api-keys' };
+    },
+    check(res) {
+      const data = res.body!['data'] as Record<string, unknown>[];
+      assert.ok(data.length >= 1);
+      // Listings never show a usable key.
+      for (const k of data) assert.equal(k['key'], undefined);
+    },
+  },
+  {
+    label: 'GET /v2/api-keys/:id',
+    method: 'GET',
+    scope: 'admin:all',
+    ok: 200,
+    request: async (ctx) => ({ path: await keyPath(ctx) }),
+    check(res) {
+      assert.equal(res.body!['status'], 'active');
+      assert.equal(res.body!['key'], undefined);
+    },
+  },
+  {
+    label: 'DELETE /v2/api-keys/:id (revoke)',
+    method: 'DELETE',
+    scope: 'admin:all',
+    ok: 200,
+    request: async (ctx) => ({ path: await keyPath(ctx) }),
+    check(res) {
+      assert.equal(res.body!['status'], 'revoked');
+    },
+  },
+  {
+    label: 'POST /v2/api-keys/:id/revoke',
+    method: 'POST',
+    scope: 'admin:all',
+    ok: 200,
+    request: async (ctx) => ({ path: await keyPath(ctx, '/revoke') }),
+    check(res) {
+      assert.equal(res.body!['status'], 'revoked');
+    },
+  },
+  {
+    label: 'POST /v2/api-keys/:id/rotate',
+    method: 'POST',
+    scope: 'admin:all',
+    ok: 201,
+    request: async (ctx) => ({ path: await keyPath(ctx, '/rotate') }),
+    check(res) {
+      assert.match(String(res.body!['key']), KEY_SHAPE);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+    },
+  },
+  {
+    label: 'GET /v2/api-keys/:id/activity',
+    method: 'GET',
+    scope: 'admin:all',
+    ok: 200,
+    request: async (ctx) => ({ path: await keyPath(ctx, '/activity') }),
+    check(res) {
+      assert.ok(Array.isArray(res.body!['data']));
+    },
+  },
+];
+
+securityMatrix('security matrix: /v2/api-keys', routes, [
+  {
+    label: 'a dashboard session (no bearer credential) may create, list and revoke its own keys',
+    async run(env) {
+      const browser = env.alice.browser;
+      const created = await browser.postJson('/v2/api-keys', { name: 'From the dashboard', scopes: ['read:projects'] });
+      assert.equal(created.status, 201);
+      const body = (await created.json()) as { id: string; key: string };
+      assert.match(body.key, KEY_SHAPE);
+      const list = await browser.get('/v2/api-keys');
+      assert.equal(list.status, 200);
+      assert.ok(((await list.json()) as { data: { id: string }[] }).data.some((k) => k.id === body.id));
+      // The key works, then the owner's session revokes it with DELETE, and it is refused at once.
+      assert.equal((await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${body.key}` })).status, 200);
+      const revoked = await browser.request(`/v2/api-keys/${body.id}`, { method: 'DELETE' });
+      assert.equal(revoked.status, 200);
+      assertUnauthorized(await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${body.key}` }), CHALLENGE.invalidToken);
+    },
+  },
+  {
+    label: "a non-admin's session cannot mint a key with admin:all (a key never exceeds its creator)",
+    async run(env) {
+      const res = await env.alice.browser.postJson('/v2/api-keys', { name: 'Escalation', scopes: ['read:users', 'admin:all'] });
+      assert.equal(res.status, 403);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FORBIDDEN');
+    },
+  },
+  {
+    label: 'an API key holding every non-admin scope cannot mint keys (403 insufficient_scope admin:all)',
+    async run(env) {
+      const key = await env.token('api_key', env.alice, ['read:users', 'write:users', 'delete:users', 'read:projects', 'write:projects', 'read:applications', 'write:applications']);
+      const res = await env.send({ method: 'POST', path: '/v2/api-keys', authorization: `Bearer ${key}`, body: { name: 'Minted by a key', scopes: ['read:users'] } });
+      assertInsufficientScope(res, 'admin:all');
+    },
+  },
+  {
+    label: "admin:all manages its own keys only: another user's key is 404 (get, revoke, rotate, activity) and stays active",
+    async run(env) {
+      const bobsKey = await env.make.apiKey(env.bob, ['read:users']);
+      for (const method of BEARER_METHODS) {
+        const auth = `Bearer ${await env.token(method, env.admin, ['admin:all'])}`;
+        for (const [verb, suffix] of [['GET', ''], ['GET', '/activity'], ['POST', '/rotate'], ['POST', '/revoke'], ['DELETE', '']] as const) {
+          assertNotFound(await env.send({ method: verb, path: `/v2/api-keys/${bobsKey.id}${suffix}`, authorization: auth }));
+        }
+      }
+      assert.equal((await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${bobsKey.key}` })).status, 200);
+    },
+  },
+  {
+    label: 'a JWT with admin:all whose sub is not a Latchkey account cannot manage keys (403 FORBIDDEN)',
+    async run(env) {
+      const auth = `Bearer ${env.jwtFor('user_123', ['admin:all'])}`;
+      assertForbiddenCode(await env.send({ method: 'POST', path: '/v2/api-keys', authorization: auth, body: { name: 'Unbound', scopes: ['read:users'] } }));
+      assertForbiddenCode(await env.send({ method: 'GET', path: '/v2/api-keys', authorization: auth }));
+    },
+  },
+]);

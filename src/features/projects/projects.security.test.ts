@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import type { TestUser } from '../../testing/credentials.ts';
+import { assertForbiddenCode, assertNotFound, securityMatrix, type MatrixEnv, type RequestContext, type RouteSpec } from '../../testing/security-matrix.ts';
+
+// /v2/projects: read:projects to read, write:projects to create/update/delete. A project belongs to
+// its owner: another user's project is 403 unless the credential carries admin:all.
+
+/** A new project owned by `owner`, created through the API with the owner's own JWT. */
+async function projectOf(env: MatrixEnv, owner: TestUser, name = 'Matrix project'): Promise<string> {
+  const res = await env.send({ method: 'POST', path: '/v2/projects', authorization: `Bearer ${env.jwtFor(owner.id, ['write:projects'])}`, body: { name } });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return String(res.body!['id']);
+}
+
+/** A project of the caller's (self) or of bob's (other): fresh each time, so deletes never collide. */
+const projectPath = async ({ env, caller, target }: RequestContext) => `/v2/projects/${await projectOf(env, target === 'self' ? caller : env.bob)}`;
+const expectedOwner = ({ env, caller, target }: RequestContext) => (target === 'self' ? caller.id : env.bob.id);
+
+const routes: RouteSpec[] = [
+  {
+    label: 'GET /v2/projects',
+    method: 'GET',
+    scope: 'read:projects',
+    ok: 200,
+    async request({ env }) {
+      await Promise.all([projectOf(env, env.alice, 'listed: alice'), projectOf(env, env.bob, 'listed: bob')]);
+      return { path: '/v2/projects' };
+    },
+    check(res, { env, caller }) {
+      const owners = new Set((res.body!['data'] as { owner_id: string }[]).map((p) => p.owner_id));
+      if (caller.isAdmin) {
+        // admin:all sees every owner's projects.
+        assert.ok(owners.has(env.alice.id) && owners.has(env.bob.id), [...owners].join(','));
+      } else {
+        // Anyone else sees only their own.
+        assert.deepEqual([...owners], [caller.id]);
+      }
+    },
+  },
+  {
+    label: 'POST /v2/projects',
+    method: 'POST',
+    scope: 'write:projects',
+    ok: 201,
+    request: ({ method }) => ({ path: '/v2/projects', body: { name: `Created with ${method}`, description: 'by the security matrix' } }),
+    check(res, { caller, method }) {
+      assert.match(String(res.body!['id']), /^prj_/);
+      assert.equal(res.body!['owner_id'], caller.id);
+      assert.equal(res.body!['name'], `Created with ${method}`);
+    },
+  },
+  {
+    label: 'GET /v2/projects/:id',
+    method: 'GET',
+    scope: 'read:projects',
+    ok: 200,
+    owned: { othersAre: 'forbidden' },
+    request: async (ctx) => ({ path: await projectPath(ctx) }),
+    check(res, ctx) {
+      assert.equal(res.body!['owner_id'], expectedOwner(ctx));
+    },
+  },
+  {
+    label: 'PATCH /v2/projects/:id',
+    method: 'PATCH',
+    scope: 'write:projects',
+    ok: 200,
+    owned: { othersAre: 'forbidden' },
+    request: async (ctx) => ({ path: await projectPath(ctx), body: { name: `Renamed with ${ctx.method}` } }),
+    check(res, ctx) {
+      assert.equal(res.body!['name'], `Renamed with ${ctx.method}`);
+      assert.equal(res.body!['owner_id'], expectedOwner(ctx));
+    },
+  },
+  {
+    label: 'DELETE /v2/projects/:id',
+    method: 'DELETE',
+    scope: 'write:projects',
+    ok: 204,
+    owned: { othersAre: 'forbidden' },
+    request: async (ctx) => ({ path: await projectPath(ctx) }),
+    check(res) {
+      assert.equal(res.body, null);
+    },
+  },
+];
+
+securityMatrix('security matrix: /v2/projects', routes, [
+  {
+    label: 'a JWT whose sub is not a Latchkey user id cannot create projects -> 403 FORBIDDEN',
+    async run(env) {
+      for (const scopes of [['write:projects'], ['admin:all']]) {
+        const res = await env.send({ method: 'POST', path: '/v2/projects', authorization: `Bearer ${env.jwtFor('user_123', scopes)}`, body: { name: 'Nope' } });
+        assertForbiddenCode(res);
+      }
+    },
+  },
+  {
+    label: "a JWT whose sub is not a Latchkey user id lists no projects, and cannot read or change another user's",
+    async run(env) {
+      const auth = `Bearer ${env.jwtFor('user_123', ['read:projects', 'write:projects'])}`;
+      const list = await env.send({ method: 'GET', path: '/v2/projects', authorization: auth });
+      assert.equal(list.status, 200);
+      assert.deepEqual(list.body!['data'], []);
+      const path = `/v2/projects/${await projectOf(env, env.alice)}`;
+      for (const [method, body] of [['GET', undefined], ['PATCH', { name: 'x' }], ['DELETE', undefined]] as const) {
+        const res = await env.send({ method, path, authorization: auth, body });
+        assert.equal(res.status, 403, `${method}: ${JSON.stringify(res.body)}`);
+        assert.deepEqual(res.body, { error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' } });
+      }
+    },
+  },
+  {
+    label: "a refused PATCH or DELETE of another user's project changes nothing",
+    async run(env) {
+      const path = `/v2/projects/${await projectOf(env, env.bob, 'bob keeps this')}`;
+      const alice = `Bearer ${await env.token('api_key', env.alice, ['read:projects', 'write:projects'])}`;
+      assert.equal((await env.send({ method: 'PATCH', path, authorization: alice, body: { name: 'stolen' } })).status, 403);
+      assert.equal((await env.send({ method: 'DELETE', path, authorization: alice })).status, 403);
+      const bob = `Bearer ${env.jwtFor(env.bob.id, ['read:projects'])}`;
+      const res = await env.send({ method: 'GET', path, authorization: bob });
+      assert.equal(res.status, 200);
+      assert.equal(res.body!['name'], 'bob keeps this');
+    },
+  },
+  {
+    label: 'an unknown project id is 404 with the right scope, and 403 insufficient_scope without it',
+    async run(env) {
+      const path = '/v2/projects/prj_doesnotexist00000000';
+      assertNotFound(await env.send({ method: 'GET', path, authorization: `Bearer ${await env.token('api_key', env.alice, ['read:projects'])}` }));
+      const res = await env.send({ method: 'GET', path, authorization: `Bearer ${await env.token('api_key', env.alice, ['write:projects'])}` });
+      assert.equal(res.status, 403);
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer error="insufficient_scope", scope="read:projects"');
+    },
+  },
+  {
+    label: 'write:projects alone does not grant read:projects (GET is 403 insufficient_scope)',
+    async run(env) {
+      const path = `/v2/projects/${await projectOf(env, env.alice)}`;
+      for (const method of ['api_key', 'oauth', 'jwt'] as const) {
+        const res = await env.send({ method: 'GET', path, authorization: `Bearer ${await env.token(method, env.alice, ['write:projects'])}` });
+        assert.equal(res.status, 403, method);
+        assert.equal(res.headers.get('www-authenticate'), 'Bearer error="insufficient_scope", scope="read:projects"', method);
+      }
+    },
+  },
+]);
