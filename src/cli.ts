@@ -16,13 +16,19 @@ Commands:
   latchkey users create --email E --password-stdin [--admin] [--name N]
   latchkey apps create --owner E --name N --redirect-uri U [--redirect-uri U2]
                        --scopes "s1 s2" [--type web|spa|native|service|resource_server]
-  latchkey keys create --owner E --name N --scopes "s1 s2" [--expires-in 90d] [--allow-ip CIDR ...]
+  latchkey keys create --owner E --name N --scopes "s1 s2" [--expires-in 90d] [--allow-ip CIDR ...] [--burst N --hourly M]
   latchkey jwt sign --sub S --scopes "s1 s2" [--expires-in 1h] [--name NAME]   (needs JWT_SECRET)
   latchkey migrate
 
-Settings come from the environment, as for \`npm start\` (DATABASE_URL, ISSUER, ...).`;
+Settings come from the environment, as for \`npm start\` (DATABASE_URL, ISSUER, ...).
+\`latchkey <command> --help\` explains one command.`;
 
 class UsageError extends Error {}
+
+function positiveInt(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`${flag} must be a whole number of at least 1`);
+  return Number(text);
+}
 
 /** `90d`, `12h`, `30m`, `45s` or plain seconds, to seconds. */
 function parseDuration(text: string): number {
@@ -58,10 +64,37 @@ async function withApp<T>(fn: (built: BuiltApp) => Promise<T>): Promise<T> {
   }
 }
 
+/** Each command's own help: `latchkey <command> --help`. */
+const COMMAND_HELP: Record<string, string> = {
+  'users create': `latchkey users create --email E --password-stdin [--admin] [--name N]
+  Creates an account. The password is read from standard input (never an argument, so it stays
+  out of shell history and process lists). Prints {id, email, is_admin}.`,
+  'apps create': `latchkey apps create --owner E --name N --redirect-uri U [--redirect-uri U2] --scopes "s1 s2"
+                     [--type web|spa|native|service|resource_server]
+  Registers an OAuth application for the account E. Prints the application with its
+  client_secret (shown once; none for spa and native apps).`,
+  'keys create': `latchkey keys create --owner E --name N --scopes "s1 s2" [--expires-in 90d] [--allow-ip CIDR ...]
+                     [--burst N --hourly M]
+  Generates an API key for the account E (shown once). --burst/--hourly give the key its own
+  rate limit instead of RATE_LIMIT_API_KEY.`,
+  'jwt sign': `latchkey jwt sign --sub S --scopes "s1 s2" [--expires-in 1h] [--name NAME]
+  Signs a shared-secret HS256 JWT with JWT_SECRET and JWT_ISSUER, as a trusted service would.
+  Prints {token, expires_in}.`,
+  migrate: `latchkey migrate
+  Applies pending database migrations (npm start also does). Prints {migrated: [...]}.`,
+};
+
 async function run(argv: string[]): Promise<unknown> {
   const [group, action, ...rest] = argv;
   if (!group || group === '--help' || group === '-h' || group === 'help') {
     process.stdout.write(`${HELP}\n`);
+    return undefined;
+  }
+  const command = group === 'migrate' ? 'migrate' : `${group} ${action ?? ''}`;
+  if (argv.includes('--help') || argv.includes('-h')) {
+    const help = COMMAND_HELP[command];
+    if (!help) throw new UsageError(`unknown command: ${command.trim()} (see latchkey --help)`);
+    process.stdout.write(`${help}\n`);
     return undefined;
   }
 
@@ -124,8 +157,12 @@ async function run(argv: string[]): Promise<unknown> {
         scopes: { type: 'string' },
         'expires-in': { type: 'string' },
         'allow-ip': { type: 'string', multiple: true },
+        burst: { type: 'string' },
+        hourly: { type: 'string' },
       },
     });
+    if ((values.burst === undefined) !== (values.hourly === undefined)) throw new UsageError('keys create: give --burst and --hourly together');
+    const rateLimit = values.burst !== undefined ? { burst: positiveInt(values.burst, '--burst'), hourly: positiveInt(values.hourly!, '--hourly') } : null;
     if (!values.owner) throw new UsageError('keys create needs --owner (an account email)');
     const expiresIn = values['expires-in'] ? parseDuration(values['expires-in']) : null;
     return withApp(async ({ services }) => {
@@ -138,6 +175,7 @@ async function run(argv: string[]): Promise<unknown> {
           scopes: (values.scopes ?? '').split(/[\s,]+/).filter(Boolean),
           ...(expiresIn ? { expires_at: new Date(Date.now() + expiresIn * 1000).toISOString() } : {}),
           ...(values['allow-ip'] ? { allowed_ips: values['allow-ip'] } : {}),
+          ...(rateLimit ? { rate_limit: rateLimit } : {}),
         },
       );
       return created;

@@ -36,12 +36,15 @@ function shortDate(date: string): string {
   return `${d} ${MONTHS[m - 1]}`;
 }
 
-/** A "nice" axis maximum: 1, 2, 5 × 10^n at or above the value (at least 4, so small counts get whole-number ticks). */
+/**
+ * A "nice" axis maximum at or above the value: 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, ... so that
+ * the three gridlines (0, half, max) always fall on whole numbers.
+ */
 export function niceMax(value: number): number {
   if (value <= 4) return 4;
   const magnitude = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) {
-    if (step * magnitude >= value) return step * magnitude;
+  for (const step of [1, 2, 4, 6, 8, 10]) {
+    if (step * magnitude >= value && (step * magnitude) % 2 === 0) return step * magnitude;
   }
   return 10 * magnitude;
 }
@@ -98,7 +101,7 @@ export function barChartSvg(data: DayCount[], opts: { title: string; id?: string
     const gy = y(v).toFixed(1);
     parts.push(
       `<line class="chart-grid${v === 0 ? ' chart-axis' : ''}" x1="${pad.left}" x2="${width - pad.right}" y1="${gy}" y2="${gy}"/>`,
-      `<text class="chart-label" x="${pad.left - 8}" y="${gy}" text-anchor="end" dominant-baseline="middle">${escapeXml(formatCount(Math.round(v * 10) / 10))}</text>`,
+      `<text class="chart-label" x="${pad.left - 8}" y="${gy}" text-anchor="end" dominant-baseline="middle">${escapeXml(formatCount(v))}</text>`,
     );
   }
   data.forEach((d, i) => {

@@ -39,7 +39,6 @@ export function dashboardRouter(deps: DashboardDeps): Router<AppState> {
         endpointsDisabled: endpoints.filter((e) => e.status !== 'active').length,
       },
       twoFactor,
-      origin: ctx.origin,
     });
   }));
 

@@ -19,6 +19,8 @@ export interface DashboardDeps {
   consents: ConsentsService;
   webhooks: WebhooksService;
   now(): number;
+  /** The issuer's origin (where the API and the OAuth endpoints are), for the examples on the pages. */
+  origin: string;
   /** Whether the account has two-factor authentication on; the overview then drops its "enable 2FA" tip. */
   twoFactorEnabled?(userId: string): Promise<boolean>;
 }
@@ -67,9 +69,9 @@ export function templateHelpers(now: number) {
 export type TemplateHelpers = ReturnType<typeof templateHelpers>;
 
 /** Renders a dashboard page: wide layout, its nav section marked, the helpers at hand. */
-export function dashboardPage(deps: Pick<DashboardDeps, 'render' | 'now'>) {
+export function dashboardPage(deps: Pick<DashboardDeps, 'render' | 'now' | 'origin'>) {
   return (ctx: AppContext, template: string, section: Section, data: Record<string, unknown>, status = 200): void => {
-    deps.render.page(ctx, `dashboard/${template}`, { wide: true, section, h: templateHelpers(deps.now()), error: null, notice: null, ...data }, status);
+    deps.render.page(ctx, `dashboard/${template}`, { wide: true, section, h: templateHelpers(deps.now()), origin: deps.origin, error: null, notice: null, ...data }, status);
   };
 }
 

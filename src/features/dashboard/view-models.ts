@@ -80,19 +80,19 @@ export interface Flag {
 }
 
 /** The status badge and the attention flags of an API key. */
-export function keyFlags(key: Pick<ApiKeyView, 'status' | 'created_at' | 'expires_at' | 'replaced_by' | 'grace_until'>, now: number): { status: Flag; flags: Flag[] } {
+export function keyFlags(key: Pick<ApiKeyView, 'status' | 'created_at' | 'expires_at' | 'replaced_by' | 'grace_until'>, now: number): { badge: Flag; flags: Flag[] } {
   const flags: Flag[] = [];
-  let status: Flag;
-  if (key.status === 'revoked') status = { tone: 'neutral', label: 'Revoked', detail: 'This key was revoked and no longer works.' };
-  else if (key.status === 'expired') status = { tone: 'neutral', label: 'Expired', detail: 'This key has expired and no longer works.' };
-  else if (key.status === 'rotated') status = { tone: 'neutral', label: 'Replaced', detail: 'This key was rotated; its replacement is in use.' };
+  let badge: Flag;
+  if (key.status === 'revoked') badge = { tone: 'neutral', label: 'Revoked', detail: 'This key was revoked and no longer works.' };
+  else if (key.status === 'expired') badge = { tone: 'neutral', label: 'Expired', detail: 'This key has expired and no longer works.' };
+  else if (key.status === 'rotated') badge = { tone: 'neutral', label: 'Replaced', detail: 'This key was rotated; its replacement is in use.' };
   else if (key.replaced_by) {
-    status = {
+    badge = {
       tone: 'info',
       label: 'Rotating',
       detail: `Replaced by a new key; this one keeps working until ${key.grace_until ? formatDateTime(key.grace_until) : 'the grace period ends'}.`,
     };
-  } else status = { tone: 'ok', label: 'Active', detail: 'This key is active.' };
+  } else badge = { tone: 'ok', label: 'Active', detail: 'This key is active.' };
 
   if (key.status === 'active' && !key.replaced_by) {
     if (key.expires_at !== null) {
@@ -115,7 +115,7 @@ export function keyFlags(key: Pick<ApiKeyView, 'status' | 'created_at' | 'expire
       });
     }
   }
-  return { status, flags };
+  return { badge, flags };
 }
 
 /** True for keys that still authenticate (shown in the main table; the others go below). */
@@ -185,9 +185,16 @@ export function scopeOptions(isAdmin: boolean, checked: readonly string[] = []):
   }));
 }
 
+/** OAuth scopes that are not API permissions but may appear in a grant. */
+const PROTOCOL_SCOPES: Record<string, string> = {
+  openid: 'Know who you are',
+  offline_access: 'Keep access while you are away',
+};
+
 /** A scope's description, or the scope itself for one this server no longer knows. */
 export function describeScope(name: string): string {
-  return Object.hasOwn(API_SCOPES, name) ? API_SCOPES[name as keyof typeof API_SCOPES] : name;
+  if (Object.hasOwn(API_SCOPES, name)) return API_SCOPES[name as keyof typeof API_SCOPES];
+  return Object.hasOwn(PROTOCOL_SCOPES, name) ? PROTOCOL_SCOPES[name]! : name;
 }
 
 export const APP_TYPE_OPTIONS: ReadonlyArray<{ value: ApplicationType; label: string; hint: string }> = [

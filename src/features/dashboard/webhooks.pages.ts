@@ -33,8 +33,9 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
   const newPage = (ctx: AppContext, form: EndpointForm, error: string | null, status = 200) =>
     page(ctx, 'webhook-new', 'webhooks', { title: 'Add a webhook endpoint', form, events: eventOptions(form.events), error }, status);
 
-  const detailPage = async (ctx: AppContext, userId: string, endpoint: EndpointView, form: EndpointForm, error: string | null, status = 200) =>
+  const detailPage = async (ctx: AppContext, userId: string, endpoint: EndpointView, form: EndpointForm, error: string | null, status = 200, editFailed = false) =>
     page(ctx, 'webhook', 'webhooks', {
+      editFailed,
       title: `Webhook ${endpoint.url}`,
       endpoint,
       form,
@@ -79,10 +80,10 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
   router.post('/settings/webhooks/:id', ...deps.formGuard, signedIn(async (ctx, account) => {
     const endpoint = await webhooks.get(account.id, ctx.params['id']!);
     const form = readForm(ctx);
-    if (!form.url) return detailPage(ctx, account.id, endpoint, form, 'Enter the URL that should receive the events.', 400);
-    if (form.events.length === 0) return detailPage(ctx, account.id, endpoint, form, 'Choose at least one event, or All events.', 400);
+    if (!form.url) return detailPage(ctx, account.id, endpoint, form, 'Enter the URL that should receive the events.', 400, true);
+    if (form.events.length === 0) return detailPage(ctx, account.id, endpoint, form, 'Choose at least one event, or All events.', 400, true);
     const result = await attempt(() => webhooks.update(account.id, endpoint.id, { url: form.url, events: form.events, description: form.description || null }));
-    if (!result.ok) return detailPage(ctx, account.id, endpoint, form, result.message, result.status);
+    if (!result.ok) return detailPage(ctx, account.id, endpoint, form, result.message, result.status, true);
     seeOther(ctx, `${endpointPath(endpoint.id)}?done=webhook-updated`);
   }));
 

@@ -40,6 +40,10 @@ export function buildEvent(type: EventType, userId: string | null, data: Record<
   return { id, type, userId: ADMIN_EVENTS.has(type) ? null : userId, body, createdAt };
 }
 
+/** Why an endpoint is disabled. Only one its owner turned off stops collecting events. */
+export const DISABLED_BY_OWNER = 'Disabled by its owner';
+export const DISABLED_FAILING = 'Every delivery failed for too long';
+
 /** Does an endpoint subscribed to `events` want this type? (`*` is everything.) */
 export function subscribed(events: string[], type: string): boolean {
   return events.includes('*') || events.includes(type);

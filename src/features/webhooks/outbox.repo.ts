@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.ts';
 import { newId } from '../../shared/secrets.ts';
-import { subscribed, type OutboxEvent } from './events.ts';
+import { DISABLED_BY_OWNER, subscribed, type OutboxEvent } from './events.ts';
 
 /**
  * Writes events into the outbox inside the caller's transaction, with one pending delivery per
@@ -17,7 +17,9 @@ export async function writeOutbox(trx: Kysely<Database>, events: OutboxEvent[]):
       .selectFrom('webhook_endpoints')
       .innerJoin('users', 'users.id', 'webhook_endpoints.user_id')
       .select(['webhook_endpoints.id', 'webhook_endpoints.events'])
-      .where('webhook_endpoints.status', '=', 'active');
+      // An endpoint disabled for failing keeps collecting (delivered once it is re-enabled);
+      // one its owner turned off does not.
+      .where((eb) => eb.or([eb('webhook_endpoints.status', '=', 'active'), eb('webhook_endpoints.disabled_reason', '!=', DISABLED_BY_OWNER)]));
     endpoints = event.userId === null ? endpoints.where('users.is_admin', '=', 1) : endpoints.where('webhook_endpoints.user_id', '=', event.userId);
     const targets = (await endpoints.execute()).filter((e) => subscribed(JSON.parse(e.events) as string[], event.type));
     if (targets.length === 0) continue;

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { DB } from '../../db/client.ts';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/schema.ts';
-import type { OutboxEvent } from './events.ts';
+import { DISABLED_FAILING, type OutboxEvent } from './events.ts';
 import { writeOutbox } from './outbox.repo.ts';
 
 /** A claimed delivery with what sending it needs. */
@@ -30,6 +30,16 @@ export function createWebhooksRepo(db: DB) {
     },
     async updateEndpoint(id: string, changes: Partial<WebhookEndpointRow>): Promise<void> {
       await db.updateTable('webhook_endpoints').set(changes).where('id', '=', id).execute();
+    },
+    /** Re-enabled: what waited for it goes out now rather than at its old retry time. */
+    async bringForward(endpointId: string, now: number): Promise<void> {
+      await db
+        .updateTable('webhook_deliveries')
+        .set({ next_attempt_at: now })
+        .where('endpoint_id', '=', endpointId)
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '>', now)
+        .execute();
     },
     async deleteEndpoint(id: string): Promise<void> {
       await db.deleteFrom('webhook_endpoints').where('id', '=', id).execute();
@@ -158,7 +168,7 @@ export function createWebhooksRepo(db: DB) {
         if (endpoint && endpoint.status === 'active' && endpoint.failing_since !== null && endpoint.failing_since <= disable.failingSinceBefore) {
           await trx
             .updateTable('webhook_endpoints')
-            .set({ status: 'disabled', disabled_reason: 'Every delivery failed for too long', updated_at: outcome.at })
+            .set({ status: 'disabled', disabled_reason: DISABLED_FAILING, updated_at: outcome.at })
             .where('id', '=', endpoint.id)
             .execute();
           await writeOutbox(trx, [disable.event(endpoint)]);

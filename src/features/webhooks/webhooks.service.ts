@@ -5,7 +5,7 @@ import type { SecretBox } from '../../shared/encryption.ts';
 import { newId } from '../../shared/secrets.ts';
 import { newWebhookSecret } from '../../shared/webhook-signature.ts';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/schema.ts';
-import { EVENT_TYPES } from './events.ts';
+import { DISABLED_BY_OWNER, EVENT_TYPES } from './events.ts';
 import { isPublicAddress } from './ssrf.ts';
 import type { WebhooksRepo } from './webhooks.repo.ts';
 
@@ -165,10 +165,11 @@ export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox
         ...(data.events && { events: JSON.stringify(data.events) }),
         ...(data.description !== undefined && { description: data.description ?? null }),
         ...(data.status === 'active' && { status: 'active', disabled_reason: null, failing_since: null }),
-        ...(data.status === 'disabled' && { status: 'disabled', disabled_reason: 'Disabled by its owner' }),
+        ...(data.status === 'disabled' && { status: 'disabled', disabled_reason: DISABLED_BY_OWNER }),
         updated_at: now(),
       };
       await repo.updateEndpoint(id, changes);
+      if (data.status === 'active' && row.status !== 'active') await repo.bringForward(id, now());
       return toView({ ...row, ...changes });
     },
     async remove(userId: string, id: string): Promise<void> {

@@ -27,7 +27,8 @@ const USER_EVENTS = [
 ];
 
 interface Endpoint { id: string; url: string; events: string[]; status: string; secret?: string; failing_since: string | null; disabled_reason: string | null }
-interface Delivery { id: string; event_id: string; event_type: string; status: string; attempts: number; response_code: number | null; latency_ms: number | null; error: string | null; next_attempt_at: string | null }
+interface Attempt { attempt: number; at: string; response_code: number | null; latency_ms: number; error: string | null }
+interface Delivery { id: string; event_id: string; event_type: string; status: string; attempts: number; response_code: number | null; latency_ms: number | null; error: string | null; next_attempt_at: string | null; attempt_log: Attempt[] }
 
 async function json<T>(res: Response, status: number): Promise<T> {
   const text = await res.text();
@@ -263,7 +264,9 @@ describe('webhooks', () => {
     assert.equal(typeof d!.latency_ms, 'number');
     assert.equal(d!.next_attempt_at, null);
     assert.equal(d!.event_id, r.requests[0]!.headers['webhook-id']);
-    assert.ok(JSON.stringify(d).includes('HTTP 500'), `the log still shows the first attempt's error: ${JSON.stringify(d)}`);
+    // The log keeps every attempt: the earlier error is still there after the success.
+    assert.deepEqual(d!.attempt_log.map((a) => [a.attempt, a.response_code, a.error]), [[1, 500, 'HTTP 500'], [2, 200, null]]);
+    assert.ok(d!.attempt_log.every((a) => typeof a.latency_ms === 'number' && !Number.isNaN(Date.parse(a.at))));
   });
 
   it('delivers exactly once to a receiver that was down (connection refused), then up', async () => {
@@ -277,6 +280,7 @@ describe('webhooks', () => {
     assert.equal(d!.status, 'pending');
     assert.equal(d!.response_code, null);
     assert.match(d!.error ?? '', /ECONNREFUSED/);
+    assert.equal(d!.attempt_log.length, 1);
     await r.up();
     clock += 5 * SECOND;
     await worker().drain();
@@ -319,6 +323,8 @@ describe('webhooks', () => {
     assert.equal(d!.status, 'failed');
     assert.equal(d!.attempts, 8);
     assert.equal(d!.next_attempt_at, null);
+    assert.deepEqual(d!.attempt_log.map((a) => a.attempt), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.ok(d!.attempt_log.every((a) => a.response_code === 500 && a.error === 'HTTP 500'));
     clock += 100 * HOUR;
     await worker().drain();
     assert.equal(r.requests.length, 8, 'no attempt after giving up');

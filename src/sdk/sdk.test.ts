@@ -1,0 +1,186 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { APIClient, APIError } from 'latchkey/sdk';
+import { verifyStandardWebhook, verifyWebhookSignature } from 'latchkey/sdk/webhooks';
+import { startTestServer, type TestServer } from '../testing/server.ts';
+import { credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../testing/credentials.ts';
+import { runNode, PROJECT_ROOT } from '../testing/process.ts';
+import { WebhookReceiver } from '../testing/webhook-receiver.ts';
+
+const HOUR = Date.UTC(2026, 10, 27, 12, 0, 0);
+
+// The SDK against a live server: every resource method, errors, retries, the seed's snippet.
+describe('SDK (latchkey/sdk)', () => {
+  let clock = HOUR;
+  let server: TestServer;
+  let make: CredentialFactory;
+  let admin: TestUser;
+  let client: APIClient;
+
+  before(async () => {
+    server = await startTestServer({ env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1', RATE_LIMIT_JWT: '1000,2' }, now: () => clock, webhookPollMs: 3_600_000 });
+    make = credentialFactory(server);
+    admin = await make.user({ admin: true });
+    const { key } = await make.apiKey(admin, ['admin:all']);
+    client = new APIClient({ apiKey: key, baseUrl: server.url });
+  });
+  after(() => server.dispose());
+
+  it('runs the seed snippet as written and prints "Authentication valid: true"', async () => {
+    const { key } = await make.apiKey(admin, ['read:users']);
+    const file = path.join(PROJECT_ROOT, `.sdk-snippet-${process.pid}.mjs`);
+    // The seed's "Using Our SDK", verbatim but for the key; the base URL comes from the environment.
+    fs.writeFileSync(
+      file,
+      `import { APIClient } from 'latchkey/sdk';\n\nconst client = new APIClient({\n  apiKey: '${key}'\n});\n\nconst result = await client.auth.test();\nconsole.log('Authentication valid:', result.valid);\n`,
+    );
+    try {
+      const run = await runNode(['--conditions=development', '--import', 'tsx', file], { env: { LATCHKEY_BASE_URL: server.url } });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout.trim(), 'Authentication valid: true');
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it('answers auth.test() for each credential kind, and { valid: false } for a refused one', async () => {
+    const ok = await client.auth.test();
+    assert.equal(ok.valid, true);
+    assert.equal(ok.valid && ok.method, 'api_key');
+    const { access_token } = await make.oauthToken(admin, ['read:users']);
+    const viaToken = await new APIClient({ accessToken: access_token, baseUrl: server.url }).auth.test();
+    assert.equal(viaToken.valid && viaToken.method, 'oauth');
+    const viaJwt = await new APIClient({ jwt: make.jwt({ sub: 'svc', scopes: ['read:users'] }), baseUrl: server.url }).auth.test();
+    assert.equal(viaJwt.valid && viaJwt.method, 'jwt');
+    const refused = await new APIClient({ apiKey: 'lk_nope', baseUrl: server.url }).auth.test();
+    assert.equal(refused.valid, false);
+    assert.equal(!refused.valid && refused.status, 401);
+    assert.equal(!refused.valid && refused.code, 'UNAUTHORIZED');
+  });
+
+  it('reads LATCHKEY_API_KEY and LATCHKEY_BASE_URL when nothing is given', async () => {
+    const { key } = await make.apiKey(admin, ['read:users']);
+    process.env['LATCHKEY_API_KEY'] = key;
+    process.env['LATCHKEY_BASE_URL'] = server.url;
+    try {
+      const result = await new APIClient().auth.test();
+      assert.equal(result.valid, true);
+    } finally {
+      delete process.env['LATCHKEY_API_KEY'];
+      delete process.env['LATCHKEY_BASE_URL'];
+    }
+  });
+
+  it('manages API keys, projects, users and applications', async () => {
+    const created = await client.apiKeys.create({ name: 'sdk', scopes: ['read:projects'] });
+    assert.match(created.key, /^lk_/);
+    assert.ok((await client.apiKeys.list()).some((k) => k.id === created.id));
+    assert.equal((await client.apiKeys.get(created.id)).name, 'sdk');
+    const rotated = await client.apiKeys.rotate(created.id);
+    assert.notEqual(rotated.key, created.key);
+    assert.equal((await client.apiKeys.revoke(rotated.id)).status, 'revoked');
+    await new APIClient({ apiKey: created.key, baseUrl: server.url }).auth.test();
+    assert.ok(Array.isArray(await client.apiKeys.activity(created.id)));
+
+    const project = await client.projects.create({ name: 'Apollo' });
+    assert.equal((await client.projects.get(project.id)).name, 'Apollo');
+    assert.equal((await client.projects.update(project.id, { description: 'moon' })).description, 'moon');
+    assert.ok((await client.projects.list()).some((p) => p.id === project.id));
+    await client.projects.delete(project.id);
+    await assert.rejects(client.projects.get(project.id), (e: unknown) => e instanceof APIError && e.status === 404 && e.code === 'NOT_FOUND');
+
+    assert.equal((await client.users.me()).id, admin.id);
+    const user = await client.users.create({ email: `sdk-${Date.now()}@example.com`, password: 'sdk passphrase' });
+    assert.equal((await client.users.get(user.id)).email, user.email);
+    assert.equal((await client.users.update(user.id, { name: 'Sam' })).name, 'Sam');
+    assert.ok((await client.users.list({ limit: 100 })).data.some((u) => u.id === user.id));
+    await client.users.delete(user.id);
+
+    const app = await client.applications.create({ name: 'SDK app', redirect_uris: ['https://sdk.example/cb'], scopes: ['read:users'] });
+    assert.match(app.client_secret!, /^lkcs_/);
+    assert.equal((await client.applications.update(app.client_id, { name: 'Renamed' })).name, 'Renamed');
+    assert.ok((await client.applications.list()).some((a) => a.client_id === app.client_id));
+    assert.equal((await client.applications.get(app.client_id)).name, 'Renamed');
+    assert.notEqual((await client.applications.rotateSecret(app.client_id)).client_secret, app.client_secret);
+    await client.applications.delete(app.client_id);
+
+    // The consent given in the OAuth test above; revoking it empties the list.
+    const [consent] = await client.consents.list();
+    assert.equal(consent!.application, 'Test client');
+    await client.consents.revoke(consent!.client_id);
+    assert.deepEqual(await client.consents.list(), []);
+  });
+
+  it('maps errors to APIError with status, code, message and request id', async () => {
+    const err = await client.projects.create({ name: '' }).catch((e: unknown) => e);
+    assert.ok(err instanceof APIError);
+    assert.equal(err.status, 400);
+    assert.equal(err.code, 'VALIDATION_FAILED');
+    assert.match(err.message, /name/);
+    assert.match(err.requestId ?? '', /^[0-9a-f-]{36}$/);
+    const limited = new APIClient({ apiKey: (await make.apiKey(admin, ['read:users'])).key, baseUrl: server.url });
+    await assert.rejects(limited.projects.list(), (e: unknown) => e instanceof APIError && e.status === 403 && e.code === 'FORBIDDEN');
+  });
+
+  it('waits out a 429 (Retry-After) and retries, within a bound', async () => {
+    const waits: number[] = [];
+    const jwtClient = new APIClient({
+      jwt: make.jwt({ sub: 'burst', scopes: ['read:users'] }),
+      baseUrl: server.url,
+      sleep: async (ms) => {
+        waits.push(ms);
+        clock += ms; // the server's clock moves as the client waits
+      },
+    });
+    for (let i = 0; i < 3; i++) assert.equal((await jwtClient.auth.test()).valid, true); // burst is 2 per second
+    assert.deepEqual(waits, [1000]);
+    const stubborn = new APIClient({ jwt: make.jwt({ sub: 'stubborn', scopes: [] }), baseUrl: server.url, maxRetries: 1, sleep: async () => {} });
+    await stubborn.auth.test();
+    await stubborn.auth.test();
+    await assert.rejects(stubborn.request('GET', '/v2/auth/test'), (e: unknown) => e instanceof APIError && e.status === 429 && e.code === 'RATE_LIMITED');
+  });
+
+  it('retries network errors only for idempotent requests', async () => {
+    let calls = 0;
+    const flaky: typeof fetch = async (input, init) => {
+      calls++;
+      if (calls === 1) throw new TypeError('fetch failed');
+      return fetch(input, init);
+    };
+    const c = new APIClient({ apiKey: (await make.apiKey(admin, ['admin:all'])).key, baseUrl: server.url, fetch: flaky, sleep: async () => {} });
+    assert.equal((await c.auth.test()).valid, true);
+    assert.equal(calls, 2);
+    calls = 0;
+    await assert.rejects(c.projects.create({ name: 'once' }), /fetch failed/);
+    assert.equal(calls, 1, 'a POST is not repeated');
+  });
+
+  it('manages webhooks, and its verifiers accept real deliveries', async () => {
+    const receiver = await WebhookReceiver.start();
+    try {
+      const endpoint = await client.webhooks.create({ url: receiver.url(), events: ['api_key.created'] });
+      assert.match(endpoint.secret, /^whsec_/);
+      assert.ok((await client.webhooks.list()).some((w) => w.id === endpoint.id));
+      await client.apiKeys.create({ name: 'triggers a webhook', scopes: ['read:users'] });
+      await server.built.webhookWorker.drain();
+      const [delivery] = receiver.requests;
+      assert.ok(delivery);
+      assert.equal(verifyWebhookSignature(delivery.body, delivery.headers['x-webhook-signature'] as string, endpoint.secret), true);
+      assert.equal(verifyWebhookSignature(delivery.body, 'short', endpoint.secret), false, 'length-safe');
+      assert.equal(verifyStandardWebhook(delivery.body, delivery.headers, endpoint.secret, { now: clock }), true);
+      assert.equal(verifyStandardWebhook(`${delivery.body} `, delivery.headers, endpoint.secret, { now: clock }), false);
+      assert.equal(verifyStandardWebhook(delivery.body, delivery.headers, endpoint.secret, { now: clock + 10 * 60_000 }), false, 'replayed later');
+      const [logged] = await client.webhooks.deliveries(endpoint.id);
+      assert.equal(logged!.status, 'succeeded');
+      assert.deepEqual(await client.webhooks.redeliver(endpoint.id, logged!.id), { queued: true });
+      assert.equal((await client.webhooks.update(endpoint.id, { description: 'sdk' })).description, 'sdk');
+      assert.notEqual((await client.webhooks.rotateSecret(endpoint.id)).secret, endpoint.secret);
+      assert.equal((await client.webhooks.get(endpoint.id)).id, endpoint.id);
+      await client.webhooks.delete(endpoint.id);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
