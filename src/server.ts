@@ -1,4 +1,6 @@
 import http from 'node:http';
+import pg from 'pg';
+import { createPostgresStore } from './features/rate-limit/postgres-store.ts';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
@@ -8,14 +10,18 @@ import { loadServerKeys } from './oidc/keys.ts';
 import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
 import { loadSecretsKey } from './shared/encryption.ts';
 import type { Deliver } from './features/webhooks/deliver.ts';
+import { createMetrics, type MetricsOptions } from './http/metrics.ts';
 
 export interface RunningServer {
   url: string;
   port: number;
   built: BuiltApp;
   db: DB;
-  /** Stops accepting, finishes in-flight requests, stops timers, closes the database. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, finishes in-flight requests (cut after `graceMs`, default 10 s), stops the
+   * webhook worker and timers, flushes buffered writes, closes the database.
+   */
+  close(opts?: { graceMs?: number }): Promise<void>;
 }
 
 /**
@@ -25,16 +31,36 @@ export interface RunningServer {
 export async function startServer(
   config: Config,
   logger: Logger,
-  opts: { now?: () => number; deliver?: Deliver; webhookPollMs?: number; validateResponses?: boolean } = {},
+  opts: {
+    now?: () => number;
+    deliver?: Deliver;
+    webhookPollMs?: number;
+    validateResponses?: boolean;
+    /** `memory` keeps counters in this process even on PostgreSQL (tests that drive a clock). */
+    rateLimits?: 'shared' | 'memory';
+    /** Process metrics, cluster aggregation (the CLI's `serve`); tests leave it out. */
+    metrics?: MetricsOptions;
+  } = {},
 ): Promise<RunningServer> {
   const db = openDatabase(config);
   await migrateToLatest(db);
   const keys = await loadServerKeys(createServerSecretsRepo(db), Date.now());
   const secrets = loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile);
   if (secrets.generated) logger.warn({ file: config.secretsKeyFile }, 'generated a secrets key file; set SECRETS_KEY to manage it yourself');
-  const built = buildApp({ config, db, logger, keys, secretsKey: secrets.key, ...(opts.now ? { now: opts.now } : {}), ...(opts.deliver ? { deliver: opts.deliver } : {}), validateResponses: opts.validateResponses ?? false });
+  // Several instances share one PostgreSQL database, so they share rate-limit counters there too.
+  const sharedLimits = config.database.kind === 'postgres' && opts.rateLimits !== 'memory';
+  const rateLimitPool = sharedLimits && config.database.kind === 'postgres' ? new pg.Pool({ connectionString: config.database.url, max: 5 }) : null;
+  rateLimitPool?.on('error', () => {});
+  const rateLimitStore = rateLimitPool ? await createPostgresStore(rateLimitPool) : undefined;
+  const built = buildApp({ config, db, logger, keys, secretsKey: secrets.key, ...(rateLimitStore ? { rateLimitStore } : {}), ...(opts.now ? { now: opts.now } : {}), ...(opts.deliver ? { deliver: opts.deliver } : {}), validateResponses: opts.validateResponses ?? false, ...(opts.metrics ? { metrics: createMetrics(opts.metrics) } : {}) });
   built.webhookWorker.start(opts.webhookPollMs ?? 1000);
-  const server = http.createServer(built.app.callback());
+  const handle = built.app.callback();
+  let closing = false;
+  const server = http.createServer((req, res) => {
+    // While stopping, a request on a kept-alive connection is answered and the connection closed.
+    if (closing) res.setHeader('Connection', 'close');
+    return handle(req, res);
+  });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -46,12 +72,22 @@ export async function startServer(
     port,
     built,
     db,
-    async close() {
+    async close({ graceMs = 10_000 } = {}) {
+      closing = true;
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        // Stop accepting; connections close as their in-flight requests finish (checked every
+        // 50 ms, as a kept-alive connection turns idle), and are cut after the grace period.
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearInterval(idle);
+          clearTimeout(cut);
+          resolve();
+        });
         server.closeIdleConnections();
       });
       await built.stop();
+      await rateLimitPool?.end();
       await db.destroy();
     },
   };

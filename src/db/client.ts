@@ -1,18 +1,29 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type MigrationResultSet } from 'kysely';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type MigrationResultSet } from 'kysely';
 import type { Config } from '../config.ts';
 import type { Database } from './schema.ts';
 import { migrations } from './migrations/index.ts';
 
 export type DB = Kysely<Database>;
 
-/** Opens the configured database. SQLite: WAL, foreign keys on, a busy timeout for writers. */
-export function openDatabase(config: Pick<Config, 'database'>): DB {
+// bigint columns hold epoch milliseconds, well inside Number's exact range: read them as numbers
+// (pg returns int8 as strings by default).
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+/**
+ * Opens the configured database. SQLite (the embedded default): WAL, foreign keys on, a busy
+ * timeout for writers. PostgreSQL (`postgres://...`): a connection pool, for several instances.
+ */
+export function openDatabase(config: Pick<Config, 'database'>, opts: { poolSize?: number } = {}): DB {
   const target = config.database;
-  if (target.kind !== 'sqlite') {
-    throw new Error('DATABASE_URL: PostgreSQL is not supported yet; use sqlite:<path>');
+  if (target.kind === 'postgres') {
+    const pool = new pg.Pool({ connectionString: target.url, max: opts.poolSize ?? 10 });
+    // An idle client losing its connection must not crash the process; the pool replaces it.
+    pool.on('error', () => {});
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   if (target.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(target.file)), { recursive: true });
   const sqlite = new SQLite(target.file);
@@ -21,6 +32,11 @@ export function openDatabase(config: Pick<Config, 'database'>): DB {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
+/** True on PostgreSQL: a few queries differ (row locks with SKIP LOCKED, for instance). */
+export function isPostgres(db: Kysely<any>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
 /** Applies every pending migration; throws with the failing migration's name. */

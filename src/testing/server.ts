@@ -1,10 +1,19 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { createTestDatabase, testBackend, type TestDatabase } from './database.ts';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { startServer, type RunningServer } from '../server.ts';
+
+/** A stable secrets key per test folder, so restarts (and the CLI on the same folder) can open sealed secrets. */
+function testSecretsKey(dir: string): string {
+  const file = path.join(dir, 'test-secrets.key');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, crypto.randomBytes(32).toString('base64'), { mode: 0o600 });
+  return fs.readFileSync(file, 'utf8');
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -41,14 +50,26 @@ export interface TestServer extends RunningServer {
  * Pass `env` for settings and `now` for a controllable clock.
  */
 export async function startTestServer(
-  opts: { env?: Record<string, string>; now?: () => number; dir?: string; port?: number; webhookPollMs?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    now?: () => number;
+    dir?: string;
+    port?: number;
+    webhookPollMs?: number;
+    database?: TestDatabase;
+    /** Count rate limits in the shared store (PostgreSQL) rather than in memory on the test's clock. */
+    sharedRateLimits?: boolean;
+  } = {},
 ): Promise<TestServer> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-test-'));
   const port = opts.port ?? (await freePort());
+  const database = opts.database ?? (await createTestDatabase(dir));
   const config = loadConfig({
     PORT: String(port),
     ISSUER: `http://127.0.0.1:${port}`,
-    DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}`,
+    DATABASE_URL: database.url,
+    // On PostgreSQL there is no database file to keep a generated key beside: give one.
+    ...(testBackend === 'postgres' ? { SECRETS_KEY: testSecretsKey(dir) } : {}),
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'silent',
     // Suites fire many requests from one address in a burst; the rate-limit tests set their own.
     ...ROOMY_LIMITS,
@@ -57,6 +78,7 @@ export async function startTestServer(
   const running = await startServer(config, createLogger(config.LOG_LEVEL), {
     // Every API answer in every test is checked against the schema the OpenAPI document shows.
     validateResponses: true,
+    rateLimits: opts.sharedRateLimits ? 'shared' : 'memory',
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.webhookPollMs ? { webhookPollMs: opts.webhookPollMs } : {}),
   });
@@ -70,10 +92,11 @@ export async function startTestServer(
       // of the event loop) before the new server starts; otherwise fetch may reuse one and fail
       // with "other side closed".
       await new Promise((resolve) => setTimeout(resolve, 10));
-      return startTestServer({ ...opts, dir, port });
+      return startTestServer({ ...opts, dir, port, database });
     },
     async dispose() {
       await running.close();
+      await database.drop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { DB } from '../../db/client.ts';
+import { isPostgres, type DB } from '../../db/client.ts';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/schema.ts';
 import { DISABLED_FAILING, type OutboxEvent } from './events.ts';
 import { writeOutbox } from './outbox.repo.ts';
@@ -18,6 +18,7 @@ export interface DueDelivery {
 }
 
 export function createWebhooksRepo(db: DB) {
+  const postgres = isPostgres(db);
   return {
     async insertEndpoint(row: WebhookEndpointRow): Promise<void> {
       await db.insertInto('webhook_endpoints').values(row).execute();
@@ -85,10 +86,13 @@ export function createWebhooksRepo(db: DB) {
         .where('webhook_endpoints.status', '=', 'active')
         .orderBy('webhook_deliveries.next_attempt_at')
         .limit(limit);
+      // PostgreSQL: instances claim concurrently; skip rows another instance is claiming right
+      // now. SQLite serialises writers, so the single UPDATE is already atomic there.
+      const lockedDue = postgres ? due.forUpdate('webhook_deliveries').skipLocked() : due;
       const claimed = await db
         .updateTable('webhook_deliveries')
         .set({ locked_until: lockUntil })
-        .where('id', 'in', due)
+        .where('id', 'in', lockedDue)
         .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
         .returning(['id'])
         .execute();

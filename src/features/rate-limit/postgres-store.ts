@@ -1,0 +1,45 @@
+import type pg from 'pg';
+import { RateLimiterPostgres } from 'rate-limiter-flexible';
+import type { RateLimitStore } from './store.ts';
+
+/**
+ * Counters shared by every instance on one PostgreSQL database, through rate-limiter-flexible
+ * (its table `rate_limits`, created on first use). One limiter per window length; its points are
+ * effectively unlimited because the decision is ours (decide.ts): it only counts. Its windows
+ * start at a bucket's first request and run on the database's clock, not the injected one.
+ */
+export async function createPostgresStore(pool: pg.Pool): Promise<RateLimitStore> {
+  const limiters = new Map<number, Promise<RateLimiterPostgres>>();
+
+  const limiterFor = (windowMs: number) => {
+    let limiter = limiters.get(windowMs);
+    if (!limiter) {
+      limiter = new Promise<RateLimiterPostgres>((resolve, reject) => {
+        const created: RateLimiterPostgres = new RateLimiterPostgres(
+          {
+            storeClient: pool,
+            storeType: 'pool',
+            tableName: 'rate_limits',
+            keyPrefix: `w${windowMs}`,
+            points: 2_000_000_000,
+            duration: Math.max(1, Math.round(windowMs / 1000)),
+            clearExpiredByTimeout: true,
+          },
+          (err?: Error) => (err ? reject(err) : resolve(created)),
+        );
+      });
+      limiters.set(windowMs, limiter);
+    }
+    return limiter;
+  };
+
+  // Create the table once up front, so the first requests do not race to create it.
+  await Promise.all([limiterFor(1000), limiterFor(3_600_000)]);
+
+  return {
+    async hit(key, windowMs) {
+      const res = await (await limiterFor(windowMs)).consume(key, 1);
+      return { count: res.consumedPoints, resetAt: Date.now() + res.msBeforeNext };
+    },
+  };
+}
