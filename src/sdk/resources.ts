@@ -1,7 +1,8 @@
-import type { ApiKeyView } from '../features/api-keys/api-keys.service.ts';
+import type { z } from 'zod';
+import type { ApiKeyView, apiKeyActivitySchema } from '../features/api-keys/api-keys.service.ts';
 import type { ApplicationView } from '../features/applications/applications.service.ts';
 import type { ConsentView } from '../features/consents/consents.service.ts';
-import type { EndpointView } from '../features/webhooks/webhooks.service.ts';
+import type { EndpointView, deliveryViewSchema } from '../features/webhooks/webhooks.service.ts';
 import type { ProjectView } from '../features/projects/projects.service.ts';
 import type { UserView } from '../features/users/users.service.ts';
 
@@ -27,30 +28,9 @@ export interface CreateWebhook {
   events: string[];
   description?: string | null;
 }
-export interface WebhookDelivery {
-  id: string;
-  event_id: string;
-  event_type: string;
-  status: 'pending' | 'succeeded' | 'failed';
-  attempts: number;
-  response_code: number | null;
-  latency_ms: number | null;
-  error: string | null;
-  last_attempt_at: string | null;
-  next_attempt_at: string | null;
-  delivered_at: string | null;
-  created_at: string;
-  attempt_log: Array<{ attempt: number; at: string; response_code: number | null; latency_ms: number; error: string | null }>;
-}
-export interface ApiKeyActivityEntry {
-  at: string;
-  ip: string;
-  method: string;
-  path: string;
-  status: number;
-  request_id: string;
-  client_version: string | null;
-}
+/** A delivery in the log, as the server describes it (same schema as the API's). */
+export type WebhookDelivery = z.infer<typeof deliveryViewSchema>;
+export type ApiKeyActivityEntry = z.infer<typeof apiKeyActivitySchema>['data'][number];
 
 /** The API's resources, each a thin typed layer over `request`. Lists unwrap `{data: [...]}`. */
 export function createResources(request: Request) {
