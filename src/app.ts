@@ -7,6 +7,7 @@ import type { Config } from './config.ts';
 import type { DB } from './db/client.ts';
 import type { AppContext, AppState } from './http/context.ts';
 import { requestId } from './http/request-id.ts';
+import { drainBody } from './http/drain-body.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { createRenderer } from './http/render.ts';
@@ -54,6 +55,9 @@ import { createWebhooksService } from './features/webhooks/webhooks.service.ts';
 import { createWebhookWorker, type WebhookWorker } from './features/webhooks/worker.ts';
 import { createDeliver, type Deliver } from './features/webhooks/deliver.ts';
 import { dashboardRouter } from './features/dashboard/dashboard.routes.ts';
+import { createMetrics, httpMetrics, metricsEndpoint, observeProvider, type Metrics } from './http/metrics.ts';
+import { healthProbes } from './http/health.ts';
+import { accessLog } from './http/access-log.ts';
 
 export interface AppDeps {
   config: Config;
@@ -70,6 +74,8 @@ export interface AppDeps {
   deliver?: Deliver;
   /** Check every API response against its declared schema (tests). */
   validateResponses?: boolean;
+  /** Prometheus metrics (a fresh per-app registry unless given). */
+  metrics?: Metrics;
 }
 
 export interface BuiltApp {
@@ -80,6 +86,8 @@ export interface BuiltApp {
   services: { accounts: AccountsService; applications: ApplicationsService; apiKeys: ApiKeysService; sharedJwt: SharedJwtVerifier | null };
   /** Delivers the webhook outbox; the server starts it, the CLI does not. */
   webhookWorker: WebhookWorker;
+  /** What /metrics serves. */
+  metrics: Metrics;
   /** Stops background timers and flushes buffered writes; the caller then closes the server and the database. */
   stop(): Promise<void>;
 }
@@ -91,6 +99,7 @@ const isPagePath = (p: string) => !/^\/(oauth|v2|\.well-known|static)(\/|$)/.tes
 export function buildApp(deps: AppDeps): BuiltApp {
   const { config, db, logger, keys } = deps;
   const now = deps.now ?? Date.now;
+  const metrics = deps.metrics ?? createMetrics();
 
   // Storage and rules.
   const payloads = createPayloadsRepo(db);
@@ -121,7 +130,9 @@ export function buildApp(deps: AppDeps): BuiltApp {
     now,
     logger,
     disableAfterMs: config.WEBHOOK_DISABLE_AFTER * 1000,
+    onAttempt: metrics.webhookDelivery,
   });
+  metrics.collectOutboxDepth(() => webhooksRepo.pendingCount());
   const users = createUsersService({ repo: accountsRepo, accounts, passwords, now, onDeleted: (id) => apiKeys.evictUser(id) });
   const consents = createConsentsService({ repo: createConsentsRepo(db), now });
   let provider: Provider | undefined;
@@ -150,6 +161,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     }),
     renderError: async (ctx, title, message) => render.error(ctx as unknown as AppContext, 400, title, message),
   });
+  observeProvider(provider, metrics);
   const stopHousekeeping = startHousekeeping(logger, [
     () => payloads.deleteExpired(now()),
     () => browserSessions.deleteExpired(now()),
@@ -175,7 +187,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   });
 
   // Rate limits (the seed's table) and brute-force protection of the login forms.
-  const limiter = createRateLimiter({ store: deps.rateLimitStore ?? createMemoryStore(), now });
+  const limiter = createRateLimiter({ store: deps.rateLimitStore ?? createMemoryStore(), now, onRefused: metrics.rateLimitRefused });
   const policies: Policies = {
     apiKey: config.RATE_LIMIT_API_KEY,
     oauth: config.RATE_LIMIT_OAUTH,
@@ -189,7 +201,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
   };
   const twoFactor = createTwoFactorService({ repo: createTwoFactorRepo(db), box, now });
-  const login = createLogin(accounts, twoFactor, createLoginThrottle(now));
+  const login = createLogin(accounts, twoFactor, createLoginThrottle(now), metrics.login);
 
   // Browser sessions shared by the pages.
   const secure = config.secureCookies;
@@ -232,7 +244,10 @@ export function buildApp(deps: AppDeps): BuiltApp {
     formGuard,
   });
   const origin = new URL(config.ISSUER).origin;
-  const dashboard = dashboardRouter({ render, formGuard, apiKeys, applications, consents, webhooks, now, origin });
+  const dashboard = dashboardRouter({
+    render, formGuard, apiKeys, applications, consents, webhooks, now, origin,
+    twoFactorEnabled: async (id) => (await twoFactor.status(id)).enabled,
+  });
   const security = securityPagesRouter({ accounts, twoFactor, render, formGuard });
   const buildOpts = { validateResponses: deps.validateResponses ?? false };
   const routeGroups = [
@@ -246,8 +261,13 @@ export function buildApp(deps: AppDeps): BuiltApp {
   // Request flow: id -> errors -> headers -> our routers -> oidc-provider (no body parser before it).
   const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, keys: keys.cookieKeys });
   app.use(requestId(logger));
+  app.use(drainBody());
+  app.use(accessLog());
+  app.use(httpMetrics(metrics));
   app.use(errorHandler(render));
   app.use(securityHeaders({ hsts: secure }));
+  app.use(healthProbes({ db, exposePid: config.LATCHKEY_DEBUG_PID }));
+  app.use(metricsEndpoint(metrics, { token: config.METRICS_TOKEN }));
   app.use(serveStatic('/static'));
   app.use(apiVersion());
   app.use(browserSession(accounts));
@@ -272,6 +292,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     services: { accounts, applications, apiKeys, sharedJwt },
     openApi,
     webhookWorker,
+    metrics,
     async stop() {
       stopHousekeeping();
       await webhookWorker.stop();

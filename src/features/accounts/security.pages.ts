@@ -30,7 +30,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
 
   const overview = async (ctx: AppContext, notice: { error?: string; message?: string } = {}, status = 200) => {
     const account = ctx.state.account!;
-    render.page(ctx, 'security/overview', { wide: true, status: await twoFactor.status(account.id), error: notice.error ?? null, message: notice.message ?? null }, status);
+    render.page(ctx, 'security/overview', { wide: true, section: 'security', status: await twoFactor.status(account.id), error: notice.error ?? null, message: notice.message ?? null }, status);
   };
 
   router.get('/', (ctx) => overview(ctx));
@@ -49,7 +49,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
   router.post('/2fa/begin', ...deps.formGuard, async (ctx) => {
     const account = ctx.state.account!;
     const enrollment = await twoFactor.begin(account.id, account.email);
-    render.page(ctx, 'security/enroll', { wide: true, ...enrollment, error: null });
+    render.page(ctx, 'security/enroll', { wide: true, section: 'security', ...enrollment, error: null });
   });
 
   router.post('/2fa/confirm', ...deps.formGuard, async (ctx) => {
@@ -57,7 +57,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     const code = String((ctx.request.body as Record<string, unknown>)['code'] ?? '');
     try {
       const codes = await twoFactor.confirm(account.id, code);
-      render.page(ctx, 'security/recovery-codes', { wide: true, codes });
+      render.page(ctx, 'security/recovery-codes', { wide: true, section: 'security', codes });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       // Show the same secret again: the pending one stays until confirmed.

@@ -238,6 +238,7 @@ export function createApiKeysService(deps: {
     },
 
     async list(userId: string): Promise<ApiKeyView[]> {
+      await usage.flush(); // "last used" includes the requests still waiting to be written
       return (await repo.listOwned(userId)).map(toView);
     },
 

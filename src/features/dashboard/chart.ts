@@ -77,7 +77,7 @@ export function barChartSvg(data: DayCount[], opts: { title: string; id?: string
   const id = opts.id ?? 'chart';
   const width = 720;
   const height = 220;
-  const pad = { top: 16, right: 12, bottom: 28, left: 44 };
+  const pad = { top: 16, right: 12, bottom: 30, left: 64 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   const max = niceMax(Math.max(0, ...data.map((d) => d.count)));
@@ -121,8 +121,9 @@ export function barChartSvg(data: DayCount[], opts: { title: string; id?: string
     }
     // Date labels every 7 days, counted back from today (so today is always labelled).
     if ((data.length - 1 - i) % 7 === 0) {
+      const last = i === data.length - 1;
       parts.push(
-        `<text class="chart-label" x="${(x + barW / 2).toFixed(1)}" y="${height - 8}" text-anchor="middle">${escapeXml(i === data.length - 1 ? 'Today' : shortDate(d.date))}</text>`,
+        `<text class="chart-label" x="${(last ? x + barW : x + barW / 2).toFixed(1)}" y="${height - 6}" text-anchor="${last ? 'end' : 'middle'}">${escapeXml(last ? 'Today' : shortDate(d.date))}</text>`,
       );
     }
   });

@@ -38,6 +38,9 @@ export function dashboardRouter(deps: DashboardDeps): Router<AppState> {
         endpoints: endpoints.length,
         endpointsDisabled: endpoints.filter((e) => e.status !== 'active').length,
       },
+      recentKeys: live.slice(0, 5).map((k) => ({ ...k, ...keyFlags(k, t) })),
+      apps: apps.slice(0, 5),
+      moreApps: Math.max(0, apps.length - 5),
       twoFactor,
     });
   }));

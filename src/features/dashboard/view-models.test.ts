@@ -4,6 +4,7 @@ import { AppError } from '../../http/errors.ts';
 import { formMessage } from './shared.ts';
 import {
   describeScope,
+  displayIp,
   expiresAtFrom,
   fieldList,
   fieldText,
@@ -115,6 +116,12 @@ describe('dashboard view models', () => {
     assert.equal(scopeOptions(true).find((o) => o.name === 'admin:all')!.disabled, false);
     assert.equal(describeScope('delete:users'), 'Delete users');
     assert.equal(describeScope('something:else'), 'something:else');
+  });
+
+  it('shows IPv4-mapped addresses as IPv4', () => {
+    assert.equal(displayIp('::ffff:127.0.0.1'), '127.0.0.1');
+    assert.equal(displayIp('2001:db8::1'), '2001:db8::1');
+    assert.equal(displayIp('10.1.2.3'), '10.1.2.3');
   });
 
   it('notices are fixed texts: unknown codes show nothing (no reflected input)', () => {

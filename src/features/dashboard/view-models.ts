@@ -251,6 +251,11 @@ export function noticeFor(value: unknown): string | null {
   return Object.hasOwn(NOTICES, key) ? NOTICES[key]! : null;
 }
 
+/** An address as people write it: IPv4-mapped IPv6 (`::ffff:203.0.113.7`) shown as plain IPv4. */
+export function displayIp(ip: string): string {
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip) ? ip.slice(7) : ip;
+}
+
 /** The tone of an HTTP status in a log: 2xx ok, 4xx warn, 5xx/none danger. */
 export function statusTone(status: number | null): Tone {
   if (status === null) return 'danger';
