@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from './chromium.ts';
 import { startTestServer, type TestServer } from '../src/testing/server.ts';
 import { Browser, authorizeUrl, registerApp, signUp } from '../src/testing/http.ts';
 
@@ -13,16 +14,6 @@ import { Browser, authorizeUrl, registerApp, signUp } from '../src/testing/http.
 // sign up, click through the navigation, fill the forms, copy what is shown once. Each journey
 // saves full-page screenshots under test-results/screenshots/ (git-ignored) for people to review.
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const PASSWORD = 'correct horse battery';
 const SCREENSHOTS = path.resolve('test-results/screenshots');
 const SEED_WARNING = 'API keys are shown only once. Store them securely and never expose them in client-side code.';
@@ -72,7 +63,7 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
     server = await startTestServer({ env: { WEBHOOK_ALLOW_PRIVATE: '1' } });
     callback = await startLoopback(() => '<!doctype html><title>Callback</title><p>Callback received</p>');
     receiver = await startLoopback(() => 'ok');
-    chromiumBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    chromiumBrowser = await launchChromium();
   });
 
   after(async () => {

@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from './chromium.ts';
 import { startTestServer, type TestServer } from '../src/testing/server.ts';
 import { Browser, authorizeUrl, registerApp, signUp } from '../src/testing/http.ts';
 
@@ -10,17 +11,6 @@ import { Browser, authorizeUrl, registerApp, signUp } from '../src/testing/http.
 // finally lands. The client's redirect URI is a tiny loopback server, so the browser really arrives
 // there and `page.url()` is what an application would receive.
 
-// Debian's Chromium, never a downloaded one. --no-sandbox because CI runs as root.
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const PASSWORD = 'correct horse battery';
 const SCOPE = 'read:users write:projects';
 const APP_NAME = 'Acme Reports';
@@ -57,7 +47,7 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
     // One at a time, so that if one fails the `after` hook still closes the ones already started.
     server = await startTestServer();
     callback = await startCallbackServer();
-    chromiumBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    chromiumBrowser = await launchChromium();
     // The developer registers the application over HTTP; the browser tests are about the end user.
     const developer = new Browser(server.url);
     await signUp(developer, 'dev@example.com', PASSWORD);
