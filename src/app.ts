@@ -183,6 +183,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
       ownerOfClient: async (clientId) => (await applicationsRepo.findById(clientId))?.owner_id ?? null,
     }),
     accountExists: async (id) => (await accounts.findById(id)) !== null,
+    jwtAccessTokens: config.ACCESS_TOKEN_FORMAT === 'jwt',
     now,
   });
 
@@ -260,6 +261,12 @@ export function buildApp(deps: AppDeps): BuiltApp {
 
   // Request flow: id -> errors -> headers -> our routers -> oidc-provider (no body parser before it).
   const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, keys: keys.cookieKeys });
+  // What Koa could not answer (the connection failed while the answer was going out: a client that
+  // hung up, bytes after `Connection: close`) goes to the log; unheard, Koa prints stacks to stderr.
+  app.on('error', (err: Error & { code?: string }, ctx?: AppContext) => {
+    const byClient = /^(HPE_|ECONNRESET|EPIPE|ECONNABORTED|ERR_STREAM_PREMATURE_CLOSE)/.test(err.code ?? '') || err.message.startsWith('Parse Error');
+    logger[byClient ? 'debug' : 'warn']({ reqId: ctx?.state?.requestId, err: { message: err.message, code: err.code } }, 'connection failed during the answer');
+  });
   app.use(requestId(logger));
   app.use(drainBody());
   app.use(accessLog());

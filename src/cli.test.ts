@@ -1,17 +1,25 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import { runCli, type RunResult } from './testing/process.ts';
 import { startTestServer } from './testing/server.ts';
 import { Browser } from './testing/http.ts';
 import { signIn } from './testing/api.ts';
 import { token, type RegisteredApp } from './testing/oauth.ts';
+import { cliDatabaseEnv, createTestDatabase, testBackend, type TestDatabase } from './testing/database.ts';
+import { sqliteFileOf } from './testing/db-dump.ts';
+import { loadConfig } from './config.ts';
+import { openDatabase } from './db/client.ts';
 
-// The `latchkey` command as `npx latchkey` runs it (bin/latchkey.js), on a temp SQLite file.
+// The `latchkey` command as `npx latchkey` runs it (bin/latchkey.js), on a temp SQLite file (or,
+// with TEST_DATABASE=postgres, a fresh PostgreSQL database).
 describe('latchkey CLI', () => {
   let dir: string;
+  let database: TestDatabase;
   let env: Record<string, string>;
   const EMAIL = 'owner@example.com';
   const PASSWORD = 'a long cli password';
@@ -31,18 +39,35 @@ describe('latchkey CLI', () => {
     assert.equal(r.stdout, '');
   };
 
-  before(() => {
+  before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-cli-'));
-    // The file name startTestServer({ dir }) uses, so the server later opens the same database.
-    env = { DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}` };
+    // The database startTestServer({ dir, database }) later opens too. On PostgreSQL there is no
+    // file to keep a generated secrets key beside: the CLI and the server share one SECRETS_KEY.
+    database = await createTestDatabase(dir);
+    env = cliDatabaseEnv(loadConfig({ DATABASE_URL: database.url, ...(testBackend === 'postgres' ? { SECRETS_KEY: crypto.randomBytes(32).toString('base64') } : {}) }));
   });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  after(async () => {
+    await database.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it('migrate creates the database and prints JSON', async () => {
     const first = json(await cli(['migrate'])) as { migrated: string[] };
     assert.equal(first.migrated[0], '0001_initial');
     assert.ok(first.migrated.every((name) => /^\d{4}_\w+$/.test(name)), JSON.stringify(first));
-    assert.ok(fs.existsSync(path.join(dir, 'latchkey.sqlite')));
+    const config = loadConfig(env);
+    const file = sqliteFileOf({ config });
+    if (file) assert.ok(fs.existsSync(file));
+    // The tables are there, and every migration is recorded as applied.
+    const db = openDatabase(config);
+    try {
+      const users = await db.selectFrom('users').select('id').execute();
+      assert.deepEqual(users, []);
+      const applied = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(db);
+      assert.deepEqual(applied.rows.map((r) => r.name), first.migrated);
+    } finally {
+      await db.destroy();
+    }
     assert.deepEqual(json(await cli(['migrate'])), { migrated: [] }, 'a second run has nothing to do');
   });
 
@@ -92,7 +117,7 @@ describe('latchkey CLI', () => {
   });
 
   it('the server on the same database accepts what the CLI created', async () => {
-    const server = await startTestServer({ dir });
+    const server = await startTestServer({ dir, database, ...(env['SECRETS_KEY'] ? { env: { SECRETS_KEY: env['SECRETS_KEY'] } } : {}) });
     try {
       // The service application gets a client_credentials token.
       const issued = await token(server, service, { grant_type: 'client_credentials', scope: 'read:users' });

@@ -1,14 +1,15 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import type { BuiltApp } from './app.ts';
 import { migrateToLatest, openDatabase } from './db/client.ts';
 import { createLogger } from './logger.ts';
-import { loadServerKeys } from './oidc/keys.ts';
+import { loadServerKeys, rotateSigningKeys } from './oidc/keys.ts';
 import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
 import { AppError } from './http/errors.ts';
 import { heldScopes } from './auth/authenticate.ts';
 import { createSharedJwtVerifier } from './auth/shared-jwt.ts';
-import { loadSecretsKey } from './shared/encryption.ts';
+import { createSecretBox, loadSecretsKey } from './shared/encryption.ts';
 
 const HELP = `latchkey: manage a Latchkey server's database (prints JSON on stdout)
 
@@ -17,8 +18,10 @@ Commands:
   latchkey apps create --owner E --name N --redirect-uri U [--redirect-uri U2]
                        --scopes "s1 s2" [--type web|spa|native|service|resource_server]
   latchkey keys create --owner E --name N --scopes "s1 s2" [--expires-in 90d] [--allow-ip CIDR ...] [--burst N --hourly M]
+  latchkey keys rotate-signing
   latchkey jwt sign --sub S --scopes "s1 s2" [--expires-in 1h] [--name NAME]   (needs JWT_SECRET)
   latchkey migrate
+  latchkey serve [--workers N]      (runs the server; N processes on one port with --workers)
 
 Settings come from the environment, as for \`npm start\` (DATABASE_URL, ISSUER, ...).
 \`latchkey <command> --help\` explains one command.`;
@@ -49,10 +52,10 @@ async function withApp<T>(fn: (built: BuiltApp) => Promise<T>): Promise<T> {
   const db = openDatabase(config);
   try {
     await migrateToLatest(db);
-    const keys = await loadServerKeys(createServerSecretsRepo(db), Date.now());
+    const secretsKey = loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile).key;
+    const keys = await loadServerKeys(createServerSecretsRepo(db, createSecretBox(secretsKey)), Date.now());
     // Loaded only for commands that need the whole app: `migrate` and usage errors stay fast.
     const { buildApp } = await import('./app.ts');
-    const secretsKey = loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile).key;
     const built = buildApp({ config, db, keys, secretsKey, logger: createLogger('silent') });
     try {
       return await fn(built);
@@ -82,6 +85,19 @@ const COMMAND_HELP: Record<string, string> = {
   Prints {token, expires_in}.`,
   migrate: `latchkey migrate
   Applies pending database migrations (npm start also does). Prints {migrated: [...]}.`,
+  'keys rotate-signing': `latchkey keys rotate-signing
+  Generates new signing keys (RS256 and ES256) and puts them first in the stored JWKS, so they sign
+  new tokens. The keys that signed until now stay published at /oauth/jwks, so tokens they signed
+  keep verifying until they expire; keys retired longer ago than the longest token lifetime
+  (max(ACCESS_TOKEN_TTL, 3600 s for ID tokens)) are dropped. Prints {kid, added, retired, dropped}.
+  Running servers load keys when they start: restart them (every instance) to sign with the new key.`,
+  serve: `latchkey serve [--workers N]
+  Runs the server, as npm start does (PORT, ISSUER, DATABASE_URL, ... from the environment).
+  --workers N: N processes (node:cluster) share the port; the primary prepares the database once,
+  replaces a worker that dies, and on SIGTERM stops every worker gracefully. On SQLite the workers
+  share the file in WAL mode. Rate-limit counters and the login throttle are kept in memory per
+  process with SQLite, so each worker counts on its own: a caller can get up to N times a limit.
+  /metrics answers with every worker's metrics summed.`,
 };
 
 async function run(argv: string[]): Promise<unknown> {
@@ -90,7 +106,7 @@ async function run(argv: string[]): Promise<unknown> {
     process.stdout.write(`${HELP}\n`);
     return undefined;
   }
-  const command = group === 'migrate' ? 'migrate' : `${group} ${action ?? ''}`;
+  const command = group === 'migrate' || group === 'serve' ? group : `${group} ${action ?? ''}`;
   if (argv.includes('--help') || argv.includes('-h')) {
     const help = COMMAND_HELP[command];
     if (!help) throw new UsageError(`unknown command: ${command.trim()} (see latchkey --help)`);
@@ -104,6 +120,30 @@ async function run(argv: string[]): Promise<unknown> {
     try {
       const results = await migrateToLatest(db);
       return { migrated: (results ?? []).map((r) => r.migrationName) };
+    } finally {
+      await db.destroy();
+    }
+  }
+
+  if (group === 'serve') {
+    const { values } = parseArgs({ args: argv.slice(1), options: { workers: { type: 'string' } } });
+    const config = loadConfig();
+    const { serveCluster, serveProcess } = await import('./serve.ts');
+    if (values.workers !== undefined && cluster.isPrimary) await serveCluster(config, positiveInt(values.workers, '--workers'));
+    else await serveProcess(config);
+    return undefined;
+  }
+
+  if (group === 'keys' && action === 'rotate-signing') {
+    parseArgs({ args: rest, options: {} });
+    const config = loadConfig();
+    const db = openDatabase(config);
+    try {
+      await migrateToLatest(db);
+      const { ID_TOKEN_TTL } = await import('./oidc/provider.ts');
+      const keepMs = Math.max(config.ACCESS_TOKEN_TTL, ID_TOKEN_TTL) * 1000;
+      const rotation = await rotateSigningKeys(createServerSecretsRepo(db, createSecretBox(loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile).key)), Date.now(), keepMs);
+      return { kid: rotation.kid, added: rotation.added, retired: rotation.retired, dropped: rotation.dropped };
     } finally {
       await db.destroy();
     }

@@ -124,6 +124,22 @@ const schema = z.object({
     .default('0')
     .transform((v) => v === '1' || v === 'true'),
 
+  /**
+   * Bearer token for GET /metrics (`Authorization: Bearer <METRICS_TOKEN>`), for a Prometheus that
+   * scrapes from another machine. Unset: /metrics answers only loopback callers that came through
+   * no proxy (no X-Forwarded-For / Forwarded header). At least 16 characters.
+   */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+
+  /**
+   * `1`: every answer carries `X-Latchkey-Pid` (the process that answered), so tests of
+   * `latchkey serve --workers N` can see the workers take turns. Leave unset in production.
+   */
+  LATCHKEY_DEBUG_PID: z
+    .enum(['0', '1', 'true', 'false', ''])
+    .default('0')
+    .transform((v) => v === '1' || v === 'true'),
+
   /** pino level: fatal, error, warn, info, debug, trace or silent. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 

@@ -1,15 +1,43 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 /**
- * JSON logs on stdout. Anything that could carry a secret is redacted by path, as defence in depth:
- * handlers never log bodies or headers in the first place.
+ * Anything that could carry a secret, redacted by path as defence in depth: nothing logs bodies,
+ * headers or query strings in the first place (the access log writes method, path, status and
+ * duration only; see http/access-log.ts).
  */
-export function createLogger(level: string): Logger {
-  return pino({
-    level,
-    redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.client_secret', '*.token', '*.refresh_token', '*.access_token'],
-      censor: '[redacted]',
-    },
-  });
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["set-cookie"]',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  'authorization',
+  'cookie',
+  'password',
+  'client_secret',
+  'token',
+  'refresh_token',
+  'access_token',
+  'secret',
+  'key',
+  '*.password',
+  '*.client_secret',
+  '*.token',
+  '*.refresh_token',
+  '*.access_token',
+  '*.secret',
+  '*.key',
+];
+
+/**
+ * JSON logs, one object a line, on stdout (or `destination`, which tests pass to read them).
+ * Request log lines carry `reqId` (see http/request-id.ts).
+ */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = { level, redact: { paths: REDACT, censor: '[redacted]' } };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -1,9 +1,8 @@
 import { ConfigError, loadConfig } from './config.ts';
-import { createLogger } from './logger.ts';
-import { startServer } from './server.ts';
+import { serveProcess } from './serve.ts';
 
-// boot: config -> db -> migrate -> buildApp -> listen; graceful stop on SIGTERM/SIGINT.
-async function main(): Promise<void> {
+// boot: config -> db -> migrate -> buildApp -> listen; graceful stop on SIGTERM/SIGINT (see serve.ts).
+function main(): Promise<void> {
   let config;
   try {
     config = loadConfig();
@@ -14,20 +13,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.LOG_LEVEL);
-  const server = await startServer(config, logger);
-  logger.info({ port: server.port, issuer: config.ISSUER }, `Latchkey listening on ${config.ISSUER} (port ${server.port})`);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    await server.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  return serveProcess(config);
 }
 
 main().catch((err: Error) => {

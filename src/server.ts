@@ -8,7 +8,7 @@ import { openDatabase, migrateToLatest, type DB } from './db/client.ts';
 import { buildApp, type BuiltApp } from './app.ts';
 import { loadServerKeys } from './oidc/keys.ts';
 import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
-import { loadSecretsKey } from './shared/encryption.ts';
+import { createSecretBox, loadSecretsKey } from './shared/encryption.ts';
 import type { Deliver } from './features/webhooks/deliver.ts';
 import { createMetrics, type MetricsOptions } from './http/metrics.ts';
 
@@ -44,9 +44,9 @@ export async function startServer(
 ): Promise<RunningServer> {
   const db = openDatabase(config);
   await migrateToLatest(db);
-  const keys = await loadServerKeys(createServerSecretsRepo(db), Date.now());
   const secrets = loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile);
   if (secrets.generated) logger.warn({ file: config.secretsKeyFile }, 'generated a secrets key file; set SECRETS_KEY to manage it yourself');
+  const keys = await loadServerKeys(createServerSecretsRepo(db, createSecretBox(secrets.key)), Date.now());
   // Several instances share one PostgreSQL database, so they share rate-limit counters there too.
   const sharedLimits = config.database.kind === 'postgres' && opts.rateLimits !== 'memory';
   const rateLimitPool = sharedLimits && config.database.kind === 'postgres' ? new pg.Pool({ connectionString: config.database.url, max: 5 }) : null;

@@ -40,10 +40,17 @@ function authMiddleware(auth: RouteAuth): Middleware<AppState> {
   return 'scopes' in auth ? requireScopes(...auth.scopes) : requireSessionOrAdmin();
 }
 
+const hasBody = (ctx: AppContext) => Boolean(ctx.request.length) || ctx.get('Transfer-Encoding') !== '';
+
 /** Registers every spec on a router (after whatever middleware the caller put in front). */
 export function mountRoutes(router: Router<AppState>, specs: RouteSpec[], opts: BuildOptions = {}): Router<AppState> {
   for (const spec of specs) {
     router[spec.method](spec.path, authMiddleware(spec.auth), async (ctx) => {
+      // A route that reads a JSON body refuses any other kind of body rather than reading it as {}
+      // (which a PATCH would accept as "change nothing", telling the client it worked).
+      if (spec.body && hasBody(ctx) && !ctx.is('json', '+json')) {
+        throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a JSON body (Content-Type: application/json)');
+      }
       const body = await spec.handler(ctx);
       ctx.status = spec.status;
       if (spec.status === 204) return;

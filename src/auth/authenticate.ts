@@ -24,6 +24,8 @@ export interface AuthenticatorDeps {
   sharedJwt: SharedJwtVerifier | null;
   /** Whether a JWT `sub` names a Latchkey account (then the JWT acts on that account's resources). */
   accountExists(id: string): Promise<boolean>;
+  /** Accept RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt); opaque-only servers refuse them. */
+  jwtAccessTokens: boolean;
   now(): number;
 }
 
@@ -45,7 +47,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         return deps.apiKeys.authenticate(token, ip);
       } else if (token.split('.').length === 3) {
         const header = jwtHeader(token);
-        if (header?.typ === 'at+jwt') credential = await deps.oauth.verify(token);
+        // JWT access tokens only when they are what the server issues (ACCESS_TOKEN_FORMAT=jwt).
+        if (header?.typ === 'at+jwt') credential = deps.jwtAccessTokens ? await deps.oauth.verify(token) : null;
         else if (header?.alg === 'HS256' && deps.sharedJwt) {
           credential = deps.sharedJwt.verify(token);
           if (credential && credential.subject.startsWith('usr_') && (await deps.accountExists(credential.subject))) {

@@ -5,6 +5,7 @@ import jwt from 'jsonwebtoken';
 import { startTestServer, type TestServer } from '../testing/server.ts';
 import { api, credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type CredentialFactory, type TestUser } from '../testing/credentials.ts';
 import { runCli } from '../testing/process.ts';
+import { cliDatabaseEnv } from '../testing/database.ts';
 
 // Shared-secret JWTs (issue 3, deliverable 3): the seed's "JWT Authentication" snippets as written,
 // and everything that must be refused.
@@ -151,7 +152,7 @@ describe('shared-secret JWTs (seed: JWT Authentication)', () => {
   describe('latchkey jwt sign (CLI)', () => {
     it("signs a token that the seed's jwt.verify accepts, and the server too", async () => {
       const r = await runCli(['jwt', 'sign', '--sub', 'svc-reports', '--scopes', 'read:users read:projects', '--name', 'Reports'], {
-        env: { JWT_SECRET, DATABASE_URL: `sqlite:${server.config.database.kind === 'sqlite' ? server.config.database.file : ''}` },
+        env: { JWT_SECRET, ...cliDatabaseEnv(server.config) },
       });
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(r.stderrLines, []);

@@ -7,7 +7,10 @@ import type { Renderer } from './render.ts';
 const isApiPath = (p: string) => p.startsWith('/v2') || p.startsWith('/oauth/') || p.startsWith('/.well-known/');
 
 /** Maps errors from libraries (body parsers: 400/413/415) onto our codes. */
-function fromHttpError(err: { status?: number; expose?: boolean; message?: string }): AppError | undefined {
+function fromHttpError(err: { status?: number; expose?: boolean; message?: string; code?: unknown }): AppError | undefined {
+  // A body that does not inflate (Content-Encoding: gzip/deflate/br over bytes that are not): zlib's
+  // error (Z_DATA_ERROR, Z_BUF_ERROR; brotli's ERR__ERROR_*) reaches us without a status.
+  if (typeof err.code === 'string' && /^(Z_|ERR__ERROR_)/.test(err.code)) return new AppError('VALIDATION_FAILED', 'Malformed request body (content encoding)');
   switch (err.status) {
     case 400: return new AppError('VALIDATION_FAILED', err.expose && err.message ? err.message : 'Malformed request body');
     case 413: return new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large');
@@ -26,6 +29,11 @@ export function errorHandler(render: Renderer): Middleware<AppState> {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
         throw new AppError('NOT_FOUND', 'No such endpoint');
+      }
+      // The routers' allowedMethods() answer a known path with another method by a bare status
+      // (405, or 501 for a method they do not know, e.g. PROPFIND): answer in our format, as a 4xx.
+      if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
+        throw new AppError('METHOD_NOT_ALLOWED', `Method ${ctx.method.slice(0, 20)} is not allowed here`);
       }
     } catch (raw) {
       const err = raw instanceof AppError ? raw : fromHttpError(raw as never);

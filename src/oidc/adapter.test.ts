@@ -4,16 +4,20 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AdapterPayload } from 'oidc-provider';
+import { loadConfig } from '../config.ts';
 import { migrateToLatest, openDatabase, type DB } from '../db/client.ts';
+import { createTestDatabase, type TestDatabase } from '../testing/database.ts';
 import { sha256 } from '../shared/secrets.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { createPayloadsRepo, type PayloadsRepo } from './payloads.repo.ts';
 
-// The oidc-provider adapter against a real SQLite file: hashed keys, jti restored on read,
-// consumption (with the refresh-token reuse grace), grant revocation and expiry.
+// The oidc-provider adapter against a real database (a SQLite file, or a fresh PostgreSQL database
+// with TEST_DATABASE=postgres): hashed keys, jti restored on read, consumption (with the
+// refresh-token reuse grace), grant revocation and expiry.
 describe('Kysely adapter', () => {
   const GRACE_MS = 5_000;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-adapter-'));
+  let database: TestDatabase;
   let db: DB;
   let payloads: PayloadsRepo;
   let adapter: ReturnType<typeof createAdapterFactory>;
@@ -21,7 +25,8 @@ describe('Kysely adapter', () => {
   const clientMetadata = { client_id: 'app_1', client_name: 'One', redirect_uris: ['https://a.example/cb'] };
 
   before(async () => {
-    db = openDatabase({ database: { kind: 'sqlite', file: path.join(dir, 'adapter.sqlite') } });
+    database = await createTestDatabase(dir);
+    db = openDatabase(loadConfig({ DATABASE_URL: database.url }));
     await migrateToLatest(db);
     payloads = createPayloadsRepo(db);
     adapter = createAdapterFactory({
@@ -36,7 +41,8 @@ describe('Kysely adapter', () => {
     await db.deleteFrom('oidc_payloads').execute();
   });
   after(async () => {
-    await db.destroy();
+    await db?.destroy();
+    await database?.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -28,6 +28,14 @@ class KyselyAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     if (this.model === 'Client') return; // clients are managed through /oauth/applications
     const { jti: _raw, ...rest } = payload;
+    // An Interaction records its browser's OAuth session, including `session.cookie`: the raw
+    // session id, i.e. the _session cookie's value, a bearer secret. oidc-provider never reads it
+    // back (the session is found from the cookie), so it is not stored.
+    const session = (rest as { session?: unknown }).session;
+    if (session && typeof session === 'object' && 'cookie' in session) {
+      const { cookie: _cookie, ...kept } = session as Record<string, unknown>;
+      (rest as { session?: unknown }).session = kept;
+    }
     await this.deps.payloads.upsert({
       type: this.model,
       idHash: sha256(id),

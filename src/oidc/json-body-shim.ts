@@ -10,15 +10,35 @@ function oauthError(ctx: Parameters<Middleware>[0], status: number, description:
   ctx.body = { error: 'invalid_request', error_description: description };
 }
 
-async function readBody(req: NodeJS.ReadableStream): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BYTES) return null;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * The body as text, or null past MAX_BYTES. Too large: stop listening and pause, but never destroy
+ * the request (leaving a `for await` early would, and the client would see a connection reset
+ * instead of the 413); drainUnreadBody (src/http/drain-body.ts) discards the rest after the answer.
+ */
+function readBody(req: NodeJS.ReadableStream): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (value: string | null, err?: unknown) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BYTES) {
+        req.pause();
+        done(null);
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => done(Buffer.concat(chunks).toString('utf8'));
+    const onError = (err: unknown) => done(null, err);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
 }
 
 /**

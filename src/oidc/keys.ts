@@ -33,5 +33,69 @@ export async function loadServerKeys(repo: ServerSecretsRepo, now: number): Prom
     (await repo.get('cookie_keys')) ?? JSON.stringify([crypto.randomBytes(32).toString('base64url')]),
     now,
   );
-  return { jwks: JSON.parse(jwks) as ServerKeys['jwks'], cookieKeys: JSON.parse(cookieKeys) as string[] };
+  return { jwks: { keys: parseStoredJwks(jwks).keys }, cookieKeys: JSON.parse(cookieKeys) as string[] };
 }
+
+/**
+ * The signing keys as stored under `jwks`: every key published at /oauth/jwks, newest first (the
+ * first key of an algorithm signs), and when each former signing key was retired (epoch ms).
+ */
+export interface StoredJwks {
+  keys: JWK[];
+  retired?: Record<string, number>;
+}
+
+export function parseStoredJwks(text: string): StoredJwks {
+  const parsed = JSON.parse(text) as StoredJwks;
+  if (!Array.isArray(parsed.keys)) throw new Error('stored jwks has no keys');
+  return parsed;
+}
+
+export interface Rotation {
+  stored: StoredJwks;
+  /** The new RS256 key: it signs access tokens (ACCESS_TOKEN_FORMAT=jwt) and ID tokens. */
+  kid: string;
+  /** Every new key (RS256 and ES256). */
+  added: Array<{ kid: string; alg: string }>;
+  /** Former signing keys still published, so tokens they signed keep verifying until they expire. */
+  retired: Array<{ kid: string; alg: string; retired_at: string }>;
+  /** Keys retired longer ago than the longest token lifetime: no longer published. */
+  dropped: string[];
+}
+
+/**
+ * A rotation, as a pure function of the stored keys and the time: new RS256 and ES256 keys go
+ * first; the keys that signed until now are marked retired and stay published; keys retired more
+ * than `keepRetiredMs` ago (the longest lifetime of a token they could have signed) are dropped.
+ */
+export function rotateJwks(current: StoredJwks, now: number, keepRetiredMs: number): Rotation {
+  const retiredAt: Record<string, number> = { ...current.retired };
+  for (const key of current.keys) if (key.kid && retiredAt[key.kid] === undefined) retiredAt[key.kid] = now;
+  const fresh = [signingKey('rsa', 'RS256'), signingKey('ec', 'ES256')];
+  const kept = current.keys.filter((k) => now - (retiredAt[k.kid!] ?? now) <= keepRetiredMs);
+  const dropped = current.keys.filter((k) => !kept.includes(k)).map((k) => k.kid!);
+  for (const kid of dropped) delete retiredAt[kid];
+  return {
+    stored: { keys: [...fresh, ...kept], retired: retiredAt },
+    kid: fresh[0]!.kid!,
+    added: fresh.map((k) => ({ kid: k.kid!, alg: k.alg! })),
+    retired: kept.map((k) => ({ kid: k.kid!, alg: String(k.alg), retired_at: new Date(retiredAt[k.kid!]!).toISOString() })),
+    dropped,
+  };
+}
+
+/**
+ * `latchkey keys rotate-signing`: rotates the stored signing keys (see rotateJwks). A concurrent
+ * rotation is detected (compare-and-set) and this one redone on top of it. Running servers load
+ * keys at start: restart them to sign with the new key.
+ */
+export async function rotateSigningKeys(repo: ServerSecretsRepo, now: number, keepRetiredMs: number): Promise<Rotation> {
+  for (let tries = 0; tries < 5; tries++) {
+    if ((await repo.get('jwks')) === undefined) await loadServerKeys(repo, now); // a database no server has started on
+    const text = (await repo.get('jwks'))!;
+    const rotation = rotateJwks(parseStoredJwks(text), now, keepRetiredMs);
+    if (await repo.compareAndSet('jwks', text, JSON.stringify(rotation.stored))) return rotation;
+  }
+  throw new Error('the signing keys kept changing under this rotation; try again');
+}
+

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { startTestServer, type TestServer } from '../testing/server.ts';
 import { Browser, authorizeUrl } from '../testing/http.ts';
-import { dumpTextValues, sqliteFileOf } from '../testing/db-dump.ts';
+import { dumpDatabase, sqliteFileOf } from '../testing/db-dump.ts';
 import { sha256 } from '../shared/secrets.ts';
 import {
   PASSWORD,
@@ -127,7 +128,7 @@ describe('secrets at rest', () => {
     assert.ok(secrets['cookie _session'] && secrets['cookie lk_session'], JSON.stringify(browser.jar.entries()));
     for (const [name, value] of Object.entries(secrets)) assert.ok(value && value.length >= 16, `${name} present`);
 
-    const dump = dumpTextValues(sqliteFileOf(server));
+    const dump = await dumpDatabase(server.db);
     assert.ok(dump.length > 0);
     for (const { table, column, value } of dump) {
       for (const [name, secret] of Object.entries(secrets)) {
@@ -135,12 +136,31 @@ describe('secrets at rest', () => {
       }
     }
 
-    // The raw bytes of the database and its WAL hold none of them either.
-    const files = [sqliteFileOf(server), `${sqliteFileOf(server)}-wal`].filter((f) => fs.existsSync(f));
-    for (const file of files) {
-      const bytes = fs.readFileSync(file);
-      for (const [name, secret] of Object.entries(secrets)) {
-        assert.equal(bytes.includes(secret), false, `${file} contains the ${name}`);
+    const sqliteFile = sqliteFileOf(server);
+    if (sqliteFile) {
+      // The raw bytes of the database and its WAL hold none of them either.
+      const files = [sqliteFile, `${sqliteFile}-wal`].filter((f) => fs.existsSync(f));
+      assert.ok(files.includes(sqliteFile));
+      for (const file of files) {
+        const bytes = fs.readFileSync(file);
+        for (const [name, secret] of Object.entries(secrets)) {
+          assert.equal(bytes.includes(secret), false, `${file} contains the ${name}`);
+        }
+      }
+    } else {
+      // PostgreSQL's files are the server's: every row of every table, whole and in its text form
+      // (all columns, whatever their type, as pg_dump would write them), holds none of them either.
+      const tables = (
+        await sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`.execute(server.db)
+      ).rows;
+      assert.ok(tables.some((t) => t.name === 'oidc_payloads'));
+      for (const { name: table } of tables) {
+        const rows = (await sql<{ row: string }>`SELECT ${sql.table(table)}::text AS row FROM ${sql.table(table)}`.execute(server.db)).rows;
+        for (const { row } of rows) {
+          for (const [name, secret] of Object.entries(secrets)) {
+            assert.equal(row.includes(secret), false, `a ${table} row contains the ${name}`);
+          }
+        }
       }
     }
 
@@ -173,7 +193,7 @@ describe('secrets at rest', () => {
     const res = await browser.get(authorizeUrl(server.url, { clientId: app.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' }));
     const uid = /^\/interaction\/([\w-]+)$/.exec(new URL(res.headers.get('location')!, server.url).pathname)![1]!;
     assert.equal(browser.jar.get('_interaction'), uid, 'the interaction cookie holds its id');
-    const leaks = dumpTextValues(sqliteFileOf(server)).filter((d) => d.value.includes(uid));
+    const leaks = (await dumpDatabase(server.db)).filter((d) => d.value.includes(uid));
     assert.deepEqual(leaks.map((d) => `${d.table}.${d.column}`), [], 'the interaction id is stored in plain text');
   });
 });

@@ -26,6 +26,8 @@ export function allowedScopesOf(client: { [key: string]: unknown } | undefined):
 }
 
 const DAY = 86_400;
+/** Lifetime of ID tokens, seconds (also how long a retired signing key stays published, at least). */
+export const ID_TOKEN_TTL = 3600;
 
 /** OpenID scopes any application may ask for alongside its API scopes. */
 export const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
@@ -124,7 +126,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL,
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL,
       AuthorizationCode: 60,
-      IdToken: 3600,
+      IdToken: ID_TOKEN_TTL,
       RefreshToken: () => config.REFRESH_TOKEN_TTL,
       Interaction: 3600,
       Session: 14 * DAY,
@@ -171,7 +173,10 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.on('grant.revoked', (_ctx: unknown, grantId: string) => {
     consents.forgetGrant(grantId).catch((err) => logger.error({ err }, 'could not forget revoked grant'));
   });
-  provider.on('server_error', (_ctx: unknown, err: Error) => logger.error({ err }, 'oidc-provider server error'));
+  // The request's own logger when there is one, so the line carries the request id.
+  provider.on('server_error', (ctx: { state?: { log?: Logger } } | undefined, err: Error) =>
+    (ctx?.state?.log ?? logger).error({ err }, 'oidc-provider server error'),
+  );
 
   return provider;
 }

@@ -26,6 +26,24 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * DROP DATABASE ... WITH (FORCE) ends the test's own leftover connections, but it refuses (42501,
+ * "must be a member of the role whose process is being terminated") while an autovacuum worker is
+ * in the database, and a plain DROP refuses (55006) while any session is: both pass within moments.
+ */
+async function dropDatabase(name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      return;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if ((code !== '42501' && code !== '55006') || attempt >= 50) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 export async function createTestDatabase(dir: string): Promise<TestDatabase> {
   if (testBackend === 'sqlite') {
     return { url: `sqlite:${path.join(dir, 'latchkey.sqlite')}`, drop: async () => {} };
@@ -36,7 +54,7 @@ export async function createTestDatabase(dir: string): Promise<TestDatabase> {
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: () => dropDatabase(name),
   };
 }
 

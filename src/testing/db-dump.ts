@@ -1,4 +1,6 @@
-import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
+import type { DB } from '../db/client.ts';
+import { isPostgres } from '../db/client.ts';
 
 export interface DumpedValue {
   table: string;
@@ -7,35 +9,28 @@ export interface DumpedValue {
 }
 
 /**
- * Every text (and blob, read as UTF-8) value of every table in a SQLite file, read through a
- * separate read-only connection (so rows still in the WAL are included), as an attacker holding a
- * copy of the database would see them.
+ * Every text value of every table, as an attacker holding a copy of the database would see them
+ * (SQLite or PostgreSQL), read through the server's own connection.
  */
-export function dumpTextValues(file: string): DumpedValue[] {
-  const db = new SQLite(file, { readonly: true, fileMustExist: true });
-  try {
-    const tables = db
-      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
-      .pluck()
-      .all() as string[];
-    const out: DumpedValue[] = [];
-    for (const table of tables) {
-      for (const row of db.prepare(`SELECT * FROM "${table}"`).all() as Record<string, unknown>[]) {
-        for (const [column, value] of Object.entries(row)) {
-          if (typeof value === 'string') out.push({ table, column, value });
-          else if (Buffer.isBuffer(value)) out.push({ table, column, value: value.toString('utf8') });
-        }
+export async function dumpDatabase(db: DB): Promise<DumpedValue[]> {
+  const tables = isPostgres(db)
+    ? (await sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`.execute(db)).rows
+    : (await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`.execute(db)).rows;
+  const out: DumpedValue[] = [];
+  for (const { name } of tables) {
+    const rows = (await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(name)}`.execute(db)).rows;
+    for (const row of rows) {
+      for (const [column, value] of Object.entries(row)) {
+        if (typeof value === 'string') out.push({ table: name, column, value });
+        else if (Buffer.isBuffer(value)) out.push({ table: name, column, value: value.toString('utf8') });
       }
     }
-    return out;
-  } finally {
-    db.close();
   }
+  return out;
 }
 
-/** The SQLite file a test server runs on. */
-export function sqliteFileOf(server: { config: { database: { kind: string; file?: string } } }): string {
+/** The SQLite file a test server runs on, or null on PostgreSQL. */
+export function sqliteFileOf(server: { config: { database: { kind: string; file?: string } } }): string | null {
   const { database } = server.config;
-  if (database.kind !== 'sqlite' || !database.file) throw new Error('the test server is not on SQLite');
-  return database.file;
+  return database.kind === 'sqlite' && database.file ? database.file : null;
 }

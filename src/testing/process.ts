@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,4 +54,70 @@ export function runNode(args: string[], opts: { env?: Record<string, string>; in
 /** `node bin/latchkey.js <args>`: the CLI as `npx latchkey` runs it. */
 export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
   return runNode(['bin/latchkey.js', ...args], opts);
+}
+
+export interface SpawnedNode {
+  child: ChildProcess;
+  /** Standard output so far, line by line. */
+  stdoutLines(): string[];
+  stderr(): string;
+  /** Resolves with the first stdout line (past or future) matching `pattern`. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves when the process has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts `node <args>` in the project root with a clean environment plus `env` and leaves it
+ * running (a server, for tests that signal it). Kill it yourself when done; see `exited`.
+ */
+export function spawnNode(args: string[], opts: { env?: Record<string, string> } = {}): SpawnedNode {
+  const env: Record<string, string> = { LOG_LEVEL: 'silent' };
+  for (const [key, value] of Object.entries(process.env)) if (INHERITED.test(key) && value !== undefined) env[key] = value;
+  Object.assign(env, opts.env);
+  const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let partial = '';
+  let stderr = '';
+  const waiters = new Set<{ pattern: RegExp; resolve(line: string): void }>();
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    const parts = (partial + d).split('\n');
+    partial = parts.pop()!;
+    for (const line of parts) {
+      lines.push(line);
+      for (const w of waiters) if (w.pattern.test(line)) (waiters.delete(w), w.resolve(line));
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    stdoutLines: () => [...lines],
+    stderr: () => stderr,
+    exited,
+    waitForLine(pattern, timeoutMs = 60_000) {
+      const seen = lines.find((l) => pattern.test(l));
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const waiter = {
+          pattern,
+          resolve: (line: string) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new Error(`no stdout line matching ${pattern} within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`));
+        }, timeoutMs);
+        waiters.add(waiter);
+        void exited.then(() => {
+          if (!waiters.has(waiter)) return;
+          waiters.delete(waiter);
+          clearTimeout(timer);
+          reject(new Error(`exited before a stdout line matching ${pattern}; stderr: ${stderr.slice(-2000)}`));
+        });
+      });
+    },
+  };
 }

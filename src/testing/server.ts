@@ -39,6 +39,8 @@ export const ROOMY_LIMITS = {
 export interface TestServer extends RunningServer {
   config: Config;
   dir: string;
+  /** Its database: pass it as `database` to start another server on the same one. */
+  database: TestDatabase;
   /** Stops this server and starts a new one on the same database file and port. */
   restart(): Promise<TestServer>;
   /** Stops the server and deletes its folder. */
@@ -59,6 +61,8 @@ export async function startTestServer(
     database?: TestDatabase;
     /** Count rate limits in the shared store (PostgreSQL) rather than in memory on the test's clock. */
     sharedRateLimits?: boolean;
+    /** Where the server's JSON log lines go (tests that read them; set LOG_LEVEL in `env` too). */
+    logDestination?: { write(line: string): unknown };
   } = {},
 ): Promise<TestServer> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-test-'));
@@ -75,7 +79,7 @@ export async function startTestServer(
     ...ROOMY_LIMITS,
     ...opts.env,
   });
-  const running = await startServer(config, createLogger(config.LOG_LEVEL), {
+  const running = await startServer(config, createLogger(config.LOG_LEVEL, opts.logDestination), {
     // Every API answer in every test is checked against the schema the OpenAPI document shows.
     validateResponses: true,
     rateLimits: opts.sharedRateLimits ? 'shared' : 'memory',
@@ -86,6 +90,7 @@ export async function startTestServer(
     ...running,
     config,
     dir,
+    database,
     async restart() {
       await running.close();
       // Let this process's HTTP client see the old server's closed keep-alive sockets (an I/O turn

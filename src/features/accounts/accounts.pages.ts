@@ -22,9 +22,12 @@ export interface AccountPagesDeps {
   formGuard: Middleware<AppState>[];
 }
 
+/** Longer return paths are dropped: re-encoded into a Location header they could outgrow what clients and proxies accept (16 KiB in Node). */
+export const MAX_RETURN_TO = 2_000;
+
 /** Only same-site paths may be returned to after sign-in (no open redirect). */
 function safeReturnTo(value: unknown): string {
-  return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/dashboard';
+  return typeof value === 'string' && value.length <= MAX_RETURN_TO && /^\/(?![/\\])/.test(value) ? value : '/dashboard';
 }
 
 /** Sign-up, sign-in and sign-out (the dashboard itself lives in features/dashboard). */

@@ -1,11 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import SQLite from 'better-sqlite3';
 import { startTestServer, type TestServer } from '../../testing/server.ts';
 import { Browser, csrfFrom, signUp } from '../../testing/http.ts';
 import { expectApiError, signIn } from '../../testing/api.ts';
 import { PASSWORD, uniqueEmail } from '../../testing/oauth.ts';
-import { sqliteFileOf } from '../../testing/db-dump.ts';
 
 // Sign-up, sign-in, sign-out and the page-level protections, over real HTTP.
 const hasSessionCookie = (res: Response) => res.headers.getSetCookie().some((c) => /^lk_session=[^;]+/.test(c) && !/expires=Thu, 01 Jan 1970/i.test(c));
@@ -58,18 +56,13 @@ describe('accounts pages', () => {
     it('stores the password as argon2id with m=19456, t=2, p=1', async () => {
       const email = uniqueEmail('hash');
       await signUp(new Browser(server.url), email, PASSWORD);
-      const sqlite = new SQLite(sqliteFileOf(server), { readonly: true });
-      try {
-        const row = sqlite.prepare('SELECT password_hash FROM users WHERE email = ?').get(email) as { password_hash: string };
-        // PHC string: $argon2id$v=19$<params>$salt$hash; the argon2 package orders params m,p,t.
-        const [, algorithm, version, params] = row.password_hash.split('$');
-        assert.equal(algorithm, 'argon2id');
-        assert.equal(version, 'v=19');
-        assert.deepEqual(Object.fromEntries(params!.split(',').map((kv) => kv.split('='))), { m: '19456', t: '2', p: '1' });
-        assert.ok(!row.password_hash.includes(PASSWORD));
-      } finally {
-        sqlite.close();
-      }
+      const row = await server.db.selectFrom('users').select('password_hash').where('email', '=', email).executeTakeFirstOrThrow();
+      // PHC string: $argon2id$v=19$<params>$salt$hash; the argon2 package orders params m,p,t.
+      const [, algorithm, version, params] = row.password_hash.split('$');
+      assert.equal(algorithm, 'argon2id');
+      assert.equal(version, 'v=19');
+      assert.deepEqual(Object.fromEntries(params!.split(',').map((kv) => kv.split('='))), { m: '19456', t: '2', p: '1' });
+      assert.ok(!row.password_hash.includes(PASSWORD));
     });
   });
 
@@ -226,11 +219,6 @@ describe('SIGNUP=closed', () => {
     const res = await browser.postForm('/signup', { _csrf: csrfFrom(login), email: uniqueEmail('closed'), password: PASSWORD });
     assert.equal(res.status, 404);
     assert.ok(!hasSessionCookie(res));
-    const sqlite = new SQLite(sqliteFileOf(server), { readonly: true });
-    try {
-      assert.equal((sqlite.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n, 0);
-    } finally {
-      sqlite.close();
-    }
+    assert.deepEqual(await server.db.selectFrom('users').select('id').execute(), []);
   });
 });

@@ -5,6 +5,7 @@ import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import type { AccountsService } from './accounts.service.ts';
 import type { TwoFactorService } from './two-factor.service.ts';
+import { MAX_RETURN_TO } from './accounts.pages.ts';
 
 export interface SecurityPagesDeps {
   accounts: AccountsService;
@@ -23,7 +24,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/settings/security' });
 
   router.use(async (ctx, next) => {
-    if (!ctx.state.account) return ctx.redirect(`/login?return_to=${encodeURIComponent(ctx.path)}`);
+    if (!ctx.state.account) return ctx.redirect(`/login?return_to=${encodeURIComponent(ctx.path.length <= MAX_RETURN_TO ? ctx.path : '/settings/security')}`);
     ctx.set('Cache-Control', 'no-store');
     await next();
   });

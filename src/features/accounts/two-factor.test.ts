@@ -4,7 +4,7 @@ import * as OTPAuth from 'otpauth';
 import { startTestServer, type TestServer } from '../../testing/server.ts';
 import { Browser, csrfFrom, registerApp } from '../../testing/http.ts';
 import { signIn } from '../../testing/api.ts';
-import { dumpTextValues, sqliteFileOf } from '../../testing/db-dump.ts';
+import { dumpDatabase } from '../../testing/db-dump.ts';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const PASSWORD = 'two factor passphrase';
@@ -50,8 +50,8 @@ describe('TOTP two-factor authentication', () => {
     assert.match(await (await browser.get('/settings/security')).text(), /10 unused recovery codes left/);
   });
 
-  it('keeps the TOTP secret encrypted and the recovery codes hashed at rest', () => {
-    const values = dumpTextValues(sqliteFileOf(server)).map((v) => v.value).join('\n');
+  it('keeps the TOTP secret encrypted and the recovery codes hashed at rest', async () => {
+    const values = (await dumpDatabase(server.db)).map((v) => v.value).join('\n');
     assert.ok(!values.includes(secret), 'TOTP secret not in the database');
     for (const c of recoveryCodes) assert.ok(!values.includes(c) && !values.includes(c.replaceAll('-', '')), 'recovery code not in the database');
   });

@@ -1,11 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import SQLite from 'better-sqlite3';
 import { startTestServer, type TestServer } from '../../testing/server.ts';
 import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../testing/credentials.ts';
 import { browserJson, expectApiError } from '../../testing/api.ts';
-import { dumpTextValues } from '../../testing/db-dump.ts';
+import { dumpDatabase } from '../../testing/db-dump.ts';
+import { cliDatabaseEnv } from '../../testing/database.ts';
 import { runCli, type RunResult } from '../../testing/process.ts';
 
 // API keys (issue 3, deliverable 2) over real HTTP: created by a signed-in dashboard browser,
@@ -394,8 +394,7 @@ describe('/v2/api-keys', () => {
       await activity(alice, k.id); // flushes the activity buffer to the database
       assert.ok(plaintextKeys.length >= 10, `keys minted in this file: ${plaintextKeys.length}`);
 
-      const file = server.config.database.kind === 'sqlite' ? server.config.database.file : assert.fail('not SQLite');
-      const values = dumpTextValues(file);
+      const values = await dumpDatabase(server.db);
       assert.ok(values.length > 0);
       for (const key of plaintextKeys) {
         const secretPart = key.slice('lk_'.length + 12 + 1);
@@ -403,16 +402,11 @@ describe('/v2/api-keys', () => {
         assert.equal(hit, undefined, `plaintext key found in ${hit?.table}.${hit?.column}`);
       }
 
-      const db = new SQLite(file, { readonly: true, fileMustExist: true });
-      try {
-        for (const key of plaintextKeys) {
-          const id = KEY_SHAPE.exec(key)![1]!;
-          const row = db.prepare('SELECT secret_hash FROM api_keys WHERE id = ?').get(id) as { secret_hash: string } | undefined;
-          assert.ok(row, `row for ${id}`);
-          assert.equal(row.secret_hash, crypto.createHash('sha256').update(key).digest('hex'));
-        }
-      } finally {
-        db.close();
+      for (const key of plaintextKeys) {
+        const id = KEY_SHAPE.exec(key)![1]!;
+        const row = await server.db.selectFrom('api_keys').select('secret_hash').where('id', '=', id).executeTakeFirst();
+        assert.ok(row, `row for ${id}`);
+        assert.equal(row.secret_hash, crypto.createHash('sha256').update(key).digest('hex'));
       }
     });
   });
@@ -433,8 +427,7 @@ describe('latchkey keys create (CLI) against a running server on the same databa
   after(() => server.dispose());
 
   it('prints {id, key, ...} and the key works against the server', async () => {
-    const file = server.config.database.kind === 'sqlite' ? server.config.database.file : assert.fail('not SQLite');
-    const env = { DATABASE_URL: `sqlite:${file}` };
+    const env = cliDatabaseEnv(server.config);
     const owner = json(await runCli(['users', 'create', '--email', EMAIL, '--password-stdin'], { env, input: 'a long cli password\n' }));
     const before = Date.now();
     const out = json(

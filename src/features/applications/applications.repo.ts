@@ -9,6 +9,9 @@ export function createApplicationsRepo(db: DB) {
       await withEvents(db, events, (trx) => trx.insertInto('applications').values(row).execute());
     },
     async findById(clientId: string): Promise<ApplicationRow | undefined> {
+      // oidc-provider, the token-endpoint limiter and introspection look clients up by whatever a
+      // request named: a NUL can name no client (and would be refused by the database layer).
+      if (clientId.includes('\u0000')) return undefined;
       return db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst();
     },
     async listByOwner(ownerId: string): Promise<ApplicationRow[]> {

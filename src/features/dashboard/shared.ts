@@ -4,6 +4,7 @@ import { AppError } from '../../http/errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import type { Account } from '../accounts/accounts.service.ts';
+import { MAX_RETURN_TO } from '../accounts/accounts.pages.ts';
 import type { ApiKeysService } from '../api-keys/api-keys.service.ts';
 import type { ApplicationsService } from '../applications/applications.service.ts';
 import type { ConsentsService } from '../consents/consents.service.ts';
@@ -40,7 +41,8 @@ export function signedIn(handler: Handler): Middleware<AppState> {
   return async (ctx) => {
     const account = ctx.state.account;
     if (!account) {
-      const back = ctx.method === 'GET' ? ctx.originalUrl : ctx.path.replace(/\/[^/]+$/, '') || '/dashboard';
+      const wanted = ctx.method === 'GET' ? ctx.originalUrl : ctx.path.replace(/\/[^/]+$/, '') || '/dashboard';
+      const back = wanted.length <= MAX_RETURN_TO ? wanted : '/dashboard';
       if (ctx.method !== 'GET') ctx.status = 303;
       ctx.redirect(`/login?return_to=${encodeURIComponent(back)}`);
       return;

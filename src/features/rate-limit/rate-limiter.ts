@@ -12,15 +12,20 @@ export interface Policies {
   unauthenticated: Policy;
 }
 
-/** Counts a request in every window of the policy and decides. */
-export function createRateLimiter(deps: { store: RateLimitStore; now(): number }) {
+/** A bucket's scope and type without its id (`v2:key:abc` -> `v2:key`): a bounded metrics label. */
+export const bucketKind = (bucket: string): string => bucket.split(':', 2).join(':');
+
+/** Counts a request in every window of the policy and decides; `onRefused` hears of each refusal. */
+export function createRateLimiter(deps: { store: RateLimitStore; now(): number; onRefused?: (kind: string) => void }) {
   return {
     async check(bucket: string, policy: Policy): Promise<Decision> {
       const now = deps.now();
       const counted = await Promise.all(
         windowsOf(policy).map(async (w) => ({ ...w, ...(await deps.store.hit(bucket, w.windowMs, now)) })),
       );
-      return decide(counted, now);
+      const decision = decide(counted, now);
+      if (!decision.allowed) deps.onRefused?.(bucketKind(bucket));
+      return decision;
     },
     now: deps.now,
   };

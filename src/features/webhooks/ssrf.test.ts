@@ -115,7 +115,7 @@ describe('an endpoint registered with WEBHOOK_ALLOW_PRIVATE, delivered after it 
       const ep = (await (await user.browser.postJson('/v2/webhooks', { url: receiver.url(), events: ['api_key.created'] })).json()) as { id: string };
       await server.close();
       await new Promise((resolve) => setTimeout(resolve, 10)); // let fetch see the closed keep-alive sockets (as restart() does)
-      server = await startTestServer({ env: credentialServerEnv, webhookPollMs: HOUR, dir, port: server.port });
+      server = await startTestServer({ env: credentialServerEnv, webhookPollMs: HOUR, dir, port: server.port, database: server.database });
       const made = await user.browser.postJson('/v2/api-keys', { name: 'k', scopes: ['read:users'] });
       assert.equal(made.status, 201);
       await server.built.webhookWorker.tick();

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { startTestServer, type TestServer } from '../../testing/server.ts';
 import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../testing/credentials.ts';
 import { browserJson, expectApiError } from '../../testing/api.ts';
-import { dumpTextValues, sqliteFileOf } from '../../testing/db-dump.ts';
+import { dumpDatabase, sqliteFileOf } from '../../testing/db-dump.ts';
+import { createSecretBox } from '../../shared/encryption.ts';
 import { codeFlow, refresh, token, REDIRECT_URI } from '../../testing/oauth.ts';
 import { registerApp } from '../../testing/http.ts';
 import { WebhookReceiver, eventOf, seedAccepts, standardAccepts, standardVerify, type ReceivedWebhook } from '../../testing/webhook-receiver.ts';
@@ -421,12 +422,11 @@ describe('webhooks', () => {
     assert.throws(() => standardVerify(r.requests[2]!, ep.secret), /too new/);
   });
 
-  it('keeps webhook secrets encrypted at rest under a key file beside the database (mode 0600)', async () => {
+  it('keeps webhook secrets encrypted at rest under a key kept out of the database (SQLite: a key file beside it, mode 0600)', async () => {
     const u = await make.user();
     const ep = await register(u, (await receiver()).url(), ['api_key.created']);
     const rotated = await json<{ secret: string }>(await u.browser.postJson(`/v2/webhooks/${ep.id}/secret`, {}), 200);
-    const file = sqliteFileOf(server);
-    const values = dumpTextValues(file);
+    const values = await dumpDatabase(server.db);
     for (const s of [ep.secret, rotated.secret]) {
       const hit = values.find((v) => v.value.includes(s) || v.value.includes(s.slice('whsec_'.length)));
       assert.equal(hit, undefined, `secret found in ${hit?.table}.${hit?.column}`);
@@ -434,11 +434,25 @@ describe('webhooks', () => {
     const sealed = values.filter((v) => v.table === 'webhook_endpoints' && /secret_enc$/.test(v.column));
     assert.ok(sealed.length >= 2);
     for (const v of sealed) assert.match(v.value, /^v1\.[\w-]+\.[\w-]+$/, `${v.column} is sealed`);
-    const keyFile = path.join(path.dirname(file), 'latchkey.secrets.key');
-    assert.equal(server.config.secretsKeyFile, keyFile);
-    assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
-    const key = fs.readFileSync(keyFile, 'utf8').trim();
+    let key: string;
+    const file = sqliteFileOf(server);
+    if (file) {
+      // No SECRETS_KEY given: generated once into a key file beside the database.
+      assert.equal(server.config.SECRETS_KEY, undefined);
+      const keyFile = path.join(path.dirname(file), 'latchkey.secrets.key');
+      assert.equal(server.config.secretsKeyFile, keyFile);
+      assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
+      key = fs.readFileSync(keyFile, 'utf8').trim();
+    } else {
+      // PostgreSQL (several instances share it): the key is SECRETS_KEY, from the environment.
+      assert.ok(server.config.SECRETS_KEY, 'SECRETS_KEY is set');
+      key = server.config.SECRETS_KEY.toString('base64');
+    }
     assert.ok(!values.some((v) => v.value.includes(key)), 'the key is not in the database');
+    // And it is the key that opens them: the endpoint's current and previous secrets.
+    const box = createSecretBox(Buffer.from(key, 'base64'));
+    const mine = sealed.filter((v) => [ep.secret, rotated.secret].includes(box.open(v.value)));
+    assert.deepEqual(mine.map((v) => box.open(v.value)).sort(), [ep.secret, rotated.secret].sort());
   });
 });
 
@@ -489,8 +503,8 @@ describe('webhooks across restarts, concurrent workers and failing endpoints', (
 
   it('never delivers twice with fast background loops on two servers sharing the database, plus drain()', async () => {
     const a = await boot({ webhookPollMs: 50 });
-    const b = await boot({ webhookPollMs: 50, dir: a.dir });
-    servers.splice(servers.indexOf(b), 1); // shares a's folder: close it, do not delete it
+    const b = await boot({ webhookPollMs: 50, dir: a.dir, database: a.database });
+    servers.splice(servers.indexOf(b), 1); // shares a's folder and database: close it, do not delete them
     try {
       const u = await credentialFactory(a).user();
       const r = await receiver();

@@ -23,6 +23,8 @@ export interface WorkerDeps {
   batchSize?: number;
   /** How long a claim holds (beyond the 10 s delivery timeout). */
   lockMs?: number;
+  /** Hears each attempt's outcome (metrics). */
+  onAttempt?: (result: 'succeeded' | 'failed') => void;
 }
 
 /**
@@ -51,6 +53,7 @@ export function createWebhookWorker(deps: WorkerDeps) {
     const headers = signedHeaders(d.event_id, Math.floor(started / 1000), d.body, secretsOf(d, started));
     const outcome = await deps.deliver(d.url, d.body, headers);
     const at = deps.now();
+    deps.onAttempt?.(outcome.ok ? 'succeeded' : 'failed');
     if (outcome.ok) {
       await deps.repo.recordSuccess(d, at, outcome.statusCode!, outcome.latencyMs);
       return;

@@ -1,0 +1,149 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { runCli, spawnNode, type SpawnedNode } from './testing/process.ts';
+import { Browser, signUp } from './testing/http.ts';
+
+// `latchkey serve --workers 2` (node:cluster, SQLite in WAL mode): two worker processes share the
+// port and both answer; the primary replaces a worker that dies; /metrics sums every worker; SIGTERM
+// to the primary stops them all and exits 0. Workers show their pid with LATCHKEY_DEBUG_PID=1.
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** One request on a fresh connection (so the primary hands each to the next worker). */
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; pid: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, pid: String(res.headers['x-latchkey-pid']), body }));
+    }).on('error', reject);
+  });
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs: number, why: () => string): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !cond(); await new Promise((r) => setTimeout(r, 100))) {
+    if (Date.now() > end) assert.fail(why());
+  }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('latchkey serve --workers 2', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  let base: string;
+  let key: string;
+  let primary: SpawnedNode;
+  const seenPids = new Set<number>();
+
+  /** Distinct pids answering /healthz over `n` fresh connections. */
+  async function pidsOver(n: number): Promise<Set<string>> {
+    const pids = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const res = await get(`${base}/healthz`);
+      assert.equal(res.status, 200);
+      pids.add(res.pid);
+      seenPids.add(Number(res.pid));
+    }
+    return pids;
+  }
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-serve-'));
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    env = { PORT: String(port), ISSUER: base, DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}` };
+    assert.equal((await runCli(['users', 'create', '--email', 'cluster@example.com', '--password-stdin'], { env, input: 'a long cluster password' })).code, 0);
+    const created = await runCli(['keys', 'create', '--owner', 'cluster@example.com', '--name', 'cluster', '--scopes', 'read:users'], { env });
+    assert.equal(created.code, 0, created.stderr);
+    key = (JSON.parse(created.stdout) as { key: string }).key;
+
+    primary = spawnNode(['bin/latchkey.js', 'serve', '--workers', '2'], { env: { ...env, LOG_LEVEL: 'info', LATCHKEY_DEBUG_PID: '1' } });
+    await primary.waitForLine(/primary started 2 workers/);
+    // Each worker loads the whole app (through tsx) before it listens: allow for a slow machine.
+    await waitUntil(() => primary.stdoutLines().filter((l) => l.includes('Latchkey listening')).length >= 2, 120_000, () => `the workers did not both start: ${primary.stderr()}`);
+  });
+  after(() => {
+    if (primary.child.exitCode === null) primary.child.kill('SIGKILL');
+    for (const pid of seenPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers from two worker processes, neither of them the primary', async () => {
+    const pids = await pidsOver(10);
+    assert.equal(pids.size, 2, [...pids].join(','));
+    assert.ok(!pids.has(String(primary.child.pid)));
+  });
+
+  it('serves the API from every worker on the one SQLite database', async () => {
+    const answers = await Promise.all(Array.from({ length: 12 }, () => get(`${base}/v2/auth/test`, { Authorization: `Bearer ${key}` })));
+    for (const a of answers) assert.equal(a.status, 200, a.body);
+    assert.equal(new Set(answers.map((a) => a.pid)).size, 2, 'both workers authenticated the key');
+    // Writes through the workers: a sign-up, then a login on fresh connections.
+    const browser = new Browser(base);
+    await signUp(browser, 'signup@example.com', 'another long password');
+    assert.equal((await browser.get('/dashboard')).status, 200);
+  });
+
+  it('answers /metrics with every worker\'s counts summed', async () => {
+    const before = await get(`${base}/metrics`);
+    assert.equal(before.status, 200, before.body);
+    const count = (text: string) =>
+      text.split('\n').filter((l) => l.startsWith('http_requests_total{') && l.includes('route="/v2/auth/test"') && l.includes('status="200"')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+    assert.equal(count(before.body), 12, 'the 12 calls above, whichever worker took them');
+    assert.equal(before.body.split('\n').filter((l) => l.startsWith('webhook_outbox_depth ')).length, 1);
+  });
+
+  it('replaces a worker that dies', async () => {
+    const [victim] = [...(await pidsOver(4))];
+    process.kill(Number(victim), 'SIGKILL');
+    await primary.waitForLine(/worker exited; starting another/);
+    await waitUntil(() => primary.stdoutLines().filter((l) => l.includes('Latchkey listening')).length >= 3, 120_000, () => 'no replacement worker started');
+    const pids = await pidsOver(6);
+    assert.equal(pids.size, 2, [...pids].join(','));
+    assert.ok(!pids.has(victim!));
+  });
+
+  it('stops every worker gracefully on SIGTERM and exits 0', async () => {
+    const workers = [...(await pidsOver(4))].map(Number);
+    // Calls whose activity entries are still buffered (flushed each second) when SIGTERM comes.
+    const last = await Promise.all(Array.from({ length: 6 }, (_, i) => get(`${base}/v2/auth/test`, { Authorization: `Bearer ${key}`, 'X-Request-ID': `last-${i}` })));
+    assert.deepEqual(new Set(last.map((r) => r.status)), new Set([200]));
+    primary.child.kill('SIGTERM');
+    const exit = await primary.exited;
+    assert.deepEqual(exit, { code: 0, signal: null }, primary.stderr());
+    for (const pid of workers) assert.ok(!alive(pid), `worker ${pid} stopped`);
+    const logs = primary.stdoutLines().filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const pid of workers) assert.ok(logs.some((l) => l['pid'] === pid && l['msg'] === 'stopped'), `worker ${pid} logged its stop`);
+    assert.ok(logs.some((l) => l['role'] === 'primary' && l['msg'] === 'all workers stopped'));
+    const db = new SQLite(env['DATABASE_URL']!.slice('sqlite:'.length), { readonly: true });
+    try {
+      assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+      const flushed = db.prepare("select count(*) as n from api_key_activity where request_id like 'last-%'").get() as { n: number };
+      assert.equal(flushed.n, 6, 'every worker flushed its buffered activity log before closing the database');
+    } finally {
+      db.close();
+    }
+  });
+});

@@ -1,0 +1,27 @@
+import type { Middleware } from 'koa';
+import type { AppState } from './context.ts';
+
+/** Probes and scrapes come every few seconds: logged at debug, not info. */
+const QUIET = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * One line per request when it completes: method, path (never the query string, which can carry
+ * codes and tokens), status and duration; the request id comes from the request's child logger.
+ * Never headers or bodies. Placed before the error handler, so the status is the one sent.
+ */
+export function accessLog(): Middleware<AppState> {
+  return async (ctx, next) => {
+    const started = performance.now();
+    let status = 500; // an error escaping the error handler becomes Koa's 500
+    try {
+      await next();
+      status = ctx.status;
+    } finally {
+      const line = { method: ctx.method, path: ctx.path.slice(0, 300), status, ms: Math.round((performance.now() - started) * 10) / 10 };
+      const log = ctx.state.log;
+      if (QUIET.has(ctx.path)) log.debug(line, 'request');
+      else if (status >= 500) log.warn(line, 'request');
+      else log.info(line, 'request');
+    }
+  };
+}
