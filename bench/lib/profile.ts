@@ -26,10 +26,14 @@ export interface ProfileRow {
   selfMs: number;
   /** Share of busy samples, in percent. */
   pct: number;
+  /** selfMs per answered request, µs (when the request count is known). */
+  usPerReq?: number;
 }
 export interface ProfileSummary {
   file: string;
   samples: number;
+  /** Requests answered while the profile ran (when known). */
+  requests?: number;
   busyMs: number;
   idleMs: number;
   /** Self time by area: a package, a file under src/, a node: module, GC; native code counts for its JS caller's area. */
@@ -58,7 +62,7 @@ function areaOf(url: string): string {
  * include stretches where the process was not running at all, which are not its CPU time.
  * Samples taken inside the profiler's own start/stop calls (bench/lib/cpu-profiler.ts) are dropped.
  */
-export function summariseProfile(file: string, top = 15, intervalMs = 1): ProfileSummary {
+export function summariseProfile(file: string, top = 15, intervalMs = 1, requests?: number): ProfileSummary {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -121,10 +125,16 @@ export function summariseProfile(file: string, top = 15, intervalMs = 1): Profil
     [...m]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([name, n]) => ({ name, selfMs: n * intervalMs, pct: Math.round((1000 * n) / busy) / 10 }));
+      .map(([name, n]) => ({
+        name,
+        selfMs: n * intervalMs,
+        pct: Math.round((1000 * n) / busy) / 10,
+        ...(requests ? { usPerReq: Math.round((n * intervalMs * 10_000) / requests) / 10 } : {}),
+      }));
   return {
     file,
     samples: profile.samples.length,
+    ...(requests ? { requests } : {}),
     busyMs: busy * intervalMs,
     idleMs: idle * intervalMs,
     topAreas: rows(areaTotals),
@@ -134,9 +144,11 @@ export function summariseProfile(file: string, top = 15, intervalMs = 1): Profil
 }
 
 export function formatProfile(s: ProfileSummary): string {
-  const row = (r: ProfileRow) => `    ${r.pct.toFixed(1).padStart(5)}%  ${String(r.selfMs).padStart(6)} ms  ${r.name}`;
+  const row = (r: ProfileRow) =>
+    `    ${r.pct.toFixed(1).padStart(5)}%  ${String(r.selfMs).padStart(6)} ms${r.usPerReq !== undefined ? `  ${r.usPerReq.toFixed(1).padStart(6)} µs/req` : ''}  ${r.name}`;
+  const perReq = s.requests ? `, ${s.requests} requests: ${((s.busyMs * 1000) / s.requests).toFixed(0)} µs busy per request` : '';
   return [
-    `  ${s.busyMs} ms busy, ${s.idleMs} ms idle (1 ms samples)  ${s.file}`,
+    `  ${s.busyMs} ms busy, ${s.idleMs} ms idle (1 ms samples)${perReq}  ${s.file}`,
     '  self time by area:',
     ...s.topAreas.slice(0, 10).map(row),
     '  self time by function:',

@@ -28,7 +28,7 @@ describe('fuzz regressions', () => {
 
   it('answers a 1 MB body at /oauth/token, /oauth/introspect and /login with 413, never a connection reset', async () => {
     // Before: the JSON/form shim left a `for await` early, which destroyed the request and the socket.
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 5; i++) {
       for (const [path, type] of [['/oauth/token', 'application/x-www-form-urlencoded'], ['/oauth/introspect', 'application/x-www-form-urlencoded'], ['/oauth/token', 'application/json'], ['/login', 'application/x-www-form-urlencoded']] as const) {
         const body = type === 'application/json' ? JSON.stringify({ a: 'x'.repeat(1 << 20) }) : `a=${'x'.repeat(1 << 20)}`;
         const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });

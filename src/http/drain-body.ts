@@ -30,6 +30,9 @@ export function drainUnreadBody(req: IncomingMessage): void {
   req.once('end', stop);
   req.once('close', stop);
   req.on('error', stop);
+  // A body parser that gave up may still pipe the request into a paused inflate stream, whose
+  // back-pressure would pause it again: cut every pipe first.
+  req.unpipe();
   req.resume();
 }
 
