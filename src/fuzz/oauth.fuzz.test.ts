@@ -184,12 +184,15 @@ describe('fuzz: OAuth endpoints', { timeout: 30 * 60_000 }, () => {
         headers: { ...(c.accept ? { accept: c.accept } : {}), ...(c.signedIn ? { cookie: browserCookie } : {}) },
       };
       const res = await send(server.port, req);
-      checkAnswer(req, res, { format: 'page', mustFail: false, sent: q.flat(), origin: server.url, redirectPrefixes: [`${REDIRECT}?`] });
+      // response_mode=fragment (which oidc-provider honours) puts the parameters after '#'.
+      checkAnswer(req, res, { format: 'page', mustFail: false, sent: q.flat(), origin: server.url, redirectPrefixes: [`${REDIRECT}?`, `${REDIRECT}#`] });
       if (res.status >= 300 && res.status < 400) {
         const to = new URL(res.headers['location']!, server.url);
         if (to.origin !== new URL(server.url).origin) {
           // The registered URI exactly (checked above: redirectPrefixes), with the issuer (RFC 9207).
-          if (to.searchParams.get('iss') !== server.config.ISSUER) throw new Error(`authorization response without iss: ${res.headers['location']}`);
+          const params = new URLSearchParams(to.search || to.hash.slice(1));
+          if (params.get('iss') !== server.config.ISSUER) throw new Error(`authorization response without iss: ${res.headers['location']}`);
+          if (to.hash && params.has('access_token')) throw new Error(`a token in a redirect URL: ${res.headers['location']}`);
         }
       }
     }, runs(1000));
