@@ -2,27 +2,17 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { runCli, spawnNode, type SpawnedNode } from './testing/process.ts';
 import { Browser, signUp } from './testing/http.ts';
+import { freePort } from './testing/server.ts';
 
 // `latchkey serve --workers 2` (node:cluster, SQLite in WAL mode): two worker processes share the
 // port and both answer; the primary replaces a worker that dies; /metrics sums every worker; SIGTERM
 // to the primary stops them all and exits 0. Workers show their pid with LATCHKEY_DEBUG_PID=1.
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** One request on a fresh connection (so the primary hands each to the next worker). */
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; pid: string; body: string }> {

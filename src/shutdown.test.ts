@@ -7,21 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { runCli, spawnNode, type SpawnedNode } from './testing/process.ts';
+import { freePort } from './testing/server.ts';
 
 // Graceful shutdown of `npm start` (node --import tsx src/main.ts) on SIGTERM: it stops accepting,
 // finishes the request in flight (a POST whose body is still arriving), stops the webhook worker,
 // flushes the API key activity buffer, closes the database and exits 0. SQLite, in a temp folder.
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('graceful shutdown on SIGTERM', () => {
   let dir: string;

@@ -15,7 +15,8 @@ function testSecretsKey(dir: string): string {
   return fs.readFileSync(file, 'utf8');
 }
 
-async function freePort(): Promise<number> {
+/** A free loopback port (tests that spawn servers of their own use it too). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
