@@ -4,7 +4,6 @@
  * kill with a signal and wait for the exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { PROJECT_ROOT } from '../testing/process.ts';
 import { sleep } from './helpers.ts';
 
@@ -21,16 +20,9 @@ export interface ServerProcess {
   errors(): string[];
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../testing/server.ts';
+
+export { freePort };
 
 /**
  * Starts `src/main.ts` with `env` (+ PORT and ISSUER for `port`, a free one unless given) and
