@@ -269,8 +269,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   });
   app.use(requestId(logger));
   app.use(drainBody());
-  app.use(accessLog());
-  app.use(httpMetrics(metrics));
+  app.use(accessLog(httpMetrics(metrics)));
   app.use(errorHandler(render));
   app.use(securityHeaders({ hsts: secure }));
   app.use(healthProbes({ db, exposePid: config.LATCHKEY_DEBUG_PID }));

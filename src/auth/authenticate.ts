@@ -104,33 +104,31 @@ async function resolveCredential(
   authenticator: Authenticator,
   opts: { allowSession: boolean; origin: string },
 ): Promise<void> {
-  {
-    const header = ctx.get('Authorization');
-    if (header) {
-      const m = BEARER.exec(header);
-      if (!m) throw invalidToken('invalid_request');
-      ctx.state.credential = await authenticator.resolve(m[1]!, ctx.ip);
-    } else if (opts.allowSession && ctx.state.account && ctx.state.sessionId) {
-      if (!['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
-        const from = ctx.get('Origin');
-        if (from && from !== opts.origin) throw new AppError('FORBIDDEN', 'Cross-origin request refused');
-        const hasBody = Boolean(ctx.request.length) || ctx.get('Transfer-Encoding') !== '';
-        if (hasBody && !ctx.is('application/json')) {
-          throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a JSON body (Content-Type: application/json)');
-        }
+  const header = ctx.get('Authorization');
+  if (header) {
+    const m = BEARER.exec(header);
+    if (!m) throw invalidToken('invalid_request');
+    ctx.state.credential = await authenticator.resolve(m[1]!, ctx.ip);
+  } else if (opts.allowSession && ctx.state.account && ctx.state.sessionId) {
+    if (!['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
+      const from = ctx.get('Origin');
+      if (from && from !== opts.origin) throw new AppError('FORBIDDEN', 'Cross-origin request refused');
+      const hasBody = Boolean(ctx.request.length) || ctx.get('Transfer-Encoding') !== '';
+      if (hasBody && !ctx.is('application/json')) {
+        throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a JSON body (Content-Type: application/json)');
       }
-      const account = ctx.state.account;
-      ctx.state.credential = {
-        method: 'session',
-        subject: account.id,
-        userId: account.id,
-        scopes: heldScopes(account),
-        expiresAt: null,
-        id: sha256(ctx.state.sessionId),
-      };
-    } else {
-      throw invalidToken(null);
     }
+    const account = ctx.state.account;
+    ctx.state.credential = {
+      method: 'session',
+      subject: account.id,
+      userId: account.id,
+      scopes: heldScopes(account),
+      expiresAt: null,
+      id: sha256(ctx.state.sessionId),
+    };
+  } else {
+    throw invalidToken(null);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Insertable, Selectable, Updateable } from 'kysely';
 
 /**
  * The typed shape of every table. Times are epoch milliseconds; JSON columns hold text that only
@@ -224,5 +224,3 @@ export type UserUpdate = Updateable<UsersTable>;
 export type ApplicationRow = Selectable<ApplicationsTable>;
 export type ApplicationUpdate = Updateable<ApplicationsTable>;
 export type ConsentRow = Selectable<ConsentsTable>;
-// Kept for future auto-increment tables; referenced so the import stays meaningful.
-export type _Generated<T> = Generated<T>;

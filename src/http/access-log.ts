@@ -1,5 +1,8 @@
 import type { Middleware } from 'koa';
-import type { AppState } from './context.ts';
+import type { AppContext, AppState } from './context.ts';
+
+/** Also told of every finished request (metrics), from the same measurement. */
+export type RequestObserver = (ctx: AppContext, status: number, seconds: number) => void;
 
 /** Probes and scrapes come every few seconds: logged at debug, not info. */
 const QUIET = new Set(['/healthz', '/readyz', '/metrics']);
@@ -9,7 +12,7 @@ const QUIET = new Set(['/healthz', '/readyz', '/metrics']);
  * codes and tokens), status and duration; the request id comes from the request's child logger.
  * Never headers or bodies. Placed before the error handler, so the status is the one sent.
  */
-export function accessLog(): Middleware<AppState> {
+export function accessLog(observe?: RequestObserver): Middleware<AppState> {
   return async (ctx, next) => {
     const started = performance.now();
     let status = 500; // an error escaping the error handler becomes Koa's 500
@@ -17,7 +20,9 @@ export function accessLog(): Middleware<AppState> {
       await next();
       status = ctx.status;
     } finally {
-      const line = { method: ctx.method, path: ctx.path.slice(0, 300), status, ms: Math.round((performance.now() - started) * 10) / 10 };
+      const elapsed = performance.now() - started;
+      observe?.(ctx, status, elapsed / 1000);
+      const line = { method: ctx.method, path: ctx.path.slice(0, 300), status, ms: Math.round(elapsed * 10) / 10 };
       const log = ctx.state.log;
       if (QUIET.has(ctx.path)) log.debug(line, 'request');
       else if (status >= 500) log.warn(line, 'request');

@@ -47,8 +47,6 @@ export class AppError extends Error {
   }
 }
 
-export const unauthorized = (message = 'Invalid or missing authentication credentials') =>
-  new AppError('UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer' });
 /** RFC 6750 §3: a presented token that is not valid (or a malformed header) says why, in the header. */
 export const invalidToken = (error: 'invalid_token' | 'invalid_request' | null = 'invalid_token') =>
   new AppError('UNAUTHORIZED', 'Invalid or missing authentication credentials', undefined, {

@@ -5,6 +5,7 @@ import ipaddr from 'ipaddr.js';
 import type Provider from 'oidc-provider';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppContext, AppState } from './context.ts';
+import type { RequestObserver } from './access-log.ts';
 
 export type LoginOutcome = 'success' | 'failure' | 'throttled';
 export type DeliveryOutcome = 'succeeded' | 'failed';
@@ -189,18 +190,9 @@ export function routeOf(ctx: AppContext): string {
   return 'other';
 }
 
-/** Counts every request and its latency; placed before the error handler, so it sees final statuses. */
-export function httpMetrics(metrics: Metrics): Middleware<AppState> {
-  return async (ctx, next) => {
-    const started = performance.now();
-    let status = 500; // an error escaping the error handler becomes Koa's 500
-    try {
-      await next();
-      status = ctx.status;
-    } finally {
-      metrics.request(ctx.method, routeOf(ctx), status, (performance.now() - started) / 1000);
-    }
-  };
+/** Counts every request and its latency; the access log's measurement feeds it (one wrapper, one timer). */
+export function httpMetrics(metrics: Metrics): RequestObserver {
+  return (ctx, status, seconds) => metrics.request(ctx.method, routeOf(ctx), status, seconds);
 }
 
 const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest();

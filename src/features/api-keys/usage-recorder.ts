@@ -10,12 +10,14 @@ export type UsageEntry = Omit<ApiKeyActivityRow, 'id'>;
  * most the last second of activity log, never a key or a token.
  */
 export function createUsageRecorder(write: (rows: ApiKeyActivityRow[]) => Promise<void>, everyMs = 1000) {
-  let pending: ApiKeyActivityRow[] = [];
+  let pending: UsageEntry[] = [];
   let inFlight: Promise<void> = Promise.resolve();
 
   const flush = (): Promise<void> => {
     if (pending.length) {
-      const batch = pending;
+      // Ids are made per batch (one random prefix, then a counter): no randomness per request.
+      const prefix = randomBase62(12);
+      const batch = pending.map((entry, i) => ({ id: `${prefix}${i.toString(36)}`, ...entry }));
       pending = [];
       inFlight = inFlight.then(() => write(batch)).catch(() => {
         /* activity is best-effort; the next batch is independent */
@@ -29,7 +31,7 @@ export function createUsageRecorder(write: (rows: ApiKeyActivityRow[]) => Promis
 
   return {
     add(entry: UsageEntry): void {
-      pending.push({ id: randomBase62(16), ...entry });
+      pending.push(entry);
       if (pending.length >= 500) void flush();
     },
     flush,
