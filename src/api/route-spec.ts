@@ -25,6 +25,8 @@ export interface RouteSpec {
   query?: z.ZodObject;
   status: number;
   response?: z.ZodType;
+  /** The answer carries a secret shown once (a key, a client or signing secret): never cached. */
+  secret?: boolean;
   handler(ctx: AppContext): Promise<unknown> | unknown;
 }
 
@@ -53,6 +55,7 @@ export function mountRoutes(router: Router<AppState>, specs: RouteSpec[], opts: 
       }
       const body = await spec.handler(ctx);
       ctx.status = spec.status;
+      if (spec.secret) ctx.set('Cache-Control', 'no-store');
       if (spec.status === 204) return;
       if (opts.validateResponses && spec.response) {
         const checked = spec.response.safeParse(body);

@@ -25,10 +25,9 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
   return [
     defineRoute({
       method: 'post', path: '/api-keys', operationId: 'createApiKey', summary: 'Generate a key (shown once)', tag, auth,
-      body: createApiKeySchema, status: 201, response: createdApiKeySchema,
+      body: createApiKeySchema, status: 201, response: createdApiKeySchema, secret: true,
       handler: (ctx) => {
         const c = ctx.state.credential!;
-        ctx.set('Cache-Control', 'no-store');
         // A session holds its account's scopes; another credential holds what it carries.
         const held = c.method === 'session' && ctx.state.account ? heldScopes(ctx.state.account) : c.scopes;
         return apiKeys.create({ userId: owner(ctx), heldScopes: held }, ctx.request.body);
@@ -55,10 +54,8 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
     defineRoute({
       method: 'post', path: '/api-keys/:id/rotate', operationId: 'rotateApiKey', summary: 'Rotate: a new key; the old one works for the grace period', tag, auth,
       status: 201, response: createdApiKeySchema,
-      handler: (ctx) => {
-        ctx.set('Cache-Control', 'no-store');
-        return apiKeys.rotate(owner(ctx), ctx.params['id']!);
-      },
+      secret: true,
+      handler: (ctx) => apiKeys.rotate(owner(ctx), ctx.params['id']!),
     }),
     defineRoute({
       method: 'get', path: '/api-keys/:id/activity', operationId: 'getApiKeyActivity', summary: 'Recent requests made with a key', tag, auth,

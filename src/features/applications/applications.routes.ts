@@ -48,10 +48,8 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
     defineRoute({
       method: 'post', path: '/', operationId: 'createApplication', summary: 'Register an application (the client secret is shown once)', tag, auth: write,
       body: createApplicationSchema, status: 201, response: registeredApplicationSchema,
-      handler: (ctx) => {
-        ctx.set('Cache-Control', 'no-store');
-        return applications.register(manager(ctx), ctx.request.body);
-      },
+      secret: true,
+      handler: (ctx) => applications.register(manager(ctx), ctx.request.body),
     }),
     defineRoute({
       method: 'get', path: '/', operationId: 'listApplications', summary: 'List your applications', tag, auth: read,
@@ -76,10 +74,8 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
     defineRoute({
       method: 'post', path: '/:clientId/secret', operationId: 'rotateApplicationSecret', summary: 'Rotate the client secret (shown once)', tag, auth: write,
       status: 200, response: rotatedApplicationSchema,
-      handler: (ctx) => {
-        ctx.set('Cache-Control', 'no-store');
-        return applications.rotateSecret(manager(ctx), clientId(ctx));
-      },
+      secret: true,
+      handler: (ctx) => applications.rotateSecret(manager(ctx), clientId(ctx)),
     }),
   ];
 }

@@ -24,10 +24,8 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
     defineRoute({
       method: 'post', path: '/webhooks', operationId: 'createWebhook', summary: 'Register an endpoint (the signing secret is shown once)', tag, auth,
       body: createWebhookSchema, status: 201, response: createdEndpointSchema,
-      handler: (ctx) => {
-        ctx.set('Cache-Control', 'no-store');
-        return webhooks.create(owner(ctx), ctx.request.body);
-      },
+      secret: true,
+      handler: (ctx) => webhooks.create(owner(ctx), ctx.request.body),
     }),
     defineRoute({
       method: 'get', path: '/webhooks', operationId: 'listWebhooks', summary: 'List your endpoints', tag, auth,
@@ -52,10 +50,8 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
     defineRoute({
       method: 'post', path: '/webhooks/:id/secret', operationId: 'rotateWebhookSecret', summary: 'Rotate the signing secret (both sign during the overlap)', tag, auth,
       status: 200, response: rotatedEndpointSchema,
-      handler: (ctx) => {
-        ctx.set('Cache-Control', 'no-store');
-        return webhooks.rotateSecret(owner(ctx), id(ctx));
-      },
+      secret: true,
+      handler: (ctx) => webhooks.rotateSecret(owner(ctx), id(ctx)),
     }),
     defineRoute({
       method: 'get', path: '/webhooks/:id/deliveries', operationId: 'listWebhookDeliveries', summary: 'The delivery log', tag, auth,
