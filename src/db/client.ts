@@ -6,7 +6,8 @@ import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type
 import type { Config } from '../config.ts';
 import type { Database } from './schema.ts';
 import { migrations } from './migrations/index.ts';
-import { refuseNulText } from './refuse-nul.ts';
+import { refusingNul } from './refuse-nul.ts';
+import { withStatementCache } from './statement-cache.ts';
 
 export type DB = Kysely<Database>;
 
@@ -24,7 +25,7 @@ export function openDatabase(config: Pick<Config, 'database'>, opts: { poolSize?
     const pool = new pg.Pool({ connectionString: target.url, max: opts.poolSize ?? 10 });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on('error', () => {});
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [refuseNulText] });
+    return new Kysely<Database>({ dialect: refusingNul(new PostgresDialect({ pool })) });
   }
   if (target.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(target.file)), { recursive: true });
   const sqlite = new SQLite(target.file);
@@ -32,7 +33,7 @@ export function openDatabase(config: Pick<Config, 'database'>, opts: { poolSize?
   sqlite.pragma('synchronous = NORMAL'); // durable across process crashes in WAL mode
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins: [refuseNulText] });
+  return new Kysely<Database>({ dialect: refusingNul(new SqliteDialect({ database: withStatementCache(sqlite) })) });
 }
 
 /** True on PostgreSQL: a few queries differ (row locks with SKIP LOCKED, for instance). */

@@ -1,0 +1,96 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
+import { openDatabase, migrateToLatest, type DB } from './client.ts';
+import { withStatementCache } from './statement-cache.ts';
+import { createTestDatabase, testBackend, type TestDatabase } from '../testing/database.ts';
+import { AppError } from '../http/errors.ts';
+
+const target = (url: string) =>
+  url.startsWith('sqlite:') ? ({ kind: 'sqlite', file: url.slice('sqlite:'.length) } as const) : ({ kind: 'postgres', url } as const);
+
+describe(`database layer (${testBackend})`, () => {
+  let dir: string;
+  let testDb: TestDatabase;
+  let db: DB;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-db-'));
+    testDb = await createTestDatabase(dir);
+    db = openDatabase({ database: target(testDb.url) });
+    await migrateToLatest(db);
+  });
+  after(async () => {
+    await db.destroy();
+    await testDb.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses NUL in a bound value with 400 VALIDATION_FAILED, and a transaction leaves nothing behind', async () => {
+    await db.insertInto('server_secrets').values({ name: 'plain', value: 'v', created_at: 1 }).execute();
+    await assert.rejects(
+      db.insertInto('server_secrets').values({ name: 'bad', value: 'a\u0000b', created_at: 1 }).execute(),
+      (err: unknown) => err instanceof AppError && err.status === 400 && err.code === 'VALIDATION_FAILED',
+    );
+    await assert.rejects(
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto('server_secrets').values({ name: 'first', value: 'ok', created_at: 1 }).execute();
+        await trx.insertInto('server_secrets').values({ name: 'second', value: '\u0000', created_at: 1 }).execute();
+      }),
+      AppError,
+    );
+    const names = (await db.selectFrom('server_secrets').select('name').orderBy('name').execute()).map((r) => r.name);
+    assert.deepEqual(names, ['plain']);
+    // A NUL in a where clause is refused too (a lookup by a hostile id), not sent to the database.
+    await assert.rejects(db.selectFrom('server_secrets').selectAll().where('name', '=', 'x\u0000').execute(), AppError);
+    await assert.rejects(sql`select ${'\u0000'} as v`.execute(db), AppError);
+  });
+
+  it('answers the same query many times with fresh values (statements are reused, never their results)', async () => {
+    for (let i = 0; i < 5; i++) {
+      await db.insertInto('server_secrets').values({ name: `n${i}`, value: `v${i}`, created_at: i }).execute();
+    }
+    for (let i = 0; i < 5; i++) {
+      const found = await db.selectFrom('server_secrets').select(['value', 'created_at']).where('name', '=', `n${i}`).executeTakeFirst();
+      assert.deepEqual(found, { value: `v${i}`, created_at: i });
+    }
+    const updated = await db.updateTable('server_secrets').set({ value: 'changed' }).where('name', 'like', 'n%').executeTakeFirst();
+    assert.equal(Number(updated.numUpdatedRows), 5);
+    const again = await db.selectFrom('server_secrets').select('value').where('name', '=', 'n3').executeTakeFirstOrThrow();
+    assert.equal(again.value, 'changed');
+  });
+
+});
+
+describe('statement cache', () => {
+  it('keeps the most recently used statements up to its size, and they keep working', () => {
+    const raw = new SQLite(':memory:');
+    raw.exec('create table t (a integer)');
+    const cached = withStatementCache(raw, 2);
+    const one = cached.prepare('select 1 as v');
+    assert.equal(cached.prepare('select 1 as v'), one, 'the same text gives the same statement');
+    const two = cached.prepare('select 2 as v');
+    cached.prepare('select 1 as v'); // touch: 2 is now the least recently used
+    cached.prepare('select 3 as v'); // evicts 2
+    assert.equal(cached.prepare('select 1 as v'), one);
+    assert.notEqual(cached.prepare('select 2 as v'), two);
+    assert.deepEqual(cached.prepare('select 2 as v').all([]), [{ v: 2 }]);
+    cached.prepare('insert into t values (?)').run([7]);
+    cached.prepare('insert into t values (?)').run([8]);
+    assert.deepEqual(cached.prepare('select a from t order by a').all([]), [{ a: 7 }, { a: 8 }]);
+    // A statement being iterated is busy: the same text meanwhile gets a statement of its own.
+    const iterating = cached.prepare('select a from t order by a');
+    const rows = iterating.iterate([]);
+    assert.deepEqual(rows.next().value, { a: 7 });
+    const meanwhile = cached.prepare('select a from t order by a');
+    assert.notEqual(meanwhile, iterating);
+    assert.deepEqual(meanwhile.all([]), [{ a: 7 }, { a: 8 }]);
+    assert.deepEqual(rows.next().value, { a: 8 });
+    assert.equal(rows.next().done, true);
+    cached.close();
+    assert.equal(raw.open, false);
+  });
+});
