@@ -58,6 +58,8 @@ import { dashboardRouter } from './features/dashboard/dashboard.routes.ts';
 import { createMetrics, httpMetrics, metricsEndpoint, observeProvider, type Metrics } from './http/metrics.ts';
 import { healthProbes } from './http/health.ts';
 import { accessLog } from './http/access-log.ts';
+import { createTtlCache } from './shared/ttl-cache.ts';
+import type { Credential } from './auth/credential.ts';
 
 export interface AppDeps {
   config: Config;
@@ -100,6 +102,11 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const { config, db, logger, keys } = deps;
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? createMetrics();
+  const cacheTtlMs = config.CREDENTIAL_CACHE_TTL * 1000;
+  // Checked credentials, trusted for CREDENTIAL_CACHE_TTL; revocations in this process empty them.
+  const oauthTokenCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
+  const sharedJwtCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
+  const tokensRevoked = () => oauthTokenCache.clear();
 
   // Storage and rules.
   const payloads = createPayloadsRepo(db);
@@ -113,6 +120,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     now,
     rotationGraceMs: config.API_KEY_ROTATION_GRACE * 1000,
     activityRetentionMs: config.API_KEY_ACTIVITY_RETENTION_DAYS * 86_400_000,
+    cacheTtlMs,
   });
   const box = createSecretBox(deps.secretsKey);
   const webhooksRepo = createWebhooksRepo(db);
@@ -133,8 +141,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     onAttempt: metrics.webhookDelivery,
   });
   metrics.collectOutboxDepth(() => webhooksRepo.pendingCount());
-  const users = createUsersService({ repo: accountsRepo, accounts, passwords, now, onDeleted: (id) => apiKeys.evictUser(id) });
-  const consents = createConsentsService({ repo: createConsentsRepo(db), now });
+  const consents = createConsentsService({ repo: createConsentsRepo(db), now, onRevoked: tokensRevoked });
   let provider: Provider | undefined;
   const applicationsRepo = createApplicationsRepo(db);
   const applications = createApplicationsService({
@@ -142,6 +149,20 @@ export function buildApp(deps: AppDeps): BuiltApp {
     now,
     validateMetadata: async (metadata) => {
       await provider!.Client.validate(metadata as never);
+    },
+    cacheTtlMs,
+    onRemoved: tokensRevoked,
+  });
+  const users = createUsersService({
+    repo: accountsRepo,
+    accounts,
+    passwords,
+    now,
+    onDeleted: (id) => {
+      apiKeys.evictUser(id);
+      applications.evictOwner(id);
+      sharedJwtCache.deleteWhere((c) => c.userId === id);
+      tokensRevoked();
     },
   });
 
@@ -158,6 +179,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
       findClient: (id) => applications.clientMetadata(id),
       refreshTokenReuseGraceMs: config.REFRESH_TOKEN_REUSE_GRACE * 1000,
       now,
+      onRevoked: tokensRevoked,
     }),
     renderError: async (ctx, title, message) => render.error(ctx as unknown as AppContext, 400, title, message),
   });
@@ -180,10 +202,12 @@ export function buildApp(deps: AppDeps): BuiltApp {
       issuer: config.ISSUER,
       apiResource: config.API_RESOURCE,
       signingKeys: keys.jwks.keys as never,
-      ownerOfClient: async (clientId) => (await applicationsRepo.findById(clientId))?.owner_id ?? null,
+      ownerOfClient: (clientId) => applications.ownerOf(clientId),
+      cache: oauthTokenCache,
     }),
     accountExists: async (id) => (await accounts.findById(id)) !== null,
     jwtAccessTokens: config.ACCESS_TOKEN_FORMAT === 'jwt',
+    sharedJwtCache,
     now,
   });
 

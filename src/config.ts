@@ -76,6 +76,15 @@ const schema = z.object({
    */
   ACCESS_TOKEN_FORMAT: z.enum(['opaque', 'jwt']).default('opaque'),
 
+  /**
+   * How long a process trusts what it looked up about a credential: an API key, an application and
+   * its client secret, an OAuth access token, a JWT's account. Seconds; 0 turns the caches off.
+   * Revocations, rotations and deletions made through this instance apply at once; other instances
+   * sharing the database see them within this time. Without it every request would read the
+   * database for what it learnt a moment ago (the hot paths in `npm run bench`).
+   */
+  CREDENTIAL_CACHE_TTL: z.coerce.number().int().min(0).max(300).default(10),
+
   /** After an API key is rotated, the old key keeps working this long (never past its expiry). Seconds. */
   API_KEY_ROTATION_GRACE: z.coerce.number().int().min(0).default(86_400),
 

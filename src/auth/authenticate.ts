@@ -10,6 +10,7 @@ import type { Credential } from './credential.ts';
 import type { OAuthTokenVerifier } from './oauth-tokens.ts';
 import { ADMIN_SCOPE, ALL_API_SCOPES, hasScopes } from './scopes.ts';
 import type { SharedJwtVerifier } from './shared-jwt.ts';
+import type { TtlCache } from '../shared/ttl-cache.ts';
 
 
 /** The scopes an account holds: everything but admin:all, or admin:all (which implies the rest). */
@@ -26,6 +27,8 @@ export interface AuthenticatorDeps {
   accountExists(id: string): Promise<boolean>;
   /** Accept RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt); opaque-only servers refuse them. */
   jwtAccessTokens: boolean;
+  /** Shared-secret JWTs already verified (signature, claims, account), by the token itself. */
+  sharedJwtCache: TtlCache<Credential>;
   now(): number;
 }
 
@@ -39,6 +42,18 @@ function jwtHeader(token: string): { alg?: unknown; typ?: unknown } | null {
 
 /** Resolves a bearer token to one credential: API key, OAuth access token, or shared-secret JWT. */
 export function createAuthenticator(deps: AuthenticatorDeps) {
+  /** Signature and claims are checked once per token (its expiry on every use, below); the account too. */
+  async function verifySharedJwt(verifier: SharedJwtVerifier, token: string): Promise<Credential | null> {
+    const hit = deps.sharedJwtCache.get(token);
+    if (hit) return hit;
+    let credential = verifier.verify(token);
+    if (credential && credential.subject.startsWith('usr_') && (await deps.accountExists(credential.subject))) {
+      credential = { ...credential, userId: credential.subject };
+    }
+    if (credential) deps.sharedJwtCache.set(token, credential);
+    return credential;
+  }
+
   return {
     /** `ip` null skips API key allowlists (introspection: the resource server sees the caller). */
     async resolve(token: string, ip: string | null): Promise<Credential> {
@@ -49,12 +64,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         const header = jwtHeader(token);
         // JWT access tokens only when they are what the server issues (ACCESS_TOKEN_FORMAT=jwt).
         if (header?.typ === 'at+jwt') credential = deps.jwtAccessTokens ? await deps.oauth.verify(token) : null;
-        else if (header?.alg === 'HS256' && deps.sharedJwt) {
-          credential = deps.sharedJwt.verify(token);
-          if (credential && credential.subject.startsWith('usr_') && (await deps.accountExists(credential.subject))) {
-            credential = { ...credential, userId: credential.subject };
-          }
-        } else credential = null;
+        else if (header?.alg === 'HS256' && deps.sharedJwt) credential = await verifySharedJwt(deps.sharedJwt, token);
+        else credential = null;
       } else {
         credential = await deps.oauth.verify(token);
       }

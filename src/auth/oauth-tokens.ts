@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import { createLocalJWKSet, jwtVerify, type JWK } from 'jose';
 import { sha256 } from '../shared/secrets.ts';
 import type { Credential } from './credential.ts';
+import type { TtlCache } from '../shared/ttl-cache.ts';
 
 export interface OAuthTokenDeps {
   provider: Provider;
@@ -12,6 +13,8 @@ export interface OAuthTokenDeps {
   signingKeys: JWK[];
   /** Owner of an application: client-credentials tokens act for the account that registered the app. */
   ownerOfClient(clientId: string): Promise<string | null>;
+  /** Live tokens already checked, by SHA-256 of the token (emptied on any revocation in this process). */
+  cache: TtlCache<Credential>;
 }
 
 const toPublicJwk = (jwk: JWK): JWK => {
@@ -53,7 +56,7 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
     }
   }
 
-  async function verifyOpaque(token: string): Promise<Credential | null> {
+  async function verifyOpaque(token: string, id: string): Promise<Credential | null> {
     const { AccessToken, ClientCredentials } = deps.provider;
     const at = await AccessToken.find(token);
     const found = at ?? (await ClientCredentials.find(token));
@@ -67,7 +70,7 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
       subject: accountId ?? clientId,
       scopes: splitScope(found.scope),
       expiresAt: typeof found.exp === 'number' ? found.exp * 1000 : null,
-      id: sha256(token),
+      id,
       userId: accountId ?? (await deps.ownerOfClient(clientId)),
       clientId,
     };
@@ -75,10 +78,20 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
 
   return {
     looksLikeJwt: (token: string) => token.split('.').length === 3,
-    /** The credential, or null for anything that is not a live access token for the API. */
+    /**
+     * The credential, or null for anything that is not a live access token for the API. A token
+     * seen alive is trusted for the cache's time (its expiry is still checked on every use);
+     * refusals are not remembered.
+     */
     async verify(token: string): Promise<Credential | null> {
-      return token.split('.').length === 3 ? verifyJwt(token) : verifyOpaque(token);
+      const id = sha256(token);
+      const hit = deps.cache.get(id);
+      if (hit) return hit;
+      const credential = token.split('.').length === 3 ? await verifyJwt(token) : await verifyOpaque(token, id);
+      if (credential) deps.cache.set(id, credential);
+      return credential;
     },
+
   };
 }
 export type OAuthTokenVerifier = ReturnType<typeof createOAuthTokenVerifier>;

@@ -9,6 +9,8 @@ export interface AdapterDeps {
   /** A rotated refresh token presented again within this many ms is not yet treated as reuse. */
   refreshTokenReuseGraceMs: number;
   now(): number;
+  /** Told when a token or a grant is revoked, so caches of checked tokens drop what they hold. */
+  onRevoked?(): void;
 }
 
 /** Stands in for the raw id inside stored payloads (ids are base64url, so it cannot clash). */
@@ -74,10 +76,12 @@ class KyselyAdapter implements Adapter {
 
   async destroy(id: string): Promise<void> {
     await this.deps.payloads.destroy(this.model, sha256(id));
+    this.deps.onRevoked?.();
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.deps.payloads.destroyByGrant(this.model, sha256(grantId));
+    this.deps.onRevoked?.();
   }
 
   private revive(

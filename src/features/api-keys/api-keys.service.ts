@@ -10,6 +10,7 @@ import type { ApiKeysRepo, ApiKeyAuthRow } from './api-keys.repo.ts';
 import { displayPrefix, mintApiKey, parseApiKey } from './key-format.ts';
 import { createUsageRecorder, type UsageEntry } from './usage-recorder.ts';
 import { buildEvent } from '../webhooks/events.ts';
+import { createTtlCache } from '../../shared/ttl-cache.ts';
 
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
@@ -108,11 +109,9 @@ interface CachedKey {
   scopes: string[];
   allowedIps: string[] | null;
   ranges: Cidr[] | null;
-  fetchedAt: number;
 }
 
-/** Lookups are cached briefly; revoke/rotate in this process invalidate at once. */
-const CACHE_TTL_MS = 10_000;
+/** How many keys a process remembers (CREDENTIAL_CACHE_TTL says for how long). */
 const CACHE_MAX = 10_000;
 
 export function createApiKeysService(deps: {
@@ -120,9 +119,11 @@ export function createApiKeysService(deps: {
   now(): number;
   rotationGraceMs: number;
   activityRetentionMs: number;
+  /** Lookups are trusted this long; revoke/rotate in this process evict at once. */
+  cacheTtlMs: number;
 }) {
   const { repo, now } = deps;
-  const cache = new Map<string, CachedKey>();
+  const cache = createTtlCache<CachedKey>({ ttlMs: deps.cacheTtlMs, max: CACHE_MAX, now });
   const usage = createUsageRecorder((entries) => repo.recordUsage(entries));
 
   function status(row: ApiKeyRow, t: number): ApiKeyView['status'] {
@@ -158,9 +159,8 @@ export function createApiKeysService(deps: {
   }
 
   async function lookup(id: string): Promise<CachedKey | undefined> {
-    const t = now();
     const hit = cache.get(id);
-    if (hit && t - hit.fetchedAt < CACHE_TTL_MS) return hit;
+    if (hit) return hit;
     const row = await repo.findForAuth(id);
     if (!row) return undefined;
     const allowedIps = row.allowed_ips ? (JSON.parse(row.allowed_ips) as string[]) : null;
@@ -169,9 +169,7 @@ export function createApiKeysService(deps: {
       scopes: JSON.parse(row.scopes) as string[],
       allowedIps,
       ranges: allowedIps ? allowedIps.map(parseCidr).filter((r): r is Cidr => r !== null) : null,
-      fetchedAt: t,
     };
-    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
     cache.set(id, entry);
     return entry;
   }
@@ -306,7 +304,7 @@ export function createApiKeysService(deps: {
 
     /** Forgets cached keys of a deleted account at once (their rows went with it). */
     evictUser(userId: string): void {
-      for (const [id, entry] of cache) if (entry.row.user_id === userId) cache.delete(id);
+      cache.deleteWhere((entry) => entry.row.user_id === userId);
     },
 
     /** Queues an activity entry; written in batches off the request path. */

@@ -11,6 +11,7 @@ import type { Account } from '../accounts/accounts.service.ts';
 /** Who manages applications: an account id, and whether it may manage everyone's (admin). */
 export type AppManager = Pick<Account, 'id' | 'isAdmin'>;
 import type { ApplicationsRepo } from './applications.repo.ts';
+import { createTtlCache } from '../../shared/ttl-cache.ts';
 import {
   applicationViewSchema,
   createApplicationSchema,
@@ -97,8 +98,22 @@ export function createApplicationsService(deps: {
   now(): number;
   /** oidc-provider's own metadata check, so a registered app is always one the provider accepts. */
   validateMetadata(metadata: AdapterPayload): Promise<void>;
+  /** Client lookups (every token request, every introspection) are trusted this long; changes here evict at once. */
+  cacheTtlMs: number;
+  /** Called after an application is deleted: its tokens died with it. */
+  onRemoved?(clientId: string): void;
 }) {
   const { repo, now } = deps;
+  const cache = createTtlCache<ApplicationRow>({ ttlMs: deps.cacheTtlMs, max: 10_000, now });
+
+  /** The application as the token endpoint and introspection see it (cached briefly). */
+  async function findForAuth(clientId: string): Promise<ApplicationRow | undefined> {
+    const hit = cache.get(clientId);
+    if (hit) return hit;
+    const row = await repo.findById(clientId);
+    if (row) cache.set(clientId, row);
+    return row;
+  }
 
   async function validated(metadata: AdapterPayload): Promise<void> {
     try {
@@ -160,12 +175,15 @@ export function createApplicationsService(deps: {
       };
       await validated(toClientMetadata(next));
       await repo.update(clientId, next);
+      cache.delete(clientId);
       return toView(next);
     },
 
     async remove(actor: AppManager, clientId: string): Promise<void> {
       const row = assertCanManage(actor, await repo.findById(clientId));
       await repo.deleteWithArtifacts(clientId, [buildEvent('application.deleted', row.owner_id, { client_id: clientId, name: row.name }, now())]);
+      cache.delete(clientId);
+      deps.onRemoved?.(clientId);
     },
 
     /** Issues a new secret (shown once); the old one stops working at once. */
@@ -179,20 +197,31 @@ export function createApplicationsService(deps: {
       await repo.update(clientId, { secret_hash: next.secret_hash, updated_at: next.updated_at }, [
         buildEvent('application.secret_rotated', row.owner_id, { client_id: clientId }, next.updated_at),
       ]);
+      cache.delete(clientId);
       return { ...toView(next), client_secret: secret };
     },
 
     /** The application for these client credentials (constant-time secret check), or null. */
     async authenticateClient(clientId: string, secret: string): Promise<{ client_id: string; type: ApplicationType } | null> {
-      const row = await repo.findById(clientId);
+      const row = await findForAuth(clientId);
       if (!row?.secret_hash || !clientSecretMatches(secret, row.secret_hash)) return null;
       return { client_id: row.client_id, type: row.type as ApplicationType };
     },
 
     /** Client metadata for oidc-provider, or undefined for an unknown client id. */
     async clientMetadata(clientId: string): Promise<AdapterPayload | undefined> {
-      const row = await repo.findById(clientId);
+      const row = await findForAuth(clientId);
       return row ? toClientMetadata(row) : undefined;
+    },
+
+    /** The account that registered an application (client-credentials tokens act for it). */
+    async ownerOf(clientId: string): Promise<string | null> {
+      return (await findForAuth(clientId))?.owner_id ?? null;
+    },
+
+    /** Forgets cached applications of a deleted account at once (their rows went with it). */
+    evictOwner(userId: string): void {
+      cache.deleteWhere((row) => row.owner_id === userId);
     },
 
   };

@@ -17,7 +17,12 @@ export type ConsentView = z.infer<typeof consentViewSchema>;
  * survives the browser session (the provider keeps grants per session only), and lets the user
  * take it back.
  */
-export function createConsentsService(deps: { repo: ConsentsRepo; now(): number }) {
+export function createConsentsService(deps: {
+  repo: ConsentsRepo;
+  now(): number;
+  /** Told when consent is taken back: the grant's tokens died with it (caches drop them). */
+  onRevoked?(): void;
+}) {
   const { repo, now } = deps;
   return {
     async grantIdFor(userId: string, clientId: string): Promise<string | undefined> {
@@ -57,6 +62,7 @@ export function createConsentsService(deps: { repo: ConsentsRepo; now(): number 
       if (!row) throw notFound('Consent');
       const t = now();
       await repo.revokeWithGrant(userId, clientId, row.grant_id, [buildEvent('consent.revoked', userId, { client_id: clientId, user_id: userId }, t)]);
+      deps.onRevoked?.();
     },
   };
 }
