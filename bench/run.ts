@@ -8,6 +8,7 @@
  * bench/README.md explains the table and the targets.
  *
  *   npm run bench [-- --duration 10 --warmup 2 --connections 50 --keys 1000000 --no-profile --quick]
+ *   npm run bench -- --only auth,introspection   (groups: auth, introspection, token, login, scaling)
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -28,6 +29,8 @@ const { values: flags } = parseArgs({
     keys: { type: 'string', default: '1000000' },
     'no-profile': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    /** Comma-separated groups to measure (while working on one path); all when absent. */
+    only: { type: 'string' },
     out: { type: 'string', default: path.join(ROOT, 'bench', 'results.json') },
   },
 });
@@ -260,13 +263,15 @@ function latchkeyEnv(port: number, dbFile: string): Record<string, string> {
 
 async function startLatchkey(name: string, dbFile: string): Promise<Child> {
   const port = await freePort();
+  // What `npm start` runs: the compiled server (built once, before the servers start).
   const c = await startChild({
     name,
-    script: 'src/main.ts',
+    script: 'dist/main.js',
+    typescript: false,
     port,
     env: latchkeyEnv(port, dbFile),
     readyPath: '/healthz',
-    nodeArgs: ['--import', './bench/lib/cpu-profiler.ts'],
+    nodeArgs: ['--import', './bench/lib/cpu-profiler.mjs'],
     timeoutMs: 90_000,
   });
   children.add(c);
@@ -280,7 +285,7 @@ async function startBaseline(name: string, script: string, readyPath: string): P
     port: await freePort(),
     env: { NODE_ENV: 'production', BENCH_PROFILE_DIR: profileDir },
     readyPath,
-    nodeArgs: ['--import', './bench/lib/cpu-profiler.ts'],
+    nodeArgs: ['--import', './bench/lib/cpu-profiler.mjs'],
     timeoutMs: 90_000,
   });
   children.add(c);
@@ -417,6 +422,8 @@ async function main(): Promise<void> {
   log(`temp folder ${tmp}; ${DURATION} s per scenario (two mirrored slices) after ${WARMUP} s warm-up, ${CONNECTIONS} connections`);
   const { seed, smallKeys, coldKeys } = await seedDatabases();
 
+  log('building dist/ (npm run build), as npm start does');
+  await runCommand(['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { timeoutMs: 300_000 });
   log('starting servers: bare Koa, oidc-provider (memory), Latchkey on each database');
   const [koa, oidc, lk, lkLarge] = await Promise.all([
     startBaseline('koa', 'bench/baselines/koa.ts', '/healthz'),
@@ -520,12 +527,15 @@ async function main(): Promise<void> {
     },
   };
   const g = (...ids: string[]) => ids.map((id) => S[id]!);
-
-  await measureGroup('auth/test vs bare Koa', g('koa', 'lk-apikey', 'lk-oauth', 'lk-jwt'));
-  await measureGroup('introspection vs oidc-provider memory', g('oidc-memory-introspect', 'lk-introspect-opaque', 'lk-introspect-apikey'));
-  await measureGroup('token endpoint vs oidc-provider memory', g('oidc-memory-cc', 'lk-cc', 'lk-refresh'));
-  await measureGroup('login vs raw argon2', g('argon2-raw', 'lk-login'));
-  await measureGroup('API-key scaling', g('scale-hot-small', 'scale-hot-large', 'scale-spread-small', 'scale-spread-large', 'scale-cold-large'));
+  const only = flags.only ? new Set(flags.only.split(',')) : null;
+  const groups: [string, string, Scenario[]][] = [
+    ['auth', 'auth/test vs bare Koa', g('koa', 'lk-apikey', 'lk-oauth', 'lk-jwt')],
+    ['introspection', 'introspection vs oidc-provider memory', g('oidc-memory-introspect', 'lk-introspect-opaque', 'lk-introspect-apikey')],
+    ['token', 'token endpoint vs oidc-provider memory', g('oidc-memory-cc', 'lk-cc', 'lk-refresh')],
+    ['login', 'login vs raw argon2', g('argon2-raw', 'lk-login')],
+    ['scaling', 'API-key scaling', g('scale-hot-small', 'scale-hot-large', 'scale-spread-small', 'scale-spread-large', 'scale-cold-large')],
+  ];
+  for (const [key, title, scenarios] of groups) if (!only || only.has(key)) await measureGroup(title, scenarios);
 
   const lookup = async (dbFile: string) => {
     const out = JSON.parse(

@@ -107,8 +107,11 @@ export async function startChild(opts: {
   readyPath: string;
   nodeArgs?: string[];
   timeoutMs?: number;
+  /** A TypeScript script needs tsx's loader; compiled JavaScript (`dist/main.js`) runs without it. */
+  typescript?: boolean;
 }): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...(opts.nodeArgs ?? []), opts.script], {
+  const loader = opts.typescript === false ? [] : ['--import', 'tsx'];
+  const proc = spawn(process.execPath, [...loader, ...(opts.nodeArgs ?? []), opts.script], {
     cwd: ROOT,
     env: { ...process.env, ...opts.env, PORT: String(opts.port) },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -43,6 +43,15 @@ export interface ProfileSummary {
   topProjectInclusive: ProfileRow[];
 }
 
+/** `src/<path>.ts` for a project file, from its source (src/) or its compiled form (dist/); else null. */
+function projectFile(url: string): string | null {
+  const src = url.indexOf('/src/');
+  if (src >= 0) return url.slice(src + 1);
+  const dist = url.indexOf('/dist/');
+  if (dist >= 0 && !url.includes('node_modules')) return `src/${url.slice(dist + '/dist/'.length).replace(/\.js$/, '.ts')}`;
+  return null;
+}
+
 /** node_modules/<pkg> (scoped too), src/<path>, node:<internal>; '' for a frame without a script. */
 function areaOf(url: string): string {
   if (!url) return '';
@@ -52,15 +61,16 @@ function areaOf(url: string): string {
     return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
   }
   if (url.startsWith('node:')) return url;
-  const src = url.indexOf('/src/');
-  if (src >= 0) return url.slice(src + 1);
+  // The server runs compiled (dist/x.js is src/x.ts): name project files by their source.
+  const own = projectFile(url);
+  if (own) return own;
   return path.basename(url);
 }
 
 /**
  * Each sample counts as one sampling interval: under a loaded machine the recorded time deltas
  * include stretches where the process was not running at all, which are not its CPU time.
- * Samples taken inside the profiler's own start/stop calls (bench/lib/cpu-profiler.ts) are dropped.
+ * Samples taken inside the profiler's own start/stop calls (bench/lib/cpu-profiler.mjs) are dropped.
  */
 export function summariseProfile(file: string, top = 15, intervalMs = 1, requests?: number): ProfileSummary {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
@@ -96,7 +106,7 @@ export function summariseProfile(file: string, top = 15, intervalMs = 1, request
       continue;
     }
     const stack = stackOf(id);
-    if (stack.some((f) => f.callFrame.url.endsWith('bench/lib/cpu-profiler.ts'))) continue;
+    if (stack.some((f) => f.callFrame.url.endsWith('bench/lib/cpu-profiler.mjs'))) continue;
     busy += count;
     let area = areaOf(url);
     let name = label(node);
@@ -114,7 +124,7 @@ export function summariseProfile(file: string, top = 15, intervalMs = 1, request
     const seen = new Set<string>();
     for (const f of stack) {
       const u = f.callFrame.url;
-      if (!u.includes('/src/') || u.includes('node_modules') || !f.callFrame.functionName) continue;
+      if (!projectFile(u) || u.includes('node_modules') || !f.callFrame.functionName) continue;
       const k = label(f);
       if (seen.has(k)) continue;
       seen.add(k);

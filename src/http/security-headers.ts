@@ -3,32 +3,56 @@ import type { Middleware } from 'koa';
 import type { AppState } from './context.ts';
 
 /**
+ * Answers that are never HTML (JSON APIs, discovery, the token endpoints): they get a policy that
+ * allows nothing, with no per-request nonce to make.
+ */
+const NEVER_HTML = /^\/(v2|\.well-known)(\/|$)|^\/oauth\/(token|introspect|revoke|jwks|applications)(\/|$)/;
+
+/** Nonces come from a block of random bytes refilled every 256 requests (one system call, not one each). */
+function nonceSource(): () => string {
+  const block = Buffer.alloc(16 * 256);
+  let next = block.length;
+  return () => {
+    if (next === block.length) {
+      crypto.randomFillSync(block);
+      next = 0;
+    }
+    const nonce = block.toString('base64', next, next + 16);
+    next += 16;
+    return nonce;
+  };
+}
+
+/**
  * Headers on every response. Pages may run only our own scripts and styles (plus inline ones that
  * carry this response's nonce) and may not be framed (clickjacking on the consent page).
  * `form-action` is left out on purpose: Chromium applies it to the redirect that follows a form
  * post, and the consent form must end at the application's redirect URI.
  */
 export function securityHeaders(opts: { hsts: boolean }): Middleware<AppState> {
+  const common: Record<string, string> = {
+    'X-Content-Type-Options': 'nosniff',
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'no-referrer',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Permissions-Policy': 'camera=(), microphone=(), geolocation=()',
+    ...(opts.hsts ? { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' } : {}),
+  };
+  const apiCsp = "default-src 'none'; frame-ancestors 'none'";
+  const pageCsp = (nonce: string) =>
+    `default-src 'self'; script-src 'self' 'nonce-${nonce}'; style-src 'self' 'nonce-${nonce}'; ` +
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+  const nonce = nonceSource();
   return async (ctx, next) => {
-    const nonce = crypto.randomBytes(16).toString('base64');
-    ctx.state.cspNonce = nonce;
-    ctx.set({
-      'Content-Security-Policy': [
-        "default-src 'self'",
-        `script-src 'self' 'nonce-${nonce}'`,
-        `style-src 'self' 'nonce-${nonce}'`,
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-      ].join('; '),
-      'X-Content-Type-Options': 'nosniff',
-      'X-Frame-Options': 'DENY',
-      'Referrer-Policy': 'no-referrer',
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Permissions-Policy': 'camera=(), microphone=(), geolocation=()',
-      ...(opts.hsts ? { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' } : {}),
-    });
+    const res = ctx.res;
+    for (const name in common) res.setHeader(name, common[name]!);
+    if (NEVER_HTML.test(ctx.path)) {
+      res.setHeader('Content-Security-Policy', apiCsp);
+    } else {
+      const n = nonce();
+      ctx.state.cspNonce = n;
+      res.setHeader('Content-Security-Policy', pageCsp(n));
+    }
     await next();
   };
 }

@@ -9,7 +9,8 @@ import { migrateToLatest, openDatabase, type DB } from '../db/client.ts';
 import { createTestDatabase, type TestDatabase } from '../testing/database.ts';
 import { sha256 } from '../shared/secrets.ts';
 import { createAdapterFactory } from './adapter.ts';
-import { createPayloadsRepo, type PayloadsRepo } from './payloads.repo.ts';
+import { createPayloadsRepo, type PayloadsRepo, type StoredPayload } from './payloads.repo.ts';
+import { createTtlCache } from '../shared/ttl-cache.ts';
 
 // The oidc-provider adapter against a real database (a SQLite file, or a fresh PostgreSQL database
 // with TEST_DATABASE=postgres): hashed keys, jti restored on read, consumption (with the
@@ -201,5 +202,73 @@ describe('Kysely adapter', () => {
     assert.equal(await a.find('app_unknown'), undefined);
     await a.upsert('app_2', { client_id: 'app_2' }, 0);
     assert.equal((await rows()).length, 0);
+  });
+
+  describe('with a row cache (CREDENTIAL_CACHE_TTL)', () => {
+    const TTL_MS = 10_000;
+    let cached: ReturnType<typeof createAdapterFactory>;
+    let revocations: number;
+    before(() => {
+      const rowCache = createTtlCache<StoredPayload | null>({ ttlMs: TTL_MS, max: 100, now: () => clock });
+      cached = createAdapterFactory({
+        payloads,
+        findClient: async () => undefined,
+        refreshTokenReuseGraceMs: GRACE_MS,
+        now: () => clock,
+        rowCache,
+        onRevoked: () => {
+          revocations += 1;
+          rowCache.clear();
+        },
+      });
+    });
+    beforeEach(() => {
+      revocations = 0;
+    });
+
+    it('serves access tokens it read within the time to live, and evicts on its own writes at once', async () => {
+      const at = cached('AccessToken');
+      assert.equal(await at.find('tok-1'), undefined, 'not issued yet');
+      await at.upsert('tok-1', tokenPayload('tok-1'), 3600);
+      assert.equal((await at.find('tok-1'))?.jti, 'tok-1', 'issuing evicts the remembered not-found');
+
+      // Another instance deletes the row: this one trusts what it read until the time to live ends.
+      await db.deleteFrom('oidc_payloads').execute();
+      assert.equal((await at.find('tok-1'))?.accountId, 'usr_1');
+      clock += TTL_MS;
+      assert.equal(await at.find('tok-1'), undefined);
+
+      // Revocation through this adapter is seen at once, and tells the listener.
+      await at.upsert('tok-2', tokenPayload('tok-2'), 3600);
+      assert.ok(await at.find('tok-2'));
+      await at.destroy('tok-2');
+      assert.equal(await at.find('tok-2'), undefined);
+      assert.equal(revocations, 1);
+      await at.upsert('tok-3', tokenPayload('tok-3', { grantId: 'grant-B' }), 3600);
+      assert.ok(await at.find('tok-3'));
+      await cached('AccessToken').revokeByGrantId('grant-B');
+      assert.equal(await at.find('tok-3'), undefined);
+      // Rows are not indexed by grant in the cache: revoking any grant, through any model, empties it.
+      await at.upsert('tok-5', tokenPayload('tok-5'), 3600);
+      assert.ok(await at.find('tok-5'));
+      await db.deleteFrom('oidc_payloads').execute();
+      await cached('RefreshToken').revokeByGrantId('grant-C');
+      assert.equal(await at.find('tok-5'), undefined);
+    });
+
+    it('still refuses an expired token it remembers, and never caches refresh tokens', async () => {
+      const at = cached('AccessToken');
+      await at.upsert('tok-4', tokenPayload('tok-4'), 60);
+      assert.ok(await at.find('tok-4'));
+      clock += 60_000;
+      assert.equal(await at.find('tok-4'), undefined);
+
+      clock = 1_700_000_000_000;
+      const rt = cached('RefreshToken');
+      await rt.upsert('rt-1', tokenPayload('rt-1', { kind: 'RefreshToken' }), 3600);
+      assert.ok(await rt.find('rt-1'));
+      await db.deleteFrom('oidc_payloads').where('type', '=', 'RefreshToken').execute();
+      assert.equal(await rt.find('rt-1'), undefined, 'read fresh every time');
+    });
   });
 });

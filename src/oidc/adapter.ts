@@ -1,6 +1,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { sha256 } from '../shared/secrets.ts';
-import type { PayloadsRepo } from './payloads.repo.ts';
+import type { PayloadsRepo, StoredPayload } from './payloads.repo.ts';
+import type { TtlCache } from '../shared/ttl-cache.ts';
 
 export interface AdapterDeps {
   payloads: PayloadsRepo;
@@ -11,7 +12,21 @@ export interface AdapterDeps {
   now(): number;
   /** Told when a token or a grant is revoked, so caches of checked tokens drop what they hold. */
   onRevoked?(): void;
+  /**
+   * Rows of the models in CACHED_MODELS as last read (null: not found), by `model:idHash`. Writes
+   * through this adapter evict at once; other instances' revocations apply within its time to live.
+   */
+  rowCache?: TtlCache<StoredPayload | null>;
 }
+
+/**
+ * Access tokens are read on every introspection and every /v2 request that presents one, and only
+ * ever written when issued or revoked. A not-found is remembered too: oidc-provider looks a
+ * client-credentials token up as an AccessToken first, and a token id cannot come into existence
+ * later (ids are random and unknown until issued; issuing here evicts). Refresh tokens, codes,
+ * sessions and grants are read fresh: they change as they are used.
+ */
+const CACHED_MODELS = new Set(['AccessToken', 'ClientCredentials']);
 
 /** Stands in for the raw id inside stored payloads (ids are base64url, so it cannot clash). */
 const ID_PLACEHOLDER = '{{id}}';
@@ -38,9 +53,10 @@ class KyselyAdapter implements Adapter {
       const { cookie: _cookie, ...kept } = session as Record<string, unknown>;
       (rest as { session?: unknown }).session = kept;
     }
+    const idHash = sha256(id);
     await this.deps.payloads.upsert({
       type: this.model,
-      idHash: sha256(id),
+      idHash,
       // The raw id also appears inside some payloads (an Interaction's uid and returnTo URL, which
       // equal the _interaction cookie's value): every occurrence is replaced by a placeholder.
       payload: JSON.stringify(rest).replaceAll(id, ID_PLACEHOLDER),
@@ -50,12 +66,23 @@ class KyselyAdapter implements Adapter {
       userCodeHash: payload.userCode ? sha256(payload.userCode) : null,
       expiresAt: expiresIn ? this.deps.now() + expiresIn * 1000 : null,
     });
+    this.forget(idHash);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (this.model === 'Client') return this.deps.findClient(id);
-    const row = await this.deps.payloads.findById(this.model, sha256(id));
+    const idHash = sha256(id);
+    const cache = CACHED_MODELS.has(this.model) ? this.deps.rowCache : undefined;
+    let row = cache?.get(`${this.model}:${idHash}`);
+    if (row === undefined) {
+      row = (await this.deps.payloads.findById(this.model, idHash)) ?? null;
+      cache?.set(`${this.model}:${idHash}`, row);
+    }
     return row ? this.revive(id, row) : undefined;
+  }
+
+  private forget(idHash: string): void {
+    if (CACHED_MODELS.has(this.model)) this.deps.rowCache?.delete(`${this.model}:${idHash}`);
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -72,16 +99,18 @@ class KyselyAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     await this.deps.payloads.consume(this.model, sha256(id), this.deps.now());
+    this.forget(sha256(id));
   }
 
   async destroy(id: string): Promise<void> {
     await this.deps.payloads.destroy(this.model, sha256(id));
+    this.forget(sha256(id));
     this.deps.onRevoked?.();
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.deps.payloads.destroyByGrant(this.model, sha256(grantId));
-    this.deps.onRevoked?.();
+    this.deps.onRevoked?.(); // empties the row cache too (rows are not indexed by grant here)
   }
 
   private revive(

@@ -3,7 +3,7 @@ import type { Credential } from '../../auth/credential.ts';
 import { AppError } from '../../http/errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import { decide, ietfHeaders, windowsOf, type Decision, type Policy } from './decide.ts';
-import type { RateLimitStore } from './store.ts';
+import type { RateLimitStore, WindowHit } from './store.ts';
 
 export interface Policies {
   apiKey: Policy;
@@ -20,9 +20,11 @@ export function createRateLimiter(deps: { store: RateLimitStore; now(): number; 
   return {
     async check(bucket: string, policy: Policy): Promise<Decision> {
       const now = deps.now();
-      const counted = await Promise.all(
-        windowsOf(policy).map(async (w) => ({ ...w, ...(await deps.store.hit(bucket, w.windowMs, now)) })),
-      );
+      const windows = windowsOf(policy);
+      const answers = windows.map((w) => deps.store.hit(bucket, w.windowMs, now));
+      // A shared store's windows are counted at once (one round trip's wait); memory answers at once.
+      const hits = answers.some((a) => a instanceof Promise) ? await Promise.all(answers) : (answers as WindowHit[]);
+      const counted = windows.map((w, i) => ({ ...w, count: hits[i]!.count, resetAt: hits[i]!.resetAt }));
       const decision = decide(counted, now);
       if (!decision.allowed) deps.onRefused?.(bucketKind(bucket));
       return decision;

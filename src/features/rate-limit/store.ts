@@ -2,9 +2,17 @@
  * Where request counts live. The in-memory store serves one process; several instances need a
  * shared one (PostgreSQL or Redis, via rate-limiter-flexible) behind this same interface.
  */
+export interface WindowHit {
+  count: number;
+  resetAt: number;
+}
+
 export interface RateLimitStore {
-  /** Counts one request for `key` in the fixed window of `windowMs` that contains `now`. */
-  hit(key: string, windowMs: number, now: number): Promise<{ count: number; resetAt: number }>;
+  /**
+   * Counts one request for `key` in the fixed window of `windowMs` that contains `now`. A store in
+   * memory answers at once (no promise to wait for on every request); a shared one asynchronously.
+   */
+  hit(key: string, windowMs: number, now: number): WindowHit | Promise<WindowHit>;
 }
 
 /**
@@ -20,7 +28,7 @@ export function createMemoryStore(opts: { maxKeys?: number } = {}): RateLimitSto
   }
 
   return {
-    async hit(key, windowMs, now) {
+    hit(key, windowMs, now) {
       const start = Math.floor(now / windowMs) * windowMs;
       const id = `${windowMs}:${key}`;
       let w = windows.get(id);

@@ -1,0 +1,61 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runNode, spawnNode, type SpawnedNode } from './testing/process.ts';
+import { freePort } from './testing/server.ts';
+
+// `npm start` runs `npm run build` (prestart: tsc -p tsconfig.build.json into dist/), then
+// `node dist/main.js`. The rest of the suite runs the TypeScript sources; this runs what operators
+// run, so a build that breaks or a path that only resolves from src/ (views, public) fails here.
+describe('npm start: the compiled server', () => {
+  let dir: string;
+  let server: SpawnedNode | undefined;
+  let base: string;
+
+  before(async () => {
+    const built = await runNode(['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { timeoutMs: 180_000 });
+    assert.equal(built.code, 0, built.stdout + built.stderr);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-start-'));
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    server = spawnNode(['dist/main.js'], {
+      env: { PORT: String(port), ISSUER: base, DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}`, LOG_LEVEL: 'info' },
+    });
+    await server.waitForLine(/Latchkey listening/);
+  });
+  after(async () => {
+    if (server && server.child.exitCode === null) {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves pages (views), static files, discovery and the API from dist/', async () => {
+    const login = await fetch(`${base}/login`);
+    assert.equal(login.status, 200);
+    const html = await login.text();
+    assert.match(html, /<form[^>]+method="post"/i);
+    assert.match(login.headers.get('content-security-policy') ?? '', /script-src 'self' 'nonce-[A-Za-z0-9+/=]{24}'/);
+
+    const css = await fetch(`${base}/static/app.css`);
+    assert.equal(css.status, 200);
+    assert.equal(await css.text(), fs.readFileSync('public/app.css', 'utf8'));
+
+    const discovery = await fetch(`${base}/.well-known/oauth-authorization-server`);
+    assert.equal(discovery.status, 200);
+    assert.equal(((await discovery.json()) as { issuer: string }).issuer, base);
+
+    const unauthenticated = await fetch(`${base}/v2/auth/test`);
+    assert.equal(unauthenticated.status, 401);
+    assert.equal(((await unauthenticated.json()) as { error: { code: string } }).error.code, 'UNAUTHORIZED');
+    assert.equal(unauthenticated.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'");
+  });
+
+  it('stops on SIGTERM with exit code 0', async () => {
+    server!.child.kill('SIGTERM');
+    assert.deepEqual(await server!.exited, { code: 0, signal: null });
+  });
+});
