@@ -261,9 +261,17 @@ function latchkeyEnv(port: number, dbFile: string): Record<string, string> {
   };
 }
 
+/** The `--flags` that package.json's `start` script passes to node (`node --x dist/main.js` -> ['--x']). */
+function startScriptNodeFlags(): string[] {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const words = pkg.scripts['start']!.split(/\s+/);
+  return words.slice(words.indexOf('node') + 1, words.indexOf('dist/main.js')).filter((w) => w.startsWith('--'));
+}
+
 async function startLatchkey(name: string, dbFile: string): Promise<Child> {
   const port = await freePort();
-  // What `npm start` runs: the compiled server (built once, before the servers start).
+  // What `npm start` runs: the compiled server (built once, before the servers start), with the
+  // node flags of package.json's start script.
   const c = await startChild({
     name,
     script: 'dist/main.js',
@@ -271,7 +279,7 @@ async function startLatchkey(name: string, dbFile: string): Promise<Child> {
     port,
     env: latchkeyEnv(port, dbFile),
     readyPath: '/healthz',
-    nodeArgs: ['--import', './bench/lib/cpu-profiler.mjs'],
+    nodeArgs: [...startScriptNodeFlags(), '--import', './bench/lib/cpu-profiler.mjs'],
     timeoutMs: 90_000,
   });
   children.add(c);

@@ -1,6 +1,7 @@
 import Koa from 'koa';
 import mount from 'koa-mount';
 import compose from 'koa-compose';
+import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Logger } from 'pino';
 import type Provider from 'oidc-provider';
@@ -91,6 +92,8 @@ export interface BuiltApp {
   webhookWorker: WebhookWorker;
   /** What /metrics serves. */
   metrics: Metrics;
+  /** Every router the app serves, pages and APIs (tools and the fuzzers list routes from these). */
+  routers: Router<AppState>[];
   /** Stops background timers and flushes buffered writes; the caller then closes the server and the database. */
   stop(): Promise<void>;
 }
@@ -332,6 +335,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     openApi,
     webhookWorker,
     metrics,
+    routers: [interactions, pages, dashboard, security, apps, v2],
     async stop() {
       stopHousekeeping();
       await webhookWorker.stop();

@@ -45,12 +45,10 @@ interface RouterLike {
 
 const API_PREFIXES = ['/v2', '/oauth/applications'];
 
-/** Routes of every router mounted on the app (Koa middleware that carry `.router`). */
+/** Routes of every router the app serves. */
 function mountedRoutes(server: TestServer): { route: Omit<Route, 'query'>; api: boolean }[] {
   const out: { route: Omit<Route, 'query'>; api: boolean }[] = [];
-  for (const mw of server.built.app.middleware as unknown as { router?: RouterLike }[]) {
-    const router = mw.router;
-    if (!router) continue;
+  for (const router of server.built.routers as unknown as RouterLike[]) {
     const api = API_PREFIXES.includes(router.opts?.prefix ?? '');
     for (const layer of router.stack) {
       if (typeof layer.path !== 'string' || layer.methods.length === 0) continue; // router.use() layers
