@@ -73,10 +73,11 @@ class KyselyAdapter implements Adapter {
     if (this.model === 'Client') return this.deps.findClient(id);
     const idHash = sha256(id);
     const cache = CACHED_MODELS.has(this.model) ? this.deps.rowCache : undefined;
-    let row = cache?.get(`${this.model}:${idHash}`);
+    const key = `${this.model}:${idHash}`;
+    let row = cache?.get(key);
     if (row === undefined) {
       row = (await this.deps.payloads.findById(this.model, idHash)) ?? null;
-      cache?.set(`${this.model}:${idHash}`, row);
+      cache?.set(key, row);
     }
     return row ? this.revive(id, row) : undefined;
   }
@@ -105,7 +106,9 @@ class KyselyAdapter implements Adapter {
   async destroy(id: string): Promise<void> {
     await this.deps.payloads.destroy(this.model, sha256(id));
     this.forget(sha256(id));
-    this.deps.onRevoked?.();
+    // Only a token or a grant going away concerns the caches; sessions and interactions end on
+    // every sign-in and must not empty them.
+    if (CACHED_MODELS.has(this.model) || this.model === 'Grant') this.deps.onRevoked?.();
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
