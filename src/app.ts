@@ -61,6 +61,7 @@ import { createMetrics, httpMetrics, metricsEndpoint, observeProvider, type Metr
 import { healthProbes } from './http/health.ts';
 import { accessLog } from './http/access-log.ts';
 import { createTtlCache } from './shared/ttl-cache.ts';
+import { createCredentialEvents, type CredentialEvents } from './shared/credential-events.ts';
 import type { Credential } from './auth/credential.ts';
 
 export interface AppDeps {
@@ -80,6 +81,8 @@ export interface AppDeps {
   validateResponses?: boolean;
   /** Prometheus metrics (a fresh per-app registry unless given). */
   metrics?: Metrics;
+  /** Credential changes, heard by every cache (in this process only, unless a relay is attached). */
+  credentialEvents?: CredentialEvents;
 }
 
 export interface BuiltApp {
@@ -111,10 +114,15 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const oauthTokenCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
   const sharedJwtCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
   const tokenRowCache = createTtlCache<StoredPayload | null>({ ttlMs: cacheTtlMs, max: 20_000, now });
-  const tokensRevoked = () => {
+  // Every cache of checked credentials forgets what a change names, whichever instance made it.
+  const credentialEvents = deps.credentialEvents ?? createCredentialEvents();
+  credentialEvents.subscribe((event) => {
+    // Token caches are not indexed by grant, application or account: any of those empties them.
     oauthTokenCache.clear();
     tokenRowCache.clear();
-  };
+    if (event.kind === 'account') sharedJwtCache.deleteWhere((c) => c.userId === event.id);
+  });
+  const tokensRevoked = () => credentialEvents.publish({ kind: 'tokens' });
 
   // Storage and rules.
   const payloads = createPayloadsRepo(db);
@@ -129,6 +137,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     rotationGraceMs: config.API_KEY_ROTATION_GRACE * 1000,
     activityRetentionMs: config.API_KEY_ACTIVITY_RETENTION_DAYS * 86_400_000,
     cacheTtlMs,
+    events: credentialEvents,
   });
   const box = createSecretBox(deps.secretsKey);
   const webhooksRepo = createWebhooksRepo(db);
@@ -159,19 +168,14 @@ export function buildApp(deps: AppDeps): BuiltApp {
       await provider!.Client.validate(metadata as never);
     },
     cacheTtlMs,
-    onRemoved: tokensRevoked,
+    events: credentialEvents,
   });
   const users = createUsersService({
     repo: accountsRepo,
     accounts,
     passwords,
     now,
-    onDeleted: (id) => {
-      apiKeys.evictUser(id);
-      applications.evictOwner(id);
-      sharedJwtCache.deleteWhere((c) => c.userId === id);
-      tokensRevoked();
-    },
+    onDeleted: (id) => credentialEvents.publish({ kind: 'account', id }),
   });
 
   // The authorization server.

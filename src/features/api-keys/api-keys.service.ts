@@ -11,6 +11,7 @@ import { displayPrefix, mintApiKey, parseApiKey } from './key-format.ts';
 import { createUsageRecorder, type UsageEntry } from './usage-recorder.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
+import type { CredentialEvents } from '../../shared/credential-events.ts';
 
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
@@ -119,11 +120,17 @@ export function createApiKeysService(deps: {
   now(): number;
   rotationGraceMs: number;
   activityRetentionMs: number;
-  /** Lookups are trusted this long; revoke/rotate in this process evict at once. */
+  /** Lookups are trusted this long; revocations and rotations anywhere evict at once (see events). */
   cacheTtlMs: number;
+  /** Told of every key or account change, here or on another instance; told of ours in turn. */
+  events: CredentialEvents;
 }) {
-  const { repo, now } = deps;
+  const { repo, now, events } = deps;
   const cache = createTtlCache<CachedKey>({ ttlMs: deps.cacheTtlMs, max: CACHE_MAX, now });
+  events.subscribe((event) => {
+    if (event.kind === 'api_key') cache.delete(event.id);
+    else if (event.kind === 'account') cache.deleteWhere((entry) => entry.row.user_id === event.id);
+  });
   const usage = createUsageRecorder((entries) => repo.recordUsage(entries));
 
   function status(row: ApiKeyRow, t: number): ApiKeyView['status'] {
@@ -248,7 +255,7 @@ export function createApiKeysService(deps: {
       const row = await owned(userId, id);
       const t = now();
       await repo.revoke(id, t, [buildEvent('api_key.revoked', userId, { id, name: row.name }, t)]);
-      cache.delete(id);
+      events.publish({ kind: 'api_key', id });
       return toView(await owned(userId, id));
     },
 
@@ -275,7 +282,7 @@ export function createApiKeysService(deps: {
       await repo.rotate(id, replacement, graceUntil, [
         buildEvent('api_key.rotated', userId, { id, replaced_by: newId, grace_until: iso(graceUntil) }, t),
       ]);
-      cache.delete(id);
+      events.publish({ kind: 'api_key', id });
       return { ...toView(replacement), key };
     },
 
@@ -300,11 +307,6 @@ export function createApiKeysService(deps: {
     async inspect(key: string): Promise<{ credential: Credential; allowedIps: string[] | null }> {
       const { credential, allowedIps } = await verify(key);
       return { credential, allowedIps };
-    },
-
-    /** Forgets cached keys of a deleted account at once (their rows went with it). */
-    evictUser(userId: string): void {
-      cache.deleteWhere((entry) => entry.row.user_id === userId);
     },
 
     /** Queues an activity entry; written in batches off the request path. */

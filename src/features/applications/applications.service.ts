@@ -12,6 +12,7 @@ import type { Account } from '../accounts/accounts.service.ts';
 export type AppManager = Pick<Account, 'id' | 'isAdmin'>;
 import type { ApplicationsRepo } from './applications.repo.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
+import type { CredentialEvents } from '../../shared/credential-events.ts';
 import {
   applicationViewSchema,
   createApplicationSchema,
@@ -98,13 +99,17 @@ export function createApplicationsService(deps: {
   now(): number;
   /** oidc-provider's own metadata check, so a registered app is always one the provider accepts. */
   validateMetadata(metadata: AdapterPayload): Promise<void>;
-  /** Client lookups (every token request, every introspection) are trusted this long; changes here evict at once. */
+  /** Client lookups (every token request, every introspection) are trusted this long; changes anywhere evict at once. */
   cacheTtlMs: number;
-  /** Called after an application is deleted: its tokens died with it. */
-  onRemoved?(clientId: string): void;
+  /** Told of every application or account change, here or on another instance; told of ours in turn. */
+  events: CredentialEvents;
 }) {
-  const { repo, now } = deps;
+  const { repo, now, events } = deps;
   const cache = createTtlCache<ApplicationRow>({ ttlMs: deps.cacheTtlMs, max: 10_000, now });
+  events.subscribe((event) => {
+    if (event.kind === 'application') cache.delete(event.id);
+    else if (event.kind === 'account') cache.deleteWhere((row) => row.owner_id === event.id);
+  });
 
   /** The application as the token endpoint and introspection see it (cached briefly). */
   async function findForAuth(clientId: string): Promise<ApplicationRow | undefined> {
@@ -175,15 +180,14 @@ export function createApplicationsService(deps: {
       };
       await validated(toClientMetadata(next));
       await repo.update(clientId, next);
-      cache.delete(clientId);
+      events.publish({ kind: 'application', id: clientId });
       return toView(next);
     },
 
     async remove(actor: AppManager, clientId: string): Promise<void> {
       const row = assertCanManage(actor, await repo.findById(clientId));
       await repo.deleteWithArtifacts(clientId, [buildEvent('application.deleted', row.owner_id, { client_id: clientId, name: row.name }, now())]);
-      cache.delete(clientId);
-      deps.onRemoved?.(clientId);
+      events.publish({ kind: 'application', id: clientId });
     },
 
     /** Issues a new secret (shown once); the old one stops working at once. */
@@ -197,7 +201,7 @@ export function createApplicationsService(deps: {
       await repo.update(clientId, { secret_hash: next.secret_hash, updated_at: next.updated_at }, [
         buildEvent('application.secret_rotated', row.owner_id, { client_id: clientId }, next.updated_at),
       ]);
-      cache.delete(clientId);
+      events.publish({ kind: 'application', id: clientId });
       return { ...toView(next), client_secret: secret };
     },
 
@@ -217,11 +221,6 @@ export function createApplicationsService(deps: {
     /** The account that registered an application (client-credentials tokens act for it). */
     async ownerOf(clientId: string): Promise<string | null> {
       return (await findForAuth(clientId))?.owner_id ?? null;
-    },
-
-    /** Forgets cached applications of a deleted account at once (their rows went with it). */
-    evictOwner(userId: string): void {
-      cache.deleteWhere((row) => row.owner_id === userId);
     },
 
   };
