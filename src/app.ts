@@ -138,6 +138,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
     activityRetentionMs: config.API_KEY_ACTIVITY_RETENTION_DAYS * 86_400_000,
     cacheTtlMs,
     events: credentialEvents,
+    logger,
+    activityBacklog: config.API_KEY_ACTIVITY_BACKLOG,
   });
   const box = createSecretBox(deps.secretsKey);
   const webhooksRepo = createWebhooksRepo(db);

@@ -92,6 +92,13 @@ const schema = z.object({
   API_KEY_ACTIVITY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
 
   /**
+   * API key activity is written in batches each second; while the database cannot take it
+   * (restarting, locked) at most this many entries wait in memory per process, and newer ones
+   * are dropped (and the count logged). About 200 bytes each.
+   */
+  API_KEY_ACTIVITY_BACKLOG: z.coerce.number().int().min(100).max(1_000_000).default(50_000),
+
+  /**
    * Rate limits, the seed's table: per API key, per OAuth user, per JWT, per address when
    * unauthenticated. An API key may carry its own override (`rate_limit` at creation).
    */

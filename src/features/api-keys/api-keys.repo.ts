@@ -1,4 +1,5 @@
-import type { DB } from '../../db/client.ts';
+import { sql } from 'kysely';
+import { isPostgres, type DB } from '../../db/client.ts';
 import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
 import type { OutboxEvent } from '../webhooks/events.ts';
 import { withEvents, writeOutbox } from '../webhooks/outbox.repo.ts';
@@ -10,6 +11,7 @@ export type ApiKeyAuthRow = Pick<
 > & { owner_is_admin: number };
 
 export function createApiKeysRepo(db: DB) {
+  const postgres = isPostgres(db);
   return {
     async insert(row: ApiKeyRow, events: OutboxEvent[]): Promise<void> {
       await withEvents(db, events, (trx) => trx.insertInto('api_keys').values(row).execute());
@@ -56,18 +58,41 @@ export function createApiKeysRepo(db: DB) {
       });
     },
 
-    /** Writes a batch of activity entries and last-use stamps in one transaction (cheap per request). */
-    async recordUsage(entries: ApiKeyActivityRow[]): Promise<void> {
-      if (entries.length === 0) return;
-      const last = new Map<string, ApiKeyActivityRow>();
-      for (const e of entries) last.set(e.key_id, e);
-      await db.transaction().execute(async (trx) => {
-        for (let i = 0; i < entries.length; i += 500) {
-          await trx.insertInto('api_key_activity').values(entries.slice(i, i + 500)).execute();
+    /**
+     * Writes a batch of activity entries and last-use stamps in one transaction; returns how many
+     * entries it wrote. Entries of keys deleted meanwhile are left out (the rest is written).
+     *
+     * Several instances write batches naming the same keys at once. On PostgreSQL a batch first
+     * locks its keys' rows in one order (by id), so two batches wait for each other but never
+     * deadlock; SQLite takes its one write lock at the first statement. Either way no key can be
+     * deleted between the check and the insert. A stamp never moves last use backwards: batches
+     * commit in any order.
+     */
+    async recordUsage(entries: ApiKeyActivityRow[]): Promise<number> {
+      if (entries.length === 0) return 0;
+      const latest = new Map<string, ApiKeyActivityRow>();
+      for (const e of entries) if ((latest.get(e.key_id)?.at ?? -1) <= e.at) latest.set(e.key_id, e);
+      const keyIds = [...latest.keys()];
+      const stamps = sql.join([...latest.values()].map((e) => sql`(${e.key_id}, cast(${e.at} as bigint), ${e.ip})`));
+      return db.transaction().execute(async (trx) => {
+        let live: string[] | undefined;
+        if (postgres) {
+          // A batch waits for another instance's at most this long, then fails whole and is retried.
+          await sql`set local lock_timeout = '2s'`.execute(trx);
+          live = (await trx.selectFrom('api_keys').select('id').where('id', 'in', keyIds).orderBy('id').forNoKeyUpdate().execute()).map((r) => r.id);
         }
-        for (const e of last.values()) {
-          await trx.updateTable('api_keys').set({ last_used_at: e.at, last_used_ip: e.ip }).where('id', '=', e.key_id).execute();
+        await sql`
+          with stamp(id, at, ip) as (values ${stamps})
+          update api_keys set last_used_at = stamp.at, last_used_ip = stamp.ip from stamp
+          where api_keys.id = stamp.id and (api_keys.last_used_at is null or api_keys.last_used_at < stamp.at)
+        `.execute(trx);
+        live ??= (await trx.selectFrom('api_keys').select('id').where('id', 'in', keyIds).execute()).map((r) => r.id);
+        const exists = new Set(live);
+        const rows = entries.filter((e) => exists.has(e.key_id));
+        for (let i = 0; i < rows.length; i += 500) {
+          await trx.insertInto('api_key_activity').values(rows.slice(i, i + 500)).execute();
         }
+        return rows.length;
       });
     },
 

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ADMIN_SCOPE, ALL_API_SCOPES } from '../../auth/scopes.ts';
 import type { Credential } from '../../auth/credential.ts';
@@ -124,6 +125,10 @@ export function createApiKeysService(deps: {
   cacheTtlMs: number;
   /** Told of every key or account change, here or on another instance; told of ours in turn. */
   events: CredentialEvents;
+  /** Hears of activity that could not be written (and what was dropped). */
+  logger: Pick<Logger, 'warn'>;
+  /** Activity entries that may wait in memory for the database (API_KEY_ACTIVITY_BACKLOG). */
+  activityBacklog: number;
 }) {
   const { repo, now, events } = deps;
   const cache = createTtlCache<CachedKey>({ ttlMs: deps.cacheTtlMs, max: CACHE_MAX, now });
@@ -131,7 +136,7 @@ export function createApiKeysService(deps: {
     if (event.kind === 'api_key') cache.delete(event.id);
     else if (event.kind === 'account') cache.deleteWhere((entry) => entry.row.user_id === event.id);
   });
-  const usage = createUsageRecorder((entries) => repo.recordUsage(entries));
+  const usage = createUsageRecorder({ write: (entries) => repo.recordUsage(entries), logger: deps.logger, maxBacklog: deps.activityBacklog });
 
   function status(row: ApiKeyRow, t: number): ApiKeyView['status'] {
     if (row.revoked_at !== null) return 'revoked';
@@ -318,6 +323,7 @@ export function createApiKeysService(deps: {
       await repo.pruneActivity(now() - deps.activityRetentionMs);
     },
 
+    /** Writes the waiting activity (within a few seconds: what is left is dropped and logged). */
     async stop(): Promise<void> {
       await usage.stop();
     },
