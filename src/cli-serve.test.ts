@@ -15,11 +15,11 @@ import { freePort } from './testing/server.ts';
 
 
 /** One request on a fresh connection (so the primary hands each to the next worker). */
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; pid: string; body: string }> {
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; pid: string; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     http.get(url, { headers, agent: false }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, pid: String(res.headers['x-latchkey-pid']), body }));
+      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, pid: String(res.headers['x-latchkey-pid']), body, headers: res.headers }));
     }).on('error', reject);
   });
 }
@@ -39,11 +39,16 @@ const alive = (pid: number) => {
   }
 };
 
+/** The test key's own burst limit (requests per second). */
+const BURST = 20;
+
 describe('latchkey serve --workers 2', () => {
   let dir: string;
   let env: Record<string, string>;
   let base: string;
   let key: string;
+  /** A key whose own limit is BURST requests per second. */
+  let burstKey: string;
   let primary: SpawnedNode;
   const seenPids = new Set<number>();
 
@@ -65,9 +70,14 @@ describe('latchkey serve --workers 2', () => {
     base = `http://127.0.0.1:${port}`;
     env = { PORT: String(port), ISSUER: base, DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}` };
     assert.equal((await runCli(['users', 'create', '--email', 'cluster@example.com', '--password-stdin'], { env, input: 'a long cluster password' })).code, 0);
-    const created = await runCli(['keys', 'create', '--owner', 'cluster@example.com', '--name', 'cluster', '--scopes', 'read:users'], { env });
+    const [created, limited] = await Promise.all([
+      runCli(['keys', 'create', '--owner', 'cluster@example.com', '--name', 'cluster', '--scopes', 'read:users'], { env }),
+      runCli(['keys', 'create', '--owner', 'cluster@example.com', '--name', 'limited', '--scopes', 'read:users', '--burst', String(BURST), '--hourly', '100000'], { env }),
+    ]);
     assert.equal(created.code, 0, created.stderr);
+    assert.equal(limited.code, 0, limited.stderr);
     key = (JSON.parse(created.stdout) as { key: string }).key;
+    burstKey = (JSON.parse(limited.stdout) as { key: string }).key;
 
     primary = spawnNode(['bin/latchkey.js', 'serve', '--workers', '2'], { env: { ...env, LOG_LEVEL: 'info', LATCHKEY_DEBUG_PID: '1' } });
     await primary.waitForLine(/primary started 2 workers/);
@@ -103,6 +113,30 @@ describe('latchkey serve --workers 2', () => {
       text.split('\n').filter((l) => l.startsWith('http_requests_total{') && l.includes('route="/v2/auth/test"') && l.includes('status="200"')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
     assert.equal(count(before.body), 12, 'the 12 calls above, whichever worker took them');
     assert.equal(before.body.split('\n').filter((l) => l.startsWith('webhook_outbox_depth ')).length, 1);
+  });
+
+  it('holds a key\'s burst limit across workers: they share one count (through the primary)', async () => {
+    // 3 x BURST requests at once, inside one one-second window (fixed windows start on the
+    // second: begin just after one, and try again should the answers run into the next).
+    for (let attempt = 1; ; attempt++) {
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 10));
+      const windowEnds = Math.ceil(Date.now() / 1000) * 1000;
+      const answers = await Promise.all(Array.from({ length: 3 * BURST }, () => get(`${base}/v2/auth/test`, { Authorization: `Bearer ${burstKey}` })));
+      if (Date.now() >= windowEnds && attempt < 5) continue;
+      assert.ok(Date.now() < windowEnds, 'the burst fitted in one window');
+      const allowed = answers.filter((a) => a.status === 200);
+      const refused = answers.filter((a) => a.status !== 200);
+      assert.equal(new Set(allowed.map((a) => a.pid)).size, 2, 'both workers answered');
+      assert.equal(allowed.length, BURST, `${allowed.length} of ${answers.length} allowed`);
+      for (const r of refused) {
+        assert.equal(r.status, 429, r.body);
+        assert.equal((JSON.parse(r.body) as { error: { code: string } }).error.code, 'RATE_LIMITED');
+      }
+      // One counter: every allowed answer saw a different hourly count.
+      const hourlyLeft = allowed.map((a) => /"hourly";r=(\d+)/.exec(String(a.headers['ratelimit']))?.[1]);
+      assert.equal(new Set(hourlyLeft).size, BURST, hourlyLeft.join(','));
+      return;
+    }
   });
 
   it('replaces a worker that dies', async () => {

@@ -7,6 +7,7 @@ import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
 import { startServer } from './server.ts';
 import { createSecretBox, loadSecretsKey } from './shared/encryption.ts';
 import { serveClusterMetrics } from './http/metrics.ts';
+import { serveClusterRateLimits } from './features/rate-limit/cluster-store.ts';
 
 /**
  * Runs one server (`npm start`, `latchkey serve`, or one worker of `latchkey serve --workers N`)
@@ -18,7 +19,7 @@ export async function serveProcess(config: Config): Promise<void> {
   const worker = cluster.isWorker;
   let server;
   try {
-    server = await startServer(config, logger, { metrics: { processMetrics: true, clusterWorker: worker } });
+    server = await startServer(config, logger, { metrics: { processMetrics: true, clusterWorker: worker }, clusterWorker: worker });
   } catch (err) {
     process.stderr.write(`latchkey: failed to start: ${(err as Error).message}\n`);
     process.exit(1);
@@ -57,7 +58,8 @@ const STOP_TIMEOUT_MS = 30_000;
 
 /**
  * The primary of `latchkey serve --workers N` (node:cluster): prepares the database once
- * (migrations, signing and cookie keys, the secrets key file), forks N workers that share the port,
+ * (migrations, signing and cookie keys, the secrets key file), keeps the workers' shared rate-limit
+ * counters (on SQLite; PostgreSQL shares them in the database), forks N workers that share the port,
  * replaces a worker that dies, and on SIGTERM/SIGINT stops every worker gracefully, then exits 0.
  * Workers run this same command; `cluster.isWorker` sends them to `serveProcess`.
  */
@@ -79,6 +81,7 @@ export async function serveCluster(config: Config, workers: number): Promise<voi
     process.exit(1);
   }
   serveClusterMetrics();
+  serveClusterRateLimits();
 
   const startedAt = new Map<number, number>();
   let stopping = false;

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import pg from 'pg';
 import { createPostgresStore } from './features/rate-limit/postgres-store.ts';
+import { createClusterStore } from './features/rate-limit/cluster-store.ts';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
@@ -40,6 +41,11 @@ export async function startServer(
     rateLimits?: 'shared' | 'memory';
     /** Process metrics, cluster aggregation (the CLI's `serve`); tests leave it out. */
     metrics?: MetricsOptions;
+    /**
+     * A worker of `serve --workers N`: without a shared database store (SQLite), rate limits are
+     * counted in the primary, so the workers share one count (see serve.ts).
+     */
+    clusterWorker?: boolean;
   } = {},
 ): Promise<RunningServer> {
   const db = openDatabase(config);
@@ -51,7 +57,7 @@ export async function startServer(
   const sharedLimits = config.database.kind === 'postgres' && opts.rateLimits !== 'memory';
   const rateLimitPool = sharedLimits && config.database.kind === 'postgres' ? new pg.Pool({ connectionString: config.database.url, max: 5 }) : null;
   rateLimitPool?.on('error', () => {});
-  const rateLimitStore = rateLimitPool ? await createPostgresStore(rateLimitPool) : undefined;
+  const rateLimitStore = rateLimitPool ? await createPostgresStore(rateLimitPool) : opts.clusterWorker ? createClusterStore() : undefined;
   const built = buildApp({ config, db, logger, keys, secretsKey: secrets.key, ...(rateLimitStore ? { rateLimitStore } : {}), ...(opts.now ? { now: opts.now } : {}), ...(opts.deliver ? { deliver: opts.deliver } : {}), validateResponses: opts.validateResponses ?? false, ...(opts.metrics ? { metrics: createMetrics(opts.metrics) } : {}) });
   built.webhookWorker.start(opts.webhookPollMs ?? 1000);
   const handle = built.app.callback();
