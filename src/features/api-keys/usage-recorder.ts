@@ -121,7 +121,7 @@ export function createUsageRecorder(opts: UsageRecorderOptions) {
       const deadline = Date.now() + stopWithinMs;
       while (pending.length && Date.now() < deadline) {
         const written = await within(run(), deadline - Date.now());
-        if (written === false && Date.now() < deadline) await sleep(Math.min(200, deadline - Date.now()));
+        if (written === false && Date.now() < deadline) await sleep(Math.min(500, deadline - Date.now()));
       }
       // Out of time: the write under way (if any) is the last. Its outcome decides what was
       // dropped; a write that does not even settle is counted as dropped (it may yet commit).
