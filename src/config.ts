@@ -67,7 +67,7 @@ const schema = z.object({
   /** The `iss` every shared-secret JWT must carry (the seed signs with `issuer: 'api.example.com'`). */
   JWT_ISSUER: z.string().min(1).default('api.example.com'),
 
-  /** Longest accepted lifetime (exp - iat) of a shared-secret JWT, in seconds. */
+  /** Longest accepted lifetime of a shared-secret JWT (exp - iat, and exp - now), in seconds. */
   JWT_MAX_LIFETIME: z.coerce.number().int().min(60).default(86_400),
 
   /**
