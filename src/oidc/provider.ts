@@ -86,6 +86,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       userinfo: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
+      // /v2 and introspection do not check DPoP proofs: a key-bound token they accepted as Bearer
+      // would promise a sender constraint nobody enforces (RFC 9449 §7.2). Off, a DPoP header is
+      // ignored and the token is a plain Bearer token.
+      dPoP: { enabled: false },
       introspection: {
         enabled: true,
         // Resource servers may introspect any token; other applications only their own.
