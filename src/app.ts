@@ -297,7 +297,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const openApi = buildOpenApi(routeGroups, { version: '2.0', serverUrl: config.ISSUER });
 
   // Request flow: id -> errors -> headers -> our routers -> oidc-provider (no body parser before it).
-  const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, keys: keys.cookieKeys });
+  // maxIpsCount: ctx.ip is the address the outermost trusted proxy appended, never one a client wrote.
+  const app = new Koa<AppState>({ proxy: config.TRUST_PROXY > 0, maxIpsCount: config.TRUST_PROXY, keys: keys.cookieKeys });
   // What Koa could not answer (the connection failed while the answer was going out: a client that
   // hung up, bytes after `Connection: close`) goes to the log; unheard, Koa prints stacks to stderr.
   app.on('error', (err: Error & { code?: string }, ctx?: AppContext) => {

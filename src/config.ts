@@ -127,11 +127,17 @@ const schema = z.object({
   /** After a webhook secret rotation, deliveries are signed with both secrets this long. Seconds. */
   WEBHOOK_SECRET_OVERLAP: z.coerce.number().int().min(0).default(86_400),
 
-  /** Honour `X-Forwarded-For` / `X-Forwarded-Proto`: only behind a proxy you control. */
+  /**
+   * How many proxies you control stand in front of Latchkey (0: none). Behind N, `X-Forwarded-For`
+   * and `X-Forwarded-Proto` are honoured and the client's address is the Nth `X-Forwarded-For`
+   * entry from the right, the one the outermost trusted proxy appended; entries to its left are
+   * the client's own to forge and are ignored. `true`/`false` still mean 1/0.
+   */
   TRUST_PROXY: z
-    .enum(['0', '1', 'true', 'false', ''])
+    .string()
+    .regex(/^(\d{1,2}|true|false)$/, 'must be the number of trusted proxy hops (0, 1, 2, ...) or true/false')
     .default('0')
-    .transform((v) => v === '1' || v === 'true'),
+    .transform((v) => (v === 'true' ? 1 : v === 'false' ? 0 : Number(v))),
 
   /**
    * Bearer token for GET /metrics (`Authorization: Bearer <METRICS_TOKEN>`), for a Prometheus that
