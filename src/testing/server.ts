@@ -42,6 +42,8 @@ export interface TestServer extends RunningServer {
   dir: string;
   /** Its database: pass it as `database` to start another server on the same one. */
   database: TestDatabase;
+  /** The server's clock (the `now` it was started with, or the real one). */
+  now: () => number;
   /** Stops this server and starts a new one on the same database file and port. */
   restart(): Promise<TestServer>;
   /** Stops the server and deletes its folder. */
@@ -92,6 +94,7 @@ export async function startTestServer(
     config,
     dir,
     database,
+    now: opts.now ?? Date.now,
     async restart() {
       await running.close();
       // Let this process's HTTP client see the old server's closed keep-alive sockets (an I/O turn
