@@ -32,6 +32,7 @@ import { startHousekeeping } from './housekeeping.ts';
 import { createProvider } from './oidc/provider.ts';
 import { interactionErrors, interactionRouter } from './oidc/interactions.ts';
 import { jsonBodyShim } from './oidc/json-body-shim.ts';
+import { issuerOrigin } from './oidc/issuer-origin.ts';
 import { unifiedIntrospection } from './oidc/unified-introspection.ts';
 import type { ServerKeys } from './oidc/keys.ts';
 import { createApiKeysRepo } from './features/api-keys/api-keys.repo.ts';
@@ -331,6 +332,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(jsonBodyShim());
   app.use(tokenEndpointLimit({ limiter, applications, perClient: config.RATE_LIMIT_TOKEN_ENDPOINT, unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED }));
   app.use(unifiedIntrospection({ authenticator, applications }));
+  app.use(issuerOrigin(config.ISSUER));
   app.use(mount(provider as never));
 
   return {
