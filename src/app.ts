@@ -48,6 +48,7 @@ import { buildOpenApi, serveOpenApi } from './api/openapi.ts';
 import { createMemoryStore, type RateLimitStore } from './features/rate-limit/store.ts';
 import { createRateLimiter, type Policies } from './features/rate-limit/rate-limiter.ts';
 import { tokenEndpointLimit } from './features/rate-limit/token-endpoint.ts';
+import { authorizeEndpointLimit } from './features/rate-limit/authorize-endpoint.ts';
 import { createLoginThrottle } from './features/rate-limit/login-throttle.ts';
 import { createLogin } from './features/accounts/login.ts';
 import { createTwoFactorRepo } from './features/accounts/two-factor.repo.ts';
@@ -330,6 +331,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(serveOpenApi(openApi));
   app.use(v2.routes()).use(v2.allowedMethods());
   app.use(jsonBodyShim());
+  app.use(authorizeEndpointLimit({ limiter, policy: config.RATE_LIMIT_AUTHORIZE, renderError: (ctx, status, title, message) => render.error(ctx, status, title, message) }));
   app.use(tokenEndpointLimit({ limiter, applications, perClient: config.RATE_LIMIT_TOKEN_ENDPOINT, unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED }));
   app.use(unifiedIntrospection({ authenticator, applications }));
   app.use(issuerOrigin(config.ISSUER));

@@ -103,6 +103,12 @@ const schema = z.object({
   RATE_LIMIT_TOKEN_ENDPOINT: policy('10000,100'),
   /** Application registration and management, per account. */
   RATE_LIMIT_APPLICATIONS: policy('1000,10'),
+  /**
+   * Authorization requests (GET/POST /oauth/authorize), per address: each stores an interaction for
+   * an hour. A person starts one per sign-in; the default leaves room for a whole office behind one
+   * address and still bounds a flood.
+   */
+  RATE_LIMIT_AUTHORIZE: policy('2000,20'),
 
   /**
    * 32 random bytes, base64: encrypts secrets that must be used again (webhook signing secrets,
