@@ -53,6 +53,13 @@ const schema = z.object({
   REFRESH_TOKEN_TTL: z.coerce.number().int().min(300).default(30 * 86_400),
 
   /**
+   * However often it is rotated, a refresh token chain ends this long after the person authorized
+   * the application (the grant's lifetime; a remembered consent lasts as long): then they sign in
+   * and authorize again. Seconds, default 90 days; a stolen refresh token cannot live for ever.
+   */
+  REFRESH_TOKEN_ABSOLUTE_TTL: z.coerce.number().int().min(300).default(90 * 86_400),
+
+  /**
    * How long a just-rotated refresh token may still be presented (two tabs refreshing at once)
    * before a presentation counts as reuse and revokes the whole grant. Seconds; 0 turns it off.
    */

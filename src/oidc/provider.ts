@@ -131,11 +131,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL,
       AuthorizationCode: 60,
       IdToken: ID_TOKEN_TTL,
-      RefreshToken: () => config.REFRESH_TOKEN_TTL,
+      // Never past the grant's end: a rotation must not outlive the authorization.
+      RefreshToken: (ctx) => cappedByGrant(config.REFRESH_TOKEN_TTL, ctx?.oidc?.entities?.Grant),
       Interaction: 3600,
       Session: 14 * DAY,
-      // A grant must outlive every refresh token in its chain; re-consent extends it.
-      Grant: Math.max(config.REFRESH_TOKEN_TTL, 365 * DAY),
+      // The authorization itself: its refresh token chain (and the remembered consent) ends with it.
+      Grant: config.REFRESH_TOKEN_ABSOLUTE_TTL,
     },
     findAccount: async (_ctx, sub) => {
       const account = await accounts.findById(sub);
@@ -183,6 +184,12 @@ export function createProvider(deps: ProviderDeps): Provider {
   );
 
   return provider;
+}
+
+/** `ttl` seconds, or fewer so as to end with `grant` (oidc-provider's clock, epoch seconds). */
+function cappedByGrant(ttl: number, grant: { exp?: number } | undefined): number {
+  if (typeof grant?.exp !== 'number') return ttl;
+  return Math.max(1, Math.min(ttl, grant.exp - Math.floor(Date.now() / 1000)));
 }
 
 /** Every API scope except admin:all, which only admins may grant. */
