@@ -9,9 +9,9 @@ import type { Middleware } from 'koa';
 export function issuerOrigin(issuer: string): Middleware {
   const { origin, host, hostname } = new URL(issuer);
   return async (ctx, next) => {
-    // An absolute-form target (GET http://evil.example/... HTTP/1.1) keeps only its path and query.
-    const target = /^[a-z][a-z0-9+.-]*:\/\//i.test(ctx.originalUrl) ? new URL(ctx.originalUrl) : null;
-    const pathAndQuery = target ? `${target.pathname}${target.search}` : ctx.originalUrl;
+    // Path and query as Koa parsed them: an absolute-form target (GET http://evil.example/...)
+    // keeps only its path and query.
+    const pathAndQuery = `${ctx.path}${ctx.querystring ? `?${ctx.querystring}` : ''}`;
     Object.defineProperties(ctx.request, {
       origin: { value: origin },
       host: { value: host },
