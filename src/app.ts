@@ -32,6 +32,7 @@ import { startHousekeeping } from './housekeeping.ts';
 import { createProvider } from './oidc/provider.ts';
 import { interactionErrors, interactionRouter } from './oidc/interactions.ts';
 import { jsonBodyShim } from './oidc/json-body-shim.ts';
+import { issuerOrigin } from './oidc/issuer-origin.ts';
 import { unifiedIntrospection } from './oidc/unified-introspection.ts';
 import type { ServerKeys } from './oidc/keys.ts';
 import { createApiKeysRepo } from './features/api-keys/api-keys.repo.ts';
@@ -47,6 +48,7 @@ import { buildOpenApi, serveOpenApi } from './api/openapi.ts';
 import { createMemoryStore, type RateLimitStore } from './features/rate-limit/store.ts';
 import { createRateLimiter, type Policies } from './features/rate-limit/rate-limiter.ts';
 import { tokenEndpointLimit } from './features/rate-limit/token-endpoint.ts';
+import { authorizeEndpointLimit } from './features/rate-limit/authorize-endpoint.ts';
 import { createLoginThrottle } from './features/rate-limit/login-throttle.ts';
 import { createLogin } from './features/accounts/login.ts';
 import { createTwoFactorRepo } from './features/accounts/two-factor.repo.ts';
@@ -299,7 +301,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const openApi = buildOpenApi(routeGroups, { version: '2.0', serverUrl: config.ISSUER });
 
   // Request flow: id -> errors -> headers -> our routers -> oidc-provider (no body parser before it).
-  const app = new Koa<AppState>({ proxy: config.TRUST_PROXY, keys: keys.cookieKeys });
+  // maxIpsCount: ctx.ip is the address the outermost trusted proxy appended, never one a client wrote.
+  const app = new Koa<AppState>({ proxy: config.TRUST_PROXY > 0, maxIpsCount: config.TRUST_PROXY, keys: keys.cookieKeys });
   // What Koa could not answer (the connection failed while the answer was going out: a client that
   // hung up, bytes after `Connection: close`) goes to the log; unheard, Koa prints stacks to stderr.
   app.on('error', (err: Error & { code?: string }, ctx?: AppContext) => {
@@ -330,8 +333,10 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(serveOpenApi(openApi));
   app.use(v2.routes()).use(v2.allowedMethods());
   app.use(jsonBodyShim());
+  app.use(authorizeEndpointLimit({ limiter, policy: config.RATE_LIMIT_AUTHORIZE, renderError: (ctx, status, title, message) => render.error(ctx, status, title, message) }));
   app.use(tokenEndpointLimit({ limiter, applications, perClient: config.RATE_LIMIT_TOKEN_ENDPOINT, unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED }));
   app.use(unifiedIntrospection({ authenticator, applications }));
+  app.use(issuerOrigin(config.ISSUER));
   app.use(mount(provider as never));
 
   return {

@@ -53,6 +53,13 @@ const schema = z.object({
   REFRESH_TOKEN_TTL: z.coerce.number().int().min(300).default(30 * 86_400),
 
   /**
+   * However often it is rotated, a refresh token chain ends this long after the person authorized
+   * the application (the grant's lifetime; a remembered consent lasts as long): then they sign in
+   * and authorize again. Seconds, default 90 days; a stolen refresh token cannot live for ever.
+   */
+  REFRESH_TOKEN_ABSOLUTE_TTL: z.coerce.number().int().min(300).default(90 * 86_400),
+
+  /**
    * How long a just-rotated refresh token may still be presented (two tabs refreshing at once)
    * before a presentation counts as reuse and revokes the whole grant. Seconds; 0 turns it off.
    */
@@ -67,7 +74,7 @@ const schema = z.object({
   /** The `iss` every shared-secret JWT must carry (the seed signs with `issuer: 'api.example.com'`). */
   JWT_ISSUER: z.string().min(1).default('api.example.com'),
 
-  /** Longest accepted lifetime (exp - iat) of a shared-secret JWT, in seconds. */
+  /** Longest accepted lifetime of a shared-secret JWT (exp - iat, and exp - now), in seconds. */
   JWT_MAX_LIFETIME: z.coerce.number().int().min(60).default(86_400),
 
   /**
@@ -110,6 +117,12 @@ const schema = z.object({
   RATE_LIMIT_TOKEN_ENDPOINT: policy('10000,100'),
   /** Application registration and management, per account. */
   RATE_LIMIT_APPLICATIONS: policy('1000,10'),
+  /**
+   * Authorization requests (GET/POST /oauth/authorize), per address: each stores an interaction for
+   * an hour. A person starts one per sign-in; the default leaves room for a whole office behind one
+   * address and still bounds a flood.
+   */
+  RATE_LIMIT_AUTHORIZE: policy('2000,20'),
 
   /**
    * 32 random bytes, base64: encrypts secrets that must be used again (webhook signing secrets,
@@ -134,11 +147,17 @@ const schema = z.object({
   /** After a webhook secret rotation, deliveries are signed with both secrets this long. Seconds. */
   WEBHOOK_SECRET_OVERLAP: z.coerce.number().int().min(0).default(86_400),
 
-  /** Honour `X-Forwarded-For` / `X-Forwarded-Proto`: only behind a proxy you control. */
+  /**
+   * How many proxies you control stand in front of Latchkey (0: none). Behind N, `X-Forwarded-For`
+   * and `X-Forwarded-Proto` are honoured and the client's address is the Nth `X-Forwarded-For`
+   * entry from the right, the one the outermost trusted proxy appended; entries to its left are
+   * the client's own to forge and are ignored. `true`/`false` still mean 1/0.
+   */
   TRUST_PROXY: z
-    .enum(['0', '1', 'true', 'false', ''])
+    .string()
+    .regex(/^(\d{1,2}|true|false)$/, 'must be the number of trusted proxy hops (0, 1, 2, ...) or true/false')
     .default('0')
-    .transform((v) => v === '1' || v === 'true'),
+    .transform((v) => (v === 'true' ? 1 : v === 'false' ? 0 : Number(v))),
 
   /**
    * Bearer token for GET /metrics (`Authorization: Bearer <METRICS_TOKEN>`), for a Prometheus that

@@ -40,6 +40,8 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
         typ: 'at+jwt',
         algorithms: ['RS256', 'PS256', 'ES256'],
       });
+      // Bound to a key (cnf): only a proof of that key may present it, never a Bearer header.
+      if (payload['cnf'] !== undefined) return null;
       const clientId = String(payload['client_id'] ?? '');
       const isUser = typeof payload.sub === 'string' && payload.sub !== clientId;
       return {
@@ -60,7 +62,7 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
     const { AccessToken, ClientCredentials } = deps.provider;
     const at = await AccessToken.find(token);
     const found = at ?? (await ClientCredentials.find(token));
-    if (!found) return null;
+    if (!found || found.isSenderConstrained()) return null;
     const aud = (found as unknown as { aud?: string | string[] }).aud;
     if (!(Array.isArray(aud) ? aud.includes(deps.apiResource) : aud === deps.apiResource)) return null;
     const clientId = found.clientId!;

@@ -69,6 +69,11 @@ describe('shared-secret JWTs (seed: JWT Authentication)', () => {
     assert.deepEqual(res.body!['scopes'], ['read:users', 'read:projects']);
   });
 
+  it('accepts an iat up to a minute ahead of our clock (the signer\'s clock may run fast)', async () => {
+    const token = jwt.sign({ sub: 'svc', scopes: [], iat: nowS() + 30, exp: nowS() + 3600 }, JWT_SECRET, { issuer: 'api.example.com' });
+    assert.equal((await authTest(token)).status, 200);
+  });
+
   it('accepts a lifetime of exactly 24 h', async () => {
     const token = jwt.sign({ sub: 'svc', scopes: [] }, JWT_SECRET, { expiresIn: '24h', issuer: 'api.example.com' });
     assert.equal((await authTest(token)).status, 200);
@@ -97,6 +102,10 @@ describe('shared-secret JWTs (seed: JWT Authentication)', () => {
       ['wrong secret', () => make.jwt({ sub: 'user_123', scopes: ['read:users'] }, { secret: 'another-secret-of-sufficient-length-0123456789' })],
       ['lifetime over 24 h (25 h)', () => make.jwt({ sub: 'user_123', scopes: ['read:users'] }, { expiresIn: '25h' })],
       ['lifetime over 24 h without iat', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'], exp: nowS() + 25 * 3600 }, JWT_SECRET, { issuer: 'api.example.com', noTimestamp: true })],
+      // The cap is measured from now, not from an iat the signer chose.
+      ['exp in 10 years with iat a minute before it', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() + 10 * 365 * 86_400 - 60, exp: nowS() + 10 * 365 * 86_400 }, JWT_SECRET, { issuer: 'api.example.com' })],
+      ['iat an hour in the future', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() + 3600, exp: nowS() + 7200 }, JWT_SECRET, { issuer: 'api.example.com' })],
+      ['iat two minutes in the future', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() + 120, exp: nowS() + 3600 }, JWT_SECRET, { issuer: 'api.example.com' })],
       ['expired (exp an hour ago)', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() - 7200, exp: nowS() - 3600 }, JWT_SECRET, { issuer: 'api.example.com' })],
       ['expired a minute ago', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() - 3600, exp: nowS() - 60 }, JWT_SECRET, { issuer: 'api.example.com' })],
       ['tampered payload (scopes widened after signing)', () => {

@@ -6,10 +6,13 @@ import type { Credential } from './credential.ts';
 export interface SharedJwtOptions {
   secret: string;
   issuer: string;
-  /** Seconds; tokens whose exp - iat is longer are refused. */
+  /** Seconds; tokens whose exp - iat, or exp - now, is longer are refused. */
   maxLifetime: number;
   now(): number;
 }
+
+/** How far a JWT's iat may be ahead of our clock (the signer's clock may run a little fast). Seconds. */
+const IAT_LEEWAY_S = 60;
 
 /** Scopes from a `scopes` array (the seed's shape) or an RFC 8693 `scope` string. */
 function scopesOf(payload: jwt.JwtPayload): string[] | null {
@@ -47,6 +50,10 @@ export function createSharedJwtVerifier(opts: SharedJwtOptions) {
       }
       const nowS = Math.floor(opts.now() / 1000);
       if (typeof payload.exp !== 'number' || typeof payload.sub !== 'string' || !payload.sub) return null;
+      // The signer chooses iat: a token "issued" later than now could claim any lifetime. So iat may
+      // run ahead of our clock only by the skew we tolerate, and the cap is measured from now too.
+      if (typeof payload.iat === 'number' && payload.iat > nowS + IAT_LEEWAY_S) return null;
+      if (payload.exp - nowS > opts.maxLifetime) return null;
       if (payload.exp - (typeof payload.iat === 'number' ? payload.iat : nowS) > opts.maxLifetime) return null;
       const scopes = scopesOf(payload);
       if (!scopes) return null;

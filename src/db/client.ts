@@ -27,13 +27,31 @@ export function openDatabase(config: Pick<Config, 'database'>, opts: { poolSize?
     pool.on('error', () => {});
     return new Kysely<Database>({ dialect: refusingNul(new PostgresDialect({ pool })) });
   }
-  if (target.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(target.file)), { recursive: true });
+  if (target.file !== ':memory:') createPrivately(target.file);
   const sqlite = new SQLite(target.file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL'); // durable across process crashes in WAL mode
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   return new Kysely<Database>({ dialect: refusingNul(new SqliteDialect({ database: withStatementCache(sqlite) })) });
+}
+
+/**
+ * The database holds password hashes, token digests and sealed secrets: its folder (when we create
+ * it) is 0700 and the file 0600, like the secrets key file, whatever the umask. SQLite gives the
+ * -wal and -shm files it creates later the mode of the database file. An existing file keeps the
+ * mode its owner gave it.
+ */
+function createPrivately(file: string): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  try {
+    // An empty file is a valid new SQLite database. fchmod: the create mode is narrowed by umask.
+    const fd = fs.openSync(file, 'wx', 0o600);
+    fs.fchmodSync(fd, 0o600);
+    fs.closeSync(fd);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
 }
 
 /** True on PostgreSQL: a few queries differ (row locks with SKIP LOCKED, for instance). */

@@ -86,6 +86,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       userinfo: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
+      // /v2 and introspection do not check DPoP proofs: a key-bound token they accepted as Bearer
+      // would promise a sender constraint nobody enforces (RFC 9449 §7.2). Off, a DPoP header is
+      // ignored and the token is a plain Bearer token.
+      dPoP: { enabled: false },
       introspection: {
         enabled: true,
         // Resource servers may introspect any token; other applications only their own.
@@ -127,11 +131,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL,
       AuthorizationCode: 60,
       IdToken: ID_TOKEN_TTL,
-      RefreshToken: () => config.REFRESH_TOKEN_TTL,
+      // Never past the grant's end: a rotation must not outlive the authorization.
+      RefreshToken: (ctx) => cappedByGrant(config.REFRESH_TOKEN_TTL, ctx?.oidc?.entities?.Grant),
       Interaction: 3600,
       Session: 14 * DAY,
-      // A grant must outlive every refresh token in its chain; re-consent extends it.
-      Grant: Math.max(config.REFRESH_TOKEN_TTL, 365 * DAY),
+      // The authorization itself: its refresh token chain (and the remembered consent) ends with it.
+      Grant: config.REFRESH_TOKEN_ABSOLUTE_TTL,
     },
     findAccount: async (_ctx, sub) => {
       const account = await accounts.findById(sub);
@@ -179,6 +184,12 @@ export function createProvider(deps: ProviderDeps): Provider {
   );
 
   return provider;
+}
+
+/** `ttl` seconds, or fewer so as to end with `grant` (oidc-provider's clock, epoch seconds). */
+function cappedByGrant(ttl: number, grant: { exp?: number } | undefined): number {
+  if (typeof grant?.exp !== 'number') return ttl;
+  return Math.max(1, Math.min(ttl, grant.exp - Math.floor(Date.now() / 1000)));
 }
 
 /** Every API scope except admin:all, which only admins may grant. */

@@ -490,7 +490,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
 
   // §4.13: behind no proxy we trust, forwarded headers are ignored (the caller's real address counts).
   it('§4.13 ignores X-Forwarded-For unless TRUST_PROXY is set', async () => {
-    assert.equal(server.config.TRUST_PROXY, false);
+    assert.equal(server.config.TRUST_PROXY, 0);
     const created = await browserJson(dev, 'POST', '/v2/api-keys', { name: 'allowlisted', scopes: ['read:users'], allowed_ips: ['203.0.113.7'] });
     const { key } = (await created.json()) as { key: string };
     const res = await fetch(`${server.url}/v2/auth/test`, { headers: { Authorization: `Bearer ${key}`, 'X-Forwarded-For': '203.0.113.7', Forwarded: 'for=203.0.113.7' } });

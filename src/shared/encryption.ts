@@ -39,7 +39,7 @@ export function loadSecretsKey(configured: Buffer | undefined, keyFile: string):
     if (key.length !== 32) throw new Error(`${keyFile} does not hold a 32-byte base64 key`);
     return { key, generated: false };
   }
-  fs.mkdirSync(path.dirname(keyFile), { recursive: true });
+  fs.mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
   const key = crypto.randomBytes(32);
   try {
     fs.writeFileSync(keyFile, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });

@@ -96,9 +96,9 @@ export function credentialFactory(server: TestServer) {
       return { ...((await res.json()) as { access_token: string; scope: string }), app };
     },
 
-    /** A shared-secret JWT signed the way the seed signs it (jsonwebtoken, HS256). */
+    /** A shared-secret JWT signed the way the seed signs it (jsonwebtoken, HS256), issued on the server's clock. */
     jwt(claims: { sub: string; scopes?: string[]; scope?: string; name?: string }, opts: { expiresIn?: string | number; issuer?: string; secret?: string } = {}) {
-      return jwt.sign(claims, opts.secret ?? TEST_JWT_SECRET, {
+      return jwt.sign({ iat: Math.floor(server.now() / 1000), ...claims }, opts.secret ?? TEST_JWT_SECRET, {
         expiresIn: (opts.expiresIn ?? '1h') as jwt.SignOptions['expiresIn'],
         issuer: opts.issuer ?? 'api.example.com',
       });

@@ -35,6 +35,7 @@ export const ROOMY_LIMITS = {
   RATE_LIMIT_UNAUTHENTICATED: '1000000,100000',
   RATE_LIMIT_TOKEN_ENDPOINT: '1000000,100000',
   RATE_LIMIT_APPLICATIONS: '1000000,100000',
+  RATE_LIMIT_AUTHORIZE: '1000000,100000',
 };
 
 export interface TestServer extends RunningServer {
@@ -42,6 +43,8 @@ export interface TestServer extends RunningServer {
   dir: string;
   /** Its database: pass it as `database` to start another server on the same one. */
   database: TestDatabase;
+  /** The server's clock (the `now` it was started with, or the real one). */
+  now: () => number;
   /** Stops this server and starts a new one on the same database file and port. */
   restart(): Promise<TestServer>;
   /** Stops the server and deletes its folder. */
@@ -92,6 +95,7 @@ export async function startTestServer(
     config,
     dir,
     database,
+    now: opts.now ?? Date.now,
     async restart() {
       await running.close();
       // Let this process's HTTP client see the old server's closed keep-alive sockets (an I/O turn

@@ -8,9 +8,11 @@ import { setRateLimitHeaders, type RateLimiter } from './rate-limiter.ts';
 
 /**
  * Limits POST /oauth/token before oidc-provider sees it. A client that proves its secret is
- * counted on its own bucket; a public client (no secret) per client and address, so one user's
- * browser cannot spend another's; anything else per address with the unauthenticated limit, so
- * naming someone else's client_id never spends that client's quota. Errors keep RFC 6749's shape.
+ * counted on its own bucket; a registered public client (no secret) per client and address, so
+ * one user's browser cannot spend another's; anything else (a wrong secret, an unknown client_id,
+ * a confidential client's id without its secret) per address with the unauthenticated limit, so
+ * a fresh client_id per request is never a fresh bucket and naming someone else's client_id never
+ * spends that client's quota. Errors keep RFC 6749's shape.
  */
 export function tokenEndpointLimit(deps: {
   limiter: RateLimiter;
@@ -34,7 +36,7 @@ export function tokenEndpointLimit(deps: {
         bucket = `token:client:${clientId}`;
         policy = deps.perClient;
       }
-    } else if (clientId) {
+    } else if (clientId && (await isPublicClient(deps.applications, clientId))) {
       bucket = `token:client:${clientId}:ip:${ctx.ip}`;
       policy = deps.perClient;
     }
@@ -49,4 +51,9 @@ export function tokenEndpointLimit(deps: {
     }
     await next();
   };
+}
+
+/** A registered client that authenticates with no secret (PKCE protects its codes instead). */
+async function isPublicClient(applications: ApplicationsService, clientId: string): Promise<boolean> {
+  return (await applications.clientMetadata(clientId))?.['token_endpoint_auth_method'] === 'none';
 }
