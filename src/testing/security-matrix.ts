@@ -1,16 +1,24 @@
 /**
- * The credential × scope security matrix, data-driven: a route table goes in, and for every route
- * and every bearer credential method (API key, OAuth access token, shared-secret JWT) one `it(...)`
- * per case comes out — no scope, the right scope, admin:all, expired, revoked, malformed, wrong IP,
- * and (for owned resources) another user's resource — each asserting the exact status, error body
- * and `WWW-Authenticate` challenge.
+ * The credential × scope × owner security matrix, generated from the route specs: every API route
+ * (listed by `listApiRoutes`, from the specs the app is built from) gets, per bearer credential
+ * kind (API key, OAuth access token, shared-secret JWT), one `it(...)` per case — no scope at all,
+ * a different scope, the required one, admin:all, each on the caller's own and on another user's
+ * resource; expired, revoked, malformed, forged, wrong IP — and the same for the dashboard session
+ * cookie (an ordinary account's, an admin's, another user's resource, signed out, a cross-site
+ * write). Each asserts the exact status, error body and `WWW-Authenticate` challenge.
+ *
+ * The route spec says the method, the path, the scopes required and the success status; a
+ * `*.security.test.ts` beside the routes supplies only what it cannot (`RouteFixture`: how to make
+ * the request and its fixtures, what a success looks like, whose resource it is).
  *
  * Every credential is issued by the server's own code paths (service, browser login + consent,
  * jsonwebtoken as the seed signs), and made once per (method, owner, scopes), then reused.
  * Not applicable, so not generated: "revoked" for shared-secret JWTs (stateless: nothing to
- * revoke) and "wrong IP" for anything but API keys (only keys carry an allowlist).
+ * revoke), "no scope at all" for API keys (a key carries at least one) and "wrong IP" for anything
+ * but API keys (only keys carry an allowlist).
  *
- * Usage: `securityMatrix(title, routes, extras)` in a `*.security.test.ts` beside the routes.
+ * Usage: `securityMatrix(import.meta.url, fixtures, extras)` in the file SECURITY_TEST_FILES
+ * (src/testing/api-routes.ts) names for the routes' tag.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -76,6 +84,12 @@ export function assertForbiddenCode(res: MatrixResponse): void {
 export function assertNotFound(res: MatrixResponse): void {
   assert.equal(res.status, 404, show(res));
   assert.equal((res.body?.['error'] as { code?: string } | undefined)?.code, 'NOT_FOUND', show(res));
+}
+
+/** Another user's resource, refused as its route group does it (its fixtures' `owned.othersAre`). */
+export function assertRefusedAsOthers(res: MatrixResponse, othersAre: 'forbidden' | 'not_found'): void {
+  if (othersAre === 'forbidden') assertForbidden(res);
+  else assertNotFound(res);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   assertForbiddenCode,
-  assertNotFound,
+  assertRefusedAsOthers,
   assertUnauthorized,
   BEARER_METHODS,
   CHALLENGE,
@@ -37,6 +37,9 @@ function sharedAppOf(env: MatrixEnv, owner: TestUser) {
   return app;
 }
 
+/** Consents are their account's: another user's is 404, even with admin:all. */
+const owned = { othersAre: 'not_found', adminReachesOthers: false } as const;
+
 const routes: RouteFixtures = {
   listConsents: {
     async request({ env, caller }) {
@@ -51,7 +54,7 @@ const routes: RouteFixtures = {
     },
   },
   revokeConsent: {
-    owned: { othersAre: 'not_found', adminReachesOthers: false },
+    owned,
     async request({ env, caller, target, succeeds }) {
       const owner = target === 'self' ? caller : env.bob;
       // A successful revocation consumes its consent: a new one each time.
@@ -73,10 +76,10 @@ securityMatrix(import.meta.url, routes, [
       const { clientId, token } = await env.authorizedApp(env.bob, ['read:users']);
       for (const method of BEARER_METHODS) {
         const auth = `Bearer ${await env.token(method, env.admin, ['admin:all'])}`;
-        assertNotFound(await env.send({ method: 'DELETE', path: `/v2/consents/${clientId}`, authorization: auth }));
+        assertRefusedAsOthers(await env.send({ method: 'DELETE', path: `/v2/consents/${clientId}`, authorization: auth }), owned.othersAre);
       }
       const cookie = env.alice.browser.jar.header();
-      assertNotFound(await env.send({ method: 'DELETE', path: `/v2/consents/${clientId}`, headers: { Cookie: cookie } }));
+      assertRefusedAsOthers(await env.send({ method: 'DELETE', path: `/v2/consents/${clientId}`, headers: { Cookie: cookie } }), owned.othersAre);
       assert.equal(await works(env, token), true);
       const listed = (await (await env.bob.browser.get('/v2/consents')).json()) as { data: Consent[] };
       assert.ok(listed.data.some((c) => c.client_id === clientId));

@@ -23,6 +23,9 @@ async function userId({ env, caller, target }: RequestContext, consume = false):
   return target === 'self' ? caller.id : env.bob.id;
 }
 
+/** Another user's record is 403 (the seed's "verify resource ownership"), unless admin:all. */
+const owned = { othersAre: 'forbidden' } as const;
+
 const routes: RouteFixtures = {
   listUsers: {
     request: () => ({ path: '/v2/users' }),
@@ -47,21 +50,21 @@ const routes: RouteFixtures = {
     },
   },
   getUser: {
-    owned: { othersAre: 'forbidden' },
+    owned,
     request: async (ctx) => ({ path: `/v2/users/${await userId(ctx)}` }),
     check(res, { env, caller, target }) {
       assert.equal(res.body!['id'], target === 'self' ? caller.id : env.bob.id);
     },
   },
   updateUser: {
-    owned: { othersAre: 'forbidden' },
+    owned,
     request: async (ctx) => ({ path: `/v2/users/${await userId(ctx)}`, body: { name: `Renamed by ${ctx.method}` } }),
     check(res, { method }) {
       assert.equal(res.body!['name'], `Renamed by ${method}`);
     },
   },
   deleteUser: {
-    owned: { othersAre: 'forbidden' },
+    owned,
     // Deleting yourself consumes the caller: successful non-admin cases each get a fresh account.
     consumesCaller: true,
     request: async (ctx) => ({ path: `/v2/users/${await userId(ctx, true)}` }),
