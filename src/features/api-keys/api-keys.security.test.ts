@@ -23,6 +23,9 @@ const keyPath = async ({ env, caller, target }: RequestContext, suffix = '') => 
 /** Keys are managed by their account only: another user's is 404, even with admin:all. */
 const owned = { othersAre: 'not_found', adminReachesOthers: false } as const;
 
+/** The keys the current list case made (cases run one at a time, so `check` reads its own request's). */
+let listed: { mine: string; bobs: string } | undefined;
+
 const KEY_SHAPE = /^lk_[0-9A-Za-z]{12}_[0-9A-Za-z]{36}$/;
 
 const routes: RouteFixtures = {
@@ -37,12 +40,15 @@ const routes: RouteFixtures = {
   },
   listApiKeys: {
     async request({ env, caller }) {
-      await keyOf(env, caller);
+      listed = { mine: await keyOf(env, caller), bobs: await keyOf(env, env.bob) };
       return { path: '/v2/api-keys' };
     },
-    check(res) {
+    check(res, { caller, env }) {
       const data = res.body!['data'] as Record<string, unknown>[];
-      assert.ok(data.length >= 1);
+      const ids = data.map((k) => k['id']);
+      assert.ok(ids.includes(listed!.mine), 'its own new key is listed');
+      // Only the account's own keys, admin:all included (bob's list is bob's alone).
+      if (caller.id !== env.bob.id) assert.ok(!ids.includes(listed!.bobs), "another user's key is listed");
       // Listings never show a usable key.
       for (const k of data) assert.equal(k['key'], undefined);
     },
