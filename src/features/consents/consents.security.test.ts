@@ -24,8 +24,8 @@ interface Consent {
 const works = async (env: MatrixEnv, token: string) => (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${token}` })).status === 200;
 
 /**
- * The application the current case's request consented to (each case gets its own, so revoking it
- * touches no other case's tokens). Cases run one at a time, so `check` reads the one its request made.
+ * The consented application the current case's request names. Cases run one at a time, so `check`
+ * reads the one its own request chose.
  */
 let current: { clientId: string; token: string } | undefined;
 
@@ -49,7 +49,7 @@ const routes: RouteFixtures = {
     check(res) {
       const data = res.body!['data'] as Consent[];
       const mine = data.find((c) => c.client_id === current!.clientId);
-      assert.ok(mine, `the application just authorized is listed: ${JSON.stringify(data)}`);
+      assert.ok(mine, `the caller's authorized application is listed: ${JSON.stringify(data)}`);
       assert.deepEqual(mine.scopes, ['read:users']);
     },
   },
@@ -57,7 +57,8 @@ const routes: RouteFixtures = {
     owned,
     async request({ env, caller, target, succeeds }) {
       const owner = target === 'self' ? caller : env.bob;
-      // A successful revocation consumes its consent: a new one each time.
+      // A successful revocation consumes its consent (and its tokens): a new application each time,
+      // so no other case's tokens go with it.
       current = succeeds ? await env.authorizedApp(owner, ['read:users']) : await sharedAppOf(env, owner);
       return { path: `/v2/consents/${current.clientId}` };
     },
