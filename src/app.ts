@@ -44,7 +44,7 @@ import { createAuthenticator } from './auth/authenticate.ts';
 import { createOAuthTokenVerifier } from './auth/oauth-tokens.ts';
 import { createSharedJwtVerifier, type SharedJwtVerifier } from './auth/shared-jwt.ts';
 import { apiVersion, v2RouteSpecs, v2Router } from './api/v2/router.ts';
-import { buildOpenApi, serveOpenApi } from './api/openapi.ts';
+import { buildOpenApi, serveOpenApi, type RouteGroup } from './api/openapi.ts';
 import { createMemoryStore, type RateLimitStore } from './features/rate-limit/store.ts';
 import { createRateLimiter, type Policies } from './features/rate-limit/rate-limiter.ts';
 import { tokenEndpointLimit } from './features/rate-limit/token-endpoint.ts';
@@ -101,6 +101,18 @@ export interface BuiltApp {
   routers: Router<AppState>[];
   /** Stops background timers and flushes buffered writes; the caller then closes the server and the database. */
   stop(): Promise<void>;
+}
+
+/**
+ * The JSON APIs' routes by prefix. The routers and the OpenAPI document are built from these, and
+ * the security tests list every route from them (specs only keep the services for their handlers,
+ * so listing them touches none).
+ */
+export function apiRouteGroups(services: Parameters<typeof v2RouteSpecs>[0] & { applications: ApplicationsService }): RouteGroup[] {
+  return [
+    { prefix: '/v2', specs: v2RouteSpecs(services) },
+    { prefix: APPLICATIONS_PREFIX, specs: applicationsRoutes(services.applications) },
+  ];
 }
 
 /** Browser pages (as opposed to APIs and oidc-provider's endpoints). */
@@ -292,10 +304,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   });
   const security = securityPagesRouter({ accounts, twoFactor, render, formGuard });
   const buildOpts = { validateResponses: deps.validateResponses ?? false };
-  const routeGroups = [
-    { prefix: '/v2', specs: v2RouteSpecs({ users, projects, apiKeys, consents, webhooks }) },
-    { prefix: APPLICATIONS_PREFIX, specs: applicationsRoutes(applications) },
-  ];
+  const routeGroups = apiRouteGroups({ users, projects, apiKeys, consents, webhooks, applications });
   const apps = applicationsRouter({ applications, authenticator, origin, jsonBody, limiter, policies: appPolicies }, routeGroups[1]!.specs, buildOpts);
   const v2 = v2Router({ authenticator, apiKeys, users, projects, consents, webhooks, jsonBody, origin, limiter, policies, now }, routeGroups[0]!.specs, buildOpts);
   const openApi = buildOpenApi(routeGroups, { version: '2.0', serverUrl: config.ISSUER });

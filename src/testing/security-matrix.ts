@@ -1,16 +1,24 @@
 /**
- * The credential × scope security matrix, data-driven: a route table goes in, and for every route
- * and every bearer credential method (API key, OAuth access token, shared-secret JWT) one `it(...)`
- * per case comes out — no scope, the right scope, admin:all, expired, revoked, malformed, wrong IP,
- * and (for owned resources) another user's resource — each asserting the exact status, error body
- * and `WWW-Authenticate` challenge.
+ * The credential × scope × owner security matrix, generated from the route specs: every API route
+ * (listed by `listApiRoutes`, from the specs the app is built from) gets, per bearer credential
+ * kind (API key, OAuth access token, shared-secret JWT), one `it(...)` per case — no scope at all,
+ * a different scope, the required one, admin:all, each on the caller's own and on another user's
+ * resource; expired, revoked, malformed, forged, wrong IP — and the same for the dashboard session
+ * cookie (an ordinary account's, an admin's, another user's resource, signed out, a cross-site
+ * write). Each asserts the exact status, error body and `WWW-Authenticate` challenge.
+ *
+ * The route spec says the method, the path, the scopes required and the success status; a
+ * `*.security.test.ts` beside the routes supplies only what it cannot (`RouteFixture`: how to make
+ * the request and its fixtures, what a success looks like, whose resource it is).
  *
  * Every credential is issued by the server's own code paths (service, browser login + consent,
  * jsonwebtoken as the seed signs), and made once per (method, owner, scopes), then reused.
  * Not applicable, so not generated: "revoked" for shared-secret JWTs (stateless: nothing to
- * revoke) and "wrong IP" for anything but API keys (only keys carry an allowlist).
+ * revoke), "no scope at all" for API keys (a key carries at least one) and "wrong IP" for anything
+ * but API keys (only keys carry an allowlist).
  *
- * Usage: `securityMatrix(title, routes, extras)` in a `*.security.test.ts` beside the routes.
+ * Usage: `securityMatrix(import.meta.url, fixtures, extras)` in the file SECURITY_TEST_FILES
+ * (src/testing/api-routes.ts) names for the routes' tag.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -19,8 +27,9 @@ import { ADMIN_SCOPE, ALL_API_SCOPES } from '../auth/scopes.ts';
 import { mintApiKey } from '../features/api-keys/key-format.ts';
 import { mintSecret } from '../shared/secrets.ts';
 import { api, credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type CredentialFactory, type TestUser } from './credentials.ts';
-import { Browser, authorize, registerApp } from './http.ts';
+import { Browser, authorize, csrfFrom, registerApp } from './http.ts';
 import { startTestServer, type TestServer } from './server.ts';
+import { listApiRoutes, tagsCoveredBy, type ApiRoute } from './api-routes.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The seed's exact error bodies and RFC 6750 challenges.
@@ -75,6 +84,12 @@ export function assertForbiddenCode(res: MatrixResponse): void {
 export function assertNotFound(res: MatrixResponse): void {
   assert.equal(res.status, 404, show(res));
   assert.equal((res.body?.['error'] as { code?: string } | undefined)?.code, 'NOT_FOUND', show(res));
+}
+
+/** Another user's resource, refused as its route group does it (its fixtures' `owned.othersAre`). */
+export function assertRefusedAsOthers(res: MatrixResponse, othersAre: 'forbidden' | 'not_found'): void {
+  if (othersAre === 'forbidden') assertForbidden(res);
+  else assertNotFound(res);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,6 +167,10 @@ export interface MatrixEnv {
   jwtFor(sub: string, scopes: string[]): string;
   /** A new ordinary account (for cases that consume their caller, such as deleting yourself). */
   freshUser(tag?: string): Promise<TestUser>;
+  /** A new application `owner` has consented to (its own, so revoking it touches no other case), and the token it got. */
+  authorizedApp(owner: TestUser, scopes: string[]): Promise<{ clientId: string; token: string }>;
+  /** The session cookie of a dashboard session that has since signed out. */
+  signedOutCookie(): Promise<string>;
   /** Runs `fn` with the server's clock moved forward, then puts it back. */
   withClockAdvanced<T>(ms: number, fn: () => Promise<T>): Promise<T>;
   send(req: Parameters<typeof send>[1]): Promise<MatrixResponse>;
@@ -193,7 +212,8 @@ export async function createMatrixEnv(opts: { env?: Record<string, string> } = {
     const { redirect } = await authorize(person, {
       clientId: app.client_id,
       redirectUri: REDIRECT_URI,
-      scope: scopes.join(' '),
+      // No API scope at all: ask for openid alone (an authorization request names some scope).
+      scope: scopes.length ? scopes.join(' ') : 'openid',
       state: 's',
       email: owner.email,
       password: owner.password,
@@ -208,7 +228,7 @@ export async function createMatrixEnv(opts: { env?: Record<string, string> } = {
     const tokens = (await res.json()) as { access_token?: string; scope?: string };
     assert.equal(res.status, 200, JSON.stringify(tokens));
     // The token must carry exactly what the case asked for, or the case would test something else.
-    assert.deepEqual(String(tokens.scope).split(' ').filter(Boolean).sort(), [...scopes].sort(), 'OAuth token scopes');
+    assert.deepEqual(String(tokens.scope).split(' ').filter((x) => x && x !== 'openid').sort(), [...scopes].sort(), 'OAuth token scopes');
     return tokens.access_token!;
   }
 
@@ -282,6 +302,18 @@ export async function createMatrixEnv(opts: { env?: Record<string, string> } = {
     return null; // Shared-secret JWTs are stateless: there is nothing to revoke.
   }
 
+  /** Signs a new browser in as alice, keeps its cookie, and signs it out through the page's form. */
+  async function endedSession(): Promise<string> {
+    const browser = new Browser(server.url);
+    const login = await (await browser.get('/login')).text();
+    assert.equal((await browser.postForm('/login', { _csrf: csrfFrom(login), email: alice.email, password: alice.password })).status, 303);
+    const cookie = browser.jar.header();
+    const page = await (await browser.get('/dashboard')).text();
+    assert.equal((await browser.postForm('/logout', { _csrf: csrfFrom(page) })).status, 303);
+    return cookie;
+  }
+  let signedOut: Promise<string> | undefined;
+
   const expired = memoOnce('expired', makeExpired);
   const revoked = memoOnce('revoked', makeRevoked);
 
@@ -300,6 +332,11 @@ export async function createMatrixEnv(opts: { env?: Record<string, string> } = {
       return (await make.apiKey(owner, scopes, { allowedIps })).key;
     },
     freshUser: (tag = 'fresh') => make.user({ tag }),
+    async authorizedApp(owner, scopes) {
+      const app = await newApp();
+      return { clientId: app.client_id, token: await mintOAuth(owner, scopes, app) };
+    },
+    signedOutCookie: () => (signedOut ??= endedSession()),
     async withClockAdvanced(ms, fn) {
       clock.offset += ms;
       try {
@@ -421,38 +458,51 @@ export const MALFORMED: Record<BearerMethod, MalformedCase[]> = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The route table and the generated matrix.
+// The matrix, generated from the route specs.
+
+/** How a case's caller authenticates: a bearer credential, or the dashboard session cookie. */
+export type CredentialKind = BearerMethod | 'session';
 
 export interface RequestContext {
   env: MatrixEnv;
-  method: BearerMethod;
+  method: CredentialKind;
   /** The account the credential speaks for. */
   caller: TestUser;
-  /** Whose resource the request addresses: the caller's own, or another user's. */
+  /** Whose resource the request addresses: the caller's own, or another user's (bob's). */
   target: 'self' | 'other';
+  /**
+   * Whether the case expects the call to succeed. A refused call changes nothing, so its fixture
+   * may be one made once and shared; a successful one may consume it (a revocation, a deletion).
+   */
+  succeeds: boolean;
 }
 
-export interface RouteSpec {
-  /** e.g. 'GET /v2/users/:id' */
-  label: string;
-  method: string;
-  /** The scope the route requires; null when any valid credential will do. */
-  scope: string | null;
-  /** Status of a successful call. */
-  ok: number;
-  /** The request for a case (path and body); may create fixtures (a project, a key). */
-  request(ctx: RequestContext): Promise<{ path: string; body?: unknown }> | { path: string; body?: unknown };
+export interface RouteRequest {
+  path: string;
+  body?: unknown;
+}
+
+/**
+ * What a `*.security.test.ts` supplies for one route, keyed by its operationId: only what the
+ * route spec cannot say (method, path, required scopes and success status come from the spec).
+ */
+export interface RouteFixture {
+  /** The request for a case (path and body); may create fixtures (a project, a key) for ctx.caller or bob. */
+  request(ctx: RequestContext): Promise<RouteRequest> | RouteRequest;
   /** Extra checks on a successful answer. */
   check?(res: MatrixResponse, ctx: RequestContext): void | Promise<void>;
   /**
-   * The resource belongs to someone: also run "the right scope on another user's resource"
-   * (refused: `forbidden` 403, or `not_found` 404 where existence is not revealed) and
-   * "admin:all on another user's resource" (allowed, unless `adminReachesOthers` is false).
+   * The resource belongs to someone: also run "another user's resource" with the required scope
+   * (refused: `forbidden` 403, or `not_found` 404 where existence is not revealed) and with
+   * admin:all (allowed, unless `adminReachesOthers` is false), by bearer credential and by session.
    */
   owned?: { othersAre: 'forbidden' | 'not_found'; adminReachesOthers?: boolean };
   /** Successful calls consume their non-admin caller (e.g. deleting yourself): use a fresh account each time. */
   consumesCaller?: boolean;
 }
+export type RouteFixtures = Record<string, RouteFixture>;
+
+type MatrixRoute = ApiRoute & RouteFixture;
 
 type Expectation =
   | { kind: 'ok' }
@@ -462,138 +512,201 @@ type Expectation =
   | { kind: 'forbidden_code' }
   | { kind: 'not_found' };
 
-interface CaseSpec {
-  label: string;
-  /** The credential for the case, and the clock advance to apply while it is used. */
-  credential(env: MatrixEnv, route: RouteSpec, method: BearerMethod): Promise<{ authorization: string; caller: TestUser; advanceMs?: number; ip?: string }>;
-  target: 'self' | 'other';
-  expect(route: RouteSpec): Expectation;
+interface Presented {
+  caller: TestUser;
+  authorization?: string;
+  /** The dashboard session cookie (instead of an Authorization header). */
+  cookie?: string;
+  headers?: Record<string, string>;
+  /** Clock advance while the credential is used. */
+  advanceMs?: number;
+  ip?: string;
 }
 
-/** The scopes of the "right scope" case; admin:all routes need an admin caller. */
-const rightScopes = (route: RouteSpec, method: BearerMethod): string[] =>
-  route.scope ? [route.scope] : method === 'jwt' ? [] : ['read:users'];
-/** Everything but the required scope: proves that exactly that scope is what is missing. */
-const allBut = (route: RouteSpec, method: BearerMethod): string[] =>
-  route.scope ? NON_ADMIN_SCOPES.filter((s) => s !== route.scope) : method === 'jwt' ? [] : ['read:applications'];
-const needsAdmin = (scopes: string[]) => scopes.includes(ADMIN_SCOPE);
+interface CaseSpec {
+  label: string;
+  kind: CredentialKind;
+  target: 'self' | 'other';
+  expect: Expectation;
+  present(env: MatrixEnv, route: MatrixRoute): Promise<Presented>;
+}
 
-async function callerFor(env: MatrixEnv, route: RouteSpec, scopes: string[], willSucceed: boolean): Promise<TestUser> {
-  if (needsAdmin(scopes)) return env.admin;
-  if (willSucceed && route.consumesCaller) return env.freshUser('consumed');
+/** The scopes a bearer credential needs: the spec's, or admin:all where only a session or an admin may call. */
+const requiredScopes = (route: ApiRoute): string[] => ('scopes' in route.auth ? route.auth.scopes : [ADMIN_SCOPE]);
+/** Routes managed "from the dashboard or with admin:all" take any signed-in account's session. */
+const anySession = (route: ApiRoute): boolean => !('scopes' in route.auth);
+/** The documented rule: every required scope, or admin:all (which implies the rest). */
+const satisfies = (held: string[], required: string[]) => held.includes(ADMIN_SCOPE) || required.every((s) => held.includes(s));
+/** A dashboard session holds its account's rights. */
+const sessionScopes = (admin: boolean) => (admin ? [ADMIN_SCOPE] : NON_ADMIN_SCOPES);
+
+const statusOf = (route: ApiRoute, e: Expectation): string =>
+  e.kind === 'ok' ? String(route.status) : e.kind === 'unauthorized' ? `401 ${e.challenge}` : e.kind === 'insufficient_scope' ? `403 insufficient_scope` : e.kind === 'not_found' ? '404' : '403';
+
+/** What a caller holding `held` (an admin or not) gets on the caller's own or another user's resource. */
+function expectationFor(route: MatrixRoute, held: string[], session: boolean, target: 'self' | 'other'): Expectation {
+  const required = requiredScopes(route);
+  if (!(session && anySession(route)) && !satisfies(held, required)) return { kind: 'insufficient_scope', scope: required.join(' ') };
+  if (target === 'self' || !route.owned) return { kind: 'ok' };
+  const { othersAre, adminReachesOthers = true } = route.owned;
+  return held.includes(ADMIN_SCOPE) && adminReachesOthers ? { kind: 'ok' } : { kind: othersAre };
+}
+
+async function callerFor(env: MatrixEnv, route: MatrixRoute, admin: boolean, e: Expectation): Promise<TestUser> {
+  if (admin) return env.admin;
+  if (e.kind === 'ok' && route.consumesCaller) return env.freshUser('consumed');
   return env.alice;
 }
 
-const liveCase = (label: string, scopesOf: (r: RouteSpec, m: BearerMethod) => string[], target: 'self' | 'other', expect: CaseSpec['expect'], admin = false): CaseSpec => ({
-  label,
-  target,
-  expect,
-  async credential(env, route, method) {
-    const scopes = admin ? [ADMIN_SCOPE] : scopesOf(route, method);
-    const willSucceed = expect(route).kind === 'ok';
-    const caller = await callerFor(env, route, scopes, willSucceed);
-    return { authorization: `Bearer ${await env.token(method, caller, scopes)}`, caller };
-  },
-});
+/** The bearer scope variants: none at all, a different one, the required one, admin:all. */
+function scopeVariants(route: MatrixRoute, method: BearerMethod): { label: string; scopes: string[] }[] {
+  const required = requiredScopes(route);
+  const variants: { label: string; scopes: string[] }[] = [];
+  // An API key carries at least one scope; OAuth tokens and JWTs can carry none.
+  if (method !== 'api_key') variants.push({ label: 'no scope at all', scopes: [] });
+  const others = required.length ? NON_ADMIN_SCOPES.filter((s) => !required.includes(s)) : ['read:applications'];
+  variants.push({ label: required.length ? `a different scope (every other one but ${required.join(' ')})` : 'an unrelated scope', scopes: others });
+  if (required.length) variants.push({ label: `the required scope (${required.join(' ')})`, scopes: required });
+  if (!(required.length === 1 && required[0] === ADMIN_SCOPE)) variants.push({ label: 'admin:all', scopes: [ADMIN_SCOPE] });
+  return variants;
+}
 
-function casesFor(route: RouteSpec, method: BearerMethod, fullCatalogue: boolean): CaseSpec[] {
+/** The scopes of a credential that passes the scope check (for expired, revoked, malformed, IP cases). */
+const passingScopes = (route: MatrixRoute, method: BearerMethod): string[] => {
+  const required = requiredScopes(route);
+  return required.length ? required : method === 'jwt' ? [] : ['read:users'];
+};
+
+function bearerCases(route: MatrixRoute, method: BearerMethod, fullCatalogue: boolean): CaseSpec[] {
   const cases: CaseSpec[] = [];
-  const scopeLabel = route.scope ?? 'none needed';
-  cases.push(
-    liveCase(
-      route.scope ? `no scope: every other scope but ${route.scope} -> 403 insufficient_scope` : `no scope (${method === 'jwt' ? 'none at all' : 'an unrelated one'}) -> ${route.ok}`,
-      allBut,
-      'self',
-      (r) => (r.scope ? { kind: 'insufficient_scope', scope: r.scope } : { kind: 'ok' }),
-    ),
-    liveCase(`the right scope (${scopeLabel}) -> ${route.ok}`, rightScopes, 'self', () => ({ kind: 'ok' })),
-  );
-  if (route.scope !== ADMIN_SCOPE) cases.push(liveCase(`admin:all -> ${route.ok}`, () => [ADMIN_SCOPE], 'self', () => ({ kind: 'ok' }), true));
-
+  const live = (label: string, scopes: string[], target: 'self' | 'other'): CaseSpec => {
+    const admin = scopes.includes(ADMIN_SCOPE);
+    const expect = expectationFor(route, scopes, false, target);
+    return {
+      label: `${label}${target === 'other' ? " on another user's resource" : ''} -> ${statusOf(route, expect)}`,
+      kind: method,
+      target,
+      expect,
+      async present(env) {
+        const caller = await callerFor(env, route, admin, expect);
+        return { caller, authorization: `Bearer ${await env.token(method, caller, scopes)}` };
+      },
+    };
+  };
+  for (const v of scopeVariants(route, method)) cases.push(live(v.label, v.scopes, 'self'));
   if (route.owned) {
-    const { othersAre, adminReachesOthers = true } = route.owned;
-    cases.push(
-      liveCase(`the right scope on another user's resource -> ${othersAre === 'forbidden' ? 403 : 404}`, rightScopes, 'other', () => ({ kind: othersAre })),
-      liveCase(
-        `admin:all on another user's resource -> ${adminReachesOthers ? route.ok : othersAre === 'forbidden' ? 403 : 404}`,
-        () => [ADMIN_SCOPE],
-        'other',
-        () => (adminReachesOthers ? { kind: 'ok' } : { kind: othersAre }),
-        true,
-      ),
-    );
+    const required = requiredScopes(route);
+    if (!required.includes(ADMIN_SCOPE)) cases.push(live(`the required scope (${required.join(' ')})`, required, 'other'));
+    cases.push(live('admin:all', [ADMIN_SCOPE], 'other'));
   }
 
-  cases.push({
-    label: 'expired -> 401 invalid_token',
+  const refusedWith = (label: string, challenge: Challenge, present: (env: MatrixEnv, scopes: string[], caller: TestUser) => Promise<Omit<Presented, 'caller'>>): CaseSpec => ({
+    label: `${label} -> 401 ${challenge}`,
+    kind: method,
     target: 'self',
-    expect: () => ({ kind: 'unauthorized', challenge: CHALLENGE.invalidToken }),
-    async credential(env, r, m) {
-      const scopes = rightScopes(r, m);
-      const caller = await callerFor(env, r, scopes, false);
-      const { token, advanceMs } = await env.expired(m, caller, scopes);
-      return { authorization: `Bearer ${token}`, caller, advanceMs };
+    expect: { kind: 'unauthorized', challenge },
+    async present(env) {
+      const scopes = passingScopes(route, method);
+      const caller = await callerFor(env, route, scopes.includes(ADMIN_SCOPE), { kind: 'unauthorized', challenge });
+      return { caller, ...(await present(env, scopes, caller)) };
     },
   });
-
+  cases.push(
+    refusedWith('expired', CHALLENGE.invalidToken, async (env, scopes, caller) => {
+      const { token, advanceMs } = await env.expired(method, caller, scopes);
+      return { authorization: `Bearer ${token}`, advanceMs };
+    }),
+  );
   if (method !== 'jwt') {
-    cases.push({
-      label: 'revoked -> 401 invalid_token',
-      target: 'self',
-      expect: () => ({ kind: 'unauthorized', challenge: CHALLENGE.invalidToken }),
-      async credential(env, r, m) {
-        const scopes = rightScopes(r, m);
-        const caller = await callerFor(env, r, scopes, false);
-        return { authorization: `Bearer ${(await env.revoked(m, caller, scopes))!}`, caller };
-      },
-    });
+    cases.push(refusedWith('revoked', CHALLENGE.invalidToken, async (env, scopes, caller) => ({ authorization: `Bearer ${(await env.revoked(method, caller, scopes))!}` })));
   }
-
   for (const mal of MALFORMED[method].filter((m) => fullCatalogue || m.core)) {
-    cases.push({
-      label: `${mal.label} -> 401 ${mal.challenge}`,
-      target: 'self',
-      expect: () => ({ kind: 'unauthorized', challenge: mal.challenge }),
-      async credential(env, r, m) {
-        const scopes = rightScopes(r, m);
-        const caller = await callerFor(env, r, scopes, false);
-        return { authorization: mal.authorization(await env.token(m, caller, scopes), env, caller), caller };
-      },
-    });
+    cases.push(refusedWith(mal.label, mal.challenge, async (env, scopes, caller) => ({ authorization: mal.authorization(await env.token(method, caller, scopes), env, caller) })));
   }
 
   if (method === 'api_key') {
-    const ipCase = (label: string, ip: string, allowed: boolean): CaseSpec => ({
-      label,
-      target: 'self',
-      expect: () => (allowed ? { kind: 'ok' } : { kind: 'forbidden_code' }),
-      async credential(env, r, m) {
-        const scopes = rightScopes(r, m);
-        const caller = await callerFor(env, r, scopes, allowed);
-        const key = await env.ipBoundKey(caller, scopes, ['203.0.113.0/24', '2001:db8::/32']);
-        return { authorization: `Bearer ${key}`, caller, ip };
-      },
-    });
+    const ipCase = (label: string, ip: string, allowed: boolean): CaseSpec => {
+      const expect: Expectation = allowed ? { kind: 'ok' } : { kind: 'forbidden_code' };
+      return {
+        label: `${label} -> ${statusOf(route, expect)}`,
+        kind: method,
+        target: 'self',
+        expect,
+        async present(env) {
+          const scopes = passingScopes(route, method);
+          const caller = await callerFor(env, route, scopes.includes(ADMIN_SCOPE), expect);
+          return { caller, authorization: `Bearer ${await env.ipBoundKey(caller, scopes, ['203.0.113.0/24', '2001:db8::/32'])}`, ip };
+        },
+      };
+    };
     cases.push(
-      ipCase('wrong IP: key allowed only from 203.0.113.0/24 and 2001:db8::/32, used from 198.51.100.7 -> 403 FORBIDDEN', '198.51.100.7', false),
-      ipCase('wrong IP (IPv6): used from 2001:db9::1 -> 403 FORBIDDEN', '2001:db9::1', false),
-      ipCase(`allowed IP: the same key used from 203.0.113.9 -> ${route.ok}`, '203.0.113.9', true),
+      ipCase('wrong IP: key allowed only from 203.0.113.0/24 and 2001:db8::/32, used from 198.51.100.7', '198.51.100.7', false),
+      ipCase('wrong IP (IPv6): used from 2001:db9::1', '2001:db9::1', false),
+      ipCase('allowed IP: the same key used from 203.0.113.9', '203.0.113.9', true),
     );
   }
   return cases;
 }
 
+/** The dashboard session cookie, on every route (each router accepts it; the OpenAPI document says so). */
+function sessionCases(route: MatrixRoute): CaseSpec[] {
+  const live = (label: string, admin: boolean, target: 'self' | 'other'): CaseSpec => {
+    const expect = expectationFor(route, sessionScopes(admin), true, target);
+    return {
+      label: `${label}${target === 'other' ? " on another user's resource" : ''} -> ${statusOf(route, expect)}`,
+      kind: 'session',
+      target,
+      expect,
+      async present(env) {
+        const caller = await callerFor(env, route, admin, expect);
+        return { caller, cookie: caller.browser.jar.header() };
+      },
+    };
+  };
+  const cases = [live("an ordinary account's session", false, 'self'), live("an admin's session", true, 'self')];
+  if (route.owned) cases.push(live("an ordinary account's session", false, 'other'), live("an admin's session", true, 'other'));
+  cases.push({
+    label: 'a signed-out session cookie -> 401 Bearer',
+    kind: 'session',
+    target: 'self',
+    expect: { kind: 'unauthorized', challenge: CHALLENGE.missing },
+    async present(env) {
+      return { caller: env.alice, cookie: await env.signedOutCookie() };
+    },
+  });
+  if (route.method !== 'GET') {
+    cases.push({
+      label: 'a cross-site write with the session cookie (Origin: https://evil.example) -> 403',
+      kind: 'session',
+      target: 'self',
+      expect: { kind: 'forbidden_code' },
+      async present(env) {
+        return { caller: env.alice, cookie: env.alice.browser.jar.header(), headers: { Origin: 'https://evil.example' } };
+      },
+    });
+  }
+  return cases;
+}
+
 /** Runs one generated case. */
-async function runCase(env: MatrixEnv, route: RouteSpec, method: BearerMethod, c: CaseSpec): Promise<void> {
-  const cred = await c.credential(env, route, method);
-  const ctx: RequestContext = { env, method, caller: cred.caller, target: c.target };
+async function runCase(env: MatrixEnv, route: MatrixRoute, c: CaseSpec): Promise<void> {
+  const p = await c.present(env, route);
+  const ctx: RequestContext = { env, method: c.kind, caller: p.caller, target: c.target, succeeds: c.expect.kind === 'ok' };
   const req = await route.request(ctx);
-  const call = () => env.send({ method: route.method, path: req.path, body: req.body, authorization: cred.authorization, ...(cred.ip ? { ip: cred.ip } : {}) });
-  const res = cred.advanceMs ? await env.withClockAdvanced(cred.advanceMs, call) : await call();
-  const exp = c.expect(route);
+  const call = () =>
+    env.send({
+      method: route.method,
+      path: req.path,
+      body: req.body,
+      authorization: p.authorization ?? null,
+      ...(p.ip ? { ip: p.ip } : {}),
+      headers: { ...(p.cookie ? { Cookie: p.cookie } : {}), ...p.headers },
+    });
+  const res = p.advanceMs ? await env.withClockAdvanced(p.advanceMs, call) : await call();
+  const exp = c.expect;
   switch (exp.kind) {
     case 'ok':
-      assert.equal(res.status, route.ok, show(res));
+      assert.equal(res.status, route.status, show(res));
       await route.check?.(res, ctx);
       break;
     case 'unauthorized':
@@ -619,39 +732,64 @@ export interface ExtraCase {
   run(env: MatrixEnv): Promise<void>;
 }
 
+/** The longest common path prefix of the routes (whole segments, no parameters): the matrix's title. */
+function commonPrefix(paths: string[]): string {
+  const split = paths.map((p) => p.split('/'));
+  const out: string[] = [];
+  for (let i = 0; split.every((s) => i < s.length && s[i] === split[0]![i] && !s[i]!.startsWith(':')); i++) out.push(split[0]![i]!);
+  return out.join('/') || '/';
+}
+
 /**
- * Registers the whole matrix for a route group: one server for the group, then per route a
- * "no credential" case and, per credential method, every case of `casesFor`. `extras` are
- * route-specific cases that do not fit the table (sessions, unbound JWTs, ...).
+ * Registers the whole matrix for the API tags `fileUrl` (the caller's `import.meta.url`) covers in
+ * SECURITY_TEST_FILES: one server, then per route of those tags a "no credential" case, the
+ * token-less header cases, every bearer case per credential method, and the session cases. A route
+ * of those tags without a fixture, or a fixture for no such route, is a failing test. `extras` are
+ * route-specific cases the table cannot express (unbound JWTs, what a refusal leaves unchanged...).
  */
-export function securityMatrix(title: string, routes: RouteSpec[], extras: ExtraCase[] = [], opts: { env?: Record<string, string> } = {}): void {
-  describe(title, () => {
+export function securityMatrix(fileUrl: string, fixtures: RouteFixtures, extras: ExtraCase[] = [], opts: { env?: Record<string, string> } = {}): void {
+  const tags = tagsCoveredBy(fileUrl);
+  const specs = listApiRoutes().filter((r) => tags.includes(r.tag));
+  describe(`security matrix: ${commonPrefix(specs.map((r) => r.path))}`, () => {
     let env: MatrixEnv & { dispose(): Promise<void> };
     before(async () => {
       env = await createMatrixEnv(opts);
     });
     after(() => env?.dispose());
 
-    routes.forEach((route, index) => {
-      // The whole catalogue of malformed credentials on the group's first route; the core of it on
-      // the others (the authenticate step is shared, so repeating every variant adds no coverage).
+    it('covers every route of its tags, and only those', () => {
+      assert.ok(tags.length > 0, `${fileUrl} is not listed in SECURITY_TEST_FILES (src/testing/api-routes.ts)`);
+      assert.deepEqual(specs.filter((r) => !fixtures[r.operationId]).map((r) => `${r.label} (${r.operationId})`), [], 'routes without a fixture');
+      const known = new Set(specs.map((r) => r.operationId));
+      assert.deepEqual(Object.keys(fixtures).filter((id) => !known.has(id)), [], 'fixtures for no route of these tags');
+    });
+
+    specs.forEach((spec, index) => {
+      const fixture = fixtures[spec.operationId];
+      if (!fixture) return;
+      const route: MatrixRoute = { ...spec, ...fixture };
+      // The whole catalogue of malformed credentials on the first route; the core of it on the
+      // others (the authenticate step is shared, so repeating every variant adds no coverage).
       const fullCatalogue = index === 0;
       describe(route.label, () => {
         it('no credential -> 401 with `WWW-Authenticate: Bearer`', async () => {
-          const req = await route.request({ env, method: 'api_key', caller: env.alice, target: 'self' });
+          const req = await route.request({ env, method: 'api_key', caller: env.alice, target: 'self', succeeds: false });
           assertUnauthorized(await env.send({ method: route.method, path: req.path, body: req.body }), CHALLENGE.missing);
         });
         for (const h of TOKENLESS_HEADERS.filter((x) => fullCatalogue || x.core)) {
           it(`${h.label} -> 401 ${CHALLENGE.invalidRequest}`, async () => {
-            const req = await route.request({ env, method: 'api_key', caller: env.alice, target: 'self' });
+            const req = await route.request({ env, method: 'api_key', caller: env.alice, target: 'self', succeeds: false });
             assertUnauthorized(await env.send({ method: route.method, path: req.path, body: req.body, authorization: h.authorization }), CHALLENGE.invalidRequest);
           });
         }
         for (const method of BEARER_METHODS) {
           describe(method, () => {
-            for (const c of casesFor(route, method, fullCatalogue)) it(c.label, () => runCase(env, route, method, c));
+            for (const c of bearerCases(route, method, fullCatalogue)) it(c.label, () => runCase(env, route, c));
           });
         }
+        describe('session', () => {
+          for (const c of sessionCases(route)) it(c.label, () => runCase(env, route, c));
+        });
       });
     });
 

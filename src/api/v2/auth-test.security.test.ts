@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { securityMatrix, type RouteSpec } from '../../testing/security-matrix.ts';
+import { securityMatrix, type RouteFixtures } from '../../testing/security-matrix.ts';
 
 // GET /v2/auth/test: any valid credential passes, whatever its scopes; everything else is refused
-// with the seed's exact 401 (or 403 for an API key used outside its IP allowlist).
-const routes: RouteSpec[] = [
-  {
-    label: 'GET /v2/auth/test',
-    method: 'GET',
-    scope: null,
-    ok: 200,
+// with the seed's exact 401 (or 403 for an API key used outside its IP allowlist). The dashboard
+// session works too (method "session").
+const routes: RouteFixtures = {
+  testAuth: {
     request: () => ({ path: '/v2/auth/test' }),
     check(res, { method, caller }) {
       assert.equal(res.body!['valid'], true);
@@ -18,9 +15,9 @@ const routes: RouteSpec[] = [
       assert.equal(res.headers.get('x-api-version'), '2.0');
     },
   },
-];
+};
 
-securityMatrix('security matrix: /v2/auth/test', routes, [
+securityMatrix(import.meta.url, routes, [
   {
     label: 'a JWT whose sub is not a Latchkey account still authenticates (no scope needed)',
     async run(env) {

@@ -5,7 +5,7 @@ import {
   CHALLENGE,
   securityMatrix,
   type RequestContext,
-  type RouteSpec,
+  type RouteFixtures,
 } from '../../testing/security-matrix.ts';
 
 // /v2/users: read:users, write:users, delete:users; creating accounts for others is admin:all.
@@ -23,12 +23,11 @@ async function userId({ env, caller, target }: RequestContext, consume = false):
   return target === 'self' ? caller.id : env.bob.id;
 }
 
-const routes: RouteSpec[] = [
-  {
-    label: 'GET /v2/users',
-    method: 'GET',
-    scope: 'read:users',
-    ok: 200,
+/** Another user's record is 403 (the seed's "verify resource ownership"), unless admin:all. */
+const owned = { othersAre: 'forbidden' } as const;
+
+const routes: RouteFixtures = {
+  listUsers: {
     request: () => ({ path: '/v2/users' }),
     check(res, { env, caller }) {
       const ids = (res.body!['data'] as { id: string }[]).map((u) => u.id);
@@ -41,11 +40,7 @@ const routes: RouteSpec[] = [
       }
     },
   },
-  {
-    label: 'POST /v2/users',
-    method: 'POST',
-    scope: 'admin:all',
-    ok: 201,
+  createUser: {
     request: () => ({ path: '/v2/users', body: { email: uniqueEmail(), password: 'another long passphrase' } }),
     check(res) {
       assert.match(String(res.body!['id']), /^usr_/);
@@ -54,34 +49,22 @@ const routes: RouteSpec[] = [
       assert.equal(res.body!['password_hash'], undefined);
     },
   },
-  {
-    label: 'GET /v2/users/:id',
-    method: 'GET',
-    scope: 'read:users',
-    ok: 200,
-    owned: { othersAre: 'forbidden' },
+  getUser: {
+    owned,
     request: async (ctx) => ({ path: `/v2/users/${await userId(ctx)}` }),
     check(res, { env, caller, target }) {
       assert.equal(res.body!['id'], target === 'self' ? caller.id : env.bob.id);
     },
   },
-  {
-    label: 'PATCH /v2/users/:id',
-    method: 'PATCH',
-    scope: 'write:users',
-    ok: 200,
-    owned: { othersAre: 'forbidden' },
+  updateUser: {
+    owned,
     request: async (ctx) => ({ path: `/v2/users/${await userId(ctx)}`, body: { name: `Renamed by ${ctx.method}` } }),
     check(res, { method }) {
       assert.equal(res.body!['name'], `Renamed by ${method}`);
     },
   },
-  {
-    label: 'DELETE /v2/users/:id',
-    method: 'DELETE',
-    scope: 'delete:users',
-    ok: 204,
-    owned: { othersAre: 'forbidden' },
+  deleteUser: {
+    owned,
     // Deleting yourself consumes the caller: successful non-admin cases each get a fresh account.
     consumesCaller: true,
     request: async (ctx) => ({ path: `/v2/users/${await userId(ctx, true)}` }),
@@ -95,9 +78,9 @@ const routes: RouteSpec[] = [
       }
     },
   },
-];
+};
 
-securityMatrix('security matrix: /v2/users', routes, [
+securityMatrix(import.meta.url, routes, [
   {
     label: 'write:users cannot make yourself an admin (is_admin needs admin:all) -> 403',
     async run(env) {
