@@ -127,6 +127,19 @@ const schema = z.object({
   /** After a webhook secret rotation, deliveries are signed with both secrets this long. Seconds. */
   WEBHOOK_SECRET_OVERLAP: z.coerce.number().int().min(0).default(86_400),
 
+  /**
+   * Webhook endpoints one account may have. Each can hold delivery slots for up to the response
+   * timeout, so the cap bounds what one account can ask of the delivery pool.
+   */
+  WEBHOOK_MAX_ENDPOINTS: z.coerce.number().int().min(1).max(1000).default(20),
+
+  /**
+   * Webhook deliveries one instance has in flight at once (a slot freed is refilled at once). One
+   * account holds at most a quarter of them, one endpoint at most 2 (across all instances), so a
+   * few stalled receivers cannot hold up everyone else's deliveries.
+   */
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
+
   /** Honour `X-Forwarded-For` / `X-Forwarded-Proto`: only behind a proxy you control. */
   TRUST_PROXY: z
     .enum(['0', '1', 'true', 'false', ''])
