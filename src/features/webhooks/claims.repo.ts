@@ -31,8 +31,21 @@ const CLAIM_LOCK = 0x4c4b_5748; // "LKWH"
  */
 export async function claimFairly(db: DB, l: ClaimLimits): Promise<Array<{ id: string; endpoint_id: string }>> {
   const postgres = isPostgres(db);
-  const unlocked = sql`(d.locked_until is null or d.locked_until <= ${l.now})`;
-  const inFlight = sql`f.status = 'pending' and f.locked_until > ${l.now}`;
+  // In flight: claimed and not settled (settling always clears locked_until; an expired claim
+  // of a crashed worker no longer counts). Both counts group through webhook_endpoints so the
+  // planner reads them from the locked_until index (a handful of rows), not the whole table.
+  const inFlight = sql`f.locked_until > ${l.now}`;
+  // Each active endpoint's first `perEndpoint` due deliveries, found by index seeks per endpoint,
+  // so a claim costs the same whatever the backlog behind them.
+  const nthDue = (n: number) => sql`
+    select e.id as endpoint_id, e.user_id, ${sql.lit(n + 1)} as endpoint_rank, (
+      select q.id from webhook_deliveries q
+      where q.endpoint_id = e.id and q.status = 'pending' and q.next_attempt_at <= ${l.now}
+        and (q.locked_until is null or q.locked_until <= ${l.now})
+      order by q.next_attempt_at, q.id limit 1 offset ${sql.lit(n)}
+    ) as id
+    from webhook_endpoints e where e.status = 'active'`;
+  const heads = sql.join(Array.from({ length: l.perEndpoint }, (_, n) => nthDue(n)), sql` union all `);
   const fair = sql`
     select fair.id from (
       select allowed.id, allowed.next_attempt_at,
@@ -42,14 +55,14 @@ export async function claimFairly(db: DB, l: ClaimLimits): Promise<Array<{ id: s
         select due.id, due.user_id, due.next_attempt_at,
                row_number() over (partition by due.user_id order by due.endpoint_rank, due.next_attempt_at, due.id) as account_rank
         from (
-          select d.id, d.endpoint_id, e.user_id, d.next_attempt_at,
-                 row_number() over (partition by d.endpoint_id order by d.next_attempt_at, d.id) as endpoint_rank
-          from webhook_deliveries d
-          join webhook_endpoints e on e.id = d.endpoint_id
-          where d.status = 'pending' and d.next_attempt_at <= ${l.now} and ${unlocked} and e.status = 'active'
+          select head.id, head.endpoint_id, head.user_id, head.endpoint_rank, d.next_attempt_at
+          from (${heads}) head
+          join webhook_deliveries d on d.id = head.id
         ) due
         left join (
-          select f.endpoint_id, count(*) as n from webhook_deliveries f where ${inFlight} group by f.endpoint_id
+          select fe.id as endpoint_id, count(*) as n
+          from webhook_deliveries f join webhook_endpoints fe on fe.id = f.endpoint_id
+          where ${inFlight} group by fe.id
         ) endpoint_busy on endpoint_busy.endpoint_id = due.endpoint_id
         where due.endpoint_rank + coalesce(endpoint_busy.n, 0) <= ${l.perEndpoint}
       ) allowed
