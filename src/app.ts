@@ -163,14 +163,17 @@ export function buildApp(deps: AppDeps): BuiltApp {
     now,
     allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
     secretOverlapMs: config.WEBHOOK_SECRET_OVERLAP * 1000,
+    maxEndpoints: config.WEBHOOK_MAX_ENDPOINTS,
   });
   const webhookWorker = createWebhookWorker({
     repo: webhooksRepo,
     box,
-    deliver: deps.deliver ?? createDeliver({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: 10_000 }),
+    // A receiver gets 10 s to answer; an address that does not even accept the connection, 3 s.
+    deliver: deps.deliver ?? createDeliver({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: 10_000, connectTimeoutMs: 3_000 }),
     now,
     logger,
     disableAfterMs: config.WEBHOOK_DISABLE_AFTER * 1000,
+    concurrency: config.WEBHOOK_CONCURRENCY,
     onAttempt: metrics.webhookDelivery,
   });
   metrics.collectOutboxDepth(() => webhooksRepo.pendingCount());

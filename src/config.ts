@@ -148,6 +148,19 @@ const schema = z.object({
   WEBHOOK_SECRET_OVERLAP: z.coerce.number().int().min(0).default(86_400),
 
   /**
+   * Webhook endpoints one account may have. Each can hold delivery slots for up to the response
+   * timeout, so the cap bounds what one account can ask of the delivery pool.
+   */
+  WEBHOOK_MAX_ENDPOINTS: z.coerce.number().int().min(1).max(1000).default(20),
+
+  /**
+   * Webhook deliveries one instance has in flight at once (a slot freed is refilled at once). One
+   * account holds at most a quarter of them, one endpoint at most 2 (across all instances), so a
+   * few stalled receivers cannot hold up everyone else's deliveries.
+   */
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
+
+  /**
    * How many proxies you control stand in front of Latchkey (0: none). Behind N, `X-Forwarded-For`
    * and `X-Forwarded-Proto` are honoured and the client's address is the Nth `X-Forwarded-For`
    * entry from the right, the one the outermost trusted proxy appended; entries to its left are

@@ -80,6 +80,8 @@ export async function startServer(
     db,
     async close({ graceMs = 10_000 } = {}) {
       closing = true;
+      // Webhook deliveries stop alongside the requests, not after them, so the two waits overlap.
+      const webhooksStopped = built.webhookWorker.stop();
       await new Promise<void>((resolve) => {
         // Stop accepting; connections close as their in-flight requests finish (checked every
         // 50 ms, as a kept-alive connection turns idle), and are cut after the grace period.
@@ -92,6 +94,7 @@ export async function startServer(
         });
         server.closeIdleConnections();
       });
+      await webhooksStopped;
       await built.stop();
       await rateLimitPool?.end();
       await db.destroy();

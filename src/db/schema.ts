@@ -181,6 +181,8 @@ export interface WebhookEndpointsTable {
   disabled_reason: string | null;
   /** When the current run of failures began (null after any success). */
   failing_since: number | null;
+  /** When a delivery to it was last claimed: the pool serves the least recently served account first. */
+  last_claimed_at: number | null;
   created_at: number;
   updated_at: number;
 }

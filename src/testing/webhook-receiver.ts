@@ -75,8 +75,12 @@ export function eventOf(req: Pick<ReceivedWebhook, 'body'>): { id: string; type:
 
 export class WebhookReceiver {
   readonly requests: ReceivedWebhook[] = [];
+  /** Requests received and not yet answered (or cut), now and at the most. */
+  inFlight = 0;
+  maxInFlight = 0;
   private status = 200;
   private delayMs = 0;
+  private hanging = false;
   private server: http.Server | null = null;
 
   private constructor(public port: number) {}
@@ -105,6 +109,11 @@ export class WebhookReceiver {
     this.delayMs = ms;
   }
 
+  /** Accept every connection and read every request, but never answer (until `down()`). */
+  hang(): void {
+    this.hanging = true;
+  }
+
   get isUp(): boolean {
     return this.server !== null;
   }
@@ -127,6 +136,9 @@ export class WebhookReceiver {
   async up(): Promise<void> {
     if (this.server) return;
     const server = http.createServer((req, res) => {
+      this.inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+      res.once('close', () => this.inFlight--);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -138,6 +150,7 @@ export class WebhookReceiver {
           res.writeHead(answered, { 'content-type': 'text/plain' });
           res.end(answered >= 200 && answered < 300 ? 'ok' : 'nope');
         };
+        if (this.hanging) return;
         if (this.delayMs > 0) setTimeout(reply, this.delayMs);
         else reply();
       });

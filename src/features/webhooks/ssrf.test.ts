@@ -33,7 +33,7 @@ describe('delivery-time guard (createDeliver)', () => {
   });
   after(() => receiver.close());
 
-  const deliver = (allowPrivate: boolean, url: string) => createDeliver({ allowPrivate, timeoutMs: 1000 })(url, '{}', { 'content-type': 'application/json' });
+  const deliver = (allowPrivate: boolean, url: string) => createDeliver({ allowPrivate, timeoutMs: 1000, connectTimeoutMs: 1000 })(url, '{}', { 'content-type': 'application/json' });
 
   it('refuses a hostname that resolves to loopback, and sends nothing', async () => {
     receiver.clear();

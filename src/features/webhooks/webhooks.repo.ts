@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { isPostgres, type DB } from '../../db/client.ts';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/schema.ts';
 import { DISABLED_FAILING, type OutboxEvent } from './events.ts';
+import { claimFairly, type ClaimLimits } from './claims.repo.ts';
 import { writeOutbox } from './outbox.repo.ts';
 
 /** A claimed delivery with what sending it needs. */
@@ -17,11 +18,30 @@ export interface DueDelivery {
   previous_secret_until: number | null;
 }
 
+/** Thrown inside the insert's transaction to roll it back. */
+class OverLimit extends Error {}
+
 export function createWebhooksRepo(db: DB) {
   const postgres = isPostgres(db);
   return {
-    async insertEndpoint(row: WebhookEndpointRow): Promise<void> {
-      await db.insertInto('webhook_endpoints').values(row).execute();
+    /**
+     * Inserts the endpoint unless its account already has `max`; false then. Concurrent inserts
+     * are serialised per account (SQLite: the write lock; PostgreSQL: the account's row, locked),
+     * so the count each one checks includes the others'.
+     */
+    async insertEndpointWithin(row: WebhookEndpointRow, max: number): Promise<boolean> {
+      try {
+        await db.transaction().execute(async (trx) => {
+          if (postgres) await trx.selectFrom('users').select('id').where('id', '=', row.user_id).forNoKeyUpdate().execute();
+          await trx.insertInto('webhook_endpoints').values(row).execute();
+          const counted = await trx.selectFrom('webhook_endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', row.user_id).executeTakeFirst();
+          if (Number(counted?.n ?? 0) > max) throw new OverLimit();
+        });
+        return true;
+      } catch (err) {
+        if (err instanceof OverLimit) return false;
+        throw err;
+      }
     },
     async findEndpoint(userId: string, id: string): Promise<WebhookEndpointRow | undefined> {
       return db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
@@ -61,6 +81,10 @@ export function createWebhooksRepo(db: DB) {
     async findDelivery(endpointId: string, id: string): Promise<WebhookDeliveryRow | undefined> {
       return db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).where('endpoint_id', '=', endpointId).executeTakeFirst();
     },
+    /** Gives a claimed delivery back unattempted (shutdown): the next claimer sends it at once. */
+    async release(id: string): Promise<void> {
+      await db.updateTable('webhook_deliveries').set({ locked_until: null }).where('id', '=', id).where('status', '=', 'pending').execute();
+    },
     /** Queues a delivery again now (same event, so the same webhook-id). */
     async requeue(id: string, now: number): Promise<void> {
       await db
@@ -70,32 +94,9 @@ export function createWebhooksRepo(db: DB) {
         .execute();
     },
 
-    /**
-     * Claims up to `limit` due deliveries of active endpoints until `lockUntil`, atomically: a
-     * claimed row is invisible to every other claimer until it is settled or its lock runs out
-     * (a crashed worker's claims come back by themselves).
-     */
-    async claimDue(now: number, lockUntil: number, limit: number): Promise<DueDelivery[]> {
-      const due = db
-        .selectFrom('webhook_deliveries')
-        .innerJoin('webhook_endpoints', 'webhook_endpoints.id', 'webhook_deliveries.endpoint_id')
-        .select('webhook_deliveries.id')
-        .where('webhook_deliveries.status', '=', 'pending')
-        .where('webhook_deliveries.next_attempt_at', '<=', now)
-        .where((eb) => eb.or([eb('webhook_deliveries.locked_until', 'is', null), eb('webhook_deliveries.locked_until', '<=', now)]))
-        .where('webhook_endpoints.status', '=', 'active')
-        .orderBy('webhook_deliveries.next_attempt_at')
-        .limit(limit);
-      // PostgreSQL: instances claim concurrently; skip rows another instance is claiming right
-      // now. SQLite serialises writers, so the single UPDATE is already atomic there.
-      const lockedDue = postgres ? due.forUpdate('webhook_deliveries').skipLocked() : due;
-      const claimed = await db
-        .updateTable('webhook_deliveries')
-        .set({ locked_until: lockUntil })
-        .where('id', 'in', lockedDue)
-        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
-        .returning(['id'])
-        .execute();
+    /** Claims due deliveries fairly (see claimFairly) and returns what sending them needs. */
+    async claimDue(limits: ClaimLimits): Promise<DueDelivery[]> {
+      const claimed = await claimFairly(db, limits);
       if (claimed.length === 0) return [];
       return db
         .selectFrom('webhook_deliveries')

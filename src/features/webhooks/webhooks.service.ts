@@ -99,7 +99,7 @@ const deliveryView = (row: WebhookDeliveryRow & { type: string }, attempts: Atte
 });
 
 /** /v2/webhooks: endpoints, their secrets (shown once, sealed at rest), the delivery log. */
-export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox; now(): number; allowPrivate: boolean; secretOverlapMs: number }) {
+export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox; now(): number; allowPrivate: boolean; secretOverlapMs: number; maxEndpoints: number }) {
   const { repo, box, now } = deps;
 
   /** https to a public host; http and private addresses only with WEBHOOK_ALLOW_PRIVATE. */
@@ -145,10 +145,15 @@ export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox
         status: 'active',
         disabled_reason: null,
         failing_since: null,
+        last_claimed_at: null,
         created_at: t,
         updated_at: t,
       };
-      await repo.insertEndpoint(row);
+      // 409, not 400: the request is well formed; the account's current state refuses it (as
+      // for a delivery already queued), and deleting an endpoint makes it acceptable.
+      if (!(await repo.insertEndpointWithin(row, deps.maxEndpoints))) {
+        throw new AppError('CONFLICT', `An account may have at most ${deps.maxEndpoints} webhook endpoints; delete one to add another`);
+      }
       return { ...toView(row), secret };
     },
     async list(userId: string): Promise<EndpointView[]> {

@@ -12,6 +12,9 @@ const HOUR = 60 * MINUTE;
 /** Wait before each retry: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (then the delivery has failed). */
 export const RETRY_SCHEDULE_MS = [5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR];
 
+/** Deliveries in flight to one endpoint at once: receivers are not flooded, order roughly kept. */
+export const PER_ENDPOINT = 2;
+
 export interface WorkerDeps {
   repo: WebhooksRepo;
   box: SecretBox;
@@ -20,25 +23,36 @@ export interface WorkerDeps {
   logger: Logger;
   /** An endpoint whose failures began this long ago without a success is disabled. */
   disableAfterMs: number;
-  batchSize?: number;
+  /** Deliveries in flight at once in this worker; one account gets at most a quarter of them. */
+  concurrency: number;
   /** How long a claim holds (beyond the 10 s delivery timeout). */
   lockMs?: number;
+  /** On stop, how long deliveries in flight may take before they are cut and given back. */
+  stopGraceMs?: number;
   /** Hears each attempt's outcome (metrics). */
   onAttempt?: (result: 'succeeded' | 'failed') => void;
 }
 
 /**
- * Delivers the outbox: claims due deliveries (atomically, so two workers never send the same one
- * at once), signs and POSTs each, and records the outcome with its next retry. Every attempt of
- * one delivery carries the same `webhook-id` (the event id), so receivers can drop repeats.
- * `tick()` runs one pass (tests call it after moving their clock); `start()` runs it on a timer.
+ * Delivers the outbox from a pool of `concurrency` slots, refilled the moment one frees (no batch
+ * waits for its slowest member). Claims are atomic and fair (see claimFairly): a few endpoints
+ * that never answer hold at most their account's share, and the other accounts' deliveries go
+ * out meanwhile. Every attempt of one delivery carries the same `webhook-id` (the event id), so
+ * receivers can drop repeats. `tick()` claims once and waits for what it claimed (tests call it
+ * after moving their clock); `start()` also polls for newly due work on a timer.
  */
 export function createWebhookWorker(deps: WorkerDeps) {
-  const batchSize = deps.batchSize ?? 10;
   const lockMs = deps.lockMs ?? 60 * SECOND;
+  const stopGraceMs = deps.stopGraceMs ?? 3 * SECOND;
+  const perAccount = Math.max(1, Math.floor(deps.concurrency / 4));
+  const inFlight = new Set<Promise<void>>();
+  const cut = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  let running: Promise<number> | undefined;
+  let stopping: Promise<void> | undefined;
+  /** Claims run one at a time; `queued` is the one waiting its turn, which any caller may join. */
+  let lastClaim: Promise<unknown> = Promise.resolve();
+  let queued: Promise<Array<Promise<void>>> | undefined;
 
   function secretsOf(d: DueDelivery, now: number): string[] {
     const secrets = [deps.box.open(d.secret_enc)];
@@ -51,7 +65,12 @@ export function createWebhookWorker(deps: WorkerDeps) {
   async function attempt(d: DueDelivery): Promise<void> {
     const started = deps.now();
     const headers = signedHeaders(d.event_id, Math.floor(started / 1000), d.body, secretsOf(d, started));
-    const outcome = await deps.deliver(d.url, d.body, headers);
+    const outcome = await deps.deliver(d.url, d.body, headers, cut.signal);
+    if (cut.signal.aborted && !outcome.ok) {
+      // Cut by our own shutdown: not the receiver's failure, so no attempt is counted.
+      await deps.repo.release(d.id);
+      return;
+    }
     const at = deps.now();
     deps.onAttempt?.(outcome.ok ? 'succeeded' : 'failed');
     if (outcome.ok) {
@@ -70,51 +89,89 @@ export function createWebhookWorker(deps: WorkerDeps) {
     );
   }
 
-  async function pass(): Promise<number> {
+  /** Starts a claimed delivery in a slot; when it settles the slot is refilled at once. */
+  function run(d: DueDelivery): Promise<void> {
+    const settled: Promise<void> = attempt(d)
+      .catch((err: unknown) => deps.logger.error({ err, delivery: d.id }, 'webhook delivery could not be recorded'))
+      .finally(() => {
+        inFlight.delete(settled);
+        void fill();
+      });
+    inFlight.add(settled);
+    return settled;
+  }
+
+  async function claimIntoFreeSlots(): Promise<Array<Promise<void>>> {
+    const free = deps.concurrency - inFlight.size;
+    if (stopped || free <= 0) return [];
     const now = deps.now();
-    const due = await deps.repo.claimDue(now, now + lockMs, batchSize);
-    await Promise.all(
-      due.map((d) =>
-        attempt(d).catch((err: unknown) => deps.logger.error({ err, delivery: d.id }, 'webhook delivery could not be recorded')),
-      ),
-    );
-    return due.length;
+    const due = await deps.repo.claimDue({ now, lockUntil: now + lockMs, limit: free, perEndpoint: PER_ENDPOINT, perAccount });
+    return due.map(run);
+  }
+
+  /**
+   * Claims into the free slots; resolves with the deliveries started. A call while a claim runs
+   * joins the one queued after it, so a burst of freed slots costs one more claim, not one each.
+   */
+  function fill(): Promise<Array<Promise<void>>> {
+    if (!queued) {
+      const claim = lastClaim.then(() => {
+        queued = undefined;
+        return claimIntoFreeSlots();
+      });
+      const logged = claim.catch((err: unknown) => {
+        deps.logger.error({ err }, 'webhook worker could not claim deliveries');
+        return [];
+      });
+      queued = logged;
+      lastClaim = logged;
+    }
+    return queued;
   }
 
   return {
-    /** One pass over due deliveries; resolves with how many were attempted. Passes never overlap. */
+    /** Claims what is due into the free slots and waits for those deliveries; resolves with how many. */
     async tick(): Promise<number> {
-      while (running) await running;
-      running = pass().finally(() => {
-        running = undefined;
-      });
-      return running;
+      const started = await fill();
+      await Promise.all(started);
+      return started.length;
     },
-    /** Runs until empty: for tests that want everything due delivered now. */
+    /** Runs until nothing is due or in flight: for tests that want everything due delivered now. */
     async drain(): Promise<void> {
-      while ((await this.tick()) > 0) {
-        /* keep going */
+      for (;;) {
+        const started = await this.tick();
+        if (started > 0) continue;
+        if (inFlight.size === 0 && !queued) return;
+        await Promise.all([...inFlight]);
       }
     },
     start(everyMs = 1000): void {
-      const loop = async () => {
-        try {
-          await this.drain();
-        } catch (err) {
-          deps.logger.error({ err }, 'webhook worker pass failed');
-        }
-        if (stopped) return;
-        timer = setTimeout(loop, everyMs);
-        timer.unref();
+      const poll = () => {
+        void fill().finally(() => {
+          if (stopped) return;
+          timer = setTimeout(poll, everyMs);
+          timer.unref();
+        });
       };
-      timer = setTimeout(loop, everyMs);
+      timer = setTimeout(poll, everyMs);
       timer.unref();
     },
-    async stop(): Promise<void> {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      while (running) await running;
+    /**
+     * Claims nothing more, gives deliveries in flight `stopGraceMs` to finish, then cuts the rest
+     * and gives them back unattempted (the next instance to claim sends them, same webhook-id).
+     */
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        await lastClaim;
+        const grace = new Promise((resolve) => setTimeout(resolve, stopGraceMs).unref());
+        await Promise.race([Promise.all([...inFlight]), grace]);
+        cut.abort();
+        while (inFlight.size > 0) await Promise.all([...inFlight]);
+      })();
+      return stopping;
     },
   };
 }
