@@ -7,7 +7,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as OTPAuth from 'otpauth';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startTestServer, type TestServer } from '../../testing/server.ts';
+import { createTestDatabase, testBackend } from '../../testing/database.ts';
 import { Browser, authorize, csrfFrom, registerApp } from '../../testing/http.ts';
 import { signIn } from '../../testing/api.ts';
 import { PASSWORD, uniqueEmail } from '../../testing/oauth.ts';
@@ -311,6 +315,38 @@ describe('parallel guesses: each is counted before it is checked', () => {
     assert.equal((await signIn(new Browser(server.url), email, PASSWORD)).status, 303);
     for (let i = 0; i < 3; i++) assert.equal((await signIn(new Browser(server.url), email, 'wrong')).status, 401, `failure ${i + 1} after the sign-in`);
     assert.equal((await signIn(new Browser(server.url), email, PASSWORD)).status, 429);
+  });
+});
+
+describe(`parallel guesses at two instances on one ${testBackend} database`, () => {
+  let a: TestServer;
+  let b: TestServer;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-throttle-two-'));
+
+  before(async () => {
+    const database = await createTestDatabase(dir);
+    a = await startTestServer({ dir, database, sharedRateLimits: true });
+    b = await startTestServer({ dir, database, env: { ISSUER: a.config.ISSUER }, sharedRateLimits: true });
+  });
+  after(async () => {
+    await b.close();
+    await a.dispose();
+  });
+
+  // On PostgreSQL the instances count in one store; two SQLite instances in one test process each
+  // keep their own counts in memory (workers of one `serve` share theirs through the primary).
+  const allowance = testBackend === 'postgres' ? 3 : 6;
+  it(`40 wrong passwords split across both, all at once: at most ${allowance} checked`, async () => {
+    const email = uniqueEmail('two-instances');
+    await a.built.services.accounts.signUp({ email, password: PASSWORD });
+    const browsers = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+      const browser = new Browser((i % 2 ? b : a).url);
+      return { browser, csrf: csrfFrom(await (await browser.get('/login')).text()) };
+    }));
+    const answers = await Promise.all(browsers.map(({ browser, csrf }, i) => browser.postForm('/login', { _csrf: csrf, email, password: `wrong ${i}` })));
+    const checked = answers.filter((r) => r.status === 401).length;
+    assert.ok(checked <= allowance, `${checked} checked`);
+    assert.equal(answers.filter((r) => r.status === 429).length, 40 - checked);
   });
 });
 
