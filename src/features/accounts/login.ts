@@ -30,28 +30,32 @@ export function createLogin(
   /** Hears each outcome (metrics): a sign-in with a second factor succeeds when that step does. */
   onOutcome: (result: 'success' | 'failure' | 'throttled') => void = () => {},
 ) {
-  async function checkPassword(email: string, known: Account | null, password: unknown, ip: string): Promise<LoginResult> {
+  type Report = typeof onOutcome;
+  /** Re-checks of a signed-in account are not sign-ins: they stay out of the sign-in metrics. */
+  const unreported: Report = () => {};
+
+  async function checkPassword(email: string, known: Account | null, password: unknown, ip: string, report: Report): Promise<LoginResult> {
     const admission = await throttle.admit(passwordKey(email, known), ip);
     if (!admission.allowed) {
-      onOutcome('throttled');
+      report('throttled');
       return throttled(admission.retryAfterMs);
     }
     const account = await accounts.authenticate(email, password);
     if (!account) {
-      onOutcome('failure');
+      report('failure');
       return { ok: false, status: 401, message: 'Invalid email or password' };
     }
     return { ok: true, account, secondFactor: account.twoFactor };
   }
 
-  async function checkCode(account: Account, code: unknown, ip: string): Promise<LoginResult> {
+  async function checkCode(account: Account, code: unknown, ip: string, report: Report): Promise<LoginResult> {
     const admission = await throttle.admit(codeKey(account), ip);
     if (!admission.allowed) {
-      onOutcome('throttled');
+      report('throttled');
       return throttled(admission.retryAfterMs);
     }
     if (typeof code !== 'string' || !(await twoFactor.verify(account.id, code.slice(0, 64)))) {
-      onOutcome('failure');
+      report('failure');
       return { ok: false, status: 401, message: 'That code is not valid' };
     }
     return { ok: true, account, secondFactor: false };
@@ -60,7 +64,7 @@ export function createLogin(
   return {
     async attempt(emailInput: unknown, password: unknown, ip: string): Promise<LoginResult> {
       const email = normaliseEmail(emailInput);
-      const result = await checkPassword(email, await accounts.findByEmail(email), password, ip);
+      const result = await checkPassword(email, await accounts.findByEmail(email), password, ip, onOutcome);
       if (result.ok && !result.secondFactor) {
         await accounts.recordSignIn(result.account.id);
         onOutcome('success');
@@ -72,7 +76,7 @@ export function createLogin(
     async attemptSecondFactor(userId: string, code: unknown, ip: string): Promise<LoginResult> {
       const account = await accounts.findById(userId);
       if (!account) return { ok: false, status: 401, message: 'That code is not valid' };
-      const result = await checkCode(account, code, ip);
+      const result = await checkCode(account, code, ip, onOutcome);
       if (result.ok) {
         await accounts.recordSignIn(account.id);
         onOutcome('success');
@@ -82,12 +86,12 @@ export function createLogin(
 
     /** The signed-in account's password again (Settings, re-confirmation): throttled like sign-in. */
     async recheckPassword(account: Account, password: unknown, ip: string): Promise<LoginResult> {
-      return checkPassword(account.email, account, password, ip);
+      return checkPassword(account.email, account, password, ip, unreported);
     },
 
     /** A current code of the signed-in account (re-confirmation, turning 2FA off): throttled like sign-in. */
     async recheckCode(account: Account, code: unknown, ip: string): Promise<LoginResult> {
-      return checkCode(account, code, ip);
+      return checkCode(account, code, ip, unreported);
     },
   };
 }
