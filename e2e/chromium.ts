@@ -29,3 +29,17 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
+
+/**
+ * After "Create account": the sign-in page says the account is ready, with the email filled in
+ * (sign-up never signs in by itself); the person types the password and lands on the dashboard.
+ */
+export async function signInAfterSignUp(page: Page, baseUrl: string, email: string, password: string): Promise<void> {
+  await page.waitForURL(`${baseUrl}/login`);
+  await page.getByText('Account ready — sign in').waitFor();
+  const filled = await page.getByLabel('Email').inputValue();
+  if (filled !== email.toLowerCase()) throw new Error(`the sign-in page filled in ${JSON.stringify(filled)}, not ${email}`);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${baseUrl}/dashboard`);
+}

@@ -6,7 +6,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
-import { launchChromium } from './chromium.ts';
+import { launchChromium, signInAfterSignUp } from './chromium.ts';
 import { startTestServer, type TestServer } from '../src/testing/server.ts';
 import { Browser, authorizeUrl, registerApp, signUp } from '../src/testing/http.ts';
 
@@ -85,7 +85,7 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
     await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
   }
 
-  /** Signs up through /signup; the browser lands on the dashboard, signed in. */
+  /** Signs up through /signup, then signs in on the page it leads to; the browser lands on the dashboard. */
   async function signUpInBrowser(page: Page, name: string): Promise<string> {
     const email = `${name.toLowerCase().replace(/\W+/g, '.')}.${++users}@example.com`;
     await page.goto(`${server.url}/signup`);
@@ -97,7 +97,7 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
       await screenshot(page, 'signup');
     }
     await page.getByRole('button', { name: 'Create account' }).click();
-    await page.waitForURL(`${server.url}/dashboard`);
+    await signInAfterSignUp(page, server.url, email, PASSWORD);
     await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
     return email;
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
-import { launchChromium } from './chromium.ts';
+import { launchChromium, signInAfterSignUp } from './chromium.ts';
 import { startTestServer, type TestServer } from '../src/testing/server.ts';
 import { Browser, authorizeUrl, registerApp, signUp } from '../src/testing/http.ts';
 
@@ -106,7 +106,7 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
     return landedOnCallback(page);
   }
 
-  it('signs up through the /signup page and lands on the dashboard', async () => {
+  it('signs up through the /signup page, signs in with the email filled in, and lands on the dashboard', async () => {
     const { context, page } = await newPage();
     try {
       await page.goto(`${server.url}/signup`);
@@ -114,7 +114,7 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
       await page.getByLabel('Email').fill('sam@example.com');
       await page.getByLabel('Password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Create account' }).click();
-      await page.waitForURL(`${server.url}/dashboard`);
+      await signInAfterSignUp(page, server.url, 'sam@example.com', PASSWORD);
       await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
       assert.equal(await page.getByText('sam@example.com').isVisible(), true);
       // The account really exists and the password works.

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as OTPAuth from 'otpauth';
 import type { Browser as Chromium } from 'playwright-core';
 import { startTestServer, type TestServer } from '../src/testing/server.ts';
-import { launchChromium, screenshot } from './chromium.ts';
+import { launchChromium, screenshot, signInAfterSignUp } from './chromium.ts';
 
 // The seed's closing tip, as a person does it: enable two-factor authentication, sign out, sign in
 // with a code from the authenticator app, then with a recovery code.
@@ -28,7 +28,7 @@ describe('Two-factor authentication in Chromium', { timeout: 120_000 }, () => {
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Create account' }).click();
-    await page.waitForURL(/\/dashboard$/);
+    await signInAfterSignUp(page, server.url, email, password);
 
     await page.getByRole('link', { name: 'Security' }).first().click();
     await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();

@@ -21,6 +21,8 @@ import { createAccountsService, type AccountsService } from './features/accounts
 import { createPasswordHasher } from './features/accounts/passwords.ts';
 import { accountPagesRouter } from './features/accounts/accounts.pages.ts';
 import { securityPagesRouter } from './features/accounts/security.pages.ts';
+import { confirmPagesRouter } from './features/accounts/confirm.pages.ts';
+import { requireFreshAuth } from './features/accounts/fresh-auth.ts';
 import { createApplicationsRepo } from './features/applications/applications.repo.ts';
 import { createApplicationsService, type ApplicationsService } from './features/applications/applications.service.ts';
 import { APPLICATIONS_PREFIX, applicationsRouter, applicationsRoutes } from './features/applications/applications.routes.ts';
@@ -143,7 +145,13 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const browserSessions = createBrowserSessionsRepo(db);
   const accountsRepo = createAccountsRepo(db);
   const passwords = createPasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST });
-  const accounts = createAccountsService({ accounts: accountsRepo, sessions: browserSessions, passwords, now });
+  const accounts = createAccountsService({
+    accounts: accountsRepo,
+    sessions: browserSessions,
+    providerSessions: { deleteByAccount: (id) => payloads.deleteSessionsOf(id) },
+    passwords,
+    now,
+  });
   const projects = createProjectsService({ repo: createProjectsRepo(db), now });
   const apiKeys = createApiKeysService({
     repo: createApiKeysRepo(db),
@@ -244,7 +252,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
   });
 
   // Rate limits (the seed's table) and brute-force protection of the login forms.
-  const limiter = createRateLimiter({ store: deps.rateLimitStore ?? createMemoryStore(), now, onRefused: metrics.rateLimitRefused });
+  const rateLimitStore = deps.rateLimitStore ?? createMemoryStore();
+  const limiter = createRateLimiter({ store: rateLimitStore, now, onRefused: metrics.rateLimitRefused });
   const policies: Policies = {
     apiKey: config.RATE_LIMIT_API_KEY,
     oauth: config.RATE_LIMIT_OAUTH,
@@ -258,7 +267,9 @@ export function buildApp(deps: AppDeps): BuiltApp {
     unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
   };
   const twoFactor = createTwoFactorService({ repo: createTwoFactorRepo(db), box, now });
-  const login = createLogin(accounts, twoFactor, createLoginThrottle(now), metrics.login);
+  const loginThrottle = createLoginThrottle({ store: rateLimitStore, now, perAddress: config.RATE_LIMIT_LOGIN });
+  const login = createLogin(accounts, twoFactor, loginThrottle, metrics.login);
+  const freshAuth = requireFreshAuth({ maxAgeMs: config.FRESH_AUTH_MAX_AGE * 1000, now, formPage: '/settings/security' });
 
   // Browser sessions shared by the pages.
   const secure = config.secureCookies;
@@ -297,6 +308,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     secureCookies: secure,
     now,
     startDashboardSession,
+    signupLimit: (ip) => limiter.check(`signup:ip:${ip}`, config.RATE_LIMIT_SIGNUP),
     endSessions,
     formGuard,
   });
@@ -305,7 +317,11 @@ export function buildApp(deps: AppDeps): BuiltApp {
     render, formGuard, apiKeys, applications, consents, webhooks, now, origin,
     twoFactorEnabled: async (id) => (await twoFactor.status(id)).enabled,
   });
-  const security = securityPagesRouter({ accounts, twoFactor, render, formGuard });
+  const security = securityPagesRouter({
+    accounts, twoFactor, login, render, formGuard, freshAuth,
+    revokeAllApplications: (id) => consents.revokeAll(id),
+  });
+  const confirm = confirmPagesRouter({ accounts, login, render, formGuard });
   const buildOpts = { validateResponses: deps.validateResponses ?? false };
   const routeGroups = apiRouteGroups({ users, projects, apiKeys, consents, webhooks, applications });
   const apps = applicationsRouter({ applications, authenticator, origin, jsonBody, limiter, policies: appPolicies }, routeGroups[1]!.specs, buildOpts);
@@ -337,7 +353,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     // GET pages need the CSRF token for their forms; the check itself runs in formGuard.
     async (ctx, next) => (ctx.method === 'GET' ? pageGuard(ctx, next) : next()),
     interactionErrors(render),
-    ...[interactions, pages, dashboard, security].flatMap((r) => [r.routes(), r.allowedMethods()] as Koa.Middleware<AppState>[]),
+    ...[interactions, pages, dashboard, security, confirm].flatMap((r) => [r.routes(), r.allowedMethods()] as Koa.Middleware<AppState>[]),
   ];
   const pageStack = compose(pageMiddleware);
   app.use((ctx, next) => (isPagePath(ctx.path) ? pageStack(ctx, next) : next()));
@@ -358,7 +374,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     openApi,
     webhookWorker,
     metrics,
-    routers: [interactions, pages, dashboard, security, apps, v2],
+    routers: [interactions, pages, dashboard, security, confirm, apps, v2],
     async stop() {
       stopHousekeeping();
       await webhookWorker.stop();

@@ -123,6 +123,21 @@ const schema = z.object({
    * address and still bounds a flood.
    */
   RATE_LIMIT_AUTHORIZE: policy('2000,20'),
+  /** Sign-ups at /signup, per address (each costs a password hash). */
+  RATE_LIMIT_SIGNUP: policy('20,1'),
+  /**
+   * Password and code checks (both sign-in forms, the second factor, re-confirmation, Settings),
+   * per address, counted before the check and successful ones included. Each account also allows
+   * only 3 a minute and 10 an hour between two sign-ins, whatever the address.
+   */
+  RATE_LIMIT_LOGIN: policy('100,10'),
+
+  /**
+   * Sudo mode: password, second factor and other account-security changes need the browser to have
+   * signed in or re-entered its password (or a code) within this many seconds; the cookie alone
+   * is not enough. GitHub uses a similar window.
+   */
+  FRESH_AUTH_MAX_AGE: z.coerce.number().int().min(60).max(86_400).default(600),
 
   /**
    * 32 random bytes, base64: encrypts secrets that must be used again (webhook signing secrets,

@@ -1,4 +1,4 @@
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /**
  * The typed shape of every table. Times are epoch milliseconds; JSON columns hold text that only
@@ -48,6 +48,8 @@ export interface UsersTable {
   totp_enabled_at: number | null;
   /** The last accepted TOTP time step: a code is accepted only for a later step (no replay). */
   totp_last_step: number | null;
+  /** Completed sign-ins: the sign-in throttle's counters start afresh with each one. */
+  sign_in_count: Generated<number>;
 }
 
 export interface RecoveryCodesTable {
@@ -63,6 +65,8 @@ export interface BrowserSessionsTable {
   user_id: string;
   created_at: number;
   expires_at: number;
+  /** When this browser last authenticated interactively (sign-in or re-confirmation): sudo mode. */
+  authenticated_at: number | null;
 }
 
 export interface ApplicationsTable {
@@ -109,6 +113,8 @@ export interface OidcPayloadsTable {
   user_code_hash: string | null;
   expires_at: number | null;
   consumed_at: number | null;
+  /** The account of a Session row (null for every other model), so its sessions can be ended. */
+  account_id: string | null;
 }
 
 /** Generated-once server material: signing keys (JWKS), cookie keys. */

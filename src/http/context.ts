@@ -12,6 +12,8 @@ export interface AppState {
   account?: Account | null;
   /** The raw dashboard session id (from the cookie), when present. */
   sessionId?: string;
+  /** When the dashboard session last authenticated interactively (epoch ms; 0: never): sudo mode. */
+  authenticatedAt?: number;
   /** CSRF token to embed in forms (see csrf.ts). */
   csrfToken?: string;
   /** The /v2 caller, set by the authenticate step. */

@@ -9,10 +9,11 @@ export function browserSession(accounts: AccountsService): Middleware<AppState> 
   return async (ctx, next) => {
     const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
     if (id) {
-      const account = await accounts.sessionAccount(id);
-      if (account) {
-        ctx.state.account = account;
+      const session = await accounts.sessionAccount(id);
+      if (session) {
+        ctx.state.account = session.account;
         ctx.state.sessionId = id;
+        ctx.state.authenticatedAt = session.authenticatedAt;
       }
     }
     ctx.state.account ??= null;

@@ -65,6 +65,9 @@ class KyselyAdapter implements Adapter {
       uidHash: payload.uid ? sha256(payload.uid) : null,
       userCodeHash: payload.userCode ? sha256(payload.userCode) : null,
       expiresAt: expiresIn ? this.deps.now() + expiresIn * 1000 : null,
+      // Sessions are found by account when a password change ends them (other rows: no account,
+      // so they stay out of that column's partial index).
+      accountId: this.model === 'Session' && typeof payload.accountId === 'string' ? payload.accountId : null,
     });
     this.forget(idHash);
   }

@@ -13,6 +13,19 @@ import { grantableScopes } from './provider.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
+/**
+ * What each OpenID scope lets the application learn or do. The ID token and userinfo carry the
+ * email and name, so these are shown on the consent page like the API scopes: every scope whose
+ * data leaves the server is named there.
+ */
+export const OIDC_SCOPE_DESCRIPTIONS: Record<string, string> = {
+  openid: 'Know who you are (your account identifier)',
+  profile: 'See your name',
+  email: 'See your email address',
+  offline_access: 'Keep this access while you are not using it, until you revoke it',
+};
+const isOidcScope = (s: string) => Object.hasOwn(OIDC_SCOPE_DESCRIPTIONS, s);
+
 export interface InteractionDeps {
   provider: Provider;
   accounts: AccountsService;
@@ -51,10 +64,13 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
   async function consentView(details: Details) {
     const client = await provider.Client.find(String(details.params['client_id']));
     const account = await accounts.findById(String(details.session?.accountId));
-    const promptDetails = details.prompt.details as { missingResourceScopes?: Record<string, string[]> };
-    const requested = String(details.params['scope'] ?? '').split(' ').filter(isApiScope);
+    const promptDetails = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+    const requestedScopes = String(details.params['scope'] ?? '').split(' ');
+    const requested = requestedScopes.filter(isApiScope);
+    const requestedOidc = requestedScopes.filter(isOidcScope);
     // prompt=consent re-asks with nothing missing: show everything requested then.
     const missing = promptDetails.missingResourceScopes?.[apiResource] ?? requested;
+    const missingOidc = (promptDetails.missingOIDCScope ?? requestedOidc).filter(isOidcScope);
     const grantable = new Set(grantableScopes(missing, account?.isAdmin ?? false));
     const redirectUri = String(details.params['redirect_uri'] ?? '');
     return {
@@ -62,8 +78,14 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       appName: client?.clientName ?? String(details.params['client_id']),
       redirectHost: URL.canParse(redirectUri) ? new URL(redirectUri).host : redirectUri,
       account,
-      scopes: missing.filter(isApiScope).map((s) => ({ name: s, description: API_SCOPES[s], grantable: grantable.has(s) })),
-      alreadyGranted: requested.filter((s) => !missing.includes(s)).map((s) => ({ name: s, description: API_SCOPES[s] })),
+      scopes: [
+        ...missingOidc.map((s) => ({ name: s, description: OIDC_SCOPE_DESCRIPTIONS[s], grantable: true })),
+        ...missing.filter(isApiScope).map((s) => ({ name: s, description: API_SCOPES[s], grantable: grantable.has(s) })),
+      ],
+      alreadyGranted: [
+        ...requestedOidc.filter((s) => !missingOidc.includes(s)).map((s) => ({ name: s, description: OIDC_SCOPE_DESCRIPTIONS[s] })),
+        ...requested.filter((s) => !missing.includes(s)).map((s) => ({ name: s, description: API_SCOPES[s] })),
+      ],
     };
   }
 

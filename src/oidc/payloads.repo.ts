@@ -16,6 +16,8 @@ export interface PayloadWrite {
   uidHash: string | null;
   userCodeHash: string | null;
   expiresAt: number | null;
+  /** The account of a Session (null for other models). */
+  accountId: string | null;
 }
 
 /** SQL for oidc-provider's models: one table keyed by (model name, SHA-256 of the id). */
@@ -34,6 +36,7 @@ export function createPayloadsRepo(db: DB) {
           user_code_hash: row.userCodeHash,
           expires_at: row.expiresAt,
           consumed_at: null,
+          account_id: row.accountId,
         })
         .onConflict((oc) =>
           oc.columns(['type', 'id_hash']).doUpdateSet({
@@ -42,6 +45,7 @@ export function createPayloadsRepo(db: DB) {
             uid_hash: row.uidHash,
             user_code_hash: row.userCodeHash,
             expires_at: row.expiresAt,
+            account_id: row.accountId,
           }),
         )
         .execute();
@@ -90,6 +94,11 @@ export function createPayloadsRepo(db: DB) {
         .where('type', '=', type)
         .where('grant_id_hash', '=', grantIdHash)
         .execute();
+    },
+
+    /** Ends every oidc-provider Session (browser sign-in) of an account. */
+    async deleteSessionsOf(accountId: string): Promise<void> {
+      await db.deleteFrom('oidc_payloads').where('account_id', '=', accountId).where('type', '=', 'Session').execute();
     },
 
     /** Every artifact issued to a client (used when the application is deleted). */

@@ -151,11 +151,18 @@ export async function authorize(
   return { redirect: new URL(url), sawLogin, sawConsent, ...(consentHtml ? { consentHtml } : {}) };
 }
 
-/** Signs up through the real /signup form; the browser ends signed in to the dashboard. */
+/**
+ * Signs up through the real /signup form, then signs in on the /login page it leads to (sign-up
+ * never signs in by itself: it answers the same for a registered email); the browser ends signed
+ * in to the dashboard.
+ */
 export async function signUp(browser: Browser, email: string, password: string): Promise<void> {
   const page = await (await browser.get('/signup')).text();
   const res = await browser.postForm('/signup', { _csrf: csrfFrom(page), email, password });
-  if (res.status !== 303) throw new Error(`sign-up failed: ${res.status} ${(await res.text()).slice(0, 300)}`);
+  if (res.status !== 303 || res.headers.get('location') !== '/login') throw new Error(`sign-up failed: ${res.status} ${(await res.text()).slice(0, 300)}`);
+  const login = await (await browser.get('/login')).text();
+  const signedIn = await browser.postForm('/login', { _csrf: csrfFrom(login), email, password });
+  if (signedIn.status !== 303) throw new Error(`sign-in after sign-up failed: ${signedIn.status} ${(await signedIn.text()).slice(0, 300)}`);
 }
 
 /** Registers an application with the seed's body, as the signed-in browser. */

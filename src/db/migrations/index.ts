@@ -5,6 +5,7 @@ import * as m0003 from './0003_api_key_rate_limits.ts';
 import * as m0004 from './0004_webhooks.ts';
 import * as m0005 from './0005_two_factor.ts';
 import * as m0006 from './0006_webhook_attempts.ts';
+import * as m0008 from './0008_browser_sessions_fresh_auth.ts';
 import * as m0010 from './0010_webhook_fair_claims.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
@@ -15,5 +16,6 @@ export const migrations: Record<string, Migration> = {
   '0004_webhooks': m0004,
   '0005_two_factor': m0005,
   '0006_webhook_attempts': m0006,
+  '0008_browser_sessions_fresh_auth': m0008,
   '0010_webhook_fair_claims': m0010,
 };

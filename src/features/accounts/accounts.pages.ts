@@ -6,6 +6,7 @@ import type { Renderer } from '../../http/render.ts';
 import type { AccountsService } from './accounts.service.ts';
 import type { Login } from './login.ts';
 import { clearPendingSecondFactor, readPendingSecondFactor, setPendingSecondFactor } from './pending-second-factor.ts';
+import type { Decision } from '../rate-limit/decide.ts';
 
 const DASHBOARD = 'dashboard';
 
@@ -17,6 +18,8 @@ export interface AccountPagesDeps {
   secureCookies: boolean;
   now(): number;
   startDashboardSession(ctx: AppContext, userId: string): Promise<void>;
+  /** Counts a sign-up from this address (RATE_LIMIT_SIGNUP) and decides. */
+  signupLimit(ip: string): Promise<Decision>;
   /** Ends the dashboard session and the OAuth (provider) session of this browser. */
   endSessions(ctx: AppContext): Promise<void>;
   formGuard: Middleware<AppState>[];
@@ -26,8 +29,24 @@ export interface AccountPagesDeps {
 export const MAX_RETURN_TO = 2_000;
 
 /** Only same-site paths may be returned to after sign-in (no open redirect). */
-function safeReturnTo(value: unknown): string {
+export function safeReturnTo(value: unknown): string {
   return typeof value === 'string' && value.length <= MAX_RETURN_TO && /^\/(?![/\\])/.test(value) ? value : '/dashboard';
+}
+
+const SIGNED_UP_COOKIE = 'lk_signed_up';
+const SIGNED_UP_NOTICE =
+  'Account ready — sign in. (If this email already had an account, sign in with its existing password: until email addresses are verified, sign-up does not say which emails are registered.)';
+
+/** The email just signed up, for the sign-in page to fill in (a short-lived signed cookie, not in the URL). */
+function setSignedUp(ctx: AppContext, email: string, secure: boolean): void {
+  ctx.cookies.set(SIGNED_UP_COOKIE, Buffer.from(email).toString('base64url'), { signed: true, httpOnly: true, sameSite: 'lax', secure, maxAge: 10 * 60_000 });
+}
+function readSignedUp(ctx: AppContext): string | null {
+  const raw = ctx.cookies.get(SIGNED_UP_COOKIE, { signed: true });
+  return raw ? Buffer.from(raw, 'base64url').toString('utf8') : null;
+}
+function clearSignedUp(ctx: AppContext, secure: boolean): void {
+  ctx.cookies.set(SIGNED_UP_COOKIE, null, { signed: true, httpOnly: true, sameSite: 'lax', secure });
 }
 
 /** Sign-up, sign-in and sign-out (the dashboard itself lives in features/dashboard). */
@@ -35,11 +54,12 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
   const { accounts, render, signupOpen } = deps;
   const router = new Router<AppState>();
 
-  const loginPage = (ctx: AppContext, data: { email?: string; error?: string | null; returnTo?: string }, status = 200) =>
+  const loginPage = (ctx: AppContext, data: { email?: string; error?: string | null; notice?: string | null; returnTo?: string }, status = 200) =>
     render.page(ctx, 'login', {
       action: `/login?return_to=${encodeURIComponent(data.returnTo ?? '/dashboard')}`,
       email: data.email ?? '',
       error: data.error ?? null,
+      notice: data.notice ?? null,
       signupOpen,
     }, status);
 
@@ -48,7 +68,10 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
   router.get('/login', (ctx) => {
     const returnTo = safeReturnTo(ctx.query['return_to']);
     if (ctx.state.account) return ctx.redirect(returnTo);
-    return loginPage(ctx, { returnTo });
+    const signedUp = readSignedUp(ctx);
+    if (signedUp === null) return loginPage(ctx, { returnTo });
+    clearSignedUp(ctx, deps.secureCookies);
+    return loginPage(ctx, { returnTo, email: signedUp, notice: SIGNED_UP_NOTICE });
   });
 
   router.post('/login', ...deps.formGuard, async (ctx) => {
@@ -97,16 +120,24 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
   router.post('/signup', ...deps.formGuard, async (ctx) => {
     if (!signupOpen) return render.error(ctx, 404, 'Sign-up is closed', 'Ask an administrator for an account.');
     const body = ctx.request.body as Record<string, unknown>;
+    const str = (v: unknown) => (typeof v === 'string' ? v : '');
+    const signupPage = (error: string, status: number) => render.page(ctx, 'signup', { email: str(body['email']), name: str(body['name']), error }, status);
+    const limit = await deps.signupLimit(ctx.ip);
+    if (!limit.allowed) {
+      ctx.set('Retry-After', String(limit.retryAfter));
+      return signupPage(`Too many sign-ups from your address. Try again in ${limit.retryAfter} second${limit.retryAfter === 1 ? '' : 's'}.`, 429);
+    }
     try {
-      const account = await accounts.signUp({ email: body['email'], password: body['password'], name: body['name'] });
-      await deps.startDashboardSession(ctx, account.id);
-      ctx.status = 303;
-      ctx.redirect('/dashboard');
+      // The same answer whether or not the email was registered already (no account discovery):
+      // sign in next, with the email filled in.
+      await accounts.register({ email: body['email'], password: body['password'], name: body['name'] });
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
-      const str = (v: unknown) => (typeof v === 'string' ? v : '');
-      render.page(ctx, 'signup', { email: str(body['email']), name: str(body['name']), error: err.message }, err.status === 409 ? 409 : 400);
+      return signupPage(err.message, 400);
     }
+    setSignedUp(ctx, str(body['email']).trim().toLowerCase().slice(0, 254), deps.secureCookies);
+    ctx.status = 303;
+    ctx.redirect('/login');
   });
 
   router.post('/logout', ...deps.formGuard, async (ctx) => {

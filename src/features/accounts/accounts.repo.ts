@@ -24,6 +24,9 @@ export function createAccountsRepo(db: DB) {
     async update(id: string, changes: UserUpdate): Promise<void> {
       await db.updateTable('users').set(changes).where('id', '=', id).execute();
     },
+    async countSignIn(id: string): Promise<void> {
+      await db.updateTable('users').set((eb) => ({ sign_in_count: eb('sign_in_count', '+', 1) })).where('id', '=', id).execute();
+    },
     /** Deletes the user; their sessions, applications, keys, projects and consents go with them. */
     async delete(id: string): Promise<void> {
       await db.transaction().execute(async (trx) => {
@@ -43,18 +46,22 @@ export type AccountsRepo = ReturnType<typeof createAccountsRepo>;
 
 export function createBrowserSessionsRepo(db: DB) {
   return {
-    async insert(row: { id_hash: string; user_id: string; created_at: number; expires_at: number }) {
+    async insert(row: { id_hash: string; user_id: string; created_at: number; expires_at: number; authenticated_at: number }) {
       await db.insertInto('browser_sessions').values(row).execute();
     },
-    /** The session's user, if the session exists and has not expired. */
-    async findUser(idHash: string, now: number): Promise<UserRow | undefined> {
+    /** The session's user (and when it last authenticated), if the session exists and has not expired. */
+    async findUser(idHash: string, now: number): Promise<(UserRow & { authenticated_at: number | null }) | undefined> {
       return db
         .selectFrom('browser_sessions')
         .innerJoin('users', 'users.id', 'browser_sessions.user_id')
         .selectAll('users')
+        .select('browser_sessions.authenticated_at')
         .where('browser_sessions.id_hash', '=', idHash)
         .where('browser_sessions.expires_at', '>', now)
         .executeTakeFirst();
+    },
+    async markAuthenticated(idHash: string, at: number): Promise<void> {
+      await db.updateTable('browser_sessions').set({ authenticated_at: at }).where('id_hash', '=', idHash).execute();
     },
     async delete(idHash: string): Promise<void> {
       await db.deleteFrom('browser_sessions').where('id_hash', '=', idHash).execute();

@@ -27,6 +27,8 @@ export interface Account {
   createdAt: number;
   /** Whether sign-in asks for a second factor (TOTP or a recovery code). */
   twoFactor: boolean;
+  /** Completed sign-ins so far (the sign-in throttle starts afresh with each). */
+  signInCount: number;
 }
 
 const toAccount = (row: UserRow): Account => ({
@@ -36,6 +38,7 @@ const toAccount = (row: UserRow): Account => ({
   isAdmin: row.is_admin === 1,
   createdAt: row.created_at,
   twoFactor: row.totp_secret_enc !== null,
+  signInCount: row.sign_in_count,
 });
 
 /** Dashboard sessions last a week from sign-in. */
@@ -44,46 +47,73 @@ const SESSION_TTL_MS = 7 * 24 * 3600 * 1000;
 export function createAccountsService(deps: {
   accounts: AccountsRepo;
   sessions: BrowserSessionsRepo;
+  /** oidc-provider's sessions (the `_session` cookie) of an account, ended with its dashboard sessions. */
+  providerSessions: { deleteByAccount(accountId: string): Promise<void> };
   passwords: PasswordHasher;
   now(): number;
 }) {
   const { accounts, sessions, passwords, now } = deps;
 
-  return {
-    async signUp(input: { email: unknown; password: unknown; name?: unknown; isAdmin?: boolean }): Promise<Account> {
-      const email = emailSchema.safeParse(input.email);
-      if (!email.success) throw validationFailed(email.error.issues[0]!.message, 'email');
-      const password = passwordSchema.safeParse(input.password);
-      if (!password.success) throw validationFailed(password.error.issues[0]!.message, 'password');
-      const name = typeof input.name === 'string' && input.name.trim() ? input.name.trim().slice(0, 100) : null;
+  const parseSignUp = (input: { email: unknown; password: unknown; name?: unknown }) => {
+    const email = emailSchema.safeParse(input.email);
+    if (!email.success) throw validationFailed(email.error.issues[0]!.message, 'email');
+    const password = passwordSchema.safeParse(input.password);
+    if (!password.success) throw validationFailed(password.error.issues[0]!.message, 'password');
+    const name = typeof input.name === 'string' && input.name.trim() ? input.name.trim().slice(0, 100) : null;
+    return { email: email.data, password: password.data, name };
+  };
 
-      if (await accounts.findByEmail(email.data)) {
+  async function signUp(input: { email: unknown; password: unknown; name?: unknown; isAdmin?: boolean }): Promise<Account> {
+    const { email, password, name } = parseSignUp(input);
+    if (await accounts.findByEmail(email)) {
+      throw new AppError('CONFLICT', 'An account with this email already exists', { field: 'email' });
+    }
+    const t = now();
+    const row = {
+      id: newId('usr'),
+      email,
+      password_hash: await passwords.hash(password),
+      name,
+      is_admin: input.isAdmin ? 1 : 0,
+      created_at: t,
+      updated_at: t,
+      totp_secret_enc: null,
+      totp_pending_secret_enc: null,
+      totp_enabled_at: null,
+      totp_last_step: null,
+      sign_in_count: 0,
+    };
+    try {
+      await accounts.insert(row, [buildEvent('user.signed_up', row.id, { id: row.id, email: row.email, name: row.name }, t)]);
+    } catch (err) {
+      // Two sign-ups racing for one email: the unique index decides.
+      if (/UNIQUE|duplicate key/i.test(String((err as Error).message))) {
         throw new AppError('CONFLICT', 'An account with this email already exists', { field: 'email' });
       }
-      const t = now();
-      const row = {
-        id: newId('usr'),
-        email: email.data,
-        password_hash: await passwords.hash(password.data),
-        name,
-        is_admin: input.isAdmin ? 1 : 0,
-        created_at: t,
-        updated_at: t,
-        totp_secret_enc: null,
-        totp_pending_secret_enc: null,
-        totp_enabled_at: null,
-        totp_last_step: null,
-      };
-      try {
-        await accounts.insert(row, [buildEvent('user.signed_up', row.id, { id: row.id, email: row.email, name: row.name }, t)]);
-      } catch (err) {
-        // Two sign-ups racing for one email: the unique index decides.
-        if (String((err as Error).message).includes('UNIQUE')) {
-          throw new AppError('CONFLICT', 'An account with this email already exists', { field: 'email' });
-        }
-        throw err;
+      throw err;
+    }
+    return toAccount(row);
+  }
+
+  return {
+    signUp,
+
+    /**
+     * Sign-up from the public form, which must not tell whether an email is registered: a new
+     * email gets an account, a registered one nothing, and both cost one password hash and end
+     * the same way (the caller then asks the person to sign in).
+     */
+    async register(input: { email: unknown; password: unknown; name?: unknown }): Promise<void> {
+      const { email, password } = parseSignUp(input);
+      if (await accounts.findByEmail(email)) {
+        await passwords.hash(password); // the time a new account takes, so timing says nothing either
+        return;
       }
-      return toAccount(row);
+      try {
+        await signUp(input);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.code !== 'CONFLICT') throw err; // lost a race for the email: same answer
+      }
     },
 
     /** The account for these credentials, or null. Unknown email and wrong password cost the same. */
@@ -106,35 +136,44 @@ export function createAccountsService(deps: {
       return row ? toAccount(row) : null;
     },
 
-    /** Starts a dashboard session; returns the raw id for the cookie (only its hash is stored). */
+    /** A sign-in completed (password, and the second factor when on). */
+    async recordSignIn(userId: string): Promise<void> {
+      await accounts.countSignIn(userId);
+    },
+
+    /**
+     * Starts a dashboard session right after an interactive sign-in; returns the raw id for the
+     * cookie (only its hash is stored).
+     */
     async startSession(userId: string): Promise<{ id: string; expiresAt: number }> {
       const id = randomBase62(43);
       const t = now();
-      await sessions.insert({ id_hash: sha256(id), user_id: userId, created_at: t, expires_at: t + SESSION_TTL_MS });
+      await sessions.insert({ id_hash: sha256(id), user_id: userId, created_at: t, expires_at: t + SESSION_TTL_MS, authenticated_at: t });
       return { id, expiresAt: t + SESSION_TTL_MS };
     },
 
-    async sessionAccount(id: string): Promise<Account | null> {
+    /** The session's account, and when the session last authenticated interactively (0: never). */
+    async sessionAccount(id: string): Promise<{ account: Account; authenticatedAt: number } | null> {
       const row = await sessions.findUser(sha256(id), now());
-      return row ? toAccount(row) : null;
+      return row ? { account: toAccount(row), authenticatedAt: row.authenticated_at ?? 0 } : null;
     },
 
-    /** Checks the current password, sets the new one, and ends the account's other sessions. */
-    async changePassword(userId: string, currentSessionId: string, current: unknown, next: unknown): Promise<void> {
-      const row = await accounts.findById(userId);
-      if (!row || typeof current !== 'string' || !(await passwords.verify(row.password_hash, current))) {
-        throw validationFailed('The current password is not right', 'current_password');
-      }
+    /** The person re-entered a password or a code in this session (sudo mode starts now). */
+    async reconfirmSession(id: string): Promise<void> {
+      await sessions.markAuthenticated(sha256(id), now());
+    },
+
+    /**
+     * Sets a new password (the caller checked the current one) and ends every other browser
+     * session of the account: the other dashboard sessions and every OAuth (provider) session,
+     * which could otherwise still obtain authorization codes and consent to applications.
+     */
+    async setPassword(userId: string, currentSessionId: string, next: unknown): Promise<void> {
       const parsed = passwordSchema.safeParse(next);
       if (!parsed.success) throw validationFailed(parsed.error.issues[0]!.message, 'new_password');
       await accounts.update(userId, { password_hash: await passwords.hash(parsed.data), updated_at: now() });
       await sessions.deleteOthers(userId, sha256(currentSessionId));
-    },
-
-    /** Re-checks the password of a signed-in account (before sensitive changes). */
-    async passwordMatches(userId: string, password: unknown): Promise<boolean> {
-      const row = await accounts.findById(userId);
-      return Boolean(row) && typeof password === 'string' && (await passwords.verify(row!.password_hash, password));
+      await deps.providerSessions.deleteByAccount(userId);
     },
 
     async endSession(id: string): Promise<void> {

@@ -6,15 +6,22 @@ export type LoginResult =
   | { ok: true; account: Account; secondFactor: boolean }
   | { ok: false; status: 401 | 429; message: string };
 
-function throttled(wait: number): LoginResult {
-  const seconds = Math.ceil(wait / 1000);
+function throttled(waitMs: number): LoginResult {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
   return { ok: false, status: 429, message: `Too many sign-in attempts. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.` };
 }
 
+const normaliseEmail = (input: unknown) => (typeof input === 'string' ? input.trim().toLowerCase().slice(0, 254) : '');
+
+/** Throttle keys: the password's by email (known or not), the code's by account; both start afresh after a sign-in. */
+const passwordKey = (email: string, account: Account | null) => `pwd:${email}:${account?.signInCount ?? 0}`;
+const codeKey = (account: Account) => `code:${account.id}:${account.signInCount}`;
+
 /**
- * Sign-in attempts, as both login forms (dashboard and OAuth) make them: refused without checking
- * anything while the account or the address is backing off, and the same answers whether or not
- * the email has an account. The second factor backs off on its own key, per account.
+ * Every check of a password or a code, as the login forms (dashboard and OAuth), the second
+ * factor, the re-confirmation page and Settings make them: each attempt is counted before it is
+ * checked (see login-throttle.ts), and the answers are the same whether or not the email has an
+ * account. A completed sign-in is recorded, which starts the account's counts afresh.
  */
 export function createLogin(
   accounts: AccountsService,
@@ -23,42 +30,68 @@ export function createLogin(
   /** Hears each outcome (metrics): a sign-in with a second factor succeeds when that step does. */
   onOutcome: (result: 'success' | 'failure' | 'throttled') => void = () => {},
 ) {
+  type Report = typeof onOutcome;
+  /** Re-checks of a signed-in account are not sign-ins: they stay out of the sign-in metrics. */
+  const unreported: Report = () => {};
+
+  async function checkPassword(email: string, known: Account | null, password: unknown, ip: string, report: Report): Promise<LoginResult> {
+    const admission = await throttle.admit(passwordKey(email, known), ip);
+    if (!admission.allowed) {
+      report('throttled');
+      return throttled(admission.retryAfterMs);
+    }
+    const account = await accounts.authenticate(email, password);
+    if (!account) {
+      report('failure');
+      return { ok: false, status: 401, message: 'Invalid email or password' };
+    }
+    return { ok: true, account, secondFactor: account.twoFactor };
+  }
+
+  async function checkCode(account: Account, code: unknown, ip: string, report: Report): Promise<LoginResult> {
+    const admission = await throttle.admit(codeKey(account), ip);
+    if (!admission.allowed) {
+      report('throttled');
+      return throttled(admission.retryAfterMs);
+    }
+    if (typeof code !== 'string' || !(await twoFactor.verify(account.id, code.slice(0, 64)))) {
+      report('failure');
+      return { ok: false, status: 401, message: 'That code is not valid' };
+    }
+    return { ok: true, account, secondFactor: false };
+  }
+
   return {
     async attempt(emailInput: unknown, password: unknown, ip: string): Promise<LoginResult> {
-      const email = typeof emailInput === 'string' ? emailInput.trim().toLowerCase().slice(0, 254) : '';
-      const wait = throttle.retryAfterMs(email, ip);
-      if (wait > 0) {
-        onOutcome('throttled');
-        return throttled(wait);
+      const email = normaliseEmail(emailInput);
+      const result = await checkPassword(email, await accounts.findByEmail(email), password, ip, onOutcome);
+      if (result.ok && !result.secondFactor) {
+        await accounts.recordSignIn(result.account.id);
+        onOutcome('success');
       }
-      const account = await accounts.authenticate(emailInput, password);
-      if (!account) {
-        throttle.failed(email, ip);
-        onOutcome('failure');
-        return { ok: false, status: 401, message: 'Invalid email or password' };
-      }
-      throttle.succeeded(email);
-      if (!account.twoFactor) onOutcome('success');
-      return { ok: true, account, secondFactor: account.twoFactor };
+      return result;
     },
 
     /** A TOTP or recovery code for an account whose password was just accepted. */
     async attemptSecondFactor(userId: string, code: unknown, ip: string): Promise<LoginResult> {
-      const key = `2fa:${userId}`;
-      const wait = throttle.retryAfterMs(key, ip);
-      if (wait > 0) {
-        onOutcome('throttled');
-        return throttled(wait);
-      }
       const account = await accounts.findById(userId);
-      if (!account || typeof code !== 'string' || !(await twoFactor.verify(userId, code.slice(0, 64)))) {
-        throttle.failed(key, ip);
-        onOutcome('failure');
-        return { ok: false, status: 401, message: 'That code is not valid' };
+      if (!account) return { ok: false, status: 401, message: 'That code is not valid' };
+      const result = await checkCode(account, code, ip, onOutcome);
+      if (result.ok) {
+        await accounts.recordSignIn(account.id);
+        onOutcome('success');
       }
-      throttle.succeeded(key);
-      onOutcome('success');
-      return { ok: true, account, secondFactor: false };
+      return result;
+    },
+
+    /** The signed-in account's password again (Settings, re-confirmation): throttled like sign-in. */
+    async recheckPassword(account: Account, password: unknown, ip: string): Promise<LoginResult> {
+      return checkPassword(account.email, account, password, ip, unreported);
+    },
+
+    /** A current code of the signed-in account (re-confirmation, turning 2FA off): throttled like sign-in. */
+    async recheckCode(account: Account, code: unknown, ip: string): Promise<LoginResult> {
+      return checkCode(account, code, ip, unreported);
     },
   };
 }

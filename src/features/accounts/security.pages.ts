@@ -5,22 +5,31 @@ import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import type { AccountsService } from './accounts.service.ts';
 import type { TwoFactorService } from './two-factor.service.ts';
+import type { Login } from './login.ts';
 import { MAX_RETURN_TO } from './accounts.pages.ts';
 
 export interface SecurityPagesDeps {
   accounts: AccountsService;
   twoFactor: TwoFactorService;
+  login: Login;
+  /** Takes back every application's access of an account (grants, refresh and access tokens). */
+  revokeAllApplications(userId: string): Promise<void>;
   render: Renderer;
   formGuard: Middleware<AppState>[];
+  /** Sudo mode (fresh-auth.ts): every change here needs a recent interactive authentication. */
+  freshAuth: Middleware<AppState>;
 }
 
 /**
  * Settings → Security: change password; turn TOTP two-factor authentication on (QR code and text
  * secret, confirmed with a first code, then ten recovery codes shown once) and off (password and
- * a code). Secrets are rendered straight into the response (no-store), never put in a URL.
+ * a code). Secrets are rendered straight into the response (no-store), never put in a URL. Every
+ * change needs sudo mode, and every password or code checked here is throttled like sign-in.
  */
 export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
-  const { accounts, twoFactor, render } = deps;
+  const { accounts, twoFactor, render, freshAuth } = deps;
+  // CSRF first: a forged form is refused as such, whatever the session's age.
+  const guard = [...deps.formGuard, freshAuth];
   const router = new Router<AppState>({ prefix: '/settings/security' });
 
   router.use(async (ctx, next) => {
@@ -36,24 +45,39 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
 
   router.get('/', (ctx) => overview(ctx));
 
-  router.post('/password', ...deps.formGuard, async (ctx) => {
+  router.post('/password', ...guard, async (ctx) => {
+    const account = ctx.state.account!;
     const body = ctx.request.body as Record<string, unknown>;
+    const current = await deps.login.recheckPassword(account, body['current_password'], ctx.ip);
+    if (!current.ok) {
+      return overview(ctx, { error: current.status === 429 ? current.message : 'The current password is not right' }, current.status === 429 ? 429 : 400);
+    }
     try {
-      await accounts.changePassword(ctx.state.account!.id, ctx.state.sessionId!, body['current_password'], body['new_password']);
-      await overview(ctx, { message: 'Password changed. Your other sessions were signed out.' });
+      await accounts.setPassword(account.id, ctx.state.sessionId!, body['new_password']);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return overview(ctx, { error: err.message }, err.status);
+    }
+    // A checkbox, checked by default: whoever had the old password may have authorized apps too.
+    const revokeApps = body['revoke_applications'] === 'on';
+    if (revokeApps) await deps.revokeAllApplications(account.id);
+    await overview(ctx, {
+      message: `Password changed. Your other sessions were signed out${revokeApps ? ' and every application\'s access was revoked' : ''}.`,
+    });
+  });
+
+  router.post('/2fa/begin', ...guard, async (ctx) => {
+    const account = ctx.state.account!;
+    try {
+      const enrollment = await twoFactor.begin(account.id, account.email);
+      render.page(ctx, 'security/enroll', { wide: true, section: 'security', ...enrollment, error: null });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       await overview(ctx, { error: err.message }, err.status);
     }
   });
 
-  router.post('/2fa/begin', ...deps.formGuard, async (ctx) => {
-    const account = ctx.state.account!;
-    const enrollment = await twoFactor.begin(account.id, account.email);
-    render.page(ctx, 'security/enroll', { wide: true, section: 'security', ...enrollment, error: null });
-  });
-
-  router.post('/2fa/confirm', ...deps.formGuard, async (ctx) => {
+  router.post('/2fa/confirm', ...guard, async (ctx) => {
     const account = ctx.state.account!;
     const code = String((ctx.request.body as Record<string, unknown>)['code'] ?? '');
     try {
@@ -66,13 +90,14 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     }
   });
 
-  router.post('/2fa/disable', ...deps.formGuard, async (ctx) => {
+  router.post('/2fa/disable', ...guard, async (ctx) => {
     const account = ctx.state.account!;
     const body = ctx.request.body as Record<string, unknown>;
-    const passwordOk = await accounts.passwordMatches(account.id, body['password']);
-    const codeOk = passwordOk && (await twoFactor.verify(account.id, String(body['code'] ?? '')));
-    if (!passwordOk || !codeOk) {
-      return overview(ctx, { error: 'To turn off two-factor authentication, enter your password and a current code.' }, 400);
+    const code = await deps.login.recheckCode(account, String(body['code'] ?? ''), ctx.ip);
+    const checked = code.ok ? await deps.login.recheckPassword(account, body['password'], ctx.ip) : code;
+    if (!checked.ok) {
+      const error = checked.status === 429 ? checked.message : 'To turn off two-factor authentication, enter your password and a current code.';
+      return overview(ctx, { error }, checked.status === 429 ? 429 : 400);
     }
     await twoFactor.disable(account.id);
     await overview(ctx, { message: 'Two-factor authentication is off.' });

@@ -51,6 +51,10 @@ export function createTwoFactorService(deps: { repo: TwoFactorRepo; box: SecretB
 
     /** Starts enrollment: a fresh secret as text, otpauth URI and QR code (SVG). */
     async begin(userId: string, label: string): Promise<{ secret: string; uri: string; qrSvg: string }> {
+      // Re-enrolling would replace the secret and the recovery codes: it is turned off first (with a code).
+      if ((await repo.state(userId))?.totp_secret_enc) {
+        throw new AppError('CONFLICT', 'Two-factor authentication is already on. To move it to a new device, turn it off first.');
+      }
       const secret = new OTPAuth.Secret({ size: 20 }).base32;
       await repo.setPending(userId, box.seal(secret));
       const uri = totpFor(secret, label).toString();
@@ -60,6 +64,8 @@ export function createTwoFactorService(deps: { repo: TwoFactorRepo; box: SecretB
     /** Confirms enrollment with a first code; returns the recovery codes (shown once). */
     async confirm(userId: string, code: string): Promise<string[]> {
       const s = await repo.state(userId);
+      // Never over an active secret: that would swap the second factor without a current code.
+      if (s?.totp_secret_enc) throw new AppError('CONFLICT', 'Two-factor authentication is already on.');
       if (!s?.totp_pending_secret_enc) throw new AppError('CONFLICT', 'Start setting up two-factor authentication first');
       const step = matchingStep(box.open(s.totp_pending_secret_enc), code.trim());
       if (step === null) throw validationFailed('That code is not right. Check the time on your device and try again.', 'code');

@@ -56,6 +56,15 @@ export function createConsentsService(deps: {
       }));
     },
 
+    /** Every application's access at once (after a password change): grants and their tokens. */
+    async revokeAll(userId: string): Promise<void> {
+      const rows = await repo.listByUser(userId);
+      for (const row of rows) {
+        await repo.revokeWithGrant(userId, row.client_id, row.grant_id, [buildEvent('consent.revoked', userId, { client_id: row.client_id, user_id: userId }, now())]);
+      }
+      if (rows.length) deps.onRevoked?.();
+    },
+
     /** The user takes consent back: the grant and every token issued under it die with it. */
     async revoke(userId: string, clientId: string): Promise<void> {
       const row = await repo.find(userId, clientId);

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide, ietfHeaders, windowsOf } from './decide.ts';
 import { createMemoryStore } from './store.ts';
-import { waitMs, ACCOUNT_RULE } from './login-throttle.ts';
+import { createLoginThrottle } from './login-throttle.ts';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0); // on a whole hour, so windows start at T0
 
@@ -57,14 +57,32 @@ describe('rate-limit decision (pure, injected time)', () => {
   });
 });
 
-describe('login back-off (pure)', () => {
-  it('lets the free failures through, then doubles the wait, and forgets after the window', () => {
-    const at = (failures: number, last: number) => ({ failures, windowStart: T0, lastFailureAt: last });
-    assert.equal(waitMs(at(3, T0), ACCOUNT_RULE, T0), 0);
-    assert.equal(waitMs(at(4, T0), ACCOUNT_RULE, T0), 1000);
-    assert.equal(waitMs(at(5, T0), ACCOUNT_RULE, T0), 2000);
-    assert.equal(waitMs(at(6, T0), ACCOUNT_RULE, T0 + 1500), 2500);
-    assert.equal(waitMs(at(30, T0), ACCOUNT_RULE, T0), ACCOUNT_RULE.maxDelayMs);
-    assert.equal(waitMs(at(30, T0), ACCOUNT_RULE, T0 + ACCOUNT_RULE.windowMs), 0, 'unlocked when the window passes');
+describe('login throttle (on the rate-limit store, driven by a clock)', () => {
+  it('counts each attempt before it is checked: 3 a minute and 10 an hour per account, whatever the outcome', async () => {
+    let t = T0;
+    const throttle = createLoginThrottle({ store: createMemoryStore(), now: () => t, perAddress: { hourly: 1000, burst: 100 } });
+    const admitted = async (n: number) => {
+      const answers = await Promise.all(Array.from({ length: n }, () => throttle.admit('pwd:a@example.com:0', '10.0.0.1')));
+      return answers.filter((a) => a.allowed).length;
+    };
+    assert.equal(await admitted(40), 3, 'forty at once: three admitted');
+    const refused = await throttle.admit('pwd:a@example.com:0', '10.0.0.1');
+    assert.deepEqual(refused, { allowed: false, retryAfterMs: 60_000 });
+    assert.equal(await admitted(1), 0);
+    for (let minute = 1; minute <= 3; minute++) {
+      t = T0 + minute * 60_000;
+      assert.equal(await admitted(5), minute < 3 ? 3 : 1, `minute ${minute}: the hour allows ${minute < 3 ? 3 : 1} more`);
+    }
+    assert.equal(await admitted(1), 0, 'the hour is used up');
+    assert.equal((await throttle.admit('pwd:a@example.com:1', '10.0.0.1')).allowed, true, 'a sign-in starts a new count (the key changes)');
+    t = T0 + 3_600_000;
+    assert.equal(await admitted(1), 1, 'unlocked when the hour passes');
+  });
+
+  it('counts every attempt of an address, across accounts', async () => {
+    const throttle = createLoginThrottle({ store: createMemoryStore(), now: () => T0, perAddress: { hourly: 100, burst: 5 } });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => throttle.admit(`pwd:user${i}@example.com:0`, '10.0.0.2')));
+    assert.equal(answers.filter((a) => a.allowed).length, 5);
+    assert.equal((await throttle.admit('pwd:other@example.com:0', '10.0.0.3')).allowed, true, 'another address is not affected');
   });
 });

@@ -1,72 +1,48 @@
-/** Failures remembered per account and per address. */
-interface FailureState {
-  failures: number;
-  windowStart: number;
-  lastFailureAt: number;
-}
-
-export interface ThrottleRule {
-  /** Failures allowed before back-off starts. */
-  freeFailures: number;
-  /** Back-off doubles from `baseDelayMs` with each further failure, capped at `maxDelayMs`. */
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** The count starts over this long after the first failure (the unlock). */
-  windowMs: number;
-}
-
-/** Per account: 3 free failures, then 1 s, 2 s, 4 s ... up to 15 min; forgotten after 15 min. */
-export const ACCOUNT_RULE: ThrottleRule = { freeFailures: 3, baseDelayMs: 1000, maxDelayMs: 15 * 60_000, windowMs: 15 * 60_000 };
-/** Per address: more room (shared offices), same shape, over an hour. */
-export const ADDRESS_RULE: ThrottleRule = { freeFailures: 20, baseDelayMs: 1000, maxDelayMs: 15 * 60_000, windowMs: 60 * 60_000 };
+import { decide, windowsOf, type Policy, type Window } from './decide.ts';
+import type { RateLimitStore, WindowHit } from './store.ts';
 
 /**
- * How long a login must wait, from the failures so far: a pure function of the state and the
- * time, so tests drive it with a clock. 0 means try now.
+ * Per account: 3 attempts a minute and 10 an hour. Each window is counted only once the shorter
+ * one admitted the attempt, so hammering the form uses up the minute, not the hour. A completed
+ * sign-in starts the counts afresh (the caller puts the account's sign-in count in the key).
  */
-export function waitMs(state: FailureState | undefined, rule: ThrottleRule, now: number): number {
-  if (!state || now - state.windowStart >= rule.windowMs) return 0;
-  const excess = state.failures - rule.freeFailures;
-  if (excess <= 0) return 0;
-  const delay = Math.min(rule.baseDelayMs * 2 ** (excess - 1), rule.maxDelayMs);
-  return Math.max(0, state.lastFailureAt + delay - now);
-}
+export const ACCOUNT_WINDOWS: Window[] = [
+  { name: 'minute', limit: 3, windowMs: 60_000 },
+  { name: 'hour', limit: 10, windowMs: 3_600_000 },
+];
 
-function recordFailure(state: FailureState | undefined, rule: ThrottleRule, now: number): FailureState {
-  if (!state || now - state.windowStart >= rule.windowMs) return { failures: 1, windowStart: now, lastFailureAt: now };
-  return { ...state, failures: state.failures + 1, lastFailureAt: now };
-}
+/** What the throttle says about one attempt: go ahead (0) or wait this many ms. */
+export type Admission = { allowed: true } | { allowed: false; retryAfterMs: number };
 
 /**
- * Brute-force protection for the login forms (dashboard and OAuth), keyed by the normalised email
- * whether or not such an account exists, so a refusal says nothing about existence. Also used for
- * the second factor later. In memory: the scale-out work moves it to the shared store.
+ * Brute-force protection for every password and code check (both login forms, the second factor,
+ * the re-confirmation page, the current password in Settings). An attempt is counted *before* it
+ * is checked, atomically in the shared rate-limit store, so that parallel guesses cannot all be
+ * checked while the first ones are still being verified: at most the allowance is ever verified,
+ * on one instance or many. Keys are the normalised email (whether or not it has an account, so a
+ * refusal says nothing about existence) or the account id, and the address.
  */
-export function createLoginThrottle(now: () => number) {
-  const byAccount = new Map<string, FailureState>();
-  const byAddress = new Map<string, FailureState>();
+export function createLoginThrottle(deps: { store: RateLimitStore; now(): number; perAddress: Policy }) {
+  const { store, now } = deps;
+  const addressWindows = windowsOf(deps.perAddress);
 
-  function prune(map: Map<string, FailureState>, rule: ThrottleRule): void {
-    if (map.size < 50_000) return;
-    const t = now();
-    for (const [k, s] of map) if (t - s.windowStart >= rule.windowMs) map.delete(k);
-  }
+  const hit = async (key: string, w: Window, t: number): Promise<WindowHit> => store.hit(key, w.windowMs, t);
 
   return {
-    /** Milliseconds to wait before this attempt may be checked (0: go ahead). */
-    retryAfterMs(email: string, ip: string): number {
+    /**
+     * Counts one attempt for `accountKey` and `ip`, and says whether it may be checked. The address
+     * is counted first (all its windows at once), then the account's windows from the shortest.
+     */
+    async admit(accountKey: string, ip: string): Promise<Admission> {
       const t = now();
-      return Math.max(waitMs(byAccount.get(email), ACCOUNT_RULE, t), waitMs(byAddress.get(ip), ADDRESS_RULE, t));
-    },
-    failed(email: string, ip: string): void {
-      const t = now();
-      prune(byAccount, ACCOUNT_RULE);
-      prune(byAddress, ADDRESS_RULE);
-      byAccount.set(email, recordFailure(byAccount.get(email), ACCOUNT_RULE, t));
-      byAddress.set(ip, recordFailure(byAddress.get(ip), ADDRESS_RULE, t));
-    },
-    succeeded(email: string): void {
-      byAccount.delete(email);
+      const byAddress = await Promise.all(addressWindows.map((w) => hit(`login:ip:${ip}`, w, t)));
+      const address = decide(addressWindows.map((w, i) => ({ ...w, ...byAddress[i]! })), t);
+      if (!address.allowed) return { allowed: false, retryAfterMs: address.retryAfter * 1000 };
+      for (const w of ACCOUNT_WINDOWS) {
+        const counted = await hit(`login:acct:${accountKey}`, w, t);
+        if (counted.count > w.limit) return { allowed: false, retryAfterMs: Math.max(1000, counted.resetAt - t) };
+      }
+      return { allowed: true };
     },
   };
 }
