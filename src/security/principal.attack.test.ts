@@ -52,7 +52,7 @@ describe('attacks: one principal, current rights', () => {
         await expectApiError(res, 400, 'VALIDATION_FAILED', { field, message: /Settings/ });
       }
       // Nothing changed: the old password still signs in, the new one does not, the email is the same.
-      assert.equal((await signIn(new Browser(server.url), victim.email, NEW_PASSWORD)).status, 200);
+      assert.notEqual((await signIn(new Browser(server.url), victim.email, NEW_PASSWORD)).status, 303, 'the new password does not sign in');
       assert.equal((await signIn(new Browser(server.url), victim.email, victim.password)).status, 303);
       const me = await api(server, 'GET', '/v2/users/me', key.key);
       assert.equal(me.body!['email'], victim.email);
