@@ -8,9 +8,15 @@ import { assertForbiddenCode, assertInsufficientScope, BEARER_METHODS, securityM
 // is not revealed) unless the credential carries admin:all.
 
 const SEED_APP = { name: 'My Application', redirect_uris: ['https://myapp.com/callback'], scopes: ['read:users', 'write:projects'] };
+/**
+ * The seed's body with scopes a matrix credential holds: it carries exactly the route's scope, and
+ * an application never holds more than whoever registers or changes it (registering, rotating or
+ * redirecting an application with the seed's scopes is refused; see src/security/principal.attack.test.ts).
+ */
+const HELD_APP = { ...SEED_APP, scopes: ['write:applications'] };
 
 /** A fresh application of `owner`'s, registered from the owner's dashboard session. */
-const appOf = async (owner: TestUser) => (await registerApp(owner.browser, { ...SEED_APP, name: 'Managed by the matrix' })).client_id;
+const appOf = async (owner: TestUser) => (await registerApp(owner.browser, { ...HELD_APP, name: 'Managed by the matrix' })).client_id;
 const appPath = async ({ env, caller, target }: RequestContext, suffix = '') =>
   `/oauth/applications/${await appOf(target === 'self' ? caller : env.bob)}${suffix}`;
 
@@ -20,11 +26,11 @@ const routes: RouteSpec[] = [
     method: 'POST',
     scope: 'write:applications',
     ok: 201,
-    request: () => ({ path: '/oauth/applications', body: SEED_APP }),
+    request: () => ({ path: '/oauth/applications', body: HELD_APP }),
     check(res) {
       assert.match(String(res.body!['client_id']), /^app_/);
       assert.match(String(res.body!['client_secret']), /^lkcs_/);
-      assert.deepEqual(res.body!['scopes'], SEED_APP.scopes);
+      assert.deepEqual(res.body!['scopes'], HELD_APP.scopes);
       assert.equal(res.headers.get('cache-control'), 'no-store');
     },
   },
@@ -96,7 +102,7 @@ securityMatrix('security matrix: /oauth/applications', routes, [
     label: 'the application registered with a bearer credential belongs to its account (listed for it, 404 for others)',
     async run(env) {
       for (const method of BEARER_METHODS) {
-        const created = await env.send({ method: 'POST', path: '/oauth/applications', authorization: await bearer(env, method, env.alice, ['write:applications']), body: SEED_APP });
+        const created = await env.send({ method: 'POST', path: '/oauth/applications', authorization: await bearer(env, method, env.alice, ['write:applications']), body: HELD_APP });
         assert.equal(created.status, 201, method);
         const id = String(created.body!['client_id']);
         const mine = await env.send({ method: 'GET', path: '/oauth/applications', authorization: await bearer(env, method, env.alice, ['read:applications']) });
