@@ -3,7 +3,6 @@ import type { z } from 'zod';
 import { AppError, forbidden, notFound, validationFailed } from '../../http/errors.ts';
 import { parseInput } from '../../http/validation.ts';
 import { hasValidChecksum, mintSecret, newId, safeEqual, sha256 } from '../../shared/secrets.ts';
-import { ADMIN_SCOPE } from '../../auth/scopes.ts';
 import type { Principal } from '../../auth/principal.ts';
 import type { ApplicationRow } from '../../db/schema.ts';
 import { buildEvent } from '../webhooks/events.ts';
@@ -47,14 +46,17 @@ function assertCanManage(caller: Principal, row: ApplicationRow | undefined): Ap
  * gives them (a bearer credential: its effective scopes; a browser session: the account's rights).
  * Pointing it somewhere new (redirect URIs) or minting its secret hands those scopes over too.
  */
-function assertHolds(caller: Principal, scopes: readonly string[], doing: string): void {
+function assertHolds(caller: Principal, scopes: readonly string[], refusal: (lacking: string) => string): void {
   const lacking = caller.lacking(scopes);
-  if (lacking.length === 0) return;
-  if (lacking.includes(ADMIN_SCOPE) && lacking.length === 1 && doing === 'register') {
-    throw forbidden('Only admin accounts may register applications with the admin:all scope');
-  }
-  throw forbidden(`You cannot ${doing} an application with scopes you do not hold: ${lacking.join(', ')}`);
+  if (lacking.length) throw forbidden(refusal(lacking.join(', ')));
 }
+
+/** Why each change is refused, naming the scopes the caller lacks. */
+const REFUSED = {
+  register: (l: string) => `An application cannot be given scopes you do not hold: ${l}`,
+  redirect: (l: string) => `Changing the redirect URIs of an application needs every scope it has; you do not hold: ${l}`,
+  rotate: (l: string) => `Rotating the secret of an application needs every scope it has; you do not hold: ${l}`,
+};
 
 const scopesOf = (row: ApplicationRow): string[] => JSON.parse(row.scopes) as string[];
 
@@ -147,7 +149,7 @@ export function createApplicationsService(deps: {
       const ownerId = caller.requireAccount();
       const data = parseInput(createApplicationSchema, input);
       checkRedirects(data.redirect_uris, data.type);
-      assertHolds(caller, data.scopes, 'register');
+      assertHolds(caller, data.scopes, REFUSED.register);
       const secret = isPublicType(data.type) ? undefined : mintSecret(CLIENT_SECRET_PREFIX);
       const t = now();
       const row: ApplicationRow = {
@@ -177,9 +179,9 @@ export function createApplicationsService(deps: {
     async update(caller: Principal, clientId: string, input: unknown): Promise<ApplicationView> {
       const row = assertCanManage(caller, await repo.findById(clientId));
       const data = parseInput(updateApplicationSchema, input);
-      if (data.scopes) assertHolds(caller, data.scopes, 'give');
+      if (data.scopes) assertHolds(caller, data.scopes, REFUSED.register);
       if (data.redirect_uris && JSON.stringify(data.redirect_uris) !== row.redirect_uris) {
-        assertHolds(caller, data.scopes ?? scopesOf(row), 'redirect');
+        assertHolds(caller, data.scopes ?? scopesOf(row), REFUSED.redirect);
       }
       const type = row.type as ApplicationType;
       if (data.redirect_uris) checkRedirects(data.redirect_uris, type);
@@ -205,7 +207,7 @@ export function createApplicationsService(deps: {
     /** Issues a new secret (shown once); the old one stops working at once. */
     async rotateSecret(caller: Principal, clientId: string): Promise<ApplicationView & { client_secret: string }> {
       const row = assertCanManage(caller, await repo.findById(clientId));
-      assertHolds(caller, scopesOf(row), 'rotate the secret of');
+      assertHolds(caller, scopesOf(row), REFUSED.rotate);
       if (isPublicType(row.type as ApplicationType)) {
         throw validationFailed(`A ${row.type} application has no client secret`);
       }
