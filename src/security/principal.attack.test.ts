@@ -221,14 +221,21 @@ describe('attacks with JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
   let make: CredentialFactory;
   let admin: TestUser;
   let rs: { client_id: string; client_secret?: string };
+  /** A second instance on the same database (as behind a load balancer), for "whatever instance issued it". */
+  let other: TestServer;
 
   before(async () => {
-    server = await startTestServer({ env: { ...credentialServerEnv, ACCESS_TOKEN_FORMAT: 'jwt' } });
+    const env = { ...credentialServerEnv, ACCESS_TOKEN_FORMAT: 'jwt' };
+    server = await startTestServer({ env });
+    other = await startTestServer({ dir: server.dir, database: server.database, env: { ...env, ISSUER: server.config.ISSUER } });
     make = credentialFactory(server);
     admin = await make.user({ admin: true, tag: 'jwt-admin' });
     rs = await registerApp(admin.browser, { name: 'Resource server', type: 'resource_server', redirect_uris: [], scopes: [] });
   });
-  after(() => server.dispose());
+  after(async () => {
+    await other.close(); // before the shared database is dropped
+    await server.dispose();
+  });
 
   const introspect = (t: string) => postJson(server, '/oauth/introspect', { token: t }, { Authorization: basicAuth(rs) });
 
@@ -259,5 +266,21 @@ describe('attacks with JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
       assert.equal(res.status, 401, JSON.stringify(res.body));
       assert.deepEqual(intro.body, { active: false });
     }
+  });
+
+  it('another instance that never saw them refuses a deleted application\'s JWT access tokens, and issues it none', async () => {
+    const dev = await make.user({ tag: 'jwt-other' });
+    const svc = await make.serviceToken(dev, ['read:users']);
+    const deleted = await browserJson(dev.browser, 'DELETE', `/oauth/applications/${svc.app.client_id}`);
+    assert.equal(deleted.status, 204);
+    const [res, intro, issued] = await Promise.all([
+      selfTest(other, svc.access_token),
+      postJson(other, '/oauth/introspect', { token: svc.access_token }, { Authorization: basicAuth(rs) }),
+      clientCredentials(other, svc.app),
+    ]);
+    assert.equal(res.status, 401, JSON.stringify(res.body));
+    assert.deepEqual(intro.body, { active: false });
+    assert.equal(issued.status, 401, JSON.stringify(issued.body));
+    assert.equal(issued.body['error'], 'invalid_client');
   });
 });
