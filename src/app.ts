@@ -67,6 +67,9 @@ import { accessLog } from './http/access-log.ts';
 import { createTtlCache } from './shared/ttl-cache.ts';
 import { createCredentialEvents, type CredentialEvents } from './shared/credential-events.ts';
 import type { Credential } from './auth/credential.ts';
+import { createAccountRights } from './auth/account-rights.ts';
+import { ADMIN_SCOPE } from './auth/scopes.ts';
+import { createGrantStanding } from './oidc/grant-standing.ts';
 
 export interface AppDeps {
   config: Config;
@@ -130,12 +133,14 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const oauthTokenCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
   const sharedJwtCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
   const tokenRowCache = createTtlCache<StoredPayload | null>({ ttlMs: cacheTtlMs, max: 20_000, now });
+  const grantStandingCache = createTtlCache<boolean>({ ttlMs: cacheTtlMs, max: 20_000, now });
   // Every cache of checked credentials forgets what a change names, whichever instance made it.
   const credentialEvents = deps.credentialEvents ?? createCredentialEvents();
   credentialEvents.subscribe((event) => {
     // Token caches are not indexed by grant, application or account: any of those empties them.
     oauthTokenCache.clear();
     tokenRowCache.clear();
+    grantStandingCache.clear();
     if (event.kind === 'account') sharedJwtCache.deleteWhere((c) => c.userId === event.id);
   });
   const tokensRevoked = () => credentialEvents.publish({ kind: 'tokens' });
@@ -152,6 +157,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
     passwords,
     now,
   });
+  // What each account may hold now: every credential's effective scopes are computed from it.
+  const accountRights = createAccountRights({ findAccount: (id) => accounts.findById(id), events: credentialEvents, ttlMs: cacheTtlMs, now });
   const projects = createProjectsService({ repo: createProjectsRepo(db), now });
   const apiKeys = createApiKeysService({
     repo: createApiKeysRepo(db),
@@ -162,6 +169,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     events: credentialEvents,
     logger,
     activityBacklog: config.API_KEY_ACTIVITY_BACKLOG,
+    keyPolicy: config.RATE_LIMIT_API_KEY,
   });
   const box = createSecretBox(deps.secretsKey);
   const webhooksRepo = createWebhooksRepo(db);
@@ -200,9 +208,17 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const users = createUsersService({
     repo: accountsRepo,
     accounts,
-    passwords,
     now,
     onDeleted: (id) => credentialEvents.publish({ kind: 'account', id }),
+    // A demoted admin keeps nothing that was granted as admin:all: its grants (with their refresh
+    // tokens) and keys are revoked; every other credential loses it through its effective scopes.
+    onRightsChanged: async (id, { demoted }) => {
+      if (demoted) {
+        await consents.revokeCarrying(id, ADMIN_SCOPE);
+        await apiKeys.revokeCarrying(id, ADMIN_SCOPE);
+      }
+      credentialEvents.publish({ kind: 'account', id });
+    },
   });
 
   // The authorization server.
@@ -213,6 +229,10 @@ export function buildApp(deps: AppDeps): BuiltApp {
     accounts,
     consents,
     logger,
+    ownerIsAdmin: async (clientId) => {
+      const owner = await applications.ownerOf(clientId);
+      return owner !== null && (await accountRights.of(owner))?.isAdmin === true;
+    },
     adapter: createAdapterFactory({
       payloads,
       findClient: (id) => applications.clientMetadata(id),
@@ -243,9 +263,11 @@ export function buildApp(deps: AppDeps): BuiltApp {
       apiResource: config.API_RESOURCE,
       signingKeys: keys.jwks.keys as never,
       ownerOfClient: (clientId) => applications.ownerOf(clientId),
+      grantStands: createGrantStanding({ payloads, cache: grantStandingCache, now }),
       cache: oauthTokenCache,
     }),
-    accountExists: async (id) => (await accounts.findById(id)) !== null,
+    rights: accountRights,
+    applicationExists: (clientId) => applications.exists(clientId),
     jwtAccessTokens: config.ACCESS_TOKEN_FORMAT === 'jwt',
     sharedJwtCache,
     now,

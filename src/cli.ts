@@ -7,7 +7,7 @@ import { createLogger } from './logger.ts';
 import { loadServerKeys, rotateSigningKeys } from './oidc/keys.ts';
 import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
 import { AppError } from './http/errors.ts';
-import { heldScopes } from './auth/authenticate.ts';
+import { sessionPrincipal } from './auth/principal.ts';
 import { createSharedJwtVerifier } from './auth/shared-jwt.ts';
 import { createSecretBox, loadSecretsKey } from './shared/encryption.ts';
 
@@ -178,7 +178,8 @@ async function run(argv: string[]): Promise<unknown> {
     return withApp(async ({ services }) => {
       const owner = await services.accounts.findByEmail(values.owner!);
       if (!owner) throw new UsageError(`no account with email ${values.owner}`);
-      const app = await services.applications.register(owner, {
+      // The operator acts as the owner would: the application holds at most the owner's rights.
+      const app = await services.applications.register(sessionPrincipal(owner), {
         name: values.name,
         redirect_uris: values['redirect-uri'] ?? [],
         scopes: (values.scopes ?? '').split(/[\s,]+/).filter(Boolean),
@@ -209,7 +210,7 @@ async function run(argv: string[]): Promise<unknown> {
       const owner = await services.accounts.findByEmail(values.owner!);
       if (!owner) throw new UsageError(`no account with email ${values.owner}`);
       const created = await services.apiKeys.create(
-        { userId: owner.id, heldScopes: heldScopes(owner) },
+        sessionPrincipal(owner),
         {
           name: values.name,
           scopes: (values.scopes ?? '').split(/[\s,]+/).filter(Boolean),

@@ -107,7 +107,8 @@ const schema = z.object({
 
   /**
    * Rate limits, the seed's table: per API key, per OAuth user, per JWT, per address when
-   * unauthenticated. An API key may carry its own override (`rate_limit` at creation).
+   * unauthenticated. An API key may carry its own override (`rate_limit` at creation): lower than
+   * RATE_LIMIT_API_KEY for anyone, higher only when set with admin:all.
    */
   RATE_LIMIT_API_KEY: policy('10000,100'),
   RATE_LIMIT_OAUTH: policy('5000,50'),

@@ -1,33 +1,30 @@
 import type { Middleware } from 'koa';
 import { AppError, invalidToken } from '../http/errors.ts';
 import type { AppState } from '../http/context.ts';
-import type { Account } from '../features/accounts/accounts.service.ts';
 import type { ApiKeysService } from '../features/api-keys/api-keys.service.ts';
 import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
 import { AddressRefused } from '../features/api-keys/api-keys.service.ts';
 import { sha256 } from '../shared/secrets.ts';
 import type { Credential } from './credential.ts';
 import type { OAuthTokenVerifier } from './oauth-tokens.ts';
-import { ADMIN_SCOPE, ALL_API_SCOPES, hasScopes } from './scopes.ts';
+import { ADMIN_SCOPE } from './scopes.ts';
 import type { SharedJwtVerifier } from './shared-jwt.ts';
 import type { TtlCache } from '../shared/ttl-cache.ts';
-
-
-/** The scopes an account holds: everything but admin:all, or admin:all (which implies the rest). */
-export function heldScopes(account: Pick<Account, 'isAdmin'>): string[] {
-  return account.isAdmin ? [ADMIN_SCOPE] : ALL_API_SCOPES.filter((s) => s !== ADMIN_SCOPE);
-}
+import type { AccountRightsLookup } from './account-rights.ts';
+import { principalFrom, sessionPrincipal, type Principal } from './principal.ts';
 
 export interface AuthenticatorDeps {
   apiKeys: ApiKeysService;
   oauth: OAuthTokenVerifier;
   /** Null when JWT_SECRET is not configured: shared-secret JWTs are then refused. */
   sharedJwt: SharedJwtVerifier | null;
-  /** Whether a JWT `sub` names a Latchkey account (then the JWT acts on that account's resources). */
-  accountExists(id: string): Promise<boolean>;
+  /** What each account may hold now (effective scopes are computed from it on every use). */
+  rights: AccountRightsLookup;
+  /** Whether the application a token was issued to still exists (a deleted one's tokens are dead). */
+  applicationExists(clientId: string): Promise<boolean>;
   /** Accept RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt); opaque-only servers refuse them. */
   jwtAccessTokens: boolean;
-  /** Shared-secret JWTs already verified (signature, claims, account), by the token itself. */
+  /** Shared-secret JWTs already verified (signature and claims), by the token itself. */
   sharedJwtCache: TtlCache<Credential>;
   now(): number;
 }
@@ -40,39 +37,60 @@ function jwtHeader(token: string): { alg?: unknown; typ?: unknown } | null {
   }
 }
 
-/** Resolves a bearer token to one credential: API key, OAuth access token, or shared-secret JWT. */
+/** Resolves a bearer token (API key, OAuth access token, or shared-secret JWT) to its principal. */
 export function createAuthenticator(deps: AuthenticatorDeps) {
-  /** Signature and claims are checked once per token (its expiry on every use, below); the account too. */
-  async function verifySharedJwt(verifier: SharedJwtVerifier, token: string): Promise<Credential | null> {
+  /** Signature and claims are checked once per token (its expiry on every use, below). */
+  function verifySharedJwt(verifier: SharedJwtVerifier, token: string): Credential | null {
     const hit = deps.sharedJwtCache.get(token);
     if (hit) return hit;
-    let credential = verifier.verify(token);
-    if (credential && credential.subject.startsWith('usr_') && (await deps.accountExists(credential.subject))) {
-      credential = { ...credential, userId: credential.subject };
-    }
+    const credential = verifier.verify(token);
     if (credential) deps.sharedJwtCache.set(token, credential);
+    return credential;
+  }
+
+  /**
+   * The principal of a checked credential, with the rights its account holds *now*: a token whose
+   * application or account is gone is no longer valid; a JWT naming a gone account holds nothing.
+   */
+  async function principalOf(credential: Credential): Promise<Principal> {
+    if (credential.clientId !== undefined && !(await deps.applicationExists(credential.clientId))) throw invalidToken();
+    if (credential.userId === null) {
+      // Only a shared-secret JWT may name no account: its signer's own scopes apply.
+      if (credential.method !== 'jwt') throw invalidToken();
+      return principalFrom(credential, undefined);
+    }
+    const rights = await deps.rights.of(credential.userId);
+    if (!rights && credential.method !== 'jwt') throw invalidToken();
+    return principalFrom(credential, rights);
+  }
+
+  async function resolveCredential(token: string, ip: string | null): Promise<Credential> {
+    let credential: Credential | null;
+    if (looksLikeApiKey(token)) {
+      return deps.apiKeys.authenticate(token, ip);
+    } else if (token.split('.').length === 3) {
+      const header = jwtHeader(token);
+      // JWT access tokens only when they are what the server issues (ACCESS_TOKEN_FORMAT=jwt).
+      if (header?.typ === 'at+jwt') credential = deps.jwtAccessTokens ? await deps.oauth.verify(token) : null;
+      else if (header?.alg === 'HS256' && deps.sharedJwt) credential = verifySharedJwt(deps.sharedJwt, token);
+      else credential = null;
+    } else {
+      credential = await deps.oauth.verify(token);
+    }
+    if (!credential || (credential.expiresAt !== null && credential.expiresAt <= deps.now())) throw invalidToken();
     return credential;
   }
 
   return {
     /** `ip` null skips API key allowlists (introspection: the resource server sees the caller). */
-    async resolve(token: string, ip: string | null): Promise<Credential> {
-      let credential: Credential | null;
-      if (looksLikeApiKey(token)) {
-        return deps.apiKeys.authenticate(token, ip);
-      } else if (token.split('.').length === 3) {
-        const header = jwtHeader(token);
-        // JWT access tokens only when they are what the server issues (ACCESS_TOKEN_FORMAT=jwt).
-        if (header?.typ === 'at+jwt') credential = deps.jwtAccessTokens ? await deps.oauth.verify(token) : null;
-        else if (header?.alg === 'HS256' && deps.sharedJwt) credential = await verifySharedJwt(deps.sharedJwt, token);
-        else credential = null;
-      } else {
-        credential = await deps.oauth.verify(token);
-      }
-      if (!credential || (credential.expiresAt !== null && credential.expiresAt <= deps.now())) throw invalidToken();
-      return credential;
+    async resolve(token: string, ip: string | null): Promise<Principal> {
+      return principalOf(await resolveCredential(token, ip));
     },
-    inspectApiKey: (token: string) => deps.apiKeys.inspect(token),
+    /** For introspection: an API key's principal and its allowlist, without an address check. */
+    async inspectApiKey(token: string): Promise<{ principal: Principal; allowedIps: string[] | null }> {
+      const { credential, allowedIps } = await deps.apiKeys.inspect(token);
+      return { principal: await principalOf(credential), allowedIps };
+    },
   };
 }
 export type Authenticator = ReturnType<typeof createAuthenticator>;
@@ -81,7 +99,7 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
  * The one authenticate step: `Authorization: Bearer <API key | OAuth access token | JWT>`, or,
- * where allowed, the dashboard session cookie. Puts `ctx.state.credential`, or, on failure,
+ * where allowed, the dashboard session cookie. Puts `ctx.state.principal`, or, on failure,
  * `ctx.state.authError`, which `requireCredential` throws after the rate limiter has counted the
  * attempt against the caller's address (so guessing credentials is limited too).
  * A cookie-authenticated write must be JSON and come from our own origin (CSRF: a cross-site form
@@ -90,12 +108,13 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 export function authenticate(authenticator: Authenticator, opts: { allowSession: boolean; origin: string }): Middleware<AppState> {
   return async (ctx, next) => {
     try {
-      await resolveCredential(ctx, authenticator, opts);
+      await resolvePrincipal(ctx, authenticator, opts);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       ctx.state.authError = err;
-      // A known key refused for its address is still that key: its log and its limits apply.
-      if (err instanceof AddressRefused) ctx.state.credential = err.credential;
+      // A known key refused for its address is still that key: its log and its limits apply (it
+      // acts on nothing, so it holds no scope).
+      if (err instanceof AddressRefused) ctx.state.principal = principalFrom(err.credential, null);
     }
     await next();
   };
@@ -105,12 +124,12 @@ export function authenticate(authenticator: Authenticator, opts: { allowSession:
 export function requireCredential(): Middleware<AppState> {
   return async (ctx, next) => {
     if (ctx.state.authError) throw ctx.state.authError;
-    if (!ctx.state.credential) throw invalidToken(null);
+    if (!ctx.state.principal) throw invalidToken(null);
     await next();
   };
 }
 
-async function resolveCredential(
+async function resolvePrincipal(
   ctx: Parameters<Middleware<AppState>>[0],
   authenticator: Authenticator,
   opts: { allowSession: boolean; origin: string },
@@ -119,7 +138,7 @@ async function resolveCredential(
   if (header) {
     const m = BEARER.exec(header);
     if (!m) throw invalidToken('invalid_request');
-    ctx.state.credential = await authenticator.resolve(m[1]!, ctx.ip);
+    ctx.state.principal = await authenticator.resolve(m[1]!, ctx.ip);
   } else if (opts.allowSession && ctx.state.account && ctx.state.sessionId) {
     if (!['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
       const from = ctx.get('Origin');
@@ -129,15 +148,8 @@ async function resolveCredential(
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a JSON body (Content-Type: application/json)');
       }
     }
-    const account = ctx.state.account;
-    ctx.state.credential = {
-      method: 'session',
-      subject: account.id,
-      userId: account.id,
-      scopes: heldScopes(account),
-      expiresAt: null,
-      id: sha256(ctx.state.sessionId),
-    };
+    // The session's account was read on this request: its rights are current.
+    ctx.state.principal = sessionPrincipal(ctx.state.account, sha256(ctx.state.sessionId));
   } else {
     throw invalidToken(null);
   }
@@ -146,9 +158,9 @@ async function resolveCredential(
 /** A route's scope requirement, in one line: `requireScopes('read:users')`. */
 export function requireScopes(...required: string[]): Middleware<AppState> {
   return async (ctx, next) => {
-    const credential = ctx.state.credential;
-    if (!credential) throw invalidToken(null);
-    if (!hasScopes(credential.scopes, required)) {
+    const principal = ctx.state.principal;
+    if (!principal) throw invalidToken(null);
+    if (!principal.can(...required)) {
       throw new AppError('FORBIDDEN', 'Insufficient permissions for this operation', undefined, {
         'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${required.join(' ')}"`,
       });
@@ -160,9 +172,9 @@ export function requireScopes(...required: string[]): Middleware<AppState> {
 /** Only a dashboard session or an admin:all credential (e.g. to mint API keys). */
 export function requireSessionOrAdmin(): Middleware<AppState> {
   return async (ctx, next) => {
-    const c = ctx.state.credential;
-    if (!c) throw invalidToken(null);
-    if (c.method !== 'session' && !c.scopes.includes(ADMIN_SCOPE)) {
+    const p = ctx.state.principal;
+    if (!p) throw invalidToken(null);
+    if (p.kind !== 'session' && !p.isAdmin) {
       throw new AppError('FORBIDDEN', 'Insufficient permissions for this operation', undefined, {
         'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${ADMIN_SCOPE}"`,
       });

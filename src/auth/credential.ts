@@ -1,7 +1,11 @@
 /** How a /v2 request authenticated. `session` is the dashboard's own cookie. */
 export type CredentialMethod = 'api_key' | 'oauth' | 'jwt' | 'session';
 
-/** The one credential the authenticate step puts on the context (ctx.state.credential). */
+/**
+ * A presented credential as its verifier checked it: what was granted at issue. The authenticate
+ * step turns it into the request's Principal (effective scopes, current rights); nothing else
+ * decides on it.
+ */
 export interface Credential {
   method: CredentialMethod;
   /** Who the credential speaks for: a user id, a client id (client credentials) or a JWT `sub`. */
@@ -12,7 +16,7 @@ export interface Credential {
   expiresAt: number | null;
   /** The credential's own id: API key id, token id hash, JWT id, session id hash. */
   id: string;
-  /** The Latchkey account whose resources the credential acts on, when it is bound to one. */
+  /** The Latchkey account the credential names (for a JWT: claims), when it names one. */
   userId: string | null;
   /** OAuth client the token was issued to. */
   clientId?: string;

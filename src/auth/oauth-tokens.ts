@@ -13,6 +13,11 @@ export interface OAuthTokenDeps {
   signingKeys: JWK[];
   /** Owner of an application: client-credentials tokens act for the account that registered the app. */
   ownerOfClient(clientId: string): Promise<string | null>;
+  /**
+   * Whether the grant a JWT access token was issued under still stands (see GRANT_CLAIM). Opaque
+   * tokens need no such check: revoking a grant deletes them.
+   */
+  grantStands(grantIdHash: string): Promise<boolean>;
   /** Live tokens already checked, by SHA-256 of the token (emptied on any revocation in this process). */
   cache: TtlCache<Credential>;
 }
@@ -23,6 +28,13 @@ const toPublicJwk = (jwk: JWK): JWK => {
 };
 
 const splitScope = (scope: unknown): string[] => (typeof scope === 'string' ? scope.split(' ').filter(Boolean) : []);
+
+/**
+ * The claim of a JWT access token that names its grant: the SHA-256 of the grant id (what the
+ * database keys grants by), never the id itself. A JWT is not stored, so revoking its grant can
+ * only reach it through this (see oidc/provider.ts, which adds it).
+ */
+export const GRANT_CLAIM = 'grant_hash';
 
 /**
  * OAuth access tokens, checked locally (no HTTP round trip): opaque ones through oidc-provider's
@@ -44,6 +56,8 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
       if (payload['cnf'] !== undefined) return null;
       const clientId = String(payload['client_id'] ?? '');
       const isUser = typeof payload.sub === 'string' && payload.sub !== clientId;
+      const grant = payload[GRANT_CLAIM];
+      if (typeof grant === 'string' && !(await deps.grantStands(grant))) return null;
       return {
         method: 'oauth',
         subject: String(payload.sub),

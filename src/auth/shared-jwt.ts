@@ -63,7 +63,8 @@ export function createSharedJwtVerifier(opts: SharedJwtOptions) {
         scopes,
         expiresAt: payload.exp * 1000,
         id: typeof payload.jti === 'string' ? payload.jti : sha256(token),
-        userId: null,
+        // A `sub` in Latchkey's id format claims that account: the JWT then holds at most its rights.
+        userId: payload.sub.startsWith('usr_') ? payload.sub : null,
       };
     },
     /** Signs a token as a trusted service would (the CLI's `jwt sign`). */

@@ -13,6 +13,7 @@ import { startTestServer, type TestServer } from '../testing/server.ts';
 import { credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type TestUser } from '../testing/credentials.ts';
 import { registerApp } from '../testing/http.ts';
 import { mintApiKey } from '../features/api-keys/key-format.ts';
+import { sessionPrincipal } from '../auth/principal.ts';
 import {
   anyJson, assertAlive, badBody, bodyCertainlyBad, checkAnswer, contentType, fuzz, headerSafe, method, oddString, pct, renderBody, runs, send,
   stringsIn, summary, wrongTypeValue, type BodySpec, type Request,
@@ -55,7 +56,7 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
     tokens.jwt = f.jwt({ sub: admin.id, scopes: ['read:users', 'read:projects', 'write:projects'] });
     tokens.oauth = (await f.oauthToken(member, ['read:users', 'read:projects', 'write:projects'])).access_token;
     const revoked = await f.apiKey(admin, ['read:users'], { name: 'revoked' });
-    await server.built.services.apiKeys.revoke(admin.id, revoked.id);
+    await server.built.services.apiKeys.revoke(sessionPrincipal(admin), revoked.id);
     tokens['revoked-key'] = revoked.key;
     sessionCookie = admin.browser.jar.header();
 

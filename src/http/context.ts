@@ -1,7 +1,7 @@
 import type { ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { Account } from '../features/accounts/accounts.service.ts';
-import type { Credential } from '../auth/credential.ts';
+import type { Principal } from '../auth/principal.ts';
 import type { AppError } from './errors.ts';
 
 /** What middleware puts on `ctx.state` for the handlers after it. */
@@ -16,8 +16,8 @@ export interface AppState {
   authenticatedAt?: number;
   /** CSRF token to embed in forms (see csrf.ts). */
   csrfToken?: string;
-  /** The /v2 caller, set by the authenticate step. */
-  credential?: Credential;
+  /** The API caller (/v2, /oauth/applications), set by the authenticate step. */
+  principal?: Principal;
   /** Why authentication failed, thrown by requireCredential after rate limiting. */
   authError?: AppError;
   /** A fresh nonce for this response's inline scripts and styles (see security-headers.ts). */

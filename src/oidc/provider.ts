@@ -7,6 +7,8 @@ import { clientSecretMatches } from '../features/applications/applications.servi
 import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { ServerKeys } from './keys.ts';
 import type { Adapter } from 'oidc-provider';
+import { GRANT_CLAIM } from '../auth/oauth-tokens.ts';
+import { sha256 } from '../shared/secrets.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -15,6 +17,8 @@ export interface ProviderDeps {
   accounts: AccountsService;
   consents: ConsentsService;
   logger: Logger;
+  /** Whether an application's owner is an admin now: client_credentials tokens act as the owner. */
+  ownerIsAdmin(clientId: string): Promise<boolean>;
   /** Renders oidc-provider's HTML errors (bad redirect_uri, unknown client ...) as our error page. */
   renderError(ctx: KoaContextWithOIDC, title: string, message: string): Promise<void>;
 }
@@ -76,6 +80,15 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes'] },
     claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
+    // A JWT access token names its grant (hashed), so revoking the grant ends it at once.
+    formats: {
+      customizers: {
+        jwt: (_ctx, token, jwt) => {
+          const grantId = (token as { grantId?: string }).grantId;
+          if (grantId) jwt.payload[GRANT_CLAIM] = sha256(grantId);
+        },
+      },
+    },
     scopes: [...OIDC_SCOPES],
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     features: {
@@ -100,18 +113,23 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         defaultResource: () => apiResource,
         useGrantedResource: () => true,
-        getResourceServerInfo: (ctx, resource, client) => {
+        getResourceServerInfo: async (ctx, resource, client) => {
           if (resource !== apiResource) throw new errors.InvalidTarget();
           // An application may request only the scopes it registered (RFC 6749 §3.3: refuse,
-          // rather than silently dropping them as oidc-provider would).
-          const allowed = new Set(allowedScopesOf(client));
+          // rather than silently dropping them as oidc-provider would); a client_credentials
+          // token acts as the owner, so never with admin:all unless the owner is an admin now.
+          let registered = allowedScopesOf(client);
+          if (ctx.oidc?.params?.['grant_type'] === 'client_credentials' && !(await deps.ownerIsAdmin(client.clientId))) {
+            registered = registered.filter((s) => s !== ADMIN_SCOPE);
+          }
+          const allowed = new Set(registered);
           const requested = String(ctx.oidc?.params?.['scope'] ?? '').split(' ').filter(Boolean);
           const refused = requested.filter((s) => !OIDC_SCOPES.has(s) && !allowed.has(s));
           if (refused.length) {
             throw new errors.InvalidScope(`scope not allowed for this application: ${refused.join(' ')}`, refused.join(' '));
           }
           return {
-            scope: allowedScopesOf(client).join(' '),
+            scope: registered.join(' '),
             audience: apiResource,
             accessTokenTTL: config.ACCESS_TOKEN_TTL,
             ...(config.ACCESS_TOKEN_FORMAT === 'jwt'

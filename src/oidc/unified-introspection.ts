@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import type { AppState } from '../http/context.ts';
-import type { Credential } from '../auth/credential.ts';
+import type { Principal } from '../auth/principal.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
 import type { ApplicationsService } from '../features/applications/applications.service.ts';
@@ -12,14 +12,15 @@ export interface UnifiedIntrospectionDeps {
   applications: ApplicationsService;
 }
 
-function rfc7662(c: Credential, allowedIps?: string[] | null): Record<string, unknown> {
+/** `scope` is the effective one: what the credential may do now (a demoted admin's token lost admin:all). */
+function rfc7662(c: Principal, allowedIps?: string[] | null): Record<string, unknown> {
   return {
     active: true,
     method: c.method,
     token_type: c.method === 'oauth' ? 'Bearer' : c.method,
     sub: c.subject,
     scope: c.scopes.join(' '),
-    ...(c.clientId ? { client_id: c.clientId } : {}),
+    ...(c.clientId !== null ? { client_id: c.clientId } : {}),
     ...(c.expiresAt !== null ? { exp: Math.floor(c.expiresAt / 1000) } : {}),
     // The resource server enforces an API key's allowlist: it alone sees the caller's address.
     ...(allowedIps ? { allowed_ips: allowedIps } : {}),
@@ -53,8 +54,19 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
     }
     if (!ours) {
       await next();
-      if (ctx.body && typeof ctx.body === 'object' && (ctx.body as { active?: unknown }).active === true) {
-        ctx.body = { ...(ctx.body as object), method: 'oauth' };
+      const answer = ctx.body as { active?: unknown; token_type?: unknown; scope?: unknown } | undefined;
+      if (answer && typeof answer === 'object' && answer.active === true) {
+        // oidc-provider knows an access token as issued; the answer says what it may do now, and
+        // one whose application or account is gone is no longer active. (Refresh tokens, which
+        // carry no token_type, stand or fall with their grant, which the provider checks.)
+        const now = answer.token_type === undefined ? undefined : await currentPrincipal(deps.authenticator, token);
+        if (now === null) ctx.body = { active: false };
+        else {
+          const body: Record<string, unknown> = { ...answer, method: 'oauth' };
+          if (now && now.scopes.length) body['scope'] = now.scopes.join(' ');
+          else if (now) delete body['scope'];
+          ctx.body = body;
+        }
       }
       return;
     }
@@ -70,21 +82,30 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
       return;
     }
 
-    let credential: Credential | null = null;
+    let principal: Principal | null = null;
     let allowedIps: string[] | null = null;
     try {
       if (looksLikeApiKey(token)) {
-        ({ credential, allowedIps } = await deps.authenticator.inspectApiKey(token));
+        ({ principal, allowedIps } = await deps.authenticator.inspectApiKey(token));
       } else {
-        credential = await deps.authenticator.resolve(token, null);
+        principal = await deps.authenticator.resolve(token, null);
       }
     } catch {
-      credential = null;
+      principal = null;
     }
     const visible =
-      credential !== null &&
-      (client.type === 'resource_server' || (credential.method === 'oauth' && credential.clientId === client.client_id));
+      principal !== null &&
+      (client.type === 'resource_server' || (principal.method === 'oauth' && principal.clientId === client.client_id));
     ctx.status = 200;
-    ctx.body = visible ? rfc7662(credential!, allowedIps) : { active: false };
+    ctx.body = visible ? rfc7662(principal!, allowedIps) : { active: false };
   };
+}
+
+/** The token's principal now, or null when it no longer stands (refused for any reason). */
+async function currentPrincipal(authenticator: Authenticator, token: string): Promise<Principal | null> {
+  try {
+    return await authenticator.resolve(token, null);
+  } catch {
+    return null;
+  }
 }

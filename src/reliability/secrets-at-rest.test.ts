@@ -20,6 +20,7 @@ import { REDIRECT_URI, basicAuth, introspect, pkcePair, postJson, revoke, token,
 import { sql } from 'kysely';
 import { dumpDatabase, sqliteFileOf, type DumpedValue } from '../testing/db-dump.ts';
 import { WebhookReceiver, standardAccepts, seedAccepts } from '../testing/webhook-receiver.ts';
+import { sessionPrincipal } from '../auth/principal.ts';
 
 /** Every secret the run saw, by label, with the variants a careless store might hold. */
 class SecretLog {
@@ -238,7 +239,7 @@ describe('secrets at rest after a run of every flow', () => {
     sessionCookie = { value: dev.jar.get('lk_session')!, sig: sig! };
     assert.ok(sessionCookie.value && sessionCookie.sig, 'a signed session cookie');
     // Buffered writes (API key activity) reach the database before it is dumped.
-    await server.built.services.apiKeys.activity(userId, created.id, { limit: 1 });
+    await server.built.services.apiKeys.activity(sessionPrincipal({ id: userId, isAdmin: false }), created.id, { limit: 1 });
     dump = await dumpDatabase(server.db);
     assert.ok(secrets.entries.length >= 45, `secrets collected: ${secrets.entries.length}`);
   });

@@ -69,7 +69,8 @@ export function createResources(request: Request) {
       list: (opts: { limit?: number; after?: string } = {}) => request<{ data: UserView[]; next_after: string | null }>('GET', '/v2/users', undefined, opts),
       get: (id: string) => request<UserView>('GET', `/v2/users/${enc(id)}`),
       create: (input: { email: string; password: string; name?: string | null; is_admin?: boolean }) => request<UserView>('POST', '/v2/users', input),
-      update: (id: string, changes: { email?: string; password?: string; name?: string | null; is_admin?: boolean }) =>
+      // Profile fields only: a password or an email is changed by the person, in the browser.
+      update: (id: string, changes: { name?: string | null; is_admin?: boolean }) =>
         request<UserView>('PATCH', `/v2/users/${enc(id)}`, changes),
       delete: (id: string) => request<void>('DELETE', `/v2/users/${enc(id)}`),
     },

@@ -1,6 +1,7 @@
 import jwt from 'jsonwebtoken';
 import type { TestServer } from './server.ts';
 import { Browser, authorize, registerApp, signUp } from './http.ts';
+import { sessionPrincipal } from '../auth/principal.ts';
 
 /** The JWT secret test servers are started with (see credentialServerEnv). */
 export const TEST_JWT_SECRET = 'test-jwt-secret-0123456789abcdef-0123456789';
@@ -44,7 +45,7 @@ export function credentialFactory(server: TestServer) {
     /** An API key for `owner`, created through the service (as the dashboard would). */
     async apiKey(owner: TestUser, scopes: string[], opts: { expiresAt?: Date; allowedIps?: string[]; name?: string } = {}) {
       return apiKeys.create(
-        { userId: owner.id, heldScopes: owner.isAdmin ? ['admin:all'] : scopes },
+        sessionPrincipal(owner),
         {
           name: opts.name ?? 'test key',
           scopes,

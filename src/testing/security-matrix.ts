@@ -25,6 +25,7 @@ import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { ADMIN_SCOPE, ALL_API_SCOPES } from '../auth/scopes.ts';
 import { mintApiKey } from '../features/api-keys/key-format.ts';
+import { sessionPrincipal } from '../auth/principal.ts';
 import { mintSecret } from '../shared/secrets.ts';
 import { api, credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type CredentialFactory, type TestUser } from './credentials.ts';
 import { Browser, authorize, csrfFrom, registerApp } from './http.ts';
@@ -284,7 +285,7 @@ export async function createMatrixEnv(opts: { env?: Record<string, string> } = {
   async function makeRevoked(method: BearerMethod, owner: TestUser, scopes: string[]): Promise<string | null> {
     if (method === 'api_key') {
       const created = await make.apiKey(owner, scopes);
-      await server.built.services.apiKeys.revoke(owner.id, created.id);
+      await server.built.services.apiKeys.revoke(sessionPrincipal(owner), created.id);
       return created.key;
     }
     if (method === 'oauth') {

@@ -47,10 +47,10 @@ function recordKeyActivity(apiKeys: ApiKeysService, now: () => number): Middlewa
       status = err instanceof AppError ? err.status : 500;
       throw err;
     } finally {
-      const c = ctx.state.credential;
-      if (c?.method === 'api_key') {
+      const c = ctx.state.principal;
+      if (c?.kind === 'api_key') {
         apiKeys.recordUse({
-          key_id: c.id,
+          key_id: c.credentialId,
           at: now(),
           ip: ctx.ip,
           method: ctx.method,
@@ -100,17 +100,18 @@ export const authTestSchema = z.object({
 /** Every /v2 route, declared once (the router and the OpenAPI document are both built from these). */
 export function v2RouteSpecs(deps: Pick<V2Deps, 'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks'>): RouteSpec[] {
   return [
-    // The seed's "Testing Authentication": what the server sees in the presented credential.
+    // The seed's "Testing Authentication": what the server sees in the presented credential. The
+    // scopes are the effective ones (what the credential may do now), not those granted at issue.
     defineRoute({
-      method: 'get', path: '/auth/test', operationId: 'testAuth', summary: 'Check a credential', tag: 'Authentication',
+      method: 'get', path: '/auth/test', operationId: 'testAuth', summary: 'Check a credential (its effective scopes)', tag: 'Authentication',
       auth: { scopes: [] }, status: 200, response: authTestSchema,
       handler: (ctx) => {
-        const c = ctx.state.credential!;
+        const c = ctx.state.principal!;
         return {
           valid: true,
           method: c.method,
           subject: c.subject,
-          scopes: c.scopes,
+          scopes: [...c.scopes],
           expires_at: c.expiresAt === null ? null : new Date(c.expiresAt).toISOString(),
         };
       },

@@ -4,11 +4,11 @@ import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
 import type { OutboxEvent } from '../webhooks/events.ts';
 import { withEvents, writeOutbox } from '../webhooks/outbox.repo.ts';
 
-/** What authentication needs of a key, with its owner's admin flag (admin:all follows the owner). */
+/** What authentication needs of a key (its owner's rights are read per request, by the authenticate step). */
 export type ApiKeyAuthRow = Pick<
   ApiKeyRow,
   'id' | 'user_id' | 'secret_hash' | 'scopes' | 'allowed_ips' | 'expires_at' | 'revoked_at' | 'grace_until' | 'rate_limit_hourly' | 'rate_limit_burst'
-> & { owner_is_admin: number };
+>;
 
 export function createApiKeysRepo(db: DB) {
   const postgres = isPostgres(db);
@@ -24,7 +24,7 @@ export function createApiKeysRepo(db: DB) {
         .select([
           'api_keys.id', 'api_keys.user_id', 'api_keys.secret_hash', 'api_keys.scopes', 'api_keys.allowed_ips',
           'api_keys.expires_at', 'api_keys.revoked_at', 'api_keys.grace_until', 'api_keys.rate_limit_hourly',
-          'api_keys.rate_limit_burst', 'users.is_admin as owner_is_admin',
+          'api_keys.rate_limit_burst',
         ])
         .where('api_keys.id', '=', id)
         .executeTakeFirst();

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { heldScopes } from '../../auth/authenticate.ts';
-import { requireUser, actorOf } from '../../auth/actor.ts';
+import { principalOf } from '../../auth/principal.ts';
 import { defineRoute, listOf, type RouteSpec } from '../../api/route-spec.ts';
 import type { AppContext } from '../../http/context.ts';
 import { parseInput } from '../../http/validation.ts';
@@ -11,8 +10,6 @@ export const activityQuery = z.object({
   before: z.iso.datetime({ offset: true }).optional(),
 });
 
-/** The account whose keys these are (the session's, or the admin:all credential's own). */
-const owner = (ctx: AppContext) => requireUser(actorOf(ctx.state.credential!));
 const auth = { sessionOrAdmin: true } as const;
 const tag = 'API keys';
 
@@ -21,27 +18,23 @@ const tag = 'API keys';
  * Managing keys needs a dashboard session or admin:all: a key must not be able to mint keys.
  */
 export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
-  const revoke = (ctx: AppContext) => apiKeys.revoke(owner(ctx), ctx.params['id']!);
+  // The keys are the caller's own (a session's account, or the admin:all credential's).
+  const revoke = (ctx: AppContext) => apiKeys.revoke(principalOf(ctx), ctx.params['id']!);
   return [
     defineRoute({
       method: 'post', path: '/api-keys', operationId: 'createApiKey', summary: 'Generate a key (shown once)', tag, auth,
       body: createApiKeySchema, status: 201, response: createdApiKeySchema, secret: true,
-      handler: (ctx) => {
-        const c = ctx.state.credential!;
-        // A session holds its account's scopes; another credential holds what it carries.
-        const held = c.method === 'session' && ctx.state.account ? heldScopes(ctx.state.account) : c.scopes;
-        return apiKeys.create({ userId: owner(ctx), heldScopes: held }, ctx.request.body);
-      },
+      handler: (ctx) => apiKeys.create(principalOf(ctx), ctx.request.body),
     }),
     defineRoute({
       method: 'get', path: '/api-keys', operationId: 'listApiKeys', summary: 'List your keys', tag, auth,
       status: 200, response: listOf(apiKeyViewSchema),
-      handler: async (ctx) => ({ data: await apiKeys.list(owner(ctx)) }),
+      handler: async (ctx) => ({ data: await apiKeys.list(principalOf(ctx)) }),
     }),
     defineRoute({
       method: 'get', path: '/api-keys/:id', operationId: 'getApiKey', summary: 'Get a key', tag, auth,
       status: 200, response: apiKeyViewSchema,
-      handler: (ctx) => apiKeys.get(owner(ctx), ctx.params['id']!),
+      handler: (ctx) => apiKeys.get(principalOf(ctx), ctx.params['id']!),
     }),
     defineRoute({
       method: 'delete', path: '/api-keys/:id', operationId: 'revokeApiKey', summary: 'Revoke a key', tag, auth,
@@ -55,14 +48,14 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
       method: 'post', path: '/api-keys/:id/rotate', operationId: 'rotateApiKey', summary: 'Rotate: a new key; the old one works for the grace period', tag, auth,
       status: 201, response: createdApiKeySchema,
       secret: true,
-      handler: (ctx) => apiKeys.rotate(owner(ctx), ctx.params['id']!),
+      handler: (ctx) => apiKeys.rotate(principalOf(ctx), ctx.params['id']!),
     }),
     defineRoute({
       method: 'get', path: '/api-keys/:id/activity', operationId: 'getApiKeyActivity', summary: 'Recent requests made with a key', tag, auth,
       query: activityQuery, status: 200, response: apiKeyActivitySchema,
       handler: async (ctx) => {
         const q = parseInput(activityQuery, ctx.query);
-        const rows = await apiKeys.activity(owner(ctx), ctx.params['id']!, { limit: q.limit, ...(q.before ? { before: Date.parse(q.before) } : {}) });
+        const rows = await apiKeys.activity(principalOf(ctx), ctx.params['id']!, { limit: q.limit, ...(q.before ? { before: Date.parse(q.before) } : {}) });
         return {
           data: rows.map((r) => ({
             at: new Date(r.at).toISOString(),

@@ -1,8 +1,9 @@
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { ADMIN_SCOPE, ALL_API_SCOPES } from '../../auth/scopes.ts';
+import { ALL_API_SCOPES } from '../../auth/scopes.ts';
 import type { Credential } from '../../auth/credential.ts';
+import type { Principal } from '../../auth/principal.ts';
 import { AppError, forbidden, invalidToken, notFound, validationFailed } from '../../http/errors.ts';
 import { parseInput } from '../../http/validation.ts';
 import { safeEqual, sha256 } from '../../shared/secrets.ts';
@@ -100,11 +101,14 @@ export const apiKeyActivitySchema = z.object({
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** Who is creating a key, and the scopes they hold (a key never exceeds its creator). */
-export interface KeyCreator {
-  userId: string;
-  heldScopes: string[];
+/** A rate limit: requests per hour, and per second. */
+export interface KeyRateLimit {
+  hourly: number;
+  burst: number;
 }
+
+const rateLimitOf = (row: Pick<ApiKeyRow, 'rate_limit_hourly' | 'rate_limit_burst'>): KeyRateLimit | null =>
+  row.rate_limit_hourly !== null && row.rate_limit_burst !== null ? { hourly: row.rate_limit_hourly, burst: row.rate_limit_burst } : null;
 
 interface CachedKey {
   row: ApiKeyAuthRow;
@@ -129,6 +133,8 @@ export function createApiKeysService(deps: {
   logger: Pick<Logger, 'warn'>;
   /** Activity entries that may wait in memory for the database (API_KEY_ACTIVITY_BACKLOG). */
   activityBacklog: number;
+  /** The policy for keys (RATE_LIMIT_API_KEY): only admin:all may give a key more. */
+  keyPolicy: KeyRateLimit;
 }) {
   const { repo, now, events } = deps;
   const cache = createTtlCache<CachedKey>({ ttlMs: deps.cacheTtlMs, max: CACHE_MAX, now });
@@ -160,14 +166,23 @@ export function createApiKeysService(deps: {
       revoked_at: iso(row.revoked_at),
       replaced_by: row.replaced_by,
       grace_until: iso(row.grace_until),
-      rate_limit: row.rate_limit_hourly !== null && row.rate_limit_burst !== null ? { hourly: row.rate_limit_hourly, burst: row.rate_limit_burst } : null,
+      rate_limit: rateLimitOf(row),
     };
   }
 
-  async function owned(userId: string, id: string): Promise<ApiKeyRow> {
-    const row = await repo.findOwned(userId, id);
+  async function owned(principal: Principal, id: string): Promise<ApiKeyRow> {
+    const row = await repo.findOwned(principal.requireAccount(), id);
     if (!row) throw notFound('API key');
     return row;
+  }
+
+  /** A key's own limit may be lower than the policy; only admin:all may set it higher. */
+  function assertRateLimitAllowed(principal: Principal, limit: KeyRateLimit | null): void {
+    if (!limit || principal.isAdmin) return;
+    const policy = deps.keyPolicy;
+    if (limit.hourly > policy.hourly || limit.burst > policy.burst) {
+      throw forbidden(`Only admin:all may set a key's rate limit above the policy (${policy.hourly}/hour, ${policy.burst}/second)`);
+    }
   }
 
   async function lookup(id: string): Promise<CachedKey | undefined> {
@@ -196,17 +211,16 @@ export function createApiKeysService(deps: {
     if (row.revoked_at !== null) throw invalidToken();
     if (row.expires_at !== null && row.expires_at <= t) throw invalidToken();
     if (row.grace_until !== null && row.grace_until <= t) throw invalidToken();
-    // admin:all follows the owner: a demoted admin's keys lose it at once.
-    const scopes = row.owner_is_admin ? entry.scopes : entry.scopes.filter((s) => s !== ADMIN_SCOPE);
+    // The scopes as granted: the authenticate step intersects them with the owner's rights now.
     return {
       credential: {
         method: 'api_key',
         subject: row.user_id,
         userId: row.user_id,
-        scopes,
+        scopes: entry.scopes,
         expiresAt: row.expires_at,
         id: row.id,
-        rateLimit: row.rate_limit_hourly !== null && row.rate_limit_burst !== null ? { hourly: row.rate_limit_hourly, burst: row.rate_limit_burst } : null,
+        rateLimit: rateLimitOf(row),
       },
       allowedIps: entry.allowedIps,
       ranges: entry.ranges,
@@ -214,18 +228,19 @@ export function createApiKeysService(deps: {
   }
 
   return {
-    async create(creator: KeyCreator, input: unknown): Promise<ApiKeyView & { key: string }> {
+    async create(creator: Principal, input: unknown): Promise<ApiKeyView & { key: string }> {
+      const userId = creator.requireAccount();
       const data = parseInput(createApiKeySchema, input);
-      const held = new Set(creator.heldScopes);
-      const excess = held.has(ADMIN_SCOPE) ? [] : data.scopes.filter((s) => !held.has(s));
+      const excess = creator.lacking(data.scopes);
       if (excess.length) throw forbidden(`A key cannot carry scopes its creator does not hold: ${excess.join(', ')}`);
+      assertRateLimitAllowed(creator, data.rate_limit ?? null);
       const t = now();
       const expiresAt = data.expires_at ? Date.parse(data.expires_at) : null;
       if (expiresAt !== null && expiresAt <= t) throw validationFailed('expires_at: must be in the future', 'expires_at');
       const { id, key } = mintApiKey();
       const row: ApiKeyRow = {
         id,
-        user_id: creator.userId,
+        user_id: userId,
         name: data.name,
         secret_hash: sha256(key),
         scopes: JSON.stringify(data.scopes),
@@ -242,31 +257,46 @@ export function createApiKeysService(deps: {
       };
       const view = toView(row);
       await repo.insert(row, [
-        buildEvent('api_key.created', creator.userId, { id, name: row.name, prefix: view.prefix, scopes: view.scopes, expires_at: view.expires_at }, t),
+        buildEvent('api_key.created', userId, { id, name: row.name, prefix: view.prefix, scopes: view.scopes, expires_at: view.expires_at }, t),
       ]);
       return { ...view, key };
     },
 
-    async list(userId: string): Promise<ApiKeyView[]> {
+    async list(principal: Principal): Promise<ApiKeyView[]> {
       await usage.flush(); // "last used" includes the requests still waiting to be written
-      return (await repo.listOwned(userId)).map(toView);
+      return (await repo.listOwned(principal.requireAccount())).map(toView);
     },
 
-    async get(userId: string, id: string): Promise<ApiKeyView> {
-      return toView(await owned(userId, id));
+    async get(principal: Principal, id: string): Promise<ApiKeyView> {
+      return toView(await owned(principal, id));
     },
 
-    async revoke(userId: string, id: string): Promise<ApiKeyView> {
-      const row = await owned(userId, id);
+    async revoke(principal: Principal, id: string): Promise<ApiKeyView> {
+      const row = await owned(principal, id);
       const t = now();
-      await repo.revoke(id, t, [buildEvent('api_key.revoked', userId, { id, name: row.name }, t)]);
+      await repo.revoke(id, t, [buildEvent('api_key.revoked', row.user_id, { id, name: row.name }, t)]);
       events.publish({ kind: 'api_key', id });
-      return toView(await owned(userId, id));
+      return toView(await owned(principal, id));
+    },
+
+    /** Revokes every live key of the account that carries `scope` (an admin's keys, on demotion). */
+    async revokeCarrying(userId: string, scope: string): Promise<void> {
+      const t = now();
+      const carrying = (await repo.listOwned(userId)).filter((row) => row.revoked_at === null && (JSON.parse(row.scopes) as string[]).includes(scope));
+      for (const row of carrying) {
+        await repo.revoke(row.id, t, [buildEvent('api_key.revoked', userId, { id: row.id, name: row.name }, t)]);
+        events.publish({ kind: 'api_key', id: row.id });
+      }
     },
 
     /** A new key with the same settings; the old one works until the grace period ends (never past its expiry). */
-    async rotate(userId: string, id: string): Promise<ApiKeyView & { key: string }> {
-      const old = await owned(userId, id);
+    async rotate(principal: Principal, id: string): Promise<ApiKeyView & { key: string }> {
+      const old = await owned(principal, id);
+      const userId = old.user_id;
+      // The new key is a new grant of the same settings: the same rules as creating one.
+      const excess = principal.lacking(JSON.parse(old.scopes) as string[]);
+      if (excess.length) throw forbidden(`A key cannot carry scopes its creator does not hold: ${excess.join(', ')}`);
+      assertRateLimitAllowed(principal, rateLimitOf(old));
       const t = now();
       const state = status(old, t);
       if (state !== 'active' || old.replaced_by) {
@@ -291,8 +321,8 @@ export function createApiKeysService(deps: {
       return { ...toView(replacement), key };
     },
 
-    async activity(userId: string, id: string, opts: { limit: number; before?: number }): Promise<ApiKeyActivityRow[]> {
-      await owned(userId, id);
+    async activity(principal: Principal, id: string, opts: { limit: number; before?: number }): Promise<ApiKeyActivityRow[]> {
+      await owned(principal, id);
       await usage.flush();
       return repo.activity(id, opts.limit, opts.before);
     },

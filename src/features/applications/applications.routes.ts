@@ -1,12 +1,12 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
-import { actorOf, requireUser } from '../../auth/actor.ts';
+import { principalOf } from '../../auth/principal.ts';
 import { authenticate, requireCredential, type Authenticator } from '../../auth/authenticate.ts';
 import { defineRoute, listOf, mountRoutes, type BuildOptions, type RouteSpec } from '../../api/route-spec.ts';
 import { applicationViewSchema, createApplicationSchema, registeredApplicationSchema, rotatedApplicationSchema, updateApplicationSchema } from './applications.schema.ts';
 import { rateLimitRequests, type Policies, type RateLimiter } from '../rate-limit/rate-limiter.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
-import type { AppManager, ApplicationsService } from './applications.service.ts';
+import type { ApplicationsService } from './applications.service.ts';
 
 export interface ApplicationRoutesDeps {
   applications: ApplicationsService;
@@ -17,12 +17,6 @@ export interface ApplicationRoutesDeps {
   limiter: RateLimiter;
   /** Registration has its own (lower) limit per account; unauthenticated callers per address. */
   policies: Policies;
-}
-
-/** The account acting: a dashboard session, or a bearer credential's account (admin via admin:all). */
-function manager(ctx: AppContext): AppManager {
-  const actor = actorOf(ctx.state.credential!);
-  return { id: requireUser(actor), isAdmin: actor.admin };
 }
 
 /**
@@ -49,33 +43,33 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       method: 'post', path: '/', operationId: 'createApplication', summary: 'Register an application (the client secret is shown once)', tag, auth: write,
       body: createApplicationSchema, status: 201, response: registeredApplicationSchema,
       secret: true,
-      handler: (ctx) => applications.register(manager(ctx), ctx.request.body),
+      handler: (ctx) => applications.register(principalOf(ctx), ctx.request.body),
     }),
     defineRoute({
       method: 'get', path: '/', operationId: 'listApplications', summary: 'List your applications', tag, auth: read,
       status: 200, response: listOf(applicationViewSchema),
-      handler: async (ctx) => ({ data: await applications.list(manager(ctx)) }),
+      handler: async (ctx) => ({ data: await applications.list(principalOf(ctx)) }),
     }),
     defineRoute({
       method: 'get', path: '/:clientId', operationId: 'getApplication', summary: 'Get an application', tag, auth: read,
       status: 200, response: applicationViewSchema,
-      handler: (ctx) => applications.get(manager(ctx), clientId(ctx)),
+      handler: (ctx) => applications.get(principalOf(ctx), clientId(ctx)),
     }),
     defineRoute({
       method: 'patch', path: '/:clientId', operationId: 'updateApplication', summary: 'Update name, redirect URIs or scopes', tag, auth: write,
       body: updateApplicationSchema, status: 200, response: applicationViewSchema,
-      handler: (ctx) => applications.update(manager(ctx), clientId(ctx), ctx.request.body),
+      handler: (ctx) => applications.update(principalOf(ctx), clientId(ctx), ctx.request.body),
     }),
     defineRoute({
       method: 'delete', path: '/:clientId', operationId: 'deleteApplication', summary: 'Delete an application and every token issued to it', tag, auth: write,
       status: 204,
-      handler: (ctx) => applications.remove(manager(ctx), clientId(ctx)),
+      handler: (ctx) => applications.remove(principalOf(ctx), clientId(ctx)),
     }),
     defineRoute({
       method: 'post', path: '/:clientId/secret', operationId: 'rotateApplicationSecret', summary: 'Rotate the client secret (shown once)', tag, auth: write,
       status: 200, response: rotatedApplicationSchema,
       secret: true,
-      handler: (ctx) => applications.rotateSecret(manager(ctx), clientId(ctx)),
+      handler: (ctx) => applications.rotateSecret(principalOf(ctx), clientId(ctx)),
     }),
   ];
 }

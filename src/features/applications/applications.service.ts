@@ -3,13 +3,9 @@ import type { z } from 'zod';
 import { AppError, forbidden, notFound, validationFailed } from '../../http/errors.ts';
 import { parseInput } from '../../http/validation.ts';
 import { hasValidChecksum, mintSecret, newId, safeEqual, sha256 } from '../../shared/secrets.ts';
-import { ADMIN_SCOPE } from '../../auth/scopes.ts';
+import type { Principal } from '../../auth/principal.ts';
 import type { ApplicationRow } from '../../db/schema.ts';
 import { buildEvent } from '../webhooks/events.ts';
-import type { Account } from '../accounts/accounts.service.ts';
-
-/** Who manages applications: an account id, and whether it may manage everyone's (admin). */
-export type AppManager = Pick<Account, 'id' | 'isAdmin'>;
 import type { ApplicationsRepo } from './applications.repo.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
@@ -38,12 +34,31 @@ const toView = (row: ApplicationRow): ApplicationView => ({
   updated_at: new Date(row.updated_at).toISOString(),
 });
 
-/** Who may manage an application: its owner, or an admin. */
-function assertCanManage(actor: AppManager, row: ApplicationRow | undefined): ApplicationRow {
+/** Who may manage an application: its owner, or admin:all (another's is not even revealed). */
+function assertCanManage(caller: Principal, row: ApplicationRow | undefined): ApplicationRow {
   if (!row) throw notFound('Application');
-  if (row.owner_id !== actor.id && !actor.isAdmin) throw notFound('Application');
+  if (row.owner_id !== caller.accountId && !caller.isAdmin) throw notFound('Application');
   return row;
 }
+
+/**
+ * An application's tokens act with its scopes, so it may never hold more than the principal that
+ * gives them (a bearer credential: its effective scopes; a browser session: the account's rights).
+ * Pointing it somewhere new (redirect URIs) or minting its secret hands those scopes over too.
+ */
+function assertHolds(caller: Principal, scopes: readonly string[], refusal: (lacking: string) => string): void {
+  const lacking = caller.lacking(scopes);
+  if (lacking.length) throw forbidden(refusal(lacking.join(', ')));
+}
+
+/** Why each change is refused, naming the scopes the caller lacks. */
+const REFUSED = {
+  register: (l: string) => `An application cannot be given scopes you do not hold: ${l}`,
+  redirect: (l: string) => `Changing the redirect URIs of an application needs every scope it has; you do not hold: ${l}`,
+  rotate: (l: string) => `Rotating the secret of an application needs every scope it has; you do not hold: ${l}`,
+};
+
+const scopesOf = (row: ApplicationRow): string[] => JSON.parse(row.scopes) as string[];
 
 function checkRedirects(uris: string[], type: ApplicationType): void {
   if (usesRedirects(type) && uris.length === 0) {
@@ -130,18 +145,16 @@ export function createApplicationsService(deps: {
   }
 
   return {
-    async register(owner: AppManager, input: unknown): Promise<ApplicationView & { client_secret?: string }> {
+    async register(caller: Principal, input: unknown): Promise<ApplicationView & { client_secret?: string }> {
+      const ownerId = caller.requireAccount();
       const data = parseInput(createApplicationSchema, input);
       checkRedirects(data.redirect_uris, data.type);
-      // Least privilege: only an admin may build an application that can ever hold admin:all.
-      if (data.scopes.includes(ADMIN_SCOPE) && !owner.isAdmin) {
-        throw forbidden('Only admin accounts may register applications with the admin:all scope');
-      }
+      assertHolds(caller, data.scopes, REFUSED.register);
       const secret = isPublicType(data.type) ? undefined : mintSecret(CLIENT_SECRET_PREFIX);
       const t = now();
       const row: ApplicationRow = {
         client_id: newId('app'),
-        owner_id: owner.id,
+        owner_id: ownerId,
         name: data.name,
         type: data.type,
         redirect_uris: JSON.stringify(data.redirect_uris),
@@ -151,23 +164,24 @@ export function createApplicationsService(deps: {
         updated_at: t,
       };
       await validated(toClientMetadata(row));
-      await repo.insert(row, [buildEvent('application.created', owner.id, { client_id: row.client_id, name: row.name, type: row.type }, t)]);
+      await repo.insert(row, [buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t)]);
       return { ...toView(row), ...(secret ? { client_secret: secret } : {}) };
     },
 
-    async list(owner: AppManager): Promise<ApplicationView[]> {
-      return (await repo.listByOwner(owner.id)).map(toView);
+    async list(caller: Principal): Promise<ApplicationView[]> {
+      return (await repo.listByOwner(caller.requireAccount())).map(toView);
     },
 
-    async get(actor: AppManager, clientId: string): Promise<ApplicationView> {
-      return toView(assertCanManage(actor, await repo.findById(clientId)));
+    async get(caller: Principal, clientId: string): Promise<ApplicationView> {
+      return toView(assertCanManage(caller, await repo.findById(clientId)));
     },
 
-    async update(actor: AppManager, clientId: string, input: unknown): Promise<ApplicationView> {
-      const row = assertCanManage(actor, await repo.findById(clientId));
+    async update(caller: Principal, clientId: string, input: unknown): Promise<ApplicationView> {
+      const row = assertCanManage(caller, await repo.findById(clientId));
       const data = parseInput(updateApplicationSchema, input);
-      if (data.scopes?.includes(ADMIN_SCOPE) && !actor.isAdmin) {
-        throw forbidden('Only admin accounts may register applications with the admin:all scope');
+      if (data.scopes) assertHolds(caller, data.scopes, REFUSED.register);
+      if (data.redirect_uris && JSON.stringify(data.redirect_uris) !== row.redirect_uris) {
+        assertHolds(caller, data.scopes ?? scopesOf(row), REFUSED.redirect);
       }
       const type = row.type as ApplicationType;
       if (data.redirect_uris) checkRedirects(data.redirect_uris, type);
@@ -184,15 +198,16 @@ export function createApplicationsService(deps: {
       return toView(next);
     },
 
-    async remove(actor: AppManager, clientId: string): Promise<void> {
-      const row = assertCanManage(actor, await repo.findById(clientId));
+    async remove(caller: Principal, clientId: string): Promise<void> {
+      const row = assertCanManage(caller, await repo.findById(clientId));
       await repo.deleteWithArtifacts(clientId, [buildEvent('application.deleted', row.owner_id, { client_id: clientId, name: row.name }, now())]);
       events.publish({ kind: 'application', id: clientId });
     },
 
     /** Issues a new secret (shown once); the old one stops working at once. */
-    async rotateSecret(actor: AppManager, clientId: string): Promise<ApplicationView & { client_secret: string }> {
-      const row = assertCanManage(actor, await repo.findById(clientId));
+    async rotateSecret(caller: Principal, clientId: string): Promise<ApplicationView & { client_secret: string }> {
+      const row = assertCanManage(caller, await repo.findById(clientId));
+      assertHolds(caller, scopesOf(row), REFUSED.rotate);
       if (isPublicType(row.type as ApplicationType)) {
         throw validationFailed(`A ${row.type} application has no client secret`);
       }
@@ -216,6 +231,11 @@ export function createApplicationsService(deps: {
     async clientMetadata(clientId: string): Promise<AdapterPayload | undefined> {
       const row = await findForAuth(clientId);
       return row ? toClientMetadata(row) : undefined;
+    },
+
+    /** Whether the application exists (its tokens are valid only while it does). */
+    async exists(clientId: string): Promise<boolean> {
+      return (await findForAuth(clientId)) !== undefined;
     },
 
     /** The account that registered an application (client-credentials tokens act for it). */

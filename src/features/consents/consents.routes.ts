@@ -1,9 +1,7 @@
-import { actorOf, requireUser } from '../../auth/actor.ts';
+import { principalOf } from '../../auth/principal.ts';
 import { defineRoute, listOf, type RouteSpec } from '../../api/route-spec.ts';
-import type { AppContext } from '../../http/context.ts';
 import { consentViewSchema, type ConsentsService } from './consents.service.ts';
 
-const owner = (ctx: AppContext) => requireUser(actorOf(ctx.state.credential!));
 const auth = { sessionOrAdmin: true } as const;
 const tag = 'Consents';
 
@@ -13,12 +11,12 @@ export function consentsRoutes(consents: ConsentsService): RouteSpec[] {
     defineRoute({
       method: 'get', path: '/consents', operationId: 'listConsents', summary: 'Applications you authorized', tag, auth,
       status: 200, response: listOf(consentViewSchema),
-      handler: async (ctx) => ({ data: await consents.list(owner(ctx)) }),
+      handler: async (ctx) => ({ data: await consents.list(principalOf(ctx)) }),
     }),
     defineRoute({
       method: 'delete', path: '/consents/:clientId', operationId: 'revokeConsent', summary: 'Revoke an application and its tokens', tag, auth,
       status: 204,
-      handler: (ctx) => consents.revoke(owner(ctx), ctx.params['clientId']!),
+      handler: (ctx) => consents.revoke(principalOf(ctx), ctx.params['clientId']!),
     }),
   ];
 }

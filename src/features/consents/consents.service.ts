@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { notFound } from '../../http/errors.ts';
+import type { Principal } from '../../auth/principal.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { ConsentsRepo } from './consents.repo.ts';
 
@@ -46,8 +47,8 @@ export function createConsentsService(deps: {
       await repo.deleteByGrant(grantId, [buildEvent('grant.revoked', row.user_id, { client_id: row.client_id, user_id: row.user_id }, t)]);
     },
 
-    async list(userId: string): Promise<ConsentView[]> {
-      return (await repo.listByUser(userId)).map((r) => ({
+    async list(caller: Principal): Promise<ConsentView[]> {
+      return (await repo.listByUser(caller.requireAccount())).map((r) => ({
         client_id: r.client_id,
         application: r.app_name,
         scopes: JSON.parse(r.scopes) as string[],
@@ -66,12 +67,26 @@ export function createConsentsService(deps: {
     },
 
     /** The user takes consent back: the grant and every token issued under it die with it. */
-    async revoke(userId: string, clientId: string): Promise<void> {
+    async revoke(caller: Principal, clientId: string): Promise<void> {
+      const userId = caller.requireAccount();
       const row = await repo.find(userId, clientId);
       if (!row) throw notFound('Consent');
       const t = now();
       await repo.revokeWithGrant(userId, clientId, row.grant_id, [buildEvent('consent.revoked', userId, { client_id: clientId, user_id: userId }, t)]);
       deps.onRevoked?.();
+    },
+
+    /**
+     * Takes back every consent of the account whose grant carries `scope`, with its tokens (an
+     * admin's admin:all grants, on demotion: their refresh tokens must not mint more).
+     */
+    async revokeCarrying(userId: string, scope: string): Promise<void> {
+      const rows = (await repo.listByUser(userId)).filter((r) => (JSON.parse(r.scopes) as string[]).includes(scope));
+      const t = now();
+      for (const row of rows) {
+        await repo.revokeWithGrant(userId, row.client_id, row.grant_id, [buildEvent('consent.revoked', userId, { client_id: row.client_id, user_id: userId }, t)]);
+      }
+      if (rows.length) deps.onRevoked?.();
     },
   };
 }

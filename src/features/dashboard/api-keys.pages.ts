@@ -1,6 +1,5 @@
-import { heldScopes } from '../../auth/authenticate.ts';
+import type { Principal } from '../../auth/principal.ts';
 import type { AppContext } from '../../http/context.ts';
-import type { Account } from '../accounts/accounts.service.ts';
 import type { ApiKeyView } from '../api-keys/api-keys.service.ts';
 import { barChartSvg, dailyCounts, summarize } from './chart.ts';
 import { attempt, dashboardPage, formBody, noStore, seeOther, signedIn, type DashboardDeps, type DashboardRouter } from './shared.ts';
@@ -27,11 +26,11 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
   const { apiKeys, now } = deps;
   const page = dashboardPage(deps);
 
-  const formPage = (ctx: AppContext, account: Account, form: KeyForm, error: string | null, status = 200) =>
+  const formPage = (ctx: AppContext, me: Principal, form: KeyForm, error: string | null, status = 200) =>
     page(ctx, 'api-key-new', 'api-keys', {
       title: 'Generate a new API key',
       form,
-      scopes: scopeOptions(account.isAdmin, form.scopes),
+      scopes: scopeOptions(me.isAdmin, form.scopes),
       expiryChoices: EXPIRY_CHOICES,
       minDate: new Date(now() + DAY).toISOString().slice(0, 10),
       error,
@@ -47,9 +46,9 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
     noStore(ctx);
   };
 
-  router.get('/settings/api-keys', signedIn(async (ctx, account) => {
+  router.get('/settings/api-keys', signedIn(async (ctx, me) => {
     const t = now();
-    const keys = (await apiKeys.list(account.id)).map((k) => ({ ...k, ...keyFlags(k, t) }));
+    const keys = (await apiKeys.list(me)).map((k) => ({ ...k, ...keyFlags(k, t) }));
     page(ctx, 'api-keys', 'api-keys', {
       title: 'API keys',
       live: keys.filter(isLiveKey),
@@ -59,9 +58,9 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
     });
   }));
 
-  router.get('/settings/api-keys/new', signedIn((ctx, account) => formPage(ctx, account, EMPTY_FORM, null)));
+  router.get('/settings/api-keys/new', signedIn((ctx, me) => formPage(ctx, me, EMPTY_FORM, null)));
 
-  router.post('/settings/api-keys', ...deps.formGuard, signedIn(async (ctx, account) => {
+  router.post('/settings/api-keys', ...deps.formGuard, signedIn(async (ctx, me) => {
     const body = formBody(ctx);
     const form: KeyForm = {
       name: fieldText(body['name']).trim(),
@@ -70,25 +69,25 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
       expires_date: fieldText(body['expires_date']).trim(),
       allowed_ips: fieldText(body['allowed_ips']),
     };
-    if (!form.name) return formPage(ctx, account, form, 'Give the key a name, so you can recognise it later.', 400);
-    if (form.scopes.length === 0) return formPage(ctx, account, form, 'Choose at least one permission for the key.', 400);
+    if (!form.name) return formPage(ctx, me, form, 'Give the key a name, so you can recognise it later.', 400);
+    if (form.scopes.length === 0) return formPage(ctx, me, form, 'Choose at least one permission for the key.', 400);
     const expiry = expiresAtFrom(form.expires, form.expires_date, now());
-    if ('error' in expiry) return formPage(ctx, account, form, expiry.error, 400);
+    if ('error' in expiry) return formPage(ctx, me, form, expiry.error, 400);
     const ips = lines(form.allowed_ips);
     const result = await attempt(() =>
       apiKeys.create(
-        { userId: account.id, heldScopes: heldScopes(account) },
+        me,
         { name: form.name, scopes: form.scopes, expires_at: expiry.expires_at, ...(ips.length ? { allowed_ips: ips } : {}) },
       ),
     );
-    if (!result.ok) return formPage(ctx, account, form, result.message, result.status);
+    if (!result.ok) return formPage(ctx, me, form, result.message, result.status);
     shownOnce(ctx, result.value, null);
   }));
 
-  router.get('/settings/api-keys/:id', signedIn(async (ctx, account) => {
+  router.get('/settings/api-keys/:id', signedIn(async (ctx, me) => {
     const t = now();
-    const key = await apiKeys.get(account.id, ctx.params['id']!);
-    const rows = await apiKeys.activity(account.id, key.id, { limit: CHART_ROW_LIMIT });
+    const key = await apiKeys.get(me, ctx.params['id']!);
+    const rows = await apiKeys.activity(me, key.id, { limit: CHART_ROW_LIMIT });
     const since = t - CHART_DAYS * DAY;
     const days = dailyCounts(rows.filter((r) => r.at >= since).map((r) => r.at), t, CHART_DAYS);
     const truncated = rows.length === CHART_ROW_LIMIT && rows[rows.length - 1]!.at >= since;
@@ -103,15 +102,15 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
     });
   }));
 
-  router.post('/settings/api-keys/:id/rotate', ...deps.formGuard, signedIn(async (ctx, account) => {
+  router.post('/settings/api-keys/:id/rotate', ...deps.formGuard, signedIn(async (ctx, me) => {
     const id = ctx.params['id']!;
-    const result = await attempt(() => apiKeys.rotate(account.id, id));
+    const result = await attempt(() => apiKeys.rotate(me, id));
     if (!result.ok) return deps.render.error(ctx, result.status, 'This key cannot be rotated', result.message);
-    shownOnce(ctx, result.value, await apiKeys.get(account.id, id));
+    shownOnce(ctx, result.value, await apiKeys.get(me, id));
   }));
 
-  router.get('/settings/api-keys/:id/revoke', signedIn(async (ctx, account) => {
-    const key = await apiKeys.get(account.id, ctx.params['id']!);
+  router.get('/settings/api-keys/:id/revoke', signedIn(async (ctx, me) => {
+    const key = await apiKeys.get(me, ctx.params['id']!);
     page(ctx, 'confirm', 'api-keys', {
       title: `Revoke ${key.name}`,
       heading: `Revoke the API key “${key.name}”?`,
@@ -123,8 +122,8 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
     });
   }));
 
-  router.post('/settings/api-keys/:id/revoke', ...deps.formGuard, signedIn(async (ctx, account) => {
-    await apiKeys.revoke(account.id, ctx.params['id']!);
+  router.post('/settings/api-keys/:id/revoke', ...deps.formGuard, signedIn(async (ctx, me) => {
+    await apiKeys.revoke(me, ctx.params['id']!);
     seeOther(ctx, '/settings/api-keys?done=key-revoked');
   }));
 }

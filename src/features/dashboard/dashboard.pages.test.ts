@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../testing/server.ts';
+import { sessionPrincipal } from '../../auth/principal.ts';
 import { Browser, authorize, csrfFrom, registerApp, signUp } from '../../testing/http.ts';
 
 // The dashboard pages over HTTP (the browser journeys are in e2e/dashboard.test.ts): sign-in
@@ -82,7 +83,7 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.match(await res.text(), /This form has expired/);
     const forged = await browser.postForm('/settings/api-keys', { _csrf: 'forged', name: 'x', scopes: 'read:users', expires: 'never' });
     assert.equal(forged.status, 403);
-    assert.deepEqual(await server.built.services.apiKeys.list(userId), []);
+    assert.deepEqual(await server.built.services.apiKeys.list(sessionPrincipal({ id: userId, isAdmin: false })), []);
   });
 
   it('shows a new key once: in the POST response, not cached, not in a URL, and never again', async () => {
@@ -180,13 +181,13 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     const now = clock;
     try {
       clock = now - 100 * DAY;
-      await apiKeys.create({ userId, heldScopes: ['read:users'] }, { name: 'Ancient', scopes: ['read:users'] });
+      await apiKeys.create(sessionPrincipal({ id: userId, isAdmin: false }), { name: 'Ancient', scopes: ['read:users'] });
       clock = now - 20 * DAY;
-      await apiKeys.create({ userId, heldScopes: ['read:users'] }, { name: 'Soon', scopes: ['read:users'], expires_at: new Date(now + 5 * DAY).toISOString() });
+      await apiKeys.create(sessionPrincipal({ id: userId, isAdmin: false }), { name: 'Soon', scopes: ['read:users'], expires_at: new Date(now + 5 * DAY).toISOString() });
     } finally {
       clock = now;
     }
-    await apiKeys.create({ userId, heldScopes: ['read:users'] }, { name: 'Fine', scopes: ['read:users'], expires_at: new Date(now + 60 * DAY).toISOString() });
+    await apiKeys.create(sessionPrincipal({ id: userId, isAdmin: false }), { name: 'Fine', scopes: ['read:users'], expires_at: new Date(now + 60 * DAY).toISOString() });
     const list = await html(browser, '/settings/api-keys');
     assert.match(list, /2 keys need attention/);
     assert.match(list, /Rotate: older than 90 days/);

@@ -18,14 +18,14 @@ export function dashboardRouter(deps: DashboardDeps): Router<AppState> {
   const router = new Router<AppState>();
   const page = dashboardPage(deps);
 
-  router.get('/dashboard', signedIn(async (ctx, account) => {
+  router.get('/dashboard', signedIn(async (ctx, me) => {
     const t = deps.now();
     const [keys, apps, grants, endpoints, twoFactor] = await Promise.all([
-      deps.apiKeys.list(account.id),
-      deps.applications.list(account),
-      deps.consents.list(account.id),
-      deps.webhooks.list(account.id),
-      deps.twoFactorEnabled ? deps.twoFactorEnabled(account.id) : Promise.resolve(null),
+      deps.apiKeys.list(me),
+      deps.applications.list(me),
+      deps.consents.list(me),
+      deps.webhooks.list(me.requireAccount()),
+      deps.twoFactorEnabled ? deps.twoFactorEnabled(me.requireAccount()) : Promise.resolve(null),
     ]);
     const live = keys.filter(isLiveKey);
     page(ctx, 'overview', 'overview', {

@@ -3,7 +3,8 @@ import type Router from '@koa/router';
 import { AppError } from '../../http/errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
-import type { Account } from '../accounts/accounts.service.ts';
+import { sessionPrincipal, type Principal } from '../../auth/principal.ts';
+import { sha256 } from '../../shared/secrets.ts';
 import { MAX_RETURN_TO } from '../accounts/accounts.pages.ts';
 import type { ApiKeysService } from '../api-keys/api-keys.service.ts';
 import type { ApplicationsService } from '../applications/applications.service.ts';
@@ -31,11 +32,12 @@ export type DashboardRouter = Router<AppState>;
 /** The dashboard's sections, in the order of the navigation (the layout lists them). */
 export type Section = 'overview' | 'api-keys' | 'applications' | 'authorized-apps' | 'webhooks' | 'security';
 
-type Handler = (ctx: AppContext, account: Account) => Promise<void> | void;
+type Handler = (ctx: AppContext, me: Principal) => Promise<void> | void;
 
 /**
- * Runs the handler for a signed-in account; otherwise sends the browser to sign in and come back
- * (a form post comes back to the page it was posted from, never re-posted).
+ * Runs the handler for a signed-in account, as its principal (the account's rights as read on this
+ * request); otherwise sends the browser to sign in and come back (a form post comes back to the
+ * page it was posted from, never re-posted).
  */
 export function signedIn(handler: Handler): Middleware<AppState> {
   return async (ctx) => {
@@ -47,7 +49,7 @@ export function signedIn(handler: Handler): Middleware<AppState> {
       ctx.redirect(`/login?return_to=${encodeURIComponent(back)}`);
       return;
     }
-    await handler(ctx, account);
+    await handler(ctx, sessionPrincipal(account, ctx.state.sessionId ? sha256(ctx.state.sessionId) : ''));
   };
 }
 

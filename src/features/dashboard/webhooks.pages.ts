@@ -53,62 +53,62 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
     noStore(ctx);
   };
 
-  router.get('/settings/webhooks', signedIn(async (ctx, account) => {
+  router.get('/settings/webhooks', signedIn(async (ctx, me) => {
     page(ctx, 'webhooks', 'webhooks', {
       title: 'Webhooks',
-      endpoints: await webhooks.list(account.id),
+      endpoints: await webhooks.list(me.requireAccount()),
       notice: noticeFor(ctx.query['done']),
     });
   }));
 
   router.get('/settings/webhooks/new', signedIn((ctx) => newPage(ctx, EMPTY_FORM, null)));
 
-  router.post('/settings/webhooks', ...deps.formGuard, signedIn(async (ctx, account) => {
+  router.post('/settings/webhooks', ...deps.formGuard, signedIn(async (ctx, me) => {
     const form = readForm(ctx);
     if (!form.url) return newPage(ctx, form, 'Enter the URL that should receive the events.', 400);
     if (form.events.length === 0) return newPage(ctx, form, 'Choose at least one event, or All events.', 400);
-    const result = await attempt(() => webhooks.create(account.id, { url: form.url, events: form.events, description: form.description || null }));
+    const result = await attempt(() => webhooks.create(me.requireAccount(), { url: form.url, events: form.events, description: form.description || null }));
     if (!result.ok) return newPage(ctx, form, result.message, result.status);
     shownOnce(ctx, result.value, false);
   }));
 
-  router.get('/settings/webhooks/:id', signedIn(async (ctx, account) => {
-    const endpoint = await webhooks.get(account.id, ctx.params['id']!);
-    await detailPage(ctx, account.id, endpoint, formOf(endpoint), null);
+  router.get('/settings/webhooks/:id', signedIn(async (ctx, me) => {
+    const endpoint = await webhooks.get(me.requireAccount(), ctx.params['id']!);
+    await detailPage(ctx, me.requireAccount(), endpoint, formOf(endpoint), null);
   }));
 
-  router.post('/settings/webhooks/:id', ...deps.formGuard, signedIn(async (ctx, account) => {
-    const endpoint = await webhooks.get(account.id, ctx.params['id']!);
+  router.post('/settings/webhooks/:id', ...deps.formGuard, signedIn(async (ctx, me) => {
+    const endpoint = await webhooks.get(me.requireAccount(), ctx.params['id']!);
     const form = readForm(ctx);
-    if (!form.url) return detailPage(ctx, account.id, endpoint, form, 'Enter the URL that should receive the events.', 400, true);
-    if (form.events.length === 0) return detailPage(ctx, account.id, endpoint, form, 'Choose at least one event, or All events.', 400, true);
-    const result = await attempt(() => webhooks.update(account.id, endpoint.id, { url: form.url, events: form.events, description: form.description || null }));
-    if (!result.ok) return detailPage(ctx, account.id, endpoint, form, result.message, result.status, true);
+    if (!form.url) return detailPage(ctx, me.requireAccount(), endpoint, form, 'Enter the URL that should receive the events.', 400, true);
+    if (form.events.length === 0) return detailPage(ctx, me.requireAccount(), endpoint, form, 'Choose at least one event, or All events.', 400, true);
+    const result = await attempt(() => webhooks.update(me.requireAccount(), endpoint.id, { url: form.url, events: form.events, description: form.description || null }));
+    if (!result.ok) return detailPage(ctx, me.requireAccount(), endpoint, form, result.message, result.status, true);
     seeOther(ctx, `${endpointPath(endpoint.id)}?done=webhook-updated`);
   }));
 
-  router.post('/settings/webhooks/:id/status', ...deps.formGuard, signedIn(async (ctx, account) => {
+  router.post('/settings/webhooks/:id/status', ...deps.formGuard, signedIn(async (ctx, me) => {
     const status = fieldText(formBody(ctx)['status']) === 'active' ? 'active' : 'disabled';
-    await webhooks.update(account.id, ctx.params['id']!, { status });
+    await webhooks.update(me.requireAccount(), ctx.params['id']!, { status });
     seeOther(ctx, `${endpointPath(ctx.params['id']!)}?done=webhook-updated`);
   }));
 
-  router.post('/settings/webhooks/:id/secret', ...deps.formGuard, signedIn(async (ctx, account) => {
-    shownOnce(ctx, await webhooks.rotateSecret(account.id, ctx.params['id']!), true);
+  router.post('/settings/webhooks/:id/secret', ...deps.formGuard, signedIn(async (ctx, me) => {
+    shownOnce(ctx, await webhooks.rotateSecret(me.requireAccount(), ctx.params['id']!), true);
   }));
 
-  router.post('/settings/webhooks/:id/deliveries/:deliveryId/redeliver', ...deps.formGuard, signedIn(async (ctx, account) => {
+  router.post('/settings/webhooks/:id/deliveries/:deliveryId/redeliver', ...deps.formGuard, signedIn(async (ctx, me) => {
     const id = ctx.params['id']!;
-    const result = await attempt(() => webhooks.redeliver(account.id, id, ctx.params['deliveryId']!));
+    const result = await attempt(() => webhooks.redeliver(me.requireAccount(), id, ctx.params['deliveryId']!));
     if (!result.ok) {
-      const endpoint = await webhooks.get(account.id, id);
-      return detailPage(ctx, account.id, endpoint, formOf(endpoint), result.message, result.status);
+      const endpoint = await webhooks.get(me.requireAccount(), id);
+      return detailPage(ctx, me.requireAccount(), endpoint, formOf(endpoint), result.message, result.status);
     }
     seeOther(ctx, `${endpointPath(id)}?done=redelivery-queued`);
   }));
 
-  router.get('/settings/webhooks/:id/delete', signedIn(async (ctx, account) => {
-    const endpoint = await webhooks.get(account.id, ctx.params['id']!);
+  router.get('/settings/webhooks/:id/delete', signedIn(async (ctx, me) => {
+    const endpoint = await webhooks.get(me.requireAccount(), ctx.params['id']!);
     page(ctx, 'confirm', 'webhooks', {
       title: 'Delete webhook endpoint',
       heading: 'Delete this webhook endpoint?',
@@ -120,8 +120,8 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
     });
   }));
 
-  router.post('/settings/webhooks/:id/delete', ...deps.formGuard, signedIn(async (ctx, account) => {
-    await webhooks.remove(account.id, ctx.params['id']!);
+  router.post('/settings/webhooks/:id/delete', ...deps.formGuard, signedIn(async (ctx, me) => {
+    await webhooks.remove(me.requireAccount(), ctx.params['id']!);
     seeOther(ctx, '/settings/webhooks?done=webhook-deleted');
   }));
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { assertOwnerOrAdmin, requireUser, type Actor } from '../../auth/actor.ts';
+import type { Principal } from '../../auth/principal.ts';
 import { notFound } from '../../http/errors.ts';
 import { parseInput } from '../../http/validation.ts';
 import { newId } from '../../shared/secrets.ts';
@@ -39,32 +39,32 @@ export const listProjectsQuery = z.object({
 export function createProjectsService(deps: { repo: ProjectsRepo; now(): number }) {
   const { repo, now } = deps;
 
-  async function load(actor: Actor, id: string): Promise<ProjectRow> {
+  async function load(caller: Principal, id: string): Promise<ProjectRow> {
     const row = await repo.findById(id);
     if (!row) throw notFound('Project');
-    assertOwnerOrAdmin(actor, row.owner_id);
+    caller.assertOwnerOrAdmin(row.owner_id);
     return row;
   }
 
   return {
-    async list(actor: Actor, query: unknown): Promise<{ data: ProjectView[] }> {
+    async list(caller: Principal, query: unknown): Promise<{ data: ProjectView[] }> {
       const { limit, offset } = parseInput(listProjectsQuery, query);
-      if (!actor.admin && !actor.userId) return { data: [] };
-      return { data: (await repo.list(actor.admin ? null : actor.userId, limit, offset)).map(toView) };
+      if (!caller.isAdmin && !caller.accountId) return { data: [] };
+      return { data: (await repo.list(caller.isAdmin ? null : caller.accountId, limit, offset)).map(toView) };
     },
-    async create(actor: Actor, input: unknown): Promise<ProjectView> {
-      const ownerId = requireUser(actor);
+    async create(caller: Principal, input: unknown): Promise<ProjectView> {
+      const ownerId = caller.requireAccount();
       const data = parseInput(createProjectSchema, input);
       const t = now();
       const row: ProjectRow = { id: newId('prj'), owner_id: ownerId, name: data.name, description: data.description ?? null, created_at: t, updated_at: t };
       await repo.insert(row);
       return toView(row);
     },
-    async get(actor: Actor, id: string): Promise<ProjectView> {
-      return toView(await load(actor, id));
+    async get(caller: Principal, id: string): Promise<ProjectView> {
+      return toView(await load(caller, id));
     },
-    async update(actor: Actor, id: string, input: unknown): Promise<ProjectView> {
-      const row = await load(actor, id);
+    async update(caller: Principal, id: string, input: unknown): Promise<ProjectView> {
+      const row = await load(caller, id);
       const data = parseInput(updateProjectSchema, input);
       const changes = {
         ...(data.name !== undefined && { name: data.name }),
@@ -74,8 +74,8 @@ export function createProjectsService(deps: { repo: ProjectsRepo; now(): number 
       await repo.update(id, changes);
       return toView({ ...row, ...changes });
     },
-    async remove(actor: Actor, id: string): Promise<void> {
-      await load(actor, id);
+    async remove(caller: Principal, id: string): Promise<void> {
+      await load(caller, id);
       await repo.delete(id);
     },
   };

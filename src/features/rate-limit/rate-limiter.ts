@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import type { Credential } from '../../auth/credential.ts';
+import type { Principal } from '../../auth/principal.ts';
 import { AppError } from '../../http/errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import { decide, ietfHeaders, windowsOf, type Decision, type Policy } from './decide.ts';
@@ -55,16 +55,16 @@ export function rateLimited(d: Decision, who: string): AppError {
   );
 }
 
-/** The bucket and policy for a credential, as the seed's table says (per key, user, token, address). */
-export function bucketFor(c: Credential | undefined, ip: string, p: Policies, keyOverride?: Policy | null) {
+/** The bucket and policy for a caller, as the seed's table says (per key, user, token, address). */
+export function bucketFor(c: Principal | undefined, ip: string, p: Policies, keyOverride?: Policy | null) {
   switch (c?.method) {
     case 'api_key':
-      return { bucket: `key:${c.id}`, policy: keyOverride ?? p.apiKey, who: 'this API key' };
+      return { bucket: `key:${c.credentialId}`, policy: keyOverride ?? p.apiKey, who: 'this API key' };
     case 'oauth':
     case 'session':
-      return { bucket: `user:${c.userId ?? c.subject}`, policy: p.oauth, who: 'this user' };
+      return { bucket: `user:${c.accountId ?? c.subject}`, policy: p.oauth, who: 'this user' };
     case 'jwt':
-      return { bucket: `jwt:${c.id}`, policy: p.jwt, who: 'this token' };
+      return { bucket: `jwt:${c.credentialId}`, policy: p.jwt, who: 'this token' };
     default:
       return { bucket: `ip:${ip}`, policy: p.unauthenticated, who: 'your address' };
   }
@@ -73,7 +73,7 @@ export function bucketFor(c: Credential | undefined, ip: string, p: Policies, ke
 /** Every /v2 request (authenticated or not) is counted; headers on every answer, 429 when over. */
 export function rateLimitRequests(limiter: RateLimiter, policies: Policies, scope = 'v2'): Middleware<AppState> {
   return async (ctx, next) => {
-    const c = ctx.state.credential;
+    const c = ctx.state.principal;
     const { bucket, policy, who } = bucketFor(c, ctx.ip, policies, c?.rateLimit ?? null);
     const decision = await limiter.check(`${scope}:${bucket}`, policy);
     setRateLimitHeaders(ctx, decision, limiter.now());

@@ -1,9 +1,7 @@
-import { actorOf } from '../../auth/actor.ts';
+import { principalOf } from '../../auth/principal.ts';
 import { defineRoute, type RouteSpec } from '../../api/route-spec.ts';
-import type { AppContext } from '../../http/context.ts';
 import { createUserSchema, listQuerySchema, updateUserSchema, userListSchema, userViewSchema, type UsersService } from './users.service.ts';
 
-const actor = (ctx: AppContext) => actorOf(ctx.state.credential!);
 const tag = 'Users';
 
 /** /v2/users: a user reads and changes themselves (`me`); admin:all reaches everyone. */
@@ -12,7 +10,7 @@ export function usersRoutes(users: UsersService): RouteSpec[] {
     defineRoute({
       method: 'get', path: '/users', operationId: 'listUsers', summary: 'List users (yourself; everyone with admin:all)', tag,
       auth: { scopes: ['read:users'] }, query: listQuerySchema, status: 200, response: userListSchema,
-      handler: (ctx) => users.list(actor(ctx), ctx.query),
+      handler: (ctx) => users.list(principalOf(ctx), ctx.query),
     }),
     // Creating accounts for others is administration.
     defineRoute({
@@ -23,17 +21,17 @@ export function usersRoutes(users: UsersService): RouteSpec[] {
     defineRoute({
       method: 'get', path: '/users/:id', operationId: 'getUser', summary: 'Get a user (`me` for yourself)', tag,
       auth: { scopes: ['read:users'] }, status: 200, response: userViewSchema,
-      handler: (ctx) => users.get(actor(ctx), ctx.params['id']!),
+      handler: (ctx) => users.get(principalOf(ctx), ctx.params['id']!),
     }),
     defineRoute({
-      method: 'patch', path: '/users/:id', operationId: 'updateUser', summary: 'Update a user', tag,
+      method: 'patch', path: '/users/:id', operationId: 'updateUser', summary: 'Update a profile (name; is_admin with admin:all). Password and email are changed in the browser only', tag,
       auth: { scopes: ['write:users'] }, body: updateUserSchema, status: 200, response: userViewSchema,
-      handler: (ctx) => users.update(actor(ctx), ctx.params['id']!, ctx.request.body),
+      handler: (ctx) => users.update(principalOf(ctx), ctx.params['id']!, ctx.request.body),
     }),
     defineRoute({
       method: 'delete', path: '/users/:id', operationId: 'deleteUser', summary: 'Delete a user and everything they own', tag,
       auth: { scopes: ['delete:users'] }, status: 204,
-      handler: (ctx) => users.remove(actor(ctx), ctx.params['id']!),
+      handler: (ctx) => users.remove(principalOf(ctx), ctx.params['id']!),
     }),
   ];
 }

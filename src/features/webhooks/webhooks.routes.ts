@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { actorOf, requireUser } from '../../auth/actor.ts';
+import { principalOf } from '../../auth/principal.ts';
 import { defineRoute, listOf, type RouteSpec } from '../../api/route-spec.ts';
 import type { AppContext } from '../../http/context.ts';
 import {
@@ -12,7 +12,8 @@ import {
   type WebhooksService,
 } from './webhooks.service.ts';
 
-const owner = (ctx: AppContext) => requireUser(actorOf(ctx.state.credential!));
+/** The account whose endpoints these are: the caller's own (a session's, or the admin:all credential's). */
+const owner = (ctx: AppContext) => principalOf(ctx).requireAccount();
 const auth = { sessionOrAdmin: true } as const;
 const tag = 'Webhooks';
 const deliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
