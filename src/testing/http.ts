@@ -39,6 +39,22 @@ export class CookieJar {
   }
 }
 
+/**
+ * fetch, sent again once when it went out on a kept-alive connection that a test had just closed
+ * by stopping or restarting its server: the request never reached a server, and a busy machine
+ * may not yet have read the connection's end when the next request picks it from the pool.
+ */
+async function fetchOnce(target: URL, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(target, init);
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const closedUnderUs = cause?.code === 'UND_ERR_SOCKET' && cause.message === 'other side closed';
+    if (!closedUnderUs || init.body instanceof ReadableStream) throw err;
+    return fetch(target, init);
+  }
+}
+
 export class Browser {
   readonly jar = new CookieJar();
   constructor(readonly baseUrl: string) {}
@@ -47,7 +63,7 @@ export class Browser {
     const target = new URL(url, this.baseUrl);
     const headers = new Headers(init.headers);
     if (target.origin === new URL(this.baseUrl).origin && this.jar.header()) headers.set('cookie', this.jar.header());
-    const res = await fetch(target, { ...init, headers, redirect: 'manual' });
+    const res = await fetchOnce(target, { ...init, headers, redirect: 'manual' });
     if (target.origin === new URL(this.baseUrl).origin) this.jar.store(res);
     return res;
   }

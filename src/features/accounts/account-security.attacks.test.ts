@@ -84,6 +84,18 @@ describe('sudo mode: the cookie alone changes nothing about how the account sign
     assert.deepEqual(codesAfter, codesBefore, 'the recovery codes are untouched');
   });
 
+  it('a stolen session cannot change the password, even knowing it: the change goes to the confirm page first', async () => {
+    const victim = await person();
+    const hashBefore = (await server.db.selectFrom('users').select('password_hash').where('id', '=', victim.id).executeTakeFirstOrThrow()).password_hash;
+    clock += 11 * MINUTE; // older than FRESH_AUTH_MAX_AGE
+    const thief = thiefOf(victim.browser);
+    const changed = await postFrom(thief, '/settings/security', '/settings/security/password', { current_password: PASSWORD, new_password: 'the thief chose this one' });
+    assert.equal(changed.status, 303);
+    assert.match(changed.headers.get('location') ?? '', /^\/settings\/confirm\?/);
+    const hashAfter = (await server.db.selectFrom('users').select('password_hash').where('id', '=', victim.id).executeTakeFirstOrThrow()).password_hash;
+    assert.equal(hashAfter, hashBefore, 'the password is untouched');
+  });
+
   it('while 2FA is on, even a fresh session cannot re-enrol over it (turn it off first, with a code)', async () => {
     const victim = await person();
     await enrol(victim.browser);
