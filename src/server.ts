@@ -11,6 +11,9 @@ import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
 import { createSecretBox, loadSecretsKey } from './shared/encryption.ts';
 import type { Deliver } from './features/webhooks/deliver.ts';
 import { createMetrics, type MetricsOptions } from './http/metrics.ts';
+import { createCredentialEvents } from './shared/credential-events.ts';
+import { createCredentialEventsRepo } from './shared/credential-events.repo.ts';
+import { startCredentialRelay } from './shared/credential-relay.ts';
 
 export interface RunningServer {
   url: string;
@@ -52,7 +55,16 @@ export async function startServer(
   const rateLimitPool = sharedLimits && config.database.kind === 'postgres' ? new pg.Pool({ connectionString: config.database.url, max: 5 }) : null;
   rateLimitPool?.on('error', () => {});
   const rateLimitStore = rateLimitPool ? await createPostgresStore(rateLimitPool) : undefined;
-  const built = buildApp({ config, db, logger, keys, secretsKey: secrets.key, ...(rateLimitStore ? { rateLimitStore } : {}), ...(opts.now ? { now: opts.now } : {}), ...(opts.deliver ? { deliver: opts.deliver } : {}), validateResponses: opts.validateResponses ?? false, ...(opts.metrics ? { metrics: createMetrics(opts.metrics) } : {}) });
+  // Every instance on this database hears the credential changes of the others (and they ours).
+  const credentialEvents = createCredentialEvents();
+  const relay = await startCredentialRelay({
+    repo: createCredentialEventsRepo(db),
+    events: credentialEvents,
+    pollMs: config.CREDENTIAL_EVENTS_POLL_MS,
+    listenUrl: config.database.kind === 'postgres' && config.CREDENTIAL_EVENTS_LISTEN ? config.database.url : null,
+    logger,
+  });
+  const built = buildApp({ config, db, logger, keys, secretsKey: secrets.key, credentialEvents, ...(rateLimitStore ? { rateLimitStore } : {}), ...(opts.now ? { now: opts.now } : {}), ...(opts.deliver ? { deliver: opts.deliver } : {}), validateResponses: opts.validateResponses ?? false, ...(opts.metrics ? { metrics: createMetrics(opts.metrics) } : {}) });
   built.webhookWorker.start(opts.webhookPollMs ?? 1000);
   const handle = built.app.callback();
   let closing = false;
@@ -87,6 +99,7 @@ export async function startServer(
         server.closeIdleConnections();
       });
       await built.stop();
+      await relay.stop();
       await rateLimitPool?.end();
       await db.destroy();
     },

@@ -5,6 +5,7 @@ import * as m0003 from './0003_api_key_rate_limits.ts';
 import * as m0004 from './0004_webhooks.ts';
 import * as m0005 from './0005_two_factor.ts';
 import * as m0006 from './0006_webhook_attempts.ts';
+import * as m0011 from './0011_credential_events.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_webhooks': m0004,
   '0005_two_factor': m0005,
   '0006_webhook_attempts': m0006,
+  '0011_credential_events': m0011,
 };
