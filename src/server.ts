@@ -1,10 +1,9 @@
 import http from 'node:http';
-import pg from 'pg';
 import { createPostgresStore } from './features/rate-limit/postgres-store.ts';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
-import { openDatabase, migrateToLatest, type DB } from './db/client.ts';
+import { createPostgresPool, openDatabase, migrateToLatest, type DB } from './db/client.ts';
 import { buildApp, type BuiltApp } from './app.ts';
 import { loadServerKeys } from './oidc/keys.ts';
 import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
@@ -52,8 +51,7 @@ export async function startServer(
   const keys = await loadServerKeys(createServerSecretsRepo(db, createSecretBox(secrets.key)), Date.now());
   // Several instances share one PostgreSQL database, so they share rate-limit counters there too.
   const sharedLimits = config.database.kind === 'postgres' && opts.rateLimits !== 'memory';
-  const rateLimitPool = sharedLimits && config.database.kind === 'postgres' ? new pg.Pool({ connectionString: config.database.url, max: 5 }) : null;
-  rateLimitPool?.on('error', () => {});
+  const rateLimitPool = sharedLimits && config.database.kind === 'postgres' ? createPostgresPool(config.database.url, 5) : null;
   const rateLimitStore = rateLimitPool ? await createPostgresStore(rateLimitPool) : undefined;
   // Every instance on this database hears the credential changes of the others (and they ours).
   const credentialEvents = createCredentialEvents();
