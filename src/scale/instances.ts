@@ -31,26 +31,46 @@ export async function startInstances(databaseUrl: string, specs: InstanceSpec[],
   return [first, ...rest];
 }
 
+export interface Probe {
+  /** What is asked where, for messages ("B: the key at /v2/auth/test"). */
+  label: string;
+  /** One request: true when the answer is a refusal. */
+  refused(): Promise<boolean>;
+}
+
 export interface Convergence {
-  /** The instance's URL. */
-  url: string;
-  /** Milliseconds from the start until its first refusal; null if it never refused in time. */
-  refusedAfterMs: number | null;
+  label: string;
+  /** When (ms from the start) the last request that was still accepted was sent; null if none. */
+  lastAcceptedSentMs: number | null;
+  /** When the first request that was refused was sent; null if none was within `giveUpMs`. */
+  refusedSentMs: number | null;
 }
 
 /**
- * From now, asks every instance at once, each in its own loop (a fresh request every ~20 ms),
- * whether `refused(url)` holds, until it does or `giveUpMs` passes. Returns when each first did.
+ * From now, runs every probe at once, each in its own loop (a request every ~20 ms), until it
+ * sees a refusal or `giveUpMs` passes. Times are those at which requests were sent: a request sent
+ * at t and accepted was accepted at t or later, whatever the load on the machine.
  */
-export async function untilRefused(urls: string[], refused: (url: string) => Promise<boolean>, giveUpMs = 3000): Promise<Convergence[]> {
+export async function untilRefused(probes: Probe[], giveUpMs = 3000): Promise<Convergence[]> {
   const start = performance.now();
   return Promise.all(
-    urls.map(async (url) => {
+    probes.map(async ({ label, refused }) => {
+      let lastAcceptedSentMs: number | null = null;
       while (performance.now() - start < giveUpMs) {
-        if (await refused(url)) return { url, refusedAfterMs: Math.round(performance.now() - start) };
+        const sent = Math.round(performance.now() - start);
+        if (await refused()) return { label, lastAcceptedSentMs, refusedSentMs: sent };
+        lastAcceptedSentMs = sent;
         await sleep(20);
       }
-      return { url, refusedAfterMs: null };
+      return { label, lastAcceptedSentMs, refusedSentMs: null };
     }),
   );
+}
+
+/** Asserts that every probe was refused, and that none accepted a request sent 1 s or more after the start. */
+export function assertRefusedWithinOneSecond(results: Convergence[]): void {
+  for (const r of results) {
+    if (r.refusedSentMs === null) throw new Error(`${r.label}: still accepted after ${r.lastAcceptedSentMs} ms, never refused`);
+    if (r.lastAcceptedSentMs !== null && r.lastAcceptedSentMs >= 1000) throw new Error(`${r.label}: still accepted a request sent ${r.lastAcceptedSentMs} ms after the revocation was answered`);
+  }
 }
