@@ -35,9 +35,6 @@ export function openDatabase(config: Pick<Config, 'database'>, opts: { poolSize?
   return new Kysely<Database>({ dialect: refusingNul(new SqliteDialect({ database: withStatementCache(sqlite) })) });
 }
 
-/** How long a request waits for a PostgreSQL connection before it is answered 503. */
-const CONNECT_TIMEOUT_MS = 5_000;
-
 /**
  * A pg pool that survives PostgreSQL going away (a restart terminates every connection): a client
  * whose connection dies emits 'error' whether it is idle in the pool or checked out between two
@@ -45,7 +42,9 @@ const CONNECT_TIMEOUT_MS = 5_000;
  * ones on demand, so service resumes by itself once PostgreSQL is back.
  */
 export function createPostgresPool(url: string, max: number): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // No connection timeout: a stopped server refuses at once (a 503), while a busy one may take
+  // seconds to accept a connection under load, and failing those requests would be worse.
+  const pool = new pg.Pool({ connectionString: url, max });
   pool.on('error', () => {}); // an idle client lost its connection: the pool has already dropped it
   pool.on('connect', (client) => client.on('error', () => {})); // the query in flight fails instead
   return pool;
