@@ -241,7 +241,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
       onRevoked: tokensRevoked,
       rowCache: tokenRowCache,
     }),
-    renderError: async (ctx, title, message) => render.error(ctx as unknown as AppContext, 400, title, message),
+    // 503 (the database unreachable) stays 503: the person may retry the same link.
+    renderError: async (ctx, title, message) => render.error(ctx as unknown as AppContext, ctx.status === 503 ? 503 : 400, title, message),
   });
   observeProvider(provider, metrics);
   const stopHousekeeping = startHousekeeping(logger, [

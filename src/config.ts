@@ -87,10 +87,29 @@ const schema = z.object({
    * How long a process trusts what it looked up about a credential: an API key, an application and
    * its client secret, an OAuth access token, a JWT's account. Seconds; 0 turns the caches off.
    * Revocations, rotations and deletions made through this instance apply at once; other instances
-   * sharing the database see them within this time. Without it every request would read the
+   * sharing the database hear of them within about a second (CREDENTIAL_EVENTS_*), and at worst
+   * (the database unreachable meanwhile) within this time. Without it every request would read the
    * database for what it learnt a moment ago (the hot paths in `npm run bench`).
    */
   CREDENTIAL_CACHE_TTL: z.coerce.number().int().min(0).max(300).default(10),
+
+  /**
+   * How often each instance reads the credential changes (revocations, deletions) that instances
+   * sharing its database recorded, to forget them from its caches. Milliseconds. On PostgreSQL a
+   * notification usually says so sooner; this poll is what converges when one is missed, and all
+   * there is on SQLite (`latchkey serve --workers N`, several processes on one file).
+   */
+  CREDENTIAL_EVENTS_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
+
+  /**
+   * PostgreSQL: LISTEN for credential changes on a dedicated connection, so the other instances
+   * hear a revocation within milliseconds. `0` where LISTEN cannot work (a pooler such as PgBouncer
+   * in transaction mode): CREDENTIAL_EVENTS_POLL_MS alone then carries them.
+   */
+  CREDENTIAL_EVENTS_LISTEN: z
+    .enum(['0', '1', 'true', 'false', ''])
+    .default('1')
+    .transform((v) => v === '1' || v === 'true'),
 
   /** After an API key is rotated, the old key keeps working this long (never past its expiry). Seconds. */
   API_KEY_ROTATION_GRACE: z.coerce.number().int().min(0).default(86_400),

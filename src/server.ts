@@ -1,17 +1,19 @@
 import http from 'node:http';
-import pg from 'pg';
 import { createPostgresStore } from './features/rate-limit/postgres-store.ts';
 import { createClusterStore } from './features/rate-limit/cluster-store.ts';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
-import { openDatabase, migrateToLatest, type DB } from './db/client.ts';
+import { createPostgresPool, openDatabase, migrateToLatest, type DB } from './db/client.ts';
 import { buildApp, type BuiltApp } from './app.ts';
 import { loadServerKeys } from './oidc/keys.ts';
 import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
 import { createSecretBox, loadSecretsKey } from './shared/encryption.ts';
 import type { Deliver } from './features/webhooks/deliver.ts';
 import { createMetrics, type MetricsOptions } from './http/metrics.ts';
+import { createCredentialEvents } from './shared/credential-events.ts';
+import { createCredentialEventsRepo } from './shared/credential-events.repo.ts';
+import { startCredentialRelay } from './shared/credential-relay.ts';
 
 export interface RunningServer {
   url: string;
@@ -55,10 +57,18 @@ export async function startServer(
   const keys = await loadServerKeys(createServerSecretsRepo(db, createSecretBox(secrets.key)), Date.now());
   // Several instances share one PostgreSQL database, so they share rate-limit counters there too.
   const sharedLimits = config.database.kind === 'postgres' && opts.rateLimits !== 'memory';
-  const rateLimitPool = sharedLimits && config.database.kind === 'postgres' ? new pg.Pool({ connectionString: config.database.url, max: 5 }) : null;
-  rateLimitPool?.on('error', () => {});
+  const rateLimitPool = sharedLimits && config.database.kind === 'postgres' ? createPostgresPool(config.database.url, 5) : null;
   const rateLimitStore = rateLimitPool ? await createPostgresStore(rateLimitPool) : opts.clusterWorker ? createClusterStore() : undefined;
-  const built = buildApp({ config, db, logger, keys, secretsKey: secrets.key, ...(rateLimitStore ? { rateLimitStore } : {}), ...(opts.now ? { now: opts.now } : {}), ...(opts.deliver ? { deliver: opts.deliver } : {}), validateResponses: opts.validateResponses ?? false, ...(opts.metrics ? { metrics: createMetrics(opts.metrics) } : {}) });
+  // Every instance on this database hears the credential changes of the others (and they ours).
+  const credentialEvents = createCredentialEvents();
+  const relay = await startCredentialRelay({
+    repo: createCredentialEventsRepo(db),
+    events: credentialEvents,
+    pollMs: config.CREDENTIAL_EVENTS_POLL_MS,
+    listenUrl: config.database.kind === 'postgres' && config.CREDENTIAL_EVENTS_LISTEN ? config.database.url : null,
+    logger,
+  });
+  const built = buildApp({ config, db, logger, keys, secretsKey: secrets.key, credentialEvents, ...(rateLimitStore ? { rateLimitStore } : {}), ...(opts.now ? { now: opts.now } : {}), ...(opts.deliver ? { deliver: opts.deliver } : {}), validateResponses: opts.validateResponses ?? false, ...(opts.metrics ? { metrics: createMetrics(opts.metrics) } : {}) });
   built.webhookWorker.start(opts.webhookPollMs ?? 1000);
   const handle = built.app.callback();
   let closing = false;
@@ -96,6 +106,7 @@ export async function startServer(
       });
       await webhooksStopped;
       await built.stop();
+      await relay.stop();
       await rateLimitPool?.end();
       await db.destroy();
     },

@@ -17,6 +17,7 @@ const ERRORS: Record<string, string> = {
   '403': 'Insufficient permissions for this operation (FORBIDDEN)',
   '404': 'Not found (NOT_FOUND)',
   '429': 'Rate limited (RATE_LIMITED), with Retry-After',
+  '503': 'The database is unreachable for now (SERVICE_UNAVAILABLE), with Retry-After',
 };
 
 /** The full path of a route in OpenAPI form: `/v2/projects/{id}`. */

@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import type { Database } from './schema.ts';
 import { migrations } from './migrations/index.ts';
 import { refusingNul } from './refuse-nul.ts';
+import { reportingUnavailable } from './unavailable.ts';
 import { withStatementCache } from './statement-cache.ts';
 
 export type DB = Kysely<Database>;
@@ -22,10 +23,8 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 export function openDatabase(config: Pick<Config, 'database'>, opts: { poolSize?: number } = {}): DB {
   const target = config.database;
   if (target.kind === 'postgres') {
-    const pool = new pg.Pool({ connectionString: target.url, max: opts.poolSize ?? 10 });
-    // An idle client losing its connection must not crash the process; the pool replaces it.
-    pool.on('error', () => {});
-    return new Kysely<Database>({ dialect: refusingNul(new PostgresDialect({ pool })) });
+    const pool = createPostgresPool(target.url, opts.poolSize ?? 10);
+    return new Kysely<Database>({ dialect: refusingNul(reportingUnavailable(new PostgresDialect({ pool }))) });
   }
   if (target.file !== ':memory:') createPrivately(target.file);
   const sqlite = new SQLite(target.file);
@@ -52,6 +51,21 @@ function createPrivately(file: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
+}
+
+/**
+ * A pg pool that survives PostgreSQL going away (a restart terminates every connection): a client
+ * whose connection dies emits 'error' whether it is idle in the pool or checked out between two
+ * queries, and an unheard 'error' event ends the process. The pool drops dead clients and opens new
+ * ones on demand, so service resumes by itself once PostgreSQL is back.
+ */
+export function createPostgresPool(url: string, max: number): pg.Pool {
+  // No connection timeout: a stopped server refuses at once (a 503), while a busy one may take
+  // seconds to accept a connection under load, and failing those requests would be worse.
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => {}); // an idle client lost its connection: the pool has already dropped it
+  pool.on('connect', (client) => client.on('error', () => {})); // the query in flight fails instead
+  return pool;
 }
 
 /** True on PostgreSQL: a few queries differ (row locks with SKIP LOCKED, for instance). */

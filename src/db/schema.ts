@@ -19,6 +19,18 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   recovery_codes: RecoveryCodesTable;
   webhook_attempts: WebhookAttemptsTable;
+  credential_events: CredentialEventsTable;
+}
+
+/** Credential changes for other instances to hear (see credential-relay.ts); pruned after minutes. */
+export interface CredentialEventsTable {
+  id: Generated<number>;
+  /** The instance that published it (it applied the event itself already). */
+  origin: string;
+  kind: string;
+  /** The key, account or application id; null for `tokens`. */
+  subject: string | null;
+  created_at: number;
 }
 
 export interface WebhookAttemptsTable {

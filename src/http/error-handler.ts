@@ -1,10 +1,35 @@
 import type { Middleware } from 'koa';
 import { AppError } from './errors.ts';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { AppState } from './context.ts';
 import type { Renderer } from './render.ts';
 
 /** Paths that answer in the JSON error model; everything else is a page for people. */
 const isApiPath = (p: string) => p.startsWith('/v2') || p.startsWith('/oauth/') || p.startsWith('/.well-known/');
+
+/** The protocol endpoints (oidc-provider's, and our middleware in front of them): RFC 6749 errors. */
+const isOAuthProtocolPath = (p: string) => p.startsWith('/oauth/') && !p.startsWith('/oauth/applications');
+
+/**
+ * The database is unreachable (PostgreSQL restarting, say): 503 with Retry-After, in the format of
+ * the endpoint asked (RFC 6749's `temporarily_unavailable`, our JSON error, or a page), logged as a
+ * warning: nothing is wrong with the request or with us, and a retry will do.
+ */
+function answerUnavailable(ctx: Parameters<Middleware<AppState>>[0], render: Renderer): void {
+  ctx.state.log?.warn('database unavailable: answered 503');
+  ctx.set('Retry-After', '5');
+  ctx.set('Cache-Control', 'no-store');
+  const message = 'The service is temporarily unavailable; try again in a moment';
+  if (isOAuthProtocolPath(ctx.path) && ctx.accepts('json', 'html') !== 'html') {
+    ctx.status = 503;
+    ctx.body = { error: 'temporarily_unavailable', error_description: message };
+  } else if (isApiPath(ctx.path) || !ctx.accepts('html')) {
+    ctx.status = 503;
+    ctx.body = new AppError('SERVICE_UNAVAILABLE', message).toBody();
+  } else {
+    render.error(ctx as never, 503, 'Temporarily unavailable', 'Please try again in a moment.');
+  }
+}
 
 /** Maps errors from libraries (body parsers: 400/413/415) onto our codes. */
 function fromHttpError(err: { status?: number; expose?: boolean; message?: string; code?: unknown }): AppError | undefined {
@@ -36,6 +61,7 @@ export function errorHandler(render: Renderer): Middleware<AppState> {
         throw new AppError('METHOD_NOT_ALLOWED', `Method ${ctx.method.slice(0, 20)} is not allowed here`);
       }
     } catch (raw) {
+      if (isDatabaseUnavailable(raw)) return answerUnavailable(ctx, render);
       const err = raw instanceof AppError ? raw : fromHttpError(raw as never);
       const appError = err ?? new AppError('INTERNAL', 'Internal server error');
       if (!err) ctx.state.log?.error({ err: raw }, 'unhandled error');

@@ -180,6 +180,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     clientBasedCORS: (_ctx, origin, client) =>
       origin !== 'null' && (client.redirectUris ?? []).some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
     renderError: async (ctx, out) => {
+      if (out.error === 'temporarily_unavailable') return deps.renderError(ctx, 'Temporarily unavailable', 'Please try again in a moment.');
       const description = typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
       await deps.renderError(ctx, 'This sign-in link is not valid', description);
     },

@@ -14,6 +14,8 @@ export interface ServerProcess {
   port: number;
   url: string;
   pid: number;
+  /** False once the process has exited. */
+  alive(): boolean;
   /** Sends `signal` and resolves once the process has exited. */
   kill(signal: NodeJS.Signals): Promise<void>;
   /** Log lines at level error or above (LOG_LEVEL permitting), and anything on stderr but the Node 20 warning. */
@@ -69,6 +71,7 @@ export async function spawnServer(env: Record<string, string>, port?: number, re
     port: p,
     url,
     pid: child.pid!,
+    alive: () => !gone,
     async kill(signal) {
       if (gone) return;
       child.kill(signal);

@@ -7,6 +7,7 @@ import * as m0005 from './0005_two_factor.ts';
 import * as m0006 from './0006_webhook_attempts.ts';
 import * as m0008 from './0008_browser_sessions_fresh_auth.ts';
 import * as m0010 from './0010_webhook_fair_claims.ts';
+import * as m0011 from './0011_credential_events.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006_webhook_attempts': m0006,
   '0008_browser_sessions_fresh_auth': m0008,
   '0010_webhook_fair_claims': m0010,
+  '0011_credential_events': m0011,
 };

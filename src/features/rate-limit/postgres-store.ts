@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import type { RateLimitStore } from './store.ts';
+import { DatabaseUnavailableError, isDatabaseUnavailable } from '../../db/unavailable.ts';
 
 /**
  * Counters shared by every instance on one PostgreSQL database, through rate-limiter-flexible
@@ -38,8 +39,13 @@ export async function createPostgresStore(pool: pg.Pool): Promise<RateLimitStore
 
   return {
     async hit(key, windowMs) {
-      const res = await (await limiterFor(windowMs)).consume(key, 1);
-      return { count: res.consumedPoints, resetAt: Date.now() + res.msBeforeNext };
+      try {
+        const res = await (await limiterFor(windowMs)).consume(key, 1);
+        return { count: res.consumedPoints, resetAt: Date.now() + res.msBeforeNext };
+      } catch (err) {
+        // Counting needs the database: without it the request is refused as "try again", not 500.
+        throw isDatabaseUnavailable(err) ? new DatabaseUnavailableError(err) : err;
+      }
     },
   };
 }
