@@ -9,6 +9,7 @@ import type { Config } from './config.ts';
 import type { DB } from './db/client.ts';
 import type { AppContext, AppState } from './http/context.ts';
 import { requestId } from './http/request-id.ts';
+import { requireReadableTarget } from './http/request-target.ts';
 import { drainBody } from './http/drain-body.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { securityHeaders } from './http/security-headers.ts';
@@ -360,6 +361,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     const byClient = /^(HPE_|ECONNRESET|EPIPE|ECONNABORTED|ERR_STREAM_PREMATURE_CLOSE)/.test(err.code ?? '') || err.message.startsWith('Parse Error');
     logger[byClient ? 'debug' : 'warn']({ reqId: ctx?.state?.requestId, err: { message: err.message, code: err.code } }, 'connection failed during the answer');
   });
+  app.use(requireReadableTarget());
   app.use(requestId(logger));
   app.use(drainBody());
   app.use(accessLog(httpMetrics(metrics)));

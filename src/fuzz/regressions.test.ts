@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { startTestServer, type TestServer } from '../testing/server.ts';
 import { credentialFactory, credentialServerEnv } from '../testing/credentials.ts';
-import { send } from './kit.ts';
+import { rawExchange, send } from './kit.ts';
 
 describe('fuzz regressions', () => {
   let server: TestServer;
@@ -25,6 +25,13 @@ describe('fuzz regressions', () => {
   after(() => server.dispose());
 
   const auth = () => ({ authorization: `Bearer ${key}` });
+
+  it('answers a request target the URL parser cannot read (absolute form with a broken host) with 400, not 500', async () => {
+    for (const target of ['http://[bad/v2/auth/test', 'http://[::1/oauth/token', 'http://a b/']) {
+      const answer = await rawExchange(server.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      assert.equal(answer.status, 400, `${target}: ${answer.text.slice(0, 200)}`);
+    }
+  });
 
   it('answers a 1 MB body at /oauth/token, /oauth/introspect and /login with 413, never a connection reset', async () => {
     // Before: the JSON/form shim left a `for await` early, which destroyed the request and the socket.
