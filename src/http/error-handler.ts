@@ -7,6 +7,9 @@ import type { Renderer } from './render.ts';
 /** Paths that answer in the JSON error model; everything else is a page for people. */
 const isApiPath = (p: string) => p.startsWith('/v2') || p.startsWith('/oauth/') || p.startsWith('/.well-known/');
 
+/** The authorization endpoint is where a person's browser is sent: a page, unless JSON is asked for. */
+const isBrowserProtocolPath = (p: string) => p === '/oauth/authorize';
+
 /** The protocol endpoints (oidc-provider's, and our middleware in front of them): RFC 6749 errors. */
 const isOAuthProtocolPath = (p: string) => p.startsWith('/oauth/') && !p.startsWith('/oauth/applications');
 
@@ -20,7 +23,9 @@ function answerUnavailable(ctx: Parameters<Middleware<AppState>>[0], render: Ren
   ctx.set('Retry-After', '5');
   ctx.set('Cache-Control', 'no-store');
   const message = 'The service is temporarily unavailable; try again in a moment';
-  if (isOAuthProtocolPath(ctx.path) && ctx.accepts('json', 'html') !== 'html') {
+  if (isBrowserProtocolPath(ctx.path) && ctx.accepts('json', 'html') === 'html') {
+    render.error(ctx as never, 503, 'Temporarily unavailable', 'Please try again in a moment.');
+  } else if (isOAuthProtocolPath(ctx.path) && ctx.accepts('json', 'html') !== 'html') {
     ctx.status = 503;
     ctx.body = { error: 'temporarily_unavailable', error_description: message };
   } else if (isApiPath(ctx.path) || !ctx.accepts('html')) {

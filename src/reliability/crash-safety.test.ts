@@ -25,7 +25,7 @@ const CYCLES = SOAK ? 20 : 5;
 const LANES = 12;
 const PASSWORD = 'crash safety passphrase';
 /** A worker's claim on a delivery holds this long (webhooks/worker.ts lockMs): a killed worker's claims come back after it. */
-const CLAIM_MS = 60_000;
+const CLAIM_MS = 20_000; // the webhook worker's claim (lockMs)
 
 interface Acked {
   accounts: string[];

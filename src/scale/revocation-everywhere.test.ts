@@ -123,7 +123,7 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
     const { key } = await apiKey(doomed.browser, ['read:users', 'delete:users']);
     const me = (await (await fetch(`${a.url}/v2/users/me`, { headers: { Authorization: `Bearer ${key}` } })).json()) as { id: string };
     // A trusted service's JWT stays valid (its subject need not be an account), but acts for the
-    // account only while it exists.
+    // account only while it exists: once it is gone, a JWT naming it holds nothing (403).
     const token = jwt.sign({ sub: me.id, scopes: ['read:users'] }, TEST_JWT_SECRET, { expiresIn: '1h', issuer: 'api.example.com' });
     const usersMe = async (url: string) => {
       const res = await fetch(`${url}/v2/users/me`, { headers: { Authorization: `Bearer ${token}` } });
@@ -135,7 +135,7 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
     const res = await fetch(`${a.url}/v2/users/me`, { method: 'DELETE', headers: { Authorization: `Bearer ${key}` } });
     assert.equal(res.status, 204);
     assertRefusedWithinOneSecond(
-      await untilRefused(probes({ 'the key': async (url) => (await authTest(url, key)) === 401, 'the JWT as the account': async (url) => (await usersMe(url)) === 404 })),
+      await untilRefused(probes({ 'the key': async (url) => (await authTest(url, key)) === 401, 'the JWT as the account': async (url) => (await usersMe(url)) === 403 })),
     );
   });
 

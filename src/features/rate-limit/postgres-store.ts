@@ -5,7 +5,7 @@ import { DatabaseUnavailableError, isDatabaseUnavailable } from '../../db/unavai
 
 /**
  * Counters shared by every instance on one PostgreSQL database, through rate-limiter-flexible
- * (its table `rate_limits`, created on first use). One limiter per window length; its points are
+ * (its table `rate_limits`, created by a migration). One limiter per window length; its points are
  * effectively unlimited because the decision is ours (decide.ts): it only counts. Its windows
  * start at a bucket's first request and run on the database's clock, not the injected one.
  */
@@ -25,6 +25,8 @@ export async function createPostgresStore(pool: pg.Pool): Promise<RateLimitStore
             points: 2_000_000_000,
             duration: Math.max(1, Math.round(windowMs / 1000)),
             clearExpiredByTimeout: true,
+            // Created by migration 0012: instances starting together must not race to create it.
+            tableCreated: true,
           },
           (err?: Error) => (err ? reject(err) : resolve(created)),
         );
@@ -34,7 +36,7 @@ export async function createPostgresStore(pool: pg.Pool): Promise<RateLimitStore
     return limiter;
   };
 
-  // Create the table once up front, so the first requests do not race to create it.
+  // Both windows every request uses, ready before the first request.
   await Promise.all([limiterFor(1000), limiterFor(3_600_000)]);
 
   return {

@@ -25,7 +25,11 @@ export interface WorkerDeps {
   disableAfterMs: number;
   /** Deliveries in flight at once in this worker; one account gets at most a quarter of them. */
   concurrency: number;
-  /** How long a claim holds (beyond the 10 s delivery timeout). */
+  /**
+   * How long a claim holds: the attempt's 10 s deadline plus room to record its outcome. A claim of
+   * a process that died counts against its endpoint's in-flight limit until it runs out, so it is
+   * kept short: after a crash, the endpoint's deliveries resume within this time.
+   */
   lockMs?: number;
   /** On stop, how long deliveries in flight may take before they are cut and given back. */
   stopGraceMs?: number;
@@ -42,7 +46,7 @@ export interface WorkerDeps {
  * after moving their clock); `start()` also polls for newly due work on a timer.
  */
 export function createWebhookWorker(deps: WorkerDeps) {
-  const lockMs = deps.lockMs ?? 60 * SECOND;
+  const lockMs = deps.lockMs ?? 20 * SECOND;
   const stopGraceMs = deps.stopGraceMs ?? 3 * SECOND;
   const perAccount = Math.max(1, Math.floor(deps.concurrency / 4));
   const inFlight = new Set<Promise<void>>();
