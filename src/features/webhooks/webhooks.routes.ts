@@ -12,7 +12,7 @@ import {
   type WebhooksService,
 } from './webhooks.service.ts';
 
-/** The account whose endpoints these are: the caller's own (a session's, or the admin:all credential's). */
+/** The account new endpoints and the list belong to: the caller's own (a session's, or the admin:all credential's). */
 const owner = (ctx: AppContext) => principalOf(ctx).requireAccount();
 const auth = { sessionOrAdmin: true } as const;
 const tag = 'Webhooks';
