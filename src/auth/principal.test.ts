@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Credential } from './credential.ts';
+import { AppError } from '../http/errors.ts';
 import { principalFrom, sessionPrincipal } from './principal.ts';
 
 const credential = (over: Partial<Credential> = {}): Credential => ({
@@ -21,8 +22,8 @@ describe('Principal: effective scopes are granted ∩ what the account may hold 
     assert.deepEqual(demoted.granted, ['admin:all', 'read:users']);
     assert.equal(demoted.isAdmin, false);
     assert.equal(demoted.can('write:users'), false);
-    assert.throws(() => demoted.assertOwnerOrAdmin('usr_b'), /Insufficient permissions/);
-    demoted.assertOwnerOrAdmin('usr_a');
+    assert.throws(() => demoted.ownedOrAdmin({ owner: 'usr_b' }, (r) => r.owner, 'Thing'), /Insufficient permissions/);
+    assert.deepEqual(demoted.ownedOrAdmin({ owner: 'usr_a' }, (r) => r.owner, 'Thing'), { owner: 'usr_a' });
   });
 
   it('holds nothing and acts for no account once the account is gone', () => {
@@ -50,5 +51,19 @@ describe('Principal: effective scopes are granted ∩ what the account may hold 
     const user = sessionPrincipal({ id: 'usr_a', isAdmin: false });
     assert.deepEqual(user.lacking(['read:users', 'admin:all']), ['admin:all']);
     assert.deepEqual(sessionPrincipal({ id: 'usr_b', isAdmin: true }).lacking(['admin:all', 'write:users']), []);
+  });
+
+  it("another's resource and a missing one are the same 403 without admin:all; admin:all gets the other's, or 404", () => {
+    const owner = (r: { owner: string }) => r.owner;
+    const alice = sessionPrincipal({ id: 'usr_a', isAdmin: false });
+    const refusals = [() => alice.ownedOrAdmin({ owner: 'usr_b' }, owner, 'Thing'), () => alice.ownedOrAdmin(undefined, owner, 'Thing')];
+    for (const refused of refusals) {
+      assert.throws(refused, (e: unknown) => e instanceof AppError && e.status === 403 && JSON.stringify(e.toBody()) === JSON.stringify({ error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' } }));
+    }
+    const unbound = principalFrom(credential({ method: 'jwt', subject: 'svc', userId: null, scopes: ['read:users'] }), undefined);
+    assert.throws(() => unbound.ownedOrAdmin({ owner: 'usr_b' }, owner, 'Thing'), /Insufficient permissions/);
+    const admin = sessionPrincipal({ id: 'usr_admin', isAdmin: true });
+    assert.deepEqual(admin.ownedOrAdmin({ owner: 'usr_b' }, owner, 'Thing'), { owner: 'usr_b' });
+    assert.throws(() => admin.ownedOrAdmin(undefined, owner, 'Thing'), (e: unknown) => e instanceof AppError && e.status === 404 && e.message === 'Thing not found');
   });
 });

@@ -1,4 +1,4 @@
-import { AppError, forbidden, invalidToken } from '../http/errors.ts';
+import { AppError, invalidToken, notFound, NotYours } from '../http/errors.ts';
 import type { Credential } from './credential.ts';
 import { ADMIN_SCOPE, ALL_API_SCOPES, hasScopes } from './scopes.ts';
 
@@ -46,8 +46,13 @@ export interface Principal {
   can(...scopes: readonly string[]): boolean;
   /** The scopes of `wanted` it does not hold (empty when it holds them all). */
   lacking(wanted: readonly string[]): string[];
-  /** The owner, or admin:all; otherwise 403 with the seed's body. */
-  assertOwnerOrAdmin(ownerId: string): void;
+  /**
+   * `resource` when the caller may act on it: it is the caller's own, or the caller holds
+   * admin:all. Anyone else gets the same 403 (the seed's body) whether the resource is someone
+   * else's or does not exist (`undefined`), so the answer never says which ids exist; admin:all
+   * gets 404 NOT_FOUND ("<what> not found") for one that does not exist.
+   */
+  ownedOrAdmin<T>(resource: T | undefined, ownerOf: (resource: T) => string, what: string): T;
   /** The account it acts for, or 403 for a credential bound to none. */
   requireAccount(): string;
 }
@@ -66,7 +71,7 @@ export function effectiveScopes(granted: readonly string[], rights: AccountRight
   return rights.isAdmin ? [...granted] : granted.filter((s) => s !== ADMIN_SCOPE);
 }
 
-function makePrincipal(p: Omit<Principal, 'can' | 'lacking' | 'assertOwnerOrAdmin' | 'requireAccount' | 'isAdmin' | 'method'>): Principal {
+function makePrincipal(p: Omit<Principal, 'can' | 'lacking' | 'ownedOrAdmin' | 'requireAccount' | 'isAdmin' | 'method'>): Principal {
   const scopes = p.scopes;
   const isAdmin = scopes.includes(ADMIN_SCOPE);
   const principal: Principal = {
@@ -75,8 +80,10 @@ function makePrincipal(p: Omit<Principal, 'can' | 'lacking' | 'assertOwnerOrAdmi
     isAdmin,
     can: (...wanted) => hasScopes(scopes, wanted),
     lacking: (wanted) => (isAdmin ? [] : wanted.filter((s) => !scopes.includes(s))),
-    assertOwnerOrAdmin(ownerId) {
-      if (!isAdmin && p.accountId !== ownerId) throw forbidden();
+    ownedOrAdmin<T>(resource: T | undefined, ownerOf: (resource: T) => string, what: string): T {
+      if (resource === undefined) throw isAdmin ? notFound(what) : new NotYours();
+      if (!isAdmin && (p.accountId === null || ownerOf(resource) !== p.accountId)) throw new NotYours();
+      return resource;
     },
     requireAccount() {
       if (!p.accountId) throw new AppError('FORBIDDEN', 'This credential is not bound to a Latchkey account');

@@ -56,6 +56,15 @@ export const invalidToken = (error: 'invalid_token' | 'invalid_request' | null =
   });
 export const forbidden = (message = 'Insufficient permissions for this operation') =>
   new AppError('FORBIDDEN', message);
+/**
+ * A resource that is not the caller's, or does not exist (the two are not told apart): the seed's
+ * 403 body. Its own class so pages can show it as "not found" instead.
+ */
+export class NotYours extends AppError {
+  constructor() {
+    super('FORBIDDEN', 'Insufficient permissions for this operation');
+  }
+}
 export const notFound = (what = 'Resource') => new AppError('NOT_FOUND', `${what} not found`);
 export const validationFailed = (message: string, field?: string) =>
   new AppError('VALIDATION_FAILED', message, field ? { field } : undefined);

@@ -85,11 +85,11 @@ describe('/metrics', () => {
     const id = crypto.randomUUID();
     const before = await scrape();
     const res = await api(server, 'GET', `/v2/projects/${id}`, key.key);
-    assert.equal(res.status, 404);
+    assert.equal(res.status, 403);
     await fetch(`${server.url}/no/such/${id}`).then((r) => r.arrayBuffer());
     await fetch(`${server.url}/oauth/jwks`).then((r) => r.arrayBuffer());
     const text = await scrape();
-    const labels = { method: 'GET', route: '/v2/projects/:id', status: '404' };
+    const labels = { method: 'GET', route: '/v2/projects/:id', status: '403' };
     assert.equal(sample(text, 'http_requests_total', labels) - sample(before, 'http_requests_total', labels), 1);
     assert.equal(sample(text, 'http_request_duration_seconds_count', labels) - sample(before, 'http_request_duration_seconds_count', labels), 1);
     assert.ok(sample(text, 'http_request_duration_seconds_bucket', { ...labels, le: '+Inf' }) >= 1);

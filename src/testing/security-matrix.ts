@@ -87,12 +87,6 @@ export function assertNotFound(res: MatrixResponse): void {
   assert.equal((res.body?.['error'] as { code?: string } | undefined)?.code, 'NOT_FOUND', show(res));
 }
 
-/** Another user's resource, refused as its route group does it (its fixtures' `owned.othersAre`). */
-export function assertRefusedAsOthers(res: MatrixResponse, othersAre: 'forbidden' | 'not_found'): void {
-  if (othersAre === 'forbidden') assertForbidden(res);
-  else assertNotFound(res);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Sending requests.
 
@@ -494,10 +488,12 @@ export interface RouteFixture {
   check?(res: MatrixResponse, ctx: RequestContext): void | Promise<void>;
   /**
    * The resource belongs to someone: also run "another user's resource" with the required scope
-   * (refused: `forbidden` 403, or `not_found` 404 where existence is not revealed) and with
-   * admin:all (allowed, unless `adminReachesOthers` is false), by bearer credential and by session.
+   * (refused with the seed's 403, as a made-up id is: the one ownership rule, Principal.ownedOrAdmin)
+   * and with admin:all, by bearer credential and by session. admin:all gets the other user's
+   * resource, unless `adminReachesOthers` is false: the route addresses the resource within the
+   * caller's own account (a consent by client id), so admin:all finds none of its own there (404).
    */
-  owned?: { othersAre: 'forbidden' | 'not_found'; adminReachesOthers?: boolean };
+  owned?: { othersAre: 'forbidden'; adminReachesOthers?: boolean };
   /** Successful calls consume their non-admin caller (e.g. deleting yourself): use a fresh account each time. */
   consumesCaller?: boolean;
 }
@@ -550,7 +546,8 @@ function expectationFor(route: MatrixRoute, held: string[], session: boolean, ta
   if (!(session && anySession(route)) && !satisfies(held, required)) return { kind: 'insufficient_scope', scope: required.join(' ') };
   if (target === 'self' || !route.owned) return { kind: 'ok' };
   const { othersAre, adminReachesOthers = true } = route.owned;
-  return held.includes(ADMIN_SCOPE) && adminReachesOthers ? { kind: 'ok' } : { kind: othersAre };
+  if (!held.includes(ADMIN_SCOPE)) return { kind: othersAre };
+  return adminReachesOthers ? { kind: 'ok' } : { kind: 'not_found' };
 }
 
 async function callerFor(env: MatrixEnv, route: MatrixRoute, admin: boolean, e: Expectation): Promise<TestUser> {

@@ -84,7 +84,9 @@ describe('/v2 headers: X-Request-ID, X-API-Version, X-Client-Version; errors', (
       const invalid = await send('POST', '/v2/projects', JSON.stringify({ name: 5 }));
       assert.equal(invalid.status, 400);
       assert.equal(invalid.headers.get('x-api-version'), '2.0');
-      const noProject = await get('/v2/projects/prj_doesnotexist');
+      // Only admin:all is told a resource does not exist (anyone else gets 403 for it).
+      const admin = (await make.apiKey(await make.user({ admin: true, tag: 'admin' }), ['admin:all'])).key;
+      const noProject = await get('/v2/projects/prj_doesnotexist', {}, admin);
       assert.equal(noProject.status, 404);
       assert.equal(noProject.headers.get('x-api-version'), '2.0');
     });

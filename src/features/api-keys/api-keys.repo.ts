@@ -30,8 +30,8 @@ export function createApiKeysRepo(db: DB) {
         .executeTakeFirst();
     },
 
-    async findOwned(userId: string, id: string): Promise<ApiKeyRow | undefined> {
-      return db.selectFrom('api_keys').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    async findById(id: string): Promise<ApiKeyRow | undefined> {
+      return db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
     },
 
     async listOwned(userId: string): Promise<ApiKeyRow[]> {

@@ -18,7 +18,7 @@ const tag = 'API keys';
  * Managing keys needs a dashboard session or admin:all: a key must not be able to mint keys.
  */
 export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
-  // The keys are the caller's own (a session's account, or the admin:all credential's).
+  // New keys and the list are the caller's own account's; a key by id is its owner's, or anyone's with admin:all.
   const revoke = (ctx: AppContext) => apiKeys.revoke(principalOf(ctx), ctx.params['id']!);
   return [
     defineRoute({

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ALL_API_SCOPES } from '../../auth/scopes.ts';
 import type { Credential } from '../../auth/credential.ts';
 import type { Principal } from '../../auth/principal.ts';
-import { AppError, forbidden, invalidToken, notFound, validationFailed } from '../../http/errors.ts';
+import { AppError, forbidden, invalidToken, validationFailed } from '../../http/errors.ts';
 import { parseInput } from '../../http/validation.ts';
 import { safeEqual, sha256 } from '../../shared/secrets.ts';
 import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
@@ -170,10 +170,9 @@ export function createApiKeysService(deps: {
     };
   }
 
+  /** The caller's own key, or anyone's with admin:all (see Principal.ownedOrAdmin). */
   async function owned(principal: Principal, id: string): Promise<ApiKeyRow> {
-    const row = await repo.findOwned(principal.requireAccount(), id);
-    if (!row) throw notFound('API key');
-    return row;
+    return principal.ownedOrAdmin(await repo.findById(id), (row) => row.user_id, 'API key');
   }
 
   /** A key's own limit may be lower than the policy; only admin:all may set it higher. */

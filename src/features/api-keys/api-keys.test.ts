@@ -130,13 +130,13 @@ describe('/v2/api-keys', () => {
       assert.deepEqual(used.body, { valid: true, method: 'api_key', subject: alice.id, scopes: ['read:users', 'write:projects'], expires_at: null });
     });
 
-    it("another user's key is 404 to get, revoke, rotate and activity", async () => {
+    it("another user's key is 403 to get, revoke, rotate and activity (the seed's body)", async () => {
       const k = await created(alice, { name: 'mine', scopes: ['read:users'] });
       const bob = await make.user({ tag: 'bob' });
-      await expectApiError(await browserJson(bob.browser, 'GET', `/v2/api-keys/${k.id}`), 404, 'NOT_FOUND');
-      await expectApiError(await browserJson(bob.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, {}), 404, 'NOT_FOUND');
-      await expectApiError(await browserJson(bob.browser, 'POST', `/v2/api-keys/${k.id}/rotate`, {}), 404, 'NOT_FOUND');
-      await expectApiError(await browserJson(bob.browser, 'GET', `/v2/api-keys/${k.id}/activity`), 404, 'NOT_FOUND');
+      await expectApiError(await browserJson(bob.browser, 'GET', `/v2/api-keys/${k.id}`), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
+      await expectApiError(await browserJson(bob.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, {}), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
+      await expectApiError(await browserJson(bob.browser, 'POST', `/v2/api-keys/${k.id}/rotate`, {}), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
+      await expectApiError(await browserJson(bob.browser, 'GET', `/v2/api-keys/${k.id}/activity`), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
       const bobList = (await (await browserJson(bob.browser, 'GET', '/v2/api-keys')).json()) as { data: CreatedKey[] };
       assert.ok(!bobList.data.some((x) => x.id === k.id));
       assert.equal((await authTest(k.key)).status, 200, 'still alive');

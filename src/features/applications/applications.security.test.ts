@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import type { TestUser } from '../../testing/credentials.ts';
 import { registerApp } from '../../testing/http.ts';
-import { assertForbiddenCode, assertRefusedAsOthers, BEARER_METHODS, securityMatrix, type MatrixEnv, type RequestContext, type RouteFixtures } from '../../testing/security-matrix.ts';
+import { assertForbidden, assertForbiddenCode, BEARER_METHODS, securityMatrix, type MatrixEnv, type RequestContext, type RouteFixtures } from '../../testing/security-matrix.ts';
 
 // /oauth/applications with bearer credentials: write:applications to register and change,
 // read:applications to read, or the dashboard session. An application is its owner's: another
-// user's is 404 (its existence is not revealed) unless the credential carries admin:all.
+// user's is 403 with the seed's body, as a made-up client id is, unless the credential carries
+// admin:all (which gets it, or 404 for one that does not exist).
 
 const SEED_APP = { name: 'My Application', redirect_uris: ['https://myapp.com/callback'], scopes: ['read:users', 'write:projects'] };
 /**
@@ -20,8 +21,8 @@ const appOf = async (owner: TestUser) => (await registerApp(owner.browser, MATRI
 const appPath = async ({ env, caller, target }: RequestContext, suffix = '') =>
   `/oauth/applications/${await appOf(target === 'self' ? caller : env.bob)}${suffix}`;
 
-/** Another user's application is 404 (its existence is not revealed), unless admin:all. */
-const owned = { othersAre: 'not_found' } as const;
+/** Another user's application is 403 (the seed's "verify resource ownership"), unless admin:all. */
+const owned = { othersAre: 'forbidden' } as const;
 
 const routes: RouteFixtures = {
   createApplication: {
@@ -98,7 +99,7 @@ securityMatrix(import.meta.url, routes, [
         const mine = await env.send({ method: 'GET', path: '/oauth/applications', authorization: await bearer(env, method, env.alice, ['read:applications']) });
         assert.ok((mine.body!['data'] as { client_id: string }[]).some((a) => a.client_id === id), method);
         const bobs = await env.send({ method: 'GET', path: `/oauth/applications/${id}`, authorization: await bearer(env, method, env.bob, ['read:applications']) });
-        assertRefusedAsOthers(bobs, owned.othersAre);
+        assertForbidden(bobs);
       }
     },
   },
@@ -130,9 +131,9 @@ securityMatrix(import.meta.url, routes, [
     async run(env) {
       const id = await appOf(env.bob);
       const auth = await bearer(env, 'api_key', env.alice, ['read:applications', 'write:applications']);
-      assertRefusedAsOthers(await env.send({ method: 'PATCH', path: `/oauth/applications/${id}`, authorization: auth, body: { name: 'stolen' } }), owned.othersAre);
-      assertRefusedAsOthers(await env.send({ method: 'DELETE', path: `/oauth/applications/${id}`, authorization: auth }), owned.othersAre);
-      assertRefusedAsOthers(await env.send({ method: 'POST', path: `/oauth/applications/${id}/secret`, authorization: auth }), owned.othersAre);
+      assertForbidden(await env.send({ method: 'PATCH', path: `/oauth/applications/${id}`, authorization: auth, body: { name: 'stolen' } }));
+      assertForbidden(await env.send({ method: 'DELETE', path: `/oauth/applications/${id}`, authorization: auth }));
+      assertForbidden(await env.send({ method: 'POST', path: `/oauth/applications/${id}/secret`, authorization: auth }));
       const res = await env.send({ method: 'GET', path: `/oauth/applications/${id}`, authorization: await bearer(env, 'jwt', env.bob, ['read:applications']) });
       assert.equal(res.status, 200);
       assert.equal(res.body!['name'], 'Managed by the matrix');

@@ -1,6 +1,6 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { z } from 'zod';
-import { AppError, forbidden, notFound, validationFailed } from '../../http/errors.ts';
+import { AppError, forbidden, validationFailed } from '../../http/errors.ts';
 import { parseInput } from '../../http/validation.ts';
 import { hasValidChecksum, mintSecret, newId, safeEqual, sha256 } from '../../shared/secrets.ts';
 import type { Principal } from '../../auth/principal.ts';
@@ -34,12 +34,9 @@ const toView = (row: ApplicationRow): ApplicationView => ({
   updated_at: new Date(row.updated_at).toISOString(),
 });
 
-/** Who may manage an application: its owner, or admin:all (another's is not even revealed). */
-function assertCanManage(caller: Principal, row: ApplicationRow | undefined): ApplicationRow {
-  if (!row) throw notFound('Application');
-  if (row.owner_id !== caller.accountId && !caller.isAdmin) throw notFound('Application');
-  return row;
-}
+/** Who may manage an application: its owner, or admin:all (see Principal.ownedOrAdmin). */
+const manageable = (caller: Principal, row: ApplicationRow | undefined): ApplicationRow =>
+  caller.ownedOrAdmin(row, (app) => app.owner_id, 'Application');
 
 /**
  * An application's tokens act with its scopes, so it may never hold more than the principal that
@@ -173,11 +170,11 @@ export function createApplicationsService(deps: {
     },
 
     async get(caller: Principal, clientId: string): Promise<ApplicationView> {
-      return toView(assertCanManage(caller, await repo.findById(clientId)));
+      return toView(manageable(caller, await repo.findById(clientId)));
     },
 
     async update(caller: Principal, clientId: string, input: unknown): Promise<ApplicationView> {
-      const row = assertCanManage(caller, await repo.findById(clientId));
+      const row = manageable(caller, await repo.findById(clientId));
       const data = parseInput(updateApplicationSchema, input);
       if (data.scopes) assertHolds(caller, data.scopes, REFUSED.register);
       if (data.redirect_uris && JSON.stringify(data.redirect_uris) !== row.redirect_uris) {
@@ -199,14 +196,14 @@ export function createApplicationsService(deps: {
     },
 
     async remove(caller: Principal, clientId: string): Promise<void> {
-      const row = assertCanManage(caller, await repo.findById(clientId));
+      const row = manageable(caller, await repo.findById(clientId));
       await repo.deleteWithArtifacts(clientId, [buildEvent('application.deleted', row.owner_id, { client_id: clientId, name: row.name }, now())]);
       events.publish({ kind: 'application', id: clientId });
     },
 
     /** Issues a new secret (shown once); the old one stops working at once. */
     async rotateSecret(caller: Principal, clientId: string): Promise<ApplicationView & { client_secret: string }> {
-      const row = assertCanManage(caller, await repo.findById(clientId));
+      const row = manageable(caller, await repo.findById(clientId));
       assertHolds(caller, scopesOf(row), REFUSED.rotate);
       if (isPublicType(row.type as ApplicationType)) {
         throw validationFailed(`A ${row.type} application has no client secret`);

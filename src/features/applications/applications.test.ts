@@ -55,7 +55,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     assert.equal(listed['client_secret'], undefined);
   });
 
-  it('updates name and redirect URIs with PATCH, and deletes (then 404)', async () => {
+  it('updates name and redirect URIs with PATCH, and deletes (then 403, as for any application not yours)', async () => {
     const app = await created(SEED_BODY);
     const res = await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, {
       name: 'Renamed',
@@ -76,8 +76,8 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
 
     const del = await browserJson(dev, 'DELETE', `/oauth/applications/${app.client_id}`);
     assert.equal(del.status, 204);
-    await expectApiError(await browserJson(dev, 'GET', `/oauth/applications/${app.client_id}`), 404, 'NOT_FOUND');
-    await expectApiError(await browserJson(dev, 'DELETE', `/oauth/applications/${app.client_id}`), 404, 'NOT_FOUND');
+    await expectApiError(await browserJson(dev, 'GET', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
+    await expectApiError(await browserJson(dev, 'DELETE', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
   });
 
   it("deleting an application ends its tokens' life", async () => {
@@ -190,15 +190,15 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
       }
     });
 
-    it("another user's application is 404 for every verb", async () => {
+    it("another user's application is 403 (the seed's body) for every verb", async () => {
       const app = await created(SEED_BODY);
       const other = new Browser(server.url);
       await signUp(other, uniqueEmail('other'), PASSWORD);
       const path = `/oauth/applications/${app.client_id}`;
-      await expectApiError(await browserJson(other, 'GET', path), 404, 'NOT_FOUND');
-      await expectApiError(await browserJson(other, 'PATCH', path, { name: 'Mine now' }), 404, 'NOT_FOUND');
-      await expectApiError(await browserJson(other, 'POST', `${path}/secret`), 404, 'NOT_FOUND');
-      await expectApiError(await browserJson(other, 'DELETE', path), 404, 'NOT_FOUND');
+      await expectApiError(await browserJson(other, 'GET', path), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
+      await expectApiError(await browserJson(other, 'PATCH', path, { name: 'Mine now' }), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
+      await expectApiError(await browserJson(other, 'POST', `${path}/secret`), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
+      await expectApiError(await browserJson(other, 'DELETE', path), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
       const list = (await (await browserJson(other, 'GET', '/oauth/applications')).json()) as { data: unknown[] };
       assert.deepEqual(list.data, []);
       const still = (await (await browserJson(dev, 'GET', path)).json()) as Record<string, unknown>;

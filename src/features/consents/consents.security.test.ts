@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import {
+  assertForbidden,
   assertForbiddenCode,
-  assertRefusedAsOthers,
+  assertNotFound,
   assertUnauthorized,
   BEARER_METHODS,
   CHALLENGE,
@@ -12,8 +13,9 @@ import {
 import type { TestUser } from '../../testing/credentials.ts';
 
 // /v2/consents: the applications an account authorized, managed from a dashboard session or with
-// admin:all (a credential without it is 403 insufficient_scope admin:all). A consent is its
-// account's: another user's is 404 to everyone else, admin:all included.
+// admin:all (a credential without it is 403 insufficient_scope admin:all). A consent is addressed
+// by client id within the caller's own account: one the caller has not given (another user's, or
+// none at all) is 403 with the seed's body; admin:all finds none of its own there, so 404.
 
 interface Consent {
   client_id: string;
@@ -37,8 +39,8 @@ function sharedAppOf(env: MatrixEnv, owner: TestUser) {
   return app;
 }
 
-/** Consents are their account's: another user's is 404, even with admin:all. */
-const owned = { othersAre: 'not_found', adminReachesOthers: false } as const;
+/** Another user's consent is 403 (the seed's "verify resource ownership"); admin:all has none of its own: 404. */
+const owned = { othersAre: 'forbidden', adminReachesOthers: false } as const;
 
 const routes: RouteFixtures = {
   listConsents: {
@@ -77,10 +79,10 @@ securityMatrix(import.meta.url, routes, [
       const { clientId, token } = await env.authorizedApp(env.bob, ['read:users']);
       for (const method of BEARER_METHODS) {
         const auth = `Bearer ${await env.token(method, env.admin, ['admin:all'])}`;
-        assertRefusedAsOthers(await env.send({ method: 'DELETE', path: `/v2/consents/${clientId}`, authorization: auth }), owned.othersAre);
+        assertNotFound(await env.send({ method: 'DELETE', path: `/v2/consents/${clientId}`, authorization: auth }));
       }
       const cookie = env.alice.browser.jar.header();
-      assertRefusedAsOthers(await env.send({ method: 'DELETE', path: `/v2/consents/${clientId}`, headers: { Cookie: cookie } }), owned.othersAre);
+      assertForbidden(await env.send({ method: 'DELETE', path: `/v2/consents/${clientId}`, headers: { Cookie: cookie } }));
       assert.equal(await works(env, token), true);
       const listed = (await (await env.bob.browser.get('/v2/consents')).json()) as { data: Consent[] };
       assert.ok(listed.data.some((c) => c.client_id === clientId));

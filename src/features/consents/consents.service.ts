@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { notFound } from '../../http/errors.ts';
 import type { Principal } from '../../auth/principal.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { ConsentsRepo } from './consents.repo.ts';
@@ -69,8 +68,8 @@ export function createConsentsService(deps: {
     /** The user takes consent back: the grant and every token issued under it die with it. */
     async revoke(caller: Principal, clientId: string): Promise<void> {
       const userId = caller.requireAccount();
-      const row = await repo.find(userId, clientId);
-      if (!row) throw notFound('Consent');
+      // Addressed within the caller's own account: one it has not given is refused like another's.
+      const row = caller.ownedOrAdmin(await repo.find(userId, clientId), (consent) => consent.user_id, 'Consent');
       const t = now();
       await repo.revokeWithGrant(userId, clientId, row.grant_id, [buildEvent('consent.revoked', userId, { client_id: clientId, user_id: userId }, t)]);
       deps.onRevoked?.();

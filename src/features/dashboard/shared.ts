@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import type Router from '@koa/router';
-import { AppError } from '../../http/errors.ts';
+import { AppError, notFound, NotYours } from '../../http/errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import { sessionPrincipal, type Principal } from '../../auth/principal.ts';
@@ -49,7 +49,14 @@ export function signedIn(handler: Handler): Middleware<AppState> {
       ctx.redirect(`/login?return_to=${encodeURIComponent(back)}`);
       return;
     }
-    await handler(ctx, sessionPrincipal(account, ctx.state.sessionId ? sha256(ctx.state.sessionId) : ''));
+    try {
+      await handler(ctx, sessionPrincipal(account, ctx.state.sessionId ? sha256(ctx.state.sessionId) : ''));
+    } catch (err) {
+      // A page of a key, application or endpoint that is not yours is simply not there: the same
+      // "Page not found" whether it is someone else's or does not exist (no existence oracle).
+      if (err instanceof NotYours) throw notFound('Page');
+      throw err;
+    }
   };
 }
 
@@ -106,13 +113,13 @@ export function formMessage(err: AppError): string {
 
 /**
  * Runs a service call from a form handler. Input problems (400), refusals (403) and conflicts (409)
- * come back as a message for the form; anything else (404, 500) goes to the error page.
+ * come back as a message for the form; anything else (not yours, 404, 500) goes to the error page.
  */
 export async function attempt<T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; status: number; message: string }> {
   try {
     return { ok: true, value: await fn() };
   } catch (err) {
-    if (err instanceof AppError && (err.status === 400 || err.status === 403 || err.status === 409 || err.status === 422)) {
+    if (err instanceof AppError && !(err instanceof NotYours) && (err.status === 400 || err.status === 403 || err.status === 409 || err.status === 422)) {
       return { ok: false, status: err.status, message: formMessage(err) };
     }
     throw err;

@@ -1,3 +1,4 @@
+import type { Principal } from '../../auth/principal.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { EndpointView } from '../webhooks/webhooks.service.ts';
 import { attempt, dashboardPage, formBody, noStore, seeOther, signedIn, type DashboardDeps, type DashboardRouter } from './shared.ts';
@@ -33,14 +34,14 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
   const newPage = (ctx: AppContext, form: EndpointForm, error: string | null, status = 200) =>
     page(ctx, 'webhook-new', 'webhooks', { title: 'Add a webhook endpoint', form, events: eventOptions(form.events), error }, status);
 
-  const detailPage = async (ctx: AppContext, userId: string, endpoint: EndpointView, form: EndpointForm, error: string | null, status = 200, editFailed = false) =>
+  const detailPage = async (ctx: AppContext, me: Principal, endpoint: EndpointView, form: EndpointForm, error: string | null, status = 200, editFailed = false) =>
     page(ctx, 'webhook', 'webhooks', {
       editFailed,
       title: `Webhook ${endpoint.url}`,
       endpoint,
       form,
       events: eventOptions(form.events),
-      deliveries: await webhooks.deliveries(userId, endpoint.id, DELIVERY_LOG_SIZE),
+      deliveries: await webhooks.deliveries(me, endpoint.id, DELIVERY_LOG_SIZE),
       notice: noticeFor(ctx.query['done']),
       error,
     }, status);
@@ -73,42 +74,42 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
   }));
 
   router.get('/settings/webhooks/:id', signedIn(async (ctx, me) => {
-    const endpoint = await webhooks.get(me.requireAccount(), ctx.params['id']!);
-    await detailPage(ctx, me.requireAccount(), endpoint, formOf(endpoint), null);
+    const endpoint = await webhooks.get(me, ctx.params['id']!);
+    await detailPage(ctx, me, endpoint, formOf(endpoint), null);
   }));
 
   router.post('/settings/webhooks/:id', ...deps.formGuard, signedIn(async (ctx, me) => {
-    const endpoint = await webhooks.get(me.requireAccount(), ctx.params['id']!);
+    const endpoint = await webhooks.get(me, ctx.params['id']!);
     const form = readForm(ctx);
-    if (!form.url) return detailPage(ctx, me.requireAccount(), endpoint, form, 'Enter the URL that should receive the events.', 400, true);
-    if (form.events.length === 0) return detailPage(ctx, me.requireAccount(), endpoint, form, 'Choose at least one event, or All events.', 400, true);
-    const result = await attempt(() => webhooks.update(me.requireAccount(), endpoint.id, { url: form.url, events: form.events, description: form.description || null }));
-    if (!result.ok) return detailPage(ctx, me.requireAccount(), endpoint, form, result.message, result.status, true);
+    if (!form.url) return detailPage(ctx, me, endpoint, form, 'Enter the URL that should receive the events.', 400, true);
+    if (form.events.length === 0) return detailPage(ctx, me, endpoint, form, 'Choose at least one event, or All events.', 400, true);
+    const result = await attempt(() => webhooks.update(me, endpoint.id, { url: form.url, events: form.events, description: form.description || null }));
+    if (!result.ok) return detailPage(ctx, me, endpoint, form, result.message, result.status, true);
     seeOther(ctx, `${endpointPath(endpoint.id)}?done=webhook-updated`);
   }));
 
   router.post('/settings/webhooks/:id/status', ...deps.formGuard, signedIn(async (ctx, me) => {
     const status = fieldText(formBody(ctx)['status']) === 'active' ? 'active' : 'disabled';
-    await webhooks.update(me.requireAccount(), ctx.params['id']!, { status });
+    await webhooks.update(me, ctx.params['id']!, { status });
     seeOther(ctx, `${endpointPath(ctx.params['id']!)}?done=webhook-updated`);
   }));
 
   router.post('/settings/webhooks/:id/secret', ...deps.formGuard, signedIn(async (ctx, me) => {
-    shownOnce(ctx, await webhooks.rotateSecret(me.requireAccount(), ctx.params['id']!), true);
+    shownOnce(ctx, await webhooks.rotateSecret(me, ctx.params['id']!), true);
   }));
 
   router.post('/settings/webhooks/:id/deliveries/:deliveryId/redeliver', ...deps.formGuard, signedIn(async (ctx, me) => {
     const id = ctx.params['id']!;
-    const result = await attempt(() => webhooks.redeliver(me.requireAccount(), id, ctx.params['deliveryId']!));
+    const result = await attempt(() => webhooks.redeliver(me, id, ctx.params['deliveryId']!));
     if (!result.ok) {
-      const endpoint = await webhooks.get(me.requireAccount(), id);
-      return detailPage(ctx, me.requireAccount(), endpoint, formOf(endpoint), result.message, result.status);
+      const endpoint = await webhooks.get(me, id);
+      return detailPage(ctx, me, endpoint, formOf(endpoint), result.message, result.status);
     }
     seeOther(ctx, `${endpointPath(id)}?done=redelivery-queued`);
   }));
 
   router.get('/settings/webhooks/:id/delete', signedIn(async (ctx, me) => {
-    const endpoint = await webhooks.get(me.requireAccount(), ctx.params['id']!);
+    const endpoint = await webhooks.get(me, ctx.params['id']!);
     page(ctx, 'confirm', 'webhooks', {
       title: 'Delete webhook endpoint',
       heading: 'Delete this webhook endpoint?',
@@ -121,7 +122,7 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
   }));
 
   router.post('/settings/webhooks/:id/delete', ...deps.formGuard, signedIn(async (ctx, me) => {
-    await webhooks.remove(me.requireAccount(), ctx.params['id']!);
+    await webhooks.remove(me, ctx.params['id']!);
     seeOther(ctx, '/settings/webhooks?done=webhook-deleted');
   }));
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import type { TestUser } from '../../testing/credentials.ts';
-import { assertForbiddenCode, assertNotFound, securityMatrix, type MatrixEnv, type RequestContext, type RouteFixtures } from '../../testing/security-matrix.ts';
+import { assertForbidden, assertForbiddenCode, assertNotFound, securityMatrix, type MatrixEnv, type RequestContext, type RouteFixtures } from '../../testing/security-matrix.ts';
 
 // /v2/projects: read:projects to read, write:projects to create/update/delete. A project belongs to
-// its owner: another user's project is 403 unless the credential carries admin:all.
+// its owner: another user's project, like an unknown id, is 403 unless the credential carries
+// admin:all (which gets 404 for an unknown id).
 
 /** A new project owned by `owner`, created through the API with the owner's own JWT. */
 async function projectOf(env: MatrixEnv, owner: TestUser, name = 'Matrix project'): Promise<string> {
@@ -107,10 +108,11 @@ securityMatrix(import.meta.url, routes, [
     },
   },
   {
-    label: 'an unknown project id is 404 with the right scope, and 403 insufficient_scope without it',
+    label: 'an unknown project id is 403 with the right scope (as another user\'s is), 404 with admin:all, and 403 insufficient_scope without the scope',
     async run(env) {
       const path = '/v2/projects/prj_doesnotexist00000000';
-      assertNotFound(await env.send({ method: 'GET', path, authorization: `Bearer ${await env.token('api_key', env.alice, ['read:projects'])}` }));
+      assertForbidden(await env.send({ method: 'GET', path, authorization: `Bearer ${await env.token('api_key', env.alice, ['read:projects'])}` }));
+      assertNotFound(await env.send({ method: 'GET', path, authorization: `Bearer ${await env.token('api_key', env.admin, ['admin:all'])}` }));
       const res = await env.send({ method: 'GET', path, authorization: `Bearer ${await env.token('api_key', env.alice, ['write:projects'])}` });
       assert.equal(res.status, 403);
       assert.equal(res.headers.get('www-authenticate'), 'Bearer error="insufficient_scope", scope="read:projects"');

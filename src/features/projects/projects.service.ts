@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { Principal } from '../../auth/principal.ts';
-import { notFound } from '../../http/errors.ts';
 import { parseInput } from '../../http/validation.ts';
 import { newId } from '../../shared/secrets.ts';
 import type { ProjectRow } from '../../db/schema.ts';
@@ -40,10 +39,7 @@ export function createProjectsService(deps: { repo: ProjectsRepo; now(): number 
   const { repo, now } = deps;
 
   async function load(caller: Principal, id: string): Promise<ProjectRow> {
-    const row = await repo.findById(id);
-    if (!row) throw notFound('Project');
-    caller.assertOwnerOrAdmin(row.owner_id);
-    return row;
+    return caller.ownedOrAdmin(await repo.findById(id), (row) => row.owner_id, 'Project');
   }
 
   return {

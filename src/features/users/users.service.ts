@@ -72,14 +72,7 @@ export function createUsersService(deps: {
   async function load(caller: Principal, id: string): Promise<UserRow> {
     const targetId = id === 'me' ? caller.accountId : id;
     if (!targetId) throw notFound('User');
-    const row = await repo.findById(targetId);
-    if (!row) {
-      // Do not reveal which ids exist to someone who could not see them anyway.
-      if (!caller.isAdmin) throw forbidden();
-      throw notFound('User');
-    }
-    caller.assertOwnerOrAdmin(row.id);
-    return row;
+    return caller.ownedOrAdmin(await repo.findById(targetId), (row) => row.id, 'User');
   }
 
   function refuseBrowserOnlyFields(input: unknown): void {

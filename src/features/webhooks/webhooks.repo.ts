@@ -43,8 +43,8 @@ export function createWebhooksRepo(db: DB) {
         throw err;
       }
     },
-    async findEndpoint(userId: string, id: string): Promise<WebhookEndpointRow | undefined> {
-      return db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    async findEndpoint(id: string): Promise<WebhookEndpointRow | undefined> {
+      return db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
     },
     async listEndpoints(userId: string): Promise<WebhookEndpointRow[]> {
       return db.selectFrom('webhook_endpoints').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').execute();

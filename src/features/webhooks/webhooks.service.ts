@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError, notFound, validationFailed } from '../../http/errors.ts';
 import { parseInput } from '../../http/validation.ts';
+import type { Principal } from '../../auth/principal.ts';
 import type { SecretBox } from '../../shared/encryption.ts';
 import { newId } from '../../shared/secrets.ts';
 import { newWebhookSecret } from '../../shared/webhook-signature.ts';
@@ -122,10 +123,9 @@ export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox
     return url.toString();
   }
 
-  async function owned(userId: string, id: string): Promise<WebhookEndpointRow> {
-    const row = await repo.findEndpoint(userId, id);
-    if (!row) throw notFound('Webhook endpoint');
-    return row;
+  /** The caller's own endpoint, or anyone's with admin:all (see Principal.ownedOrAdmin). */
+  async function owned(caller: Principal, id: string): Promise<WebhookEndpointRow> {
+    return caller.ownedOrAdmin(await repo.findEndpoint(id), (row) => row.user_id, 'Webhook endpoint');
   }
 
   return {
@@ -159,11 +159,11 @@ export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox
     async list(userId: string): Promise<EndpointView[]> {
       return (await repo.listEndpoints(userId)).map(toView);
     },
-    async get(userId: string, id: string): Promise<EndpointView> {
-      return toView(await owned(userId, id));
+    async get(caller: Principal, id: string): Promise<EndpointView> {
+      return toView(await owned(caller, id));
     },
-    async update(userId: string, id: string, input: unknown): Promise<EndpointView> {
-      const row = await owned(userId, id);
+    async update(caller: Principal, id: string, input: unknown): Promise<EndpointView> {
+      const row = await owned(caller, id);
       const data = parseInput(updateWebhookSchema, input);
       const changes: Partial<WebhookEndpointRow> = {
         ...(data.url !== undefined && { url: checkUrl(data.url) }),
@@ -177,28 +177,28 @@ export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox
       if (data.status === 'active' && row.status !== 'active') await repo.bringForward(id, now());
       return toView({ ...row, ...changes });
     },
-    async remove(userId: string, id: string): Promise<void> {
-      await owned(userId, id);
+    async remove(caller: Principal, id: string): Promise<void> {
+      await owned(caller, id);
       await repo.deleteEndpoint(id);
     },
     /** A new secret (shown once); deliveries carry signatures with both for the overlap. */
-    async rotateSecret(userId: string, id: string): Promise<EndpointView & { secret: string; previous_secret_expires_at: string }> {
-      const row = await owned(userId, id);
+    async rotateSecret(caller: Principal, id: string): Promise<EndpointView & { secret: string; previous_secret_expires_at: string }> {
+      const row = await owned(caller, id);
       const secret = newWebhookSecret();
       const t = now();
       const changes = { secret_enc: box.seal(secret), previous_secret_enc: row.secret_enc, previous_secret_until: t + deps.secretOverlapMs, updated_at: t };
       await repo.updateEndpoint(id, changes);
       return { ...toView({ ...row, ...changes }), secret, previous_secret_expires_at: iso(changes.previous_secret_until)! };
     },
-    async deliveries(userId: string, id: string, limitInput: unknown) {
-      await owned(userId, id);
+    async deliveries(caller: Principal, id: string, limitInput: unknown) {
+      await owned(caller, id);
       const limit = Math.min(Math.max(Number(limitInput) || 50, 1), 200);
       const rows = await repo.listDeliveries(id, limit);
       const attempts = await repo.attemptsOf(rows.map((r) => r.id));
       return rows.map((r) => deliveryView(r, attempts.filter((a) => a.delivery_id === r.id)));
     },
-    async redeliver(userId: string, id: string, deliveryId: string): Promise<void> {
-      await owned(userId, id);
+    async redeliver(caller: Principal, id: string, deliveryId: string): Promise<void> {
+      await owned(caller, id);
       const delivery = await repo.findDelivery(id, deliveryId);
       if (!delivery) throw notFound('Delivery');
       if (delivery.status === 'pending') throw new AppError('CONFLICT', 'This delivery is already queued');

@@ -112,7 +112,8 @@ describe('webhooks', () => {
       assert.deepEqual(patched.events, ['*']);
       assert.equal((patched as { secret?: string }).secret, undefined);
       assert.equal((await browserJson(alice.browser, 'DELETE', `/v2/webhooks/${created.id}`)).status, 204);
-      await expectApiError(await browserJson(alice.browser, 'GET', `/v2/webhooks/${created.id}`), 404, 'NOT_FOUND');
+      // Gone: refused like any endpoint that is not hers (403, the seed's body), which says nothing of existence.
+      await expectApiError(await browserJson(alice.browser, 'GET', `/v2/webhooks/${created.id}`), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
     });
 
     it('refuses bad input with 400 naming the field', async () => {
@@ -128,7 +129,7 @@ describe('webhooks', () => {
       assert.deepEqual((await json<{ data: unknown[] }>(await browserJson(u.browser, 'GET', '/v2/webhooks'), 200)).data, [], 'nothing was created');
     });
 
-    it("answers 404 for another user's endpoint, whatever the operation", async () => {
+    it("answers 403 (the seed's body) for another user's endpoint, whatever the operation", async () => {
       const owner = await make.user();
       const other = await make.user();
       const ep = await register(owner, (await receiver()).url());
@@ -136,7 +137,7 @@ describe('webhooks', () => {
         ['GET', `/v2/webhooks/${ep.id}`], ['PATCH', `/v2/webhooks/${ep.id}`, { events: ['*'] }], ['DELETE', `/v2/webhooks/${ep.id}`],
         ['POST', `/v2/webhooks/${ep.id}/secret`], ['GET', `/v2/webhooks/${ep.id}/deliveries`],
       ] as const) {
-        await expectApiError(await browserJson(other.browser, method, p, body), 404, 'NOT_FOUND');
+        await expectApiError(await browserJson(other.browser, method, p, body), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
       }
       assert.equal((await getEndpoint(owner, ep.id)).status, 'active', 'untouched');
     });
