@@ -58,7 +58,7 @@ export async function startServer(
   // Several instances share one PostgreSQL database, so they share rate-limit counters there too.
   const sharedLimits = config.database.kind === 'postgres' && opts.rateLimits !== 'memory';
   const rateLimitPool = sharedLimits && config.database.kind === 'postgres' ? createPostgresPool(config.database.url, 5) : null;
-  const rateLimitStore = rateLimitPool ? await createPostgresStore(rateLimitPool) : opts.clusterWorker ? createClusterStore() : undefined;
+  const rateLimitStore = rateLimitPool ? createPostgresStore(rateLimitPool) : opts.clusterWorker ? createClusterStore() : undefined;
   // Every instance on this database hears the credential changes of the others (and they ours).
   const credentialEvents = createCredentialEvents();
   const relay = await startCredentialRelay({

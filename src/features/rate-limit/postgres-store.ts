@@ -9,40 +9,32 @@ import { DatabaseUnavailableError, isDatabaseUnavailable } from '../../db/unavai
  * effectively unlimited because the decision is ours (decide.ts): it only counts. Its windows
  * start at a bucket's first request and run on the database's clock, not the injected one.
  */
-export async function createPostgresStore(pool: pg.Pool): Promise<RateLimitStore> {
-  const limiters = new Map<number, Promise<RateLimiterPostgres>>();
+export function createPostgresStore(pool: pg.Pool): RateLimitStore {
+  const limiters = new Map<number, RateLimiterPostgres>();
 
   const limiterFor = (windowMs: number) => {
     let limiter = limiters.get(windowMs);
     if (!limiter) {
-      limiter = new Promise<RateLimiterPostgres>((resolve, reject) => {
-        const created: RateLimiterPostgres = new RateLimiterPostgres(
-          {
-            storeClient: pool,
-            storeType: 'pool',
-            tableName: 'rate_limits',
-            keyPrefix: `w${windowMs}`,
-            points: 2_000_000_000,
-            duration: Math.max(1, Math.round(windowMs / 1000)),
-            clearExpiredByTimeout: true,
-            // Created by migration 0012: instances starting together must not race to create it.
-            tableCreated: true,
-          },
-          (err?: Error) => (err ? reject(err) : resolve(created)),
-        );
+      limiter = new RateLimiterPostgres({
+        storeClient: pool,
+        storeType: 'pool',
+        tableName: 'rate_limits',
+        keyPrefix: `w${windowMs}`,
+        points: 2_000_000_000,
+        duration: Math.max(1, Math.round(windowMs / 1000)),
+        clearExpiredByTimeout: true,
+        // Created by migration 0012: instances starting together must not race to create it.
+        tableCreated: true,
       });
       limiters.set(windowMs, limiter);
     }
     return limiter;
   };
 
-  // Both windows every request uses, ready before the first request.
-  await Promise.all([limiterFor(1000), limiterFor(3_600_000)]);
-
   return {
     async hit(key, windowMs) {
       try {
-        const res = await (await limiterFor(windowMs)).consume(key, 1);
+        const res = await limiterFor(windowMs).consume(key, 1);
         return { count: res.consumedPoints, resetAt: Date.now() + res.msBeforeNext };
       } catch (err) {
         // Counting needs the database: without it the request is refused as "try again", not 500.
