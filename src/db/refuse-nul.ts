@@ -1,4 +1,5 @@
-import type { DatabaseConnection, Dialect, Driver, Kysely, QueryResult, TransactionSettings, CompiledQuery } from 'kysely';
+import type { CompiledQuery, Dialect } from 'kysely';
+import { wrapDialect } from './driver-wrapper.ts';
 import { AppError } from '../http/errors.ts';
 
 function hasNul(value: unknown, depth = 0): boolean {
@@ -26,51 +27,5 @@ function refuseNul(query: CompiledQuery): void {
  * query's operation tree in a Kysely plugin: the tree walk cost ~10-20 µs per query (bench profile).
  */
 export function refusingNul(inner: Dialect): Dialect {
-  return {
-    createAdapter: () => inner.createAdapter(),
-    createQueryCompiler: () => inner.createQueryCompiler(),
-    createIntrospector: (db: Kysely<any>) => inner.createIntrospector(db),
-    createDriver: () => checkedDriver(inner.createDriver()),
-  };
-}
-
-function checkedDriver(driver: Driver): Driver {
-  // Kysely hands our wrapper back to the driver (transactions, release): map it to the original.
-  const originals = new WeakMap<DatabaseConnection, DatabaseConnection>();
-  const wrappers = new WeakMap<DatabaseConnection, DatabaseConnection>();
-  const original = (c: DatabaseConnection) => originals.get(c) ?? c;
-
-  function wrap(conn: DatabaseConnection): DatabaseConnection {
-    let w = wrappers.get(conn);
-    if (!w) {
-      w = {
-        executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-          refuseNul(query);
-          return conn.executeQuery<R>(query);
-        },
-        streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
-          refuseNul(query);
-          return conn.streamQuery<R>(query, chunkSize);
-        },
-      };
-      wrappers.set(conn, w);
-      originals.set(w, conn);
-    }
-    return w;
-  }
-
-  return {
-    init: () => driver.init(),
-    acquireConnection: async () => wrap(await driver.acquireConnection()),
-    beginTransaction: (c: DatabaseConnection, s: TransactionSettings) => driver.beginTransaction(original(c), s),
-    commitTransaction: (c: DatabaseConnection) => driver.commitTransaction(original(c)),
-    rollbackTransaction: (c: DatabaseConnection) => driver.rollbackTransaction(original(c)),
-    releaseConnection: (c: DatabaseConnection) => driver.releaseConnection(original(c)),
-    destroy: () => driver.destroy(),
-    ...(driver.savepoint && {
-      savepoint: (c, name, compile) => driver.savepoint!(original(c), name, compile),
-      rollbackToSavepoint: (c, name, compile) => driver.rollbackToSavepoint!(original(c), name, compile),
-      releaseSavepoint: (c, name, compile) => driver.releaseSavepoint!(original(c), name, compile),
-    }),
-  } satisfies Driver;
+  return wrapDialect(inner, { beforeQuery: refuseNul });
 }

@@ -1,4 +1,5 @@
-import type { CompiledQuery, DatabaseConnection, Dialect, Driver, Kysely, QueryResult, TransactionSettings } from 'kysely';
+import type { Dialect } from 'kysely';
+import { wrapDialect } from './driver-wrapper.ts';
 
 /**
  * The database cannot be reached right now (PostgreSQL restarting, stopped, or out of
@@ -49,38 +50,5 @@ const unavailableAs503 = (err: unknown): never => {
 
 /** Wraps a dialect so that every failure to reach the database surfaces as DatabaseUnavailableError. */
 export function reportingUnavailable(inner: Dialect): Dialect {
-  return {
-    createAdapter: () => inner.createAdapter(),
-    createQueryCompiler: () => inner.createQueryCompiler(),
-    createIntrospector: (db: Kysely<any>) => inner.createIntrospector(db),
-    createDriver: () => mappedDriver(inner.createDriver()),
-  };
-}
-
-function mappedDriver(driver: Driver): Driver {
-  // Kysely hands our wrapper back to the driver (transactions, release): map it to the original.
-  const originals = new WeakMap<DatabaseConnection, DatabaseConnection>();
-  const original = (c: DatabaseConnection) => originals.get(c) ?? c;
-  const wrap = (conn: DatabaseConnection): DatabaseConnection => {
-    const w: DatabaseConnection = {
-      executeQuery: <R>(query: CompiledQuery): Promise<QueryResult<R>> => conn.executeQuery<R>(query).catch(unavailableAs503),
-      streamQuery: <R>(query: CompiledQuery, chunkSize?: number) => conn.streamQuery<R>(query, chunkSize),
-    };
-    originals.set(w, conn);
-    return w;
-  };
-  return {
-    init: () => driver.init(),
-    acquireConnection: () => driver.acquireConnection().then(wrap, unavailableAs503),
-    beginTransaction: (c: DatabaseConnection, s: TransactionSettings) => driver.beginTransaction(original(c), s).catch(unavailableAs503),
-    commitTransaction: (c: DatabaseConnection) => driver.commitTransaction(original(c)).catch(unavailableAs503),
-    rollbackTransaction: (c: DatabaseConnection) => driver.rollbackTransaction(original(c)).catch(unavailableAs503),
-    releaseConnection: (c: DatabaseConnection) => driver.releaseConnection(original(c)),
-    destroy: () => driver.destroy(),
-    ...(driver.savepoint && {
-      savepoint: (c, name, compile) => driver.savepoint!(original(c), name, compile),
-      rollbackToSavepoint: (c, name, compile) => driver.rollbackToSavepoint!(original(c), name, compile),
-      releaseSavepoint: (c, name, compile) => driver.releaseSavepoint!(original(c), name, compile),
-    }),
-  } satisfies Driver;
+  return wrapDialect(inner, { mapError: unavailableAs503 });
 }
