@@ -51,6 +51,14 @@ describe('latchkey CLI', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('explains a group of commands: keys --help lists keys create and keys rotate-signing', async () => {
+    const r = await cli(['keys', '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /latchkey keys create/);
+    assert.match(r.stdout, /latchkey keys rotate-signing/);
+    assert.doesNotMatch(r.stdout, /latchkey users create/);
+  });
+
   it('migrate creates the database and prints JSON', async () => {
     const first = json(await cli(['migrate'])) as { migrated: string[] };
     assert.equal(first.migrated[0], '0001_initial');

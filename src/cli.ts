@@ -78,8 +78,9 @@ const COMMAND_HELP: Record<string, string> = {
   client_secret (shown once; none for spa and native apps).`,
   'keys create': `latchkey keys create --owner E --name N --scopes "s1 s2" [--expires-in 90d] [--allow-ip CIDR ...]
                      [--burst N --hourly M]
-  Generates an API key for the account E (shown once). --burst/--hourly give the key its own
-  rate limit instead of RATE_LIMIT_API_KEY.`,
+  Generates an API key for the account E (shown once), acting as that account: the key's scopes
+  are within what E may hold. --burst/--hourly give the key its own rate limit, at most
+  RATE_LIMIT_API_KEY unless E is an admin.`,
   'jwt sign': `latchkey jwt sign --sub S --scopes "s1 s2" [--expires-in 1h] [--name NAME]
   Signs a shared-secret HS256 JWT with JWT_SECRET and JWT_ISSUER, as a trusted service would.
   Prints {token, expires_in}.`,
@@ -95,9 +96,8 @@ const COMMAND_HELP: Record<string, string> = {
   Runs the server, as npm start does (PORT, ISSUER, DATABASE_URL, ... from the environment).
   --workers N: N processes (node:cluster) share the port; the primary prepares the database once,
   replaces a worker that dies, and on SIGTERM stops every worker gracefully. On SQLite the workers
-  share the file in WAL mode. Rate-limit counters and the login throttle are kept in memory per
-  process with SQLite, so each worker counts on its own: a caller can get up to N times a limit.
-  /metrics answers with every worker's metrics summed.`,
+  share the file in WAL mode, and their rate-limit counters and sign-in throttle through the
+  primary, so a limit holds whatever N is. /metrics answers with every worker's metrics summed.`,
 };
 
 async function run(argv: string[]): Promise<unknown> {
@@ -108,7 +108,9 @@ async function run(argv: string[]): Promise<unknown> {
   }
   const command = group === 'migrate' || group === 'serve' ? group : `${group} ${action ?? ''}`;
   if (argv.includes('--help') || argv.includes('-h')) {
-    const help = COMMAND_HELP[command];
+    // `latchkey keys --help` asks about a group: every command in it.
+    const inGroup = Object.keys(COMMAND_HELP).filter((name) => name === group || name.startsWith(`${group} `));
+    const help = COMMAND_HELP[command] ?? (inGroup.length ? inGroup.map((name) => COMMAND_HELP[name]).join('\n\n') : undefined);
     if (!help) throw new UsageError(`unknown command: ${command.trim()} (see latchkey --help)`);
     process.stdout.write(`${help}\n`);
     return undefined;
