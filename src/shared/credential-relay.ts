@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { CredentialEvent, CredentialEvents } from './credential-events.ts';
 import { CREDENTIAL_EVENTS_CHANNEL, type CredentialEventsRepo, type StoredCredentialEvent } from './credential-events.repo.ts';
 import { startPgListener } from './pg-listener.ts';
+import { within } from './within.ts';
 
 /** Rows are kept this long: an instance cut off for longer has let its caches expire anyway. */
 const RETAIN_MS = 5 * 60_000;
@@ -191,9 +192,7 @@ export async function startCredentialRelay(deps: {
       await listener?.stop();
       await reading;
       // What this instance revoked last still reaches the others, unless the database is gone.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([write(), new Promise<void>((resolve) => (timer = setTimeout(resolve, flushMs)))]);
-      clearTimeout(timer);
+      await within(write(), flushMs);
       if (pending.size) logger.warn({ events: pending.size }, 'credential events not written at shutdown; other instances forget within CREDENTIAL_CACHE_TTL');
     },
   };

@@ -95,6 +95,23 @@ export function createAccountsService(deps: {
     return toAccount(row);
   }
 
+  /**
+   * The account an email names (null: none) and a check of a password against it, from one read:
+   * the sign-in form needs the account before the check (its throttle key) and the check itself.
+   * An unknown email's check costs what a wrong password does and never matches.
+   */
+  async function signInCandidate(emailInput: unknown): Promise<{ account: Account | null; passwordMatches(password: unknown): Promise<boolean> }> {
+    const email = emailSchema.safeParse(emailInput);
+    const row = email.success ? await accounts.findByEmail(email.data) : undefined;
+    return {
+      account: row ? toAccount(row) : null,
+      async passwordMatches(passwordInput) {
+        const password = typeof passwordInput === 'string' ? passwordInput.slice(0, 256) : '';
+        return (await passwords.verify(row?.password_hash, password)) && row !== undefined;
+      },
+    };
+  }
+
   return {
     signUp,
 
@@ -116,13 +133,12 @@ export function createAccountsService(deps: {
       }
     },
 
+    signInCandidate,
+
     /** The account for these credentials, or null. Unknown email and wrong password cost the same. */
     async authenticate(emailInput: unknown, passwordInput: unknown): Promise<Account | null> {
-      const email = emailSchema.safeParse(emailInput);
-      const password = typeof passwordInput === 'string' ? passwordInput.slice(0, 256) : '';
-      const row = email.success ? await accounts.findByEmail(email.data) : undefined;
-      const ok = await passwords.verify(row?.password_hash, password);
-      return ok && row ? toAccount(row) : null;
+      const candidate = await signInCandidate(emailInput);
+      return (await candidate.passwordMatches(passwordInput)) ? candidate.account : null;
     },
 
     async findByEmail(emailInput: string): Promise<Account | null> {

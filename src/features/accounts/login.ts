@@ -34,13 +34,14 @@ export function createLogin(
   /** Re-checks of a signed-in account are not sign-ins: they stay out of the sign-in metrics. */
   const unreported: Report = () => {};
 
-  async function checkPassword(email: string, known: Account | null, password: unknown, ip: string, report: Report): Promise<LoginResult> {
-    const admission = await throttle.admit(passwordKey(email, known), ip);
+  async function checkPassword(email: string, password: unknown, ip: string, report: Report): Promise<LoginResult> {
+    const candidate = await accounts.signInCandidate(email);
+    const admission = await throttle.admit(passwordKey(email, candidate.account), ip);
     if (!admission.allowed) {
       report('throttled');
       return throttled(admission.retryAfterMs);
     }
-    const account = await accounts.authenticate(email, password);
+    const account = (await candidate.passwordMatches(password)) ? candidate.account : null;
     if (!account) {
       report('failure');
       return { ok: false, status: 401, message: 'Invalid email or password' };
@@ -64,7 +65,7 @@ export function createLogin(
   return {
     async attempt(emailInput: unknown, password: unknown, ip: string): Promise<LoginResult> {
       const email = normaliseEmail(emailInput);
-      const result = await checkPassword(email, await accounts.findByEmail(email), password, ip, onOutcome);
+      const result = await checkPassword(email, password, ip, onOutcome);
       if (result.ok && !result.secondFactor) {
         await accounts.recordSignIn(result.account.id);
         onOutcome('success');
@@ -86,7 +87,7 @@ export function createLogin(
 
     /** The signed-in account's password again (Settings, re-confirmation): throttled like sign-in. */
     async recheckPassword(account: Account, password: unknown, ip: string): Promise<LoginResult> {
-      return checkPassword(account.email, account, password, ip, unreported);
+      return checkPassword(account.email, password, ip, unreported);
     },
 
     /** A current code of the signed-in account (re-confirmation, turning 2FA off): throttled like sign-in. */

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { LATE, within } from '../../shared/within.ts';
 import type { ApiKeyActivityRow } from '../../db/schema.ts';
 import { randomBase62 } from '../../shared/secrets.ts';
 
@@ -22,18 +23,7 @@ const RETRY_MAX_MS = 10_000;
 /** On stop, how long past the deadline the last write may take to settle (PostgreSQL's lock_timeout is 2 s). */
 const SETTLE_MS = 3000;
 
-const LATE = Symbol('late');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** The promise's value, or LATE if it has not settled within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof LATE> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<typeof LATE>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms), LATE)));
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Collects API key activity in memory and writes it in one transaction per batch, so the hot

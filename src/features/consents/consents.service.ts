@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Principal } from '../../auth/principal.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { ConsentsRepo } from './consents.repo.ts';
+import type { ConsentRow } from '../../db/schema.ts';
 
 export const consentViewSchema = z.object({
   client_id: z.string(),
@@ -24,6 +25,16 @@ export function createConsentsService(deps: {
   onRevoked?(): void;
 }) {
   const { repo, now } = deps;
+
+  /** Takes back these consents of the account, each with its grant and the grant's tokens. */
+  async function revokeEach(userId: string, rows: ConsentRow[]): Promise<void> {
+    const t = now();
+    for (const row of rows) {
+      await repo.revokeWithGrant(userId, row.client_id, row.grant_id, [buildEvent('consent.revoked', userId, { client_id: row.client_id, user_id: userId }, t)]);
+    }
+    if (rows.length) deps.onRevoked?.();
+  }
+
   return {
     async grantIdFor(userId: string, clientId: string): Promise<string | undefined> {
       return (await repo.find(userId, clientId))?.grant_id;
@@ -58,21 +69,14 @@ export function createConsentsService(deps: {
 
     /** Every application's access at once (after a password change): grants and their tokens. */
     async revokeAll(userId: string): Promise<void> {
-      const rows = await repo.listByUser(userId);
-      for (const row of rows) {
-        await repo.revokeWithGrant(userId, row.client_id, row.grant_id, [buildEvent('consent.revoked', userId, { client_id: row.client_id, user_id: userId }, now())]);
-      }
-      if (rows.length) deps.onRevoked?.();
+      await revokeEach(userId, await repo.listByUser(userId));
     },
 
-    /** The user takes consent back: the grant and every token issued under it die with it. */
     async revoke(caller: Principal, clientId: string): Promise<void> {
       const userId = caller.requireAccount();
       // Addressed within the caller's own account: one it has not given is refused like another's.
       const row = caller.ownedOrAdmin(await repo.find(userId, clientId), (consent) => consent.user_id, 'Consent');
-      const t = now();
-      await repo.revokeWithGrant(userId, clientId, row.grant_id, [buildEvent('consent.revoked', userId, { client_id: clientId, user_id: userId }, t)]);
-      deps.onRevoked?.();
+      await revokeEach(userId, [row]);
     },
 
     /**
@@ -80,12 +84,8 @@ export function createConsentsService(deps: {
      * admin's admin:all grants, on demotion: their refresh tokens must not mint more).
      */
     async revokeCarrying(userId: string, scope: string): Promise<void> {
-      const rows = (await repo.listByUser(userId)).filter((r) => (JSON.parse(r.scopes) as string[]).includes(scope));
-      const t = now();
-      for (const row of rows) {
-        await repo.revokeWithGrant(userId, row.client_id, row.grant_id, [buildEvent('consent.revoked', userId, { client_id: row.client_id, user_id: userId }, t)]);
-      }
-      if (rows.length) deps.onRevoked?.();
+      const rows = await repo.listByUser(userId);
+      await revokeEach(userId, rows.filter((r) => (JSON.parse(r.scopes) as string[]).includes(scope)));
     },
   };
 }

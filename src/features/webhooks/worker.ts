@@ -4,6 +4,7 @@ import { signedHeaders } from '../../shared/webhook-signature.ts';
 import type { Deliver } from './deliver.ts';
 import { buildEvent } from './events.ts';
 import type { DueDelivery, WebhooksRepo } from './webhooks.repo.ts';
+import { within } from '../../shared/within.ts';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -170,8 +171,7 @@ export function createWebhookWorker(deps: WorkerDeps) {
         if (timer) clearTimeout(timer);
         timer = undefined;
         await lastClaim;
-        const grace = new Promise((resolve) => setTimeout(resolve, stopGraceMs).unref());
-        await Promise.race([Promise.all([...inFlight]), grace]);
+        await within(Promise.all([...inFlight]), stopGraceMs);
         cut.abort();
         while (inFlight.size > 0) await Promise.all([...inFlight]);
       })();
