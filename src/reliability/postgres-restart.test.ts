@@ -193,6 +193,21 @@ describe('a PostgreSQL restart under load', () => {
     }
 
     // The notification connection is back: C (which polls once a minute) hears a revocation on A.
+    // Each instance reconnects its LISTEN with back-off (up to 5 s between tries), so the probe
+    // waits until PostgreSQL shows every instance listening again.
+    const listening = async () => {
+      const c = new pg.Client({ connectionString: databaseUrl });
+      await c.connect();
+      try {
+        const { rows } = await c.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where query ilike 'LISTEN %'");
+        return rows[0]!.n;
+      } finally {
+        await c.end();
+      }
+    };
+    const deadline = Date.now() + 20_000;
+    while ((await listening()) < instances.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(await listening(), instances.length, 'every instance listens again');
     const probe = await owner.postJson('/v2/api-keys', { name: 'probe', scopes: ['read:users'] });
     const probeKey = (await probe.json()) as { id: string; key: string };
     const authTest = async (url: string) => (await fetch(`${url}/v2/auth/test`, { headers: { Authorization: `Bearer ${probeKey.key}` } })).status;
