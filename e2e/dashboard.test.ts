@@ -7,8 +7,8 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
 import { launchChromium, signInAfterSignUp } from './chromium.ts';
-import { startTestServer, type TestServer } from '../src/testing/server.ts';
-import { Browser, authorizeUrl, registerApp, signUp } from '../src/testing/http.ts';
+import { startTestServer, type TestServer } from '../test/support/server.ts';
+import { Browser, authorizeUrl, registerApp, signUp } from '../test/support/http.ts';
 
 // The developer dashboard in real Chromium, one journey per test, each as a person would do it:
 // sign up, click through the navigation, fill the forms, copy what is shown once. Each journey

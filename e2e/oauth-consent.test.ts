@@ -4,8 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
 import { launchChromium, signInAfterSignUp } from './chromium.ts';
-import { startTestServer, type TestServer } from '../src/testing/server.ts';
-import { Browser, authorizeUrl, registerApp, signUp } from '../src/testing/http.ts';
+import { startTestServer, type TestServer } from '../test/support/server.ts';
+import { Browser, authorizeUrl, registerApp, signUp } from '../test/support/http.ts';
 
 // Real Chromium against the real server: sign-up, login and consent pages, and where the browser
 // finally lands. The client's redirect URI is a tiny loopback server, so the browser really arrives

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as OTPAuth from 'otpauth';
 import type { Browser as Chromium } from 'playwright-core';
-import { startTestServer, type TestServer } from '../src/testing/server.ts';
+import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { launchChromium, screenshot, signInAfterSignUp } from './chromium.ts';
 
 // The seed's closing tip, as a person does it: enable two-factor authentication, sign out, sign in

@@ -39,7 +39,7 @@ const BACKEND_NAMES = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
 
 // Tests about the SQLite file itself (kill -9 of a server process on a WAL file, then
 // PRAGMA integrity_check) belong to the SQLite run only; the PostgreSQL run leaves them out.
-const SQLITE_ONLY = new Set(['src/reliability/crash-safety.test.ts']);
+const SQLITE_ONLY = new Set(['test/reliability/crash-safety.test.ts']);
 const COUNTERS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms'];
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
@@ -101,8 +101,8 @@ if (args.length) {
 }
 
 // The matrix.
-const plan = [{ label: 'unit', roots: ['src'], backend: 'sqlite' }];
-if (process.env.TEST_POSTGRES_URL) plan.push({ label: 'unit', roots: ['src'], backend: 'postgres' });
+const plan = [{ label: 'unit', roots: ['src', 'test'], backend: 'sqlite' }];
+if (process.env.TEST_POSTGRES_URL) plan.push({ label: 'unit', roots: ['src', 'test'], backend: 'postgres' });
 plan.push({ label: 'e2e', roots: ['e2e'], backend: 'sqlite' });
 
 const results = [];

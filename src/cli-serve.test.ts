@@ -5,9 +5,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { runCli, spawnNode, type SpawnedNode } from './testing/process.ts';
-import { Browser, signUp } from './testing/http.ts';
-import { freePort } from './testing/server.ts';
+import { runCli, spawnNode, type SpawnedNode } from '../test/support/process.ts';
+import { Browser, signUp } from '../test/support/http.ts';
+import { freePort } from '../test/support/server.ts';
 
 // `latchkey serve --workers 2` (node:cluster, SQLite in WAL mode): two worker processes share the
 // port and both answer; the primary replaces a worker that dies; /metrics sums every worker; SIGTERM

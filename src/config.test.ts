@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from './config.ts';
-import { runNode } from './testing/process.ts';
+import { runNode } from '../test/support/process.ts';
 
 describe('loadConfig', () => {
   it('works with no configuration at all (the documented defaults)', () => {

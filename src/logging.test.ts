@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from './testing/server.ts';
-import { api, credentialFactory, credentialServerEnv } from './testing/credentials.ts';
-import { Browser, registerApp, signUp } from './testing/http.ts';
+import { startTestServer, type TestServer } from '../test/support/server.ts';
+import { api, credentialFactory, credentialServerEnv } from '../test/support/credentials.ts';
+import { Browser, registerApp, signUp } from '../test/support/http.ts';
 import { createLogger } from './logger.ts';
 
 // pino JSON logs: one line per request with the request id, method, path (no query string),

@@ -6,9 +6,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { runCli, spawnNode, type SpawnedNode } from './testing/process.ts';
-import { freePort } from './testing/server.ts';
-import { WebhookReceiver } from './testing/webhook-receiver.ts';
+import { runCli, spawnNode, type SpawnedNode } from '../test/support/process.ts';
+import { freePort } from '../test/support/server.ts';
+import { WebhookReceiver } from '../test/support/webhook-receiver.ts';
 
 // Graceful shutdown of `npm start` (node --import tsx src/main.ts) on SIGTERM: it stops accepting,
 // finishes the request in flight (a POST whose body is still arriving), stops the webhook worker,

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runNode, spawnNode, type SpawnedNode } from './testing/process.ts';
-import { freePort } from './testing/server.ts';
+import { runNode, spawnNode, type SpawnedNode } from '../test/support/process.ts';
+import { freePort } from '../test/support/server.ts';
 
 // `npm start` runs `npm run build` (prestart: tsc -p tsconfig.build.json into dist/), then
 // `node dist/main.js`. The rest of the suite runs the TypeScript sources; this runs what operators

@@ -2,7 +2,7 @@
  * What the load needs from a running Latchkey before it starts: tokens from the token endpoint,
  * refresh tokens through the real code flow, and a login form's CSRF pair.
  */
-import { Browser, authorize, csrfFrom } from '../../src/testing/http.ts';
+import { Browser, authorize, csrfFrom } from '../../test/support/http.ts';
 import { basic } from './fixtures.ts';
 
 export interface Client {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export { freePort } from '../../src/testing/server.ts';
+export { freePort } from '../../test/support/server.ts';
 
 /** Peak resident set (VmHWM) and current RSS of a process, in MiB; null once it is gone. */
 export function memoryOf(pid: number): { peakMiB: number; rssMiB: number } | null {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { listApiRoutes, REPO_ROOT, SECURITY_TEST_FILES } from '../testing/api-routes.ts';
+import { listApiRoutes, REPO_ROOT, SECURITY_TEST_FILES } from '../../test/support/api-routes.ts';
 
 // Every API route has security coverage: its tag names a security test file, and that file runs
 // the generated matrix (which, in turn, fails for a route of its tags that has no fixture).
@@ -17,7 +17,7 @@ describe('security coverage of the API routes', () => {
 
   it("gives every route's tag a security test file", () => {
     const uncovered = routes.filter((r) => !Object.hasOwn(SECURITY_TEST_FILES, r.tag)).map((r) => `${r.label} (tag "${r.tag}")`);
-    assert.deepEqual(uncovered, [], 'routes whose tag has no entry in SECURITY_TEST_FILES (src/testing/api-routes.ts)');
+    assert.deepEqual(uncovered, [], 'routes whose tag has no entry in SECURITY_TEST_FILES (test/support/api-routes.ts)');
   });
 
   it('lists only tags that have routes, each with a security test file that runs the generated matrix', () => {

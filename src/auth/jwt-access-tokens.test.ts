@@ -2,9 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { SignJWT, createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../testing/credentials.ts';
-import { registerApp } from '../testing/http.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../test/support/credentials.ts';
+import { registerApp } from '../../test/support/http.ts';
 
 // ACCESS_TOKEN_FORMAT=jwt (issue 3, deliverable 8): OAuth access tokens are RFC 9068 JWTs that a
 // resource server can verify offline with /oauth/jwks; /v2 and the unified introspection accept them.

@@ -2,10 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { api, credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type CredentialFactory, type TestUser } from '../testing/credentials.ts';
-import { runCli } from '../testing/process.ts';
-import { cliDatabaseEnv } from '../testing/database.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { api, credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type CredentialFactory, type TestUser } from '../../test/support/credentials.ts';
+import { runCli } from '../../test/support/process.ts';
+import { cliDatabaseEnv } from '../../test/support/database.ts';
 
 // Shared-secret JWTs (issue 3, deliverable 3): the seed's "JWT Authentication" snippets as written,
 // and everything that must be refused.

@@ -7,7 +7,7 @@ import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { openDatabase, migrateToLatest, type DB } from './client.ts';
 import { withStatementCache } from './statement-cache.ts';
-import { createTestDatabase, testBackend, type TestDatabase } from '../testing/database.ts';
+import { createTestDatabase, testBackend, type TestDatabase } from '../../test/support/database.ts';
 import { AppError } from '../http/errors.ts';
 
 const target = (url: string) =>

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../testing/server.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
 
 // /healthz (the process serves) and /readyz (the database answers): no authentication, no cookie,
 // no rate limit, and not logged at info level (probes come every few seconds).

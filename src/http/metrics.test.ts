@@ -2,10 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import crypto from 'node:crypto';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../testing/credentials.ts';
-import { Browser, csrfFrom } from '../testing/http.ts';
-import { WebhookReceiver } from '../testing/webhook-receiver.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../test/support/credentials.ts';
+import { Browser, csrfFrom } from '../../test/support/http.ts';
+import { WebhookReceiver } from '../../test/support/webhook-receiver.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 
 // GET /metrics (Prometheus text, prom-client): requests by route template and status with latency

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { AdapterPayload } from 'oidc-provider';
 import { loadConfig } from '../config.ts';
 import { migrateToLatest, openDatabase, type DB } from '../db/client.ts';
-import { createTestDatabase, type TestDatabase } from '../testing/database.ts';
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
 import { sha256 } from '../shared/secrets.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { createPayloadsRepo, type PayloadsRepo, type StoredPayload } from './payloads.repo.ts';

@@ -2,10 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint } from 'jose';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../testing/credentials.ts';
-import { registerApp } from '../testing/http.ts';
-import { introspect } from '../testing/oauth.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../test/support/credentials.ts';
+import { registerApp } from '../../test/support/http.ts';
+import { introspect } from '../../test/support/oauth.ts';
 
 // /v2 and introspection do not check DPoP proofs (RFC 9449) yet, so Latchkey must neither
 // advertise DPoP nor bind tokens to a key: a bound token that /v2 then took as a plain Bearer

@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { REDIRECT_URI, basicAuth, codeFlow, newApp, newUser, postJson, token, type RegisteredApp } from '../testing/oauth.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { REDIRECT_URI, basicAuth, codeFlow, newApp, newUser, postJson, token, type RegisteredApp } from '../../test/support/oauth.ts';
 
 // A grant id is a reference, not a credential: it is kept in plain text where oidc-provider needs
 // to load the grant (token payloads, consents.grant_id), and no endpoint takes one. Someone who

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { Browser, authorizeUrl, csrfFrom, formAction } from '../testing/http.ts';
-import { REDIRECT_URI, newApp, newUser, type RegisteredApp, type User } from '../testing/oauth.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { Browser, authorizeUrl, csrfFrom, formAction } from '../../test/support/http.ts';
+import { REDIRECT_URI, newApp, newUser, type RegisteredApp, type User } from '../../test/support/oauth.ts';
 
 // Every URL the authorization server hands out comes from ISSUER, never from the request: a forged
 // Host (or X-Forwarded-Host behind a proxy) would otherwise poison cached discovery documents with

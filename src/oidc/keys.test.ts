@@ -2,10 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { JWK } from 'oidc-provider';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { api, credentialFactory, credentialServerEnv } from '../testing/credentials.ts';
-import { cliDatabaseEnv } from '../testing/database.ts';
-import { runCli } from '../testing/process.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { api, credentialFactory, credentialServerEnv } from '../../test/support/credentials.ts';
+import { cliDatabaseEnv } from '../../test/support/database.ts';
+import { runCli } from '../../test/support/process.ts';
 import { rotateJwks, type StoredJwks } from './keys.ts';
 
 // Signing key rotation (`latchkey keys rotate-signing`): new keys first (they sign new tokens),

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { Browser, authorizeUrl, csrfFrom } from '../testing/http.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { Browser, authorizeUrl, csrfFrom } from '../../test/support/http.ts';
 import {
   PASSWORD,
   REDIRECT_URI,
@@ -18,7 +18,7 @@ import {
   uniqueEmail,
   type RegisteredApp,
   type User,
-} from '../testing/oauth.ts';
+} from '../../test/support/oauth.ts';
 import { mintSecret } from '../shared/secrets.ts';
 
 describe('OAuth error handling', () => {

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { Browser, authorize, registerApp, signUp } from '../testing/http.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { Browser, authorize, registerApp, signUp } from '../../test/support/http.ts';
 
 // The seed's OAuth steps 1-4 and "Refreshing Tokens", over real HTTP against a real SQLite file.
 describe('OAuth authorization code flow (seed steps 1-4)', () => {

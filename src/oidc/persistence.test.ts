@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { Browser, authorizeUrl } from '../testing/http.ts';
-import { dumpDatabase, sqliteFileOf } from '../testing/db-dump.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { Browser, authorizeUrl } from '../../test/support/http.ts';
+import { dumpDatabase, sqliteFileOf } from '../../test/support/db-dump.ts';
 import { sha256 } from '../shared/secrets.ts';
 import {
   PASSWORD,
@@ -20,7 +20,7 @@ import {
   type RegisteredApp,
   type TokenSet,
   type User,
-} from '../testing/oauth.ts';
+} from '../../test/support/oauth.ts';
 
 describe('tokens and consent survive a restart', () => {
   let server: TestServer;

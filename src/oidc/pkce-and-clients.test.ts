@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { Browser, authorizeUrl } from '../testing/http.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { Browser, authorizeUrl } from '../../test/support/http.ts';
 import {
   REDIRECT_URI,
   authorizeAs,
@@ -16,7 +16,7 @@ import {
   token,
   type RegisteredApp,
   type User,
-} from '../testing/oauth.ts';
+} from '../../test/support/oauth.ts';
 
 describe('PKCE and application types', () => {
   let server: TestServer;

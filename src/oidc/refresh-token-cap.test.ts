@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { codeFlow, newApp, newUser, refresh, token, type RegisteredApp, type TokenSet, type User } from '../testing/oauth.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { codeFlow, newApp, newUser, refresh, token, type RegisteredApp, type TokenSet, type User } from '../../test/support/oauth.ts';
 import { loadConfig } from '../config.ts';
 
 // Each rotation issues a refresh token with a fresh 30-day lifetime; without an absolute cap a

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../testing/credentials.ts';
-import { browserJson } from '../testing/api.ts';
-import { registerApp } from '../testing/http.ts';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../test/support/credentials.ts';
+import { browserJson } from '../../test/support/api.ts';
+import { registerApp } from '../../test/support/http.ts';
 
 // One introspection for every credential (issue 3, deliverable 7): POST /oauth/introspect answers
 // for API keys, shared-secret JWTs and OAuth access tokens, with RFC 7662 fields plus `method`.

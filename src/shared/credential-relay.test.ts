@@ -9,7 +9,7 @@ import { createLogger } from '../logger.ts';
 import { createCredentialEvents, type CredentialEvent } from './credential-events.ts';
 import { createCredentialEventsRepo } from './credential-events.repo.ts';
 import { startCredentialRelay, type CredentialRelay } from './credential-relay.ts';
-import { createTestDatabase, type TestDatabase } from '../testing/database.ts';
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

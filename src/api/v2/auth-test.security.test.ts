@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { securityMatrix, type RouteFixtures } from '../../testing/security-matrix.ts';
+import { securityMatrix, type RouteFixtures } from '../../../test/support/security-matrix.ts';
 
 // GET /v2/auth/test: any valid credential passes, whatever its scopes; everything else is refused
 // with the seed's exact 401 (or 403 for an API key used outside its IP allowlist). The dashboard

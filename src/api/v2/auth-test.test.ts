@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../testing/credentials.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../../test/support/credentials.ts';
 
 // The seed's "Testing Authentication": each credential method reaches /v2/auth/test.
 describe('GET /v2/auth/test (seed: Testing Authentication)', () => {

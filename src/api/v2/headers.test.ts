@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../testing/credentials.ts';
-import { expectApiError } from '../../testing/api.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../../test/support/credentials.ts';
+import { expectApiError } from '../../../test/support/api.ts';
 
 // The seed's "Security Headers" and the /v2 error model (issue 3, deliverables 5 and 6).
 

@@ -10,11 +10,11 @@ import * as OTPAuth from 'otpauth';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { createTestDatabase, testBackend } from '../../testing/database.ts';
-import { Browser, authorize, csrfFrom, registerApp } from '../../testing/http.ts';
-import { signIn } from '../../testing/api.ts';
-import { PASSWORD, uniqueEmail } from '../../testing/oauth.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { createTestDatabase, testBackend } from '../../../test/support/database.ts';
+import { Browser, authorize, csrfFrom, registerApp } from '../../../test/support/http.ts';
+import { signIn } from '../../../test/support/api.ts';
+import { PASSWORD, uniqueEmail } from '../../../test/support/oauth.ts';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const MINUTE = 60_000;

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { Browser, csrfFrom, signUp } from '../../testing/http.ts';
-import { expectApiError, signIn } from '../../testing/api.ts';
-import { PASSWORD, uniqueEmail } from '../../testing/oauth.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { Browser, csrfFrom, signUp } from '../../../test/support/http.ts';
+import { expectApiError, signIn } from '../../../test/support/api.ts';
+import { PASSWORD, uniqueEmail } from '../../../test/support/oauth.ts';
 
 // Sign-up, sign-in, sign-out and the page-level protections, over real HTTP.
 const hasSessionCookie = (res: Response) => res.headers.getSetCookie().some((c) => /^lk_session=[^;]+/.test(c) && !/expires=Thu, 01 Jan 1970/i.test(c));

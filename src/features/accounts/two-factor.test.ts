@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as OTPAuth from 'otpauth';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { Browser, csrfFrom, registerApp } from '../../testing/http.ts';
-import { signIn } from '../../testing/api.ts';
-import { dumpDatabase } from '../../testing/db-dump.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { Browser, csrfFrom, registerApp } from '../../../test/support/http.ts';
+import { signIn } from '../../../test/support/api.ts';
+import { dumpDatabase } from '../../../test/support/db-dump.ts';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const PASSWORD = 'two factor passphrase';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { TestUser } from '../../testing/credentials.ts';
+import type { TestUser } from '../../../test/support/credentials.ts';
 import {
   assertForbidden,
   assertForbiddenCode,
@@ -9,7 +9,7 @@ import {
   type MatrixEnv,
   type RequestContext,
   type RouteFixtures,
-} from '../../testing/security-matrix.ts';
+} from '../../../test/support/security-matrix.ts';
 
 // /v2/api-keys: managing keys needs a dashboard session or a credential carrying admin:all (so a
 // key can never mint keys). A bearer credential without admin:all is 403 insufficient_scope with

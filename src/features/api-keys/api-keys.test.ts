@@ -1,12 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../testing/credentials.ts';
-import { browserJson, expectApiError } from '../../testing/api.ts';
-import { dumpDatabase } from '../../testing/db-dump.ts';
-import { cliDatabaseEnv } from '../../testing/database.ts';
-import { runCli, type RunResult } from '../../testing/process.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../../test/support/credentials.ts';
+import { browserJson, expectApiError } from '../../../test/support/api.ts';
+import { dumpDatabase } from '../../../test/support/db-dump.ts';
+import { cliDatabaseEnv } from '../../../test/support/database.ts';
+import { runCli, type RunResult } from '../../../test/support/process.ts';
 
 // API keys (issue 3, deliverable 2) over real HTTP: created by a signed-in dashboard browser,
 // used as bearer credentials, with an injected clock for expiry and rotation grace and

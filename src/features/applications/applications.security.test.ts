@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import type { TestUser } from '../../testing/credentials.ts';
-import { registerApp } from '../../testing/http.ts';
-import { assertForbidden, assertForbiddenCode, BEARER_METHODS, securityMatrix, type MatrixEnv, type RequestContext, type RouteFixtures } from '../../testing/security-matrix.ts';
+import type { TestUser } from '../../../test/support/credentials.ts';
+import { registerApp } from '../../../test/support/http.ts';
+import { assertForbidden, assertForbiddenCode, BEARER_METHODS, securityMatrix, type MatrixEnv, type RequestContext, type RouteFixtures } from '../../../test/support/security-matrix.ts';
 
 // /oauth/applications with bearer credentials: write:applications to register and change,
 // read:applications to read, or the dashboard session. An application is its owner's: another

@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { Browser, authorizeUrl, signUp } from '../../testing/http.ts';
-import { browserJson, expectApiError, signIn } from '../../testing/api.ts';
-import { PASSWORD, REDIRECT_URI, basicAuth, postJson, token, uniqueEmail, type RegisteredApp } from '../../testing/oauth.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { Browser, authorizeUrl, signUp } from '../../../test/support/http.ts';
+import { browserJson, expectApiError, signIn } from '../../../test/support/api.ts';
+import { PASSWORD, REDIRECT_URI, basicAuth, postJson, token, uniqueEmail, type RegisteredApp } from '../../../test/support/oauth.ts';
 
 // Application registration (the seed's "Register Your Application") over real HTTP.
 const SEED_BODY = { name: 'My Application', redirect_uris: [REDIRECT_URI], scopes: ['read:users', 'write:projects'] };

@@ -9,8 +9,8 @@ import {
   securityMatrix,
   type MatrixEnv,
   type RouteFixtures,
-} from '../../testing/security-matrix.ts';
-import type { TestUser } from '../../testing/credentials.ts';
+} from '../../../test/support/security-matrix.ts';
+import type { TestUser } from '../../../test/support/credentials.ts';
 
 // /v2/consents: the applications an account authorized, managed from a dashboard session or with
 // admin:all (a credential without it is 403 insufficient_scope admin:all). A consent is addressed

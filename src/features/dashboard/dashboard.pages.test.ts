@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
 import { sessionPrincipal } from '../../auth/principal.ts';
-import { Browser, authorize, csrfFrom, registerApp, signUp } from '../../testing/http.ts';
+import { Browser, authorize, csrfFrom, registerApp, signUp } from '../../../test/support/http.ts';
 
 // The dashboard pages over HTTP (the browser journeys are in e2e/dashboard.test.ts): sign-in
 // required, CSRF on every form, secrets shown once and never cached or put in a URL, form errors

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { authorizeUrl } from '../../testing/http.ts';
-import { newApp, newUser, authorizeAs, REDIRECT_URI, looksLikeStackTrace, type RegisteredApp } from '../../testing/oauth.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { authorizeUrl } from '../../../test/support/http.ts';
+import { newApp, newUser, authorizeAs, REDIRECT_URI, looksLikeStackTrace, type RegisteredApp } from '../../../test/support/oauth.ts';
 import { loadConfig } from '../../config.ts';
 
 // Every anonymous GET /oauth/authorize stores an interaction for an hour: from one address they

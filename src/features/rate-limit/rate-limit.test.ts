@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../testing/credentials.ts';
-import { signIn } from '../../testing/api.ts';
-import { Browser } from '../../testing/http.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../../test/support/credentials.ts';
+import { signIn } from '../../../test/support/api.ts';
+import { Browser } from '../../../test/support/http.ts';
 
 // The seed's table, at small sizes, on a clock the test moves (windows are aligned to the clock).
 const HOUR = Date.UTC(2026, 10, 27, 12, 0, 0);

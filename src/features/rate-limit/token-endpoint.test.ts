@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { credentialFactory, credentialServerEnv, type TestUser } from '../../testing/credentials.ts';
-import { registerApp } from '../../testing/http.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { credentialFactory, credentialServerEnv, type TestUser } from '../../../test/support/credentials.ts';
+import { registerApp } from '../../../test/support/http.ts';
 
 // A client that does not authenticate at the token endpoint (an unknown client_id, or a
 // confidential client's id without its secret) is counted on its address, whatever client_id it

@@ -6,7 +6,7 @@ import {
   securityMatrix,
   type RequestContext,
   type RouteFixtures,
-} from '../../testing/security-matrix.ts';
+} from '../../../test/support/security-matrix.ts';
 
 // /v2/users: read:users, write:users, delete:users; creating accounts for others is admin:all.
 // A user reaches only themselves; admin:all reaches everyone (another user is 403 otherwise).

@@ -1,11 +1,11 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { credentialFactory, credentialServerEnv, type TestUser } from '../../testing/credentials.ts';
-import { browserJson, expectApiError } from '../../testing/api.ts';
-import { csrfFrom } from '../../testing/http.ts';
-import { startBlackhole, type Blackhole } from '../../testing/blackhole.ts';
-import { WebhookReceiver } from '../../testing/webhook-receiver.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { credentialFactory, credentialServerEnv, type TestUser } from '../../../test/support/credentials.ts';
+import { browserJson, expectApiError } from '../../../test/support/api.ts';
+import { csrfFrom } from '../../../test/support/http.ts';
+import { startBlackhole, type Blackhole } from '../../../test/support/blackhole.ts';
+import { WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
 
 // Fair delivery, end to end on the real clock: the server's own background worker delivers to
 // real receivers on loopback, some of which never answer (one accepts and stays silent, one never

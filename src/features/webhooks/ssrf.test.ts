@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { credentialFactory, credentialServerEnv, type TestUser } from '../../testing/credentials.ts';
-import { browserJson, expectApiError } from '../../testing/api.ts';
-import { WebhookReceiver } from '../../testing/webhook-receiver.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { credentialFactory, credentialServerEnv, type TestUser } from '../../../test/support/credentials.ts';
+import { browserJson, expectApiError } from '../../../test/support/api.ts';
+import { WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
 import { createDeliver } from './deliver.ts';
 import { isPublicAddress } from './ssrf.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after } from 'node:test';
-import type { TestUser } from '../../testing/credentials.ts';
-import { WebhookReceiver } from '../../testing/webhook-receiver.ts';
+import type { TestUser } from '../../../test/support/credentials.ts';
+import { WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
 import {
   assertForbidden,
   assertForbiddenCode,
@@ -10,7 +10,7 @@ import {
   type MatrixEnv,
   type RequestContext,
   type RouteFixtures,
-} from '../../testing/security-matrix.ts';
+} from '../../../test/support/security-matrix.ts';
 
 // /v2/webhooks: like API keys, managed from a dashboard session or with admin:all (a credential
 // without it is 403 insufficient_scope admin:all). An endpoint is its account's: another user's is

@@ -2,14 +2,14 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startTestServer, type TestServer } from '../../testing/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../testing/credentials.ts';
-import { browserJson, expectApiError } from '../../testing/api.ts';
-import { dumpDatabase, sqliteFileOf } from '../../testing/db-dump.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../../test/support/credentials.ts';
+import { browserJson, expectApiError } from '../../../test/support/api.ts';
+import { dumpDatabase, sqliteFileOf } from '../../../test/support/db-dump.ts';
 import { createSecretBox } from '../../shared/encryption.ts';
-import { codeFlow, refresh, token, REDIRECT_URI } from '../../testing/oauth.ts';
-import { registerApp } from '../../testing/http.ts';
-import { WebhookReceiver, eventOf, seedAccepts, standardAccepts, standardVerify, type ReceivedWebhook } from '../../testing/webhook-receiver.ts';
+import { codeFlow, refresh, token, REDIRECT_URI } from '../../../test/support/oauth.ts';
+import { registerApp } from '../../../test/support/http.ts';
+import { WebhookReceiver, eventOf, seedAccepts, standardAccepts, standardVerify, type ReceivedWebhook } from '../../../test/support/webhook-receiver.ts';
 
 // Webhooks (issue 5) end to end: real endpoints registered over /v2/webhooks, real events caused
 // through the API and the OAuth flow, delivered by the server's worker to a real local receiver and

@@ -1,5 +1,5 @@
 /**
- * Shared parts of the property-based fuzz suite (src/fuzz/*.fuzz.test.ts): how many cases to run,
+ * Shared parts of the property-based fuzz suite (test/fuzz/*.fuzz.test.ts): how many cases to run,
  * the seed, an HTTP client that sends what fetch refuses to send, raw sockets for what no client
  * sends, generators of bad input, and the checks every answer must pass.
  *
@@ -12,7 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import type { TestContext } from 'node:test';
 import fc from 'fast-check';
-import { testBackend } from '../testing/database.ts';
+import { testBackend } from '../support/database.ts';
 
 export const SOAK = process.env['SOAK'] === '1';
 const SCALE = Number(process.env['FUZZ_SCALE'] ?? '1') || 1;

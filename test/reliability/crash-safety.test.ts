@@ -13,11 +13,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Browser, csrfFrom, registerApp, signUp } from '../testing/http.ts';
-import { browserJson, signIn } from '../testing/api.ts';
-import { basicAuth, type RegisteredApp } from '../testing/oauth.ts';
-import { ROOMY_LIMITS } from '../testing/server.ts';
-import { WebhookReceiver, eventOf } from '../testing/webhook-receiver.ts';
+import { Browser, csrfFrom, registerApp, signUp } from '../support/http.ts';
+import { browserJson, signIn } from '../support/api.ts';
+import { basicAuth, type RegisteredApp } from '../support/oauth.ts';
+import { ROOMY_LIMITS } from '../support/server.ts';
+import { WebhookReceiver, eventOf } from '../support/webhook-receiver.ts';
 import { SOAK, sleep, waitFor } from './helpers.ts';
 import { spawnServer, type ServerProcess } from './server-process.ts';
 

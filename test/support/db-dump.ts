@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import type { DB } from '../db/client.ts';
-import { isPostgres } from '../db/client.ts';
+import type { DB } from '../../src/db/client.ts';
+import { isPostgres } from '../../src/db/client.ts';
 
 export interface DumpedValue {
   table: string;

@@ -8,9 +8,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { Browser, authorizeUrl, csrfFrom, formAction, registerApp, signUp } from '../testing/http.ts';
-import { browserJson, signIn } from '../testing/api.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { Browser, authorizeUrl, csrfFrom, formAction, registerApp, signUp } from '../support/http.ts';
+import { browserJson, signIn } from '../support/api.ts';
 import {
   PASSWORD,
   REDIRECT_URI,
@@ -25,9 +25,9 @@ import {
   uniqueEmail,
   type RegisteredApp,
   type User,
-} from '../testing/oauth.ts';
-import { WebhookReceiver } from '../testing/webhook-receiver.ts';
-import { mintSecret } from '../shared/secrets.ts';
+} from '../support/oauth.ts';
+import { WebhookReceiver } from '../support/webhook-receiver.ts';
+import { mintSecret } from '../../src/shared/secrets.ts';
 import { postForms, source, viewTemplates } from './helpers.ts';
 import * as OTPAuth from 'otpauth';
 

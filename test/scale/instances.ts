@@ -5,8 +5,8 @@
  */
 import crypto from 'node:crypto';
 import { freePort, spawnServer, type ServerProcess } from '../reliability/server-process.ts';
-import { ROOMY_LIMITS } from '../testing/server.ts';
-import { TEST_JWT_SECRET } from '../testing/credentials.ts';
+import { ROOMY_LIMITS } from '../support/server.ts';
+import { TEST_JWT_SECRET } from '../support/credentials.ts';
 import { sleep } from '../reliability/helpers.ts';
 
 export interface InstanceSpec {

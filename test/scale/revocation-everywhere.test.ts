@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
-import { createTestDatabase, testBackend, type TestDatabase } from '../testing/database.ts';
-import { Browser, authorize, registerApp, signUp } from '../testing/http.ts';
-import { TEST_JWT_SECRET } from '../testing/credentials.ts';
+import { createTestDatabase, testBackend, type TestDatabase } from '../support/database.ts';
+import { Browser, authorize, registerApp, signUp } from '../support/http.ts';
+import { TEST_JWT_SECRET } from '../support/credentials.ts';
 import type { ServerProcess } from '../reliability/server-process.ts';
 import { assertRefusedWithinOneSecond, startInstances, untilRefused, type InstanceSpec, type Probe } from './instances.ts';
 

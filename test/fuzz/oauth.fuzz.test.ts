@@ -7,15 +7,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { credentialFactory, credentialServerEnv } from '../testing/credentials.ts';
-import { registerApp } from '../testing/http.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { credentialFactory, credentialServerEnv } from '../support/credentials.ts';
+import { registerApp } from '../support/http.ts';
 import {
   assertAlive, badBody, checkAnswer, contentType, formEncode, fuzz, headerSafe, method, oddString, pct, renderBody, runs, send, summary,
   type BodySpec, type Request,
 } from './kit.ts';
 
-const FILE = 'src/fuzz/oauth.fuzz.test.ts';
+const FILE = 'test/fuzz/oauth.fuzz.test.ts';
 const REDIRECT = 'https://client.example/callback';
 
 interface Client {

@@ -7,8 +7,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { apiRouteGroups } from '../app.ts';
-import type { RouteAuth } from '../api/route-spec.ts';
+import { apiRouteGroups } from '../../src/app.ts';
+import type { RouteAuth } from '../../src/api/route-spec.ts';
 
 export interface ApiRoute {
   operationId: string;

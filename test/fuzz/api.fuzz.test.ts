@@ -9,18 +9,18 @@ import { after, before, describe, it } from 'node:test';
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import fc from 'fast-check';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type TestUser } from '../testing/credentials.ts';
-import { registerApp } from '../testing/http.ts';
-import { mintApiKey } from '../features/api-keys/key-format.ts';
-import { sessionPrincipal } from '../auth/principal.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type TestUser } from '../support/credentials.ts';
+import { registerApp } from '../support/http.ts';
+import { mintApiKey } from '../../src/features/api-keys/key-format.ts';
+import { sessionPrincipal } from '../../src/auth/principal.ts';
 import {
   anyJson, assertAlive, badBody, bodyCertainlyBad, checkAnswer, contentType, fuzz, headerSafe, method, oddString, pct, renderBody, runs, send,
   stringsIn, summary, wrongTypeValue, type BodySpec, type Request,
 } from './kit.ts';
 import { allowedTypes, apiRoutes, fillPath, plausible, type Route } from './routes.ts';
 
-const FILE = 'src/fuzz/api.fuzz.test.ts';
+const FILE = 'test/fuzz/api.fuzz.test.ts';
 
 type Valid = 'admin-key' | 'member-key' | 'jwt' | 'oauth' | 'session';
 type TokenName = 'admin-key' | 'jwt' | 'oauth';

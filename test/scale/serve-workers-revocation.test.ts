@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli, spawnNode, type SpawnedNode } from '../testing/process.ts';
-import { Browser, csrfFrom } from '../testing/http.ts';
-import { ROOMY_LIMITS, freePort } from '../testing/server.ts';
+import { runCli, spawnNode, type SpawnedNode } from '../support/process.ts';
+import { Browser, csrfFrom } from '../support/http.ts';
+import { ROOMY_LIMITS, freePort } from '../support/server.ts';
 import { sleep } from '../reliability/helpers.ts';
 
 // `latchkey serve --workers 2` on SQLite: two processes on one file, each with its own caches of

@@ -12,15 +12,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import * as OTPAuth from 'otpauth';
 import { SignJWT, importJWK, type JWK } from 'jose';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { Browser, authorize, authorizeUrl, csrfFrom, registerApp, signUp } from '../testing/http.ts';
-import { browserJson, signIn } from '../testing/api.ts';
-import { credentialFactory, credentialServerEnv, TEST_JWT_SECRET } from '../testing/credentials.ts';
-import { REDIRECT_URI, basicAuth, introspect, pkcePair, postJson, revoke, token, uniqueEmail, type RegisteredApp } from '../testing/oauth.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { Browser, authorize, authorizeUrl, csrfFrom, registerApp, signUp } from '../support/http.ts';
+import { browserJson, signIn } from '../support/api.ts';
+import { credentialFactory, credentialServerEnv, TEST_JWT_SECRET } from '../support/credentials.ts';
+import { REDIRECT_URI, basicAuth, introspect, pkcePair, postJson, revoke, token, uniqueEmail, type RegisteredApp } from '../support/oauth.ts';
 import { sql } from 'kysely';
-import { dumpDatabase, sqliteFileOf, type DumpedValue } from '../testing/db-dump.ts';
-import { WebhookReceiver, standardAccepts, seedAccepts } from '../testing/webhook-receiver.ts';
-import { sessionPrincipal } from '../auth/principal.ts';
+import { dumpDatabase, sqliteFileOf, type DumpedValue } from '../support/db-dump.ts';
+import { WebhookReceiver, standardAccepts, seedAccepts } from '../support/webhook-receiver.ts';
+import { sessionPrincipal } from '../../src/auth/principal.ts';
 
 /** Every secret the run saw, by label, with the variants a careless store might hold. */
 class SecretLog {

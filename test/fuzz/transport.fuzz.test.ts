@@ -9,11 +9,11 @@
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { credentialFactory, credentialServerEnv } from '../testing/credentials.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { credentialFactory, credentialServerEnv } from '../support/credentials.ts';
 import { assertAlive, checkAnswer, countStatus, fuzz, oddString, rawExchange, runs, send, summary, type Format, type Request } from './kit.ts';
 
-const FILE = 'src/fuzz/transport.fuzz.test.ts';
+const FILE = 'test/fuzz/transport.fuzz.test.ts';
 
 /** Endpoints of each answer format, to aim the raw requests at. */
 const TARGETS: { path: string; method: string; format: Format; type: string }[] = [

@@ -5,8 +5,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { credentialFactory, credentialServerEnv } from '../testing/credentials.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { credentialFactory, credentialServerEnv } from '../support/credentials.ts';
 import { rawExchange, send } from './kit.ts';
 
 describe('fuzz regressions', () => {

@@ -2,11 +2,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import pg from 'pg';
-import { startPrivatePostgres, type PrivatePostgres } from '../testing/private-postgres.ts';
-import { Browser, registerApp, signUp } from '../testing/http.ts';
+import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.ts';
+import { Browser, registerApp, signUp } from '../support/http.ts';
 import type { ServerProcess } from './server-process.ts';
 import { assertRefusedWithinOneSecond, startInstances, untilRefused } from '../scale/instances.ts';
-import { looksLikeStackTrace } from '../testing/oauth.ts';
+import { looksLikeStackTrace } from '../support/oauth.ts';
 import { sleep } from './helpers.ts';
 
 // Three instances under light load while PostgreSQL restarts (pg_ctl restart -m fast: every

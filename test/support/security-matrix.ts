@@ -18,15 +18,15 @@
  * but API keys (only keys carry an allowlist).
  *
  * Usage: `securityMatrix(import.meta.url, fixtures, extras)` in the file SECURITY_TEST_FILES
- * (src/testing/api-routes.ts) names for the routes' tag.
+ * (test/support/api-routes.ts) names for the routes' tag.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
-import { ADMIN_SCOPE, ALL_API_SCOPES } from '../auth/scopes.ts';
-import { mintApiKey } from '../features/api-keys/key-format.ts';
-import { sessionPrincipal } from '../auth/principal.ts';
-import { mintSecret } from '../shared/secrets.ts';
+import { ADMIN_SCOPE, ALL_API_SCOPES } from '../../src/auth/scopes.ts';
+import { mintApiKey } from '../../src/features/api-keys/key-format.ts';
+import { sessionPrincipal } from '../../src/auth/principal.ts';
+import { mintSecret } from '../../src/shared/secrets.ts';
 import { api, credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type CredentialFactory, type TestUser } from './credentials.ts';
 import { Browser, authorize, csrfFrom, registerApp } from './http.ts';
 import { startTestServer, type TestServer } from './server.ts';
@@ -756,7 +756,7 @@ export function securityMatrix(fileUrl: string, fixtures: RouteFixtures, extras:
     after(() => env?.dispose());
 
     it('covers every route of its tags, and only those', () => {
-      assert.ok(tags.length > 0, `${fileUrl} is not listed in SECURITY_TEST_FILES (src/testing/api-routes.ts)`);
+      assert.ok(tags.length > 0, `${fileUrl} is not listed in SECURITY_TEST_FILES (test/support/api-routes.ts)`);
       assert.deepEqual(specs.filter((r) => !fixtures[r.operationId]).map((r) => `${r.label} (${r.operationId})`), [], 'routes without a fixture');
       const known = new Set(specs.map((r) => r.operationId));
       assert.deepEqual(Object.keys(fixtures).filter((id) => !known.has(id)), [], 'fixtures for no route of these tags');

@@ -1,10 +1,10 @@
 /**
- * Small helpers shared by the reliability suite (src/reliability/*.test.ts): HTML form inspection,
+ * Small helpers shared by the reliability suite (test/reliability/*.test.ts): HTML form inspection,
  * timing, and bounded waiting. Nothing here talks to the server on its own.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../testing/process.ts';
+import { PROJECT_ROOT } from '../support/process.ts';
 
 /** True in `npm run test:soak` (SOAK=1): the long figures of issue 10. */
 export const SOAK = process.env['SOAK'] === '1' || process.env['SOAK'] === 'true';

@@ -4,7 +4,7 @@
  * kill with a signal and wait for the exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { PROJECT_ROOT } from '../testing/process.ts';
+import { PROJECT_ROOT } from '../support/process.ts';
 import { sleep } from './helpers.ts';
 
 /** Only the basics are inherited, so no setting of the test runner leaks into the server. */
@@ -22,7 +22,7 @@ export interface ServerProcess {
   errors(): string[];
 }
 
-import { freePort } from '../testing/server.ts';
+import { freePort } from '../support/server.ts';
 
 export { freePort };
 

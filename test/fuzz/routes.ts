@@ -2,7 +2,7 @@
  * Every route the running app serves, read from its routers (so a route added tomorrow is fuzzed
  * tomorrow), joined with the OpenAPI document for the request schemas of the JSON APIs.
  */
-import type { TestServer } from '../testing/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 export type JsonSchema = {
   type?: string | string[];

@@ -9,16 +9,16 @@
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import * as OTPAuth from 'otpauth';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { credentialFactory, credentialServerEnv, type TestUser } from '../testing/credentials.ts';
-import { Browser, authorizeUrl, csrfFrom, formAction, registerApp } from '../testing/http.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { credentialFactory, credentialServerEnv, type TestUser } from '../support/credentials.ts';
+import { Browser, authorizeUrl, csrfFrom, formAction, registerApp } from '../support/http.ts';
 import {
   assertAlive, badBody, checkAnswer, contentType, formEncode, fuzz, headerSafe, method, oddString, pct, renderBody, runs, send, summary,
   type BodySpec, type Request,
 } from './kit.ts';
 import { fillPath, pageRoutes, type Route } from './routes.ts';
 
-const FILE = 'src/fuzz/forms.fuzz.test.ts';
+const FILE = 'test/fuzz/forms.fuzz.test.ts';
 
 type Who = 'none' | 'anon' | 'member' | 'pending2fa' | 'interaction' | 'consent';
 type Csrf =

@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { sql } from 'kysely';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { Browser, csrfFrom, registerApp, signUp } from '../testing/http.ts';
-import { browserJson } from '../testing/api.ts';
-import { REDIRECT_URI, basicAuth, codeFlow, type RegisteredApp, type User } from '../testing/oauth.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { Browser, csrfFrom, registerApp, signUp } from '../support/http.ts';
+import { browserJson } from '../support/api.ts';
+import { REDIRECT_URI, basicAuth, codeFlow, type RegisteredApp, type User } from '../support/oauth.ts';
 import { SOAK, lanes, sleep } from './helpers.ts';
 
 const CLIENTS = 200;

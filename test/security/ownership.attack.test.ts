@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createMatrixEnv, FORBIDDEN_BODY, type MatrixEnv, type MatrixResponse } from '../testing/security-matrix.ts';
-import { WebhookReceiver } from '../testing/webhook-receiver.ts';
+import { createMatrixEnv, FORBIDDEN_BODY, type MatrixEnv, type MatrixResponse } from '../support/security-matrix.ts';
+import { WebhookReceiver } from '../support/webhook-receiver.ts';
 
 interface Probe {
   method: string;

@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { createTestDatabase, testBackend, type TestDatabase } from '../testing/database.ts';
-import { spawnNode, type SpawnedNode } from '../testing/process.ts';
-import { Browser, signUp } from '../testing/http.ts';
-import { freePort, ROOMY_LIMITS } from '../testing/server.ts';
+import { createTestDatabase, testBackend, type TestDatabase } from '../support/database.ts';
+import { spawnNode, type SpawnedNode } from '../support/process.ts';
+import { Browser, signUp } from '../support/http.ts';
+import { freePort, ROOMY_LIMITS } from '../support/server.ts';
 
 // Three real server processes on one database, all using the same API keys at once: every
 // request's activity entry is written (none lost to deadlocks between instances), a batch that

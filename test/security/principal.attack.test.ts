@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../testing/credentials.ts';
-import { browserJson, expectApiError, signIn } from '../testing/api.ts';
-import { Browser, registerApp } from '../testing/http.ts';
-import { basicAuth, postJson, token as tokenRequest } from '../testing/oauth.ts';
-import { startTestServer, type TestServer } from '../testing/server.ts';
+import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../support/credentials.ts';
+import { browserJson, expectApiError, signIn } from '../support/api.ts';
+import { Browser, registerApp } from '../support/http.ts';
+import { basicAuth, postJson, token as tokenRequest } from '../support/oauth.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 
 const NEW_PASSWORD = 'the attacker chose this one';
 

@@ -4,9 +4,9 @@ import { createTestDatabase, testBackend, type TestDatabase } from './database.t
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, type Config } from '../config.ts';
-import { createLogger } from '../logger.ts';
-import { startServer, type RunningServer } from '../server.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { startServer, type RunningServer } from '../../src/server.ts';
 
 /** A stable secrets key per test folder, so restarts (and the CLI on the same folder) can open sealed secrets. */
 function testSecretsKey(dir: string): string {

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTestServer, type TestServer } from '../testing/server.ts';
-import { createTestDatabase, testBackend } from '../testing/database.ts';
-import { api, credentialFactory, credentialServerEnv } from '../testing/credentials.ts';
-import { Browser, authorize, registerApp, signUp } from '../testing/http.ts';
-import { WebhookReceiver } from '../testing/webhook-receiver.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { createTestDatabase, testBackend } from '../support/database.ts';
+import { api, credentialFactory, credentialServerEnv } from '../support/credentials.ts';
+import { Browser, authorize, registerApp, signUp } from '../support/http.ts';
+import { WebhookReceiver } from '../support/webhook-receiver.ts';
 
 // Two instances on one database behave as one (issue 8). Both claim the same ISSUER, as two
 // processes behind one load balancer would.
