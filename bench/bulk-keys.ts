@@ -76,7 +76,8 @@ for (let done = 0; done < filler; ) {
   const n = Math.min(BATCH, filler - done);
   const hashBytes = crypto.randomBytes(32 * n);
   const rows: [string, string, string][] = [];
-  for (let i = 0; i < n; i++) rows.push([fillerIds[done + i]!, 'filler', hashBytes.subarray(i * 32, i * 32 + 32).toString('hex')]);
+  for (let i = 0; i < n; i++)
+    rows.push([fillerIds[done + i]!, 'filler', hashBytes.subarray(i * 32, i * 32 + 32).toString('hex')]);
   batch(rows);
   done += n;
 }

@@ -12,7 +12,9 @@ import { openDatabase } from '../src/db/client.ts';
 import { createApiKeysRepo } from '../src/features/api-keys/api-keys.repo.ts';
 import { parseApiKey } from '../src/features/api-keys/key-format.ts';
 
-const { values } = parseArgs({ options: { db: { type: 'string' }, keys: { type: 'string' }, n: { type: 'string', default: '20000' } } });
+const { values } = parseArgs({
+  options: { db: { type: 'string' }, keys: { type: 'string' }, n: { type: 'string', default: '20000' } },
+});
 if (!values.db || !values.keys) throw new Error('lookup needs --db and --keys');
 const ids = fs
   .readFileSync(values.keys, 'utf8')
@@ -39,4 +41,6 @@ times.sort();
 const mean = times.reduce((a, b) => a + b, 0) / n;
 const at = (p: number) => times[Math.min(n - 1, Math.ceil((p / 100) * n) - 1)]!;
 const us = (ms: number) => Math.round(ms * 10_000) / 10;
-process.stdout.write(`${JSON.stringify({ lookups: n, meanUs: us(mean), p50Us: us(at(50)), p99Us: us(at(99)), rows })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ lookups: n, meanUs: us(mean), p50Us: us(at(50)), p99Us: us(at(99)), rows })}\n`,
+);

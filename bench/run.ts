@@ -15,7 +15,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuMsOf, freePort, memoryOf, resetPeak, ROOT, runCommand, settle, startChild, type Child } from './lib/proc.ts';
+import {
+  cpuMsOf,
+  freePort,
+  memoryOf,
+  resetPeak,
+  ROOT,
+  runCommand,
+  settle,
+  startChild,
+  type Child,
+} from './lib/proc.ts';
 import { percentile, runLoad, type LoadRequest } from './lib/load.ts';
 import { basic, MEMORY_RESOURCE_SERVER, MEMORY_SERVICE } from './lib/fixtures.ts';
 import { clientCredentialsToken, loginForm, refreshTokenPool } from './lib/flows.ts';
@@ -133,7 +143,12 @@ const rowById = (id: string) => rows.find((r) => r.id === id);
 let peakResetRefused = false;
 
 /** One request that must succeed before a load is worth running (catches a broken seed early). */
-async function probe(url: string, req: LoadRequest, expectStatus = 200, check?: (body: string) => boolean): Promise<void> {
+async function probe(
+  url: string,
+  req: LoadRequest,
+  expectStatus = 200,
+  check?: (body: string) => boolean,
+): Promise<void> {
   const res = await fetch(url + req.path, {
     method: req.method ?? 'GET',
     headers: req.headers ?? {},
@@ -147,9 +162,12 @@ async function probe(url: string, req: LoadRequest, expectStatus = 200, check?: 
 }
 
 async function argon2Slice(seconds: number): Promise<{ latencies: number[]; peakMiB: number; cpuMs: number }> {
-  const out = await runCommand(['--import', 'tsx', 'bench/argon2-raw.ts', String(seconds), String(CONNECTIONS), '19456', '2'], {
-    timeoutMs: (seconds + 90) * 1000,
-  });
+  const out = await runCommand(
+    ['--import', 'tsx', 'bench/argon2-raw.ts', String(seconds), String(CONNECTIONS), '19456', '2'],
+    {
+      timeoutMs: (seconds + 90) * 1000,
+    },
+  );
   return JSON.parse(out) as { latencies: number[]; peakMiB: number; cpuMs: number };
 }
 
@@ -168,7 +186,8 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   const expectStatus = s.expectStatus ?? 200;
   if (!acc.warmed) {
     if (s.id !== 'lk-refresh') await probe(server.url, request, expectStatus, s.check);
-    if (WARMUP > 0) await runLoad({ url: server.url, request, durationS: WARMUP, connections: CONNECTIONS, expectStatus });
+    if (WARMUP > 0)
+      await runLoad({ url: server.url, request, durationS: WARMUP, connections: CONNECTIONS, expectStatus });
     acc.warmed = true;
   }
   await settle(server.pid);
@@ -193,7 +212,12 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
  */
 async function measureGroup(name: string, scenarios: Scenario[]): Promise<void> {
   log(`group ${name}: ${scenarios.map((s) => s.id).join(', ')} (mirrored slices of ${DURATION / 2} s)`);
-  const accs = new Map<string, Acc>(scenarios.map((s) => [s.id, { cpuMs: 0, latencies: [], seconds: 0, bad: 0, statuses: {}, peakMiB: null, slices: [], warmed: false }]));
+  const accs = new Map<string, Acc>(
+    scenarios.map((s) => [
+      s.id,
+      { cpuMs: 0, latencies: [], seconds: 0, bad: 0, statuses: {}, peakMiB: null, slices: [], warmed: false },
+    ]),
+  );
   for (const s of [...scenarios, ...[...scenarios].reverse()]) await slice(s, accs.get(s.id)!, DURATION / 2);
   for (const s of scenarios) {
     const acc = accs.get(s.id)!;
@@ -221,7 +245,9 @@ async function measureGroup(name: string, scenarios: Scenario[]): Promise<void> 
       ...(s.note ? { note: s.note } : {}),
     };
     rows.push(row);
-    log(`  ${s.label}: ${row.rps.toFixed(row.rps < 100 ? 1 : 0)} req/s (slices ${row.slices.join(' / ')}), p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, ${row.cpuUsPerReq ?? '?'} µs CPU/req, ${row.bad} bad`);
+    log(
+      `  ${s.label}: ${row.rps.toFixed(row.rps < 100 ? 1 : 0)} req/s (slices ${row.slices.join(' / ')}), p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, ${row.cpuUsPerReq ?? '?'} µs CPU/req, ${row.bad} bad`,
+    );
   }
 }
 
@@ -263,7 +289,9 @@ function latchkeyEnv(port: number, dbFile: string): Record<string, string> {
 
 /** The `--flags` that package.json's `start` script passes to node (`node --x dist/main.js` -> ['--x']). */
 function startScriptNodeFlags(): string[] {
-  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
   const words = pkg.scripts['start']!.split(/\s+/);
   return words.slice(words.indexOf('node') + 1, words.indexOf('dist/main.js')).filter((w) => w.startsWith('--'));
 }
@@ -321,17 +349,36 @@ async function cli(args: string[], input?: string): Promise<Record<string, unkno
  */
 async function seedDatabases(): Promise<{ seed: Seed; smallKeys: string[]; coldKeys: string[] }> {
   log('seeding with the CLI: users create, apps create (service, resource_server, web), keys create, jwt sign');
-  const user = await cli(['users', 'create', '--email', BENCH_EMAIL, '--password-stdin', '--admin'], `${BENCH_PASSWORD}\n`);
+  const user = await cli(
+    ['users', 'create', '--email', BENCH_EMAIL, '--password-stdin', '--admin'],
+    `${BENCH_PASSWORD}\n`,
+  );
   const app = (name: string, type: string, extra: string[] = []) =>
     cli(['apps', 'create', '--owner', BENCH_EMAIL, '--name', name, '--type', type, '--scopes', 'read:users', ...extra]);
   const [service, resourceServer, web, key, jwt] = await Promise.all([
     app('Bench service', 'service'),
     app('Bench resource server', 'resource_server'),
     app('Bench web app', 'web', ['--redirect-uri', REDIRECT_URI]),
-    cli(['keys', 'create', '--owner', BENCH_EMAIL, '--name', 'bench hot key', '--scopes', 'read:users', '--burst', '1000000', '--hourly', '100000000']),
+    cli([
+      'keys',
+      'create',
+      '--owner',
+      BENCH_EMAIL,
+      '--name',
+      'bench hot key',
+      '--scopes',
+      'read:users',
+      '--burst',
+      '1000000',
+      '--hourly',
+      '100000000',
+    ]),
     cli(['jwt', 'sign', '--sub', String(user['id']), '--scopes', 'read:users']),
   ]);
-  const client = (a: Record<string, unknown>) => ({ client_id: String(a['client_id']), client_secret: String(a['client_secret']) });
+  const client = (a: Record<string, unknown>) => ({
+    client_id: String(a['client_id']),
+    client_secret: String(a['client_secret']),
+  });
   const seed: Seed = {
     userId: String(user['id']),
     email: BENCH_EMAIL,
@@ -345,7 +392,19 @@ async function seedDatabases(): Promise<{ seed: Seed; smallKeys: string[]; coldK
   };
   const smallFile = path.join(tmp, 'small-keys.txt');
   const out = await runCommand(
-    ['--import', 'tsx', 'bench/bulk-keys.ts', '--db', smallDb, '--user', seed.userId, '--real', String(SMALL_KEYS - 1), '--out', smallFile],
+    [
+      '--import',
+      'tsx',
+      'bench/bulk-keys.ts',
+      '--db',
+      smallDb,
+      '--user',
+      seed.userId,
+      '--real',
+      String(SMALL_KEYS - 1),
+      '--out',
+      smallFile,
+    ],
     { timeoutMs: 120_000 },
   );
   log(`seeding: ${fmtInt(SMALL_KEYS - 1)} more API keys inserted directly: ${out.trim()}`);
@@ -353,17 +412,36 @@ async function seedDatabases(): Promise<{ seed: Seed; smallKeys: string[]; coldK
 
   fs.copyFileSync(smallDb, largeDb); // bulk-keys checkpointed and truncated the WAL; nothing else has the file open
   const filler = Math.max(0, TOTAL_KEYS - SMALL_KEYS - COLD_KEYS);
-  log(`seeding: copy grown to ${fmtInt(TOTAL_KEYS)} keys (${fmtInt(COLD_KEYS)} usable + ${fmtInt(filler)} filler) in 1,000-row transactions`);
+  log(
+    `seeding: copy grown to ${fmtInt(TOTAL_KEYS)} keys (${fmtInt(COLD_KEYS)} usable + ${fmtInt(filler)} filler) in 1,000-row transactions`,
+  );
   const coldFile = path.join(tmp, 'cold-keys.txt');
   const bulk = await runCommand(
-    ['--import', 'tsx', 'bench/bulk-keys.ts', '--db', largeDb, '--user', seed.userId, '--real', String(COLD_KEYS), '--filler', String(filler), '--out', coldFile],
+    [
+      '--import',
+      'tsx',
+      'bench/bulk-keys.ts',
+      '--db',
+      largeDb,
+      '--user',
+      seed.userId,
+      '--real',
+      String(COLD_KEYS),
+      '--filler',
+      String(filler),
+      '--out',
+      coldFile,
+    ],
     { timeoutMs: 480_000 },
   );
   log(`seeding: ${bulk.trim()}`);
   return { seed, smallKeys, coldKeys: fs.readFileSync(coldFile, 'utf8').split('\n').filter(Boolean) };
 }
 
-const bearer = (token: string): LoadRequest => ({ path: '/v2/auth/test', headers: { authorization: `Bearer ${token}` } });
+const bearer = (token: string): LoadRequest => ({
+  path: '/v2/auth/test',
+  headers: { authorization: `Bearer ${token}` },
+});
 const isValid = (method: string) => (b: string) => b.includes('"valid":true') && b.includes(`"method":"${method}"`);
 
 /** Round-robin over `keys`: with more keys than the service's 10,000-entry cache, every lookup misses. */
@@ -372,7 +450,10 @@ function rotatingKeys(keys: string[]): LoadRequest {
   return {
     path: '/v2/auth/test',
     headers: { authorization: `Bearer ${keys[0]}` },
-    setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${keys[i++ % keys.length]}` } }),
+    setupRequest: (req) => ({
+      ...req,
+      headers: { ...req.headers, authorization: `Bearer ${keys[i++ % keys.length]}` },
+    }),
   };
 }
 
@@ -389,7 +470,10 @@ function refreshChain(client: Seed['web'], pool: string[]): LoadRequest {
     path: '/oauth/token',
     headers: { 'content-type': FORM, authorization: basic(client) },
     body: 'grant_type=refresh_token&refresh_token=none',
-    setupRequest: (req) => ({ ...req, body: `grant_type=refresh_token&refresh_token=${queue.shift() ?? 'pool-exhausted'}` }),
+    setupRequest: (req) => ({
+      ...req,
+      body: `grant_type=refresh_token&refresh_token=${queue.shift() ?? 'pool-exhausted'}`,
+    }),
     onResponse: (status, body) => {
       if (status !== 200) return;
       try {
@@ -427,7 +511,9 @@ function ratio(row: string, base: string): number | null {
 // The run
 
 async function main(): Promise<void> {
-  log(`temp folder ${tmp}; ${DURATION} s per scenario (two mirrored slices) after ${WARMUP} s warm-up, ${CONNECTIONS} connections`);
+  log(
+    `temp folder ${tmp}; ${DURATION} s per scenario (two mirrored slices) after ${WARMUP} s warm-up, ${CONNECTIONS} connections`,
+  );
   const { seed, smallKeys, coldKeys } = await seedDatabases();
 
   log('building dist/ (npm run build), as npm start does');
@@ -442,7 +528,11 @@ async function main(): Promise<void> {
   log(`Latchkey pid ${lk.pid} (${fmtInt(SMALL_KEYS)} keys), pid ${lkLarge.pid} (${fmtInt(TOTAL_KEYS)} keys)`);
   await Promise.all([koa, oidc, lk, lkLarge].map((c) => settle(c.pid)));
   const idleRss = Object.fromEntries([koa, oidc, lk, lkLarge].map((c) => [c.name, memoryOf(c.pid)?.rssMiB ?? null]));
-  log(`RSS at rest, MiB: ${Object.entries(idleRss).map(([k, v]) => `${k} ${v?.toFixed(0)}`).join(', ')}`);
+  log(
+    `RSS at rest, MiB: ${Object.entries(idleRss)
+      .map(([k, v]) => `${k} ${v?.toFixed(0)}`)
+      .join(', ')}`,
+  );
 
   // Credentials the loads present.
   const ccToken = await clientCredentialsToken(lk.url, seed.service);
@@ -450,7 +540,14 @@ async function main(): Promise<void> {
   // Each stopped load abandons up to one token per connection (sent, rotated, answer never read):
   // the pool covers the warm-up and both slices.
   const poolSize = CONNECTIONS * 4 + 20;
-  const newPool = () => refreshTokenPool(lk.url, { client: seed.web, redirectUri: seed.redirectUri, email: seed.email, password: seed.password, n: poolSize });
+  const newPool = () =>
+    refreshTokenPool(lk.url, {
+      client: seed.web,
+      redirectUri: seed.redirectUri,
+      email: seed.email,
+      password: seed.password,
+      n: poolSize,
+    });
   log(`code flow: ${poolSize} refresh tokens`);
   const refreshPool = await newPool();
   const login = await loginForm(lk.url);
@@ -471,83 +568,178 @@ async function main(): Promise<void> {
 
   const S: Record<string, Scenario> = {
     koa: { id: 'koa', label: 'bare Koa JSON', kind: 'baseline', server: koa, request: { path: '/' } },
-    'lk-apikey': { id: 'lk-apikey', label: 'Latchkey /v2/auth/test, API key', kind: 'latchkey', server: lk, request: bearer(seed.apiKey), check: isValid('api_key') },
+    'lk-apikey': {
+      id: 'lk-apikey',
+      label: 'Latchkey /v2/auth/test, API key',
+      kind: 'latchkey',
+      server: lk,
+      request: bearer(seed.apiKey),
+      check: isValid('api_key'),
+    },
     'lk-oauth': {
-      id: 'lk-oauth', label: 'Latchkey /v2/auth/test, OAuth token', kind: 'latchkey', server: lk, request: bearer(ccToken), check: isValid('oauth'),
+      id: 'lk-oauth',
+      label: 'Latchkey /v2/auth/test, OAuth token',
+      kind: 'latchkey',
+      server: lk,
+      request: bearer(ccToken),
+      check: isValid('oauth'),
       note: 'opaque client_credentials token of a service app',
     },
     'lk-jwt': {
-      id: 'lk-jwt', label: 'Latchkey /v2/auth/test, JWT', kind: 'latchkey', server: lk, request: bearer(seed.jwt), check: isValid('jwt'),
+      id: 'lk-jwt',
+      label: 'Latchkey /v2/auth/test, JWT',
+      kind: 'latchkey',
+      server: lk,
+      request: bearer(seed.jwt),
+      check: isValid('jwt'),
       note: 'HS256; sub is the account, which is checked to exist',
     },
     'oidc-memory-introspect': {
-      id: 'oidc-memory-introspect', label: 'oidc-provider memory: introspection', kind: 'baseline', server: oidc,
-      request: introspectAs(MEMORY_RESOURCE_SERVER, memoryToken), check: active,
+      id: 'oidc-memory-introspect',
+      label: 'oidc-provider memory: introspection',
+      kind: 'baseline',
+      server: oidc,
+      request: introspectAs(MEMORY_RESOURCE_SERVER, memoryToken),
+      check: active,
     },
     'lk-introspect-opaque': {
-      id: 'lk-introspect-opaque', label: 'Latchkey /oauth/introspect, opaque token', kind: 'latchkey', server: lk,
-      request: introspectAs(seed.resourceServer, ccToken), check: active, note: 'by a resource_server app',
+      id: 'lk-introspect-opaque',
+      label: 'Latchkey /oauth/introspect, opaque token',
+      kind: 'latchkey',
+      server: lk,
+      request: introspectAs(seed.resourceServer, ccToken),
+      check: active,
+      note: 'by a resource_server app',
     },
     'lk-introspect-apikey': {
-      id: 'lk-introspect-apikey', label: 'Latchkey /oauth/introspect, API key', kind: 'latchkey', server: lk,
-      request: introspectAs(seed.resourceServer, seed.apiKey), check: active, note: 'by a resource_server app',
+      id: 'lk-introspect-apikey',
+      label: 'Latchkey /oauth/introspect, API key',
+      kind: 'latchkey',
+      server: lk,
+      request: introspectAs(seed.resourceServer, seed.apiKey),
+      check: active,
+      note: 'by a resource_server app',
     },
     'oidc-memory-cc': {
-      id: 'oidc-memory-cc', label: 'oidc-provider memory: client_credentials', kind: 'baseline', server: oidc,
-      request: ccRequest(MEMORY_SERVICE), check: (b) => b.includes('access_token'),
+      id: 'oidc-memory-cc',
+      label: 'oidc-provider memory: client_credentials',
+      kind: 'baseline',
+      server: oidc,
+      request: ccRequest(MEMORY_SERVICE),
+      check: (b) => b.includes('access_token'),
     },
     'lk-cc': {
-      id: 'lk-cc', label: 'Latchkey /oauth/token client_credentials', kind: 'latchkey', server: lk, request: ccRequest(seed.service),
+      id: 'lk-cc',
+      label: 'Latchkey /oauth/token client_credentials',
+      kind: 'latchkey',
+      server: lk,
+      request: ccRequest(seed.service),
       check: (b) => b.includes('access_token'),
     },
     'lk-refresh': {
-      id: 'lk-refresh', label: 'Latchkey /oauth/token refresh_token', kind: 'latchkey', server: lk, request: refreshChain(seed.web, refreshPool),
+      id: 'lk-refresh',
+      label: 'Latchkey /oauth/token refresh_token',
+      kind: 'latchkey',
+      server: lk,
+      request: refreshChain(seed.web, refreshPool),
       note: `rotating; each connection chains the token each answer returns, seeded with ${poolSize} tokens from the code flow`,
     },
     'argon2-raw': {
-      id: 'argon2-raw', label: 'raw argon2id verify (m=19456,t=2,p=1)', kind: 'baseline', argon2: true,
+      id: 'argon2-raw',
+      label: 'raw argon2id verify (m=19456,t=2,p=1)',
+      kind: 'baseline',
+      argon2: true,
       note: `own process, ${CONNECTIONS} verifies in flight on libuv's default pool (4 threads)`,
     },
     'lk-login': {
-      id: 'lk-login', label: 'Latchkey POST /login (argon2id)', kind: 'latchkey', server: lk, expectStatus: 303,
-      request: { method: 'POST', path: '/login?return_to=%2Fdashboard', headers: { 'content-type': FORM, cookie: login.cookie }, body: loginBody },
+      id: 'lk-login',
+      label: 'Latchkey POST /login (argon2id)',
+      kind: 'latchkey',
+      server: lk,
+      expectStatus: 303,
+      request: {
+        method: 'POST',
+        path: '/login?return_to=%2Fdashboard',
+        headers: { 'content-type': FORM, cookie: login.cookie },
+        body: loginBody,
+      },
       note: 'correct password: argon2 verify, session row, redirect',
     },
     'scale-hot-small': {
-      id: 'scale-hot-small', label: `API key, one key, ${fmtInt(SMALL_KEYS)} keys in DB`, kind: 'scaling', server: lk, request: bearer(seed.apiKey),
+      id: 'scale-hot-small',
+      label: `API key, one key, ${fmtInt(SMALL_KEYS)} keys in DB`,
+      kind: 'scaling',
+      server: lk,
+      request: bearer(seed.apiKey),
       note: 'served from the service cache after the first request',
     },
     'scale-hot-large': {
-      id: 'scale-hot-large', label: `API key, one key, ${fmtInt(TOTAL_KEYS)} keys in DB`, kind: 'scaling', server: lkLarge, request: bearer(seed.apiKey),
+      id: 'scale-hot-large',
+      label: `API key, one key, ${fmtInt(TOTAL_KEYS)} keys in DB`,
+      kind: 'scaling',
+      server: lkLarge,
+      request: bearer(seed.apiKey),
       check: isValid('api_key'),
     },
     'scale-spread-small': {
-      id: 'scale-spread-small', label: `API key, ${fmtInt(SMALL_KEYS)} keys in turn, ${fmtInt(SMALL_KEYS)} in DB`, kind: 'scaling', server: lk,
-      request: rotatingKeys(smallKeys), note: 'the same 10,000 keys in turn on both databases: misses on first use and after the 10 s cache expiry',
+      id: 'scale-spread-small',
+      label: `API key, ${fmtInt(SMALL_KEYS)} keys in turn, ${fmtInt(SMALL_KEYS)} in DB`,
+      kind: 'scaling',
+      server: lk,
+      request: rotatingKeys(smallKeys),
+      note: 'the same 10,000 keys in turn on both databases: misses on first use and after the 10 s cache expiry',
     },
     'scale-spread-large': {
-      id: 'scale-spread-large', label: `API key, ${fmtInt(SMALL_KEYS)} keys in turn, ${fmtInt(TOTAL_KEYS)} in DB`, kind: 'scaling', server: lkLarge,
+      id: 'scale-spread-large',
+      label: `API key, ${fmtInt(SMALL_KEYS)} keys in turn, ${fmtInt(TOTAL_KEYS)} in DB`,
+      kind: 'scaling',
+      server: lkLarge,
       request: rotatingKeys(smallKeys),
     },
     'scale-cold-large': {
-      id: 'scale-cold-large', label: `API key, ${fmtInt(COLD_KEYS)} keys in turn, ${fmtInt(TOTAL_KEYS)} in DB`, kind: 'scaling', server: lkLarge,
-      request: rotatingKeys(coldKeys), note: 'more keys than the 10,000-entry cache holds: every request reads its key from the database',
+      id: 'scale-cold-large',
+      label: `API key, ${fmtInt(COLD_KEYS)} keys in turn, ${fmtInt(TOTAL_KEYS)} in DB`,
+      kind: 'scaling',
+      server: lkLarge,
+      request: rotatingKeys(coldKeys),
+      note: 'more keys than the 10,000-entry cache holds: every request reads its key from the database',
     },
   };
   const g = (...ids: string[]) => ids.map((id) => S[id]!);
   const only = flags.only ? new Set(flags.only.split(',')) : null;
   const groups: [string, string, Scenario[]][] = [
     ['auth', 'auth/test vs bare Koa', g('koa', 'lk-apikey', 'lk-oauth', 'lk-jwt')],
-    ['introspection', 'introspection vs oidc-provider memory', g('oidc-memory-introspect', 'lk-introspect-opaque', 'lk-introspect-apikey')],
+    [
+      'introspection',
+      'introspection vs oidc-provider memory',
+      g('oidc-memory-introspect', 'lk-introspect-opaque', 'lk-introspect-apikey'),
+    ],
     ['token', 'token endpoint vs oidc-provider memory', g('oidc-memory-cc', 'lk-cc', 'lk-refresh')],
     ['login', 'login vs raw argon2', g('argon2-raw', 'lk-login')],
-    ['scaling', 'API-key scaling', g('scale-hot-small', 'scale-hot-large', 'scale-spread-small', 'scale-spread-large', 'scale-cold-large')],
+    [
+      'scaling',
+      'API-key scaling',
+      g('scale-hot-small', 'scale-hot-large', 'scale-spread-small', 'scale-spread-large', 'scale-cold-large'),
+    ],
   ];
   for (const [key, title, scenarios] of groups) if (!only || only.has(key)) await measureGroup(title, scenarios);
 
   const lookup = async (dbFile: string) => {
     const out = JSON.parse(
-      await runCommand(['--import', 'tsx', 'bench/lookup.ts', '--db', dbFile, '--keys', path.join(tmp, 'small-keys.txt'), '--n', flags.quick ? '5000' : '20000'], { timeoutMs: 120_000 }),
+      await runCommand(
+        [
+          '--import',
+          'tsx',
+          'bench/lookup.ts',
+          '--db',
+          dbFile,
+          '--keys',
+          path.join(tmp, 'small-keys.txt'),
+          '--n',
+          flags.quick ? '5000' : '20000',
+        ],
+        { timeoutMs: 120_000 },
+      ),
     ) as { meanUs: number; p50Us: number; p99Us: number; rows: number };
     log(`findForAuth alone on ${fmtInt(out.rows)} rows: p50 ${out.p50Us} µs, mean ${out.meanUs} µs`);
     return out;
@@ -585,10 +777,20 @@ async function main(): Promise<void> {
   const lkPeak = Math.max(...rows.filter((r) => r.kind !== 'baseline').map((r) => r.peakMiB ?? Infinity));
   // The small server's rows measured after its logins inherit the argon2 memory (RSS does not shrink).
   const afterLogin = new Set(['lk-login', 'scale-hot-small', 'scale-spread-small']);
-  const lkPeakWithoutLogin = Math.max(...rows.filter((r) => r.kind !== 'baseline' && !afterLogin.has(r.id)).map((r) => r.peakMiB ?? Infinity));
+  const lkPeakWithoutLogin = Math.max(
+    ...rows.filter((r) => r.kind !== 'baseline' && !afterLogin.has(r.id)).map((r) => r.peakMiB ?? Infinity),
+  );
   const inverse = (v: number | null) => (v === null ? null : 1 / v);
   const MB150 = (150 * 1e6) / 2 ** 20;
-  const t = (id: string, what: string, value: number | null, unit: Target['unit'], limit: string, ok: (v: number) => boolean, scenarios: string[]): Target => ({
+  const t = (
+    id: string,
+    what: string,
+    value: number | null,
+    unit: Target['unit'],
+    limit: string,
+    ok: (v: number) => boolean,
+    scenarios: string[],
+  ): Target => ({
     id,
     what,
     value,
@@ -598,19 +800,94 @@ async function main(): Promise<void> {
     scenarios,
   });
   const targets: Target[] = [
-    t('apikey-vs-koa', '/v2/auth/test with an API key ÷ bare Koa', ratio('lk-apikey', 'koa'), '×', '≥ 0.6×', (v) => v >= 0.6, ['lk-apikey']),
-    t('oauth-vs-koa', '/v2/auth/test with an OAuth token ÷ bare Koa', ratio('lk-oauth', 'koa'), '×', '≥ 0.5×', (v) => v >= 0.5, ['lk-oauth']),
-    t('jwt-vs-koa', '/v2/auth/test with a JWT ÷ bare Koa', ratio('lk-jwt', 'koa'), '×', '≥ 0.5×', (v) => v >= 0.5, ['lk-jwt']),
-    t('auth-p99', `/v2/auth/test p99 at ${CONNECTIONS} connections (worst of the three)`, p99Max, 'ms', '≤ 10 ms', (v) => v <= 10,
-      authIds.filter((id) => (rowById(id)?.p99 ?? Infinity) > 10)),
-    t('introspect-opaque', '/oauth/introspect, opaque token ÷ oidc-provider memory', ratio('lk-introspect-opaque', 'oidc-memory-introspect'), '×', '≥ 1.0×', (v) => v >= 1.0, ['lk-introspect-opaque']),
-    t('introspect-apikey', '/oauth/introspect, API key ÷ oidc-provider memory', ratio('lk-introspect-apikey', 'oidc-memory-introspect'), '×', '≥ 2.0×', (v) => v >= 2.0, ['lk-introspect-apikey']),
-    t('cc', 'client_credentials ÷ oidc-provider memory', ratio('lk-cc', 'oidc-memory-cc'), '×', '≥ 1.0×', (v) => v >= 1.0, ['lk-cc']),
-    t('login', 'POST /login ÷ raw argon2 verify', ratio('lk-login', 'argon2-raw'), '×', '≥ 0.85×', (v) => v >= 0.85, ['lk-login']),
-    t('scale-1m', `time per API-key request, ${fmtInt(TOTAL_KEYS)} ÷ ${fmtInt(SMALL_KEYS)} keys (10,000 keys in turn)`, inverse(ratio('scale-spread-large', 'scale-spread-small')), '×', '≤ 1.3×', (v) => v <= 1.3, ['scale-spread-large']),
-    t('scale-1m-hot', `time per API-key request, ${fmtInt(TOTAL_KEYS)} ÷ ${fmtInt(SMALL_KEYS)} keys (one key)`, inverse(ratio('scale-hot-large', 'scale-hot-small')), '×', '≤ 1.3×', (v) => v <= 1.3, ['scale-hot-large']),
+    t(
+      'apikey-vs-koa',
+      '/v2/auth/test with an API key ÷ bare Koa',
+      ratio('lk-apikey', 'koa'),
+      '×',
+      '≥ 0.6×',
+      (v) => v >= 0.6,
+      ['lk-apikey'],
+    ),
+    t(
+      'oauth-vs-koa',
+      '/v2/auth/test with an OAuth token ÷ bare Koa',
+      ratio('lk-oauth', 'koa'),
+      '×',
+      '≥ 0.5×',
+      (v) => v >= 0.5,
+      ['lk-oauth'],
+    ),
+    t('jwt-vs-koa', '/v2/auth/test with a JWT ÷ bare Koa', ratio('lk-jwt', 'koa'), '×', '≥ 0.5×', (v) => v >= 0.5, [
+      'lk-jwt',
+    ]),
+    t(
+      'auth-p99',
+      `/v2/auth/test p99 at ${CONNECTIONS} connections (worst of the three)`,
+      p99Max,
+      'ms',
+      '≤ 10 ms',
+      (v) => v <= 10,
+      authIds.filter((id) => (rowById(id)?.p99 ?? Infinity) > 10),
+    ),
+    t(
+      'introspect-opaque',
+      '/oauth/introspect, opaque token ÷ oidc-provider memory',
+      ratio('lk-introspect-opaque', 'oidc-memory-introspect'),
+      '×',
+      '≥ 1.0×',
+      (v) => v >= 1.0,
+      ['lk-introspect-opaque'],
+    ),
+    t(
+      'introspect-apikey',
+      '/oauth/introspect, API key ÷ oidc-provider memory',
+      ratio('lk-introspect-apikey', 'oidc-memory-introspect'),
+      '×',
+      '≥ 2.0×',
+      (v) => v >= 2.0,
+      ['lk-introspect-apikey'],
+    ),
+    t(
+      'cc',
+      'client_credentials ÷ oidc-provider memory',
+      ratio('lk-cc', 'oidc-memory-cc'),
+      '×',
+      '≥ 1.0×',
+      (v) => v >= 1.0,
+      ['lk-cc'],
+    ),
+    t('login', 'POST /login ÷ raw argon2 verify', ratio('lk-login', 'argon2-raw'), '×', '≥ 0.85×', (v) => v >= 0.85, [
+      'lk-login',
+    ]),
+    t(
+      'scale-1m',
+      `time per API-key request, ${fmtInt(TOTAL_KEYS)} ÷ ${fmtInt(SMALL_KEYS)} keys (10,000 keys in turn)`,
+      inverse(ratio('scale-spread-large', 'scale-spread-small')),
+      '×',
+      '≤ 1.3×',
+      (v) => v <= 1.3,
+      ['scale-spread-large'],
+    ),
+    t(
+      'scale-1m-hot',
+      `time per API-key request, ${fmtInt(TOTAL_KEYS)} ÷ ${fmtInt(SMALL_KEYS)} keys (one key)`,
+      inverse(ratio('scale-hot-large', 'scale-hot-small')),
+      '×',
+      '≤ 1.3×',
+      (v) => v <= 1.3,
+      ['scale-hot-large'],
+    ),
     t('rss', 'Latchkey peak RSS, every scenario', lkPeak, 'MiB', '≤ 150 MB (143 MiB)', (v) => v <= MB150, []),
-    t('rss-no-login', 'Latchkey peak RSS, without logins (every scenario before them, and the 1M-key server)', lkPeakWithoutLogin, 'MiB', '≤ 150 MB (143 MiB)', (v) => v <= MB150, []),
+    t(
+      'rss-no-login',
+      'Latchkey peak RSS, without logins (every scenario before them, and the 1M-key server)',
+      lkPeakWithoutLogin,
+      'MiB',
+      '≤ 150 MB (143 MiB)',
+      (v) => v <= MB150,
+      [],
+    ),
   ];
 
   // Profiles of the misses, on the same server processes, after all measurements (the profiler
@@ -631,7 +908,12 @@ async function main(): Promise<void> {
       const s = S[id]!;
       const server = s.server!;
       const request = id === 'lk-refresh' ? refreshChain(seed.web, await newPool()) : s.request!;
-      const opts = { url: server.url, request, connections: CONNECTIONS, ...(s.expectStatus ? { expectStatus: s.expectStatus } : {}) };
+      const opts = {
+        url: server.url,
+        request,
+        connections: CONNECTIONS,
+        ...(s.expectStatus ? { expectStatus: s.expectStatus } : {}),
+      };
       log(`profiling ${id}: ${PROFILE_SECONDS} s under the same load`);
       await runLoad({ ...opts, durationS: 1 });
       await settle(server.pid);
@@ -657,8 +939,20 @@ async function main(): Promise<void> {
   await Promise.all([koa, oidc, lk, lkLarge].map((c) => c.stop()));
 
   // Report.
-  const fmt = (v: number | null | undefined, d = 0) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'ratio', 'baseline', 'peak RSS MiB', 'CPU µs/req', 'CPU ratio', 'bad'];
+  const fmt = (v: number | null | undefined, d = 0) =>
+    v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d);
+  const header = [
+    'scenario',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'ratio',
+    'baseline',
+    'peak RSS MiB',
+    'CPU µs/req',
+    'CPU ratio',
+    'bad',
+  ];
   const table = rows.map((r) => [
     r.label,
     fmt(r.rps, r.rps < 100 ? 1 : 0),
@@ -672,7 +966,8 @@ async function main(): Promise<void> {
     String(r.bad),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 || i === 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out: string[] = [];
   out.push('', line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...table.map(line), '');
   out.push(
@@ -681,14 +976,33 @@ async function main(): Promise<void> {
   );
   out.push('', 'targets (issue 9):');
   for (const x of targets) {
-    const v = x.value === null ? '—' : x.unit === '×' ? `${x.value.toFixed(2)}×` : `${x.value.toFixed(x.unit === 'ms' ? 2 : 0)} ${x.unit}`;
+    const v =
+      x.value === null
+        ? '—'
+        : x.unit === '×'
+          ? `${x.value.toFixed(2)}×`
+          : `${x.value.toFixed(x.unit === 'ms' ? 2 : 0)} ${x.unit}`;
     const byCpu = x.unit === '×' && x.scenarios.length === 1 ? rowById(x.scenarios[0]!)?.cpuRatio : undefined;
-    const cpuNote = byCpu === undefined ? '' : x.id.startsWith('scale') ? `; by CPU per request ${(1 / byCpu).toFixed(2)}×` : `; by CPU per request ${byCpu.toFixed(2)}×`;
-    out.push(`  ${x.holds === null ? '  ?  ' : x.holds ? ' hold' : ' MISS'}  ${x.what}: ${v} (target ${x.limit}${cpuNote})`);
+    const cpuNote =
+      byCpu === undefined
+        ? ''
+        : x.id.startsWith('scale')
+          ? `; by CPU per request ${(1 / byCpu).toFixed(2)}×`
+          : `; by CPU per request ${byCpu.toFixed(2)}×`;
+    out.push(
+      `  ${x.holds === null ? '  ?  ' : x.holds ? ' hold' : ' MISS'}  ${x.what}: ${v} (target ${x.limit}${cpuNote})`,
+    );
   }
-  out.push('', `RSS at rest after start-up, MiB: ${Object.entries(idleRss).map(([k, v]) => `${k} ${v === null ? '?' : v.toFixed(0)}`).join(', ')}`);
-  for (const [id, p] of Object.entries(profiles)) out.push('', `profile of ${id} (${PROFILE_SECONDS} s under load):`, formatProfile(p));
-  if (peakResetRefused) out.push('', 'note: the kernel refused to reset VmHWM; peak RSS figures are since each process started');
+  out.push(
+    '',
+    `RSS at rest after start-up, MiB: ${Object.entries(idleRss)
+      .map(([k, v]) => `${k} ${v === null ? '?' : v.toFixed(0)}`)
+      .join(', ')}`,
+  );
+  for (const [id, p] of Object.entries(profiles))
+    out.push('', `profile of ${id} (${PROFILE_SECONDS} s under load):`, formatProfile(p));
+  if (peakResetRefused)
+    out.push('', 'note: the kernel refused to reset VmHWM; peak RSS figures are since each process started');
   const loadAvg = os.loadavg();
   out.push('', `load average at the end: ${loadAvg.map((v) => v.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
   out.push(`total ${((Date.now() - t0) / 1000).toFixed(0)} s; results in ${path.relative(process.cwd(), flags.out)}`);
@@ -696,8 +1010,20 @@ async function main(): Promise<void> {
 
   const results = {
     generatedAt: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', loadAverageAtEnd: loadAvg, node: process.version },
-    settings: { durationS: DURATION, warmupS: WARMUP, connections: CONNECTIONS, smallKeys: SMALL_KEYS, totalKeys: TOTAL_KEYS, coldKeys: COLD_KEYS },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? '',
+      loadAverageAtEnd: loadAvg,
+      node: process.version,
+    },
+    settings: {
+      durationS: DURATION,
+      warmupS: WARMUP,
+      connections: CONNECTIONS,
+      smallKeys: SMALL_KEYS,
+      totalKeys: TOTAL_KEYS,
+      coldKeys: COLD_KEYS,
+    },
     rows,
     idleRssMiB: idleRss,
     lookup: { small: lookupSmall, large: lookupLarge },

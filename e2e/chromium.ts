@@ -38,7 +38,8 @@ export async function signInAfterSignUp(page: Page, baseUrl: string, email: stri
   await page.waitForURL(`${baseUrl}/login`);
   await page.getByText('Account ready — sign in').waitFor();
   const filled = await page.getByLabel('Email').inputValue();
-  if (filled !== email.toLowerCase()) throw new Error(`the sign-in page filled in ${JSON.stringify(filled)}, not ${email}`);
+  if (filled !== email.toLowerCase())
+    throw new Error(`the sign-in page filled in ${JSON.stringify(filled)}, not ${email}`);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(`${baseUrl}/dashboard`);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, signInAfterSignUp } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, authorizeUrl, registerApp, signUp } from '../test/support/http.ts';
@@ -24,7 +24,9 @@ interface Received {
 }
 
 /** A loopback HTTP server that answers 200 to everything and records each request. */
-async function startLoopback(answer: (req: http.IncomingMessage) => string): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
+async function startLoopback(
+  answer: (req: http.IncomingMessage) => string,
+): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
   const srv = http.createServer((req, res) => {
     let body = '';
@@ -126,7 +128,14 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
   }
 
   /** Logs in on the page the authorization request led to (if it asks), approves, and returns the code. */
-  async function authorizeInBrowser(page: Page, email: string, clientId: string, scope: string, state: string, shot?: string): Promise<string> {
+  async function authorizeInBrowser(
+    page: Page,
+    email: string,
+    clientId: string,
+    scope: string,
+    state: string,
+    shot?: string,
+  ): Promise<string> {
     await page.goto(authorizeUrl(server.url, { clientId, redirectUri: callbackUrl(), scope, state }));
     const signIn = page.getByRole('heading', { name: 'Sign in' });
     const approve = page.getByRole('button', { name: 'Approve' });
@@ -149,11 +158,21 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
     return code;
   }
 
-  async function exchange(code: string, clientId: string, clientSecret: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function exchange(
+    code: string,
+    clientId: string,
+    clientSecret: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const res = await fetch(`${server.url}/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ grant_type: 'authorization_code', code, client_id: clientId, client_secret: clientSecret, redirect_uri: callbackUrl() }),
+      body: JSON.stringify({
+        grant_type: 'authorization_code',
+        code,
+        client_id: clientId,
+        client_secret: clientSecret,
+        redirect_uri: callbackUrl(),
+      }),
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
@@ -257,7 +276,10 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
       await dev.page.getByLabel('Redirect URIs').fill(`https://reports.acme.example/callback\n${callbackUrl()}`);
       await dev.page.getByRole('button', { name: 'Save changes' }).click();
       await dev.page.getByText('Application saved.').waitFor();
-      assert.equal(await dev.page.getByLabel('Redirect URIs').inputValue(), `https://reports.acme.example/callback\n${callbackUrl()}`);
+      assert.equal(
+        await dev.page.getByLabel('Redirect URIs').inputValue(),
+        `https://reports.acme.example/callback\n${callbackUrl()}`,
+      );
       await screenshot(dev.page, 'application');
     } finally {
       await dev.context.close();
@@ -268,7 +290,14 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
     try {
       const email = `reader.${++users}@example.com`;
       await server.built.services.accounts.signUp({ email, password: PASSWORD });
-      const code = await authorizeInBrowser(user.page, email, clientId, 'read:users write:projects', 'state-register-app', 'consent');
+      const code = await authorizeInBrowser(
+        user.page,
+        email,
+        clientId,
+        'read:users write:projects',
+        'state-register-app',
+        'consent',
+      );
       const { status, body } = await exchange(code, clientId, clientSecret);
       assert.equal(status, 200, JSON.stringify(body));
       assert.equal(body['scope'], 'read:users write:projects');
@@ -284,7 +313,11 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
     // Another developer's application, registered over HTTP (this journey is the end user's).
     const developer = new Browser(server.url);
     await signUp(developer, `owner.${++users}@example.com`, PASSWORD);
-    const app = await registerApp(developer, { name: 'Timesheet Sync', redirect_uris: [callbackUrl()], scopes: ['read:users', 'read:projects'] });
+    const app = await registerApp(developer, {
+      name: 'Timesheet Sync',
+      redirect_uris: [callbackUrl()],
+      scopes: ['read:users', 'read:projects'],
+    });
 
     const { context, page } = await newPage();
     try {
@@ -343,7 +376,8 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
       // The event: a key generated in the dashboard.
       await generateKey(page, 'Deploy bot', ['Read project data'], 'Never');
       await server.built.webhookWorker.drain();
-      const mine = () => receiver.received.filter((r) => JSON.parse(r.body).type === 'api_key.created' && r.headers['webhook-id']);
+      const mine = () =>
+        receiver.received.filter((r) => JSON.parse(r.body).type === 'api_key.created' && r.headers['webhook-id']);
       assert.equal(mine().length, 1);
       const delivery = mine()[0]!;
       const expected = crypto.createHmac('sha256', secret).update(delivery.body).digest('hex');

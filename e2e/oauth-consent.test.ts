@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Browser as Chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, signInAfterSignUp } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, authorizeUrl, registerApp, signUp } from '../test/support/http.ts';
@@ -51,7 +51,11 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
     // The developer registers the application over HTTP; the browser tests are about the end user.
     const developer = new Browser(server.url);
     await signUp(developer, 'dev@example.com', PASSWORD);
-    app = await registerApp(developer, { name: APP_NAME, redirect_uris: [callback.url], scopes: ['read:users', 'write:projects'] });
+    app = await registerApp(developer, {
+      name: APP_NAME,
+      redirect_uris: [callback.url],
+      scopes: ['read:users', 'write:projects'],
+    });
   });
 
   after(async () => {
@@ -67,7 +71,8 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
     return email;
   }
 
-  const authorizeLink = (state: string) => authorizeUrl(server.url, { clientId: app.client_id, redirectUri: callback.url, scope: SCOPE, state });
+  const authorizeLink = (state: string) =>
+    authorizeUrl(server.url, { clientId: app.client_id, redirectUri: callback.url, scope: SCOPE, state });
 
   /** Every page the browser GETs, redirects included, so a test can say which pages it never saw. */
   function recordPageLoads(page: Page): string[] {
@@ -134,7 +139,10 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
 
       const approve = page.getByRole('button', { name: 'Approve' });
       await approve.waitFor();
-      assert.equal(await page.getByRole('heading', { name: `${APP_NAME} wants to access your account` }).isVisible(), true);
+      assert.equal(
+        await page.getByRole('heading', { name: `${APP_NAME} wants to access your account` }).isVisible(),
+        true,
+      );
       assert.equal(await page.getByText(new URL(callback.url).host, { exact: true }).isVisible(), true);
       assert.equal(await page.getByText('Read user information').isVisible(), true);
       assert.equal(await page.getByText('Create/update projects').isVisible(), true);
@@ -152,7 +160,13 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
       const res = await fetch(`${server.url}/oauth/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ grant_type: 'authorization_code', code, redirect_uri: callback.url, client_id: app.client_id, client_secret: app.client_secret }),
+        body: JSON.stringify({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: callback.url,
+          client_id: app.client_id,
+          client_secret: app.client_secret,
+        }),
       });
       assert.equal(res.status, 200);
       assert.equal(((await res.json()) as { scope: string }).scope, SCOPE);
@@ -188,7 +202,11 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
       const landed = await landedOnCallback(page);
       assert.ok(landed.searchParams.get('code'));
       assert.equal(landed.searchParams.get('state'), 'state-second');
-      assert.deepEqual(seen.filter((u) => u.includes('/interaction/')), [], 'no login or consent page on the way');
+      assert.deepEqual(
+        seen.filter((u) => u.includes('/interaction/')),
+        [],
+        'no login or consent page on the way',
+      );
     } finally {
       await context.close();
     }

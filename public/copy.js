@@ -3,13 +3,14 @@
 //   hidden and are shown here, so a browser without scripting never sees a button that does nothing.
 // - <input data-select-on-focus>: selects the whole value on focus, for copying by hand.
 // - <input data-selects="ID">: typing into it checks the radio button #ID (the "On a date" expiry).
-(function () {
-  'use strict';
-
+(() => {
   function copyText(target) {
     var text = 'value' in target ? target.value : target.textContent;
     if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text).then(function () { return true; }, function () { return fallback(target); });
+      return navigator.clipboard.writeText(text).then(
+        () => true,
+        () => fallback(target),
+      );
     }
     return Promise.resolve(fallback(target));
   }
@@ -24,7 +25,7 @@
     }
   }
 
-  document.querySelectorAll('button[data-copy-target]').forEach(function (button) {
+  document.querySelectorAll('button[data-copy-target]').forEach((button) => {
     var target = document.getElementById(button.getAttribute('data-copy-target'));
     if (!target) return;
     var box = button.closest('.secret-box');
@@ -32,14 +33,17 @@
     var label = button.textContent;
     var timer;
     button.hidden = false;
-    button.addEventListener('click', function () {
-      copyText(target).then(function (ok) {
+    button.addEventListener('click', () => {
+      copyText(target).then((ok) => {
         button.textContent = ok ? 'Copied' : label;
         button.classList.toggle('copied', ok);
-        if (status) status.textContent = ok ? 'Copied to the clipboard.' : 'Press Ctrl+C (⌘C on a Mac) to copy the selected text.';
+        if (status)
+          status.textContent = ok
+            ? 'Copied to the clipboard.'
+            : 'Press Ctrl+C (⌘C on a Mac) to copy the selected text.';
         if (!ok && target.select) target.select();
         clearTimeout(timer);
-        timer = setTimeout(function () {
+        timer = setTimeout(() => {
           button.textContent = label;
           button.classList.remove('copied');
         }, 2500);
@@ -47,14 +51,18 @@
     });
   });
 
-  document.querySelectorAll('input[data-select-on-focus]').forEach(function (input) {
-    input.addEventListener('focus', function () { input.select(); });
+  document.querySelectorAll('input[data-select-on-focus]').forEach((input) => {
+    input.addEventListener('focus', () => {
+      input.select();
+    });
   });
 
-  document.querySelectorAll('input[data-selects]').forEach(function (input) {
+  document.querySelectorAll('input[data-selects]').forEach((input) => {
     var radio = document.getElementById(input.getAttribute('data-selects'));
     if (!radio) return;
-    var check = function () { if (input.value) radio.checked = true; };
+    var check = () => {
+      if (input.value) radio.checked = true;
+    };
     input.addEventListener('input', check);
     input.addEventListener('change', check);
   });

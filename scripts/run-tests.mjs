@@ -62,7 +62,15 @@ function run({ label, roots, backend }) {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--conditions=development', '--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
+      [
+        '--conditions=development',
+        '--import',
+        'tsx',
+        '--test',
+        '--test-reporter=spec',
+        '--test-concurrency=2',
+        ...files,
+      ],
       { stdio: ['inherit', 'pipe', 'inherit'], env },
     );
     // Pass the runner's output through untouched, and read its closing summary on the way.
@@ -109,11 +117,18 @@ const results = [];
 for (const step of plan) results.push(await run(step));
 
 const failed = results.filter((r) => r.status !== 0);
-const fmt = (s) => (s ? `${s.tests ?? '?'} tests, ${s.pass ?? '?'} pass, ${s.fail ?? '?'} fail, ${s.cancelled ?? 0} cancelled, ${s.skipped ?? 0} skipped` : 'no summary');
+const fmt = (s) =>
+  s
+    ? `${s.tests ?? '?'} tests, ${s.pass ?? '?'} pass, ${s.fail ?? '?'} fail, ${s.cancelled ?? 0} cancelled, ${s.skipped ?? 0} skipped`
+    : 'no summary';
 console.log('\n=== test runs ===');
 for (const r of results) console.log(`${r.status === 0 ? '✔' : '✖'} ${r.name}: ${fmt(r.summary)}; exit ${r.status}`);
 if (!process.env.TEST_POSTGRES_URL) console.log('- unit (PostgreSQL): not run, TEST_POSTGRES_URL is not set');
-console.log(failed.length ? `✖ ${failed.length} of ${results.length} run(s) failed: ${failed.map((r) => r.name).join(', ')}` : `✔ all ${results.length} run(s) passed`);
+console.log(
+  failed.length
+    ? `✖ ${failed.length} of ${results.length} run(s) failed: ${failed.map((r) => r.name).join(', ')}`
+    : `✔ all ${results.length} run(s) passed`,
+);
 // The totals over every run, in the runner's own closing format.
 // A run that failed without counting a failure (it crashed, or printed no summary) counts as one.
 for (const key of COUNTERS) {

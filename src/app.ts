@@ -26,7 +26,11 @@ import { confirmPagesRouter } from './features/accounts/confirm.pages.ts';
 import { requireFreshAuth } from './features/accounts/fresh-auth.ts';
 import { createApplicationsRepo } from './features/applications/applications.repo.ts';
 import { createApplicationsService, type ApplicationsService } from './features/applications/applications.service.ts';
-import { APPLICATIONS_PREFIX, applicationsRouter, applicationsRoutes } from './features/applications/applications.routes.ts';
+import {
+  APPLICATIONS_PREFIX,
+  applicationsRouter,
+  applicationsRoutes,
+} from './features/applications/applications.routes.ts';
 import { createConsentsRepo } from './features/consents/consents.repo.ts';
 import { createConsentsService } from './features/consents/consents.service.ts';
 import { createPayloadsRepo, type StoredPayload } from './oidc/payloads.repo.ts';
@@ -98,7 +102,12 @@ export interface BuiltApp {
   provider: Provider;
   /** The OpenAPI document served at /v2/openapi.json. */
   openApi: Record<string, unknown>;
-  services: { accounts: AccountsService; applications: ApplicationsService; apiKeys: ApiKeysService; sharedJwt: SharedJwtVerifier | null };
+  services: {
+    accounts: AccountsService;
+    applications: ApplicationsService;
+    apiKeys: ApiKeysService;
+    sharedJwt: SharedJwtVerifier | null;
+  };
   /** Delivers the webhook outbox; the server starts it, the CLI does not. */
   webhookWorker: WebhookWorker;
   /** What /metrics serves. */
@@ -114,7 +123,9 @@ export interface BuiltApp {
  * the security tests list every route from them (specs only keep the services for their handlers,
  * so listing them touches none).
  */
-export function apiRouteGroups(services: Parameters<typeof v2RouteSpecs>[0] & { applications: ApplicationsService }): RouteGroup[] {
+export function apiRouteGroups(
+  services: Parameters<typeof v2RouteSpecs>[0] & { applications: ApplicationsService },
+): RouteGroup[] {
   return [
     { prefix: '/v2', specs: v2RouteSpecs(services) },
     { prefix: APPLICATIONS_PREFIX, specs: applicationsRoutes(services.applications) },
@@ -159,7 +170,12 @@ export function buildApp(deps: AppDeps): BuiltApp {
     now,
   });
   // What each account may hold now: every credential's effective scopes are computed from it.
-  const accountRights = createAccountRights({ findAccount: (id) => accounts.findById(id), events: credentialEvents, ttlMs: cacheTtlMs, now });
+  const accountRights = createAccountRights({
+    findAccount: (id) => accounts.findById(id),
+    events: credentialEvents,
+    ttlMs: cacheTtlMs,
+    now,
+  });
   const projects = createProjectsService({ repo: createProjectsRepo(db), now });
   const apiKeys = createApiKeysService({
     repo: createApiKeysRepo(db),
@@ -186,7 +202,9 @@ export function buildApp(deps: AppDeps): BuiltApp {
     repo: webhooksRepo,
     box,
     // A receiver gets 10 s to answer; an address that does not even accept the connection, 3 s.
-    deliver: deps.deliver ?? createDeliver({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: 10_000, connectTimeoutMs: 3_000 }),
+    deliver:
+      deps.deliver ??
+      createDeliver({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: 10_000, connectTimeoutMs: 3_000 }),
     now,
     logger,
     disableAfterMs: config.WEBHOOK_DISABLE_AFTER * 1000,
@@ -243,7 +261,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
       rowCache: tokenRowCache,
     }),
     // 503 (the database unreachable) stays 503: the person may retry the same link.
-    renderError: async (ctx, title, message) => render.error(ctx as unknown as AppContext, ctx.status === 503 ? 503 : 400, title, message),
+    renderError: async (ctx, title, message) =>
+      render.error(ctx as unknown as AppContext, ctx.status === 503 ? 503 : 400, title, message),
   });
   observeProvider(provider, metrics);
   const stopHousekeeping = startHousekeeping(logger, [
@@ -254,7 +273,12 @@ export function buildApp(deps: AppDeps): BuiltApp {
 
   // Bearer credentials for /v2 and /oauth/applications.
   const sharedJwt = config.JWT_SECRET
-    ? createSharedJwtVerifier({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, maxLifetime: config.JWT_MAX_LIFETIME, now })
+    ? createSharedJwtVerifier({
+        secret: config.JWT_SECRET,
+        issuer: config.JWT_ISSUER,
+        maxLifetime: config.JWT_MAX_LIFETIME,
+        now,
+      })
     : null;
   const authenticator = createAuthenticator({
     apiKeys,
@@ -293,7 +317,11 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const twoFactor = createTwoFactorService({ repo: createTwoFactorRepo(db), box, now });
   const loginThrottle = createLoginThrottle({ store: rateLimitStore, now, perAddress: config.RATE_LIMIT_LOGIN });
   const login = createLogin(accounts, twoFactor, loginThrottle, metrics.login);
-  const freshAuth = requireFreshAuth({ maxAgeMs: config.FRESH_AUTH_MAX_AGE * 1000, now, formPage: '/settings/security' });
+  const freshAuth = requireFreshAuth({
+    maxAgeMs: config.FRESH_AUTH_MAX_AGE * 1000,
+    now,
+    formPage: '/settings/security',
+  });
 
   // Browser sessions shared by the pages.
   const secure = config.secureCookies;
@@ -338,28 +366,57 @@ export function buildApp(deps: AppDeps): BuiltApp {
   });
   const origin = new URL(config.ISSUER).origin;
   const dashboard = dashboardRouter({
-    render, formGuard, apiKeys, applications, consents, webhooks, now, origin,
+    render,
+    formGuard,
+    apiKeys,
+    applications,
+    consents,
+    webhooks,
+    now,
+    origin,
     twoFactorEnabled: async (id) => (await twoFactor.status(id)).enabled,
   });
   const security = securityPagesRouter({
-    accounts, twoFactor, login, render, formGuard, freshAuth,
+    accounts,
+    twoFactor,
+    login,
+    render,
+    formGuard,
+    freshAuth,
     revokeAllApplications: (id) => consents.revokeAll(id),
   });
   const confirm = confirmPagesRouter({ accounts, login, render, formGuard });
   const buildOpts = { validateResponses: deps.validateResponses ?? false };
   const routeGroups = apiRouteGroups({ users, projects, apiKeys, consents, webhooks, applications });
-  const apps = applicationsRouter({ applications, authenticator, origin, jsonBody, limiter, policies: appPolicies }, routeGroups[1]!.specs, buildOpts);
-  const v2 = v2Router({ authenticator, apiKeys, users, projects, consents, webhooks, jsonBody, origin, limiter, policies, now }, routeGroups[0]!.specs, buildOpts);
+  const apps = applicationsRouter(
+    { applications, authenticator, origin, jsonBody, limiter, policies: appPolicies },
+    routeGroups[1]!.specs,
+    buildOpts,
+  );
+  const v2 = v2Router(
+    { authenticator, apiKeys, users, projects, consents, webhooks, jsonBody, origin, limiter, policies, now },
+    routeGroups[0]!.specs,
+    buildOpts,
+  );
   const openApi = buildOpenApi(routeGroups, { version: '2.0', serverUrl: config.ISSUER });
 
   // Request flow: id -> errors -> headers -> our routers -> oidc-provider (no body parser before it).
   // maxIpsCount: ctx.ip is the address the outermost trusted proxy appended, never one a client wrote.
-  const app = new Koa<AppState>({ proxy: config.TRUST_PROXY > 0, maxIpsCount: config.TRUST_PROXY, keys: keys.cookieKeys });
+  const app = new Koa<AppState>({
+    proxy: config.TRUST_PROXY > 0,
+    maxIpsCount: config.TRUST_PROXY,
+    keys: keys.cookieKeys,
+  });
   // What Koa could not answer (the connection failed while the answer was going out: a client that
   // hung up, bytes after `Connection: close`) goes to the log; unheard, Koa prints stacks to stderr.
   app.on('error', (err: Error & { code?: string }, ctx?: AppContext) => {
-    const byClient = /^(HPE_|ECONNRESET|EPIPE|ECONNABORTED|ERR_STREAM_PREMATURE_CLOSE)/.test(err.code ?? '') || err.message.startsWith('Parse Error');
-    logger[byClient ? 'debug' : 'warn']({ reqId: ctx?.state?.requestId, err: { message: err.message, code: err.code } }, 'connection failed during the answer');
+    const byClient =
+      /^(HPE_|ECONNRESET|EPIPE|ECONNABORTED|ERR_STREAM_PREMATURE_CLOSE)/.test(err.code ?? '') ||
+      err.message.startsWith('Parse Error');
+    logger[byClient ? 'debug' : 'warn'](
+      { reqId: ctx?.state?.requestId, err: { message: err.message, code: err.code } },
+      'connection failed during the answer',
+    );
   });
   app.use(requireReadableTarget());
   app.use(requestId(logger));
@@ -378,7 +435,9 @@ export function buildApp(deps: AppDeps): BuiltApp {
     // GET pages need the CSRF token for their forms; the check itself runs in formGuard.
     async (ctx, next) => (ctx.method === 'GET' ? pageGuard(ctx, next) : next()),
     interactionErrors(render),
-    ...[interactions, pages, dashboard, security, confirm].flatMap((r) => [r.routes(), r.allowedMethods()] as Koa.Middleware<AppState>[]),
+    ...[interactions, pages, dashboard, security, confirm].flatMap(
+      (r) => [r.routes(), r.allowedMethods()] as Koa.Middleware<AppState>[],
+    ),
   ];
   const pageStack = compose(pageMiddleware);
   app.use((ctx, next) => (isPagePath(ctx.path) ? pageStack(ctx, next) : next()));
@@ -386,8 +445,21 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use(serveOpenApi(openApi));
   app.use(v2.routes()).use(v2.allowedMethods());
   app.use(jsonBodyShim());
-  app.use(authorizeEndpointLimit({ limiter, policy: config.RATE_LIMIT_AUTHORIZE, renderError: (ctx, status, title, message) => render.error(ctx, status, title, message) }));
-  app.use(tokenEndpointLimit({ limiter, applications, perClient: config.RATE_LIMIT_TOKEN_ENDPOINT, unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED }));
+  app.use(
+    authorizeEndpointLimit({
+      limiter,
+      policy: config.RATE_LIMIT_AUTHORIZE,
+      renderError: (ctx, status, title, message) => render.error(ctx, status, title, message),
+    }),
+  );
+  app.use(
+    tokenEndpointLimit({
+      limiter,
+      applications,
+      perClient: config.RATE_LIMIT_TOKEN_ENDPOINT,
+      unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
+    }),
+  );
   app.use(unifiedIntrospection({ authenticator, applications }));
   app.use(issuerOrigin(config.ISSUER));
   app.use(mount(provider as never));

@@ -13,14 +13,28 @@ import { freePort } from '../test/support/server.ts';
 // port and both answer; the primary replaces a worker that dies; /metrics sums every worker; SIGTERM
 // to the primary stops them all and exits 0. Workers show their pid with LATCHKEY_DEBUG_PID=1.
 
-
 /** One request on a fresh connection (so the primary hands each to the next worker). */
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; pid: string; body: string; headers: http.IncomingHttpHeaders }> {
+function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; pid: string; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, pid: String(res.headers['x-latchkey-pid']), body, headers: res.headers }));
-    }).on('error', reject);
+    http
+      .get(url, { headers, agent: false }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => (body += d))
+          .on('end', () =>
+            resolve({
+              status: res.statusCode!,
+              pid: String(res.headers['x-latchkey-pid']),
+              body,
+              headers: res.headers,
+            }),
+          );
+      })
+      .on('error', reject);
   });
 }
 
@@ -69,20 +83,52 @@ describe('latchkey serve --workers 2', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     env = { PORT: String(port), ISSUER: base, DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}` };
-    assert.equal((await runCli(['users', 'create', '--email', 'cluster@example.com', '--password-stdin'], { env, input: 'a long cluster password' })).code, 0);
+    assert.equal(
+      (
+        await runCli(['users', 'create', '--email', 'cluster@example.com', '--password-stdin'], {
+          env,
+          input: 'a long cluster password',
+        })
+      ).code,
+      0,
+    );
     const [created, limited] = await Promise.all([
-      runCli(['keys', 'create', '--owner', 'cluster@example.com', '--name', 'cluster', '--scopes', 'read:users'], { env }),
-      runCli(['keys', 'create', '--owner', 'cluster@example.com', '--name', 'limited', '--scopes', 'read:users', '--burst', String(BURST), '--hourly', '10000'], { env }),
+      runCli(['keys', 'create', '--owner', 'cluster@example.com', '--name', 'cluster', '--scopes', 'read:users'], {
+        env,
+      }),
+      runCli(
+        [
+          'keys',
+          'create',
+          '--owner',
+          'cluster@example.com',
+          '--name',
+          'limited',
+          '--scopes',
+          'read:users',
+          '--burst',
+          String(BURST),
+          '--hourly',
+          '10000',
+        ],
+        { env },
+      ),
     ]);
     assert.equal(created.code, 0, created.stderr);
     assert.equal(limited.code, 0, limited.stderr);
     key = (JSON.parse(created.stdout) as { key: string }).key;
     burstKey = (JSON.parse(limited.stdout) as { key: string }).key;
 
-    primary = spawnNode(['bin/latchkey.js', 'serve', '--workers', '2'], { env: { ...env, LOG_LEVEL: 'info', LATCHKEY_DEBUG_PID: '1' } });
+    primary = spawnNode(['bin/latchkey.js', 'serve', '--workers', '2'], {
+      env: { ...env, LOG_LEVEL: 'info', LATCHKEY_DEBUG_PID: '1' },
+    });
     await primary.waitForLine(/primary started 2 workers/);
     // Each worker loads the whole app (through tsx) before it listens: allow for a slow machine.
-    await waitUntil(() => primary.stdoutLines().filter((l) => l.includes('Latchkey listening')).length >= 2, 120_000, () => `the workers did not both start: ${primary.stderr()}`);
+    await waitUntil(
+      () => primary.stdoutLines().filter((l) => l.includes('Latchkey listening')).length >= 2,
+      120_000,
+      () => `the workers did not both start: ${primary.stderr()}`,
+    );
   });
   after(() => {
     if (primary.child.exitCode === null) primary.child.kill('SIGKILL');
@@ -97,7 +143,9 @@ describe('latchkey serve --workers 2', () => {
   });
 
   it('serves the API from every worker on the one SQLite database', async () => {
-    const answers = await Promise.all(Array.from({ length: 12 }, () => get(`${base}/v2/auth/test`, { Authorization: `Bearer ${key}` })));
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () => get(`${base}/v2/auth/test`, { Authorization: `Bearer ${key}` })),
+    );
     for (const a of answers) assert.equal(a.status, 200, a.body);
     assert.equal(new Set(answers.map((a) => a.pid)).size, 2, 'both workers authenticated the key');
     // Writes through the workers: a sign-up, then a login on fresh connections.
@@ -106,22 +154,30 @@ describe('latchkey serve --workers 2', () => {
     assert.equal((await browser.get('/dashboard')).status, 200);
   });
 
-  it('answers /metrics with every worker\'s counts summed', async () => {
+  it("answers /metrics with every worker's counts summed", async () => {
     const before = await get(`${base}/metrics`);
     assert.equal(before.status, 200, before.body);
     const count = (text: string) =>
-      text.split('\n').filter((l) => l.startsWith('http_requests_total{') && l.includes('route="/v2/auth/test"') && l.includes('status="200"')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+      text
+        .split('\n')
+        .filter(
+          (l) =>
+            l.startsWith('http_requests_total{') && l.includes('route="/v2/auth/test"') && l.includes('status="200"'),
+        )
+        .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
     assert.equal(count(before.body), 12, 'the 12 calls above, whichever worker took them');
     assert.equal(before.body.split('\n').filter((l) => l.startsWith('webhook_outbox_depth ')).length, 1);
   });
 
-  it('holds a key\'s burst limit across workers: they share one count (through the primary)', async () => {
+  it("holds a key's burst limit across workers: they share one count (through the primary)", async () => {
     // 3 x BURST requests at once, inside one one-second window (fixed windows start on the
     // second: begin just after one, and try again should the answers run into the next).
     for (let attempt = 1; ; attempt++) {
       await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 10));
       const windowEnds = Math.ceil(Date.now() / 1000) * 1000;
-      const answers = await Promise.all(Array.from({ length: 3 * BURST }, () => get(`${base}/v2/auth/test`, { Authorization: `Bearer ${burstKey}` })));
+      const answers = await Promise.all(
+        Array.from({ length: 3 * BURST }, () => get(`${base}/v2/auth/test`, { Authorization: `Bearer ${burstKey}` })),
+      );
       if (Date.now() >= windowEnds && attempt < 5) continue;
       assert.ok(Date.now() < windowEnds, 'the burst fitted in one window');
       const allowed = answers.filter((a) => a.status === 200);
@@ -143,7 +199,11 @@ describe('latchkey serve --workers 2', () => {
     const [victim] = [...(await pidsOver(4))];
     process.kill(Number(victim), 'SIGKILL');
     await primary.waitForLine(/worker exited; starting another/);
-    await waitUntil(() => primary.stdoutLines().filter((l) => l.includes('Latchkey listening')).length >= 3, 120_000, () => 'no replacement worker started');
+    await waitUntil(
+      () => primary.stdoutLines().filter((l) => l.includes('Latchkey listening')).length >= 3,
+      120_000,
+      () => 'no replacement worker started',
+    );
     const pids = await pidsOver(6);
     assert.equal(pids.size, 2, [...pids].join(','));
     assert.ok(!pids.has(victim!));
@@ -152,19 +212,32 @@ describe('latchkey serve --workers 2', () => {
   it('stops every worker gracefully on SIGTERM and exits 0', async () => {
     const workers = [...(await pidsOver(4))].map(Number);
     // Calls whose activity entries are still buffered (flushed each second) when SIGTERM comes.
-    const last = await Promise.all(Array.from({ length: 6 }, (_, i) => get(`${base}/v2/auth/test`, { Authorization: `Bearer ${key}`, 'X-Request-ID': `last-${i}` })));
+    const last = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        get(`${base}/v2/auth/test`, { Authorization: `Bearer ${key}`, 'X-Request-ID': `last-${i}` }),
+      ),
+    );
     assert.deepEqual(new Set(last.map((r) => r.status)), new Set([200]));
     primary.child.kill('SIGTERM');
     const exit = await primary.exited;
     assert.deepEqual(exit, { code: 0, signal: null }, primary.stderr());
     for (const pid of workers) assert.ok(!alive(pid), `worker ${pid} stopped`);
-    const logs = primary.stdoutLines().filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    for (const pid of workers) assert.ok(logs.some((l) => l['pid'] === pid && l['msg'] === 'stopped'), `worker ${pid} logged its stop`);
+    const logs = primary
+      .stdoutLines()
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const pid of workers)
+      assert.ok(
+        logs.some((l) => l['pid'] === pid && l['msg'] === 'stopped'),
+        `worker ${pid} logged its stop`,
+      );
     assert.ok(logs.some((l) => l['role'] === 'primary' && l['msg'] === 'all workers stopped'));
     const db = new SQLite(env['DATABASE_URL']!.slice('sqlite:'.length), { readonly: true });
     try {
       assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-      const flushed = db.prepare("select count(*) as n from api_key_activity where request_id like 'last-%'").get() as { n: number };
+      const flushed = db.prepare("select count(*) as n from api_key_activity where request_id like 'last-%'").get() as {
+        n: number;
+      };
       assert.equal(flushed.n, 6, 'every worker flushed its buffered activity log before closing the database');
     } finally {
       db.close();

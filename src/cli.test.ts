@@ -31,7 +31,11 @@ describe('latchkey CLI', () => {
   };
   /** Exit 1 and one `latchkey: ...` line on stderr that matches `pattern`; nothing on stdout. */
   const fails = (r: RunResult, pattern: RegExp) => {
-    assert.equal(r.code, 1, `expected exit 1, got ${r.code}${r.timedOut ? ' (timed out)' : ''}: ${r.stdout}${r.stderr}`);
+    assert.equal(
+      r.code,
+      1,
+      `expected exit 1, got ${r.code}${r.timedOut ? ' (timed out)' : ''}: ${r.stdout}${r.stderr}`,
+    );
     assert.equal(r.stderrLines.length, 1, `one stderr line, got:\n${r.stderr}`);
     assert.match(r.stderrLines[0]!, /^latchkey: /);
     assert.match(r.stderrLines[0]!, pattern);
@@ -44,7 +48,12 @@ describe('latchkey CLI', () => {
     // The database startTestServer({ dir, database }) later opens too. On PostgreSQL there is no
     // file to keep a generated secrets key beside: the CLI and the server share one SECRETS_KEY.
     database = await createTestDatabase(dir);
-    env = cliDatabaseEnv(loadConfig({ DATABASE_URL: database.url, ...(testBackend === 'postgres' ? { SECRETS_KEY: crypto.randomBytes(32).toString('base64') } : {}) }));
+    env = cliDatabaseEnv(
+      loadConfig({
+        DATABASE_URL: database.url,
+        ...(testBackend === 'postgres' ? { SECRETS_KEY: crypto.randomBytes(32).toString('base64') } : {}),
+      }),
+    );
   });
   after(async () => {
     await database.drop();
@@ -62,7 +71,10 @@ describe('latchkey CLI', () => {
   it('migrate creates the database and prints JSON', async () => {
     const first = json(await cli(['migrate'])) as { migrated: string[] };
     assert.equal(first.migrated[0], '0001_initial');
-    assert.ok(first.migrated.every((name) => /^\d{4}_\w+$/.test(name)), JSON.stringify(first));
+    assert.ok(
+      first.migrated.every((name) => /^\d{4}_\w+$/.test(name)),
+      JSON.stringify(first),
+    );
     const config = loadConfig(env);
     const file = sqliteFileOf({ config });
     if (file) assert.ok(fs.existsSync(file));
@@ -72,7 +84,10 @@ describe('latchkey CLI', () => {
       const users = await db.selectFrom('users').select('id').execute();
       assert.deepEqual(users, []);
       const applied = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(db);
-      assert.deepEqual(applied.rows.map((r) => r.name), first.migrated);
+      assert.deepEqual(
+        applied.rows.map((r) => r.name),
+        first.migrated,
+      );
     } finally {
       await db.destroy();
     }
@@ -91,17 +106,42 @@ describe('latchkey CLI', () => {
   let service: RegisteredApp & Record<string, unknown>;
 
   it('apps create prints the client_id and the client_secret', async () => {
-    web = json(await cli([
-      'apps', 'create', '--owner', EMAIL, '--name', 'CLI App', '--redirect-uri', 'https://a.example/cb',
-      '--redirect-uri', 'https://b.example/cb', '--scopes', 'read:users write:projects',
-    ])) as typeof web;
+    web = json(
+      await cli([
+        'apps',
+        'create',
+        '--owner',
+        EMAIL,
+        '--name',
+        'CLI App',
+        '--redirect-uri',
+        'https://a.example/cb',
+        '--redirect-uri',
+        'https://b.example/cb',
+        '--scopes',
+        'read:users write:projects',
+      ]),
+    ) as typeof web;
     assert.equal(typeof web.client_id, 'string');
     assert.match(web.client_secret!, /^lkcs_[0-9A-Za-z]{36}$/);
     assert.equal(web['type'], 'web');
     assert.deepEqual(web['redirect_uris'], ['https://a.example/cb', 'https://b.example/cb']);
     assert.deepEqual(web['scopes'], ['read:users', 'write:projects']);
 
-    service = json(await cli(['apps', 'create', '--owner', EMAIL, '--name', 'CLI Worker', '--scopes', 'read:users', '--type', 'service'])) as typeof service;
+    service = json(
+      await cli([
+        'apps',
+        'create',
+        '--owner',
+        EMAIL,
+        '--name',
+        'CLI Worker',
+        '--scopes',
+        'read:users',
+        '--type',
+        'service',
+      ]),
+    ) as typeof service;
     assert.equal(service['type'], 'service');
     assert.match(service.client_secret!, /^lkcs_/);
   });
@@ -111,9 +151,44 @@ describe('latchkey CLI', () => {
     const cases: [string, string[], RegExp, string?][] = [
       ['an unknown command', ['frobnicate'], /unknown command/],
       ['users create without --email', ['users', 'create', '--password-stdin'], /--email/, 'pw'],
-      ['a duplicate email', ['users', 'create', '--email', EMAIL, '--password-stdin'], /already exists/, `${PASSWORD}\n`],
-      ['an unknown owner', ['apps', 'create', '--owner', 'nobody@example.com', '--name', 'N', '--redirect-uri', 'https://a.example/cb', '--scopes', 'read:users'], /nobody@example\.com/],
-      ['a bad redirect URI', ['apps', 'create', '--owner', EMAIL, '--name', 'N', '--redirect-uri', 'http://a.example/cb', '--scopes', 'read:users'], /redirect_uris\.0/],
+      [
+        'a duplicate email',
+        ['users', 'create', '--email', EMAIL, '--password-stdin'],
+        /already exists/,
+        `${PASSWORD}\n`,
+      ],
+      [
+        'an unknown owner',
+        [
+          'apps',
+          'create',
+          '--owner',
+          'nobody@example.com',
+          '--name',
+          'N',
+          '--redirect-uri',
+          'https://a.example/cb',
+          '--scopes',
+          'read:users',
+        ],
+        /nobody@example\.com/,
+      ],
+      [
+        'a bad redirect URI',
+        [
+          'apps',
+          'create',
+          '--owner',
+          EMAIL,
+          '--name',
+          'N',
+          '--redirect-uri',
+          'http://a.example/cb',
+          '--scopes',
+          'read:users',
+        ],
+        /redirect_uris\.0/,
+      ],
     ];
     for (const [what, args, pattern, input] of cases) {
       it(what, async () => fails(await cli(args, input), pattern));
@@ -125,7 +200,11 @@ describe('latchkey CLI', () => {
   });
 
   it('the server on the same database accepts what the CLI created', async () => {
-    const server = await startTestServer({ dir, database, ...(env['SECRETS_KEY'] ? { env: { SECRETS_KEY: env['SECRETS_KEY'] } } : {}) });
+    const server = await startTestServer({
+      dir,
+      database,
+      ...(env['SECRETS_KEY'] ? { env: { SECRETS_KEY: env['SECRETS_KEY'] } } : {}),
+    });
     try {
       // The service application gets a client_credentials token.
       const issued = await token(server, service, { grant_type: 'client_credentials', scope: 'read:users' });
@@ -137,12 +216,19 @@ describe('latchkey CLI', () => {
       assert.equal(res.status, 303);
       assert.equal(res.headers.get('location'), '/dashboard');
       const dashboard = await (await browser.get('/dashboard')).text();
-      assert.ok(dashboard.includes('CLI App') && dashboard.includes(web.client_id), 'the CLI-created app is on the dashboard');
+      assert.ok(
+        dashboard.includes('CLI App') && dashboard.includes(web.client_id),
+        'the CLI-created app is on the dashboard',
+      );
       // The web application's secret authenticates it: the grant it lacks is refused, not the client.
       const cc = await token(server, web, { grant_type: 'client_credentials' });
       assert.equal(cc.status, 400, JSON.stringify(cc.body));
       assert.notEqual(cc.body['error'], 'invalid_client');
-      const wrong = await token(server, { client_id: web.client_id, client_secret: service.client_secret! }, { grant_type: 'client_credentials' });
+      const wrong = await token(
+        server,
+        { client_id: web.client_id, client_secret: service.client_secret! },
+        { grant_type: 'client_credentials' },
+      );
       assert.equal(wrong.body['error'], 'invalid_client');
     } finally {
       await server.dispose();

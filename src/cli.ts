@@ -44,7 +44,9 @@ async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new UsageError('--password-stdin expects the password on standard input');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 async function withApp<T>(fn: (built: BuiltApp) => Promise<T>): Promise<T> {
@@ -110,7 +112,8 @@ async function run(argv: string[]): Promise<unknown> {
   if (argv.includes('--help') || argv.includes('-h')) {
     // `latchkey keys --help` asks about a group: every command in it.
     const inGroup = Object.keys(COMMAND_HELP).filter((name) => name === group || name.startsWith(`${group} `));
-    const help = COMMAND_HELP[command] ?? (inGroup.length ? inGroup.map((name) => COMMAND_HELP[name]).join('\n\n') : undefined);
+    const help =
+      COMMAND_HELP[command] ?? (inGroup.length ? inGroup.map((name) => COMMAND_HELP[name]).join('\n\n') : undefined);
     if (!help) throw new UsageError(`unknown command: ${command.trim()} (see latchkey --help)`);
     process.stdout.write(`${help}\n`);
     return undefined;
@@ -131,7 +134,8 @@ async function run(argv: string[]): Promise<unknown> {
     const { values } = parseArgs({ args: argv.slice(1), options: { workers: { type: 'string' } } });
     const config = loadConfig();
     const { serveCluster, serveProcess } = await import('./serve.ts');
-    if (values.workers !== undefined && cluster.isPrimary) await serveCluster(config, positiveInt(values.workers, '--workers'));
+    if (values.workers !== undefined && cluster.isPrimary)
+      await serveCluster(config, positiveInt(values.workers, '--workers'));
     else await serveProcess(config);
     return undefined;
   }
@@ -144,7 +148,11 @@ async function run(argv: string[]): Promise<unknown> {
       await migrateToLatest(db);
       const { ID_TOKEN_TTL } = await import('./oidc/provider.ts');
       const keepMs = Math.max(config.ACCESS_TOKEN_TTL, ID_TOKEN_TTL) * 1000;
-      const rotation = await rotateSigningKeys(createServerSecretsRepo(db, createSecretBox(loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile).key)), Date.now(), keepMs);
+      const rotation = await rotateSigningKeys(
+        createServerSecretsRepo(db, createSecretBox(loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile).key)),
+        Date.now(),
+        keepMs,
+      );
       return { kid: rotation.kid, added: rotation.added, retired: rotation.retired, dropped: rotation.dropped };
     } finally {
       await db.destroy();
@@ -154,13 +162,24 @@ async function run(argv: string[]): Promise<unknown> {
   if (group === 'users' && action === 'create') {
     const { values } = parseArgs({
       args: rest,
-      options: { email: { type: 'string' }, 'password-stdin': { type: 'boolean' }, admin: { type: 'boolean' }, name: { type: 'string' } },
+      options: {
+        email: { type: 'string' },
+        'password-stdin': { type: 'boolean' },
+        admin: { type: 'boolean' },
+        name: { type: 'string' },
+      },
     });
     if (!values.email) throw new UsageError('users create needs --email');
-    if (!values['password-stdin']) throw new UsageError('users create needs --password-stdin (the password is never an argument)');
+    if (!values['password-stdin'])
+      throw new UsageError('users create needs --password-stdin (the password is never an argument)');
     const password = await readStdin();
     return withApp(async ({ services }) => {
-      const account = await services.accounts.signUp({ email: values.email, password, name: values.name, isAdmin: values.admin ?? false });
+      const account = await services.accounts.signUp({
+        email: values.email,
+        password,
+        name: values.name,
+        isAdmin: values.admin ?? false,
+      });
       return { id: account.id, email: account.email, is_admin: account.isAdmin };
     });
   }
@@ -204,23 +223,24 @@ async function run(argv: string[]): Promise<unknown> {
         hourly: { type: 'string' },
       },
     });
-    if ((values.burst === undefined) !== (values.hourly === undefined)) throw new UsageError('keys create: give --burst and --hourly together');
-    const rateLimit = values.burst !== undefined ? { burst: positiveInt(values.burst, '--burst'), hourly: positiveInt(values.hourly!, '--hourly') } : null;
+    if ((values.burst === undefined) !== (values.hourly === undefined))
+      throw new UsageError('keys create: give --burst and --hourly together');
+    const rateLimit =
+      values.burst !== undefined
+        ? { burst: positiveInt(values.burst, '--burst'), hourly: positiveInt(values.hourly!, '--hourly') }
+        : null;
     if (!values.owner) throw new UsageError('keys create needs --owner (an account email)');
     const expiresIn = values['expires-in'] ? parseDuration(values['expires-in']) : null;
     return withApp(async ({ services }) => {
       const owner = await services.accounts.findByEmail(values.owner!);
       if (!owner) throw new UsageError(`no account with email ${values.owner}`);
-      const created = await services.apiKeys.create(
-        sessionPrincipal(owner),
-        {
-          name: values.name,
-          scopes: (values.scopes ?? '').split(/[\s,]+/).filter(Boolean),
-          ...(expiresIn ? { expires_at: new Date(Date.now() + expiresIn * 1000).toISOString() } : {}),
-          ...(values['allow-ip'] ? { allowed_ips: values['allow-ip'] } : {}),
-          ...(rateLimit ? { rate_limit: rateLimit } : {}),
-        },
-      );
+      const created = await services.apiKeys.create(sessionPrincipal(owner), {
+        name: values.name,
+        scopes: (values.scopes ?? '').split(/[\s,]+/).filter(Boolean),
+        ...(expiresIn ? { expires_at: new Date(Date.now() + expiresIn * 1000).toISOString() } : {}),
+        ...(values['allow-ip'] ? { allowed_ips: values['allow-ip'] } : {}),
+        ...(rateLimit ? { rate_limit: rateLimit } : {}),
+      });
       return created;
     });
   }
@@ -228,14 +248,25 @@ async function run(argv: string[]): Promise<unknown> {
   if (group === 'jwt' && action === 'sign') {
     const { values } = parseArgs({
       args: rest,
-      options: { sub: { type: 'string' }, scopes: { type: 'string' }, 'expires-in': { type: 'string' }, name: { type: 'string' } },
+      options: {
+        sub: { type: 'string' },
+        scopes: { type: 'string' },
+        'expires-in': { type: 'string' },
+        name: { type: 'string' },
+      },
     });
     if (!values.sub) throw new UsageError('jwt sign needs --sub');
     const config = loadConfig();
     if (!config.JWT_SECRET) throw new UsageError('jwt sign needs the JWT_SECRET setting');
     const lifetime = parseDuration(values['expires-in'] ?? '1h');
-    if (lifetime > config.JWT_MAX_LIFETIME) throw new UsageError(`--expires-in may be at most ${config.JWT_MAX_LIFETIME}s (JWT_MAX_LIFETIME)`);
-    const verifier = createSharedJwtVerifier({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, maxLifetime: config.JWT_MAX_LIFETIME, now: Date.now });
+    if (lifetime > config.JWT_MAX_LIFETIME)
+      throw new UsageError(`--expires-in may be at most ${config.JWT_MAX_LIFETIME}s (JWT_MAX_LIFETIME)`);
+    const verifier = createSharedJwtVerifier({
+      secret: config.JWT_SECRET,
+      issuer: config.JWT_ISSUER,
+      maxLifetime: config.JWT_MAX_LIFETIME,
+      now: Date.now,
+    });
     const scopes = (values.scopes ?? '').split(/[\s,]+/).filter(Boolean);
     const token = verifier.sign({ sub: values.sub, scopes, ...(values.name ? { name: values.name } : {}) }, lifetime);
     return { token, expires_in: lifetime };

@@ -81,7 +81,11 @@ describe('npm start with bad configuration', () => {
       assert.equal(result.stderrLines.length, 1, `one line, got:\n${result.stderr}`);
       assert.match(result.stderrLines[0]!, /^latchkey: .*\bPORT\b/);
       assert.equal(result.stdout, '');
-      assert.equal(fs.existsSync(path.join(dir, 'latchkey.sqlite')), false, 'nothing is created before the config is valid');
+      assert.equal(
+        fs.existsSync(path.join(dir, 'latchkey.sqlite')),
+        false,
+        'nothing is created before the config is valid',
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -50,14 +50,22 @@ const schema = z.object({
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(60).max(86_400).default(3600),
 
   /** Lifetime of refresh tokens, in seconds; each rotation issues a token with a fresh lifetime. */
-  REFRESH_TOKEN_TTL: z.coerce.number().int().min(300).default(30 * 86_400),
+  REFRESH_TOKEN_TTL: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .default(30 * 86_400),
 
   /**
    * However often it is rotated, a refresh token chain ends this long after the person authorized
    * the application (the grant's lifetime; a remembered consent lasts as long): then they sign in
    * and authorize again. Seconds, default 90 days; a stolen refresh token cannot live for ever.
    */
-  REFRESH_TOKEN_ABSOLUTE_TTL: z.coerce.number().int().min(300).default(90 * 86_400),
+  REFRESH_TOKEN_ABSOLUTE_TTL: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .default(90 * 86_400),
 
   /**
    * How long a just-rotated refresh token may still be presented (two tabs refreshing at once)
@@ -177,7 +185,11 @@ const schema = z.object({
     .transform((v) => v === '1' || v === 'true'),
 
   /** An endpoint failing without a single success for this long is disabled. Seconds (default 5 days). */
-  WEBHOOK_DISABLE_AFTER: z.coerce.number().int().min(60).default(5 * 86_400),
+  WEBHOOK_DISABLE_AFTER: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(5 * 86_400),
 
   /** After a webhook secret rotation, deliveries are signed with both secrets this long. Seconds. */
   WEBHOOK_SECRET_OVERLAP: z.coerce.number().int().min(0).default(86_400),
@@ -271,6 +283,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     API_RESOURCE: c.API_RESOURCE ?? `${c.ISSUER}/v2`,
     database,
     secureCookies: c.ISSUER.startsWith('https:'),
-    secretsKeyFile: path.join(database.kind === 'sqlite' ? path.dirname(path.resolve(database.file)) : path.resolve('db'), 'latchkey.secrets.key'),
+    secretsKeyFile: path.join(
+      database.kind === 'sqlite' ? path.dirname(path.resolve(database.file)) : path.resolve('db'),
+      'latchkey.secrets.key',
+    ),
   });
 }

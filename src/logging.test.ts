@@ -35,17 +35,30 @@ describe('request logs', () => {
     assert.equal(created.status, 201);
     const key = ((await created.json()) as { key: string }).key;
     secrets['api key'] = key;
-    assert.equal((await api(server, 'GET', '/v2/auth/test', key, undefined, { 'X-Request-ID': 'trace-me-123' })).status, 200);
+    assert.equal(
+      (await api(server, 'GET', '/v2/auth/test', key, undefined, { 'X-Request-ID': 'trace-me-123' })).status,
+      200,
+    );
     assert.equal((await api(server, 'GET', `/v2/auth/test?api_key=${encodeURIComponent(key)}`, key)).status, 200);
     assert.equal((await api(server, 'GET', '/v2/auth/test', `${key.slice(0, -4)}AAAA`)).status, 401);
 
     // A client secret, at the token endpoint (form body and Basic header), and the bearer token it buys.
-    const app = await registerApp(user.browser, { name: 'Logged service', type: 'service', redirect_uris: [], scopes: ['read:users'] });
+    const app = await registerApp(user.browser, {
+      name: 'Logged service',
+      type: 'service',
+      redirect_uris: [],
+      scopes: ['read:users'],
+    });
     secrets['client secret'] = app.client_secret!;
     const tokenRes = await fetch(`${server.url}/oauth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: 'stray=cookie-value-9d2e' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: app.client_id, client_secret: app.client_secret!, scope: 'read:users' }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: app.client_id,
+        client_secret: app.client_secret!,
+        scope: 'read:users',
+      }).toString(),
     });
     assert.equal(tokenRes.status, 200);
     const bearer = ((await tokenRes.json()) as { access_token: string }).access_token;
@@ -80,11 +93,17 @@ describe('request logs', () => {
       assert.equal(typeof l['path'], 'string');
       assert.equal(typeof l['status'], 'number');
       assert.equal(typeof l['ms'], 'number');
-      assert.deepEqual(Object.keys(l).filter((k) => /header|body|query|cookie|authorization/i.test(k)), []);
+      assert.deepEqual(
+        Object.keys(l).filter((k) => /header|body|query|cookie|authorization/i.test(k)),
+        [],
+      );
     }
     const traced = requests.filter((l) => l['reqId'] === 'trace-me-123');
-    assert.equal(traced.length, 1, 'the caller-given X-Request-ID is the line\'s reqId');
-    assert.deepEqual({ method: traced[0]!['method'], path: traced[0]!['path'], status: traced[0]!['status'] }, { method: 'GET', path: '/v2/auth/test', status: 200 });
+    assert.equal(traced.length, 1, "the caller-given X-Request-ID is the line's reqId");
+    assert.deepEqual(
+      { method: traced[0]!['method'], path: traced[0]!['path'], status: traced[0]!['status'] },
+      { method: 'GET', path: '/v2/auth/test', status: 200 },
+    );
   });
 
   it('logs paths without their query string', () => {
@@ -95,7 +114,10 @@ describe('request logs', () => {
     it(`never writes the ${what}`, () => {
       const secret = secrets[what]!;
       assert.ok(secret.length >= 16, `${what} is a real secret`);
-      assert.deepEqual(raw.filter((l) => l.includes(secret)), []);
+      assert.deepEqual(
+        raw.filter((l) => l.includes(secret)),
+        [],
+      );
     });
   }
 });
@@ -106,9 +128,25 @@ describe('createLogger', () => {
     const logger = createLogger('info', { write: (l: string) => out.push(l) });
     logger.info({ req: { headers: { authorization: 'Bearer sk_live_secret', cookie: 'sid=secret-cookie' } } }, 'a');
     logger.info({ headers: { authorization: 'Basic c2VjcmV0', cookie: 'sid=secret-cookie' } }, 'b');
-    logger.info({ password: 'hunter2hunter2', client_secret: 'cs_secret', token: 'tok_secret', body: { refresh_token: 'rt_secret' } }, 'c');
+    logger.info(
+      {
+        password: 'hunter2hunter2',
+        client_secret: 'cs_secret',
+        token: 'tok_secret',
+        body: { refresh_token: 'rt_secret' },
+      },
+      'c',
+    );
     const text = out.join('');
-    for (const secret of ['sk_live_secret', 'secret-cookie', 'c2VjcmV0', 'hunter2hunter2', 'cs_secret', 'tok_secret', 'rt_secret']) {
+    for (const secret of [
+      'sk_live_secret',
+      'secret-cookie',
+      'c2VjcmV0',
+      'hunter2hunter2',
+      'cs_secret',
+      'tok_secret',
+      'rt_secret',
+    ]) {
       assert.ok(!text.includes(secret), secret);
     }
     assert.equal(out.length, 3);

@@ -19,13 +19,19 @@ export async function serveProcess(config: Config): Promise<void> {
   const worker = cluster.isWorker;
   let server;
   try {
-    server = await startServer(config, logger, { metrics: { processMetrics: true, clusterWorker: worker }, clusterWorker: worker });
+    server = await startServer(config, logger, {
+      metrics: { processMetrics: true, clusterWorker: worker },
+      clusterWorker: worker,
+    });
   } catch (err) {
     process.stderr.write(`latchkey: failed to start: ${(err as Error).message}\n`);
     process.exit(1);
   }
   const running = server;
-  logger.info({ port: running.port, issuer: config.ISSUER }, `Latchkey listening on ${config.ISSUER} (port ${running.port})`);
+  logger.info(
+    { port: running.port, issuer: config.ISSUER },
+    `Latchkey listening on ${config.ISSUER} (port ${running.port})`,
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -70,7 +76,11 @@ export async function serveCluster(config: Config, workers: number): Promise<voi
     try {
       // The primary makes the secrets key and the server keys once, before workers race for them.
       const secrets = loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile);
-      if (secrets.generated) logger.warn({ file: config.secretsKeyFile }, 'generated a secrets key file; set SECRETS_KEY to manage it yourself');
+      if (secrets.generated)
+        logger.warn(
+          { file: config.secretsKeyFile },
+          'generated a secrets key file; set SECRETS_KEY to manage it yourself',
+        );
       await migrateToLatest(db);
       await loadServerKeys(createServerSecretsRepo(db, createSecretBox(secrets.key)), Date.now());
     } finally {
@@ -122,7 +132,10 @@ export async function serveCluster(config: Config, workers: number): Promise<voi
     }
     earlyDeaths = Date.now() - began < EARLY_DEATH_MS ? earlyDeaths + 1 : 0;
     if (earlyDeaths >= MAX_EARLY_DEATHS) {
-      logger.fatal({ pid: worker.process.pid, code, signal }, `workers keep failing within ${EARLY_DEATH_MS / 1000} s of starting; giving up`);
+      logger.fatal(
+        { pid: worker.process.pid, code, signal },
+        `workers keep failing within ${EARLY_DEATH_MS / 1000} s of starting; giving up`,
+      );
       exitCode = 1;
       shutdown('workers failing');
       return;

@@ -53,12 +53,18 @@ export async function startServer(
   const db = openDatabase(config);
   await migrateToLatest(db);
   const secrets = loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile);
-  if (secrets.generated) logger.warn({ file: config.secretsKeyFile }, 'generated a secrets key file; set SECRETS_KEY to manage it yourself');
+  if (secrets.generated)
+    logger.warn({ file: config.secretsKeyFile }, 'generated a secrets key file; set SECRETS_KEY to manage it yourself');
   const keys = await loadServerKeys(createServerSecretsRepo(db, createSecretBox(secrets.key)), Date.now());
   // Several instances share one PostgreSQL database, so they share rate-limit counters there too.
   const sharedLimits = config.database.kind === 'postgres' && opts.rateLimits !== 'memory';
-  const rateLimitPool = sharedLimits && config.database.kind === 'postgres' ? createPostgresPool(config.database.url, 5) : null;
-  const rateLimitStore = rateLimitPool ? createPostgresStore(rateLimitPool) : opts.clusterWorker ? createClusterStore() : undefined;
+  const rateLimitPool =
+    sharedLimits && config.database.kind === 'postgres' ? createPostgresPool(config.database.url, 5) : null;
+  const rateLimitStore = rateLimitPool
+    ? createPostgresStore(rateLimitPool)
+    : opts.clusterWorker
+      ? createClusterStore()
+      : undefined;
   // Every instance on this database hears the credential changes of the others (and they ours).
   const credentialEvents = createCredentialEvents();
   const relay = await startCredentialRelay({
@@ -68,7 +74,19 @@ export async function startServer(
     listenUrl: config.database.kind === 'postgres' && config.CREDENTIAL_EVENTS_LISTEN ? config.database.url : null,
     logger,
   });
-  const built = buildApp({ config, db, logger, keys, secretsKey: secrets.key, credentialEvents, ...(rateLimitStore ? { rateLimitStore } : {}), ...(opts.now ? { now: opts.now } : {}), ...(opts.deliver ? { deliver: opts.deliver } : {}), validateResponses: opts.validateResponses ?? false, ...(opts.metrics ? { metrics: createMetrics(opts.metrics) } : {}) });
+  const built = buildApp({
+    config,
+    db,
+    logger,
+    keys,
+    secretsKey: secrets.key,
+    credentialEvents,
+    ...(rateLimitStore ? { rateLimitStore } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.deliver ? { deliver: opts.deliver } : {}),
+    validateResponses: opts.validateResponses ?? false,
+    ...(opts.metrics ? { metrics: createMetrics(opts.metrics) } : {}),
+  });
   built.webhookWorker.start(opts.webhookPollMs ?? 1000);
   const handle = built.app.callback();
   let closing = false;

@@ -15,13 +15,20 @@ describe('npm start: the compiled server', () => {
   let base: string;
 
   before(async () => {
-    const built = await runNode(['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { timeoutMs: 180_000 });
+    const built = await runNode(['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+      timeoutMs: 180_000,
+    });
     assert.equal(built.code, 0, built.stdout + built.stderr);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-start-'));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     server = spawnNode(['dist/main.js'], {
-      env: { PORT: String(port), ISSUER: base, DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}`, LOG_LEVEL: 'info' },
+      env: {
+        PORT: String(port),
+        ISSUER: base,
+        DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}`,
+        LOG_LEVEL: 'info',
+      },
     });
     await server.waitForLine(/Latchkey listening/);
   });

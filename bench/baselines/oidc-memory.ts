@@ -14,7 +14,6 @@ const port = Number(process.env['PORT'] ?? 0);
 const issuer = `http://127.0.0.1:${port}`;
 const apiResource = `${issuer}/v2`;
 
-
 const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'bench', alg: 'RS256', use: 'sig' };
 
@@ -45,13 +44,19 @@ const configuration: Configuration = {
     introspection: {
       enabled: true,
       // As Latchkey's: the resource server may introspect any token, other clients their own.
-      allowedPolicy: async (_ctx, client, token) => client.clientId === RESOURCE_SERVER.client_id || token.clientId === client.clientId,
+      allowedPolicy: async (_ctx, client, token) =>
+        client.clientId === RESOURCE_SERVER.client_id || token.clientId === client.clientId,
     },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => apiResource,
       useGrantedResource: () => true,
-      getResourceServerInfo: () => ({ scope: 'read:users', audience: apiResource, accessTokenTTL: 3600, accessTokenFormat: 'opaque' }),
+      getResourceServerInfo: () => ({
+        scope: 'read:users',
+        audience: apiResource,
+        accessTokenTTL: 3600,
+        accessTokenFormat: 'opaque',
+      }),
     },
   },
   ttl: { ClientCredentials: 3600 },

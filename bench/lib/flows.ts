@@ -12,7 +12,11 @@ export interface Client {
 
 const FORM = 'application/x-www-form-urlencoded';
 
-async function tokenRequest(url: string, client: Client, form: Record<string, string>): Promise<Record<string, unknown>> {
+async function tokenRequest(
+  url: string,
+  client: Client,
+  form: Record<string, string>,
+): Promise<Record<string, unknown>> {
   const res = await fetch(`${url}/oauth/token`, {
     method: 'POST',
     headers: { 'Content-Type': FORM, Authorization: basic(client) },
@@ -49,7 +53,11 @@ export async function refreshTokenPool(
     });
     const code = redirect.searchParams.get('code');
     if (!code) throw new Error(`no code in ${redirect}`);
-    const body = await tokenRequest(url, o.client, { grant_type: 'authorization_code', code, redirect_uri: o.redirectUri });
+    const body = await tokenRequest(url, o.client, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: o.redirectUri,
+    });
     if (typeof body['refresh_token'] !== 'string') throw new Error(`no refresh token: ${JSON.stringify(body)}`);
     return body['refresh_token'];
   };

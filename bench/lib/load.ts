@@ -75,7 +75,9 @@ export async function runLoad(opts: {
             headers: request.headers ?? {},
             ...(request.body !== undefined ? { body: request.body } : {}),
             ...(request.setupRequest ? { setupRequest: request.setupRequest as never } : {}),
-            ...(request.onResponse ? { onResponse: ((status: number, body: string) => request.onResponse!(status, body)) as never } : {}),
+            ...(request.onResponse
+              ? { onResponse: ((status: number, body: string) => request.onResponse!(status, body)) as never }
+              : {}),
           },
         ],
       },

@@ -48,7 +48,8 @@ function projectFile(url: string): string | null {
   const src = url.indexOf('/src/');
   if (src >= 0) return url.slice(src + 1);
   const dist = url.indexOf('/dist/');
-  if (dist >= 0 && !url.includes('node_modules')) return `src/${url.slice(dist + '/dist/'.length).replace(/\.js$/, '.ts')}`;
+  if (dist >= 0 && !url.includes('node_modules'))
+    return `src/${url.slice(dist + '/dist/'.length).replace(/\.js$/, '.ts')}`;
   return null;
 }
 
@@ -83,7 +84,11 @@ export function summariseProfile(file: string, top = 15, intervalMs = 1, request
   // Shown with the file only: tsx's output keeps no useful line numbers.
   const label = (n: ProfileNode) => {
     const { functionName, url } = n.callFrame;
-    const where = url ? (url.includes('node_modules/') ? url.slice(url.lastIndexOf('node_modules/') + 13) : areaOf(url)) : '';
+    const where = url
+      ? url.includes('node_modules/')
+        ? url.slice(url.lastIndexOf('node_modules/') + 13)
+        : areaOf(url)
+      : '';
     return `${functionName || '(anonymous)'}${where ? ` (${where})` : ''}`;
   };
   const stackOf = (id: number) => {
@@ -156,7 +161,9 @@ export function summariseProfile(file: string, top = 15, intervalMs = 1, request
 export function formatProfile(s: ProfileSummary): string {
   const row = (r: ProfileRow) =>
     `    ${r.pct.toFixed(1).padStart(5)}%  ${String(r.selfMs).padStart(6)} ms${r.usPerReq !== undefined ? `  ${r.usPerReq.toFixed(1).padStart(6)} µs/req` : ''}  ${r.name}`;
-  const perReq = s.requests ? `, ${s.requests} requests: ${((s.busyMs * 1000) / s.requests).toFixed(0)} µs busy per request` : '';
+  const perReq = s.requests
+    ? `, ${s.requests} requests: ${((s.busyMs * 1000) / s.requests).toFixed(0)} µs busy per request`
+    : '';
   return [
     `  ${s.busyMs} ms busy, ${s.idleMs} ms idle (1 ms samples)${perReq}  ${s.file}`,
     '  self time by area:',

@@ -4,14 +4,22 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import type Router from '@koa/router';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 
-type Doc = { openapi: string; paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>> };
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>>;
+};
 
 /** Every (method, path) the app's routers really serve under the documented prefixes. */
 function servedOperations(server: TestServer): Set<string> {
   const served = new Set<string>();
   for (const mw of server.built.app.middleware as Array<{ router?: Router }>) {
     for (const layer of mw.router?.stack ?? []) {
-      if (typeof layer.path !== 'string' || !/^\/(v2|oauth\/applications)(\/|$)/.test(layer.path) || layer.methods.length === 0) continue;
+      if (
+        typeof layer.path !== 'string' ||
+        !/^\/(v2|oauth\/applications)(\/|$)/.test(layer.path) ||
+        layer.methods.length === 0
+      )
+        continue;
       const path = layer.path.replace(/\/$/, '').replace(/:([A-Za-z0-9_]+)/g, '{$1}');
       for (const m of layer.methods) if (m !== 'HEAD') served.add(`${m.toLowerCase()} ${path}`);
     }
@@ -38,11 +46,21 @@ describe('OpenAPI document (/v2/openapi.json)', () => {
   });
 
   it('documents exactly the routes the server serves, and nothing else', () => {
-    const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
+    const documented = new Set(
+      Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)),
+    );
     const served = servedOperations(server);
     assert.ok(served.size >= 30, `found ${served.size} served operations`);
-    assert.deepEqual([...served].filter((op) => !documented.has(op)), [], 'served but undocumented');
-    assert.deepEqual([...documented].filter((op) => !served.has(op)), [], 'documented but not served');
+    assert.deepEqual(
+      [...served].filter((op) => !documented.has(op)),
+      [],
+      'served but undocumented',
+    );
+    assert.deepEqual(
+      [...documented].filter((op) => !served.has(op)),
+      [],
+      'documented but not served',
+    );
   });
 
   it('gives every operation a unique id, a success response and the error model', () => {
@@ -50,14 +68,21 @@ describe('OpenAPI document (/v2/openapi.json)', () => {
     assert.equal(new Set(ids).size, ids.length);
     for (const ops of Object.values(doc.paths)) {
       for (const op of Object.values(ops)) {
-        assert.ok(Object.keys(op.responses).some((s) => s.startsWith('2')), op.operationId);
+        assert.ok(
+          Object.keys(op.responses).some((s) => s.startsWith('2')),
+          op.operationId,
+        );
         assert.ok(op.responses['401'], op.operationId);
       }
     }
   });
 
   it('describes request bodies with the same rules the server enforces', () => {
-    const create = doc.paths['/v2/projects']!['post'] as unknown as { requestBody: { content: { 'application/json': { schema: { required: string[]; additionalProperties: boolean } } } } };
+    const create = doc.paths['/v2/projects']!['post'] as unknown as {
+      requestBody: {
+        content: { 'application/json': { schema: { required: string[]; additionalProperties: boolean } } };
+      };
+    };
     const schema = create.requestBody.content['application/json'].schema;
     assert.deepEqual(schema.required, ['name']);
     assert.equal(schema.additionalProperties, false);

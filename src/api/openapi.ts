@@ -31,12 +31,20 @@ export function openApiPath(prefix: string, path: string): string {
  * built from: request bodies and query strings are the schemas the services validate with,
  * responses the schemas of what the handlers return.
  */
-export function buildOpenApi(groups: RouteGroup[], info: { version: string; serverUrl: string }): Record<string, unknown> {
+export function buildOpenApi(
+  groups: RouteGroup[],
+  info: { version: string; serverUrl: string },
+): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const { prefix, specs } of groups) {
     for (const spec of specs) {
       const path = openApiPath(prefix, spec.path);
-      const params = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+      const params = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => ({
+        name: m[1],
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+      }));
       if (spec.query) {
         const q = jsonSchema(spec.query, 'input') as { properties?: Record<string, unknown>; required?: string[] };
         for (const [name, schema] of Object.entries(q.properties ?? {})) {
@@ -50,14 +58,28 @@ export function buildOpenApi(groups: RouteGroup[], info: { version: string; serv
         summary: spec.summary,
         tags: [spec.tag],
         ...(params.length ? { parameters: params } : {}),
-        security: 'scopes' in spec.auth ? [{ bearer: scopes }, { session: [] }] : [{ session: [] }, { bearer: ['admin:all'] }],
-        ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } } } } : {}),
+        security:
+          'scopes' in spec.auth ? [{ bearer: scopes }, { session: [] }] : [{ session: [] }, { bearer: ['admin:all'] }],
+        ...(spec.body
+          ? {
+              requestBody: {
+                required: true,
+                content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } },
+              },
+            }
+          : {}),
         responses: {
           [String(spec.status)]: spec.response
-            ? { description: 'Success', content: { 'application/json': { schema: jsonSchema(spec.response, 'output') } } }
+            ? {
+                description: 'Success',
+                content: { 'application/json': { schema: jsonSchema(spec.response, 'output') } },
+              }
             : { description: 'Success, no content' },
           ...Object.fromEntries(
-            Object.entries(ERRORS).map(([code, description]) => [code, { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]),
+            Object.entries(ERRORS).map(([code, description]) => [
+              code,
+              { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+            ]),
           ),
         },
       };
@@ -68,14 +90,19 @@ export function buildOpenApi(groups: RouteGroup[], info: { version: string; serv
     info: {
       title: 'Latchkey API',
       version: info.version,
-      description: 'The /v2 API and application registration of a Latchkey authorization server. Send `Authorization: Bearer <API key | OAuth access token | JWT>`.',
+      description:
+        'The /v2 API and application registration of a Latchkey authorization server. Send `Authorization: Bearer <API key | OAuth access token | JWT>`.',
     },
     servers: [{ url: info.serverUrl }],
     paths,
     components: {
       schemas: { Error: jsonSchema(errorSchema, 'output') },
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'An API key, an OAuth access token or a shared-secret JWT' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API key, an OAuth access token or a shared-secret JWT',
+        },
         session: { type: 'apiKey', in: 'cookie', name: 'lk_session', description: 'The dashboard session' },
       },
     },

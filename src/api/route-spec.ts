@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { requireScopes, requireSessionOrAdmin } from '../auth/authenticate.ts';
@@ -60,7 +60,10 @@ export function mountRoutes(router: Router<AppState>, specs: RouteSpec[], opts: 
       if (opts.validateResponses && spec.response) {
         const checked = spec.response.safeParse(body);
         if (!checked.success) {
-          throw new AppError('INTERNAL', `response of ${spec.operationId} does not match its schema: ${checked.error.issues[0]?.path.join('.')} ${checked.error.issues[0]?.message}`);
+          throw new AppError(
+            'INTERNAL',
+            `response of ${spec.operationId} does not match its schema: ${checked.error.issues[0]?.path.join('.')} ${checked.error.issues[0]?.message}`,
+          );
         }
       }
       ctx.body = body;

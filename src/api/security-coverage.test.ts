@@ -16,8 +16,14 @@ describe('security coverage of the API routes', () => {
   });
 
   it("gives every route's tag a security test file", () => {
-    const uncovered = routes.filter((r) => !Object.hasOwn(SECURITY_TEST_FILES, r.tag)).map((r) => `${r.label} (tag "${r.tag}")`);
-    assert.deepEqual(uncovered, [], 'routes whose tag has no entry in SECURITY_TEST_FILES (test/support/api-routes.ts)');
+    const uncovered = routes
+      .filter((r) => !Object.hasOwn(SECURITY_TEST_FILES, r.tag))
+      .map((r) => `${r.label} (tag "${r.tag}")`);
+    assert.deepEqual(
+      uncovered,
+      [],
+      'routes whose tag has no entry in SECURITY_TEST_FILES (test/support/api-routes.ts)',
+    );
   });
 
   it('lists only tags that have routes, each with a security test file that runs the generated matrix', () => {
@@ -26,7 +32,11 @@ describe('security coverage of the API routes', () => {
       assert.ok(tags.has(tag), `no route has the tag "${tag}"`);
       assert.match(file, /\.security\.test\.ts$/, file);
       const source = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
-      assert.match(source, /securityMatrix\(\s*import\.meta\.url,/, `${file} runs securityMatrix(import.meta.url, ...)`);
+      assert.match(
+        source,
+        /securityMatrix\(\s*import\.meta\.url,/,
+        `${file} runs securityMatrix(import.meta.url, ...)`,
+      );
     }
   });
 });

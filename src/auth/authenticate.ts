@@ -31,7 +31,10 @@ export interface AuthenticatorDeps {
 
 function jwtHeader(token: string): { alg?: unknown; typ?: unknown } | null {
   try {
-    return JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { alg?: unknown; typ?: unknown };
+    return JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as {
+      alg?: unknown;
+      typ?: unknown;
+    };
   } catch {
     return null;
   }
@@ -105,7 +108,10 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
  * A cookie-authenticated write must be JSON and come from our own origin (CSRF: a cross-site form
  * cannot send JSON without a CORS preflight, which is never granted).
  */
-export function authenticate(authenticator: Authenticator, opts: { allowSession: boolean; origin: string }): Middleware<AppState> {
+export function authenticate(
+  authenticator: Authenticator,
+  opts: { allowSession: boolean; origin: string },
+): Middleware<AppState> {
   return async (ctx, next) => {
     try {
       await resolvePrincipal(ctx, authenticator, opts);

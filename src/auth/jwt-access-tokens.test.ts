@@ -1,9 +1,23 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { SignJWT, createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import {
+  SignJWT,
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  jwtVerify,
+  type JSONWebKeySet,
+} from 'jose';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../test/support/credentials.ts';
+import {
+  api,
+  credentialFactory,
+  credentialServerEnv,
+  type CredentialFactory,
+  type TestUser,
+} from '../../test/support/credentials.ts';
 import { registerApp } from '../../test/support/http.ts';
 
 // ACCESS_TOKEN_FORMAT=jwt (issue 3, deliverable 8): OAuth access tokens are RFC 9068 JWTs that a
@@ -33,7 +47,12 @@ describe('RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
     make = credentialFactory(server);
     alice = await make.user({ tag: 'alice' });
     const dev = await make.user({ tag: 'dev' });
-    resourceServer = await registerApp(dev.browser, { name: 'Orders API', type: 'resource_server', redirect_uris: [], scopes: ['read:users'] });
+    resourceServer = await registerApp(dev.browser, {
+      name: 'Orders API',
+      type: 'resource_server',
+      redirect_uris: [],
+      scopes: ['read:users'],
+    });
     const issued = await make.oauthToken(alice, ['read:users', 'write:projects']);
     accessToken = issued.access_token;
     clientId = issued.app.client_id;
@@ -69,12 +88,19 @@ describe('RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
     const jwks = (await res.json()) as JSONWebKeySet;
     assert.ok(jwks.keys.length > 0);
     for (const k of jwks.keys) assert.equal((k as { d?: string }).d, undefined, 'no private key material');
-    const local = await jwtVerify(accessToken, createLocalJWKSet(jwks), { issuer: server.config.ISSUER, audience: server.config.API_RESOURCE });
+    const local = await jwtVerify(accessToken, createLocalJWKSet(jwks), {
+      issuer: server.config.ISSUER,
+      audience: server.config.API_RESOURCE,
+    });
     assert.equal(local.payload.sub, alice.id);
 
     // A wrong audience or issuer does not verify.
-    await assert.rejects(jwtVerify(accessToken, JWKS, { issuer: server.config.ISSUER, audience: 'https://other.example/api' }));
-    await assert.rejects(jwtVerify(accessToken, JWKS, { issuer: 'https://evil.example', audience: server.config.API_RESOURCE }));
+    await assert.rejects(
+      jwtVerify(accessToken, JWKS, { issuer: server.config.ISSUER, audience: 'https://other.example/api' }),
+    );
+    await assert.rejects(
+      jwtVerify(accessToken, JWKS, { issuer: 'https://evil.example', audience: server.config.API_RESOURCE }),
+    );
   });
 
   it('/v2/auth/test accepts it (method oauth)', async () => {
@@ -124,10 +150,15 @@ describe('RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
       .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: decodeProtectedHeader(accessToken).kid! })
       .sign(privateKey);
 
-    for (const [why, token] of [['tampered', tampered], ['foreign key', foreign]] as const) {
+    for (const [why, token] of [
+      ['tampered', tampered],
+      ['foreign key', foreign],
+    ] as const) {
       const res = await api(server, 'GET', '/v2/auth/test', token);
       assert.equal(res.status, 401, `${why}: ${JSON.stringify(res.body)}`);
-      assert.deepEqual(res.body, { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' } });
+      assert.deepEqual(res.body, {
+        error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' },
+      });
       assert.deepEqual((await introspect(resourceServer, token)).body, { active: false }, why);
     }
   });

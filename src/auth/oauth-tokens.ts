@@ -23,7 +23,9 @@ export interface OAuthTokenDeps {
 }
 
 const toPublicJwk = (jwk: JWK): JWK => {
-  const pub = crypto.createPublicKey(crypto.createPrivateKey({ key: jwk as crypto.JsonWebKey, format: 'jwk' })).export({ format: 'jwk' });
+  const pub = crypto
+    .createPublicKey(crypto.createPrivateKey({ key: jwk as crypto.JsonWebKey, format: 'jwk' }))
+    .export({ format: 'jwk' });
   return { ...pub, kid: jwk.kid, alg: jwk.alg, use: 'sig' } as JWK;
 };
 
@@ -107,7 +109,6 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
       if (credential) deps.cache.set(id, credential);
       return credential;
     },
-
   };
 }
 export type OAuthTokenVerifier = ReturnType<typeof createOAuthTokenVerifier>;

@@ -71,7 +71,9 @@ export function effectiveScopes(granted: readonly string[], rights: AccountRight
   return rights.isAdmin ? [...granted] : granted.filter((s) => s !== ADMIN_SCOPE);
 }
 
-function makePrincipal(p: Omit<Principal, 'can' | 'lacking' | 'ownedOrAdmin' | 'requireAccount' | 'isAdmin' | 'method'>): Principal {
+function makePrincipal(
+  p: Omit<Principal, 'can' | 'lacking' | 'ownedOrAdmin' | 'requireAccount' | 'isAdmin' | 'method'>,
+): Principal {
   const scopes = p.scopes;
   const isAdmin = scopes.includes(ADMIN_SCOPE);
   const principal: Principal = {
@@ -101,7 +103,10 @@ function makePrincipal(p: Omit<Principal, 'can' | 'lacking' | 'ownedOrAdmin' | '
 export function principalFrom(credential: Credential, rights: AccountRights | null | undefined): Principal {
   const bound = rights !== undefined && credential.userId !== null;
   return makePrincipal({
-    kind: credential.method === 'oauth' && credential.clientId && credential.subject === credential.clientId ? 'client' : credential.method,
+    kind:
+      credential.method === 'oauth' && credential.clientId && credential.subject === credential.clientId
+        ? 'client'
+        : credential.method,
     subject: credential.subject,
     accountId: bound && rights ? credential.userId : null,
     clientId: credential.clientId ?? null,

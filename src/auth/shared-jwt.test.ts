@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import { api, credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type CredentialFactory, type TestUser } from '../../test/support/credentials.ts';
+import {
+  api,
+  credentialFactory,
+  credentialServerEnv,
+  TEST_JWT_SECRET,
+  type CredentialFactory,
+  type TestUser,
+} from '../../test/support/credentials.ts';
 import { runCli } from '../../test/support/process.ts';
 import { cliDatabaseEnv } from '../../test/support/database.ts';
 
@@ -62,15 +69,20 @@ describe('shared-secret JWTs (seed: JWT Authentication)', () => {
   });
 
   it('accepts the scope string form (RFC 8693 `scope`)', async () => {
-    const token = jwt.sign({ sub: 'svc-reports', scope: 'read:users read:projects' }, JWT_SECRET, { expiresIn: '1h', issuer: 'api.example.com' });
+    const token = jwt.sign({ sub: 'svc-reports', scope: 'read:users read:projects' }, JWT_SECRET, {
+      expiresIn: '1h',
+      issuer: 'api.example.com',
+    });
     const res = await authTest(token);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body!['method'], 'jwt');
     assert.deepEqual(res.body!['scopes'], ['read:users', 'read:projects']);
   });
 
-  it('accepts an iat up to a minute ahead of our clock (the signer\'s clock may run fast)', async () => {
-    const token = jwt.sign({ sub: 'svc', scopes: [], iat: nowS() + 30, exp: nowS() + 3600 }, JWT_SECRET, { issuer: 'api.example.com' });
+  it("accepts an iat up to a minute ahead of our clock (the signer's clock may run fast)", async () => {
+    const token = jwt.sign({ sub: 'svc', scopes: [], iat: nowS() + 30, exp: nowS() + 3600 }, JWT_SECRET, {
+      issuer: 'api.example.com',
+    });
     assert.equal((await authTest(token)).status, 200);
   });
 
@@ -80,39 +92,140 @@ describe('shared-secret JWTs (seed: JWT Authentication)', () => {
   });
 
   describe('refuses with 401 and the seed body', () => {
-    const valid = () => ({ sub: 'user_123', scopes: ['read:users'], iss: 'api.example.com', iat: nowS(), exp: nowS() + 3600 });
+    const valid = () => ({
+      sub: 'user_123',
+      scopes: ['read:users'],
+      iss: 'api.example.com',
+      iat: nowS(),
+      exp: nowS() + 3600,
+    });
     const cases: [string, () => string][] = [
-      ['alg none (crafted by hand, empty signature)', () => `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(valid())}.`],
-      ['alg none with the HS256 signature kept', () => {
-        const good = jwt.sign(valid(), JWT_SECRET, { algorithm: 'HS256' });
-        const [, payload, sig] = good.split('.');
-        return `${b64url({ alg: 'none', typ: 'JWT' })}.${payload}.${sig}`;
-      }],
-      ['HS512 with the right secret', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'] }, JWT_SECRET, { algorithm: 'HS512', expiresIn: '1h', issuer: 'api.example.com' })],
-      ['HS384 with the right secret', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'] }, JWT_SECRET, { algorithm: 'HS384', expiresIn: '1h', issuer: 'api.example.com' })],
-      ['RS256 (a generated RSA key)', () => {
-        const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-        return jwt.sign({ sub: 'user_123', scopes: ['read:users'] }, privateKey, { algorithm: 'RS256', expiresIn: '1h', issuer: 'api.example.com' });
-      }],
+      [
+        'alg none (crafted by hand, empty signature)',
+        () => `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(valid())}.`,
+      ],
+      [
+        'alg none with the HS256 signature kept',
+        () => {
+          const good = jwt.sign(valid(), JWT_SECRET, { algorithm: 'HS256' });
+          const [, payload, sig] = good.split('.');
+          return `${b64url({ alg: 'none', typ: 'JWT' })}.${payload}.${sig}`;
+        },
+      ],
+      [
+        'HS512 with the right secret',
+        () =>
+          jwt.sign({ sub: 'user_123', scopes: ['read:users'] }, JWT_SECRET, {
+            algorithm: 'HS512',
+            expiresIn: '1h',
+            issuer: 'api.example.com',
+          }),
+      ],
+      [
+        'HS384 with the right secret',
+        () =>
+          jwt.sign({ sub: 'user_123', scopes: ['read:users'] }, JWT_SECRET, {
+            algorithm: 'HS384',
+            expiresIn: '1h',
+            issuer: 'api.example.com',
+          }),
+      ],
+      [
+        'RS256 (a generated RSA key)',
+        () => {
+          const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+          return jwt.sign({ sub: 'user_123', scopes: ['read:users'] }, privateKey, {
+            algorithm: 'RS256',
+            expiresIn: '1h',
+            issuer: 'api.example.com',
+          });
+        },
+      ],
       ['wrong issuer', () => make.jwt({ sub: 'user_123', scopes: ['read:users'] }, { issuer: 'evil.example.com' })],
       ['no issuer', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'] }, JWT_SECRET, { expiresIn: '1h' })],
-      ['missing exp', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'] }, JWT_SECRET, { issuer: 'api.example.com' })],
-      ['missing sub', () => jwt.sign({ scopes: ['read:users'] }, JWT_SECRET, { expiresIn: '1h', issuer: 'api.example.com' })],
-      ['empty sub', () => jwt.sign({ sub: '', scopes: ['read:users'] }, JWT_SECRET, { expiresIn: '1h', issuer: 'api.example.com' })],
-      ['wrong secret', () => make.jwt({ sub: 'user_123', scopes: ['read:users'] }, { secret: 'another-secret-of-sufficient-length-0123456789' })],
+      [
+        'missing exp',
+        () => jwt.sign({ sub: 'user_123', scopes: ['read:users'] }, JWT_SECRET, { issuer: 'api.example.com' }),
+      ],
+      [
+        'missing sub',
+        () => jwt.sign({ scopes: ['read:users'] }, JWT_SECRET, { expiresIn: '1h', issuer: 'api.example.com' }),
+      ],
+      [
+        'empty sub',
+        () => jwt.sign({ sub: '', scopes: ['read:users'] }, JWT_SECRET, { expiresIn: '1h', issuer: 'api.example.com' }),
+      ],
+      [
+        'wrong secret',
+        () =>
+          make.jwt(
+            { sub: 'user_123', scopes: ['read:users'] },
+            { secret: 'another-secret-of-sufficient-length-0123456789' },
+          ),
+      ],
       ['lifetime over 24 h (25 h)', () => make.jwt({ sub: 'user_123', scopes: ['read:users'] }, { expiresIn: '25h' })],
-      ['lifetime over 24 h without iat', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'], exp: nowS() + 25 * 3600 }, JWT_SECRET, { issuer: 'api.example.com', noTimestamp: true })],
+      [
+        'lifetime over 24 h without iat',
+        () =>
+          jwt.sign({ sub: 'user_123', scopes: ['read:users'], exp: nowS() + 25 * 3600 }, JWT_SECRET, {
+            issuer: 'api.example.com',
+            noTimestamp: true,
+          }),
+      ],
       // The cap is measured from now, not from an iat the signer chose.
-      ['exp in 10 years with iat a minute before it', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() + 10 * 365 * 86_400 - 60, exp: nowS() + 10 * 365 * 86_400 }, JWT_SECRET, { issuer: 'api.example.com' })],
-      ['iat an hour in the future', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() + 3600, exp: nowS() + 7200 }, JWT_SECRET, { issuer: 'api.example.com' })],
-      ['iat two minutes in the future', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() + 120, exp: nowS() + 3600 }, JWT_SECRET, { issuer: 'api.example.com' })],
-      ['expired (exp an hour ago)', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() - 7200, exp: nowS() - 3600 }, JWT_SECRET, { issuer: 'api.example.com' })],
-      ['expired a minute ago', () => jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() - 3600, exp: nowS() - 60 }, JWT_SECRET, { issuer: 'api.example.com' })],
-      ['tampered payload (scopes widened after signing)', () => {
-        const [h, , s] = make.jwt({ sub: 'user_123', scopes: ['read:users'] }).split('.');
-        return `${h}.${b64url({ ...valid(), scopes: ['admin:all'] })}.${s}`;
-      }],
-      ['scopes not an array of strings', () => jwt.sign({ sub: 'user_123', scopes: [1, 2] }, JWT_SECRET, { expiresIn: '1h', issuer: 'api.example.com' })],
+      [
+        'exp in 10 years with iat a minute before it',
+        () =>
+          jwt.sign(
+            {
+              sub: 'user_123',
+              scopes: ['read:users'],
+              iat: nowS() + 10 * 365 * 86_400 - 60,
+              exp: nowS() + 10 * 365 * 86_400,
+            },
+            JWT_SECRET,
+            { issuer: 'api.example.com' },
+          ),
+      ],
+      [
+        'iat an hour in the future',
+        () =>
+          jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() + 3600, exp: nowS() + 7200 }, JWT_SECRET, {
+            issuer: 'api.example.com',
+          }),
+      ],
+      [
+        'iat two minutes in the future',
+        () =>
+          jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() + 120, exp: nowS() + 3600 }, JWT_SECRET, {
+            issuer: 'api.example.com',
+          }),
+      ],
+      [
+        'expired (exp an hour ago)',
+        () =>
+          jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() - 7200, exp: nowS() - 3600 }, JWT_SECRET, {
+            issuer: 'api.example.com',
+          }),
+      ],
+      [
+        'expired a minute ago',
+        () =>
+          jwt.sign({ sub: 'user_123', scopes: ['read:users'], iat: nowS() - 3600, exp: nowS() - 60 }, JWT_SECRET, {
+            issuer: 'api.example.com',
+          }),
+      ],
+      [
+        'tampered payload (scopes widened after signing)',
+        () => {
+          const [h, , s] = make.jwt({ sub: 'user_123', scopes: ['read:users'] }).split('.');
+          return `${h}.${b64url({ ...valid(), scopes: ['admin:all'] })}.${s}`;
+        },
+      ],
+      [
+        'scopes not an array of strings',
+        () => jwt.sign({ sub: 'user_123', scopes: [1, 2] }, JWT_SECRET, { expiresIn: '1h', issuer: 'api.example.com' }),
+      ],
     ];
     for (const [name, build] of cases) {
       it(name, async () => {
@@ -144,25 +257,34 @@ describe('shared-secret JWTs (seed: JWT Authentication)', () => {
 
     it('a JWT whose sub is not a Latchkey account cannot create a project (403)', async () => {
       for (const sub of ['user_123', 'usr_doesNotExist000000', 'svc-reports']) {
-        const res = await api(server, 'POST', '/v2/projects', make.jwt({ sub, scopes: ['write:projects'] }), { name: 'orphan' });
+        const res = await api(server, 'POST', '/v2/projects', make.jwt({ sub, scopes: ['write:projects'] }), {
+          name: 'orphan',
+        });
         assert.equal(res.status, 403, `${sub}: ${JSON.stringify(res.body)}`);
         assert.equal((res.body as { error: { code: string } }).error.code, 'FORBIDDEN');
       }
     });
 
     it('a JWT without the scope is 403 even for the owner', async () => {
-      const res = await api(server, 'POST', '/v2/projects', make.jwt({ sub: alice.id, scopes: ['read:projects'] }), { name: 'x' });
+      const res = await api(server, 'POST', '/v2/projects', make.jwt({ sub: alice.id, scopes: ['read:projects'] }), {
+        name: 'x',
+      });
       assert.equal(res.status, 403);
-      assert.deepEqual(res.body, { error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' } });
+      assert.deepEqual(res.body, {
+        error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' },
+      });
       assert.match(res.headers.get('www-authenticate') ?? '', /error="insufficient_scope"/);
     });
   });
 
   describe('latchkey jwt sign (CLI)', () => {
     it("signs a token that the seed's jwt.verify accepts, and the server too", async () => {
-      const r = await runCli(['jwt', 'sign', '--sub', 'svc-reports', '--scopes', 'read:users read:projects', '--name', 'Reports'], {
-        env: { JWT_SECRET, ...cliDatabaseEnv(server.config) },
-      });
+      const r = await runCli(
+        ['jwt', 'sign', '--sub', 'svc-reports', '--scopes', 'read:users read:projects', '--name', 'Reports'],
+        {
+          env: { JWT_SECRET, ...cliDatabaseEnv(server.config) },
+        },
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(r.stderrLines, []);
       const out = JSON.parse(r.stdout) as { token: string; expires_in: number };

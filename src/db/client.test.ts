@@ -11,7 +11,9 @@ import { createTestDatabase, testBackend, type TestDatabase } from '../../test/s
 import { AppError } from '../http/errors.ts';
 
 const target = (url: string) =>
-  url.startsWith('sqlite:') ? ({ kind: 'sqlite', file: url.slice('sqlite:'.length) } as const) : ({ kind: 'postgres', url } as const);
+  url.startsWith('sqlite:')
+    ? ({ kind: 'sqlite', file: url.slice('sqlite:'.length) } as const)
+    : ({ kind: 'postgres', url } as const);
 
 describe(`database layer (${testBackend})`, () => {
   let dir: string;
@@ -51,18 +53,32 @@ describe(`database layer (${testBackend})`, () => {
 
   it('answers the same query many times with fresh values (statements are reused, never their results)', async () => {
     for (let i = 0; i < 5; i++) {
-      await db.insertInto('server_secrets').values({ name: `n${i}`, value: `v${i}`, created_at: i }).execute();
+      await db
+        .insertInto('server_secrets')
+        .values({ name: `n${i}`, value: `v${i}`, created_at: i })
+        .execute();
     }
     for (let i = 0; i < 5; i++) {
-      const found = await db.selectFrom('server_secrets').select(['value', 'created_at']).where('name', '=', `n${i}`).executeTakeFirst();
+      const found = await db
+        .selectFrom('server_secrets')
+        .select(['value', 'created_at'])
+        .where('name', '=', `n${i}`)
+        .executeTakeFirst();
       assert.deepEqual(found, { value: `v${i}`, created_at: i });
     }
-    const updated = await db.updateTable('server_secrets').set({ value: 'changed' }).where('name', 'like', 'n%').executeTakeFirst();
+    const updated = await db
+      .updateTable('server_secrets')
+      .set({ value: 'changed' })
+      .where('name', 'like', 'n%')
+      .executeTakeFirst();
     assert.equal(Number(updated.numUpdatedRows), 5);
-    const again = await db.selectFrom('server_secrets').select('value').where('name', '=', 'n3').executeTakeFirstOrThrow();
+    const again = await db
+      .selectFrom('server_secrets')
+      .select('value')
+      .where('name', '=', 'n3')
+      .executeTakeFirstOrThrow();
     assert.equal(again.value, 'changed');
   });
-
 });
 
 describe('statement cache', () => {

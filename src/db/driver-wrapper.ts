@@ -1,4 +1,12 @@
-import type { CompiledQuery, DatabaseConnection, Dialect, Driver, Kysely, QueryResult, TransactionSettings } from 'kysely';
+import type {
+  CompiledQuery,
+  DatabaseConnection,
+  Dialect,
+  Driver,
+  Kysely,
+  QueryResult,
+  TransactionSettings,
+} from 'kysely';
 
 /** What a wrapped dialect adds around its driver. */
 export interface DriverHooks {
@@ -52,7 +60,8 @@ function wrapDriver(driver: Driver, hooks: DriverHooks): Driver {
   return {
     init: () => driver.init(),
     acquireConnection: async () => wrap(await mapped(driver.acquireConnection())),
-    beginTransaction: (c: DatabaseConnection, s: TransactionSettings) => mapped(driver.beginTransaction(original(c), s)),
+    beginTransaction: (c: DatabaseConnection, s: TransactionSettings) =>
+      mapped(driver.beginTransaction(original(c), s)),
     commitTransaction: (c: DatabaseConnection) => mapped(driver.commitTransaction(original(c))),
     rollbackTransaction: (c: DatabaseConnection) => mapped(driver.rollbackTransaction(original(c))),
     releaseConnection: (c: DatabaseConnection) => driver.releaseConnection(original(c)),

@@ -23,7 +23,15 @@ export class DatabaseUnavailableError extends Error {
 }
 
 /** Socket-level failures reaching the server. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
 /**
  * PostgreSQL SQLSTATEs that mean "not now" rather than "wrong query": class 08 (connection
  * exception), admin/crash shutdown and "starting up / shutting down" (57P01-57P03), too many
@@ -31,7 +39,8 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT
  */
 const UNAVAILABLE_STATES = /^(08...|57P0[123]|53300)$/;
 /** What pg and pg-pool say when a connection ends under them or cannot be had in time. */
-const CONNECTION_LOST = /Connection terminated|timeout exceeded when trying to connect|not queryable|Connection ended unexpectedly/i;
+const CONNECTION_LOST =
+  /Connection terminated|timeout exceeded when trying to connect|not queryable|Connection ended unexpectedly/i;
 
 /** True when `err` says the database could not be reached, not that a query was wrong. */
 export function isDatabaseUnavailable(err: unknown): boolean {
@@ -45,7 +54,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 }
 
 const unavailableAs503 = (err: unknown): never => {
-  throw isDatabaseUnavailable(err) ? (err instanceof DatabaseUnavailableError ? err : new DatabaseUnavailableError(err)) : err;
+  throw isDatabaseUnavailable(err)
+    ? err instanceof DatabaseUnavailableError
+      ? err
+      : new DatabaseUnavailableError(err)
+    : err;
 };
 
 /** Wraps a dialect so that every failure to reach the database surfaces as DatabaseUnavailableError. */

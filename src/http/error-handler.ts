@@ -37,15 +37,25 @@ function answerUnavailable(ctx: Parameters<Middleware<AppState>>[0], render: Ren
 }
 
 /** Maps errors from libraries (body parsers: 400/413/415) onto our codes. */
-function fromHttpError(err: { status?: number; expose?: boolean; message?: string; code?: unknown }): AppError | undefined {
+function fromHttpError(err: {
+  status?: number;
+  expose?: boolean;
+  message?: string;
+  code?: unknown;
+}): AppError | undefined {
   // A body that does not inflate (Content-Encoding: gzip/deflate/br over bytes that are not): zlib's
   // error (Z_DATA_ERROR, Z_BUF_ERROR; brotli's ERR__ERROR_*) reaches us without a status.
-  if (typeof err.code === 'string' && /^(Z_|ERR__ERROR_)/.test(err.code)) return new AppError('VALIDATION_FAILED', 'Malformed request body (content encoding)');
+  if (typeof err.code === 'string' && /^(Z_|ERR__ERROR_)/.test(err.code))
+    return new AppError('VALIDATION_FAILED', 'Malformed request body (content encoding)');
   switch (err.status) {
-    case 400: return new AppError('VALIDATION_FAILED', err.expose && err.message ? err.message : 'Malformed request body');
-    case 413: return new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large');
-    case 415: return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type');
-    default: return undefined;
+    case 400:
+      return new AppError('VALIDATION_FAILED', err.expose && err.message ? err.message : 'Malformed request body');
+    case 413:
+      return new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large');
+    case 415:
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type');
+    default:
+      return undefined;
   }
 }
 
@@ -75,8 +85,18 @@ export function errorHandler(render: Renderer): Middleware<AppState> {
         ctx.status = appError.status;
         ctx.body = appError.toBody();
       } else {
-        const title = appError.status === 404 ? 'Page not found' : appError.status >= 500 ? 'Something went wrong' : 'That did not work';
-        render.error(ctx as never, appError.status, title, appError.status >= 500 ? 'Please try again in a moment.' : appError.message);
+        const title =
+          appError.status === 404
+            ? 'Page not found'
+            : appError.status >= 500
+              ? 'Something went wrong'
+              : 'That did not work';
+        render.error(
+          ctx as never,
+          appError.status,
+          title,
+          appError.status >= 500 ? 'Please try again in a moment.' : appError.message,
+        );
       }
     }
   };

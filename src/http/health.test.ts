@@ -35,9 +35,15 @@ describe('health probes', () => {
   });
 
   it('is never rate limited, although unauthenticated /v2 calls are', async () => {
-    const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`${server.url}/${i % 2 ? 'healthz' : 'readyz'}`).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        fetch(`${server.url}/${i % 2 ? 'healthz' : 'readyz'}`).then((r) => r.status),
+      ),
+    );
     assert.deepEqual(new Set(statuses), new Set([200]));
-    const v2 = await Promise.all(Array.from({ length: 3 }, () => fetch(`${server.url}/v2/auth/test`).then((r) => r.status)));
+    const v2 = await Promise.all(
+      Array.from({ length: 3 }, () => fetch(`${server.url}/v2/auth/test`).then((r) => r.status)),
+    );
     assert.ok(v2.includes(429), `unauthenticated /v2 is limited: ${v2.join(',')}`);
   });
 
@@ -50,8 +56,14 @@ describe('health probes', () => {
   it('logs probes below info level, other requests at info', async () => {
     await fetch(`${server.url}/v2/openapi.json`).then((r) => r.arrayBuffer());
     const requests = lines.filter((l) => l['msg'] === 'request');
-    assert.ok(requests.some((l) => l['path'] === '/v2/openapi.json' && l['level'] === 30), 'ordinary requests at info');
-    assert.deepEqual(requests.filter((l) => l['path'] === '/healthz' || l['path'] === '/readyz'), []);
+    assert.ok(
+      requests.some((l) => l['path'] === '/v2/openapi.json' && l['level'] === 30),
+      'ordinary requests at info',
+    );
+    assert.deepEqual(
+      requests.filter((l) => l['path'] === '/healthz' || l['path'] === '/readyz'),
+      [],
+    );
   });
 
   it('GET /readyz answers 503 {"status":"unavailable"} once the database is gone; /healthz still 200', async () => {

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../test/support/credentials.ts';
+import {
+  api,
+  credentialFactory,
+  credentialServerEnv,
+  type CredentialFactory,
+  type TestUser,
+} from '../../test/support/credentials.ts';
 import { Browser, csrfFrom } from '../../test/support/http.ts';
 import { WebhookReceiver } from '../../test/support/webhook-receiver.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -29,12 +35,20 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 /** A request without any forwarding header (fetch adds none either, but this is explicit). */
-function rawGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+function rawGet(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
-    }).on('error', reject);
+    http
+      .get(url, { headers, agent: false }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => (body += d))
+          .on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -70,7 +84,13 @@ describe('/metrics', () => {
     assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
     assert.match(res.body, /^# HELP http_requests_total /m);
     assert.match(res.body, /^# TYPE http_request_duration_seconds histogram$/m);
-    for (const name of ['oauth_tokens_issued_total', 'logins_total', 'rate_limit_refusals_total', 'webhook_deliveries_total', 'webhook_outbox_depth']) {
+    for (const name of [
+      'oauth_tokens_issued_total',
+      'logins_total',
+      'rate_limit_refusals_total',
+      'webhook_deliveries_total',
+      'webhook_outbox_depth',
+    ]) {
       assert.match(res.body, new RegExp(`^# TYPE ${name} `, 'm'), name);
     }
   });
@@ -91,7 +111,11 @@ describe('/metrics', () => {
     const text = await scrape();
     const labels = { method: 'GET', route: '/v2/projects/:id', status: '403' };
     assert.equal(sample(text, 'http_requests_total', labels) - sample(before, 'http_requests_total', labels), 1);
-    assert.equal(sample(text, 'http_request_duration_seconds_count', labels) - sample(before, 'http_request_duration_seconds_count', labels), 1);
+    assert.equal(
+      sample(text, 'http_request_duration_seconds_count', labels) -
+        sample(before, 'http_request_duration_seconds_count', labels),
+      1,
+    );
     assert.ok(sample(text, 'http_request_duration_seconds_bucket', { ...labels, le: '+Inf' }) >= 1);
     assert.ok(sample(text, 'http_requests_total', { route: 'other', status: '404' }) >= 1);
     assert.ok(sample(text, 'http_requests_total', { route: 'oauth', status: '200' }) >= 1);
@@ -103,7 +127,8 @@ describe('/metrics', () => {
     await make.serviceToken(alice, ['read:users']);
     await make.oauthToken(alice, ['read:users']);
     const text = await scrape();
-    const delta = (grant: string) => sample(text, 'oauth_tokens_issued_total', { grant }) - sample(before, 'oauth_tokens_issued_total', { grant });
+    const delta = (grant: string) =>
+      sample(text, 'oauth_tokens_issued_total', { grant }) - sample(before, 'oauth_tokens_issued_total', { grant });
     assert.equal(delta('client_credentials'), 1);
     assert.equal(delta('authorization_code'), 1);
   });
@@ -117,14 +142,20 @@ describe('/metrics', () => {
       await browser.postForm('/login', { _csrf: csrfFrom(page), email: bob.email, password: 'wrong password' });
     }
     const text = await scrape();
-    const delta = (result: string) => sample(text, 'logins_total', { result }) - sample(before, 'logins_total', { result });
+    const delta = (result: string) =>
+      sample(text, 'logins_total', { result }) - sample(before, 'logins_total', { result });
     // 3 attempts a minute are checked; the 4th and 5th are refused without checking.
-    assert.deepEqual({ success: delta('success'), failure: delta('failure'), throttled: delta('throttled') }, { success: 1, failure: 3, throttled: 2 });
+    assert.deepEqual(
+      { success: delta('success'), failure: delta('failure'), throttled: delta('throttled') },
+      { success: 1, failure: 3, throttled: 2 },
+    );
   });
 
   it('counts rate-limit refusals by kind', async () => {
     const before = sample(await scrape(), 'rate_limit_refusals_total', { kind: 'v2:ip' });
-    const statuses = await Promise.all(Array.from({ length: 4 }, () => fetch(`${server.url}/v2/auth/test`).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 4 }, () => fetch(`${server.url}/v2/auth/test`).then((r) => r.status)),
+    );
     const refused = statuses.filter((s) => s === 429).length;
     assert.ok(refused >= 1, statuses.join(','));
     assert.equal(sample(await scrape(), 'rate_limit_refusals_total', { kind: 'v2:ip' }) - before, refused);
@@ -147,7 +178,8 @@ describe('/metrics', () => {
     await worker.drain();
 
     const text = await scrape();
-    const delta = (result: string) => sample(text, 'webhook_deliveries_total', { result }) - sample(before, 'webhook_deliveries_total', { result });
+    const delta = (result: string) =>
+      sample(text, 'webhook_deliveries_total', { result }) - sample(before, 'webhook_deliveries_total', { result });
     assert.equal(delta('succeeded'), 2);
     assert.equal(delta('failed'), 1);
     assert.equal(sample(text, 'webhook_outbox_depth'), 1, 'the failed one waits for its retry');
@@ -166,8 +198,14 @@ describe('/metrics with METRICS_TOKEN', () => {
     const none = await rawGet(`${server.url}/metrics`);
     assert.equal(none.status, 401);
     assert.match(String(none.headers['www-authenticate']), /^Bearer/);
-    assert.equal((await rawGet(`${server.url}/metrics`, { Authorization: 'Bearer wrong-token-0123456789abcdef' })).status, 401);
-    const ok = await rawGet(`${server.url}/metrics`, { Authorization: `Bearer ${token}`, 'X-Forwarded-For': '203.0.113.9' });
+    assert.equal(
+      (await rawGet(`${server.url}/metrics`, { Authorization: 'Bearer wrong-token-0123456789abcdef' })).status,
+      401,
+    );
+    const ok = await rawGet(`${server.url}/metrics`, {
+      Authorization: `Bearer ${token}`,
+      'X-Forwarded-For': '203.0.113.9',
+    });
     assert.equal(ok.status, 200);
     assert.match(ok.body, /^# TYPE http_requests_total counter$/m);
   });

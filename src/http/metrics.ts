@@ -46,7 +46,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   if (opts.processMetrics) collectDefaultMetrics({ register: registry });
 
   const labelNames = ['method', 'route', 'status'] as const;
-  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by method, route template and status.', labelNames, registers: [registry] });
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by method, route template and status.',
+    labelNames,
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request latency (until the handler chain returns) by method, route template and status.',
@@ -54,10 +59,30 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const tokens = new Counter({ name: 'oauth_tokens_issued_total', help: 'Successful token endpoint responses, by grant type.', labelNames: ['grant'], registers: [registry] });
-  const logins = new Counter({ name: 'logins_total', help: 'Sign-in attempts on the login forms, by result.', labelNames: ['result'], registers: [registry] });
-  const refusals = new Counter({ name: 'rate_limit_refusals_total', help: 'Requests refused by a rate limit, by limiter and bucket type.', labelNames: ['kind'], registers: [registry] });
-  const deliveries = new Counter({ name: 'webhook_deliveries_total', help: 'Webhook delivery attempts, by result.', labelNames: ['result'], registers: [registry] });
+  const tokens = new Counter({
+    name: 'oauth_tokens_issued_total',
+    help: 'Successful token endpoint responses, by grant type.',
+    labelNames: ['grant'],
+    registers: [registry],
+  });
+  const logins = new Counter({
+    name: 'logins_total',
+    help: 'Sign-in attempts on the login forms, by result.',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const refusals = new Counter({
+    name: 'rate_limit_refusals_total',
+    help: 'Requests refused by a rate limit, by limiter and bucket type.',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  const deliveries = new Counter({
+    name: 'webhook_deliveries_total',
+    help: 'Webhook delivery attempts, by result.',
+    labelNames: ['result'],
+    registers: [registry],
+  });
   let countOutbox: (() => Promise<number>) | undefined;
   new Gauge({
     name: 'webhook_outbox_depth',
@@ -228,7 +253,12 @@ export function metricsEndpoint(metrics: Metrics, opts: { token?: string | undef
       }
     } else if (!fromLoopback(ctx)) {
       ctx.status = 403;
-      ctx.body = { error: { code: 'FORBIDDEN', message: 'Metrics are served to loopback callers only unless METRICS_TOKEN is set' } };
+      ctx.body = {
+        error: {
+          code: 'FORBIDDEN',
+          message: 'Metrics are served to loopback callers only unless METRICS_TOKEN is set',
+        },
+      };
       return;
     }
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {

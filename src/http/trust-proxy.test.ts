@@ -1,7 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../test/support/credentials.ts';
+import {
+  api,
+  credentialFactory,
+  credentialServerEnv,
+  type CredentialFactory,
+  type TestUser,
+} from '../../test/support/credentials.ts';
 
 // Behind N proxies we trust, each appends the address it received the request from to
 // X-Forwarded-For; whatever a client wrote there itself comes first. The client's address is the
@@ -37,7 +43,8 @@ for (const hops of [1, 2]) {
     });
     after(() => server.dispose());
 
-    const authTest = (key: string | undefined, xff: string) => api(server, 'GET', '/v2/auth/test', key, undefined, { 'X-Forwarded-For': xff });
+    const authTest = (key: string | undefined, xff: string) =>
+      api(server, 'GET', '/v2/auth/test', key, undefined, { 'X-Forwarded-For': xff });
 
     it('an allowlisted address the client wrote to the left does not open an IP allowlist', async () => {
       const { key } = await make.apiKey(alice, ['read:users'], { allowedIps: [`${OFFICE}/32`] });
@@ -65,7 +72,15 @@ for (const hops of [1, 2]) {
 describe('TRUST_PROXY compatibility values', () => {
   it('0/false/unset mean no proxy, 1/true one hop, N N hops', async () => {
     const { loadConfig } = await import('../config.ts');
-    for (const [value, hops] of [['0', 0], ['false', 0], ['', 0], ['1', 1], ['true', 1], ['2', 2], ['3', 3]] as const) {
+    for (const [value, hops] of [
+      ['0', 0],
+      ['false', 0],
+      ['', 0],
+      ['1', 1],
+      ['true', 1],
+      ['2', 2],
+      ['3', 3],
+    ] as const) {
       assert.equal(loadConfig({ TRUST_PROXY: value }).TRUST_PROXY, hops, `TRUST_PROXY=${value}`);
     }
     assert.equal(loadConfig({}).TRUST_PROXY, 0);

@@ -101,7 +101,11 @@ describe('Kysely adapter', () => {
       clock += 2_000;
       await a.consume(`${model}-1`);
       assert.equal((await a.find(`${model}-1`))!.consumed, Math.floor(consumedAt / 1000));
-      const stored = await db.selectFrom('oidc_payloads').select('consumed_at').where('id_hash', '=', sha256(`${model}-1`)).executeTakeFirstOrThrow();
+      const stored = await db
+        .selectFrom('oidc_payloads')
+        .select('consumed_at')
+        .where('id_hash', '=', sha256(`${model}-1`))
+        .executeTakeFirstOrThrow();
       assert.equal(stored.consumed_at, consumedAt);
     }
   });
@@ -120,7 +124,12 @@ describe('Kysely adapter', () => {
   });
 
   it('never serves a consumed refresh token as unconsumed when the grace is 0', async () => {
-    const strict = createAdapterFactory({ payloads, findClient: async () => undefined, refreshTokenReuseGraceMs: 0, now: () => clock })('RefreshToken');
+    const strict = createAdapterFactory({
+      payloads,
+      findClient: async () => undefined,
+      refreshTokenReuseGraceMs: 0,
+      now: () => clock,
+    })('RefreshToken');
     await strict.upsert('rt-0', tokenPayload('rt-0', { kind: 'RefreshToken' }), 86_400);
     await strict.consume('rt-0');
     assert.equal((await strict.find('rt-0'))!.consumed, Math.floor(clock / 1000));
@@ -193,7 +202,10 @@ describe('Kysely adapter', () => {
     assert.deepEqual(left, [sha256('long'), sha256('no-expiry')].sort());
     clock = start + 3_600_001;
     assert.equal(await payloads.deleteExpired(clock), 1);
-    assert.deepEqual((await rows()).map((r) => r.id_hash), [sha256('no-expiry')]);
+    assert.deepEqual(
+      (await rows()).map((r) => r.id_hash),
+      [sha256('no-expiry')],
+    );
   });
 
   it('reads clients from the applications lookup and never stores them', async () => {

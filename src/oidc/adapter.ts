@@ -125,7 +125,9 @@ class KyselyAdapter implements Adapter {
   ): AdapterPayload | undefined {
     const now = this.deps.now();
     if (row.expires_at !== null && row.expires_at <= now) return undefined;
-    const payload = JSON.parse(id === undefined ? row.payload : row.payload.replaceAll(ID_PLACEHOLDER, id)) as AdapterPayload;
+    const payload = JSON.parse(
+      id === undefined ? row.payload : row.payload.replaceAll(ID_PLACEHOLDER, id),
+    ) as AdapterPayload;
     if (id !== undefined) payload.jti = id;
     if (row.consumed_at !== null && !this.withinReuseGrace(row.consumed_at, now)) {
       payload.consumed = Math.floor(row.consumed_at / 1000);

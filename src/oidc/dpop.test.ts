@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint } from 'jose';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../test/support/credentials.ts';
+import {
+  api,
+  credentialFactory,
+  credentialServerEnv,
+  type CredentialFactory,
+  type TestUser,
+} from '../../test/support/credentials.ts';
 import { registerApp } from '../../test/support/http.ts';
 import { introspect } from '../../test/support/oauth.ts';
 
@@ -33,7 +39,12 @@ for (const format of ['opaque', 'jwt'] as const) {
       server = await startTestServer({ env: { ...credentialServerEnv, ACCESS_TOKEN_FORMAT: format } });
       make = credentialFactory(server);
       alice = await make.user({ tag: 'alice' });
-      app = await registerApp(alice.browser, { name: 'Service', type: 'service', redirect_uris: [], scopes: ['read:users'] });
+      app = await registerApp(alice.browser, {
+        name: 'Service',
+        type: 'service',
+        redirect_uris: [],
+        scopes: ['read:users'],
+      });
     });
     after(() => server.dispose());
 
@@ -50,7 +61,12 @@ for (const format of ['opaque', 'jwt'] as const) {
       const res = await fetch(`${server.url}/oauth/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded', DPoP: proof },
-        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: app.client_id, client_secret: app.client_secret!, scope: 'read:users' }),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: app.client_id,
+          client_secret: app.client_secret!,
+          scope: 'read:users',
+        }),
       });
       const body = (await res.json()) as Record<string, unknown>;
       assert.equal(res.status, 200, JSON.stringify(body));
@@ -80,7 +96,9 @@ for (const format of ['opaque', 'jwt'] as const) {
       const value = await bound.save();
       const res = await api(server, 'GET', '/v2/auth/test', value);
       assert.equal(res.status, 401, JSON.stringify(res.body));
-      assert.deepEqual(res.body, { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' } });
+      assert.deepEqual(res.body, {
+        error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' },
+      });
     });
   });
 }

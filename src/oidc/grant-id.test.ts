@@ -2,7 +2,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import { REDIRECT_URI, basicAuth, codeFlow, newApp, newUser, postJson, token, type RegisteredApp } from '../../test/support/oauth.ts';
+import {
+  REDIRECT_URI,
+  basicAuth,
+  codeFlow,
+  newApp,
+  newUser,
+  postJson,
+  token,
+  type RegisteredApp,
+} from '../../test/support/oauth.ts';
 
 // A grant id is a reference, not a credential: it is kept in plain text where oidc-provider needs
 // to load the grant (token payloads, consents.grant_id), and no endpoint takes one. Someone who
@@ -42,9 +51,16 @@ describe('a grant id from a database dump authorizes nothing', () => {
   it('introspects as inactive and revokes nothing', async () => {
     const seen = await postJson(server, '/oauth/introspect', { token: grantId }, { Authorization: basicAuth(app) });
     assert.deepEqual(seen.body, { active: false });
-    const revoked = await postJson(server, '/oauth/revoke', { token: grantId }, { Authorization: basicAuth(app) }).catch(() => null);
+    const revoked = await postJson(
+      server,
+      '/oauth/revoke',
+      { token: grantId },
+      { Authorization: basicAuth(app) },
+    ).catch(() => null);
     assert.ok(revoked === null || revoked.status === 200);
-    const stillThere = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM consents WHERE grant_id = ${grantId}`.execute(server.db);
+    const stillThere = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM consents WHERE grant_id = ${grantId}`.execute(
+      server.db,
+    );
     assert.equal(Number(stillThere.rows[0]!.n), 1);
   });
 });

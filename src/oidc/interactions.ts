@@ -5,7 +5,11 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import { API_SCOPES, isApiScope } from '../auth/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
 import type { Login } from '../features/accounts/login.ts';
-import { clearPendingSecondFactor, readPendingSecondFactor, setPendingSecondFactor } from '../features/accounts/pending-second-factor.ts';
+import {
+  clearPendingSecondFactor,
+  readPendingSecondFactor,
+  setPendingSecondFactor,
+} from '../features/accounts/pending-second-factor.ts';
 import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import type { Renderer } from '../http/render.ts';
@@ -64,7 +68,10 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
   async function consentView(details: Details) {
     const client = await provider.Client.find(String(details.params['client_id']));
     const account = await accounts.findById(String(details.session?.accountId));
-    const promptDetails = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+    const promptDetails = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
     const requestedScopes = String(details.params['scope'] ?? '').split(' ');
     const requested = requestedScopes.filter(isApiScope);
     const requestedOidc = requestedScopes.filter(isOidcScope);
@@ -80,10 +87,14 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       account,
       scopes: [
         ...missingOidc.map((s) => ({ name: s, description: OIDC_SCOPE_DESCRIPTIONS[s], grantable: true })),
-        ...missing.filter(isApiScope).map((s) => ({ name: s, description: API_SCOPES[s], grantable: grantable.has(s) })),
+        ...missing
+          .filter(isApiScope)
+          .map((s) => ({ name: s, description: API_SCOPES[s], grantable: grantable.has(s) })),
       ],
       alreadyGranted: [
-        ...requestedOidc.filter((s) => !missingOidc.includes(s)).map((s) => ({ name: s, description: OIDC_SCOPE_DESCRIPTIONS[s] })),
+        ...requestedOidc
+          .filter((s) => !missingOidc.includes(s))
+          .map((s) => ({ name: s, description: OIDC_SCOPE_DESCRIPTIONS[s] })),
         ...requested.filter((s) => !missing.includes(s)).map((s) => ({ name: s, description: API_SCOPES[s] })),
       ],
     };
@@ -92,7 +103,12 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
   router.get('/interaction/:uid', async (ctx) => {
     const details = await loadInteraction(ctx);
     if (details.prompt.name === 'login') {
-      return render.page(ctx, 'login', { action: `/interaction/${details.uid}/login`, email: details.params['login_hint'] ?? '', error: null, signupOpen: false });
+      return render.page(ctx, 'login', {
+        action: `/interaction/${details.uid}/login`,
+        email: details.params['login_hint'] ?? '',
+        error: null,
+        signupOpen: false,
+      });
     }
     return render.page(ctx, 'consent', await consentView(details));
   });
@@ -103,12 +119,17 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const body = ctx.request.body as Record<string, unknown>;
     const result = await deps.login.attempt(body['email'], body['password'], ctx.ip);
     if (!result.ok) {
-      return render.page(ctx, 'login', {
-        action: `/interaction/${details.uid}/login`,
-        email: typeof body['email'] === 'string' ? body['email'] : '',
-        error: result.message,
-        signupOpen: false,
-      }, result.status);
+      return render.page(
+        ctx,
+        'login',
+        {
+          action: `/interaction/${details.uid}/login`,
+          email: typeof body['email'] === 'string' ? body['email'] : '',
+          error: result.message,
+          signupOpen: false,
+        },
+        result.status,
+      );
     }
     if (result.secondFactor) {
       setPendingSecondFactor(ctx, result.account.id, `interaction:${details.uid}`, deps.secureCookies, deps.now());
@@ -123,11 +144,30 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     if (details.prompt.name !== 'login') throw new errors.SessionNotFound('not a login prompt');
     const userId = readPendingSecondFactor(ctx, `interaction:${details.uid}`, deps.now());
     if (!userId) {
-      return render.page(ctx, 'login', { action: `/interaction/${details.uid}/login`, email: '', error: 'Your sign-in expired. Please sign in again.', signupOpen: false }, 401);
+      return render.page(
+        ctx,
+        'login',
+        {
+          action: `/interaction/${details.uid}/login`,
+          email: '',
+          error: 'Your sign-in expired. Please sign in again.',
+          signupOpen: false,
+        },
+        401,
+      );
     }
-    const result = await deps.login.attemptSecondFactor(userId, (ctx.request.body as Record<string, unknown>)['code'], ctx.ip);
+    const result = await deps.login.attemptSecondFactor(
+      userId,
+      (ctx.request.body as Record<string, unknown>)['code'],
+      ctx.ip,
+    );
     if (!result.ok) {
-      return render.page(ctx, 'second-factor', { action: `/interaction/${details.uid}/2fa`, error: result.message }, result.status);
+      return render.page(
+        ctx,
+        'second-factor',
+        { action: `/interaction/${details.uid}/2fa`, error: result.message },
+        result.status,
+      );
     }
     clearPendingSecondFactor(ctx, deps.secureCookies);
     await deps.startDashboardSession(ctx, result.account.id);
@@ -160,7 +200,9 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       if (refused.length) grant.rejectResourceScope(resource, refused.join(' '));
     }
     const grantId = await grant.save();
-    const granted = String(grant.getResourceScope(apiResource) ?? '').split(' ').filter(Boolean);
+    const granted = String(grant.getResourceScope(apiResource) ?? '')
+      .split(' ')
+      .filter(Boolean);
     await consents.remember(accountId, clientId, grantId, granted);
     return finish(ctx, { consent: { grantId } }, true);
   });
@@ -180,7 +222,12 @@ export function interactionErrors(render: Renderer): Middleware<AppState> {
       await next();
     } catch (err) {
       if (err instanceof errors.SessionNotFound || (err as { name?: string }).name === 'SessionNotFound') {
-        return render.error(ctx, 400, 'This sign-in request has expired', 'Go back to the application and start signing in again.');
+        return render.error(
+          ctx,
+          400,
+          'This sign-in request has expired',
+          'Go back to the application and start signing in again.',
+        );
       }
       throw err;
     }

@@ -43,7 +43,15 @@ const forgeries = (trustProxy: boolean): [string, string, Record<string, string>
   ['Host', '', { Host: EVIL }],
   ['Host with port', '', { Host: `${EVIL}:8443` }],
   ['absolute-form request target', `http://${EVIL}`, {}],
-  ['X-Forwarded-Host and -Proto', '', { 'X-Forwarded-Host': EVIL, 'X-Forwarded-Proto': 'https', ...(trustProxy ? { 'X-Forwarded-For': '198.51.100.1' } : {}) }],
+  [
+    'X-Forwarded-Host and -Proto',
+    '',
+    {
+      'X-Forwarded-Host': EVIL,
+      'X-Forwarded-Proto': 'https',
+      ...(trustProxy ? { 'X-Forwarded-For': '198.51.100.1' } : {}),
+    },
+  ],
 ];
 
 for (const trustProxy of [false, true]) {
@@ -68,18 +76,33 @@ for (const trustProxy of [false, true]) {
           assert.equal(meta['issuer'], server.config.ISSUER);
           const urls = urlsIn(meta);
           assert.ok(urls.length >= 5, `urls: ${urls.join(' ')}`);
-          for (const url of urls) assert.ok(url === server.config.ISSUER || url.startsWith(`${server.config.ISSUER}/`), `${url} is not under ${server.config.ISSUER}`);
+          for (const url of urls)
+            assert.ok(
+              url === server.config.ISSUER || url.startsWith(`${server.config.ISSUER}/`),
+              `${url} is not under ${server.config.ISSUER}`,
+            );
         });
       }
     }
 
     for (const [name, prefix, headers] of forgeries(trustProxy)) {
       it(`an authorization started with a forged ${name} returns to ISSUER after sign-in and consent`, async () => {
-        const start = new URL(authorizeUrl(server.url, { clientId: app.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's1' }));
+        const start = new URL(
+          authorizeUrl(server.url, {
+            clientId: app.client_id,
+            redirectUri: REDIRECT_URI,
+            scope: 'read:users',
+            state: 's1',
+          }),
+        );
         const first = await rawGet(server, `${prefix}${start.pathname}${start.search}`, headers);
         assert.equal(first.status, 303, first.body);
         const browser = new Browser(server.url);
-        browser.jar.store(new Response(null, { headers: (first.headers['set-cookie'] ?? []).map((c) => ['set-cookie', c] as [string, string]) }));
+        browser.jar.store(
+          new Response(null, {
+            headers: (first.headers['set-cookie'] ?? []).map((c) => ['set-cookie', c] as [string, string]),
+          }),
+        );
         const interaction = new URL(first.headers.location!, server.url);
         assert.equal(interaction.origin, new URL(server.config.ISSUER).origin);
 

@@ -19,12 +19,21 @@ describe('rotateJwks', () => {
   it('puts new RS256 and ES256 keys first and retires the keys that signed until now', () => {
     const now = Date.UTC(2026, 0, 1);
     const r = rotateJwks({ keys: [fake('a'), fake('b', 'ES256')] }, now, HOUR);
-    assert.deepEqual(r.stored.keys.slice(0, 2).map((k) => k.alg), ['RS256', 'ES256']);
+    assert.deepEqual(
+      r.stored.keys.slice(0, 2).map((k) => k.alg),
+      ['RS256', 'ES256'],
+    );
     assert.equal(r.stored.keys[0]!.kid, r.kid);
     assert.ok(r.stored.keys[0]!['d'], 'a private key (the server signs with it)');
-    assert.deepEqual(r.stored.keys.slice(2).map((k) => k.kid), ['a', 'b']);
+    assert.deepEqual(
+      r.stored.keys.slice(2).map((k) => k.kid),
+      ['a', 'b'],
+    );
     assert.deepEqual(r.stored.retired, { a: now, b: now });
-    assert.deepEqual(r.retired.map((k) => k.kid), ['a', 'b']);
+    assert.deepEqual(
+      r.retired.map((k) => k.kid),
+      ['a', 'b'],
+    );
     assert.deepEqual(r.dropped, []);
   });
 
@@ -32,7 +41,10 @@ describe('rotateJwks', () => {
     const t0 = Date.UTC(2026, 0, 1);
     const first = rotateJwks({ keys: [fake('a')] }, t0, HOUR);
     const soon = rotateJwks(first.stored, t0 + HOUR, HOUR);
-    assert.ok(soon.stored.keys.some((k) => k.kid === 'a'), 'retired exactly one lifetime ago: kept');
+    assert.ok(
+      soon.stored.keys.some((k) => k.kid === 'a'),
+      'retired exactly one lifetime ago: kept',
+    );
     assert.equal(soon.stored.retired!['a'], t0, 'the retirement time is not moved by later rotations');
     const later = rotateJwks(soon.stored, t0 + HOUR + 1, HOUR);
     assert.deepEqual(later.dropped, ['a']);
@@ -40,7 +52,10 @@ describe('rotateJwks', () => {
     assert.equal(later.stored.retired!['a'], undefined);
     // Newest first; the keys of the first two rotations (retired an instant ago) stay published.
     const kids = (r: typeof first) => r.added.map((k) => k.kid);
-    assert.deepEqual(later.stored.keys.map((k) => k.kid), [...kids(later), ...kids(soon), ...kids(first)]);
+    assert.deepEqual(
+      later.stored.keys.map((k) => k.kid),
+      [...kids(later), ...kids(soon), ...kids(first)],
+    );
   });
 });
 
@@ -51,7 +66,12 @@ describe('latchkey keys rotate-signing', () => {
     const res = await fetch(`${server.url}/oauth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: app.client_id, client_secret: app.client_secret!, scope: 'read:users' }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: app.client_id,
+        client_secret: app.client_secret!,
+        scope: 'read:users',
+      }).toString(),
     });
     assert.equal(res.status, 200);
     return ((await res.json()) as { access_token: string }).access_token;
@@ -74,9 +94,17 @@ describe('latchkey keys rotate-signing', () => {
 
     const r = await runCli(['keys', 'rotate-signing'], { env: cliDatabaseEnv(server.config) });
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { kid: string; added: Array<{ kid: string; alg: string }>; retired: Array<{ kid: string; retired_at: string }>; dropped: string[] };
+    const out = JSON.parse(r.stdout) as {
+      kid: string;
+      added: Array<{ kid: string; alg: string }>;
+      retired: Array<{ kid: string; retired_at: string }>;
+      dropped: string[];
+    };
     assert.notEqual(out.kid, oldKid);
-    assert.deepEqual(out.added.map((k) => k.alg), ['RS256', 'ES256']);
+    assert.deepEqual(
+      out.added.map((k) => k.alg),
+      ['RS256', 'ES256'],
+    );
     assert.ok(out.retired.some((k) => k.kid === oldKid));
     assert.ok(!Number.isNaN(Date.parse(out.retired[0]!.retired_at)));
     assert.deepEqual(out.dropped, []);
@@ -86,7 +114,10 @@ describe('latchkey keys rotate-signing', () => {
     assert.equal(decodeProtectedHeader(newToken).kid, out.kid, 'the new key signs');
 
     const published = await jwks();
-    assert.deepEqual(published.keys.map((k) => k.kid), [...out.added.map((k) => k.kid), ...before.keys.map((k) => k.kid)]);
+    assert.deepEqual(
+      published.keys.map((k) => k.kid),
+      [...out.added.map((k) => k.kid), ...before.keys.map((k) => k.kid)],
+    );
     for (const k of published.keys) assert.equal(k['d'], undefined, 'only public keys are published');
     assert.ok(!JSON.stringify(published).includes('retired'));
 

@@ -79,7 +79,11 @@ export function rotateJwks(current: StoredJwks, now: number, keepRetiredMs: numb
     stored: { keys: [...fresh, ...kept], retired: retiredAt },
     kid: fresh[0]!.kid!,
     added: fresh.map((k) => ({ kid: k.kid!, alg: k.alg! })),
-    retired: kept.map((k) => ({ kid: k.kid!, alg: String(k.alg), retired_at: new Date(retiredAt[k.kid!]!).toISOString() })),
+    retired: kept.map((k) => ({
+      kid: k.kid!,
+      alg: String(k.alg),
+      retired_at: new Date(retiredAt[k.kid!]!).toISOString(),
+    })),
     dropped,
   };
 }
@@ -89,7 +93,11 @@ export function rotateJwks(current: StoredJwks, now: number, keepRetiredMs: numb
  * rotation is detected (compare-and-set) and this one redone on top of it. Running servers load
  * keys at start: restart them to sign with the new key.
  */
-export async function rotateSigningKeys(repo: ServerSecretsRepo, now: number, keepRetiredMs: number): Promise<Rotation> {
+export async function rotateSigningKeys(
+  repo: ServerSecretsRepo,
+  now: number,
+  keepRetiredMs: number,
+): Promise<Rotation> {
   for (let tries = 0; tries < 5; tries++) {
     if ((await repo.get('jwks')) === undefined) await loadServerKeys(repo, now); // a database no server has started on
     const text = (await repo.get('jwks'))!;
@@ -98,4 +106,3 @@ export async function rotateSigningKeys(repo: ServerSecretsRepo, now: number, ke
   }
   throw new Error('the signing keys kept changing under this rotation; try again');
 }
-

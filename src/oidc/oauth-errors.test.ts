@@ -58,14 +58,23 @@ describe('OAuth error handling', () => {
   });
 
   it('shows an error page, never a redirect, for a redirect_uri that is not registered exactly', async () => {
-    for (const redirectUri of ['https://evil.example/callback', `${REDIRECT_URI}/`, `${REDIRECT_URI}?x=1`, 'http://myapp.com/callback']) {
-      const res = await new Browser(server.url).get(authorizeUrl(server.url, { clientId: app.client_id, redirectUri, scope: 'read:users', state: 's' }));
+    for (const redirectUri of [
+      'https://evil.example/callback',
+      `${REDIRECT_URI}/`,
+      `${REDIRECT_URI}?x=1`,
+      'http://myapp.com/callback',
+    ]) {
+      const res = await new Browser(server.url).get(
+        authorizeUrl(server.url, { clientId: app.client_id, redirectUri, scope: 'read:users', state: 's' }),
+      );
       await assertErrorPage(res, 400, /This sign-in link is not valid/);
     }
   });
 
   it('shows an error page for an unknown client_id', async () => {
-    const res = await new Browser(server.url).get(authorizeUrl(server.url, { clientId: 'app_doesnotexist', redirectUri: REDIRECT_URI, scope: 'read:users' }));
+    const res = await new Browser(server.url).get(
+      authorizeUrl(server.url, { clientId: 'app_doesnotexist', redirectUri: REDIRECT_URI, scope: 'read:users' }),
+    );
     await assertErrorPage(res, 400, /This sign-in link is not valid/);
   });
 
@@ -84,7 +93,11 @@ describe('OAuth error handling', () => {
   it('redirects with error=invalid_scope also when the user is signed in and has consented', async () => {
     const browser = new Browser(server.url);
     await codeFlow(server, app, user, { browser, scope: 'read:users' });
-    const { redirect, sawLogin, sawConsent } = await authorizeAs(server, app, user, { browser, scope: 'read:users delete:users', state: 'st' });
+    const { redirect, sawLogin, sawConsent } = await authorizeAs(server, app, user, {
+      browser,
+      scope: 'read:users delete:users',
+      state: 'st',
+    });
     assert.equal(sawLogin, false);
     assert.equal(sawConsent, false);
     assert.equal(redirect.searchParams.get('error'), 'invalid_scope');
@@ -108,7 +121,12 @@ describe('OAuth error handling', () => {
   it('answers JSON members that are not strings with invalid_request', async () => {
     for (const path of ['/oauth/token', '/oauth/introspect', '/oauth/revoke']) {
       for (const token of [{ a: 1 }, ['x', 'y']]) {
-        const res = await postJson(server, path, { grant_type: 'authorization_code', token, code: token }, { Authorization: basicAuth(app) });
+        const res = await postJson(
+          server,
+          path,
+          { grant_type: 'authorization_code', token, code: token },
+          { Authorization: basicAuth(app) },
+        );
         assert.equal(res.status, 400);
         assert.equal(res.body['error'], 'invalid_request');
         assert.match(String(res.body['error_description']), /must be a string/);
@@ -130,10 +148,19 @@ describe('OAuth error handling', () => {
     const { redirect } = await authorizeAs(server, app, user);
     const code = redirect.searchParams.get('code')!;
     for (const secret of ['wrong', mintSecret('lkcs'), app.client_secret!.slice(0, -1) + 'x']) {
-      const inBody = await token(server, { ...app, client_secret: secret }, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI });
+      const inBody = await token(
+        server,
+        { ...app, client_secret: secret },
+        { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI },
+      );
       assert.equal(inBody.status, 401);
       assert.equal(inBody.body['error'], 'invalid_client');
-      const basic = await postJson(server, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI }, { Authorization: basicAuth({ ...app, client_secret: secret }) });
+      const basic = await postJson(
+        server,
+        '/oauth/token',
+        { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI },
+        { Authorization: basicAuth({ ...app, client_secret: secret }) },
+      );
       assert.equal(basic.status, 401);
       assert.equal(basic.body['error'], 'invalid_client');
     }
@@ -146,7 +173,11 @@ describe('OAuth error handling', () => {
     const first = await codeFlow(server, app, user);
     assert.equal((await introspect(server, app, first.access_token))['active'], true);
 
-    const replay = await token(server, app, { grant_type: 'authorization_code', code: first.code, redirect_uri: REDIRECT_URI });
+    const replay = await token(server, app, {
+      grant_type: 'authorization_code',
+      code: first.code,
+      redirect_uri: REDIRECT_URI,
+    });
     assert.equal(replay.status, 400);
     assert.equal(replay.body['error'], 'invalid_grant');
     assert.equal(replay.body['access_token'], undefined);
@@ -163,14 +194,20 @@ describe('OAuth error handling', () => {
     await assertErrorPage(await browser.get('/interaction/nonexistent'), 400, /This sign-in request has expired/);
     const csrf = csrfFrom(await (await browser.get('/login')).text());
     for (const action of ['login', 'confirm', 'abort']) {
-      const res = await browser.postForm(`/interaction/nonexistent/${action}`, { _csrf: csrf, email: user.email, password: PASSWORD });
+      const res = await browser.postForm(`/interaction/nonexistent/${action}`, {
+        _csrf: csrf,
+        email: user.email,
+        password: PASSWORD,
+      });
       await assertErrorPage(res, 400, /This sign-in request has expired/);
     }
   });
 
   it('shows a friendly page for an expired interaction', async () => {
     const browser = new Browser(server.url);
-    const res = await browser.get(authorizeUrl(server.url, { clientId: app.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' }));
+    const res = await browser.get(
+      authorizeUrl(server.url, { clientId: app.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' }),
+    );
     const interaction = new URL(res.headers.get('location')!, server.url).pathname;
     assert.match(interaction, /^\/interaction\/[\w-]+$/);
     const page = await browser.get(interaction);
@@ -179,7 +216,11 @@ describe('OAuth error handling', () => {
 
     clock += 3_601_000; // past the interaction's one-hour lifetime
     await assertErrorPage(await browser.get(interaction), 400, /This sign-in request has expired/);
-    const login = await browser.postForm(`${interaction}/login`, { _csrf: csrf, email: user.email, password: PASSWORD });
+    const login = await browser.postForm(`${interaction}/login`, {
+      _csrf: csrf,
+      email: user.email,
+      password: PASSWORD,
+    });
     await assertErrorPage(login, 400, /This sign-in request has expired/);
   });
 });
@@ -205,7 +246,11 @@ describe('admin:all', () => {
   it('refuses to register an application with admin:all for a non-admin developer', async () => {
     const browser = new Browser(server.url);
     await logIn(browser, user);
-    const res = await browser.postJson('/oauth/applications', { name: 'X', redirect_uris: [REDIRECT_URI], scopes: ['admin:all'] });
+    const res = await browser.postJson('/oauth/applications', {
+      name: 'X',
+      redirect_uris: [REDIRECT_URI],
+      scopes: ['admin:all'],
+    });
     assert.equal(res.status, 403);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FORBIDDEN');
   });
@@ -214,16 +259,30 @@ describe('admin:all', () => {
     const result = await authorizeAs(server, app, user, { scope: SCOPE });
     assert.equal(result.sawConsent, true);
     const html = result.consentHtml!;
-    assert.match(html, /<li class="refused">\s*<span class="desc">Full administrative access<\/span> <code>admin:all<\/code>\s*<span class="note">Not available/);
-    assert.match(html, /<li class="">\s*<span class="desc">Read user information<\/span> <code>read:users<\/code>\s*<\/li>/);
+    assert.match(
+      html,
+      /<li class="refused">\s*<span class="desc">Full administrative access<\/span> <code>admin:all<\/code>\s*<span class="note">Not available/,
+    );
+    assert.match(
+      html,
+      /<li class="">\s*<span class="desc">Read user information<\/span> <code>read:users<\/code>\s*<\/li>/,
+    );
 
-    const tokens = await token(server, app, { grant_type: 'authorization_code', code: result.redirect.searchParams.get('code'), redirect_uri: REDIRECT_URI });
+    const tokens = await token(server, app, {
+      grant_type: 'authorization_code',
+      code: result.redirect.searchParams.get('code'),
+      redirect_uri: REDIRECT_URI,
+    });
     assert.equal(tokens.status, 200);
     assert.equal(tokens.body['scope'], 'read:users');
     const info = await introspect(server, app, tokens.body['access_token'] as string);
     assert.equal(info['scope'], 'read:users');
 
-    const refreshed = await token(server, app, { grant_type: 'refresh_token', refresh_token: tokens.body['refresh_token'], scope: SCOPE });
+    const refreshed = await token(server, app, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.body['refresh_token'],
+      scope: SCOPE,
+    });
     assert.equal(refreshed.status, 400);
     assert.equal(refreshed.body['error'], 'invalid_scope');
   });
@@ -238,7 +297,11 @@ describe('admin:all', () => {
     const result = await authorizeAs(server, app, admin, { scope: SCOPE });
     assert.equal(result.sawConsent, true);
     assert.doesNotMatch(result.consentHtml!, /Not available/);
-    const tokens = await token(server, app, { grant_type: 'authorization_code', code: result.redirect.searchParams.get('code'), redirect_uri: REDIRECT_URI });
+    const tokens = await token(server, app, {
+      grant_type: 'authorization_code',
+      code: result.redirect.searchParams.get('code'),
+      redirect_uri: REDIRECT_URI,
+    });
     assert.equal(tokens.status, 200);
     assert.equal(tokens.body['scope'], SCOPE);
   });

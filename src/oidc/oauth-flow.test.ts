@@ -15,12 +15,20 @@ describe('OAuth authorization code flow (seed steps 1-4)', () => {
     server = await startTestServer();
     browser = new Browser(server.url);
     await signUp(browser, 'dev@example.com', password);
-    app = await registerApp(browser, { name: 'My Application', redirect_uris: [REDIRECT_URI], scopes: ['read:users', 'write:projects'] });
+    app = await registerApp(browser, {
+      name: 'My Application',
+      redirect_uris: [REDIRECT_URI],
+      scopes: ['read:users', 'write:projects'],
+    });
   });
   after(() => server.dispose());
 
   const tokenRequest = (body: Record<string, unknown>) =>
-    fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${server.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
   it('registers, authorizes with consent, exchanges the code as JSON, introspects, refreshes and revokes', async () => {
     assert.match(app.client_secret!, /^lkcs_[0-9A-Za-z]{36}$/);
@@ -77,9 +85,17 @@ describe('OAuth authorization code flow (seed steps 1-4)', () => {
     assert.equal(introBody['aud'], server.config.API_RESOURCE);
 
     // Refreshing tokens, as the seed writes it.
-    const refreshed = await tokenRequest({ grant_type: 'refresh_token', refresh_token, client_id: app.client_id, client_secret: app.client_secret });
+    const refreshed = await tokenRequest({
+      grant_type: 'refresh_token',
+      refresh_token,
+      client_id: app.client_id,
+      client_secret: app.client_secret,
+    });
     assert.equal(refreshed.status, 200);
-    const { access_token: new_token, refresh_token: rotated } = (await refreshed.json()) as { access_token: string; refresh_token: string };
+    const { access_token: new_token, refresh_token: rotated } = (await refreshed.json()) as {
+      access_token: string;
+      refresh_token: string;
+    };
     assert.ok(new_token);
     assert.notEqual(rotated, refresh_token, 'refresh token rotated');
 

@@ -89,11 +89,7 @@ export function createPayloadsRepo(db: DB) {
     },
 
     async destroyByGrant(type: string, grantIdHash: string): Promise<void> {
-      await db
-        .deleteFrom('oidc_payloads')
-        .where('type', '=', type)
-        .where('grant_id_hash', '=', grantIdHash)
-        .execute();
+      await db.deleteFrom('oidc_payloads').where('type', '=', type).where('grant_id_hash', '=', grantIdHash).execute();
     },
 
     /** Ends every oidc-provider Session (browser sign-in) of an account. */

@@ -85,7 +85,10 @@ describe('tokens and consent survive a restart', () => {
     server = await server.restart();
     const wider = await authorizeAs(server, narrow, user, { scope: 'read:users read:projects' });
     assert.equal(wider.sawConsent, true);
-    assert.match(wider.consentHtml!, /It is asking to[\s\S]*read:projects[\s\S]*You already allowed it to[\s\S]*read:users/);
+    assert.match(
+      wider.consentHtml!,
+      /It is asking to[\s\S]*read:projects[\s\S]*You already allowed it to[\s\S]*read:users/,
+    );
   });
 });
 
@@ -105,7 +108,12 @@ describe('secrets at rest', () => {
     const first = await codeFlow(server, app, user, { browser });
     const second = await codeFlow(server, app, user);
     const rotated = await refresh(server, app, second.refresh_token!);
-    const cc = await postJson(server, '/oauth/token', { grant_type: 'client_credentials', scope: 'read:users' }, { Authorization: basicAuth(service) });
+    const cc = await postJson(
+      server,
+      '/oauth/token',
+      { grant_type: 'client_credentials', scope: 'read:users' },
+      { Authorization: basicAuth(service) },
+    );
     assert.equal(cc.status, 200);
 
     const secrets: Record<string, string> = {
@@ -151,11 +159,19 @@ describe('secrets at rest', () => {
       // PostgreSQL's files are the server's: every row of every table, whole and in its text form
       // (all columns, whatever their type, as pg_dump would write them), holds none of them either.
       const tables = (
-        await sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`.execute(server.db)
+        await sql<{
+          name: string;
+        }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`.execute(
+          server.db,
+        )
       ).rows;
       assert.ok(tables.some((t) => t.name === 'oidc_payloads'));
       for (const { name: table } of tables) {
-        const rows = (await sql<{ row: string }>`SELECT ${sql.table(table)}::text AS row FROM ${sql.table(table)}`.execute(server.db)).rows;
+        const rows = (
+          await sql<{ row: string }>`SELECT ${sql.table(table)}::text AS row FROM ${sql.table(table)}`.execute(
+            server.db,
+          )
+        ).rows;
         for (const { row } of rows) {
           for (const [name, secret] of Object.entries(secrets)) {
             assert.equal(row.includes(secret), false, `a ${table} row contains the ${name}`);
@@ -168,7 +184,9 @@ describe('secrets at rest', () => {
     const payloads = dump.filter((d) => d.table === 'oidc_payloads' && d.column === 'payload');
     assert.ok(payloads.length > 0);
     for (const { value } of payloads) assert.equal('jti' in (JSON.parse(value) as object), false, value);
-    const idHashes = new Set(dump.filter((d) => d.table === 'oidc_payloads' && d.column === 'id_hash').map((d) => d.value));
+    const idHashes = new Set(
+      dump.filter((d) => d.table === 'oidc_payloads' && d.column === 'id_hash').map((d) => d.value),
+    );
     for (const t of [rotated.access_token, rotated.refresh_token!, cc.body['access_token'] as string]) {
       assert.ok(idHashes.has(sha256(t)), 'token stored under its SHA-256');
     }
@@ -183,17 +201,25 @@ describe('secrets at rest', () => {
       assert.ok(Number(params['m']) >= 19_456 && Number(params['t']) >= 2 && Number(params['p']) >= 1, hash);
     }
     // Client secrets are stored as their SHA-256.
-    const secretHashes = dump.filter((d) => d.table === 'applications' && d.column === 'secret_hash').map((d) => d.value);
+    const secretHashes = dump
+      .filter((d) => d.table === 'applications' && d.column === 'secret_hash')
+      .map((d) => d.value);
     assert.ok(secretHashes.includes(sha256(app.client_secret!)));
   });
 
   it('does not store the raw id of an interaction in progress', async () => {
     const app = await newApp(server, { scopes: ['read:users'] });
     const browser = new Browser(server.url);
-    const res = await browser.get(authorizeUrl(server.url, { clientId: app.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' }));
+    const res = await browser.get(
+      authorizeUrl(server.url, { clientId: app.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' }),
+    );
     const uid = /^\/interaction\/([\w-]+)$/.exec(new URL(res.headers.get('location')!, server.url).pathname)![1]!;
     assert.equal(browser.jar.get('_interaction'), uid, 'the interaction cookie holds its id');
     const leaks = (await dumpDatabase(server.db)).filter((d) => d.value.includes(uid));
-    assert.deepEqual(leaks.map((d) => `${d.table}.${d.column}`), [], 'the interaction id is stored in plain text');
+    assert.deepEqual(
+      leaks.map((d) => `${d.table}.${d.column}`),
+      [],
+      'the interaction id is stored in plain text',
+    );
   });
 });

@@ -33,9 +33,20 @@ describe('PKCE and application types', () => {
   after(() => server.dispose());
 
   /** The first redirect of an authorization request that fails before any page is shown. */
-  async function authorizeError(app: RegisteredApp, extra: Record<string, string>, codeChallenge?: string): Promise<URL> {
+  async function authorizeError(
+    app: RegisteredApp,
+    extra: Record<string, string>,
+    codeChallenge?: string,
+  ): Promise<URL> {
     const res = await new Browser(server.url).get(
-      authorizeUrl(server.url, { clientId: app.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's-1', extra, ...(codeChallenge ? { codeChallenge } : {}) }),
+      authorizeUrl(server.url, {
+        clientId: app.client_id,
+        redirectUri: REDIRECT_URI,
+        scope: 'read:users',
+        state: 's-1',
+        extra,
+        ...(codeChallenge ? { codeChallenge } : {}),
+      }),
     );
     assert.equal(res.status, 303);
     const to = new URL(res.headers.get('location')!);
@@ -54,7 +65,12 @@ describe('PKCE and application types', () => {
   }
 
   const exchange = (app: RegisteredApp, code: string, verifier?: string) =>
-    token(server, app, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, ...(verifier !== undefined ? { code_verifier: verifier } : {}) });
+    token(server, app, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT_URI,
+      ...(verifier !== undefined ? { code_verifier: verifier } : {}),
+    });
 
   it('registers a spa application without a client secret', () => {
     assert.equal(spa.client_secret, undefined);
@@ -93,7 +109,11 @@ describe('PKCE and application types', () => {
   it('does not let a spa authenticate with a made-up client secret', async () => {
     const pkce = pkcePair();
     const code = await codeWithChallenge(spa, pkce.challenge);
-    const res = await token(server, { ...spa, client_secret: 'lkcs_not-a-secret' }, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: pkce.verifier });
+    const res = await token(
+      server,
+      { ...spa, client_secret: 'lkcs_not-a-secret' },
+      { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: pkce.verifier },
+    );
     assert.equal(res.status, 401);
     assert.equal(res.body['error'], 'invalid_client');
   });
@@ -145,7 +165,12 @@ describe('service applications, introspection and revocation policy', () => {
 
   const clientCredentials = (scope?: string, auth: 'basic' | 'body' = 'basic') =>
     auth === 'basic'
-      ? postJson(server, '/oauth/token', { grant_type: 'client_credentials', ...(scope !== undefined ? { scope } : {}) }, { Authorization: basicAuth(service) })
+      ? postJson(
+          server,
+          '/oauth/token',
+          { grant_type: 'client_credentials', ...(scope !== undefined ? { scope } : {}) },
+          { Authorization: basicAuth(service) },
+        )
       : token(server, service, { grant_type: 'client_credentials', ...(scope !== undefined ? { scope } : {}) });
 
   it('issues a client_credentials token limited to the requested registered scopes', async () => {
@@ -182,7 +207,12 @@ describe('service applications, introspection and revocation policy', () => {
       assert.equal(info['active'], true);
       assert.equal(info['scope'], scope, `introspected scope for ${requested}`);
     }
-    for (const requested of ['read:users write:users', 'delete:users read:projects', 'read:users not:a-scope', 'admin:all']) {
+    for (const requested of [
+      'read:users write:users',
+      'delete:users read:projects',
+      'read:users not:a-scope',
+      'admin:all',
+    ]) {
       const res = await clientCredentials(requested);
       assert.equal(res.status, 400, `${requested}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body['error'], 'invalid_scope');
@@ -199,7 +229,9 @@ describe('service applications, introspection and revocation policy', () => {
   };
 
   it('refuses the service application the authorization code and refresh grants', async () => {
-    assertGrantTypeRefused(await token(server, service, { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT_URI }));
+    assertGrantTypeRefused(
+      await token(server, service, { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT_URI }),
+    );
     assertGrantTypeRefused(await token(server, service, { grant_type: 'refresh_token', refresh_token: 'x' }));
   });
 

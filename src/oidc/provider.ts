@@ -119,14 +119,22 @@ export function createProvider(deps: ProviderDeps): Provider {
           // rather than silently dropping them as oidc-provider would); a client_credentials
           // token acts as the owner, so never with admin:all unless the owner is an admin now.
           let registered = allowedScopesOf(client);
-          if (ctx.oidc?.params?.['grant_type'] === 'client_credentials' && !(await deps.ownerIsAdmin(client.clientId))) {
+          if (
+            ctx.oidc?.params?.['grant_type'] === 'client_credentials' &&
+            !(await deps.ownerIsAdmin(client.clientId))
+          ) {
             registered = registered.filter((s) => s !== ADMIN_SCOPE);
           }
           const allowed = new Set(registered);
-          const requested = String(ctx.oidc?.params?.['scope'] ?? '').split(' ').filter(Boolean);
+          const requested = String(ctx.oidc?.params?.['scope'] ?? '')
+            .split(' ')
+            .filter(Boolean);
           const refused = requested.filter((s) => !OIDC_SCOPES.has(s) && !allowed.has(s));
           if (refused.length) {
-            throw new errors.InvalidScope(`scope not allowed for this application: ${refused.join(' ')}`, refused.join(' '));
+            throw new errors.InvalidScope(
+              `scope not allowed for this application: ${refused.join(' ')}`,
+              refused.join(' '),
+            );
           }
           return {
             scope: registered.join(' '),
@@ -178,10 +186,13 @@ export function createProvider(deps: ProviderDeps): Provider {
       return grant && grant.accountId === oidc.session?.accountId ? grant : undefined;
     },
     clientBasedCORS: (_ctx, origin, client) =>
-      origin !== 'null' && (client.redirectUris ?? []).some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
+      origin !== 'null' &&
+      (client.redirectUris ?? []).some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
     renderError: async (ctx, out) => {
-      if (out.error === 'temporarily_unavailable') return deps.renderError(ctx, 'Temporarily unavailable', 'Please try again in a moment.');
-      const description = typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
+      if (out.error === 'temporarily_unavailable')
+        return deps.renderError(ctx, 'Temporarily unavailable', 'Please try again in a moment.');
+      const description =
+        typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
       await deps.renderError(ctx, 'This sign-in link is not valid', description);
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -190,7 +201,10 @@ export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.ISSUER, configuration);
 
   // Stored secrets are hashes (see applications.service.ts); compare what the client presents.
-  provider.Client.prototype.compareClientSecret = async function compare(this: { clientSecret?: string }, actual: string) {
+  provider.Client.prototype.compareClientSecret = async function compare(
+    this: { clientSecret?: string },
+    actual: string,
+  ) {
     return typeof this.clientSecret === 'string' && clientSecretMatches(actual, this.clientSecret);
   };
 

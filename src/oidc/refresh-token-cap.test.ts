@@ -1,7 +1,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import { codeFlow, newApp, newUser, refresh, token, type RegisteredApp, type TokenSet, type User } from '../../test/support/oauth.ts';
+import {
+  codeFlow,
+  newApp,
+  newUser,
+  refresh,
+  token,
+  type RegisteredApp,
+  type TokenSet,
+  type User,
+} from '../../test/support/oauth.ts';
 import { loadConfig } from '../config.ts';
 
 // Each rotation issues a refresh token with a fresh 30-day lifetime; without an absolute cap a
@@ -57,7 +66,10 @@ describe('refresh tokens: absolute lifetime from the authorization', () => {
       // Introspection reports the refresh token's expiry: no later than the cap.
       const info = await fetch(`${capped.url}/oauth/introspect`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Authorization: `Basic ${Buffer.from(`${capApp.client_id}:${capApp.client_secret}`).toString('base64')}` },
+        headers: {
+          'Content-Type': 'application/json',
+          Authorization: `Basic ${Buffer.from(`${capApp.client_id}:${capApp.client_secret}`).toString('base64')}`,
+        },
         body: JSON.stringify({ token: res.body['refresh_token'] }),
       });
       const body = (await info.json()) as { active: boolean; exp: number };

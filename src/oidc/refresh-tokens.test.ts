@@ -1,7 +1,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import { codeFlow, introspect, newApp, newUser, refresh, token, type RegisteredApp, type User } from '../../test/support/oauth.ts';
+import {
+  codeFlow,
+  introspect,
+  newApp,
+  newUser,
+  refresh,
+  token,
+  type RegisteredApp,
+  type User,
+} from '../../test/support/oauth.ts';
 
 // Refresh tokens rotate on every use. Presenting a rotated one again revokes the whole grant, except
 // within REFRESH_TOKEN_REUSE_GRACE seconds of its rotation (two tabs refreshing at once). The grace is

@@ -20,7 +20,12 @@ export function createServerSecretsRepo(db: DB, box: SecretBox) {
       const value = await raw(name);
       if (value === undefined) return undefined;
       if (sealed(value)) return box.open(value);
-      await db.updateTable('server_secrets').set({ value: box.seal(value) }).where('name', '=', name).where('value', '=', value).execute();
+      await db
+        .updateTable('server_secrets')
+        .set({ value: box.seal(value) })
+        .where('name', '=', name)
+        .where('value', '=', value)
+        .execute();
       return value;
     },
     /** Inserts unless present; returns the stored value (another process may have won the race). */

@@ -1,7 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import { credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../test/support/credentials.ts';
+import {
+  credentialFactory,
+  credentialServerEnv,
+  type CredentialFactory,
+  type TestUser,
+} from '../../test/support/credentials.ts';
 import { browserJson } from '../../test/support/api.ts';
 import { registerApp } from '../../test/support/http.ts';
 
@@ -19,7 +24,8 @@ type Auth = 'basic' | 'post' | 'none' | 'wrong-secret';
 /** The secret with its last character changed (to a different one, whatever it was). */
 const wrongSecret = (secret: string) => `${secret.slice(0, -1)}${secret.endsWith('x') ? 'y' : 'x'}`;
 
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth tokens', () => {
   let server: TestServer;
@@ -54,8 +60,17 @@ describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth
     make = credentialFactory(server);
     alice = await make.user({ tag: 'alice' });
     const dev = await make.user({ tag: 'dev' });
-    resourceServer = await registerApp(dev.browser, { name: 'Orders API', type: 'resource_server', redirect_uris: [], scopes: ['read:users'] });
-    webApp = await registerApp(dev.browser, { name: 'Some web app', redirect_uris: ['https://client.example/callback'], scopes: ['read:users'] });
+    resourceServer = await registerApp(dev.browser, {
+      name: 'Orders API',
+      type: 'resource_server',
+      redirect_uris: [],
+      scopes: ['read:users'],
+    });
+    webApp = await registerApp(dev.browser, {
+      name: 'Some web app',
+      redirect_uris: ['https://client.example/callback'],
+      scopes: ['read:users'],
+    });
   });
   after(() => server.dispose());
 
@@ -140,7 +155,10 @@ describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth
     const { key } = await make.apiKey(alice, ['read:users']);
     const tokens = [
       make.jwt({ sub: 'user_123', scopes: ['read:users'] }, { expiresIn: -60 }),
-      make.jwt({ sub: 'user_123', scopes: ['read:users'] }, { secret: 'another-secret-of-sufficient-length-0123456789' }),
+      make.jwt(
+        { sub: 'user_123', scopes: ['read:users'] },
+        { secret: 'another-secret-of-sufficient-length-0123456789' },
+      ),
       `${key.slice(0, 20)}${key[20] === 'a' ? 'b' : 'a'}${key.slice(21)}`,
       'bm90LWEtcmVhbC10b2tlbg',
     ];
@@ -179,7 +197,10 @@ describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth
     }
 
     it('an unknown client id is 401 invalid_client', async () => {
-      const res = await introspect({ client_id: 'no-such-client', client_secret: resourceServer.client_secret! }, tokens['api key']);
+      const res = await introspect(
+        { client_id: 'no-such-client', client_secret: resourceServer.client_secret! },
+        tokens['api key'],
+      );
       assert.equal(res.status, 401);
       assert.equal(res.body['error'], 'invalid_client');
     });

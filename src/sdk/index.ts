@@ -44,7 +44,13 @@ export class APIError extends Error {
   readonly code: string;
   readonly requestId: string | null;
   readonly details: Record<string, unknown>;
-  constructor(status: number, code: string, message: string, requestId: string | null, details: Record<string, unknown> = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    requestId: string | null,
+    details: Record<string, unknown> = {},
+  ) {
     super(message);
     this.name = 'APIError';
     this.status = status;
@@ -55,7 +61,13 @@ export class APIError extends Error {
 }
 
 export type AuthTestResult =
-  | { valid: true; method: 'api_key' | 'oauth' | 'jwt' | 'session'; subject: string; scopes: string[]; expires_at: string | null }
+  | {
+      valid: true;
+      method: 'api_key' | 'oauth' | 'jwt' | 'session';
+      subject: string;
+      scopes: string[];
+      expires_at: string | null;
+    }
   | { valid: false; status: number; code: string; message: string; requestId: string | null };
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
@@ -73,7 +85,8 @@ function requestId(): string {
 export class APIClient {
   readonly baseUrl: string;
   private readonly credential: string | undefined;
-  private readonly opts: Required<Pick<ClientOptions, 'maxRetries' | 'maxRetryDelayMs' | 'clientVersion'>> & Pick<ClientOptions, 'fetch' | 'sleep'>;
+  private readonly opts: Required<Pick<ClientOptions, 'maxRetries' | 'maxRetryDelayMs' | 'clientVersion'>> &
+    Pick<ClientOptions, 'fetch' | 'sleep'>;
 
   readonly auth: { test(): Promise<AuthTestResult> };
   readonly apiKeys: ReturnType<typeof createResources>['apiKeys'];
@@ -120,7 +133,12 @@ export class APIClient {
   }
 
   /** One API call: JSON in and out, the seed's headers, bounded retries; errors as APIError. */
-  async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | undefined>): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | number | undefined>,
+  ): Promise<T> {
     const url = new URL(path, `${this.baseUrl}/`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const doFetch = this.opts.fetch ?? fetch;
@@ -151,7 +169,9 @@ export class APIClient {
       if (res.status === 429 && attempt < this.opts.maxRetries) {
         const retryAfter = Number(res.headers.get('retry-after'));
         await res.body?.cancel();
-        await this.sleep(Math.min(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1000, this.opts.maxRetryDelayMs));
+        await this.sleep(
+          Math.min(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1000, this.opts.maxRetryDelayMs),
+        );
         continue;
       }
       const text = await res.text();
@@ -159,7 +179,13 @@ export class APIClient {
       if (!res.ok) {
         const err = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
         const { code, message, ...details } = (err ?? {}) as Record<string, unknown>;
-        throw new APIError(res.status, String(code ?? 'HTTP_ERROR'), String(message ?? `HTTP ${res.status}`), res.headers.get('x-request-id'), details);
+        throw new APIError(
+          res.status,
+          String(code ?? 'HTTP_ERROR'),
+          String(message ?? `HTTP ${res.status}`),
+          res.headers.get('x-request-id'),
+          details,
+        );
       }
       return data as T;
     }

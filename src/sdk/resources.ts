@@ -6,7 +6,12 @@ import type { EndpointView, deliveryViewSchema } from '../features/webhooks/webh
 import type { ProjectView } from '../features/projects/projects.service.ts';
 import type { UserView } from '../features/users/users.service.ts';
 
-type Request = <T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | undefined>) => Promise<T>;
+type Request = <T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  query?: Record<string, string | number | undefined>,
+) => Promise<T>;
 type List<T> = { data: T[] };
 const enc = encodeURIComponent;
 
@@ -34,7 +39,8 @@ export type ApiKeyActivityEntry = z.infer<typeof apiKeyActivitySchema>['data'][n
 
 /** The API's resources, each a thin typed layer over `request`. Lists unwrap `{data: [...]}`. */
 export function createResources(request: Request) {
-  const list = async <T>(path: string, query?: Record<string, string | number | undefined>) => (await request<List<T>>('GET', path, undefined, query)).data;
+  const list = async <T>(path: string, query?: Record<string, string | number | undefined>) =>
+    (await request<List<T>>('GET', path, undefined, query)).data;
   return {
     apiKeys: {
       create: (input: CreateApiKey) => request<ApiKeyView & { key: string }>('POST', '/v2/api-keys', input),
@@ -46,29 +52,40 @@ export function createResources(request: Request) {
         list<ApiKeyActivityEntry>(`/v2/api-keys/${enc(id)}/activity`, opts),
     },
     applications: {
-      create: (input: CreateApplication) => request<ApplicationView & { client_secret?: string }>('POST', '/oauth/applications', input),
+      create: (input: CreateApplication) =>
+        request<ApplicationView & { client_secret?: string }>('POST', '/oauth/applications', input),
       list: () => list<ApplicationView>('/oauth/applications'),
       get: (clientId: string) => request<ApplicationView>('GET', `/oauth/applications/${enc(clientId)}`),
       update: (clientId: string, changes: Partial<Pick<CreateApplication, 'name' | 'redirect_uris' | 'scopes'>>) =>
         request<ApplicationView>('PATCH', `/oauth/applications/${enc(clientId)}`, changes),
       delete: (clientId: string) => request<void>('DELETE', `/oauth/applications/${enc(clientId)}`),
-      rotateSecret: (clientId: string) => request<ApplicationView & { client_secret: string }>('POST', `/oauth/applications/${enc(clientId)}/secret`),
+      rotateSecret: (clientId: string) =>
+        request<ApplicationView & { client_secret: string }>('POST', `/oauth/applications/${enc(clientId)}/secret`),
     },
     webhooks: {
       create: (input: CreateWebhook) => request<EndpointView & { secret: string }>('POST', '/v2/webhooks', input),
       list: () => list<EndpointView>('/v2/webhooks'),
       get: (id: string) => request<EndpointView>('GET', `/v2/webhooks/${enc(id)}`),
-      update: (id: string, changes: Partial<CreateWebhook> & { status?: 'active' | 'disabled' }) => request<EndpointView>('PATCH', `/v2/webhooks/${enc(id)}`, changes),
+      update: (id: string, changes: Partial<CreateWebhook> & { status?: 'active' | 'disabled' }) =>
+        request<EndpointView>('PATCH', `/v2/webhooks/${enc(id)}`, changes),
       delete: (id: string) => request<void>('DELETE', `/v2/webhooks/${enc(id)}`),
-      rotateSecret: (id: string) => request<EndpointView & { secret: string; previous_secret_expires_at: string }>('POST', `/v2/webhooks/${enc(id)}/secret`),
-      deliveries: (id: string, opts: { limit?: number } = {}) => list<WebhookDelivery>(`/v2/webhooks/${enc(id)}/deliveries`, opts),
-      redeliver: (id: string, deliveryId: string) => request<{ queued: true }>('POST', `/v2/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/redeliver`),
+      rotateSecret: (id: string) =>
+        request<EndpointView & { secret: string; previous_secret_expires_at: string }>(
+          'POST',
+          `/v2/webhooks/${enc(id)}/secret`,
+        ),
+      deliveries: (id: string, opts: { limit?: number } = {}) =>
+        list<WebhookDelivery>(`/v2/webhooks/${enc(id)}/deliveries`, opts),
+      redeliver: (id: string, deliveryId: string) =>
+        request<{ queued: true }>('POST', `/v2/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/redeliver`),
     },
     users: {
       me: () => request<UserView>('GET', '/v2/users/me'),
-      list: (opts: { limit?: number; after?: string } = {}) => request<{ data: UserView[]; next_after: string | null }>('GET', '/v2/users', undefined, opts),
+      list: (opts: { limit?: number; after?: string } = {}) =>
+        request<{ data: UserView[]; next_after: string | null }>('GET', '/v2/users', undefined, opts),
       get: (id: string) => request<UserView>('GET', `/v2/users/${enc(id)}`),
-      create: (input: { email: string; password: string; name?: string | null; is_admin?: boolean }) => request<UserView>('POST', '/v2/users', input),
+      create: (input: { email: string; password: string; name?: string | null; is_admin?: boolean }) =>
+        request<UserView>('POST', '/v2/users', input),
       // Profile fields only: a password or an email is changed by the person, in the browser.
       update: (id: string, changes: { name?: string | null; is_admin?: boolean }) =>
         request<UserView>('PATCH', `/v2/users/${enc(id)}`, changes),
@@ -76,9 +93,11 @@ export function createResources(request: Request) {
     },
     projects: {
       list: (opts: { limit?: number; offset?: number } = {}) => list<ProjectView>('/v2/projects', opts),
-      create: (input: { name: string; description?: string | null }) => request<ProjectView>('POST', '/v2/projects', input),
+      create: (input: { name: string; description?: string | null }) =>
+        request<ProjectView>('POST', '/v2/projects', input),
       get: (id: string) => request<ProjectView>('GET', `/v2/projects/${enc(id)}`),
-      update: (id: string, changes: { name?: string; description?: string | null }) => request<ProjectView>('PATCH', `/v2/projects/${enc(id)}`, changes),
+      update: (id: string, changes: { name?: string; description?: string | null }) =>
+        request<ProjectView>('PATCH', `/v2/projects/${enc(id)}`, changes),
       delete: (id: string) => request<void>('DELETE', `/v2/projects/${enc(id)}`),
     },
     consents: {

@@ -5,7 +5,12 @@ import path from 'node:path';
 import { APIClient, APIError } from 'latchkey/sdk';
 import { verifyStandardWebhook, verifyWebhookSignature } from 'latchkey/sdk/webhooks';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import { credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../test/support/credentials.ts';
+import {
+  credentialFactory,
+  credentialServerEnv,
+  type CredentialFactory,
+  type TestUser,
+} from '../../test/support/credentials.ts';
 import { runNode, PROJECT_ROOT } from '../../test/support/process.ts';
 import { WebhookReceiver } from '../../test/support/webhook-receiver.ts';
 
@@ -20,7 +25,11 @@ describe('SDK (latchkey/sdk)', () => {
   let client: APIClient;
 
   before(async () => {
-    server = await startTestServer({ env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1', RATE_LIMIT_JWT: '1000,2' }, now: () => clock, webhookPollMs: 3_600_000 });
+    server = await startTestServer({
+      env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1', RATE_LIMIT_JWT: '1000,2' },
+      now: () => clock,
+      webhookPollMs: 3_600_000,
+    });
     make = credentialFactory(server);
     admin = await make.user({ admin: true });
     const { key } = await make.apiKey(admin, ['admin:all']);
@@ -37,7 +46,9 @@ describe('SDK (latchkey/sdk)', () => {
       `import { APIClient } from 'latchkey/sdk';\n\nconst client = new APIClient({\n  apiKey: '${key}'\n});\n\nconst result = await client.auth.test();\nconsole.log('Authentication valid:', result.valid);\n`,
     );
     try {
-      const run = await runNode(['--conditions=development', '--import', 'tsx', file], { env: { LATCHKEY_BASE_URL: server.url } });
+      const run = await runNode(['--conditions=development', '--import', 'tsx', file], {
+        env: { LATCHKEY_BASE_URL: server.url },
+      });
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout.trim(), 'Authentication valid: true');
     } finally {
@@ -52,7 +63,10 @@ describe('SDK (latchkey/sdk)', () => {
     const { access_token } = await make.oauthToken(admin, ['read:users']);
     const viaToken = await new APIClient({ accessToken: access_token, baseUrl: server.url }).auth.test();
     assert.equal(viaToken.valid && viaToken.method, 'oauth');
-    const viaJwt = await new APIClient({ jwt: make.jwt({ sub: 'svc', scopes: ['read:users'] }), baseUrl: server.url }).auth.test();
+    const viaJwt = await new APIClient({
+      jwt: make.jwt({ sub: 'svc', scopes: ['read:users'] }),
+      baseUrl: server.url,
+    }).auth.test();
     assert.equal(viaJwt.valid && viaJwt.method, 'jwt');
     const refused = await new APIClient({ apiKey: 'lk_nope', baseUrl: server.url }).auth.test();
     assert.equal(refused.valid, false);
@@ -89,7 +103,10 @@ describe('SDK (latchkey/sdk)', () => {
     assert.equal((await client.projects.update(project.id, { description: 'moon' })).description, 'moon');
     assert.ok((await client.projects.list()).some((p) => p.id === project.id));
     await client.projects.delete(project.id);
-    await assert.rejects(client.projects.get(project.id), (e: unknown) => e instanceof APIError && e.status === 404 && e.code === 'NOT_FOUND');
+    await assert.rejects(
+      client.projects.get(project.id),
+      (e: unknown) => e instanceof APIError && e.status === 404 && e.code === 'NOT_FOUND',
+    );
 
     assert.equal((await client.users.me()).id, admin.id);
     const user = await client.users.create({ email: `sdk-${Date.now()}@example.com`, password: 'sdk passphrase' });
@@ -98,7 +115,11 @@ describe('SDK (latchkey/sdk)', () => {
     assert.ok((await client.users.list({ limit: 100 })).data.some((u) => u.id === user.id));
     await client.users.delete(user.id);
 
-    const app = await client.applications.create({ name: 'SDK app', redirect_uris: ['https://sdk.example/cb'], scopes: ['read:users'] });
+    const app = await client.applications.create({
+      name: 'SDK app',
+      redirect_uris: ['https://sdk.example/cb'],
+      scopes: ['read:users'],
+    });
     assert.match(app.client_secret!, /^lkcs_/);
     assert.equal((await client.applications.update(app.client_id, { name: 'Renamed' })).name, 'Renamed');
     assert.ok((await client.applications.list()).some((a) => a.client_id === app.client_id));
@@ -121,7 +142,10 @@ describe('SDK (latchkey/sdk)', () => {
     assert.match(err.message, /name/);
     assert.match(err.requestId ?? '', /^[0-9a-f-]{36}$/);
     const limited = new APIClient({ apiKey: (await make.apiKey(admin, ['read:users'])).key, baseUrl: server.url });
-    await assert.rejects(limited.projects.list(), (e: unknown) => e instanceof APIError && e.status === 403 && e.code === 'FORBIDDEN');
+    await assert.rejects(
+      limited.projects.list(),
+      (e: unknown) => e instanceof APIError && e.status === 403 && e.code === 'FORBIDDEN',
+    );
   });
 
   it('waits out a 429 (Retry-After) and retries, within a bound', async () => {
@@ -136,10 +160,18 @@ describe('SDK (latchkey/sdk)', () => {
     });
     for (let i = 0; i < 3; i++) assert.equal((await jwtClient.auth.test()).valid, true); // burst is 2 per second
     assert.deepEqual(waits, [1000]);
-    const stubborn = new APIClient({ jwt: make.jwt({ sub: 'stubborn', scopes: [] }), baseUrl: server.url, maxRetries: 1, sleep: async () => {} });
+    const stubborn = new APIClient({
+      jwt: make.jwt({ sub: 'stubborn', scopes: [] }),
+      baseUrl: server.url,
+      maxRetries: 1,
+      sleep: async () => {},
+    });
     await stubborn.auth.test();
     await stubborn.auth.test();
-    await assert.rejects(stubborn.request('GET', '/v2/auth/test'), (e: unknown) => e instanceof APIError && e.status === 429 && e.code === 'RATE_LIMITED');
+    await assert.rejects(
+      stubborn.request('GET', '/v2/auth/test'),
+      (e: unknown) => e instanceof APIError && e.status === 429 && e.code === 'RATE_LIMITED',
+    );
   });
 
   it('retries network errors only for idempotent requests', async () => {
@@ -149,7 +181,12 @@ describe('SDK (latchkey/sdk)', () => {
       if (calls === 1) throw new TypeError('fetch failed');
       return fetch(input, init);
     };
-    const c = new APIClient({ apiKey: (await make.apiKey(admin, ['admin:all'])).key, baseUrl: server.url, fetch: flaky, sleep: async () => {} });
+    const c = new APIClient({
+      apiKey: (await make.apiKey(admin, ['admin:all'])).key,
+      baseUrl: server.url,
+      fetch: flaky,
+      sleep: async () => {},
+    });
     assert.equal((await c.auth.test()).valid, true);
     assert.equal(calls, 2);
     calls = 0;
@@ -167,11 +204,21 @@ describe('SDK (latchkey/sdk)', () => {
       await server.built.webhookWorker.drain();
       const [delivery] = receiver.requests;
       assert.ok(delivery);
-      assert.equal(verifyWebhookSignature(delivery.body, delivery.headers['x-webhook-signature'] as string, endpoint.secret), true);
+      assert.equal(
+        verifyWebhookSignature(delivery.body, delivery.headers['x-webhook-signature'] as string, endpoint.secret),
+        true,
+      );
       assert.equal(verifyWebhookSignature(delivery.body, 'short', endpoint.secret), false, 'length-safe');
       assert.equal(verifyStandardWebhook(delivery.body, delivery.headers, endpoint.secret, { now: clock }), true);
-      assert.equal(verifyStandardWebhook(`${delivery.body} `, delivery.headers, endpoint.secret, { now: clock }), false);
-      assert.equal(verifyStandardWebhook(delivery.body, delivery.headers, endpoint.secret, { now: clock + 10 * 60_000 }), false, 'replayed later');
+      assert.equal(
+        verifyStandardWebhook(`${delivery.body} `, delivery.headers, endpoint.secret, { now: clock }),
+        false,
+      );
+      assert.equal(
+        verifyStandardWebhook(delivery.body, delivery.headers, endpoint.secret, { now: clock + 10 * 60_000 }),
+        false,
+        'replayed later',
+      );
       const [logged] = await client.webhooks.deliveries(endpoint.id);
       assert.equal(logged!.status, 'succeeded');
       assert.deepEqual(await client.webhooks.redeliver(endpoint.id, logged!.id), { queued: true });

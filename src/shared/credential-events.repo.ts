@@ -24,17 +24,28 @@ export function createCredentialEventsRepo(db: DB) {
       }
       await db
         .with('added', () => insert.returning('id'))
-        .selectNoFrom(sql<string>`pg_notify(${CREDENTIAL_EVENTS_CHANNEL}, (select max(id) from added)::text)`.as('notified'))
+        .selectNoFrom(
+          sql<string>`pg_notify(${CREDENTIAL_EVENTS_CHANNEL}, (select max(id) from added)::text)`.as('notified'),
+        )
         .execute();
     },
     /** The highest id so far (0 for none): an instance starting now has nothing older to forget. */
     async lastId(): Promise<number> {
-      const row = await db.selectFrom('credential_events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+      const row = await db
+        .selectFrom('credential_events')
+        .select((eb) => eb.fn.max('id').as('id'))
+        .executeTakeFirst();
       return Number(row?.id ?? 0);
     },
     /** Rows with an id above `after`, oldest first. */
     async after(after: number, limit: number): Promise<StoredCredentialEvent[]> {
-      return db.selectFrom('credential_events').select(['id', 'origin', 'kind', 'subject']).where('id', '>', after).orderBy('id').limit(limit).execute();
+      return db
+        .selectFrom('credential_events')
+        .select(['id', 'origin', 'kind', 'subject'])
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(limit)
+        .execute();
     },
     async deleteOlderThan(t: number): Promise<void> {
       await db.deleteFrom('credential_events').where('created_at', '<', t).execute();

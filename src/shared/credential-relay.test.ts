@@ -36,7 +36,15 @@ describe('credential relay', () => {
     const events = createCredentialEvents();
     const heard: CredentialEvent[] = [];
     events.subscribe((e) => heard.push(e));
-    relays.push(await startCredentialRelay({ repo: createCredentialEventsRepo(db), events, pollMs: 50, listenUrl: null, logger: createLogger('silent') }));
+    relays.push(
+      await startCredentialRelay({
+        repo: createCredentialEventsRepo(db),
+        events,
+        pollMs: 50,
+        listenUrl: null,
+        logger: createLogger('silent'),
+      }),
+    );
     return { events, heard };
   }
 
@@ -47,17 +55,36 @@ describe('credential relay', () => {
     a.events.publish({ kind: 'tokens' });
     await sleep(300);
     assert.deepEqual(b.heard, [{ kind: 'api_key', id: 'key_1' }, { kind: 'tokens' }]);
-    assert.deepEqual(a.heard, [{ kind: 'api_key', id: 'key_1' }, { kind: 'tokens' }], 'the publisher applied its own events once, at once');
+    assert.deepEqual(
+      a.heard,
+      [{ kind: 'api_key', id: 'key_1' }, { kind: 'tokens' }],
+      'the publisher applied its own events once, at once',
+    );
   });
 
   it('applies a row that commits after a higher id was already read (ids are handed out before commit)', async () => {
     const b = await instance();
     const last = await createCredentialEventsRepo(db).lastId();
-    const row = (id: number, subject: string) => ({ id, origin: 'elsewhere', kind: 'account', subject, created_at: Date.now() });
-    await db.insertInto('credential_events').values(row(last + 2, 'usr_late_second')).execute();
+    const row = (id: number, subject: string) => ({
+      id,
+      origin: 'elsewhere',
+      kind: 'account',
+      subject,
+      created_at: Date.now(),
+    });
+    await db
+      .insertInto('credential_events')
+      .values(row(last + 2, 'usr_late_second'))
+      .execute();
     await sleep(200);
-    await db.insertInto('credential_events').values(row(last + 1, 'usr_late_first')).execute();
+    await db
+      .insertInto('credential_events')
+      .values(row(last + 1, 'usr_late_first'))
+      .execute();
     await sleep(200);
-    assert.deepEqual(b.heard, [{ kind: 'account', id: 'usr_late_second' }, { kind: 'account', id: 'usr_late_first' }]);
+    assert.deepEqual(b.heard, [
+      { kind: 'account', id: 'usr_late_second' },
+      { kind: 'account', id: 'usr_late_first' },
+    ]);
   });
 });

@@ -1,7 +1,11 @@
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CredentialEvent, CredentialEvents } from './credential-events.ts';
-import { CREDENTIAL_EVENTS_CHANNEL, type CredentialEventsRepo, type StoredCredentialEvent } from './credential-events.repo.ts';
+import {
+  CREDENTIAL_EVENTS_CHANNEL,
+  type CredentialEventsRepo,
+  type StoredCredentialEvent,
+} from './credential-events.repo.ts';
 import { startPgListener } from './pg-listener.ts';
 import { within } from './within.ts';
 
@@ -29,7 +33,8 @@ const keyOf = (e: CredentialEvent) => (e.kind === 'tokens' ? 'tokens' : `${e.kin
 
 function toEvent(row: StoredCredentialEvent): CredentialEvent | null {
   if (row.kind === 'tokens') return { kind: 'tokens' };
-  if ((row.kind === 'api_key' || row.kind === 'account' || row.kind === 'application') && row.subject) return { kind: row.kind, id: row.subject };
+  if ((row.kind === 'api_key' || row.kind === 'account' || row.kind === 'application') && row.subject)
+    return { kind: row.kind, id: row.subject };
   return null;
 }
 
@@ -69,7 +74,14 @@ export async function startCredentialRelay(deps: {
         pending = new Map();
         const t = Date.now();
         try {
-          await repo.append([...batch.values()].map((e) => ({ origin, kind: e.kind, subject: e.kind === 'tokens' ? null : e.id, created_at: t })));
+          await repo.append(
+            [...batch.values()].map((e) => ({
+              origin,
+              kind: e.kind,
+              subject: e.kind === 'tokens' ? null : e.id,
+              created_at: t,
+            })),
+          );
           retryMs = FIRST_RETRY_MS;
           if (writeFailing) logger.info('credential events: written again');
           writeFailing = false;
@@ -77,7 +89,11 @@ export async function startCredentialRelay(deps: {
           // Put the batch back ahead of what came since, and try again later.
           pending = new Map([...batch, ...pending]);
           for (const key of [...pending.keys()].slice(0, Math.max(0, pending.size - MAX_PENDING))) pending.delete(key);
-          if (!writeFailing) logger.warn({ err: { message: (err as Error).message } }, 'credential events: cannot write them yet; retrying');
+          if (!writeFailing)
+            logger.warn(
+              { err: { message: (err as Error).message } },
+              'credential events: cannot write them yet; retrying',
+            );
           writeFailing = true;
           if (!stopped) {
             retryTimer = setTimeout(() => {
@@ -152,7 +168,8 @@ export async function startCredentialRelay(deps: {
           if (readFailing) logger.info('credential events: reading again');
           readFailing = false;
         } catch (err) {
-          if (!readFailing) logger.warn({ err: { message: (err as Error).message } }, 'credential events: cannot read them; retrying');
+          if (!readFailing)
+            logger.warn({ err: { message: (err as Error).message } }, 'credential events: cannot read them; retrying');
           readFailing = true;
           return;
         }
@@ -174,12 +191,20 @@ export async function startCredentialRelay(deps: {
   pollTimer.unref();
 
   const pruneTimer = setInterval(() => {
-    repo.deleteOlderThan(Date.now() - RETAIN_MS).catch((err: unknown) => logger.debug({ err }, 'credential events: prune failed'));
+    repo
+      .deleteOlderThan(Date.now() - RETAIN_MS)
+      .catch((err: unknown) => logger.debug({ err }, 'credential events: prune failed'));
   }, PRUNE_EVERY_MS);
   pruneTimer.unref();
 
   const listener = deps.listenUrl
-    ? startPgListener({ url: deps.listenUrl, channel: CREDENTIAL_EVENTS_CHANNEL, onNotification: () => void read(), onListening: () => void read(), logger })
+    ? startPgListener({
+        url: deps.listenUrl,
+        channel: CREDENTIAL_EVENTS_CHANNEL,
+        onNotification: () => void read(),
+        onListening: () => void read(),
+        logger,
+      })
     : null;
 
   return {
@@ -193,7 +218,11 @@ export async function startCredentialRelay(deps: {
       await reading;
       // What this instance revoked last still reaches the others, unless the database is gone.
       await within(write(), flushMs);
-      if (pending.size) logger.warn({ events: pending.size }, 'credential events not written at shutdown; other instances forget within CREDENTIAL_CACHE_TTL');
+      if (pending.size)
+        logger.warn(
+          { events: pending.size },
+          'credential events not written at shutdown; other instances forget within CREDENTIAL_CACHE_TTL',
+        );
     },
   };
 }

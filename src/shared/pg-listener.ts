@@ -31,7 +31,10 @@ export function startPgListener(opts: {
   const scheduleReconnect = (err: unknown) => {
     if (stopped || timer) return;
     if (!lostLogged) {
-      opts.logger.warn({ err: { message: (err as Error)?.message } }, 'credential notifications: connection lost; reconnecting');
+      opts.logger.warn(
+        { err: { message: (err as Error)?.message } },
+        'credential notifications: connection lost; reconnecting',
+      );
       lostLogged = true;
     }
     const wait = Math.round(retryMs * (0.5 + Math.random() / 2));

@@ -18,16 +18,27 @@ export function seedSignature(body: string, secret: string): string {
 }
 
 function standardKey(secret: string): Buffer {
-  return Buffer.from(secret.startsWith(WEBHOOK_SECRET_PREFIX) ? secret.slice(WEBHOOK_SECRET_PREFIX.length) : secret, 'base64');
+  return Buffer.from(
+    secret.startsWith(WEBHOOK_SECRET_PREFIX) ? secret.slice(WEBHOOK_SECRET_PREFIX.length) : secret,
+    'base64',
+  );
 }
 
 export function standardSignature(id: string, timestampSeconds: number, body: string, secret: string): string {
-  const mac = crypto.createHmac('sha256', standardKey(secret)).update(`${id}.${timestampSeconds}.${body}`).digest('base64');
+  const mac = crypto
+    .createHmac('sha256', standardKey(secret))
+    .update(`${id}.${timestampSeconds}.${body}`)
+    .digest('base64');
   return `v1,${mac}`;
 }
 
 /** Every header of one delivery attempt. `secrets[0]` is the current secret (it signs the seed header). */
-export function signedHeaders(id: string, timestampSeconds: number, body: string, secrets: string[]): Record<string, string> {
+export function signedHeaders(
+  id: string,
+  timestampSeconds: number,
+  body: string,
+  secrets: string[],
+): Record<string, string> {
   return {
     'content-type': 'application/json',
     'x-webhook-signature': seedSignature(body, secrets[0]!),

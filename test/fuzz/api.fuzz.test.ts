@@ -15,8 +15,25 @@ import { registerApp } from '../support/http.ts';
 import { mintApiKey } from '../../src/features/api-keys/key-format.ts';
 import { sessionPrincipal } from '../../src/auth/principal.ts';
 import {
-  anyJson, assertAlive, badBody, bodyCertainlyBad, checkAnswer, contentType, fuzz, headerSafe, method, oddString, pct, renderBody, runs, send,
-  stringsIn, summary, wrongTypeValue, type BodySpec, type Request,
+  anyJson,
+  assertAlive,
+  badBody,
+  bodyCertainlyBad,
+  checkAnswer,
+  contentType,
+  fuzz,
+  headerSafe,
+  method,
+  oddString,
+  pct,
+  renderBody,
+  runs,
+  send,
+  stringsIn,
+  summary,
+  wrongTypeValue,
+  type BodySpec,
+  type Request,
 } from './kit.ts';
 import { allowedTypes, apiRoutes, fillPath, plausible, type Route } from './routes.ts';
 
@@ -32,7 +49,23 @@ type BadAuth =
   | { t: 'flipped'; which: TokenName; at: number }
   | { t: 'huge'; n: number }
   | { t: 'scheme'; scheme: string; which: TokenName }
-  | { t: 'forged'; variant: 'none' | 'wrong-secret' | 'at+jwt-hs256' | 'jwks-as-hmac' | 'expired' | 'wrong-issuer' | 'scopes-object' | 'no-sub' | 'too-long' | 'bad-json' | 'api-key-unknown' | 'api-key-checksum' | 'revoked-key' };
+  | {
+      t: 'forged';
+      variant:
+        | 'none'
+        | 'wrong-secret'
+        | 'at+jwt-hs256'
+        | 'jwks-as-hmac'
+        | 'expired'
+        | 'wrong-issuer'
+        | 'scopes-object'
+        | 'no-sub'
+        | 'too-long'
+        | 'bad-json'
+        | 'api-key-unknown'
+        | 'api-key-checksum'
+        | 'revoked-key';
+    };
 type Persona = { kind: 'none' } | { kind: 'valid'; who: Valid } | { kind: 'bad'; auth: BadAuth };
 type Param = { kind: 'real' } | { kind: 'fuzz'; s: string } | { kind: 'raw'; raw: string };
 
@@ -62,10 +95,17 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
 
     // Resources the fuzzer may name by their real ids (none of them a credential it uses).
     const victimKey = await f.apiKey(admin, ['read:users'], { name: 'victim' });
-    const app = await registerApp(admin.browser, { name: 'Fuzz target', redirect_uris: ['https://client.example/callback'], scopes: ['read:users'] });
+    const app = await registerApp(admin.browser, {
+      name: 'Fuzz target',
+      redirect_uris: ['https://client.example/callback'],
+      scopes: ['read:users'],
+    });
     const post = async (path: string, body: unknown) => {
       const res = await send(server.port, {
-        method: 'POST', path, headers: { authorization: `Bearer ${tokens['admin-key']}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+        method: 'POST',
+        path,
+        headers: { authorization: `Bearer ${tokens['admin-key']}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
       });
       if (res.status !== 201) throw new Error(`setup ${path}: ${res.status} ${res.text}`);
       return JSON.parse(res.text) as { id: string };
@@ -84,14 +124,32 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
     const jwks = await (await fetch(`${server.url}/oauth/jwks`)).text();
     forged.set('none', `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`);
     forged.set('wrong-secret', jwt.sign(claims, 'not-the-secret-0123456789abcdef-0123456789'));
-    forged.set('at+jwt-hs256', jwt.sign({ ...claims, iss: server.config.ISSUER, aud: server.config.API_RESOURCE, scope: 'admin:all' }, TEST_JWT_SECRET, { header: { alg: 'HS256', typ: 'at+jwt' } }));
-    forged.set('jwks-as-hmac', jwt.sign({ ...claims, iss: server.config.ISSUER, scope: 'admin:all' }, jwks, { header: { alg: 'HS256', typ: 'at+jwt' } }));
+    forged.set(
+      'at+jwt-hs256',
+      jwt.sign(
+        { ...claims, iss: server.config.ISSUER, aud: server.config.API_RESOURCE, scope: 'admin:all' },
+        TEST_JWT_SECRET,
+        { header: { alg: 'HS256', typ: 'at+jwt' } },
+      ),
+    );
+    forged.set(
+      'jwks-as-hmac',
+      jwt.sign({ ...claims, iss: server.config.ISSUER, scope: 'admin:all' }, jwks, {
+        header: { alg: 'HS256', typ: 'at+jwt' },
+      }),
+    );
     forged.set('expired', jwt.sign({ ...claims, iat: now - 7200, exp: now - 3600 }, TEST_JWT_SECRET));
     forged.set('wrong-issuer', jwt.sign({ ...claims, iss: 'evil.example' }, TEST_JWT_SECRET));
     forged.set('scopes-object', jwt.sign({ ...claims, scopes: { admin: true } }, TEST_JWT_SECRET));
-    forged.set('no-sub', jwt.sign({ scopes: ['admin:all'], iss: 'api.example.com', iat: now, exp: now + 600 }, TEST_JWT_SECRET));
+    forged.set(
+      'no-sub',
+      jwt.sign({ scopes: ['admin:all'], iss: 'api.example.com', iat: now, exp: now + 600 }, TEST_JWT_SECRET),
+    );
     forged.set('too-long', jwt.sign({ ...claims, exp: now + 365 * 86_400 }, TEST_JWT_SECRET));
-    forged.set('bad-json', `${Buffer.from('{"alg":"HS256"').toString('base64url')}.${Buffer.from('{sub:').toString('base64url')}.${crypto.randomBytes(32).toString('base64url')}`);
+    forged.set(
+      'bad-json',
+      `${Buffer.from('{"alg":"HS256"').toString('base64url')}.${Buffer.from('{sub:').toString('base64url')}.${crypto.randomBytes(32).toString('base64url')}`,
+    );
     forged.set('api-key-unknown', mintApiKey().key);
     const real = tokens['admin-key'];
     forged.set('api-key-checksum', real.slice(0, -1) + (real.endsWith('A') ? 'B' : 'A'));
@@ -109,19 +167,69 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
 
   const persona: fc.Arbitrary<Persona> = fc.oneof(
     { weight: 2, arbitrary: fc.constant<Persona>({ kind: 'none' }) },
-    { weight: 5, arbitrary: fc.constantFrom<Valid>('admin-key', 'member-key', 'jwt', 'oauth', 'session').map((who): Persona => ({ kind: 'valid', who })) },
+    {
+      weight: 5,
+      arbitrary: fc
+        .constantFrom<Valid>('admin-key', 'member-key', 'jwt', 'oauth', 'session')
+        .map((who): Persona => ({ kind: 'valid', who })),
+    },
     {
       weight: 4,
       arbitrary: fc
         .oneof(
           oddString.map((s): BadAuth => ({ t: 'random', s })),
           oddString.map((s): BadAuth => ({ t: 'bearer-random', s })),
-          fc.record({ t: fc.constant('truncated' as const), which: fc.constantFrom<TokenName>('admin-key', 'jwt', 'oauth'), keep: fc.double({ min: 0, max: 0.98, noNaN: true }) }),
-          fc.record({ t: fc.constant('extended' as const), which: fc.constantFrom<TokenName>('admin-key', 'jwt', 'oauth'), extra: fc.constantFrom('A', 'x', '.', '.x', '_', '-', '~', 'AAAA'), n: fc.integer({ min: 1, max: 4000 }) }),
-          fc.record({ t: fc.constant('flipped' as const), which: fc.constantFrom<TokenName>('admin-key', 'jwt', 'oauth'), at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }) }),
+          fc.record({
+            t: fc.constant('truncated' as const),
+            which: fc.constantFrom<TokenName>('admin-key', 'jwt', 'oauth'),
+            keep: fc.double({ min: 0, max: 0.98, noNaN: true }),
+          }),
+          fc.record({
+            t: fc.constant('extended' as const),
+            which: fc.constantFrom<TokenName>('admin-key', 'jwt', 'oauth'),
+            extra: fc.constantFrom('A', 'x', '.', '.x', '_', '-', '~', 'AAAA'),
+            n: fc.integer({ min: 1, max: 4000 }),
+          }),
+          fc.record({
+            t: fc.constant('flipped' as const),
+            which: fc.constantFrom<TokenName>('admin-key', 'jwt', 'oauth'),
+            at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+          }),
           fc.record({ t: fc.constant('huge' as const), n: fc.constantFrom(1_024, 8_000, 15_000, 16_500, 40_000) }),
-          fc.record({ t: fc.constant('scheme' as const), scheme: fc.constantFrom('Basic', 'Token', 'Digest', 'Bearer:', 'Bearer\t', 'BearerX', '', 'MAC', 'Bearer Bearer'), which: fc.constantFrom<TokenName>('admin-key', 'jwt', 'oauth') }),
-          fc.constantFrom(...(['none', 'wrong-secret', 'at+jwt-hs256', 'jwks-as-hmac', 'expired', 'wrong-issuer', 'scopes-object', 'no-sub', 'too-long', 'bad-json', 'api-key-unknown', 'api-key-checksum', 'revoked-key'] as const)).map((variant): BadAuth => ({ t: 'forged', variant })),
+          fc.record({
+            t: fc.constant('scheme' as const),
+            scheme: fc.constantFrom(
+              'Basic',
+              'Token',
+              'Digest',
+              'Bearer:',
+              'Bearer\t',
+              'BearerX',
+              '',
+              'MAC',
+              'Bearer Bearer',
+            ),
+            which: fc.constantFrom<TokenName>('admin-key', 'jwt', 'oauth'),
+          }),
+          fc
+            .constantFrom(
+              ...([
+                'none',
+                'wrong-secret',
+                'at+jwt-hs256',
+                'jwks-as-hmac',
+                'expired',
+                'wrong-issuer',
+                'scopes-object',
+                'no-sub',
+                'too-long',
+                'bad-json',
+                'api-key-unknown',
+                'api-key-checksum',
+                'revoked-key',
+              ] as const),
+            )
+            .map((variant): BadAuth => ({ t: 'forged', variant })),
         )
         .map((auth): Persona => ({ kind: 'bad', auth })),
     },
@@ -136,10 +244,14 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
     const a = p.auth;
     const tok = (w: TokenName) => tokens[w];
     switch (a.t) {
-      case 'random': return { authorization: headerSafe(a.s) || 'x' };
-      case 'bearer-random': return { authorization: `Bearer ${headerSafe(a.s)}` };
-      case 'truncated': return { authorization: `Bearer ${tok(a.which).slice(0, Math.floor(tok(a.which).length * a.keep))}` };
-      case 'extended': return { authorization: `Bearer ${tok(a.which)}${a.extra.repeat(a.n)}` };
+      case 'random':
+        return { authorization: headerSafe(a.s) || 'x' };
+      case 'bearer-random':
+        return { authorization: `Bearer ${headerSafe(a.s)}` };
+      case 'truncated':
+        return { authorization: `Bearer ${tok(a.which).slice(0, Math.floor(tok(a.which).length * a.keep))}` };
+      case 'extended':
+        return { authorization: `Bearer ${tok(a.which)}${a.extra.repeat(a.n)}` };
       case 'flipped': {
         const t = tok(a.which);
         // Not the last characters: base64url's final character carries unused bits.
@@ -147,16 +259,42 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
         const c = t[i] === 'A' ? 'B' : 'A';
         return { authorization: `Bearer ${t.slice(0, i)}${c}${t.slice(i + 1)}` };
       }
-      case 'huge': return { authorization: `Bearer ${'A'.repeat(a.n)}` };
-      case 'scheme': return { authorization: `${a.scheme} ${tok(a.which)}` };
-      case 'forged': return { authorization: `Bearer ${forged.get(a.variant)!}` };
+      case 'huge':
+        return { authorization: `Bearer ${'A'.repeat(a.n)}` };
+      case 'scheme':
+        return { authorization: `${a.scheme} ${tok(a.which)}` };
+      case 'forged':
+        return { authorization: `Bearer ${forged.get(a.variant)!}` };
     }
   }
 
   const paramArb: fc.Arbitrary<Param> = fc.oneof(
     { weight: 2, arbitrary: fc.constant<Param>({ kind: 'real' }) },
     { weight: 5, arbitrary: oddString.filter((s) => s !== 'me' && s !== '').map((s): Param => ({ kind: 'fuzz', s })) },
-    { weight: 2, arbitrary: fc.constantFrom('%', '%zz', '%00', '%2e%2e', '..', '.', '%2F', '%2Fv2%2Fusers', '%E0%A4%A', '%ED%A0%80', '%C0%AE', '*', 'prj_', 'usr_0', 'app_x', 'whk_1', 'lk_x').map((raw): Param => ({ kind: 'raw', raw })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .constantFrom(
+          '%',
+          '%zz',
+          '%00',
+          '%2e%2e',
+          '..',
+          '.',
+          '%2F',
+          '%2Fv2%2Fusers',
+          '%E0%A4%A',
+          '%ED%A0%80',
+          '%C0%AE',
+          '*',
+          'prj_',
+          'usr_0',
+          'app_x',
+          'whk_1',
+          'lk_x',
+        )
+        .map((raw): Param => ({ kind: 'raw', raw })),
+    },
   );
 
   function paramValue(route: Route, name: string, p: Param): string {
@@ -173,7 +311,8 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
       const type = req.headers?.['content-type'];
       const body = req.body === undefined ? undefined : Buffer.from(req.body);
       // Only POST/PATCH bodies are read; an unreadable one on a create (required fields) always fails.
-      if (bodyCertainlyBad(body, typeof type === 'string' ? type : null, Object.keys(route.body.properties ?? {}))) return true;
+      if (bodyCertainlyBad(body, typeof type === 'string' ? type : null, Object.keys(route.body.properties ?? {})))
+        return true;
       if (route.method === 'POST' && (route.body.required ?? []).length > 0 && !(body && body.length > 0)) return true;
     }
     // An id that names nothing (only create routes and lists have no id).
@@ -195,20 +334,56 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
       params: fc.array(paramArb, { minLength: 2, maxLength: 2 }),
       body: fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 4, arbitrary: badBody }),
       contentType,
-      query: fc.array(fc.tuple(fc.oneof(fc.constantFrom('limit', 'offset', 'after', 'before', 'limit[]', '__proto__[x]', 'a[b][c]'), oddString), oddString), { maxLength: 4 }),
-      rawQuery: fc.constantFrom('', '?', '?&&&', '?=', '?%', '?limit=1&limit=2', '?limit=-1', '?limit=1e3', '?offset=99999999999', '?limit=%00'),
+      query: fc.array(
+        fc.tuple(
+          fc.oneof(
+            fc.constantFrom('limit', 'offset', 'after', 'before', 'limit[]', '__proto__[x]', 'a[b][c]'),
+            oddString,
+          ),
+          oddString,
+        ),
+        { maxLength: 4 },
+      ),
+      rawQuery: fc.constantFrom(
+        '',
+        '?',
+        '?&&&',
+        '?=',
+        '?%',
+        '?limit=1&limit=2',
+        '?limit=-1',
+        '?limit=1e3',
+        '?offset=99999999999',
+        '?limit=%00',
+      ),
     });
-    await fuzz(t, FILE, 'api: bad bodies on every route', arb, async (c) => {
-      const values: Record<string, string> = {};
-      c.route.params.forEach((name, i) => (values[name] = paramValue(c.route, name, c.params[i]!)));
-      const query = c.query.length ? `?${c.query.map(([k, v]) => `${pct(k)}=${pct(v)}`).join('&')}` : c.rawQuery;
-      const headers: Record<string, string> = { ...authHeaders(c.persona, c.route.method) };
-      if (c.contentType !== null) headers['content-type'] = c.contentType;
-      else if (c.body) headers['content-type'] = 'application/json';
-      const req: Request = { method: c.route.method, path: fillPath(c.route, values) + query, headers, ...(c.body ? { body: renderBody(c.body) } : {}) };
-      const sent = [...c.query.flat(), ...c.params.flatMap((p) => (p.kind === 'fuzz' ? [p.s] : [])), ...(c.body?.kind === 'text' ? [c.body.text] : [])];
-      await exchange(req, certainlyBad(c.route, c.persona, c.params.slice(0, c.route.params.length), req), sent);
-    }, runs(1500));
+    await fuzz(
+      t,
+      FILE,
+      'api: bad bodies on every route',
+      arb,
+      async (c) => {
+        const values: Record<string, string> = {};
+        c.route.params.forEach((name, i) => (values[name] = paramValue(c.route, name, c.params[i]!)));
+        const query = c.query.length ? `?${c.query.map(([k, v]) => `${pct(k)}=${pct(v)}`).join('&')}` : c.rawQuery;
+        const headers: Record<string, string> = { ...authHeaders(c.persona, c.route.method) };
+        if (c.contentType !== null) headers['content-type'] = c.contentType;
+        else if (c.body) headers['content-type'] = 'application/json';
+        const req: Request = {
+          method: c.route.method,
+          path: fillPath(c.route, values) + query,
+          headers,
+          ...(c.body ? { body: renderBody(c.body) } : {}),
+        };
+        const sent = [
+          ...c.query.flat(),
+          ...c.params.flatMap((p) => (p.kind === 'fuzz' ? [p.s] : [])),
+          ...(c.body?.kind === 'text' ? [c.body.text] : []),
+        ];
+        await exchange(req, certainlyBad(c.route, c.persona, c.params.slice(0, c.route.params.length), req), sent);
+      },
+      runs(1500),
+    );
     await assertAlive(server.port);
   });
 
@@ -219,11 +394,28 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
       const base = Object.fromEntries(props.map(([k, s]) => [k, plausible(k, s)]));
       const mutation = fc.oneof(
         // One field of a type the schema does not allow: certainly refused.
-        { weight: 4, arbitrary: fc.constantFrom(...props).chain(([k, s]) => wrongTypeValue(allowedTypes(s)).map((v) => ({ bad: true, field: k, value: v as unknown }))) },
+        {
+          weight: 4,
+          arbitrary: fc
+            .constantFrom(...props)
+            .chain(([k, s]) =>
+              wrongTypeValue(allowedTypes(s)).map((v) => ({ bad: true, field: k, value: v as unknown })),
+            ),
+        },
         // A field the schema does not have: refused (additionalProperties: false).
-        { weight: 1, arbitrary: oddString.filter((k) => !(k in route.body!.properties!)).map((k) => ({ bad: true, field: k, value: 1 as unknown })) },
+        {
+          weight: 1,
+          arbitrary: oddString
+            .filter((k) => !(k in route.body!.properties!))
+            .map((k) => ({ bad: true, field: k, value: 1 as unknown })),
+        },
         // An odd string (or any JSON) where the field takes one: may be accepted, never a 5xx.
-        { weight: 3, arbitrary: fc.constantFrom(...props).chain(([k]) => fc.oneof(oddString, anyJson).map((v) => ({ bad: false, field: k, value: v as unknown }))) },
+        {
+          weight: 3,
+          arbitrary: fc
+            .constantFrom(...props)
+            .chain(([k]) => fc.oneof(oddString, anyJson).map((v) => ({ bad: false, field: k, value: v as unknown }))),
+        },
         // The whole body replaced by some JSON value.
         { weight: 1, arbitrary: anyJson.map((v) => ({ bad: false, field: '', value: v as unknown })) },
       );
@@ -234,58 +426,117 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
         drop: fc.boolean(),
       });
     });
-    await fuzz(t, FILE, 'api: wrong types for every field', arb, async (c) => {
-      const props = c.route.body!.properties!;
-      let body: unknown;
-      if (c.mutation.field === '') body = c.mutation.value;
-      else {
-        const base: Record<string, unknown> = Object.fromEntries(Object.entries(props).map(([k, s]) => [k, plausible(k, s)]));
-        // Sometimes only the mutated field (PATCH semantics), sometimes the full plausible body.
-        const obj: Record<string, unknown> = c.drop ? {} : base;
-        Object.defineProperty(obj, c.mutation.field, { value: c.mutation.value, enumerable: true, configurable: true, writable: true });
-        body = obj;
-      }
-      const values = Object.fromEntries(c.route.params.map((n) => [n, paramValue(c.route, n, { kind: 'real' })]));
-      const headers: Record<string, string> = { 'content-type': 'application/json', ...authHeaders({ kind: 'valid', who: c.who }, c.route.method) };
-      const req: Request = { method: c.route.method, path: fillPath(c.route, values), headers, body: JSON.stringify(body) ?? 'null' };
-      await exchange(req, c.mutation.bad, stringsIn(body));
-    }, runs(1200));
+    await fuzz(
+      t,
+      FILE,
+      'api: wrong types for every field',
+      arb,
+      async (c) => {
+        const props = c.route.body!.properties!;
+        let body: unknown;
+        if (c.mutation.field === '') body = c.mutation.value;
+        else {
+          const base: Record<string, unknown> = Object.fromEntries(
+            Object.entries(props).map(([k, s]) => [k, plausible(k, s)]),
+          );
+          // Sometimes only the mutated field (PATCH semantics), sometimes the full plausible body.
+          const obj: Record<string, unknown> = c.drop ? {} : base;
+          Object.defineProperty(obj, c.mutation.field, {
+            value: c.mutation.value,
+            enumerable: true,
+            configurable: true,
+            writable: true,
+          });
+          body = obj;
+        }
+        const values = Object.fromEntries(c.route.params.map((n) => [n, paramValue(c.route, n, { kind: 'real' })]));
+        const headers: Record<string, string> = {
+          'content-type': 'application/json',
+          ...authHeaders({ kind: 'valid', who: c.who }, c.route.method),
+        };
+        const req: Request = {
+          method: c.route.method,
+          path: fillPath(c.route, values),
+          headers,
+          body: JSON.stringify(body) ?? 'null',
+        };
+        await exchange(req, c.mutation.bad, stringsIn(body));
+      },
+      runs(1200),
+    );
     await assertAlive(server.port);
   });
 
   it('every route with every method, huge headers and huge bodies', async (t) => {
-    const served = new Set(routes.flatMap((r) => [`${r.method} ${r.path}`, ...(r.method === 'GET' ? [`HEAD ${r.path}`] : [])]));
+    const served = new Set(
+      routes.flatMap((r) => [`${r.method} ${r.path}`, ...(r.method === 'GET' ? [`HEAD ${r.path}`] : [])]),
+    );
     const arb = fc.record({
       route: fc.constantFrom(...routes),
       method,
       persona,
       headerBytes: fc.constantFrom(0, 0, 1_000, 8_000, 15_000, 16_200, 20_000, 70_000),
       headerCount: fc.constantFrom(1, 1, 50, 500),
-      body: fc.constantFrom<BodySpec | null>(null, { kind: 'huge', bytes: 1_048_576, fill: 'json-string' }, { kind: 'huge', bytes: 1_048_576, fill: 'binary' }, { kind: 'deep', open: '[', close: ']', depth: 10_000, closed: true }),
+      body: fc.constantFrom<BodySpec | null>(
+        null,
+        { kind: 'huge', bytes: 1_048_576, fill: 'json-string' },
+        { kind: 'huge', bytes: 1_048_576, fill: 'binary' },
+        { kind: 'deep', open: '[', close: ']', depth: 10_000, closed: true },
+      ),
       unicodeHeader: oddString,
     });
-    await fuzz(t, FILE, 'api: methods, huge headers and bodies', arb, async (c) => {
-      const headers: Record<string, string> = { ...authHeaders(c.persona, c.method), 'x-client-version': headerSafe(c.unicodeHeader), 'x-request-id': headerSafe(c.unicodeHeader) || 'id' };
-      if (c.headerBytes) {
-        const per = Math.max(1, Math.floor(c.headerBytes / c.headerCount));
-        for (let i = 0; i < c.headerCount; i++) headers[`x-fuzz-${i}`] = 'h'.repeat(per);
-      }
-      if (c.body) headers['content-type'] = 'application/json';
-      const values = Object.fromEntries(c.route.params.map((n) => [n, paramValue(c.route, n, { kind: 'fuzz', s: 'nothing-here' })]));
-      const req: Request = { method: c.method, path: fillPath(c.route, values), headers, ...(c.body && c.method !== 'GET' && c.method !== 'HEAD' ? { body: renderBody(c.body) } : {}) };
-      const mustFail =
-        c.persona.kind !== 'valid' || c.route.params.length > 0 || !served.has(`${c.method} ${c.route.path}`) || (c.body !== null && !!c.route.body && c.method === c.route.method);
-      await exchange(req, mustFail && c.method !== 'OPTIONS', [c.unicodeHeader]);
-    }, runs(500));
+    await fuzz(
+      t,
+      FILE,
+      'api: methods, huge headers and bodies',
+      arb,
+      async (c) => {
+        const headers: Record<string, string> = {
+          ...authHeaders(c.persona, c.method),
+          'x-client-version': headerSafe(c.unicodeHeader),
+          'x-request-id': headerSafe(c.unicodeHeader) || 'id',
+        };
+        if (c.headerBytes) {
+          const per = Math.max(1, Math.floor(c.headerBytes / c.headerCount));
+          for (let i = 0; i < c.headerCount; i++) headers[`x-fuzz-${i}`] = 'h'.repeat(per);
+        }
+        if (c.body) headers['content-type'] = 'application/json';
+        const values = Object.fromEntries(
+          c.route.params.map((n) => [n, paramValue(c.route, n, { kind: 'fuzz', s: 'nothing-here' })]),
+        );
+        const req: Request = {
+          method: c.method,
+          path: fillPath(c.route, values),
+          headers,
+          ...(c.body && c.method !== 'GET' && c.method !== 'HEAD' ? { body: renderBody(c.body) } : {}),
+        };
+        const mustFail =
+          c.persona.kind !== 'valid' ||
+          c.route.params.length > 0 ||
+          !served.has(`${c.method} ${c.route.path}`) ||
+          (c.body !== null && !!c.route.body && c.method === c.route.method);
+        await exchange(req, mustFail && c.method !== 'OPTIONS', [c.unicodeHeader]);
+      },
+      runs(500),
+    );
     await assertAlive(server.port);
   });
 
   it('the admin account still works after the fuzzing (no state was corrupted)', async () => {
-    const res = await send(server.port, { method: 'GET', path: '/v2/users/me', headers: { authorization: `Bearer ${tokens['member-key']}` } });
+    const res = await send(server.port, {
+      method: 'GET',
+      path: '/v2/users/me',
+      headers: { authorization: `Bearer ${tokens['member-key']}` },
+    });
     // member-key has no read:users: a clean 403 (not a 500) shows the key and its account are intact.
     checkAnswer({ method: 'GET', path: '/v2/users/me' }, res, { format: 'api', mustFail: true, origin: server.url });
-    const projects = await send(server.port, { method: 'GET', path: '/v2/projects', headers: { authorization: `Bearer ${tokens['member-key']}` } });
-    if (projects.status !== 200) throw new Error(`listing projects after the fuzzing: ${projects.status} ${projects.text}`);
+    const projects = await send(server.port, {
+      method: 'GET',
+      path: '/v2/projects',
+      headers: { authorization: `Bearer ${tokens['member-key']}` },
+    });
+    if (projects.status !== 200)
+      throw new Error(`listing projects after the fuzzing: ${projects.status} ${projects.text}`);
     void admin;
   });
 });

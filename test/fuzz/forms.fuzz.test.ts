@@ -13,8 +13,22 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { credentialFactory, credentialServerEnv, type TestUser } from '../support/credentials.ts';
 import { Browser, authorizeUrl, csrfFrom, formAction, registerApp } from '../support/http.ts';
 import {
-  assertAlive, badBody, checkAnswer, contentType, formEncode, fuzz, headerSafe, method, oddString, pct, renderBody, runs, send, summary,
-  type BodySpec, type Request,
+  assertAlive,
+  badBody,
+  checkAnswer,
+  contentType,
+  formEncode,
+  fuzz,
+  headerSafe,
+  method,
+  oddString,
+  pct,
+  renderBody,
+  runs,
+  send,
+  summary,
+  type BodySpec,
+  type Request,
 } from './kit.ts';
 import { fillPath, pageRoutes, type Route } from './routes.ts';
 
@@ -63,7 +77,9 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
   /** A browser at the login step of a fresh OAuth authorization (an interaction to post to). */
   async function freshInteraction(): Promise<void> {
     const browser = new Browser(server.url);
-    const res = await browser.get(`/oauth/authorize?client_id=${webClientId}&redirect_uri=${encodeURIComponent('https://client.example/callback')}&response_type=code&scope=read:users&state=s`);
+    const res = await browser.get(
+      `/oauth/authorize?client_id=${webClientId}&redirect_uri=${encodeURIComponent('https://client.example/callback')}&response_type=code&scope=read:users&state=s`,
+    );
     const location = res.headers.get('location') ?? '';
     const uid = /\/interaction\/([^/?#]+)/.exec(location)?.[1];
     if (!uid) throw new Error(`no interaction: ${res.status} ${location}`);
@@ -84,11 +100,23 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
   async function freshConsent(): Promise<void> {
     await signedInElsewhere(member.id);
     const browser = new Browser(server.url);
-    const start = await browser.get(authorizeUrl(server.url, { clientId: webClientId, redirectUri: 'https://client.example/callback', scope: 'read:users', state: 's', extra: { prompt: 'consent' } }));
+    const start = await browser.get(
+      authorizeUrl(server.url, {
+        clientId: webClientId,
+        redirectUri: 'https://client.example/callback',
+        scope: 'read:users',
+        state: 's',
+        extra: { prompt: 'consent' },
+      }),
+    );
     const { res: loginPage } = await browser.follow(start);
     const html = await loginPage.text();
     const { res: consentPage, url } = await browser.follow(
-      await browser.postForm(formAction(html, '/login'), { _csrf: csrfFrom(html), email: member.email, password: member.password }),
+      await browser.postForm(formAction(html, '/login'), {
+        _csrf: csrfFrom(html),
+        email: member.email,
+        password: member.password,
+      }),
     );
     const page = await consentPage.text();
     const uid = /\/interaction\/([^/?#]+)/.exec(url)?.[1];
@@ -103,8 +131,13 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
     await signedInElsewhere(twoFactorId);
     const browser = new Browser(server.url);
     const token = await tokenOf(browser, '/login');
-    const res = await browser.postForm('/login', { _csrf: token, email: twoFactorEmail, password: TWO_FACTOR_PASSWORD });
-    if (res.status !== 303 || !res.headers.get('location')?.startsWith('/login/2fa')) throw new Error(`2fa login step: ${res.status} ${res.headers.get('location')}`);
+    const res = await browser.postForm('/login', {
+      _csrf: token,
+      email: twoFactorEmail,
+      password: TWO_FACTOR_PASSWORD,
+    });
+    if (res.status !== 303 || !res.headers.get('location')?.startsWith('/login/2fa'))
+      throw new Error(`2fa login step: ${res.status} ${res.headers.get('location')}`);
     personas.pending2fa = { browser, csrf: token };
     pendingUses = 0;
   }
@@ -126,15 +159,29 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
 
     // The member's own resources, for forms that name one.
     const key = await f.apiKey(member, ['read:projects'], { name: 'fuzz target' });
-    const app = await registerApp(member.browser, { name: 'Fuzz forms app', redirect_uris: ['https://client.example/callback'], scopes: ['read:users'] });
-    const hook = await member.browser.postJson('/v2/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['*'] }, { origin: server.url });
+    const app = await registerApp(member.browser, {
+      name: 'Fuzz forms app',
+      redirect_uris: ['https://client.example/callback'],
+      scopes: ['read:users'],
+    });
+    const hook = await member.browser.postJson(
+      '/v2/webhooks',
+      { url: 'http://127.0.0.1:9/hook', events: ['*'] },
+      { origin: server.url },
+    );
     if (hook.status !== 201) throw new Error(`webhook: ${hook.status} ${await hook.text()}`);
     const granted = await f.oauthToken(member, ['read:users']);
     realIds['id:/settings/api-keys'] = key.id;
     realIds['id:/settings/applications'] = app.client_id;
     realIds['id:/settings/webhooks'] = ((await hook.json()) as { id: string }).id;
     realIds['clientId:/settings/authorized-apps'] = granted.app.client_id;
-    webClientId = (await registerApp(dev.browser, { name: 'Fuzz forms web', redirect_uris: ['https://client.example/callback'], scopes: ['read:users'] })).client_id;
+    webClientId = (
+      await registerApp(dev.browser, {
+        name: 'Fuzz forms web',
+        redirect_uris: ['https://client.example/callback'],
+        scopes: ['read:users'],
+      })
+    ).client_id;
 
     // Accounts with TOTP on, for the second-factor forms: one for the pending persona, one to target.
     const withTwoFactor = async (tag: string) => {
@@ -174,16 +221,41 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
   // -- building requests --------------------------------------------------------------------
 
   const FIELDS = [
-    'email', 'password', 'name', 'code', 'current_password', 'new_password', 'scopes', 'scopes[]', 'expires_at', 'expires_in', 'allowed_ips',
-    'redirect_uris', 'type', 'url', 'events', 'events[]', 'description', 'status', 'decision', 'return_to', 'a[b][c]', '__proto__[admin]',
-    'constructor[prototype][admin]', 'email[]', 'password[toString]',
+    'email',
+    'password',
+    'name',
+    'code',
+    'current_password',
+    'new_password',
+    'scopes',
+    'scopes[]',
+    'expires_at',
+    'expires_in',
+    'allowed_ips',
+    'redirect_uris',
+    'type',
+    'url',
+    'events',
+    'events[]',
+    'description',
+    'status',
+    'decision',
+    'return_to',
+    'a[b][c]',
+    '__proto__[admin]',
+    'constructor[prototype][admin]',
+    'email[]',
+    'password[toString]',
   ];
   const csrf: fc.Arbitrary<Csrf> = fc.oneof(
     { weight: 5, arbitrary: fc.constant<Csrf>({ t: 'field' }) },
     { weight: 1, arbitrary: fc.constant<Csrf>({ t: 'header' }) },
     { weight: 2, arbitrary: fc.constant<Csrf>({ t: 'none' }) },
     { weight: 2, arbitrary: oddString.map((s): Csrf => ({ t: 'wrong', s })) },
-    { weight: 1, arbitrary: fc.constantFrom<Csrf>({ t: 'other-browser' }, { t: 'twice' }, { t: 'nested' }, { t: 'huge' }) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom<Csrf>({ t: 'other-browser' }, { t: 'twice' }, { t: 'nested' }, { t: 'huge' }),
+    },
   );
   const enc: fc.Arbitrary<Enc> = fc.oneof(
     { weight: 6, arbitrary: fc.constant<Enc>({ t: 'form' }) },
@@ -193,9 +265,37 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
   const param: fc.Arbitrary<Param> = fc.oneof(
     { weight: 3, arbitrary: fc.constant<Param>({ t: 'real' }) },
     { weight: 3, arbitrary: oddString.filter((s) => s !== '').map((s): Param => ({ t: 'fuzz', s })) },
-    { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%00', '..', '%2e%2e', '%2F', '%E0%A4%A', '%ED%A0%80', 'new').map((raw): Param => ({ t: 'raw', raw })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom('%', '%zz', '%00', '..', '%2e%2e', '%2F', '%E0%A4%A', '%ED%A0%80', 'new')
+        .map((raw): Param => ({ t: 'raw', raw })),
+    },
   );
-  const fieldValue = fc.oneof({ weight: 4, arbitrary: oddString }, { weight: 1, arbitrary: fc.constantFrom('read:users', 'write:projects', 'admin:all', 'https://client.example/callback', 'http://127.0.0.1:9/x', '*', 'web', 'service', 'active', 'disabled', '000000', '123456', 'ABCD-EFGH-IJKL-MNOP', '2099-01-01', '10.0.0.0/8', '::1/128') });
+  const fieldValue = fc.oneof(
+    { weight: 4, arbitrary: oddString },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        'read:users',
+        'write:projects',
+        'admin:all',
+        'https://client.example/callback',
+        'http://127.0.0.1:9/x',
+        '*',
+        'web',
+        'service',
+        'active',
+        'disabled',
+        '000000',
+        '123456',
+        'ABCD-EFGH-IJKL-MNOP',
+        '2099-01-01',
+        '10.0.0.0/8',
+        '::1/128',
+      ),
+    },
+  );
 
   function paramValue(route: Route, name: string, p: Param, who?: Who): string {
     if (p.t === 'raw') return p.raw;
@@ -206,21 +306,44 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
   }
 
   /** Builds one form post; says whether its CSRF token is certainly not valid. */
-  function buildForm(route: Route, who: Who, c: Csrf, e: Enc, pairs: [string, string][], params: Param[], returnTo: string | null) {
+  function buildForm(
+    route: Route,
+    who: Who,
+    c: Csrf,
+    e: Enc,
+    pairs: [string, string][],
+    params: Param[],
+    returnTo: string | null,
+  ) {
     const persona = personas[who];
     const headers: Record<string, string> = { accept: 'text/html,application/xhtml+xml' };
     if (persona.browser) headers['cookie'] = persona.browser.jar.header();
     const fields: [string, string][] = [];
     const token = persona.csrf ?? 'no-token';
     switch (c.t) {
-      case 'field': fields.push(['_csrf', token]); break;
-      case 'header': headers['x-csrf-token'] = token; break;
-      case 'wrong': fields.push(['_csrf', c.s === token ? `${c.s}x` : c.s]); break;
-      case 'other-browser': fields.push(['_csrf', personas[who === 'anon' ? 'member' : 'anon'].csrf!]); break;
-      case 'twice': fields.push(['_csrf', token], ['_csrf', token]); break;
-      case 'nested': fields.push(['_csrf[]', token]); break;
-      case 'huge': fields.push(['_csrf', token.repeat(2000)]); break;
-      case 'none': break;
+      case 'field':
+        fields.push(['_csrf', token]);
+        break;
+      case 'header':
+        headers['x-csrf-token'] = token;
+        break;
+      case 'wrong':
+        fields.push(['_csrf', c.s === token ? `${c.s}x` : c.s]);
+        break;
+      case 'other-browser':
+        fields.push(['_csrf', personas[who === 'anon' ? 'member' : 'anon'].csrf!]);
+        break;
+      case 'twice':
+        fields.push(['_csrf', token], ['_csrf', token]);
+        break;
+      case 'nested':
+        fields.push(['_csrf[]', token]);
+        break;
+      case 'huge':
+        fields.push(['_csrf', token.repeat(2000)]);
+        break;
+      case 'none':
+        break;
     }
     fields.push(...pairs);
     let body: Buffer;
@@ -242,7 +365,16 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
     const fieldOk = c.t === 'field' && e.t === 'form';
     const headerOk = c.t === 'header';
     const certainlyForged = persona.csrf === null || !(fieldOk || headerOk);
-    return { req, certainlyForged, sent: [...pairs.flat(), ...(c.t === 'wrong' ? [c.s] : []), ...params.flatMap((p) => (p.t === 'fuzz' ? [p.s] : [])), ...(returnTo ? [returnTo] : [])] };
+    return {
+      req,
+      certainlyForged,
+      sent: [
+        ...pairs.flat(),
+        ...(c.t === 'wrong' ? [c.s] : []),
+        ...params.flatMap((p) => (p.t === 'fuzz' ? [p.s] : [])),
+        ...(returnTo ? [returnTo] : []),
+      ],
+    };
   }
 
   /** Keeps the stateful personas usable: a sign-out ends the member's session, an interaction gets used up. */
@@ -259,27 +391,74 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
     const forms = routes.filter((r) => r.method === 'POST');
     const arb = fc.record({
       route: fc.constantFrom(...forms),
-      who: fc.constantFrom<Who>('none', 'anon', 'member', 'member', 'pending2fa', 'interaction', 'interaction', 'consent', 'consent'),
+      who: fc.constantFrom<Who>(
+        'none',
+        'anon',
+        'member',
+        'member',
+        'pending2fa',
+        'interaction',
+        'interaction',
+        'consent',
+        'consent',
+      ),
       csrf,
       enc,
-      pairs: fc.array(fc.tuple(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...FIELDS) }, { weight: 1, arbitrary: oddString }), fieldValue), { maxLength: 6 }),
+      pairs: fc.array(
+        fc.tuple(
+          fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...FIELDS) }, { weight: 1, arbitrary: oddString }),
+          fieldValue,
+        ),
+        { maxLength: 6 },
+      ),
       params: fc.array(param, { minLength: 2, maxLength: 2 }),
-      returnTo: fc.option(fc.oneof(oddString, fc.constantFrom('//evil.example', '/\\evil.example', 'https://evil.example', '/dashboard', '/%0d%0aSet-Cookie:%20x=1', '/\r\nInjected: 1')), { nil: null }),
-      xff: fc.constantFrom('10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6', '10.0.0.7', '10.0.0.8'),
+      returnTo: fc.option(
+        fc.oneof(
+          oddString,
+          fc.constantFrom(
+            '//evil.example',
+            '/\\evil.example',
+            'https://evil.example',
+            '/dashboard',
+            '/%0d%0aSet-Cookie:%20x=1',
+            '/\r\nInjected: 1',
+          ),
+        ),
+        { nil: null },
+      ),
+      xff: fc.constantFrom(
+        '10.0.0.1',
+        '10.0.0.2',
+        '10.0.0.3',
+        '10.0.0.4',
+        '10.0.0.5',
+        '10.0.0.6',
+        '10.0.0.7',
+        '10.0.0.8',
+      ),
     });
-    await fuzz(t, FILE, 'forms: every form post', arb, async (c) => {
-      const { req, certainlyForged, sent } = buildForm(c.route, c.who, c.csrf, c.enc, c.pairs, c.params, c.returnTo);
-      req.headers!['x-forwarded-for'] = c.xff;
-      const res = await send(server.port, req);
-      checkAnswer(req, res, { format: 'page', mustFail: false, sent, origin: server.url });
-      // Without a valid token: refused (403; or the body was refused before the check: 400/413/415/431),
-      // or, on a page that needs an account, sent to sign in first. Never acted on.
-      const toLogin = res.status >= 300 && res.status < 400 && /^\/login(\?|$)/.test(String(res.headers['location']));
-      if (certainlyForged && ![400, 403, 413, 415, 431].includes(res.status) && !toLogin) {
-        throw new Error(`a form without a valid CSRF token got ${res.status}, not 403: POST ${req.path.slice(0, 200)} -> ${res.headers['location'] ?? res.text.slice(0, 200)}`);
-      }
-      await afterCase(c.route, c.who, res.status);
-    }, runs(1800));
+    await fuzz(
+      t,
+      FILE,
+      'forms: every form post',
+      arb,
+      async (c) => {
+        const { req, certainlyForged, sent } = buildForm(c.route, c.who, c.csrf, c.enc, c.pairs, c.params, c.returnTo);
+        req.headers!['x-forwarded-for'] = c.xff;
+        const res = await send(server.port, req);
+        checkAnswer(req, res, { format: 'page', mustFail: false, sent, origin: server.url });
+        // Without a valid token: refused (403; or the body was refused before the check: 400/413/415/431),
+        // or, on a page that needs an account, sent to sign in first. Never acted on.
+        const toLogin = res.status >= 300 && res.status < 400 && /^\/login(\?|$)/.test(String(res.headers['location']));
+        if (certainlyForged && ![400, 403, 413, 415, 431].includes(res.status) && !toLogin) {
+          throw new Error(
+            `a form without a valid CSRF token got ${res.status}, not 403: POST ${req.path.slice(0, 200)} -> ${res.headers['location'] ?? res.text.slice(0, 200)}`,
+          );
+        }
+        await afterCase(c.route, c.who, res.status);
+      },
+      runs(1800),
+    );
     await assertAlive(server.port);
   });
 
@@ -294,23 +473,45 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
       code: fc.oneof(oddString, fc.stringMatching(/^\d{6}$/), fc.stringMatching(/^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$/)),
       xff: fc.constantFrom('10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4'),
     });
-    await fuzz(t, FILE, 'forms: sign-in and second factor', arb, async (c) => {
-      const email = c.email.replace('MEMBER', target.email).replace('TWOFACTOR', targetTwoFactorEmail).replace('UPPER', target.email.toUpperCase());
-      const password = c.password.replace('RIGHT', c.email.includes('TWOFACTOR') ? TWO_FACTOR_PASSWORD : target.password);
-      const pairs: [string, string][] = [['email', email], ['password', password], ['code', c.code]];
-      const params: Param[] = [{ t: 'real' }, { t: 'real' }];
-      const { req, sent } = buildForm(c.route, c.who, { t: 'field' }, { t: 'form' }, pairs, params, null);
-      req.headers!['x-forwarded-for'] = c.xff;
-      const res = await send(server.port, req);
-      checkAnswer(req, res, { format: 'page', mustFail: false, sent: sent.filter((s) => s !== target.password && s !== TWO_FACTOR_PASSWORD), origin: server.url });
-      await afterCase(c.route, c.who, res.status);
-      // A successful sign-up or sign-in made this browser someone else: start it afresh.
-      if (c.who === 'anon' && res.status === 303) {
-        const anon = new Browser(server.url);
-        personas.anon = { browser: anon, csrf: await tokenOf(anon) };
-      }
-      if (c.who === 'pending2fa' && res.status === 303) await freshPending();
-    }, runs(500));
+    await fuzz(
+      t,
+      FILE,
+      'forms: sign-in and second factor',
+      arb,
+      async (c) => {
+        const email = c.email
+          .replace('MEMBER', target.email)
+          .replace('TWOFACTOR', targetTwoFactorEmail)
+          .replace('UPPER', target.email.toUpperCase());
+        const password = c.password.replace(
+          'RIGHT',
+          c.email.includes('TWOFACTOR') ? TWO_FACTOR_PASSWORD : target.password,
+        );
+        const pairs: [string, string][] = [
+          ['email', email],
+          ['password', password],
+          ['code', c.code],
+        ];
+        const params: Param[] = [{ t: 'real' }, { t: 'real' }];
+        const { req, sent } = buildForm(c.route, c.who, { t: 'field' }, { t: 'form' }, pairs, params, null);
+        req.headers!['x-forwarded-for'] = c.xff;
+        const res = await send(server.port, req);
+        checkAnswer(req, res, {
+          format: 'page',
+          mustFail: false,
+          sent: sent.filter((s) => s !== target.password && s !== TWO_FACTOR_PASSWORD),
+          origin: server.url,
+        });
+        await afterCase(c.route, c.who, res.status);
+        // A successful sign-up or sign-in made this browser someone else: start it afresh.
+        if (c.who === 'anon' && res.status === 303) {
+          const anon = new Browser(server.url);
+          personas.anon = { browser: anon, csrf: await tokenOf(anon) };
+        }
+        if (c.who === 'pending2fa' && res.status === 303) await freshPending();
+      },
+      runs(500),
+    );
     await assertAlive(server.port);
   });
 
@@ -321,31 +522,53 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
       method: fc.oneof({ weight: 4, arbitrary: fc.constant('GET') }, { weight: 1, arbitrary: method }),
       who: fc.constantFrom<Who>('none', 'anon', 'member', 'pending2fa', 'interaction', 'consent'),
       params: fc.array(param, { minLength: 2, maxLength: 2 }),
-      query: fc.array(fc.tuple(fc.oneof(fc.constantFrom('return_to', 'error', 'page', 'q', 'id', 'return_to[]'), oddString), oddString), { maxLength: 3 }),
+      query: fc.array(
+        fc.tuple(
+          fc.oneof(fc.constantFrom('return_to', 'error', 'page', 'q', 'id', 'return_to[]'), oddString),
+          oddString,
+        ),
+        { maxLength: 3 },
+      ),
       accept: fc.constantFrom('text/html', '*/*', '', 'application/json', 'text/plain', 'image/png'),
       header: oddString,
     });
     void pages;
-    await fuzz(t, FILE, 'forms: every page', arb, async (c) => {
-      const persona = personas[c.who];
-      const values: Record<string, string> = {};
-      c.route.params.forEach((name, i) => (values[name] = paramValue(c.route, name, c.params[i]!, c.who)));
-      const query = c.query.length ? `?${c.query.map(([k, v]) => `${pct(k)}=${pct(v)}`).join('&')}` : '';
-      const headers: Record<string, string> = { 'user-agent': headerSafe(c.header), referer: headerSafe(c.header) };
-      if (c.accept) headers['accept'] = c.accept;
-      if (persona.browser) headers['cookie'] = persona.browser.jar.header();
-      const req: Request = { method: c.method, path: fillPath(c.route, values) + query, headers };
-      const res = await send(server.port, req);
-      // An HTML page unless the client asked for something else (then JSON errors are fine too).
-      const format = !c.accept || /html|\*\/\*/.test(c.accept) ? 'page' : 'page-or-json';
-      checkAnswer(req, res, { format, mustFail: false, sent: [...c.query.flat(), c.header, ...c.params.flatMap((p) => (p.t === 'fuzz' ? [p.s] : []))], origin: server.url });
-      if (c.method === 'POST') await afterCase(c.route, c.who, res.status);
-    }, runs(900));
+    await fuzz(
+      t,
+      FILE,
+      'forms: every page',
+      arb,
+      async (c) => {
+        const persona = personas[c.who];
+        const values: Record<string, string> = {};
+        c.route.params.forEach((name, i) => (values[name] = paramValue(c.route, name, c.params[i]!, c.who)));
+        const query = c.query.length ? `?${c.query.map(([k, v]) => `${pct(k)}=${pct(v)}`).join('&')}` : '';
+        const headers: Record<string, string> = { 'user-agent': headerSafe(c.header), referer: headerSafe(c.header) };
+        if (c.accept) headers['accept'] = c.accept;
+        if (persona.browser) headers['cookie'] = persona.browser.jar.header();
+        const req: Request = { method: c.method, path: fillPath(c.route, values) + query, headers };
+        const res = await send(server.port, req);
+        // An HTML page unless the client asked for something else (then JSON errors are fine too).
+        const format = !c.accept || /html|\*\/\*/.test(c.accept) ? 'page' : 'page-or-json';
+        checkAnswer(req, res, {
+          format,
+          mustFail: false,
+          sent: [...c.query.flat(), c.header, ...c.params.flatMap((p) => (p.t === 'fuzz' ? [p.s] : []))],
+          origin: server.url,
+        });
+        if (c.method === 'POST') await afterCase(c.route, c.who, res.status);
+      },
+      runs(900),
+    );
     await assertAlive(server.port);
   });
 
   it('the member is still signed in and their resources intact after the fuzzing', async () => {
-    const res = await send(server.port, { method: 'GET', path: '/settings/api-keys', headers: { cookie: personas.member.browser!.jar.header(), accept: 'text/html' } });
+    const res = await send(server.port, {
+      method: 'GET',
+      path: '/settings/api-keys',
+      headers: { cookie: personas.member.browser!.jar.header(), accept: 'text/html' },
+    });
     if (res.status !== 200) throw new Error(`/settings/api-keys after the fuzzing: ${res.status}`);
     const login = await send(server.port, { method: 'GET', path: '/login', headers: { accept: 'text/html' } });
     if (login.status !== 200) throw new Error(`/login after the fuzzing: ${login.status}`);

@@ -67,7 +67,8 @@ export async function fuzz<T>(
   } catch (err) {
     const cause = (err as { cause?: unknown }).cause;
     const message = `${(err as Error).message}${cause instanceof Error ? `\nCause: ${cause.message}` : ''}`;
-    const short = message.length > 6000 ? `${message.slice(0, 6000)}\n... (${message.length - 6000} more characters)` : message;
+    const short =
+      message.length > 6000 ? `${message.slice(0, 6000)}\n... (${message.length - 6000} more characters)` : message;
     throw new Error(
       `fuzz property "${name}" failed with FUZZ_SEED=${BASE_SEED} (property seed ${seed}).\n` +
         `Reproduce: FUZZ_SEED=${BASE_SEED}${SOAK ? ' SOAK=1' : ''} node --conditions=development --import tsx --test --test-name-pattern=${JSON.stringify(name)} ${file}\n${short}`,
@@ -77,7 +78,10 @@ export async function fuzz<T>(
   tally.cases += numRuns;
   tally.properties += 1;
   tally.ms += ms;
-  const seen = [...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ');
+  const seen = [...statuses]
+    .sort(([a], [b]) => a - b)
+    .map(([s, n]) => `${s}×${n}`)
+    .join(' ');
   t.diagnostic(`${name}: ${numRuns} cases in ${ms} ms (seed ${seed}); answers ${seen}`);
 }
 
@@ -111,7 +115,8 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 8, timeout: 3_000 })
  */
 export function send(port: number, req: Request, timeoutMs = 20_000): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body, 'utf8');
+    const body =
+      req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body, 'utf8');
     const headers: Record<string, string | string[]> = { ...req.headers };
     if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
       headers['content-length'] = String(body.length);
@@ -131,7 +136,9 @@ export function send(port: number, req: Request, timeoutMs = 20_000): Promise<An
     const timer = setTimeout(() => r.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     r.on('error', (e) => {
       clearTimeout(timer);
-      reject(new Error(`${req.method} ${req.path.slice(0, 200)}: ${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`));
+      reject(
+        new Error(`${req.method} ${req.path.slice(0, 200)}: ${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`),
+      );
     });
     r.end(body);
   });
@@ -150,7 +157,11 @@ export interface RawAnswer {
  * Writes bytes on a fresh TCP connection and reads until the server closes or `waitMs` passes, for
  * requests no HTTP client would send (CR/LF in a header value, broken framing, truncated bodies).
  */
-export function rawExchange(port: number, data: Buffer | string, opts: { waitMs?: number; endAfterWrite?: boolean } = {}): Promise<RawAnswer> {
+export function rawExchange(
+  port: number,
+  data: Buffer | string,
+  opts: { waitMs?: number; endAfterWrite?: boolean } = {},
+): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -191,7 +202,11 @@ export async function assertAlive(port: number): Promise<void> {
 /** Percent-encodes the UTF-8 bytes of any JS string (lone surrogates included, as U+FFFD). */
 export function pct(s: string): string {
   return [...Buffer.from(s, 'utf8')]
-    .map((b) => (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+    .map((b) =>
+      /[A-Za-z0-9\-._~]/.test(String.fromCharCode(b))
+        ? String.fromCharCode(b)
+        : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
     .join('');
 }
 
@@ -216,21 +231,134 @@ export function headerSafe(s: string): string {
 
 /** Characters that have broken parsers, templates, logs and terminals somewhere. */
 export const WEIRD_CHARS = [
-  '\u0000', '\u0001', '\u001b', '\u007f', '\u202e', '\u202d', '\u200f', '\u200e', '\u200b', '\u200d', '\ufeff',
-  '\ud800', '\udfff', '\udbff\udfff', '\ud83d\ude00', '😀', '👨‍👩‍👧‍👦', '🏳️‍🌈', 'é', 'e\u0301', '\u0338', 'ﷺ', 'ß', 'İ', 'ǅ',
-  '\uffff', '\ufffd', '\u2028', '\u2029', '\u0085', '\r', '\n', '\r\n', '\t', '\v', '\f',
-  '%00', '%', '%zz', '%0d%0a', '%2e%2e', '%2f', '%5c', '\\', '"', "'", '`', '<', '>', '&', '&amp;', '=', ';', ',', ' ', '+', '#', '?', '/',
-  '${', '}', '<%=', '%>', '<%~', '{{', '}}', '__proto__', 'constructor', 'prototype', '../', '..\\', '*', '[]', '{}', '$where',
+  '\u0000',
+  '\u0001',
+  '\u001b',
+  '\u007f',
+  '\u202e',
+  '\u202d',
+  '\u200f',
+  '\u200e',
+  '\u200b',
+  '\u200d',
+  '\ufeff',
+  '\ud800',
+  '\udfff',
+  '\udbff\udfff',
+  '\ud83d\ude00',
+  '😀',
+  '👨‍👩‍👧‍👦',
+  '🏳️‍🌈',
+  'é',
+  'e\u0301',
+  '\u0338',
+  'ﷺ',
+  'ß',
+  'İ',
+  'ǅ',
+  '\uffff',
+  '\ufffd',
+  '\u2028',
+  '\u2029',
+  '\u0085',
+  '\r',
+  '\n',
+  '\r\n',
+  '\t',
+  '\v',
+  '\f',
+  '%00',
+  '%',
+  '%zz',
+  '%0d%0a',
+  '%2e%2e',
+  '%2f',
+  '%5c',
+  '\\',
+  '"',
+  "'",
+  '`',
+  '<',
+  '>',
+  '&',
+  '&amp;',
+  '=',
+  ';',
+  ',',
+  ' ',
+  '+',
+  '#',
+  '?',
+  '/',
+  '${',
+  '}',
+  '<%=',
+  '%>',
+  '<%~',
+  '{{',
+  '}}',
+  '__proto__',
+  'constructor',
+  'prototype',
+  '../',
+  '..\\',
+  '*',
+  '[]',
+  '{}',
+  '$where',
 ];
 
 const SPECIAL_STRINGS = [
-  '', ' ', '   ', 'null', 'undefined', 'true', 'false', '0', '-1', '1e999', '-0', 'NaN', 'Infinity', '0x10', '9007199254740993',
-  '__proto__', 'constructor', 'hasOwnProperty', 'toString', "' OR '1'='1' --", '"; DROP TABLE accounts; --', '<script>alert(1)</script>',
-  '"><img src=x onerror=alert(1)>', '../../../../etc/passwd', '..%2f..%2fetc%2fpasswd', 'javascript:alert(1)', 'data:text/html,<b>x</b>',
-  'http://evil.example/', '//evil.example', '/\\evil.example', '\\\\evil.example', 'https://evil.example@127.0.0.1/', 'file:///etc/passwd',
-  'http://169.254.169.254/latest/meta-data/', 'http://[::1]/', 'http://0x7f000001/', '<%= it.constructor.constructor("return process")() %>',
-  '{{7*7}}', '${7*7}', '%s%s%s%n', 'lk_', 'lk_000000000000_', 'usr_', 'app_', 'Bearer', 'a@b', 'admin@example.com', '😀@😀.😀',
-  'x'.repeat(255), 'A'.repeat(1025),
+  '',
+  ' ',
+  '   ',
+  'null',
+  'undefined',
+  'true',
+  'false',
+  '0',
+  '-1',
+  '1e999',
+  '-0',
+  'NaN',
+  'Infinity',
+  '0x10',
+  '9007199254740993',
+  '__proto__',
+  'constructor',
+  'hasOwnProperty',
+  'toString',
+  "' OR '1'='1' --",
+  '"; DROP TABLE accounts; --',
+  '<script>alert(1)</script>',
+  '"><img src=x onerror=alert(1)>',
+  '../../../../etc/passwd',
+  '..%2f..%2fetc%2fpasswd',
+  'javascript:alert(1)',
+  'data:text/html,<b>x</b>',
+  'http://evil.example/',
+  '//evil.example',
+  '/\\evil.example',
+  '\\\\evil.example',
+  'https://evil.example@127.0.0.1/',
+  'file:///etc/passwd',
+  'http://169.254.169.254/latest/meta-data/',
+  'http://[::1]/',
+  'http://0x7f000001/',
+  '<%= it.constructor.constructor("return process")() %>',
+  '{{7*7}}',
+  '${7*7}',
+  '%s%s%s%n',
+  'lk_',
+  'lk_000000000000_',
+  'usr_',
+  'app_',
+  'Bearer',
+  'a@b',
+  'admin@example.com',
+  '😀@😀.😀',
+  'x'.repeat(255),
+  'A'.repeat(1025),
 ];
 
 /** Strings people type, strings that break things, and strings no person types. */
@@ -238,7 +366,10 @@ export const oddString: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: fc.string({ maxLength: 40 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 30 }) },
   { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength: 30 }) },
-  { weight: 3, arbitrary: fc.array(fc.constantFrom(...WEIRD_CHARS), { minLength: 1, maxLength: 12 }).map((a) => a.join('')) },
+  {
+    weight: 3,
+    arbitrary: fc.array(fc.constantFrom(...WEIRD_CHARS), { minLength: 1, maxLength: 12 }).map((a) => a.join('')),
+  },
   { weight: 3, arbitrary: fc.constantFrom(...SPECIAL_STRINGS) },
   {
     weight: 1,
@@ -252,7 +383,10 @@ export const oddString: fc.Arbitrary<string> = fc.oneof(
 export const anyJson: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
   { weight: 1, arbitrary: fc.dictionary(oddString, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 }) },
-  { weight: 1, arbitrary: fc.constantFrom<unknown>(null, true, 0, -0, 1e308, -1e308, 5e-324, '', [], {}, [[]], [{}], { '': '' }) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<unknown>(null, true, 0, -0, 1e308, -1e308, 5e-324, '', [], {}, [[]], [{}], { '': '' }),
+  },
 );
 
 /** A request body, described (small, readable in a counterexample) and built when sent. */
@@ -269,16 +403,52 @@ export const badBody: fc.Arbitrary<BodySpec> = fc.oneof(
     weight: 4,
     arbitrary: fc
       .constantFrom(
-        '', '{', '}', '[', '{"a":', '{"a" 1}', "{'a':1}", '{"a":1,}', '[1,]', '{"a":1}{"b":2}', '{"a":1} x', 'nul', 'tru', 'NaN',
-        'Infinity', '-', '1e', '"\\u12"', '"\\x41"', '"\\ud800"', '\ufeff{}', '/* c */{}', '{"__proto__":{"admin":true}}',
-        '{"constructor":{"prototype":{"admin":true}}}', '{"a":"\u0000"}', '{"a":1e400}', '{"a":-1e400}', '{"a":123456789012345678901234567890}',
-        '\u0000', '\r\n\r\n', 'a=1&b=2', '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
+        '',
+        '{',
+        '}',
+        '[',
+        '{"a":',
+        '{"a" 1}',
+        "{'a':1}",
+        '{"a":1,}',
+        '[1,]',
+        '{"a":1}{"b":2}',
+        '{"a":1} x',
+        'nul',
+        'tru',
+        'NaN',
+        'Infinity',
+        '-',
+        '1e',
+        '"\\u12"',
+        '"\\x41"',
+        '"\\ud800"',
+        '\ufeff{}',
+        '/* c */{}',
+        '{"__proto__":{"admin":true}}',
+        '{"constructor":{"prototype":{"admin":true}}}',
+        '{"a":"\u0000"}',
+        '{"a":1e400}',
+        '{"a":-1e400}',
+        '{"a":123456789012345678901234567890}',
+        '\u0000',
+        '\r\n\r\n',
+        'a=1&b=2',
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
         '--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--x--',
       )
       .map((text): BodySpec => ({ kind: 'text', text })),
   },
-  { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map((text): BodySpec => ({ kind: 'text', text })) },
-  { weight: 2, arbitrary: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 200 }).map((bytes): BodySpec => ({ kind: 'bytes', bytes })) },
+  {
+    weight: 3,
+    arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map((text): BodySpec => ({ kind: 'text', text })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .array(fc.integer({ min: 0, max: 255 }), { maxLength: 200 })
+      .map((bytes): BodySpec => ({ kind: 'bytes', bytes })),
+  },
   {
     weight: 3,
     arbitrary: fc
@@ -292,7 +462,10 @@ export const badBody: fc.Arbitrary<BodySpec> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .record({ bytes: fc.constantFrom(70_000, 1_048_576), fill: fc.constantFrom('json-string' as const, 'form' as const, 'binary' as const, 'array' as const) })
+      .record({
+        bytes: fc.constantFrom(70_000, 1_048_576),
+        fill: fc.constantFrom('json-string' as const, 'form' as const, 'binary' as const, 'array' as const),
+      })
       .map((r): BodySpec => ({ kind: 'huge', ...r })),
   },
 );
@@ -307,7 +480,10 @@ export function renderBody(spec: BodySpec): Buffer {
       return Buffer.from(spec.bytes);
     case 'deep': {
       const leaf = spec.open.endsWith(':') ? '1' : '';
-      return Buffer.from(spec.open.repeat(spec.depth) + leaf + (spec.closed ? spec.close.repeat(spec.depth) : ''), 'utf8');
+      return Buffer.from(
+        spec.open.repeat(spec.depth) + leaf + (spec.closed ? spec.close.repeat(spec.depth) : ''),
+        'utf8',
+      );
     }
     case 'huge':
       switch (spec.fill) {
@@ -334,7 +510,10 @@ export function bodyCertainlyBad(body: Buffer | undefined, type: string | null, 
   if (!body || body.length === 0) return false;
   const mime = (type ?? '').split(';')[0]!.trim().toLowerCase();
   if (!JSON_TYPES.test(mime)) return true;
-  const charset = /charset=([^;]+)/i.exec(type ?? '')?.[1]?.trim().toLowerCase();
+  const charset = /charset=([^;]+)/i
+    .exec(type ?? '')?.[1]
+    ?.trim()
+    .toLowerCase();
   if (charset && !['utf-8', 'utf8'].includes(charset)) return true;
   const text = body.toString('utf8').replace(/^\ufeff/, '');
   if (text === '') return false;
@@ -350,28 +529,66 @@ export function bodyCertainlyBad(body: Buffer | undefined, type: string | null, 
 
 /** Content types, right, wrong and malformed. */
 export const contentType: fc.Arbitrary<string | null> = fc.constantFrom(
-  null, 'application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'application/json; charset=utf-16',
-  'application/json; charset=latin1', 'application/json; charset=bogus-9', 'application/x-www-form-urlencoded',
-  'application/x-www-form-urlencoded; charset=utf-7', 'text/plain', 'text/html', 'multipart/form-data; boundary=x',
-  'multipart/form-data', 'application/xml', 'application/octet-stream', 'application/vnd.api+json', 'application/merge-patch+json',
-  'application/jwt', '*/*', '', 'json', 'application/', '/', ';;;', 'application/json, text/html', 'text/plain; charset="',
-  'application/json; boundary=', 'application/x-www-form-urlencoded, application/json',
+  null,
+  'application/json',
+  'application/json; charset=utf-8',
+  'APPLICATION/JSON',
+  'application/json; charset=utf-16',
+  'application/json; charset=latin1',
+  'application/json; charset=bogus-9',
+  'application/x-www-form-urlencoded',
+  'application/x-www-form-urlencoded; charset=utf-7',
+  'text/plain',
+  'text/html',
+  'multipart/form-data; boundary=x',
+  'multipart/form-data',
+  'application/xml',
+  'application/octet-stream',
+  'application/vnd.api+json',
+  'application/merge-patch+json',
+  'application/jwt',
+  '*/*',
+  '',
+  'json',
+  'application/',
+  '/',
+  ';;;',
+  'application/json, text/html',
+  'text/plain; charset="',
+  'application/json; boundary=',
+  'application/x-www-form-urlencoded, application/json',
 );
 
 /** HTTP methods, including ones nothing here implements. */
 export const method: fc.Arbitrary<string> = fc.constantFrom(
-  'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'PROPFIND', 'MKCOL', 'LOCK', 'COPY', 'PURGE', 'SEARCH', 'REPORT',
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'TRACE',
+  'PROPFIND',
+  'MKCOL',
+  'LOCK',
+  'COPY',
+  'PURGE',
+  'SEARCH',
+  'REPORT',
 );
 
 /** A value of a JSON type, excluding the types given (for "wrong type for this field"). */
 export function wrongTypeValue(allowed: Set<string>): fc.Arbitrary<unknown> {
   const options: fc.Arbitrary<unknown>[] = [];
   if (!allowed.has('string')) options.push(oddString);
-  if (!allowed.has('number') && !allowed.has('integer')) options.push(fc.oneof(fc.integer(), fc.double({ noNaN: true }), fc.constantFrom(0, -1, 1e308, -0)));
+  if (!allowed.has('number') && !allowed.has('integer'))
+    options.push(fc.oneof(fc.integer(), fc.double({ noNaN: true }), fc.constantFrom(0, -1, 1e308, -0)));
   if (!allowed.has('boolean')) options.push(fc.boolean());
   if (!allowed.has('null')) options.push(fc.constant(null));
   if (!allowed.has('array')) options.push(fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 4 }));
-  if (!allowed.has('object')) options.push(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }));
+  if (!allowed.has('object'))
+    options.push(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }));
   return fc.oneof(...options);
 }
 
@@ -404,7 +621,8 @@ const INTERNALS: RegExp[] = [
 ];
 const PATHS = [process.cwd(), os.tmpdir() + '/latchkey-test-'].filter((p) => p.length > 4);
 
-const htmlEscape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const htmlEscape = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /**
  * The body with every string the request carried removed (raw, HTML-escaped and JSON-escaped):
@@ -414,7 +632,12 @@ function withoutEchoes(text: string, sent: string[]): string {
   let out = text;
   for (const s of sent) {
     if (s.length < 3) continue;
-    for (const form of new Set([s, htmlEscape(s), JSON.stringify(s).slice(1, -1), htmlEscape(JSON.stringify(s).slice(1, -1))])) {
+    for (const form of new Set([
+      s,
+      htmlEscape(s),
+      JSON.stringify(s).slice(1, -1),
+      htmlEscape(JSON.stringify(s).slice(1, -1)),
+    ])) {
       if (form.length >= 3) out = out.split(form).join('');
     }
   }
@@ -447,7 +670,9 @@ export interface Expectation {
 
 function fail(what: string, req: Request, res: Answer): never {
   const head = `${req.method} ${req.path.length > 300 ? `${req.path.slice(0, 300)}...` : req.path}`;
-  throw new Error(`${what}\n  request: ${head}\n  answer: ${res.status} ${res.headers['content-type'] ?? ''}\n  body: ${res.text.slice(0, 500)}`);
+  throw new Error(
+    `${what}\n  request: ${head}\n  answer: ${res.status} ${res.headers['content-type'] ?? ''}\n  body: ${res.text.slice(0, 500)}`,
+  );
 }
 
 /** Node's HTTP parser answers bad framing and over-long headers itself, with an empty body. */
@@ -470,7 +695,8 @@ export function checkAnswer(req: Request, res: Answer, exp: Expectation): void {
     if (/^(x-injected|injected|set-cookie2)$/i.test(name)) fail(`header injection: ${name}`, req, res);
   }
   const requestId = res.headers['x-request-id'];
-  if (requestId !== undefined && !/^[A-Za-z0-9._:-]{1,128}$/.test(String(requestId))) fail('malformed X-Request-ID echoed', req, res);
+  if (requestId !== undefined && !/^[A-Za-z0-9._:-]{1,128}$/.test(String(requestId)))
+    fail('malformed X-Request-ID echoed', req, res);
 
   if (res.status === 431 || isParserAnswer(res)) return; // documented: Node refuses over-long headers (431) and broken framing (400)
 
@@ -485,16 +711,25 @@ export function checkAnswer(req: Request, res: Answer, exp: Expectation): void {
   }
 
   if (res.status >= 400 && req.method !== 'HEAD') {
-    const format = exp.format === 'page-or-json' ? (type.startsWith('application/json') ? (/^\{"error":\{/.test(res.text) ? 'api' : 'oauth') : 'page') : exp.format;
+    const format =
+      exp.format === 'page-or-json'
+        ? type.startsWith('application/json')
+          ? /^\{"error":\{/.test(res.text)
+            ? 'api'
+            : 'oauth'
+          : 'page'
+        : exp.format;
     if (format === 'api') {
       if (!type.startsWith('application/json')) fail('API error is not JSON', req, res);
       const body = parseJson(req, res) as { error?: { code?: unknown; message?: unknown } };
       const code = body?.error?.code;
-      if (typeof code !== 'string' || typeof body.error?.message !== 'string') fail('API error is not {"error":{"code","message"}}', req, res);
+      if (typeof code !== 'string' || typeof body.error?.message !== 'string')
+        fail('API error is not {"error":{"code","message"}}', req, res);
       const statuses = API_ERROR_STATUS[code];
       if (!statuses) fail(`undocumented error code ${code}`, req, res);
       if (!statuses.includes(res.status)) fail(`code ${code} with status ${res.status}`, req, res);
-      if (res.status === 401 && !String(res.headers['www-authenticate'] ?? '').startsWith('Bearer')) fail('401 without WWW-Authenticate: Bearer', req, res);
+      if (res.status === 401 && !String(res.headers['www-authenticate'] ?? '').startsWith('Bearer'))
+        fail('401 without WWW-Authenticate: Bearer', req, res);
       if (res.status === 429 && res.headers['retry-after'] === undefined) fail('429 without Retry-After', req, res);
     } else if (format === 'oauth') {
       if (!type.startsWith('application/json')) fail('OAuth error is not JSON', req, res);
@@ -502,11 +737,19 @@ export function checkAnswer(req: Request, res: Answer, exp: Expectation): void {
       if (typeof body?.error !== 'string' || !/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/.test(body.error)) {
         // A few answers before the provider (not found, method) come from our own error handler.
         const ours = body as unknown as { error?: { code?: unknown } };
-        if (!(ours?.error && typeof ours.error === 'object' && typeof ours.error.code === 'string' && [404, 405].includes(res.status))) {
+        if (
+          !(
+            ours?.error &&
+            typeof ours.error === 'object' &&
+            typeof ours.error.code === 'string' &&
+            [404, 405].includes(res.status)
+          )
+        ) {
           fail('OAuth error is not RFC 6749 {"error": "..."}', req, res);
         }
       }
-      if (body.error_description !== undefined && typeof body.error_description !== 'string') fail('error_description is not a string', req, res);
+      if (body.error_description !== undefined && typeof body.error_description !== 'string')
+        fail('error_description is not a string', req, res);
     } else {
       if (!type.startsWith('text/html')) fail('page error is not HTML', req, res);
       if (!/<html[\s>]/i.test(res.text)) fail('page error is not an HTML page', req, res);

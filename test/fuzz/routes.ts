@@ -61,7 +61,11 @@ function mountedRoutes(server: TestServer): { route: Omit<Route, 'query'>; api: 
   return out;
 }
 
-type Operation = { operationId?: string; parameters?: { name: string; in: string }[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } };
+type Operation = {
+  operationId?: string;
+  parameters?: { name: string; in: string }[];
+  requestBody?: { content?: Record<string, { schema?: JsonSchema }> };
+};
 
 /** The JSON API routes (/v2, /oauth/applications) with their body schemas from the document. */
 export function apiRoutes(server: TestServer): Route[] {

@@ -101,7 +101,12 @@ describe(`crash safety: SIGKILL under write load, ${CYCLES} times`, { timeout: (
     // Setup on the first start: the owner, a service application, a webhook endpoint.
     owner = new Browser(base());
     await signUp(owner, `owner-${crypto.randomBytes(4).toString('hex')}@example.com`, PASSWORD);
-    service = await registerApp(owner, { name: 'Crash service', type: 'service', redirect_uris: [], scopes: ['read:users'] });
+    service = await registerApp(owner, {
+      name: 'Crash service',
+      type: 'service',
+      redirect_uris: [],
+      scopes: ['read:users'],
+    });
     const hook = await browserJson(owner, 'POST', '/v2/webhooks', { url: receiver.url(), events: ['api_key.created'] });
     assert.equal(hook.status, 201);
     endpointId = ((await hook.json()) as { id: string }).id;
@@ -137,7 +142,14 @@ describe(`crash safety: SIGKILL under write load, ${CYCLES} times`, { timeout: (
       // Let the load run until each kind of write has been acknowledged this cycle (at most
       // 15 s), then a random while longer, then kill mid-flight.
       const mark = { accounts: acked.accounts.length, keys: acked.keys.length, tokens: acked.tokens.length };
-      await waitFor(() => acked.accounts.length > mark.accounts && acked.keys.length > mark.keys + 1 && acked.tokens.length > mark.tokens + 1, 15_000, 20);
+      await waitFor(
+        () =>
+          acked.accounts.length > mark.accounts &&
+          acked.keys.length > mark.keys + 1 &&
+          acked.tokens.length > mark.tokens + 1,
+        15_000,
+        20,
+      );
       await sleep(200 + Math.random() * 1000);
       const atKill = inFlight;
       const killedAt = Date.now();
@@ -146,27 +158,61 @@ describe(`crash safety: SIGKILL under write load, ${CYCLES} times`, { timeout: (
       await load;
       lastKillAt = killedAt;
       const integrity = integrityCheck(file);
-      kills.push({ at: killedAt, inFlight: atKill, acknowledged: acked.accounts.length + acked.keys.length + acked.tokens.length - before, integrity });
+      kills.push({
+        at: killedAt,
+        inFlight: atKill,
+        acknowledged: acked.accounts.length + acked.keys.length + acked.tokens.length - before,
+        integrity,
+      });
       assert.equal(integrity, 'ok', `integrity_check after kill ${cycle + 1}`);
-      assert.ok(running.errors().length === 0, `server logged errors before kill ${cycle + 1}: ${running.errors().slice(0, 3).join('\n')}`);
+      assert.ok(
+        running.errors().length === 0,
+        `server logged errors before kill ${cycle + 1}: ${running.errors().slice(0, 3).join('\n')}`,
+      );
     }
     console.log(`restarts took ${startMs.join(', ')} ms`);
     console.log(`kills: ${kills.map((k) => `${k.acknowledged} acked, ${k.inFlight} in flight`).join('; ')}`);
-    console.log(`acknowledged: ${acked.accounts.length} sign-ups, ${acked.keys.length} keys, ${acked.tokens.length} tokens`);
+    console.log(
+      `acknowledged: ${acked.accounts.length} sign-ups, ${acked.keys.length} keys, ${acked.tokens.length} tokens`,
+    );
     assert.deepEqual(refusals, [], 'no write was refused while the server was up');
-    assert.ok(kills.every((k) => k.inFlight > 0), 'every kill hit requests in flight');
-    assert.ok(acked.keys.length > 0 && acked.tokens.length > 0 && acked.accounts.length > 0, 'each kind of write was acknowledged');
+    assert.ok(
+      kills.every((k) => k.inFlight > 0),
+      'every kill hit requests in flight',
+    );
+    assert.ok(
+      acked.keys.length > 0 && acked.tokens.length > 0 && acked.accounts.length > 0,
+      'each kind of write was acknowledged',
+    );
 
     // The database as the last kill left it, before any restart: every acknowledged row is there.
     const db = new SQLite(file, { readonly: true, fileMustExist: true });
     try {
       assert.deepEqual(db.pragma('foreign_key_check'), [], 'no dangling references');
       const emails = new Set((db.prepare('SELECT email FROM users').all() as { email: string }[]).map((r) => r.email));
-      assert.deepEqual(acked.accounts.filter((e) => !emails.has(e)), [], 'acknowledged accounts missing');
+      assert.deepEqual(
+        acked.accounts.filter((e) => !emails.has(e)),
+        [],
+        'acknowledged accounts missing',
+      );
       const keyIds = new Set((db.prepare('SELECT id FROM api_keys').all() as { id: string }[]).map((r) => r.id));
-      assert.deepEqual(acked.keys.filter((k) => !keyIds.has(k.id)).map((k) => k.id), [], 'acknowledged keys missing');
-      const tokenHashes = new Set((db.prepare("SELECT id_hash FROM oidc_payloads WHERE type = 'ClientCredentials'").all() as { id_hash: string }[]).map((r) => r.id_hash));
-      assert.deepEqual(acked.tokens.filter((t) => !tokenHashes.has(crypto.hash('sha256', t, 'hex'))).length, 0, 'acknowledged tokens missing');
+      assert.deepEqual(
+        acked.keys.filter((k) => !keyIds.has(k.id)).map((k) => k.id),
+        [],
+        'acknowledged keys missing',
+      );
+      const tokenHashes = new Set(
+        (
+          db.prepare("SELECT id_hash FROM oidc_payloads WHERE type = 'ClientCredentials'").all() as {
+            id_hash: string;
+          }[]
+        ).map((r) => r.id_hash),
+      );
+      assert.deepEqual(
+        acked.tokens.filter((t) => !tokenHashes.has(crypto.hash('sha256', t, 'hex'))).length,
+        0,
+        'acknowledged tokens missing',
+      );
     } finally {
       db.close();
     }
@@ -186,14 +232,20 @@ describe(`crash safety: SIGKILL under write load, ${CYCLES} times`, { timeout: (
         else await res.arrayBuffer();
       }),
       ...acked.tokens.map((token) => async () => {
-        const res = await fetch(`${base()}/oauth/introspect`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: basicAuth(service) }, body: JSON.stringify({ token }) });
+        const res = await fetch(`${base()}/oauth/introspect`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: basicAuth(service) },
+          body: JSON.stringify({ token }),
+        });
         const body = (await res.json()) as { active?: boolean };
         if (body.active !== true) failures.push(`token ${token.slice(0, 8)}…: ${JSON.stringify(body)}`);
       }),
     ];
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      for (let job = queue.shift(); job; job = queue.shift()) await job();
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let job = queue.shift(); job; job = queue.shift()) await job();
+      }),
+    );
     assert.deepEqual(failures, []);
   });
 
@@ -203,15 +255,33 @@ describe(`crash safety: SIGKILL under write load, ${CYCLES} times`, { timeout: (
     const heldUntil = new Map<string, number>();
     const db = new SQLite(file, { readonly: true, fileMustExist: true });
     try {
-      const events = db.prepare("SELECT id, body FROM webhook_events WHERE type = 'api_key.created'").all() as { id: string; body: string }[];
+      const events = db.prepare("SELECT id, body FROM webhook_events WHERE type = 'api_key.created'").all() as {
+        id: string;
+        body: string;
+      }[];
       const eventOfKey = new Map(events.map((e) => [(JSON.parse(e.body) as { data: { id: string } }).data.id, e.id]));
-      assert.deepEqual(acked.keys.filter((k) => !eventOfKey.has(k.id)).map((k) => k.id), [], 'acknowledged keys without their event');
-      const rows = db.prepare('SELECT event_id, status, locked_until FROM webhook_deliveries WHERE endpoint_id = ?').all(endpointId) as { event_id: string; status: string; locked_until: number | null }[];
+      assert.deepEqual(
+        acked.keys.filter((k) => !eventOfKey.has(k.id)).map((k) => k.id),
+        [],
+        'acknowledged keys without their event',
+      );
+      const rows = db
+        .prepare('SELECT event_id, status, locked_until FROM webhook_deliveries WHERE endpoint_id = ?')
+        .all(endpointId) as { event_id: string; status: string; locked_until: number | null }[];
       const deliveries = new Map(rows.map((d) => [d.event_id, d]));
-      assert.deepEqual(acked.keys.filter((k) => !deliveries.has(eventOfKey.get(k.id)!)).map((k) => k.id), [], 'events without a delivery to the endpoint');
+      assert.deepEqual(
+        acked.keys.filter((k) => !deliveries.has(eventOfKey.get(k.id)!)).map((k) => k.id),
+        [],
+        'events without a delivery to the endpoint',
+      );
       for (const k of acked.keys) {
         const d = deliveries.get(eventOfKey.get(k.id)!)!;
-        if (d.status === 'pending' && d.locked_until !== null && d.locked_until > Date.now() && d.locked_until <= lastKillAt + CLAIM_MS) {
+        if (
+          d.status === 'pending' &&
+          d.locked_until !== null &&
+          d.locked_until > Date.now() &&
+          d.locked_until <= lastKillAt + CLAIM_MS
+        ) {
           held.add(k.id);
           heldUntil.set(k.id, d.locked_until);
         }
@@ -220,19 +290,34 @@ describe(`crash safety: SIGKILL under write load, ${CYCLES} times`, { timeout: (
       db.close();
     }
     const undelivered = () => {
-      const seen = new Set(receiver.requests.filter((r) => r.answered === 200).map((r) => (eventOf(r).data as { id: string }).id));
+      const seen = new Set(
+        receiver.requests.filter((r) => r.answered === 200).map((r) => (eventOf(r).data as { id: string }).id),
+      );
       return acked.keys.map((k) => k.id).filter((id) => !seen.has(id));
     };
     // Everything not held by a dead process's claim arrives within a few worker passes. In soak
     // mode the claims are waited out too (they come back by themselves within CLAIM_MS).
     const delivered = await waitFor(() => undelivered().every((id) => held.has(id)), 30_000, 200);
-    console.log(`webhooks: ${receiver.requests.length} deliveries received for ${acked.keys.length} acknowledged keys; ${held.size} held by a killed process's claim (${[...held].filter((id) => undelivered().includes(id)).length} of them not yet received)`);
-    assert.ok(delivered, `undelivered: ${undelivered().filter((id) => !held.has(id)).slice(0, 5).join(', ')}`);
+    console.log(
+      `webhooks: ${receiver.requests.length} deliveries received for ${acked.keys.length} acknowledged keys; ${held.size} held by a killed process's claim (${[...held].filter((id) => undelivered().includes(id)).length} of them not yet received)`,
+    );
+    assert.ok(
+      delivered,
+      `undelivered: ${undelivered()
+        .filter((id) => !held.has(id))
+        .slice(0, 5)
+        .join(', ')}`,
+    );
     // Claims that run out soon are waited for in CI too: a dead process's claim does come back.
-    const soon = [...held].filter((id) => undelivered().includes(id) && (heldUntil.get(id) ?? Infinity) <= Date.now() + 10_000);
+    const soon = [...held].filter(
+      (id) => undelivered().includes(id) && (heldUntil.get(id) ?? Infinity) <= Date.now() + 10_000,
+    );
     if (soon.length) {
       const back = await waitFor(() => soon.every((id) => !undelivered().includes(id)), 25_000, 200);
-      assert.ok(back, `claims ran out but not delivered: ${soon.filter((id) => undelivered().includes(id)).join(', ')}`);
+      assert.ok(
+        back,
+        `claims ran out but not delivered: ${soon.filter((id) => undelivered().includes(id)).join(', ')}`,
+      );
     }
     if (SOAK && held.size) {
       const all = await waitFor(() => undelivered().length === 0, lastKillAt + CLAIM_MS - Date.now() + 15_000, 500);

@@ -18,7 +18,12 @@ export interface PostForm {
   html: string;
 }
 
-const decode = (s: string) => s.replace(/&amp;/g, '&').replace(/&#x2F;/gi, '/').replace(/&#39;/g, "'").replace(/&quot;/g, '"');
+const decode = (s: string) =>
+  s
+    .replace(/&amp;/g, '&')
+    .replace(/&#x2F;/gi, '/')
+    .replace(/&#39;/g, "'")
+    .replace(/&quot;/g, '"');
 
 /** Every `<form method="post">` of a page, with its action and its `_csrf` field (if any). */
 export function postForms(html: string): PostForm[] {
@@ -42,7 +47,8 @@ export function viewTemplates(): [string, string][] {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.eta')) out.push([path.relative(PROJECT_ROOT, full), fs.readFileSync(full, 'utf8')]);
+      else if (entry.name.endsWith('.eta'))
+        out.push([path.relative(PROJECT_ROOT, full), fs.readFileSync(full, 'utf8')]);
     }
   };
   walk(path.join(PROJECT_ROOT, 'views'));
@@ -68,7 +74,11 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs: number,
 }
 
 /** Runs `worker` on `concurrency` lanes until `until()` is true; each lane loops. */
-export async function lanes(concurrency: number, until: () => boolean, worker: (lane: number) => Promise<void>): Promise<void> {
+export async function lanes(
+  concurrency: number,
+  until: () => boolean,
+  worker: (lane: number) => Promise<void>,
+): Promise<void> {
   await Promise.all(
     Array.from({ length: concurrency }, async (_, lane) => {
       while (!until()) await worker(lane);

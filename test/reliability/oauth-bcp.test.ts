@@ -47,7 +47,11 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     server = await startTestServer({ now: () => Date.now() + offset, env: { WEBHOOK_ALLOW_PRIVATE: '1' } });
     dev = new Browser(server.url);
     await signUp(dev, uniqueEmail('dev'), PASSWORD);
-    web = await registerApp(dev, { name: 'Web', redirect_uris: [REDIRECT_URI], scopes: ['read:users', 'write:projects'] });
+    web = await registerApp(dev, {
+      name: 'Web',
+      redirect_uris: [REDIRECT_URI],
+      scopes: ['read:users', 'write:projects'],
+    });
     spa = await registerApp(dev, { name: 'SPA', type: 'spa', redirect_uris: [REDIRECT_URI], scopes: ['read:users'] });
     service = await registerApp(dev, { name: 'Service', type: 'service', redirect_uris: [], scopes: ['read:users'] });
     user = await newUser(server);
@@ -58,7 +62,16 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
   });
 
   /** The first answer to an authorization request (no redirect followed). */
-  const authorizeRequest = (app: RegisteredApp, o: { redirectUri?: string; scope?: string; state?: string; codeChallenge?: string; extra?: Record<string, string> } = {}) =>
+  const authorizeRequest = (
+    app: RegisteredApp,
+    o: {
+      redirectUri?: string;
+      scope?: string;
+      state?: string;
+      codeChallenge?: string;
+      extra?: Record<string, string>;
+    } = {},
+  ) =>
     new Browser(server.url).get(
       authorizeUrl(server.url, {
         clientId: app.client_id,
@@ -87,14 +100,29 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
   // §2.1, §4.1: redirect URIs are compared with exact string matching. (Also oauth-errors.test.ts.)
   it('§4.1 matches redirect URIs exactly: no prefix, suffix, query, scheme, port, host or path variants', async () => {
     const variants = [
-      'https://myapp.com/callback/', 'https://myapp.com/callbackx', 'https://myapp.com/callback/extra', 'https://myapp.com/call',
-      'https://myapp.com/callback?x=1', 'https://myapp.com/callback?', 'https://myapp.com/callback#frag',
-      'http://myapp.com/callback', 'https://myapp.com:443/callback', 'https://myapp.com:8443/callback',
-      'https://MYAPP.com/callback', 'https://evil.myapp.com/callback', 'https://myapp.com.evil.example/callback',
-      'https://myapp.com@evil.example/callback', 'https://evil.example/callback', 'https://myapp.com/callback/../evil',
-      'https://myapp.com/CALLBACK', 'https://myapp.com/callback%2F..%2Fevil', ' https://myapp.com/callback', 'https://myapp.com//callback',
+      'https://myapp.com/callback/',
+      'https://myapp.com/callbackx',
+      'https://myapp.com/callback/extra',
+      'https://myapp.com/call',
+      'https://myapp.com/callback?x=1',
+      'https://myapp.com/callback?',
+      'https://myapp.com/callback#frag',
+      'http://myapp.com/callback',
+      'https://myapp.com:443/callback',
+      'https://myapp.com:8443/callback',
+      'https://MYAPP.com/callback',
+      'https://evil.myapp.com/callback',
+      'https://myapp.com.evil.example/callback',
+      'https://myapp.com@evil.example/callback',
+      'https://evil.example/callback',
+      'https://myapp.com/callback/../evil',
+      'https://myapp.com/CALLBACK',
+      'https://myapp.com/callback%2F..%2Fevil',
+      ' https://myapp.com/callback',
+      'https://myapp.com//callback',
     ];
-    for (const redirectUri of variants) await assertNoRedirect(await authorizeRequest(web, { redirectUri }), redirectUri);
+    for (const redirectUri of variants)
+      await assertNoRedirect(await authorizeRequest(web, { redirectUri }), redirectUri);
     // The registered URI itself is accepted (the request goes on to the login page).
     const ok = await authorizeRequest(web);
     assert.equal(ok.status, 303);
@@ -108,7 +136,13 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       authorizeUrl(server.url, { clientId: 'app_unknown', redirectUri: evil, scope: 'read:users', state: 's' }),
       authorizeUrl(server.url, { clientId: service.client_id, redirectUri: evil, scope: 'read:users', state: 's' }),
       `${server.url}/oauth/authorize?redirect_uri=${encodeURIComponent(evil)}&response_type=code&scope=read:users`,
-      authorizeUrl(server.url, { clientId: web.client_id, redirectUri: evil, scope: 'read:users', state: 's', extra: { response_type: 'token' } }),
+      authorizeUrl(server.url, {
+        clientId: web.client_id,
+        redirectUri: evil,
+        scope: 'read:users',
+        state: 's',
+        extra: { response_type: 'token' },
+      }),
     ];
     for (const url of requests) await assertNoRedirect(await new Browser(server.url).get(url), url);
   });
@@ -116,36 +150,70 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
   // §4.11.1 (open redirector on our own pages): the login form's return_to stays on this origin.
   it('§4.11 keeps the login return_to on this origin', async () => {
     const attempts = [
-      'https://evil.example/', '//evil.example/', '/\\evil.example', '\\\\evil.example', '/\t/evil.example', ' //evil.example',
-      'http:evil.example', 'javascript:alert(1)', '/%2F/evil.example', '/%5Cevil.example', '///evil.example', 'evil.example',
+      'https://evil.example/',
+      '//evil.example/',
+      '/\\evil.example',
+      '\\\\evil.example',
+      '/\t/evil.example',
+      ' //evil.example',
+      'http:evil.example',
+      'javascript:alert(1)',
+      '/%2F/evil.example',
+      '/%5Cevil.example',
+      '///evil.example',
+      'evil.example',
     ];
     const origin = new URL(server.url).origin;
     for (const returnTo of attempts) {
       const browser = new Browser(server.url);
       const posted = await signIn(browser, user.email, user.password, returnTo);
       assert.equal(posted.status, 303, returnTo);
-      assert.equal(new URL(posted.headers.get('location')!, server.url).origin, origin, `POST /login return_to=${returnTo}`);
+      assert.equal(
+        new URL(posted.headers.get('location')!, server.url).origin,
+        origin,
+        `POST /login return_to=${returnTo}`,
+      );
       // Already signed in: GET /login?return_to= redirects at once, to this origin only.
       const got = await browser.get(`/login?return_to=${encodeURIComponent(returnTo)}`);
-      assert.equal(new URL(got.headers.get('location')!, server.url).origin, origin, `GET /login return_to=${returnTo}`);
+      assert.equal(
+        new URL(got.headers.get('location')!, server.url).origin,
+        origin,
+        `GET /login return_to=${returnTo}`,
+      );
     }
   });
 
   // §4.2.4, §4.5: codes are single-use; a replay revokes what the first exchange issued.
   it('§4.5 makes authorization codes single-use: a replay is invalid_grant and revokes the first tokens', async () => {
     const first = await codeFlow(server, web, user);
-    const replay = await token(server, web, { grant_type: 'authorization_code', code: first.code, redirect_uri: REDIRECT_URI });
+    const replay = await token(server, web, {
+      grant_type: 'authorization_code',
+      code: first.code,
+      redirect_uri: REDIRECT_URI,
+    });
     assert.equal(replay.status, 400);
     assert.equal(replay.body['error'], 'invalid_grant');
     assert.deepEqual(await introspect(server, web, first.access_token), { active: false });
     assert.deepEqual(await introspect(server, web, first.refresh_token!), { active: false });
     // A code is bound to its client and redirect URI: another client, or another URI, cannot redeem it.
-    const other = await registerApp(dev, { name: 'Other', redirect_uris: [REDIRECT_URI, 'https://myapp.com/other'], scopes: ['read:users'] });
+    const other = await registerApp(dev, {
+      name: 'Other',
+      redirect_uris: [REDIRECT_URI, 'https://myapp.com/other'],
+      scopes: ['read:users'],
+    });
     const stolen = (await authorizeAs(server, web, user)).redirect.searchParams.get('code');
-    const byOther = await token(server, other, { grant_type: 'authorization_code', code: stolen, redirect_uri: REDIRECT_URI });
+    const byOther = await token(server, other, {
+      grant_type: 'authorization_code',
+      code: stolen,
+      redirect_uri: REDIRECT_URI,
+    });
     assert.equal(byOther.body['error'], 'invalid_grant');
     const otherUri = (await authorizeAs(server, other, user)).redirect.searchParams.get('code');
-    const wrongUri = await token(server, other, { grant_type: 'authorization_code', code: otherUri, redirect_uri: 'https://myapp.com/other' });
+    const wrongUri = await token(server, other, {
+      grant_type: 'authorization_code',
+      code: otherUri,
+      redirect_uri: 'https://myapp.com/other',
+    });
     assert.equal(wrongUri.body['error'], 'invalid_grant');
   });
 
@@ -156,7 +224,10 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     const params = paramsOf(res.headers.get('location')!);
     assert.equal(params.get('error'), 'invalid_request');
     assert.equal(params.get('code'), null);
-    const meta = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    const meta = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(meta['code_challenge_methods_supported'], ['S256']);
   });
 
@@ -165,17 +236,28 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
   it('§4.8 refuses PKCE downgrades: verifier mandatory once challenged, none without a challenge, no plain', async () => {
     const pkce = pkcePair();
     const challenged = await authorizeAs(server, web, user, { codeChallenge: pkce.challenge });
-    const missing = await token(server, web, { grant_type: 'authorization_code', code: challenged.redirect.searchParams.get('code'), redirect_uri: REDIRECT_URI });
+    const missing = await token(server, web, {
+      grant_type: 'authorization_code',
+      code: challenged.redirect.searchParams.get('code'),
+      redirect_uri: REDIRECT_URI,
+    });
     assert.equal(missing.status, 400);
     assert.equal(missing.body['error'], 'invalid_grant');
 
     const unchallenged = await authorizeAs(server, web, user);
-    const injected = await token(server, web, { grant_type: 'authorization_code', code: unchallenged.redirect.searchParams.get('code'), redirect_uri: REDIRECT_URI, code_verifier: pkce.verifier });
+    const injected = await token(server, web, {
+      grant_type: 'authorization_code',
+      code: unchallenged.redirect.searchParams.get('code'),
+      redirect_uri: REDIRECT_URI,
+      code_verifier: pkce.verifier,
+    });
     assert.equal(injected.status, 400);
     assert.equal(injected.body['error'], 'invalid_grant');
 
     for (const app of [web, spa]) {
-      const plain = await authorizeRequest(app, { extra: { code_challenge: pkce.verifier, code_challenge_method: 'plain' } });
+      const plain = await authorizeRequest(app, {
+        extra: { code_challenge: pkce.verifier, code_challenge_method: 'plain' },
+      });
       assert.equal(paramsOf(plain.headers.get('location')!).get('error'), 'invalid_request');
     }
   });
@@ -212,7 +294,10 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
   // §4.4.2 (mix-up), RFC 9207: `iss` on every authorization response, and advertised.
   it('§4.4 sends the iss authorization-response parameter (RFC 9207) on success and error redirects', async () => {
     const issuer = server.config.ISSUER;
-    const meta = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    const meta = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as Record<
+      string,
+      unknown
+    >;
     assert.equal(meta['issuer'], issuer);
     assert.equal(meta['authorization_response_iss_parameter_supported'], true);
 
@@ -246,7 +331,10 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       assert.equal(paramsOf(location).get('error'), 'unsupported_response_type', responseType);
       assert.doesNotMatch(location, /access_token|id_token=/, responseType);
     }
-    const meta = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    const meta = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(meta['response_types_supported'], ['code']);
 
     const { redirect } = await authorizeAs(server, web, user);
@@ -258,14 +346,21 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     assert.equal(inQuery.status, 401);
     assert.match(inQuery.headers.get('www-authenticate') ?? '', /^Bearer/);
     await inQuery.arrayBuffer();
-    const inHeader = await fetch(`${server.url}/v2/auth/test`, { headers: { Authorization: `Bearer ${tokens.access_token}` } });
+    const inHeader = await fetch(`${server.url}/v2/auth/test`, {
+      headers: { Authorization: `Bearer ${tokens.access_token}` },
+    });
     assert.equal(inHeader.status, 200, 'the same token works in the Authorization header');
     await inHeader.arrayBuffer();
   });
 
   // §4.3.1 (browser history / caches): token responses are never cached.
   it('§4.3 answers token requests with Cache-Control: no-store', async () => {
-    const res = await postJson(server, '/oauth/token', { grant_type: 'client_credentials', scope: 'read:users' }, { Authorization: basicAuth(service) });
+    const res = await postJson(
+      server,
+      '/oauth/token',
+      { grant_type: 'client_credentials', scope: 'read:users' },
+      { Authorization: basicAuth(service) },
+    );
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('cache-control'), 'no-store');
   });
@@ -273,10 +368,25 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
   // §4.2 (Referer leakage): pages of the flow send no Referer onwards.
   it('§4.2 sends Referrer-Policy: no-referrer from the login and consent pages', async () => {
     const browser = new Browser(server.url);
-    const start = await browser.follow(await browser.get(authorizeUrl(server.url, { clientId: web.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' })));
+    const start = await browser.follow(
+      await browser.get(
+        authorizeUrl(server.url, {
+          clientId: web.client_id,
+          redirectUri: REDIRECT_URI,
+          scope: 'read:users',
+          state: 's',
+        }),
+      ),
+    );
     assert.equal(start.res.headers.get('referrer-policy'), 'no-referrer');
     const html = await start.res.text();
-    const consent = await browser.follow(await browser.postForm(formAction(html, '/login'), { _csrf: csrfFrom(html), email: user.email, password: user.password }));
+    const consent = await browser.follow(
+      await browser.postForm(formAction(html, '/login'), {
+        _csrf: csrfFrom(html),
+        email: user.email,
+        password: user.password,
+      }),
+    );
     assert.equal(consent.res.headers.get('referrer-policy'), 'no-referrer');
     await consent.res.arrayBuffer();
   });
@@ -284,12 +394,30 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
   // §4.16: the login and consent pages cannot be framed.
   it('§4.16 forbids framing of the login, sign-up and consent pages (X-Frame-Options, frame-ancestors)', async () => {
     const browser = new Browser(server.url);
-    const pages: [string, Response][] = [['/login', await browser.get('/login')], ['/signup', await browser.get('/signup')]];
-    const login = await browser.follow(await browser.get(authorizeUrl(server.url, { clientId: web.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' })));
+    const pages: [string, Response][] = [
+      ['/login', await browser.get('/login')],
+      ['/signup', await browser.get('/signup')],
+    ];
+    const login = await browser.follow(
+      await browser.get(
+        authorizeUrl(server.url, {
+          clientId: web.client_id,
+          redirectUri: REDIRECT_URI,
+          scope: 'read:users',
+          state: 's',
+        }),
+      ),
+    );
     const loginHtml = await login.res.clone().text();
     pages.push(['interaction login', login.res]);
     const someone = await newUser(server);
-    const consent = await browser.follow(await browser.postForm(formAction(loginHtml, '/login'), { _csrf: csrfFrom(loginHtml), email: someone.email, password: someone.password }));
+    const consent = await browser.follow(
+      await browser.postForm(formAction(loginHtml, '/login'), {
+        _csrf: csrfFrom(loginHtml),
+        email: someone.email,
+        password: someone.password,
+      }),
+    );
     assert.match(await consent.res.clone().text(), /\/confirm/, 'the consent page');
     pages.push(['consent', consent.res]);
     for (const [name, res] of pages) {
@@ -308,8 +436,12 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     const b = new Browser(server.url);
     await signUp(b, email, PASSWORD);
     const app = await registerApp(b, { name: 'CSRF app', redirect_uris: [REDIRECT_URI], scopes: ['read:users'] });
-    const hook = (await (await browserJson(b, 'POST', '/v2/webhooks', { url: receiver.url(), events: ['*'] })).json()) as { id: string };
-    const key = (await (await browserJson(b, 'POST', '/v2/api-keys', { name: 'k', scopes: ['read:users'] })).json()) as { id: string };
+    const hook = (await (
+      await browserJson(b, 'POST', '/v2/webhooks', { url: receiver.url(), events: ['*'] })
+    ).json()) as { id: string };
+    const key = (await (
+      await browserJson(b, 'POST', '/v2/api-keys', { name: 'k', scopes: ['read:users'] })
+    ).json()) as { id: string };
     await server.built.webhookWorker.drain();
     await codeFlow(server, app, { email, password: PASSWORD }, { browser: b }); // an authorized app
     const pages = new Map<string, string>();
@@ -319,17 +451,33 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       pages.set(path, await res.text());
     };
     for (const path of [
-      '/dashboard', '/settings/api-keys', '/settings/api-keys/new', `/settings/api-keys/${key.id}`, `/settings/api-keys/${key.id}/revoke`,
-      '/settings/applications', '/settings/applications/new', `/settings/applications/${app.client_id}`, `/settings/applications/${app.client_id}/delete`,
-      '/settings/authorized-apps', '/settings/webhooks', '/settings/webhooks/new', `/settings/webhooks/${hook.id}`, `/settings/webhooks/${hook.id}/delete`,
-      '/settings/security', '/settings/api-keys/nonexistent',
-    ]) await get(path);
+      '/dashboard',
+      '/settings/api-keys',
+      '/settings/api-keys/new',
+      `/settings/api-keys/${key.id}`,
+      `/settings/api-keys/${key.id}/revoke`,
+      '/settings/applications',
+      '/settings/applications/new',
+      `/settings/applications/${app.client_id}`,
+      `/settings/applications/${app.client_id}/delete`,
+      '/settings/authorized-apps',
+      '/settings/webhooks',
+      '/settings/webhooks/new',
+      `/settings/webhooks/${hook.id}`,
+      `/settings/webhooks/${hook.id}/delete`,
+      '/settings/security',
+      '/settings/api-keys/nonexistent',
+    ])
+      await get(path);
     // Two-factor enrolment (its confirm form), then the overview with the disable form.
-    const begin = await b.postForm('/settings/security/2fa/begin', { _csrf: csrfFrom(pages.get('/settings/security')!) });
+    const begin = await b.postForm('/settings/security/2fa/begin', {
+      _csrf: csrfFrom(pages.get('/settings/security')!),
+    });
     const enrollHtml = await begin.text();
     pages.set('POST /settings/security/2fa/begin', enrollHtml);
     const secret = /id="totp-secret">([A-Z2-7]+)</.exec(enrollHtml)![1]!;
-    const totp = () => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate({ timestamp: Date.now() + offset });
+    const totp = () =>
+      new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate({ timestamp: Date.now() + offset });
     const confirmed = await b.postForm('/settings/security/2fa/confirm', { _csrf: csrfFrom(enrollHtml), code: totp() });
     pages.set('POST /settings/security/2fa/confirm', await confirmed.text());
     pages.set('/settings/security (2FA on)', await (await b.get('/settings/security')).text());
@@ -340,20 +488,55 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     await signIn(anon, email, PASSWORD);
     await get('/login/2fa', anon);
     const flow = new Browser(server.url);
-    const start = await flow.follow(await flow.get(authorizeUrl(server.url, { clientId: web.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' })));
+    const start = await flow.follow(
+      await flow.get(
+        authorizeUrl(server.url, {
+          clientId: web.client_id,
+          redirectUri: REDIRECT_URI,
+          scope: 'read:users',
+          state: 's',
+        }),
+      ),
+    );
     const oauthLogin = await start.res.text();
     pages.set('interaction login', oauthLogin);
-    const second = await flow.postForm(formAction(oauthLogin, '/login'), { _csrf: csrfFrom(oauthLogin), email, password: PASSWORD });
+    const second = await flow.postForm(formAction(oauthLogin, '/login'), {
+      _csrf: csrfFrom(oauthLogin),
+      email,
+      password: PASSWORD,
+    });
     pages.set('interaction 2fa', await second.text());
     const consentBrowser = new Browser(server.url);
-    const c = await consentBrowser.follow(await consentBrowser.get(authorizeUrl(server.url, { clientId: web.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' })));
+    const c = await consentBrowser.follow(
+      await consentBrowser.get(
+        authorizeUrl(server.url, {
+          clientId: web.client_id,
+          redirectUri: REDIRECT_URI,
+          scope: 'read:users',
+          state: 's',
+        }),
+      ),
+    );
     const cLogin = await c.res.text();
     const fresh = await newUser(server);
-    const consentPage = await consentBrowser.follow(await consentBrowser.postForm(formAction(cLogin, '/login'), { _csrf: csrfFrom(cLogin), email: fresh.email, password: fresh.password }));
+    const consentPage = await consentBrowser.follow(
+      await consentBrowser.postForm(formAction(cLogin, '/login'), {
+        _csrf: csrfFrom(cLogin),
+        email: fresh.email,
+        password: fresh.password,
+      }),
+    );
     pages.set('consent', await consentPage.res.text());
 
     const seen: { page: string; action: string; browser: Browser }[] = [];
-    const browserOf = (page: string) => (page.startsWith('interaction') ? flow : page === 'consent' ? consentBrowser : ['/login', '/signup', '/login/2fa'].includes(page) ? anon : b);
+    const browserOf = (page: string) =>
+      page.startsWith('interaction')
+        ? flow
+        : page === 'consent'
+          ? consentBrowser
+          : ['/login', '/signup', '/login/2fa'].includes(page)
+            ? anon
+            : b;
     for (const [page, html] of pages) {
       for (const form of postForms(html)) {
         assert.ok(form.csrf, `a POST form on ${page} has no _csrf hidden field: ${form.html.slice(0, 200)}`);
@@ -365,9 +548,21 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     // Every form in every template was seen on some page (so none was left out of this check).
     for (const [file, text] of viewTemplates()) {
       for (const m of text.matchAll(/<form\b[^>]*method="post"[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)) {
-        assert.match(m[2]!, /<input type="hidden" name="_csrf" value="<%= it\.csrfToken %>">/, `${file}: form ${m[1]} without _csrf`);
-        const pattern = new RegExp(`^${m[1]!.split(/<%=[^%]*%>/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^"]+')}$`);
-        assert.ok(seen.some((s) => pattern.test(s.action)), `${file}: no page showed its form posting to ${m[1]}`);
+        assert.match(
+          m[2]!,
+          /<input type="hidden" name="_csrf" value="<%= it\.csrfToken %>">/,
+          `${file}: form ${m[1]} without _csrf`,
+        );
+        const pattern = new RegExp(
+          `^${m[1]!
+            .split(/<%=[^%]*%>/)
+            .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+            .join('[^"]+')}$`,
+        );
+        assert.ok(
+          seen.some((s) => pattern.test(s.action)),
+          `${file}: no page showed its form posting to ${m[1]}`,
+        );
       }
     }
 
@@ -394,9 +589,18 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     const { redirect } = await authorizeAs(server, web, user);
     const code = redirect.searchParams.get('code');
     const noSecret = [
-      postJson(server, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, client_id: web.client_id }),
+      postJson(server, '/oauth/token', {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT_URI,
+        client_id: web.client_id,
+      }),
       postJson(server, '/oauth/token', { grant_type: 'client_credentials', client_id: service.client_id }),
-      postJson(server, '/oauth/token', { grant_type: 'client_credentials', client_id: service.client_id, client_secret: '' }),
+      postJson(server, '/oauth/token', {
+        grant_type: 'client_credentials',
+        client_id: service.client_id,
+        client_secret: '',
+      }),
     ];
     for (const res of await Promise.all(noSecret)) {
       assert.equal(res.status, 401, JSON.stringify(res.body));
@@ -404,20 +608,35 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       assert.equal(res.body['access_token'], undefined);
     }
     // HTTP Basic with an empty password is a malformed request (RFC 6749 §5.2 invalid_request).
-    const emptyBasic = await postJson(server, '/oauth/token', { grant_type: 'client_credentials' }, { Authorization: `Basic ${Buffer.from(`${service.client_id}:`).toString('base64')}` });
+    const emptyBasic = await postJson(
+      server,
+      '/oauth/token',
+      { grant_type: 'client_credentials' },
+      { Authorization: `Basic ${Buffer.from(`${service.client_id}:`).toString('base64')}` },
+    );
     assert.equal(emptyBasic.status, 400);
     assert.equal(emptyBasic.body['error'], 'invalid_request');
     assert.equal(emptyBasic.body['access_token'], undefined);
     // The code was not spent by the failed attempt.
-    assert.equal((await token(server, web, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI })).status, 200);
+    assert.equal(
+      (await token(server, web, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI })).status,
+      200,
+    );
   });
 
   // §2.4: the resource owner password credentials grant must not be used.
   it('§2.4 refuses the password grant', async () => {
-    const res = await token(server, web, { grant_type: 'password', username: user.email, password: user.password, scope: 'read:users' });
+    const res = await token(server, web, {
+      grant_type: 'password',
+      username: user.email,
+      password: user.password,
+      scope: 'read:users',
+    });
     assert.equal(res.status, 400);
     assert.equal(res.body['error'], 'unsupported_grant_type');
-    const meta = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as { grant_types_supported: string[] };
+    const meta = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as {
+      grant_types_supported: string[];
+    };
     assert.ok(!meta.grant_types_supported.includes('password'));
     assert.ok(!meta.grant_types_supported.includes('implicit'));
   });
@@ -428,10 +647,20 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     const info = await introspect(server, web, tokens.access_token);
     assert.equal(info['aud'], server.config.API_RESOURCE);
     assert.equal(info['scope'], 'read:users');
-    const other = await postJson(server, '/oauth/token', { grant_type: 'client_credentials', scope: 'read:users', resource: 'https://evil.example/api' }, { Authorization: basicAuth(service) });
+    const other = await postJson(
+      server,
+      '/oauth/token',
+      { grant_type: 'client_credentials', scope: 'read:users', resource: 'https://evil.example/api' },
+      { Authorization: basicAuth(service) },
+    );
     assert.equal(other.status, 400);
     assert.equal(other.body['error'], 'invalid_target');
-    const wider = await postJson(server, '/oauth/token', { grant_type: 'client_credentials', scope: 'read:users write:users' }, { Authorization: basicAuth(service) });
+    const wider = await postJson(
+      server,
+      '/oauth/token',
+      { grant_type: 'client_credentials', scope: 'read:users write:users' },
+      { Authorization: basicAuth(service) },
+    );
     assert.equal(wider.body['error'], 'invalid_scope');
   });
 
@@ -439,10 +668,23 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
   // user's credentials to the client).
   it('§4.12 redirects after the login and consent posts with 303, never 307', async () => {
     const browser = new Browser(server.url);
-    const start = await browser.follow(await browser.get(authorizeUrl(server.url, { clientId: web.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' })));
+    const start = await browser.follow(
+      await browser.get(
+        authorizeUrl(server.url, {
+          clientId: web.client_id,
+          redirectUri: REDIRECT_URI,
+          scope: 'read:users',
+          state: 's',
+        }),
+      ),
+    );
     const loginHtml = await start.res.text();
     const someone = await newUser(server);
-    const login = await browser.postForm(formAction(loginHtml, '/login'), { _csrf: csrfFrom(loginHtml), email: someone.email, password: someone.password });
+    const login = await browser.postForm(formAction(loginHtml, '/login'), {
+      _csrf: csrfFrom(loginHtml),
+      email: someone.email,
+      password: someone.password,
+    });
     assert.equal(login.status, 303);
     const consent = await browser.follow(login);
     const consentHtml = await consent.res.text();
@@ -476,14 +718,26 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
   // §4.15: a client cannot choose its client_id (to look like a user's `sub`); client-credentials
   // tokens carry no `sub`.
   it('§4.15 lets no client choose its client_id, and gives client-credentials tokens no sub', async () => {
-    const res = await dev.postJson('/oauth/applications', { name: 'Impostor', redirect_uris: [REDIRECT_URI], scopes: ['read:users'], client_id: 'usr_someone' });
+    const res = await dev.postJson('/oauth/applications', {
+      name: 'Impostor',
+      redirect_uris: [REDIRECT_URI],
+      scopes: ['read:users'],
+      client_id: 'usr_someone',
+    });
     assert.ok(res.status === 400 || res.status === 422, `status ${res.status}`);
     await res.arrayBuffer();
-    const cc = await postJson(server, '/oauth/token', { grant_type: 'client_credentials', scope: 'read:users' }, { Authorization: basicAuth(service) });
+    const cc = await postJson(
+      server,
+      '/oauth/token',
+      { grant_type: 'client_credentials', scope: 'read:users' },
+      { Authorization: basicAuth(service) },
+    );
     const info = await introspect(server, service, cc.body['access_token'] as string);
     assert.equal(info['active'], true);
     assert.equal(info['sub'], undefined);
-    const seen = await fetch(`${server.url}/v2/auth/test`, { headers: { Authorization: `Bearer ${cc.body['access_token']}` } });
+    const seen = await fetch(`${server.url}/v2/auth/test`, {
+      headers: { Authorization: `Bearer ${cc.body['access_token']}` },
+    });
     const body = (await seen.json()) as { subject: string };
     assert.ok(!body.subject.startsWith('usr_'), `subject ${body.subject}`);
   });
@@ -491,9 +745,15 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
   // §4.13: behind no proxy we trust, forwarded headers are ignored (the caller's real address counts).
   it('§4.13 ignores X-Forwarded-For unless TRUST_PROXY is set', async () => {
     assert.equal(server.config.TRUST_PROXY, 0);
-    const created = await browserJson(dev, 'POST', '/v2/api-keys', { name: 'allowlisted', scopes: ['read:users'], allowed_ips: ['203.0.113.7'] });
+    const created = await browserJson(dev, 'POST', '/v2/api-keys', {
+      name: 'allowlisted',
+      scopes: ['read:users'],
+      allowed_ips: ['203.0.113.7'],
+    });
     const { key } = (await created.json()) as { key: string };
-    const res = await fetch(`${server.url}/v2/auth/test`, { headers: { Authorization: `Bearer ${key}`, 'X-Forwarded-For': '203.0.113.7', Forwarded: 'for=203.0.113.7' } });
+    const res = await fetch(`${server.url}/v2/auth/test`, {
+      headers: { Authorization: `Bearer ${key}`, 'X-Forwarded-For': '203.0.113.7', Forwarded: 'for=203.0.113.7' },
+    });
     assert.equal(res.status, 403);
     await res.arrayBuffer();
   });
@@ -508,17 +768,36 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     assert.match(applications, /function clientSecretMatches[^{]*\{[^}]*safeEqual\(sha256\(presented\), storedHash\)/);
     assert.match(applications, /authenticateClient[\s\S]*?clientSecretMatches\(/);
     assert.match(source('src/oidc/provider.ts'), /compareClientSecret[\s\S]*?clientSecretMatches\(/);
-    assert.match(source('src/features/api-keys/api-keys.service.ts'), /safeEqual\(sha256\(key\), entry\.row\.secret_hash\)/);
+    assert.match(
+      source('src/features/api-keys/api-keys.service.ts'),
+      /safeEqual\(sha256\(key\), entry\.row\.secret_hash\)/,
+    );
     assert.match(source('src/http/csrf.ts'), /safeEqual\(sent, token\)/);
-    for (const file of ['src/features/applications/applications.service.ts', 'src/features/api-keys/api-keys.service.ts', 'src/oidc/provider.ts', 'src/http/csrf.ts']) {
-      assert.doesNotMatch(source(file), /(secret_hash|secretHash|storedHash)\s*[!=]==|[!=]==\s*(row\.|entry\.row\.)?(secret_hash|storedHash)/, `${file} compares a secret with ===`);
+    for (const file of [
+      'src/features/applications/applications.service.ts',
+      'src/features/api-keys/api-keys.service.ts',
+      'src/oidc/provider.ts',
+      'src/http/csrf.ts',
+    ]) {
+      assert.doesNotMatch(
+        source(file),
+        /(secret_hash|secretHash|storedHash)\s*[!=]==|[!=]==\s*(row\.|entry\.row\.)?(secret_hash|storedHash)/,
+        `${file} compares a secret with ===`,
+      );
     }
 
     const lastCharOff = (s: string) => s.slice(0, -1) + (s.endsWith('A') ? 'B' : 'A');
-    const cc = await postJson(server, '/oauth/token', { grant_type: 'client_credentials' }, { Authorization: basicAuth({ ...service, client_secret: lastCharOff(service.client_secret!) }) });
+    const cc = await postJson(
+      server,
+      '/oauth/token',
+      { grant_type: 'client_credentials' },
+      { Authorization: basicAuth({ ...service, client_secret: lastCharOff(service.client_secret!) }) },
+    );
     assert.equal(cc.status, 401);
     assert.equal(cc.body['error'], 'invalid_client');
-    const { key } = (await (await browserJson(dev, 'POST', '/v2/api-keys', { name: 'near-miss', scopes: ['read:users'] })).json()) as { key: string };
+    const { key } = (await (
+      await browserJson(dev, 'POST', '/v2/api-keys', { name: 'near-miss', scopes: ['read:users'] })
+    ).json()) as { key: string };
     // Same id, a different secret with a valid checksum: passes the shape check, fails the hash.
     const sameId = mintSecret(key.split('_').slice(0, 2).join('_'));
     for (const candidate of [lastCharOff(key), sameId, key.slice(0, -1)]) {

@@ -31,7 +31,8 @@ interface Answer {
 /** Why an answer is not a success or a well-formed "temporarily unavailable", or null if it is. */
 function malformed(a: Answer): string | null {
   // The authorization endpoint may answer by redirecting to the client: never with server_error.
-  if (a.kind === 'authorize' && a.status === 303) return /error=(?!temporarily_unavailable)/.test(a.location) ? `authorize redirected with ${a.location}` : null;
+  if (a.kind === 'authorize' && a.status === 303)
+    return /error=(?!temporarily_unavailable)/.test(a.location) ? `authorize redirected with ${a.location}` : null;
   if (a.status >= 200 && a.status < 400) return null;
   if (a.status !== 503) return `${a.kind} answered ${a.status}: ${a.body.slice(0, 200)}`;
   const json = () => {
@@ -44,7 +45,9 @@ function malformed(a: Answer): string | null {
   switch (a.kind) {
     case 'api': {
       const body = json();
-      return body?.error?.code === 'SERVICE_UNAVAILABLE' && typeof body.error.message === 'string' ? null : `api 503 body: ${a.body.slice(0, 200)}`;
+      return body?.error?.code === 'SERVICE_UNAVAILABLE' && typeof body.error.message === 'string'
+        ? null
+        : `api 503 body: ${a.body.slice(0, 200)}`;
     }
     case 'oauth':
       return json()?.error === 'temporarily_unavailable' ? null : `oauth 503 body: ${a.body.slice(0, 200)}`;
@@ -52,7 +55,9 @@ function malformed(a: Answer): string | null {
       return json()?.status === 'unavailable' ? null : `readyz 503 body: ${a.body.slice(0, 200)}`;
     case 'page':
     case 'authorize':
-      return a.contentType.startsWith('text/html') && !looksLikeStackTrace(a.body) ? null : `page 503: ${a.contentType} ${a.body.slice(0, 200)}`;
+      return a.contentType.startsWith('text/html') && !looksLikeStackTrace(a.body)
+        ? null
+        : `page 503: ${a.contentType} ${a.body.slice(0, 200)}`;
   }
 }
 
@@ -65,7 +70,9 @@ describe('a PostgreSQL restart under load', () => {
     cluster = await startPrivatePostgres();
     await cluster.createDatabase('latchkey');
     databaseUrl = cluster.url('latchkey');
-    instances = await startInstances(databaseUrl, [{}, {}, { env: { CREDENTIAL_EVENTS_POLL_MS: '60000' } }], { RATE_LIMIT_API_KEY: '1000000,100000' });
+    instances = await startInstances(databaseUrl, [{}, {}, { env: { CREDENTIAL_EVENTS_POLL_MS: '60000' } }], {
+      RATE_LIMIT_API_KEY: '1000000,100000',
+    });
   });
   after(async () => {
     await Promise.all(instances.map((s) => s.kill('SIGKILL')));
@@ -79,14 +86,33 @@ describe('a PostgreSQL restart under load', () => {
     const keyRes = await owner.postJson('/v2/api-keys', { name: 'load', scopes: ['write:projects', 'read:projects'] });
     assert.equal(keyRes.status, 201);
     const { key } = (await keyRes.json()) as { key: string };
-    const app = await registerApp(owner, { name: 'Restart service', type: 'service', redirect_uris: [], scopes: ['read:users'] });
-    const rs = await registerApp(owner, { name: 'Restart RS', type: 'resource_server', redirect_uris: [], scopes: ['read:users'] });
-    const web = await registerApp(owner, { name: 'Restart web', redirect_uris: ['https://web.example/cb'], scopes: ['read:users'] });
+    const app = await registerApp(owner, {
+      name: 'Restart service',
+      type: 'service',
+      redirect_uris: [],
+      scopes: ['read:users'],
+    });
+    const rs = await registerApp(owner, {
+      name: 'Restart RS',
+      type: 'resource_server',
+      redirect_uris: [],
+      scopes: ['read:users'],
+    });
+    const web = await registerApp(owner, {
+      name: 'Restart web',
+      redirect_uris: ['https://web.example/cb'],
+      scopes: ['read:users'],
+    });
     const cookie = owner.jar.header();
     const ccToken = await fetch(`${a.url}/oauth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: app.client_id, client_secret: app.client_secret!, scope: 'read:users' }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: app.client_id,
+        client_secret: app.client_secret!,
+        scope: 'read:users',
+      }).toString(),
     });
     const { access_token: opaqueToken } = (await ccToken.json()) as { access_token: string };
     const authorizeUrl = `/oauth/authorize?${new URLSearchParams({ client_id: web.client_id, redirect_uri: 'https://web.example/cb', response_type: 'code', scope: 'read:users', state: 'st' })}`;
@@ -96,12 +122,25 @@ describe('a PostgreSQL restart under load', () => {
     const created: string[] = [];
     const request = async (kind: Kind, instance: number, path: string, init: RequestInit = {}) => {
       try {
-        const res = await fetch(`${instances[instance]!.url}${path}`, { ...init, redirect: 'manual', signal: AbortSignal.timeout(15_000) });
-        const answer = { kind, instance, status: res.status, contentType: res.headers.get('content-type') ?? '', location: res.headers.get('location') ?? '', body: await res.text() };
+        const res = await fetch(`${instances[instance]!.url}${path}`, {
+          ...init,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(15_000),
+        });
+        const answer = {
+          kind,
+          instance,
+          status: res.status,
+          contentType: res.headers.get('content-type') ?? '',
+          location: res.headers.get('location') ?? '',
+          body: await res.text(),
+        };
         answers.push(answer);
         return answer;
       } catch (err) {
-        failures.push(`${kind} on instance ${instance}: ${(err as Error).message} ${String((err as Error).cause ?? '')}`);
+        failures.push(
+          `${kind} on instance ${instance}: ${(err as Error).message} ${String((err as Error).cause ?? '')}`,
+        );
         return null;
       }
     };
@@ -115,12 +154,20 @@ describe('a PostgreSQL restart under load', () => {
       await request('oauth', i, '/oauth/token', {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: app.client_id, client_secret: app.client_secret!, scope: 'read:users' }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: app.client_id,
+          client_secret: app.client_secret!,
+          scope: 'read:users',
+        }).toString(),
       });
       // Past our middleware to oidc-provider's own handler (the token row is read there).
       await request('oauth', i, '/oauth/introspect', {
         method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`${rs.client_id}:${rs.client_secret}`).toString('base64')}` },
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Authorization: `Basic ${Buffer.from(`${rs.client_id}:${rs.client_secret}`).toString('base64')}`,
+        },
         body: new URLSearchParams({ token: opaqueToken }).toString(),
       });
       await request('page', i, '/dashboard', { headers: { cookie, accept: 'text/html' } });
@@ -161,7 +208,14 @@ describe('a PostgreSQL restart under load', () => {
     loading = false;
     await load;
 
-    assert.deepEqual(instances.map((s) => s.alive()), [true, true, true], `an instance exited: ${instances.flatMap((s) => s.errors()).join('\n').slice(0, 3000)}`);
+    assert.deepEqual(
+      instances.map((s) => s.alive()),
+      [true, true, true],
+      `an instance exited: ${instances
+        .flatMap((s) => s.errors())
+        .join('\n')
+        .slice(0, 3000)}`,
+    );
     assert.deepEqual(failures, [], 'requests failed without an answer');
     const bad = answers.map(malformed).filter((m): m is string => m !== null);
     assert.deepEqual(bad.slice(0, 10), [], `${bad.length} answers were neither a success nor a well-formed 503`);
@@ -169,8 +223,12 @@ describe('a PostgreSQL restart under load', () => {
     for (const kind of ['api', 'oauth', 'page', 'authorize', 'readyz'] as const) {
       // (The authorization endpoint answers a client it still has in cache by redirecting to it with
       // error=temporarily_unavailable, RFC 6749 §4.1.2.1; an unknown one with the 503 page.)
-      const unavailable = (x: Answer) => x.status === 503 || (x.kind === 'authorize' && /error=temporarily_unavailable/.test(x.location));
-      assert.ok(whileDown.some((x) => x.kind === kind && unavailable(x)), `no "temporarily unavailable" for ${kind} while PostgreSQL was down`);
+      const unavailable = (x: Answer) =>
+        x.status === 503 || (x.kind === 'authorize' && /error=temporarily_unavailable/.test(x.location));
+      assert.ok(
+        whileDown.some((x) => x.kind === kind && unavailable(x)),
+        `no "temporarily unavailable" for ${kind} while PostgreSQL was down`,
+      );
     }
     assert.deepEqual(readyAgain, [true, true, true], 'an instance did not become ready again');
     await Promise.all(instances.map((_, i) => oneRound(i, { authorize: true })));
@@ -178,7 +236,10 @@ describe('a PostgreSQL restart under load', () => {
     for (let i = 0; i < instances.length; i++) {
       for (const kind of ['api', 'oauth', 'page', 'authorize', 'readyz'] as const) {
         const last = answers.filter((x) => x.instance === i && x.kind === kind).at(-1);
-        assert.ok(last && last.status < 400, `instance ${i} ${kind} did not recover: ${last?.status} ${last?.body.slice(0, 200)}`);
+        assert.ok(
+          last && last.status < 400,
+          `instance ${i} ${kind} did not recover: ${last?.status} ${last?.body.slice(0, 200)}`,
+        );
       }
     }
     // Every project acknowledged with 201 is stored.
@@ -199,20 +260,28 @@ describe('a PostgreSQL restart under load', () => {
       const c = new pg.Client({ connectionString: databaseUrl });
       await c.connect();
       try {
-        const { rows } = await c.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where query ilike 'LISTEN %'");
+        const { rows } = await c.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where query ilike 'LISTEN %'",
+        );
         return rows[0]!.n;
       } finally {
         await c.end();
       }
     };
     const deadline = Date.now() + 20_000;
-    while ((await listening()) < instances.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    while ((await listening()) < instances.length && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(await listening(), instances.length, 'every instance listens again');
     const probe = await owner.postJson('/v2/api-keys', { name: 'probe', scopes: ['read:users'] });
     const probeKey = (await probe.json()) as { id: string; key: string };
-    const authTest = async (url: string) => (await fetch(`${url}/v2/auth/test`, { headers: { Authorization: `Bearer ${probeKey.key}` } })).status;
+    const authTest = async (url: string) =>
+      (await fetch(`${url}/v2/auth/test`, { headers: { Authorization: `Bearer ${probeKey.key}` } })).status;
     assert.equal(await authTest(instances[2]!.url), 200);
     assert.equal((await owner.request(`/v2/api-keys/${probeKey.id}`, { method: 'DELETE' })).status, 200);
-    assertRefusedWithinOneSecond(await untilRefused([{ label: 'C (notifications only)', refused: async () => (await authTest(instances[2]!.url)) === 401 }]));
+    assertRefusedWithinOneSecond(
+      await untilRefused([
+        { label: 'C (notifications only)', refused: async () => (await authTest(instances[2]!.url)) === 401 },
+      ]),
+    );
   });
 });

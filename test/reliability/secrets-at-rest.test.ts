@@ -16,7 +16,17 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { Browser, authorize, authorizeUrl, csrfFrom, registerApp, signUp } from '../support/http.ts';
 import { browserJson, signIn } from '../support/api.ts';
 import { credentialFactory, credentialServerEnv, TEST_JWT_SECRET } from '../support/credentials.ts';
-import { REDIRECT_URI, basicAuth, introspect, pkcePair, postJson, revoke, token, uniqueEmail, type RegisteredApp } from '../support/oauth.ts';
+import {
+  REDIRECT_URI,
+  basicAuth,
+  introspect,
+  pkcePair,
+  postJson,
+  revoke,
+  token,
+  uniqueEmail,
+  type RegisteredApp,
+} from '../support/oauth.ts';
 import { sql } from 'kysely';
 import { dumpDatabase, sqliteFileOf, type DumpedValue } from '../support/db-dump.ts';
 import { WebhookReceiver, standardAccepts, seedAccepts } from '../support/webhook-receiver.ts';
@@ -59,7 +69,8 @@ class SecretLog {
 
   /** Every cookie a browser holds (session ids, signatures, CSRF tokens, OAuth interaction ids). */
   cookies(who: string, browser: Browser): void {
-    for (const [name, value] of browser.jar.entries()) if (value.length >= 12) this.add(`${who} cookie ${name}`, decodeURIComponent(value));
+    for (const [name, value] of browser.jar.entries())
+      if (value.length >= 12) this.add(`${who} cookie ${name}`, decodeURIComponent(value));
   }
 
   /** [label, where] for every secret found in `haystack`. */
@@ -113,15 +124,21 @@ describe('secrets at rest after a run of every flow', () => {
 
     // Two-factor enrolment: the TOTP seed and ten recovery codes.
     const security = async (path: string, fields: Record<string, string> = {}) =>
-      aliceBrowser.postForm(path, { _csrf: csrfFrom(await (await aliceBrowser.get('/settings/security')).text()), ...fields });
+      aliceBrowser.postForm(path, {
+        _csrf: csrfFrom(await (await aliceBrowser.get('/settings/security')).text()),
+        ...fields,
+      });
     const enroll = await (await security('/settings/security/2fa/begin')).text();
     const seed = secrets.add('TOTP seed', /id="totp-secret">([A-Z2-7]+)</.exec(enroll)![1]);
     const otpauthUri = /otpauth:\/\/totp\/[^"'<\s]+/.exec(enroll)?.[0];
     if (otpauthUri) secrets.add('otpauth URI', otpauthUri.replace(/&amp;/g, '&'));
-    const totp = (at = Date.now()) => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(seed) }).generate({ timestamp: at });
+    const totp = (at = Date.now()) =>
+      new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(seed) }).generate({ timestamp: at });
     const confirmed = await security('/settings/security/2fa/confirm', { code: totp() });
     assert.equal(confirmed.status, 200);
-    const codes = [...(await confirmed.text()).matchAll(/<code>([A-Z0-9]{4}(?:-[A-Z0-9]{4}){3})<\/code>/g)].map((m) => m[1]!);
+    const codes = [...(await confirmed.text()).matchAll(/<code>([A-Z0-9]{4}(?:-[A-Z0-9]{4}){3})<\/code>/g)].map(
+      (m) => m[1]!,
+    );
     assert.equal(codes.length, 10);
     codes.forEach((c, i) => secrets.add(`recovery code ${i}`, c));
 
@@ -132,14 +149,18 @@ describe('secrets at rest after a run of every flow', () => {
       secrets.cookies('alice pending 2FA', b);
       const page = await (await b.get('/login/2fa')).text();
       let res = await b.postForm('/login/2fa', { _csrf: csrfFrom(page), code });
-      if (res.status === 401 && code !== codes[0]) res = await b.postForm('/login/2fa', { _csrf: csrfFrom(page), code: totp() });
+      if (res.status === 401 && code !== codes[0])
+        res = await b.postForm('/login/2fa', { _csrf: csrfFrom(page), code: totp() });
       assert.equal(res.status, 303, `second factor ${code}`);
       secrets.cookies('alice 2FA login', b);
     }
 
     // Password change (the new password is a secret too).
     const changed = secrets.add('alice new password', newPassword());
-    const change = await security('/settings/security/password', { current_password: alice.password, new_password: changed });
+    const change = await security('/settings/security/password', {
+      current_password: alice.password,
+      new_password: changed,
+    });
     assert.equal(change.status, 200);
 
     // A developer: applications (web, spa, service), with the web secret rotated.
@@ -149,13 +170,33 @@ describe('secrets at rest after a run of every flow', () => {
     await signUp(dev, devEmail, devPassword);
     secrets.cookies('dev', dev);
     userId = (await server.built.services.accounts.authenticate(devEmail, devPassword))!.id;
-    webApp = await registerApp(dev, { name: 'Web', redirect_uris: [REDIRECT_URI], scopes: ['read:users', 'write:projects'] });
+    webApp = await registerApp(dev, {
+      name: 'Web',
+      redirect_uris: [REDIRECT_URI],
+      scopes: ['read:users', 'write:projects'],
+    });
     secrets.add('web client secret (first)', webApp.client_secret);
     const rotated = await browserJson(dev, 'POST', `/oauth/applications/${webApp.client_id}/secret`);
     assert.equal(rotated.status, 200);
-    webApp = { client_id: webApp.client_id, client_secret: secrets.add('web client secret (rotated)', ((await rotated.json()) as { client_secret: string }).client_secret) };
-    const spa = await registerApp(dev, { name: 'SPA', type: 'spa', redirect_uris: [REDIRECT_URI], scopes: ['read:users'] });
-    const service = await registerApp(dev, { name: 'Service', type: 'service', redirect_uris: [], scopes: ['read:users'] });
+    webApp = {
+      client_id: webApp.client_id,
+      client_secret: secrets.add(
+        'web client secret (rotated)',
+        ((await rotated.json()) as { client_secret: string }).client_secret,
+      ),
+    };
+    const spa = await registerApp(dev, {
+      name: 'SPA',
+      type: 'spa',
+      redirect_uris: [REDIRECT_URI],
+      scopes: ['read:users'],
+    });
+    const service = await registerApp(dev, {
+      name: 'Service',
+      type: 'service',
+      redirect_uris: [],
+      scopes: ['read:users'],
+    });
     secrets.add('service client secret', service.client_secret);
 
     // A webhook endpoint, its secret rotated, then deliveries (the key events below).
@@ -164,15 +205,27 @@ describe('secrets at rest after a run of every flow', () => {
     const endpoint = (await hook.json()) as { id: string; secret: string };
     secrets.add('webhook secret (first)', endpoint.secret);
     const hookRotated = await browserJson(dev, 'POST', `/v2/webhooks/${endpoint.id}/secret`);
-    const webhookSecret = secrets.add('webhook secret (rotated)', ((await hookRotated.json()) as { secret: string }).secret);
+    const webhookSecret = secrets.add(
+      'webhook secret (rotated)',
+      ((await hookRotated.json()) as { secret: string }).secret,
+    );
 
     // API keys: created from the API and from the dashboard form, one rotated; each used.
-    const created = (await (await browserJson(dev, 'POST', '/v2/api-keys', { name: 'api', scopes: ['read:users', 'write:projects'] })).json()) as { id: string; key: string };
+    const created = (await (
+      await browserJson(dev, 'POST', '/v2/api-keys', { name: 'api', scopes: ['read:users', 'write:projects'] })
+    ).json()) as { id: string; key: string };
     secrets.add('API key (API)', created.key);
-    const rotatedKey = (await (await browserJson(dev, 'POST', `/v2/api-keys/${created.id}/rotate`)).json()) as { key: string };
+    const rotatedKey = (await (await browserJson(dev, 'POST', `/v2/api-keys/${created.id}/rotate`)).json()) as {
+      key: string;
+    };
     apiKey = secrets.add('API key (rotated)', rotatedKey.key);
     const formPage = await (await dev.get('/settings/api-keys/new')).text();
-    const formKey = await dev.postForm('/settings/api-keys', { _csrf: csrfFrom(formPage), name: 'form key', scopes: 'read:users', expires: 'never' });
+    const formKey = await dev.postForm('/settings/api-keys', {
+      _csrf: csrfFrom(formPage),
+      name: 'form key',
+      scopes: 'read:users',
+      expires: 'never',
+    });
     const shown = API_KEY.exec(await formKey.text())?.[0];
     assert.ok(shown, 'the dashboard shows the new key once');
     secrets.add('API key (dashboard)', shown);
@@ -183,46 +236,93 @@ describe('secrets at rest after a run of every flow', () => {
     }
     await server.built.webhookWorker.drain();
     assert.ok(receiver.requests.length >= 2, 'webhook deliveries arrived');
-    assert.ok(receiver.requests.every((r) => seedAccepts(r, webhookSecret) && standardAccepts(r, webhookSecret)), 'signed with the rotated secret');
+    assert.ok(
+      receiver.requests.every((r) => seedAccepts(r, webhookSecret) && standardAccepts(r, webhookSecret)),
+      'signed with the rotated secret',
+    );
 
     // OAuth: the code flow (consent) with refresh, a PKCE flow for the spa, revocation.
     const carol = { email: uniqueEmail('carol'), password: secrets.add('carol password', newPassword()) };
     await signUp(new Browser(server.url), carol.email, carol.password);
     const person = new Browser(server.url);
-    const { redirect } = await authorize(person, { clientId: webApp.client_id, redirectUri: REDIRECT_URI, scope: 'read:users write:projects', state: 'st', ...carol });
+    const { redirect } = await authorize(person, {
+      clientId: webApp.client_id,
+      redirectUri: REDIRECT_URI,
+      scope: 'read:users write:projects',
+      state: 'st',
+      ...carol,
+    });
     secrets.cookies('carol OAuth', person);
     const code = secrets.add('authorization code', redirect.searchParams.get('code'));
-    const exchanged = await token(server, webApp, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI });
+    const exchanged = await token(server, webApp, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT_URI,
+    });
     assert.equal(exchanged.status, 200);
     secrets.add('access token', exchanged.body['access_token']);
-    const refreshed = await token(server, webApp, { grant_type: 'refresh_token', refresh_token: secrets.add('refresh token', exchanged.body['refresh_token']) });
+    const refreshed = await token(server, webApp, {
+      grant_type: 'refresh_token',
+      refresh_token: secrets.add('refresh token', exchanged.body['refresh_token']),
+    });
     assert.equal(refreshed.status, 200);
     secrets.add('access token (refreshed)', refreshed.body['access_token']);
     secrets.add('refresh token (rotated)', refreshed.body['refresh_token']);
     assert.equal((await introspect(server, webApp, refreshed.body['access_token'] as string))['active'], true);
-    const used = await fetch(`${server.url}/v2/auth/test`, { headers: { Authorization: `Bearer ${refreshed.body['access_token']}` } });
+    const used = await fetch(`${server.url}/v2/auth/test`, {
+      headers: { Authorization: `Bearer ${refreshed.body['access_token']}` },
+    });
     assert.equal(used.status, 200);
     await used.arrayBuffer();
     assert.equal(await revoke(server, webApp, exchanged.body['access_token'] as string), 200);
 
     const pkce = pkcePair();
     secrets.add('PKCE verifier', pkce.verifier);
-    const spaFlow = await authorize(person, { clientId: spa.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's2', codeChallenge: pkce.challenge, ...carol });
-    const spaTokens = await token(server, spa, { grant_type: 'authorization_code', code: secrets.add('authorization code (spa)', spaFlow.redirect.searchParams.get('code')), redirect_uri: REDIRECT_URI, code_verifier: pkce.verifier });
+    const spaFlow = await authorize(person, {
+      clientId: spa.client_id,
+      redirectUri: REDIRECT_URI,
+      scope: 'read:users',
+      state: 's2',
+      codeChallenge: pkce.challenge,
+      ...carol,
+    });
+    const spaTokens = await token(server, spa, {
+      grant_type: 'authorization_code',
+      code: secrets.add('authorization code (spa)', spaFlow.redirect.searchParams.get('code')),
+      redirect_uri: REDIRECT_URI,
+      code_verifier: pkce.verifier,
+    });
     assert.equal(spaTokens.status, 200);
     secrets.add('spa access token', spaTokens.body['access_token']);
     secrets.add('spa refresh token', spaTokens.body['refresh_token']);
     secrets.cookies('carol OAuth (spa)', person);
 
     // Client credentials, with the rotated secret in HTTP Basic.
-    const cc = await postJson(server, '/oauth/token', { grant_type: 'client_credentials', scope: 'read:users' }, { Authorization: basicAuth(service) });
+    const cc = await postJson(
+      server,
+      '/oauth/token',
+      { grant_type: 'client_credentials', scope: 'read:users' },
+      { Authorization: basicAuth(service) },
+    );
     assert.equal(cc.status, 200);
     secrets.add('client_credentials token', cc.body['access_token']);
-    const ccWeb = await postJson(server, '/oauth/token', { grant_type: 'client_credentials', scope: 'read:users' }, { Authorization: basicAuth(webApp) });
-    assert.equal(ccWeb.body['error'], 'invalid_request', 'a web app may not use client_credentials, but its rotated secret authenticated it');
+    const ccWeb = await postJson(
+      server,
+      '/oauth/token',
+      { grant_type: 'client_credentials', scope: 'read:users' },
+      { Authorization: basicAuth(webApp) },
+    );
+    assert.equal(
+      ccWeb.body['error'],
+      'invalid_request',
+      'a web app may not use client_credentials, but its rotated secret authenticated it',
+    );
 
     // A shared-secret JWT, as the seed signs it.
-    const jwt = secrets.add('shared-secret JWT', credentialFactory(server).jwt({ sub: userId, scopes: ['read:users'] }));
+    const jwt = secrets.add(
+      'shared-secret JWT',
+      credentialFactory(server).jwt({ sub: userId, scopes: ['read:users'] }),
+    );
     const jwtRes = await fetch(`${server.url}/v2/auth/test`, { headers: { Authorization: `Bearer ${jwt}` } });
     assert.equal(jwtRes.status, 200);
     await jwtRes.arrayBuffer();
@@ -231,7 +331,16 @@ describe('secrets at rest after a run of every flow', () => {
     // A flow left half-way (the consent page open) when the dump is taken: the pending
     // interaction is in the database then, beside the signed-in OAuth session it belongs to.
     const pending = await registerApp(dev, { name: 'Pending', redirect_uris: [REDIRECT_URI], scopes: ['read:users'] });
-    const open = await person.follow(await person.get(authorizeUrl(server.url, { clientId: pending.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's3' })));
+    const open = await person.follow(
+      await person.get(
+        authorizeUrl(server.url, {
+          clientId: pending.client_id,
+          redirectUri: REDIRECT_URI,
+          scope: 'read:users',
+          state: 's3',
+        }),
+      ),
+    );
     assert.match(await open.res.text(), /\/confirm/, 'the consent page is open');
     secrets.cookies('carol (consent page open)', person);
 
@@ -239,7 +348,9 @@ describe('secrets at rest after a run of every flow', () => {
     sessionCookie = { value: dev.jar.get('lk_session')!, sig: sig! };
     assert.ok(sessionCookie.value && sessionCookie.sig, 'a signed session cookie');
     // Buffered writes (API key activity) reach the database before it is dumped.
-    await server.built.services.apiKeys.activity(sessionPrincipal({ id: userId, isAdmin: false }), created.id, { limit: 1 });
+    await server.built.services.apiKeys.activity(sessionPrincipal({ id: userId, isAdmin: false }), created.id, {
+      limit: 1,
+    });
     dump = await dumpDatabase(server.db);
     assert.ok(secrets.entries.length >= 45, `secrets collected: ${secrets.entries.length}`);
   });
@@ -254,12 +365,18 @@ describe('secrets at rest after a run of every flow', () => {
     const file = sqliteFileOf(server);
     if (file) {
       const files = [file, `${file}-wal`, `${file}-journal`].filter((f) => fs.existsSync(f));
-      const found = secrets.findIn(files.map((f) => ({ where: f.slice(f.lastIndexOf('/') + 1), text: fs.readFileSync(f).toString('latin1') })));
+      const found = secrets.findIn(
+        files.map((f) => ({ where: f.slice(f.lastIndexOf('/') + 1), text: fs.readFileSync(f).toString('latin1') })),
+      );
       assert.deepEqual(found, []);
       return;
     }
     // PostgreSQL: every row of every table, whole, as text (all columns, whatever their type).
-    const tables = (await sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`.execute(server.db)).rows;
+    const tables = (
+      await sql<{
+        name: string;
+      }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`.execute(server.db)
+    ).rows;
     const rows: Array<{ where: string; text: string }> = [];
     for (const { name } of tables) {
       const result = await sql<{ row: string }>`SELECT t::text AS row FROM ${sql.table(name)} t`.execute(server.db);
@@ -277,14 +394,18 @@ describe('secrets at rest after a run of every flow', () => {
       for (const candidate of jsonValues(value)) {
         const keys = (candidate as { keys?: unknown }).keys;
         for (const k of Array.isArray(keys) ? keys : [candidate]) {
-          if (k && typeof k === 'object' && typeof (k as JWK).d === 'string' && typeof (k as JWK).kty === 'string') privateJwks.push(k as JWK);
+          if (k && typeof k === 'object' && typeof (k as JWK).d === 'string' && typeof (k as JWK).kty === 'string')
+            privateJwks.push(k as JWK);
         }
       }
     }
     const accepted: string[] = [];
     for (const jwk of privateJwks) {
       const alg = jwk.alg ?? (jwk.kty === 'RSA' ? 'RS256' : 'ES256');
-      const forged = await new SignJWT({ client_id: webApp.client_id, scope: 'admin:all read:users write:users delete:users' })
+      const forged = await new SignJWT({
+        client_id: webApp.client_id,
+        scope: 'admin:all read:users write:users delete:users',
+      })
         .setProtectedHeader({ alg, typ: 'at+jwt', ...(jwk.kid ? { kid: jwk.kid } : {}) })
         .setIssuer(server.config.ISSUER)
         .setAudience(server.config.API_RESOURCE)
@@ -297,18 +418,28 @@ describe('secrets at rest after a run of every flow', () => {
       if (res.status === 200) accepted.push(`${jwk.kty} key ${jwk.kid}: ${await res.text()}`);
       else await res.arrayBuffer();
     }
-    assert.deepEqual(accepted, [], `a private signing key read from the database dump (${privateJwks.length} found) mints access tokens the API accepts`);
+    assert.deepEqual(
+      accepted,
+      [],
+      `a private signing key read from the database dump (${privateJwks.length} found) mints access tokens the API accepts`,
+    );
   });
 
   it('holds no key in the dump that signs the server’s cookies', () => {
-    const sign = (alg: string, key: string) => crypto.createHmac(alg, key).update(`lk_session=${sessionCookie.value}`).digest('base64url');
+    const sign = (alg: string, key: string) =>
+      crypto.createHmac(alg, key).update(`lk_session=${sessionCookie.value}`).digest('base64url');
     const candidates = new Set<string>();
     for (const { value } of dump) {
       candidates.add(value);
-      for (const v of jsonValues(value)) if (Array.isArray(v)) for (const s of v) if (typeof s === 'string') candidates.add(s);
+      for (const v of jsonValues(value))
+        if (Array.isArray(v)) for (const s of v) if (typeof s === 'string') candidates.add(s);
     }
     const signing = [...candidates].filter((k) => ['sha1', 'sha256'].some((alg) => sign(alg, k) === sessionCookie.sig));
-    assert.deepEqual(signing.map((k) => `${k.slice(0, 6)}…`), [], 'a cookie-signing key read from the database dump forges signed cookies (lk_session, lk_2fa, lk_csrf, _session)');
+    assert.deepEqual(
+      signing.map((k) => `${k.slice(0, 6)}…`),
+      [],
+      'a cookie-signing key read from the database dump forges signed cookies (lk_session, lk_2fa, lk_csrf, _session)',
+    );
   });
 
   it('keeps the API key it checked usable (the dump was taken from a live server)', async () => {
@@ -344,19 +475,36 @@ describe('secrets at rest with JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () 
     const user = { email: uniqueEmail('u'), password: secrets.add('user password', newPassword()) };
     await signUp(new Browser(server.url), user.email, user.password);
     const person = new Browser(server.url);
-    const { redirect } = await authorize(person, { clientId: app.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's', ...user });
-    const first = await token(server, app, { grant_type: 'authorization_code', code: secrets.add('code', redirect.searchParams.get('code')), redirect_uri: REDIRECT_URI });
+    const { redirect } = await authorize(person, {
+      clientId: app.client_id,
+      redirectUri: REDIRECT_URI,
+      scope: 'read:users',
+      state: 's',
+      ...user,
+    });
+    const first = await token(server, app, {
+      grant_type: 'authorization_code',
+      code: secrets.add('code', redirect.searchParams.get('code')),
+      redirect_uri: REDIRECT_URI,
+    });
     const at = secrets.add('JWT access token', first.body['access_token']);
     assert.equal(at.split('.').length, 3);
     secrets.add('JWT access token signature', at.split('.')[2]);
-    const second = await token(server, app, { grant_type: 'refresh_token', refresh_token: secrets.add('refresh token', first.body['refresh_token']) });
+    const second = await token(server, app, {
+      grant_type: 'refresh_token',
+      refresh_token: secrets.add('refresh token', first.body['refresh_token']),
+    });
     secrets.add('JWT access token (refreshed)', second.body['access_token']);
     secrets.add('refresh token (rotated)', second.body['refresh_token']);
     secrets.cookies('person', person);
-    const ok = await fetch(`${server.url}/v2/auth/test`, { headers: { Authorization: `Bearer ${second.body['access_token']}` } });
+    const ok = await fetch(`${server.url}/v2/auth/test`, {
+      headers: { Authorization: `Bearer ${second.body['access_token']}` },
+    });
     assert.equal(ok.status, 200);
     await ok.arrayBuffer();
-    const found = secrets.findIn((await dumpDatabase(server.db)).map((d) => ({ where: `${d.table}.${d.column}`, text: d.value })));
+    const found = secrets.findIn(
+      (await dumpDatabase(server.db)).map((d) => ({ where: `${d.table}.${d.column}`, text: d.value })),
+    );
     assert.deepEqual(found, []);
   });
 });

@@ -31,7 +31,11 @@ export { freePort };
  * resolves when /readyz answers 200. Rejects with the process's output if it exits first or is
  * not ready within `readyTimeoutMs`.
  */
-export async function spawnServer(env: Record<string, string>, port?: number, readyTimeoutMs = 90_000): Promise<ServerProcess> {
+export async function spawnServer(
+  env: Record<string, string>,
+  port?: number,
+  readyTimeoutMs = 90_000,
+): Promise<ServerProcess> {
   const p = port ?? (await freePort());
   const url = `http://127.0.0.1:${p}`;
   const childEnv: Record<string, string> = {};
@@ -52,7 +56,10 @@ export async function spawnServer(env: Record<string, string>, port?: number, re
 
   const until = Date.now() + readyTimeoutMs;
   for (;;) {
-    if (gone) throw new Error(`server exited before it was ready (code ${child.exitCode}):\n${stderr}\n${stdout}`.slice(0, 4000));
+    if (gone)
+      throw new Error(
+        `server exited before it was ready (code ${child.exitCode}):\n${stderr}\n${stdout}`.slice(0, 4000),
+      );
     try {
       const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();

@@ -31,12 +31,22 @@ interface Instance {
 }
 
 /** One request on a fresh connection (many sockets at once, as many clients would). */
-function request(url: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string }> {
+function request(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, body }));
-    });
+    const req = http.request(
+      url,
+      { method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false },
+      (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => (body += d))
+          .on('end', () => resolve({ status: res.statusCode!, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -52,7 +62,11 @@ const shuffled = <T>(items: T[]): T[] => {
 };
 
 type LogLine = Record<string, unknown>;
-const logsOf = (p: SpawnedNode): LogLine[] => p.stdoutLines().filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+const logsOf = (p: SpawnedNode): LogLine[] =>
+  p
+    .stdoutLines()
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
 
 describe(`API key activity from three server processes on one ${testBackend} database`, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-activity-'));
@@ -84,7 +98,9 @@ describe(`API key activity from three server processes on one ${testBackend} dat
   async function start(extra: Record<string, string> = {}): Promise<Instance> {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const proc = spawnNode(['--import', 'tsx', 'src/main.ts'], { env: { ...env, ...extra, PORT: String(port), ISSUER: base } });
+    const proc = spawnNode(['--import', 'tsx', 'src/main.ts'], {
+      env: { ...env, ...extra, PORT: String(port), ISSUER: base },
+    });
     await proc.waitForLine(/Latchkey listening/, 120_000);
     return { base, proc };
   }
@@ -131,7 +147,9 @@ describe(`API key activity from three server processes on one ${testBackend} dat
       for (let round = 0; round < ROUNDS; round++) {
         const answers = await Promise.all(
           shuffled(keys).map((k, i) =>
-            request(`${instance.base}/v2/auth/test`, { headers: { Authorization: `Bearer ${k.key}`, 'X-Request-ID': `load-${tag}-${round}-${i}` } }),
+            request(`${instance.base}/v2/auth/test`, {
+              headers: { Authorization: `Bearer ${k.key}`, 'X-Request-ID': `load-${tag}-${round}-${i}` },
+            }),
           ),
         );
         for (const a of answers) assert.equal(a.status, 200, a.body);
@@ -139,10 +157,16 @@ describe(`API key activity from three server processes on one ${testBackend} dat
         await flushOn(instance);
       }
     };
-    await Promise.all(instances.flatMap((instance, n) => Array.from({ length: CLIENTS }, (_, c) => client(instance, `${n}-${c}`))));
+    await Promise.all(
+      instances.flatMap((instance, n) => Array.from({ length: CLIENTS }, (_, c) => client(instance, `${n}-${c}`))),
+    );
     await Promise.all(instances.map(flushOn));
     assert.equal(succeeded, instances.length * CLIENTS * ROUNDS * KEYS);
-    assert.equal(await count("select count(*) as n from api_key_activity where request_id like 'load-%'"), succeeded, 'one entry per successful request');
+    assert.equal(
+      await count("select count(*) as n from api_key_activity where request_id like 'load-%'"),
+      succeeded,
+      'one entry per successful request',
+    );
     // last_used_at is the latest use, whichever instance wrote last.
     const latest = await count(
       "select count(*) as n from api_keys k where k.last_used_at = (select max(a.at) from api_key_activity a where a.key_id = k.id) and k.name like 'shared %'",
@@ -165,7 +189,11 @@ describe(`API key activity from three server processes on one ${testBackend} dat
     assert.equal((await use(doomed.key, 'doomed-delete', 'DELETE', '/v2/users/me')).status, 204);
     assert.equal((await use(keys[0]!.key, 'survivor')).status, 200);
     await flushOn(instances[1]!);
-    assert.equal(await count("select count(*) as n from api_key_activity where request_id = 'survivor'"), 1, 'the live key\'s entry was written');
+    assert.equal(
+      await count("select count(*) as n from api_key_activity where request_id = 'survivor'"),
+      1,
+      "the live key's entry was written",
+    );
     assert.equal(await count('select count(*) as n from api_key_activity where key_id = $1', [doomed.id]), 0);
     assert.equal(await count('select count(*) as n from api_keys where id = $1', [doomed.id]), 0);
   });
@@ -200,9 +228,17 @@ describe(`API key activity from three server processes on one ${testBackend} dat
     }
     try {
       const answers = await Promise.all(
-        Array.from({ length: sent }, (_, i) => request(`${instance.base}/v2/auth/test`, { headers: { Authorization: `Bearer ${keys[i % KEYS]!.key}`, 'X-Request-ID': `backlog-${i}` } })),
+        Array.from({ length: sent }, (_, i) =>
+          request(`${instance.base}/v2/auth/test`, {
+            headers: { Authorization: `Bearer ${keys[i % KEYS]!.key}`, 'X-Request-ID': `backlog-${i}` },
+          }),
+        ),
       );
-      assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]), 'requests are answered while activity waits');
+      assert.deepEqual(
+        new Set(answers.map((a) => a.status)),
+        new Set([200]),
+        'requests are answered while activity waits',
+      );
       await instance.proc.waitForLine(/could not write API key activity/, 30_000);
       const stoppedAt = Date.now();
       instance.proc.child.kill('SIGTERM');
@@ -214,14 +250,24 @@ describe(`API key activity from three server processes on one ${testBackend} dat
       await release();
 
       const logs = logsOf(instance.proc);
-      assert.ok(logs.some((l) => l['msg'] === 'API key activity backlog full; dropping entries' && l['limit'] === SMALL_BACKLOG));
-      const overflowed = logs.filter((l) => l['msg'] === 'API key activity dropped while the backlog was full').reduce((n, l) => n + Number(l['dropped']), 0);
+      assert.ok(
+        logs.some(
+          (l) => l['msg'] === 'API key activity backlog full; dropping entries' && l['limit'] === SMALL_BACKLOG,
+        ),
+      );
+      const overflowed = logs
+        .filter((l) => l['msg'] === 'API key activity dropped while the backlog was full')
+        .reduce((n, l) => n + Number(l['dropped']), 0);
       assert.equal(overflowed, sent - SMALL_BACKLOG, 'entries past the bound were dropped, and counted');
       const atStop = logs.find((l) => l['msg'] === 'API key activity not written before shutdown; dropped');
       const written = await count("select count(*) as n from api_key_activity where request_id like 'backlog-%'");
       if (testBackend === 'postgres') {
         assert.ok(atStop, 'what could not be written in time is logged');
-        assert.equal(written + Number(atStop['dropped']), SMALL_BACKLOG, 'every waiting entry was written or reported dropped');
+        assert.equal(
+          written + Number(atStop['dropped']),
+          SMALL_BACKLOG,
+          'every waiting entry was written or reported dropped',
+        );
       } else {
         assert.equal(atStop, undefined);
         assert.equal(written, SMALL_BACKLOG, 'the backlog was written once the database was free');
@@ -233,13 +279,30 @@ describe(`API key activity from three server processes on one ${testBackend} dat
 
   it('stops every other instance within 10 s, flushing its activity; no instance met a deadlock', async () => {
     const [a, b] = instances;
-    assert.equal((await request(`${a!.base}/v2/auth/test`, { headers: { Authorization: `Bearer ${keys[1]!.key}`, 'X-Request-ID': 'last-a' } })).status, 200);
-    assert.equal((await request(`${b!.base}/v2/auth/test`, { headers: { Authorization: `Bearer ${keys[1]!.key}`, 'X-Request-ID': 'last-b' } })).status, 200);
+    assert.equal(
+      (
+        await request(`${a!.base}/v2/auth/test`, {
+          headers: { Authorization: `Bearer ${keys[1]!.key}`, 'X-Request-ID': 'last-a' },
+        })
+      ).status,
+      200,
+    );
+    assert.equal(
+      (
+        await request(`${b!.base}/v2/auth/test`, {
+          headers: { Authorization: `Bearer ${keys[1]!.key}`, 'X-Request-ID': 'last-b' },
+        })
+      ).status,
+      200,
+    );
     const stoppedAt = Date.now();
     for (const i of [a!, b!]) i.proc.child.kill('SIGTERM');
     const exits = await Promise.all([a!.proc.exited, b!.proc.exited]);
     assert.ok(Date.now() - stoppedAt < 10_000);
-    assert.deepEqual(exits, [{ code: 0, signal: null }, { code: 0, signal: null }]);
+    assert.deepEqual(exits, [
+      { code: 0, signal: null },
+      { code: 0, signal: null },
+    ]);
     assert.equal(await count("select count(*) as n from api_key_activity where request_id in ('last-a', 'last-b')"), 2);
     for (const i of instances) {
       const troubles = logsOf(i.proc).filter((l) => /deadlock/i.test(JSON.stringify(l)));

@@ -14,7 +14,11 @@ export interface InstanceSpec {
   env?: Record<string, string>;
 }
 
-export async function startInstances(databaseUrl: string, specs: InstanceSpec[], sharedEnv: Record<string, string> = {}): Promise<ServerProcess[]> {
+export async function startInstances(
+  databaseUrl: string,
+  specs: InstanceSpec[],
+  sharedEnv: Record<string, string> = {},
+): Promise<ServerProcess[]> {
   const ports = await Promise.all(specs.map(() => freePort()));
   const env = {
     DATABASE_URL: databaseUrl,
@@ -70,7 +74,11 @@ export async function untilRefused(probes: Probe[], giveUpMs = 3000): Promise<Co
 /** Asserts that every probe was refused, and that none accepted a request sent 1 s or more after the start. */
 export function assertRefusedWithinOneSecond(results: Convergence[]): void {
   for (const r of results) {
-    if (r.refusedSentMs === null) throw new Error(`${r.label}: still accepted after ${r.lastAcceptedSentMs} ms, never refused`);
-    if (r.lastAcceptedSentMs !== null && r.lastAcceptedSentMs >= 1000) throw new Error(`${r.label}: still accepted a request sent ${r.lastAcceptedSentMs} ms after the revocation was answered`);
+    if (r.refusedSentMs === null)
+      throw new Error(`${r.label}: still accepted after ${r.lastAcceptedSentMs} ms, never refused`);
+    if (r.lastAcceptedSentMs !== null && r.lastAcceptedSentMs >= 1000)
+      throw new Error(
+        `${r.label}: still accepted a request sent ${r.lastAcceptedSentMs} ms after the revocation was answered`,
+      );
   }
 }

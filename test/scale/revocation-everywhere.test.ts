@@ -8,7 +8,13 @@ import { createTestDatabase, testBackend, type TestDatabase } from '../support/d
 import { Browser, authorize, registerApp, signUp } from '../support/http.ts';
 import { TEST_JWT_SECRET } from '../support/credentials.ts';
 import type { ServerProcess } from '../reliability/server-process.ts';
-import { assertRefusedWithinOneSecond, startInstances, untilRefused, type InstanceSpec, type Probe } from './instances.ts';
+import {
+  assertRefusedWithinOneSecond,
+  startInstances,
+  untilRefused,
+  type InstanceSpec,
+  type Probe,
+} from './instances.ts';
 
 // Revocation on one instance holds on every other within 1 s: each instance caches what it checked
 // for CREDENTIAL_CACHE_TTL (10 s), so the change has to reach them. Real processes on one database:
@@ -23,7 +29,9 @@ const specs: (InstanceSpec & { name: string })[] = [
   { name: 'B' },
   { name: 'C' },
   { name: 'D (poll only)', env: { CREDENTIAL_EVENTS_LISTEN: '0' } },
-  ...(testBackend === 'postgres' ? [{ name: 'E (notifications only)', env: { CREDENTIAL_EVENTS_POLL_MS: '60000' } }] : []),
+  ...(testBackend === 'postgres'
+    ? [{ name: 'E (notifications only)', env: { CREDENTIAL_EVENTS_POLL_MS: '60000' } }]
+    : []),
 ];
 
 describe(`a revocation holds on every instance within 1 s (${testBackend})`, () => {
@@ -36,7 +44,12 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
   const nameOf = (url: string) => specs[instances.findIndex((s) => s.url === url)]!.name;
   /** One probe per instance (all but A unless `withA`) and per check, each polled on its own. */
   const probes = (checks: Record<string, (url: string) => Promise<boolean>>, withA = false): Probe[] =>
-    instances.slice(withA ? 0 : 1).flatMap((s) => Object.entries(checks).map(([what, refused]) => ({ label: `${nameOf(s.url)}: ${what}`, refused: () => refused(s.url) })));
+    instances.slice(withA ? 0 : 1).flatMap((s) =>
+      Object.entries(checks).map(([what, refused]) => ({
+        label: `${nameOf(s.url)}: ${what}`,
+        refused: () => refused(s.url),
+      })),
+    );
 
   before(async () => {
     database = await createTestDatabase(dir);
@@ -64,7 +77,9 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
   };
 
   async function acceptedEverywhere(...tokens: string[]) {
-    for (const s of instances) for (const token of tokens) assert.equal(await authTest(s.url, token), 200, `not accepted on ${nameOf(s.url)} before the revocation`);
+    for (const s of instances)
+      for (const token of tokens)
+        assert.equal(await authTest(s.url, token), 200, `not accepted on ${nameOf(s.url)} before the revocation`);
   }
 
   async function apiKey(browser: Browser, scopes: string[]) {
@@ -76,13 +91,30 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
   /** A person's OAuth access token for a fresh web application, through the real pages. */
   async function oauthToken() {
     const dev = await person('dev');
-    const app = await registerApp(dev.browser, { name: 'Relay client', redirect_uris: [REDIRECT_URI], scopes: ['read:users'] });
+    const app = await registerApp(dev.browser, {
+      name: 'Relay client',
+      redirect_uris: [REDIRECT_URI],
+      scopes: ['read:users'],
+    });
     const user = await person('user');
-    const { redirect } = await authorize(new Browser(a.url), { clientId: app.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's', email: user.email, password: PASSWORD });
+    const { redirect } = await authorize(new Browser(a.url), {
+      clientId: app.client_id,
+      redirectUri: REDIRECT_URI,
+      scope: 'read:users',
+      state: 's',
+      email: user.email,
+      password: PASSWORD,
+    });
     const res = await fetch(`${a.url}/oauth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ grant_type: 'authorization_code', code: redirect.searchParams.get('code'), client_id: app.client_id, client_secret: app.client_secret, redirect_uri: REDIRECT_URI }),
+      body: JSON.stringify({
+        grant_type: 'authorization_code',
+        code: redirect.searchParams.get('code'),
+        client_id: app.client_id,
+        client_secret: app.client_secret,
+        redirect_uri: REDIRECT_URI,
+      }),
     });
     assert.equal(res.status, 200);
     const { access_token } = (await res.json()) as { access_token: string };
@@ -95,7 +127,9 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
     await acceptedEverywhere(key);
     const res = await owner.browser.request(`/v2/api-keys/${id}`, { method: 'DELETE' });
     assert.equal(res.status, 200);
-    assertRefusedWithinOneSecond(await untilRefused(probes({ 'the key': async (url) => (await authTest(url, key)) === 401 })));
+    assertRefusedWithinOneSecond(
+      await untilRefused(probes({ 'the key': async (url) => (await authTest(url, key)) === 401 })),
+    );
   });
 
   it('a revoked OAuth access token', async () => {
@@ -103,11 +137,16 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
     await acceptedEverywhere(accessToken);
     const res = await fetch(`${a.url}/oauth/revoke`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}` },
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Authorization: `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`,
+      },
       body: new URLSearchParams({ token: accessToken }).toString(),
     });
     assert.equal(res.status, 200);
-    assertRefusedWithinOneSecond(await untilRefused(probes({ 'the token': async (url) => (await authTest(url, accessToken)) === 401 })));
+    assertRefusedWithinOneSecond(
+      await untilRefused(probes({ 'the token': async (url) => (await authTest(url, accessToken)) === 401 })),
+    );
   });
 
   it('a revoked consent', async () => {
@@ -115,40 +154,68 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
     await acceptedEverywhere(accessToken);
     const res = await user.browser.request(`/v2/consents/${app.client_id}`, { method: 'DELETE' });
     assert.ok(res.status === 200 || res.status === 204, `consent revocation answered ${res.status}`);
-    assertRefusedWithinOneSecond(await untilRefused(probes({ 'the token': async (url) => (await authTest(url, accessToken)) === 401 })));
+    assertRefusedWithinOneSecond(
+      await untilRefused(probes({ 'the token': async (url) => (await authTest(url, accessToken)) === 401 })),
+    );
   });
 
   it('a deleted user: their API key, and a shared-secret JWT no longer acts as them', async () => {
     const doomed = await person('doomed');
     const { key } = await apiKey(doomed.browser, ['read:users', 'delete:users']);
-    const me = (await (await fetch(`${a.url}/v2/users/me`, { headers: { Authorization: `Bearer ${key}` } })).json()) as { id: string };
+    const me = (await (
+      await fetch(`${a.url}/v2/users/me`, { headers: { Authorization: `Bearer ${key}` } })
+    ).json()) as { id: string };
     // A trusted service's JWT stays valid (its subject need not be an account), but acts for the
     // account only while it exists: once it is gone, a JWT naming it holds nothing (403).
-    const token = jwt.sign({ sub: me.id, scopes: ['read:users'] }, TEST_JWT_SECRET, { expiresIn: '1h', issuer: 'api.example.com' });
+    const token = jwt.sign({ sub: me.id, scopes: ['read:users'] }, TEST_JWT_SECRET, {
+      expiresIn: '1h',
+      issuer: 'api.example.com',
+    });
     const usersMe = async (url: string) => {
       const res = await fetch(`${url}/v2/users/me`, { headers: { Authorization: `Bearer ${token}` } });
       await res.arrayBuffer();
       return res.status;
     };
     await acceptedEverywhere(key);
-    for (const s of instances) assert.equal(await usersMe(s.url), 200, `the JWT does not act as the account on ${nameOf(s.url)}`);
+    for (const s of instances)
+      assert.equal(await usersMe(s.url), 200, `the JWT does not act as the account on ${nameOf(s.url)}`);
     const res = await fetch(`${a.url}/v2/users/me`, { method: 'DELETE', headers: { Authorization: `Bearer ${key}` } });
     assert.equal(res.status, 204);
     assertRefusedWithinOneSecond(
-      await untilRefused(probes({ 'the key': async (url) => (await authTest(url, key)) === 401, 'the JWT as the account': async (url) => (await usersMe(url)) === 403 })),
+      await untilRefused(
+        probes({
+          'the key': async (url) => (await authTest(url, key)) === 401,
+          'the JWT as the account': async (url) => (await usersMe(url)) === 403,
+        }),
+      ),
     );
   });
 
   it('a deleted application: B issues it no more tokens, and the tokens B issued are refused everywhere', async () => {
     const dev = await person('service-dev');
-    const app = await registerApp(dev.browser, { name: 'Relay service', type: 'service', redirect_uris: [], scopes: ['read:users'] });
-    const rs = await registerApp((await person('rs-dev')).browser, { name: 'Relay RS', type: 'resource_server', redirect_uris: [], scopes: ['read:users'] });
+    const app = await registerApp(dev.browser, {
+      name: 'Relay service',
+      type: 'service',
+      redirect_uris: [],
+      scopes: ['read:users'],
+    });
+    const rs = await registerApp((await person('rs-dev')).browser, {
+      name: 'Relay RS',
+      type: 'resource_server',
+      redirect_uris: [],
+      scopes: ['read:users'],
+    });
     const b = instances[1]!;
     const clientCredentials = async (url: string) => {
       const res = await fetch(`${url}/oauth/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: app.client_id, client_secret: app.client_secret!, scope: 'read:users' }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: app.client_id,
+          client_secret: app.client_secret!,
+          scope: 'read:users',
+        }).toString(),
       });
       const body = (await res.json()) as { access_token?: string; error?: string };
       return { status: res.status, body };
@@ -156,7 +223,10 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
     const introspectActive = async (url: string, token: string) => {
       const res = await fetch(`${url}/oauth/introspect`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`${rs.client_id}:${rs.client_secret}`).toString('base64')}` },
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Authorization: `Basic ${Buffer.from(`${rs.client_id}:${rs.client_secret}`).toString('base64')}`,
+        },
         body: new URLSearchParams({ token }).toString(),
       });
       assert.equal(res.status, 200);

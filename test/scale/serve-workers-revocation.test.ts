@@ -34,12 +34,26 @@ describe('latchkey serve --workers 2 on SQLite: a revocation through one worker'
   before(async () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    env = { PORT: String(port), ISSUER: base, DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}`, ...ROOMY_LIMITS };
-    const created = await runCli(['users', 'create', '--email', 'workers@example.com', '--password-stdin'], { env, input: password });
+    env = {
+      PORT: String(port),
+      ISSUER: base,
+      DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}`,
+      ...ROOMY_LIMITS,
+    };
+    const created = await runCli(['users', 'create', '--email', 'workers@example.com', '--password-stdin'], {
+      env,
+      input: password,
+    });
     assert.equal(created.code, 0, created.stderr);
-    primary = spawnNode(['bin/latchkey.js', 'serve', '--workers', '2'], { env: { ...env, LOG_LEVEL: 'info', LATCHKEY_DEBUG_PID: '1' } });
+    primary = spawnNode(['bin/latchkey.js', 'serve', '--workers', '2'], {
+      env: { ...env, LOG_LEVEL: 'info', LATCHKEY_DEBUG_PID: '1' },
+    });
     await primary.waitForLine(/primary started 2 workers/);
-    for (const until = Date.now() + 120_000; primary.stdoutLines().filter((l) => l.includes('Latchkey listening')).length < 2; await sleep(100)) {
+    for (
+      const until = Date.now() + 120_000;
+      primary.stdoutLines().filter((l) => l.includes('Latchkey listening')).length < 2;
+      await sleep(100)
+    ) {
       if (Date.now() > until) assert.fail(`the workers did not both start: ${primary.stderr()}`);
     }
   });
@@ -52,7 +66,10 @@ describe('latchkey serve --workers 2 on SQLite: a revocation through one worker'
   });
 
   it('is refused by the other worker within 1 s', async () => {
-    const created = await runCli(['keys', 'create', '--owner', 'workers@example.com', '--name', 'w', '--scopes', 'read:users'], { env });
+    const created = await runCli(
+      ['keys', 'create', '--owner', 'workers@example.com', '--name', 'w', '--scopes', 'read:users'],
+      { env },
+    );
     assert.equal(created.code, 0, created.stderr);
     const { id, key } = JSON.parse(created.stdout) as { id: string; key: string };
     const auth = { Authorization: `Bearer ${key}` };
@@ -67,7 +84,11 @@ describe('latchkey serve --workers 2 on SQLite: a revocation through one worker'
     assert.equal(warmed.size, 2, 'both workers answered');
 
     const browser = new Browser(base);
-    const login = await browser.postForm('/login', { _csrf: csrfFrom(await (await browser.get('/login')).text()), email: 'workers@example.com', password });
+    const login = await browser.postForm('/login', {
+      _csrf: csrfFrom(await (await browser.get('/login')).text()),
+      email: 'workers@example.com',
+      password,
+    });
     assert.equal(login.status, 303);
     const revoked = await browser.request(`/v2/api-keys/${id}`, { method: 'DELETE' });
     assert.equal(revoked.status, 200);

@@ -26,14 +26,16 @@ const KEY_ROUTES: RoutesOf = (id) => [
   { method: 'POST', path: `/v2/api-keys/${id}/revoke` },
   { method: 'DELETE', path: `/v2/api-keys/${id}` },
 ];
-const webhookRoutes = (deliveryId: string): RoutesOf => (id) => [
-  { method: 'GET', path: `/v2/webhooks/${id}` },
-  { method: 'GET', path: `/v2/webhooks/${id}/deliveries` },
-  { method: 'PATCH', path: `/v2/webhooks/${id}`, body: { url: 'https://evil.example/steal' } },
-  { method: 'POST', path: `/v2/webhooks/${id}/secret` },
-  { method: 'POST', path: `/v2/webhooks/${id}/deliveries/${deliveryId}/redeliver` },
-  { method: 'DELETE', path: `/v2/webhooks/${id}` },
-];
+const webhookRoutes =
+  (deliveryId: string): RoutesOf =>
+  (id) => [
+    { method: 'GET', path: `/v2/webhooks/${id}` },
+    { method: 'GET', path: `/v2/webhooks/${id}/deliveries` },
+    { method: 'PATCH', path: `/v2/webhooks/${id}`, body: { url: 'https://evil.example/steal' } },
+    { method: 'POST', path: `/v2/webhooks/${id}/secret` },
+    { method: 'POST', path: `/v2/webhooks/${id}/deliveries/${deliveryId}/redeliver` },
+    { method: 'DELETE', path: `/v2/webhooks/${id}` },
+  ];
 const CONSENT_ROUTES: RoutesOf = (clientId) => [{ method: 'DELETE', path: `/v2/consents/${clientId}` }];
 const APPLICATION_ROUTES: RoutesOf = (clientId) => [
   { method: 'GET', path: `/oauth/applications/${clientId}` },
@@ -44,12 +46,15 @@ const APPLICATION_ROUTES: RoutesOf = (clientId) => [
 
 const show = (p: Probe, res: MatrixResponse) => `${p.method} ${p.path}: ${res.status} ${JSON.stringify(res.body)}`;
 
-describe('attacks: another user\'s resource is 403, like one that does not exist', () => {
+describe("attacks: another user's resource is 403, like one that does not exist", () => {
   let env: MatrixEnv & { dispose(): Promise<void> };
   let receiver: WebhookReceiver;
 
   before(async () => {
-    [env, receiver] = await Promise.all([createMatrixEnv({ env: { WEBHOOK_ALLOW_PRIVATE: '1' } }), WebhookReceiver.start()]);
+    [env, receiver] = await Promise.all([
+      createMatrixEnv({ env: { WEBHOOK_ALLOW_PRIVATE: '1' } }),
+      WebhookReceiver.start(),
+    ]);
   });
   after(async () => {
     await env?.dispose();
@@ -58,13 +63,26 @@ describe('attacks: another user\'s resource is 403, like one that does not exist
 
   /** Sends every probe at once, as `headers` (a credential) says. */
   const fire = (probes: Probe[], headers: { authorization?: string; cookie?: string }) =>
-    Promise.all(probes.map((p) => env.send({ ...p, authorization: headers.authorization ?? null, headers: headers.cookie ? { Cookie: headers.cookie } : {} })));
+    Promise.all(
+      probes.map((p) =>
+        env.send({
+          ...p,
+          authorization: headers.authorization ?? null,
+          headers: headers.cookie ? { Cookie: headers.cookie } : {},
+        }),
+      ),
+    );
 
   /**
    * Alice (with `alice`'s credential) probes bob's resource and a made-up id on every route, at
    * once: all 403 with the seed's body, no insufficient_scope challenge, one body for both.
    */
-  async function assertNoOracle(routes: RoutesOf, bobsId: string, madeUpId: string, alice: { authorization?: string; cookie?: string }) {
+  async function assertNoOracle(
+    routes: RoutesOf,
+    bobsId: string,
+    madeUpId: string,
+    alice: { authorization?: string; cookie?: string },
+  ) {
     const theirs = routes(bobsId);
     const nobodys = routes(madeUpId);
     const answers = await fire([...theirs, ...nobodys], alice);
@@ -75,7 +93,11 @@ describe('attacks: another user\'s resource is 403, like one that does not exist
       assert.doesNotMatch(res.headers.get('www-authenticate') ?? '', /insufficient_scope/, show(probes[i]!, res));
     }
     for (let i = 0; i < theirs.length; i++) {
-      assert.deepEqual(answers[i]!.body, answers[theirs.length + i]!.body, `${theirs[i]!.method} ${theirs[i]!.path}: the same answer as for a made-up id`);
+      assert.deepEqual(
+        answers[i]!.body,
+        answers[theirs.length + i]!.body,
+        `${theirs[i]!.method} ${theirs[i]!.path}: the same answer as for a made-up id`,
+      );
     }
   }
 
@@ -92,15 +114,23 @@ describe('attacks: another user\'s resource is 403, like one that does not exist
     const bobsKey = await env.make.apiKey(env.bob, ['read:users']);
     await assertNoOracle(KEY_ROUTES, bobsKey.id, 'madeup000000', { cookie: env.alice.browser.jar.header() });
     // Bob's key was neither revoked nor rotated by the refused attempts.
-    assert.equal((await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${bobsKey.key}` })).status, 200);
+    assert.equal(
+      (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${bobsKey.key}` })).status,
+      200,
+    );
     await assertAdminReaches((id) => ({ method: 'GET', path: `/v2/api-keys/${id}` }), bobsKey.id, 'madeup000000');
   });
 
   it("webhooks: bob's endpoint and a made-up id are both 403 to alice's dashboard session; admin:all reaches bob's", async () => {
-    const created = await env.bob.browser.postJson('/v2/webhooks', { url: receiver.url(), events: ['api_key.created'] });
+    const created = await env.bob.browser.postJson('/v2/webhooks', {
+      url: receiver.url(),
+      events: ['api_key.created'],
+    });
     const endpoint = (await created.json()) as { id: string };
     assert.equal(created.status, 201);
-    await assertNoOracle(webhookRoutes('dlv_madeup'), endpoint.id, 'whk_madeup000000', { cookie: env.alice.browser.jar.header() });
+    await assertNoOracle(webhookRoutes('dlv_madeup'), endpoint.id, 'whk_madeup000000', {
+      cookie: env.alice.browser.jar.header(),
+    });
     const still = (await (await env.bob.browser.get(`/v2/webhooks/${endpoint.id}`)).json()) as { url: string };
     assert.equal(still.url, receiver.url(), 'the refused PATCH changed nothing');
     await assertAdminReaches((id) => ({ method: 'GET', path: `/v2/webhooks/${id}` }), endpoint.id, 'whk_madeup000000');
@@ -109,7 +139,11 @@ describe('attacks: another user\'s resource is 403, like one that does not exist
   it("consents: revoking bob's consent and a made-up client id are both 403 to alice's dashboard session; admin:all without a consent of its own gets 404", async () => {
     const { clientId, token } = await env.authorizedApp(env.bob, ['read:users']);
     await assertNoOracle(CONSENT_ROUTES, clientId, 'app_madeup000000', { cookie: env.alice.browser.jar.header() });
-    assert.equal((await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${token}` })).status, 200, "bob's token still works");
+    assert.equal(
+      (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${token}` })).status,
+      200,
+      "bob's token still works",
+    );
     // A consent is addressed within the caller's account: the admin has none to this application.
     const admin = `Bearer ${await env.token('api_key', env.admin, ['admin:all'])}`;
     const [res] = await fire([{ method: 'DELETE', path: `/v2/consents/${clientId}` }], { authorization: admin });
@@ -118,18 +152,33 @@ describe('attacks: another user\'s resource is 403, like one that does not exist
   });
 
   it("applications: bob's application and a made-up client id are both 403 to alice's key with read+write:applications; admin:all reaches bob's", async () => {
-    const res = await env.bob.browser.postJson('/oauth/applications', { name: "Bob's app", redirect_uris: ['https://bob.example/cb'], scopes: ['read:users'] });
+    const res = await env.bob.browser.postJson('/oauth/applications', {
+      name: "Bob's app",
+      redirect_uris: ['https://bob.example/cb'],
+      scopes: ['read:users'],
+    });
     const app = (await res.json()) as { client_id: string };
     assert.equal(res.status, 201);
     const alice = `Bearer ${await env.token('api_key', env.alice, ['read:applications', 'write:applications'])}`;
     await assertNoOracle(APPLICATION_ROUTES, app.client_id, 'app_madeup000000', { authorization: alice });
-    await assertNoOracle(APPLICATION_ROUTES, app.client_id, 'app_madeup000000', { cookie: env.alice.browser.jar.header() });
-    await assertAdminReaches((id) => ({ method: 'GET', path: `/oauth/applications/${id}` }), app.client_id, 'app_madeup000000');
+    await assertNoOracle(APPLICATION_ROUTES, app.client_id, 'app_madeup000000', {
+      cookie: env.alice.browser.jar.header(),
+    });
+    await assertAdminReaches(
+      (id) => ({ method: 'GET', path: `/oauth/applications/${id}` }),
+      app.client_id,
+      'app_madeup000000',
+    );
   });
 
   it("projects: bob's project and a made-up id are both 403 to alice's key with read+write:projects", async () => {
     const bobs = `Bearer ${await env.token('api_key', env.bob, ['write:projects'])}`;
-    const created = await env.send({ method: 'POST', path: '/v2/projects', authorization: bobs, body: { name: "Bob's project" } });
+    const created = await env.send({
+      method: 'POST',
+      path: '/v2/projects',
+      authorization: bobs,
+      body: { name: "Bob's project" },
+    });
     assert.equal(created.status, 201);
     const id = String(created.body!['id']);
     const alice = `Bearer ${await env.token('api_key', env.alice, ['read:projects', 'write:projects'])}`;

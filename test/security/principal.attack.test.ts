@@ -5,7 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../support/credentials.ts';
+import {
+  api,
+  credentialFactory,
+  credentialServerEnv,
+  type CredentialFactory,
+  type TestUser,
+} from '../support/credentials.ts';
 import { browserJson, expectApiError, signIn } from '../support/api.ts';
 import { Browser, registerApp } from '../support/http.ts';
 import { basicAuth, postJson, token as tokenRequest } from '../support/oauth.ts';
@@ -18,7 +24,11 @@ async function selfTest(server: TestServer, token: string) {
   return api(server, 'GET', '/v2/auth/test', token);
 }
 
-async function clientCredentials(server: TestServer, app: { client_id: string; client_secret?: string }, scope?: string) {
+async function clientCredentials(
+  server: TestServer,
+  app: { client_id: string; client_secret?: string },
+  scope?: string,
+) {
   return tokenRequest(server, app, { grant_type: 'client_credentials', ...(scope ? { scope } : {}) });
 }
 
@@ -35,13 +45,24 @@ describe('attacks: one principal, current rights', () => {
   describe('write:users cannot take over the account (password and email are browser-only)', () => {
     it('PATCH /v2/users/me {password|email} with an API key, a third-party OAuth token, a shared-secret JWT or the dashboard cookie -> 400 naming the field', async () => {
       const victim = await make.user({ tag: 'takeover' });
-      const [key, oauth] = await Promise.all([make.apiKey(victim, ['write:users', 'read:users']), make.oauthToken(victim, ['write:users'])]);
+      const [key, oauth] = await Promise.all([
+        make.apiKey(victim, ['write:users', 'read:users']),
+        make.oauthToken(victim, ['write:users']),
+      ]);
       const jwt = make.jwt({ sub: victim.id, scopes: ['write:users'] });
       const bearers = [key.key, oauth.access_token, jwt];
       const attempts = [
         ...bearers.flatMap((t) => [
-          fetch(`${server.url}/v2/users/me`, { method: 'PATCH', headers: { Authorization: `Bearer ${t}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ password: NEW_PASSWORD }) }),
-          fetch(`${server.url}/v2/users/me`, { method: 'PATCH', headers: { Authorization: `Bearer ${t}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ email: `owned-${victim.id}@evil.example` }) }),
+          fetch(`${server.url}/v2/users/me`, {
+            method: 'PATCH',
+            headers: { Authorization: `Bearer ${t}`, 'Content-Type': 'application/json' },
+            body: JSON.stringify({ password: NEW_PASSWORD }),
+          }),
+          fetch(`${server.url}/v2/users/me`, {
+            method: 'PATCH',
+            headers: { Authorization: `Bearer ${t}`, 'Content-Type': 'application/json' },
+            body: JSON.stringify({ email: `owned-${victim.id}@evil.example` }),
+          }),
         ]),
         browserJson(victim.browser, 'PATCH', '/v2/users/me', { password: NEW_PASSWORD }),
         browserJson(victim.browser, 'PATCH', '/v2/users/me', { email: `owned2-${victim.id}@evil.example` }),
@@ -52,7 +73,11 @@ describe('attacks: one principal, current rights', () => {
         await expectApiError(res, 400, 'VALIDATION_FAILED', { field, message: /Settings/ });
       }
       // Nothing changed: the old password still signs in, the new one does not, the email is the same.
-      assert.notEqual((await signIn(new Browser(server.url), victim.email, NEW_PASSWORD)).status, 303, 'the new password does not sign in');
+      assert.notEqual(
+        (await signIn(new Browser(server.url), victim.email, NEW_PASSWORD)).status,
+        303,
+        'the new password does not sign in',
+      );
       assert.equal((await signIn(new Browser(server.url), victim.email, victim.password)).status, 303);
       const me = await api(server, 'GET', '/v2/users/me', key.key);
       assert.equal(me.body!['email'], victim.email);
@@ -63,11 +88,22 @@ describe('attacks: one principal, current rights', () => {
     });
 
     it("not even admin:all sets another account's password or email over the API -> 400", async () => {
-      const [admin, victim] = await Promise.all([make.user({ admin: true, tag: 'pw-admin' }), make.user({ tag: 'pw-victim' })]);
+      const [admin, victim] = await Promise.all([
+        make.user({ admin: true, tag: 'pw-admin' }),
+        make.user({ tag: 'pw-victim' }),
+      ]);
       const adminKey = (await make.apiKey(admin, ['admin:all'])).key;
       const [pw, email] = await Promise.all([
-        fetch(`${server.url}/v2/users/${victim.id}`, { method: 'PATCH', headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ password: NEW_PASSWORD }) }),
-        fetch(`${server.url}/v2/users/${victim.id}`, { method: 'PATCH', headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'x@evil.example' }) }),
+        fetch(`${server.url}/v2/users/${victim.id}`, {
+          method: 'PATCH',
+          headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ password: NEW_PASSWORD }),
+        }),
+        fetch(`${server.url}/v2/users/${victim.id}`, {
+          method: 'PATCH',
+          headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ email: 'x@evil.example' }),
+        }),
       ]);
       await expectApiError(pw, 400, 'VALIDATION_FAILED', { field: 'password' });
       await expectApiError(email, 400, 'VALIDATION_FAILED', { field: 'email' });
@@ -78,16 +114,33 @@ describe('attacks: one principal, current rights', () => {
   describe('an application never holds more than the principal that registers or changes it', () => {
     it('a key, OAuth token or JWT holding only write:applications cannot register a service app with write:users -> 403', async () => {
       const alice = await make.user({ tag: 'apps-escalate' });
-      const [key, oauth] = await Promise.all([make.apiKey(alice, ['write:applications']), make.oauthToken(alice, ['write:applications'])]);
+      const [key, oauth] = await Promise.all([
+        make.apiKey(alice, ['write:applications']),
+        make.oauthToken(alice, ['write:applications']),
+      ]);
       const jwt = make.jwt({ sub: alice.id, scopes: ['write:applications'] });
-      const body = { name: 'Escalator', type: 'service', redirect_uris: [], scopes: ['read:users', 'write:users', 'delete:users'] };
+      const body = {
+        name: 'Escalator',
+        type: 'service',
+        redirect_uris: [],
+        scopes: ['read:users', 'write:users', 'delete:users'],
+      };
       const answers = await Promise.all(
         [key.key, oauth.access_token, jwt].map((t) =>
-          fetch(`${server.url}/oauth/applications`, { method: 'POST', headers: { Authorization: `Bearer ${t}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
+          fetch(`${server.url}/oauth/applications`, {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${t}`, 'Content-Type': 'application/json' },
+            body: JSON.stringify(body),
+          }),
         ),
       );
       for (const res of answers) await expectApiError(res, 403, 'FORBIDDEN', { message: /write:users/ });
-      const apps = await api(server, 'GET', '/oauth/applications', (await make.apiKey(alice, ['read:applications'])).key);
+      const apps = await api(
+        server,
+        'GET',
+        '/oauth/applications',
+        (await make.apiKey(alice, ['read:applications'])).key,
+      );
       assert.deepEqual(apps.body!['data'], [], 'nothing was registered');
       // Within what the key holds, registration still works.
       const ok = await api(server, 'POST', '/oauth/applications', key.key, { ...body, scopes: ['write:applications'] });
@@ -96,11 +149,19 @@ describe('attacks: one principal, current rights', () => {
 
     it('widening scopes, changing redirect URIs or rotating the secret of an app beyond the key -> 403, nothing changed', async () => {
       const alice = await make.user({ tag: 'apps-update' });
-      const app = await registerApp(alice.browser, { name: 'Wide', redirect_uris: ['https://client.example/cb'], scopes: ['read:users', 'write:users'] });
+      const app = await registerApp(alice.browser, {
+        name: 'Wide',
+        redirect_uris: ['https://client.example/cb'],
+        scopes: ['read:users', 'write:users'],
+      });
       const narrow = (await make.apiKey(alice, ['write:applications', 'read:users'])).key;
       const path = `/oauth/applications/${app.client_id}`;
       const send = (method: string, p: string, body?: unknown) =>
-        fetch(`${server.url}${p}`, { method, headers: { Authorization: `Bearer ${narrow}`, ...(body ? { 'Content-Type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+        fetch(`${server.url}${p}`, {
+          method,
+          headers: { Authorization: `Bearer ${narrow}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
       const [widen, redirect, rotate] = await Promise.all([
         send('PATCH', path, { scopes: ['read:users', 'write:users', 'delete:users'] }),
         send('PATCH', path, { redirect_uris: ['https://evil.example/steal'] }),
@@ -109,7 +170,10 @@ describe('attacks: one principal, current rights', () => {
       await expectApiError(widen, 403, 'FORBIDDEN');
       await expectApiError(redirect, 403, 'FORBIDDEN');
       await expectApiError(rotate, 403, 'FORBIDDEN');
-      const now = await (await alice.browser.get(`/oauth/applications/${app.client_id}`)).json() as { redirect_uris: string[]; scopes: string[] };
+      const now = (await (await alice.browser.get(`/oauth/applications/${app.client_id}`)).json()) as {
+        redirect_uris: string[];
+        scopes: string[];
+      };
       assert.deepEqual(now.redirect_uris, ['https://client.example/cb']);
       assert.deepEqual(now.scopes, ['read:users', 'write:users']);
       // The old secret still works: it was not rotated.
@@ -123,7 +187,10 @@ describe('attacks: one principal, current rights', () => {
 
   describe('only admin:all raises a key above the rate-limit policy', () => {
     it('a user (dashboard cookie) asking for 10^8/h is refused with 403; within the policy is fine; admin:all may', async () => {
-      const [alice, admin] = await Promise.all([make.user({ tag: 'rl-user' }), make.user({ admin: true, tag: 'rl-admin' })]);
+      const [alice, admin] = await Promise.all([
+        make.user({ tag: 'rl-user' }),
+        make.user({ admin: true, tag: 'rl-admin' }),
+      ]);
       const huge = { name: 'flood', scopes: ['read:users'], rate_limit: { hourly: 100_000_000, burst: 1_000_000 } };
       const [cookie, ownKey] = await Promise.all([
         browserJson(alice.browser, 'POST', '/v2/api-keys', huge),
@@ -131,7 +198,10 @@ describe('attacks: one principal, current rights', () => {
       ]);
       await expectApiError(cookie, 403, 'FORBIDDEN', { message: /rate limit/i });
       assert.equal(ownKey.status, 403); // a plain key may not manage keys at all
-      const modest = await browserJson(alice.browser, 'POST', '/v2/api-keys', { ...huge, rate_limit: { hourly: 10, burst: 1 } });
+      const modest = await browserJson(alice.browser, 'POST', '/v2/api-keys', {
+        ...huge,
+        rate_limit: { hourly: 10, burst: 1 },
+      });
       assert.equal(modest.status, 201, await modest.text());
       const adminKey = (await make.apiKey(admin, ['admin:all'])).key;
       const raised = await api(server, 'POST', '/v2/api-keys', adminKey, huge);
@@ -141,7 +211,10 @@ describe('attacks: one principal, current rights', () => {
 
   describe('a demoted admin keeps nothing of admin:all', () => {
     it('OAuth token, refreshed token, service-app token, JWT, key and cookie lose admin:all; grants and keys carrying it are revoked', async () => {
-      const [demoted, other] = await Promise.all([make.user({ admin: true, tag: 'demoted' }), make.user({ admin: true, tag: 'demoter' })]);
+      const [demoted, other] = await Promise.all([
+        make.user({ admin: true, tag: 'demoted' }),
+        make.user({ admin: true, tag: 'demoter' }),
+      ]);
       const [oauth, service, key, keepKey] = await Promise.all([
         make.oauthToken(demoted, ['admin:all']),
         make.serviceToken(demoted, ['admin:all']),
@@ -177,7 +250,10 @@ describe('attacks: one principal, current rights', () => {
       assert.equal((await selfTest(server, key.key)).status, 401);
       assert.equal((await selfTest(server, keepKey.key)).status, 200);
       // The refresh token died with its grant.
-      const refreshed = await tokenRequest(server, oauth.app, { grant_type: 'refresh_token', refresh_token: oauth.refresh_token });
+      const refreshed = await tokenRequest(server, oauth.app, {
+        grant_type: 'refresh_token',
+        refresh_token: oauth.refresh_token,
+      });
       assert.equal(refreshed.status, 400, JSON.stringify(refreshed.body));
       assert.equal(refreshed.body['error'], 'invalid_grant');
       // The service app no longer gets admin:all by client_credentials.
@@ -196,19 +272,39 @@ describe('attacks: one principal, current rights', () => {
     });
   });
 
-  describe("a token lives only while its application does", () => {
+  describe('a token lives only while its application does', () => {
     it('after the application is deleted, its auth-code and client_credentials tokens answer 401 and introspect inactive', async () => {
-      const [dev, person, admin] = await Promise.all([make.user({ tag: 'app-del' }), make.user({ tag: 'app-del-person' }), make.user({ admin: true, tag: 'rs' })]);
-      const [user, svc] = await Promise.all([make.oauthToken(person, ['read:users']), make.serviceToken(dev, ['read:users'])]);
-      const rs = await registerApp(admin.browser, { name: 'Resource server', type: 'resource_server', redirect_uris: [], scopes: [] });
+      const [dev, person, admin] = await Promise.all([
+        make.user({ tag: 'app-del' }),
+        make.user({ tag: 'app-del-person' }),
+        make.user({ admin: true, tag: 'rs' }),
+      ]);
+      const [user, svc] = await Promise.all([
+        make.oauthToken(person, ['read:users']),
+        make.serviceToken(dev, ['read:users']),
+      ]);
+      const rs = await registerApp(admin.browser, {
+        name: 'Resource server',
+        type: 'resource_server',
+        redirect_uris: [],
+        scopes: [],
+      });
       for (const t of [user.access_token, svc.access_token]) assert.equal((await selfTest(server, t)).status, 200);
       const deleted = await Promise.all([
         browserJson(dev.browser, 'DELETE', `/oauth/applications/${svc.app.client_id}`),
-        api(server, 'DELETE', `/oauth/applications/${user.app.client_id}`, (await make.apiKey(admin, ['admin:all'])).key),
+        api(
+          server,
+          'DELETE',
+          `/oauth/applications/${user.app.client_id}`,
+          (await make.apiKey(admin, ['admin:all'])).key,
+        ),
       ]);
       for (const res of deleted) assert.equal(res.status, 204);
       for (const t of [user.access_token, svc.access_token]) {
-        const [res, intro] = await Promise.all([selfTest(server, t), postJson(server, '/oauth/introspect', { token: t }, { Authorization: basicAuth(rs) })]);
+        const [res, intro] = await Promise.all([
+          selfTest(server, t),
+          postJson(server, '/oauth/introspect', { token: t }, { Authorization: basicAuth(rs) }),
+        ]);
         assert.equal(res.status, 401, JSON.stringify(res.body));
         assert.deepEqual(intro.body, { active: false });
       }
@@ -227,19 +323,29 @@ describe('attacks with JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
   before(async () => {
     const env = { ...credentialServerEnv, ACCESS_TOKEN_FORMAT: 'jwt' };
     server = await startTestServer({ env });
-    other = await startTestServer({ dir: server.dir, database: server.database, env: { ...env, ISSUER: server.config.ISSUER } });
+    other = await startTestServer({
+      dir: server.dir,
+      database: server.database,
+      env: { ...env, ISSUER: server.config.ISSUER },
+    });
     make = credentialFactory(server);
     admin = await make.user({ admin: true, tag: 'jwt-admin' });
-    rs = await registerApp(admin.browser, { name: 'Resource server', type: 'resource_server', redirect_uris: [], scopes: [] });
+    rs = await registerApp(admin.browser, {
+      name: 'Resource server',
+      type: 'resource_server',
+      redirect_uris: [],
+      scopes: [],
+    });
   });
   after(async () => {
     await other.close(); // before the shared database is dropped
     await server.dispose();
   });
 
-  const introspect = (t: string) => postJson(server, '/oauth/introspect', { token: t }, { Authorization: basicAuth(rs) });
+  const introspect = (t: string) =>
+    postJson(server, '/oauth/introspect', { token: t }, { Authorization: basicAuth(rs) });
 
-  it('a revoked grant\'s JWT access token answers 401 at /v2 and introspects inactive', async () => {
+  it("a revoked grant's JWT access token answers 401 at /v2 and introspects inactive", async () => {
     const person = await make.user({ tag: 'jwt-consent' });
     const { access_token: at, app } = await make.oauthToken(person, ['read:users']);
     assert.equal(at.split('.').length, 3, 'a JWT access token');
@@ -252,9 +358,12 @@ describe('attacks with JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
     assert.deepEqual(intro.body, { active: false });
   });
 
-  it('a deleted application\'s JWT access tokens (auth-code and client_credentials) answer 401 and introspect inactive', async () => {
+  it("a deleted application's JWT access tokens (auth-code and client_credentials) answer 401 and introspect inactive", async () => {
     const [dev, person] = await Promise.all([make.user({ tag: 'jwt-del' }), make.user({ tag: 'jwt-del-person' })]);
-    const [user, svc] = await Promise.all([make.oauthToken(person, ['read:users']), make.serviceToken(dev, ['read:users'])]);
+    const [user, svc] = await Promise.all([
+      make.oauthToken(person, ['read:users']),
+      make.serviceToken(dev, ['read:users']),
+    ]);
     for (const t of [user.access_token, svc.access_token]) assert.equal((await selfTest(server, t)).status, 200);
     const adminKey = (await make.apiKey(admin, ['admin:all'])).key;
     await Promise.all([
@@ -268,7 +377,7 @@ describe('attacks with JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
     }
   });
 
-  it('another instance that never saw them refuses a deleted application\'s JWT access tokens, and issues it none', async () => {
+  it("another instance that never saw them refuses a deleted application's JWT access tokens, and issues it none", async () => {
     const dev = await make.user({ tag: 'jwt-other' });
     const svc = await make.serviceToken(dev, ['read:users']);
     const deleted = await browserJson(dev.browser, 'DELETE', `/oauth/applications/${svc.app.client_id}`);

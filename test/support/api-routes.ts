@@ -43,7 +43,15 @@ export function listApiRoutes(): ApiRoute[] {
     specs.map((spec) => {
       const fullPath = `${prefix}${spec.path}`.replace(/(.)\/$/, '$1');
       const method = spec.method.toUpperCase();
-      return { operationId: spec.operationId, tag: spec.tag, method, path: fullPath, label: `${method} ${fullPath}`, auth: spec.auth, status: spec.status };
+      return {
+        operationId: spec.operationId,
+        tag: spec.tag,
+        method,
+        path: fullPath,
+        label: `${method} ${fullPath}`,
+        auth: spec.auth,
+        status: spec.status,
+      };
     }),
   );
 }

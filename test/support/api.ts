@@ -3,10 +3,16 @@
  * and assertions on the documented error model `{"error":{"code","message"[,"field"]}}`.
  */
 import assert from 'node:assert/strict';
-import { Browser, csrfFrom } from './http.ts';
+import { type Browser, csrfFrom } from './http.ts';
 
 /** A JSON request from a signed-in browser (its session cookie), e.g. PATCH or DELETE. */
-export function browserJson(browser: Browser, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+export function browserJson(
+  browser: Browser,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return browser.request(path, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },

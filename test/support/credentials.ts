@@ -43,16 +43,17 @@ export function credentialFactory(server: TestServer) {
     user,
 
     /** An API key for `owner`, created through the service (as the dashboard would). */
-    async apiKey(owner: TestUser, scopes: string[], opts: { expiresAt?: Date; allowedIps?: string[]; name?: string } = {}) {
-      return apiKeys.create(
-        sessionPrincipal(owner),
-        {
-          name: opts.name ?? 'test key',
-          scopes,
-          ...(opts.expiresAt ? { expires_at: opts.expiresAt.toISOString() } : {}),
-          ...(opts.allowedIps ? { allowed_ips: opts.allowedIps } : {}),
-        },
-      );
+    async apiKey(
+      owner: TestUser,
+      scopes: string[],
+      opts: { expiresAt?: Date; allowedIps?: string[]; name?: string } = {},
+    ) {
+      return apiKeys.create(sessionPrincipal(owner), {
+        name: opts.name ?? 'test key',
+        scopes,
+        ...(opts.expiresAt ? { expires_at: opts.expiresAt.toISOString() } : {}),
+        ...(opts.allowedIps ? { allowed_ips: opts.allowedIps } : {}),
+      });
     },
 
     /** A user's OAuth access (and refresh) token, through the real login and consent pages. */
@@ -91,14 +92,22 @@ export function credentialFactory(server: TestServer) {
       const res = await fetch(`${server.url}/oauth/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: app.client_id, client_secret: app.client_secret!, scope: scopes.join(' ') }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: app.client_id,
+          client_secret: app.client_secret!,
+          scope: scopes.join(' '),
+        }).toString(),
       });
       if (res.status !== 200) throw new Error(`client_credentials failed: ${res.status} ${await res.text()}`);
       return { ...((await res.json()) as { access_token: string; scope: string }), app };
     },
 
     /** A shared-secret JWT signed the way the seed signs it (jsonwebtoken, HS256), issued on the server's clock. */
-    jwt(claims: { sub: string; scopes?: string[]; scope?: string; name?: string }, opts: { expiresIn?: string | number; issuer?: string; secret?: string } = {}) {
+    jwt(
+      claims: { sub: string; scopes?: string[]; scope?: string; name?: string },
+      opts: { expiresIn?: string | number; issuer?: string; secret?: string } = {},
+    ) {
       return jwt.sign({ iat: Math.floor(server.now() / 1000), ...claims }, opts.secret ?? TEST_JWT_SECRET, {
         expiresIn: (opts.expiresIn ?? '1h') as jwt.SignOptions['expiresIn'],
         issuer: opts.issuer ?? 'api.example.com',
@@ -109,7 +118,14 @@ export function credentialFactory(server: TestServer) {
 export type CredentialFactory = ReturnType<typeof credentialFactory>;
 
 /** GET/POST to the API with a bearer token; returns status, headers and parsed JSON body. */
-export async function api(server: TestServer, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) {
+export async function api(
+  server: TestServer,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(`${server.url}${path}`, {
     method,
     headers: {
@@ -120,5 +136,9 @@ export async function api(server: TestServer, method: string, path: string, toke
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : null };
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : null,
+  };
 }

@@ -16,7 +16,10 @@ export interface TestDatabase {
 
 async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const url = process.env['TEST_POSTGRES_URL'];
-  if (!url) throw new Error('TEST_DATABASE=postgres needs TEST_POSTGRES_URL (e.g. postgres://user:pass@127.0.0.1:5432/postgres)');
+  if (!url)
+    throw new Error(
+      'TEST_DATABASE=postgres needs TEST_POSTGRES_URL (e.g. postgres://user:pass@127.0.0.1:5432/postgres)',
+    );
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -63,7 +66,10 @@ export async function createTestDatabase(dir: string): Promise<TestDatabase> {
  * and, when the server was given one (always on PostgreSQL), its SECRETS_KEY, so both open the same
  * sealed secrets. On SQLite without SECRETS_KEY the CLI finds the key file beside the database.
  */
-export function cliDatabaseEnv(config: { DATABASE_URL: string; SECRETS_KEY?: Buffer | undefined }): Record<string, string> {
+export function cliDatabaseEnv(config: {
+  DATABASE_URL: string;
+  SECRETS_KEY?: Buffer | undefined;
+}): Record<string, string> {
   return {
     DATABASE_URL: config.DATABASE_URL,
     ...(config.SECRETS_KEY ? { SECRETS_KEY: config.SECRETS_KEY.toString('base64') } : {}),

@@ -14,8 +14,16 @@ export interface DumpedValue {
  */
 export async function dumpDatabase(db: DB): Promise<DumpedValue[]> {
   const tables = isPostgres(db)
-    ? (await sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`.execute(db)).rows
-    : (await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`.execute(db)).rows;
+    ? (
+        await sql<{
+          name: string;
+        }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`.execute(db)
+      ).rows
+    : (
+        await sql<{
+          name: string;
+        }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`.execute(db)
+      ).rows;
   const out: DumpedValue[] = [];
   for (const { name } of tables) {
     const rows = (await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(name)}`.execute(db)).rows;

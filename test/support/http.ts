@@ -81,7 +81,11 @@ export class Browser {
   }
 
   postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-    return this.request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    return this.request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
   }
 
   /** Follows redirects on our own origin; stops at the first one that leaves it (the client's redirect URI). */
@@ -153,7 +157,9 @@ export async function authorize(
     if (html.includes('name="password"')) {
       sawLogin = true;
       const action = formAction(html, '/login');
-      ({ res, url } = await browser.follow(await browser.postForm(action, { _csrf: csrfFrom(html), email: o.email, password: o.password })));
+      ({ res, url } = await browser.follow(
+        await browser.postForm(action, { _csrf: csrfFrom(html), email: o.email, password: o.password }),
+      ));
     } else if (html.includes('/confirm')) {
       sawConsent = true;
       consentHtml = html;
@@ -163,7 +169,8 @@ export async function authorize(
       throw new Error(`unexpected page at ${url}: ${html.slice(0, 300)}`);
     }
   }
-  if (res.status < 300 || res.status >= 400) throw new Error(`authorization ended with ${res.status} at ${url}: ${(await res.text()).slice(0, 300)}`);
+  if (res.status < 300 || res.status >= 400)
+    throw new Error(`authorization ended with ${res.status} at ${url}: ${(await res.text()).slice(0, 300)}`);
   return { redirect: new URL(url), sawLogin, sawConsent, ...(consentHtml ? { consentHtml } : {}) };
 }
 
@@ -175,10 +182,12 @@ export async function authorize(
 export async function signUp(browser: Browser, email: string, password: string): Promise<void> {
   const page = await (await browser.get('/signup')).text();
   const res = await browser.postForm('/signup', { _csrf: csrfFrom(page), email, password });
-  if (res.status !== 303 || res.headers.get('location') !== '/login') throw new Error(`sign-up failed: ${res.status} ${(await res.text()).slice(0, 300)}`);
+  if (res.status !== 303 || res.headers.get('location') !== '/login')
+    throw new Error(`sign-up failed: ${res.status} ${(await res.text()).slice(0, 300)}`);
   const login = await (await browser.get('/login')).text();
   const signedIn = await browser.postForm('/login', { _csrf: csrfFrom(login), email, password });
-  if (signedIn.status !== 303) throw new Error(`sign-in after sign-up failed: ${signedIn.status} ${(await signedIn.text()).slice(0, 300)}`);
+  if (signedIn.status !== 303)
+    throw new Error(`sign-in after sign-up failed: ${signedIn.status} ${(await signedIn.text()).slice(0, 300)}`);
 }
 
 /** Registers an application with the seed's body, as the signed-in browser. */

@@ -12,7 +12,8 @@ export const REDIRECT_URI = 'https://myapp.com/callback';
 
 let counter = 0;
 /** A unique email per call, so tests sharing a server never collide. */
-export const uniqueEmail = (label = 'user') => `${label}-${++counter}-${crypto.randomBytes(3).toString('hex')}@example.com`;
+export const uniqueEmail = (label = 'user') =>
+  `${label}-${++counter}-${crypto.randomBytes(3).toString('hex')}@example.com`;
 
 export interface RegisteredApp {
   client_id: string;
@@ -119,7 +120,11 @@ export async function refresh(server: TestServer, app: RegisteredApp, refreshTok
 }
 
 /** RFC 7662 introspection authenticated as `as` (HTTP Basic); returns the JSON body. */
-export async function introspect(server: TestServer, as: RegisteredApp, tokenValue: string): Promise<Record<string, unknown>> {
+export async function introspect(
+  server: TestServer,
+  as: RegisteredApp,
+  tokenValue: string,
+): Promise<Record<string, unknown>> {
   const res = await postJson(server, '/oauth/introspect', { token: tokenValue }, { Authorization: basicAuth(as) });
   if (res.status !== 200) throw new Error(`introspection failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;

@@ -38,7 +38,8 @@ export interface PrivatePostgres {
 
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const bin = postgresBinaries();
-  if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql (install the postgresql package)');
+  if (!bin)
+    throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql (install the postgresql package)');
   const asRoot = process.getuid?.() === 0;
   const pgCommand = (tool: string, args: string[]) =>
     asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(bin, tool), ...args]) : run(path.join(bin, tool), args);
@@ -54,7 +55,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const port = await freePort();
   const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c max_connections=100`;
   const logFile = path.join(dir, 'postgres.log');
-  const start = () => pgCommand('pg_ctl', ['-D', data, '-o', options, '-l', logFile, '-w', '-t', '60', 'start']).then(() => undefined);
+  const start = () =>
+    pgCommand('pg_ctl', ['-D', data, '-o', options, '-l', logFile, '-w', '-t', '60', 'start']).then(() => undefined);
   await start();
   let running = true;
 

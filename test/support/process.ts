@@ -25,9 +25,13 @@ export interface RunResult {
 }
 
 /** Runs `node <args>` in the project root with a clean environment plus `env`, feeding `input` on stdin. */
-export function runNode(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function runNode(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   const env: Record<string, string> = { LOG_LEVEL: 'silent' };
-  for (const [key, value] of Object.entries(process.env)) if (INHERITED.test(key) && value !== undefined) env[key] = value;
+  for (const [key, value] of Object.entries(process.env))
+    if (INHERITED.test(key) && value !== undefined) env[key] = value;
   Object.assign(env, opts.env);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -52,7 +56,10 @@ export function runNode(args: string[], opts: { env?: Record<string, string>; in
 }
 
 /** `node bin/latchkey.js <args>`: the CLI as `npx latchkey` runs it. */
-export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
+export function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string } = {},
+): Promise<RunResult> {
   return runNode(['bin/latchkey.js', ...args], opts);
 }
 
@@ -73,7 +80,8 @@ export interface SpawnedNode {
  */
 export function spawnNode(args: string[], opts: { env?: Record<string, string> } = {}): SpawnedNode {
   const env: Record<string, string> = { LOG_LEVEL: 'silent' };
-  for (const [key, value] of Object.entries(process.env)) if (INHERITED.test(key) && value !== undefined) env[key] = value;
+  for (const [key, value] of Object.entries(process.env))
+    if (INHERITED.test(key) && value !== undefined) env[key] = value;
   Object.assign(env, opts.env);
   const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
@@ -85,11 +93,13 @@ export function spawnNode(args: string[], opts: { env?: Record<string, string> }
     partial = parts.pop()!;
     for (const line of parts) {
       lines.push(line);
-      for (const w of waiters) if (w.pattern.test(line)) (waiters.delete(w), w.resolve(line));
+      for (const w of waiters) if (w.pattern.test(line)) waiters.delete(w), w.resolve(line);
     }
   });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     stdoutLines: () => [...lines],
@@ -108,7 +118,9 @@ export function spawnNode(args: string[], opts: { env?: Record<string, string> }
         };
         const timer = setTimeout(() => {
           waiters.delete(waiter);
-          reject(new Error(`no stdout line matching ${pattern} within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`));
+          reject(
+            new Error(`no stdout line matching ${pattern} within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`),
+          );
         }, timeoutMs);
         waiters.add(waiter);
         void exited.then(() => {

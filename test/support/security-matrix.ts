@@ -27,7 +27,14 @@ import { ADMIN_SCOPE, ALL_API_SCOPES } from '../../src/auth/scopes.ts';
 import { mintApiKey } from '../../src/features/api-keys/key-format.ts';
 import { sessionPrincipal } from '../../src/auth/principal.ts';
 import { mintSecret } from '../../src/shared/secrets.ts';
-import { api, credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type CredentialFactory, type TestUser } from './credentials.ts';
+import {
+  api,
+  credentialFactory,
+  credentialServerEnv,
+  TEST_JWT_SECRET,
+  type CredentialFactory,
+  type TestUser,
+} from './credentials.ts';
 import { Browser, authorize, csrfFrom, registerApp } from './http.ts';
 import { startTestServer, type TestServer } from './server.ts';
 import { listApiRoutes, tagsCoveredBy, type ApiRoute } from './api-routes.ts';
@@ -35,7 +42,9 @@ import { listApiRoutes, tagsCoveredBy, type ApiRoute } from './api-routes.ts';
 // ---------------------------------------------------------------------------------------------
 // The seed's exact error bodies and RFC 6750 challenges.
 
-export const UNAUTHORIZED_BODY = { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' } };
+export const UNAUTHORIZED_BODY = {
+  error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' },
+};
 export const FORBIDDEN_BODY = { error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' } };
 
 export const CHALLENGE = {
@@ -53,7 +62,8 @@ export interface MatrixResponse {
   body: Record<string, unknown> | null;
 }
 
-const show = (res: MatrixResponse) => `${res.status} ${JSON.stringify(res.body)} www-authenticate=${res.headers.get('www-authenticate')}`;
+const show = (res: MatrixResponse) =>
+  `${res.status} ${JSON.stringify(res.body)} www-authenticate=${res.headers.get('www-authenticate')}`;
 
 export function assertUnauthorized(res: MatrixResponse, challenge: Challenge): void {
   assert.equal(res.status, 401, show(res));
@@ -72,7 +82,11 @@ export function assertInsufficientScope(res: MatrixResponse, scope: string): voi
 export function assertForbidden(res: MatrixResponse): void {
   assert.equal(res.status, 403, show(res));
   assert.deepEqual(res.body, FORBIDDEN_BODY);
-  assert.doesNotMatch(res.headers.get('www-authenticate') ?? '', /insufficient_scope/, 'the scope was fine; ownership is not a scope problem');
+  assert.doesNotMatch(
+    res.headers.get('www-authenticate') ?? '',
+    /insufficient_scope/,
+    'the scope was fine; ownership is not a scope problem',
+  );
 }
 
 /** 403 FORBIDDEN whose message explains a specific refusal (IP allowlist, credential not bound to an account). */
@@ -104,7 +118,14 @@ function nextForwardedFor(): string {
 /** One request with full control of the Authorization header (or none). */
 export async function send(
   server: TestServer,
-  req: { method: string; path: string; body?: unknown; authorization?: string | null; ip?: string; headers?: Record<string, string> },
+  req: {
+    method: string;
+    path: string;
+    body?: unknown;
+    authorization?: string | null;
+    ip?: string;
+    headers?: Record<string, string>;
+  },
 ): Promise<MatrixResponse> {
   const res = await fetch(`${server.url}${req.path}`, {
     method: req.method,
@@ -187,17 +208,30 @@ export const MATRIX_SERVER_ENV: Record<string, string> = {
   RATE_LIMIT_APPLICATIONS: '1000000,100000',
 };
 
-export async function createMatrixEnv(opts: { env?: Record<string, string> } = {}): Promise<MatrixEnv & { dispose(): Promise<void> }> {
+export async function createMatrixEnv(
+  opts: { env?: Record<string, string> } = {},
+): Promise<MatrixEnv & { dispose(): Promise<void> }> {
   const clock = { offset: 0 };
-  const server = await startTestServer({ env: { ...MATRIX_SERVER_ENV, ...opts.env }, now: () => Date.now() + clock.offset });
+  const server = await startTestServer({
+    env: { ...MATRIX_SERVER_ENV, ...opts.env },
+    now: () => Date.now() + clock.offset,
+  });
   const make = credentialFactory(server);
-  const [alice, bob, admin] = await Promise.all([make.user({ tag: 'alice' }), make.user({ tag: 'bob' }), make.user({ admin: true, tag: 'admin' })]);
+  const [alice, bob, admin] = await Promise.all([
+    make.user({ tag: 'alice' }),
+    make.user({ tag: 'bob' }),
+    make.user({ admin: true, tag: 'admin' }),
+  ]);
 
   // OAuth: one application (registered by the admin, so it may offer every scope) for the reusable
   // tokens, and one signed-in browser per person, so only the first authorization pays for a login.
   type App = { client_id: string; client_secret?: string };
   const newApp = (): Promise<App> =>
-    registerApp(admin.browser, { name: 'Security matrix client', redirect_uris: [REDIRECT_URI], scopes: [...ALL_API_SCOPES] });
+    registerApp(admin.browser, {
+      name: 'Security matrix client',
+      redirect_uris: [REDIRECT_URI],
+      scopes: [...ALL_API_SCOPES],
+    });
   let sharedApp: Promise<App> | undefined;
   const people = new Map<string, Browser>();
 
@@ -218,12 +252,25 @@ export async function createMatrixEnv(opts: { env?: Record<string, string> } = {
     const res = await fetch(`${server.url}/oauth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ grant_type: 'authorization_code', code, client_id: app.client_id, client_secret: app.client_secret, redirect_uri: REDIRECT_URI }),
+      body: JSON.stringify({
+        grant_type: 'authorization_code',
+        code,
+        client_id: app.client_id,
+        client_secret: app.client_secret,
+        redirect_uri: REDIRECT_URI,
+      }),
     });
     const tokens = (await res.json()) as { access_token?: string; scope?: string };
     assert.equal(res.status, 200, JSON.stringify(tokens));
     // The token must carry exactly what the case asked for, or the case would test something else.
-    assert.deepEqual(String(tokens.scope).split(' ').filter((x) => x && x !== 'openid').sort(), [...scopes].sort(), 'OAuth token scopes');
+    assert.deepEqual(
+      String(tokens.scope)
+        .split(' ')
+        .filter((x) => x && x !== 'openid')
+        .sort(),
+      [...scopes].sort(),
+      'OAuth token scopes',
+    );
     return tokens.access_token!;
   }
 
@@ -246,7 +293,7 @@ export async function createMatrixEnv(opts: { env?: Record<string, string> } = {
   }
 
   // Expired and revoked credentials are never consumed by a case, so each is made once too.
-  const memoOnce = <T,>(tag: string, build: (method: BearerMethod, owner: TestUser, scopes: string[]) => Promise<T>) => {
+  const memoOnce = <T>(tag: string, build: (method: BearerMethod, owner: TestUser, scopes: string[]) => Promise<T>) => {
     const cache = new Map<string, Promise<T>>();
     return (method: BearerMethod, owner: TestUser, scopes: string[]): Promise<T> => {
       const key = `${tag}|${method}|${owner.id}|${[...scopes].sort().join(' ')}`;
@@ -272,7 +319,9 @@ export async function createMatrixEnv(opts: { env?: Record<string, string> } = {
     }
     // A JWT whose exp is an hour in the past (iat two hours back), signed as the seed signs.
     const nowS = Math.floor(Date.now() / 1000);
-    const t = jwt.sign({ sub: owner.id, scopes, iat: nowS - 7200, exp: nowS - 3600 }, TEST_JWT_SECRET, { issuer: 'api.example.com' });
+    const t = jwt.sign({ sub: owner.id, scopes, iat: nowS - 7200, exp: nowS - 3600 }, TEST_JWT_SECRET, {
+      issuer: 'api.example.com',
+    });
     return { token: t, advanceMs: 0 };
   }
 
@@ -289,7 +338,12 @@ export async function createMatrixEnv(opts: { env?: Record<string, string> } = {
       const res = await fetch(`${server.url}/oauth/revoke`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ token: t, token_type_hint: 'access_token', client_id: app.client_id, client_secret: app.client_secret }),
+        body: JSON.stringify({
+          token: t,
+          token_type_hint: 'access_token',
+          client_id: app.client_id,
+          client_secret: app.client_secret,
+        }),
       });
       assert.equal(res.status, 200, `revocation: ${await res.text()}`);
       return t;
@@ -301,7 +355,11 @@ export async function createMatrixEnv(opts: { env?: Record<string, string> } = {
   async function endedSession(): Promise<string> {
     const browser = new Browser(server.url);
     const login = await (await browser.get('/login')).text();
-    assert.equal((await browser.postForm('/login', { _csrf: csrfFrom(login), email: alice.email, password: alice.password })).status, 303);
+    assert.equal(
+      (await browser.postForm('/login', { _csrf: csrfFrom(login), email: alice.email, password: alice.password }))
+        .status,
+      303,
+    );
     const cookie = browser.jar.header();
     const page = await (await browser.get('/dashboard')).text();
     assert.equal((await browser.postForm('/logout', { _csrf: csrfFrom(page) })).status, 303);
@@ -366,8 +424,17 @@ const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64ur
 
 /** Header-level mistakes around a live token of the method (RFC 6750 §3.1 invalid_request). */
 const HEADER_CASES: MalformedCase[] = [
-  { label: 'malformed header: `Bearer` with two tokens', core: true, authorization: (t) => `Bearer ${t} ${t}`, challenge: CHALLENGE.invalidRequest },
-  { label: 'malformed header: the token under the `Basic` scheme', authorization: (t) => `Basic ${t}`, challenge: CHALLENGE.invalidRequest },
+  {
+    label: 'malformed header: `Bearer` with two tokens',
+    core: true,
+    authorization: (t) => `Bearer ${t} ${t}`,
+    challenge: CHALLENGE.invalidRequest,
+  },
+  {
+    label: 'malformed header: the token under the `Basic` scheme',
+    authorization: (t) => `Basic ${t}`,
+    challenge: CHALLENGE.invalidRequest,
+  },
 ];
 
 /** Header-level mistakes that carry no token at all: run once per route, not per method. */
@@ -380,10 +447,29 @@ export const TOKENLESS_HEADERS: { label: string; core?: true; authorization: str
 
 export const MALFORMED: Record<BearerMethod, MalformedCase[]> = {
   api_key: [
-    { label: 'malformed: truncated key', core: true, authorization: (t) => `Bearer ${t.slice(0, -1)}`, challenge: CHALLENGE.invalidToken },
-    { label: 'malformed: bad checksum', core: true, authorization: (t) => `Bearer ${flipLast(t)}`, challenge: CHALLENGE.invalidToken },
-    { label: 'malformed: altered secret (checksum no longer matches)', authorization: (t) => `Bearer ${flipMiddle(t)}`, challenge: CHALLENGE.invalidToken },
-    { label: 'forged: well-formed key that was never issued', core: true, authorization: () => `Bearer ${mintApiKey().key}`, challenge: CHALLENGE.invalidToken },
+    {
+      label: 'malformed: truncated key',
+      core: true,
+      authorization: (t) => `Bearer ${t.slice(0, -1)}`,
+      challenge: CHALLENGE.invalidToken,
+    },
+    {
+      label: 'malformed: bad checksum',
+      core: true,
+      authorization: (t) => `Bearer ${flipLast(t)}`,
+      challenge: CHALLENGE.invalidToken,
+    },
+    {
+      label: 'malformed: altered secret (checksum no longer matches)',
+      authorization: (t) => `Bearer ${flipMiddle(t)}`,
+      challenge: CHALLENGE.invalidToken,
+    },
+    {
+      label: 'forged: well-formed key that was never issued',
+      core: true,
+      authorization: () => `Bearer ${mintApiKey().key}`,
+      challenge: CHALLENGE.invalidToken,
+    },
     {
       label: 'forged: real key id, another secret with a valid checksum',
       authorization: (t) => `Bearer ${mintSecret(t.split('_').slice(0, 2).join('_'))}`,
@@ -392,13 +478,32 @@ export const MALFORMED: Record<BearerMethod, MalformedCase[]> = {
     ...HEADER_CASES,
   ],
   oauth: [
-    { label: 'malformed: truncated token', core: true, authorization: (t) => `Bearer ${t.slice(0, -1)}`, challenge: CHALLENGE.invalidToken },
-    { label: 'malformed: one character changed', core: true, authorization: (t) => `Bearer ${flipMiddle(t)}`, challenge: CHALLENGE.invalidToken },
-    { label: 'forged: random opaque string of the same length', authorization: (t) => `Bearer ${'x'.repeat(t.length)}`, challenge: CHALLENGE.invalidToken },
+    {
+      label: 'malformed: truncated token',
+      core: true,
+      authorization: (t) => `Bearer ${t.slice(0, -1)}`,
+      challenge: CHALLENGE.invalidToken,
+    },
+    {
+      label: 'malformed: one character changed',
+      core: true,
+      authorization: (t) => `Bearer ${flipMiddle(t)}`,
+      challenge: CHALLENGE.invalidToken,
+    },
+    {
+      label: 'forged: random opaque string of the same length',
+      authorization: (t) => `Bearer ${'x'.repeat(t.length)}`,
+      challenge: CHALLENGE.invalidToken,
+    },
     ...HEADER_CASES,
   ],
   jwt: [
-    { label: 'malformed: truncated signature', core: true, authorization: (t) => `Bearer ${t.slice(0, -2)}`, challenge: CHALLENGE.invalidToken },
+    {
+      label: 'malformed: truncated signature',
+      core: true,
+      authorization: (t) => `Bearer ${t.slice(0, -2)}`,
+      challenge: CHALLENGE.invalidToken,
+    },
     {
       label: 'malformed: payload altered to claim admin:all (signature no longer matches)',
       authorization: (t) => {
@@ -411,7 +516,8 @@ export const MALFORMED: Record<BearerMethod, MalformedCase[]> = {
     {
       label: 'forged: signed with another secret',
       core: true,
-      authorization: (_t, _e, o) => `Bearer ${jwt.sign({ sub: o.id, scopes: [ADMIN_SCOPE] }, 'not-the-server-secret-0123456789abcdef', { expiresIn: '1h', issuer: 'api.example.com' })}`,
+      authorization: (_t, _e, o) =>
+        `Bearer ${jwt.sign({ sub: o.id, scopes: [ADMIN_SCOPE] }, 'not-the-server-secret-0123456789abcdef', { expiresIn: '1h', issuer: 'api.example.com' })}`,
       challenge: CHALLENGE.invalidToken,
     },
     {
@@ -425,27 +531,32 @@ export const MALFORMED: Record<BearerMethod, MalformedCase[]> = {
     },
     {
       label: 'refused: HS512 instead of HS256',
-      authorization: (_t, _e, o) => `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { algorithm: 'HS512', expiresIn: '1h', issuer: 'api.example.com' })}`,
+      authorization: (_t, _e, o) =>
+        `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { algorithm: 'HS512', expiresIn: '1h', issuer: 'api.example.com' })}`,
       challenge: CHALLENGE.invalidToken,
     },
     {
       label: 'refused: wrong issuer',
-      authorization: (_t, _e, o) => `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { expiresIn: '1h', issuer: 'evil.example.com' })}`,
+      authorization: (_t, _e, o) =>
+        `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { expiresIn: '1h', issuer: 'evil.example.com' })}`,
       challenge: CHALLENGE.invalidToken,
     },
     {
       label: 'refused: no exp claim',
-      authorization: (_t, _e, o) => `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { issuer: 'api.example.com' })}`,
+      authorization: (_t, _e, o) =>
+        `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { issuer: 'api.example.com' })}`,
       challenge: CHALLENGE.invalidToken,
     },
     {
       label: 'refused: lifetime beyond the 24 h cap',
-      authorization: (_t, _e, o) => `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { expiresIn: '48h', issuer: 'api.example.com' })}`,
+      authorization: (_t, _e, o) =>
+        `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { expiresIn: '48h', issuer: 'api.example.com' })}`,
       challenge: CHALLENGE.invalidToken,
     },
     {
       label: 'refused: no sub claim',
-      authorization: () => `Bearer ${jwt.sign({ scopes: [] }, TEST_JWT_SECRET, { expiresIn: '1h', issuer: 'api.example.com' })}`,
+      authorization: () =>
+        `Bearer ${jwt.sign({ scopes: [] }, TEST_JWT_SECRET, { expiresIn: '1h', issuer: 'api.example.com' })}`,
       challenge: CHALLENGE.invalidToken,
     },
     ...HEADER_CASES,
@@ -533,17 +644,27 @@ const requiredScopes = (route: ApiRoute): string[] => ('scopes' in route.auth ? 
 /** Routes managed "from the dashboard or with admin:all" take any signed-in account's session. */
 const anySession = (route: ApiRoute): boolean => !('scopes' in route.auth);
 /** The documented rule: every required scope, or admin:all (which implies the rest). */
-const satisfies = (held: string[], required: string[]) => held.includes(ADMIN_SCOPE) || required.every((s) => held.includes(s));
+const satisfies = (held: string[], required: string[]) =>
+  held.includes(ADMIN_SCOPE) || required.every((s) => held.includes(s));
 /** A dashboard session holds its account's rights. */
 const sessionScopes = (admin: boolean) => (admin ? [ADMIN_SCOPE] : NON_ADMIN_SCOPES);
 
 const statusOf = (route: ApiRoute, e: Expectation): string =>
-  e.kind === 'ok' ? String(route.status) : e.kind === 'unauthorized' ? `401 ${e.challenge}` : e.kind === 'insufficient_scope' ? `403 insufficient_scope` : e.kind === 'not_found' ? '404' : '403';
+  e.kind === 'ok'
+    ? String(route.status)
+    : e.kind === 'unauthorized'
+      ? `401 ${e.challenge}`
+      : e.kind === 'insufficient_scope'
+        ? `403 insufficient_scope`
+        : e.kind === 'not_found'
+          ? '404'
+          : '403';
 
 /** What a caller holding `held` (an admin or not) gets on the caller's own or another user's resource. */
 function expectationFor(route: MatrixRoute, held: string[], session: boolean, target: 'self' | 'other'): Expectation {
   const required = requiredScopes(route);
-  if (!(session && anySession(route)) && !satisfies(held, required)) return { kind: 'insufficient_scope', scope: required.join(' ') };
+  if (!(session && anySession(route)) && !satisfies(held, required))
+    return { kind: 'insufficient_scope', scope: required.join(' ') };
   if (target === 'self' || !route.owned) return { kind: 'ok' };
   const { othersAre, adminReachesOthers = true } = route.owned;
   if (!held.includes(ADMIN_SCOPE)) return { kind: othersAre };
@@ -563,9 +684,13 @@ function scopeVariants(route: MatrixRoute, method: BearerMethod): { label: strin
   // An API key carries at least one scope; OAuth tokens and JWTs can carry none.
   if (method !== 'api_key') variants.push({ label: 'no scope at all', scopes: [] });
   const others = required.length ? NON_ADMIN_SCOPES.filter((s) => !required.includes(s)) : ['read:applications'];
-  variants.push({ label: required.length ? `a different scope (every other one but ${required.join(' ')})` : 'an unrelated scope', scopes: others });
+  variants.push({
+    label: required.length ? `a different scope (every other one but ${required.join(' ')})` : 'an unrelated scope',
+    scopes: others,
+  });
   if (required.length) variants.push({ label: `the required scope (${required.join(' ')})`, scopes: required });
-  if (!(required.length === 1 && required[0] === ADMIN_SCOPE)) variants.push({ label: 'admin:all', scopes: [ADMIN_SCOPE] });
+  if (!(required.length === 1 && required[0] === ADMIN_SCOPE))
+    variants.push({ label: 'admin:all', scopes: [ADMIN_SCOPE] });
   return variants;
 }
 
@@ -594,11 +719,16 @@ function bearerCases(route: MatrixRoute, method: BearerMethod, fullCatalogue: bo
   for (const v of scopeVariants(route, method)) cases.push(live(v.label, v.scopes, 'self'));
   if (route.owned) {
     const required = requiredScopes(route);
-    if (!required.includes(ADMIN_SCOPE)) cases.push(live(`the required scope (${required.join(' ')})`, required, 'other'));
+    if (!required.includes(ADMIN_SCOPE))
+      cases.push(live(`the required scope (${required.join(' ')})`, required, 'other'));
     cases.push(live('admin:all', [ADMIN_SCOPE], 'other'));
   }
 
-  const refusedWith = (label: string, challenge: Challenge, present: (env: MatrixEnv, scopes: string[], caller: TestUser) => Promise<Omit<Presented, 'caller'>>): CaseSpec => ({
+  const refusedWith = (
+    label: string,
+    challenge: Challenge,
+    present: (env: MatrixEnv, scopes: string[], caller: TestUser) => Promise<Omit<Presented, 'caller'>>,
+  ): CaseSpec => ({
     label: `${label} -> 401 ${challenge}`,
     kind: method,
     target: 'self',
@@ -616,10 +746,18 @@ function bearerCases(route: MatrixRoute, method: BearerMethod, fullCatalogue: bo
     }),
   );
   if (method !== 'jwt') {
-    cases.push(refusedWith('revoked', CHALLENGE.invalidToken, async (env, scopes, caller) => ({ authorization: `Bearer ${(await env.revoked(method, caller, scopes))!}` })));
+    cases.push(
+      refusedWith('revoked', CHALLENGE.invalidToken, async (env, scopes, caller) => ({
+        authorization: `Bearer ${(await env.revoked(method, caller, scopes))!}`,
+      })),
+    );
   }
   for (const mal of MALFORMED[method].filter((m) => fullCatalogue || m.core)) {
-    cases.push(refusedWith(mal.label, mal.challenge, async (env, scopes, caller) => ({ authorization: mal.authorization(await env.token(method, caller, scopes), env, caller) })));
+    cases.push(
+      refusedWith(mal.label, mal.challenge, async (env, scopes, caller) => ({
+        authorization: mal.authorization(await env.token(method, caller, scopes), env, caller),
+      })),
+    );
   }
 
   if (method === 'api_key') {
@@ -633,12 +771,20 @@ function bearerCases(route: MatrixRoute, method: BearerMethod, fullCatalogue: bo
         async present(env) {
           const scopes = passingScopes(route, method);
           const caller = await callerFor(env, route, scopes.includes(ADMIN_SCOPE), expect);
-          return { caller, authorization: `Bearer ${await env.ipBoundKey(caller, scopes, ['203.0.113.0/24', '2001:db8::/32'])}`, ip };
+          return {
+            caller,
+            authorization: `Bearer ${await env.ipBoundKey(caller, scopes, ['203.0.113.0/24', '2001:db8::/32'])}`,
+            ip,
+          };
         },
       };
     };
     cases.push(
-      ipCase('wrong IP: key allowed only from 203.0.113.0/24 and 2001:db8::/32, used from 198.51.100.7', '198.51.100.7', false),
+      ipCase(
+        'wrong IP: key allowed only from 203.0.113.0/24 and 2001:db8::/32, used from 198.51.100.7',
+        '198.51.100.7',
+        false,
+      ),
       ipCase('wrong IP (IPv6): used from 2001:db9::1', '2001:db9::1', false),
       ipCase('allowed IP: the same key used from 203.0.113.9', '203.0.113.9', true),
     );
@@ -662,7 +808,8 @@ function sessionCases(route: MatrixRoute): CaseSpec[] {
     };
   };
   const cases = [live("an ordinary account's session", false, 'self'), live("an admin's session", true, 'self')];
-  if (route.owned) cases.push(live("an ordinary account's session", false, 'other'), live("an admin's session", true, 'other'));
+  if (route.owned)
+    cases.push(live("an ordinary account's session", false, 'other'), live("an admin's session", true, 'other'));
   cases.push({
     label: 'a signed-out session cookie -> 401 Bearer',
     kind: 'session',
@@ -679,7 +826,11 @@ function sessionCases(route: MatrixRoute): CaseSpec[] {
       target: 'self',
       expect: { kind: 'forbidden_code' },
       async present(env) {
-        return { caller: env.alice, cookie: env.alice.browser.jar.header(), headers: { Origin: 'https://evil.example' } };
+        return {
+          caller: env.alice,
+          cookie: env.alice.browser.jar.header(),
+          headers: { Origin: 'https://evil.example' },
+        };
       },
     });
   }
@@ -689,7 +840,13 @@ function sessionCases(route: MatrixRoute): CaseSpec[] {
 /** Runs one generated case. */
 async function runCase(env: MatrixEnv, route: MatrixRoute, c: CaseSpec): Promise<void> {
   const p = await c.present(env, route);
-  const ctx: RequestContext = { env, method: c.kind, caller: p.caller, target: c.target, succeeds: c.expect.kind === 'ok' };
+  const ctx: RequestContext = {
+    env,
+    method: c.kind,
+    caller: p.caller,
+    target: c.target,
+    succeeds: c.expect.kind === 'ok',
+  };
   const req = await route.request(ctx);
   const call = () =>
     env.send({
@@ -734,7 +891,8 @@ export interface ExtraCase {
 function commonPrefix(paths: string[]): string {
   const split = paths.map((p) => p.split('/'));
   const out: string[] = [];
-  for (let i = 0; split.every((s) => i < s.length && s[i] === split[0]![i] && !s[i]!.startsWith(':')); i++) out.push(split[0]![i]!);
+  for (let i = 0; split.every((s) => i < s.length && s[i] === split[0]![i] && !s[i]!.startsWith(':')); i++)
+    out.push(split[0]![i]!);
   return out.join('/') || '/';
 }
 
@@ -745,7 +903,12 @@ function commonPrefix(paths: string[]): string {
  * of those tags without a fixture, or a fixture for no such route, is a failing test. `extras` are
  * route-specific cases the table cannot express (unbound JWTs, what a refusal leaves unchanged...).
  */
-export function securityMatrix(fileUrl: string, fixtures: RouteFixtures, extras: ExtraCase[] = [], opts: { env?: Record<string, string> } = {}): void {
+export function securityMatrix(
+  fileUrl: string,
+  fixtures: RouteFixtures,
+  extras: ExtraCase[] = [],
+  opts: { env?: Record<string, string> } = {},
+): void {
   const tags = tagsCoveredBy(fileUrl);
   const specs = listApiRoutes().filter((r) => tags.includes(r.tag));
   describe(`security matrix: ${commonPrefix(specs.map((r) => r.path))}`, () => {
@@ -757,9 +920,17 @@ export function securityMatrix(fileUrl: string, fixtures: RouteFixtures, extras:
 
     it('covers every route of its tags, and only those', () => {
       assert.ok(tags.length > 0, `${fileUrl} is not listed in SECURITY_TEST_FILES (test/support/api-routes.ts)`);
-      assert.deepEqual(specs.filter((r) => !fixtures[r.operationId]).map((r) => `${r.label} (${r.operationId})`), [], 'routes without a fixture');
+      assert.deepEqual(
+        specs.filter((r) => !fixtures[r.operationId]).map((r) => `${r.label} (${r.operationId})`),
+        [],
+        'routes without a fixture',
+      );
       const known = new Set(specs.map((r) => r.operationId));
-      assert.deepEqual(Object.keys(fixtures).filter((id) => !known.has(id)), [], 'fixtures for no route of these tags');
+      assert.deepEqual(
+        Object.keys(fixtures).filter((id) => !known.has(id)),
+        [],
+        'fixtures for no route of these tags',
+      );
     });
 
     specs.forEach((spec, index) => {
@@ -771,13 +942,31 @@ export function securityMatrix(fileUrl: string, fixtures: RouteFixtures, extras:
       const fullCatalogue = index === 0;
       describe(route.label, () => {
         it('no credential -> 401 with `WWW-Authenticate: Bearer`', async () => {
-          const req = await route.request({ env, method: 'api_key', caller: env.alice, target: 'self', succeeds: false });
-          assertUnauthorized(await env.send({ method: route.method, path: req.path, body: req.body }), CHALLENGE.missing);
+          const req = await route.request({
+            env,
+            method: 'api_key',
+            caller: env.alice,
+            target: 'self',
+            succeeds: false,
+          });
+          assertUnauthorized(
+            await env.send({ method: route.method, path: req.path, body: req.body }),
+            CHALLENGE.missing,
+          );
         });
         for (const h of TOKENLESS_HEADERS.filter((x) => fullCatalogue || x.core)) {
           it(`${h.label} -> 401 ${CHALLENGE.invalidRequest}`, async () => {
-            const req = await route.request({ env, method: 'api_key', caller: env.alice, target: 'self', succeeds: false });
-            assertUnauthorized(await env.send({ method: route.method, path: req.path, body: req.body, authorization: h.authorization }), CHALLENGE.invalidRequest);
+            const req = await route.request({
+              env,
+              method: 'api_key',
+              caller: env.alice,
+              target: 'self',
+              succeeds: false,
+            });
+            assertUnauthorized(
+              await env.send({ method: route.method, path: req.path, body: req.body, authorization: h.authorization }),
+              CHALLENGE.invalidRequest,
+            );
           });
         }
         for (const method of BEARER_METHODS) {

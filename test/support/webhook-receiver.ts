@@ -24,15 +24,9 @@ export interface ReceivedWebhook {
 // ---------------------------------------------------------------------------------------------
 // The seed's verifier (docs "Webhook Signatures"), copied exactly; only the types are added.
 function verifyWebhookSignature(payload: string, signature: string, secret: string): boolean {
-  const expectedSignature = crypto
-    .createHmac('sha256', secret)
-    .update(payload)
-    .digest('hex');
-  
-  return crypto.timingSafeEqual(
-    Buffer.from(signature),
-    Buffer.from(expectedSignature)
-  );
+  const expectedSignature = crypto.createHmac('sha256', secret).update(payload).digest('hex');
+
+  return crypto.timingSafeEqual(Buffer.from(signature), Buffer.from(expectedSignature));
 }
 // ---------------------------------------------------------------------------------------------
 export { verifyWebhookSignature };
@@ -69,7 +63,12 @@ export function standardAccepts(req: Pick<ReceivedWebhook, 'headers' | 'body'>, 
 }
 
 /** The parsed event of a delivery. */
-export function eventOf(req: Pick<ReceivedWebhook, 'body'>): { id: string; type: string; created_at: string; data: Record<string, unknown> } {
+export function eventOf(req: Pick<ReceivedWebhook, 'body'>): {
+  id: string;
+  type: string;
+  created_at: string;
+  data: Record<string, unknown>;
+} {
   return JSON.parse(req.body) as never;
 }
 
@@ -143,9 +142,16 @@ export class WebhookReceiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+        for (const [k, v] of Object.entries(req.headers))
+          if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
         const answered = this.status;
-        this.requests.push({ method: req.method ?? '', path: req.url ?? '', headers, body: Buffer.concat(chunks).toString('utf8'), answered });
+        this.requests.push({
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          answered,
+        });
         const reply = () => {
           res.writeHead(answered, { 'content-type': 'text/plain' });
           res.end(answered >= 200 && answered < 300 ? 'ok' : 'nope');

@@ -21,7 +21,11 @@ securityMatrix(import.meta.url, routes, [
   {
     label: 'a JWT whose sub is not a Latchkey account still authenticates (no scope needed)',
     async run(env) {
-      const res = await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${env.jwtFor('user_123', [])}` });
+      const res = await env.send({
+        method: 'GET',
+        path: '/v2/auth/test',
+        authorization: `Bearer ${env.jwtFor('user_123', [])}`,
+      });
       assert.equal(res.status, 200);
       assert.equal(res.body!['subject'], 'user_123');
       assert.deepEqual(res.body!['scopes'], []);

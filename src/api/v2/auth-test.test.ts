@@ -1,7 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../../test/support/credentials.ts';
+import {
+  api,
+  credentialFactory,
+  credentialServerEnv,
+  type CredentialFactory,
+  type TestUser,
+} from '../../../test/support/credentials.ts';
 
 // The seed's "Testing Authentication": each credential method reaches /v2/auth/test.
 describe('GET /v2/auth/test (seed: Testing Authentication)', () => {
@@ -20,7 +26,13 @@ describe('GET /v2/auth/test (seed: Testing Authentication)', () => {
     const { key } = await make.apiKey(alice, ['read:users']);
     const res = await api(server, 'GET', '/v2/auth/test', key);
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { valid: true, method: 'api_key', subject: alice.id, scopes: ['read:users'], expires_at: null });
+    assert.deepEqual(res.body, {
+      valid: true,
+      method: 'api_key',
+      subject: alice.id,
+      scopes: ['read:users'],
+      expires_at: null,
+    });
     assert.equal(res.headers.get('x-api-version'), '2.0');
   });
 
@@ -47,7 +59,9 @@ describe('GET /v2/auth/test (seed: Testing Authentication)', () => {
     for (const token of [undefined, 'not-a-token', 'lk_abc_def']) {
       const res = await api(server, 'GET', '/v2/auth/test', token);
       assert.equal(res.status, 401);
-      assert.deepEqual(res.body, { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' } });
+      assert.deepEqual(res.body, {
+        error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' },
+      });
       assert.match(res.headers.get('www-authenticate')!, /^Bearer/);
     }
   });

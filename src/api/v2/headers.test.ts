@@ -1,7 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import { credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../../test/support/credentials.ts';
+import {
+  credentialFactory,
+  credentialServerEnv,
+  type CredentialFactory,
+  type TestUser,
+} from '../../../test/support/credentials.ts';
 import { expectApiError } from '../../../test/support/api.ts';
 
 // The seed's "Security Headers" and the /v2 error model (issue 3, deliverables 5 and 6).
@@ -49,7 +54,14 @@ describe('/v2 headers: X-Request-ID, X-API-Version, X-Client-Version; errors', (
     });
 
     it('is replaced by a generated UUID when malformed', async () => {
-      for (const bad of ['has spaces in it', 'x'.repeat(129), '<script>alert(1)</script>', 'id;drop', 'ünïcödé', 'a\tb']) {
+      for (const bad of [
+        'has spaces in it',
+        'x'.repeat(129),
+        '<script>alert(1)</script>',
+        'id;drop',
+        'ünïcödé',
+        'a\tb',
+      ]) {
         const res = await get('/v2/auth/test', { 'X-Request-ID': encodeHeader(bad) });
         assert.equal(res.status, 200);
         const id = res.headers.get('x-request-id') ?? '';
@@ -126,10 +138,22 @@ describe('/v2 headers: X-Request-ID, X-API-Version, X-Client-Version; errors', (
 
   describe('errors', () => {
     it('a validation error names the field: POST /v2/projects {"name": 5} -> 400 field name', async () => {
-      const body = await expectApiError(await send('POST', '/v2/projects', JSON.stringify({ name: 5 })), 400, 'VALIDATION_FAILED', { field: 'name' });
+      const body = await expectApiError(
+        await send('POST', '/v2/projects', JSON.stringify({ name: 5 })),
+        400,
+        'VALIDATION_FAILED',
+        { field: 'name' },
+      );
       assert.match(body.error.message, /name/);
-      await expectApiError(await send('POST', '/v2/projects', JSON.stringify({})), 400, 'VALIDATION_FAILED', { field: 'name' });
-      await expectApiError(await send('POST', '/v2/projects', JSON.stringify({ name: 'ok', description: 7 })), 400, 'VALIDATION_FAILED', { field: 'description' });
+      await expectApiError(await send('POST', '/v2/projects', JSON.stringify({})), 400, 'VALIDATION_FAILED', {
+        field: 'name',
+      });
+      await expectApiError(
+        await send('POST', '/v2/projects', JSON.stringify({ name: 'ok', description: 7 })),
+        400,
+        'VALIDATION_FAILED',
+        { field: 'description' },
+      );
     });
 
     it('malformed JSON is 400 VALIDATION_FAILED, not 500', async () => {

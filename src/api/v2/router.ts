@@ -30,7 +30,11 @@ export function apiVersion(): Middleware<AppState> {
     ctx.set('X-API-Version', API_VERSION);
     const asked = ctx.get('X-API-Version');
     if (asked && !ACCEPTED_VERSIONS.has(asked.trim())) {
-      throw new AppError('VALIDATION_FAILED', `Unsupported API version "${asked.slice(0, 20)}"; supported versions: ${API_VERSION}`, { field: 'X-API-Version' });
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `Unsupported API version "${asked.slice(0, 20)}"; supported versions: ${API_VERSION}`,
+        { field: 'X-API-Version' },
+      );
     }
     await next();
   };
@@ -85,7 +89,11 @@ export interface V2Deps {
 export function v2Router(deps: V2Deps, specs: RouteSpec[], opts: BuildOptions = {}): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/v2' });
   router.use(deps.jsonBody, authenticate(deps.authenticator, { allowSession: true, origin: deps.origin }));
-  router.use(recordKeyActivity(deps.apiKeys, deps.now), rateLimitRequests(deps.limiter, deps.policies), requireCredential());
+  router.use(
+    recordKeyActivity(deps.apiKeys, deps.now),
+    rateLimitRequests(deps.limiter, deps.policies),
+    requireCredential(),
+  );
   return mountRoutes(router, specs, opts);
 }
 
@@ -98,13 +106,21 @@ export const authTestSchema = z.object({
 });
 
 /** Every /v2 route, declared once (the router and the OpenAPI document are both built from these). */
-export function v2RouteSpecs(deps: Pick<V2Deps, 'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks'>): RouteSpec[] {
+export function v2RouteSpecs(
+  deps: Pick<V2Deps, 'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks'>,
+): RouteSpec[] {
   return [
     // The seed's "Testing Authentication": what the server sees in the presented credential. The
     // scopes are the effective ones (what the credential may do now), not those granted at issue.
     defineRoute({
-      method: 'get', path: '/auth/test', operationId: 'testAuth', summary: 'Check a credential (its effective scopes)', tag: 'Authentication',
-      auth: { scopes: [] }, status: 200, response: authTestSchema,
+      method: 'get',
+      path: '/auth/test',
+      operationId: 'testAuth',
+      summary: 'Check a credential (its effective scopes)',
+      tag: 'Authentication',
+      auth: { scopes: [] },
+      status: 200,
+      response: authTestSchema,
       handler: (ctx) => {
         const c = ctx.state.principal!;
         return {

@@ -42,9 +42,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('consents')
     .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
-    .addColumn('client_id', 'text', (c) =>
-      c.notNull().references('applications.client_id').onDelete('cascade'),
-    )
+    .addColumn('client_id', 'text', (c) => c.notNull().references('applications.client_id').onDelete('cascade'))
     .addColumn('grant_id', 'text', (c) => c.notNull())
     .addColumn('scopes', 'text', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())

@@ -10,7 +10,10 @@ import { sql, type Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('browser_sessions').addColumn('authenticated_at', 'bigint').execute();
-  await db.schema.alterTable('users').addColumn('sign_in_count', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('users')
+    .addColumn('sign_in_count', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema.alterTable('oidc_payloads').addColumn('account_id', 'text').execute();
   await db.schema
     .createIndex('oidc_payloads_account')

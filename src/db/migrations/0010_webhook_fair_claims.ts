@@ -7,7 +7,11 @@ import type { Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('webhook_endpoints').addColumn('last_claimed_at', 'bigint').execute();
-  await db.schema.createIndex('webhook_deliveries_endpoint_due').on('webhook_deliveries').columns(['endpoint_id', 'status', 'next_attempt_at', 'id']).execute();
+  await db.schema
+    .createIndex('webhook_deliveries_endpoint_due')
+    .on('webhook_deliveries')
+    .columns(['endpoint_id', 'status', 'next_attempt_at', 'id'])
+    .execute();
   await db.schema.createIndex('webhook_deliveries_locked').on('webhook_deliveries').column('locked_until').execute();
 }
 

@@ -30,7 +30,9 @@ export const MAX_RETURN_TO = 2_000;
 
 /** Only same-site paths may be returned to after sign-in (no open redirect). */
 export function safeReturnTo(value: unknown): string {
-  return typeof value === 'string' && value.length <= MAX_RETURN_TO && /^\/(?![/\\])/.test(value) ? value : '/dashboard';
+  return typeof value === 'string' && value.length <= MAX_RETURN_TO && /^\/(?![/\\])/.test(value)
+    ? value
+    : '/dashboard';
 }
 
 const SIGNED_UP_COOKIE = 'lk_signed_up';
@@ -39,7 +41,13 @@ const SIGNED_UP_NOTICE =
 
 /** The email just signed up, for the sign-in page to fill in (a short-lived signed cookie, not in the URL). */
 function setSignedUp(ctx: AppContext, email: string, secure: boolean): void {
-  ctx.cookies.set(SIGNED_UP_COOKIE, Buffer.from(email).toString('base64url'), { signed: true, httpOnly: true, sameSite: 'lax', secure, maxAge: 10 * 60_000 });
+  ctx.cookies.set(SIGNED_UP_COOKIE, Buffer.from(email).toString('base64url'), {
+    signed: true,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure,
+    maxAge: 10 * 60_000,
+  });
 }
 function readSignedUp(ctx: AppContext): string | null {
   const raw = ctx.cookies.get(SIGNED_UP_COOKIE, { signed: true });
@@ -54,14 +62,23 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
   const { accounts, render, signupOpen } = deps;
   const router = new Router<AppState>();
 
-  const loginPage = (ctx: AppContext, data: { email?: string; error?: string | null; notice?: string | null; returnTo?: string }, status = 200) =>
-    render.page(ctx, 'login', {
-      action: `/login?return_to=${encodeURIComponent(data.returnTo ?? '/dashboard')}`,
-      email: data.email ?? '',
-      error: data.error ?? null,
-      notice: data.notice ?? null,
-      signupOpen,
-    }, status);
+  const loginPage = (
+    ctx: AppContext,
+    data: { email?: string; error?: string | null; notice?: string | null; returnTo?: string },
+    status = 200,
+  ) =>
+    render.page(
+      ctx,
+      'login',
+      {
+        action: `/login?return_to=${encodeURIComponent(data.returnTo ?? '/dashboard')}`,
+        email: data.email ?? '',
+        error: data.error ?? null,
+        notice: data.notice ?? null,
+        signupOpen,
+      },
+      status,
+    );
 
   router.get('/', (ctx) => ctx.redirect(ctx.state.account ? '/dashboard' : '/login'));
 
@@ -92,7 +109,12 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
   });
 
   const secondFactorPage = (ctx: AppContext, returnTo: string, error: string | null, status = 200) =>
-    render.page(ctx, 'second-factor', { action: `/login/2fa?return_to=${encodeURIComponent(returnTo)}`, error }, status);
+    render.page(
+      ctx,
+      'second-factor',
+      { action: `/login/2fa?return_to=${encodeURIComponent(returnTo)}`, error },
+      status,
+    );
 
   router.get('/login/2fa', (ctx) => {
     const returnTo = safeReturnTo(ctx.query['return_to']);
@@ -104,7 +126,11 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
     const returnTo = safeReturnTo(ctx.query['return_to']);
     const userId = readPendingSecondFactor(ctx, DASHBOARD, deps.now());
     if (!userId) return loginPage(ctx, { error: 'Your sign-in expired. Please sign in again.', returnTo }, 401);
-    const result = await deps.login.attemptSecondFactor(userId, (ctx.request.body as Record<string, unknown>)['code'], ctx.ip);
+    const result = await deps.login.attemptSecondFactor(
+      userId,
+      (ctx.request.body as Record<string, unknown>)['code'],
+      ctx.ip,
+    );
     if (!result.ok) return secondFactorPage(ctx, returnTo, result.message, result.status);
     clearPendingSecondFactor(ctx, deps.secureCookies);
     await deps.startDashboardSession(ctx, result.account.id);
@@ -121,11 +147,15 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
     if (!signupOpen) return render.error(ctx, 404, 'Sign-up is closed', 'Ask an administrator for an account.');
     const body = ctx.request.body as Record<string, unknown>;
     const str = (v: unknown) => (typeof v === 'string' ? v : '');
-    const signupPage = (error: string, status: number) => render.page(ctx, 'signup', { email: str(body['email']), name: str(body['name']), error }, status);
+    const signupPage = (error: string, status: number) =>
+      render.page(ctx, 'signup', { email: str(body['email']), name: str(body['name']), error }, status);
     const limit = await deps.signupLimit(ctx.ip);
     if (!limit.allowed) {
       ctx.set('Retry-After', String(limit.retryAfter));
-      return signupPage(`Too many sign-ups from your address. Try again in ${limit.retryAfter} second${limit.retryAfter === 1 ? '' : 's'}.`, 429);
+      return signupPage(
+        `Too many sign-ups from your address. Try again in ${limit.retryAfter} second${limit.retryAfter === 1 ? '' : 's'}.`,
+        429,
+      );
     }
     try {
       // The same answer whether or not the email was registered already (no account discovery):

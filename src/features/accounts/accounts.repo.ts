@@ -25,13 +25,18 @@ export function createAccountsRepo(db: DB) {
       await db.updateTable('users').set(changes).where('id', '=', id).execute();
     },
     async countSignIn(id: string): Promise<void> {
-      await db.updateTable('users').set((eb) => ({ sign_in_count: eb('sign_in_count', '+', 1) })).where('id', '=', id).execute();
+      await db
+        .updateTable('users')
+        .set((eb) => ({ sign_in_count: eb('sign_in_count', '+', 1) }))
+        .where('id', '=', id)
+        .execute();
     },
     /** Deletes the user; their sessions, applications, keys, projects and consents go with them. */
     async delete(id: string): Promise<void> {
       await db.transaction().execute(async (trx) => {
         const apps = await trx.selectFrom('applications').select('client_id').where('owner_id', '=', id).execute();
-        for (const { client_id } of apps) await trx.deleteFrom('oidc_payloads').where('client_id', '=', client_id).execute();
+        for (const { client_id } of apps)
+          await trx.deleteFrom('oidc_payloads').where('client_id', '=', client_id).execute();
         // Tokens the user granted to other applications die with the account.
         const grants = await trx.selectFrom('consents').select('grant_id').where('user_id', '=', id).execute();
         for (const { grant_id } of grants) {
@@ -46,7 +51,13 @@ export type AccountsRepo = ReturnType<typeof createAccountsRepo>;
 
 export function createBrowserSessionsRepo(db: DB) {
   return {
-    async insert(row: { id_hash: string; user_id: string; created_at: number; expires_at: number; authenticated_at: number }) {
+    async insert(row: {
+      id_hash: string;
+      user_id: string;
+      created_at: number;
+      expires_at: number;
+      authenticated_at: number;
+    }) {
       await db.insertInto('browser_sessions').values(row).execute();
     },
     /** The session's user (and when it last authenticated), if the session exists and has not expired. */
@@ -68,7 +79,11 @@ export function createBrowserSessionsRepo(db: DB) {
     },
     /** Signs the account out everywhere but the given session (after a password change). */
     async deleteOthers(userId: string, keepIdHash: string): Promise<void> {
-      await db.deleteFrom('browser_sessions').where('user_id', '=', userId).where('id_hash', '!=', keepIdHash).execute();
+      await db
+        .deleteFrom('browser_sessions')
+        .where('user_id', '=', userId)
+        .where('id_hash', '!=', keepIdHash)
+        .execute();
     },
     async deleteExpired(now: number): Promise<void> {
       await db.deleteFrom('browser_sessions').where('expires_at', '<=', now).execute();

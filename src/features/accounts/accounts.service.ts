@@ -63,7 +63,12 @@ export function createAccountsService(deps: {
     return { email: email.data, password: password.data, name };
   };
 
-  async function signUp(input: { email: unknown; password: unknown; name?: unknown; isAdmin?: boolean }): Promise<Account> {
+  async function signUp(input: {
+    email: unknown;
+    password: unknown;
+    name?: unknown;
+    isAdmin?: boolean;
+  }): Promise<Account> {
     const { email, password, name } = parseSignUp(input);
     if (await accounts.findByEmail(email)) {
       throw new AppError('CONFLICT', 'An account with this email already exists', { field: 'email' });
@@ -84,7 +89,9 @@ export function createAccountsService(deps: {
       sign_in_count: 0,
     };
     try {
-      await accounts.insert(row, [buildEvent('user.signed_up', row.id, { id: row.id, email: row.email, name: row.name }, t)]);
+      await accounts.insert(row, [
+        buildEvent('user.signed_up', row.id, { id: row.id, email: row.email, name: row.name }, t),
+      ]);
     } catch (err) {
       // Two sign-ups racing for one email: the unique index decides.
       if (/UNIQUE|duplicate key/i.test(String((err as Error).message))) {
@@ -100,7 +107,9 @@ export function createAccountsService(deps: {
    * the sign-in form needs the account before the check (its throttle key) and the check itself.
    * An unknown email's check costs what a wrong password does and never matches.
    */
-  async function signInCandidate(emailInput: unknown): Promise<{ account: Account | null; passwordMatches(password: unknown): Promise<boolean> }> {
+  async function signInCandidate(
+    emailInput: unknown,
+  ): Promise<{ account: Account | null; passwordMatches(password: unknown): Promise<boolean> }> {
     const email = emailSchema.safeParse(emailInput);
     const row = email.success ? await accounts.findByEmail(email.data) : undefined;
     return {
@@ -164,7 +173,13 @@ export function createAccountsService(deps: {
     async startSession(userId: string): Promise<{ id: string; expiresAt: number }> {
       const id = randomBase62(43);
       const t = now();
-      await sessions.insert({ id_hash: sha256(id), user_id: userId, created_at: t, expires_at: t + SESSION_TTL_MS, authenticated_at: t });
+      await sessions.insert({
+        id_hash: sha256(id),
+        user_id: userId,
+        created_at: t,
+        expires_at: t + SESSION_TTL_MS,
+        authenticated_at: t,
+      });
       return { id, expiresAt: t + SESSION_TTL_MS };
     },
 

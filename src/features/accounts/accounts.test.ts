@@ -6,7 +6,8 @@ import { expectApiError, signIn } from '../../../test/support/api.ts';
 import { PASSWORD, uniqueEmail } from '../../../test/support/oauth.ts';
 
 // Sign-up, sign-in, sign-out and the page-level protections, over real HTTP.
-const hasSessionCookie = (res: Response) => res.headers.getSetCookie().some((c) => /^lk_session=[^;]+/.test(c) && !/expires=Thu, 01 Jan 1970/i.test(c));
+const hasSessionCookie = (res: Response) =>
+  res.headers.getSetCookie().some((c) => /^lk_session=[^;]+/.test(c) && !/expires=Thu, 01 Jan 1970/i.test(c));
 const alertText = (html: string) => /role="alert">([^<]*)</.exec(html)?.[1];
 
 describe('accounts pages', () => {
@@ -23,7 +24,12 @@ describe('accounts pages', () => {
       const email = uniqueEmail('signup');
       const page = await browser.get('/signup');
       assert.equal(page.status, 200);
-      const res = await browser.postForm('/signup', { _csrf: csrfFrom(await page.text()), email: email.toUpperCase(), password: PASSWORD, name: 'Ada' });
+      const res = await browser.postForm('/signup', {
+        _csrf: csrfFrom(await page.text()),
+        email: email.toUpperCase(),
+        password: PASSWORD,
+        name: 'Ada',
+      });
       assert.equal(res.status, 303);
       assert.equal(res.headers.get('location'), '/login');
       assert.ok(!hasSessionCookie(res), 'sign-up alone does not sign in');
@@ -43,7 +49,11 @@ describe('accounts pages', () => {
       await signUp(new Browser(server.url), email, PASSWORD);
       const browser = new Browser(server.url);
       const page = await (await browser.get('/signup')).text();
-      const res = await browser.postForm('/signup', { _csrf: csrfFrom(page), email, password: 'another long password' });
+      const res = await browser.postForm('/signup', {
+        _csrf: csrfFrom(page),
+        email,
+        password: 'another long password',
+      });
       assert.equal(res.status, 303);
       assert.equal(res.headers.get('location'), '/login');
       assert.ok(!hasSessionCookie(res));
@@ -52,7 +62,11 @@ describe('accounts pages', () => {
     it('refuses a short password with 400', async () => {
       const browser = new Browser(server.url);
       const page = await (await browser.get('/signup')).text();
-      const res = await browser.postForm('/signup', { _csrf: csrfFrom(page), email: uniqueEmail('short'), password: 'short' });
+      const res = await browser.postForm('/signup', {
+        _csrf: csrfFrom(page),
+        email: uniqueEmail('short'),
+        password: 'short',
+      });
       assert.equal(res.status, 400);
       assert.match(alertText(await res.text()) ?? '', /at least 8 characters/);
       assert.ok(!hasSessionCookie(res));
@@ -61,12 +75,20 @@ describe('accounts pages', () => {
     it('stores the password as argon2id with m=19456, t=2, p=1', async () => {
       const email = uniqueEmail('hash');
       await signUp(new Browser(server.url), email, PASSWORD);
-      const row = await server.db.selectFrom('users').select('password_hash').where('email', '=', email).executeTakeFirstOrThrow();
+      const row = await server.db
+        .selectFrom('users')
+        .select('password_hash')
+        .where('email', '=', email)
+        .executeTakeFirstOrThrow();
       // PHC string: $argon2id$v=19$<params>$salt$hash; the argon2 package orders params m,p,t.
       const [, algorithm, version, params] = row.password_hash.split('$');
       assert.equal(algorithm, 'argon2id');
       assert.equal(version, 'v=19');
-      assert.deepEqual(Object.fromEntries(params!.split(',').map((kv) => kv.split('='))), { m: '19456', t: '2', p: '1' });
+      assert.deepEqual(Object.fromEntries(params!.split(',').map((kv) => kv.split('='))), {
+        m: '19456',
+        t: '2',
+        p: '1',
+      });
       assert.ok(!row.password_hash.includes(PASSWORD));
     });
   });
@@ -83,7 +105,9 @@ describe('accounts pages', () => {
         const res = await signIn(new Browser(server.url), who, password);
         const html = await res.text();
         // The only differences allowed: the echoed email, and the per-browser CSRF token.
-        const normalised = html.replaceAll(who, 'EMAIL').replace(/name="_csrf" value="[^"]+"/g, 'name="_csrf" value=""');
+        const normalised = html
+          .replaceAll(who, 'EMAIL')
+          .replace(/name="_csrf" value="[^"]+"/g, 'name="_csrf" value=""');
         return { status: res.status, alert: alertText(html), normalised, session: hasSessionCookie(res) };
       };
       const wrongPassword = await attempt(email, 'not the password');
@@ -169,7 +193,11 @@ describe('accounts pages', () => {
 
   describe('headers and errors', () => {
     it('pages carry CSP frame-ancestors none, X-Frame-Options DENY and nosniff', async () => {
-      for (const [path, status] of [['/login', 200], ['/signup', 200], ['/nothing-here', 404]] as const) {
+      for (const [path, status] of [
+        ['/login', 200],
+        ['/signup', 200],
+        ['/nothing-here', 404],
+      ] as const) {
         const res = await fetch(`${server.url}${path}`);
         assert.equal(res.status, status);
         assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
@@ -180,7 +208,9 @@ describe('accounts pages', () => {
 
     it('echoes a well-formed X-Request-ID and replaces one that is not', async () => {
       const idOf = async (given?: string) =>
-        (await fetch(`${server.url}/login`, given === undefined ? {} : { headers: { 'x-request-id': given } })).headers.get('x-request-id');
+        (
+          await fetch(`${server.url}/login`, given === undefined ? {} : { headers: { 'x-request-id': given } })
+        ).headers.get('x-request-id');
       assert.equal(await idOf('req-123_abc.def:9'), 'req-123_abc.def:9');
       for (const bad of ['has spaces in it', 'x'.repeat(200), '<script>']) {
         const id = await idOf(bad);
@@ -221,7 +251,11 @@ describe('SIGNUP=closed', () => {
     assert.match(await page.text(), /Sign-up is closed/);
     const login = await (await browser.get('/login')).text();
     assert.doesNotMatch(login, /href="\/signup"/, 'the login page does not offer sign-up');
-    const res = await browser.postForm('/signup', { _csrf: csrfFrom(login), email: uniqueEmail('closed'), password: PASSWORD });
+    const res = await browser.postForm('/signup', {
+      _csrf: csrfFrom(login),
+      email: uniqueEmail('closed'),
+      password: PASSWORD,
+    });
     assert.equal(res.status, 404);
     assert.ok(!hasSessionCookie(res));
     assert.deepEqual(await server.db.selectFrom('users').select('id').execute(), []);

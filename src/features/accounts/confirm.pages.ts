@@ -26,12 +26,17 @@ export function confirmPagesRouter(deps: ConfirmPagesDeps): Router<AppState> {
 
   const page = (ctx: AppContext, returnTo: string, error: string | null, status = 200) => {
     ctx.set('Cache-Control', 'no-store');
-    render.page(ctx, 'security/confirm', {
-      action: `${CONFIRM_PATH}?return_to=${encodeURIComponent(returnTo)}`,
-      email: ctx.state.account!.email,
-      withCode: ctx.state.account!.twoFactor,
-      error,
-    }, status);
+    render.page(
+      ctx,
+      'security/confirm',
+      {
+        action: `${CONFIRM_PATH}?return_to=${encodeURIComponent(returnTo)}`,
+        email: ctx.state.account!.email,
+        withCode: ctx.state.account!.twoFactor,
+        error,
+      },
+      status,
+    );
   };
 
   router.use(CONFIRM_PATH, async (ctx, next) => {
@@ -50,7 +55,12 @@ export function confirmPagesRouter(deps: ConfirmPagesDeps): Router<AppState> {
       ? await deps.login.recheckCode(account, body['code'], ctx.ip)
       : await deps.login.recheckPassword(account, body['password'], ctx.ip);
     if (!result.ok) {
-      const message = result.status === 429 ? result.message : account.twoFactor ? 'That code is not valid.' : 'That password is not right.';
+      const message =
+        result.status === 429
+          ? result.message
+          : account.twoFactor
+            ? 'That code is not valid.'
+            : 'That password is not right.';
       return page(ctx, returnTo, message, result.status);
     }
     await accounts.reconfirmSession(ctx.state.sessionId!);

@@ -8,7 +8,8 @@ export const CONFIRM_PATH = '/settings/confirm';
 export const confirmUrl = (returnTo: string) => `${CONFIRM_PATH}?return_to=${encodeURIComponent(returnTo)}`;
 
 /** Whether this browser authenticated interactively (sign-in or re-confirmation) within `maxAgeMs`. */
-export const isFresh = (ctx: AppContext, maxAgeMs: number, now: number) => now - (ctx.state.authenticatedAt ?? 0) <= maxAgeMs;
+export const isFresh = (ctx: AppContext, maxAgeMs: number, now: number) =>
+  now - (ctx.state.authenticatedAt ?? 0) <= maxAgeMs;
 
 /**
  * Sudo mode for page routes: the account-security changes (password, second factor, recovery codes)

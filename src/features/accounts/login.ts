@@ -8,7 +8,11 @@ export type LoginResult =
 
 function throttled(waitMs: number): LoginResult {
   const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-  return { ok: false, status: 429, message: `Too many sign-in attempts. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.` };
+  return {
+    ok: false,
+    status: 429,
+    message: `Too many sign-in attempts. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`,
+  };
 }
 
 const normaliseEmail = (input: unknown) => (typeof input === 'string' ? input.trim().toLowerCase().slice(0, 254) : '');

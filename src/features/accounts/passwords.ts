@@ -11,7 +11,12 @@ export interface PasswordParams {
  * them later keeps old hashes valid.
  */
 export function createPasswordHasher(params: PasswordParams) {
-  const options = { type: argon2.argon2id as 2, memoryCost: params.memoryCost, timeCost: params.timeCost, parallelism: 1 };
+  const options = {
+    type: argon2.argon2id as 2,
+    memoryCost: params.memoryCost,
+    timeCost: params.timeCost,
+    parallelism: 1,
+  };
   // Verified against when the email is unknown, so both paths cost one argon2 verify.
   const dummy = argon2.hash('latchkey-timing-equaliser', options);
   return {

@@ -33,14 +33,28 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/settings/security' });
 
   router.use(async (ctx, next) => {
-    if (!ctx.state.account) return ctx.redirect(`/login?return_to=${encodeURIComponent(ctx.path.length <= MAX_RETURN_TO ? ctx.path : '/settings/security')}`);
+    if (!ctx.state.account)
+      return ctx.redirect(
+        `/login?return_to=${encodeURIComponent(ctx.path.length <= MAX_RETURN_TO ? ctx.path : '/settings/security')}`,
+      );
     ctx.set('Cache-Control', 'no-store');
     await next();
   });
 
   const overview = async (ctx: AppContext, notice: { error?: string; message?: string } = {}, status = 200) => {
     const account = ctx.state.account!;
-    render.page(ctx, 'security/overview', { wide: true, section: 'security', status: await twoFactor.status(account.id), error: notice.error ?? null, message: notice.message ?? null }, status);
+    render.page(
+      ctx,
+      'security/overview',
+      {
+        wide: true,
+        section: 'security',
+        status: await twoFactor.status(account.id),
+        error: notice.error ?? null,
+        message: notice.message ?? null,
+      },
+      status,
+    );
   };
 
   router.get('/', (ctx) => overview(ctx));
@@ -50,7 +64,11 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     const body = ctx.request.body as Record<string, unknown>;
     const current = await deps.login.recheckPassword(account, body['current_password'], ctx.ip);
     if (!current.ok) {
-      return overview(ctx, { error: current.status === 429 ? current.message : 'The current password is not right' }, current.status === 429 ? 429 : 400);
+      return overview(
+        ctx,
+        { error: current.status === 429 ? current.message : 'The current password is not right' },
+        current.status === 429 ? 429 : 400,
+      );
     }
     try {
       await accounts.setPassword(account.id, ctx.state.sessionId!, body['new_password']);
@@ -62,7 +80,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     const revokeApps = body['revoke_applications'] === 'on';
     if (revokeApps) await deps.revokeAllApplications(account.id);
     await overview(ctx, {
-      message: `Password changed. Your other sessions were signed out${revokeApps ? ' and every application\'s access was revoked' : ''}.`,
+      message: `Password changed. Your other sessions were signed out${revokeApps ? " and every application's access was revoked" : ''}.`,
     });
   });
 
@@ -96,7 +114,10 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     const code = await deps.login.recheckCode(account, String(body['code'] ?? ''), ctx.ip);
     const checked = code.ok ? await deps.login.recheckPassword(account, body['password'], ctx.ip) : code;
     if (!checked.ok) {
-      const error = checked.status === 429 ? checked.message : 'To turn off two-factor authentication, enter your password and a current code.';
+      const error =
+        checked.status === 429
+          ? checked.message
+          : 'To turn off two-factor authentication, enter your password and a current code.';
       return overview(ctx, { error }, checked.status === 429 ? 429 : 400);
     }
     await twoFactor.disable(account.id);

@@ -18,18 +18,33 @@ export function createTwoFactorRepo(db: DB) {
       await db.transaction().execute(async (trx) => {
         await trx
           .updateTable('users')
-          .set({ totp_secret_enc: sealed, totp_pending_secret_enc: null, totp_enabled_at: at, totp_last_step: step, updated_at: at })
+          .set({
+            totp_secret_enc: sealed,
+            totp_pending_secret_enc: null,
+            totp_enabled_at: at,
+            totp_last_step: step,
+            updated_at: at,
+          })
           .where('id', '=', userId)
           .execute();
         await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
-        await trx.insertInto('recovery_codes').values(codeHashes.map((h) => ({ code_hash: h, user_id: userId, used_at: null, created_at: at }))).execute();
+        await trx
+          .insertInto('recovery_codes')
+          .values(codeHashes.map((h) => ({ code_hash: h, user_id: userId, used_at: null, created_at: at })))
+          .execute();
       });
     },
     async disable(userId: string, at: number): Promise<void> {
       await db.transaction().execute(async (trx) => {
         await trx
           .updateTable('users')
-          .set({ totp_secret_enc: null, totp_pending_secret_enc: null, totp_enabled_at: null, totp_last_step: null, updated_at: at })
+          .set({
+            totp_secret_enc: null,
+            totp_pending_secret_enc: null,
+            totp_enabled_at: null,
+            totp_last_step: null,
+            updated_at: at,
+          })
           .where('id', '=', userId)
           .execute();
         await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();

@@ -10,7 +10,14 @@ const RECOVERY_CODES = 10;
 const BASE32 = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'; // no 0/O, 1/I: codes people type
 
 function totpFor(secretBase32: string, label: string): OTPAuth.TOTP {
-  return new OTPAuth.TOTP({ issuer: 'Latchkey', label, algorithm: 'SHA1', digits: 6, period: PERIOD, secret: OTPAuth.Secret.fromBase32(secretBase32) });
+  return new OTPAuth.TOTP({
+    issuer: 'Latchkey',
+    label,
+    algorithm: 'SHA1',
+    digits: 6,
+    period: PERIOD,
+    secret: OTPAuth.Secret.fromBase32(secretBase32),
+  });
 }
 
 /** 16 characters from a 32-letter alphabet (80 bits), grouped `XXXX-XXXX-XXXX-XXXX`. */
@@ -46,14 +53,20 @@ export function createTwoFactorService(deps: { repo: TwoFactorRepo; box: SecretB
   return {
     async status(userId: string): Promise<{ enabled: boolean; recoveryCodesLeft: number }> {
       const s = await repo.state(userId);
-      return { enabled: Boolean(s?.totp_secret_enc), recoveryCodesLeft: s?.totp_secret_enc ? await repo.unusedRecoveryCodes(userId) : 0 };
+      return {
+        enabled: Boolean(s?.totp_secret_enc),
+        recoveryCodesLeft: s?.totp_secret_enc ? await repo.unusedRecoveryCodes(userId) : 0,
+      };
     },
 
     /** Starts enrollment: a fresh secret as text, otpauth URI and QR code (SVG). */
     async begin(userId: string, label: string): Promise<{ secret: string; uri: string; qrSvg: string }> {
       // Re-enrolling would replace the secret and the recovery codes: it is turned off first (with a code).
       if ((await repo.state(userId))?.totp_secret_enc) {
-        throw new AppError('CONFLICT', 'Two-factor authentication is already on. To move it to a new device, turn it off first.');
+        throw new AppError(
+          'CONFLICT',
+          'Two-factor authentication is already on. To move it to a new device, turn it off first.',
+        );
       }
       const secret = new OTPAuth.Secret({ size: 20 }).base32;
       await repo.setPending(userId, box.seal(secret));
@@ -66,11 +79,19 @@ export function createTwoFactorService(deps: { repo: TwoFactorRepo; box: SecretB
       const s = await repo.state(userId);
       // Never over an active secret: that would swap the second factor without a current code.
       if (s?.totp_secret_enc) throw new AppError('CONFLICT', 'Two-factor authentication is already on.');
-      if (!s?.totp_pending_secret_enc) throw new AppError('CONFLICT', 'Start setting up two-factor authentication first');
+      if (!s?.totp_pending_secret_enc)
+        throw new AppError('CONFLICT', 'Start setting up two-factor authentication first');
       const step = matchingStep(box.open(s.totp_pending_secret_enc), code.trim());
-      if (step === null) throw validationFailed('That code is not right. Check the time on your device and try again.', 'code');
+      if (step === null)
+        throw validationFailed('That code is not right. Check the time on your device and try again.', 'code');
       const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
-      await repo.enable(userId, s.totp_pending_secret_enc, step, codes.map((c) => sha256(normaliseRecovery(c))), now());
+      await repo.enable(
+        userId,
+        s.totp_pending_secret_enc,
+        step,
+        codes.map((c) => sha256(normaliseRecovery(c))),
+        now(),
+      );
       return codes;
     },
 

@@ -16,7 +16,8 @@ describe('TOTP two-factor authentication', () => {
   let secret: string;
   let recoveryCodes: string[];
   const email = 'tf@example.com';
-  const code = (at = clock) => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 }).generate({ timestamp: at });
+  const code = (at = clock) =>
+    new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 }).generate({ timestamp: at });
 
   before(async () => {
     server = await startTestServer({ now: () => clock });
@@ -53,7 +54,8 @@ describe('TOTP two-factor authentication', () => {
   it('keeps the TOTP secret encrypted and the recovery codes hashed at rest', async () => {
     const values = (await dumpDatabase(server.db)).map((v) => v.value).join('\n');
     assert.ok(!values.includes(secret), 'TOTP secret not in the database');
-    for (const c of recoveryCodes) assert.ok(!values.includes(c) && !values.includes(c.replaceAll('-', '')), 'recovery code not in the database');
+    for (const c of recoveryCodes)
+      assert.ok(!values.includes(c) && !values.includes(c.replaceAll('-', '')), 'recovery code not in the database');
   });
 
   it('asks for the code after the password, refuses a replayed code, and takes a fresh one', async () => {
@@ -97,7 +99,8 @@ describe('TOTP two-factor authentication', () => {
     await signIn(b, email, PASSWORD);
     const page = await (await b.get('/login/2fa')).text();
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await b.postForm('/login/2fa', { _csrf: csrfFrom(page), code: '12345' })).status);
+    for (let i = 0; i < 5; i++)
+      statuses.push((await b.postForm('/login/2fa', { _csrf: csrfFrom(page), code: '12345' })).status);
     assert.deepEqual(statuses, [401, 401, 401, 429, 429], 'three checked a minute; then refused unchecked');
     clock += 60_000;
     assert.equal((await b.postForm('/login/2fa', { _csrf: csrfFrom(page), code: code() })).status, 303);
@@ -108,18 +111,35 @@ describe('TOTP two-factor authentication', () => {
     const dev = new Browser(server.url);
     await server.built.services.accounts.signUp({ email: 'dev2@example.com', password: PASSWORD });
     await signIn(dev, 'dev2@example.com', PASSWORD);
-    const app = await registerApp(dev, { name: 'TF app', redirect_uris: ['https://tf.example/cb'], scopes: ['read:users'] });
+    const app = await registerApp(dev, {
+      name: 'TF app',
+      redirect_uris: ['https://tf.example/cb'],
+      scopes: ['read:users'],
+    });
     const person = new Browser(server.url);
-    const start = await person.follow(await person.get(`/oauth/authorize?client_id=${app.client_id}&redirect_uri=${encodeURIComponent('https://tf.example/cb')}&response_type=code&scope=read:users&state=s1`));
+    const start = await person.follow(
+      await person.get(
+        `/oauth/authorize?client_id=${app.client_id}&redirect_uri=${encodeURIComponent('https://tf.example/cb')}&response_type=code&scope=read:users&state=s1`,
+      ),
+    );
     const loginHtml = await start.res.text();
     const uid = /\/interaction\/([^/]+)\/login/.exec(loginHtml)![1]!;
-    const second = await person.postForm(`/interaction/${uid}/login`, { _csrf: csrfFrom(loginHtml), email, password: PASSWORD });
+    const second = await person.postForm(`/interaction/${uid}/login`, {
+      _csrf: csrfFrom(loginHtml),
+      email,
+      password: PASSWORD,
+    });
     assert.equal(second.status, 200);
     const secondHtml = await second.text();
     assert.match(secondHtml, /Two-factor authentication/);
-    const wrong = await person.postForm(`/interaction/${uid}/2fa`, { _csrf: csrfFrom(secondHtml), code: '000000' === code() ? '111111' : '000000' });
+    const wrong = await person.postForm(`/interaction/${uid}/2fa`, {
+      _csrf: csrfFrom(secondHtml),
+      code: '000000' === code() ? '111111' : '000000',
+    });
     assert.equal(wrong.status, 401);
-    const done = await person.follow(await person.postForm(`/interaction/${uid}/2fa`, { _csrf: csrfFrom(secondHtml), code: code() }));
+    const done = await person.follow(
+      await person.postForm(`/interaction/${uid}/2fa`, { _csrf: csrfFrom(secondHtml), code: code() }),
+    );
     assert.match(await done.res.text(), /wants to access your account/);
   });
 
@@ -128,7 +148,10 @@ describe('TOTP two-factor authentication', () => {
     const stale = await post('/settings/security/2fa/disable', { password: PASSWORD, code: code() });
     assert.equal(stale.status, 303, 'signed in long ago: confirm first');
     const confirmPage = await (await browser.get(stale.headers.get('location')!)).text();
-    assert.equal((await browser.postForm(stale.headers.get('location')!, { _csrf: csrfFrom(confirmPage), code: code() })).status, 303);
+    assert.equal(
+      (await browser.postForm(stale.headers.get('location')!, { _csrf: csrfFrom(confirmPage), code: code() })).status,
+      303,
+    );
     clock += 30_000;
     assert.equal((await post('/settings/security/2fa/disable', { password: 'wrong', code: code() })).status, 400);
     assert.equal((await post('/settings/security/2fa/disable', { password: PASSWORD, code: '12' })).status, 400);
@@ -143,8 +166,16 @@ describe('TOTP two-factor authentication', () => {
   it('changes the password and signs other sessions out', async () => {
     const other = new Browser(server.url);
     await signIn(other, email, PASSWORD);
-    assert.equal((await post('/settings/security/password', { current_password: 'nope', new_password: 'a new passphrase' })).status, 400);
-    assert.equal((await post('/settings/security/password', { current_password: PASSWORD, new_password: 'a new passphrase' })).status, 200);
+    assert.equal(
+      (await post('/settings/security/password', { current_password: 'nope', new_password: 'a new passphrase' }))
+        .status,
+      400,
+    );
+    assert.equal(
+      (await post('/settings/security/password', { current_password: PASSWORD, new_password: 'a new passphrase' }))
+        .status,
+      200,
+    );
     assert.equal((await other.get('/settings/security')).status, 302, 'the other session is gone');
     assert.equal((await browser.get('/settings/security')).status, 200, 'this session stays');
     assert.equal((await signIn(new Browser(server.url), email, 'a new passphrase')).status, 303);

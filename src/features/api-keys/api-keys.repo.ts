@@ -7,7 +7,16 @@ import { withEvents, writeOutbox } from '../webhooks/outbox.repo.ts';
 /** What authentication needs of a key (its owner's rights are read per request, by the authenticate step). */
 export type ApiKeyAuthRow = Pick<
   ApiKeyRow,
-  'id' | 'user_id' | 'secret_hash' | 'scopes' | 'allowed_ips' | 'expires_at' | 'revoked_at' | 'grace_until' | 'rate_limit_hourly' | 'rate_limit_burst'
+  | 'id'
+  | 'user_id'
+  | 'secret_hash'
+  | 'scopes'
+  | 'allowed_ips'
+  | 'expires_at'
+  | 'revoked_at'
+  | 'grace_until'
+  | 'rate_limit_hourly'
+  | 'rate_limit_burst'
 >;
 
 export function createApiKeysRepo(db: DB) {
@@ -22,8 +31,15 @@ export function createApiKeysRepo(db: DB) {
         .selectFrom('api_keys')
         .innerJoin('users', 'users.id', 'api_keys.user_id')
         .select([
-          'api_keys.id', 'api_keys.user_id', 'api_keys.secret_hash', 'api_keys.scopes', 'api_keys.allowed_ips',
-          'api_keys.expires_at', 'api_keys.revoked_at', 'api_keys.grace_until', 'api_keys.rate_limit_hourly',
+          'api_keys.id',
+          'api_keys.user_id',
+          'api_keys.secret_hash',
+          'api_keys.scopes',
+          'api_keys.allowed_ips',
+          'api_keys.expires_at',
+          'api_keys.revoked_at',
+          'api_keys.grace_until',
+          'api_keys.rate_limit_hourly',
           'api_keys.rate_limit_burst',
         ])
         .where('api_keys.id', '=', id)
@@ -35,13 +51,24 @@ export function createApiKeysRepo(db: DB) {
     },
 
     async listOwned(userId: string): Promise<ApiKeyRow[]> {
-      return db.selectFrom('api_keys').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').orderBy('id').execute();
+      return db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .orderBy('created_at', 'desc')
+        .orderBy('id')
+        .execute();
     },
 
     /** Revokes (once: a second revoke changes nothing and emits nothing). */
     async revoke(id: string, at: number, events: OutboxEvent[]): Promise<void> {
       await db.transaction().execute(async (trx) => {
-        const result = await trx.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+        const result = await trx
+          .updateTable('api_keys')
+          .set({ revoked_at: at })
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
         if (Number(result.numUpdatedRows) > 0) await writeOutbox(trx, events);
       });
     },
@@ -79,7 +106,15 @@ export function createApiKeysRepo(db: DB) {
         if (postgres) {
           // A batch waits for another instance's at most this long, then fails whole and is retried.
           await sql`set local lock_timeout = '2s'`.execute(trx);
-          live = (await trx.selectFrom('api_keys').select('id').where('id', 'in', keyIds).orderBy('id').forNoKeyUpdate().execute()).map((r) => r.id);
+          live = (
+            await trx
+              .selectFrom('api_keys')
+              .select('id')
+              .where('id', 'in', keyIds)
+              .orderBy('id')
+              .forNoKeyUpdate()
+              .execute()
+          ).map((r) => r.id);
         }
         await sql`
           with stamp(id, at, ip) as (values ${stamps})
@@ -90,7 +125,10 @@ export function createApiKeysRepo(db: DB) {
         const exists = new Set(live);
         const rows = entries.filter((e) => exists.has(e.key_id));
         for (let i = 0; i < rows.length; i += 500) {
-          await trx.insertInto('api_key_activity').values(rows.slice(i, i + 500)).execute();
+          await trx
+            .insertInto('api_key_activity')
+            .values(rows.slice(i, i + 500))
+            .execute();
         }
         return rows.length;
       });

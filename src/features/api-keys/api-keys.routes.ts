@@ -3,7 +3,13 @@ import { principalOf } from '../../auth/principal.ts';
 import { defineRoute, listOf, type RouteSpec } from '../../api/route-spec.ts';
 import type { AppContext } from '../../http/context.ts';
 import { parseInput } from '../../http/validation.ts';
-import { apiKeyActivitySchema, apiKeyViewSchema, createApiKeySchema, createdApiKeySchema, type ApiKeysService } from './api-keys.service.ts';
+import {
+  apiKeyActivitySchema,
+  apiKeyViewSchema,
+  createApiKeySchema,
+  createdApiKeySchema,
+  type ApiKeysService,
+} from './api-keys.service.ts';
 
 export const activityQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -22,40 +28,90 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
   const revoke = (ctx: AppContext) => apiKeys.revoke(principalOf(ctx), ctx.params['id']!);
   return [
     defineRoute({
-      method: 'post', path: '/api-keys', operationId: 'createApiKey', summary: 'Generate a key (shown once)', tag, auth,
-      body: createApiKeySchema, status: 201, response: createdApiKeySchema, secret: true,
+      method: 'post',
+      path: '/api-keys',
+      operationId: 'createApiKey',
+      summary: 'Generate a key (shown once)',
+      tag,
+      auth,
+      body: createApiKeySchema,
+      status: 201,
+      response: createdApiKeySchema,
+      secret: true,
       handler: (ctx) => apiKeys.create(principalOf(ctx), ctx.request.body),
     }),
     defineRoute({
-      method: 'get', path: '/api-keys', operationId: 'listApiKeys', summary: 'List your keys', tag, auth,
-      status: 200, response: listOf(apiKeyViewSchema),
+      method: 'get',
+      path: '/api-keys',
+      operationId: 'listApiKeys',
+      summary: 'List your keys',
+      tag,
+      auth,
+      status: 200,
+      response: listOf(apiKeyViewSchema),
       handler: async (ctx) => ({ data: await apiKeys.list(principalOf(ctx)) }),
     }),
     defineRoute({
-      method: 'get', path: '/api-keys/:id', operationId: 'getApiKey', summary: 'Get a key', tag, auth,
-      status: 200, response: apiKeyViewSchema,
+      method: 'get',
+      path: '/api-keys/:id',
+      operationId: 'getApiKey',
+      summary: 'Get a key',
+      tag,
+      auth,
+      status: 200,
+      response: apiKeyViewSchema,
       handler: (ctx) => apiKeys.get(principalOf(ctx), ctx.params['id']!),
     }),
     defineRoute({
-      method: 'delete', path: '/api-keys/:id', operationId: 'revokeApiKey', summary: 'Revoke a key', tag, auth,
-      status: 200, response: apiKeyViewSchema, handler: revoke,
+      method: 'delete',
+      path: '/api-keys/:id',
+      operationId: 'revokeApiKey',
+      summary: 'Revoke a key',
+      tag,
+      auth,
+      status: 200,
+      response: apiKeyViewSchema,
+      handler: revoke,
     }),
     defineRoute({
-      method: 'post', path: '/api-keys/:id/revoke', operationId: 'revokeApiKeyAction', summary: 'Revoke a key', tag, auth,
-      status: 200, response: apiKeyViewSchema, handler: revoke,
+      method: 'post',
+      path: '/api-keys/:id/revoke',
+      operationId: 'revokeApiKeyAction',
+      summary: 'Revoke a key',
+      tag,
+      auth,
+      status: 200,
+      response: apiKeyViewSchema,
+      handler: revoke,
     }),
     defineRoute({
-      method: 'post', path: '/api-keys/:id/rotate', operationId: 'rotateApiKey', summary: 'Rotate: a new key; the old one works for the grace period', tag, auth,
-      status: 201, response: createdApiKeySchema,
+      method: 'post',
+      path: '/api-keys/:id/rotate',
+      operationId: 'rotateApiKey',
+      summary: 'Rotate: a new key; the old one works for the grace period',
+      tag,
+      auth,
+      status: 201,
+      response: createdApiKeySchema,
       secret: true,
       handler: (ctx) => apiKeys.rotate(principalOf(ctx), ctx.params['id']!),
     }),
     defineRoute({
-      method: 'get', path: '/api-keys/:id/activity', operationId: 'getApiKeyActivity', summary: 'Recent requests made with a key', tag, auth,
-      query: activityQuery, status: 200, response: apiKeyActivitySchema,
+      method: 'get',
+      path: '/api-keys/:id/activity',
+      operationId: 'getApiKeyActivity',
+      summary: 'Recent requests made with a key',
+      tag,
+      auth,
+      query: activityQuery,
+      status: 200,
+      response: apiKeyActivitySchema,
       handler: async (ctx) => {
         const q = parseInput(activityQuery, ctx.query);
-        const rows = await apiKeys.activity(principalOf(ctx), ctx.params['id']!, { limit: q.limit, ...(q.before ? { before: Date.parse(q.before) } : {}) });
+        const rows = await apiKeys.activity(principalOf(ctx), ctx.params['id']!, {
+          limit: q.limit,
+          ...(q.before ? { before: Date.parse(q.before) } : {}),
+        });
         return {
           data: rows.map((r) => ({
             at: new Date(r.at).toISOString(),

@@ -17,9 +17,11 @@ import {
 // non-admin session; admin:all reaches it (and gets 404 for a key that does not exist).
 
 /** A new key of `owner`'s, created through the service (as the dashboard does). */
-const keyOf = async (env: MatrixEnv, owner: TestUser) => (await env.make.apiKey(owner, ['read:users'], { name: 'managed by the matrix' })).id;
+const keyOf = async (env: MatrixEnv, owner: TestUser) =>
+  (await env.make.apiKey(owner, ['read:users'], { name: 'managed by the matrix' })).id;
 /** A fresh key of the caller's (self) or of bob's (other). */
-const keyPath = async ({ env, caller, target }: RequestContext, suffix = '') => `/v2/api-keys/${await keyOf(env, target === 'self' ? caller : env.bob)}${suffix}`;
+const keyPath = async ({ env, caller, target }: RequestContext, suffix = '') =>
+  `/v2/api-keys/${await keyOf(env, target === 'self' ? caller : env.bob)}${suffix}`;
 /** Another user's key is 403 (the seed's "verify resource ownership"), unless admin:all. */
 const owned = { othersAre: 'forbidden' } as const;
 
@@ -30,7 +32,10 @@ const KEY_SHAPE = /^lk_[0-9A-Za-z]{12}_[0-9A-Za-z]{36}$/;
 
 const routes: RouteFixtures = {
   createApiKey: {
-    request: ({ method }) => ({ path: '/v2/api-keys', body: { name: `Minted with ${method}`, scopes: ['read:users', 'read:projects'] } }),
+    request: ({ method }) => ({
+      path: '/v2/api-keys',
+      body: { name: `Minted with ${method}`, scopes: ['read:users', 'read:projects'] },
+    }),
     check(res, { method }) {
       assert.match(String(res.body!['key']), KEY_SHAPE);
       assert.equal(res.body!['name'], `Minted with ${method}`);
@@ -105,16 +110,25 @@ securityMatrix(import.meta.url, routes, [
       assert.equal(list.status, 200);
       assert.ok(((await list.json()) as { data: { id: string }[] }).data.some((k) => k.id === body.id));
       // The key works, then the owner's session revokes it with DELETE, and it is refused at once.
-      assert.equal((await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${body.key}` })).status, 200);
+      assert.equal(
+        (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${body.key}` })).status,
+        200,
+      );
       const revoked = await browser.request(`/v2/api-keys/${body.id}`, { method: 'DELETE' });
       assert.equal(revoked.status, 200);
-      assertUnauthorized(await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${body.key}` }), CHALLENGE.invalidToken);
+      assertUnauthorized(
+        await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${body.key}` }),
+        CHALLENGE.invalidToken,
+      );
     },
   },
   {
     label: "a non-admin's session cannot mint a key with admin:all (a key never exceeds its creator)",
     async run(env) {
-      const res = await env.alice.browser.postJson('/v2/api-keys', { name: 'Escalation', scopes: ['read:users', 'admin:all'] });
+      const res = await env.alice.browser.postJson('/v2/api-keys', {
+        name: 'Escalation',
+        scopes: ['read:users', 'admin:all'],
+      });
       assert.equal(res.status, 403);
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FORBIDDEN');
     },
@@ -124,16 +138,29 @@ securityMatrix(import.meta.url, routes, [
     async run(env) {
       const bobsKey = await env.make.apiKey(env.bob, ['read:users']);
       const cookie = { Cookie: env.alice.browser.jar.header() };
-      for (const suffix of ['/rotate', '/revoke']) assertForbidden(await env.send({ method: 'POST', path: `/v2/api-keys/${bobsKey.id}${suffix}`, headers: cookie }));
+      for (const suffix of ['/rotate', '/revoke'])
+        assertForbidden(
+          await env.send({ method: 'POST', path: `/v2/api-keys/${bobsKey.id}${suffix}`, headers: cookie }),
+        );
       assertForbidden(await env.send({ method: 'DELETE', path: `/v2/api-keys/${bobsKey.id}`, headers: cookie }));
-      assert.equal((await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${bobsKey.key}` })).status, 200);
+      assert.equal(
+        (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${bobsKey.key}` })).status,
+        200,
+      );
     },
   },
   {
     label: 'a JWT with admin:all whose sub is not a Latchkey account cannot manage keys (403 FORBIDDEN)',
     async run(env) {
       const auth = `Bearer ${env.jwtFor('user_123', ['admin:all'])}`;
-      assertForbiddenCode(await env.send({ method: 'POST', path: '/v2/api-keys', authorization: auth, body: { name: 'Unbound', scopes: ['read:users'] } }));
+      assertForbiddenCode(
+        await env.send({
+          method: 'POST',
+          path: '/v2/api-keys',
+          authorization: auth,
+          body: { name: 'Unbound', scopes: ['read:users'] },
+        }),
+      );
       assertForbiddenCode(await env.send({ method: 'GET', path: '/v2/api-keys', authorization: auth }));
     },
   },

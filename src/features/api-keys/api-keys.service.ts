@@ -48,12 +48,21 @@ export function ipAllowed(ip: string, ranges: Cidr[]): boolean {
 export const createApiKeySchema = z.strictObject({
   name: z.string().trim().min(1, 'name is required').max(100),
   scopes: z
-    .array(z.enum(ALL_API_SCOPES as [string, ...string[]], { message: `each scope must be one of: ${ALL_API_SCOPES.join(', ')}` }))
+    .array(
+      z.enum(ALL_API_SCOPES as [string, ...string[]], {
+        message: `each scope must be one of: ${ALL_API_SCOPES.join(', ')}`,
+      }),
+    )
     .min(1, 'at least one scope is required')
     .transform((s) => [...new Set(s)]),
   expires_at: z.iso.datetime({ offset: true, message: 'expires_at must be an ISO 8601 date-time' }).nullish(),
   allowed_ips: z
-    .array(z.string().max(64).refine((v) => parseCidr(v) !== null, 'each entry must be an IPv4/IPv6 address or CIDR'))
+    .array(
+      z
+        .string()
+        .max(64)
+        .refine((v) => parseCidr(v) !== null, 'each entry must be an IPv4/IPv6 address or CIDR'),
+    )
     .max(50)
     .nullish(),
   rate_limit: z
@@ -108,7 +117,9 @@ export interface KeyRateLimit {
 }
 
 const rateLimitOf = (row: Pick<ApiKeyRow, 'rate_limit_hourly' | 'rate_limit_burst'>): KeyRateLimit | null =>
-  row.rate_limit_hourly !== null && row.rate_limit_burst !== null ? { hourly: row.rate_limit_hourly, burst: row.rate_limit_burst } : null;
+  row.rate_limit_hourly !== null && row.rate_limit_burst !== null
+    ? { hourly: row.rate_limit_hourly, burst: row.rate_limit_burst }
+    : null;
 
 interface CachedKey {
   row: ApiKeyAuthRow;
@@ -142,7 +153,11 @@ export function createApiKeysService(deps: {
     if (event.kind === 'api_key') cache.delete(event.id);
     else if (event.kind === 'account') cache.deleteWhere((entry) => entry.row.user_id === event.id);
   });
-  const usage = createUsageRecorder({ write: (entries) => repo.recordUsage(entries), logger: deps.logger, maxBacklog: deps.activityBacklog });
+  const usage = createUsageRecorder({
+    write: (entries) => repo.recordUsage(entries),
+    logger: deps.logger,
+    maxBacklog: deps.activityBacklog,
+  });
 
   function status(row: ApiKeyRow, t: number): ApiKeyView['status'] {
     if (row.revoked_at !== null) return 'revoked';
@@ -180,7 +195,9 @@ export function createApiKeysService(deps: {
     if (!limit || principal.isAdmin) return;
     const policy = deps.keyPolicy;
     if (limit.hourly > policy.hourly || limit.burst > policy.burst) {
-      throw forbidden(`Only admin:all may set a key's rate limit above the policy (${policy.hourly}/hour, ${policy.burst}/second)`);
+      throw forbidden(
+        `Only admin:all may set a key's rate limit above the policy (${policy.hourly}/hour, ${policy.burst}/second)`,
+      );
     }
   }
 
@@ -200,7 +217,9 @@ export function createApiKeysService(deps: {
     return entry;
   }
 
-  async function verify(key: string): Promise<{ credential: Credential; allowedIps: string[] | null; ranges: Cidr[] | null }> {
+  async function verify(
+    key: string,
+  ): Promise<{ credential: Credential; allowedIps: string[] | null; ranges: Cidr[] | null }> {
     const id = parseApiKey(key);
     if (!id) throw invalidToken();
     const entry = await lookup(id);
@@ -235,7 +254,8 @@ export function createApiKeysService(deps: {
       assertRateLimitAllowed(creator, data.rate_limit ?? null);
       const t = now();
       const expiresAt = data.expires_at ? Date.parse(data.expires_at) : null;
-      if (expiresAt !== null && expiresAt <= t) throw validationFailed('expires_at: must be in the future', 'expires_at');
+      if (expiresAt !== null && expiresAt <= t)
+        throw validationFailed('expires_at: must be in the future', 'expires_at');
       const { id, key } = mintApiKey();
       const row: ApiKeyRow = {
         id,
@@ -256,7 +276,12 @@ export function createApiKeysService(deps: {
       };
       const view = toView(row);
       await repo.insert(row, [
-        buildEvent('api_key.created', userId, { id, name: row.name, prefix: view.prefix, scopes: view.scopes, expires_at: view.expires_at }, t),
+        buildEvent(
+          'api_key.created',
+          userId,
+          { id, name: row.name, prefix: view.prefix, scopes: view.scopes, expires_at: view.expires_at },
+          t,
+        ),
       ]);
       return { ...view, key };
     },
@@ -281,7 +306,9 @@ export function createApiKeysService(deps: {
     /** Revokes every live key of the account that carries `scope` (an admin's keys, on demotion). */
     async revokeCarrying(userId: string, scope: string): Promise<void> {
       const t = now();
-      const carrying = (await repo.listOwned(userId)).filter((row) => row.revoked_at === null && (JSON.parse(row.scopes) as string[]).includes(scope));
+      const carrying = (await repo.listOwned(userId)).filter(
+        (row) => row.revoked_at === null && (JSON.parse(row.scopes) as string[]).includes(scope),
+      );
       for (const row of carrying) {
         await repo.revoke(row.id, t, [buildEvent('api_key.revoked', userId, { id: row.id, name: row.name }, t)]);
         events.publish({ kind: 'api_key', id: row.id });
@@ -299,7 +326,10 @@ export function createApiKeysService(deps: {
       const t = now();
       const state = status(old, t);
       if (state !== 'active' || old.replaced_by) {
-        throw new AppError('CONFLICT', `This key is ${old.replaced_by ? 'already rotated' : state} and cannot be rotated`);
+        throw new AppError(
+          'CONFLICT',
+          `This key is ${old.replaced_by ? 'already rotated' : state} and cannot be rotated`,
+        );
       }
       const { id: newId, key } = mintApiKey();
       const replacement: ApiKeyRow = {
@@ -320,7 +350,11 @@ export function createApiKeysService(deps: {
       return { ...toView(replacement), key };
     },
 
-    async activity(principal: Principal, id: string, opts: { limit: number; before?: number }): Promise<ApiKeyActivityRow[]> {
+    async activity(
+      principal: Principal,
+      id: string,
+      opts: { limit: number; before?: number },
+    ): Promise<ApiKeyActivityRow[]> {
       await owned(principal, id);
       await usage.flush();
       return repo.activity(id, opts.limit, opts.before);

@@ -2,7 +2,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../../test/support/credentials.ts';
+import {
+  api,
+  credentialFactory,
+  credentialServerEnv,
+  type CredentialFactory,
+  type TestUser,
+} from '../../../test/support/credentials.ts';
 import { browserJson, expectApiError } from '../../../test/support/api.ts';
 import { dumpDatabase } from '../../../test/support/db-dump.ts';
 import { cliDatabaseEnv } from '../../../test/support/database.ts';
@@ -76,7 +82,8 @@ describe('/v2/api-keys', () => {
     assert.equal(res.status, 200, text);
     return (JSON.parse(text) as { data: Record<string, unknown>[] }).data;
   };
-  const authTest = (key: string, headers: Record<string, string> = {}) => api(server, 'GET', '/v2/auth/test', key, undefined, headers);
+  const authTest = (key: string, headers: Record<string, string> = {}) =>
+    api(server, 'GET', '/v2/auth/test', key, undefined, headers);
 
   before(async () => {
     server = await startTestServer({ env: credentialServerEnv, now: () => clock });
@@ -127,16 +134,36 @@ describe('/v2/api-keys', () => {
       // And the key works.
       const used = await authTest(k.key);
       assert.equal(used.status, 200);
-      assert.deepEqual(used.body, { valid: true, method: 'api_key', subject: alice.id, scopes: ['read:users', 'write:projects'], expires_at: null });
+      assert.deepEqual(used.body, {
+        valid: true,
+        method: 'api_key',
+        subject: alice.id,
+        scopes: ['read:users', 'write:projects'],
+        expires_at: null,
+      });
     });
 
     it("another user's key is 403 to get, revoke, rotate and activity (the seed's body)", async () => {
       const k = await created(alice, { name: 'mine', scopes: ['read:users'] });
       const bob = await make.user({ tag: 'bob' });
-      await expectApiError(await browserJson(bob.browser, 'GET', `/v2/api-keys/${k.id}`), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
-      await expectApiError(await browserJson(bob.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, {}), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
-      await expectApiError(await browserJson(bob.browser, 'POST', `/v2/api-keys/${k.id}/rotate`, {}), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
-      await expectApiError(await browserJson(bob.browser, 'GET', `/v2/api-keys/${k.id}/activity`), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
+      await expectApiError(await browserJson(bob.browser, 'GET', `/v2/api-keys/${k.id}`), 403, 'FORBIDDEN', {
+        message: 'Insufficient permissions for this operation',
+      });
+      await expectApiError(
+        await browserJson(bob.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, {}),
+        403,
+        'FORBIDDEN',
+        { message: 'Insufficient permissions for this operation' },
+      );
+      await expectApiError(
+        await browserJson(bob.browser, 'POST', `/v2/api-keys/${k.id}/rotate`, {}),
+        403,
+        'FORBIDDEN',
+        { message: 'Insufficient permissions for this operation' },
+      );
+      await expectApiError(await browserJson(bob.browser, 'GET', `/v2/api-keys/${k.id}/activity`), 403, 'FORBIDDEN', {
+        message: 'Insufficient permissions for this operation',
+      });
       const bobList = (await (await browserJson(bob.browser, 'GET', '/v2/api-keys')).json()) as { data: CreatedKey[] };
       assert.ok(!bobList.data.some((x) => x.id === k.id));
       assert.equal((await authTest(k.key)).status, 200, 'still alive');
@@ -167,28 +194,52 @@ describe('/v2/api-keys', () => {
 
     it('expires_at in the past is 400 naming expires_at; a malformed one too', async () => {
       const past = await expectApiError(
-        await create(alice, { name: 'old', scopes: ['read:users'], expires_at: new Date(clock - 60_000).toISOString() }),
-        400, 'VALIDATION_FAILED', { field: 'expires_at' },
+        await create(alice, {
+          name: 'old',
+          scopes: ['read:users'],
+          expires_at: new Date(clock - 60_000).toISOString(),
+        }),
+        400,
+        'VALIDATION_FAILED',
+        { field: 'expires_at' },
       );
       assert.match(past.error.message, /expires_at/);
-      await expectApiError(await create(alice, { name: 'bad', scopes: ['read:users'], expires_at: 'next tuesday' }), 400, 'VALIDATION_FAILED', { field: 'expires_at' });
+      await expectApiError(
+        await create(alice, { name: 'bad', scopes: ['read:users'], expires_at: 'next tuesday' }),
+        400,
+        'VALIDATION_FAILED',
+        { field: 'expires_at' },
+      );
     });
 
     it('a bad CIDR in allowed_ips is 400 naming the entry', async () => {
       for (const bad of ['10.0.0.0/33', 'not-an-ip', '2001:db8::/129', '300.1.1.1']) {
         const body = await expectApiError(
           await create(alice, { name: 'cidr', scopes: ['read:users'], allowed_ips: ['10.0.0.0/8', bad] }),
-          400, 'VALIDATION_FAILED', { field: 'allowed_ips.1' },
+          400,
+          'VALIDATION_FAILED',
+          { field: 'allowed_ips.1' },
         );
         assert.match(body.error.message, /allowed_ips/);
       }
     });
 
     it('other bad input is 400 naming the field (unknown scope, no name, unknown field)', async () => {
-      await expectApiError(await create(alice, { name: 'x', scopes: ['read:everything'] }), 400, 'VALIDATION_FAILED', { field: 'scopes.0' });
-      await expectApiError(await create(alice, { scopes: ['read:users'] }), 400, 'VALIDATION_FAILED', { field: 'name' });
-      await expectApiError(await create(alice, { name: 'x', scopes: [] }), 400, 'VALIDATION_FAILED', { field: 'scopes' });
-      await expectApiError(await create(alice, { name: 'x', scopes: ['read:users'], owner: 'someone' }), 400, 'VALIDATION_FAILED', { field: 'owner' });
+      await expectApiError(await create(alice, { name: 'x', scopes: ['read:everything'] }), 400, 'VALIDATION_FAILED', {
+        field: 'scopes.0',
+      });
+      await expectApiError(await create(alice, { scopes: ['read:users'] }), 400, 'VALIDATION_FAILED', {
+        field: 'name',
+      });
+      await expectApiError(await create(alice, { name: 'x', scopes: [] }), 400, 'VALIDATION_FAILED', {
+        field: 'scopes',
+      });
+      await expectApiError(
+        await create(alice, { name: 'x', scopes: ['read:users'], owner: 'someone' }),
+        400,
+        'VALIDATION_FAILED',
+        { field: 'owner' },
+      );
     });
   });
 
@@ -246,10 +297,17 @@ describe('/v2/api-keys', () => {
     it('a refused API key gets RFC 6750 `WWW-Authenticate: Bearer error="invalid_token"`', async () => {
       const k = await created(alice, { name: 'hdr', scopes: ['read:users'] });
       await browserJson(alice.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, {});
-      for (const [why, token] of [['revoked', k.key], ['typo', typo(k.key)]] as const) {
+      for (const [why, token] of [
+        ['revoked', k.key],
+        ['typo', typo(k.key)],
+      ] as const) {
         const res = await authTest(token);
         assert.equal(res.status, 401);
-        assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_token"/, `${why}: ${res.headers.get('www-authenticate')}`);
+        assert.match(
+          res.headers.get('www-authenticate') ?? '',
+          /^Bearer error="invalid_token"/,
+          `${why}: ${res.headers.get('www-authenticate')}`,
+        );
       }
     });
   });
@@ -260,7 +318,11 @@ describe('/v2/api-keys', () => {
       assert.deepEqual(k.allowed_ips, ['10.1.0.0/16']);
       const ok = await authTest(k.key, { 'X-Forwarded-For': '10.1.2.3' });
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
-      const froms: Record<string, string>[] = [{ 'X-Forwarded-For': '192.168.1.1' }, { 'X-Forwarded-For': '10.2.0.1' }, {}];
+      const froms: Record<string, string>[] = [
+        { 'X-Forwarded-For': '192.168.1.1' },
+        { 'X-Forwarded-For': '10.2.0.1' },
+        {},
+      ];
       for (const from of froms) {
         const res = await authTest(k.key, from);
         assert.equal(res.status, 403, `${JSON.stringify(from)}: ${JSON.stringify(res.body)}`);
@@ -269,7 +331,11 @@ describe('/v2/api-keys', () => {
     });
 
     it('IPv6 CIDR works (and a single IPv6 address)', async () => {
-      const k = await created(alice, { name: 'v6', scopes: ['read:users'], allowed_ips: ['2001:db8::/32', '2001:db9::7'] });
+      const k = await created(alice, {
+        name: 'v6',
+        scopes: ['read:users'],
+        allowed_ips: ['2001:db8::/32', '2001:db9::7'],
+      });
       assert.equal((await authTest(k.key, { 'X-Forwarded-For': '2001:db8:1234::1' })).status, 200);
       assert.equal((await authTest(k.key, { 'X-Forwarded-For': '2001:db9::7' })).status, 200);
       assert.equal((await authTest(k.key, { 'X-Forwarded-For': '2001:db9::8' })).status, 403);
@@ -286,7 +352,11 @@ describe('/v2/api-keys', () => {
 
   describe('rotation', () => {
     it('POST /:id/rotate returns a new key; the old one works for 23 h and is refused after 24 h', async () => {
-      const old = await created(alice, { name: 'rotating', scopes: ['read:users', 'read:projects'], allowed_ips: ['10.1.0.0/16'] });
+      const old = await created(alice, {
+        name: 'rotating',
+        scopes: ['read:users', 'read:projects'],
+        allowed_ips: ['10.1.0.0/16'],
+      });
       const from = { 'X-Forwarded-For': '10.1.2.3' };
       const rotatedAt = clock;
       const res = await browserJson(alice.browser, 'POST', `/v2/api-keys/${old.id}/rotate`, {});
@@ -316,13 +386,21 @@ describe('/v2/api-keys', () => {
       assert.equal((await getKey(alice, old.id)).status, 'rotated');
 
       // A rotated key cannot be rotated again.
-      await expectApiError(await browserJson(alice.browser, 'POST', `/v2/api-keys/${old.id}/rotate`, {}), 409, 'CONFLICT');
+      await expectApiError(
+        await browserJson(alice.browser, 'POST', `/v2/api-keys/${old.id}/rotate`, {}),
+        409,
+        'CONFLICT',
+      );
     });
 
     it('the grace period never runs past the old key’s own expiry', async () => {
       const rotatedAt = clock;
       const expiresAt = rotatedAt + 2 * HOUR;
-      const old = await created(alice, { name: 'expiring', scopes: ['read:users'], expires_at: new Date(expiresAt).toISOString() });
+      const old = await created(alice, {
+        name: 'expiring',
+        scopes: ['read:users'],
+        expires_at: new Date(expiresAt).toISOString(),
+      });
       const res = await browserJson(alice.browser, 'POST', `/v2/api-keys/${old.id}/rotate`, {});
       assert.equal(res.status, 201);
       const fresh = (await res.json()) as CreatedKey;
@@ -338,7 +416,11 @@ describe('/v2/api-keys', () => {
     it('a revoked or expired key cannot be rotated (409)', async () => {
       const k = await created(alice, { name: 'dead', scopes: ['read:users'] });
       await browserJson(alice.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, {});
-      await expectApiError(await browserJson(alice.browser, 'POST', `/v2/api-keys/${k.id}/rotate`, {}), 409, 'CONFLICT');
+      await expectApiError(
+        await browserJson(alice.browser, 'POST', `/v2/api-keys/${k.id}/rotate`, {}),
+        409,
+        'CONFLICT',
+      );
     });
   });
 
@@ -347,7 +429,11 @@ describe('/v2/api-keys', () => {
       const k = await created(alice, { name: 'watched', scopes: ['read:users'] });
       const requestId = `req-${crypto.randomUUID()}`;
       const usedAt = clock;
-      const res = await authTest(k.key, { 'X-Forwarded-For': '203.0.113.7', 'X-Request-ID': requestId, 'X-Client-Version': '1.0.0' });
+      const res = await authTest(k.key, {
+        'X-Forwarded-For': '203.0.113.7',
+        'X-Request-ID': requestId,
+        'X-Client-Version': '1.0.0',
+      });
       assert.equal(res.status, 200);
 
       const entries = await activity(alice, k.id);
@@ -376,7 +462,14 @@ describe('/v2/api-keys', () => {
     it('a 403 request (missing scope) is recorded with status 403', async () => {
       const k = await created(alice, { name: 'limited', scopes: ['read:users'] });
       const requestId = `forbidden-${crypto.randomUUID()}`;
-      const res = await api(server, 'POST', '/v2/projects', k.key, { name: 'nope' }, { 'X-Request-ID': requestId, 'X-Client-Version': '2.3.4' });
+      const res = await api(
+        server,
+        'POST',
+        '/v2/projects',
+        k.key,
+        { name: 'nope' },
+        { 'X-Request-ID': requestId, 'X-Client-Version': '2.3.4' },
+      );
       assert.equal(res.status, 403, JSON.stringify(res.body));
       const entry = (await activity(alice, k.id)).find((e) => e['request_id'] === requestId);
       assert.ok(entry, 'recorded');
@@ -404,7 +497,11 @@ describe('/v2/api-keys', () => {
 
       for (const key of plaintextKeys) {
         const id = KEY_SHAPE.exec(key)![1]!;
-        const row = await server.db.selectFrom('api_keys').select('secret_hash').where('id', '=', id).executeTakeFirst();
+        const row = await server.db
+          .selectFrom('api_keys')
+          .select('secret_hash')
+          .where('id', '=', id)
+          .executeTakeFirst();
         assert.ok(row, `row for ${id}`);
         assert.equal(row.secret_hash, crypto.createHash('sha256').update(key).digest('hex'));
       }
@@ -428,10 +525,28 @@ describe('latchkey keys create (CLI) against a running server on the same databa
 
   it('prints {id, key, ...} and the key works against the server', async () => {
     const env = cliDatabaseEnv(server.config);
-    const owner = json(await runCli(['users', 'create', '--email', EMAIL, '--password-stdin'], { env, input: 'a long cli password\n' }));
+    const owner = json(
+      await runCli(['users', 'create', '--email', EMAIL, '--password-stdin'], { env, input: 'a long cli password\n' }),
+    );
     const before = Date.now();
     const out = json(
-      await runCli(['keys', 'create', '--owner', EMAIL, '--name', 'N', '--scopes', 'read:users', '--expires-in', '90d', '--allow-ip', '127.0.0.1'], { env }),
+      await runCli(
+        [
+          'keys',
+          'create',
+          '--owner',
+          EMAIL,
+          '--name',
+          'N',
+          '--scopes',
+          'read:users',
+          '--expires-in',
+          '90d',
+          '--allow-ip',
+          '127.0.0.1',
+        ],
+        { env },
+      ),
     );
     const key = String(out['key']);
     const m = KEY_SHAPE.exec(key);
@@ -441,7 +556,10 @@ describe('latchkey keys create (CLI) against a running server on the same databa
     assert.deepEqual(out['scopes'], ['read:users']);
     assert.deepEqual(out['allowed_ips'], ['127.0.0.1']);
     const expires = Date.parse(String(out['expires_at']));
-    assert.ok(Math.abs(expires - (before + 90 * 86_400_000)) < 5 * 60_000, `expires_at ≈ now + 90 d: ${out['expires_at']}`);
+    assert.ok(
+      Math.abs(expires - (before + 90 * 86_400_000)) < 5 * 60_000,
+      `expires_at ≈ now + 90 d: ${out['expires_at']}`,
+    );
 
     const res = await api(server, 'GET', '/v2/auth/test', key);
     assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -451,6 +569,9 @@ describe('latchkey keys create (CLI) against a running server on the same databa
     assert.equal(res.body!['expires_at'], new Date(expires).toISOString());
 
     // Its allowlist holds: only the loopback.
-    assert.equal((await api(server, 'GET', '/v2/auth/test', key, undefined, { 'X-Forwarded-For': '10.0.0.1' })).status, 403);
+    assert.equal(
+      (await api(server, 'GET', '/v2/auth/test', key, undefined, { 'X-Forwarded-For': '10.0.0.1' })).status,
+      403,
+    );
   });
 });

@@ -64,7 +64,10 @@ export function createUsageRecorder(opts: UsageRecorderOptions) {
       try {
         await opts.write(taken.map((entry, i) => ({ id: `${prefix}${i.toString(36)}`, ...entry })));
       } catch (err) {
-        logger.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code }, waiting: pending.length }, 'could not write API key activity; will retry');
+        logger.warn(
+          { err: { message: (err as Error).message, code: (err as { code?: string }).code }, waiting: pending.length },
+          'could not write API key activity; will retry',
+        );
         retryAt = Date.now() + retryMs;
         retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
         return false;
@@ -119,7 +122,11 @@ export function createUsageRecorder(opts: UsageRecorderOptions) {
       const unsettled = draining !== null && (await within(draining, SETTLE_MS)) === LATE;
       const dropped = pending.length;
       pending = [];
-      if (dropped) logger.warn({ dropped, unsettled, withinMs: stopWithinMs }, 'API key activity not written before shutdown; dropped');
+      if (dropped)
+        logger.warn(
+          { dropped, unsettled, withinMs: stopWithinMs },
+          'API key activity not written before shutdown; dropped',
+        );
       reportOverflow();
       return dropped;
     },

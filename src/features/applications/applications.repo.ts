@@ -23,7 +23,9 @@ export function createApplicationsRepo(db: DB) {
         .execute();
     },
     async update(clientId: string, changes: ApplicationUpdate, events: OutboxEvent[] = []): Promise<void> {
-      await withEvents(db, events, (trx) => trx.updateTable('applications').set(changes).where('client_id', '=', clientId).execute());
+      await withEvents(db, events, (trx) =>
+        trx.updateTable('applications').set(changes).where('client_id', '=', clientId).execute(),
+      );
     },
     /** Deletes the application and every token, code and grant issued to it, atomically. */
     async deleteWithArtifacts(clientId: string, events: OutboxEvent[]): Promise<void> {

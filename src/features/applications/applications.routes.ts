@@ -3,7 +3,13 @@ import type { Middleware } from 'koa';
 import { principalOf } from '../../auth/principal.ts';
 import { authenticate, requireCredential, type Authenticator } from '../../auth/authenticate.ts';
 import { defineRoute, listOf, mountRoutes, type BuildOptions, type RouteSpec } from '../../api/route-spec.ts';
-import { applicationViewSchema, createApplicationSchema, registeredApplicationSchema, rotatedApplicationSchema, updateApplicationSchema } from './applications.schema.ts';
+import {
+  applicationViewSchema,
+  createApplicationSchema,
+  registeredApplicationSchema,
+  rotatedApplicationSchema,
+  updateApplicationSchema,
+} from './applications.schema.ts';
 import { rateLimitRequests, type Policies, type RateLimiter } from '../rate-limit/rate-limiter.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { ApplicationsService } from './applications.service.ts';
@@ -24,7 +30,11 @@ export interface ApplicationRoutesDeps {
  * Application". Authenticated like /v2: a dashboard session, or a bearer credential carrying
  * write:applications (read:applications to read).
  */
-export function applicationsRouter(deps: ApplicationRoutesDeps, specs: RouteSpec[], opts: BuildOptions = {}): Router<AppState> {
+export function applicationsRouter(
+  deps: ApplicationRoutesDeps,
+  specs: RouteSpec[],
+  opts: BuildOptions = {},
+): Router<AppState> {
   const router = new Router<AppState>({ prefix: APPLICATIONS_PREFIX });
   router.use(deps.jsonBody, authenticate(deps.authenticator, { allowSession: true, origin: deps.origin }));
   router.use(rateLimitRequests(deps.limiter, deps.policies, 'apps'), requireCredential());
@@ -40,34 +50,71 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
   const clientId = (ctx: AppContext) => ctx.params['clientId']!;
   return [
     defineRoute({
-      method: 'post', path: '/', operationId: 'createApplication', summary: 'Register an application (the client secret is shown once)', tag, auth: write,
-      body: createApplicationSchema, status: 201, response: registeredApplicationSchema,
+      method: 'post',
+      path: '/',
+      operationId: 'createApplication',
+      summary: 'Register an application (the client secret is shown once)',
+      tag,
+      auth: write,
+      body: createApplicationSchema,
+      status: 201,
+      response: registeredApplicationSchema,
       secret: true,
       handler: (ctx) => applications.register(principalOf(ctx), ctx.request.body),
     }),
     defineRoute({
-      method: 'get', path: '/', operationId: 'listApplications', summary: 'List your applications', tag, auth: read,
-      status: 200, response: listOf(applicationViewSchema),
+      method: 'get',
+      path: '/',
+      operationId: 'listApplications',
+      summary: 'List your applications',
+      tag,
+      auth: read,
+      status: 200,
+      response: listOf(applicationViewSchema),
       handler: async (ctx) => ({ data: await applications.list(principalOf(ctx)) }),
     }),
     defineRoute({
-      method: 'get', path: '/:clientId', operationId: 'getApplication', summary: 'Get an application', tag, auth: read,
-      status: 200, response: applicationViewSchema,
+      method: 'get',
+      path: '/:clientId',
+      operationId: 'getApplication',
+      summary: 'Get an application',
+      tag,
+      auth: read,
+      status: 200,
+      response: applicationViewSchema,
       handler: (ctx) => applications.get(principalOf(ctx), clientId(ctx)),
     }),
     defineRoute({
-      method: 'patch', path: '/:clientId', operationId: 'updateApplication', summary: 'Update name, redirect URIs or scopes', tag, auth: write,
-      body: updateApplicationSchema, status: 200, response: applicationViewSchema,
+      method: 'patch',
+      path: '/:clientId',
+      operationId: 'updateApplication',
+      summary: 'Update name, redirect URIs or scopes',
+      tag,
+      auth: write,
+      body: updateApplicationSchema,
+      status: 200,
+      response: applicationViewSchema,
       handler: (ctx) => applications.update(principalOf(ctx), clientId(ctx), ctx.request.body),
     }),
     defineRoute({
-      method: 'delete', path: '/:clientId', operationId: 'deleteApplication', summary: 'Delete an application and every token issued to it', tag, auth: write,
+      method: 'delete',
+      path: '/:clientId',
+      operationId: 'deleteApplication',
+      summary: 'Delete an application and every token issued to it',
+      tag,
+      auth: write,
       status: 204,
       handler: (ctx) => applications.remove(principalOf(ctx), clientId(ctx)),
     }),
     defineRoute({
-      method: 'post', path: '/:clientId/secret', operationId: 'rotateApplicationSecret', summary: 'Rotate the client secret (shown once)', tag, auth: write,
-      status: 200, response: rotatedApplicationSchema,
+      method: 'post',
+      path: '/:clientId/secret',
+      operationId: 'rotateApplicationSecret',
+      summary: 'Rotate the client secret (shown once)',
+      tag,
+      auth: write,
+      status: 200,
+      response: rotatedApplicationSchema,
       secret: true,
       handler: (ctx) => applications.rotateSecret(principalOf(ctx), clientId(ctx)),
     }),

@@ -26,7 +26,8 @@ export function redirectUriProblem(uri: string, type: ApplicationType): string |
   if (url.hash || uri.includes('#')) return 'must not contain a fragment';
   if (url.username || url.password) return 'must not contain credentials';
   if (url.protocol === 'https:') return null;
-  if (url.protocol === 'http:') return LOOPBACK_HOSTS.has(url.hostname) ? null : 'must use https (http is allowed only for loopback hosts)';
+  if (url.protocol === 'http:')
+    return LOOPBACK_HOSTS.has(url.hostname) ? null : 'must use https (http is allowed only for loopback hosts)';
   if (type === 'native' && /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(url.protocol)) return null;
   return type === 'native'
     ? 'must use https, http on loopback, or a private-use scheme such as com.example.app:/callback'
@@ -34,7 +35,11 @@ export function redirectUriProblem(uri: string, type: ApplicationType): string |
 }
 
 const scopeList = z
-  .array(z.enum(ALL_API_SCOPES as [string, ...string[]], { message: `each scope must be one of: ${ALL_API_SCOPES.join(', ')}` }))
+  .array(
+    z.enum(ALL_API_SCOPES as [string, ...string[]], {
+      message: `each scope must be one of: ${ALL_API_SCOPES.join(', ')}`,
+    }),
+  )
   .max(ALL_API_SCOPES.length)
   .transform((s) => [...new Set(s)]);
 

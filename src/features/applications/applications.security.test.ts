@@ -1,14 +1,26 @@
 import assert from 'node:assert/strict';
 import type { TestUser } from '../../../test/support/credentials.ts';
 import { registerApp } from '../../../test/support/http.ts';
-import { assertForbidden, assertForbiddenCode, BEARER_METHODS, securityMatrix, type MatrixEnv, type RequestContext, type RouteFixtures } from '../../../test/support/security-matrix.ts';
+import {
+  assertForbidden,
+  assertForbiddenCode,
+  BEARER_METHODS,
+  securityMatrix,
+  type MatrixEnv,
+  type RequestContext,
+  type RouteFixtures,
+} from '../../../test/support/security-matrix.ts';
 
 // /oauth/applications with bearer credentials: write:applications to register and change,
 // read:applications to read, or the dashboard session. An application is its owner's: another
 // user's is 403 with the seed's body, as a made-up client id is, unless the credential carries
 // admin:all (which gets it, or 404 for one that does not exist).
 
-const SEED_APP = { name: 'My Application', redirect_uris: ['https://myapp.com/callback'], scopes: ['read:users', 'write:projects'] };
+const SEED_APP = {
+  name: 'My Application',
+  redirect_uris: ['https://myapp.com/callback'],
+  scopes: ['read:users', 'write:projects'],
+};
 /**
  * The generated cases' application asks only for a scope every allowed caller holds (the required
  * write:applications), so what they prove is the route's guard, not the rule that an application's
@@ -83,22 +95,44 @@ securityMatrix(import.meta.url, routes, [
     async run(env) {
       for (const method of BEARER_METHODS) {
         const auth = await bearer(env, method, env.alice, ['write:applications', ...SEED_APP.scopes]);
-        const res = await env.send({ method: 'POST', path: '/oauth/applications', authorization: auth, body: SEED_APP });
+        const res = await env.send({
+          method: 'POST',
+          path: '/oauth/applications',
+          authorization: auth,
+          body: SEED_APP,
+        });
         assert.equal(res.status, 201, `${method}: ${JSON.stringify(res.body)}`);
         assert.deepEqual(res.body!['scopes'], SEED_APP.scopes);
       }
     },
   },
   {
-    label: 'the application registered with a bearer credential belongs to its account (listed for it, refused to others)',
+    label:
+      'the application registered with a bearer credential belongs to its account (listed for it, refused to others)',
     async run(env) {
       for (const method of BEARER_METHODS) {
-        const created = await env.send({ method: 'POST', path: '/oauth/applications', authorization: await bearer(env, method, env.alice, ['write:applications']), body: MATRIX_APP });
+        const created = await env.send({
+          method: 'POST',
+          path: '/oauth/applications',
+          authorization: await bearer(env, method, env.alice, ['write:applications']),
+          body: MATRIX_APP,
+        });
         assert.equal(created.status, 201, method);
         const id = String(created.body!['client_id']);
-        const mine = await env.send({ method: 'GET', path: '/oauth/applications', authorization: await bearer(env, method, env.alice, ['read:applications']) });
-        assert.ok((mine.body!['data'] as { client_id: string }[]).some((a) => a.client_id === id), method);
-        const bobs = await env.send({ method: 'GET', path: `/oauth/applications/${id}`, authorization: await bearer(env, method, env.bob, ['read:applications']) });
+        const mine = await env.send({
+          method: 'GET',
+          path: '/oauth/applications',
+          authorization: await bearer(env, method, env.alice, ['read:applications']),
+        });
+        assert.ok(
+          (mine.body!['data'] as { client_id: string }[]).some((a) => a.client_id === id),
+          method,
+        );
+        const bobs = await env.send({
+          method: 'GET',
+          path: `/oauth/applications/${id}`,
+          authorization: await bearer(env, method, env.bob, ['read:applications']),
+        });
         assertForbidden(bobs);
       }
     },
@@ -107,7 +141,12 @@ securityMatrix(import.meta.url, routes, [
     label: 'a JWT whose sub is not a Latchkey account cannot register applications (403 FORBIDDEN)',
     async run(env) {
       for (const scopes of [['write:applications'], ['admin:all']]) {
-        const res = await env.send({ method: 'POST', path: '/oauth/applications', authorization: `Bearer ${env.jwtFor('user_123', scopes)}`, body: SEED_APP });
+        const res = await env.send({
+          method: 'POST',
+          path: '/oauth/applications',
+          authorization: `Bearer ${env.jwtFor('user_123', scopes)}`,
+          body: SEED_APP,
+        });
         assertForbiddenCode(res);
       }
     },
@@ -131,10 +170,23 @@ securityMatrix(import.meta.url, routes, [
     async run(env) {
       const id = await appOf(env.bob);
       const auth = await bearer(env, 'api_key', env.alice, ['read:applications', 'write:applications']);
-      assertForbidden(await env.send({ method: 'PATCH', path: `/oauth/applications/${id}`, authorization: auth, body: { name: 'stolen' } }));
+      assertForbidden(
+        await env.send({
+          method: 'PATCH',
+          path: `/oauth/applications/${id}`,
+          authorization: auth,
+          body: { name: 'stolen' },
+        }),
+      );
       assertForbidden(await env.send({ method: 'DELETE', path: `/oauth/applications/${id}`, authorization: auth }));
-      assertForbidden(await env.send({ method: 'POST', path: `/oauth/applications/${id}/secret`, authorization: auth }));
-      const res = await env.send({ method: 'GET', path: `/oauth/applications/${id}`, authorization: await bearer(env, 'jwt', env.bob, ['read:applications']) });
+      assertForbidden(
+        await env.send({ method: 'POST', path: `/oauth/applications/${id}/secret`, authorization: auth }),
+      );
+      const res = await env.send({
+        method: 'GET',
+        path: `/oauth/applications/${id}`,
+        authorization: await bearer(env, 'jwt', env.bob, ['read:applications']),
+      });
       assert.equal(res.status, 200);
       assert.equal(res.body!['name'], 'Managed by the matrix');
     },

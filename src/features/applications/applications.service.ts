@@ -10,7 +10,7 @@ import type { ApplicationsRepo } from './applications.repo.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
 import {
-  applicationViewSchema,
+  type applicationViewSchema,
   createApplicationSchema,
   isPublicType,
   redirectUriProblem,
@@ -51,7 +51,8 @@ function assertHolds(caller: Principal, scopes: readonly string[], refusal: (lac
 /** Why each change is refused, naming the scopes the caller lacks. */
 const REFUSED = {
   register: (l: string) => `An application cannot be given scopes you do not hold: ${l}`,
-  redirect: (l: string) => `Changing the redirect URIs of an application needs every scope it has; you do not hold: ${l}`,
+  redirect: (l: string) =>
+    `Changing the redirect URIs of an application needs every scope it has; you do not hold: ${l}`,
   rotate: (l: string) => `Rotating the secret of an application needs every scope it has; you do not hold: ${l}`,
 };
 
@@ -83,10 +84,24 @@ export function toClientMetadata(row: ApplicationRow): AdapterPayload {
     latchkey_scopes: JSON.parse(row.scopes) as string[],
   };
   if (type === 'service') {
-    return { ...base, client_secret: row.secret_hash!, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' };
+    return {
+      ...base,
+      client_secret: row.secret_hash!,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    };
   }
   if (type === 'resource_server') {
-    return { ...base, client_secret: row.secret_hash!, grant_types: [], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' };
+    return {
+      ...base,
+      client_secret: row.secret_hash!,
+      grant_types: [],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    };
   }
   return {
     ...base,
@@ -161,7 +176,9 @@ export function createApplicationsService(deps: {
         updated_at: t,
       };
       await validated(toClientMetadata(row));
-      await repo.insert(row, [buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t)]);
+      await repo.insert(row, [
+        buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t),
+      ]);
       return { ...toView(row), ...(secret ? { client_secret: secret } : {}) };
     },
 
@@ -197,7 +214,9 @@ export function createApplicationsService(deps: {
 
     async remove(caller: Principal, clientId: string): Promise<void> {
       const row = manageable(caller, await repo.findById(clientId));
-      await repo.deleteWithArtifacts(clientId, [buildEvent('application.deleted', row.owner_id, { client_id: clientId, name: row.name }, now())]);
+      await repo.deleteWithArtifacts(clientId, [
+        buildEvent('application.deleted', row.owner_id, { client_id: clientId, name: row.name }, now()),
+      ]);
       events.publish({ kind: 'application', id: clientId });
     },
 
@@ -218,7 +237,10 @@ export function createApplicationsService(deps: {
     },
 
     /** The application for these client credentials (constant-time secret check), or null. */
-    async authenticateClient(clientId: string, secret: string): Promise<{ client_id: string; type: ApplicationType } | null> {
+    async authenticateClient(
+      clientId: string,
+      secret: string,
+    ): Promise<{ client_id: string; type: ApplicationType } | null> {
       const row = await findForAuth(clientId);
       if (!row?.secret_hash || !clientSecretMatches(secret, row.secret_hash)) return null;
       return { client_id: row.client_id, type: row.type as ApplicationType };
@@ -239,7 +261,6 @@ export function createApplicationsService(deps: {
     async ownerOf(clientId: string): Promise<string | null> {
       return (await findForAuth(clientId))?.owner_id ?? null;
     },
-
   };
 }
 export type ApplicationsService = ReturnType<typeof createApplicationsService>;

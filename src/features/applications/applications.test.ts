@@ -4,7 +4,15 @@ import http from 'node:http';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
 import { Browser, authorizeUrl, signUp } from '../../../test/support/http.ts';
 import { browserJson, expectApiError, signIn } from '../../../test/support/api.ts';
-import { PASSWORD, REDIRECT_URI, basicAuth, postJson, token, uniqueEmail, type RegisteredApp } from '../../../test/support/oauth.ts';
+import {
+  PASSWORD,
+  REDIRECT_URI,
+  basicAuth,
+  postJson,
+  token,
+  uniqueEmail,
+  type RegisteredApp,
+} from '../../../test/support/oauth.ts';
 
 // Application registration (the seed's "Register Your Application") over real HTTP.
 const SEED_BODY = { name: 'My Application', redirect_uris: [REDIRECT_URI], scopes: ['read:users', 'write:projects'] };
@@ -49,7 +57,9 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     assert.equal(view['client_secret'], undefined, 'the secret is never returned again');
     assert.ok(!JSON.stringify(view).includes(app['client_secret'] as string));
 
-    const list = (await (await browserJson(dev, 'GET', '/oauth/applications')).json()) as { data: Record<string, unknown>[] };
+    const list = (await (await browserJson(dev, 'GET', '/oauth/applications')).json()) as {
+      data: Record<string, unknown>[];
+    };
     const listed = list.data.find((a) => a['client_id'] === app['client_id']);
     assert.ok(listed, 'listed');
     assert.equal(listed['client_secret'], undefined);
@@ -66,18 +76,29 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     assert.equal(updated['name'], 'Renamed');
     assert.deepEqual(updated['redirect_uris'], ['https://myapp.com/new-callback', 'http://127.0.0.1:8080/cb']);
     assert.equal(updated['client_secret'], undefined);
-    const reread = (await (await browserJson(dev, 'GET', `/oauth/applications/${app.client_id}`)).json()) as Record<string, unknown>;
+    const reread = (await (await browserJson(dev, 'GET', `/oauth/applications/${app.client_id}`)).json()) as Record<
+      string,
+      unknown
+    >;
     assert.equal(reread['name'], 'Renamed');
 
     await expectApiError(
-      await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, { redirect_uris: ['http://myapp.com/cb'] }),
-      400, 'VALIDATION_FAILED', { field: 'redirect_uris.0' },
+      await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, {
+        redirect_uris: ['http://myapp.com/cb'],
+      }),
+      400,
+      'VALIDATION_FAILED',
+      { field: 'redirect_uris.0' },
     );
 
     const del = await browserJson(dev, 'DELETE', `/oauth/applications/${app.client_id}`);
     assert.equal(del.status, 204);
-    await expectApiError(await browserJson(dev, 'GET', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
-    await expectApiError(await browserJson(dev, 'DELETE', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
+    await expectApiError(await browserJson(dev, 'GET', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', {
+      message: 'Insufficient permissions for this operation',
+    });
+    await expectApiError(await browserJson(dev, 'DELETE', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', {
+      message: 'Insufficient permissions for this operation',
+    });
   });
 
   it("deleting an application ends its tokens' life", async () => {
@@ -90,15 +111,30 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     const accessToken = issued.body['access_token'] as string;
     assert.equal(issued.body['scope'], 'read:users');
 
-    const before = await postJson(server, '/oauth/introspect', { token: accessToken }, { Authorization: basicAuth(rs) });
+    const before = await postJson(
+      server,
+      '/oauth/introspect',
+      { token: accessToken },
+      { Authorization: basicAuth(rs) },
+    );
     assert.equal(before.body['active'], true);
     assert.equal(before.body['client_id'], service.client_id);
 
     assert.equal((await browserJson(dev, 'DELETE', `/oauth/applications/${service.client_id}`)).status, 204);
 
-    const afterDelete = await postJson(server, '/oauth/introspect', { token: accessToken }, { Authorization: basicAuth(rs) });
+    const afterDelete = await postJson(
+      server,
+      '/oauth/introspect',
+      { token: accessToken },
+      { Authorization: basicAuth(rs) },
+    );
     assert.deepEqual(afterDelete.body, { active: false });
-    const own = await postJson(server, '/oauth/introspect', { token: accessToken }, { Authorization: basicAuth(service) });
+    const own = await postJson(
+      server,
+      '/oauth/introspect',
+      { token: accessToken },
+      { Authorization: basicAuth(service) },
+    );
     assert.equal(own.status, 401);
     assert.equal(own.body['error'], 'invalid_client');
     const again = await clientCredentials(service);
@@ -127,8 +163,16 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
 
   describe('validation: 400 VALIDATION_FAILED naming the field', () => {
     const cases: [string, Record<string, unknown>, string][] = [
-      ['http redirect to a non-loopback host', { ...SEED_BODY, redirect_uris: ['http://myapp.com/callback'] }, 'redirect_uris.0'],
-      ['a redirect URI with a fragment', { ...SEED_BODY, redirect_uris: [REDIRECT_URI, 'https://myapp.com/cb#frag'] }, 'redirect_uris.1'],
+      [
+        'http redirect to a non-loopback host',
+        { ...SEED_BODY, redirect_uris: ['http://myapp.com/callback'] },
+        'redirect_uris.0',
+      ],
+      [
+        'a redirect URI with a fragment',
+        { ...SEED_BODY, redirect_uris: [REDIRECT_URI, 'https://myapp.com/cb#frag'] },
+        'redirect_uris.1',
+      ],
       ['a relative redirect URI', { ...SEED_BODY, redirect_uris: ['/callback'] }, 'redirect_uris.0'],
       ['an unknown scope', { ...SEED_BODY, scopes: ['read:users', 'read:everything'] }, 'scopes.1'],
       ['an unknown field', { ...SEED_BODY, client_secret: 'mine' }, 'client_secret'],
@@ -143,7 +187,10 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     }
 
     it('accepts http on loopback and a private-use scheme for native apps', async () => {
-      const loopback = await created({ ...SEED_BODY, redirect_uris: ['http://127.0.0.1:8080/callback', 'http://localhost/callback'] });
+      const loopback = await created({
+        ...SEED_BODY,
+        redirect_uris: ['http://127.0.0.1:8080/callback', 'http://localhost/callback'],
+      });
       assert.deepEqual(loopback['redirect_uris'], ['http://127.0.0.1:8080/callback', 'http://localhost/callback']);
       const native = await created({ ...SEED_BODY, type: 'native', redirect_uris: ['com.example.app:/cb'] });
       assert.equal(native['type'], 'native');
@@ -157,16 +204,34 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
       await expectApiError(await register('null'), 400, 'VALIDATION_FAILED');
       await expectApiError(await register({ ...SEED_BODY, name: 'x'.repeat(100_000) }), 413, 'PAYLOAD_TOO_LARGE');
       const app = await created(SEED_BODY);
-      await expectApiError(await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, '{"name":'), 400, 'VALIDATION_FAILED');
+      await expectApiError(
+        await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, '{"name":'),
+        400,
+        'VALIDATION_FAILED',
+      );
     });
 
     it('PATCH cannot change the type; a public application has no secret to rotate', async () => {
       const app = await created(SEED_BODY);
-      await expectApiError(await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, { type: 'service' }), 400, 'VALIDATION_FAILED', { field: 'type' });
-      await expectApiError(await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, { redirect_uris: [] }), 400, 'VALIDATION_FAILED', { field: 'redirect_uris' });
+      await expectApiError(
+        await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, { type: 'service' }),
+        400,
+        'VALIDATION_FAILED',
+        { field: 'type' },
+      );
+      await expectApiError(
+        await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, { redirect_uris: [] }),
+        400,
+        'VALIDATION_FAILED',
+        { field: 'redirect_uris' },
+      );
       const spa = await created({ ...SEED_BODY, type: 'spa' });
       assert.equal(spa.client_secret, undefined);
-      await expectApiError(await browserJson(dev, 'POST', `/oauth/applications/${spa.client_id}/secret`), 400, 'VALIDATION_FAILED');
+      await expectApiError(
+        await browserJson(dev, 'POST', `/oauth/applications/${spa.client_id}/secret`),
+        400,
+        'VALIDATION_FAILED',
+      );
     });
   });
 
@@ -183,10 +248,15 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
 
     it('no session: 401 UNAUTHORIZED with WWW-Authenticate: Bearer', async () => {
       const anonymous = new Browser(server.url);
-      for (const res of [await register(SEED_BODY, anonymous), await browserJson(anonymous, 'GET', '/oauth/applications')]) {
+      for (const res of [
+        await register(SEED_BODY, anonymous),
+        await browserJson(anonymous, 'GET', '/oauth/applications'),
+      ]) {
         assert.equal(res.status, 401);
         assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer(\s|$)/);
-        assert.deepEqual(await res.json(), { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' } });
+        assert.deepEqual(await res.json(), {
+          error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' },
+        });
       }
     });
 
@@ -195,10 +265,18 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
       const other = new Browser(server.url);
       await signUp(other, uniqueEmail('other'), PASSWORD);
       const path = `/oauth/applications/${app.client_id}`;
-      await expectApiError(await browserJson(other, 'GET', path), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
-      await expectApiError(await browserJson(other, 'PATCH', path, { name: 'Mine now' }), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
-      await expectApiError(await browserJson(other, 'POST', `${path}/secret`), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
-      await expectApiError(await browserJson(other, 'DELETE', path), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
+      await expectApiError(await browserJson(other, 'GET', path), 403, 'FORBIDDEN', {
+        message: 'Insufficient permissions for this operation',
+      });
+      await expectApiError(await browserJson(other, 'PATCH', path, { name: 'Mine now' }), 403, 'FORBIDDEN', {
+        message: 'Insufficient permissions for this operation',
+      });
+      await expectApiError(await browserJson(other, 'POST', `${path}/secret`), 403, 'FORBIDDEN', {
+        message: 'Insufficient permissions for this operation',
+      });
+      await expectApiError(await browserJson(other, 'DELETE', path), 403, 'FORBIDDEN', {
+        message: 'Insufficient permissions for this operation',
+      });
       const list = (await (await browserJson(other, 'GET', '/oauth/applications')).json()) as { data: unknown[] };
       assert.deepEqual(list.data, []);
       const still = (await (await browserJson(dev, 'GET', path)).json()) as Record<string, unknown>;
@@ -206,29 +284,54 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     });
 
     it('cookie-authenticated writes must be same-origin JSON', async () => {
-      await expectApiError(await browserJson(dev, 'POST', '/oauth/applications', SEED_BODY, { origin: 'https://evil.example' }), 403, 'FORBIDDEN');
+      await expectApiError(
+        await browserJson(dev, 'POST', '/oauth/applications', SEED_BODY, { origin: 'https://evil.example' }),
+        403,
+        'FORBIDDEN',
+      );
       const app = await created(SEED_BODY);
       const path = `/oauth/applications/${app.client_id}`;
-      await expectApiError(await browserJson(dev, 'DELETE', path, undefined, { origin: 'https://evil.example' }), 403, 'FORBIDDEN');
-      await expectApiError(await browserJson(dev, 'POST', `${path}/secret`, undefined, { origin: 'https://evil.example' }), 403, 'FORBIDDEN');
-      const plain = await dev.request('/oauth/applications', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(SEED_BODY) });
+      await expectApiError(
+        await browserJson(dev, 'DELETE', path, undefined, { origin: 'https://evil.example' }),
+        403,
+        'FORBIDDEN',
+      );
+      await expectApiError(
+        await browserJson(dev, 'POST', `${path}/secret`, undefined, { origin: 'https://evil.example' }),
+        403,
+        'FORBIDDEN',
+      );
+      const plain = await dev.request('/oauth/applications', {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: JSON.stringify(SEED_BODY),
+      });
       await expectApiError(plain, 415, 'UNSUPPORTED_MEDIA_TYPE');
       const form = await dev.postForm('/oauth/applications', { name: 'x' });
       await expectApiError(form, 415, 'UNSUPPORTED_MEDIA_TYPE');
       // Our own origin is fine.
-      const same = await browserJson(dev, 'POST', '/oauth/applications', SEED_BODY, { origin: new URL(server.config.ISSUER).origin });
+      const same = await browserJson(dev, 'POST', '/oauth/applications', SEED_BODY, {
+        origin: new URL(server.config.ISSUER).origin,
+      });
       assert.equal(same.status, 201);
     });
 
     it('a chunked (no Content-Length) text/plain body is 415 too', async () => {
       const [status, text] = await new Promise<[number, string]>((resolve, reject) => {
-        const req = http.request(`${server.url}/oauth/applications`, {
-          method: 'POST',
-          headers: { cookie: dev.jar.header(), 'content-type': 'text/plain', 'transfer-encoding': 'chunked' },
-        }, (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve([res.statusCode!, body]));
-        });
+        const req = http.request(
+          `${server.url}/oauth/applications`,
+          {
+            method: 'POST',
+            headers: { cookie: dev.jar.header(), 'content-type': 'text/plain', 'transfer-encoding': 'chunked' },
+          },
+          (res) => {
+            let body = '';
+            res
+              .setEncoding('utf8')
+              .on('data', (c: string) => (body += c))
+              .on('end', () => resolve([res.statusCode!, body]));
+          },
+        );
         req.on('error', reject);
         req.end(JSON.stringify(SEED_BODY));
       });

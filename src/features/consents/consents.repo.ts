@@ -34,7 +34,9 @@ export function createConsentsRepo(db: DB) {
           .insertInto('consents')
           .values(row)
           .onConflict((oc) =>
-            oc.columns(['user_id', 'client_id']).doUpdateSet({ grant_id: row.grant_id, scopes: row.scopes, updated_at: row.updated_at }),
+            oc
+              .columns(['user_id', 'client_id'])
+              .doUpdateSet({ grant_id: row.grant_id, scopes: row.scopes, updated_at: row.updated_at }),
           )
           .execute(),
       );

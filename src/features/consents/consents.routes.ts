@@ -9,12 +9,23 @@ const tag = 'Consents';
 export function consentsRoutes(consents: ConsentsService): RouteSpec[] {
   return [
     defineRoute({
-      method: 'get', path: '/consents', operationId: 'listConsents', summary: 'Applications you authorized', tag, auth,
-      status: 200, response: listOf(consentViewSchema),
+      method: 'get',
+      path: '/consents',
+      operationId: 'listConsents',
+      summary: 'Applications you authorized',
+      tag,
+      auth,
+      status: 200,
+      response: listOf(consentViewSchema),
       handler: async (ctx) => ({ data: await consents.list(principalOf(ctx)) }),
     }),
     defineRoute({
-      method: 'delete', path: '/consents/:clientId', operationId: 'revokeConsent', summary: 'Revoke an application and its tokens', tag, auth,
+      method: 'delete',
+      path: '/consents/:clientId',
+      operationId: 'revokeConsent',
+      summary: 'Revoke an application and its tokens',
+      tag,
+      auth,
       status: 204,
       handler: (ctx) => consents.revoke(principalOf(ctx), ctx.params['clientId']!),
     }),

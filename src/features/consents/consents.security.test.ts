@@ -23,7 +23,8 @@ interface Consent {
 }
 
 /** Whether an access token is still accepted (it dies with the consent it was issued under). */
-const works = async (env: MatrixEnv, token: string) => (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${token}` })).status === 200;
+const works = async (env: MatrixEnv, token: string) =>
+  (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${token}` })).status === 200;
 
 /**
  * The consented application the current case's request names. Cases run one at a time, so `check`
@@ -82,7 +83,9 @@ securityMatrix(import.meta.url, routes, [
         assertNotFound(await env.send({ method: 'DELETE', path: `/v2/consents/${clientId}`, authorization: auth }));
       }
       const cookie = env.alice.browser.jar.header();
-      assertForbidden(await env.send({ method: 'DELETE', path: `/v2/consents/${clientId}`, headers: { Cookie: cookie } }));
+      assertForbidden(
+        await env.send({ method: 'DELETE', path: `/v2/consents/${clientId}`, headers: { Cookie: cookie } }),
+      );
       assert.equal(await works(env, token), true);
       const listed = (await (await env.bob.browser.get('/v2/consents')).json()) as { data: Consent[] };
       assert.ok(listed.data.some((c) => c.client_id === clientId));
@@ -93,7 +96,11 @@ securityMatrix(import.meta.url, routes, [
     async run(env) {
       const { clientId } = await env.authorizedApp(env.bob, ['read:users']);
       for (const method of BEARER_METHODS) {
-        const res = await env.send({ method: 'GET', path: '/v2/consents', authorization: `Bearer ${await env.token(method, env.admin, ['admin:all'])}` });
+        const res = await env.send({
+          method: 'GET',
+          path: '/v2/consents',
+          authorization: `Bearer ${await env.token(method, env.admin, ['admin:all'])}`,
+        });
         assert.equal(res.status, 200);
         assert.ok(!(res.body!['data'] as Consent[]).some((c) => c.client_id === clientId), method);
       }
@@ -104,9 +111,16 @@ securityMatrix(import.meta.url, routes, [
     async run(env) {
       const { clientId, token } = await env.authorizedApp(env.alice, ['read:users']);
       assert.equal(await works(env, token), true);
-      const res = await env.send({ method: 'DELETE', path: `/v2/consents/${clientId}`, headers: { Cookie: env.alice.browser.jar.header() } });
+      const res = await env.send({
+        method: 'DELETE',
+        path: `/v2/consents/${clientId}`,
+        headers: { Cookie: env.alice.browser.jar.header() },
+      });
       assert.equal(res.status, 204);
-      assertUnauthorized(await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${token}` }), CHALLENGE.invalidToken);
+      assertUnauthorized(
+        await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${token}` }),
+        CHALLENGE.invalidToken,
+      );
     },
   },
   {
@@ -114,7 +128,9 @@ securityMatrix(import.meta.url, routes, [
     async run(env) {
       const auth = `Bearer ${env.jwtFor('user_123', ['admin:all'])}`;
       assertForbiddenCode(await env.send({ method: 'GET', path: '/v2/consents', authorization: auth }));
-      assertForbiddenCode(await env.send({ method: 'DELETE', path: '/v2/consents/app_doesnotexist', authorization: auth }));
+      assertForbiddenCode(
+        await env.send({ method: 'DELETE', path: '/v2/consents/app_doesnotexist', authorization: auth }),
+      );
     },
   },
 ]);

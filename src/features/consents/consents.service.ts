@@ -30,7 +30,9 @@ export function createConsentsService(deps: {
   async function revokeEach(userId: string, rows: ConsentRow[]): Promise<void> {
     const t = now();
     for (const row of rows) {
-      await repo.revokeWithGrant(userId, row.client_id, row.grant_id, [buildEvent('consent.revoked', userId, { client_id: row.client_id, user_id: userId }, t)]);
+      await repo.revokeWithGrant(userId, row.client_id, row.grant_id, [
+        buildEvent('consent.revoked', userId, { client_id: row.client_id, user_id: userId }, t),
+      ]);
     }
     if (rows.length) deps.onRevoked?.();
   }
@@ -44,7 +46,14 @@ export function createConsentsService(deps: {
       const existing = await repo.find(userId, clientId);
       const t = now();
       await repo.upsert(
-        { user_id: userId, client_id: clientId, grant_id: grantId, scopes: JSON.stringify(scopes), created_at: existing?.created_at ?? t, updated_at: t },
+        {
+          user_id: userId,
+          client_id: clientId,
+          grant_id: grantId,
+          scopes: JSON.stringify(scopes),
+          created_at: existing?.created_at ?? t,
+          updated_at: t,
+        },
         [buildEvent('consent.granted', userId, { client_id: clientId, user_id: userId, scopes }, t)],
       );
     },
@@ -54,7 +63,9 @@ export function createConsentsService(deps: {
       const row = await repo.findByGrant(grantId);
       if (!row) return;
       const t = now();
-      await repo.deleteByGrant(grantId, [buildEvent('grant.revoked', row.user_id, { client_id: row.client_id, user_id: row.user_id }, t)]);
+      await repo.deleteByGrant(grantId, [
+        buildEvent('grant.revoked', row.user_id, { client_id: row.client_id, user_id: row.user_id }, t),
+      ]);
     },
 
     async list(caller: Principal): Promise<ConsentView[]> {
@@ -85,7 +96,10 @@ export function createConsentsService(deps: {
      */
     async revokeCarrying(userId: string, scope: string): Promise<void> {
       const rows = await repo.listByUser(userId);
-      await revokeEach(userId, rows.filter((r) => (JSON.parse(r.scopes) as string[]).includes(scope)));
+      await revokeEach(
+        userId,
+        rows.filter((r) => (JSON.parse(r.scopes) as string[]).includes(scope)),
+      );
     },
   };
 }

@@ -1,8 +1,25 @@
 import type { Principal } from '../../auth/principal.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { ApplicationView } from '../applications/applications.service.ts';
-import { attempt, dashboardPage, formBody, noStore, seeOther, signedIn, type DashboardDeps, type DashboardRouter } from './shared.ts';
-import { APP_TYPE_OPTIONS, appUsesRedirects, fieldList, fieldText, lines, noticeFor, scopeOptions } from './view-models.ts';
+import {
+  attempt,
+  dashboardPage,
+  formBody,
+  noStore,
+  seeOther,
+  signedIn,
+  type DashboardDeps,
+  type DashboardRouter,
+} from './shared.ts';
+import {
+  APP_TYPE_OPTIONS,
+  appUsesRedirects,
+  fieldList,
+  fieldText,
+  lines,
+  noticeFor,
+  scopeOptions,
+} from './view-models.ts';
 
 interface AppForm {
   name: string;
@@ -30,24 +47,43 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
   const appPath = (clientId: string) => `/settings/applications/${encodeURIComponent(clientId)}`;
 
   const newPage = (ctx: AppContext, me: Principal, form: AppForm, error: string | null, status = 200) =>
-    page(ctx, 'application-new', 'applications', {
-      title: 'Register an application',
-      form,
-      types: APP_TYPE_OPTIONS,
-      scopes: scopeOptions(me.isAdmin, form.scopes),
-      error,
-    }, status);
+    page(
+      ctx,
+      'application-new',
+      'applications',
+      {
+        title: 'Register an application',
+        form,
+        types: APP_TYPE_OPTIONS,
+        scopes: scopeOptions(me.isAdmin, form.scopes),
+        error,
+      },
+      status,
+    );
 
-  const detailPage = (ctx: AppContext, me: Principal, app: ApplicationView, form: AppForm, error: string | null, status = 200) =>
-    page(ctx, 'application', 'applications', {
-      title: app.name,
-      app,
-      form,
-      usesRedirects: appUsesRedirects(app.type),
-      scopes: scopeOptions(me.isAdmin, form.scopes),
-      notice: noticeFor(ctx.query['done']),
-      error,
-    }, status);
+  const detailPage = (
+    ctx: AppContext,
+    me: Principal,
+    app: ApplicationView,
+    form: AppForm,
+    error: string | null,
+    status = 200,
+  ) =>
+    page(
+      ctx,
+      'application',
+      'applications',
+      {
+        title: app.name,
+        app,
+        form,
+        usesRedirects: appUsesRedirects(app.type),
+        scopes: scopeOptions(me.isAdmin, form.scopes),
+        notice: noticeFor(ctx.query['done']),
+        error,
+      },
+      status,
+    );
 
   /** The client id and (for confidential types) the secret: the response to the POST, never cached. */
   const shownOnce = (ctx: AppContext, app: ApplicationView & { client_secret?: string }, rotated: boolean) => {
@@ -59,70 +95,114 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
     noStore(ctx);
   };
 
-  router.get('/settings/applications', signedIn(async (ctx, me) => {
-    page(ctx, 'applications', 'applications', {
-      title: 'Applications',
-      apps: await applications.list(me),
-      notice: noticeFor(ctx.query['done']),
-    });
-  }));
+  router.get(
+    '/settings/applications',
+    signedIn(async (ctx, me) => {
+      page(ctx, 'applications', 'applications', {
+        title: 'Applications',
+        apps: await applications.list(me),
+        notice: noticeFor(ctx.query['done']),
+      });
+    }),
+  );
 
-  router.get('/settings/applications/new', signedIn((ctx, me) => newPage(ctx, me, EMPTY_FORM, null)));
+  router.get(
+    '/settings/applications/new',
+    signedIn((ctx, me) => newPage(ctx, me, EMPTY_FORM, null)),
+  );
 
-  router.post('/settings/applications', ...deps.formGuard, signedIn(async (ctx, me) => {
-    const form = readForm(ctx);
-    if (!form.name) return newPage(ctx, me, form, 'Give the application a name: people see it when they are asked to authorize it.', 400);
-    if (form.scopes.length === 0) return newPage(ctx, me, form, 'Choose at least one scope the application may request.', 400);
-    const uris = lines(form.redirect_uris);
-    const result = await attempt(() =>
-      applications.register(me, { name: form.name, type: form.type, redirect_uris: uris, scopes: form.scopes }),
-    );
-    if (!result.ok) return newPage(ctx, me, form, result.message, result.status);
-    shownOnce(ctx, result.value, false);
-  }));
+  router.post(
+    '/settings/applications',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      const form = readForm(ctx);
+      if (!form.name)
+        return newPage(
+          ctx,
+          me,
+          form,
+          'Give the application a name: people see it when they are asked to authorize it.',
+          400,
+        );
+      if (form.scopes.length === 0)
+        return newPage(ctx, me, form, 'Choose at least one scope the application may request.', 400);
+      const uris = lines(form.redirect_uris);
+      const result = await attempt(() =>
+        applications.register(me, { name: form.name, type: form.type, redirect_uris: uris, scopes: form.scopes }),
+      );
+      if (!result.ok) return newPage(ctx, me, form, result.message, result.status);
+      shownOnce(ctx, result.value, false);
+    }),
+  );
 
-  router.get('/settings/applications/:id', signedIn(async (ctx, me) => {
-    const app = await applications.get(me, ctx.params['id']!);
-    detailPage(ctx, me, app, { name: app.name, type: app.type, redirect_uris: app.redirect_uris.join('\n'), scopes: app.scopes }, null);
-  }));
+  router.get(
+    '/settings/applications/:id',
+    signedIn(async (ctx, me) => {
+      const app = await applications.get(me, ctx.params['id']!);
+      detailPage(
+        ctx,
+        me,
+        app,
+        { name: app.name, type: app.type, redirect_uris: app.redirect_uris.join('\n'), scopes: app.scopes },
+        null,
+      );
+    }),
+  );
 
-  router.post('/settings/applications/:id', ...deps.formGuard, signedIn(async (ctx, me) => {
-    const app = await applications.get(me, ctx.params['id']!);
-    const form = readForm(ctx, app.type);
-    if (!form.name) return detailPage(ctx, me, app, form, 'The application needs a name.', 400);
-    if (form.scopes.length === 0) return detailPage(ctx, me, app, form, 'Choose at least one scope the application may request.', 400);
-    const result = await attempt(() =>
-      applications.update(me, app.client_id, {
-        name: form.name,
-        scopes: form.scopes,
-        ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris) } : {}),
-      }),
-    );
-    if (!result.ok) return detailPage(ctx, me, app, form, result.message, result.status);
-    seeOther(ctx, `${appPath(app.client_id)}?done=app-updated`);
-  }));
+  router.post(
+    '/settings/applications/:id',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      const app = await applications.get(me, ctx.params['id']!);
+      const form = readForm(ctx, app.type);
+      if (!form.name) return detailPage(ctx, me, app, form, 'The application needs a name.', 400);
+      if (form.scopes.length === 0)
+        return detailPage(ctx, me, app, form, 'Choose at least one scope the application may request.', 400);
+      const result = await attempt(() =>
+        applications.update(me, app.client_id, {
+          name: form.name,
+          scopes: form.scopes,
+          ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris) } : {}),
+        }),
+      );
+      if (!result.ok) return detailPage(ctx, me, app, form, result.message, result.status);
+      seeOther(ctx, `${appPath(app.client_id)}?done=app-updated`);
+    }),
+  );
 
-  router.post('/settings/applications/:id/secret', ...deps.formGuard, signedIn(async (ctx, me) => {
-    const result = await attempt(() => applications.rotateSecret(me, ctx.params['id']!));
-    if (!result.ok) return deps.render.error(ctx, result.status, 'The secret cannot be rotated', result.message);
-    shownOnce(ctx, result.value, true);
-  }));
+  router.post(
+    '/settings/applications/:id/secret',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      const result = await attempt(() => applications.rotateSecret(me, ctx.params['id']!));
+      if (!result.ok) return deps.render.error(ctx, result.status, 'The secret cannot be rotated', result.message);
+      shownOnce(ctx, result.value, true);
+    }),
+  );
 
-  router.get('/settings/applications/:id/delete', signedIn(async (ctx, me) => {
-    const app = await applications.get(me, ctx.params['id']!);
-    page(ctx, 'confirm', 'applications', {
-      title: `Delete ${app.name}`,
-      heading: `Delete the application “${app.name}”?`,
-      message: 'Its client ID and secret stop working at once, every access and refresh token issued to it is revoked, and everyone who authorized it loses the connection. This cannot be undone.',
-      detail: { label: 'Client ID', value: app.client_id },
-      action: `${appPath(app.client_id)}/delete`,
-      button: 'Delete application',
-      cancel: appPath(app.client_id),
-    });
-  }));
+  router.get(
+    '/settings/applications/:id/delete',
+    signedIn(async (ctx, me) => {
+      const app = await applications.get(me, ctx.params['id']!);
+      page(ctx, 'confirm', 'applications', {
+        title: `Delete ${app.name}`,
+        heading: `Delete the application “${app.name}”?`,
+        message:
+          'Its client ID and secret stop working at once, every access and refresh token issued to it is revoked, and everyone who authorized it loses the connection. This cannot be undone.',
+        detail: { label: 'Client ID', value: app.client_id },
+        action: `${appPath(app.client_id)}/delete`,
+        button: 'Delete application',
+        cancel: appPath(app.client_id),
+      });
+    }),
+  );
 
-  router.post('/settings/applications/:id/delete', ...deps.formGuard, signedIn(async (ctx, me) => {
-    await applications.remove(me, ctx.params['id']!);
-    seeOther(ctx, '/settings/applications?done=app-deleted');
-  }));
+  router.post(
+    '/settings/applications/:id/delete',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      await applications.remove(me, ctx.params['id']!);
+      seeOther(ctx, '/settings/applications?done=app-deleted');
+    }),
+  );
 }

@@ -6,17 +6,24 @@ export function registerAuthorizedAppPages(router: DashboardRouter, deps: Dashbo
   const { consents } = deps;
   const page = dashboardPage(deps);
 
-  router.get('/settings/authorized-apps', signedIn(async (ctx, me) => {
-    page(ctx, 'authorized-apps', 'authorized-apps', {
-      title: 'Authorized apps',
-      grants: await consents.list(me),
-      notice: noticeFor(ctx.query['done']),
-    });
-  }));
+  router.get(
+    '/settings/authorized-apps',
+    signedIn(async (ctx, me) => {
+      page(ctx, 'authorized-apps', 'authorized-apps', {
+        title: 'Authorized apps',
+        grants: await consents.list(me),
+        notice: noticeFor(ctx.query['done']),
+      });
+    }),
+  );
 
   // Revoking is undone by authorizing again, so one clearly labelled button is enough (no confirmation page).
-  router.post('/settings/authorized-apps/:clientId/revoke', ...deps.formGuard, signedIn(async (ctx, me) => {
-    await consents.revoke(me, ctx.params['clientId']!);
-    seeOther(ctx, '/settings/authorized-apps?done=consent-revoked');
-  }));
+  router.post(
+    '/settings/authorized-apps/:clientId/revoke',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      await consents.revoke(me, ctx.params['clientId']!);
+      seeOther(ctx, '/settings/authorized-apps?done=consent-revoked');
+    }),
+  );
 }

@@ -7,7 +7,11 @@ const NOW = Date.parse('2026-11-27T12:00:00.000Z');
 
 describe('requests-per-day chart', () => {
   it('counts per UTC day for the last 30 days, oldest first, with empty days as 0', () => {
-    const days = dailyCounts([NOW, NOW - 1000, NOW - 2 * DAY, NOW - 40 * DAY, Date.parse('2026-11-27T00:00:00.000Z')], NOW, 30);
+    const days = dailyCounts(
+      [NOW, NOW - 1000, NOW - 2 * DAY, NOW - 40 * DAY, Date.parse('2026-11-27T00:00:00.000Z')],
+      NOW,
+      30,
+    );
     assert.equal(days.length, 30);
     assert.equal(days[0]!.date, '2026-10-29');
     assert.deepEqual(days.at(-1), { date: '2026-11-27', count: 3 });

@@ -38,26 +38,48 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
   }
 
   /** Posts a form the way the page would: with the CSRF token read from `fromPage`. */
-  async function post(browser: Browser, fromPage: string, action: string, fields: Record<string, string | string[]>): Promise<Response> {
+  async function post(
+    browser: Browser,
+    fromPage: string,
+    action: string,
+    fields: Record<string, string | string[]>,
+  ): Promise<Response> {
     const page = await html(browser, fromPage);
     const body = new URLSearchParams({ _csrf: csrfFrom(page) });
     for (const [k, v] of Object.entries(fields)) for (const one of [v].flat()) body.append(k, one);
-    return browser.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
+    return browser.request(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: body.toString(),
+    });
   }
 
-  const bearer = (token: string) => fetch(`${server.url}/v2/auth/test`, { headers: { authorization: `Bearer ${token}` } });
+  const bearer = (token: string) =>
+    fetch(`${server.url}/v2/auth/test`, { headers: { authorization: `Bearer ${token}` } });
   const keyIn = (page: string) => /value="(lk_[0-9A-Za-z]{12}_[0-9A-Za-z]{36})"/.exec(page)?.[1];
 
   it('every page needs a signed-in browser and comes back after sign-in', async () => {
     const anonymous = new Browser(server.url);
-    for (const path of ['/dashboard', '/settings/api-keys', '/settings/api-keys/new', '/settings/applications', '/settings/authorized-apps', '/settings/webhooks', '/settings/webhooks/new?x=1']) {
+    for (const path of [
+      '/dashboard',
+      '/settings/api-keys',
+      '/settings/api-keys/new',
+      '/settings/applications',
+      '/settings/authorized-apps',
+      '/settings/webhooks',
+      '/settings/webhooks/new?x=1',
+    ]) {
       const res = await anonymous.get(path);
       assert.equal(res.status, 302, path);
       assert.equal(res.headers.get('location'), `/login?return_to=${encodeURIComponent(path)}`);
     }
     // A form post without a session is not performed (and never re-posted after sign-in).
     const page = await (await anonymous.get('/login')).text();
-    const res = await anonymous.postForm('/settings/api-keys', { _csrf: csrfFrom(page), name: 'x', scopes: 'read:users' });
+    const res = await anonymous.postForm('/settings/api-keys', {
+      _csrf: csrfFrom(page),
+      name: 'x',
+      scopes: 'read:users',
+    });
     assert.equal(res.status, 303);
     assert.match(res.headers.get('location')!, /^\/login\?return_to=/);
   });
@@ -65,7 +87,14 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
   it('pages share the navigation, mark the current section and carry the CSRF token', async () => {
     const { browser } = await signedIn();
     const page = await html(browser, '/settings/webhooks');
-    for (const [href, label] of [['/dashboard', 'Dashboard'], ['/settings/api-keys', 'API Keys'], ['/settings/applications', 'Applications'], ['/settings/authorized-apps', 'Authorized apps'], ['/settings/webhooks', 'Webhooks'], ['/settings/security', 'Security']]) {
+    for (const [href, label] of [
+      ['/dashboard', 'Dashboard'],
+      ['/settings/api-keys', 'API Keys'],
+      ['/settings/applications', 'Applications'],
+      ['/settings/authorized-apps', 'Authorized apps'],
+      ['/settings/webhooks', 'Webhooks'],
+      ['/settings/security', 'Security'],
+    ]) {
       assert.ok(page.includes(`href="${href}"`) && page.includes(`>${label}</a>`), label);
     }
     assert.match(page, /<a href="\/settings\/webhooks" aria-current="page">Webhooks<\/a>/);
@@ -81,7 +110,12 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     const res = await browser.postForm('/settings/api-keys', { name: 'x', scopes: 'read:users', expires: 'never' });
     assert.equal(res.status, 403);
     assert.match(await res.text(), /This form has expired/);
-    const forged = await browser.postForm('/settings/api-keys', { _csrf: 'forged', name: 'x', scopes: 'read:users', expires: 'never' });
+    const forged = await browser.postForm('/settings/api-keys', {
+      _csrf: 'forged',
+      name: 'x',
+      scopes: 'read:users',
+      expires: 'never',
+    });
     assert.equal(forged.status, 403);
     assert.deepEqual(await server.built.services.apiKeys.list(sessionPrincipal({ id: userId, isAdmin: false })), []);
   });
@@ -98,7 +132,9 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.equal(res.headers.get('location'), null);
     assert.equal(res.headers.get('cache-control'), 'no-store');
     const page = await res.text();
-    assert.ok(page.includes('API keys are shown only once. Store them securely and never expose them in client-side code.'));
+    assert.ok(
+      page.includes('API keys are shown only once. Store them securely and never expose them in client-side code.'),
+    );
     assert.ok(page.includes('Nightly &lt;export&gt;'), 'names are escaped');
     const key = keyIn(page)!;
     assert.ok(key);
@@ -127,9 +163,21 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     const cases: Array<[Record<string, string | string[]>, number, RegExp]> = [
       [{ name: '', scopes: 'read:users', expires: 'never' }, 400, /Give the key a name/],
       [{ name: 'No scopes', expires: 'never' }, 400, /Choose at least one permission/],
-      [{ name: 'Bad date', scopes: 'read:users', expires: 'date', expires_date: '2001-01-01' }, 400, /must be in the future/],
-      [{ name: 'Bad ip', scopes: 'read:users', expires: 'never', allowed_ips: '10.0.0.0/8\nnot-an-ip' }, 400, /IP allowlist, line 2: each entry must be an IPv4\/IPv6 address or CIDR/],
-      [{ name: 'Too strong', scopes: 'admin:all', expires: 'never' }, 403, /cannot carry scopes its creator does not hold: admin:all/],
+      [
+        { name: 'Bad date', scopes: 'read:users', expires: 'date', expires_date: '2001-01-01' },
+        400,
+        /must be in the future/,
+      ],
+      [
+        { name: 'Bad ip', scopes: 'read:users', expires: 'never', allowed_ips: '10.0.0.0/8\nnot-an-ip' },
+        400,
+        /IP allowlist, line 2: each entry must be an IPv4\/IPv6 address or CIDR/,
+      ],
+      [
+        { name: 'Too strong', scopes: 'admin:all', expires: 'never' },
+        403,
+        /cannot carry scopes its creator does not hold: admin:all/,
+      ],
     ];
     for (const [fields, status, message] of cases) {
       const res = await post(browser, '/settings/api-keys/new', '/settings/api-keys', fields);
@@ -144,13 +192,26 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
 
   it('an IP allowlist from the form is enforced', async () => {
     const { browser } = await signedIn();
-    const res = await post(browser, '/settings/api-keys/new', '/settings/api-keys', { name: 'Office only', scopes: 'read:users', expires: 'never', allowed_ips: '203.0.113.0/24' });
+    const res = await post(browser, '/settings/api-keys/new', '/settings/api-keys', {
+      name: 'Office only',
+      scopes: 'read:users',
+      expires: 'never',
+      allowed_ips: '203.0.113.0/24',
+    });
     assert.equal((await bearer(keyIn(await res.text())!)).status, 403);
   });
 
   it('rotates (both keys work during the grace period) and revokes after a confirmation page', async () => {
     const { browser } = await signedIn();
-    const created = keyIn(await (await post(browser, '/settings/api-keys/new', '/settings/api-keys', { name: 'Rotating', scopes: 'read:users', expires: 'never' })).text())!;
+    const created = keyIn(
+      await (
+        await post(browser, '/settings/api-keys/new', '/settings/api-keys', {
+          name: 'Rotating',
+          scopes: 'read:users',
+          expires: 'never',
+        })
+      ).text(),
+    )!;
     const id = created.slice(3, 15);
     const rotated = await post(browser, '/settings/api-keys', `/settings/api-keys/${id}/rotate`, {});
     assert.equal(rotated.status, 200);
@@ -161,7 +222,11 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.match(page, /keeps working until/);
     assert.equal((await bearer(created)).status, 200);
     assert.equal((await bearer(fresh)).status, 200);
-    assert.equal((await post(browser, '/settings/api-keys', `/settings/api-keys/${id}/rotate`, {})).status, 409, 'a key rotates once');
+    assert.equal(
+      (await post(browser, '/settings/api-keys', `/settings/api-keys/${id}/rotate`, {})).status,
+      409,
+      'a key rotates once',
+    );
 
     const newId = fresh.slice(3, 15);
     const confirm = await html(browser, `/settings/api-keys/${newId}/revoke`);
@@ -181,13 +246,24 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     const now = clock;
     try {
       clock = now - 100 * DAY;
-      await apiKeys.create(sessionPrincipal({ id: userId, isAdmin: false }), { name: 'Ancient', scopes: ['read:users'] });
+      await apiKeys.create(sessionPrincipal({ id: userId, isAdmin: false }), {
+        name: 'Ancient',
+        scopes: ['read:users'],
+      });
       clock = now - 20 * DAY;
-      await apiKeys.create(sessionPrincipal({ id: userId, isAdmin: false }), { name: 'Soon', scopes: ['read:users'], expires_at: new Date(now + 5 * DAY).toISOString() });
+      await apiKeys.create(sessionPrincipal({ id: userId, isAdmin: false }), {
+        name: 'Soon',
+        scopes: ['read:users'],
+        expires_at: new Date(now + 5 * DAY).toISOString(),
+      });
     } finally {
       clock = now;
     }
-    await apiKeys.create(sessionPrincipal({ id: userId, isAdmin: false }), { name: 'Fine', scopes: ['read:users'], expires_at: new Date(now + 60 * DAY).toISOString() });
+    await apiKeys.create(sessionPrincipal({ id: userId, isAdmin: false }), {
+      name: 'Fine',
+      scopes: ['read:users'],
+      expires_at: new Date(now + 60 * DAY).toISOString(),
+    });
     const list = await html(browser, '/settings/api-keys');
     assert.match(list, /2 keys need attention/);
     assert.match(list, /Rotate: older than 90 days/);
@@ -199,7 +275,15 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
 
   it("another account's key, application or endpoint is not found", async () => {
     const owner = await signedIn();
-    const key = keyIn(await (await post(owner.browser, '/settings/api-keys/new', '/settings/api-keys', { name: 'Mine', scopes: 'read:users', expires: 'never' })).text())!;
+    const key = keyIn(
+      await (
+        await post(owner.browser, '/settings/api-keys/new', '/settings/api-keys', {
+          name: 'Mine',
+          scopes: 'read:users',
+          expires: 'never',
+        })
+      ).text(),
+    )!;
     const other = await signedIn();
     const res = await other.browser.get(`/settings/api-keys/${key.slice(3, 15)}`);
     assert.equal(res.status, 404);
@@ -208,23 +292,45 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.equal(revoke.status, 404);
     assert.equal((await bearer(key)).status, 200);
 
-    const app = await registerApp(owner.browser, { name: 'Owned', redirect_uris: ['https://owned.example/cb'], scopes: ['read:users'] });
+    const app = await registerApp(owner.browser, {
+      name: 'Owned',
+      redirect_uris: ['https://owned.example/cb'],
+      scopes: ['read:users'],
+    });
     assert.equal((await other.browser.get(`/settings/applications/${app.client_id}`)).status, 404);
-    assert.equal((await post(other.browser, '/settings/applications', `/settings/applications/${app.client_id}/delete`, {})).status, 404);
-    const added = await post(owner.browser, '/settings/webhooks/new', '/settings/webhooks', { url: 'http://127.0.0.1:9/x', events: '*' });
+    assert.equal(
+      (await post(other.browser, '/settings/applications', `/settings/applications/${app.client_id}/delete`, {}))
+        .status,
+      404,
+    );
+    const added = await post(owner.browser, '/settings/webhooks/new', '/settings/webhooks', {
+      url: 'http://127.0.0.1:9/x',
+      events: '*',
+    });
     const endpoint = /href="\/settings\/webhooks\/(whk_[^"]+)"/.exec(await added.text())![1]!;
     assert.equal((await other.browser.get(`/settings/webhooks/${endpoint}`)).status, 404);
-    assert.equal((await post(other.browser, '/settings/webhooks', `/settings/webhooks/${endpoint}/secret`, {})).status, 404);
+    assert.equal(
+      (await post(other.browser, '/settings/webhooks', `/settings/webhooks/${endpoint}/secret`, {})).status,
+      404,
+    );
   });
 
   it('applications: register (secret once), validation, edit, rotate, public clients, delete', async () => {
     const { browser } = await signedIn();
-    const bad = await post(browser, '/settings/applications/new', '/settings/applications', { name: 'Bad', type: 'web', redirect_uris: 'http://example.com/cb', scopes: 'read:users' });
+    const bad = await post(browser, '/settings/applications/new', '/settings/applications', {
+      name: 'Bad',
+      type: 'web',
+      redirect_uris: 'http://example.com/cb',
+      scopes: 'read:users',
+    });
     assert.equal(bad.status, 400);
     assert.match(await bad.text(), /Redirect URIs, line 1: must use https/);
 
     const res = await post(browser, '/settings/applications/new', '/settings/applications', {
-      name: 'Reports', type: 'web', redirect_uris: 'https://reports.example/cb\n\nhttps://reports.example/cb2', scopes: ['read:users', 'write:projects'],
+      name: 'Reports',
+      type: 'web',
+      redirect_uris: 'https://reports.example/cb\n\nhttps://reports.example/cb2',
+      scopes: ['read:users', 'write:projects'],
     });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('cache-control'), 'no-store');
@@ -239,42 +345,83 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.ok(!detail.includes(secret));
     assert.ok(detail.includes('https://reports.example/cb\nhttps://reports.example/cb2'));
 
-    const saved = await post(browser, `/settings/applications/${clientId}`, `/settings/applications/${clientId}`, { name: 'Reports 2', redirect_uris: 'https://reports.example/only', scopes: 'read:users' });
+    const saved = await post(browser, `/settings/applications/${clientId}`, `/settings/applications/${clientId}`, {
+      name: 'Reports 2',
+      redirect_uris: 'https://reports.example/only',
+      scopes: 'read:users',
+    });
     assert.equal(saved.status, 303);
     const after = await html(browser, saved.headers.get('location')!);
     assert.match(after, /Application saved/);
     assert.match(after, /<h1>Reports 2<\/h1>/);
-    const badEdit = await post(browser, `/settings/applications/${clientId}`, `/settings/applications/${clientId}`, { name: 'Reports 2', redirect_uris: 'https://x.example/#frag', scopes: 'read:users' });
+    const badEdit = await post(browser, `/settings/applications/${clientId}`, `/settings/applications/${clientId}`, {
+      name: 'Reports 2',
+      redirect_uris: 'https://x.example/#frag',
+      scopes: 'read:users',
+    });
     assert.equal(badEdit.status, 400);
     assert.match(await badEdit.text(), /must not contain a fragment/);
 
-    const rotated = await post(browser, `/settings/applications/${clientId}`, `/settings/applications/${clientId}/secret`, {});
+    const rotated = await post(
+      browser,
+      `/settings/applications/${clientId}`,
+      `/settings/applications/${clientId}/secret`,
+      {},
+    );
     assert.equal(rotated.status, 200);
     const newSecret = /id="client-secret"[^>]*value="(lkcs_[^"]+)"/.exec(await rotated.text())![1]!;
     assert.notEqual(newSecret, secret);
     assert.equal(await server.built.services.applications.authenticateClient(clientId, secret), null);
 
-    const spa = await post(browser, '/settings/applications/new', '/settings/applications', { name: 'Widget', type: 'spa', redirect_uris: 'https://widget.example/cb', scopes: 'read:users' });
+    const spa = await post(browser, '/settings/applications/new', '/settings/applications', {
+      name: 'Widget',
+      type: 'spa',
+      redirect_uris: 'https://widget.example/cb',
+      scopes: 'read:users',
+    });
     const spaPage = await spa.text();
     assert.ok(!spaPage.includes('id="client-secret"'));
     assert.match(spaPage, /public client/);
 
-    assert.match(await html(browser, `/settings/applications/${clientId}/delete`), /Delete the application “Reports 2”\?/);
-    const deleted = await post(browser, `/settings/applications/${clientId}/delete`, `/settings/applications/${clientId}/delete`, {});
+    assert.match(
+      await html(browser, `/settings/applications/${clientId}/delete`),
+      /Delete the application “Reports 2”\?/,
+    );
+    const deleted = await post(
+      browser,
+      `/settings/applications/${clientId}/delete`,
+      `/settings/applications/${clientId}/delete`,
+      {},
+    );
     assert.equal(deleted.status, 303);
     assert.equal((await browser.get(`/settings/applications/${clientId}`)).status, 404);
   });
 
   it('authorized apps: lists the grant with its scopes, and Revoke takes it back', async () => {
     const developer = await signedIn();
-    const app = await registerApp(developer.browser, { name: 'Grant Checker', redirect_uris: ['https://grant.example/cb'], scopes: ['read:users', 'read:projects'] });
+    const app = await registerApp(developer.browser, {
+      name: 'Grant Checker',
+      redirect_uris: ['https://grant.example/cb'],
+      scopes: ['read:users', 'read:projects'],
+    });
     const user = await signedIn();
-    const { redirect } = await authorize(user.browser, { clientId: app.client_id, redirectUri: 'https://grant.example/cb', scope: 'read:users', email: user.email, password: PASSWORD });
+    const { redirect } = await authorize(user.browser, {
+      clientId: app.client_id,
+      redirectUri: 'https://grant.example/cb',
+      scope: 'read:users',
+      email: user.email,
+      password: PASSWORD,
+    });
     assert.ok(redirect.searchParams.get('code'));
     const list = await html(user.browser, '/settings/authorized-apps');
     assert.match(list, /Grant Checker/);
     assert.match(list, /Read user information/);
-    const res = await post(user.browser, '/settings/authorized-apps', `/settings/authorized-apps/${app.client_id}/revoke`, {});
+    const res = await post(
+      user.browser,
+      '/settings/authorized-apps',
+      `/settings/authorized-apps/${app.client_id}/revoke`,
+      {},
+    );
     assert.equal(res.status, 303);
     const after = await html(user.browser, res.headers.get('location')!);
     assert.match(after, /Access revoked/);
@@ -284,14 +431,23 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
 
   it('webhooks: add (secret once), validation, edit, disable and enable, rotate, delete', async () => {
     const { browser } = await signedIn();
-    const noEvents = await post(browser, '/settings/webhooks/new', '/settings/webhooks', { url: 'http://127.0.0.1:9/hook' });
+    const noEvents = await post(browser, '/settings/webhooks/new', '/settings/webhooks', {
+      url: 'http://127.0.0.1:9/hook',
+    });
     assert.equal(noEvents.status, 400);
     assert.match(await noEvents.text(), /Choose at least one event/);
-    const badUrl = await post(browser, '/settings/webhooks/new', '/settings/webhooks', { url: 'not a url', events: '*' });
+    const badUrl = await post(browser, '/settings/webhooks/new', '/settings/webhooks', {
+      url: 'not a url',
+      events: '*',
+    });
     assert.equal(badUrl.status, 400);
     assert.match(await badUrl.text(), /Endpoint URL: must be an absolute URL/);
 
-    const res = await post(browser, '/settings/webhooks/new', '/settings/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['api_key.created', 'consent.revoked'], description: 'Audit' });
+    const res = await post(browser, '/settings/webhooks/new', '/settings/webhooks', {
+      url: 'http://127.0.0.1:9/hook',
+      events: ['api_key.created', 'consent.revoked'],
+      description: 'Audit',
+    });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('cache-control'), 'no-store');
     const page = await res.text();
@@ -301,13 +457,24 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.ok(!detail.includes(secret));
     assert.match(detail, /No deliveries yet/);
 
-    const saved = await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}`, { url: 'http://127.0.0.1:9/other', events: '*', description: '' });
+    const saved = await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}`, {
+      url: 'http://127.0.0.1:9/other',
+      events: '*',
+      description: '',
+    });
     assert.equal(saved.status, 303);
     assert.match(await html(browser, `/settings/webhooks/${id}`), /All events/);
 
-    assert.equal((await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}/status`, { status: 'disabled' })).status, 303);
+    assert.equal(
+      (await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}/status`, { status: 'disabled' }))
+        .status,
+      303,
+    );
     assert.match(await html(browser, `/settings/webhooks/${id}`), /This endpoint is disabled/);
-    assert.equal((await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}/status`, { status: 'active' })).status, 303);
+    assert.equal(
+      (await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}/status`, { status: 'active' })).status,
+      303,
+    );
     assert.doesNotMatch(await html(browser, `/settings/webhooks/${id}`), /This endpoint is disabled/);
 
     const rotated = await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}/secret`, {});

@@ -18,34 +18,40 @@ export function dashboardRouter(deps: DashboardDeps): Router<AppState> {
   const router = new Router<AppState>();
   const page = dashboardPage(deps);
 
-  router.get('/dashboard', signedIn(async (ctx, me) => {
-    const t = deps.now();
-    const [keys, apps, grants, endpoints, twoFactor] = await Promise.all([
-      deps.apiKeys.list(me),
-      deps.applications.list(me),
-      deps.consents.list(me),
-      deps.webhooks.list(me.requireAccount()),
-      deps.twoFactorEnabled ? deps.twoFactorEnabled(me.requireAccount()) : Promise.resolve(null),
-    ]);
-    const live = keys.filter(isLiveKey);
-    page(ctx, 'overview', 'overview', {
-      title: 'Dashboard',
-      counts: {
-        keys: live.length,
-        keysNeedingAttention: live.filter((k) => keyFlags(k, t).flags.length > 0).length,
-        apps: apps.length,
-        grants: grants.length,
-        endpoints: endpoints.length,
-        endpointsDisabled: endpoints.filter((e) => e.status !== 'active').length,
-      },
-      recentKeys: live.slice(0, 5).map((k) => ({ ...k, ...keyFlags(k, t) })),
-      apps: apps.slice(0, 5),
-      moreApps: Math.max(0, apps.length - 5),
-      twoFactor,
-    });
-  }));
+  router.get(
+    '/dashboard',
+    signedIn(async (ctx, me) => {
+      const t = deps.now();
+      const [keys, apps, grants, endpoints, twoFactor] = await Promise.all([
+        deps.apiKeys.list(me),
+        deps.applications.list(me),
+        deps.consents.list(me),
+        deps.webhooks.list(me.requireAccount()),
+        deps.twoFactorEnabled ? deps.twoFactorEnabled(me.requireAccount()) : Promise.resolve(null),
+      ]);
+      const live = keys.filter(isLiveKey);
+      page(ctx, 'overview', 'overview', {
+        title: 'Dashboard',
+        counts: {
+          keys: live.length,
+          keysNeedingAttention: live.filter((k) => keyFlags(k, t).flags.length > 0).length,
+          apps: apps.length,
+          grants: grants.length,
+          endpoints: endpoints.length,
+          endpointsDisabled: endpoints.filter((e) => e.status !== 'active').length,
+        },
+        recentKeys: live.slice(0, 5).map((k) => ({ ...k, ...keyFlags(k, t) })),
+        apps: apps.slice(0, 5),
+        moreApps: Math.max(0, apps.length - 5),
+        twoFactor,
+      });
+    }),
+  );
 
-  router.get('/settings', signedIn((ctx) => ctx.redirect('/settings/api-keys')));
+  router.get(
+    '/settings',
+    signedIn((ctx) => ctx.redirect('/settings/api-keys')),
+  );
 
   registerApiKeyPages(router, deps);
   registerApplicationPages(router, deps);

@@ -72,7 +72,8 @@ export function templateHelpers(now: number) {
     time(value: string | number | null, style: 'date' | 'relative' | 'datetime' = 'date', fallback = 'Never'): string {
       if (value === null || value === undefined) return `<span class="muted">${escapeHtml(fallback)}</span>`;
       const ms = typeof value === 'number' ? value : Date.parse(value);
-      const text = style === 'date' ? vm.formatDate(ms) : style === 'datetime' ? vm.formatDateTime(ms) : vm.relativeTime(ms, now);
+      const text =
+        style === 'date' ? vm.formatDate(ms) : style === 'datetime' ? vm.formatDateTime(ms) : vm.relativeTime(ms, now);
       return `<time datetime="${new Date(ms).toISOString()}" title="${escapeHtml(vm.formatDateTime(ms))}">${escapeHtml(text)}</time>`;
     },
   };
@@ -82,7 +83,12 @@ export type TemplateHelpers = ReturnType<typeof templateHelpers>;
 /** Renders a dashboard page: wide layout, its nav section marked, the helpers at hand. */
 export function dashboardPage(deps: Pick<DashboardDeps, 'render' | 'now' | 'origin'>) {
   return (ctx: AppContext, template: string, section: Section, data: Record<string, unknown>, status = 200): void => {
-    deps.render.page(ctx, `dashboard/${template}`, { wide: true, section, h: templateHelpers(deps.now()), origin: deps.origin, error: null, notice: null, ...data }, status);
+    deps.render.page(
+      ctx,
+      `dashboard/${template}`,
+      { wide: true, section, h: templateHelpers(deps.now()), origin: deps.origin, error: null, notice: null, ...data },
+      status,
+    );
   };
 }
 
@@ -115,11 +121,17 @@ export function formMessage(err: AppError): string {
  * Runs a service call from a form handler. Input problems (400), refusals (403) and conflicts (409)
  * come back as a message for the form; anything else (not yours, 404, 500) goes to the error page.
  */
-export async function attempt<T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; status: number; message: string }> {
+export async function attempt<T>(
+  fn: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; status: number; message: string }> {
   try {
     return { ok: true, value: await fn() };
   } catch (err) {
-    if (err instanceof AppError && !(err instanceof NotYours) && (err.status === 400 || err.status === 403 || err.status === 409 || err.status === 422)) {
+    if (
+      err instanceof AppError &&
+      !(err instanceof NotYours) &&
+      (err.status === 400 || err.status === 403 || err.status === 409 || err.status === 422)
+    ) {
       return { ok: false, status: err.status, message: formMessage(err) };
     }
     throw err;
@@ -127,7 +139,8 @@ export async function attempt<T>(fn: () => Promise<T>): Promise<{ ok: true; valu
 }
 
 /** The posted form body. */
-export const formBody = (ctx: AppContext): Record<string, unknown> => (ctx.request as { body?: Record<string, unknown> }).body ?? {};
+export const formBody = (ctx: AppContext): Record<string, unknown> =>
+  (ctx.request as { body?: Record<string, unknown> }).body ?? {};
 
 /** 303 See Other: after a successful form post, the browser GETs the next page. */
 export function seeOther(ctx: AppContext, location: string): void {

@@ -53,15 +53,27 @@ describe('dashboard view models', () => {
     });
 
     it('flags a key that expires within 14 days, not one that expires later', () => {
-      assert.deepEqual(keyFlags(key({ expires_at: iso(NOW + 5 * DAY) }), NOW).flags.map((f) => f.label), ['Expires in 5 days']);
-      assert.deepEqual(keyFlags(key({ expires_at: iso(NOW + 14 * DAY) }), NOW).flags.map((f) => f.label), ['Expires in 14 days']);
-      assert.deepEqual(keyFlags(key({ expires_at: iso(NOW + 3_600_000) }), NOW).flags.map((f) => f.label), ['Expires within a day']);
+      assert.deepEqual(
+        keyFlags(key({ expires_at: iso(NOW + 5 * DAY) }), NOW).flags.map((f) => f.label),
+        ['Expires in 5 days'],
+      );
+      assert.deepEqual(
+        keyFlags(key({ expires_at: iso(NOW + 14 * DAY) }), NOW).flags.map((f) => f.label),
+        ['Expires in 14 days'],
+      );
+      assert.deepEqual(
+        keyFlags(key({ expires_at: iso(NOW + 3_600_000) }), NOW).flags.map((f) => f.label),
+        ['Expires within a day'],
+      );
       assert.deepEqual(keyFlags(key({ expires_at: iso(NOW + 15 * DAY) }), NOW).flags, []);
     });
 
     it('flags a key older than 90 days: the seed says to rotate every 90 days', () => {
       const { flags } = keyFlags(key({ created_at: iso(NOW - 91 * DAY) }), NOW);
-      assert.deepEqual(flags.map((f) => f.label), ['Rotate: older than 90 days']);
+      assert.deepEqual(
+        flags.map((f) => f.label),
+        ['Rotate: older than 90 days'],
+      );
       assert.match(flags[0]!.detail, /91 days ago/);
       assert.deepEqual(keyFlags(key({ created_at: iso(NOW - 89 * DAY) }), NOW).flags, []);
     });
@@ -103,7 +115,11 @@ describe('dashboard view models', () => {
   });
 
   it('splits a textarea into entries: one per line, commas too, blanks dropped', () => {
-    assert.deepEqual(lines(' 10.0.0.0/8 \r\n\n192.168.1.1, 2001:db8::/32\n'), ['10.0.0.0/8', '192.168.1.1', '2001:db8::/32']);
+    assert.deepEqual(lines(' 10.0.0.0/8 \r\n\n192.168.1.1, 2001:db8::/32\n'), [
+      '10.0.0.0/8',
+      '192.168.1.1',
+      '2001:db8::/32',
+    ]);
     assert.deepEqual(lines('   '), []);
   });
 
@@ -131,7 +147,10 @@ describe('dashboard view models', () => {
   });
 
   it('phrases service errors with the field names people see', () => {
-    assert.equal(formMessage(new AppError('VALIDATION_FAILED', 'allowed_ips.1: each entry must be an IPv4/IPv6 address or CIDR')), 'IP allowlist, line 2: each entry must be an IPv4/IPv6 address or CIDR');
+    assert.equal(
+      formMessage(new AppError('VALIDATION_FAILED', 'allowed_ips.1: each entry must be an IPv4/IPv6 address or CIDR')),
+      'IP allowlist, line 2: each entry must be an IPv4/IPv6 address or CIDR',
+    );
     assert.equal(formMessage(new AppError('VALIDATION_FAILED', 'url: must use https')), 'Endpoint URL: must use https');
     assert.equal(formMessage(new AppError('FORBIDDEN', 'Only admin accounts may ...')), 'Only admin accounts may ...');
   });

@@ -60,7 +60,11 @@ export interface TimeView {
   title: string;
 }
 
-export function timeView(value: string | number | null, now: number, style: 'date' | 'relative' = 'date'): TimeView | null {
+export function timeView(
+  value: string | number | null,
+  now: number,
+  style: 'date' | 'relative' = 'date',
+): TimeView | null {
   if (value === null) return null;
   const ms = toMs(value);
   return {
@@ -80,12 +84,18 @@ export interface Flag {
 }
 
 /** The status badge and the attention flags of an API key. */
-export function keyFlags(key: Pick<ApiKeyView, 'status' | 'created_at' | 'expires_at' | 'replaced_by' | 'grace_until'>, now: number): { badge: Flag; flags: Flag[] } {
+export function keyFlags(
+  key: Pick<ApiKeyView, 'status' | 'created_at' | 'expires_at' | 'replaced_by' | 'grace_until'>,
+  now: number,
+): { badge: Flag; flags: Flag[] } {
   const flags: Flag[] = [];
   let badge: Flag;
-  if (key.status === 'revoked') badge = { tone: 'neutral', label: 'Revoked', detail: 'This key was revoked and no longer works.' };
-  else if (key.status === 'expired') badge = { tone: 'neutral', label: 'Expired', detail: 'This key has expired and no longer works.' };
-  else if (key.status === 'rotated') badge = { tone: 'neutral', label: 'Replaced', detail: 'This key was rotated; its replacement is in use.' };
+  if (key.status === 'revoked')
+    badge = { tone: 'neutral', label: 'Revoked', detail: 'This key was revoked and no longer works.' };
+  else if (key.status === 'expired')
+    badge = { tone: 'neutral', label: 'Expired', detail: 'This key has expired and no longer works.' };
+  else if (key.status === 'rotated')
+    badge = { tone: 'neutral', label: 'Replaced', detail: 'This key was rotated; its replacement is in use.' };
   else if (key.replaced_by) {
     badge = {
       tone: 'info',
@@ -154,9 +164,14 @@ export type ExpiryChoice = (typeof EXPIRY_CHOICES)[number]['value'];
  * The `expires_at` for an expiration choice: null (never), now + N days, or the end of the chosen
  * day in UTC. Returns an error message for a missing or malformed date.
  */
-export function expiresAtFrom(choice: string, date: string, now: number): { expires_at: string | null } | { error: string } {
+export function expiresAtFrom(
+  choice: string,
+  date: string,
+  now: number,
+): { expires_at: string | null } | { error: string } {
   if (choice === 'never') return { expires_at: null };
-  if (choice === '30' || choice === '60' || choice === '90') return { expires_at: new Date(now + Number(choice) * DAY).toISOString() };
+  if (choice === '30' || choice === '60' || choice === '90')
+    return { expires_at: new Date(now + Number(choice) * DAY).toISOString() };
   if (choice === 'date') {
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return { error: 'Choose the date the key should expire on.' };
     const ms = Date.parse(`${date}T23:59:59.000Z`);
@@ -205,7 +220,8 @@ export const APP_TYPE_OPTIONS: ReadonlyArray<{ value: ApplicationType; label: st
   { value: 'resource_server', label: 'Resource server', hint: 'An API that introspects tokens; no redirect URIs.' },
 ];
 // Every type the service accepts has an option (checked at load, so a new type is not forgotten).
-if (APP_TYPE_OPTIONS.length !== APPLICATION_TYPES.length) throw new Error('APP_TYPE_OPTIONS is missing an application type');
+if (APP_TYPE_OPTIONS.length !== APPLICATION_TYPES.length)
+  throw new Error('APP_TYPE_OPTIONS is missing an application type');
 
 export const appTypeLabel = (type: string) => APP_TYPE_OPTIONS.find((o) => o.value === type)?.label ?? type;
 export const appUsesRedirects = (type: string) => type === 'web' || type === 'spa' || type === 'native';
@@ -268,4 +284,5 @@ export function deliveryTone(status: string): Tone {
   return status === 'succeeded' ? 'ok' : status === 'pending' ? 'info' : 'danger';
 }
 
-export const deliveryLabel = (status: string) => (status === 'succeeded' ? 'Delivered' : status === 'pending' ? 'Pending' : status === 'failed' ? 'Failed' : status);
+export const deliveryLabel = (status: string) =>
+  status === 'succeeded' ? 'Delivered' : status === 'pending' ? 'Pending' : status === 'failed' ? 'Failed' : status;

@@ -1,7 +1,16 @@
 import type { Principal } from '../../auth/principal.ts';
 import type { AppContext } from '../../http/context.ts';
 import type { EndpointView } from '../webhooks/webhooks.service.ts';
-import { attempt, dashboardPage, formBody, noStore, seeOther, signedIn, type DashboardDeps, type DashboardRouter } from './shared.ts';
+import {
+  attempt,
+  dashboardPage,
+  formBody,
+  noStore,
+  seeOther,
+  signedIn,
+  type DashboardDeps,
+  type DashboardRouter,
+} from './shared.ts';
 import { eventOptions, fieldList, fieldText, noticeFor } from './view-models.ts';
 
 const DELIVERY_LOG_SIZE = 50;
@@ -32,97 +41,175 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
   const endpointPath = (id: string) => `/settings/webhooks/${encodeURIComponent(id)}`;
 
   const newPage = (ctx: AppContext, form: EndpointForm, error: string | null, status = 200) =>
-    page(ctx, 'webhook-new', 'webhooks', { title: 'Add a webhook endpoint', form, events: eventOptions(form.events), error }, status);
+    page(
+      ctx,
+      'webhook-new',
+      'webhooks',
+      { title: 'Add a webhook endpoint', form, events: eventOptions(form.events), error },
+      status,
+    );
 
-  const detailPage = async (ctx: AppContext, me: Principal, endpoint: EndpointView, form: EndpointForm, error: string | null, status = 200, editFailed = false) =>
-    page(ctx, 'webhook', 'webhooks', {
-      editFailed,
-      title: `Webhook ${endpoint.url}`,
-      endpoint,
-      form,
-      events: eventOptions(form.events),
-      deliveries: await webhooks.deliveries(me, endpoint.id, DELIVERY_LOG_SIZE),
-      notice: noticeFor(ctx.query['done']),
-      error,
-    }, status);
+  const detailPage = async (
+    ctx: AppContext,
+    me: Principal,
+    endpoint: EndpointView,
+    form: EndpointForm,
+    error: string | null,
+    status = 200,
+    editFailed = false,
+  ) =>
+    page(
+      ctx,
+      'webhook',
+      'webhooks',
+      {
+        editFailed,
+        title: `Webhook ${endpoint.url}`,
+        endpoint,
+        form,
+        events: eventOptions(form.events),
+        deliveries: await webhooks.deliveries(me, endpoint.id, DELIVERY_LOG_SIZE),
+        notice: noticeFor(ctx.query['done']),
+        error,
+      },
+      status,
+    );
 
-  const formOf = (e: EndpointView): EndpointForm => ({ url: e.url, description: e.description ?? '', events: e.events });
+  const formOf = (e: EndpointView): EndpointForm => ({
+    url: e.url,
+    description: e.description ?? '',
+    events: e.events,
+  });
 
   /** The signing secret, shown once in the response to the POST. */
-  const shownOnce = (ctx: AppContext, endpoint: EndpointView & { secret: string; previous_secret_expires_at?: string }, rotated: boolean) => {
-    page(ctx, 'webhook-secret', 'webhooks', { title: rotated ? 'Signing secret rotated' : 'Webhook endpoint added', endpoint, rotated });
+  const shownOnce = (
+    ctx: AppContext,
+    endpoint: EndpointView & { secret: string; previous_secret_expires_at?: string },
+    rotated: boolean,
+  ) => {
+    page(ctx, 'webhook-secret', 'webhooks', {
+      title: rotated ? 'Signing secret rotated' : 'Webhook endpoint added',
+      endpoint,
+      rotated,
+    });
     noStore(ctx);
   };
 
-  router.get('/settings/webhooks', signedIn(async (ctx, me) => {
-    page(ctx, 'webhooks', 'webhooks', {
-      title: 'Webhooks',
-      endpoints: await webhooks.list(me.requireAccount()),
-      notice: noticeFor(ctx.query['done']),
-    });
-  }));
+  router.get(
+    '/settings/webhooks',
+    signedIn(async (ctx, me) => {
+      page(ctx, 'webhooks', 'webhooks', {
+        title: 'Webhooks',
+        endpoints: await webhooks.list(me.requireAccount()),
+        notice: noticeFor(ctx.query['done']),
+      });
+    }),
+  );
 
-  router.get('/settings/webhooks/new', signedIn((ctx) => newPage(ctx, EMPTY_FORM, null)));
+  router.get(
+    '/settings/webhooks/new',
+    signedIn((ctx) => newPage(ctx, EMPTY_FORM, null)),
+  );
 
-  router.post('/settings/webhooks', ...deps.formGuard, signedIn(async (ctx, me) => {
-    const form = readForm(ctx);
-    if (!form.url) return newPage(ctx, form, 'Enter the URL that should receive the events.', 400);
-    if (form.events.length === 0) return newPage(ctx, form, 'Choose at least one event, or All events.', 400);
-    const result = await attempt(() => webhooks.create(me.requireAccount(), { url: form.url, events: form.events, description: form.description || null }));
-    if (!result.ok) return newPage(ctx, form, result.message, result.status);
-    shownOnce(ctx, result.value, false);
-  }));
+  router.post(
+    '/settings/webhooks',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      const form = readForm(ctx);
+      if (!form.url) return newPage(ctx, form, 'Enter the URL that should receive the events.', 400);
+      if (form.events.length === 0) return newPage(ctx, form, 'Choose at least one event, or All events.', 400);
+      const result = await attempt(() =>
+        webhooks.create(me.requireAccount(), {
+          url: form.url,
+          events: form.events,
+          description: form.description || null,
+        }),
+      );
+      if (!result.ok) return newPage(ctx, form, result.message, result.status);
+      shownOnce(ctx, result.value, false);
+    }),
+  );
 
-  router.get('/settings/webhooks/:id', signedIn(async (ctx, me) => {
-    const endpoint = await webhooks.get(me, ctx.params['id']!);
-    await detailPage(ctx, me, endpoint, formOf(endpoint), null);
-  }));
+  router.get(
+    '/settings/webhooks/:id',
+    signedIn(async (ctx, me) => {
+      const endpoint = await webhooks.get(me, ctx.params['id']!);
+      await detailPage(ctx, me, endpoint, formOf(endpoint), null);
+    }),
+  );
 
-  router.post('/settings/webhooks/:id', ...deps.formGuard, signedIn(async (ctx, me) => {
-    const endpoint = await webhooks.get(me, ctx.params['id']!);
-    const form = readForm(ctx);
-    if (!form.url) return detailPage(ctx, me, endpoint, form, 'Enter the URL that should receive the events.', 400, true);
-    if (form.events.length === 0) return detailPage(ctx, me, endpoint, form, 'Choose at least one event, or All events.', 400, true);
-    const result = await attempt(() => webhooks.update(me, endpoint.id, { url: form.url, events: form.events, description: form.description || null }));
-    if (!result.ok) return detailPage(ctx, me, endpoint, form, result.message, result.status, true);
-    seeOther(ctx, `${endpointPath(endpoint.id)}?done=webhook-updated`);
-  }));
+  router.post(
+    '/settings/webhooks/:id',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      const endpoint = await webhooks.get(me, ctx.params['id']!);
+      const form = readForm(ctx);
+      if (!form.url)
+        return detailPage(ctx, me, endpoint, form, 'Enter the URL that should receive the events.', 400, true);
+      if (form.events.length === 0)
+        return detailPage(ctx, me, endpoint, form, 'Choose at least one event, or All events.', 400, true);
+      const result = await attempt(() =>
+        webhooks.update(me, endpoint.id, { url: form.url, events: form.events, description: form.description || null }),
+      );
+      if (!result.ok) return detailPage(ctx, me, endpoint, form, result.message, result.status, true);
+      seeOther(ctx, `${endpointPath(endpoint.id)}?done=webhook-updated`);
+    }),
+  );
 
-  router.post('/settings/webhooks/:id/status', ...deps.formGuard, signedIn(async (ctx, me) => {
-    const status = fieldText(formBody(ctx)['status']) === 'active' ? 'active' : 'disabled';
-    await webhooks.update(me, ctx.params['id']!, { status });
-    seeOther(ctx, `${endpointPath(ctx.params['id']!)}?done=webhook-updated`);
-  }));
+  router.post(
+    '/settings/webhooks/:id/status',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      const status = fieldText(formBody(ctx)['status']) === 'active' ? 'active' : 'disabled';
+      await webhooks.update(me, ctx.params['id']!, { status });
+      seeOther(ctx, `${endpointPath(ctx.params['id']!)}?done=webhook-updated`);
+    }),
+  );
 
-  router.post('/settings/webhooks/:id/secret', ...deps.formGuard, signedIn(async (ctx, me) => {
-    shownOnce(ctx, await webhooks.rotateSecret(me, ctx.params['id']!), true);
-  }));
+  router.post(
+    '/settings/webhooks/:id/secret',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      shownOnce(ctx, await webhooks.rotateSecret(me, ctx.params['id']!), true);
+    }),
+  );
 
-  router.post('/settings/webhooks/:id/deliveries/:deliveryId/redeliver', ...deps.formGuard, signedIn(async (ctx, me) => {
-    const id = ctx.params['id']!;
-    const result = await attempt(() => webhooks.redeliver(me, id, ctx.params['deliveryId']!));
-    if (!result.ok) {
-      const endpoint = await webhooks.get(me, id);
-      return detailPage(ctx, me, endpoint, formOf(endpoint), result.message, result.status);
-    }
-    seeOther(ctx, `${endpointPath(id)}?done=redelivery-queued`);
-  }));
+  router.post(
+    '/settings/webhooks/:id/deliveries/:deliveryId/redeliver',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      const id = ctx.params['id']!;
+      const result = await attempt(() => webhooks.redeliver(me, id, ctx.params['deliveryId']!));
+      if (!result.ok) {
+        const endpoint = await webhooks.get(me, id);
+        return detailPage(ctx, me, endpoint, formOf(endpoint), result.message, result.status);
+      }
+      seeOther(ctx, `${endpointPath(id)}?done=redelivery-queued`);
+    }),
+  );
 
-  router.get('/settings/webhooks/:id/delete', signedIn(async (ctx, me) => {
-    const endpoint = await webhooks.get(me, ctx.params['id']!);
-    page(ctx, 'confirm', 'webhooks', {
-      title: 'Delete webhook endpoint',
-      heading: 'Delete this webhook endpoint?',
-      message: 'No more events will be sent to it, and its delivery log is deleted with it. This cannot be undone.',
-      detail: { label: 'URL', value: endpoint.url },
-      action: `${endpointPath(endpoint.id)}/delete`,
-      button: 'Delete endpoint',
-      cancel: endpointPath(endpoint.id),
-    });
-  }));
+  router.get(
+    '/settings/webhooks/:id/delete',
+    signedIn(async (ctx, me) => {
+      const endpoint = await webhooks.get(me, ctx.params['id']!);
+      page(ctx, 'confirm', 'webhooks', {
+        title: 'Delete webhook endpoint',
+        heading: 'Delete this webhook endpoint?',
+        message: 'No more events will be sent to it, and its delivery log is deleted with it. This cannot be undone.',
+        detail: { label: 'URL', value: endpoint.url },
+        action: `${endpointPath(endpoint.id)}/delete`,
+        button: 'Delete endpoint',
+        cancel: endpointPath(endpoint.id),
+      });
+    }),
+  );
 
-  router.post('/settings/webhooks/:id/delete', ...deps.formGuard, signedIn(async (ctx, me) => {
-    await webhooks.remove(me, ctx.params['id']!);
-    seeOther(ctx, '/settings/webhooks?done=webhook-deleted');
-  }));
+  router.post(
+    '/settings/webhooks/:id/delete',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      await webhooks.remove(me, ctx.params['id']!);
+      seeOther(ctx, '/settings/webhooks?done=webhook-deleted');
+    }),
+  );
 }

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import type { TestUser } from '../../../test/support/credentials.ts';
-import { assertForbidden, assertForbiddenCode, assertNotFound, securityMatrix, type MatrixEnv, type RequestContext, type RouteFixtures } from '../../../test/support/security-matrix.ts';
+import {
+  assertForbidden,
+  assertForbiddenCode,
+  assertNotFound,
+  securityMatrix,
+  type MatrixEnv,
+  type RequestContext,
+  type RouteFixtures,
+} from '../../../test/support/security-matrix.ts';
 
 // /v2/projects: read:projects to read, write:projects to create/update/delete. A project belongs to
 // its owner: another user's project, like an unknown id, is 403 unless the credential carries
@@ -8,13 +16,19 @@ import { assertForbidden, assertForbiddenCode, assertNotFound, securityMatrix, t
 
 /** A new project owned by `owner`, created through the API with the owner's own JWT. */
 async function projectOf(env: MatrixEnv, owner: TestUser, name = 'Matrix project'): Promise<string> {
-  const res = await env.send({ method: 'POST', path: '/v2/projects', authorization: `Bearer ${env.jwtFor(owner.id, ['write:projects'])}`, body: { name } });
+  const res = await env.send({
+    method: 'POST',
+    path: '/v2/projects',
+    authorization: `Bearer ${env.jwtFor(owner.id, ['write:projects'])}`,
+    body: { name },
+  });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   return String(res.body!['id']);
 }
 
 /** A project of the caller's (self) or of bob's (other): fresh each time, so deletes never collide. */
-const projectPath = async ({ env, caller, target }: RequestContext) => `/v2/projects/${await projectOf(env, target === 'self' ? caller : env.bob)}`;
+const projectPath = async ({ env, caller, target }: RequestContext) =>
+  `/v2/projects/${await projectOf(env, target === 'self' ? caller : env.bob)}`;
 const expectedOwner = ({ env, caller, target }: RequestContext) => (target === 'self' ? caller.id : env.bob.id);
 
 /** Another user's project is 403 (the seed's "verify resource ownership"), unless admin:all. */
@@ -38,7 +52,10 @@ const routes: RouteFixtures = {
     },
   },
   createProject: {
-    request: ({ method }) => ({ path: '/v2/projects', body: { name: `Created with ${method}`, description: 'by the security matrix' } }),
+    request: ({ method }) => ({
+      path: '/v2/projects',
+      body: { name: `Created with ${method}`, description: 'by the security matrix' },
+    }),
     check(res, { caller, method }) {
       assert.match(String(res.body!['id']), /^prj_/);
       assert.equal(res.body!['owner_id'], caller.id);
@@ -74,7 +91,12 @@ securityMatrix(import.meta.url, routes, [
     label: 'a JWT whose sub is not a Latchkey user id cannot create projects -> 403 FORBIDDEN',
     async run(env) {
       for (const scopes of [['write:projects'], ['admin:all']]) {
-        const res = await env.send({ method: 'POST', path: '/v2/projects', authorization: `Bearer ${env.jwtFor('user_123', scopes)}`, body: { name: 'Nope' } });
+        const res = await env.send({
+          method: 'POST',
+          path: '/v2/projects',
+          authorization: `Bearer ${env.jwtFor('user_123', scopes)}`,
+          body: { name: 'Nope' },
+        });
         assertForbiddenCode(res);
       }
     },
@@ -87,10 +109,16 @@ securityMatrix(import.meta.url, routes, [
       assert.equal(list.status, 200);
       assert.deepEqual(list.body!['data'], []);
       const path = `/v2/projects/${await projectOf(env, env.alice)}`;
-      for (const [method, body] of [['GET', undefined], ['PATCH', { name: 'x' }], ['DELETE', undefined]] as const) {
+      for (const [method, body] of [
+        ['GET', undefined],
+        ['PATCH', { name: 'x' }],
+        ['DELETE', undefined],
+      ] as const) {
         const res = await env.send({ method, path, authorization: auth, body });
         assert.equal(res.status, 403, `${method}: ${JSON.stringify(res.body)}`);
-        assert.deepEqual(res.body, { error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' } });
+        assert.deepEqual(res.body, {
+          error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' },
+        });
       }
     },
   },
@@ -99,7 +127,10 @@ securityMatrix(import.meta.url, routes, [
     async run(env) {
       const path = `/v2/projects/${await projectOf(env, env.bob, 'bob keeps this')}`;
       const alice = `Bearer ${await env.token('api_key', env.alice, ['read:projects', 'write:projects'])}`;
-      assert.equal((await env.send({ method: 'PATCH', path, authorization: alice, body: { name: 'stolen' } })).status, 403);
+      assert.equal(
+        (await env.send({ method: 'PATCH', path, authorization: alice, body: { name: 'stolen' } })).status,
+        403,
+      );
       assert.equal((await env.send({ method: 'DELETE', path, authorization: alice })).status, 403);
       const bob = `Bearer ${env.jwtFor(env.bob.id, ['read:projects'])}`;
       const res = await env.send({ method: 'GET', path, authorization: bob });
@@ -108,12 +139,29 @@ securityMatrix(import.meta.url, routes, [
     },
   },
   {
-    label: 'an unknown project id is 403 with the right scope (as another user\'s is), 404 with admin:all, and 403 insufficient_scope without the scope',
+    label:
+      "an unknown project id is 403 with the right scope (as another user's is), 404 with admin:all, and 403 insufficient_scope without the scope",
     async run(env) {
       const path = '/v2/projects/prj_doesnotexist00000000';
-      assertForbidden(await env.send({ method: 'GET', path, authorization: `Bearer ${await env.token('api_key', env.alice, ['read:projects'])}` }));
-      assertNotFound(await env.send({ method: 'GET', path, authorization: `Bearer ${await env.token('api_key', env.admin, ['admin:all'])}` }));
-      const res = await env.send({ method: 'GET', path, authorization: `Bearer ${await env.token('api_key', env.alice, ['write:projects'])}` });
+      assertForbidden(
+        await env.send({
+          method: 'GET',
+          path,
+          authorization: `Bearer ${await env.token('api_key', env.alice, ['read:projects'])}`,
+        }),
+      );
+      assertNotFound(
+        await env.send({
+          method: 'GET',
+          path,
+          authorization: `Bearer ${await env.token('api_key', env.admin, ['admin:all'])}`,
+        }),
+      );
+      const res = await env.send({
+        method: 'GET',
+        path,
+        authorization: `Bearer ${await env.token('api_key', env.alice, ['write:projects'])}`,
+      });
       assert.equal(res.status, 403);
       assert.equal(res.headers.get('www-authenticate'), 'Bearer error="insufficient_scope", scope="read:projects"');
     },

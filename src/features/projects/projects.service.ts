@@ -52,7 +52,14 @@ export function createProjectsService(deps: { repo: ProjectsRepo; now(): number 
       const ownerId = caller.requireAccount();
       const data = parseInput(createProjectSchema, input);
       const t = now();
-      const row: ProjectRow = { id: newId('prj'), owner_id: ownerId, name: data.name, description: data.description ?? null, created_at: t, updated_at: t };
+      const row: ProjectRow = {
+        id: newId('prj'),
+        owner_id: ownerId,
+        name: data.name,
+        description: data.description ?? null,
+        created_at: t,
+        updated_at: t,
+      };
       await repo.insert(row);
       return toView(row);
     },

@@ -20,7 +20,12 @@ export function authorizeEndpointLimit(deps: {
     setRateLimitHeaders(ctx, decision, deps.limiter.now());
     if (!decision.allowed) {
       ctx.set('Retry-After', String(decision.retryAfter));
-      deps.renderError(ctx, 429, 'Too many sign-in attempts', `Too many sign-in requests from your network. Try again in ${decision.retryAfter} seconds.`);
+      deps.renderError(
+        ctx,
+        429,
+        'Too many sign-in attempts',
+        `Too many sign-in requests from your network. Try again in ${decision.retryAfter} seconds.`,
+      );
       return;
     }
     await next();

@@ -7,7 +7,9 @@ import { createLoginThrottle } from './login-throttle.ts';
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0); // on a whole hour, so windows start at T0
 
 async function count(store: ReturnType<typeof createMemoryStore>, key: string, now: number) {
-  const counted = await Promise.all(windowsOf({ hourly: 10, burst: 3 }).map(async (w) => ({ ...w, ...(await store.hit(key, w.windowMs, now)) })));
+  const counted = await Promise.all(
+    windowsOf({ hourly: 10, burst: 3 }).map(async (w) => ({ ...w, ...(await store.hit(key, w.windowMs, now)) })),
+  );
   return decide(counted, now);
 }
 
@@ -33,7 +35,8 @@ describe('rate-limit decision (pure, injected time)', () => {
   it('enforces the hourly quota across seconds and restores it at the hour', async () => {
     const store = createMemoryStore();
     // Every attempt counts (refused ones too), as a shared store would count them.
-    for (let i = 0; i < 10; i++) assert.equal((await count(store, 'q', T0 + i * 1000)).allowed, true, `request ${i + 1}`);
+    for (let i = 0; i < 10; i++)
+      assert.equal((await count(store, 'q', T0 + i * 1000)).allowed, true, `request ${i + 1}`);
     const over = await count(store, 'q', T0 + 20_000);
     assert.equal(over.allowed, false);
     assert.equal(over.window, 'hourly');
@@ -60,9 +63,15 @@ describe('rate-limit decision (pure, injected time)', () => {
 describe('login throttle (on the rate-limit store, driven by a clock)', () => {
   it('counts each attempt before it is checked: 3 a minute and 10 an hour per account, whatever the outcome', async () => {
     let t = T0;
-    const throttle = createLoginThrottle({ store: createMemoryStore(), now: () => t, perAddress: { hourly: 1000, burst: 100 } });
+    const throttle = createLoginThrottle({
+      store: createMemoryStore(),
+      now: () => t,
+      perAddress: { hourly: 1000, burst: 100 },
+    });
     const admitted = async (n: number) => {
-      const answers = await Promise.all(Array.from({ length: n }, () => throttle.admit('pwd:a@example.com:0', '10.0.0.1')));
+      const answers = await Promise.all(
+        Array.from({ length: n }, () => throttle.admit('pwd:a@example.com:0', '10.0.0.1')),
+      );
       return answers.filter((a) => a.allowed).length;
     };
     assert.equal(await admitted(40), 3, 'forty at once: three admitted');
@@ -71,18 +80,36 @@ describe('login throttle (on the rate-limit store, driven by a clock)', () => {
     assert.equal(await admitted(1), 0);
     for (let minute = 1; minute <= 3; minute++) {
       t = T0 + minute * 60_000;
-      assert.equal(await admitted(5), minute < 3 ? 3 : 1, `minute ${minute}: the hour allows ${minute < 3 ? 3 : 1} more`);
+      assert.equal(
+        await admitted(5),
+        minute < 3 ? 3 : 1,
+        `minute ${minute}: the hour allows ${minute < 3 ? 3 : 1} more`,
+      );
     }
     assert.equal(await admitted(1), 0, 'the hour is used up');
-    assert.equal((await throttle.admit('pwd:a@example.com:1', '10.0.0.1')).allowed, true, 'a sign-in starts a new count (the key changes)');
+    assert.equal(
+      (await throttle.admit('pwd:a@example.com:1', '10.0.0.1')).allowed,
+      true,
+      'a sign-in starts a new count (the key changes)',
+    );
     t = T0 + 3_600_000;
     assert.equal(await admitted(1), 1, 'unlocked when the hour passes');
   });
 
   it('counts every attempt of an address, across accounts', async () => {
-    const throttle = createLoginThrottle({ store: createMemoryStore(), now: () => T0, perAddress: { hourly: 100, burst: 5 } });
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => throttle.admit(`pwd:user${i}@example.com:0`, '10.0.0.2')));
+    const throttle = createLoginThrottle({
+      store: createMemoryStore(),
+      now: () => T0,
+      perAddress: { hourly: 100, burst: 5 },
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => throttle.admit(`pwd:user${i}@example.com:0`, '10.0.0.2')),
+    );
     assert.equal(answers.filter((a) => a.allowed).length, 5);
-    assert.equal((await throttle.admit('pwd:other@example.com:0', '10.0.0.3')).allowed, true, 'another address is not affected');
+    assert.equal(
+      (await throttle.admit('pwd:other@example.com:0', '10.0.0.3')).allowed,
+      true,
+      'another address is not affected',
+    );
   });
 });

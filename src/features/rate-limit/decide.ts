@@ -63,7 +63,9 @@ export function ietfHeaders(d: Decision, now: number): { policy: string; state: 
   return {
     policy: d.windows.map((w) => `"${w.name}";q=${w.limit};w=${Math.round(w.windowMs / 1000)}`).join(', '),
     state: d.windows
-      .map((w) => `"${w.name}";r=${Math.max(0, w.limit - w.count)};t=${Math.max(0, Math.ceil((w.resetAt - now) / 1000))}`)
+      .map(
+        (w) => `"${w.name}";r=${Math.max(0, w.limit - w.count)};t=${Math.max(0, Math.ceil((w.resetAt - now) / 1000))}`,
+      )
       .join(', '),
   };
 }

@@ -36,7 +36,10 @@ export function createLoginThrottle(deps: { store: RateLimitStore; now(): number
     async admit(accountKey: string, ip: string): Promise<Admission> {
       const t = now();
       const byAddress = await Promise.all(addressWindows.map((w) => hit(`login:ip:${ip}`, w, t)));
-      const address = decide(addressWindows.map((w, i) => ({ ...w, ...byAddress[i]! })), t);
+      const address = decide(
+        addressWindows.map((w, i) => ({ ...w, ...byAddress[i]! })),
+        t,
+      );
       if (!address.allowed) return { allowed: false, retryAfterMs: address.retryAfter * 1000 };
       for (const w of ACCOUNT_WINDOWS) {
         const counted = await hit(`login:acct:${accountKey}`, w, t);

@@ -1,7 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../../test/support/credentials.ts';
+import {
+  api,
+  credentialFactory,
+  credentialServerEnv,
+  type CredentialFactory,
+  type TestUser,
+} from '../../../test/support/credentials.ts';
 import { signIn } from '../../../test/support/api.ts';
 import { Browser } from '../../../test/support/http.ts';
 
@@ -35,7 +41,8 @@ describe('rate limits per credential type (seed: Rate Limiting by Authentication
   const at = (ms: number) => {
     clock = ms;
   };
-  const get = (token?: string, ip = '198.51.100.7') => api(server, 'GET', '/v2/auth/test', token, undefined, { 'X-Forwarded-For': ip });
+  const get = (token?: string, ip = '198.51.100.7') =>
+    api(server, 'GET', '/v2/auth/test', token, undefined, { 'X-Forwarded-For': ip });
 
   it('API key: burst N passes, N+1 is 429, the hour quota holds, both reset', async () => {
     at(HOUR + 10_000);
@@ -71,7 +78,11 @@ describe('rate limits per credential type (seed: Rate Limiting by Authentication
   it('API key: a key created with its own rate_limit uses it, and keys do not share buckets', async () => {
     at(HOUR + 3_700_000);
     // Lower than the policy (6,3): a user may; only admin:all may go above it.
-    const res = await alice.browser.postJson('/v2/api-keys', { name: 'bench', scopes: ['read:users'], rate_limit: { burst: 1, hourly: 5 } });
+    const res = await alice.browser.postJson('/v2/api-keys', {
+      name: 'bench',
+      scopes: ['read:users'],
+      rate_limit: { burst: 1, hourly: 5 },
+    });
     assert.equal(res.status, 201);
     const { key, rate_limit } = (await res.json()) as { key: string; rate_limit: unknown };
     assert.deepEqual(rate_limit, { burst: 1, hourly: 5 });
@@ -81,7 +92,7 @@ describe('rate limits per credential type (seed: Rate Limiting by Authentication
     assert.equal((await get(other.key)).status, 200);
   });
 
-  it('OAuth: per user, across that user\'s tokens', async () => {
+  it("OAuth: per user, across that user's tokens", async () => {
     at(HOUR + 3_800_000);
     const bob = await make.user();
     const first = await make.oauthToken(bob, ['read:users']);
@@ -123,7 +134,12 @@ describe('rate limits per credential type (seed: Rate Limiting by Authentication
       fetch(`${server.url}/oauth/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': '198.51.100.9' },
-        body: JSON.stringify({ grant_type: 'client_credentials', client_id: svc.app.client_id, client_secret: svc.app.client_secret, scope: 'read:users' }),
+        body: JSON.stringify({
+          grant_type: 'client_credentials',
+          client_id: svc.app.client_id,
+          client_secret: svc.app.client_secret,
+          scope: 'read:users',
+        }),
       });
     assert.equal((await cc()).status, 200);
     const refused = await cc();
@@ -137,7 +153,12 @@ describe('rate limits per credential type (seed: Rate Limiting by Authentication
       fetch(`${server.url}/oauth/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': '198.51.100.66' },
-        body: JSON.stringify({ grant_type: 'client_credentials', client_id: svc.app.client_id, client_secret: 'lkcs_wrong', scope: 'read:users' }),
+        body: JSON.stringify({
+          grant_type: 'client_credentials',
+          client_id: svc.app.client_id,
+          client_secret: 'lkcs_wrong',
+          scope: 'read:users',
+        }),
       });
     assert.equal((await wrong()).status, 401);
     assert.equal((await wrong()).status, 401);
@@ -174,7 +195,8 @@ describe('login brute-force protection', () => {
   it('refuses after three attempts a minute, answers unknown and known accounts alike, and unlocks', async () => {
     for (const email of ['carol@example.com', 'nobody@example.com']) {
       clock = Math.ceil(clock / 3_600_000) * 3_600_000 + 3_600_000;
-      for (let i = 0; i < 3; i++) assert.equal((await attempt(email, 'wrong password')).status, 401, `${email} failure ${i + 1}`);
+      for (let i = 0; i < 3; i++)
+        assert.equal((await attempt(email, 'wrong password')).status, 401, `${email} failure ${i + 1}`);
       // The fourth attempt waits, even with the right password, and says so without saying more.
       const held = await attempt(email, 'carol passphrase');
       assert.equal(held.status, 429);

@@ -46,7 +46,10 @@ export function tokenEndpointLimit(deps: {
       ctx.status = 429;
       ctx.set('Retry-After', String(decision.retryAfter));
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error: 'rate_limited', error_description: `Too many token requests; retry after ${decision.retryAfter} s` };
+      ctx.body = {
+        error: 'rate_limited',
+        error_description: `Too many token requests; retry after ${decision.retryAfter} s`,
+      };
       return;
     }
     await next();

@@ -73,7 +73,11 @@ const routes: RouteFixtures = {
       if (target === 'self' && !caller.isAdmin) {
         // The account is gone: its own credentials stop working at once... checked through an admin.
         const admin = await env.token('jwt', env.admin, ['admin:all']);
-        const after = await env.send({ method: 'GET', path: `/v2/users/${caller.id}`, authorization: `Bearer ${admin}` });
+        const after = await env.send({
+          method: 'GET',
+          path: `/v2/users/${caller.id}`,
+          authorization: `Bearer ${admin}`,
+        });
         assert.equal(after.status, 404);
       }
     },
@@ -86,23 +90,34 @@ securityMatrix(import.meta.url, routes, [
     async run(env) {
       for (const method of ['api_key', 'oauth', 'jwt'] as const) {
         const token = await env.token(method, env.alice, ['write:users']);
-        const res = await env.send({ method: 'PATCH', path: `/v2/users/${env.alice.id}`, authorization: `Bearer ${token}`, body: { is_admin: true } });
+        const res = await env.send({
+          method: 'PATCH',
+          path: `/v2/users/${env.alice.id}`,
+          authorization: `Bearer ${token}`,
+          body: { is_admin: true },
+        });
         assert.equal(res.status, 403, `${method}: ${JSON.stringify(res.body)}`);
         assert.equal((res.body!['error'] as { code: string }).code, 'FORBIDDEN');
       }
       const admin = await env.token('jwt', env.admin, ['admin:all']);
-      const check = await env.send({ method: 'GET', path: `/v2/users/${env.alice.id}`, authorization: `Bearer ${admin}` });
+      const check = await env.send({
+        method: 'GET',
+        path: `/v2/users/${env.alice.id}`,
+        authorization: `Bearer ${admin}`,
+      });
       assert.equal(check.body!['is_admin'], false);
     },
   },
   {
-    label: "an unknown user id is 403 without admin:all (existence not revealed), 404 with it",
+    label: 'an unknown user id is 403 without admin:all (existence not revealed), 404 with it',
     async run(env) {
       const path = '/v2/users/usr_doesnotexist000000';
       const alice = await env.token('api_key', env.alice, ['read:users']);
       const res = await env.send({ method: 'GET', path, authorization: `Bearer ${alice}` });
       assert.equal(res.status, 403);
-      assert.deepEqual(res.body, { error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' } });
+      assert.deepEqual(res.body, {
+        error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' },
+      });
       const admin = await env.token('api_key', env.admin, ['admin:all']);
       assert.equal((await env.send({ method: 'GET', path, authorization: `Bearer ${admin}` })).status, 404);
     },
@@ -127,7 +142,9 @@ securityMatrix(import.meta.url, routes, [
       assert.deepEqual(list.body!['data'], []);
       const other = await env.send({ method: 'GET', path: `/v2/users/${env.alice.id}`, authorization: token });
       assert.equal(other.status, 403);
-      assert.deepEqual(other.body, { error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' } });
+      assert.deepEqual(other.body, {
+        error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' },
+      });
     },
   },
   {
@@ -135,7 +152,10 @@ securityMatrix(import.meta.url, routes, [
     async run(env) {
       const victim = await env.freshUser('deleted');
       const key = await env.token('api_key', victim, ['read:users', 'delete:users']);
-      assert.equal((await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${key}` })).status, 200);
+      assert.equal(
+        (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${key}` })).status,
+        200,
+      );
       const res = await env.send({ method: 'DELETE', path: `/v2/users/${victim.id}`, authorization: `Bearer ${key}` });
       assert.equal(res.status, 204);
       const again = await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${key}` });
@@ -147,22 +167,42 @@ securityMatrix(import.meta.url, routes, [
     async run(env) {
       const victim = await env.freshUser('deleted');
       const token = await env.token('oauth', victim, ['read:users', 'delete:users']);
-      assert.equal((await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${token}` })).status, 200);
-      const res = await env.send({ method: 'DELETE', path: `/v2/users/${victim.id}`, authorization: `Bearer ${token}` });
+      assert.equal(
+        (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${token}` })).status,
+        200,
+      );
+      const res = await env.send({
+        method: 'DELETE',
+        path: `/v2/users/${victim.id}`,
+        authorization: `Bearer ${token}`,
+      });
       assert.equal(res.status, 204);
       const again = await env.send({ method: 'GET', path: '/v2/users/me', authorization: `Bearer ${token}` });
       assertUnauthorized(again, CHALLENGE.invalidToken);
     },
   },
   {
-    label: "a JWT naming a deleted user no longer acts for that account (cannot create projects: 403)",
+    label: 'a JWT naming a deleted user no longer acts for that account (cannot create projects: 403)',
     async run(env) {
       const victim = await env.freshUser('deleted');
       const token = env.jwtFor(victim.id, ['delete:users', 'write:projects']);
-      const before = await env.send({ method: 'POST', path: '/v2/projects', authorization: `Bearer ${token}`, body: { name: 'before' } });
+      const before = await env.send({
+        method: 'POST',
+        path: '/v2/projects',
+        authorization: `Bearer ${token}`,
+        body: { name: 'before' },
+      });
       assert.equal(before.status, 201);
-      assert.equal((await env.send({ method: 'DELETE', path: `/v2/users/${victim.id}`, authorization: `Bearer ${token}` })).status, 204);
-      const after = await env.send({ method: 'POST', path: '/v2/projects', authorization: `Bearer ${token}`, body: { name: 'after' } });
+      assert.equal(
+        (await env.send({ method: 'DELETE', path: `/v2/users/${victim.id}`, authorization: `Bearer ${token}` })).status,
+        204,
+      );
+      const after = await env.send({
+        method: 'POST',
+        path: '/v2/projects',
+        authorization: `Bearer ${token}`,
+        body: { name: 'after' },
+      });
       assertForbiddenCode(after);
     },
   },

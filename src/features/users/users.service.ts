@@ -45,8 +45,10 @@ export const updateUserSchema = z.strictObject({
 
 /** Fields PATCH refuses by name, and where they are changed instead. */
 const BROWSER_ONLY: Record<string, string> = {
-  password: 'password: cannot be changed through the API; the account holder changes it in Settings → Security, in the browser, after signing in again',
-  email: 'email: cannot be changed through the API; the account holder changes it in Settings, in the browser, after signing in again',
+  password:
+    'password: cannot be changed through the API; the account holder changes it in Settings → Security, in the browser, after signing in again',
+  email:
+    'email: cannot be changed through the API; the account holder changes it in Settings, in the browser, after signing in again',
 };
 
 export const listQuerySchema = z.object({
@@ -98,7 +100,12 @@ export function createUsersService(deps: {
 
     async create(input: unknown): Promise<UserView> {
       const data = parseInput(createUserSchema, input);
-      const account = await deps.accounts.signUp({ email: data.email, password: data.password, name: data.name, isAdmin: data.is_admin });
+      const account = await deps.accounts.signUp({
+        email: data.email,
+        password: data.password,
+        name: data.name,
+        isAdmin: data.is_admin,
+      });
       return toView((await repo.findById(account.id))!);
     },
 

@@ -45,7 +45,10 @@ export async function claimFairly(db: DB, l: ClaimLimits): Promise<Array<{ id: s
       order by q.next_attempt_at, q.id limit 1 offset ${sql.lit(n)}
     ) as id
     from webhook_endpoints e where e.status = 'active'`;
-  const heads = sql.join(Array.from({ length: l.perEndpoint }, (_, n) => nthDue(n)), sql` union all `);
+  const heads = sql.join(
+    Array.from({ length: l.perEndpoint }, (_, n) => nthDue(n)),
+    sql` union all `,
+  );
   const fair = sql`
     select fair.id from (
       select allowed.id, allowed.next_attempt_at,

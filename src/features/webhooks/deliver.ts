@@ -11,7 +11,12 @@ export interface DeliveryOutcome {
 }
 
 /** `signal` cuts the attempt short (shutdown); the outcome then says so and is not the receiver's. */
-export type Deliver = (url: string, body: string, headers: Record<string, string>, signal?: AbortSignal) => Promise<DeliveryOutcome>;
+export type Deliver = (
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  signal?: AbortSignal,
+) => Promise<DeliveryOutcome>;
 
 /**
  * POSTs one webhook with node:http(s): no redirects followed (a 3xx is a failure), the response
@@ -31,7 +36,8 @@ export function createDeliver(opts: { allowPrivate: boolean; timeoutMs: number; 
           ok: error === null && statusCode !== null && statusCode >= 200 && statusCode < 300,
           statusCode,
           latencyMs: Math.round(performance.now() - started),
-          error: error ?? (statusCode !== null && (statusCode < 200 || statusCode >= 300) ? `HTTP ${statusCode}` : null),
+          error:
+            error ?? (statusCode !== null && (statusCode < 200 || statusCode >= 300) ? `HTTP ${statusCode}` : null),
         });
       };
       const target = new URL(url);
@@ -45,7 +51,11 @@ export function createDeliver(opts: { allowPrivate: boolean; timeoutMs: number; 
         target,
         {
           method: 'POST',
-          headers: { ...headers, 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'Latchkey-Webhooks/1' },
+          headers: {
+            ...headers,
+            'content-length': String(Buffer.byteLength(body)),
+            'user-agent': 'Latchkey-Webhooks/1',
+          },
           lookup,
           agent: false,
           ...(signal ? { signal } : {}),
@@ -64,7 +74,10 @@ export function createDeliver(opts: { allowPrivate: boolean; timeoutMs: number; 
       timers.push(setTimeout(() => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs));
       req.on('socket', (socket) => {
         if (!socket.connecting) return;
-        const connecting = setTimeout(() => req.destroy(new Error(`connect timed out after ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);
+        const connecting = setTimeout(
+          () => req.destroy(new Error(`connect timed out after ${opts.connectTimeoutMs} ms`)),
+          opts.connectTimeoutMs,
+        );
         timers.push(connecting);
         socket.once('connect', () => clearTimeout(connecting));
       });

@@ -33,7 +33,12 @@ export interface OutboxEvent {
  * Builds an event: `{id, type, created_at, data}`, serialised once with JSON.stringify so the
  * receiver that re-serialises the parsed body (as the seed's handler does) gets the same bytes.
  */
-export function buildEvent(type: EventType, userId: string | null, data: Record<string, unknown>, now: number): OutboxEvent {
+export function buildEvent(
+  type: EventType,
+  userId: string | null,
+  data: Record<string, unknown>,
+  now: number,
+): OutboxEvent {
   const id = newId('evt', 24);
   const createdAt = now;
   const body = JSON.stringify({ id, type, created_at: new Date(now).toISOString(), data });

@@ -13,8 +13,16 @@ import { WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
 // account's deliveries, no endpoint gets more than its share at once, and an account has at most
 // WEBHOOK_MAX_ENDPOINTS endpoints.
 
-interface Endpoint { id: string; url: string }
-interface Delivery { status: string; attempts: number; error: string | null; latency_ms: number | null }
+interface Endpoint {
+  id: string;
+  url: string;
+}
+interface Delivery {
+  status: string;
+  attempts: number;
+  error: string | null;
+  latency_ms: number | null;
+}
 
 const register = async (u: TestUser, url: string) => {
   const res = await u.browser.postJson('/v2/webhooks', { url, events: ['api_key.created'] });
@@ -43,7 +51,10 @@ describe('fair webhook delivery', () => {
     await Promise.all([...receivers.map((r) => r.close()), ...blackholes.map((b) => b.close())]);
   });
   const boot = async (opts: Parameters<typeof startTestServer>[0] = {}) => {
-    const s = await startTestServer({ ...opts, env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1', ...opts.env } });
+    const s = await startTestServer({
+      ...opts,
+      env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1', ...opts.env },
+    });
     servers.push(s);
     return s;
   };
@@ -64,7 +75,8 @@ describe('fair webhook delivery', () => {
     const attacker = await make.user({ tag: 'attacker' });
     const silent = await receiver();
     silent.hang();
-    for (let i = 0; i < 10; i++) await register(attacker, i % 2 === 0 ? silent.url(`/silent${i}`) : unreachable.url(`/unreachable${i}`));
+    for (let i = 0; i < 10; i++)
+      await register(attacker, i % 2 === 0 ? silent.url(`/silent${i}`) : unreachable.url(`/unreachable${i}`));
     for (let i = 0; i < 3; i++) await newKey(attacker, `a${i}`); // 30 deliveries that will hang
     await until(() => silent.requests.length >= 3, 'the stalled endpoints to hold delivery slots');
 
@@ -82,7 +94,12 @@ describe('fair webhook delivery', () => {
 
   it('never has more than 2 deliveries in flight to one endpoint, even with two instances on one database', async () => {
     const a = await boot({ webhookPollMs: 50 });
-    const b = await startTestServer({ webhookPollMs: 50, dir: a.dir, database: a.database, env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1' } });
+    const b = await startTestServer({
+      webhookPollMs: 50,
+      dir: a.dir,
+      database: a.database,
+      env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1' },
+    });
     try {
       const u = await credentialFactory(a).user();
       const slow = await receiver();
@@ -132,7 +149,11 @@ describe('fair webhook delivery', () => {
     const ep = await register(u, unreachable.url());
     await newKey(u);
     let d: Delivery | undefined;
-    await until(async () => ((d = (await deliveries(u, ep.id))[0]), d !== undefined && d.attempts === 1), 'the first attempt to be recorded', 8_000);
+    await until(
+      async () => ((d = (await deliveries(u, ep.id))[0]), d !== undefined && d.attempts === 1),
+      'the first attempt to be recorded',
+      8_000,
+    );
     assert.equal(d!.status, 'pending', 'retried later');
     assert.match(d!.error ?? '', /connect timed out/);
     assert.ok(d!.latency_ms! >= 2_500 && d!.latency_ms! < 5_000, `gave up after ${d!.latency_ms} ms`);
@@ -145,7 +166,9 @@ describe('fair webhook delivery', () => {
       const u = await make.user();
       const target = await receiver();
       const answers = await Promise.all(
-        Array.from({ length: 25 }, (_, i) => u.browser.postJson('/v2/webhooks', { url: target.url(`/p${i}`), events: ['*'] })),
+        Array.from({ length: 25 }, (_, i) =>
+          u.browser.postJson('/v2/webhooks', { url: target.url(`/p${i}`), events: ['*'] }),
+        ),
       );
       const statuses = answers.map((r) => r.status);
       assert.equal(statuses.filter((c) => c === 201).length, 20, statuses.join(','));
@@ -153,13 +176,22 @@ describe('fair webhook delivery', () => {
       for (const refused of answers.filter((r) => r.status === 409)) {
         await expectApiError(refused, 409, 'CONFLICT', { message: /at most 20 webhook endpoints/ });
       }
-      const listed = ((await (await browserJson(u.browser, 'GET', '/v2/webhooks')).json()) as { data: Endpoint[] }).data;
+      const listed = ((await (await browserJson(u.browser, 'GET', '/v2/webhooks')).json()) as { data: Endpoint[] })
+        .data;
       assert.equal(listed.length, 20);
 
-      await expectApiError(await u.browser.postJson('/v2/webhooks', { url: target.url('/more'), events: ['*'] }), 409, 'CONFLICT');
+      await expectApiError(
+        await u.browser.postJson('/v2/webhooks', { url: target.url('/more'), events: ['*'] }),
+        409,
+        'CONFLICT',
+      );
       assert.equal((await browserJson(u.browser, 'DELETE', `/v2/webhooks/${listed[0]!.id}`)).status, 204);
       assert.equal((await u.browser.postJson('/v2/webhooks', { url: target.url('/more'), events: ['*'] })).status, 201);
-      await expectApiError(await u.browser.postJson('/v2/webhooks', { url: target.url('/again'), events: ['*'] }), 409, 'CONFLICT');
+      await expectApiError(
+        await u.browser.postJson('/v2/webhooks', { url: target.url('/again'), events: ['*'] }),
+        409,
+        'CONFLICT',
+      );
       // Per account: someone else still registers theirs.
       await register(await make.user(), target.url('/other'));
     });
@@ -170,14 +202,27 @@ describe('fair webhook delivery', () => {
       const target = await receiver();
       await register(u, target.url('/1'));
       await register(u, target.url('/2'));
-      await expectApiError(await u.browser.postJson('/v2/webhooks', { url: target.url('/3'), events: ['*'] }), 409, 'CONFLICT', { message: /at most 2 webhook endpoints/ });
+      await expectApiError(
+        await u.browser.postJson('/v2/webhooks', { url: target.url('/3'), events: ['*'] }),
+        409,
+        'CONFLICT',
+        { message: /at most 2 webhook endpoints/ },
+      );
 
       const form = await (await u.browser.get('/settings/webhooks/new')).text();
-      const res = await u.browser.postForm('/settings/webhooks', { _csrf: csrfFrom(form), url: target.url('/3'), events: '*' });
+      const res = await u.browser.postForm('/settings/webhooks', {
+        _csrf: csrfFrom(form),
+        url: target.url('/3'),
+        events: '*',
+      });
       assert.equal(res.status, 409);
       const page = await res.text();
       assert.match(page, /at most 2 webhook endpoints/);
-      assert.match(page, new RegExp(target.url('/3').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')), 'the form keeps what was typed');
+      assert.match(
+        page,
+        new RegExp(target.url('/3').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')),
+        'the form keeps what was typed',
+      );
     });
   });
 });

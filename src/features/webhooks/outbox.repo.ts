@@ -19,8 +19,16 @@ export async function writeOutbox(trx: Kysely<Database>, events: OutboxEvent[]):
       .select(['webhook_endpoints.id', 'webhook_endpoints.events'])
       // An endpoint disabled for failing keeps collecting (delivered once it is re-enabled);
       // one its owner turned off does not.
-      .where((eb) => eb.or([eb('webhook_endpoints.status', '=', 'active'), eb('webhook_endpoints.disabled_reason', '!=', DISABLED_BY_OWNER)]));
-    endpoints = event.userId === null ? endpoints.where('users.is_admin', '=', 1) : endpoints.where('webhook_endpoints.user_id', '=', event.userId);
+      .where((eb) =>
+        eb.or([
+          eb('webhook_endpoints.status', '=', 'active'),
+          eb('webhook_endpoints.disabled_reason', '!=', DISABLED_BY_OWNER),
+        ]),
+      );
+    endpoints =
+      event.userId === null
+        ? endpoints.where('users.is_admin', '=', 1)
+        : endpoints.where('webhook_endpoints.user_id', '=', event.userId);
     const targets = (await endpoints.execute()).filter((e) => subscribed(JSON.parse(e.events) as string[], event.type));
     if (targets.length === 0) continue;
     await trx
@@ -41,7 +49,11 @@ export async function writeOutbox(trx: Kysely<Database>, events: OutboxEvent[]):
 }
 
 /** Runs `work` and writes `events` in one transaction (or just `work`'s writes when there are none). */
-export async function withEvents<T>(db: Kysely<Database>, events: OutboxEvent[], work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+export async function withEvents<T>(
+  db: Kysely<Database>,
+  events: OutboxEvent[],
+  work: (trx: Kysely<Database>) => Promise<T>,
+): Promise<T> {
   return db.transaction().execute(async (trx) => {
     const result = await work(trx);
     await writeOutbox(trx, events);

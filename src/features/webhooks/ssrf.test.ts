@@ -15,10 +15,29 @@ const HOUR = 3_600_000;
 
 describe('isPublicAddress', () => {
   const refused = [
-    '127.0.0.1', '127.1.2.3', '0.0.0.0', '10.0.0.1', '10.255.255.255', '172.16.0.1', '172.31.255.255', '192.168.1.1',
-    '169.254.169.254', '100.64.0.1', '224.0.0.1', '255.255.255.255',
-    '::1', '::', 'fc00::1', 'fd12:3456::1', 'fe80::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '::ffff:169.254.169.254',
-    'not an address', '',
+    '127.0.0.1',
+    '127.1.2.3',
+    '0.0.0.0',
+    '10.0.0.1',
+    '10.255.255.255',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '224.0.0.1',
+    '255.255.255.255',
+    '::1',
+    '::',
+    'fc00::1',
+    'fd12:3456::1',
+    'fe80::1',
+    'ff02::1',
+    '::ffff:127.0.0.1',
+    '::ffff:10.0.0.1',
+    '::ffff:169.254.169.254',
+    'not an address',
+    '',
   ];
   for (const ip of refused) it(`refuses ${ip || '(empty)'}`, () => assert.equal(isPublicAddress(ip), false));
   for (const ip of ['93.184.216.34', '8.8.8.8', '2606:2800:220:1::1', '::ffff:93.184.216.34']) {
@@ -33,7 +52,10 @@ describe('delivery-time guard (createDeliver)', () => {
   });
   after(() => receiver.close());
 
-  const deliver = (allowPrivate: boolean, url: string) => createDeliver({ allowPrivate, timeoutMs: 1000, connectTimeoutMs: 1000 })(url, '{}', { 'content-type': 'application/json' });
+  const deliver = (allowPrivate: boolean, url: string) =>
+    createDeliver({ allowPrivate, timeoutMs: 1000, connectTimeoutMs: 1000 })(url, '{}', {
+      'content-type': 'application/json',
+    });
 
   it('refuses a hostname that resolves to loopback, and sends nothing', async () => {
     receiver.clear();
@@ -83,22 +105,47 @@ describe('registration without WEBHOOK_ALLOW_PRIVATE', () => {
   after(() => server.dispose());
 
   const refused = [
-    'http://127.0.0.1/hook', 'https://127.0.0.1/hook', 'https://10.0.0.1/hook', 'https://172.16.0.1/hook', 'https://192.168.1.1/hook',
-    'https://169.254.169.254/latest/meta-data/', 'https://100.64.0.1/hook', 'https://localhost/hook', 'https://api.localhost/hook',
-    'https://[::1]/hook', 'https://[fc00::1]/hook', 'https://[fe80::1]/hook', 'https://[::ffff:127.0.0.1]/hook',
-    'https://2130706433/hook', 'https://0x7f.0.0.1/hook', 'https://0/hook',
+    'http://127.0.0.1/hook',
+    'https://127.0.0.1/hook',
+    'https://10.0.0.1/hook',
+    'https://172.16.0.1/hook',
+    'https://192.168.1.1/hook',
+    'https://169.254.169.254/latest/meta-data/',
+    'https://100.64.0.1/hook',
+    'https://localhost/hook',
+    'https://api.localhost/hook',
+    'https://[::1]/hook',
+    'https://[fc00::1]/hook',
+    'https://[fe80::1]/hook',
+    'https://[::ffff:127.0.0.1]/hook',
+    'https://2130706433/hook',
+    'https://0x7f.0.0.1/hook',
+    'https://0/hook',
   ];
   for (const url of refused) {
     it(`refuses ${url} with 400 naming url`, async () => {
-      await expectApiError(await user.browser.postJson('/v2/webhooks', { url, events: ['*'] }), 400, 'VALIDATION_FAILED', { field: 'url' });
+      await expectApiError(
+        await user.browser.postJson('/v2/webhooks', { url, events: ['*'] }),
+        400,
+        'VALIDATION_FAILED',
+        { field: 'url' },
+      );
     });
   }
 
   it('refuses changing an endpoint to a private address', async () => {
-    const res = await user.browser.postJson('/v2/webhooks', { url: 'https://example.com/hook', events: ['api_key.created'] });
+    const res = await user.browser.postJson('/v2/webhooks', {
+      url: 'https://example.com/hook',
+      events: ['api_key.created'],
+    });
     assert.equal(res.status, 201);
     const { id } = (await res.json()) as { id: string };
-    await expectApiError(await browserJson(user.browser, 'PATCH', `/v2/webhooks/${id}`, { url: 'https://169.254.169.254/' }), 400, 'VALIDATION_FAILED', { field: 'url' });
+    await expectApiError(
+      await browserJson(user.browser, 'PATCH', `/v2/webhooks/${id}`, { url: 'https://169.254.169.254/' }),
+      400,
+      'VALIDATION_FAILED',
+      { field: 'url' },
+    );
     const after = (await (await browserJson(user.browser, 'GET', `/v2/webhooks/${id}`)).json()) as { url: string };
     assert.equal(after.url, 'https://example.com/hook');
     await browserJson(user.browser, 'DELETE', `/v2/webhooks/${id}`);
@@ -108,19 +155,34 @@ describe('registration without WEBHOOK_ALLOW_PRIVATE', () => {
 describe('an endpoint registered with WEBHOOK_ALLOW_PRIVATE, delivered after it is turned off', () => {
   it('is refused at delivery time: the receiver gets nothing and the log says why', async () => {
     const receiver = await WebhookReceiver.start();
-    let server = await startTestServer({ env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1' }, webhookPollMs: HOUR });
+    let server = await startTestServer({
+      env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1' },
+      webhookPollMs: HOUR,
+    });
     const dir = server.dir;
     try {
       const user = await credentialFactory(server).user();
-      const ep = (await (await user.browser.postJson('/v2/webhooks', { url: receiver.url(), events: ['api_key.created'] })).json()) as { id: string };
+      const ep = (await (
+        await user.browser.postJson('/v2/webhooks', { url: receiver.url(), events: ['api_key.created'] })
+      ).json()) as { id: string };
       await server.close();
       await new Promise((resolve) => setTimeout(resolve, 10)); // let fetch see the closed keep-alive sockets (as restart() does)
-      server = await startTestServer({ env: credentialServerEnv, webhookPollMs: HOUR, dir, port: server.port, database: server.database });
+      server = await startTestServer({
+        env: credentialServerEnv,
+        webhookPollMs: HOUR,
+        dir,
+        port: server.port,
+        database: server.database,
+      });
       const made = await user.browser.postJson('/v2/api-keys', { name: 'k', scopes: ['read:users'] });
       assert.equal(made.status, 201);
       await server.built.webhookWorker.tick();
       assert.equal(receiver.requests.length, 0, 'nothing reached the loopback receiver');
-      const [d] = ((await (await browserJson(user.browser, 'GET', `/v2/webhooks/${ep.id}/deliveries`)).json()) as { data: { status: string; error: string }[] }).data;
+      const [d] = (
+        (await (await browserJson(user.browser, 'GET', `/v2/webhooks/${ep.id}/deliveries`)).json()) as {
+          data: { status: string; error: string }[];
+        }
+      ).data;
       assert.equal(d!.status, 'pending');
       assert.match(d!.error, /non-public/);
     } finally {

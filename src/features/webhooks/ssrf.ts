@@ -1,5 +1,5 @@
 import dns from 'node:dns';
-import net from 'node:net';
+import type net from 'node:net';
 import ipaddr from 'ipaddr.js';
 
 /**
@@ -28,9 +28,12 @@ export function guardedLookup(allowPrivate: boolean): net.LookupFunction {
       const list = addresses as dns.LookupAddress[];
       const usable = allowPrivate ? list : list.filter((a) => isPublicAddress(a.address));
       if (usable.length === 0) {
-        return (callback as (e: Error) => void)(new BlockedAddressError(`${hostname} resolves to a non-public address`));
+        return (callback as (e: Error) => void)(
+          new BlockedAddressError(`${hostname} resolves to a non-public address`),
+        );
       }
-      if ((options as dns.LookupOptions).all) return (callback as (e: null, a: dns.LookupAddress[]) => void)(null, usable);
+      if ((options as dns.LookupOptions).all)
+        return (callback as (e: null, a: dns.LookupAddress[]) => void)(null, usable);
       return (callback as (e: null, a: string, f: number) => void)(null, usable[0]!.address, usable[0]!.family);
     });
   };

@@ -32,9 +32,14 @@ export function createWebhooksRepo(db: DB) {
     async insertEndpointWithin(row: WebhookEndpointRow, max: number): Promise<boolean> {
       try {
         await db.transaction().execute(async (trx) => {
-          if (postgres) await trx.selectFrom('users').select('id').where('id', '=', row.user_id).forNoKeyUpdate().execute();
+          if (postgres)
+            await trx.selectFrom('users').select('id').where('id', '=', row.user_id).forNoKeyUpdate().execute();
           await trx.insertInto('webhook_endpoints').values(row).execute();
-          const counted = await trx.selectFrom('webhook_endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', row.user_id).executeTakeFirst();
+          const counted = await trx
+            .selectFrom('webhook_endpoints')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('user_id', '=', row.user_id)
+            .executeTakeFirst();
           if (Number(counted?.n ?? 0) > max) throw new OverLimit();
         });
         return true;
@@ -47,7 +52,12 @@ export function createWebhooksRepo(db: DB) {
       return db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
     },
     async listEndpoints(userId: string): Promise<WebhookEndpointRow[]> {
-      return db.selectFrom('webhook_endpoints').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').execute();
+      return db
+        .selectFrom('webhook_endpoints')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .orderBy('created_at', 'desc')
+        .execute();
     },
     async updateEndpoint(id: string, changes: Partial<WebhookEndpointRow>): Promise<void> {
       await db.updateTable('webhook_endpoints').set(changes).where('id', '=', id).execute();
@@ -79,11 +89,21 @@ export function createWebhooksRepo(db: DB) {
         .execute();
     },
     async findDelivery(endpointId: string, id: string): Promise<WebhookDeliveryRow | undefined> {
-      return db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).where('endpoint_id', '=', endpointId).executeTakeFirst();
+      return db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where('id', '=', id)
+        .where('endpoint_id', '=', endpointId)
+        .executeTakeFirst();
     },
     /** Gives a claimed delivery back unattempted (shutdown): the next claimer sends it at once. */
     async release(id: string): Promise<void> {
-      await db.updateTable('webhook_deliveries').set({ locked_until: null }).where('id', '=', id).where('status', '=', 'pending').execute();
+      await db
+        .updateTable('webhook_deliveries')
+        .set({ locked_until: null })
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .execute();
     },
     /** Queues a delivery again now (same event, so the same webhook-id). */
     async requeue(id: string, now: number): Promise<void> {
@@ -113,25 +133,57 @@ export function createWebhooksRepo(db: DB) {
           'webhook_endpoints.previous_secret_enc',
           'webhook_endpoints.previous_secret_until',
         ])
-        .where('webhook_deliveries.id', 'in', claimed.map((c) => c.id))
+        .where(
+          'webhook_deliveries.id',
+          'in',
+          claimed.map((c) => c.id),
+        )
         .execute();
     },
 
     /** The attempts of these deliveries, oldest first. */
     async attemptsOf(deliveryIds: string[]) {
       if (deliveryIds.length === 0) return [];
-      return db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveryIds).orderBy('attempt').execute();
+      return db
+        .selectFrom('webhook_attempts')
+        .selectAll()
+        .where('delivery_id', 'in', deliveryIds)
+        .orderBy('attempt')
+        .execute();
     },
 
     async recordSuccess(d: DueDelivery, at: number, statusCode: number, latencyMs: number): Promise<void> {
       await db.transaction().execute(async (trx) => {
-        await trx.insertInto('webhook_attempts').values({ delivery_id: d.id, attempt: d.attempts + 1, at, status_code: statusCode, latency_ms: latencyMs, error: null }).execute();
+        await trx
+          .insertInto('webhook_attempts')
+          .values({
+            delivery_id: d.id,
+            attempt: d.attempts + 1,
+            at,
+            status_code: statusCode,
+            latency_ms: latencyMs,
+            error: null,
+          })
+          .execute();
         await trx
           .updateTable('webhook_deliveries')
-          .set({ status: 'succeeded', attempts: d.attempts + 1, locked_until: null, last_status_code: statusCode, last_error: null, last_latency_ms: latencyMs, last_attempt_at: at, delivered_at: at })
+          .set({
+            status: 'succeeded',
+            attempts: d.attempts + 1,
+            locked_until: null,
+            last_status_code: statusCode,
+            last_error: null,
+            last_latency_ms: latencyMs,
+            last_attempt_at: at,
+            delivered_at: at,
+          })
           .where('id', '=', d.id)
           .execute();
-        await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', d.endpoint_id).execute();
+        await trx
+          .updateTable('webhook_endpoints')
+          .set({ failing_since: null })
+          .where('id', '=', d.endpoint_id)
+          .execute();
       });
     },
 
@@ -142,13 +194,26 @@ export function createWebhooksRepo(db: DB) {
      */
     async recordFailure(
       d: DueDelivery,
-      outcome: { at: number; statusCode: number | null; latencyMs: number; error: string; nextAttemptAt: number | null },
+      outcome: {
+        at: number;
+        statusCode: number | null;
+        latencyMs: number;
+        error: string;
+        nextAttemptAt: number | null;
+      },
       disable: { failingSinceBefore: number; event: (endpoint: WebhookEndpointRow) => OutboxEvent },
     ): Promise<void> {
       await db.transaction().execute(async (trx) => {
         await trx
           .insertInto('webhook_attempts')
-          .values({ delivery_id: d.id, attempt: d.attempts + 1, at: outcome.at, status_code: outcome.statusCode, latency_ms: outcome.latencyMs, error: outcome.error.slice(0, 500) })
+          .values({
+            delivery_id: d.id,
+            attempt: d.attempts + 1,
+            at: outcome.at,
+            status_code: outcome.statusCode,
+            latency_ms: outcome.latencyMs,
+            error: outcome.error.slice(0, 500),
+          })
           .execute();
         await trx
           .updateTable('webhook_deliveries')
@@ -169,8 +234,17 @@ export function createWebhooksRepo(db: DB) {
           .set({ failing_since: sql<number>`coalesce(failing_since, ${outcome.at})` })
           .where('id', '=', d.endpoint_id)
           .execute();
-        const endpoint = await trx.selectFrom('webhook_endpoints').selectAll().where('id', '=', d.endpoint_id).executeTakeFirst();
-        if (endpoint && endpoint.status === 'active' && endpoint.failing_since !== null && endpoint.failing_since <= disable.failingSinceBefore) {
+        const endpoint = await trx
+          .selectFrom('webhook_endpoints')
+          .selectAll()
+          .where('id', '=', d.endpoint_id)
+          .executeTakeFirst();
+        if (
+          endpoint &&
+          endpoint.status === 'active' &&
+          endpoint.failing_since !== null &&
+          endpoint.failing_since <= disable.failingSinceBefore
+        ) {
           await trx
             .updateTable('webhook_endpoints')
             .set({ status: 'disabled', disabled_reason: DISABLED_FAILING, updated_at: outcome.at })
@@ -183,7 +257,11 @@ export function createWebhooksRepo(db: DB) {
 
     /** Oldest undelivered work, for metrics and tests. */
     async pendingCount(): Promise<number> {
-      const row = await db.selectFrom('webhook_deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'pending').executeTakeFirst();
+      const row = await db
+        .selectFrom('webhook_deliveries')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
       return Number(row?.n ?? 0);
     },
   };

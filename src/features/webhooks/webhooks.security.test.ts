@@ -69,11 +69,15 @@ function sharedDeliveryOf(env: MatrixEnv, owner: TestUser, endpointId: string) {
 
 /** Another user's endpoint is 403 (the seed's "verify resource ownership"), unless admin:all. */
 const owned = { othersAre: 'forbidden' } as const;
-const endpointPath = async (ctx: RequestContext, suffix = '') => `/v2/webhooks/${await sharedEndpointOf(ownerOf(ctx))}${suffix}`;
+const endpointPath = async (ctx: RequestContext, suffix = '') =>
+  `/v2/webhooks/${await sharedEndpointOf(ownerOf(ctx))}${suffix}`;
 
 const routes: RouteFixtures = {
   createWebhook: {
-    request: async ({ method }) => ({ path: '/v2/webhooks', body: { url: await receiverUrl(), events: ['application.created'], description: `Registered with ${method}` } }),
+    request: async ({ method }) => ({
+      path: '/v2/webhooks',
+      body: { url: await receiverUrl(), events: ['application.created'], description: `Registered with ${method}` },
+    }),
     check(res, { method }) {
       assert.match(String(res.body!['id']), /^whk_/);
       assert.equal(res.body!['description'], `Registered with ${method}`);
@@ -111,7 +115,9 @@ const routes: RouteFixtures = {
   deleteWebhook: {
     owned,
     // A successful deletion consumes its endpoint: a new one each time.
-    request: async (ctx) => ({ path: `/v2/webhooks/${ctx.succeeds ? await endpointOf(ownerOf(ctx)) : await sharedEndpointOf(ownerOf(ctx))}` }),
+    request: async (ctx) => ({
+      path: `/v2/webhooks/${ctx.succeeds ? await endpointOf(ownerOf(ctx)) : await sharedEndpointOf(ownerOf(ctx))}`,
+    }),
     check(res) {
       assert.equal(res.body, null);
     },
@@ -138,7 +144,9 @@ const routes: RouteFixtures = {
       const owner = ownerOf(ctx);
       const endpoint = await sharedEndpointOf(owner);
       // A successful redelivery queues its delivery again (a second one would be 409): a new one each time.
-      const delivery = ctx.succeeds ? await deliveredTo(ctx.env, owner, endpoint) : await sharedDeliveryOf(ctx.env, owner, endpoint);
+      const delivery = ctx.succeeds
+        ? await deliveredTo(ctx.env, owner, endpoint)
+        : await sharedDeliveryOf(ctx.env, owner, endpoint);
       return { path: `/v2/webhooks/${endpoint}/deliveries/${delivery}/redeliver` };
     },
     check(res) {
@@ -156,7 +164,14 @@ securityMatrix(
       async run(env) {
         const id = await endpointOf(env.bob);
         const cookie = { Cookie: env.alice.browser.jar.header() };
-        assertForbidden(await env.send({ method: 'PATCH', path: `/v2/webhooks/${id}`, headers: cookie, body: { url: 'https://evil.example/steal', status: 'disabled' } }));
+        assertForbidden(
+          await env.send({
+            method: 'PATCH',
+            path: `/v2/webhooks/${id}`,
+            headers: cookie,
+            body: { url: 'https://evil.example/steal', status: 'disabled' },
+          }),
+        );
         assertForbidden(await env.send({ method: 'POST', path: `/v2/webhooks/${id}/secret`, headers: cookie }));
         assertForbidden(await env.send({ method: 'DELETE', path: `/v2/webhooks/${id}`, headers: cookie }));
         const res = await env.bob.browser.get(`/v2/webhooks/${id}`);
@@ -172,7 +187,11 @@ securityMatrix(
       async run(env) {
         const bobs = await sharedEndpointOf(env.bob);
         for (const method of BEARER_METHODS) {
-          const res = await env.send({ method: 'GET', path: '/v2/webhooks', authorization: `Bearer ${await env.token(method, env.admin, ['admin:all'])}` });
+          const res = await env.send({
+            method: 'GET',
+            path: '/v2/webhooks',
+            authorization: `Bearer ${await env.token(method, env.admin, ['admin:all'])}`,
+          });
           assert.equal(res.status, 200);
           assert.ok(!(res.body!['data'] as Endpoint[]).some((e) => e.id === bobs), method);
         }
@@ -184,7 +203,14 @@ securityMatrix(
       label: 'a JWT with admin:all whose sub is not a Latchkey account cannot manage endpoints (403 FORBIDDEN)',
       async run(env) {
         const auth = `Bearer ${env.jwtFor('user_123', ['admin:all'])}`;
-        assertForbiddenCode(await env.send({ method: 'POST', path: '/v2/webhooks', authorization: auth, body: { url: await receiverUrl(), events: ['api_key.created'] } }));
+        assertForbiddenCode(
+          await env.send({
+            method: 'POST',
+            path: '/v2/webhooks',
+            authorization: auth,
+            body: { url: await receiverUrl(), events: ['api_key.created'] },
+          }),
+        );
         assertForbiddenCode(await env.send({ method: 'GET', path: '/v2/webhooks', authorization: auth }));
       },
     },

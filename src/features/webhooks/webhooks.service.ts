@@ -67,7 +67,14 @@ export const deliveryViewSchema = z.object({
     }),
   ),
 });
-type AttemptRow = { delivery_id: string; attempt: number; at: number; status_code: number | null; latency_ms: number; error: string | null };
+type AttemptRow = {
+  delivery_id: string;
+  attempt: number;
+  at: number;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+};
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -96,11 +103,24 @@ const deliveryView = (row: WebhookDeliveryRow & { type: string }, attempts: Atte
   next_attempt_at: row.status === 'pending' ? iso(row.next_attempt_at) : null,
   delivered_at: iso(row.delivered_at),
   created_at: iso(row.created_at)!,
-  attempt_log: attempts.map((a) => ({ attempt: a.attempt, at: iso(a.at)!, response_code: a.status_code, latency_ms: a.latency_ms, error: a.error })),
+  attempt_log: attempts.map((a) => ({
+    attempt: a.attempt,
+    at: iso(a.at)!,
+    response_code: a.status_code,
+    latency_ms: a.latency_ms,
+    error: a.error,
+  })),
 });
 
 /** /v2/webhooks: endpoints, their secrets (shown once, sealed at rest), the delivery log. */
-export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox; now(): number; allowPrivate: boolean; secretOverlapMs: number; maxEndpoints: number }) {
+export function createWebhooksService(deps: {
+  repo: WebhooksRepo;
+  box: SecretBox;
+  now(): number;
+  allowPrivate: boolean;
+  secretOverlapMs: number;
+  maxEndpoints: number;
+}) {
   const { repo, box, now } = deps;
 
   /** https to a public host; http and private addresses only with WEBHOOK_ALLOW_PRIVATE. */
@@ -114,10 +134,14 @@ export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox
     if (url.protocol !== 'https:' && !(deps.allowPrivate && url.protocol === 'http:')) {
       throw validationFailed('url: must use https', 'url');
     }
-    if (url.username || url.password || url.hash) throw validationFailed('url: must not contain credentials or a fragment', 'url');
+    if (url.username || url.password || url.hash)
+      throw validationFailed('url: must not contain credentials or a fragment', 'url');
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const literal = /^[\d.]+$/.test(host) || host.includes(':');
-    if (!deps.allowPrivate && (host === 'localhost' || host.endsWith('.localhost') || (literal && !isPublicAddress(host)))) {
+    if (
+      !deps.allowPrivate &&
+      (host === 'localhost' || host.endsWith('.localhost') || (literal && !isPublicAddress(host)))
+    ) {
       throw validationFailed('url: must not point to a loopback, private or link-local address', 'url');
     }
     return url.toString();
@@ -152,7 +176,10 @@ export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox
       // 409, not 400: the request is well formed; the account's current state refuses it (as
       // for a delivery already queued), and deleting an endpoint makes it acceptable.
       if (!(await repo.insertEndpointWithin(row, deps.maxEndpoints))) {
-        throw new AppError('CONFLICT', `An account may have at most ${deps.maxEndpoints} webhook endpoints; delete one to add another`);
+        throw new AppError(
+          'CONFLICT',
+          `An account may have at most ${deps.maxEndpoints} webhook endpoints; delete one to add another`,
+        );
       }
       return { ...toView(row), secret };
     },
@@ -182,20 +209,37 @@ export function createWebhooksService(deps: { repo: WebhooksRepo; box: SecretBox
       await repo.deleteEndpoint(id);
     },
     /** A new secret (shown once); deliveries carry signatures with both for the overlap. */
-    async rotateSecret(caller: Principal, id: string): Promise<EndpointView & { secret: string; previous_secret_expires_at: string }> {
+    async rotateSecret(
+      caller: Principal,
+      id: string,
+    ): Promise<EndpointView & { secret: string; previous_secret_expires_at: string }> {
       const row = await owned(caller, id);
       const secret = newWebhookSecret();
       const t = now();
-      const changes = { secret_enc: box.seal(secret), previous_secret_enc: row.secret_enc, previous_secret_until: t + deps.secretOverlapMs, updated_at: t };
+      const changes = {
+        secret_enc: box.seal(secret),
+        previous_secret_enc: row.secret_enc,
+        previous_secret_until: t + deps.secretOverlapMs,
+        updated_at: t,
+      };
       await repo.updateEndpoint(id, changes);
-      return { ...toView({ ...row, ...changes }), secret, previous_secret_expires_at: iso(changes.previous_secret_until)! };
+      return {
+        ...toView({ ...row, ...changes }),
+        secret,
+        previous_secret_expires_at: iso(changes.previous_secret_until)!,
+      };
     },
     async deliveries(caller: Principal, id: string, limitInput: unknown) {
       await owned(caller, id);
       const limit = Math.min(Math.max(Number(limitInput) || 50, 1), 200);
       const rows = await repo.listDeliveries(id, limit);
       const attempts = await repo.attemptsOf(rows.map((r) => r.id));
-      return rows.map((r) => deliveryView(r, attempts.filter((a) => a.delivery_id === r.id)));
+      return rows.map((r) =>
+        deliveryView(
+          r,
+          attempts.filter((a) => a.delivery_id === r.id),
+        ),
+      );
     },
     async redeliver(caller: Principal, id: string, deliveryId: string): Promise<void> {
       await owned(caller, id);

@@ -3,13 +3,26 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import { api, credentialFactory, credentialServerEnv, type CredentialFactory, type TestUser } from '../../../test/support/credentials.ts';
+import {
+  api,
+  credentialFactory,
+  credentialServerEnv,
+  type CredentialFactory,
+  type TestUser,
+} from '../../../test/support/credentials.ts';
 import { browserJson, expectApiError } from '../../../test/support/api.ts';
 import { dumpDatabase, sqliteFileOf } from '../../../test/support/db-dump.ts';
 import { createSecretBox } from '../../shared/encryption.ts';
 import { codeFlow, refresh, token, REDIRECT_URI } from '../../../test/support/oauth.ts';
 import { registerApp } from '../../../test/support/http.ts';
-import { WebhookReceiver, eventOf, seedAccepts, standardAccepts, standardVerify, type ReceivedWebhook } from '../../../test/support/webhook-receiver.ts';
+import {
+  WebhookReceiver,
+  eventOf,
+  seedAccepts,
+  standardAccepts,
+  standardVerify,
+  type ReceivedWebhook,
+} from '../../../test/support/webhook-receiver.ts';
 
 // Webhooks (issue 5) end to end: real endpoints registered over /v2/webhooks, real events caused
 // through the API and the OAuth flow, delivered by the server's worker to a real local receiver and
@@ -22,14 +35,45 @@ const HOUR = 60 * MINUTE;
 const SCHEDULE = [5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR];
 const SECRET_SHAPE = /^whsec_[A-Za-z0-9+/]{43}=$/;
 const USER_EVENTS = [
-  'api_key.created', 'api_key.revoked', 'api_key.rotated',
-  'application.created', 'application.deleted', 'application.secret_rotated',
-  'consent.granted', 'consent.revoked', 'grant.revoked',
+  'api_key.created',
+  'api_key.revoked',
+  'api_key.rotated',
+  'application.created',
+  'application.deleted',
+  'application.secret_rotated',
+  'consent.granted',
+  'consent.revoked',
+  'grant.revoked',
 ];
 
-interface Endpoint { id: string; url: string; events: string[]; status: string; secret?: string; failing_since: string | null; disabled_reason: string | null }
-interface Attempt { attempt: number; at: string; response_code: number | null; latency_ms: number; error: string | null }
-interface Delivery { id: string; event_id: string; event_type: string; status: string; attempts: number; response_code: number | null; latency_ms: number | null; error: string | null; next_attempt_at: string | null; attempt_log: Attempt[] }
+interface Endpoint {
+  id: string;
+  url: string;
+  events: string[];
+  status: string;
+  secret?: string;
+  failing_since: string | null;
+  disabled_reason: string | null;
+}
+interface Attempt {
+  attempt: number;
+  at: string;
+  response_code: number | null;
+  latency_ms: number;
+  error: string | null;
+}
+interface Delivery {
+  id: string;
+  event_id: string;
+  event_type: string;
+  status: string;
+  attempts: number;
+  response_code: number | null;
+  latency_ms: number | null;
+  error: string | null;
+  next_attempt_at: string | null;
+  attempt_log: Attempt[];
+}
 
 async function json<T>(res: Response, status: number): Promise<T> {
   const text = await res.text();
@@ -38,9 +82,12 @@ async function json<T>(res: Response, status: number): Promise<T> {
 }
 const register = async (u: TestUser, url: string, events: string[] = ['*']) =>
   json<Endpoint & { secret: string }>(await u.browser.postJson('/v2/webhooks', { url, events }), 201);
-const deliveries = async (u: TestUser, id: string) => (await json<{ data: Delivery[] }>(await browserJson(u.browser, 'GET', `/v2/webhooks/${id}/deliveries`), 200)).data;
-const getEndpoint = async (u: TestUser, id: string) => json<Endpoint>(await browserJson(u.browser, 'GET', `/v2/webhooks/${id}`), 200);
-const newKey = async (u: TestUser, name = 'k') => json<{ id: string; key: string }>(await u.browser.postJson('/v2/api-keys', { name, scopes: ['read:users'] }), 201);
+const deliveries = async (u: TestUser, id: string) =>
+  (await json<{ data: Delivery[] }>(await browserJson(u.browser, 'GET', `/v2/webhooks/${id}/deliveries`), 200)).data;
+const getEndpoint = async (u: TestUser, id: string) =>
+  json<Endpoint>(await browserJson(u.browser, 'GET', `/v2/webhooks/${id}`), 200);
+const newKey = async (u: TestUser, name = 'k') =>
+  json<{ id: string; key: string }>(await u.browser.postJson('/v2/api-keys', { name, scopes: ['read:users'] }), 201);
 
 /** Every check a receiver makes of every delivery. */
 function assertGenuine(r: ReceivedWebhook, secret: string, opts: { standard?: boolean } = {}) {
@@ -52,7 +99,8 @@ function assertGenuine(r: ReceivedWebhook, secret: string, opts: { standard?: bo
   assert.equal(r.headers['webhook-id'], event.id);
   assert.match(r.headers['webhook-timestamp'] ?? '', /^\d{10}$/);
   assert.ok(seedAccepts(r, secret), `seed verifier accepts ${event.type}`);
-  if (opts.standard !== false) assert.doesNotThrow(() => standardVerify(r, secret), `standardwebhooks accepts ${event.type}`);
+  if (opts.standard !== false)
+    assert.doesNotThrow(() => standardVerify(r, secret), `standardwebhooks accepts ${event.type}`);
 }
 
 describe('webhooks', () => {
@@ -76,7 +124,12 @@ describe('webhooks', () => {
 
   before(async () => {
     server = await startTestServer({
-      env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1', REFRESH_TOKEN_REUSE_GRACE: '0', WEBHOOK_SECRET_OVERLAP: '60' },
+      env: {
+        ...credentialServerEnv,
+        WEBHOOK_ALLOW_PRIVATE: '1',
+        REFRESH_TOKEN_REUSE_GRACE: '0',
+        WEBHOOK_SECRET_OVERLAP: '60',
+      },
       now: () => clock,
       webhookPollMs: HOUR,
     });
@@ -94,7 +147,11 @@ describe('webhooks', () => {
     it('creates with the secret shown once; get, list, update, delete never show it', async () => {
       const alice = await make.user({ tag: 'alice' });
       const r = await receiver();
-      const res = await alice.browser.postJson('/v2/webhooks', { url: r.url(), events: ['api_key.created', 'consent.granted'], description: 'mine' });
+      const res = await alice.browser.postJson('/v2/webhooks', {
+        url: r.url(),
+        events: ['api_key.created', 'consent.granted'],
+        description: 'mine',
+      });
       assert.equal(res.headers.get('cache-control'), 'no-store');
       const created = await json<Endpoint & { secret: string }>(res, 201);
       assert.match(created.secret, SECRET_SHAPE);
@@ -105,28 +162,50 @@ describe('webhooks', () => {
       for (const p of [`/v2/webhooks/${created.id}`, '/v2/webhooks']) {
         const text = await (await browserJson(alice.browser, 'GET', p)).text();
         assert.ok(text.includes(created.id), p);
-        assert.ok(!text.includes(created.secret) && !text.includes(created.secret.slice(6)), `${p} never shows the secret`);
+        assert.ok(
+          !text.includes(created.secret) && !text.includes(created.secret.slice(6)),
+          `${p} never shows the secret`,
+        );
         assert.ok(!text.includes('"secret"'), p);
       }
-      const patched = await json<Endpoint>(await browserJson(alice.browser, 'PATCH', `/v2/webhooks/${created.id}`, { events: ['*'] }), 200);
+      const patched = await json<Endpoint>(
+        await browserJson(alice.browser, 'PATCH', `/v2/webhooks/${created.id}`, { events: ['*'] }),
+        200,
+      );
       assert.deepEqual(patched.events, ['*']);
       assert.equal((patched as { secret?: string }).secret, undefined);
       assert.equal((await browserJson(alice.browser, 'DELETE', `/v2/webhooks/${created.id}`)).status, 204);
       // Gone: refused like any endpoint that is not hers (403, the seed's body), which says nothing of existence.
-      await expectApiError(await browserJson(alice.browser, 'GET', `/v2/webhooks/${created.id}`), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
+      await expectApiError(await browserJson(alice.browser, 'GET', `/v2/webhooks/${created.id}`), 403, 'FORBIDDEN', {
+        message: 'Insufficient permissions for this operation',
+      });
     });
 
     it('refuses bad input with 400 naming the field', async () => {
       const u = await make.user();
       const post = (body: unknown) => u.browser.postJson('/v2/webhooks', body);
       await expectApiError(await post({ url: 'not a url', events: ['*'] }), 400, 'VALIDATION_FAILED', { field: 'url' });
-      await expectApiError(await post({ url: 'ftp://127.0.0.1/hook', events: ['*'] }), 400, 'VALIDATION_FAILED', { field: 'url' });
-      const unknown = await expectApiError(await post({ url: 'https://example.com/hook', events: ['api_key.created', 'user.exploded'] }), 400, 'VALIDATION_FAILED');
+      await expectApiError(await post({ url: 'ftp://127.0.0.1/hook', events: ['*'] }), 400, 'VALIDATION_FAILED', {
+        field: 'url',
+      });
+      const unknown = await expectApiError(
+        await post({ url: 'https://example.com/hook', events: ['api_key.created', 'user.exploded'] }),
+        400,
+        'VALIDATION_FAILED',
+      );
       assert.match(unknown.error.field ?? '', /^events/);
-      await expectApiError(await post({ url: 'https://example.com/hook', events: [] }), 400, 'VALIDATION_FAILED', { field: 'events' });
-      await expectApiError(await post({ url: 'https://example.com/hook' }), 400, 'VALIDATION_FAILED', { field: 'events' });
+      await expectApiError(await post({ url: 'https://example.com/hook', events: [] }), 400, 'VALIDATION_FAILED', {
+        field: 'events',
+      });
+      await expectApiError(await post({ url: 'https://example.com/hook' }), 400, 'VALIDATION_FAILED', {
+        field: 'events',
+      });
       assert.equal((await browserJson(u.browser, 'GET', '/v2/webhooks')).status, 200);
-      assert.deepEqual((await json<{ data: unknown[] }>(await browserJson(u.browser, 'GET', '/v2/webhooks'), 200)).data, [], 'nothing was created');
+      assert.deepEqual(
+        (await json<{ data: unknown[] }>(await browserJson(u.browser, 'GET', '/v2/webhooks'), 200)).data,
+        [],
+        'nothing was created',
+      );
     });
 
     it("answers 403 (the seed's body) for another user's endpoint, whatever the operation", async () => {
@@ -134,10 +213,15 @@ describe('webhooks', () => {
       const other = await make.user();
       const ep = await register(owner, (await receiver()).url());
       for (const [method, p, body] of [
-        ['GET', `/v2/webhooks/${ep.id}`], ['PATCH', `/v2/webhooks/${ep.id}`, { events: ['*'] }], ['DELETE', `/v2/webhooks/${ep.id}`],
-        ['POST', `/v2/webhooks/${ep.id}/secret`], ['GET', `/v2/webhooks/${ep.id}/deliveries`],
+        ['GET', `/v2/webhooks/${ep.id}`],
+        ['PATCH', `/v2/webhooks/${ep.id}`, { events: ['*'] }],
+        ['DELETE', `/v2/webhooks/${ep.id}`],
+        ['POST', `/v2/webhooks/${ep.id}/secret`],
+        ['GET', `/v2/webhooks/${ep.id}/deliveries`],
       ] as const) {
-        await expectApiError(await browserJson(other.browser, method, p, body), 403, 'FORBIDDEN', { message: 'Insufficient permissions for this operation' });
+        await expectApiError(await browserJson(other.browser, method, p, body), 403, 'FORBIDDEN', {
+          message: 'Insufficient permissions for this operation',
+        });
       }
       assert.equal((await getEndpoint(owner, ep.id)).status, 'active', 'untouched');
     });
@@ -146,12 +230,19 @@ describe('webhooks', () => {
       const u = await make.user();
       const admin = await make.user({ admin: true });
       const { key } = await make.apiKey(u, ['read:users', 'write:users']);
-      await expectApiError(await fetch(`${server.url}/v2/webhooks`, { headers: { Authorization: `Bearer ${key}` } }), 403, 'FORBIDDEN');
+      await expectApiError(
+        await fetch(`${server.url}/v2/webhooks`, { headers: { Authorization: `Bearer ${key}` } }),
+        403,
+        'FORBIDDEN',
+      );
       const post = await api(server, 'POST', '/v2/webhooks', key, { url: 'https://example.com/h', events: ['*'] });
       assert.equal(post.status, 403);
       assert.equal((await api(server, 'GET', '/v2/webhooks')).status, 401);
       const adminKey = (await make.apiKey(admin, ['admin:all'])).key;
-      const created = await api(server, 'POST', '/v2/webhooks', adminKey, { url: 'https://example.com/h', events: ['user.signed_up'] });
+      const created = await api(server, 'POST', '/v2/webhooks', adminKey, {
+        url: 'https://example.com/h',
+        events: ['user.signed_up'],
+      });
       assert.equal(created.status, 201);
       await api(server, 'DELETE', `/v2/webhooks/${String(created.body!['id'])}`, adminKey);
     });
@@ -165,8 +256,16 @@ describe('webhooks', () => {
     after(() => strict.dispose());
     it('refuses http:// and accepts https:// to a public host', async () => {
       const u = await credentialFactory(strict).user();
-      await expectApiError(await u.browser.postJson('/v2/webhooks', { url: 'http://example.com/hook', events: ['*'] }), 400, 'VALIDATION_FAILED', { field: 'url' });
-      const ok = await u.browser.postJson('/v2/webhooks', { url: 'https://example.com/hook', events: ['api_key.created'] });
+      await expectApiError(
+        await u.browser.postJson('/v2/webhooks', { url: 'http://example.com/hook', events: ['*'] }),
+        400,
+        'VALIDATION_FAILED',
+        { field: 'url' },
+      );
+      const ok = await u.browser.postJson('/v2/webhooks', {
+        url: 'https://example.com/hook',
+        events: ['api_key.created'],
+      });
       assert.equal(ok.status, 201, await ok.text());
     });
   });
@@ -182,13 +281,23 @@ describe('webhooks', () => {
 
     // API keys: created, rotated, revoked.
     const k = await newKey(alice);
-    const rotated = await json<{ id: string; key: string }>(await alice.browser.postJson(`/v2/api-keys/${k.id}/rotate`, {}), 201);
+    const rotated = await json<{ id: string; key: string }>(
+      await alice.browser.postJson(`/v2/api-keys/${k.id}/rotate`, {}),
+      201,
+    );
     assert.equal((await browserJson(alice.browser, 'DELETE', `/v2/api-keys/${rotated.id}`)).status, 200);
     secrets.push(k.key, rotated.key);
 
     // Applications: created, secret rotated; consent granted through the browser flow.
-    const app = await registerApp(alice.browser, { name: 'Hooked app', redirect_uris: [REDIRECT_URI], scopes: ['read:users'] });
-    const newSecret = await json<{ client_secret: string }>(await alice.browser.postJson(`/oauth/applications/${app.client_id}/secret`, {}), 200);
+    const app = await registerApp(alice.browser, {
+      name: 'Hooked app',
+      redirect_uris: [REDIRECT_URI],
+      scopes: ['read:users'],
+    });
+    const newSecret = await json<{ client_secret: string }>(
+      await alice.browser.postJson(`/oauth/applications/${app.client_id}/secret`, {}),
+      200,
+    );
     const client = { client_id: app.client_id, client_secret: newSecret.client_secret };
     secrets.push(app.client_secret!, newSecret.client_secret);
     const first = await codeFlow(server, client, alice);
@@ -196,7 +305,10 @@ describe('webhooks', () => {
     // Refresh-token reuse (grace 0) revokes the grant.
     const second = await refresh(server, client, first.refresh_token!);
     secrets.push(second.access_token, second.refresh_token!);
-    assert.equal((await token(server, client, { grant_type: 'refresh_token', refresh_token: first.refresh_token })).status, 400);
+    assert.equal(
+      (await token(server, client, { grant_type: 'refresh_token', refresh_token: first.refresh_token })).status,
+      400,
+    );
     await until(() => rAlice.types().includes('grant.revoked'), 'grant.revoked');
     // Consent again, then the user takes it back.
     const again = await codeFlow(server, client, alice);
@@ -209,17 +321,29 @@ describe('webhooks', () => {
 
     assert.deepEqual([...new Set(rAlice.types())].sort(), [...USER_EVENTS].sort());
     assert.ok(!rAlice.types().includes('user.signed_up'), 'sign-ups go only to admins');
-    const signup = rAdmin.requests.map(eventOf).find((e) => e.type === 'user.signed_up' && e.data['email'] === bob.email);
+    const signup = rAdmin.requests
+      .map(eventOf)
+      .find((e) => e.type === 'user.signed_up' && e.data['email'] === bob.email);
     assert.ok(signup, 'the admin endpoint got user.signed_up');
     assert.equal(signup.data['id'], bob.id);
 
     for (const r of rAlice.requests) assertGenuine(r, epAlice.secret);
     for (const r of rAdmin.requests) assertGenuine(r, epAdmin.secret);
     const all = [...rAlice.requests, ...rAdmin.requests];
-    assert.equal(new Set(all.map((r) => r.headers['webhook-id'])).size, all.length, 'one delivery per event and endpoint');
-    for (const r of all) for (const s of secrets) assert.ok(!r.body.includes(s), `${eventOf(r).type} body carries no secret`);
-    for (const s of secrets) assert.ok(!JSON.stringify(all.map((r) => r.headers)).includes(s), 'no secret in any header');
-    assert.ok((await deliveries(alice, epAlice.id)).every((d) => d.status === 'succeeded' && d.attempts === 1 && d.response_code === 200));
+    assert.equal(
+      new Set(all.map((r) => r.headers['webhook-id'])).size,
+      all.length,
+      'one delivery per event and endpoint',
+    );
+    for (const r of all)
+      for (const s of secrets) assert.ok(!r.body.includes(s), `${eventOf(r).type} body carries no secret`);
+    for (const s of secrets)
+      assert.ok(!JSON.stringify(all.map((r) => r.headers)).includes(s), 'no secret in any header');
+    assert.ok(
+      (await deliveries(alice, epAlice.id)).every(
+        (d) => d.status === 'succeeded' && d.attempts === 1 && d.response_code === 200,
+      ),
+    );
   });
 
   it('sends only the events an endpoint subscribed to', async () => {
@@ -230,7 +354,10 @@ describe('webhooks', () => {
     await registerApp(u.browser, { name: 'Unwanted', redirect_uris: [REDIRECT_URI], scopes: ['read:users'] });
     await worker().drain();
     assert.deepEqual(r.types(), ['api_key.created']);
-    assert.deepEqual((await deliveries(u, ep.id)).map((d) => d.event_type), ['api_key.created']);
+    assert.deepEqual(
+      (await deliveries(u, ep.id)).map((d) => d.event_type),
+      ['api_key.created'],
+    );
   });
 
   it('retries a 500 after 5 s, not before, with the same webhook-id; the log tells the story', async () => {
@@ -267,7 +394,13 @@ describe('webhooks', () => {
     assert.equal(d!.next_attempt_at, null);
     assert.equal(d!.event_id, r.requests[0]!.headers['webhook-id']);
     // The log keeps every attempt: the earlier error is still there after the success.
-    assert.deepEqual(d!.attempt_log.map((a) => [a.attempt, a.response_code, a.error]), [[1, 500, 'HTTP 500'], [2, 200, null]]);
+    assert.deepEqual(
+      d!.attempt_log.map((a) => [a.attempt, a.response_code, a.error]),
+      [
+        [1, 500, 'HTTP 500'],
+        [2, 200, null],
+      ],
+    );
     assert.ok(d!.attempt_log.every((a) => typeof a.latency_ms === 'number' && !Number.isNaN(Date.parse(a.at))));
   });
 
@@ -325,12 +458,19 @@ describe('webhooks', () => {
     assert.equal(d!.status, 'failed');
     assert.equal(d!.attempts, 8);
     assert.equal(d!.next_attempt_at, null);
-    assert.deepEqual(d!.attempt_log.map((a) => a.attempt), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(
+      d!.attempt_log.map((a) => a.attempt),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
     assert.ok(d!.attempt_log.every((a) => a.response_code === 500 && a.error === 'HTTP 500'));
     clock += 100 * HOUR;
     await worker().drain();
     assert.equal(r.requests.length, 8, 'no attempt after giving up');
-    assert.equal(new Set(r.requests.map((x) => x.headers['webhook-id'])).size, 1, 'every attempt had the same webhook-id');
+    assert.equal(
+      new Set(r.requests.map((x) => x.headers['webhook-id'])).size,
+      1,
+      'every attempt had the same webhook-id',
+    );
     assert.equal((await getEndpoint(u, ep.id)).status, 'active', 'under WEBHOOK_DISABLE_AFTER (5 days): still active');
   });
 
@@ -355,8 +495,16 @@ describe('webhooks', () => {
     await newKey(u);
     await worker().tick();
     const pending = (await deliveries(u, ep.id)).find((x) => x.status === 'pending')!;
-    await expectApiError(await u.browser.postJson(`/v2/webhooks/${ep.id}/deliveries/${pending.id}/redeliver`, {}), 409, 'CONFLICT');
-    await expectApiError(await u.browser.postJson(`/v2/webhooks/${ep.id}/deliveries/dlv_nope/redeliver`, {}), 404, 'NOT_FOUND');
+    await expectApiError(
+      await u.browser.postJson(`/v2/webhooks/${ep.id}/deliveries/${pending.id}/redeliver`, {}),
+      409,
+      'CONFLICT',
+    );
+    await expectApiError(
+      await u.browser.postJson(`/v2/webhooks/${ep.id}/deliveries/dlv_nope/redeliver`, {}),
+      404,
+      'NOT_FOUND',
+    );
     r.respond(200);
   });
 
@@ -406,7 +554,10 @@ describe('webhooks', () => {
     assert.doesNotThrow(() => JSON.parse(tampered.body));
     assert.ok(!seedAccepts(tampered, ep.secret), 'seed verifier refuses the altered body');
     assert.ok(!standardAccepts(tampered, ep.secret), 'standardwebhooks refuses the altered body');
-    assert.ok(!standardAccepts({ ...genuine, headers: { ...genuine.headers, 'webhook-id': 'evt_other' } }, ep.secret), 'another id');
+    assert.ok(
+      !standardAccepts({ ...genuine, headers: { ...genuine.headers, 'webhook-id': 'evt_other' } }, ep.secret),
+      'another id',
+    );
     assert.ok(!seedAccepts(genuine, 'whsec_' + Buffer.alloc(32).toString('base64')), 'another secret');
 
     // A delivery signed 10 minutes ago and replayed now: standardwebhooks refuses its timestamp.
@@ -465,7 +616,10 @@ describe('webhooks across restarts, concurrent workers and failing endpoints', (
     await Promise.all(receivers.map((r) => r.close()));
   });
   const boot = async (opts: Parameters<typeof startTestServer>[0]) => {
-    const s = await startTestServer({ ...opts, env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1', ...opts?.env } });
+    const s = await startTestServer({
+      ...opts,
+      env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1', ...opts?.env },
+    });
     servers.push(s);
     return s;
   };
@@ -513,7 +667,8 @@ describe('webhooks across restarts, concurrent workers and failing endpoints', (
       await register(u, r.url(), ['api_key.created']);
       for (let i = 0; i < 20; i++) await newKey(u, `k${i}`);
       await Promise.all([a.built.webhookWorker.drain(), b.built.webhookWorker.drain(), a.built.webhookWorker.drain()]);
-      for (const end = Date.now() + 5_000; r.requests.length < 20 && Date.now() < end; ) await new Promise((res) => setTimeout(res, 20));
+      for (const end = Date.now() + 5_000; r.requests.length < 20 && Date.now() < end; )
+        await new Promise((res) => setTimeout(res, 20));
       await new Promise((res) => setTimeout(res, 300)); // a few more loop turns: nothing else may arrive
       assert.equal(r.requests.length, 20);
       assert.equal(new Set(r.requests.map((x) => x.headers['webhook-id'])).size, 20);
@@ -559,7 +714,10 @@ describe('webhooks across restarts, concurrent workers and failing endpoints', (
     await w.drain();
     assert.equal(failing.requests.length, 5);
     // Re-enabled: the pending delivery goes out, once.
-    const enabled = await json<Endpoint>(await browserJson(u.browser, 'PATCH', `/v2/webhooks/${ep.id}`, { status: 'active' }), 200);
+    const enabled = await json<Endpoint>(
+      await browserJson(u.browser, 'PATCH', `/v2/webhooks/${ep.id}`, { status: 'active' }),
+      200,
+    );
     assert.equal(enabled.status, 'active');
     assert.equal(enabled.failing_since, null);
     await w.drain();

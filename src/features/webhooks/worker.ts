@@ -85,11 +85,22 @@ export function createWebhookWorker(deps: WorkerDeps) {
     const wait = RETRY_SCHEDULE_MS[d.attempts];
     await deps.repo.recordFailure(
       d,
-      { at, statusCode: outcome.statusCode, latencyMs: outcome.latencyMs, error: outcome.error ?? 'failed', nextAttemptAt: wait === undefined ? null : at + wait },
+      {
+        at,
+        statusCode: outcome.statusCode,
+        latencyMs: outcome.latencyMs,
+        error: outcome.error ?? 'failed',
+        nextAttemptAt: wait === undefined ? null : at + wait,
+      },
       {
         failingSinceBefore: at - deps.disableAfterMs,
         event: (endpoint) =>
-          buildEvent('webhook_endpoint.disabled', endpoint.user_id, { id: endpoint.id, url: endpoint.url, failing_since: new Date(endpoint.failing_since!).toISOString() }, at),
+          buildEvent(
+            'webhook_endpoint.disabled',
+            endpoint.user_id,
+            { id: endpoint.id, url: endpoint.url, failing_since: new Date(endpoint.failing_since!).toISOString() },
+            at,
+          ),
       },
     );
   }
@@ -110,7 +121,13 @@ export function createWebhookWorker(deps: WorkerDeps) {
     const free = deps.concurrency - inFlight.size;
     if (stopped || free <= 0) return [];
     const now = deps.now();
-    const due = await deps.repo.claimDue({ now, lockUntil: now + lockMs, limit: free, perEndpoint: PER_ENDPOINT, perAccount });
+    const due = await deps.repo.claimDue({
+      now,
+      lockUntil: now + lockMs,
+      limit: free,
+      perEndpoint: PER_ENDPOINT,
+      perAccount,
+    });
     return due.map(run);
   }
 
