@@ -20,7 +20,7 @@
       target.focus();
       if (target.select) target.select();
       return document.execCommand('copy');
-    } catch (e) {
+    } catch {
       return false;
     }
   }

@@ -42,6 +42,7 @@ const BACKEND_NAMES = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
 const SQLITE_ONLY = new Set(['test/reliability/crash-safety.test.ts']);
 const COUNTERS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms'];
 // eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 /** One test-runner process over `roots` on `backend`; resolves with its exit status and summary. */

@@ -3,7 +3,7 @@ import { serveProcess } from './serve.ts';
 
 // boot: config -> db -> migrate -> buildApp -> listen; graceful stop on SIGTERM/SIGINT (see serve.ts).
 function main(): Promise<void> {
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
   } catch (err) {

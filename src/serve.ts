@@ -17,7 +17,7 @@ import { serveClusterRateLimits } from './features/rate-limit/cluster-store.ts';
 export async function serveProcess(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const worker = cluster.isWorker;
-  let server;
+  let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer(config, logger, {
       metrics: { processMetrics: true, clusterWorker: worker },

@@ -89,7 +89,10 @@ describe('graceful shutdown on SIGTERM', () => {
           const connects = () =>
             new Promise<boolean>((r) => {
               const s = net.connect(Number(env['PORT']), '127.0.0.1');
-              s.on('connect', () => (s.destroy(), r(true))).on('error', () => r(false));
+              s.on('connect', () => {
+                s.destroy();
+                r(true);
+              }).on('error', () => r(false));
             });
           let accepted = true;
           for (let i = 0; i < 40 && accepted; i++) {

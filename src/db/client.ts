@@ -69,6 +69,7 @@ export function createPostgresPool(url: string, max: number): pg.Pool {
 }
 
 /** True on PostgreSQL: a few queries differ (row locks with SKIP LOCKED, for instance). */
+// biome-ignore lint/suspicious/noExplicitAny: any schema; only the dialect is read
 export function isPostgres(db: Kysely<any>): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }

@@ -25,6 +25,7 @@ export function wrapDialect(inner: Dialect, hooks: DriverHooks): Dialect {
   return {
     createAdapter: () => inner.createAdapter(),
     createQueryCompiler: () => inner.createQueryCompiler(),
+    // biome-ignore lint/suspicious/noExplicitAny: the Dialect interface declares it so
     createIntrospector: (db: Kysely<any>) => inner.createIntrospector(db),
     createDriver: () => wrapDriver(inner.createDriver(), hooks),
   };

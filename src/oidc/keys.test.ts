@@ -6,7 +6,7 @@ import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { api, credentialFactory, credentialServerEnv } from '../../test/support/credentials.ts';
 import { cliDatabaseEnv } from '../../test/support/database.ts';
 import { runCli } from '../../test/support/process.ts';
-import { rotateJwks, type StoredJwks } from './keys.ts';
+import { rotateJwks } from './keys.ts';
 
 // Signing key rotation (`latchkey keys rotate-signing`): new keys first (they sign new tokens),
 // retired keys stay published at /oauth/jwks until every token they signed has expired.

@@ -147,7 +147,7 @@ describe('OAuth error handling', () => {
   it('answers a wrong client secret with 401 invalid_client', async () => {
     const { redirect } = await authorizeAs(server, app, user);
     const code = redirect.searchParams.get('code')!;
-    for (const secret of ['wrong', mintSecret('lkcs'), app.client_secret!.slice(0, -1) + 'x']) {
+    for (const secret of ['wrong', mintSecret('lkcs'), `${app.client_secret!.slice(0, -1)}x`]) {
       const inBody = await token(
         server,
         { ...app, client_secret: secret },

@@ -364,7 +364,7 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
       arb,
       async (c) => {
         const values: Record<string, string> = {};
-        c.route.params.forEach((name, i) => (values[name] = paramValue(c.route, name, c.params[i]!)));
+        for (const [i, name] of c.route.params.entries()) values[name] = paramValue(c.route, name, c.params[i]!);
         const query = c.query.length ? `?${c.query.map(([k, v]) => `${pct(k)}=${pct(v)}`).join('&')}` : c.rawQuery;
         const headers: Record<string, string> = { ...authHeaders(c.persona, c.route.method) };
         if (c.contentType !== null) headers['content-type'] = c.contentType;
@@ -391,7 +391,7 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
     const withBody = routes.filter((r) => r.body?.properties);
     const arb = fc.constantFrom(...withBody).chain((route) => {
       const props = Object.entries(route.body!.properties!);
-      const base = Object.fromEntries(props.map(([k, s]) => [k, plausible(k, s)]));
+      const _base = Object.fromEntries(props.map(([k, s]) => [k, plausible(k, s)]));
       const mutation = fc.oneof(
         // One field of a type the schema does not allow: certainly refused.
         {

@@ -358,7 +358,7 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
       body = renderBody(e.body);
     }
     const values: Record<string, string> = {};
-    route.params.forEach((name, i) => (values[name] = paramValue(route, name, params[i]!, who)));
+    for (const [i, name] of route.params.entries()) values[name] = paramValue(route, name, params[i]!, who);
     const query = returnTo === null ? '' : `?return_to=${pct(returnTo)}`;
     const req: Request = { method: 'POST', path: fillPath(route, values) + query, headers, body };
     // Valid only when this browser's own token arrives as the one string field, or (no field) in the header.
@@ -541,7 +541,7 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
       async (c) => {
         const persona = personas[c.who];
         const values: Record<string, string> = {};
-        c.route.params.forEach((name, i) => (values[name] = paramValue(c.route, name, c.params[i]!, c.who)));
+        for (const [i, name] of c.route.params.entries()) values[name] = paramValue(c.route, name, c.params[i]!, c.who);
         const query = c.query.length ? `?${c.query.map(([k, v]) => `${pct(k)}=${pct(v)}`).join('&')}` : '';
         const headers: Record<string, string> = { 'user-agent': headerSafe(c.header), referer: headerSafe(c.header) };
         if (c.accept) headers['accept'] = c.accept;

@@ -347,6 +347,7 @@ const SPECIAL_STRINGS = [
   'http://0x7f000001/',
   '<%= it.constructor.constructor("return process")() %>',
   '{{7*7}}',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe, sent as text
   '${7*7}',
   '%s%s%s%n',
   'lk_',
@@ -619,7 +620,7 @@ const INTERNALS: RegExp[] = [
   /\b(?:TypeError|ReferenceError|RangeError|AssertionError)\b/,
   /\[object Object\]/,
 ];
-const PATHS = [process.cwd(), os.tmpdir() + '/latchkey-test-'].filter((p) => p.length > 4);
+const PATHS = [process.cwd(), `${os.tmpdir()}/latchkey-test-`].filter((p) => p.length > 4);
 
 const htmlEscape = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -647,7 +648,7 @@ function withoutEchoes(text: string, sent: string[]): string {
 /** Every string inside a value (keys too), for the echo filter. */
 export function stringsIn(value: unknown, out: string[] = []): string[] {
   if (typeof value === 'string') out.push(value);
-  else if (Array.isArray(value)) value.forEach((v) => stringsIn(v, out));
+  else if (Array.isArray(value)) for (const v of value) stringsIn(v, out);
   else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
       out.push(k);

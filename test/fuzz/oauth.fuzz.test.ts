@@ -221,14 +221,14 @@ describe('fuzz: OAuth endpoints', { timeout: 30 * 60_000 }, () => {
       // Some members of the wrong JSON type: numbers, booleans, arrays, objects, null.
       const odd: unknown[] = [1, true, null, ['x'], { a: 'b' }, 1.5e300, [], {}];
       const obj: Record<string, unknown> = {};
-      all.forEach(([k, v], i) =>
+      for (const [i, [k, v]] of all.entries()) {
         Object.defineProperty(obj, k, {
           value: enc.typed.includes(i) ? odd[i % odd.length] : v,
           enumerable: true,
           configurable: true,
           writable: true,
-        }),
-      );
+        });
+      }
       headers['content-type'] = 'application/json';
       return { method: 'POST', path, headers, body: JSON.stringify(obj) };
     }

@@ -104,7 +104,7 @@ export function allowedTypes(schema: JsonSchema): Set<string> {
   const out = new Set<string>();
   const add = (s: JsonSchema) => {
     if (typeof s.type === 'string') out.add(s.type);
-    else if (Array.isArray(s.type)) s.type.forEach((t) => out.add(t));
+    else if (Array.isArray(s.type)) for (const t of s.type) out.add(t);
     for (const sub of [...(s.anyOf ?? []), ...(s.oneOf ?? [])]) add(sub);
     if (s.enum) for (const v of s.enum) out.add(v === null ? 'null' : typeof v);
   };

@@ -310,7 +310,10 @@ describe(`concurrency: ${CLIENTS} clients, mixed workload, ${DURATION_MS / 1000}
   const totalWeight = ops.reduce((s, [w]) => s + w, 0);
   const nextOp = () => {
     let r = Math.random() * totalWeight;
-    for (const op of ops) if ((r -= op[0]) < 0) return op;
+    for (const op of ops) {
+      r -= op[0];
+      if (r < 0) return op;
+    }
     return ops[ops.length - 1]!;
   };
 

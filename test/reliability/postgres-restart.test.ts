@@ -37,6 +37,7 @@ function malformed(a: Answer): string | null {
   if (a.status !== 503) return `${a.kind} answered ${a.status}: ${a.body.slice(0, 200)}`;
   const json = () => {
     try {
+      // biome-ignore lint/suspicious/noExplicitAny: answers of three formats, probed field by field
       return JSON.parse(a.body) as Record<string, any>;
     } catch {
       return null;

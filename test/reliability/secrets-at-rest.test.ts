@@ -140,7 +140,7 @@ describe('secrets at rest after a run of every flow', () => {
       (m) => m[1]!,
     );
     assert.equal(codes.length, 10);
-    codes.forEach((c, i) => secrets.add(`recovery code ${i}`, c));
+    for (const [i, c] of codes.entries()) secrets.add(`recovery code ${i}`, c);
 
     // Sign in with the second factor: a TOTP code (next time step: each is accepted once), and a recovery code.
     for (const code of [totp(Date.now() + 30_000), codes[0]!]) {

@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import type { TestServer } from './server.ts';
-import { Browser, authorize, registerApp, signUp } from './http.ts';
+import { Browser, authorize, registerApp } from './http.ts';
 import { sessionPrincipal } from '../../src/auth/principal.ts';
 
 /** The JWT secret test servers are started with (see credentialServerEnv). */

@@ -93,7 +93,11 @@ export function spawnNode(args: string[], opts: { env?: Record<string, string> }
     partial = parts.pop()!;
     for (const line of parts) {
       lines.push(line);
-      for (const w of waiters) if (w.pattern.test(line)) waiters.delete(w), w.resolve(line);
+      for (const w of waiters) {
+        if (!w.pattern.test(line)) continue;
+        waiters.delete(w);
+        w.resolve(line);
+      }
     }
   });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));

@@ -93,7 +93,7 @@ export function assertForbidden(res: MatrixResponse): void {
 export function assertForbiddenCode(res: MatrixResponse): void {
   assert.equal(res.status, 403, show(res));
   assert.equal((res.body?.['error'] as { code?: string } | undefined)?.code, 'FORBIDDEN', show(res));
-  assert.equal(typeof (res.body?.['error'] as { message?: unknown }).message, 'string');
+  assert.equal(typeof (res.body?.['error'] as { message?: unknown } | undefined)?.message, 'string');
 }
 
 export function assertNotFound(res: MatrixResponse): void {

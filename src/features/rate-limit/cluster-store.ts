@@ -61,7 +61,7 @@ export function createClusterStore(opts: { timeoutMs?: number } = {}): RateLimit
     if (!entry) return;
     sent.delete(msg.id);
     clearTimeout(entry.timer);
-    entry.batch.forEach((w, i) => w.resolve(msg.counts[i]!));
+    for (const [i, w] of entry.batch.entries()) w.resolve(msg.counts[i]!);
   });
 
   function send(): void {
@@ -77,7 +77,10 @@ export function createClusterStore(opts: { timeoutMs?: number } = {}): RateLimit
     timer.unref();
     sent.set(id, { batch, timer });
     const message: HitsMessage = { type: HITS, id, hits: batch.map((w) => w.hit) };
-    if (!process.send || !process.connected) return giveUp();
+    if (!process.send || !process.connected) {
+      giveUp();
+      return;
+    }
     process.send(message, undefined, {}, (err) => {
       if (err) giveUp();
     });

@@ -150,7 +150,10 @@ describe('fair webhook delivery', () => {
     await newKey(u);
     let d: Delivery | undefined;
     await until(
-      async () => ((d = (await deliveries(u, ep.id))[0]), d !== undefined && d.attempts === 1),
+      async () => {
+        d = (await deliveries(u, ep.id))[0];
+        return d !== undefined && d.attempts === 1;
+      },
       'the first attempt to be recorded',
       8_000,
     );

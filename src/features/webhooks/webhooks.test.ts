@@ -550,7 +550,7 @@ describe('webhooks', () => {
     assertGenuine(genuine, ep.secret);
     // One byte changed (still valid JSON): both verifiers refuse.
     const at = genuine.body.indexOf('"api_key.created"') + 1;
-    const tampered = { ...genuine, body: genuine.body.slice(0, at) + 'A' + genuine.body.slice(at + 1) };
+    const tampered = { ...genuine, body: `${genuine.body.slice(0, at)}A${genuine.body.slice(at + 1)}` };
     assert.doesNotThrow(() => JSON.parse(tampered.body));
     assert.ok(!seedAccepts(tampered, ep.secret), 'seed verifier refuses the altered body');
     assert.ok(!standardAccepts(tampered, ep.secret), 'standardwebhooks refuses the altered body');
@@ -558,7 +558,7 @@ describe('webhooks', () => {
       !standardAccepts({ ...genuine, headers: { ...genuine.headers, 'webhook-id': 'evt_other' } }, ep.secret),
       'another id',
     );
-    assert.ok(!seedAccepts(genuine, 'whsec_' + Buffer.alloc(32).toString('base64')), 'another secret');
+    assert.ok(!seedAccepts(genuine, `whsec_${Buffer.alloc(32).toString('base64')}`), 'another secret');
 
     // A delivery signed 10 minutes ago and replayed now: standardwebhooks refuses its timestamp.
     clock = Date.now() - 10 * MINUTE;
