@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: Latchkey against its baselines, side by side, in one run (issue 9).
+ * `npm run bench`: Latchkey against its baselines, side by side, in one run.
  *
  * Every server runs in its own process (peak RSS from /proc/<pid>/status VmHWM, reset before each
  * slice); autocannon drives it from this process over loopback, closed loop, bounded in time.
@@ -487,7 +487,7 @@ function refreshChain(client: Seed['web'], pool: string[]): LoadRequest {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Targets (issue 9)
+// Targets
 
 interface Target {
   id: string;
@@ -974,7 +974,7 @@ async function main(): Promise<void> {
     `API-key lookup alone (findForAuth through Kysely, p50): ${lookupSmall.p50Us} µs at ${fmtInt(lookupSmall.rows)} rows, ` +
       `${lookupLarge.p50Us} µs at ${fmtInt(lookupLarge.rows)} rows (${(lookupLarge.p50Us / lookupSmall.p50Us).toFixed(2)}×)`,
   );
-  out.push('', 'targets (issue 9):');
+  out.push('', 'targets:');
   for (const x of targets) {
     const v =
       x.value === null

@@ -194,7 +194,7 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
       await screenshot(page, 'generate-key-form');
       await page.getByRole('button', { name: 'Generate key' }).click();
 
-      // Shown once, on the response to the POST: not in the URL, with the seed's warning and a Copy button.
+      // Shown once, on the response to the POST: not in the URL, with the shown-once warning and a Copy button.
       await page.getByRole('heading', { name: 'Your new API key' }).waitFor();
       assert.equal(new URL(page.url()).pathname, '/settings/api-keys');
       await page.getByText(SEED_WARNING).waitFor();

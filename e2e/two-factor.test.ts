@@ -5,7 +5,7 @@ import type { Browser as Chromium } from 'playwright-core';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { launchChromium, screenshot, signInAfterSignUp } from './chromium.ts';
 
-// The seed's closing tip, as a person does it: enable two-factor authentication, sign out, sign in
+// The security advice, as a person follows it: enable two-factor authentication, sign out, sign in
 // with a code from the authenticator app, then with a recovery code.
 describe('Two-factor authentication in Chromium', { timeout: 120_000 }, () => {
   let server: TestServer;

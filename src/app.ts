@@ -299,7 +299,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     now,
   });
 
-  // Rate limits (the seed's table) and brute-force protection of the login forms.
+  // Rate limits (the documented table) and brute-force protection of the login forms.
   const rateLimitStore = deps.rateLimitStore ?? createMemoryStore();
   const limiter = createRateLimiter({ store: rateLimitStore, now, onRefused: metrics.rateLimitRefused });
   const policies: Policies = {

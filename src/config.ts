@@ -46,7 +46,7 @@ const schema = z.object({
    */
   API_RESOURCE: z.url().optional(),
 
-  /** Lifetime of OAuth access tokens, in seconds (the seed's examples use one hour). */
+  /** Lifetime of OAuth access tokens, in seconds (one hour, as the documented examples show). */
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(60).max(86_400).default(3600),
 
   /** Lifetime of refresh tokens, in seconds; each rotation issues a token with a fresh lifetime. */
@@ -74,12 +74,12 @@ const schema = z.object({
   REFRESH_TOKEN_REUSE_GRACE: z.coerce.number().int().min(0).max(60).default(5),
 
   /**
-   * Shared secret for HS256 JWTs that services sign themselves (the seed's "JWT Authentication").
+   * Shared secret for HS256 JWTs that services sign themselves (see the API guide's "Shared-secret JWTs").
    * Unset: such JWTs are refused. At least 32 characters (RFC 7518 §3.2: a key as long as the hash).
    */
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
 
-  /** The `iss` every shared-secret JWT must carry (the seed signs with `issuer: 'api.example.com'`). */
+  /** The `iss` every shared-secret JWT must carry (the documented examples sign with `issuer: 'api.example.com'`). */
   JWT_ISSUER: z.string().min(1).default('api.example.com'),
 
   /** Longest accepted lifetime of a shared-secret JWT (exp - iat, and exp - now), in seconds. */
@@ -133,7 +133,7 @@ const schema = z.object({
   API_KEY_ACTIVITY_BACKLOG: z.coerce.number().int().min(100).max(1_000_000).default(50_000),
 
   /**
-   * Rate limits, the seed's table: per API key, per OAuth user, per JWT, per address when
+   * Rate limits, the documented table: per API key, per OAuth user, per JWT, per address when
    * unauthenticated. An API key may carry its own override (`rate_limit` at creation): lower than
    * RATE_LIMIT_API_KEY for anyone, higher only when set with admin:all.
    */

@@ -4,10 +4,25 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import type Router from '@koa/router';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 
+type Operation = {
+  operationId: string;
+  responses: Record<string, unknown>;
+  security: Array<Record<string, string[]>>;
+};
 type Doc = {
   openapi: string;
-  paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>>;
+  info: { license?: { name?: string; identifier?: string; url?: string } };
+  paths: Record<string, Record<string, Operation>>;
 };
+
+/** The JSON pointer of every object member named `name`, anywhere in `value`. */
+function membersNamed(value: unknown, name: string, at = ''): string[] {
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, child]) => [
+    ...(key === name ? [`${at}/${key}`] : []),
+    ...membersNamed(child, name, `${at}/${key}`),
+  ]);
+}
 
 /** Every (method, path) the app's routers really serve under the documented prefixes. */
 function servedOperations(server: TestServer): Set<string> {
@@ -86,5 +101,34 @@ describe('OpenAPI document (/v2/openapi.json)', () => {
     const schema = create.requestBody.content['application/json'].schema;
     assert.deepEqual(schema.required, ['name']);
     assert.equal(schema.additionalProperties, false);
+  });
+
+  it('carries no "$schema" member in any schema (OpenAPI 3.1 implies JSON Schema 2020-12)', () => {
+    assert.ok(JSON.stringify(doc).includes('"type":"object"'), 'the document has schemas to look into');
+    assert.deepEqual(membersNamed(doc, '$schema'), []);
+  });
+
+  it('lists the bearer scheme first in every operation, the session cookie after it', () => {
+    let operations = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        operations++;
+        const where = `${method} ${path}`;
+        assert.deepEqual(Object.keys(op.security[0] ?? {}), ['bearer'], where);
+        assert.ok(
+          op.security.slice(1).some((s) => 'session' in s),
+          where,
+        );
+      }
+    }
+    assert.ok(operations >= 30, `found ${operations} operations`);
+    const keys = doc.paths['/v2/api-keys']!['post']!;
+    assert.deepEqual(keys.security, [{ bearer: ['admin:all'] }, { session: [] }]);
+  });
+
+  it('states a license: a name and exactly one of an SPDX identifier or a URL', () => {
+    const license = doc.info.license;
+    assert.ok(license && typeof license.name === 'string' && license.name.length > 0, 'info.license.name');
+    assert.equal([license.identifier, license.url].filter(Boolean).length, 1);
   });
 });

@@ -8,8 +8,25 @@ export interface RouteGroup {
   specs: RouteSpec[];
 }
 
-const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
-  z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
+/**
+ * A zod schema as an OpenAPI 3.1 schema object. zod stamps each one with `"$schema"`; OpenAPI 3.1
+ * already means JSON Schema 2020-12, and converters (openapi-to-postmanv2 among them) drop any
+ * request body whose schema carries it, so it is left out.
+ */
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => {
+  const { $schema: _implied, ...rest } = z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    io,
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
+  return rest;
+};
+
+/**
+ * The license the document states, by SPDX identifier (OpenAPI 3.1 wants an identifier or a URL
+ * beside the name). Keep it in step with the project's license.
+ */
+const LICENSE = { name: 'MIT License', identifier: 'MIT' };
 
 const ERRORS: Record<string, string> = {
   '400': 'Invalid input (VALIDATION_FAILED, naming the field)',
@@ -58,8 +75,8 @@ export function buildOpenApi(
         summary: spec.summary,
         tags: [spec.tag],
         ...(params.length ? { parameters: params } : {}),
-        security:
-          'scopes' in spec.auth ? [{ bearer: scopes }, { session: [] }] : [{ session: [] }, { bearer: ['admin:all'] }],
+        // Bearer first: generated clients authenticate with the first scheme listed.
+        security: [{ bearer: scopes }, { session: [] }],
         ...(spec.body
           ? {
               requestBody: {
@@ -90,6 +107,7 @@ export function buildOpenApi(
     info: {
       title: 'Latchkey API',
       version: info.version,
+      license: LICENSE,
       description:
         'The /v2 API and application registration of a Latchkey authorization server. Send `Authorization: Bearer <API key | OAuth access token | JWT>`.',
     },

@@ -20,7 +20,7 @@ import {
 } from '../../test/support/credentials.ts';
 import { registerApp } from '../../test/support/http.ts';
 
-// ACCESS_TOKEN_FORMAT=jwt (issue 3, deliverable 8): OAuth access tokens are RFC 9068 JWTs that a
+// ACCESS_TOKEN_FORMAT=jwt: OAuth access tokens are RFC 9068 JWTs that a
 // resource server can verify offline with /oauth/jwks; /v2 and the unified introspection accept them.
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;

@@ -1,5 +1,5 @@
 /**
- * The API's permission scopes: the seed's table, plus the two that guard application registration.
+ * The API's permission scopes: the documented six, plus the two that guard application registration.
  * `admin:all` is grantable only to admin accounts and implies every other scope.
  */
 export const API_SCOPES = {

@@ -14,7 +14,7 @@ import {
 import { runCli } from '../../test/support/process.ts';
 import { cliDatabaseEnv } from '../../test/support/database.ts';
 
-// Shared-secret JWTs (issue 3, deliverable 3): the seed's "JWT Authentication" snippets as written,
+// Shared-secret JWTs: the documented jsonwebtoken sign and verify calls as written,
 // and everything that must be refused.
 
 const JWT_SECRET = TEST_JWT_SECRET;
@@ -22,7 +22,7 @@ const SEED_401 = { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing a
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const nowS = () => Math.floor(Date.now() / 1000);
 
-describe('shared-secret JWTs (seed: JWT Authentication)', () => {
+describe('shared-secret JWTs (signed by services with jsonwebtoken)', () => {
   let server: TestServer;
   let make: CredentialFactory;
   let alice: TestUser;
@@ -38,10 +38,10 @@ describe('shared-secret JWTs (seed: JWT Authentication)', () => {
   });
   after(() => server.dispose());
 
-  it("accepts the seed's jwt.sign snippet as written", async () => {
+  it('accepts the documented jwt.sign call as written', async () => {
     const userId = 'user_123';
     const userName = 'John Doe';
-    // --- the seed, verbatim ---
+    // --- the documented call, verbatim ---
     const token = jwt.sign(
       {
         sub: userId,
@@ -91,7 +91,7 @@ describe('shared-secret JWTs (seed: JWT Authentication)', () => {
     assert.equal((await authTest(token)).status, 200);
   });
 
-  describe('refuses with 401 and the seed body', () => {
+  describe('refuses with 401 and the documented body', () => {
     const valid = () => ({
       sub: 'user_123',
       scopes: ['read:users'],
@@ -278,7 +278,7 @@ describe('shared-secret JWTs (seed: JWT Authentication)', () => {
   });
 
   describe('latchkey jwt sign (CLI)', () => {
-    it("signs a token that the seed's jwt.verify accepts, and the server too", async () => {
+    it('signs a token that the documented jwt.verify accepts, and the server too', async () => {
       const r = await runCli(
         ['jwt', 'sign', '--sub', 'svc-reports', '--scopes', 'read:users read:projects', '--name', 'Reports'],
         {
@@ -291,7 +291,7 @@ describe('shared-secret JWTs (seed: JWT Authentication)', () => {
       const token = out.token;
       assert.equal(out.expires_in, 3600);
 
-      // --- the seed's "Verifying JWTs", verbatim ---
+      // --- the documented jwt.verify call, verbatim ---
       // (console.log/console.error replaced by assertions)
       let decoded: jwt.JwtPayload | string | undefined;
       let invalid: string | undefined;

@@ -14,7 +14,7 @@ export interface SharedJwtOptions {
 /** How far a JWT's iat may be ahead of our clock (the signer's clock may run a little fast). Seconds. */
 const IAT_LEEWAY_S = 60;
 
-/** Scopes from a `scopes` array (the seed's shape) or an RFC 8693 `scope` string. */
+/** Scopes from a `scopes` array (the documented shape) or an RFC 8693 `scope` string. */
 function scopesOf(payload: jwt.JwtPayload): string[] | null {
   if (Array.isArray(payload['scopes'])) {
     return payload['scopes'].every((s) => typeof s === 'string') ? (payload['scopes'] as string[]) : null;
@@ -25,7 +25,7 @@ function scopesOf(payload: jwt.JwtPayload): string[] | null {
 }
 
 /**
- * Shared-secret JWTs, as the seed's services sign them with jsonwebtoken: HS256 only (never
+ * Shared-secret JWTs, as services sign them with jsonwebtoken: HS256 only (never
  * `none`, never an asymmetric algorithm a forger could pick), `iss` equal to JWT_ISSUER, `exp` and
  * `sub` required, lifetime capped. The secret is a KeyObject made once: jsonwebtoken re-imports a
  * Buffer key on every call, which costs ~50x more.

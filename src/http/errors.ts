@@ -57,7 +57,7 @@ export const invalidToken = (error: 'invalid_token' | 'invalid_request' | null =
 export const forbidden = (message = 'Insufficient permissions for this operation') =>
   new AppError('FORBIDDEN', message);
 /**
- * A resource that is not the caller's, or does not exist (the two are not told apart): the seed's
+ * A resource that is not the caller's, or does not exist (the two are not told apart): the documented
  * 403 body. Its own class so pages can show it as "not found" instead.
  */
 export class NotYours extends AppError {

@@ -61,7 +61,7 @@ export async function readFormBody(ctx: Parameters<Middleware>[0]): Promise<stri
 
 /**
  * oidc-provider reads only form bodies at its token, introspection and revocation endpoints, but
- * the seed posts JSON. For a JSON request there, read the body, turn its top-level string (or
+ * the documented examples post JSON. For a JSON request there, read the body, turn its top-level string (or
  * number/boolean) members into a form string on `req.body` (the provider's fallback when the
  * stream was already read), and rewrite the content headers to match. Malformed JSON gets an
  * RFC 6749 error instead of reaching the provider.

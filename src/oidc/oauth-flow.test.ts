@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { Browser, authorize, registerApp, signUp } from '../../test/support/http.ts';
 
-// The seed's OAuth steps 1-4 and "Refreshing Tokens", over real HTTP against a real SQLite file.
-describe('OAuth authorization code flow (seed steps 1-4)', () => {
+// The documented OAuth steps 1-4 and token refresh, over real HTTP against a real SQLite file.
+describe('OAuth authorization code flow (the documented steps 1-4)', () => {
   let server: TestServer;
   let browser: Browser;
   let app: { client_id: string; client_secret?: string };
@@ -55,7 +55,7 @@ describe('OAuth authorization code flow (seed steps 1-4)', () => {
     const code = result.redirect.searchParams.get('code')!;
     assert.ok(code);
 
-    // Step 3: the seed's JSON token exchange, as written.
+    // Step 3: the documented JSON token exchange, as written.
     const response = await tokenRequest({
       grant_type: 'authorization_code',
       code,
@@ -84,7 +84,7 @@ describe('OAuth authorization code flow (seed steps 1-4)', () => {
     assert.equal(introBody['client_id'], app.client_id);
     assert.equal(introBody['aud'], server.config.API_RESOURCE);
 
-    // Refreshing tokens, as the seed writes it.
+    // Refreshing tokens, as documented.
     const refreshed = await tokenRequest({
       grant_type: 'refresh_token',
       refresh_token,

@@ -10,7 +10,7 @@ import {
 import { browserJson } from '../../test/support/api.ts';
 import { registerApp } from '../../test/support/http.ts';
 
-// One introspection for every credential (issue 3, deliverable 7): POST /oauth/introspect answers
+// One introspection for every credential: POST /oauth/introspect answers
 // for API keys, shared-secret JWTs and OAuth access tokens, with RFC 7662 fields plus `method`.
 
 interface Client {

@@ -132,7 +132,7 @@ export class APIClient {
     return this.opts.sleep ? this.opts.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms));
   }
 
-  /** One API call: JSON in and out, the seed's headers, bounded retries; errors as APIError. */
+  /** One API call: JSON in and out, the documented headers, bounded retries; errors as APIError. */
   async request<T>(
     method: string,
     path: string,

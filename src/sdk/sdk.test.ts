@@ -16,7 +16,7 @@ import { WebhookReceiver } from '../../test/support/webhook-receiver.ts';
 
 const HOUR = Date.UTC(2026, 10, 27, 12, 0, 0);
 
-// The SDK against a live server: every resource method, errors, retries, the seed's snippet.
+// The SDK against a live server: every resource method, errors, retries, the documented snippet.
 describe('SDK (latchkey/sdk)', () => {
   let clock = HOUR;
   let server: TestServer;
@@ -37,10 +37,10 @@ describe('SDK (latchkey/sdk)', () => {
   });
   after(() => server.dispose());
 
-  it('runs the seed snippet as written and prints "Authentication valid: true"', async () => {
+  it('runs the documented snippet as written and prints "Authentication valid: true"', async () => {
     const { key } = await make.apiKey(admin, ['read:users']);
     const file = path.join(PROJECT_ROOT, `.sdk-snippet-${process.pid}.mjs`);
-    // The seed's "Using Our SDK", verbatim but for the key; the base URL comes from the environment.
+    // The documented SDK snippet, verbatim but for the key; the base URL comes from the environment.
     fs.writeFileSync(
       file,
       `import { APIClient } from 'latchkey/sdk';\n\nconst client = new APIClient({\n  apiKey: '${key}'\n});\n\nconst result = await client.auth.test();\nconsole.log('Authentication valid:', result.valid);\n`,

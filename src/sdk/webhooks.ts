@@ -1,8 +1,8 @@
 /**
  * Webhook verifiers for receivers (`latchkey/sdk/webhooks`, Node: uses node:crypto).
  *
- * - `verifyWebhookSignature(payload, signature, secret)`: the seed's function, made length-safe
- *   (the seed's own snippet throws when the signature has the wrong length).
+ * - `verifyWebhookSignature(payload, signature, secret)`: the documented function, made length-safe
+ *   (a plain timingSafeEqual throws when the signature has the wrong length).
  * - `verifyStandardWebhook(payload, headers, secret)`: Standard Webhooks, with a timestamp
  *   tolerance so a captured delivery cannot be replayed later.
  */

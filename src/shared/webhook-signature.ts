@@ -2,8 +2,8 @@ import crypto from 'node:crypto';
 
 /**
  * Webhook signing, in one place for the server and the SDK's verifiers.
- * - The seed's scheme: `X-Webhook-Signature: hex(HMAC-SHA256(secret, body))`, the secret string
- *   itself as the key, exactly as the seed's `verifyWebhookSignature` computes it.
+ * - The body-only scheme: `X-Webhook-Signature: hex(HMAC-SHA256(secret, body))`, the secret string
+ *   itself as the key, as the documented `verifyWebhookSignature` computes it.
  * - Standard Webhooks: `webhook-signature: v1,base64(HMAC-SHA256(key, "id.timestamp.body"))`,
  *   where key is the base64 part of `whsec_<base64>`; several space-separated during a rotation.
  */
@@ -32,7 +32,7 @@ export function standardSignature(id: string, timestampSeconds: number, body: st
   return `v1,${mac}`;
 }
 
-/** Every header of one delivery attempt. `secrets[0]` is the current secret (it signs the seed header). */
+/** Every header of one delivery attempt. `secrets[0]` is the current secret (it signs X-Webhook-Signature). */
 export function signedHeaders(
   id: string,
   timestampSeconds: number,

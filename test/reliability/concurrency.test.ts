@@ -1,5 +1,5 @@
 /**
- * Concurrency (issue 10 item 3): 200 concurrent clients of a mixed workload against one server for
+ * Concurrency: 200 concurrent clients of a mixed workload against one server for
  * 15 s (SOAK=1: 60 s): sign-ups, logins, API key creation and use, project CRUD, client-credentials
  * tokens, and refresh-token races (two parallel refreshes of the same token). Afterwards: no 5xx,
  * no unexpected status, no SQLITE_BUSY anywhere (answers or server log), every record the clients

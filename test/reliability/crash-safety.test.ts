@@ -1,5 +1,5 @@
 /**
- * Crash safety (issue 10 item 2): the real server as a child process (`node src/main.ts`) on a
+ * Crash safety: the real server as a child process (`node src/main.ts`) on a
  * SQLite file, under a write-heavy load over HTTP (sign-ups through the form, API keys from a
  * dashboard session, client-credentials tokens), killed with SIGKILL mid-load and restarted on the
  * same file, 5 times (SOAK=1: 20). Afterwards every write a client was told about (a 2xx/303 it

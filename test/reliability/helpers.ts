@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../support/process.ts';
 
-/** True in `npm run test:soak` (SOAK=1): the long figures of issue 10. */
+/** True in `npm run test:soak` (SOAK=1): the long, full-size figures. */
 export const SOAK = process.env['SOAK'] === '1' || process.env['SOAK'] === 'true';
 
 export interface PostForm {

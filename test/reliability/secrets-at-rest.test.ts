@@ -1,5 +1,5 @@
 /**
- * Secrets at rest (DESIGN.md "Secrets at rest", issue 10 item 5): run every flow once on one
+ * Secrets at rest (see SECURITY.md): run every flow once on one
  * server, collecting every secret the run saw (passwords, API keys, client secrets, access and
  * refresh tokens, authorization codes, PKCE verifiers, TOTP seeds and recovery codes, webhook
  * secrets, session cookies, JWTs), then dump the database and search every value for every
@@ -318,7 +318,7 @@ describe('secrets at rest after a run of every flow', () => {
       'a web app may not use client_credentials, but its rotated secret authenticated it',
     );
 
-    // A shared-secret JWT, as the seed signs it.
+    // A shared-secret JWT, signed as documented.
     const jwt = secrets.add(
       'shared-secret JWT',
       credentialFactory(server).jwt({ sub: userId, scopes: ['read:users'] }),

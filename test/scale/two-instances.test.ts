@@ -9,7 +9,7 @@ import { api, credentialFactory, credentialServerEnv } from '../support/credenti
 import { Browser, authorize, registerApp, signUp } from '../support/http.ts';
 import { WebhookReceiver } from '../support/webhook-receiver.ts';
 
-// Two instances on one database behave as one (issue 8). Both claim the same ISSUER, as two
+// Two instances on one database behave as one. Both claim the same ISSUER, as two
 // processes behind one load balancer would.
 describe(`two instances on one ${testBackend} database`, () => {
   let a: TestServer;

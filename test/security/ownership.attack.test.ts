@@ -1,7 +1,7 @@
 /**
  * Attacks on "whose resource is it": an ordinary account, holding every right the route asks for,
  * names another user's API key, webhook endpoint, consent or application by id, and a made-up id.
- * Both answers are the seed's 403 ("verify resource ownership") with identical bodies, so the
+ * Both answers are the documented 403 (the ownership rule) with identical bodies, so the
  * answer says nothing about which ids exist. admin:all reaches the other user's resource and gets
  * 404 for the made-up one. Every probe goes out at once (Promise.all over separate sockets).
  */
@@ -75,7 +75,7 @@ describe("attacks: another user's resource is 403, like one that does not exist"
 
   /**
    * Alice (with `alice`'s credential) probes bob's resource and a made-up id on every route, at
-   * once: all 403 with the seed's body, no insufficient_scope challenge, one body for both.
+   * once: all 403 with the documented body, no insufficient_scope challenge, one body for both.
    */
   async function assertNoOracle(
     routes: RoutesOf,

@@ -103,7 +103,7 @@ export function credentialFactory(server: TestServer) {
       return { ...((await res.json()) as { access_token: string; scope: string }), app };
     },
 
-    /** A shared-secret JWT signed the way the seed signs it (jsonwebtoken, HS256), issued on the server's clock. */
+    /** A shared-secret JWT signed as documented (jsonwebtoken, HS256), issued on the server's clock. */
     jwt(
       claims: { sub: string; scopes?: string[]; scope?: string; name?: string },
       opts: { expiresIn?: string | number; issuer?: string; secret?: string } = {},

@@ -190,7 +190,7 @@ export async function signUp(browser: Browser, email: string, password: string):
     throw new Error(`sign-in after sign-up failed: ${signedIn.status} ${(await signedIn.text()).slice(0, 300)}`);
 }
 
-/** Registers an application with the seed's body, as the signed-in browser. */
+/** Registers an application with the documented body, as the signed-in browser. */
 export async function registerApp(
   browser: Browser,
   body: { name: string; redirect_uris: string[]; scopes: string[]; type?: string },

@@ -39,7 +39,7 @@ export async function logIn(browser: Browser, user: User): Promise<void> {
   if (res.status !== 303) throw new Error(`login failed: ${res.status} ${(await res.text()).slice(0, 300)}`);
 }
 
-/** A developer signs up and registers an application with the seed's body. */
+/** A developer signs up and registers an application with the documented body. */
 export async function newApp(
   server: TestServer,
   body: { scopes: string[]; type?: string; redirect_uris?: string[]; name?: string },
@@ -96,7 +96,7 @@ export async function postJson(
   return { status: res.status, headers: res.headers, body: parsed };
 }
 
-/** The token endpoint with the seed's JSON body; the client secret (if any) goes in the body. */
+/** The token endpoint with the documented JSON body; the client secret (if any) goes in the body. */
 export function token(server: TestServer, app: RegisteredApp, body: Record<string, unknown>): Promise<JsonResponse> {
   return postJson(server, '/oauth/token', {
     client_id: app.client_id,

@@ -12,7 +12,7 @@
  * the request and its fixtures, what a success looks like, whose resource it is).
  *
  * Every credential is issued by the server's own code paths (service, browser login + consent,
- * jsonwebtoken as the seed signs), and made once per (method, owner, scopes), then reused.
+ * jsonwebtoken as documented), and made once per (method, owner, scopes), then reused.
  * Not applicable, so not generated: "revoked" for shared-secret JWTs (stateless: nothing to
  * revoke), "no scope at all" for API keys (a key carries at least one) and "wrong IP" for anything
  * but API keys (only keys carry an allowlist).
@@ -40,7 +40,7 @@ import { startTestServer, type TestServer } from './server.ts';
 import { listApiRoutes, tagsCoveredBy, type ApiRoute } from './api-routes.ts';
 
 // ---------------------------------------------------------------------------------------------
-// The seed's exact error bodies and RFC 6750 challenges.
+// The documented error bodies and RFC 6750 challenges.
 
 export const UNAUTHORIZED_BODY = {
   error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' },
@@ -71,14 +71,14 @@ export function assertUnauthorized(res: MatrixResponse, challenge: Challenge): v
   assert.equal(res.headers.get('www-authenticate'), challenge, `WWW-Authenticate for ${show(res)}`);
 }
 
-/** 403 for a missing scope: the seed's body and the RFC 6750 insufficient_scope challenge naming it. */
+/** 403 for a missing scope: the documented body and the RFC 6750 insufficient_scope challenge naming it. */
 export function assertInsufficientScope(res: MatrixResponse, scope: string): void {
   assert.equal(res.status, 403, show(res));
   assert.deepEqual(res.body, FORBIDDEN_BODY);
   assert.equal(res.headers.get('www-authenticate'), CHALLENGE.insufficientScope(scope));
 }
 
-/** 403 for a resource the credential may not touch (ownership): the seed's exact body, no scope claim. */
+/** 403 for a resource the credential may not touch (ownership): the documented body, no scope claim. */
 export function assertForbidden(res: MatrixResponse): void {
   assert.equal(res.status, 403, show(res));
   assert.deepEqual(res.body, FORBIDDEN_BODY);
@@ -179,7 +179,7 @@ export interface MatrixEnv {
   revoked(method: BearerMethod, owner: TestUser, scopes: string[]): Promise<string | null>;
   /** An API key restricted to `allowedIps`. */
   ipBoundKey(owner: TestUser, scopes: string[], allowedIps: string[]): Promise<string>;
-  /** A shared-secret JWT signed as the seed does, with `sub` = owner id (or any string). */
+  /** A shared-secret JWT signed as documented, with `sub` = owner id (or any string). */
   jwtFor(sub: string, scopes: string[]): string;
   /** A new ordinary account (for cases that consume their caller, such as deleting yourself). */
   freshUser(tag?: string): Promise<TestUser>;
@@ -190,7 +190,7 @@ export interface MatrixEnv {
   /** Runs `fn` with the server's clock moved forward, then puts it back. */
   withClockAdvanced<T>(ms: number, fn: () => Promise<T>): Promise<T>;
   send(req: Parameters<typeof send>[1]): Promise<MatrixResponse>;
-  /** The seed's `api()` helper, bound to this server. */
+  /** The `api()` helper, bound to this server. */
   api(method: string, path: string, token?: string, body?: unknown): ReturnType<typeof api>;
 }
 
@@ -317,7 +317,7 @@ export async function createMatrixEnv(
       const t = await mintOAuth(owner, scopes, await (sharedApp ??= newApp()));
       return { token: t, advanceMs: (server.config.ACCESS_TOKEN_TTL + 60) * 1000 };
     }
-    // A JWT whose exp is an hour in the past (iat two hours back), signed as the seed signs.
+    // A JWT whose exp is an hour in the past (iat two hours back), signed as documented.
     const nowS = Math.floor(Date.now() / 1000);
     const t = jwt.sign({ sub: owner.id, scopes, iat: nowS - 7200, exp: nowS - 3600 }, TEST_JWT_SECRET, {
       issuer: 'api.example.com',
@@ -599,7 +599,7 @@ export interface RouteFixture {
   check?(res: MatrixResponse, ctx: RequestContext): void | Promise<void>;
   /**
    * The resource belongs to someone: also run "another user's resource" with the required scope
-   * (refused with the seed's 403, as a made-up id is: the one ownership rule, Principal.ownedOrAdmin)
+   * (refused with the documented 403, as a made-up id is: the one ownership rule, Principal.ownedOrAdmin)
    * and with admin:all, by bearer credential and by session. admin:all gets the other user's
    * resource, unless `adminReachesOthers` is false: the route addresses the resource within the
    * caller's own account (a consent by client id), so admin:all finds none of its own there (404).

@@ -2,7 +2,7 @@
  * A real webhook receiver for the tests: node:http on 127.0.0.1 (a free port), recording every
  * request it gets (headers and raw body), which can answer 200, 500 (or any status), or be down
  * (its server closed, then reopened on the same port). Deliveries are verified the two ways a
- * customer would: the seed's `verifyWebhookSignature`, applied as the seed's handler applies it,
+ * customer would: the documented `verifyWebhookSignature`, applied as a typical handler applies it,
  * and the `standardwebhooks` npm package.
  */
 import crypto from 'node:crypto';
@@ -22,7 +22,7 @@ export interface ReceivedWebhook {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The seed's verifier (docs "Webhook Signatures"), copied exactly; only the types are added.
+// The body-only verifier as customers write it, copied exactly; only the types are added.
 function verifyWebhookSignature(payload: string, signature: string, secret: string): boolean {
   const expectedSignature = crypto.createHmac('sha256', secret).update(payload).digest('hex');
 
@@ -32,7 +32,7 @@ function verifyWebhookSignature(payload: string, signature: string, secret: stri
 export { verifyWebhookSignature };
 
 /**
- * Does the seed's handler accept this delivery? It parses the body (express.json), then verifies
+ * Does a typical handler accept this delivery? It parses the body (express.json), then verifies
  * `JSON.stringify(req.body)` against the `x-webhook-signature` header. Anything the handler would
  * not get past (unparsable body, missing header, length mismatch throwing in timingSafeEqual)
  * counts as refused.

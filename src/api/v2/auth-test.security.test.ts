@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { securityMatrix, type RouteFixtures } from '../../../test/support/security-matrix.ts';
 
 // GET /v2/auth/test: any valid credential passes, whatever its scopes; everything else is refused
-// with the seed's exact 401 (or 403 for an API key used outside its IP allowlist). The dashboard
+// with the documented 401 (or 403 for an API key used outside its IP allowlist). The dashboard
 // session works too (method "session").
 const routes: RouteFixtures = {
   testAuth: {

@@ -9,8 +9,8 @@ import {
   type TestUser,
 } from '../../../test/support/credentials.ts';
 
-// The seed's "Testing Authentication": each credential method reaches /v2/auth/test.
-describe('GET /v2/auth/test (seed: Testing Authentication)', () => {
+// Testing a credential: each credential method reaches /v2/auth/test.
+describe('GET /v2/auth/test (testing a credential)', () => {
   let server: TestServer;
   let make: CredentialFactory;
   let alice: TestUser;
@@ -46,7 +46,7 @@ describe('GET /v2/auth/test (seed: Testing Authentication)', () => {
     assert.ok(Date.parse(String(res.body!['expires_at'])) > Date.now());
   });
 
-  it('answers for a shared-secret JWT signed as the seed signs it', async () => {
+  it('answers for a shared-secret JWT signed as documented', async () => {
     const token = make.jwt({ sub: 'user_123', scopes: ['read:all', 'write:own'], name: 'John Doe' });
     const res = await api(server, 'GET', '/v2/auth/test', token);
     assert.equal(res.status, 200);
@@ -55,7 +55,7 @@ describe('GET /v2/auth/test (seed: Testing Authentication)', () => {
     assert.deepEqual(res.body!['scopes'], ['read:all', 'write:own']);
   });
 
-  it('refuses a missing or bad credential with the seed 401 body', async () => {
+  it('refuses a missing or bad credential with the documented 401 body', async () => {
     for (const token of [undefined, 'not-a-token', 'lk_abc_def']) {
       const res = await api(server, 'GET', '/v2/auth/test', token);
       assert.equal(res.status, 401);

@@ -9,7 +9,7 @@ import {
 } from '../../../test/support/credentials.ts';
 import { expectApiError } from '../../../test/support/api.ts';
 
-// The seed's "Security Headers" and the /v2 error model (issue 3, deliverables 5 and 6).
+// The documented request headers and the /v2 error model.
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -119,7 +119,7 @@ describe('/v2 headers: X-Request-ID, X-API-Version, X-Client-Version; errors', (
     });
   });
 
-  it('the seed\'s "Security Headers" block sent together works', async () => {
+  it('the documented request headers sent together work', async () => {
     const res = await fetch(`${server.url}/v2/auth/test`, {
       headers: {
         Authorization: `Bearer ${key}`,
@@ -175,7 +175,7 @@ describe('/v2 headers: X-Request-ID, X-API-Version, X-Client-Version; errors', (
       assert.match(anon.headers.get('content-type') ?? '', /application\/json/);
     });
 
-    it('a 401 carries the seed body and WWW-Authenticate: Bearer', async () => {
+    it('a 401 carries the documented body and WWW-Authenticate: Bearer', async () => {
       const res = await get('/v2/auth/test', {}, null);
       assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/);
       await expectApiError(res, 401, 'UNAUTHORIZED', { message: 'Invalid or missing authentication credentials' });

@@ -110,7 +110,7 @@ export function v2RouteSpecs(
   deps: Pick<V2Deps, 'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks'>,
 ): RouteSpec[] {
   return [
-    // The seed's "Testing Authentication": what the server sees in the presented credential. The
+    // Testing a credential: what the server sees in the presented credential. The
     // scopes are the effective ones (what the credential may do now), not those granted at issue.
     defineRoute({
       method: 'get',

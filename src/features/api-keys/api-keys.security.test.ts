@@ -13,7 +13,7 @@ import {
 
 // /v2/api-keys: managing keys needs a dashboard session or a credential carrying admin:all (so a
 // key can never mint keys). A bearer credential without admin:all is 403 insufficient_scope with
-// scope="admin:all". Another user's key is 403 with the seed's body (as a made-up id is) to a
+// scope="admin:all". Another user's key is 403 with the documented body (as a made-up id is) to a
 // non-admin session; admin:all reaches it (and gets 404 for a key that does not exist).
 
 /** A new key of `owner`'s, created through the service (as the dashboard does). */
@@ -22,7 +22,7 @@ const keyOf = async (env: MatrixEnv, owner: TestUser) =>
 /** A fresh key of the caller's (self) or of bob's (other). */
 const keyPath = async ({ env, caller, target }: RequestContext, suffix = '') =>
   `/v2/api-keys/${await keyOf(env, target === 'self' ? caller : env.bob)}${suffix}`;
-/** Another user's key is 403 (the seed's "verify resource ownership"), unless admin:all. */
+/** Another user's key is 403 (the documented ownership rule), unless admin:all. */
 const owned = { othersAre: 'forbidden' } as const;
 
 /** The keys the current list case made (cases run one at a time, so `check` reads its own request's). */

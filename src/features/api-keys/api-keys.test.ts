@@ -14,7 +14,7 @@ import { dumpDatabase } from '../../../test/support/db-dump.ts';
 import { cliDatabaseEnv } from '../../../test/support/database.ts';
 import { runCli, type RunResult } from '../../../test/support/process.ts';
 
-// API keys (issue 3, deliverable 2) over real HTTP: created by a signed-in dashboard browser,
+// API keys over real HTTP: created by a signed-in dashboard browser,
 // used as bearer credentials, with an injected clock for expiry and rotation grace and
 // X-Forwarded-For (TRUST_PROXY=1) for the client address.
 
@@ -143,7 +143,7 @@ describe('/v2/api-keys', () => {
       });
     });
 
-    it("another user's key is 403 to get, revoke, rotate and activity (the seed's body)", async () => {
+    it("another user's key is 403 to get, revoke, rotate and activity (the documented body)", async () => {
       const k = await created(alice, { name: 'mine', scopes: ['read:users'] });
       const bob = await make.user({ tag: 'bob' });
       await expectApiError(await browserJson(bob.browser, 'GET', `/v2/api-keys/${k.id}`), 403, 'FORBIDDEN', {

@@ -26,7 +26,7 @@ export interface ApplicationRoutesDeps {
 }
 
 /**
- * POST/GET/PATCH/DELETE /oauth/applications and secret rotation: the seed's "Register Your
+ * POST/GET/PATCH/DELETE /oauth/applications and secret rotation: the documented step 1, "Register Your
  * Application". Authenticated like /v2: a dashboard session, or a bearer credential carrying
  * write:applications (read:applications to read).
  */

@@ -13,7 +13,7 @@ import {
 
 // /oauth/applications with bearer credentials: write:applications to register and change,
 // read:applications to read, or the dashboard session. An application is its owner's: another
-// user's is 403 with the seed's body, as a made-up client id is, unless the credential carries
+// user's is 403 with the documented body, as a made-up client id is, unless the credential carries
 // admin:all (which gets it, or 404 for one that does not exist).
 
 const SEED_APP = {
@@ -33,7 +33,7 @@ const appOf = async (owner: TestUser) => (await registerApp(owner.browser, MATRI
 const appPath = async ({ env, caller, target }: RequestContext, suffix = '') =>
   `/oauth/applications/${await appOf(target === 'self' ? caller : env.bob)}${suffix}`;
 
-/** Another user's application is 403 (the seed's "verify resource ownership"), unless admin:all. */
+/** Another user's application is 403 (the documented ownership rule), unless admin:all. */
 const owned = { othersAre: 'forbidden' } as const;
 
 const routes: RouteFixtures = {
@@ -91,7 +91,7 @@ async function bearer(env: MatrixEnv, method: (typeof BEARER_METHODS)[number], o
 
 securityMatrix(import.meta.url, routes, [
   {
-    label: "the seed's registration body, by a credential holding its scopes: 201 with those scopes",
+    label: 'the documented registration body, by a credential holding its scopes: 201 with those scopes',
     async run(env) {
       for (const method of BEARER_METHODS) {
         const auth = await bearer(env, method, env.alice, ['write:applications', ...SEED_APP.scopes]);

@@ -14,7 +14,7 @@ import {
   type RegisteredApp,
 } from '../../../test/support/oauth.ts';
 
-// Application registration (the seed's "Register Your Application") over real HTTP.
+// Application registration (the documented step 1) over real HTTP.
 const SEED_BODY = { name: 'My Application', redirect_uris: [REDIRECT_URI], scopes: ['read:users', 'write:projects'] };
 
 describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
@@ -38,7 +38,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
   });
   after(() => server.dispose());
 
-  it("registers the seed's application: 201, client_id, a lkcs_ secret shown once, type web", async () => {
+  it('registers the documented example application: 201, client_id, a lkcs_ secret shown once, type web', async () => {
     const res = await register(SEED_BODY);
     assert.equal(res.status, 201);
     assert.equal(res.headers.get('cache-control'), 'no-store');
@@ -260,7 +260,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
       }
     });
 
-    it("another user's application is 403 (the seed's body) for every verb", async () => {
+    it("another user's application is 403 (the documented body) for every verb", async () => {
       const app = await created(SEED_BODY);
       const other = new Browser(server.url);
       await signUp(other, uniqueEmail('other'), PASSWORD);

@@ -15,7 +15,7 @@ import type { TestUser } from '../../../test/support/credentials.ts';
 // /v2/consents: the applications an account authorized, managed from a dashboard session or with
 // admin:all (a credential without it is 403 insufficient_scope admin:all). A consent is addressed
 // by client id within the caller's own account: one the caller has not given (another user's, or
-// none at all) is 403 with the seed's body; admin:all finds none of its own there, so 404.
+// none at all) is 403 with the documented body; admin:all finds none of its own there, so 404.
 
 interface Consent {
   client_id: string;
@@ -40,7 +40,7 @@ function sharedAppOf(env: MatrixEnv, owner: TestUser) {
   return app;
 }
 
-/** Another user's consent is 403 (the seed's "verify resource ownership"); admin:all has none of its own: 404. */
+/** Another user's consent is 403 (the documented ownership rule); admin:all has none of its own: 404. */
 const owned = { othersAre: 'forbidden', adminReachesOthers: false } as const;
 
 const routes: RouteFixtures = {

@@ -68,7 +68,7 @@ describe('dashboard view models', () => {
       assert.deepEqual(keyFlags(key({ expires_at: iso(NOW + 15 * DAY) }), NOW).flags, []);
     });
 
-    it('flags a key older than 90 days: the seed says to rotate every 90 days', () => {
+    it('flags a key older than 90 days: keys are to be rotated every 90 days', () => {
       const { flags } = keyFlags(key({ created_at: iso(NOW - 91 * DAY) }), NOW);
       assert.deepEqual(
         flags.map((f) => f.label),
@@ -123,7 +123,7 @@ describe('dashboard view models', () => {
     assert.deepEqual(lines('   '), []);
   });
 
-  it('offers every scope with the seed description; admin:all only to admins', () => {
+  it('offers every scope with its documented description; admin:all only to admins', () => {
     const options = scopeOptions(false, ['read:users']);
     assert.equal(options.find((o) => o.name === 'read:users')!.description, 'Read user information');
     assert.equal(options.find((o) => o.name === 'read:users')!.checked, true);

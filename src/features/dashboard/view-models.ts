@@ -12,7 +12,7 @@ import { EVENT_TYPES } from '../webhooks/events.ts';
 const DAY = 86_400_000;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** The seed: "Rotate regularly - Change keys every 90 days". */
+/** Keys are due for rotation after 90 days (the documented advice). */
 export const ROTATE_AFTER_DAYS = 90;
 /** Keys that expire within this many days are flagged. */
 export const EXPIRY_WARNING_DAYS = 14;
@@ -190,7 +190,7 @@ export interface ScopeOption {
   checked: boolean;
 }
 
-/** Every scope as a checkbox, described as in the seed's table; admin:all only for admins. */
+/** Every scope as a checkbox, described as in the documented table; admin:all only for admins. */
 export function scopeOptions(isAdmin: boolean, checked: readonly string[] = []): ScopeOption[] {
   return ALL_API_SCOPES.map((name) => ({
     name,

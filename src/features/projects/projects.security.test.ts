@@ -31,7 +31,7 @@ const projectPath = async ({ env, caller, target }: RequestContext) =>
   `/v2/projects/${await projectOf(env, target === 'self' ? caller : env.bob)}`;
 const expectedOwner = ({ env, caller, target }: RequestContext) => (target === 'self' ? caller.id : env.bob.id);
 
-/** Another user's project is 403 (the seed's "verify resource ownership"), unless admin:all. */
+/** Another user's project is 403 (the documented ownership rule), unless admin:all. */
 const owned = { othersAre: 'forbidden' } as const;
 
 const routes: RouteFixtures = {

@@ -5,7 +5,7 @@ export interface Window {
   windowMs: number;
 }
 
-/** A policy is the windows that all apply to one bucket (the seed: an hourly quota and a burst). */
+/** A policy is the windows that all apply to one bucket (here: an hourly quota and a burst). */
 export interface Policy {
   hourly: number;
   burst: number;

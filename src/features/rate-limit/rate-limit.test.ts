@@ -11,10 +11,10 @@ import {
 import { signIn } from '../../../test/support/api.ts';
 import { Browser } from '../../../test/support/http.ts';
 
-// The seed's table, at small sizes, on a clock the test moves (windows are aligned to the clock).
+// The documented table, at small sizes, on a clock the test moves (windows are aligned to the clock).
 const HOUR = Date.UTC(2026, 10, 27, 12, 0, 0);
 
-describe('rate limits per credential type (seed: Rate Limiting by Authentication Type)', () => {
+describe('rate limits per credential type (per key, user, token and address)', () => {
   let clock = HOUR;
   let server: TestServer;
   let make: CredentialFactory;

@@ -55,7 +55,7 @@ export function rateLimited(d: Decision, who: string): AppError {
   );
 }
 
-/** The bucket and policy for a caller, as the seed's table says (per key, user, token, address). */
+/** The bucket and policy for a caller, as the documented table says (per key, user, token, address). */
 export function bucketFor(c: Principal | undefined, ip: string, p: Policies, keyOverride?: Policy | null) {
   switch (c?.method) {
     case 'api_key':

@@ -23,7 +23,7 @@ async function userId({ env, caller, target }: RequestContext, consume = false):
   return target === 'self' ? caller.id : env.bob.id;
 }
 
-/** Another user's record is 403 (the seed's "verify resource ownership"), unless admin:all. */
+/** Another user's record is 403 (the documented ownership rule), unless admin:all. */
 const owned = { othersAre: 'forbidden' } as const;
 
 const routes: RouteFixtures = {

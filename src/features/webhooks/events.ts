@@ -31,7 +31,7 @@ export interface OutboxEvent {
 
 /**
  * Builds an event: `{id, type, created_at, data}`, serialised once with JSON.stringify so the
- * receiver that re-serialises the parsed body (as the seed's handler does) gets the same bytes.
+ * receiver that re-serialises the parsed body (as the documented handler does) gets the same bytes.
  */
 export function buildEvent(
   type: EventType,

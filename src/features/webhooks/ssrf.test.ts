@@ -7,7 +7,7 @@ import { WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
 import { createDeliver } from './deliver.ts';
 import { isPublicAddress } from './ssrf.ts';
 
-// The SSRF guard (issue 5, deliverable 6): webhooks never reach loopback, private, link-local or
+// The SSRF guard: webhooks never reach loopback, private, link-local or
 // metadata addresses unless WEBHOOK_ALLOW_PRIVATE=1. No traffic leaves 127.0.0.1: the only
 // receiver is local, and the public URLs registered here never get an event.
 

@@ -14,7 +14,7 @@ import {
 
 // /v2/webhooks: like API keys, managed from a dashboard session or with admin:all (a credential
 // without it is 403 insufficient_scope admin:all). An endpoint is its account's: another user's is
-// 403 with the seed's body (as a made-up id is) to a non-admin session; admin:all reaches it.
+// 403 with the documented body (as a made-up id is) to a non-admin session; admin:all reaches it.
 
 interface Endpoint {
   id: string;
@@ -67,7 +67,7 @@ function sharedDeliveryOf(env: MatrixEnv, owner: TestUser, endpointId: string) {
   return id;
 }
 
-/** Another user's endpoint is 403 (the seed's "verify resource ownership"), unless admin:all. */
+/** Another user's endpoint is 403 (the documented ownership rule), unless admin:all. */
 const owned = { othersAre: 'forbidden' } as const;
 const endpointPath = async (ctx: RequestContext, suffix = '') =>
   `/v2/webhooks/${await sharedEndpointOf(ownerOf(ctx))}${suffix}`;

@@ -24,9 +24,9 @@ import {
   type ReceivedWebhook,
 } from '../../../test/support/webhook-receiver.ts';
 
-// Webhooks (issue 5) end to end: real endpoints registered over /v2/webhooks, real events caused
+// Webhooks end to end: real endpoints registered over /v2/webhooks, real events caused
 // through the API and the OAuth flow, delivered by the server's worker to a real local receiver and
-// verified with the seed's function and the standardwebhooks package. Time is the injected clock;
+// verified with the documented function and the standardwebhooks package. Time is the injected clock;
 // the background loop is kept out of the way (webhookPollMs: 1 h) and tests call tick()/drain().
 
 const SECOND = 1000;
@@ -98,7 +98,7 @@ function assertGenuine(r: ReceivedWebhook, secret: string, opts: { standard?: bo
   assert.equal(JSON.stringify(JSON.parse(r.body)), r.body, 're-serialising the parsed body gives the same bytes');
   assert.equal(r.headers['webhook-id'], event.id);
   assert.match(r.headers['webhook-timestamp'] ?? '', /^\d{10}$/);
-  assert.ok(seedAccepts(r, secret), `seed verifier accepts ${event.type}`);
+  assert.ok(seedAccepts(r, secret), `body-only verifier accepts ${event.type}`);
   if (opts.standard !== false)
     assert.doesNotThrow(() => standardVerify(r, secret), `standardwebhooks accepts ${event.type}`);
 }
@@ -175,7 +175,7 @@ describe('webhooks', () => {
       assert.deepEqual(patched.events, ['*']);
       assert.equal((patched as { secret?: string }).secret, undefined);
       assert.equal((await browserJson(alice.browser, 'DELETE', `/v2/webhooks/${created.id}`)).status, 204);
-      // Gone: refused like any endpoint that is not hers (403, the seed's body), which says nothing of existence.
+      // Gone: refused like any endpoint that is not hers (403, the documented body), which says nothing of existence.
       await expectApiError(await browserJson(alice.browser, 'GET', `/v2/webhooks/${created.id}`), 403, 'FORBIDDEN', {
         message: 'Insufficient permissions for this operation',
       });
@@ -208,7 +208,7 @@ describe('webhooks', () => {
       );
     });
 
-    it("answers 403 (the seed's body) for another user's endpoint, whatever the operation", async () => {
+    it("answers 403 (the documented body) for another user's endpoint, whatever the operation", async () => {
       const owner = await make.user();
       const other = await make.user();
       const ep = await register(owner, (await receiver()).url());
@@ -552,7 +552,7 @@ describe('webhooks', () => {
     const at = genuine.body.indexOf('"api_key.created"') + 1;
     const tampered = { ...genuine, body: `${genuine.body.slice(0, at)}A${genuine.body.slice(at + 1)}` };
     assert.doesNotThrow(() => JSON.parse(tampered.body));
-    assert.ok(!seedAccepts(tampered, ep.secret), 'seed verifier refuses the altered body');
+    assert.ok(!seedAccepts(tampered, ep.secret), 'body-only verifier refuses the altered body');
     assert.ok(!standardAccepts(tampered, ep.secret), 'standardwebhooks refuses the altered body');
     assert.ok(
       !standardAccepts({ ...genuine, headers: { ...genuine.headers, 'webhook-id': 'evt_other' } }, ep.secret),
