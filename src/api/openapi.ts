@@ -26,7 +26,7 @@ const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => {
  * The license the document states, by SPDX identifier (OpenAPI 3.1 wants an identifier or a URL
  * beside the name). Keep it in step with the project's license.
  */
-const LICENSE = { name: 'MIT License', identifier: 'MIT' };
+const LICENSE = { name: 'Apache License 2.0', identifier: 'Apache-2.0' };
 
 const ERRORS: Record<string, string> = {
   '400': 'Invalid input (VALIDATION_FAILED, naming the field)',
