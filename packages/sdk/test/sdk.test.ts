@@ -4,15 +4,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { APIClient, APIError } from 'latchkey/sdk';
 import { verifyStandardWebhook, verifyWebhookSignature } from 'latchkey/sdk/webhooks';
-import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
 import {
   credentialFactory,
   credentialServerEnv,
   type CredentialFactory,
   type TestUser,
-} from '../../test/support/credentials.ts';
-import { runNode, PROJECT_ROOT } from '../../test/support/process.ts';
-import { WebhookReceiver } from '../../test/support/webhook-receiver.ts';
+} from '../../../test/support/credentials.ts';
+import { runNode, PROJECT_ROOT } from '../../../test/support/process.ts';
+import { WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
 
 const HOUR = Date.UTC(2026, 10, 27, 12, 0, 0);
 

@@ -7,7 +7,7 @@
  *   tolerance so a captured delivery cannot be replayed later.
  */
 import crypto from 'node:crypto';
-import { seedSignature, standardSignature } from '../shared/webhook-signature.ts';
+import { seedSignature, standardSignature } from '../../../src/shared/webhook-signature.ts';
 
 export function verifyWebhookSignature(payload: string, signature: string, secret: string): boolean {
   if (typeof signature !== 'string' || typeof payload !== 'string') return false;
