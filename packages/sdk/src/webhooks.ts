@@ -1,19 +1,36 @@
 /**
- * Webhook verifiers for receivers (`latchkey/sdk/webhooks`, Node: uses node:crypto).
+ * Webhook verifiers for receivers (`@latchkey/sdk/webhooks`, Node: uses node:crypto).
  *
- * - `verifyWebhookSignature(payload, signature, secret)`: the seed's function, made length-safe
- *   (the seed's own snippet throws when the signature has the wrong length).
- * - `verifyStandardWebhook(payload, headers, secret)`: Standard Webhooks, with a timestamp
- *   tolerance so a captured delivery cannot be replayed later.
+ * - `verifyWebhookSignature(payload, signature, secret)`: checks `X-Webhook-Signature`, the hex
+ *   HMAC-SHA256 of the raw body keyed with the secret string; length-safe and constant-time.
+ * - `verifyStandardWebhook(payload, headers, secret)`: Standard Webhooks (`webhook-id`,
+ *   `webhook-timestamp`, `webhook-signature`), with a timestamp tolerance so a captured delivery
+ *   cannot be replayed later.
+ *
+ * The package is installed on its own, so it computes the signatures itself; its tests check them
+ * against deliveries signed by a real server.
  */
-import crypto from 'node:crypto';
-import { seedSignature, standardSignature } from '../../../src/shared/webhook-signature.ts';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+const SECRET_PREFIX = 'whsec_';
+
+/** `X-Webhook-Signature`: hex(HMAC-SHA256(secret, body)), the secret string itself as the key. */
+function bodySignature(body: string, secret: string): string {
+  return createHmac('sha256', secret).update(body).digest('hex');
+}
+
+/** `webhook-signature`: `v1,` + base64(HMAC-SHA256(key, "id.timestamp.body")), key = the base64 after `whsec_`. */
+function standardSignature(id: string, timestampSeconds: number, body: string, secret: string): string {
+  const key = Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
+  const mac = createHmac('sha256', key).update(`${id}.${timestampSeconds}.${body}`).digest('base64');
+  return `v1,${mac}`;
+}
 
 export function verifyWebhookSignature(payload: string, signature: string, secret: string): boolean {
   if (typeof signature !== 'string' || typeof payload !== 'string') return false;
-  const expected = Buffer.from(seedSignature(payload, secret));
+  const expected = Buffer.from(bodySignature(payload, secret));
   const given = Buffer.from(signature);
-  return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 export interface StandardWebhookHeaders {
@@ -39,6 +56,6 @@ export function verifyStandardWebhook(
   const expected = Buffer.from(standardSignature(id, timestamp, payload, secret));
   return signatures.split(' ').some((candidate) => {
     const given = Buffer.from(candidate);
-    return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+    return given.length === expected.length && timingSafeEqual(given, expected);
   });
 }
