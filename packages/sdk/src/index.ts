@@ -139,7 +139,10 @@ export class APIClient {
     return this.opts.sleep ? this.opts.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms));
   }
 
-  /** One API call: JSON in and out, the seed's headers, bounded retries; errors as APIError. */
+  /**
+   * One API call: JSON in and out, the API's headers (X-API-Version, X-Request-ID,
+   * X-Client-Version), bounded retries; errors as APIError.
+   */
   async request<T>(
     method: string,
     path: string,
