@@ -109,9 +109,10 @@ if (args.length) {
   process.exit(status);
 }
 
-// The matrix.
-const plan = [{ label: 'unit', roots: ['src', 'test'], backend: 'sqlite' }];
-if (process.env.TEST_POSTGRES_URL) plan.push({ label: 'unit', roots: ['src', 'test'], backend: 'postgres' });
+// The matrix. packages/ holds each workspace package with its own tests (the SDK's).
+const UNIT_ROOTS = ['src', 'test', 'packages'];
+const plan = [{ label: 'unit', roots: UNIT_ROOTS, backend: 'sqlite' }];
+if (process.env.TEST_POSTGRES_URL) plan.push({ label: 'unit', roots: UNIT_ROOTS, backend: 'postgres' });
 plan.push({ label: 'e2e', roots: ['e2e'], backend: 'sqlite' });
 
 const results = [];

@@ -1,21 +1,38 @@
 /**
- * The Latchkey SDK (`latchkey/sdk`): a typed client for the /v2 API and application registration.
+ * The Latchkey SDK (`@latchkey/sdk`): a typed client for the /v2 API and application registration.
  * No dependencies beyond `fetch`, so it runs on Node 20+ and in browsers.
  *
  *   const client = new APIClient({ apiKey: 'YOUR_API_KEY' });
  *   const result = await client.auth.test();
  *   console.log('Authentication valid:', result.valid);
  */
-import type { ApiKeyView } from '../features/api-keys/api-keys.service.ts';
-import type { ApplicationView } from '../features/applications/applications.service.ts';
-import type { ConsentView } from '../features/consents/consents.service.ts';
-import type { EndpointView } from '../features/webhooks/webhooks.service.ts';
-import type { ProjectView } from '../features/projects/projects.service.ts';
-import type { UserView } from '../features/users/users.service.ts';
-import { createResources } from './resources.ts';
+import { createResources } from './resources.js';
+import type { AuthTestResult } from './types.js';
 
-export type { ApiKeyView, ApplicationView, ConsentView, EndpointView, ProjectView, UserView };
-export const SDK_VERSION = '1.0.0';
+export type {
+  ApiKey,
+  ApiKeyActivityEntry,
+  Application,
+  ApplicationType,
+  AuthMethod,
+  AuthTestResult,
+  Consent,
+  CreatedApiKey,
+  CreatedWebhookEndpoint,
+  Project,
+  RegisteredApplication,
+  RotatedApplicationSecret,
+  RotatedWebhookSecret,
+  User,
+  UserPage,
+  WebhookDelivery,
+  WebhookDeliveryAttempt,
+  WebhookEndpoint,
+} from './types.js';
+export type { CreateApiKey, CreateApplication, CreateWebhook } from './resources.js';
+
+/** This package's version (package.json's), sent as X-Client-Version unless `clientVersion` says otherwise. */
+export const SDK_VERSION = '0.1.0';
 export const API_VERSION = '2.0';
 
 export interface ClientOptions {
@@ -59,16 +76,6 @@ export class APIError extends Error {
     this.details = details;
   }
 }
-
-export type AuthTestResult =
-  | {
-      valid: true;
-      method: 'api_key' | 'oauth' | 'jwt' | 'session';
-      subject: string;
-      scopes: string[];
-      expires_at: string | null;
-    }
-  | { valid: false; status: number; code: string; message: string; requestId: string | null };
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 
@@ -132,7 +139,10 @@ export class APIClient {
     return this.opts.sleep ? this.opts.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms));
   }
 
-  /** One API call: JSON in and out, the documented headers, bounded retries; errors as APIError. */
+  /**
+   * One API call: JSON in and out, the API's headers (X-API-Version, X-Request-ID,
+   * X-Client-Version), bounded retries; errors as APIError.
+   */
   async request<T>(
     method: string,
     path: string,
@@ -192,4 +202,4 @@ export class APIClient {
   }
 }
 
-// Webhook verifiers need node:crypto, so they live in `latchkey/sdk/webhooks` (this entry stays browser-safe).
+// Webhook verifiers need node:crypto, so they live in `@latchkey/sdk/webhooks` (this entry stays browser-safe).

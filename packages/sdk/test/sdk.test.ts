@@ -1,23 +1,23 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
-import { APIClient, APIError } from 'latchkey/sdk';
-import { verifyStandardWebhook, verifyWebhookSignature } from 'latchkey/sdk/webhooks';
-import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { APIClient, APIError, SDK_VERSION } from '../src/index.ts';
+import { verifyStandardWebhook, verifyWebhookSignature } from '../src/webhooks.ts';
+import { startTestServer, type TestServer } from '../../../test/support/server.ts';
 import {
   credentialFactory,
   credentialServerEnv,
   type CredentialFactory,
   type TestUser,
-} from '../../test/support/credentials.ts';
-import { runNode, PROJECT_ROOT } from '../../test/support/process.ts';
-import { WebhookReceiver } from '../../test/support/webhook-receiver.ts';
+} from '../../../test/support/credentials.ts';
+import { WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
+import { FIELDS, assertFields } from './fields.ts';
 
 const HOUR = Date.UTC(2026, 10, 27, 12, 0, 0);
 
-// The SDK against a live server: every resource method, errors, retries, the documented snippet.
-describe('SDK (latchkey/sdk)', () => {
+// The SDK against a live server: every resource method, errors, retries, and answers that carry
+// exactly the fields the package's own types declare. package.test.ts runs it as installed.
+describe('SDK (@latchkey/sdk)', () => {
   let clock = HOUR;
   let server: TestServer;
   let make: CredentialFactory;
@@ -37,28 +37,17 @@ describe('SDK (latchkey/sdk)', () => {
   });
   after(() => server.dispose());
 
-  it('runs the documented snippet as written and prints "Authentication valid: true"', async () => {
-    const { key } = await make.apiKey(admin, ['read:users']);
-    const file = path.join(PROJECT_ROOT, `.sdk-snippet-${process.pid}.mjs`);
-    // The documented SDK snippet, verbatim but for the key; the base URL comes from the environment.
-    fs.writeFileSync(
-      file,
-      `import { APIClient } from 'latchkey/sdk';\n\nconst client = new APIClient({\n  apiKey: '${key}'\n});\n\nconst result = await client.auth.test();\nconsole.log('Authentication valid:', result.valid);\n`,
-    );
-    try {
-      const run = await runNode(['--conditions=development', '--import', 'tsx', file], {
-        env: { LATCHKEY_BASE_URL: server.url },
-      });
-      assert.equal(run.code, 0, run.stderr);
-      assert.equal(run.stdout.trim(), 'Authentication valid: true');
-    } finally {
-      fs.rmSync(file, { force: true });
-    }
+  it('sends its own version as X-Client-Version: the one in its package.json', () => {
+    const manifest = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    assert.equal(SDK_VERSION, manifest.version);
   });
 
   it('answers auth.test() for each credential kind, and { valid: false } for a refused one', async () => {
     const ok = await client.auth.test();
     assert.equal(ok.valid, true);
+    assertFields(ok, FIELDS.authTestValid, 'auth.test()');
     assert.equal(ok.valid && ok.method, 'api_key');
     const { access_token } = await make.oauthToken(admin, ['read:users']);
     const viaToken = await new APIClient({ accessToken: access_token, baseUrl: server.url }).auth.test();
@@ -90,15 +79,28 @@ describe('SDK (latchkey/sdk)', () => {
   it('manages API keys, projects, users and applications', async () => {
     const created = await client.apiKeys.create({ name: 'sdk', scopes: ['read:projects'] });
     assert.match(created.key, /^lk_/);
+    assertFields(created, FIELDS.createdApiKey, 'apiKeys.create()');
     assert.ok((await client.apiKeys.list()).some((k) => k.id === created.id));
-    assert.equal((await client.apiKeys.get(created.id)).name, 'sdk');
+    const fetched = await client.apiKeys.get(created.id);
+    assert.equal(fetched.name, 'sdk');
+    assertFields(fetched, FIELDS.apiKey, 'apiKeys.get()');
     const rotated = await client.apiKeys.rotate(created.id);
     assert.notEqual(rotated.key, created.key);
-    assert.equal((await client.apiKeys.revoke(rotated.id)).status, 'revoked');
+    assertFields(rotated, FIELDS.createdApiKey, 'apiKeys.rotate()');
+    const revoked = await client.apiKeys.revoke(rotated.id);
+    assert.equal(revoked.status, 'revoked');
+    assertFields(revoked, FIELDS.apiKey, 'apiKeys.revoke()');
     await new APIClient({ apiKey: created.key, baseUrl: server.url }).auth.test();
     assert.ok(Array.isArray(await client.apiKeys.activity(created.id)));
+    const used = await make.apiKey(admin, ['read:users']);
+    await new APIClient({ apiKey: used.key, baseUrl: server.url }).auth.test();
+    const [entry] = await client.apiKeys.activity(used.id);
+    assert.equal(entry?.path, '/v2/auth/test');
+    assert.equal(entry?.client_version, SDK_VERSION);
+    assertFields(entry, FIELDS.apiKeyActivityEntry, 'apiKeys.activity()');
 
     const project = await client.projects.create({ name: 'Apollo' });
+    assertFields(project, FIELDS.project, 'projects.create()');
     assert.equal((await client.projects.get(project.id)).name, 'Apollo');
     assert.equal((await client.projects.update(project.id, { description: 'moon' })).description, 'moon');
     assert.ok((await client.projects.list()).some((p) => p.id === project.id));
@@ -110,9 +112,12 @@ describe('SDK (latchkey/sdk)', () => {
 
     assert.equal((await client.users.me()).id, admin.id);
     const user = await client.users.create({ email: `sdk-${Date.now()}@example.com`, password: 'sdk passphrase' });
+    assertFields(user, FIELDS.user, 'users.create()');
     assert.equal((await client.users.get(user.id)).email, user.email);
     assert.equal((await client.users.update(user.id, { name: 'Sam' })).name, 'Sam');
-    assert.ok((await client.users.list({ limit: 100 })).data.some((u) => u.id === user.id));
+    const page = await client.users.list({ limit: 100 });
+    assertFields(page, FIELDS.userPage, 'users.list()');
+    assert.ok(page.data.some((u) => u.id === user.id));
     await client.users.delete(user.id);
 
     const app = await client.applications.create({
@@ -121,15 +126,21 @@ describe('SDK (latchkey/sdk)', () => {
       scopes: ['read:users'],
     });
     assert.match(app.client_secret!, /^lkcs_/);
+    assertFields(app, FIELDS.registeredApplication, 'applications.create()');
     assert.equal((await client.applications.update(app.client_id, { name: 'Renamed' })).name, 'Renamed');
     assert.ok((await client.applications.list()).some((a) => a.client_id === app.client_id));
-    assert.equal((await client.applications.get(app.client_id)).name, 'Renamed');
-    assert.notEqual((await client.applications.rotateSecret(app.client_id)).client_secret, app.client_secret);
+    const registered = await client.applications.get(app.client_id);
+    assert.equal(registered.name, 'Renamed');
+    assertFields(registered, FIELDS.application, 'applications.get()');
+    const rotatedApp = await client.applications.rotateSecret(app.client_id);
+    assert.notEqual(rotatedApp.client_secret, app.client_secret);
+    assertFields(rotatedApp, FIELDS.rotatedApplicationSecret, 'applications.rotateSecret()');
     await client.applications.delete(app.client_id);
 
     // The consent given in the OAuth test above; revoking it empties the list.
     const [consent] = await client.consents.list();
     assert.equal(consent!.application, 'Test client');
+    assertFields(consent, FIELDS.consent, 'consents.list()');
     await client.consents.revoke(consent!.client_id);
     assert.deepEqual(await client.consents.list(), []);
   });
@@ -199,6 +210,7 @@ describe('SDK (latchkey/sdk)', () => {
     try {
       const endpoint = await client.webhooks.create({ url: receiver.url(), events: ['api_key.created'] });
       assert.match(endpoint.secret, /^whsec_/);
+      assertFields(endpoint, FIELDS.createdWebhookEndpoint, 'webhooks.create()');
       assert.ok((await client.webhooks.list()).some((w) => w.id === endpoint.id));
       await client.apiKeys.create({ name: 'triggers a webhook', scopes: ['read:users'] });
       await server.built.webhookWorker.drain();
@@ -221,10 +233,16 @@ describe('SDK (latchkey/sdk)', () => {
       );
       const [logged] = await client.webhooks.deliveries(endpoint.id);
       assert.equal(logged!.status, 'succeeded');
+      assertFields(logged, FIELDS.webhookDelivery, 'webhooks.deliveries()');
+      assertFields(logged!.attempt_log[0], FIELDS.webhookDeliveryAttempt, 'a delivery attempt');
       assert.deepEqual(await client.webhooks.redeliver(endpoint.id, logged!.id), { queued: true });
       assert.equal((await client.webhooks.update(endpoint.id, { description: 'sdk' })).description, 'sdk');
-      assert.notEqual((await client.webhooks.rotateSecret(endpoint.id)).secret, endpoint.secret);
-      assert.equal((await client.webhooks.get(endpoint.id)).id, endpoint.id);
+      const rotatedSecret = await client.webhooks.rotateSecret(endpoint.id);
+      assert.notEqual(rotatedSecret.secret, endpoint.secret);
+      assertFields(rotatedSecret, FIELDS.rotatedWebhookSecret, 'webhooks.rotateSecret()');
+      const fetchedEndpoint = await client.webhooks.get(endpoint.id);
+      assert.equal(fetchedEndpoint.id, endpoint.id);
+      assertFields(fetchedEndpoint, FIELDS.webhookEndpoint, 'webhooks.get()');
       await client.webhooks.delete(endpoint.id);
     } finally {
       await receiver.close();

@@ -1,0 +1,108 @@
+import type {
+  ApiKey,
+  ApiKeyActivityEntry,
+  Application,
+  ApplicationType,
+  Consent,
+  CreatedApiKey,
+  CreatedWebhookEndpoint,
+  Project,
+  RegisteredApplication,
+  RotatedApplicationSecret,
+  RotatedWebhookSecret,
+  User,
+  UserPage,
+  WebhookDelivery,
+  WebhookEndpoint,
+} from './types.js';
+
+type Request = <T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  query?: Record<string, string | number | undefined>,
+) => Promise<T>;
+type List<T> = { data: T[] };
+const enc = encodeURIComponent;
+
+export interface CreateApiKey {
+  name: string;
+  scopes: string[];
+  expires_at?: string | null;
+  allowed_ips?: string[] | null;
+  rate_limit?: { hourly: number; burst: number } | null;
+}
+export interface CreateApplication {
+  name: string;
+  redirect_uris?: string[];
+  scopes: string[];
+  type?: ApplicationType;
+}
+export interface CreateWebhook {
+  url: string;
+  events: string[];
+  description?: string | null;
+}
+
+/** The API's resources, each a thin typed layer over `request`. Lists unwrap `{data: [...]}`. */
+export function createResources(request: Request) {
+  const list = async <T>(path: string, query?: Record<string, string | number | undefined>) =>
+    (await request<List<T>>('GET', path, undefined, query)).data;
+  return {
+    apiKeys: {
+      create: (input: CreateApiKey) => request<CreatedApiKey>('POST', '/v2/api-keys', input),
+      list: () => list<ApiKey>('/v2/api-keys'),
+      get: (id: string) => request<ApiKey>('GET', `/v2/api-keys/${enc(id)}`),
+      revoke: (id: string) => request<ApiKey>('DELETE', `/v2/api-keys/${enc(id)}`),
+      rotate: (id: string) => request<CreatedApiKey>('POST', `/v2/api-keys/${enc(id)}/rotate`),
+      activity: (id: string, opts: { limit?: number; before?: string } = {}) =>
+        list<ApiKeyActivityEntry>(`/v2/api-keys/${enc(id)}/activity`, opts),
+    },
+    applications: {
+      create: (input: CreateApplication) => request<RegisteredApplication>('POST', '/oauth/applications', input),
+      list: () => list<Application>('/oauth/applications'),
+      get: (clientId: string) => request<Application>('GET', `/oauth/applications/${enc(clientId)}`),
+      update: (clientId: string, changes: Partial<Pick<CreateApplication, 'name' | 'redirect_uris' | 'scopes'>>) =>
+        request<Application>('PATCH', `/oauth/applications/${enc(clientId)}`, changes),
+      delete: (clientId: string) => request<void>('DELETE', `/oauth/applications/${enc(clientId)}`),
+      rotateSecret: (clientId: string) =>
+        request<RotatedApplicationSecret>('POST', `/oauth/applications/${enc(clientId)}/secret`),
+    },
+    webhooks: {
+      create: (input: CreateWebhook) => request<CreatedWebhookEndpoint>('POST', '/v2/webhooks', input),
+      list: () => list<WebhookEndpoint>('/v2/webhooks'),
+      get: (id: string) => request<WebhookEndpoint>('GET', `/v2/webhooks/${enc(id)}`),
+      update: (id: string, changes: Partial<CreateWebhook> & { status?: 'active' | 'disabled' }) =>
+        request<WebhookEndpoint>('PATCH', `/v2/webhooks/${enc(id)}`, changes),
+      delete: (id: string) => request<void>('DELETE', `/v2/webhooks/${enc(id)}`),
+      rotateSecret: (id: string) => request<RotatedWebhookSecret>('POST', `/v2/webhooks/${enc(id)}/secret`),
+      deliveries: (id: string, opts: { limit?: number } = {}) =>
+        list<WebhookDelivery>(`/v2/webhooks/${enc(id)}/deliveries`, opts),
+      redeliver: (id: string, deliveryId: string) =>
+        request<{ queued: true }>('POST', `/v2/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/redeliver`),
+    },
+    users: {
+      me: () => request<User>('GET', '/v2/users/me'),
+      list: (opts: { limit?: number; after?: string } = {}) => request<UserPage>('GET', '/v2/users', undefined, opts),
+      get: (id: string) => request<User>('GET', `/v2/users/${enc(id)}`),
+      create: (input: { email: string; password: string; name?: string | null; is_admin?: boolean }) =>
+        request<User>('POST', '/v2/users', input),
+      // Profile fields only: a password or an email is changed by the person, in the browser.
+      update: (id: string, changes: { name?: string | null; is_admin?: boolean }) =>
+        request<User>('PATCH', `/v2/users/${enc(id)}`, changes),
+      delete: (id: string) => request<void>('DELETE', `/v2/users/${enc(id)}`),
+    },
+    projects: {
+      list: (opts: { limit?: number; offset?: number } = {}) => list<Project>('/v2/projects', opts),
+      create: (input: { name: string; description?: string | null }) => request<Project>('POST', '/v2/projects', input),
+      get: (id: string) => request<Project>('GET', `/v2/projects/${enc(id)}`),
+      update: (id: string, changes: { name?: string; description?: string | null }) =>
+        request<Project>('PATCH', `/v2/projects/${enc(id)}`, changes),
+      delete: (id: string) => request<void>('DELETE', `/v2/projects/${enc(id)}`),
+    },
+    consents: {
+      list: () => list<Consent>('/v2/consents'),
+      revoke: (clientId: string) => request<void>('DELETE', `/v2/consents/${enc(clientId)}`),
+    },
+  };
+}

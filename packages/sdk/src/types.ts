@@ -1,0 +1,164 @@
+/**
+ * What the API answers, as plain types: the SDK is installed on its own, so it declares the wire
+ * format itself instead of borrowing the server's schemas. Times are ISO 8601 strings (UTC);
+ * `null` means "not set". The package's tests compare these fields with the server's answers.
+ */
+
+/** An API key as listings and lookups show it: never the key itself. */
+export interface ApiKey {
+  id: string;
+  name: string;
+  /** The start of the key: enough to recognise it, nothing to use. */
+  prefix: string;
+  scopes: string[];
+  /** Addresses and CIDR ranges the key may be used from; `null` for anywhere. */
+  allowed_ips: string[] | null;
+  status: 'active' | 'expired' | 'revoked' | 'rotated';
+  expires_at: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  last_used_ip: string | null;
+  revoked_at: string | null;
+  /** After a rotation: the id of the key that replaced this one. */
+  replaced_by: string | null;
+  /** After a rotation: until when this key keeps working. */
+  grace_until: string | null;
+  /** Requests per hour and per second; `null` for the server's defaults. */
+  rate_limit: { hourly: number; burst: number } | null;
+}
+
+/** The answer to creating or rotating a key: the only time the key itself is shown. */
+export interface CreatedApiKey extends ApiKey {
+  key: string;
+}
+
+/** One request made with an API key. */
+export interface ApiKeyActivityEntry {
+  at: string;
+  ip: string;
+  method: string;
+  path: string;
+  status: number;
+  request_id: string;
+  /** The caller's X-Client-Version header, if it sent one. */
+  client_version: string | null;
+}
+
+export type ApplicationType = 'web' | 'spa' | 'native' | 'service' | 'resource_server';
+
+/** An OAuth application (client) registration. */
+export interface Application {
+  client_id: string;
+  name: string;
+  type: ApplicationType;
+  redirect_uris: string[];
+  scopes: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+/** The answer to registering an application: confidential types get their secret, this once. */
+export interface RegisteredApplication extends Application {
+  client_secret?: string;
+}
+
+/** The answer to rotating an application's secret. */
+export interface RotatedApplicationSecret extends Application {
+  client_secret: string;
+}
+
+/** A webhook endpoint: where events are delivered. */
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  events: string[];
+  description: string | null;
+  status: 'active' | 'disabled';
+  /** Why the server disabled the endpoint (for instance after failing for too long). */
+  disabled_reason: string | null;
+  failing_since: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The answer to creating an endpoint: the signing secret (`whsec_...`), shown this once. */
+export interface CreatedWebhookEndpoint extends WebhookEndpoint {
+  secret: string;
+}
+
+/** The answer to rotating the signing secret: the old one keeps signing until the time given. */
+export interface RotatedWebhookSecret extends CreatedWebhookEndpoint {
+  previous_secret_expires_at: string;
+}
+
+/** One attempt at delivering an event. */
+export interface WebhookDeliveryAttempt {
+  attempt: number;
+  at: string;
+  response_code: number | null;
+  latency_ms: number;
+  error: string | null;
+}
+
+/** One event's delivery to one endpoint, with every attempt so far. */
+export interface WebhookDelivery {
+  id: string;
+  event_id: string;
+  event_type: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  response_code: number | null;
+  latency_ms: number | null;
+  error: string | null;
+  last_attempt_at: string | null;
+  next_attempt_at: string | null;
+  delivered_at: string | null;
+  created_at: string;
+  /** Every attempt, oldest first. */
+  attempt_log: WebhookDeliveryAttempt[];
+}
+
+export interface User {
+  id: string;
+  email: string;
+  name: string | null;
+  is_admin: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A page of users; pass `next_after` as `after` for the next page (`null` on the last one). */
+export interface UserPage {
+  data: User[];
+  next_after: string | null;
+}
+
+export interface Project {
+  id: string;
+  owner_id: string;
+  name: string;
+  description: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** An application the signed-in person has granted access to. */
+export interface Consent {
+  client_id: string;
+  /** The application's name. */
+  application: string;
+  scopes: string[];
+  granted_at: string;
+  updated_at: string;
+}
+
+/** How a credential authenticated, as `/v2/auth/test` reports it. */
+export type AuthMethod = 'api_key' | 'oauth' | 'jwt' | 'session';
+
+/**
+ * The answer of `client.auth.test()`. A refused credential is an answer, not an exception:
+ * `{ valid: false, status, code, message, requestId }`.
+ */
+export type AuthTestResult =
+  | { valid: true; method: AuthMethod; subject: string; scopes: string[]; expires_at: string | null }
+  | { valid: false; status: number; code: string; message: string; requestId: string | null };
