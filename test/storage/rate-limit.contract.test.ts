@@ -48,6 +48,20 @@ export function rateLimitStoreContract(t: StoreUnderTest): void {
     assert.equal((await hit(`user:🦊:${freshId('u')}`, HOUR)).count, 1, 'unicode in a key');
   });
 
+  it('takes any key a caller builds: long (an email of 254 characters and more), unicode, NUL', async () => {
+    // The sign-in throttle's key holds the email as typed (up to 254 characters after trimming), so
+    // a key may run past any column width; a NUL in it must count like any other character.
+    const long = `login:acct:pwd:${'a'.repeat(250)}@example.test:0:${freshId('k')}`;
+    const longer = `${long}-and-more`;
+    assert.equal((await hit(long, HOUR)).count, 1);
+    assert.equal((await hit(long, HOUR)).count, 2);
+    assert.equal((await hit(longer, HOUR)).count, 1, 'keys sharing a long prefix are still apart');
+    const nul = `login:acct:pwd:a\u0000b:${freshId('k')}`;
+    assert.equal((await hit(nul, HOUR)).count, 1);
+    assert.equal((await hit(nul, HOUR)).count, 2);
+    assert.equal((await hit(nul.replace('\u0000', ''), HOUR)).count, 1, 'NUL is not dropped from the key');
+  });
+
   it('loses no hit to concurrent requests', async () => {
     const key = `key:${freshId('burst')}`;
     const counts = await Promise.all(Array.from({ length: 40 }, () => hit(key, HOUR)));
