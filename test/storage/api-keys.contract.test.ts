@@ -173,7 +173,7 @@ export function apiKeysRepoContract(s: Storage): void {
     assert.equal((await repo().activity(key.id, 5_000)).length, 1_234);
   });
 
-  it('pages the activity log newest first with a time cursor, ties by id, and prunes by age', async () => {
+  it('pages the activity log newest first, the next page strictly older than its cursor; prunes by age', async () => {
     const user = await insertUser(s.db);
     const key = apiKeyRow(user.id);
     await repo().insert(key, []);

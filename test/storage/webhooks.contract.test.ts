@@ -237,6 +237,34 @@ export function webhooksRepoContract(s: Storage): void {
     assert.deepEqual(await claimAll(T0 + 1_000).then((c) => c.filter((d) => d.endpoint_id === endpoint.id)), []);
   });
 
+  it('disables an endpoint once when two of its failures settle at the same time', async () => {
+    const { userId, endpoints } = await accountWithEndpoints(s.db, 1, { failing_since: T0 - 10_000 });
+    await queueEvent(s.db, userId, T0);
+    await queueEvent(s.db, userId, T0 + 1);
+    const claimed = await claimAll(T0 + 1);
+    assert.equal(claimed.length, 2);
+    const told: string[] = [];
+    await Promise.all(
+      claimed.map((d) =>
+        repo().recordFailure(d, failure(T0 + 2, T0 + 1_000), {
+          failingSinceBefore: T0 - 5_000,
+          event: (e) => {
+            const event = buildEvent('webhook_endpoint.disabled', e.user_id, { id: e.id }, T0 + 2);
+            told.push(event.id);
+            return event;
+          },
+        }),
+      ),
+    );
+    assert.equal((await repo().findEndpoint(endpoints[0]!.id))?.status, 'disabled');
+    const written = await s.db
+      .selectFrom('webhook_events')
+      .select('id')
+      .where('id', 'in', [...told, 'none'])
+      .execute();
+    assert.equal(written.length, 1, 'one disable event');
+  });
+
   it('brings pending deliveries of a re-enabled endpoint forward, and nothing else', async () => {
     const { userId, endpoints } = await accountWithEndpoints(s.db, 2);
     await queueEvent(s.db, userId, LATE); // due later
