@@ -130,7 +130,7 @@ export function accountsRepoContract(s: Storage): void {
     await assertRefusesNul(repo().findByEmail('x\u0000@example.test'));
   });
 
-  it('deletes the user with its sessions, applications, keys, projects, consents and the tokens it granted', async () => {
+  it('deletes the user with its sessions, apps, keys, projects, consents and the tokens it granted', async () => {
     const db = s.db;
     const user = await insertUser(db);
     const other = await insertUser(db);

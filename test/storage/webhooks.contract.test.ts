@@ -186,7 +186,7 @@ export function webhooksRepoContract(s: Storage): void {
     assert.equal(await repo().pendingCount(), 0);
   });
 
-  it('records failures: retried, then given up; the run of failures keeps its start; errors are cut to 500', async () => {
+  it('records failures: retried, then given up; the failing run keeps its start; errors cut to 500', async () => {
     const { endpoint, due } = await claimedDelivery();
     await repo().recordFailure(due, failure(T0 + 10, T0 + 1_000, `boom ${'é'.repeat(600)}`), neverDisable);
     let row = await repo().findDelivery(endpoint.id, due.id);
