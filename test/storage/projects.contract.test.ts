@@ -38,12 +38,14 @@ export function projectsRepoContract(s: Storage): void {
     await assertRefusesNul(repo().insert(projectRow(user.id, { description: '\u0000' })));
   });
 
-  it('updates only the columns given; null clears the description', async () => {
+  it('updates only the columns given; empty text and null stay apart', async () => {
     const user = await insertUser(s.db);
     const row = projectRow(user.id, { description: 'before' });
     await repo().insert(row);
     await repo().update(row.id, { name: 'Renamed ✨', updated_at: LATE });
     assert.deepEqual(await repo().findById(row.id), { ...row, name: 'Renamed ✨', updated_at: LATE });
+    await repo().update(row.id, { description: '' });
+    assert.equal((await repo().findById(row.id))?.description, '', 'an empty text stays empty, not null');
     await repo().update(row.id, { description: null });
     assert.equal((await repo().findById(row.id))?.description, null);
   });
