@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { ApiKeyActivityRow } from '../../src/db/schema.ts';
 import { createApiKeysRepo } from '../../src/features/api-keys/api-keys.repo.ts';
 import { buildEvent } from '../../src/features/webhooks/events.ts';
 import {
@@ -13,7 +12,7 @@ import {
   freshId,
   type Storage,
 } from './contract.ts';
-import { apiKeyRow, insertUser, T0 } from './rows.ts';
+import { apiKeyRow, insertUser, T0, type ApiKeyActivityRow } from './rows.ts';
 
 const activity = (keyId: string, at: number, over: Partial<ApiKeyActivityRow> = {}): ApiKeyActivityRow => ({
   id: freshId('act'),

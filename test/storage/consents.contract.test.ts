@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { ConsentRow } from '../../src/db/schema.ts';
 import { createConsentsRepo } from '../../src/features/consents/consents.repo.ts';
 import { buildEvent } from '../../src/features/webhooks/events.ts';
 import { createPayloadsRepo, type PayloadWrite } from '../../src/oidc/payloads.repo.ts';
@@ -13,7 +12,7 @@ import {
   freshId,
   type Storage,
 } from './contract.ts';
-import { insertApplication, insertUser, T0 } from './rows.ts';
+import { insertApplication, insertUser, T0, type ConsentRow } from './rows.ts';
 
 /** Consents: one per (user, application), upserted; listed with the application's name; revoked with the grant. */
 export function consentsRepoContract(s: Storage): void {

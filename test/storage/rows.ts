@@ -1,15 +1,21 @@
 import type { DB } from '../../src/db/client.ts';
-import type {
-  ApiKeyRow,
-  ApplicationRow,
-  NewUserRow,
-  ProjectRow,
-  UserRow,
-  WebhookEndpointRow,
-} from '../../src/db/schema.ts';
-import { createAccountsRepo } from '../../src/features/accounts/accounts.repo.ts';
-import { createApplicationsRepo } from '../../src/features/applications/applications.repo.ts';
+import { createAccountsRepo, type AccountsRepo } from '../../src/features/accounts/accounts.repo.ts';
+import type { ApiKeysRepo } from '../../src/features/api-keys/api-keys.repo.ts';
+import { createApplicationsRepo, type ApplicationsRepo } from '../../src/features/applications/applications.repo.ts';
+import type { ConsentsRepo } from '../../src/features/consents/consents.repo.ts';
+import type { ProjectsRepo } from '../../src/features/projects/projects.repo.ts';
+import type { WebhooksRepo } from '../../src/features/webhooks/webhooks.repo.ts';
 import { freshId } from './contract.ts';
+
+// Rows as the repositories take and give them (their own signatures, not the table types).
+export type NewUserRow = Parameters<AccountsRepo['insert']>[0];
+export type UserRow = NonNullable<Awaited<ReturnType<AccountsRepo['findById']>>>;
+export type ApplicationRow = Parameters<ApplicationsRepo['insert']>[0];
+export type ApiKeyRow = Parameters<ApiKeysRepo['insert']>[0];
+export type ApiKeyActivityRow = Parameters<ApiKeysRepo['recordUsage']>[0][number];
+export type ProjectRow = Parameters<ProjectsRepo['insert']>[0];
+export type WebhookEndpointRow = Parameters<WebhooksRepo['insertEndpointWithin']>[0];
+export type ConsentRow = Parameters<ConsentsRepo['upsert']>[0];
 
 /**
  * Complete rows for the contract suites, every column given, with fresh ids: a suite overrides what

@@ -2,8 +2,7 @@ import type { DB } from '../../src/db/client.ts';
 import { buildEvent, type EventType, type OutboxEvent } from '../../src/features/webhooks/events.ts';
 import { withEvents } from '../../src/features/webhooks/outbox.repo.ts';
 import { createWebhooksRepo } from '../../src/features/webhooks/webhooks.repo.ts';
-import { endpointRow, insertUser } from './rows.ts';
-import type { WebhookEndpointRow } from '../../src/db/schema.ts';
+import { endpointRow, insertUser, type WebhookEndpointRow } from './rows.ts';
 
 /** Webhook fixtures shared by the webhooks, claims and outbox contracts. */
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { beforeEach, it } from 'node:test';
-import type { WebhookEndpointRow } from '../../src/db/schema.ts';
 import { buildEvent, DISABLED_FAILING } from '../../src/features/webhooks/events.ts';
 import { PER_ENDPOINT } from '../../src/features/webhooks/worker.ts';
 import { createWebhooksRepo, type DueDelivery } from '../../src/features/webhooks/webhooks.repo.ts';
@@ -14,7 +13,7 @@ import {
   freshId,
   type Storage,
 } from './contract.ts';
-import { endpointRow, insertUser, T0 } from './rows.ts';
+import { endpointRow, insertUser, T0, type WebhookEndpointRow } from './rows.ts';
 import { accountWithEndpoints, clearWebhooks, deliveriesOf, queueEvent } from './webhook-fixtures.ts';
 
 const LOCK_MS = 30_000;
