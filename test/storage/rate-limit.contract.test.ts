@@ -56,6 +56,9 @@ export function rateLimitStoreContract(t: StoreUnderTest): void {
     assert.equal((await hit(long, HOUR)).count, 1);
     assert.equal((await hit(long, HOUR)).count, 2);
     assert.equal((await hit(longer, HOUR)).count, 1, 'keys sharing a long prefix are still apart');
+    const unicode = `login:acct:pwd:zoë🦊@exämple.test:0:${freshId('k')}`;
+    assert.equal((await hit(unicode, HOUR)).count, 1);
+    assert.equal((await hit(unicode, HOUR)).count, 2);
     const nul = `login:acct:pwd:a\u0000b:${freshId('k')}`;
     assert.equal((await hit(nul, HOUR)).count, 1);
     assert.equal((await hit(nul, HOUR)).count, 2);
