@@ -31,6 +31,10 @@ const targetOf = (url: string) =>
  * PostgreSQL database through TEST_POSTGRES_URL), migrates it, hands it to `contract`, and drops it
  * afterwards. Tests within a suite share the database and run one after another: each makes its own
  * rows (fresh ids), so none depends on another's leftovers.
+ *
+ * Concurrent calls (`Promise.all`) race for real on PostgreSQL (a pool of connections, as several
+ * instances would); on SQLite they queue on the one connection, as within one server process, so
+ * there the same tests hold the repository to the same answers one call after another.
  */
 export function describeStorage(title: string, contract: (storage: Storage) => void): void {
   describe(`${title} (${testBackend})`, () => {
@@ -69,7 +73,7 @@ export function describeStorage(title: string, contract: (storage: Storage) => v
   });
 }
 
-/** Epoch milliseconds past 2^31 (and past 2^32): what an `integer` column could not hold. */
+/** Epoch milliseconds (2026) far past 2^32: what a 32-bit `integer` column could not hold. */
 export const LATE = 1_767_225_600_123;
 
 /** Text that tends to break storage: multi-byte characters, an emoji (a surrogate pair), quotes. */
@@ -79,7 +83,7 @@ export const AWKWARD = "Zoë “quoted” 'single' 日本語 🧪🔑 \\ back\\s
 export const LONG = `${'x'.repeat(65_530)}é🔑`;
 
 let sequence = 0;
-/** A fresh id for test rows: unique within the run, so suites sharing a database never collide. */
+/** A fresh id for test rows, unique within the process: tests sharing a suite's database never collide. */
 export const freshId = (prefix: string): string =>
   `${prefix}_${Date.now().toString(36)}${(sequence++).toString(36).padStart(4, '0')}`;
 
