@@ -2,6 +2,17 @@ import type pg from 'pg';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import type { RateLimitStore } from './store.ts';
 import { DatabaseUnavailableError, isDatabaseUnavailable } from '../../db/unavailable.ts';
+import { sha256 } from '../../shared/secrets.ts';
+
+/**
+ * A bucket key may carry what a client typed (the sign-in throttle's holds the email as given, up
+ * to 254 characters), but the table's key column is varchar(255), prefix included, and PostgreSQL
+ * text cannot hold NUL: such a key is counted under its SHA-256 instead, which fits and stays
+ * distinct. Shorter keys are stored as they are, readable in the table.
+ */
+const MAX_PLAIN_KEY = 200;
+const storedKey = (key: string): string =>
+  key.length <= MAX_PLAIN_KEY && !key.includes('\u0000') ? key : `sha256:${sha256(key)}`;
 
 /**
  * Counters shared by every instance on one PostgreSQL database, through rate-limiter-flexible
@@ -34,7 +45,7 @@ export function createPostgresStore(pool: pg.Pool): RateLimitStore {
   return {
     async hit(key, windowMs) {
       try {
-        const res = await limiterFor(windowMs).consume(key, 1);
+        const res = await limiterFor(windowMs).consume(storedKey(key), 1);
         return { count: res.consumedPoints, resetAt: Date.now() + res.msBeforeNext };
       } catch (err) {
         // Counting needs the database: without it the request is refused as "try again", not 500.
