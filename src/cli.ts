@@ -9,7 +9,8 @@ Commands:
   latchkey users create --email E --password-stdin [--admin] [--name N]
   latchkey apps create --owner E --name N --redirect-uri U [--redirect-uri U2]
                        --scopes "s1 s2" [--type web|spa|native|service|resource_server]
-  latchkey keys create --owner E --name N --scopes "s1 s2" [--expires-in 90d] [--allow-ip CIDR ...] [--burst N --hourly M]
+  latchkey keys create --owner E --name N --scopes "s1 s2" [--expires-in 90d] [--allow-ip CIDR ...]
+                       [--burst N --hourly M]
   latchkey keys rotate-signing
   latchkey jwt sign --sub S --scopes "s1 s2" [--expires-in 1h] [--name NAME]   (needs JWT_SECRET)
   latchkey migrate

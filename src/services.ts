@@ -84,7 +84,7 @@ export interface Services {
   twoFactor: TwoFactorService;
   loginThrottle: LoginThrottle;
   login: Login;
-  /** Stops background timers and the webhook worker and flushes buffered writes; the caller then closes the database. */
+  /** Stops timers and the webhook worker, flushes buffered writes; the caller then closes the database. */
   stop(): Promise<void>;
 }
 
