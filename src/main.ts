@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { serveProcess } from './serve.ts';
 
-// boot: config -> db -> migrate -> buildApp -> listen; graceful stop on SIGTERM/SIGINT (see serve.ts).
+// boot: config -> prepare (db, migrations, keys) -> buildApp -> listen; graceful stop on SIGTERM/SIGINT (serve.ts).
 function main(): Promise<void> {
   let config;
   try {
