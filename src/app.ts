@@ -190,7 +190,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     now,
   });
 
-  // Rate limits (the seed's table); the limiter and the login throttle are services.
+  // Rate-limit policies per kind of credential (the limiter and the login throttle are services).
   const policies: Policies = {
     apiKey: config.RATE_LIMIT_API_KEY,
     oauth: config.RATE_LIMIT_OAUTH,
