@@ -58,11 +58,14 @@ function tryLock() {
   } catch {
     return false; // released meanwhile: try again
   }
-  let alive = Number.isInteger(holder) && holder > 0;
-  try {
-    if (alive) process.kill(holder, 0);
-  } catch {
-    alive = false;
+  // No pid yet: the holder has created the file and not written it (it counts as alive).
+  let alive = true;
+  if (Number.isInteger(holder) && holder > 0) {
+    try {
+      process.kill(holder, 0);
+    } catch (err) {
+      alive = err.code !== 'ESRCH'; // EPERM: alive, another user's
+    }
   }
   if (!alive || Date.now() - mtime(lockFile) > STALE_LOCK_MS) fs.rmSync(lockFile, { force: true });
   return false;
@@ -78,7 +81,7 @@ function build(tsc) {
     return `the build (npm run build) failed:\n${result.stdout}${result.stderr}${result.error?.message ?? ''}`;
   }
   const now = new Date();
-  fs.utimesSync(stamp, now, now);
+  if (fs.existsSync(stamp)) fs.utimesSync(stamp, now, now);
   return null;
 }
 
