@@ -17,64 +17,40 @@ import { createRenderer } from './http/render.ts';
 import { browserSession, clearSessionCookie, setSessionCookie } from './http/session.ts';
 import { csrf } from './http/csrf.ts';
 import { serveStatic } from './http/static.ts';
-import { createAccountsRepo, createBrowserSessionsRepo } from './features/accounts/accounts.repo.ts';
-import { createAccountsService, type AccountsService } from './features/accounts/accounts.service.ts';
-import { createPasswordHasher } from './features/accounts/passwords.ts';
 import { accountPagesRouter } from './features/accounts/accounts.pages.ts';
 import { securityPagesRouter } from './features/accounts/security.pages.ts';
 import { confirmPagesRouter } from './features/accounts/confirm.pages.ts';
 import { requireFreshAuth } from './features/accounts/fresh-auth.ts';
-import { createApplicationsRepo } from './features/applications/applications.repo.ts';
-import { createApplicationsService, type ApplicationsService } from './features/applications/applications.service.ts';
+import type { ApplicationsService } from './features/applications/applications.service.ts';
 import {
   APPLICATIONS_PREFIX,
   applicationsRouter,
   applicationsRoutes,
 } from './features/applications/applications.routes.ts';
-import { createConsentsRepo } from './features/consents/consents.repo.ts';
-import { createConsentsService } from './features/consents/consents.service.ts';
-import { createPayloadsRepo, type StoredPayload } from './oidc/payloads.repo.ts';
 import { createAdapterFactory } from './oidc/adapter.ts';
-import { startHousekeeping } from './housekeeping.ts';
 import { createProvider } from './oidc/provider.ts';
 import { interactionErrors, interactionRouter } from './oidc/interactions.ts';
 import { jsonBodyShim } from './oidc/json-body-shim.ts';
 import { issuerOrigin } from './oidc/issuer-origin.ts';
 import { unifiedIntrospection } from './oidc/unified-introspection.ts';
 import type { ServerKeys } from './oidc/keys.ts';
-import { createApiKeysRepo } from './features/api-keys/api-keys.repo.ts';
-import { createApiKeysService, type ApiKeysService } from './features/api-keys/api-keys.service.ts';
-import { createUsersService } from './features/users/users.service.ts';
-import { createProjectsRepo } from './features/projects/projects.repo.ts';
-import { createProjectsService } from './features/projects/projects.service.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { createOAuthTokenVerifier } from './auth/oauth-tokens.ts';
-import { createSharedJwtVerifier, type SharedJwtVerifier } from './auth/shared-jwt.ts';
 import { apiVersion, v2RouteSpecs, v2Router } from './api/v2/router.ts';
 import { buildOpenApi, serveOpenApi, type RouteGroup } from './api/openapi.ts';
-import { createMemoryStore, type RateLimitStore } from './features/rate-limit/store.ts';
-import { createRateLimiter, type Policies } from './features/rate-limit/rate-limiter.ts';
+import type { RateLimitStore } from './features/rate-limit/store.ts';
+import type { Policies } from './features/rate-limit/rate-limiter.ts';
 import { tokenEndpointLimit } from './features/rate-limit/token-endpoint.ts';
 import { authorizeEndpointLimit } from './features/rate-limit/authorize-endpoint.ts';
-import { createLoginThrottle } from './features/rate-limit/login-throttle.ts';
-import { createLogin } from './features/accounts/login.ts';
-import { createTwoFactorRepo } from './features/accounts/two-factor.repo.ts';
-import { createTwoFactorService } from './features/accounts/two-factor.service.ts';
-import { createSecretBox } from './shared/encryption.ts';
-import { createWebhooksRepo } from './features/webhooks/webhooks.repo.ts';
-import { createWebhooksService } from './features/webhooks/webhooks.service.ts';
-import { createWebhookWorker, type WebhookWorker } from './features/webhooks/worker.ts';
-import { createDeliver, type Deliver } from './features/webhooks/deliver.ts';
+import type { WebhookWorker } from './features/webhooks/worker.ts';
+import type { Deliver } from './features/webhooks/deliver.ts';
 import { dashboardRouter } from './features/dashboard/dashboard.routes.ts';
-import { createMetrics, httpMetrics, metricsEndpoint, observeProvider, type Metrics } from './http/metrics.ts';
+import { httpMetrics, metricsEndpoint, observeProvider, type Metrics } from './http/metrics.ts';
 import { healthProbes } from './http/health.ts';
 import { accessLog } from './http/access-log.ts';
-import { createTtlCache } from './shared/ttl-cache.ts';
-import { createCredentialEvents, type CredentialEvents } from './shared/credential-events.ts';
-import type { Credential } from './auth/credential.ts';
-import { createAccountRights } from './auth/account-rights.ts';
-import { ADMIN_SCOPE } from './auth/scopes.ts';
+import type { CredentialEvents } from './shared/credential-events.ts';
 import { createGrantStanding } from './oidc/grant-standing.ts';
+import { createServices, type Services } from './services.ts';
 
 export interface AppDeps {
   config: Config;
@@ -102,12 +78,8 @@ export interface BuiltApp {
   provider: Provider;
   /** The OpenAPI document served at /v2/openapi.json. */
   openApi: Record<string, unknown>;
-  services: {
-    accounts: AccountsService;
-    applications: ApplicationsService;
-    apiKeys: ApiKeysService;
-    sharedJwt: SharedJwtVerifier | null;
-  };
+  /** Everything below HTTP (services.ts). */
+  services: Services;
   /** Delivers the webhook outbox; the server starts it, the CLI does not. */
   webhookWorker: WebhookWorker;
   /** What /metrics serves. */
@@ -135,114 +107,46 @@ export function apiRouteGroups(
 /** Browser pages (as opposed to APIs and oidc-provider's endpoints). */
 const isPagePath = (p: string) => !/^\/(oauth|v2|\.well-known|static)(\/|$)/.test(p);
 
-/** Wires repositories, services and routers into a Koa app. Never listens: tests import this. */
+/** Wires the services (see services.ts) and the routers into a Koa app. Never listens: tests import this. */
 export function buildApp(deps: AppDeps): BuiltApp {
   const { config, db, logger, keys } = deps;
-  const now = deps.now ?? Date.now;
-  const metrics = deps.metrics ?? createMetrics();
-  const cacheTtlMs = config.CREDENTIAL_CACHE_TTL * 1000;
-  // Checked credentials, trusted for CREDENTIAL_CACHE_TTL; revocations in this process empty them.
-  const oauthTokenCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
-  const sharedJwtCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
-  const tokenRowCache = createTtlCache<StoredPayload | null>({ ttlMs: cacheTtlMs, max: 20_000, now });
-  const grantStandingCache = createTtlCache<boolean>({ ttlMs: cacheTtlMs, max: 20_000, now });
-  // Every cache of checked credentials forgets what a change names, whichever instance made it.
-  const credentialEvents = deps.credentialEvents ?? createCredentialEvents();
-  credentialEvents.subscribe((event) => {
-    // Token caches are not indexed by grant, application or account: any of those empties them.
-    oauthTokenCache.clear();
-    tokenRowCache.clear();
-    grantStandingCache.clear();
-    if (event.kind === 'account') sharedJwtCache.deleteWhere((c) => c.userId === event.id);
-  });
-  const tokensRevoked = () => credentialEvents.publish({ kind: 'tokens' });
-
-  // Storage and rules.
-  const payloads = createPayloadsRepo(db);
-  const browserSessions = createBrowserSessionsRepo(db);
-  const accountsRepo = createAccountsRepo(db);
-  const passwords = createPasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST });
-  const accounts = createAccountsService({
-    accounts: accountsRepo,
-    sessions: browserSessions,
-    providerSessions: { deleteByAccount: (id) => payloads.deleteSessionsOf(id) },
-    passwords,
-    now,
-  });
-  // What each account may hold now: every credential's effective scopes are computed from it.
-  const accountRights = createAccountRights({
-    findAccount: (id) => accounts.findById(id),
-    events: credentialEvents,
-    ttlMs: cacheTtlMs,
-    now,
-  });
-  const projects = createProjectsService({ repo: createProjectsRepo(db), now });
-  const apiKeys = createApiKeysService({
-    repo: createApiKeysRepo(db),
-    now,
-    rotationGraceMs: config.API_KEY_ROTATION_GRACE * 1000,
-    activityRetentionMs: config.API_KEY_ACTIVITY_RETENTION_DAYS * 86_400_000,
-    cacheTtlMs,
-    events: credentialEvents,
-    logger,
-    activityBacklog: config.API_KEY_ACTIVITY_BACKLOG,
-    keyPolicy: config.RATE_LIMIT_API_KEY,
-  });
-  const box = createSecretBox(deps.secretsKey);
-  const webhooksRepo = createWebhooksRepo(db);
-  const webhooks = createWebhooksService({
-    repo: webhooksRepo,
-    box,
-    now,
-    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
-    secretOverlapMs: config.WEBHOOK_SECRET_OVERLAP * 1000,
-    maxEndpoints: config.WEBHOOK_MAX_ENDPOINTS,
-  });
-  const webhookWorker = createWebhookWorker({
-    repo: webhooksRepo,
-    box,
-    // A receiver gets 10 s to answer; an address that does not even accept the connection, 3 s.
-    deliver:
-      deps.deliver ??
-      createDeliver({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: 10_000, connectTimeoutMs: 3_000 }),
-    now,
-    logger,
-    disableAfterMs: config.WEBHOOK_DISABLE_AFTER * 1000,
-    concurrency: config.WEBHOOK_CONCURRENCY,
-    onAttempt: metrics.webhookDelivery,
-  });
-  metrics.collectOutboxDepth(() => webhooksRepo.pendingCount());
-  const consents = createConsentsService({ repo: createConsentsRepo(db), now, onRevoked: tokensRevoked });
-  let provider: Provider | undefined;
-  const applicationsRepo = createApplicationsRepo(db);
-  const applications = createApplicationsService({
-    repo: applicationsRepo,
-    now,
-    validateMetadata: async (metadata) => {
-      await provider!.Client.validate(metadata as never);
+  const services = createServices(
+    { config, db, logger, keys, secretsKey: deps.secretsKey },
+    {
+      ...(deps.now ? { now: deps.now } : {}),
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+      ...(deps.rateLimitStore ? { rateLimitStore: deps.rateLimitStore } : {}),
+      ...(deps.deliver ? { deliver: deps.deliver } : {}),
+      ...(deps.credentialEvents ? { credentialEvents: deps.credentialEvents } : {}),
     },
-    cacheTtlMs,
-    events: credentialEvents,
-  });
-  const users = createUsersService({
-    repo: accountsRepo,
+  );
+  const {
+    now,
+    metrics,
+    tokensRevoked,
+    oauthTokenCache,
+    sharedJwtCache,
+    tokenRowCache,
+    grantStandingCache,
+    payloads,
     accounts,
-    now,
-    onDeleted: (id) => credentialEvents.publish({ kind: 'account', id }),
-    // A demoted admin keeps nothing that was granted as admin:all: its grants (with their refresh
-    // tokens) and keys are revoked; every other credential loses it through its effective scopes.
-    onRightsChanged: async (id, { demoted }) => {
-      if (demoted) {
-        await consents.revokeCarrying(id, ADMIN_SCOPE);
-        await apiKeys.revokeCarrying(id, ADMIN_SCOPE);
-      }
-      credentialEvents.publish({ kind: 'account', id });
-    },
-  });
+    accountRights,
+    projects,
+    apiKeys,
+    webhooks,
+    webhookWorker,
+    consents,
+    applications,
+    users,
+    sharedJwt,
+    limiter,
+    twoFactor,
+    login,
+  } = services;
 
   // The authorization server.
   const render = createRenderer({ cache: process.env['NODE_ENV'] === 'production' });
-  provider = createProvider({
+  const provider = createProvider({
     config,
     keys,
     accounts,
@@ -265,21 +169,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
       render.error(ctx as unknown as AppContext, ctx.status === 503 ? 503 : 400, title, message),
   });
   observeProvider(provider, metrics);
-  const stopHousekeeping = startHousekeeping(logger, [
-    () => payloads.deleteExpired(now()),
-    () => browserSessions.deleteExpired(now()),
-    () => apiKeys.pruneActivity(),
-  ]);
 
   // Bearer credentials for /v2 and /oauth/applications.
-  const sharedJwt = config.JWT_SECRET
-    ? createSharedJwtVerifier({
-        secret: config.JWT_SECRET,
-        issuer: config.JWT_ISSUER,
-        maxLifetime: config.JWT_MAX_LIFETIME,
-        now,
-      })
-    : null;
   const authenticator = createAuthenticator({
     apiKeys,
     sharedJwt,
@@ -299,9 +190,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     now,
   });
 
-  // Rate limits (the documented table) and brute-force protection of the login forms.
-  const rateLimitStore = deps.rateLimitStore ?? createMemoryStore();
-  const limiter = createRateLimiter({ store: rateLimitStore, now, onRefused: metrics.rateLimitRefused });
+  // Rate-limit policies per kind of credential (the limiter and the login throttle are services).
   const policies: Policies = {
     apiKey: config.RATE_LIMIT_API_KEY,
     oauth: config.RATE_LIMIT_OAUTH,
@@ -314,9 +203,6 @@ export function buildApp(deps: AppDeps): BuiltApp {
     jwt: config.RATE_LIMIT_APPLICATIONS,
     unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
   };
-  const twoFactor = createTwoFactorService({ repo: createTwoFactorRepo(db), box, now });
-  const loginThrottle = createLoginThrottle({ store: rateLimitStore, now, perAddress: config.RATE_LIMIT_LOGIN });
-  const login = createLogin(accounts, twoFactor, loginThrottle, metrics.login);
   const freshAuth = requireFreshAuth({
     maxAgeMs: config.FRESH_AUTH_MAX_AGE * 1000,
     now,
@@ -333,7 +219,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     if (ctx.state.sessionId) await accounts.endSession(ctx.state.sessionId);
     clearSessionCookie(ctx, secure);
     const providerSessionId = ctx.cookies.get('_session', { signed: true });
-    if (providerSessionId) await (await provider!.Session.find(providerSessionId))?.destroy();
+    if (providerSessionId) await (await provider.Session.find(providerSessionId))?.destroy();
     ctx.cookies.set('_session', null, { signed: true });
   };
   const formGuard = [bodyParser({ enableTypes: ['form'], formLimit: '16kb' }), csrf({ secure })];
@@ -467,15 +353,11 @@ export function buildApp(deps: AppDeps): BuiltApp {
   return {
     app,
     provider,
-    services: { accounts, applications, apiKeys, sharedJwt },
+    services,
     openApi,
     webhookWorker,
     metrics,
     routers: [interactions, pages, dashboard, security, confirm, apps, v2],
-    async stop() {
-      stopHousekeeping();
-      await webhookWorker.stop();
-      await apiKeys.stop();
-    },
+    stop: () => services.stop(),
   };
 }

@@ -68,6 +68,20 @@ describe('latchkey CLI', () => {
     assert.doesNotMatch(r.stdout, /latchkey users create/);
   });
 
+  it('every group answers --help, and latchkey --help names them all', async () => {
+    const groups = ['users', 'apps', 'keys', 'jwt', 'migrate', 'serve'];
+    const [top, ...answers] = await Promise.all([cli(['--help']), ...groups.map((g) => cli([g, '--help']))]);
+    assert.equal(top!.code, 0, top!.stderr);
+    for (const [i, group] of groups.entries()) {
+      const r = answers[i]!;
+      assert.equal(r.code, 0, `${group} --help: ${r.stderr}`);
+      assert.deepEqual(r.stderrLines, []);
+      assert.match(r.stdout, new RegExp(`^latchkey ${group}\\b`), `${group} --help: ${r.stdout}`);
+      assert.match(top!.stdout, new RegExp(`latchkey ${group}\\b`));
+    }
+    fails(await cli(['nope', '--help']), /unknown command: nope \(/);
+  });
+
   it('migrate creates the database and prints JSON', async () => {
     const first = json(await cli(['migrate'])) as { migrated: string[] };
     assert.equal(first.migrated[0], '0001_initial');
@@ -146,7 +160,7 @@ describe('latchkey CLI', () => {
     assert.match(service.client_secret!, /^lkcs_/);
   });
 
-  // Each spawn loads the whole app (a few seconds): run these side by side.
+  // Each spawn boots the services (argon2, the database): run these side by side.
   describe('bad input: exit 1 and one clear line', { concurrency: 2 }, () => {
     const cases: [string, string[], RegExp, string?][] = [
       ['an unknown command', ['frobnicate'], /unknown command/],

@@ -1,9 +1,9 @@
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
 import { serveProcess } from './serve.ts';
 
-// boot: config -> db -> migrate -> buildApp -> listen; graceful stop on SIGTERM/SIGINT (see serve.ts).
+// boot: config -> prepare (db, migrations, keys) -> buildApp -> listen; graceful stop on SIGTERM/SIGINT (serve.ts).
 function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (err) {

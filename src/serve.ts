@@ -1,11 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config.ts';
-import { migrateToLatest, openDatabase } from './db/client.ts';
 import { createLogger } from './logger.ts';
-import { loadServerKeys } from './oidc/keys.ts';
-import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
-import { startServer } from './server.ts';
-import { createSecretBox, loadSecretsKey } from './shared/encryption.ts';
+import { startServer, type RunningServer } from './server.ts';
+import { prepare } from './boot/prepare.ts';
 import { serveClusterMetrics } from './http/metrics.ts';
 import { serveClusterRateLimits } from './features/rate-limit/cluster-store.ts';
 
@@ -17,7 +14,7 @@ import { serveClusterRateLimits } from './features/rate-limit/cluster-store.ts';
 export async function serveProcess(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const worker = cluster.isWorker;
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let server: RunningServer;
   try {
     server = await startServer(config, logger, {
       metrics: { processMetrics: true, clusterWorker: worker },
@@ -72,20 +69,9 @@ const STOP_TIMEOUT_MS = 30_000;
 export async function serveCluster(config: Config, workers: number): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL).child({ role: 'primary' });
   try {
-    const db = openDatabase(config);
-    try {
-      // The primary makes the secrets key and the server keys once, before workers race for them.
-      const secrets = loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile);
-      if (secrets.generated)
-        logger.warn(
-          { file: config.secretsKeyFile },
-          'generated a secrets key file; set SECRETS_KEY to manage it yourself',
-        );
-      await migrateToLatest(db);
-      await loadServerKeys(createServerSecretsRepo(db, createSecretBox(secrets.key)), Date.now());
-    } finally {
-      await db.destroy();
-    }
+    // The primary makes the secrets key and the server keys once, before workers race for them.
+    const { db } = await prepare(config, logger);
+    await db.destroy();
   } catch (err) {
     process.stderr.write(`latchkey: failed to start: ${(err as Error).message}\n`);
     process.exit(1);

@@ -4,11 +4,9 @@ import { createClusterStore } from './features/rate-limit/cluster-store.ts';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
-import { createPostgresPool, openDatabase, migrateToLatest, type DB } from './db/client.ts';
+import { createPostgresPool, type DB } from './db/client.ts';
 import { buildApp, type BuiltApp } from './app.ts';
-import { loadServerKeys } from './oidc/keys.ts';
-import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
-import { createSecretBox, loadSecretsKey } from './shared/encryption.ts';
+import { prepare } from './boot/prepare.ts';
 import type { Deliver } from './features/webhooks/deliver.ts';
 import { createMetrics, type MetricsOptions } from './http/metrics.ts';
 import { createCredentialEvents } from './shared/credential-events.ts';
@@ -28,7 +26,7 @@ export interface RunningServer {
 }
 
 /**
- * Boots Latchkey: database -> migrations -> keys -> app -> listen. Used by `npm start` and by the
+ * Boots Latchkey: prepare (database -> migrations -> keys) -> app -> listen. Used by `npm start` and by the
  * tests, which pass PORT=0 and get the real server on a free port.
  */
 export async function startServer(
@@ -50,12 +48,7 @@ export async function startServer(
     clusterWorker?: boolean;
   } = {},
 ): Promise<RunningServer> {
-  const db = openDatabase(config);
-  await migrateToLatest(db);
-  const secrets = loadSecretsKey(config.SECRETS_KEY, config.secretsKeyFile);
-  if (secrets.generated)
-    logger.warn({ file: config.secretsKeyFile }, 'generated a secrets key file; set SECRETS_KEY to manage it yourself');
-  const keys = await loadServerKeys(createServerSecretsRepo(db, createSecretBox(secrets.key)), Date.now());
+  const { db, keys, secretsKey } = await prepare(config, logger);
   // Several instances share one PostgreSQL database, so they share rate-limit counters there too.
   const sharedLimits = config.database.kind === 'postgres' && opts.rateLimits !== 'memory';
   const rateLimitPool =
@@ -79,7 +72,7 @@ export async function startServer(
     db,
     logger,
     keys,
-    secretsKey: secrets.key,
+    secretsKey,
     credentialEvents,
     ...(rateLimitStore ? { rateLimitStore } : {}),
     ...(opts.now ? { now: opts.now } : {}),

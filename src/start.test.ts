@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runNode, spawnNode, type SpawnedNode } from '../test/support/process.ts';
+import { buildDist, spawnNode, type SpawnedNode } from '../test/support/process.ts';
 import { freePort } from '../test/support/server.ts';
 
 // `npm start` runs `npm run build` (prestart: tsc -p tsconfig.build.json into dist/), then
-// `node dist/main.js`. The rest of the suite runs the TypeScript sources; this runs what operators
+// `node dist/main.js`. Most of the suite runs the TypeScript sources; this runs what operators
 // run, so a build that breaks or a path that only resolves from src/ (views, public) fails here.
 describe('npm start: the compiled server', () => {
   let dir: string;
@@ -15,10 +15,9 @@ describe('npm start: the compiled server', () => {
   let base: string;
 
   before(async () => {
-    const built = await runNode(['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
-      timeoutMs: 180_000,
-    });
-    assert.equal(built.code, 0, built.stdout + built.stderr);
+    // The build npm start runs (tsc -p tsconfig.build.json), through bin/latchkey.js, which takes a
+    // lock so that the CLI tests running beside this one never read a half-written dist/.
+    await buildDist();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-start-'));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;

@@ -40,7 +40,7 @@ export function runNode(
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     let timedOut = false;
-    // Generous: each run loads the whole app through tsx, and the suite runs files side by side.
+    // Generous: servers load the whole app through tsx, and the suite runs files side by side.
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
@@ -55,11 +55,26 @@ export function runNode(
   });
 }
 
-/** `node bin/latchkey.js <args>`: the CLI as `npx latchkey` runs it. */
-export function runCli(
+let distBuilt: Promise<void> | undefined;
+
+/**
+ * dist/ as bin/latchkey.js and `npm start` run it: bin/latchkey.js compiles src/ first when it
+ * changed since the last build (a minute or more on a busy machine). Done once per test file, with
+ * time to spare, so that the commands a test runs and times start at once.
+ */
+export function buildDist(): Promise<void> {
+  distBuilt ??= runNode(['bin/latchkey.js', '--help'], { timeoutMs: 600_000 }).then((r) => {
+    if (r.code !== 0) throw new Error(`building dist/ failed (exit ${r.code}): ${r.stderr}`);
+  });
+  return distBuilt;
+}
+
+/** `node bin/latchkey.js <args>`: the CLI as `npx latchkey` runs it (compiled, from dist/). */
+export async function runCli(
   args: string[],
   opts: { env?: Record<string, string>; input?: string } = {},
 ): Promise<RunResult> {
+  await buildDist();
   return runNode(['bin/latchkey.js', ...args], opts);
 }
 

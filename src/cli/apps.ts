@@ -1,0 +1,31 @@
+import { parseArgs } from 'node:util';
+import { sessionPrincipal } from '../auth/principal.ts';
+import { scopeList, UsageError } from './usage.ts';
+import { withServices } from './with-services.ts';
+
+/** `latchkey apps create`: an OAuth application registered for an account. */
+export async function createApp(args: string[]): Promise<unknown> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      owner: { type: 'string' },
+      name: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      scopes: { type: 'string' },
+      type: { type: 'string' },
+    },
+  });
+  const ownerEmail = values.owner;
+  if (!ownerEmail) throw new UsageError('apps create needs --owner (an account email)');
+  return withServices(async ({ accounts, applications }) => {
+    const owner = await accounts.findByEmail(ownerEmail);
+    if (!owner) throw new UsageError(`no account with email ${ownerEmail}`);
+    // The operator acts as the owner would: the application holds at most the owner's rights.
+    return applications.register(sessionPrincipal(owner), {
+      name: values.name,
+      redirect_uris: values['redirect-uri'] ?? [],
+      scopes: scopeList(values.scopes),
+      ...(values.type ? { type: values.type } : {}),
+    });
+  });
+}

@@ -1,0 +1,251 @@
+import type { Infra } from './boot/prepare.ts';
+import {
+  createAccountsRepo,
+  createBrowserSessionsRepo,
+  type BrowserSessionsRepo,
+} from './features/accounts/accounts.repo.ts';
+import { createAccountsService, type AccountsService } from './features/accounts/accounts.service.ts';
+import { createPasswordHasher } from './features/accounts/passwords.ts';
+import { createApplicationsRepo } from './features/applications/applications.repo.ts';
+import { createApplicationsService, type ApplicationsService } from './features/applications/applications.service.ts';
+import { createConsentsRepo } from './features/consents/consents.repo.ts';
+import { createConsentsService, type ConsentsService } from './features/consents/consents.service.ts';
+import { createPayloadsRepo, type PayloadsRepo, type StoredPayload } from './oidc/payloads.repo.ts';
+import { createClientMetadataValidator, type ClientMetadataValidator } from './oidc/client-metadata-validator.ts';
+import { startHousekeeping } from './housekeeping.ts';
+import { createApiKeysRepo } from './features/api-keys/api-keys.repo.ts';
+import { createApiKeysService, type ApiKeysService } from './features/api-keys/api-keys.service.ts';
+import { createUsersService, type UsersService } from './features/users/users.service.ts';
+import { createProjectsRepo } from './features/projects/projects.repo.ts';
+import { createProjectsService, type ProjectsService } from './features/projects/projects.service.ts';
+import { createSharedJwtVerifier, type SharedJwtVerifier } from './auth/shared-jwt.ts';
+import { createMemoryStore, type RateLimitStore } from './features/rate-limit/store.ts';
+import { createRateLimiter, type RateLimiter } from './features/rate-limit/rate-limiter.ts';
+import { createLoginThrottle, type LoginThrottle } from './features/rate-limit/login-throttle.ts';
+import { createLogin, type Login } from './features/accounts/login.ts';
+import { createTwoFactorRepo } from './features/accounts/two-factor.repo.ts';
+import { createTwoFactorService, type TwoFactorService } from './features/accounts/two-factor.service.ts';
+import { createSecretBox, type SecretBox } from './shared/encryption.ts';
+import { createWebhooksRepo } from './features/webhooks/webhooks.repo.ts';
+import { createWebhooksService, type WebhooksService } from './features/webhooks/webhooks.service.ts';
+import { createWebhookWorker, type WebhookWorker } from './features/webhooks/worker.ts';
+import { createDeliver, type Deliver } from './features/webhooks/deliver.ts';
+import { createMetrics, type Metrics } from './http/metrics.ts';
+import { createTtlCache, type TtlCache } from './shared/ttl-cache.ts';
+import { createCredentialEvents, type CredentialEvents } from './shared/credential-events.ts';
+import type { Credential } from './auth/credential.ts';
+import { createAccountRights, type AccountRightsLookup } from './auth/account-rights.ts';
+import { ADMIN_SCOPE } from './auth/scopes.ts';
+
+export interface ServicesOptions {
+  /** The clock (epoch ms); tests may pass their own. */
+  now?: () => number;
+  /** Where rate-limit counters live; in memory (one process) unless given. */
+  rateLimitStore?: RateLimitStore;
+  /** Sends one webhook; tests may pass a recording one. Default: HTTP with the SSRF guard. */
+  deliver?: Deliver;
+  /** Prometheus metrics (a fresh registry unless given). */
+  metrics?: Metrics;
+  /** Credential changes, heard by every cache (in this process only, unless a relay is attached). */
+  credentialEvents?: CredentialEvents;
+  /** oidc-provider's check of client metadata; by default a private provider loaded on first use. */
+  validateClientMetadata?: ClientMetadataValidator;
+}
+
+/** Repositories, rules and the background work around them: everything Latchkey does, without HTTP. */
+export interface Services {
+  now: () => number;
+  metrics: Metrics;
+  credentialEvents: CredentialEvents;
+  /** Publishes "tokens revoked": every cache of checked tokens forgets what it holds. */
+  tokensRevoked: () => void;
+  // Checked credentials, trusted for CREDENTIAL_CACHE_TTL; emptied by credential events.
+  oauthTokenCache: TtlCache<Credential>;
+  sharedJwtCache: TtlCache<Credential>;
+  tokenRowCache: TtlCache<StoredPayload | null>;
+  grantStandingCache: TtlCache<boolean>;
+  payloads: PayloadsRepo;
+  browserSessions: BrowserSessionsRepo;
+  accounts: AccountsService;
+  accountRights: AccountRightsLookup;
+  projects: ProjectsService;
+  apiKeys: ApiKeysService;
+  box: SecretBox;
+  webhooks: WebhooksService;
+  /** Delivers the webhook outbox; the server starts it, the CLI does not. */
+  webhookWorker: WebhookWorker;
+  consents: ConsentsService;
+  applications: ApplicationsService;
+  users: UsersService;
+  /** Verifies (and, for the CLI, signs) shared-secret JWTs; null without JWT_SECRET. */
+  sharedJwt: SharedJwtVerifier | null;
+  rateLimitStore: RateLimitStore;
+  limiter: RateLimiter;
+  twoFactor: TwoFactorService;
+  loginThrottle: LoginThrottle;
+  login: Login;
+  /** Stops timers and the webhook worker, flushes buffered writes; the caller then closes the database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires repositories and services on a prepared database. Imports nothing of HTTP (no Koa, no
+ * oidc-provider): the CLI uses this alone, and the HTTP app is built on top of it.
+ */
+export function createServices(infra: Omit<Infra, 'migrated'>, options: ServicesOptions = {}): Services {
+  const { config, db, logger } = infra;
+  const now = options.now ?? Date.now;
+  const metrics = options.metrics ?? createMetrics();
+  const cacheTtlMs = config.CREDENTIAL_CACHE_TTL * 1000;
+  // Checked credentials, trusted for CREDENTIAL_CACHE_TTL; revocations in this process empty them.
+  const oauthTokenCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
+  const sharedJwtCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
+  const tokenRowCache = createTtlCache<StoredPayload | null>({ ttlMs: cacheTtlMs, max: 20_000, now });
+  const grantStandingCache = createTtlCache<boolean>({ ttlMs: cacheTtlMs, max: 20_000, now });
+  // Every cache of checked credentials forgets what a change names, whichever instance made it.
+  const credentialEvents = options.credentialEvents ?? createCredentialEvents();
+  credentialEvents.subscribe((event) => {
+    // Token caches are not indexed by grant, application or account: any of those empties them.
+    oauthTokenCache.clear();
+    tokenRowCache.clear();
+    grantStandingCache.clear();
+    if (event.kind === 'account') sharedJwtCache.deleteWhere((c) => c.userId === event.id);
+  });
+  const tokensRevoked = () => credentialEvents.publish({ kind: 'tokens' });
+
+  // Storage and rules.
+  const payloads = createPayloadsRepo(db);
+  const browserSessions = createBrowserSessionsRepo(db);
+  const accountsRepo = createAccountsRepo(db);
+  const passwords = createPasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST });
+  const accounts = createAccountsService({
+    accounts: accountsRepo,
+    sessions: browserSessions,
+    providerSessions: { deleteByAccount: (id) => payloads.deleteSessionsOf(id) },
+    passwords,
+    now,
+  });
+  // What each account may hold now: every credential's effective scopes are computed from it.
+  const accountRights = createAccountRights({
+    findAccount: (id) => accounts.findById(id),
+    events: credentialEvents,
+    ttlMs: cacheTtlMs,
+    now,
+  });
+  const projects = createProjectsService({ repo: createProjectsRepo(db), now });
+  const apiKeys = createApiKeysService({
+    repo: createApiKeysRepo(db),
+    now,
+    rotationGraceMs: config.API_KEY_ROTATION_GRACE * 1000,
+    activityRetentionMs: config.API_KEY_ACTIVITY_RETENTION_DAYS * 86_400_000,
+    cacheTtlMs,
+    events: credentialEvents,
+    logger,
+    activityBacklog: config.API_KEY_ACTIVITY_BACKLOG,
+    keyPolicy: config.RATE_LIMIT_API_KEY,
+  });
+  const box = createSecretBox(infra.secretsKey);
+  const webhooksRepo = createWebhooksRepo(db);
+  const webhooks = createWebhooksService({
+    repo: webhooksRepo,
+    box,
+    now,
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+    secretOverlapMs: config.WEBHOOK_SECRET_OVERLAP * 1000,
+    maxEndpoints: config.WEBHOOK_MAX_ENDPOINTS,
+  });
+  const webhookWorker = createWebhookWorker({
+    repo: webhooksRepo,
+    box,
+    // A receiver gets 10 s to answer; an address that does not even accept the connection, 3 s.
+    deliver:
+      options.deliver ??
+      createDeliver({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: 10_000, connectTimeoutMs: 3_000 }),
+    now,
+    logger,
+    disableAfterMs: config.WEBHOOK_DISABLE_AFTER * 1000,
+    concurrency: config.WEBHOOK_CONCURRENCY,
+    onAttempt: metrics.webhookDelivery,
+  });
+  metrics.collectOutboxDepth(() => webhooksRepo.pendingCount());
+  const consents = createConsentsService({ repo: createConsentsRepo(db), now, onRevoked: tokensRevoked });
+  const validateClientMetadata = options.validateClientMetadata ?? createClientMetadataValidator(infra);
+  const applications = createApplicationsService({
+    repo: createApplicationsRepo(db),
+    now,
+    validateMetadata: (metadata) => validateClientMetadata(metadata),
+    cacheTtlMs,
+    events: credentialEvents,
+  });
+  const users = createUsersService({
+    repo: accountsRepo,
+    accounts,
+    now,
+    onDeleted: (id) => credentialEvents.publish({ kind: 'account', id }),
+    // A demoted admin keeps nothing that was granted as admin:all: its grants (with their refresh
+    // tokens) and keys are revoked; every other credential loses it through its effective scopes.
+    onRightsChanged: async (id, { demoted }) => {
+      if (demoted) {
+        await consents.revokeCarrying(id, ADMIN_SCOPE);
+        await apiKeys.revokeCarrying(id, ADMIN_SCOPE);
+      }
+      credentialEvents.publish({ kind: 'account', id });
+    },
+  });
+  const stopHousekeeping = startHousekeeping(logger, [
+    () => payloads.deleteExpired(now()),
+    () => browserSessions.deleteExpired(now()),
+    () => apiKeys.pruneActivity(),
+  ]);
+
+  // Bearer credentials for /v2 and /oauth/applications (shared-secret JWTs).
+  const sharedJwt = config.JWT_SECRET
+    ? createSharedJwtVerifier({
+        secret: config.JWT_SECRET,
+        issuer: config.JWT_ISSUER,
+        maxLifetime: config.JWT_MAX_LIFETIME,
+        now,
+      })
+    : null;
+
+  // Rate limits and brute-force protection of the login forms.
+  const rateLimitStore = options.rateLimitStore ?? createMemoryStore();
+  const limiter = createRateLimiter({ store: rateLimitStore, now, onRefused: metrics.rateLimitRefused });
+  const twoFactor = createTwoFactorService({ repo: createTwoFactorRepo(db), box, now });
+  const loginThrottle = createLoginThrottle({ store: rateLimitStore, now, perAddress: config.RATE_LIMIT_LOGIN });
+  const login = createLogin(accounts, twoFactor, loginThrottle, metrics.login);
+
+  return {
+    now,
+    metrics,
+    credentialEvents,
+    tokensRevoked,
+    oauthTokenCache,
+    sharedJwtCache,
+    tokenRowCache,
+    grantStandingCache,
+    payloads,
+    browserSessions,
+    accounts,
+    accountRights,
+    projects,
+    apiKeys,
+    box,
+    webhooks,
+    webhookWorker,
+    consents,
+    applications,
+    users,
+    sharedJwt,
+    rateLimitStore,
+    limiter,
+    twoFactor,
+    loginThrottle,
+    login,
+    async stop() {
+      stopHousekeeping();
+      await webhookWorker.stop();
+      await apiKeys.stop();
+    },
+  };
+}
