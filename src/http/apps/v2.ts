@@ -32,20 +32,3 @@ export function v2App(deps: {
     byPath([{ path: '/v2/openapi.json', exact: true, app: serveOpenApi(deps.openApi) }], routes),
   ]);
 }
-
-/**
- * `/oauth/applications`: application registration, a JSON API like /v2 (its router parses JSON
- * bodies, authenticates and rate limits), in the JSON error model.
- */
-export function applicationsApp(deps: {
-  router: Router<AppState>;
-  accounts: AccountsService;
-  hsts: boolean;
-}): Middleware<AppState> {
-  return compose([
-    errorHandler(apiErrors),
-    securityHeaders({ hsts: deps.hsts, pages: false }),
-    browserSession(deps.accounts),
-    ...routesOf(deps.router),
-  ]);
-}
