@@ -189,7 +189,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
     },
   });
 
-  // The non-HTTP parts made below the authorization server's line.
+  // Timers, and the services the login forms and rate limits need (none of them HTTP).
   const stopHousekeeping = startHousekeeping(logger, [
     () => payloads.deleteExpired(now()),
     () => browserSessions.deleteExpired(now()),

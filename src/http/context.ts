@@ -25,7 +25,7 @@ export interface AppState {
   /** The parameters of a request to a protocol endpoint (token, introspection, revocation), read once. */
   oauthParams?: OAuthParams;
   /** The client a protocol request names, and whether its secret matched (checked once per request). */
-  client?: PresentedClient;
+  presentedClient?: PresentedClient;
 }
 
 /** Form parameters as `querystring.parse` gives them: a repeated name has every value. */

@@ -28,7 +28,7 @@ export interface ClientAuthDeps {
 /**
  * Reads the client credentials of a protocol request (HTTP Basic, else `client_id` and
  * `client_secret` in the body) and compares a presented secret with the stored hash, once: the
- * rate limit and unified introspection use `ctx.state.client`, and oidc-provider's
+ * rate limit and unified introspection use `ctx.state.presentedClient`, and oidc-provider's
  * `compareClientSecret` takes the answer from it (`secretCheckedEarlier`) instead of hashing again.
  */
 export function authenticateClientOnce(deps: ClientAuthDeps): Middleware<AppState> {
@@ -55,7 +55,7 @@ export function authenticateClientOnce(deps: ClientAuthDeps): Middleware<AppStat
         client.checked = { storedHash, matched };
       }
     }
-    ctx.state.client = client;
+    ctx.state.presentedClient = client;
     await next();
   };
 }
@@ -72,7 +72,7 @@ export function secretCheckedEarlier(
   presented: string,
   storedHash: string,
 ): boolean | undefined {
-  const client = ctx?.state?.client;
+  const client = ctx?.state?.presentedClient;
   if (!client?.checked || client.id !== clientId || client.secret !== presented) return undefined;
   return client.checked.storedHash === storedHash ? client.checked.matched : undefined;
 }

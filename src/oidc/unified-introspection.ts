@@ -30,14 +30,14 @@ function rfc7662(c: Principal, allowedIps?: string[] | null): Record<string, unk
  * tokens (which oidc-provider refuses to introspect) are answered here; opaque OAuth tokens go on to oidc-provider, whose answer gains
  * `method: "oauth"`. API keys and shared-secret JWTs belong to no client, so only `resource_server`
  * applications learn anything about them; everyone else gets `{"active":false}`. Runs after
- * authenticateClientOnce, whose verdict on the client it reads from `ctx.state.client`.
+ * authenticateClientOnce, whose verdict on the client it reads from `ctx.state.presentedClient`.
  */
 export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware<AppState> {
   return async (ctx, next) => {
     const token = param(ctx.state.oauthParams, 'token') ?? '';
     // oidc-provider's opaque tokens never contain dots; every JWT (shared-secret or RFC 9068) is ours.
     const ours = looksLikeApiKey(token) || token.split('.').length === 3;
-    const client = ctx.state.client;
+    const client = ctx.state.presentedClient;
     // No client authentication at all is invalid_client (RFC 6749 §5.2) whatever the token, so the
     // answer does not tell an opaque token from an API key.
     if (!client || (!client.viaBasic && !client.id)) {

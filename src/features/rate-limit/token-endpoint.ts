@@ -5,7 +5,7 @@ import { setRateLimitHeaders, type RateLimiter } from './rate-limiter.ts';
 
 /**
  * Limits token requests before oidc-provider sees them (after authenticateClientOnce, whose
- * verdict it reads from `ctx.state.client`). A client that proves its secret is counted on its
+ * verdict it reads from `ctx.state.presentedClient`). A client that proves its secret is counted on its
  * own bucket; a registered public client (no secret) per client and address, so one user's
  * browser cannot spend another's; anything else (a wrong secret, an unknown client_id, a
  * confidential client's id without its secret) per address with the unauthenticated limit, so a
@@ -18,7 +18,7 @@ export function limitTokenRequests(deps: {
   unauthenticated: Policy;
 }): Middleware<AppState> {
   return async (ctx, next) => {
-    const client = ctx.state.client;
+    const client = ctx.state.presentedClient;
     let bucket = `token:ip:${ctx.ip}`;
     let policy = deps.unauthenticated;
     if (client?.id && client.secret) {
