@@ -57,7 +57,7 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
         if (now === null) ctx.body = { active: false };
         else {
           const body: Record<string, unknown> = { ...answer, method: 'oauth' };
-          if (now && now.scopes.length) body['scope'] = now.scopes.join(' ');
+          if (now?.scopes.length) body['scope'] = now.scopes.join(' ');
           else if (now) delete body['scope'];
           ctx.body = body;
         }
