@@ -27,8 +27,8 @@ function membersNamed(value: unknown, name: string, at = ''): string[] {
 /** Every (method, path) the app's routers really serve under the documented prefixes. */
 function servedOperations(server: TestServer): Set<string> {
   const served = new Set<string>();
-  for (const mw of server.built.app.middleware as Array<{ router?: Router }>) {
-    for (const layer of mw.router?.stack ?? []) {
+  for (const router of server.built.routers as Router[]) {
+    for (const layer of router.stack) {
       if (
         typeof layer.path !== 'string' ||
         !/^\/(v2|oauth\/applications)(\/|$)/.test(layer.path) ||

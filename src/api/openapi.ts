@@ -127,11 +127,11 @@ export function buildOpenApi(
   };
 }
 
-/** Serves the document at GET /v2/openapi.json (no credential needed: it describes, it grants nothing). */
+/** Answers GET /v2/openapi.json with the document (no credential needed: it describes, it grants nothing). */
 export function serveOpenApi(doc: Record<string, unknown>): Middleware<AppState> {
   const body = JSON.stringify(doc);
   return async (ctx, next) => {
-    if (ctx.path !== '/v2/openapi.json' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     ctx.type = 'application/json';
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.body = body;

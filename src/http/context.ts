@@ -22,6 +22,32 @@ export interface AppState {
   authError?: AppError;
   /** A fresh nonce for this response's inline scripts and styles (see security-headers.ts). */
   cspNonce: string;
+  /** The parameters of a request to a protocol endpoint (token, introspection, revocation), read once. */
+  oauthParams?: OAuthParams;
+  /** The client a protocol request names, and whether its secret matched (checked once per request). */
+  presentedClient?: PresentedClient;
+}
+
+/** Form parameters as `querystring.parse` gives them: a repeated name has every value. */
+export type OAuthParams = Record<string, string | string[] | undefined>;
+
+/** The client credentials a protocol request presented (HTTP Basic, else the body). */
+export interface PresentedClient {
+  /** The client id ('' when none was given). */
+  id: string;
+  /** Whether the credentials came in an HTTP Basic header. */
+  viaBasic: boolean;
+  /** The secret presented, if any. */
+  secret: string | null;
+  /**
+   * The stored secret hash it was compared with, and the answer; null when nothing was compared
+   * (no secret presented, an unknown client, or one without a secret).
+   */
+  checked: { storedHash: string; matched: boolean } | null;
+  /** The application's type, when the client exists. */
+  type: string | null;
+  /** A registered client that authenticates with no secret (PKCE protects its codes instead). */
+  isPublic: boolean;
 }
 
 export type AppContext = ParameterizedContext<AppState>;

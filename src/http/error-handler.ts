@@ -4,36 +4,69 @@ import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { AppState } from './context.ts';
 import type { Renderer } from './render.ts';
 
-/** Paths that answer in the JSON error model; everything else is a page for people. */
-const isApiPath = (p: string) => p.startsWith('/v2') || p.startsWith('/oauth/') || p.startsWith('/.well-known/');
-
-/** The authorization endpoint is where a person's browser is sent: a page, unless JSON is asked for. */
-const isBrowserProtocolPath = (p: string) => p === '/oauth/authorize';
-
-/** The protocol endpoints (oidc-provider's, and our middleware in front of them): RFC 6749 errors. */
-const isOAuthProtocolPath = (p: string) => p.startsWith('/oauth/') && !p.startsWith('/oauth/applications');
+type Ctx = Parameters<Middleware<AppState>>[0];
 
 /**
- * The database is unreachable (PostgreSQL restarting, say): 503 with Retry-After, in the format of
- * the endpoint asked (RFC 6749's `temporarily_unavailable`, our JSON error, or a page), logged as a
- * warning: nothing is wrong with the request or with us, and a retry will do.
+ * How one audience answers a failure: `error` for an AppError (after its headers are set),
+ * `unavailable` for a database outage (503; Retry-After and no-store are already set).
  */
-function answerUnavailable(ctx: Parameters<Middleware<AppState>>[0], render: Renderer): void {
-  ctx.state.log?.warn('database unavailable: answered 503');
-  ctx.set('Retry-After', '5');
-  ctx.set('Cache-Control', 'no-store');
-  const message = 'The service is temporarily unavailable; try again in a moment';
-  if (isBrowserProtocolPath(ctx.path) && ctx.accepts('json', 'html') === 'html') {
-    render.error(ctx as never, 503, 'Temporarily unavailable', 'Please try again in a moment.');
-  } else if (isOAuthProtocolPath(ctx.path) && ctx.accepts('json', 'html') !== 'html') {
-    ctx.status = 503;
-    ctx.body = { error: 'temporarily_unavailable', error_description: message };
-  } else if (isApiPath(ctx.path) || !ctx.accepts('html')) {
-    ctx.status = 503;
-    ctx.body = new AppError('SERVICE_UNAVAILABLE', message).toBody();
-  } else {
-    render.error(ctx as never, 503, 'Temporarily unavailable', 'Please try again in a moment.');
-  }
+export interface ErrorFormat {
+  error(ctx: Ctx, err: AppError): void;
+  unavailable(ctx: Ctx): void;
+}
+
+const UNAVAILABLE = 'The service is temporarily unavailable; try again in a moment';
+
+function answerJson(ctx: Ctx, err: AppError): void {
+  ctx.status = err.status;
+  ctx.body = err.toBody();
+}
+
+function answerPage(ctx: Ctx, render: Renderer, err: AppError): void {
+  const title =
+    err.status === 404 ? 'Page not found' : err.status >= 500 ? 'Something went wrong' : 'That did not work';
+  render.error(ctx as never, err.status, title, err.status >= 500 ? 'Please try again in a moment.' : err.message);
+}
+
+const unavailablePage = (ctx: Ctx, render: Renderer) =>
+  render.error(ctx as never, 503, 'Temporarily unavailable', 'Please try again in a moment.');
+
+function unavailableRfc6749(ctx: Ctx): void {
+  ctx.status = 503;
+  ctx.body = { error: 'temporarily_unavailable', error_description: UNAVAILABLE };
+}
+
+/** The JSON APIs (/v2, /oauth/applications, discovery, probes): `{"error":{"code","message"}}`. */
+export const apiErrors: ErrorFormat = {
+  error: answerJson,
+  unavailable: (ctx) => answerJson(ctx, new AppError('SERVICE_UNAVAILABLE', UNAVAILABLE)),
+};
+
+/** Pages for people: a friendly page, or the JSON error to a client that does not take HTML. */
+export function pageErrors(render: Renderer): ErrorFormat {
+  return {
+    error: (ctx, err) => (ctx.accepts('html') ? answerPage(ctx, render, err) : answerJson(ctx, err)),
+    unavailable: (ctx) => (ctx.accepts('html') ? unavailablePage(ctx, render) : apiErrors.unavailable(ctx)),
+  };
+}
+
+/**
+ * The protocol endpoints (oidc-provider's, and our steps in front of them). oidc-provider answers
+ * its own errors in RFC 6749's shape; what reaches us is a missing endpoint (our JSON error) or an
+ * outage: RFC 6749's `temporarily_unavailable` to a client that does not prefer HTML.
+ */
+export const oauthErrors: ErrorFormat = {
+  error: answerJson,
+  unavailable: (ctx) => (ctx.accepts('json', 'html') === 'html' ? apiErrors.unavailable(ctx) : unavailableRfc6749(ctx)),
+};
+
+/** The authorization endpoint, where a person's browser is sent: an outage is a page, unless JSON is asked for. */
+export function authorizeErrors(render: Renderer): ErrorFormat {
+  return {
+    error: answerJson,
+    unavailable: (ctx) =>
+      ctx.accepts('json', 'html') === 'html' ? unavailablePage(ctx, render) : unavailableRfc6749(ctx),
+  };
 }
 
 /** Maps errors from libraries (body parsers: 400/413/415) onto our codes. */
@@ -60,10 +93,12 @@ function fromHttpError(err: {
 }
 
 /**
- * Turns every failure into a documented answer: JSON `{"error":{"code","message"}}` for APIs, a
- * friendly page for browsers. Never a stack trace; unexpected errors are logged with the request id.
+ * Turns every failure into a documented answer in the audience's format (see ErrorFormat). Never
+ * a stack trace; unexpected errors are logged with the request id. The database unreachable
+ * (PostgreSQL restarting, say) is 503 with Retry-After, logged as a warning: nothing is wrong with
+ * the request or with us, and a retry will do.
  */
-export function errorHandler(render: Renderer): Middleware<AppState> {
+export function errorHandler(format: ErrorFormat): Middleware<AppState> {
   return async (ctx, next) => {
     try {
       await next();
@@ -76,28 +111,17 @@ export function errorHandler(render: Renderer): Middleware<AppState> {
         throw new AppError('METHOD_NOT_ALLOWED', `Method ${ctx.method.slice(0, 20)} is not allowed here`);
       }
     } catch (raw) {
-      if (isDatabaseUnavailable(raw)) return answerUnavailable(ctx, render);
+      if (isDatabaseUnavailable(raw)) {
+        ctx.state.log?.warn('database unavailable: answered 503');
+        ctx.set('Retry-After', '5');
+        ctx.set('Cache-Control', 'no-store');
+        return format.unavailable(ctx);
+      }
       const err = raw instanceof AppError ? raw : fromHttpError(raw as never);
       const appError = err ?? new AppError('INTERNAL', 'Internal server error');
       if (!err) ctx.state.log?.error({ err: raw }, 'unhandled error');
       if (appError.headers) ctx.set(appError.headers);
-      if (isApiPath(ctx.path) || !ctx.accepts('html')) {
-        ctx.status = appError.status;
-        ctx.body = appError.toBody();
-      } else {
-        const title =
-          appError.status === 404
-            ? 'Page not found'
-            : appError.status >= 500
-              ? 'Something went wrong'
-              : 'That did not work';
-        render.error(
-          ctx as never,
-          appError.status,
-          title,
-          appError.status >= 500 ? 'Please try again in a moment.' : appError.message,
-        );
-      }
+      format.error(ctx, appError);
     }
   };
 }

@@ -23,18 +23,18 @@ async function databaseAnswers(db: DB): Promise<boolean> {
   }
 }
 
-/**
- * Probes for orchestrators and load balancers, before sessions, CSRF and the routers (so no
- * cookie, no authentication, no rate limit):
- * - `GET /healthz`: the process is up and serving (never touches the database) -> 200 {"status":"ok"}
- * - `GET /readyz`: the database answers -> 200 {"status":"ready"}, else 503 {"status":"unavailable"}
- * With LATCHKEY_DEBUG_PID=1 every answer carries `X-Latchkey-Pid` (which process answered).
- */
-export function healthProbes(deps: { db: DB; exposePid?: boolean }): Middleware<AppState> {
+/** With LATCHKEY_DEBUG_PID=1: every answer carries `X-Latchkey-Pid` (which process answered). */
+export function exposePid(): Middleware<AppState> {
   const pid = String(process.pid);
   return async (ctx, next) => {
-    if (deps.exposePid) ctx.set('X-Latchkey-Pid', pid);
-    if (ctx.path !== '/healthz' && ctx.path !== '/readyz') return next();
+    ctx.set('X-Latchkey-Pid', pid);
+    await next();
+  };
+}
+
+/** Probes answer GET (and HEAD) only. */
+function probe(answer: Middleware<AppState>): Middleware<AppState> {
+  return async (ctx, next) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
       ctx.status = 405;
       ctx.set('Allow', 'GET, HEAD');
@@ -42,10 +42,24 @@ export function healthProbes(deps: { db: DB; exposePid?: boolean }): Middleware<
       return;
     }
     ctx.set('Cache-Control', 'no-store');
-    if (ctx.path === '/healthz') {
-      ctx.body = { status: 'ok' };
-      return;
-    }
+    await answer(ctx, next);
+  };
+}
+
+/**
+ * `GET /healthz`, for orchestrators and load balancers: the process is up and serving (never
+ * touches the database) -> 200 {"status":"ok"}. Mounted apart from sessions, CSRF and the routers
+ * (so no cookie, no authentication, no rate limit).
+ */
+export function liveness(): Middleware<AppState> {
+  return probe(async (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+}
+
+/** `GET /readyz`: the database answers -> 200 {"status":"ready"}, else 503 {"status":"unavailable"}. */
+export function readiness(deps: { db: DB }): Middleware<AppState> {
+  return probe(async (ctx) => {
     if (await databaseAnswers(deps.db)) {
       ctx.body = { status: 'ready' };
     } else {
@@ -53,5 +67,5 @@ export function healthProbes(deps: { db: DB; exposePid?: boolean }): Middleware<
       ctx.body = { status: 'unavailable' };
       ctx.state.log.warn('readiness check failed: the database did not answer');
     }
-  };
+  });
 }

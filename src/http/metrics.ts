@@ -21,6 +21,8 @@ export interface Metrics {
   tokenIssued(grant: string): void;
   /** One finished sign-in attempt: the password step (or, with a second factor, that step). */
   login(result: LoginOutcome): void;
+  /** One client secret hashed and compared with the stored hash (once per protocol request at most). */
+  clientSecretChecked(matched: boolean): void;
   /** `kind` is bounded: the limiter's scope and bucket type, e.g. `v2:key`, `token:client`. */
   rateLimitRefused(kind: string): void;
   /** One delivery attempt of a webhook (a retry counts again). */
@@ -71,6 +73,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ['result'],
     registers: [registry],
   });
+  const secretChecks = new Counter({
+    name: 'oauth_client_secret_checks_total',
+    help: 'Client secrets compared with their stored hash, by result (a run of mismatches is someone guessing).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
   const refusals = new Counter({
     name: 'rate_limit_refusals_total',
     help: 'Requests refused by a rate limit, by limiter and bucket type.',
@@ -103,6 +111,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   // Series that exist from the start, so rates and alerts work before the first event.
   for (const result of ['success', 'failure', 'throttled']) logins.inc({ result }, 0);
   for (const result of ['succeeded', 'failed']) deliveries.inc({ result }, 0);
+  for (const result of ['matched', 'mismatched']) secretChecks.inc({ result }, 0);
   for (const grant of GRANTS) tokens.inc({ grant }, 0);
 
   if (opts.clusterWorker) {
@@ -123,6 +132,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     },
     login(result) {
       logins.inc({ result });
+    },
+    clientSecretChecked(matched) {
+      secretChecks.inc({ result: matched ? 'matched' : 'mismatched' });
     },
     rateLimitRefused(kind) {
       refusals.inc({ kind });
@@ -183,19 +195,17 @@ export function observeProvider(provider: Provider, metrics: Metrics): void {
   });
 }
 
-/** Paths answered outside the routers, each its own route label. */
-const FIXED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
-
 interface RouterLayer {
   path: unknown;
   methods: string[];
 }
 
 /**
- * The route label: the router template that answered (`/v2/projects/:id`), else a fixed bucket,
- * so the number of series stays bounded whatever paths callers make up.
+ * The route label: the router template that answered (`/v2/projects/:id`), else the fixed label
+ * of the audience the request was mounted on (`oauth`, `v2_other`, `/healthz` ...), so the number
+ * of series stays bounded whatever paths callers make up.
  */
-export function routeOf(ctx: AppContext): string {
+export function routeOf(ctx: AppContext, audienceLabel: string): string {
   const matched = (ctx as unknown as { matched?: RouterLayer[] }).matched;
   if (matched?.length) {
     let anyRoute: string | undefined;
@@ -207,17 +217,15 @@ export function routeOf(ctx: AppContext): string {
     }
     if (anyRoute) return anyRoute;
   }
-  const p = ctx.path;
-  if (FIXED_ROUTES.has(p)) return p;
-  if (p.startsWith('/oauth/') || p.startsWith('/.well-known/')) return 'oauth';
-  if (p.startsWith('/static/')) return 'static';
-  if (p.startsWith('/v2/') || p === '/v2') return 'v2_other';
-  return 'other';
+  return audienceLabel;
 }
 
-/** Counts every request and its latency; the access log's measurement feeds it (one wrapper, one timer). */
-export function httpMetrics(metrics: Metrics): RequestObserver {
-  return (ctx, status, seconds) => metrics.request(ctx.method, routeOf(ctx), status, seconds);
+/**
+ * Counts every request of one audience and its latency; the access log's measurement feeds it
+ * (one wrapper, one timer). `audienceLabel` is the route label when no router template answered.
+ */
+export function httpMetrics(metrics: Metrics, audienceLabel: string): RequestObserver {
+  return (ctx, status, seconds) => metrics.request(ctx.method, routeOf(ctx, audienceLabel), status, seconds);
 }
 
 const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest();
@@ -240,8 +248,7 @@ function fromLoopback(ctx: AppContext): boolean {
  */
 export function metricsEndpoint(metrics: Metrics, opts: { token?: string | undefined }): Middleware<AppState> {
   const expected = opts.token ? sha256(opts.token) : undefined;
-  return async (ctx, next) => {
-    if (ctx.path !== '/metrics') return next();
+  return async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     if (expected) {
       const m = /^Bearer +(\S+)$/i.exec(ctx.get('Authorization'));

@@ -2,12 +2,6 @@ import crypto from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { AppState } from './context.ts';
 
-/**
- * Answers that are never HTML (JSON APIs, discovery, the token endpoints): they get a policy that
- * allows nothing, with no per-request nonce to make.
- */
-const NEVER_HTML = /^\/(v2|\.well-known)(\/|$)|^\/oauth\/(token|introspect|revoke|jwks|applications)(\/|$)/;
-
 /** Nonces come from a block of random bytes refilled every 256 requests (one system call, not one each). */
 function nonceSource(): () => string {
   const block = Buffer.alloc(16 * 256);
@@ -24,12 +18,14 @@ function nonceSource(): () => string {
 }
 
 /**
- * Headers on every response. Pages may run only our own scripts and styles (plus inline ones that
- * carry this response's nonce) and may not be framed (clickjacking on the consent page).
- * `form-action` is left out on purpose: Chromium applies it to the redirect that follows a form
- * post, and the consent form must end at the application's redirect URI.
+ * Headers on every response; each audience mounts its own. Pages (`pages: true`) may run only our
+ * own scripts and styles (plus inline ones that carry this response's nonce) and may not be framed
+ * (clickjacking on the consent page). `form-action` is left out on purpose: Chromium applies it to
+ * the redirect that follows a form post, and the consent form must end at the application's
+ * redirect URI. Answers that are never HTML (JSON APIs, discovery, the token endpoints, probes)
+ * get a policy that allows nothing, with no per-request nonce to make.
  */
-export function securityHeaders(opts: { hsts: boolean }): Middleware<AppState> {
+export function securityHeaders(opts: { hsts: boolean; pages: boolean }): Middleware<AppState> {
   const common: Record<string, string> = {
     'X-Content-Type-Options': 'nosniff',
     'X-Frame-Options': 'DENY',
@@ -42,17 +38,21 @@ export function securityHeaders(opts: { hsts: boolean }): Middleware<AppState> {
   const pageCsp = (nonce: string) =>
     `default-src 'self'; script-src 'self' 'nonce-${nonce}'; style-src 'self' 'nonce-${nonce}'; ` +
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+  if (!opts.pages) {
+    return async (ctx, next) => {
+      const res = ctx.res;
+      for (const name in common) res.setHeader(name, common[name]!);
+      res.setHeader('Content-Security-Policy', apiCsp);
+      await next();
+    };
+  }
   const nonce = nonceSource();
   return async (ctx, next) => {
     const res = ctx.res;
     for (const name in common) res.setHeader(name, common[name]!);
-    if (NEVER_HTML.test(ctx.path)) {
-      res.setHeader('Content-Security-Policy', apiCsp);
-    } else {
-      const n = nonce();
-      ctx.state.cspNonce = n;
-      res.setHeader('Content-Security-Policy', pageCsp(n));
-    }
+    const n = nonce();
+    ctx.state.cspNonce = n;
+    res.setHeader('Content-Security-Policy', pageCsp(n));
     await next();
   };
 }

@@ -21,6 +21,13 @@ export interface ProviderDeps {
   ownerIsAdmin(clientId: string): Promise<boolean>;
   /** Renders oidc-provider's HTML errors (bad redirect_uri, unknown client ...) as our error page. */
   renderError(ctx: KoaContextWithOIDC, title: string, message: string): Promise<void>;
+  /**
+   * The answer for a client secret this request already compared with this stored hash (the
+   * token pipeline's authenticateClientOnce), or undefined: then the provider compares it itself.
+   */
+  secretCheckedEarlier?(ctx: unknown, clientId: string, presented: string, storedHash: string): boolean | undefined;
+  /** Told of every client secret the provider compares itself (metrics). */
+  onClientSecretChecked?(matched: boolean): void;
 }
 
 /** The API scopes an application was registered with (kept in extra client metadata). */
@@ -200,12 +207,18 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(config.ISSUER, configuration);
 
-  // Stored secrets are hashes (see applications.service.ts); compare what the client presents.
+  // Stored secrets are hashes (see applications.service.ts); compare what the client presents,
+  // unless this request already did (Provider.ctx is the request oidc-provider is serving).
   provider.Client.prototype.compareClientSecret = async function compare(
-    this: { clientSecret?: string },
+    this: { clientId: string; clientSecret?: string },
     actual: string,
   ) {
-    return typeof this.clientSecret === 'string' && clientSecretMatches(actual, this.clientSecret);
+    if (typeof this.clientSecret !== 'string') return false;
+    const earlier = deps.secretCheckedEarlier?.(Provider.ctx, this.clientId, actual, this.clientSecret);
+    if (earlier !== undefined) return earlier;
+    const matched = clientSecretMatches(actual, this.clientSecret);
+    deps.onClientSecretChecked?.(matched);
+    return matched;
   };
 
   provider.on('grant.revoked', (_ctx: unknown, grantId: string) => {

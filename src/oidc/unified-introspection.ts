@@ -3,13 +3,10 @@ import type { AppState } from '../http/context.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
-import type { ApplicationsService } from '../features/applications/applications.service.ts';
-import { readFormBody } from './json-body-shim.ts';
-import { basicCredentials } from './client-auth.ts';
+import { param } from './protocol-body.ts';
 
 export interface UnifiedIntrospectionDeps {
   authenticator: Authenticator;
-  applications: ApplicationsService;
 }
 
 /** `scope` is the effective one: what the credential may do now (a demoted admin's token lost admin:all). */
@@ -32,21 +29,18 @@ function rfc7662(c: Principal, allowedIps?: string[] | null): Record<string, unk
  * whatever its caller presented to /oauth/introspect. API keys, shared-secret JWTs and JWT access
  * tokens (which oidc-provider refuses to introspect) are answered here; opaque OAuth tokens go on to oidc-provider, whose answer gains
  * `method: "oauth"`. API keys and shared-secret JWTs belong to no client, so only `resource_server`
- * applications learn anything about them; everyone else gets `{"active":false}`.
+ * applications learn anything about them; everyone else gets `{"active":false}`. Runs after
+ * authenticateClientOnce, whose verdict on the client it reads from `ctx.state.presentedClient`.
  */
 export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware<AppState> {
   return async (ctx, next) => {
-    if (ctx.method !== 'POST' || ctx.path !== '/oauth/introspect') return next();
-    const raw = await readFormBody(ctx);
-    if (raw === null) return; // readFormBody answered (too large)
-    const form = new URLSearchParams(raw);
-    const token = form.get('token') ?? '';
+    const token = param(ctx.state.oauthParams, 'token') ?? '';
     // oidc-provider's opaque tokens never contain dots; every JWT (shared-secret or RFC 9068) is ours.
     const ours = looksLikeApiKey(token) || token.split('.').length === 3;
-    const basic = basicCredentials(ctx.get('Authorization'));
+    const client = ctx.state.presentedClient;
     // No client authentication at all is invalid_client (RFC 6749 §5.2) whatever the token, so the
     // answer does not tell an opaque token from an API key.
-    if (!basic && !form.get('client_id')) {
+    if (!client || (!client.viaBasic && !client.id)) {
       ctx.status = 401;
       ctx.set('Cache-Control', 'no-store');
       ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
@@ -72,11 +66,8 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
     }
 
     // Client authentication, as the provider would do it (basic or post).
-    const clientId = basic?.id ?? form.get('client_id') ?? '';
-    const secret = basic?.secret ?? form.get('client_secret') ?? '';
-    const client = clientId && secret ? await deps.applications.authenticateClient(clientId, secret) : null;
     ctx.set('Cache-Control', 'no-store');
-    if (!client) {
+    if (!client.checked?.matched) {
       ctx.status = 401;
       ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
       return;
@@ -95,7 +86,7 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
     }
     const visible =
       principal !== null &&
-      (client.type === 'resource_server' || (principal.method === 'oauth' && principal.clientId === client.client_id));
+      (client.type === 'resource_server' || (principal.method === 'oauth' && principal.clientId === client.id));
     ctx.status = 200;
     ctx.body = visible ? rfc7662(principal!, allowedIps) : { active: false };
   };

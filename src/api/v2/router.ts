@@ -21,12 +21,11 @@ export const API_VERSION = '2.0';
 const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
 
 /**
- * `X-API-Version: 2.0` on every /v2 answer (unknown paths too, so it runs before routing); a
- * request for another version is refused by name.
+ * `X-API-Version: 2.0` on every /v2 answer (unknown paths too, so the /v2 app runs it before
+ * routing); a request for another version is refused by name.
  */
 export function apiVersion(): Middleware<AppState> {
   return async (ctx, next) => {
-    if (!ctx.path.startsWith('/v2')) return next();
     ctx.set('X-API-Version', API_VERSION);
     const asked = ctx.get('X-API-Version');
     if (asked && !ACCEPTED_VERSIONS.has(asked.trim())) {

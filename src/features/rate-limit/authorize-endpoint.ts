@@ -6,16 +6,16 @@ import { setRateLimitHeaders, type RateLimiter } from './rate-limiter.ts';
 /**
  * Limits authorization requests per address before oidc-provider sees them: each one it accepts
  * stores an interaction for an hour, so an anonymous flood would otherwise fill the database. Only
- * the request that starts a flow counts (`/oauth/authorize` itself, not the resume after sign-in
- * and consent). A browser endpoint: the refusal is our error page.
+ * the request that starts a flow counts (mounted on `/oauth/authorize` itself, not on the resume
+ * after sign-in and consent). A browser endpoint: the refusal is our error page.
  */
-export function authorizeEndpointLimit(deps: {
+export function limitAuthorizeRequests(deps: {
   limiter: RateLimiter;
   policy: Policy;
   renderError(ctx: AppContext, status: number, title: string, message: string): void;
 }): Middleware<AppState> {
   return async (ctx, next) => {
-    if (ctx.path !== '/oauth/authorize' || (ctx.method !== 'GET' && ctx.method !== 'POST')) return next();
+    if (ctx.method !== 'GET' && ctx.method !== 'POST') return next();
     const decision = await deps.limiter.check(`authorize:ip:${ctx.ip}`, deps.policy);
     setRateLimitHeaders(ctx, decision, deps.limiter.now());
     if (!decision.allowed) {

@@ -1,0 +1,237 @@
+import Koa from 'koa';
+import compose from 'koa-compose';
+import type Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Logger } from 'pino';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config.ts';
+import type { DB } from '../db/client.ts';
+import type { AppContext, AppState } from './context.ts';
+import { requestId } from './request-id.ts';
+import { requireReadableTarget } from './request-target.ts';
+import { drainBody } from './drain-body.ts';
+import { accessLog } from './access-log.ts';
+import { exposePid, liveness, readiness } from './health.ts';
+import { httpMetrics, metricsEndpoint, observeProvider } from './metrics.ts';
+import { createRenderer } from './render.ts';
+import { byPath } from './mount.ts';
+import { opsApp } from './apps/ops.ts';
+import { oauthApp } from './apps/oauth.ts';
+import { applicationsApp } from './apps/applications.ts';
+import { v2App } from './apps/v2.ts';
+import { wellKnownApp } from './apps/well-known.ts';
+import { staticApp } from './apps/static.ts';
+import { pagesApp } from './apps/pages.ts';
+import { applicationsRouter } from '../features/applications/applications.routes.ts';
+import type { Policies } from '../features/rate-limit/rate-limiter.ts';
+import { createProvider } from '../oidc/provider.ts';
+import { createAdapterFactory } from '../oidc/adapter.ts';
+import type { ServerKeys } from '../oidc/keys.ts';
+import { createGrantStanding } from '../oidc/grant-standing.ts';
+import { protocolPipelines } from '../oidc/token-pipeline.ts';
+import { secretCheckedEarlier } from '../oidc/client-auth.ts';
+import { createAuthenticator } from '../auth/authenticate.ts';
+import { createOAuthTokenVerifier } from '../auth/oauth-tokens.ts';
+import { v2Router } from '../api/v2/router.ts';
+import { buildOpenApi } from '../api/openapi.ts';
+import { apiRouteGroups } from '../api/route-groups.ts';
+import type { Services } from '../services.ts';
+
+/** The services the HTTP side is built on (services.ts); it adds no state of its own. */
+export type HttpServices = Pick<
+  Services,
+  | 'now'
+  | 'metrics'
+  | 'accounts'
+  | 'applications'
+  | 'apiKeys'
+  | 'users'
+  | 'projects'
+  | 'consents'
+  | 'webhooks'
+  | 'twoFactor'
+  | 'login'
+  | 'limiter'
+  | 'payloads'
+  | 'accountRights'
+  | 'tokensRevoked'
+  | 'sharedJwt'
+  | 'oauthTokenCache'
+  | 'sharedJwtCache'
+  | 'tokenRowCache'
+  | 'grantStandingCache'
+>;
+
+/** Settings and keys the HTTP side needs besides the services. */
+export interface HttpSettings {
+  config: Config;
+  logger: Logger;
+  keys: ServerKeys;
+  db: DB;
+  /** Check every API response against its declared schema (tests). */
+  validateResponses?: boolean;
+}
+
+export interface HttpApp {
+  app: Koa<AppState>;
+  provider: Provider;
+  /** The OpenAPI document served at /v2/openapi.json. */
+  openApi: Record<string, unknown>;
+  /** Every router the app serves, pages and APIs (tools and the fuzzers list routes from these). */
+  routers: Router<AppState>[];
+}
+
+/**
+ * The authorization server over HTTP: oidc-provider, the credential checks, the pages and the
+ * APIs, mounted by audience. Every request passes the steps that apply to all (a readable target,
+ * a request id, draining what was not read); then the one app whose paths it names answers it,
+ * with its own access log and metrics label, error format, headers and body parsing:
+ *
+ *   /healthz /readyz /metrics  operators          JSON, never HTML
+ *   /oauth/applications        application API    JSON error model
+ *   /oauth                     oidc-provider      RFC 6749 errors; browser pages at /oauth/authorize
+ *   /.well-known               discovery          JSON
+ *   /v2                        the API            JSON error model, X-API-Version
+ *   /static                    CSS, script, icons
+ *   everything else            pages for people   HTML, CSRF, the browser session
+ */
+export function createHttpApp(services: HttpServices, settings: HttpSettings): HttpApp {
+  const deps = { ...services, ...settings };
+  const { config, logger, keys, accounts, applications, consents, limiter, metrics, now, tokensRevoked } = deps;
+  const render = createRenderer({ cache: process.env['NODE_ENV'] === 'production' });
+  const hsts = config.secureCookies;
+
+  // The authorization server.
+  const provider = createProvider({
+    config,
+    keys,
+    accounts,
+    consents,
+    logger,
+    ownerIsAdmin: async (clientId) => {
+      const owner = await applications.ownerOf(clientId);
+      return owner !== null && (await deps.accountRights.of(owner))?.isAdmin === true;
+    },
+    adapter: createAdapterFactory({
+      payloads: deps.payloads,
+      findClient: (id) => applications.clientMetadata(id),
+      refreshTokenReuseGraceMs: config.REFRESH_TOKEN_REUSE_GRACE * 1000,
+      now,
+      onRevoked: tokensRevoked,
+      rowCache: deps.tokenRowCache,
+    }),
+    // 503 (the database unreachable) stays 503: the person may retry the same link.
+    renderError: async (ctx, title, message) =>
+      render.error(ctx as unknown as AppContext, ctx.status === 503 ? 503 : 400, title, message),
+    secretCheckedEarlier,
+    onClientSecretChecked: (matched) => metrics.clientSecretChecked(matched),
+  });
+  observeProvider(provider, metrics);
+
+  // Bearer credentials for /v2, /oauth/applications and introspection.
+  const authenticator = createAuthenticator({
+    apiKeys: deps.apiKeys,
+    sharedJwt: deps.sharedJwt,
+    oauth: createOAuthTokenVerifier({
+      provider,
+      issuer: config.ISSUER,
+      apiResource: config.API_RESOURCE,
+      signingKeys: keys.jwks.keys as never,
+      ownerOfClient: (clientId) => applications.ownerOf(clientId),
+      grantStands: createGrantStanding({ payloads: deps.payloads, cache: deps.grantStandingCache, now }),
+      cache: deps.oauthTokenCache,
+    }),
+    rights: deps.accountRights,
+    applicationExists: (clientId) => applications.exists(clientId),
+    jwtAccessTokens: config.ACCESS_TOKEN_FORMAT === 'jwt',
+    sharedJwtCache: deps.sharedJwtCache,
+    now,
+  });
+
+  // The JSON APIs, their routers and their description, from one list of route specs.
+  const origin = new URL(config.ISSUER).origin;
+  const jsonBody = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
+  const buildOpts = { validateResponses: deps.validateResponses ?? false };
+  const routeGroups = apiRouteGroups(deps);
+  const policies: Policies = {
+    apiKey: config.RATE_LIMIT_API_KEY,
+    oauth: config.RATE_LIMIT_OAUTH,
+    jwt: config.RATE_LIMIT_JWT,
+    unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
+  };
+  const v2 = v2Router({ ...deps, authenticator, jsonBody, origin, policies }, routeGroups[0]!.specs, buildOpts);
+  // Registration has its own (lower) limit per credential; unauthenticated callers per address.
+  const appPolicies: Policies = {
+    apiKey: config.RATE_LIMIT_APPLICATIONS,
+    oauth: config.RATE_LIMIT_APPLICATIONS,
+    jwt: config.RATE_LIMIT_APPLICATIONS,
+    unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
+  };
+  const apps = applicationsRouter(
+    { applications, authenticator, origin, jsonBody, limiter, policies: appPolicies },
+    routeGroups[1]!.specs,
+    buildOpts,
+  );
+  const openApi = buildOpenApi(routeGroups, { version: '2.0', serverUrl: config.ISSUER });
+
+  const pages = pagesApp({ ...deps, provider, render });
+  const pipelines = protocolPipelines({
+    config,
+    findClient: (id) => applications.clientMetadata(id),
+    authenticator,
+    limiter,
+    onClientSecretChecked: (matched) => metrics.clientSecretChecked(matched),
+    renderError: (ctx, status, title, message) => render.error(ctx, status, title, message),
+  });
+
+  /** An audience's app behind its own access log, whose metrics label it is when no router template matched. */
+  const audience = (label: string, app: Koa.Middleware<AppState>, opts: { quiet?: boolean } = {}) =>
+    compose([accessLog(httpMetrics(metrics, label), opts), app]) as Koa.Middleware<AppState>;
+  // Probes and scrapes come every few seconds: logged at debug, not info.
+  const quiet = { quiet: true };
+  const mounts = byPath(
+    [
+      { path: '/healthz', exact: true, app: audience('/healthz', opsApp(liveness(), { hsts }), quiet) },
+      { path: '/readyz', exact: true, app: audience('/readyz', opsApp(readiness(deps), { hsts }), quiet) },
+      {
+        path: '/metrics',
+        exact: true,
+        app: audience('/metrics', opsApp(metricsEndpoint(metrics, { token: config.METRICS_TOKEN }), { hsts }), quiet),
+      },
+      { path: '/oauth/applications', app: audience('oauth', applicationsApp({ router: apps, accounts, hsts })) },
+      {
+        path: '/oauth',
+        app: audience('oauth', oauthApp({ provider, pipelines, render, accounts, issuer: config.ISSUER, hsts })),
+      },
+      { path: '/.well-known', app: audience('oauth', wellKnownApp({ provider, issuer: config.ISSUER, hsts })) },
+      { path: '/v2', app: audience('v2_other', v2App({ router: v2, openApi, accounts, hsts })) },
+      { path: '/static', app: audience('static', staticApp({ render, accounts, hsts })) },
+    ],
+    audience('other', pages.app),
+  );
+
+  // maxIpsCount: ctx.ip is the address the outermost trusted proxy appended, never one a client wrote.
+  const app = new Koa<AppState>({
+    proxy: config.TRUST_PROXY > 0,
+    maxIpsCount: config.TRUST_PROXY,
+    keys: keys.cookieKeys,
+  });
+  // What Koa could not answer (the connection failed while the answer was going out: a client that
+  // hung up, bytes after `Connection: close`) goes to the log; unheard, Koa prints stacks to stderr.
+  app.on('error', (err: Error & { code?: string }, ctx?: AppContext) => {
+    const byClient =
+      /^(HPE_|ECONNRESET|EPIPE|ECONNABORTED|ERR_STREAM_PREMATURE_CLOSE)/.test(err.code ?? '') ||
+      err.message.startsWith('Parse Error');
+    logger[byClient ? 'debug' : 'warn'](
+      { reqId: ctx?.state?.requestId, err: { message: err.message, code: err.code } },
+      'connection failed during the answer',
+    );
+  });
+  app.use(requireReadableTarget());
+  app.use(requestId(logger));
+  app.use(drainBody());
+  if (config.LATCHKEY_DEBUG_PID) app.use(exposePid());
+  app.use(mounts);
+
+  return { app, provider, openApi, routers: [...pages.routers, apps, v2] };
+}

@@ -1,0 +1,59 @@
+import compose from 'koa-compose';
+import mount from 'koa-mount';
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import type { AccountsService } from '../../features/accounts/accounts.service.ts';
+import type { AppState } from '../context.ts';
+import { authorizeErrors, errorHandler, oauthErrors, type ErrorFormat } from '../error-handler.ts';
+import { byPath } from '../mount.ts';
+import type { Renderer } from '../render.ts';
+import { securityHeaders } from '../security-headers.ts';
+import { browserSession } from '../session.ts';
+import { issuerOrigin } from '../../oidc/issuer-origin.ts';
+import type { ProtocolPipelines } from '../../oidc/token-pipeline.ts';
+
+export interface OAuthAppDeps {
+  provider: Provider;
+  /** Our steps in front of the provider's endpoints (see oidc/token-pipeline.ts). */
+  pipelines: ProtocolPipelines;
+  render: Renderer;
+  accounts: AccountsService;
+  issuer: string;
+  hsts: boolean;
+}
+
+/**
+ * `/oauth`: oidc-provider's endpoints, each behind its own steps. The token, introspection,
+ * revocation and key endpoints answer JSON only (RFC 6749 errors, the no-HTML headers); the
+ * authorization endpoint and the rest are where a browser goes (page headers, the signed-in
+ * session for error pages). oidc-provider builds its URLs from ISSUER, never from the request.
+ */
+export function oauthApp(deps: OAuthAppDeps): Middleware<AppState> {
+  const provider = [issuerOrigin(deps.issuer) as Middleware<AppState>, mount(deps.provider as never)];
+  const jsonEndpoint = (...steps: Middleware<AppState>[]) =>
+    compose([
+      errorHandler(oauthErrors),
+      securityHeaders({ hsts: deps.hsts, pages: false }),
+      ...steps,
+      ...provider,
+    ]) as Middleware<AppState>;
+  const browserEndpoint = (errors: ErrorFormat, ...steps: Middleware<AppState>[]) =>
+    compose([
+      errorHandler(errors),
+      securityHeaders({ hsts: deps.hsts, pages: true }),
+      browserSession(deps.accounts),
+      ...steps,
+      ...provider,
+    ]) as Middleware<AppState>;
+  const { token, introspection, revocation, authorization } = deps.pipelines;
+  return byPath(
+    [
+      { path: '/oauth/token', exact: true, app: jsonEndpoint(token) },
+      { path: '/oauth/introspect', exact: true, app: jsonEndpoint(introspection) },
+      { path: '/oauth/revoke', exact: true, app: jsonEndpoint(revocation) },
+      { path: '/oauth/jwks', exact: true, app: jsonEndpoint() },
+      { path: '/oauth/authorize', exact: true, app: browserEndpoint(authorizeErrors(deps.render), authorization) },
+    ],
+    browserEndpoint(oauthErrors),
+  );
+}

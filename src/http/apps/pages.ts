@@ -1,0 +1,126 @@
+import compose from 'koa-compose';
+import type Router from '@koa/router';
+import type { Middleware } from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import type Provider from 'oidc-provider';
+import type { Config } from '../../config.ts';
+import type { AppContext, AppState } from '../context.ts';
+import { errorHandler, pageErrors } from '../error-handler.ts';
+import { securityHeaders } from '../security-headers.ts';
+import type { Renderer } from '../render.ts';
+import { browserSession, clearSessionCookie, setSessionCookie } from '../session.ts';
+import { csrf } from '../csrf.ts';
+import type { AccountsService } from '../../features/accounts/accounts.service.ts';
+import type { Login } from '../../features/accounts/login.ts';
+import type { TwoFactorService } from '../../features/accounts/two-factor.service.ts';
+import { accountPagesRouter } from '../../features/accounts/accounts.pages.ts';
+import { securityPagesRouter } from '../../features/accounts/security.pages.ts';
+import { confirmPagesRouter } from '../../features/accounts/confirm.pages.ts';
+import { requireFreshAuth } from '../../features/accounts/fresh-auth.ts';
+import type { ApiKeysService } from '../../features/api-keys/api-keys.service.ts';
+import type { ApplicationsService } from '../../features/applications/applications.service.ts';
+import type { ConsentsService } from '../../features/consents/consents.service.ts';
+import type { WebhooksService } from '../../features/webhooks/webhooks.service.ts';
+import { dashboardRouter } from '../../features/dashboard/dashboard.routes.ts';
+import type { RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
+import { interactionErrors, interactionRouter } from '../../oidc/interactions.ts';
+
+export interface PagesAppDeps {
+  config: Config;
+  provider: Provider;
+  render: Renderer;
+  accounts: AccountsService;
+  login: Login;
+  twoFactor: TwoFactorService;
+  consents: ConsentsService;
+  apiKeys: ApiKeysService;
+  applications: ApplicationsService;
+  webhooks: WebhooksService;
+  limiter: RateLimiter;
+  now(): number;
+}
+
+/**
+ * Pages for people (everything no other audience claims): sign-in and consent (the interactions
+ * oidc-provider sends the browser to), sign-up, the dashboard and the account settings. HTML
+ * errors, page headers with a per-response CSP nonce, the browser session, a CSRF token on every
+ * page (checked by `formGuard` on each form post, after the form body is parsed).
+ */
+export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; routers: Router<AppState>[] } {
+  const { config, provider, render, accounts, login, consents, now } = deps;
+  const secure = config.secureCookies;
+  const csrfCheck = csrf({ secure });
+  const formGuard = [bodyParser({ enableTypes: ['form'], formLimit: '16kb' }), csrfCheck];
+
+  // Browser sessions shared by the pages.
+  const startDashboardSession = async (ctx: AppContext, userId: string) => {
+    const session = await accounts.startSession(userId);
+    setSessionCookie(ctx, session.id, session.expiresAt, secure);
+  };
+  const endSessions = async (ctx: AppContext) => {
+    if (ctx.state.sessionId) await accounts.endSession(ctx.state.sessionId);
+    clearSessionCookie(ctx, secure);
+    const providerSessionId = ctx.cookies.get('_session', { signed: true });
+    if (providerSessionId) await (await provider.Session.find(providerSessionId))?.destroy();
+    ctx.cookies.set('_session', null, { signed: true });
+  };
+
+  const routers = [
+    interactionRouter({
+      provider,
+      accounts,
+      login,
+      consents,
+      render,
+      apiResource: config.API_RESOURCE,
+      startDashboardSession,
+      formGuard,
+      secureCookies: secure,
+      now,
+    }),
+    accountPagesRouter({
+      accounts,
+      login,
+      render,
+      signupOpen: config.SIGNUP === 'open',
+      secureCookies: secure,
+      now,
+      startDashboardSession,
+      signupLimit: (ip) => deps.limiter.check(`signup:ip:${ip}`, config.RATE_LIMIT_SIGNUP),
+      endSessions,
+      formGuard,
+    }),
+    dashboardRouter({
+      render,
+      formGuard,
+      apiKeys: deps.apiKeys,
+      applications: deps.applications,
+      consents,
+      webhooks: deps.webhooks,
+      now,
+      origin: new URL(config.ISSUER).origin,
+      twoFactorEnabled: async (id) => (await deps.twoFactor.status(id)).enabled,
+    }),
+    securityPagesRouter({
+      accounts,
+      twoFactor: deps.twoFactor,
+      login,
+      render,
+      formGuard,
+      freshAuth: requireFreshAuth({ maxAgeMs: config.FRESH_AUTH_MAX_AGE * 1000, now, formPage: '/settings/security' }),
+      revokeAllApplications: (id) => consents.revokeAll(id),
+    }),
+    confirmPagesRouter({ accounts, login, render, formGuard }),
+  ];
+
+  const app = compose<AppContext>([
+    errorHandler(pageErrors(render)),
+    securityHeaders({ hsts: secure, pages: true }),
+    browserSession(accounts),
+    // GET pages need the CSRF token for their forms; the check itself runs in formGuard.
+    async (ctx, next) => (ctx.method === 'GET' ? csrfCheck(ctx, next) : next()),
+    interactionErrors(render),
+    ...routers.flatMap((r) => [r.routes(), r.allowedMethods()] as Middleware<AppState>[]),
+  ] as Middleware<AppState>[]) as Middleware<AppState>;
+  return { app, routers };
+}

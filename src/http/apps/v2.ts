@@ -1,0 +1,34 @@
+import compose from 'koa-compose';
+import type Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { AccountsService } from '../../features/accounts/accounts.service.ts';
+import type { AppState } from '../context.ts';
+import { apiErrors, errorHandler } from '../error-handler.ts';
+import { byPath } from '../mount.ts';
+import { securityHeaders } from '../security-headers.ts';
+import { browserSession } from '../session.ts';
+import { apiVersion } from '../../api/v2/router.ts';
+import { serveOpenApi } from '../../api/openapi.ts';
+
+const routesOf = (router: Router<AppState>) => [router.routes(), router.allowedMethods()] as Middleware<AppState>[];
+
+/**
+ * `/v2`: the JSON API. Every answer carries `X-API-Version` and errors in the JSON error model;
+ * the router parses JSON bodies, authenticates (a bearer credential or the dashboard session) and
+ * rate limits. `/v2/openapi.json` describes it, to anyone.
+ */
+export function v2App(deps: {
+  router: Router<AppState>;
+  openApi: Record<string, unknown>;
+  accounts: AccountsService;
+  hsts: boolean;
+}): Middleware<AppState> {
+  const routes = compose(routesOf(deps.router)) as Middleware<AppState>;
+  return compose([
+    errorHandler(apiErrors),
+    securityHeaders({ hsts: deps.hsts, pages: false }),
+    apiVersion(),
+    browserSession(deps.accounts),
+    byPath([{ path: '/v2/openapi.json', exact: true, app: serveOpenApi(deps.openApi) }], routes),
+  ]);
+}

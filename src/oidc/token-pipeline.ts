@@ -1,0 +1,68 @@
+import compose from 'koa-compose';
+import type { Middleware } from 'koa';
+import type { AppContext, AppState } from '../http/context.ts';
+import type { Config } from '../config.ts';
+import type { Authenticator } from '../auth/authenticate.ts';
+import { clientSecretMatches } from '../features/applications/applications.service.ts';
+import { limitTokenRequests } from '../features/rate-limit/token-endpoint.ts';
+import { limitAuthorizeRequests } from '../features/rate-limit/authorize-endpoint.ts';
+import type { RateLimiter } from '../features/rate-limit/rate-limiter.ts';
+import { jsonToForm } from './protocol-body.ts';
+import { authenticateClientOnce } from './client-auth.ts';
+import { unifiedIntrospection } from './unified-introspection.ts';
+
+export interface ProtocolStepsDeps {
+  config: Pick<Config, 'RATE_LIMIT_TOKEN_ENDPOINT' | 'RATE_LIMIT_UNAUTHENTICATED' | 'RATE_LIMIT_AUTHORIZE'>;
+  /** oidc-provider metadata of a client (the stored secret hash in `client_secret`). */
+  findClient(clientId: string): Promise<Record<string, unknown> | undefined>;
+  authenticator: Authenticator;
+  limiter: RateLimiter;
+  /** Told of every client secret compared (metrics). */
+  onClientSecretChecked(matched: boolean): void;
+  renderError(ctx: AppContext, status: number, title: string, message: string): void;
+}
+
+/** Body-carrying steps run for POST, the only method these endpoints take a body with. */
+function onPost(...steps: Middleware<AppState>[]): Middleware<AppState> {
+  const run = compose(steps);
+  return (ctx, next) => (ctx.method === 'POST' ? run(ctx, next) : next());
+}
+
+/**
+ * What runs in front of oidc-provider at each of its endpoints, in order (as oidc-provider lists
+ * its own steps in `lib/actions/token.js`). The body is read and parsed once (jsonToForm) and the
+ * client's secret compared once (authenticateClientOnce); oidc-provider takes both from there.
+ *
+ * - token:         jsonToForm → authenticateClientOnce → limitTokenRequests
+ * - introspection: jsonToForm → authenticateClientOnce → unifiedIntrospection
+ * - revocation:    jsonToForm → authenticateClientOnce
+ * - authorization: limitAuthorizeRequests
+ */
+export function protocolPipelines(deps: ProtocolStepsDeps) {
+  const readParams = jsonToForm();
+  const authenticateClient = authenticateClientOnce({
+    findClient: deps.findClient,
+    secretMatches: clientSecretMatches,
+    onChecked: deps.onClientSecretChecked,
+  });
+  return {
+    token: onPost(
+      readParams,
+      authenticateClient,
+      limitTokenRequests({
+        limiter: deps.limiter,
+        perClient: deps.config.RATE_LIMIT_TOKEN_ENDPOINT,
+        unauthenticated: deps.config.RATE_LIMIT_UNAUTHENTICATED,
+      }),
+    ),
+    introspection: onPost(readParams, authenticateClient, unifiedIntrospection({ authenticator: deps.authenticator })),
+    revocation: onPost(readParams, authenticateClient),
+    authorization: limitAuthorizeRequests({
+      limiter: deps.limiter,
+      policy: deps.config.RATE_LIMIT_AUTHORIZE,
+      renderError: deps.renderError,
+    }),
+  };
+}
+
+export type ProtocolPipelines = ReturnType<typeof protocolPipelines>;
