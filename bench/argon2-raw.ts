@@ -40,7 +40,14 @@ const inOrder = latencies.map((v) => Math.round(v * 100) / 100);
 latencies.sort((a, b) => a - b);
 const at = (p: number) => latencies[Math.min(n - 1, Math.ceil((p / 100) * n) - 1)] ?? NaN;
 const hwm = /VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
-process.stdout.write(
-  `${JSON.stringify({ verifies: n, seconds, perSecond: n / seconds, p50: at(50), p99: at(99), peakMiB: Number(hwm) / 1024, cpuMs: (cpu.user + cpu.system) / 1000, latencies: inOrder })}\n`,
-  () => process.exit(0),
-);
+const result = {
+  verifies: n,
+  seconds,
+  perSecond: n / seconds,
+  p50: at(50),
+  p99: at(99),
+  peakMiB: Number(hwm) / 1024,
+  cpuMs: (cpu.user + cpu.system) / 1000,
+  latencies: inOrder,
+};
+process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));

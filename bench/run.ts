@@ -246,7 +246,9 @@ async function measureGroup(name: string, scenarios: Scenario[]): Promise<void> 
     };
     rows.push(row);
     log(
-      `  ${s.label}: ${row.rps.toFixed(row.rps < 100 ? 1 : 0)} req/s (slices ${row.slices.join(' / ')}), p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, ${row.cpuUsPerReq ?? '?'} µs CPU/req, ${row.bad} bad`,
+      `  ${s.label}: ${row.rps.toFixed(row.rps < 100 ? 1 : 0)} req/s (slices ${row.slices.join(' / ')}), ` +
+        `p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, ` +
+        `${row.cpuUsPerReq ?? '?'} µs CPU/req, ${row.bad} bad`,
     );
   }
 }
@@ -413,7 +415,8 @@ async function seedDatabases(): Promise<{ seed: Seed; smallKeys: string[]; coldK
   fs.copyFileSync(smallDb, largeDb); // bulk-keys checkpointed and truncated the WAL; nothing else has the file open
   const filler = Math.max(0, TOTAL_KEYS - SMALL_KEYS - COLD_KEYS);
   log(
-    `seeding: copy grown to ${fmtInt(TOTAL_KEYS)} keys (${fmtInt(COLD_KEYS)} usable + ${fmtInt(filler)} filler) in 1,000-row transactions`,
+    `seeding: copy grown to ${fmtInt(TOTAL_KEYS)} keys ` +
+      `(${fmtInt(COLD_KEYS)} usable + ${fmtInt(filler)} filler) in 1,000-row transactions`,
   );
   const coldFile = path.join(tmp, 'cold-keys.txt');
   const bulk = await runCommand(
@@ -512,7 +515,8 @@ function ratio(row: string, base: string): number | null {
 
 async function main(): Promise<void> {
   log(
-    `temp folder ${tmp}; ${DURATION} s per scenario (two mirrored slices) after ${WARMUP} s warm-up, ${CONNECTIONS} connections`,
+    `temp folder ${tmp}; ${DURATION} s per scenario (two mirrored slices) ` +
+      `after ${WARMUP} s warm-up, ${CONNECTIONS} connections`,
   );
   const { seed, smallKeys, coldKeys } = await seedDatabases();
 
@@ -642,7 +646,9 @@ async function main(): Promise<void> {
       kind: 'latchkey',
       server: lk,
       request: refreshChain(seed.web, refreshPool),
-      note: `rotating; each connection chains the token each answer returns, seeded with ${poolSize} tokens from the code flow`,
+      note:
+        'rotating; each connection chains the token each answer returns, ' +
+        `seeded with ${poolSize} tokens from the code flow`,
     },
     'argon2-raw': {
       id: 'argon2-raw',
@@ -971,8 +977,10 @@ async function main(): Promise<void> {
   const out: string[] = [];
   out.push('', line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...table.map(line), '');
   out.push(
-    `API-key lookup alone (findForAuth through Kysely, p50): ${lookupSmall.p50Us} µs at ${fmtInt(lookupSmall.rows)} rows, ` +
-      `${lookupLarge.p50Us} µs at ${fmtInt(lookupLarge.rows)} rows (${(lookupLarge.p50Us / lookupSmall.p50Us).toFixed(2)}×)`,
+    'API-key lookup alone (findForAuth through Kysely, p50): ' +
+      `${lookupSmall.p50Us} µs at ${fmtInt(lookupSmall.rows)} rows, ` +
+      `${lookupLarge.p50Us} µs at ${fmtInt(lookupLarge.rows)} rows ` +
+      `(${(lookupLarge.p50Us / lookupSmall.p50Us).toFixed(2)}×)`,
   );
   out.push('', 'targets:');
   for (const x of targets) {

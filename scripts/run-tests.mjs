@@ -49,7 +49,9 @@ const ANSI = /\x1b\[[0-9;]*m/g;
 function run({ label, roots, backend }) {
   const name = `${label} (${BACKEND_NAMES[backend]})`;
   const files = collect(roots).filter((f) => backend !== 'postgres' || !SQLITE_ONLY.has(f.split(path.sep).join('/')));
-  const banner = `\n=== ${name}: ${files.length} test file(s) under ${roots.join(', ')}, database backend: ${BACKEND_NAMES[backend]} ===\n`;
+  const banner =
+    `\n=== ${name}: ${files.length} test file(s) under ${roots.join(', ')}, ` +
+    `database backend: ${BACKEND_NAMES[backend]} ===\n`;
   process.stdout.write(banner);
   if (files.length === 0) {
     console.error(`no test files under ${roots.join(', ')}`);
@@ -121,7 +123,8 @@ for (const step of plan) results.push(await run(step));
 const failed = results.filter((r) => r.status !== 0);
 const fmt = (s) =>
   s
-    ? `${s.tests ?? '?'} tests, ${s.pass ?? '?'} pass, ${s.fail ?? '?'} fail, ${s.cancelled ?? 0} cancelled, ${s.skipped ?? 0} skipped`
+    ? `${s.tests ?? '?'} tests, ${s.pass ?? '?'} pass, ${s.fail ?? '?'} fail, ` +
+      `${s.cancelled ?? 0} cancelled, ${s.skipped ?? 0} skipped`
     : 'no summary';
 console.log('\n=== test runs ===');
 for (const r of results) console.log(`${r.status === 0 ? '✔' : '✖'} ${r.name}: ${fmt(r.summary)}; exit ${r.status}`);

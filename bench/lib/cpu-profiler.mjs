@@ -1,8 +1,9 @@
 /**
  * Loaded into a server under test with `node --import ./bench/lib/cpu-profiler.mjs` (never by the
- * app itself). Plain JavaScript, so the compiled server runs without a TypeScript loader. Each SIGUSR2 toggles V8's CPU profiler through node:inspector, the same sampler
- * `node --cpu-prof` uses (1 ms interval): the first starts it, the second writes
- * `$BENCH_PROFILE_DIR/<pid>-<n>.cpuprofile` (written to a temp name, then renamed). This profiles
+ * app itself). Plain JavaScript, so the compiled server runs without a TypeScript loader. Each
+ * SIGUSR2 toggles V8's CPU profiler through node:inspector, the same sampler `node --cpu-prof` uses
+ * (1 ms interval): the first starts it, the second writes `$BENCH_PROFILE_DIR/<pid>-<n>.cpuprofile`
+ * (written to a temp name, then renamed). This profiles
  * exactly one measured window of a long-running server instead of its whole life.
  */
 import fs from 'node:fs';

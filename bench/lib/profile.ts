@@ -36,7 +36,10 @@ export interface ProfileSummary {
   requests?: number;
   busyMs: number;
   idleMs: number;
-  /** Self time by area: a package, a file under src/, a node: module, GC; native code counts for its JS caller's area. */
+  /**
+   * Self time by area: a package, a file under src/, a node: module, GC; native code counts for its
+   * JS caller's area.
+   */
   topAreas: ProfileRow[];
   topFunctions: ProfileRow[];
   /** Named functions of the project (src/) by inclusive time: the share of samples with them on the stack. */
@@ -159,8 +162,10 @@ export function summariseProfile(file: string, top = 15, intervalMs = 1, request
 }
 
 export function formatProfile(s: ProfileSummary): string {
-  const row = (r: ProfileRow) =>
-    `    ${r.pct.toFixed(1).padStart(5)}%  ${String(r.selfMs).padStart(6)} ms${r.usPerReq !== undefined ? `  ${r.usPerReq.toFixed(1).padStart(6)} µs/req` : ''}  ${r.name}`;
+  const row = (r: ProfileRow) => {
+    const perRequest = r.usPerReq !== undefined ? `  ${r.usPerReq.toFixed(1).padStart(6)} µs/req` : '';
+    return `    ${r.pct.toFixed(1).padStart(5)}%  ${String(r.selfMs).padStart(6)} ms${perRequest}  ${r.name}`;
+  };
   const perReq = s.requests
     ? `, ${s.requests} requests: ${((s.busyMs * 1000) / s.requests).toFixed(0)} µs busy per request`
     : '';

@@ -78,7 +78,9 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
   async function freshInteraction(): Promise<void> {
     const browser = new Browser(server.url);
     const res = await browser.get(
-      `/oauth/authorize?client_id=${webClientId}&redirect_uri=${encodeURIComponent('https://client.example/callback')}&response_type=code&scope=read:users&state=s`,
+      `/oauth/authorize?client_id=${webClientId}` +
+        `&redirect_uri=${encodeURIComponent('https://client.example/callback')}` +
+        '&response_type=code&scope=read:users&state=s',
     );
     const location = res.headers.get('location') ?? '';
     const uid = /\/interaction\/([^/?#]+)/.exec(location)?.[1];
@@ -452,7 +454,8 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
         const toLogin = res.status >= 300 && res.status < 400 && /^\/login(\?|$)/.test(String(res.headers['location']));
         if (certainlyForged && ![400, 403, 413, 415, 431].includes(res.status) && !toLogin) {
           throw new Error(
-            `a form without a valid CSRF token got ${res.status}, not 403: POST ${req.path.slice(0, 200)} -> ${res.headers['location'] ?? res.text.slice(0, 200)}`,
+            `a form without a valid CSRF token got ${res.status}, not 403: ` +
+              `POST ${req.path.slice(0, 200)} -> ${res.headers['location'] ?? res.text.slice(0, 200)}`,
           );
         }
         await afterCase(c.route, c.who, res.status);

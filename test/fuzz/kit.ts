@@ -71,7 +71,8 @@ export async function fuzz<T>(
       message.length > 6000 ? `${message.slice(0, 6000)}\n... (${message.length - 6000} more characters)` : message;
     throw new Error(
       `fuzz property "${name}" failed with FUZZ_SEED=${BASE_SEED} (property seed ${seed}).\n` +
-        `Reproduce: FUZZ_SEED=${BASE_SEED}${SOAK ? ' SOAK=1' : ''} node --conditions=development --import tsx --test --test-name-pattern=${JSON.stringify(name)} ${file}\n${short}`,
+        `Reproduce: FUZZ_SEED=${BASE_SEED}${SOAK ? ' SOAK=1' : ''} node --conditions=development --import tsx ` +
+        `--test --test-name-pattern=${JSON.stringify(name)} ${file}\n${short}`,
     );
   }
   const ms = Math.round(performance.now() - started);
@@ -86,7 +87,9 @@ export async function fuzz<T>(
 }
 
 export function summary(label: string): string {
-  return `[fuzz] ${label}: ${tally.cases} cases in ${tally.properties} properties, ${(tally.ms / 1000).toFixed(1)} s (FUZZ_SEED=${BASE_SEED}${SOAK ? ', soak' : ''})`;
+  const seconds = (tally.ms / 1000).toFixed(1);
+  const seed = `FUZZ_SEED=${BASE_SEED}${SOAK ? ', soak' : ''}`;
+  return `[fuzz] ${label}: ${tally.cases} cases in ${tally.properties} properties, ${seconds} s (${seed})`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -672,7 +675,8 @@ export interface Expectation {
 function fail(what: string, req: Request, res: Answer): never {
   const head = `${req.method} ${req.path.length > 300 ? `${req.path.slice(0, 300)}...` : req.path}`;
   throw new Error(
-    `${what}\n  request: ${head}\n  answer: ${res.status} ${res.headers['content-type'] ?? ''}\n  body: ${res.text.slice(0, 500)}`,
+    `${what}\n  request: ${head}\n  answer: ${res.status} ${res.headers['content-type'] ?? ''}\n` +
+      `  body: ${res.text.slice(0, 500)}`,
   );
 }
 
@@ -699,7 +703,8 @@ export function checkAnswer(req: Request, res: Answer, exp: Expectation): void {
   if (requestId !== undefined && !/^[A-Za-z0-9._:-]{1,128}$/.test(String(requestId)))
     fail('malformed X-Request-ID echoed', req, res);
 
-  if (res.status === 431 || isParserAnswer(res)) return; // documented: Node refuses over-long headers (431) and broken framing (400)
+  // Documented: Node refuses over-long headers (431) and broken framing (400).
+  if (res.status === 431 || isParserAnswer(res)) return;
 
   const type = String(res.headers['content-type'] ?? '');
   if (res.status >= 300 && res.status < 400) {

@@ -463,7 +463,8 @@ describe('fuzz: OAuth endpoints', { timeout: 30 * 60_000 }, () => {
           ...(sendsBody ? { body: renderBody(c.body!) } : {}),
         };
         const res = await send(server.port, req);
-        // /oauth/authorize/<uid> (resuming an interaction) is a page, or JSON for a method no browser uses; the rest answer JSON.
+        // /oauth/authorize/<uid> (resuming an interaction) is a page, or JSON for a method no browser
+        // uses; the rest answer JSON.
         checkAnswer(req, res, {
           format: c.path === '/oauth/authorize/' ? 'page-or-json' : 'oauth',
           mustFail: false,

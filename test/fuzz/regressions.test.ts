@@ -31,47 +31,56 @@ describe('fuzz regressions', () => {
 
   const auth = () => ({ authorization: `Bearer ${key}` });
 
-  it('answers a request target the URL parser cannot read (absolute form with a broken host) with 400, not 500', async () => {
-    for (const target of ['http://[bad/v2/auth/test', 'http://[::1/oauth/token', 'http://a b/']) {
-      const answer = await rawExchange(
-        server.port,
-        `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
-      );
-      assert.equal(answer.status, 400, `${target}: ${answer.text.slice(0, 200)}`);
-    }
-  });
-
-  it('answers a 1 MB body at /oauth/token, /oauth/introspect and /login with 413, never a connection reset', async () => {
-    // Before: the JSON/form shim left a `for await` early, which destroyed the request and the socket.
-    for (let i = 0; i < 5; i++) {
-      for (const [path, type] of [
-        ['/oauth/token', 'application/x-www-form-urlencoded'],
-        ['/oauth/introspect', 'application/x-www-form-urlencoded'],
-        ['/oauth/token', 'application/json'],
-        ['/login', 'application/x-www-form-urlencoded'],
-      ] as const) {
-        const body =
-          type === 'application/json' ? JSON.stringify({ a: 'x'.repeat(1 << 20) }) : `a=${'x'.repeat(1 << 20)}`;
-        const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
-        assert.equal(res.status, 413, path);
-        await res.arrayBuffer();
+  it(
+    'answers a request target the URL parser cannot read (absolute form with a broken host) ' + 'with 400, not 500',
+    async () => {
+      for (const target of ['http://[bad/v2/auth/test', 'http://[::1/oauth/token', 'http://a b/']) {
+        const answer = await rawExchange(
+          server.port,
+          `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+        );
+        assert.equal(answer.status, 400, `${target}: ${answer.text.slice(0, 200)}`);
       }
-    }
-  });
+    },
+  );
 
-  it('answers a method a route does not have with 405 in the endpoint format (JSON for APIs, a page for browsers)', async () => {
-    // Before: the routers' allowedMethods() answered a bare text/plain "Method Not Allowed" (and 501 for PROPFIND).
-    for (const method of ['PUT', 'PROPFIND']) {
-      const api = await send(server.port, { method, path: '/v2/projects', headers: auth() });
-      assert.equal(api.status, 405);
-      assert.deepEqual(JSON.parse(api.text), {
-        error: { code: 'METHOD_NOT_ALLOWED', message: `Method ${method} is not allowed here` },
-      });
-      const page = await send(server.port, { method, path: '/login', headers: { accept: 'text/html' } });
-      assert.equal(page.status, 405);
-      assert.match(String(page.headers['content-type']), /^text\/html/);
-    }
-  });
+  it(
+    'answers a 1 MB body at /oauth/token, /oauth/introspect and /login with 413, ' + 'never a connection reset',
+    async () => {
+      // Before: the JSON/form shim left a `for await` early, which destroyed the request and the socket.
+      for (let i = 0; i < 5; i++) {
+        for (const [path, type] of [
+          ['/oauth/token', 'application/x-www-form-urlencoded'],
+          ['/oauth/introspect', 'application/x-www-form-urlencoded'],
+          ['/oauth/token', 'application/json'],
+          ['/login', 'application/x-www-form-urlencoded'],
+        ] as const) {
+          const body =
+            type === 'application/json' ? JSON.stringify({ a: 'x'.repeat(1 << 20) }) : `a=${'x'.repeat(1 << 20)}`;
+          const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
+          assert.equal(res.status, 413, path);
+          await res.arrayBuffer();
+        }
+      }
+    },
+  );
+
+  it(
+    'answers a method a route does not have with 405 in the endpoint format ' + '(JSON for APIs, a page for browsers)',
+    async () => {
+      // Before: the routers' allowedMethods() answered a bare text/plain "Method Not Allowed" (and 501 for PROPFIND).
+      for (const method of ['PUT', 'PROPFIND']) {
+        const api = await send(server.port, { method, path: '/v2/projects', headers: auth() });
+        assert.equal(api.status, 405);
+        assert.deepEqual(JSON.parse(api.text), {
+          error: { code: 'METHOD_NOT_ALLOWED', message: `Method ${method} is not allowed here` },
+        });
+        const page = await send(server.port, { method, path: '/login', headers: { accept: 'text/html' } });
+        assert.equal(page.status, 405);
+        assert.match(String(page.headers['content-type']), /^text\/html/);
+      }
+    },
+  );
 
   it('refuses text with a NUL character with 400 on every backend (PostgreSQL answered 500)', async () => {
     const post = await send(server.port, {
@@ -139,21 +148,25 @@ describe('fuzz regressions', () => {
     assert.ok(!login.text.includes('a'.repeat(3_000)), 'an over-long return_to is dropped');
   });
 
-  it('refuses a body that is not JSON on a JSON route with 415, instead of reading it as {} (a PATCH "succeeded" doing nothing)', async () => {
-    const res = await send(server.port, {
-      method: 'PATCH',
-      path: `/v2/projects/${projectId}`,
-      headers: { ...auth(), 'content-type': 'text/plain' },
-      body: '{"name":"renamed"}',
-    });
-    assert.equal(res.status, 415);
-    assert.equal((JSON.parse(res.text) as { error: { code: string } }).error.code, 'UNSUPPORTED_MEDIA_TYPE');
-    const json = await send(server.port, {
-      method: 'PATCH',
-      path: `/v2/projects/${projectId}`,
-      headers: { ...auth(), 'content-type': 'application/json' },
-      body: '{"name":"renamed"}',
-    });
-    assert.equal(json.status, 200);
-  });
+  it(
+    'refuses a body that is not JSON on a JSON route with 415, ' +
+      'instead of reading it as {} (a PATCH "succeeded" doing nothing)',
+    async () => {
+      const res = await send(server.port, {
+        method: 'PATCH',
+        path: `/v2/projects/${projectId}`,
+        headers: { ...auth(), 'content-type': 'text/plain' },
+        body: '{"name":"renamed"}',
+      });
+      assert.equal(res.status, 415);
+      assert.equal((JSON.parse(res.text) as { error: { code: string } }).error.code, 'UNSUPPORTED_MEDIA_TYPE');
+      const json = await send(server.port, {
+        method: 'PATCH',
+        path: `/v2/projects/${projectId}`,
+        headers: { ...auth(), 'content-type': 'application/json' },
+        body: '{"name":"renamed"}',
+      });
+      assert.equal(json.status, 200);
+    },
+  );
 });

@@ -163,7 +163,7 @@ describe('fuzz: HTTP framing and headers on raw sockets', { timeout: 30 * 60_000
         // biome-ignore lint/suspicious/noControlCharactersInRegex: the prefix must not carry its own CR, LF or NUL
         const value = Buffer.from(`${c.prefix.replace(/[\r\n\u0000]/g, '')}${c.injection}`, 'utf8').toString('latin1');
         const path = c.inPath
-          ? `${c.target.path}${c.target.path.includes('?') ? '&' : '?'}q=${Buffer.from(c.injection, 'utf8').toString('latin1')}`
+          ? `${c.target.path}${c.target.path.includes('?') ? '&' : '?'}q=${Buffer.from(c.injection).toString('latin1')}`
           : c.target.path;
         const body = c.target.method === 'POST' ? (c.target.type === 'application/json' ? '{"name":"x"}' : 'a=b') : '';
         const lines = [

@@ -341,7 +341,9 @@ describe(`concurrency: ${CLIENTS} clients, mixed workload, ${DURATION_MS / 1000}
     loop.disable();
     const used = process.cpuUsage(cpu);
     console.log(
-      `CPU ${((used.user + used.system) / 1e6).toFixed(1)} s in ${elapsed.toFixed(1)} s; event-loop delay p50 ${(loop.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms, max ${(loop.max / 1e6).toFixed(0)} ms`,
+      `CPU ${((used.user + used.system) / 1e6).toFixed(1)} s in ${elapsed.toFixed(1)} s; ` +
+        `event-loop delay p50 ${(loop.percentile(50) / 1e6).toFixed(0)} ms, ` +
+        `p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms, max ${(loop.max / 1e6).toFixed(0)} ms`,
     );
 
     const byOp = new Map<string, number[]>();
@@ -352,7 +354,10 @@ describe(`concurrency: ${CLIENTS} clients, mixed workload, ${DURATION_MS / 1000}
       ([op, ms]) => `${op}: ${ms.length} (p50 ${pct(ms, 50).toFixed(0)} ms, p99 ${pct(ms, 99).toFixed(0)} ms)`,
     );
     console.log(
-      `${outcomes.length} requests in ${elapsed.toFixed(1)} s (${(outcomes.length / elapsed).toFixed(0)}/s); ${acked.races} refresh races (p50 ${pct(raceMs, 50)?.toFixed(0)} ms, max ${Math.max(...raceMs).toFixed(0)} ms)\n  ${lines.join('\n  ')}`,
+      `${outcomes.length} requests in ${elapsed.toFixed(1)} s (${(outcomes.length / elapsed).toFixed(0)}/s); ` +
+        `${acked.races} refresh races ` +
+        `(p50 ${pct(raceMs, 50)?.toFixed(0)} ms, max ${Math.max(...raceMs).toFixed(0)} ms)` +
+        `\n  ${lines.join('\n  ')}`,
     );
 
     const serverErrors = outcomes.filter((o) => o.status >= 500);
@@ -419,11 +424,9 @@ describe(`concurrency: ${CLIENTS} clients, mixed workload, ${DURATION_MS / 1000}
     assert.equal(now.clientCredentials - baseline.clientCredentials, acked.ccTokens, 'client-credentials token rows');
     assert.equal(now.refreshTokens - baseline.refreshTokens, acked.refreshes, 'refresh token rows');
     assert.equal(now.accessTokens - baseline.accessTokens, acked.refreshes, 'access token rows');
-    const dupes = await sql<{
-      n: number;
-    }>`SELECT COUNT(*) AS n FROM (SELECT type, id_hash FROM oidc_payloads GROUP BY type, id_hash HAVING COUNT(*) > 1) d`.execute(
-      server.db,
-    );
+    const dupes = await sql<{ n: number }>`
+      SELECT COUNT(*) AS n
+      FROM (SELECT type, id_hash FROM oidc_payloads GROUP BY type, id_hash HAVING COUNT(*) > 1) d`.execute(server.db);
     assert.equal(Number(dupes.rows[0]!.n), 0);
   });
 

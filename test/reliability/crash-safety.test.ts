@@ -24,7 +24,10 @@ import { spawnServer, type ServerProcess } from './server-process.ts';
 const CYCLES = SOAK ? 20 : 5;
 const LANES = 12;
 const PASSWORD = 'crash safety passphrase';
-/** A worker's claim on a delivery holds this long (webhooks/worker.ts lockMs): a killed worker's claims come back after it. */
+/**
+ * A worker's claim on a delivery holds this long (webhooks/worker.ts lockMs): a killed worker's claims
+ * come back after it.
+ */
 const CLAIM_MS = 20_000; // the webhook worker's claim (lockMs)
 
 interface Acked {
@@ -299,7 +302,9 @@ describe(`crash safety: SIGKILL under write load, ${CYCLES} times`, { timeout: (
     // mode the claims are waited out too (they come back by themselves within CLAIM_MS).
     const delivered = await waitFor(() => undelivered().every((id) => held.has(id)), 30_000, 200);
     console.log(
-      `webhooks: ${receiver.requests.length} deliveries received for ${acked.keys.length} acknowledged keys; ${held.size} held by a killed process's claim (${[...held].filter((id) => undelivered().includes(id)).length} of them not yet received)`,
+      `webhooks: ${receiver.requests.length} deliveries received for ${acked.keys.length} acknowledged keys; ` +
+        `${held.size} held by a killed process's claim ` +
+        `(${[...held].filter((id) => undelivered().includes(id)).length} of them not yet received)`,
     );
     assert.ok(
       delivered,

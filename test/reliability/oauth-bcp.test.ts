@@ -233,34 +233,37 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
 
   // §4.8: PKCE downgrade. A code issued with a challenge needs the verifier; a verifier without a
   // challenge is refused; `plain` is refused.
-  it('§4.8 refuses PKCE downgrades: verifier mandatory once challenged, none without a challenge, no plain', async () => {
-    const pkce = pkcePair();
-    const challenged = await authorizeAs(server, web, user, { codeChallenge: pkce.challenge });
-    const missing = await token(server, web, {
-      grant_type: 'authorization_code',
-      code: challenged.redirect.searchParams.get('code'),
-      redirect_uri: REDIRECT_URI,
-    });
-    assert.equal(missing.status, 400);
-    assert.equal(missing.body['error'], 'invalid_grant');
-
-    const unchallenged = await authorizeAs(server, web, user);
-    const injected = await token(server, web, {
-      grant_type: 'authorization_code',
-      code: unchallenged.redirect.searchParams.get('code'),
-      redirect_uri: REDIRECT_URI,
-      code_verifier: pkce.verifier,
-    });
-    assert.equal(injected.status, 400);
-    assert.equal(injected.body['error'], 'invalid_grant');
-
-    for (const app of [web, spa]) {
-      const plain = await authorizeRequest(app, {
-        extra: { code_challenge: pkce.verifier, code_challenge_method: 'plain' },
+  it(
+    '§4.8 refuses PKCE downgrades: verifier mandatory once challenged, ' + 'none without a challenge, no plain',
+    async () => {
+      const pkce = pkcePair();
+      const challenged = await authorizeAs(server, web, user, { codeChallenge: pkce.challenge });
+      const missing = await token(server, web, {
+        grant_type: 'authorization_code',
+        code: challenged.redirect.searchParams.get('code'),
+        redirect_uri: REDIRECT_URI,
       });
-      assert.equal(paramsOf(plain.headers.get('location')!).get('error'), 'invalid_request');
-    }
-  });
+      assert.equal(missing.status, 400);
+      assert.equal(missing.body['error'], 'invalid_grant');
+
+      const unchallenged = await authorizeAs(server, web, user);
+      const injected = await token(server, web, {
+        grant_type: 'authorization_code',
+        code: unchallenged.redirect.searchParams.get('code'),
+        redirect_uri: REDIRECT_URI,
+        code_verifier: pkce.verifier,
+      });
+      assert.equal(injected.status, 400);
+      assert.equal(injected.body['error'], 'invalid_grant');
+
+      for (const app of [web, spa]) {
+        const plain = await authorizeRequest(app, {
+          extra: { code_challenge: pkce.verifier, code_challenge_method: 'plain' },
+        });
+        assert.equal(paramsOf(plain.headers.get('location')!).get('error'), 'invalid_request');
+      }
+    },
+  );
 
   // §4.14.2: refresh tokens rotate; a rotated one presented after the grace window revokes the
   // grant (refresh-tokens.test.ts covers the grace window itself).

@@ -116,7 +116,14 @@ describe('a PostgreSQL restart under load', () => {
       }).toString(),
     });
     const { access_token: opaqueToken } = (await ccToken.json()) as { access_token: string };
-    const authorizeUrl = `/oauth/authorize?${new URLSearchParams({ client_id: web.client_id, redirect_uri: 'https://web.example/cb', response_type: 'code', scope: 'read:users', state: 'st' })}`;
+    const authorizeQuery = new URLSearchParams({
+      client_id: web.client_id,
+      redirect_uri: 'https://web.example/cb',
+      response_type: 'code',
+      scope: 'read:users',
+      state: 'st',
+    });
+    const authorizeUrl = `/oauth/authorize?${authorizeQuery}`;
 
     const answers: Answer[] = [];
     const failures: string[] = [];

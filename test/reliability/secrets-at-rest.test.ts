@@ -361,30 +361,33 @@ describe('secrets at rest after a run of every flow', () => {
     assert.deepEqual(found, []);
   });
 
-  it('finds none of them in the raw database files (free pages, the WAL), or in any row as text on PostgreSQL', async () => {
-    const file = sqliteFileOf(server);
-    if (file) {
-      const files = [file, `${file}-wal`, `${file}-journal`].filter((f) => fs.existsSync(f));
-      const found = secrets.findIn(
-        files.map((f) => ({ where: f.slice(f.lastIndexOf('/') + 1), text: fs.readFileSync(f).toString('latin1') })),
-      );
-      assert.deepEqual(found, []);
-      return;
-    }
-    // PostgreSQL: every row of every table, whole, as text (all columns, whatever their type).
-    const tables = (
-      await sql<{
-        name: string;
-      }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`.execute(server.db)
-    ).rows;
-    const rows: Array<{ where: string; text: string }> = [];
-    for (const { name } of tables) {
-      const result = await sql<{ row: string }>`SELECT t::text AS row FROM ${sql.table(name)} t`.execute(server.db);
-      for (const r of result.rows) rows.push({ where: name, text: r.row });
-    }
-    assert.ok(rows.length > 0);
-    assert.deepEqual(secrets.findIn(rows), []);
-  });
+  it(
+    'finds none of them in the raw database files (free pages, the WAL), ' + 'or in any row as text on PostgreSQL',
+    async () => {
+      const file = sqliteFileOf(server);
+      if (file) {
+        const files = [file, `${file}-wal`, `${file}-journal`].filter((f) => fs.existsSync(f));
+        const found = secrets.findIn(
+          files.map((f) => ({ where: f.slice(f.lastIndexOf('/') + 1), text: fs.readFileSync(f).toString('latin1') })),
+        );
+        assert.deepEqual(found, []);
+        return;
+      }
+      // PostgreSQL: every row of every table, whole, as text (all columns, whatever their type).
+      const tables = (
+        await sql<{
+          name: string;
+        }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`.execute(server.db)
+      ).rows;
+      const rows: Array<{ where: string; text: string }> = [];
+      for (const { name } of tables) {
+        const result = await sql<{ row: string }>`SELECT t::text AS row FROM ${sql.table(name)} t`.execute(server.db);
+        for (const r of result.rows) rows.push({ where: name, text: r.row });
+      }
+      assert.ok(rows.length > 0);
+      assert.deepEqual(secrets.findIn(rows), []);
+    },
+  );
 
   // The server's own key material is in the database too (server_secrets): a dump must not let an
   // attacker mint an access token the /v2 API accepts.
@@ -421,7 +424,8 @@ describe('secrets at rest after a run of every flow', () => {
     assert.deepEqual(
       accepted,
       [],
-      `a private signing key read from the database dump (${privateJwks.length} found) mints access tokens the API accepts`,
+      `a private signing key read from the database dump (${privateJwks.length} found) ` +
+        'mints access tokens the API accepts',
     );
   });
 

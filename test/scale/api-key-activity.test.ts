@@ -169,7 +169,9 @@ describe(`API key activity from three server processes on one ${testBackend} dat
     );
     // last_used_at is the latest use, whichever instance wrote last.
     const latest = await count(
-      "select count(*) as n from api_keys k where k.last_used_at = (select max(a.at) from api_key_activity a where a.key_id = k.id) and k.name like 'shared %'",
+      'select count(*) as n from api_keys k ' +
+        'where k.last_used_at = (select max(a.at) from api_key_activity a where a.key_id = k.id) ' +
+        "and k.name like 'shared %'",
     );
     assert.equal(latest, KEYS);
   });
@@ -198,84 +200,88 @@ describe(`API key activity from three server processes on one ${testBackend} dat
     assert.equal(await count('select count(*) as n from api_keys where id = $1', [doomed.id]), 0);
   });
 
-  it('bounds the backlog, and stops within 10 s on SIGTERM while activity cannot be written, saying what it dropped', async () => {
-    const instance = instances[2]!;
-    const sent = SMALL_BACKLOG + 50;
-    // Another session holds the activity table (PostgreSQL) until the instance has stopped, or
-    // the database's write lock (SQLite, where that stalls every writer: until just after SIGTERM,
-    // so the instance then writes its backlog on the way out).
-    let release: () => Promise<void>;
-    if (testBackend === 'sqlite') {
-      const blocker = new SQLite(database.url.slice('sqlite:'.length));
-      blocker.exec('BEGIN IMMEDIATE');
-      release = async () => {
-        if (!blocker.open) return;
-        blocker.exec('ROLLBACK');
-        blocker.close();
-      };
-    } else {
-      const blocker = new pg.Client({ connectionString: database.url });
-      await blocker.connect();
-      await blocker.query('BEGIN');
-      await blocker.query('LOCK TABLE api_key_activity IN SHARE MODE');
-      let released = false;
-      release = async () => {
-        if (released) return;
-        released = true;
-        await blocker.query('ROLLBACK');
-        await blocker.end();
-      };
-    }
-    try {
-      const answers = await Promise.all(
-        Array.from({ length: sent }, (_, i) =>
-          request(`${instance.base}/v2/auth/test`, {
-            headers: { Authorization: `Bearer ${keys[i % KEYS]!.key}`, 'X-Request-ID': `backlog-${i}` },
-          }),
-        ),
-      );
-      assert.deepEqual(
-        new Set(answers.map((a) => a.status)),
-        new Set([200]),
-        'requests are answered while activity waits',
-      );
-      await instance.proc.waitForLine(/could not write API key activity/, 30_000);
-      const stoppedAt = Date.now();
-      instance.proc.child.kill('SIGTERM');
-      if (testBackend === 'sqlite') setTimeout(() => void release(), 1000);
-      const exit = await instance.proc.exited;
-      const took = Date.now() - stoppedAt;
-      assert.deepEqual(exit, { code: 0, signal: null }, instance.proc.stderr());
-      assert.ok(took < 10_000, `stopped in ${took} ms`);
-      await release();
-
-      const logs = logsOf(instance.proc);
-      assert.ok(
-        logs.some(
-          (l) => l['msg'] === 'API key activity backlog full; dropping entries' && l['limit'] === SMALL_BACKLOG,
-        ),
-      );
-      const overflowed = logs
-        .filter((l) => l['msg'] === 'API key activity dropped while the backlog was full')
-        .reduce((n, l) => n + Number(l['dropped']), 0);
-      assert.equal(overflowed, sent - SMALL_BACKLOG, 'entries past the bound were dropped, and counted');
-      const atStop = logs.find((l) => l['msg'] === 'API key activity not written before shutdown; dropped');
-      const written = await count("select count(*) as n from api_key_activity where request_id like 'backlog-%'");
-      if (testBackend === 'postgres') {
-        assert.ok(atStop, 'what could not be written in time is logged');
-        assert.equal(
-          written + Number(atStop['dropped']),
-          SMALL_BACKLOG,
-          'every waiting entry was written or reported dropped',
-        );
+  it(
+    'bounds the backlog, and stops within 10 s on SIGTERM while activity cannot be written, ' +
+      'saying what it dropped',
+    async () => {
+      const instance = instances[2]!;
+      const sent = SMALL_BACKLOG + 50;
+      // Another session holds the activity table (PostgreSQL) until the instance has stopped, or
+      // the database's write lock (SQLite, where that stalls every writer: until just after SIGTERM,
+      // so the instance then writes its backlog on the way out).
+      let release: () => Promise<void>;
+      if (testBackend === 'sqlite') {
+        const blocker = new SQLite(database.url.slice('sqlite:'.length));
+        blocker.exec('BEGIN IMMEDIATE');
+        release = async () => {
+          if (!blocker.open) return;
+          blocker.exec('ROLLBACK');
+          blocker.close();
+        };
       } else {
-        assert.equal(atStop, undefined);
-        assert.equal(written, SMALL_BACKLOG, 'the backlog was written once the database was free');
+        const blocker = new pg.Client({ connectionString: database.url });
+        await blocker.connect();
+        await blocker.query('BEGIN');
+        await blocker.query('LOCK TABLE api_key_activity IN SHARE MODE');
+        let released = false;
+        release = async () => {
+          if (released) return;
+          released = true;
+          await blocker.query('ROLLBACK');
+          await blocker.end();
+        };
       }
-    } finally {
-      await release();
-    }
-  });
+      try {
+        const answers = await Promise.all(
+          Array.from({ length: sent }, (_, i) =>
+            request(`${instance.base}/v2/auth/test`, {
+              headers: { Authorization: `Bearer ${keys[i % KEYS]!.key}`, 'X-Request-ID': `backlog-${i}` },
+            }),
+          ),
+        );
+        assert.deepEqual(
+          new Set(answers.map((a) => a.status)),
+          new Set([200]),
+          'requests are answered while activity waits',
+        );
+        await instance.proc.waitForLine(/could not write API key activity/, 30_000);
+        const stoppedAt = Date.now();
+        instance.proc.child.kill('SIGTERM');
+        if (testBackend === 'sqlite') setTimeout(() => void release(), 1000);
+        const exit = await instance.proc.exited;
+        const took = Date.now() - stoppedAt;
+        assert.deepEqual(exit, { code: 0, signal: null }, instance.proc.stderr());
+        assert.ok(took < 10_000, `stopped in ${took} ms`);
+        await release();
+
+        const logs = logsOf(instance.proc);
+        assert.ok(
+          logs.some(
+            (l) => l['msg'] === 'API key activity backlog full; dropping entries' && l['limit'] === SMALL_BACKLOG,
+          ),
+        );
+        const overflowed = logs
+          .filter((l) => l['msg'] === 'API key activity dropped while the backlog was full')
+          .reduce((n, l) => n + Number(l['dropped']), 0);
+        assert.equal(overflowed, sent - SMALL_BACKLOG, 'entries past the bound were dropped, and counted');
+        const atStop = logs.find((l) => l['msg'] === 'API key activity not written before shutdown; dropped');
+        const written = await count("select count(*) as n from api_key_activity where request_id like 'backlog-%'");
+        if (testBackend === 'postgres') {
+          assert.ok(atStop, 'what could not be written in time is logged');
+          assert.equal(
+            written + Number(atStop['dropped']),
+            SMALL_BACKLOG,
+            'every waiting entry was written or reported dropped',
+          );
+        } else {
+          assert.equal(atStop, undefined);
+          assert.equal(written, SMALL_BACKLOG, 'the backlog was written once the database was free');
+        }
+      } finally {
+        await release();
+      }
+    },
+  );
 
   it('stops every other instance within 10 s, flushing its activity; no instance met a deadlock', async () => {
     const [a, b] = instances;

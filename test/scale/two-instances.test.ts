@@ -48,75 +48,79 @@ describe(`two instances on one ${testBackend} database`, () => {
     assert.equal(onB.status, 200);
   });
 
-  it('a token issued by one introspects and refreshes on the other; consent given on one is remembered on the other', async () => {
-    const dev = new Browser(a.url);
-    await signUp(dev, 'dev-two@example.com', 'dev passphrase');
-    const app = await registerApp(dev, {
-      name: 'Two',
-      redirect_uris: ['https://two.example/cb'],
-      scopes: ['read:users'],
-    });
-    const person = new Browser(a.url);
-    await signUp(person, 'person-two@example.com', 'person passphrase');
-    person.jar.clear();
-    const first = await authorize(person, {
-      clientId: app.client_id,
-      redirectUri: 'https://two.example/cb',
-      scope: 'read:users',
-      email: 'person-two@example.com',
-      password: 'person passphrase',
-    });
-    assert.equal(first.sawConsent, true);
-    const basic = `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`;
-    const tokenRes = await fetch(`${a.url}/oauth/token`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code: first.redirect.searchParams.get('code')!,
-        redirect_uri: 'https://two.example/cb',
-      }),
-    });
-    const tokens = (await tokenRes.json()) as { access_token: string; refresh_token: string };
-    const introspected = await fetch(`${b.url}/oauth/introspect`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic },
-      body: new URLSearchParams({ token: tokens.access_token }),
-    });
-    assert.equal(((await introspected.json()) as { active: boolean }).active, true);
-    assert.equal((await api(b, 'GET', '/v2/auth/test', tokens.access_token)).status, 200);
-    const refreshed = await fetch(`${b.url}/oauth/token`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
-    });
-    assert.equal(refreshed.status, 200);
-
-    // A fresh browser on the other instance: sign in again, but no consent page.
-    const elsewhere = new Browser(b.url);
-    const second = await authorize(elsewhere, {
-      clientId: app.client_id,
-      redirectUri: 'https://two.example/cb',
-      scope: 'read:users',
-      email: 'person-two@example.com',
-      password: 'person passphrase',
-    });
-    assert.equal(second.sawLogin, true);
-    assert.equal(second.sawConsent, false);
-    // Both answer for one ISSUER (a's URL, as behind one load balancer): after sign-in the provider
-    // sends the browser back to ISSUER, and its cookies for 127.0.0.1 go along (not scoped by port).
-    let back = second.redirect;
-    if (back.origin === new URL(a.url).origin) {
-      const onA = new Browser(a.url);
-      onA.jar.store(
-        new Response(null, {
-          headers: elsewhere.jar.entries().map(([k, v]) => ['set-cookie', `${k}=${v}`] as [string, string]),
+  it(
+    'a token issued by one introspects and refreshes on the other; ' +
+      'consent given on one is remembered on the other',
+    async () => {
+      const dev = new Browser(a.url);
+      await signUp(dev, 'dev-two@example.com', 'dev passphrase');
+      const app = await registerApp(dev, {
+        name: 'Two',
+        redirect_uris: ['https://two.example/cb'],
+        scopes: ['read:users'],
+      });
+      const person = new Browser(a.url);
+      await signUp(person, 'person-two@example.com', 'person passphrase');
+      person.jar.clear();
+      const first = await authorize(person, {
+        clientId: app.client_id,
+        redirectUri: 'https://two.example/cb',
+        scope: 'read:users',
+        email: 'person-two@example.com',
+        password: 'person passphrase',
+      });
+      assert.equal(first.sawConsent, true);
+      const basic = `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`;
+      const tokenRes = await fetch(`${a.url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: first.redirect.searchParams.get('code')!,
+          redirect_uri: 'https://two.example/cb',
         }),
-      );
-      back = new URL((await onA.follow(await onA.get(back.toString()))).url);
-    }
-    assert.ok(back.searchParams.get('code'), `ended at ${back}`);
-  });
+      });
+      const tokens = (await tokenRes.json()) as { access_token: string; refresh_token: string };
+      const introspected = await fetch(`${b.url}/oauth/introspect`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic },
+        body: new URLSearchParams({ token: tokens.access_token }),
+      });
+      assert.equal(((await introspected.json()) as { active: boolean }).active, true);
+      assert.equal((await api(b, 'GET', '/v2/auth/test', tokens.access_token)).status, 200);
+      const refreshed = await fetch(`${b.url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
+      });
+      assert.equal(refreshed.status, 200);
+
+      // A fresh browser on the other instance: sign in again, but no consent page.
+      const elsewhere = new Browser(b.url);
+      const second = await authorize(elsewhere, {
+        clientId: app.client_id,
+        redirectUri: 'https://two.example/cb',
+        scope: 'read:users',
+        email: 'person-two@example.com',
+        password: 'person passphrase',
+      });
+      assert.equal(second.sawLogin, true);
+      assert.equal(second.sawConsent, false);
+      // Both answer for one ISSUER (a's URL, as behind one load balancer): after sign-in the provider
+      // sends the browser back to ISSUER, and its cookies for 127.0.0.1 go along (not scoped by port).
+      let back = second.redirect;
+      if (back.origin === new URL(a.url).origin) {
+        const onA = new Browser(a.url);
+        onA.jar.store(
+          new Response(null, {
+            headers: elsewhere.jar.entries().map(([k, v]) => ['set-cookie', `${k}=${v}`] as [string, string]),
+          }),
+        );
+        back = new URL((await onA.follow(await onA.get(back.toString()))).url);
+      }
+      assert.ok(back.searchParams.get('code'), `ended at ${back}`);
+    },
+  );
 
   it(
     testBackend === 'postgres'
