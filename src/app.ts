@@ -71,9 +71,9 @@ import { healthProbes } from './http/health.ts';
 import { accessLog } from './http/access-log.ts';
 import { createTtlCache } from './shared/ttl-cache.ts';
 import { createCredentialEvents, type CredentialEvents } from './shared/credential-events.ts';
-import type { Credential } from './auth/credential.ts';
+import type { Credential } from './domain/credential.ts';
 import { createAccountRights } from './auth/account-rights.ts';
-import { ADMIN_SCOPE } from './auth/scopes.ts';
+import { ADMIN_SCOPE } from './domain/scopes.ts';
 import { createGrantStanding } from './oidc/grant-standing.ts';
 
 export interface AppDeps {

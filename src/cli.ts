@@ -7,7 +7,11 @@ import { createLogger } from './logger.ts';
 import { loadServerKeys, rotateSigningKeys } from './oidc/keys.ts';
 import { createServerSecretsRepo } from './oidc/server-secrets.repo.ts';
 import { AppError } from './http/errors.ts';
-import { sessionPrincipal } from './auth/principal.ts';
+import { DomainError } from './domain/errors.ts';
+import { parseWire } from './wire/parse.ts';
+import { createApplicationSchema } from './wire/applications.ts';
+import { createApiKeySchema } from './wire/api-keys.ts';
+import { sessionPrincipal } from './domain/principal.ts';
 import { createSharedJwtVerifier } from './auth/shared-jwt.ts';
 import { createSecretBox, loadSecretsKey } from './shared/encryption.ts';
 
@@ -200,12 +204,13 @@ async function run(argv: string[]): Promise<unknown> {
       const owner = await services.accounts.findByEmail(values.owner!);
       if (!owner) throw new UsageError(`no account with email ${values.owner}`);
       // The operator acts as the owner would: the application holds at most the owner's rights.
-      const app = await services.applications.register(sessionPrincipal(owner), {
+      const input = parseWire(createApplicationSchema, {
         name: values.name,
         redirect_uris: values['redirect-uri'] ?? [],
         scopes: (values.scopes ?? '').split(/[\s,]+/).filter(Boolean),
         ...(values.type ? { type: values.type } : {}),
       });
+      const app = await services.applications.register(sessionPrincipal(owner), input);
       return app;
     });
   }
@@ -234,13 +239,14 @@ async function run(argv: string[]): Promise<unknown> {
     return withApp(async ({ services }) => {
       const owner = await services.accounts.findByEmail(values.owner!);
       if (!owner) throw new UsageError(`no account with email ${values.owner}`);
-      const created = await services.apiKeys.create(sessionPrincipal(owner), {
+      const input = parseWire(createApiKeySchema, {
         name: values.name,
         scopes: (values.scopes ?? '').split(/[\s,]+/).filter(Boolean),
         ...(expiresIn ? { expires_at: new Date(Date.now() + expiresIn * 1000).toISOString() } : {}),
         ...(values['allow-ip'] ? { allowed_ips: values['allow-ip'] } : {}),
         ...(rateLimit ? { rate_limit: rateLimit } : {}),
       });
+      const created = await services.apiKeys.create(sessionPrincipal(owner), input);
       return created;
     });
   }
@@ -281,7 +287,7 @@ run(process.argv.slice(2)).then(
   },
   (err: Error) => {
     const message =
-      err instanceof AppError || err instanceof UsageError || err instanceof ConfigError
+      err instanceof AppError || err instanceof DomainError || err instanceof UsageError || err instanceof ConfigError
         ? err.message
         : (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
           ? err.message

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Middleware } from 'koa';
 import type { AppState } from '../http/context.ts';
-import { errorSchema, type RouteSpec } from './route-spec.ts';
+import { errorSchema } from '../wire/common.ts';
+import type { RouteSpec } from '../wire/route.ts';
 
 export interface RouteGroup {
   prefix: string;

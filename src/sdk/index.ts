@@ -6,12 +6,12 @@
  *   const result = await client.auth.test();
  *   console.log('Authentication valid:', result.valid);
  */
-import type { ApiKeyView } from '../features/api-keys/api-keys.service.ts';
-import type { ApplicationView } from '../features/applications/applications.service.ts';
-import type { ConsentView } from '../features/consents/consents.service.ts';
-import type { EndpointView } from '../features/webhooks/webhooks.service.ts';
-import type { ProjectView } from '../features/projects/projects.service.ts';
-import type { UserView } from '../features/users/users.service.ts';
+import type { ApiKeyView } from '../wire/api-keys.ts';
+import type { ApplicationView } from '../wire/applications.ts';
+import type { ConsentView } from '../wire/consents.ts';
+import type { EndpointView } from '../wire/webhooks.ts';
+import type { ProjectView } from '../wire/projects.ts';
+import type { UserView } from '../wire/users.ts';
 import { createResources } from './resources.ts';
 
 export type { ApiKeyView, ApplicationView, ConsentView, EndpointView, ProjectView, UserView };

@@ -1,10 +1,10 @@
 import type { z } from 'zod';
-import type { ApiKeyView, apiKeyActivitySchema } from '../features/api-keys/api-keys.service.ts';
-import type { ApplicationView } from '../features/applications/applications.service.ts';
-import type { ConsentView } from '../features/consents/consents.service.ts';
-import type { EndpointView, deliveryViewSchema } from '../features/webhooks/webhooks.service.ts';
-import type { ProjectView } from '../features/projects/projects.service.ts';
-import type { UserView } from '../features/users/users.service.ts';
+import type { ApiKeyView, apiKeyActivitySchema } from '../wire/api-keys.ts';
+import type { ApplicationView } from '../wire/applications.ts';
+import type { ConsentView } from '../wire/consents.ts';
+import type { EndpointView, deliveryViewSchema } from '../wire/webhooks.ts';
+import type { ProjectView } from '../wire/projects.ts';
+import type { UserView } from '../wire/users.ts';
 
 type Request = <T>(
   method: string,

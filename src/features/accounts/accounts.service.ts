@@ -1,35 +1,12 @@
-import { z } from 'zod';
-import { AppError, validationFailed } from '../../http/errors.ts';
+import type { Account } from '../../domain/account.ts';
+import { Conflict, ValidationError } from '../../domain/errors.ts';
+import { emailSchema, passwordSchema } from '../../wire/accounts.ts';
 import { newId, randomBase62, sha256 } from '../../shared/secrets.ts';
 import type { UserRow } from '../../db/schema.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { AccountsRepo, BrowserSessionsRepo } from './accounts.repo.ts';
 import type { PasswordHasher } from './passwords.ts';
 
-export const emailSchema = z
-  .string()
-  .trim()
-  .max(254)
-  .pipe(z.email({ message: 'Enter a valid email address' }))
-  .transform((e) => e.toLowerCase());
-
-// NIST SP 800-63B: at least 8 characters, allow long passphrases, no composition rules.
-export const passwordSchema = z
-  .string()
-  .min(8, 'Password must be at least 8 characters')
-  .max(256, 'Password must be at most 256 characters');
-
-export interface Account {
-  id: string;
-  email: string;
-  name: string | null;
-  isAdmin: boolean;
-  createdAt: number;
-  /** Whether sign-in asks for a second factor (TOTP or a recovery code). */
-  twoFactor: boolean;
-  /** Completed sign-ins so far (the sign-in throttle starts afresh with each). */
-  signInCount: number;
-}
 
 const toAccount = (row: UserRow): Account => ({
   id: row.id,
@@ -56,9 +33,9 @@ export function createAccountsService(deps: {
 
   const parseSignUp = (input: { email: unknown; password: unknown; name?: unknown }) => {
     const email = emailSchema.safeParse(input.email);
-    if (!email.success) throw validationFailed(email.error.issues[0]!.message, 'email');
+    if (!email.success) throw new ValidationError(email.error.issues[0]!.message, 'email');
     const password = passwordSchema.safeParse(input.password);
-    if (!password.success) throw validationFailed(password.error.issues[0]!.message, 'password');
+    if (!password.success) throw new ValidationError(password.error.issues[0]!.message, 'password');
     const name = typeof input.name === 'string' && input.name.trim() ? input.name.trim().slice(0, 100) : null;
     return { email: email.data, password: password.data, name };
   };
@@ -71,7 +48,7 @@ export function createAccountsService(deps: {
   }): Promise<Account> {
     const { email, password, name } = parseSignUp(input);
     if (await accounts.findByEmail(email)) {
-      throw new AppError('CONFLICT', 'An account with this email already exists', { field: 'email' });
+      throw new Conflict('An account with this email already exists', 'email');
     }
     const t = now();
     const row = {
@@ -95,7 +72,7 @@ export function createAccountsService(deps: {
     } catch (err) {
       // Two sign-ups racing for one email: the unique index decides.
       if (/UNIQUE|duplicate key/i.test(String((err as Error).message))) {
-        throw new AppError('CONFLICT', 'An account with this email already exists', { field: 'email' });
+        throw new Conflict('An account with this email already exists', 'email');
       }
       throw err;
     }
@@ -138,7 +115,7 @@ export function createAccountsService(deps: {
       try {
         await signUp(input);
       } catch (err) {
-        if (!(err instanceof AppError) || err.code !== 'CONFLICT') throw err; // lost a race for the email: same answer
+        if (!(err instanceof Conflict)) throw err; // lost a race for the email: same answer
       }
     },
 
@@ -201,7 +178,7 @@ export function createAccountsService(deps: {
      */
     async setPassword(userId: string, currentSessionId: string, next: unknown): Promise<void> {
       const parsed = passwordSchema.safeParse(next);
-      if (!parsed.success) throw validationFailed(parsed.error.issues[0]!.message, 'new_password');
+      if (!parsed.success) throw new ValidationError(parsed.error.issues[0]!.message, 'new_password');
       await accounts.update(userId, { password_hash: await passwords.hash(parsed.data), updated_at: now() });
       await sessions.deleteOthers(userId, sha256(currentSessionId));
       await deps.providerSessions.deleteByAccount(userId);

@@ -1,5 +1,6 @@
 import type { LoginThrottle } from '../rate-limit/login-throttle.ts';
-import type { Account, AccountsService } from './accounts.service.ts';
+import type { Account } from '../../domain/account.ts';
+import type { AccountsService } from './accounts.service.ts';
 import type { TwoFactorService } from './two-factor.service.ts';
 
 export type LoginResult =
