@@ -179,7 +179,7 @@ async function run(argv: string[]): Promise<unknown> {
     const password = await readStdin();
     return withApp(async ({ services }) => {
       const account = await services.accounts.signUp({
-        email: values.email,
+        email: values.email!,
         password,
         name: values.name,
         isAdmin: values.admin ?? false,

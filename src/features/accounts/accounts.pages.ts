@@ -160,7 +160,7 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
     try {
       // The same answer whether or not the email was registered already (no account discovery):
       // sign in next, with the email filled in.
-      await accounts.register({ email: body['email'], password: body['password'], name: body['name'] });
+      await accounts.register({ email: str(body['email']), password: str(body['password']), name: str(body['name']) });
     } catch (err) {
       const refusal = toAppError(err);
       if (!refusal || refusal.status >= 500) throw err;

@@ -46,7 +46,9 @@ export function createLogin(
       report('throttled');
       return throttled(admission.retryAfterMs);
     }
-    const account = (await candidate.passwordMatches(password)) ? candidate.account : null;
+    // Whatever was sent: anything but text is a wrong password, at the same cost.
+    const presented = typeof password === 'string' ? password : '';
+    const account = (await candidate.passwordMatches(presented)) ? candidate.account : null;
     if (!account) {
       report('failure');
       return { ok: false, status: 401, message: 'Invalid email or password' };

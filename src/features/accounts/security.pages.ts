@@ -71,7 +71,8 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
       );
     }
     try {
-      await accounts.setPassword(account.id, ctx.state.sessionId!, body['new_password']);
+      const next = body['new_password'];
+      await accounts.setPassword(account.id, ctx.state.sessionId!, typeof next === 'string' ? next : '');
     } catch (err) {
       const refusal = toAppError(err);
       if (!refusal) throw err;
