@@ -29,7 +29,7 @@ export function openApiPath(prefix: string, path: string): string {
 
 /**
  * OpenAPI 3.1, generated from the same route specs (and so the same zod schemas) the routers are
- * built from: request bodies and query strings are the schemas the services validate with,
+ * built from: request bodies and query strings are the schemas the routes parse requests with,
  * responses the schemas of what the handlers return.
  */
 export function buildOpenApi(

@@ -15,7 +15,10 @@ import type { WebhooksService } from './webhooks.service.ts';
 const auth = { sessionOrAdmin: true } as const;
 const tag = 'Webhooks';
 
-/** /v2/webhooks. Like API keys, managed from a dashboard session or with admin:all. */
+/**
+ * /v2/webhooks. Like API keys, managed from a dashboard session or with admin:all. New endpoints and
+ * the list are the caller's own account's (a session's, or the admin:all credential's).
+ */
 export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
   return [
     defineRoute({
