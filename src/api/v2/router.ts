@@ -1,6 +1,6 @@
 import Router from '@koa/router';
-import { z } from 'zod';
 import { mountRoutes, type BuildOptions } from '../route-spec.ts';
+import { authTestSchema } from '../../wire/auth.ts';
 import { defineRoute, type RouteSpec } from '../../wire/route.ts';
 import type { Middleware } from 'koa';
 import { authenticate, requireCredential, type Authenticator } from '../../auth/authenticate.ts';
@@ -98,14 +98,6 @@ export function v2Router(deps: V2Deps, specs: RouteSpec[], opts: BuildOptions = 
   );
   return mountRoutes(router, specs, opts);
 }
-
-export const authTestSchema = z.object({
-  valid: z.literal(true),
-  method: z.enum(['api_key', 'oauth', 'jwt', 'session']),
-  subject: z.string(),
-  scopes: z.array(z.string()),
-  expires_at: z.iso.datetime().nullable(),
-});
 
 /** Every /v2 route, declared once (the router and the OpenAPI document are both built from these). */
 export function v2RouteSpecs(
