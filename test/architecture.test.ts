@@ -60,6 +60,8 @@ export const ALLOWED: Record<Layer, Layer[]> = {
  * steps run in front of the provider, so they belong with it.
  */
 export const UNIT_OVERRIDES: [RegExp, string][] = [
+  // Sub-apps that mount features (one per audience) are composition, like src/http/app.ts: list them
+  // here and in FILE_LAYERS, or src/http and the features they mount would import each other.
   [/^src\/features\/rate-limit\/(token-endpoint|authorize-endpoint)\.ts$/, 'src/oidc'],
   [/^src\/(app|services|server|serve|cli|main|housekeeping)\.ts$/, 'src (composition)'],
   [/^src\/http\/app\.ts$/, 'src (composition)'],
