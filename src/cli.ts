@@ -90,8 +90,12 @@ async function describe(err: Error): Promise<string> {
   if (err instanceof UsageError) return err.message;
   if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return err.message;
   // Loaded only now: they are loaded already whenever a command could have thrown them.
-  const [{ AppError }, { ConfigError }] = await Promise.all([import('./http/errors.ts'), import('./config.ts')]);
-  if (err instanceof AppError || err instanceof ConfigError) return err.message;
+  const [{ AppError }, { DomainError }, { ConfigError }] = await Promise.all([
+    import('./http/errors.ts'),
+    import('./domain/errors.ts'),
+    import('./config.ts'),
+  ]);
+  if (err instanceof AppError || err instanceof DomainError || err instanceof ConfigError) return err.message;
   return `unexpected error: ${err.message}`;
 }
 

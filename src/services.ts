@@ -33,9 +33,9 @@ import { createDeliver, type Deliver } from './features/webhooks/deliver.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { createTtlCache, type TtlCache } from './shared/ttl-cache.ts';
 import { createCredentialEvents, type CredentialEvents } from './shared/credential-events.ts';
-import type { Credential } from './auth/credential.ts';
+import type { Credential } from './domain/credential.ts';
 import { createAccountRights, type AccountRightsLookup } from './auth/account-rights.ts';
-import { ADMIN_SCOPE } from './auth/scopes.ts';
+import { ADMIN_SCOPE } from './domain/scopes.ts';
 
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */

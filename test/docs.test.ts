@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../src/config.ts';
-import { API_SCOPES } from '../src/auth/scopes.ts';
-import { EVENT_TYPES } from '../src/features/webhooks/events.ts';
+import { API_SCOPES } from '../src/domain/scopes.ts';
+import { EVENT_TYPES } from '../src/domain/webhook-events.ts';
 import { fileURLToPath } from 'node:url';
 
 // The README and docs/ are what a newcomer reads first: they must stand on their own (no path

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Middleware } from 'koa';
 import type { AppState } from '../http/context.ts';
-import { errorSchema, type RouteSpec } from './route-spec.ts';
+import { errorSchema } from '../wire/common.ts';
+import type { RouteSpec } from '../wire/route.ts';
 
 export interface RouteGroup {
   prefix: string;
@@ -45,7 +46,7 @@ export function openApiPath(prefix: string, path: string): string {
 
 /**
  * OpenAPI 3.1, generated from the same route specs (and so the same zod schemas) the routers are
- * built from: request bodies and query strings are the schemas the services validate with,
+ * built from: request bodies and query strings are the schemas the routes parse requests with,
  * responses the schemas of what the handlers return.
  */
 export function buildOpenApi(

@@ -1,36 +1,11 @@
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import { z } from 'zod';
 import { requireScopes, requireSessionOrAdmin } from '../auth/authenticate.ts';
+import { principalOf } from '../auth/principal.ts';
 import { AppError } from '../http/errors.ts';
 import type { AppContext, AppState } from '../http/context.ts';
-
-/** Who may call a route: scopes on any credential, or a dashboard session / admin:all. */
-export type RouteAuth = { scopes: string[] } | { sessionOrAdmin: true };
-
-/**
- * One API route, declared once: the router is built from it and so is the OpenAPI document, so the
- * two cannot disagree. `body` and `query` are the zod schemas the service validates with;
- * `response` is the schema of what the handler returns.
- */
-export interface RouteSpec {
-  method: 'get' | 'post' | 'patch' | 'delete';
-  /** Koa-style path relative to the router prefix, e.g. `/projects/:id`. */
-  path: string;
-  operationId: string;
-  summary: string;
-  tag: string;
-  auth: RouteAuth;
-  body?: z.ZodType;
-  query?: z.ZodObject;
-  status: number;
-  response?: z.ZodType;
-  /** The answer carries a secret shown once (a key, a client or signing secret): never cached. */
-  secret?: boolean;
-  handler(ctx: AppContext): Promise<unknown> | unknown;
-}
-
-export const defineRoute = (spec: RouteSpec): RouteSpec => spec;
+import { parseWire } from '../wire/parse.ts';
+import type { RouteAuth, RouteSpec } from '../wire/route.ts';
 
 /** Options for building routers from specs. */
 export interface BuildOptions {
@@ -44,6 +19,16 @@ function authMiddleware(auth: RouteAuth): Middleware<AppState> {
 
 const hasBody = (ctx: AppContext) => Boolean(ctx.request.length) || ctx.get('Transfer-Encoding') !== '';
 
+/** The request's parts as the spec declares them; the first part that does not parse refuses the request. */
+function parsedInput(ctx: AppContext, spec: RouteSpec) {
+  return {
+    params: spec.params ? parseWire(spec.params, ctx.params) : ctx.params,
+    query: spec.query ? parseWire(spec.query, ctx.query) : {},
+    body: spec.body ? parseWire(spec.body, ctx.request.body) : undefined,
+    principal: principalOf(ctx),
+  };
+}
+
 /** Registers every spec on a router (after whatever middleware the caller put in front). */
 export function mountRoutes(router: Router<AppState>, specs: RouteSpec[], opts: BuildOptions = {}): Router<AppState> {
   for (const spec of specs) {
@@ -53,7 +38,7 @@ export function mountRoutes(router: Router<AppState>, specs: RouteSpec[], opts: 
       if (spec.body && hasBody(ctx) && !ctx.is('json', '+json')) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a JSON body (Content-Type: application/json)');
       }
-      const body = await spec.handler(ctx);
+      const body = await spec.handler(parsedInput(ctx, spec) as never);
       ctx.status = spec.status;
       if (spec.secret) ctx.set('Cache-Control', 'no-store');
       if (spec.status === 204) return;
@@ -71,11 +56,3 @@ export function mountRoutes(router: Router<AppState>, specs: RouteSpec[], opts: 
   }
   return router;
 }
-
-/** `{"data": [...]}`: how every list is answered. */
-export const listOf = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item) });
-
-/** The error model, for the document. */
-export const errorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }).loose(),
-});

@@ -1,6 +1,6 @@
 import type { CredentialEvents } from '../shared/credential-events.ts';
 import { createTtlCache } from '../shared/ttl-cache.ts';
-import type { AccountRights } from './principal.ts';
+import type { AccountRights } from '../domain/principal.ts';
 
 /**
  * What each account may hold now, read at every use of a credential (effective scopes are

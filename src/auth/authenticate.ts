@@ -1,17 +1,18 @@
 import type { Middleware } from 'koa';
 import { AppError, invalidToken } from '../http/errors.ts';
 import type { AppState } from '../http/context.ts';
+import { toAppError } from '../http/domain-errors.ts';
 import type { ApiKeysService } from '../features/api-keys/api-keys.service.ts';
 import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
 import { AddressRefused } from '../features/api-keys/api-keys.service.ts';
 import { sha256 } from '../shared/secrets.ts';
-import type { Credential } from './credential.ts';
+import type { Credential } from '../domain/credential.ts';
 import type { OAuthTokenVerifier } from './oauth-tokens.ts';
-import { ADMIN_SCOPE } from './scopes.ts';
+import { ADMIN_SCOPE } from '../domain/scopes.ts';
 import type { SharedJwtVerifier } from './shared-jwt.ts';
 import type { TtlCache } from '../shared/ttl-cache.ts';
 import type { AccountRightsLookup } from './account-rights.ts';
-import { principalFrom, sessionPrincipal, type Principal } from './principal.ts';
+import { principalFrom, sessionPrincipal, type Principal } from '../domain/principal.ts';
 
 export interface AuthenticatorDeps {
   apiKeys: ApiKeysService;
@@ -116,8 +117,9 @@ export function authenticate(
     try {
       await resolvePrincipal(ctx, authenticator, opts);
     } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      ctx.state.authError = err;
+      const refusal = toAppError(err);
+      if (!refusal) throw err;
+      ctx.state.authError = refusal;
       // A known key refused for its address is still that key: its log and its limits apply (it
       // acts on nothing, so it holds no scope).
       if (err instanceof AddressRefused) ctx.state.principal = principalFrom(err.credential, null);

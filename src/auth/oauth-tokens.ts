@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type Provider from 'oidc-provider';
 import { createLocalJWKSet, jwtVerify, type JWK } from 'jose';
 import { sha256 } from '../shared/secrets.ts';
-import type { Credential } from './credential.ts';
+import type { Credential } from '../domain/credential.ts';
 import type { TtlCache } from '../shared/ttl-cache.ts';
 
 export interface OAuthTokenDeps {

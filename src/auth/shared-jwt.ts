@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { sha256 } from '../shared/secrets.ts';
-import type { Credential } from './credential.ts';
+import type { Credential } from '../domain/credential.ts';
 
 export interface SharedJwtOptions {
   secret: string;

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
-import { sessionPrincipal } from '../auth/principal.ts';
+import { sessionPrincipal } from '../domain/principal.ts';
+import { parseWire } from '../wire/parse.ts';
+import { createApplicationSchema } from '../wire/applications.ts';
 import { scopeList, UsageError } from './usage.ts';
 import { withServices } from './with-services.ts';
 
@@ -21,11 +23,12 @@ export async function createApp(args: string[]): Promise<unknown> {
     const owner = await accounts.findByEmail(ownerEmail);
     if (!owner) throw new UsageError(`no account with email ${ownerEmail}`);
     // The operator acts as the owner would: the application holds at most the owner's rights.
-    return applications.register(sessionPrincipal(owner), {
+    const input = parseWire(createApplicationSchema, {
       name: values.name,
       redirect_uris: values['redirect-uri'] ?? [],
       scopes: scopeList(values.scopes),
       ...(values.type ? { type: values.type } : {}),
     });
+    return applications.register(sessionPrincipal(owner), input);
   });
 }

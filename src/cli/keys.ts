@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
-import { sessionPrincipal } from '../auth/principal.ts';
+import { sessionPrincipal } from '../domain/principal.ts';
+import { parseWire } from '../wire/parse.ts';
+import { createApiKeySchema } from '../wire/api-keys.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { loadSecrets, openMigrated } from '../boot/prepare.ts';
@@ -36,13 +38,14 @@ export async function createKey(args: string[]): Promise<unknown> {
   return withServices(async ({ accounts, apiKeys }) => {
     const owner = await accounts.findByEmail(ownerEmail);
     if (!owner) throw new UsageError(`no account with email ${ownerEmail}`);
-    return apiKeys.create(sessionPrincipal(owner), {
+    const input = parseWire(createApiKeySchema, {
       name: values.name,
       scopes: scopeList(values.scopes),
       ...(expiresIn ? { expires_at: new Date(Date.now() + expiresIn * 1000).toISOString() } : {}),
       ...(values['allow-ip'] ? { allowed_ips: values['allow-ip'] } : {}),
       ...(rateLimit ? { rate_limit: rateLimit } : {}),
     });
+    return apiKeys.create(sessionPrincipal(owner), input);
   });
 }
 

@@ -22,13 +22,14 @@ export async function createUser(args: string[]): Promise<unknown> {
       name: { type: 'string' },
     },
   });
-  if (!values.email) throw new UsageError('users create needs --email');
+  const email = values.email;
+  if (!email) throw new UsageError('users create needs --email');
   if (!values['password-stdin'])
     throw new UsageError('users create needs --password-stdin (the password is never an argument)');
   const password = await readStdin();
   return withServices(async ({ accounts }) => {
     const account = await accounts.signUp({
-      email: values.email,
+      email,
       password,
       name: values.name,
       isAdmin: values.admin ?? false,

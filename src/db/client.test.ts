@@ -8,7 +8,8 @@ import { sql } from 'kysely';
 import { openDatabase, migrateToLatest, type DB } from './client.ts';
 import { withStatementCache } from './statement-cache.ts';
 import { createTestDatabase, testBackend, type TestDatabase } from '../../test/support/database.ts';
-import { AppError } from '../http/errors.ts';
+import { ValidationError } from '../domain/errors.ts';
+import { toAppError } from '../http/domain-errors.ts';
 
 const target = (url: string) =>
   url.startsWith('sqlite:')
@@ -35,20 +36,26 @@ describe(`database layer (${testBackend})`, () => {
     await db.insertInto('server_secrets').values({ name: 'plain', value: 'v', created_at: 1 }).execute();
     await assert.rejects(
       db.insertInto('server_secrets').values({ name: 'bad', value: 'a\u0000b', created_at: 1 }).execute(),
-      (err: unknown) => err instanceof AppError && err.status === 400 && err.code === 'VALIDATION_FAILED',
+      (err: unknown) =>
+        err instanceof ValidationError &&
+        toAppError(err)?.status === 400 &&
+        toAppError(err)?.code === 'VALIDATION_FAILED',
     );
     await assert.rejects(
       db.transaction().execute(async (trx) => {
         await trx.insertInto('server_secrets').values({ name: 'first', value: 'ok', created_at: 1 }).execute();
         await trx.insertInto('server_secrets').values({ name: 'second', value: '\u0000', created_at: 1 }).execute();
       }),
-      AppError,
+      ValidationError,
     );
     const names = (await db.selectFrom('server_secrets').select('name').orderBy('name').execute()).map((r) => r.name);
     assert.deepEqual(names, ['plain']);
     // A NUL in a where clause is refused too (a lookup by a hostile id), not sent to the database.
-    await assert.rejects(db.selectFrom('server_secrets').selectAll().where('name', '=', 'x\u0000').execute(), AppError);
-    await assert.rejects(sql`select ${'\u0000'} as v`.execute(db), AppError);
+    await assert.rejects(
+      db.selectFrom('server_secrets').selectAll().where('name', '=', 'x\u0000').execute(),
+      ValidationError,
+    );
+    await assert.rejects(sql`select ${'\u0000'} as v`.execute(db), ValidationError);
   });
 
   it('answers the same query many times with fresh values (statements are reused, never their results)', async () => {

@@ -1,6 +1,6 @@
 import type { CompiledQuery, Dialect } from 'kysely';
 import { wrapDialect } from './driver-wrapper.ts';
-import { AppError } from '../http/errors.ts';
+import { ValidationError } from '../domain/errors.ts';
 
 function hasNul(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return value.includes('\u0000');
@@ -12,7 +12,7 @@ function hasNul(value: unknown, depth = 0): boolean {
 function refuseNul(query: CompiledQuery): void {
   // Values reach SQL as bound parameters; the text itself only ever comes from our code.
   if (query.sql.includes('\u0000') || query.parameters.some((p) => hasNul(p))) {
-    throw new AppError('VALIDATION_FAILED', 'Text may not contain the NUL character (U+0000)');
+    throw new ValidationError('Text may not contain the NUL character (U+0000)');
   }
 }
 

@@ -1,7 +1,7 @@
 import type { ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
-import type { Account } from '../features/accounts/accounts.service.ts';
-import type { Principal } from '../auth/principal.ts';
+import type { Account } from '../domain/account.ts';
+import type { Principal } from '../domain/principal.ts';
 import type { AppError } from './errors.ts';
 
 /** What middleware puts on `ctx.state` for the handlers after it. */

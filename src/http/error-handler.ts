@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import { AppError } from './errors.ts';
+import { toAppError } from './domain-errors.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { AppState } from './context.ts';
 import type { Renderer } from './render.ts';
@@ -117,7 +118,7 @@ export function errorHandler(format: ErrorFormat): Middleware<AppState> {
         ctx.set('Cache-Control', 'no-store');
         return format.unavailable(ctx);
       }
-      const err = raw instanceof AppError ? raw : fromHttpError(raw as never);
+      const err = toAppError(raw) ?? fromHttpError(raw as never);
       const appError = err ?? new AppError('INTERNAL', 'Internal server error');
       if (!err) ctx.state.log?.error({ err: raw }, 'unhandled error');
       if (appError.headers) ctx.set(appError.headers);

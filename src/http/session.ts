@@ -1,11 +1,16 @@
 import type { Middleware } from 'koa';
-import type { AccountsService } from '../features/accounts/accounts.service.ts';
+import type { Account } from '../domain/account.ts';
 import type { AppContext, AppState } from './context.ts';
 
 export const SESSION_COOKIE = 'lk_session';
 
 /** Reads the dashboard session cookie (signed) and puts its account on ctx.state. */
-export function browserSession(accounts: AccountsService): Middleware<AppState> {
+/** Where a session id's account is read (the accounts service). */
+export interface SessionAccounts {
+  sessionAccount(id: string): Promise<{ account: Account; authenticatedAt: number } | null>;
+}
+
+export function browserSession(accounts: SessionAccounts): Middleware<AppState> {
   return async (ctx, next) => {
     const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
     if (id) {

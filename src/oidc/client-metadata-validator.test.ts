@@ -10,7 +10,7 @@ import { prepare, type Infra } from '../boot/prepare.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { AppError } from '../http/errors.ts';
-import { sessionPrincipal } from '../auth/principal.ts';
+import { sessionPrincipal } from '../domain/principal.ts';
 import { createServices } from '../services.ts';
 import { createClientMetadataValidator } from './client-metadata-validator.ts';
 
@@ -106,6 +106,7 @@ describe('client metadata validator', () => {
           name: 'Meta',
           redirect_uris: ['https://a.example/cb'],
           scopes: [],
+          type: 'web',
         }),
         (err: unknown) =>
           err instanceof AppError && err.code === 'VALIDATION_FAILED' && err.message === refusal['error_description'],

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors, type InteractionResults } from 'oidc-provider';
-import { API_SCOPES, isApiScope } from '../auth/scopes.ts';
+import { API_SCOPES, isApiScope } from '../domain/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
 import type { Login } from '../features/accounts/login.ts';
 import {

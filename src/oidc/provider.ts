@@ -1,7 +1,7 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import { ADMIN_SCOPE, ALL_API_SCOPES } from '../auth/scopes.ts';
+import { ADMIN_SCOPE, ALL_API_SCOPES } from '../domain/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
 import { clientSecretMatches } from '../features/applications/applications.service.ts';
 import type { ConsentsService } from '../features/consents/consents.service.ts';

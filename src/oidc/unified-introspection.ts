@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import type { AppState } from '../http/context.ts';
-import type { Principal } from '../auth/principal.ts';
+import type { Principal } from '../domain/principal.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
 import { param } from './protocol-body.ts';

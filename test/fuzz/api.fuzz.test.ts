@@ -13,7 +13,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type TestUser } from '../support/credentials.ts';
 import { registerApp } from '../support/http.ts';
 import { mintApiKey } from '../../src/features/api-keys/key-format.ts';
-import { sessionPrincipal } from '../../src/auth/principal.ts';
+import { sessionPrincipal } from '../../src/domain/principal.ts';
 import {
   anyJson,
   assertAlive,

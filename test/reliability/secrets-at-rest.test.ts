@@ -30,7 +30,7 @@ import {
 import { sql } from 'kysely';
 import { dumpDatabase, sqliteFileOf, type DumpedValue } from '../support/db-dump.ts';
 import { WebhookReceiver, standardAccepts, seedAccepts } from '../support/webhook-receiver.ts';
-import { sessionPrincipal } from '../../src/auth/principal.ts';
+import { sessionPrincipal } from '../../src/domain/principal.ts';
 
 /** Every secret the run saw, by label, with the variants a careless store might hold. */
 class SecretLog {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { beforeEach, it } from 'node:test';
 import { createAccountsRepo } from '../../src/features/accounts/accounts.repo.ts';
-import { buildEvent, DISABLED_BY_OWNER, DISABLED_FAILING } from '../../src/features/webhooks/events.ts';
+import { buildEvent } from '../../src/features/webhooks/events.ts';
+import { DISABLED_BY_OWNER, DISABLED_FAILING } from '../../src/domain/webhook-events.ts';
 import { withEvents, writeOutbox } from '../../src/features/webhooks/outbox.repo.ts';
 import { createWebhooksRepo } from '../../src/features/webhooks/webhooks.repo.ts';
 import { createProjectsRepo } from '../../src/features/projects/projects.repo.ts';

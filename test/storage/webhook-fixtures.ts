@@ -1,5 +1,6 @@
 import type { DB } from '../../src/db/client.ts';
-import { buildEvent, type EventType, type OutboxEvent } from '../../src/features/webhooks/events.ts';
+import { buildEvent } from '../../src/features/webhooks/events.ts';
+import type { EventType, OutboxEvent } from '../../src/domain/webhook-events.ts';
 import { withEvents } from '../../src/features/webhooks/outbox.repo.ts';
 import { createWebhooksRepo } from '../../src/features/webhooks/webhooks.repo.ts';
 import { endpointRow, insertUser, type WebhookEndpointRow } from './rows.ts';

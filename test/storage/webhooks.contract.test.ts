@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, it } from 'node:test';
-import { buildEvent, DISABLED_FAILING } from '../../src/features/webhooks/events.ts';
+import { buildEvent } from '../../src/features/webhooks/events.ts';
+import { DISABLED_FAILING } from '../../src/domain/webhook-events.ts';
 import { PER_ENDPOINT } from '../../src/features/webhooks/worker.ts';
 import { createWebhooksRepo, type DueDelivery } from '../../src/features/webhooks/webhooks.repo.ts';
 import {

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apiRouteGroups } from '../../src/app.ts';
-import type { RouteAuth } from '../../src/api/route-spec.ts';
+import type { RouteAuth } from '../../src/wire/route.ts';
 
 export interface ApiRoute {
   operationId: string;

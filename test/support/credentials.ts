@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import type { TestServer } from './server.ts';
 import { Browser, authorize, registerApp } from './http.ts';
-import { sessionPrincipal } from '../../src/auth/principal.ts';
+import { sessionPrincipal } from '../../src/domain/principal.ts';
 
 /** The JWT secret test servers are started with (see credentialServerEnv). */
 export const TEST_JWT_SECRET = 'test-jwt-secret-0123456789abcdef-0123456789';

@@ -23,9 +23,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
-import { ADMIN_SCOPE, ALL_API_SCOPES } from '../../src/auth/scopes.ts';
+import { ADMIN_SCOPE, ALL_API_SCOPES } from '../../src/domain/scopes.ts';
 import { mintApiKey } from '../../src/features/api-keys/key-format.ts';
-import { sessionPrincipal } from '../../src/auth/principal.ts';
+import { sessionPrincipal } from '../../src/domain/principal.ts';
 import { mintSecret } from '../../src/shared/secrets.ts';
 import {
   api,

@@ -1,10 +1,12 @@
 import Router from '@koa/router';
-import { z } from 'zod';
-import { defineRoute, mountRoutes, type BuildOptions, type RouteSpec } from '../route-spec.ts';
+import { mountRoutes, type BuildOptions } from '../route-spec.ts';
+import { authTestSchema } from '../../wire/auth.ts';
+import { defineRoute, type RouteSpec } from '../../wire/route.ts';
 import type { Middleware } from 'koa';
 import { authenticate, requireCredential, type Authenticator } from '../../auth/authenticate.ts';
 import { rateLimitRequests, type Policies, type RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
 import { AppError } from '../../http/errors.ts';
+import { toAppError } from '../../http/domain-errors.ts';
 import type { AppState } from '../../http/context.ts';
 import type { ApiKeysService } from '../../features/api-keys/api-keys.service.ts';
 import { apiKeysRoutes } from '../../features/api-keys/api-keys.routes.ts';
@@ -47,7 +49,7 @@ function recordKeyActivity(apiKeys: ApiKeysService, now: () => number): Middlewa
       await next();
       status = ctx.status;
     } catch (err) {
-      status = err instanceof AppError ? err.status : 500;
+      status = toAppError(err)?.status ?? 500;
       throw err;
     } finally {
       const c = ctx.state.principal;
@@ -96,14 +98,6 @@ export function v2Router(deps: V2Deps, specs: RouteSpec[], opts: BuildOptions = 
   return mountRoutes(router, specs, opts);
 }
 
-export const authTestSchema = z.object({
-  valid: z.literal(true),
-  method: z.enum(['api_key', 'oauth', 'jwt', 'session']),
-  subject: z.string(),
-  scopes: z.array(z.string()),
-  expires_at: z.iso.datetime().nullable(),
-});
-
 /** Every /v2 route, declared once (the router and the OpenAPI document are both built from these). */
 export function v2RouteSpecs(
   deps: Pick<V2Deps, 'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks'>,
@@ -120,8 +114,7 @@ export function v2RouteSpecs(
       auth: { scopes: [] },
       status: 200,
       response: authTestSchema,
-      handler: (ctx) => {
-        const c = ctx.state.principal!;
+      handler: ({ principal: c }) => {
         return {
           valid: true,
           method: c.method,

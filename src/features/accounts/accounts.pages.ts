@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
-import { AppError } from '../../http/errors.ts';
+import { toAppError } from '../../http/domain-errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import type { AccountsService } from './accounts.service.ts';
@@ -160,10 +160,11 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
     try {
       // The same answer whether or not the email was registered already (no account discovery):
       // sign in next, with the email filled in.
-      await accounts.register({ email: body['email'], password: body['password'], name: body['name'] });
+      await accounts.register({ email: str(body['email']), password: str(body['password']), name: str(body['name']) });
     } catch (err) {
-      if (!(err instanceof AppError) || err.status >= 500) throw err;
-      return signupPage(err.message, 400);
+      const refusal = toAppError(err);
+      if (!refusal || refusal.status >= 500) throw err;
+      return signupPage(refusal.message, 400);
     }
     setSignedUp(ctx, str(body['email']).trim().toLowerCase().slice(0, 254), deps.secureCookies);
     ctx.status = 303;

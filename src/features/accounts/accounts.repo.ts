@@ -1,6 +1,6 @@
 import type { DB } from '../../db/client.ts';
 import { sha256 } from '../../shared/secrets.ts';
-import type { OutboxEvent } from '../webhooks/events.ts';
+import type { OutboxEvent } from '../../domain/webhook-events.ts';
 import { withEvents } from '../webhooks/outbox.repo.ts';
 import type { NewUserRow, UserRow, UserUpdate } from '../../db/schema.ts';
 

@@ -1,35 +1,11 @@
-import { z } from 'zod';
-import { AppError, validationFailed } from '../../http/errors.ts';
+import type { Account } from '../../domain/account.ts';
+import { Conflict, ValidationError } from '../../domain/errors.ts';
+import { emailSchema, passwordSchema } from '../../wire/accounts.ts';
 import { newId, randomBase62, sha256 } from '../../shared/secrets.ts';
 import type { UserRow } from '../../db/schema.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { AccountsRepo, BrowserSessionsRepo } from './accounts.repo.ts';
 import type { PasswordHasher } from './passwords.ts';
-
-export const emailSchema = z
-  .string()
-  .trim()
-  .max(254)
-  .pipe(z.email({ message: 'Enter a valid email address' }))
-  .transform((e) => e.toLowerCase());
-
-// NIST SP 800-63B: at least 8 characters, allow long passphrases, no composition rules.
-export const passwordSchema = z
-  .string()
-  .min(8, 'Password must be at least 8 characters')
-  .max(256, 'Password must be at most 256 characters');
-
-export interface Account {
-  id: string;
-  email: string;
-  name: string | null;
-  isAdmin: boolean;
-  createdAt: number;
-  /** Whether sign-in asks for a second factor (TOTP or a recovery code). */
-  twoFactor: boolean;
-  /** Completed sign-ins so far (the sign-in throttle starts afresh with each). */
-  signInCount: number;
-}
 
 const toAccount = (row: UserRow): Account => ({
   id: row.id,
@@ -40,6 +16,16 @@ const toAccount = (row: UserRow): Account => ({
   twoFactor: row.totp_secret_enc !== null,
   signInCount: row.sign_in_count,
 });
+
+/**
+ * A new account as a form or the API sends it. The service still applies the account rules to it
+ * (an email is trimmed, lower-cased and checked; a password meets the policy) whoever calls.
+ */
+export interface SignUpInput {
+  email: string;
+  password: string;
+  name?: string | null;
+}
 
 /** Dashboard sessions last a week from sign-in. */
 const SESSION_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -54,24 +40,19 @@ export function createAccountsService(deps: {
 }) {
   const { accounts, sessions, passwords, now } = deps;
 
-  const parseSignUp = (input: { email: unknown; password: unknown; name?: unknown }) => {
+  const parseSignUp = (input: SignUpInput) => {
     const email = emailSchema.safeParse(input.email);
-    if (!email.success) throw validationFailed(email.error.issues[0]!.message, 'email');
+    if (!email.success) throw new ValidationError(email.error.issues[0]!.message, 'email');
     const password = passwordSchema.safeParse(input.password);
-    if (!password.success) throw validationFailed(password.error.issues[0]!.message, 'password');
+    if (!password.success) throw new ValidationError(password.error.issues[0]!.message, 'password');
     const name = typeof input.name === 'string' && input.name.trim() ? input.name.trim().slice(0, 100) : null;
     return { email: email.data, password: password.data, name };
   };
 
-  async function signUp(input: {
-    email: unknown;
-    password: unknown;
-    name?: unknown;
-    isAdmin?: boolean;
-  }): Promise<Account> {
+  async function signUp(input: SignUpInput & { isAdmin?: boolean }): Promise<Account> {
     const { email, password, name } = parseSignUp(input);
     if (await accounts.findByEmail(email)) {
-      throw new AppError('CONFLICT', 'An account with this email already exists', { field: 'email' });
+      throw new Conflict('An account with this email already exists', 'email');
     }
     const t = now();
     const row = {
@@ -95,7 +76,7 @@ export function createAccountsService(deps: {
     } catch (err) {
       // Two sign-ups racing for one email: the unique index decides.
       if (/UNIQUE|duplicate key/i.test(String((err as Error).message))) {
-        throw new AppError('CONFLICT', 'An account with this email already exists', { field: 'email' });
+        throw new Conflict('An account with this email already exists', 'email');
       }
       throw err;
     }
@@ -108,14 +89,14 @@ export function createAccountsService(deps: {
    * An unknown email's check costs what a wrong password does and never matches.
    */
   async function signInCandidate(
-    emailInput: unknown,
-  ): Promise<{ account: Account | null; passwordMatches(password: unknown): Promise<boolean> }> {
+    emailInput: string,
+  ): Promise<{ account: Account | null; passwordMatches(password: string): Promise<boolean> }> {
     const email = emailSchema.safeParse(emailInput);
     const row = email.success ? await accounts.findByEmail(email.data) : undefined;
     return {
       account: row ? toAccount(row) : null,
       async passwordMatches(passwordInput) {
-        const password = typeof passwordInput === 'string' ? passwordInput.slice(0, 256) : '';
+        const password = passwordInput.slice(0, 256);
         return (await passwords.verify(row?.password_hash, password)) && row !== undefined;
       },
     };
@@ -129,7 +110,7 @@ export function createAccountsService(deps: {
      * email gets an account, a registered one nothing, and both cost one password hash and end
      * the same way (the caller then asks the person to sign in).
      */
-    async register(input: { email: unknown; password: unknown; name?: unknown }): Promise<void> {
+    async register(input: SignUpInput): Promise<void> {
       const { email, password } = parseSignUp(input);
       if (await accounts.findByEmail(email)) {
         await passwords.hash(password); // the time a new account takes, so timing says nothing either
@@ -138,14 +119,14 @@ export function createAccountsService(deps: {
       try {
         await signUp(input);
       } catch (err) {
-        if (!(err instanceof AppError) || err.code !== 'CONFLICT') throw err; // lost a race for the email: same answer
+        if (!(err instanceof Conflict)) throw err; // lost a race for the email: same answer
       }
     },
 
     signInCandidate,
 
     /** The account for these credentials, or null. Unknown email and wrong password cost the same. */
-    async authenticate(emailInput: unknown, passwordInput: unknown): Promise<Account | null> {
+    async authenticate(emailInput: string, passwordInput: string): Promise<Account | null> {
       const candidate = await signInCandidate(emailInput);
       return (await candidate.passwordMatches(passwordInput)) ? candidate.account : null;
     },
@@ -199,9 +180,9 @@ export function createAccountsService(deps: {
      * session of the account: the other dashboard sessions and every OAuth (provider) session,
      * which could otherwise still obtain authorization codes and consent to applications.
      */
-    async setPassword(userId: string, currentSessionId: string, next: unknown): Promise<void> {
+    async setPassword(userId: string, currentSessionId: string, next: string): Promise<void> {
       const parsed = passwordSchema.safeParse(next);
-      if (!parsed.success) throw validationFailed(parsed.error.issues[0]!.message, 'new_password');
+      if (!parsed.success) throw new ValidationError(parsed.error.issues[0]!.message, 'new_password');
       await accounts.update(userId, { password_hash: await passwords.hash(parsed.data), updated_at: now() });
       await sessions.deleteOthers(userId, sha256(currentSessionId));
       await deps.providerSessions.deleteByAccount(userId);

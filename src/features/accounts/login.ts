@@ -1,5 +1,6 @@
 import type { LoginThrottle } from '../rate-limit/login-throttle.ts';
-import type { Account, AccountsService } from './accounts.service.ts';
+import type { Account } from '../../domain/account.ts';
+import type { AccountsService } from './accounts.service.ts';
 import type { TwoFactorService } from './two-factor.service.ts';
 
 export type LoginResult =
@@ -45,7 +46,9 @@ export function createLogin(
       report('throttled');
       return throttled(admission.retryAfterMs);
     }
-    const account = (await candidate.passwordMatches(password)) ? candidate.account : null;
+    // Whatever was sent: anything but text is a wrong password, at the same cost.
+    const presented = typeof password === 'string' ? password : '';
+    const account = (await candidate.passwordMatches(presented)) ? candidate.account : null;
     if (!account) {
       report('failure');
       return { ok: false, status: 401, message: 'Invalid email or password' };

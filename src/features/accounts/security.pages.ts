@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
-import { AppError } from '../../http/errors.ts';
+import { toAppError } from '../../http/domain-errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import type { AccountsService } from './accounts.service.ts';
@@ -71,10 +71,12 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
       );
     }
     try {
-      await accounts.setPassword(account.id, ctx.state.sessionId!, body['new_password']);
+      const next = body['new_password'];
+      await accounts.setPassword(account.id, ctx.state.sessionId!, typeof next === 'string' ? next : '');
     } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      return overview(ctx, { error: err.message }, err.status);
+      const refusal = toAppError(err);
+      if (!refusal) throw err;
+      return overview(ctx, { error: refusal.message }, refusal.status);
     }
     // A checkbox, checked by default: whoever had the old password may have authorized apps too.
     const revokeApps = body['revoke_applications'] === 'on';
@@ -90,8 +92,9 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
       const enrollment = await twoFactor.begin(account.id, account.email);
       render.page(ctx, 'security/enroll', { wide: true, section: 'security', ...enrollment, error: null });
     } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      await overview(ctx, { error: err.message }, err.status);
+      const refusal = toAppError(err);
+      if (!refusal) throw err;
+      await overview(ctx, { error: refusal.message }, refusal.status);
     }
   });
 
@@ -102,9 +105,10 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
       const codes = await twoFactor.confirm(account.id, code);
       render.page(ctx, 'security/recovery-codes', { wide: true, section: 'security', codes });
     } catch (err) {
-      if (!(err instanceof AppError)) throw err;
+      const refusal = toAppError(err);
+      if (!refusal) throw err;
       // Show the same secret again: the pending one stays until confirmed.
-      await overview(ctx, { error: `${err.message} Start again to get a new QR code.` }, err.status);
+      await overview(ctx, { error: `${refusal.message} Start again to get a new QR code.` }, refusal.status);
     }
   });
 

@@ -1,6 +1,6 @@
 import * as OTPAuth from 'otpauth';
 import QRCode from 'qrcode';
-import { AppError, validationFailed } from '../../http/errors.ts';
+import { Conflict, ValidationError } from '../../domain/errors.ts';
 import type { SecretBox } from '../../shared/encryption.ts';
 import { randomBase62, sha256 } from '../../shared/secrets.ts';
 import type { TwoFactorRepo } from './two-factor.repo.ts';
@@ -63,10 +63,7 @@ export function createTwoFactorService(deps: { repo: TwoFactorRepo; box: SecretB
     async begin(userId: string, label: string): Promise<{ secret: string; uri: string; qrSvg: string }> {
       // Re-enrolling would replace the secret and the recovery codes: it is turned off first (with a code).
       if ((await repo.state(userId))?.totp_secret_enc) {
-        throw new AppError(
-          'CONFLICT',
-          'Two-factor authentication is already on. To move it to a new device, turn it off first.',
-        );
+        throw new Conflict('Two-factor authentication is already on. To move it to a new device, turn it off first.');
       }
       const secret = new OTPAuth.Secret({ size: 20 }).base32;
       await repo.setPending(userId, box.seal(secret));
@@ -78,12 +75,11 @@ export function createTwoFactorService(deps: { repo: TwoFactorRepo; box: SecretB
     async confirm(userId: string, code: string): Promise<string[]> {
       const s = await repo.state(userId);
       // Never over an active secret: that would swap the second factor without a current code.
-      if (s?.totp_secret_enc) throw new AppError('CONFLICT', 'Two-factor authentication is already on.');
-      if (!s?.totp_pending_secret_enc)
-        throw new AppError('CONFLICT', 'Start setting up two-factor authentication first');
+      if (s?.totp_secret_enc) throw new Conflict('Two-factor authentication is already on.');
+      if (!s?.totp_pending_secret_enc) throw new Conflict('Start setting up two-factor authentication first');
       const step = matchingStep(box.open(s.totp_pending_secret_enc), code.trim());
       if (step === null)
-        throw validationFailed('That code is not right. Check the time on your device and try again.', 'code');
+        throw new ValidationError('That code is not right. Check the time on your device and try again.', 'code');
       const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
       await repo.enable(
         userId,

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { isPostgres, type DB } from '../../db/client.ts';
 import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
-import type { OutboxEvent } from '../webhooks/events.ts';
+import type { OutboxEvent } from '../../domain/webhook-events.ts';
 import { withEvents, writeOutbox } from '../webhooks/outbox.repo.ts';
 
 /** What authentication needs of a key (its owner's rights are read per request, by the authenticate step). */

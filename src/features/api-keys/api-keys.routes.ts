@@ -1,20 +1,13 @@
-import { z } from 'zod';
-import { principalOf } from '../../auth/principal.ts';
-import { defineRoute, listOf, type RouteSpec } from '../../api/route-spec.ts';
-import type { AppContext } from '../../http/context.ts';
-import { parseInput } from '../../http/validation.ts';
 import {
+  activityQuery,
   apiKeyActivitySchema,
   apiKeyViewSchema,
   createApiKeySchema,
   createdApiKeySchema,
-  type ApiKeysService,
-} from './api-keys.service.ts';
-
-export const activityQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  before: z.iso.datetime({ offset: true }).optional(),
-});
+} from '../../wire/api-keys.ts';
+import { listOf } from '../../wire/common.ts';
+import { defineRoute, type RouteInput, type RouteSpec } from '../../wire/route.ts';
+import type { ApiKeysService } from './api-keys.service.ts';
 
 const auth = { sessionOrAdmin: true } as const;
 const tag = 'API keys';
@@ -25,7 +18,8 @@ const tag = 'API keys';
  */
 export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
   // New keys and the list are the caller's own account's; a key by id is its owner's, or anyone's with admin:all.
-  const revoke = (ctx: AppContext) => apiKeys.revoke(principalOf(ctx), ctx.params['id']!);
+  const revoke = ({ principal, params }: RouteInput<unknown, unknown, { id: string }>) =>
+    apiKeys.revoke(principal, params.id);
   return [
     defineRoute({
       method: 'post',
@@ -38,7 +32,7 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
       status: 201,
       response: createdApiKeySchema,
       secret: true,
-      handler: (ctx) => apiKeys.create(principalOf(ctx), ctx.request.body),
+      handler: ({ principal, body }) => apiKeys.create(principal, body),
     }),
     defineRoute({
       method: 'get',
@@ -49,7 +43,7 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
       auth,
       status: 200,
       response: listOf(apiKeyViewSchema),
-      handler: async (ctx) => ({ data: await apiKeys.list(principalOf(ctx)) }),
+      handler: async ({ principal }) => ({ data: await apiKeys.list(principal) }),
     }),
     defineRoute({
       method: 'get',
@@ -60,7 +54,7 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
       auth,
       status: 200,
       response: apiKeyViewSchema,
-      handler: (ctx) => apiKeys.get(principalOf(ctx), ctx.params['id']!),
+      handler: ({ principal, params }) => apiKeys.get(principal, params.id),
     }),
     defineRoute({
       method: 'delete',
@@ -94,7 +88,7 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
       status: 201,
       response: createdApiKeySchema,
       secret: true,
-      handler: (ctx) => apiKeys.rotate(principalOf(ctx), ctx.params['id']!),
+      handler: ({ principal, params }) => apiKeys.rotate(principal, params.id),
     }),
     defineRoute({
       method: 'get',
@@ -106,9 +100,8 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
       query: activityQuery,
       status: 200,
       response: apiKeyActivitySchema,
-      handler: async (ctx) => {
-        const q = parseInput(activityQuery, ctx.query);
-        const rows = await apiKeys.activity(principalOf(ctx), ctx.params['id']!, {
+      handler: async ({ principal, params, query: q }) => {
+        const rows = await apiKeys.activity(principal, params.id, {
           limit: q.limit,
           ...(q.before ? { before: Date.parse(q.before) } : {}),
         });

@@ -1,11 +1,9 @@
-import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import { ALL_API_SCOPES } from '../../auth/scopes.ts';
-import type { Credential } from '../../auth/credential.ts';
-import type { Principal } from '../../auth/principal.ts';
-import { AppError, forbidden, invalidToken, validationFailed } from '../../http/errors.ts';
-import { parseInput } from '../../http/validation.ts';
+import type { Credential } from '../../domain/credential.ts';
+import { Conflict, Forbidden, Unauthenticated, ValidationError } from '../../domain/errors.ts';
+import { ipAllowed, parseCidr, type Cidr } from '../../domain/ip-ranges.ts';
+import type { Principal } from '../../domain/principal.ts';
+import type { ApiKeyView, CreateApiKeyInput } from '../../wire/api-keys.ts';
 import { safeEqual, sha256 } from '../../shared/secrets.ts';
 import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
 import type { ApiKeysRepo, ApiKeyAuthRow } from './api-keys.repo.ts';
@@ -15,98 +13,12 @@ import { buildEvent } from '../webhooks/events.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
 
-type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
-
 /** A live key used from outside its allowlist: 403, but the key is known (activity, rate limit). */
-export class AddressRefused extends AppError {
+export class AddressRefused extends Forbidden {
   constructor(readonly credential: Credential) {
-    super('FORBIDDEN', 'This API key may not be used from your IP address');
+    super('This API key may not be used from your IP address');
   }
 }
-
-function parseCidr(value: string): Cidr | null {
-  try {
-    if (value.includes('/')) return ipaddr.parseCIDR(value);
-    const addr = ipaddr.parse(value);
-    return [addr, addr.kind() === 'ipv4' ? 32 : 128];
-  } catch {
-    return null;
-  }
-}
-
-/** Is `ip` inside one of the ranges? IPv4-mapped IPv6 addresses count as IPv4. */
-export function ipAllowed(ip: string, ranges: Cidr[]): boolean {
-  let addr: ipaddr.IPv4 | ipaddr.IPv6;
-  try {
-    addr = ipaddr.process(ip);
-  } catch {
-    return false;
-  }
-  return ranges.some(([range, bits]) => range.kind() === addr.kind() && addr.match([range, bits] as never));
-}
-
-export const createApiKeySchema = z.strictObject({
-  name: z.string().trim().min(1, 'name is required').max(100),
-  scopes: z
-    .array(
-      z.enum(ALL_API_SCOPES as [string, ...string[]], {
-        message: `each scope must be one of: ${ALL_API_SCOPES.join(', ')}`,
-      }),
-    )
-    .min(1, 'at least one scope is required')
-    .transform((s) => [...new Set(s)]),
-  expires_at: z.iso.datetime({ offset: true, message: 'expires_at must be an ISO 8601 date-time' }).nullish(),
-  allowed_ips: z
-    .array(
-      z
-        .string()
-        .max(64)
-        .refine((v) => parseCidr(v) !== null, 'each entry must be an IPv4/IPv6 address or CIDR'),
-    )
-    .max(50)
-    .nullish(),
-  rate_limit: z
-    .strictObject({
-      hourly: z.number().int().min(1).max(100_000_000),
-      burst: z.number().int().min(1).max(1_000_000),
-    })
-    .nullish(),
-});
-
-const isoOrNull = z.iso.datetime().nullable();
-export const apiKeyViewSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  /** What listings show of the key: enough to recognise it, nothing to use. */
-  prefix: z.string(),
-  scopes: z.array(z.string()),
-  allowed_ips: z.array(z.string()).nullable(),
-  status: z.enum(['active', 'expired', 'revoked', 'rotated']),
-  expires_at: isoOrNull,
-  created_at: z.iso.datetime(),
-  last_used_at: isoOrNull,
-  last_used_ip: z.string().nullable(),
-  revoked_at: isoOrNull,
-  replaced_by: z.string().nullable(),
-  grace_until: isoOrNull,
-  rate_limit: z.object({ hourly: z.number(), burst: z.number() }).nullable(),
-});
-export type ApiKeyView = z.infer<typeof apiKeyViewSchema>;
-/** The answer to create and rotate: the view plus the key itself, shown this once. */
-export const createdApiKeySchema = apiKeyViewSchema.extend({ key: z.string() });
-export const apiKeyActivitySchema = z.object({
-  data: z.array(
-    z.object({
-      at: z.iso.datetime(),
-      ip: z.string(),
-      method: z.string(),
-      path: z.string(),
-      status: z.number().int(),
-      request_id: z.string(),
-      client_version: z.string().nullable(),
-    }),
-  ),
-});
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -195,7 +107,7 @@ export function createApiKeysService(deps: {
     if (!limit || principal.isAdmin) return;
     const policy = deps.keyPolicy;
     if (limit.hourly > policy.hourly || limit.burst > policy.burst) {
-      throw forbidden(
+      throw new Forbidden(
         `Only admin:all may set a key's rate limit above the policy (${policy.hourly}/hour, ${policy.burst}/second)`,
       );
     }
@@ -221,14 +133,14 @@ export function createApiKeysService(deps: {
     key: string,
   ): Promise<{ credential: Credential; allowedIps: string[] | null; ranges: Cidr[] | null }> {
     const id = parseApiKey(key);
-    if (!id) throw invalidToken();
+    if (!id) throw new Unauthenticated();
     const entry = await lookup(id);
-    if (!entry || !safeEqual(sha256(key), entry.row.secret_hash)) throw invalidToken();
+    if (!entry || !safeEqual(sha256(key), entry.row.secret_hash)) throw new Unauthenticated();
     const { row } = entry;
     const t = now();
-    if (row.revoked_at !== null) throw invalidToken();
-    if (row.expires_at !== null && row.expires_at <= t) throw invalidToken();
-    if (row.grace_until !== null && row.grace_until <= t) throw invalidToken();
+    if (row.revoked_at !== null) throw new Unauthenticated();
+    if (row.expires_at !== null && row.expires_at <= t) throw new Unauthenticated();
+    if (row.grace_until !== null && row.grace_until <= t) throw new Unauthenticated();
     // The scopes as granted: the authenticate step intersects them with the owner's rights now.
     return {
       credential: {
@@ -246,16 +158,16 @@ export function createApiKeysService(deps: {
   }
 
   return {
-    async create(creator: Principal, input: unknown): Promise<ApiKeyView & { key: string }> {
+    async create(creator: Principal, data: CreateApiKeyInput): Promise<ApiKeyView & { key: string }> {
       const userId = creator.requireAccount();
-      const data = parseInput(createApiKeySchema, input);
       const excess = creator.lacking(data.scopes);
-      if (excess.length) throw forbidden(`A key cannot carry scopes its creator does not hold: ${excess.join(', ')}`);
+      if (excess.length)
+        throw new Forbidden(`A key cannot carry scopes its creator does not hold: ${excess.join(', ')}`);
       assertRateLimitAllowed(creator, data.rate_limit ?? null);
       const t = now();
       const expiresAt = data.expires_at ? Date.parse(data.expires_at) : null;
       if (expiresAt !== null && expiresAt <= t)
-        throw validationFailed('expires_at: must be in the future', 'expires_at');
+        throw new ValidationError('expires_at: must be in the future', 'expires_at');
       const { id, key } = mintApiKey();
       const row: ApiKeyRow = {
         id,
@@ -321,15 +233,13 @@ export function createApiKeysService(deps: {
       const userId = old.user_id;
       // The new key is a new grant of the same settings: the same rules as creating one.
       const excess = principal.lacking(JSON.parse(old.scopes) as string[]);
-      if (excess.length) throw forbidden(`A key cannot carry scopes its creator does not hold: ${excess.join(', ')}`);
+      if (excess.length)
+        throw new Forbidden(`A key cannot carry scopes its creator does not hold: ${excess.join(', ')}`);
       assertRateLimitAllowed(principal, rateLimitOf(old));
       const t = now();
       const state = status(old, t);
       if (state !== 'active' || old.replaced_by) {
-        throw new AppError(
-          'CONFLICT',
-          `This key is ${old.replaced_by ? 'already rotated' : state} and cannot be rotated`,
-        );
+        throw new Conflict(`This key is ${old.replaced_by ? 'already rotated' : state} and cannot be rotated`);
       }
       const { id: newId, key } = mintApiKey();
       const replacement: ApiKeyRow = {

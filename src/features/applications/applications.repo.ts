@@ -1,6 +1,6 @@
 import type { DB } from '../../db/client.ts';
 import type { ApplicationRow, ApplicationUpdate } from '../../db/schema.ts';
-import type { OutboxEvent } from '../webhooks/events.ts';
+import type { OutboxEvent } from '../../domain/webhook-events.ts';
 import { withEvents } from '../webhooks/outbox.repo.ts';
 
 export function createApplicationsRepo(db: DB) {

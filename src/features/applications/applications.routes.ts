@@ -1,17 +1,18 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
-import { principalOf } from '../../auth/principal.ts';
 import { authenticate, requireCredential, type Authenticator } from '../../auth/authenticate.ts';
-import { defineRoute, listOf, mountRoutes, type BuildOptions, type RouteSpec } from '../../api/route-spec.ts';
+import { mountRoutes, type BuildOptions } from '../../api/route-spec.ts';
 import {
   applicationViewSchema,
   createApplicationSchema,
   registeredApplicationSchema,
   rotatedApplicationSchema,
   updateApplicationSchema,
-} from './applications.schema.ts';
+} from '../../wire/applications.ts';
+import { listOf } from '../../wire/common.ts';
+import { defineRoute, type RouteSpec } from '../../wire/route.ts';
 import { rateLimitRequests, type Policies, type RateLimiter } from '../rate-limit/rate-limiter.ts';
-import type { AppContext, AppState } from '../../http/context.ts';
+import type { AppState } from '../../http/context.ts';
 import type { ApplicationsService } from './applications.service.ts';
 
 export interface ApplicationRoutesDeps {
@@ -47,7 +48,6 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
   const read = { scopes: ['read:applications'] };
   const write = { scopes: ['write:applications'] };
   const tag = 'Applications';
-  const clientId = (ctx: AppContext) => ctx.params['clientId']!;
   return [
     defineRoute({
       method: 'post',
@@ -60,7 +60,7 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       status: 201,
       response: registeredApplicationSchema,
       secret: true,
-      handler: (ctx) => applications.register(principalOf(ctx), ctx.request.body),
+      handler: ({ principal, body }) => applications.register(principal, body),
     }),
     defineRoute({
       method: 'get',
@@ -71,7 +71,7 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       auth: read,
       status: 200,
       response: listOf(applicationViewSchema),
-      handler: async (ctx) => ({ data: await applications.list(principalOf(ctx)) }),
+      handler: async ({ principal }) => ({ data: await applications.list(principal) }),
     }),
     defineRoute({
       method: 'get',
@@ -82,7 +82,7 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       auth: read,
       status: 200,
       response: applicationViewSchema,
-      handler: (ctx) => applications.get(principalOf(ctx), clientId(ctx)),
+      handler: ({ principal, params }) => applications.get(principal, params.clientId),
     }),
     defineRoute({
       method: 'patch',
@@ -94,7 +94,7 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       body: updateApplicationSchema,
       status: 200,
       response: applicationViewSchema,
-      handler: (ctx) => applications.update(principalOf(ctx), clientId(ctx), ctx.request.body),
+      handler: ({ principal, params, body }) => applications.update(principal, params.clientId, body),
     }),
     defineRoute({
       method: 'delete',
@@ -104,7 +104,7 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       tag,
       auth: write,
       status: 204,
-      handler: (ctx) => applications.remove(principalOf(ctx), clientId(ctx)),
+      handler: ({ principal, params }) => applications.remove(principal, params.clientId),
     }),
     defineRoute({
       method: 'post',
@@ -116,7 +116,7 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       status: 200,
       response: rotatedApplicationSchema,
       secret: true,
-      handler: (ctx) => applications.rotateSecret(principalOf(ctx), clientId(ctx)),
+      handler: ({ principal, params }) => applications.rotateSecret(principal, params.clientId),
     }),
   ];
 }

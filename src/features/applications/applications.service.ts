@@ -1,28 +1,17 @@
 import type { AdapterPayload } from 'oidc-provider';
-import type { z } from 'zod';
-import { AppError, forbidden, validationFailed } from '../../http/errors.ts';
-import { parseInput } from '../../http/validation.ts';
+import { Forbidden, ValidationError } from '../../domain/errors.ts';
 import { hasValidChecksum, mintSecret, newId, safeEqual, sha256 } from '../../shared/secrets.ts';
-import type { Principal } from '../../auth/principal.ts';
+import type { Principal } from '../../domain/principal.ts';
 import type { ApplicationRow } from '../../db/schema.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { ApplicationsRepo } from './applications.repo.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
-import {
-  type applicationViewSchema,
-  createApplicationSchema,
-  isPublicType,
-  redirectUriProblem,
-  updateApplicationSchema,
-  usesRedirects,
-  type ApplicationType,
-} from './applications.schema.ts';
+import { isPublicType, redirectUriProblem, usesRedirects, type ApplicationType } from '../../domain/applications.ts';
+import type { ApplicationView, CreateApplicationInput, UpdateApplicationInput } from '../../wire/applications.ts';
 
 /** Client secrets users copy: `lkcs_...` (Latchkey client secret), checksummed for scanners. */
 export const CLIENT_SECRET_PREFIX = 'lkcs';
-
-export type ApplicationView = z.infer<typeof applicationViewSchema>;
 
 const toView = (row: ApplicationRow): ApplicationView => ({
   client_id: row.client_id,
@@ -45,7 +34,7 @@ const manageable = (caller: Principal, row: ApplicationRow | undefined): Applica
  */
 function assertHolds(caller: Principal, scopes: readonly string[], refusal: (lacking: string) => string): void {
   const lacking = caller.lacking(scopes);
-  if (lacking.length) throw forbidden(refusal(lacking.join(', ')));
+  if (lacking.length) throw new Forbidden(refusal(lacking.join(', ')));
 }
 
 /** Why each change is refused, naming the scopes the caller lacks. */
@@ -60,14 +49,14 @@ const scopesOf = (row: ApplicationRow): string[] => JSON.parse(row.scopes) as st
 
 function checkRedirects(uris: string[], type: ApplicationType): void {
   if (usesRedirects(type) && uris.length === 0) {
-    throw validationFailed('redirect_uris: at least one redirect URI is required', 'redirect_uris');
+    throw new ValidationError('redirect_uris: at least one redirect URI is required', 'redirect_uris');
   }
   if (!usesRedirects(type) && uris.length > 0) {
-    throw validationFailed(`redirect_uris: a ${type} application does not use redirect URIs`, 'redirect_uris');
+    throw new ValidationError(`redirect_uris: a ${type} application does not use redirect URIs`, 'redirect_uris');
   }
   uris.forEach((uri, i) => {
     const problem = redirectUriProblem(uri, type);
-    if (problem) throw validationFailed(`redirect_uris.${i}: ${problem}`, `redirect_uris.${i}`);
+    if (problem) throw new ValidationError(`redirect_uris.${i}: ${problem}`, `redirect_uris.${i}`);
   });
 }
 
@@ -152,14 +141,16 @@ export function createApplicationsService(deps: {
       await deps.validateMetadata(metadata);
     } catch (err) {
       const e = err as { error_description?: string; message: string };
-      throw new AppError('VALIDATION_FAILED', e.error_description ?? e.message);
+      throw new ValidationError(e.error_description ?? e.message);
     }
   }
 
   return {
-    async register(caller: Principal, input: unknown): Promise<ApplicationView & { client_secret?: string }> {
+    async register(
+      caller: Principal,
+      data: CreateApplicationInput,
+    ): Promise<ApplicationView & { client_secret?: string }> {
       const ownerId = caller.requireAccount();
-      const data = parseInput(createApplicationSchema, input);
       checkRedirects(data.redirect_uris, data.type);
       assertHolds(caller, data.scopes, REFUSED.register);
       const secret = isPublicType(data.type) ? undefined : mintSecret(CLIENT_SECRET_PREFIX);
@@ -190,9 +181,8 @@ export function createApplicationsService(deps: {
       return toView(manageable(caller, await repo.findById(clientId)));
     },
 
-    async update(caller: Principal, clientId: string, input: unknown): Promise<ApplicationView> {
+    async update(caller: Principal, clientId: string, data: UpdateApplicationInput): Promise<ApplicationView> {
       const row = manageable(caller, await repo.findById(clientId));
-      const data = parseInput(updateApplicationSchema, input);
       if (data.scopes) assertHolds(caller, data.scopes, REFUSED.register);
       if (data.redirect_uris && JSON.stringify(data.redirect_uris) !== row.redirect_uris) {
         assertHolds(caller, data.scopes ?? scopesOf(row), REFUSED.redirect);
@@ -225,7 +215,7 @@ export function createApplicationsService(deps: {
       const row = manageable(caller, await repo.findById(clientId));
       assertHolds(caller, scopesOf(row), REFUSED.rotate);
       if (isPublicType(row.type as ApplicationType)) {
-        throw validationFailed(`A ${row.type} application has no client secret`);
+        throw new ValidationError(`A ${row.type} application has no client secret`);
       }
       const secret = mintSecret(CLIENT_SECRET_PREFIX);
       const next = { ...row, secret_hash: sha256(secret), updated_at: now() };

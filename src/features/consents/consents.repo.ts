@@ -1,7 +1,7 @@
 import type { DB } from '../../db/client.ts';
 import type { ConsentRow } from '../../db/schema.ts';
 import { sha256 } from '../../shared/secrets.ts';
-import type { OutboxEvent } from '../webhooks/events.ts';
+import type { OutboxEvent } from '../../domain/webhook-events.ts';
 import { withEvents } from '../webhooks/outbox.repo.ts';
 
 export function createConsentsRepo(db: DB) {

@@ -1,6 +1,7 @@
-import { principalOf } from '../../auth/principal.ts';
-import { defineRoute, listOf, type RouteSpec } from '../../api/route-spec.ts';
-import { consentViewSchema, type ConsentsService } from './consents.service.ts';
+import { listOf } from '../../wire/common.ts';
+import { consentViewSchema } from '../../wire/consents.ts';
+import { defineRoute, type RouteSpec } from '../../wire/route.ts';
+import type { ConsentsService } from './consents.service.ts';
 
 const auth = { sessionOrAdmin: true } as const;
 const tag = 'Consents';
@@ -17,7 +18,7 @@ export function consentsRoutes(consents: ConsentsService): RouteSpec[] {
       auth,
       status: 200,
       response: listOf(consentViewSchema),
-      handler: async (ctx) => ({ data: await consents.list(principalOf(ctx)) }),
+      handler: async ({ principal }) => ({ data: await consents.list(principal) }),
     }),
     defineRoute({
       method: 'delete',
@@ -27,7 +28,7 @@ export function consentsRoutes(consents: ConsentsService): RouteSpec[] {
       tag,
       auth,
       status: 204,
-      handler: (ctx) => consents.revoke(principalOf(ctx), ctx.params['clientId']!),
+      handler: ({ principal, params }) => consents.revoke(principal, params.clientId),
     }),
   ];
 }

@@ -1,17 +1,8 @@
-import { z } from 'zod';
-import type { Principal } from '../../auth/principal.ts';
+import type { ConsentView } from '../../wire/consents.ts';
+import type { Principal } from '../../domain/principal.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { ConsentsRepo } from './consents.repo.ts';
 import type { ConsentRow } from '../../db/schema.ts';
-
-export const consentViewSchema = z.object({
-  client_id: z.string(),
-  application: z.string(),
-  scopes: z.array(z.string()),
-  granted_at: z.iso.datetime(),
-  updated_at: z.iso.datetime(),
-});
-export type ConsentView = z.infer<typeof consentViewSchema>;
 
 /**
  * Remembers which oidc-provider Grant holds a user's consent to an application, so that consent

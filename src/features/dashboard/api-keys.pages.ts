@@ -1,11 +1,12 @@
-import type { Principal } from '../../auth/principal.ts';
+import type { Principal } from '../../domain/principal.ts';
 import type { AppContext } from '../../http/context.ts';
-import type { ApiKeyView } from '../api-keys/api-keys.service.ts';
+import { type ApiKeyView, createApiKeySchema } from '../../wire/api-keys.ts';
 import { barChartSvg, dailyCounts, summarize } from './chart.ts';
 import {
   attempt,
   dashboardPage,
   formBody,
+  parseForm,
   noStore,
   seeOther,
   signedIn,
@@ -109,12 +110,15 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
       if ('error' in expiry) return formPage(ctx, me, form, expiry.error, 400);
       const ips = lines(form.allowed_ips);
       const result = await attempt(() =>
-        apiKeys.create(me, {
-          name: form.name,
-          scopes: form.scopes,
-          expires_at: expiry.expires_at,
-          ...(ips.length ? { allowed_ips: ips } : {}),
-        }),
+        apiKeys.create(
+          me,
+          parseForm(createApiKeySchema, {
+            name: form.name,
+            scopes: form.scopes,
+            expires_at: expiry.expires_at,
+            ...(ips.length ? { allowed_ips: ips } : {}),
+          }),
+        ),
       );
       if (!result.ok) return formPage(ctx, me, form, result.message, result.status);
       shownOnce(ctx, result.value, null);

@@ -1,10 +1,11 @@
-import type { Principal } from '../../auth/principal.ts';
+import type { Principal } from '../../domain/principal.ts';
 import type { AppContext } from '../../http/context.ts';
-import type { ApplicationView } from '../applications/applications.service.ts';
+import { type ApplicationView, createApplicationSchema, updateApplicationSchema } from '../../wire/applications.ts';
 import {
   attempt,
   dashboardPage,
   formBody,
+  parseForm,
   noStore,
   seeOther,
   signedIn,
@@ -128,7 +129,15 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         return newPage(ctx, me, form, 'Choose at least one scope the application may request.', 400);
       const uris = lines(form.redirect_uris);
       const result = await attempt(() =>
-        applications.register(me, { name: form.name, type: form.type, redirect_uris: uris, scopes: form.scopes }),
+        applications.register(
+          me,
+          parseForm(createApplicationSchema, {
+            name: form.name,
+            type: form.type,
+            redirect_uris: uris,
+            scopes: form.scopes,
+          }),
+        ),
       );
       if (!result.ok) return newPage(ctx, me, form, result.message, result.status);
       shownOnce(ctx, result.value, false);
@@ -159,11 +168,15 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
       if (form.scopes.length === 0)
         return detailPage(ctx, me, app, form, 'Choose at least one scope the application may request.', 400);
       const result = await attempt(() =>
-        applications.update(me, app.client_id, {
-          name: form.name,
-          scopes: form.scopes,
-          ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris) } : {}),
-        }),
+        applications.update(
+          me,
+          app.client_id,
+          parseForm(updateApplicationSchema, {
+            name: form.name,
+            scopes: form.scopes,
+            ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris) } : {}),
+          }),
+        ),
       );
       if (!result.ok) return detailPage(ctx, me, app, form, result.message, result.status);
       seeOther(ctx, `${appPath(app.client_id)}?done=app-updated`);

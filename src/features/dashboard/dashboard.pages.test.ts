@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import { sessionPrincipal } from '../../auth/principal.ts';
+import { sessionPrincipal } from '../../domain/principal.ts';
 import { Browser, authorize, csrfFrom, registerApp, signUp } from '../../../test/support/http.ts';
 
 // The dashboard pages over HTTP (the browser journeys are in e2e/dashboard.test.ts): sign-in

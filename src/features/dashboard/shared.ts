@@ -1,9 +1,12 @@
 import type { Middleware } from 'koa';
 import type Router from '@koa/router';
-import { AppError, notFound, NotYours } from '../../http/errors.ts';
+import type { z } from 'zod';
+import { DomainError, NotFound, NotYours } from '../../domain/errors.ts';
+import { toAppError } from '../../http/domain-errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
-import { sessionPrincipal, type Principal } from '../../auth/principal.ts';
+import { sessionPrincipal, type Principal } from '../../domain/principal.ts';
+import { parseWire } from '../../wire/parse.ts';
 import { sha256 } from '../../shared/secrets.ts';
 import { MAX_RETURN_TO } from '../accounts/accounts.pages.ts';
 import type { ApiKeysService } from '../api-keys/api-keys.service.ts';
@@ -54,7 +57,7 @@ export function signedIn(handler: Handler): Middleware<AppState> {
     } catch (err) {
       // A page of a key, application or endpoint that is not yours is simply not there: the same
       // "Page not found" whether it is someone else's or does not exist (no existence oracle).
-      if (err instanceof NotYours) throw notFound('Page');
+      if (err instanceof NotYours) throw new NotFound('Page');
       throw err;
     }
   };
@@ -92,7 +95,7 @@ export function dashboardPage(deps: Pick<DashboardDeps, 'render' | 'now' | 'orig
   };
 }
 
-/** Form field names as people see them on the forms, for service messages that name a field. */
+/** Form field names as people see them on the forms, for refusals that name a field. */
 const FIELD_LABELS: Record<string, string> = {
   name: 'Name',
   scopes: 'Scopes',
@@ -106,16 +109,21 @@ const FIELD_LABELS: Record<string, string> = {
 };
 
 /**
- * The message of a service error, phrased for the form: "allowed_ips.1: each entry must be..." becomes
- * "IP allowlist, line 2: each entry must be...".
+ * A refusal phrased for the form, from the field it names: `allowed_ips.1` with "allowed_ips.1:
+ * each entry must be..." becomes "IP allowlist, line 2: each entry must be...". A refusal that names
+ * no field the form has keeps its message.
  */
-export function formMessage(err: AppError): string {
-  const m = /^([a-z_]+)(?:\.(\d+))?: (.*)$/s.exec(err.message);
-  if (!m || !FIELD_LABELS[m[1]!]) return err.message;
-  const [, field, index, rest] = m;
-  const label = index !== undefined ? `${FIELD_LABELS[field!]}, line ${Number(index) + 1}` : FIELD_LABELS[field!];
-  return `${label}: ${rest}`;
+export function formMessage(err: DomainError): string {
+  const m = err.field === undefined ? null : /^([a-z_]+)(?:\.(\d+))?$/.exec(err.field);
+  const label = m ? FIELD_LABELS[m[1]!] : undefined;
+  const prefix = `${err.field}: `;
+  if (!m || !label || !err.message.startsWith(prefix)) return err.message;
+  const index = m[2];
+  return `${index !== undefined ? `${label}, line ${Number(index) + 1}` : label}: ${err.message.slice(prefix.length)}`;
 }
+
+/** Form input parsed with the same wire schema the API uses: a refusal names the field (see formMessage). */
+export const parseForm = <S extends z.ZodType>(schema: S, input: unknown): z.output<S> => parseWire(schema, input);
 
 /**
  * Runs a service call from a form handler. Input problems (400), refusals (403) and conflicts (409)
@@ -127,12 +135,9 @@ export async function attempt<T>(
   try {
     return { ok: true, value: await fn() };
   } catch (err) {
-    if (
-      err instanceof AppError &&
-      !(err instanceof NotYours) &&
-      (err.status === 400 || err.status === 403 || err.status === 409 || err.status === 422)
-    ) {
-      return { ok: false, status: err.status, message: formMessage(err) };
+    const status = err instanceof DomainError && !(err instanceof NotYours) ? toAppError(err)?.status : undefined;
+    if (status === 400 || status === 403 || status === 409 || status === 422) {
+      return { ok: false, status, message: formMessage(err as DomainError) };
     }
     throw err;
   }

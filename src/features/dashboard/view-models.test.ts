@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppError } from '../../http/errors.ts';
+import { Forbidden, ValidationError } from '../../domain/errors.ts';
 import { formMessage } from './shared.ts';
 import {
   describeScope,
@@ -148,10 +148,19 @@ describe('dashboard view models', () => {
 
   it('phrases service errors with the field names people see', () => {
     assert.equal(
-      formMessage(new AppError('VALIDATION_FAILED', 'allowed_ips.1: each entry must be an IPv4/IPv6 address or CIDR')),
+      formMessage(
+        new ValidationError('allowed_ips.1: each entry must be an IPv4/IPv6 address or CIDR', 'allowed_ips.1'),
+      ),
       'IP allowlist, line 2: each entry must be an IPv4/IPv6 address or CIDR',
     );
-    assert.equal(formMessage(new AppError('VALIDATION_FAILED', 'url: must use https')), 'Endpoint URL: must use https');
-    assert.equal(formMessage(new AppError('FORBIDDEN', 'Only admin accounts may ...')), 'Only admin accounts may ...');
+    assert.equal(formMessage(new ValidationError('url: must use https', 'url')), 'Endpoint URL: must use https');
+    assert.equal(formMessage(new Forbidden('Only admin accounts may ...')), 'Only admin accounts may ...');
+  });
+
+  it('takes the field from the refusal, never from the words of its message', () => {
+    // A message that merely looks like "field: ..." names no field: it is shown as it is.
+    assert.equal(formMessage(new ValidationError('name: looks like a field')), 'name: looks like a field');
+    // A field the form has no label for keeps the message as it is.
+    assert.equal(formMessage(new ValidationError('code: not right', 'code')), 'code: not right');
   });
 });

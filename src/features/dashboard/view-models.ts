@@ -1,7 +1,7 @@
-import { ADMIN_SCOPE, ALL_API_SCOPES, API_SCOPES } from '../../auth/scopes.ts';
-import { APPLICATION_TYPES, type ApplicationType } from '../applications/applications.schema.ts';
-import type { ApiKeyView } from '../api-keys/api-keys.service.ts';
-import { EVENT_TYPES } from '../webhooks/events.ts';
+import { ADMIN_SCOPE, ALL_API_SCOPES, API_SCOPES } from '../../domain/scopes.ts';
+import { APPLICATION_TYPES, type ApplicationType } from '../../domain/applications.ts';
+import { EVENT_TYPES } from '../../domain/webhook-events.ts';
+import type { ApiKeyView } from '../../wire/api-keys.ts';
 
 /**
  * Helpers that turn service views into what the dashboard templates show: dates people read at a

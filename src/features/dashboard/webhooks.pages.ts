@@ -1,10 +1,11 @@
-import type { Principal } from '../../auth/principal.ts';
+import type { Principal } from '../../domain/principal.ts';
 import type { AppContext } from '../../http/context.ts';
-import type { EndpointView } from '../webhooks/webhooks.service.ts';
+import { type EndpointView, createWebhookSchema, updateWebhookSchema } from '../../wire/webhooks.ts';
 import {
   attempt,
   dashboardPage,
   formBody,
+  parseForm,
   noStore,
   seeOther,
   signedIn,
@@ -119,11 +120,14 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
       if (!form.url) return newPage(ctx, form, 'Enter the URL that should receive the events.', 400);
       if (form.events.length === 0) return newPage(ctx, form, 'Choose at least one event, or All events.', 400);
       const result = await attempt(() =>
-        webhooks.create(me.requireAccount(), {
-          url: form.url,
-          events: form.events,
-          description: form.description || null,
-        }),
+        webhooks.create(
+          me.requireAccount(),
+          parseForm(createWebhookSchema, {
+            url: form.url,
+            events: form.events,
+            description: form.description || null,
+          }),
+        ),
       );
       if (!result.ok) return newPage(ctx, form, result.message, result.status);
       shownOnce(ctx, result.value, false);
@@ -149,7 +153,15 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
       if (form.events.length === 0)
         return detailPage(ctx, me, endpoint, form, 'Choose at least one event, or All events.', 400, true);
       const result = await attempt(() =>
-        webhooks.update(me, endpoint.id, { url: form.url, events: form.events, description: form.description || null }),
+        webhooks.update(
+          me,
+          endpoint.id,
+          parseForm(updateWebhookSchema, {
+            url: form.url,
+            events: form.events,
+            description: form.description || null,
+          }),
+        ),
       );
       if (!result.ok) return detailPage(ctx, me, endpoint, form, result.message, result.status, true);
       seeOther(ctx, `${endpointPath(endpoint.id)}?done=webhook-updated`);

@@ -1,12 +1,7 @@
-import { principalOf } from '../../auth/principal.ts';
-import { defineRoute, listOf, type RouteSpec } from '../../api/route-spec.ts';
-import {
-  createProjectSchema,
-  listProjectsQuery,
-  projectViewSchema,
-  updateProjectSchema,
-  type ProjectsService,
-} from './projects.service.ts';
+import { listOf } from '../../wire/common.ts';
+import { createProjectSchema, listProjectsQuery, projectViewSchema, updateProjectSchema } from '../../wire/projects.ts';
+import { defineRoute, type RouteSpec } from '../../wire/route.ts';
+import type { ProjectsService } from './projects.service.ts';
 
 const tag = 'Projects';
 
@@ -23,7 +18,7 @@ export function projectsRoutes(projects: ProjectsService): RouteSpec[] {
       query: listProjectsQuery,
       status: 200,
       response: listOf(projectViewSchema),
-      handler: (ctx) => projects.list(principalOf(ctx), ctx.query),
+      handler: ({ principal, query }) => projects.list(principal, query),
     }),
     defineRoute({
       method: 'post',
@@ -35,7 +30,7 @@ export function projectsRoutes(projects: ProjectsService): RouteSpec[] {
       body: createProjectSchema,
       status: 201,
       response: projectViewSchema,
-      handler: (ctx) => projects.create(principalOf(ctx), ctx.request.body),
+      handler: ({ principal, body }) => projects.create(principal, body),
     }),
     defineRoute({
       method: 'get',
@@ -46,7 +41,7 @@ export function projectsRoutes(projects: ProjectsService): RouteSpec[] {
       auth: { scopes: ['read:projects'] },
       status: 200,
       response: projectViewSchema,
-      handler: (ctx) => projects.get(principalOf(ctx), ctx.params['id']!),
+      handler: ({ principal, params }) => projects.get(principal, params.id),
     }),
     defineRoute({
       method: 'patch',
@@ -58,7 +53,7 @@ export function projectsRoutes(projects: ProjectsService): RouteSpec[] {
       body: updateProjectSchema,
       status: 200,
       response: projectViewSchema,
-      handler: (ctx) => projects.update(principalOf(ctx), ctx.params['id']!, ctx.request.body),
+      handler: ({ principal, params, body }) => projects.update(principal, params.id, body),
     }),
     defineRoute({
       method: 'delete',
@@ -68,7 +63,7 @@ export function projectsRoutes(projects: ProjectsService): RouteSpec[] {
       tag,
       auth: { scopes: ['write:projects'] },
       status: 204,
-      handler: (ctx) => projects.remove(principalOf(ctx), ctx.params['id']!),
+      handler: ({ principal, params }) => projects.remove(principal, params.id),
     }),
   ];
 }

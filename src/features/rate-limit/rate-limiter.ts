@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import type { Principal } from '../../auth/principal.ts';
+import type { Principal } from '../../domain/principal.ts';
 import { AppError } from '../../http/errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import { decide, ietfHeaders, windowsOf, type Decision, type Policy } from './decide.ts';

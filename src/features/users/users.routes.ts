@@ -1,13 +1,12 @@
-import { principalOf } from '../../auth/principal.ts';
-import { defineRoute, type RouteSpec } from '../../api/route-spec.ts';
+import { defineRoute, type RouteSpec } from '../../wire/route.ts';
 import {
   createUserSchema,
   listQuerySchema,
   updateUserSchema,
   userListSchema,
   userViewSchema,
-  type UsersService,
-} from './users.service.ts';
+} from '../../wire/users.ts';
+import type { UsersService } from './users.service.ts';
 
 const tag = 'Users';
 
@@ -24,7 +23,7 @@ export function usersRoutes(users: UsersService): RouteSpec[] {
       query: listQuerySchema,
       status: 200,
       response: userListSchema,
-      handler: (ctx) => users.list(principalOf(ctx), ctx.query),
+      handler: ({ principal, query }) => users.list(principal, query),
     }),
     // Creating accounts for others is administration.
     defineRoute({
@@ -37,7 +36,7 @@ export function usersRoutes(users: UsersService): RouteSpec[] {
       body: createUserSchema,
       status: 201,
       response: userViewSchema,
-      handler: (ctx) => users.create(ctx.request.body),
+      handler: ({ body }) => users.create(body),
     }),
     defineRoute({
       method: 'get',
@@ -48,7 +47,7 @@ export function usersRoutes(users: UsersService): RouteSpec[] {
       auth: { scopes: ['read:users'] },
       status: 200,
       response: userViewSchema,
-      handler: (ctx) => users.get(principalOf(ctx), ctx.params['id']!),
+      handler: ({ principal, params }) => users.get(principal, params.id),
     }),
     defineRoute({
       method: 'patch',
@@ -60,7 +59,7 @@ export function usersRoutes(users: UsersService): RouteSpec[] {
       body: updateUserSchema,
       status: 200,
       response: userViewSchema,
-      handler: (ctx) => users.update(principalOf(ctx), ctx.params['id']!, ctx.request.body),
+      handler: ({ principal, params, body }) => users.update(principal, params.id, body),
     }),
     defineRoute({
       method: 'delete',
@@ -70,7 +69,7 @@ export function usersRoutes(users: UsersService): RouteSpec[] {
       tag,
       auth: { scopes: ['delete:users'] },
       status: 204,
-      handler: (ctx) => users.remove(principalOf(ctx), ctx.params['id']!),
+      handler: ({ principal, params }) => users.remove(principal, params.id),
     }),
   ];
 }

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.ts';
 import { newId } from '../../shared/secrets.ts';
-import { DISABLED_BY_OWNER, subscribed, type OutboxEvent } from './events.ts';
+import { DISABLED_BY_OWNER, subscribed, type OutboxEvent } from '../../domain/webhook-events.ts';
 
 /**
  * Writes events into the outbox inside the caller's transaction, with one pending delivery per

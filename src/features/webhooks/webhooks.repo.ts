@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { isPostgres, type DB } from '../../db/client.ts';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/schema.ts';
-import { DISABLED_FAILING, type OutboxEvent } from './events.ts';
+import { DISABLED_FAILING, type OutboxEvent } from '../../domain/webhook-events.ts';
 import { claimFairly, type ClaimLimits } from './claims.repo.ts';
 import { writeOutbox } from './outbox.repo.ts';
 

@@ -1,26 +1,25 @@
 import { z } from 'zod';
-import { principalOf } from '../../auth/principal.ts';
-import { defineRoute, listOf, type RouteSpec } from '../../api/route-spec.ts';
-import type { AppContext } from '../../http/context.ts';
+import { listOf } from '../../wire/common.ts';
+import { defineRoute, type RouteSpec } from '../../wire/route.ts';
 import {
   createdEndpointSchema,
   createWebhookSchema,
+  deliveriesQuery,
   deliveryViewSchema,
   endpointViewSchema,
   rotatedEndpointSchema,
   updateWebhookSchema,
-  type WebhooksService,
-} from './webhooks.service.ts';
+} from '../../wire/webhooks.ts';
+import type { WebhooksService } from './webhooks.service.ts';
 
-/** The account new endpoints and the list belong to: the caller's own (a session's, or the admin:all credential's). */
-const owner = (ctx: AppContext) => principalOf(ctx).requireAccount();
 const auth = { sessionOrAdmin: true } as const;
 const tag = 'Webhooks';
-const deliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
 
-/** /v2/webhooks. Like API keys, managed from a dashboard session or with admin:all. */
+/**
+ * /v2/webhooks. Like API keys, managed from a dashboard session or with admin:all. New endpoints and
+ * the list are the caller's own account's (a session's, or the admin:all credential's).
+ */
 export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
-  const id = (ctx: AppContext) => ctx.params['id']!;
   return [
     defineRoute({
       method: 'post',
@@ -33,7 +32,7 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       status: 201,
       response: createdEndpointSchema,
       secret: true,
-      handler: (ctx) => webhooks.create(owner(ctx), ctx.request.body),
+      handler: ({ principal, body }) => webhooks.create(principal.requireAccount(), body),
     }),
     defineRoute({
       method: 'get',
@@ -44,7 +43,7 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       auth,
       status: 200,
       response: listOf(endpointViewSchema),
-      handler: async (ctx) => ({ data: await webhooks.list(owner(ctx)) }),
+      handler: async ({ principal }) => ({ data: await webhooks.list(principal.requireAccount()) }),
     }),
     defineRoute({
       method: 'get',
@@ -55,7 +54,7 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       auth,
       status: 200,
       response: endpointViewSchema,
-      handler: (ctx) => webhooks.get(principalOf(ctx), id(ctx)),
+      handler: ({ principal, params }) => webhooks.get(principal, params.id),
     }),
     defineRoute({
       method: 'patch',
@@ -67,7 +66,7 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       body: updateWebhookSchema,
       status: 200,
       response: endpointViewSchema,
-      handler: (ctx) => webhooks.update(principalOf(ctx), id(ctx), ctx.request.body),
+      handler: ({ principal, params, body }) => webhooks.update(principal, params.id, body),
     }),
     defineRoute({
       method: 'delete',
@@ -77,7 +76,7 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       tag,
       auth,
       status: 204,
-      handler: (ctx) => webhooks.remove(principalOf(ctx), id(ctx)),
+      handler: ({ principal, params }) => webhooks.remove(principal, params.id),
     }),
     defineRoute({
       method: 'post',
@@ -89,7 +88,7 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       status: 200,
       response: rotatedEndpointSchema,
       secret: true,
-      handler: (ctx) => webhooks.rotateSecret(principalOf(ctx), id(ctx)),
+      handler: ({ principal, params }) => webhooks.rotateSecret(principal, params.id),
     }),
     defineRoute({
       method: 'get',
@@ -101,7 +100,9 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       query: deliveriesQuery,
       status: 200,
       response: listOf(deliveryViewSchema),
-      handler: async (ctx) => ({ data: await webhooks.deliveries(principalOf(ctx), id(ctx), ctx.query['limit']) }),
+      handler: async ({ principal, params, query }) => ({
+        data: await webhooks.deliveries(principal, params.id, query.limit),
+      }),
     }),
     defineRoute({
       method: 'post',
@@ -112,8 +113,8 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       auth,
       status: 202,
       response: z.object({ queued: z.literal(true) }),
-      handler: async (ctx) => {
-        await webhooks.redeliver(principalOf(ctx), id(ctx), ctx.params['deliveryId']!);
+      handler: async ({ principal, params }) => {
+        await webhooks.redeliver(principal, params.id, params.deliveryId);
         return { queued: true as const };
       },
     }),

@@ -1,72 +1,14 @@
-import { z } from 'zod';
-import { AppError, notFound, validationFailed } from '../../http/errors.ts';
-import { parseInput } from '../../http/validation.ts';
-import type { Principal } from '../../auth/principal.ts';
+import { Conflict, NotFound, ValidationError } from '../../domain/errors.ts';
+import type { Principal } from '../../domain/principal.ts';
 import type { SecretBox } from '../../shared/encryption.ts';
 import { newId } from '../../shared/secrets.ts';
 import { newWebhookSecret } from '../../shared/webhook-signature.ts';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/schema.ts';
-import { DISABLED_BY_OWNER, EVENT_TYPES } from './events.ts';
+import type { CreateWebhookInput, DeliveryView, EndpointView, UpdateWebhookInput } from '../../wire/webhooks.ts';
+import { DISABLED_BY_OWNER } from '../../domain/webhook-events.ts';
 import { isPublicAddress } from './ssrf.ts';
 import type { WebhooksRepo } from './webhooks.repo.ts';
 
-const eventList = z
-  .array(z.enum(['*', ...EVENT_TYPES], { message: `each event must be "*" or one of: ${EVENT_TYPES.join(', ')}` }))
-  .min(1, 'subscribe to at least one event')
-  .transform((e) => [...new Set(e)]);
-
-export const createWebhookSchema = z.strictObject({
-  url: z.string().max(2000),
-  events: eventList,
-  description: z.string().trim().max(200).nullish(),
-});
-export const updateWebhookSchema = z.strictObject({
-  url: z.string().max(2000).optional(),
-  events: eventList.optional(),
-  description: z.string().trim().max(200).nullish(),
-  /** `active` re-enables an endpoint that was disabled after failing. */
-  status: z.enum(['active', 'disabled']).optional(),
-});
-
-export const endpointViewSchema = z.object({
-  id: z.string(),
-  url: z.string(),
-  events: z.array(z.string()),
-  description: z.string().nullable(),
-  status: z.enum(['active', 'disabled']),
-  disabled_reason: z.string().nullable(),
-  failing_since: z.iso.datetime().nullable(),
-  created_at: z.iso.datetime(),
-  updated_at: z.iso.datetime(),
-});
-export type EndpointView = z.infer<typeof endpointViewSchema>;
-/** Create and rotate answer with the signing secret, this once. */
-export const createdEndpointSchema = endpointViewSchema.extend({ secret: z.string() });
-export const rotatedEndpointSchema = createdEndpointSchema.extend({ previous_secret_expires_at: z.iso.datetime() });
-export const deliveryViewSchema = z.object({
-  id: z.string(),
-  event_id: z.string(),
-  event_type: z.string(),
-  status: z.enum(['pending', 'succeeded', 'failed']),
-  attempts: z.number().int(),
-  response_code: z.number().int().nullable(),
-  latency_ms: z.number().int().nullable(),
-  error: z.string().nullable(),
-  last_attempt_at: z.iso.datetime().nullable(),
-  next_attempt_at: z.iso.datetime().nullable(),
-  delivered_at: z.iso.datetime().nullable(),
-  created_at: z.iso.datetime(),
-  /** Every attempt, oldest first. */
-  attempt_log: z.array(
-    z.object({
-      attempt: z.number().int(),
-      at: z.iso.datetime(),
-      response_code: z.number().int().nullable(),
-      latency_ms: z.number().int(),
-      error: z.string().nullable(),
-    }),
-  ),
-});
 type AttemptRow = {
   delivery_id: string;
   attempt: number;
@@ -94,7 +36,7 @@ const deliveryView = (row: WebhookDeliveryRow & { type: string }, attempts: Atte
   id: row.id,
   event_id: row.event_id,
   event_type: row.type,
-  status: row.status as z.infer<typeof deliveryViewSchema>['status'],
+  status: row.status as DeliveryView['status'],
   attempts: row.attempts,
   response_code: row.last_status_code,
   latency_ms: row.last_latency_ms,
@@ -129,20 +71,20 @@ export function createWebhooksService(deps: {
     try {
       url = new URL(raw);
     } catch {
-      throw validationFailed('url: must be an absolute URL', 'url');
+      throw new ValidationError('url: must be an absolute URL', 'url');
     }
     if (url.protocol !== 'https:' && !(deps.allowPrivate && url.protocol === 'http:')) {
-      throw validationFailed('url: must use https', 'url');
+      throw new ValidationError('url: must use https', 'url');
     }
     if (url.username || url.password || url.hash)
-      throw validationFailed('url: must not contain credentials or a fragment', 'url');
+      throw new ValidationError('url: must not contain credentials or a fragment', 'url');
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const literal = /^[\d.]+$/.test(host) || host.includes(':');
     if (
       !deps.allowPrivate &&
       (host === 'localhost' || host.endsWith('.localhost') || (literal && !isPublicAddress(host)))
     ) {
-      throw validationFailed('url: must not point to a loopback, private or link-local address', 'url');
+      throw new ValidationError('url: must not point to a loopback, private or link-local address', 'url');
     }
     return url.toString();
   }
@@ -153,8 +95,7 @@ export function createWebhooksService(deps: {
   }
 
   return {
-    async create(userId: string, input: unknown): Promise<EndpointView & { secret: string }> {
-      const data = parseInput(createWebhookSchema, input);
+    async create(userId: string, data: CreateWebhookInput): Promise<EndpointView & { secret: string }> {
       const secret = newWebhookSecret();
       const t = now();
       const row: WebhookEndpointRow = {
@@ -176,8 +117,7 @@ export function createWebhooksService(deps: {
       // 409, not 400: the request is well formed; the account's current state refuses it (as
       // for a delivery already queued), and deleting an endpoint makes it acceptable.
       if (!(await repo.insertEndpointWithin(row, deps.maxEndpoints))) {
-        throw new AppError(
-          'CONFLICT',
+        throw new Conflict(
           `An account may have at most ${deps.maxEndpoints} webhook endpoints; delete one to add another`,
         );
       }
@@ -189,9 +129,8 @@ export function createWebhooksService(deps: {
     async get(caller: Principal, id: string): Promise<EndpointView> {
       return toView(await owned(caller, id));
     },
-    async update(caller: Principal, id: string, input: unknown): Promise<EndpointView> {
+    async update(caller: Principal, id: string, data: UpdateWebhookInput): Promise<EndpointView> {
       const row = await owned(caller, id);
-      const data = parseInput(updateWebhookSchema, input);
       const changes: Partial<WebhookEndpointRow> = {
         ...(data.url !== undefined && { url: checkUrl(data.url) }),
         ...(data.events && { events: JSON.stringify(data.events) }),
@@ -229,9 +168,8 @@ export function createWebhooksService(deps: {
         previous_secret_expires_at: iso(changes.previous_secret_until)!,
       };
     },
-    async deliveries(caller: Principal, id: string, limitInput: unknown) {
+    async deliveries(caller: Principal, id: string, limit: number) {
       await owned(caller, id);
-      const limit = Math.min(Math.max(Number(limitInput) || 50, 1), 200);
       const rows = await repo.listDeliveries(id, limit);
       const attempts = await repo.attemptsOf(rows.map((r) => r.id));
       return rows.map((r) =>
@@ -244,8 +182,8 @@ export function createWebhooksService(deps: {
     async redeliver(caller: Principal, id: string, deliveryId: string): Promise<void> {
       await owned(caller, id);
       const delivery = await repo.findDelivery(id, deliveryId);
-      if (!delivery) throw notFound('Delivery');
-      if (delivery.status === 'pending') throw new AppError('CONFLICT', 'This delivery is already queued');
+      if (!delivery) throw new NotFound('Delivery');
+      if (delivery.status === 'pending') throw new Conflict('This delivery is already queued');
       await repo.requeue(deliveryId, now());
     },
   };

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Credential } from './credential.ts';
-import { AppError } from '../http/errors.ts';
+import { toAppError } from '../http/domain-errors.ts';
+import { NotFound, NotYours } from './errors.ts';
 import { principalFrom, sessionPrincipal } from './principal.ts';
 
 const credential = (over: Partial<Credential> = {}): Credential => ({
@@ -73,9 +74,9 @@ describe('Principal: effective scopes are granted ∩ what the account may hold 
       assert.throws(
         refused,
         (e: unknown) =>
-          e instanceof AppError &&
-          e.status === 403 &&
-          JSON.stringify(e.toBody()) ===
+          e instanceof NotYours &&
+          toAppError(e)?.status === 403 &&
+          JSON.stringify(toAppError(e)?.toBody()) ===
             JSON.stringify({ error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' } }),
       );
     }
@@ -88,7 +89,7 @@ describe('Principal: effective scopes are granted ∩ what the account may hold 
     assert.deepEqual(admin.ownedOrAdmin({ owner: 'usr_b' }, owner, 'Thing'), { owner: 'usr_b' });
     assert.throws(
       () => admin.ownedOrAdmin(undefined, owner, 'Thing'),
-      (e: unknown) => e instanceof AppError && e.status === 404 && e.message === 'Thing not found',
+      (e: unknown) => e instanceof NotFound && toAppError(e)?.status === 404 && e.message === 'Thing not found',
     );
   });
 });

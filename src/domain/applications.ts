@@ -1,6 +1,3 @@
-import { z } from 'zod';
-import { ALL_API_SCOPES } from '../../auth/scopes.ts';
-
 export const APPLICATION_TYPES = ['web', 'spa', 'native', 'service', 'resource_server'] as const;
 export type ApplicationType = (typeof APPLICATION_TYPES)[number];
 
@@ -33,43 +30,3 @@ export function redirectUriProblem(uri: string, type: ApplicationType): string |
     ? 'must use https, http on loopback, or a private-use scheme such as com.example.app:/callback'
     : 'must use https (http is allowed only for loopback hosts)';
 }
-
-const scopeList = z
-  .array(
-    z.enum(ALL_API_SCOPES as [string, ...string[]], {
-      message: `each scope must be one of: ${ALL_API_SCOPES.join(', ')}`,
-    }),
-  )
-  .max(ALL_API_SCOPES.length)
-  .transform((s) => [...new Set(s)]);
-
-const name = z.string().trim().min(1, 'name is required').max(100);
-const redirectUris = z.array(z.string().max(2000)).max(10, 'at most 10 redirect URIs');
-
-export const applicationViewSchema = z.object({
-  client_id: z.string(),
-  name: z.string(),
-  type: z.enum(APPLICATION_TYPES),
-  redirect_uris: z.array(z.string()),
-  scopes: z.array(z.string()),
-  created_at: z.iso.datetime(),
-  updated_at: z.iso.datetime(),
-});
-/** Registration answers with the client secret (confidential types), this once. */
-export const registeredApplicationSchema = applicationViewSchema.extend({ client_secret: z.string().optional() });
-export const rotatedApplicationSchema = applicationViewSchema.extend({ client_secret: z.string() });
-
-export const createApplicationSchema = z.strictObject({
-  name,
-  redirect_uris: redirectUris.default([]),
-  scopes: scopeList,
-  type: z.enum(APPLICATION_TYPES).default('web'),
-});
-export type CreateApplicationInput = z.infer<typeof createApplicationSchema>;
-
-export const updateApplicationSchema = z.strictObject({
-  name: name.optional(),
-  redirect_uris: redirectUris.optional(),
-  scopes: scopeList.optional(),
-});
-export type UpdateApplicationInput = z.infer<typeof updateApplicationSchema>;

@@ -1,0 +1,12 @@
+/** A person's Latchkey account, as sign-in, the pages and the API see it (never its password hash). */
+export interface Account {
+  id: string;
+  email: string;
+  name: string | null;
+  isAdmin: boolean;
+  createdAt: number;
+  /** Whether sign-in asks for a second factor (TOTP or a recovery code). */
+  twoFactor: boolean;
+  /** Completed sign-ins so far (the sign-in throttle starts afresh with each). */
+  signInCount: number;
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { parseCidr } from '../domain/ip-ranges.ts';
+import { ALL_API_SCOPES } from '../domain/scopes.ts';
+
+/** /v2/api-keys on the wire. */
+export const createApiKeySchema = z.strictObject({
+  name: z.string().trim().min(1, 'name is required').max(100),
+  scopes: z
+    .array(
+      z.enum(ALL_API_SCOPES as [string, ...string[]], {
+        message: `each scope must be one of: ${ALL_API_SCOPES.join(', ')}`,
+      }),
+    )
+    .min(1, 'at least one scope is required')
+    .transform((s) => [...new Set(s)]),
+  expires_at: z.iso.datetime({ offset: true, message: 'expires_at must be an ISO 8601 date-time' }).nullish(),
+  allowed_ips: z
+    .array(
+      z
+        .string()
+        .max(64)
+        .refine((v) => parseCidr(v) !== null, 'each entry must be an IPv4/IPv6 address or CIDR'),
+    )
+    .max(50)
+    .nullish(),
+  rate_limit: z
+    .strictObject({
+      hourly: z.number().int().min(1).max(100_000_000),
+      burst: z.number().int().min(1).max(1_000_000),
+    })
+    .nullish(),
+});
+
+const isoOrNull = z.iso.datetime().nullable();
+export const apiKeyViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** What listings show of the key: enough to recognise it, nothing to use. */
+  prefix: z.string(),
+  scopes: z.array(z.string()),
+  allowed_ips: z.array(z.string()).nullable(),
+  status: z.enum(['active', 'expired', 'revoked', 'rotated']),
+  expires_at: isoOrNull,
+  created_at: z.iso.datetime(),
+  last_used_at: isoOrNull,
+  last_used_ip: z.string().nullable(),
+  revoked_at: isoOrNull,
+  replaced_by: z.string().nullable(),
+  grace_until: isoOrNull,
+  rate_limit: z.object({ hourly: z.number(), burst: z.number() }).nullable(),
+});
+export type ApiKeyView = z.infer<typeof apiKeyViewSchema>;
+/** The answer to create and rotate: the view plus the key itself, shown this once. */
+export const createdApiKeySchema = apiKeyViewSchema.extend({ key: z.string() });
+export const apiKeyActivitySchema = z.object({
+  data: z.array(
+    z.object({
+      at: z.iso.datetime(),
+      ip: z.string(),
+      method: z.string(),
+      path: z.string(),
+      status: z.number().int(),
+      request_id: z.string(),
+      client_version: z.string().nullable(),
+    }),
+  ),
+});
+export type CreateApiKeyInput = z.infer<typeof createApiKeySchema>;
+
+export const activityQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  before: z.iso.datetime({ offset: true }).optional(),
+});
