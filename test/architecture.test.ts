@@ -18,8 +18,11 @@ type Layer = (typeof LAYER_ORDER)[number] | 'sdk';
 export const FILE_LAYERS: [RegExp, Layer][] = [
   // Composition roots: they build everything and may import anything.
   [/^src\/(app|services|server|serve|cli|main|housekeeping)\.ts$/, 'composition'],
-  [/^src\/boot\//, 'composition'],
-  [/^src\/http\/app\.ts$/, 'composition'],
+  [/^src\/(boot|cli)\//, 'composition'],
+  // The HTTP app and its sub-apps (one per audience) mount features: composition too.
+  [/^src\/http\/(app\.ts$|apps\/)/, 'composition'],
+  // The list of API route groups, assembled from the features' route specs.
+  [/^src\/api\/route-groups\.ts$/, 'composition'],
   // The vocabulary: imports nothing of ours.
   [/^src\/domain\//, 'domain'],
   // Request and response shapes (zod): the domain only.
@@ -39,7 +42,7 @@ export const FILE_LAYERS: [RegExp, Layer][] = [
   [/\.(routes|pages)\.ts$/, 'transport'],
   [/^src\/auth\/(authenticate|principal)\.ts$/, 'transport'],
   [
-    /^src\/oidc\/(provider|interactions|json-body-shim|client-auth|unified-introspection|issuer-origin)\.ts$/,
+    /^src\/oidc\/(provider|client-metadata-validator|interactions|protocol-body|token-pipeline|client-auth|unified-introspection|issuer-origin)\.ts$/,
     'transport',
   ],
   [/^src\/features\/rate-limit\/(rate-limiter|token-endpoint|authorize-endpoint)\.ts$/, 'transport'],
@@ -64,7 +67,9 @@ export const UNIT_OVERRIDES: [RegExp, string][] = [
   // here and in FILE_LAYERS, or src/http and the features they mount would import each other.
   [/^src\/features\/rate-limit\/(token-endpoint|authorize-endpoint)\.ts$/, 'src/oidc'],
   [/^src\/(app|services|server|serve|cli|main|housekeeping)\.ts$/, 'src (composition)'],
-  [/^src\/http\/app\.ts$/, 'src (composition)'],
+  [/^src\/(boot|cli)\//, 'src (composition)'],
+  [/^src\/http\/(app\.ts$|apps\/)/, 'src (composition)'],
+  [/^src\/api\/route-groups\.ts$/, 'src (composition)'],
 ];
 
 // ---------------------------------------------------------------------------------------------
