@@ -110,7 +110,8 @@ export function buildOpenApi(
       version: info.version,
       license: LICENSE,
       description:
-        'The /v2 API and application registration of a Latchkey authorization server. Send `Authorization: Bearer <API key | OAuth access token | JWT>`.',
+        'The /v2 API and application registration of a Latchkey authorization server. ' +
+        'Send `Authorization: Bearer <API key | OAuth access token | JWT>`.',
     },
     servers: [{ url: info.serverUrl }],
     paths,

@@ -47,7 +47,8 @@ export function mountRoutes(router: Router<AppState>, specs: RouteSpec[], opts: 
         if (!checked.success) {
           throw new AppError(
             'INTERNAL',
-            `response of ${spec.operationId} does not match its schema: ${checked.error.issues[0]?.path.join('.')} ${checked.error.issues[0]?.message}`,
+            `response of ${spec.operationId} does not match its schema: ` +
+              `${checked.error.issues[0]?.path.join('.')} ${checked.error.issues[0]?.message}`,
           );
         }
       }

@@ -28,9 +28,10 @@ function rfc7662(c: Principal, allowedIps?: string[] | null): Record<string, unk
  * One introspection for every credential (RFC 7662 plus `method`): a resource server posts
  * whatever its caller presented to /oauth/introspect. API keys, shared-secret JWTs and JWT access
  * tokens (which oidc-provider refuses to introspect) are answered here; opaque OAuth tokens go on
- * to oidc-provider, whose answer gains `method: "oauth"`. API keys and shared-secret JWTs belong to no client, so only `resource_server`
- * applications learn anything about them; everyone else gets `{"active":false}`. Runs after
- * authenticateClientOnce, whose verdict on the client it reads from `ctx.state.presentedClient`.
+ * to oidc-provider, whose answer gains `method: "oauth"`. API keys and shared-secret JWTs belong
+ * to no client, so only `resource_server` applications learn anything about them; everyone else
+ * gets `{"active":false}`. Runs after authenticateClientOnce, whose verdict on the client it reads
+ * from `ctx.state.presentedClient`.
  */
 export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware<AppState> {
   return async (ctx, next) => {

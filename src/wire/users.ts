@@ -23,11 +23,11 @@ export const createUserSchema = z.strictObject({
 /** Fields PATCH refuses by name, and where they are changed instead. */
 const BROWSER_ONLY: Record<string, string> = {
   password:
-    'cannot be changed through the API; the account holder changes it in Settings → Security, in the browser, after ' +
-    'signing in again',
+    'cannot be changed through the API; ' +
+    'the account holder changes it in Settings → Security, in the browser, after signing in again',
   email:
-    'cannot be changed through the API; the account holder changes it in Settings, in the browser, after signing in ' +
-    'again',
+    'cannot be changed through the API; ' +
+    'the account holder changes it in Settings, in the browser, after signing in again',
 };
 
 /**

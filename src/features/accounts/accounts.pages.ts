@@ -25,7 +25,10 @@ export interface AccountPagesDeps {
   formGuard: Middleware<AppState>[];
 }
 
-/** Longer return paths are dropped: re-encoded into a Location header they could outgrow what clients and proxies accept (16 KiB in Node). */
+/**
+ * Longer return paths are dropped: re-encoded into a Location header they could outgrow what
+ * clients and proxies accept (16 KiB in Node).
+ */
 export const MAX_RETURN_TO = 2_000;
 
 /** Only same-site paths may be returned to after sign-in (no open redirect). */
@@ -37,9 +40,13 @@ export function safeReturnTo(value: unknown): string {
 
 const SIGNED_UP_COOKIE = 'lk_signed_up';
 const SIGNED_UP_NOTICE =
-  'Account ready — sign in. (If this email already had an account, sign in with its existing password: until email addresses are verified, sign-up does not say which emails are registered.)';
+  'Account ready — sign in. (If this email already had an account, sign in with its existing password: ' +
+  'until email addresses are verified, sign-up does not say which emails are registered.)';
 
-/** The email just signed up, for the sign-in page to fill in (a short-lived signed cookie, not in the URL). */
+/**
+ * The email just signed up, for the sign-in page to fill in (a short-lived signed cookie, not in
+ * the URL).
+ */
 function setSignedUp(ctx: AppContext, email: string, secure: boolean): void {
   ctx.cookies.set(SIGNED_UP_COOKIE, Buffer.from(email).toString('base64url'), {
     signed: true,
@@ -153,7 +160,8 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
     if (!limit.allowed) {
       ctx.set('Retry-After', String(limit.retryAfter));
       return signupPage(
-        `Too many sign-ups from your address. Try again in ${limit.retryAfter} second${limit.retryAfter === 1 ? '' : 's'}.`,
+        'Too many sign-ups from your address. ' +
+          `Try again in ${limit.retryAfter} second${limit.retryAfter === 1 ? '' : 's'}.`,
         429,
       );
     }

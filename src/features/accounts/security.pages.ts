@@ -82,7 +82,9 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     const revokeApps = body['revoke_applications'] === 'on';
     if (revokeApps) await deps.revokeAllApplications(account.id);
     await overview(ctx, {
-      message: `Password changed. Your other sessions were signed out${revokeApps ? " and every application's access was revoked" : ''}.`,
+      message:
+        'Password changed. Your other sessions were signed out' +
+        `${revokeApps ? " and every application's access was revoked" : ''}.`,
     });
   });
 

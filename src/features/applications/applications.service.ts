@@ -115,7 +115,10 @@ export function createApplicationsService(deps: {
   now(): number;
   /** oidc-provider's own metadata check, so a registered app is always one the provider accepts. */
   validateMetadata(metadata: AdapterPayload): Promise<void>;
-  /** Client lookups (every token request, every introspection) are trusted this long; changes anywhere evict at once. */
+  /**
+   * Client lookups (every token request, every introspection) are trusted this long; changes
+   * anywhere evict at once.
+   */
   cacheTtlMs: number;
   /** Told of every application or account change, here or on another instance; told of ours in turn. */
   events: CredentialEvents;

@@ -172,7 +172,8 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
         title: `Revoke ${key.name}`,
         heading: `Revoke the API key “${key.name}”?`,
         message:
-          'Every request that uses this key will be refused from now on. This cannot be undone: to restore access you will need to generate a new key and update the applications that use it.',
+          'Every request that uses this key will be refused from now on. This cannot be undone: ' +
+          'to restore access you will need to generate a new key and update the applications that use it.',
         detail: { label: 'Key', value: `${key.prefix}…` },
         action: `/settings/api-keys/${encodeURIComponent(key.id)}/revoke`,
         button: 'Revoke key',

@@ -201,7 +201,8 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         title: `Delete ${app.name}`,
         heading: `Delete the application “${app.name}”?`,
         message:
-          'Its client ID and secret stop working at once, every access and refresh token issued to it is revoked, and everyone who authorized it loses the connection. This cannot be undone.',
+          'Its client ID and secret stop working at once, every access and refresh token issued to it is revoked, ' +
+          'and everyone who authorized it loses the connection. This cannot be undone.',
         detail: { label: 'Client ID', value: app.client_id },
         action: `${appPath(app.client_id)}/delete`,
         button: 'Delete application',

@@ -88,11 +88,13 @@ export function barChartSvg(data: DayCount[], opts: { title: string; id?: string
   const desc =
     total === 0
       ? `No requests in the last ${data.length} days.`
-      : `${formatCount(total)} requests in the last ${data.length} days; busiest day ${shortDate(peak!.date)} with ${formatCount(peak!.count)}.`;
+      : `${formatCount(total)} requests in the last ${data.length} days; ` +
+        `busiest day ${shortDate(peak!.date)} with ${formatCount(peak!.count)}.`;
 
   const parts: string[] = [];
   parts.push(
-    `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-labelledby="${id}-title ${id}-desc" xmlns="http://www.w3.org/2000/svg">`,
+    `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" ` +
+      `aria-labelledby="${id}-title ${id}-desc" xmlns="http://www.w3.org/2000/svg">`,
     `<title id="${id}-title">${escapeXml(opts.title)}</title>`,
     `<desc id="${id}-desc">${escapeXml(desc)}</desc>`,
   );
@@ -100,8 +102,10 @@ export function barChartSvg(data: DayCount[], opts: { title: string; id?: string
   for (const v of [0, max / 2, max]) {
     const gy = y(v).toFixed(1);
     parts.push(
-      `<line class="chart-grid${v === 0 ? ' chart-axis' : ''}" x1="${pad.left}" x2="${width - pad.right}" y1="${gy}" y2="${gy}"/>`,
-      `<text class="chart-label" x="${pad.left - 8}" y="${gy}" text-anchor="end" dominant-baseline="middle">${escapeXml(formatCount(v))}</text>`,
+      `<line class="chart-grid${v === 0 ? ' chart-axis' : ''}" ` +
+        `x1="${pad.left}" x2="${width - pad.right}" y1="${gy}" y2="${gy}"/>`,
+      `<text class="chart-label" x="${pad.left - 8}" y="${gy}" text-anchor="end" dominant-baseline="middle">` +
+        `${escapeXml(formatCount(v))}</text>`,
     );
   }
   data.forEach((d, i) => {
@@ -111,19 +115,22 @@ export function barChartSvg(data: DayCount[], opts: { title: string; id?: string
       const top = y(d.count);
       const h = Math.max(2, pad.top + plotH - top);
       parts.push(
-        `<rect class="chart-bar" x="${x.toFixed(1)}" y="${(pad.top + plotH - h).toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" rx="2"><title>${escapeXml(label)}</title></rect>`,
+        `<rect class="chart-bar" x="${x.toFixed(1)}" y="${(pad.top + plotH - h).toFixed(1)}" ` +
+          `width="${barW.toFixed(1)}" height="${h.toFixed(1)}" rx="2"><title>${escapeXml(label)}</title></rect>`,
       );
     } else {
       // A faint stub keeps empty days visible (and hoverable).
       parts.push(
-        `<rect class="chart-empty" x="${x.toFixed(1)}" y="${(pad.top + plotH - 2).toFixed(1)}" width="${barW.toFixed(1)}" height="2"><title>${escapeXml(label)}</title></rect>`,
+        `<rect class="chart-empty" x="${x.toFixed(1)}" y="${(pad.top + plotH - 2).toFixed(1)}" ` +
+          `width="${barW.toFixed(1)}" height="2"><title>${escapeXml(label)}</title></rect>`,
       );
     }
     // Date labels every 7 days, counted back from today (so today is always labelled).
     if ((data.length - 1 - i) % 7 === 0) {
       const last = i === data.length - 1;
       parts.push(
-        `<text class="chart-label" x="${(last ? x + barW : x + barW / 2).toFixed(1)}" y="${height - 6}" text-anchor="${last ? 'end' : 'middle'}">${escapeXml(last ? 'Today' : shortDate(d.date))}</text>`,
+        `<text class="chart-label" x="${(last ? x + barW : x + barW / 2).toFixed(1)}" y="${height - 6}" ` +
+          `text-anchor="${last ? 'end' : 'middle'}">${escapeXml(last ? 'Today' : shortDate(d.date))}</text>`,
       );
     }
   });

@@ -77,7 +77,9 @@ export function templateHelpers(now: number) {
       const ms = typeof value === 'number' ? value : Date.parse(value);
       const text =
         style === 'date' ? vm.formatDate(ms) : style === 'datetime' ? vm.formatDateTime(ms) : vm.relativeTime(ms, now);
-      return `<time datetime="${new Date(ms).toISOString()}" title="${escapeHtml(vm.formatDateTime(ms))}">${escapeHtml(text)}</time>`;
+      const datetime = new Date(ms).toISOString();
+      const title = escapeHtml(vm.formatDateTime(ms));
+      return `<time datetime="${datetime}" title="${title}">${escapeHtml(text)}</time>`;
     },
   };
 }

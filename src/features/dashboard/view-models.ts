@@ -100,7 +100,9 @@ export function keyFlags(
     badge = {
       tone: 'info',
       label: 'Rotating',
-      detail: `Replaced by a new key; this one keeps working until ${key.grace_until ? formatDateTime(key.grace_until) : 'the grace period ends'}.`,
+      detail:
+        'Replaced by a new key; this one keeps working until ' +
+        `${key.grace_until ? formatDateTime(key.grace_until) : 'the grace period ends'}.`,
     };
   } else badge = { tone: 'ok', label: 'Active', detail: 'This key is active.' };
 

@@ -49,7 +49,8 @@ export function setRateLimitHeaders(ctx: AppContext, d: Decision, now: number): 
 export function rateLimited(d: Decision, who: string): AppError {
   return new AppError(
     'RATE_LIMITED',
-    `Rate limit exceeded for ${who}: ${d.limit} requests per ${d.window === 'burst' ? 'second' : 'hour'}. Retry after ${d.retryAfter} s.`,
+    `Rate limit exceeded for ${who}: ${d.limit} requests per ${d.window === 'burst' ? 'second' : 'hour'}. ` +
+      `Retry after ${d.retryAfter} s.`,
     undefined,
     { 'Retry-After': String(d.retryAfter) },
   );

@@ -49,6 +49,9 @@ export async function claimFairly(db: DB, l: ClaimLimits): Promise<Array<{ id: s
     Array.from({ length: l.perEndpoint }, (_, n) => nthDue(n)),
     sql` union all `,
   );
+  // Within an account its endpoints take turns: every endpoint's first due delivery ranks before
+  // any endpoint's second (then the oldest first).
+  const endpointsFirst = sql`order by due.endpoint_rank, due.next_attempt_at, due.id`;
   const fair = sql`
     select fair.id from (
       select allowed.id, allowed.next_attempt_at,
@@ -56,7 +59,7 @@ export async function claimFairly(db: DB, l: ClaimLimits): Promise<Array<{ id: s
              coalesce(account_turn.served_at, 0) as served_at
       from (
         select due.id, due.user_id, due.next_attempt_at,
-               row_number() over (partition by due.user_id order by due.endpoint_rank, due.next_attempt_at, due.id) as account_rank
+               row_number() over (partition by due.user_id ${endpointsFirst}) as account_rank
         from (
           select head.id, head.endpoint_id, head.user_id, head.endpoint_rank, d.next_attempt_at
           from (${heads}) head
