@@ -9,7 +9,7 @@ import { buildApp, type BuiltApp } from '../app.ts';
 import { prepare, type Infra } from '../boot/prepare.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
-import { AppError } from '../http/errors.ts';
+import { toAppError } from '../http/domain-errors.ts';
 import { sessionPrincipal } from '../domain/principal.ts';
 import { createServices } from '../services.ts';
 import { createClientMetadataValidator } from './client-metadata-validator.ts';
@@ -108,8 +108,11 @@ describe('client metadata validator', () => {
           scopes: [],
           type: 'web',
         }),
-        (err: unknown) =>
-          err instanceof AppError && err.code === 'VALIDATION_FAILED' && err.message === refusal['error_description'],
+        (err: unknown) => {
+          // The service throws a domain error; the API answers it as this AppError.
+          const answered = toAppError(err);
+          return answered?.code === 'VALIDATION_FAILED' && answered.message === refusal['error_description'];
+        },
       );
       assert.deepEqual(seen?.['redirect_uris'], ['https://a.example/cb'], 'the check saw the metadata register built');
       assert.deepEqual(await services.applications.list(sessionPrincipal(owner)), [], 'nothing was registered');
