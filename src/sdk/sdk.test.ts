@@ -5,14 +5,9 @@ import path from 'node:path';
 import { APIClient, APIError } from 'latchkey/sdk';
 import { verifyStandardWebhook, verifyWebhookSignature } from 'latchkey/sdk/webhooks';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import {
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../../test/support/credentials.ts';
 import { runNode, PROJECT_ROOT } from '../../test/support/process.ts';
 import { WebhookReceiver } from '../../test/support/webhook-receiver.ts';
+import { worldOn, credentialServerEnv, type World, type TestUser } from '../../test/support/world.ts';
 
 const HOUR = Date.UTC(2026, 10, 27, 12, 0, 0);
 
@@ -20,7 +15,7 @@ const HOUR = Date.UTC(2026, 10, 27, 12, 0, 0);
 describe('SDK (latchkey/sdk)', () => {
   let clock = HOUR;
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
   let admin: TestUser;
   let client: APIClient;
 
@@ -30,7 +25,7 @@ describe('SDK (latchkey/sdk)', () => {
       now: () => clock,
       webhookPollMs: 3_600_000,
     });
-    make = credentialFactory(server);
+    make = worldOn(server);
     admin = await make.user({ admin: true });
     const { key } = await make.apiKey(admin, ['admin:all']);
     client = new APIClient({ apiKey: key, baseUrl: server.url });

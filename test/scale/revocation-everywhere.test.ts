@@ -6,7 +6,6 @@ import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { createTestDatabase, testBackend, type TestDatabase } from '../support/database.ts';
 import { Browser, authorize, registerApp, signUp } from '../support/http.ts';
-import { TEST_JWT_SECRET } from '../support/credentials.ts';
 import type { ServerProcess } from '../reliability/server-process.ts';
 import {
   assertRefusedWithinOneSecond,
@@ -15,6 +14,7 @@ import {
   type InstanceSpec,
   type Probe,
 } from './instances.ts';
+import { TEST_JWT_SECRET } from '../support/world.ts';
 
 // Revocation on one instance holds on every other within 1 s: each instance caches what it checked
 // for CREDENTIAL_CACHE_TTL (10 s), so the change has to reach them. Real processes on one database:
