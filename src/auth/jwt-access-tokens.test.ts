@@ -10,9 +10,9 @@ import {
   jwtVerify,
   type JSONWebKeySet,
 } from 'jose';
-import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import type { TestServer } from '../../test/support/server.ts';
 import { registerApp } from '../../test/support/http.ts';
-import { request, worldOn, credentialServerEnv, type World, type TestUser } from '../../test/support/world.ts';
+import { request, startWorld, type World, type TestUser } from '../../test/support/world.ts';
 
 // ACCESS_TOKEN_FORMAT=jwt (issue 3, deliverable 8): OAuth access tokens are RFC 9068 JWTs that a
 // resource server can verify offline with /oauth/jwks; /v2 and the unified introspection accept them.
@@ -37,8 +37,8 @@ describe('RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
   };
 
   before(async () => {
-    server = await startTestServer({ env: { ...credentialServerEnv, ACCESS_TOKEN_FORMAT: 'jwt' } });
-    make = worldOn(server);
+    make = await startWorld({ env: { ACCESS_TOKEN_FORMAT: 'jwt' } });
+    server = make.server;
     alice = await make.user({ tag: 'alice' });
     const dev = await make.user({ tag: 'dev' });
     resourceServer = await registerApp(dev.browser, {

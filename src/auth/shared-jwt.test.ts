@@ -2,17 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import type { TestServer } from '../../test/support/server.ts';
 import { runCli } from '../../test/support/process.ts';
 import { cliDatabaseEnv } from '../../test/support/database.ts';
-import {
-  request,
-  worldOn,
-  credentialServerEnv,
-  TEST_JWT_SECRET,
-  type World,
-  type TestUser,
-} from '../../test/support/world.ts';
+import { request, startWorld, TEST_JWT_SECRET, type World, type TestUser } from '../../test/support/world.ts';
 
 // Shared-secret JWTs (issue 3, deliverable 3): the seed's "JWT Authentication" snippets as written,
 // and everything that must be refused.
@@ -31,8 +24,8 @@ describe('shared-secret JWTs (seed: JWT Authentication)', () => {
   const authTest = (token: string) => request(server, 'GET', '/v2/auth/test', { bearer: token });
 
   before(async () => {
-    server = await startTestServer({ env: credentialServerEnv });
-    make = worldOn(server);
+    make = await startWorld();
+    server = make.server;
     alice = await make.user({ tag: 'alice' });
     bob = await make.user({ tag: 'bob' });
   });

@@ -2,10 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint } from 'jose';
-import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import type { TestServer } from '../../test/support/server.ts';
 import { registerApp } from '../../test/support/http.ts';
 import { introspect } from '../../test/support/oauth.ts';
-import { request, worldOn, credentialServerEnv, type World, type TestUser } from '../../test/support/world.ts';
+import { request, startWorld, type World, type TestUser } from '../../test/support/world.ts';
 
 // /v2 and introspection do not check DPoP proofs (RFC 9449) yet, so Latchkey must neither
 // advertise DPoP nor bind tokens to a key: a bound token that /v2 then took as a plain Bearer
@@ -30,8 +30,8 @@ for (const format of ['opaque', 'jwt'] as const) {
     let app: { client_id: string; client_secret?: string };
 
     before(async () => {
-      server = await startTestServer({ env: { ...credentialServerEnv, ACCESS_TOKEN_FORMAT: format } });
-      make = worldOn(server);
+      make = await startWorld({ env: { ACCESS_TOKEN_FORMAT: format } });
+      server = make.server;
       alice = await make.user({ tag: 'alice' });
       app = await registerApp(alice.browser, {
         name: 'Service',

@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import type { TestServer } from '../../test/support/server.ts';
 import { registerApp } from '../../test/support/http.ts';
-import { worldOn, credentialServerEnv, type World, type TestUser, request } from '../../test/support/world.ts';
+import { startWorld, type World, type TestUser, request } from '../../test/support/world.ts';
 
 // One introspection for every credential (issue 3, deliverable 7): POST /oauth/introspect answers
 // for API keys, shared-secret JWTs and OAuth access tokens, with RFC 7662 fields plus `method`.
@@ -50,8 +50,8 @@ describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth
   }
 
   before(async () => {
-    server = await startTestServer({ env: credentialServerEnv });
-    make = worldOn(server);
+    make = await startWorld();
+    server = make.server;
     alice = await make.user({ tag: 'alice' });
     const dev = await make.user({ tag: 'dev' });
     resourceServer = await registerApp(dev.browser, {

@@ -9,7 +9,7 @@ import { expectApiError, signIn } from '../support/api.ts';
 import { Browser, registerApp } from '../support/http.ts';
 import { basicAuth, token as tokenRequest } from '../support/oauth.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { worldOn, credentialServerEnv, type World, type TestUser, request } from '../support/world.ts';
+import { startWorld, worldOn, credentialServerEnv, type World, type TestUser, request } from '../support/world.ts';
 
 const NEW_PASSWORD = 'the attacker chose this one';
 
@@ -31,8 +31,8 @@ describe('attacks: one principal, current rights', () => {
   let make: World;
 
   before(async () => {
-    server = await startTestServer({ env: credentialServerEnv });
-    make = worldOn(server);
+    make = await startWorld();
+    server = make.server;
   });
   after(() => server.dispose());
 

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import { request, worldOn, credentialServerEnv, type World, type TestUser } from '../../../test/support/world.ts';
+import type { TestServer } from '../../../test/support/server.ts';
+import { request, startWorld, type World, type TestUser } from '../../../test/support/world.ts';
 
 // The seed's "Testing Authentication": each credential method reaches /v2/auth/test.
 describe('GET /v2/auth/test (seed: Testing Authentication)', () => {
@@ -10,8 +10,8 @@ describe('GET /v2/auth/test (seed: Testing Authentication)', () => {
   let alice: TestUser;
 
   before(async () => {
-    server = await startTestServer({ env: credentialServerEnv });
-    make = worldOn(server);
+    make = await startWorld();
+    server = make.server;
     alice = await make.user();
   });
   after(() => server.dispose());

@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import type { TestServer } from '../../../test/support/server.ts';
 import { expectApiError } from '../../../test/support/api.ts';
-import { worldOn, credentialServerEnv, type World, type TestUser } from '../../../test/support/world.ts';
+import { startWorld, type World, type TestUser } from '../../../test/support/world.ts';
 
 // The seed's "Security Headers" and the /v2 error model (issue 3, deliverables 5 and 6).
 
@@ -24,8 +24,8 @@ describe('/v2 headers: X-Request-ID, X-API-Version, X-Client-Version; errors', (
     });
 
   before(async () => {
-    server = await startTestServer({ env: credentialServerEnv });
-    make = worldOn(server);
+    make = await startWorld();
+    server = make.server;
     alice = await make.user({ tag: 'alice' });
     key = (await make.apiKey(alice, ['read:users', 'read:projects', 'write:projects'])).key;
   });

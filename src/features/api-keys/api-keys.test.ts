@@ -6,7 +6,7 @@ import { expectApiError } from '../../../test/support/api.ts';
 import { dumpDatabase } from '../../../test/support/db-dump.ts';
 import { cliDatabaseEnv } from '../../../test/support/database.ts';
 import { runCli, type RunResult } from '../../../test/support/process.ts';
-import { worldOn, credentialServerEnv, type World, type TestUser, request } from '../../../test/support/world.ts';
+import { startWorld, credentialServerEnv, type World, type TestUser, request } from '../../../test/support/world.ts';
 
 // API keys (issue 3, deliverable 2) over real HTTP: created by a signed-in dashboard browser,
 // used as bearer credentials, with an injected clock for expiry and rotation grace and
@@ -80,8 +80,8 @@ describe('/v2/api-keys', () => {
     request(server, 'GET', '/v2/auth/test', { bearer: key, headers });
 
   before(async () => {
-    server = await startTestServer({ env: credentialServerEnv, now: () => clock });
-    make = worldOn(server);
+    make = await startWorld({ now: () => clock });
+    server = make.server;
     alice = await make.user({ tag: 'alice' });
     admin = await make.user({ admin: true, tag: 'admin' });
   });
