@@ -27,14 +27,11 @@ describe('RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
   let accessToken: string;
   let clientId: string;
 
-  const introspect = async (as: { client_id: string; client_secret?: string }, token: string) => {
-    const res = await fetch(`${server.url}/oauth/introspect`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: basic(as.client_id, as.client_secret!) },
-      body: JSON.stringify({ token }),
+  const introspect = (as: { client_id: string; client_secret?: string }, token: string) =>
+    request(server, 'POST', '/oauth/introspect', {
+      body: { token },
+      headers: { Authorization: basic(as.client_id, as.client_secret!) },
     });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
 
   before(async () => {
     make = await startWorld({ env: { ACCESS_TOKEN_FORMAT: 'jwt' } });
