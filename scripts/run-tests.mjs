@@ -2,13 +2,24 @@
 // Runs *.test.ts files with node's test runner and tsx. Node 20's runner does not expand globs
 // itself, so the files are collected here.
 //
-//   node scripts/run-tests.mjs            the whole matrix (`npm test`): the unit and integration
-//                                         suite (src/) on SQLite, then again on PostgreSQL when
-//                                         TEST_POSTGRES_URL is set, then the e2e suite (e2e/) once,
-//                                         on SQLite; exits non-zero when any run fails.
+//   node scripts/run-tests.mjs            `npm test`, everything CI runs: every test under src/, test/
+//                                         and packages/ on SQLite, then the PostgreSQL tier (below) when
+//                                         TEST_POSTGRES_URL is set, then the browser tests (e2e/) on
+//                                         SQLite; exits non-zero when any run fails.
+//   node scripts/run-tests.mjs --fast     `npm run test:fast`: the fast tier (below), on SQLite.
+//   node scripts/run-tests.mjs --postgres `npm run test:postgres`: the PostgreSQL tier alone.
+//   ... --list                            prints the files a run would test, and runs none.
 //   node scripts/run-tests.mjs src [...]  one run over the given folders or files, on the backend
 //                                         the environment selects (TEST_DATABASE=postgres with
 //                                         TEST_POSTGRES_URL, otherwise SQLite).
+//
+// The fast tier: unit and in-process tests, the ones that start no server and no process. A test
+// file is in it unless it imports, directly or through helpers under test/, one of SERVER_FIXTURES
+// (the real server over HTTP, or a child process). Write a rule's test without them (pure
+// functions, a fake clock `() => t`, a real database at most) and it runs in the fast tier.
+//
+// The PostgreSQL tier runs what depends on the backend, not every HTTP test again: the storage
+// contract suites, the multi-instance tests, and the files in POSTGRES_PLAN, each with its reason.
 //
 // Every run prints which backend it is on, then the test runner's own output unchanged. After a
 // matrix, a per-run table and the totals follow, in the runner's own summary format.
@@ -37,22 +48,74 @@ function collect(roots) {
 
 const BACKEND_NAMES = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
 
+/** What makes a test file slow: importing one of these means it starts a server or a process. */
+const SERVER_FIXTURES = [
+  'test/support/server.ts', // the real server over HTTP (TestWorld and the security matrix use it)
+  'test/support/process.ts', // the CLI, `npm start`, any node child process
+  'test/support/private-postgres.ts', // a PostgreSQL instance of the test's own
+  'test/reliability/server-process.ts', // a server in a child process, to kill
+];
+
+/** Every test of the PostgreSQL tier: a folder or a file, and why the backend matters to it. */
+const POSTGRES_PLAN = [
+  ['test/storage', 'the storage contract suites, one per repository'],
+  ['test/scale', 'several instances on one database: LISTEN/NOTIFY relay, shared rate-limit store'],
+  ['test/reliability/postgres-restart.test.ts', 'the database restarts under a running server'],
+  ['test/reliability/concurrency.test.ts', 'concurrent writers: races resolve in PostgreSQL transactions'],
+  ['test/reliability/secrets-at-rest.test.ts', 'no secret in any row of any table, read as text'],
+  ['test/fuzz/regressions.test.ts', 'NUL characters in text: PostgreSQL refused them with a 500'],
+  ['src/db/client.test.ts', 'the db client: dialect, pool, an unreachable database'],
+  ['src/oidc/adapter.test.ts', "oidc-provider's adapter: payload rows, consumption, expiry in SQL"],
+  ['src/oidc/persistence.test.ts', 'tokens and consent survive a restart; the rows at rest'],
+  ['src/shared/credential-relay.test.ts', 'credential events relayed between instances through the database'],
+  ['src/features/accounts/account-security.attacks.test.ts', 'parallel guesses counted in the shared store'],
+  ['src/features/webhooks/webhooks.test.ts', 'the webhook outbox claimed by concurrent workers'],
+  ['src/http/health.test.ts', '/readyz when the database is gone'],
+  ['src/cli.test.ts', 'the CLI on the database of a running server (SECRETS_KEY, no key file)'],
+];
+
 // Tests about the SQLite file itself (kill -9 of a server process on a WAL file, then
 // PRAGMA integrity_check) belong to the SQLite run only; the PostgreSQL run leaves them out.
 const SQLITE_ONLY = new Set(['test/reliability/crash-safety.test.ts']);
 const COUNTERS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms'];
-// eslint-disable-next-line no-control-regex
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
 const ANSI = /\x1b\[[0-9;]*m/g;
 
+const posix = (file) => file.split(path.sep).join('/');
+
+/**
+ * True when `file` reaches none of SERVER_FIXTURES through its relative imports (followed into
+ * test/ only: the product's own modules never import test fixtures).
+ */
+function startsNoServer(file, seen = new Set()) {
+  const rel = posix(path.relative(process.cwd(), file));
+  if (SERVER_FIXTURES.includes(rel)) return false;
+  if (seen.has(rel)) return true;
+  seen.add(rel);
+  const source = fs.readFileSync(file, 'utf8');
+  for (const [, spec] of source.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+    const target = path.resolve(path.dirname(file), spec);
+    const inTests = posix(path.relative(process.cwd(), target)).startsWith('test/');
+    if (inTests && fs.existsSync(target) && !startsNoServer(target, seen)) return false;
+  }
+  return true;
+}
+
 /** One test-runner process over `roots` on `backend`; resolves with its exit status and summary. */
-function run({ label, roots, backend }) {
+function run({ label, roots, backend, fastOnly = false }) {
   const name = `${label} (${BACKEND_NAMES[backend]})`;
-  const files = collect(roots).filter((f) => backend !== 'postgres' || !SQLITE_ONLY.has(f.split(path.sep).join('/')));
-  const banner =
-    `\n=== ${name}: ${files.length} test file(s) under ${roots.join(', ')}, ` +
-    `database backend: ${BACKEND_NAMES[backend]} ===\n`;
-  process.stdout.write(banner);
+  const files = collect(roots)
+    .filter((f) => backend !== 'postgres' || !SQLITE_ONLY.has(posix(f)))
+    .filter((f) => !fastOnly || startsNoServer(f));
+  const under = roots.length > 3 ? `${roots.length} folders and files` : roots.join(', ');
+  const db = BACKEND_NAMES[backend];
+  process.stdout.write(`\n=== ${name}: ${files.length} test file(s) under ${under}, database backend: ${db} ===\n`);
+  if (listOnly) {
+    for (const f of files) console.log(posix(f));
+    return Promise.resolve({ name, status: 0, summary: null });
+  }
+  // A folder another branch brings (test/storage) may not exist yet: say so, and run the rest.
+  for (const root of roots.filter((r) => !fs.existsSync(r))) console.log(`(${root}: not present, skipped)`);
   if (files.length === 0) {
     console.error(`no test files under ${roots.join(', ')}`);
     return Promise.resolve({ name, status: 1, summary: null });
@@ -102,8 +165,18 @@ function run({ label, roots, backend }) {
 }
 
 const selectedBackend = process.env.TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
-const args = process.argv.slice(2);
+const listOnly = process.argv.includes('--list');
+const args = process.argv.slice(2).filter((a) => a !== '--list');
+const postgresTier = { label: 'backend-dependent', roots: POSTGRES_PLAN.map(([root]) => root), backend: 'postgres' };
 
+if (args[0] === '--fast') {
+  const { status } = await run({ label: 'fast', roots: ['src', 'test'], backend: 'sqlite', fastOnly: true });
+  process.exit(status);
+}
+if (args[0] === '--postgres') {
+  const { status } = await run(postgresTier);
+  process.exit(status);
+}
 if (args.length) {
   // One run, on the backend the environment selects.
   const label = args.join(' ');
@@ -112,9 +185,8 @@ if (args.length) {
 }
 
 // The matrix. packages/ holds each workspace package with its own tests (the SDK's).
-const UNIT_ROOTS = ['src', 'test', 'packages'];
-const plan = [{ label: 'unit', roots: UNIT_ROOTS, backend: 'sqlite' }];
-if (process.env.TEST_POSTGRES_URL) plan.push({ label: 'unit', roots: UNIT_ROOTS, backend: 'postgres' });
+const plan = [{ label: 'all', roots: ['src', 'test', 'packages'], backend: 'sqlite' }];
+if (process.env.TEST_POSTGRES_URL) plan.push(postgresTier);
 plan.push({ label: 'e2e', roots: ['e2e'], backend: 'sqlite' });
 
 const results = [];
@@ -128,7 +200,8 @@ const fmt = (s) =>
     : 'no summary';
 console.log('\n=== test runs ===');
 for (const r of results) console.log(`${r.status === 0 ? '✔' : '✖'} ${r.name}: ${fmt(r.summary)}; exit ${r.status}`);
-if (!process.env.TEST_POSTGRES_URL) console.log('- unit (PostgreSQL): not run, TEST_POSTGRES_URL is not set');
+if (!process.env.TEST_POSTGRES_URL)
+  console.log('- backend-dependent (PostgreSQL): not run, TEST_POSTGRES_URL is not set');
 console.log(
   failed.length
     ? `✖ ${failed.length} of ${results.length} run(s) failed: ${failed.map((r) => r.name).join(', ')}`

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
-import { api, credentialFactory, credentialServerEnv } from '../test/support/credentials.ts';
 import { Browser, registerApp, signUp } from '../test/support/http.ts';
 import { createLogger } from './logger.ts';
+import { request, worldOn, credentialServerEnv } from '../test/support/world.ts';
 
 // pino JSON logs: one line per request with the request id, method, path (no query string),
 // status and duration; never a header, a body, a query string or a secret. The server's log
@@ -20,7 +20,7 @@ describe('request logs', () => {
       env: { ...credentialServerEnv, LOG_LEVEL: 'trace' },
       logDestination: { write: (line: string) => raw.push(line) },
     });
-    const make = credentialFactory(server);
+    const make = worldOn(server);
 
     // A password, through the sign-up and login forms.
     const password = 'logging test passphrase 7f3c';
@@ -36,11 +36,15 @@ describe('request logs', () => {
     const key = ((await created.json()) as { key: string }).key;
     secrets['api key'] = key;
     assert.equal(
-      (await api(server, 'GET', '/v2/auth/test', key, undefined, { 'X-Request-ID': 'trace-me-123' })).status,
+      (await request(server, 'GET', '/v2/auth/test', { bearer: key, headers: { 'X-Request-ID': 'trace-me-123' } }))
+        .status,
       200,
     );
-    assert.equal((await api(server, 'GET', `/v2/auth/test?api_key=${encodeURIComponent(key)}`, key)).status, 200);
-    assert.equal((await api(server, 'GET', '/v2/auth/test', `${key.slice(0, -4)}AAAA`)).status, 401);
+    assert.equal(
+      (await request(server, 'GET', `/v2/auth/test?api_key=${encodeURIComponent(key)}`, { bearer: key })).status,
+      200,
+    );
+    assert.equal((await request(server, 'GET', '/v2/auth/test', { bearer: `${key.slice(0, -4)}AAAA` })).status, 401);
 
     // A client secret, at the token endpoint (form body and Basic header), and the bearer token it buys.
     const app = await registerApp(user.browser, {
@@ -64,7 +68,7 @@ describe('request logs', () => {
     const bearer = ((await tokenRes.json()) as { access_token: string }).access_token;
     secrets['bearer token'] = bearer;
     secrets['cookie'] = 'cookie-value-9d2e';
-    assert.equal((await api(server, 'GET', '/v2/auth/test', bearer)).status, 200);
+    assert.equal((await request(server, 'GET', '/v2/auth/test', { bearer })).status, 200);
     const basic = `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`;
     const introspected = await fetch(`${server.url}/oauth/introspect`, {
       method: 'POST',
@@ -76,7 +80,7 @@ describe('request logs', () => {
     // A shared-secret JWT, and the session cookie of the signed-in browser.
     const jwt = make.jwt({ sub: 'svc', scopes: ['read:users'] });
     secrets['jwt'] = jwt;
-    assert.equal((await api(server, 'GET', '/v2/auth/test', jwt)).status, 200);
+    assert.equal((await request(server, 'GET', '/v2/auth/test', { bearer: jwt })).status, 200);
     const session = user.browser.jar.header();
     assert.ok(session);
     secrets['session cookie'] = session.split('=')[1]!.split(';')[0]!;

@@ -10,15 +10,9 @@ import {
   jwtVerify,
   type JSONWebKeySet,
 } from 'jose';
-import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import {
-  api,
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../../test/support/credentials.ts';
+import type { TestServer } from '../../test/support/server.ts';
 import { registerApp } from '../../test/support/http.ts';
+import { request, startWorld, type World, type TestUser } from '../../test/support/world.ts';
 
 // ACCESS_TOKEN_FORMAT=jwt: OAuth access tokens are RFC 9068 JWTs that a
 // resource server can verify offline with /oauth/jwks; /v2 and the unified introspection accept them.
@@ -27,24 +21,21 @@ const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secr
 
 describe('RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
   let alice: TestUser;
   let resourceServer: { client_id: string; client_secret?: string };
   let accessToken: string;
   let clientId: string;
 
-  const introspect = async (as: { client_id: string; client_secret?: string }, token: string) => {
-    const res = await fetch(`${server.url}/oauth/introspect`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: basic(as.client_id, as.client_secret!) },
-      body: JSON.stringify({ token }),
+  const introspect = (as: { client_id: string; client_secret?: string }, token: string) =>
+    request(server, 'POST', '/oauth/introspect', {
+      body: { token },
+      headers: { Authorization: basic(as.client_id, as.client_secret!) },
     });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
 
   before(async () => {
-    server = await startTestServer({ env: { ...credentialServerEnv, ACCESS_TOKEN_FORMAT: 'jwt' } });
-    make = credentialFactory(server);
+    make = await startWorld({ env: { ACCESS_TOKEN_FORMAT: 'jwt' } });
+    server = make.server;
     alice = await make.user({ tag: 'alice' });
     const dev = await make.user({ tag: 'dev' });
     resourceServer = await registerApp(dev.browser, {
@@ -104,7 +95,7 @@ describe('RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
   });
 
   it('/v2/auth/test accepts it (method oauth)', async () => {
-    const res = await api(server, 'GET', '/v2/auth/test', accessToken);
+    const res = await request(server, 'GET', '/v2/auth/test', { bearer: accessToken });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body!['valid'], true);
     assert.equal(res.body!['method'], 'oauth');
@@ -114,7 +105,10 @@ describe('RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
   });
 
   it('it acts on the user’s resources: a project created with it belongs to the user', async () => {
-    const res = await api(server, 'POST', '/v2/projects', accessToken, { name: 'via JWT access token' });
+    const res = await request(server, 'POST', '/v2/projects', {
+      bearer: accessToken,
+      body: { name: 'via JWT access token' },
+    });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.equal(res.body!['owner_id'], alice.id);
   });
@@ -134,7 +128,7 @@ describe('RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
     const owner = await make.user({ tag: 'svc-owner' });
     const { access_token } = await make.serviceToken(owner, ['read:users']);
     assert.equal(decodeProtectedHeader(access_token).typ, 'at+jwt');
-    const res = await api(server, 'GET', '/v2/auth/test', access_token);
+    const res = await request(server, 'GET', '/v2/auth/test', { bearer: access_token });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body!['method'], 'oauth');
     assert.deepEqual(res.body!['scopes'], ['read:users']);
@@ -154,7 +148,7 @@ describe('RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
       ['tampered', tampered],
       ['foreign key', foreign],
     ] as const) {
-      const res = await api(server, 'GET', '/v2/auth/test', token);
+      const res = await request(server, 'GET', '/v2/auth/test', { bearer: token });
       assert.equal(res.status, 401, `${why}: ${JSON.stringify(res.body)}`);
       assert.deepEqual(res.body, {
         error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' },

@@ -2,17 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import {
-  api,
-  credentialFactory,
-  credentialServerEnv,
-  TEST_JWT_SECRET,
-  type CredentialFactory,
-  type TestUser,
-} from '../../test/support/credentials.ts';
+import type { TestServer } from '../../test/support/server.ts';
 import { runCli } from '../../test/support/process.ts';
 import { cliDatabaseEnv } from '../../test/support/database.ts';
+import { request, startWorld, TEST_JWT_SECRET, type World, type TestUser } from '../../test/support/world.ts';
 
 // Shared-secret JWTs: the documented jsonwebtoken sign and verify calls as written,
 // and everything that must be refused.
@@ -24,15 +17,15 @@ const nowS = () => Math.floor(Date.now() / 1000);
 
 describe('shared-secret JWTs (signed by services with jsonwebtoken)', () => {
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
   let alice: TestUser;
   let bob: TestUser;
 
-  const authTest = (token: string) => api(server, 'GET', '/v2/auth/test', token);
+  const authTest = (token: string) => request(server, 'GET', '/v2/auth/test', { bearer: token });
 
   before(async () => {
-    server = await startTestServer({ env: credentialServerEnv });
-    make = credentialFactory(server);
+    make = await startWorld();
+    server = make.server;
     alice = await make.user({ tag: 'alice' });
     bob = await make.user({ tag: 'bob' });
   });
@@ -240,25 +233,28 @@ describe('shared-secret JWTs (signed by services with jsonwebtoken)', () => {
   describe('a JWT acting on Latchkey resources (/v2/projects)', () => {
     it("a JWT whose sub is an existing user's id creates a project owned by that user", async () => {
       const token = make.jwt({ sub: alice.id, scopes: ['read:projects', 'write:projects'] });
-      const res = await api(server, 'POST', '/v2/projects', token, { name: 'From a service' });
+      const res = await request(server, 'POST', '/v2/projects', { bearer: token, body: { name: 'From a service' } });
       assert.equal(res.status, 201, JSON.stringify(res.body));
       assert.equal(res.body!['owner_id'], alice.id);
       assert.equal(res.body!['name'], 'From a service');
-      const got = await api(server, 'GET', `/v2/projects/${res.body!['id']}`, token);
+      const got = await request(server, 'GET', `/v2/projects/${res.body!['id']}`, { bearer: token });
       assert.equal(got.status, 200);
       assert.equal(got.body!['owner_id'], alice.id);
 
       // Bob's JWT may not read Alice's project (ownership): 403.
       const bobs = make.jwt({ sub: bob.id, scopes: ['read:projects', 'write:projects'] });
-      const foreign = await api(server, 'GET', `/v2/projects/${res.body!['id']}`, bobs);
+      const foreign = await request(server, 'GET', `/v2/projects/${res.body!['id']}`, { bearer: bobs });
       assert.equal(foreign.status, 403, JSON.stringify(foreign.body));
       assert.equal((foreign.body as { error: { code: string } }).error.code, 'FORBIDDEN');
     });
 
     it('a JWT whose sub is not a Latchkey account cannot create a project (403)', async () => {
       for (const sub of ['user_123', 'usr_doesNotExist000000', 'svc-reports']) {
-        const res = await api(server, 'POST', '/v2/projects', make.jwt({ sub, scopes: ['write:projects'] }), {
-          name: 'orphan',
+        const res = await request(server, 'POST', '/v2/projects', {
+          bearer: make.jwt({ sub, scopes: ['write:projects'] }),
+          body: {
+            name: 'orphan',
+          },
         });
         assert.equal(res.status, 403, `${sub}: ${JSON.stringify(res.body)}`);
         assert.equal((res.body as { error: { code: string } }).error.code, 'FORBIDDEN');
@@ -266,8 +262,11 @@ describe('shared-secret JWTs (signed by services with jsonwebtoken)', () => {
     });
 
     it('a JWT without the scope is 403 even for the owner', async () => {
-      const res = await api(server, 'POST', '/v2/projects', make.jwt({ sub: alice.id, scopes: ['read:projects'] }), {
-        name: 'x',
+      const res = await request(server, 'POST', '/v2/projects', {
+        bearer: make.jwt({ sub: alice.id, scopes: ['read:projects'] }),
+        body: {
+          name: 'x',
+        },
       });
       assert.equal(res.status, 403);
       assert.deepEqual(res.body, {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { Browser, signUp } from '../../test/support/http.ts';
-import { uniqueEmail, PASSWORD } from '../../test/support/oauth.ts';
+import { uniqueEmail, PASSWORD } from '../../test/support/world.ts';
 
 // The SQLite files hold password hashes, token digests and sealed secrets: another local account
 // must not read them. The files are SQLite's whatever the suite's backend, so this runs on both.

@@ -3,16 +3,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import {
-  api,
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../../test/support/credentials.ts';
 import { Browser, csrfFrom } from '../../test/support/http.ts';
 import { WebhookReceiver } from '../../test/support/webhook-receiver.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { request, worldOn, credentialServerEnv, type World, type TestUser } from '../../test/support/world.ts';
 
 // GET /metrics (Prometheus text, prom-client): requests by route template and status with latency
 // histograms, tokens by grant, logins by result, rate-limit refusals, webhook deliveries, outbox
@@ -54,7 +48,7 @@ function rawGet(
 
 describe('/metrics', () => {
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
   let alice: TestUser;
   let receiver: WebhookReceiver;
   const scrape = async () => {
@@ -69,7 +63,7 @@ describe('/metrics', () => {
       env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1', RATE_LIMIT_UNAUTHENTICATED: '1000000,2' },
       webhookPollMs: 3_600_000,
     });
-    make = credentialFactory(server);
+    make = worldOn(server);
     alice = await make.user({ tag: 'alice' });
     receiver = await WebhookReceiver.start();
   });
@@ -104,7 +98,7 @@ describe('/metrics', () => {
     const key = await make.apiKey(alice, ['read:projects']);
     const id = crypto.randomUUID();
     const before = await scrape();
-    const res = await api(server, 'GET', `/v2/projects/${id}`, key.key);
+    const res = await request(server, 'GET', `/v2/projects/${id}`, { bearer: key.key });
     assert.equal(res.status, 403);
     await fetch(`${server.url}/no/such/${id}`).then((r) => r.arrayBuffer());
     await fetch(`${server.url}/oauth/jwks`).then((r) => r.arrayBuffer());

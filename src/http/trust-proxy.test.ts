@@ -1,13 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import {
-  api,
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../../test/support/credentials.ts';
+import { request, worldOn, credentialServerEnv, type World, type TestUser } from '../../test/support/world.ts';
 
 // Behind N proxies we trust, each appends the address it received the request from to
 // X-Forwarded-For; whatever a client wrote there itself comes first. The client's address is the
@@ -28,7 +22,7 @@ function forwardedFor(hops: number, forged: string[], client: string): string {
 for (const hops of [1, 2]) {
   describe(`TRUST_PROXY=${hops}: the address the trusted proxy appended counts`, () => {
     let server: TestServer;
-    let make: CredentialFactory;
+    let make: World;
     let alice: TestUser;
 
     before(async () => {
@@ -38,13 +32,13 @@ for (const hops of [1, 2]) {
         now: () => frozen,
         env: { ...credentialServerEnv, TRUST_PROXY: String(hops), RATE_LIMIT_UNAUTHENTICATED: '1000,5' },
       });
-      make = credentialFactory(server);
+      make = worldOn(server);
       alice = await make.user({ tag: 'alice' });
     });
     after(() => server.dispose());
 
     const authTest = (key: string | undefined, xff: string) =>
-      api(server, 'GET', '/v2/auth/test', key, undefined, { 'X-Forwarded-For': xff });
+      request(server, 'GET', '/v2/auth/test', { bearer: key, headers: { 'X-Forwarded-For': xff } });
 
     it('an allowlisted address the client wrote to the left does not open an IP allowlist', async () => {
       const { key } = await make.apiKey(alice, ['read:users'], { allowedIps: [`${OFFICE}/32`] });

@@ -2,16 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint } from 'jose';
-import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import {
-  api,
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../../test/support/credentials.ts';
+import type { TestServer } from '../../test/support/server.ts';
 import { registerApp } from '../../test/support/http.ts';
 import { introspect } from '../../test/support/oauth.ts';
+import { request, startWorld, type World, type TestUser } from '../../test/support/world.ts';
 
 // /v2 and introspection do not check DPoP proofs (RFC 9449) yet, so Latchkey must neither
 // advertise DPoP nor bind tokens to a key: a bound token that /v2 then took as a plain Bearer
@@ -31,13 +25,13 @@ async function dpopProof(url: string) {
 for (const format of ['opaque', 'jwt'] as const) {
   describe(`DPoP is not offered (${format} access tokens)`, () => {
     let server: TestServer;
-    let make: CredentialFactory;
+    let make: World;
     let alice: TestUser;
     let app: { client_id: string; client_secret?: string };
 
     before(async () => {
-      server = await startTestServer({ env: { ...credentialServerEnv, ACCESS_TOKEN_FORMAT: format } });
-      make = credentialFactory(server);
+      make = await startWorld({ env: { ACCESS_TOKEN_FORMAT: format } });
+      server = make.server;
       alice = await make.user({ tag: 'alice' });
       app = await registerApp(alice.browser, {
         name: 'Service',
@@ -76,7 +70,7 @@ for (const format of ['opaque', 'jwt'] as const) {
       assert.equal(seen['active'], true);
       assert.equal(seen['cnf'], undefined, 'no confirmation key');
       assert.equal(seen['token_type'], 'Bearer');
-      assert.equal((await api(server, 'GET', '/v2/auth/test', access)).status, 200);
+      assert.equal((await request(server, 'GET', '/v2/auth/test', { bearer: access })).status, 200);
     });
 
     it('/v2 refuses a key-bound token presented as Bearer (RFC 9449 §7.2)', async () => {
@@ -94,7 +88,7 @@ for (const format of ['opaque', 'jwt'] as const) {
       } as never);
       bound.setThumbprint('jkt', (await dpopProof(`${server.url}/v2/auth/test`)).thumbprint);
       const value = await bound.save();
-      const res = await api(server, 'GET', '/v2/auth/test', value);
+      const res = await request(server, 'GET', '/v2/auth/test', { bearer: value });
       assert.equal(res.status, 401, JSON.stringify(res.body));
       assert.deepEqual(res.body, {
         error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' },

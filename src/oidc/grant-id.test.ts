@@ -2,16 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import {
-  REDIRECT_URI,
-  basicAuth,
-  codeFlow,
-  newApp,
-  newUser,
-  postJson,
-  token,
-  type RegisteredApp,
-} from '../../test/support/oauth.ts';
+import { basicAuth, codeFlow, newApp, token, type RegisteredApp } from '../../test/support/oauth.ts';
+import { REDIRECT_URI, worldOn, request } from '../../test/support/world.ts';
 
 // A grant id is a reference, not a credential: it is kept in plain text where oidc-provider needs
 // to load the grant (token payloads, consents.grant_id), and no endpoint takes one. Someone who
@@ -24,7 +16,7 @@ describe('a grant id from a database dump authorizes nothing', () => {
   before(async () => {
     server = await startTestServer();
     app = await newApp(server, { scopes: ['read:users'] });
-    await codeFlow(server, app, await newUser(server));
+    await codeFlow(server, app, await worldOn(server).user());
     const rows = await sql<{ grant_id: string }>`SELECT grant_id FROM consents`.execute(server.db);
     grantId = rows.rows[0]!.grant_id;
     assert.ok(grantId && grantId.length >= 20, 'the dump holds a grant id');
@@ -49,14 +41,15 @@ describe('a grant id from a database dump authorizes nothing', () => {
   });
 
   it('introspects as inactive and revokes nothing', async () => {
-    const seen = await postJson(server, '/oauth/introspect', { token: grantId }, { Authorization: basicAuth(app) });
+    const seen = await request(server, 'POST', '/oauth/introspect', {
+      body: { token: grantId },
+      headers: { Authorization: basicAuth(app) },
+    });
     assert.deepEqual(seen.body, { active: false });
-    const revoked = await postJson(
-      server,
-      '/oauth/revoke',
-      { token: grantId },
-      { Authorization: basicAuth(app) },
-    ).catch(() => null);
+    const revoked = await request(server, 'POST', '/oauth/revoke', {
+      body: { token: grantId },
+      headers: { Authorization: basicAuth(app) },
+    }).catch(() => null);
     assert.ok(revoked === null || revoked.status === 200);
     const stillThere = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM consents WHERE grant_id = ${grantId}`.execute(
       server.db,

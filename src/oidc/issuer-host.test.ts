@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { Browser, authorizeUrl, csrfFrom, formAction } from '../../test/support/http.ts';
-import { REDIRECT_URI, newApp, newUser, type RegisteredApp, type User } from '../../test/support/oauth.ts';
+import { newApp, type RegisteredApp, type User } from '../../test/support/oauth.ts';
+import { REDIRECT_URI, worldOn } from '../../test/support/world.ts';
 
 // Every URL the authorization server hands out comes from ISSUER, never from the request: a forged
 // Host (or X-Forwarded-Host behind a proxy) would otherwise poison cached discovery documents with
@@ -63,7 +64,7 @@ for (const trustProxy of [false, true]) {
     before(async () => {
       server = await startTestServer({ env: { TRUST_PROXY: trustProxy ? '1' : '0' } });
       app = await newApp(server, { scopes: ['read:users'] });
-      user = await newUser(server);
+      user = await worldOn(server).user();
     });
     after(() => server.dispose());
 

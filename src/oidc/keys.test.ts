@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { JWK } from 'oidc-provider';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import { api, credentialFactory, credentialServerEnv } from '../../test/support/credentials.ts';
 import { cliDatabaseEnv } from '../../test/support/database.ts';
 import { runCli } from '../../test/support/process.ts';
-import { rotateJwks } from './keys.ts';
+import { rotateJwks, type StoredJwks } from './keys.ts';
+import { request, worldOn, credentialServerEnv } from '../../test/support/world.ts';
 
 // Signing key rotation (`latchkey keys rotate-signing`): new keys first (they sign new tokens),
 // retired keys stay published at /oauth/jwks until every token they signed has expired.
@@ -80,7 +80,7 @@ describe('latchkey keys rotate-signing', () => {
 
   before(async () => {
     server = await startTestServer({ env: { ...credentialServerEnv, ACCESS_TOKEN_FORMAT: 'jwt' } });
-    const make = credentialFactory(server);
+    const make = worldOn(server);
     const owner = await make.user({ tag: 'rotation' });
     app = (await make.serviceToken(owner, ['read:users'])).app;
   });
@@ -127,7 +127,7 @@ describe('latchkey keys rotate-signing', () => {
       assert.equal(payload.client_id, app.client_id);
     }
     // The server's own /v2 still accepts the token signed with the retired key.
-    assert.equal((await api(server, 'GET', '/v2/auth/test', oldToken)).status, 200);
-    assert.equal((await api(server, 'GET', '/v2/auth/test', newToken)).status, 200);
+    assert.equal((await request(server, 'GET', '/v2/auth/test', { bearer: oldToken })).status, 200);
+    assert.equal((await request(server, 'GET', '/v2/auth/test', { bearer: newToken })).status, 200);
   });
 });

@@ -3,8 +3,6 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { Browser, authorizeUrl, csrfFrom } from '../../test/support/http.ts';
 import {
-  PASSWORD,
-  REDIRECT_URI,
   authorizeAs,
   basicAuth,
   codeFlow,
@@ -12,14 +10,12 @@ import {
   logIn,
   looksLikeStackTrace,
   newApp,
-  newUser,
-  postJson,
   token,
-  uniqueEmail,
   type RegisteredApp,
   type User,
 } from '../../test/support/oauth.ts';
 import { mintSecret } from '../shared/secrets.ts';
+import { PASSWORD, REDIRECT_URI, worldOn, request, uniqueEmail } from '../../test/support/world.ts';
 
 describe('OAuth error handling', () => {
   let clock = Date.now();
@@ -30,7 +26,7 @@ describe('OAuth error handling', () => {
   before(async () => {
     server = await startTestServer({ now: () => clock });
     app = await newApp(server, { scopes: ['read:users', 'write:projects'] });
-    user = await newUser(server);
+    user = await worldOn(server).user();
   });
   after(() => server.dispose());
 
@@ -108,7 +104,7 @@ describe('OAuth error handling', () => {
     const bodies = ['{"grant_type":', 'not json', '[]', '"a string"', 'null', '42'];
     for (const path of ['/oauth/token', '/oauth/introspect', '/oauth/revoke']) {
       for (const body of bodies) {
-        const res = await postJson(server, path, body, { Authorization: basicAuth(app) });
+        const res = await request(server, 'POST', path, { body, headers: { Authorization: basicAuth(app) } });
         assert.equal(res.status, 400, `${path} ${body}`);
         assert.equal(res.body['error'], 'invalid_request');
         assert.equal(typeof res.body['error_description'], 'string');
@@ -121,12 +117,10 @@ describe('OAuth error handling', () => {
   it('answers JSON members that are not strings with invalid_request', async () => {
     for (const path of ['/oauth/token', '/oauth/introspect', '/oauth/revoke']) {
       for (const token of [{ a: 1 }, ['x', 'y']]) {
-        const res = await postJson(
-          server,
-          path,
-          { grant_type: 'authorization_code', token, code: token },
-          { Authorization: basicAuth(app) },
-        );
+        const res = await request(server, 'POST', path, {
+          body: { grant_type: 'authorization_code', token, code: token },
+          headers: { Authorization: basicAuth(app) },
+        });
         assert.equal(res.status, 400);
         assert.equal(res.body['error'], 'invalid_request');
         assert.match(String(res.body['error_description']), /must be a string/);
@@ -155,12 +149,10 @@ describe('OAuth error handling', () => {
       );
       assert.equal(inBody.status, 401);
       assert.equal(inBody.body['error'], 'invalid_client');
-      const basic = await postJson(
-        server,
-        '/oauth/token',
-        { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI },
-        { Authorization: basicAuth({ ...app, client_secret: secret }) },
-      );
+      const basic = await request(server, 'POST', '/oauth/token', {
+        body: { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI },
+        headers: { Authorization: basicAuth({ ...app, client_secret: secret }) },
+      });
       assert.equal(basic.status, 401);
       assert.equal(basic.body['error'], 'invalid_client');
     }
@@ -239,7 +231,7 @@ describe('admin:all', () => {
     const adminBrowser = new Browser(server.url);
     await logIn(adminBrowser, admin);
     app = await newApp(server, { scopes: ['read:users', 'admin:all'] }, adminBrowser);
-    user = await newUser(server);
+    user = await worldOn(server).user();
   });
   after(() => server.dispose());
 

@@ -7,20 +7,17 @@ import { Browser, authorizeUrl } from '../../test/support/http.ts';
 import { dumpDatabase, sqliteFileOf } from '../../test/support/db-dump.ts';
 import { sha256 } from '../shared/secrets.ts';
 import {
-  PASSWORD,
-  REDIRECT_URI,
   authorizeAs,
   basicAuth,
   codeFlow,
   introspect,
   newApp,
-  newUser,
-  postJson,
   refresh,
   type RegisteredApp,
   type TokenSet,
   type User,
 } from '../../test/support/oauth.ts';
+import { PASSWORD, REDIRECT_URI, worldOn, request } from '../../test/support/world.ts';
 
 describe('tokens and consent survive a restart', () => {
   let server: TestServer;
@@ -34,7 +31,7 @@ describe('tokens and consent survive a restart', () => {
   before(async () => {
     server = await startTestServer();
     app = await newApp(server, { scopes: ['read:users', 'write:projects'] });
-    user = await newUser(server);
+    user = await worldOn(server).user();
     browser = new Browser(server.url);
     before1 = await codeFlow(server, app, user, { browser, scope: 'read:users write:projects' });
     assert.equal(before1.sawConsent, true);
@@ -103,17 +100,15 @@ describe('secrets at rest', () => {
   it('leaves no password, client secret, code or token in a dump of the database', async () => {
     const app = await newApp(server, { scopes: ['read:users'] });
     const service = await newApp(server, { type: 'service', scopes: ['read:users'] });
-    const user = await newUser(server, 'secret-user');
+    const user = await worldOn(server).user({ tag: 'secret-user' });
     const browser = new Browser(server.url);
     const first = await codeFlow(server, app, user, { browser });
     const second = await codeFlow(server, app, user);
     const rotated = await refresh(server, app, second.refresh_token!);
-    const cc = await postJson(
-      server,
-      '/oauth/token',
-      { grant_type: 'client_credentials', scope: 'read:users' },
-      { Authorization: basicAuth(service) },
-    );
+    const cc = await request(server, 'POST', '/oauth/token', {
+      body: { grant_type: 'client_credentials', scope: 'read:users' },
+      headers: { Authorization: basicAuth(service) },
+    });
     assert.equal(cc.status, 200);
 
     const secrets: Record<string, string> = {

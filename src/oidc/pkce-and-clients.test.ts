@@ -3,20 +3,18 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { Browser, authorizeUrl } from '../../test/support/http.ts';
 import {
-  REDIRECT_URI,
   authorizeAs,
   basicAuth,
   codeFlow,
   introspect,
   newApp,
-  newUser,
   pkcePair,
-  postJson,
   revoke,
   token,
   type RegisteredApp,
   type User,
 } from '../../test/support/oauth.ts';
+import { REDIRECT_URI, worldOn, request } from '../../test/support/world.ts';
 
 describe('PKCE and application types', () => {
   let server: TestServer;
@@ -26,7 +24,7 @@ describe('PKCE and application types', () => {
 
   before(async () => {
     server = await startTestServer();
-    user = await newUser(server);
+    user = await worldOn(server).user();
     spa = await newApp(server, { type: 'spa', scopes: ['read:users'] });
     web = await newApp(server, { type: 'web', scopes: ['read:users'] });
   });
@@ -159,18 +157,16 @@ describe('service applications, introspection and revocation policy', () => {
     resourceServer = await newApp(server, { type: 'resource_server', scopes: [] });
     webA = await newApp(server, { scopes: ['read:users', 'write:projects'] });
     webB = await newApp(server, { scopes: ['read:users', 'write:projects'] });
-    user = await newUser(server);
+    user = await worldOn(server).user();
   });
   after(() => server.dispose());
 
   const clientCredentials = (scope?: string, auth: 'basic' | 'body' = 'basic') =>
     auth === 'basic'
-      ? postJson(
-          server,
-          '/oauth/token',
-          { grant_type: 'client_credentials', ...(scope !== undefined ? { scope } : {}) },
-          { Authorization: basicAuth(service) },
-        )
+      ? request(server, 'POST', '/oauth/token', {
+          body: { grant_type: 'client_credentials', ...(scope !== undefined ? { scope } : {}) },
+          headers: { Authorization: basicAuth(service) },
+        })
       : token(server, service, { grant_type: 'client_credentials', ...(scope !== undefined ? { scope } : {}) });
 
   it('issues a client_credentials token limited to the requested registered scopes', async () => {
@@ -268,7 +264,7 @@ describe('service applications, introspection and revocation policy', () => {
 
   it('refuses introspection without client authentication (401 invalid_client, RFC 6749 §5.2)', async () => {
     const cc = await clientCredentials('read:users');
-    const res = await postJson(server, '/oauth/introspect', { token: cc.body['access_token'] });
+    const res = await request(server, 'POST', '/oauth/introspect', { body: { token: cc.body['access_token'] } });
     assert.equal(res.status, 401);
     assert.equal(res.body['error'], 'invalid_client');
     assert.equal(res.body['active'], undefined);

@@ -4,7 +4,6 @@ import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import {
   codeFlow,
   newApp,
-  newUser,
   refresh,
   token,
   type RegisteredApp,
@@ -12,6 +11,7 @@ import {
   type User,
 } from '../../test/support/oauth.ts';
 import { loadConfig } from '../config.ts';
+import { worldOn } from '../../test/support/world.ts';
 
 // Each rotation issues a refresh token with a fresh 30-day lifetime; without an absolute cap a
 // stolen refresh token, used once a month, would live for ever. The chain ends
@@ -27,7 +27,7 @@ describe('refresh tokens: absolute lifetime from the authorization', () => {
   before(async () => {
     server = await startTestServer({ now: () => clock });
     app = await newApp(server, { scopes: ['read:users'] });
-    user = await newUser(server);
+    user = await worldOn(server).user();
   });
   after(() => server.dispose());
 
@@ -59,7 +59,7 @@ describe('refresh tokens: absolute lifetime from the authorization', () => {
     const capped = await startTestServer({ env: { REFRESH_TOKEN_ABSOLUTE_TTL: '600', REFRESH_TOKEN_TTL: '3600' } });
     try {
       const capApp = await newApp(capped, { scopes: ['read:users'] });
-      const first = await codeFlow(capped, capApp, await newUser(capped));
+      const first = await codeFlow(capped, capApp, await worldOn(capped).user());
       const next = await refresh(capped, capApp, first.refresh_token!);
       const res = await token(capped, capApp, { grant_type: 'refresh_token', refresh_token: next.refresh_token! });
       assert.equal(res.status, 200);

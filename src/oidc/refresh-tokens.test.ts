@@ -5,12 +5,12 @@ import {
   codeFlow,
   introspect,
   newApp,
-  newUser,
   refresh,
   token,
   type RegisteredApp,
   type User,
 } from '../../test/support/oauth.ts';
+import { worldOn } from '../../test/support/world.ts';
 
 // Refresh tokens rotate on every use. Presenting a rotated one again revokes the whole grant, except
 // within REFRESH_TOKEN_REUSE_GRACE seconds of its rotation (two tabs refreshing at once). The grace is
@@ -24,7 +24,7 @@ describe('refresh tokens', () => {
   before(async () => {
     server = await startTestServer({ now: () => clock });
     app = await newApp(server, { scopes: ['read:users', 'write:projects'] });
-    user = await newUser(server);
+    user = await worldOn(server).user();
   });
   after(() => server.dispose());
 
@@ -117,7 +117,7 @@ describe('refresh tokens', () => {
   });
 
   it('forgets the consent when reuse revoked the grant', async () => {
-    const someone = await newUser(server);
+    const someone = await worldOn(server).user();
     assert.equal((await codeFlow(server, app, someone)).sawConsent, true);
     const first = await codeFlow(server, app, someone);
     assert.equal(first.sawConsent, false, 'consent remembered across browser sessions');
@@ -139,7 +139,7 @@ describe('refresh tokens with REFRESH_TOKEN_REUSE_GRACE=0', () => {
   before(async () => {
     server = await startTestServer({ env: { REFRESH_TOKEN_REUSE_GRACE: '0' }, now: () => clock });
     app = await newApp(server, { scopes: ['read:users'] });
-    user = await newUser(server);
+    user = await worldOn(server).user();
   });
   after(() => server.dispose());
 

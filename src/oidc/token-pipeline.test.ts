@@ -4,7 +4,7 @@ import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import { credentialFactory, credentialServerEnv, type TestUser } from '../../test/support/credentials.ts';
+import { worldOn, credentialServerEnv, type TestUser } from '../../test/support/world.ts';
 import { registerApp } from '../../test/support/http.ts';
 
 // The steps in front of oidc-provider (token-pipeline.ts): one token request reads its body once
@@ -55,7 +55,7 @@ describe('token pipeline: one read of the body, one comparison of the client sec
 
   before(async () => {
     server = await startTestServer({ env: credentialServerEnv });
-    alice = await credentialFactory(server).user({ tag: 'alice' });
+    alice = await worldOn(server).user({ tag: 'alice' });
     service = await registerApp(alice.browser, {
       name: 'Service',
       type: 'service',

@@ -1,14 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../test/support/server.ts';
-import {
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../../test/support/credentials.ts';
-import { browserJson } from '../../test/support/api.ts';
+import type { TestServer } from '../../test/support/server.ts';
 import { registerApp } from '../../test/support/http.ts';
+import { startWorld, type World, type TestUser, request } from '../../test/support/world.ts';
 
 // One introspection for every credential: POST /oauth/introspect answers
 // for API keys, shared-secret JWTs and OAuth access tokens, with RFC 7662 fields plus `method`.
@@ -29,7 +23,7 @@ const basic = (id: string, secret: string) =>
 
 describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth tokens', () => {
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
   let alice: TestUser;
   let resourceServer: Client;
   let webApp: Client;
@@ -56,8 +50,8 @@ describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth
   }
 
   before(async () => {
-    server = await startTestServer({ env: credentialServerEnv });
-    make = credentialFactory(server);
+    make = await startWorld();
+    server = make.server;
     alice = await make.user({ tag: 'alice' });
     const dev = await make.user({ tag: 'dev' });
     resourceServer = await registerApp(dev.browser, {
@@ -144,7 +138,7 @@ describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth
   it('a revoked API key is {active:false}', async () => {
     const k = await make.apiKey(alice, ['read:users']);
     assert.equal((await introspect(resourceServer, k.key)).body['active'], true);
-    const res = await browserJson(alice.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, {});
+    const res = await request(alice.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, { body: {} });
     assert.equal(res.status, 200);
     for (const body of ['form', 'json'] as const) {
       assert.deepEqual((await introspect(resourceServer, k.key, { body })).body, { active: false });

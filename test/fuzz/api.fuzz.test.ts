@@ -10,7 +10,6 @@ import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import fc from 'fast-check';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { credentialFactory, credentialServerEnv, TEST_JWT_SECRET, type TestUser } from '../support/credentials.ts';
 import { registerApp } from '../support/http.ts';
 import { mintApiKey } from '../../src/features/api-keys/key-format.ts';
 import { sessionPrincipal } from '../../src/domain/principal.ts';
@@ -36,6 +35,7 @@ import {
   type Request,
 } from './kit.ts';
 import { allowedTypes, apiRoutes, fillPath, plausible, type Route } from './routes.ts';
+import { worldOn, credentialServerEnv, TEST_JWT_SECRET, type TestUser } from '../support/world.ts';
 
 const FILE = 'test/fuzz/api.fuzz.test.ts';
 
@@ -80,7 +80,7 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
 
   before(async () => {
     server = await startTestServer({ env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1' } });
-    const f = credentialFactory(server);
+    const f = worldOn(server);
     admin = await f.user({ admin: true, tag: 'fuzz-admin' });
     const member = await f.user({ tag: 'fuzz-member' });
     const victim = await f.user({ tag: 'fuzz-victim' });

@@ -10,7 +10,6 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import * as OTPAuth from 'otpauth';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { credentialFactory, credentialServerEnv, type TestUser } from '../support/credentials.ts';
 import { Browser, authorizeUrl, csrfFrom, formAction, registerApp } from '../support/http.ts';
 import {
   assertAlive,
@@ -31,6 +30,7 @@ import {
   type Request,
 } from './kit.ts';
 import { fillPath, pageRoutes, type Route } from './routes.ts';
+import { worldOn, credentialServerEnv, type TestUser } from '../support/world.ts';
 
 const FILE = 'test/fuzz/forms.fuzz.test.ts';
 
@@ -155,7 +155,7 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
 
   before(async () => {
     server = await startTestServer({ env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1' } });
-    const f = credentialFactory(server);
+    const f = worldOn(server);
     member = await f.user({ tag: 'fuzz-forms' });
     const dev = await f.user({ admin: true, tag: 'fuzz-forms-dev' });
 

@@ -8,7 +8,6 @@
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { credentialFactory, credentialServerEnv } from '../support/credentials.ts';
 import { registerApp } from '../support/http.ts';
 import {
   assertAlive,
@@ -28,6 +27,7 @@ import {
   type BodySpec,
   type Request,
 } from './kit.ts';
+import { worldOn, credentialServerEnv } from '../support/world.ts';
 
 const FILE = 'test/fuzz/oauth.fuzz.test.ts';
 const REDIRECT = 'https://client.example/callback';
@@ -54,7 +54,7 @@ describe('fuzz: OAuth endpoints', { timeout: 30 * 60_000 }, () => {
 
   before(async () => {
     server = await startTestServer({ env: credentialServerEnv });
-    const f = credentialFactory(server);
+    const f = worldOn(server);
     const dev = await f.user({ admin: true, tag: 'fuzz-dev' });
     const person = await f.user({ tag: 'fuzz-person' });
     clients.web = await registerApp(dev.browser, {

@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { credentialFactory, credentialServerEnv } from '../support/credentials.ts';
 import { rawExchange, send } from './kit.ts';
+import { worldOn, credentialServerEnv } from '../support/world.ts';
 
 describe('fuzz regressions', () => {
   let server: TestServer;
@@ -16,7 +16,7 @@ describe('fuzz regressions', () => {
 
   before(async () => {
     server = await startTestServer({ env: credentialServerEnv });
-    const f = credentialFactory(server);
+    const f = worldOn(server);
     const admin = await f.user({ admin: true, tag: 'fuzz-regress' });
     key = (await f.apiKey(admin, ['admin:all'])).key;
     const res = await send(server.port, {

@@ -10,7 +10,6 @@ import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { credentialFactory, credentialServerEnv } from '../support/credentials.ts';
 import {
   assertAlive,
   checkAnswer,
@@ -24,6 +23,7 @@ import {
   type Format,
   type Request,
 } from './kit.ts';
+import { worldOn, credentialServerEnv } from '../support/world.ts';
 
 const FILE = 'test/fuzz/transport.fuzz.test.ts';
 
@@ -117,7 +117,7 @@ describe('fuzz: HTTP framing and headers on raw sockets', { timeout: 30 * 60_000
 
   before(async () => {
     server = await startTestServer({ env: credentialServerEnv });
-    const f = credentialFactory(server);
+    const f = worldOn(server);
     const admin = await f.user({ admin: true, tag: 'fuzz-transport' });
     apiKey = (await f.apiKey(admin, ['admin:all'])).key;
   });

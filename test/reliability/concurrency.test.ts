@@ -12,9 +12,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { Browser, csrfFrom, registerApp, signUp } from '../support/http.ts';
-import { browserJson } from '../support/api.ts';
-import { REDIRECT_URI, basicAuth, codeFlow, type RegisteredApp, type User } from '../support/oauth.ts';
+import { basicAuth, codeFlow, type RegisteredApp, type User } from '../support/oauth.ts';
 import { SOAK, lanes, sleep } from './helpers.ts';
+import { request, REDIRECT_URI } from '../support/world.ts';
 
 const CLIENTS = 200;
 const DURATION_MS = (SOAK ? 60 : 15) * 1000;
@@ -82,9 +82,11 @@ describe(`concurrency: ${CLIENTS} clients, mixed workload, ${DURATION_MS / 1000}
         await signUp(browser, address, PASSWORD);
         const me = (await server.built.services.accounts.authenticate(address, PASSWORD))!;
         const key = (await (
-          await browserJson(browser, 'POST', '/v2/api-keys', {
-            name: 'projects',
-            scopes: ['read:projects', 'write:projects'],
+          await request(browser, 'POST', '/v2/api-keys', {
+            body: {
+              name: 'projects',
+              scopes: ['read:projects', 'write:projects'],
+            },
           })
         ).json()) as { key: string };
         const service = await registerApp(browser, {
@@ -145,7 +147,7 @@ describe(`concurrency: ${CLIENTS} clients, mixed workload, ${DURATION_MS / 1000}
   async function call(
     op: string,
     expect: number[],
-    send: () => Promise<Response>,
+    send: () => Promise<Pick<Response, 'status' | 'text'>>,
   ): Promise<{ status: number; text: string }> {
     const started = performance.now();
     let status = 0;
@@ -198,7 +200,7 @@ describe(`concurrency: ${CLIENTS} clients, mixed workload, ${DURATION_MS / 1000}
       async () => {
         const dev = pick(devs);
         const res = await call('POST /v2/api-keys', [201], () =>
-          browserJson(dev.browser, 'POST', '/v2/api-keys', { name: `k-${++seq}`, scopes: ['read:users'] }),
+          request(dev.browser, 'POST', '/v2/api-keys', { body: { name: `k-${++seq}`, scopes: ['read:users'] } }),
         );
         if (res.status !== 201) return;
         const { id, key } = json(res.text) as { id: string; key: string };

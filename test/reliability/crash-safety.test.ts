@@ -14,12 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Browser, csrfFrom, registerApp, signUp } from '../support/http.ts';
-import { browserJson, signIn } from '../support/api.ts';
+import { signIn } from '../support/api.ts';
 import { basicAuth, type RegisteredApp } from '../support/oauth.ts';
 import { ROOMY_LIMITS } from '../support/server.ts';
 import { WebhookReceiver, eventOf } from '../support/webhook-receiver.ts';
 import { SOAK, sleep, waitFor } from './helpers.ts';
 import { spawnServer, type ServerProcess } from './server-process.ts';
+import { request } from '../support/world.ts';
 
 const CYCLES = SOAK ? 20 : 5;
 const LANES = 12;
@@ -83,7 +84,7 @@ describe(`crash safety: SIGKILL under write load, ${CYCLES} times`, { timeout: (
       if (res.status !== 303) throw new Error(`sign-up answered ${res.status}`);
       acked.accounts.push(email);
     } else if (kind === 'key') {
-      const res = await browserJson(owner, 'POST', '/v2/api-keys', { name: 'crash key', scopes: ['read:users'] });
+      const res = await request(owner, 'POST', '/v2/api-keys', { body: { name: 'crash key', scopes: ['read:users'] } });
       const text = await res.text();
       if (res.status !== 201) throw new Error(`key creation answered ${res.status}: ${text}`);
       acked.keys.push(JSON.parse(text) as { id: string; key: string });
@@ -110,7 +111,9 @@ describe(`crash safety: SIGKILL under write load, ${CYCLES} times`, { timeout: (
       redirect_uris: [],
       scopes: ['read:users'],
     });
-    const hook = await browserJson(owner, 'POST', '/v2/webhooks', { url: receiver.url(), events: ['api_key.created'] });
+    const hook = await request(owner, 'POST', '/v2/webhooks', {
+      body: { url: receiver.url(), events: ['api_key.created'] },
+    });
     assert.equal(hook.status, 201);
     endpointId = ((await hook.json()) as { id: string }).id;
 

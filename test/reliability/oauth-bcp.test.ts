@@ -10,19 +10,14 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { Browser, authorizeUrl, csrfFrom, formAction, registerApp, signUp } from '../support/http.ts';
-import { browserJson, signIn } from '../support/api.ts';
+import { signIn } from '../support/api.ts';
 import {
-  PASSWORD,
-  REDIRECT_URI,
   authorizeAs,
   basicAuth,
   codeFlow,
   introspect,
-  newUser,
   pkcePair,
-  postJson,
   token,
-  uniqueEmail,
   type RegisteredApp,
   type User,
 } from '../support/oauth.ts';
@@ -30,6 +25,7 @@ import { WebhookReceiver } from '../support/webhook-receiver.ts';
 import { mintSecret } from '../../src/shared/secrets.ts';
 import { postForms, source, viewTemplates } from './helpers.ts';
 import * as OTPAuth from 'otpauth';
+import { PASSWORD, REDIRECT_URI, worldOn, request, uniqueEmail } from '../support/world.ts';
 
 describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
   /** The server's clock runs with real time plus this offset (moved to pass the refresh grace). */
@@ -54,7 +50,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     });
     spa = await registerApp(dev, { name: 'SPA', type: 'spa', redirect_uris: [REDIRECT_URI], scopes: ['read:users'] });
     service = await registerApp(dev, { name: 'Service', type: 'service', redirect_uris: [], scopes: ['read:users'] });
-    user = await newUser(server);
+    user = await worldOn(server).user();
   });
   after(async () => {
     await server.dispose();
@@ -287,7 +283,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     const state = `s ${crypto.randomBytes(6).toString('base64')}&é"'<>/?=#+%20`;
     const ok = await authorizeAs(server, web, user, { state });
     assert.equal(ok.redirect.searchParams.get('state'), state);
-    const denied = await authorizeAs(server, web, await newUser(server), { state, decision: 'deny' });
+    const denied = await authorizeAs(server, web, await worldOn(server).user(), { state, decision: 'deny' });
     assert.equal(denied.redirect.searchParams.get('error'), 'access_denied');
     assert.equal(denied.redirect.searchParams.get('state'), state);
     const badScope = await authorizeRequest(web, { state, scope: 'delete:users' });
@@ -308,7 +304,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     assert.ok(ok.redirect.searchParams.get('code'));
     assert.equal(ok.redirect.searchParams.get('iss'), issuer);
 
-    const denied = await authorizeAs(server, web, await newUser(server), { decision: 'deny' });
+    const denied = await authorizeAs(server, web, await worldOn(server).user(), { decision: 'deny' });
     assert.equal(denied.redirect.searchParams.get('iss'), issuer);
     const errorRequests: { scope?: string; extra?: Record<string, string> }[] = [
       { scope: 'delete:users' },
@@ -358,12 +354,10 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
 
   // §4.3.1 (browser history / caches): token responses are never cached.
   it('§4.3 answers token requests with Cache-Control: no-store', async () => {
-    const res = await postJson(
-      server,
-      '/oauth/token',
-      { grant_type: 'client_credentials', scope: 'read:users' },
-      { Authorization: basicAuth(service) },
-    );
+    const res = await request(server, 'POST', '/oauth/token', {
+      body: { grant_type: 'client_credentials', scope: 'read:users' },
+      headers: { Authorization: basicAuth(service) },
+    });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('cache-control'), 'no-store');
   });
@@ -413,7 +407,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     );
     const loginHtml = await login.res.clone().text();
     pages.push(['interaction login', login.res]);
-    const someone = await newUser(server);
+    const someone = await worldOn(server).user();
     const consent = await browser.follow(
       await browser.postForm(formAction(loginHtml, '/login'), {
         _csrf: csrfFrom(loginHtml),
@@ -440,10 +434,10 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     await signUp(b, email, PASSWORD);
     const app = await registerApp(b, { name: 'CSRF app', redirect_uris: [REDIRECT_URI], scopes: ['read:users'] });
     const hook = (await (
-      await browserJson(b, 'POST', '/v2/webhooks', { url: receiver.url(), events: ['*'] })
+      await request(b, 'POST', '/v2/webhooks', { body: { url: receiver.url(), events: ['*'] } })
     ).json()) as { id: string };
     const key = (await (
-      await browserJson(b, 'POST', '/v2/api-keys', { name: 'k', scopes: ['read:users'] })
+      await request(b, 'POST', '/v2/api-keys', { body: { name: 'k', scopes: ['read:users'] } })
     ).json()) as { id: string };
     await server.built.webhookWorker.drain();
     await codeFlow(server, app, { email, password: PASSWORD }, { browser: b }); // an authorized app
@@ -521,7 +515,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       ),
     );
     const cLogin = await c.res.text();
-    const fresh = await newUser(server);
+    const fresh = await worldOn(server).user();
     const consentPage = await consentBrowser.follow(
       await consentBrowser.postForm(formAction(cLogin, '/login'), {
         _csrf: csrfFrom(cLogin),
@@ -583,7 +577,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     }
     // The refused posts changed nothing: still signed in, the key still active, the app still there.
     assert.equal((await b.get('/dashboard')).status, 200);
-    const keyNow = (await (await browserJson(b, 'GET', `/v2/api-keys/${key.id}`)).json()) as { status: string };
+    const keyNow = (await (await request(b, 'GET', `/v2/api-keys/${key.id}`)).json()) as { status: string };
     assert.equal(keyNow.status, 'active');
   });
 
@@ -592,17 +586,23 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     const { redirect } = await authorizeAs(server, web, user);
     const code = redirect.searchParams.get('code');
     const noSecret = [
-      postJson(server, '/oauth/token', {
-        grant_type: 'authorization_code',
-        code,
-        redirect_uri: REDIRECT_URI,
-        client_id: web.client_id,
+      request(server, 'POST', '/oauth/token', {
+        body: {
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: REDIRECT_URI,
+          client_id: web.client_id,
+        },
       }),
-      postJson(server, '/oauth/token', { grant_type: 'client_credentials', client_id: service.client_id }),
-      postJson(server, '/oauth/token', {
-        grant_type: 'client_credentials',
-        client_id: service.client_id,
-        client_secret: '',
+      request(server, 'POST', '/oauth/token', {
+        body: { grant_type: 'client_credentials', client_id: service.client_id },
+      }),
+      request(server, 'POST', '/oauth/token', {
+        body: {
+          grant_type: 'client_credentials',
+          client_id: service.client_id,
+          client_secret: '',
+        },
       }),
     ];
     for (const res of await Promise.all(noSecret)) {
@@ -611,12 +611,10 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       assert.equal(res.body['access_token'], undefined);
     }
     // HTTP Basic with an empty password is a malformed request (RFC 6749 §5.2 invalid_request).
-    const emptyBasic = await postJson(
-      server,
-      '/oauth/token',
-      { grant_type: 'client_credentials' },
-      { Authorization: `Basic ${Buffer.from(`${service.client_id}:`).toString('base64')}` },
-    );
+    const emptyBasic = await request(server, 'POST', '/oauth/token', {
+      body: { grant_type: 'client_credentials' },
+      headers: { Authorization: `Basic ${Buffer.from(`${service.client_id}:`).toString('base64')}` },
+    });
     assert.equal(emptyBasic.status, 400);
     assert.equal(emptyBasic.body['error'], 'invalid_request');
     assert.equal(emptyBasic.body['access_token'], undefined);
@@ -650,20 +648,16 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     const info = await introspect(server, web, tokens.access_token);
     assert.equal(info['aud'], server.config.API_RESOURCE);
     assert.equal(info['scope'], 'read:users');
-    const other = await postJson(
-      server,
-      '/oauth/token',
-      { grant_type: 'client_credentials', scope: 'read:users', resource: 'https://evil.example/api' },
-      { Authorization: basicAuth(service) },
-    );
+    const other = await request(server, 'POST', '/oauth/token', {
+      body: { grant_type: 'client_credentials', scope: 'read:users', resource: 'https://evil.example/api' },
+      headers: { Authorization: basicAuth(service) },
+    });
     assert.equal(other.status, 400);
     assert.equal(other.body['error'], 'invalid_target');
-    const wider = await postJson(
-      server,
-      '/oauth/token',
-      { grant_type: 'client_credentials', scope: 'read:users write:users' },
-      { Authorization: basicAuth(service) },
-    );
+    const wider = await request(server, 'POST', '/oauth/token', {
+      body: { grant_type: 'client_credentials', scope: 'read:users write:users' },
+      headers: { Authorization: basicAuth(service) },
+    });
     assert.equal(wider.body['error'], 'invalid_scope');
   });
 
@@ -682,7 +676,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       ),
     );
     const loginHtml = await start.res.text();
-    const someone = await newUser(server);
+    const someone = await worldOn(server).user();
     const login = await browser.postForm(formAction(loginHtml, '/login'), {
       _csrf: csrfFrom(loginHtml),
       email: someone.email,
@@ -729,12 +723,10 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     });
     assert.ok(res.status === 400 || res.status === 422, `status ${res.status}`);
     await res.arrayBuffer();
-    const cc = await postJson(
-      server,
-      '/oauth/token',
-      { grant_type: 'client_credentials', scope: 'read:users' },
-      { Authorization: basicAuth(service) },
-    );
+    const cc = await request(server, 'POST', '/oauth/token', {
+      body: { grant_type: 'client_credentials', scope: 'read:users' },
+      headers: { Authorization: basicAuth(service) },
+    });
     const info = await introspect(server, service, cc.body['access_token'] as string);
     assert.equal(info['active'], true);
     assert.equal(info['sub'], undefined);
@@ -748,10 +740,12 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
   // §4.13: behind no proxy we trust, forwarded headers are ignored (the caller's real address counts).
   it('§4.13 ignores X-Forwarded-For unless TRUST_PROXY is set', async () => {
     assert.equal(server.config.TRUST_PROXY, 0);
-    const created = await browserJson(dev, 'POST', '/v2/api-keys', {
-      name: 'allowlisted',
-      scopes: ['read:users'],
-      allowed_ips: ['203.0.113.7'],
+    const created = await request(dev, 'POST', '/v2/api-keys', {
+      body: {
+        name: 'allowlisted',
+        scopes: ['read:users'],
+        allowed_ips: ['203.0.113.7'],
+      },
     });
     const { key } = (await created.json()) as { key: string };
     const res = await fetch(`${server.url}/v2/auth/test`, {
@@ -790,16 +784,14 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     }
 
     const lastCharOff = (s: string) => s.slice(0, -1) + (s.endsWith('A') ? 'B' : 'A');
-    const cc = await postJson(
-      server,
-      '/oauth/token',
-      { grant_type: 'client_credentials' },
-      { Authorization: basicAuth({ ...service, client_secret: lastCharOff(service.client_secret!) }) },
-    );
+    const cc = await request(server, 'POST', '/oauth/token', {
+      body: { grant_type: 'client_credentials' },
+      headers: { Authorization: basicAuth({ ...service, client_secret: lastCharOff(service.client_secret!) }) },
+    });
     assert.equal(cc.status, 401);
     assert.equal(cc.body['error'], 'invalid_client');
     const { key } = (await (
-      await browserJson(dev, 'POST', '/v2/api-keys', { name: 'near-miss', scopes: ['read:users'] })
+      await request(dev, 'POST', '/v2/api-keys', { body: { name: 'near-miss', scopes: ['read:users'] } })
     ).json()) as { key: string };
     // Same id, a different secret with a valid checksum: passes the shape check, fails the hash.
     const sameId = mintSecret(key.split('_').slice(0, 2).join('_'));

@@ -14,23 +14,13 @@ import * as OTPAuth from 'otpauth';
 import { SignJWT, importJWK, type JWK } from 'jose';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { Browser, authorize, authorizeUrl, csrfFrom, registerApp, signUp } from '../support/http.ts';
-import { browserJson, signIn } from '../support/api.ts';
-import { credentialFactory, credentialServerEnv, TEST_JWT_SECRET } from '../support/credentials.ts';
-import {
-  REDIRECT_URI,
-  basicAuth,
-  introspect,
-  pkcePair,
-  postJson,
-  revoke,
-  token,
-  uniqueEmail,
-  type RegisteredApp,
-} from '../support/oauth.ts';
+import { signIn } from '../support/api.ts';
+import { basicAuth, introspect, pkcePair, revoke, token, type RegisteredApp } from '../support/oauth.ts';
 import { sql } from 'kysely';
 import { dumpDatabase, sqliteFileOf, type DumpedValue } from '../support/db-dump.ts';
 import { WebhookReceiver, standardAccepts, seedAccepts } from '../support/webhook-receiver.ts';
 import { sessionPrincipal } from '../../src/domain/principal.ts';
+import { worldOn, credentialServerEnv, TEST_JWT_SECRET, REDIRECT_URI, request, uniqueEmail } from '../support/world.ts';
 
 /** Every secret the run saw, by label, with the variants a careless store might hold. */
 class SecretLog {
@@ -176,7 +166,7 @@ describe('secrets at rest after a run of every flow', () => {
       scopes: ['read:users', 'write:projects'],
     });
     secrets.add('web client secret (first)', webApp.client_secret);
-    const rotated = await browserJson(dev, 'POST', `/oauth/applications/${webApp.client_id}/secret`);
+    const rotated = await request(dev, 'POST', `/oauth/applications/${webApp.client_id}/secret`);
     assert.equal(rotated.status, 200);
     webApp = {
       client_id: webApp.client_id,
@@ -200,11 +190,11 @@ describe('secrets at rest after a run of every flow', () => {
     secrets.add('service client secret', service.client_secret);
 
     // A webhook endpoint, its secret rotated, then deliveries (the key events below).
-    const hook = await browserJson(dev, 'POST', '/v2/webhooks', { url: receiver.url(), events: ['*'] });
+    const hook = await request(dev, 'POST', '/v2/webhooks', { body: { url: receiver.url(), events: ['*'] } });
     assert.equal(hook.status, 201);
     const endpoint = (await hook.json()) as { id: string; secret: string };
     secrets.add('webhook secret (first)', endpoint.secret);
-    const hookRotated = await browserJson(dev, 'POST', `/v2/webhooks/${endpoint.id}/secret`);
+    const hookRotated = await request(dev, 'POST', `/v2/webhooks/${endpoint.id}/secret`);
     const webhookSecret = secrets.add(
       'webhook secret (rotated)',
       ((await hookRotated.json()) as { secret: string }).secret,
@@ -212,10 +202,10 @@ describe('secrets at rest after a run of every flow', () => {
 
     // API keys: created from the API and from the dashboard form, one rotated; each used.
     const created = (await (
-      await browserJson(dev, 'POST', '/v2/api-keys', { name: 'api', scopes: ['read:users', 'write:projects'] })
+      await request(dev, 'POST', '/v2/api-keys', { body: { name: 'api', scopes: ['read:users', 'write:projects'] } })
     ).json()) as { id: string; key: string };
     secrets.add('API key (API)', created.key);
-    const rotatedKey = (await (await browserJson(dev, 'POST', `/v2/api-keys/${created.id}/rotate`)).json()) as {
+    const rotatedKey = (await (await request(dev, 'POST', `/v2/api-keys/${created.id}/rotate`)).json()) as {
       key: string;
     };
     apiKey = secrets.add('API key (rotated)', rotatedKey.key);
@@ -298,20 +288,16 @@ describe('secrets at rest after a run of every flow', () => {
     secrets.cookies('carol OAuth (spa)', person);
 
     // Client credentials, with the rotated secret in HTTP Basic.
-    const cc = await postJson(
-      server,
-      '/oauth/token',
-      { grant_type: 'client_credentials', scope: 'read:users' },
-      { Authorization: basicAuth(service) },
-    );
+    const cc = await request(server, 'POST', '/oauth/token', {
+      body: { grant_type: 'client_credentials', scope: 'read:users' },
+      headers: { Authorization: basicAuth(service) },
+    });
     assert.equal(cc.status, 200);
     secrets.add('client_credentials token', cc.body['access_token']);
-    const ccWeb = await postJson(
-      server,
-      '/oauth/token',
-      { grant_type: 'client_credentials', scope: 'read:users' },
-      { Authorization: basicAuth(webApp) },
-    );
+    const ccWeb = await request(server, 'POST', '/oauth/token', {
+      body: { grant_type: 'client_credentials', scope: 'read:users' },
+      headers: { Authorization: basicAuth(webApp) },
+    });
     assert.equal(
       ccWeb.body['error'],
       'invalid_request',
@@ -319,10 +305,7 @@ describe('secrets at rest after a run of every flow', () => {
     );
 
     // A shared-secret JWT, signed as documented.
-    const jwt = secrets.add(
-      'shared-secret JWT',
-      credentialFactory(server).jwt({ sub: userId, scopes: ['read:users'] }),
-    );
+    const jwt = secrets.add('shared-secret JWT', worldOn(server).jwt({ sub: userId, scopes: ['read:users'] }));
     const jwtRes = await fetch(`${server.url}/v2/auth/test`, { headers: { Authorization: `Bearer ${jwt}` } });
     assert.equal(jwtRes.status, 200);
     await jwtRes.arrayBuffer();

@@ -6,8 +6,8 @@
 import crypto from 'node:crypto';
 import { freePort, spawnServer, type ServerProcess } from '../reliability/server-process.ts';
 import { ROOMY_LIMITS } from '../support/server.ts';
-import { TEST_JWT_SECRET } from '../support/credentials.ts';
 import { sleep } from '../reliability/helpers.ts';
+import { TEST_JWT_SECRET } from '../support/world.ts';
 
 export interface InstanceSpec {
   /** Settings of this instance only, on top of the shared ones. */

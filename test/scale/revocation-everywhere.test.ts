@@ -6,7 +6,6 @@ import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { createTestDatabase, testBackend, type TestDatabase } from '../support/database.ts';
 import { Browser, authorize, registerApp, signUp } from '../support/http.ts';
-import { TEST_JWT_SECRET } from '../support/credentials.ts';
 import type { ServerProcess } from '../reliability/server-process.ts';
 import {
   assertRefusedWithinOneSecond,
@@ -15,6 +14,7 @@ import {
   type InstanceSpec,
   type Probe,
 } from './instances.ts';
+import { request, TEST_JWT_SECRET, uniqueEmail } from '../support/world.ts';
 
 // Revocation on one instance holds on every other within 1 s: each instance caches what it checked
 // for CREDENTIAL_CACHE_TTL (10 s), so the change has to reach them. Real processes on one database:
@@ -39,7 +39,6 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
   let database: TestDatabase;
   let instances: ServerProcess[] = [];
   let a: ServerProcess;
-  let counter = 0;
 
   const nameOf = (url: string) => specs[instances.findIndex((s) => s.url === url)]!.name;
   /** One probe per instance (all but A unless `withA`) and per check, each polled on its own. */
@@ -64,17 +63,14 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
 
   /** Someone signed up on A, with the dashboard session in `browser`. */
   async function person(tag: string) {
-    const email = `${tag}-${++counter}-${Date.now().toString(36)}@example.com`;
+    const email = uniqueEmail(tag);
     const browser = new Browser(a.url);
     await signUp(browser, email, PASSWORD);
     return { email, browser };
   }
 
-  const authTest = async (url: string, token: string) => {
-    const res = await fetch(`${url}/v2/auth/test`, { headers: { Authorization: `Bearer ${token}` } });
-    await res.arrayBuffer();
-    return res.status;
-  };
+  const authTest = async (url: string, token: string) =>
+    (await request({ url }, 'GET', '/v2/auth/test', { bearer: token })).status;
 
   async function acceptedEverywhere(...tokens: string[]) {
     for (const s of instances)

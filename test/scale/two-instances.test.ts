@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { createTestDatabase, testBackend } from '../support/database.ts';
-import { api, credentialFactory, credentialServerEnv } from '../support/credentials.ts';
+import { request, worldOn, credentialServerEnv } from '../support/world.ts';
 import { Browser, authorize, registerApp, signUp } from '../support/http.ts';
 import { WebhookReceiver } from '../support/webhook-receiver.ts';
 
@@ -87,7 +87,7 @@ describe(`two instances on one ${testBackend} database`, () => {
         body: new URLSearchParams({ token: tokens.access_token }),
       });
       assert.equal(((await introspected.json()) as { active: boolean }).active, true);
-      assert.equal((await api(b, 'GET', '/v2/auth/test', tokens.access_token)).status, 200);
+      assert.equal((await request(b, 'GET', '/v2/auth/test', { bearer: tokens.access_token })).status, 200);
       const refreshed = await fetch(`${b.url}/oauth/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic },
@@ -127,17 +127,17 @@ describe(`two instances on one ${testBackend} database`, () => {
       ? 'share rate-limit counters'
       : 'keep rate-limit counters per process on SQLite (shared ones need PostgreSQL)',
     async () => {
-      const make = credentialFactory(a);
+      const make = worldOn(a);
       const token = make.jwt({ sub: 'two-instance-burst', scopes: [] });
       const statuses = [];
-      for (const s of [a, b, a, b]) statuses.push((await api(s, 'GET', '/v2/auth/test', token)).status);
+      for (const s of [a, b, a, b]) statuses.push((await request(s, 'GET', '/v2/auth/test', { bearer: token })).status);
       // Burst 3 per second per token: the fourth request, on either instance, is over it when shared.
       assert.deepEqual(statuses, testBackend === 'postgres' ? [200, 200, 200, 429] : [200, 200, 200, 200]);
     },
   );
 
   it('deliver each webhook event once although both run workers', async () => {
-    const make = credentialFactory(a);
+    const make = worldOn(a);
     const owner = await make.user();
     const res = await owner.browser.postJson('/v2/webhooks', { url: receiver.url(), events: ['api_key.created'] });
     assert.equal(res.status, 201);

@@ -5,23 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  api,
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../support/credentials.ts';
-import { browserJson, expectApiError, signIn } from '../support/api.ts';
+import { expectApiError, signIn } from '../support/api.ts';
 import { Browser, registerApp } from '../support/http.ts';
-import { basicAuth, postJson, token as tokenRequest } from '../support/oauth.ts';
+import { basicAuth, token as tokenRequest } from '../support/oauth.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { startWorld, worldOn, credentialServerEnv, type World, type TestUser, request } from '../support/world.ts';
 
 const NEW_PASSWORD = 'the attacker chose this one';
 
 /** /v2/auth/test as the credential sees itself. */
 async function selfTest(server: TestServer, token: string) {
-  return api(server, 'GET', '/v2/auth/test', token);
+  return request(server, 'GET', '/v2/auth/test', { bearer: token });
 }
 
 async function clientCredentials(
@@ -34,11 +28,11 @@ async function clientCredentials(
 
 describe('attacks: one principal, current rights', () => {
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
 
   before(async () => {
-    server = await startTestServer({ env: credentialServerEnv });
-    make = credentialFactory(server);
+    make = await startWorld();
+    server = make.server;
   });
   after(() => server.dispose());
 
@@ -64,8 +58,8 @@ describe('attacks: one principal, current rights', () => {
             body: JSON.stringify({ email: `owned-${victim.id}@evil.example` }),
           }),
         ]),
-        browserJson(victim.browser, 'PATCH', '/v2/users/me', { password: NEW_PASSWORD }),
-        browserJson(victim.browser, 'PATCH', '/v2/users/me', { email: `owned2-${victim.id}@evil.example` }),
+        request(victim.browser, 'PATCH', '/v2/users/me', { body: { password: NEW_PASSWORD } }),
+        request(victim.browser, 'PATCH', '/v2/users/me', { body: { email: `owned2-${victim.id}@evil.example` } }),
       ];
       const answers = await Promise.all(attempts);
       for (const [i, res] of answers.entries()) {
@@ -79,10 +73,10 @@ describe('attacks: one principal, current rights', () => {
         'the new password does not sign in',
       );
       assert.equal((await signIn(new Browser(server.url), victim.email, victim.password)).status, 303);
-      const me = await api(server, 'GET', '/v2/users/me', key.key);
+      const me = await request(server, 'GET', '/v2/users/me', { bearer: key.key });
       assert.equal(me.body!['email'], victim.email);
       // A profile change still works with the same credential.
-      const renamed = await api(server, 'PATCH', '/v2/users/me', key.key, { name: 'Still me' });
+      const renamed = await request(server, 'PATCH', '/v2/users/me', { bearer: key.key, body: { name: 'Still me' } });
       assert.equal(renamed.status, 200);
       assert.equal(renamed.body!['name'], 'Still me');
     });
@@ -135,15 +129,15 @@ describe('attacks: one principal, current rights', () => {
         ),
       );
       for (const res of answers) await expectApiError(res, 403, 'FORBIDDEN', { message: /write:users/ });
-      const apps = await api(
-        server,
-        'GET',
-        '/oauth/applications',
-        (await make.apiKey(alice, ['read:applications'])).key,
-      );
+      const apps = await request(server, 'GET', '/oauth/applications', {
+        bearer: (await make.apiKey(alice, ['read:applications'])).key,
+      });
       assert.deepEqual(apps.body!['data'], [], 'nothing was registered');
       // Within what the key holds, registration still works.
-      const ok = await api(server, 'POST', '/oauth/applications', key.key, { ...body, scopes: ['write:applications'] });
+      const ok = await request(server, 'POST', '/oauth/applications', {
+        bearer: key.key,
+        body: { ...body, scopes: ['write:applications'] },
+      });
       assert.equal(ok.status, 201, JSON.stringify(ok.body));
     });
 
@@ -177,7 +171,10 @@ describe('attacks: one principal, current rights', () => {
       assert.deepEqual(now.redirect_uris, ['https://client.example/cb']);
       assert.deepEqual(now.scopes, ['read:users', 'write:users']);
       // The old secret still works: it was not rotated.
-      const cc = await postJson(server, '/oauth/introspect', { token: 'x' }, { Authorization: basicAuth(app) });
+      const cc = await request(server, 'POST', '/oauth/introspect', {
+        body: { token: 'x' },
+        headers: { Authorization: basicAuth(app) },
+      });
       assert.equal(cc.status, 200);
       // A rename needs no more than write:applications.
       const rename = await send('PATCH', path, { name: 'Renamed' });
@@ -193,18 +190,24 @@ describe('attacks: one principal, current rights', () => {
       ]);
       const huge = { name: 'flood', scopes: ['read:users'], rate_limit: { hourly: 100_000_000, burst: 1_000_000 } };
       const [cookie, ownKey] = await Promise.all([
-        browserJson(alice.browser, 'POST', '/v2/api-keys', huge),
-        (async () => api(server, 'POST', '/v2/api-keys', (await make.apiKey(alice, ['read:users'])).key, huge))(),
+        request(alice.browser, 'POST', '/v2/api-keys', { body: huge }),
+        (async () =>
+          request(server, 'POST', '/v2/api-keys', {
+            bearer: (await make.apiKey(alice, ['read:users'])).key,
+            body: huge,
+          }))(),
       ]);
       await expectApiError(cookie, 403, 'FORBIDDEN', { message: /rate limit/i });
       assert.equal(ownKey.status, 403); // a plain key may not manage keys at all
-      const modest = await browserJson(alice.browser, 'POST', '/v2/api-keys', {
-        ...huge,
-        rate_limit: { hourly: 10, burst: 1 },
+      const modest = await request(alice.browser, 'POST', '/v2/api-keys', {
+        body: {
+          ...huge,
+          rate_limit: { hourly: 10, burst: 1 },
+        },
       });
       assert.equal(modest.status, 201, await modest.text());
       const adminKey = (await make.apiKey(admin, ['admin:all'])).key;
-      const raised = await api(server, 'POST', '/v2/api-keys', adminKey, huge);
+      const raised = await request(server, 'POST', '/v2/api-keys', { bearer: adminKey, body: huge });
       assert.equal(raised.status, 201, JSON.stringify(raised.body));
     });
   });
@@ -227,7 +230,10 @@ describe('attacks: one principal, current rights', () => {
         assert.deepEqual((await selfTest(server, t)).body!['scopes'], ['admin:all']);
       }
 
-      const demote = await api(server, 'PATCH', `/v2/users/${demoted.id}`, otherKey, { is_admin: false });
+      const demote = await request(server, 'PATCH', `/v2/users/${demoted.id}`, {
+        bearer: otherKey,
+        body: { is_admin: false },
+      });
       assert.equal(demote.status, 200, JSON.stringify(demote.body));
       assert.equal(demote.body!['is_admin'], false);
 
@@ -235,8 +241,12 @@ describe('attacks: one principal, current rights', () => {
       const bearers = [oauth.access_token, service.access_token, jwt];
       const [tests, promotions, lists] = await Promise.all([
         Promise.all(bearers.map((t) => selfTest(server, t))),
-        Promise.all(bearers.map((t) => api(server, 'PATCH', `/v2/users/${demoted.id}`, t, { is_admin: true }))),
-        Promise.all(bearers.map((t) => api(server, 'GET', `/v2/users/${other.id}`, t))),
+        Promise.all(
+          bearers.map((t) =>
+            request(server, 'PATCH', `/v2/users/${demoted.id}`, { bearer: t, body: { is_admin: true } }),
+          ),
+        ),
+        Promise.all(bearers.map((t) => request(server, 'GET', `/v2/users/${other.id}`, { bearer: t }))),
       ]);
       for (const [i, res] of tests.entries()) {
         // The OAuth grant carrying admin:all was revoked; the others hold what the account may hold now.
@@ -266,9 +276,12 @@ describe('attacks: one principal, current rights', () => {
         assert.deepEqual((await selfTest(server, String(fresh.body['access_token']))).body!['scopes'], []);
       }
       // The dashboard cookie cannot re-promote either; the account is still not an admin.
-      const cookie = await browserJson(demoted.browser, 'PATCH', '/v2/users/me', { is_admin: true });
+      const cookie = await request(demoted.browser, 'PATCH', '/v2/users/me', { body: { is_admin: true } });
       assert.equal(cookie.status, 403);
-      assert.equal((await api(server, 'GET', `/v2/users/${demoted.id}`, otherKey)).body!['is_admin'], false);
+      assert.equal(
+        (await request(server, 'GET', `/v2/users/${demoted.id}`, { bearer: otherKey })).body!['is_admin'],
+        false,
+      );
     });
   });
 
@@ -291,19 +304,19 @@ describe('attacks: one principal, current rights', () => {
       });
       for (const t of [user.access_token, svc.access_token]) assert.equal((await selfTest(server, t)).status, 200);
       const deleted = await Promise.all([
-        browserJson(dev.browser, 'DELETE', `/oauth/applications/${svc.app.client_id}`),
-        api(
-          server,
-          'DELETE',
-          `/oauth/applications/${user.app.client_id}`,
-          (await make.apiKey(admin, ['admin:all'])).key,
-        ),
+        request(dev.browser, 'DELETE', `/oauth/applications/${svc.app.client_id}`),
+        request(server, 'DELETE', `/oauth/applications/${user.app.client_id}`, {
+          bearer: (await make.apiKey(admin, ['admin:all'])).key,
+        }),
       ]);
       for (const res of deleted) assert.equal(res.status, 204);
       for (const t of [user.access_token, svc.access_token]) {
         const [res, intro] = await Promise.all([
           selfTest(server, t),
-          postJson(server, '/oauth/introspect', { token: t }, { Authorization: basicAuth(rs) }),
+          request(server, 'POST', '/oauth/introspect', {
+            body: { token: t },
+            headers: { Authorization: basicAuth(rs) },
+          }),
         ]);
         assert.equal(res.status, 401, JSON.stringify(res.body));
         assert.deepEqual(intro.body, { active: false });
@@ -314,7 +327,7 @@ describe('attacks: one principal, current rights', () => {
 
 describe('attacks with JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
   let admin: TestUser;
   let rs: { client_id: string; client_secret?: string };
   /** A second instance on the same database (as behind a load balancer), for "whatever instance issued it". */
@@ -328,7 +341,7 @@ describe('attacks with JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
       database: server.database,
       env: { ...env, ISSUER: server.config.ISSUER },
     });
-    make = credentialFactory(server);
+    make = worldOn(server);
     admin = await make.user({ admin: true, tag: 'jwt-admin' });
     rs = await registerApp(admin.browser, {
       name: 'Resource server',
@@ -343,7 +356,7 @@ describe('attacks with JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
   });
 
   const introspect = (t: string) =>
-    postJson(server, '/oauth/introspect', { token: t }, { Authorization: basicAuth(rs) });
+    request(server, 'POST', '/oauth/introspect', { body: { token: t }, headers: { Authorization: basicAuth(rs) } });
 
   it("a revoked grant's JWT access token answers 401 at /v2 and introspects inactive", async () => {
     const person = await make.user({ tag: 'jwt-consent' });
@@ -351,7 +364,7 @@ describe('attacks with JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
     assert.equal(at.split('.').length, 3, 'a JWT access token');
     assert.equal((await selfTest(server, at)).status, 200);
     assert.equal((await introspect(at)).body['active'], true);
-    const revoked = await browserJson(person.browser, 'DELETE', `/v2/consents/${app.client_id}`);
+    const revoked = await request(person.browser, 'DELETE', `/v2/consents/${app.client_id}`);
     assert.equal(revoked.status, 204);
     const [res, intro] = await Promise.all([selfTest(server, at), introspect(at)]);
     assert.equal(res.status, 401, JSON.stringify(res.body));
@@ -367,8 +380,8 @@ describe('attacks with JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
     for (const t of [user.access_token, svc.access_token]) assert.equal((await selfTest(server, t)).status, 200);
     const adminKey = (await make.apiKey(admin, ['admin:all'])).key;
     await Promise.all([
-      api(server, 'DELETE', `/oauth/applications/${svc.app.client_id}`, adminKey),
-      api(server, 'DELETE', `/oauth/applications/${user.app.client_id}`, adminKey),
+      request(server, 'DELETE', `/oauth/applications/${svc.app.client_id}`, { bearer: adminKey }),
+      request(server, 'DELETE', `/oauth/applications/${user.app.client_id}`, { bearer: adminKey }),
     ]);
     for (const t of [user.access_token, svc.access_token]) {
       const [res, intro] = await Promise.all([selfTest(server, t), introspect(t)]);
@@ -380,11 +393,14 @@ describe('attacks with JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
   it("another instance that never saw them refuses a deleted application's JWT access tokens, and issues it none", async () => {
     const dev = await make.user({ tag: 'jwt-other' });
     const svc = await make.serviceToken(dev, ['read:users']);
-    const deleted = await browserJson(dev.browser, 'DELETE', `/oauth/applications/${svc.app.client_id}`);
+    const deleted = await request(dev.browser, 'DELETE', `/oauth/applications/${svc.app.client_id}`);
     assert.equal(deleted.status, 204);
     const [res, intro, issued] = await Promise.all([
       selfTest(other, svc.access_token),
-      postJson(other, '/oauth/introspect', { token: svc.access_token }, { Authorization: basicAuth(rs) }),
+      request(other, 'POST', '/oauth/introspect', {
+        body: { token: svc.access_token },
+        headers: { Authorization: basicAuth(rs) },
+      }),
       clientCredentials(other, svc.app),
     ]);
     assert.equal(res.status, 401, JSON.stringify(res.body));

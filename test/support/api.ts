@@ -1,24 +1,9 @@
 /**
- * Helpers for Latchkey's own JSON APIs (/oauth/applications, /v2): requests as a signed-in browser
- * and assertions on the documented error model `{"error":{"code","message"[,"field"]}}`.
+ * Helpers for Latchkey's own JSON APIs (/oauth/applications, /v2): signing a browser in, and
+ * assertions on the documented error model `{"error":{"code","message"[,"field"]}}`.
  */
 import assert from 'node:assert/strict';
 import { type Browser, csrfFrom } from './http.ts';
-
-/** A JSON request from a signed-in browser (its session cookie), e.g. PATCH or DELETE. */
-export function browserJson(
-  browser: Browser,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<Response> {
-  return browser.request(path, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-  });
-}
 
 /** Signs in through the real /login form; resolves to the POST's response (303 on success). */
 export async function signIn(browser: Browser, email: string, password: string, returnTo?: string): Promise<Response> {
@@ -36,7 +21,7 @@ export interface ApiErrorBody {
  * content type, and no stack trace. Returns the body for further checks.
  */
 export async function expectApiError(
-  res: Response,
+  res: Pick<Response, 'status' | 'headers' | 'text'>,
   status: number,
   code: string,
   expect: { field?: string; message?: string | RegExp } = {},

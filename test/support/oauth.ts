@@ -5,31 +5,14 @@
  */
 import crypto from 'node:crypto';
 import type { TestServer } from './server.ts';
-import { Browser, authorize, csrfFrom, registerApp, signUp, type AuthorizeOptions } from './http.ts';
+import { Browser, authorize, csrfFrom, type AuthorizeOptions } from './http.ts';
+import { REDIRECT_URI, request, worldOn, type JsonAnswer, type RegisteredApp } from './world.ts';
 
-export const PASSWORD = 'correct horse battery';
-export const REDIRECT_URI = 'https://myapp.com/callback';
-
-let counter = 0;
-/** A unique email per call, so tests sharing a server never collide. */
-export const uniqueEmail = (label = 'user') =>
-  `${label}-${++counter}-${crypto.randomBytes(3).toString('hex')}@example.com`;
-
-export interface RegisteredApp {
-  client_id: string;
-  client_secret?: string;
-}
+export type { RegisteredApp };
 
 export interface User {
   email: string;
   password: string;
-}
-
-/** Signs up a user through the real form, then forgets the browser (the next flow must log in). */
-export async function newUser(server: TestServer, label = 'user'): Promise<User> {
-  const email = uniqueEmail(label);
-  await signUp(new Browser(server.url), email, PASSWORD);
-  return { email, password: PASSWORD };
 }
 
 /** Signs a browser in to the dashboard through the real /login form. */
@@ -45,18 +28,9 @@ export async function newApp(
   body: { scopes: string[]; type?: string; redirect_uris?: string[]; name?: string },
   developer?: Browser,
 ): Promise<RegisteredApp> {
-  let browser = developer;
-  if (!browser) {
-    browser = new Browser(server.url);
-    await signUp(browser, uniqueEmail('dev'), PASSWORD);
-  }
-  const usesRedirects = !body.type || ['web', 'spa', 'native'].includes(body.type);
-  return registerApp(browser, {
-    name: body.name ?? 'Test Application',
-    redirect_uris: body.redirect_uris ?? (usesRedirects ? [REDIRECT_URI] : []),
-    scopes: body.scopes,
-    ...(body.type ? { type: body.type } : {}),
-  });
+  const world = worldOn(server);
+  const owner = developer ? { browser: developer } : await world.user({ tag: 'dev' });
+  return world.app(owner, body);
 }
 
 /** An RFC 7636 verifier and its S256 challenge. */
@@ -68,37 +42,16 @@ export function pkcePair(): { verifier: string; challenge: string } {
 export const basicAuth = (app: RegisteredApp) =>
   `Basic ${Buffer.from(`${app.client_id}:${app.client_secret ?? ''}`).toString('base64')}`;
 
-export interface JsonResponse {
-  status: number;
-  headers: Headers;
-  body: Record<string, unknown>;
-}
+/** What the token, introspection and revocation helpers answer (the one JSON client's answer). */
+export type JsonResponse = JsonAnswer;
 
-/** POSTs a JSON body (or a raw string, sent as is with the JSON content type). */
-export async function postJson(
-  server: TestServer,
-  path: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<JsonResponse> {
-  const res = await fetch(`${server.url}${path}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new Error(`expected JSON from ${path}, got ${res.status}: ${text.slice(0, 300)}`);
-  }
-  return { status: res.status, headers: res.headers, body: parsed };
-}
+/** POSTs a JSON body to `path` on the server, as an anonymous client (or with `headers`). */
+const post = (server: TestServer, path: string, body: unknown, headers: Record<string, string> = {}) =>
+  request(server, 'POST', path, { body, headers });
 
 /** The token endpoint with the documented JSON body; the client secret (if any) goes in the body. */
 export function token(server: TestServer, app: RegisteredApp, body: Record<string, unknown>): Promise<JsonResponse> {
-  return postJson(server, '/oauth/token', {
+  return post(server, '/oauth/token', {
     client_id: app.client_id,
     ...(app.client_secret ? { client_secret: app.client_secret } : {}),
     ...body,
@@ -125,19 +78,14 @@ export async function introspect(
   as: RegisteredApp,
   tokenValue: string,
 ): Promise<Record<string, unknown>> {
-  const res = await postJson(server, '/oauth/introspect', { token: tokenValue }, { Authorization: basicAuth(as) });
+  const res = await post(server, '/oauth/introspect', { token: tokenValue }, { Authorization: basicAuth(as) });
   if (res.status !== 200) throw new Error(`introspection failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
 
 /** RFC 7009 revocation authenticated as `as` (HTTP Basic); answers 200 with an empty body. */
 export async function revoke(server: TestServer, as: RegisteredApp, tokenValue: string): Promise<number> {
-  const res = await fetch(`${server.url}/oauth/revoke`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: basicAuth(as) },
-    body: JSON.stringify({ token: tokenValue }),
-  });
-  await res.arrayBuffer();
+  const res = await post(server, '/oauth/revoke', { token: tokenValue }, { Authorization: basicAuth(as) });
   return res.status;
 }
 

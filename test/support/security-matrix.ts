@@ -27,14 +27,7 @@ import { ADMIN_SCOPE, ALL_API_SCOPES } from '../../src/domain/scopes.ts';
 import { mintApiKey } from '../../src/features/api-keys/key-format.ts';
 import { sessionPrincipal } from '../../src/domain/principal.ts';
 import { mintSecret } from '../../src/shared/secrets.ts';
-import {
-  api,
-  credentialFactory,
-  credentialServerEnv,
-  TEST_JWT_SECRET,
-  type CredentialFactory,
-  type TestUser,
-} from './credentials.ts';
+import { credentialServerEnv, request, TEST_JWT_SECRET, worldOn, type TestUser, type World } from './world.ts';
 import { Browser, authorize, csrfFrom, registerApp } from './http.ts';
 import { startTestServer, type TestServer } from './server.ts';
 import { listApiRoutes, tagsCoveredBy, type ApiRoute } from './api-routes.ts';
@@ -162,7 +155,7 @@ const REDIRECT_URI = 'https://client.example/callback';
 
 export interface MatrixEnv {
   server: TestServer;
-  make: CredentialFactory;
+  make: World;
   /** An ordinary account: the default caller. */
   alice: TestUser;
   /** Another ordinary account: the owner of "another user's" resources. */
@@ -191,7 +184,7 @@ export interface MatrixEnv {
   withClockAdvanced<T>(ms: number, fn: () => Promise<T>): Promise<T>;
   send(req: Parameters<typeof send>[1]): Promise<MatrixResponse>;
   /** The `api()` helper, bound to this server. */
-  api(method: string, path: string, token?: string, body?: unknown): ReturnType<typeof api>;
+  api(method: string, path: string, token?: string, body?: unknown): ReturnType<typeof request>;
 }
 
 /**
@@ -216,7 +209,7 @@ export async function createMatrixEnv(
     env: { ...MATRIX_SERVER_ENV, ...opts.env },
     now: () => Date.now() + clock.offset,
   });
-  const make = credentialFactory(server);
+  const make = worldOn(server);
   const [alice, bob, admin] = await Promise.all([
     make.user({ tag: 'alice' }),
     make.user({ tag: 'bob' }),
@@ -399,7 +392,7 @@ export async function createMatrixEnv(
       }
     },
     send: (req) => send(server, req),
-    api: (method, path, t, body) => api(server, method, path, t, body),
+    api: (method, path, t, body) => request(server, method, path, { bearer: t, body }),
     dispose: () => server.dispose(),
   };
 }

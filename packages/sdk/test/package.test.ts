@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import { credentialFactory } from '../../../test/support/credentials.ts';
+import { worldOn } from '../../../test/support/world.ts';
 
 const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REPO_ROOT = path.resolve(PACKAGE_DIR, '../..');
@@ -150,7 +150,7 @@ describe('@latchkey/sdk, installed from its tarball into an empty project', () =
     };
     const startServer = async () => {
       server = await startTestServer();
-      const make = credentialFactory(server);
+      const make = worldOn(server);
       ({ key } = await make.apiKey(await make.user(), ['read:users']));
     };
     await Promise.all([packAndInstall(), startServer()]);

@@ -4,12 +4,7 @@ import fs from 'node:fs';
 import { APIClient, APIError, SDK_VERSION } from '../src/index.ts';
 import { verifyStandardWebhook, verifyWebhookSignature } from '../src/webhooks.ts';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import {
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../../../test/support/credentials.ts';
+import { worldOn, credentialServerEnv, type World, type TestUser } from '../../../test/support/world.ts';
 import { WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
 import { FIELDS, assertFields } from './fields.ts';
 
@@ -20,7 +15,7 @@ const HOUR = Date.UTC(2026, 10, 27, 12, 0, 0);
 describe('SDK (@latchkey/sdk)', () => {
   let clock = HOUR;
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
   let admin: TestUser;
   let client: APIClient;
 
@@ -30,7 +25,7 @@ describe('SDK (@latchkey/sdk)', () => {
       now: () => clock,
       webhookPollMs: 3_600_000,
     });
-    make = credentialFactory(server);
+    make = worldOn(server);
     admin = await make.user({ admin: true });
     const { key } = await make.apiKey(admin, ['admin:all']);
     client = new APIClient({ apiKey: key, baseUrl: server.url });

@@ -1,30 +1,24 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import {
-  api,
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../../../test/support/credentials.ts';
+import type { TestServer } from '../../../test/support/server.ts';
+import { request, startWorld, type World, type TestUser } from '../../../test/support/world.ts';
 
 // Testing a credential: each credential method reaches /v2/auth/test.
 describe('GET /v2/auth/test (testing a credential)', () => {
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
   let alice: TestUser;
 
   before(async () => {
-    server = await startTestServer({ env: credentialServerEnv });
-    make = credentialFactory(server);
+    make = await startWorld();
+    server = make.server;
     alice = await make.user();
   });
   after(() => server.dispose());
 
   it('answers for an API key', async () => {
     const { key } = await make.apiKey(alice, ['read:users']);
-    const res = await api(server, 'GET', '/v2/auth/test', key);
+    const res = await request(server, 'GET', '/v2/auth/test', { bearer: key });
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, {
       valid: true,
@@ -38,7 +32,7 @@ describe('GET /v2/auth/test (testing a credential)', () => {
 
   it('answers for an OAuth access token from the browser flow', async () => {
     const { access_token } = await make.oauthToken(alice, ['read:users', 'write:projects']);
-    const res = await api(server, 'GET', '/v2/auth/test', access_token);
+    const res = await request(server, 'GET', '/v2/auth/test', { bearer: access_token });
     assert.equal(res.status, 200);
     assert.equal(res.body!['method'], 'oauth');
     assert.equal(res.body!['subject'], alice.id);
@@ -48,7 +42,7 @@ describe('GET /v2/auth/test (testing a credential)', () => {
 
   it('answers for a shared-secret JWT signed as documented', async () => {
     const token = make.jwt({ sub: 'user_123', scopes: ['read:all', 'write:own'], name: 'John Doe' });
-    const res = await api(server, 'GET', '/v2/auth/test', token);
+    const res = await request(server, 'GET', '/v2/auth/test', { bearer: token });
     assert.equal(res.status, 200);
     assert.equal(res.body!['method'], 'jwt');
     assert.equal(res.body!['subject'], 'user_123');
@@ -57,7 +51,7 @@ describe('GET /v2/auth/test (testing a credential)', () => {
 
   it('refuses a missing or bad credential with the documented 401 body', async () => {
     for (const token of [undefined, 'not-a-token', 'lk_abc_def']) {
-      const res = await api(server, 'GET', '/v2/auth/test', token);
+      const res = await request(server, 'GET', '/v2/auth/test', { bearer: token });
       assert.equal(res.status, 401);
       assert.deepEqual(res.body, {
         error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' },

@@ -1,13 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import {
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../../../test/support/credentials.ts';
+import type { TestServer } from '../../../test/support/server.ts';
 import { expectApiError } from '../../../test/support/api.ts';
+import { startWorld, type World, type TestUser } from '../../../test/support/world.ts';
 
 // The documented request headers and the /v2 error model.
 
@@ -15,7 +10,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 describe('/v2 headers: X-Request-ID, X-API-Version, X-Client-Version; errors', () => {
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
   let alice: TestUser;
   let key: string;
 
@@ -29,8 +24,8 @@ describe('/v2 headers: X-Request-ID, X-API-Version, X-Client-Version; errors', (
     });
 
   before(async () => {
-    server = await startTestServer({ env: credentialServerEnv });
-    make = credentialFactory(server);
+    make = await startWorld();
+    server = make.server;
     alice = await make.user({ tag: 'alice' });
     key = (await make.apiKey(alice, ['read:users', 'read:projects', 'write:projects'])).key;
   });

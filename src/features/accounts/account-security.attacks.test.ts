@@ -14,7 +14,7 @@ import { startTestServer, type TestServer } from '../../../test/support/server.t
 import { createTestDatabase, testBackend } from '../../../test/support/database.ts';
 import { Browser, authorize, csrfFrom, registerApp } from '../../../test/support/http.ts';
 import { signIn } from '../../../test/support/api.ts';
-import { PASSWORD, uniqueEmail } from '../../../test/support/oauth.ts';
+import { PASSWORD, uniqueEmail } from '../../../test/support/world.ts';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const MINUTE = 60_000;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
 import { Browser, csrfFrom, signUp } from '../../../test/support/http.ts';
 import { expectApiError, signIn } from '../../../test/support/api.ts';
-import { PASSWORD, uniqueEmail } from '../../../test/support/oauth.ts';
+import { PASSWORD, uniqueEmail } from '../../../test/support/world.ts';
 
 // Sign-up, sign-in, sign-out and the page-level protections, over real HTTP.
 const hasSessionCookie = (res: Response) =>

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import type { TestUser } from '../../../test/support/credentials.ts';
 import {
   assertForbidden,
   assertForbiddenCode,
@@ -10,6 +9,7 @@ import {
   type RequestContext,
   type RouteFixtures,
 } from '../../../test/support/security-matrix.ts';
+import type { TestUser } from '../../../test/support/world.ts';
 
 // /v2/api-keys: managing keys needs a dashboard session or a credential carrying admin:all (so a
 // key can never mint keys). A bearer credential without admin:all is 403 insufficient_scope with

@@ -2,17 +2,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import {
-  api,
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../../../test/support/credentials.ts';
-import { browserJson, expectApiError } from '../../../test/support/api.ts';
+import { expectApiError } from '../../../test/support/api.ts';
 import { dumpDatabase } from '../../../test/support/db-dump.ts';
 import { cliDatabaseEnv } from '../../../test/support/database.ts';
 import { runCli, type RunResult } from '../../../test/support/process.ts';
+import { startWorld, credentialServerEnv, type World, type TestUser, request } from '../../../test/support/world.ts';
 
 // API keys over real HTTP: created by a signed-in dashboard browser,
 // used as bearer credentials, with an injected clock for expiry and rotation grace and
@@ -54,7 +48,7 @@ async function expect401(res: { status: number; body: unknown; headers: Headers 
 
 describe('/v2/api-keys', () => {
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
   let alice: TestUser;
   let admin: TestUser;
   let clock = Date.now();
@@ -71,23 +65,23 @@ describe('/v2/api-keys', () => {
     return key;
   };
   const getKey = async (u: TestUser, id: string): Promise<CreatedKey> => {
-    const res = await browserJson(u.browser, 'GET', `/v2/api-keys/${id}`);
+    const res = await request(u.browser, 'GET', `/v2/api-keys/${id}`);
     const text = await res.text();
     assert.equal(res.status, 200, text);
     return JSON.parse(text) as CreatedKey;
   };
   const activity = async (u: TestUser, id: string) => {
-    const res = await browserJson(u.browser, 'GET', `/v2/api-keys/${id}/activity`);
+    const res = await request(u.browser, 'GET', `/v2/api-keys/${id}/activity`);
     const text = await res.text();
     assert.equal(res.status, 200, text);
     return (JSON.parse(text) as { data: Record<string, unknown>[] }).data;
   };
   const authTest = (key: string, headers: Record<string, string> = {}) =>
-    api(server, 'GET', '/v2/auth/test', key, undefined, headers);
+    request(server, 'GET', '/v2/auth/test', { bearer: key, headers });
 
   before(async () => {
-    server = await startTestServer({ env: credentialServerEnv, now: () => clock });
-    make = credentialFactory(server);
+    make = await startWorld({ now: () => clock });
+    server = make.server;
     alice = await make.user({ tag: 'alice' });
     admin = await make.user({ admin: true, tag: 'admin' });
   });
@@ -112,7 +106,7 @@ describe('/v2/api-keys', () => {
       assert.equal(k.allowed_ips, null);
       assert.equal(k.created_at, new Date(clock).toISOString());
 
-      const listRes = await browserJson(alice.browser, 'GET', '/v2/api-keys');
+      const listRes = await request(alice.browser, 'GET', '/v2/api-keys');
       assert.equal(listRes.status, 200);
       const listText = await listRes.text();
       assert.ok(!listText.includes(k.key), 'the list never shows the key');
@@ -122,7 +116,7 @@ describe('/v2/api-keys', () => {
       assert.equal(listed.key, undefined);
       assert.equal(listed.prefix, k.prefix);
 
-      const getRes = await browserJson(alice.browser, 'GET', `/v2/api-keys/${k.id}`);
+      const getRes = await request(alice.browser, 'GET', `/v2/api-keys/${k.id}`);
       assert.equal(getRes.status, 200);
       const getText = await getRes.text();
       assert.ok(!getText.includes(k.key.slice(k.prefix.length)), 'get never shows the key');
@@ -146,25 +140,25 @@ describe('/v2/api-keys', () => {
     it("another user's key is 403 to get, revoke, rotate and activity (the documented body)", async () => {
       const k = await created(alice, { name: 'mine', scopes: ['read:users'] });
       const bob = await make.user({ tag: 'bob' });
-      await expectApiError(await browserJson(bob.browser, 'GET', `/v2/api-keys/${k.id}`), 403, 'FORBIDDEN', {
+      await expectApiError(await request(bob.browser, 'GET', `/v2/api-keys/${k.id}`), 403, 'FORBIDDEN', {
         message: 'Insufficient permissions for this operation',
       });
       await expectApiError(
-        await browserJson(bob.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, {}),
+        await request(bob.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, { body: {} }),
         403,
         'FORBIDDEN',
         { message: 'Insufficient permissions for this operation' },
       );
       await expectApiError(
-        await browserJson(bob.browser, 'POST', `/v2/api-keys/${k.id}/rotate`, {}),
+        await request(bob.browser, 'POST', `/v2/api-keys/${k.id}/rotate`, { body: {} }),
         403,
         'FORBIDDEN',
         { message: 'Insufficient permissions for this operation' },
       );
-      await expectApiError(await browserJson(bob.browser, 'GET', `/v2/api-keys/${k.id}/activity`), 403, 'FORBIDDEN', {
+      await expectApiError(await request(bob.browser, 'GET', `/v2/api-keys/${k.id}/activity`), 403, 'FORBIDDEN', {
         message: 'Insufficient permissions for this operation',
       });
-      const bobList = (await (await browserJson(bob.browser, 'GET', '/v2/api-keys')).json()) as { data: CreatedKey[] };
+      const bobList = (await (await request(bob.browser, 'GET', '/v2/api-keys')).json()) as { data: CreatedKey[] };
       assert.ok(!bobList.data.some((x) => x.id === k.id));
       assert.equal((await authTest(k.key)).status, 200, 'still alive');
     });
@@ -174,7 +168,7 @@ describe('/v2/api-keys', () => {
         const body = await expectApiError(await create(alice, { name: 'too much', scopes }), 403, 'FORBIDDEN');
         assert.match(body.error.message, /admin:all/);
       }
-      const list = (await (await browserJson(alice.browser, 'GET', '/v2/api-keys')).json()) as { data: CreatedKey[] };
+      const list = (await (await request(alice.browser, 'GET', '/v2/api-keys')).json()) as { data: CreatedKey[] };
       assert.ok(!list.data.some((x) => x.name === 'too much'), 'nothing was created');
     });
 
@@ -187,7 +181,10 @@ describe('/v2/api-keys', () => {
 
     it('a key cannot mint keys (no session, no admin:all): 403', async () => {
       const k = await created(alice, { name: 'minter', scopes: ['read:users', 'write:users'] });
-      const res = await api(server, 'POST', '/v2/api-keys', k.key, { name: 'child', scopes: ['read:users'] });
+      const res = await request(server, 'POST', '/v2/api-keys', {
+        bearer: k.key,
+        body: { name: 'child', scopes: ['read:users'] },
+      });
       assert.equal(res.status, 403, JSON.stringify(res.body));
       assert.equal((res.body as { error: { code: string } }).error.code, 'FORBIDDEN');
     });
@@ -261,7 +258,7 @@ describe('/v2/api-keys', () => {
     it('a revoked key is refused (401) at once; revoke is shown in get', async () => {
       const k = await created(alice, { name: 'to revoke', scopes: ['read:users'] });
       assert.equal((await authTest(k.key)).status, 200);
-      const res = await browserJson(alice.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, {});
+      const res = await request(alice.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, { body: {} });
       assert.equal(res.status, 200);
       const view = (await res.json()) as CreatedKey;
       assert.equal(view.status, 'revoked');
@@ -271,7 +268,7 @@ describe('/v2/api-keys', () => {
       // DELETE /:id revokes too.
       const k2 = await created(alice, { name: 'to delete', scopes: ['read:users'] });
       assert.equal((await authTest(k2.key)).status, 200);
-      assert.equal((await browserJson(alice.browser, 'DELETE', `/v2/api-keys/${k2.id}`)).status, 200);
+      assert.equal((await request(alice.browser, 'DELETE', `/v2/api-keys/${k2.id}`)).status, 200);
       await expect401(await authTest(k2.key), 'revoked by DELETE');
     });
 
@@ -296,7 +293,7 @@ describe('/v2/api-keys', () => {
 
     it('a refused API key gets RFC 6750 `WWW-Authenticate: Bearer error="invalid_token"`', async () => {
       const k = await created(alice, { name: 'hdr', scopes: ['read:users'] });
-      await browserJson(alice.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, {});
+      await request(alice.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, { body: {} });
       for (const [why, token] of [
         ['revoked', k.key],
         ['typo', typo(k.key)],
@@ -359,7 +356,7 @@ describe('/v2/api-keys', () => {
       });
       const from = { 'X-Forwarded-For': '10.1.2.3' };
       const rotatedAt = clock;
-      const res = await browserJson(alice.browser, 'POST', `/v2/api-keys/${old.id}/rotate`, {});
+      const res = await request(alice.browser, 'POST', `/v2/api-keys/${old.id}/rotate`, { body: {} });
       assert.equal(res.status, 201);
       assert.equal(res.headers.get('cache-control'), 'no-store');
       const fresh = (await res.json()) as CreatedKey;
@@ -387,7 +384,7 @@ describe('/v2/api-keys', () => {
 
       // A rotated key cannot be rotated again.
       await expectApiError(
-        await browserJson(alice.browser, 'POST', `/v2/api-keys/${old.id}/rotate`, {}),
+        await request(alice.browser, 'POST', `/v2/api-keys/${old.id}/rotate`, { body: {} }),
         409,
         'CONFLICT',
       );
@@ -401,7 +398,7 @@ describe('/v2/api-keys', () => {
         scopes: ['read:users'],
         expires_at: new Date(expiresAt).toISOString(),
       });
-      const res = await browserJson(alice.browser, 'POST', `/v2/api-keys/${old.id}/rotate`, {});
+      const res = await request(alice.browser, 'POST', `/v2/api-keys/${old.id}/rotate`, { body: {} });
       assert.equal(res.status, 201);
       const fresh = (await res.json()) as CreatedKey;
       plaintextKeys.push(fresh.key);
@@ -415,9 +412,9 @@ describe('/v2/api-keys', () => {
 
     it('a revoked or expired key cannot be rotated (409)', async () => {
       const k = await created(alice, { name: 'dead', scopes: ['read:users'] });
-      await browserJson(alice.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, {});
+      await request(alice.browser, 'POST', `/v2/api-keys/${k.id}/revoke`, { body: {} });
       await expectApiError(
-        await browserJson(alice.browser, 'POST', `/v2/api-keys/${k.id}/rotate`, {}),
+        await request(alice.browser, 'POST', `/v2/api-keys/${k.id}/rotate`, { body: {} }),
         409,
         'CONFLICT',
       );
@@ -462,14 +459,11 @@ describe('/v2/api-keys', () => {
     it('a 403 request (missing scope) is recorded with status 403', async () => {
       const k = await created(alice, { name: 'limited', scopes: ['read:users'] });
       const requestId = `forbidden-${crypto.randomUUID()}`;
-      const res = await api(
-        server,
-        'POST',
-        '/v2/projects',
-        k.key,
-        { name: 'nope' },
-        { 'X-Request-ID': requestId, 'X-Client-Version': '2.3.4' },
-      );
+      const res = await request(server, 'POST', '/v2/projects', {
+        bearer: k.key,
+        body: { name: 'nope' },
+        headers: { 'X-Request-ID': requestId, 'X-Client-Version': '2.3.4' },
+      });
       assert.equal(res.status, 403, JSON.stringify(res.body));
       const entry = (await activity(alice, k.id)).find((e) => e['request_id'] === requestId);
       assert.ok(entry, 'recorded');
@@ -561,7 +555,7 @@ describe('latchkey keys create (CLI) against a running server on the same databa
       `expires_at ≈ now + 90 d: ${out['expires_at']}`,
     );
 
-    const res = await api(server, 'GET', '/v2/auth/test', key);
+    const res = await request(server, 'GET', '/v2/auth/test', { bearer: key });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body!['method'], 'api_key');
     assert.equal(res.body!['subject'], owner['id']);
@@ -570,7 +564,8 @@ describe('latchkey keys create (CLI) against a running server on the same databa
 
     // Its allowlist holds: only the loopback.
     assert.equal(
-      (await api(server, 'GET', '/v2/auth/test', key, undefined, { 'X-Forwarded-For': '10.0.0.1' })).status,
+      (await request(server, 'GET', '/v2/auth/test', { bearer: key, headers: { 'X-Forwarded-For': '10.0.0.1' } }))
+        .status,
       403,
     );
   });

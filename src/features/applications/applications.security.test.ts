@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import type { TestUser } from '../../../test/support/credentials.ts';
 import { registerApp } from '../../../test/support/http.ts';
 import {
   assertForbidden,
@@ -10,6 +9,7 @@ import {
   type RequestContext,
   type RouteFixtures,
 } from '../../../test/support/security-matrix.ts';
+import type { TestUser } from '../../../test/support/world.ts';
 
 // /oauth/applications with bearer credentials: write:applications to register and change,
 // read:applications to read, or the dashboard session. An application is its owner's: another

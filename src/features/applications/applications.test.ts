@@ -3,16 +3,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
 import { Browser, authorizeUrl, signUp } from '../../../test/support/http.ts';
-import { browserJson, expectApiError, signIn } from '../../../test/support/api.ts';
-import {
-  PASSWORD,
-  REDIRECT_URI,
-  basicAuth,
-  postJson,
-  token,
-  uniqueEmail,
-  type RegisteredApp,
-} from '../../../test/support/oauth.ts';
+import { expectApiError, signIn } from '../../../test/support/api.ts';
+import { basicAuth, token, type RegisteredApp } from '../../../test/support/oauth.ts';
+import { PASSWORD, REDIRECT_URI, request, uniqueEmail } from '../../../test/support/world.ts';
 
 // Application registration (the documented step 1) over real HTTP.
 const SEED_BODY = { name: 'My Application', redirect_uris: [REDIRECT_URI], scopes: ['read:users', 'write:projects'] };
@@ -21,7 +14,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
   let server: TestServer;
   let dev: Browser;
 
-  const register = (body: unknown, browser = dev) => browserJson(browser, 'POST', '/oauth/applications', body);
+  const register = (body: unknown, browser = dev) => request(browser, 'POST', '/oauth/applications', { body });
   const created = async (body: unknown, browser = dev): Promise<RegisteredApp & Record<string, unknown>> => {
     const res = await register(body, browser);
     const text = await res.text();
@@ -50,14 +43,14 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     assert.deepEqual(app['redirect_uris'], [REDIRECT_URI]);
     assert.deepEqual(app['scopes'], ['read:users', 'write:projects']);
 
-    const got = await browserJson(dev, 'GET', `/oauth/applications/${app['client_id']}`);
+    const got = await request(dev, 'GET', `/oauth/applications/${app['client_id']}`);
     assert.equal(got.status, 200);
     const view = (await got.json()) as Record<string, unknown>;
     assert.equal(view['client_id'], app['client_id']);
     assert.equal(view['client_secret'], undefined, 'the secret is never returned again');
     assert.ok(!JSON.stringify(view).includes(app['client_secret'] as string));
 
-    const list = (await (await browserJson(dev, 'GET', '/oauth/applications')).json()) as {
+    const list = (await (await request(dev, 'GET', '/oauth/applications')).json()) as {
       data: Record<string, unknown>[];
     };
     const listed = list.data.find((a) => a['client_id'] === app['client_id']);
@@ -67,36 +60,40 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
 
   it('updates name and redirect URIs with PATCH, and deletes (then 403, as for any application not yours)', async () => {
     const app = await created(SEED_BODY);
-    const res = await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, {
-      name: 'Renamed',
-      redirect_uris: ['https://myapp.com/new-callback', 'http://127.0.0.1:8080/cb'],
+    const res = await request(dev, 'PATCH', `/oauth/applications/${app.client_id}`, {
+      body: {
+        name: 'Renamed',
+        redirect_uris: ['https://myapp.com/new-callback', 'http://127.0.0.1:8080/cb'],
+      },
     });
     assert.equal(res.status, 200);
     const updated = (await res.json()) as Record<string, unknown>;
     assert.equal(updated['name'], 'Renamed');
     assert.deepEqual(updated['redirect_uris'], ['https://myapp.com/new-callback', 'http://127.0.0.1:8080/cb']);
     assert.equal(updated['client_secret'], undefined);
-    const reread = (await (await browserJson(dev, 'GET', `/oauth/applications/${app.client_id}`)).json()) as Record<
+    const reread = (await (await request(dev, 'GET', `/oauth/applications/${app.client_id}`)).json()) as Record<
       string,
       unknown
     >;
     assert.equal(reread['name'], 'Renamed');
 
     await expectApiError(
-      await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, {
-        redirect_uris: ['http://myapp.com/cb'],
+      await request(dev, 'PATCH', `/oauth/applications/${app.client_id}`, {
+        body: {
+          redirect_uris: ['http://myapp.com/cb'],
+        },
       }),
       400,
       'VALIDATION_FAILED',
       { field: 'redirect_uris.0' },
     );
 
-    const del = await browserJson(dev, 'DELETE', `/oauth/applications/${app.client_id}`);
+    const del = await request(dev, 'DELETE', `/oauth/applications/${app.client_id}`);
     assert.equal(del.status, 204);
-    await expectApiError(await browserJson(dev, 'GET', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', {
+    await expectApiError(await request(dev, 'GET', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', {
       message: 'Insufficient permissions for this operation',
     });
-    await expectApiError(await browserJson(dev, 'DELETE', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', {
+    await expectApiError(await request(dev, 'DELETE', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', {
       message: 'Insufficient permissions for this operation',
     });
   });
@@ -111,30 +108,24 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     const accessToken = issued.body['access_token'] as string;
     assert.equal(issued.body['scope'], 'read:users');
 
-    const before = await postJson(
-      server,
-      '/oauth/introspect',
-      { token: accessToken },
-      { Authorization: basicAuth(rs) },
-    );
+    const before = await request(server, 'POST', '/oauth/introspect', {
+      body: { token: accessToken },
+      headers: { Authorization: basicAuth(rs) },
+    });
     assert.equal(before.body['active'], true);
     assert.equal(before.body['client_id'], service.client_id);
 
-    assert.equal((await browserJson(dev, 'DELETE', `/oauth/applications/${service.client_id}`)).status, 204);
+    assert.equal((await request(dev, 'DELETE', `/oauth/applications/${service.client_id}`)).status, 204);
 
-    const afterDelete = await postJson(
-      server,
-      '/oauth/introspect',
-      { token: accessToken },
-      { Authorization: basicAuth(rs) },
-    );
+    const afterDelete = await request(server, 'POST', '/oauth/introspect', {
+      body: { token: accessToken },
+      headers: { Authorization: basicAuth(rs) },
+    });
     assert.deepEqual(afterDelete.body, { active: false });
-    const own = await postJson(
-      server,
-      '/oauth/introspect',
-      { token: accessToken },
-      { Authorization: basicAuth(service) },
-    );
+    const own = await request(server, 'POST', '/oauth/introspect', {
+      body: { token: accessToken },
+      headers: { Authorization: basicAuth(service) },
+    });
     assert.equal(own.status, 401);
     assert.equal(own.body['error'], 'invalid_client');
     const again = await clientCredentials(service);
@@ -146,7 +137,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     const service = await created({ name: 'Rotating worker', type: 'service', scopes: ['read:users'] });
     assert.equal((await clientCredentials(service)).status, 200);
 
-    const res = await browserJson(dev, 'POST', `/oauth/applications/${service.client_id}/secret`);
+    const res = await request(dev, 'POST', `/oauth/applications/${service.client_id}/secret`);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('cache-control'), 'no-store');
     const rotated = (await res.json()) as RegisteredApp;
@@ -205,7 +196,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
       await expectApiError(await register({ ...SEED_BODY, name: 'x'.repeat(100_000) }), 413, 'PAYLOAD_TOO_LARGE');
       const app = await created(SEED_BODY);
       await expectApiError(
-        await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, '{"name":'),
+        await request(dev, 'PATCH', `/oauth/applications/${app.client_id}`, { body: '{"name":' }),
         400,
         'VALIDATION_FAILED',
       );
@@ -214,13 +205,13 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     it('PATCH cannot change the type; a public application has no secret to rotate', async () => {
       const app = await created(SEED_BODY);
       await expectApiError(
-        await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, { type: 'service' }),
+        await request(dev, 'PATCH', `/oauth/applications/${app.client_id}`, { body: { type: 'service' } }),
         400,
         'VALIDATION_FAILED',
         { field: 'type' },
       );
       await expectApiError(
-        await browserJson(dev, 'PATCH', `/oauth/applications/${app.client_id}`, { redirect_uris: [] }),
+        await request(dev, 'PATCH', `/oauth/applications/${app.client_id}`, { body: { redirect_uris: [] } }),
         400,
         'VALIDATION_FAILED',
         { field: 'redirect_uris' },
@@ -228,7 +219,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
       const spa = await created({ ...SEED_BODY, type: 'spa' });
       assert.equal(spa.client_secret, undefined);
       await expectApiError(
-        await browserJson(dev, 'POST', `/oauth/applications/${spa.client_id}/secret`),
+        await request(dev, 'POST', `/oauth/applications/${spa.client_id}/secret`),
         400,
         'VALIDATION_FAILED',
       );
@@ -250,7 +241,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
       const anonymous = new Browser(server.url);
       for (const res of [
         await register(SEED_BODY, anonymous),
-        await browserJson(anonymous, 'GET', '/oauth/applications'),
+        await request(anonymous, 'GET', '/oauth/applications'),
       ]) {
         assert.equal(res.status, 401);
         assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer(\s|$)/);
@@ -265,39 +256,42 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
       const other = new Browser(server.url);
       await signUp(other, uniqueEmail('other'), PASSWORD);
       const path = `/oauth/applications/${app.client_id}`;
-      await expectApiError(await browserJson(other, 'GET', path), 403, 'FORBIDDEN', {
+      await expectApiError(await request(other, 'GET', path), 403, 'FORBIDDEN', {
         message: 'Insufficient permissions for this operation',
       });
-      await expectApiError(await browserJson(other, 'PATCH', path, { name: 'Mine now' }), 403, 'FORBIDDEN', {
+      await expectApiError(await request(other, 'PATCH', path, { body: { name: 'Mine now' } }), 403, 'FORBIDDEN', {
         message: 'Insufficient permissions for this operation',
       });
-      await expectApiError(await browserJson(other, 'POST', `${path}/secret`), 403, 'FORBIDDEN', {
+      await expectApiError(await request(other, 'POST', `${path}/secret`), 403, 'FORBIDDEN', {
         message: 'Insufficient permissions for this operation',
       });
-      await expectApiError(await browserJson(other, 'DELETE', path), 403, 'FORBIDDEN', {
+      await expectApiError(await request(other, 'DELETE', path), 403, 'FORBIDDEN', {
         message: 'Insufficient permissions for this operation',
       });
-      const list = (await (await browserJson(other, 'GET', '/oauth/applications')).json()) as { data: unknown[] };
+      const list = (await (await request(other, 'GET', '/oauth/applications')).json()) as { data: unknown[] };
       assert.deepEqual(list.data, []);
-      const still = (await (await browserJson(dev, 'GET', path)).json()) as Record<string, unknown>;
+      const still = (await (await request(dev, 'GET', path)).json()) as Record<string, unknown>;
       assert.equal(still['name'], 'My Application');
     });
 
     it('cookie-authenticated writes must be same-origin JSON', async () => {
       await expectApiError(
-        await browserJson(dev, 'POST', '/oauth/applications', SEED_BODY, { origin: 'https://evil.example' }),
+        await request(dev, 'POST', '/oauth/applications', {
+          body: SEED_BODY,
+          headers: { origin: 'https://evil.example' },
+        }),
         403,
         'FORBIDDEN',
       );
       const app = await created(SEED_BODY);
       const path = `/oauth/applications/${app.client_id}`;
       await expectApiError(
-        await browserJson(dev, 'DELETE', path, undefined, { origin: 'https://evil.example' }),
+        await request(dev, 'DELETE', path, { headers: { origin: 'https://evil.example' } }),
         403,
         'FORBIDDEN',
       );
       await expectApiError(
-        await browserJson(dev, 'POST', `${path}/secret`, undefined, { origin: 'https://evil.example' }),
+        await request(dev, 'POST', `${path}/secret`, { headers: { origin: 'https://evil.example' } }),
         403,
         'FORBIDDEN',
       );
@@ -310,8 +304,11 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
       const form = await dev.postForm('/oauth/applications', { name: 'x' });
       await expectApiError(form, 415, 'UNSUPPORTED_MEDIA_TYPE');
       // Our own origin is fine.
-      const same = await browserJson(dev, 'POST', '/oauth/applications', SEED_BODY, {
-        origin: new URL(server.config.ISSUER).origin,
+      const same = await request(dev, 'POST', '/oauth/applications', {
+        body: SEED_BODY,
+        headers: {
+          origin: new URL(server.config.ISSUER).origin,
+        },
       });
       assert.equal(same.status, 201);
     });

@@ -10,7 +10,7 @@ import {
   type MatrixEnv,
   type RouteFixtures,
 } from '../../../test/support/security-matrix.ts';
-import type { TestUser } from '../../../test/support/credentials.ts';
+import type { TestUser } from '../../../test/support/world.ts';
 
 // /v2/consents: the applications an account authorized, managed from a dashboard session or with
 // admin:all (a credential without it is 403 insufficient_scope admin:all). A consent is addressed

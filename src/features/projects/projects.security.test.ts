@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import type { TestUser } from '../../../test/support/credentials.ts';
 import {
   assertForbidden,
   assertForbiddenCode,
@@ -9,6 +8,7 @@ import {
   type RequestContext,
   type RouteFixtures,
 } from '../../../test/support/security-matrix.ts';
+import type { TestUser } from '../../../test/support/world.ts';
 
 // /v2/projects: read:projects to read, write:projects to create/update/delete. A project belongs to
 // its owner: another user's project, like an unknown id, is 403 unless the credential carries

@@ -3,15 +3,9 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
 import { authorizeUrl } from '../../../test/support/http.ts';
-import {
-  newApp,
-  newUser,
-  authorizeAs,
-  REDIRECT_URI,
-  looksLikeStackTrace,
-  type RegisteredApp,
-} from '../../../test/support/oauth.ts';
+import { newApp, authorizeAs, looksLikeStackTrace, type RegisteredApp } from '../../../test/support/oauth.ts';
 import { loadConfig } from '../../config.ts';
+import { worldOn, REDIRECT_URI } from '../../../test/support/world.ts';
 
 // Every anonymous GET /oauth/authorize stores an interaction for an hour: from one address they
 // are limited (RATE_LIMIT_AUTHORIZE), and a refused request stores nothing.
@@ -80,7 +74,7 @@ describe('GET /oauth/authorize is limited per address', () => {
       defaults.RATE_LIMIT_AUTHORIZE.burst >= 10 && defaults.RATE_LIMIT_AUTHORIZE.hourly >= 500,
       JSON.stringify(defaults.RATE_LIMIT_AUTHORIZE),
     );
-    const { redirect } = await authorizeAs(server, app, await newUser(server));
+    const { redirect } = await authorizeAs(server, app, await worldOn(server).user());
     assert.ok(redirect.searchParams.get('code'));
   });
 });

@@ -1,15 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import {
-  api,
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../../../test/support/credentials.ts';
 import { signIn } from '../../../test/support/api.ts';
 import { Browser } from '../../../test/support/http.ts';
+import { request, worldOn, credentialServerEnv, type World, type TestUser } from '../../../test/support/world.ts';
 
 // The documented table, at small sizes, on a clock the test moves (windows are aligned to the clock).
 const HOUR = Date.UTC(2026, 10, 27, 12, 0, 0);
@@ -17,7 +11,7 @@ const HOUR = Date.UTC(2026, 10, 27, 12, 0, 0);
 describe('rate limits per credential type (per key, user, token and address)', () => {
   let clock = HOUR;
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
   let alice: TestUser;
 
   before(async () => {
@@ -33,7 +27,7 @@ describe('rate limits per credential type (per key, user, token and address)', (
         RATE_LIMIT_APPLICATIONS: '100,1',
       },
     });
-    make = credentialFactory(server);
+    make = worldOn(server);
     alice = await make.user();
   });
   after(() => server.dispose());
@@ -42,7 +36,7 @@ describe('rate limits per credential type (per key, user, token and address)', (
     clock = ms;
   };
   const get = (token?: string, ip = '198.51.100.7') =>
-    api(server, 'GET', '/v2/auth/test', token, undefined, { 'X-Forwarded-For': ip });
+    request(server, 'GET', '/v2/auth/test', { bearer: token, headers: { 'X-Forwarded-For': ip } });
 
   it('API key: burst N passes, N+1 is 429, the hour quota holds, both reset', async () => {
     at(HOUR + 10_000);

@@ -2,8 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import { credentialFactory, credentialServerEnv, type TestUser } from '../../../test/support/credentials.ts';
 import { registerApp } from '../../../test/support/http.ts';
+import { worldOn, credentialServerEnv, type TestUser } from '../../../test/support/world.ts';
 
 // A client that does not authenticate at the token endpoint (an unknown client_id, or a
 // confidential client's id without its secret) is counted on its address, whatever client_id it
@@ -28,7 +28,7 @@ describe('token endpoint: failed client authentication is limited per address', 
         RATE_LIMIT_TOKEN_ENDPOINT: '1000,100',
       },
     });
-    alice = await credentialFactory(server).user({ tag: 'alice' });
+    alice = await worldOn(server).user({ tag: 'alice' });
     confidential = await registerApp(alice.browser, {
       name: 'Web',
       redirect_uris: ['https://app.example/cb'],

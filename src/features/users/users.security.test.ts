@@ -7,12 +7,10 @@ import {
   type RequestContext,
   type RouteFixtures,
 } from '../../../test/support/security-matrix.ts';
+import { uniqueEmail } from '../../../test/support/world.ts';
 
 // /v2/users: read:users, write:users, delete:users; creating accounts for others is admin:all.
 // A user reaches only themselves; admin:all reaches everyone (another user is 403 otherwise).
-
-let n = 0;
-const uniqueEmail = () => `matrix-created-${Date.now().toString(36)}-${n++}@example.com`;
 
 /**
  * The caller's own id, or another user's (bob's). When the call consumes its target (DELETE), an
@@ -41,7 +39,10 @@ const routes: RouteFixtures = {
     },
   },
   createUser: {
-    request: () => ({ path: '/v2/users', body: { email: uniqueEmail(), password: 'another long passphrase' } }),
+    request: () => ({
+      path: '/v2/users',
+      body: { email: uniqueEmail('matrix-created'), password: 'another long passphrase' },
+    }),
     check(res) {
       assert.match(String(res.body!['id']), /^usr_/);
       assert.equal(res.body!['is_admin'], false);

@@ -1,11 +1,11 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import { credentialFactory, credentialServerEnv, type TestUser } from '../../../test/support/credentials.ts';
-import { browserJson, expectApiError } from '../../../test/support/api.ts';
+import { expectApiError } from '../../../test/support/api.ts';
 import { csrfFrom } from '../../../test/support/http.ts';
 import { startBlackhole, type Blackhole } from '../../../test/support/blackhole.ts';
 import { WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
+import { worldOn, credentialServerEnv, type TestUser, request } from '../../../test/support/world.ts';
 
 // Fair delivery, end to end on the real clock: the server's own background worker delivers to
 // real receivers on loopback, some of which never answer (one accepts and stays silent, one never
@@ -34,7 +34,7 @@ const newKey = async (u: TestUser, name = 'k') => {
   assert.equal(res.status, 201, await res.clone().text());
 };
 const deliveries = async (u: TestUser, id: string) =>
-  ((await (await browserJson(u.browser, 'GET', `/v2/webhooks/${id}/deliveries`)).json()) as { data: Delivery[] }).data;
+  ((await (await request(u.browser, 'GET', `/v2/webhooks/${id}/deliveries`)).json()) as { data: Delivery[] }).data;
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, withinMs = 5_000): Promise<void> {
   for (const end = Date.now() + withinMs; !(await cond()); await new Promise((r) => setTimeout(r, 10))) {
@@ -71,7 +71,7 @@ describe('fair webhook delivery', () => {
 
   it("one account's ten never-answering endpoints do not hold up another account's delivery", async () => {
     const [s, unreachable] = await Promise.all([boot({ webhookPollMs: 100 }), blackhole()]);
-    const make = credentialFactory(s);
+    const make = worldOn(s);
     const attacker = await make.user({ tag: 'attacker' });
     const silent = await receiver();
     silent.hang();
@@ -101,7 +101,7 @@ describe('fair webhook delivery', () => {
       env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1' },
     });
     try {
-      const u = await credentialFactory(a).user();
+      const u = await worldOn(a).user();
       const slow = await receiver();
       slow.delay(150);
       await register(u, slow.url());
@@ -118,7 +118,7 @@ describe('fair webhook delivery', () => {
     // A pool of 4 (so at most 1 in flight per account): four accounts with 20 slow deliveries each
     // keep it full. Oldest-first would make the fifth account wait for all 80 (about 4 s).
     const s = await boot({ webhookPollMs: 50, env: { WEBHOOK_CONCURRENCY: '4' } });
-    const make = credentialFactory(s);
+    const make = worldOn(s);
     const busy = await receiver();
     busy.delay(200);
     const backlogs = await Promise.all([0, 1, 2, 3].map((i) => make.user({ tag: `busy${i}` })));
@@ -145,7 +145,7 @@ describe('fair webhook delivery', () => {
 
   it('gives up connecting to an address that never accepts after the connect timeout, well before the response timeout', async () => {
     const [s, unreachable] = await Promise.all([boot({ webhookPollMs: 100 }), blackhole()]);
-    const u = await credentialFactory(s).user();
+    const u = await worldOn(s).user();
     const ep = await register(u, unreachable.url());
     await newKey(u);
     let d: Delivery | undefined;
@@ -165,7 +165,7 @@ describe('fair webhook delivery', () => {
   describe('at most WEBHOOK_MAX_ENDPOINTS endpoints per account (default 20)', () => {
     it('refuses the 21st with 409 CONFLICT, even when 25 are created at once; deleting one makes room', async () => {
       const s = await boot();
-      const make = credentialFactory(s);
+      const make = worldOn(s);
       const u = await make.user();
       const target = await receiver();
       const answers = await Promise.all(
@@ -179,8 +179,7 @@ describe('fair webhook delivery', () => {
       for (const refused of answers.filter((r) => r.status === 409)) {
         await expectApiError(refused, 409, 'CONFLICT', { message: /at most 20 webhook endpoints/ });
       }
-      const listed = ((await (await browserJson(u.browser, 'GET', '/v2/webhooks')).json()) as { data: Endpoint[] })
-        .data;
+      const listed = ((await (await request(u.browser, 'GET', '/v2/webhooks')).json()) as { data: Endpoint[] }).data;
       assert.equal(listed.length, 20);
 
       await expectApiError(
@@ -188,7 +187,7 @@ describe('fair webhook delivery', () => {
         409,
         'CONFLICT',
       );
-      assert.equal((await browserJson(u.browser, 'DELETE', `/v2/webhooks/${listed[0]!.id}`)).status, 204);
+      assert.equal((await request(u.browser, 'DELETE', `/v2/webhooks/${listed[0]!.id}`)).status, 204);
       assert.equal((await u.browser.postJson('/v2/webhooks', { url: target.url('/more'), events: ['*'] })).status, 201);
       await expectApiError(
         await u.browser.postJson('/v2/webhooks', { url: target.url('/again'), events: ['*'] }),
@@ -201,7 +200,7 @@ describe('fair webhook delivery', () => {
 
     it('follows the configured limit, and the dashboard form shows the message', async () => {
       const s = await boot({ env: { WEBHOOK_MAX_ENDPOINTS: '2' } });
-      const u = await credentialFactory(s).user();
+      const u = await worldOn(s).user();
       const target = await receiver();
       await register(u, target.url('/1'));
       await register(u, target.url('/2'));

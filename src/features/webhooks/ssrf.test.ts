@@ -1,11 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import { credentialFactory, credentialServerEnv, type TestUser } from '../../../test/support/credentials.ts';
-import { browserJson, expectApiError } from '../../../test/support/api.ts';
+import { expectApiError } from '../../../test/support/api.ts';
 import { WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
 import { createDeliver } from './deliver.ts';
 import { isPublicAddress } from './ssrf.ts';
+import { worldOn, credentialServerEnv, type TestUser, request } from '../../../test/support/world.ts';
 
 // The SSRF guard: webhooks never reach loopback, private, link-local or
 // metadata addresses unless WEBHOOK_ALLOW_PRIVATE=1. No traffic leaves 127.0.0.1: the only
@@ -100,7 +100,7 @@ describe('registration without WEBHOOK_ALLOW_PRIVATE', () => {
   let user: TestUser;
   before(async () => {
     server = await startTestServer({ env: credentialServerEnv, webhookPollMs: HOUR });
-    user = await credentialFactory(server).user();
+    user = await worldOn(server).user();
   });
   after(() => server.dispose());
 
@@ -141,14 +141,14 @@ describe('registration without WEBHOOK_ALLOW_PRIVATE', () => {
     assert.equal(res.status, 201);
     const { id } = (await res.json()) as { id: string };
     await expectApiError(
-      await browserJson(user.browser, 'PATCH', `/v2/webhooks/${id}`, { url: 'https://169.254.169.254/' }),
+      await request(user.browser, 'PATCH', `/v2/webhooks/${id}`, { body: { url: 'https://169.254.169.254/' } }),
       400,
       'VALIDATION_FAILED',
       { field: 'url' },
     );
-    const after = (await (await browserJson(user.browser, 'GET', `/v2/webhooks/${id}`)).json()) as { url: string };
+    const after = (await (await request(user.browser, 'GET', `/v2/webhooks/${id}`)).json()) as { url: string };
     assert.equal(after.url, 'https://example.com/hook');
-    await browserJson(user.browser, 'DELETE', `/v2/webhooks/${id}`);
+    await request(user.browser, 'DELETE', `/v2/webhooks/${id}`);
   });
 });
 
@@ -161,7 +161,7 @@ describe('an endpoint registered with WEBHOOK_ALLOW_PRIVATE, delivered after it 
     });
     const dir = server.dir;
     try {
-      const user = await credentialFactory(server).user();
+      const user = await worldOn(server).user();
       const ep = (await (
         await user.browser.postJson('/v2/webhooks', { url: receiver.url(), events: ['api_key.created'] })
       ).json()) as { id: string };
@@ -179,7 +179,7 @@ describe('an endpoint registered with WEBHOOK_ALLOW_PRIVATE, delivered after it 
       await server.built.webhookWorker.tick();
       assert.equal(receiver.requests.length, 0, 'nothing reached the loopback receiver');
       const [d] = (
-        (await (await browserJson(user.browser, 'GET', `/v2/webhooks/${ep.id}/deliveries`)).json()) as {
+        (await (await request(user.browser, 'GET', `/v2/webhooks/${ep.id}/deliveries`)).json()) as {
           data: { status: string; error: string }[];
         }
       ).data;

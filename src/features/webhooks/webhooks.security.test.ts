@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after } from 'node:test';
-import type { TestUser } from '../../../test/support/credentials.ts';
 import { WebhookReceiver } from '../../../test/support/webhook-receiver.ts';
 import {
   assertForbidden,
@@ -11,6 +10,7 @@ import {
   type RequestContext,
   type RouteFixtures,
 } from '../../../test/support/security-matrix.ts';
+import type { TestUser } from '../../../test/support/world.ts';
 
 // /v2/webhooks: like API keys, managed from a dashboard session or with admin:all (a credential
 // without it is 403 insufficient_scope admin:all). An endpoint is its account's: another user's is

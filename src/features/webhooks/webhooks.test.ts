@@ -3,17 +3,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
-import {
-  api,
-  credentialFactory,
-  credentialServerEnv,
-  type CredentialFactory,
-  type TestUser,
-} from '../../../test/support/credentials.ts';
-import { browserJson, expectApiError } from '../../../test/support/api.ts';
+import { expectApiError } from '../../../test/support/api.ts';
 import { dumpDatabase, sqliteFileOf } from '../../../test/support/db-dump.ts';
 import { createSecretBox } from '../../shared/encryption.ts';
-import { codeFlow, refresh, token, REDIRECT_URI } from '../../../test/support/oauth.ts';
+import { codeFlow, refresh, token } from '../../../test/support/oauth.ts';
 import { registerApp } from '../../../test/support/http.ts';
 import {
   WebhookReceiver,
@@ -23,6 +16,14 @@ import {
   standardVerify,
   type ReceivedWebhook,
 } from '../../../test/support/webhook-receiver.ts';
+import {
+  worldOn,
+  credentialServerEnv,
+  type World,
+  type TestUser,
+  request,
+  REDIRECT_URI,
+} from '../../../test/support/world.ts';
 
 // Webhooks end to end: real endpoints registered over /v2/webhooks, real events caused
 // through the API and the OAuth flow, delivered by the server's worker to a real local receiver and
@@ -75,7 +76,7 @@ interface Delivery {
   attempt_log: Attempt[];
 }
 
-async function json<T>(res: Response, status: number): Promise<T> {
+async function json<T>(res: Pick<Response, 'status' | 'text'>, status: number): Promise<T> {
   const text = await res.text();
   assert.equal(res.status, status, text);
   return JSON.parse(text) as T;
@@ -83,9 +84,9 @@ async function json<T>(res: Response, status: number): Promise<T> {
 const register = async (u: TestUser, url: string, events: string[] = ['*']) =>
   json<Endpoint & { secret: string }>(await u.browser.postJson('/v2/webhooks', { url, events }), 201);
 const deliveries = async (u: TestUser, id: string) =>
-  (await json<{ data: Delivery[] }>(await browserJson(u.browser, 'GET', `/v2/webhooks/${id}/deliveries`), 200)).data;
+  (await json<{ data: Delivery[] }>(await request(u.browser, 'GET', `/v2/webhooks/${id}/deliveries`), 200)).data;
 const getEndpoint = async (u: TestUser, id: string) =>
-  json<Endpoint>(await browserJson(u.browser, 'GET', `/v2/webhooks/${id}`), 200);
+  json<Endpoint>(await request(u.browser, 'GET', `/v2/webhooks/${id}`), 200);
 const newKey = async (u: TestUser, name = 'k') =>
   json<{ id: string; key: string }>(await u.browser.postJson('/v2/api-keys', { name, scopes: ['read:users'] }), 201);
 
@@ -106,7 +107,7 @@ function assertGenuine(r: ReceivedWebhook, secret: string, opts: { standard?: bo
 describe('webhooks', () => {
   let clock = Date.now();
   let server: TestServer;
-  let make: CredentialFactory;
+  let make: World;
   const receivers: WebhookReceiver[] = [];
   const receiver = async () => {
     const r = await WebhookReceiver.start();
@@ -133,7 +134,7 @@ describe('webhooks', () => {
       now: () => clock,
       webhookPollMs: HOUR,
     });
-    make = credentialFactory(server);
+    make = worldOn(server);
   });
   beforeEach(() => {
     clock = Date.now(); // standardwebhooks checks timestamps against real time
@@ -160,7 +161,7 @@ describe('webhooks', () => {
       assert.equal(created.status, 'active');
 
       for (const p of [`/v2/webhooks/${created.id}`, '/v2/webhooks']) {
-        const text = await (await browserJson(alice.browser, 'GET', p)).text();
+        const text = await (await request(alice.browser, 'GET', p)).text();
         assert.ok(text.includes(created.id), p);
         assert.ok(
           !text.includes(created.secret) && !text.includes(created.secret.slice(6)),
@@ -169,14 +170,14 @@ describe('webhooks', () => {
         assert.ok(!text.includes('"secret"'), p);
       }
       const patched = await json<Endpoint>(
-        await browserJson(alice.browser, 'PATCH', `/v2/webhooks/${created.id}`, { events: ['*'] }),
+        await request(alice.browser, 'PATCH', `/v2/webhooks/${created.id}`, { body: { events: ['*'] } }),
         200,
       );
       assert.deepEqual(patched.events, ['*']);
       assert.equal((patched as { secret?: string }).secret, undefined);
-      assert.equal((await browserJson(alice.browser, 'DELETE', `/v2/webhooks/${created.id}`)).status, 204);
+      assert.equal((await request(alice.browser, 'DELETE', `/v2/webhooks/${created.id}`)).status, 204);
       // Gone: refused like any endpoint that is not hers (403, the documented body), which says nothing of existence.
-      await expectApiError(await browserJson(alice.browser, 'GET', `/v2/webhooks/${created.id}`), 403, 'FORBIDDEN', {
+      await expectApiError(await request(alice.browser, 'GET', `/v2/webhooks/${created.id}`), 403, 'FORBIDDEN', {
         message: 'Insufficient permissions for this operation',
       });
     });
@@ -200,9 +201,9 @@ describe('webhooks', () => {
       await expectApiError(await post({ url: 'https://example.com/hook' }), 400, 'VALIDATION_FAILED', {
         field: 'events',
       });
-      assert.equal((await browserJson(u.browser, 'GET', '/v2/webhooks')).status, 200);
+      assert.equal((await request(u.browser, 'GET', '/v2/webhooks')).status, 200);
       assert.deepEqual(
-        (await json<{ data: unknown[] }>(await browserJson(u.browser, 'GET', '/v2/webhooks'), 200)).data,
+        (await json<{ data: unknown[] }>(await request(u.browser, 'GET', '/v2/webhooks'), 200)).data,
         [],
         'nothing was created',
       );
@@ -219,7 +220,7 @@ describe('webhooks', () => {
         ['POST', `/v2/webhooks/${ep.id}/secret`],
         ['GET', `/v2/webhooks/${ep.id}/deliveries`],
       ] as const) {
-        await expectApiError(await browserJson(other.browser, method, p, body), 403, 'FORBIDDEN', {
+        await expectApiError(await request(other.browser, method, p, { body }), 403, 'FORBIDDEN', {
           message: 'Insufficient permissions for this operation',
         });
       }
@@ -235,16 +236,22 @@ describe('webhooks', () => {
         403,
         'FORBIDDEN',
       );
-      const post = await api(server, 'POST', '/v2/webhooks', key, { url: 'https://example.com/h', events: ['*'] });
+      const post = await request(server, 'POST', '/v2/webhooks', {
+        bearer: key,
+        body: { url: 'https://example.com/h', events: ['*'] },
+      });
       assert.equal(post.status, 403);
-      assert.equal((await api(server, 'GET', '/v2/webhooks')).status, 401);
+      assert.equal((await request(server, 'GET', '/v2/webhooks')).status, 401);
       const adminKey = (await make.apiKey(admin, ['admin:all'])).key;
-      const created = await api(server, 'POST', '/v2/webhooks', adminKey, {
-        url: 'https://example.com/h',
-        events: ['user.signed_up'],
+      const created = await request(server, 'POST', '/v2/webhooks', {
+        bearer: adminKey,
+        body: {
+          url: 'https://example.com/h',
+          events: ['user.signed_up'],
+        },
       });
       assert.equal(created.status, 201);
-      await api(server, 'DELETE', `/v2/webhooks/${String(created.body!['id'])}`, adminKey);
+      await request(server, 'DELETE', `/v2/webhooks/${String(created.body!['id'])}`, { bearer: adminKey });
     });
   });
 
@@ -255,7 +262,7 @@ describe('webhooks', () => {
     });
     after(() => strict.dispose());
     it('refuses http:// and accepts https:// to a public host', async () => {
-      const u = await credentialFactory(strict).user();
+      const u = await worldOn(strict).user();
       await expectApiError(
         await u.browser.postJson('/v2/webhooks', { url: 'http://example.com/hook', events: ['*'] }),
         400,
@@ -285,7 +292,7 @@ describe('webhooks', () => {
       await alice.browser.postJson(`/v2/api-keys/${k.id}/rotate`, {}),
       201,
     );
-    assert.equal((await browserJson(alice.browser, 'DELETE', `/v2/api-keys/${rotated.id}`)).status, 200);
+    assert.equal((await request(alice.browser, 'DELETE', `/v2/api-keys/${rotated.id}`)).status, 200);
     secrets.push(k.key, rotated.key);
 
     // Applications: created, secret rotated; consent granted through the browser flow.
@@ -313,8 +320,8 @@ describe('webhooks', () => {
     // Consent again, then the user takes it back.
     const again = await codeFlow(server, client, alice);
     secrets.push(again.access_token, again.refresh_token!);
-    assert.equal((await browserJson(alice.browser, 'DELETE', `/v2/consents/${app.client_id}`)).status, 204);
-    assert.equal((await browserJson(alice.browser, 'DELETE', `/oauth/applications/${app.client_id}`)).status, 204);
+    assert.equal((await request(alice.browser, 'DELETE', `/v2/consents/${app.client_id}`)).status, 204);
+    assert.equal((await request(alice.browser, 'DELETE', `/oauth/applications/${app.client_id}`)).status, 204);
     // A sign-up goes to the admins' endpoints.
     const bob = await make.user({ tag: 'bob' });
     await worker().drain();
@@ -519,7 +526,7 @@ describe('webhooks', () => {
     assert.match(rotated.secret, SECRET_SHAPE);
     assert.notEqual(rotated.secret, old);
     assert.equal(rotated.previous_secret_expires_at, new Date(clock + 60 * SECOND).toISOString());
-    assert.ok(!(await (await browserJson(u.browser, 'GET', `/v2/webhooks/${ep.id}`)).text()).includes(rotated.secret));
+    assert.ok(!(await (await request(u.browser, 'GET', `/v2/webhooks/${ep.id}`)).text()).includes(rotated.secret));
 
     await newKey(u);
     await worker().drain();
@@ -632,7 +639,7 @@ describe('webhooks across restarts, concurrent workers and failing endpoints', (
   it('resumes a retry schedule after a server restart: delivered once, same webhook-id', async () => {
     let clock = Date.now();
     const first = await boot({ now: () => clock, webhookPollMs: HOUR });
-    const u = await credentialFactory(first).user();
+    const u = await worldOn(first).user();
     const r = await receiver();
     const ep = await register(u, r.url(), ['api_key.created']);
     r.respond(500);
@@ -661,7 +668,7 @@ describe('webhooks across restarts, concurrent workers and failing endpoints', (
     const b = await boot({ webhookPollMs: 50, dir: a.dir, database: a.database });
     servers.splice(servers.indexOf(b), 1); // shares a's folder and database: close it, do not delete them
     try {
-      const u = await credentialFactory(a).user();
+      const u = await worldOn(a).user();
       const r = await receiver();
       r.delay(20);
       await register(u, r.url(), ['api_key.created']);
@@ -683,7 +690,7 @@ describe('webhooks across restarts, concurrent workers and failing endpoints', (
     let clock = Date.now() - disablingAttempt;
     const s = await boot({ now: () => clock, webhookPollMs: HOUR, env: { WEBHOOK_DISABLE_AFTER: '3600' } });
     const w = s.built.webhookWorker;
-    const u = await credentialFactory(s).user();
+    const u = await worldOn(s).user();
     const failing = await receiver();
     const watcher = await receiver();
     failing.respond(500);
@@ -715,7 +722,7 @@ describe('webhooks across restarts, concurrent workers and failing endpoints', (
     assert.equal(failing.requests.length, 5);
     // Re-enabled: the pending delivery goes out, once.
     const enabled = await json<Endpoint>(
-      await browserJson(u.browser, 'PATCH', `/v2/webhooks/${ep.id}`, { status: 'active' }),
+      await request(u.browser, 'PATCH', `/v2/webhooks/${ep.id}`, { body: { status: 'active' } }),
       200,
     );
     assert.equal(enabled.status, 'active');
