@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ValidationError } from '../../src/domain/errors.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,7 +94,7 @@ export const freshId = (prefix: string): string =>
  */
 export async function assertRefusesNul(work: Promise<unknown>): Promise<void> {
   await assert.rejects(work, (err: unknown) => {
-    assert.equal((err as { code?: unknown }).code, 'VALIDATION_FAILED', `expected a NUL refusal, got ${String(err)}`);
+    assert.ok(err instanceof ValidationError, `expected a NUL refusal, got ${String(err)}`);
     return true;
   });
 }
