@@ -177,137 +177,143 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
-  it('generate-key: Settings → API Keys → Generate New Key, copy the key once, and it works at /v2/auth/test', async () => {
-    const { context, page } = await newPage();
-    try {
-      await signUpInBrowser(page, 'Kim Keys');
-      await screenshot(page, 'dashboard');
+  it(
+    'generate-key: Settings → API Keys → Generate New Key, copy the key once, and it works at ' + '/v2/auth/test',
+    async () => {
+      const { context, page } = await newPage();
+      try {
+        await signUpInBrowser(page, 'Kim Keys');
+        await screenshot(page, 'dashboard');
 
-      await goToSection(page, 'API Keys');
-      await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
-      await page.getByRole('link', { name: 'Generate New Key' }).first().click();
-      await page.getByRole('heading', { name: 'Generate a new API key' }).waitFor();
-      await page.getByLabel('Name').fill('Billing worker');
-      await page.getByLabel('Read user information').check();
-      await page.getByLabel('Create/update projects').check();
-      await page.getByLabel('30 days', { exact: true }).check();
-      await screenshot(page, 'generate-key-form');
-      await page.getByRole('button', { name: 'Generate key' }).click();
+        await goToSection(page, 'API Keys');
+        await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+        await page.getByRole('link', { name: 'Generate New Key' }).first().click();
+        await page.getByRole('heading', { name: 'Generate a new API key' }).waitFor();
+        await page.getByLabel('Name').fill('Billing worker');
+        await page.getByLabel('Read user information').check();
+        await page.getByLabel('Create/update projects').check();
+        await page.getByLabel('30 days', { exact: true }).check();
+        await screenshot(page, 'generate-key-form');
+        await page.getByRole('button', { name: 'Generate key' }).click();
 
-      // Shown once, on the response to the POST: not in the URL, with the shown-once warning and a Copy button.
-      await page.getByRole('heading', { name: 'Your new API key' }).waitFor();
-      assert.equal(new URL(page.url()).pathname, '/settings/api-keys');
-      await page.getByText(SEED_WARNING).waitFor();
-      await page.getByRole('button', { name: 'Copy' }).click();
-      await page.getByText('Copied to the clipboard.').waitFor();
-      const key = await page.evaluate(() => navigator.clipboard.readText());
-      assert.match(key, /^lk_[0-9A-Za-z]{12}_[0-9A-Za-z]{36}$/);
-      assert.equal(key, await page.getByLabel('API key', { exact: true }).inputValue());
-      assert.ok(!page.url().includes(key));
-      await screenshot(page, 'generate-key');
+        // Shown once, on the response to the POST: not in the URL, with the shown-once warning and a Copy button.
+        await page.getByRole('heading', { name: 'Your new API key' }).waitFor();
+        assert.equal(new URL(page.url()).pathname, '/settings/api-keys');
+        await page.getByText(SEED_WARNING).waitFor();
+        await page.getByRole('button', { name: 'Copy' }).click();
+        await page.getByText('Copied to the clipboard.').waitFor();
+        const key = await page.evaluate(() => navigator.clipboard.readText());
+        assert.match(key, /^lk_[0-9A-Za-z]{12}_[0-9A-Za-z]{36}$/);
+        assert.equal(key, await page.getByLabel('API key', { exact: true }).inputValue());
+        assert.ok(!page.url().includes(key));
+        await screenshot(page, 'generate-key');
 
-      const t0 = Date.now();
-      const { status, body } = await bearer(key);
-      assert.equal(status, 200);
-      assert.equal(body['valid'], true);
-      assert.equal(body['method'], 'api_key');
-      assert.deepEqual([...(body['scopes'] as string[])].sort(), ['read:users', 'write:projects']);
-      const expiresIn = Date.parse(body['expires_at'] as string) - t0;
-      assert.ok(Math.abs(expiresIn - 30 * 86_400_000) < 120_000, `expires in 30 days (got ${expiresIn} ms)`);
-      for (let i = 0; i < 4; i++) assert.equal((await bearer(key)).status, 200);
+        const t0 = Date.now();
+        const { status, body } = await bearer(key);
+        assert.equal(status, 200);
+        assert.equal(body['valid'], true);
+        assert.equal(body['method'], 'api_key');
+        assert.deepEqual([...(body['scopes'] as string[])].sort(), ['read:users', 'write:projects']);
+        const expiresIn = Date.parse(body['expires_at'] as string) - t0;
+        assert.ok(Math.abs(expiresIn - 30 * 86_400_000) < 120_000, `expires in 30 days (got ${expiresIn} ms)`);
+        for (let i = 0; i < 4; i++) assert.equal((await bearer(key)).status, 200);
 
-      // The list shows the key's prefix, never the key.
-      await page.getByRole('link', { name: "Done, I've stored it" }).click();
-      await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
-      const row = page.getByRole('row', { name: /Billing worker/ });
-      await row.waitFor();
-      assert.ok((await row.textContent())!.includes(key.slice(0, 16)), 'the row shows the prefix');
-      assert.ok(!(await page.content()).includes(key), 'the full key is never shown again');
-      await screenshot(page, 'api-keys');
-      await page.setViewportSize({ width: 390, height: 800 });
-      await screenshot(page, 'api-keys-mobile');
-      await page.setViewportSize({ width: 1280, height: 800 });
+        // The list shows the key's prefix, never the key.
+        await page.getByRole('link', { name: "Done, I've stored it" }).click();
+        await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+        const row = page.getByRole('row', { name: /Billing worker/ });
+        await row.waitFor();
+        assert.ok((await row.textContent())!.includes(key.slice(0, 16)), 'the row shows the prefix');
+        assert.ok(!(await page.content()).includes(key), 'the full key is never shown again');
+        await screenshot(page, 'api-keys');
+        await page.setViewportSize({ width: 390, height: 800 });
+        await screenshot(page, 'api-keys-mobile');
+        await page.setViewportSize({ width: 1280, height: 800 });
 
-      // Its activity page: the requests just made, in the chart and in the log.
-      await row.getByRole('link', { name: 'Billing worker', exact: true }).click();
-      await page.getByRole('heading', { name: 'Requests per day' }).waitFor();
-      assert.equal(await page.locator('svg.chart rect.chart-bar').count(), 1, 'one day with requests');
-      assert.equal(await page.getByRole('cell', { name: 'GET /v2/auth/test' }).count(), 5);
-      await screenshot(page, 'key-activity');
+        // Its activity page: the requests just made, in the chart and in the log.
+        await row.getByRole('link', { name: 'Billing worker', exact: true }).click();
+        await page.getByRole('heading', { name: 'Requests per day' }).waitFor();
+        assert.equal(await page.locator('svg.chart rect.chart-bar').count(), 1, 'one day with requests');
+        assert.equal(await page.getByRole('cell', { name: 'GET /v2/auth/test' }).count(), 5);
+        await screenshot(page, 'key-activity');
 
-      // The overview now lists the key.
-      await goToSection(page, 'Dashboard');
-      await page.getByRole('link', { name: 'Billing worker', exact: true }).waitFor();
-      await screenshot(page, 'dashboard-with-key');
-    } finally {
-      await context.close();
-    }
-  });
+        // The overview now lists the key.
+        await goToSection(page, 'Dashboard');
+        await page.getByRole('link', { name: 'Billing worker', exact: true }).waitFor();
+        await screenshot(page, 'dashboard-with-key');
+      } finally {
+        await context.close();
+      }
+    },
+  );
 
-  it('register-application: register in the dashboard, then authorize with it in the browser and exchange the code', async () => {
-    const dev = await newPage();
-    let clientId: string;
-    let clientSecret: string;
-    try {
-      await signUpInBrowser(dev.page, 'Dana Developer');
-      await goToSection(dev.page, 'Applications');
-      await dev.page.getByRole('heading', { name: 'Applications', level: 1 }).waitFor();
-      await dev.page.getByRole('link', { name: 'Register application' }).first().click();
-      await dev.page.getByLabel('Type').selectOption('web');
-      await dev.page.getByLabel('Application name').fill('Acme Reports');
-      await dev.page.getByLabel('Redirect URIs').fill('https://reports.acme.example/callback');
-      await dev.page.getByLabel('Read user information').check();
-      await dev.page.getByLabel('Create/update projects').check();
-      await screenshot(dev.page, 'register-application-form');
-      await dev.page.getByRole('button', { name: 'Register application' }).click();
+  it(
+    'register-application: register in the dashboard, then authorize with it in the browser and exchange the ' + 'code',
+    async () => {
+      const dev = await newPage();
+      let clientId: string;
+      let clientSecret: string;
+      try {
+        await signUpInBrowser(dev.page, 'Dana Developer');
+        await goToSection(dev.page, 'Applications');
+        await dev.page.getByRole('heading', { name: 'Applications', level: 1 }).waitFor();
+        await dev.page.getByRole('link', { name: 'Register application' }).first().click();
+        await dev.page.getByLabel('Type').selectOption('web');
+        await dev.page.getByLabel('Application name').fill('Acme Reports');
+        await dev.page.getByLabel('Redirect URIs').fill('https://reports.acme.example/callback');
+        await dev.page.getByLabel('Read user information').check();
+        await dev.page.getByLabel('Create/update projects').check();
+        await screenshot(dev.page, 'register-application-form');
+        await dev.page.getByRole('button', { name: 'Register application' }).click();
 
-      await dev.page.getByRole('heading', { name: 'Acme Reports is registered' }).waitFor();
-      await dev.page.getByText('Client secrets are shown only once.').waitFor();
-      clientId = await dev.page.getByLabel('Client ID').inputValue();
-      clientSecret = await dev.page.getByLabel('Client secret').inputValue();
-      assert.match(clientId, /^app_/);
-      assert.match(clientSecret, /^lkcs_/);
-      await screenshot(dev.page, 'register-application');
+        await dev.page.getByRole('heading', { name: 'Acme Reports is registered' }).waitFor();
+        await dev.page.getByText('Client secrets are shown only once.').waitFor();
+        clientId = await dev.page.getByLabel('Client ID').inputValue();
+        clientSecret = await dev.page.getByLabel('Client secret').inputValue();
+        assert.match(clientId, /^app_/);
+        assert.match(clientSecret, /^lkcs_/);
+        await screenshot(dev.page, 'register-application');
 
-      // Edit: the redirect URI the application really uses is added.
-      await dev.page.getByRole('link', { name: "Done, I've stored it" }).click();
-      await dev.page.getByRole('heading', { name: 'Acme Reports', level: 1 }).waitFor();
-      assert.ok(!(await dev.page.content()).includes(clientSecret), 'the secret is not shown again');
-      await dev.page.getByLabel('Redirect URIs').fill(`https://reports.acme.example/callback\n${callbackUrl()}`);
-      await dev.page.getByRole('button', { name: 'Save changes' }).click();
-      await dev.page.getByText('Application saved.').waitFor();
-      assert.equal(
-        await dev.page.getByLabel('Redirect URIs').inputValue(),
-        `https://reports.acme.example/callback\n${callbackUrl()}`,
-      );
-      await screenshot(dev.page, 'application');
-    } finally {
-      await dev.context.close();
-    }
+        // Edit: the redirect URI the application really uses is added.
+        await dev.page.getByRole('link', { name: "Done, I've stored it" }).click();
+        await dev.page.getByRole('heading', { name: 'Acme Reports', level: 1 }).waitFor();
+        assert.ok(!(await dev.page.content()).includes(clientSecret), 'the secret is not shown again');
+        await dev.page.getByLabel('Redirect URIs').fill(`https://reports.acme.example/callback\n${callbackUrl()}`);
+        await dev.page.getByRole('button', { name: 'Save changes' }).click();
+        await dev.page.getByText('Application saved.').waitFor();
+        assert.equal(
+          await dev.page.getByLabel('Redirect URIs').inputValue(),
+          `https://reports.acme.example/callback\n${callbackUrl()}`,
+        );
+        await screenshot(dev.page, 'application');
+      } finally {
+        await dev.context.close();
+      }
 
-    // Someone authorizes the application in their own browser.
-    const user = await newPage();
-    try {
-      const email = `reader.${++users}@example.com`;
-      await server.built.services.accounts.signUp({ email, password: PASSWORD });
-      const code = await authorizeInBrowser(
-        user.page,
-        email,
-        clientId,
-        'read:users write:projects',
-        'state-register-app',
-        'consent',
-      );
-      const { status, body } = await exchange(code, clientId, clientSecret);
-      assert.equal(status, 200, JSON.stringify(body));
-      assert.equal(body['scope'], 'read:users write:projects');
-      const test = await bearer(body['access_token'] as string);
-      assert.equal(test.status, 200);
-      assert.equal(test.body['method'], 'oauth');
-    } finally {
-      await user.context.close();
-    }
-  });
+      // Someone authorizes the application in their own browser.
+      const user = await newPage();
+      try {
+        const email = `reader.${++users}@example.com`;
+        await server.built.services.accounts.signUp({ email, password: PASSWORD });
+        const code = await authorizeInBrowser(
+          user.page,
+          email,
+          clientId,
+          'read:users write:projects',
+          'state-register-app',
+          'consent',
+        );
+        const { status, body } = await exchange(code, clientId, clientSecret);
+        assert.equal(status, 200, JSON.stringify(body));
+        assert.equal(body['scope'], 'read:users write:projects');
+        const test = await bearer(body['access_token'] as string);
+        assert.equal(test.status, 200);
+        assert.equal(test.body['method'], 'oauth');
+      } finally {
+        await user.context.close();
+      }
+    },
+  );
 
   it('authorized-apps: revoking an authorized app makes its access token refused', async () => {
     // Another developer's application, registered over HTTP (this journey is the end user's).
@@ -354,59 +360,62 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
     }
   });
 
-  it('webhook-deliveries: add an endpoint, trigger an event, see the delivery in its log and redeliver it', async () => {
-    const { context, page } = await newPage();
-    try {
-      await signUpInBrowser(page, 'Wes Webhooks');
-      await goToSection(page, 'Webhooks');
-      await page.getByRole('heading', { name: 'Webhooks', level: 1 }).waitFor();
-      await page.getByRole('link', { name: 'Add endpoint' }).first().click();
-      const endpointUrl = `${receiver.url}/hooks/wes`;
-      await page.getByLabel('Endpoint URL').fill(endpointUrl);
-      await page.getByLabel('Description').fill('Audit log sync');
-      await page.getByLabel('An API key was generated').check();
-      await page.getByLabel('An API key was revoked').check();
-      await screenshot(page, 'webhook-form');
-      await page.getByRole('button', { name: 'Add endpoint' }).click();
-      await page.getByRole('heading', { name: 'Endpoint added' }).waitFor();
-      const secret = await page.getByLabel('Signing secret').inputValue();
-      assert.match(secret, /^whsec_/);
-      await screenshot(page, 'webhook-secret');
+  it(
+    'webhook-deliveries: add an endpoint, trigger an event, see the delivery in its log and redeliver ' + 'it',
+    async () => {
+      const { context, page } = await newPage();
+      try {
+        await signUpInBrowser(page, 'Wes Webhooks');
+        await goToSection(page, 'Webhooks');
+        await page.getByRole('heading', { name: 'Webhooks', level: 1 }).waitFor();
+        await page.getByRole('link', { name: 'Add endpoint' }).first().click();
+        const endpointUrl = `${receiver.url}/hooks/wes`;
+        await page.getByLabel('Endpoint URL').fill(endpointUrl);
+        await page.getByLabel('Description').fill('Audit log sync');
+        await page.getByLabel('An API key was generated').check();
+        await page.getByLabel('An API key was revoked').check();
+        await screenshot(page, 'webhook-form');
+        await page.getByRole('button', { name: 'Add endpoint' }).click();
+        await page.getByRole('heading', { name: 'Endpoint added' }).waitFor();
+        const secret = await page.getByLabel('Signing secret').inputValue();
+        assert.match(secret, /^whsec_/);
+        await screenshot(page, 'webhook-secret');
 
-      // The event: a key generated in the dashboard.
-      await generateKey(page, 'Deploy bot', ['Read project data'], 'Never');
-      await server.built.webhookWorker.drain();
-      const mine = () =>
-        receiver.received.filter((r) => JSON.parse(r.body).type === 'api_key.created' && r.headers['webhook-id']);
-      assert.equal(mine().length, 1);
-      const delivery = mine()[0]!;
-      const expected = crypto.createHmac('sha256', secret).update(delivery.body).digest('hex');
-      assert.equal(delivery.headers['x-webhook-signature'], expected, 'signed with the secret shown once');
-      assert.equal(JSON.parse(delivery.body).data.name, 'Deploy bot');
+        // The event: a key generated in the dashboard.
+        await generateKey(page, 'Deploy bot', ['Read project data'], 'Never');
+        await server.built.webhookWorker.drain();
+        const mine = () =>
+          receiver.received.filter((r) => JSON.parse(r.body).type === 'api_key.created' && r.headers['webhook-id']);
+        assert.equal(mine().length, 1);
+        const delivery = mine()[0]!;
+        const expected = crypto.createHmac('sha256', secret).update(delivery.body).digest('hex');
+        assert.equal(delivery.headers['x-webhook-signature'], expected, 'signed with the secret shown once');
+        assert.equal(JSON.parse(delivery.body).data.name, 'Deploy bot');
 
-      // The delivery log.
-      await goToSection(page, 'Webhooks');
-      await page.getByRole('link', { name: endpointUrl }).click();
-      await page.getByRole('heading', { name: 'Delivery log' }).waitFor();
-      const row = page.getByRole('row', { name: /api_key\.created/ });
-      await row.waitFor();
-      const text = (await row.textContent())!;
-      assert.match(text, /Delivered/);
-      assert.match(text, /200/);
-      await screenshot(page, 'webhook-deliveries');
+        // The delivery log.
+        await goToSection(page, 'Webhooks');
+        await page.getByRole('link', { name: endpointUrl }).click();
+        await page.getByRole('heading', { name: 'Delivery log' }).waitFor();
+        const row = page.getByRole('row', { name: /api_key\.created/ });
+        await row.waitFor();
+        const text = (await row.textContent())!;
+        assert.match(text, /Delivered/);
+        assert.match(text, /200/);
+        await screenshot(page, 'webhook-deliveries');
 
-      // Redeliver: the same event (same webhook-id) arrives again.
-      await row.getByRole('button', { name: /^Redeliver/ }).click();
-      await page.getByText('Redelivery queued.').waitFor();
-      await server.built.webhookWorker.drain();
-      assert.equal(mine().length, 2);
-      assert.equal(mine()[1]!.headers['webhook-id'], delivery.headers['webhook-id']);
-      await page.reload();
-      const again = page.getByRole('row', { name: /api_key\.created/ });
-      await again.getByRole('cell', { name: '2', exact: true }).waitFor();
-      assert.match((await again.textContent())!, /Delivered/);
-    } finally {
-      await context.close();
-    }
-  });
+        // Redeliver: the same event (same webhook-id) arrives again.
+        await row.getByRole('button', { name: /^Redeliver/ }).click();
+        await page.getByText('Redelivery queued.').waitFor();
+        await server.built.webhookWorker.drain();
+        assert.equal(mine().length, 2);
+        assert.equal(mine()[1]!.headers['webhook-id'], delivery.headers['webhook-id']);
+        await page.reload();
+        const again = page.getByRole('row', { name: /api_key\.created/ });
+        await again.getByRole('cell', { name: '2', exact: true }).waitFor();
+        assert.match((await again.textContent())!, /Delivered/);
+      } finally {
+        await context.close();
+      }
+    },
+  );
 });

@@ -129,51 +129,54 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
     }
   });
 
-  it('shows login, then consent with the app, redirect host and scopes; Approve returns a code and the state', async () => {
-    const email = await newUser();
-    const { context, page } = await newPage();
-    try {
-      await page.goto(authorizeLink('state-approve-1'));
-      await page.waitForURL(/\/interaction\//);
-      await logIn(page, email);
+  it(
+    'shows login, then consent with the app, redirect host and scopes; Approve returns a code and the ' + 'state',
+    async () => {
+      const email = await newUser();
+      const { context, page } = await newPage();
+      try {
+        await page.goto(authorizeLink('state-approve-1'));
+        await page.waitForURL(/\/interaction\//);
+        await logIn(page, email);
 
-      const approve = page.getByRole('button', { name: 'Approve' });
-      await approve.waitFor();
-      assert.equal(
-        await page.getByRole('heading', { name: `${APP_NAME} wants to access your account` }).isVisible(),
-        true,
-      );
-      assert.equal(await page.getByText(new URL(callback.url).host, { exact: true }).isVisible(), true);
-      assert.equal(await page.getByText('Read user information').isVisible(), true);
-      assert.equal(await page.getByText('Create/update projects').isVisible(), true);
-      assert.equal(await page.getByRole('button', { name: 'Deny' }).isVisible(), true);
+        const approve = page.getByRole('button', { name: 'Approve' });
+        await approve.waitFor();
+        assert.equal(
+          await page.getByRole('heading', { name: `${APP_NAME} wants to access your account` }).isVisible(),
+          true,
+        );
+        assert.equal(await page.getByText(new URL(callback.url).host, { exact: true }).isVisible(), true);
+        assert.equal(await page.getByText('Read user information').isVisible(), true);
+        assert.equal(await page.getByText('Create/update projects').isVisible(), true);
+        assert.equal(await page.getByRole('button', { name: 'Deny' }).isVisible(), true);
 
-      await approve.click();
-      const landed = await landedOnCallback(page);
-      assert.equal(landed.origin + landed.pathname, callback.url);
-      assert.equal(landed.searchParams.get('state'), 'state-approve-1');
-      assert.equal(landed.searchParams.get('iss'), server.config.ISSUER);
-      const code = landed.searchParams.get('code');
-      assert.ok(code, 'callback carries a code');
+        await approve.click();
+        const landed = await landedOnCallback(page);
+        assert.equal(landed.origin + landed.pathname, callback.url);
+        assert.equal(landed.searchParams.get('state'), 'state-approve-1');
+        assert.equal(landed.searchParams.get('iss'), server.config.ISSUER);
+        const code = landed.searchParams.get('code');
+        assert.ok(code, 'callback carries a code');
 
-      // The code is real: the application can exchange it for a token with the approved scopes.
-      const res = await fetch(`${server.url}/oauth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: callback.url,
-          client_id: app.client_id,
-          client_secret: app.client_secret,
-        }),
-      });
-      assert.equal(res.status, 200);
-      assert.equal(((await res.json()) as { scope: string }).scope, SCOPE);
-    } finally {
-      await context.close();
-    }
-  });
+        // The code is real: the application can exchange it for a token with the approved scopes.
+        const res = await fetch(`${server.url}/oauth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            grant_type: 'authorization_code',
+            code,
+            redirect_uri: callback.url,
+            client_id: app.client_id,
+            client_secret: app.client_secret,
+          }),
+        });
+        assert.equal(res.status, 200);
+        assert.equal(((await res.json()) as { scope: string }).scope, SCOPE);
+      } finally {
+        await context.close();
+      }
+    },
+  );
 
   it('Deny returns error=access_denied with the state and no code', async () => {
     const email = await newUser();

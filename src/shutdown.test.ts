@@ -149,55 +149,62 @@ describe('graceful shutdown on SIGTERM', () => {
     }
   });
 
-  it('does not wait for a webhook receiver that never answers: exits 0 within 5 s and leaves the delivery queued', async () => {
-    const silent = await WebhookReceiver.start();
-    silent.hang();
-    try {
-      const admin = await runCli(['users', 'create', '--email', 'hooks@example.com', '--admin', '--password-stdin'], {
-        env,
-        input: 'a long admin password',
-      });
-      assert.equal(admin.code, 0, admin.stderr);
-      const made = await runCli(
-        ['keys', 'create', '--owner', 'hooks@example.com', '--name', 'hooks', '--scopes', 'admin:all'],
-        { env },
-      );
-      assert.equal(made.code, 0, made.stderr);
-      const adminKey = (JSON.parse(made.stdout) as { key: string }).key;
-      server = spawnNode(['--import', 'tsx', 'src/main.ts'], {
-        env: { ...env, LOG_LEVEL: 'info', WEBHOOK_ALLOW_PRIVATE: '1' },
-      });
-      await server.waitForLine(/Latchkey listening/);
-      const call = (p: string, body: unknown) =>
-        fetch(`${env['ISSUER']}${p}`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
-      assert.equal((await call('/v2/webhooks', { url: silent.url(), events: ['api_key.created'] })).status, 201);
-      assert.equal((await call('/v2/api-keys', { name: 'causes an event', scopes: ['read:users'] })).status, 201);
-      for (const end = Date.now() + 5_000; silent.requests.length === 0; await new Promise((r) => setTimeout(r, 20))) {
-        assert.ok(Date.now() < end, 'the delivery reached the receiver');
-      }
-
-      const signalled = Date.now();
-      server.child.kill('SIGTERM');
-      const exit = await server.exited;
-      const took = Date.now() - signalled;
-      assert.deepEqual(exit, { code: 0, signal: null }, server.stderr());
-      assert.ok(took < 5_000, `stopped in ${took} ms`);
-
-      // Not counted as a failed attempt (the receiver did nothing wrong), and not held: the next
-      // instance to start sends it again at once, with the same webhook-id.
-      const db = new SQLite(env['DATABASE_URL']!.slice('sqlite:'.length), { readonly: true });
+  it(
+    'does not wait for a webhook receiver that never answers: exits 0 within 5 s and leaves the delivery ' + 'queued',
+    async () => {
+      const silent = await WebhookReceiver.start();
+      silent.hang();
       try {
-        const rows = db.prepare('select status, attempts, locked_until from webhook_deliveries').all();
-        assert.deepEqual(rows, [{ status: 'pending', attempts: 0, locked_until: null }]);
+        const admin = await runCli(['users', 'create', '--email', 'hooks@example.com', '--admin', '--password-stdin'], {
+          env,
+          input: 'a long admin password',
+        });
+        assert.equal(admin.code, 0, admin.stderr);
+        const made = await runCli(
+          ['keys', 'create', '--owner', 'hooks@example.com', '--name', 'hooks', '--scopes', 'admin:all'],
+          { env },
+        );
+        assert.equal(made.code, 0, made.stderr);
+        const adminKey = (JSON.parse(made.stdout) as { key: string }).key;
+        server = spawnNode(['--import', 'tsx', 'src/main.ts'], {
+          env: { ...env, LOG_LEVEL: 'info', WEBHOOK_ALLOW_PRIVATE: '1' },
+        });
+        await server.waitForLine(/Latchkey listening/);
+        const call = (p: string, body: unknown) =>
+          fetch(`${env['ISSUER']}${p}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          });
+        assert.equal((await call('/v2/webhooks', { url: silent.url(), events: ['api_key.created'] })).status, 201);
+        assert.equal((await call('/v2/api-keys', { name: 'causes an event', scopes: ['read:users'] })).status, 201);
+        for (
+          const end = Date.now() + 5_000;
+          silent.requests.length === 0;
+          await new Promise((r) => setTimeout(r, 20))
+        ) {
+          assert.ok(Date.now() < end, 'the delivery reached the receiver');
+        }
+
+        const signalled = Date.now();
+        server.child.kill('SIGTERM');
+        const exit = await server.exited;
+        const took = Date.now() - signalled;
+        assert.deepEqual(exit, { code: 0, signal: null }, server.stderr());
+        assert.ok(took < 5_000, `stopped in ${took} ms`);
+
+        // Not counted as a failed attempt (the receiver did nothing wrong), and not held: the next
+        // instance to start sends it again at once, with the same webhook-id.
+        const db = new SQLite(env['DATABASE_URL']!.slice('sqlite:'.length), { readonly: true });
+        try {
+          const rows = db.prepare('select status, attempts, locked_until from webhook_deliveries').all();
+          assert.deepEqual(rows, [{ status: 'pending', attempts: 0, locked_until: null }]);
+        } finally {
+          db.close();
+        }
       } finally {
-        db.close();
+        await silent.close();
       }
-    } finally {
-      await silent.close();
-    }
-  });
+    },
+  );
 });

@@ -42,7 +42,10 @@ export const FILE_LAYERS: [RegExp, Layer][] = [
   [/\.(routes|pages)\.ts$/, 'transport'],
   [/^src\/auth\/(authenticate|principal)\.ts$/, 'transport'],
   [
-    /^src\/oidc\/(provider|client-metadata-validator|interactions|protocol-body|token-pipeline|client-auth|unified-introspection|issuer-origin)\.ts$/,
+    new RegExp(
+      '^src/oidc/(provider|client-metadata-validator|interactions|protocol-body|token-pipeline|client-auth|' +
+        'unified-introspection|issuer-origin)\\.ts$',
+    ),
     'transport',
   ],
   [/^src\/features\/rate-limit\/(rate-limiter|token-endpoint|authorize-endpoint)\.ts$/, 'transport'],

@@ -134,26 +134,30 @@ describe('RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt)', () => {
     assert.deepEqual(res.body!['scopes'], ['read:users']);
   });
 
-  it('refuses forgeries (401 at /v2, inactive at introspection): a tampered payload, a foreign signing key', async () => {
-    const [h, , s] = accessToken.split('.');
-    const claims = decodeJwt(accessToken);
-    const tampered = `${h}.${Buffer.from(JSON.stringify({ ...claims, scope: 'admin:all' })).toString('base64url')}.${s}`;
+  it(
+    'refuses forgeries (401 at /v2, inactive at introspection): a tampered payload, a foreign signing ' + 'key',
+    async () => {
+      const [h, , s] = accessToken.split('.');
+      const claims = decodeJwt(accessToken);
+      const widened = Buffer.from(JSON.stringify({ ...claims, scope: 'admin:all' })).toString('base64url');
+      const tampered = `${h}.${widened}.${s}`;
 
-    const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const foreign = await new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: decodeProtectedHeader(accessToken).kid! })
-      .sign(privateKey);
+      const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const foreign = await new SignJWT({ ...claims })
+        .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: decodeProtectedHeader(accessToken).kid! })
+        .sign(privateKey);
 
-    for (const [why, token] of [
-      ['tampered', tampered],
-      ['foreign key', foreign],
-    ] as const) {
-      const res = await request(server, 'GET', '/v2/auth/test', { bearer: token });
-      assert.equal(res.status, 401, `${why}: ${JSON.stringify(res.body)}`);
-      assert.deepEqual(res.body, {
-        error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' },
-      });
-      assert.deepEqual((await introspect(resourceServer, token)).body, { active: false }, why);
-    }
-  });
+      for (const [why, token] of [
+        ['tampered', tampered],
+        ['foreign key', foreign],
+      ] as const) {
+        const res = await request(server, 'GET', '/v2/auth/test', { bearer: token });
+        assert.equal(res.status, 401, `${why}: ${JSON.stringify(res.body)}`);
+        assert.deepEqual(res.body, {
+          error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' },
+        });
+        assert.deepEqual((await introspect(resourceServer, token)).body, { active: false }, why);
+      }
+    },
+  );
 });

@@ -63,33 +63,36 @@ describe('Principal: effective scopes are granted ∩ what the account may hold 
     assert.deepEqual(sessionPrincipal({ id: 'usr_b', isAdmin: true }).lacking(['admin:all', 'write:users']), []);
   });
 
-  it("another's resource and a missing one are the same 403 without admin:all; admin:all gets the other's, or 404", () => {
-    const owner = (r: { owner: string }) => r.owner;
-    const alice = sessionPrincipal({ id: 'usr_a', isAdmin: false });
-    const refusals = [
-      () => alice.ownedOrAdmin({ owner: 'usr_b' }, owner, 'Thing'),
-      () => alice.ownedOrAdmin(undefined, owner, 'Thing'),
-    ];
-    for (const refused of refusals) {
-      assert.throws(
-        refused,
-        (e: unknown) =>
-          e instanceof NotYours &&
-          toAppError(e)?.status === 403 &&
-          JSON.stringify(toAppError(e)?.toBody()) ===
-            JSON.stringify({ error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' } }),
+  it(
+    "another's resource and a missing one are the same 403 without admin:all; admin:all gets the other's, or " + '404',
+    () => {
+      const owner = (r: { owner: string }) => r.owner;
+      const alice = sessionPrincipal({ id: 'usr_a', isAdmin: false });
+      const refusals = [
+        () => alice.ownedOrAdmin({ owner: 'usr_b' }, owner, 'Thing'),
+        () => alice.ownedOrAdmin(undefined, owner, 'Thing'),
+      ];
+      for (const refused of refusals) {
+        assert.throws(
+          refused,
+          (e: unknown) =>
+            e instanceof NotYours &&
+            toAppError(e)?.status === 403 &&
+            JSON.stringify(toAppError(e)?.toBody()) ===
+              JSON.stringify({ error: { code: 'FORBIDDEN', message: 'Insufficient permissions for this operation' } }),
+        );
+      }
+      const unbound = principalFrom(
+        credential({ method: 'jwt', subject: 'svc', userId: null, scopes: ['read:users'] }),
+        undefined,
       );
-    }
-    const unbound = principalFrom(
-      credential({ method: 'jwt', subject: 'svc', userId: null, scopes: ['read:users'] }),
-      undefined,
-    );
-    assert.throws(() => unbound.ownedOrAdmin({ owner: 'usr_b' }, owner, 'Thing'), /Insufficient permissions/);
-    const admin = sessionPrincipal({ id: 'usr_admin', isAdmin: true });
-    assert.deepEqual(admin.ownedOrAdmin({ owner: 'usr_b' }, owner, 'Thing'), { owner: 'usr_b' });
-    assert.throws(
-      () => admin.ownedOrAdmin(undefined, owner, 'Thing'),
-      (e: unknown) => e instanceof NotFound && toAppError(e)?.status === 404 && e.message === 'Thing not found',
-    );
-  });
+      assert.throws(() => unbound.ownedOrAdmin({ owner: 'usr_b' }, owner, 'Thing'), /Insufficient permissions/);
+      const admin = sessionPrincipal({ id: 'usr_admin', isAdmin: true });
+      assert.deepEqual(admin.ownedOrAdmin({ owner: 'usr_b' }, owner, 'Thing'), { owner: 'usr_b' });
+      assert.throws(
+        () => admin.ownedOrAdmin(undefined, owner, 'Thing'),
+        (e: unknown) => e instanceof NotFound && toAppError(e)?.status === 404 && e.message === 'Thing not found',
+      );
+    },
+  );
 });

@@ -5,7 +5,7 @@ import type { JWK } from 'oidc-provider';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { cliDatabaseEnv } from '../../test/support/database.ts';
 import { runCli } from '../../test/support/process.ts';
-import { rotateJwks, } from './keys.ts';
+import { rotateJwks } from './keys.ts';
 import { request, worldOn, credentialServerEnv } from '../../test/support/world.ts';
 
 // Signing key rotation (`latchkey keys rotate-signing`): new keys first (they sign new tokens),

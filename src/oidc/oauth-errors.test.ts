@@ -253,7 +253,10 @@ describe('admin:all', () => {
     const html = result.consentHtml!;
     assert.match(
       html,
-      /<li class="refused">\s*<span class="desc">Full administrative access<\/span> <code>admin:all<\/code>\s*<span class="note">Not available/,
+      new RegExp(
+        '<li class="refused">\\s*<span class="desc">Full administrative access</span> <code>admin:all</code>' +
+          '\\s*<span class="note">Not available',
+      ),
     );
     assert.match(
       html,

@@ -156,9 +156,8 @@ describe('secrets at rest', () => {
       const tables = (
         await sql<{
           name: string;
-        }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`.execute(
-          server.db,
-        )
+        }>`SELECT table_name AS name FROM information_schema.tables
+           WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`.execute(server.db)
       ).rows;
       assert.ok(tables.some((t) => t.name === 'oidc_payloads'));
       for (const { name: table } of tables) {

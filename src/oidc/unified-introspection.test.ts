@@ -70,19 +70,25 @@ describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth
 
   for (const body of ['form', 'json'] as const) {
     describe(`${body} body`, () => {
-      it('a resource server learns about an API key: active, method api_key, sub, scope, exp, allowed_ips', async () => {
-        const expiresAt = new Date(Date.now() + 86_400_000);
-        const k = await make.apiKey(alice, ['read:users', 'read:projects'], { expiresAt, allowedIps: ['10.1.0.0/16'] });
-        const res = await introspect(resourceServer, k.key, { body });
-        assert.equal(res.status, 200, JSON.stringify(res.body));
-        assert.equal(res.headers.get('cache-control'), 'no-store');
-        assert.equal(res.body['active'], true);
-        assert.equal(res.body['method'], 'api_key');
-        assert.equal(res.body['sub'], alice.id);
-        assert.equal(res.body['scope'], 'read:users read:projects');
-        assert.equal(res.body['exp'], Math.floor(expiresAt.getTime() / 1000));
-        assert.deepEqual(res.body['allowed_ips'], ['10.1.0.0/16']);
-      });
+      it(
+        'a resource server learns about an API key: active, method api_key, sub, scope, exp, ' + 'allowed_ips',
+        async () => {
+          const expiresAt = new Date(Date.now() + 86_400_000);
+          const k = await make.apiKey(alice, ['read:users', 'read:projects'], {
+            expiresAt,
+            allowedIps: ['10.1.0.0/16'],
+          });
+          const res = await introspect(resourceServer, k.key, { body });
+          assert.equal(res.status, 200, JSON.stringify(res.body));
+          assert.equal(res.headers.get('cache-control'), 'no-store');
+          assert.equal(res.body['active'], true);
+          assert.equal(res.body['method'], 'api_key');
+          assert.equal(res.body['sub'], alice.id);
+          assert.equal(res.body['scope'], 'read:users read:projects');
+          assert.equal(res.body['exp'], Math.floor(expiresAt.getTime() / 1000));
+          assert.deepEqual(res.body['allowed_ips'], ['10.1.0.0/16']);
+        },
+      );
 
       it('a resource server learns about a shared-secret JWT: active, method jwt', async () => {
         const token = make.jwt({ sub: 'user_123', name: 'John Doe', scopes: ['read:all', 'write:own'] });
@@ -145,23 +151,26 @@ describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth
     }
   });
 
-  it('inactive credentials are {active:false}: expired JWT, wrong-secret JWT, mistyped key, unknown opaque token', async () => {
-    const { key } = await make.apiKey(alice, ['read:users']);
-    const tokens = [
-      make.jwt({ sub: 'user_123', scopes: ['read:users'] }, { expiresIn: -60 }),
-      make.jwt(
-        { sub: 'user_123', scopes: ['read:users'] },
-        { secret: 'another-secret-of-sufficient-length-0123456789' },
-      ),
-      `${key.slice(0, 20)}${key[20] === 'a' ? 'b' : 'a'}${key.slice(21)}`,
-      'bm90LWEtcmVhbC10b2tlbg',
-    ];
-    for (const t of tokens) {
-      const res = await introspect(resourceServer, t);
-      assert.equal(res.status, 200, `${t}: ${JSON.stringify(res.body)}`);
-      assert.deepEqual(res.body, { active: false }, t);
-    }
-  });
+  it(
+    'inactive credentials are {active:false}: expired JWT, wrong-secret JWT, mistyped key, unknown opaque ' + 'token',
+    async () => {
+      const { key } = await make.apiKey(alice, ['read:users']);
+      const tokens = [
+        make.jwt({ sub: 'user_123', scopes: ['read:users'] }, { expiresIn: -60 }),
+        make.jwt(
+          { sub: 'user_123', scopes: ['read:users'] },
+          { secret: 'another-secret-of-sufficient-length-0123456789' },
+        ),
+        `${key.slice(0, 20)}${key[20] === 'a' ? 'b' : 'a'}${key.slice(21)}`,
+        'bm90LWEtcmVhbC10b2tlbg',
+      ];
+      for (const t of tokens) {
+        const res = await introspect(resourceServer, t);
+        assert.equal(res.status, 200, `${t}: ${JSON.stringify(res.body)}`);
+        assert.deepEqual(res.body, { active: false }, t);
+      }
+    },
+  );
 
   describe('client authentication is required: 401 invalid_client', () => {
     const kinds = ['api key', 'jwt', 'opaque'] as const;
@@ -178,7 +187,8 @@ describe('POST /oauth/introspect: one introspection for API keys, JWTs and OAuth
     for (const kind of kinds) {
       for (const auth of ['none', 'wrong-secret'] as const) {
         for (const body of ['form', 'json'] as const) {
-          it(`${kind}, ${auth === 'none' ? 'no client authentication' : 'wrong client secret'}, ${body} body`, async () => {
+          const how = auth === 'none' ? 'no client authentication' : 'wrong client secret';
+          it(`${kind}, ${how}, ${body} body`, async () => {
             const res = await introspect(resourceServer, tokens[kind], { body, auth });
             assert.equal(res.status, 401, JSON.stringify(res.body));
             assert.equal(res.body['error'], 'invalid_client');

@@ -110,66 +110,84 @@ describe("attacks: another user's resource is 403, like one that does not exist"
     assert.equal((nobodys!.body!['error'] as { code: string }).code, 'NOT_FOUND');
   }
 
-  it("API keys: bob's key and a made-up id are both 403 to alice's dashboard session; admin:all reaches bob's", async () => {
-    const bobsKey = await env.make.apiKey(env.bob, ['read:users']);
-    await assertNoOracle(KEY_ROUTES, bobsKey.id, 'madeup000000', { cookie: env.alice.browser.jar.header() });
-    // Bob's key was neither revoked nor rotated by the refused attempts.
-    assert.equal(
-      (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${bobsKey.key}` })).status,
-      200,
-    );
-    await assertAdminReaches((id) => ({ method: 'GET', path: `/v2/api-keys/${id}` }), bobsKey.id, 'madeup000000');
-  });
+  it(
+    "API keys: bob's key and a made-up id are both 403 to alice's dashboard session; admin:all reaches " + "bob's",
+    async () => {
+      const bobsKey = await env.make.apiKey(env.bob, ['read:users']);
+      await assertNoOracle(KEY_ROUTES, bobsKey.id, 'madeup000000', { cookie: env.alice.browser.jar.header() });
+      // Bob's key was neither revoked nor rotated by the refused attempts.
+      assert.equal(
+        (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${bobsKey.key}` })).status,
+        200,
+      );
+      await assertAdminReaches((id) => ({ method: 'GET', path: `/v2/api-keys/${id}` }), bobsKey.id, 'madeup000000');
+    },
+  );
 
-  it("webhooks: bob's endpoint and a made-up id are both 403 to alice's dashboard session; admin:all reaches bob's", async () => {
-    const created = await env.bob.browser.postJson('/v2/webhooks', {
-      url: receiver.url(),
-      events: ['api_key.created'],
-    });
-    const endpoint = (await created.json()) as { id: string };
-    assert.equal(created.status, 201);
-    await assertNoOracle(webhookRoutes('dlv_madeup'), endpoint.id, 'whk_madeup000000', {
-      cookie: env.alice.browser.jar.header(),
-    });
-    const still = (await (await env.bob.browser.get(`/v2/webhooks/${endpoint.id}`)).json()) as { url: string };
-    assert.equal(still.url, receiver.url(), 'the refused PATCH changed nothing');
-    await assertAdminReaches((id) => ({ method: 'GET', path: `/v2/webhooks/${id}` }), endpoint.id, 'whk_madeup000000');
-  });
+  it(
+    "webhooks: bob's endpoint and a made-up id are both 403 to alice's dashboard session; admin:all reaches " + "bob's",
+    async () => {
+      const created = await env.bob.browser.postJson('/v2/webhooks', {
+        url: receiver.url(),
+        events: ['api_key.created'],
+      });
+      const endpoint = (await created.json()) as { id: string };
+      assert.equal(created.status, 201);
+      await assertNoOracle(webhookRoutes('dlv_madeup'), endpoint.id, 'whk_madeup000000', {
+        cookie: env.alice.browser.jar.header(),
+      });
+      const still = (await (await env.bob.browser.get(`/v2/webhooks/${endpoint.id}`)).json()) as { url: string };
+      assert.equal(still.url, receiver.url(), 'the refused PATCH changed nothing');
+      await assertAdminReaches(
+        (id) => ({ method: 'GET', path: `/v2/webhooks/${id}` }),
+        endpoint.id,
+        'whk_madeup000000',
+      );
+    },
+  );
 
-  it("consents: revoking bob's consent and a made-up client id are both 403 to alice's dashboard session; admin:all without a consent of its own gets 404", async () => {
-    const { clientId, token } = await env.authorizedApp(env.bob, ['read:users']);
-    await assertNoOracle(CONSENT_ROUTES, clientId, 'app_madeup000000', { cookie: env.alice.browser.jar.header() });
-    assert.equal(
-      (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${token}` })).status,
-      200,
-      "bob's token still works",
-    );
-    // A consent is addressed within the caller's account: the admin has none to this application.
-    const admin = `Bearer ${await env.token('api_key', env.admin, ['admin:all'])}`;
-    const [res] = await fire([{ method: 'DELETE', path: `/v2/consents/${clientId}` }], { authorization: admin });
-    assert.equal(res!.status, 404, JSON.stringify(res!.body));
-    assert.equal((res!.body!['error'] as { code: string }).code, 'NOT_FOUND');
-  });
+  it(
+    "consents: revoking bob's consent and a made-up client id are both 403 to alice's dashboard session; admin:all " +
+      'without a consent of its own gets 404',
+    async () => {
+      const { clientId, token } = await env.authorizedApp(env.bob, ['read:users']);
+      await assertNoOracle(CONSENT_ROUTES, clientId, 'app_madeup000000', { cookie: env.alice.browser.jar.header() });
+      assert.equal(
+        (await env.send({ method: 'GET', path: '/v2/auth/test', authorization: `Bearer ${token}` })).status,
+        200,
+        "bob's token still works",
+      );
+      // A consent is addressed within the caller's account: the admin has none to this application.
+      const admin = `Bearer ${await env.token('api_key', env.admin, ['admin:all'])}`;
+      const [res] = await fire([{ method: 'DELETE', path: `/v2/consents/${clientId}` }], { authorization: admin });
+      assert.equal(res!.status, 404, JSON.stringify(res!.body));
+      assert.equal((res!.body!['error'] as { code: string }).code, 'NOT_FOUND');
+    },
+  );
 
-  it("applications: bob's application and a made-up client id are both 403 to alice's key with read+write:applications; admin:all reaches bob's", async () => {
-    const res = await env.bob.browser.postJson('/oauth/applications', {
-      name: "Bob's app",
-      redirect_uris: ['https://bob.example/cb'],
-      scopes: ['read:users'],
-    });
-    const app = (await res.json()) as { client_id: string };
-    assert.equal(res.status, 201);
-    const alice = `Bearer ${await env.token('api_key', env.alice, ['read:applications', 'write:applications'])}`;
-    await assertNoOracle(APPLICATION_ROUTES, app.client_id, 'app_madeup000000', { authorization: alice });
-    await assertNoOracle(APPLICATION_ROUTES, app.client_id, 'app_madeup000000', {
-      cookie: env.alice.browser.jar.header(),
-    });
-    await assertAdminReaches(
-      (id) => ({ method: 'GET', path: `/oauth/applications/${id}` }),
-      app.client_id,
-      'app_madeup000000',
-    );
-  });
+  it(
+    "applications: bob's application and a made-up client id are both 403 to alice's key with " +
+      "read+write:applications; admin:all reaches bob's",
+    async () => {
+      const res = await env.bob.browser.postJson('/oauth/applications', {
+        name: "Bob's app",
+        redirect_uris: ['https://bob.example/cb'],
+        scopes: ['read:users'],
+      });
+      const app = (await res.json()) as { client_id: string };
+      assert.equal(res.status, 201);
+      const alice = `Bearer ${await env.token('api_key', env.alice, ['read:applications', 'write:applications'])}`;
+      await assertNoOracle(APPLICATION_ROUTES, app.client_id, 'app_madeup000000', { authorization: alice });
+      await assertNoOracle(APPLICATION_ROUTES, app.client_id, 'app_madeup000000', {
+        cookie: env.alice.browser.jar.header(),
+      });
+      await assertAdminReaches(
+        (id) => ({ method: 'GET', path: `/oauth/applications/${id}` }),
+        app.client_id,
+        'app_madeup000000',
+      );
+    },
+  );
 
   it("projects: bob's project and a made-up id are both 403 to alice's key with read+write:projects", async () => {
     const bobs = `Bearer ${await env.token('api_key', env.bob, ['write:projects'])}`;

@@ -176,7 +176,10 @@ export interface MatrixEnv {
   jwtFor(sub: string, scopes: string[]): string;
   /** A new ordinary account (for cases that consume their caller, such as deleting yourself). */
   freshUser(tag?: string): Promise<TestUser>;
-  /** A new application `owner` has consented to (its own, so revoking it touches no other case), and the token it got. */
+  /**
+   * A new application `owner` has consented to (its own, so revoking it touches no other case), and
+   * the token it got.
+   */
   authorizedApp(owner: TestUser, scopes: string[]): Promise<{ clientId: string; token: string }>;
   /** The session cookie of a dashboard session that has since signed out. */
   signedOutCookie(): Promise<string>;
@@ -510,7 +513,10 @@ export const MALFORMED: Record<BearerMethod, MalformedCase[]> = {
       label: 'forged: signed with another secret',
       core: true,
       authorization: (_t, _e, o) =>
-        `Bearer ${jwt.sign({ sub: o.id, scopes: [ADMIN_SCOPE] }, 'not-the-server-secret-0123456789abcdef', { expiresIn: '1h', issuer: 'api.example.com' })}`,
+        `Bearer ${jwt.sign({ sub: o.id, scopes: [ADMIN_SCOPE] }, 'not-the-server-secret-0123456789abcdef', {
+          expiresIn: '1h',
+          issuer: 'api.example.com',
+        })}`,
       challenge: CHALLENGE.invalidToken,
     },
     {
@@ -518,20 +524,28 @@ export const MALFORMED: Record<BearerMethod, MalformedCase[]> = {
       core: true,
       authorization: (_t, _e, o) => {
         const nowS = Math.floor(Date.now() / 1000);
-        return `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ sub: o.id, scopes: [ADMIN_SCOPE], iss: 'api.example.com', iat: nowS, exp: nowS + 600 })}.`;
+        const claims = { sub: o.id, scopes: [ADMIN_SCOPE], iss: 'api.example.com', iat: nowS, exp: nowS + 600 };
+        return `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(claims)}.`;
       },
       challenge: CHALLENGE.invalidToken,
     },
     {
       label: 'refused: HS512 instead of HS256',
       authorization: (_t, _e, o) =>
-        `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { algorithm: 'HS512', expiresIn: '1h', issuer: 'api.example.com' })}`,
+        `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, {
+          algorithm: 'HS512',
+          expiresIn: '1h',
+          issuer: 'api.example.com',
+        })}`,
       challenge: CHALLENGE.invalidToken,
     },
     {
       label: 'refused: wrong issuer',
       authorization: (_t, _e, o) =>
-        `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { expiresIn: '1h', issuer: 'evil.example.com' })}`,
+        `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, {
+          expiresIn: '1h',
+          issuer: 'evil.example.com',
+        })}`,
       challenge: CHALLENGE.invalidToken,
     },
     {
@@ -543,7 +557,10 @@ export const MALFORMED: Record<BearerMethod, MalformedCase[]> = {
     {
       label: 'refused: lifetime beyond the 24 h cap',
       authorization: (_t, _e, o) =>
-        `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, { expiresIn: '48h', issuer: 'api.example.com' })}`,
+        `Bearer ${jwt.sign({ sub: o.id, scopes: [] }, TEST_JWT_SECRET, {
+          expiresIn: '48h',
+          issuer: 'api.example.com',
+        })}`,
       challenge: CHALLENGE.invalidToken,
     },
     {

@@ -74,58 +74,72 @@ describe('sudo mode: the cookie alone changes nothing about how the account sign
       .where('id', '=', id)
       .executeTakeFirstOrThrow();
 
-  it('a stolen session cannot replace the second factor: begin and confirm go to the confirm page, nothing changes', async () => {
-    const victim = await person();
-    await enrol(victim.browser);
-    const before = await storedSecret(victim.id);
-    const codesBefore = await server.db
-      .selectFrom('recovery_codes')
-      .select('code_hash')
-      .where('user_id', '=', victim.id)
-      .execute();
+  it(
+    'a stolen session cannot replace the second factor: begin and confirm go to the confirm page, nothing ' + 'changes',
+    async () => {
+      const victim = await person();
+      await enrol(victim.browser);
+      const before = await storedSecret(victim.id);
+      const codesBefore = await server.db
+        .selectFrom('recovery_codes')
+        .select('code_hash')
+        .where('user_id', '=', victim.id)
+        .execute();
 
-    clock += 11 * MINUTE; // the victim signed in more than FRESH_AUTH_MAX_AGE (10 min) ago
-    const thief = thiefOf(victim.browser);
-    const begin = await postFrom(thief, '/settings/security', '/settings/security/2fa/begin');
-    assert.equal(begin.status, 303);
-    assert.equal(begin.headers.get('location'), '/settings/confirm?return_to=%2Fsettings%2Fsecurity');
-    assert.ok(!/totp-secret/.test(await begin.text()), 'no new secret is shown');
-    const confirm = await postFrom(thief, '/settings/security', '/settings/security/2fa/confirm', { code: '123456' });
-    assert.equal(confirm.status, 303);
-    const disable = await postFrom(thief, '/settings/security', '/settings/security/2fa/disable', {
-      password: 'guess',
-      code: '123456',
-    });
-    assert.equal(disable.status, 303);
-    assert.match(disable.headers.get('location') ?? '', /^\/settings\/confirm\?/);
+      clock += 11 * MINUTE; // the victim signed in more than FRESH_AUTH_MAX_AGE (10 min) ago
+      const thief = thiefOf(victim.browser);
+      const begin = await postFrom(thief, '/settings/security', '/settings/security/2fa/begin');
+      assert.equal(begin.status, 303);
+      assert.equal(begin.headers.get('location'), '/settings/confirm?return_to=%2Fsettings%2Fsecurity');
+      assert.ok(!/totp-secret/.test(await begin.text()), 'no new secret is shown');
+      const confirm = await postFrom(thief, '/settings/security', '/settings/security/2fa/confirm', { code: '123456' });
+      assert.equal(confirm.status, 303);
+      const disable = await postFrom(thief, '/settings/security', '/settings/security/2fa/disable', {
+        password: 'guess',
+        code: '123456',
+      });
+      assert.equal(disable.status, 303);
+      assert.match(disable.headers.get('location') ?? '', /^\/settings\/confirm\?/);
 
-    assert.deepEqual(await storedSecret(victim.id), before, 'the TOTP secret (and pending secret) are untouched');
-    const codesAfter = await server.db
-      .selectFrom('recovery_codes')
-      .select('code_hash')
-      .where('user_id', '=', victim.id)
-      .execute();
-    assert.deepEqual(codesAfter, codesBefore, 'the recovery codes are untouched');
-  });
+      assert.deepEqual(await storedSecret(victim.id), before, 'the TOTP secret (and pending secret) are untouched');
+      const codesAfter = await server.db
+        .selectFrom('recovery_codes')
+        .select('code_hash')
+        .where('user_id', '=', victim.id)
+        .execute();
+      assert.deepEqual(codesAfter, codesBefore, 'the recovery codes are untouched');
+    },
+  );
 
-  it('a stolen session cannot change the password, even knowing it: the change goes to the confirm page first', async () => {
-    const victim = await person();
-    const hashBefore = (
-      await server.db.selectFrom('users').select('password_hash').where('id', '=', victim.id).executeTakeFirstOrThrow()
-    ).password_hash;
-    clock += 11 * MINUTE; // older than FRESH_AUTH_MAX_AGE
-    const thief = thiefOf(victim.browser);
-    const changed = await postFrom(thief, '/settings/security', '/settings/security/password', {
-      current_password: PASSWORD,
-      new_password: 'the thief chose this one',
-    });
-    assert.equal(changed.status, 303);
-    assert.match(changed.headers.get('location') ?? '', /^\/settings\/confirm\?/);
-    const hashAfter = (
-      await server.db.selectFrom('users').select('password_hash').where('id', '=', victim.id).executeTakeFirstOrThrow()
-    ).password_hash;
-    assert.equal(hashAfter, hashBefore, 'the password is untouched');
-  });
+  it(
+    'a stolen session cannot change the password, even knowing it: the change goes to the confirm page ' + 'first',
+    async () => {
+      const victim = await person();
+      const hashBefore = (
+        await server.db
+          .selectFrom('users')
+          .select('password_hash')
+          .where('id', '=', victim.id)
+          .executeTakeFirstOrThrow()
+      ).password_hash;
+      clock += 11 * MINUTE; // older than FRESH_AUTH_MAX_AGE
+      const thief = thiefOf(victim.browser);
+      const changed = await postFrom(thief, '/settings/security', '/settings/security/password', {
+        current_password: PASSWORD,
+        new_password: 'the thief chose this one',
+      });
+      assert.equal(changed.status, 303);
+      assert.match(changed.headers.get('location') ?? '', /^\/settings\/confirm\?/);
+      const hashAfter = (
+        await server.db
+          .selectFrom('users')
+          .select('password_hash')
+          .where('id', '=', victim.id)
+          .executeTakeFirstOrThrow()
+      ).password_hash;
+      assert.equal(hashAfter, hashBefore, 'the password is untouched');
+    },
+  );
 
   it('while 2FA is on, even a fresh session cannot re-enrol over it (turn it off first, with a code)', async () => {
     const victim = await person();
@@ -142,48 +156,55 @@ describe('sudo mode: the cookie alone changes nothing about how the account sign
     assert.deepEqual(await storedSecret(victim.id), before);
   });
 
-  it('the confirm page asks for the password (a code when 2FA is on), is throttled, and returns to the form', async () => {
-    const { email, browser } = await person();
-    clock += 11 * MINUTE;
-    const stale = await postFrom(browser, '/settings/security', '/settings/security/password', {
-      current_password: PASSWORD,
-      new_password: 'a brand new passphrase',
-    });
-    assert.equal(stale.status, 303, 'the current password alone does not replace sudo mode');
-    const confirmPath = stale.headers.get('location')!;
-    const page = await (await browser.get(confirmPath)).text();
-    assert.match(page, /name="password"/);
-    assert.ok(page.includes(email));
-    const wrong = await browser.postForm(confirmPath, { _csrf: csrfFrom(page), password: 'not my password' });
-    assert.equal(wrong.status, 401);
-    assert.equal(alertText(await wrong.text()), 'That password is not right.');
-    const forged = await browser.postForm(confirmPath, { password: PASSWORD });
-    assert.equal(forged.status, 403, 'CSRF-protected');
-    const right = await browser.postForm(confirmPath, { _csrf: csrfFrom(page), password: PASSWORD });
-    assert.equal(right.status, 303);
-    assert.equal(right.headers.get('location'), '/settings/security');
-    const begin = await postFrom(browser, '/settings/security', '/settings/security/2fa/begin');
-    assert.equal(begin.status, 200, 'fresh again: the form works');
-    const secret = /id="totp-secret">([A-Z2-7]+)</.exec(await begin.text())![1]!;
-    assert.equal(
-      (await postFrom(browser, '/settings/security', '/settings/security/2fa/confirm', { code: totp(secret) })).status,
-      200,
-    );
+  it(
+    'the confirm page asks for the password (a code when 2FA is on), is throttled, and returns to the ' + 'form',
+    async () => {
+      const { email, browser } = await person();
+      clock += 11 * MINUTE;
+      const stale = await postFrom(browser, '/settings/security', '/settings/security/password', {
+        current_password: PASSWORD,
+        new_password: 'a brand new passphrase',
+      });
+      assert.equal(stale.status, 303, 'the current password alone does not replace sudo mode');
+      const confirmPath = stale.headers.get('location')!;
+      const page = await (await browser.get(confirmPath)).text();
+      assert.match(page, /name="password"/);
+      assert.ok(page.includes(email));
+      const wrong = await browser.postForm(confirmPath, { _csrf: csrfFrom(page), password: 'not my password' });
+      assert.equal(wrong.status, 401);
+      assert.equal(alertText(await wrong.text()), 'That password is not right.');
+      const forged = await browser.postForm(confirmPath, { password: PASSWORD });
+      assert.equal(forged.status, 403, 'CSRF-protected');
+      const right = await browser.postForm(confirmPath, { _csrf: csrfFrom(page), password: PASSWORD });
+      assert.equal(right.status, 303);
+      assert.equal(right.headers.get('location'), '/settings/security');
+      const begin = await postFrom(browser, '/settings/security', '/settings/security/2fa/begin');
+      assert.equal(begin.status, 200, 'fresh again: the form works');
+      const secret = /id="totp-secret">([A-Z2-7]+)</.exec(await begin.text())![1]!;
+      assert.equal(
+        (await postFrom(browser, '/settings/security', '/settings/security/2fa/confirm', { code: totp(secret) }))
+          .status,
+        200,
+      );
 
-    clock += 11 * MINUTE;
-    const withCode = await (await browser.get(confirmPath)).text();
-    assert.match(withCode, /name="code"/, 'with 2FA on, a code confirms');
-    assert.equal(
-      (
-        await browser.postForm(confirmPath, {
-          _csrf: csrfFrom(withCode),
-          code: '000000' === totp(secret) ? '111111' : '000000',
-        })
-      ).status,
-      401,
-    );
-    assert.equal((await browser.postForm(confirmPath, { _csrf: csrfFrom(withCode), code: totp(secret) })).status, 303);
-  });
+      clock += 11 * MINUTE;
+      const withCode = await (await browser.get(confirmPath)).text();
+      assert.match(withCode, /name="code"/, 'with 2FA on, a code confirms');
+      assert.equal(
+        (
+          await browser.postForm(confirmPath, {
+            _csrf: csrfFrom(withCode),
+            code: '000000' === totp(secret) ? '111111' : '000000',
+          })
+        ).status,
+        401,
+      );
+      assert.equal(
+        (await browser.postForm(confirmPath, { _csrf: csrfFrom(withCode), code: totp(secret) })).status,
+        303,
+      );
+    },
+  );
 
   it('the confirm page refuses an open redirect and needs a signed-in browser', async () => {
     const { browser } = await person();
@@ -294,48 +315,55 @@ describe('a password change ends every other browser session, dashboard and OAut
     assert.equal((await own.get('/settings/security')).status, 200, 'the current dashboard session stays');
   });
 
-  it('"also revoke every application\'s access" (checked by default) revokes grants and refresh tokens; unchecked keeps them', async () => {
-    const revoked = await setUp();
-    const page = await (await revoked.own.get('/settings/security')).text();
-    assert.match(page, /<input type="checkbox" name="revoke_applications" checked>/);
-    assert.equal(
-      (
-        await postFrom(revoked.own, '/settings/security', '/settings/security/password', {
-          current_password: PASSWORD,
-          new_password: 'a brand new passphrase',
-          revoke_applications: 'on',
-        })
-      ).status,
-      200,
-    );
-    const v2 = await fetch(`${server.url}/v2/auth/test`, {
-      headers: { authorization: `Bearer ${revoked.tokens.access_token}` },
-    });
-    assert.equal(v2.status, 401, 'the access token is dead');
-    const consents = await server.db
-      .selectFrom('consents')
-      .selectAll()
-      .where('client_id', '=', revoked.first.client_id)
-      .execute();
-    assert.equal(consents.length, 0, 'the consent is gone');
+  it(
+    '"also revoke every application\'s access" (checked by default) revokes grants and refresh tokens; unchecked ' +
+      'keeps them',
+    async () => {
+      const revoked = await setUp();
+      const page = await (await revoked.own.get('/settings/security')).text();
+      assert.match(page, /<input type="checkbox" name="revoke_applications" checked>/);
+      assert.equal(
+        (
+          await postFrom(revoked.own, '/settings/security', '/settings/security/password', {
+            current_password: PASSWORD,
+            new_password: 'a brand new passphrase',
+            revoke_applications: 'on',
+          })
+        ).status,
+        200,
+      );
+      const v2 = await fetch(`${server.url}/v2/auth/test`, {
+        headers: { authorization: `Bearer ${revoked.tokens.access_token}` },
+      });
+      assert.equal(v2.status, 401, 'the access token is dead');
+      const consents = await server.db
+        .selectFrom('consents')
+        .selectAll()
+        .where('client_id', '=', revoked.first.client_id)
+        .execute();
+      assert.equal(consents.length, 0, 'the consent is gone');
 
-    const kept = await setUp();
-    assert.equal(
-      (
-        await postFrom(kept.own, '/settings/security', '/settings/security/password', {
-          current_password: PASSWORD,
-          new_password: 'a brand new passphrase',
-        })
-      ).status,
-      200,
-    );
-    assert.equal(
-      (await fetch(`${server.url}/v2/auth/test`, { headers: { authorization: `Bearer ${kept.tokens.access_token}` } }))
-        .status,
-      200,
-      'unchecked: the application keeps its access',
-    );
-  });
+      const kept = await setUp();
+      assert.equal(
+        (
+          await postFrom(kept.own, '/settings/security', '/settings/security/password', {
+            current_password: PASSWORD,
+            new_password: 'a brand new passphrase',
+          })
+        ).status,
+        200,
+      );
+      assert.equal(
+        (
+          await fetch(`${server.url}/v2/auth/test`, {
+            headers: { authorization: `Bearer ${kept.tokens.access_token}` },
+          })
+        ).status,
+        200,
+        'unchecked: the application keeps its access',
+      );
+    },
+  );
 
   it('no oidc-provider Session row of the account survives the change', async () => {
     const { own, email } = await setUp();
@@ -404,7 +432,9 @@ describe('parallel guesses: each is counted before it is checked', () => {
     const b = new Browser(server.url);
     const { res } = await b.follow(
       await b.get(
-        `/oauth/authorize?client_id=${client.client_id}&redirect_uri=${encodeURIComponent('https://client.example/cb')}&response_type=code&scope=read:users&state=s`,
+        `/oauth/authorize?client_id=${client.client_id}` +
+          `&redirect_uri=${encodeURIComponent('https://client.example/cb')}` +
+          '&response_type=code&scope=read:users&state=s',
       ),
     );
     const html = await res.text();
@@ -416,65 +446,68 @@ describe('parallel guesses: each is counted before it is checked', () => {
     );
   });
 
-  it('the current password in Settings, the confirm page and the code at 2FA disable are throttled the same way', async () => {
-    const email = uniqueEmail('guess-settings');
-    await server.built.services.accounts.signUp({ email, password: PASSWORD });
-    const browser = new Browser(server.url);
-    assert.equal((await signIn(browser, email, PASSWORD)).status, 303);
-    const csrf = csrfFrom(await (await browser.get('/settings/security')).text());
+  it(
+    'the current password in Settings, the confirm page and the code at 2FA disable are throttled the same ' + 'way',
+    async () => {
+      const email = uniqueEmail('guess-settings');
+      await server.built.services.accounts.signUp({ email, password: PASSWORD });
+      const browser = new Browser(server.url);
+      assert.equal((await signIn(browser, email, PASSWORD)).status, 303);
+      const csrf = csrfFrom(await (await browser.get('/settings/security')).text());
 
-    const changes = await Promise.all(
-      Array.from({ length: 40 }, (_, i) =>
-        browser.postForm('/settings/security/password', {
-          _csrf: csrf,
-          current_password: `wrong ${i}`,
-          new_password: 'a brand new passphrase',
+      const changes = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          browser.postForm('/settings/security/password', {
+            _csrf: csrf,
+            current_password: `wrong ${i}`,
+            new_password: 'a brand new passphrase',
+          }),
+        ),
+      );
+      const counts = statuses(changes);
+      assert.ok((counts[400] ?? 0) <= 3, `checked: ${JSON.stringify(counts)}`);
+      assert.equal((counts[400] ?? 0) + (counts[429] ?? 0), 40, JSON.stringify(counts));
+      const confirm = await browser.postForm('/settings/confirm?return_to=/settings/security', {
+        _csrf: csrf,
+        password: PASSWORD,
+      });
+      assert.equal(confirm.status, 429, 'the confirm page shares the count');
+
+      // Another account with 2FA on: parallel wrong codes at /2fa/disable.
+      const tfEmail = uniqueEmail('guess-code');
+      await server.built.services.accounts.signUp({ email: tfEmail, password: PASSWORD });
+      const tf = new Browser(server.url);
+      await signIn(tf, tfEmail, PASSWORD);
+      const begin = await postFrom(tf, '/settings/security', '/settings/security/2fa/begin');
+      const secret = /id="totp-secret">([A-Z2-7]+)</.exec(await begin.text())![1]!;
+      const now = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+      assert.equal(
+        (await postFrom(tf, '/settings/security', '/settings/security/2fa/confirm', { code: now.generate() })).status,
+        200,
+      );
+      const tfCsrf = csrfFrom(await (await tf.get('/settings/security')).text());
+      const right = now.generate();
+      const guesses = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => {
+          const guess = String(100000 + i * 7919).slice(0, 6);
+          return tf.postForm('/settings/security/2fa/disable', {
+            _csrf: tfCsrf,
+            password: PASSWORD,
+            code: guess === right ? '999999' : guess,
+          });
         }),
-      ),
-    );
-    const counts = statuses(changes);
-    assert.ok((counts[400] ?? 0) <= 3, `checked: ${JSON.stringify(counts)}`);
-    assert.equal((counts[400] ?? 0) + (counts[429] ?? 0), 40, JSON.stringify(counts));
-    const confirm = await browser.postForm('/settings/confirm?return_to=/settings/security', {
-      _csrf: csrf,
-      password: PASSWORD,
-    });
-    assert.equal(confirm.status, 429, 'the confirm page shares the count');
-
-    // Another account with 2FA on: parallel wrong codes at /2fa/disable.
-    const tfEmail = uniqueEmail('guess-code');
-    await server.built.services.accounts.signUp({ email: tfEmail, password: PASSWORD });
-    const tf = new Browser(server.url);
-    await signIn(tf, tfEmail, PASSWORD);
-    const begin = await postFrom(tf, '/settings/security', '/settings/security/2fa/begin');
-    const secret = /id="totp-secret">([A-Z2-7]+)</.exec(await begin.text())![1]!;
-    const now = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
-    assert.equal(
-      (await postFrom(tf, '/settings/security', '/settings/security/2fa/confirm', { code: now.generate() })).status,
-      200,
-    );
-    const tfCsrf = csrfFrom(await (await tf.get('/settings/security')).text());
-    const right = now.generate();
-    const guesses = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => {
-        const guess = String(100000 + i * 7919).slice(0, 6);
-        return tf.postForm('/settings/security/2fa/disable', {
-          _csrf: tfCsrf,
-          password: PASSWORD,
-          code: guess === right ? '999999' : guess,
-        });
-      }),
-    );
-    const codeCounts = statuses(guesses);
-    assert.ok((codeCounts[400] ?? 0) <= 3, `codes checked: ${JSON.stringify(codeCounts)}`);
-    assert.equal((codeCounts[400] ?? 0) + (codeCounts[429] ?? 0), 40, JSON.stringify(codeCounts));
-    const state = await server.db
-      .selectFrom('users')
-      .select('totp_secret_enc')
-      .where('email', '=', tfEmail)
-      .executeTakeFirstOrThrow();
-    assert.ok(state.totp_secret_enc, '2FA is still on');
-  });
+      );
+      const codeCounts = statuses(guesses);
+      assert.ok((codeCounts[400] ?? 0) <= 3, `codes checked: ${JSON.stringify(codeCounts)}`);
+      assert.equal((codeCounts[400] ?? 0) + (codeCounts[429] ?? 0), 40, JSON.stringify(codeCounts));
+      const state = await server.db
+        .selectFrom('users')
+        .select('totp_secret_enc')
+        .where('email', '=', tfEmail)
+        .executeTakeFirstOrThrow();
+      assert.ok(state.totp_secret_enc, '2FA is still on');
+    },
+  );
 
   it('a completed sign-in starts the count afresh', async () => {
     const email = uniqueEmail('afresh');
@@ -553,28 +586,31 @@ describe('sign-up: limited per address, and it does not reveal registered emails
       ).n,
     );
 
-  it('30 parallel sign-ups from one address: one a second gets through, the rest 429, no account for them', async () => {
-    clock += 3_600_000;
-    const before = await userCount();
-    const pages = await Promise.all(
-      Array.from({ length: 30 }, async () => {
-        const b = new Browser(server.url);
-        return { b, csrf: csrfFrom(await (await b.get('/signup')).text()) };
-      }),
-    );
-    const answers = await Promise.all(
-      pages.map(({ b, csrf }) =>
-        b.postForm('/signup', { _csrf: csrf, email: uniqueEmail('flood'), password: PASSWORD }),
-      ),
-    );
-    const created = answers.filter((r) => r.status === 303).length;
-    assert.equal(created, 1);
-    assert.equal(answers.filter((r) => r.status === 429).length, 29);
-    const refused = answers.find((r) => r.status === 429)!;
-    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
-    assert.match(alertText(await refused.text()) ?? '', /Too many sign-ups/);
-    assert.equal((await userCount()) - before, 1);
-  });
+  it(
+    '30 parallel sign-ups from one address: one a second gets through, the rest 429, no account for ' + 'them',
+    async () => {
+      clock += 3_600_000;
+      const before = await userCount();
+      const pages = await Promise.all(
+        Array.from({ length: 30 }, async () => {
+          const b = new Browser(server.url);
+          return { b, csrf: csrfFrom(await (await b.get('/signup')).text()) };
+        }),
+      );
+      const answers = await Promise.all(
+        pages.map(({ b, csrf }) =>
+          b.postForm('/signup', { _csrf: csrf, email: uniqueEmail('flood'), password: PASSWORD }),
+        ),
+      );
+      const created = answers.filter((r) => r.status === 303).length;
+      assert.equal(created, 1);
+      assert.equal(answers.filter((r) => r.status === 429).length, 29);
+      const refused = answers.find((r) => r.status === 429)!;
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+      assert.match(alertText(await refused.text()) ?? '', /Too many sign-ups/);
+      assert.equal((await userCount()) - before, 1);
+    },
+  );
 
   it('20 an hour: the 21st waits for the next hour', async () => {
     clock = Math.ceil(clock / 3_600_000) * 3_600_000 + 3_600_000;
@@ -588,36 +624,39 @@ describe('sign-up: limited per address, and it does not reveal registered emails
     assert.equal((await signUpForm(uniqueEmail('hourly'))).res.status, 303);
   });
 
-  it('a registered email gets the same answer as a new one, and neither signs in; the account is untouched', async () => {
-    clock += 3_600_000;
-    const email = uniqueEmail('known');
-    const first = await signUpForm(email);
-    clock += 1000;
-    const again = await signUpForm(email.toUpperCase(), 'an attacker password');
-    clock += 1000;
-    const fresh = await signUpForm(uniqueEmail('unknown'));
-    for (const { res } of [first, again, fresh]) {
-      assert.equal(res.status, 303);
-      assert.equal(res.headers.get('location'), '/login');
-      assert.ok(!res.headers.getSetCookie().some((c) => /^lk_session=[^;]+/.test(c)), 'no session');
-    }
-    // The page they land on says the same, with their email filled in.
-    const pageOf = async (b: Browser) => (await (await b.get('/login')).text()).replace(/value="[^"]*"/g, '');
-    assert.equal(await pageOf(again.b), await pageOf(fresh.b));
-    const landing = await (await first.b.get('/login')).text();
-    assert.match(landing, /Account ready — sign in/);
-    assert.ok(landing.includes(`value="${email}"`), 'the email is filled in');
-    assert.equal(
-      (await signIn(new Browser(server.url), email, PASSWORD)).status,
-      303,
-      'the first password still signs in',
-    );
-    assert.equal(
-      (await signIn(new Browser(server.url), email, 'an attacker password')).status,
-      401,
-      'the second sign-up did not change it',
-    );
-  });
+  it(
+    'a registered email gets the same answer as a new one, and neither signs in; the account is ' + 'untouched',
+    async () => {
+      clock += 3_600_000;
+      const email = uniqueEmail('known');
+      const first = await signUpForm(email);
+      clock += 1000;
+      const again = await signUpForm(email.toUpperCase(), 'an attacker password');
+      clock += 1000;
+      const fresh = await signUpForm(uniqueEmail('unknown'));
+      for (const { res } of [first, again, fresh]) {
+        assert.equal(res.status, 303);
+        assert.equal(res.headers.get('location'), '/login');
+        assert.ok(!res.headers.getSetCookie().some((c) => /^lk_session=[^;]+/.test(c)), 'no session');
+      }
+      // The page they land on says the same, with their email filled in.
+      const pageOf = async (b: Browser) => (await (await b.get('/login')).text()).replace(/value="[^"]*"/g, '');
+      assert.equal(await pageOf(again.b), await pageOf(fresh.b));
+      const landing = await (await first.b.get('/login')).text();
+      assert.match(landing, /Account ready — sign in/);
+      assert.ok(landing.includes(`value="${email}"`), 'the email is filled in');
+      assert.equal(
+        (await signIn(new Browser(server.url), email, PASSWORD)).status,
+        303,
+        'the first password still signs in',
+      );
+      assert.equal(
+        (await signIn(new Browser(server.url), email, 'an attacker password')).status,
+        401,
+        'the second sign-up did not change it',
+      );
+    },
+  );
 
   it('a registered email costs as much time as a new one (a password hash either way)', async () => {
     const known = uniqueEmail('timing');

@@ -119,7 +119,8 @@ describe('TOTP two-factor authentication', () => {
     const person = new Browser(server.url);
     const start = await person.follow(
       await person.get(
-        `/oauth/authorize?client_id=${app.client_id}&redirect_uri=${encodeURIComponent('https://tf.example/cb')}&response_type=code&scope=read:users&state=s1`,
+        `/oauth/authorize?client_id=${app.client_id}` +
+          `&redirect_uri=${encodeURIComponent('https://tf.example/cb')}&response_type=code&scope=read:users&state=s1`,
       ),
     );
     const loginHtml = await start.res.text();

@@ -422,39 +422,43 @@ describe('/v2/api-keys', () => {
   });
 
   describe('last use and activity', () => {
-    it('records last_used_at / last_used_ip and an activity entry with method, path, status, request id and X-Client-Version', async () => {
-      const k = await created(alice, { name: 'watched', scopes: ['read:users'] });
-      const requestId = `req-${crypto.randomUUID()}`;
-      const usedAt = clock;
-      const res = await authTest(k.key, {
-        'X-Forwarded-For': '203.0.113.7',
-        'X-Request-ID': requestId,
-        'X-Client-Version': '1.0.0',
-      });
-      assert.equal(res.status, 200);
+    it(
+      'records last_used_at / last_used_ip and an activity entry with method, path, status, request id and ' +
+        'X-Client-Version',
+      async () => {
+        const k = await created(alice, { name: 'watched', scopes: ['read:users'] });
+        const requestId = `req-${crypto.randomUUID()}`;
+        const usedAt = clock;
+        const res = await authTest(k.key, {
+          'X-Forwarded-For': '203.0.113.7',
+          'X-Request-ID': requestId,
+          'X-Client-Version': '1.0.0',
+        });
+        assert.equal(res.status, 200);
 
-      const entries = await activity(alice, k.id);
-      const entry = entries.find((e) => e['request_id'] === requestId);
-      assert.ok(entry, `entry for ${requestId} in ${JSON.stringify(entries)}`);
-      assert.equal(entry['method'], 'GET');
-      assert.equal(entry['path'], '/v2/auth/test');
-      assert.equal(entry['status'], 200);
-      assert.equal(entry['ip'], '203.0.113.7');
-      assert.equal(entry['client_version'], '1.0.0');
-      assert.equal(entry['at'], new Date(usedAt).toISOString());
+        const entries = await activity(alice, k.id);
+        const entry = entries.find((e) => e['request_id'] === requestId);
+        assert.ok(entry, `entry for ${requestId} in ${JSON.stringify(entries)}`);
+        assert.equal(entry['method'], 'GET');
+        assert.equal(entry['path'], '/v2/auth/test');
+        assert.equal(entry['status'], 200);
+        assert.equal(entry['ip'], '203.0.113.7');
+        assert.equal(entry['client_version'], '1.0.0');
+        assert.equal(entry['at'], new Date(usedAt).toISOString());
 
-      const view = await getKey(alice, k.id);
-      assert.equal(view.last_used_at, new Date(usedAt).toISOString());
-      assert.equal(view.last_used_ip, '203.0.113.7');
+        const view = await getKey(alice, k.id);
+        assert.equal(view.last_used_at, new Date(usedAt).toISOString());
+        assert.equal(view.last_used_ip, '203.0.113.7');
 
-      // A later use moves last use forward.
-      clock += 60_000;
-      assert.equal((await authTest(k.key, { 'X-Forwarded-For': '198.51.100.9' })).status, 200);
-      assert.equal((await activity(alice, k.id)).length, 2);
-      const later = await getKey(alice, k.id);
-      assert.equal(later.last_used_at, new Date(clock).toISOString());
-      assert.equal(later.last_used_ip, '198.51.100.9');
-    });
+        // A later use moves last use forward.
+        clock += 60_000;
+        assert.equal((await authTest(k.key, { 'X-Forwarded-For': '198.51.100.9' })).status, 200);
+        assert.equal((await activity(alice, k.id)).length, 2);
+        const later = await getKey(alice, k.id);
+        assert.equal(later.last_used_at, new Date(clock).toISOString());
+        assert.equal(later.last_used_ip, '198.51.100.9');
+      },
+    );
 
     it('a 403 request (missing scope) is recorded with status 403', async () => {
       const k = await created(alice, { name: 'limited', scopes: ['read:users'] });

@@ -58,45 +58,48 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     assert.equal(listed['client_secret'], undefined);
   });
 
-  it('updates name and redirect URIs with PATCH, and deletes (then 403, as for any application not yours)', async () => {
-    const app = await created(SEED_BODY);
-    const res = await request(dev, 'PATCH', `/oauth/applications/${app.client_id}`, {
-      body: {
-        name: 'Renamed',
-        redirect_uris: ['https://myapp.com/new-callback', 'http://127.0.0.1:8080/cb'],
-      },
-    });
-    assert.equal(res.status, 200);
-    const updated = (await res.json()) as Record<string, unknown>;
-    assert.equal(updated['name'], 'Renamed');
-    assert.deepEqual(updated['redirect_uris'], ['https://myapp.com/new-callback', 'http://127.0.0.1:8080/cb']);
-    assert.equal(updated['client_secret'], undefined);
-    const reread = (await (await request(dev, 'GET', `/oauth/applications/${app.client_id}`)).json()) as Record<
-      string,
-      unknown
-    >;
-    assert.equal(reread['name'], 'Renamed');
-
-    await expectApiError(
-      await request(dev, 'PATCH', `/oauth/applications/${app.client_id}`, {
+  it(
+    'updates name and redirect URIs with PATCH, and deletes (then 403, as for any application not ' + 'yours)',
+    async () => {
+      const app = await created(SEED_BODY);
+      const res = await request(dev, 'PATCH', `/oauth/applications/${app.client_id}`, {
         body: {
-          redirect_uris: ['http://myapp.com/cb'],
+          name: 'Renamed',
+          redirect_uris: ['https://myapp.com/new-callback', 'http://127.0.0.1:8080/cb'],
         },
-      }),
-      400,
-      'VALIDATION_FAILED',
-      { field: 'redirect_uris.0' },
-    );
+      });
+      assert.equal(res.status, 200);
+      const updated = (await res.json()) as Record<string, unknown>;
+      assert.equal(updated['name'], 'Renamed');
+      assert.deepEqual(updated['redirect_uris'], ['https://myapp.com/new-callback', 'http://127.0.0.1:8080/cb']);
+      assert.equal(updated['client_secret'], undefined);
+      const reread = (await (await request(dev, 'GET', `/oauth/applications/${app.client_id}`)).json()) as Record<
+        string,
+        unknown
+      >;
+      assert.equal(reread['name'], 'Renamed');
 
-    const del = await request(dev, 'DELETE', `/oauth/applications/${app.client_id}`);
-    assert.equal(del.status, 204);
-    await expectApiError(await request(dev, 'GET', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', {
-      message: 'Insufficient permissions for this operation',
-    });
-    await expectApiError(await request(dev, 'DELETE', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', {
-      message: 'Insufficient permissions for this operation',
-    });
-  });
+      await expectApiError(
+        await request(dev, 'PATCH', `/oauth/applications/${app.client_id}`, {
+          body: {
+            redirect_uris: ['http://myapp.com/cb'],
+          },
+        }),
+        400,
+        'VALIDATION_FAILED',
+        { field: 'redirect_uris.0' },
+      );
+
+      const del = await request(dev, 'DELETE', `/oauth/applications/${app.client_id}`);
+      assert.equal(del.status, 204);
+      await expectApiError(await request(dev, 'GET', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', {
+        message: 'Insufficient permissions for this operation',
+      });
+      await expectApiError(await request(dev, 'DELETE', `/oauth/applications/${app.client_id}`), 403, 'FORBIDDEN', {
+        message: 'Insufficient permissions for this operation',
+      });
+    },
+  );
 
   it("deleting an application ends its tokens' life", async () => {
     const service = await created({ name: 'Worker', type: 'service', redirect_uris: [], scopes: ['read:users'] });

@@ -140,7 +140,8 @@ securityMatrix(import.meta.url, routes, [
   },
   {
     label:
-      "an unknown project id is 403 with the right scope (as another user's is), 404 with admin:all, and 403 insufficient_scope without the scope",
+      "an unknown project id is 403 with the right scope (as another user's is), 404 with admin:all, and 403 " +
+      'insufficient_scope without the scope',
     async run(env) {
       const path = '/v2/projects/prj_doesnotexist00000000';
       assertForbidden(

@@ -43,7 +43,8 @@ describe('GET /oauth/authorize is limited per address', () => {
       },
     );
 
-  it(`40 anonymous requests at once from one address: ${BURST} interactions stored, the rest 429 with a page`, async () => {
+  const stored = `${BURST} interactions stored`;
+  it(`40 anonymous requests at once from one address: ${stored}, the rest 429 with a page`, async () => {
     nextSecond();
     const before = await interactions();
     const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => start('203.0.113.7', `s${i}`)));

@@ -61,40 +61,43 @@ describe('rate-limit decision (pure, injected time)', () => {
 });
 
 describe('login throttle (on the rate-limit store, driven by a clock)', () => {
-  it('counts each attempt before it is checked: 3 a minute and 10 an hour per account, whatever the outcome', async () => {
-    let t = T0;
-    const throttle = createLoginThrottle({
-      store: createMemoryStore(),
-      now: () => t,
-      perAddress: { hourly: 1000, burst: 100 },
-    });
-    const admitted = async (n: number) => {
-      const answers = await Promise.all(
-        Array.from({ length: n }, () => throttle.admit('pwd:a@example.com:0', '10.0.0.1')),
-      );
-      return answers.filter((a) => a.allowed).length;
-    };
-    assert.equal(await admitted(40), 3, 'forty at once: three admitted');
-    const refused = await throttle.admit('pwd:a@example.com:0', '10.0.0.1');
-    assert.deepEqual(refused, { allowed: false, retryAfterMs: 60_000 });
-    assert.equal(await admitted(1), 0);
-    for (let minute = 1; minute <= 3; minute++) {
-      t = T0 + minute * 60_000;
+  it(
+    'counts each attempt before it is checked: 3 a minute and 10 an hour per account, whatever the ' + 'outcome',
+    async () => {
+      let t = T0;
+      const throttle = createLoginThrottle({
+        store: createMemoryStore(),
+        now: () => t,
+        perAddress: { hourly: 1000, burst: 100 },
+      });
+      const admitted = async (n: number) => {
+        const answers = await Promise.all(
+          Array.from({ length: n }, () => throttle.admit('pwd:a@example.com:0', '10.0.0.1')),
+        );
+        return answers.filter((a) => a.allowed).length;
+      };
+      assert.equal(await admitted(40), 3, 'forty at once: three admitted');
+      const refused = await throttle.admit('pwd:a@example.com:0', '10.0.0.1');
+      assert.deepEqual(refused, { allowed: false, retryAfterMs: 60_000 });
+      assert.equal(await admitted(1), 0);
+      for (let minute = 1; minute <= 3; minute++) {
+        t = T0 + minute * 60_000;
+        assert.equal(
+          await admitted(5),
+          minute < 3 ? 3 : 1,
+          `minute ${minute}: the hour allows ${minute < 3 ? 3 : 1} more`,
+        );
+      }
+      assert.equal(await admitted(1), 0, 'the hour is used up');
       assert.equal(
-        await admitted(5),
-        minute < 3 ? 3 : 1,
-        `minute ${minute}: the hour allows ${minute < 3 ? 3 : 1} more`,
+        (await throttle.admit('pwd:a@example.com:1', '10.0.0.1')).allowed,
+        true,
+        'a sign-in starts a new count (the key changes)',
       );
-    }
-    assert.equal(await admitted(1), 0, 'the hour is used up');
-    assert.equal(
-      (await throttle.admit('pwd:a@example.com:1', '10.0.0.1')).allowed,
-      true,
-      'a sign-in starts a new count (the key changes)',
-    );
-    t = T0 + 3_600_000;
-    assert.equal(await admitted(1), 1, 'unlocked when the hour passes');
-  });
+      t = T0 + 3_600_000;
+      assert.equal(await admitted(1), 1, 'unlocked when the hour passes');
+    },
+  );
 
   it('counts every attempt of an address, across accounts', async () => {
     const throttle = createLoginThrottle({

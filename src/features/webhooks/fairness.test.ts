@@ -92,75 +92,86 @@ describe('fair webhook delivery', () => {
     assert.ok(took < 2_000, `delivered ${took} ms after the event`);
   });
 
-  it('never has more than 2 deliveries in flight to one endpoint, even with two instances on one database', async () => {
-    const a = await boot({ webhookPollMs: 50 });
-    const b = await startTestServer({
-      webhookPollMs: 50,
-      dir: a.dir,
-      database: a.database,
-      env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1' },
-    });
-    try {
-      const u = await worldOn(a).user();
-      const slow = await receiver();
-      slow.delay(150);
-      await register(u, slow.url());
-      for (let i = 0; i < 12; i++) await newKey(u, `k${i}`);
-      await until(() => slow.requests.length === 12 && slow.inFlight === 0, 'all 12 deliveries', 10_000);
-      assert.equal(slow.maxInFlight, 2, 'two at a time, never more');
-      assert.equal(new Set(slow.requests.map((r) => r.headers['webhook-id'])).size, 12, 'each delivered once');
-    } finally {
-      await b.close(); // shares a's folder and database: a's dispose deletes them
-    }
-  });
+  it(
+    'never has more than 2 deliveries in flight to one endpoint, even with two instances on one ' + 'database',
+    async () => {
+      const a = await boot({ webhookPollMs: 50 });
+      const b = await startTestServer({
+        webhookPollMs: 50,
+        dir: a.dir,
+        database: a.database,
+        env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1' },
+      });
+      try {
+        const u = await worldOn(a).user();
+        const slow = await receiver();
+        slow.delay(150);
+        await register(u, slow.url());
+        for (let i = 0; i < 12; i++) await newKey(u, `k${i}`);
+        await until(() => slow.requests.length === 12 && slow.inFlight === 0, 'all 12 deliveries', 10_000);
+        assert.equal(slow.maxInFlight, 2, 'two at a time, never more');
+        assert.equal(new Set(slow.requests.map((r) => r.headers['webhook-id'])).size, 12, 'each delivered once');
+      } finally {
+        await b.close(); // shares a's folder and database: a's dispose deletes them
+      }
+    },
+  );
 
-  it("serves accounts in turn: a full pool's next free slot goes to the account that waited, not the busiest backlog", async () => {
-    // A pool of 4 (so at most 1 in flight per account): four accounts with 20 slow deliveries each
-    // keep it full. Oldest-first would make the fifth account wait for all 80 (about 4 s).
-    const s = await boot({ webhookPollMs: 50, env: { WEBHOOK_CONCURRENCY: '4' } });
-    const make = worldOn(s);
-    const busy = await receiver();
-    busy.delay(200);
-    const backlogs = await Promise.all([0, 1, 2, 3].map((i) => make.user({ tag: `busy${i}` })));
-    await Promise.all(
-      backlogs.map(async (u, i) => {
-        await register(u, busy.url(`/a${i}`));
-        await register(u, busy.url(`/b${i}`));
-        for (let k = 0; k < 10; k++) await newKey(u, `k${k}`);
-      }),
-    );
-    await until(() => busy.requests.length >= 8, 'the pool to be busy');
-    assert.ok(busy.maxInFlight <= 4, `the pool holds 4 (saw ${busy.maxInFlight})`);
+  it(
+    "serves accounts in turn: a full pool's next free slot goes to the account that waited, not the busiest " +
+      'backlog',
+    async () => {
+      // A pool of 4 (so at most 1 in flight per account): four accounts with 20 slow deliveries each
+      // keep it full. Oldest-first would make the fifth account wait for all 80 (about 4 s).
+      const s = await boot({ webhookPollMs: 50, env: { WEBHOOK_CONCURRENCY: '4' } });
+      const make = worldOn(s);
+      const busy = await receiver();
+      busy.delay(200);
+      const backlogs = await Promise.all([0, 1, 2, 3].map((i) => make.user({ tag: `busy${i}` })));
+      await Promise.all(
+        backlogs.map(async (u, i) => {
+          await register(u, busy.url(`/a${i}`));
+          await register(u, busy.url(`/b${i}`));
+          for (let k = 0; k < 10; k++) await newKey(u, `k${k}`);
+        }),
+      );
+      await until(() => busy.requests.length >= 8, 'the pool to be busy');
+      assert.ok(busy.maxInFlight <= 4, `the pool holds 4 (saw ${busy.maxInFlight})`);
 
-    const waiting = await make.user({ tag: 'waiting' });
-    const healthy = await receiver();
-    await register(waiting, healthy.url());
-    const sent = Date.now();
-    await newKey(waiting);
-    await until(() => healthy.requests.length === 1, "the waiting account's delivery", 5_000);
-    const took = Date.now() - sent;
-    assert.ok(took < 2_000, `delivered ${took} ms after the event`);
-    assert.ok(busy.requests.length < 60, `served before most of the backlog (${busy.requests.length} of 80 sent)`);
-  });
+      const waiting = await make.user({ tag: 'waiting' });
+      const healthy = await receiver();
+      await register(waiting, healthy.url());
+      const sent = Date.now();
+      await newKey(waiting);
+      await until(() => healthy.requests.length === 1, "the waiting account's delivery", 5_000);
+      const took = Date.now() - sent;
+      assert.ok(took < 2_000, `delivered ${took} ms after the event`);
+      assert.ok(busy.requests.length < 60, `served before most of the backlog (${busy.requests.length} of 80 sent)`);
+    },
+  );
 
-  it('gives up connecting to an address that never accepts after the connect timeout, well before the response timeout', async () => {
-    const [s, unreachable] = await Promise.all([boot({ webhookPollMs: 100 }), blackhole()]);
-    const u = await worldOn(s).user();
-    const ep = await register(u, unreachable.url());
-    await newKey(u);
-    let d: Delivery | undefined;
-    await until(
-      async () => {
-        d = (await deliveries(u, ep.id))[0];
-        return d !== undefined && d.attempts === 1;
-      },
-      'the first attempt to be recorded',
-      8_000,
-    );
-    assert.equal(d!.status, 'pending', 'retried later');
-    assert.match(d!.error ?? '', /connect timed out/);
-    assert.ok(d!.latency_ms! >= 2_500 && d!.latency_ms! < 5_000, `gave up after ${d!.latency_ms} ms`);
-  });
+  it(
+    'gives up connecting to an address that never accepts after the connect timeout, well before the response ' +
+      'timeout',
+    async () => {
+      const [s, unreachable] = await Promise.all([boot({ webhookPollMs: 100 }), blackhole()]);
+      const u = await worldOn(s).user();
+      const ep = await register(u, unreachable.url());
+      await newKey(u);
+      let d: Delivery | undefined;
+      await until(
+        async () => {
+          d = (await deliveries(u, ep.id))[0];
+          return d !== undefined && d.attempts === 1;
+        },
+        'the first attempt to be recorded',
+        8_000,
+      );
+      assert.equal(d!.status, 'pending', 'retried later');
+      assert.match(d!.error ?? '', /connect timed out/);
+      assert.ok(d!.latency_ms! >= 2_500 && d!.latency_ms! < 5_000, `gave up after ${d!.latency_ms} ms`);
+    },
+  );
 
   describe('at most WEBHOOK_MAX_ENDPOINTS endpoints per account (default 20)', () => {
     it('refuses the 21st with 409 CONFLICT, even when 25 are created at once; deleting one makes room', async () => {

@@ -166,7 +166,8 @@ describe('an endpoint registered with WEBHOOK_ALLOW_PRIVATE, delivered after it 
         await user.browser.postJson('/v2/webhooks', { url: receiver.url(), events: ['api_key.created'] })
       ).json()) as { id: string };
       await server.close();
-      await new Promise((resolve) => setTimeout(resolve, 10)); // let fetch see the closed keep-alive sockets (as restart() does)
+      // Let fetch see the closed keep-alive sockets (as restart() does).
+      await new Promise((resolve) => setTimeout(resolve, 10));
       server = await startTestServer({
         env: credentialServerEnv,
         webhookPollMs: HOUR,

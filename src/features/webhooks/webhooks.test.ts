@@ -277,81 +277,84 @@ describe('webhooks', () => {
     });
   });
 
-  it('delivers every event type to a subscribed receiver, verifiable by both schemes, with no secret in any body', async () => {
-    const admin = await make.user({ admin: true, tag: 'admin' });
-    const alice = await make.user({ tag: 'events' });
-    const rAlice = await receiver();
-    const rAdmin = await receiver();
-    const epAlice = await register(alice, rAlice.url());
-    const epAdmin = await register(admin, rAdmin.url());
-    const secrets: string[] = [epAlice.secret, epAdmin.secret];
+  it(
+    'delivers every event type to a subscribed receiver, verifiable by both schemes, with no secret in any ' + 'body',
+    async () => {
+      const admin = await make.user({ admin: true, tag: 'admin' });
+      const alice = await make.user({ tag: 'events' });
+      const rAlice = await receiver();
+      const rAdmin = await receiver();
+      const epAlice = await register(alice, rAlice.url());
+      const epAdmin = await register(admin, rAdmin.url());
+      const secrets: string[] = [epAlice.secret, epAdmin.secret];
 
-    // API keys: created, rotated, revoked.
-    const k = await newKey(alice);
-    const rotated = await json<{ id: string; key: string }>(
-      await alice.browser.postJson(`/v2/api-keys/${k.id}/rotate`, {}),
-      201,
-    );
-    assert.equal((await request(alice.browser, 'DELETE', `/v2/api-keys/${rotated.id}`)).status, 200);
-    secrets.push(k.key, rotated.key);
+      // API keys: created, rotated, revoked.
+      const k = await newKey(alice);
+      const rotated = await json<{ id: string; key: string }>(
+        await alice.browser.postJson(`/v2/api-keys/${k.id}/rotate`, {}),
+        201,
+      );
+      assert.equal((await request(alice.browser, 'DELETE', `/v2/api-keys/${rotated.id}`)).status, 200);
+      secrets.push(k.key, rotated.key);
 
-    // Applications: created, secret rotated; consent granted through the browser flow.
-    const app = await registerApp(alice.browser, {
-      name: 'Hooked app',
-      redirect_uris: [REDIRECT_URI],
-      scopes: ['read:users'],
-    });
-    const newSecret = await json<{ client_secret: string }>(
-      await alice.browser.postJson(`/oauth/applications/${app.client_id}/secret`, {}),
-      200,
-    );
-    const client = { client_id: app.client_id, client_secret: newSecret.client_secret };
-    secrets.push(app.client_secret!, newSecret.client_secret);
-    const first = await codeFlow(server, client, alice);
-    secrets.push(first.access_token, first.refresh_token!);
-    // Refresh-token reuse (grace 0) revokes the grant.
-    const second = await refresh(server, client, first.refresh_token!);
-    secrets.push(second.access_token, second.refresh_token!);
-    assert.equal(
-      (await token(server, client, { grant_type: 'refresh_token', refresh_token: first.refresh_token })).status,
-      400,
-    );
-    await until(() => rAlice.types().includes('grant.revoked'), 'grant.revoked');
-    // Consent again, then the user takes it back.
-    const again = await codeFlow(server, client, alice);
-    secrets.push(again.access_token, again.refresh_token!);
-    assert.equal((await request(alice.browser, 'DELETE', `/v2/consents/${app.client_id}`)).status, 204);
-    assert.equal((await request(alice.browser, 'DELETE', `/oauth/applications/${app.client_id}`)).status, 204);
-    // A sign-up goes to the admins' endpoints.
-    const bob = await make.user({ tag: 'bob' });
-    await worker().drain();
+      // Applications: created, secret rotated; consent granted through the browser flow.
+      const app = await registerApp(alice.browser, {
+        name: 'Hooked app',
+        redirect_uris: [REDIRECT_URI],
+        scopes: ['read:users'],
+      });
+      const newSecret = await json<{ client_secret: string }>(
+        await alice.browser.postJson(`/oauth/applications/${app.client_id}/secret`, {}),
+        200,
+      );
+      const client = { client_id: app.client_id, client_secret: newSecret.client_secret };
+      secrets.push(app.client_secret!, newSecret.client_secret);
+      const first = await codeFlow(server, client, alice);
+      secrets.push(first.access_token, first.refresh_token!);
+      // Refresh-token reuse (grace 0) revokes the grant.
+      const second = await refresh(server, client, first.refresh_token!);
+      secrets.push(second.access_token, second.refresh_token!);
+      assert.equal(
+        (await token(server, client, { grant_type: 'refresh_token', refresh_token: first.refresh_token })).status,
+        400,
+      );
+      await until(() => rAlice.types().includes('grant.revoked'), 'grant.revoked');
+      // Consent again, then the user takes it back.
+      const again = await codeFlow(server, client, alice);
+      secrets.push(again.access_token, again.refresh_token!);
+      assert.equal((await request(alice.browser, 'DELETE', `/v2/consents/${app.client_id}`)).status, 204);
+      assert.equal((await request(alice.browser, 'DELETE', `/oauth/applications/${app.client_id}`)).status, 204);
+      // A sign-up goes to the admins' endpoints.
+      const bob = await make.user({ tag: 'bob' });
+      await worker().drain();
 
-    assert.deepEqual([...new Set(rAlice.types())].sort(), [...USER_EVENTS].sort());
-    assert.ok(!rAlice.types().includes('user.signed_up'), 'sign-ups go only to admins');
-    const signup = rAdmin.requests
-      .map(eventOf)
-      .find((e) => e.type === 'user.signed_up' && e.data['email'] === bob.email);
-    assert.ok(signup, 'the admin endpoint got user.signed_up');
-    assert.equal(signup.data['id'], bob.id);
+      assert.deepEqual([...new Set(rAlice.types())].sort(), [...USER_EVENTS].sort());
+      assert.ok(!rAlice.types().includes('user.signed_up'), 'sign-ups go only to admins');
+      const signup = rAdmin.requests
+        .map(eventOf)
+        .find((e) => e.type === 'user.signed_up' && e.data['email'] === bob.email);
+      assert.ok(signup, 'the admin endpoint got user.signed_up');
+      assert.equal(signup.data['id'], bob.id);
 
-    for (const r of rAlice.requests) assertGenuine(r, epAlice.secret);
-    for (const r of rAdmin.requests) assertGenuine(r, epAdmin.secret);
-    const all = [...rAlice.requests, ...rAdmin.requests];
-    assert.equal(
-      new Set(all.map((r) => r.headers['webhook-id'])).size,
-      all.length,
-      'one delivery per event and endpoint',
-    );
-    for (const r of all)
-      for (const s of secrets) assert.ok(!r.body.includes(s), `${eventOf(r).type} body carries no secret`);
-    for (const s of secrets)
-      assert.ok(!JSON.stringify(all.map((r) => r.headers)).includes(s), 'no secret in any header');
-    assert.ok(
-      (await deliveries(alice, epAlice.id)).every(
-        (d) => d.status === 'succeeded' && d.attempts === 1 && d.response_code === 200,
-      ),
-    );
-  });
+      for (const r of rAlice.requests) assertGenuine(r, epAlice.secret);
+      for (const r of rAdmin.requests) assertGenuine(r, epAdmin.secret);
+      const all = [...rAlice.requests, ...rAdmin.requests];
+      assert.equal(
+        new Set(all.map((r) => r.headers['webhook-id'])).size,
+        all.length,
+        'one delivery per event and endpoint',
+      );
+      for (const r of all)
+        for (const s of secrets) assert.ok(!r.body.includes(s), `${eventOf(r).type} body carries no secret`);
+      for (const s of secrets)
+        assert.ok(!JSON.stringify(all.map((r) => r.headers)).includes(s), 'no secret in any header');
+      assert.ok(
+        (await deliveries(alice, epAlice.id)).every(
+          (d) => d.status === 'succeeded' && d.attempts === 1 && d.response_code === 200,
+        ),
+      );
+    },
+  );
 
   it('sends only the events an endpoint subscribed to', async () => {
     const u = await make.user();
@@ -581,38 +584,42 @@ describe('webhooks', () => {
     assert.throws(() => standardVerify(r.requests[2]!, ep.secret), /too new/);
   });
 
-  it('keeps webhook secrets encrypted at rest under a key kept out of the database (SQLite: a key file beside it, mode 0600)', async () => {
-    const u = await make.user();
-    const ep = await register(u, (await receiver()).url(), ['api_key.created']);
-    const rotated = await json<{ secret: string }>(await u.browser.postJson(`/v2/webhooks/${ep.id}/secret`, {}), 200);
-    const values = await dumpDatabase(server.db);
-    for (const s of [ep.secret, rotated.secret]) {
-      const hit = values.find((v) => v.value.includes(s) || v.value.includes(s.slice('whsec_'.length)));
-      assert.equal(hit, undefined, `secret found in ${hit?.table}.${hit?.column}`);
-    }
-    const sealed = values.filter((v) => v.table === 'webhook_endpoints' && /secret_enc$/.test(v.column));
-    assert.ok(sealed.length >= 2);
-    for (const v of sealed) assert.match(v.value, /^v1\.[\w-]+\.[\w-]+$/, `${v.column} is sealed`);
-    let key: string;
-    const file = sqliteFileOf(server);
-    if (file) {
-      // No SECRETS_KEY given: generated once into a key file beside the database.
-      assert.equal(server.config.SECRETS_KEY, undefined);
-      const keyFile = path.join(path.dirname(file), 'latchkey.secrets.key');
-      assert.equal(server.config.secretsKeyFile, keyFile);
-      assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
-      key = fs.readFileSync(keyFile, 'utf8').trim();
-    } else {
-      // PostgreSQL (several instances share it): the key is SECRETS_KEY, from the environment.
-      assert.ok(server.config.SECRETS_KEY, 'SECRETS_KEY is set');
-      key = server.config.SECRETS_KEY.toString('base64');
-    }
-    assert.ok(!values.some((v) => v.value.includes(key)), 'the key is not in the database');
-    // And it is the key that opens them: the endpoint's current and previous secrets.
-    const box = createSecretBox(Buffer.from(key, 'base64'));
-    const mine = sealed.filter((v) => [ep.secret, rotated.secret].includes(box.open(v.value)));
-    assert.deepEqual(mine.map((v) => box.open(v.value)).sort(), [ep.secret, rotated.secret].sort());
-  });
+  it(
+    'keeps webhook secrets encrypted at rest under a key kept out of the database (SQLite: a key file beside it, ' +
+      'mode 0600)',
+    async () => {
+      const u = await make.user();
+      const ep = await register(u, (await receiver()).url(), ['api_key.created']);
+      const rotated = await json<{ secret: string }>(await u.browser.postJson(`/v2/webhooks/${ep.id}/secret`, {}), 200);
+      const values = await dumpDatabase(server.db);
+      for (const s of [ep.secret, rotated.secret]) {
+        const hit = values.find((v) => v.value.includes(s) || v.value.includes(s.slice('whsec_'.length)));
+        assert.equal(hit, undefined, `secret found in ${hit?.table}.${hit?.column}`);
+      }
+      const sealed = values.filter((v) => v.table === 'webhook_endpoints' && /secret_enc$/.test(v.column));
+      assert.ok(sealed.length >= 2);
+      for (const v of sealed) assert.match(v.value, /^v1\.[\w-]+\.[\w-]+$/, `${v.column} is sealed`);
+      let key: string;
+      const file = sqliteFileOf(server);
+      if (file) {
+        // No SECRETS_KEY given: generated once into a key file beside the database.
+        assert.equal(server.config.SECRETS_KEY, undefined);
+        const keyFile = path.join(path.dirname(file), 'latchkey.secrets.key');
+        assert.equal(server.config.secretsKeyFile, keyFile);
+        assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
+        key = fs.readFileSync(keyFile, 'utf8').trim();
+      } else {
+        // PostgreSQL (several instances share it): the key is SECRETS_KEY, from the environment.
+        assert.ok(server.config.SECRETS_KEY, 'SECRETS_KEY is set');
+        key = server.config.SECRETS_KEY.toString('base64');
+      }
+      assert.ok(!values.some((v) => v.value.includes(key)), 'the key is not in the database');
+      // And it is the key that opens them: the endpoint's current and previous secrets.
+      const box = createSecretBox(Buffer.from(key, 'base64'));
+      const mine = sealed.filter((v) => [ep.secret, rotated.secret].includes(box.open(v.value)));
+      assert.deepEqual(mine.map((v) => box.open(v.value)).sort(), [ep.secret, rotated.secret].sort());
+    },
+  );
 });
 
 describe('webhooks across restarts, concurrent workers and failing endpoints', () => {
