@@ -16,7 +16,8 @@ import { Browser, authorizeUrl, registerApp, signUp } from '../test/support/http
 
 const PASSWORD = 'correct horse battery';
 const SCREENSHOTS = path.resolve('test-results/screenshots');
-const SEED_WARNING = 'API keys are shown only once. Store them securely and never expose them in client-side code.';
+const DOCUMENTED_WARNING =
+  'API keys are shown only once. Store them securely and never expose them in client-side code.';
 
 interface Received {
   headers: http.IncomingHttpHeaders;
@@ -199,7 +200,7 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
         // Shown once, on the response to the POST: not in the URL, with the shown-once warning and a Copy button.
         await page.getByRole('heading', { name: 'Your new API key' }).waitFor();
         assert.equal(new URL(page.url()).pathname, '/settings/api-keys');
-        await page.getByText(SEED_WARNING).waitFor();
+        await page.getByText(DOCUMENTED_WARNING).waitFor();
         await page.getByRole('button', { name: 'Copy' }).click();
         await page.getByText('Copied to the clipboard.').waitFor();
         const key = await page.evaluate(() => navigator.clipboard.readText());

@@ -11,7 +11,7 @@ import { request, startWorld, TEST_JWT_SECRET, type World, type TestUser } from 
 // and everything that must be refused.
 
 const JWT_SECRET = TEST_JWT_SECRET;
-const SEED_401 = { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' } };
+const DOCUMENTED_401 = { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' } };
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const nowS = () => Math.floor(Date.now() / 1000);
 
@@ -224,7 +224,7 @@ describe('shared-secret JWTs (signed by services with jsonwebtoken)', () => {
       it(name, async () => {
         const res = await authTest(build());
         assert.equal(res.status, 401, `${name}: ${JSON.stringify(res.body)}`);
-        assert.deepEqual(res.body, SEED_401);
+        assert.deepEqual(res.body, DOCUMENTED_401);
         assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_token"/);
       });
     }

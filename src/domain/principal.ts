@@ -48,7 +48,7 @@ export interface Principal {
   lacking(wanted: readonly string[]): string[];
   /**
    * `resource` when the caller may act on it: it is the caller's own, or the caller holds
-   * admin:all. Anyone else gets the same 403 (the seed's body) whether the resource is someone
+   * admin:all. Anyone else gets the same 403 (the documented body) whether the resource is someone
    * else's or does not exist (`undefined`), so the answer never says which ids exist; admin:all
    * gets 404 NOT_FOUND ("<what> not found") for one that does not exist.
    */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { newWebhookSecret, seedSignature, signedHeaders, standardSignature } from './webhook-signature.ts';
+import { newWebhookSecret, documentedSignature, signedHeaders, standardSignature } from './webhook-signature.ts';
 
 // The signatures of one delivery, in process: the reference library verifies them on a fixed time.
 describe('webhook signatures (pure)', () => {
@@ -25,12 +25,12 @@ describe('webhook signatures (pure)', () => {
       standardSignature('msg_2', ts, body, current),
       standardSignature('msg_2', ts, body, previous),
     ]);
-    assert.equal(headers['x-webhook-signature'], seedSignature(body, current));
+    assert.equal(headers['x-webhook-signature'], documentedSignature(body, current));
   });
 
   it("computes the API reference's X-Webhook-Signature: hex HMAC-SHA256 keyed by the secret string", () => {
     const expected = crypto.createHmac('sha256', 'whsec_abc').update(body).digest('hex');
-    assert.equal(seedSignature(body, 'whsec_abc'), expected);
-    assert.notEqual(seedSignature(`${body} `, 'whsec_abc'), expected);
+    assert.equal(documentedSignature(body, 'whsec_abc'), expected);
+    assert.notEqual(documentedSignature(`${body} `, 'whsec_abc'), expected);
   });
 });

@@ -13,7 +13,7 @@ export function newWebhookSecret(): string {
   return WEBHOOK_SECRET_PREFIX + crypto.randomBytes(32).toString('base64');
 }
 
-export function seedSignature(body: string, secret: string): string {
+export function documentedSignature(body: string, secret: string): string {
   return crypto.createHmac('sha256', secret).update(body).digest('hex');
 }
 
@@ -41,7 +41,7 @@ export function signedHeaders(
 ): Record<string, string> {
   return {
     'content-type': 'application/json',
-    'x-webhook-signature': seedSignature(body, secrets[0]!),
+    'x-webhook-signature': documentedSignature(body, secrets[0]!),
     'webhook-id': id,
     'webhook-timestamp': String(timestampSeconds),
     'webhook-signature': secrets.map((s) => standardSignature(id, timestampSeconds, body, s)).join(' '),

@@ -18,7 +18,7 @@ import { signIn } from '../support/api.ts';
 import { basicAuth, introspect, pkcePair, revoke, token, type RegisteredApp } from '../support/oauth.ts';
 import { sql } from 'kysely';
 import { dumpDatabase, sqliteFileOf, type DumpedValue } from '../support/db-dump.ts';
-import { WebhookReceiver, standardAccepts, seedAccepts } from '../support/webhook-receiver.ts';
+import { WebhookReceiver, standardAccepts, documentedAccepts } from '../support/webhook-receiver.ts';
 import { sessionPrincipal } from '../../src/domain/principal.ts';
 import { worldOn, credentialServerEnv, TEST_JWT_SECRET, REDIRECT_URI, request, uniqueEmail } from '../support/world.ts';
 
@@ -227,7 +227,7 @@ describe('secrets at rest after a run of every flow', () => {
     await server.built.webhookWorker.drain();
     assert.ok(receiver.requests.length >= 2, 'webhook deliveries arrived');
     assert.ok(
-      receiver.requests.every((r) => seedAccepts(r, webhookSecret) && standardAccepts(r, webhookSecret)),
+      receiver.requests.every((r) => documentedAccepts(r, webhookSecret) && standardAccepts(r, webhookSecret)),
       'signed with the rotated secret',
     );
 

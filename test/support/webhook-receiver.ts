@@ -37,7 +37,7 @@ export { verifyWebhookSignature };
  * not get past (unparsable body, missing header, length mismatch throwing in timingSafeEqual)
  * counts as refused.
  */
-export function seedAccepts(req: Pick<ReceivedWebhook, 'headers' | 'body'>, secret: string): boolean {
+export function documentedAccepts(req: Pick<ReceivedWebhook, 'headers' | 'body'>, secret: string): boolean {
   try {
     const signature = req.headers['x-webhook-signature'];
     if (signature === undefined) return false;

@@ -13,7 +13,7 @@ import { startWorld, credentialServerEnv, type World, type TestUser, request } f
 // X-Forwarded-For (TRUST_PROXY=1) for the client address.
 
 const KEY_SHAPE = /^lk_([0-9A-Za-z]{12})_[0-9A-Za-z]{36}$/;
-const SEED_401 = { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' } };
+const DOCUMENTED_401 = { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication credentials' } };
 const HOUR = 3_600_000;
 
 interface CreatedKey {
@@ -42,7 +42,7 @@ function typo(key: string, at = 20): string {
 
 async function expect401(res: { status: number; body: unknown; headers: Headers }, why: string) {
   assert.equal(res.status, 401, `${why}: ${JSON.stringify(res.body)}`);
-  assert.deepEqual(res.body, SEED_401, why);
+  assert.deepEqual(res.body, DOCUMENTED_401, why);
   assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer\b/, why);
 }
 

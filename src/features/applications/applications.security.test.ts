@@ -16,7 +16,7 @@ import type { TestUser } from '../../../test/support/world.ts';
 // user's is 403 with the documented body, as a made-up client id is, unless the credential carries
 // admin:all (which gets it, or 404 for one that does not exist).
 
-const SEED_APP = {
+const DOCUMENTED_APP = {
   name: 'My Application',
   redirect_uris: ['https://myapp.com/callback'],
   scopes: ['read:users', 'write:projects'],
@@ -26,7 +26,7 @@ const SEED_APP = {
  * write:applications), so what they prove is the route's guard, not the rule that an application's
  * scopes never exceed its registrant's (the specific cases below cover that).
  */
-const MATRIX_APP = { ...SEED_APP, name: 'Managed by the matrix', scopes: ['write:applications'] };
+const MATRIX_APP = { ...DOCUMENTED_APP, name: 'Managed by the matrix', scopes: ['write:applications'] };
 
 /** A fresh application of `owner`'s, registered from the owner's dashboard session. */
 const appOf = async (owner: TestUser) => (await registerApp(owner.browser, MATRIX_APP)).client_id;
@@ -94,15 +94,15 @@ securityMatrix(import.meta.url, routes, [
     label: 'the documented registration body, by a credential holding its scopes: 201 with those scopes',
     async run(env) {
       for (const method of BEARER_METHODS) {
-        const auth = await bearer(env, method, env.alice, ['write:applications', ...SEED_APP.scopes]);
+        const auth = await bearer(env, method, env.alice, ['write:applications', ...DOCUMENTED_APP.scopes]);
         const res = await env.send({
           method: 'POST',
           path: '/oauth/applications',
           authorization: auth,
-          body: SEED_APP,
+          body: DOCUMENTED_APP,
         });
         assert.equal(res.status, 201, `${method}: ${JSON.stringify(res.body)}`);
-        assert.deepEqual(res.body!['scopes'], SEED_APP.scopes);
+        assert.deepEqual(res.body!['scopes'], DOCUMENTED_APP.scopes);
       }
     },
   },
@@ -145,7 +145,7 @@ securityMatrix(import.meta.url, routes, [
           method: 'POST',
           path: '/oauth/applications',
           authorization: `Bearer ${env.jwtFor('user_123', scopes)}`,
-          body: SEED_APP,
+          body: DOCUMENTED_APP,
         });
         assertForbiddenCode(res);
       }
@@ -159,7 +159,7 @@ securityMatrix(import.meta.url, routes, [
           method: 'POST',
           path: '/oauth/applications',
           authorization: await bearer(env, method, env.alice, ['write:applications']),
-          body: { ...SEED_APP, scopes: ['read:users', 'admin:all'] },
+          body: { ...DOCUMENTED_APP, scopes: ['read:users', 'admin:all'] },
         });
         assertForbiddenCode(res);
       }

@@ -8,7 +8,11 @@ import { basicAuth, token, type RegisteredApp } from '../../../test/support/oaut
 import { PASSWORD, REDIRECT_URI, request, uniqueEmail } from '../../../test/support/world.ts';
 
 // Application registration (the documented step 1) over real HTTP.
-const SEED_BODY = { name: 'My Application', redirect_uris: [REDIRECT_URI], scopes: ['read:users', 'write:projects'] };
+const DOCUMENTED_BODY = {
+  name: 'My Application',
+  redirect_uris: [REDIRECT_URI],
+  scopes: ['read:users', 'write:projects'],
+};
 
 describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
   let server: TestServer;
@@ -32,7 +36,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
   after(() => server.dispose());
 
   it('registers the documented example application: 201, client_id, a lkcs_ secret shown once, type web', async () => {
-    const res = await register(SEED_BODY);
+    const res = await register(DOCUMENTED_BODY);
     assert.equal(res.status, 201);
     assert.equal(res.headers.get('cache-control'), 'no-store');
     const app = (await res.json()) as Record<string, unknown>;
@@ -61,7 +65,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
   it(
     'updates name and redirect URIs with PATCH, and deletes (then 403, as for any application not ' + 'yours)',
     async () => {
-      const app = await created(SEED_BODY);
+      const app = await created(DOCUMENTED_BODY);
       const res = await request(dev, 'PATCH', `/oauth/applications/${app.client_id}`, {
         body: {
           name: 'Renamed',
@@ -159,20 +163,20 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     const cases: [string, Record<string, unknown>, string][] = [
       [
         'http redirect to a non-loopback host',
-        { ...SEED_BODY, redirect_uris: ['http://myapp.com/callback'] },
+        { ...DOCUMENTED_BODY, redirect_uris: ['http://myapp.com/callback'] },
         'redirect_uris.0',
       ],
       [
         'a redirect URI with a fragment',
-        { ...SEED_BODY, redirect_uris: [REDIRECT_URI, 'https://myapp.com/cb#frag'] },
+        { ...DOCUMENTED_BODY, redirect_uris: [REDIRECT_URI, 'https://myapp.com/cb#frag'] },
         'redirect_uris.1',
       ],
-      ['a relative redirect URI', { ...SEED_BODY, redirect_uris: ['/callback'] }, 'redirect_uris.0'],
-      ['an unknown scope', { ...SEED_BODY, scopes: ['read:users', 'read:everything'] }, 'scopes.1'],
-      ['an unknown field', { ...SEED_BODY, client_secret: 'mine' }, 'client_secret'],
-      ['a missing name', { redirect_uris: SEED_BODY.redirect_uris, scopes: SEED_BODY.scopes }, 'name'],
-      ['a web app without redirect URIs', { ...SEED_BODY, redirect_uris: [] }, 'redirect_uris'],
-      ['a service app with redirect URIs', { ...SEED_BODY, type: 'service' }, 'redirect_uris'],
+      ['a relative redirect URI', { ...DOCUMENTED_BODY, redirect_uris: ['/callback'] }, 'redirect_uris.0'],
+      ['an unknown scope', { ...DOCUMENTED_BODY, scopes: ['read:users', 'read:everything'] }, 'scopes.1'],
+      ['an unknown field', { ...DOCUMENTED_BODY, client_secret: 'mine' }, 'client_secret'],
+      ['a missing name', { redirect_uris: DOCUMENTED_BODY.redirect_uris, scopes: DOCUMENTED_BODY.scopes }, 'name'],
+      ['a web app without redirect URIs', { ...DOCUMENTED_BODY, redirect_uris: [] }, 'redirect_uris'],
+      ['a service app with redirect URIs', { ...DOCUMENTED_BODY, type: 'service' }, 'redirect_uris'],
     ];
     for (const [what, body, field] of cases) {
       it(`refuses ${what}`, async () => {
@@ -182,11 +186,11 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
 
     it('accepts http on loopback and a private-use scheme for native apps', async () => {
       const loopback = await created({
-        ...SEED_BODY,
+        ...DOCUMENTED_BODY,
         redirect_uris: ['http://127.0.0.1:8080/callback', 'http://localhost/callback'],
       });
       assert.deepEqual(loopback['redirect_uris'], ['http://127.0.0.1:8080/callback', 'http://localhost/callback']);
-      const native = await created({ ...SEED_BODY, type: 'native', redirect_uris: ['com.example.app:/cb'] });
+      const native = await created({ ...DOCUMENTED_BODY, type: 'native', redirect_uris: ['com.example.app:/cb'] });
       assert.equal(native['type'], 'native');
       assert.equal(native.client_secret, undefined, 'a public application has no secret');
       assert.deepEqual(native['redirect_uris'], ['com.example.app:/cb']);
@@ -196,8 +200,8 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
       await expectApiError(await register('{"name": "My Application",'), 400, 'VALIDATION_FAILED');
       await expectApiError(await register('[1, 2]'), 400, 'VALIDATION_FAILED');
       await expectApiError(await register('null'), 400, 'VALIDATION_FAILED');
-      await expectApiError(await register({ ...SEED_BODY, name: 'x'.repeat(100_000) }), 413, 'PAYLOAD_TOO_LARGE');
-      const app = await created(SEED_BODY);
+      await expectApiError(await register({ ...DOCUMENTED_BODY, name: 'x'.repeat(100_000) }), 413, 'PAYLOAD_TOO_LARGE');
+      const app = await created(DOCUMENTED_BODY);
       await expectApiError(
         await request(dev, 'PATCH', `/oauth/applications/${app.client_id}`, { body: '{"name":' }),
         400,
@@ -206,7 +210,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     });
 
     it('PATCH cannot change the type; a public application has no secret to rotate', async () => {
-      const app = await created(SEED_BODY);
+      const app = await created(DOCUMENTED_BODY);
       await expectApiError(
         await request(dev, 'PATCH', `/oauth/applications/${app.client_id}`, { body: { type: 'service' } }),
         400,
@@ -219,7 +223,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
         'VALIDATION_FAILED',
         { field: 'redirect_uris' },
       );
-      const spa = await created({ ...SEED_BODY, type: 'spa' });
+      const spa = await created({ ...DOCUMENTED_BODY, type: 'spa' });
       assert.equal(spa.client_secret, undefined);
       await expectApiError(
         await request(dev, 'POST', `/oauth/applications/${spa.client_id}/secret`),
@@ -231,19 +235,19 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
 
   describe('who may call', () => {
     it('admin:all needs an admin owner: 403 FORBIDDEN otherwise', async () => {
-      await expectApiError(await register({ ...SEED_BODY, scopes: ['admin:all'] }), 403, 'FORBIDDEN');
+      await expectApiError(await register({ ...DOCUMENTED_BODY, scopes: ['admin:all'] }), 403, 'FORBIDDEN');
       const email = uniqueEmail('admin');
       await server.built.services.accounts.signUp({ email, password: PASSWORD, isAdmin: true });
       const admin = new Browser(server.url);
       assert.equal((await signIn(admin, email, PASSWORD)).status, 303);
-      const app = await created({ ...SEED_BODY, scopes: ['admin:all'] }, admin);
+      const app = await created({ ...DOCUMENTED_BODY, scopes: ['admin:all'] }, admin);
       assert.deepEqual(app['scopes'], ['admin:all']);
     });
 
     it('no session: 401 UNAUTHORIZED with WWW-Authenticate: Bearer', async () => {
       const anonymous = new Browser(server.url);
       for (const res of [
-        await register(SEED_BODY, anonymous),
+        await register(DOCUMENTED_BODY, anonymous),
         await request(anonymous, 'GET', '/oauth/applications'),
       ]) {
         assert.equal(res.status, 401);
@@ -255,7 +259,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     });
 
     it("another user's application is 403 (the documented body) for every verb", async () => {
-      const app = await created(SEED_BODY);
+      const app = await created(DOCUMENTED_BODY);
       const other = new Browser(server.url);
       await signUp(other, uniqueEmail('other'), PASSWORD);
       const path = `/oauth/applications/${app.client_id}`;
@@ -280,13 +284,13 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     it('cookie-authenticated writes must be same-origin JSON', async () => {
       await expectApiError(
         await request(dev, 'POST', '/oauth/applications', {
-          body: SEED_BODY,
+          body: DOCUMENTED_BODY,
           headers: { origin: 'https://evil.example' },
         }),
         403,
         'FORBIDDEN',
       );
-      const app = await created(SEED_BODY);
+      const app = await created(DOCUMENTED_BODY);
       const path = `/oauth/applications/${app.client_id}`;
       await expectApiError(
         await request(dev, 'DELETE', path, { headers: { origin: 'https://evil.example' } }),
@@ -301,14 +305,14 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
       const plain = await dev.request('/oauth/applications', {
         method: 'POST',
         headers: { 'content-type': 'text/plain' },
-        body: JSON.stringify(SEED_BODY),
+        body: JSON.stringify(DOCUMENTED_BODY),
       });
       await expectApiError(plain, 415, 'UNSUPPORTED_MEDIA_TYPE');
       const form = await dev.postForm('/oauth/applications', { name: 'x' });
       await expectApiError(form, 415, 'UNSUPPORTED_MEDIA_TYPE');
       // Our own origin is fine.
       const same = await request(dev, 'POST', '/oauth/applications', {
-        body: SEED_BODY,
+        body: DOCUMENTED_BODY,
         headers: {
           origin: new URL(server.config.ISSUER).origin,
         },
@@ -333,7 +337,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
           },
         );
         req.on('error', reject);
-        req.end(JSON.stringify(SEED_BODY));
+        req.end(JSON.stringify(DOCUMENTED_BODY));
       });
       assert.equal(status, 415, text);
       assert.equal((JSON.parse(text) as { error: { code: string } }).error.code, 'UNSUPPORTED_MEDIA_TYPE');
@@ -347,7 +351,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
       ['another host', 'https://evil.example/callback'],
     ]) {
       it(`refuses ${what} with an HTML error page, never redirecting to it`, async () => {
-        const app = await created(SEED_BODY);
+        const app = await created(DOCUMENTED_BODY);
         const res = await new Browser(server.url).get(
           authorizeUrl(server.url, { clientId: app.client_id, redirectUri: uri!, scope: 'read:users', state: 's' }),
         );
