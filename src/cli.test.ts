@@ -203,6 +203,11 @@ describe('latchkey CLI', () => {
         ],
         /redirect_uris\.0/,
       ],
+      [
+        'an --expires-in with no unit (90 is not 90 days)',
+        ['keys', 'create', '--owner', EMAIL, '--name', 'N', '--scopes', 'read:users', '--expires-in', '90'],
+        /--expires-in 90 needs a unit: 90d, 90h, 90m or 90s/,
+      ],
     ];
     for (const [what, args, pattern, input] of cases) {
       it(what, async () => fails(await cli(args, input), pattern));

@@ -6,11 +6,19 @@ export function positiveInt(text: string, flag: string): number {
   return Number(text);
 }
 
-/** `90d`, `12h`, `30m`, `45s` or plain seconds, to seconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+)([dhms]?)$/.exec(text.trim());
-  if (!m || Number(m[1]) === 0) throw new UsageError(`not a duration: ${text} (use e.g. 90d, 12h, 30m)`);
-  return Number(m[1]) * ({ d: 86_400, h: 3600, m: 60, s: 1, '': 1 } as const)[m[2] as 'd' | 'h' | 'm' | 's' | ''];
+const UNIT_SECONDS = { d: 86_400, h: 3600, m: 60, s: 1 } as const;
+
+/**
+ * `90d`, `12h`, `30m` or `45s`, to seconds. The unit is required: a bare `90` read as seconds
+ * silently made a key that died a minute and a half later, when its author meant 90 days.
+ */
+export function parseDuration(text: string, flag = '--expires-in'): number {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed))
+    throw new UsageError(`${flag} ${trimmed} needs a unit: ${trimmed}d, ${trimmed}h, ${trimmed}m or ${trimmed}s`);
+  const m = /^(\d+)([dhms])$/.exec(trimmed);
+  if (!m || Number(m[1]) === 0) throw new UsageError(`${flag}: not a duration: ${text} (use e.g. 90d, 12h, 30m, 45s)`);
+  return Number(m[1]) * UNIT_SECONDS[m[2] as keyof typeof UNIT_SECONDS];
 }
 
 /** `--scopes "a b"` or `--scopes a,b`, to a list. */
