@@ -38,6 +38,9 @@ export function safeReturnTo(value: unknown): string {
     : '/dashboard';
 }
 
+/** Shown on the sign-in page that signing out lands on (`?signed_out=1`: a fixed text, never echoed). */
+const SIGNED_OUT_NOTICE = 'You are signed out. Sign in again to use the dashboard.';
+
 const SIGNED_UP_COOKIE = 'lk_signed_up';
 const SIGNED_UP_NOTICE =
   'Account ready — sign in. (If this email already had an account, sign in with its existing password: ' +
@@ -93,7 +96,10 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
     const returnTo = safeReturnTo(ctx.query['return_to']);
     if (ctx.state.account) return ctx.redirect(returnTo);
     const signedUp = readSignedUp(ctx);
-    if (signedUp === null) return loginPage(ctx, { returnTo });
+    if (signedUp === null) {
+      const notice = ctx.query['signed_out'] === '1' ? SIGNED_OUT_NOTICE : null;
+      return loginPage(ctx, { returnTo, notice });
+    }
     clearSignedUp(ctx, deps.secureCookies);
     return loginPage(ctx, { returnTo, email: signedUp, notice: SIGNED_UP_NOTICE });
   });
@@ -182,7 +188,7 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
   router.post('/logout', ...deps.formGuard, async (ctx) => {
     await deps.endSessions(ctx);
     ctx.status = 303;
-    ctx.redirect('/login');
+    ctx.redirect('/login?signed_out=1');
   });
 
   return router;

@@ -157,7 +157,12 @@ describe('accounts pages', () => {
 
       const res = await browser.postForm('/logout', { _csrf: csrfFrom(await dashboard.text()) });
       assert.equal(res.status, 303);
-      assert.equal(res.headers.get('location'), '/login');
+      assert.equal(res.headers.get('location'), '/login?signed_out=1');
+      const landing = await browser.get(res.headers.get('location')!);
+      assert.equal(landing.status, 200);
+      assert.match(await landing.text(), /<p class="notice" role="status">You are signed out\./);
+      // The notice is for the page signing out lands on, not every sign-in page.
+      assert.doesNotMatch(await (await browser.get('/login')).text(), /You are signed out/);
       const afterLogout = await browser.get('/dashboard');
       assert.equal(afterLogout.status, 302);
       assert.match(afterLogout.headers.get('location') ?? '', /^\/login\b/);
