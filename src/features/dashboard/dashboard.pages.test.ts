@@ -105,6 +105,21 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.ok(overview.includes('Enable two-factor authentication on your account for additional API key security.'));
   });
 
+  it('welcomes a new account on its first sign-in, and welcomes it back after the next', async () => {
+    const { browser, email } = await signedIn();
+    const first = await html(browser, '/dashboard');
+    assert.match(first, /Welcome to your new account\./);
+    assert.doesNotMatch(first, /Welcome back/);
+
+    const again = new Browser(server.url);
+    const login = await html(again, '/login');
+    const res = await again.postForm('/login', { _csrf: csrfFrom(login), email, password: PASSWORD });
+    assert.equal(res.status, 303);
+    const second = await html(again, '/dashboard');
+    assert.match(second, /Welcome back\./);
+    assert.doesNotMatch(second, /new account/);
+  });
+
   it('refuses a form without the CSRF token', async () => {
     const { browser, userId } = await signedIn();
     const res = await browser.postForm('/settings/api-keys', { name: 'x', scopes: 'read:users', expires: 'never' });

@@ -44,6 +44,9 @@ export function dashboardRouter(deps: DashboardDeps): Router<AppState> {
         apps: apps.slice(0, 5),
         moreApps: Math.max(0, apps.length - 5),
         twoFactor,
+        // The first sign-in of an account (just signed up, or made by an administrator) is a
+        // welcome, not a "welcome back".
+        newAccount: (ctx.state.account?.signInCount ?? 0) <= 1,
       });
     }),
   );
