@@ -480,17 +480,29 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.equal(saved.status, 303);
     assert.match(await html(browser, `/settings/webhooks/${id}`), /All events/);
 
-    assert.equal(
-      (await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}/status`, { status: 'disabled' }))
-        .status,
-      303,
+    assert.equal(saved.headers.get('location'), `/settings/webhooks/${id}?done=webhook-updated`);
+    assert.match(await html(browser, saved.headers.get('location')!), /Webhook endpoint saved\./);
+
+    // Disabling and enabling say so (not "saved"), on the page the redirect lands on.
+    const disabled = await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}/status`, {
+      status: 'disabled',
+    });
+    assert.equal(disabled.status, 303);
+    const disabledPage = await html(browser, disabled.headers.get('location')!);
+    assert.match(disabledPage, /This endpoint is disabled/);
+    assert.match(
+      disabledPage,
+      /<p>Webhook endpoint disabled\. No events are delivered to it until you enable it again\.<\/p>/,
     );
-    assert.match(await html(browser, `/settings/webhooks/${id}`), /This endpoint is disabled/);
-    assert.equal(
-      (await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}/status`, { status: 'active' })).status,
-      303,
-    );
-    assert.doesNotMatch(await html(browser, `/settings/webhooks/${id}`), /This endpoint is disabled/);
+    assert.doesNotMatch(disabledPage, /Webhook endpoint saved/);
+    const enabled = await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}/status`, {
+      status: 'active',
+    });
+    assert.equal(enabled.status, 303);
+    const enabledPage = await html(browser, enabled.headers.get('location')!);
+    assert.doesNotMatch(enabledPage, /This endpoint is disabled/);
+    assert.match(enabledPage, /<p>Webhook endpoint enabled\./);
+    assert.doesNotMatch(enabledPage, /Webhook endpoint saved/);
 
     const rotated = await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}/secret`, {});
     const newSecret = /id="signing-secret"[^>]*value="(whsec_[^"]+)"/.exec(await rotated.text())![1]!;

@@ -260,6 +260,8 @@ export const NOTICES: Record<string, string> = {
   'app-deleted': 'The application was deleted, with every token issued to it.',
   'consent-revoked': "Access revoked. The application's tokens no longer work.",
   'webhook-updated': 'Webhook endpoint saved.',
+  'webhook-disabled': 'Webhook endpoint disabled. No events are delivered to it until you enable it again.',
+  'webhook-enabled': 'Webhook endpoint enabled. New events are delivered to it again.',
   'webhook-deleted': 'The webhook endpoint was deleted.',
   'redelivery-queued': 'Redelivery queued. It will be sent within a few seconds.',
 };

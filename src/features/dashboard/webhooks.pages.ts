@@ -174,7 +174,8 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
     signedIn(async (ctx, me) => {
       const status = fieldText(formBody(ctx)['status']) === 'active' ? 'active' : 'disabled';
       await webhooks.update(me, ctx.params['id']!, { status });
-      seeOther(ctx, `${endpointPath(ctx.params['id']!)}?done=webhook-updated`);
+      const done = status === 'active' ? 'webhook-enabled' : 'webhook-disabled';
+      seeOther(ctx, `${endpointPath(ctx.params['id']!)}?done=${done}`);
     }),
   );
 
