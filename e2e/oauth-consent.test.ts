@@ -178,6 +178,36 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
     },
   );
 
+  it('the consent page focuses neither button, so Enter does not approve', async () => {
+    const email = await newUser();
+    const { context, page } = await newPage();
+    try {
+      await page.goto(authorizeLink('state-enter-1'));
+      await logIn(page, email);
+      const approve = page.getByRole('button', { name: 'Approve' });
+      await approve.waitFor();
+      assert.equal(await approve.getAttribute('autofocus'), null);
+      const focused = await page.evaluate(() => {
+        const el = document.activeElement;
+        return el ? `${el.tagName} ${el.textContent?.trim() ?? ''}` : 'none';
+      });
+      assert.doesNotMatch(focused, /^BUTTON/, `focused on load: ${focused}`);
+
+      // Enter, as someone who was typing their password a moment ago would press it: nothing is
+      // submitted, the decision stays on the page.
+      await page.keyboard.press('Enter');
+      await page.waitForTimeout(500);
+      assert.match(page.url(), /\/interaction\//);
+      assert.equal(await approve.isVisible(), true);
+      // The decision is still the person's to make.
+      await approve.click();
+      const landed = await landedOnCallback(page);
+      assert.ok(landed.searchParams.get('code'));
+    } finally {
+      await context.close();
+    }
+  });
+
   it('Deny returns error=access_denied with the state and no code', async () => {
     const email = await newUser();
     const { context, page } = await newPage();
