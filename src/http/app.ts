@@ -121,8 +121,8 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       rowCache: deps.tokenRowCache,
     }),
     // 503 (the database unreachable) stays 503: the person may retry the same link.
-    renderError: async (ctx, title, message) =>
-      render.error(ctx as unknown as AppContext, ctx.status === 503 ? 503 : 400, title, message),
+    renderError: async (ctx, title, message, developerHint) =>
+      render.error(ctx as unknown as AppContext, ctx.status === 503 ? 503 : 400, title, message, developerHint),
     secretCheckedEarlier,
     onClientSecretChecked: (matched) => metrics.clientSecretChecked(matched),
   });

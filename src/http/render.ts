@@ -25,8 +25,14 @@ export function createRenderer(opts: { cache: boolean }) {
         ...data,
       });
     },
-    error(ctx: AppContext, status: number, title: string, message: string): void {
-      this.page(ctx, 'error', { title, message, requestId: ctx.state.requestId }, status);
+    /** An error page: what happened, and (optionally) what the application's developer should fix. */
+    error(ctx: AppContext, status: number, title: string, message: string, developerHint?: string): void {
+      this.page(
+        ctx,
+        'error',
+        { title, message, developerHint: developerHint ?? null, requestId: ctx.state.requestId },
+        status,
+      );
     },
   };
 }

@@ -13,9 +13,14 @@ import {
 import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import type { Renderer } from '../http/render.ts';
+import { type InteractionFate, interactionErrorPage } from './error-pages.ts';
 import { grantableScopes } from './provider.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** A form posted for a step the sign-in is not at (a second tab, the back button). */
+const OUT_OF_STEP_LOGIN = 'not a login prompt';
+const OUT_OF_STEP_CONSENT = 'not a consent prompt';
 
 /**
  * What each OpenID scope lets the application learn or do. The ID token and userinfo carry the
@@ -115,7 +120,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
 
   router.post('/interaction/:uid/login', ...deps.formGuard, async (ctx) => {
     const details = await loadInteraction(ctx);
-    if (details.prompt.name !== 'login') throw new errors.SessionNotFound('not a login prompt');
+    if (details.prompt.name !== 'login') throw new errors.SessionNotFound(OUT_OF_STEP_LOGIN);
     const body = ctx.request.body as Record<string, unknown>;
     const result = await deps.login.attempt(body['email'], body['password'], ctx.ip);
     if (!result.ok) {
@@ -141,7 +146,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
 
   router.post('/interaction/:uid/2fa', ...deps.formGuard, async (ctx) => {
     const details = await loadInteraction(ctx);
-    if (details.prompt.name !== 'login') throw new errors.SessionNotFound('not a login prompt');
+    if (details.prompt.name !== 'login') throw new errors.SessionNotFound(OUT_OF_STEP_LOGIN);
     const userId = readPendingSecondFactor(ctx, `interaction:${details.uid}`, deps.now());
     if (!userId) {
       return render.page(
@@ -177,7 +182,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
   router.post('/interaction/:uid/confirm', ...deps.formGuard, async (ctx) => {
     const details = await loadInteraction(ctx);
     if (details.prompt.name !== 'consent' || !details.session?.accountId) {
-      throw new errors.SessionNotFound('not a consent prompt');
+      throw new errors.SessionNotFound(OUT_OF_STEP_CONSENT);
     }
     const accountId = details.session.accountId;
     const clientId = String(details.params['client_id']);
@@ -215,19 +220,38 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
   return router;
 }
 
-/** An expired or unknown interaction is a friendly page, never a stack trace. */
-export function interactionErrors(render: Renderer): Middleware<AppState> {
+export interface InteractionErrorDeps {
+  render: Renderer;
+  /** The stored sign-in request with this uid, expired or not; undefined when there is none. */
+  storedInteraction(uid: string): Promise<{ expiresAt: number | null } | undefined>;
+  now(): number;
+}
+
+/** Why oidc-provider (or a step here) found no sign-in to go on with, from what it said and what is stored. */
+async function fateOf(deps: InteractionErrorDeps, reason: string, uid: string | null): Promise<InteractionFate> {
+  if (reason === 'session not found' || reason === 'session principal changed') return 'signed-out';
+  if (reason === OUT_OF_STEP_LOGIN || reason === OUT_OF_STEP_CONSENT) return 'out-of-step';
+  const stored = uid ? await deps.storedInteraction(uid) : undefined;
+  if (!stored) return 'not-found';
+  if (stored.expiresAt !== null && stored.expiresAt <= deps.now()) return 'expired';
+  // It is there and current, yet this browser's request did not lead to it: its cookie is missing.
+  return 'other-browser';
+}
+
+/**
+ * A sign-in page that cannot go on is a page that says why (expired, not found, started in another
+ * browser...), never a stack trace. An unknown id is "not found", not "expired".
+ */
+export function interactionErrors(deps: InteractionErrorDeps): Middleware<AppState> {
   return async (ctx, next) => {
     try {
       await next();
     } catch (err) {
       if (err instanceof errors.SessionNotFound || (err as { name?: string }).name === 'SessionNotFound') {
-        return render.error(
-          ctx,
-          400,
-          'This sign-in request has expired',
-          'Go back to the application and start signing in again.',
-        );
+        const reason = String((err as { error_description?: unknown }).error_description ?? '');
+        const uid = /^\/interaction\/([\w-]{1,128})(?:\/|$)/.exec(ctx.path)?.[1] ?? null;
+        const page = interactionErrorPage(await fateOf(deps, reason, uid));
+        return deps.render.error(ctx, 400, page.title, page.message);
       }
       throw err;
     }

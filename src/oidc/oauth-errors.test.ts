@@ -63,7 +63,11 @@ describe('OAuth error handling', () => {
       const res = await new Browser(server.url).get(
         authorizeUrl(server.url, { clientId: app.client_id, redirectUri, scope: 'read:users', state: 's' }),
       );
-      await assertErrorPage(res, 400, /This sign-in link is not valid/);
+      const html = await assertErrorPage(res, 400, /The application&#39;s return address is not registered/);
+      // Plain words for the person, and what the developer should fix; not oidc-provider's wording.
+      assert.match(html, /the sign-in was stopped to keep your account safe/);
+      assert.match(html, /For the developer:<\/strong> The redirect_uri in the authorization request must be exactly/);
+      assert.doesNotMatch(html, /did not match any of the client|registered redirect_uris/);
     }
   });
 
@@ -71,7 +75,17 @@ describe('OAuth error handling', () => {
     const res = await new Browser(server.url).get(
       authorizeUrl(server.url, { clientId: 'app_doesnotexist', redirectUri: REDIRECT_URI, scope: 'read:users' }),
     );
-    await assertErrorPage(res, 400, /This sign-in link is not valid/);
+    const html = await assertErrorPage(res, 400, /<h1>Unknown application<\/h1>/);
+    assert.match(html, /The link names an application that is not registered here/);
+    assert.match(html, /For the developer:<\/strong> The client_id in the authorization request matches no/);
+    assert.doesNotMatch(html, /client is invalid|client not found/);
+  });
+
+  it('shows what is missing from an authorization request without a client_id', async () => {
+    const res = await new Browser(server.url).get(`/oauth/authorize?response_type=code&scope=read:users`);
+    const html = await assertErrorPage(res, 400, /<h1>The sign-in link is incomplete<\/h1>/);
+    assert.match(html, /For the developer:<\/strong> The authorization request has no client_id parameter: add it\./);
+    assert.doesNotMatch(html, /missing required parameter/);
   });
 
   it('redirects with error=invalid_scope for a scope the application was not registered for', async () => {
@@ -184,9 +198,14 @@ describe('OAuth error handling', () => {
     assert.equal(refreshed.body['error'], 'invalid_grant');
   });
 
-  it('shows a friendly page for an unknown interaction', async () => {
+  it('shows a friendly page for an unknown interaction: not found, not "expired"', async () => {
     const browser = new Browser(server.url);
-    await assertErrorPage(await browser.get('/interaction/nonexistent'), 400, /This sign-in request has expired/);
+    const page = await assertErrorPage(
+      await browser.get('/interaction/nonexistent'),
+      400,
+      /This sign-in request was not found/,
+    );
+    assert.doesNotMatch(page, /expired/);
     const csrf = csrfFrom(await (await browser.get('/login')).text());
     for (const action of ['login', 'confirm', 'abort']) {
       const res = await browser.postForm(`/interaction/nonexistent/${action}`, {
@@ -194,8 +213,31 @@ describe('OAuth error handling', () => {
         email: user.email,
         password: PASSWORD,
       });
-      await assertErrorPage(res, 400, /This sign-in request has expired/);
+      assert.doesNotMatch(await assertErrorPage(res, 400, /This sign-in request was not found/), /expired/);
     }
+  });
+
+  it('says a sign-in started in another browser was, rather than that it expired', async () => {
+    const started = await new Browser(server.url).get(
+      authorizeUrl(server.url, { clientId: app.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' }),
+    );
+    const interaction = new URL(started.headers.get('location')!, server.url).pathname;
+    assert.match(interaction, /^\/interaction\/[\w-]+$/);
+    const elsewhere = await new Browser(server.url).get(interaction);
+    const html = await assertErrorPage(elsewhere, 400, /This sign-in was started in another browser/);
+    assert.doesNotMatch(html, /expired|not found/);
+  });
+
+  it('says a form for a step the sign-in is not at is out of date', async () => {
+    const browser = new Browser(server.url);
+    const started = await browser.get(
+      authorizeUrl(server.url, { clientId: app.client_id, redirectUri: REDIRECT_URI, scope: 'read:users', state: 's' }),
+    );
+    const interaction = new URL(started.headers.get('location')!, server.url).pathname;
+    const csrf = csrfFrom(await (await browser.get(interaction)).text());
+    // The sign-in is at its login step: an Approve posted now (a stale tab) is not taken.
+    const res = await browser.postForm(`${interaction}/confirm`, { _csrf: csrf });
+    await assertErrorPage(res, 400, /This sign-in page is out of date/);
   });
 
   it('shows a friendly page for an expired interaction', async () => {
@@ -211,6 +253,8 @@ describe('OAuth error handling', () => {
 
     clock += 3_601_000; // past the interaction's one-hour lifetime
     await assertErrorPage(await browser.get(interaction), 400, /This sign-in request has expired/);
+    // Another browser, with no cookie for it, is told the same: the request itself ran out of time.
+    await assertErrorPage(await new Browser(server.url).get(interaction), 400, /This sign-in request has expired/);
     const login = await browser.postForm(`${interaction}/login`, {
       _csrf: csrf,
       email: user.email,

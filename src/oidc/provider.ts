@@ -9,6 +9,7 @@ import type { ServerKeys } from './keys.ts';
 import type { Adapter } from 'oidc-provider';
 import { GRANT_CLAIM } from '../auth/oauth-tokens.ts';
 import { sha256 } from '../shared/secrets.ts';
+import { providerErrorPage } from './error-pages.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -20,7 +21,7 @@ export interface ProviderDeps {
   /** Whether an application's owner is an admin now: client_credentials tokens act as the owner. */
   ownerIsAdmin(clientId: string): Promise<boolean>;
   /** Renders oidc-provider's HTML errors (bad redirect_uri, unknown client ...) as our error page. */
-  renderError(ctx: KoaContextWithOIDC, title: string, message: string): Promise<void>;
+  renderError(ctx: KoaContextWithOIDC, title: string, message: string, developerHint?: string): Promise<void>;
   /**
    * The answer for a client secret this request already compared with this stored hash (the
    * token pipeline's authenticateClientOnce), or undefined: then the provider compares it itself.
@@ -195,12 +196,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     clientBasedCORS: (_ctx, origin, client) =>
       origin !== 'null' &&
       (client.redirectUris ?? []).some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
-    renderError: async (ctx, out) => {
-      if (out.error === 'temporarily_unavailable')
-        return deps.renderError(ctx, 'Temporarily unavailable', 'Please try again in a moment.');
-      const description =
-        typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
-      await deps.renderError(ctx, 'This sign-in link is not valid', description);
+    renderError: async (ctx, out, error) => {
+      const description = typeof out.error_description === 'string' ? out.error_description : undefined;
+      const page = providerErrorPage(String(out.error), description, (error as { name?: string } | undefined)?.name);
+      await deps.renderError(ctx, page.title, page.message, page.developerHint);
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   };

@@ -24,6 +24,8 @@ import type { WebhooksService } from '../../features/webhooks/webhooks.service.t
 import { dashboardRouter } from '../../features/dashboard/dashboard.routes.ts';
 import type { RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
 import { interactionErrors, interactionRouter } from '../../oidc/interactions.ts';
+import type { PayloadsRepo } from '../../oidc/payloads.repo.ts';
+import { sha256 } from '../../shared/secrets.ts';
 
 export interface PagesAppDeps {
   config: Config;
@@ -37,6 +39,8 @@ export interface PagesAppDeps {
   applications: ApplicationsService;
   webhooks: WebhooksService;
   limiter: RateLimiter;
+  /** oidc-provider's stored rows: the error pages of sign-in look up what became of a request. */
+  payloads: Pick<PayloadsRepo, 'findById'>;
   now(): number;
 }
 
@@ -119,7 +123,15 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
     browserSession(accounts),
     // GET pages need the CSRF token for their forms; the check itself runs in formGuard.
     async (ctx, next) => (ctx.method === 'GET' ? csrfCheck(ctx, next) : next()),
-    interactionErrors(render),
+    interactionErrors({
+      render,
+      now,
+      storedInteraction: async (uid) => {
+        // oidc-provider's Interaction id is its uid; rows are keyed by its hash (see oidc/adapter.ts).
+        const row = await deps.payloads.findById('Interaction', sha256(uid));
+        return row && { expiresAt: row.expires_at };
+      },
+    }),
     ...routers.flatMap((r) => [r.routes(), r.allowedMethods()] as Middleware<AppState>[]),
   ] as Middleware<AppState>[]) as Middleware<AppState>;
   return { app, routers };
