@@ -97,6 +97,16 @@ export function createPayloadsRepo(db: DB) {
       await db.deleteFrom('oidc_payloads').where('account_id', '=', accountId).where('type', '=', 'Session').execute();
     },
 
+    /** Ends one oidc-provider Session of an account, found by the SHA-256 of its uid (stable across sign-ins). */
+    async deleteSessionOf(accountId: string, uidHash: string): Promise<void> {
+      await db
+        .deleteFrom('oidc_payloads')
+        .where('account_id', '=', accountId)
+        .where('type', '=', 'Session')
+        .where('uid_hash', '=', uidHash)
+        .execute();
+    },
+
     /** Every artifact issued to a client (used when the application is deleted). */
     async destroyByClient(clientId: string): Promise<void> {
       await db.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
