@@ -124,6 +124,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     providerSessions: {
       deleteByAccount: (id) => payloads.deleteSessionsOf(id),
       deleteOne: (id, uidHash) => payloads.deleteSessionOf(id, uidHash),
+      deleteAllBut: (id, keepUidHash) => payloads.deleteSessionsOfExcept(id, keepUidHash),
     },
     passwords,
     now,

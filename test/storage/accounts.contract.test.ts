@@ -390,6 +390,38 @@ export function browserSessionsRepoContract(s: Storage): void {
     assert.ok(await payloads.findById('Session', mineToo));
     assert.ok(await payloads.findById('Session', theirs));
   });
+
+  it("ends every provider Session of the account but the one kept, and nobody else's", async () => {
+    const payloads = createPayloadsRepo(s.db);
+    const user = await insertUser(s.db);
+    const other = await insertUser(s.db);
+    const write = (idHash: string, uidHash: string | null, accountId: string) =>
+      payloads.upsert({
+        type: 'Session',
+        idHash,
+        payload: '{}',
+        grantIdHash: null,
+        clientId: null,
+        uidHash,
+        userCodeHash: null,
+        expiresAt: LATE,
+        accountId,
+      });
+    const keptUid = sha256(freshId('uid'));
+    const [kept, otherBrowser, noUid, theirs] = [1, 2, 3, 4].map(() => sha256(freshId('s')));
+    await write(kept!, keptUid, user.id);
+    await write(otherBrowser!, sha256(freshId('uid')), user.id);
+    await write(noUid!, null, user.id);
+    await write(theirs!, sha256(freshId('uid')), other.id);
+    await payloads.deleteSessionsOfExcept(user.id, keptUid);
+    assert.ok(await payloads.findById('Session', kept!));
+    assert.equal(await payloads.findById('Session', otherBrowser!), undefined);
+    assert.equal(await payloads.findById('Session', noUid!), undefined);
+    assert.ok(await payloads.findById('Session', theirs!));
+    await payloads.deleteSessionsOfExcept(user.id, null);
+    assert.equal(await payloads.findById('Session', kept!), undefined, 'none kept');
+    assert.ok(await payloads.findById('Session', theirs!));
+  });
 }
 
 describeStorage('accounts repository', accountsRepoContract);

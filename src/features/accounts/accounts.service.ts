@@ -60,6 +60,8 @@ export function createAccountsService(deps: {
     deleteByAccount(accountId: string): Promise<void>;
     /** One provider session of the account, by the SHA-256 of its uid. */
     deleteOne(accountId: string, uidHash: string): Promise<void>;
+    /** Every provider session of the account but one (by the SHA-256 of its uid; null: none kept). */
+    deleteAllBut(accountId: string, keepUidHash: string | null): Promise<void>;
   };
   passwords: PasswordHasher;
   now(): number;
@@ -255,12 +257,14 @@ export function createAccountsService(deps: {
       }
     },
 
-    /** Signs out every other session of the account and their provider sessions; returns how many. */
-    async endOtherSessions(userId: string, currentId: string): Promise<number> {
+    /**
+     * Signs out every other session of the account, and every provider session of the account but
+     * this browser's (`keepProviderLink`, the one linked to the current session): an application's
+     * sign-in in another browser ends even when its dashboard session had already expired.
+     */
+    async endOtherSessions(userId: string, currentId: string, keepProviderLink: string | null): Promise<number> {
       const ended = await sessions.deleteOthers(userId, sha256(currentId));
-      for (const { provider_session_uid_hash: uidHash } of ended) {
-        if (uidHash) await deps.providerSessions.deleteOne(userId, uidHash);
-      }
+      await deps.providerSessions.deleteAllBut(userId, keepProviderLink);
       return ended.length;
     },
 

@@ -86,7 +86,8 @@ export function sessionsPagesRouter(deps: SessionsPagesDeps): Router<AppState> {
   });
 
   router.post('/sign-out-others', ...deps.formGuard, async (ctx) => {
-    await accounts.endOtherSessions(ctx.state.account!.id, ctx.state.sessionId!);
+    const account = ctx.state.account!;
+    await accounts.endOtherSessions(account.id, ctx.state.sessionId!, ctx.state.sessionProviderLink ?? null);
     ctx.status = 303;
     ctx.redirect('/settings/sessions?done=signed-out-others');
   });

@@ -197,4 +197,30 @@ describe('settings: sessions', () => {
     assert.equal(after.res.status, 200);
     assert.match(await after.res.text(), /name="password"/, 'the application asks for a sign-in again');
   });
+  it('"all other sessions" ends the OAuth sign-ins of other browsers and keeps this one\'s', async () => {
+    const heidi = await world.user({ tag: 'oauth-all' });
+    const registered = await world.app(undefined, { scopes: ['read:users'] });
+    const request = { clientId: registered.client_id, redirectUri: REDIRECT_URI, scope: 'openid', state: 's' };
+    const viaApp = async (userAgent: string, address: string) => {
+      const device = new Device(world.url, userAgent, address);
+      await authorize(device, { ...request, email: heidi.email, password: heidi.password });
+      return device;
+    };
+    const laptop = await viaApp(MAC_CHROME, '198.51.100.90');
+    const phone = await viaApp(IPHONE_SAFARI, '192.0.2.90');
+    const silently = async (device: Device) => {
+      const { res, url } = await device.follow(await device.get(authorizeUrl(world.url, request)));
+      return res.status === 303 && new URL(url).searchParams.has('code');
+    };
+    assert.ok((await silently(laptop)) && (await silently(phone)), 'both signed in at the provider');
+
+    const res = await laptop.postForm('/settings/sessions/sign-out-others', {
+      _csrf: csrfFrom(await sessionsPage(laptop)),
+    });
+    assert.equal(res.status, 303);
+    assert.equal(await silently(phone), false, "the phone's OAuth sign-in is over");
+    assert.equal(await signedIn(phone), false);
+    assert.ok(await silently(laptop), "this browser's OAuth sign-in stays");
+    assert.ok(await signedIn(laptop));
+  });
 });
