@@ -121,7 +121,11 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   const accounts = createAccountsService({
     accounts: accountsRepo,
     sessions: browserSessions,
-    providerSessions: { deleteByAccount: (id) => payloads.deleteSessionsOf(id) },
+    providerSessions: {
+      deleteByAccount: (id) => payloads.deleteSessionsOf(id),
+      deleteOne: (id, uidHash) => payloads.deleteSessionOf(id, uidHash),
+      deleteAllBut: (id, keepUidHash) => payloads.deleteSessionsOfExcept(id, keepUidHash),
+    },
     passwords,
     now,
   });

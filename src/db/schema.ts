@@ -79,6 +79,16 @@ export interface BrowserSessionsTable {
   expires_at: number;
   /** When this browser last authenticated interactively (sign-in or re-confirmation): sudo mode. */
   authenticated_at: number | null;
+  /** The session's handle in Settings → Sessions forms (null only for sessions older than it). */
+  public_id: string | null;
+  /** The browser's User-Agent at sign-in, capped in length. */
+  user_agent: string | null;
+  /** The address the session was last used from. */
+  ip: string | null;
+  /** When the session was last used, to the minute (epoch ms; null: not since sign-in). */
+  last_seen_at: number | null;
+  /** SHA-256 of the uid of the oidc-provider session signed in with it, ended with it. */
+  provider_session_uid_hash: string | null;
 }
 
 export interface ApplicationsTable {

@@ -14,6 +14,8 @@ export interface AppState {
   sessionId?: string;
   /** When the dashboard session last authenticated interactively (epoch ms; 0: never): sudo mode. */
   authenticatedAt?: number;
+  /** SHA-256 of the uid of the provider session linked to the dashboard session (null: none). */
+  sessionProviderLink?: string | null;
   /** CSRF token to embed in forms (see csrf.ts). */
   csrfToken?: string;
   /** The API caller (/v2, /oauth/applications), set by the authenticate step. */

@@ -4,12 +4,20 @@ import type { AppContext, AppState } from './context.ts';
 
 export const SESSION_COOKIE = 'lk_session';
 
-/** Reads the dashboard session cookie (signed) and puts its account on ctx.state. */
 /** Where a session id's account is read (the accounts service). */
 export interface SessionAccounts {
-  sessionAccount(id: string): Promise<{ account: Account; authenticatedAt: number } | null>;
+  sessionAccount(
+    id: string,
+  ): Promise<{ account: Account; authenticatedAt: number; lastSeenAt: number; providerLink: string | null } | null>;
+  sessionSeen(id: string, lastSeenAt: number, ip: string): Promise<void>;
+  linkProviderSession(id: string, userId: string, providerUid: string, currentLink: string | null): Promise<void>;
 }
 
+/**
+ * Reads the dashboard session cookie (signed) and puts its account on ctx.state. The session's
+ * use is recorded for Settings → Sessions, at most once a minute (the service decides), so pages do
+ * not each cost a write.
+ */
 export function browserSession(accounts: SessionAccounts): Middleware<AppState> {
   return async (ctx, next) => {
     const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
@@ -19,10 +27,28 @@ export function browserSession(accounts: SessionAccounts): Middleware<AppState> 
         ctx.state.account = session.account;
         ctx.state.sessionId = id;
         ctx.state.authenticatedAt = session.authenticatedAt;
+        ctx.state.sessionProviderLink = session.providerLink;
+        await accounts.sessionSeen(id, session.lastSeenAt, ctx.ip);
       }
     }
     ctx.state.account ??= null;
     await next();
+  };
+}
+
+/**
+ * After oidc-provider has answered a browser: when its sign-in session belongs to the account of
+ * this browser's dashboard session, the two are linked, so signing the dashboard session out from
+ * Settings → Sessions ends the provider session as well (no more silent authorizations there).
+ */
+export function linkProviderSession(accounts: SessionAccounts): Middleware<AppState> {
+  return async (ctx, next) => {
+    await next();
+    const provider = (ctx as { oidc?: { session?: { uid?: unknown; accountId?: unknown } } }).oidc?.session;
+    const { account, sessionId } = ctx.state;
+    if (!account || !sessionId || !provider || provider.accountId !== account.id) return;
+    if (typeof provider.uid !== 'string') return;
+    await accounts.linkProviderSession(sessionId, account.id, provider.uid, ctx.state.sessionProviderLink ?? null);
   };
 }
 

@@ -97,6 +97,27 @@ export function createPayloadsRepo(db: DB) {
       await db.deleteFrom('oidc_payloads').where('account_id', '=', accountId).where('type', '=', 'Session').execute();
     },
 
+    /** Ends one oidc-provider Session of an account, found by the SHA-256 of its uid (stable across sign-ins). */
+    async deleteSessionOf(accountId: string, uidHash: string): Promise<void> {
+      await db
+        .deleteFrom('oidc_payloads')
+        .where('account_id', '=', accountId)
+        .where('type', '=', 'Session')
+        .where('uid_hash', '=', uidHash)
+        .execute();
+    },
+
+    /**
+     * Ends every oidc-provider Session of an account but the one whose uid has this SHA-256 (none
+     * kept when null): "sign out all other sessions", including browsers whose dashboard session
+     * has already ended.
+     */
+    async deleteSessionsOfExcept(accountId: string, keepUidHash: string | null): Promise<void> {
+      let q = db.deleteFrom('oidc_payloads').where('account_id', '=', accountId).where('type', '=', 'Session');
+      if (keepUidHash) q = q.where((eb) => eb.or([eb('uid_hash', 'is', null), eb('uid_hash', '!=', keepUidHash)]));
+      await q.execute();
+    },
+
     /** Every artifact issued to a client (used when the application is deleted). */
     async destroyByClient(clientId: string): Promise<void> {
       await db.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();

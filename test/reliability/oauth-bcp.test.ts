@@ -463,6 +463,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       `/settings/webhooks/${hook.id}`,
       `/settings/webhooks/${hook.id}/delete`,
       '/settings/security',
+      '/settings/sessions', // the sign-up's session and the code flow's: one to sign out
       '/settings/api-keys/nonexistent',
     ])
       await get(path);

@@ -219,7 +219,12 @@ export function browserSessionsRepoContract(s: Storage): void {
     const user = await insertUser(s.db, { name: AWKWARD });
     const row = session(user.id, { expires_at: LATE, authenticated_at: LATE - 5 });
     await repo().insert(row);
-    assert.deepEqual(await repo().findUser(row.id_hash, LATE - 1), { ...user, authenticated_at: LATE - 5 });
+    assert.deepEqual(await repo().findUser(row.id_hash, LATE - 1), {
+      ...user,
+      authenticated_at: LATE - 5,
+      last_seen_at: null,
+      provider_session_uid_hash: null,
+    });
     assert.equal(await repo().findUser(row.id_hash, LATE), undefined, 'expired at expires_at');
     assert.equal(await repo().findUser(sha256('unknown'), T0), undefined);
   });
@@ -272,6 +277,150 @@ export function browserSessionsRepoContract(s: Storage): void {
       left.map((r) => r.id_hash),
       [live.id_hash],
     );
+  });
+  it('keeps what Settings → Sessions shows: handle, user agent, address, last seen, past 2^32', async () => {
+    const user = await insertUser(s.db);
+    const bystander = await insertUser(s.db);
+    const shown = {
+      ...session(user.id, { expires_at: LATE + 10 }),
+      created_at: LATE - 50,
+      public_id: freshId('ses'),
+      user_agent: AWKWARD,
+      ip: '2001:db8::1',
+      last_seen_at: LATE - 1,
+    };
+    // Never seen since sign-in: listed by when it was created.
+    const older = { ...session(user.id, { expires_at: LATE + 10 }), public_id: freshId('ses'), created_at: LATE - 20 };
+    const expired = { ...session(user.id, { expires_at: LATE }), public_id: freshId('ses') };
+    for (const row of [shown, older, expired, { ...session(bystander.id), public_id: freshId('ses') }]) {
+      await repo().insert(row);
+    }
+    assert.deepEqual(await repo().listOf(user.id, LATE), [
+      {
+        public_id: shown.public_id,
+        id_hash: shown.id_hash,
+        created_at: LATE - 50,
+        last_seen_at: LATE - 1,
+        user_agent: AWKWARD,
+        ip: '2001:db8::1',
+      },
+      {
+        public_id: older.public_id,
+        id_hash: older.id_hash,
+        created_at: LATE - 20,
+        last_seen_at: null,
+        user_agent: null,
+        ip: null,
+      },
+    ]);
+    assert.equal(typeof (await repo().listOf(user.id, LATE))[0]!.last_seen_at, 'number');
+    assert.equal((await repo().findUser(shown.id_hash, LATE))?.last_seen_at, LATE - 1);
+  });
+
+  it('records a use once per window, however many come at once', async () => {
+    const user = await insertUser(s.db);
+    const row = { ...session(user.id), last_seen_at: LATE - 60_000 };
+    await repo().insert(row);
+    await repo().markSeen(row.id_hash, LATE - 30_000, '192.0.2.1', LATE - 90_000 + 1);
+    assert.equal((await repo().findUser(row.id_hash, T0))?.last_seen_at, LATE - 60_000, 'seen within the window');
+    await Promise.all(
+      ['192.0.2.2', '192.0.2.3', '192.0.2.4'].map((ip, i) => repo().markSeen(row.id_hash, LATE + i, ip, LATE - 59_999)),
+    );
+    const [listed] = await repo().listOf(user.id, T0);
+    assert.ok(listed!.last_seen_at! >= LATE && listed!.last_seen_at! <= LATE + 2);
+    assert.equal(listed!.ip, `192.0.2.${2 + listed!.last_seen_at! - LATE}`, 'one write won, whole');
+    const fresh = session(user.id); // no last_seen_at yet: the first use is recorded
+    await repo().insert(fresh);
+    await repo().markSeen(fresh.id_hash, LATE, '::1', LATE);
+    assert.equal((await repo().findUser(fresh.id_hash, T0))?.last_seen_at, LATE);
+  });
+
+  it("links a provider session only to the account's own session, and returns it when ended", async () => {
+    const user = await insertUser(s.db);
+    const other = await insertUser(s.db);
+    const [keep, one, two] = [session(user.id), session(user.id), session(user.id)].map((r) => ({
+      ...r,
+      public_id: freshId('ses'),
+    }));
+    const theirs = { ...session(other.id), public_id: freshId('ses') };
+    for (const row of [keep!, one!, two!, theirs]) await repo().insert(row);
+    await repo().linkProviderSession(one!.id_hash, user.id, 'uid-one');
+    await repo().linkProviderSession(theirs.id_hash, user.id, 'hijack'); // not the user's session: no change
+    assert.equal((await repo().findUser(one!.id_hash, T0))?.provider_session_uid_hash, 'uid-one');
+    assert.equal((await repo().findUser(theirs.id_hash, T0))?.provider_session_uid_hash, null);
+
+    // By handle: never another account's session, never the kept one.
+    assert.equal(await repo().deleteOneOf(user.id, theirs.public_id, keep!.id_hash), undefined);
+    assert.equal(await repo().deleteOneOf(user.id, keep!.public_id, keep!.id_hash), undefined);
+    assert.equal(await repo().deleteOneOf(user.id, 'ses_unknown', keep!.id_hash), undefined);
+    assert.ok(await repo().findUser(theirs.id_hash, T0));
+    assert.deepEqual(await repo().deleteOneOf(user.id, one!.public_id, keep!.id_hash), {
+      provider_session_uid_hash: 'uid-one',
+    });
+    assert.equal(await repo().findUser(one!.id_hash, T0), undefined);
+    await repo().linkProviderSession(two!.id_hash, user.id, 'uid-two');
+    assert.deepEqual(await repo().deleteOthers(user.id, keep!.id_hash), [{ provider_session_uid_hash: 'uid-two' }]);
+    assert.ok(await repo().findUser(keep!.id_hash, T0));
+    assert.ok(await repo().findUser(theirs.id_hash, T0));
+  });
+
+  it("ends one provider Session of the account by its uid hash, and nobody else's", async () => {
+    const payloads = createPayloadsRepo(s.db);
+    const user = await insertUser(s.db);
+    const other = await insertUser(s.db);
+    const write = (idHash: string, uidHash: string, accountId: string) =>
+      payloads.upsert({
+        type: 'Session',
+        idHash,
+        payload: '{}',
+        grantIdHash: null,
+        clientId: null,
+        uidHash,
+        userCodeHash: null,
+        expiresAt: LATE,
+        accountId,
+      });
+    const [mine, mineToo, theirs] = [sha256(freshId('s')), sha256(freshId('s')), sha256(freshId('s'))];
+    const uid = sha256(freshId('uid'));
+    await write(mine, uid, user.id);
+    await write(mineToo, sha256(freshId('uid')), user.id);
+    await write(theirs, uid, other.id); // the same uid hash under another account: not the user's to end
+    await payloads.deleteSessionOf(user.id, uid);
+    assert.equal(await payloads.findById('Session', mine), undefined);
+    assert.ok(await payloads.findById('Session', mineToo));
+    assert.ok(await payloads.findById('Session', theirs));
+  });
+
+  it("ends every provider Session of the account but the one kept, and nobody else's", async () => {
+    const payloads = createPayloadsRepo(s.db);
+    const user = await insertUser(s.db);
+    const other = await insertUser(s.db);
+    const write = (idHash: string, uidHash: string | null, accountId: string) =>
+      payloads.upsert({
+        type: 'Session',
+        idHash,
+        payload: '{}',
+        grantIdHash: null,
+        clientId: null,
+        uidHash,
+        userCodeHash: null,
+        expiresAt: LATE,
+        accountId,
+      });
+    const keptUid = sha256(freshId('uid'));
+    const [kept, otherBrowser, noUid, theirs] = [1, 2, 3, 4].map(() => sha256(freshId('s')));
+    await write(kept!, keptUid, user.id);
+    await write(otherBrowser!, sha256(freshId('uid')), user.id);
+    await write(noUid!, null, user.id);
+    await write(theirs!, sha256(freshId('uid')), other.id);
+    await payloads.deleteSessionsOfExcept(user.id, keptUid);
+    assert.ok(await payloads.findById('Session', kept!));
+    assert.equal(await payloads.findById('Session', otherBrowser!), undefined);
+    assert.equal(await payloads.findById('Session', noUid!), undefined);
+    assert.ok(await payloads.findById('Session', theirs!));
+    await payloads.deleteSessionsOfExcept(user.id, null);
+    assert.equal(await payloads.findById('Session', kept!), undefined, 'none kept');
+    assert.ok(await payloads.findById('Session', theirs!));
   });
 }
 

@@ -49,6 +49,16 @@ export function createAccountsRepo(db: DB) {
 }
 export type AccountsRepo = ReturnType<typeof createAccountsRepo>;
 
+/** A dashboard session as Settings → Sessions lists it. */
+export interface BrowserSessionListing {
+  public_id: string | null;
+  id_hash: string;
+  created_at: number;
+  last_seen_at: number | null;
+  user_agent: string | null;
+  ip: string | null;
+}
+
 export function createBrowserSessionsRepo(db: DB) {
   return {
     async insert(row: {
@@ -57,32 +67,106 @@ export function createBrowserSessionsRepo(db: DB) {
       created_at: number;
       expires_at: number;
       authenticated_at: number;
+      public_id?: string | null;
+      user_agent?: string | null;
+      ip?: string | null;
+      last_seen_at?: number | null;
     }) {
       await db.insertInto('browser_sessions').values(row).execute();
     },
-    /** The session's user (and when it last authenticated), if the session exists and has not expired. */
-    async findUser(idHash: string, now: number): Promise<(UserRow & { authenticated_at: number | null }) | undefined> {
+    /**
+     * The session's user, when it last authenticated and was last seen, and its linked provider
+     * session, if the session exists and has not expired.
+     */
+    async findUser(
+      idHash: string,
+      now: number,
+    ): Promise<
+      | (UserRow & {
+          authenticated_at: number | null;
+          last_seen_at: number | null;
+          provider_session_uid_hash: string | null;
+        })
+      | undefined
+    > {
       return db
         .selectFrom('browser_sessions')
         .innerJoin('users', 'users.id', 'browser_sessions.user_id')
         .selectAll('users')
-        .select('browser_sessions.authenticated_at')
+        .select([
+          'browser_sessions.authenticated_at',
+          'browser_sessions.last_seen_at',
+          'browser_sessions.provider_session_uid_hash',
+        ])
         .where('browser_sessions.id_hash', '=', idHash)
         .where('browser_sessions.expires_at', '>', now)
         .executeTakeFirst();
     },
+    /** The account's unexpired sessions, the most recently used first. */
+    async listOf(userId: string, now: number): Promise<BrowserSessionListing[]> {
+      return db
+        .selectFrom('browser_sessions')
+        .select(['public_id', 'id_hash', 'created_at', 'last_seen_at', 'user_agent', 'ip'])
+        .where('user_id', '=', userId)
+        .where('expires_at', '>', now)
+        .orderBy((eb) => eb.fn.coalesce('last_seen_at', 'created_at'), 'desc')
+        .orderBy('id_hash')
+        .execute();
+    },
     async markAuthenticated(idHash: string, at: number): Promise<void> {
       await db.updateTable('browser_sessions').set({ authenticated_at: at }).where('id_hash', '=', idHash).execute();
+    },
+    /**
+     * Records a use of the session (when, from where) unless one was recorded since `notBefore`:
+     * concurrent requests of one browser write it once.
+     */
+    async markSeen(idHash: string, at: number, ip: string, notBefore: number): Promise<void> {
+      await db
+        .updateTable('browser_sessions')
+        .set({ last_seen_at: at, ip })
+        .where('id_hash', '=', idHash)
+        .where((eb) => eb.or([eb('last_seen_at', 'is', null), eb('last_seen_at', '<', notBefore)]))
+        .execute();
+    },
+    /** Remembers the oidc-provider session this session signed in (by the hash of its uid). */
+    async linkProviderSession(idHash: string, userId: string, uidHash: string): Promise<void> {
+      await db
+        .updateTable('browser_sessions')
+        .set({ provider_session_uid_hash: uidHash })
+        .where('id_hash', '=', idHash)
+        .where('user_id', '=', userId)
+        .execute();
     },
     async delete(idHash: string): Promise<void> {
       await db.deleteFrom('browser_sessions').where('id_hash', '=', idHash).execute();
     },
-    /** Signs the account out everywhere but the given session (after a password change). */
-    async deleteOthers(userId: string, keepIdHash: string): Promise<void> {
-      await db
+    /**
+     * Signs out one session of the account by its public handle, never the kept one nor another
+     * account's; returns what was ended (its linked provider session) or undefined if none was.
+     */
+    async deleteOneOf(
+      userId: string,
+      publicId: string,
+      keepIdHash: string,
+    ): Promise<{ provider_session_uid_hash: string | null } | undefined> {
+      return db
+        .deleteFrom('browser_sessions')
+        .where('user_id', '=', userId)
+        .where('public_id', '=', publicId)
+        .where('id_hash', '!=', keepIdHash)
+        .returning('provider_session_uid_hash')
+        .executeTakeFirst();
+    },
+    /**
+     * Signs the account out everywhere but the given session (after a password change, or from
+     * Settings → Sessions); returns the linked provider sessions of those ended.
+     */
+    async deleteOthers(userId: string, keepIdHash: string): Promise<{ provider_session_uid_hash: string | null }[]> {
+      return db
         .deleteFrom('browser_sessions')
         .where('user_id', '=', userId)
         .where('id_hash', '!=', keepIdHash)
+        .returning('provider_session_uid_hash')
         .execute();
     },
     async deleteExpired(now: number): Promise<void> {

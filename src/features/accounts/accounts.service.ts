@@ -1,11 +1,12 @@
 import type { Account } from '../../domain/account.ts';
-import { Conflict, ValidationError } from '../../domain/errors.ts';
+import { Conflict, NotFound, ValidationError } from '../../domain/errors.ts';
 import { emailSchema, passwordSchema } from '../../wire/accounts.ts';
 import { newId, randomBase62, sha256 } from '../../shared/secrets.ts';
 import type { UserRow } from '../../db/schema.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { AccountsRepo, BrowserSessionsRepo } from './accounts.repo.ts';
 import type { PasswordHasher } from './passwords.ts';
+import { describeDevice, storableUserAgent } from './device.ts';
 
 const toAccount = (row: UserRow): Account => ({
   id: row.id,
@@ -29,12 +30,39 @@ export interface SignUpInput {
 
 /** Dashboard sessions last a week from sign-in. */
 const SESSION_TTL_MS = 7 * 24 * 3600 * 1000;
+/** "Last seen" is kept to the minute: a session's use is written at most this often, not per request. */
+export const LAST_SEEN_RESOLUTION_MS = 60_000;
+
+/** The browser a session starts in, as the request shows it. */
+export interface SessionClient {
+  userAgent?: string | undefined;
+  ip?: string | undefined;
+}
+
+/** A dashboard session as Settings → Sessions shows it. */
+export interface SessionListing {
+  /** The handle its sign-out form names (null: a session too old to have one). */
+  id: string | null;
+  device: string;
+  userAgent: string | null;
+  ip: string | null;
+  createdAt: number;
+  lastSeenAt: number;
+  /** The browser looking at the list. */
+  current: boolean;
+}
 
 export function createAccountsService(deps: {
   accounts: AccountsRepo;
   sessions: BrowserSessionsRepo;
   /** oidc-provider's sessions (the `_session` cookie) of an account, ended with its dashboard sessions. */
-  providerSessions: { deleteByAccount(accountId: string): Promise<void> };
+  providerSessions: {
+    deleteByAccount(accountId: string): Promise<void>;
+    /** One provider session of the account, by the SHA-256 of its uid. */
+    deleteOne(accountId: string, uidHash: string): Promise<void>;
+    /** Every provider session of the account but one (by the SHA-256 of its uid; null: none kept). */
+    deleteAllBut(accountId: string, keepUidHash: string | null): Promise<void>;
+  };
   passwords: PasswordHasher;
   now(): number;
 }) {
@@ -151,7 +179,7 @@ export function createAccountsService(deps: {
      * Starts a dashboard session right after an interactive sign-in; returns the raw id for the
      * cookie (only its hash is stored).
      */
-    async startSession(userId: string): Promise<{ id: string; expiresAt: number }> {
+    async startSession(userId: string, client: SessionClient = {}): Promise<{ id: string; expiresAt: number }> {
       const id = randomBase62(43);
       const t = now();
       await sessions.insert({
@@ -160,14 +188,84 @@ export function createAccountsService(deps: {
         created_at: t,
         expires_at: t + SESSION_TTL_MS,
         authenticated_at: t,
+        public_id: newId('ses'),
+        user_agent: storableUserAgent(client.userAgent),
+        ip: client.ip ? client.ip.slice(0, 64) : null,
+        last_seen_at: t,
       });
       return { id, expiresAt: t + SESSION_TTL_MS };
     },
 
-    /** The session's account, and when the session last authenticated interactively (0: never). */
-    async sessionAccount(id: string): Promise<{ account: Account; authenticatedAt: number } | null> {
+    /**
+     * The session's account, when the session last authenticated interactively (0: never), when it
+     * was last seen, and the hash of its linked provider session's uid (null: none).
+     */
+    async sessionAccount(
+      id: string,
+    ): Promise<{ account: Account; authenticatedAt: number; lastSeenAt: number; providerLink: string | null } | null> {
       const row = await sessions.findUser(sha256(id), now());
-      return row ? { account: toAccount(row), authenticatedAt: row.authenticated_at ?? 0 } : null;
+      if (!row) return null;
+      return {
+        account: toAccount(row),
+        authenticatedAt: row.authenticated_at ?? 0,
+        lastSeenAt: row.last_seen_at ?? 0,
+        providerLink: row.provider_session_uid_hash,
+      };
+    },
+
+    /** The session was used now from `ip`: recorded when the last record is a minute old or more. */
+    async sessionSeen(id: string, lastSeenAt: number, ip: string): Promise<void> {
+      const t = now();
+      if (t - lastSeenAt < LAST_SEEN_RESOLUTION_MS) return;
+      await sessions.markSeen(sha256(id), t, ip.slice(0, 64), t - LAST_SEEN_RESOLUTION_MS + 1);
+    },
+
+    /**
+     * The browser of this dashboard session holds the account's oidc-provider session with this
+     * uid: remember it, so signing the session out ends that one too. `currentLink` is what the
+     * session already has (nothing is written when it is the same).
+     */
+    async linkProviderSession(id: string, userId: string, providerUid: string, currentLink: string | null) {
+      const uidHash = sha256(providerUid);
+      if (uidHash !== currentLink) await sessions.linkProviderSession(sha256(id), userId, uidHash);
+    },
+
+    /** The account's dashboard sessions, the most recently used first; `currentId` marks this browser's. */
+    async listSessions(userId: string, currentId: string): Promise<SessionListing[]> {
+      const currentHash = sha256(currentId);
+      return (await sessions.listOf(userId, now())).map((row) => ({
+        id: row.public_id,
+        device: describeDevice(row.user_agent),
+        userAgent: row.user_agent,
+        ip: row.ip,
+        createdAt: row.created_at,
+        lastSeenAt: row.last_seen_at ?? row.created_at,
+        current: row.id_hash === currentHash,
+      }));
+    },
+
+    /**
+     * Signs out one other session of the account, and the provider session linked to it. A handle
+     * that names no other session of this account (another account's, this browser's, an unknown
+     * one) is NotFound and ends nothing.
+     */
+    async endOtherSession(userId: string, currentId: string, publicId: string): Promise<void> {
+      const ended = await sessions.deleteOneOf(userId, publicId, sha256(currentId));
+      if (!ended) throw new NotFound('Session');
+      if (ended.provider_session_uid_hash) {
+        await deps.providerSessions.deleteOne(userId, ended.provider_session_uid_hash);
+      }
+    },
+
+    /**
+     * Signs out every other session of the account, and every provider session of the account but
+     * this browser's (`keepProviderLink`, the one linked to the current session): an application's
+     * sign-in in another browser ends even when its dashboard session had already expired.
+     */
+    async endOtherSessions(userId: string, currentId: string, keepProviderLink: string | null): Promise<number> {
+      const ended = await sessions.deleteOthers(userId, sha256(currentId));
+      await deps.providerSessions.deleteAllBut(userId, keepProviderLink);
+      return ended.length;
     },
 
     /** The person re-entered a password or a code in this session (sudo mode starts now). */

@@ -8,7 +8,7 @@ import { authorizeErrors, errorHandler, oauthErrors, type ErrorFormat } from '..
 import { byPath } from '../mount.ts';
 import type { Renderer } from '../render.ts';
 import { securityHeaders } from '../security-headers.ts';
-import { browserSession } from '../session.ts';
+import { browserSession, linkProviderSession } from '../session.ts';
 import { issuerOrigin } from '../../oidc/issuer-origin.ts';
 import type { ProtocolPipelines } from '../../oidc/token-pipeline.ts';
 
@@ -42,6 +42,7 @@ export function oauthApp(deps: OAuthAppDeps): Middleware<AppState> {
       errorHandler(errors),
       securityHeaders({ hsts: deps.hsts, pages: true }),
       browserSession(deps.accounts),
+      linkProviderSession(deps.accounts),
       ...steps,
       ...provider,
     ]) as Middleware<AppState>;

@@ -16,6 +16,7 @@ import type { TwoFactorService } from '../../features/accounts/two-factor.servic
 import { accountPagesRouter } from '../../features/accounts/accounts.pages.ts';
 import { securityPagesRouter } from '../../features/accounts/security.pages.ts';
 import { confirmPagesRouter } from '../../features/accounts/confirm.pages.ts';
+import { sessionsPagesRouter } from '../../features/accounts/sessions.pages.ts';
 import { requireFreshAuth } from '../../features/accounts/fresh-auth.ts';
 import type { ApiKeysService } from '../../features/api-keys/api-keys.service.ts';
 import type { ApplicationsService } from '../../features/applications/applications.service.ts';
@@ -58,7 +59,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
 
   // Browser sessions shared by the pages.
   const startDashboardSession = async (ctx: AppContext, userId: string) => {
-    const session = await accounts.startSession(userId);
+    const session = await accounts.startSession(userId, { userAgent: ctx.get('user-agent'), ip: ctx.ip });
     setSessionCookie(ctx, session.id, session.expiresAt, secure);
   };
   const endSessions = async (ctx: AppContext) => {
@@ -115,6 +116,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       revokeAllApplications: (id) => consents.revokeAll(id),
     }),
     confirmPagesRouter({ accounts, login, render, formGuard }),
+    sessionsPagesRouter({ accounts, render, formGuard, now }),
   ];
 
   const app = compose<AppContext>([
