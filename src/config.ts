@@ -221,7 +221,12 @@ const schema = z.object({
     .optional(),
 
   /** The From of every message, e.g. `Latchkey <no-reply@example.com>`. Default: no-reply at ISSUER's host. */
-  EMAIL_FROM: z.string().min(3).max(320).regex(/^[^\r\n]+$/, 'must be one line').optional(),
+  EMAIL_FROM: z
+    .string()
+    .min(3)
+    .max(320)
+    .regex(/^[^\r\n]+$/, 'must be one line')
+    .optional(),
 
   /**
    * `production`: page templates are cached, and starting without EMAIL_URL warns (mail would only

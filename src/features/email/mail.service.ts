@@ -14,10 +14,20 @@ const ADDRESS = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
  * template and writes the sealed message to the outbox, inside the caller's transaction when one is
  * given, so a message exists exactly when the change that caused it does.
  */
-export function createMailService(deps: { repo: EmailOutboxRepo; box: SecretBox; render: EmailRenderer; now(): number }) {
+export function createMailService(deps: {
+  repo: EmailOutboxRepo;
+  box: SecretBox;
+  render: EmailRenderer;
+  now(): number;
+}) {
   return {
     /** Renders `template` for `to` and queues it; resolves with the outbox id. */
-    async enqueue<T extends EmailTemplate>(to: string, template: T, data: EmailTemplates[T], trx?: DB): Promise<string> {
+    async enqueue<T extends EmailTemplate>(
+      to: string,
+      template: T,
+      data: EmailTemplates[T],
+      trx?: DB,
+    ): Promise<string> {
       if (to.length > 320 || !ADDRESS.test(to)) throw new ValidationError('Not an email address', 'to');
       // Rendered now, not when sent: a template error surfaces to the caller, and what is sent is
       // what was meant when it was queued, whatever is deployed by the time a retry goes out.

@@ -47,12 +47,19 @@ export function createEmailOutboxRepo(db: DB) {
       const due = sql`
         select id from email_outbox
         where status = 'pending' and next_attempt_at <= ${now} and ${free}
-        order by next_attempt_at, id limit ${limit}
-        ${isPostgres(db) ? sql`for update skip locked` : sql``}`;
-      const claimed = await sql<QueuedEmail>`
-        update email_outbox set claimed_until = ${lockUntil}
-        where id in (${due}) and status = 'pending' and ${free}
-        returning id, recipient, template, attempts, message_enc`.execute(db);
+        order by next_attempt_at, id limit ${limit}`;
+      // PostgreSQL: picked in a CTE, which runs once; as a subquery of IN it could run again per
+      // row, each run skipping the rows locked by the last, and claim past the limit.
+      const claimed = isPostgres(db)
+        ? await sql<QueuedEmail>`
+            with picked as (${due} for update skip locked)
+            update email_outbox set claimed_until = ${lockUntil}
+            where id in (select id from picked) and status = 'pending' and ${free}
+            returning id, recipient, template, attempts, message_enc`.execute(db)
+        : await sql<QueuedEmail>`
+            update email_outbox set claimed_until = ${lockUntil}
+            where id in (${due}) and status = 'pending' and ${free}
+            returning id, recipient, template, attempts, message_enc`.execute(db);
       return claimed.rows.sort((a, b) => (a.id < b.id ? -1 : 1));
     },
 
