@@ -68,7 +68,8 @@ describe('email delivery over SMTP', () => {
     const id = await services().mail.enqueue('amp&co@example.org', 'test', { to: 'amp&co@example.org' });
     await tick();
     const mail = smtp.received[before]!;
-    assert.match(mail.raw, /amp&amp;co@example\.org/);
+    assert.match(String(mail.parsed.html), /<strong>amp&amp;co@example\.org<\/strong>/);
+    assert.match(mail.parsed.text ?? '', /reaches amp&co@example\.org\./, 'the text part is not markup');
     assert.equal((await row(id)).status, 'sent');
   });
 
