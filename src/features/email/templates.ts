@@ -28,11 +28,11 @@ export function createEmailRenderer(opts: { issuer: string; cache: boolean }) {
   return {
     render<T extends EmailTemplate>(name: T, data: EmailTemplates[T]): RenderedEmail {
       const subject = text
-        .render(`./${name}.subject`, { ...data, issuer: opts.issuer })
+        .render(`./${name}.subject.eta`, { ...data, issuer: opts.issuer })
         .replace(/\s+/g, ' ')
         .trim();
       const it = { ...data, issuer: opts.issuer, subject };
-      return { subject, text: text.render(`./${name}.text`, it), html: html.render(`./${name}.html`, it) };
+      return { subject, text: text.render(`./${name}.text.eta`, it), html: html.render(`./${name}.html.eta`, it) };
     },
   };
 }
@@ -40,5 +40,6 @@ export type EmailRenderer = ReturnType<typeof createEmailRenderer>;
 
 /** The first link in a text part: what the development file transport logs. */
 export function firstLink(text: string): string | null {
-  return /https?:\/\/[^\s<>"]+/.exec(text)?.[0] ?? null;
+  // A link that ends a sentence does not take its full stop with it.
+  return /https?:\/\/[^\s<>"]+/.exec(text)?.[0].replace(/[.,;:!?)]+$/, '') ?? null;
 }
