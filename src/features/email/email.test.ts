@@ -46,7 +46,7 @@ describe('email delivery over SMTP', () => {
     assert.ok(mail);
     assert.equal(mail.user, SMTP_USER, 'signed in with the user and password of EMAIL_URL');
     assert.deepEqual(mail.envelope, { from: 'mailer@example.com', to: ['zoë@example.org'] });
-    assert.equal(mail.parsed.from?.text, '"Latchkey Test" <mailer@example.com>');
+    assert.deepEqual(mail.parsed.from?.value, [{ name: 'Latchkey Test', address: 'mailer@example.com' }]);
     assert.equal((mail.parsed.to as { text: string }).text, 'zoë@example.org');
     assert.equal(mail.parsed.subject, 'Latchkey can send mail');
     assert.match(mail.parsed.text ?? '', /mail from this server reaches zoë@example\.org/);
@@ -196,7 +196,7 @@ describe('email without EMAIL_URL', () => {
     const parsed = await simpleParser(fs.readFileSync(full));
     assert.equal(parsed.subject, 'Latchkey can send mail');
     assert.equal((parsed.to as { text: string }).text, 'dev@example.org');
-    assert.equal(parsed.from?.text, 'Latchkey <no-reply@127.0.0.1>');
+    assert.deepEqual(parsed.from?.value, [{ name: 'Latchkey', address: 'no-reply@127.0.0.1' }]);
     assert.match(parsed.text ?? '', /reaches dev@example\.org/);
     assert.match(String(parsed.html), /<strong>dev@example\.org<\/strong>/);
     const logged = lines.find((l) => l['file'] === full);
