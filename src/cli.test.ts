@@ -69,7 +69,7 @@ describe('latchkey CLI', () => {
   });
 
   it('every group answers --help, and latchkey --help names them all', async () => {
-    const groups = ['users', 'apps', 'keys', 'jwt', 'migrate', 'serve'];
+    const groups = ['users', 'apps', 'keys', 'jwt', 'mail', 'migrate', 'serve'];
     const [top, ...answers] = await Promise.all([cli(['--help']), ...groups.map((g) => cli([g, '--help']))]);
     assert.equal(top!.code, 0, top!.stderr);
     for (const [i, group] of groups.entries()) {

@@ -13,6 +13,7 @@ Commands:
                        [--burst N --hourly M]
   latchkey keys rotate-signing
   latchkey jwt sign --sub S --scopes "s1 s2" [--expires-in 1h] [--name NAME]   (needs JWT_SECRET)
+  latchkey mail test --to ADDRESS
   latchkey migrate
   latchkey serve [--workers N]      (runs the server; N processes on one port with --workers)
 
@@ -36,6 +37,11 @@ const COMMAND_HELP: Record<string, string> = {
   'jwt sign': `latchkey jwt sign --sub S --scopes "s1 s2" [--expires-in 1h] [--name NAME]
   Signs a shared-secret HS256 JWT with JWT_SECRET and JWT_ISSUER, as a trusted service would.
   Prints {token, expires_in}.`,
+  'mail test': `latchkey mail test --to ADDRESS
+  Queues the test message ("Latchkey can send mail") for ADDRESS and sends it at once, through
+  EMAIL_URL (or, without it, into an .eml file in the data folder). Prints {id, to, destination,
+  status, attempts, error?}: "sent", or "pending" when the mail server refused it for now (the
+  running servers retry it), or "failed" when it refused it for good.`,
   migrate: `latchkey migrate
   Applies pending database migrations (npm start also does). Prints {migrated: [...]}.`,
   'keys rotate-signing': `latchkey keys rotate-signing
@@ -59,6 +65,7 @@ const COMMANDS: Record<string, () => Promise<(args: string[]) => Promise<unknown
   'keys create': async () => (await import('./cli/keys.ts')).createKey,
   'keys rotate-signing': async () => (await import('./cli/keys.ts')).rotateSigning,
   'jwt sign': async () => (await import('./cli/jwt.ts')).signJwt,
+  'mail test': async () => (await import('./cli/mail.ts')).mailTest,
   migrate: async () => (await import('./cli/migrate.ts')).migrate,
   serve: async () => (await import('./cli/serve.ts')).serve,
 };

@@ -208,6 +208,33 @@ const schema = z.object({
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
 
   /**
+   * Where mail goes: `smtp://user:pass@host:587` (STARTTLS when the server offers it) or
+   * `smtps://user:pass@host:465` (TLS from the start); user and password URL-encoded. A secret
+   * (it holds the password): never logged, shown masked. Unset: each message is written as an
+   * `.eml` file under `mail/` in the data folder (beside the SQLite file, `db/` for PostgreSQL) and
+   * logged with its first link, for local development; with NODE_ENV=production that warns at start.
+   */
+  EMAIL_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^\s]+$/, 'must be smtp://user:pass@host:587 or smtps://user:pass@host:465')
+    .refine((v) => URL.canParse(v), 'must be a valid URL')
+    .optional(),
+
+  /** The From of every message, e.g. `Latchkey <no-reply@example.com>`. Default: no-reply at ISSUER's host. */
+  EMAIL_FROM: z
+    .string()
+    .min(3)
+    .max(320)
+    .regex(/^[^\r\n]+$/, 'must be one line')
+    .optional(),
+
+  /**
+   * `production`: page templates are cached, and starting without EMAIL_URL warns (mail would only
+   * be written to files). Anything else is development.
+   */
+  NODE_ENV: z.string().optional(),
+
+  /**
    * How many proxies you control stand in front of Latchkey (0: none). Behind N, `X-Forwarded-For`
    * and `X-Forwarded-Proto` are honoured and the client's address is the Nth `X-Forwarded-For`
    * entry from the right, the one the outermost trusted proxy appended; entries to its left are

@@ -31,6 +31,9 @@ const REDACT = [
   '*.access_token',
   '*.secret',
   '*.key',
+  // EMAIL_URL carries the SMTP password; it is only ever logged masked (features/email).
+  'EMAIL_URL',
+  '*.EMAIL_URL',
 ];
 
 /**

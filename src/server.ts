@@ -12,6 +12,7 @@ import { createMetrics, type MetricsOptions } from './http/metrics.ts';
 import { createCredentialEvents } from './shared/credential-events.ts';
 import { createCredentialEventsRepo } from './shared/credential-events.repo.ts';
 import { startCredentialRelay } from './shared/credential-relay.ts';
+import { announceEmail } from './features/email/email.ts';
 
 export interface RunningServer {
   url: string;
@@ -36,6 +37,8 @@ export async function startServer(
     now?: () => number;
     deliver?: Deliver;
     webhookPollMs?: number;
+    /** How often the email worker looks for due mail (ms, default 1000). */
+    emailPollMs?: number;
     validateResponses?: boolean;
     /** `memory` keeps counters in this process even on PostgreSQL (tests that drive a clock). */
     rateLimits?: 'shared' | 'memory';
@@ -81,6 +84,8 @@ export async function startServer(
     ...(opts.metrics ? { metrics: createMetrics(opts.metrics) } : {}),
   });
   built.webhookWorker.start(opts.webhookPollMs ?? 1000);
+  announceEmail(config, { destination: built.services.mailDestination }, logger);
+  built.services.mailWorker.start(opts.emailPollMs ?? 1000);
   const handle = built.app.callback();
   let closing = false;
   const server = http.createServer((req, res) => {
@@ -103,6 +108,7 @@ export async function startServer(
       closing = true;
       // Webhook deliveries stop alongside the requests, not after them, so the two waits overlap.
       const webhooksStopped = built.webhookWorker.stop();
+      const mailStopped = built.services.mailWorker.stop();
       await new Promise<void>((resolve) => {
         // Stop accepting; connections close as their in-flight requests finish (checked every
         // 50 ms, as a kept-alive connection turns idle), and are cut after the grace period.
@@ -116,6 +122,7 @@ export async function startServer(
         server.closeIdleConnections();
       });
       await webhooksStopped;
+      await mailStopped;
       await built.stop();
       await relay.stop();
       await rateLimitPool?.end();

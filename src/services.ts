@@ -36,6 +36,7 @@ import { createCredentialEvents, type CredentialEvents } from './shared/credenti
 import type { Credential } from './domain/credential.ts';
 import { createAccountRights, type AccountRightsLookup } from './auth/account-rights.ts';
 import { ADMIN_SCOPE } from './domain/scopes.ts';
+import { createEmail, type Email } from './features/email/email.ts';
 
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
@@ -50,6 +51,8 @@ export interface ServicesOptions {
   credentialEvents?: CredentialEvents;
   /** oidc-provider's check of client metadata; by default a private provider loaded on first use. */
   validateClientMetadata?: ClientMetadataValidator;
+  /** Where mail without EMAIL_URL is written; `mail/` in the data folder unless given. */
+  mailDir?: string;
 }
 
 /** Repositories, rules and the background work around them: everything Latchkey does, without HTTP. */
@@ -74,6 +77,14 @@ export interface Services {
   webhooks: WebhooksService;
   /** Delivers the webhook outbox; the server starts it, the CLI does not. */
   webhookWorker: WebhookWorker;
+  /** Queues mail (`mail.enqueue`); never sends inside a request. */
+  mail: Email['mail'];
+  /** Sends the email outbox; the server starts it, the CLI does not. */
+  mailWorker: Email['worker'];
+  /** The email outbox's records (what was sent, retried, given up). */
+  mailOutbox: Email['repo'];
+  /** Where mail goes: the SMTP URL with its password masked, or the folder of .eml files. */
+  mailDestination: string;
   consents: ConsentsService;
   applications: ApplicationsService;
   users: UsersService;
@@ -84,7 +95,7 @@ export interface Services {
   twoFactor: TwoFactorService;
   loginThrottle: LoginThrottle;
   login: Login;
-  /** Stops timers and the webhook worker, flushes buffered writes; the caller then closes the database. */
+  /** Stops timers and the webhook and email workers, flushes buffered writes; the caller then closes the database. */
   stop(): Promise<void>;
 }
 
@@ -172,6 +183,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     onAttempt: metrics.webhookDelivery,
   });
   metrics.collectOutboxDepth(() => webhooksRepo.pendingCount());
+  const email = createEmail({ config, db, box, logger, now, ...(options.mailDir ? { mailDir: options.mailDir } : {}) });
   const consents = createConsentsService({ repo: createConsentsRepo(db), now, onRevoked: tokensRevoked });
   const validateClientMetadata = options.validateClientMetadata ?? createClientMetadataValidator(infra);
   const applications = createApplicationsService({
@@ -237,6 +249,10 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     box,
     webhooks,
     webhookWorker,
+    mail: email.mail,
+    mailWorker: email.worker,
+    mailDestination: email.destination,
+    mailOutbox: email.repo,
     consents,
     applications,
     users,
@@ -249,6 +265,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     async stop() {
       stopHousekeeping();
       await webhookWorker.stop();
+      await email.worker.stop();
       await apiKeys.stop();
     },
   };

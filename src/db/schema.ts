@@ -20,6 +20,26 @@ export interface Database {
   recovery_codes: RecoveryCodesTable;
   webhook_attempts: WebhookAttemptsTable;
   credential_events: CredentialEventsTable;
+  email_outbox: EmailOutboxTable;
+}
+
+/** Mail waiting to be sent (see features/email): one row a message, kept as the record once settled. */
+export interface EmailOutboxTable {
+  id: string;
+  recipient: string;
+  /** The template it was rendered from (`test`, ...): what the row is about, without opening it. */
+  template: string;
+  /** Subject, text and HTML as JSON, sealed with SECRETS_KEY; null once sent or given up. */
+  message_enc: string | null;
+  /** `pending`, `sent` or `failed` (given up). */
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  /** A sender holds the message until then; a crashed sender's claim runs out by itself. */
+  claimed_until: number | null;
+  sent_at: number | null;
+  last_error: string | null;
+  created_at: number;
 }
 
 /** Credential changes for other instances to hear (see credential-relay.ts); pruned after minutes. */

@@ -64,6 +64,8 @@ export async function startTestServer(
     dir?: string;
     port?: number;
     webhookPollMs?: number;
+    /** How often the email worker polls; tests that drive it with tick() pass an hour. */
+    emailPollMs?: number;
     database?: TestDatabase;
     /** Count rate limits in the shared store (PostgreSQL) rather than in memory on the test's clock. */
     sharedRateLimits?: boolean;
@@ -91,6 +93,7 @@ export async function startTestServer(
     rateLimits: opts.sharedRateLimits ? 'shared' : 'memory',
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.webhookPollMs ? { webhookPollMs: opts.webhookPollMs } : {}),
+    ...(opts.emailPollMs ? { emailPollMs: opts.emailPollMs } : {}),
   });
   const server: TestServer = {
     ...running,

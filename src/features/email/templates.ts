@@ -1,0 +1,45 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Eta } from 'eta';
+
+const VIEWS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../views/email');
+
+/** Every email Latchkey sends, with the data its template takes. */
+export interface EmailTemplates {
+  /** `latchkey mail test`: proves the configured delivery works. */
+  test: { to: string };
+}
+export type EmailTemplate = keyof EmailTemplates;
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/**
+ * Renders `views/email/<name>.{subject,text,html}.eta`; text and HTML share one layout each. HTML is
+ * auto-escaped; the text part and the subject are not (they are not markup), and the subject is
+ * one line whatever the data holds.
+ */
+export function createEmailRenderer(opts: { issuer: string; cache: boolean }) {
+  const html = new Eta({ views: VIEWS, cache: opts.cache, autoEscape: true });
+  const text = new Eta({ views: VIEWS, cache: opts.cache, autoEscape: false });
+  return {
+    render<T extends EmailTemplate>(name: T, data: EmailTemplates[T]): RenderedEmail {
+      const subject = text
+        .render(`./${name}.subject.eta`, { ...data, issuer: opts.issuer })
+        .replace(/\s+/g, ' ')
+        .trim();
+      const it = { ...data, issuer: opts.issuer, subject };
+      return { subject, text: text.render(`./${name}.text.eta`, it), html: html.render(`./${name}.html.eta`, it) };
+    },
+  };
+}
+export type EmailRenderer = ReturnType<typeof createEmailRenderer>;
+
+/** The first link in a text part: what the development file transport logs. */
+export function firstLink(text: string): string | null {
+  // A link that ends a sentence does not take its full stop with it.
+  return /https?:\/\/[^\s<>"]+/.exec(text)?.[0].replace(/[.,;:!?)]+$/, '') ?? null;
+}
