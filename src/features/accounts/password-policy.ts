@@ -89,7 +89,10 @@ function ownWords(owner: PasswordOwner): string[] {
   const email = owner.email.trim().toLowerCase();
   const [local = '', domain = ''] = email.split('@');
   const localWords = local.split(/[._+-]+/);
-  const nameWords = (owner.name ?? '').trim().toLowerCase().split(/[\s._-]+/);
+  const nameWords = (owner.name ?? '')
+    .trim()
+    .toLowerCase()
+    .split(/[\s._-]+/);
   const words = [email, local, domain, domain.split('.')[0] ?? '', ...localWords, ...nameWords];
   words.push(localWords.join(''), nameWords.join(''), nameWords.join(' '));
   return [...new Set(words)].filter((w) => w.length >= 3);
