@@ -172,6 +172,18 @@ describe('latchkey CLI', () => {
         `${PASSWORD}\n`,
       ],
       [
+        'users create with a 9-character password',
+        ['users', 'create', '--email', 'short-pw@example.com', '--password-stdin'],
+        /Password must be at least 10 characters/,
+        'kT7#qz!w2\n',
+      ],
+      [
+        'users create with a common password',
+        ['users', 'create', '--email', 'weak-pw@example.com', '--password-stdin'],
+        /Choose a stronger password: /,
+        'password123\n',
+      ],
+      [
         'an unknown owner',
         [
           'apps',

@@ -6,6 +6,7 @@ import {
 } from './features/accounts/accounts.repo.ts';
 import { createAccountsService, type AccountsService } from './features/accounts/accounts.service.ts';
 import { createPasswordHasher } from './features/accounts/passwords.ts';
+import { createPasswordPolicy } from './features/accounts/password-policy.ts';
 import { createApplicationsRepo } from './features/applications/applications.repo.ts';
 import { createApplicationsService, type ApplicationsService } from './features/applications/applications.service.ts';
 import { createConsentsRepo } from './features/consents/consents.repo.ts';
@@ -138,6 +139,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
       deleteAllBut: (id, keepUidHash) => payloads.deleteSessionsOfExcept(id, keepUidHash),
     },
     passwords,
+    passwordPolicy: createPasswordPolicy(),
     now,
   });
   // What each account may hold now: every credential's effective scopes are computed from it.

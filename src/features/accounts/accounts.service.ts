@@ -1,12 +1,13 @@
 import type { Account } from '../../domain/account.ts';
 import { Conflict, NotFound, ValidationError } from '../../domain/errors.ts';
-import { emailSchema, passwordSchema } from '../../wire/accounts.ts';
+import { emailSchema } from '../../wire/accounts.ts';
 import { newId, randomBase62, sha256 } from '../../shared/secrets.ts';
 import type { UserRow } from '../../db/schema.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { AccountsRepo, BrowserSessionsRepo } from './accounts.repo.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { describeDevice, storableUserAgent } from './device.ts';
+import type { PasswordPolicy } from './password-policy.ts';
 
 const toAccount = (row: UserRow): Account => ({
   id: row.id,
@@ -20,7 +21,7 @@ const toAccount = (row: UserRow): Account => ({
 
 /**
  * A new account as a form or the API sends it. The service still applies the account rules to it
- * (an email is trimmed, lower-cased and checked; a password meets the policy) whoever calls.
+ * (an email is trimmed, lower-cased and checked; a password meets the password policy) whoever calls.
  */
 export interface SignUpInput {
   email: string;
@@ -64,21 +65,22 @@ export function createAccountsService(deps: {
     deleteAllBut(accountId: string, keepUidHash: string | null): Promise<void>;
   };
   passwords: PasswordHasher;
+  /** What a new password must be (length and strength), on every path that sets one. */
+  passwordPolicy: PasswordPolicy;
   now(): number;
 }) {
-  const { accounts, sessions, passwords, now } = deps;
+  const { accounts, sessions, passwords, passwordPolicy, now } = deps;
 
-  const parseSignUp = (input: SignUpInput) => {
+  const parseSignUp = async (input: SignUpInput) => {
     const email = emailSchema.safeParse(input.email);
     if (!email.success) throw new ValidationError(email.error.issues[0]!.message, 'email');
-    const password = passwordSchema.safeParse(input.password);
-    if (!password.success) throw new ValidationError(password.error.issues[0]!.message, 'password');
     const name = typeof input.name === 'string' && input.name.trim() ? input.name.trim().slice(0, 100) : null;
-    return { email: email.data, password: password.data, name };
+    const password = await passwordPolicy.check(input.password, { email: email.data, name });
+    return { email: email.data, password, name };
   };
 
   async function signUp(input: SignUpInput & { isAdmin?: boolean }): Promise<Account> {
-    const { email, password, name } = parseSignUp(input);
+    const { email, password, name } = await parseSignUp(input);
     if (await accounts.findByEmail(email)) {
       throw new Conflict('An account with this email already exists', 'email');
     }
@@ -139,7 +141,7 @@ export function createAccountsService(deps: {
      * the same way (the caller then asks the person to sign in).
      */
     async register(input: SignUpInput): Promise<void> {
-      const { email, password } = parseSignUp(input);
+      const { email, password } = await parseSignUp(input);
       if (await accounts.findByEmail(email)) {
         await passwords.hash(password); // the time a new account takes, so timing says nothing either
         return;
@@ -279,9 +281,10 @@ export function createAccountsService(deps: {
      * which could otherwise still obtain authorization codes and consent to applications.
      */
     async setPassword(userId: string, currentSessionId: string, next: string): Promise<void> {
-      const parsed = passwordSchema.safeParse(next);
-      if (!parsed.success) throw new ValidationError(parsed.error.issues[0]!.message, 'new_password');
-      await accounts.update(userId, { password_hash: await passwords.hash(parsed.data), updated_at: now() });
+      const owner = await accounts.findById(userId);
+      if (!owner) throw new NotFound('Account');
+      const password = await passwordPolicy.check(next, owner, 'new_password');
+      await accounts.update(userId, { password_hash: await passwords.hash(password), updated_at: now() });
       await sessions.deleteOthers(userId, sha256(currentSessionId));
       await deps.providerSessions.deleteByAccount(userId);
     },

@@ -74,7 +74,7 @@ describe('accounts pages', () => {
         password: 'short',
       });
       assert.equal(res.status, 400);
-      assert.match(alertText(await res.text()) ?? '', /at least 8 characters/);
+      assert.match(alertText(await res.text()) ?? '', /Password must be at least 10 characters/);
       assert.ok(!hasSessionCookie(res));
     });
 
