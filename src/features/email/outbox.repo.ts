@@ -50,6 +50,10 @@ export function createEmailOutboxRepo(db: DB) {
         order by next_attempt_at, id limit ${limit}`;
       // PostgreSQL: picked in a CTE, which runs once; as a subquery of IN it could run again per
       // row, each run skipping the rows locked by the last, and claim past the limit.
+      // An idle outbox costs a read per poll, not a write: on SQLite a write waits for the database
+      // lock (up to busy_timeout, holding the event loop) whenever another writer holds it.
+      const anyDue = await sql<{ id: string }>`${due}`.execute(db);
+      if (anyDue.rows.length === 0) return [];
       const claimed = isPostgres(db)
         ? await sql<QueuedEmail>`
             with picked as (${due} for update skip locked)
