@@ -4,6 +4,7 @@ import { within } from '../../shared/within.ts';
 import type { EmailOutboxRepo, QueuedEmail } from './outbox.repo.ts';
 import type { RenderedEmail } from './templates.ts';
 import type { EmailTransport } from './transport.ts';
+import { startPolling } from '../../shared/poll.ts';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -44,7 +45,7 @@ export function createEmailWorker(deps: EmailWorkerDeps) {
   const concurrency = deps.concurrency ?? 4;
   const lockMs = deps.lockMs ?? 2 * MINUTE;
   const stopGraceMs = deps.stopGraceMs ?? 5 * SECOND;
-  let timer: NodeJS.Timeout | undefined;
+  let poller: { stop(): void } | undefined;
   let stopped = false;
   let stopping: Promise<void> | undefined;
   /** Ticks run one after another, so a poll never overlaps a test's own tick. */
@@ -115,15 +116,7 @@ export function createEmailWorker(deps: EmailWorkerDeps) {
       while ((await tick()) > 0);
     },
     start(everyMs = 1000): void {
-      const poll = () => {
-        void tick().finally(() => {
-          if (stopped) return;
-          timer = setTimeout(poll, everyMs);
-          timer.unref();
-        });
-      };
-      timer = setTimeout(poll, everyMs);
-      timer.unref();
+      poller = startPolling(tick, everyMs);
     },
     /**
      * Claims nothing more and gives messages in flight `stopGraceMs` to finish. One still in
@@ -132,8 +125,7 @@ export function createEmailWorker(deps: EmailWorkerDeps) {
     stop(): Promise<void> {
       stopping ??= (async () => {
         stopped = true;
-        if (timer) clearTimeout(timer);
-        timer = undefined;
+        poller?.stop();
         await within(running, stopGraceMs);
         deps.transport.close();
       })();

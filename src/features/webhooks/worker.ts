@@ -5,6 +5,7 @@ import type { Deliver } from './deliver.ts';
 import { buildEvent } from './events.ts';
 import type { DueDelivery, WebhooksRepo } from './webhooks.repo.ts';
 import { within } from '../../shared/within.ts';
+import { startPolling } from '../../shared/poll.ts';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -52,7 +53,7 @@ export function createWebhookWorker(deps: WorkerDeps) {
   const perAccount = Math.max(1, Math.floor(deps.concurrency / 4));
   const inFlight = new Set<Promise<void>>();
   const cut = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
+  let poller: { stop(): void } | undefined;
   let stopped = false;
   let stopping: Promise<void> | undefined;
   /** Claims run one at a time; `queued` is the one waiting its turn, which any caller may join. */
@@ -168,15 +169,7 @@ export function createWebhookWorker(deps: WorkerDeps) {
       }
     },
     start(everyMs = 1000): void {
-      const poll = () => {
-        void fill().finally(() => {
-          if (stopped) return;
-          timer = setTimeout(poll, everyMs);
-          timer.unref();
-        });
-      };
-      timer = setTimeout(poll, everyMs);
-      timer.unref();
+      poller = startPolling(fill, everyMs);
     },
     /**
      * Claims nothing more, gives deliveries in flight `stopGraceMs` to finish, then cuts the rest
@@ -185,8 +178,7 @@ export function createWebhookWorker(deps: WorkerDeps) {
     stop(): Promise<void> {
       stopping ??= (async () => {
         stopped = true;
-        if (timer) clearTimeout(timer);
-        timer = undefined;
+        poller?.stop();
         await lastClaim;
         await within(Promise.all([...inFlight]), stopGraceMs);
         cut.abort();
