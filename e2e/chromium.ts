@@ -30,6 +30,26 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
+/** A phone's width (an iPhone 12–15): every page must work at it. */
+export const PHONE = { width: 390, height: 844 };
+export const DESKTOP = { width: 1280, height: 800 };
+
+/**
+ * Saves `<name>-desktop.png` and `<name>-390.png` of the page as it is now, then restores the
+ * viewport it had. At phone width it also fails when the page scrolls sideways: something is wider
+ * than the screen (a table, a nav, a long token) and would be cut off.
+ */
+export async function screenshotBoth(page: Page, name: string): Promise<void> {
+  const before = page.viewportSize() ?? DESKTOP;
+  await page.setViewportSize(DESKTOP);
+  await screenshot(page, `${name}-desktop`);
+  await page.setViewportSize(PHONE);
+  await screenshot(page, `${name}-390`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.setViewportSize(before);
+  if (overflow > 0) throw new Error(`${name} is ${overflow}px wider than a 390px screen`);
+}
+
 /**
  * After "Create account": the sign-in page says the account is ready, with the email filled in
  * (sign-up never signs in by itself); the person types the password and lands on the dashboard.
