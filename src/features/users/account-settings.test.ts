@@ -191,7 +191,7 @@ describe('Settings → Account', () => {
       assert.match(await again.text(), /This link cannot be used/);
     });
 
-    it('needs a fresh authentication: a stale session is sent to confirm it is you, and nothing is mailed', async () => {
+    it('needs a fresh authentication: a stale session is sent to confirm it is you, nothing mailed', async () => {
       const u = await world.user({ tag: 'stale' });
       clock += 11 * MINUTE; // older than FRESH_AUTH_MAX_AGE
       const from = smtp.received.length;
@@ -234,7 +234,7 @@ describe('Settings → Account', () => {
       assert.match(junk.html, /Enter a valid email address/);
     });
 
-    it('refuses cleanly when the address was taken after the link was sent (no 500), and races have one winner', async () => {
+    it('refuses cleanly an address taken after the link was sent (no 500); a race has one winner', async () => {
       const u = await world.user({ tag: 'late' });
       const target = uniqueEmail('contested');
       const from = smtp.received.length;
@@ -276,7 +276,7 @@ describe('Settings → Account', () => {
       assert.equal([await emailOf(a.id), await emailOf(b.id)].filter((e) => e === prize).length, 1);
     });
 
-    it("another account's link is refused (and still works for its owner); signed out, the link leads to sign-in", async () => {
+    it("another account's link is refused (its owner can still use it); signed out, it leads to sign-in", async () => {
       const owner = await world.user({ tag: 'link-owner' });
       const intruder = await world.user({ tag: 'intruder' });
       const next = uniqueEmail('owners-new');
@@ -309,7 +309,7 @@ describe('Settings → Account', () => {
       assert.equal(await emailOf(owner.id), next);
     });
 
-    it('a newer request replaces the older link; a password-reset link sent to the old address stops working', async () => {
+    it('a newer request replaces the older link; a reset link sent to the old address stops working', async () => {
       const u = await world.user({ tag: 'twice' });
       const first = uniqueEmail('first');
       const second = uniqueEmail('second');
@@ -463,7 +463,7 @@ describe('Settings → Account', () => {
       assert.equal(await keyWorks(key.key), 200);
     });
 
-    it('removes everything at once, signs the browser out, and says so; keys, tokens and sessions fail at once', async () => {
+    it('removes everything, signs the browser out, says so; keys, tokens and sessions fail at once', async () => {
       const { u, key, app, granted, other } = await populated('leaver');
       const res = await deleteAs(u, `  ${u.email.toUpperCase()} `);
       assert.equal(res.status, 303);
@@ -540,7 +540,7 @@ describe('Settings → Account', () => {
       assert.equal(await server.built.services.accounts.findById(u.id), null);
     });
 
-    it('an administrator deleting an account through the API takes the same path (user.deleted, same cleanup)', async () => {
+    it("an administrator's deletion through the API takes the same path (user.deleted, same cleanup)", async () => {
       const admin = await world.user({ admin: true, tag: 'admin' });
       const { u, key } = await populated('removed');
       const adminKey = await world.apiKey(admin, ['admin:all']);
