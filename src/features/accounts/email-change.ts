@@ -39,6 +39,12 @@ export function createEmailChange(deps: {
 }) {
   const { accounts, links, mail } = deps;
 
+  /** The new address a link would set, if it is usable and the account's own (the page asks first). */
+  async function pending(userId: string, token: unknown): Promise<string | null> {
+    const link = await links.peek('change_email', token);
+    return link && link.userId === userId ? link.email : null;
+  }
+
   return {
     /**
      * Mails the new address a confirmation link (or, when another account has it, a notice with
@@ -66,11 +72,7 @@ export function createEmailChange(deps: {
       return email;
     },
 
-    /** The new address a link would set, if it is usable and the account's own (the page asks first). */
-    async pending(userId: string, token: unknown): Promise<string | null> {
-      const link = await links.peek('change_email', token);
-      return link && link.userId === userId ? link.email : null;
-    },
+    pending,
 
     /**
      * Uses the link, signed in as its account: the address changes and is verified, links sent to
@@ -85,7 +87,7 @@ export function createEmailChange(deps: {
       session: { id: string; providerLink: string | null },
     ): Promise<EmailChangeOutcome> {
       // Another account's link is refused before it is used, so its owner can still use it.
-      if ((await this.pending(userId, token)) === null) return { ok: false, reason: 'unusable' };
+      if ((await pending(userId, token)) === null) return { ok: false, reason: 'unusable' };
       const owner = await accounts.findById(userId);
       if (!owner) return { ok: false, reason: 'unusable' };
       let outcome: EmailChangeOutcome;
