@@ -45,7 +45,8 @@ describe('Settings → Account', () => {
 
   /** Sends what is queued; every mail to `to` that arrived since `from`. */
   async function mailsTo(to: string, from: number): Promise<ReceivedMail[]> {
-    await server.built.services.mailWorker.tick();
+    // A tick sends one batch: a few, so a queue left by an earlier test is emptied too.
+    for (let i = 0; i < 3; i++) await server.built.services.mailWorker.tick();
     return smtp.received.slice(from).filter((m) => m.envelope.to.includes(to));
   }
 
@@ -307,6 +308,23 @@ describe('Settings → Account', () => {
       });
       assert.equal(used.status, 303);
       assert.equal(await emailOf(owner.id), next);
+    });
+
+    it('limits requests to ten an hour per account (each one mails someone), then 429 with Retry-After', async () => {
+      // A minute or more left in this hour's window: all eleven requests fall in it.
+      const left = HOUR - (clock % HOUR);
+      if (left < MINUTE) clock += left;
+      const u = await world.user({ tag: 'spammer' });
+      for (let i = 0; i < 10; i++) assert.equal((await askForChange(u, uniqueEmail('spam'))).status, 200);
+      const from = smtp.received.length;
+      const target = uniqueEmail('spam-11');
+      const page = await (await u.browser.get('/settings/account')).text();
+      clock += 1000;
+      const refused = await u.browser.postForm('/settings/account/email', { _csrf: csrfFrom(page), email: target });
+      assert.equal(refused.status, 429);
+      assert.ok(Number(refused.headers.get('retry-after')) > 0);
+      assert.match(await refused.text(), /Too many address changes/);
+      assert.equal((await mailsTo(target, from)).length, 0);
     });
 
     it('a newer request replaces the older link; a reset link sent to the old address stops working', async () => {
