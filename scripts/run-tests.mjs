@@ -70,6 +70,7 @@ const POSTGRES_PLAN = [
   ['src/shared/credential-relay.test.ts', 'credential events relayed between instances through the database'],
   ['src/features/accounts/account-security.attacks.test.ts', 'parallel guesses counted in the shared store'],
   ['src/features/webhooks/webhooks.test.ts', 'the webhook outbox claimed by concurrent workers'],
+  ['src/features/users/account-settings.test.ts', 'two accounts racing for one address; deletion in one transaction'],
   ['src/http/health.test.ts', '/readyz when the database is gone'],
   ['src/cli.test.ts', 'the CLI on the database of a running server (SECRETS_KEY, no key file)'],
 ];

@@ -41,6 +41,8 @@ import { createEmail, type Email } from './features/email/email.ts';
 import { createEmailLinksRepo } from './features/accounts/email-links.repo.ts';
 import { createEmailLinks, type EmailLinks } from './features/accounts/email-links.ts';
 import { createSecurityNotices, type SecurityNotices } from './features/accounts/security-notices.ts';
+import { createEmailChange, type EmailChange } from './features/accounts/email-change.ts';
+import { createAccountExport, type AccountExporter } from './features/users/account-export.ts';
 
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
@@ -96,6 +98,10 @@ export interface Services {
   consents: ConsentsService;
   applications: ApplicationsService;
   users: UsersService;
+  /** Moving an account to a new email address, proven by a link sent to it. */
+  emailChange: EmailChange;
+  /** An account's data, for its owner to download. */
+  accountExport: AccountExporter;
   /** Verifies (and, for the CLI, signs) shared-secret JWTs; null without JWT_SECRET. */
   sharedJwt: SharedJwtVerifier | null;
   rateLimitStore: RateLimitStore;
@@ -229,6 +235,16 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
       credentialEvents.publish({ kind: 'account', id });
     },
   });
+  const emailChange = createEmailChange({
+    accounts: accountsRepo,
+    links: emailLinks,
+    mail: email.mail,
+    notify,
+    endOtherSessions: (id, sessionId, keep) => accounts.endOtherSessions(id, sessionId, keep),
+    onChanged: (id) => credentialEvents.publish({ kind: 'account', id }),
+    issuer: config.ISSUER,
+    now,
+  });
   const stopHousekeeping = startHousekeeping(logger, [
     () => payloads.deleteExpired(now()),
     () => browserSessions.deleteExpired(now()),
@@ -252,6 +268,16 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   const twoFactor = createTwoFactorService({ repo: createTwoFactorRepo(db), box, now, notify });
   const loginThrottle = createLoginThrottle({ store: rateLimitStore, now, perAddress: config.RATE_LIMIT_LOGIN });
   const login = createLogin(accounts, twoFactor, loginThrottle, metrics.login);
+  const accountExport = createAccountExport({
+    accounts,
+    twoFactor,
+    apiKeys,
+    applications,
+    consents,
+    webhooks,
+    projects,
+    now,
+  });
 
   return {
     now,
@@ -280,6 +306,8 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     consents,
     applications,
     users,
+    emailChange,
+    accountExport,
     sharedJwt,
     rateLimitStore,
     limiter,

@@ -9,6 +9,8 @@ export const EVENT_TYPES = [
   'consent.granted',
   'consent.revoked',
   'grant.revoked',
+  'user.deleted',
+  'user.email_changed',
   'user.signed_up',
   'webhook_endpoint.disabled',
 ] as const;

@@ -46,6 +46,8 @@ export type HttpServices = Pick<
   | 'applications'
   | 'apiKeys'
   | 'users'
+  | 'emailChange'
+  | 'accountExport'
   | 'projects'
   | 'consents'
   | 'webhooks'

@@ -49,6 +49,13 @@ export const updateUserSchema = z.preprocess(
   }),
 );
 
+/** A person's name as Settings → Account takes it: trimmed, at most 100 characters; empty clears it. */
+export const profileNameSchema = z
+  .string()
+  .trim()
+  .max(100, 'Name must be at most 100 characters')
+  .transform((n) => n || null);
+
 export const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   after: z.string().max(64).optional(),

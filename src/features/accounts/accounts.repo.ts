@@ -1,7 +1,7 @@
 import type { DB } from '../../db/client.ts';
 import { sha256 } from '../../shared/secrets.ts';
 import type { OutboxEvent } from '../../domain/webhook-events.ts';
-import { withEvents } from '../webhooks/outbox.repo.ts';
+import { withEvents, writeOutbox } from '../webhooks/outbox.repo.ts';
 import type { NewUserRow, UserRow, UserUpdate } from '../../db/schema.ts';
 
 export function createAccountsRepo(db: DB) {
@@ -31,18 +31,52 @@ export function createAccountsRepo(db: DB) {
         .where('id', '=', id)
         .execute();
     },
-    /** Deletes the user; their sessions, applications, keys, projects and consents go with them. */
-    async delete(id: string): Promise<void> {
+    /** The account with this email, read inside the caller's transaction when one is given. */
+    async findByEmailIn(trx: DB, email: string): Promise<UserRow | undefined> {
+      return trx.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+    },
+    /** Runs `work` in one transaction: every repository handed `trx` writes inside it. */
+    async transaction<T>(work: (trx: DB) => Promise<T>): Promise<T> {
+      return db.transaction().execute(work);
+    },
+    /**
+     * Moves the account to a proven address (verified now) and writes `events` in the caller's
+     * transaction. Another account holding the address fails the unique index: the caller decides.
+     */
+    async changeEmail(trx: DB, id: string, email: string, at: number, events: OutboxEvent[]): Promise<void> {
+      await trx
+        .updateTable('users')
+        .set({ email, email_verified_at: at, updated_at: at })
+        .where('id', '=', id)
+        .execute();
+      await writeOutbox(trx, events);
+    },
+    /**
+     * Deletes the user and writes `events`, in one transaction: their sessions (dashboard and
+     * oidc-provider), applications with every token issued to them, grants with their tokens, keys,
+     * webhooks with their events, projects and consents all go, or, if any step fails, nothing does.
+     */
+    async delete(id: string, events: OutboxEvent[] = []): Promise<void> {
       await db.transaction().execute(async (trx) => {
         const apps = await trx.selectFrom('applications').select('client_id').where('owner_id', '=', id).execute();
         for (const { client_id } of apps)
           await trx.deleteFrom('oidc_payloads').where('client_id', '=', client_id).execute();
-        // Tokens the user granted to other applications die with the account.
+        // Tokens the user granted to other applications die with the account, and the grants too.
         const grants = await trx.selectFrom('consents').select('grant_id').where('user_id', '=', id).execute();
         for (const { grant_id } of grants) {
           await trx.deleteFrom('oidc_payloads').where('grant_id_hash', '=', sha256(grant_id)).execute();
+          await trx
+            .deleteFrom('oidc_payloads')
+            .where('type', '=', 'Grant')
+            .where('id_hash', '=', sha256(grant_id))
+            .execute();
         }
+        // The account's sign-ins to the provider (the `_session` cookie) end with it.
+        await trx.deleteFrom('oidc_payloads').where('account_id', '=', id).where('type', '=', 'Session').execute();
+        // Its webhook events are its data (their deliveries cascade); admins' events are not touched.
+        await trx.deleteFrom('webhook_events').where('user_id', '=', id).execute();
         await trx.deleteFrom('users').where('id', '=', id).execute();
+        await writeOutbox(trx, events);
       });
     },
   };

@@ -239,6 +239,8 @@ export const EVENT_DESCRIPTIONS: Record<(typeof EVENT_TYPES)[number], string> = 
   'consent.granted': 'You authorized an application',
   'consent.revoked': "You revoked an application's access",
   'grant.revoked': 'An authorization was revoked by the server',
+  'user.deleted': 'An account was deleted (administrators only)',
+  'user.email_changed': "An account's email address changed (administrators only)",
   'user.signed_up': 'Someone signed up (administrators only)',
   'webhook_endpoint.disabled': 'A webhook endpoint was disabled after failing',
 };

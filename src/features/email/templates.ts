@@ -10,6 +10,10 @@ export interface EmailTemplates {
   test: { to: string };
   /** A change to the account's security (see accounts/security-notices.ts). */
   'security-notice': { headline: string; detail: string; name: string | null; when: string };
+  /** Sent to a new address: the link that moves the account to it (see accounts/email-change.ts). */
+  'email-change': { name: string | null; email: string; link: string };
+  /** Sent instead, when the new address already belongs to another account: no link, nothing changes. */
+  'email-change-taken': { signInUrl: string };
 }
 export type EmailTemplate = keyof EmailTemplates;
 

@@ -26,6 +26,10 @@ export function createProjectsService(deps: { repo: ProjectsRepo; now(): number 
       if (!caller.isAdmin && !caller.accountId) return { data: [] };
       return { data: (await repo.list(caller.isAdmin ? null : caller.accountId, limit, offset)).map(toView) };
     },
+    /** Every project the account owns (its data export), newest first. */
+    async listOwnedBy(userId: string): Promise<ProjectView[]> {
+      return (await repo.list(userId, 10_000, 0)).map(toView);
+    },
     async create(caller: Principal, data: CreateProjectInput): Promise<ProjectView> {
       const ownerId = caller.requireAccount();
       const t = now();

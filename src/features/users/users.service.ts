@@ -4,6 +4,7 @@ import type { CreateUserInput, ListUsersQuery, UpdateUserInput, UserView } from 
 import type { UserRow } from '../../db/schema.ts';
 import type { AccountsRepo } from '../accounts/accounts.repo.ts';
 import type { AccountsService } from '../accounts/accounts.service.ts';
+import { buildEvent } from '../webhooks/events.ts';
 
 const toView = (row: UserRow): UserView => ({
   id: row.id,
@@ -33,6 +34,15 @@ export function createUsersService(deps: {
     const targetId = id === 'me' ? caller.accountId : id;
     if (!targetId) throw new NotFound('User');
     return caller.ownedOrAdmin(await repo.findById(targetId), (row) => row.id, 'User');
+  }
+
+  /**
+   * The one way an account is deleted, whoever asks: everything it owns goes in one transaction
+   * with the `user.deleted` event, then every cache forgets its credentials.
+   */
+  async function deleteAccount(row: UserRow): Promise<void> {
+    await repo.delete(row.id, [buildEvent('user.deleted', row.id, { id: row.id, email: row.email }, now())]);
+    deps.onDeleted(row.id);
   }
 
   return {
@@ -79,8 +89,17 @@ export function createUsersService(deps: {
 
     async remove(caller: Principal, id: string): Promise<void> {
       const row = await load(caller, id);
-      await repo.delete(row.id);
-      deps.onDeleted(row.id);
+      await deleteAccount(row);
+    },
+
+    /**
+     * The account deletes itself (Settings → Account, after the caller checked sudo mode and the
+     * typed email): the same path as an administrator's deletion.
+     */
+    async deleteOwn(userId: string): Promise<void> {
+      const row = await repo.findById(userId);
+      if (!row) throw new NotFound('User');
+      await deleteAccount(row);
     },
   };
 }

@@ -2,7 +2,7 @@ import { newId } from '../../shared/secrets.ts';
 import type { EventType, OutboxEvent } from '../../domain/webhook-events.ts';
 
 /** Events about the whole server rather than one account go to admins' endpoints. */
-const ADMIN_EVENTS = new Set<EventType>(['user.signed_up']);
+const ADMIN_EVENTS = new Set<EventType>(['user.signed_up', 'user.email_changed', 'user.deleted']);
 
 /**
  * Builds an event: `{id, type, created_at, data}`, serialised once with JSON.stringify so the

@@ -18,6 +18,10 @@ import { securityPagesRouter } from '../../features/accounts/security.pages.ts';
 import { confirmPagesRouter } from '../../features/accounts/confirm.pages.ts';
 import { sessionsPagesRouter } from '../../features/accounts/sessions.pages.ts';
 import { requireFreshAuth } from '../../features/accounts/fresh-auth.ts';
+import type { EmailChange } from '../../features/accounts/email-change.ts';
+import { accountSettingsRouter } from '../../features/users/account-settings.pages.ts';
+import type { AccountExporter } from '../../features/users/account-export.ts';
+import type { UsersService } from '../../features/users/users.service.ts';
 import type { ApiKeysService } from '../../features/api-keys/api-keys.service.ts';
 import type { ApplicationsService } from '../../features/applications/applications.service.ts';
 import type { ConsentsService } from '../../features/consents/consents.service.ts';
@@ -27,6 +31,9 @@ import type { RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
 import { interactionErrors, interactionRouter } from '../../oidc/interactions.ts';
 import type { PayloadsRepo } from '../../oidc/payloads.repo.ts';
 import { sha256 } from '../../shared/secrets.ts';
+
+/** Change-of-address requests per account (each one sends a mail to an address the person typed). */
+const EMAIL_CHANGE_LIMIT = { hourly: 10, burst: 1 };
 
 export interface PagesAppDeps {
   config: Config;
@@ -39,6 +46,9 @@ export interface PagesAppDeps {
   apiKeys: ApiKeysService;
   applications: ApplicationsService;
   webhooks: WebhooksService;
+  users: UsersService;
+  emailChange: EmailChange;
+  accountExport: AccountExporter;
   limiter: RateLimiter;
   /** oidc-provider's stored rows: the error pages of sign-in look up what became of a request. */
   payloads: Pick<PayloadsRepo, 'findById'>;
@@ -117,6 +127,19 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
     }),
     confirmPagesRouter({ accounts, login, render, formGuard }),
     sessionsPagesRouter({ accounts, render, formGuard, now }),
+    accountSettingsRouter({
+      users: deps.users,
+      emailChange: deps.emailChange,
+      exporter: deps.accountExport,
+      render,
+      formGuard,
+      freshAuth: (formPage) => requireFreshAuth({ maxAgeMs: config.FRESH_AUTH_MAX_AGE * 1000, now, formPage }),
+      // Each request mails someone: a few an hour, one a second, per account.
+      emailChangeLimit: (userId) => deps.limiter.check(`email-change:user:${userId}`, EMAIL_CHANGE_LIMIT),
+      endSessions,
+      secureCookies: secure,
+      now,
+    }),
   ];
 
   const app = compose<AppContext>([
