@@ -5,7 +5,7 @@ import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import type { AccountsService } from './accounts.service.ts';
 import type { TwoFactorService } from './two-factor.service.ts';
-import type { Login } from './login.ts';
+import type { EnrollmentResult, Login } from './login.ts';
 import { MAX_RETURN_TO } from './accounts.pages.ts';
 
 export interface SecurityPagesDeps {
@@ -69,7 +69,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
 
   router.get('/', (ctx) => overview(ctx));
 
-  const account = (ctx: AppContext) => ctx.state.account!;
+  const signedIn = (ctx: AppContext) => ctx.state.account!;
   const shownCodesCookie = {
     signed: true,
     httpOnly: true,
@@ -78,7 +78,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     path: '/settings/security/2fa',
   };
   // This browser session and account only: signing out, or another account, cannot read them.
-  const shownCodesBind = (ctx: AppContext) => `${account(ctx).id}:${ctx.state.sessionId ?? ''}`;
+  const shownCodesBind = (ctx: AppContext) => `${signedIn(ctx).id}:${ctx.state.sessionId ?? ''}`;
   const shownCodes = (ctx: AppContext): string[] | null => {
     const sealed = ctx.cookies.get(SHOWN_CODES_COOKIE, { signed: true });
     return sealed ? twoFactor.openShownCodes(shownCodesBind(ctx), sealed) : null;
@@ -128,7 +128,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
   router.post('/2fa/confirm', ...guard, async (ctx) => {
     const account = ctx.state.account!;
     const code = (ctx.request.body as Record<string, unknown>)['code'];
-    let result: Awaited<ReturnType<typeof deps.login.confirmEnrollment>>;
+    let result: EnrollmentResult;
     try {
       result = await deps.login.confirmEnrollment(account, code, ctx.ip);
     } catch (err) {
@@ -139,7 +139,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     if (!result.ok) {
       // The same secret again: the app already holds it, so the person only types a new code.
       const enrollment = await twoFactor.pending(account.id, account.email);
-      if (!enrollment) return overview(ctx, { error: 'Start setting up two-factor authentication again.' }, 409);
+      if (!enrollment) return overview(ctx, { error: result.message }, result.status);
       const view = { wide: true, section: 'security', ...enrollment, error: result.message };
       return render.page(ctx, 'security/enroll', view, result.status);
     }
@@ -160,7 +160,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     if (!codes) return render.error(ctx, 404, 'These recovery codes are no longer shown', NOT_SHOWN);
     ctx.attachment('latchkey-recovery-codes.txt');
     ctx.type = 'text/plain; charset=utf-8';
-    ctx.body = recoveryCodesText(account(ctx).email, codes);
+    ctx.body = recoveryCodesText(signedIn(ctx).email, codes);
   });
 
   router.post('/2fa/recovery-codes/saved', ...deps.formGuard, async (ctx) => {
