@@ -3,9 +3,19 @@
 //   hidden and are shown here, so a browser without scripting never sees a button that does nothing.
 // - <input data-select-on-focus>: selects the whole value on focus, for copying by hand.
 // - <input data-selects="ID">: typing into it checks the radio button #ID (the "On a date" expiry).
+// - A copy target with data-copy-lines (a list) copies its items' text, one a line.
+// - <button data-print hidden>: shown here, prints the page (the print stylesheet keeps what matters).
+// - <input type="checkbox" data-enables="ID">: button #ID is disabled until the box is ticked (the
+//   box is also `required`, so without this script the form still asks for it).
 (() => {
+  function textOf(target) {
+    if (target.hasAttribute('data-copy-lines'))
+      return `${Array.from(target.children, (item) => item.textContent.trim()).join('\n')}\n`;
+    return 'value' in target ? target.value : target.textContent;
+  }
+
   function copyText(target) {
-    var text = 'value' in target ? target.value : target.textContent;
+    var text = textOf(target);
     if (navigator.clipboard && window.isSecureContext) {
       return navigator.clipboard.writeText(text).then(
         () => true,
@@ -19,6 +29,7 @@
     try {
       target.focus();
       if (target.select) target.select();
+      else window.getSelection().selectAllChildren(target);
       return document.execCommand('copy');
     } catch {
       return false;
@@ -49,6 +60,21 @@
         }, 2500);
       });
     });
+  });
+
+  document.querySelectorAll('button[data-print]').forEach((button) => {
+    button.hidden = false;
+    button.addEventListener('click', () => window.print());
+  });
+
+  document.querySelectorAll('input[type="checkbox"][data-enables]').forEach((box) => {
+    var button = document.getElementById(box.getAttribute('data-enables'));
+    if (!button) return;
+    var sync = () => {
+      button.disabled = !box.checked;
+    };
+    sync();
+    box.addEventListener('change', sync);
   });
 
   document.querySelectorAll('input[data-select-on-focus]').forEach((input) => {

@@ -198,7 +198,7 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
       if (!secret) throw new Error('no TOTP secret on the enrolment page');
       const code = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 }).generate();
       const confirmed = await tf.postForm('/settings/security/2fa/confirm', { _csrf: tfToken, code });
-      if (confirmed.status !== 200) throw new Error(`2fa confirm: ${confirmed.status}`);
+      if (confirmed.status !== 303) throw new Error(`2fa confirm: ${confirmed.status}`);
       return email;
     };
     twoFactorEmail = await withTwoFactor('2fa');

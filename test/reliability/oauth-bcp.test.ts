@@ -477,7 +477,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     const totp = () =>
       new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate({ timestamp: Date.now() + offset });
     const confirmed = await b.postForm('/settings/security/2fa/confirm', { _csrf: csrfFrom(enrollHtml), code: totp() });
-    pages.set('POST /settings/security/2fa/confirm', await confirmed.text());
+    pages.set('/settings/security/2fa/recovery-codes', await (await b.follow(confirmed)).res.text());
     pages.set('/settings/security (2FA on)', await (await b.get('/settings/security')).text());
     // Signed out: login and sign-up, the second-factor step, and the OAuth login, 2FA and consent pages.
     const anon = new Browser(server.url);

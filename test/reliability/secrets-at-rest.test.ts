@@ -124,8 +124,11 @@ describe('secrets at rest after a run of every flow', () => {
     if (otpauthUri) secrets.add('otpauth URI', otpauthUri.replace(/&amp;/g, '&'));
     const totp = (at = Date.now()) =>
       new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(seed) }).generate({ timestamp: at });
-    const confirmed = await security('/settings/security/2fa/confirm', { code: totp() });
+    const confirming = await security('/settings/security/2fa/confirm', { code: totp() });
+    assert.equal(confirming.status, 303);
+    const confirmed = (await aliceBrowser.follow(confirming)).res;
     assert.equal(confirmed.status, 200);
+    secrets.cookies('alice recovery codes on screen', aliceBrowser);
     const codes = [...(await confirmed.text()).matchAll(/<code>([A-Z0-9]{4}(?:-[A-Z0-9]{4}){3})<\/code>/g)].map(
       (m) => m[1]!,
     );

@@ -191,7 +191,8 @@ export function worldOn(server: TestServer) {
       new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(totpSecret), digits: 6, period: 30 }).generate({
         timestamp: at,
       });
-    const confirmed = await post('/settings/security/2fa/confirm', { code: totp() });
+    // On: a redirect to the recovery codes, shown from there.
+    const confirmed = (await u.browser.follow(await post('/settings/security/2fa/confirm', { code: totp() }))).res;
     const html = await confirmed.text();
     const recoveryCodes = [...html.matchAll(/<li><code>([A-Z0-9-]{19})<\/code><\/li>/g)].map((m) => m[1]!);
     if (confirmed.status !== 200 || recoveryCodes.length === 0)

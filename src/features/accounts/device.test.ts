@@ -14,6 +14,11 @@ const TABLE: [string, string][] = [
       'Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.70',
     'Edge on Windows',
   ],
+  // Headless Chromium (automation, and our own browser tests) is Chrome, not Safari.
+  [
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36',
+    'Chrome on Linux',
+  ],
   ['Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0', 'Firefox on Windows'],
   ['Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0', 'Firefox on Linux'],
   [

@@ -5,7 +5,7 @@ import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import type { AccountsService } from './accounts.service.ts';
 import type { TwoFactorService } from './two-factor.service.ts';
-import type { Login } from './login.ts';
+import type { EnrollmentResult, Login } from './login.ts';
 import { MAX_RETURN_TO } from './accounts.pages.ts';
 
 export interface SecurityPagesDeps {
@@ -18,13 +18,23 @@ export interface SecurityPagesDeps {
   formGuard: Middleware<AppState>[];
   /** Sudo mode (fresh-auth.ts): every change here needs a recent interactive authentication. */
   freshAuth: Middleware<AppState>;
+  secureCookies: boolean;
+  now(): number;
 }
+
+/** New recovery codes stay viewable (reload, download) this long, or until "I have saved them". */
+const SHOWN_CODES_TTL_MS = 15 * 60_000;
+const SHOWN_CODES_COOKIE = 'lk_recovery_codes';
+const RECOVERY_CODES_PATH = '/settings/security/2fa/recovery-codes';
 
 /**
  * Settings → Security: change password; turn TOTP two-factor authentication on (QR code and text
- * secret, confirmed with a first code, then ten recovery codes shown once) and off (password and
- * a code). Secrets are rendered straight into the response (no-store), never put in a URL. Every
- * change needs sudo mode, and every password or code checked here is throttled like sign-in.
+ * secret, confirmed with a first code — a wrong one shows the same QR code again — then ten
+ * recovery codes) and off (password and a code). Secrets are rendered straight into the response
+ * (no-store), never put in a URL. The recovery codes are shown after a redirect, from a sealed
+ * cookie bound to this session, until the person says they saved them (or 15 minutes pass), so
+ * a reload shows them again and the .txt download can be a plain GET. Every change needs sudo
+ * mode, and every password or code checked here is throttled like sign-in.
  */
 export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
   const { accounts, twoFactor, render, freshAuth } = deps;
@@ -58,6 +68,21 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
   };
 
   router.get('/', (ctx) => overview(ctx));
+
+  const signedIn = (ctx: AppContext) => ctx.state.account!;
+  const shownCodesCookie = {
+    signed: true,
+    httpOnly: true,
+    sameSite: 'strict' as const,
+    secure: deps.secureCookies,
+    path: '/settings/security/2fa',
+  };
+  // This browser session and account only: signing out, or another account, cannot read them.
+  const shownCodesBind = (ctx: AppContext) => `${signedIn(ctx).id}:${ctx.state.sessionId ?? ''}`;
+  const shownCodes = (ctx: AppContext): string[] | null => {
+    const sealed = ctx.cookies.get(SHOWN_CODES_COOKIE, { signed: true });
+    return sealed ? twoFactor.openShownCodes(shownCodesBind(ctx), sealed) : null;
+  };
 
   router.post('/password', ...guard, async (ctx) => {
     const account = ctx.state.account!;
@@ -102,16 +127,46 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
 
   router.post('/2fa/confirm', ...guard, async (ctx) => {
     const account = ctx.state.account!;
-    const code = String((ctx.request.body as Record<string, unknown>)['code'] ?? '');
+    const code = (ctx.request.body as Record<string, unknown>)['code'];
+    let result: EnrollmentResult;
     try {
-      const codes = await twoFactor.confirm(account.id, code);
-      render.page(ctx, 'security/recovery-codes', { wide: true, section: 'security', codes });
+      result = await deps.login.confirmEnrollment(account, code, ctx.ip);
     } catch (err) {
       const refusal = toAppError(err);
       if (!refusal) throw err;
-      // Show the same secret again: the pending one stays until confirmed.
-      await overview(ctx, { error: `${refusal.message} Start again to get a new QR code.` }, refusal.status);
+      return overview(ctx, { error: refusal.message }, refusal.status);
     }
+    if (!result.ok) {
+      // The same secret again: the app already holds it, so the person only types a new code.
+      const enrollment = await twoFactor.pending(account.id, account.email);
+      if (!enrollment) return overview(ctx, { error: result.message }, result.status);
+      const view = { wide: true, section: 'security', ...enrollment, error: result.message };
+      return render.page(ctx, 'security/enroll', view, result.status);
+    }
+    const sealed = twoFactor.sealShownCodes(shownCodesBind(ctx), result.codes, deps.now() + SHOWN_CODES_TTL_MS);
+    ctx.cookies.set(SHOWN_CODES_COOKIE, sealed, { ...shownCodesCookie, maxAge: SHOWN_CODES_TTL_MS });
+    ctx.status = 303;
+    ctx.redirect(RECOVERY_CODES_PATH);
+  });
+
+  router.get('/2fa/recovery-codes', async (ctx) => {
+    const codes = shownCodes(ctx);
+    if (!codes) return ctx.redirect('/settings/security');
+    render.page(ctx, 'security/recovery-codes', { wide: true, section: 'security', codes });
+  });
+
+  router.get('/2fa/recovery-codes.txt', async (ctx) => {
+    const codes = shownCodes(ctx);
+    if (!codes) return render.error(ctx, 404, 'These recovery codes are no longer shown', NOT_SHOWN);
+    ctx.attachment('latchkey-recovery-codes.txt');
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.body = recoveryCodesText(signedIn(ctx).email, codes);
+  });
+
+  router.post('/2fa/recovery-codes/saved', ...deps.formGuard, async (ctx) => {
+    ctx.cookies.set(SHOWN_CODES_COOKIE, null, shownCodesCookie);
+    ctx.status = 303;
+    ctx.redirect('/settings/security');
   });
 
   router.post('/2fa/disable', ...guard, async (ctx) => {
@@ -131,4 +186,19 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
   });
 
   return router;
+}
+
+const NOT_SHOWN =
+  'Recovery codes can be downloaded only while they are on screen, right after turning on two-factor ' +
+  'authentication. To get new ones, turn two-factor authentication off and on again.';
+
+/** The downloaded file: what the codes are for, then one code a line. */
+function recoveryCodesText(email: string, codes: string[]): string {
+  return [
+    `Latchkey recovery codes for ${email}`,
+    'Each code signs you in once if you lose your authenticator app. Keep them somewhere safe.',
+    '',
+    ...codes,
+    '',
+  ].join('\n');
 }

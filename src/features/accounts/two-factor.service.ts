@@ -35,6 +35,18 @@ function newRecoveryCode(): string {
 
 const normaliseRecovery = (code: string) => code.toUpperCase().replace(/[^A-Z0-9]/g, '');
 
+/** What the enrollment page shows: the secret as text, its otpauth URI and that URI as a QR code (SVG). */
+export interface Enrollment {
+  secret: string;
+  uri: string;
+  qrSvg: string;
+}
+
+async function enrollmentOf(secret: string, label: string): Promise<Enrollment> {
+  const uri = totpFor(secret, label).toString();
+  return { secret, uri, qrSvg: await QRCode.toString(uri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' }) };
+}
+
 /**
  * TOTP second factor (RFC 6238, 6 digits, 30 s, one step of clock drift either way). A code is
  * accepted once: its time step must be later than the last accepted one. Ten single-use recovery
@@ -67,15 +79,44 @@ export function createTwoFactorService(deps: {
     },
 
     /** Starts enrollment: a fresh secret as text, otpauth URI and QR code (SVG). */
-    async begin(userId: string, label: string): Promise<{ secret: string; uri: string; qrSvg: string }> {
+    async begin(userId: string, label: string): Promise<Enrollment> {
       // Re-enrolling would replace the secret and the recovery codes: it is turned off first (with a code).
       if ((await repo.state(userId))?.totp_secret_enc) {
         throw new Conflict('Two-factor authentication is already on. To move it to a new device, turn it off first.');
       }
       const secret = new OTPAuth.Secret({ size: 20 }).base32;
       await repo.setPending(userId, box.seal(secret));
-      const uri = totpFor(secret, label).toString();
-      return { secret, uri, qrSvg: await QRCode.toString(uri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' }) };
+      return enrollmentOf(secret, label);
+    },
+
+    /**
+     * The enrollment under way (the pending secret, still sealed at rest), shown again after a
+     * wrong first code: the person retries with the QR code already in their app. Null when none.
+     */
+    async pending(userId: string, label: string): Promise<Enrollment | null> {
+      const s = await repo.state(userId);
+      if (s?.totp_secret_enc || !s?.totp_pending_secret_enc) return null;
+      return enrollmentOf(box.open(s.totp_pending_secret_enc), label);
+    },
+
+    /**
+     * The recovery codes just issued, sealed (AES-GCM) for the one browser session showing them,
+     * until `until`: the page can be reloaded and the codes downloaded while they are on screen,
+     * and nothing readable leaves the server. `bind` names that session.
+     */
+    sealShownCodes(bind: string, codes: string[], until: number): string {
+      return box.seal(JSON.stringify({ b: bind, e: until, c: codes }));
+    },
+
+    /** The codes sealed by `sealShownCodes` for this `bind`, or null when expired, foreign or damaged. */
+    openShownCodes(bind: string, sealed: string): string[] | null {
+      try {
+        const { b, e, c } = JSON.parse(box.open(sealed)) as { b: unknown; e: unknown; c: unknown };
+        const fresh = b === bind && typeof e === 'number' && e > now();
+        return fresh && Array.isArray(c) && c.every((x) => typeof x === 'string') ? c : null;
+      } catch {
+        return null;
+      }
     },
 
     /** Confirms enrollment with a first code; returns the recovery codes (shown once). */

@@ -44,8 +44,11 @@ describe('TOTP two-factor authentication', () => {
     assert.equal(wrong.status, 400);
 
     const ok = await post('/settings/security/2fa/confirm', { code: code() });
-    assert.equal(ok.status, 200);
-    recoveryCodes = [...(await ok.text()).matchAll(/<li><code>([A-Z0-9-]{19})<\/code><\/li>/g)].map((m) => m[1]!);
+    assert.equal(ok.status, 303);
+    assert.equal(ok.headers.get('location'), '/settings/security/2fa/recovery-codes');
+    const shown = await browser.get('/settings/security/2fa/recovery-codes');
+    assert.equal(shown.headers.get('cache-control'), 'no-store');
+    recoveryCodes = [...(await shown.text()).matchAll(/<li><code>([A-Z0-9-]{19})<\/code><\/li>/g)].map((m) => m[1]!);
     assert.equal(recoveryCodes.length, 10);
     assert.equal(new Set(recoveryCodes).size, 10);
     assert.match(await (await browser.get('/settings/security')).text(), /10 unused recovery codes left/);

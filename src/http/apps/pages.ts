@@ -124,6 +124,8 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       formGuard,
       freshAuth: requireFreshAuth({ maxAgeMs: config.FRESH_AUTH_MAX_AGE * 1000, now, formPage: '/settings/security' }),
       revokeAllApplications: (id) => consents.revokeAll(id),
+      secureCookies: secure,
+      now,
     }),
     confirmPagesRouter({ accounts, login, render, formGuard }),
     sessionsPagesRouter({ accounts, render, formGuard, now }),
