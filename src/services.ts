@@ -38,6 +38,8 @@ import type { Credential } from './domain/credential.ts';
 import { createAccountRights, type AccountRightsLookup } from './auth/account-rights.ts';
 import { ADMIN_SCOPE } from './domain/scopes.ts';
 import { createEmail, type Email } from './features/email/email.ts';
+import { createShownOnceRepo } from './features/shown-once/shown-once.repo.ts';
+import { createShownOnceService, type ShownOnceService } from './features/shown-once/shown-once.service.ts';
 
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
@@ -75,6 +77,8 @@ export interface Services {
   projects: ProjectsService;
   apiKeys: ApiKeysService;
   box: SecretBox;
+  /** Secrets made by a dashboard form, held for the one page view that shows them. */
+  shownOnce: ShownOnceService;
   webhooks: WebhooksService;
   /** Delivers the webhook outbox; the server starts it, the CLI does not. */
   webhookWorker: WebhookWorker;
@@ -162,6 +166,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     keyPolicy: config.RATE_LIMIT_API_KEY,
   });
   const box = createSecretBox(infra.secretsKey);
+  const shownOnce = createShownOnceService({ repo: createShownOnceRepo(db), box, now });
   const webhooksRepo = createWebhooksRepo(db);
   const webhooks = createWebhooksService({
     repo: webhooksRepo,
@@ -214,6 +219,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     () => payloads.deleteExpired(now()),
     () => browserSessions.deleteExpired(now()),
     () => apiKeys.pruneActivity(),
+    () => shownOnce.deleteExpired(),
   ]);
 
   // Bearer credentials for /v2 and /oauth/applications (shared-secret JWTs).
@@ -249,6 +255,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     projects,
     apiKeys,
     box,
+    shownOnce,
     webhooks,
     webhookWorker,
     mail: email.mail,

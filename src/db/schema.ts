@@ -21,6 +21,7 @@ export interface Database {
   webhook_attempts: WebhookAttemptsTable;
   credential_events: CredentialEventsTable;
   email_outbox: EmailOutboxTable;
+  shown_once_secrets: ShownOnceSecretsTable;
 }
 
 /** Mail waiting to be sent (see features/email): one row a message, kept as the record once settled. */
@@ -123,6 +124,10 @@ export interface ApplicationsTable {
   scopes: string;
   /** SHA-256 (hex) of the client secret; null for public applications. */
   secret_hash: string | null;
+  /** SHA-256 (hex) of the secret before the last rotation, while it still works (the overlap). */
+  previous_secret_hash: string | null;
+  /** When the previous secret stops working (epoch ms); null: no overlap. */
+  previous_secret_expires_at: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -261,6 +266,19 @@ export interface WebhookDeliveriesTable {
   last_attempt_at: number | null;
   delivered_at: number | null;
   created_at: number;
+}
+
+/** A secret between the form post that made it and the one page view that shows it. */
+export interface ShownOnceSecretsTable {
+  /** The browser session it was made in (SHA-256 of the session id); only that session may see it. */
+  session_id_hash: string;
+  /** What it is: api-key | client-secret | webhook-secret. */
+  purpose: string;
+  /** The key, application or endpoint it belongs to. */
+  subject_id: string;
+  /** The secret and what the page says about it, as JSON sealed with SECRETS_KEY. */
+  sealed: string;
+  expires_at: number;
 }
 
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
