@@ -44,6 +44,9 @@ import { createSecurityNotices, type SecurityNotices } from './features/accounts
 import { createEmailChange, type EmailChange } from './features/accounts/email-change.ts';
 import { createAccountExport, type AccountExporter } from './features/users/account-export.ts';
 
+import { createShownOnceRepo } from './features/shown-once/shown-once.repo.ts';
+import { createShownOnceService, type ShownOnceService } from './features/shown-once/shown-once.service.ts';
+
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
   now?: () => number;
@@ -80,6 +83,8 @@ export interface Services {
   projects: ProjectsService;
   apiKeys: ApiKeysService;
   box: SecretBox;
+  /** Secrets made by a dashboard form, held for the one page view that shows them. */
+  shownOnce: ShownOnceService;
   webhooks: WebhooksService;
   /** Delivers the webhook outbox; the server starts it, the CLI does not. */
   webhookWorker: WebhookWorker;
@@ -188,6 +193,8 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     keyPolicy: config.RATE_LIMIT_API_KEY,
     notify,
   });
+
+  const shownOnce = createShownOnceService({ repo: createShownOnceRepo(db), box, now });
   const webhooksRepo = createWebhooksRepo(db);
   const webhooks = createWebhooksService({
     repo: webhooksRepo,
@@ -250,6 +257,8 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     () => browserSessions.deleteExpired(now()),
     () => apiKeys.pruneActivity(),
     () => emailLinks.prune(),
+
+    () => shownOnce.deleteExpired(),
   ]);
 
   // Bearer credentials for /v2 and /oauth/applications (shared-secret JWTs).
@@ -295,6 +304,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     projects,
     apiKeys,
     box,
+    shownOnce,
     webhooks,
     webhookWorker,
     mail: email.mail,

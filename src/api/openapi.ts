@@ -81,7 +81,8 @@ export function buildOpenApi(
         ...(spec.body
           ? {
               requestBody: {
-                required: true,
+                // A body schema that accepts no body at all (`.optional()`) is an optional body.
+                required: !spec.body.safeParse(undefined).success,
                 content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } },
               },
             }

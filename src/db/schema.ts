@@ -22,6 +22,7 @@ export interface Database {
   credential_events: CredentialEventsTable;
   email_outbox: EmailOutboxTable;
   email_links: EmailLinksTable;
+  shown_once_secrets: ShownOnceSecretsTable;
 }
 
 /** Single-use links sent by email; only the token's SHA-256 is kept (see features/accounts/email-links). */
@@ -139,6 +140,10 @@ export interface ApplicationsTable {
   scopes: string;
   /** SHA-256 (hex) of the client secret; null for public applications. */
   secret_hash: string | null;
+  /** SHA-256 (hex) of the secret before the last rotation, while it still works (the overlap). */
+  previous_secret_hash: string | null;
+  /** When the previous secret stops working (epoch ms); null: no overlap. */
+  previous_secret_expires_at: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -277,6 +282,19 @@ export interface WebhookDeliveriesTable {
   last_attempt_at: number | null;
   delivered_at: number | null;
   created_at: number;
+}
+
+/** A secret between the form post that made it and the one page view that shows it. */
+export interface ShownOnceSecretsTable {
+  /** The browser session it was made in (SHA-256 of the session id); only that session may see it. */
+  session_id_hash: string;
+  /** What it is: api-key | client-secret | webhook-secret. */
+  purpose: string;
+  /** The key, application or endpoint it belongs to. */
+  subject_id: string;
+  /** The secret and what the page says about it, as JSON sealed with SECRETS_KEY. */
+  sealed: string;
+  expires_at: number;
 }
 
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;

@@ -51,6 +51,7 @@ export type HttpServices = Pick<
   | 'projects'
   | 'consents'
   | 'webhooks'
+  | 'shownOnce'
   | 'twoFactor'
   | 'login'
   | 'limiter'
@@ -127,6 +128,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       render.error(ctx as unknown as AppContext, ctx.status === 503 ? 503 : 400, title, message, developerHint),
     secretCheckedEarlier,
     onClientSecretChecked: (matched) => metrics.clientSecretChecked(matched),
+    now,
   });
   observeProvider(provider, metrics);
 
@@ -183,6 +185,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     authenticator,
     limiter,
     onClientSecretChecked: (matched) => metrics.clientSecretChecked(matched),
+    now,
     renderError: (ctx, status, title, message) => render.error(ctx, status, title, message),
   });
 

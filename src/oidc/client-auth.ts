@@ -19,8 +19,11 @@ export function basicCredentials(header: string): { id: string; secret: string }
 export interface ClientAuthDeps {
   /** The client's oidc-provider metadata (its `client_secret` is the stored hash), or undefined. */
   findClient(clientId: string): Promise<Record<string, unknown> | undefined>;
-  /** Constant-time check of a presented secret against the stored hash. */
-  secretMatches(presented: string, storedHash: string): boolean;
+  /**
+   * Constant-time check of a presented secret against the client's metadata (its stored hash, and
+   * the previous secret's while a rotation overlap runs).
+   */
+  secretAccepted(presented: string, metadata: Record<string, unknown>): boolean;
   /** Told of every secret compared (metrics). */
   onChecked?(matched: boolean): void;
 }
@@ -49,8 +52,8 @@ export function authenticateClientOnce(deps: ClientAuthDeps): Middleware<AppStat
       client.type = typeof metadata?.['latchkey_type'] === 'string' ? metadata['latchkey_type'] : null;
       client.isPublic = metadata?.['token_endpoint_auth_method'] === 'none';
       const storedHash = metadata?.['client_secret'];
-      if (secret && typeof storedHash === 'string') {
-        const matched = deps.secretMatches(secret, storedHash);
+      if (secret && metadata && typeof storedHash === 'string') {
+        const matched = deps.secretAccepted(secret, metadata);
         deps.onChecked?.(matched);
         client.checked = { storedHash, matched };
       }

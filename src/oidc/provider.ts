@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ADMIN_SCOPE, ALL_API_SCOPES } from '../domain/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
-import { clientSecretMatches } from '../features/applications/applications.service.ts';
+import { clientSecretAccepted, PREVIOUS_SECRET } from '../features/applications/applications.service.ts';
 import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { ServerKeys } from './keys.ts';
 import type { Adapter } from 'oidc-provider';
@@ -29,6 +29,8 @@ export interface ProviderDeps {
   secretCheckedEarlier?(ctx: unknown, clientId: string, presented: string, storedHash: string): boolean | undefined;
   /** Told of every client secret the provider compares itself (metrics). */
   onClientSecretChecked?(matched: boolean): void;
+  /** The time now (epoch ms): a rotated client secret's overlap ends by it. */
+  now?(): number;
 }
 
 /** The API scopes an application was registered with (kept in extra client metadata). */
@@ -86,7 +88,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
     },
-    extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes'] },
+    extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes', PREVIOUS_SECRET] },
     claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
     // A JWT access token names its grant (hashed), so revoking the grant ends it at once.
     formats: {
@@ -209,13 +211,14 @@ export function createProvider(deps: ProviderDeps): Provider {
   // Stored secrets are hashes (see applications.service.ts); compare what the client presents,
   // unless this request already did (Provider.ctx is the request oidc-provider is serving).
   provider.Client.prototype.compareClientSecret = async function compare(
-    this: { clientId: string; clientSecret?: string },
+    this: { clientId: string; clientSecret?: string; [PREVIOUS_SECRET]?: unknown },
     actual: string,
   ) {
     if (typeof this.clientSecret !== 'string') return false;
     const earlier = deps.secretCheckedEarlier?.(Provider.ctx, this.clientId, actual, this.clientSecret);
     if (earlier !== undefined) return earlier;
-    const matched = clientSecretMatches(actual, this.clientSecret);
+    const client = { client_secret: this.clientSecret, [PREVIOUS_SECRET]: this[PREVIOUS_SECRET] };
+    const matched = clientSecretAccepted(actual, client, (deps.now ?? Date.now)());
     deps.onClientSecretChecked?.(matched);
     return matched;
   };

@@ -3,7 +3,7 @@ import type { Middleware } from 'koa';
 import type { AppContext, AppState } from '../http/context.ts';
 import type { Config } from '../config.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
-import { clientSecretMatches } from '../features/applications/applications.service.ts';
+import { clientSecretAccepted } from '../features/applications/applications.service.ts';
 import { limitTokenRequests } from '../features/rate-limit/token-endpoint.ts';
 import { limitAuthorizeRequests } from '../features/rate-limit/authorize-endpoint.ts';
 import type { RateLimiter } from '../features/rate-limit/rate-limiter.ts';
@@ -19,6 +19,8 @@ export interface ProtocolStepsDeps {
   limiter: RateLimiter;
   /** Told of every client secret compared (metrics). */
   onClientSecretChecked(matched: boolean): void;
+  /** The time now (epoch ms): a rotated client secret's overlap ends by it. */
+  now(): number;
   renderError(ctx: AppContext, status: number, title: string, message: string): void;
 }
 
@@ -42,7 +44,7 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
   const readParams = jsonToForm();
   const authenticateClient = authenticateClientOnce({
     findClient: deps.findClient,
-    secretMatches: clientSecretMatches,
+    secretAccepted: (presented, metadata) => clientSecretAccepted(presented, metadata, deps.now()),
     onChecked: deps.onClientSecretChecked,
   });
   return {

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { parseCidr } from '../domain/ip-ranges.ts';
 import { ALL_API_SCOPES } from '../domain/scopes.ts';
 
+const expiresAt = z.iso.datetime({ offset: true, message: 'expires_at must be an ISO 8601 date-time' });
+
 /** /v2/api-keys on the wire. */
 export const createApiKeySchema = z.strictObject({
   name: z.string().trim().min(1, 'name is required').max(100),
@@ -13,7 +15,7 @@ export const createApiKeySchema = z.strictObject({
     )
     .min(1, 'at least one scope is required')
     .transform((s) => [...new Set(s)]),
-  expires_at: z.iso.datetime({ offset: true, message: 'expires_at must be an ISO 8601 date-time' }).nullish(),
+  expires_at: expiresAt.nullish(),
   allowed_ips: z
     .array(
       z
@@ -66,6 +68,13 @@ export const apiKeyActivitySchema = z.object({
   ),
 });
 export type CreateApiKeyInput = z.infer<typeof createApiKeySchema>;
+
+/**
+ * Rotating a key (the body is optional): `expires_at` gives the new key its own expiry, null for
+ * none; left out, the new key keeps the old key's expiry.
+ */
+export const rotateApiKeySchema = z.strictObject({ expires_at: expiresAt.nullish() }).optional();
+export type RotateApiKeyInput = z.infer<typeof rotateApiKeySchema>;
 
 export const activityQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),

@@ -27,7 +27,29 @@ export const applicationViewSchema = z.object({
 /** Registration answers with the client secret (confidential types), this once. */
 export const registeredApplicationSchema = applicationViewSchema.extend({ client_secret: z.string().optional() });
 export type ApplicationView = z.infer<typeof applicationViewSchema>;
-export const rotatedApplicationSchema = applicationViewSchema.extend({ client_secret: z.string() });
+/** Rotation answers with the new secret, this once, and when the old one stops working (null: it already has). */
+export const rotatedApplicationSchema = applicationViewSchema.extend({
+  client_secret: z.string(),
+  previous_secret_expires_at: z.iso.datetime().nullable(),
+});
+
+/** The longest overlap a rotation may give the old secret: 7 days. */
+export const MAX_SECRET_OVERLAP_SECONDS = 604_800;
+/**
+ * Rotating the secret (the body is optional): `overlap_seconds` keeps the old secret working beside
+ * the new one that long (0, the default: the old secret stops at once).
+ */
+export const rotateApplicationSecretSchema = z
+  .strictObject({
+    overlap_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_SECRET_OVERLAP_SECONDS, `overlap_seconds: at most ${MAX_SECRET_OVERLAP_SECONDS} (7 days)`)
+      .optional(),
+  })
+  .optional();
+export type RotateApplicationSecretInput = z.infer<typeof rotateApplicationSecretSchema>;
 
 export const createApplicationSchema = z.strictObject({
   name,

@@ -453,10 +453,12 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       '/settings/api-keys/new',
       `/settings/api-keys/${key.id}`,
       `/settings/api-keys/${key.id}/revoke`,
+      `/settings/api-keys/${key.id}/rotate`,
       '/settings/applications',
       '/settings/applications/new',
       `/settings/applications/${app.client_id}`,
       `/settings/applications/${app.client_id}/delete`,
+      `/settings/applications/${app.client_id}/secret`,
       '/settings/authorized-apps',
       '/settings/webhooks',
       '/settings/webhooks/new',
@@ -764,8 +766,12 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     assert.match(secrets, /export function safeEqual[\s\S]*?crypto\.timingSafeEqual\(ab, bb\)/);
     const applications = source('src/features/applications/applications.service.ts');
     assert.match(applications, /function clientSecretMatches[^{]*\{[^}]*safeEqual\(sha256\(presented\), storedHash\)/);
-    assert.match(applications, /authenticateClient[\s\S]*?clientSecretMatches\(/);
-    assert.match(source('src/oidc/provider.ts'), /compareClientSecret[\s\S]*?clientSecretMatches\(/);
+    // The current secret and, during a rotation overlap, the previous one: both through clientSecretMatches.
+    assert.match(applications, /function clientSecretAccepted[\s\S]*?clientSecretMatches\(presented, current\)/);
+    assert.match(applications, /function clientSecretAccepted[\s\S]*?clientSecretMatches\(presented, previousHash\)/);
+    assert.match(applications, /authenticateClient[\s\S]*?clientSecretAccepted\(/);
+    assert.match(source('src/oidc/provider.ts'), /compareClientSecret[\s\S]*?clientSecretAccepted\(/);
+    assert.match(source('src/oidc/token-pipeline.ts'), /secretAccepted:[^\n]*clientSecretAccepted\(/);
     assert.match(
       source('src/features/api-keys/api-keys.service.ts'),
       /safeEqual\(sha256\(key\), entry\.row\.secret_hash\)/,

@@ -58,6 +58,8 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     redirect_uris: JSON.stringify(['https://app.example/cb']),
     scopes: JSON.stringify(['read:users']),
     secret_hash: 'a'.repeat(64),
+    previous_secret_hash: null,
+    previous_secret_expires_at: null,
     created_at: T0,
     updated_at: T0,
     ...over,

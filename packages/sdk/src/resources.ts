@@ -54,7 +54,9 @@ export function createResources(request: Request) {
       list: () => list<ApiKey>('/v2/api-keys'),
       get: (id: string) => request<ApiKey>('GET', `/v2/api-keys/${enc(id)}`),
       revoke: (id: string) => request<ApiKey>('DELETE', `/v2/api-keys/${enc(id)}`),
-      rotate: (id: string) => request<CreatedApiKey>('POST', `/v2/api-keys/${enc(id)}/rotate`),
+      /** A new key; it keeps the old key's expiry unless `expires_at` gives another (null: none). */
+      rotate: (id: string, opts: { expires_at?: string | null } = {}) =>
+        request<CreatedApiKey>('POST', `/v2/api-keys/${enc(id)}/rotate`, opts),
       activity: (id: string, opts: { limit?: number; before?: string } = {}) =>
         list<ApiKeyActivityEntry>(`/v2/api-keys/${enc(id)}/activity`, opts),
     },
@@ -65,8 +67,9 @@ export function createResources(request: Request) {
       update: (clientId: string, changes: Partial<Pick<CreateApplication, 'name' | 'redirect_uris' | 'scopes'>>) =>
         request<Application>('PATCH', `/oauth/applications/${enc(clientId)}`, changes),
       delete: (clientId: string) => request<void>('DELETE', `/oauth/applications/${enc(clientId)}`),
-      rotateSecret: (clientId: string) =>
-        request<RotatedApplicationSecret>('POST', `/oauth/applications/${enc(clientId)}/secret`),
+      /** A new secret; the old one keeps working for `overlap_seconds` (default 0: it stops at once). */
+      rotateSecret: (clientId: string, opts: { overlap_seconds?: number } = {}) =>
+        request<RotatedApplicationSecret>('POST', `/oauth/applications/${enc(clientId)}/secret`, opts),
     },
     webhooks: {
       create: (input: CreateWebhook) => request<CreatedWebhookEndpoint>('POST', '/v2/webhooks', input),

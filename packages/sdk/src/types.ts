@@ -65,6 +65,8 @@ export interface RegisteredApplication extends Application {
 /** The answer to rotating an application's secret. */
 export interface RotatedApplicationSecret extends Application {
   client_secret: string;
+  /** When the previous secret stops working (ISO 8601), or null when it already has (no overlap). */
+  previous_secret_expires_at: string | null;
 }
 
 /** A webhook endpoint: where events are delivered. */

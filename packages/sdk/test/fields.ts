@@ -85,7 +85,11 @@ export const FIELDS = {
   application: list<Application>(application),
   // A confidential application's registration: the optional client_secret is there.
   registeredApplication: list<RegisteredApplication>({ ...application, client_secret: true }),
-  rotatedApplicationSecret: list<RotatedApplicationSecret>({ ...application, client_secret: true }),
+  rotatedApplicationSecret: list<RotatedApplicationSecret>({
+    ...application,
+    client_secret: true,
+    previous_secret_expires_at: true,
+  }),
   webhookEndpoint: list<WebhookEndpoint>(webhookEndpoint),
   createdWebhookEndpoint: list<CreatedWebhookEndpoint>({ ...webhookEndpoint, secret: true }),
   rotatedWebhookSecret: list<RotatedWebhookSecret>({

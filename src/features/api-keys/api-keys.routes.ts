@@ -4,6 +4,7 @@ import {
   apiKeyViewSchema,
   createApiKeySchema,
   createdApiKeySchema,
+  rotateApiKeySchema,
 } from '../../wire/api-keys.ts';
 import { listOf } from '../../wire/common.ts';
 import { defineRoute, type RouteInput, type RouteSpec } from '../../wire/route.ts';
@@ -82,13 +83,14 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
       method: 'post',
       path: '/api-keys/:id/rotate',
       operationId: 'rotateApiKey',
-      summary: 'Rotate: a new key; the old one works for the grace period',
+      summary: 'Rotate: a new key (its expiry kept, or the one given); the old one works for the grace period',
       tag,
       auth,
+      body: rotateApiKeySchema,
       status: 201,
       response: createdApiKeySchema,
       secret: true,
-      handler: ({ principal, params }) => apiKeys.rotate(principal, params.id),
+      handler: ({ principal, params, body }) => apiKeys.rotate(principal, params.id, body),
     }),
     defineRoute({
       method: 'get',

@@ -3,7 +3,7 @@ import type { Credential } from '../../domain/credential.ts';
 import { Conflict, Forbidden, Unauthenticated, ValidationError } from '../../domain/errors.ts';
 import { ipAllowed, parseCidr, type Cidr } from '../../domain/ip-ranges.ts';
 import type { Principal } from '../../domain/principal.ts';
-import type { ApiKeyView, CreateApiKeyInput } from '../../wire/api-keys.ts';
+import type { ApiKeyView, CreateApiKeyInput, RotateApiKeyInput } from '../../wire/api-keys.ts';
 import { safeEqual, sha256 } from '../../shared/secrets.ts';
 import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
 import type { ApiKeysRepo, ApiKeyAuthRow } from './api-keys.repo.ts';
@@ -19,6 +19,13 @@ export class AddressRefused extends Forbidden {
   constructor(readonly credential: Credential) {
     super('This API key may not be used from your IP address');
   }
+}
+
+/** An `expires_at` as epoch ms (null: never), refused unless it is in the future. */
+function futureExpiry(expiresAt: string | null | undefined, t: number): number | null {
+  const ms = expiresAt ? Date.parse(expiresAt) : null;
+  if (ms !== null && ms <= t) throw new ValidationError('expires_at: must be in the future', 'expires_at');
+  return ms;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -168,9 +175,7 @@ export function createApiKeysService(deps: {
         throw new Forbidden(`A key cannot carry scopes its creator does not hold: ${excess.join(', ')}`);
       assertRateLimitAllowed(creator, data.rate_limit ?? null);
       const t = now();
-      const expiresAt = data.expires_at ? Date.parse(data.expires_at) : null;
-      if (expiresAt !== null && expiresAt <= t)
-        throw new ValidationError('expires_at: must be in the future', 'expires_at');
+      const expiresAt = futureExpiry(data.expires_at, t);
       const { id, key } = mintApiKey();
       const row: ApiKeyRow = {
         id,
@@ -231,8 +236,16 @@ export function createApiKeysService(deps: {
       }
     },
 
-    /** A new key with the same settings; the old one works until the grace period ends (never past its expiry). */
-    async rotate(principal: Principal, id: string): Promise<ApiKeyView & { key: string }> {
+    /**
+     * A new key with the same settings; the old one works until the grace period ends (never past
+     * its expiry). The new key keeps the old key's expiry unless `expires_at` gives it one (null:
+     * none), so a key near its end can be rotated into a fresh term.
+     */
+    async rotate(
+      principal: Principal,
+      id: string,
+      data: RotateApiKeyInput = {},
+    ): Promise<ApiKeyView & { key: string }> {
       const old = await owned(principal, id);
       const userId = old.user_id;
       // The new key is a new grant of the same settings: the same rules as creating one.
@@ -245,10 +258,12 @@ export function createApiKeysService(deps: {
       if (state !== 'active' || old.replaced_by) {
         throw new Conflict(`This key is ${old.replaced_by ? 'already rotated' : state} and cannot be rotated`);
       }
+      const expiresAt = data?.expires_at === undefined ? old.expires_at : futureExpiry(data.expires_at, t);
       const { id: newId, key } = mintApiKey();
       const replacement: ApiKeyRow = {
         ...old,
         id: newId,
+        expires_at: expiresAt,
         secret_hash: sha256(key),
         created_at: t,
         last_used_at: null,

@@ -6,6 +6,7 @@ import {
   applicationViewSchema,
   createApplicationSchema,
   registeredApplicationSchema,
+  rotateApplicationSecretSchema,
   rotatedApplicationSchema,
   updateApplicationSchema,
 } from '../../wire/applications.ts';
@@ -110,13 +111,15 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       method: 'post',
       path: '/:clientId/secret',
       operationId: 'rotateApplicationSecret',
-      summary: 'Rotate the client secret (shown once)',
+      summary: 'Rotate the client secret (shown once); the old one may keep working for an overlap',
       tag,
       auth: write,
+      body: rotateApplicationSecretSchema,
       status: 200,
       response: rotatedApplicationSchema,
       secret: true,
-      handler: ({ principal, params }) => applications.rotateSecret(principal, params.clientId),
+      handler: ({ principal, params, body }) =>
+        applications.rotateSecret(principal, params.clientId, { overlapSeconds: body?.overlap_seconds ?? 0 }),
     }),
   ];
 }

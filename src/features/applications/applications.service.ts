@@ -8,7 +8,12 @@ import type { ApplicationsRepo } from './applications.repo.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
 import { isPublicType, redirectUriProblem, usesRedirects, type ApplicationType } from '../../domain/applications.ts';
-import type { ApplicationView, CreateApplicationInput, UpdateApplicationInput } from '../../wire/applications.ts';
+import {
+  MAX_SECRET_OVERLAP_SECONDS,
+  type ApplicationView,
+  type CreateApplicationInput,
+  type UpdateApplicationInput,
+} from '../../wire/applications.ts';
 
 /** Client secrets users copy: `lkcs_...` (Latchkey client secret), checksummed for scanners. */
 export const CLIENT_SECRET_PREFIX = 'lkcs';
@@ -60,17 +65,34 @@ function checkRedirects(uris: string[], type: ApplicationType): void {
   });
 }
 
+/** Client metadata naming the previous secret (its hash) and when it stops working, during an overlap. */
+export const PREVIOUS_SECRET = 'latchkey_previous_secret';
+interface PreviousSecret {
+  hash: string;
+  /** Epoch ms. */
+  expires_at: number;
+}
+
+/** The previous secret of an application, while its overlap runs. */
+function previousSecretOf(row: ApplicationRow, t: number): PreviousSecret | null {
+  const { previous_secret_hash: hash, previous_secret_expires_at: until } = row;
+  return hash !== null && until !== null && Number(until) > t ? { hash, expires_at: Number(until) } : null;
+}
+
 /**
  * oidc-provider client metadata for an application. The stored secret *hash* stands in for
  * `client_secret`; `compareClientSecret` (see oidc/provider.ts) hashes what the client presents.
+ * During an overlap after a rotation, the previous secret's hash rides along (PREVIOUS_SECRET).
  */
-export function toClientMetadata(row: ApplicationRow): AdapterPayload {
+export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload {
   const type = row.type as ApplicationType;
+  const previous = previousSecretOf(row, t);
   const base = {
     client_id: row.client_id,
     client_name: row.name,
     latchkey_type: type,
     latchkey_scopes: JSON.parse(row.scopes) as string[],
+    ...(previous ? { [PREVIOUS_SECRET]: previous } : {}),
   };
   if (type === 'service') {
     return {
@@ -108,6 +130,25 @@ export function toClientMetadata(row: ApplicationRow): AdapterPayload {
 export function clientSecretMatches(presented: string, storedHash: string): boolean {
   if (!hasValidChecksum(presented, CLIENT_SECRET_PREFIX)) return false;
   return safeEqual(sha256(presented), storedHash);
+}
+
+/**
+ * Whether a presented secret opens a client now (its oidc-provider metadata): the current secret,
+ * or the previous one until the instant its overlap ends. Both are compared whichever matches, so
+ * the time taken does not tell which secret was presented.
+ */
+export function clientSecretAccepted(
+  presented: string,
+  client: { client_secret?: unknown; [PREVIOUS_SECRET]?: unknown },
+  t: number,
+): boolean {
+  const current = typeof client.client_secret === 'string' ? client.client_secret : null;
+  const previous = client[PREVIOUS_SECRET] as Partial<PreviousSecret> | undefined;
+  const previousHash = typeof previous?.hash === 'string' ? previous.hash : null;
+  const previousLive = previousHash !== null && typeof previous?.expires_at === 'number' && previous.expires_at > t;
+  const currentMatched = current !== null && clientSecretMatches(presented, current);
+  const previousMatched = previousHash !== null && clientSecretMatches(presented, previousHash);
+  return currentMatched || (previousLive && previousMatched);
 }
 
 export function createApplicationsService(deps: {
@@ -166,10 +207,12 @@ export function createApplicationsService(deps: {
         redirect_uris: JSON.stringify(data.redirect_uris),
         scopes: JSON.stringify(data.scopes),
         secret_hash: secret ? sha256(secret) : null,
+        previous_secret_hash: null,
+        previous_secret_expires_at: null,
         created_at: t,
         updated_at: t,
       };
-      await validated(toClientMetadata(row));
+      await validated(toClientMetadata(row, t));
       await repo.insert(row, [
         buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t),
       ]);
@@ -199,7 +242,7 @@ export function createApplicationsService(deps: {
         ...(data.scopes && { scopes: JSON.stringify(data.scopes) }),
         updated_at: now(),
       };
-      await validated(toClientMetadata(next));
+      await validated(toClientMetadata(next, next.updated_at));
       await repo.update(clientId, next);
       events.publish({ kind: 'application', id: clientId });
       return toView(next);
@@ -213,20 +256,52 @@ export function createApplicationsService(deps: {
       events.publish({ kind: 'application', id: clientId });
     },
 
-    /** Issues a new secret (shown once); the old one stops working at once. */
-    async rotateSecret(caller: Principal, clientId: string): Promise<ApplicationView & { client_secret: string }> {
+    /**
+     * Issues a new secret (shown once). The old one stops working at once, or keeps working beside
+     * the new one for `overlapSeconds` (up to 7 days) so the application can be redeployed without
+     * downtime. Only one old secret is kept: rotating during an overlap ends that overlap.
+     */
+    async rotateSecret(
+      caller: Principal,
+      clientId: string,
+      opts: { overlapSeconds?: number } = {},
+    ): Promise<ApplicationView & { client_secret: string; previous_secret_expires_at: string | null }> {
       const row = manageable(caller, await repo.findById(clientId));
       assertHolds(caller, scopesOf(row), REFUSED.rotate);
       if (isPublicType(row.type as ApplicationType)) {
         throw new ValidationError(`A ${row.type} application has no client secret`);
       }
+      const overlap = opts.overlapSeconds ?? 0;
+      if (!Number.isInteger(overlap) || overlap < 0 || overlap > MAX_SECRET_OVERLAP_SECONDS) {
+        throw new ValidationError(
+          `overlap_seconds: must be a whole number from 0 to ${MAX_SECRET_OVERLAP_SECONDS}`,
+          'overlap_seconds',
+        );
+      }
       const secret = mintSecret(CLIENT_SECRET_PREFIX);
-      const next = { ...row, secret_hash: sha256(secret), updated_at: now() };
-      await repo.update(clientId, { secret_hash: next.secret_hash, updated_at: next.updated_at }, [
-        buildEvent('application.secret_rotated', row.owner_id, { client_id: clientId }, next.updated_at),
+      const t = now();
+      const changes = {
+        secret_hash: sha256(secret),
+        previous_secret_hash: overlap > 0 ? row.secret_hash : null,
+        previous_secret_expires_at: overlap > 0 ? t + overlap * 1000 : null,
+        updated_at: t,
+      };
+      const previousExpiresAt = changes.previous_secret_expires_at;
+      await repo.update(clientId, changes, [
+        buildEvent('application.secret_rotated', row.owner_id, { client_id: clientId }, t),
       ]);
       events.publish({ kind: 'application', id: clientId });
-      return { ...toView(next), client_secret: secret };
+      return {
+        ...toView({ ...row, ...changes }),
+        client_secret: secret,
+        previous_secret_expires_at: previousExpiresAt === null ? null : new Date(previousExpiresAt).toISOString(),
+      };
+    },
+
+    /** When the previous secret of an application stops working, while an overlap runs (else null). */
+    async previousSecretExpiry(caller: Principal, clientId: string): Promise<string | null> {
+      const previous = previousSecretOf(manageable(caller, await repo.findById(clientId)), now());
+      return previous ? new Date(previous.expires_at).toISOString() : null;
     },
 
     /** The application for these client credentials (constant-time secret check), or null. */
@@ -235,14 +310,15 @@ export function createApplicationsService(deps: {
       secret: string,
     ): Promise<{ client_id: string; type: ApplicationType } | null> {
       const row = await findForAuth(clientId);
-      if (!row?.secret_hash || !clientSecretMatches(secret, row.secret_hash)) return null;
+      const t = now();
+      if (!row?.secret_hash || !clientSecretAccepted(secret, toClientMetadata(row, t), t)) return null;
       return { client_id: row.client_id, type: row.type as ApplicationType };
     },
 
     /** Client metadata for oidc-provider, or undefined for an unknown client id. */
     async clientMetadata(clientId: string): Promise<AdapterPayload | undefined> {
       const row = await findForAuth(clientId);
-      return row ? toClientMetadata(row) : undefined;
+      return row ? toClientMetadata(row, now()) : undefined;
     },
 
     /** Whether the application exists (its tokens are valid only while it does). */

@@ -1,6 +1,6 @@
 import type { Principal } from '../../domain/principal.ts';
 import type { AppContext } from '../../http/context.ts';
-import { type ApiKeyView, createApiKeySchema } from '../../wire/api-keys.ts';
+import { type ApiKeyView, createApiKeySchema, rotateApiKeySchema } from '../../wire/api-keys.ts';
 import { barChartSvg, dailyCounts, summarize } from './chart.ts';
 import {
   attempt,
@@ -8,6 +8,7 @@ import {
   formBody,
   parseForm,
   noStore,
+  secretGonePage,
   seeOther,
   signedIn,
   type DashboardDeps,
@@ -39,6 +40,12 @@ interface KeyForm {
   allowed_ips: string;
 }
 
+interface RotateForm {
+  /** `keep` (the old key's expiry) or one of EXPIRY_CHOICES. */
+  expires: string;
+  expires_date: string;
+}
+
 const EMPTY_FORM: KeyForm = { name: '', scopes: [], expires: '90', expires_date: '', allowed_ips: '' };
 
 /** Settings → API Keys: the list, Generate New Key, the key shown once, activity, rotate, revoke. */
@@ -62,15 +69,37 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
       status,
     );
 
-  /** The key, shown once: the response to the POST itself, never a redirect and never cached. */
-  const shownOnce = (ctx: AppContext, key: ApiKeyView & { key: string }, previous: ApiKeyView | null) => {
-    page(ctx, 'api-key-created', 'api-keys', {
-      title: previous ? 'API key rotated' : 'API key generated',
-      apiKey: key,
-      previous,
-    });
-    noStore(ctx);
+  const gone = secretGonePage(deps);
+  const keyPath = (id: string) => `/settings/api-keys/${encodeURIComponent(id)}`;
+
+  /**
+   * Post/Redirect/Get: the new key is held for this browser session and the browser is sent to the
+   * page that shows it, once. A reload of that page finds nothing, and never re-posts the form.
+   */
+  const showOnce = async (ctx: AppContext, me: Principal, key: ApiKeyView & { key: string }, rotatedFrom?: string) => {
+    await deps.shownOnce.hold(me, 'api-key', key.id, { secret: key.key, rotated_from: rotatedFrom ?? null });
+    seeOther(ctx, `${keyPath(key.id)}/new-key`);
   };
+
+  const rotatePage = (ctx: AppContext, key: ApiKeyView, form: RotateForm, error: string | null, status = 200) =>
+    page(
+      ctx,
+      'api-key-rotate',
+      'api-keys',
+      {
+        title: `Rotate ${key.name}`,
+        apiKey: key,
+        form,
+        expiryChoices: [{ value: 'keep', label: 'Keep current' }, ...EXPIRY_CHOICES],
+        minDate: new Date(now() + DAY).toISOString().slice(0, 10),
+        graceUntil: Math.min(
+          now() + deps.apiKeyRotationGraceMs,
+          key.expires_at ? Date.parse(key.expires_at) : Infinity,
+        ),
+        error,
+      },
+      status,
+    );
 
   router.get(
     '/settings/api-keys',
@@ -121,7 +150,29 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
         ),
       );
       if (!result.ok) return formPage(ctx, me, form, result.message, result.status);
-      shownOnce(ctx, result.value, null);
+      await showOnce(ctx, me, result.value);
+    }),
+  );
+
+  router.get(
+    '/settings/api-keys/:id/new-key',
+    signedIn(async (ctx, me) => {
+      const key = await apiKeys.get(me, ctx.params['id']!);
+      const shown = await deps.shownOnce.take<{ secret: string; rotated_from: string | null }>(me, 'api-key', key.id);
+      if (!shown) {
+        return gone(ctx, 'api-keys', {
+          what: 'API key',
+          advice: 'Rotate the key to get a new one (the old one keeps working for a while), or revoke it.',
+          back: { href: keyPath(key.id), label: `Go to ${key.name}` },
+        });
+      }
+      const previous = shown.rotated_from ? await apiKeys.get(me, shown.rotated_from) : null;
+      page(ctx, 'api-key-created', 'api-keys', {
+        title: previous ? 'API key rotated' : 'API key generated',
+        apiKey: { ...key, key: shown.secret },
+        previous,
+      });
+      noStore(ctx);
     }),
   );
 
@@ -153,14 +204,33 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
     }),
   );
 
+  router.get(
+    '/settings/api-keys/:id/rotate',
+    signedIn(async (ctx, me) => {
+      const key = await apiKeys.get(me, ctx.params['id']!);
+      // A key that expires starts a fresh term by default (90 days, the rotation period advised);
+      // one that never expires stays that way unless another choice is made.
+      rotatePage(ctx, key, { expires: key.expires_at ? '90' : 'keep', expires_date: '' }, null);
+    }),
+  );
+
   router.post(
     '/settings/api-keys/:id/rotate',
     ...deps.formGuard,
     signedIn(async (ctx, me) => {
       const id = ctx.params['id']!;
-      const result = await attempt(() => apiKeys.rotate(me, id));
+      const key = await apiKeys.get(me, id);
+      const body = formBody(ctx);
+      const form: RotateForm = {
+        expires: fieldText(body['expires']) || 'keep',
+        expires_date: fieldText(body['expires_date']).trim(),
+      };
+      const expiry = form.expires === 'keep' ? null : expiresAtFrom(form.expires, form.expires_date, now());
+      if (expiry && 'error' in expiry) return rotatePage(ctx, key, form, expiry.error, 400);
+      const input = parseForm(rotateApiKeySchema, expiry ? { expires_at: expiry.expires_at } : {});
+      const result = await attempt(() => apiKeys.rotate(me, id, input));
       if (!result.ok) return deps.render.error(ctx, result.status, 'This key cannot be rotated', result.message);
-      shownOnce(ctx, result.value, await apiKeys.get(me, id));
+      await showOnce(ctx, me, result.value, id);
     }),
   );
 

@@ -7,6 +7,7 @@ import {
   formBody,
   parseForm,
   noStore,
+  secretGonePage,
   seeOther,
   signedIn,
   type DashboardDeps,
@@ -14,6 +15,8 @@ import {
 } from './shared.ts';
 import {
   APP_TYPE_OPTIONS,
+  OVERLAP_CHOICES,
+  appHasSecret,
   appUsesRedirects,
   fieldList,
   fieldText,
@@ -62,7 +65,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
       status,
     );
 
-  const detailPage = (
+  const detailPage = async (
     ctx: AppContext,
     me: Principal,
     app: ApplicationView,
@@ -77,6 +80,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
       {
         title: app.name,
         app,
+        previousSecretUntil: appHasSecret(app.type) ? await applications.previousSecretExpiry(me, app.client_id) : null,
         form,
         usesRedirects: appUsesRedirects(app.type),
         scopes: scopeOptions(me.isAdmin, form.scopes),
@@ -86,12 +90,31 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
       status,
     );
 
-  /** The client id and (for confidential types) the secret: the response to the POST, never cached. */
-  const shownOnce = (ctx: AppContext, app: ApplicationView & { client_secret?: string }, rotated: boolean) => {
+  const gone = secretGonePage(deps);
+
+  /** What the page showing a client secret needs besides the application. */
+  interface ShownSecret {
+    secret: string;
+    rotated: boolean;
+    previous_secret_expires_at: string | null;
+  }
+
+  /**
+   * Post/Redirect/Get: the secret is held for this browser session and the browser is sent to the
+   * page that shows it, once. A reload of that page finds nothing, and never re-posts the form.
+   */
+  const showOnce = async (ctx: AppContext, me: Principal, clientId: string, shown: ShownSecret) => {
+    await deps.shownOnce.hold(me, 'client-secret', clientId, shown);
+    seeOther(ctx, `${appPath(clientId)}/new-secret`);
+  };
+
+  /** The client id and, for confidential types, the secret; a public client's page has no secret to hold. */
+  const credentialsPage = (ctx: AppContext, app: ApplicationView, shown: ShownSecret | null) => {
     page(ctx, 'application-secret', 'applications', {
-      title: rotated ? 'Client secret rotated' : 'Application registered',
-      app,
-      rotated,
+      title: shown?.rotated ? 'Client secret rotated' : 'Application registered',
+      app: { ...app, ...(shown ? { client_secret: shown.secret } : {}) },
+      rotated: shown?.rotated ?? false,
+      previousExpiresAt: shown?.previous_secret_expires_at ?? null,
     });
     noStore(ctx);
   };
@@ -140,7 +163,35 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         ),
       );
       if (!result.ok) return newPage(ctx, me, form, result.message, result.status);
-      shownOnce(ctx, result.value, false);
+      const { client_id: clientId, client_secret: secret } = result.value;
+      if (!secret) return seeOther(ctx, `${appPath(clientId)}/registered`);
+      await showOnce(ctx, me, clientId, { secret, rotated: false, previous_secret_expires_at: null });
+    }),
+  );
+
+  // A public client has no secret: its "registered" page may be seen again.
+  router.get(
+    '/settings/applications/:id/registered',
+    signedIn(async (ctx, me) => {
+      const app = await applications.get(me, ctx.params['id']!);
+      if (appHasSecret(app.type)) return seeOther(ctx, appPath(app.client_id));
+      credentialsPage(ctx, app, null);
+    }),
+  );
+
+  router.get(
+    '/settings/applications/:id/new-secret',
+    signedIn(async (ctx, me) => {
+      const app = await applications.get(me, ctx.params['id']!);
+      const shown = await deps.shownOnce.take<ShownSecret>(me, 'client-secret', app.client_id);
+      if (!shown) {
+        return gone(ctx, 'applications', {
+          what: 'client secret',
+          advice: 'Rotate the secret to get a new one; you can keep the old one working while you deploy.',
+          back: { href: appPath(app.client_id), label: `Go to ${app.name}` },
+        });
+      }
+      credentialsPage(ctx, app, shown);
     }),
   );
 
@@ -148,7 +199,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
     '/settings/applications/:id',
     signedIn(async (ctx, me) => {
       const app = await applications.get(me, ctx.params['id']!);
-      detailPage(
+      await detailPage(
         ctx,
         me,
         app,
@@ -183,13 +234,31 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
     }),
   );
 
+  router.get(
+    '/settings/applications/:id/secret',
+    signedIn(async (ctx, me) => {
+      const app = await applications.get(me, ctx.params['id']!);
+      if (!appHasSecret(app.type)) return seeOther(ctx, appPath(app.client_id));
+      page(ctx, 'application-rotate', 'applications', {
+        title: `Rotate the secret of ${app.name}`,
+        app,
+        overlapChoices: OVERLAP_CHOICES,
+        runningOverlapUntil: await applications.previousSecretExpiry(me, app.client_id),
+      });
+    }),
+  );
+
   router.post(
     '/settings/applications/:id/secret',
     ...deps.formGuard,
     signedIn(async (ctx, me) => {
-      const result = await attempt(() => applications.rotateSecret(me, ctx.params['id']!));
+      const choice = OVERLAP_CHOICES.find((c) => c.value === fieldText(formBody(ctx)['overlap'])) ?? OVERLAP_CHOICES[0];
+      const result = await attempt(() =>
+        applications.rotateSecret(me, ctx.params['id']!, { overlapSeconds: choice.seconds }),
+      );
       if (!result.ok) return deps.render.error(ctx, result.status, 'The secret cannot be rotated', result.message);
-      shownOnce(ctx, result.value, true);
+      const { client_id: clientId, client_secret: secret, previous_secret_expires_at } = result.value;
+      await showOnce(ctx, me, clientId, { secret, rotated: true, previous_secret_expires_at });
     }),
   );
 

@@ -54,6 +54,24 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     });
   }
 
+  /**
+   * Posts a form that makes a secret: the answer is a 303 to the page that shows it (nothing
+   * secret in the URL), and that page, fetched once, is returned.
+   */
+  async function postShown(
+    browser: Browser,
+    fromPage: string,
+    action: string,
+    fields: Record<string, string | string[]>,
+  ): Promise<{ page: string; location: string; res: Response }> {
+    const posted = await post(browser, fromPage, action, fields);
+    assert.equal(posted.status, 303, `POST ${action}`);
+    const location = posted.headers.get('location')!;
+    const res = await browser.get(location);
+    assert.equal(res.status, 200, `GET ${location}`);
+    return { page: await res.text(), location, res };
+  }
+
   const bearer = (token: string) =>
     fetch(`${server.url}/v2/auth/test`, { headers: { authorization: `Bearer ${token}` } });
   const keyIn = (page: string) => /value="(lk_[0-9A-Za-z]{12}_[0-9A-Za-z]{36})"/.exec(page)?.[1];
@@ -135,18 +153,16 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.deepEqual(await server.built.services.apiKeys.list(sessionPrincipal({ id: userId, isAdmin: false })), []);
   });
 
-  it('shows a new key once: in the POST response, not cached, not in a URL, and never again', async () => {
+  it('shows a new key once: on the page the POST redirects to, not cached, not in a URL, never again', async () => {
     const { browser } = await signedIn();
-    const res = await post(browser, '/settings/api-keys/new', '/settings/api-keys', {
+    const { page, location, res } = await postShown(browser, '/settings/api-keys/new', '/settings/api-keys', {
       name: 'Nightly <export>',
       scopes: ['read:users', 'read:projects'],
       expires: '60',
       allowed_ips: '127.0.0.1\n::1',
     });
-    assert.equal(res.status, 200);
-    assert.equal(res.headers.get('location'), null);
+    assert.match(location, /^\/settings\/api-keys\/[0-9A-Za-z]{12}\/new-key$/);
     assert.equal(res.headers.get('cache-control'), 'no-store');
-    const page = await res.text();
     assert.ok(
       page.includes('API keys are shown only once. Store them securely and never expose them in client-side code.'),
     );
@@ -154,6 +170,10 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     const key = keyIn(page)!;
     assert.ok(key);
     assert.equal(page.split(key).length - 1, 1, 'the key appears exactly once in the page');
+    assert.ok(!location.includes(key.slice(15)), 'nothing secret in the URL');
+    const reloaded = await browser.get(location);
+    assert.equal(reloaded.status, 410, 'a reload shows the key no more');
+    assert.ok(!keyIn(await reloaded.text()));
 
     const test = await bearer(key);
     assert.equal(test.status, 200);
@@ -207,31 +227,33 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
 
   it('an IP allowlist from the form is enforced', async () => {
     const { browser } = await signedIn();
-    const res = await post(browser, '/settings/api-keys/new', '/settings/api-keys', {
+    const { page } = await postShown(browser, '/settings/api-keys/new', '/settings/api-keys', {
       name: 'Office only',
       scopes: 'read:users',
       expires: 'never',
       allowed_ips: '203.0.113.0/24',
     });
-    assert.equal((await bearer(keyIn(await res.text())!)).status, 403);
+    assert.equal((await bearer(keyIn(page)!)).status, 403);
   });
 
   it('rotates (both keys work during the grace period) and revokes after a confirmation page', async () => {
     const { browser } = await signedIn();
     const created = keyIn(
-      await (
-        await post(browser, '/settings/api-keys/new', '/settings/api-keys', {
+      (
+        await postShown(browser, '/settings/api-keys/new', '/settings/api-keys', {
           name: 'Rotating',
           scopes: 'read:users',
           expires: 'never',
         })
-      ).text(),
+      ).page,
     )!;
     const id = created.slice(3, 15);
-    const rotated = await post(browser, '/settings/api-keys', `/settings/api-keys/${id}/rotate`, {});
-    assert.equal(rotated.status, 200);
-    assert.equal(rotated.headers.get('cache-control'), 'no-store');
-    const page = await rotated.text();
+    assert.match(await html(browser, `/settings/api-keys/${id}`), /href="\/settings\/api-keys\/[^"]+\/rotate"/);
+    const rotated = await postShown(browser, `/settings/api-keys/${id}/rotate`, `/settings/api-keys/${id}/rotate`, {
+      expires: 'keep',
+    });
+    assert.equal(rotated.res.headers.get('cache-control'), 'no-store');
+    const page = rotated.page;
     const fresh = keyIn(page)!;
     assert.ok(fresh && fresh !== created);
     assert.match(page, /keeps working until/);
@@ -291,13 +313,13 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
   it("another account's key, application or endpoint is not found", async () => {
     const owner = await signedIn();
     const key = keyIn(
-      await (
-        await post(owner.browser, '/settings/api-keys/new', '/settings/api-keys', {
+      (
+        await postShown(owner.browser, '/settings/api-keys/new', '/settings/api-keys', {
           name: 'Mine',
           scopes: 'read:users',
           expires: 'never',
         })
-      ).text(),
+      ).page,
     )!;
     const other = await signedIn();
     const res = await other.browser.get(`/settings/api-keys/${key.slice(3, 15)}`);
@@ -318,11 +340,11 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
         .status,
       404,
     );
-    const added = await post(owner.browser, '/settings/webhooks/new', '/settings/webhooks', {
+    const added = await postShown(owner.browser, '/settings/webhooks/new', '/settings/webhooks', {
       url: 'http://127.0.0.1:9/x',
       events: '*',
     });
-    const endpoint = /href="\/settings\/webhooks\/(whk_[^"]+)"/.exec(await added.text())![1]!;
+    const endpoint = /href="\/settings\/webhooks\/(whk_[^"]+)"/.exec(added.page)![1]!;
     assert.equal((await other.browser.get(`/settings/webhooks/${endpoint}`)).status, 404);
     assert.equal(
       (await post(other.browser, '/settings/webhooks', `/settings/webhooks/${endpoint}/secret`, {})).status,
@@ -341,15 +363,13 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.equal(bad.status, 400);
     assert.match(await bad.text(), /Redirect URIs, line 1: must use https/);
 
-    const res = await post(browser, '/settings/applications/new', '/settings/applications', {
+    const { page, res } = await postShown(browser, '/settings/applications/new', '/settings/applications', {
       name: 'Reports',
       type: 'web',
       redirect_uris: 'https://reports.example/cb\n\nhttps://reports.example/cb2',
       scopes: ['read:users', 'write:projects'],
     });
-    assert.equal(res.status, 200);
     assert.equal(res.headers.get('cache-control'), 'no-store');
-    const page = await res.text();
     const clientId = /id="client-id"[^>]*value="(app_[^"]+)"/.exec(page)![1]!;
     const secret = /id="client-secret"[^>]*value="(lkcs_[^"]+)"/.exec(page)![1]!;
     assert.ok(page.includes('Client secrets are shown only once.'));
@@ -377,24 +397,23 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.equal(badEdit.status, 400);
     assert.match(await badEdit.text(), /must not contain a fragment/);
 
-    const rotated = await post(
+    const rotated = await postShown(
       browser,
-      `/settings/applications/${clientId}`,
       `/settings/applications/${clientId}/secret`,
-      {},
+      `/settings/applications/${clientId}/secret`,
+      { overlap: 'none' },
     );
-    assert.equal(rotated.status, 200);
-    const newSecret = /id="client-secret"[^>]*value="(lkcs_[^"]+)"/.exec(await rotated.text())![1]!;
+    const newSecret = /id="client-secret"[^>]*value="(lkcs_[^"]+)"/.exec(rotated.page)![1]!;
     assert.notEqual(newSecret, secret);
     assert.equal(await server.built.services.applications.authenticateClient(clientId, secret), null);
 
-    const spa = await post(browser, '/settings/applications/new', '/settings/applications', {
-      name: 'Widget',
-      type: 'spa',
-      redirect_uris: 'https://widget.example/cb',
-      scopes: 'read:users',
-    });
-    const spaPage = await spa.text();
+    const { page: spaPage, location: spaLocation } = await postShown(
+      browser,
+      '/settings/applications/new',
+      '/settings/applications',
+      { name: 'Widget', type: 'spa', redirect_uris: 'https://widget.example/cb', scopes: 'read:users' },
+    );
+    assert.match(spaLocation, /\/registered$/, 'a public client has no secret to show once');
     assert.ok(!spaPage.includes('id="client-secret"'));
     assert.match(spaPage, /public client/);
 
@@ -458,14 +477,12 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.equal(badUrl.status, 400);
     assert.match(await badUrl.text(), /Endpoint URL: must be an absolute URL/);
 
-    const res = await post(browser, '/settings/webhooks/new', '/settings/webhooks', {
+    const { page, res } = await postShown(browser, '/settings/webhooks/new', '/settings/webhooks', {
       url: 'http://127.0.0.1:9/hook',
       events: ['api_key.created', 'consent.revoked'],
       description: 'Audit',
     });
-    assert.equal(res.status, 200);
     assert.equal(res.headers.get('cache-control'), 'no-store');
-    const page = await res.text();
     const secret = /id="signing-secret"[^>]*value="(whsec_[^"]+)"/.exec(page)![1]!;
     const id = /href="\/settings\/webhooks\/(whk_[^"]+)"/.exec(page)![1]!;
     const detail = await html(browser, `/settings/webhooks/${id}`);
@@ -504,8 +521,8 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     assert.match(enabledPage, /<p>Webhook endpoint enabled\./);
     assert.doesNotMatch(enabledPage, /Webhook endpoint saved/);
 
-    const rotated = await post(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}/secret`, {});
-    const newSecret = /id="signing-secret"[^>]*value="(whsec_[^"]+)"/.exec(await rotated.text())![1]!;
+    const rotated = await postShown(browser, `/settings/webhooks/${id}`, `/settings/webhooks/${id}/secret`, {});
+    const newSecret = /id="signing-secret"[^>]*value="(whsec_[^"]+)"/.exec(rotated.page)![1]!;
     assert.notEqual(newSecret, secret);
 
     const deleted = await post(browser, `/settings/webhooks/${id}/delete`, `/settings/webhooks/${id}/delete`, {});

@@ -13,6 +13,7 @@ import type { ApiKeysService } from '../api-keys/api-keys.service.ts';
 import type { ApplicationsService } from '../applications/applications.service.ts';
 import type { ConsentsService } from '../consents/consents.service.ts';
 import type { WebhooksService } from '../webhooks/webhooks.service.ts';
+import type { ShownOnceService } from '../shown-once/shown-once.service.ts';
 import * as vm from './view-models.ts';
 
 export interface DashboardDeps {
@@ -23,6 +24,10 @@ export interface DashboardDeps {
   applications: ApplicationsService;
   consents: ConsentsService;
   webhooks: WebhooksService;
+  /** How long a rotated API key keeps working beside its replacement (API_KEY_ROTATION_GRACE), ms. */
+  apiKeyRotationGraceMs: number;
+  /** Holds a secret a form made for the one page view that shows it (Post/Redirect/Get). */
+  shownOnce: ShownOnceService;
   now(): number;
   /** The issuer's origin (where the API and the OAuth endpoints are), for the examples on the pages. */
   origin: string;
@@ -159,4 +164,25 @@ export function seeOther(ctx: AppContext, location: string): void {
 export function noStore(ctx: AppContext): void {
   ctx.set('Cache-Control', 'no-store');
   ctx.set('Pragma', 'no-cache');
+}
+
+/** What the page for a secret already shown says to do instead, and where to do it. */
+export interface SecretGone {
+  /** What the secret was, e.g. "API key". */
+  what: string;
+  /** What to do if it was not stored. */
+  advice: string;
+  back: { href: string; label: string };
+}
+
+/**
+ * The page for a secret that was shown once already (a reload, the back button, another browser
+ * session): 410, never the secret and never a new one.
+ */
+export function secretGonePage(deps: Pick<DashboardDeps, 'render' | 'now' | 'origin'>) {
+  const page = dashboardPage(deps);
+  return (ctx: AppContext, section: Section, gone: SecretGone): void => {
+    page(ctx, 'secret-gone', section, { title: 'Secret no longer available', gone }, 410);
+    noStore(ctx);
+  };
 }

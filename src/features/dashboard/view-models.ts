@@ -227,6 +227,14 @@ if (APP_TYPE_OPTIONS.length !== APPLICATION_TYPES.length)
 
 export const appTypeLabel = (type: string) => APP_TYPE_OPTIONS.find((o) => o.value === type)?.label ?? type;
 export const appUsesRedirects = (type: string) => type === 'web' || type === 'spa' || type === 'native';
+/** How long a rotated client secret may keep working beside the new one (the first is the default). */
+export const OVERLAP_CHOICES = [
+  { value: 'none', label: 'None: it stops now', seconds: 0 },
+  { value: '1h', label: '1 hour', seconds: 3600 },
+  { value: '24h', label: '24 hours', seconds: 86_400 },
+  { value: '7d', label: '7 days', seconds: 604_800 },
+] as const;
+
 export const appHasSecret = (type: string) => type === 'web' || type === 'service' || type === 'resource_server';
 
 export const EVENT_DESCRIPTIONS: Record<(typeof EVENT_TYPES)[number], string> = {

@@ -7,6 +7,7 @@ import {
   formBody,
   parseForm,
   noStore,
+  secretGonePage,
   seeOther,
   signedIn,
   type DashboardDeps,
@@ -82,18 +83,22 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
     events: e.events,
   });
 
-  /** The signing secret, shown once in the response to the POST. */
-  const shownOnce = (
-    ctx: AppContext,
-    endpoint: EndpointView & { secret: string; previous_secret_expires_at?: string },
-    rotated: boolean,
-  ) => {
-    page(ctx, 'webhook-secret', 'webhooks', {
-      title: rotated ? 'Signing secret rotated' : 'Webhook endpoint added',
-      endpoint,
-      rotated,
-    });
-    noStore(ctx);
+  const gone = secretGonePage(deps);
+
+  /** What the page showing a signing secret needs besides the endpoint. */
+  interface ShownSecret {
+    secret: string;
+    rotated: boolean;
+    previous_secret_expires_at: string | null;
+  }
+
+  /**
+   * Post/Redirect/Get: the signing secret is held for this browser session and the browser is sent
+   * to the page that shows it, once. A reload of that page finds nothing, and never re-posts the form.
+   */
+  const showOnce = async (ctx: AppContext, me: Principal, endpointId: string, shown: ShownSecret) => {
+    await deps.shownOnce.hold(me, 'webhook-secret', endpointId, shown);
+    seeOther(ctx, `${endpointPath(endpointId)}/new-secret`);
   };
 
   router.get(
@@ -130,7 +135,32 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
         ),
       );
       if (!result.ok) return newPage(ctx, form, result.message, result.status);
-      shownOnce(ctx, result.value, false);
+      await showOnce(ctx, me, result.value.id, {
+        secret: result.value.secret,
+        rotated: false,
+        previous_secret_expires_at: null,
+      });
+    }),
+  );
+
+  router.get(
+    '/settings/webhooks/:id/new-secret',
+    signedIn(async (ctx, me) => {
+      const endpoint = await webhooks.get(me, ctx.params['id']!);
+      const shown = await deps.shownOnce.take<ShownSecret>(me, 'webhook-secret', endpoint.id);
+      if (!shown) {
+        return gone(ctx, 'webhooks', {
+          what: 'signing secret',
+          advice: 'Rotate the secret to get a new one; deliveries are signed with both for a while.',
+          back: { href: endpointPath(endpoint.id), label: 'Go to the endpoint' },
+        });
+      }
+      page(ctx, 'webhook-secret', 'webhooks', {
+        title: shown.rotated ? 'Signing secret rotated' : 'Webhook endpoint added',
+        endpoint: { ...endpoint, secret: shown.secret, previous_secret_expires_at: shown.previous_secret_expires_at },
+        rotated: shown.rotated,
+      });
+      noStore(ctx);
     }),
   );
 
@@ -183,7 +213,12 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
     '/settings/webhooks/:id/secret',
     ...deps.formGuard,
     signedIn(async (ctx, me) => {
-      shownOnce(ctx, await webhooks.rotateSecret(me, ctx.params['id']!), true);
+      const rotated = await webhooks.rotateSecret(me, ctx.params['id']!);
+      await showOnce(ctx, me, rotated.id, {
+        secret: rotated.secret,
+        rotated: true,
+        previous_secret_expires_at: rotated.previous_secret_expires_at,
+      });
     }),
   );
 

@@ -27,6 +27,7 @@ import type { ApplicationsService } from '../../features/applications/applicatio
 import type { ConsentsService } from '../../features/consents/consents.service.ts';
 import type { WebhooksService } from '../../features/webhooks/webhooks.service.ts';
 import { dashboardRouter } from '../../features/dashboard/dashboard.routes.ts';
+import type { ShownOnceService } from '../../features/shown-once/shown-once.service.ts';
 import type { RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
 import { interactionErrors, interactionRouter } from '../../oidc/interactions.ts';
 import type { PayloadsRepo } from '../../oidc/payloads.repo.ts';
@@ -49,6 +50,8 @@ export interface PagesAppDeps {
   users: UsersService;
   emailChange: EmailChange;
   accountExport: AccountExporter;
+
+  shownOnce: ShownOnceService;
   limiter: RateLimiter;
   /** oidc-provider's stored rows: the error pages of sign-in look up what became of a request. */
   payloads: Pick<PayloadsRepo, 'findById'>;
@@ -112,6 +115,8 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       applications: deps.applications,
       consents,
       webhooks: deps.webhooks,
+      shownOnce: deps.shownOnce,
+      apiKeyRotationGraceMs: config.API_KEY_ROTATION_GRACE * 1000,
       now,
       origin: new URL(config.ISSUER).origin,
       twoFactorEnabled: async (id) => (await deps.twoFactor.status(id)).enabled,
