@@ -38,6 +38,8 @@ import type { Credential } from './domain/credential.ts';
 import { createAccountRights, type AccountRightsLookup } from './auth/account-rights.ts';
 import { ADMIN_SCOPE } from './domain/scopes.ts';
 import { createEmail, type Email } from './features/email/email.ts';
+import { createPasskeysRepo } from './features/passkeys/passkeys.repo.ts';
+import { createPasskeysService, relyingPartyOf, type PasskeysService } from './features/passkeys/passkeys.service.ts';
 
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
@@ -94,6 +96,8 @@ export interface Services {
   rateLimitStore: RateLimitStore;
   limiter: RateLimiter;
   twoFactor: TwoFactorService;
+  /** Passkeys (WebAuthn) of the accounts; the relying party is ISSUER's hostname and origin. */
+  passkeys: PasskeysService;
   loginThrottle: LoginThrottle;
   login: Login;
   /** Stops timers and the webhook and email workers, flushes buffered writes; the caller then closes the database. */
@@ -210,10 +214,18 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
       credentialEvents.publish({ kind: 'account', id });
     },
   });
+  const passkeys = createPasskeysService({
+    repo: createPasskeysRepo(db),
+    rp: relyingPartyOf(config.ISSUER),
+    now,
+    findAccount: (id) => accounts.findById(id),
+    recordSignIn: (id) => accounts.recordSignIn(id),
+  });
   const stopHousekeeping = startHousekeeping(logger, [
     () => payloads.deleteExpired(now()),
     () => browserSessions.deleteExpired(now()),
     () => apiKeys.pruneActivity(),
+    () => passkeys.pruneChallenges(),
   ]);
 
   // Bearer credentials for /v2 and /oauth/applications (shared-secret JWTs).
@@ -262,6 +274,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     rateLimitStore,
     limiter,
     twoFactor,
+    passkeys,
     loginThrottle,
     login,
     async stop() {

@@ -50,6 +50,7 @@ export type HttpServices = Pick<
   | 'consents'
   | 'webhooks'
   | 'twoFactor'
+  | 'passkeys'
   | 'login'
   | 'limiter'
   | 'payloads'
