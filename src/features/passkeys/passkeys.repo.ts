@@ -19,16 +19,6 @@ export function createPasskeysRepo(db: DB) {
     async listOf(userId: string): Promise<PasskeyRow[]> {
       return db.selectFrom('passkeys').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
     },
-    /** Renames one passkey of the account; false when it names none of the account's. */
-    async rename(userId: string, id: string, name: string): Promise<boolean> {
-      const result = await db
-        .updateTable('passkeys')
-        .set({ name })
-        .where('id', '=', id)
-        .where('user_id', '=', userId)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
-    },
     /** Deletes one passkey of the account; the deleted row, or undefined when it names none of the account's. */
     async deleteOf(userId: string, id: string): Promise<PasskeyRow | undefined> {
       return db

@@ -226,12 +226,6 @@ export function createPasskeysService(deps: {
       return (await repo.listOf(accountId)).map(summary);
     },
 
-    /** Renames one of the account's passkeys; any other id is NotFound (and nothing changes). */
-    async rename(accountId: string, id: string, nameInput: string): Promise<void> {
-      const name = parseWire(passkeyNameSchema, nameInput);
-      if (!(await repo.rename(accountId, id, name))) throw new NotFound('Passkey');
-    },
-
     /** Removes one of the account's passkeys; any other id is NotFound (and nothing is removed). */
     async remove(account: Account, id: string): Promise<void> {
       const removed = await repo.deleteOf(account.id, id);
