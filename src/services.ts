@@ -38,6 +38,9 @@ import type { Credential } from './domain/credential.ts';
 import { createAccountRights, type AccountRightsLookup } from './auth/account-rights.ts';
 import { ADMIN_SCOPE } from './domain/scopes.ts';
 import { createEmail, type Email } from './features/email/email.ts';
+import { createEmailLinksRepo } from './features/accounts/email-links.repo.ts';
+import { createEmailLinks, type EmailLinks } from './features/accounts/email-links.ts';
+import { createSecurityNotices, type SecurityNotices } from './features/accounts/security-notices.ts';
 import { createPasskeysRepo } from './features/passkeys/passkeys.repo.ts';
 import { createPasskeysService, relyingPartyOf, type PasskeysService } from './features/passkeys/passkeys.service.ts';
 
@@ -88,6 +91,10 @@ export interface Services {
   mailOutbox: Email['repo'];
   /** Where mail goes: the SMTP URL with its password masked, or the folder of .eml files. */
   mailDestination: string;
+  /** Single-use links sent by email (verification, password reset, change of address). */
+  emailLinks: EmailLinks;
+  /** Tells an account's owner by email about changes to its security. */
+  securityNotices: SecurityNotices;
   consents: ConsentsService;
   applications: ApplicationsService;
   users: UsersService;
@@ -129,10 +136,22 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   });
   const tokensRevoked = () => credentialEvents.publish({ kind: 'tokens' });
 
+  // Mail, and what it carries for accounts: single-use links and security notices.
+  const box = createSecretBox(infra.secretsKey);
+  const email = createEmail({ config, db, box, logger, now, ...(options.mailDir ? { mailDir: options.mailDir } : {}) });
+  const emailLinks = createEmailLinks({ repo: createEmailLinksRepo(db), now });
+  const accountsRepo = createAccountsRepo(db);
+  const securityNotices = createSecurityNotices({
+    mail: email.mail,
+    findAccount: (id) => accountsRepo.findById(id),
+    logger,
+    now,
+  });
+  const notify = securityNotices.notify;
+
   // Storage and rules.
   const payloads = createPayloadsRepo(db);
   const browserSessions = createBrowserSessionsRepo(db);
-  const accountsRepo = createAccountsRepo(db);
   const passwords = createPasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST });
   const accounts = createAccountsService({
     accounts: accountsRepo,
@@ -144,6 +163,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     },
     passwords,
     passwordPolicy: createPasswordPolicy(),
+    notify,
     now,
   });
   // What each account may hold now: every credential's effective scopes are computed from it.
@@ -164,8 +184,8 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     logger,
     activityBacklog: config.API_KEY_ACTIVITY_BACKLOG,
     keyPolicy: config.RATE_LIMIT_API_KEY,
+    notify,
   });
-  const box = createSecretBox(infra.secretsKey);
   const webhooksRepo = createWebhooksRepo(db);
   const webhooks = createWebhooksService({
     repo: webhooksRepo,
@@ -189,7 +209,6 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     onAttempt: metrics.webhookDelivery,
   });
   metrics.collectOutboxDepth(() => webhooksRepo.pendingCount());
-  const email = createEmail({ config, db, box, logger, now, ...(options.mailDir ? { mailDir: options.mailDir } : {}) });
   const consents = createConsentsService({ repo: createConsentsRepo(db), now, onRevoked: tokensRevoked });
   const validateClientMetadata = options.validateClientMetadata ?? createClientMetadataValidator(infra);
   const applications = createApplicationsService({
@@ -220,11 +239,13 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     now,
     findAccount: (id) => accounts.findById(id),
     recordSignIn: (id) => accounts.recordSignIn(id),
+    notify,
   });
   const stopHousekeeping = startHousekeeping(logger, [
     () => payloads.deleteExpired(now()),
     () => browserSessions.deleteExpired(now()),
     () => apiKeys.pruneActivity(),
+    () => emailLinks.prune(),
     () => passkeys.pruneChallenges(),
   ]);
 
@@ -241,7 +262,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   // Rate limits and brute-force protection of the login forms.
   const rateLimitStore = options.rateLimitStore ?? createMemoryStore();
   const limiter = createRateLimiter({ store: rateLimitStore, now, onRefused: metrics.rateLimitRefused });
-  const twoFactor = createTwoFactorService({ repo: createTwoFactorRepo(db), box, now });
+  const twoFactor = createTwoFactorService({ repo: createTwoFactorRepo(db), box, now, notify });
   const loginThrottle = createLoginThrottle({ store: rateLimitStore, now, perAddress: config.RATE_LIMIT_LOGIN });
   const login = createLogin(accounts, twoFactor, loginThrottle, metrics.login);
 
@@ -267,6 +288,8 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     mailWorker: email.worker,
     mailDestination: email.destination,
     mailOutbox: email.repo,
+    emailLinks,
+    securityNotices,
     consents,
     applications,
     users,

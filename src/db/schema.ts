@@ -21,8 +21,22 @@ export interface Database {
   webhook_attempts: WebhookAttemptsTable;
   credential_events: CredentialEventsTable;
   email_outbox: EmailOutboxTable;
+  email_links: EmailLinksTable;
   passkeys: PasskeysTable;
   passkey_challenges: PasskeyChallengesTable;
+}
+
+/** Single-use links sent by email; only the token's SHA-256 is kept (see features/accounts/email-links). */
+export interface EmailLinksTable {
+  token_hash: string;
+  user_id: string;
+  /** What the link does: `verify_email`, `reset_password`, `change_email`. */
+  purpose: string;
+  /** The address the link was sent to, and proves when used. */
+  email: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
 }
 
 /** Mail waiting to be sent (see features/email): one row a message, kept as the record once settled. */
@@ -84,6 +98,8 @@ export interface UsersTable {
   totp_last_step: number | null;
   /** Completed sign-ins: the sign-in throttle's counters start afresh with each one. */
   sign_in_count: Generated<number>;
+  /** When the current address was proven by an emailed link; null until then. */
+  email_verified_at: number | null;
 }
 
 export interface RecoveryCodesTable {

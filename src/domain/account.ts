@@ -9,4 +9,6 @@ export interface Account {
   twoFactor: boolean;
   /** Completed sign-ins so far (the sign-in throttle starts afresh with each). */
   signInCount: number;
+  /** Whether the current address was proven by a link sent to it. */
+  emailVerified: boolean;
 }

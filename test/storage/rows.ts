@@ -38,6 +38,7 @@ export function userRow(over: Partial<NewUserRow> = {}): UserRow {
     totp_enabled_at: null,
     totp_last_step: null,
     sign_in_count: 0,
+    email_verified_at: null,
     ...over,
   } as UserRow;
 }

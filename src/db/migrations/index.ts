@@ -11,6 +11,7 @@ import * as m0011 from './0011_credential_events.ts';
 import * as m0012 from './0012_rate_limits_table.ts';
 import * as m0013 from './0013_browser_sessions_devices.ts';
 import * as m0014 from './0014_email_outbox.ts';
+import * as m0015 from './0015_email_links.ts';
 import * as m0016 from './0016_passkeys.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
@@ -27,5 +28,6 @@ export const migrations: Record<string, Migration> = {
   '0012_rate_limits_table': m0012,
   '0013_browser_sessions_devices': m0013,
   '0014_email_outbox': m0014,
+  '0015_email_links': m0015,
   '0016_passkeys': m0016,
 };

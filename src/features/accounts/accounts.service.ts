@@ -8,6 +8,7 @@ import type { AccountsRepo, BrowserSessionsRepo } from './accounts.repo.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { describeDevice, storableUserAgent } from './device.ts';
 import type { PasswordPolicy } from './password-policy.ts';
+import type { Notify } from './security-notices.ts';
 
 const toAccount = (row: UserRow): Account => ({
   id: row.id,
@@ -17,6 +18,7 @@ const toAccount = (row: UserRow): Account => ({
   createdAt: row.created_at,
   twoFactor: row.totp_secret_enc !== null,
   signInCount: row.sign_in_count,
+  emailVerified: row.email_verified_at !== null,
 });
 
 /**
@@ -67,6 +69,8 @@ export function createAccountsService(deps: {
   passwords: PasswordHasher;
   /** What a new password must be (length and strength), on every path that sets one. */
   passwordPolicy: PasswordPolicy;
+  /** Tells the owner by email of a change to the account's security. */
+  notify?: Notify;
   now(): number;
 }) {
   const { accounts, sessions, passwords, passwordPolicy, now } = deps;
@@ -98,6 +102,7 @@ export function createAccountsService(deps: {
       totp_enabled_at: null,
       totp_last_step: null,
       sign_in_count: 0,
+      email_verified_at: null,
     };
     try {
       await accounts.insert(row, [
@@ -299,6 +304,7 @@ export function createAccountsService(deps: {
       await accounts.update(userId, { password_hash: await passwords.hash(password), updated_at: now() });
       await sessions.deleteOthers(userId, sha256(currentSessionId));
       await deps.providerSessions.deleteByAccount(userId);
+      await deps.notify?.(userId, { kind: 'password_changed' });
     },
 
     async endSession(id: string): Promise<void> {

@@ -1,6 +1,7 @@
 import * as OTPAuth from 'otpauth';
 import QRCode from 'qrcode';
 import { Conflict, ValidationError } from '../../domain/errors.ts';
+import type { Notify } from './security-notices.ts';
 import type { SecretBox } from '../../shared/encryption.ts';
 import { randomBase62, sha256 } from '../../shared/secrets.ts';
 import type { TwoFactorRepo } from './two-factor.repo.ts';
@@ -39,7 +40,13 @@ const normaliseRecovery = (code: string) => code.toUpperCase().replace(/[^A-Z0-9
  * accepted once: its time step must be later than the last accepted one. Ten single-use recovery
  * codes are shown once and kept as SHA-256.
  */
-export function createTwoFactorService(deps: { repo: TwoFactorRepo; box: SecretBox; now(): number }) {
+export function createTwoFactorService(deps: {
+  repo: TwoFactorRepo;
+  box: SecretBox;
+  now(): number;
+  /** Tells the owner by email when the second factor is turned on or off. */
+  notify?: Notify;
+}) {
   const { repo, box, now } = deps;
 
   /** The time step a code matches (within ±1 step), or null. */
@@ -88,6 +95,7 @@ export function createTwoFactorService(deps: { repo: TwoFactorRepo; box: SecretB
         codes.map((c) => sha256(normaliseRecovery(c))),
         now(),
       );
+      await deps.notify?.(userId, { kind: 'two_factor_enabled' });
       return codes;
     },
 
@@ -105,6 +113,7 @@ export function createTwoFactorService(deps: { repo: TwoFactorRepo; box: SecretB
 
     async disable(userId: string): Promise<void> {
       await repo.disable(userId, now());
+      await deps.notify?.(userId, { kind: 'two_factor_disabled' });
     },
   };
 }

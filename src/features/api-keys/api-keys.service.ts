@@ -12,6 +12,7 @@ import { createUsageRecorder, type UsageEntry } from './usage-recorder.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
+import type { Notify } from '../accounts/security-notices.ts';
 
 /** A live key used from outside its allowlist: 403, but the key is known (activity, rate limit). */
 export class AddressRefused extends Forbidden {
@@ -58,6 +59,8 @@ export function createApiKeysService(deps: {
   activityBacklog: number;
   /** The policy for keys (RATE_LIMIT_API_KEY): only admin:all may give a key more. */
   keyPolicy: KeyRateLimit;
+  /** Tells the owner by email that a key was created for the account. */
+  notify?: Notify;
 }) {
   const { repo, now, events } = deps;
   const cache = createTtlCache<CachedKey>({ ttlMs: deps.cacheTtlMs, max: CACHE_MAX, now });
@@ -195,6 +198,7 @@ export function createApiKeysService(deps: {
           t,
         ),
       ]);
+      await deps.notify?.(userId, { kind: 'api_key_created', name: row.name, prefix: view.prefix });
       return { ...view, key };
     },
 

@@ -8,6 +8,8 @@ const VIEWS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../
 export interface EmailTemplates {
   /** `latchkey mail test`: proves the configured delivery works. */
   test: { to: string };
+  /** A change to the account's security (see accounts/security-notices.ts). */
+  'security-notice': { headline: string; detail: string; name: string | null; when: string };
 }
 export type EmailTemplate = keyof EmailTemplates;
 

@@ -84,8 +84,8 @@ export function createPasskeysService(deps: {
   findAccount(id: string): Promise<Account | null>;
   /** A sign-in completed: the account's sign-in throttle starts afresh, as after a password. */
   recordSignIn(accountId: string): Promise<void>;
-  /** A passkey was added to or removed from an account (security notices). */
-  onChanged?(change: { kind: 'added' | 'removed'; account: Account; name: string }): Promise<void>;
+  /** Tells the account's owner a passkey was added or removed (the security notices; never throws). */
+  notify(accountId: string, event: { kind: 'passkey_added' | 'passkey_removed'; name: string }): Promise<void>;
 }) {
   const { repo, rp, now } = deps;
 
@@ -166,7 +166,7 @@ export function createPasskeysService(deps: {
         }
         throw err;
       }
-      await deps.onChanged?.({ kind: 'added', account, name });
+      await deps.notify(account.id, { kind: 'passkey_added', name });
       return summary(row);
     },
 
@@ -230,7 +230,7 @@ export function createPasskeysService(deps: {
     async remove(account: Account, id: string): Promise<void> {
       const removed = await repo.deleteOf(account.id, id);
       if (!removed) throw new NotFound('Passkey');
-      await deps.onChanged?.({ kind: 'removed', account, name: removed.name });
+      await deps.notify(account.id, { kind: 'passkey_removed', name: removed.name });
     },
 
     /** Housekeeping: challenges nobody answered in time. */

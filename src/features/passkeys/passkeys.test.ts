@@ -17,6 +17,7 @@ import { SoftAuthenticator, type AnswerOptions } from '../../../test/support/sof
 import { startWorld, REDIRECT_URI, type TestUser, type TestWorld } from '../../../test/support/world.ts';
 import { token } from '../../../test/support/oauth.ts';
 import { sessionPrincipal } from '../../domain/principal.ts';
+import { startSmtpServer, type TestSmtpServer } from '../../../test/support/smtp.ts';
 
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 const MINUTE = 60_000;
@@ -25,11 +26,29 @@ const alertText = (html: string) => /role="alert">([^<]*)</.exec(html)?.[1];
 describe('Passkeys over HTTP', () => {
   let clock = T0;
   let world: TestWorld;
+  let smtp: TestSmtpServer;
 
   before(async () => {
-    world = await startWorld({ now: () => clock });
+    smtp = await startSmtpServer();
+    world = await startWorld({
+      now: () => clock,
+      env: { EMAIL_URL: smtp.url, EMAIL_FROM: 'Latchkey <mailer@example.com>' },
+      emailPollMs: 3_600_000,
+    });
   });
-  after(() => world.close());
+  after(async () => {
+    await world.close();
+    await smtp.close();
+  });
+
+  /** Sends everything queued; the subjects of the mail to `to` that arrived since `from`. */
+  async function subjectsTo(to: string, from: number): Promise<string[]> {
+    while ((await world.server.built.services.mailWorker.tick()) > 0);
+    return smtp.received
+      .slice(from)
+      .filter((m) => m.envelope.to.includes(to))
+      .map((m) => String(m.parsed.subject));
+  }
 
   const passkeyRows = (userId: string) =>
     world.server.db.selectFrom('passkeys').selectAll().where('user_id', '=', userId).execute();
@@ -148,7 +167,8 @@ describe('Passkeys over HTTP', () => {
     assert.deepEqual((await sessionOf(browser))?.amr, ['hwk']);
   });
 
-  it('removes a passkey (fresh authentication, CSRF): it can no longer sign in', async () => {
+  it('removes a passkey (fresh authentication, CSRF): it can no longer sign in; the owner hears of both', async () => {
+    const from = smtp.received.length;
     const { user, authenticator } = await personWithPasskey();
     const [row] = await passkeyRows(user.id);
     const csrf = csrfFrom(await (await user.browser.get('/settings/security')).text());
@@ -158,6 +178,9 @@ describe('Passkeys over HTTP', () => {
     assert.deepEqual(await passkeyRows(user.id), []);
     const again = await signInWithPasskey(new Browser(world.url), authenticator);
     assert.equal(again.status, 401);
+    assert.deepEqual(await subjectsTo(user.email, from), ['A passkey was added', 'A passkey was removed']);
+    const [added] = smtp.received.slice(from).filter((m) => m.envelope.to.includes(user.email));
+    assert.match(added!.parsed.text ?? '', /The passkey "Work laptop" can now sign in to your account/);
   });
 
   it('deletes the passkeys with the account', async () => {
