@@ -98,7 +98,7 @@ describe('Passkeys over HTTP', () => {
     return id ? world.server.built.services.accounts.sessionAccount(id) : null;
   };
 
-  it('adds a passkey (named, listed), signs in with it with no code step though 2FA is on, and records hwk', async () => {
+  it('adds a passkey (named, listed), signs in with it with no code step though 2FA is on, records hwk', async () => {
     const { user, authenticator } = await personWithPasskey({ twoFactor: true });
     const [row] = await passkeyRows(user.id);
     assert.equal(row?.name, 'Work laptop');
@@ -286,7 +286,7 @@ describe('Passkeys over HTTP', () => {
       assert.equal((await passkeyRows(user.id)).length, 1);
     });
 
-    it('a replayed registration answer adds nothing; nor does one from a challenge made for another account', async () => {
+    it("a replayed registration answer adds nothing; nor does an answer to another account's challenge", async () => {
       const { user } = await personWithPasskey();
       const other = await world.user({ tag: 'other' });
       const { csrf, options: o } = await registrationOptions(user);
