@@ -240,6 +240,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     findAccount: (id) => accounts.findById(id),
     recordSignIn: (id) => accounts.recordSignIn(id),
     notify,
+    onSignIn: metrics.login,
   });
   const stopHousekeeping = startHousekeeping(logger, [
     () => payloads.deleteExpired(now()),

@@ -86,6 +86,8 @@ export function createPasskeysService(deps: {
   recordSignIn(accountId: string): Promise<void>;
   /** Tells the account's owner a passkey was added or removed (the security notices; never throws). */
   notify(accountId: string, event: { kind: 'passkey_added' | 'passkey_removed'; name: string }): Promise<void>;
+  /** Hears each passkey sign-in's outcome (the sign-in metrics). */
+  onSignIn?(result: 'success' | 'failure'): void;
 }) {
   const { repo, rp, now } = deps;
 
@@ -105,6 +107,43 @@ export function createPasskeysService(deps: {
     if (!challenge) return null;
     const row = await repo.takeChallenge(sha256(challenge), purpose, sha256(browser), now());
     return row ? { challenge, userId: row.user_id } : null;
+  }
+
+  /** signIn's checks, in order; see there. */
+  async function verifiedSignIn(response: AuthenticationResponse, browser: string): Promise<Account> {
+    const taken = await takeChallenge(response.response.clientDataJSON, 'authenticate', browser);
+    if (!taken) throw new Unauthenticated();
+    const passkey = await repo.findByCredentialId(response.id);
+    if (!passkey) throw new Unauthenticated();
+    const handle = response.response.userHandle;
+    if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandleOf(passkey.user_id))) {
+      throw new Unauthenticated();
+    }
+    const verification = await verifyAuthenticationResponse({
+      response,
+      expectedChallenge: taken.challenge,
+      expectedOrigin: rp.origin,
+      expectedRPID: rp.id,
+      credential: {
+        id: passkey.credential_id,
+        publicKey: isoBase64URL.toBuffer(passkey.public_key),
+        counter: Number(passkey.counter),
+        transports: transportsOf(passkey),
+      },
+      requireUserVerification: true,
+    }).catch(() => null);
+    if (!verification?.verified) throw new Unauthenticated();
+    const account = await deps.findAccount(passkey.user_id);
+    if (!account) throw new Unauthenticated();
+    const { newCounter, credentialBackedUp, credentialDeviceType } = verification.authenticationInfo;
+    await repo.recordUse(passkey.id, {
+      counter: newCounter,
+      backedUp: credentialBackedUp,
+      deviceType: credentialDeviceType,
+      at: now(),
+    });
+    await deps.recordSignIn(account.id);
+    return account;
   }
 
   return {
@@ -187,39 +226,14 @@ export function createPasskeysService(deps: {
      * the passkey's account, a signature or origin that does not verify, a counter that went back.
      */
     async signIn(response: AuthenticationResponse, browser: string): Promise<Account> {
-      const taken = await takeChallenge(response.response.clientDataJSON, 'authenticate', browser);
-      if (!taken) throw new Unauthenticated();
-      const passkey = await repo.findByCredentialId(response.id);
-      if (!passkey) throw new Unauthenticated();
-      const handle = response.response.userHandle;
-      if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandleOf(passkey.user_id))) {
-        throw new Unauthenticated();
+      try {
+        const account = await verifiedSignIn(response, browser);
+        deps.onSignIn?.('success');
+        return account;
+      } catch (err) {
+        if (err instanceof Unauthenticated) deps.onSignIn?.('failure');
+        throw err;
       }
-      const verification = await verifyAuthenticationResponse({
-        response,
-        expectedChallenge: taken.challenge,
-        expectedOrigin: rp.origin,
-        expectedRPID: rp.id,
-        credential: {
-          id: passkey.credential_id,
-          publicKey: isoBase64URL.toBuffer(passkey.public_key),
-          counter: Number(passkey.counter),
-          transports: transportsOf(passkey),
-        },
-        requireUserVerification: true,
-      }).catch(() => null);
-      if (!verification?.verified) throw new Unauthenticated();
-      const account = await deps.findAccount(passkey.user_id);
-      if (!account) throw new Unauthenticated();
-      const { newCounter, credentialBackedUp, credentialDeviceType } = verification.authenticationInfo;
-      await repo.recordUse(passkey.id, {
-        counter: newCounter,
-        backedUp: credentialBackedUp,
-        deviceType: credentialDeviceType,
-        at: now(),
-      });
-      await deps.recordSignIn(account.id);
-      return account;
     },
 
     async list(accountId: string): Promise<PasskeySummary[]> {

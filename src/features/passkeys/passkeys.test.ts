@@ -93,6 +93,12 @@ describe('Passkeys over HTTP', () => {
     return browser.postForm('/login/passkey?return_to=%2Fsettings%2Fsecurity', { _csrf: csrf, response });
   }
 
+  /** The sign-in metric's count for `result` (passkey sign-ins count as sign-ins). */
+  const logins = async (result: 'success' | 'failure') => {
+    const metric = world.server.built.services.metrics.registry.getSingleMetric('logins_total');
+    return (await metric!.get()).values.find((v) => v.labels['result'] === result)?.value ?? 0;
+  };
+
   const sessionOf = (browser: Browser) => {
     const id = [...browser.jar.entries()].find(([name]) => name === 'lk_session')?.[1];
     return id ? world.server.built.services.accounts.sessionAccount(id) : null;
@@ -272,12 +278,14 @@ describe('Passkeys over HTTP', () => {
 
     it('without user verification, from another origin, or with a counter gone back: refused', async () => {
       const { user, authenticator } = await personWithPasskey();
+      const [failures, successes] = [await logins('failure'), await logins('success')];
       const browser = new Browser(world.url);
       assert.equal((await signInWithPasskey(browser, authenticator, { userVerified: false })).status, 401);
       assert.equal((await signInWithPasskey(browser, authenticator, { origin: 'https://evil.example' })).status, 401);
       assert.equal((await signInWithPasskey(browser, authenticator)).status, 303);
       const cloned = await signInWithPasskey(new Browser(world.url), authenticator, { counter: 1 });
       assert.equal(cloned.status, 401, 'a counter not above the stored one: a cloned authenticator');
+      assert.deepEqual([await logins('failure'), await logins('success')], [failures + 3, successes + 1]);
       // Registration likewise: no user verification, another origin.
       for (const answer of [{ userVerified: false }, { origin: 'https://evil.example' }]) {
         const res = await addPasskey(user, new SoftAuthenticator(world.url), 'Phished', answer);
