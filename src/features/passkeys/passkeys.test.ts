@@ -184,8 +184,11 @@ describe('Passkeys over HTTP', () => {
     assert.deepEqual(await passkeyRows(user.id), []);
     const again = await signInWithPasskey(new Browser(world.url), authenticator);
     assert.equal(again.status, 401);
-    assert.deepEqual(await subjectsTo(user.email, from), ['A passkey was added', 'A passkey was removed']);
-    const [added] = smtp.received.slice(from).filter((m) => m.envelope.to.includes(user.email));
+    // Sent side by side (same clock): in either order.
+    assert.deepEqual((await subjectsTo(user.email, from)).sort(), ['A passkey was added', 'A passkey was removed']);
+    const added = smtp.received
+      .slice(from)
+      .find((m) => m.envelope.to.includes(user.email) && m.parsed.subject === 'A passkey was added');
     assert.match(added!.parsed.text ?? '', /The passkey "Work laptop" can now sign in to your account/);
   });
 
