@@ -25,6 +25,7 @@ const schema = z.object({
   /**
    * Public base URL of this server, without a trailing slash. It is the `iss` of every token and the
    * base of every endpoint in the discovery documents, so it must be what clients actually call.
+   * Passkeys are bound to its hostname (the WebAuthn relying-party id) and origin.
    */
   ISSUER: z
     .url({ protocol: /^https?$/ })

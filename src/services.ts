@@ -43,9 +43,10 @@ import { createEmailLinks, type EmailLinks } from './features/accounts/email-lin
 import { createSecurityNotices, type SecurityNotices } from './features/accounts/security-notices.ts';
 import { createEmailChange, type EmailChange } from './features/accounts/email-change.ts';
 import { createAccountExport, type AccountExporter } from './features/users/account-export.ts';
-
 import { createShownOnceRepo } from './features/shown-once/shown-once.repo.ts';
 import { createShownOnceService, type ShownOnceService } from './features/shown-once/shown-once.service.ts';
+import { createPasskeysRepo } from './features/passkeys/passkeys.repo.ts';
+import { createPasskeysService, relyingPartyOf, type PasskeysService } from './features/passkeys/passkeys.service.ts';
 
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
@@ -112,6 +113,8 @@ export interface Services {
   rateLimitStore: RateLimitStore;
   limiter: RateLimiter;
   twoFactor: TwoFactorService;
+  /** Passkeys (WebAuthn) of the accounts; the relying party is ISSUER's hostname and origin. */
+  passkeys: PasskeysService;
   loginThrottle: LoginThrottle;
   login: Login;
   /** Stops timers and the webhook and email workers, flushes buffered writes; the caller then closes the database. */
@@ -252,13 +255,22 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     issuer: config.ISSUER,
     now,
   });
+  const passkeys = createPasskeysService({
+    repo: createPasskeysRepo(db),
+    rp: relyingPartyOf(config.ISSUER),
+    now,
+    findAccount: (id) => accounts.findById(id),
+    recordSignIn: (id) => accounts.recordSignIn(id),
+    notify,
+    onSignIn: metrics.login,
+  });
   const stopHousekeeping = startHousekeeping(logger, [
     () => payloads.deleteExpired(now()),
     () => browserSessions.deleteExpired(now()),
     () => apiKeys.pruneActivity(),
     () => emailLinks.prune(),
-
     () => shownOnce.deleteExpired(),
+    () => passkeys.pruneChallenges(),
   ]);
 
   // Bearer credentials for /v2 and /oauth/applications (shared-secret JWTs).
@@ -322,6 +334,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     rateLimitStore,
     limiter,
     twoFactor,
+    passkeys,
     loginThrottle,
     login,
     async stop() {

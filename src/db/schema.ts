@@ -23,6 +23,8 @@ export interface Database {
   email_outbox: EmailOutboxTable;
   email_links: EmailLinksTable;
   shown_once_secrets: ShownOnceSecretsTable;
+  passkeys: PasskeysTable;
+  passkey_challenges: PasskeyChallengesTable;
 }
 
 /** Single-use links sent by email; only the token's SHA-256 is kept (see features/accounts/email-links). */
@@ -126,6 +128,42 @@ export interface BrowserSessionsTable {
   last_seen_at: number | null;
   /** SHA-256 of the uid of the oidc-provider session signed in with it, ended with it. */
   provider_session_uid_hash: string | null;
+  /** How it was signed in, RFC 8176 words space-separated (`hwk`: a passkey); null: a password. */
+  amr: string | null;
+}
+
+/** WebAuthn credentials (see features/passkeys); deleted with their account. */
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  /** The credential id as the authenticator gave it, base64url; unique across every account. */
+  credential_id: string;
+  /** The COSE public key, base64url. */
+  public_key: string;
+  /** The authenticator's signature counter (0 for those that keep none). */
+  counter: number;
+  /** JSON array of transports (`internal`, `usb`, `hybrid`...) the browser reported; null: none. */
+  transports: string | null;
+  /** `singleDevice` or `multiDevice` (a synced passkey). */
+  device_type: string;
+  /** 1 when the credential is backed up (synced) now. */
+  backed_up: number;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** A WebAuthn ceremony's challenge, waiting for its answer: taken (deleted) once, whatever the outcome. */
+export interface PasskeyChallengesTable {
+  /** SHA-256 of the challenge (base64url) the browser was given. */
+  challenge_hash: string;
+  /** `register` or `authenticate`. */
+  purpose: string;
+  /** The account registering a passkey; null for a sign-in (the passkey names its account). */
+  user_id: string | null;
+  /** SHA-256 of the CSRF token of the browser that asked: only that browser may answer it. */
+  browser_hash: string;
+  expires_at: number;
 }
 
 export interface ApplicationsTable {

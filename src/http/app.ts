@@ -53,6 +53,7 @@ export type HttpServices = Pick<
   | 'webhooks'
   | 'shownOnce'
   | 'twoFactor'
+  | 'passkeys'
   | 'login'
   | 'limiter'
   | 'payloads'

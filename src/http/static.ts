@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import type { Middleware } from 'koa';
 import type { AppState } from './context.ts';
 
@@ -15,15 +16,32 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * Serves the few files in public/ from memory, read once at start: no path ever reaches the file
- * system, so there is nothing to traverse. Files are small (CSS, a script, icons).
+ * Files of npm packages served as our own (no CDN: the pages' CSP allows only this origin's
+ * scripts), by the name they have under the prefix.
+ */
+const require = createRequire(import.meta.url);
+const PACKAGED: Record<string, string> = {
+  // The browser half of passkeys: SimpleWebAuthn's UMD build, the global `SimpleWebAuthnBrowser`.
+  'simplewebauthn-browser.js': path.join(
+    path.dirname(require.resolve('@simplewebauthn/browser')),
+    '../dist/bundle/index.umd.min.js',
+  ),
+};
+
+/**
+ * Serves the few files in public/ (and PACKAGED) from memory, read once at start: no path ever
+ * reaches the file system, so there is nothing to traverse. Files are small (CSS, scripts, icons).
  */
 export function serveStatic(prefix: string): Middleware<AppState> {
   const files = new Map<string, { body: Buffer; type: string; etag: string }>();
-  for (const name of fs.existsSync(PUBLIC) ? fs.readdirSync(PUBLIC) : []) {
+  const sources = [
+    ...(fs.existsSync(PUBLIC) ? fs.readdirSync(PUBLIC) : []).map((name) => [name, path.join(PUBLIC, name)] as const),
+    ...Object.entries(PACKAGED),
+  ];
+  for (const [name, file] of sources) {
     const type = TYPES[path.extname(name)];
     if (!type) continue;
-    const body = fs.readFileSync(path.join(PUBLIC, name));
+    const body = fs.readFileSync(file);
     files.set(`${prefix}/${name}`, { body, type, etag: `"${crypto.hash('sha1', body, 'hex')}"` });
   }
   return async (ctx, next) => {

@@ -5,6 +5,8 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import { API_SCOPES, isApiScope } from '../domain/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
 import type { Login } from '../features/accounts/login.ts';
+import { PASSKEY_AMR, PASSKEY_REFUSED, passkeySignIn } from '../features/accounts/accounts.pages.ts';
+import type { PasskeysService } from '../features/passkeys/passkeys.service.ts';
 import {
   clearPendingSecondFactor,
   readPendingSecondFactor,
@@ -39,11 +41,12 @@ export interface InteractionDeps {
   provider: Provider;
   accounts: AccountsService;
   login: Login;
+  passkeys: PasskeysService;
   consents: ConsentsService;
   render: Renderer;
   apiResource: string;
   /** Also signs the browser in to the dashboard after a successful login. */
-  startDashboardSession(ctx: AppContext, userId: string): Promise<void>;
+  startDashboardSession(ctx: AppContext, userId: string, amr?: string[]): Promise<void>;
   /** Body parser + CSRF check for the form posts. */
   formGuard: Middleware<AppState>[];
   secureCookies: boolean;
@@ -142,6 +145,23 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     }
     await deps.startDashboardSession(ctx, result.account.id);
     return finish(ctx, { login: { accountId: result.account.id } }, false);
+  });
+
+  // A passkey (user verification required) is both factors: the login completes with no code step.
+  router.post('/interaction/:uid/login/passkey', ...deps.formGuard, async (ctx) => {
+    const details = await loadInteraction(ctx);
+    if (details.prompt.name !== 'login') throw new errors.SessionNotFound(OUT_OF_STEP_LOGIN);
+    const account = await passkeySignIn(deps.passkeys, ctx);
+    if (!account) {
+      return render.page(
+        ctx,
+        'login',
+        { action: `/interaction/${details.uid}/login`, email: '', error: PASSKEY_REFUSED, signupOpen: false },
+        401,
+      );
+    }
+    await deps.startDashboardSession(ctx, account.id, PASSKEY_AMR);
+    return finish(ctx, { login: { accountId: account.id, amr: PASSKEY_AMR } }, false);
   });
 
   router.post('/interaction/:uid/2fa', ...deps.formGuard, async (ctx) => {

@@ -12,7 +12,7 @@ import * as m0012 from './0012_rate_limits_table.ts';
 import * as m0013 from './0013_browser_sessions_devices.ts';
 import * as m0014 from './0014_email_outbox.ts';
 import * as m0015 from './0015_email_links.ts';
-
+import * as m0016 from './0016_passkeys.ts';
 import * as m0017 from './0017_secret_overlap_and_shown_once.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
@@ -30,6 +30,6 @@ export const migrations: Record<string, Migration> = {
   '0013_browser_sessions_devices': m0013,
   '0014_email_outbox': m0014,
   '0015_email_links': m0015,
-
+  '0016_passkeys': m0016,
   '0017_secret_overlap_and_shown_once': m0017,
 };

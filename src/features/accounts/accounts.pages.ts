@@ -7,17 +7,25 @@ import type { AccountsService } from './accounts.service.ts';
 import type { Login } from './login.ts';
 import { clearPendingSecondFactor, readPendingSecondFactor, setPendingSecondFactor } from './pending-second-factor.ts';
 import type { Decision } from '../rate-limit/decide.ts';
+import type { Account } from '../../domain/account.ts';
+import { Unauthenticated, ValidationError } from '../../domain/errors.ts';
+import { authenticationResponseSchema, credentialField } from '../../wire/passkeys.ts';
+import { parseWire } from '../../wire/parse.ts';
+import type { PasskeysService } from '../passkeys/passkeys.service.ts';
 
 const DASHBOARD = 'dashboard';
 
 export interface AccountPagesDeps {
   accounts: AccountsService;
   login: Login;
+  passkeys: PasskeysService;
+  /** Counts a request for passkey sign-in options (a stored challenge) from this address, and decides. */
+  passkeyOptionsLimit(ip: string): Promise<Decision>;
   render: Renderer;
   signupOpen: boolean;
   secureCookies: boolean;
   now(): number;
-  startDashboardSession(ctx: AppContext, userId: string): Promise<void>;
+  startDashboardSession(ctx: AppContext, userId: string, amr?: string[]): Promise<void>;
   /** Counts a sign-up from this address (RATE_LIMIT_SIGNUP) and decides. */
   signupLimit(ip: string): Promise<Decision>;
   /** Ends the dashboard session and the OAuth (provider) session of this browser. */
@@ -36,6 +44,28 @@ export function safeReturnTo(value: unknown): string {
   return typeof value === 'string' && value.length <= MAX_RETURN_TO && /^\/(?![/\\])/.test(value)
     ? value
     : '/dashboard';
+}
+
+/**
+ * How a passkey sign-in is recorded (RFC 8176 `hwk`: proof of possession of a hardware-secured
+ * key). User verification is required, so it stands for both factors: no code is asked after it.
+ */
+export const PASSKEY_AMR = ['hwk'];
+export const PASSKEY_REFUSED = 'That passkey could not sign you in. Try again, or sign in with your password.';
+
+/**
+ * The account the posted passkey answer (the `response` field) signs in, or null: an unreadable
+ * answer, or one the passkeys service refuses. Both sign-in forms (dashboard and OAuth) use it.
+ */
+export async function passkeySignIn(passkeys: PasskeysService, ctx: AppContext): Promise<Account | null> {
+  try {
+    const body = ctx.request.body as Record<string, unknown>;
+    const response = parseWire(credentialField(authenticationResponseSchema), body['response']);
+    return await passkeys.signIn(response, ctx.state.csrfToken!);
+  } catch (err) {
+    if (err instanceof Unauthenticated || err instanceof ValidationError) return null;
+    throw err;
+  }
 }
 
 /** Shown on the sign-in page that signing out lands on (`?signed_out=1`: a fixed text, never echoed). */
@@ -118,6 +148,28 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
       return ctx.redirect(`/login/2fa?return_to=${encodeURIComponent(returnTo)}`);
     }
     await deps.startDashboardSession(ctx, result.account.id);
+    ctx.redirect(returnTo);
+  });
+
+  // Passkey sign-in. Both sign-in forms ask here for options (one stored challenge for this
+  // browser), then post the answer next to their password form (views/login.eta).
+  router.post('/login/passkey/options', ...deps.formGuard, async (ctx) => {
+    const limit = await deps.passkeyOptionsLimit(ctx.ip);
+    if (!limit.allowed) {
+      ctx.set('Retry-After', String(limit.retryAfter));
+      ctx.status = 429;
+      ctx.body = { message: `Too many sign-in attempts. Try again in ${limit.retryAfter} seconds.` };
+      return;
+    }
+    ctx.body = await deps.passkeys.authenticationOptions(ctx.state.csrfToken!);
+  });
+
+  router.post('/login/passkey', ...deps.formGuard, async (ctx) => {
+    const returnTo = safeReturnTo(ctx.query['return_to']);
+    const account = await passkeySignIn(deps.passkeys, ctx);
+    if (!account) return loginPage(ctx, { error: PASSKEY_REFUSED, returnTo }, 401);
+    await deps.startDashboardSession(ctx, account.id, PASSKEY_AMR);
+    ctx.status = 303;
     ctx.redirect(returnTo);
   });
 

@@ -105,6 +105,7 @@ export function createBrowserSessionsRepo(db: DB) {
       user_agent?: string | null;
       ip?: string | null;
       last_seen_at?: number | null;
+      amr?: string | null;
     }) {
       await db.insertInto('browser_sessions').values(row).execute();
     },
@@ -120,6 +121,7 @@ export function createBrowserSessionsRepo(db: DB) {
           authenticated_at: number | null;
           last_seen_at: number | null;
           provider_session_uid_hash: string | null;
+          amr: string | null;
         })
       | undefined
     > {
@@ -131,6 +133,7 @@ export function createBrowserSessionsRepo(db: DB) {
           'browser_sessions.authenticated_at',
           'browser_sessions.last_seen_at',
           'browser_sessions.provider_session_uid_hash',
+          'browser_sessions.amr',
         ])
         .where('browser_sessions.id_hash', '=', idHash)
         .where('browser_sessions.expires_at', '>', now)

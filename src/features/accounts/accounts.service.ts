@@ -184,9 +184,14 @@ export function createAccountsService(deps: {
 
     /**
      * Starts a dashboard session right after an interactive sign-in; returns the raw id for the
-     * cookie (only its hash is stored).
+     * cookie (only its hash is stored). `amr` says how the person signed in when it was not a
+     * password (RFC 8176: `hwk` for a passkey).
      */
-    async startSession(userId: string, client: SessionClient = {}): Promise<{ id: string; expiresAt: number }> {
+    async startSession(
+      userId: string,
+      client: SessionClient = {},
+      amr: string[] = [],
+    ): Promise<{ id: string; expiresAt: number }> {
       const id = randomBase62(43);
       const t = now();
       await sessions.insert({
@@ -199,17 +204,23 @@ export function createAccountsService(deps: {
         user_agent: storableUserAgent(client.userAgent),
         ip: client.ip ? client.ip.slice(0, 64) : null,
         last_seen_at: t,
+        amr: amr.length ? amr.join(' ') : null,
       });
       return { id, expiresAt: t + SESSION_TTL_MS };
     },
 
     /**
      * The session's account, when the session last authenticated interactively (0: never), when it
-     * was last seen, and the hash of its linked provider session's uid (null: none).
+     * was last seen, the hash of its linked provider session's uid (null: none), and how it signed
+     * in (`amr`; empty: a password).
      */
-    async sessionAccount(
-      id: string,
-    ): Promise<{ account: Account; authenticatedAt: number; lastSeenAt: number; providerLink: string | null } | null> {
+    async sessionAccount(id: string): Promise<{
+      account: Account;
+      authenticatedAt: number;
+      lastSeenAt: number;
+      providerLink: string | null;
+      amr: string[];
+    } | null> {
       const row = await sessions.findUser(sha256(id), now());
       if (!row) return null;
       return {
@@ -217,6 +228,7 @@ export function createAccountsService(deps: {
         authenticatedAt: row.authenticated_at ?? 0,
         lastSeenAt: row.last_seen_at ?? 0,
         providerLink: row.provider_session_uid_hash,
+        amr: row.amr ? row.amr.split(' ') : [],
       };
     },
 

@@ -6,11 +6,16 @@ import type { Renderer } from '../../http/render.ts';
 import type { AccountsService } from './accounts.service.ts';
 import type { TwoFactorService } from './two-factor.service.ts';
 import type { EnrollmentResult, Login } from './login.ts';
+
+import type { PasskeysService } from '../passkeys/passkeys.service.ts';
+import { credentialField, registrationResponseSchema } from '../../wire/passkeys.ts';
+import { parseWire } from '../../wire/parse.ts';
 import { MAX_RETURN_TO } from './accounts.pages.ts';
 
 export interface SecurityPagesDeps {
   accounts: AccountsService;
   twoFactor: TwoFactorService;
+  passkeys: PasskeysService;
   login: Login;
   /** Takes back every application's access of an account (grants, refresh and access tokens). */
   revokeAllApplications(userId: string): Promise<void>;
@@ -27,6 +32,12 @@ const SHOWN_CODES_TTL_MS = 15 * 60_000;
 const SHOWN_CODES_COOKIE = 'lk_recovery_codes';
 const RECOVERY_CODES_PATH = '/settings/security/2fa/recovery-codes';
 
+/** Notices after a redirect (`?done=`): fixed texts, never echoed from the URL. */
+const NOTICES: Record<string, string> = {
+  'passkey-added': 'Passkey added. You can sign in with it now.',
+  'passkey-removed': 'Passkey removed. It can no longer sign in to your account.',
+};
+
 /**
  * Settings → Security: change password; turn TOTP two-factor authentication on (QR code and text
  * secret, confirmed with a first code — a wrong one shows the same QR code again — then ten
@@ -37,7 +48,7 @@ const RECOVERY_CODES_PATH = '/settings/security/2fa/recovery-codes';
  * mode, and every password or code checked here is throttled like sign-in.
  */
 export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
-  const { accounts, twoFactor, render, freshAuth } = deps;
+  const { accounts, twoFactor, passkeys, render, freshAuth } = deps;
   // CSRF first: a forged form is refused as such, whatever the session's age.
   const guard = [...deps.formGuard, freshAuth];
   const router = new Router<AppState>({ prefix: '/settings/security' });
@@ -60,6 +71,11 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
         wide: true,
         section: 'security',
         status: await twoFactor.status(account.id),
+        passkeys: (await passkeys.list(account.id)).map((p) => ({
+          ...p,
+          created: day(p.createdAt),
+          lastUsed: p.lastUsedAt === null ? null : day(p.lastUsedAt),
+        })),
         error: notice.error ?? null,
         message: notice.message ?? null,
       },
@@ -67,7 +83,10 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     );
   };
 
-  router.get('/', (ctx) => overview(ctx));
+  router.get('/', async (ctx) => {
+    const done = ctx.query['done'];
+    await overview(ctx, typeof done === 'string' && Object.hasOwn(NOTICES, done) ? { message: NOTICES[done]! } : {});
+  });
 
   const signedIn = (ctx: AppContext) => ctx.state.account!;
   const shownCodesCookie = {
@@ -185,6 +204,33 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     await overview(ctx, { message: 'Two-factor authentication is off.' });
   });
 
+  // Passkeys. The page's script asks for options (a stored challenge for this browser), lets the
+  // browser create the passkey, then submits the form with the answer in `response`.
+  router.post('/passkeys/options', ...guard, async (ctx) => {
+    ctx.body = await passkeys.registrationOptions(ctx.state.account!, ctx.state.csrfToken!);
+  });
+
+  router.post('/passkeys', ...guard, async (ctx) => {
+    const body = ctx.request.body as Record<string, unknown>;
+    try {
+      const response = parseWire(credentialField(registrationResponseSchema), body['response']);
+      await passkeys.register(ctx.state.account!, { name: String(body['name'] ?? ''), response }, ctx.state.csrfToken!);
+    } catch (err) {
+      const refusal = toAppError(err);
+      if (!refusal) throw err;
+      return overview(ctx, { error: refusal.message }, refusal.status);
+    }
+    ctx.status = 303;
+    ctx.redirect('/settings/security?done=passkey-added#passkeys');
+  });
+
+  // Another account's passkey, or none: NotFound (a "not found" page) and nothing is removed.
+  router.post('/passkeys/:id/remove', ...guard, async (ctx) => {
+    await passkeys.remove(ctx.state.account!, String(ctx.params['id']).slice(0, 100));
+    ctx.status = 303;
+    ctx.redirect('/settings/security?done=passkey-removed#passkeys');
+  });
+
   return router;
 }
 
@@ -202,3 +248,6 @@ function recoveryCodesText(email: string, codes: string[]): string {
     '',
   ].join('\n');
 }
+
+/** A date as this page shows it: the day, in UTC. */
+const day = (ms: number) => ({ iso: new Date(ms).toISOString(), text: new Date(ms).toISOString().slice(0, 10) });

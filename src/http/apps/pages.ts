@@ -13,6 +13,7 @@ import { csrf } from '../csrf.ts';
 import type { AccountsService } from '../../features/accounts/accounts.service.ts';
 import type { Login } from '../../features/accounts/login.ts';
 import type { TwoFactorService } from '../../features/accounts/two-factor.service.ts';
+import type { PasskeysService } from '../../features/passkeys/passkeys.service.ts';
 import { accountPagesRouter } from '../../features/accounts/accounts.pages.ts';
 import { securityPagesRouter } from '../../features/accounts/security.pages.ts';
 import { confirmPagesRouter } from '../../features/accounts/confirm.pages.ts';
@@ -43,6 +44,7 @@ export interface PagesAppDeps {
   accounts: AccountsService;
   login: Login;
   twoFactor: TwoFactorService;
+  passkeys: PasskeysService;
   consents: ConsentsService;
   apiKeys: ApiKeysService;
   applications: ApplicationsService;
@@ -71,8 +73,8 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
   const formGuard = [bodyParser({ enableTypes: ['form'], formLimit: '16kb' }), csrfCheck];
 
   // Browser sessions shared by the pages.
-  const startDashboardSession = async (ctx: AppContext, userId: string) => {
-    const session = await accounts.startSession(userId, { userAgent: ctx.get('user-agent'), ip: ctx.ip });
+  const startDashboardSession = async (ctx: AppContext, userId: string, amr?: string[]) => {
+    const session = await accounts.startSession(userId, { userAgent: ctx.get('user-agent'), ip: ctx.ip }, amr);
     setSessionCookie(ctx, session.id, session.expiresAt, secure);
   };
   const endSessions = async (ctx: AppContext) => {
@@ -88,6 +90,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       provider,
       accounts,
       login,
+      passkeys: deps.passkeys,
       consents,
       render,
       apiResource: config.API_RESOURCE,
@@ -99,6 +102,9 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
     accountPagesRouter({
       accounts,
       login,
+      passkeys: deps.passkeys,
+      // Each challenge is a stored row: an address asks for them at the pace of sign-in attempts.
+      passkeyOptionsLimit: (ip) => deps.limiter.check(`passkey-options:ip:${ip}`, config.RATE_LIMIT_LOGIN),
       render,
       signupOpen: config.SIGNUP === 'open',
       secureCookies: secure,
@@ -124,6 +130,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
     securityPagesRouter({
       accounts,
       twoFactor: deps.twoFactor,
+      passkeys: deps.passkeys,
       login,
       render,
       formGuard,
