@@ -109,6 +109,8 @@ export interface BrowserSessionsTable {
   last_seen_at: number | null;
   /** SHA-256 of the uid of the oidc-provider session signed in with it, ended with it. */
   provider_session_uid_hash: string | null;
+  /** How it was authenticated: RFC 8176 `amr` values, space-separated (null: not recorded). */
+  amr: string | null;
 }
 
 export interface ApplicationsTable {
@@ -125,6 +127,11 @@ export interface ApplicationsTable {
   secret_hash: string | null;
   created_at: number;
   updated_at: number;
+  /** Shown on the consent page when registered (https, or http on loopback): logo, homepage, policies. */
+  logo_uri: string | null;
+  client_uri: string | null;
+  policy_uri: string | null;
+  tos_uri: string | null;
 }
 
 /** What a user granted an application, remembered across browser sessions. */

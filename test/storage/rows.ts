@@ -59,6 +59,10 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     secret_hash: 'a'.repeat(64),
     created_at: T0,
     updated_at: T0,
+    logo_uri: null,
+    client_uri: null,
+    policy_uri: null,
+    tos_uri: null,
     ...over,
   };
 }

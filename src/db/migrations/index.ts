@@ -11,6 +11,7 @@ import * as m0011 from './0011_credential_events.ts';
 import * as m0012 from './0012_rate_limits_table.ts';
 import * as m0013 from './0013_browser_sessions_devices.ts';
 import * as m0014 from './0014_email_outbox.ts';
+import * as m0018 from './0018_app_links_session_amr.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '0012_rate_limits_table': m0012,
   '0013_browser_sessions_devices': m0013,
   '0014_email_outbox': m0014,
+  '0018_app_links_session_amr': m0018,
 };
