@@ -13,10 +13,32 @@ import {
 import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import type { Renderer } from '../http/render.ts';
+import { allowImagesFrom } from '../http/security-headers.ts';
+import { type APPLICATION_LINKS, webLinkProblem } from '../domain/applications.ts';
+import { loginFromDashboardSession } from './dashboard-login.ts';
 import { type InteractionFate, interactionErrorPage } from './error-pages.ts';
 import { grantableScopes } from './provider.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** Where an authorization request starts again after "Switch account" (provider.ts routes it here). */
+const AUTHORIZE_PATH = '/oauth/authorize';
+
+/** The registered links of a client fit to show (checked again here: stored data is not trusted to be). */
+function linksOf(metadata: Record<string, unknown>) {
+  const shown = (name: (typeof APPLICATION_LINKS)[number]) => {
+    const value = metadata[name];
+    return typeof value === 'string' && webLinkProblem(value) === null ? value : null;
+  };
+  const homepage = shown('client_uri');
+  return {
+    logo: shown('logo_uri'),
+    homepage,
+    homepageHost: homepage ? new URL(homepage).host : null,
+    policy: shown('policy_uri'),
+    terms: shown('tos_uri'),
+  };
+}
 
 /** A form posted for a step the sign-in is not at (a second tab, the back button). */
 const OUT_OF_STEP_LOGIN = 'not a login prompt';
@@ -42,8 +64,12 @@ export interface InteractionDeps {
   consents: ConsentsService;
   render: Renderer;
   apiResource: string;
-  /** Also signs the browser in to the dashboard after a successful login. */
-  startDashboardSession(ctx: AppContext, userId: string): Promise<void>;
+  /** Also signs the browser in to the dashboard after a successful login (`amr`: how). */
+  startDashboardSession(ctx: AppContext, userId: string, amr: string[]): Promise<void>;
+  /** Signs this browser out: its dashboard session and its provider session ("Switch account"). */
+  endSessions(ctx: AppContext): Promise<void>;
+  /** The account that registered an application, as the consent page names it. */
+  applicationOwner(clientId: string): Promise<{ name: string | null; email: string } | null>;
   /** Body parser + CSRF check for the form posts. */
   formGuard: Middleware<AppState>[];
   secureCookies: boolean;
@@ -71,8 +97,10 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
   }
 
   async function consentView(details: Details) {
-    const client = await provider.Client.find(String(details.params['client_id']));
+    const clientId = String(details.params['client_id']);
+    const client = await provider.Client.find(clientId);
     const account = await accounts.findById(String(details.session?.accountId));
+    const owner = await deps.applicationOwner(clientId);
     const promptDetails = details.prompt.details as {
       missingOIDCScope?: string[];
       missingResourceScopes?: Record<string, string[]>;
@@ -90,6 +118,8 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       appName: client?.clientName ?? String(details.params['client_id']),
       redirectHost: URL.canParse(redirectUri) ? new URL(redirectUri).host : redirectUri,
       account,
+      owner: owner ? (owner.name ?? owner.email) : null,
+      links: linksOf(client?.metadata() ?? {}),
       scopes: [
         ...missingOidc.map((s) => ({ name: s, description: OIDC_SCOPE_DESCRIPTIONS[s], grantable: true })),
         ...missing
@@ -107,6 +137,9 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
 
   router.get('/interaction/:uid', async (ctx) => {
     const details = await loadInteraction(ctx);
+    // One sign-in serves both: a browser signed in to the dashboard is signed in here too.
+    const fromSession = loginFromDashboardSession(ctx.state, details, deps.now());
+    if (fromSession) return finish(ctx, { login: fromSession }, false);
     if (details.prompt.name === 'login') {
       return render.page(ctx, 'login', {
         action: `/interaction/${details.uid}/login`,
@@ -115,7 +148,10 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
         signupOpen: false,
       });
     }
-    return render.page(ctx, 'consent', await consentView(details));
+    const view = await consentView(details);
+    // The logo is the one image from elsewhere: allowed from its own origin, on this page only.
+    if (view.links.logo) allowImagesFrom(ctx, new URL(view.links.logo).origin);
+    return render.page(ctx, 'consent', view);
   });
 
   router.post('/interaction/:uid/login', ...deps.formGuard, async (ctx) => {
@@ -140,8 +176,8 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       setPendingSecondFactor(ctx, result.account.id, `interaction:${details.uid}`, deps.secureCookies, deps.now());
       return render.page(ctx, 'second-factor', { action: `/interaction/${details.uid}/2fa`, error: null });
     }
-    await deps.startDashboardSession(ctx, result.account.id);
-    return finish(ctx, { login: { accountId: result.account.id } }, false);
+    await deps.startDashboardSession(ctx, result.account.id, ['pwd']);
+    return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'] } }, false);
   });
 
   router.post('/interaction/:uid/2fa', ...deps.formGuard, async (ctx) => {
@@ -175,7 +211,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       );
     }
     clearPendingSecondFactor(ctx, deps.secureCookies);
-    await deps.startDashboardSession(ctx, result.account.id);
+    await deps.startDashboardSession(ctx, result.account.id, ['pwd', 'otp']);
     return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd', 'otp'] } }, false);
   });
 
@@ -210,6 +246,24 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       .filter(Boolean);
     await consents.remember(accountId, clientId, grantId, granted);
     return finish(ctx, { consent: { grantId } }, true);
+  });
+
+  /**
+   * "Not you? Switch account": signs this browser out (dashboard and provider sessions), drops this
+   * interaction, and starts the same authorization request again, which now asks who is signing in.
+   */
+  router.post('/interaction/:uid/switch-account', ...deps.formGuard, async (ctx) => {
+    const details = await loadInteraction(ctx);
+    await deps.endSessions(ctx);
+    await (await provider.Interaction.find(details.uid))?.destroy();
+    const again = new URLSearchParams();
+    for (const [name, value] of Object.entries(details.params)) {
+      for (const one of Array.isArray(value) ? value : [value]) {
+        if (typeof one === 'string' || typeof one === 'number') again.append(name, String(one));
+      }
+    }
+    ctx.status = 303;
+    ctx.redirect(`${AUTHORIZE_PATH}?${again}`);
   });
 
   router.post('/interaction/:uid/abort', ...deps.formGuard, async (ctx) => {

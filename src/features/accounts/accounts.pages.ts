@@ -17,7 +17,8 @@ export interface AccountPagesDeps {
   signupOpen: boolean;
   secureCookies: boolean;
   now(): number;
-  startDashboardSession(ctx: AppContext, userId: string): Promise<void>;
+  /** Signs the browser in to the dashboard (`amr`: how the person authenticated; default a password). */
+  startDashboardSession(ctx: AppContext, userId: string, amr?: string[]): Promise<void>;
   /** Counts a sign-up from this address (RATE_LIMIT_SIGNUP) and decides. */
   signupLimit(ip: string): Promise<Decision>;
   /** Ends the dashboard session and the OAuth (provider) session of this browser. */
@@ -146,7 +147,7 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
     );
     if (!result.ok) return secondFactorPage(ctx, returnTo, result.message, result.status);
     clearPendingSecondFactor(ctx, deps.secureCookies);
-    await deps.startDashboardSession(ctx, result.account.id);
+    await deps.startDashboardSession(ctx, result.account.id, ['pwd', 'otp']);
     ctx.status = 303;
     ctx.redirect(returnTo);
   });

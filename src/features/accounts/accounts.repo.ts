@@ -71,12 +71,13 @@ export function createBrowserSessionsRepo(db: DB) {
       user_agent?: string | null;
       ip?: string | null;
       last_seen_at?: number | null;
+      amr?: string | null;
     }) {
       await db.insertInto('browser_sessions').values(row).execute();
     },
     /**
-     * The session's user, when it last authenticated and was last seen, and its linked provider
-     * session, if the session exists and has not expired.
+     * The session's user, when it last authenticated and was last seen, its linked provider session
+     * and how it was authenticated, if the session exists and has not expired.
      */
     async findUser(
       idHash: string,
@@ -86,6 +87,7 @@ export function createBrowserSessionsRepo(db: DB) {
           authenticated_at: number | null;
           last_seen_at: number | null;
           provider_session_uid_hash: string | null;
+          amr: string | null;
         })
       | undefined
     > {
@@ -97,6 +99,7 @@ export function createBrowserSessionsRepo(db: DB) {
           'browser_sessions.authenticated_at',
           'browser_sessions.last_seen_at',
           'browser_sessions.provider_session_uid_hash',
+          'browser_sessions.amr',
         ])
         .where('browser_sessions.id_hash', '=', idHash)
         .where('browser_sessions.expires_at', '>', now)
