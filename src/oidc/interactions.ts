@@ -23,6 +23,8 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 /** Where an authorization request starts again after "Switch account" (provider.ts routes it here). */
 const AUTHORIZE_PATH = '/oauth/authorize';
+/** oidc-provider's session cookie (signed with the same keys as ours). */
+const PROVIDER_SESSION_COOKIE = '_session';
 
 /** The registered links of a client fit to show (checked again here: stored data is not trusted to be). */
 function linksOf(metadata: Record<string, unknown>) {
@@ -94,6 +96,22 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const to = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
     ctx.status = 303;
     ctx.redirect(to);
+  }
+
+  /**
+   * Someone other than the account of this browser's provider session signed in on the form
+   * (`prompt=login`, or after a sign-in for another application): that provider session ends here,
+   * and the interaction no longer belongs to it. Left to oidc-provider, it would instead ask the
+   * browser to confirm a sign-out on a page Latchkey does not serve.
+   */
+  async function replaceOtherAccountsSession(ctx: AppContext, details: Details, accountId: string): Promise<void> {
+    const previous = details.session;
+    if (!previous?.accountId || previous.accountId === accountId) return;
+    const cookie = ctx.cookies.get(PROVIDER_SESSION_COOKIE, { signed: true });
+    const session = cookie ? await provider.Session.find(cookie) : undefined;
+    if (session && session.uid === previous.uid) await session.destroy();
+    details.session = undefined;
+    await details.save(Math.max(1, (details.exp ?? 0) - Math.floor(Date.now() / 1000)));
   }
 
   async function consentView(details: Details) {
@@ -177,6 +195,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       return render.page(ctx, 'second-factor', { action: `/interaction/${details.uid}/2fa`, error: null });
     }
     await deps.startDashboardSession(ctx, result.account.id, ['pwd']);
+    await replaceOtherAccountsSession(ctx, details, result.account.id);
     return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'] } }, false);
   });
 
@@ -212,6 +231,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     }
     clearPendingSecondFactor(ctx, deps.secureCookies);
     await deps.startDashboardSession(ctx, result.account.id, ['pwd', 'otp']);
+    await replaceOtherAccountsSession(ctx, details, result.account.id);
     return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd', 'otp'] } }, false);
   });
 

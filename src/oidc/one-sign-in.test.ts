@@ -40,7 +40,11 @@ describe('one sign-in for the dashboard and OAuth', () => {
     const { url } = await browser.follow(
       await browser.postForm(formAction(consentHtml, '/confirm'), { _csrf: csrfFrom(consentHtml) }),
     );
-    const redirect = new URL(url);
+    return exchange(new URL(url));
+  }
+
+  /** The ID token's claims for the code in a redirect back to the application. */
+  async function exchange(redirect: URL) {
     assert.equal(redirect.origin + redirect.pathname, REDIRECT_URI);
     assert.equal(redirect.searchParams.get('state'), 'st-1');
     const res = await world.request('POST', '/oauth/token', {
@@ -179,6 +183,31 @@ describe('one sign-in for the dashboard and OAuth', () => {
     const { html } = await startAuthorize(browser);
     assert.ok(isConsent(html));
     assert.match(html, new RegExp(`Signed in as <strong>${ivan.email}</strong>`), 'the account the header names');
+  });
+
+  it('prompt=login lets someone else sign in, over an OAuth sign-in of the first', async () => {
+    const leo = await world.user({ tag: 'leo' });
+    const mia = await world.user({ tag: 'mia' });
+    const flow = (who: { email: string; password: string }, extra: Record<string, string> = {}) =>
+      authorize(leo.browser, {
+        clientId: app.client_id,
+        redirectUri: REDIRECT_URI,
+        scope: 'openid read:users',
+        state: 'st-1',
+        email: who.email,
+        password: who.password,
+        extra,
+      });
+    assert.equal((await flow(leo)).sawLogin, false, 'leo, from his dashboard session');
+    const asMia = await flow(mia, { prompt: 'login' });
+    assert.equal(asMia.sawLogin, true);
+    assert.ok(asMia.redirect.searchParams.get('code'), 'a code, not a sign-out page');
+    assert.equal((await exchange(asMia.redirect))['sub'], mia.id);
+    const again = await flow(mia);
+    assert.equal(again.sawLogin, false, 'signed in as mia now, for OAuth');
+    assert.equal((await exchange(again.redirect))['sub'], mia.id);
+    assert.equal(await dashboardStatus(leo.browser), 'signed in');
+    assert.match(await (await leo.browser.get('/dashboard')).text(), new RegExp(mia.email), 'and the dashboard too');
   });
 
   describe('"Not you? Switch account" on the consent page', () => {
