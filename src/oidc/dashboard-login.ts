@@ -1,4 +1,14 @@
-import type { AppState } from '../http/context.ts';
+import type { Account } from '../domain/account.ts';
+
+/** The browser's dashboard session as the pages read it from its cookie (see http/session.ts). */
+export interface DashboardSession {
+  account?: Account | null | undefined;
+  sessionId?: string | undefined;
+  /** When it last authenticated interactively (epoch ms; 0: never). */
+  authenticatedAt?: number | undefined;
+  /** How it was authenticated (RFC 8176 `amr` values; empty: not recorded). */
+  sessionAmr?: string[] | undefined;
+}
 
 /** What of an interaction decides whether the browser's dashboard session may answer its sign-in. */
 export interface LoginPrompt {
@@ -25,7 +35,7 @@ const ANSWERABLE_REASONS = new Set(['no_session', 'max_age']);
  * claimed when it was not).
  */
 export function loginFromDashboardSession(
-  state: Pick<AppState, 'account' | 'sessionId' | 'authenticatedAt' | 'sessionAmr'>,
+  state: DashboardSession,
   interaction: LoginPrompt,
   now: number,
 ): { accountId: string; ts: number; amr?: string[] } | null {
