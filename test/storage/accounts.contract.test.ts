@@ -224,9 +224,17 @@ export function browserSessionsRepoContract(s: Storage): void {
       authenticated_at: LATE - 5,
       last_seen_at: null,
       provider_session_uid_hash: null,
+      amr: null,
     });
     assert.equal(await repo().findUser(row.id_hash, LATE), undefined, 'expired at expires_at');
     assert.equal(await repo().findUser(sha256('unknown'), T0), undefined);
+  });
+
+  it('keeps how the session was authenticated (amr), as written', async () => {
+    const user = await insertUser(s.db);
+    const row = { ...session(user.id), amr: 'pwd otp' };
+    await repo().insert(row);
+    assert.equal((await repo().findUser(row.id_hash, T0))?.amr, 'pwd otp');
   });
 
   it('records a re-authentication', async () => {
