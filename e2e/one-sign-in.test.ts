@@ -146,6 +146,7 @@ describe('one sign-in and the consent page in Chromium', { timeout: 120_000 }, (
       await page.getByRole('button', { name: 'Switch account' }).click();
       await page.getByRole('heading', { name: 'Sign in' }).waitFor();
       assert.match(page.url(), /\/interaction\//, 'the sign-in of the authorization request');
+      await page.getByText('You are signed out. Sign in as the person who should continue.').waitFor();
       await screenshotBoth(page, 'one-sign-in-switched');
       await assertAccessible(page, 'interaction sign-in after switching');
       await signIn(page, bruno);

@@ -42,6 +42,11 @@ function linksOf(metadata: Record<string, unknown>) {
   };
 }
 
+/** Marks the next sign-in form of this browser as the one "Switch account" led to (a fixed notice). */
+const SWITCHED_COOKIE = 'lk_switched';
+const SWITCHED_NOTICE = 'You are signed out. Sign in as the person who should continue.';
+const switchedCookie = (secure: boolean) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, secure });
+
 /** A form posted for a step the sign-in is not at (a second tab, the back button). */
 const OUT_OF_STEP_LOGIN = 'not a login prompt';
 const OUT_OF_STEP_CONSENT = 'not a consent prompt';
@@ -159,10 +164,13 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const fromSession = loginFromDashboardSession(ctx.state, details, deps.now());
     if (fromSession) return finish(ctx, { login: fromSession }, false);
     if (details.prompt.name === 'login') {
+      const switched = ctx.cookies.get(SWITCHED_COOKIE, { signed: true }) === '1';
+      if (switched) ctx.cookies.set(SWITCHED_COOKIE, null, switchedCookie(deps.secureCookies));
       return render.page(ctx, 'login', {
         action: `/interaction/${details.uid}/login`,
         email: details.params['login_hint'] ?? '',
         error: null,
+        notice: switched ? SWITCHED_NOTICE : null,
         signupOpen: false,
       });
     }
@@ -276,6 +284,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const details = await loadInteraction(ctx);
     await deps.endSessions(ctx);
     await (await provider.Interaction.find(details.uid))?.destroy();
+    ctx.cookies.set(SWITCHED_COOKIE, '1', { ...switchedCookie(deps.secureCookies), maxAge: 10 * 60_000 });
     const again = new URLSearchParams();
     for (const [name, value] of Object.entries(details.params)) {
       for (const one of Array.isArray(value) ? value : [value]) {

@@ -236,6 +236,7 @@ describe('one sign-in for the dashboard and OAuth', () => {
       const { res, url } = await judy.browser.follow(await judy.browser.get(again.toString()));
       const loginHtml = await res.text();
       assert.ok(isLoginForm(loginHtml), `the sign-in form, at ${url}`);
+      assert.match(loginHtml, /You are signed out\. Sign in as the person who should continue\./);
       const signedIn = await judy.browser.follow(
         await judy.browser.postForm(formAction(loginHtml, '/login'), {
           _csrf: csrfFrom(loginHtml),
