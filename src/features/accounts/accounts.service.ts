@@ -194,7 +194,7 @@ export function createAccountsService(deps: {
     async startSession(
       userId: string,
       client: SessionClient = {},
-      amr: readonly string[] = ['pwd'],
+      amr: readonly string[],
     ): Promise<{ id: string; expiresAt: number }> {
       const id = randomBase62(43);
       const t = now();

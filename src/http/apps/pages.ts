@@ -58,7 +58,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
   const formGuard = [bodyParser({ enableTypes: ['form'], formLimit: '16kb' }), csrfCheck];
 
   // Browser sessions shared by the pages. A sign-in replaces whatever session this browser had.
-  const startDashboardSession = async (ctx: AppContext, userId: string, amr: string[] = ['pwd']) => {
+  const startDashboardSession = async (ctx: AppContext, userId: string, amr: string[]) => {
     if (ctx.state.sessionId) await accounts.endSession(ctx.state.sessionId);
     const session = await accounts.startSession(userId, { userAgent: ctx.get('user-agent'), ip: ctx.ip }, amr);
     setSessionCookie(ctx, session.id, session.expiresAt, secure);
@@ -77,7 +77,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
    * Signing in on /login: the dashboard session starts, and an OAuth sign-in this browser still
    * holds for another account ends, so that applications see the person the header names.
    */
-  const signInOnDashboard = async (ctx: AppContext, userId: string, amr?: string[]) => {
+  const signInOnDashboard = async (ctx: AppContext, userId: string, amr: string[]) => {
     const providerSession = await providerSessionOf(ctx);
     if (providerSession?.accountId && providerSession.accountId !== userId) {
       await providerSession.destroy();
