@@ -128,7 +128,7 @@ export interface BrowserSessionsTable {
   last_seen_at: number | null;
   /** SHA-256 of the uid of the oidc-provider session signed in with it, ended with it. */
   provider_session_uid_hash: string | null;
-  /** How it was signed in, RFC 8176 words space-separated (`hwk`: a passkey); null: a password. */
+  /** How it was signed in: RFC 8176 `amr` words, space-separated (`pwd`, `pwd otp`, `hwk`); null: not recorded. */
   amr: string | null;
 }
 
@@ -184,6 +184,11 @@ export interface ApplicationsTable {
   previous_secret_expires_at: number | null;
   created_at: number;
   updated_at: number;
+  /** Shown on the consent page when registered (https, or http on loopback): logo, homepage, policies. */
+  logo_uri: string | null;
+  client_uri: string | null;
+  policy_uri: string | null;
+  tos_uri: string | null;
 }
 
 /** What a user granted an application, remembered across browser sessions. */

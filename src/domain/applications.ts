@@ -30,3 +30,25 @@ export function redirectUriProblem(uri: string, type: ApplicationType): string |
     ? 'must use https, http on loopback, or a private-use scheme such as com.example.app:/callback'
     : 'must use https (http is allowed only for loopback hosts)';
 }
+
+/** The links an application may register for the consent page (RFC 7591 client metadata names). */
+export const APPLICATION_LINKS = ['logo_uri', 'client_uri', 'policy_uri', 'tos_uri'] as const;
+export type ApplicationLink = (typeof APPLICATION_LINKS)[number];
+
+/**
+ * Why a link shown on the consent page is unacceptable, or null. https only (a person's browser
+ * opens it, and an http logo on an https page would be blocked or leak); http only on loopback,
+ * for local development. No credentials in it: the page would show them.
+ */
+export function webLinkProblem(uri: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'is not an absolute URL';
+  }
+  if (url.username || url.password) return 'must not contain credentials';
+  if (url.protocol === 'https:') return null;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return null;
+  return 'must use https (http is allowed only for loopback hosts)';
+}

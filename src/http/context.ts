@@ -16,6 +16,8 @@ export interface AppState {
   authenticatedAt?: number;
   /** SHA-256 of the uid of the provider session linked to the dashboard session (null: none). */
   sessionProviderLink?: string | null;
+  /** How the dashboard session was authenticated (RFC 8176 `amr` values; empty: not recorded). */
+  sessionAmr?: string[];
   /** CSRF token to embed in forms (see csrf.ts). */
   csrfToken?: string;
   /** The API caller (/v2, /oauth/applications), set by the authenticate step. */

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { Middleware } from 'koa';
-import type { AppState } from './context.ts';
+import type { AppContext, AppState } from './context.ts';
 
 /** Nonces come from a block of random bytes refilled every 256 requests (one system call, not one each). */
 function nonceSource(): () => string {
@@ -15,6 +15,19 @@ function nonceSource(): () => string {
     next += 16;
     return nonce;
   };
+}
+
+const PAGE_IMG_SRC = "img-src 'self' data:";
+
+/**
+ * Lets this one page show images from `origin` as well (the consent page's application logo),
+ * leaving every other page's policy as strict as before. `origin` is a URL's `origin`
+ * (`https://host[:port]`), so it cannot smuggle another directive in.
+ */
+export function allowImagesFrom(ctx: AppContext, origin: string): void {
+  if (!/^https?:\/\/[^\s;,']+$/.test(origin)) return;
+  const policy = ctx.response.get('Content-Security-Policy');
+  if (policy) ctx.set('Content-Security-Policy', policy.replace(PAGE_IMG_SRC, `${PAGE_IMG_SRC} ${origin}`));
 }
 
 /**
@@ -37,7 +50,7 @@ export function securityHeaders(opts: { hsts: boolean; pages: boolean }): Middle
   const apiCsp = "default-src 'none'; frame-ancestors 'none'";
   const pageCsp = (nonce: string) =>
     `default-src 'self'; script-src 'self' 'nonce-${nonce}'; style-src 'self' 'nonce-${nonce}'; ` +
-    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+    `${PAGE_IMG_SRC}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`;
   if (!opts.pages) {
     return async (ctx, next) => {
       const res = ctx.res;

@@ -6,9 +6,13 @@ export const SESSION_COOKIE = 'lk_session';
 
 /** Where a session id's account is read (the accounts service). */
 export interface SessionAccounts {
-  sessionAccount(
-    id: string,
-  ): Promise<{ account: Account; authenticatedAt: number; lastSeenAt: number; providerLink: string | null } | null>;
+  sessionAccount(id: string): Promise<{
+    account: Account;
+    authenticatedAt: number;
+    lastSeenAt: number;
+    providerLink: string | null;
+    amr: string[];
+  } | null>;
   sessionSeen(id: string, lastSeenAt: number, ip: string): Promise<void>;
   linkProviderSession(id: string, userId: string, providerUid: string, currentLink: string | null): Promise<void>;
 }
@@ -28,6 +32,7 @@ export function browserSession(accounts: SessionAccounts): Middleware<AppState> 
         ctx.state.sessionId = id;
         ctx.state.authenticatedAt = session.authenticatedAt;
         ctx.state.sessionProviderLink = session.providerLink;
+        ctx.state.sessionAmr = session.amr;
         await accounts.sessionSeen(id, session.lastSeenAt, ctx.ip);
       }
     }

@@ -15,10 +15,39 @@ import {
 import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import type { Renderer } from '../http/render.ts';
+import { allowImagesFrom } from '../http/security-headers.ts';
+import { type APPLICATION_LINKS, webLinkProblem } from '../domain/applications.ts';
+import { loginFromDashboardSession } from './dashboard-login.ts';
 import { type InteractionFate, interactionErrorPage } from './error-pages.ts';
 import { grantableScopes } from './provider.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** Where an authorization request starts again after "Switch account" (provider.ts routes it here). */
+const AUTHORIZE_PATH = '/oauth/authorize';
+/** oidc-provider's session cookie (signed with the same keys as ours). */
+const PROVIDER_SESSION_COOKIE = '_session';
+
+/** The registered links of a client fit to show (checked again here: stored data is not trusted to be). */
+function linksOf(metadata: Record<string, unknown>) {
+  const shown = (name: (typeof APPLICATION_LINKS)[number]) => {
+    const value = metadata[name];
+    return typeof value === 'string' && webLinkProblem(value) === null ? value : null;
+  };
+  const homepage = shown('client_uri');
+  return {
+    logo: shown('logo_uri'),
+    homepage,
+    homepageHost: homepage ? new URL(homepage).host : null,
+    policy: shown('policy_uri'),
+    terms: shown('tos_uri'),
+  };
+}
+
+/** Marks the next sign-in form of this browser as the one "Switch account" led to (a fixed notice). */
+const SWITCHED_COOKIE = 'lk_switched';
+const SWITCHED_NOTICE = 'You are signed out. Sign in as the person who should continue.';
+const switchedCookie = (secure: boolean) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, secure });
 
 /** A form posted for a step the sign-in is not at (a second tab, the back button). */
 const OUT_OF_STEP_LOGIN = 'not a login prompt';
@@ -45,8 +74,12 @@ export interface InteractionDeps {
   consents: ConsentsService;
   render: Renderer;
   apiResource: string;
-  /** Also signs the browser in to the dashboard after a successful login. */
-  startDashboardSession(ctx: AppContext, userId: string, amr?: string[]): Promise<void>;
+  /** Also signs the browser in to the dashboard after a successful login (`amr`: how). */
+  startDashboardSession(ctx: AppContext, userId: string, amr: string[]): Promise<void>;
+  /** Signs this browser out: its dashboard session and its provider session ("Switch account"). */
+  endSessions(ctx: AppContext): Promise<void>;
+  /** The account that registered an application, as the consent page names it. */
+  applicationOwner(clientId: string): Promise<{ name: string | null; email: string } | null>;
   /** Body parser + CSRF check for the form posts. */
   formGuard: Middleware<AppState>[];
   secureCookies: boolean;
@@ -73,9 +106,27 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     ctx.redirect(to);
   }
 
+  /**
+   * Someone other than the account of this browser's provider session signed in on the form
+   * (`prompt=login`, or after a sign-in for another application): that provider session ends here,
+   * and the interaction no longer belongs to it. Left to oidc-provider, it would instead ask the
+   * browser to confirm a sign-out on a page Latchkey does not serve.
+   */
+  async function replaceOtherAccountsSession(ctx: AppContext, details: Details, accountId: string): Promise<void> {
+    const previous = details.session;
+    if (!previous?.accountId || previous.accountId === accountId) return;
+    const cookie = ctx.cookies.get(PROVIDER_SESSION_COOKIE, { signed: true });
+    const session = cookie ? await provider.Session.find(cookie) : undefined;
+    if (session && session.uid === previous.uid) await session.destroy();
+    details.session = undefined;
+    await details.save(Math.max(1, (details.exp ?? 0) - Math.floor(Date.now() / 1000)));
+  }
+
   async function consentView(details: Details) {
-    const client = await provider.Client.find(String(details.params['client_id']));
+    const clientId = String(details.params['client_id']);
+    const client = await provider.Client.find(clientId);
     const account = await accounts.findById(String(details.session?.accountId));
+    const owner = await deps.applicationOwner(clientId);
     const promptDetails = details.prompt.details as {
       missingOIDCScope?: string[];
       missingResourceScopes?: Record<string, string[]>;
@@ -93,6 +144,8 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       appName: client?.clientName ?? String(details.params['client_id']),
       redirectHost: URL.canParse(redirectUri) ? new URL(redirectUri).host : redirectUri,
       account,
+      owner: owner ? (owner.name ?? owner.email) : null,
+      links: linksOf(client?.metadata() ?? {}),
       scopes: [
         ...missingOidc.map((s) => ({ name: s, description: OIDC_SCOPE_DESCRIPTIONS[s], grantable: true })),
         ...missing
@@ -110,15 +163,24 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
 
   router.get('/interaction/:uid', async (ctx) => {
     const details = await loadInteraction(ctx);
+    // One sign-in serves both: a browser signed in to the dashboard is signed in here too.
+    const fromSession = loginFromDashboardSession(ctx.state, details, deps.now());
+    if (fromSession) return finish(ctx, { login: fromSession }, false);
     if (details.prompt.name === 'login') {
+      const switched = ctx.cookies.get(SWITCHED_COOKIE, { signed: true }) === '1';
+      if (switched) ctx.cookies.set(SWITCHED_COOKIE, null, switchedCookie(deps.secureCookies));
       return render.page(ctx, 'login', {
         action: `/interaction/${details.uid}/login`,
         email: details.params['login_hint'] ?? '',
         error: null,
+        notice: switched ? SWITCHED_NOTICE : null,
         signupOpen: false,
       });
     }
-    return render.page(ctx, 'consent', await consentView(details));
+    const view = await consentView(details);
+    // The logo is the one image from elsewhere: allowed from its own origin, on this page only.
+    if (view.links.logo) allowImagesFrom(ctx, new URL(view.links.logo).origin);
+    return render.page(ctx, 'consent', view);
   });
 
   router.post('/interaction/:uid/login', ...deps.formGuard, async (ctx) => {
@@ -143,8 +205,9 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       setPendingSecondFactor(ctx, result.account.id, `interaction:${details.uid}`, deps.secureCookies, deps.now());
       return render.page(ctx, 'second-factor', { action: `/interaction/${details.uid}/2fa`, error: null });
     }
-    await deps.startDashboardSession(ctx, result.account.id);
-    return finish(ctx, { login: { accountId: result.account.id } }, false);
+    await deps.startDashboardSession(ctx, result.account.id, ['pwd']);
+    await replaceOtherAccountsSession(ctx, details, result.account.id);
+    return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'] } }, false);
   });
 
   // A passkey (user verification required) is both factors: the login completes with no code step.
@@ -195,7 +258,8 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       );
     }
     clearPendingSecondFactor(ctx, deps.secureCookies);
-    await deps.startDashboardSession(ctx, result.account.id);
+    await deps.startDashboardSession(ctx, result.account.id, ['pwd', 'otp']);
+    await replaceOtherAccountsSession(ctx, details, result.account.id);
     return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd', 'otp'] } }, false);
   });
 
@@ -230,6 +294,25 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       .filter(Boolean);
     await consents.remember(accountId, clientId, grantId, granted);
     return finish(ctx, { consent: { grantId } }, true);
+  });
+
+  /**
+   * "Not you? Switch account": signs this browser out (dashboard and provider sessions), drops this
+   * interaction, and starts the same authorization request again, which now asks who is signing in.
+   */
+  router.post('/interaction/:uid/switch-account', ...deps.formGuard, async (ctx) => {
+    const details = await loadInteraction(ctx);
+    await deps.endSessions(ctx);
+    await (await provider.Interaction.find(details.uid))?.destroy();
+    ctx.cookies.set(SWITCHED_COOKIE, '1', { ...switchedCookie(deps.secureCookies), maxAge: 10 * 60_000 });
+    const again = new URLSearchParams();
+    for (const [name, value] of Object.entries(details.params)) {
+      for (const one of Array.isArray(value) ? value : [value]) {
+        if (typeof one === 'string' || typeof one === 'number') again.append(name, String(one));
+      }
+    }
+    ctx.status = 303;
+    ctx.redirect(`${AUTHORIZE_PATH}?${again}`);
   });
 
   router.post('/interaction/:uid/abort', ...deps.formGuard, async (ctx) => {

@@ -89,7 +89,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
     },
     extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes', PREVIOUS_SECRET] },
-    claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
+    // amr (RFC 8176): how the person signed in (`pwd`, `otp`), in every ID token, for applications
+    // that want to know whether a second factor was used.
+    claims: { openid: ['sub', 'amr'], email: ['email'], profile: ['name'] },
     // A JWT access token names its grant (hashed), so revoking the grant ends it at once.
     formats: {
       customizers: {

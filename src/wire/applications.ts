@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { APPLICATION_TYPES } from '../domain/applications.ts';
+import { APPLICATION_TYPES, webLinkProblem } from '../domain/applications.ts';
 import { ALL_API_SCOPES } from '../domain/scopes.ts';
 
 /** /oauth/applications on the wire: what registration and updates accept, what the API answers. */
@@ -15,12 +15,34 @@ const scopeList = z
 const name = z.string().trim().min(1, 'name is required').max(100);
 const redirectUris = z.array(z.string().max(2000)).max(10, 'at most 10 redirect URIs');
 
+/** A link for the consent page: https (http on loopback), or null to have none. */
+const webLink = z
+  .string()
+  .trim()
+  .max(2000)
+  .superRefine((uri, ctx) => {
+    const problem = webLinkProblem(uri);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .nullable();
+/** What the consent page shows besides the name; each optional when registering or updating. */
+const links = {
+  logo_uri: webLink.optional().describe('Logo shown on the consent page (https; http only on localhost)'),
+  client_uri: webLink.optional().describe("The application's homepage, linked from the consent page"),
+  policy_uri: webLink.optional().describe('Privacy policy, linked from the consent page'),
+  tos_uri: webLink.optional().describe('Terms of service, linked from the consent page'),
+};
+
 export const applicationViewSchema = z.object({
   client_id: z.string(),
   name: z.string(),
   type: z.enum(APPLICATION_TYPES),
   redirect_uris: z.array(z.string()),
   scopes: z.array(z.string()),
+  logo_uri: z.string().nullable(),
+  client_uri: z.string().nullable(),
+  policy_uri: z.string().nullable(),
+  tos_uri: z.string().nullable(),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });
@@ -56,6 +78,7 @@ export const createApplicationSchema = z.strictObject({
   redirect_uris: redirectUris.default([]),
   scopes: scopeList,
   type: z.enum(APPLICATION_TYPES).default('web'),
+  ...links,
 });
 export type CreateApplicationInput = z.infer<typeof createApplicationSchema>;
 
@@ -63,5 +86,6 @@ export const updateApplicationSchema = z.strictObject({
   name: name.optional(),
   redirect_uris: redirectUris.optional(),
   scopes: scopeList.optional(),
+  ...links,
 });
 export type UpdateApplicationInput = z.infer<typeof updateApplicationSchema>;

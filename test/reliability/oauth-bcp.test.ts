@@ -441,6 +441,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     ).json()) as { id: string };
     await server.built.webhookWorker.drain();
     await codeFlow(server, app, { email, password: PASSWORD }, { browser: b }); // an authorized app
+    await signIn(new Browser(server.url), email, PASSWORD); // another device's session, to sign out
     const pages = new Map<string, string>();
     const get = async (path: string, browser = b) => {
       const res = await browser.get(path);
@@ -465,7 +466,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       `/settings/webhooks/${hook.id}`,
       `/settings/webhooks/${hook.id}/delete`,
       '/settings/security',
-      '/settings/sessions', // the sign-up's session and the code flow's: one to sign out
+      '/settings/sessions', // this browser's session and the other device's: one to sign out
       '/settings/api-keys/nonexistent',
     ])
       await get(path);

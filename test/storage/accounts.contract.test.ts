@@ -230,11 +230,11 @@ export function browserSessionsRepoContract(s: Storage): void {
     assert.equal(await repo().findUser(sha256('unknown'), T0), undefined);
   });
 
-  it('keeps how a session was signed in (amr)', async () => {
+  it('keeps how the session was authenticated (amr), as written', async () => {
     const user = await insertUser(s.db);
-    const row = { ...session(user.id), amr: 'hwk' };
+    const row = { ...session(user.id), amr: 'pwd otp' };
     await repo().insert(row);
-    assert.equal((await repo().findUser(row.id_hash, T0))?.amr, 'hwk');
+    assert.equal((await repo().findUser(row.id_hash, T0))?.amr, 'pwd otp');
   });
 
   it('records a re-authentication', async () => {

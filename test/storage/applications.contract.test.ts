@@ -39,6 +39,21 @@ export function applicationsRepoContract(s: Storage): void {
     assert.deepEqual(JSON.parse(found!.redirect_uris)[0], 'https://ü.example/cb?x=1&y=🔑');
   });
 
+  it('returns the consent-page links as written, and clears one with null', async () => {
+    const user = await insertUser(s.db);
+    const links = {
+      logo_uri: 'https://ü.example/logo.png?v=🔑',
+      client_uri: 'http://127.0.0.1:8080/',
+      policy_uri: LONG,
+      tos_uri: 'https://app.example/terms',
+    };
+    const row = applicationRow(user.id, links);
+    await repo().insert(row, []);
+    assert.deepEqual(await repo().findById(row.client_id), row);
+    await repo().update(row.client_id, { tos_uri: null });
+    assert.deepEqual(await repo().findById(row.client_id), { ...row, tos_uri: null });
+  });
+
   it('answers undefined for an unknown client id, and for one carrying NUL (it names no client)', async () => {
     assert.equal(await repo().findById('app_nobody'), undefined);
     assert.equal(await repo().findById('app_\u0000'), undefined);

@@ -62,6 +62,10 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     previous_secret_expires_at: null,
     created_at: T0,
     updated_at: T0,
+    logo_uri: null,
+    client_uri: null,
+    policy_uri: null,
+    tos_uri: null,
     ...over,
   };
 }

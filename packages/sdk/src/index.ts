@@ -29,7 +29,7 @@ export type {
   WebhookDeliveryAttempt,
   WebhookEndpoint,
 } from './types.js';
-export type { CreateApiKey, CreateApplication, CreateWebhook } from './resources.js';
+export type { ApplicationChanges, CreateApiKey, CreateApplication, CreateWebhook } from './resources.js';
 
 /** This package's version (package.json's), sent as X-Client-Version unless `clientVersion` says otherwise. */
 export const SDK_VERSION = '0.1.0';

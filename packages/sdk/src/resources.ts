@@ -37,7 +37,14 @@ export interface CreateApplication {
   redirect_uris?: string[];
   scopes: string[];
   type?: ApplicationType;
+  /** For the consent page: https URLs (http only on loopback); null removes one on update. */
+  logo_uri?: string | null;
+  client_uri?: string | null;
+  policy_uri?: string | null;
+  tos_uri?: string | null;
 }
+/** What an update may change: everything but the type. */
+export type ApplicationChanges = Partial<Omit<CreateApplication, 'type'>>;
 export interface CreateWebhook {
   url: string;
   events: string[];
@@ -64,7 +71,7 @@ export function createResources(request: Request) {
       create: (input: CreateApplication) => request<RegisteredApplication>('POST', '/oauth/applications', input),
       list: () => list<Application>('/oauth/applications'),
       get: (clientId: string) => request<Application>('GET', `/oauth/applications/${enc(clientId)}`),
-      update: (clientId: string, changes: Partial<Pick<CreateApplication, 'name' | 'redirect_uris' | 'scopes'>>) =>
+      update: (clientId: string, changes: ApplicationChanges) =>
         request<Application>('PATCH', `/oauth/applications/${enc(clientId)}`, changes),
       delete: (clientId: string) => request<void>('DELETE', `/oauth/applications/${enc(clientId)}`),
       /** A new secret; the old one keeps working for `overlap_seconds` (default 0: it stops at once). */

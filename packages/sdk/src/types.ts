@@ -53,6 +53,11 @@ export interface Application {
   type: ApplicationType;
   redirect_uris: string[];
   scopes: string[];
+  /** Shown on the consent page when registered (null: none): logo, homepage, privacy policy, terms. */
+  logo_uri: string | null;
+  client_uri: string | null;
+  policy_uri: string | null;
+  tos_uri: string | null;
   created_at: string;
   updated_at: string;
 }

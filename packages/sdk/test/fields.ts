@@ -47,6 +47,10 @@ const application = {
   type: true,
   redirect_uris: true,
   scopes: true,
+  logo_uri: true,
+  client_uri: true,
+  policy_uri: true,
+  tos_uri: true,
   created_at: true,
   updated_at: true,
 } satisfies Record<keyof Application, true>;

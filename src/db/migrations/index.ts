@@ -14,6 +14,7 @@ import * as m0014 from './0014_email_outbox.ts';
 import * as m0015 from './0015_email_links.ts';
 import * as m0016 from './0016_passkeys.ts';
 import * as m0017 from './0017_secret_overlap_and_shown_once.ts';
+import * as m0018 from './0018_application_links.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '0015_email_links': m0015,
   '0016_passkeys': m0016,
   '0017_secret_overlap_and_shown_once': m0017,
+  '0018_application_links': m0018,
 };

@@ -25,7 +25,11 @@ export interface AccountPagesDeps {
   signupOpen: boolean;
   secureCookies: boolean;
   now(): number;
-  startDashboardSession(ctx: AppContext, userId: string, amr?: string[]): Promise<void>;
+  /**
+   * Signs the browser in to the dashboard. `amr` is how the person authenticated (RFC 8176: `pwd`,
+   * `otp`...): applications signed in from this session are told exactly that, so every caller says.
+   */
+  startDashboardSession(ctx: AppContext, userId: string, amr: string[]): Promise<void>;
   /** Counts a sign-up from this address (RATE_LIMIT_SIGNUP) and decides. */
   signupLimit(ip: string): Promise<Decision>;
   /** Ends the dashboard session and the OAuth (provider) session of this browser. */
@@ -147,7 +151,7 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
       setPendingSecondFactor(ctx, result.account.id, DASHBOARD, deps.secureCookies, deps.now());
       return ctx.redirect(`/login/2fa?return_to=${encodeURIComponent(returnTo)}`);
     }
-    await deps.startDashboardSession(ctx, result.account.id);
+    await deps.startDashboardSession(ctx, result.account.id, ['pwd']);
     ctx.redirect(returnTo);
   });
 
@@ -198,7 +202,7 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
     );
     if (!result.ok) return secondFactorPage(ctx, returnTo, result.message, result.status);
     clearPendingSecondFactor(ctx, deps.secureCookies);
-    await deps.startDashboardSession(ctx, result.account.id);
+    await deps.startDashboardSession(ctx, result.account.id, ['pwd', 'otp']);
     ctx.status = 303;
     ctx.redirect(returnTo);
   });

@@ -110,8 +110,8 @@ export function createBrowserSessionsRepo(db: DB) {
       await db.insertInto('browser_sessions').values(row).execute();
     },
     /**
-     * The session's user, when it last authenticated and was last seen, and its linked provider
-     * session, if the session exists and has not expired.
+     * The session's user, when it last authenticated and was last seen, its linked provider session
+     * and how it was authenticated, if the session exists and has not expired.
      */
     async findUser(
       idHash: string,

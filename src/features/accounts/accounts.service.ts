@@ -42,6 +42,15 @@ export interface SessionClient {
   ip?: string | undefined;
 }
 
+/** A live dashboard session, as the pages read it from the cookie. */
+export interface SessionOfAccount {
+  account: Account;
+  authenticatedAt: number;
+  lastSeenAt: number;
+  providerLink: string | null;
+  amr: string[];
+}
+
 /** A dashboard session as Settings → Sessions shows it. */
 export interface SessionListing {
   /** The handle its sign-out form names (null: a session too old to have one). */
@@ -184,13 +193,13 @@ export function createAccountsService(deps: {
 
     /**
      * Starts a dashboard session right after an interactive sign-in; returns the raw id for the
-     * cookie (only its hash is stored). `amr` says how the person signed in when it was not a
-     * password (RFC 8176: `hwk` for a passkey).
+     * cookie (only its hash is stored). `amr` says how the person authenticated (RFC 8176 values):
+     * an OAuth sign-in completed from this session later reports exactly that.
      */
     async startSession(
       userId: string,
       client: SessionClient = {},
-      amr: string[] = [],
+      amr: readonly string[],
     ): Promise<{ id: string; expiresAt: number }> {
       const id = randomBase62(43);
       const t = now();
@@ -204,23 +213,17 @@ export function createAccountsService(deps: {
         user_agent: storableUserAgent(client.userAgent),
         ip: client.ip ? client.ip.slice(0, 64) : null,
         last_seen_at: t,
-        amr: amr.length ? amr.join(' ') : null,
+        amr: amr.join(' '),
       });
       return { id, expiresAt: t + SESSION_TTL_MS };
     },
 
     /**
      * The session's account, when the session last authenticated interactively (0: never), when it
-     * was last seen, the hash of its linked provider session's uid (null: none), and how it signed
-     * in (`amr`; empty: a password).
+     * was last seen, the hash of its linked provider session's uid (null: none), and how it was
+     * authenticated (empty: not recorded).
      */
-    async sessionAccount(id: string): Promise<{
-      account: Account;
-      authenticatedAt: number;
-      lastSeenAt: number;
-      providerLink: string | null;
-      amr: string[];
-    } | null> {
+    async sessionAccount(id: string): Promise<SessionOfAccount | null> {
       const row = await sessions.findUser(sha256(id), now());
       if (!row) return null;
       return {

@@ -7,7 +7,14 @@ import { buildEvent } from '../webhooks/events.ts';
 import type { ApplicationsRepo } from './applications.repo.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
-import { isPublicType, redirectUriProblem, usesRedirects, type ApplicationType } from '../../domain/applications.ts';
+import {
+  APPLICATION_LINKS,
+  isPublicType,
+  redirectUriProblem,
+  usesRedirects,
+  type ApplicationLink,
+  type ApplicationType,
+} from '../../domain/applications.ts';
 import {
   MAX_SECRET_OVERLAP_SECONDS,
   type ApplicationView,
@@ -24,6 +31,10 @@ const toView = (row: ApplicationRow): ApplicationView => ({
   type: row.type as ApplicationType,
   redirect_uris: JSON.parse(row.redirect_uris) as string[],
   scopes: JSON.parse(row.scopes) as string[],
+  logo_uri: row.logo_uri,
+  client_uri: row.client_uri,
+  policy_uri: row.policy_uri,
+  tos_uri: row.tos_uri,
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
@@ -79,6 +90,18 @@ function previousSecretOf(row: ApplicationRow, t: number): PreviousSecret | null
   return hash !== null && until !== null && Number(until) > t ? { hash, expires_at: Number(until) } : null;
 }
 
+/** The registered links of an application (those not registered are left out). */
+function linksOf(row: ApplicationRow): Partial<Record<ApplicationLink, string>> {
+  return Object.fromEntries(APPLICATION_LINKS.flatMap((link) => (row[link] ? [[link, row[link]]] : [])));
+}
+
+/** The links a registration or an update gives (undefined: not given, null: removed). */
+function linksIn(data: Partial<Record<ApplicationLink, string | null | undefined>>) {
+  return Object.fromEntries(
+    APPLICATION_LINKS.flatMap((link) => (data[link] === undefined ? [] : [[link, data[link]]])),
+  ) as Partial<Record<ApplicationLink, string | null>>;
+}
+
 /**
  * oidc-provider client metadata for an application. The stored secret *hash* stands in for
  * `client_secret`; `compareClientSecret` (see oidc/provider.ts) hashes what the client presents.
@@ -93,6 +116,8 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     latchkey_type: type,
     latchkey_scopes: JSON.parse(row.scopes) as string[],
     ...(previous ? { [PREVIOUS_SECRET]: previous } : {}),
+    // Standard client metadata: oidc-provider checks them too, and the consent page reads them.
+    ...linksOf(row),
   };
   if (type === 'service') {
     return {
@@ -211,6 +236,10 @@ export function createApplicationsService(deps: {
         previous_secret_expires_at: null,
         created_at: t,
         updated_at: t,
+        logo_uri: data.logo_uri ?? null,
+        client_uri: data.client_uri ?? null,
+        policy_uri: data.policy_uri ?? null,
+        tos_uri: data.tos_uri ?? null,
       };
       await validated(toClientMetadata(row, t));
       await repo.insert(row, [
@@ -240,6 +269,7 @@ export function createApplicationsService(deps: {
         ...(data.name !== undefined && { name: data.name }),
         ...(data.redirect_uris && { redirect_uris: JSON.stringify(data.redirect_uris) }),
         ...(data.scopes && { scopes: JSON.stringify(data.scopes) }),
+        ...linksIn(data),
         updated_at: now(),
       };
       await validated(toClientMetadata(next, next.updated_at));

@@ -1,3 +1,4 @@
+import { APPLICATION_LINKS, type ApplicationLink } from '../../domain/applications.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { AppContext } from '../../http/context.ts';
 import { type ApplicationView, createApplicationSchema, updateApplicationSchema } from '../../wire/applications.ts';
@@ -25,14 +26,15 @@ import {
   scopeOptions,
 } from './view-models.ts';
 
-interface AppForm {
+interface AppForm extends Record<ApplicationLink, string> {
   name: string;
   type: string;
   redirect_uris: string;
   scopes: string[];
 }
 
-const EMPTY_FORM: AppForm = { name: '', type: 'web', redirect_uris: '', scopes: [] };
+const NO_LINKS = { logo_uri: '', client_uri: '', policy_uri: '', tos_uri: '' };
+const EMPTY_FORM: AppForm = { name: '', type: 'web', redirect_uris: '', scopes: [], ...NO_LINKS };
 
 function readForm(ctx: AppContext, type?: string): AppForm {
   const body = formBody(ctx);
@@ -41,8 +43,20 @@ function readForm(ctx: AppContext, type?: string): AppForm {
     type: type ?? (fieldText(body['type']) || 'web'),
     redirect_uris: fieldText(body['redirect_uris']),
     scopes: fieldList(body['scopes']),
+    ...(Object.fromEntries(APPLICATION_LINKS.map((l) => [l, fieldText(body[l]).trim()])) as Record<
+      ApplicationLink,
+      string
+    >),
   };
 }
+
+/** The consent-page links as the API takes them: an empty field is no link. */
+const linksFrom = (form: AppForm) =>
+  Object.fromEntries(APPLICATION_LINKS.map((l) => [l, form[l] || null])) as Record<ApplicationLink, string | null>;
+
+/** An application's links as the form shows them. */
+const linksOf = (app: ApplicationView) =>
+  Object.fromEntries(APPLICATION_LINKS.map((l) => [l, app[l] ?? ''])) as Record<ApplicationLink, string>;
 
 /** Settings → Applications: register, the client secret shown once, edit, rotate the secret, delete. */
 export function registerApplicationPages(router: DashboardRouter, deps: DashboardDeps): void {
@@ -159,6 +173,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             type: form.type,
             redirect_uris: uris,
             scopes: form.scopes,
+            ...linksFrom(form),
           }),
         ),
       );
@@ -203,7 +218,13 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         ctx,
         me,
         app,
-        { name: app.name, type: app.type, redirect_uris: app.redirect_uris.join('\n'), scopes: app.scopes },
+        {
+          name: app.name,
+          type: app.type,
+          redirect_uris: app.redirect_uris.join('\n'),
+          scopes: app.scopes,
+          ...linksOf(app),
+        },
         null,
       );
     }),
@@ -225,6 +246,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
           parseForm(updateApplicationSchema, {
             name: form.name,
             scopes: form.scopes,
+            ...linksFrom(form),
             ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris) } : {}),
           }),
         ),

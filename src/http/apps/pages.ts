@@ -72,17 +72,33 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
   const csrfCheck = csrf({ secure });
   const formGuard = [bodyParser({ enableTypes: ['form'], formLimit: '16kb' }), csrfCheck];
 
-  // Browser sessions shared by the pages.
-  const startDashboardSession = async (ctx: AppContext, userId: string, amr?: string[]) => {
+  // Browser sessions shared by the pages. A sign-in replaces whatever session this browser had.
+  const startDashboardSession = async (ctx: AppContext, userId: string, amr: string[]) => {
+    if (ctx.state.sessionId) await accounts.endSession(ctx.state.sessionId);
     const session = await accounts.startSession(userId, { userAgent: ctx.get('user-agent'), ip: ctx.ip }, amr);
     setSessionCookie(ctx, session.id, session.expiresAt, secure);
+  };
+  const providerSessionOf = async (ctx: AppContext) => {
+    const providerSessionId = ctx.cookies.get('_session', { signed: true });
+    return providerSessionId ? provider.Session.find(providerSessionId) : undefined;
   };
   const endSessions = async (ctx: AppContext) => {
     if (ctx.state.sessionId) await accounts.endSession(ctx.state.sessionId);
     clearSessionCookie(ctx, secure);
-    const providerSessionId = ctx.cookies.get('_session', { signed: true });
-    if (providerSessionId) await (await provider.Session.find(providerSessionId))?.destroy();
+    await (await providerSessionOf(ctx))?.destroy();
     ctx.cookies.set('_session', null, { signed: true });
+  };
+  /**
+   * Signing in on /login: the dashboard session starts, and an OAuth sign-in this browser still
+   * holds for another account ends, so that applications see the person the header names.
+   */
+  const signInOnDashboard = async (ctx: AppContext, userId: string, amr: string[]) => {
+    const providerSession = await providerSessionOf(ctx);
+    if (providerSession?.accountId && providerSession.accountId !== userId) {
+      await providerSession.destroy();
+      ctx.cookies.set('_session', null, { signed: true });
+    }
+    await startDashboardSession(ctx, userId, amr);
   };
 
   const routers = [
@@ -95,6 +111,11 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       render,
       apiResource: config.API_RESOURCE,
       startDashboardSession,
+      endSessions,
+      applicationOwner: async (clientId) => {
+        const ownerId = await deps.applications.ownerOf(clientId);
+        return ownerId ? accounts.findById(ownerId) : null;
+      },
       formGuard,
       secureCookies: secure,
       now,
@@ -109,7 +130,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       signupOpen: config.SIGNUP === 'open',
       secureCookies: secure,
       now,
-      startDashboardSession,
+      startDashboardSession: signInOnDashboard,
       signupLimit: (ip) => deps.limiter.check(`signup:ip:${ip}`, config.RATE_LIMIT_SIGNUP),
       endSessions,
       formGuard,

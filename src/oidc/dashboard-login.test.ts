@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Account } from '../domain/account.ts';
+import { type LoginPrompt, loginFromDashboardSession } from './dashboard-login.ts';
+
+const NOW = 1_800_000_000_000;
+const account: Account = {
+  id: 'usr_1',
+  email: 'ada@example.com',
+  name: null,
+  isAdmin: false,
+  createdAt: 0,
+  twoFactor: true,
+  signInCount: 1,
+  emailVerified: true,
+};
+const session = { account, sessionId: 'raw', authenticatedAt: NOW - 60_000, sessionAmr: ['pwd', 'otp'] };
+const prompt = (
+  reasons: string[],
+  params: Record<string, unknown> = {},
+  lastSubmission?: LoginPrompt['lastSubmission'],
+) => ({ prompt: { name: 'login', reasons }, params, lastSubmission }) as LoginPrompt;
+
+// The rule without a server: which sign-in prompts a dashboard session answers, and with what.
+describe('loginFromDashboardSession', () => {
+  it("answers a provider with no session of its own, with the session's sign-in time and methods", () => {
+    assert.deepEqual(loginFromDashboardSession(session, prompt(['no_session']), NOW), {
+      accountId: 'usr_1',
+      ts: Math.floor((NOW - 60_000) / 1000),
+      amr: ['pwd', 'otp'],
+    });
+  });
+
+  it('claims no method it did not record', () => {
+    const result = loginFromDashboardSession({ ...session, sessionAmr: [] }, prompt(['no_session']), NOW);
+    assert.equal(result && 'amr' in result, false);
+  });
+
+  it('leaves the form to prompt=login, id_token_hint, a requested sub or ACR', () => {
+    for (const reason of ['login_prompt', 'id_token_hint', 'claims_id_token_sub_value', 'essential_acr']) {
+      assert.equal(loginFromDashboardSession(session, prompt(['no_session', reason]), NOW), null, reason);
+    }
+  });
+
+  it('meets a max_age only with a sign-in that recent', () => {
+    assert.ok(loginFromDashboardSession(session, prompt(['no_session', 'max_age'], { max_age: 61 }), NOW));
+    assert.equal(loginFromDashboardSession(session, prompt(['no_session', 'max_age'], { max_age: 59 }), NOW), null);
+    assert.equal(loginFromDashboardSession(session, prompt(['no_session', 'max_age'], { max_age: '0' }), NOW), null);
+  });
+
+  it('steps aside for a login_hint naming someone else (case aside)', () => {
+    assert.equal(
+      loginFromDashboardSession(session, prompt(['no_session'], { login_hint: 'eve@example.com' }), NOW),
+      null,
+    );
+    assert.ok(loginFromDashboardSession(session, prompt(['no_session'], { login_hint: ' ADA@example.com ' }), NOW));
+  });
+
+  it('needs a signed-in session that authenticated, and answers once per interaction', () => {
+    assert.equal(loginFromDashboardSession({ account: null }, prompt(['no_session']), NOW), null);
+    assert.equal(loginFromDashboardSession({ ...session, sessionId: undefined }, prompt(['no_session']), NOW), null);
+    assert.equal(loginFromDashboardSession({ ...session, authenticatedAt: 0 }, prompt(['no_session']), NOW), null);
+    const answered = prompt(['no_session'], {}, { login: { accountId: 'usr_1' } });
+    assert.equal(loginFromDashboardSession(session, answered, NOW), null, 'the provider asked again: the form');
+    const consent = { ...prompt([]), prompt: { name: 'consent', reasons: ['op_scopes_missing'] } };
+    assert.equal(loginFromDashboardSession(session, consent, NOW), null);
+  });
+});
