@@ -41,6 +41,8 @@ import { createEmail, type Email } from './features/email/email.ts';
 import { createEmailLinksRepo } from './features/accounts/email-links.repo.ts';
 import { createEmailLinks, type EmailLinks } from './features/accounts/email-links.ts';
 import { createSecurityNotices, type SecurityNotices } from './features/accounts/security-notices.ts';
+import { createEmailVerification, type EmailVerification } from './features/accounts/email-verification.ts';
+import { createPasswordReset, type PasswordReset } from './features/accounts/password-reset.ts';
 
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
@@ -93,6 +95,10 @@ export interface Services {
   emailLinks: EmailLinks;
   /** Tells an account's owner by email about changes to its security. */
   securityNotices: SecurityNotices;
+  /** Sign-up's verification link (or "someone tried your address"), and proving an address. */
+  emailVerification: EmailVerification;
+  /** "Forgot password?": a link by email, then a new password that ends every session. */
+  passwordReset: PasswordReset;
   consents: ConsentsService;
   applications: ApplicationsService;
   users: UsersService;
@@ -206,6 +212,14 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   });
   metrics.collectOutboxDepth(() => webhooksRepo.pendingCount());
   const consents = createConsentsService({ repo: createConsentsRepo(db), now, onRevoked: tokensRevoked });
+  const emailVerification = createEmailVerification({ accounts, links: emailLinks, mail: email.mail });
+  const passwordReset = createPasswordReset({
+    accounts,
+    links: emailLinks,
+    mail: email.mail,
+    notify,
+    revokeApplications: (id) => consents.revokeAll(id),
+  });
   const validateClientMetadata = options.validateClientMetadata ?? createClientMetadataValidator(infra);
   const applications = createApplicationsService({
     repo: createApplicationsRepo(db),
@@ -277,6 +291,8 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     mailOutbox: email.repo,
     emailLinks,
     securityNotices,
+    emailVerification,
+    passwordReset,
     consents,
     applications,
     users,

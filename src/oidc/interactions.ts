@@ -5,6 +5,7 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import { API_SCOPES, isApiScope } from '../domain/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
 import type { Login } from '../features/accounts/login.ts';
+import { forgotPasswordHref } from '../features/accounts/accounts.pages.ts';
 import {
   clearPendingSecondFactor,
   readPendingSecondFactor,
@@ -14,7 +15,7 @@ import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import type { Renderer } from '../http/render.ts';
 import { type InteractionFate, interactionErrorPage } from './error-pages.ts';
-import { grantableScopes } from './provider.ts';
+import { EMAIL_NOT_VERIFIED, grantableScopes } from './provider.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -47,6 +48,8 @@ export interface InteractionDeps {
   /** Body parser + CSRF check for the form posts. */
   formGuard: Middleware<AppState>[];
   secureCookies: boolean;
+  /** REQUIRE_EMAIL_VERIFICATION: an account with an unproven address cannot finish signing in here. */
+  requireEmailVerification: boolean;
   now(): number;
 }
 
@@ -105,14 +108,30 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     };
   }
 
+  const forgotHref = (uid: string) => forgotPasswordHref(`/interaction/${uid}`);
+
+  /**
+   * Signed in, but the address is not verified and the server requires it: the application waits.
+   * The browser keeps its dashboard session, where the link can be sent again.
+   */
+  const verifyFirst = (ctx: AppContext, uid: string, email: string) =>
+    render.page(ctx, 'verify-first', { email, continueHref: `/interaction/${uid}` }, 403);
+  const mustVerify = (account: { emailVerified: boolean }) => deps.requireEmailVerification && !account.emailVerified;
+
   router.get('/interaction/:uid', async (ctx) => {
     const details = await loadInteraction(ctx);
     if (details.prompt.name === 'login') {
+      // The provider session's account still has to prove its address (see provider.ts).
+      if (details.prompt.reasons.includes(EMAIL_NOT_VERIFIED) && details.session?.accountId) {
+        const account = await accounts.findById(details.session.accountId);
+        if (account && mustVerify(account)) return verifyFirst(ctx, details.uid, account.email);
+      }
       return render.page(ctx, 'login', {
         action: `/interaction/${details.uid}/login`,
         email: details.params['login_hint'] ?? '',
         error: null,
         signupOpen: false,
+        forgotHref: forgotHref(details.uid),
       });
     }
     return render.page(ctx, 'consent', await consentView(details));
@@ -132,6 +151,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
           email: typeof body['email'] === 'string' ? body['email'] : '',
           error: result.message,
           signupOpen: false,
+          forgotHref: forgotHref(details.uid),
         },
         result.status,
       );
@@ -141,6 +161,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       return render.page(ctx, 'second-factor', { action: `/interaction/${details.uid}/2fa`, error: null });
     }
     await deps.startDashboardSession(ctx, result.account.id);
+    if (mustVerify(result.account)) return verifyFirst(ctx, details.uid, result.account.email);
     return finish(ctx, { login: { accountId: result.account.id } }, false);
   });
 
@@ -157,6 +178,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
           email: '',
           error: 'Your sign-in expired. Please sign in again.',
           signupOpen: false,
+          forgotHref: forgotHref(details.uid),
         },
         401,
       );
@@ -176,6 +198,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     }
     clearPendingSecondFactor(ctx, deps.secureCookies);
     await deps.startDashboardSession(ctx, result.account.id);
+    if (mustVerify(result.account)) return verifyFirst(ctx, details.uid, result.account.email);
     return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd', 'otp'] } }, false);
   });
 

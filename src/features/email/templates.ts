@@ -10,6 +10,12 @@ export interface EmailTemplates {
   test: { to: string };
   /** A change to the account's security (see accounts/security-notices.ts). */
   'security-notice': { headline: string; detail: string; name: string | null; when: string };
+  /** The link that proves a new account's address (accounts/email-verification.ts); 24 hours. */
+  'verify-email': { name: string | null; token: string };
+  /** Sign-up was tried with an address that has an account: its owner hears of it, nothing changes. */
+  'signup-existing': { name: string | null };
+  /** A "Forgot password?" link (accounts/password-reset.ts); 30 minutes. `returnTo`: a same-site path. */
+  'password-reset': { name: string | null; token: string; returnTo: string | null };
 }
 export type EmailTemplate = keyof EmailTemplates;
 
