@@ -120,7 +120,7 @@ describe('email verification (verification required: EMAIL_URL is set)', () => {
     assert.equal((await browser.get(link)).status, 200, 'still usable');
   });
 
-  it('refuses an expired link, a made-up one and a reset link, and offers a new link to a signed-in person', async () => {
+  it('refuses an expired link, a made-up one and a reset link; offers a signed-in person a new one', async () => {
     const { email, link } = await signedUp('expired');
     const saved = clock;
     clock += 24 * HOUR + 1;
@@ -178,7 +178,7 @@ describe('email verification (verification required: EMAIL_URL is set)', () => {
     assert.deepEqual(answers.map((r) => r.status).sort(), [200, 400, 400, 400, 400, 400]);
   });
 
-  it('shows unverified accounts a banner whose "Resend the link" mails a new link (and retires the old), rate-limited', async () => {
+  it('shows unverified accounts a banner whose "Resend the link" mails a new link (the old retired), limited', async () => {
     const { email, link } = await signedUp('resend');
     const browser = new Browser(server.url);
     const login = await (await browser.get('/login')).text();
@@ -207,7 +207,7 @@ describe('email verification (verification required: EMAIL_URL is set)', () => {
     assert.doesNotMatch(await (await browser.get('/dashboard')).text(), /Resend the link/, 'banner gone');
   });
 
-  it('keeps an unverified account out of OAuth applications until it verifies; then email_verified is true', async () => {
+  it('keeps an unverified account out of OAuth applications until it verifies; then email_verified', async () => {
     const app = await world.app(undefined, { scopes: ['read:users'] });
     const { email, link } = await signedUp('oauth');
     const browser = new Browser(server.url);
