@@ -178,7 +178,7 @@ describe('email verification (verification required: EMAIL_URL is set)', () => {
     assert.deepEqual(answers.map((r) => r.status).sort(), [200, 400, 400, 400, 400, 400]);
   });
 
-  it('shows unverified accounts a banner whose "Resend the link" mails a new link (the old retired), limited', async () => {
+  it('shows unverified accounts a banner: "Resend the link" mails a new one (the old retired), limited', async () => {
     const { email, link } = await signedUp('resend');
     const browser = new Browser(server.url);
     const login = await (await browser.get('/login')).text();
