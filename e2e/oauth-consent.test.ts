@@ -111,7 +111,7 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
     return landedOnCallback(page);
   }
 
-  it('signs up through the /signup page, signs in with the email filled in, and lands on the dashboard', async () => {
+  it('signs up through the /signup page (check your inbox), signs in, and lands on the dashboard', async () => {
     const { context, page } = await newPage();
     try {
       await page.goto(`${server.url}/signup`);
