@@ -121,7 +121,7 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
       await page.getByRole('button', { name: 'Create account' }).click();
       await signInAfterSignUp(page, server.url, 'sam@example.com', PASSWORD);
       await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
-      assert.equal(await page.getByText('sam@example.com').isVisible(), true);
+      assert.equal(await page.getByTitle('Signed in as sam@example.com').isVisible(), true);
       // The account really exists and the password works.
       assert.ok(await server.built.services.accounts.authenticate('sam@example.com', PASSWORD));
     } finally {
