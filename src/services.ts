@@ -305,6 +305,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     async stop() {
       stopHousekeeping();
       await webhookWorker.stop();
+      await passwordReset.idle();
       await email.worker.stop();
       await apiKeys.stop();
     },

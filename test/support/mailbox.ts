@@ -8,6 +8,8 @@ import type { TestServer } from './server.ts';
  */
 export function mailboxOf(server: TestServer, smtp: TestSmtpServer) {
   const sent = async () => {
+    // "Forgot password?" queues its mail after answering: wait for that first.
+    await server.built.services.passwordReset.idle();
     await server.built.services.mailWorker.tick();
     return smtp.received;
   };

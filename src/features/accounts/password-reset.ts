@@ -19,17 +19,38 @@ export function createPasswordReset(deps: {
   revokeApplications(userId: string): Promise<void>;
 }) {
   const { accounts, links, mail } = deps;
+  const inFlight = new Set<Promise<void>>();
+
+  /**
+   * Mails a reset link to the account with this address, if there is one (nothing otherwise).
+   * `returnTo` is a same-site path the done page offers to go back to (the OAuth sign-in).
+   */
+  async function request(email: string, returnTo: string | null): Promise<void> {
+    const account = await accounts.findByEmail(email);
+    if (!account) return;
+    const token = await links.issue(account.id, 'reset_password', account.email);
+    await mail.enqueue(account.email, 'password-reset', { name: account.name, token, returnTo });
+  }
 
   return {
+    request,
+
     /**
-     * Mails a reset link to the account with this address, if there is one (nothing otherwise).
-     * `returnTo` is a same-site path the done page offers to go back to (the OAuth sign-in).
+     * `request`, without waiting for it: an address with an account costs a few more writes than
+     * one without, and an answer that waited for them would tell the two apart by its time.
      */
-    async request(email: string, returnTo: string | null): Promise<void> {
-      const account = await accounts.findByEmail(email);
-      if (!account) return;
-      const token = await links.issue(account.id, 'reset_password', account.email);
-      await mail.enqueue(account.email, 'password-reset', { name: account.name, token, returnTo });
+    requestInBackground(email: string, returnTo: string | null, onError: (err: unknown) => void): void {
+      // After the answer is on its way (a later turn of the event loop), not in the same turn.
+      const running: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => request(email, returnTo))
+        .catch(onError)
+        .finally(() => inFlight.delete(running));
+      inFlight.add(running);
+    },
+
+    /** Resolves once every request started in the background is done (shutdown, tests). */
+    async idle(): Promise<void> {
+      while (inFlight.size) await Promise.all([...inFlight]);
     },
 
     /** Whether the link would still reset a password (the form is shown only then). */
