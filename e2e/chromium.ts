@@ -51,15 +51,16 @@ export async function screenshotBoth(page: Page, name: string): Promise<void> {
 }
 
 /**
- * After "Create account": the sign-in page says the account is ready, with the email filled in
- * (sign-up never signs in by itself); the person types the password and lands on the dashboard.
+ * After "Create account": the page says "Check your inbox" with the address (sign-up never signs in
+ * by itself, and answers the same for a registered address); the person goes to sign in, types the
+ * email and password and lands on the dashboard (the address not yet verified).
  */
 export async function signInAfterSignUp(page: Page, baseUrl: string, email: string, password: string): Promise<void> {
+  await page.getByRole('heading', { name: 'Check your inbox' }).waitFor();
+  await page.getByText(email.toLowerCase()).waitFor();
+  await page.getByRole('link', { name: 'Go to sign in' }).click();
   await page.waitForURL(`${baseUrl}/login`);
-  await page.getByText('Account ready — sign in').waitFor();
-  const filled = await page.getByLabel('Email').inputValue();
-  if (filled !== email.toLowerCase())
-    throw new Error(`the sign-in page filled in ${JSON.stringify(filled)}, not ${email}`);
+  await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(`${baseUrl}/dashboard`);

@@ -111,7 +111,7 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
     return landedOnCallback(page);
   }
 
-  it('signs up through the /signup page, signs in with the email filled in, and lands on the dashboard', async () => {
+  it('signs up through the /signup page (check your inbox), signs in, and lands on the dashboard', async () => {
     const { context, page } = await newPage();
     try {
       await page.goto(`${server.url}/signup`);
@@ -121,7 +121,7 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
       await page.getByRole('button', { name: 'Create account' }).click();
       await signInAfterSignUp(page, server.url, 'sam@example.com', PASSWORD);
       await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
-      assert.equal(await page.getByText('sam@example.com').isVisible(), true);
+      assert.equal(await page.getByTitle('Signed in as sam@example.com').isVisible(), true);
       // The account really exists and the password works.
       assert.ok(await server.built.services.accounts.authenticate('sam@example.com', PASSWORD));
     } finally {

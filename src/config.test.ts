@@ -43,7 +43,18 @@ describe('loadConfig', () => {
     }, TypeError);
   });
 
+  it('requires email verification by default exactly when mail can reach people (EMAIL_URL); explicit wins', () => {
+    const smtp = { EMAIL_URL: 'smtp://user:pass@mail.example.com:587' };
+    assert.equal(loadConfig({}).REQUIRE_EMAIL_VERIFICATION, false);
+    assert.equal(loadConfig(smtp).REQUIRE_EMAIL_VERIFICATION, true);
+    assert.equal(loadConfig({ ...smtp, REQUIRE_EMAIL_VERIFICATION: 'false' }).REQUIRE_EMAIL_VERIFICATION, false);
+    assert.equal(loadConfig({ REQUIRE_EMAIL_VERIFICATION: 'true' }).REQUIRE_EMAIL_VERIFICATION, true);
+    assert.deepEqual(loadConfig({}).RATE_LIMIT_PASSWORD_RESET, { hourly: 10, burst: 1 });
+  });
+
   const bad: [string, Record<string, string>][] = [
+    ['REQUIRE_EMAIL_VERIFICATION', { REQUIRE_EMAIL_VERIFICATION: 'yes' }],
+    ['RATE_LIMIT_PASSWORD_RESET', { RATE_LIMIT_PASSWORD_RESET: '10' }],
     ['PORT', { PORT: 'notanumber' }],
     ['PORT', { PORT: '70000' }],
     ['PORT', { PORT: '3000.5' }],

@@ -160,6 +160,12 @@ const schema = z.object({
    * only 3 a minute and 10 an hour between two sign-ins, whatever the address.
    */
   RATE_LIMIT_LOGIN: policy('100,10'),
+  /**
+   * "Forgot password?" requests, counted per address asked about and per client address: each may
+   * send an email. Over the limit the answer is the same page (it says nothing about the account)
+   * and no mail is queued.
+   */
+  RATE_LIMIT_PASSWORD_RESET: policy('10,1'),
 
   /**
    * Sudo mode: password, second factor and other account-security changes need the browser to have
@@ -221,6 +227,13 @@ const schema = z.object({
     .refine((v) => URL.canParse(v), 'must be a valid URL')
     .optional(),
 
+  /**
+   * `true`: an account must prove its email address (the link sent at sign-up) before it can sign
+   * in to an OAuth application; the dashboard stays open so it can ask for a new link. Unset: on
+   * when EMAIL_URL is set (mail can reach people), off otherwise; an explicit `true`/`false` wins.
+   */
+  REQUIRE_EMAIL_VERIFICATION: z.enum(['0', '1', 'true', 'false']).optional(),
+
   /** The From of every message, e.g. `Latchkey <no-reply@example.com>`. Default: no-reply at ISSUER's host. */
   EMAIL_FROM: z
     .string()
@@ -275,8 +288,10 @@ const schema = z.object({
 });
 
 export type Config = Readonly<
-  Omit<z.infer<typeof schema>, 'API_RESOURCE'> & {
+  Omit<z.infer<typeof schema>, 'API_RESOURCE' | 'REQUIRE_EMAIL_VERIFICATION'> & {
     API_RESOURCE: string;
+    /** Resolved: the explicit setting, else whether EMAIL_URL is set. */
+    REQUIRE_EMAIL_VERIFICATION: boolean;
     /** Parsed from DATABASE_URL. */
     database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
     /** True when ISSUER is https: cookies then carry the Secure flag. */
@@ -309,6 +324,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze({
     ...c,
     API_RESOURCE: c.API_RESOURCE ?? `${c.ISSUER}/v2`,
+    REQUIRE_EMAIL_VERIFICATION:
+      c.REQUIRE_EMAIL_VERIFICATION === undefined
+        ? c.EMAIL_URL !== undefined
+        : c.REQUIRE_EMAIL_VERIFICATION === '1' || c.REQUIRE_EMAIL_VERIFICATION === 'true',
     database,
     secureCookies: c.ISSUER.startsWith('https:'),
     secretsKeyFile: path.join(

@@ -47,6 +47,8 @@ import { createShownOnceRepo } from './features/shown-once/shown-once.repo.ts';
 import { createShownOnceService, type ShownOnceService } from './features/shown-once/shown-once.service.ts';
 import { createPasskeysRepo } from './features/passkeys/passkeys.repo.ts';
 import { createPasskeysService, relyingPartyOf, type PasskeysService } from './features/passkeys/passkeys.service.ts';
+import { createEmailVerification, type EmailVerification } from './features/accounts/email-verification.ts';
+import { createPasswordReset, type PasswordReset } from './features/accounts/password-reset.ts';
 
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
@@ -101,6 +103,10 @@ export interface Services {
   emailLinks: EmailLinks;
   /** Tells an account's owner by email about changes to its security. */
   securityNotices: SecurityNotices;
+  /** Sign-up's verification link (or "someone tried your address"), and proving an address. */
+  emailVerification: EmailVerification;
+  /** "Forgot password?": a link by email, then a new password that ends every session. */
+  passwordReset: PasswordReset;
   consents: ConsentsService;
   applications: ApplicationsService;
   users: UsersService;
@@ -222,6 +228,14 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   });
   metrics.collectOutboxDepth(() => webhooksRepo.pendingCount());
   const consents = createConsentsService({ repo: createConsentsRepo(db), now, onRevoked: tokensRevoked });
+  const emailVerification = createEmailVerification({ accounts, links: emailLinks, mail: email.mail });
+  const passwordReset = createPasswordReset({
+    accounts,
+    links: emailLinks,
+    mail: email.mail,
+    notify,
+    revokeApplications: (id) => consents.revokeAll(id),
+  });
   const validateClientMetadata = options.validateClientMetadata ?? createClientMetadataValidator(infra);
   const applications = createApplicationsService({
     repo: createApplicationsRepo(db),
@@ -325,6 +339,8 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     mailOutbox: email.repo,
     emailLinks,
     securityNotices,
+    emailVerification,
+    passwordReset,
     consents,
     applications,
     users,
@@ -340,6 +356,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     async stop() {
       stopHousekeeping();
       await webhookWorker.stop();
+      await passwordReset.idle();
       await email.worker.stop();
       await apiKeys.stop();
     },

@@ -64,6 +64,8 @@ export type HttpServices = Pick<
   | 'sharedJwtCache'
   | 'tokenRowCache'
   | 'grantStandingCache'
+  | 'emailVerification'
+  | 'passwordReset'
 >;
 
 /** Settings and keys the HTTP side needs besides the services. */

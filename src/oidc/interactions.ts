@@ -7,6 +7,7 @@ import type { AccountsService } from '../features/accounts/accounts.service.ts';
 import type { Login } from '../features/accounts/login.ts';
 import { PASSKEY_AMR, PASSKEY_REFUSED, passkeySignIn } from '../features/accounts/accounts.pages.ts';
 import type { PasskeysService } from '../features/passkeys/passkeys.service.ts';
+import { forgotPasswordHref } from '../features/accounts/accounts.pages.ts';
 import {
   clearPendingSecondFactor,
   readPendingSecondFactor,
@@ -19,7 +20,7 @@ import { allowImagesFrom } from '../http/security-headers.ts';
 import { type APPLICATION_LINKS, webLinkProblem } from '../domain/applications.ts';
 import { loginFromDashboardSession } from './dashboard-login.ts';
 import { type InteractionFate, interactionErrorPage } from './error-pages.ts';
-import { grantableScopes } from './provider.ts';
+import { EMAIL_NOT_VERIFIED, grantableScopes } from './provider.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -83,6 +84,8 @@ export interface InteractionDeps {
   /** Body parser + CSRF check for the form posts. */
   formGuard: Middleware<AppState>[];
   secureCookies: boolean;
+  /** REQUIRE_EMAIL_VERIFICATION: an account with an unproven address cannot finish signing in here. */
+  requireEmailVerification: boolean;
   now(): number;
 }
 
@@ -161,20 +164,41 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     };
   }
 
+  const forgotHref = (uid: string) => forgotPasswordHref(`/interaction/${uid}`);
+
+  /**
+   * Signed in, but the address is not verified and the server requires it: the application waits.
+   * The browser keeps its dashboard session, where the link can be sent again.
+   */
+  const verifyFirst = (ctx: AppContext, uid: string, email: string) =>
+    render.page(ctx, 'verify-first', { email, continueHref: `/interaction/${uid}` }, 403);
+  const mustVerify = (account: { emailVerified: boolean }) => deps.requireEmailVerification && !account.emailVerified;
+
   router.get('/interaction/:uid', async (ctx) => {
     const details = await loadInteraction(ctx);
     // One sign-in serves both: a browser signed in to the dashboard is signed in here too.
     const fromSession = loginFromDashboardSession(ctx.state, details, deps.now());
-    if (fromSession) return finish(ctx, { login: fromSession }, false);
+    if (fromSession) {
+      // Verification first: otherwise the next visit would sign in from the session again (a loop).
+      const account = ctx.state.account!;
+      if (mustVerify(account)) return verifyFirst(ctx, details.uid, account.email);
+      return finish(ctx, { login: fromSession }, false);
+    }
     if (details.prompt.name === 'login') {
       const switched = ctx.cookies.get(SWITCHED_COOKIE, { signed: true }) === '1';
       if (switched) ctx.cookies.set(SWITCHED_COOKIE, null, switchedCookie(deps.secureCookies));
+      // The provider session's account still has to prove its address (see provider.ts).
+      if (details.prompt.reasons.includes(EMAIL_NOT_VERIFIED) && details.session?.accountId) {
+        const account = await accounts.findById(details.session.accountId);
+        if (account && mustVerify(account)) return verifyFirst(ctx, details.uid, account.email);
+      }
       return render.page(ctx, 'login', {
         action: `/interaction/${details.uid}/login`,
         email: details.params['login_hint'] ?? '',
         error: null,
         notice: switched ? SWITCHED_NOTICE : null,
         signupOpen: false,
+        forgotHref: forgotHref(details.uid),
       });
     }
     const view = await consentView(details);
@@ -197,6 +221,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
           email: typeof body['email'] === 'string' ? body['email'] : '',
           error: result.message,
           signupOpen: false,
+          forgotHref: forgotHref(details.uid),
         },
         result.status,
       );
@@ -207,6 +232,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     }
     await deps.startDashboardSession(ctx, result.account.id, ['pwd']);
     await replaceOtherAccountsSession(ctx, details, result.account.id);
+    if (mustVerify(result.account)) return verifyFirst(ctx, details.uid, result.account.email);
     return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'] } }, false);
   });
 
@@ -219,11 +245,19 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       return render.page(
         ctx,
         'login',
-        { action: `/interaction/${details.uid}/login`, email: '', error: PASSKEY_REFUSED, signupOpen: false },
+        {
+          action: `/interaction/${details.uid}/login`,
+          email: '',
+          error: PASSKEY_REFUSED,
+          signupOpen: false,
+          forgotHref: forgotHref(details.uid),
+        },
         401,
       );
     }
     await deps.startDashboardSession(ctx, account.id, PASSKEY_AMR);
+    await replaceOtherAccountsSession(ctx, details, account.id);
+    if (mustVerify(account)) return verifyFirst(ctx, details.uid, account.email);
     return finish(ctx, { login: { accountId: account.id, amr: PASSKEY_AMR } }, false);
   });
 
@@ -240,6 +274,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
           email: '',
           error: 'Your sign-in expired. Please sign in again.',
           signupOpen: false,
+          forgotHref: forgotHref(details.uid),
         },
         401,
       );
@@ -260,6 +295,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     clearPendingSecondFactor(ctx, deps.secureCookies);
     await deps.startDashboardSession(ctx, result.account.id, ['pwd', 'otp']);
     await replaceOtherAccountsSession(ctx, details, result.account.id);
+    if (mustVerify(result.account)) return verifyFirst(ctx, details.uid, result.account.email);
     return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd', 'otp'] } }, false);
   });
 

@@ -1,4 +1,4 @@
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ADMIN_SCOPE, ALL_API_SCOPES } from '../domain/scopes.ts';
@@ -10,6 +10,9 @@ import type { Adapter } from 'oidc-provider';
 import { GRANT_CLAIM } from '../auth/oauth-tokens.ts';
 import { sha256 } from '../shared/secrets.ts';
 import { providerErrorPage } from './error-pages.ts';
+
+/** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
+export const EMAIL_NOT_VERIFIED = 'email_not_verified';
 
 export interface ProviderDeps {
   config: Config;
@@ -91,7 +94,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes', PREVIOUS_SECRET] },
     // amr (RFC 8176): how the person signed in (`pwd`, `otp`), in every ID token, for applications
     // that want to know whether a second factor was used.
-    claims: { openid: ['sub', 'amr'], email: ['email'], profile: ['name'] },
+    claims: { openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
     // A JWT access token names its grant (hashed), so revoking the grant ends it at once.
     formats: {
       customizers: {
@@ -181,7 +184,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       if (!account) return undefined;
       return {
         accountId: account.id,
-        claims: () => ({ sub: account.id, email: account.email, ...(account.name ? { name: account.name } : {}) }),
+        claims: () => ({
+          sub: account.id,
+          email: account.email,
+          email_verified: account.emailVerified,
+          ...(account.name ? { name: account.name } : {}),
+        }),
       };
     },
     // Consent survives the browser session: fall back to the grant remembered for (user, client).
@@ -205,7 +213,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       const page = providerErrorPage(String(out.error), description, (error as { name?: string } | undefined)?.name);
       await deps.renderError(ctx, page.title, page.message, page.developerHint);
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: signInPolicy(config.REQUIRE_EMAIL_VERIFICATION, accounts),
+    },
   };
 
   const provider = new Provider(config.ISSUER, configuration);
@@ -234,6 +245,28 @@ export function createProvider(deps: ProviderDeps): Provider {
   );
 
   return provider;
+}
+
+/**
+ * oidc-provider's prompts, plus one check: when REQUIRE_EMAIL_VERIFICATION is on, a browser whose
+ * provider session is an account with an unverified address is sent to the login prompt (the
+ * sign-in page then says "verify your email first"; `prompt=none` gets login_required), however
+ * that session was made.
+ */
+function signInPolicy(requireVerification: boolean, accounts: Pick<AccountsService, 'findById'>) {
+  const policy = interactionPolicy.base();
+  if (!requireVerification) return policy;
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check(EMAIL_NOT_VERIFIED, 'The account has not verified its email address', async (ctx) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const account = await accounts.findById(accountId);
+      return account && !account.emailVerified
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  return policy;
 }
 
 /** `ttl` seconds, or fewer so as to end with `grant` (oidc-provider's clock, epoch seconds). */

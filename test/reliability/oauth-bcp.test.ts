@@ -486,6 +486,12 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     const anon = new Browser(server.url);
     await get('/login', anon);
     await get('/signup', anon);
+    // The emailed links' pages (a verification link opened by the signed-in owner, a reset link by anyone).
+    const links = server.built.services.emailLinks;
+    const owner = (await server.built.services.accounts.findByEmail(email))!;
+    await get(`/verify-email?token=${await links.issue(owner.id, 'verify_email', email)}`);
+    await get('/password/forgot', anon);
+    await get(`/password/reset?token=${await links.issue(owner.id, 'reset_password', email)}`, anon);
     await signIn(anon, email, PASSWORD);
     await get('/login/2fa', anon);
     const flow = new Browser(server.url);
@@ -535,7 +541,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
         ? flow
         : page === 'consent'
           ? consentBrowser
-          : ['/login', '/signup', '/login/2fa'].includes(page)
+          : ['/login', '/signup', '/login/2fa'].includes(page) || page.startsWith('/password/')
             ? anon
             : b;
     for (const [page, html] of pages) {

@@ -17,6 +17,8 @@ const DASHBOARD = 'dashboard';
 
 export interface AccountPagesDeps {
   accounts: AccountsService;
+  /** The public sign-up: a new account and its verification link, or a note to the address's owner. */
+  signUp(input: { email: string; password: string; name: string }): Promise<void>;
   login: Login;
   passkeys: PasskeysService;
   /** Counts a request for passkey sign-in options (a stored challenge) from this address, and decides. */
@@ -75,35 +77,14 @@ export async function passkeySignIn(passkeys: PasskeysService, ctx: AppContext):
 /** Shown on the sign-in page that signing out lands on (`?signed_out=1`: a fixed text, never echoed). */
 const SIGNED_OUT_NOTICE = 'You are signed out. Sign in again to use the dashboard.';
 
-const SIGNED_UP_COOKIE = 'lk_signed_up';
-const SIGNED_UP_NOTICE =
-  'Account ready — sign in. (If this email already had an account, sign in with its existing password: ' +
-  'until email addresses are verified, sign-up does not say which emails are registered.)';
-
-/**
- * The email just signed up, for the sign-in page to fill in (a short-lived signed cookie, not in
- * the URL).
- */
-function setSignedUp(ctx: AppContext, email: string, secure: boolean): void {
-  ctx.cookies.set(SIGNED_UP_COOKIE, Buffer.from(email).toString('base64url'), {
-    signed: true,
-    httpOnly: true,
-    sameSite: 'lax',
-    secure,
-    maxAge: 10 * 60_000,
-  });
-}
-function readSignedUp(ctx: AppContext): string | null {
-  const raw = ctx.cookies.get(SIGNED_UP_COOKIE, { signed: true });
-  return raw ? Buffer.from(raw, 'base64url').toString('utf8') : null;
-}
-function clearSignedUp(ctx: AppContext, secure: boolean): void {
-  ctx.cookies.set(SIGNED_UP_COOKIE, null, { signed: true, httpOnly: true, sameSite: 'lax', secure });
+/** Where "Forgot password?" leads, so that the person can come back to `returnTo` after the reset. */
+export function forgotPasswordHref(returnTo: string): string {
+  return returnTo === '/dashboard' ? '/password/forgot' : `/password/forgot?return_to=${encodeURIComponent(returnTo)}`;
 }
 
 /** Sign-up, sign-in and sign-out (the dashboard itself lives in features/dashboard). */
 export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
-  const { accounts, render, signupOpen } = deps;
+  const { render, signupOpen } = deps;
   const router = new Router<AppState>();
 
   const loginPage = (
@@ -120,6 +101,7 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
         error: data.error ?? null,
         notice: data.notice ?? null,
         signupOpen,
+        forgotHref: forgotPasswordHref(data.returnTo ?? '/dashboard'),
       },
       status,
     );
@@ -129,13 +111,8 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
   router.get('/login', (ctx) => {
     const returnTo = safeReturnTo(ctx.query['return_to']);
     if (ctx.state.account) return ctx.redirect(returnTo);
-    const signedUp = readSignedUp(ctx);
-    if (signedUp === null) {
-      const notice = ctx.query['signed_out'] === '1' ? SIGNED_OUT_NOTICE : null;
-      return loginPage(ctx, { returnTo, notice });
-    }
-    clearSignedUp(ctx, deps.secureCookies);
-    return loginPage(ctx, { returnTo, email: signedUp, notice: SIGNED_UP_NOTICE });
+    const notice = ctx.query['signed_out'] === '1' ? SIGNED_OUT_NOTICE : null;
+    return loginPage(ctx, { returnTo, notice });
   });
 
   router.post('/login', ...deps.formGuard, async (ctx) => {
@@ -227,18 +204,17 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
         429,
       );
     }
+    const email = str(body['email']).trim().toLowerCase().slice(0, 254);
     try {
-      // The same answer whether or not the email was registered already (no account discovery):
-      // sign in next, with the email filled in.
-      await accounts.register({ email: str(body['email']), password: str(body['password']), name: str(body['name']) });
+      await deps.signUp({ email, password: str(body['password']), name: str(body['name']) });
     } catch (err) {
       const refusal = toAppError(err);
       if (!refusal || refusal.status >= 500) throw err;
       return signupPage(refusal.message, 400);
     }
-    setSignedUp(ctx, str(body['email']).trim().toLowerCase().slice(0, 254), deps.secureCookies);
-    ctx.status = 303;
-    ctx.redirect('/login');
+    // The same page whether or not the address had an account (no account discovery), and no
+    // sign-in: the inbox says which it was, to its owner only.
+    return render.page(ctx, 'check-inbox', { email });
   });
 
   router.post('/logout', ...deps.formGuard, async (ctx) => {

@@ -24,6 +24,17 @@ export function createAccountsRepo(db: DB) {
     async update(id: string, changes: UserUpdate): Promise<void> {
       await db.updateTable('users').set(changes).where('id', '=', id).execute();
     },
+    /** Marks the address proven, when it is still the account's (a link sent to an old one proves nothing now). */
+    async markEmailVerified(id: string, email: string, at: number): Promise<boolean> {
+      const result = await db
+        .updateTable('users')
+        .set({ email_verified_at: at })
+        .where('id', '=', id)
+        .where('email', '=', email)
+        .where('email_verified_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
     async countSignIn(id: string): Promise<void> {
       await db
         .updateTable('users')
@@ -205,6 +216,10 @@ export function createBrowserSessionsRepo(db: DB) {
         .where('id_hash', '!=', keepIdHash)
         .returning('provider_session_uid_hash')
         .execute();
+    },
+    /** Signs the account out of every browser (its password was reset). */
+    async deleteAllOf(userId: string): Promise<void> {
+      await db.deleteFrom('browser_sessions').where('user_id', '=', userId).execute();
     },
     async deleteExpired(now: number): Promise<void> {
       await db.deleteFrom('browser_sessions').where('expires_at', '<=', now).execute();

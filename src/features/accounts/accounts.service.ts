@@ -151,20 +151,53 @@ export function createAccountsService(deps: {
 
     /**
      * Sign-up from the public form, which must not tell whether an email is registered: a new
-     * email gets an account, a registered one nothing, and both cost one password hash and end
-     * the same way (the caller then asks the person to sign in).
+     * email gets an account, a registered one is left as it is, and both cost one password hash
+     * (timing says nothing either). Which it was is for the caller's mail, never for its answer.
      */
-    async register(input: SignUpInput): Promise<void> {
+    async register(input: SignUpInput): Promise<{ account: Account; created: boolean }> {
       const { email, password } = await parseSignUp(input);
-      if (await accounts.findByEmail(email)) {
-        await passwords.hash(password); // the time a new account takes, so timing says nothing either
-        return;
+      const existing = await accounts.findByEmail(email);
+      if (existing) {
+        await passwords.hash(password);
+        return { account: toAccount(existing), created: false };
       }
       try {
-        await signUp(input);
+        return { account: await signUp(input), created: true };
       } catch (err) {
-        if (!(err instanceof Conflict)) throw err; // lost a race for the email: same answer
+        if (!(err instanceof Conflict)) throw err;
+        // Lost a race for the email: the other sign-up's account is the existing one.
+        const winner = await accounts.findByEmail(email);
+        if (!winner) throw err;
+        return { account: toAccount(winner), created: false };
       }
+    },
+
+    /** The address was proven by a link sent to it, if it is still the account's. */
+    async markEmailVerified(userId: string, email: string): Promise<boolean> {
+      return accounts.markEmailVerified(userId, email, now());
+    },
+
+    /**
+     * A new password for the account, checked against the policy and hashed; nothing is changed
+     * yet (a reset link is used only once the password is acceptable). Throws ValidationError.
+     */
+    async hashNewPassword(userId: string, next: unknown): Promise<string> {
+      const owner = await accounts.findById(userId);
+      if (!owner) throw new NotFound('Account');
+      const password = await passwordPolicy.check(typeof next === 'string' ? next : '', owner, 'new_password');
+      return passwords.hash(password);
+    },
+
+    /**
+     * The password was reset by a link sent to `provenEmail`: sets the new hash, marks that address
+     * verified (the person showed they read its mail) and signs the account out everywhere, every
+     * dashboard session and every OAuth (provider) session, this browser's included.
+     */
+    async resetPassword(userId: string, passwordHash: string, provenEmail: string): Promise<void> {
+      await accounts.update(userId, { password_hash: passwordHash, updated_at: now() });
+      await accounts.markEmailVerified(userId, provenEmail, now());
+      await sessions.deleteAllOf(userId);
+      await deps.providerSessions.deleteByAccount(userId);
     },
 
     signInCandidate,

@@ -14,6 +14,12 @@ export interface EmailTemplates {
   'email-change': { name: string | null; email: string; link: string };
   /** Sent instead, when the new address already belongs to another account: no link, nothing changes. */
   'email-change-taken': { signInUrl: string };
+  /** The link that proves a new account's address (accounts/email-verification.ts); 24 hours. */
+  'verify-email': { name: string | null; token: string };
+  /** Sign-up was tried with an address that has an account: its owner hears of it, nothing changes. */
+  'signup-existing': { name: string | null };
+  /** A "Forgot password?" link (accounts/password-reset.ts); 30 minutes. `returnTo`: a same-site path. */
+  'password-reset': { name: string | null; token: string; returnTo: string | null };
 }
 export type EmailTemplate = keyof EmailTemplates;
 

@@ -18,6 +18,10 @@ import { accountPagesRouter } from '../../features/accounts/accounts.pages.ts';
 import { securityPagesRouter } from '../../features/accounts/security.pages.ts';
 import { confirmPagesRouter } from '../../features/accounts/confirm.pages.ts';
 import { sessionsPagesRouter } from '../../features/accounts/sessions.pages.ts';
+import { verifyEmailPagesRouter } from '../../features/accounts/verify-email.pages.ts';
+import { passwordResetPagesRouter } from '../../features/accounts/password-reset.pages.ts';
+import type { EmailVerification } from '../../features/accounts/email-verification.ts';
+import type { PasswordReset } from '../../features/accounts/password-reset.ts';
 import { requireFreshAuth } from '../../features/accounts/fresh-auth.ts';
 import type { EmailChange } from '../../features/accounts/email-change.ts';
 import { accountSettingsRouter } from '../../features/users/account-settings.pages.ts';
@@ -57,8 +61,13 @@ export interface PagesAppDeps {
   limiter: RateLimiter;
   /** oidc-provider's stored rows: the error pages of sign-in look up what became of a request. */
   payloads: Pick<PayloadsRepo, 'findById'>;
+  emailVerification: EmailVerification;
+  passwordReset: PasswordReset;
   now(): number;
 }
+
+/** "Resend the link", per account: a few mails an hour is plenty for a person, and bounds a script. */
+const VERIFICATION_RESEND_LIMIT = { hourly: 5, burst: 1 };
 
 /**
  * Pages for people (everything no other audience claims): sign-in and consent (the interactions
@@ -118,10 +127,12 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       },
       formGuard,
       secureCookies: secure,
+      requireEmailVerification: config.REQUIRE_EMAIL_VERIFICATION,
       now,
     }),
     accountPagesRouter({
       accounts,
+      signUp: (input) => deps.emailVerification.signUp(input),
       login,
       passkeys: deps.passkeys,
       // Each challenge is a stored row: an address asks for them at the pace of sign-in attempts.
@@ -174,6 +185,24 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       endSessions,
       secureCookies: secure,
       now,
+    }),
+    verifyEmailPagesRouter({
+      verification: deps.emailVerification,
+      render,
+      formGuard,
+      resendLimit: (userId) => deps.limiter.check(`verify-resend:user:${userId}`, VERIFICATION_RESEND_LIMIT),
+    }),
+    passwordResetPagesRouter({
+      passwordReset: deps.passwordReset,
+      render,
+      formGuard,
+      secureCookies: secure,
+      // Per address asked about and per client address: both must allow it.
+      resetLimit: async (email, ip) => {
+        const byIp = await deps.limiter.check(`password-reset:ip:${ip}`, config.RATE_LIMIT_PASSWORD_RESET);
+        if (!byIp.allowed) return byIp;
+        return deps.limiter.check(`password-reset:email:${email}`, config.RATE_LIMIT_PASSWORD_RESET);
+      },
     }),
   ];
 
