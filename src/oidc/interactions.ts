@@ -15,6 +15,7 @@ import type { AppContext, AppState } from '../http/context.ts';
 import type { Renderer } from '../http/render.ts';
 import { type InteractionFate, interactionErrorPage } from './error-pages.ts';
 import { grantableScopes } from './provider.ts';
+import { SCOPE_CLAIMS, signedIn } from './claims.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -29,11 +30,20 @@ const OUT_OF_STEP_CONSENT = 'not a consent prompt';
  */
 export const OIDC_SCOPE_DESCRIPTIONS: Record<string, string> = {
   openid: 'Know who you are (your account identifier)',
-  profile: 'See your name',
-  email: 'See your email address',
+  profile: 'See your name and when your account last changed',
+  email: 'See your email address and whether it is verified',
   offline_access: 'Keep this access while you are not using it, until you revoke it',
 };
 const isOidcScope = (s: string) => Object.hasOwn(OIDC_SCOPE_DESCRIPTIONS, s);
+
+/** The claims an application may ask for one by one (the `claims` parameter), named on the consent page too. */
+export const CLAIM_DESCRIPTIONS: Record<string, string> = {
+  name: 'See your name',
+  updated_at: 'See when your account last changed',
+  email: 'See your email address',
+  email_verified: 'See whether your email address is verified',
+};
+const describedClaim = (c: string) => Object.hasOwn(CLAIM_DESCRIPTIONS, c);
 
 export interface InteractionDeps {
   provider: Provider;
@@ -75,11 +85,15 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const account = await accounts.findById(String(details.session?.accountId));
     const promptDetails = details.prompt.details as {
       missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
       missingResourceScopes?: Record<string, string[]>;
     };
     const requestedScopes = String(details.params['scope'] ?? '').split(' ');
     const requested = requestedScopes.filter(isApiScope);
     const requestedOidc = requestedScopes.filter(isOidcScope);
+    // A claim its scope already names on the page is not listed a second time.
+    const byScope = new Set<string>(requestedOidc.flatMap((s) => SCOPE_CLAIMS[s as keyof typeof SCOPE_CLAIMS] ?? []));
+    const missingClaims = (promptDetails.missingOIDCClaims ?? []).filter((c) => describedClaim(c) && !byScope.has(c));
     // prompt=consent re-asks with nothing missing: show everything requested then.
     const missing = promptDetails.missingResourceScopes?.[apiResource] ?? requested;
     const missingOidc = (promptDetails.missingOIDCScope ?? requestedOidc).filter(isOidcScope);
@@ -92,6 +106,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       account,
       scopes: [
         ...missingOidc.map((s) => ({ name: s, description: OIDC_SCOPE_DESCRIPTIONS[s], grantable: true })),
+        ...missingClaims.map((c) => ({ name: c, description: CLAIM_DESCRIPTIONS[c], grantable: true })),
         ...missing
           .filter(isApiScope)
           .map((s) => ({ name: s, description: API_SCOPES[s], grantable: grantable.has(s) })),
@@ -141,7 +156,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       return render.page(ctx, 'second-factor', { action: `/interaction/${details.uid}/2fa`, error: null });
     }
     await deps.startDashboardSession(ctx, result.account.id);
-    return finish(ctx, { login: { accountId: result.account.id } }, false);
+    return finish(ctx, { login: signedIn(result.account.id, ['pwd']) }, false);
   });
 
   router.post('/interaction/:uid/2fa', ...deps.formGuard, async (ctx) => {
@@ -176,7 +191,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     }
     clearPendingSecondFactor(ctx, deps.secureCookies);
     await deps.startDashboardSession(ctx, result.account.id);
-    return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd', 'otp'] } }, false);
+    return finish(ctx, { login: signedIn(result.account.id, ['pwd', 'otp']) }, false);
   });
 
   router.post('/interaction/:uid/confirm', ...deps.formGuard, async (ctx) => {
@@ -198,7 +213,8 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     if (promptDetails.missingOIDCScope) grant.addOIDCScope(promptDetails.missingOIDCScope.join(' '));
     if (promptDetails.missingOIDCClaims) grant.addOIDCClaims(promptDetails.missingOIDCClaims);
     for (const [resource, scopes] of Object.entries(promptDetails.missingResourceScopes ?? {})) {
-      const allowed = grantableScopes(scopes, account?.isAdmin ?? false);
+      // The OpenID scopes ride in the access token too (provider.ts), granted with the sign-in.
+      const allowed = [...grantableScopes(scopes, account?.isAdmin ?? false), ...scopes.filter(isOidcScope)];
       grant.addResourceScope(resource, allowed.join(' '));
       // Recorded as rejected (admin:all for a non-admin), so later requests do not ask again.
       const refused = scopes.filter((s) => !allowed.includes(s));
@@ -207,7 +223,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const grantId = await grant.save();
     const granted = String(grant.getResourceScope(apiResource) ?? '')
       .split(' ')
-      .filter(Boolean);
+      .filter(isApiScope);
     await consents.remember(accountId, clientId, grantId, granted);
     return finish(ctx, { consent: { grantId } }, true);
   });
