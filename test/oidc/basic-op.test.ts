@@ -55,7 +55,7 @@ for (const auth of CLIENT_AUTH_METHODS) {
       assert.equal(payload['nonce'], 'n-0S6_WzA2Mj');
     });
 
-    it('oidcc-id-token-signature and oidcc-id-token-rs256: RS256 by default, with the kid of a published key', async () => {
+    it('oidcc-id-token-signature, oidcc-id-token-rs256: RS256 by default, kid of a published key', async () => {
       const tokens = await signIn();
       const { header } = await verifyIdToken(world.server, app, tokens.id_token);
       assert.equal(header.alg, 'RS256');
@@ -112,7 +112,7 @@ for (const auth of CLIENT_AUTH_METHODS) {
     });
 
     for (const way of USERINFO_WAYS) {
-      it(`oidcc-userinfo-${way}: the access token of an openid sign-in also with API scopes works at userinfo and /v2`, async () => {
+      it(`oidcc-userinfo-${way}: a token for openid and API scopes works at userinfo and /v2`, async () => {
         const tokens = await signIn({ scope: 'openid email profile read:users' });
         const { payload } = await verifyIdToken(world.server, app, tokens.id_token);
         const res = await userinfo(world.server, tokens.access_token, way);
@@ -175,7 +175,7 @@ for (const auth of CLIENT_AUTH_METHODS) {
       assert.deepEqual(Object.keys(info).sort(), ['email', 'email_verified', 'name', 'sub', 'updated_at']);
     });
 
-    it('oidcc-claims-essential: a claim asked for one by one (claims parameter) is consented to and released', async () => {
+    it('oidcc-claims-essential: a claim asked for alone (claims parameter) is consented and released', async () => {
       const fresh = await namedPerson('Katherine Johnson');
       const tokens = await signIn(
         { scope: 'openid', claims: { userinfo: { name: { essential: true } }, id_token: { email: null } } },
@@ -190,7 +190,7 @@ for (const auth of CLIENT_AUTH_METHODS) {
       assert.equal(payload['name'], undefined, 'the userinfo member does not put name in the ID token');
     });
 
-    it('oidcc-refresh-token: a refresh answers a new ID token for the same person, and a working access token', async () => {
+    it('oidcc-refresh-token: a refresh answers a new ID token for the same sign-in and a live token', async () => {
       const tokens = await signIn({ scope: 'openid email read:users' });
       assert.ok(tokens.refresh_token);
       const first = await verifyIdToken(world.server, app, tokens.id_token);
