@@ -172,7 +172,7 @@ describe('Config OP: discovery advertises exactly what works', () => {
     assert.equal(((await unknown.json()) as { error: string }).error, 'unsupported_grant_type');
   });
 
-  it('client authentication: client_secret_basic, client_secret_post and none (a public client with PKCE)', async () => {
+  it('client authentication: client_secret_basic, client_secret_post, none (a public client, PKCE)', async () => {
     assert.deepEqual(list('token_endpoint_auth_methods_supported').sort(), [
       'client_secret_basic',
       'client_secret_post',
@@ -278,7 +278,7 @@ describe('Config OP: discovery advertises exactly what works', () => {
     assert.equal(tokens.status, 200);
   });
 
-  it('scopes and claims: every advertised claim is in the ID token of openid profile email (normal claims)', async () => {
+  it('scopes and claims: every advertised claim is in an openid profile email ID token (normal)', async () => {
     assert.deepEqual(list('scopes_supported').sort(), ['email', 'offline_access', 'openid', 'profile']);
     assert.deepEqual(list('claim_types_supported'), ['normal']);
     // sid (the sign-in session) only when asked for: no Latchkey application registers for logout yet.
