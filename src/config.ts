@@ -93,6 +93,13 @@ const schema = z.object({
   ACCESS_TOKEN_FORMAT: z.enum(['opaque', 'jwt']).default('opaque'),
 
   /**
+   * How ID tokens are signed: `RS256` (default; every OpenID relying party must accept it) or
+   * `ES256` (shorter tokens, P-256). Both keys are always published at /oauth/jwks, so switching
+   * needs no key rotation; the setting applies to every application.
+   */
+  ID_TOKEN_SIGNING_ALG: z.enum(['RS256', 'ES256']).default('RS256'),
+
+  /**
    * How long a process trusts what it looked up about a credential: an API key, an application and
    * its client secret, an OAuth access token, a JWT's account. Seconds; 0 turns the caches off.
    * Revocations, rotations and deletions made through this instance apply at once; other instances

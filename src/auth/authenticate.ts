@@ -90,6 +90,19 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     async resolve(token: string, ip: string | null): Promise<Principal> {
       return principalOf(await resolveCredential(token, ip));
     },
+    /**
+     * For /oauth/userinfo: an OAuth access token only (never an API key or a shared-secret JWT),
+     * checked as /v2 checks it, with the credential it was issued as (its grant).
+     */
+    async resolveAccessToken(token: string): Promise<{ principal: Principal; credential: Credential }> {
+      const isJwt = token.split('.').length === 3;
+      if (looksLikeApiKey(token) || (isJwt && (!deps.jwtAccessTokens || jwtHeader(token)?.typ !== 'at+jwt'))) {
+        throw invalidToken();
+      }
+      const credential = await deps.oauth.verify(token);
+      if (!credential || (credential.expiresAt !== null && credential.expiresAt <= deps.now())) throw invalidToken();
+      return { principal: await principalOf(credential), credential };
+    },
     /** For introspection: an API key's principal and its allowlist, without an address check. */
     async inspectApiKey(token: string): Promise<{ principal: Principal; allowedIps: string[] | null }> {
       const { credential, allowedIps } = await deps.apiKeys.inspect(token);

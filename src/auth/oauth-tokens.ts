@@ -68,6 +68,7 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
         id: typeof payload.jti === 'string' ? payload.jti : sha256(token),
         userId: isUser ? String(payload.sub) : await deps.ownerOfClient(clientId),
         clientId,
+        ...(typeof grant === 'string' ? { grantIdHash: grant } : {}),
       };
     } catch {
       return null;
@@ -91,6 +92,7 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
       id,
       userId: accountId ?? (await deps.ownerOfClient(clientId)),
       clientId,
+      ...(at?.grantId ? { grantIdHash: sha256(at.grantId) } : {}),
     };
   }
 

@@ -5,6 +5,8 @@ export interface Account {
   name: string | null;
   isAdmin: boolean;
   createdAt: number;
+  /** When the account's record last changed (name, email, password...), epoch ms. */
+  updatedAt: number;
   /** Whether sign-in asks for a second factor (TOTP or a recovery code). */
   twoFactor: boolean;
   /** Completed sign-ins so far (the sign-in throttle starts afresh with each). */

@@ -20,6 +20,8 @@ export interface Credential {
   userId: string | null;
   /** OAuth client the token was issued to. */
   clientId?: string;
+  /** A user's OAuth token: the SHA-256 of the grant (the person's authorization) it was issued under. */
+  grantIdHash?: string;
   /** An API key's own rate limit, when it carries one (else the method's default applies). */
   rateLimit?: { hourly: number; burst: number } | null;
 }

@@ -30,6 +30,8 @@ import type { ServerKeys } from '../oidc/keys.ts';
 import { createGrantStanding } from '../oidc/grant-standing.ts';
 import { protocolPipelines } from '../oidc/token-pipeline.ts';
 import { secretCheckedEarlier } from '../oidc/client-auth.ts';
+import { userinfoEndpoint } from '../oidc/userinfo.ts';
+import { createOpenIdGrants } from '../oidc/openid-grants.ts';
 import { createAuthenticator } from '../auth/authenticate.ts';
 import { createOAuthTokenVerifier } from '../auth/oauth-tokens.ts';
 import { v2Router } from '../api/v2/router.ts';
@@ -192,6 +194,17 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     renderError: (ctx, status, title, message) => render.error(ctx, status, title, message),
   });
 
+  const userinfo = userinfoEndpoint({
+    authenticator,
+    openIdGrant: createOpenIdGrants({ payloads: deps.payloads, now }),
+    findAccount: (id) => accounts.findById(id),
+    clientOrigins: async (clientId) =>
+      ((await applications.clientMetadata(clientId))?.['redirect_uris'] as string[] | undefined)
+        ?.filter((uri) => URL.canParse(uri))
+        .map((uri) => new URL(uri).origin) ?? [],
+    issuer: config.ISSUER,
+  });
+
   /** An audience's app behind its own access log, whose metrics label it is when no router template matched. */
   const audience = (label: string, app: Koa.Middleware<AppState>, opts: { quiet?: boolean } = {}) =>
     compose([accessLog(httpMetrics(metrics, label), opts), app]) as Koa.Middleware<AppState>;
@@ -209,7 +222,10 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       { path: '/oauth/applications', app: audience('oauth', applicationsApp({ router: apps, accounts, hsts })) },
       {
         path: '/oauth',
-        app: audience('oauth', oauthApp({ provider, pipelines, render, accounts, issuer: config.ISSUER, hsts })),
+        app: audience(
+          'oauth',
+          oauthApp({ provider, pipelines, userinfo, render, accounts, issuer: config.ISSUER, hsts }),
+        ),
       },
       { path: '/.well-known', app: audience('oauth', wellKnownApp({ provider, issuer: config.ISSUER, hsts })) },
       { path: '/v2', app: audience('v2_other', v2App({ router: v2, openApi, accounts, hsts })) },

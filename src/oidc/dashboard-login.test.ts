@@ -13,6 +13,7 @@ const account: Account = {
   twoFactor: true,
   signInCount: 1,
   emailVerified: true,
+  updatedAt: 0,
 };
 const session = { account, sessionId: 'raw', authenticatedAt: NOW - 60_000, sessionAmr: ['pwd', 'otp'] };
 const prompt = (

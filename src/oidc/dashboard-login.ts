@@ -1,4 +1,5 @@
 import type { Account } from '../domain/account.ts';
+import { acrOf, signInMethods } from './claims.ts';
 
 /** The browser's dashboard session as the pages read it from its cookie (see http/session.ts). */
 export interface DashboardSession {
@@ -38,9 +39,10 @@ export function loginFromDashboardSession(
   state: DashboardSession,
   interaction: LoginPrompt,
   now: number,
-): { accountId: string; ts: number; amr?: string[] } | null {
+): { accountId: string; ts: number; amr?: string[]; acr?: string } | null {
   const { account, authenticatedAt = 0, sessionAmr = [] } = state;
   if (!account || !state.sessionId || authenticatedAt <= 0) return null;
+  const methods = signInMethods(sessionAmr);
   if (interaction.prompt.name !== 'login') return null;
   // Handed back once already and the provider still asks: the session does not satisfy it.
   if (interaction.lastSubmission?.login) return null;
@@ -53,6 +55,7 @@ export function loginFromDashboardSession(
   return {
     accountId: account.id,
     ts: Math.floor(authenticatedAt / 1000),
-    ...(sessionAmr.length ? { amr: sessionAmr } : {}),
+    // Sessions from before methods were recorded claim none, and no level.
+    ...(methods.length ? { amr: methods, acr: acrOf(methods) } : {}),
   };
 }

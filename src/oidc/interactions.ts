@@ -21,6 +21,7 @@ import { type APPLICATION_LINKS, webLinkProblem } from '../domain/applications.t
 import { loginFromDashboardSession } from './dashboard-login.ts';
 import { type InteractionFate, interactionErrorPage } from './error-pages.ts';
 import { EMAIL_NOT_VERIFIED, grantableScopes } from './provider.ts';
+import { SCOPE_CLAIMS, signedIn } from './claims.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -61,11 +62,20 @@ const OUT_OF_STEP_CONSENT = 'not a consent prompt';
  */
 export const OIDC_SCOPE_DESCRIPTIONS: Record<string, string> = {
   openid: 'Know who you are (your account identifier)',
-  profile: 'See your name',
-  email: 'See your email address',
+  profile: 'See your name and when your account last changed',
+  email: 'See your email address and whether it is verified',
   offline_access: 'Keep this access while you are not using it, until you revoke it',
 };
 const isOidcScope = (s: string) => Object.hasOwn(OIDC_SCOPE_DESCRIPTIONS, s);
+
+/** The claims an application may ask for one by one (the `claims` parameter), named on the consent page too. */
+export const CLAIM_DESCRIPTIONS: Record<string, string> = {
+  name: 'See your name',
+  updated_at: 'See when your account last changed',
+  email: 'See your email address',
+  email_verified: 'See whether your email address is verified',
+};
+const describedClaim = (c: string) => Object.hasOwn(CLAIM_DESCRIPTIONS, c);
 
 export interface InteractionDeps {
   provider: Provider;
@@ -132,11 +142,15 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const owner = await deps.applicationOwner(clientId);
     const promptDetails = details.prompt.details as {
       missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
       missingResourceScopes?: Record<string, string[]>;
     };
     const requestedScopes = String(details.params['scope'] ?? '').split(' ');
     const requested = requestedScopes.filter(isApiScope);
     const requestedOidc = requestedScopes.filter(isOidcScope);
+    // A claim its scope already names on the page is not listed a second time.
+    const byScope = new Set<string>(requestedOidc.flatMap((s) => SCOPE_CLAIMS[s as keyof typeof SCOPE_CLAIMS] ?? []));
+    const missingClaims = (promptDetails.missingOIDCClaims ?? []).filter((c) => describedClaim(c) && !byScope.has(c));
     // prompt=consent re-asks with nothing missing: show everything requested then.
     const missing = promptDetails.missingResourceScopes?.[apiResource] ?? requested;
     const missingOidc = (promptDetails.missingOIDCScope ?? requestedOidc).filter(isOidcScope);
@@ -151,6 +165,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       links: linksOf(client?.metadata() ?? {}),
       scopes: [
         ...missingOidc.map((s) => ({ name: s, description: OIDC_SCOPE_DESCRIPTIONS[s], grantable: true })),
+        ...missingClaims.map((c) => ({ name: c, description: CLAIM_DESCRIPTIONS[c], grantable: true })),
         ...missing
           .filter(isApiScope)
           .map((s) => ({ name: s, description: API_SCOPES[s], grantable: grantable.has(s) })),
@@ -233,7 +248,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     await deps.startDashboardSession(ctx, result.account.id, ['pwd']);
     await replaceOtherAccountsSession(ctx, details, result.account.id);
     if (mustVerify(result.account)) return verifyFirst(ctx, details.uid, result.account.email);
-    return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'] } }, false);
+    return finish(ctx, { login: signedIn(result.account.id, ['pwd']) }, false);
   });
 
   // A passkey (user verification required) is both factors: the login completes with no code step.
@@ -258,7 +273,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     await deps.startDashboardSession(ctx, account.id, PASSKEY_AMR);
     await replaceOtherAccountsSession(ctx, details, account.id);
     if (mustVerify(account)) return verifyFirst(ctx, details.uid, account.email);
-    return finish(ctx, { login: { accountId: account.id, amr: PASSKEY_AMR } }, false);
+    return finish(ctx, { login: signedIn(account.id, PASSKEY_AMR) }, false);
   });
 
   router.post('/interaction/:uid/2fa', ...deps.formGuard, async (ctx) => {
@@ -296,7 +311,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     await deps.startDashboardSession(ctx, result.account.id, ['pwd', 'otp']);
     await replaceOtherAccountsSession(ctx, details, result.account.id);
     if (mustVerify(result.account)) return verifyFirst(ctx, details.uid, result.account.email);
-    return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd', 'otp'] } }, false);
+    return finish(ctx, { login: signedIn(result.account.id, ['pwd', 'otp']) }, false);
   });
 
   router.post('/interaction/:uid/confirm', ...deps.formGuard, async (ctx) => {
@@ -318,7 +333,8 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     if (promptDetails.missingOIDCScope) grant.addOIDCScope(promptDetails.missingOIDCScope.join(' '));
     if (promptDetails.missingOIDCClaims) grant.addOIDCClaims(promptDetails.missingOIDCClaims);
     for (const [resource, scopes] of Object.entries(promptDetails.missingResourceScopes ?? {})) {
-      const allowed = grantableScopes(scopes, account?.isAdmin ?? false);
+      // The OpenID scopes ride in the access token too (provider.ts), granted with the sign-in.
+      const allowed = [...grantableScopes(scopes, account?.isAdmin ?? false), ...scopes.filter(isOidcScope)];
       grant.addResourceScope(resource, allowed.join(' '));
       // Recorded as rejected (admin:all for a non-admin), so later requests do not ask again.
       const refused = scopes.filter((s) => !allowed.includes(s));
@@ -327,7 +343,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const grantId = await grant.save();
     const granted = String(grant.getResourceScope(apiResource) ?? '')
       .split(' ')
-      .filter(Boolean);
+      .filter(isApiScope);
     await consents.remember(accountId, clientId, grantId, granted);
     return finish(ctx, { consent: { grantId } }, true);
   });

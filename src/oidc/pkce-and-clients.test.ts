@@ -216,11 +216,10 @@ describe('service applications, introspection and revocation policy', () => {
     }
   });
 
-  // oidc-provider answers a grant type the client may not use with invalid_request ("requested
-  // grant type is not allowed for this client"), where RFC 6749 §5.2 names unauthorized_client.
+  // RFC 6749 §5.2: a grant type the authenticated client may not use is unauthorized_client.
   const assertGrantTypeRefused = (res: { status: number; body: Record<string, unknown> }) => {
     assert.equal(res.status, 400);
-    assert.equal(res.body['error'], 'invalid_request');
+    assert.equal(res.body['error'], 'unauthorized_client');
     assert.equal(res.body['access_token'], undefined);
   };
 

@@ -10,6 +10,7 @@ import type { Adapter } from 'oidc-provider';
 import { GRANT_CLAIM } from '../auth/oauth-tokens.ts';
 import { sha256 } from '../shared/secrets.ts';
 import { providerErrorPage } from './error-pages.ts';
+import { SCOPE_CLAIMS, SIGN_IN_CLAIMS, accountClaims } from './claims.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
@@ -48,6 +49,16 @@ export const ID_TOKEN_TTL = 3600;
 
 /** OpenID scopes any application may ask for alongside its API scopes. */
 export const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
+
+/**
+ * OpenID Connect's standard scopes for data Latchkey does not hold (a postal address, a phone
+ * number): asked for, they are ignored, as Core §5.4 says of scopes not understood, rather than
+ * failing the sign-in; they release nothing and are not advertised.
+ */
+const UNHELD_OIDC_SCOPES = new Set(['address', 'phone']);
+
+/** The OpenID scopes a person's access token carries beside its API scopes (what userinfo answers). */
+const TOKEN_OIDC_SCOPES = Object.keys(SCOPE_CLAIMS);
 
 /**
  * oidc-provider, configured as Latchkey's authorization server. Endpoints live under /oauth; the
@@ -90,11 +101,18 @@ export function createProvider(deps: ProviderDeps): Provider {
     enabledJWA: {
       clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      // The two keys the server holds (keys.ts); ID_TOKEN_SIGNING_ALG picks which signs.
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      id_token_signed_response_alg: config.ID_TOKEN_SIGNING_ALG,
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
     },
     extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes', PREVIOUS_SECRET] },
-    // amr (RFC 8176): how the person signed in (`pwd`, `otp`), in every ID token, for applications
-    // that want to know whether a second factor was used.
-    claims: { openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
+    // The sign-in claims ride with openid, so every ID token says when and how the person signed in.
+    claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, ...SIGN_IN_CLAIMS] },
     // A JWT access token names its grant (hashed), so revoking the grant ends it at once.
     formats: {
       customizers: {
@@ -111,7 +129,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       // An application may revoke only tokens issued to itself (RFC 7009 §2.1).
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
-      userinfo: { enabled: false },
+      // Enabled for what it turns on (userinfo_endpoint in discovery, the `claims` parameter's
+      // userinfo member); the endpoint that answers is ours (oidc/userinfo.ts, mounted in front):
+      // oidc-provider's refuses every token with an audience, and every Latchkey access token has one.
+      userinfo: { enabled: true },
+      claimsParameter: { enabled: true },
       rpInitiatedLogout: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
       // /v2 and introspection do not check DPoP proofs: a key-bound token they accepted as Bearer
@@ -134,17 +156,15 @@ export function createProvider(deps: ProviderDeps): Provider {
           // rather than silently dropping them as oidc-provider would); a client_credentials
           // token acts as the owner, so never with admin:all unless the owner is an admin now.
           let registered = allowedScopesOf(client);
-          if (
-            ctx.oidc?.params?.['grant_type'] === 'client_credentials' &&
-            !(await deps.ownerIsAdmin(client.clientId))
-          ) {
+          const clientCredentials = ctx.oidc?.params?.['grant_type'] === 'client_credentials';
+          if (clientCredentials && !(await deps.ownerIsAdmin(client.clientId))) {
             registered = registered.filter((s) => s !== ADMIN_SCOPE);
           }
           const allowed = new Set(registered);
           const requested = String(ctx.oidc?.params?.['scope'] ?? '')
             .split(' ')
             .filter(Boolean);
-          const refused = requested.filter((s) => !OIDC_SCOPES.has(s) && !allowed.has(s));
+          const refused = requested.filter((s) => !OIDC_SCOPES.has(s) && !UNHELD_OIDC_SCOPES.has(s) && !allowed.has(s));
           if (refused.length) {
             throw new errors.InvalidScope(
               `scope not allowed for this application: ${refused.join(' ')}`,
@@ -152,7 +172,9 @@ export function createProvider(deps: ProviderDeps): Provider {
             );
           }
           return {
-            scope: registered.join(' '),
+            // A person's token also carries the OpenID scopes of the sign-in (openid, profile,
+            // email), as Auth0's do: /oauth/userinfo reads from the token what it was issued for.
+            scope: [...registered, ...(clientCredentials ? [] : TOKEN_OIDC_SCOPES)].join(' '),
             audience: apiResource,
             accessTokenTTL: config.ACCESS_TOKEN_TTL,
             ...(config.ACCESS_TOKEN_FORMAT === 'jwt'
@@ -184,12 +206,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       if (!account) return undefined;
       return {
         accountId: account.id,
-        claims: () => ({
-          sub: account.id,
-          email: account.email,
-          email_verified: account.emailVerified,
-          ...(account.name ? { name: account.name } : {}),
-        }),
+        claims: () => accountClaims(account),
       };
     },
     // Consent survives the browser session: fall back to the grant remembered for (user, client).

@@ -24,6 +24,25 @@ export interface ProtocolStepsDeps {
   renderError(ctx: AppContext, status: number, title: string, message: string): void;
 }
 
+/** What oidc-provider says (as invalid_request) when a client asks for a grant type it may not use. */
+const GRANT_TYPE_NOT_ALLOWED = 'requested grant type is not allowed for this client';
+
+/**
+ * RFC 6749 §5.2 names this refusal `unauthorized_client`; oidc-provider answers `invalid_request`.
+ * Its checks and their order stay its own (the client is authenticated first, so only the
+ * application itself learns which grants it may not use); only the code of that one answer is
+ * renamed, on its way out.
+ */
+export function unauthorizedClientForDisallowedGrant(): Middleware<AppState> {
+  return async (ctx, next) => {
+    await next();
+    const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
+    if (ctx.status === 400 && body?.error === 'invalid_request' && body.error_description === GRANT_TYPE_NOT_ALLOWED) {
+      body.error = 'unauthorized_client';
+    }
+  };
+}
+
 /** Body-carrying steps run for POST, the only method these endpoints take a body with. */
 function onPost(...steps: Middleware<AppState>[]): Middleware<AppState> {
   const run = compose(steps);
@@ -35,7 +54,7 @@ function onPost(...steps: Middleware<AppState>[]): Middleware<AppState> {
  * its own steps in `lib/actions/token.js`). The body is read and parsed once (jsonToForm) and the
  * client's secret compared once (authenticateClientOnce); oidc-provider takes both from there.
  *
- * - token:         jsonToForm → authenticateClientOnce → limitTokenRequests
+ * - token:         jsonToForm → authenticateClientOnce → limitTokenRequests → unauthorizedClientForDisallowedGrant
  * - introspection: jsonToForm → authenticateClientOnce → unifiedIntrospection
  * - revocation:    jsonToForm → authenticateClientOnce
  * - authorization: limitAuthorizeRequests
@@ -56,6 +75,7 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
         perClient: deps.config.RATE_LIMIT_TOKEN_ENDPOINT,
         unauthenticated: deps.config.RATE_LIMIT_UNAUTHENTICATED,
       }),
+      unauthorizedClientForDisallowedGrant(),
     ),
     introspection: onPost(readParams, authenticateClient, unifiedIntrospection({ authenticator: deps.authenticator })),
     revocation: onPost(readParams, authenticateClient),

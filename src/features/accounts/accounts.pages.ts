@@ -56,7 +56,7 @@ export function safeReturnTo(value: unknown): string {
  * How a passkey sign-in is recorded (RFC 8176 `hwk`: proof of possession of a hardware-secured
  * key). User verification is required, so it stands for both factors: no code is asked after it.
  */
-export const PASSKEY_AMR = ['hwk'];
+export const PASSKEY_AMR: ['hwk'] = ['hwk'];
 export const PASSKEY_REFUSED = 'That passkey could not sign you in. Try again, or sign in with your password.';
 
 /**

@@ -16,6 +16,7 @@ const toAccount = (row: UserRow): Account => ({
   name: row.name,
   isAdmin: row.is_admin === 1,
   createdAt: row.created_at,
+  updatedAt: row.updated_at,
   twoFactor: row.totp_secret_enc !== null,
   signInCount: row.sign_in_count,
   emailVerified: row.email_verified_at !== null,

@@ -16,6 +16,8 @@ export interface OAuthAppDeps {
   provider: Provider;
   /** Our steps in front of the provider's endpoints (see oidc/token-pipeline.ts). */
   pipelines: ProtocolPipelines;
+  /** OpenID Connect UserInfo (oidc/userinfo.ts): ours, not the provider's. */
+  userinfo: Middleware<AppState>;
   render: Renderer;
   accounts: AccountsService;
   issuer: string;
@@ -53,6 +55,11 @@ export function oauthApp(deps: OAuthAppDeps): Middleware<AppState> {
       { path: '/oauth/introspect', exact: true, app: jsonEndpoint(introspection) },
       { path: '/oauth/revoke', exact: true, app: jsonEndpoint(revocation) },
       { path: '/oauth/jwks', exact: true, app: jsonEndpoint() },
+      {
+        path: '/oauth/userinfo',
+        exact: true,
+        app: compose([errorHandler(oauthErrors), securityHeaders({ hsts: deps.hsts, pages: false }), deps.userinfo]),
+      },
       { path: '/oauth/authorize', exact: true, app: browserEndpoint(authorizeErrors(deps.render), authorization) },
     ],
     browserEndpoint(oauthErrors),

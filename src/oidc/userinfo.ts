@@ -1,0 +1,164 @@
+import compose from 'koa-compose';
+import type { Middleware } from 'koa';
+import type { Account } from '../domain/account.ts';
+import type { Authenticator } from '../auth/authenticate.ts';
+import type { AppContext, AppState } from '../http/context.ts';
+import { releasedClaims } from './claims.ts';
+import type { OpenIdGrants } from './openid-grants.ts';
+import { jsonToForm, param } from './protocol-body.ts';
+
+export interface UserinfoDeps {
+  authenticator: Authenticator;
+  /** The OpenID part of the grant a token was issued under, by the SHA-256 of its id. */
+  openIdGrant: OpenIdGrants;
+  findAccount(id: string): Promise<Account | null>;
+  /** Origins an application's pages run on (its redirect URIs'): the only ones CORS lets read the answer. */
+  clientOrigins(clientId: string): Promise<string[]>;
+  issuer: string;
+}
+
+/** An RFC 6750 refusal: the status, the `WWW-Authenticate` challenge and the same words in the body. */
+class Refusal extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403,
+    readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | null,
+    readonly description: string,
+    readonly scope?: string,
+  ) {
+    super(description);
+  }
+}
+
+const quoted = (value: string) => `"${value.replace(/[\\"]/g, '\\$&')}"`;
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/**
+ * The OpenID Connect UserInfo endpoint (Core §5.3). oidc-provider's own refuses any token with an
+ * audience, and every Latchkey access token is bound to the API (API_RESOURCE); so this one checks
+ * a token exactly as /v2 does (the same token works at both, as with Auth0), then answers the
+ * claims the person granted the application. Each request is its steps, top to bottom:
+ *
+ *   cors → read the token (header, or POST form body; never both, never the query) → verify it
+ *   (a person's live access token, issued with `openid`) → load its grant → check the Origin →
+ *   answer the claims.
+ */
+export function userinfoEndpoint(deps: UserinfoDeps): Middleware<AppState> {
+  const readForm = jsonToForm();
+
+  const cors: Middleware<AppState> = async (ctx, next) => {
+    ctx.vary('Origin');
+    const origin = ctx.get('Origin');
+    if (ctx.method === 'OPTIONS') {
+      ctx.status = 204;
+      if (!origin || !ctx.get('Access-Control-Request-Method')) return;
+      // Any page may ask; whether it may read the answer depends on the token's application.
+      ctx.set('Access-Control-Allow-Origin', origin);
+      ctx.set('Access-Control-Allow-Methods', 'GET,POST');
+      ctx.set('Access-Control-Max-Age', '3600');
+      const headers = ctx.get('Access-Control-Request-Headers');
+      if (headers) ctx.set('Access-Control-Allow-Headers', headers);
+      return;
+    }
+    if (origin) {
+      ctx.set('Access-Control-Allow-Origin', origin);
+      ctx.set('Access-Control-Expose-Headers', 'WWW-Authenticate');
+    }
+    await next();
+  };
+
+  const answerRefusals: Middleware<AppState> = async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Pragma', 'no-cache');
+    try {
+      await next();
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      const params = [
+        `realm=${quoted(deps.issuer)}`,
+        ...(err.error ? [`error=${quoted(err.error)}`, `error_description=${quoted(err.description)}`] : []),
+        ...(err.scope ? [`scope=${quoted(err.scope)}`] : []),
+      ];
+      ctx.status = err.status;
+      ctx.set('WWW-Authenticate', `Bearer ${params.join(', ')}`);
+      ctx.body = { error: err.error ?? 'invalid_token', error_description: err.description };
+    }
+  };
+
+  const onlyGetOrPost: Middleware<AppState> = async (ctx, next) => {
+    if (ctx.method !== 'GET' && ctx.method !== 'POST') {
+      ctx.status = 405;
+      ctx.set('Allow', 'GET, POST, OPTIONS');
+      ctx.body = { error: 'invalid_request', error_description: `${ctx.method} is not allowed here` };
+      return;
+    }
+    await next();
+  };
+
+  const readBody: Middleware<AppState> = (ctx, next) => (ctx.method === 'POST' ? readForm(ctx, next) : next());
+
+  const answer: Middleware<AppState> = async (ctx) => {
+    const { principal, credential } = await verified(presentedToken(ctx));
+    // A client_credentials token speaks for an application, not a person: there is no one to describe.
+    const accountId = principal.accountId;
+    if (principal.kind !== 'oauth' || !credential.grantIdHash || !accountId || !principal.clientId) {
+      throw new Refusal(401, 'invalid_token', 'the access token does not belong to a person');
+    }
+    // The token carries the OpenID scopes of its sign-in (provider.ts); the grant, the single
+    // claims asked for with the `claims` parameter, and what the person has not taken back since.
+    if (!principal.granted.includes('openid')) {
+      throw new Refusal(403, 'insufficient_scope', 'the access token was not issued for OpenID Connect', 'openid');
+    }
+    const grant = await deps.openIdGrant(credential.grantIdHash);
+    if (!grant || grant.accountId !== accountId || grant.clientId !== principal.clientId) {
+      throw new Refusal(401, 'invalid_token', 'the access token is no longer valid');
+    }
+    await checkOrigin(ctx, principal.clientId);
+    const account = await deps.findAccount(accountId);
+    if (!account) throw new Refusal(401, 'invalid_token', 'the access token is no longer valid');
+    const scopes = principal.granted.filter((s) => grant.scopes.includes(s));
+    ctx.body = releasedClaims(account, { scopes, claims: grant.claims });
+  };
+
+  async function verified(token: string) {
+    try {
+      return await deps.authenticator.resolveAccessToken(token);
+    } catch (err) {
+      // Expired, revoked, unknown, or its application or account gone: RFC 6750's invalid_token.
+      if ((err as { status?: unknown }).status === 401) {
+        throw new Refusal(401, 'invalid_token', 'the access token is not valid');
+      }
+      throw err;
+    }
+  }
+
+  /** A page on another origin reads the answer only when it is one of the application's own. */
+  async function checkOrigin(ctx: AppContext, clientId: string): Promise<void> {
+    const origin = ctx.get('Origin');
+    if (!origin) return;
+    if (origin !== 'null' && (await deps.clientOrigins(clientId)).includes(origin)) return;
+    ctx.remove('Access-Control-Allow-Origin');
+    ctx.remove('Access-Control-Expose-Headers');
+    throw new Refusal(400, 'invalid_request', `origin ${origin} is not allowed for this application`);
+  }
+
+  return compose([cors, answerRefusals, onlyGetOrPost, readBody, answer]) as Middleware<AppState>;
+}
+
+/** The bearer token of the request (RFC 6750 §2.1 header or §2.2 form body), exactly one way. */
+function presentedToken(ctx: AppContext): string {
+  const header = ctx.get('Authorization');
+  const inBody = param(ctx.state.oauthParams, 'access_token');
+  if (ctx.query['access_token'] !== undefined) {
+    throw new Refusal(400, 'invalid_request', 'access tokens must not be sent in the query string');
+  }
+  if (header && inBody !== undefined) {
+    throw new Refusal(400, 'invalid_request', 'send the access token one way only, not in both header and body');
+  }
+  if (header) {
+    const m = BEARER.exec(header);
+    if (!m) throw new Refusal(400, 'invalid_request', 'the Authorization header must be "Bearer <access token>"');
+    return m[1]!;
+  }
+  if (inBody) return inBody;
+  throw new Refusal(401, null, 'no access token provided');
+}
