@@ -311,6 +311,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     consents,
     webhooks,
     projects,
+    passkeys,
     now,
   });
 

@@ -12,6 +12,7 @@ import type { ApplicationsService } from '../applications/applications.service.t
 import type { ConsentsService } from '../consents/consents.service.ts';
 import type { ProjectsService } from '../projects/projects.service.ts';
 import type { WebhooksService } from '../webhooks/webhooks.service.ts';
+import type { PasskeysService } from '../passkeys/passkeys.service.ts';
 
 /** The file Settings → Account → Export downloads: the account's data, never a secret or a hash. */
 export interface AccountExport {
@@ -29,6 +30,8 @@ export interface AccountExport {
   };
   /** On or off, and how many recovery codes are left: never the secret nor a code. */
   two_factor: { enabled: boolean; recovery_codes_left: number };
+  /** Passkeys by name and dates (the credential and its public key stay on the server). */
+  passkeys: { name: string; created_at: string; last_used_at: string | null; synced: boolean }[];
   sessions: {
     device: string;
     user_agent: string | null;
@@ -62,12 +65,13 @@ export function createAccountExport(deps: {
   consents: Pick<ConsentsService, 'list'>;
   webhooks: Pick<WebhooksService, 'list'>;
   projects: Pick<ProjectsService, 'listOwnedBy'>;
+  passkeys: Pick<PasskeysService, 'list'>;
   now(): number;
 }) {
   return {
     async of(account: Account, currentSessionId: string): Promise<AccountExport> {
       const principal = sessionPrincipal(account);
-      const [twoFactor, sessions, applications, consents, apiKeys, webhooks, projects] = await Promise.all([
+      const [twoFactor, sessions, applications, consents, apiKeys, webhooks, projects, passkeys] = await Promise.all([
         deps.twoFactor.status(account.id),
         deps.accounts.listSessions(account.id, currentSessionId),
         deps.applications.list(principal),
@@ -75,6 +79,7 @@ export function createAccountExport(deps: {
         deps.apiKeys.list(principal),
         deps.webhooks.list(account.id),
         deps.projects.listOwnedBy(account.id),
+        deps.passkeys.list(account.id),
       ]);
       return {
         format: 'latchkey-account-export',
@@ -90,6 +95,12 @@ export function createAccountExport(deps: {
           sign_ins: account.signInCount,
         },
         two_factor: { enabled: twoFactor.enabled, recovery_codes_left: twoFactor.recoveryCodesLeft },
+        passkeys: passkeys.map((p) => ({
+          name: p.name,
+          created_at: iso(p.createdAt),
+          last_used_at: p.lastUsedAt === null ? null : iso(p.lastUsedAt),
+          synced: p.backedUp,
+        })),
         sessions: sessions.map((s) => ({
           device: s.device,
           user_agent: s.userAgent,

@@ -7,6 +7,7 @@ import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../../.
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
 import { Browser, csrfFrom } from '../../../test/support/http.ts';
 import { dumpDatabase } from '../../../test/support/db-dump.ts';
+import { SoftAuthenticator } from '../../../test/support/soft-authenticator.ts';
 import { PASSWORD, request, uniqueEmail, worldOn, type TestUser, type World } from '../../../test/support/world.ts';
 
 // Settings → Account over real HTTP, with mail through the real outbox to a real SMTP server in
@@ -26,7 +27,8 @@ describe('Settings → Account', () => {
     smtp = await startSmtpServer();
     server = await startTestServer({
       now: () => clock,
-      env: { EMAIL_URL: smtp.url, EMAIL_FROM: 'Latchkey <mailer@example.com>' },
+      // Verification gates OAuth sign-in; this suite is about the account settings, not that gate.
+      env: { EMAIL_URL: smtp.url, EMAIL_FROM: 'Latchkey <mailer@example.com>', REQUIRE_EMAIL_VERIFICATION: 'false' },
       emailPollMs: HOUR,
       webhookPollMs: HOUR,
     });
@@ -363,6 +365,20 @@ describe('Settings → Account', () => {
       });
       assert.equal(hook.status, 201);
       const webhook = (await hook.json()) as { id: string; secret: string };
+      // A passkey, added as passkeys.js adds one: its credential and public key must stay home.
+      const authenticator = new SoftAuthenticator(world.url);
+      const securityCsrf = csrfFrom(await (await u.browser.get('/settings/security')).text());
+      const passkeyOptions = await u.browser.request('/settings/security/passkeys/options', {
+        method: 'POST',
+        headers: { 'X-CSRF-Token': securityCsrf },
+      });
+      const credential = authenticator.create(await passkeyOptions.json());
+      const added = await u.browser.postForm('/settings/security/passkeys', {
+        _csrf: securityCsrf,
+        name: 'Phone',
+        response: JSON.stringify(credential),
+      });
+      assert.equal(added.status, 303);
       const secondBrowser = await signIn(u.email);
       assert.ok(secondBrowser);
 
@@ -388,6 +404,10 @@ describe('Settings → Account', () => {
       assert.equal(data.profile.email, u.email);
       assert.equal(data.profile.name, 'Export Person');
       assert.deepEqual(data.two_factor, { enabled: true, recovery_codes_left: 10 });
+      assert.deepEqual(
+        data.passkeys.map((p: { name: string; created_at: string }) => [p.name, p.created_at]),
+        [['Phone', new Date(clock - 11 * MINUTE).toISOString()]],
+      );
       assert.equal(data.sessions.length, 2);
       assert.equal(data.sessions.filter((s: { this_device: boolean }) => s.this_device).length, 1);
       assert.deepEqual(
@@ -426,6 +446,12 @@ describe('Settings → Account', () => {
         assert.ok(!text.includes(secret), `the export holds a secret: ${secret.slice(0, 12)}…`);
       const passwordHash = stored.find((v) => v.table === 'users' && v.column === 'password_hash');
       assert.ok(passwordHash, 'the scan covers password hashes');
+      const passkey = (await dumpDatabase(server.db)).filter((v) => v.table === 'passkeys');
+      for (const column of ['credential_id', 'public_key']) {
+        const value = passkey.find((v) => v.column === column)?.value;
+        assert.ok(value && value.length >= 16, `the passkey has a ${column}`);
+        assert.ok(!text.includes(value), `the export holds the passkey's ${column}`);
+      }
       for (const column of ['secret_hash', 'secret_enc', 'totp_secret_enc', 'code_hash', 'id_hash'])
         assert.ok(
           stored.some((v) => v.column === column),
