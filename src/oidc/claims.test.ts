@@ -42,9 +42,11 @@ describe('OpenID claims of an account', () => {
 });
 
 describe('acr from the sign-in methods', () => {
-  it('is 1 for one kind of factor and 2 for a password with a code', () => {
+  it('is 1 for one kind of factor and 2 for a password with a code, or a passkey', () => {
     assert.equal(acrOf(['pwd']), '1');
-    assert.equal(acrOf(['hwk']), '1');
+    assert.equal(acrOf(['otp']), '1');
+    // Passkeys are accepted only with user verification: the device and its PIN or biometric.
+    assert.equal(acrOf(['hwk']), '2');
     assert.equal(acrOf(['pwd', 'otp']), '2');
     assert.deepEqual(signedIn('usr_1', ['pwd', 'otp']), { accountId: 'usr_1', amr: ['pwd', 'otp'], acr: '2' });
   });

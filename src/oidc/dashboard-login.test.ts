@@ -29,12 +29,16 @@ describe('loginFromDashboardSession', () => {
       accountId: 'usr_1',
       ts: Math.floor((NOW - 60_000) / 1000),
       amr: ['pwd', 'otp'],
+      acr: '2',
     });
   });
 
-  it('claims no method it did not record', () => {
+  it('claims no method it did not record, and no level', () => {
     const result = loginFromDashboardSession({ ...session, sessionAmr: [] }, prompt(['no_session']), NOW);
-    assert.equal(result && 'amr' in result, false);
+    assert.equal(result && ('amr' in result || 'acr' in result), false);
+    // A word that is no sign-in method Latchkey knows is not passed on.
+    const odd = loginFromDashboardSession({ ...session, sessionAmr: ['pwd', 'sms'] }, prompt(['no_session']), NOW);
+    assert.deepEqual(odd && [odd.amr, odd.acr], [['pwd'], '1']);
   });
 
   it('leaves the form to prompt=login, id_token_hint, a requested sub or ACR', () => {
