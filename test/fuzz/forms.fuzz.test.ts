@@ -35,6 +35,9 @@ import { worldOn, credentialServerEnv, type TestUser } from '../support/world.ts
 const FILE = 'test/fuzz/forms.fuzz.test.ts';
 
 type Who = 'none' | 'anon' | 'member' | 'pending2fa' | 'interaction' | 'consent';
+
+/** Form posts that end the posting browser's own session when they succeed. */
+const SIGNS_THE_BROWSER_OUT = new Set(['/logout', '/interaction/:uid/switch-account']);
 type Csrf =
   | { t: 'field' }
   | { t: 'header' }
@@ -380,8 +383,23 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
   }
 
   /** Keeps the stateful personas usable: a sign-out ends the member's session, an interaction gets used up. */
+  /** Whether the member persona's browser is still signed in to the dashboard. */
+  async function memberSignedIn(): Promise<boolean> {
+    const res = await send(server.port, {
+      method: 'GET',
+      path: '/settings/api-keys',
+      headers: { cookie: personas.member.browser!.jar.header(), accept: 'text/html' },
+    });
+    return res.status === 200;
+  }
+
   async function afterCase(route: Route, who: Who, status: number): Promise<void> {
-    if (who === 'member' && route.path === '/logout' && status === 303) await freshMember();
+    if (who === 'member' && status === 303) {
+      // Forms whose purpose is to sign this browser out: the member signs in again. Any other
+      // form that signs the member out is a defect, named here by its route.
+      if (SIGNS_THE_BROWSER_OUT.has(route.path)) await freshMember();
+      else if (!(await memberSignedIn())) throw new Error(`${route.method} ${route.path} signed the member out`);
+    }
     if (who === 'interaction' && (status === 303 || ++interactionUses > 60)) await freshInteraction();
     if (who === 'consent' && (status === 303 || ++consentUses > 60)) await freshConsent();
     if (who === 'pending2fa' && ++pendingUses > 150) await freshPending();

@@ -22,6 +22,7 @@ import {
   type User,
 } from '../support/oauth.ts';
 import { WebhookReceiver } from '../support/webhook-receiver.ts';
+import { SoftAuthenticator } from '../support/soft-authenticator.ts';
 import { mintSecret } from '../../src/shared/secrets.ts';
 import { postForms, source, viewTemplates } from './helpers.ts';
 import * as OTPAuth from 'otpauth';
@@ -442,6 +443,19 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     await server.built.webhookWorker.drain();
     await codeFlow(server, app, { email, password: PASSWORD }, { browser: b }); // an authorized app
     await signIn(new Browser(server.url), email, PASSWORD); // another device's session, to sign out
+    // A passkey, so Settings → Security shows its remove form.
+    const securityCsrf = csrfFrom(await (await b.get('/settings/security')).text());
+    const passkeyOptions = await b.request('/settings/security/passkeys/options', {
+      method: 'POST',
+      headers: { 'X-CSRF-Token': securityCsrf },
+    });
+    const passkey = new SoftAuthenticator(server.url).create(await passkeyOptions.json());
+    const added = await b.postForm('/settings/security/passkeys', {
+      _csrf: securityCsrf,
+      name: 'Census key',
+      response: JSON.stringify(passkey),
+    });
+    assert.equal(added.status, 303, 'a passkey added');
     const pages = new Map<string, string>();
     const get = async (path: string, browser = b) => {
       const res = await browser.get(path);
@@ -467,6 +481,8 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       `/settings/webhooks/${hook.id}/delete`,
       '/settings/security',
       '/settings/sessions', // this browser's session and the other device's: one to sign out
+      '/settings/account', // name and email change
+      '/settings/account/delete',
       '/settings/api-keys/nonexistent',
     ])
       await get(path);
@@ -490,6 +506,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     const links = server.built.services.emailLinks;
     const owner = (await server.built.services.accounts.findByEmail(email))!;
     await get(`/verify-email?token=${await links.issue(owner.id, 'verify_email', email)}`);
+    await get(`/settings/account/email/confirm?token=${await links.issue(owner.id, 'change_email', `new.${email}`)}`);
     await get('/password/forgot', anon);
     await get(`/password/reset?token=${await links.issue(owner.id, 'reset_password', email)}`, anon);
     await signIn(anon, email, PASSWORD);

@@ -304,7 +304,7 @@ describe('secrets at rest after a run of every flow', () => {
     });
     assert.equal(
       ccWeb.body['error'],
-      'invalid_request',
+      'unauthorized_client',
       'a web app may not use client_credentials, but its rotated secret authenticated it',
     );
 

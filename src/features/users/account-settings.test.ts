@@ -93,9 +93,9 @@ describe('Settings → Account', () => {
     const confirmed = await postFrom(u.browser, '/settings/security', '/settings/security/2fa/confirm', {
       code: totp(clock),
     });
-    const recoveryCodes = [...(await confirmed.text()).matchAll(/<li><code>([A-Z0-9-]{19})<\/code><\/li>/g)].map(
-      (m) => m[1]!,
-    );
+    // Confirmed, the codes are shown after a redirect (reloadable until saved).
+    const shown = await (await u.browser.follow(confirmed)).res.text();
+    const recoveryCodes = [...shown.matchAll(/<li><code>([A-Z0-9-]{19})<\/code><\/li>/g)].map((m) => m[1]!);
     assert.equal(recoveryCodes.length, 10);
     return { ...u, totpSecret, recoveryCodes, totp };
   }
