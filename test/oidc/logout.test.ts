@@ -97,6 +97,7 @@ describe('logout', () => {
     assert.ok(decodeProtectedHeader(token).kid, 'the header names the key');
     const now = Math.floor(Date.now() / 1000);
     assert.ok(typeof payload.iat === 'number' && Math.abs(payload.iat - now) < 60, 'iat is now');
+    assert.equal(payload.exp, payload.iat + 120, 'good for two minutes');
     assert.ok(typeof payload.jti === 'string' && payload.jti.length >= 16, 'jti');
     assert.deepEqual(payload['events'], { [LOGOUT_EVENT]: {} });
     assert.equal(payload.sub, expect.sub);
@@ -285,6 +286,38 @@ describe('logout', () => {
     const after = (await updated.json()) as Record<string, unknown>;
     assert.deepEqual(after['post_logout_redirect_uris'], ['http://localhost:3000/out', SIGNED_OUT_URI]);
     assert.equal(after['backchannel_logout_uri'], receiver.url('/backchannel'), 'not given: kept');
+  });
+
+  it('dashboard: the application page shows and edits the sign-out settings', async () => {
+    const registered = await registerWithLogout(dev, {});
+    const path = `/settings/applications/${registered.client_id}`;
+    const html = await (await dev.browser.get(path)).text();
+    assert.match(html, /name="post_logout_redirect_uris"/);
+    assert.match(html, /name="backchannel_logout_uri"/);
+    const res = await dev.browser.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams([
+        ['_csrf', csrfFrom(html)],
+        ['name', 'Logout RP'],
+        ['redirect_uris', REDIRECT_URI],
+        ['scopes', 'read:users'],
+        ['post_logout_redirect_uris', `${SIGNED_OUT_URI}\nhttp://localhost:3000/out`],
+        ['backchannel_logout_uri', 'https://myapp.com/backchannel'],
+        ['backchannel_logout_session_required', 'yes'],
+      ]).toString(),
+    });
+    assert.equal(res.status, 303, (await res.text()).slice(0, 300));
+    const view = (await (await dev.browser.get(`/oauth/applications/${registered.client_id}`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(view['post_logout_redirect_uris'], [SIGNED_OUT_URI, 'http://localhost:3000/out']);
+    assert.equal(view['backchannel_logout_uri'], 'https://myapp.com/backchannel');
+    assert.equal(view['backchannel_logout_session_required'], true);
+    const shown = await (await dev.browser.get(path)).text();
+    assert.ok(shown.includes('value="https://myapp.com/backchannel"'));
+    assert.match(shown, /value="yes" checked/);
   });
 });
 
