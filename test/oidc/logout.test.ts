@@ -179,7 +179,7 @@ describe('logout', () => {
     assert.equal(await dashboardSignedIn(user.browser), true);
   });
 
-  it('an unregistered post_logout_redirect_uri: an error page in plain words, no redirect, still signed in', async () => {
+  it('an unregistered post_logout_redirect_uri: an error page, no redirect, still signed in', async () => {
     const { user, idToken } = await signedIn();
     const query = new URLSearchParams({ id_token_hint: idToken, post_logout_redirect_uri: 'https://evil.example/' });
     const res = await user.browser.request(`/oauth/logout?${query}`, { headers: { accept: 'text/html' } });
@@ -253,7 +253,7 @@ describe('logout', () => {
     }
   });
 
-  it('registration: logout URIs are https (http on loopback), without fragments; sign-in applications only', async () => {
+  it('registration: logout URIs are https (http on loopback), no fragment; sign-in applications only', async () => {
     const post = (body: Record<string, unknown>) =>
       dev.browser.postJson('/oauth/applications', { name: 'x', redirect_uris: [REDIRECT_URI], scopes: [], ...body });
     for (const [body, field] of [
