@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { Browser, authorizeUrl, csrfFrom } from '../support/http.ts';
-import { publishedKeys, signInWithOpenId, verifyIdToken } from '../support/openid.ts';
+import { publishedKeys, signInWithOpenId, tokenRequest, verifyIdToken } from '../support/openid.ts';
 import { REDIRECT_URI, startWorld, type RegisteredApp, type TestUser, type TestWorld } from '../support/world.ts';
 import { WebhookReceiver } from '../support/webhook-receiver.ts';
 
@@ -71,12 +71,12 @@ describe('logout', () => {
   });
 
   /** A person signed in to the dashboard and, in the same browser, to the application. */
-  async function signedIn(): Promise<{ user: TestUser; idToken: string; sid: string }> {
+  async function signedIn(): Promise<{ user: TestUser; idToken: string; sid: string; refreshToken: string }> {
     const user = await world.user({ tag: 'rp' });
     const tokens = await signInWithOpenId(world.server, app, user, { browser: user.browser });
     const { payload } = await verifyIdToken(world.server, app, tokens.id_token);
     assert.equal(typeof payload['sid'], 'string', 'backchannel_logout_session_required: the ID token has sid');
-    return { user, idToken: tokens.id_token, sid: String(payload['sid']) };
+    return { user, idToken: tokens.id_token, sid: String(payload['sid']), refreshToken: tokens.refresh_token! };
   }
 
   /** The logout token of a receiver's request, verified with the published keys; every claim checked. */
@@ -107,7 +107,7 @@ describe('logout', () => {
   }
 
   it('RP-initiated with id_token_hint: confirm, sign out, back to the registered URI with state', async () => {
-    const { user, idToken, sid } = await signedIn();
+    const { user, idToken, sid, refreshToken } = await signedIn();
     const start = receiver.requests.length;
     const query = new URLSearchParams({
       id_token_hint: idToken,
@@ -140,6 +140,13 @@ describe('logout', () => {
 
     await received(receiver, start + 1);
     await verifiedLogoutToken(start, { sub: user.id, sid });
+
+    // Signing out ends the sign-in, not the authorization: refresh tokens outlive the browser session.
+    const refreshed = await tokenRequest(world.server, app, {
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+    });
+    assert.equal(refreshed.status, 200);
   });
 
   it('RP-initiated without id_token_hint: the confirmation page, then the signed-out page', async () => {
