@@ -17,6 +17,12 @@ import { startHousekeeping } from './housekeeping.ts';
 import { createApiKeysRepo } from './features/api-keys/api-keys.repo.ts';
 import { createApiKeysService, type ApiKeysService } from './features/api-keys/api-keys.service.ts';
 import { createUsersService, type UsersService } from './features/users/users.service.ts';
+import {
+  createBackchannelLogout,
+  endedSignInOf,
+  type BackchannelLogout,
+  type PostForm,
+} from './oidc/backchannel-logout.ts';
 import { createProjectsRepo } from './features/projects/projects.repo.ts';
 import { createProjectsService, type ProjectsService } from './features/projects/projects.service.ts';
 import { createSharedJwtVerifier, type SharedJwtVerifier } from './auth/shared-jwt.ts';
@@ -65,7 +71,12 @@ export interface ServicesOptions {
   validateClientMetadata?: ClientMetadataValidator;
   /** Where mail without EMAIL_URL is written; `mail/` in the data folder unless given. */
   mailDir?: string;
+  /** Posts one logout token; tests may pass their own. Default: HTTP with the SSRF guard. */
+  postLogoutToken?: PostForm;
 }
+
+/** A back-channel logout receiver gets 3 s to answer (1 s to accept the connection): the person waits. */
+const LOGOUT_TIMEOUTS = { timeoutMs: 3_000, connectTimeoutMs: 1_000 };
 
 /** Repositories, rules and the background work around them: everything Latchkey does, without HTTP. */
 export interface Services {
@@ -123,6 +134,8 @@ export interface Services {
   passkeys: PasskeysService;
   loginThrottle: LoginThrottle;
   login: Login;
+  /** Tells applications (back-channel logout) that sign-ins to them ended. */
+  backchannelLogout: BackchannelLogout;
   /** Stops timers and the webhook and email workers, flushes buffered writes; the caller then closes the database. */
   stop(): Promise<void>;
 }
@@ -169,13 +182,45 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   const payloads = createPayloadsRepo(db);
   const browserSessions = createBrowserSessionsRepo(db);
   const passwords = createPasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST });
+  // Every way a sign-in ends tells the applications it reached (back-channel logout).
+  const backchannelLogout = createBackchannelLogout({
+    issuer: config.ISSUER,
+    signingKey: infra.keys.jwks.keys.find((k) => k.alg === config.ID_TOKEN_SIGNING_ALG)!,
+    logoutUriOf: async (clientId) =>
+      (await applications.clientMetadata(clientId))?.['backchannel_logout_uri'] as string | undefined,
+    // Through the webhooks' SSRF guard; a sign-out waits at most a few seconds for a slow receiver.
+    post: options.postLogoutToken ?? createDeliver({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, ...LOGOUT_TIMEOUTS }),
+    logger,
+    now,
+  });
+  /** The provider sessions of an account that `ends` picks, ended, then told of. */
+  const endSignIns = async (accountId: string, ends: (uidHash: string | null) => boolean, end: () => Promise<void>) => {
+    const ending = (await payloads.sessionsOf(accountId)).filter((row) => ends(row.uid_hash));
+    await end();
+    await backchannelLogout.signInsEnded(ending.flatMap((row) => endedSignInOf(JSON.parse(row.payload)) ?? []));
+  };
   const accounts = createAccountsService({
     accounts: accountsRepo,
     sessions: browserSessions,
     providerSessions: {
-      deleteByAccount: (id) => payloads.deleteSessionsOf(id),
-      deleteOne: (id, uidHash) => payloads.deleteSessionOf(id, uidHash),
-      deleteAllBut: (id, keepUidHash) => payloads.deleteSessionsOfExcept(id, keepUidHash),
+      deleteByAccount: (id) =>
+        endSignIns(
+          id,
+          () => true,
+          () => payloads.deleteSessionsOf(id),
+        ),
+      deleteOne: (id, uidHash) =>
+        endSignIns(
+          id,
+          (h) => h === uidHash,
+          () => payloads.deleteSessionOf(id, uidHash),
+        ),
+      deleteAllBut: (id, keepUidHash) =>
+        endSignIns(
+          id,
+          (h) => keepUidHash === null || h === null || h !== keepUidHash,
+          () => payloads.deleteSessionsOfExcept(id, keepUidHash),
+        ),
     },
     passwords,
     passwordPolicy: createPasswordPolicy(),
@@ -249,6 +294,11 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     accounts,
     now,
     onDeleted: (id) => credentialEvents.publish({ kind: 'account', id }),
+    // The account's sign-ins end with it: read them first, tell their applications after.
+    signInsEnding: async (id) => {
+      const ending = (await payloads.sessionsOf(id)).flatMap((row) => endedSignInOf(JSON.parse(row.payload)) ?? []);
+      return () => backchannelLogout.signInsEnded(ending);
+    },
     // A demoted admin keeps nothing that was granted as admin:all: its grants (with their refresh
     // tokens) and keys are revoked; every other credential loses it through its effective scopes.
     onRightsChanged: async (id, { demoted }) => {
@@ -354,6 +404,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     passkeys,
     loginThrottle,
     login,
+    backchannelLogout,
     async stop() {
       stopHousekeeping();
       await webhookWorker.stop();

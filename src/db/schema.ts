@@ -189,6 +189,12 @@ export interface ApplicationsTable {
   client_uri: string | null;
   policy_uri: string | null;
   tos_uri: string | null;
+  /** JSON array of the exact URIs a browser may return to after RP-initiated logout. */
+  post_logout_redirect_uris: string;
+  /** Receives logout tokens when a sign-in to this application ends (null: none registered). */
+  backchannel_logout_uri: string | null;
+  /** 1: logout tokens must carry `sid` (and ID tokens too); 0: `sub` is enough. */
+  backchannel_logout_session_required: number;
 }
 
 /** What a user granted an application, remembered across browser sessions. */

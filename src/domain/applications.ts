@@ -52,3 +52,13 @@ export function webLinkProblem(uri: string): string | null {
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return null;
   return 'must use https (http is allowed only for loopback hosts)';
 }
+
+/**
+ * Why a logout address (a post-logout redirect URI, a back-channel logout URI) is unacceptable, or
+ * null: https, http only on loopback (local development), no fragment (OpenID Connect RP-Initiated
+ * and Back-Channel Logout 1.0), no credentials. Post-logout redirects match exactly.
+ */
+export function logoutUriProblem(uri: string): string | null {
+  if (uri.includes('#')) return 'must not contain a fragment';
+  return webLinkProblem(uri);
+}

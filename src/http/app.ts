@@ -68,6 +68,7 @@ export type HttpServices = Pick<
   | 'grantStandingCache'
   | 'emailVerification'
   | 'passwordReset'
+  | 'backchannelLogout'
 >;
 
 /** Settings and keys the HTTP side needs besides the services. */
@@ -134,6 +135,13 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     secretCheckedEarlier,
     onClientSecretChecked: (matched) => metrics.clientSecretChecked(matched),
     now,
+    renderLogout: async (ctx, page) => {
+      const pageCtx = ctx as unknown as AppContext;
+      if (page.kind === 'done') return render.page(pageCtx, 'logged-out', { clientName: page.clientName });
+      const email = (await accounts.findById(page.accountId))?.email ?? '';
+      render.page(pageCtx, 'logout', { ...page, email });
+    },
+    sendLogoutToken: (target, sub, sid) => deps.backchannelLogout.send(target, sub, sid),
   });
   observeProvider(provider, metrics);
 

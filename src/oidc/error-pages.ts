@@ -45,6 +45,17 @@ export function providerErrorPage(error: string, description: string | undefined
         "Copy the client ID from the application's page in the dashboard.",
     };
   }
+  if (description === 'post_logout_redirect_uri not registered') {
+    return {
+      title: "The application's return address is not registered",
+      message:
+        'The application asked to send you to an address it has not registered here after signing out, so ' +
+        `Latchkey will not send you there. You have not been signed out. ${TELL_DEVELOPER}`,
+      developerHint:
+        'The post_logout_redirect_uri of the logout request must be exactly one of the post-logout redirect ' +
+        "URIs registered for this application. Add it to the application's post_logout_redirect_uris.",
+    };
+  }
   // The resume step after sign-in and consent: its cookie is gone, or belongs to another sign-in.
   if (errorName === 'SessionNotFound') {
     return {

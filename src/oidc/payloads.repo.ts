@@ -92,6 +92,16 @@ export function createPayloadsRepo(db: DB) {
       await db.deleteFrom('oidc_payloads').where('type', '=', type).where('grant_id_hash', '=', grantIdHash).execute();
     },
 
+    /** Every oidc-provider Session (browser sign-in) of an account, as stored: told of when they end. */
+    async sessionsOf(accountId: string): Promise<Array<{ uid_hash: string | null; payload: string }>> {
+      return db
+        .selectFrom('oidc_payloads')
+        .select(['uid_hash', 'payload'])
+        .where('account_id', '=', accountId)
+        .where('type', '=', 'Session')
+        .execute();
+    },
+
     /** Ends every oidc-provider Session (browser sign-in) of an account. */
     async deleteSessionsOf(accountId: string): Promise<void> {
       await db.deleteFrom('oidc_payloads').where('account_id', '=', accountId).where('type', '=', 'Session').execute();

@@ -35,6 +35,23 @@ export interface ProviderDeps {
   onClientSecretChecked?(matched: boolean): void;
   /** The time now (epoch ms): a rotated client secret's overlap ends by it. */
   now?(): number;
+  /**
+   * Renders RP-initiated logout's pages with our layout: the confirmation (a form posting `xsrf`,
+   * and `logout=yes` to end the whole sign-in, to `action`) and the page after signing out.
+   */
+  renderLogout?(ctx: KoaContextWithOIDC, page: LogoutPage): Promise<void>;
+  /** Sends one application its logout token (oidc/backchannel-logout.ts): ours, through the SSRF guard. */
+  sendLogoutToken?(target: LogoutTarget, sub: string, sid: string | undefined): Promise<void>;
+}
+
+export type LogoutPage =
+  | { kind: 'confirm'; action: string; xsrf: string; accountId: string; clientName: string | null }
+  | { kind: 'done'; clientName: string | null };
+
+/** An application to tell of a sign-out that ended: where, and whether it needs the session id. */
+export interface LogoutTarget {
+  clientId: string;
+  backchannelLogoutUri: string;
 }
 
 /** The API scopes an application was registered with (kept in extra client metadata). */
@@ -134,7 +151,26 @@ export function createProvider(deps: ProviderDeps): Provider {
       // oidc-provider's refuses every token with an audience, and every Latchkey access token has one.
       userinfo: { enabled: true },
       claimsParameter: { enabled: true },
-      rpInitiatedLogout: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        // Our pages, not oidc-provider's: its form is rebuilt from the same action and xsrf secret.
+        logoutSource: async (ctx) => {
+          const session = ctx.oidc.session!;
+          await deps.renderLogout?.(ctx, {
+            kind: 'confirm',
+            action: ctx.oidc.urlFor('end_session_confirm'),
+            xsrf: String(session.state?.['secret'] ?? ''),
+            accountId: String(session.accountId),
+            clientName: clientNameOf(ctx.oidc.client),
+          });
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          await deps.renderLogout?.(ctx, { kind: 'done', clientName: clientNameOf(ctx.oidc.client) });
+        },
+      },
+      // Logout tokens go out through our sender (Client.prototype.backchannelLogout below), which
+      // every other way a sign-in ends uses as well.
+      backchannelLogout: { enabled: true },
       pushedAuthorizationRequests: { enabled: false },
       // /v2 and introspection do not check DPoP proofs: a key-bound token they accepted as Bearer
       // would promise a sender constraint nobody enforces (RFC 9449 §7.2). Off, a DPoP header is
@@ -253,6 +289,21 @@ export function createProvider(deps: ProviderDeps): Provider {
     return matched;
   };
 
+  // RP-initiated logout tells the session's applications through the same sender and SSRF guard
+  // as every other sign-out, not oidc-provider's own fetch.
+  provider.Client.prototype.backchannelLogout = async function send(
+    this: { clientId: string; backchannelLogoutUri?: string },
+    sub: string,
+    sid: string,
+  ) {
+    if (!this.backchannelLogoutUri) return;
+    await deps.sendLogoutToken?.(
+      { clientId: this.clientId, backchannelLogoutUri: this.backchannelLogoutUri },
+      sub,
+      sid,
+    );
+  };
+
   provider.on('grant.revoked', (_ctx: unknown, grantId: string) => {
     consents.forgetGrant(grantId).catch((err) => logger.error({ err }, 'could not forget revoked grant'));
   });
@@ -284,6 +335,10 @@ function signInPolicy(requireVerification: boolean, accounts: Pick<AccountsServi
     }),
   );
   return policy;
+}
+
+function clientNameOf(client: { clientName?: unknown } | undefined): string | null {
+  return typeof client?.clientName === 'string' ? client.clientName : null;
 }
 
 /** `ttl` seconds, or fewer so as to end with `grant` (oidc-provider's clock, epoch seconds). */

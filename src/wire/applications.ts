@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { APPLICATION_TYPES, webLinkProblem } from '../domain/applications.ts';
+import { APPLICATION_TYPES, logoutUriProblem, webLinkProblem } from '../domain/applications.ts';
 import { ALL_API_SCOPES } from '../domain/scopes.ts';
 
 /** /oauth/applications on the wire: what registration and updates accept, what the API answers. */
@@ -33,6 +33,32 @@ const links = {
   tos_uri: webLink.optional().describe('Terms of service, linked from the consent page'),
 };
 
+/** An https logout address (http on loopback), without a fragment. */
+const logoutUri = z
+  .string()
+  .trim()
+  .max(2000)
+  .superRefine((uri, ctx) => {
+    const problem = logoutUriProblem(uri);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+/** Where the application hears of a sign-out (OpenID Connect RP-Initiated and Back-Channel Logout). */
+const logout = {
+  post_logout_redirect_uris: z
+    .array(logoutUri)
+    .max(10, 'at most 10 post-logout redirect URIs')
+    .optional()
+    .describe('Where a browser may be sent back after signing out at /oauth/logout (exact match)'),
+  backchannel_logout_uri: logoutUri
+    .nullable()
+    .optional()
+    .describe('Receives a logout token (POST, form-encoded) when a sign-in to this application ends'),
+  backchannel_logout_session_required: z
+    .boolean()
+    .optional()
+    .describe('Whether logout tokens and ID tokens must carry the session id (sid)'),
+};
+
 export const applicationViewSchema = z.object({
   client_id: z.string(),
   name: z.string(),
@@ -43,6 +69,9 @@ export const applicationViewSchema = z.object({
   client_uri: z.string().nullable(),
   policy_uri: z.string().nullable(),
   tos_uri: z.string().nullable(),
+  post_logout_redirect_uris: z.array(z.string()),
+  backchannel_logout_uri: z.string().nullable(),
+  backchannel_logout_session_required: z.boolean(),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });
@@ -79,6 +108,7 @@ export const createApplicationSchema = z.strictObject({
   scopes: scopeList,
   type: z.enum(APPLICATION_TYPES).default('web'),
   ...links,
+  ...logout,
 });
 export type CreateApplicationInput = z.infer<typeof createApplicationSchema>;
 
@@ -87,5 +117,6 @@ export const updateApplicationSchema = z.strictObject({
   redirect_uris: redirectUris.optional(),
   scopes: scopeList.optional(),
   ...links,
+  ...logout,
 });
 export type UpdateApplicationInput = z.infer<typeof updateApplicationSchema>;

@@ -51,6 +51,9 @@ const COVERED: Record<string, string> = {
   id_token_signing_alg_values_supported: 'ID token algorithms',
   authorization_response_iss_parameter_supported: 'response modes',
   request_uri_parameter_supported: 'request_uri',
+  end_session_endpoint: 'logout',
+  backchannel_logout_supported: 'logout',
+  backchannel_logout_session_supported: 'logout',
 };
 
 const DOCUMENTS = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
@@ -337,6 +340,28 @@ describe('Config OP: discovery advertises exactly what works', () => {
     } finally {
       await es.close();
     }
+  });
+
+  it('logout: end_session_endpoint signs out; back-channel logout tokens carry sid (logout.test.ts)', async () => {
+    assert.equal(meta['end_session_endpoint'], `${world.url}/oauth/logout`);
+    assert.equal(meta['backchannel_logout_supported'], true);
+    assert.equal(meta['backchannel_logout_session_supported'], true);
+    const browser = new Browser(world.url);
+    await signInWithOpenId(world.server, web, person, { browser });
+    const page = await browser.get(String(meta['end_session_endpoint']));
+    const html = await page.text();
+    assert.equal(page.status, 200);
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
+    assert.ok(xsrf, 'the confirmation page');
+    const done = await browser.postForm(`${world.url}/oauth/logout/confirm`, { xsrf, logout: 'yes' });
+    assert.equal(done.status, 303);
+    assert.equal(new URL(done.headers.get('location')!).pathname, '/oauth/logout/success');
+    // Signed out: the next authorization asks for a sign-in again.
+    const again = await browser.get(
+      authorizeUrl(world.url, { clientId: web.client_id, redirectUri: REDIRECT_URI, scope: 'openid', state: 's' }),
+    );
+    assert.match(new URL(again.headers.get('location')!, world.url).pathname, /^\/interaction\//);
+    // The logout tokens themselves (signature, every claim, sid) are verified in test/oidc/logout.test.ts.
   });
 
   it('request_uri: not supported, and said so (request_uri_parameter_supported false)', async () => {

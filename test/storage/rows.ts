@@ -66,6 +66,9 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     client_uri: null,
     policy_uri: null,
     tos_uri: null,
+    post_logout_redirect_uris: '[]',
+    backchannel_logout_uri: null,
+    backchannel_logout_session_required: 0,
     ...over,
   };
 }

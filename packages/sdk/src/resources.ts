@@ -42,6 +42,10 @@ export interface CreateApplication {
   client_uri?: string | null;
   policy_uri?: string | null;
   tos_uri?: string | null;
+  /** Sign-out (OpenID Connect): where /oauth/logout may return, and where logout tokens go (https). */
+  post_logout_redirect_uris?: string[];
+  backchannel_logout_uri?: string | null;
+  backchannel_logout_session_required?: boolean;
 }
 /** What an update may change: everything but the type. */
 export type ApplicationChanges = Partial<Omit<CreateApplication, 'type'>>;

@@ -58,6 +58,12 @@ export interface Application {
   client_uri: string | null;
   policy_uri: string | null;
   tos_uri: string | null;
+  /** Where /oauth/logout may send a browser back after signing out (exact match). */
+  post_logout_redirect_uris: string[];
+  /** Receives a logout token when a sign-in to the application ends (null: none). */
+  backchannel_logout_uri: string | null;
+  /** Whether logout tokens (and ID tokens) must carry the session id, `sid`. */
+  backchannel_logout_session_required: boolean;
   created_at: string;
   updated_at: string;
 }

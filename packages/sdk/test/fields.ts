@@ -51,6 +51,9 @@ const application = {
   client_uri: true,
   policy_uri: true,
   tos_uri: true,
+  post_logout_redirect_uris: true,
+  backchannel_logout_uri: true,
+  backchannel_logout_session_required: true,
   created_at: true,
   updated_at: true,
 } satisfies Record<keyof Application, true>;

@@ -35,6 +35,9 @@ const toView = (row: ApplicationRow): ApplicationView => ({
   client_uri: row.client_uri,
   policy_uri: row.policy_uri,
   tos_uri: row.tos_uri,
+  post_logout_redirect_uris: JSON.parse(row.post_logout_redirect_uris) as string[],
+  backchannel_logout_uri: row.backchannel_logout_uri,
+  backchannel_logout_session_required: row.backchannel_logout_session_required === 1,
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
@@ -102,6 +105,46 @@ function linksIn(data: Partial<Record<ApplicationLink, string | null | undefined
   ) as Partial<Record<ApplicationLink, string | null>>;
 }
 
+/** The logout settings a registration or an update gives (undefined: not given). */
+function logoutIn(data: UpdateApplicationInput) {
+  return {
+    ...(data.post_logout_redirect_uris && {
+      post_logout_redirect_uris: JSON.stringify(data.post_logout_redirect_uris),
+    }),
+    ...(data.backchannel_logout_uri !== undefined && { backchannel_logout_uri: data.backchannel_logout_uri }),
+    ...(data.backchannel_logout_session_required !== undefined && {
+      backchannel_logout_session_required: data.backchannel_logout_session_required ? 1 : 0,
+    }),
+  };
+}
+
+/** Only applications people sign in to take part in logout. */
+function checkLogout(row: ApplicationRow): void {
+  const type = row.type as ApplicationType;
+  if (usesRedirects(type)) return;
+  if (JSON.parse(row.post_logout_redirect_uris).length > 0) {
+    const message = `post_logout_redirect_uris: a ${type} application has no sign-in to end`;
+    throw new ValidationError(message, 'post_logout_redirect_uris');
+  }
+  if (row.backchannel_logout_uri) {
+    const message = `backchannel_logout_uri: a ${type} application has no sign-in to end`;
+    throw new ValidationError(message, 'backchannel_logout_uri');
+  }
+}
+
+/** What oidc-provider needs to know of an application's logout settings. */
+function logoutMetadataOf(row: ApplicationRow) {
+  return {
+    post_logout_redirect_uris: JSON.parse(row.post_logout_redirect_uris) as string[],
+    ...(row.backchannel_logout_uri
+      ? {
+          backchannel_logout_uri: row.backchannel_logout_uri,
+          backchannel_logout_session_required: row.backchannel_logout_session_required === 1,
+        }
+      : {}),
+  };
+}
+
 /**
  * oidc-provider client metadata for an application. The stored secret *hash* stands in for
  * `client_secret`; `compareClientSecret` (see oidc/provider.ts) hashes what the client presents.
@@ -148,6 +191,7 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: JSON.parse(row.redirect_uris) as string[],
+    ...logoutMetadataOf(row),
   };
 }
 
@@ -240,7 +284,11 @@ export function createApplicationsService(deps: {
         client_uri: data.client_uri ?? null,
         policy_uri: data.policy_uri ?? null,
         tos_uri: data.tos_uri ?? null,
+        post_logout_redirect_uris: JSON.stringify(data.post_logout_redirect_uris ?? []),
+        backchannel_logout_uri: data.backchannel_logout_uri ?? null,
+        backchannel_logout_session_required: data.backchannel_logout_session_required ? 1 : 0,
       };
+      checkLogout(row);
       await validated(toClientMetadata(row, t));
       await repo.insert(row, [
         buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t),
@@ -270,8 +318,10 @@ export function createApplicationsService(deps: {
         ...(data.redirect_uris && { redirect_uris: JSON.stringify(data.redirect_uris) }),
         ...(data.scopes && { scopes: JSON.stringify(data.scopes) }),
         ...linksIn(data),
+        ...logoutIn(data),
         updated_at: now(),
       };
+      checkLogout(next);
       await validated(toClientMetadata(next, next.updated_at));
       await repo.update(clientId, next);
       events.publish({ kind: 'application', id: clientId });

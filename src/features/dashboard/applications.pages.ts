@@ -31,10 +31,19 @@ interface AppForm extends Record<ApplicationLink, string> {
   type: string;
   redirect_uris: string;
   scopes: string[];
+  /** Sign-out: one post-logout redirect URI a line, the back-channel logout URI, whether it needs sid. */
+  post_logout_redirect_uris: string;
+  backchannel_logout_uri: string;
+  backchannel_logout_session_required: boolean;
 }
 
 const NO_LINKS = { logo_uri: '', client_uri: '', policy_uri: '', tos_uri: '' };
-const EMPTY_FORM: AppForm = { name: '', type: 'web', redirect_uris: '', scopes: [], ...NO_LINKS };
+const NO_LOGOUT = {
+  post_logout_redirect_uris: '',
+  backchannel_logout_uri: '',
+  backchannel_logout_session_required: false,
+};
+const EMPTY_FORM: AppForm = { name: '', type: 'web', redirect_uris: '', scopes: [], ...NO_LINKS, ...NO_LOGOUT };
 
 function readForm(ctx: AppContext, type?: string): AppForm {
   const body = formBody(ctx);
@@ -43,6 +52,9 @@ function readForm(ctx: AppContext, type?: string): AppForm {
     type: type ?? (fieldText(body['type']) || 'web'),
     redirect_uris: fieldText(body['redirect_uris']),
     scopes: fieldList(body['scopes']),
+    post_logout_redirect_uris: fieldText(body['post_logout_redirect_uris']),
+    backchannel_logout_uri: fieldText(body['backchannel_logout_uri']).trim(),
+    backchannel_logout_session_required: fieldText(body['backchannel_logout_session_required']) === 'yes',
     ...(Object.fromEntries(APPLICATION_LINKS.map((l) => [l, fieldText(body[l]).trim()])) as Record<
       ApplicationLink,
       string
@@ -57,6 +69,20 @@ const linksFrom = (form: AppForm) =>
 /** An application's links as the form shows them. */
 const linksOf = (app: ApplicationView) =>
   Object.fromEntries(APPLICATION_LINKS.map((l) => [l, app[l] ?? ''])) as Record<ApplicationLink, string>;
+
+/** The sign-out settings as the API takes them: an empty back-channel field is none. */
+const logoutFrom = (form: AppForm) => ({
+  post_logout_redirect_uris: lines(form.post_logout_redirect_uris),
+  backchannel_logout_uri: form.backchannel_logout_uri || null,
+  backchannel_logout_session_required: form.backchannel_logout_session_required,
+});
+
+/** An application's sign-out settings as the form shows them. */
+const logoutOf = (app: ApplicationView) => ({
+  post_logout_redirect_uris: app.post_logout_redirect_uris.join('\n'),
+  backchannel_logout_uri: app.backchannel_logout_uri ?? '',
+  backchannel_logout_session_required: app.backchannel_logout_session_required,
+});
 
 /** Settings → Applications: register, the client secret shown once, edit, rotate the secret, delete. */
 export function registerApplicationPages(router: DashboardRouter, deps: DashboardDeps): void {
@@ -174,6 +200,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             redirect_uris: uris,
             scopes: form.scopes,
             ...linksFrom(form),
+            ...(appUsesRedirects(form.type) ? logoutFrom(form) : {}),
           }),
         ),
       );
@@ -224,6 +251,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
           redirect_uris: app.redirect_uris.join('\n'),
           scopes: app.scopes,
           ...linksOf(app),
+          ...logoutOf(app),
         },
         null,
       );
@@ -247,7 +275,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             name: form.name,
             scopes: form.scopes,
             ...linksFrom(form),
-            ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris) } : {}),
+            ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris), ...logoutFrom(form) } : {}),
           }),
         ),
       );

@@ -23,6 +23,11 @@ export function createUsersService(deps: {
   /** Called after an account is deleted, so caches drop its credentials at once. */
   onDeleted(userId: string): void;
   /**
+   * Called before an account is deleted: reads what must be told once it is gone (its sign-ins'
+   * applications, back-channel logout) and returns the telling.
+   */
+  signInsEnding?(userId: string): Promise<() => Promise<void>>;
+  /**
    * Called after an account's is_admin changed (`demoted`: it was cleared), so credentials carrying
    * admin:all are revoked and every cache forgets the account's rights.
    */
@@ -41,8 +46,10 @@ export function createUsersService(deps: {
    * with the `user.deleted` event, then every cache forgets its credentials.
    */
   async function deleteAccount(row: UserRow): Promise<void> {
+    const tellApplications = await deps.signInsEnding?.(row.id);
     await repo.delete(row.id, [buildEvent('user.deleted', row.id, { id: row.id, email: row.email }, now())]);
     deps.onDeleted(row.id);
+    await tellApplications?.();
   }
 
   return {

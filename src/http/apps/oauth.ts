@@ -8,7 +8,7 @@ import { authorizeErrors, errorHandler, oauthErrors, type ErrorFormat } from '..
 import { byPath } from '../mount.ts';
 import type { Renderer } from '../render.ts';
 import { securityHeaders } from '../security-headers.ts';
-import { browserSession, linkProviderSession } from '../session.ts';
+import { browserSession, clearSessionCookie, linkProviderSession } from '../session.ts';
 import { issuerOrigin } from '../../oidc/issuer-origin.ts';
 import type { ProtocolPipelines } from '../../oidc/token-pipeline.ts';
 
@@ -22,6 +22,21 @@ export interface OAuthAppDeps {
   accounts: AccountsService;
   issuer: string;
   hsts: boolean;
+}
+
+/**
+ * Signing out at /oauth/logout ("Sign out", `logout=yes`) ends the dashboard session too: one
+ * sign-in serves both, so one sign-out ends both. "Stay signed in" ends only the application's part.
+ */
+function endDashboardSession(deps: OAuthAppDeps): Middleware<AppState> {
+  return async (ctx, next) => {
+    await next();
+    const signedOut = (ctx as { oidc?: { params?: { logout?: unknown } } }).oidc?.params?.logout;
+    if (ctx.status !== 303 || !signedOut || !ctx.state.sessionId) return;
+    await deps.accounts.endSession(ctx.state.sessionId);
+    clearSessionCookie(ctx as never, deps.hsts);
+    ctx.state.account = null; // nothing left to link the provider session to
+  };
 }
 
 /**
@@ -61,6 +76,7 @@ export function oauthApp(deps: OAuthAppDeps): Middleware<AppState> {
         app: compose([errorHandler(oauthErrors), securityHeaders({ hsts: deps.hsts, pages: false }), deps.userinfo]),
       },
       { path: '/oauth/authorize', exact: true, app: browserEndpoint(authorizeErrors(deps.render), authorization) },
+      { path: '/oauth/logout/confirm', exact: true, app: browserEndpoint(oauthErrors, endDashboardSession(deps)) },
     ],
     browserEndpoint(oauthErrors),
   );

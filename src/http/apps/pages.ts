@@ -37,6 +37,7 @@ import type { RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
 import { interactionErrors, interactionRouter } from '../../oidc/interactions.ts';
 import type { PayloadsRepo } from '../../oidc/payloads.repo.ts';
 import { sha256 } from '../../shared/secrets.ts';
+import { endedSignInOf, type BackchannelLogout } from '../../oidc/backchannel-logout.ts';
 
 /** Change-of-address requests per account (each one sends a mail to an address the person typed). */
 const EMAIL_CHANGE_LIMIT = { hourly: 10, burst: 1 };
@@ -63,6 +64,7 @@ export interface PagesAppDeps {
   payloads: Pick<PayloadsRepo, 'findById'>;
   emailVerification: EmailVerification;
   passwordReset: PasswordReset;
+  backchannelLogout: BackchannelLogout;
   now(): number;
 }
 
@@ -94,8 +96,12 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
   const endSessions = async (ctx: AppContext) => {
     if (ctx.state.sessionId) await accounts.endSession(ctx.state.sessionId);
     clearSessionCookie(ctx, secure);
-    await (await providerSessionOf(ctx))?.destroy();
+    const providerSession = await providerSessionOf(ctx);
+    await providerSession?.destroy();
     ctx.cookies.set('_session', null, { signed: true });
+    // The applications this browser signed in to hear of it (back-channel logout).
+    const ended = endedSignInOf(providerSession);
+    if (ended) await deps.backchannelLogout.signInsEnded([ended]);
   };
   /**
    * Signing in on /login: the dashboard session starts, and an OAuth sign-in this browser still
