@@ -283,7 +283,7 @@ function signInPolicy(requireVerification: boolean, accounts: Pick<AccountsServi
   const login = policy.get('login')!;
   const { Check } = interactionPolicy;
   login.checks.add(
-    new Check(LOGIN_HINT_OTHER_ACCOUNT, 'login_hint names another account than the session', async (ctx) => {
+    new Check(LOGIN_HINT_OTHER_ACCOUNT, 'login_hint names another account', 'login_required', async (ctx) => {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId || ctx.oidc.params?.['login_hint'] === undefined) return Check.NO_NEED_TO_PROMPT;
       const account = await accounts.findById(accountId);
@@ -293,13 +293,13 @@ function signInPolicy(requireVerification: boolean, accounts: Pick<AccountsServi
     }),
   );
   login.checks.add(
-    new Check(MAX_AGE_EXCEEDED, 'End-User authentication is older than max_age', (ctx) =>
+    new Check(MAX_AGE_EXCEEDED, 'End-User authentication is older than max_age', 'login_required', (ctx) =>
       dashboardSignInTooOld(ctx, Date.now()) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
     ),
   );
   if (!requireVerification) return policy;
   login.checks.add(
-    new Check(EMAIL_NOT_VERIFIED, 'The account has not verified its email address', async (ctx) => {
+    new Check(EMAIL_NOT_VERIFIED, 'The account has not verified its email address', 'login_required', async (ctx) => {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId) return Check.NO_NEED_TO_PROMPT;
       const account = await accounts.findById(accountId);
