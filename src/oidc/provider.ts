@@ -282,6 +282,7 @@ function signInPolicy(requireVerification: boolean, accounts: Pick<AccountsServi
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
   const { Check } = interactionPolicy;
+  policy.add(selectAccountPrompt(), 0);
   login.checks.add(
     new Check(LOGIN_HINT_OTHER_ACCOUNT, 'login_hint names another account', 'login_required', async (ctx) => {
       const accountId = ctx.oidc.session?.accountId;
@@ -307,6 +308,29 @@ function signInPolicy(requireVerification: boolean, accounts: Pick<AccountsServi
     }),
   );
   return policy;
+}
+
+/**
+ * `prompt=select_account`: "Continue as X, or use another account" (interactions.ts). Asked only of
+ * a browser already signed in, and not right after a sign-in in this same request: someone who just
+ * typed their password has chosen. Without a session the login prompt asks who it is instead.
+ */
+export const SELECT_ACCOUNT = 'select_account';
+function selectAccountPrompt() {
+  const { Check, Prompt } = interactionPolicy;
+  const prompt = new Prompt(
+    { name: SELECT_ACCOUNT, requestable: true },
+    new Check('select_account_signed_in', 'account selection was requested', 'account_selection_required', (ctx) => {
+      const { oidc } = ctx;
+      const asked = oidc.prompts.has(SELECT_ACCOUNT) && oidc.promptPending(SELECT_ACCOUNT);
+      return asked && oidc.session?.accountId && !oidc.result?.['login']
+        ? Check.REQUEST_PROMPT
+        : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  // Requestable adds a check asking whenever the parameter names it; ours above says when.
+  prompt.checks.remove('select_account_prompt');
+  return prompt;
 }
 
 /** `ttl` seconds, or fewer so as to end with `grant` (oidc-provider's clock, epoch seconds). */

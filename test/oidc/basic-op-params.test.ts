@@ -182,6 +182,40 @@ for (const auth of CLIENT_AUTH_METHODS) {
       assert.match(o.page!, /Know who you are/);
     });
 
+    it('prompt=select_account: "Continue as X" keeps the signed-in person, with no sign-in form', async () => {
+      const person = await newPerson();
+      const browser = new Browser(world.url);
+      await signIn(browser, person);
+      const o = await request(browser, { prompt: 'select_account' });
+      assert.match(o.page ?? '', new RegExp(`Continue as ${person.email}`));
+      assert.match(o.page!, /Use another account/);
+      const chosen = await outcomeOf(
+        browser,
+        await browser.postForm(formAction(o.page!, '/select-account'), { _csrf: csrfFrom(o.page!) }),
+      );
+      assert.equal((await exchange(chosen.redirect)).sub, person.id);
+    });
+
+    it('prompt=select_account: "Use another account" signs out and asks who; none signed in: the form', async () => {
+      const [person, other] = [await newPerson(), await newPerson('Other')];
+      const browser = new Browser(world.url);
+      await signIn(browser, person);
+      const o = await request(browser, { prompt: 'select_account' });
+      const switched = await outcomeOf(
+        browser,
+        await browser.postForm(formAction(o.page!, '/switch-account'), { _csrf: csrfFrom(o.page!) }),
+      );
+      const claims = await exchange(await completeLogin(browser, switched, other));
+      assert.equal(claims.sub, other.id);
+      // Just signed in, the person has chosen: no second question.
+      assert.ok(isLoginForm(await request(new Browser(world.url), { prompt: 'select_account' })));
+      assert.equal(
+        errorOf(await request(new Browser(world.url), { prompt: 'none select_account' })),
+        'invalid_request',
+        'prompt=none goes with no other value',
+      );
+    });
+
     it('oidcc-max-age-1: a sign-in older than max_age asks again, and auth_time is the new one', async () => {
       const person = await newPerson();
       const browser = new Browser(world.url);
