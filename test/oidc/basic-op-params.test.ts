@@ -141,7 +141,7 @@ for (const auth of CLIENT_AUTH_METHODS) {
       assert.equal(claims['auth_time'], first.claims['auth_time']);
     });
 
-    it('prompt=none for a person signed in to the dashboard only: a code, no earlier OAuth sign-in needed', async () => {
+    it('prompt=none signed in to the dashboard only: a code, with no earlier OAuth sign-in', async () => {
       const user = await world.user({ tag: 'dash' });
       // Consent given once; then the browser forgets its OAuth sign-in and keeps the dashboard one.
       await signIn(user.browser, user);
@@ -349,12 +349,12 @@ for (const auth of CLIENT_AUTH_METHODS) {
       assert.equal(o.redirect!.searchParams.get('state'), 'st-p');
     });
 
-    it('oidcc-ensure-request-object-with-redirect-uri: request_uri is refused with request_uri_not_supported', async () => {
+    it('oidcc-ensure-request-object-with-redirect-uri: request_uri refused, request_uri_not_supported', async () => {
       const o = await request(new Browser(world.url), { request_uri: 'https://myapp.com/request.jwt' });
       assert.equal(errorOf(o), 'request_uri_not_supported');
     });
 
-    it('oidcc-ensure-registered-redirect-uri: an unregistered redirect URI is an error page, never a redirect', async () => {
+    it('oidcc-ensure-registered-redirect-uri: an unregistered redirect URI is an error page, no redirect', async () => {
       const url = authorizeUrl(world.url, {
         clientId: app.client_id,
         redirectUri: 'https://attacker.example/callback',
