@@ -101,6 +101,13 @@ export function createProvider(deps: ProviderDeps): Provider {
       credential: '/oauth/credential',
     },
     responseTypes: ['code'],
+    discovery: {
+      claim_types_supported: ['normal'],
+      // Request objects are refused (request_not_supported): said here, not left to a default.
+      request_parameter_supported: false,
+      // The pages are in English only; ui_locales is accepted and this is the one it can honour.
+      ui_locales_supported: ['en'],
+    },
     // client_secret_jwt and HS* would need the plain secret; Latchkey stores only its hash.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     enabledJWA: {
