@@ -32,6 +32,7 @@ import { protocolPipelines } from '../oidc/token-pipeline.ts';
 import { secretCheckedEarlier } from '../oidc/client-auth.ts';
 import { userinfoEndpoint } from '../oidc/userinfo.ts';
 import { createOpenIdGrants } from '../oidc/openid-grants.ts';
+import { providerSessionsFromDashboard } from '../oidc/dashboard-login.ts';
 import { createAuthenticator } from '../auth/authenticate.ts';
 import { createOAuthTokenVerifier } from '../auth/oauth-tokens.ts';
 import { v2Router } from '../api/v2/router.ts';
@@ -144,6 +145,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     sendLogoutToken: (target, sub, sid) => deps.backchannelLogout.send(target, sub, sid),
   });
   observeProvider(provider, metrics);
+  providerSessionsFromDashboard(provider);
 
   // Bearer credentials for /v2, /oauth/applications and introspection.
   const authenticator = createAuthenticator({

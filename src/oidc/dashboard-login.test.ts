@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Account } from '../domain/account.ts';
-import { type LoginPrompt, loginFromDashboardSession } from './dashboard-login.ts';
+import {
+  type LoginPrompt,
+  dashboardSignInTooOld,
+  hintNamesAnother,
+  loginFromDashboardSession,
+  providerLoginFromDashboard,
+} from './dashboard-login.ts';
 
 const NOW = 1_800_000_000_000;
 const account: Account = {
@@ -69,5 +75,49 @@ describe('loginFromDashboardSession', () => {
     assert.equal(loginFromDashboardSession(session, answered, NOW), null, 'the provider asked again: the form');
     const consent = { ...prompt([]), prompt: { name: 'consent', reasons: ['op_scopes_missing'] } };
     assert.equal(loginFromDashboardSession(session, consent, NOW), null);
+  });
+});
+
+// What the provider session takes from the dashboard session before the prompts are weighed.
+describe('providerLoginFromDashboard', () => {
+  it("gives the session's account, sign-in time (seconds) and methods; nothing when not signed in", () => {
+    assert.deepEqual(providerLoginFromDashboard(session), {
+      accountId: 'usr_1',
+      loginTs: Math.floor((NOW - 60_000) / 1000),
+      amr: ['pwd', 'otp'],
+      acr: '2',
+    });
+    assert.equal(providerLoginFromDashboard({ account: null }), null);
+    assert.equal(providerLoginFromDashboard({ ...session, sessionId: undefined }), null);
+    assert.equal(providerLoginFromDashboard({ ...session, authenticatedAt: 0 }), null);
+    assert.equal('amr' in providerLoginFromDashboard({ ...session, sessionAmr: [] })!, false);
+  });
+});
+
+describe('dashboardSignInTooOld', () => {
+  const request = (params: Record<string, unknown>, o: { accountId?: string; login?: unknown } = {}) => ({
+    oidc: { params, session: { accountId: o.accountId ?? 'usr_1' }, result: o.login ? { login: o.login } : undefined },
+    state: session,
+  });
+
+  it('counts max_age in milliseconds against the dashboard sign-in (60 s ago here)', () => {
+    assert.equal(dashboardSignInTooOld(request({ max_age: '59' }), NOW), true);
+    assert.equal(dashboardSignInTooOld(request({ max_age: '60' }), NOW), false);
+    assert.equal(dashboardSignInTooOld(request({ max_age: '59' }), NOW - 1500), false, '58.5 s old');
+    assert.equal(dashboardSignInTooOld(request({}), NOW), false, 'no max_age');
+  });
+
+  it('judges only its own account, and never a sign-in the interaction just handed back', () => {
+    assert.equal(dashboardSignInTooOld(request({ max_age: '1' }, { accountId: 'usr_2' }), NOW), false);
+    assert.equal(dashboardSignInTooOld(request({ max_age: '1' }, { login: { accountId: 'usr_1' } }), NOW), false);
+  });
+});
+
+describe('hintNamesAnother', () => {
+  it('compares the trimmed hint without case; a blank or absent hint names no one', () => {
+    assert.equal(hintNamesAnother('eve@example.com', 'ada@example.com'), true);
+    assert.equal(hintNamesAnother(' ADA@example.com ', 'ada@example.com'), false);
+    assert.equal(hintNamesAnother('  ', 'ada@example.com'), false);
+    assert.equal(hintNamesAnother(undefined, 'ada@example.com'), false);
   });
 });

@@ -20,7 +20,7 @@ import { allowImagesFrom } from '../http/security-headers.ts';
 import { type APPLICATION_LINKS, webLinkProblem } from '../domain/applications.ts';
 import { loginFromDashboardSession } from './dashboard-login.ts';
 import { type InteractionFate, interactionErrorPage } from './error-pages.ts';
-import { EMAIL_NOT_VERIFIED, grantableScopes } from './provider.ts';
+import { EMAIL_NOT_VERIFIED, SELECT_ACCOUNT, grantableScopes } from './provider.ts';
 import { SCOPE_CLAIMS, signedIn } from './claims.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -54,6 +54,7 @@ const switchedCookie = (secure: boolean) => ({ signed: true, httpOnly: true, sam
 /** A form posted for a step the sign-in is not at (a second tab, the back button). */
 const OUT_OF_STEP_LOGIN = 'not a login prompt';
 const OUT_OF_STEP_CONSENT = 'not a consent prompt';
+const OUT_OF_STEP_SELECT = 'not an account selection prompt';
 
 /**
  * What each OpenID scope lets the application learn or do. The ID token and userinfo carry the
@@ -216,6 +217,15 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
         forgotHref: forgotHref(details.uid),
       });
     }
+    if (details.prompt.name === SELECT_ACCOUNT) {
+      const account = await accounts.findById(String(details.session?.accountId));
+      const client = await provider.Client.find(String(details.params['client_id']));
+      return render.page(ctx, 'select-account', {
+        uid: details.uid,
+        appName: client?.clientName ?? String(details.params['client_id']),
+        email: account?.email ?? '',
+      });
+    }
     const view = await consentView(details);
     // The logo is the one image from elsewhere: allowed from its own origin, on this page only.
     if (view.links.logo) allowImagesFrom(ctx, new URL(view.links.logo).origin);
@@ -348,6 +358,13 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     return finish(ctx, { consent: { grantId } }, true);
   });
 
+  // prompt=select_account: "Continue as X" keeps the signed-in account ("Use another account" is Switch account).
+  router.post('/interaction/:uid/select-account', ...deps.formGuard, async (ctx) => {
+    const details = await loadInteraction(ctx);
+    if (details.prompt.name !== SELECT_ACCOUNT) throw new errors.SessionNotFound(OUT_OF_STEP_SELECT);
+    return finish(ctx, { select_account: {} }, true);
+  });
+
   /**
    * "Not you? Switch account": signs this browser out (dashboard and provider sessions), drops this
    * interaction, and starts the same authorization request again, which now asks who is signing in.
@@ -385,7 +402,9 @@ export interface InteractionErrorDeps {
 /** Why oidc-provider (or a step here) found no sign-in to go on with, from what it said and what is stored. */
 async function fateOf(deps: InteractionErrorDeps, reason: string, uid: string | null): Promise<InteractionFate> {
   if (reason === 'session not found' || reason === 'session principal changed') return 'signed-out';
-  if (reason === OUT_OF_STEP_LOGIN || reason === OUT_OF_STEP_CONSENT) return 'out-of-step';
+  if (reason === OUT_OF_STEP_LOGIN || reason === OUT_OF_STEP_CONSENT || reason === OUT_OF_STEP_SELECT) {
+    return 'out-of-step';
+  }
   const stored = uid ? await deps.storedInteraction(uid) : undefined;
   if (!stored) return 'not-found';
   if (stored.expiresAt !== null && stored.expiresAt <= deps.now()) return 'expired';

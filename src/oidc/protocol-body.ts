@@ -11,11 +11,11 @@ function oauthError(ctx: AppContext, status: number, description: string): void 
 }
 
 /**
- * The body as text, or null past MAX_BYTES. Too large: stop listening and pause, but never destroy
+ * The body as text, or null past `maxBytes`. Too large: stop listening and pause, but never destroy
  * the request (leaving a `for await` early would, and the client would see a connection reset
  * instead of the 413); drainUnreadBody (src/http/drain-body.ts) discards the rest after the answer.
  */
-function readBody(req: NodeJS.ReadableStream): Promise<string | null> {
+export function readBody(req: NodeJS.ReadableStream, maxBytes = MAX_BYTES): Promise<string | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -28,7 +28,7 @@ function readBody(req: NodeJS.ReadableStream): Promise<string | null> {
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BYTES) {
+      if (size > maxBytes) {
         req.pause();
         done(null);
       } else chunks.push(chunk);

@@ -11,9 +11,14 @@ import { GRANT_CLAIM } from '../auth/oauth-tokens.ts';
 import { sha256 } from '../shared/secrets.ts';
 import { providerErrorPage } from './error-pages.ts';
 import { SCOPE_CLAIMS, SIGN_IN_CLAIMS, accountClaims } from './claims.ts';
+import { dashboardSignInTooOld, hintNamesAnother } from './dashboard-login.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
+/** The reason the login prompt gives for a `login_hint` naming another account than the session's. */
+const LOGIN_HINT_OTHER_ACCOUNT = 'login_hint_other_account';
+/** The reason for a dashboard sign-in older than `max_age`, counted in milliseconds (dashboard-login.ts). */
+const MAX_AGE_EXCEEDED = 'max_age_exceeded';
 
 export interface ProviderDeps {
   config: Config;
@@ -113,6 +118,13 @@ export function createProvider(deps: ProviderDeps): Provider {
       credential: '/oauth/credential',
     },
     responseTypes: ['code'],
+    discovery: {
+      claim_types_supported: ['normal'],
+      // Request objects are refused (request_not_supported): said here, not left to a default.
+      request_parameter_supported: false,
+      // The pages are in English only; ui_locales is accepted and this is the one it can honour.
+      ui_locales_supported: ['en'],
+    },
     // client_secret_jwt and HS* would need the plain secret; Latchkey stores only its hash.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     enabledJWA: {
@@ -316,22 +328,41 @@ export function createProvider(deps: ProviderDeps): Provider {
 }
 
 /**
- * oidc-provider's prompts, plus one check: when REQUIRE_EMAIL_VERIFICATION is on, a browser whose
- * provider session is an account with an unverified address is sent to the login prompt (the
- * sign-in page then says "verify your email first"; `prompt=none` gets login_required), however
- * that session was made.
+ * oidc-provider's prompts, plus three checks. A dashboard sign-in older than `max_age` asks again
+ * (counted in milliseconds, where oidc-provider counts seconds). A `login_hint` naming another email than the session's
+ * account asks for the sign-in form (pre-filled with the hint; `prompt=none` gets login_required):
+ * the application wants that person, not whoever this browser signed in as. And when
+ * REQUIRE_EMAIL_VERIFICATION is on, a browser whose provider session is an account with an
+ * unverified address is sent to the login prompt (the sign-in page then says "verify your email
+ * first"; `prompt=none` gets login_required), however that session was made.
  */
 function signInPolicy(requireVerification: boolean, accounts: Pick<AccountsService, 'findById'>) {
   const policy = interactionPolicy.base();
-  if (!requireVerification) return policy;
-  policy.get('login')!.checks.add(
-    new interactionPolicy.Check(EMAIL_NOT_VERIFIED, 'The account has not verified its email address', async (ctx) => {
+  const login = policy.get('login')!;
+  const { Check } = interactionPolicy;
+  policy.add(selectAccountPrompt(), 0);
+  login.checks.add(
+    new Check(LOGIN_HINT_OTHER_ACCOUNT, 'login_hint names another account', 'login_required', async (ctx) => {
       const accountId = ctx.oidc.session?.accountId;
-      if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      if (!accountId || ctx.oidc.params?.['login_hint'] === undefined) return Check.NO_NEED_TO_PROMPT;
       const account = await accounts.findById(accountId);
-      return account && !account.emailVerified
-        ? interactionPolicy.Check.REQUEST_PROMPT
-        : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return !account || hintNamesAnother(ctx.oidc.params['login_hint'], account.email)
+        ? Check.REQUEST_PROMPT
+        : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  login.checks.add(
+    new Check(MAX_AGE_EXCEEDED, 'End-User authentication is older than max_age', 'login_required', (ctx) =>
+      dashboardSignInTooOld(ctx, Date.now()) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  if (!requireVerification) return policy;
+  login.checks.add(
+    new Check(EMAIL_NOT_VERIFIED, 'The account has not verified its email address', 'login_required', async (ctx) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId) return Check.NO_NEED_TO_PROMPT;
+      const account = await accounts.findById(accountId);
+      return account && !account.emailVerified ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
   return policy;
@@ -339,6 +370,29 @@ function signInPolicy(requireVerification: boolean, accounts: Pick<AccountsServi
 
 function clientNameOf(client: { clientName?: unknown } | undefined): string | null {
   return typeof client?.clientName === 'string' ? client.clientName : null;
+}
+
+/**
+ * `prompt=select_account`: "Continue as X, or use another account" (interactions.ts). Asked only of
+ * a browser already signed in, and not right after a sign-in in this same request: someone who just
+ * typed their password has chosen. Without a session the login prompt asks who it is instead.
+ */
+export const SELECT_ACCOUNT = 'select_account';
+function selectAccountPrompt() {
+  const { Check, Prompt } = interactionPolicy;
+  const prompt = new Prompt(
+    { name: SELECT_ACCOUNT, requestable: true },
+    new Check('select_account_signed_in', 'account selection was requested', 'account_selection_required', (ctx) => {
+      const { oidc } = ctx;
+      const asked = oidc.prompts.has(SELECT_ACCOUNT) && oidc.promptPending(SELECT_ACCOUNT);
+      return asked && oidc.session?.accountId && !oidc.result?.['login']
+        ? Check.REQUEST_PROMPT
+        : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  // Requestable adds a check asking whenever the parameter names it; ours above says when.
+  prompt.checks.remove('select_account_prompt');
+  return prompt;
 }
 
 /** `ttl` seconds, or fewer so as to end with `grant` (oidc-provider's clock, epoch seconds). */

@@ -9,6 +9,7 @@ import { limitAuthorizeRequests } from '../features/rate-limit/authorize-endpoin
 import type { RateLimiter } from '../features/rate-limit/rate-limiter.ts';
 import { jsonToForm } from './protocol-body.ts';
 import { authenticateClientOnce } from './client-auth.ts';
+import { postedAuthorizationAsGet } from './authorize-post.ts';
 import { unifiedIntrospection } from './unified-introspection.ts';
 
 export interface ProtocolStepsDeps {
@@ -57,7 +58,7 @@ function onPost(...steps: Middleware<AppState>[]): Middleware<AppState> {
  * - token:         jsonToForm → authenticateClientOnce → limitTokenRequests → unauthorizedClientForDisallowedGrant
  * - introspection: jsonToForm → authenticateClientOnce → unifiedIntrospection
  * - revocation:    jsonToForm → authenticateClientOnce
- * - authorization: limitAuthorizeRequests
+ * - authorization: postedAuthorizationAsGet → limitAuthorizeRequests
  */
 export function protocolPipelines(deps: ProtocolStepsDeps) {
   const readParams = jsonToForm();
@@ -79,11 +80,14 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
     ),
     introspection: onPost(readParams, authenticateClient, unifiedIntrospection({ authenticator: deps.authenticator })),
     revocation: onPost(readParams, authenticateClient),
-    authorization: limitAuthorizeRequests({
-      limiter: deps.limiter,
-      policy: deps.config.RATE_LIMIT_AUTHORIZE,
-      renderError: deps.renderError,
-    }),
+    authorization: compose([
+      postedAuthorizationAsGet(deps.renderError),
+      limitAuthorizeRequests({
+        limiter: deps.limiter,
+        policy: deps.config.RATE_LIMIT_AUTHORIZE,
+        renderError: deps.renderError,
+      }),
+    ]),
   };
 }
 

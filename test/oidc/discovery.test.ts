@@ -54,6 +54,8 @@ const COVERED: Record<string, string> = {
   end_session_endpoint: 'logout',
   backchannel_logout_supported: 'logout',
   backchannel_logout_session_supported: 'logout',
+  request_parameter_supported: 'request objects',
+  ui_locales_supported: 'ui_locales',
 };
 
 const DOCUMENTS = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
@@ -362,6 +364,31 @@ describe('Config OP: discovery advertises exactly what works', () => {
     );
     assert.match(new URL(again.headers.get('location')!, world.url).pathname, /^\/interaction\//);
     // The logout tokens themselves (signature, every claim, sid) are verified in test/oidc/logout.test.ts.
+  });
+
+  it('request objects: not supported, and said so (request_parameter_supported false)', async () => {
+    assert.equal(meta['request_parameter_supported'], false);
+    assert.equal(meta['request_object_signing_alg_values_supported'], undefined);
+    const url = new URL(
+      authorizeUrl(world.url, { clientId: web.client_id, redirectUri: REDIRECT_URI, scope: 'openid' }),
+    );
+    url.searchParams.set('request', 'eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9.');
+    const res = await fetch(url, { redirect: 'manual' });
+    assert.equal(new URL(res.headers.get('location')!).searchParams.get('error'), 'request_not_supported');
+  });
+
+  it('ui_locales: English, the one language the pages are in; other locales asked are accepted', async () => {
+    assert.deepEqual(list('ui_locales_supported'), ['en']);
+    const url = authorizeUrl(world.url, {
+      clientId: web.client_id,
+      redirectUri: REDIRECT_URI,
+      scope: 'openid',
+      extra: { ui_locales: 'de en' },
+    });
+    const browser = new Browser(world.url);
+    const { res } = await browser.follow(await browser.get(url));
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /<html lang="en">/);
   });
 
   it('request_uri: not supported, and said so (request_uri_parameter_supported false)', async () => {

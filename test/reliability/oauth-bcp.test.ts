@@ -551,6 +551,21 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       }),
     );
     pages.set('consent', await consentPage.res.text());
+    // prompt=select_account, for the developer signed in above (who authorized `app`).
+    const select = await b.follow(
+      await b.get(
+        authorizeUrl(server.url, {
+          clientId: app.client_id,
+          redirectUri: REDIRECT_URI,
+          scope: 'read:users',
+          state: 's',
+          extra: { prompt: 'select_account' },
+        }),
+      ),
+    );
+    const selectHtml = await select.res.text();
+    assert.match(selectHtml, /\/select-account"/, 'the select_account page');
+    pages.set('select account', selectHtml);
 
     const seen: { page: string; action: string; browser: Browser }[] = [];
     const browserOf = (page: string) =>
