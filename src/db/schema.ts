@@ -189,6 +189,10 @@ export interface ApplicationsTable {
   client_uri: string | null;
   policy_uri: string | null;
   tos_uri: string | null;
+  /** 1: the authorization code flow must use PKCE (always 1 for public clients); 0: optional (web only). */
+  require_pkce: number;
+  /** OpenID subject type: `public` (the account id) or `pairwise` (one identifier per sector). */
+  subject_type: string;
 }
 
 /** What a user granted an application, remembered across browser sessions. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { APPLICATION_TYPES, webLinkProblem } from '../domain/applications.ts';
+import { APPLICATION_TYPES, SUBJECT_TYPES, webLinkProblem } from '../domain/applications.ts';
 import { ALL_API_SCOPES } from '../domain/scopes.ts';
 
 /** /oauth/applications on the wire: what registration and updates accept, what the API answers. */
@@ -33,6 +33,18 @@ const links = {
   tos_uri: webLink.optional().describe('Terms of service, linked from the consent page'),
 };
 
+/** How the authorization code flow is protected, and which `sub` the application's ID tokens carry. */
+const openIdSettings = {
+  require_pkce: z
+    .boolean()
+    .optional()
+    .describe('Authorization requests must use PKCE (S256). Always true for spa/native; a web app may turn it off'),
+  subject_type: z
+    .enum(SUBJECT_TYPES)
+    .optional()
+    .describe('`public` (default): `sub` is the account id; `pairwise`: an identifier for this host only'),
+};
+
 export const applicationViewSchema = z.object({
   client_id: z.string(),
   name: z.string(),
@@ -43,6 +55,8 @@ export const applicationViewSchema = z.object({
   client_uri: z.string().nullable(),
   policy_uri: z.string().nullable(),
   tos_uri: z.string().nullable(),
+  require_pkce: z.boolean(),
+  subject_type: z.enum(SUBJECT_TYPES),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });
@@ -79,6 +93,7 @@ export const createApplicationSchema = z.strictObject({
   scopes: scopeList,
   type: z.enum(APPLICATION_TYPES).default('web'),
   ...links,
+  ...openIdSettings,
 });
 export type CreateApplicationInput = z.infer<typeof createApplicationSchema>;
 
@@ -87,5 +102,6 @@ export const updateApplicationSchema = z.strictObject({
   redirect_uris: redirectUris.optional(),
   scopes: scopeList.optional(),
   ...links,
+  ...openIdSettings,
 });
 export type UpdateApplicationInput = z.infer<typeof updateApplicationSchema>;

@@ -66,6 +66,8 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     client_uri: null,
     policy_uri: null,
     tos_uri: null,
+    require_pkce: 1,
+    subject_type: 'public',
     ...over,
   };
 }

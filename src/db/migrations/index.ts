@@ -15,6 +15,7 @@ import * as m0015 from './0015_email_links.ts';
 import * as m0016 from './0016_passkeys.ts';
 import * as m0017 from './0017_secret_overlap_and_shown_once.ts';
 import * as m0018 from './0018_application_links.ts';
+import * as m0020 from './0020_application_pkce_subject.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '0016_passkeys': m0016,
   '0017_secret_overlap_and_shown_once': m0017,
   '0018_application_links': m0018,
+  '0020_application_pkce_subject': m0020,
 };

@@ -9,11 +9,15 @@ import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
 import {
   APPLICATION_LINKS,
+  defaultRequirePkce,
   isPublicType,
+  optionalPkceProblem,
+  pairwiseProblem,
   redirectUriProblem,
   usesRedirects,
   type ApplicationLink,
   type ApplicationType,
+  type SubjectType,
 } from '../../domain/applications.ts';
 import {
   MAX_SECRET_OVERLAP_SECONDS,
@@ -35,6 +39,8 @@ const toView = (row: ApplicationRow): ApplicationView => ({
   client_uri: row.client_uri,
   policy_uri: row.policy_uri,
   tos_uri: row.tos_uri,
+  require_pkce: row.require_pkce !== 0,
+  subject_type: row.subject_type as SubjectType,
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
@@ -76,6 +82,16 @@ function checkRedirects(uris: string[], type: ApplicationType): void {
   });
 }
 
+/** Refuses settings the application's type cannot have: optional PKCE, a pairwise subject it cannot get. */
+function checkOpenIdSettings(row: ApplicationRow, changedRedirects: boolean): void {
+  const type = row.type as ApplicationType;
+  const pkce = row.require_pkce === 0 ? optionalPkceProblem(type) : null;
+  if (pkce) throw new ValidationError(`require_pkce: ${pkce}`, 'require_pkce');
+  const pairwise = row.subject_type === 'pairwise' ? pairwiseProblem(type, JSON.parse(row.redirect_uris)) : null;
+  const field = changedRedirects ? 'redirect_uris' : 'subject_type';
+  if (pairwise) throw new ValidationError(`${field}: ${pairwise}`, field);
+}
+
 /** Client metadata naming the previous secret (its hash) and when it stops working, during an overlap. */
 export const PREVIOUS_SECRET = 'latchkey_previous_secret';
 interface PreviousSecret {
@@ -101,6 +117,9 @@ function linksIn(data: Partial<Record<ApplicationLink, string | null | undefined
     APPLICATION_LINKS.flatMap((link) => (data[link] === undefined ? [] : [[link, data[link]]])),
   ) as Partial<Record<ApplicationLink, string | null>>;
 }
+
+/** Client metadata saying whether the authorization code flow must use PKCE (read by oidc/provider.ts). */
+export const REQUIRE_PKCE = 'latchkey_require_pkce';
 
 /**
  * oidc-provider client metadata for an application. The stored secret *hash* stands in for
@@ -145,6 +164,8 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
       ? { token_endpoint_auth_method: 'none' }
       : { client_secret: row.secret_hash!, token_endpoint_auth_method: 'client_secret_basic' }),
     application_type: type === 'native' ? 'native' : 'web',
+    [REQUIRE_PKCE]: isPublicType(type) || row.require_pkce !== 0,
+    subject_type: row.subject_type as SubjectType,
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: JSON.parse(row.redirect_uris) as string[],
@@ -240,7 +261,10 @@ export function createApplicationsService(deps: {
         client_uri: data.client_uri ?? null,
         policy_uri: data.policy_uri ?? null,
         tos_uri: data.tos_uri ?? null,
+        require_pkce: (data.require_pkce ?? defaultRequirePkce(data.type)) ? 1 : 0,
+        subject_type: data.subject_type ?? 'public',
       };
+      checkOpenIdSettings(row, false);
       await validated(toClientMetadata(row, t));
       await repo.insert(row, [
         buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t),
@@ -270,8 +294,11 @@ export function createApplicationsService(deps: {
         ...(data.redirect_uris && { redirect_uris: JSON.stringify(data.redirect_uris) }),
         ...(data.scopes && { scopes: JSON.stringify(data.scopes) }),
         ...linksIn(data),
+        ...(data.require_pkce !== undefined && { require_pkce: data.require_pkce ? 1 : 0 }),
+        ...(data.subject_type !== undefined && { subject_type: data.subject_type }),
         updated_at: now(),
       };
+      checkOpenIdSettings(next, data.redirect_uris !== undefined && data.subject_type === undefined);
       await validated(toClientMetadata(next, next.updated_at));
       await repo.update(clientId, next);
       events.publish({ kind: 'application', id: clientId });

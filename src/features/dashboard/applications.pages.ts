@@ -17,6 +17,7 @@ import {
 import {
   APP_TYPE_OPTIONS,
   OVERLAP_CHOICES,
+  SUBJECT_TYPE_OPTIONS,
   appHasSecret,
   appUsesRedirects,
   fieldList,
@@ -31,10 +32,21 @@ interface AppForm extends Record<ApplicationLink, string> {
   type: string;
   redirect_uris: string;
   scopes: string[];
+  require_pkce: boolean;
+  subject_type: string;
 }
 
 const NO_LINKS = { logo_uri: '', client_uri: '', policy_uri: '', tos_uri: '' };
-const EMPTY_FORM: AppForm = { name: '', type: 'web', redirect_uris: '', scopes: [], ...NO_LINKS };
+// PKCE starts on for every type here; a web application's owner may untick it.
+const EMPTY_FORM: AppForm = {
+  name: '',
+  type: 'web',
+  redirect_uris: '',
+  scopes: [],
+  ...NO_LINKS,
+  require_pkce: true,
+  subject_type: 'public',
+};
 
 function readForm(ctx: AppContext, type?: string): AppForm {
   const body = formBody(ctx);
@@ -43,6 +55,8 @@ function readForm(ctx: AppContext, type?: string): AppForm {
     type: type ?? (fieldText(body['type']) || 'web'),
     redirect_uris: fieldText(body['redirect_uris']),
     scopes: fieldList(body['scopes']),
+    require_pkce: fieldText(body['require_pkce']) === 'on',
+    subject_type: fieldText(body['subject_type']) || 'public',
     ...(Object.fromEntries(APPLICATION_LINKS.map((l) => [l, fieldText(body[l]).trim()])) as Record<
       ApplicationLink,
       string
@@ -53,6 +67,15 @@ function readForm(ctx: AppContext, type?: string): AppForm {
 /** The consent-page links as the API takes them: an empty field is no link. */
 const linksFrom = (form: AppForm) =>
   Object.fromEntries(APPLICATION_LINKS.map((l) => [l, form[l] || null])) as Record<ApplicationLink, string | null>;
+
+/**
+ * The sign-in settings a form may change for this type: none for types that sign nobody in, the
+ * subject type for public clients (their PKCE is not optional: the box is shown ticked and locked).
+ */
+const openIdSettingsFrom = (form: AppForm, type: string) => ({
+  ...(type === 'web' ? { require_pkce: form.require_pkce } : {}),
+  ...(appUsesRedirects(type) ? { subject_type: form.subject_type } : {}),
+});
 
 /** An application's links as the form shows them. */
 const linksOf = (app: ApplicationView) =>
@@ -74,6 +97,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         form,
         types: APP_TYPE_OPTIONS,
         scopes: scopeOptions(me.isAdmin, form.scopes),
+        subjectTypes: SUBJECT_TYPE_OPTIONS,
         error,
       },
       status,
@@ -97,6 +121,8 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         previousSecretUntil: appHasSecret(app.type) ? await applications.previousSecretExpiry(me, app.client_id) : null,
         form,
         usesRedirects: appUsesRedirects(app.type),
+        pkceLocked: app.type !== 'web',
+        subjectTypes: SUBJECT_TYPE_OPTIONS,
         scopes: scopeOptions(me.isAdmin, form.scopes),
         notice: noticeFor(ctx.query['done']),
         error,
@@ -174,6 +200,9 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             redirect_uris: uris,
             scopes: form.scopes,
             ...linksFrom(form),
+            ...(appUsesRedirects(form.type)
+              ? { require_pkce: form.require_pkce, subject_type: form.subject_type }
+              : {}),
           }),
         ),
       );
@@ -224,6 +253,8 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
           redirect_uris: app.redirect_uris.join('\n'),
           scopes: app.scopes,
           ...linksOf(app),
+          require_pkce: app.require_pkce,
+          subject_type: app.subject_type,
         },
         null,
       );
@@ -247,6 +278,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             name: form.name,
             scopes: form.scopes,
             ...linksFrom(form),
+            ...openIdSettingsFrom(form, app.type),
             ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris) } : {}),
           }),
         ),
