@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorld, type TestUser, type TestWorld } from '../support/world.ts';
 import { pkcePair } from '../support/oauth.ts';
+import { csrfFrom } from '../support/http.ts';
 import { authorizeOpenId, signInWithOpenId, tokenRequest, userinfo, verifyIdToken } from '../support/openid.ts';
 
 const HOST_A = 'https://a.example/callback';
@@ -24,6 +25,7 @@ for (const format of ['opaque', 'jwt'] as const) {
       person = await world.user({ tag: 'person' });
     });
     after(() => world.close());
+    const server = () => world.server;
 
     async function registered(body: Record<string, unknown>) {
       const res = await developer.browser.postJson('/oauth/applications', {
@@ -115,6 +117,48 @@ for (const format of ['opaque', 'jwt'] as const) {
         assert.equal(((await res.json()) as Record<string, unknown>)['require_pkce'], false);
         const tokens = await signInWithOpenId(world.server, app, person, { redirectUri: HOST_A });
         assert.ok(tokens.id_token);
+      });
+    }
+
+    if (format === 'opaque') {
+      it('the dashboard form sets both: PKCE starts ticked, a spa cannot untick it, pairwise is a choice', async () => {
+        const form = async (path: string, fields: Record<string, string>) => {
+          const page = await (await developer.browser.get(path)).text();
+          return developer.browser.postForm(path.endsWith('/new') ? '/settings/applications' : path, {
+            _csrf: csrfFrom(page),
+            ...fields,
+          });
+        };
+        const newPage = await (await developer.browser.get('/settings/applications/new')).text();
+        assert.match(newPage, /name="require_pkce" value="on"[^>]*\s+checked/);
+        const fields = { name: 'Form app', redirect_uris: HOST_A, scopes: 'read:users', subject_type: 'pairwise' };
+        const web = await form('/settings/applications/new', { ...fields, type: 'web' });
+        assert.equal(web.status, 303);
+        const webId = decodeURIComponent(/applications\/([^/]+)\//.exec(web.headers.get('location')!)![1]!);
+        const webApp = await server().built.services.applications.clientMetadata(webId);
+        assert.equal(webApp?.['latchkey_require_pkce'], false, 'the box was not ticked');
+        assert.equal(webApp?.['subject_type'], 'pairwise');
+        const detail = await (await developer.browser.get(`/settings/applications/${webId}`)).text();
+        assert.match(detail, /<dt>PKCE<\/dt><dd>Optional<\/dd>/);
+        assert.match(detail, /<dt>Subject identifiers<\/dt><dd>Pairwise<\/dd>/);
+        const ticked = await form(`/settings/applications/${webId}`, { ...fields, require_pkce: 'on' });
+        assert.equal(ticked.status, 303);
+        assert.equal(
+          (await server().built.services.applications.clientMetadata(webId))?.['latchkey_require_pkce'],
+          true,
+        );
+
+        const spa = await form('/settings/applications/new', { ...fields, type: 'spa', subject_type: 'public' });
+        assert.equal(spa.status, 303);
+        const spaId = decodeURIComponent(/applications\/([^/]+)\//.exec(spa.headers.get('location')!)![1]!);
+        const spaDetail = await (await developer.browser.get(`/settings/applications/${spaId}`)).text();
+        assert.match(spaDetail, /name="require_pkce" value="on"[^>]*checked[^>]*disabled/);
+        // The locked box posts nothing; PKCE stays required.
+        assert.equal((await form(`/settings/applications/${spaId}`, fields)).status, 303);
+        assert.equal(
+          (await server().built.services.applications.clientMetadata(spaId))?.['latchkey_require_pkce'],
+          true,
+        );
       });
     }
 

@@ -51,6 +51,8 @@ const application = {
   client_uri: true,
   policy_uri: true,
   tos_uri: true,
+  require_pkce: true,
+  subject_type: true,
   created_at: true,
   updated_at: true,
 } satisfies Record<keyof Application, true>;

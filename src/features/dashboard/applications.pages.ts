@@ -200,9 +200,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             redirect_uris: uris,
             scopes: form.scopes,
             ...linksFrom(form),
-            ...(appUsesRedirects(form.type)
-              ? { require_pkce: form.require_pkce, subject_type: form.subject_type }
-              : {}),
+            ...openIdSettingsFrom(form, form.type),
           }),
         ),
       );
