@@ -103,7 +103,8 @@ describe('Real relying parties: openid-client and oauth4webapi', { timeout: 180_
   }
 
   for (const pkce of [true, false]) {
-    it(`openid-client: discovery, code flow ${pkce ? 'with PKCE' : 'without PKCE (require_pkce off)'}, userinfo, refresh`, async () => {
+    const flow = pkce ? 'with PKCE' : 'without PKCE (require_pkce off)';
+    it(`openid-client: discovery, code flow ${flow}, userinfo, refresh`, async () => {
       const app = await registerWebApp(pkce);
       const person = await newPerson();
       const config = await client.discovery(
@@ -149,7 +150,8 @@ describe('Real relying parties: openid-client and oauth4webapi', { timeout: 180_
       assert.equal(again.sub, person.id);
     });
 
-    it(`oauth4webapi: discovery, code flow ${pkce ? 'with PKCE' : 'without PKCE (oauth.nopkce)'}, userinfo, refresh`, async () => {
+    const rpFlow = pkce ? flow : 'without PKCE (oauth.nopkce)';
+    it(`oauth4webapi: discovery, code flow ${rpFlow}, userinfo, refresh`, async () => {
       const app = await registerWebApp(pkce);
       const person = await newPerson();
       const insecure = { [oauth.allowInsecureRequests]: true };

@@ -231,7 +231,9 @@ export const SUBJECT_TYPE_OPTIONS: ReadonlyArray<{ value: SubjectType; label: st
   {
     value: 'pairwise',
     label: 'Pairwise',
-    hint: 'A different sub for each redirect host, so applications cannot match people up. Redirect URIs on one host.',
+    hint:
+      'A different sub for each redirect host, so apps cannot match people up. ' +
+      'All its redirect addresses must share one host.',
   },
 ];
 
