@@ -37,14 +37,14 @@ interface AppForm extends Record<ApplicationLink, string> {
 }
 
 const NO_LINKS = { logo_uri: '', client_uri: '', policy_uri: '', tos_uri: '' };
-// PKCE starts on for every type here; a web application's owner may untick it.
+// As the API: PKCE off for a new web application (spa and native always have it on).
 const EMPTY_FORM: AppForm = {
   name: '',
   type: 'web',
   redirect_uris: '',
   scopes: [],
   ...NO_LINKS,
-  require_pkce: true,
+  require_pkce: false,
   subject_type: 'public',
 };
 
