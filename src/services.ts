@@ -13,6 +13,7 @@ import { createConsentsRepo } from './features/consents/consents.repo.ts';
 import { createConsentsService, type ConsentsService } from './features/consents/consents.service.ts';
 import { createPayloadsRepo, type PayloadsRepo, type StoredPayload } from './oidc/payloads.repo.ts';
 import { createClientMetadataValidator, type ClientMetadataValidator } from './oidc/client-metadata-validator.ts';
+import type { StandingGrant } from './oidc/grant-standing.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { createApiKeysRepo } from './features/api-keys/api-keys.repo.ts';
 import { createApiKeysService, type ApiKeysService } from './features/api-keys/api-keys.service.ts';
@@ -89,7 +90,7 @@ export interface Services {
   oauthTokenCache: TtlCache<Credential>;
   sharedJwtCache: TtlCache<Credential>;
   tokenRowCache: TtlCache<StoredPayload | null>;
-  grantStandingCache: TtlCache<boolean>;
+  grantStandingCache: TtlCache<StandingGrant | null>;
   payloads: PayloadsRepo;
   browserSessions: BrowserSessionsRepo;
   accounts: AccountsService;
@@ -153,7 +154,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   const oauthTokenCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
   const sharedJwtCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
   const tokenRowCache = createTtlCache<StoredPayload | null>({ ttlMs: cacheTtlMs, max: 20_000, now });
-  const grantStandingCache = createTtlCache<boolean>({ ttlMs: cacheTtlMs, max: 20_000, now });
+  const grantStandingCache = createTtlCache<StandingGrant | null>({ ttlMs: cacheTtlMs, max: 20_000, now });
   // Every cache of checked credentials forgets what a change names, whichever instance made it.
   const credentialEvents = options.credentialEvents ?? createCredentialEvents();
   credentialEvents.subscribe((event) => {

@@ -14,10 +14,11 @@ export interface OAuthTokenDeps {
   /** Owner of an application: client-credentials tokens act for the account that registered the app. */
   ownerOfClient(clientId: string): Promise<string | null>;
   /**
-   * Whether the grant a JWT access token was issued under still stands (see GRANT_CLAIM). Opaque
-   * tokens need no such check: revoking a grant deletes them.
+   * The grant a JWT access token was issued under, while it stands (see GRANT_CLAIM), with its
+   * account; null once revoked or expired. Opaque tokens need no such check: revoking a grant
+   * deletes them.
    */
-  grantStands(grantIdHash: string): Promise<boolean>;
+  standingGrant(grantIdHash: string): Promise<{ accountId: string | null } | null>;
   /** Live tokens already checked, by SHA-256 of the token (emptied on any revocation in this process). */
   cache: TtlCache<Credential>;
 }
@@ -59,14 +60,18 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
       const clientId = String(payload['client_id'] ?? '');
       const isUser = typeof payload.sub === 'string' && payload.sub !== clientId;
       const grant = payload[GRANT_CLAIM];
-      if (typeof grant === 'string' && !(await deps.grantStands(grant))) return null;
+      const standing = typeof grant === 'string' ? await deps.standingGrant(grant) : undefined;
+      if (standing === null) return null;
+      // A pairwise application's token says the `sub` that application knows; the account it acts
+      // for is the grant's (as for an opaque token, whose stored account is the real one).
+      const userId = isUser ? (standing?.accountId ?? String(payload.sub)) : await deps.ownerOfClient(clientId);
       return {
         method: 'oauth',
-        subject: String(payload.sub),
+        subject: isUser ? userId! : String(payload.sub),
         scopes: splitScope(payload['scope']),
         expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
         id: typeof payload.jti === 'string' ? payload.jti : sha256(token),
-        userId: isUser ? String(payload.sub) : await deps.ownerOfClient(clientId),
+        userId,
         clientId,
         ...(typeof grant === 'string' ? { grantIdHash: grant } : {}),
       };

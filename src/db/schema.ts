@@ -195,6 +195,10 @@ export interface ApplicationsTable {
   backchannel_logout_uri: string | null;
   /** 1: logout tokens must carry `sid` (and ID tokens too); 0: `sub` is enough. */
   backchannel_logout_session_required: number;
+  /** 1: the authorization code flow must use PKCE (always 1 for public clients); 0: optional (web only). */
+  require_pkce: number;
+  /** OpenID subject type: `public` (the account id) or `pairwise` (one identifier per sector). */
+  subject_type: string;
 }
 
 /** What a user granted an application, remembered across browser sessions. */

@@ -62,3 +62,41 @@ export function logoutUriProblem(uri: string): string | null {
   if (uri.includes('#')) return 'must not contain a fragment';
   return webLinkProblem(uri);
 }
+
+/**
+ * OpenID subject types (Core §8): `public` gives every application the account id as `sub`;
+ * `pairwise` gives each sector (the host of the application's redirect URIs) its own identifier
+ * for the same person, so applications cannot match their users up through `sub`.
+ */
+export const SUBJECT_TYPES = ['public', 'pairwise'] as const;
+export type SubjectType = (typeof SUBJECT_TYPES)[number];
+
+/**
+ * `require_pkce` when a registration does not say: on, except for a `web` application, whose
+ * documented API registration and code flow (no code_challenge) must keep working as written (the
+ * dashboard's form starts the same way).
+ */
+export const defaultRequirePkce = (type: ApplicationType): boolean => type !== 'web';
+
+/**
+ * Why an application of this type may not have PKCE optional, or null. A public client has no
+ * secret: PKCE is all that binds its code to it (RFC 9700 §2.1.1). Only a confidential `web`
+ * application may use the plain code flow (OpenID Connect Basic clients do not send PKCE).
+ */
+export function optionalPkceProblem(type: ApplicationType): string | null {
+  if (isPublicType(type)) return `a ${type} application is a public client and must always use PKCE`;
+  if (type !== 'web') return `a ${type} application does not use the authorization code flow`;
+  return null;
+}
+
+/**
+ * Why an application cannot be `pairwise`, or null. The sector is the host of its redirect URIs, so
+ * they must all have one (a sector_identifier_uri listing several hosts is not supported).
+ */
+export function pairwiseProblem(type: ApplicationType, redirectUris: readonly string[]): string | null {
+  if (!usesRedirects(type)) return `a ${type} application signs nobody in, so it has no subject identifiers`;
+  const hosts = new Set(redirectUris.filter((u) => URL.canParse(u)).map((u) => new URL(u).host));
+  return hosts.size > 1
+    ? 'a pairwise application needs all its redirect URIs on one host (its sector); register one application per host'
+    : null;
+}

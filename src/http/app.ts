@@ -31,6 +31,7 @@ import { createGrantStanding } from '../oidc/grant-standing.ts';
 import { protocolPipelines } from '../oidc/token-pipeline.ts';
 import { secretCheckedEarlier } from '../oidc/client-auth.ts';
 import { userinfoEndpoint } from '../oidc/userinfo.ts';
+import { subjectFor } from '../oidc/pairwise.ts';
 import { createOpenIdGrants } from '../oidc/openid-grants.ts';
 import { providerSessionsFromDashboard } from '../oidc/dashboard-login.ts';
 import { createAuthenticator } from '../auth/authenticate.ts';
@@ -157,7 +158,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       apiResource: config.API_RESOURCE,
       signingKeys: keys.jwks.keys as never,
       ownerOfClient: (clientId) => applications.ownerOf(clientId),
-      grantStands: createGrantStanding({ payloads: deps.payloads, cache: deps.grantStandingCache, now }),
+      standingGrant: createGrantStanding({ payloads: deps.payloads, cache: deps.grantStandingCache, now }),
       cache: deps.oauthTokenCache,
     }),
     rights: deps.accountRights,
@@ -208,6 +209,8 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     authenticator,
     openIdGrant: createOpenIdGrants({ payloads: deps.payloads, now }),
     findAccount: (id) => accounts.findById(id),
+    subjectFor: async (clientId, accountId) =>
+      subjectFor(await provider.Client.find(clientId), keys.pairwiseKey, accountId),
     clientOrigins: async (clientId) =>
       ((await applications.clientMetadata(clientId))?.['redirect_uris'] as string[] | undefined)
         ?.filter((uri) => URL.canParse(uri))

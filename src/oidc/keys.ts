@@ -7,6 +7,11 @@ export interface ServerKeys {
   jwks: { keys: JWK[] };
   /** Keys that sign cookies; the first signs, all verify (room for rotation). */
   cookieKeys: string[];
+  /**
+   * Keys the pairwise subject identifiers (oidc/pairwise.ts): without it, nobody can tell which
+   * account a pairwise `sub` names, nor compute another application's `sub` for the same person.
+   */
+  pairwiseKey: string;
 }
 
 function signingKey(kind: 'rsa' | 'ec', alg: string): JWK {
@@ -33,7 +38,16 @@ export async function loadServerKeys(repo: ServerSecretsRepo, now: number): Prom
     (await repo.get('cookie_keys')) ?? JSON.stringify([crypto.randomBytes(32).toString('base64url')]),
     now,
   );
-  return { jwks: { keys: parseStoredJwks(jwks).keys }, cookieKeys: JSON.parse(cookieKeys) as string[] };
+  const pairwiseKey = await repo.putIfAbsent(
+    'pairwise_key',
+    (await repo.get('pairwise_key')) ?? crypto.randomBytes(32).toString('base64url'),
+    now,
+  );
+  return {
+    jwks: { keys: parseStoredJwks(jwks).keys },
+    cookieKeys: JSON.parse(cookieKeys) as string[],
+    pairwiseKey,
+  };
 }
 
 /**

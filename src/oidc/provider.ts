@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ADMIN_SCOPE, ALL_API_SCOPES } from '../domain/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
-import { clientSecretAccepted, PREVIOUS_SECRET } from '../features/applications/applications.service.ts';
+import { clientSecretAccepted, PREVIOUS_SECRET, REQUIRE_PKCE } from '../features/applications/applications.service.ts';
 import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { ServerKeys } from './keys.ts';
 import type { Adapter } from 'oidc-provider';
@@ -12,6 +12,7 @@ import { sha256 } from '../shared/secrets.ts';
 import { providerErrorPage } from './error-pages.ts';
 import { SCOPE_CLAIMS, SIGN_IN_CLAIMS, accountClaims } from './claims.ts';
 import { dashboardSignInTooOld, hintNamesAnother } from './dashboard-login.ts';
+import { subjectFor } from './pairwise.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
@@ -139,7 +140,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
     },
-    extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes', PREVIOUS_SECRET] },
+    extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes', PREVIOUS_SECRET, REQUIRE_PKCE] },
     // The sign-in claims ride with openid, so every ID token says when and how the person signed in.
     claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, ...SIGN_IN_CLAIMS] },
     // A JWT access token names its grant (hashed), so revoking the grant ends it at once.
@@ -152,7 +153,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
     },
     scopes: [...OIDC_SCOPES],
-    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    // Per application (REQUIRE_PKCE, on unless a confidential web application turned it off); a
+    // public client always: PKCE is all that binds its code to it.
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || client[REQUIRE_PKCE] !== false },
+    // The sector is the host of the application's redirect URIs (applications.service.ts makes
+    // a pairwise application keep them on one host); oidc-provider applies it to the ID token,
+    // the claims checks and JWT access tokens' `sub`; our userinfo (userinfo.ts) uses subjectFor too.
+    subjectTypes: ['public', 'pairwise'],
+    pairwiseIdentifier: async (_ctx, accountId, client) => subjectFor(client, keys.pairwiseKey, accountId),
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },

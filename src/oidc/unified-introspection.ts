@@ -58,6 +58,9 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
         if (now === null) ctx.body = { active: false };
         else {
           const body: Record<string, unknown> = { ...answer, method: 'oauth' };
+          // The account itself, as for every other credential: oidc-provider would answer a
+          // pairwise application's token with that application's pairwise `sub`.
+          if (now && 'sub' in answer) body['sub'] = now.subject;
           if (now?.scopes.length) body['scope'] = now.scopes.join(' ');
           else if (now) delete body['scope'];
           ctx.body = body;

@@ -12,6 +12,8 @@ export interface UserinfoDeps {
   /** The OpenID part of the grant a token was issued under, by the SHA-256 of its id. */
   openIdGrant: OpenIdGrants;
   findAccount(id: string): Promise<Account | null>;
+  /** The `sub` the application knows the account by (its pairwise identifier, for a pairwise application). */
+  subjectFor(clientId: string, accountId: string): Promise<string>;
   /** Origins an application's pages run on (its redirect URIs'): the only ones CORS lets read the answer. */
   clientOrigins(clientId: string): Promise<string[]>;
   issuer: string;
@@ -116,7 +118,10 @@ export function userinfoEndpoint(deps: UserinfoDeps): Middleware<AppState> {
     const account = await deps.findAccount(accountId);
     if (!account) throw new Refusal(401, 'invalid_token', 'the access token is no longer valid');
     const scopes = principal.granted.filter((s) => grant.scopes.includes(s));
-    ctx.body = releasedClaims(account, { scopes, claims: grant.claims });
+    ctx.body = {
+      ...releasedClaims(account, { scopes, claims: grant.claims }),
+      sub: await deps.subjectFor(principal.clientId, accountId),
+    };
   };
 
   async function verified(token: string) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { APPLICATION_TYPES, logoutUriProblem, webLinkProblem } from '../domain/applications.ts';
+import { APPLICATION_TYPES, SUBJECT_TYPES, logoutUriProblem, webLinkProblem } from '../domain/applications.ts';
 import { ALL_API_SCOPES } from '../domain/scopes.ts';
 
 /** /oauth/applications on the wire: what registration and updates accept, what the API answers. */
@@ -58,6 +58,17 @@ const logout = {
     .optional()
     .describe('Whether logout tokens and ID tokens must carry the session id (sid)'),
 };
+/** How the authorization code flow is protected, and which `sub` the application's ID tokens carry. */
+const openIdSettings = {
+  require_pkce: z
+    .boolean()
+    .optional()
+    .describe('Authorization requests must use PKCE (S256). Always true for spa/native; a web app may turn it off'),
+  subject_type: z
+    .enum(SUBJECT_TYPES)
+    .optional()
+    .describe('`public` (default): `sub` is the account id; `pairwise`: an identifier for this host only'),
+};
 
 export const applicationViewSchema = z.object({
   client_id: z.string(),
@@ -72,6 +83,8 @@ export const applicationViewSchema = z.object({
   post_logout_redirect_uris: z.array(z.string()),
   backchannel_logout_uri: z.string().nullable(),
   backchannel_logout_session_required: z.boolean(),
+  require_pkce: z.boolean(),
+  subject_type: z.enum(SUBJECT_TYPES),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });
@@ -109,6 +122,7 @@ export const createApplicationSchema = z.strictObject({
   type: z.enum(APPLICATION_TYPES).default('web'),
   ...links,
   ...logout,
+  ...openIdSettings,
 });
 export type CreateApplicationInput = z.infer<typeof createApplicationSchema>;
 
@@ -118,5 +132,6 @@ export const updateApplicationSchema = z.strictObject({
   scopes: scopeList.optional(),
   ...links,
   ...logout,
+  ...openIdSettings,
 });
 export type UpdateApplicationInput = z.infer<typeof updateApplicationSchema>;

@@ -309,17 +309,23 @@ describe('Config OP: discovery advertises exactly what works', () => {
     assert.equal(typeof payload['updated_at'], 'number');
   });
 
-  it('subject types: public, the account id for every application', async () => {
-    assert.deepEqual(list('subject_types_supported'), ['public']);
+  it('subject types: public (the account id) and pairwise (one sub per redirect host)', async () => {
+    assert.deepEqual(list('subject_types_supported'), ['public', 'pairwise']);
     const other = await world.app(undefined, { scopes: ['read:users'] });
-    for (const app of [web, other]) {
-      const { payload } = await verifyIdToken(
-        world.server,
-        app,
-        (await signInWithOpenId(world.server, app, person)).id_token,
-      );
-      assert.equal(payload.sub, person.id);
-    }
+    const developer = await world.user({ tag: 'dev' });
+    const registered = await developer.browser.postJson('/oauth/applications', {
+      name: 'Pairwise',
+      redirect_uris: [REDIRECT_URI],
+      scopes: ['read:users'],
+      subject_type: 'pairwise',
+    });
+    const pairwise = (await registered.json()) as RegisteredApp;
+    const subOf = async (app: RegisteredApp) =>
+      (await verifyIdToken(world.server, app, (await signInWithOpenId(world.server, app, person)).id_token)).payload
+        .sub;
+    for (const app of [web, other]) assert.equal(await subOf(app), person.id);
+    const sub = await subOf(pairwise);
+    assert.ok(sub && sub !== person.id, 'a pairwise application is not told the account id');
   });
 
   it('ID token algorithms: RS256 here (ES256 on a server set to it)', async () => {

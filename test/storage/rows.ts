@@ -69,6 +69,8 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     post_logout_redirect_uris: '[]',
     backchannel_logout_uri: null,
     backchannel_logout_session_required: 0,
+    require_pkce: 1,
+    subject_type: 'public',
     ...over,
   };
 }

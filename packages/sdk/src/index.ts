@@ -23,6 +23,7 @@ export type {
   RegisteredApplication,
   RotatedApplicationSecret,
   RotatedWebhookSecret,
+  SubjectType,
   User,
   UserPage,
   WebhookDelivery,

@@ -10,6 +10,7 @@ import type {
   RegisteredApplication,
   RotatedApplicationSecret,
   RotatedWebhookSecret,
+  SubjectType,
   User,
   UserPage,
   WebhookDelivery,
@@ -46,6 +47,10 @@ export interface CreateApplication {
   post_logout_redirect_uris?: string[];
   backchannel_logout_uri?: string | null;
   backchannel_logout_session_required?: boolean;
+  /** Authorization requests must use PKCE (always true for spa/native; default false for web). */
+  require_pkce?: boolean;
+  /** `pairwise`: ID tokens and userinfo name the person with an identifier for this redirect host only. */
+  subject_type?: SubjectType;
 }
 /** What an update may change: everything but the type. */
 export type ApplicationChanges = Partial<Omit<CreateApplication, 'type'>>;

@@ -45,6 +45,8 @@ export interface ApiKeyActivityEntry {
 }
 
 export type ApplicationType = 'web' | 'spa' | 'native' | 'service' | 'resource_server';
+/** `public`: `sub` is the account id; `pairwise`: one identifier per redirect host. */
+export type SubjectType = 'public' | 'pairwise';
 
 /** An OAuth application (client) registration. */
 export interface Application {
@@ -64,6 +66,9 @@ export interface Application {
   backchannel_logout_uri: string | null;
   /** Whether logout tokens (and ID tokens) must carry the session id, `sid`. */
   backchannel_logout_session_required: boolean;
+  /** Whether authorization requests must use PKCE (S256). */
+  require_pkce: boolean;
+  subject_type: SubjectType;
   created_at: string;
   updated_at: string;
 }

@@ -54,6 +54,8 @@ const application = {
   post_logout_redirect_uris: true,
   backchannel_logout_uri: true,
   backchannel_logout_session_required: true,
+  require_pkce: true,
+  subject_type: true,
   created_at: true,
   updated_at: true,
 } satisfies Record<keyof Application, true>;

@@ -16,6 +16,7 @@ import * as m0016 from './0016_passkeys.ts';
 import * as m0017 from './0017_secret_overlap_and_shown_once.ts';
 import * as m0018 from './0018_application_links.ts';
 import * as m0019 from './0019_application_logout.ts';
+import * as m0020 from './0020_application_pkce_subject.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -36,4 +37,5 @@ export const migrations: Record<string, Migration> = {
   '0017_secret_overlap_and_shown_once': m0017,
   '0018_application_links': m0018,
   '0019_application_logout': m0019,
+  '0020_application_pkce_subject': m0020,
 };

@@ -9,11 +9,15 @@ import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
 import {
   APPLICATION_LINKS,
+  defaultRequirePkce,
   isPublicType,
+  optionalPkceProblem,
+  pairwiseProblem,
   redirectUriProblem,
   usesRedirects,
   type ApplicationLink,
   type ApplicationType,
+  type SubjectType,
 } from '../../domain/applications.ts';
 import {
   MAX_SECRET_OVERLAP_SECONDS,
@@ -38,6 +42,8 @@ const toView = (row: ApplicationRow): ApplicationView => ({
   post_logout_redirect_uris: JSON.parse(row.post_logout_redirect_uris) as string[],
   backchannel_logout_uri: row.backchannel_logout_uri,
   backchannel_logout_session_required: row.backchannel_logout_session_required === 1,
+  require_pkce: row.require_pkce !== 0,
+  subject_type: row.subject_type as SubjectType,
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
@@ -77,6 +83,16 @@ function checkRedirects(uris: string[], type: ApplicationType): void {
     const problem = redirectUriProblem(uri, type);
     if (problem) throw new ValidationError(`redirect_uris.${i}: ${problem}`, `redirect_uris.${i}`);
   });
+}
+
+/** Refuses settings the application's type cannot have: optional PKCE, a pairwise subject it cannot get. */
+function checkOpenIdSettings(row: ApplicationRow, changedRedirects: boolean): void {
+  const type = row.type as ApplicationType;
+  const pkce = row.require_pkce === 0 ? optionalPkceProblem(type) : null;
+  if (pkce) throw new ValidationError(`require_pkce: ${pkce}`, 'require_pkce');
+  const pairwise = row.subject_type === 'pairwise' ? pairwiseProblem(type, JSON.parse(row.redirect_uris)) : null;
+  const field = changedRedirects ? 'redirect_uris' : 'subject_type';
+  if (pairwise) throw new ValidationError(`${field}: ${pairwise}`, field);
 }
 
 /** Client metadata naming the previous secret (its hash) and when it stops working, during an overlap. */
@@ -144,6 +160,8 @@ function logoutMetadataOf(row: ApplicationRow) {
       : {}),
   };
 }
+/** Client metadata saying whether the authorization code flow must use PKCE (read by oidc/provider.ts). */
+export const REQUIRE_PKCE = 'latchkey_require_pkce';
 
 /**
  * oidc-provider client metadata for an application. The stored secret *hash* stands in for
@@ -188,6 +206,8 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
       ? { token_endpoint_auth_method: 'none' }
       : { client_secret: row.secret_hash!, token_endpoint_auth_method: 'client_secret_basic' }),
     application_type: type === 'native' ? 'native' : 'web',
+    [REQUIRE_PKCE]: isPublicType(type) || row.require_pkce !== 0,
+    subject_type: row.subject_type as SubjectType,
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: JSON.parse(row.redirect_uris) as string[],
@@ -287,8 +307,11 @@ export function createApplicationsService(deps: {
         post_logout_redirect_uris: JSON.stringify(data.post_logout_redirect_uris ?? []),
         backchannel_logout_uri: data.backchannel_logout_uri ?? null,
         backchannel_logout_session_required: data.backchannel_logout_session_required ? 1 : 0,
+        require_pkce: (data.require_pkce ?? defaultRequirePkce(data.type)) ? 1 : 0,
+        subject_type: data.subject_type ?? 'public',
       };
       checkLogout(row);
+      checkOpenIdSettings(row, false);
       await validated(toClientMetadata(row, t));
       await repo.insert(row, [
         buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t),
@@ -319,9 +342,12 @@ export function createApplicationsService(deps: {
         ...(data.scopes && { scopes: JSON.stringify(data.scopes) }),
         ...linksIn(data),
         ...logoutIn(data),
+        ...(data.require_pkce !== undefined && { require_pkce: data.require_pkce ? 1 : 0 }),
+        ...(data.subject_type !== undefined && { subject_type: data.subject_type }),
         updated_at: now(),
       };
       checkLogout(next);
+      checkOpenIdSettings(next, data.redirect_uris !== undefined && data.subject_type === undefined);
       await validated(toClientMetadata(next, next.updated_at));
       await repo.update(clientId, next);
       events.publish({ kind: 'application', id: clientId });

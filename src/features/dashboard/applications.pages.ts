@@ -17,6 +17,7 @@ import {
 import {
   APP_TYPE_OPTIONS,
   OVERLAP_CHOICES,
+  SUBJECT_TYPE_OPTIONS,
   appHasSecret,
   appUsesRedirects,
   fieldList,
@@ -35,6 +36,8 @@ interface AppForm extends Record<ApplicationLink, string> {
   post_logout_redirect_uris: string;
   backchannel_logout_uri: string;
   backchannel_logout_session_required: boolean;
+  require_pkce: boolean;
+  subject_type: string;
 }
 
 const NO_LINKS = { logo_uri: '', client_uri: '', policy_uri: '', tos_uri: '' };
@@ -43,7 +46,17 @@ const NO_LOGOUT = {
   backchannel_logout_uri: '',
   backchannel_logout_session_required: false,
 };
-const EMPTY_FORM: AppForm = { name: '', type: 'web', redirect_uris: '', scopes: [], ...NO_LINKS, ...NO_LOGOUT };
+// As the API: PKCE off for a new web application (spa and native always have it on).
+const EMPTY_FORM: AppForm = {
+  name: '',
+  type: 'web',
+  redirect_uris: '',
+  scopes: [],
+  ...NO_LINKS,
+  ...NO_LOGOUT,
+  require_pkce: false,
+  subject_type: 'public',
+};
 
 function readForm(ctx: AppContext, type?: string): AppForm {
   const body = formBody(ctx);
@@ -55,6 +68,8 @@ function readForm(ctx: AppContext, type?: string): AppForm {
     post_logout_redirect_uris: fieldText(body['post_logout_redirect_uris']),
     backchannel_logout_uri: fieldText(body['backchannel_logout_uri']).trim(),
     backchannel_logout_session_required: fieldText(body['backchannel_logout_session_required']) === 'yes',
+    require_pkce: fieldText(body['require_pkce']) === 'on',
+    subject_type: fieldText(body['subject_type']) || 'public',
     ...(Object.fromEntries(APPLICATION_LINKS.map((l) => [l, fieldText(body[l]).trim()])) as Record<
       ApplicationLink,
       string
@@ -65,6 +80,15 @@ function readForm(ctx: AppContext, type?: string): AppForm {
 /** The consent-page links as the API takes them: an empty field is no link. */
 const linksFrom = (form: AppForm) =>
   Object.fromEntries(APPLICATION_LINKS.map((l) => [l, form[l] || null])) as Record<ApplicationLink, string | null>;
+
+/**
+ * The sign-in settings a form may change for this type: none for types that sign nobody in, the
+ * subject type for public clients (their PKCE is not optional: the box is shown ticked and locked).
+ */
+const openIdSettingsFrom = (form: AppForm, type: string) => ({
+  ...(type === 'web' ? { require_pkce: form.require_pkce } : {}),
+  ...(appUsesRedirects(type) ? { subject_type: form.subject_type } : {}),
+});
 
 /** An application's links as the form shows them. */
 const linksOf = (app: ApplicationView) =>
@@ -100,6 +124,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         form,
         types: APP_TYPE_OPTIONS,
         scopes: scopeOptions(me.isAdmin, form.scopes),
+        subjectTypes: SUBJECT_TYPE_OPTIONS,
         error,
       },
       status,
@@ -123,6 +148,8 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         previousSecretUntil: appHasSecret(app.type) ? await applications.previousSecretExpiry(me, app.client_id) : null,
         form,
         usesRedirects: appUsesRedirects(app.type),
+        pkceLocked: app.type !== 'web',
+        subjectTypes: SUBJECT_TYPE_OPTIONS,
         scopes: scopeOptions(me.isAdmin, form.scopes),
         notice: noticeFor(ctx.query['done']),
         error,
@@ -201,6 +228,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             scopes: form.scopes,
             ...linksFrom(form),
             ...(appUsesRedirects(form.type) ? logoutFrom(form) : {}),
+            ...openIdSettingsFrom(form, form.type),
           }),
         ),
       );
@@ -252,6 +280,8 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
           scopes: app.scopes,
           ...linksOf(app),
           ...logoutOf(app),
+          require_pkce: app.require_pkce,
+          subject_type: app.subject_type,
         },
         null,
       );
@@ -276,6 +306,8 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             scopes: form.scopes,
             ...linksFrom(form),
             ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris), ...logoutFrom(form) } : {}),
+            ...openIdSettingsFrom(form, app.type),
+            ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris) } : {}),
           }),
         ),
       );

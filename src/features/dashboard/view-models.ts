@@ -1,5 +1,5 @@
 import { ADMIN_SCOPE, ALL_API_SCOPES, API_SCOPES } from '../../domain/scopes.ts';
-import { APPLICATION_TYPES, type ApplicationType } from '../../domain/applications.ts';
+import { APPLICATION_TYPES, type ApplicationType, type SubjectType } from '../../domain/applications.ts';
 import { EVENT_TYPES } from '../../domain/webhook-events.ts';
 import type { ApiKeyView } from '../../wire/api-keys.ts';
 
@@ -224,6 +224,18 @@ export const APP_TYPE_OPTIONS: ReadonlyArray<{ value: ApplicationType; label: st
 // Every type the service accepts has an option (checked at load, so a new type is not forgotten).
 if (APP_TYPE_OPTIONS.length !== APPLICATION_TYPES.length)
   throw new Error('APP_TYPE_OPTIONS is missing an application type');
+
+/** The subject types an application may choose, as the form offers them. */
+export const SUBJECT_TYPE_OPTIONS: ReadonlyArray<{ value: SubjectType; label: string; hint: string }> = [
+  { value: 'public', label: 'Public', hint: 'The ID token’s sub is the person’s Latchkey account id.' },
+  {
+    value: 'pairwise',
+    label: 'Pairwise',
+    hint:
+      'A different sub for each redirect host, so apps cannot match people up. ' +
+      'All its redirect addresses must share one host.',
+  },
+];
 
 export const appTypeLabel = (type: string) => APP_TYPE_OPTIONS.find((o) => o.value === type)?.label ?? type;
 export const appUsesRedirects = (type: string) => type === 'web' || type === 'spa' || type === 'native';
