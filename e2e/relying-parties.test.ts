@@ -17,7 +17,8 @@ import { Browser, signUp } from '../test/support/http.ts';
 //
 // The server runs on http://127.0.0.1 (no TLS in tests): openid-client is told
 // `allowInsecureRequests` and oauth4webapi `[allowInsecureRequests]: true`, the one concession.
-// RP-initiated logout is not run here yet: it belongs with the end_session endpoint's own work.
+// Each journey ends with RP-initiated logout: the library's end-session URL, Latchkey's "Sign out?"
+// page, and back to the application's registered post-logout URI with its state.
 
 const PASSWORD = 'correct horse battery';
 const SCOPE = 'openid email profile';
@@ -68,6 +69,7 @@ describe('Real relying parties: openid-client and oauth4webapi', { timeout: 180_
     const res = await developer.postJson('/oauth/applications', {
       name: `Relying party ${requirePkce ? 'with' : 'without'} PKCE`,
       redirect_uris: [callback.url],
+      post_logout_redirect_uris: [signedOutUrl()],
       scopes: ['read:users'],
       require_pkce: requirePkce,
     });
@@ -83,23 +85,46 @@ describe('Real relying parties: openid-client and oauth4webapi', { timeout: 180_
     return { email, name, id: (account as { id: string }).id };
   }
 
+  /** Where the applications ask Latchkey to send the browser after signing out. */
+  const signedOutUrl = () => new URL('/signed-out', callback.url).href;
+
+  interface SignedIn {
+    /** Where the browser landed: the redirect URI with the code. */
+    landed: URL;
+    /** The person's browser tab, still signed in to Latchkey. */
+    page: Page;
+    close(): Promise<void>;
+  }
+
   /** A person follows the library's authorization URL, signs in, approves; returns where they land. */
-  async function signInInChromium(authorizationUrl: URL, email: string): Promise<URL> {
+  async function signInInChromium(authorizationUrl: URL, email: string): Promise<SignedIn> {
     const context = await chromium.newContext();
-    try {
-      const page: Page = await context.newPage();
-      await page.goto(authorizationUrl.href);
-      await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-      await page.getByLabel('Email').fill(email);
-      await page.getByLabel('Password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('button', { name: 'Approve' }).click();
-      await page.waitForURL((url) => url.href.startsWith(callback.url));
-      await page.getByText('Callback received').waitFor();
-      return new URL(page.url());
-    } finally {
-      await context.close();
-    }
+    const page: Page = await context.newPage();
+    await page.goto(authorizationUrl.href);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.waitForURL((url) => url.href.startsWith(callback.url));
+    await page.getByText('Callback received').waitFor();
+    return { landed: new URL(page.url()), page, close: () => context.close() };
+  }
+
+  /**
+   * The application sends the browser to the end-session URL its library built; the person
+   * confirms on Latchkey's page and lands on the post-logout URI, signed out of Latchkey (the
+   * dashboard too). Returns the `state` the application got back.
+   */
+  async function signOutInChromium(page: Page, endSessionUrl: URL): Promise<string | null> {
+    await page.goto(endSessionUrl.href);
+    await page.getByRole('heading', { name: 'Sign out of Latchkey?' }).waitFor();
+    await page.locator('button[name="logout"][value="yes"]').click();
+    await page.waitForURL((url) => url.href.startsWith(signedOutUrl()));
+    const back = new URL(page.url());
+    await page.goto(`${server.url}/dashboard`);
+    assert.equal(new URL(page.url()).pathname, '/login', 'signed out of the dashboard too');
+    return back.searchParams.get('state');
   }
 
   for (const pkce of [true, false]) {
@@ -126,7 +151,8 @@ describe('Real relying parties: openid-client and oauth4webapi', { timeout: 180_
         parameters['code_challenge'] = await client.calculatePKCECodeChallenge(codeVerifier);
         parameters['code_challenge_method'] = 'S256';
       }
-      const landed = await signInInChromium(client.buildAuthorizationUrl(config, parameters), person.email);
+      const browser = await signInInChromium(client.buildAuthorizationUrl(config, parameters), person.email);
+      const { landed } = browser;
 
       const tokens = await client.authorizationCodeGrant(config, landed, {
         ...(pkce ? { pkceCodeVerifier: codeVerifier } : {}),
@@ -148,6 +174,15 @@ describe('Real relying parties: openid-client and oauth4webapi', { timeout: 180_
       if (refreshed.id_token) assert.equal(refreshed.claims()!.sub, person.id);
       const again = await client.fetchUserInfo(config, refreshed.access_token, claims.sub);
       assert.equal(again.sub, person.id);
+
+      const logoutState = client.randomState();
+      const endSession = client.buildEndSessionUrl(config, {
+        id_token_hint: tokens.id_token!,
+        post_logout_redirect_uri: signedOutUrl(),
+        state: logoutState,
+      });
+      assert.equal(await signOutInChromium(browser.page, endSession), logoutState);
+      await browser.close();
     });
 
     const rpFlow = pkce ? flow : 'without PKCE (oauth.nopkce)';
@@ -176,7 +211,8 @@ describe('Real relying parties: openid-client and oauth4webapi', { timeout: 180_
         authorizationUrl.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(codeVerifier));
         authorizationUrl.searchParams.set('code_challenge_method', 'S256');
       }
-      const landed = await signInInChromium(authorizationUrl, person.email);
+      const browser = await signInInChromium(authorizationUrl, person.email);
+      const { landed } = browser;
 
       const params = oauth.validateAuthResponse(as, rp, landed, state);
       const response = await oauth.authorizationCodeGrantRequest(
@@ -210,6 +246,15 @@ describe('Real relying parties: openid-client and oauth4webapi', { timeout: 180_
       );
       assert.ok(refreshed.access_token);
       assert.notEqual(refreshed.refresh_token, result.refresh_token, 'refresh tokens rotate');
+
+      // oauth4webapi leaves the end-session URL to the application: built from discovery.
+      const logoutState = oauth.generateRandomState();
+      const endSession = new URL(as.end_session_endpoint!);
+      endSession.searchParams.set('id_token_hint', result.id_token!);
+      endSession.searchParams.set('post_logout_redirect_uri', signedOutUrl());
+      endSession.searchParams.set('state', logoutState);
+      assert.equal(await signOutInChromium(browser.page, endSession), logoutState);
+      await browser.close();
     });
   }
 });
