@@ -72,6 +72,8 @@ const POSTGRES_PLAN = [
   ['src/features/webhooks/webhooks.test.ts', 'the webhook outbox claimed by concurrent workers'],
   ['src/features/users/account-settings.test.ts', 'two accounts racing for one address; deletion in one transaction'],
   ['src/http/health.test.ts', '/readyz when the database is gone'],
+  ['test/oidc', 'the Basic and Config OP modules, logout, userinfo and per-application settings, on both backends'],
+  ['src/features/accounts/password-reset.test.ts', 'parallel uses of one emailed link: one wins, in a transaction'],
   ['src/cli.test.ts', 'the CLI on the database of a running server (SECRETS_KEY, no key file)'],
 ];
 
