@@ -36,8 +36,18 @@ const FILE = 'test/fuzz/forms.fuzz.test.ts';
 
 type Who = 'none' | 'anon' | 'member' | 'pending2fa' | 'interaction' | 'consent';
 
-/** Form posts that end the posting browser's own session when they succeed. */
-const SIGNS_THE_BROWSER_OUT = new Set(['/logout', '/interaction/:uid/switch-account']);
+/**
+ * Form posts whose purpose is to end sessions: the posting browser's own, or (Settings → Sessions)
+ * other sessions of its account, the member's among them when the consent persona (signed in as
+ * the member too) posts them. After one of these the member may sign in again; after any other
+ * form, the member must still be signed in.
+ */
+const ENDS_SESSIONS = new Set([
+  '/logout',
+  '/interaction/:uid/switch-account',
+  '/settings/sessions/sign-out',
+  '/settings/sessions/sign-out-others',
+]);
 type Csrf =
   | { t: 'field' }
   | { t: 'header' }
@@ -383,22 +393,25 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
   }
 
   /** Keeps the stateful personas usable: a sign-out ends the member's session, an interaction gets used up. */
-  /** Whether the member persona's browser is still signed in to the dashboard. */
-  async function memberSignedIn(): Promise<boolean> {
+  /** The member persona's browser on a signed-in page: 200 while it is still signed in. */
+  async function memberPageStatus(): Promise<number> {
     const res = await send(server.port, {
       method: 'GET',
       path: '/settings/api-keys',
       headers: { cookie: personas.member.browser!.jar.header(), accept: 'text/html' },
     });
-    return res.status === 200;
+    return res.status;
   }
 
   async function afterCase(route: Route, who: Who, status: number): Promise<void> {
-    if (who === 'member' && status === 303) {
-      // Forms whose purpose is to sign this browser out: the member signs in again. Any other
-      // form that signs the member out is a defect, named here by its route.
-      if (SIGNS_THE_BROWSER_OUT.has(route.path)) await freshMember();
-      else if (!(await memberSignedIn())) throw new Error(`${route.method} ${route.path} signed the member out`);
+    if (who === 'member' || who === 'consent') {
+      const page = await memberPageStatus();
+      if (page !== 200) {
+        if (!ENDS_SESSIONS.has(route.path) || status !== 303) {
+          throw new Error(`${who}: ${route.method} ${route.path} (answered ${status}) signed the member out`);
+        }
+        await freshMember();
+      }
     }
     if (who === 'interaction' && (status === 303 || ++interactionUses > 60)) await freshInteraction();
     if (who === 'consent' && (status === 303 || ++consentUses > 60)) await freshConsent();
