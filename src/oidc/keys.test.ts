@@ -59,13 +59,17 @@ describe('rotateJwks', () => {
   });
 });
 
+// The server restarts on the same port: a kept-alive connection to the old process could be
+// picked from the pool and found closed. One connection per request.
+const ONE_SHOT = { Connection: 'close' };
+
 describe('latchkey keys rotate-signing', () => {
   let server: TestServer;
   let app: { client_id: string; client_secret?: string };
   const clientCredentials = async () => {
     const res = await fetch(`${server.url}/oauth/token`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...ONE_SHOT },
       body: new URLSearchParams({
         grant_type: 'client_credentials',
         client_id: app.client_id,
@@ -76,7 +80,8 @@ describe('latchkey keys rotate-signing', () => {
     assert.equal(res.status, 200);
     return ((await res.json()) as { access_token: string }).access_token;
   };
-  const jwks = async () => (await (await fetch(`${server.url}/oauth/jwks`)).json()) as JSONWebKeySet;
+  const jwks = async () =>
+    (await (await fetch(`${server.url}/oauth/jwks`, { headers: ONE_SHOT })).json()) as JSONWebKeySet;
 
   before(async () => {
     server = await startTestServer({ env: { ...credentialServerEnv, ACCESS_TOKEN_FORMAT: 'jwt' } });
