@@ -112,7 +112,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
 }
 export type Authenticator = ReturnType<typeof createAuthenticator>;
 
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+/** `Authorization: Bearer <token>` (RFC 6750 §2.1: the b64token syntax); the token is group 1. */
+export const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
  * The one authenticate step: `Authorization: Bearer <API key | OAuth access token | JWT>`, or,

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import jwt from 'jsonwebtoken';
 import type { JWK } from 'oidc-provider';
 import type { Logger } from 'pino';
 
@@ -43,12 +44,11 @@ export interface BackchannelLogoutDeps {
 export function createBackchannelLogout(deps: BackchannelLogoutDeps) {
   const { signingKey, logger } = deps;
   const key = crypto.createPrivateKey({ key: signingKey as crypto.JsonWebKey, format: 'jwk' });
-  const alg = String(signingKey.alg);
+  const alg = String(signingKey.alg) as jwt.Algorithm;
 
   /** A logout token for one application: `sub` and `sid` (when known), never a nonce. */
   function logoutToken(clientId: string, sub: string, sid: string | undefined): string {
     const iat = Math.floor(deps.now() / 1000);
-    const header = { alg, kid: signingKey.kid, typ: 'logout+jwt' };
     const claims = {
       iss: deps.issuer,
       aud: clientId,
@@ -59,13 +59,8 @@ export function createBackchannelLogout(deps: BackchannelLogoutDeps) {
       ...(sid ? { sid } : {}),
       events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
     };
-    const input = `${b64(header)}.${b64(claims)}`;
-    const signature = crypto.sign('sha256', Buffer.from(input), {
-      key,
-      ...(alg.startsWith('ES') ? { dsaEncoding: 'ieee-p1363' as const } : {}),
-      ...(alg.startsWith('PS') ? { padding: crypto.constants.RSA_PKCS1_PSS_PADDING } : {}),
-    });
-    return `${input}.${signature.toString('base64url')}`;
+    // Signed as the shared-secret JWTs are (jsonwebtoken), with the ID tokens' key and algorithm.
+    return jwt.sign(claims, key, { algorithm: alg, header: { alg, kid: signingKey.kid, typ: 'logout+jwt' } });
   }
 
   /** Sends one application its logout token; resolves whatever happens (a failure is logged). */
@@ -104,8 +99,4 @@ export function endedSignInOf(session: unknown): EndedSignIn | null {
   if (!s || typeof s.accountId !== 'string') return null;
   const authorizations = s.authorizations && typeof s.authorizations === 'object' ? s.authorizations : {};
   return { accountId: s.accountId, authorizations: authorizations as EndedSignIn['authorizations'] };
-}
-
-function b64(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
 }

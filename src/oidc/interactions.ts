@@ -5,9 +5,14 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import { API_SCOPES, isApiScope } from '../domain/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
 import type { Login } from '../features/accounts/login.ts';
-import { PASSKEY_AMR, PASSKEY_REFUSED, passkeySignIn } from '../features/accounts/accounts.pages.ts';
+import {
+  PASSKEY_AMR,
+  PASSKEY_REFUSED,
+  forgotPasswordHref,
+  passkeySignIn,
+} from '../features/accounts/accounts.pages.ts';
 import type { PasskeysService } from '../features/passkeys/passkeys.service.ts';
-import { forgotPasswordHref } from '../features/accounts/accounts.pages.ts';
+import type { Account } from '../domain/account.ts';
 import {
   clearPendingSecondFactor,
   readPendingSecondFactor,
@@ -21,7 +26,7 @@ import { type APPLICATION_LINKS, webLinkProblem } from '../domain/applications.t
 import { loginFromDashboardSession } from './dashboard-login.ts';
 import { type InteractionFate, interactionErrorPage } from './error-pages.ts';
 import { EMAIL_NOT_VERIFIED, SELECT_ACCOUNT, grantableScopes } from './provider.ts';
-import { SCOPE_CLAIMS, signedIn } from './claims.ts';
+import { SCOPE_CLAIMS, type SignInMethod, signedIn } from './claims.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -182,6 +187,27 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
 
   const forgotHref = (uid: string) => forgotPasswordHref(`/interaction/${uid}`);
 
+  /** The interaction's sign-in form (no sign-up link: the application's person signs in). */
+  const loginForm = (
+    ctx: AppContext,
+    uid: string,
+    view: { email?: string; error?: string | null; notice?: string | null },
+    status = 200,
+  ) =>
+    render.page(
+      ctx,
+      'login',
+      {
+        action: `/interaction/${uid}/login`,
+        email: view.email ?? '',
+        error: view.error ?? null,
+        ...(view.notice !== undefined ? { notice: view.notice } : {}),
+        signupOpen: false,
+        forgotHref: forgotHref(uid),
+      },
+      status,
+    );
+
   /**
    * Signed in, but the address is not verified and the server requires it: the application waits.
    * The browser keeps its dashboard session, where the link can be sent again.
@@ -189,6 +215,18 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
   const verifyFirst = (ctx: AppContext, uid: string, email: string) =>
     render.page(ctx, 'verify-first', { email, continueHref: `/interaction/${uid}` }, 403);
   const mustVerify = (account: { emailVerified: boolean }) => deps.requireEmailVerification && !account.emailVerified;
+
+  /**
+   * A sign-in on the form (password, second factor or passkey) completed: the dashboard session
+   * starts with its methods, another account's provider session here ends, and, unless the address
+   * must be verified first, the login prompt is answered.
+   */
+  async function completeSignIn(ctx: AppContext, details: Details, account: Account, amr: SignInMethod[]) {
+    await deps.startDashboardSession(ctx, account.id, amr);
+    await replaceOtherAccountsSession(ctx, details, account.id);
+    if (mustVerify(account)) return verifyFirst(ctx, details.uid, account.email);
+    return finish(ctx, { login: signedIn(account.id, amr) }, false);
+  }
 
   router.get('/interaction/:uid', async (ctx) => {
     const details = await loadInteraction(ctx);
@@ -208,13 +246,9 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
         const account = await accounts.findById(details.session.accountId);
         if (account && mustVerify(account)) return verifyFirst(ctx, details.uid, account.email);
       }
-      return render.page(ctx, 'login', {
-        action: `/interaction/${details.uid}/login`,
-        email: details.params['login_hint'] ?? '',
-        error: null,
+      return loginForm(ctx, details.uid, {
+        email: String(details.params['login_hint'] ?? ''),
         notice: switched ? SWITCHED_NOTICE : null,
-        signupOpen: false,
-        forgotHref: forgotHref(details.uid),
       });
     }
     if (details.prompt.name === SELECT_ACCOUNT) {
@@ -238,27 +272,14 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const body = ctx.request.body as Record<string, unknown>;
     const result = await deps.login.attempt(body['email'], body['password'], ctx.ip);
     if (!result.ok) {
-      return render.page(
-        ctx,
-        'login',
-        {
-          action: `/interaction/${details.uid}/login`,
-          email: typeof body['email'] === 'string' ? body['email'] : '',
-          error: result.message,
-          signupOpen: false,
-          forgotHref: forgotHref(details.uid),
-        },
-        result.status,
-      );
+      const email = typeof body['email'] === 'string' ? body['email'] : '';
+      return loginForm(ctx, details.uid, { email, error: result.message }, result.status);
     }
     if (result.secondFactor) {
       setPendingSecondFactor(ctx, result.account.id, `interaction:${details.uid}`, deps.secureCookies, deps.now());
       return render.page(ctx, 'second-factor', { action: `/interaction/${details.uid}/2fa`, error: null });
     }
-    await deps.startDashboardSession(ctx, result.account.id, ['pwd']);
-    await replaceOtherAccountsSession(ctx, details, result.account.id);
-    if (mustVerify(result.account)) return verifyFirst(ctx, details.uid, result.account.email);
-    return finish(ctx, { login: signedIn(result.account.id, ['pwd']) }, false);
+    return completeSignIn(ctx, details, result.account, ['pwd']);
   });
 
   // A passkey (user verification required) is both factors: the login completes with no code step.
@@ -266,24 +287,8 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const details = await loadInteraction(ctx);
     if (details.prompt.name !== 'login') throw new errors.SessionNotFound(OUT_OF_STEP_LOGIN);
     const account = await passkeySignIn(deps.passkeys, ctx);
-    if (!account) {
-      return render.page(
-        ctx,
-        'login',
-        {
-          action: `/interaction/${details.uid}/login`,
-          email: '',
-          error: PASSKEY_REFUSED,
-          signupOpen: false,
-          forgotHref: forgotHref(details.uid),
-        },
-        401,
-      );
-    }
-    await deps.startDashboardSession(ctx, account.id, PASSKEY_AMR);
-    await replaceOtherAccountsSession(ctx, details, account.id);
-    if (mustVerify(account)) return verifyFirst(ctx, details.uid, account.email);
-    return finish(ctx, { login: signedIn(account.id, PASSKEY_AMR) }, false);
+    if (!account) return loginForm(ctx, details.uid, { error: PASSKEY_REFUSED }, 401);
+    return completeSignIn(ctx, details, account, PASSKEY_AMR);
   });
 
   router.post('/interaction/:uid/2fa', ...deps.formGuard, async (ctx) => {
@@ -291,18 +296,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     if (details.prompt.name !== 'login') throw new errors.SessionNotFound(OUT_OF_STEP_LOGIN);
     const userId = readPendingSecondFactor(ctx, `interaction:${details.uid}`, deps.now());
     if (!userId) {
-      return render.page(
-        ctx,
-        'login',
-        {
-          action: `/interaction/${details.uid}/login`,
-          email: '',
-          error: 'Your sign-in expired. Please sign in again.',
-          signupOpen: false,
-          forgotHref: forgotHref(details.uid),
-        },
-        401,
-      );
+      return loginForm(ctx, details.uid, { error: 'Your sign-in expired. Please sign in again.' }, 401);
     }
     const result = await deps.login.attemptSecondFactor(
       userId,
@@ -318,10 +312,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       );
     }
     clearPendingSecondFactor(ctx, deps.secureCookies);
-    await deps.startDashboardSession(ctx, result.account.id, ['pwd', 'otp']);
-    await replaceOtherAccountsSession(ctx, details, result.account.id);
-    if (mustVerify(result.account)) return verifyFirst(ctx, details.uid, result.account.email);
-    return finish(ctx, { login: signedIn(result.account.id, ['pwd', 'otp']) }, false);
+    return completeSignIn(ctx, details, result.account, ['pwd', 'otp']);
   });
 
   router.post('/interaction/:uid/confirm', ...deps.formGuard, async (ctx) => {

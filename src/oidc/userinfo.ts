@@ -1,7 +1,7 @@
 import compose from 'koa-compose';
 import type { Middleware } from 'koa';
 import type { Account } from '../domain/account.ts';
-import type { Authenticator } from '../auth/authenticate.ts';
+import { BEARER, type Authenticator } from '../auth/authenticate.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import { releasedClaims } from './claims.ts';
 import type { OpenIdGrants } from './openid-grants.ts';
@@ -32,7 +32,6 @@ class Refusal extends Error {
 }
 
 const quoted = (value: string) => `"${value.replace(/[\\"]/g, '\\$&')}"`;
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
  * The OpenID Connect UserInfo endpoint (Core §5.3). oidc-provider's own refuses any token with an

@@ -3,6 +3,7 @@ import { Conflict, NotFound, ValidationError } from '../../domain/errors.ts';
 import { emailSchema } from '../../wire/accounts.ts';
 import { newId, randomBase62, sha256 } from '../../shared/secrets.ts';
 import type { UserRow } from '../../db/schema.ts';
+import { isUniqueViolation } from '../../db/unique-violation.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { AccountsRepo, BrowserSessionsRepo } from './accounts.repo.ts';
 import type { PasswordHasher } from './passwords.ts';
@@ -120,7 +121,7 @@ export function createAccountsService(deps: {
       ]);
     } catch (err) {
       // Two sign-ups racing for one email: the unique index decides.
-      if (/UNIQUE|duplicate key/i.test(String((err as Error).message))) {
+      if (isUniqueViolation(err)) {
         throw new Conflict('An account with this email already exists', 'email');
       }
       throw err;

@@ -5,6 +5,7 @@ import { buildEvent } from '../webhooks/events.ts';
 import type { AccountsRepo } from './accounts.repo.ts';
 import type { EmailLinks } from './email-links.ts';
 import type { Notify } from './security-notices.ts';
+import { isUniqueViolation } from '../../db/unique-violation.ts';
 
 /** Where a change-of-address link leads (a page that asks to confirm; only its POST uses the link). */
 export const CONFIRM_EMAIL_PATH = '/settings/account/email/confirm';
@@ -16,8 +17,6 @@ export type EmailChangeOutcome =
   | { ok: false; reason: 'unusable' }
   /** The address was taken by another account since the link was sent: nothing changed. */
   | { ok: false; reason: 'taken' };
-
-const isUniqueViolation = (err: unknown) => /UNIQUE|duplicate key/i.test(String((err as Error)?.message));
 
 /**
  * Changing an account's email address. The new address must prove itself: a request only mails a

@@ -12,6 +12,7 @@ import { Conflict, NotFound, Unauthenticated, ValidationError } from '../../doma
 import { parseWire } from '../../wire/parse.ts';
 import { passkeyNameSchema, type AuthenticationResponse, type RegistrationResponse } from '../../wire/passkeys.ts';
 import { newId, sha256 } from '../../shared/secrets.ts';
+import { isUniqueViolation } from '../../db/unique-violation.ts';
 import type { PasskeyRow, PasskeysRepo } from './passkeys.repo.ts';
 
 /** How long a ceremony's challenge may be answered: the browser's prompt is given the same time. */
@@ -200,7 +201,7 @@ export function createPasskeysService(deps: {
       try {
         await repo.insert(row);
       } catch (err) {
-        if (/UNIQUE|duplicate key/i.test(String((err as Error).message))) {
+        if (isUniqueViolation(err)) {
           throw new Conflict('This passkey is registered already.');
         }
         throw err;

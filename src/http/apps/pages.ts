@@ -41,6 +41,8 @@ import { endedSignInOf, type BackchannelLogout } from '../../oidc/backchannel-lo
 
 /** Change-of-address requests per account (each one sends a mail to an address the person typed). */
 const EMAIL_CHANGE_LIMIT = { hourly: 10, burst: 1 };
+/** "Resend the link", per account: a few mails an hour is plenty for a person, and bounds a script. */
+const VERIFICATION_RESEND_LIMIT = { hourly: 5, burst: 1 };
 
 export interface PagesAppDeps {
   config: Config;
@@ -57,7 +59,6 @@ export interface PagesAppDeps {
   users: UsersService;
   emailChange: EmailChange;
   accountExport: AccountExporter;
-
   shownOnce: ShownOnceService;
   limiter: RateLimiter;
   /** oidc-provider's stored rows: the error pages of sign-in look up what became of a request. */
@@ -67,9 +68,6 @@ export interface PagesAppDeps {
   backchannelLogout: BackchannelLogout;
   now(): number;
 }
-
-/** "Resend the link", per account: a few mails an hour is plenty for a person, and bounds a script. */
-const VERIFICATION_RESEND_LIMIT = { hourly: 5, burst: 1 };
 
 /**
  * Pages for people (everything no other audience claims): sign-in and consent (the interactions
@@ -82,6 +80,9 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
   const secure = config.secureCookies;
   const csrfCheck = csrf({ secure });
   const formGuard = [bodyParser({ enableTypes: ['form'], formLimit: '16kb' }), csrfCheck];
+  // Sudo mode for settings changes; `formPage` is where the re-confirmation returns to.
+  const freshAuth = (formPage: string) =>
+    requireFreshAuth({ maxAgeMs: config.FRESH_AUTH_MAX_AGE * 1000, now, formPage });
 
   // Browser sessions shared by the pages. A sign-in replaces whatever session this browser had.
   const startDashboardSession = async (ctx: AppContext, userId: string, amr: string[]) => {
@@ -172,7 +173,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       login,
       render,
       formGuard,
-      freshAuth: requireFreshAuth({ maxAgeMs: config.FRESH_AUTH_MAX_AGE * 1000, now, formPage: '/settings/security' }),
+      freshAuth: freshAuth('/settings/security'),
       revokeAllApplications: (id) => consents.revokeAll(id),
       secureCookies: secure,
       now,
@@ -185,7 +186,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       exporter: deps.accountExport,
       render,
       formGuard,
-      freshAuth: (formPage) => requireFreshAuth({ maxAgeMs: config.FRESH_AUTH_MAX_AGE * 1000, now, formPage }),
+      freshAuth,
       // Each request mails someone: a few an hour, one a second, per account.
       emailChangeLimit: (userId) => deps.limiter.check(`email-change:user:${userId}`, EMAIL_CHANGE_LIMIT),
       endSessions,
