@@ -2,10 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
+import { startLoopbackSite } from './loopback-site.ts';
 import { launchChromium, signInAfterSignUp } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, authorizeUrl, registerApp, signUp } from '../test/support/http.ts';
@@ -29,7 +29,7 @@ async function startLoopback(
   answer: (req: http.IncomingMessage) => string,
 ): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
-  const srv = http.createServer((req, res) => {
+  const site = await startLoopbackSite((req, res) => {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (body += chunk));
@@ -39,16 +39,10 @@ async function startLoopback(
       res.end(answer(req));
     });
   });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: site.origin,
     received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        srv.close(() => resolve());
-        srv.closeAllConnections();
-      }),
+    close: site.close,
   };
 }
 

@@ -1,8 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser as Chromium, Page } from 'playwright-core';
+import { startLoopbackSite } from './loopback-site.ts';
 import { launchChromium, screenshotBoth } from './chromium.ts';
 import { assertAccessible } from './axe.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
@@ -20,7 +19,7 @@ const PASSWORD = 'correct horse battery';
 /** The application's side on loopback: its callback, its signed-out page, its back-channel endpoint. */
 async function startApplicationSite() {
   const logoutTokens: string[] = [];
-  const srv = http.createServer((req, res) => {
+  const site = await startLoopbackSite((req, res) => {
     if (req.method === 'POST' && req.url === '/backchannel') {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -33,16 +32,11 @@ async function startApplicationSite() {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end('<!doctype html><html lang="en"><title>Acme</title><main><h1>Acme</h1></main></html>');
   });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  const { origin } = site;
   return {
     origin,
     logoutTokens,
-    close: () =>
-      new Promise<void>((resolve) => {
-        srv.close(() => resolve());
-        srv.closeAllConnections();
-      }),
+    close: site.close,
   };
 }
 

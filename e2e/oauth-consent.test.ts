@@ -1,8 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
+import { startCallbackSite } from './loopback-site.ts';
 import { launchChromium, signInAfterSignUp } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, authorizeUrl, registerApp, signUp } from '../test/support/http.ts';
@@ -14,24 +13,6 @@ import { Browser, authorizeUrl, registerApp, signUp } from '../test/support/http
 const PASSWORD = 'correct horse battery';
 const SCOPE = 'read:users write:projects';
 const APP_NAME = 'Acme Reports';
-
-/** A stand-in for the application's callback endpoint: answers every request with a small page. */
-async function startCallbackServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const srv = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!doctype html><title>Callback</title><p>Callback received</p>');
-  });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/callback`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        srv.close(() => resolve());
-        srv.closeAllConnections();
-      }),
-  };
-}
 
 // The tests are independent (each has its own user and browser context), so they run concurrently.
 // The timeout only guards against a hang; it is generous because the runner shares the machine's
@@ -46,7 +27,7 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
   before(async () => {
     // One at a time, so that if one fails the `after` hook still closes the ones already started.
     server = await startTestServer();
-    callback = await startCallbackServer();
+    callback = await startCallbackSite();
     chromiumBrowser = await launchChromium();
     // The developer registers the application over HTTP; the browser tests are about the end user.
     const developer = new Browser(server.url);

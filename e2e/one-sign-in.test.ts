@@ -1,8 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser as Chromium, Page } from 'playwright-core';
+import { startLoopbackSite } from './loopback-site.ts';
 import { launchChromium, screenshotBoth } from './chromium.ts';
 import { assertAccessible } from './axe.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
@@ -24,7 +23,7 @@ const PASSWORD = 'correct horse battery';
  */
 async function startApplicationSite() {
   const logoRequests: { referer: string | undefined }[] = [];
-  const srv = http.createServer((req, res) => {
+  const site = await startLoopbackSite((req, res) => {
     if (req.url === '/logo.svg') {
       logoRequests.push({ referer: req.headers.referer });
       res.writeHead(200, { 'content-type': 'image/svg+xml' });
@@ -36,16 +35,11 @@ async function startApplicationSite() {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end('<!doctype html><title>Acme</title><p>Callback received</p>');
   });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  const { origin } = site;
   return {
     origin,
     logoRequests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        srv.close(() => resolve());
-        srv.closeAllConnections();
-      }),
+    close: site.close,
   };
 }
 

@@ -1,8 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser as Chromium } from 'playwright-core';
+import { startCallbackSite } from './loopback-site.ts';
 import { launchChromium, screenshotBoth, signInAfterSignUp } from './chromium.ts';
 import { assertAccessible } from './axe.ts';
 import { freePort, startTestServer, type TestServer } from '../test/support/server.ts';
@@ -16,24 +15,6 @@ import { Browser, authorizeUrl, registerApp, signUp } from '../test/support/http
 
 const PASSWORD = 'correct horse battery';
 
-/** The application's callback: a page to land on, so the browser's final URL is what the app would get. */
-async function startCallbackServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const srv = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!doctype html><title>Callback</title><p>Callback received</p>');
-  });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/callback`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        srv.close(() => resolve());
-        srv.closeAllConnections();
-      }),
-  };
-}
-
 describe('Passkeys in Chromium', { timeout: 120_000 }, () => {
   let server: TestServer;
   let base: string;
@@ -44,7 +25,7 @@ describe('Passkeys in Chromium', { timeout: 120_000 }, () => {
     const port = await freePort();
     base = `http://localhost:${port}`;
     server = await startTestServer({ port, env: { ISSUER: base } });
-    callback = await startCallbackServer();
+    callback = await startCallbackSite();
     chromium = await launchChromium();
   });
   after(async () => {

@@ -1,8 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser as Chromium, Page } from 'playwright-core';
+import { startLoopbackSite } from './loopback-site.ts';
 import { launchChromium, screenshotBoth } from './chromium.ts';
 import { assertAccessible } from './axe.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
@@ -22,7 +21,7 @@ const PASSWORD = 'correct horse battery';
 /** The relying party: a page that POSTs the authorization request it is given, and its callback. */
 async function startRelyingParty(serverUrl: string) {
   let params: Record<string, string> = {};
-  const srv = http.createServer((req, res) => {
+  const site = await startLoopbackSite((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     if (req.url?.startsWith('/start')) {
       const fields = Object.entries(params)
@@ -34,19 +33,14 @@ async function startRelyingParty(serverUrl: string) {
       );
     }
     res.end('<!doctype html><title>RP</title><p>Callback received</p>');
-  });
-  await new Promise<void>((resolve) => srv.listen(0, 'localhost', resolve));
-  const origin = `http://localhost:${(srv.address() as AddressInfo).port}`;
+  }, 'localhost');
+  const { origin } = site;
   return {
     origin,
     post: (p: Record<string, string>) => {
       params = p;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        srv.close(() => resolve());
-        srv.closeAllConnections();
-      }),
+    close: site.close,
   };
 }
 

@@ -1,10 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import type { Browser as Chromium, Page } from 'playwright-core';
+import { startCallbackSite } from './loopback-site.ts';
 import { launchChromium } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, signUp } from '../test/support/http.ts';
@@ -23,23 +22,6 @@ import { Browser, signUp } from '../test/support/http.ts';
 const PASSWORD = 'correct horse battery';
 const SCOPE = 'openid email profile';
 
-async function startCallbackServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const srv = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end('<!doctype html><title>Callback</title><p>Callback received</p>');
-  });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/callback`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        srv.close(() => resolve());
-        srv.closeAllConnections();
-      }),
-  };
-}
-
 interface App {
   client_id: string;
   client_secret: string;
@@ -54,7 +36,7 @@ describe('Real relying parties: openid-client and oauth4webapi', { timeout: 180_
 
   before(async () => {
     server = await startTestServer();
-    callback = await startCallbackServer();
+    callback = await startCallbackSite();
     chromium = await launchChromium();
     developer = new Browser(server.url);
     await signUp(developer, 'dev@example.com', PASSWORD);
