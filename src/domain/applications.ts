@@ -73,8 +73,8 @@ export type SubjectType = (typeof SUBJECT_TYPES)[number];
 
 /**
  * `require_pkce` when a registration does not say: on, except for a `web` application, whose
- * documented API registration and code flow (no code_challenge) must keep working as written (the
- * dashboard's form starts the same way).
+ * documented API registration and code flow (no code_challenge) must keep working as written. The
+ * dashboard's form, where a person chooses, starts with it on.
  */
 export const defaultRequirePkce = (type: ApplicationType): boolean => type !== 'web';
 

@@ -46,7 +46,9 @@ const NO_LOGOUT = {
   backchannel_logout_uri: '',
   backchannel_logout_session_required: false,
 };
-// As the API: PKCE off for a new web application (spa and native always have it on).
+// A person choosing in the form starts from the safe setting: PKCE required (a web application may
+// untick it). The API's registration keeps it optional for web applications when not given, because
+// its documented code flow sends no code_challenge (domain/applications.ts defaultRequirePkce).
 const EMPTY_FORM: AppForm = {
   name: '',
   type: 'web',
@@ -54,7 +56,7 @@ const EMPTY_FORM: AppForm = {
   scopes: [],
   ...NO_LINKS,
   ...NO_LOGOUT,
-  require_pkce: false,
+  require_pkce: true,
   subject_type: 'public',
 };
 

@@ -354,6 +354,8 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
 
   it('applications: register (secret once), validation, edit, rotate, public clients, delete', async () => {
     const { browser } = await signedIn();
+    const blank = await html(browser, '/settings/applications/new');
+    assert.match(blank, /id="require_pkce"[^>]*checked/, 'a new application starts with PKCE required');
     const bad = await post(browser, '/settings/applications/new', '/settings/applications', {
       name: 'Bad',
       type: 'web',
