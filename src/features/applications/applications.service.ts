@@ -208,12 +208,18 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     application_type: type === 'native' ? 'native' : 'web',
     [REQUIRE_PKCE]: isPublicType(type) || row.require_pkce !== 0,
     subject_type: row.subject_type as SubjectType,
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: ['authorization_code', 'refresh_token', ...(type === 'native' ? [DEVICE_CODE_GRANT] : [])],
     response_types: ['code'],
     redirect_uris: JSON.parse(row.redirect_uris) as string[],
     ...logoutMetadataOf(row),
   };
 }
+
+/**
+ * RFC 8628's grant: a native application (a CLI, a TV app) may sign its person in on another
+ * device's browser; the device polls the token endpoint without a secret.
+ */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** Constant-time check of a presented client secret against the stored hash. */
 export function clientSecretMatches(presented: string, storedHash: string): boolean {
