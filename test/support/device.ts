@@ -39,7 +39,11 @@ async function postForm(server: TestServer, path: string, app: RegisteredApp, fi
 }
 
 /** The device authorization request (RFC 8628 §3.1), answered as it comes. */
-export function requestDeviceCode(server: TestServer, app: RegisteredApp, scope = 'openid read:users'): Promise<Answer> {
+export function requestDeviceCode(
+  server: TestServer,
+  app: RegisteredApp,
+  scope = 'openid read:users',
+): Promise<Answer> {
   return postForm(server, '/oauth/device/auth', app, { scope });
 }
 
