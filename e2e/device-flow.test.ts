@@ -85,7 +85,7 @@ describe('Device flow with real clients: openid-client and oauth4webapi', { time
     return (await res.json()) as { method: string; subject: string; scopes: string[] };
   }
 
-  it('openid-client: initiateDeviceAuthorization, the person approves in Chromium, pollDeviceAuthorizationGrant', async () => {
+  it('openid-client: initiateDeviceAuthorization, approval in Chromium, pollDeviceAuthorizationGrant', async () => {
     const clientId = await registerNativeApp('TV app (openid-client)');
     const person = await newPerson();
     const config = await client.discovery(new URL(server.config.ISSUER), clientId, undefined, client.None(), {
@@ -114,7 +114,7 @@ describe('Device flow with real clients: openid-client and oauth4webapi', { time
     assert.equal((await authTest(refreshed.access_token)).subject, person.id);
   });
 
-  it('oauth4webapi: deviceAuthorizationRequest, the person approves in Chromium, processDeviceCodeResponse', async () => {
+  it('oauth4webapi: deviceAuthorizationRequest, approval in Chromium, processDeviceCodeResponse', async () => {
     const clientId = await registerNativeApp('CLI (oauth4webapi)');
     const person = await newPerson();
     const insecure = { [oauth.allowInsecureRequests]: true };
