@@ -211,6 +211,88 @@ describe('device authorization grant', () => {
   });
 });
 
+describe('device authorization grant: which applications may use it (device_flow)', () => {
+  let server: TestServer;
+  let person: TestUser;
+  let developer: TestUser;
+
+  before(async () => {
+    server = await startTestServer({ env: { DEVICE_POLL_INTERVAL: '1' } });
+    person = await worldOn(server).user();
+    developer = await worldOn(server).user({ tag: 'dev' });
+  });
+  after(() => server.dispose());
+
+  const register = (body: Record<string, unknown>) =>
+    request(developer.browser, 'POST', '/oauth/applications', {
+      body: { name: 'Device app', scopes: ['read:users'], ...body },
+    });
+
+  it('is on by default for native applications only, and said so on every application', async () => {
+    const native = await register(NATIVE);
+    assert.equal(native.status, 201);
+    assert.equal(native.body['device_flow'], true);
+    const web = await register({ redirect_uris: ['https://myapp.com/callback'] });
+    assert.equal(web.body['device_flow'], false);
+    const service = await register({ type: 'service' });
+    assert.equal(service.body['device_flow'], false);
+  });
+
+  it('a web application its owner allows the grant gets tokens with its secret; turned off, it is refused', async () => {
+    const made = await register({ redirect_uris: ['https://myapp.com/callback'], device_flow: true });
+    assert.equal(made.status, 201);
+    const web = made.body as unknown as RegisteredApp;
+    const device = await startDevice(server, web);
+    await approveDevice(person.browser, device.user_code);
+    const tokens = await poll(server, web, device.device_code);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    // Without its secret a confidential application is not who it says it is.
+    const anonymous = await requestDeviceCode(server, { ...web, client_secret: undefined } as never);
+    assert.equal(anonymous.body['error'], 'invalid_client');
+
+    const off = await request(developer.browser, 'PATCH', `/oauth/applications/${web.client_id}`, {
+      body: { device_flow: false },
+    });
+    assert.equal(off.status, 200);
+    assert.equal(off.body['device_flow'], false);
+    assert.equal((await requestDeviceCode(server, web)).body['error'], 'unauthorized_client');
+  });
+
+  it('a native application its owner turned it off for is refused (unauthorized_client)', async () => {
+    const made = await register({ ...NATIVE, device_flow: false });
+    assert.equal(made.body['device_flow'], false);
+    const refused = await requestDeviceCode(server, made.body as unknown as RegisteredApp);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body['error'], 'unauthorized_client');
+  });
+
+  it('the dashboard: a box on the application page turns it on and off; the page shows the endpoint', async () => {
+    const made = await register({ redirect_uris: ['https://myapp.com/callback'] });
+    const path = `/settings/applications/${made.body['client_id']}`;
+    const grantsOf = async () =>
+      (await server.built.services.applications.clientMetadata(String(made.body['client_id'])))?.['grant_types'];
+    const save = async (fields: Record<string, string>) => {
+      const page = await (await developer.browser.get(path)).text();
+      assert.match(page, /name="device_flow" value="on"/);
+      const body = { name: 'Device app', redirect_uris: 'https://myapp.com/callback', scopes: 'read:users' };
+      return developer.browser.postForm(path, { _csrf: csrfFrom(page), ...body, ...fields });
+    };
+    assert.equal((await save({ device_flow: 'on' })).status, 303);
+    assert.ok(((await grantsOf()) as string[]).includes('urn:ietf:params:oauth:grant-type:device_code'));
+    assert.match(await (await developer.browser.get(path)).text(), /\/oauth\/device\/auth/);
+    assert.equal((await save({})).status, 303);
+    assert.ok(!((await grantsOf()) as string[]).includes('urn:ietf:params:oauth:grant-type:device_code'));
+  });
+
+  it('cannot be given to applications that sign nobody in (400 naming device_flow)', async () => {
+    for (const type of ['service', 'resource_server']) {
+      const res = await register({ type, device_flow: true });
+      assert.equal(res.status, 400, type);
+      assert.equal((res.body['error'] as { field?: string }).field, 'device_flow', type);
+    }
+  });
+});
+
 describe('device authorization grant: expiry and guessing', () => {
   let server: TestServer;
   let app: RegisteredApp;
