@@ -238,7 +238,7 @@ describe('device authorization grant: which applications may use it (device_flow
     assert.equal(service.body['device_flow'], false);
   });
 
-  it('a web application its owner allows the grant gets tokens with its secret; turned off, it is refused', async () => {
+  it('a web application allowed the grant gets tokens with its secret; turned off, it is refused', async () => {
     const made = await register({ redirect_uris: ['https://myapp.com/callback'], device_flow: true });
     assert.equal(made.status, 201);
     const web = made.body as unknown as RegisteredApp;
