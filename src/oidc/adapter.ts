@@ -71,10 +71,10 @@ class KyselyAdapter implements Adapter {
       const { cookie: _cookie, ...kept } = session as Record<string, unknown>;
       (rest as { session?: unknown }).session = kept;
     }
-    if (this.model === 'DeviceCode') {
-      if (!this.deps.box) throw new Error('device codes need the secret box to be stored');
-      (rest as Record<string, unknown>)[SEALED_ID] = this.deps.box.seal(id);
-    }
+    if (this.model === 'DeviceCode') (rest as Record<string, unknown>)[SEALED_ID] = this.seal(id);
+    // A device flow's sign-in names its device code (raw) until the person has decided.
+    const deviceCode = (rest as { deviceCode?: unknown }).deviceCode;
+    if (typeof deviceCode === 'string') (rest as { deviceCode?: unknown }).deviceCode = this.seal(deviceCode);
     const idHash = sha256(id);
     await this.deps.payloads.upsert({
       type: this.model,
@@ -94,6 +94,11 @@ class KyselyAdapter implements Adapter {
       accountId: this.model === 'Session' && typeof payload.accountId === 'string' ? payload.accountId : null,
     });
     this.forget(idHash);
+  }
+
+  private seal(secret: string): string {
+    if (!this.deps.box) throw new Error('device codes need the secret box to be stored');
+    return this.deps.box.seal(secret);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -159,6 +164,9 @@ class KyselyAdapter implements Adapter {
     ) as AdapterPayload;
     if (id !== undefined) payload.jti = id;
     delete payload[SEALED_ID];
+    if (typeof payload['deviceCode'] === 'string' && this.deps.box) {
+      payload['deviceCode'] = this.deps.box.open(payload['deviceCode']);
+    }
     if (row.consumed_at !== null && !this.withinReuseGrace(row.consumed_at, now)) {
       payload.consumed = Math.floor(row.consumed_at / 1000);
     }

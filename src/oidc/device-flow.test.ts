@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { newApp, refresh, type RegisteredApp } from '../../test/support/oauth.ts';
 import { worldOn, request, type TestUser } from '../../test/support/world.ts';
-import { Browser, csrfFrom } from '../../test/support/http.ts';
+import { Browser, csrfFrom, formAction } from '../../test/support/http.ts';
 import { dumpDatabase } from '../../test/support/db-dump.ts';
 import {
   approveDevice,
@@ -202,12 +202,33 @@ describe('device authorization grant', () => {
   it('keeps neither the device code nor the user code in the database, only their hashes', async () => {
     const device = await startDevice(server, app);
     const normalized = device.user_code.replace('-', '');
-    const approval = await approveDevice(person.browser, device.user_code);
-    assert.match(approval.html, /return to your device/);
-    const leaks = (await dumpDatabase(server.db)).filter(
-      (d) => d.value.includes(device.device_code) || d.value.includes(normalized) || d.value.includes(device.user_code),
+    const leaks = async () =>
+      (await dumpDatabase(server.db)).filter(
+        (d) =>
+          d.value.includes(device.device_code) || d.value.includes(normalized) || d.value.includes(device.user_code),
+      );
+    assert.deepEqual(await leaks(), [], 'waiting for the person');
+    // The person has confirmed the code and the consent page waits: the sign-in names the device code.
+    const confirmation = await (await enterCode(person.browser, device.user_code)).text();
+    const { res } = await person.browser.follow(
+      await person.browser.postForm('/device', {
+        _csrf: csrfFrom(confirmation),
+        xsrf: fieldFrom(confirmation, 'xsrf'),
+        user_code: device.user_code,
+        confirm: 'yes',
+      }),
     );
-    assert.deepEqual(leaks, []);
+    const consent = await res.text();
+    assert.match(consent, /Approve/);
+    assert.deepEqual(await leaks(), [], 'at the consent page');
+    const { res: done } = await person.browser.follow(
+      await person.browser.postForm(formAction(consent, '/confirm'), { _csrf: csrfFrom(consent) }),
+    );
+    assert.match(await done.text(), /return to your device/);
+    assert.deepEqual(await leaks(), [], 'approved');
+    await pause();
+    assert.equal((await poll(server, app, device.device_code)).status, 200);
+    assert.deepEqual(await leaks(), [], 'tokens issued');
   });
 });
 
