@@ -30,6 +30,8 @@ interface Journey {
   /** The TOTP secret shown on the enrolment page, once that step has run. */
   totpSecret?: string;
   clientId?: string;
+  /** The user code of a device authorization the device pages are reached with. */
+  deviceUserCode?: string;
 }
 
 interface Visit {
@@ -214,6 +216,58 @@ const PAGES: Visit[] = [
       await page.waitForURL((u) => u.href.startsWith(REDIRECT_URI));
       await page.goto(`${url}/settings/authorized-apps`);
       await page.getByRole('heading', { name: 'Acme Reports' }).or(page.getByText('Acme Reports')).first().waitFor();
+    },
+  },
+  {
+    name: 'device-code',
+    async reach(j) {
+      // A TV app (native: allowed the device flow) asks for a code, as a device does.
+      const registered = await j.page.request.post(`${j.url}/oauth/applications`, {
+        data: {
+          name: 'Living-room TV',
+          type: 'native',
+          redirect_uris: ['http://127.0.0.1/cb'],
+          scopes: ['read:users'],
+        },
+      });
+      const { client_id: clientId } = (await registered.json()) as { client_id: string };
+      const device = await fetch(`${j.url}/oauth/device/auth`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ client_id: clientId, scope: 'openid read:users' }),
+      });
+      j.deviceUserCode = ((await device.json()) as { user_code: string }).user_code;
+      await visit('/device', 'Connect a device')(j);
+    },
+  },
+  {
+    name: 'device-code-wrong',
+    async reach({ page }) {
+      await page.getByLabel('Code').fill('BCDF-GHJK');
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByText('That code is not right').waitFor();
+    },
+  },
+  {
+    name: 'device-confirm',
+    async reach({ page, deviceUserCode }) {
+      await page.getByLabel('Code').fill(deviceUserCode!.toLowerCase());
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByRole('heading', { name: 'Connect Living-room TV?' }).waitFor();
+    },
+  },
+  {
+    name: 'device-consent',
+    async reach({ page }) {
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByRole('button', { name: 'Approve' }).waitFor();
+    },
+  },
+  {
+    name: 'device-done',
+    async reach({ page }) {
+      await page.getByRole('button', { name: 'Approve' }).click();
+      await page.getByRole('heading', { name: 'You can return to your device' }).waitFor();
     },
   },
   { name: 'security', reach: visit('/settings/security', 'Security') },

@@ -50,6 +50,14 @@ const schema = z.object({
   /** Lifetime of OAuth access tokens, in seconds (one hour, as the documented examples show). */
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(60).max(86_400).default(3600),
 
+  /**
+   * Device authorization grant (RFC 8628): how long a device code and its user code stay usable,
+   * in seconds (the person has this long to enter the code at /device), and the interval in
+   * seconds a device must leave between two polls of the token endpoint (faster: `slow_down`).
+   */
+  DEVICE_CODE_TTL: z.coerce.number().int().min(1).max(1800).default(600),
+  DEVICE_POLL_INTERVAL: z.coerce.number().int().min(1).max(60).default(5),
+
   /** Lifetime of refresh tokens, in seconds; each rotation issues a token with a fresh lifetime. */
   REFRESH_TOKEN_TTL: z.coerce
     .number()
@@ -159,6 +167,11 @@ const schema = z.object({
    * address and still bounds a flood.
    */
   RATE_LIMIT_AUTHORIZE: policy('2000,20'),
+  /**
+   * User codes entered at /device, per address and per account (each form post counts): a user
+   * code is short enough to type, so guessing is bounded here rather than by its length alone.
+   */
+  RATE_LIMIT_DEVICE_CODE: policy('60,5'),
   /** Sign-ups at /signup, per address (each costs a password hash). */
   RATE_LIMIT_SIGNUP: policy('20,1'),
   /**

@@ -199,6 +199,8 @@ export interface ApplicationsTable {
   require_pkce: number;
   /** OpenID subject type: `public` (the account id) or `pairwise` (one identifier per sector). */
   subject_type: string;
+  /** 1: may use the device authorization grant (RFC 8628; the default for native applications). */
+  device_flow: number;
 }
 
 /** What a user granted an application, remembered across browser sessions. */

@@ -89,6 +89,14 @@ export function optionalPkceProblem(type: ApplicationType): string | null {
   return null;
 }
 
+/** Whether an application may use the device flow when its registration does not say: native ones. */
+export const defaultDeviceFlow = (type: ApplicationType): boolean => type === 'native';
+
+/** Why an application of this type may not use the device flow, or null: only types that sign people in may. */
+export function deviceFlowProblem(type: ApplicationType): string | null {
+  return usesRedirects(type) ? null : `a ${type} application signs nobody in, so it cannot use the device flow`;
+}
+
 /**
  * Why an application cannot be `pairwise`, or null. The sector is the host of its redirect URIs, so
  * they must all have one (a sector_identifier_uri listing several hosts is not supported).

@@ -22,6 +22,7 @@ import { v2App } from './apps/v2.ts';
 import { wellKnownApp } from './apps/well-known.ts';
 import { staticApp } from './apps/static.ts';
 import { pagesApp } from './apps/pages.ts';
+import { deviceApp } from './apps/device.ts';
 import { applicationsRouter } from '../features/applications/applications.routes.ts';
 import type { Policies } from '../features/rate-limit/rate-limiter.ts';
 import { createProvider } from '../oidc/provider.ts';
@@ -71,6 +72,7 @@ export type HttpServices = Pick<
   | 'emailVerification'
   | 'passwordReset'
   | 'backchannelLogout'
+  | 'box'
 >;
 
 /** Settings and keys the HTTP side needs besides the services. */
@@ -101,6 +103,7 @@ export interface HttpApp {
  *   /healthz /readyz /metrics  operators          JSON, never HTML
  *   /oauth/applications        application API    JSON error model
  *   /oauth                     oidc-provider      RFC 6749 errors; browser pages at /oauth/authorize
+ *   /device                    device flow pages  HTML (RFC 8628's code entry), the browser session
  *   /.well-known               discovery          JSON
  *   /v2                        the API            JSON error model, X-API-Version
  *   /static                    CSS, script, icons
@@ -130,6 +133,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       now,
       onRevoked: tokensRevoked,
       rowCache: deps.tokenRowCache,
+      box: deps.box,
     }),
     // 503 (the database unreachable) stays 503: the person may retry the same link.
     renderError: async (ctx, title, message, developerHint) =>
@@ -144,6 +148,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       render.page(pageCtx, 'logout', { ...page, email });
     },
     sendLogoutToken: (target, sub, sid) => deps.backchannelLogout.send(target, sub, sid),
+    renderDevice: async (ctx, page) => render.page(ctx as unknown as AppContext, `device-${page.kind}`, page),
   });
   observeProvider(provider, metrics);
   providerSessionsFromDashboard(provider);
@@ -238,6 +243,21 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
         app: audience(
           'oauth',
           oauthApp({ provider, pipelines, userinfo, render, accounts, issuer: config.ISSUER, hsts }),
+        ),
+      },
+      {
+        path: '/device',
+        app: audience(
+          'device',
+          deviceApp({
+            provider,
+            accounts,
+            limiter,
+            entryPolicy: config.RATE_LIMIT_DEVICE_CODE,
+            render,
+            issuer: config.ISSUER,
+            secureCookies: config.secureCookies,
+          }),
         ),
       },
       { path: '/.well-known', app: audience('oauth', wellKnownApp({ provider, issuer: config.ISSUER, hsts })) },

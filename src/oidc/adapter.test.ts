@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { sha256 } from '../shared/secrets.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { createPayloadsRepo, type PayloadsRepo, type StoredPayload } from './payloads.repo.ts';
 import { createTtlCache } from '../shared/ttl-cache.ts';
+import { createSecretBox } from '../shared/encryption.ts';
 
 // The oidc-provider adapter against a real database (a SQLite file, or a fresh PostgreSQL database
 // with TEST_DATABASE=postgres): hashed keys, jti restored on read, consumption (with the
@@ -35,6 +37,7 @@ describe('Kysely adapter', () => {
       findClient: async (id) => (id === 'app_1' ? clientMetadata : undefined),
       refreshTokenReuseGraceMs: GRACE_MS,
       now: () => clock,
+      box: createSecretBox(crypto.randomBytes(32)),
     });
   });
   beforeEach(async () => {
@@ -174,12 +177,37 @@ describe('Kysely adapter', () => {
     assert.equal(await adapter('AccessToken').findByUid('uid-raw'), undefined);
   });
 
-  it('finds a device code by its user code', async () => {
+  it('finds a device code by its user code, with its id, neither kept raw', async () => {
     const a = adapter('DeviceCode');
-    await a.upsert('dc-raw', { jti: 'dc-raw', kind: 'DeviceCode', userCode: 'ABCD-EFGH', clientId: 'app_1' }, 60);
-    assert.equal((await a.findByUserCode('ABCD-EFGH'))!.clientId, 'app_1');
-    assert.equal(await a.findByUserCode('ABCD-XXXX'), undefined);
-    assert.equal((await rows())[0]!.user_code_hash, sha256('ABCD-EFGH'));
+    await a.upsert('dc-raw', { jti: 'dc-raw', kind: 'DeviceCode', userCode: 'ABCDEFGH', clientId: 'app_1' }, 60);
+    const found = await a.findByUserCode('ABCDEFGH');
+    assert.equal(found!.clientId, 'app_1');
+    // oidc-provider saves the code it found by its id: the id comes back (from its seal), as does the code.
+    assert.equal(found!.jti, 'dc-raw');
+    assert.equal(found!.userCode, 'ABCDEFGH');
+    assert.equal(await a.findByUserCode('ABCDXXXX'), undefined);
+    const [row] = await rows();
+    assert.equal(row!.user_code_hash, sha256('ABCDEFGH'));
+    assert.doesNotMatch(row!.payload, /dc-raw|ABCDEFGH/);
+    // Saved again by its id (no user code in the payload then), it is still found by the code.
+    await a.upsert('dc-raw', { jti: 'dc-raw', kind: 'DeviceCode', clientId: 'app_1', accountId: 'u1' }, 60);
+    assert.equal((await a.findByUserCode('ABCDEFGH'))!.accountId, 'u1');
+  });
+
+  it('keeps a device code row past its end, so that oidc-provider can say it expired', async () => {
+    const a = adapter('DeviceCode');
+    await a.upsert('dc-late', { jti: 'dc-late', kind: 'DeviceCode', userCode: 'LATECODE', clientId: 'app_1' }, 60);
+    clock += 61_000;
+    assert.equal((await a.find('dc-late'))!.clientId, 'app_1');
+    clock += 3_600_000;
+    assert.equal(await a.find('dc-late'), undefined);
+  });
+
+  it('seals the device code an interaction names, and opens it on read', async () => {
+    const i = adapter('Interaction');
+    await i.upsert('int-1', { jti: 'int-1', kind: 'Interaction', deviceCode: 'dc-secret', uid: 'int-1' }, 60);
+    assert.doesNotMatch((await rows())[0]!.payload, /dc-secret/);
+    assert.equal((await i.find('int-1'))!['deviceCode'], 'dc-secret');
   });
 
   it('does not return expired rows, and deleteExpired removes exactly those', async () => {

@@ -2,6 +2,7 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { sha256 } from '../shared/secrets.ts';
 import type { PayloadsRepo, StoredPayload } from './payloads.repo.ts';
 import type { TtlCache } from '../shared/ttl-cache.ts';
+import type { SecretBox } from '../shared/encryption.ts';
 
 export interface AdapterDeps {
   payloads: PayloadsRepo;
@@ -17,6 +18,12 @@ export interface AdapterDeps {
    * through this adapter evict at once; other instances' revocations apply within its time to live.
    */
   rowCache?: TtlCache<StoredPayload | null>;
+  /**
+   * Seals a device code's raw id into its row (and opens it again): the device code is found by its
+   * user code when a person types it, and oidc-provider then saves it under its id, which the
+   * table otherwise holds only as a hash. Without it, device codes cannot be stored.
+   */
+  box?: Pick<SecretBox, 'seal' | 'open'>;
 }
 
 /**
@@ -27,6 +34,16 @@ export interface AdapterDeps {
  * sessions and grants are read fresh: they change as they are used.
  */
 const CACHED_MODELS = new Set(['AccessToken', 'ClientCredentials']);
+
+/**
+ * A device code's row outlives the code by this long (ms): oidc-provider checks the code's own
+ * `exp`, so a device still polling hears `expired_token` (RFC 8628 §3.5), and the /device page says
+ * "expired", rather than both finding nothing. Housekeeping deletes the row afterwards.
+ */
+const DEVICE_CODE_ROW_GRACE_MS = 3_600_000;
+
+/** The stored payload's field holding a device code's sealed raw id (see AdapterDeps.box). */
+const SEALED_ID = 'latchkey_sealed_id';
 
 /** Stands in for the raw id inside stored payloads (ids are base64url, so it cannot clash). */
 const ID_PLACEHOLDER = '{{id}}';
@@ -44,7 +61,8 @@ class KyselyAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     if (this.model === 'Client') return; // clients are managed through /oauth/applications
-    const { jti: _raw, ...rest } = payload;
+    // The user code is a bearer secret while its device code waits: stored only as its hash.
+    const { jti: _raw, userCode: _userCode, ...rest } = payload;
     // An Interaction records its browser's OAuth session, including `session.cookie`: the raw
     // session id, i.e. the _session cookie's value, a bearer secret. oidc-provider never reads it
     // back (the session is found from the cookie), so it is not stored.
@@ -53,6 +71,10 @@ class KyselyAdapter implements Adapter {
       const { cookie: _cookie, ...kept } = session as Record<string, unknown>;
       (rest as { session?: unknown }).session = kept;
     }
+    if (this.model === 'DeviceCode') (rest as Record<string, unknown>)[SEALED_ID] = this.seal(id);
+    // A device flow's sign-in names its device code (raw) until the person has decided.
+    const deviceCode = (rest as { deviceCode?: unknown }).deviceCode;
+    if (typeof deviceCode === 'string') (rest as { deviceCode?: unknown }).deviceCode = this.seal(deviceCode);
     const idHash = sha256(id);
     await this.deps.payloads.upsert({
       type: this.model,
@@ -64,12 +86,19 @@ class KyselyAdapter implements Adapter {
       clientId: typeof payload.clientId === 'string' ? payload.clientId : null,
       uidHash: payload.uid ? sha256(payload.uid) : null,
       userCodeHash: payload.userCode ? sha256(payload.userCode) : null,
-      expiresAt: expiresIn ? this.deps.now() + expiresIn * 1000 : null,
+      expiresAt: expiresIn
+        ? this.deps.now() + expiresIn * 1000 + (this.model === 'DeviceCode' ? DEVICE_CODE_ROW_GRACE_MS : 0)
+        : null,
       // Sessions are found by account when a password change ends them (other rows: no account,
       // so they stay out of that column's partial index).
       accountId: this.model === 'Session' && typeof payload.accountId === 'string' ? payload.accountId : null,
     });
     this.forget(idHash);
+  }
+
+  private seal(secret: string): string {
+    if (!this.deps.box) throw new Error('device codes need the secret box to be stored');
+    return this.deps.box.seal(secret);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -98,7 +127,12 @@ class KyselyAdapter implements Adapter {
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
     const row = await this.deps.payloads.findBy(this.model, 'user_code_hash', sha256(userCode));
-    return row ? this.revive(undefined, row) : undefined;
+    const sealed = row && (JSON.parse(row.payload) as Record<string, unknown>)[SEALED_ID];
+    if (!row || typeof sealed !== 'string' || !this.deps.box) return undefined;
+    // The id comes back from its seal, so that saving the code updates this row; the user code
+    // from what was presented (oidc-provider compares the two).
+    const payload = this.revive(this.deps.box.open(sealed), row);
+    return payload && { ...payload, userCode };
   }
 
   async consume(id: string): Promise<void> {
@@ -129,6 +163,10 @@ class KyselyAdapter implements Adapter {
       id === undefined ? row.payload : row.payload.replaceAll(ID_PLACEHOLDER, id),
     ) as AdapterPayload;
     if (id !== undefined) payload.jti = id;
+    delete payload[SEALED_ID];
+    if (typeof payload['deviceCode'] === 'string' && this.deps.box) {
+      payload['deviceCode'] = this.deps.box.open(payload['deviceCode']);
+    }
     if (row.consumed_at !== null && !this.withinReuseGrace(row.consumed_at, now)) {
       payload.consumed = Math.floor(row.consumed_at / 1000);
     }

@@ -43,7 +43,9 @@ export function createPayloadsRepo(db: DB) {
             payload: row.payload,
             grant_id_hash: row.grantIdHash,
             uid_hash: row.uidHash,
-            user_code_hash: row.userCodeHash,
+            // A device code re-saved after a lookup by its id no longer carries its user code (only
+            // the hash is kept, here): the code stays findable by it, and reads as already used.
+            ...(row.userCodeHash !== null ? { user_code_hash: row.userCodeHash } : {}),
             expires_at: row.expiresAt,
             account_id: row.accountId,
           }),

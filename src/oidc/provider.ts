@@ -13,6 +13,7 @@ import { providerErrorPage } from './error-pages.ts';
 import { SCOPE_CLAIMS, SIGN_IN_CLAIMS, accountClaims } from './claims.ts';
 import { dashboardSignInTooOld, hintNamesAnother } from './dashboard-login.ts';
 import { subjectFor } from './pairwise.ts';
+import { type DevicePage, deviceFlowPages } from './device-pages.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
@@ -48,6 +49,8 @@ export interface ProviderDeps {
   renderLogout?(ctx: KoaContextWithOIDC, page: LogoutPage): Promise<void>;
   /** Sends one application its logout token (oidc/backchannel-logout.ts): ours, through the SSRF guard. */
   sendLogoutToken?(target: LogoutTarget, sub: string, sid: string | undefined): Promise<void>;
+  /** Renders the device flow's pages at /device with our layout (oidc/device-pages.ts). */
+  renderDevice?(ctx: KoaContextWithOIDC, page: DevicePage): Promise<void>;
 }
 
 export type LogoutPage =
@@ -112,7 +115,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       userinfo: '/oauth/userinfo',
       pushed_authorization_request: '/oauth/par',
       registration: '/oauth/register',
-      code_verification: '/oauth/device',
+      // RFC 8628's verification_uri is a page people type: short, at the root (http/apps/device.ts).
+      code_verification: '/device',
       device_authorization: '/oauth/device/auth',
       backchannel_authentication: '/oauth/backchannel',
       challenge: '/oauth/challenge',
@@ -191,6 +195,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       // Logout tokens go out through our sender (Client.prototype.backchannelLogout below), which
       // every other way a sign-in ends uses as well.
       backchannelLogout: { enabled: true },
+      // RFC 8628: user codes like BCDF-GHJK (no vowels, so no words; no look-alike digits), read
+      // back case-insensitively with or without the dash; the pages are ours (device-pages.ts).
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        ...deviceFlowPages((ctx, page) => deps.renderDevice?.(ctx, page) ?? Promise.resolve()),
+      },
       pushedAuthorizationRequests: { enabled: false },
       // /v2 and introspection do not check DPoP proofs: a key-bound token they accepted as Bearer
       // would promise a sender constraint nobody enforces (RFC 9449 §7.2). Off, a DPoP header is
@@ -249,6 +261,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL,
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL,
       AuthorizationCode: 60,
+      DeviceCode: config.DEVICE_CODE_TTL,
       IdToken: ID_TOKEN_TTL,
       // Never past the grant's end: a rotation must not outlive the authorization.
       RefreshToken: (ctx) => cappedByGrant(config.REFRESH_TOKEN_TTL, ctx?.oidc?.entities?.Grant),
@@ -323,6 +336,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       sid,
     );
   };
+
+  // RFC 8628 §3.2: the device is told how long to wait between polls (token-pipeline.ts enforces it).
+  provider.on('device_authorization.success', (_ctx: unknown, body: Record<string, unknown>) => {
+    body['interval'] = config.DEVICE_POLL_INTERVAL;
+  });
 
   provider.on('grant.revoked', (_ctx: unknown, grantId: string) => {
     consents.forgetGrant(grantId).catch((err) => logger.error({ err }, 'could not forget revoked grant'));

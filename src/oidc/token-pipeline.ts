@@ -7,13 +7,18 @@ import { clientSecretAccepted } from '../features/applications/applications.serv
 import { limitTokenRequests } from '../features/rate-limit/token-endpoint.ts';
 import { limitAuthorizeRequests } from '../features/rate-limit/authorize-endpoint.ts';
 import type { RateLimiter } from '../features/rate-limit/rate-limiter.ts';
-import { jsonToForm } from './protocol-body.ts';
+import { jsonToForm, param } from './protocol-body.ts';
+import { createTtlCache } from '../shared/ttl-cache.ts';
+import { sha256 } from '../shared/secrets.ts';
 import { authenticateClientOnce } from './client-auth.ts';
 import { postedAuthorizationAsGet } from './authorize-post.ts';
 import { unifiedIntrospection } from './unified-introspection.ts';
 
 export interface ProtocolStepsDeps {
-  config: Pick<Config, 'RATE_LIMIT_TOKEN_ENDPOINT' | 'RATE_LIMIT_UNAUTHENTICATED' | 'RATE_LIMIT_AUTHORIZE'>;
+  config: Pick<
+    Config,
+    'RATE_LIMIT_TOKEN_ENDPOINT' | 'RATE_LIMIT_UNAUTHENTICATED' | 'RATE_LIMIT_AUTHORIZE' | 'DEVICE_POLL_INTERVAL'
+  >;
   /** oidc-provider metadata of a client (the stored secret hash in `client_secret`). */
   findClient(clientId: string): Promise<Record<string, unknown> | undefined>;
   authenticator: Authenticator;
@@ -25,8 +30,14 @@ export interface ProtocolStepsDeps {
   renderError(ctx: AppContext, status: number, title: string, message: string): void;
 }
 
-/** What oidc-provider says (as invalid_request) when a client asks for a grant type it may not use. */
-const GRANT_TYPE_NOT_ALLOWED = 'requested grant type is not allowed for this client';
+/**
+ * What oidc-provider says (as invalid_request) when a client asks for a grant type it may not use:
+ * at the token endpoint, and at the device authorization endpoint (RFC 8628 §3.2).
+ */
+const GRANT_TYPE_NOT_ALLOWED = new Set([
+  'requested grant type is not allowed for this client',
+  'urn:ietf:params:oauth:grant-type:device_code is not allowed for this client',
+]);
 
 /**
  * RFC 6749 §5.2 names this refusal `unauthorized_client`; oidc-provider answers `invalid_request`.
@@ -38,9 +49,34 @@ export function unauthorizedClientForDisallowedGrant(): Middleware<AppState> {
   return async (ctx, next) => {
     await next();
     const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
-    if (ctx.status === 400 && body?.error === 'invalid_request' && body.error_description === GRANT_TYPE_NOT_ALLOWED) {
+    const description = typeof body?.error_description === 'string' ? body.error_description : '';
+    if (ctx.status === 400 && body?.error === 'invalid_request' && GRANT_TYPE_NOT_ALLOWED.has(description)) {
       body.error = 'unauthorized_client';
     }
+  };
+}
+
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/**
+ * RFC 8628 §3.5: a device polling for its tokens sooner than `interval` seconds after its previous
+ * poll hears `slow_down` (and must add 5 seconds to its interval). Each poll restarts the wait, so
+ * a device that keeps polling too fast keeps hearing it. Polls are remembered by the device code's
+ * hash, per instance, for the interval.
+ */
+export function slowDownFastPolling(deps: { intervalSeconds: number; now(): number }): Middleware<AppState> {
+  const lastPoll = createTtlCache<true>({ ttlMs: deps.intervalSeconds * 1000, max: 100_000, now: deps.now });
+  return async (ctx, next) => {
+    const deviceCode = param(ctx.state.oauthParams, 'device_code');
+    if (param(ctx.state.oauthParams, 'grant_type') !== DEVICE_CODE_GRANT || !deviceCode) return next();
+    const key = sha256(deviceCode);
+    const tooSoon = lastPoll.get(key) !== undefined;
+    lastPoll.delete(key);
+    lastPoll.set(key, true);
+    if (!tooSoon) return next();
+    ctx.status = 400;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { error: 'slow_down', error_description: `poll at most every ${deps.intervalSeconds} seconds` };
   };
 }
 
@@ -56,6 +92,9 @@ function onPost(...steps: Middleware<AppState>[]): Middleware<AppState> {
  * client's secret compared once (authenticateClientOnce); oidc-provider takes both from there.
  *
  * - token:         jsonToForm → authenticateClientOnce → limitTokenRequests → unauthorizedClientForDisallowedGrant
+ *                  → slowDownFastPolling
+ * - device authorization: jsonToForm → authenticateClientOnce → limitTokenRequests
+ *                  → unauthorizedClientForDisallowedGrant
  * - introspection: jsonToForm → authenticateClientOnce → unifiedIntrospection
  * - revocation:    jsonToForm → authenticateClientOnce
  * - authorization: postedAuthorizationAsGet → limitAuthorizeRequests
@@ -67,17 +106,21 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
     secretAccepted: (presented, metadata) => clientSecretAccepted(presented, metadata, deps.now()),
     onChecked: deps.onClientSecretChecked,
   });
+  // Device authorizations count on the token endpoint's buckets: each stores a device code.
+  const limitRequests = limitTokenRequests({
+    limiter: deps.limiter,
+    perClient: deps.config.RATE_LIMIT_TOKEN_ENDPOINT,
+    unauthenticated: deps.config.RATE_LIMIT_UNAUTHENTICATED,
+  });
   return {
     token: onPost(
       readParams,
       authenticateClient,
-      limitTokenRequests({
-        limiter: deps.limiter,
-        perClient: deps.config.RATE_LIMIT_TOKEN_ENDPOINT,
-        unauthenticated: deps.config.RATE_LIMIT_UNAUTHENTICATED,
-      }),
+      limitRequests,
       unauthorizedClientForDisallowedGrant(),
+      slowDownFastPolling({ intervalSeconds: deps.config.DEVICE_POLL_INTERVAL, now: deps.now }),
     ),
+    deviceAuthorization: onPost(readParams, authenticateClient, limitRequests, unauthorizedClientForDisallowedGrant()),
     introspection: onPost(readParams, authenticateClient, unifiedIntrospection({ authenticator: deps.authenticator })),
     revocation: onPost(readParams, authenticateClient),
     authorization: compose([

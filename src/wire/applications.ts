@@ -68,6 +68,10 @@ const openIdSettings = {
     .enum(SUBJECT_TYPES)
     .optional()
     .describe('`public` (default): `sub` is the account id; `pairwise`: an identifier for this host only'),
+  device_flow: z
+    .boolean()
+    .optional()
+    .describe('May use the device authorization grant (RFC 8628). Default: true for native, false otherwise'),
 };
 
 export const applicationViewSchema = z.object({
@@ -85,6 +89,7 @@ export const applicationViewSchema = z.object({
   backchannel_logout_session_required: z.boolean(),
   require_pkce: z.boolean(),
   subject_type: z.enum(SUBJECT_TYPES),
+  device_flow: z.boolean(),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });

@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Browser, authorizeUrl } from '../support/http.ts';
 import { introspect, pkcePair as pkceCodePair } from '../support/oauth.ts';
+import { approveDevice, poll, startDevice } from '../support/device.ts';
 import {
   authorizeOpenId,
   signInWithOpenId,
@@ -56,6 +57,7 @@ const COVERED: Record<string, string> = {
   backchannel_logout_session_supported: 'logout',
   request_parameter_supported: 'request objects',
   ui_locales_supported: 'ui_locales',
+  device_authorization_endpoint: 'device flow',
 };
 
 const DOCUMENTS = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
@@ -70,7 +72,8 @@ describe('Config OP: discovery advertises exactly what works', () => {
   let person: Person & { id: string };
 
   before(async () => {
-    world = await startWorld();
+    // A device polls every second here (the device flow test below waits it out).
+    world = await startWorld({ env: { DEVICE_POLL_INTERVAL: '1' } });
     meta = (await (await fetch(`${world.url}${DOCUMENTS[0]}`)).json()) as Metadata;
     const dev = await world.user({ tag: 'dev' });
     web = await world.app(dev, { scopes: ['read:users'] });
@@ -147,6 +150,8 @@ describe('Config OP: discovery advertises exactly what works', () => {
       'authorization_code',
       'client_credentials',
       'refresh_token',
+      // The device flow's grant: its own test below, and src/oidc/device-flow.test.ts.
+      'urn:ietf:params:oauth:grant-type:device_code',
     ]);
     const tokens = await signInWithOpenId(world.server, web, person, { scope: 'openid read:users' });
     assert.ok(tokens.refresh_token, 'authorization_code');
@@ -163,6 +168,7 @@ describe('Config OP: discovery advertises exactly what works', () => {
       [resourceServer, { grant_type: 'client_credentials' }],
       [service, { grant_type: 'refresh_token', refresh_token: 'x' }],
       [service, { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT_URI }],
+      [web, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'x' }],
     ];
     for (const [app, params] of refused) {
       const res = await tokenRequest(world.server, app, params);
@@ -175,6 +181,24 @@ describe('Config OP: discovery advertises exactly what works', () => {
     assert.equal(((await wrong.json()) as { error: string }).error, 'invalid_client');
     const unknown = await tokenRequest(world.server, web, { grant_type: 'password', username: 'a', password: 'b' });
     assert.equal(((await unknown.json()) as { error: string }).error, 'unsupported_grant_type');
+  });
+
+  it('device flow: device_authorization_endpoint gives a native application a code it polls with', async () => {
+    assert.equal(meta['device_authorization_endpoint'], `${world.url}/oauth/device/auth`);
+    const native = await world.app(await world.user({ tag: 'dev' }), {
+      type: 'native',
+      redirect_uris: ['http://127.0.0.1/callback'],
+      scopes: ['read:users'],
+    });
+    const device = await startDevice(world.server, native, 'read:users');
+    assert.equal((await poll(world.server, native, device.device_code)).body['error'], 'authorization_pending');
+    const approval = await approveDevice((await world.user()).browser, device.user_code);
+    assert.match(approval.html, /return to your device/);
+    // The rest (slow_down, expiry, denial, reuse) is src/oidc/device-flow.test.ts; this one waits out
+    // the interval it was given before polling again, as a device does.
+    await new Promise((resolve) => setTimeout(resolve, device.interval * 1000));
+    const tokens = await poll(world.server, native, device.device_code);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
   });
 
   it('client authentication: client_secret_basic, client_secret_post, none (a public client, PKCE)', async () => {

@@ -51,6 +51,8 @@ export interface CreateApplication {
   require_pkce?: boolean;
   /** `pairwise`: ID tokens and userinfo name the person with an identifier for this redirect host only. */
   subject_type?: SubjectType;
+  /** May use the device authorization grant (default: true for native, false otherwise). */
+  device_flow?: boolean;
 }
 /** What an update may change: everything but the type. */
 export type ApplicationChanges = Partial<Omit<CreateApplication, 'type'>>;

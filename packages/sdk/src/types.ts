@@ -69,6 +69,8 @@ export interface Application {
   /** Whether authorization requests must use PKCE (S256). */
   require_pkce: boolean;
   subject_type: SubjectType;
+  /** Whether it may use the device authorization grant (RFC 8628). */
+  device_flow: boolean;
   created_at: string;
   updated_at: string;
 }

@@ -56,6 +56,7 @@ const application = {
   backchannel_logout_session_required: true,
   require_pkce: true,
   subject_type: true,
+  device_flow: true,
   created_at: true,
   updated_at: true,
 } satisfies Record<keyof Application, true>;

@@ -9,7 +9,9 @@ import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
 import {
   APPLICATION_LINKS,
+  defaultDeviceFlow,
   defaultRequirePkce,
+  deviceFlowProblem,
   isPublicType,
   optionalPkceProblem,
   pairwiseProblem,
@@ -44,6 +46,7 @@ const toView = (row: ApplicationRow): ApplicationView => ({
   backchannel_logout_session_required: row.backchannel_logout_session_required === 1,
   require_pkce: row.require_pkce !== 0,
   subject_type: row.subject_type as SubjectType,
+  device_flow: row.device_flow === 1,
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
@@ -93,6 +96,8 @@ function checkOpenIdSettings(row: ApplicationRow, changedRedirects: boolean): vo
   const pairwise = row.subject_type === 'pairwise' ? pairwiseProblem(type, JSON.parse(row.redirect_uris)) : null;
   const field = changedRedirects ? 'redirect_uris' : 'subject_type';
   if (pairwise) throw new ValidationError(`${field}: ${pairwise}`, field);
+  const deviceFlow = row.device_flow === 1 ? deviceFlowProblem(type) : null;
+  if (deviceFlow) throw new ValidationError(`device_flow: ${deviceFlow}`, 'device_flow');
 }
 
 /** Client metadata naming the previous secret (its hash) and when it stops working, during an overlap. */
@@ -208,12 +213,18 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     application_type: type === 'native' ? 'native' : 'web',
     [REQUIRE_PKCE]: isPublicType(type) || row.require_pkce !== 0,
     subject_type: row.subject_type as SubjectType,
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: ['authorization_code', 'refresh_token', ...(row.device_flow === 1 ? [DEVICE_CODE_GRANT] : [])],
     response_types: ['code'],
     redirect_uris: JSON.parse(row.redirect_uris) as string[],
     ...logoutMetadataOf(row),
   };
 }
+
+/**
+ * RFC 8628's grant (`device_flow`): the application (a CLI, a TV app: native ones by default) signs
+ * its person in on another device's browser; a public one polls the token endpoint without a secret.
+ */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** Constant-time check of a presented client secret against the stored hash. */
 export function clientSecretMatches(presented: string, storedHash: string): boolean {
@@ -309,6 +320,7 @@ export function createApplicationsService(deps: {
         backchannel_logout_session_required: data.backchannel_logout_session_required ? 1 : 0,
         require_pkce: (data.require_pkce ?? defaultRequirePkce(data.type)) ? 1 : 0,
         subject_type: data.subject_type ?? 'public',
+        device_flow: (data.device_flow ?? defaultDeviceFlow(data.type)) ? 1 : 0,
       };
       checkLogout(row);
       checkOpenIdSettings(row, false);
@@ -344,6 +356,7 @@ export function createApplicationsService(deps: {
         ...logoutIn(data),
         ...(data.require_pkce !== undefined && { require_pkce: data.require_pkce ? 1 : 0 }),
         ...(data.subject_type !== undefined && { subject_type: data.subject_type }),
+        ...(data.device_flow !== undefined && { device_flow: data.device_flow ? 1 : 0 }),
         updated_at: now(),
       };
       checkLogout(next);

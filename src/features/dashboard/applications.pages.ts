@@ -38,6 +38,8 @@ interface AppForm extends Record<ApplicationLink, string> {
   backchannel_logout_session_required: boolean;
   require_pkce: boolean;
   subject_type: string;
+  /** The device flow (RFC 8628): on the detail page only; a new application gets its type's default. */
+  device_flow: boolean;
 }
 
 const NO_LINKS = { logo_uri: '', client_uri: '', policy_uri: '', tos_uri: '' };
@@ -58,6 +60,7 @@ const EMPTY_FORM: AppForm = {
   ...NO_LOGOUT,
   require_pkce: true,
   subject_type: 'public',
+  device_flow: false,
 };
 
 function readForm(ctx: AppContext, type?: string): AppForm {
@@ -72,6 +75,7 @@ function readForm(ctx: AppContext, type?: string): AppForm {
     backchannel_logout_session_required: fieldText(body['backchannel_logout_session_required']) === 'yes',
     require_pkce: fieldText(body['require_pkce']) === 'on',
     subject_type: fieldText(body['subject_type']) || 'public',
+    device_flow: fieldText(body['device_flow']) === 'on',
     ...(Object.fromEntries(APPLICATION_LINKS.map((l) => [l, fieldText(body[l]).trim()])) as Record<
       ApplicationLink,
       string
@@ -284,6 +288,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
           ...logoutOf(app),
           require_pkce: app.require_pkce,
           subject_type: app.subject_type,
+          device_flow: app.device_flow,
         },
         null,
       );
@@ -309,6 +314,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             ...linksFrom(form),
             ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris), ...logoutFrom(form) } : {}),
             ...openIdSettingsFrom(form, app.type),
+            ...(appUsesRedirects(app.type) ? { device_flow: form.device_flow } : {}),
             ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris) } : {}),
           }),
         ),
