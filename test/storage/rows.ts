@@ -71,6 +71,10 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     backchannel_logout_session_required: 0,
     require_pkce: 1,
     subject_type: 'public',
+    registration: 'manual',
+    review_state: null,
+    registration_token_hash: null,
+    registered_with: null,
     ...over,
   };
 }
