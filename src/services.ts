@@ -10,10 +10,7 @@ import { createPasswordPolicy } from './features/accounts/password-policy.ts';
 import { createApplicationsRepo } from './features/applications/applications.repo.ts';
 import { createApplicationsService, type ApplicationsService } from './features/applications/applications.service.ts';
 import { createRegistrationRepo } from './features/registration/registration.repo.ts';
-import {
-  createRegistrationService,
-  type RegistrationService,
-} from './features/registration/registration.service.ts';
+import { createRegistrationService, type RegistrationService } from './features/registration/registration.service.ts';
 import { createConsentsRepo } from './features/consents/consents.repo.ts';
 import { createConsentsService, type ConsentsService } from './features/consents/consents.service.ts';
 import { createPayloadsRepo, type PayloadsRepo, type StoredPayload } from './oidc/payloads.repo.ts';

@@ -24,7 +24,10 @@ function typeOf(meta: ClientMetadataInput): ApplicationType {
   const unknown = grants.filter((g) => !CODE_GRANTS.has(g) && g !== 'client_credentials');
   if (unknown.length) refuse('grant_types', `not supported for a registered client: ${unknown.join(', ')}`);
   if (service && grants.length > 1) {
-    refuse('grant_types', 'client_credentials cannot be combined with the authorization code flow; register two clients');
+    refuse(
+      'grant_types',
+      'client_credentials cannot be combined with the authorization code flow; register two clients',
+    );
   }
   const responses = meta.response_types ?? (service ? [] : ['code']);
   const expected = service ? [] : ['code'];
@@ -37,7 +40,9 @@ function typeOf(meta: ClientMetadataInput): ApplicationType {
   }
   if (auth !== 'none') return 'web';
   // A public client: native when it says so or when it returns to a private-use scheme (RFC 8252 §7.1).
-  const privateScheme = (meta.redirect_uris ?? []).some((u) => URL.canParse(u) && !/^https?:$/.test(new URL(u).protocol));
+  const privateScheme = (meta.redirect_uris ?? []).some(
+    (u) => URL.canParse(u) && !/^https?:$/.test(new URL(u).protocol),
+  );
   return meta.application_type === 'native' || privateScheme ? 'native' : 'spa';
 }
 

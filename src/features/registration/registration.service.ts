@@ -150,7 +150,10 @@ export function createRegistrationService(deps: {
       if (meta.client_id !== row.client_id) {
         throw new ValidationError('client_id: must be the client being updated', 'client_id');
       }
-      if (meta.client_secret !== undefined && !(row.secret_hash && safeEqual(sha256(meta.client_secret), row.secret_hash))) {
+      if (
+        meta.client_secret !== undefined &&
+        !(row.secret_hash && safeEqual(sha256(meta.client_secret), row.secret_hash))
+      ) {
         throw new ValidationError('client_secret: is not the secret of this client', 'client_secret');
       }
       const data = parseWire(createApplicationSchema, applicationFromMetadata(meta));

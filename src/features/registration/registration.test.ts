@@ -7,7 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import { dumpDatabase } from '../../../test/support/db-dump.ts';
 import { introspect, pkcePair } from '../../../test/support/oauth.ts';
 import { authorizeOpenId, tokenRequest } from '../../../test/support/openid.ts';
-import { REDIRECT_URI, startWorld, type RegisteredApp, type TestUser, type TestWorld } from '../../../test/support/world.ts';
+import {
+  REDIRECT_URI,
+  startWorld,
+  type RegisteredApp,
+  type TestUser,
+  type TestWorld,
+} from '../../../test/support/world.ts';
 
 type Json = Record<string, unknown>;
 
@@ -69,7 +75,7 @@ async function pkceSignIn(world: TestWorld, app: RegisteredApp, person: TestUser
   return { res, body: (await res.json()) as Json, consentHtml: consentHtml ?? '' };
 }
 
-async function issueToken(world: TestWorld, admin: TestUser, body: Json = {}) {
+async function issueToken(admin: TestUser, body: Json = {}) {
   const res = await admin.browser.postJson('/v2/admin/registration-tokens', body);
   assert.equal(res.status, 201, await res.clone().text());
   return (await res.json()) as Json & { token: string; id: string };
@@ -319,7 +325,7 @@ describe('dynamic registration with initial access tokens', () => {
     const dev = await world.user({ tag: 'dev' });
     const refused = await dev.browser.postJson('/v2/admin/registration-tokens', {});
     assert.equal(refused.status, 403);
-    const issued = await issueToken(world, admin, { max_uses: 2 });
+    const issued = await issueToken(admin, { max_uses: 2 });
     assert.match(issued.token, /^lkiat_/);
     const listed = await admin.browser.get('/v2/admin/registration-tokens');
     const data = ((await listed.json()) as { data: Json[] }).data;
@@ -335,7 +341,7 @@ describe('dynamic registration with initial access tokens', () => {
       assert.equal(res.status, 401, String(bearer));
       assert.equal(res.body['error'], 'invalid_token');
     }
-    const once = await issueToken(world, admin, { max_uses: 1 });
+    const once = await issueToken(admin, { max_uses: 1 });
     const web = await register(world, CONFIDENTIAL_CLIENT, once.token);
     assert.equal(web.status, 201, JSON.stringify(web.body));
     assert.match(String(web.body['client_secret']), /^lkcs_/);
@@ -344,7 +350,7 @@ describe('dynamic registration with initial access tokens', () => {
     const usedUp = await register(world, PUBLIC_CLIENT, once.token);
     assert.equal(usedUp.status, 401);
 
-    const shortLived = await issueToken(world, admin, { expires_in: 60 });
+    const shortLived = await issueToken(admin, { expires_in: 60 });
     clock += 61_000;
     const expired = await register(world, PUBLIC_CLIENT, shortLived.token);
     assert.equal(expired.status, 401);
@@ -365,7 +371,7 @@ describe('dynamic registration with initial access tokens', () => {
         grant_types: ['client_credentials'],
         scope: 'read:users',
       },
-      (await issueToken(world, admin)).token,
+      (await issueToken(admin)).token,
     );
     assert.equal(service.status, 201, JSON.stringify(service.body));
     const cc = await tokenRequest(
@@ -377,7 +383,7 @@ describe('dynamic registration with initial access tokens', () => {
   });
 
   it('keeps only hashes: no registration, initial access token or secret in any row', async () => {
-    const iat = await issueToken(world, admin);
+    const iat = await issueToken(admin);
     const reg = await register(world, CONFIDENTIAL_CLIENT, iat.token);
     const secrets = [iat.token, String(reg.body['registration_access_token']), String(reg.body['client_secret'])];
     const dump = await dumpDatabase(world.server.db);
