@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { dumpDatabase } from '../../../test/support/db-dump.ts';
+import { csrfFrom } from '../../../test/support/http.ts';
 import { introspect, pkcePair } from '../../../test/support/oauth.ts';
 import { authorizeOpenId, tokenRequest } from '../../../test/support/openid.ts';
 import {
@@ -290,6 +291,49 @@ describe('dynamic registration open', () => {
       bearer: String(rejectedApp['registration_access_token']),
     });
     assert.equal(manage.status, 401);
+  });
+});
+
+describe('dynamic registration in the dashboard', () => {
+  let world: TestWorld;
+  before(async () => {
+    world = await startWorld({ env: { DYNAMIC_REGISTRATION: 'open' } });
+  });
+  after(() => world.close());
+
+  it('admins see self-registered clients pending review and approve or reject them with the form (CSRF)', async () => {
+    const admin = await world.user({ admin: true, tag: 'admin' });
+    const registered = (await register(world, { ...PUBLIC_CLIENT, client_name: 'Dashboard agent' })).body;
+    const clientId = String(registered['client_id']);
+    const list = await (await admin.browser.get('/settings/applications')).text();
+    assert.match(list, /Registered dynamically — pending review/);
+    assert.match(list, new RegExp(`href="/settings/applications/${clientId}">Dashboard agent</a>`));
+    const detail = await (await admin.browser.get(`/settings/applications/${clientId}`)).text();
+    assert.match(detail, /Registered dynamically — pending review/);
+
+    const noCsrf = await admin.browser.postForm(`/settings/applications/${clientId}/review`, { decision: 'approve' });
+    assert.equal(noCsrf.status, 403);
+    const approved = await admin.browser.postForm(`/settings/applications/${clientId}/review`, {
+      _csrf: csrfFrom(detail),
+      decision: 'approve',
+    });
+    assert.equal(approved.status, 303);
+    const after = await (await admin.browser.get(`/settings/applications/${clientId}`)).text();
+    assert.match(after, /Registered dynamically — approved/);
+    assert.doesNotMatch(await (await admin.browser.get('/settings/applications')).text(), /Dashboard agent/);
+
+    // Someone who is neither its owner nor an admin sees nothing to review and cannot review it.
+    const stranger = await world.user({ tag: 'stranger' });
+    const theirs = await (await stranger.browser.get('/settings/applications')).text();
+    assert.doesNotMatch(theirs, /pending review/);
+    const page = await (await stranger.browser.get('/settings/applications')).text();
+    const refused = await stranger.browser.postForm(`/settings/applications/${clientId}/review`, {
+      _csrf: csrfFrom(page),
+      decision: 'reject',
+    });
+    assert.notEqual(refused.status, 303);
+    const still = await world.server.built.services.applications.clientMetadata(clientId);
+    assert.ok(still, 'the client still works');
   });
 });
 
