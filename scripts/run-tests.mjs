@@ -75,7 +75,7 @@ const POSTGRES_PLAN = [
   ['test/oidc', 'the Basic and Config OP modules, logout, userinfo and per-application settings, on both backends'],
   ['src/features/accounts/password-reset.test.ts', 'parallel uses of one emailed link: one wins, in a transaction'],
   ['src/cli.test.ts', 'the CLI on the database of a running server (SECRETS_KEY, no key file)'],
-  ['src/features/registration/registration.test.ts', 'dynamic registration: initial access tokens counted in a transaction'],
+  ['src/features/registration/registration.test.ts', 'registration: token uses counted in a transaction'],
 ];
 
 // Tests about the SQLite file itself (kill -9 of a server process on a WAL file, then

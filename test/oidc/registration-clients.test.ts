@@ -107,7 +107,7 @@ for (const mode of ['open', 'token'] as const) {
     });
 
     if (mode === 'token') {
-      it('openid-client: a confidential client registers with the initial access token and uses its secret', async () => {
+      it('openid-client: a confidential client registers with an initial access token, uses its secret', async () => {
         const config = await client.dynamicClientRegistration(
           new URL(world.server.config.ISSUER),
           {

@@ -13,7 +13,7 @@ const refuse = (field: string, problem: string): never => {
   throw new ValidationError(`${field}: ${problem}`, field);
 };
 
-/** The application type the metadata describes (RFC 7591 §2 defaults: client_secret_basic, authorization_code, code). */
+/** The application type the metadata describes (RFC 7591 §2's defaults: client_secret_basic, authorization_code). */
 function typeOf(meta: ClientMetadataInput): ApplicationType {
   const auth = meta.token_endpoint_auth_method ?? 'client_secret_basic';
   if (!(AUTH_METHODS as readonly string[]).includes(auth)) {

@@ -144,7 +144,7 @@ describe('dynamic registration open', () => {
     assert.equal(new URL(noPkce.headers.get('location')!).searchParams.get('error'), 'invalid_request');
   });
 
-  it('refuses a confidential client, admin:all and unknown grants (invalid_client_metadata), storing nothing', async () => {
+  it('refuses confidential clients, admin:all, unknown grants (invalid_client_metadata); stores nothing', async () => {
     const before = await countApplications(world);
     const refusals: Array<[unknown, string]> = [
       [CONFIDENTIAL_CLIENT, 'token_endpoint_auth_method'],
@@ -164,7 +164,7 @@ describe('dynamic registration open', () => {
     assert.equal(await countApplications(world), before);
   });
 
-  it('bad redirect URIs are invalid_redirect_uri; bad JSON and non-JSON are invalid_client_metadata; no 500', async () => {
+  it('bad redirect URIs: invalid_redirect_uri; bad JSON, non-JSON: invalid_client_metadata; no 500', async () => {
     const before = await countApplications(world);
     for (const uris of [['http://evil.example/cb'], ['https://a.example/cb#frag'], ['not a url'], []]) {
       const res = await register(world, { ...PUBLIC_CLIENT, redirect_uris: uris });
@@ -378,7 +378,7 @@ describe('dynamic registration with initial access tokens', () => {
     assert.equal(mine['token'], undefined);
   });
 
-  it('no, invalid, expired or used-up tokens are invalid_token; a valid one registers confidential clients', async () => {
+  it('no, invalid, expired, used-up tokens: invalid_token; a valid one registers confidential clients', async () => {
     const before = await countApplications(world);
     for (const bearer of [undefined, 'lkiat_bogus', 'not even a token']) {
       const res = await register(world, PUBLIC_CLIENT, bearer);
