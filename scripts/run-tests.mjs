@@ -76,6 +76,8 @@ const POSTGRES_PLAN = [
   ['src/features/accounts/password-reset.test.ts', 'parallel uses of one emailed link: one wins, in a transaction'],
   ['src/cli.test.ts', 'the CLI on the database of a running server (SECRETS_KEY, no key file)'],
   ['src/oidc/device-flow.test.ts', 'device codes found by user code, consumed once, kept past expiry; hashes at rest'],
+
+  ['src/features/registration/registration.test.ts', 'registration: token uses counted in a transaction'],
 ];
 
 // Tests about the SQLite file itself (kill -9 of a server process on a WAL file, then

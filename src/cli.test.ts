@@ -116,6 +116,16 @@ describe('latchkey CLI', () => {
     assert.ok(!JSON.stringify(user).includes(PASSWORD));
   });
 
+  it('registration-tokens create issues an initial access token for an admin, shown once', async () => {
+    const issued = json(
+      await cli(['registration-tokens', 'create', '--admin', EMAIL, '--expires-in', '7d', '--uses', '3']),
+    );
+    assert.match(String(issued['token']), /^lkiat_/);
+    assert.equal(issued['max_uses'], 3);
+    assert.equal(Date.parse(String(issued['expires_at'])) - Date.parse(String(issued['created_at'])), 7 * 86_400_000);
+    fails(await cli(['registration-tokens', 'create']), /needs --admin/);
+  });
+
   let web: RegisteredApp & Record<string, unknown>;
   let service: RegisteredApp & Record<string, unknown>;
 

@@ -12,6 +12,7 @@ Commands:
   latchkey keys create --owner E --name N --scopes "s1 s2" [--expires-in 90d] [--allow-ip CIDR ...]
                        [--burst N --hourly M]
   latchkey keys rotate-signing
+  latchkey registration-tokens create --admin E [--expires-in 7d] [--uses N]
   latchkey jwt sign --sub S --scopes "s1 s2" [--expires-in 1h] [--name NAME]   (needs JWT_SECRET)
   latchkey mail test --to ADDRESS
   latchkey migrate
@@ -34,6 +35,11 @@ const COMMAND_HELP: Record<string, string> = {
   Generates an API key for the account E (shown once), acting as that account: the key's scopes
   are within what E may hold. --burst/--hourly give the key its own rate limit, at most
   RATE_LIMIT_API_KEY unless E is an admin.`,
+  'registration-tokens create': `latchkey registration-tokens create --admin E [--expires-in 7d] [--uses N]
+  Issues an initial access token for dynamic client registration (DYNAMIC_REGISTRATION=token) as
+  the admin account E, who then owns the clients registered with it. --expires-in: how long it
+  works (none: until deleted); --uses: how many clients may register with it. Prints the token
+  (shown once: only its hash is stored) with {id, created_by, created_at, expires_at, max_uses, uses}.`,
   'jwt sign': `latchkey jwt sign --sub S --scopes "s1 s2" [--expires-in 1h] [--name NAME]
   Signs a shared-secret HS256 JWT with JWT_SECRET and JWT_ISSUER, as a trusted service would.
   Prints {token, expires_in}.`,
@@ -65,6 +71,7 @@ const COMMANDS: Record<string, () => Promise<(args: string[]) => Promise<unknown
   'keys create': async () => (await import('./cli/keys.ts')).createKey,
   'keys rotate-signing': async () => (await import('./cli/keys.ts')).rotateSigning,
   'jwt sign': async () => (await import('./cli/jwt.ts')).signJwt,
+  'registration-tokens create': async () => (await import('./cli/registration-tokens.ts')).createRegistrationToken,
   'mail test': async () => (await import('./cli/mail.ts')).mailTest,
   migrate: async () => (await import('./cli/migrate.ts')).migrate,
   serve: async () => (await import('./cli/serve.ts')).serve,

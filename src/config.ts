@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { REGISTRATION_MODES } from './domain/registration.ts';
 
 /**
  * Every setting Latchkey reads from the environment, declared once with its default and the reason
@@ -40,6 +41,15 @@ const schema = z.object({
 
   /** `open`: anyone may create an account at /signup. `closed`: only `latchkey users create`. */
   SIGNUP: z.enum(['open', 'closed']).default('open'),
+
+  /**
+   * Dynamic client registration at /oauth/register (RFC 7591, managed per RFC 7592). `off` (the
+   * default): no endpoint, none advertised. `open`: anyone may register a public client (PKCE, no
+   * secret), limited per address by RATE_LIMIT_REGISTRATION; it works at once but shows as
+   * unreviewed until an admin approves it. `token`: registration needs an initial access token an
+   * admin issued (`latchkey registration-tokens create`), and confidential clients may register too.
+   */
+  DYNAMIC_REGISTRATION: z.enum(REGISTRATION_MODES).default('off'),
 
   /**
    * Identifier of the /v2 API as an OAuth resource (RFC 8707). Access tokens are issued for it by
@@ -186,6 +196,11 @@ const schema = z.object({
    * and no mail is queued.
    */
   RATE_LIMIT_PASSWORD_RESET: policy('10,1'),
+  /**
+   * Dynamic client registrations (POST /oauth/register), per client address: each stores an
+   * application. Management of a registered client (RFC 7592) counts here too.
+   */
+  RATE_LIMIT_REGISTRATION: policy('20,2'),
 
   /**
    * Sudo mode: password, second factor and other account-security changes need the browser to have

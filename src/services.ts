@@ -9,6 +9,8 @@ import { createPasswordHasher } from './features/accounts/passwords.ts';
 import { createPasswordPolicy } from './features/accounts/password-policy.ts';
 import { createApplicationsRepo } from './features/applications/applications.repo.ts';
 import { createApplicationsService, type ApplicationsService } from './features/applications/applications.service.ts';
+import { createRegistrationRepo } from './features/registration/registration.repo.ts';
+import { createRegistrationService, type RegistrationService } from './features/registration/registration.service.ts';
 import { createConsentsRepo } from './features/consents/consents.repo.ts';
 import { createConsentsService, type ConsentsService } from './features/consents/consents.service.ts';
 import { createPayloadsRepo, type PayloadsRepo, type StoredPayload } from './oidc/payloads.repo.ts';
@@ -121,6 +123,8 @@ export interface Services {
   passwordReset: PasswordReset;
   consents: ConsentsService;
   applications: ApplicationsService;
+  /** Dynamic client registration (RFC 7591/7592) and the initial access tokens admins issue. */
+  registration: RegistrationService;
   users: UsersService;
   /** Moving an account to a new email address, proven by a link sent to it. */
   emailChange: EmailChange;
@@ -290,6 +294,13 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     cacheTtlMs,
     events: credentialEvents,
   });
+  const registration = createRegistrationService({
+    repo: createRegistrationRepo(db),
+    applications,
+    mode: config.DYNAMIC_REGISTRATION,
+    issuer: config.ISSUER,
+    now,
+  });
   const users = createUsersService({
     repo: accountsRepo,
     accounts,
@@ -395,6 +406,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     passwordReset,
     consents,
     applications,
+    registration,
     users,
     emailChange,
     accountExport,

@@ -25,6 +25,7 @@ export interface Database {
   shown_once_secrets: ShownOnceSecretsTable;
   passkeys: PasskeysTable;
   passkey_challenges: PasskeyChallengesTable;
+  registration_tokens: RegistrationTokensTable;
 }
 
 /** Single-use links sent by email; only the token's SHA-256 is kept (see features/accounts/email-links). */
@@ -201,6 +202,29 @@ export interface ApplicationsTable {
   subject_type: string;
   /** 1: may use the device authorization grant (RFC 8628; the default for native applications). */
   device_flow: number;
+
+  /** `manual` (dashboard, CLI, API) or `dynamic` (registered itself at /oauth/register). */
+  registration: string;
+  /** A self-registered client's review: pending | approved | rejected (null: registered by a person). */
+  review_state: string | null;
+  /** SHA-256 (hex) of the registration access token (RFC 7592); null unless self-registered. */
+  registration_token_hash: string | null;
+  /** The initial access token (its id) a client registered with, in `token` mode. */
+  registered_with: string | null;
+}
+
+/** Initial access tokens for dynamic registration (RFC 7591 §3): only the token's SHA-256 is kept. */
+export interface RegistrationTokensTable {
+  id: string;
+  token_hash: string;
+  /** The admin who issued it: owns the clients registered with it. */
+  created_by: string;
+  created_at: number;
+  /** Epoch ms; null: does not expire. */
+  expires_at: number | null;
+  /** How many registrations it allows; null: any number. */
+  max_uses: number | null;
+  uses: Generated<number>;
 }
 
 /** What a user granted an application, remembered across browser sessions. */
@@ -361,5 +385,6 @@ export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;
 export type ApplicationRow = Selectable<ApplicationsTable>;
+export type RegistrationTokenRow = Selectable<RegistrationTokensTable>;
 export type ApplicationUpdate = Updateable<ApplicationsTable>;
 export type ConsentRow = Selectable<ConsentsTable>;

@@ -24,6 +24,7 @@ import { staticApp } from './apps/static.ts';
 import { pagesApp } from './apps/pages.ts';
 import { deviceApp } from './apps/device.ts';
 import { applicationsRouter } from '../features/applications/applications.routes.ts';
+import { registrationRouter } from '../features/registration/registration.routes.ts';
 import type { Policies } from '../features/rate-limit/rate-limiter.ts';
 import { createProvider } from '../oidc/provider.ts';
 import { createAdapterFactory } from '../oidc/adapter.ts';
@@ -73,6 +74,7 @@ export type HttpServices = Pick<
   | 'passwordReset'
   | 'backchannelLogout'
   | 'box'
+  | 'registration'
 >;
 
 /** Settings and keys the HTTP side needs besides the services. */
@@ -200,6 +202,11 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   const openApi = buildOpenApi(routeGroups, { version: '2.0', serverUrl: config.ISSUER });
 
   const pages = pagesApp({ ...deps, provider, render });
+  // RFC 7591/7592 at /oauth/register, only when DYNAMIC_REGISTRATION is on (off: 404, not advertised).
+  const registration =
+    config.DYNAMIC_REGISTRATION === 'off'
+      ? undefined
+      : registrationRouter({ registration: deps.registration, limiter, policy: config.RATE_LIMIT_REGISTRATION });
   const pipelines = protocolPipelines({
     config,
     findClient: (id) => applications.clientMetadata(id),
@@ -242,7 +249,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
         path: '/oauth',
         app: audience(
           'oauth',
-          oauthApp({ provider, pipelines, userinfo, render, accounts, issuer: config.ISSUER, hsts }),
+          oauthApp({ provider, pipelines, userinfo, render, accounts, issuer: config.ISSUER, hsts, registration }),
         ),
       },
       {
@@ -290,5 +297,5 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   if (config.LATCHKEY_DEBUG_PID) app.use(exposePid());
   app.use(mounts);
 
-  return { app, provider, openApi, routers: [...pages.routers, apps, v2] };
+  return { app, provider, openApi, routers: [...pages.routers, apps, v2, ...(registration ? [registration] : [])] };
 }

@@ -23,6 +23,8 @@ import type { AppContext, AppState } from '../http/context.ts';
 import type { Renderer } from '../http/render.ts';
 import { allowImagesFrom } from '../http/security-headers.ts';
 import { type APPLICATION_LINKS, webLinkProblem } from '../domain/applications.ts';
+import { SELF_REGISTERED_OWNER } from '../domain/registration.ts';
+import { REVIEW_STATE } from '../features/applications/applications.service.ts';
 import { loginFromDashboardSession } from './dashboard-login.ts';
 import { type InteractionFate, interactionErrorPage } from './error-pages.ts';
 import { EMAIL_NOT_VERIFIED, SELECT_ACCOUNT, grantableScopes } from './provider.ts';
@@ -146,6 +148,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const client = await provider.Client.find(clientId);
     const account = await accounts.findById(String(details.session?.accountId));
     const owner = await deps.applicationOwner(clientId);
+    const selfRegistered = owner?.email === SELF_REGISTERED_OWNER.email;
     const promptDetails = details.prompt.details as {
       missingOIDCScope?: string[];
       missingOIDCClaims?: string[];
@@ -167,7 +170,9 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       appName: client?.clientName ?? String(details.params['client_id']),
       redirectHost: URL.canParse(redirectUri) ? new URL(redirectUri).host : redirectUri,
       account,
-      owner: owner ? (owner.name ?? owner.email) : null,
+      // A client that registered itself (RFC 7591) names no person; until reviewed, the page says so.
+      owner: owner && !selfRegistered ? (owner.name ?? owner.email) : null,
+      unreviewed: client?.metadata()[REVIEW_STATE] === 'pending',
       links: linksOf(client?.metadata() ?? {}),
       scopes: [
         ...missingOidc.map((s) => ({ name: s, description: OIDC_SCOPE_DESCRIPTIONS[s], grantable: true })),

@@ -3,7 +3,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ADMIN_SCOPE, ALL_API_SCOPES } from '../domain/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
-import { clientSecretAccepted, PREVIOUS_SECRET, REQUIRE_PKCE } from '../features/applications/applications.service.ts';
+import {
+  clientSecretAccepted,
+  PREVIOUS_SECRET,
+  REQUIRE_PKCE,
+  REVIEW_STATE,
+} from '../features/applications/applications.service.ts';
 import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { ServerKeys } from './keys.ts';
 import type { Adapter } from 'oidc-provider';
@@ -129,6 +134,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       request_parameter_supported: false,
       // The pages are in English only; ui_locales is accepted and this is the one it can honour.
       ui_locales_supported: ['en'],
+      // Our endpoint (features/registration), not oidc-provider's: advertised exactly when it is on.
+      ...(config.DYNAMIC_REGISTRATION === 'off' ? {} : { registration_endpoint: `${config.ISSUER}/oauth/register` }),
     },
     // client_secret_jwt and HS* would need the plain secret; Latchkey stores only its hash.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
@@ -144,7 +151,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
     },
-    extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes', PREVIOUS_SECRET, REQUIRE_PKCE] },
+    extraClientMetadata: {
+      properties: ['latchkey_type', 'latchkey_scopes', PREVIOUS_SECRET, REQUIRE_PKCE, REVIEW_STATE],
+    },
     // The sign-in claims ride with openid, so every ID token says when and how the person signed in.
     claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, ...SIGN_IN_CLAIMS] },
     // A JWT access token names its grant (hashed), so revoking the grant ends it at once.

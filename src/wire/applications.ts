@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { APPLICATION_TYPES, SUBJECT_TYPES, logoutUriProblem, webLinkProblem } from '../domain/applications.ts';
 import { ALL_API_SCOPES } from '../domain/scopes.ts';
+import { REVIEW_DECISIONS, REVIEW_STATES } from '../domain/registration.ts';
 
 /** /oauth/applications on the wire: what registration and updates accept, what the API answers. */
 const scopeList = z
@@ -90,6 +91,14 @@ export const applicationViewSchema = z.object({
   require_pkce: z.boolean(),
   subject_type: z.enum(SUBJECT_TYPES),
   device_flow: z.boolean(),
+
+  registration: z
+    .enum(['manual', 'dynamic'])
+    .describe('`dynamic`: the client registered itself at /oauth/register (RFC 7591)'),
+  review_state: z
+    .enum(REVIEW_STATES)
+    .nullable()
+    .describe("A self-registered client's review (null for one a person registered)"),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });
@@ -140,3 +149,7 @@ export const updateApplicationSchema = z.strictObject({
   ...openIdSettings,
 });
 export type UpdateApplicationInput = z.infer<typeof updateApplicationSchema>;
+
+/** Reviewing a self-registered client: approve (the consent page stops warning) or reject (it stops working). */
+export const reviewApplicationSchema = z.strictObject({ decision: z.enum(REVIEW_DECISIONS) });
+export type ReviewApplicationInput = z.infer<typeof reviewApplicationSchema>;

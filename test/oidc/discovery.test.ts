@@ -58,6 +58,8 @@ const COVERED: Record<string, string> = {
   request_parameter_supported: 'request objects',
   ui_locales_supported: 'ui_locales',
   device_authorization_endpoint: 'device flow',
+
+  registration_endpoint: 'registration',
 };
 
 const DOCUMENTS = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
@@ -72,8 +74,9 @@ describe('Config OP: discovery advertises exactly what works', () => {
   let person: Person & { id: string };
 
   before(async () => {
+    // Features that are off by default are turned on here, so the document carries every member.
     // A device polls every second here (the device flow test below waits it out).
-    world = await startWorld({ env: { DEVICE_POLL_INTERVAL: '1' } });
+    world = await startWorld({ env: { DYNAMIC_REGISTRATION: 'open', DEVICE_POLL_INTERVAL: '1' } });
     meta = (await (await fetch(`${world.url}${DOCUMENTS[0]}`)).json()) as Metadata;
     const dev = await world.user({ tag: 'dev' });
     web = await world.app(dev, { scopes: ['read:users'] });
@@ -419,6 +422,35 @@ describe('Config OP: discovery advertises exactly what works', () => {
     const { res } = await browser.follow(await browser.get(url));
     assert.equal(res.status, 200);
     assert.match(await res.text(), /<html lang="en">/);
+  });
+
+  it('registration: a public client registers there (RFC 7591); absent when DYNAMIC_REGISTRATION is off', async () => {
+    assert.equal(meta['registration_endpoint'], `${world.url}/oauth/register`);
+    const res = await fetch(String(meta['registration_endpoint']), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none' }),
+    });
+    assert.equal(res.status, 201);
+    const registered = (await res.json()) as { client_id: string };
+    const pkce = pkceCodePair();
+    const { redirect } = await authorizeOpenId(world.server, registered, person, {
+      extra: { code_challenge: pkce.challenge, code_challenge_method: 'S256' },
+    });
+    const code = redirect.searchParams.get('code')!;
+    const params = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: pkce.verifier };
+    assert.equal((await tokenRequest(world.server, registered, params, 'none')).status, 200);
+
+    const off = await startWorld();
+    try {
+      for (const path of DOCUMENTS) {
+        const doc = (await (await fetch(`${off.url}${path}`)).json()) as Metadata;
+        assert.equal(doc['registration_endpoint'], undefined, path);
+      }
+      assert.equal((await fetch(`${off.url}/oauth/register`, { method: 'POST' })).status, 404);
+    } finally {
+      await off.close();
+    }
   });
 
   it('request_uri: not supported, and said so (request_uri_parameter_supported false)', async () => {

@@ -72,6 +72,11 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     require_pkce: 1,
     subject_type: 'public',
     device_flow: 0,
+
+    registration: 'manual',
+    review_state: null,
+    registration_token_hash: null,
+    registered_with: null,
     ...over,
   };
 }

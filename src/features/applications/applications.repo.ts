@@ -27,6 +27,30 @@ export function createApplicationsRepo(db: DB) {
         trx.updateTable('applications').set(changes).where('client_id', '=', clientId).execute(),
       );
     },
+    /** Self-registered applications awaiting review, oldest first (admins review them). */
+    async listAwaitingReview(): Promise<ApplicationRow[]> {
+      return db
+        .selectFrom('applications')
+        .selectAll()
+        .where('registration', '=', 'dynamic')
+        .where('review_state', '=', 'pending')
+        .orderBy('created_at', 'asc')
+        .limit(500)
+        .execute();
+    },
+    /** Records a review; a rejection also deletes every token, code, grant and consent the client holds, atomically. */
+    async review(clientId: string, state: string, t: number): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('applications')
+          .set({ review_state: state, updated_at: t })
+          .where('client_id', '=', clientId)
+          .execute();
+        if (state !== 'rejected') return;
+        await trx.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
+        await trx.deleteFrom('consents').where('client_id', '=', clientId).execute();
+      });
+    },
     /** Deletes the application and every token, code and grant issued to it, atomically. */
     async deleteWithArtifacts(clientId: string, events: OutboxEvent[]): Promise<void> {
       await withEvents(db, events, async (trx) => {

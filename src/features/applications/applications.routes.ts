@@ -6,6 +6,7 @@ import {
   applicationViewSchema,
   createApplicationSchema,
   registeredApplicationSchema,
+  reviewApplicationSchema,
   rotateApplicationSecretSchema,
   rotatedApplicationSchema,
   updateApplicationSchema,
@@ -120,6 +121,18 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       secret: true,
       handler: ({ principal, params, body }) =>
         applications.rotateSecret(principal, params.clientId, { overlapSeconds: body?.overlap_seconds ?? 0 }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/:clientId/review',
+      operationId: 'reviewApplication',
+      summary: 'Approve or reject a self-registered client (its owner, or admin:all); rejected, it stops at once',
+      tag,
+      auth: write,
+      body: reviewApplicationSchema,
+      status: 200,
+      response: applicationViewSchema,
+      handler: ({ principal, params, body }) => applications.review(principal, params.clientId, body.decision),
     }),
   ];
 }

@@ -75,6 +75,24 @@ const routes: RouteFixtures = {
     owned,
     request: async (ctx) => ({ path: await appPath(ctx) }),
   },
+  reviewApplication: {
+    owned,
+    async request(ctx) {
+      // A self-registered client of the target's (as one registered with their initial access token is).
+      const path = await appPath(ctx);
+      const clientId = path.slice('/oauth/applications/'.length);
+      await ctx.env.server.db
+        .updateTable('applications')
+        .set({ registration: 'dynamic', review_state: 'pending' })
+        .where('client_id', '=', clientId)
+        .execute();
+      return { path: `${path}/review`, body: { decision: 'approve' } };
+    },
+    check(res) {
+      assert.equal(res.body!['registration'], 'dynamic');
+      assert.equal(res.body!['review_state'], 'approved');
+    },
+  },
   rotateApplicationSecret: {
     owned,
     request: async (ctx) => ({ path: await appPath(ctx, '/secret') }),

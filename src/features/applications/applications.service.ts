@@ -1,5 +1,6 @@
 import type { AdapterPayload } from 'oidc-provider';
-import { Forbidden, ValidationError } from '../../domain/errors.ts';
+import { Forbidden, NotYours, ValidationError } from '../../domain/errors.ts';
+import type { RegistrationKind, ReviewDecision, ReviewState } from '../../domain/registration.ts';
 import { hasValidChecksum, mintSecret, newId, safeEqual, sha256 } from '../../shared/secrets.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { ApplicationRow } from '../../db/schema.ts';
@@ -31,7 +32,8 @@ import {
 /** Client secrets users copy: `lkcs_...` (Latchkey client secret), checksummed for scanners. */
 export const CLIENT_SECRET_PREFIX = 'lkcs';
 
-const toView = (row: ApplicationRow): ApplicationView => ({
+/** An application as the API shows it. */
+export const toView = (row: ApplicationRow): ApplicationView => ({
   client_id: row.client_id,
   name: row.name,
   type: row.type as ApplicationType,
@@ -47,6 +49,8 @@ const toView = (row: ApplicationRow): ApplicationView => ({
   require_pkce: row.require_pkce !== 0,
   subject_type: row.subject_type as SubjectType,
   device_flow: row.device_flow === 1,
+  registration: row.registration as RegistrationKind,
+  review_state: row.review_state as ReviewState | null,
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
@@ -74,6 +78,9 @@ const REFUSED = {
 };
 
 const scopesOf = (row: ApplicationRow): string[] => JSON.parse(row.scopes) as string[];
+
+/** How a person's registration is marked: by hand, nothing to review, no registration access token. */
+const MANUAL = { registration: 'manual', review_state: null, registration_token_hash: null, registered_with: null };
 
 function checkRedirects(uris: string[], type: ApplicationType): void {
   if (usesRedirects(type) && uris.length === 0) {
@@ -167,6 +174,11 @@ function logoutMetadataOf(row: ApplicationRow) {
 }
 /** Client metadata saying whether the authorization code flow must use PKCE (read by oidc/provider.ts). */
 export const REQUIRE_PKCE = 'latchkey_require_pkce';
+/** Client metadata naming a self-registered client's review state (the consent page warns while pending). */
+export const REVIEW_STATE = 'latchkey_review_state';
+
+/** A rejected self-registered client is no client at all: authorize, token and introspection refuse it. */
+const isRejected = (row: ApplicationRow) => row.review_state === 'rejected';
 
 /**
  * oidc-provider client metadata for an application. The stored secret *hash* stands in for
@@ -182,6 +194,7 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     latchkey_type: type,
     latchkey_scopes: JSON.parse(row.scopes) as string[],
     ...(previous ? { [PREVIOUS_SECRET]: previous } : {}),
+    ...(row.review_state ? { [REVIEW_STATE]: row.review_state } : {}),
     // Standard client metadata: oidc-provider checks them too, and the consent page reads them.
     ...linksOf(row),
   };
@@ -271,13 +284,75 @@ export function createApplicationsService(deps: {
     else if (event.kind === 'account') cache.deleteWhere((row) => row.owner_id === event.id);
   });
 
-  /** The application as the token endpoint and introspection see it (cached briefly). */
+  /** The application as the token endpoint and introspection see it (cached briefly); never a rejected one. */
   async function findForAuth(clientId: string): Promise<ApplicationRow | undefined> {
-    const hit = cache.get(clientId);
-    if (hit) return hit;
-    const row = await repo.findById(clientId);
-    if (row) cache.set(clientId, row);
-    return row;
+    const hit = cache.get(clientId) ?? (await repo.findById(clientId));
+    if (hit) cache.set(clientId, hit);
+    return hit && !isRejected(hit) ? hit : undefined;
+  }
+
+  /**
+   * A new application's row and secret (shown once), checked by every rule a registration
+   * meets (redirect URIs, logout, PKCE and subject settings, oidc-provider's own metadata check).
+   */
+  async function draftNew(
+    ownerId: string,
+    data: CreateApplicationInput,
+    registration: Pick<ApplicationRow, 'registration' | 'review_state' | 'registration_token_hash' | 'registered_with'>,
+  ): Promise<{ row: ApplicationRow; secret: string | undefined }> {
+    checkRedirects(data.redirect_uris, data.type);
+    const secret = isPublicType(data.type) ? undefined : mintSecret(CLIENT_SECRET_PREFIX);
+    const t = now();
+    const row: ApplicationRow = {
+      client_id: newId('app'),
+      owner_id: ownerId,
+      name: data.name,
+      type: data.type,
+      redirect_uris: JSON.stringify(data.redirect_uris),
+      scopes: JSON.stringify(data.scopes),
+      secret_hash: secret ? sha256(secret) : null,
+      previous_secret_hash: null,
+      previous_secret_expires_at: null,
+      created_at: t,
+      updated_at: t,
+      logo_uri: data.logo_uri ?? null,
+      client_uri: data.client_uri ?? null,
+      policy_uri: data.policy_uri ?? null,
+      tos_uri: data.tos_uri ?? null,
+      post_logout_redirect_uris: JSON.stringify(data.post_logout_redirect_uris ?? []),
+      backchannel_logout_uri: data.backchannel_logout_uri ?? null,
+      backchannel_logout_session_required: data.backchannel_logout_session_required ? 1 : 0,
+      require_pkce: (data.require_pkce ?? defaultRequirePkce(data.type)) ? 1 : 0,
+      subject_type: data.subject_type ?? 'public',
+      device_flow: (data.device_flow ?? defaultDeviceFlow(data.type)) ? 1 : 0,
+      ...registration,
+    };
+    checkLogout(row);
+    checkOpenIdSettings(row, false);
+    await validated(toClientMetadata(row, t));
+    return { row, secret };
+  }
+
+  /** An application's row after a change, checked as an update is (its type never changes). */
+  async function draftChange(row: ApplicationRow, data: UpdateApplicationInput): Promise<ApplicationRow> {
+    const type = row.type as ApplicationType;
+    if (data.redirect_uris) checkRedirects(data.redirect_uris, type);
+    const next: ApplicationRow = {
+      ...row,
+      ...(data.name !== undefined && { name: data.name }),
+      ...(data.redirect_uris && { redirect_uris: JSON.stringify(data.redirect_uris) }),
+      ...(data.scopes && { scopes: JSON.stringify(data.scopes) }),
+      ...linksIn(data),
+      ...logoutIn(data),
+      ...(data.require_pkce !== undefined && { require_pkce: data.require_pkce ? 1 : 0 }),
+      ...(data.subject_type !== undefined && { subject_type: data.subject_type }),
+      ...(data.device_flow !== undefined && { device_flow: data.device_flow ? 1 : 0 }),
+      updated_at: now(),
+    };
+    checkLogout(next);
+    checkOpenIdSettings(next, data.redirect_uris !== undefined && data.subject_type === undefined);
+    await validated(toClientMetadata(next, next.updated_at));
+    return next;
   }
 
   async function validated(metadata: AdapterPayload): Promise<void> {
@@ -297,34 +372,8 @@ export function createApplicationsService(deps: {
       const ownerId = caller.requireAccount();
       checkRedirects(data.redirect_uris, data.type);
       assertHolds(caller, data.scopes, REFUSED.register);
-      const secret = isPublicType(data.type) ? undefined : mintSecret(CLIENT_SECRET_PREFIX);
-      const t = now();
-      const row: ApplicationRow = {
-        client_id: newId('app'),
-        owner_id: ownerId,
-        name: data.name,
-        type: data.type,
-        redirect_uris: JSON.stringify(data.redirect_uris),
-        scopes: JSON.stringify(data.scopes),
-        secret_hash: secret ? sha256(secret) : null,
-        previous_secret_hash: null,
-        previous_secret_expires_at: null,
-        created_at: t,
-        updated_at: t,
-        logo_uri: data.logo_uri ?? null,
-        client_uri: data.client_uri ?? null,
-        policy_uri: data.policy_uri ?? null,
-        tos_uri: data.tos_uri ?? null,
-        post_logout_redirect_uris: JSON.stringify(data.post_logout_redirect_uris ?? []),
-        backchannel_logout_uri: data.backchannel_logout_uri ?? null,
-        backchannel_logout_session_required: data.backchannel_logout_session_required ? 1 : 0,
-        require_pkce: (data.require_pkce ?? defaultRequirePkce(data.type)) ? 1 : 0,
-        subject_type: data.subject_type ?? 'public',
-        device_flow: (data.device_flow ?? defaultDeviceFlow(data.type)) ? 1 : 0,
-      };
-      checkLogout(row);
-      checkOpenIdSettings(row, false);
-      await validated(toClientMetadata(row, t));
+      const { row, secret } = await draftNew(ownerId, data, MANUAL);
+      const t = row.created_at;
       await repo.insert(row, [
         buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t),
       ]);
@@ -345,23 +394,7 @@ export function createApplicationsService(deps: {
       if (data.redirect_uris && JSON.stringify(data.redirect_uris) !== row.redirect_uris) {
         assertHolds(caller, data.scopes ?? scopesOf(row), REFUSED.redirect);
       }
-      const type = row.type as ApplicationType;
-      if (data.redirect_uris) checkRedirects(data.redirect_uris, type);
-      const next: ApplicationRow = {
-        ...row,
-        ...(data.name !== undefined && { name: data.name }),
-        ...(data.redirect_uris && { redirect_uris: JSON.stringify(data.redirect_uris) }),
-        ...(data.scopes && { scopes: JSON.stringify(data.scopes) }),
-        ...linksIn(data),
-        ...logoutIn(data),
-        ...(data.require_pkce !== undefined && { require_pkce: data.require_pkce ? 1 : 0 }),
-        ...(data.subject_type !== undefined && { subject_type: data.subject_type }),
-        ...(data.device_flow !== undefined && { device_flow: data.device_flow ? 1 : 0 }),
-        updated_at: now(),
-      };
-      checkLogout(next);
-      checkOpenIdSettings(next, data.redirect_uris !== undefined && data.subject_type === undefined);
-      await validated(toClientMetadata(next, next.updated_at));
+      const next = await draftChange(row, data);
       await repo.update(clientId, next);
       events.publish({ kind: 'application', id: clientId });
       return toView(next);
@@ -415,6 +448,55 @@ export function createApplicationsService(deps: {
         client_secret: secret,
         previous_secret_expires_at: previousExpiresAt === null ? null : new Date(previousExpiresAt).toISOString(),
       };
+    },
+
+    /**
+     * A self-registered client's row and secret (the caller stores both, see features/registration),
+     * checked by the same rules as a person's registration.
+     */
+    draftRegistered: (
+      ownerId: string,
+      data: CreateApplicationInput,
+      registration: { review_state: ReviewState; registration_token_hash: string; registered_with: string | null },
+    ) => draftNew(ownerId, data, { registration: 'dynamic', ...registration }),
+
+    /** A self-registered client's row after its own update (RFC 7592), checked as any update is. */
+    draftRegisteredChange: (row: ApplicationRow, data: UpdateApplicationInput) => draftChange(row, data),
+
+    /** Tells every cache that this application changed (here and on the other instances). */
+    changed(clientId: string): void {
+      events.publish({ kind: 'application', id: clientId });
+    },
+
+    /** Deletes a self-registered client at its own request (RFC 7592 §2.3), with everything issued to it. */
+    async removeRegistered(row: ApplicationRow): Promise<void> {
+      await repo.deleteWithArtifacts(row.client_id, [
+        buildEvent('application.deleted', row.owner_id, { client_id: row.client_id, name: row.name }, now()),
+      ]);
+      events.publish({ kind: 'application', id: row.client_id });
+    },
+
+    /**
+     * Approves a self-registered client (the consent page stops warning about it) or rejects it:
+     * it stops working at once (authorize, token, introspection, its tokens at /v2) and every
+     * grant and token it holds is deleted. Its owner or an admin decides; approving again undoes a rejection.
+     */
+    async review(caller: Principal, clientId: string, decision: ReviewDecision): Promise<ApplicationView> {
+      const row = manageable(caller, await repo.findById(clientId));
+      if (row.registration !== 'dynamic') {
+        throw new ValidationError('decision: only a self-registered application is reviewed', 'decision');
+      }
+      const state: ReviewState = decision === 'approve' ? 'approved' : 'rejected';
+      const t = now();
+      await repo.review(clientId, state, t);
+      events.publish({ kind: 'application', id: clientId });
+      return toView({ ...row, review_state: state, updated_at: t });
+    },
+
+    /** Every self-registered client awaiting review, whoever owns it (admins review them). */
+    async listAwaitingReview(caller: Principal): Promise<ApplicationView[]> {
+      if (!caller.isAdmin) throw new NotYours();
+      return (await repo.listAwaitingReview()).map(toView);
     },
 
     /** When the previous secret of an application stops working, while an overlap runs (else null). */

@@ -198,6 +198,8 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
       page(ctx, 'applications', 'applications', {
         title: 'Applications',
         apps: await applications.list(me),
+        // Self-registered clients nobody has reviewed yet, whoever holds them: admins review them here.
+        awaitingReview: me.isAdmin ? await applications.listAwaitingReview(me) : [],
         notice: noticeFor(ctx.query['done']),
       });
     }),
@@ -349,6 +351,19 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
       if (!result.ok) return deps.render.error(ctx, result.status, 'The secret cannot be rotated', result.message);
       const { client_id: clientId, client_secret: secret, previous_secret_expires_at } = result.value;
       await showOnce(ctx, me, clientId, { secret, rotated: true, previous_secret_expires_at });
+    }),
+  );
+
+  // A self-registered client's review (its owner or an admin): approve, or reject (it stops at once).
+  router.post(
+    '/settings/applications/:id/review',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      const decision = fieldText(formBody(ctx)['decision']) === 'approve' ? 'approve' : 'reject';
+      const result = await attempt(() => applications.review(me, ctx.params['id']!, decision));
+      if (!result.ok)
+        return deps.render.error(ctx, result.status, 'The application cannot be reviewed', result.message);
+      seeOther(ctx, `${appPath(result.value.client_id)}?done=app-${decision === 'approve' ? 'approved' : 'rejected'}`);
     }),
   );
 

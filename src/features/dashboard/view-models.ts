@@ -280,6 +280,8 @@ export const NOTICES: Record<string, string> = {
   'key-revoked': 'The API key was revoked. Requests that use it are now refused.',
   'app-updated': 'Application saved.',
   'app-deleted': 'The application was deleted, with every token issued to it.',
+  'app-approved': 'Application approved: the consent page no longer warns about it.',
+  'app-rejected': 'Application rejected: it stopped working and every token issued to it was revoked.',
   'consent-revoked': "Access revoked. The application's tokens no longer work.",
   'webhook-updated': 'Webhook endpoint saved.',
   'webhook-disabled': 'Webhook endpoint disabled. No events are delivered to it until you enable it again.',

@@ -1,4 +1,5 @@
 import compose from 'koa-compose';
+import type Router from '@koa/router';
 import mount from 'koa-mount';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
@@ -18,6 +19,8 @@ export interface OAuthAppDeps {
   pipelines: ProtocolPipelines;
   /** OpenID Connect UserInfo (oidc/userinfo.ts): ours, not the provider's. */
   userinfo: Middleware<AppState>;
+  /** Dynamic client registration (features/registration), when DYNAMIC_REGISTRATION is not off. */
+  registration?: Router<AppState>;
   render: Renderer;
   accounts: AccountsService;
   issuer: string;
@@ -76,6 +79,19 @@ export function oauthApp(deps: OAuthAppDeps): Middleware<AppState> {
         exact: true,
         app: compose([errorHandler(oauthErrors), securityHeaders({ hsts: deps.hsts, pages: false }), deps.userinfo]),
       },
+      ...(deps.registration
+        ? [
+            {
+              path: '/oauth/register',
+              app: compose([
+                errorHandler(oauthErrors),
+                securityHeaders({ hsts: deps.hsts, pages: false }),
+                deps.registration.routes() as Middleware<AppState>,
+                deps.registration.allowedMethods() as Middleware<AppState>,
+              ]) as Middleware<AppState>,
+            },
+          ]
+        : []),
       { path: '/oauth/authorize', exact: true, app: browserEndpoint(authorizeErrors(deps.render), authorization) },
       { path: '/oauth/logout/confirm', exact: true, app: browserEndpoint(oauthErrors, endDashboardSession(deps)) },
     ],
