@@ -71,6 +71,7 @@ export type HttpServices = Pick<
   | 'emailVerification'
   | 'passwordReset'
   | 'backchannelLogout'
+  | 'setup'
 >;
 
 /** Settings and keys the HTTP side needs besides the services. */
