@@ -33,6 +33,7 @@ import type { ConsentsService } from '../../features/consents/consents.service.t
 import type { WebhooksService } from '../../features/webhooks/webhooks.service.ts';
 import { dashboardRouter } from '../../features/dashboard/dashboard.routes.ts';
 import { setupPagesRouter } from '../../features/setup/setup.pages.ts';
+import { docsPagesRouter } from '../../features/docs/docs.pages.ts';
 import type { SetupService } from '../../features/setup/setup.service.ts';
 import type { ShownOnceService } from '../../features/shown-once/shown-once.service.ts';
 import type { RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
@@ -183,6 +184,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
     }),
     confirmPagesRouter({ accounts, login, render, formGuard }),
     setupPagesRouter({ setup: deps.setup, render, formGuard, startDashboardSession: signInOnDashboard }),
+    docsPagesRouter({ render }),
     sessionsPagesRouter({ accounts, render, formGuard, now }),
     accountSettingsRouter({
       users: deps.users,
