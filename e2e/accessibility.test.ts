@@ -80,6 +80,15 @@ async function clippedAtPhoneWidth(page: Page): Promise<string[]> {
 }
 
 const PAGES: Visit[] = [
+  // First-run setup: the server is fresh (no admin), so a start would print this link.
+  {
+    name: 'setup',
+    async reach(j) {
+      await j.page.goto((await j.server.built.services.setup.issueLink())!);
+      await j.page.getByRole('heading', { name: 'Set up Latchkey', level: 1 }).waitFor();
+    },
+  },
+  { name: 'setup-refused', reach: visit('/setup', 'This setup link is not valid') },
   { name: 'sign-up', reach: visit('/signup') },
   {
     name: 'sign-up-refused',

@@ -5,6 +5,8 @@ import { startServer, type RunningServer } from './server.ts';
 import { prepare } from './boot/prepare.ts';
 import { serveClusterMetrics } from './http/metrics.ts';
 import { serveClusterRateLimits } from './features/rate-limit/cluster-store.ts';
+import { announceSetupLink, issueSetupLink } from './features/setup/setup.service.ts';
+import { createSetupRepo } from './features/setup/setup.repo.ts';
 
 /**
  * Runs one server (`npm start`, `latchkey serve`, or one worker of `latchkey serve --workers N`)
@@ -29,6 +31,11 @@ export async function serveProcess(config: Config): Promise<void> {
     { port: running.port, issuer: config.ISSUER },
     `Latchkey listening on ${config.ISSUER} (port ${running.port})`,
   );
+  // The first-run link: printed once per start, by the primary when there are workers.
+  if (!worker)
+    await announceSetupLink(running.built.services.setup, logger).catch((err: Error) =>
+      logger.error({ err: { message: err.message } }, 'could not issue the first-run setup link'),
+    );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -71,7 +78,12 @@ export async function serveCluster(config: Config, workers: number): Promise<voi
   try {
     // The primary makes the secrets key and the server keys once, before workers race for them.
     const { db } = await prepare(config, logger);
-    await db.destroy();
+    try {
+      const setup = createSetupRepo(db);
+      await announceSetupLink({ issueLink: () => issueSetupLink(setup, config.ISSUER, Date.now) }, logger);
+    } finally {
+      await db.destroy();
+    }
   } catch (err) {
     process.stderr.write(`latchkey: failed to start: ${(err as Error).message}\n`);
     process.exit(1);

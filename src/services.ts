@@ -58,6 +58,8 @@ import { createPasskeysRepo } from './features/passkeys/passkeys.repo.ts';
 import { createPasskeysService, relyingPartyOf, type PasskeysService } from './features/passkeys/passkeys.service.ts';
 import { createEmailVerification, type EmailVerification } from './features/accounts/email-verification.ts';
 import { createPasswordReset, type PasswordReset } from './features/accounts/password-reset.ts';
+import { createSetupRepo } from './features/setup/setup.repo.ts';
+import { createSetupService, type SetupService } from './features/setup/setup.service.ts';
 
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
@@ -141,6 +143,8 @@ export interface Services {
   login: Login;
   /** Tells applications (back-channel logout) that sign-ins to them ended. */
   backchannelLogout: BackchannelLogout;
+  /** First-run setup: the single-use link that creates the owner account while no admin exists. */
+  setup: SetupService;
   /** Stops timers and the webhook and email workers, flushes buffered writes; the caller then closes the database. */
   stop(): Promise<void>;
 }
@@ -204,6 +208,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     await end();
     await backchannelLogout.signInsEnded(ending.flatMap((row) => endedSignInOf(JSON.parse(row.payload)) ?? []));
   };
+  const passwordPolicy = createPasswordPolicy();
   const accounts = createAccountsService({
     accounts: accountsRepo,
     sessions: browserSessions,
@@ -228,7 +233,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
         ),
     },
     passwords,
-    passwordPolicy: createPasswordPolicy(),
+    passwordPolicy,
     notify,
     now,
   });
@@ -377,6 +382,14 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     now,
   });
 
+  const setup = createSetupService({
+    repo: createSetupRepo(db),
+    passwords,
+    passwordPolicy,
+    issuer: config.ISSUER,
+    now,
+  });
+
   return {
     now,
     metrics,
@@ -418,6 +431,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     loginThrottle,
     login,
     backchannelLogout,
+    setup,
     async stop() {
       stopHousekeeping();
       await webhookWorker.stop();

@@ -26,6 +26,15 @@ export interface Database {
   passkeys: PasskeysTable;
   passkey_challenges: PasskeyChallengesTable;
   registration_tokens: RegistrationTokensTable;
+
+  setup_tokens: SetupTokensTable;
+}
+
+/** First-run setup links (see features/setup); only the token's SHA-256 is kept. */
+export interface SetupTokensTable {
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
 }
 
 /** Single-use links sent by email; only the token's SHA-256 is kept (see features/accounts/email-links). */

@@ -75,6 +75,7 @@ export type HttpServices = Pick<
   | 'backchannelLogout'
   | 'box'
   | 'registration'
+  | 'setup'
 >;
 
 /** Settings and keys the HTTP side needs besides the services. */

@@ -20,7 +20,26 @@ const TYPES: Record<string, string> = {
  * scripts), by the name they have under the prefix.
  */
 const require = createRequire(import.meta.url);
+const SWAGGER_UI = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+const SWAGGER_UI_VERSION = (
+  JSON.parse(fs.readFileSync(path.join(SWAGGER_UI, 'package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
+
+/**
+ * Swagger UI (the API reference at /docs), under names that carry its version: an upgrade changes
+ * the names, so browsers may keep these files for a year (`VERSIONED`) and never hold a stale one.
+ */
+export const SWAGGER_UI_ASSETS = {
+  script: `swagger-ui-bundle-${SWAGGER_UI_VERSION}.js`,
+  style: `swagger-ui-${SWAGGER_UI_VERSION}.css`,
+};
+const VERSIONED = new Set(Object.values(SWAGGER_UI_ASSETS));
+
 const PACKAGED: Record<string, string> = {
+  [SWAGGER_UI_ASSETS.script]: path.join(SWAGGER_UI, 'swagger-ui-bundle.js'),
+  [SWAGGER_UI_ASSETS.style]: path.join(SWAGGER_UI, 'swagger-ui.css'),
   // The browser half of passkeys: SimpleWebAuthn's UMD build, the global `SimpleWebAuthnBrowser`.
   'simplewebauthn-browser.js': path.join(
     path.dirname(require.resolve('@simplewebauthn/browser')),
@@ -30,10 +49,11 @@ const PACKAGED: Record<string, string> = {
 
 /**
  * Serves the few files in public/ (and PACKAGED) from memory, read once at start: no path ever
- * reaches the file system, so there is nothing to traverse. Files are small (CSS, scripts, icons).
+ * reaches the file system, so there is nothing to traverse. Files are small (CSS, scripts, icons),
+ * but for Swagger UI's bundle (1.7 MB, served to /docs only).
  */
 export function serveStatic(prefix: string): Middleware<AppState> {
-  const files = new Map<string, { body: Buffer; type: string; etag: string }>();
+  const files = new Map<string, { body: Buffer; type: string; etag: string; cache: string }>();
   const sources = [
     ...(fs.existsSync(PUBLIC) ? fs.readdirSync(PUBLIC) : []).map((name) => [name, path.join(PUBLIC, name)] as const),
     ...Object.entries(PACKAGED),
@@ -42,12 +62,13 @@ export function serveStatic(prefix: string): Middleware<AppState> {
     const type = TYPES[path.extname(name)];
     if (!type) continue;
     const body = fs.readFileSync(file);
-    files.set(`${prefix}/${name}`, { body, type, etag: `"${crypto.hash('sha1', body, 'hex')}"` });
+    const cache = VERSIONED.has(name) ? 'public, max-age=31536000, immutable' : 'public, max-age=3600';
+    files.set(`${prefix}/${name}`, { body, type, etag: `"${crypto.hash('sha1', body, 'hex')}"`, cache });
   }
   return async (ctx, next) => {
     const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
     if (!file) return next();
-    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.set('Cache-Control', file.cache);
     ctx.set('ETag', file.etag);
     if (ctx.get('If-None-Match') === file.etag) {
       ctx.status = 304;

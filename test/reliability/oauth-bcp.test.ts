@@ -509,6 +509,9 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     await get(`/settings/account/email/confirm?token=${await links.issue(owner.id, 'change_email', `new.${email}`)}`);
     await get('/password/forgot', anon);
     await get(`/password/reset?token=${await links.issue(owner.id, 'reset_password', email)}`, anon);
+    // First-run setup (no admin on this server): the page the link printed at start opens.
+    const setupLink = new URL((await server.built.services.setup.issueLink())!);
+    await get(`/setup${setupLink.search}`, anon);
     await signIn(anon, email, PASSWORD);
     await get('/login/2fa', anon);
     const flow = new Browser(server.url);

@@ -18,6 +18,8 @@ export interface ServerProcess {
   alive(): boolean;
   /** Sends `signal` and resolves once the process has exited. */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** Everything it wrote on stdout so far (its JSON log lines). */
+  stdout(): string;
   /** Log lines at level error or above (LOG_LEVEL permitting), and anything on stderr but the Node 20 warning. */
   errors(): string[];
 }
@@ -84,6 +86,7 @@ export async function spawnServer(
       child.kill(signal);
       await exited;
     },
+    stdout: () => stdout,
     errors() {
       const fromLog = stdout
         .split('\n')

@@ -19,6 +19,7 @@ import * as m0019 from './0019_application_logout.ts';
 import * as m0020 from './0020_application_pkce_subject.ts';
 import * as m0022 from './0022_registered_clients.ts';
 import * as m0023 from './0023_application_device_flow.ts';
+import * as m0030 from './0030_setup_tokens.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -42,4 +43,5 @@ export const migrations: Record<string, Migration> = {
   '0020_application_pkce_subject': m0020,
   '0022_registered_clients': m0022,
   '0023_application_device_flow': m0023,
+  '0030_setup_tokens': m0030,
 };

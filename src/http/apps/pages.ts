@@ -32,6 +32,9 @@ import type { ApplicationsService } from '../../features/applications/applicatio
 import type { ConsentsService } from '../../features/consents/consents.service.ts';
 import type { WebhooksService } from '../../features/webhooks/webhooks.service.ts';
 import { dashboardRouter } from '../../features/dashboard/dashboard.routes.ts';
+import { setupPagesRouter } from '../../features/setup/setup.pages.ts';
+import { docsPagesRouter } from '../../features/docs/docs.pages.ts';
+import type { SetupService } from '../../features/setup/setup.service.ts';
 import type { ShownOnceService } from '../../features/shown-once/shown-once.service.ts';
 import type { RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
 import { interactionErrors, interactionRouter } from '../../oidc/interactions.ts';
@@ -66,6 +69,7 @@ export interface PagesAppDeps {
   emailVerification: EmailVerification;
   passwordReset: PasswordReset;
   backchannelLogout: BackchannelLogout;
+  setup: SetupService;
   now(): number;
 }
 
@@ -179,6 +183,8 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       now,
     }),
     confirmPagesRouter({ accounts, login, render, formGuard }),
+    setupPagesRouter({ setup: deps.setup, render, formGuard, startDashboardSession: signInOnDashboard }),
+    docsPagesRouter({ render }),
     sessionsPagesRouter({ accounts, render, formGuard, now }),
     accountSettingsRouter({
       users: deps.users,
