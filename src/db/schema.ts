@@ -199,6 +199,10 @@ export interface ApplicationsTable {
   require_pkce: number;
   /** OpenID subject type: `public` (the account id) or `pairwise` (one identifier per sector). */
   subject_type: string;
+  /** 1: authorization requests must be pushed first (PAR, RFC 9126); 0: optional. */
+  require_pushed_authorization_requests: number;
+  /** 1: every token must be bound to a DPoP key (RFC 9449); 0: bound only when the client sends a proof. */
+  require_dpop: number;
 }
 
 /** What a user granted an application, remembered across browser sessions. */

@@ -68,6 +68,14 @@ const openIdSettings = {
     .enum(SUBJECT_TYPES)
     .optional()
     .describe('`public` (default): `sub` is the account id; `pairwise`: an identifier for this host only'),
+  require_pushed_authorization_requests: z
+    .boolean()
+    .optional()
+    .describe('Authorization requests must be pushed to /oauth/par first (RFC 9126); off by default'),
+  require_dpop: z
+    .boolean()
+    .optional()
+    .describe('Every token must be bound to a DPoP key (RFC 9449): token requests without a proof are refused'),
 };
 
 export const applicationViewSchema = z.object({
@@ -85,6 +93,8 @@ export const applicationViewSchema = z.object({
   backchannel_logout_session_required: z.boolean(),
   require_pkce: z.boolean(),
   subject_type: z.enum(SUBJECT_TYPES),
+  require_pushed_authorization_requests: z.boolean(),
+  require_dpop: z.boolean(),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });

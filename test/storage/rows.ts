@@ -71,6 +71,8 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     backchannel_logout_session_required: 0,
     require_pkce: 1,
     subject_type: 'public',
+    require_pushed_authorization_requests: 0,
+    require_dpop: 0,
     ...over,
   };
 }

@@ -51,6 +51,10 @@ export interface CreateApplication {
   require_pkce?: boolean;
   /** `pairwise`: ID tokens and userinfo name the person with an identifier for this redirect host only. */
   subject_type?: SubjectType;
+  /** Authorization requests must be pushed to /oauth/par first (RFC 9126); off by default. */
+  require_pushed_authorization_requests?: boolean;
+  /** Token requests must carry a DPoP proof, so every token is bound to the app's key (RFC 9449). */
+  require_dpop?: boolean;
 }
 /** What an update may change: everything but the type. */
 export type ApplicationChanges = Partial<Omit<CreateApplication, 'type'>>;

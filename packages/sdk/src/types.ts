@@ -69,6 +69,10 @@ export interface Application {
   /** Whether authorization requests must use PKCE (S256). */
   require_pkce: boolean;
   subject_type: SubjectType;
+  /** Whether authorization requests must be pushed to /oauth/par first (RFC 9126). */
+  require_pushed_authorization_requests: boolean;
+  /** Whether every token must be bound to a DPoP key (RFC 9449). */
+  require_dpop: boolean;
   created_at: string;
   updated_at: string;
 }

@@ -14,6 +14,8 @@ import {
   optionalPkceProblem,
   pairwiseProblem,
   redirectUriProblem,
+  requiredDpopProblem,
+  requiredParProblem,
   usesRedirects,
   type ApplicationLink,
   type ApplicationType,
@@ -44,6 +46,8 @@ const toView = (row: ApplicationRow): ApplicationView => ({
   backchannel_logout_session_required: row.backchannel_logout_session_required === 1,
   require_pkce: row.require_pkce !== 0,
   subject_type: row.subject_type as SubjectType,
+  require_pushed_authorization_requests: row.require_pushed_authorization_requests === 1,
+  require_dpop: row.require_dpop === 1,
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
@@ -93,6 +97,22 @@ function checkOpenIdSettings(row: ApplicationRow, changedRedirects: boolean): vo
   const pairwise = row.subject_type === 'pairwise' ? pairwiseProblem(type, JSON.parse(row.redirect_uris)) : null;
   const field = changedRedirects ? 'redirect_uris' : 'subject_type';
   if (pairwise) throw new ValidationError(`${field}: ${pairwise}`, field);
+  const par = row.require_pushed_authorization_requests === 1 ? requiredParProblem(type) : null;
+  if (par) {
+    throw new ValidationError(`require_pushed_authorization_requests: ${par}`, 'require_pushed_authorization_requests');
+  }
+  const dpop = row.require_dpop === 1 ? requiredDpopProblem(type) : null;
+  if (dpop) throw new ValidationError(`require_dpop: ${dpop}`, 'require_dpop');
+}
+
+/** The sender-constraint settings a registration or an update gives (undefined: not given). */
+function senderConstraintsIn(data: UpdateApplicationInput) {
+  return {
+    ...(data.require_pushed_authorization_requests !== undefined && {
+      require_pushed_authorization_requests: data.require_pushed_authorization_requests ? 1 : 0,
+    }),
+    ...(data.require_dpop !== undefined && { require_dpop: data.require_dpop ? 1 : 0 }),
+  };
 }
 
 /** Client metadata naming the previous secret (its hash) and when it stops working, during an overlap. */
@@ -177,6 +197,8 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     latchkey_type: type,
     latchkey_scopes: JSON.parse(row.scopes) as string[],
     ...(previous ? { [PREVIOUS_SECRET]: previous } : {}),
+    // Standard client metadata (RFC 9449 §5.2): a token request without a DPoP proof is refused.
+    ...(row.require_dpop === 1 ? { dpop_bound_access_tokens: true } : {}),
     // Standard client metadata: oidc-provider checks them too, and the consent page reads them.
     ...linksOf(row),
   };
@@ -208,6 +230,8 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     application_type: type === 'native' ? 'native' : 'web',
     [REQUIRE_PKCE]: isPublicType(type) || row.require_pkce !== 0,
     subject_type: row.subject_type as SubjectType,
+    // Standard client metadata (RFC 9126 §6): /oauth/authorize then takes only a pushed request_uri.
+    ...(row.require_pushed_authorization_requests === 1 ? { require_pushed_authorization_requests: true } : {}),
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: JSON.parse(row.redirect_uris) as string[],
@@ -309,6 +333,8 @@ export function createApplicationsService(deps: {
         backchannel_logout_session_required: data.backchannel_logout_session_required ? 1 : 0,
         require_pkce: (data.require_pkce ?? defaultRequirePkce(data.type)) ? 1 : 0,
         subject_type: data.subject_type ?? 'public',
+        require_pushed_authorization_requests: data.require_pushed_authorization_requests ? 1 : 0,
+        require_dpop: data.require_dpop ? 1 : 0,
       };
       checkLogout(row);
       checkOpenIdSettings(row, false);
@@ -344,6 +370,7 @@ export function createApplicationsService(deps: {
         ...logoutIn(data),
         ...(data.require_pkce !== undefined && { require_pkce: data.require_pkce ? 1 : 0 }),
         ...(data.subject_type !== undefined && { subject_type: data.subject_type }),
+        ...senderConstraintsIn(data),
         updated_at: now(),
       };
       checkLogout(next);

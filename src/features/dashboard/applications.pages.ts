@@ -19,6 +19,7 @@ import {
   OVERLAP_CHOICES,
   SUBJECT_TYPE_OPTIONS,
   appHasSecret,
+  appMayRequireDpop,
   appUsesRedirects,
   fieldList,
   fieldText,
@@ -38,6 +39,8 @@ interface AppForm extends Record<ApplicationLink, string> {
   backchannel_logout_session_required: boolean;
   require_pkce: boolean;
   subject_type: string;
+  require_pushed_authorization_requests: boolean;
+  require_dpop: boolean;
 }
 
 const NO_LINKS = { logo_uri: '', client_uri: '', policy_uri: '', tos_uri: '' };
@@ -56,6 +59,8 @@ const EMPTY_FORM: AppForm = {
   ...NO_LOGOUT,
   require_pkce: false,
   subject_type: 'public',
+  require_pushed_authorization_requests: false,
+  require_dpop: false,
 };
 
 function readForm(ctx: AppContext, type?: string): AppForm {
@@ -70,6 +75,8 @@ function readForm(ctx: AppContext, type?: string): AppForm {
     backchannel_logout_session_required: fieldText(body['backchannel_logout_session_required']) === 'yes',
     require_pkce: fieldText(body['require_pkce']) === 'on',
     subject_type: fieldText(body['subject_type']) || 'public',
+    require_pushed_authorization_requests: fieldText(body['require_pushed_authorization_requests']) === 'on',
+    require_dpop: fieldText(body['require_dpop']) === 'on',
     ...(Object.fromEntries(APPLICATION_LINKS.map((l) => [l, fieldText(body[l]).trim()])) as Record<
       ApplicationLink,
       string
@@ -87,7 +94,10 @@ const linksFrom = (form: AppForm) =>
  */
 const openIdSettingsFrom = (form: AppForm, type: string) => ({
   ...(type === 'web' ? { require_pkce: form.require_pkce } : {}),
-  ...(appUsesRedirects(type) ? { subject_type: form.subject_type } : {}),
+  ...(appUsesRedirects(type)
+    ? { subject_type: form.subject_type, require_pushed_authorization_requests: form.require_pushed_authorization_requests }
+    : {}),
+  ...(appMayRequireDpop(type) ? { require_dpop: form.require_dpop } : {}),
 });
 
 /** An application's links as the form shows them. */
@@ -149,6 +159,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         form,
         usesRedirects: appUsesRedirects(app.type),
         pkceLocked: app.type !== 'web',
+        dpopAllowed: appMayRequireDpop(app.type),
         subjectTypes: SUBJECT_TYPE_OPTIONS,
         scopes: scopeOptions(me.isAdmin, form.scopes),
         notice: noticeFor(ctx.query['done']),
@@ -282,6 +293,8 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
           ...logoutOf(app),
           require_pkce: app.require_pkce,
           subject_type: app.subject_type,
+          require_pushed_authorization_requests: app.require_pushed_authorization_requests,
+          require_dpop: app.require_dpop,
         },
         null,
       );
