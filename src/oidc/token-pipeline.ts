@@ -56,6 +56,7 @@ function onPost(...steps: Middleware<AppState>[]): Middleware<AppState> {
  * client's secret compared once (authenticateClientOnce); oidc-provider takes both from there.
  *
  * - token:         jsonToForm → authenticateClientOnce → limitTokenRequests → unauthorizedClientForDisallowedGrant
+ * - par:           jsonToForm → authenticateClientOnce → limitTokenRequests
  * - introspection: jsonToForm → authenticateClientOnce → unifiedIntrospection
  * - revocation:    jsonToForm → authenticateClientOnce
  * - authorization: postedAuthorizationAsGet → limitAuthorizeRequests
@@ -67,17 +68,16 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
     secretAccepted: (presented, metadata) => clientSecretAccepted(presented, metadata, deps.now()),
     onChecked: deps.onClientSecretChecked,
   });
+  const limitRequests = limitTokenRequests({
+    limiter: deps.limiter,
+    perClient: deps.config.RATE_LIMIT_TOKEN_ENDPOINT,
+    unauthenticated: deps.config.RATE_LIMIT_UNAUTHENTICATED,
+  });
   return {
-    token: onPost(
-      readParams,
-      authenticateClient,
-      limitTokenRequests({
-        limiter: deps.limiter,
-        perClient: deps.config.RATE_LIMIT_TOKEN_ENDPOINT,
-        unauthenticated: deps.config.RATE_LIMIT_UNAUTHENTICATED,
-      }),
-      unauthorizedClientForDisallowedGrant(),
-    ),
+    token: onPost(readParams, authenticateClient, limitRequests, unauthorizedClientForDisallowedGrant()),
+    // A pushed authorization request authenticates its client as a token request does, and counts
+    // against the same limits: pushing is the first half of getting a token.
+    par: onPost(readParams, authenticateClient, limitRequests),
     introspection: onPost(readParams, authenticateClient, unifiedIntrospection({ authenticator: deps.authenticator })),
     revocation: onPost(readParams, authenticateClient),
     authorization: compose([

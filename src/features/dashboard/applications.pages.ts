@@ -95,7 +95,10 @@ const linksFrom = (form: AppForm) =>
 const openIdSettingsFrom = (form: AppForm, type: string) => ({
   ...(type === 'web' ? { require_pkce: form.require_pkce } : {}),
   ...(appUsesRedirects(type)
-    ? { subject_type: form.subject_type, require_pushed_authorization_requests: form.require_pushed_authorization_requests }
+    ? {
+        subject_type: form.subject_type,
+        require_pushed_authorization_requests: form.require_pushed_authorization_requests,
+      }
     : {}),
   ...(appMayRequireDpop(type) ? { require_dpop: form.require_dpop } : {}),
 });

@@ -63,10 +63,11 @@ export function oauthApp(deps: OAuthAppDeps): Middleware<AppState> {
       ...steps,
       ...provider,
     ]) as Middleware<AppState>;
-  const { token, introspection, revocation, authorization } = deps.pipelines;
+  const { token, par, introspection, revocation, authorization } = deps.pipelines;
   return byPath(
     [
       { path: '/oauth/token', exact: true, app: jsonEndpoint(token) },
+      { path: '/oauth/par', exact: true, app: jsonEndpoint(par) },
       { path: '/oauth/introspect', exact: true, app: jsonEndpoint(introspection) },
       { path: '/oauth/revoke', exact: true, app: jsonEndpoint(revocation) },
       { path: '/oauth/jwks', exact: true, app: jsonEndpoint() },
