@@ -21,21 +21,22 @@ export class DpopKey {
   nonce: string | undefined;
 
   private constructor(
+    readonly alg: string,
     private readonly privateKey: CryptoKey,
     readonly jwk: JWK,
     /** RFC 7638 thumbprint: what a bound token's cnf.jkt says. */
     readonly thumbprint: string,
   ) {}
 
-  static async create(alg: 'ES256' | 'EdDSA' = 'ES256'): Promise<DpopKey> {
+  /** A key for `alg` (ES256, EdDSA or Ed25519: what the server advertises). */
+  static async create(alg = 'ES256'): Promise<DpopKey> {
     const { privateKey, publicKey } = await generateKeyPair(alg);
     const jwk = await exportJWK(publicKey);
-    return new DpopKey(privateKey, jwk, await calculateJwkThumbprint(jwk));
+    return new DpopKey(alg, privateKey, jwk, await calculateJwkThumbprint(jwk));
   }
 
-  /** A proof for `method url` (the private key's own algorithm). */
+  /** A proof for `method url`, signed with the key's algorithm. */
   async proof(method: string, url: string, o: ProofOptions = {}): Promise<string> {
-    const alg = this.jwk.kty === 'OKP' ? 'EdDSA' : 'ES256';
     return new SignJWT({
       htm: method,
       htu: url,
@@ -43,7 +44,7 @@ export class DpopKey {
       ...(o.accessToken ? { ath: crypto.hash('sha256', o.accessToken, 'base64url') } : {}),
       ...(o.nonce ? { nonce: o.nonce } : {}),
     })
-      .setProtectedHeader({ alg, typ: o.typ ?? 'dpop+jwt', jwk: this.jwk })
+      .setProtectedHeader({ alg: this.alg, typ: o.typ ?? 'dpop+jwt', jwk: this.jwk })
       .setIssuedAt(o.iat ?? Math.floor(Date.now() / 1000))
       .sign(this.privateKey);
   }
