@@ -170,7 +170,7 @@ describe('Pushed authorization requests (PAR)', () => {
     assert.ok(redirect.searchParams.get('code'));
   });
 
-  it('client authentication at /oauth/par is the token endpoint’s: a JSON 401 for a wrong or missing secret', async () => {
+  it('client authentication at /oauth/par is as at /oauth/token: JSON 401 for a wrong or missing secret', async () => {
     const wrong = await push({ ...web, client_secret: 'lkcs_wrong' });
     assert.equal(wrong.status, 401);
     assert.equal(wrong.body['error'], 'invalid_client');
