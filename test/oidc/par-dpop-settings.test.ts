@@ -64,7 +64,7 @@ describe('Application settings: require_pushed_authorization_requests and requir
     assert.equal(meta?.['require_pushed_authorization_requests'], true);
   });
 
-  it('refused, naming the field, where they mean nothing: PAR without authorization requests, DPoP for a resource server', async () => {
+  it('refused, naming the field: PAR where nothing is authorized, DPoP for a resource server', async () => {
     const service = await registered({
       type: 'service',
       redirect_uris: [],
@@ -82,7 +82,7 @@ describe('Application settings: require_pushed_authorization_requests and requir
     assert.equal((notBoolean.json['error'] as { field?: string }).field, 'require_dpop');
   });
 
-  it('the dashboard form: both boxes for a web app, only DPoP for a service, neither for a resource server', async () => {
+  it('the dashboard form: both boxes for web, only DPoP for a service, none for a resource server', async () => {
     const newPage = await (await developer.browser.get('/settings/applications/new')).text();
     assert.match(newPage, /name="require_pushed_authorization_requests"\s+value="on"/);
     assert.match(newPage, /name="require_dpop" value="on"/);
