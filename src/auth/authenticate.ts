@@ -13,6 +13,7 @@ import type { SharedJwtVerifier } from './shared-jwt.ts';
 import type { TtlCache } from '../shared/ttl-cache.ts';
 import type { AccountRightsLookup } from './account-rights.ts';
 import { principalFrom, sessionPrincipal, type Principal } from '../domain/principal.ts';
+import { DPOP_SIGNING_ALGS, DpopProofRefused, type DpopProofVerifier, type DpopRequest } from './dpop-proof.ts';
 
 export interface AuthenticatorDeps {
   apiKeys: ApiKeysService;
@@ -27,7 +28,31 @@ export interface AuthenticatorDeps {
   jwtAccessTokens: boolean;
   /** Shared-secret JWTs already verified (signature and claims), by the token itself. */
   sharedJwtCache: TtlCache<Credential>;
+  /** Checks the DPoP proof that comes with a DPoP-bound token (RFC 9449 §7). */
+  dpopProofs: DpopProofVerifier;
   now(): number;
+}
+
+/** A DPoP proof as a request presents it (the token it must be for is the one presented with it). */
+export type PresentedProof = Omit<DpopRequest, 'accessToken'>;
+
+/** What a resource server's 401 says a DPoP client may use (RFC 9449 §7.1). */
+const DPOP_CHALLENGE = `DPoP algs="${DPOP_SIGNING_ALGS.join(' ')}"`;
+
+/** A refusal of a request made with the DPoP scheme: its proof, or the token it came with. */
+const dpopRefusal = (error: 'invalid_dpop_proof' | 'invalid_token') =>
+  new AppError('UNAUTHORIZED', 'Invalid or missing authentication credentials', undefined, {
+    'WWW-Authenticate': `DPoP error="${error}", algs="${DPOP_SIGNING_ALGS.join(' ')}"`,
+  });
+
+/** A 401 also offers the DPoP scheme beside Bearer (RFC 9449 §7.1), unless it is already DPoP's. */
+function withDpopChallenge(refusal: AppError): AppError {
+  const challenge = refusal.headers?.['WWW-Authenticate'];
+  if (refusal.status !== 401 || !challenge || challenge.startsWith('DPoP')) return refusal;
+  return new AppError(refusal.code, refusal.message, refusal.details, {
+    ...refusal.headers,
+    'WWW-Authenticate': `${challenge}, ${DPOP_CHALLENGE}`,
+  });
 }
 
 function jwtHeader(token: string): { alg?: unknown; typ?: unknown } | null {
@@ -85,10 +110,42 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     return credential;
   }
 
+  /** The thumbprint of the key a valid proof for this token was signed with (else a DPoP refusal). */
+  async function provenKey(token: string, proof: PresentedProof): Promise<string> {
+    try {
+      return await deps.dpopProofs({ ...proof, accessToken: token });
+    } catch (err) {
+      if (err instanceof DpopProofRefused) throw dpopRefusal('invalid_dpop_proof');
+      throw err;
+    }
+  }
+
   return {
-    /** `ip` null skips API key allowlists (introspection: the resource server sees the caller). */
-    async resolve(token: string, ip: string | null): Promise<Principal> {
-      return principalOf(await resolveCredential(token, ip));
+    /**
+     * `ip` null skips API key allowlists (introspection: the resource server sees the caller).
+     * With `proof` (the DPoP scheme) only an OAuth token bound to the proof's key is accepted;
+     * without it (Bearer) only a token bound to no key (RFC 9449 §7.2).
+     */
+    async resolve(token: string, ip: string | null, proof: PresentedProof | null = null): Promise<Principal> {
+      if (proof && looksLikeApiKey(token)) throw dpopRefusal('invalid_token');
+      const key = proof ? await provenKey(token, proof) : null;
+      let credential: Credential;
+      try {
+        credential = await resolveCredential(token, ip);
+      } catch (err) {
+        throw key !== null && err instanceof AppError ? dpopRefusal('invalid_token') : err;
+      }
+      if ((credential.dpopJkt ?? null) !== key) throw key !== null ? dpopRefusal('invalid_token') : invalidToken();
+      return principalOf(credential);
+    },
+    /**
+     * For introspection: the token's principal and the DPoP key it is bound to, if any. The
+     * resource server asking is not presenting the token, so no proof is asked for: it checks
+     * the caller's proof against the `cnf.jkt` it is told.
+     */
+    async introspect(token: string): Promise<{ principal: Principal; dpopJkt: string | null }> {
+      const credential = await resolveCredential(token, null);
+      return { principal: await principalOf(credential), dpopJkt: credential.dpopJkt ?? null };
     },
     /**
      * For /oauth/userinfo: an OAuth access token only (never an API key or a shared-secret JWT),
@@ -101,6 +158,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       }
       const credential = await deps.oauth.verify(token);
       if (!credential || (credential.expiresAt !== null && credential.expiresAt <= deps.now())) throw invalidToken();
+      // Userinfo checks no DPoP proof: a key-bound token is refused there, as anywhere without one.
+      if (credential.dpopJkt) throw invalidToken();
       return { principal: await principalOf(credential), credential };
     },
     /** For introspection: an API key's principal and its allowlist, without an address check. */
@@ -114,6 +173,8 @@ export type Authenticator = ReturnType<typeof createAuthenticator>;
 
 /** `Authorization: Bearer <token>` (RFC 6750 §2.1: the b64token syntax); the token is group 1. */
 export const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+/** `Authorization: DPoP <token>` (RFC 9449 §7.1: the same token68 syntax); the token is group 1. */
+const DPOP = /^DPoP +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
  * The one authenticate step: `Authorization: Bearer <API key | OAuth access token | JWT>`, or,
@@ -133,7 +194,7 @@ export function authenticate(
     } catch (err) {
       const refusal = toAppError(err);
       if (!refusal) throw err;
-      ctx.state.authError = refusal;
+      ctx.state.authError = withDpopChallenge(refusal);
       // A known key refused for its address is still that key: its log and its limits apply (it
       // acts on nothing, so it holds no scope).
       if (err instanceof AddressRefused) ctx.state.principal = principalFrom(err.credential, null);
@@ -157,7 +218,15 @@ async function resolvePrincipal(
   opts: { allowSession: boolean; origin: string },
 ): Promise<void> {
   const header = ctx.get('Authorization');
-  if (header) {
+  const dpop = DPOP.exec(header);
+  if (dpop) {
+    // One proof, for this very request: its URL is built from ISSUER, never from the Host header.
+    // Two DPoP headers arrive joined by a comma, which no JWT contains.
+    const proof = ctx.get('DPoP');
+    if (!proof || proof.includes(',')) throw dpopRefusal('invalid_dpop_proof');
+    const presented = { proof, method: ctx.method, url: `${opts.origin}${ctx.path}` };
+    ctx.state.principal = await authenticator.resolve(dpop[1]!, ctx.ip, presented);
+  } else if (header) {
     const m = BEARER.exec(header);
     if (!m) throw invalidToken('invalid_request');
     ctx.state.principal = await authenticator.resolve(m[1]!, ctx.ip);

@@ -33,6 +33,17 @@ const toPublicJwk = (jwk: JWK): JWK => {
 const splitScope = (scope: unknown): string[] => (typeof scope === 'string' ? scope.split(' ').filter(Boolean) : []);
 
 /**
+ * The DPoP key a JWT access token's `cnf` binds it to (its `jkt`), undefined for an unbound token,
+ * null for a confirmation this server cannot check (anything but exactly `{jkt}`).
+ */
+function boundKeyOf(cnf: unknown): string | undefined | null {
+  if (cnf === undefined) return undefined;
+  if (!cnf || typeof cnf !== 'object' || Array.isArray(cnf)) return null;
+  const { jkt, ...rest } = cnf as Record<string, unknown>;
+  return typeof jkt === 'string' && jkt.length > 0 && Object.keys(rest).length === 0 ? jkt : null;
+}
+
+/**
  * The claim of a JWT access token that names its grant: the SHA-256 of the grant id (what the
  * database keys grants by), never the id itself. A JWT is not stored, so revoking its grant can
  * only reach it through this (see oidc/provider.ts, which adds it).
@@ -55,8 +66,10 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
         typ: 'at+jwt',
         algorithms: ['RS256', 'PS256', 'ES256'],
       });
-      // Bound to a key (cnf): only a proof of that key may present it, never a Bearer header.
-      if (payload['cnf'] !== undefined) return null;
+      // Bound to a key (cnf): the DPoP key's thumbprint rides with the credential, and only a proof
+      // of that key may present it (authenticate.ts). Any other confirmation method is not ours.
+      const dpopJkt = boundKeyOf(payload['cnf']);
+      if (dpopJkt === null) return null;
       const clientId = String(payload['client_id'] ?? '');
       const isUser = typeof payload.sub === 'string' && payload.sub !== clientId;
       const grant = payload[GRANT_CLAIM];
@@ -74,6 +87,7 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
         userId,
         clientId,
         ...(typeof grant === 'string' ? { grantIdHash: grant } : {}),
+        ...(dpopJkt ? { dpopJkt } : {}),
       };
     } catch {
       return null;
@@ -84,7 +98,9 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
     const { AccessToken, ClientCredentials } = deps.provider;
     const at = await AccessToken.find(token);
     const found = at ?? (await ClientCredentials.find(token));
-    if (!found || found.isSenderConstrained()) return null;
+    // Bound to a client certificate (mTLS): never issued here, and nothing here could check it.
+    if (!found || found['x5t#S256']) return null;
+    const dpopJkt = typeof found.jkt === 'string' ? found.jkt : undefined;
     const aud = (found as unknown as { aud?: string | string[] }).aud;
     if (!(Array.isArray(aud) ? aud.includes(deps.apiResource) : aud === deps.apiResource)) return null;
     const clientId = found.clientId!;
@@ -98,6 +114,7 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
       userId: accountId ?? (await deps.ownerOfClient(clientId)),
       clientId,
       ...(at?.grantId ? { grantIdHash: sha256(at.grantId) } : {}),
+      ...(dpopJkt ? { dpopJkt } : {}),
     };
   }
 

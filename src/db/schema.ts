@@ -220,6 +220,10 @@ export interface ApplicationsTable {
   registration_token_hash: string | null;
   /** The initial access token (its id) a client registered with, in `token` mode. */
   registered_with: string | null;
+  /** 1: authorization requests must be pushed first (PAR, RFC 9126); 0: optional. */
+  require_pushed_authorization_requests: number;
+  /** 1: every token must be bound to a DPoP key (RFC 9449); 0: bound only when the client sends a proof. */
+  require_dpop: number;
 }
 
 /** Initial access tokens for dynamic registration (RFC 7591 §3): only the token's SHA-256 is kept. */

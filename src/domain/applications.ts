@@ -108,3 +108,19 @@ export function pairwiseProblem(type: ApplicationType, redirectUris: readonly st
     ? 'a pairwise application needs all its redirect URIs on one host (its sector); register one application per host'
     : null;
 }
+
+/**
+ * Why an application of this type cannot require pushed authorization requests (RFC 9126), or
+ * null: only applications that send people to the authorization endpoint make such requests.
+ */
+export function requiredParProblem(type: ApplicationType): string | null {
+  return usesRedirects(type) ? null : `a ${type} application makes no authorization requests`;
+}
+
+/**
+ * Why an application of this type cannot require DPoP-bound tokens (RFC 9449), or null: a
+ * resource server is issued no tokens, it only introspects them.
+ */
+export function requiredDpopProblem(type: ApplicationType): string | null {
+  return type === 'resource_server' ? 'a resource_server application is issued no tokens' : null;
+}

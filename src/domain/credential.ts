@@ -22,6 +22,11 @@ export interface Credential {
   clientId?: string;
   /** A user's OAuth token: the SHA-256 of the grant (the person's authorization) it was issued under. */
   grantIdHash?: string;
+  /**
+   * An OAuth token bound to a DPoP key (RFC 9449 `cnf.jkt`): that key's JWK thumbprint. Only a
+   * request with a proof signed by that key may present it.
+   */
+  dpopJkt?: string;
   /** An API key's own rate limit, when it carries one (else the method's default applies). */
   rateLimit?: { hourly: number; burst: number } | null;
 }

@@ -38,6 +38,7 @@ import { createOpenIdGrants } from '../oidc/openid-grants.ts';
 import { providerSessionsFromDashboard } from '../oidc/dashboard-login.ts';
 import { createAuthenticator } from '../auth/authenticate.ts';
 import { createOAuthTokenVerifier } from '../auth/oauth-tokens.ts';
+import { createDpopProofVerifier } from '../auth/dpop-proof.ts';
 import { v2Router } from '../api/v2/router.ts';
 import { buildOpenApi } from '../api/openapi.ts';
 import { apiRouteGroups } from '../api/route-groups.ts';
@@ -173,6 +174,12 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     applicationExists: (clientId) => applications.exists(clientId),
     jwtAccessTokens: config.ACCESS_TOKEN_FORMAT === 'jwt',
     sharedJwtCache: deps.sharedJwtCache,
+    // Proof ids are remembered in the database, beside oidc-provider's rows, so every instance
+    // sees every other's; expired ones go with the housekeeping of those rows.
+    dpopProofs: createDpopProofVerifier({
+      recordProofId: (idHash, expiresAt) => deps.payloads.insertOnce('DPoPProof', idHash, expiresAt),
+      now,
+    }),
     now,
   });
 

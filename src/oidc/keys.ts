@@ -12,6 +12,11 @@ export interface ServerKeys {
    * account a pairwise `sub` names, nor compute another application's `sub` for the same person.
    */
   pairwiseKey: string;
+  /**
+   * 32 bytes that DPoP server nonces are derived from (oidc-provider's `features.dPoP.nonceSecret`):
+   * one stored secret, so a nonce one instance hands out is accepted by every other.
+   */
+  dpopNonceKey: Buffer;
 }
 
 function signingKey(kind: 'rsa' | 'ec', alg: string): JWK {
@@ -43,10 +48,16 @@ export async function loadServerKeys(repo: ServerSecretsRepo, now: number): Prom
     (await repo.get('pairwise_key')) ?? crypto.randomBytes(32).toString('base64url'),
     now,
   );
+  const dpopNonceKey = await repo.putIfAbsent(
+    'dpop_nonce_key',
+    (await repo.get('dpop_nonce_key')) ?? crypto.randomBytes(32).toString('base64url'),
+    now,
+  );
   return {
     jwks: { keys: parseStoredJwks(jwks).keys },
     cookieKeys: JSON.parse(cookieKeys) as string[],
     pairwiseKey,
+    dpopNonceKey: Buffer.from(dpopNonceKey, 'base64url'),
   };
 }
 

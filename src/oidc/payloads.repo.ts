@@ -135,6 +135,31 @@ export function createPayloadsRepo(db: DB) {
       await db.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
     },
 
+    /**
+     * Stores a row of `type` with no payload unless one with this id is there already (expired or
+     * not): true when this call stored it. One statement, so two instances racing on the same id
+     * cannot both win (what a replay check needs; oidc-provider's upsert would let both through).
+     */
+    async insertOnce(type: string, idHash: string, expiresAt: number): Promise<boolean> {
+      const result = await db
+        .insertInto('oidc_payloads')
+        .values({
+          type,
+          id_hash: idHash,
+          payload: '{}',
+          grant_id_hash: null,
+          client_id: null,
+          uid_hash: null,
+          user_code_hash: null,
+          expires_at: expiresAt,
+          consumed_at: null,
+          account_id: null,
+        })
+        .onConflict((oc) => oc.columns(['type', 'id_hash']).doNothing())
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+    },
+
     /** Deletes rows whose expiry has passed; returns how many. */
     async deleteExpired(now: number): Promise<number> {
       const result = await db.deleteFrom('oidc_payloads').where('expires_at', '<', now).executeTakeFirst();

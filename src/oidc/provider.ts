@@ -13,6 +13,7 @@ import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { ServerKeys } from './keys.ts';
 import type { Adapter } from 'oidc-provider';
 import { GRANT_CLAIM } from '../auth/oauth-tokens.ts';
+import { DPOP_SIGNING_ALGS } from '../auth/dpop-proof.ts';
 import { sha256 } from '../shared/secrets.ts';
 import { providerErrorPage } from './error-pages.ts';
 import { SCOPE_CLAIMS, SIGN_IN_CLAIMS, accountClaims } from './claims.ts';
@@ -115,10 +116,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       introspection: '/oauth/introspect',
       revocation: '/oauth/revoke',
       jwks: '/oauth/jwks',
+      pushed_authorization_request: '/oauth/par',
       // Disabled features below; their routes are moved under /oauth all the same.
       end_session: '/oauth/logout',
       userinfo: '/oauth/userinfo',
-      pushed_authorization_request: '/oauth/par',
       registration: '/oauth/register',
       // RFC 8628's verification_uri is a page people type: short, at the root (http/apps/device.ts).
       code_verification: '/device',
@@ -136,6 +137,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       ui_locales_supported: ['en'],
       // Our endpoint (features/registration), not oidc-provider's: advertised exactly when it is on.
       ...(config.DYNAMIC_REGISTRATION === 'off' ? {} : { registration_endpoint: `${config.ISSUER}/oauth/register` }),
+
+      // Said, not left out: PAR is optional unless an application requires it (RFC 9126 §5).
+      require_pushed_authorization_requests: false,
     },
     // client_secret_jwt and HS* would need the plain secret; Latchkey stores only its hash.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
@@ -144,6 +148,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       // The two keys the server holds (keys.ts); ID_TOKEN_SIGNING_ALG picks which signs.
       idTokenSigningAlgValues: ['RS256', 'ES256'],
+      // The same list /v2 checks proofs with (auth/dpop-proof.ts).
+      dPoPSigningAlgValues: [...DPOP_SIGNING_ALGS],
     },
     clientDefaults: {
       grant_types: ['authorization_code'],
@@ -212,11 +218,14 @@ export function createProvider(deps: ProviderDeps): Provider {
         mask: '****-****',
         ...deviceFlowPages((ctx, page) => deps.renderDevice?.(ctx, page) ?? Promise.resolve()),
       },
-      pushedAuthorizationRequests: { enabled: false },
-      // /v2 and introspection do not check DPoP proofs: a key-bound token they accepted as Bearer
-      // would promise a sender constraint nobody enforces (RFC 9449 §7.2). Off, a DPoP header is
-      // ignored and the token is a plain Bearer token.
-      dPoP: { enabled: false },
+      // RFC 9126: optional, or required per application (its require_pushed_authorization_requests).
+      // A request_uri lives 60 seconds (oidc-provider's most) and is consumed by the code it yields.
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      // RFC 9449: a token request with a proof gets tokens bound to its key (cnf.jkt), which /v2
+      // and introspection then accept only with a proof of that key (auth/dpop-proof.ts). Proofs
+      // at the token and PAR endpoints must carry a server nonce (derived from a stored secret, so
+      // every instance accepts every other's), which bounds how far ahead a proof can be made.
+      dPoP: { enabled: true, nonceSecret: keys.dpopNonceKey, requireNonce: () => true, allowReplay: false },
       introspection: {
         enabled: true,
         // Resource servers may introspect any token; other applications only their own.

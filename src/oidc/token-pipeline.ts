@@ -95,6 +95,7 @@ function onPost(...steps: Middleware<AppState>[]): Middleware<AppState> {
  *                  → slowDownFastPolling
  * - device authorization: jsonToForm → authenticateClientOnce → limitTokenRequests
  *                  → unauthorizedClientForDisallowedGrant
+ * - par:           jsonToForm → authenticateClientOnce → limitTokenRequests
  * - introspection: jsonToForm → authenticateClientOnce → unifiedIntrospection
  * - revocation:    jsonToForm → authenticateClientOnce
  * - authorization: postedAuthorizationAsGet → limitAuthorizeRequests
@@ -121,6 +122,10 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
       slowDownFastPolling({ intervalSeconds: deps.config.DEVICE_POLL_INTERVAL, now: deps.now }),
     ),
     deviceAuthorization: onPost(readParams, authenticateClient, limitRequests, unauthorizedClientForDisallowedGrant()),
+
+    // A pushed authorization request authenticates its client as a token request does, and counts
+    // against the same limits: pushing is the first half of getting a token.
+    par: onPost(readParams, authenticateClient, limitRequests),
     introspection: onPost(readParams, authenticateClient, unifiedIntrospection({ authenticator: deps.authenticator })),
     revocation: onPost(readParams, authenticateClient),
     authorization: compose([

@@ -9,12 +9,17 @@ export interface UnifiedIntrospectionDeps {
   authenticator: Authenticator;
 }
 
-/** `scope` is the effective one: what the credential may do now (a demoted admin's token lost admin:all). */
-function rfc7662(c: Principal, allowedIps?: string[] | null): Record<string, unknown> {
+/**
+ * `scope` is the effective one: what the credential may do now (a demoted admin's token lost
+ * admin:all). A DPoP-bound token says so, and names its key (RFC 9449 §6.2), for the resource
+ * server to check the caller's proof against.
+ */
+function rfc7662(c: Principal, allowedIps?: string[] | null, dpopJkt?: string | null): Record<string, unknown> {
   return {
     active: true,
     method: c.method,
-    token_type: c.method === 'oauth' ? 'Bearer' : c.method,
+    token_type: c.method === 'oauth' ? (dpopJkt ? 'DPoP' : 'Bearer') : c.method,
+    ...(dpopJkt ? { cnf: { jkt: dpopJkt } } : {}),
     sub: c.subject,
     scope: c.scopes.join(' '),
     ...(c.clientId !== null ? { client_id: c.clientId } : {}),
@@ -79,11 +84,12 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
 
     let principal: Principal | null = null;
     let allowedIps: string[] | null = null;
+    let dpopJkt: string | null = null;
     try {
       if (looksLikeApiKey(token)) {
         ({ principal, allowedIps } = await deps.authenticator.inspectApiKey(token));
       } else {
-        principal = await deps.authenticator.resolve(token, null);
+        ({ principal, dpopJkt } = await deps.authenticator.introspect(token));
       }
     } catch {
       principal = null;
@@ -92,14 +98,14 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
       principal !== null &&
       (client.type === 'resource_server' || (principal.method === 'oauth' && principal.clientId === client.id));
     ctx.status = 200;
-    ctx.body = visible ? rfc7662(principal!, allowedIps) : { active: false };
+    ctx.body = visible ? rfc7662(principal!, allowedIps, dpopJkt) : { active: false };
   };
 }
 
 /** The token's principal now, or null when it no longer stands (refused for any reason). */
 async function currentPrincipal(authenticator: Authenticator, token: string): Promise<Principal | null> {
   try {
-    return await authenticator.resolve(token, null);
+    return (await authenticator.introspect(token)).principal;
   } catch {
     return null;
   }

@@ -73,6 +73,15 @@ const openIdSettings = {
     .boolean()
     .optional()
     .describe('May use the device authorization grant (RFC 8628). Default: true for native, false otherwise'),
+
+  require_pushed_authorization_requests: z
+    .boolean()
+    .optional()
+    .describe('Authorization requests must be pushed to /oauth/par first (RFC 9126); off by default'),
+  require_dpop: z
+    .boolean()
+    .optional()
+    .describe('Every token must be bound to a DPoP key (RFC 9449): token requests without a proof are refused'),
 };
 
 export const applicationViewSchema = z.object({
@@ -99,6 +108,9 @@ export const applicationViewSchema = z.object({
     .enum(REVIEW_STATES)
     .nullable()
     .describe("A self-registered client's review (null for one a person registered)"),
+
+  require_pushed_authorization_requests: z.boolean(),
+  require_dpop: z.boolean(),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });

@@ -8,9 +8,10 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Browser, authorizeUrl } from '../support/http.ts';
-import { introspect, pkcePair as pkceCodePair } from '../support/oauth.ts';
+import { Browser, authorizeAt, authorizeUrl } from '../support/http.ts';
+import { basicAuth, introspect, pkcePair as pkceCodePair } from '../support/oauth.ts';
 import { approveDevice, poll, startDevice } from '../support/device.ts';
+import { DpopKey, dpopHeaders } from '../support/dpop.ts';
 import {
   authorizeOpenId,
   signInWithOpenId,
@@ -60,6 +61,10 @@ const COVERED: Record<string, string> = {
   device_authorization_endpoint: 'device flow',
 
   registration_endpoint: 'registration',
+
+  pushed_authorization_request_endpoint: 'PAR',
+  require_pushed_authorization_requests: 'PAR',
+  dpop_signing_alg_values_supported: 'DPoP',
 };
 
 const DOCUMENTS = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
@@ -462,5 +467,55 @@ describe('Config OP: discovery advertises exactly what works', () => {
     const res = await fetch(url, { redirect: 'manual' });
     const error = new URL(res.headers.get('location')!).searchParams.get('error');
     assert.equal(error, 'request_uri_not_supported');
+  });
+
+  // src/oidc/par.test.ts covers single use, expiry, required-per-application and client authentication.
+  it('PAR: the pushed request endpoint gives a request_uri that yields a code; optional unless required', async () => {
+    assert.equal(meta['pushed_authorization_request_endpoint'], `${world.url}/oauth/par`);
+    assert.equal(meta['require_pushed_authorization_requests'], false);
+    const res = await fetch(String(meta['pushed_authorization_request_endpoint']), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basicAuth(web) },
+      body: new URLSearchParams({
+        client_id: web.client_id,
+        response_type: 'code',
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid',
+      }),
+    });
+    const pushed = (await res.json()) as { request_uri: string };
+    assert.equal(res.status, 201, JSON.stringify(pushed));
+    const start = `${meta['authorization_endpoint']}?${new URLSearchParams({ client_id: web.client_id, ...pushed })}`;
+    const { redirect } = await authorizeAt(new Browser(world.url), start, person);
+    const code = redirect.searchParams.get('code');
+    assert.ok(code, String(redirect));
+    const tokens = await tokenRequest(world.server, web, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT_URI,
+    });
+    assert.equal(tokens.status, 200);
+    // Not required: the same application's plain authorization request still works.
+    assert.ok((await signInWithOpenId(world.server, web, person)).access_token);
+  });
+
+  // src/oidc/dpop.test.ts covers nonces, replay, another key, htu/htm/ath, refresh and require_dpop.
+  it('DPoP: a proof by each advertised algorithm gets a bound token that /v2 takes only with a proof', async () => {
+    assert.deepEqual(list('dpop_signing_alg_values_supported'), ['ES256', 'EdDSA', 'Ed25519']);
+    const api = `${world.server.config.ISSUER}/v2/auth/test`;
+    for (const alg of list('dpop_signing_alg_values_supported')) {
+      const key = await DpopKey.create(alg);
+      const res = await key.post(String(meta['token_endpoint']), {
+        grant_type: 'client_credentials',
+        client_id: service.client_id,
+        client_secret: service.client_secret!,
+      });
+      const body = (await res.json()) as { token_type: string; access_token: string };
+      assert.equal(res.status, 200, `${alg}: ${JSON.stringify(body)}`);
+      assert.equal(body.token_type, 'DPoP', alg);
+      const headers = await dpopHeaders(key, 'GET', api, body.access_token);
+      assert.equal((await fetch(api, { headers })).status, 200, alg);
+      assert.equal((await fetch(api, { headers: { Authorization: `Bearer ${body.access_token}` } })).status, 401);
+    }
   });
 });

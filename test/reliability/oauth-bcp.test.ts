@@ -1,7 +1,8 @@
 /**
  * OAuth 2.0 Security Best Current Practice (RFC 9700), one `it` per item that applies to an
  * authorization server of Latchkey's shape (authorization code + PKCE, refresh tokens, client
- * credentials; no implicit, no ROPC, no DPoP/mTLS). The section of RFC 9700 is in each title.
+ * credentials; no implicit, no ROPC, no mTLS; DPoP and PAR have src/oidc/dpop.test.ts and
+ * par.test.ts). The section of RFC 9700 is in each title.
  * Many items are also covered in depth elsewhere (named in the comments); these are the short
  * checks that map the BCP to tests one to one (SECURITY.md points here).
  */

@@ -77,6 +77,9 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     review_state: null,
     registration_token_hash: null,
     registered_with: null,
+
+    require_pushed_authorization_requests: 0,
+    require_dpop: 0,
     ...over,
   };
 }

@@ -148,7 +148,19 @@ export async function authorize(
   browser: Browser,
   o: AuthorizeOptions & { email: string; password: string; decision?: 'approve' | 'deny' },
 ): Promise<{ redirect: URL; sawLogin: boolean; sawConsent: boolean; consentHtml?: string }> {
-  let { res, url } = await browser.follow(await browser.get(authorizeUrl(browser.baseUrl, o)));
+  return authorizeAt(browser, authorizeUrl(browser.baseUrl, o), o);
+}
+
+/**
+ * The browser part of an authorization request whose URL is already made (by a client library, or
+ * with a pushed `request_uri`): signs in and decides on consent as asked; answers the redirect back.
+ */
+export async function authorizeAt(
+  browser: Browser,
+  startUrl: string,
+  o: { email: string; password: string; decision?: 'approve' | 'deny' },
+): Promise<{ redirect: URL; sawLogin: boolean; sawConsent: boolean; consentHtml?: string }> {
+  let { res, url } = await browser.follow(await browser.get(startUrl));
   let sawLogin = false;
   let sawConsent = false;
   let consentHtml: string | undefined;

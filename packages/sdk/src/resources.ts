@@ -53,6 +53,11 @@ export interface CreateApplication {
   subject_type?: SubjectType;
   /** May use the device authorization grant (default: true for native, false otherwise). */
   device_flow?: boolean;
+
+  /** Authorization requests must be pushed to /oauth/par first (RFC 9126); off by default. */
+  require_pushed_authorization_requests?: boolean;
+  /** Token requests must carry a DPoP proof, so every token is bound to the app's key (RFC 9449). */
+  require_dpop?: boolean;
 }
 /** What an update may change: everything but the type. */
 export type ApplicationChanges = Partial<Omit<CreateApplication, 'type'>>;

@@ -71,6 +71,11 @@ export interface Application {
   subject_type: SubjectType;
   /** Whether it may use the device authorization grant (RFC 8628). */
   device_flow: boolean;
+
+  /** Whether authorization requests must be pushed to /oauth/par first (RFC 9126). */
+  require_pushed_authorization_requests: boolean;
+  /** Whether every token must be bound to a DPoP key (RFC 9449). */
+  require_dpop: boolean;
   created_at: string;
   updated_at: string;
 }

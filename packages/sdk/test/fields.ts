@@ -57,6 +57,9 @@ const application = {
   require_pkce: true,
   subject_type: true,
   device_flow: true,
+
+  require_pushed_authorization_requests: true,
+  require_dpop: true,
   created_at: true,
   updated_at: true,
 } satisfies Record<keyof Application, true>;

@@ -19,6 +19,7 @@ import * as m0019 from './0019_application_logout.ts';
 import * as m0020 from './0020_application_pkce_subject.ts';
 import * as m0022 from './0022_registered_clients.ts';
 import * as m0023 from './0023_application_device_flow.ts';
+import * as m0024 from './0024_application_par_dpop.ts';
 import * as m0030 from './0030_setup_tokens.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
@@ -43,5 +44,6 @@ export const migrations: Record<string, Migration> = {
   '0020_application_pkce_subject': m0020,
   '0022_registered_clients': m0022,
   '0023_application_device_flow': m0023,
+  '0024_application_par_dpop': m0024,
   '0030_setup_tokens': m0030,
 };

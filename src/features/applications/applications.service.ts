@@ -17,6 +17,8 @@ import {
   optionalPkceProblem,
   pairwiseProblem,
   redirectUriProblem,
+  requiredDpopProblem,
+  requiredParProblem,
   usesRedirects,
   type ApplicationLink,
   type ApplicationType,
@@ -51,6 +53,8 @@ export const toView = (row: ApplicationRow): ApplicationView => ({
   device_flow: row.device_flow === 1,
   registration: row.registration as RegistrationKind,
   review_state: row.review_state as ReviewState | null,
+  require_pushed_authorization_requests: row.require_pushed_authorization_requests === 1,
+  require_dpop: row.require_dpop === 1,
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
@@ -105,6 +109,22 @@ function checkOpenIdSettings(row: ApplicationRow, changedRedirects: boolean): vo
   if (pairwise) throw new ValidationError(`${field}: ${pairwise}`, field);
   const deviceFlow = row.device_flow === 1 ? deviceFlowProblem(type) : null;
   if (deviceFlow) throw new ValidationError(`device_flow: ${deviceFlow}`, 'device_flow');
+  const par = row.require_pushed_authorization_requests === 1 ? requiredParProblem(type) : null;
+  if (par) {
+    throw new ValidationError(`require_pushed_authorization_requests: ${par}`, 'require_pushed_authorization_requests');
+  }
+  const dpop = row.require_dpop === 1 ? requiredDpopProblem(type) : null;
+  if (dpop) throw new ValidationError(`require_dpop: ${dpop}`, 'require_dpop');
+}
+
+/** The sender-constraint settings a registration or an update gives (undefined: not given). */
+function senderConstraintsIn(data: UpdateApplicationInput) {
+  return {
+    ...(data.require_pushed_authorization_requests !== undefined && {
+      require_pushed_authorization_requests: data.require_pushed_authorization_requests ? 1 : 0,
+    }),
+    ...(data.require_dpop !== undefined && { require_dpop: data.require_dpop ? 1 : 0 }),
+  };
 }
 
 /** Client metadata naming the previous secret (its hash) and when it stops working, during an overlap. */
@@ -195,6 +215,8 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     latchkey_scopes: JSON.parse(row.scopes) as string[],
     ...(previous ? { [PREVIOUS_SECRET]: previous } : {}),
     ...(row.review_state ? { [REVIEW_STATE]: row.review_state } : {}),
+    // Standard client metadata (RFC 9449 §5.2): a token request without a DPoP proof is refused.
+    ...(row.require_dpop === 1 ? { dpop_bound_access_tokens: true } : {}),
     // Standard client metadata: oidc-provider checks them too, and the consent page reads them.
     ...linksOf(row),
   };
@@ -226,6 +248,8 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     application_type: type === 'native' ? 'native' : 'web',
     [REQUIRE_PKCE]: isPublicType(type) || row.require_pkce !== 0,
     subject_type: row.subject_type as SubjectType,
+    // Standard client metadata (RFC 9126 §6): /oauth/authorize then takes only a pushed request_uri.
+    ...(row.require_pushed_authorization_requests === 1 ? { require_pushed_authorization_requests: true } : {}),
     grant_types: ['authorization_code', 'refresh_token', ...(row.device_flow === 1 ? [DEVICE_CODE_GRANT] : [])],
     response_types: ['code'],
     redirect_uris: JSON.parse(row.redirect_uris) as string[],
@@ -325,6 +349,8 @@ export function createApplicationsService(deps: {
       require_pkce: (data.require_pkce ?? defaultRequirePkce(data.type)) ? 1 : 0,
       subject_type: data.subject_type ?? 'public',
       device_flow: (data.device_flow ?? defaultDeviceFlow(data.type)) ? 1 : 0,
+      require_pushed_authorization_requests: data.require_pushed_authorization_requests ? 1 : 0,
+      require_dpop: data.require_dpop ? 1 : 0,
       ...registration,
     };
     checkLogout(row);
@@ -347,6 +373,7 @@ export function createApplicationsService(deps: {
       ...(data.require_pkce !== undefined && { require_pkce: data.require_pkce ? 1 : 0 }),
       ...(data.subject_type !== undefined && { subject_type: data.subject_type }),
       ...(data.device_flow !== undefined && { device_flow: data.device_flow ? 1 : 0 }),
+      ...senderConstraintsIn(data),
       updated_at: now(),
     };
     checkLogout(next);

@@ -19,6 +19,7 @@ import {
   OVERLAP_CHOICES,
   SUBJECT_TYPE_OPTIONS,
   appHasSecret,
+  appMayRequireDpop,
   appUsesRedirects,
   fieldList,
   fieldText,
@@ -40,6 +41,9 @@ interface AppForm extends Record<ApplicationLink, string> {
   subject_type: string;
   /** The device flow (RFC 8628): on the detail page only; a new application gets its type's default. */
   device_flow: boolean;
+
+  require_pushed_authorization_requests: boolean;
+  require_dpop: boolean;
 }
 
 const NO_LINKS = { logo_uri: '', client_uri: '', policy_uri: '', tos_uri: '' };
@@ -61,6 +65,9 @@ const EMPTY_FORM: AppForm = {
   require_pkce: true,
   subject_type: 'public',
   device_flow: false,
+
+  require_pushed_authorization_requests: false,
+  require_dpop: false,
 };
 
 function readForm(ctx: AppContext, type?: string): AppForm {
@@ -76,6 +83,9 @@ function readForm(ctx: AppContext, type?: string): AppForm {
     require_pkce: fieldText(body['require_pkce']) === 'on',
     subject_type: fieldText(body['subject_type']) || 'public',
     device_flow: fieldText(body['device_flow']) === 'on',
+
+    require_pushed_authorization_requests: fieldText(body['require_pushed_authorization_requests']) === 'on',
+    require_dpop: fieldText(body['require_dpop']) === 'on',
     ...(Object.fromEntries(APPLICATION_LINKS.map((l) => [l, fieldText(body[l]).trim()])) as Record<
       ApplicationLink,
       string
@@ -93,7 +103,13 @@ const linksFrom = (form: AppForm) =>
  */
 const openIdSettingsFrom = (form: AppForm, type: string) => ({
   ...(type === 'web' ? { require_pkce: form.require_pkce } : {}),
-  ...(appUsesRedirects(type) ? { subject_type: form.subject_type } : {}),
+  ...(appUsesRedirects(type)
+    ? {
+        subject_type: form.subject_type,
+        require_pushed_authorization_requests: form.require_pushed_authorization_requests,
+      }
+    : {}),
+  ...(appMayRequireDpop(type) ? { require_dpop: form.require_dpop } : {}),
 });
 
 /** An application's links as the form shows them. */
@@ -155,6 +171,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         form,
         usesRedirects: appUsesRedirects(app.type),
         pkceLocked: app.type !== 'web',
+        dpopAllowed: appMayRequireDpop(app.type),
         subjectTypes: SUBJECT_TYPE_OPTIONS,
         scopes: scopeOptions(me.isAdmin, form.scopes),
         notice: noticeFor(ctx.query['done']),
@@ -291,6 +308,9 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
           require_pkce: app.require_pkce,
           subject_type: app.subject_type,
           device_flow: app.device_flow,
+
+          require_pushed_authorization_requests: app.require_pushed_authorization_requests,
+          require_dpop: app.require_dpop,
         },
         null,
       );

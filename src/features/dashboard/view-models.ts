@@ -247,6 +247,8 @@ export const OVERLAP_CHOICES = [
   { value: '7d', label: '7 days', seconds: 604_800 },
 ] as const;
 
+/** Every type that is issued tokens may have them bound to a DPoP key (a resource server only introspects). */
+export const appMayRequireDpop = (type: string) => type !== 'resource_server';
 export const appHasSecret = (type: string) => type === 'web' || type === 'service' || type === 'resource_server';
 
 export const EVENT_DESCRIPTIONS: Record<(typeof EVENT_TYPES)[number], string> = {

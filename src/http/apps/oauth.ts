@@ -66,10 +66,11 @@ export function oauthApp(deps: OAuthAppDeps): Middleware<AppState> {
       ...steps,
       ...provider,
     ]) as Middleware<AppState>;
-  const { token, introspection, revocation, authorization, deviceAuthorization } = deps.pipelines;
+  const { token, par, introspection, revocation, authorization, deviceAuthorization } = deps.pipelines;
   return byPath(
     [
       { path: '/oauth/token', exact: true, app: jsonEndpoint(token) },
+      { path: '/oauth/par', exact: true, app: jsonEndpoint(par) },
       { path: '/oauth/introspect', exact: true, app: jsonEndpoint(introspection) },
       { path: '/oauth/revoke', exact: true, app: jsonEndpoint(revocation) },
       { path: '/oauth/device/auth', exact: true, app: jsonEndpoint(deviceAuthorization) },
