@@ -195,6 +195,17 @@ describe('latchkey serve --workers 2', () => {
     }
   });
 
+  it('prints the first-run setup link once, from the primary, and every worker opens it', async () => {
+    // The database holds no admin (the account above is not one): the start prints a link.
+    const lines = primary.stdoutLines().filter((l) => l.includes('/setup?token='));
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.equal((JSON.parse(lines[0]!) as { role?: string }).role, 'primary');
+    const link = /(http:\/\/\S+\/setup\?token=[A-Za-z0-9]+)/.exec(lines[0]!)![1]!;
+    const answers = await Promise.all(Array.from({ length: 10 }, () => get(link)));
+    for (const a of answers) assert.equal(a.status, 200, a.body);
+    assert.equal(new Set(answers.map((a) => a.pid)).size, 2, 'both workers accepted the link');
+  });
+
   it('replaces a worker that dies', async () => {
     const [victim] = [...(await pidsOver(4))];
     process.kill(Number(victim), 'SIGKILL');

@@ -60,6 +60,16 @@ describe('npm start: the compiled server', () => {
     assert.equal(unauthenticated.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'");
   });
 
+  it('prints the first-run setup link on a fresh database, and the link opens the setup page', async () => {
+    const line = await server!.waitForLine(/\/setup\?token=/);
+    const link = /(http:\/\/\S+\/setup\?token=[A-Za-z0-9]+)/.exec(line)![1]!;
+    assert.ok(link.startsWith(`${base}/setup?token=`), link);
+    const page = await fetch(link);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<form[^>]+action="\/setup"/);
+    assert.equal((await fetch(`${base}/setup`)).status, 403);
+  });
+
   it('stops on SIGTERM with exit code 0', async () => {
     server!.child.kill('SIGTERM');
     assert.deepEqual(await server!.exited, { code: 0, signal: null });

@@ -14,7 +14,7 @@ export const SETUP_LINK_TTL_MS = 24 * 3600 * 1000;
 const TOKEN_LENGTH = 43;
 
 export const SETUP_LINK_REFUSED =
-  'This setup link is not valid: it is mistyped, expired or already used. ' + 'Restart Latchkey to print a new one.';
+  'This setup link is not valid: it is mistyped, expired or already used. Restart Latchkey to print a new one.';
 export const SETUP_DONE = 'Latchkey is already set up. Sign in with an admin account.';
 
 /**
