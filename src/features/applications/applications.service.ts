@@ -310,9 +310,12 @@ export function createApplicationsService(deps: {
 
   /** The application as the token endpoint and introspection see it (cached briefly); never a rejected one. */
   async function findForAuth(clientId: string): Promise<ApplicationRow | undefined> {
-    const hit = cache.get(clientId) ?? (await repo.findById(clientId));
-    if (hit) cache.set(clientId, hit);
-    return hit && !isRejected(hit) ? hit : undefined;
+    let row = cache.get(clientId);
+    if (!row) {
+      row = await repo.findById(clientId);
+      if (row) cache.set(clientId, row);
+    }
+    return row && !isRejected(row) ? row : undefined;
   }
 
   /**
