@@ -42,7 +42,11 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
 
   before(async () => {
     receiver = await WebhookReceiver.start();
-    server = await startTestServer({ now: () => Date.now() + offset, env: { WEBHOOK_ALLOW_PRIVATE: '1' } });
+    server = await startTestServer({
+      now: () => Date.now() + offset,
+      // Registration open, so a self-registered client's review form is among the forms checked.
+      env: { WEBHOOK_ALLOW_PRIVATE: '1', DYNAMIC_REGISTRATION: 'open' },
+    });
     dev = new Browser(server.url);
     await signUp(dev, uniqueEmail('dev'), PASSWORD);
     web = await registerApp(dev, {
@@ -570,16 +574,27 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     const selectHtml = await select.res.text();
     assert.match(selectHtml, /\/select-account"/, 'the select_account page');
     pages.set('select account', selectHtml);
+    // A client that registered itself, as an admin sees it (after the setup page: it needs no admin).
+    const admin = await worldOn(server).user({ admin: true });
+    const registered = (await (
+      await request(server, 'POST', '/oauth/register', {
+        body: { redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', client_name: 'Self-registered' },
+      })
+    ).json()) as { client_id: string };
+    const review = `/settings/applications/${registered.client_id} (self-registered)`;
+    pages.set(review, await (await admin.browser.get(`/settings/applications/${registered.client_id}`)).text());
 
     const seen: { page: string; action: string; browser: Browser }[] = [];
     const browserOf = (page: string) =>
-      page.startsWith('interaction')
-        ? flow
-        : page === 'consent'
-          ? consentBrowser
-          : ['/login', '/signup', '/login/2fa'].includes(page) || page.startsWith('/password/')
-            ? anon
-            : b;
+      page === review
+        ? admin.browser
+        : page.startsWith('interaction')
+          ? flow
+          : page === 'consent'
+            ? consentBrowser
+            : ['/login', '/signup', '/login/2fa'].includes(page) || page.startsWith('/password/')
+              ? anon
+              : b;
     for (const [page, html] of pages) {
       for (const form of postForms(html)) {
         assert.ok(form.csrf, `a POST form on ${page} has no _csrf hidden field: ${form.html.slice(0, 200)}`);
