@@ -3,7 +3,7 @@ import type { Middleware } from 'koa';
 import type { AppContext, AppState } from '../http/context.ts';
 import type { Config } from '../config.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
-import { clientSecretAccepted } from '../features/applications/applications.service.ts';
+import { DEVICE_CODE_GRANT, clientSecretAccepted } from '../features/applications/applications.service.ts';
 import { limitTokenRequests } from '../features/rate-limit/token-endpoint.ts';
 import { limitAuthorizeRequests } from '../features/rate-limit/authorize-endpoint.ts';
 import type { RateLimiter } from '../features/rate-limit/rate-limiter.ts';
@@ -36,7 +36,7 @@ export interface ProtocolStepsDeps {
  */
 const GRANT_TYPE_NOT_ALLOWED = new Set([
   'requested grant type is not allowed for this client',
-  'urn:ietf:params:oauth:grant-type:device_code is not allowed for this client',
+  `${DEVICE_CODE_GRANT} is not allowed for this client`,
 ]);
 
 /**
@@ -55,8 +55,6 @@ export function unauthorizedClientForDisallowedGrant(): Middleware<AppState> {
     }
   };
 }
-
-const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /**
  * RFC 8628 §3.5: a device polling for its tokens sooner than `interval` seconds after its previous
