@@ -36,24 +36,11 @@ export interface AuthenticatorDeps {
 /** A DPoP proof as a request presents it (the token it must be for is the one presented with it). */
 export type PresentedProof = Omit<DpopRequest, 'accessToken'>;
 
-/** What a resource server's 401 says a DPoP client may use (RFC 9449 §7.1). */
-const DPOP_CHALLENGE = `DPoP algs="${DPOP_SIGNING_ALGS.join(' ')}"`;
-
 /** A refusal of a request made with the DPoP scheme: its proof, or the token it came with. */
 const dpopRefusal = (error: 'invalid_dpop_proof' | 'invalid_token') =>
   new AppError('UNAUTHORIZED', 'Invalid or missing authentication credentials', undefined, {
     'WWW-Authenticate': `DPoP error="${error}", algs="${DPOP_SIGNING_ALGS.join(' ')}"`,
   });
-
-/** A 401 also offers the DPoP scheme beside Bearer (RFC 9449 §7.1), unless it is already DPoP's. */
-function withDpopChallenge(refusal: AppError): AppError {
-  const challenge = refusal.headers?.['WWW-Authenticate'];
-  if (refusal.status !== 401 || !challenge || challenge.startsWith('DPoP')) return refusal;
-  return new AppError(refusal.code, refusal.message, refusal.details, {
-    ...refusal.headers,
-    'WWW-Authenticate': `${challenge}, ${DPOP_CHALLENGE}`,
-  });
-}
 
 function jwtHeader(token: string): { alg?: unknown; typ?: unknown } | null {
   try {
@@ -149,17 +136,22 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     },
     /**
      * For /oauth/userinfo: an OAuth access token only (never an API key or a shared-secret JWT),
-     * checked as /v2 checks it, with the credential it was issued as (its grant).
+     * checked as /v2 checks it (a key-bound one only with a proof of its key), with the credential
+     * it was issued as (its grant).
      */
-    async resolveAccessToken(token: string): Promise<{ principal: Principal; credential: Credential }> {
+    async resolveAccessToken(
+      token: string,
+      proof: PresentedProof | null = null,
+    ): Promise<{ principal: Principal; credential: Credential }> {
+      const refused = () => (proof ? dpopRefusal('invalid_token') : invalidToken());
       const isJwt = token.split('.').length === 3;
       if (looksLikeApiKey(token) || (isJwt && (!deps.jwtAccessTokens || jwtHeader(token)?.typ !== 'at+jwt'))) {
-        throw invalidToken();
+        throw refused();
       }
+      const key = proof ? await provenKey(token, proof) : null;
       const credential = await deps.oauth.verify(token);
-      if (!credential || (credential.expiresAt !== null && credential.expiresAt <= deps.now())) throw invalidToken();
-      // Userinfo checks no DPoP proof: a key-bound token is refused there, as anywhere without one.
-      if (credential.dpopJkt) throw invalidToken();
+      if (!credential || (credential.expiresAt !== null && credential.expiresAt <= deps.now())) throw refused();
+      if ((credential.dpopJkt ?? null) !== key) throw refused();
       return { principal: await principalOf(credential), credential };
     },
     /** For introspection: an API key's principal and its allowlist, without an address check. */
@@ -174,7 +166,7 @@ export type Authenticator = ReturnType<typeof createAuthenticator>;
 /** `Authorization: Bearer <token>` (RFC 6750 §2.1: the b64token syntax); the token is group 1. */
 export const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 /** `Authorization: DPoP <token>` (RFC 9449 §7.1: the same token68 syntax); the token is group 1. */
-const DPOP = /^DPoP +([A-Za-z0-9\-._~+/]+=*) *$/i;
+export const DPOP = /^DPoP +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
  * The one authenticate step: `Authorization: Bearer <API key | OAuth access token | JWT>`, or,
@@ -194,7 +186,7 @@ export function authenticate(
     } catch (err) {
       const refusal = toAppError(err);
       if (!refusal) throw err;
-      ctx.state.authError = withDpopChallenge(refusal);
+      ctx.state.authError = refusal;
       // A known key refused for its address is still that key: its log and its limits apply (it
       // acts on nothing, so it holds no scope).
       if (err instanceof AddressRefused) ctx.state.principal = principalFrom(err.credential, null);

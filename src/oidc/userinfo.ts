@@ -1,7 +1,8 @@
 import compose from 'koa-compose';
 import type { Middleware } from 'koa';
 import type { Account } from '../domain/account.ts';
-import { BEARER, type Authenticator } from '../auth/authenticate.ts';
+import { BEARER, DPOP, type Authenticator, type PresentedProof } from '../auth/authenticate.ts';
+import { DPOP_SIGNING_ALGS } from '../auth/dpop-proof.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import { releasedClaims } from './claims.ts';
 import type { OpenIdGrants } from './openid-grants.ts';
@@ -23,12 +24,20 @@ export interface UserinfoDeps {
 class Refusal extends Error {
   constructor(
     readonly status: 400 | 401 | 403,
-    readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | null,
+    readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | null,
     readonly description: string,
     readonly scope?: string,
+    /** The scheme the token came with: a DPoP-bound token's refusal names DPoP (RFC 9449 §7.1). */
+    readonly scheme: 'Bearer' | 'DPoP' = 'Bearer',
   ) {
     super(description);
   }
+}
+
+/** A presented access token, and the DPoP proof it came with (the DPoP scheme). */
+interface PresentedToken {
+  token: string;
+  proof: PresentedProof | null;
 }
 
 const quoted = (value: string) => `"${value.replace(/[\\"]/g, '\\$&')}"`;
@@ -79,8 +88,9 @@ export function userinfoEndpoint(deps: UserinfoDeps): Middleware<AppState> {
         ...(err.error ? [`error=${quoted(err.error)}`, `error_description=${quoted(err.description)}`] : []),
         ...(err.scope ? [`scope=${quoted(err.scope)}`] : []),
       ];
+      if (err.scheme === 'DPoP') params.push(`algs=${quoted(DPOP_SIGNING_ALGS.join(' '))}`);
       ctx.status = err.status;
-      ctx.set('WWW-Authenticate', `Bearer ${params.join(', ')}`);
+      ctx.set('WWW-Authenticate', `${err.scheme} ${params.join(', ')}`);
       ctx.body = { error: err.error ?? 'invalid_token', error_description: err.description };
     }
   };
@@ -98,7 +108,7 @@ export function userinfoEndpoint(deps: UserinfoDeps): Middleware<AppState> {
   const readBody: Middleware<AppState> = (ctx, next) => (ctx.method === 'POST' ? readForm(ctx, next) : next());
 
   const answer: Middleware<AppState> = async (ctx) => {
-    const { principal, credential } = await verified(presentedToken(ctx));
+    const { principal, credential } = await verified(presentedToken(ctx, deps.issuer));
     // A client_credentials token speaks for an application, not a person: there is no one to describe.
     const accountId = principal.accountId;
     if (principal.kind !== 'oauth' || !credential.grantIdHash || !accountId || !principal.clientId) {
@@ -123,13 +133,18 @@ export function userinfoEndpoint(deps: UserinfoDeps): Middleware<AppState> {
     };
   };
 
-  async function verified(token: string) {
+  async function verified({ token, proof }: PresentedToken) {
     try {
-      return await deps.authenticator.resolveAccessToken(token);
+      return await deps.authenticator.resolveAccessToken(token, proof);
     } catch (err) {
-      // Expired, revoked, unknown, or its application or account gone: RFC 6750's invalid_token.
-      if ((err as { status?: unknown }).status === 401) {
-        throw new Refusal(401, 'invalid_token', 'the access token is not valid');
+      // Expired, revoked, unknown, or its application or account gone: RFC 6750's invalid_token
+      // (or the proof refused: RFC 9449's invalid_dpop_proof).
+      const refusal = err as { status?: unknown; headers?: Record<string, string> };
+      if (refusal.status === 401) {
+        const badProof = refusal.headers?.['WWW-Authenticate']?.startsWith('DPoP error="invalid_dpop_proof"');
+        if (badProof) throw new Refusal(401, 'invalid_dpop_proof', 'the DPoP proof is not valid', undefined, 'DPoP');
+        const scheme = proof ? 'DPoP' : 'Bearer';
+        throw new Refusal(401, 'invalid_token', 'the access token is not valid', undefined, scheme);
       }
       throw err;
     }
@@ -148,8 +163,11 @@ export function userinfoEndpoint(deps: UserinfoDeps): Middleware<AppState> {
   return compose([cors, answerRefusals, onlyGetOrPost, readBody, answer]) as Middleware<AppState>;
 }
 
-/** The bearer token of the request (RFC 6750 §2.1 header or §2.2 form body), exactly one way. */
-function presentedToken(ctx: AppContext): string {
+/**
+ * The access token of the request (RFC 6750 §2.1 header or §2.2 form body, or RFC 9449's DPoP
+ * header with its proof, whose URL is built from the issuer), exactly one way.
+ */
+function presentedToken(ctx: AppContext, issuer: string): PresentedToken {
   const header = ctx.get('Authorization');
   const inBody = param(ctx.state.oauthParams, 'access_token');
   if (ctx.query['access_token'] !== undefined) {
@@ -158,11 +176,19 @@ function presentedToken(ctx: AppContext): string {
   if (header && inBody !== undefined) {
     throw new Refusal(400, 'invalid_request', 'send the access token one way only, not in both header and body');
   }
+  const dpop = DPOP.exec(header);
+  if (dpop) {
+    const proof = ctx.get('DPoP');
+    if (!proof || proof.includes(',')) {
+      throw new Refusal(401, 'invalid_dpop_proof', 'send one DPoP proof with a DPoP token', undefined, 'DPoP');
+    }
+    return { token: dpop[1]!, proof: { proof, method: ctx.method, url: `${new URL(issuer).origin}${ctx.path}` } };
+  }
   if (header) {
     const m = BEARER.exec(header);
     if (!m) throw new Refusal(400, 'invalid_request', 'the Authorization header must be "Bearer <access token>"');
-    return m[1]!;
+    return { token: m[1]!, proof: null };
   }
-  if (inBody) return inBody;
+  if (inBody) return { token: inBody, proof: null };
   throw new Refusal(401, null, 'no access token provided');
 }

@@ -45,7 +45,7 @@ describe('Real clients: PAR and DPoP with openid-client and oauth4webapi', () =>
     return redirect;
   }
 
-  it('openid-client: buildAuthorizationUrlWithPAR, a DPoP-bound code grant, fetchProtectedResource', async () => {
+  it('openid-client: buildAuthorizationUrlWithPAR, a DPoP-bound code grant, userinfo, the API', async () => {
     const config = await client.discovery(
       new URL(world.server.config.ISSUER),
       app.client_id,
@@ -60,7 +60,7 @@ describe('Real clients: PAR and DPoP with openid-client and oauth4webapi', () =>
       config,
       {
         redirect_uri: REDIRECT_URI,
-        scope: 'read:users',
+        scope: 'openid email read:users',
         code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
         code_challenge_method: 'S256',
         state,
@@ -81,6 +81,9 @@ describe('Real clients: PAR and DPoP with openid-client and oauth4webapi', () =>
       DPoP,
     });
     assert.equal(res.status, 200);
+    const claims = tokens.claims()!;
+    const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub, { DPoP });
+    assert.equal(info.email, alice.email);
     // The same token without its key is worth nothing.
     assert.equal((await request(world.server, 'GET', '/v2/auth/test', { bearer: tokens.access_token })).status, 401);
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!, undefined, { DPoP });
