@@ -56,6 +56,8 @@ import { createPasskeysRepo } from './features/passkeys/passkeys.repo.ts';
 import { createPasskeysService, relyingPartyOf, type PasskeysService } from './features/passkeys/passkeys.service.ts';
 import { createEmailVerification, type EmailVerification } from './features/accounts/email-verification.ts';
 import { createPasswordReset, type PasswordReset } from './features/accounts/password-reset.ts';
+import { createApisRepo } from './features/apis/apis.repo.ts';
+import { builtInApi, createApisService, type ApisService } from './features/apis/apis.service.ts';
 
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
@@ -121,6 +123,8 @@ export interface Services {
   passwordReset: PasswordReset;
   consents: ConsentsService;
   applications: ApplicationsService;
+  /** APIs (resource servers): the built-in /v2 API and those owners register. */
+  apis: ApisService;
   users: UsersService;
   /** Moving an account to a new email address, proven by a link sent to it. */
   emailChange: EmailChange;
@@ -290,6 +294,15 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     cacheTtlMs,
     events: credentialEvents,
   });
+  const apis = createApisService({
+    repo: createApisRepo(db),
+    now,
+    builtIn: builtInApi({
+      identifier: config.API_RESOURCE,
+      accessTokenFormat: config.ACCESS_TOKEN_FORMAT,
+      accessTokenTtl: config.ACCESS_TOKEN_TTL,
+    }),
+  });
   const users = createUsersService({
     repo: accountsRepo,
     accounts,
@@ -395,6 +408,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     passwordReset,
     consents,
     applications,
+    apis,
     users,
     emailChange,
     accountExport,

@@ -309,6 +309,7 @@ export function createApplicationsService(deps: {
         backchannel_logout_session_required: data.backchannel_logout_session_required ? 1 : 0,
         require_pkce: (data.require_pkce ?? defaultRequirePkce(data.type)) ? 1 : 0,
         subject_type: data.subject_type ?? 'public',
+        api: null,
       };
       checkLogout(row);
       checkOpenIdSettings(row, false);
