@@ -302,6 +302,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
       accessTokenFormat: config.ACCESS_TOKEN_FORMAT,
       accessTokenTtl: config.ACCESS_TOKEN_TTL,
     }),
+    issuer: config.ISSUER,
   });
   const users = createUsersService({
     repo: accountsRepo,

@@ -11,8 +11,15 @@ import { API_SCOPES, ALL_API_SCOPES } from '../../domain/scopes.ts';
 import type { ApiScopeRow } from '../../db/schema.ts';
 import { isUniqueViolation } from '../../db/unique-violation.ts';
 import { newId } from '../../shared/secrets.ts';
-import type { ApiView, CreateApiInput, ListApisQuery, UpdateApiInput } from '../../wire/apis.ts';
+import type {
+  ApiView,
+  CreateApiInput,
+  ListApisQuery,
+  ProtectedResourceMetadata,
+  UpdateApiInput,
+} from '../../wire/apis.ts';
 import type { ApiRecord, ApisRepo } from './apis.repo.ts';
+import { protectedResourceMetadata } from './protected-resource.ts';
 
 /** OpenID scopes Latchkey holds no data for; asked for, they are ignored, so no API may claim them. */
 const UNHELD_OPENID_SCOPES = ['address', 'phone'];
@@ -81,6 +88,8 @@ export interface ApisServiceDeps {
   now(): number;
   /** The built-in /v2 API (config.API_RESOURCE). */
   builtIn: ResourceServer;
+  /** The authorization server (ISSUER), named in every API's metadata. */
+  issuer: string;
 }
 
 /**
@@ -161,6 +170,17 @@ export function createApisService(deps: ApisServiceDeps) {
     },
     async get(caller: Principal, id: string): Promise<ApiView> {
       return toView(await load(caller, id));
+    },
+    /**
+     * The API's protected resource metadata (RFC 9728), for its own server to publish at its
+     * well-known address: Latchkey cannot answer on another host.
+     */
+    async metadata(
+      caller: Principal,
+      id: string,
+      dpopSigningAlgs?: readonly string[],
+    ): Promise<ProtectedResourceMetadata> {
+      return protectedResourceMetadata(toResourceServer(await load(caller, id)), deps.issuer, dpopSigningAlgs);
     },
     async update(caller: Principal, id: string, data: UpdateApiInput): Promise<ApiView> {
       const record = await load(caller, id);
