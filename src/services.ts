@@ -286,14 +286,6 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     notify,
     revokeApplications: (id) => consents.revokeAll(id),
   });
-  const validateClientMetadata = options.validateClientMetadata ?? createClientMetadataValidator(infra);
-  const applications = createApplicationsService({
-    repo: createApplicationsRepo(db),
-    now,
-    validateMetadata: (metadata) => validateClientMetadata(metadata),
-    cacheTtlMs,
-    events: credentialEvents,
-  });
   const apis = createApisService({
     repo: createApisRepo(db),
     now,
@@ -303,6 +295,19 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
       accessTokenTtl: config.ACCESS_TOKEN_TTL,
     }),
     issuer: config.ISSUER,
+  });
+  const validateClientMetadata = options.validateClientMetadata ?? createClientMetadataValidator(infra);
+  const applications = createApplicationsService({
+    repo: createApplicationsRepo(db),
+    now,
+    validateMetadata: (metadata) => validateClientMetadata(metadata),
+    cacheTtlMs,
+    events: credentialEvents,
+    apis: {
+      builtIn: config.API_RESOURCE,
+      scopeOwners: (names) => apis.scopeOwners(names),
+      ownerOf: (identifier) => apis.ownerOf(identifier),
+    },
   });
   const users = createUsersService({
     repo: accountsRepo,
