@@ -232,7 +232,7 @@ describe('APIs and resource indicators (RFC 8707)', () => {
     assert.equal(still.status, 200);
   });
 
-  it('API keys and shared-secret JWTs are for the built-in API: another API’s resource server sees nothing', async () => {
+  it('API keys and shared-secret JWTs are for the built-in API: other APIs’ resource servers see nothing', async () => {
     const key = await world.apiKey(person, ['read:users']);
     const shared = world.jwt({ sub: person.id, scopes: ['read:users'] });
     for (const credential of [key.key, shared]) {
