@@ -240,6 +240,34 @@ describe('latchkey CLI', () => {
     });
   });
 
+  it('apis create registers an API with its scopes; apis list shows it; bad input is one stderr line', async () => {
+    const api = json(
+      await cli([
+        'apis',
+        'create',
+        '--owner',
+        EMAIL,
+        '--name',
+        'CLI API',
+        '--identifier',
+        'https://cli-api.example.com',
+        '--scope',
+        'read:cli:Read through the CLI',
+        '--token-format',
+        'jwt',
+      ]),
+    );
+    assert.match(String(api['id']), /^api_/);
+    assert.deepEqual(api['scopes'], [{ name: 'read:cli', description: 'Read through the CLI' }]);
+    assert.equal(api['access_token_format'], 'jwt');
+    const listed = json(await cli(['apis', 'list']));
+    assert.ok((listed['data'] as { id: string }[]).some((a) => a.id === api['id']));
+    const again = ['--name', 'Again', '--identifier', 'https://cli-api.example.com'];
+    fails(await cli(['apis', 'create', '--owner', EMAIL, ...again]), /already exists/);
+    const noDescription = ['--name', 'Bad', '--identifier', 'https://x.example.com', '--scope', 'nodescription'];
+    fails(await cli(['apis', 'create', '--owner', EMAIL, ...noDescription]), /name:description/);
+  });
+
   it('the server on the same database accepts what the CLI created', async () => {
     const server = await startTestServer({
       dir,

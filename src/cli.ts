@@ -9,6 +9,9 @@ Commands:
   latchkey users create --email E --password-stdin [--admin] [--name N]
   latchkey apps create --owner E --name N --redirect-uri U [--redirect-uri U2]
                        --scopes "s1 s2" [--type web|spa|native|service|resource_server]
+  latchkey apis create --owner E --name N --identifier URL [--scope name:description ...]
+                       [--token-format opaque|jwt] [--token-ttl SECONDS]
+  latchkey apis list [--owner E]
   latchkey keys create --owner E --name N --scopes "s1 s2" [--expires-in 90d] [--allow-ip CIDR ...]
                        [--burst N --hourly M]
   latchkey keys rotate-signing
@@ -30,6 +33,13 @@ const COMMAND_HELP: Record<string, string> = {
                      [--type web|spa|native|service|resource_server]
   Registers an OAuth application for the account E. Prints the application with its
   client_secret (shown once; none for spa and native apps).`,
+  'apis create': `latchkey apis create --owner E --name N --identifier URL [--scope name:description ...]
+                     [--token-format opaque|jwt] [--token-ttl SECONDS]
+  Registers an API (resource server) for the account E: its identifier (an https URL, the
+  \`resource\` clients send and the audience of its tokens) and its scopes, e.g.
+  --scope "read:orders:Read your orders". Prints the API.`,
+  'apis list': `latchkey apis list [--owner E]
+  Lists the registered APIs (every account's, or E's). Prints {data: [...]}.`,
   'keys create': `latchkey keys create --owner E --name N --scopes "s1 s2" [--expires-in 90d] [--allow-ip CIDR ...]
                      [--burst N --hourly M]
   Generates an API key for the account E (shown once), acting as that account: the key's scopes
@@ -68,6 +78,8 @@ const COMMAND_HELP: Record<string, string> = {
 const COMMANDS: Record<string, () => Promise<(args: string[]) => Promise<unknown>>> = {
   'users create': async () => (await import('./cli/users.ts')).createUser,
   'apps create': async () => (await import('./cli/apps.ts')).createApp,
+  'apis create': async () => (await import('./cli/apis.ts')).createApi,
+  'apis list': async () => (await import('./cli/apis.ts')).listApis,
   'keys create': async () => (await import('./cli/keys.ts')).createKey,
   'keys rotate-signing': async () => (await import('./cli/keys.ts')).rotateSigning,
   'jwt sign': async () => (await import('./cli/jwt.ts')).signJwt,

@@ -61,6 +61,9 @@ import { createPasswordReset, type PasswordReset } from './features/accounts/pas
 import { createSetupRepo } from './features/setup/setup.repo.ts';
 import { createSetupService, type SetupService } from './features/setup/setup.service.ts';
 
+import { createApisRepo } from './features/apis/apis.repo.ts';
+import { builtInApi, createApisService, type ApisService } from './features/apis/apis.service.ts';
+
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
   now?: () => number;
@@ -127,6 +130,9 @@ export interface Services {
   applications: ApplicationsService;
   /** Dynamic client registration (RFC 7591/7592) and the initial access tokens admins issue. */
   registration: RegistrationService;
+
+  /** APIs (resource servers): the built-in /v2 API and those owners register. */
+  apis: ApisService;
   users: UsersService;
   /** Moving an account to a new email address, proven by a link sent to it. */
   emailChange: EmailChange;
@@ -291,6 +297,16 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     notify,
     revokeApplications: (id) => consents.revokeAll(id),
   });
+  const apis = createApisService({
+    repo: createApisRepo(db),
+    now,
+    builtIn: builtInApi({
+      identifier: config.API_RESOURCE,
+      accessTokenFormat: config.ACCESS_TOKEN_FORMAT,
+      accessTokenTtl: config.ACCESS_TOKEN_TTL,
+    }),
+    issuer: config.ISSUER,
+  });
   const validateClientMetadata = options.validateClientMetadata ?? createClientMetadataValidator(infra);
   const applications = createApplicationsService({
     repo: createApplicationsRepo(db),
@@ -298,6 +314,11 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     validateMetadata: (metadata) => validateClientMetadata(metadata),
     cacheTtlMs,
     events: credentialEvents,
+    apis: {
+      builtIn: config.API_RESOURCE,
+      scopeOwners: (names) => apis.scopeOwners(names),
+      ownerOf: (identifier) => apis.ownerOf(identifier),
+    },
   });
   const registration = createRegistrationService({
     repo: createRegistrationRepo(db),
@@ -420,6 +441,8 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     consents,
     applications,
     registration,
+
+    apis,
     users,
     emailChange,
     accountExport,

@@ -26,8 +26,9 @@ export interface Database {
   passkeys: PasskeysTable;
   passkey_challenges: PasskeyChallengesTable;
   registration_tokens: RegistrationTokensTable;
-
   setup_tokens: SetupTokensTable;
+  apis: ApisTable;
+  api_scopes: ApiScopesTable;
 }
 
 /** First-run setup links (see features/setup); only the token's SHA-256 is kept. */
@@ -35,6 +36,30 @@ export interface SetupTokensTable {
   token_hash: string;
   created_at: number;
   expires_at: number;
+}
+
+/** APIs (resource servers) registered by owners; the built-in /v2 API has no row. */
+export interface ApisTable {
+  id: string;
+  owner_id: string;
+  /** Absolute URL, unique: the RFC 8707 `resource` and the access token audience. */
+  identifier: string;
+  name: string;
+  /** `opaque` or `jwt`. */
+  access_token_format: string;
+  /** Access token lifetime, seconds. */
+  access_token_ttl: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A registered API's scopes; a name is unique across every API (applications list names alone). */
+export interface ApiScopesTable {
+  name: string;
+  api_id: string;
+  description: string;
+  /** Order within its API, as registered. */
+  position: number;
 }
 
 /** Single-use links sent by email; only the token's SHA-256 is kept (see features/accounts/email-links). */
@@ -224,6 +249,8 @@ export interface ApplicationsTable {
   require_pushed_authorization_requests: number;
   /** 1: every token must be bound to a DPoP key (RFC 9449); 0: bound only when the client sends a proof. */
   require_dpop: number;
+  /** A resource_server's API (its identifier); null: the built-in /v2 API. */
+  api: string | null;
 }
 
 /** Initial access tokens for dynamic registration (RFC 7591 §3): only the token's SHA-256 is kept. */
@@ -401,3 +428,6 @@ export type ApplicationRow = Selectable<ApplicationsTable>;
 export type RegistrationTokenRow = Selectable<RegistrationTokensTable>;
 export type ApplicationUpdate = Updateable<ApplicationsTable>;
 export type ConsentRow = Selectable<ConsentsTable>;
+export type ApiRow = Selectable<ApisTable>;
+export type ApiUpdate = Updateable<ApisTable>;
+export type ApiScopeRow = Selectable<ApiScopesTable>;

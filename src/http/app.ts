@@ -25,8 +25,10 @@ import { pagesApp } from './apps/pages.ts';
 import { deviceApp } from './apps/device.ts';
 import { applicationsRouter } from '../features/applications/applications.routes.ts';
 import { registrationRouter } from '../features/registration/registration.routes.ts';
+
+import { RESOURCE_SERVER_API } from '../features/applications/applications.service.ts';
 import type { Policies } from '../features/rate-limit/rate-limiter.ts';
-import { createProvider } from '../oidc/provider.ts';
+import { createProvider, dpopSigningAlgsOf } from '../oidc/provider.ts';
 import { createAdapterFactory } from '../oidc/adapter.ts';
 import type { ServerKeys } from '../oidc/keys.ts';
 import { createGrantStanding } from '../oidc/grant-standing.ts';
@@ -42,6 +44,8 @@ import { createDpopProofVerifier } from '../auth/dpop-proof.ts';
 import { v2Router } from '../api/v2/router.ts';
 import { buildOpenApi } from '../api/openapi.ts';
 import { apiRouteGroups } from '../api/route-groups.ts';
+import { protectedResourceMetadataUrl } from '../features/apis/protected-resource.ts';
+import { serveProtectedResourceMetadata } from './protected-resource.ts';
 import type { Services } from '../services.ts';
 
 /** The services the HTTP side is built on (services.ts); it adds no state of its own. */
@@ -51,6 +55,7 @@ export type HttpServices = Pick<
   | 'metrics'
   | 'accounts'
   | 'applications'
+  | 'apis'
   | 'apiKeys'
   | 'users'
   | 'emailChange'
@@ -126,6 +131,8 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     accounts,
     consents,
     logger,
+    findApi: (identifier) => deps.apis.find(identifier),
+    findApisByScopes: (names) => deps.apis.findByScopes(names),
     ownerIsAdmin: async (clientId) => {
       const owner = await applications.ownerOf(clientId);
       return owner !== null && (await deps.accountRights.of(owner))?.isAdmin === true;
@@ -158,18 +165,19 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   providerSessionsFromDashboard(provider);
 
   // Bearer credentials for /v2, /oauth/applications and introspection.
+  const oauthTokens = createOAuthTokenVerifier({
+    provider,
+    issuer: config.ISSUER,
+    apiResource: config.API_RESOURCE,
+    signingKeys: keys.jwks.keys as never,
+    ownerOfClient: (clientId) => applications.ownerOf(clientId),
+    standingGrant: createGrantStanding({ payloads: deps.payloads, cache: deps.grantStandingCache, now }),
+    cache: deps.oauthTokenCache,
+  });
   const authenticator = createAuthenticator({
     apiKeys: deps.apiKeys,
     sharedJwt: deps.sharedJwt,
-    oauth: createOAuthTokenVerifier({
-      provider,
-      issuer: config.ISSUER,
-      apiResource: config.API_RESOURCE,
-      signingKeys: keys.jwks.keys as never,
-      ownerOfClient: (clientId) => applications.ownerOf(clientId),
-      standingGrant: createGrantStanding({ payloads: deps.payloads, cache: deps.grantStandingCache, now }),
-      cache: deps.oauthTokenCache,
-    }),
+    oauth: oauthTokens,
     rights: deps.accountRights,
     applicationExists: (clientId) => applications.exists(clientId),
     jwtAccessTokens: config.ACCESS_TOKEN_FORMAT === 'jwt',
@@ -187,14 +195,16 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   const origin = new URL(config.ISSUER).origin;
   const jsonBody = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
   const buildOpts = { validateResponses: deps.validateResponses ?? false };
-  const routeGroups = apiRouteGroups(deps);
+  const dpopSigningAlgs = () => dpopSigningAlgsOf(provider);
+  const routeGroups = apiRouteGroups({ ...deps, dpopSigningAlgs });
   const policies: Policies = {
     apiKey: config.RATE_LIMIT_API_KEY,
     oauth: config.RATE_LIMIT_OAUTH,
     jwt: config.RATE_LIMIT_JWT,
     unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
   };
-  const v2 = v2Router({ ...deps, authenticator, jsonBody, origin, policies }, routeGroups[0]!.specs, buildOpts);
+  const v2Deps = { ...deps, dpopSigningAlgs, authenticator, jsonBody, origin, policies };
+  const v2 = v2Router(v2Deps, routeGroups[0]!.specs, buildOpts);
   // Registration has its own (lower) limit per credential; unauthenticated callers per address.
   const appPolicies: Policies = {
     apiKey: config.RATE_LIMIT_APPLICATIONS,
@@ -219,6 +229,13 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     config,
     findClient: (id) => applications.clientMetadata(id),
     authenticator,
+    apiTokens: {
+      builtIn: config.API_RESOURCE,
+      apiOfResourceServer: async (clientId) =>
+        (await applications.clientMetadata(clientId))?.[RESOURCE_SERVER_API] as string | undefined,
+      find: (identifier) => deps.apis.find(identifier),
+      verify: (token, identifier) => oauthTokens.verifyFor(token, identifier),
+    },
     limiter,
     onClientSecretChecked: (matched) => metrics.clientSecretChecked(matched),
     now,
@@ -237,6 +254,13 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
         .map((uri) => new URL(uri).origin) ?? [],
     issuer: config.ISSUER,
   });
+
+  // The built-in API's protected resource metadata (RFC 9728), at the well-known path of its own.
+  const resourceMetadataUrl = protectedResourceMetadataUrl(config.API_RESOURCE);
+  const protectedResource = {
+    path: new URL(resourceMetadataUrl).pathname,
+    app: serveProtectedResourceMetadata({ api: deps.apis.builtIn, issuer: config.ISSUER, dpopSigningAlgs }),
+  };
 
   /** An audience's app behind its own access log, whose metrics label it is when no router template matched. */
   const audience = (label: string, app: Koa.Middleware<AppState>, opts: { quiet?: boolean } = {}) =>
@@ -275,8 +299,14 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
           }),
         ),
       },
-      { path: '/.well-known', app: audience('oauth', wellKnownApp({ provider, issuer: config.ISSUER, hsts })) },
-      { path: '/v2', app: audience('v2_other', v2App({ router: v2, openApi, accounts, hsts })) },
+      {
+        path: '/.well-known',
+        app: audience('oauth', wellKnownApp({ provider, issuer: config.ISSUER, hsts, protectedResource })),
+      },
+      {
+        path: '/v2',
+        app: audience('v2_other', v2App({ router: v2, openApi, accounts, hsts, resourceMetadataUrl })),
+      },
       { path: '/static', app: audience('static', staticApp({ render, accounts, hsts })) },
     ],
     audience('other', pages.app),

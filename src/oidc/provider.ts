@@ -8,6 +8,7 @@ import {
   PREVIOUS_SECRET,
   REQUIRE_PKCE,
   REVIEW_STATE,
+  RESOURCE_SERVER_API,
 } from '../features/applications/applications.service.ts';
 import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { ServerKeys } from './keys.ts';
@@ -20,6 +21,8 @@ import { SCOPE_CLAIMS, SIGN_IN_CLAIMS, accountClaims } from './claims.ts';
 import { dashboardSignInTooOld, hintNamesAnother } from './dashboard-login.ts';
 import { subjectFor } from './pairwise.ts';
 import { type DevicePage, deviceFlowPages } from './device-pages.ts';
+
+import type { ResourceServer } from '../domain/resource-servers.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
@@ -35,6 +38,10 @@ export interface ProviderDeps {
   accounts: AccountsService;
   consents: ConsentsService;
   logger: Logger;
+  /** The API (resource server) an RFC 8707 `resource` names, the built-in one included; undefined: none. */
+  findApi(identifier: string): Promise<ResourceServer | undefined>;
+  /** The APIs owning any of these scope names (a request without `resource` is for them). */
+  findApisByScopes(names: readonly string[]): Promise<ResourceServer[]>;
   /** Whether an application's owner is an admin now: client_credentials tokens act as the owner. */
   ownerIsAdmin(clientId: string): Promise<boolean>;
   /** Renders oidc-provider's HTML errors (bad redirect_uri, unknown client ...) as our error page. */
@@ -75,9 +82,23 @@ export function allowedScopesOf(client: { [key: string]: unknown } | undefined):
   return Array.isArray(scopes) ? (scopes as string[]) : [];
 }
 
+const apiOfResourceServer = (client: { [key: string]: unknown }): string | undefined =>
+  typeof client[RESOURCE_SERVER_API] === 'string' ? (client[RESOURCE_SERVER_API] as string) : undefined;
+/** A token's audience: its API's identifier (a refresh token has none; it is the built-in API's). */
+function audienceOf(token: { aud?: unknown }): string | undefined {
+  return Array.isArray(token.aud) ? String(token.aud[0]) : typeof token.aud === 'string' ? token.aud : undefined;
+}
+
 const DAY = 86_400;
 /** Lifetime of ID tokens, seconds (also how long a retired signing key stays published, at least). */
 export const ID_TOKEN_TTL = 3600;
+
+/** The scopes a request (authorization or token) names. */
+function requestedScopes(ctx: { oidc?: { params?: Record<string, unknown> } }): string[] {
+  return String(ctx.oidc?.params?.['scope'] ?? '')
+    .split(' ')
+    .filter(Boolean);
+}
 
 /** OpenID scopes any application may ask for alongside its API scopes. */
 export const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
@@ -92,6 +113,19 @@ const UNHELD_OIDC_SCOPES = new Set(['address', 'phone']);
 /** The OpenID scopes a person's access token carries beside its API scopes (what userinfo answers). */
 const TOKEN_OIDC_SCOPES = Object.keys(SCOPE_CLAIMS);
 
+/** oidc-provider's own DPoP algorithms, when enabledJWA does not name them. */
+const DEFAULT_DPOP_ALGS: readonly string[] = ['ES256', 'Ed25519', 'EdDSA'];
+/** Each provider's DPoP algorithms while it binds tokens with DPoP (absent: DPoP is off). */
+const dpopAlgorithms = new WeakMap<Provider, readonly string[]>();
+
+/**
+ * The JWS algorithms the provider accepts in DPoP proofs, or undefined while DPoP is off: what
+ * protected resource metadata (RFC 9728) advertises as `dpop_signing_alg_values_supported`.
+ */
+export function dpopSigningAlgsOf(provider: Provider): readonly string[] | undefined {
+  return dpopAlgorithms.get(provider);
+}
+
 /**
  * oidc-provider, configured as Latchkey's authorization server. Endpoints live under /oauth; the
  * /v2 API is the default resource and its scopes are granted per application (see
@@ -100,6 +134,21 @@ const TOKEN_OIDC_SCOPES = Object.keys(SCOPE_CLAIMS);
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, keys, accounts, consents, logger } = deps;
   const apiResource = config.API_RESOURCE;
+
+  /**
+   * The resource a request is for when it names none. With several granted (a token request after
+   * an authorization for several APIs): the built-in API when it is one of them, else the client
+   * must choose (invalid_target). Otherwise the APIs whose scopes the request names, when it names
+   * any of another API's; the built-in API when it names none (every client written before APIs).
+   */
+  async function defaultResourceOf(ctx: KoaContextWithOIDC, oneOf?: string[]): Promise<string | string[]> {
+    if (oneOf) return oneOf.includes(apiResource) ? apiResource : oneOf;
+    const named = requestedScopes(ctx).filter((s) => !OIDC_SCOPES.has(s) && !UNHELD_OIDC_SCOPES.has(s));
+    const apis = await deps.findApisByScopes(named);
+    if (!apis.some((api) => !api.builtIn)) return apiResource;
+    const identifiers = apis.map((api) => api.identifier);
+    return identifiers.length === 1 ? identifiers[0]! : identifiers;
+  }
 
   const configuration: Configuration = {
     adapter: deps.adapter,
@@ -158,7 +207,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     extraClientMetadata: {
-      properties: ['latchkey_type', 'latchkey_scopes', PREVIOUS_SECRET, REQUIRE_PKCE, REVIEW_STATE],
+      properties: [
+        'latchkey_type',
+        'latchkey_scopes',
+        RESOURCE_SERVER_API,
+        PREVIOUS_SECRET,
+        REQUIRE_PKCE,
+        REVIEW_STATE,
+      ],
     },
     // The sign-in claims ride with openid, so every ID token says when and how the person signed in.
     claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, ...SIGN_IN_CLAIMS] },
@@ -228,16 +284,20 @@ export function createProvider(deps: ProviderDeps): Provider {
       dPoP: { enabled: true, nonceSecret: keys.dpopNonceKey, requireNonce: () => true, allowReplay: false },
       introspection: {
         enabled: true,
-        // Resource servers may introspect any token; other applications only their own.
+        // A resource server may introspect the tokens of its own API; other applications only
+        // their own tokens (refresh tokens, which name no audience, stay with the built-in API).
         allowedPolicy: async (_ctx, client, token) =>
-          client['latchkey_type'] === 'resource_server' || token.clientId === client.clientId,
+          client['latchkey_type'] === 'resource_server'
+            ? (audienceOf(token as { aud?: unknown }) ?? apiResource) === (apiOfResourceServer(client) ?? apiResource)
+            : token.clientId === client.clientId,
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => apiResource,
+        defaultResource: (ctx, _client, oneOf) => defaultResourceOf(ctx, oneOf ? [...oneOf] : undefined),
         useGrantedResource: () => true,
         getResourceServerInfo: async (ctx, resource, client) => {
-          if (resource !== apiResource) throw new errors.InvalidTarget();
+          const api = await deps.findApi(resource);
+          if (!api) throw new errors.InvalidTarget();
           // An application may request only the scopes it registered (RFC 6749 §3.3: refuse,
           // rather than silently dropping them as oidc-provider would); a client_credentials
           // token acts as the owner, so never with admin:all unless the owner is an admin now.
@@ -247,9 +307,7 @@ export function createProvider(deps: ProviderDeps): Provider {
             registered = registered.filter((s) => s !== ADMIN_SCOPE);
           }
           const allowed = new Set(registered);
-          const requested = String(ctx.oidc?.params?.['scope'] ?? '')
-            .split(' ')
-            .filter(Boolean);
+          const requested = requestedScopes(ctx);
           const refused = requested.filter((s) => !OIDC_SCOPES.has(s) && !UNHELD_OIDC_SCOPES.has(s) && !allowed.has(s));
           if (refused.length) {
             throw new errors.InvalidScope(
@@ -257,13 +315,19 @@ export function createProvider(deps: ProviderDeps): Provider {
               refused.join(' '),
             );
           }
+          // A token is for one API and carries that API's scopes only (of those the application
+          // registered); the application's scopes of other APIs go into their own tokens.
+          const own = new Set(api.scopes.map((s) => s.name));
+          const scopes = registered.filter((s) => own.has(s));
+          // A person's token for the built-in API also carries the OpenID scopes of the sign-in
+          // (openid, profile, email), as Auth0's do: /oauth/userinfo reads from the token what
+          // it was issued for.
+          const openId = api.builtIn && !clientCredentials ? TOKEN_OIDC_SCOPES : [];
           return {
-            // A person's token also carries the OpenID scopes of the sign-in (openid, profile,
-            // email), as Auth0's do: /oauth/userinfo reads from the token what it was issued for.
-            scope: [...registered, ...(clientCredentials ? [] : TOKEN_OIDC_SCOPES)].join(' '),
-            audience: apiResource,
-            accessTokenTTL: config.ACCESS_TOKEN_TTL,
-            ...(config.ACCESS_TOKEN_FORMAT === 'jwt'
+            scope: [...scopes, ...openId].join(' '),
+            audience: api.identifier,
+            accessTokenTTL: api.accessTokenTtl,
+            ...(api.accessTokenFormat === 'jwt'
               ? { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
               : { accessTokenFormat: 'opaque' }),
           };
@@ -324,6 +388,10 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.ISSUER, configuration);
+  const dPoP = configuration.features?.dPoP;
+  if (dPoP?.enabled) {
+    dpopAlgorithms.set(provider, [...(configuration.enabledJWA?.dPoPSigningAlgValues ?? DEFAULT_DPOP_ALGS)]);
+  }
 
   // Stored secrets are hashes (see applications.service.ts); compare what the client presents,
   // unless this request already did (Provider.ctx is the request oidc-provider is serving).

@@ -12,7 +12,7 @@ import { createTtlCache } from '../shared/ttl-cache.ts';
 import { sha256 } from '../shared/secrets.ts';
 import { authenticateClientOnce } from './client-auth.ts';
 import { postedAuthorizationAsGet } from './authorize-post.ts';
-import { unifiedIntrospection } from './unified-introspection.ts';
+import { unifiedIntrospection, type ApiTokens } from './unified-introspection.ts';
 
 export interface ProtocolStepsDeps {
   config: Pick<
@@ -22,6 +22,8 @@ export interface ProtocolStepsDeps {
   /** oidc-provider metadata of a client (the stored secret hash in `client_secret`). */
   findClient(clientId: string): Promise<Record<string, unknown> | undefined>;
   authenticator: Authenticator;
+  /** Introspection of registered APIs' tokens (unified-introspection.ts). */
+  apiTokens?: ApiTokens;
   limiter: RateLimiter;
   /** Told of every client secret compared (metrics). */
   onClientSecretChecked(matched: boolean): void;
@@ -124,7 +126,14 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
     // A pushed authorization request authenticates its client as a token request does, and counts
     // against the same limits: pushing is the first half of getting a token.
     par: onPost(readParams, authenticateClient, limitRequests),
-    introspection: onPost(readParams, authenticateClient, unifiedIntrospection({ authenticator: deps.authenticator })),
+    introspection: onPost(
+      readParams,
+      authenticateClient,
+      unifiedIntrospection({
+        authenticator: deps.authenticator,
+        ...(deps.apiTokens ? { apiTokens: deps.apiTokens } : {}),
+      }),
+    ),
     revocation: onPost(readParams, authenticateClient),
     authorization: compose([
       postedAuthorizationAsGet(deps.renderError),

@@ -6,11 +6,11 @@ import { REVIEW_DECISIONS, REVIEW_STATES } from '../domain/registration.ts';
 /** /oauth/applications on the wire: what registration and updates accept, what the API answers. */
 const scopeList = z
   .array(
-    z.enum(ALL_API_SCOPES as [string, ...string[]], {
-      message: `each scope must be one of: ${ALL_API_SCOPES.join(', ')}`,
+    z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/, {
+      message: `each scope must be one of: ${ALL_API_SCOPES.join(', ')}, or a scope of an API you registered`,
     }),
   )
-  .max(ALL_API_SCOPES.length)
+  .max(100, 'at most 100 scopes')
   .transform((s) => [...new Set(s)]);
 
 const name = z.string().trim().min(1, 'name is required').max(100);
@@ -84,6 +84,13 @@ const openIdSettings = {
     .describe('Every token must be bound to a DPoP key (RFC 9449): token requests without a proof are refused'),
 };
 
+/** The API a resource_server application introspects tokens of (its identifier); the built-in one by default. */
+const resourceServerApi = z
+  .string()
+  .max(2000)
+  .optional()
+  .describe('resource_server only: the identifier of the API it belongs to (default: the built-in /v2 API)');
+
 export const applicationViewSchema = z.object({
   client_id: z.string(),
   name: z.string(),
@@ -111,6 +118,8 @@ export const applicationViewSchema = z.object({
 
   require_pushed_authorization_requests: z.boolean(),
   require_dpop: z.boolean(),
+
+  api: z.string().nullable().describe('A resource_server: the identifier of the API whose tokens it introspects'),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });
@@ -146,6 +155,7 @@ export const createApplicationSchema = z.strictObject({
   redirect_uris: redirectUris.default([]),
   scopes: scopeList,
   type: z.enum(APPLICATION_TYPES).default('web'),
+  api: resourceServerApi,
   ...links,
   ...logout,
   ...openIdSettings,
@@ -156,6 +166,7 @@ export const updateApplicationSchema = z.strictObject({
   name: name.optional(),
   redirect_uris: redirectUris.optional(),
   scopes: scopeList.optional(),
+  api: resourceServerApi,
   ...links,
   ...logout,
   ...openIdSettings,

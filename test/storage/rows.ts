@@ -80,6 +80,8 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
 
     require_pushed_authorization_requests: 0,
     require_dpop: 0,
+
+    api: null,
     ...over,
   };
 }

@@ -69,6 +69,8 @@ export const SECURITY_TEST_FILES: Record<string, string> = {
   Webhooks: 'src/features/webhooks/webhooks.security.test.ts',
   Applications: 'src/features/applications/applications.security.test.ts',
   'Dynamic registration': 'src/features/registration/registration.security.test.ts',
+
+  APIs: 'src/features/apis/apis.security.test.ts',
 };
 
 /** The tags a security test file covers, from its `import.meta.url`. */

@@ -21,6 +21,9 @@ import { webhooksRoutes } from '../../features/webhooks/webhooks.routes.ts';
 import type { RegistrationService } from '../../features/registration/registration.service.ts';
 import { registrationTokensRoutes } from '../../features/registration/registration-tokens.routes.ts';
 
+import type { ApisService } from '../../features/apis/apis.service.ts';
+import { apisRoutes } from '../../features/apis/apis.routes.ts';
+
 export const API_VERSION = '2.0';
 const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
 
@@ -79,6 +82,9 @@ export interface V2Deps {
   consents: ConsentsService;
   webhooks: WebhooksService;
   registration: RegistrationService;
+  apis: ApisService;
+  /** The DPoP algorithms the authorization server accepts, while DPoP is on (RFC 9728 metadata). */
+  dpopSigningAlgs(): readonly string[] | undefined;
   jsonBody: Middleware<AppState>;
   origin: string;
   limiter: RateLimiter;
@@ -103,7 +109,10 @@ export function v2Router(deps: V2Deps, specs: RouteSpec[], opts: BuildOptions = 
 
 /** Every /v2 route, declared once (the router and the OpenAPI document are both built from these). */
 export function v2RouteSpecs(
-  deps: Pick<V2Deps, 'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks' | 'registration'>,
+  deps: Pick<
+    V2Deps,
+    'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks' | 'registration' | 'apis' | 'dpopSigningAlgs'
+  >,
 ): RouteSpec[] {
   return [
     // Testing a credential: what the server sees in the presented credential. The
@@ -133,5 +142,6 @@ export function v2RouteSpecs(
     ...consentsRoutes(deps.consents),
     ...webhooksRoutes(deps.webhooks),
     ...registrationTokensRoutes(deps.registration),
+    ...apisRoutes(deps.apis, () => deps.dpopSigningAlgs()),
   ];
 }

@@ -17,6 +17,7 @@ import * as m0017 from './0017_secret_overlap_and_shown_once.ts';
 import * as m0018 from './0018_application_links.ts';
 import * as m0019 from './0019_application_logout.ts';
 import * as m0020 from './0020_application_pkce_subject.ts';
+import * as m0021 from './0021_apis.ts';
 import * as m0022 from './0022_registered_clients.ts';
 import * as m0023 from './0023_application_device_flow.ts';
 import * as m0024 from './0024_application_par_dpop.ts';
@@ -42,6 +43,7 @@ export const migrations: Record<string, Migration> = {
   '0018_application_links': m0018,
   '0019_application_logout': m0019,
   '0020_application_pkce_subject': m0020,
+  '0021_apis': m0021,
   '0022_registered_clients': m0022,
   '0023_application_device_flow': m0023,
   '0024_application_par_dpop': m0024,

@@ -1,6 +1,7 @@
 import type { AdapterPayload } from 'oidc-provider';
 import { Forbidden, NotYours, ValidationError } from '../../domain/errors.ts';
 import type { RegistrationKind, ReviewDecision, ReviewState } from '../../domain/registration.ts';
+import { ALL_API_SCOPES, isApiScope } from '../../domain/scopes.ts';
 import { hasValidChecksum, mintSecret, newId, safeEqual, sha256 } from '../../shared/secrets.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { ApplicationRow } from '../../db/schema.ts';
@@ -34,8 +35,15 @@ import {
 /** Client secrets users copy: `lkcs_...` (Latchkey client secret), checksummed for scanners. */
 export const CLIENT_SECRET_PREFIX = 'lkcs';
 
-/** An application as the API shows it. */
-export const toView = (row: ApplicationRow): ApplicationView => ({
+/** The API a resource_server application belongs to: its own, or the built-in one (null for other types). */
+const apiOf = (row: ApplicationRow, builtIn: string | null): string | null =>
+  row.type === 'resource_server' ? (row.api ?? builtIn) : null;
+
+/**
+ * An application as the API shows it. `builtInApi` names the API a resource_server without its own
+ * belongs to (self-registered clients are never resource servers, so their view needs none).
+ */
+export const toView = (row: ApplicationRow, builtInApi: string | null = null): ApplicationView => ({
   client_id: row.client_id,
   name: row.name,
   type: row.type as ApplicationType,
@@ -55,6 +63,7 @@ export const toView = (row: ApplicationRow): ApplicationView => ({
   review_state: row.review_state as ReviewState | null,
   require_pushed_authorization_requests: row.require_pushed_authorization_requests === 1,
   require_dpop: row.require_dpop === 1,
+  api: apiOf(row, builtInApi),
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
@@ -69,7 +78,8 @@ const manageable = (caller: Principal, row: ApplicationRow | undefined): Applica
  * Pointing it somewhere new (redirect URIs) or minting its secret hands those scopes over too.
  */
 function assertHolds(caller: Principal, scopes: readonly string[], refusal: (lacking: string) => string): void {
-  const lacking = caller.lacking(scopes);
+  // The built-in API's scopes are held by credentials; a registered API's belong to its owner (checkApiScopes).
+  const lacking = caller.lacking(scopes.filter(isApiScope));
   if (lacking.length) throw new Forbidden(refusal(lacking.join(', ')));
 }
 
@@ -200,6 +210,9 @@ export const REVIEW_STATE = 'latchkey_review_state';
 /** A rejected self-registered client is no client at all: authorize, token and introspection refuse it. */
 const isRejected = (row: ApplicationRow) => row.review_state === 'rejected';
 
+/** Client metadata naming the API a resource_server belongs to (absent: the built-in one); introspection reads it. */
+export const RESOURCE_SERVER_API = 'latchkey_api';
+
 /**
  * oidc-provider client metadata for an application. The stored secret *hash* stands in for
  * `client_secret`; `compareClientSecret` (see oidc/provider.ts) hashes what the client presents.
@@ -233,6 +246,7 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
   if (type === 'resource_server') {
     return {
       ...base,
+      ...(row.api ? { [RESOURCE_SERVER_API]: row.api } : {}),
       client_secret: row.secret_hash!,
       grant_types: [],
       response_types: [],
@@ -288,6 +302,16 @@ export function clientSecretAccepted(
   return currentMatched || (previousLive && previousMatched);
 }
 
+/** What applications need to know of the registered APIs (apis.service.ts). */
+export interface RegisteredApis {
+  /** The built-in /v2 API's identifier. */
+  builtIn: string;
+  /** Who registered each of these scope names (names of no registered API are left out). */
+  scopeOwners(names: readonly string[]): Promise<Map<string, string>>;
+  /** Who registered the API: null for the built-in one, undefined for none. */
+  ownerOf(identifier: string): Promise<string | null | undefined>;
+}
+
 export function createApplicationsService(deps: {
   repo: ApplicationsRepo;
   now(): number;
@@ -300,8 +324,52 @@ export function createApplicationsService(deps: {
   cacheTtlMs: number;
   /** Told of every application or account change, here or on another instance; told of ours in turn. */
   events: CredentialEvents;
+  /** Registered APIs, whose scopes and tokens an application may be given. */
+  apis: RegisteredApis;
 }) {
-  const { repo, now, events } = deps;
+  const { repo, now, events, apis } = deps;
+  const view = (row: ApplicationRow) => toView(row, apis.builtIn);
+
+  /**
+   * Scopes of registered APIs may be given only by the API's owner (or admin:all). A scope of
+   * another owner's API is refused exactly as an unknown name is: the answer tells nobody which
+   * scopes exist.
+   */
+  async function checkApiScopes(caller: Principal, ownerId: string, scopes: readonly string[]): Promise<void> {
+    const others = scopes.filter((s) => !isApiScope(s));
+    if (others.length === 0) return;
+    const owners = await apis.scopeOwners(others);
+    const i = scopes.findIndex(
+      (s) => !isApiScope(s) && (!owners.has(s) || (!caller.isAdmin && owners.get(s) !== ownerId)),
+    );
+    if (i >= 0) {
+      throw new ValidationError(
+        `scopes.${i}: each scope must be one of: ${ALL_API_SCOPES.join(', ')}, or a scope of an API you registered`,
+        `scopes.${i}`,
+      );
+    }
+  }
+
+  /**
+   * The API a resource_server belongs to, as stored (null: the built-in one); another owner's is
+   * refused as an unknown one is.
+   */
+  async function resourceServerApi(
+    caller: Principal,
+    ownerId: string,
+    type: ApplicationType,
+    identifier: string,
+  ): Promise<string | null> {
+    if (type !== 'resource_server') {
+      throw new ValidationError(`api: only a resource_server application belongs to an API, not a ${type} one`, 'api');
+    }
+    const owner = await apis.ownerOf(identifier);
+    if (owner === null) return null;
+    if (owner === undefined || (!caller.isAdmin && owner !== ownerId)) {
+      throw new ValidationError('api: no API you registered has this identifier', 'api');
+    }
+    return identifier;
+  }
   const cache = createTtlCache<ApplicationRow>({ ttlMs: deps.cacheTtlMs, max: 10_000, now });
   events.subscribe((event) => {
     if (event.kind === 'application') cache.delete(event.id);
@@ -325,7 +393,11 @@ export function createApplicationsService(deps: {
   async function draftNew(
     ownerId: string,
     data: CreateApplicationInput,
-    registration: Pick<ApplicationRow, 'registration' | 'review_state' | 'registration_token_hash' | 'registered_with'>,
+    registration: Pick<
+      ApplicationRow,
+      'registration' | 'review_state' | 'registration_token_hash' | 'registered_with'
+    > &
+      Partial<Pick<ApplicationRow, 'api'>>,
   ): Promise<{ row: ApplicationRow; secret: string | undefined }> {
     checkRedirects(data.redirect_uris, data.type);
     const secret = isPublicType(data.type) ? undefined : mintSecret(CLIENT_SECRET_PREFIX);
@@ -354,6 +426,7 @@ export function createApplicationsService(deps: {
       device_flow: (data.device_flow ?? defaultDeviceFlow(data.type)) ? 1 : 0,
       require_pushed_authorization_requests: data.require_pushed_authorization_requests ? 1 : 0,
       require_dpop: data.require_dpop ? 1 : 0,
+      api: null,
       ...registration,
     };
     checkLogout(row);
@@ -363,7 +436,11 @@ export function createApplicationsService(deps: {
   }
 
   /** An application's row after a change, checked as an update is (its type never changes). */
-  async function draftChange(row: ApplicationRow, data: UpdateApplicationInput): Promise<ApplicationRow> {
+  async function draftChange(
+    row: ApplicationRow,
+    data: UpdateApplicationInput,
+    api: string | null = row.api,
+  ): Promise<ApplicationRow> {
     const type = row.type as ApplicationType;
     if (data.redirect_uris) checkRedirects(data.redirect_uris, type);
     const next: ApplicationRow = {
@@ -377,6 +454,7 @@ export function createApplicationsService(deps: {
       ...(data.subject_type !== undefined && { subject_type: data.subject_type }),
       ...(data.device_flow !== undefined && { device_flow: data.device_flow ? 1 : 0 }),
       ...senderConstraintsIn(data),
+      api,
       updated_at: now(),
     };
     checkLogout(next);
@@ -402,32 +480,39 @@ export function createApplicationsService(deps: {
       const ownerId = caller.requireAccount();
       checkRedirects(data.redirect_uris, data.type);
       assertHolds(caller, data.scopes, REFUSED.register);
-      const { row, secret } = await draftNew(ownerId, data, MANUAL);
+      await checkApiScopes(caller, ownerId, data.scopes);
+      const api = data.api === undefined ? null : await resourceServerApi(caller, ownerId, data.type, data.api);
+      const { row, secret } = await draftNew(ownerId, data, { ...MANUAL, api });
       const t = row.created_at;
       await repo.insert(row, [
         buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t),
       ]);
-      return { ...toView(row), ...(secret ? { client_secret: secret } : {}) };
+      return { ...view(row), ...(secret ? { client_secret: secret } : {}) };
     },
 
     async list(caller: Principal): Promise<ApplicationView[]> {
-      return (await repo.listByOwner(caller.requireAccount())).map(toView);
+      return (await repo.listByOwner(caller.requireAccount())).map(view);
     },
 
     async get(caller: Principal, clientId: string): Promise<ApplicationView> {
-      return toView(manageable(caller, await repo.findById(clientId)));
+      return view(manageable(caller, await repo.findById(clientId)));
     },
 
     async update(caller: Principal, clientId: string, data: UpdateApplicationInput): Promise<ApplicationView> {
       const row = manageable(caller, await repo.findById(clientId));
-      if (data.scopes) assertHolds(caller, data.scopes, REFUSED.register);
+      if (data.scopes) {
+        assertHolds(caller, data.scopes, REFUSED.register);
+        await checkApiScopes(caller, row.owner_id, data.scopes);
+      }
+      const type = row.type as ApplicationType;
+      const api = data.api === undefined ? row.api : await resourceServerApi(caller, row.owner_id, type, data.api);
       if (data.redirect_uris && JSON.stringify(data.redirect_uris) !== row.redirect_uris) {
         assertHolds(caller, data.scopes ?? scopesOf(row), REFUSED.redirect);
       }
-      const next = await draftChange(row, data);
+      const next = await draftChange(row, data, api);
       await repo.update(clientId, next);
       events.publish({ kind: 'application', id: clientId });
-      return toView(next);
+      return view(next);
     },
 
     async remove(caller: Principal, clientId: string): Promise<void> {
@@ -474,7 +559,7 @@ export function createApplicationsService(deps: {
       ]);
       events.publish({ kind: 'application', id: clientId });
       return {
-        ...toView({ ...row, ...changes }),
+        ...view({ ...row, ...changes }),
         client_secret: secret,
         previous_secret_expires_at: previousExpiresAt === null ? null : new Date(previousExpiresAt).toISOString(),
       };
@@ -520,13 +605,13 @@ export function createApplicationsService(deps: {
       const t = now();
       await repo.review(clientId, state, t);
       events.publish({ kind: 'application', id: clientId });
-      return toView({ ...row, review_state: state, updated_at: t });
+      return view({ ...row, review_state: state, updated_at: t });
     },
 
     /** Every self-registered client awaiting review, whoever owns it (admins review them). */
     async listAwaitingReview(caller: Principal): Promise<ApplicationView[]> {
       if (!caller.isAdmin) throw new NotYours();
-      return (await repo.listAwaitingReview()).map(toView);
+      return (await repo.listAwaitingReview()).map(view);
     },
 
     /** When the previous secret of an application stops working, while an overlap runs (else null). */

@@ -9,6 +9,7 @@ import { securityHeaders } from '../security-headers.ts';
 import { browserSession } from '../session.ts';
 import { apiVersion } from '../../api/v2/router.ts';
 import { serveOpenApi } from '../../api/openapi.ts';
+import { resourceMetadataOnChallenges } from '../protected-resource.ts';
 
 const routesOf = (router: Router<AppState>) => [router.routes(), router.allowedMethods()] as Middleware<AppState>[];
 
@@ -22,9 +23,12 @@ export function v2App(deps: {
   openApi: Record<string, unknown>;
   accounts: AccountsService;
   hsts: boolean;
+  /** The API's protected resource metadata (RFC 9728), named in every 401's challenge. */
+  resourceMetadataUrl: string;
 }): Middleware<AppState> {
   const routes = compose(routesOf(deps.router)) as Middleware<AppState>;
   return compose([
+    resourceMetadataOnChallenges(deps.resourceMetadataUrl),
     errorHandler(apiErrors),
     securityHeaders({ hsts: deps.hsts, pages: false }),
     apiVersion(),
