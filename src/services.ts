@@ -289,6 +289,8 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     validateMetadata: (metadata) => validateClientMetadata(metadata),
     cacheTtlMs,
     events: credentialEvents,
+    // The built-in API alone, until APIs are registered objects.
+    apiExists: async (identifier) => identifier === config.API_RESOURCE,
   });
   const users = createUsersService({
     repo: accountsRepo,

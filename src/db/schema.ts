@@ -199,6 +199,10 @@ export interface ApplicationsTable {
   require_pkce: number;
   /** OpenID subject type: `public` (the account id) or `pairwise` (one identifier per sector). */
   subject_type: string;
+  /** JSON array of extra origins (besides the redirect URIs') whose pages may call the APIs (CORS). */
+  allowed_origins: string;
+  /** JSON array of the API identifiers this application may obtain exchanged tokens for (RFC 8693). */
+  token_exchange: string;
 }
 
 /** What a user granted an application, remembered across browser sessions. */

@@ -241,7 +241,20 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
         ),
       },
       { path: '/.well-known', app: audience('oauth', wellKnownApp({ provider, issuer: config.ISSUER, hsts })) },
-      { path: '/v2', app: audience('v2_other', v2App({ router: v2, openApi, accounts, hsts })) },
+      {
+        path: '/v2',
+        app: audience(
+          'v2_other',
+          v2App({
+            router: v2,
+            openApi,
+            accounts,
+            hsts,
+            origin,
+            corsOriginAllowed: (o) => applications.browserOriginAllowed(o),
+          }),
+        ),
+      },
       { path: '/static', app: audience('static', staticApp({ render, accounts, hsts })) },
     ],
     audience('other', pages.app),

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { APPLICATION_TYPES, SUBJECT_TYPES, logoutUriProblem, webLinkProblem } from '../domain/applications.ts';
+import {
+  APPLICATION_TYPES,
+  SUBJECT_TYPES,
+  logoutUriProblem,
+  originProblem,
+  webLinkProblem,
+} from '../domain/applications.ts';
 import { ALL_API_SCOPES } from '../domain/scopes.ts';
 
 /** /oauth/applications on the wire: what registration and updates accept, what the API answers. */
@@ -70,6 +76,35 @@ const openIdSettings = {
     .describe('`public` (default): `sub` is the account id; `pairwise`: an identifier for this host only'),
 };
 
+/** A browser origin: https (http on loopback), scheme, host and port only. */
+const origin = z
+  .string()
+  .trim()
+  .max(300)
+  .superRefine((value, ctx) => {
+    const problem = originProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+/** Who may call the APIs from where, and for which APIs the application may exchange a person's token. */
+const apiAccess = {
+  allowed_origins: z
+    .array(origin)
+    .max(10, 'at most 10 allowed origins')
+    .transform((o) => [...new Set(o)])
+    .optional()
+    .describe(
+      "Browser origins (besides the redirect URIs') whose pages may call the API with this application's tokens (CORS)",
+    ),
+  token_exchange: z
+    .array(z.string().trim().min(1).max(2000))
+    .max(10, 'at most 10 APIs')
+    .transform((a) => [...new Set(a)])
+    .optional()
+    .describe(
+      "Identifiers of the APIs this confidential application may obtain tokens for on a person's behalf (RFC 8693)",
+    ),
+};
+
 export const applicationViewSchema = z.object({
   client_id: z.string(),
   name: z.string(),
@@ -85,6 +120,8 @@ export const applicationViewSchema = z.object({
   backchannel_logout_session_required: z.boolean(),
   require_pkce: z.boolean(),
   subject_type: z.enum(SUBJECT_TYPES),
+  allowed_origins: z.array(z.string()),
+  token_exchange: z.array(z.string()),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });
@@ -123,6 +160,7 @@ export const createApplicationSchema = z.strictObject({
   ...links,
   ...logout,
   ...openIdSettings,
+  ...apiAccess,
 });
 export type CreateApplicationInput = z.infer<typeof createApplicationSchema>;
 
@@ -133,5 +171,6 @@ export const updateApplicationSchema = z.strictObject({
   ...links,
   ...logout,
   ...openIdSettings,
+  ...apiAccess,
 });
 export type UpdateApplicationInput = z.infer<typeof updateApplicationSchema>;

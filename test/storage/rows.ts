@@ -71,6 +71,8 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     backchannel_logout_session_required: 0,
     require_pkce: 1,
     subject_type: 'public',
+    allowed_origins: '[]',
+    token_exchange: '[]',
     ...over,
   };
 }

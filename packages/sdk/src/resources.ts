@@ -51,6 +51,10 @@ export interface CreateApplication {
   require_pkce?: boolean;
   /** `pairwise`: ID tokens and userinfo name the person with an identifier for this redirect host only. */
   subject_type?: SubjectType;
+  /** Browser origins (besides the redirect URIs') whose pages may call the API with its tokens (CORS). */
+  allowed_origins?: string[];
+  /** Identifiers of the APIs this confidential application may exchange a person's token for (RFC 8693). */
+  token_exchange?: string[];
 }
 /** What an update may change: everything but the type. */
 export type ApplicationChanges = Partial<Omit<CreateApplication, 'type'>>;

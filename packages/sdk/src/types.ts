@@ -69,6 +69,10 @@ export interface Application {
   /** Whether authorization requests must use PKCE (S256). */
   require_pkce: boolean;
   subject_type: SubjectType;
+  /** Browser origins (besides the redirect URIs') whose pages may call the API with its tokens. */
+  allowed_origins: string[];
+  /** The APIs this application may obtain exchanged tokens for (RFC 8693), by identifier. */
+  token_exchange: string[];
   created_at: string;
   updated_at: string;
 }

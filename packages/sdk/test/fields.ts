@@ -56,6 +56,8 @@ const application = {
   backchannel_logout_session_required: true,
   require_pkce: true,
   subject_type: true,
+  allowed_origins: true,
+  token_exchange: true,
   created_at: true,
   updated_at: true,
 } satisfies Record<keyof Application, true>;

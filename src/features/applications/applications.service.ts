@@ -9,11 +9,14 @@ import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
 import {
   APPLICATION_LINKS,
+  allowedOriginsProblem,
   defaultRequirePkce,
   isPublicType,
   optionalPkceProblem,
   pairwiseProblem,
+  redirectOrigins,
   redirectUriProblem,
+  tokenExchangeProblem,
   usesRedirects,
   type ApplicationLink,
   type ApplicationType,
@@ -44,6 +47,8 @@ const toView = (row: ApplicationRow): ApplicationView => ({
   backchannel_logout_session_required: row.backchannel_logout_session_required === 1,
   require_pkce: row.require_pkce !== 0,
   subject_type: row.subject_type as SubjectType,
+  allowed_origins: JSON.parse(row.allowed_origins) as string[],
+  token_exchange: JSON.parse(row.token_exchange) as string[],
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
@@ -94,6 +99,17 @@ function checkOpenIdSettings(row: ApplicationRow, changedRedirects: boolean): vo
   const field = changedRedirects ? 'redirect_uris' : 'subject_type';
   if (pairwise) throw new ValidationError(`${field}: ${pairwise}`, field);
 }
+
+/** The API access settings a registration or an update gives (undefined: not given). */
+function apiAccessIn(data: UpdateApplicationInput) {
+  return {
+    ...(data.allowed_origins && { allowed_origins: JSON.stringify(data.allowed_origins) }),
+    ...(data.token_exchange && { token_exchange: JSON.stringify(data.token_exchange) }),
+  };
+}
+
+/** Client metadata naming the APIs an application may obtain exchanged tokens for (read by oidc/token-exchange.ts). */
+export const TOKEN_EXCHANGE = 'latchkey_token_exchange';
 
 /** Client metadata naming the previous secret (its hash) and when it stops working, during an overlap. */
 export const PREVIOUS_SECRET = 'latchkey_previous_secret';
@@ -176,6 +192,7 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     client_name: row.name,
     latchkey_type: type,
     latchkey_scopes: JSON.parse(row.scopes) as string[],
+    [TOKEN_EXCHANGE]: JSON.parse(row.token_exchange) as string[],
     ...(previous ? { [PREVIOUS_SECRET]: previous } : {}),
     // Standard client metadata: oidc-provider checks them too, and the consent page reads them.
     ...linksOf(row),
@@ -252,13 +269,36 @@ export function createApplicationsService(deps: {
   cacheTtlMs: number;
   /** Told of every application or account change, here or on another instance; told of ours in turn. */
   events: CredentialEvents;
+  /** Whether an API of this identifier exists (the targets of token exchange). */
+  apiExists(identifier: string): Promise<boolean>;
 }) {
   const { repo, now, events } = deps;
   const cache = createTtlCache<ApplicationRow>({ ttlMs: deps.cacheTtlMs, max: 10_000, now });
+  const origins = browserOriginsCache(repo, deps.cacheTtlMs, now);
   events.subscribe((event) => {
     if (event.kind === 'application') cache.delete(event.id);
     else if (event.kind === 'account') cache.deleteWhere((row) => row.owner_id === event.id);
+    // Any application may have gained or lost an origin (an account's deletion removes its own).
+    origins.invalidate();
   });
+
+  /** Refuses origins or token exchange the application's type cannot have, or APIs that do not exist. */
+  async function checkApiAccess(row: ApplicationRow): Promise<void> {
+    const type = row.type as ApplicationType;
+    const originsProblem = JSON.parse(row.allowed_origins).length > 0 ? allowedOriginsProblem(type) : null;
+    if (originsProblem) throw new ValidationError(`allowed_origins: ${originsProblem}`, 'allowed_origins');
+    const exchange = JSON.parse(row.token_exchange) as string[];
+    const exchangeProblem = exchange.length > 0 ? tokenExchangeProblem(type) : null;
+    if (exchangeProblem) throw new ValidationError(`token_exchange: ${exchangeProblem}`, 'token_exchange');
+    for (const [i, identifier] of exchange.entries()) {
+      if (!(await deps.apiExists(identifier))) {
+        throw new ValidationError(
+          `token_exchange.${i}: no API has the identifier ${identifier}`,
+          `token_exchange.${i}`,
+        );
+      }
+    }
+  }
 
   /** The application as the token endpoint and introspection see it (cached briefly). */
   async function findForAuth(clientId: string): Promise<ApplicationRow | undefined> {
@@ -309,13 +349,18 @@ export function createApplicationsService(deps: {
         backchannel_logout_session_required: data.backchannel_logout_session_required ? 1 : 0,
         require_pkce: (data.require_pkce ?? defaultRequirePkce(data.type)) ? 1 : 0,
         subject_type: data.subject_type ?? 'public',
+        allowed_origins: JSON.stringify(data.allowed_origins ?? []),
+        token_exchange: JSON.stringify(data.token_exchange ?? []),
       };
       checkLogout(row);
       checkOpenIdSettings(row, false);
+      await checkApiAccess(row);
       await validated(toClientMetadata(row, t));
       await repo.insert(row, [
         buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t),
       ]);
+      // Its origins may call the API from now on (the other instances' sets are read again too).
+      events.publish({ kind: 'application', id: row.client_id });
       return { ...toView(row), ...(secret ? { client_secret: secret } : {}) };
     },
 
@@ -344,10 +389,12 @@ export function createApplicationsService(deps: {
         ...logoutIn(data),
         ...(data.require_pkce !== undefined && { require_pkce: data.require_pkce ? 1 : 0 }),
         ...(data.subject_type !== undefined && { subject_type: data.subject_type }),
+        ...apiAccessIn(data),
         updated_at: now(),
       };
       checkLogout(next);
       checkOpenIdSettings(next, data.redirect_uris !== undefined && data.subject_type === undefined);
+      await checkApiAccess(next);
       await validated(toClientMetadata(next, next.updated_at));
       await repo.update(clientId, next);
       events.publish({ kind: 'application', id: clientId });
@@ -432,6 +479,14 @@ export function createApplicationsService(deps: {
       return (await findForAuth(clientId)) !== undefined;
     },
 
+    /**
+     * Whether a page of this origin may call the API with an application's tokens (CORS): it is a
+     * redirect URI's origin or an allowed origin of some application.
+     */
+    async browserOriginAllowed(origin: string): Promise<boolean> {
+      return (await origins.get()).has(origin);
+    },
+
     /** The account that registered an application (client-credentials tokens act for it). */
     async ownerOf(clientId: string): Promise<string | null> {
       return (await findForAuth(clientId))?.owner_id ?? null;
@@ -439,3 +494,42 @@ export function createApplicationsService(deps: {
   };
 }
 export type ApplicationsService = ReturnType<typeof createApplicationsService>;
+
+/**
+ * Every origin some application's pages run on, as one set: a CORS request then costs a set lookup.
+ * It is read again after any application or account change (here, or on another instance through
+ * the credential events), and at the latest after `ttlMs`; concurrent reloads share one query.
+ */
+function browserOriginsCache(repo: ApplicationsRepo, ttlMs: number, now: () => number) {
+  let current: { origins: Set<string>; loadedAt: number } | null = null;
+  let loading: Promise<Set<string>> | null = null;
+  let generation = 0;
+
+  async function load(): Promise<Set<string>> {
+    const started = generation;
+    const rows = await repo.listBrowserOrigins();
+    const origins = new Set(
+      rows.flatMap((row) => [
+        ...redirectOrigins(JSON.parse(row.redirect_uris) as string[]),
+        ...(JSON.parse(row.allowed_origins) as string[]),
+      ]),
+    );
+    // A change that arrived during the query leaves the set unsaved: the next request reads again.
+    if (started === generation) current = { origins, loadedAt: now() };
+    return origins;
+  }
+
+  return {
+    async get(): Promise<Set<string>> {
+      if (current && now() - current.loadedAt < ttlMs) return current.origins;
+      loading ??= load().finally(() => {
+        loading = null;
+      });
+      return loading;
+    },
+    invalidate(): void {
+      generation++;
+      current = null;
+    },
+  };
+}

@@ -38,6 +38,9 @@ interface AppForm extends Record<ApplicationLink, string> {
   backchannel_logout_session_required: boolean;
   require_pkce: boolean;
   subject_type: string;
+  /** API access: one allowed browser origin a line, one API identifier (token exchange) a line. */
+  allowed_origins: string;
+  token_exchange: string;
 }
 
 const NO_LINKS = { logo_uri: '', client_uri: '', policy_uri: '', tos_uri: '' };
@@ -56,6 +59,8 @@ const EMPTY_FORM: AppForm = {
   ...NO_LOGOUT,
   require_pkce: false,
   subject_type: 'public',
+  allowed_origins: '',
+  token_exchange: '',
 };
 
 function readForm(ctx: AppContext, type?: string): AppForm {
@@ -70,6 +75,8 @@ function readForm(ctx: AppContext, type?: string): AppForm {
     backchannel_logout_session_required: fieldText(body['backchannel_logout_session_required']) === 'yes',
     require_pkce: fieldText(body['require_pkce']) === 'on',
     subject_type: fieldText(body['subject_type']) || 'public',
+    allowed_origins: fieldText(body['allowed_origins']),
+    token_exchange: fieldText(body['token_exchange']),
     ...(Object.fromEntries(APPLICATION_LINKS.map((l) => [l, fieldText(body[l]).trim()])) as Record<
       ApplicationLink,
       string
@@ -88,6 +95,17 @@ const linksFrom = (form: AppForm) =>
 const openIdSettingsFrom = (form: AppForm, type: string) => ({
   ...(type === 'web' ? { require_pkce: form.require_pkce } : {}),
   ...(appUsesRedirects(type) ? { subject_type: form.subject_type } : {}),
+});
+
+/**
+ * The API access settings a form may change for this type: origins for types with pages, token
+ * exchange for confidential ones (or when typed in anyway, so the refusal names the field).
+ */
+const apiAccessFrom = (form: AppForm, type: string) => ({
+  ...(appUsesRedirects(type) ? { allowed_origins: lines(form.allowed_origins) } : {}),
+  ...((type !== 'spa' && type !== 'native') || form.token_exchange.trim()
+    ? { token_exchange: lines(form.token_exchange) }
+    : {}),
 });
 
 /** An application's links as the form shows them. */
@@ -149,6 +167,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         form,
         usesRedirects: appUsesRedirects(app.type),
         pkceLocked: app.type !== 'web',
+        exchangeAllowed: app.type !== 'spa' && app.type !== 'native',
         subjectTypes: SUBJECT_TYPE_OPTIONS,
         scopes: scopeOptions(me.isAdmin, form.scopes),
         notice: noticeFor(ctx.query['done']),
@@ -229,6 +248,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             ...linksFrom(form),
             ...(appUsesRedirects(form.type) ? logoutFrom(form) : {}),
             ...openIdSettingsFrom(form, form.type),
+            ...apiAccessFrom(form, form.type),
           }),
         ),
       );
@@ -282,6 +302,8 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
           ...logoutOf(app),
           require_pkce: app.require_pkce,
           subject_type: app.subject_type,
+          allowed_origins: app.allowed_origins.join('\n'),
+          token_exchange: app.token_exchange.join('\n'),
         },
         null,
       );
@@ -307,6 +329,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             ...linksFrom(form),
             ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris), ...logoutFrom(form) } : {}),
             ...openIdSettingsFrom(form, app.type),
+            ...apiAccessFrom(form, app.type),
             ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris) } : {}),
           }),
         ),
