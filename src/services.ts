@@ -56,6 +56,8 @@ import { createPasskeysRepo } from './features/passkeys/passkeys.repo.ts';
 import { createPasskeysService, relyingPartyOf, type PasskeysService } from './features/passkeys/passkeys.service.ts';
 import { createEmailVerification, type EmailVerification } from './features/accounts/email-verification.ts';
 import { createPasswordReset, type PasswordReset } from './features/accounts/password-reset.ts';
+import { createApisRepo } from './features/apis/apis.repo.ts';
+import { builtInApi, createApisService, type ApisService } from './features/apis/apis.service.ts';
 
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
@@ -121,6 +123,8 @@ export interface Services {
   passwordReset: PasswordReset;
   consents: ConsentsService;
   applications: ApplicationsService;
+  /** APIs (resource servers): the built-in /v2 API and those owners register. */
+  apis: ApisService;
   users: UsersService;
   /** Moving an account to a new email address, proven by a link sent to it. */
   emailChange: EmailChange;
@@ -289,8 +293,17 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     validateMetadata: (metadata) => validateClientMetadata(metadata),
     cacheTtlMs,
     events: credentialEvents,
-    // The built-in API alone, until APIs are registered objects.
-    apiExists: async (identifier) => identifier === config.API_RESOURCE,
+    apiExists: async (identifier) => (await apis.find(identifier)) !== undefined,
+  });
+  const apis = createApisService({
+    repo: createApisRepo(db),
+    now,
+    builtIn: builtInApi({
+      identifier: config.API_RESOURCE,
+      accessTokenFormat: config.ACCESS_TOKEN_FORMAT,
+      accessTokenTtl: config.ACCESS_TOKEN_TTL,
+    }),
+    issuer: config.ISSUER,
   });
   const users = createUsersService({
     repo: accountsRepo,
@@ -397,6 +410,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     passwordReset,
     consents,
     applications,
+    apis,
     users,
     emailChange,
     accountExport,

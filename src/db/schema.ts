@@ -25,6 +25,32 @@ export interface Database {
   shown_once_secrets: ShownOnceSecretsTable;
   passkeys: PasskeysTable;
   passkey_challenges: PasskeyChallengesTable;
+  apis: ApisTable;
+  api_scopes: ApiScopesTable;
+}
+
+/** APIs (resource servers) registered by owners; the built-in /v2 API has no row. */
+export interface ApisTable {
+  id: string;
+  owner_id: string;
+  /** Absolute URL, unique: the RFC 8707 `resource` and the access token audience. */
+  identifier: string;
+  name: string;
+  /** `opaque` or `jwt`. */
+  access_token_format: string;
+  /** Access token lifetime, seconds. */
+  access_token_ttl: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A registered API's scopes; a name is unique across every API (applications list names alone). */
+export interface ApiScopesTable {
+  name: string;
+  api_id: string;
+  description: string;
+  /** Order within its API, as registered. */
+  position: number;
 }
 
 /** Single-use links sent by email; only the token's SHA-256 is kept (see features/accounts/email-links). */
@@ -203,6 +229,8 @@ export interface ApplicationsTable {
   allowed_origins: string;
   /** JSON array of the API identifiers this application may obtain exchanged tokens for (RFC 8693). */
   token_exchange: string;
+  /** A resource_server's API (its identifier); null: the built-in /v2 API. */
+  api: string | null;
 }
 
 /** What a user granted an application, remembered across browser sessions. */
@@ -365,3 +393,6 @@ export type UserUpdate = Updateable<UsersTable>;
 export type ApplicationRow = Selectable<ApplicationsTable>;
 export type ApplicationUpdate = Updateable<ApplicationsTable>;
 export type ConsentRow = Selectable<ConsentsTable>;
+export type ApiRow = Selectable<ApisTable>;
+export type ApiUpdate = Updateable<ApisTable>;
+export type ApiScopeRow = Selectable<ApiScopesTable>;

@@ -24,7 +24,7 @@ import { staticApp } from './apps/static.ts';
 import { pagesApp } from './apps/pages.ts';
 import { applicationsRouter } from '../features/applications/applications.routes.ts';
 import type { Policies } from '../features/rate-limit/rate-limiter.ts';
-import { createProvider } from '../oidc/provider.ts';
+import { createProvider, dpopSigningAlgsOf } from '../oidc/provider.ts';
 import { createAdapterFactory } from '../oidc/adapter.ts';
 import type { ServerKeys } from '../oidc/keys.ts';
 import { createGrantStanding } from '../oidc/grant-standing.ts';
@@ -48,6 +48,7 @@ export type HttpServices = Pick<
   | 'metrics'
   | 'accounts'
   | 'applications'
+  | 'apis'
   | 'apiKeys'
   | 'users'
   | 'emailChange'
@@ -172,14 +173,16 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   const origin = new URL(config.ISSUER).origin;
   const jsonBody = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
   const buildOpts = { validateResponses: deps.validateResponses ?? false };
-  const routeGroups = apiRouteGroups(deps);
+  const dpopSigningAlgs = () => dpopSigningAlgsOf(provider);
+  const routeGroups = apiRouteGroups({ ...deps, dpopSigningAlgs });
   const policies: Policies = {
     apiKey: config.RATE_LIMIT_API_KEY,
     oauth: config.RATE_LIMIT_OAUTH,
     jwt: config.RATE_LIMIT_JWT,
     unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
   };
-  const v2 = v2Router({ ...deps, authenticator, jsonBody, origin, policies }, routeGroups[0]!.specs, buildOpts);
+  const v2Deps = { ...deps, dpopSigningAlgs, authenticator, jsonBody, origin, policies };
+  const v2 = v2Router(v2Deps, routeGroups[0]!.specs, buildOpts);
   // Registration has its own (lower) limit per credential; unauthenticated callers per address.
   const appPolicies: Policies = {
     apiKey: config.RATE_LIMIT_APPLICATIONS,

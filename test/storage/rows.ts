@@ -73,6 +73,7 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     subject_type: 'public',
     allowed_origins: '[]',
     token_exchange: '[]',
+    api: null,
     ...over,
   };
 }

@@ -68,6 +68,7 @@ export const SECURITY_TEST_FILES: Record<string, string> = {
   Consents: 'src/features/consents/consents.security.test.ts',
   Webhooks: 'src/features/webhooks/webhooks.security.test.ts',
   Applications: 'src/features/applications/applications.security.test.ts',
+  APIs: 'src/features/apis/apis.security.test.ts',
 };
 
 /** The tags a security test file covers, from its `import.meta.url`. */

@@ -18,6 +18,8 @@ import type { ConsentsService } from '../../features/consents/consents.service.t
 import { consentsRoutes } from '../../features/consents/consents.routes.ts';
 import type { WebhooksService } from '../../features/webhooks/webhooks.service.ts';
 import { webhooksRoutes } from '../../features/webhooks/webhooks.routes.ts';
+import type { ApisService } from '../../features/apis/apis.service.ts';
+import { apisRoutes } from '../../features/apis/apis.routes.ts';
 
 export const API_VERSION = '2.0';
 const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
@@ -76,6 +78,9 @@ export interface V2Deps {
   projects: ProjectsService;
   consents: ConsentsService;
   webhooks: WebhooksService;
+  apis: ApisService;
+  /** The DPoP algorithms the authorization server accepts, while DPoP is on (RFC 9728 metadata). */
+  dpopSigningAlgs(): readonly string[] | undefined;
   jsonBody: Middleware<AppState>;
   origin: string;
   limiter: RateLimiter;
@@ -100,7 +105,7 @@ export function v2Router(deps: V2Deps, specs: RouteSpec[], opts: BuildOptions = 
 
 /** Every /v2 route, declared once (the router and the OpenAPI document are both built from these). */
 export function v2RouteSpecs(
-  deps: Pick<V2Deps, 'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks'>,
+  deps: Pick<V2Deps, 'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks' | 'apis' | 'dpopSigningAlgs'>,
 ): RouteSpec[] {
   return [
     // Testing a credential: what the server sees in the presented credential. The
@@ -129,5 +134,6 @@ export function v2RouteSpecs(
     ...apiKeysRoutes(deps.apiKeys),
     ...consentsRoutes(deps.consents),
     ...webhooksRoutes(deps.webhooks),
+    ...apisRoutes(deps.apis, () => deps.dpopSigningAlgs()),
   ];
 }

@@ -17,6 +17,7 @@ import * as m0017 from './0017_secret_overlap_and_shown_once.ts';
 import * as m0018 from './0018_application_links.ts';
 import * as m0019 from './0019_application_logout.ts';
 import * as m0020 from './0020_application_pkce_subject.ts';
+import * as m0021 from './0021_apis.ts';
 import * as m0025 from './0025_application_origins_exchange.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
@@ -39,5 +40,6 @@ export const migrations: Record<string, Migration> = {
   '0018_application_links': m0018,
   '0019_application_logout': m0019,
   '0020_application_pkce_subject': m0020,
+  '0021_apis': m0021,
   '0025_application_origins_exchange': m0025,
 };

@@ -351,6 +351,7 @@ export function createApplicationsService(deps: {
         subject_type: data.subject_type ?? 'public',
         allowed_origins: JSON.stringify(data.allowed_origins ?? []),
         token_exchange: JSON.stringify(data.token_exchange ?? []),
+        api: null,
       };
       checkLogout(row);
       checkOpenIdSettings(row, false);

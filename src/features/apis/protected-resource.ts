@@ -1,0 +1,32 @@
+import type { ResourceServer } from '../../domain/resource-servers.ts';
+import type { ProtectedResourceMetadata } from '../../wire/apis.ts';
+
+/**
+ * An API's OAuth 2.0 Protected Resource Metadata (RFC 9728 §2): who issues its tokens, which
+ * scopes it knows, how a token is presented. `dpopSigningAlgs` is given only while the
+ * authorization server binds tokens with DPoP (RFC 9449); otherwise the member is left out.
+ */
+export function protectedResourceMetadata(
+  api: ResourceServer,
+  issuer: string,
+  dpopSigningAlgs?: readonly string[],
+): ProtectedResourceMetadata {
+  return {
+    resource: api.identifier,
+    authorization_servers: [issuer],
+    scopes_supported: api.scopes.map((s) => s.name),
+    bearer_methods_supported: ['header'],
+    resource_name: api.name,
+    ...(dpopSigningAlgs?.length ? { dpop_signing_alg_values_supported: [...dpopSigningAlgs] } : {}),
+  };
+}
+
+/**
+ * Where an API's metadata lives on its own host (RFC 9728 §3.1): the well-known name inserted
+ * between the host and the path of its identifier.
+ */
+export function protectedResourceMetadataUrl(identifier: string): string {
+  const url = new URL(identifier);
+  const path = url.pathname === '/' ? '' : url.pathname;
+  return `${url.origin}/.well-known/oauth-protected-resource${path}${url.search}`;
+}
