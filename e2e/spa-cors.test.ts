@@ -44,7 +44,8 @@ function spaSite(issuer: string, clientId: () => string): http.RequestListener {
         code_verifier: sessionStorage.getItem('verifier') }) });
       const tokens = await tokenRes.json();
       window.accessToken = tokens.access_token;
-      const api = await fetch(issuer + '/v2/auth/test', { headers: { Authorization: 'Bearer ' + tokens.access_token } });
+      const headers = { Authorization: 'Bearer ' + tokens.access_token };
+      const api = await fetch(issuer + '/v2/auth/test', { headers });
       show(JSON.stringify({ status: api.status, version: api.headers.get('X-API-Version'), body: await api.json() }));
     }
     (location.pathname === '/callback' ? finish() : start()).catch((err) => show('failed: ' + err.message));

@@ -136,6 +136,9 @@ export const redirectOrigins = (redirectUris: readonly string[]): string[] =>
 export const allowedOriginsProblem = (type: ApplicationType): string | null =>
   usesRedirects(type) ? null : `a ${type} application has no browser pages`;
 
+/** RFC 8693's grant type: exchanging a person's token for one to another API, acting for them. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
 /**
  * Why an application of this type may not exchange a person's token (RFC 8693), or null: only a
  * confidential client, which authenticates itself, may act on someone's behalf.

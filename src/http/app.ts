@@ -33,6 +33,7 @@ import { secretCheckedEarlier } from '../oidc/client-auth.ts';
 import { userinfoEndpoint } from '../oidc/userinfo.ts';
 import { subjectFor } from '../oidc/pairwise.ts';
 import { createOpenIdGrants } from '../oidc/openid-grants.ts';
+import { createSubjectTokenReader } from '../oidc/subject-token.ts';
 import { providerSessionsFromDashboard } from '../oidc/dashboard-login.ts';
 import { createAuthenticator } from '../auth/authenticate.ts';
 import { createOAuthTokenVerifier } from '../auth/oauth-tokens.ts';
@@ -113,6 +114,13 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   const render = createRenderer({ cache: process.env['NODE_ENV'] === 'production' });
   const hsts = config.secureCookies;
 
+  // A person's access token as token exchange (and introspection of its result) reads it.
+  const exchangeReader = createSubjectTokenReader({
+    issuer: config.ISSUER,
+    signingKeys: keys.jwks.keys as never,
+    payloads: deps.payloads,
+    now,
+  });
   // The authorization server.
   const provider = createProvider({
     config,
@@ -120,6 +128,14 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     accounts,
     consents,
     logger,
+    tokenExchange: {
+      findApi: (identifier) => deps.apis.find(identifier),
+      caller: (clientId) => applications.exchangeCaller(clientId),
+      subjectToken: exchangeReader.subjectToken,
+      grant: (hash) => exchangeReader.grant(hash),
+      builtInApi: config.API_RESOURCE,
+      now,
+    },
     ownerIsAdmin: async (clientId) => {
       const owner = await applications.ownerOf(clientId);
       return owner !== null && (await deps.accountRights.of(owner))?.isAdmin === true;
@@ -206,6 +222,8 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     onClientSecretChecked: (matched) => metrics.clientSecretChecked(matched),
     now,
     renderError: (ctx, status, title, message) => render.error(ctx, status, title, message),
+    actOf: async (token) =>
+      (await exchangeReader.subjectToken(provider, token))?.act as Record<string, unknown> | undefined,
   });
 
   const userinfo = userinfoEndpoint({

@@ -13,6 +13,12 @@ import { providerErrorPage } from './error-pages.ts';
 import { SCOPE_CLAIMS, SIGN_IN_CLAIMS, accountClaims } from './claims.ts';
 import { dashboardSignInTooOld, hintNamesAnother } from './dashboard-login.ts';
 import { subjectFor } from './pairwise.ts';
+import {
+  TOKEN_EXCHANGE_GRANT,
+  TOKEN_EXCHANGE_PARAMS,
+  tokenExchangeGrant,
+  type TokenExchangeDeps,
+} from './token-exchange.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
@@ -28,6 +34,8 @@ export interface ProviderDeps {
   accounts: AccountsService;
   consents: ConsentsService;
   logger: Logger;
+  /** What the token exchange grant reads (absent: the grant is known, for validation, but refuses). */
+  tokenExchange?: TokenExchangeDeps;
   /** Whether an application's owner is an admin now: client_credentials tokens act as the owner. */
   ownerIsAdmin(clientId: string): Promise<boolean>;
   /** Renders oidc-provider's HTML errors (bad redirect_uri, unknown client ...) as our error page. */
@@ -156,6 +164,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes', PREVIOUS_SECRET, REQUIRE_PKCE] },
     // The sign-in claims ride with openid, so every ID token says when and how the person signed in.
     claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, ...SIGN_IN_CLAIMS] },
+    // Claims a grant put on the token before saving it: token exchange's `act` (RFC 8693 §4.1).
+    extraTokenClaims: (_ctx, token) => (token as { extra?: Record<string, unknown> }).extra,
     // A JWT access token names its grant (hashed), so revoking the grant ends it at once.
     formats: {
       customizers: {
@@ -306,6 +316,15 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.ISSUER, configuration);
+  provider.registerGrantType(
+    TOKEN_EXCHANGE_GRANT,
+    deps.tokenExchange
+      ? tokenExchangeGrant(provider, deps.tokenExchange)
+      : async () => {
+          throw new errors.UnsupportedGrantType();
+        },
+    TOKEN_EXCHANGE_PARAMS,
+  );
   const dPoP = configuration.features?.dPoP;
   if (dPoP?.enabled) {
     dpopAlgorithms.set(provider, configuration.enabledJWA?.dPoPSigningAlgValues ?? DEFAULT_DPOP_ALGS);

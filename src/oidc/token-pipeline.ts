@@ -23,6 +23,8 @@ export interface ProtocolStepsDeps {
   /** The time now (epoch ms): a rotated client secret's overlap ends by it. */
   now(): number;
   renderError(ctx: AppContext, status: number, title: string, message: string): void;
+  /** The `act` claim of an exchanged access token (RFC 8693), for introspection. */
+  actOf?(token: string): Promise<Record<string, unknown> | undefined>;
 }
 
 /** What oidc-provider says (as invalid_request) when a client asks for a grant type it may not use. */
@@ -78,7 +80,11 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
       }),
       unauthorizedClientForDisallowedGrant(),
     ),
-    introspection: onPost(readParams, authenticateClient, unifiedIntrospection({ authenticator: deps.authenticator })),
+    introspection: onPost(
+      readParams,
+      authenticateClient,
+      unifiedIntrospection({ authenticator: deps.authenticator, ...(deps.actOf ? { actOf: deps.actOf } : {}) }),
+    ),
     revocation: onPost(readParams, authenticateClient),
     authorization: compose([
       postedAuthorizationAsGet(deps.renderError),

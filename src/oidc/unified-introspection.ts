@@ -7,6 +7,12 @@ import { param } from './protocol-body.ts';
 
 export interface UnifiedIntrospectionDeps {
   authenticator: Authenticator;
+  /**
+   * The `act` claim of an access token obtained by token exchange (RFC 8693 §4.1), or undefined.
+   * Such a token stands on the person's grant to another application, which oidc-provider's own
+   * introspection takes for a mismatch; it is answered here, as /v2 sees it, with its actor.
+   */
+  actOf?(token: string): Promise<Record<string, unknown> | undefined>;
 }
 
 /** `scope` is the effective one: what the credential may do now (a demoted admin's token lost admin:all). */
@@ -49,6 +55,14 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
     }
     if (!ours) {
       await next();
+      const act =
+        ctx.status === 200 && (ctx.body as { active?: unknown })?.active === false && (await deps.actOf?.(token));
+      if (act) {
+        const principal = await currentPrincipal(deps.authenticator, token);
+        const visible = principal && (client.type === 'resource_server' || principal.clientId === client.id);
+        if (visible) ctx.body = { ...rfc7662(principal), act };
+        return;
+      }
       const answer = ctx.body as { active?: unknown; token_type?: unknown; scope?: unknown } | undefined;
       if (answer && typeof answer === 'object' && answer.active === true) {
         // oidc-provider knows an access token as issued; the answer says what it may do now, and
@@ -92,7 +106,8 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
       principal !== null &&
       (client.type === 'resource_server' || (principal.method === 'oauth' && principal.clientId === client.id));
     ctx.status = 200;
-    ctx.body = visible ? rfc7662(principal!, allowedIps) : { active: false };
+    const act = visible && !looksLikeApiKey(token) ? await deps.actOf?.(token) : undefined;
+    ctx.body = visible ? { ...rfc7662(principal!, allowedIps), ...(act ? { act } : {}) } : { active: false };
   };
 }
 

@@ -39,7 +39,7 @@ describe('/v2 CORS for applications’ pages', () => {
   });
   after(() => world.close());
 
-  it('answers a preflight from an application’s redirect origin: methods, headers, max-age, no credentials', async () => {
+  it('a preflight from an application’s redirect origin: methods, headers, max-age, no credentials', async () => {
     const res = await preflight(APP_ORIGIN, '/v2/projects', 'POST');
     assert.equal(res.status, 204);
     assert.equal(res.headers.get('access-control-allow-origin'), APP_ORIGIN);
@@ -114,7 +114,7 @@ describe('/v2 CORS for applications’ pages', () => {
     assert.equal((await preflight(CONSOLE_ORIGIN)).headers.get('access-control-allow-origin'), null);
   });
 
-  it('refuses allowed_origins that are not origins, not https off loopback, or on an application with no pages', async () => {
+  it('refuses allowed_origins that are not origins, http off loopback, or on apps with no pages', async () => {
     const register = (body: Record<string, unknown>) =>
       request(alice.browser, 'POST', '/oauth/applications', {
         body: { name: 'Bad', redirect_uris: ['https://a.example/cb'], scopes: [], ...body },

@@ -16,6 +16,7 @@ import {
   pairwiseProblem,
   redirectOrigins,
   redirectUriProblem,
+  TOKEN_EXCHANGE_GRANT,
   tokenExchangeProblem,
   usesRedirects,
   type ApplicationLink,
@@ -108,8 +109,9 @@ function apiAccessIn(data: UpdateApplicationInput) {
   };
 }
 
-/** Client metadata naming the APIs an application may obtain exchanged tokens for (read by oidc/token-exchange.ts). */
-export const TOKEN_EXCHANGE = 'latchkey_token_exchange';
+/** The token exchange grant, for an application allowed it for some API (public clients never are). */
+const exchangeGrant = (row: ApplicationRow): string[] =>
+  JSON.parse(row.token_exchange).length > 0 && !isPublicType(row.type as ApplicationType) ? [TOKEN_EXCHANGE_GRANT] : [];
 
 /** Client metadata naming the previous secret (its hash) and when it stops working, during an overlap. */
 export const PREVIOUS_SECRET = 'latchkey_previous_secret';
@@ -192,7 +194,6 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     client_name: row.name,
     latchkey_type: type,
     latchkey_scopes: JSON.parse(row.scopes) as string[],
-    [TOKEN_EXCHANGE]: JSON.parse(row.token_exchange) as string[],
     ...(previous ? { [PREVIOUS_SECRET]: previous } : {}),
     // Standard client metadata: oidc-provider checks them too, and the consent page reads them.
     ...linksOf(row),
@@ -201,7 +202,7 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     return {
       ...base,
       client_secret: row.secret_hash!,
-      grant_types: ['client_credentials'],
+      grant_types: ['client_credentials', ...exchangeGrant(row)],
       response_types: [],
       redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_basic',
@@ -211,7 +212,7 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     return {
       ...base,
       client_secret: row.secret_hash!,
-      grant_types: [],
+      grant_types: exchangeGrant(row),
       response_types: [],
       redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_basic',
@@ -225,7 +226,7 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     application_type: type === 'native' ? 'native' : 'web',
     [REQUIRE_PKCE]: isPublicType(type) || row.require_pkce !== 0,
     subject_type: row.subject_type as SubjectType,
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: ['authorization_code', 'refresh_token', ...exchangeGrant(row)],
     response_types: ['code'],
     redirect_uris: JSON.parse(row.redirect_uris) as string[],
     ...logoutMetadataOf(row),
@@ -486,6 +487,15 @@ export function createApplicationsService(deps: {
      */
     async browserOriginAllowed(origin: string): Promise<boolean> {
       return (await origins.get()).has(origin);
+    },
+
+    /** What token exchange needs of the calling application: its type, its API, the APIs it may exchange for. */
+    async exchangeCaller(
+      clientId: string,
+    ): Promise<{ type: ApplicationType; api: string | null; tokenExchange: string[] } | null> {
+      const row = await findForAuth(clientId);
+      if (!row) return null;
+      return { type: row.type as ApplicationType, api: row.api, tokenExchange: JSON.parse(row.token_exchange) };
     },
 
     /** The account that registered an application (client-credentials tokens act for it). */
