@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { csrfFrom } from '../support/http.ts';
 import { basicAuth, introspect, revoke } from '../support/oauth.ts';
 import { request, startWorld, type RegisteredApp, type TestUser, type TestWorld } from '../support/world.ts';
 
@@ -226,6 +227,26 @@ for (const format of ['opaque', 'jwt'] as const) {
       assert.deepEqual(listed.body['token_exchange'], [api]);
     });
 
+    it('the dashboard form shows and saves token exchange, and refuses an unknown API', async () => {
+      const post = async (path: string, fields: Record<string, string>) => {
+        const page = await (await developer.browser.get(path)).text();
+        const target = path.endsWith('/new') ? '/settings/applications' : path;
+        return developer.browser.postForm(target, { _csrf: csrfFrom(page), ...fields });
+      };
+      const fields = { name: 'Form backend', type: 'service', redirect_uris: '', scopes: 'read:users' };
+      const created = await post('/settings/applications/new', { ...fields, token_exchange: api });
+      assert.equal(created.status, 303);
+      const id = decodeURIComponent(/applications\/([^/?]+)/.exec(created.headers.get('location')!)![1]!);
+      const detail = await (await developer.browser.get(`/settings/applications/${id}`)).text();
+      assert.match(detail, new RegExp(`<textarea id="token_exchange"[^>]*>${api}</textarea>`));
+      const refused = await post(`/settings/applications/${id}`, {
+        ...fields,
+        token_exchange: 'https://no-api.example',
+      });
+      assert.equal(refused.status, 400);
+      assert.match(await refused.text(), /no API has the identifier/);
+    });
+
     it('bad input is an RFC 6749/8693 error, never a 500', async () => {
       const s = subject.access_token;
       const cases: Array<[Record<string, string>, string]> = [
@@ -251,7 +272,13 @@ for (const format of ['opaque', 'jwt'] as const) {
       const twice = await fetch(`${world.url}/oauth/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basicAuth(backend) },
-        body: `grant_type=${encodeURIComponent(GRANT)}&subject_token_type=${encodeURIComponent(ACCESS_TOKEN)}&subject_token=${s}&subject_token=${s}&resource=${encodeURIComponent(api)}`,
+        body: new URLSearchParams([
+          ['grant_type', GRANT],
+          ['subject_token_type', ACCESS_TOKEN],
+          ['subject_token', s],
+          ['subject_token', s],
+          ['resource', api],
+        ]).toString(),
       });
       await refusal(twice, 'invalid_request');
     });
