@@ -286,15 +286,6 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     notify,
     revokeApplications: (id) => consents.revokeAll(id),
   });
-  const validateClientMetadata = options.validateClientMetadata ?? createClientMetadataValidator(infra);
-  const applications = createApplicationsService({
-    repo: createApplicationsRepo(db),
-    now,
-    validateMetadata: (metadata) => validateClientMetadata(metadata),
-    cacheTtlMs,
-    events: credentialEvents,
-    apiExists: async (identifier) => (await apis.find(identifier)) !== undefined,
-  });
   const apis = createApisService({
     repo: createApisRepo(db),
     now,
@@ -304,6 +295,20 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
       accessTokenTtl: config.ACCESS_TOKEN_TTL,
     }),
     issuer: config.ISSUER,
+  });
+  const validateClientMetadata = options.validateClientMetadata ?? createClientMetadataValidator(infra);
+  const applications = createApplicationsService({
+    repo: createApplicationsRepo(db),
+    now,
+    validateMetadata: (metadata) => validateClientMetadata(metadata),
+    cacheTtlMs,
+    events: credentialEvents,
+    apis: {
+      builtIn: config.API_RESOURCE,
+      scopeOwners: (names) => apis.scopeOwners(names),
+      ownerOf: (identifier) => apis.ownerOf(identifier),
+    },
+    apiExists: async (identifier) => (await apis.find(identifier)) !== undefined,
   });
   const users = createUsersService({
     repo: accountsRepo,

@@ -48,11 +48,11 @@ export const GRANT_CLAIM = 'grant_hash';
 export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
   const jwks = createLocalJWKSet({ keys: deps.signingKeys.map(toPublicJwk) });
 
-  async function verifyJwt(token: string): Promise<Credential | null> {
+  async function verifyJwt(token: string, audience: string): Promise<Credential | null> {
     try {
       const { payload } = await jwtVerify(token, jwks, {
         issuer: deps.issuer,
-        audience: deps.apiResource,
+        audience,
         typ: 'at+jwt',
         algorithms: ['RS256', 'PS256', 'ES256'],
       });
@@ -81,13 +81,13 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
     }
   }
 
-  async function verifyOpaque(token: string, id: string): Promise<Credential | null> {
+  async function verifyOpaque(token: string, id: string, audience: string): Promise<Credential | null> {
     const { AccessToken, ClientCredentials } = deps.provider;
     const at = await AccessToken.find(token);
     const found = at ?? (await ClientCredentials.find(token));
     if (!found || found.isSenderConstrained()) return null;
     const aud = (found as unknown as { aud?: string | string[] }).aud;
-    if (!(Array.isArray(aud) ? aud.includes(deps.apiResource) : aud === deps.apiResource)) return null;
+    if (!(Array.isArray(aud) ? aud.includes(audience) : aud === audience)) return null;
     const clientId = found.clientId!;
     const accountId = at ? at.accountId : undefined;
     return {
@@ -110,13 +110,24 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
      * refusals are not remembered.
      */
     async verify(token: string): Promise<Credential | null> {
-      const id = sha256(token);
-      const hit = deps.cache.get(id);
-      if (hit) return hit;
-      const credential = token.split('.').length === 3 ? await verifyJwt(token) : await verifyOpaque(token, id);
-      if (credential) deps.cache.set(id, credential);
-      return credential;
+      return verifyFor(token, deps.apiResource);
     },
+    /**
+     * The same for a token of another API (audience = that API's identifier): what its resource
+     * server learns at introspection. A token is valid for exactly one audience.
+     */
+    verifyFor,
   };
+
+  async function verifyFor(token: string, audience: string): Promise<Credential | null> {
+    const id = sha256(token);
+    const key = audience === deps.apiResource ? id : `${id} ${audience}`;
+    const hit = deps.cache.get(key);
+    if (hit) return hit;
+    const credential =
+      token.split('.').length === 3 ? await verifyJwt(token, audience) : await verifyOpaque(token, id, audience);
+    if (credential) deps.cache.set(key, credential);
+    return credential;
+  }
 }
 export type OAuthTokenVerifier = ReturnType<typeof createOAuthTokenVerifier>;

@@ -23,6 +23,7 @@ import { wellKnownApp } from './apps/well-known.ts';
 import { staticApp } from './apps/static.ts';
 import { pagesApp } from './apps/pages.ts';
 import { applicationsRouter } from '../features/applications/applications.routes.ts';
+import { RESOURCE_SERVER_API } from '../features/applications/applications.service.ts';
 import type { Policies } from '../features/rate-limit/rate-limiter.ts';
 import { createProvider, dpopSigningAlgsOf } from '../oidc/provider.ts';
 import { createAdapterFactory } from '../oidc/adapter.ts';
@@ -40,6 +41,8 @@ import { createOAuthTokenVerifier } from '../auth/oauth-tokens.ts';
 import { v2Router } from '../api/v2/router.ts';
 import { buildOpenApi } from '../api/openapi.ts';
 import { apiRouteGroups } from '../api/route-groups.ts';
+import { protectedResourceMetadataUrl } from '../features/apis/protected-resource.ts';
+import { serveProtectedResourceMetadata } from './protected-resource.ts';
 import type { Services } from '../services.ts';
 
 /** The services the HTTP side is built on (services.ts); it adds no state of its own. */
@@ -136,6 +139,8 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       builtInApi: config.API_RESOURCE,
       now,
     },
+    findApi: (identifier) => deps.apis.find(identifier),
+    findApisByScopes: (names) => deps.apis.findByScopes(names),
     ownerIsAdmin: async (clientId) => {
       const owner = await applications.ownerOf(clientId);
       return owner !== null && (await deps.accountRights.of(owner))?.isAdmin === true;
@@ -166,18 +171,19 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   providerSessionsFromDashboard(provider);
 
   // Bearer credentials for /v2, /oauth/applications and introspection.
+  const oauthTokens = createOAuthTokenVerifier({
+    provider,
+    issuer: config.ISSUER,
+    apiResource: config.API_RESOURCE,
+    signingKeys: keys.jwks.keys as never,
+    ownerOfClient: (clientId) => applications.ownerOf(clientId),
+    standingGrant: createGrantStanding({ payloads: deps.payloads, cache: deps.grantStandingCache, now }),
+    cache: deps.oauthTokenCache,
+  });
   const authenticator = createAuthenticator({
     apiKeys: deps.apiKeys,
     sharedJwt: deps.sharedJwt,
-    oauth: createOAuthTokenVerifier({
-      provider,
-      issuer: config.ISSUER,
-      apiResource: config.API_RESOURCE,
-      signingKeys: keys.jwks.keys as never,
-      ownerOfClient: (clientId) => applications.ownerOf(clientId),
-      standingGrant: createGrantStanding({ payloads: deps.payloads, cache: deps.grantStandingCache, now }),
-      cache: deps.oauthTokenCache,
-    }),
+    oauth: oauthTokens,
     rights: deps.accountRights,
     applicationExists: (clientId) => applications.exists(clientId),
     jwtAccessTokens: config.ACCESS_TOKEN_FORMAT === 'jwt',
@@ -218,6 +224,13 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     config,
     findClient: (id) => applications.clientMetadata(id),
     authenticator,
+    apiTokens: {
+      builtIn: config.API_RESOURCE,
+      apiOfResourceServer: async (clientId) =>
+        (await applications.clientMetadata(clientId))?.[RESOURCE_SERVER_API] as string | undefined,
+      find: (identifier) => deps.apis.find(identifier),
+      verify: (token, identifier) => oauthTokens.verifyFor(token, identifier),
+    },
     limiter,
     onClientSecretChecked: (matched) => metrics.clientSecretChecked(matched),
     now,
@@ -238,6 +251,13 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
         .map((uri) => new URL(uri).origin) ?? [],
     issuer: config.ISSUER,
   });
+
+  // The built-in API's protected resource metadata (RFC 9728), at the well-known path of its own.
+  const resourceMetadataUrl = protectedResourceMetadataUrl(config.API_RESOURCE);
+  const protectedResource = {
+    path: new URL(resourceMetadataUrl).pathname,
+    app: serveProtectedResourceMetadata({ api: deps.apis.builtIn, issuer: config.ISSUER, dpopSigningAlgs }),
+  };
 
   /** An audience's app behind its own access log, whose metrics label it is when no router template matched. */
   const audience = (label: string, app: Koa.Middleware<AppState>, opts: { quiet?: boolean } = {}) =>
@@ -261,7 +281,10 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
           oauthApp({ provider, pipelines, userinfo, render, accounts, issuer: config.ISSUER, hsts }),
         ),
       },
-      { path: '/.well-known', app: audience('oauth', wellKnownApp({ provider, issuer: config.ISSUER, hsts })) },
+      {
+        path: '/.well-known',
+        app: audience('oauth', wellKnownApp({ provider, issuer: config.ISSUER, hsts, protectedResource })),
+      },
       {
         path: '/v2',
         app: audience(
@@ -271,6 +294,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
             openApi,
             accounts,
             hsts,
+            resourceMetadataUrl,
             origin,
             corsOriginAllowed: (o) => applications.browserOriginAllowed(o),
           }),

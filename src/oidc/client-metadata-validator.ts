@@ -34,6 +34,8 @@ export function createClientMetadataValidator(deps: {
       accounts: inert as never,
       consents: inert as never,
       ownerIsAdmin: unreachable,
+      findApi: unreachable,
+      findApisByScopes: unreachable,
       renderError: unreachable,
     });
     return provider.Client;

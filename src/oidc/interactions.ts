@@ -27,6 +27,7 @@ import { loginFromDashboardSession } from './dashboard-login.ts';
 import { type InteractionFate, interactionErrorPage } from './error-pages.ts';
 import { EMAIL_NOT_VERIFIED, SELECT_ACCOUNT, grantableScopes } from './provider.ts';
 import { SCOPE_CLAIMS, type SignInMethod, signedIn } from './claims.ts';
+import type { ResourceServer } from '../domain/resource-servers.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -91,6 +92,10 @@ export interface InteractionDeps {
   consents: ConsentsService;
   render: Renderer;
   apiResource: string;
+  /** The registered API a `resource` names (undefined: none; the built-in one is apiResource). */
+  findApi(identifier: string): Promise<ResourceServer | undefined>;
+  /** The APIs owning any of these scope names. */
+  findApisByScopes(names: readonly string[]): Promise<ResourceServer[]>;
   /** Also signs the browser in to the dashboard after a successful login (`amr`: how). */
   startDashboardSession(ctx: AppContext, userId: string, amr: string[]): Promise<void>;
   /** Signs this browser out: its dashboard session and its provider session ("Switch account"). */
@@ -162,6 +167,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const missingOidc = (promptDetails.missingOIDCScope ?? requestedOidc).filter(isOidcScope);
     const grantable = new Set(grantableScopes(missing, account?.isAdmin ?? false));
     const redirectUri = String(details.params['redirect_uri'] ?? '');
+    const apiGroups = await registeredApiGroups(requestedScopes, promptDetails.missingResourceScopes ?? {});
     return {
       uid: details.uid,
       appName: client?.clientName ?? String(details.params['client_id']),
@@ -182,7 +188,41 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
           .map((s) => ({ name: s, description: OIDC_SCOPE_DESCRIPTIONS[s] })),
         ...requested.filter((s) => !missing.includes(s)).map((s) => ({ name: s, description: API_SCOPES[s] })),
       ],
+      apiGroups,
     };
+  }
+
+  /**
+   * The registered APIs this request is for, each with its scopes to approve and those already
+   * approved, described as the API describes them: the resources still missing scopes, and the
+   * APIs whose scopes the request names (prompt=consent asks again with nothing missing).
+   */
+  async function registeredApiGroups(requestedScopes: string[], missingByResource: Record<string, string[]>) {
+    const apis = new Map<string, ResourceServer>();
+    for (const api of await deps.findApisByScopes(requestedScopes)) if (!api.builtIn) apis.set(api.identifier, api);
+    for (const resource of Object.keys(missingByResource)) {
+      if (resource === apiResource || apis.has(resource)) continue;
+      const api = await deps.findApi(resource);
+      if (api && !api.builtIn) apis.set(resource, api);
+    }
+    return [...apis.values()].map((api) => {
+      const requested = api.scopes.filter((s) => requestedScopes.includes(s.name));
+      const missing = missingByResource[api.identifier];
+      const asking = missing ? api.scopes.filter((s) => missing.includes(s.name)) : requested;
+      return {
+        name: api.name,
+        identifier: api.identifier,
+        scopes: asking,
+        alreadyGranted: requested.filter((s) => !asking.includes(s)),
+      };
+    });
+  }
+
+  /** Of the scopes a resource is missing, those the person may grant (the OpenID ones ride with the built-in API). */
+  async function grantableFor(resource: string, scopes: string[], isAdmin: boolean): Promise<string[]> {
+    if (resource === apiResource) return [...grantableScopes(scopes, isAdmin), ...scopes.filter(isOidcScope)];
+    const api = await deps.findApi(resource);
+    return scopes.filter((s) => api?.scopes.some((own) => own.name === s));
   }
 
   const forgotHref = (uid: string) => forgotPasswordHref(`/interaction/${uid}`);
@@ -335,7 +375,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     if (promptDetails.missingOIDCClaims) grant.addOIDCClaims(promptDetails.missingOIDCClaims);
     for (const [resource, scopes] of Object.entries(promptDetails.missingResourceScopes ?? {})) {
       // The OpenID scopes ride in the access token too (provider.ts), granted with the sign-in.
-      const allowed = [...grantableScopes(scopes, account?.isAdmin ?? false), ...scopes.filter(isOidcScope)];
+      const allowed = await grantableFor(resource, scopes, account?.isAdmin ?? false);
       grant.addResourceScope(resource, allowed.join(' '));
       // Recorded as rejected (admin:all for a non-admin), so later requests do not ask again.
       const refused = scopes.filter((s) => !allowed.includes(s));

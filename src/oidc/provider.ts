@@ -3,7 +3,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ADMIN_SCOPE, ALL_API_SCOPES } from '../domain/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
-import { clientSecretAccepted, PREVIOUS_SECRET, REQUIRE_PKCE } from '../features/applications/applications.service.ts';
+import {
+  clientSecretAccepted,
+  PREVIOUS_SECRET,
+  REQUIRE_PKCE,
+  RESOURCE_SERVER_API,
+} from '../features/applications/applications.service.ts';
 import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { ServerKeys } from './keys.ts';
 import type { Adapter } from 'oidc-provider';
@@ -19,6 +24,7 @@ import {
   tokenExchangeGrant,
   type TokenExchangeDeps,
 } from './token-exchange.ts';
+import type { ResourceServer } from '../domain/resource-servers.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
@@ -36,6 +42,10 @@ export interface ProviderDeps {
   logger: Logger;
   /** What the token exchange grant reads (absent: the grant is known, for validation, but refuses). */
   tokenExchange?: TokenExchangeDeps;
+  /** The API (resource server) an RFC 8707 `resource` names, the built-in one included; undefined: none. */
+  findApi(identifier: string): Promise<ResourceServer | undefined>;
+  /** The APIs owning any of these scope names (a request without `resource` is for them). */
+  findApisByScopes(names: readonly string[]): Promise<ResourceServer[]>;
   /** Whether an application's owner is an admin now: client_credentials tokens act as the owner. */
   ownerIsAdmin(clientId: string): Promise<boolean>;
   /** Renders oidc-provider's HTML errors (bad redirect_uri, unknown client ...) as our error page. */
@@ -74,9 +84,23 @@ export function allowedScopesOf(client: { [key: string]: unknown } | undefined):
   return Array.isArray(scopes) ? (scopes as string[]) : [];
 }
 
+const apiOfResourceServer = (client: { [key: string]: unknown }): string | undefined =>
+  typeof client[RESOURCE_SERVER_API] === 'string' ? (client[RESOURCE_SERVER_API] as string) : undefined;
+/** A token's audience: its API's identifier (a refresh token has none; it is the built-in API's). */
+function audienceOf(token: { aud?: unknown }): string | undefined {
+  return Array.isArray(token.aud) ? String(token.aud[0]) : typeof token.aud === 'string' ? token.aud : undefined;
+}
+
 const DAY = 86_400;
 /** Lifetime of ID tokens, seconds (also how long a retired signing key stays published, at least). */
 export const ID_TOKEN_TTL = 3600;
+
+/** The scopes a request (authorization or token) names. */
+function requestedScopes(ctx: { oidc?: { params?: Record<string, unknown> } }): string[] {
+  return String(ctx.oidc?.params?.['scope'] ?? '')
+    .split(' ')
+    .filter(Boolean);
+}
 
 /** OpenID scopes any application may ask for alongside its API scopes. */
 export const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
@@ -92,7 +116,7 @@ const UNHELD_OIDC_SCOPES = new Set(['address', 'phone']);
 const TOKEN_OIDC_SCOPES = Object.keys(SCOPE_CLAIMS);
 
 /** oidc-provider's own DPoP algorithms, when enabledJWA does not name them. */
-const DEFAULT_DPOP_ALGS = ['ES256', 'Ed25519', 'EdDSA'];
+const DEFAULT_DPOP_ALGS: readonly string[] = ['ES256', 'Ed25519', 'EdDSA'];
 /** Each provider's DPoP algorithms while it binds tokens with DPoP (absent: DPoP is off). */
 const dpopAlgorithms = new WeakMap<Provider, readonly string[]>();
 
@@ -112,6 +136,21 @@ export function dpopSigningAlgsOf(provider: Provider): readonly string[] | undef
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, keys, accounts, consents, logger } = deps;
   const apiResource = config.API_RESOURCE;
+
+  /**
+   * The resource a request is for when it names none. With several granted (a token request after
+   * an authorization for several APIs): the built-in API when it is one of them, else the client
+   * must choose (invalid_target). Otherwise the APIs whose scopes the request names, when it names
+   * any of another API's; the built-in API when it names none (every client written before APIs).
+   */
+  async function defaultResourceOf(ctx: KoaContextWithOIDC, oneOf?: string[]): Promise<string | string[]> {
+    if (oneOf) return oneOf.includes(apiResource) ? apiResource : oneOf;
+    const named = requestedScopes(ctx).filter((s) => !OIDC_SCOPES.has(s) && !UNHELD_OIDC_SCOPES.has(s));
+    const apis = await deps.findApisByScopes(named);
+    if (!apis.some((api) => !api.builtIn)) return apiResource;
+    const identifiers = apis.map((api) => api.identifier);
+    return identifiers.length === 1 ? identifiers[0]! : identifiers;
+  }
 
   const configuration: Configuration = {
     adapter: deps.adapter,
@@ -161,7 +200,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
     },
-    extraClientMetadata: { properties: ['latchkey_type', 'latchkey_scopes', PREVIOUS_SECRET, REQUIRE_PKCE] },
+    extraClientMetadata: {
+      properties: ['latchkey_type', 'latchkey_scopes', RESOURCE_SERVER_API, PREVIOUS_SECRET, REQUIRE_PKCE],
+    },
     // The sign-in claims ride with openid, so every ID token says when and how the person signed in.
     claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, ...SIGN_IN_CLAIMS] },
     // Claims a grant put on the token before saving it: token exchange's `act` (RFC 8693 §4.1).
@@ -221,16 +262,20 @@ export function createProvider(deps: ProviderDeps): Provider {
       dPoP: { enabled: false },
       introspection: {
         enabled: true,
-        // Resource servers may introspect any token; other applications only their own.
+        // A resource server may introspect the tokens of its own API; other applications only
+        // their own tokens (refresh tokens, which name no audience, stay with the built-in API).
         allowedPolicy: async (_ctx, client, token) =>
-          client['latchkey_type'] === 'resource_server' || token.clientId === client.clientId,
+          client['latchkey_type'] === 'resource_server'
+            ? (audienceOf(token as { aud?: unknown }) ?? apiResource) === (apiOfResourceServer(client) ?? apiResource)
+            : token.clientId === client.clientId,
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => apiResource,
+        defaultResource: (ctx, _client, oneOf) => defaultResourceOf(ctx, oneOf ? [...oneOf] : undefined),
         useGrantedResource: () => true,
         getResourceServerInfo: async (ctx, resource, client) => {
-          if (resource !== apiResource) throw new errors.InvalidTarget();
+          const api = await deps.findApi(resource);
+          if (!api) throw new errors.InvalidTarget();
           // An application may request only the scopes it registered (RFC 6749 §3.3: refuse,
           // rather than silently dropping them as oidc-provider would); a client_credentials
           // token acts as the owner, so never with admin:all unless the owner is an admin now.
@@ -240,9 +285,7 @@ export function createProvider(deps: ProviderDeps): Provider {
             registered = registered.filter((s) => s !== ADMIN_SCOPE);
           }
           const allowed = new Set(registered);
-          const requested = String(ctx.oidc?.params?.['scope'] ?? '')
-            .split(' ')
-            .filter(Boolean);
+          const requested = requestedScopes(ctx);
           const refused = requested.filter((s) => !OIDC_SCOPES.has(s) && !UNHELD_OIDC_SCOPES.has(s) && !allowed.has(s));
           if (refused.length) {
             throw new errors.InvalidScope(
@@ -250,13 +293,19 @@ export function createProvider(deps: ProviderDeps): Provider {
               refused.join(' '),
             );
           }
+          // A token is for one API and carries that API's scopes only (of those the application
+          // registered); the application's scopes of other APIs go into their own tokens.
+          const own = new Set(api.scopes.map((s) => s.name));
+          const scopes = registered.filter((s) => own.has(s));
+          // A person's token for the built-in API also carries the OpenID scopes of the sign-in
+          // (openid, profile, email), as Auth0's do: /oauth/userinfo reads from the token what
+          // it was issued for.
+          const openId = api.builtIn && !clientCredentials ? TOKEN_OIDC_SCOPES : [];
           return {
-            // A person's token also carries the OpenID scopes of the sign-in (openid, profile,
-            // email), as Auth0's do: /oauth/userinfo reads from the token what it was issued for.
-            scope: [...registered, ...(clientCredentials ? [] : TOKEN_OIDC_SCOPES)].join(' '),
-            audience: apiResource,
-            accessTokenTTL: config.ACCESS_TOKEN_TTL,
-            ...(config.ACCESS_TOKEN_FORMAT === 'jwt'
+            scope: [...scopes, ...openId].join(' '),
+            audience: api.identifier,
+            accessTokenTTL: api.accessTokenTtl,
+            ...(api.accessTokenFormat === 'jwt'
               ? { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
               : { accessTokenFormat: 'opaque' }),
           };
@@ -327,7 +376,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   );
   const dPoP = configuration.features?.dPoP;
   if (dPoP?.enabled) {
-    dpopAlgorithms.set(provider, configuration.enabledJWA?.dPoPSigningAlgValues ?? DEFAULT_DPOP_ALGS);
+    dpopAlgorithms.set(provider, [...(configuration.enabledJWA?.dPoPSigningAlgValues ?? DEFAULT_DPOP_ALGS)]);
   }
 
   // Stored secrets are hashes (see applications.service.ts); compare what the client presents,

@@ -10,13 +10,15 @@ import type { RateLimiter } from '../features/rate-limit/rate-limiter.ts';
 import { jsonToForm } from './protocol-body.ts';
 import { authenticateClientOnce } from './client-auth.ts';
 import { postedAuthorizationAsGet } from './authorize-post.ts';
-import { unifiedIntrospection } from './unified-introspection.ts';
+import { unifiedIntrospection, type ApiTokens } from './unified-introspection.ts';
 
 export interface ProtocolStepsDeps {
   config: Pick<Config, 'RATE_LIMIT_TOKEN_ENDPOINT' | 'RATE_LIMIT_UNAUTHENTICATED' | 'RATE_LIMIT_AUTHORIZE'>;
   /** oidc-provider metadata of a client (the stored secret hash in `client_secret`). */
   findClient(clientId: string): Promise<Record<string, unknown> | undefined>;
   authenticator: Authenticator;
+  /** Introspection of registered APIs' tokens (unified-introspection.ts). */
+  apiTokens?: ApiTokens;
   limiter: RateLimiter;
   /** Told of every client secret compared (metrics). */
   onClientSecretChecked(matched: boolean): void;
@@ -83,7 +85,11 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
     introspection: onPost(
       readParams,
       authenticateClient,
-      unifiedIntrospection({ authenticator: deps.authenticator, ...(deps.actOf ? { actOf: deps.actOf } : {}) }),
+      unifiedIntrospection({
+        authenticator: deps.authenticator,
+        ...(deps.apiTokens ? { apiTokens: deps.apiTokens } : {}),
+        ...(deps.actOf ? { actOf: deps.actOf } : {}),
+      }),
     ),
     revocation: onPost(readParams, authenticateClient),
     authorization: compose([

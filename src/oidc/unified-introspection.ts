@@ -4,6 +4,8 @@ import type { Principal } from '../domain/principal.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
 import { param } from './protocol-body.ts';
+import type { Credential } from '../domain/credential.ts';
+import type { ResourceServer } from '../domain/resource-servers.ts';
 
 export interface UnifiedIntrospectionDeps {
   authenticator: Authenticator;
@@ -13,6 +15,44 @@ export interface UnifiedIntrospectionDeps {
    * introspection takes for a mismatch; it is answered here, as /v2 sees it, with its actor.
    */
   actOf?(token: string): Promise<Record<string, unknown> | undefined>;
+  /** Tokens of registered APIs (not the built-in /v2 API), checked for one API each. */
+  apiTokens?: ApiTokens;
+}
+
+/** What introspection needs to answer for the tokens of registered APIs. */
+export interface ApiTokens {
+  /** The built-in API's identifier (its tokens are answered as before). */
+  builtIn: string;
+  /** The registered API a resource_server application belongs to, or undefined (the built-in one, or none). */
+  apiOfResourceServer(clientId: string): Promise<string | undefined>;
+  /** The API this identifier names now (undefined: deleted, or never registered). */
+  find(identifier: string): Promise<ResourceServer | undefined>;
+  /** The token's credential when it is a live access token for exactly this API, else null. */
+  verify(token: string, identifier: string): Promise<Credential | null>;
+}
+
+/**
+ * RFC 7662 for an access token of a registered API: active only while the token is for this API
+ * (its audience) and the API exists, with the scopes the API still has (a scope the API dropped is
+ * dropped from its tokens too). API keys and shared-secret JWTs are for the built-in API alone.
+ */
+async function introspectForApi(tokens: ApiTokens, token: string, identifier: string) {
+  if (looksLikeApiKey(token)) return { active: false };
+  const api = await tokens.find(identifier);
+  const credential = api && (await tokens.verify(token, identifier));
+  if (!api || !credential) return { active: false };
+  const own = new Set(api.scopes.map((s) => s.name));
+  const scopes = credential.scopes.filter((s) => own.has(s));
+  return {
+    active: true,
+    method: 'oauth',
+    token_type: 'Bearer',
+    sub: credential.subject,
+    ...(scopes.length ? { scope: scopes.join(' ') } : {}),
+    ...(credential.clientId ? { client_id: credential.clientId } : {}),
+    ...(credential.expiresAt !== null ? { exp: Math.floor(credential.expiresAt / 1000) } : {}),
+    aud: identifier,
+  };
 }
 
 /** `scope` is the effective one: what the credential may do now (a demoted admin's token lost admin:all). */
@@ -53,18 +93,47 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
       ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
       return;
     }
+    // A registered API's resource server learns of that API's tokens only.
+    const tokens = deps.apiTokens;
+    const ownApi =
+      client.type === 'resource_server' && client.id ? await tokens?.apiOfResourceServer(client.id) : undefined;
+    if (tokens && ownApi) {
+      ctx.set('Cache-Control', 'no-store');
+      if (!client.checked?.matched) {
+        ctx.status = 401;
+        ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
+        return;
+      }
+      ctx.status = 200;
+      ctx.body = await introspectForApi(tokens, token, ownApi);
+      return;
+    }
     if (!ours) {
       await next();
       const act =
         ctx.status === 200 && (ctx.body as { active?: unknown })?.active === false && (await deps.actOf?.(token));
       if (act) {
+        // A resource server of a registered API sees that API's tokens; anyone else, /v2's.
+        const registered =
+          tokens && client.type === 'resource_server' && client.id
+            ? await tokens.apiOfResourceServer(client.id)
+            : undefined;
+        if (registered && tokens) {
+          const described = await introspectForApi(tokens, token, registered);
+          ctx.body = described.active ? { ...described, act } : described;
+          return;
+        }
         const principal = await currentPrincipal(deps.authenticator, token);
         const visible = principal && (client.type === 'resource_server' || principal.clientId === client.id);
         if (visible) ctx.body = { ...rfc7662(principal), act };
         return;
       }
-      const answer = ctx.body as { active?: unknown; token_type?: unknown; scope?: unknown } | undefined;
-      if (answer && typeof answer === 'object' && answer.active === true) {
+      const answer = ctx.body as { active?: unknown; token_type?: unknown; scope?: unknown; aud?: unknown } | undefined;
+      const audience = typeof answer?.aud === 'string' ? answer.aud : undefined;
+      if (tokens && answer?.active === true && audience !== undefined && audience !== tokens.builtIn) {
+        // An application's own token for a registered API (the provider checked it may ask).
+        ctx.body = await introspectForApi(tokens, token, audience);
+      } else if (answer && typeof answer === 'object' && answer.active === true) {
         // oidc-provider knows an access token as issued; the answer says what it may do now, and
         // one whose application or account is gone is no longer active. (Refresh tokens, which
         // carry no token_type, stand or fall with their grant, which the provider checks.)

@@ -122,7 +122,8 @@ export interface AuthorizeOptions {
   scope: string;
   state?: string;
   codeChallenge?: string;
-  extra?: Record<string, string>;
+  /** More parameters; a list is sent as the parameter repeated (several `resource`s). */
+  extra?: Record<string, string | string[]>;
 }
 
 export function authorizeUrl(baseUrl: string, o: AuthorizeOptions): string {
@@ -136,7 +137,10 @@ export function authorizeUrl(baseUrl: string, o: AuthorizeOptions): string {
     url.searchParams.set('code_challenge', o.codeChallenge);
     url.searchParams.set('code_challenge_method', 'S256');
   }
-  for (const [k, v] of Object.entries(o.extra ?? {})) url.searchParams.set(k, v);
+  for (const [k, v] of Object.entries(o.extra ?? {})) {
+    url.searchParams.delete(k);
+    for (const one of [v].flat()) url.searchParams.append(k, one);
+  }
   return url.toString();
 }
 

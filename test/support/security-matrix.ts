@@ -31,6 +31,7 @@ import { credentialServerEnv, request, TEST_JWT_SECRET, worldOn, type TestUser, 
 import { Browser, authorize, csrfFrom, registerApp } from './http.ts';
 import { startTestServer, type TestServer } from './server.ts';
 import { listApiRoutes, tagsCoveredBy, type ApiRoute } from './api-routes.ts';
+import { withResourceMetadata } from '../../src/features/apis/protected-resource.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The documented error bodies and RFC 6750 challenges.
@@ -53,6 +54,8 @@ export interface MatrixResponse {
   status: number;
   headers: Headers;
   body: Record<string, unknown> | null;
+  /** Where a 401 of this route says the API's metadata is (RFC 9728 §5.1); null outside /v2. */
+  resourceMetadata?: string | null;
 }
 
 const show = (res: MatrixResponse) =>
@@ -61,7 +64,8 @@ const show = (res: MatrixResponse) =>
 export function assertUnauthorized(res: MatrixResponse, challenge: Challenge): void {
   assert.equal(res.status, 401, show(res));
   assert.deepEqual(res.body, UNAUTHORIZED_BODY);
-  assert.equal(res.headers.get('www-authenticate'), challenge, `WWW-Authenticate for ${show(res)}`);
+  const expected = res.resourceMetadata ? withResourceMetadata(challenge, res.resourceMetadata) : challenge;
+  assert.equal(res.headers.get('www-authenticate'), expected, `WWW-Authenticate for ${show(res)}`);
 }
 
 /** 403 for a missing scope: the documented body and the RFC 6750 insufficient_scope challenge naming it. */
@@ -139,7 +143,9 @@ export async function send(
       assert.fail(`not JSON (${res.status}): ${text.slice(0, 200)}`);
     }
   }
-  return { status: res.status, headers: res.headers, body };
+  const onV2 = /^\/v2(\/|$)/.test(req.path);
+  const resourceMetadata = onV2 ? `${server.url}/.well-known/oauth-protected-resource/v2` : null;
+  return { status: res.status, headers: res.headers, body, resourceMetadata };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -139,6 +139,19 @@ export function createApisService(deps: ApisServiceDeps) {
       const others = (await repo.findByScopes(registered)).map(toResourceServer);
       return builtInNamed ? [builtIn, ...others] : others;
     },
+    /** Who registered each of these scope names (those of no registered API are left out). */
+    async scopeOwners(names: readonly string[]): Promise<Map<string, string>> {
+      const owners = new Map<string, string>();
+      for (const api of await this.findByScopes(names)) {
+        for (const s of api.scopes) if (api.ownerId && names.includes(s.name)) owners.set(s.name, api.ownerId);
+      }
+      return owners;
+    },
+    /** Who registered the API: null for the built-in one, undefined for none. */
+    async ownerOf(identifier: string): Promise<string | null | undefined> {
+      const api = await this.find(identifier);
+      return api === undefined ? undefined : api.ownerId;
+    },
     async list(caller: Principal, { limit, offset }: ListApisQuery): Promise<{ data: ApiView[] }> {
       if (!caller.isAdmin && !caller.accountId) return { data: [] };
       return { data: (await repo.list(caller.isAdmin ? null : caller.accountId, limit, offset)).map(toView) };

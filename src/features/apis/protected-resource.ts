@@ -30,3 +30,14 @@ export function protectedResourceMetadataUrl(identifier: string): string {
   const path = url.pathname === '/' ? '' : url.pathname;
   return `${url.origin}/.well-known/oauth-protected-resource${path}${url.search}`;
 }
+
+/**
+ * A 401's challenge with the API's metadata address added (RFC 9728 §5.1): `Bearer` becomes
+ * `Bearer resource_metadata="..."`, `Bearer error="invalid_token"` keeps its error first.
+ */
+export function withResourceMetadata(challenge: string | undefined, metadataUrl: string): string {
+  const param = `resource_metadata="${metadataUrl}"`;
+  const current = (challenge ?? '').trim();
+  if (current === '' || current === 'Bearer') return `Bearer ${param}`;
+  return `${current}, ${param}`;
+}

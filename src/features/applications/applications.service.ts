@@ -1,5 +1,6 @@
 import type { AdapterPayload } from 'oidc-provider';
 import { Forbidden, ValidationError } from '../../domain/errors.ts';
+import { ALL_API_SCOPES, isApiScope } from '../../domain/scopes.ts';
 import { hasValidChecksum, mintSecret, newId, safeEqual, sha256 } from '../../shared/secrets.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { ApplicationRow } from '../../db/schema.ts';
@@ -33,7 +34,11 @@ import {
 /** Client secrets users copy: `lkcs_...` (Latchkey client secret), checksummed for scanners. */
 export const CLIENT_SECRET_PREFIX = 'lkcs';
 
-const toView = (row: ApplicationRow): ApplicationView => ({
+/** The API a resource_server application belongs to: its own, or the built-in one (null for other types). */
+const apiOf = (row: ApplicationRow, builtIn: string): string | null =>
+  row.type === 'resource_server' ? (row.api ?? builtIn) : null;
+
+const toView = (row: ApplicationRow, builtInApi: string): ApplicationView => ({
   client_id: row.client_id,
   name: row.name,
   type: row.type as ApplicationType,
@@ -50,6 +55,7 @@ const toView = (row: ApplicationRow): ApplicationView => ({
   subject_type: row.subject_type as SubjectType,
   allowed_origins: JSON.parse(row.allowed_origins) as string[],
   token_exchange: JSON.parse(row.token_exchange) as string[],
+  api: apiOf(row, builtInApi),
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
 });
@@ -64,7 +70,8 @@ const manageable = (caller: Principal, row: ApplicationRow | undefined): Applica
  * Pointing it somewhere new (redirect URIs) or minting its secret hands those scopes over too.
  */
 function assertHolds(caller: Principal, scopes: readonly string[], refusal: (lacking: string) => string): void {
-  const lacking = caller.lacking(scopes);
+  // The built-in API's scopes are held by credentials; a registered API's belong to its owner (checkApiScopes).
+  const lacking = caller.lacking(scopes.filter(isApiScope));
   if (lacking.length) throw new Forbidden(refusal(lacking.join(', ')));
 }
 
@@ -180,6 +187,8 @@ function logoutMetadataOf(row: ApplicationRow) {
 }
 /** Client metadata saying whether the authorization code flow must use PKCE (read by oidc/provider.ts). */
 export const REQUIRE_PKCE = 'latchkey_require_pkce';
+/** Client metadata naming the API a resource_server belongs to (absent: the built-in one); introspection reads it. */
+export const RESOURCE_SERVER_API = 'latchkey_api';
 
 /**
  * oidc-provider client metadata for an application. The stored secret *hash* stands in for
@@ -211,6 +220,7 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
   if (type === 'resource_server') {
     return {
       ...base,
+      ...(row.api ? { [RESOURCE_SERVER_API]: row.api } : {}),
       client_secret: row.secret_hash!,
       grant_types: exchangeGrant(row),
       response_types: [],
@@ -258,6 +268,16 @@ export function clientSecretAccepted(
   return currentMatched || (previousLive && previousMatched);
 }
 
+/** What applications need to know of the registered APIs (apis.service.ts). */
+export interface RegisteredApis {
+  /** The built-in /v2 API's identifier. */
+  builtIn: string;
+  /** Who registered each of these scope names (names of no registered API are left out). */
+  scopeOwners(names: readonly string[]): Promise<Map<string, string>>;
+  /** Who registered the API: null for the built-in one, undefined for none. */
+  ownerOf(identifier: string): Promise<string | null | undefined>;
+}
+
 export function createApplicationsService(deps: {
   repo: ApplicationsRepo;
   now(): number;
@@ -270,10 +290,54 @@ export function createApplicationsService(deps: {
   cacheTtlMs: number;
   /** Told of every application or account change, here or on another instance; told of ours in turn. */
   events: CredentialEvents;
+  /** Registered APIs, whose scopes and tokens an application may be given. */
+  apis: RegisteredApis;
   /** Whether an API of this identifier exists (the targets of token exchange). */
   apiExists(identifier: string): Promise<boolean>;
 }) {
-  const { repo, now, events } = deps;
+  const { repo, now, events, apis } = deps;
+  const view = (row: ApplicationRow) => toView(row, apis.builtIn);
+
+  /**
+   * Scopes of registered APIs may be given only by the API's owner (or admin:all). A scope of
+   * another owner's API is refused exactly as an unknown name is: the answer tells nobody which
+   * scopes exist.
+   */
+  async function checkApiScopes(caller: Principal, ownerId: string, scopes: readonly string[]): Promise<void> {
+    const others = scopes.filter((s) => !isApiScope(s));
+    if (others.length === 0) return;
+    const owners = await apis.scopeOwners(others);
+    const i = scopes.findIndex(
+      (s) => !isApiScope(s) && (!owners.has(s) || (!caller.isAdmin && owners.get(s) !== ownerId)),
+    );
+    if (i >= 0) {
+      throw new ValidationError(
+        `scopes.${i}: each scope must be one of: ${ALL_API_SCOPES.join(', ')}, or a scope of an API you registered`,
+        `scopes.${i}`,
+      );
+    }
+  }
+
+  /**
+   * The API a resource_server belongs to, as stored (null: the built-in one); another owner's is
+   * refused as an unknown one is.
+   */
+  async function resourceServerApi(
+    caller: Principal,
+    ownerId: string,
+    type: ApplicationType,
+    identifier: string,
+  ): Promise<string | null> {
+    if (type !== 'resource_server') {
+      throw new ValidationError(`api: only a resource_server application belongs to an API, not a ${type} one`, 'api');
+    }
+    const owner = await apis.ownerOf(identifier);
+    if (owner === null) return null;
+    if (owner === undefined || (!caller.isAdmin && owner !== ownerId)) {
+      throw new ValidationError('api: no API you registered has this identifier', 'api');
+    }
+    return identifier;
+  }
   const cache = createTtlCache<ApplicationRow>({ ttlMs: deps.cacheTtlMs, max: 10_000, now });
   const origins = browserOriginsCache(repo, deps.cacheTtlMs, now);
   events.subscribe((event) => {
@@ -327,6 +391,8 @@ export function createApplicationsService(deps: {
       const ownerId = caller.requireAccount();
       checkRedirects(data.redirect_uris, data.type);
       assertHolds(caller, data.scopes, REFUSED.register);
+      await checkApiScopes(caller, ownerId, data.scopes);
+      const api = data.api === undefined ? null : await resourceServerApi(caller, ownerId, data.type, data.api);
       const secret = isPublicType(data.type) ? undefined : mintSecret(CLIENT_SECRET_PREFIX);
       const t = now();
       const row: ApplicationRow = {
@@ -352,7 +418,7 @@ export function createApplicationsService(deps: {
         subject_type: data.subject_type ?? 'public',
         allowed_origins: JSON.stringify(data.allowed_origins ?? []),
         token_exchange: JSON.stringify(data.token_exchange ?? []),
-        api: null,
+        api,
       };
       checkLogout(row);
       checkOpenIdSettings(row, false);
@@ -363,24 +429,28 @@ export function createApplicationsService(deps: {
       ]);
       // Its origins may call the API from now on (the other instances' sets are read again too).
       events.publish({ kind: 'application', id: row.client_id });
-      return { ...toView(row), ...(secret ? { client_secret: secret } : {}) };
+      return { ...view(row), ...(secret ? { client_secret: secret } : {}) };
     },
 
     async list(caller: Principal): Promise<ApplicationView[]> {
-      return (await repo.listByOwner(caller.requireAccount())).map(toView);
+      return (await repo.listByOwner(caller.requireAccount())).map(view);
     },
 
     async get(caller: Principal, clientId: string): Promise<ApplicationView> {
-      return toView(manageable(caller, await repo.findById(clientId)));
+      return view(manageable(caller, await repo.findById(clientId)));
     },
 
     async update(caller: Principal, clientId: string, data: UpdateApplicationInput): Promise<ApplicationView> {
       const row = manageable(caller, await repo.findById(clientId));
-      if (data.scopes) assertHolds(caller, data.scopes, REFUSED.register);
+      if (data.scopes) {
+        assertHolds(caller, data.scopes, REFUSED.register);
+        await checkApiScopes(caller, row.owner_id, data.scopes);
+      }
+      const type = row.type as ApplicationType;
+      const api = data.api === undefined ? row.api : await resourceServerApi(caller, row.owner_id, type, data.api);
       if (data.redirect_uris && JSON.stringify(data.redirect_uris) !== row.redirect_uris) {
         assertHolds(caller, data.scopes ?? scopesOf(row), REFUSED.redirect);
       }
-      const type = row.type as ApplicationType;
       if (data.redirect_uris) checkRedirects(data.redirect_uris, type);
       const next: ApplicationRow = {
         ...row,
@@ -392,6 +462,7 @@ export function createApplicationsService(deps: {
         ...(data.require_pkce !== undefined && { require_pkce: data.require_pkce ? 1 : 0 }),
         ...(data.subject_type !== undefined && { subject_type: data.subject_type }),
         ...apiAccessIn(data),
+        api,
         updated_at: now(),
       };
       checkLogout(next);
@@ -400,7 +471,7 @@ export function createApplicationsService(deps: {
       await validated(toClientMetadata(next, next.updated_at));
       await repo.update(clientId, next);
       events.publish({ kind: 'application', id: clientId });
-      return toView(next);
+      return view(next);
     },
 
     async remove(caller: Principal, clientId: string): Promise<void> {
@@ -447,7 +518,7 @@ export function createApplicationsService(deps: {
       ]);
       events.publish({ kind: 'application', id: clientId });
       return {
-        ...toView({ ...row, ...changes }),
+        ...view({ ...row, ...changes }),
         client_secret: secret,
         previous_secret_expires_at: previousExpiresAt === null ? null : new Date(previousExpiresAt).toISOString(),
       };

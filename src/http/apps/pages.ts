@@ -38,6 +38,7 @@ import { interactionErrors, interactionRouter } from '../../oidc/interactions.ts
 import type { PayloadsRepo } from '../../oidc/payloads.repo.ts';
 import { sha256 } from '../../shared/secrets.ts';
 import { endedSignInOf, type BackchannelLogout } from '../../oidc/backchannel-logout.ts';
+import type { ApisService } from '../../features/apis/apis.service.ts';
 
 /** Change-of-address requests per account (each one sends a mail to an address the person typed). */
 const EMAIL_CHANGE_LIMIT = { hourly: 10, burst: 1 };
@@ -55,6 +56,7 @@ export interface PagesAppDeps {
   consents: ConsentsService;
   apiKeys: ApiKeysService;
   applications: ApplicationsService;
+  apis: ApisService;
   webhooks: WebhooksService;
   users: UsersService;
   emailChange: EmailChange;
@@ -126,6 +128,8 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       consents,
       render,
       apiResource: config.API_RESOURCE,
+      findApi: (identifier) => deps.apis.find(identifier),
+      findApisByScopes: (names) => deps.apis.findByScopes(names),
       startDashboardSession,
       endSessions,
       applicationOwner: async (clientId) => {

@@ -10,6 +10,7 @@ import { browserSession } from '../session.ts';
 import { apiCors, withoutForeignSession } from '../api-cors.ts';
 import { apiVersion } from '../../api/v2/router.ts';
 import { serveOpenApi } from '../../api/openapi.ts';
+import { resourceMetadataOnChallenges } from '../protected-resource.ts';
 
 const routesOf = (router: Router<AppState>) => [router.routes(), router.allowedMethods()] as Middleware<AppState>[];
 
@@ -24,6 +25,8 @@ export function v2App(deps: {
   openApi: Record<string, unknown>;
   accounts: AccountsService;
   hsts: boolean;
+  /** The API's protected resource metadata (RFC 9728), named in every 401's challenge. */
+  resourceMetadataUrl: string;
   /** The server's own origin: the only one whose requests the dashboard session authenticates. */
   origin: string;
   /** Whether a page of this origin may call the API (an application's; see ApplicationsService). */
@@ -31,6 +34,7 @@ export function v2App(deps: {
 }): Middleware<AppState> {
   const routes = compose(routesOf(deps.router)) as Middleware<AppState>;
   return compose([
+    resourceMetadataOnChallenges(deps.resourceMetadataUrl),
     errorHandler(apiErrors),
     securityHeaders({ hsts: deps.hsts, pages: false }),
     apiCors({ allowed: deps.corsOriginAllowed, methods: ['GET', 'POST', 'PATCH', 'DELETE'] }),

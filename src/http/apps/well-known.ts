@@ -6,13 +6,28 @@ import type { AppState } from '../context.ts';
 import { apiErrors, errorHandler } from '../error-handler.ts';
 import { securityHeaders } from '../security-headers.ts';
 import { issuerOrigin } from '../../oidc/issuer-origin.ts';
+import { byPath } from '../mount.ts';
 
-/** `/.well-known`: oidc-provider's discovery documents (JSON), with URLs built from ISSUER only. */
-export function wellKnownApp(deps: { provider: Provider; issuer: string; hsts: boolean }): Middleware<AppState> {
+/**
+ * `/.well-known`: oidc-provider's discovery documents (JSON), with URLs built from ISSUER only, and
+ * the built-in API's protected resource metadata (RFC 9728) at its path.
+ */
+export function wellKnownApp(deps: {
+  provider: Provider;
+  issuer: string;
+  hsts: boolean;
+  /** Where the built-in API's metadata is served (`/.well-known/oauth-protected-resource/v2`), and what. */
+  protectedResource: { path: string; app: Middleware<AppState> };
+}): Middleware<AppState> {
   return compose([
     errorHandler(apiErrors),
     securityHeaders({ hsts: deps.hsts, pages: false }),
-    issuerOrigin(deps.issuer) as Middleware<AppState>,
-    mount(deps.provider as never) as Middleware<AppState>,
+    byPath(
+      [{ path: deps.protectedResource.path, exact: true, app: deps.protectedResource.app }],
+      compose([
+        issuerOrigin(deps.issuer) as Middleware<AppState>,
+        mount(deps.provider as never) as Middleware<AppState>,
+      ]),
+    ),
   ]);
 }

@@ -1,0 +1,33 @@
+import type { Middleware } from 'koa';
+import type { ResourceServer } from '../domain/resource-servers.ts';
+import { protectedResourceMetadata, withResourceMetadata } from '../features/apis/protected-resource.ts';
+import type { AppState } from './context.ts';
+
+/**
+ * The built-in API's protected resource metadata (RFC 9728), built from the API as it is at the
+ * time of the request (its scopes, and DPoP's algorithms while DPoP is on).
+ */
+export function serveProtectedResourceMetadata(deps: {
+  api: ResourceServer;
+  issuer: string;
+  dpopSigningAlgs(): readonly string[] | undefined;
+}): Middleware<AppState> {
+  return async (ctx, next) => {
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = protectedResourceMetadata(deps.api, deps.issuer, deps.dpopSigningAlgs());
+  };
+}
+
+/**
+ * Every 401 of the API names where its metadata is (RFC 9728 §5.1), so a client holding no token
+ * learns from the refusal which authorization server to ask and for which scopes. Runs outside the
+ * error handler: the challenge it extends is the one the refusal set.
+ */
+export function resourceMetadataOnChallenges(metadataUrl: string): Middleware<AppState> {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.status === 401)
+      ctx.set('WWW-Authenticate', withResourceMetadata(ctx.response.get('WWW-Authenticate'), metadataUrl));
+  };
+}
