@@ -105,7 +105,10 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
         return;
       }
       ctx.status = 200;
-      ctx.body = await introspectForApi(tokens, token, ownApi);
+      const described = await introspectForApi(tokens, token, ownApi);
+      // An exchanged token names its actor (RFC 8693 §4.1).
+      const act = described.active ? await deps.actOf?.(token) : undefined;
+      ctx.body = act ? { ...described, act } : described;
       return;
     }
     if (!ours) {
@@ -113,16 +116,6 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
       const act =
         ctx.status === 200 && (ctx.body as { active?: unknown })?.active === false && (await deps.actOf?.(token));
       if (act) {
-        // A resource server of a registered API sees that API's tokens; anyone else, /v2's.
-        const registered =
-          tokens && client.type === 'resource_server' && client.id
-            ? await tokens.apiOfResourceServer(client.id)
-            : undefined;
-        if (registered && tokens) {
-          const described = await introspectForApi(tokens, token, registered);
-          ctx.body = described.active ? { ...described, act } : described;
-          return;
-        }
         const principal = await currentPrincipal(deps.authenticator, token);
         const visible = principal && (client.type === 'resource_server' || principal.clientId === client.id);
         if (visible) ctx.body = { ...rfc7662(principal), act };
@@ -131,8 +124,11 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
       const answer = ctx.body as { active?: unknown; token_type?: unknown; scope?: unknown; aud?: unknown } | undefined;
       const audience = typeof answer?.aud === 'string' ? answer.aud : undefined;
       if (tokens && answer?.active === true && audience !== undefined && audience !== tokens.builtIn) {
-        // An application's own token for a registered API (the provider checked it may ask).
-        ctx.body = await introspectForApi(tokens, token, audience);
+        // An application's own token for a registered API (the provider checked it may ask); an
+        // exchanged token keeps its actor (RFC 8693 §4.1).
+        const described = await introspectForApi(tokens, token, audience);
+        const act = (answer as { act?: unknown }).act;
+        ctx.body = described.active && act ? { ...described, act } : described;
       } else if (answer && typeof answer === 'object' && answer.active === true) {
         // oidc-provider knows an access token as issued; the answer says what it may do now, and
         // one whose application or account is gone is no longer active. (Refresh tokens, which
