@@ -319,6 +319,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
       scopeOwners: (names) => apis.scopeOwners(names),
       ownerOf: (identifier) => apis.ownerOf(identifier),
     },
+    apiExists: async (identifier) => (await apis.find(identifier)) !== undefined,
   });
   const registration = createRegistrationService({
     repo: createRegistrationRepo(db),

@@ -23,7 +23,8 @@ export interface OAuthTokenDeps {
   cache: TtlCache<Credential>;
 }
 
-const toPublicJwk = (jwk: JWK): JWK => {
+/** The public half of a private signing JWK, with its kid and alg. */
+export const toPublicJwk = (jwk: JWK): JWK => {
   const pub = crypto
     .createPublicKey(crypto.createPrivateKey({ key: jwk as crypto.JsonWebKey, format: 'jwk' }))
     .export({ format: 'jwk' });

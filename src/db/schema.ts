@@ -249,6 +249,10 @@ export interface ApplicationsTable {
   require_pushed_authorization_requests: number;
   /** 1: every token must be bound to a DPoP key (RFC 9449); 0: bound only when the client sends a proof. */
   require_dpop: number;
+  /** JSON array of extra origins (besides the redirect URIs') whose pages may call the APIs (CORS). */
+  allowed_origins: string;
+  /** JSON array of the API identifiers this application may obtain exchanged tokens for (RFC 8693). */
+  token_exchange: string;
   /** A resource_server's API (its identifier); null: the built-in /v2 API. */
   api: string | null;
 }

@@ -124,3 +124,48 @@ export function requiredParProblem(type: ApplicationType): string | null {
 export function requiredDpopProblem(type: ApplicationType): string | null {
   return type === 'resource_server' ? 'a resource_server application is issued no tokens' : null;
 }
+
+/**
+ * Why a browser origin an application's pages run on is unacceptable, or null: exactly an origin
+ * (`scheme://host[:port]`, no path, no trailing slash), https, or http on loopback for local
+ * development. The API answers CORS for it, so it must name a site and nothing more.
+ */
+export function originProblem(origin: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return 'is not an origin such as https://app.example.com';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must use https (or http on a loopback host)';
+  if (url.origin !== origin) return 'must be an origin only (scheme, host and port; no path, no trailing slash)';
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    return 'must use https (http is allowed only for loopback hosts)';
+  }
+  return null;
+}
+
+/** The origins of an application's redirect URIs that a browser page can have (http and https ones). */
+export const redirectOrigins = (redirectUris: readonly string[]): string[] =>
+  redirectUris
+    .filter((uri) => URL.canParse(uri))
+    .map((uri) => new URL(uri))
+    .filter((url) => url.protocol === 'https:' || url.protocol === 'http:')
+    .map((url) => url.origin);
+
+/**
+ * Why an application of this type may not call the APIs from browser pages of other origins, or
+ * null: a service or a resource server has no pages.
+ */
+export const allowedOriginsProblem = (type: ApplicationType): string | null =>
+  usesRedirects(type) ? null : `a ${type} application has no browser pages`;
+
+/** RFC 8693's grant type: exchanging a person's token for one to another API, acting for them. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/**
+ * Why an application of this type may not exchange a person's token (RFC 8693), or null: only a
+ * confidential client, which authenticates itself, may act on someone's behalf.
+ */
+export const tokenExchangeProblem = (type: ApplicationType): string | null =>
+  isPublicType(type) ? `a ${type} application is a public client and cannot exchange tokens` : null;

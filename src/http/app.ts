@@ -37,6 +37,7 @@ import { secretCheckedEarlier } from '../oidc/client-auth.ts';
 import { userinfoEndpoint } from '../oidc/userinfo.ts';
 import { subjectFor } from '../oidc/pairwise.ts';
 import { createOpenIdGrants } from '../oidc/openid-grants.ts';
+import { createSubjectTokenReader } from '../oidc/subject-token.ts';
 import { providerSessionsFromDashboard } from '../oidc/dashboard-login.ts';
 import { createAuthenticator } from '../auth/authenticate.ts';
 import { createOAuthTokenVerifier } from '../auth/oauth-tokens.ts';
@@ -124,6 +125,13 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   const render = createRenderer({ cache: process.env['NODE_ENV'] === 'production' });
   const hsts = config.secureCookies;
 
+  // A person's access token as token exchange (and introspection of its result) reads it.
+  const exchangeReader = createSubjectTokenReader({
+    issuer: config.ISSUER,
+    signingKeys: keys.jwks.keys as never,
+    payloads: deps.payloads,
+    now,
+  });
   // The authorization server.
   const provider = createProvider({
     config,
@@ -131,6 +139,14 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     accounts,
     consents,
     logger,
+    tokenExchange: {
+      findApi: (identifier) => deps.apis.find(identifier),
+      caller: (clientId) => applications.exchangeCaller(clientId),
+      subjectToken: exchangeReader.subjectToken,
+      grant: (hash) => exchangeReader.grant(hash),
+      builtInApi: config.API_RESOURCE,
+      now,
+    },
     findApi: (identifier) => deps.apis.find(identifier),
     findApisByScopes: (names) => deps.apis.findByScopes(names),
     ownerIsAdmin: async (clientId) => {
@@ -240,6 +256,8 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     onClientSecretChecked: (matched) => metrics.clientSecretChecked(matched),
     now,
     renderError: (ctx, status, title, message) => render.error(ctx, status, title, message),
+    actOf: async (token) =>
+      (await exchangeReader.subjectToken(provider, token))?.act as Record<string, unknown> | undefined,
   });
 
   const userinfo = userinfoEndpoint({
@@ -305,7 +323,18 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       },
       {
         path: '/v2',
-        app: audience('v2_other', v2App({ router: v2, openApi, accounts, hsts, resourceMetadataUrl })),
+        app: audience(
+          'v2_other',
+          v2App({
+            router: v2,
+            openApi,
+            accounts,
+            hsts,
+            resourceMetadataUrl,
+            origin,
+            corsOriginAllowed: (o) => applications.browserOriginAllowed(o),
+          }),
+        ),
       },
       { path: '/static', app: audience('static', staticApp({ render, accounts, hsts })) },
     ],

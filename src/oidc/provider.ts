@@ -22,6 +22,12 @@ import { dashboardSignInTooOld, hintNamesAnother } from './dashboard-login.ts';
 import { subjectFor } from './pairwise.ts';
 import { type DevicePage, deviceFlowPages } from './device-pages.ts';
 
+import {
+  TOKEN_EXCHANGE_GRANT,
+  TOKEN_EXCHANGE_PARAMS,
+  tokenExchangeGrant,
+  type TokenExchangeDeps,
+} from './token-exchange.ts';
 import type { ResourceServer } from '../domain/resource-servers.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
@@ -38,6 +44,8 @@ export interface ProviderDeps {
   accounts: AccountsService;
   consents: ConsentsService;
   logger: Logger;
+  /** What the token exchange grant reads (absent: the grant is known, for validation, but refuses). */
+  tokenExchange?: TokenExchangeDeps;
   /** The API (resource server) an RFC 8707 `resource` names, the built-in one included; undefined: none. */
   findApi(identifier: string): Promise<ResourceServer | undefined>;
   /** The APIs owning any of these scope names (a request without `resource` is for them). */
@@ -218,6 +226,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     // The sign-in claims ride with openid, so every ID token says when and how the person signed in.
     claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, ...SIGN_IN_CLAIMS] },
+    // Claims a grant put on the token before saving it: token exchange's `act` (RFC 8693 §4.1).
+    extraTokenClaims: (_ctx, token) => (token as { extra?: Record<string, unknown> }).extra,
     // A JWT access token names its grant (hashed), so revoking the grant ends it at once.
     formats: {
       customizers: {
@@ -388,6 +398,15 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.ISSUER, configuration);
+  provider.registerGrantType(
+    TOKEN_EXCHANGE_GRANT,
+    deps.tokenExchange
+      ? tokenExchangeGrant(provider, deps.tokenExchange)
+      : async () => {
+          throw new errors.UnsupportedGrantType();
+        },
+    TOKEN_EXCHANGE_PARAMS,
+  );
   const dPoP = configuration.features?.dPoP;
   if (dPoP?.enabled) {
     dpopAlgorithms.set(provider, [...(configuration.enabledJWA?.dPoPSigningAlgValues ?? DEFAULT_DPOP_ALGS)]);

@@ -30,6 +30,8 @@ export interface ProtocolStepsDeps {
   /** The time now (epoch ms): a rotated client secret's overlap ends by it. */
   now(): number;
   renderError(ctx: AppContext, status: number, title: string, message: string): void;
+  /** The `act` claim of an exchanged access token (RFC 8693), for introspection. */
+  actOf?(token: string): Promise<Record<string, unknown> | undefined>;
 }
 
 /**
@@ -132,6 +134,7 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
       unifiedIntrospection({
         authenticator: deps.authenticator,
         ...(deps.apiTokens ? { apiTokens: deps.apiTokens } : {}),
+        ...(deps.actOf ? { actOf: deps.actOf } : {}),
       }),
     ),
     revocation: onPost(readParams, authenticateClient),

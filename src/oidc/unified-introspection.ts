@@ -9,6 +9,12 @@ import type { ResourceServer } from '../domain/resource-servers.ts';
 
 export interface UnifiedIntrospectionDeps {
   authenticator: Authenticator;
+  /**
+   * The `act` claim of an access token obtained by token exchange (RFC 8693 §4.1), or undefined.
+   * Such a token stands on the person's grant to another application, which oidc-provider's own
+   * introspection takes for a mismatch; it is answered here, as /v2 sees it, with its actor.
+   */
+  actOf?(token: string): Promise<Record<string, unknown> | undefined>;
   /** Tokens of registered APIs (not the built-in /v2 API), checked for one API each. */
   apiTokens?: ApiTokens;
 }
@@ -104,16 +110,30 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
         return;
       }
       ctx.status = 200;
-      ctx.body = await introspectForApi(tokens, token, ownApi);
+      const described = await introspectForApi(tokens, token, ownApi);
+      // An exchanged token names its actor (RFC 8693 §4.1).
+      const act = described.active ? await deps.actOf?.(token) : undefined;
+      ctx.body = act ? { ...described, act } : described;
       return;
     }
     if (!ours) {
       await next();
+      const act =
+        ctx.status === 200 && (ctx.body as { active?: unknown })?.active === false && (await deps.actOf?.(token));
+      if (act) {
+        const principal = await currentPrincipal(deps.authenticator, token);
+        const visible = principal && (client.type === 'resource_server' || principal.clientId === client.id);
+        if (visible) ctx.body = { ...rfc7662(principal), act };
+        return;
+      }
       const answer = ctx.body as { active?: unknown; token_type?: unknown; scope?: unknown; aud?: unknown } | undefined;
       const audience = typeof answer?.aud === 'string' ? answer.aud : undefined;
       if (tokens && answer?.active === true && audience !== undefined && audience !== tokens.builtIn) {
-        // An application's own token for a registered API (the provider checked it may ask).
-        ctx.body = await introspectForApi(tokens, token, audience);
+        // An application's own token for a registered API (the provider checked it may ask); an
+        // exchanged token keeps its actor (RFC 8693 §4.1).
+        const described = await introspectForApi(tokens, token, audience);
+        const act = (answer as { act?: unknown }).act;
+        ctx.body = described.active && act ? { ...described, act } : described;
       } else if (answer && typeof answer === 'object' && answer.active === true) {
         // oidc-provider knows an access token as issued; the answer says what it may do now, and
         // one whose application or account is gone is no longer active. (Refresh tokens, which
@@ -157,7 +177,8 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
       principal !== null &&
       (client.type === 'resource_server' || (principal.method === 'oauth' && principal.clientId === client.id));
     ctx.status = 200;
-    ctx.body = visible ? rfc7662(principal!, allowedIps, dpopJkt) : { active: false };
+    const act = visible && !looksLikeApiKey(token) ? await deps.actOf?.(token) : undefined;
+    ctx.body = visible ? { ...rfc7662(principal!, allowedIps, dpopJkt), ...(act ? { act } : {}) } : { active: false };
   };
 }
 

@@ -11,7 +11,7 @@ export type CredentialEvent =
   | { kind: 'api_key'; id: string }
   /** An account was deleted or its rights changed: forget everything its credentials carry. */
   | { kind: 'account'; id: string }
-  /** An application was deleted, changed, or its secret rotated. */
+  /** An application was registered, deleted, changed, or its secret rotated. */
   | { kind: 'application'; id: string }
   /** A token, grant or consent was revoked (caches of checked tokens are not indexed by grant). */
   | { kind: 'tokens' };

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { APPLICATION_TYPES, SUBJECT_TYPES, logoutUriProblem, webLinkProblem } from '../domain/applications.ts';
+import {
+  APPLICATION_TYPES,
+  SUBJECT_TYPES,
+  logoutUriProblem,
+  originProblem,
+  webLinkProblem,
+} from '../domain/applications.ts';
 import { ALL_API_SCOPES } from '../domain/scopes.ts';
 import { REVIEW_DECISIONS, REVIEW_STATES } from '../domain/registration.ts';
 
@@ -84,6 +90,34 @@ const openIdSettings = {
     .describe('Every token must be bound to a DPoP key (RFC 9449): token requests without a proof are refused'),
 };
 
+/** A browser origin: https (http on loopback), scheme, host and port only. */
+const origin = z
+  .string()
+  .trim()
+  .max(300)
+  .superRefine((value, ctx) => {
+    const problem = originProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+/** Who may call the APIs from where, and for which APIs the application may exchange a person's token. */
+const apiAccess = {
+  allowed_origins: z
+    .array(origin)
+    .max(10, 'at most 10 allowed origins')
+    .transform((o) => [...new Set(o)])
+    .optional()
+    .describe(
+      "Browser origins (besides the redirect URIs') whose pages may call the API with this application's tokens (CORS)",
+    ),
+  token_exchange: z
+    .array(z.string().trim().min(1).max(2000))
+    .max(10, 'at most 10 APIs')
+    .transform((a) => [...new Set(a)])
+    .optional()
+    .describe(
+      "Identifiers of the APIs this confidential application may obtain tokens for on a person's behalf (RFC 8693)",
+    ),
+};
 /** The API a resource_server application introspects tokens of (its identifier); the built-in one by default. */
 const resourceServerApi = z
   .string()
@@ -119,6 +153,8 @@ export const applicationViewSchema = z.object({
   require_pushed_authorization_requests: z.boolean(),
   require_dpop: z.boolean(),
 
+  allowed_origins: z.array(z.string()),
+  token_exchange: z.array(z.string()),
   api: z.string().nullable().describe('A resource_server: the identifier of the API whose tokens it introspects'),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
@@ -159,6 +195,7 @@ export const createApplicationSchema = z.strictObject({
   ...links,
   ...logout,
   ...openIdSettings,
+  ...apiAccess,
 });
 export type CreateApplicationInput = z.infer<typeof createApplicationSchema>;
 
@@ -170,6 +207,7 @@ export const updateApplicationSchema = z.strictObject({
   ...links,
   ...logout,
   ...openIdSettings,
+  ...apiAccess,
 });
 export type UpdateApplicationInput = z.infer<typeof updateApplicationSchema>;
 

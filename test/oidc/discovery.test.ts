@@ -154,12 +154,15 @@ describe('Config OP: discovery advertises exactly what works', () => {
   });
 
   it('grant types: each works for the application allowed it and is unauthorized_client for the others', async () => {
+    // Token exchange is proved in test/oidc/token-exchange.test.ts (delegation, never widening, refusals).
     assert.deepEqual(list('grant_types_supported').sort(), [
       'authorization_code',
       'client_credentials',
       'refresh_token',
       // The device flow's grant: its own test below, and src/oidc/device-flow.test.ts.
       'urn:ietf:params:oauth:grant-type:device_code',
+
+      'urn:ietf:params:oauth:grant-type:token-exchange',
     ]);
     const tokens = await signInWithOpenId(world.server, web, person, { scope: 'openid read:users' });
     assert.ok(tokens.refresh_token, 'authorization_code');

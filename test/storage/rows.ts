@@ -72,15 +72,14 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     require_pkce: 1,
     subject_type: 'public',
     device_flow: 0,
-
     registration: 'manual',
     review_state: null,
     registration_token_hash: null,
     registered_with: null,
-
     require_pushed_authorization_requests: 0,
     require_dpop: 0,
-
+    allowed_origins: '[]',
+    token_exchange: '[]',
     api: null,
     ...over,
   };

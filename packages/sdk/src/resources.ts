@@ -53,11 +53,16 @@ export interface CreateApplication {
   subject_type?: SubjectType;
   /** May use the device authorization grant (default: true for native, false otherwise). */
   device_flow?: boolean;
-
   /** Authorization requests must be pushed to /oauth/par first (RFC 9126); off by default. */
   require_pushed_authorization_requests?: boolean;
   /** Token requests must carry a DPoP proof, so every token is bound to the app's key (RFC 9449). */
   require_dpop?: boolean;
+  /** Browser origins (besides the redirect URIs') whose pages may call the API with its tokens (CORS). */
+  allowed_origins?: string[];
+  /** Identifiers of the APIs this confidential application may exchange a person's token for (RFC 8693). */
+  token_exchange?: string[];
+  /** resource_server only: the identifier of the API it belongs to (default: the built-in /v2 API). */
+  api?: string;
 }
 /** What an update may change: everything but the type. */
 export type ApplicationChanges = Partial<Omit<CreateApplication, 'type'>>;

@@ -71,11 +71,20 @@ export interface Application {
   subject_type: SubjectType;
   /** Whether it may use the device authorization grant (RFC 8628). */
   device_flow: boolean;
-
+  /** `dynamic`: the client registered itself at /oauth/register (RFC 7591); `manual`: a person did. */
+  registration: 'manual' | 'dynamic';
+  /** A self-registered client's review (null for one a person registered). */
+  review_state: 'pending' | 'approved' | 'rejected' | null;
   /** Whether authorization requests must be pushed to /oauth/par first (RFC 9126). */
   require_pushed_authorization_requests: boolean;
   /** Whether every token must be bound to a DPoP key (RFC 9449). */
   require_dpop: boolean;
+  /** Browser origins (besides the redirect URIs') whose pages may call the API with its tokens. */
+  allowed_origins: string[];
+  /** The APIs this application may obtain exchanged tokens for (RFC 8693), by identifier. */
+  token_exchange: string[];
+  /** A resource_server: the identifier of the API whose tokens it introspects (null for other types). */
+  api: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -57,9 +57,13 @@ const application = {
   require_pkce: true,
   subject_type: true,
   device_flow: true,
-
+  registration: true,
+  review_state: true,
   require_pushed_authorization_requests: true,
   require_dpop: true,
+  allowed_origins: true,
+  token_exchange: true,
+  api: true,
   created_at: true,
   updated_at: true,
 } satisfies Record<keyof Application, true>;

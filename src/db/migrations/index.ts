@@ -21,6 +21,7 @@ import * as m0021 from './0021_apis.ts';
 import * as m0022 from './0022_registered_clients.ts';
 import * as m0023 from './0023_application_device_flow.ts';
 import * as m0024 from './0024_application_par_dpop.ts';
+import * as m0025 from './0025_application_origins_exchange.ts';
 import * as m0030 from './0030_setup_tokens.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
@@ -47,5 +48,6 @@ export const migrations: Record<string, Migration> = {
   '0022_registered_clients': m0022,
   '0023_application_device_flow': m0023,
   '0024_application_par_dpop': m0024,
+  '0025_application_origins_exchange': m0025,
   '0030_setup_tokens': m0030,
 };

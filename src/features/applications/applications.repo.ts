@@ -22,6 +22,10 @@ export function createApplicationsRepo(db: DB) {
         .orderBy('created_at', 'desc')
         .execute();
     },
+    /** Where every application's pages run: its redirect URIs and its allowed origins (JSON arrays). */
+    async listBrowserOrigins(): Promise<Array<{ redirect_uris: string; allowed_origins: string }>> {
+      return db.selectFrom('applications').select(['redirect_uris', 'allowed_origins']).execute();
+    },
     async update(clientId: string, changes: ApplicationUpdate, events: OutboxEvent[] = []): Promise<void> {
       await withEvents(db, events, (trx) =>
         trx.updateTable('applications').set(changes).where('client_id', '=', clientId).execute(),

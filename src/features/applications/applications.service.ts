@@ -12,14 +12,18 @@ import type { CredentialEvents } from '../../shared/credential-events.ts';
 import {
   APPLICATION_LINKS,
   defaultDeviceFlow,
+  allowedOriginsProblem,
   defaultRequirePkce,
   deviceFlowProblem,
   isPublicType,
   optionalPkceProblem,
   pairwiseProblem,
+  redirectOrigins,
   redirectUriProblem,
   requiredDpopProblem,
   requiredParProblem,
+  TOKEN_EXCHANGE_GRANT,
+  tokenExchangeProblem,
   usesRedirects,
   type ApplicationLink,
   type ApplicationType,
@@ -63,6 +67,8 @@ export const toView = (row: ApplicationRow, builtInApi: string | null = null): A
   review_state: row.review_state as ReviewState | null,
   require_pushed_authorization_requests: row.require_pushed_authorization_requests === 1,
   require_dpop: row.require_dpop === 1,
+  allowed_origins: JSON.parse(row.allowed_origins) as string[],
+  token_exchange: JSON.parse(row.token_exchange) as string[],
   api: apiOf(row, builtInApi),
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
@@ -136,6 +142,18 @@ function senderConstraintsIn(data: UpdateApplicationInput) {
     ...(data.require_dpop !== undefined && { require_dpop: data.require_dpop ? 1 : 0 }),
   };
 }
+
+/** The API access settings a registration or an update gives (undefined: not given). */
+function apiAccessIn(data: UpdateApplicationInput) {
+  return {
+    ...(data.allowed_origins && { allowed_origins: JSON.stringify(data.allowed_origins) }),
+    ...(data.token_exchange && { token_exchange: JSON.stringify(data.token_exchange) }),
+  };
+}
+
+/** The token exchange grant, for an application allowed it for some API (public clients never are). */
+const exchangeGrant = (row: ApplicationRow): string[] =>
+  JSON.parse(row.token_exchange).length > 0 && !isPublicType(row.type as ApplicationType) ? [TOKEN_EXCHANGE_GRANT] : [];
 
 /** Client metadata naming the previous secret (its hash) and when it stops working, during an overlap. */
 export const PREVIOUS_SECRET = 'latchkey_previous_secret';
@@ -237,7 +255,7 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     return {
       ...base,
       client_secret: row.secret_hash!,
-      grant_types: ['client_credentials'],
+      grant_types: ['client_credentials', ...exchangeGrant(row)],
       response_types: [],
       redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_basic',
@@ -248,7 +266,7 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
       ...base,
       ...(row.api ? { [RESOURCE_SERVER_API]: row.api } : {}),
       client_secret: row.secret_hash!,
-      grant_types: [],
+      grant_types: exchangeGrant(row),
       response_types: [],
       redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_basic',
@@ -264,7 +282,12 @@ export function toClientMetadata(row: ApplicationRow, t: number): AdapterPayload
     subject_type: row.subject_type as SubjectType,
     // Standard client metadata (RFC 9126 §6): /oauth/authorize then takes only a pushed request_uri.
     ...(row.require_pushed_authorization_requests === 1 ? { require_pushed_authorization_requests: true } : {}),
-    grant_types: ['authorization_code', 'refresh_token', ...(row.device_flow === 1 ? [DEVICE_CODE_GRANT] : [])],
+    grant_types: [
+      'authorization_code',
+      'refresh_token',
+      ...(row.device_flow === 1 ? [DEVICE_CODE_GRANT] : []),
+      ...exchangeGrant(row),
+    ],
     response_types: ['code'],
     redirect_uris: JSON.parse(row.redirect_uris) as string[],
     ...logoutMetadataOf(row),
@@ -326,6 +349,8 @@ export function createApplicationsService(deps: {
   events: CredentialEvents;
   /** Registered APIs, whose scopes and tokens an application may be given. */
   apis: RegisteredApis;
+  /** Whether an API of this identifier exists (the targets of token exchange). */
+  apiExists(identifier: string): Promise<boolean>;
 }) {
   const { repo, now, events, apis } = deps;
   const view = (row: ApplicationRow) => toView(row, apis.builtIn);
@@ -371,10 +396,31 @@ export function createApplicationsService(deps: {
     return identifier;
   }
   const cache = createTtlCache<ApplicationRow>({ ttlMs: deps.cacheTtlMs, max: 10_000, now });
+  const origins = browserOriginsCache(repo, deps.cacheTtlMs, now);
   events.subscribe((event) => {
     if (event.kind === 'application') cache.delete(event.id);
     else if (event.kind === 'account') cache.deleteWhere((row) => row.owner_id === event.id);
+    // Any application may have gained or lost an origin (an account's deletion removes its own).
+    origins.invalidate();
   });
+
+  /** Refuses origins or token exchange the application's type cannot have, or APIs that do not exist. */
+  async function checkApiAccess(row: ApplicationRow): Promise<void> {
+    const type = row.type as ApplicationType;
+    const originsProblem = JSON.parse(row.allowed_origins).length > 0 ? allowedOriginsProblem(type) : null;
+    if (originsProblem) throw new ValidationError(`allowed_origins: ${originsProblem}`, 'allowed_origins');
+    const exchange = JSON.parse(row.token_exchange) as string[];
+    const exchangeProblem = exchange.length > 0 ? tokenExchangeProblem(type) : null;
+    if (exchangeProblem) throw new ValidationError(`token_exchange: ${exchangeProblem}`, 'token_exchange');
+    for (const [i, identifier] of exchange.entries()) {
+      if (!(await deps.apiExists(identifier))) {
+        throw new ValidationError(
+          `token_exchange.${i}: no API has the identifier ${identifier}`,
+          `token_exchange.${i}`,
+        );
+      }
+    }
+  }
 
   /** The application as the token endpoint and introspection see it (cached briefly); never a rejected one. */
   async function findForAuth(clientId: string): Promise<ApplicationRow | undefined> {
@@ -426,11 +472,14 @@ export function createApplicationsService(deps: {
       device_flow: (data.device_flow ?? defaultDeviceFlow(data.type)) ? 1 : 0,
       require_pushed_authorization_requests: data.require_pushed_authorization_requests ? 1 : 0,
       require_dpop: data.require_dpop ? 1 : 0,
+      allowed_origins: JSON.stringify(data.allowed_origins ?? []),
+      token_exchange: JSON.stringify(data.token_exchange ?? []),
       api: null,
       ...registration,
     };
     checkLogout(row);
     checkOpenIdSettings(row, false);
+    await checkApiAccess(row);
     await validated(toClientMetadata(row, t));
     return { row, secret };
   }
@@ -454,11 +503,13 @@ export function createApplicationsService(deps: {
       ...(data.subject_type !== undefined && { subject_type: data.subject_type }),
       ...(data.device_flow !== undefined && { device_flow: data.device_flow ? 1 : 0 }),
       ...senderConstraintsIn(data),
+      ...apiAccessIn(data),
       api,
       updated_at: now(),
     };
     checkLogout(next);
     checkOpenIdSettings(next, data.redirect_uris !== undefined && data.subject_type === undefined);
+    await checkApiAccess(next);
     await validated(toClientMetadata(next, next.updated_at));
     return next;
   }
@@ -487,6 +538,8 @@ export function createApplicationsService(deps: {
       await repo.insert(row, [
         buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t),
       ]);
+      // Its origins may call the API from now on (the other instances' sets are read again too).
+      events.publish({ kind: 'application', id: row.client_id });
       return { ...view(row), ...(secret ? { client_secret: secret } : {}) };
     },
 
@@ -642,6 +695,23 @@ export function createApplicationsService(deps: {
       return (await findForAuth(clientId)) !== undefined;
     },
 
+    /**
+     * Whether a page of this origin may call the API with an application's tokens (CORS): it is a
+     * redirect URI's origin or an allowed origin of some application.
+     */
+    async browserOriginAllowed(origin: string): Promise<boolean> {
+      return (await origins.get()).has(origin);
+    },
+
+    /** What token exchange needs of the calling application: its type, its API, the APIs it may exchange for. */
+    async exchangeCaller(
+      clientId: string,
+    ): Promise<{ type: ApplicationType; api: string | null; tokenExchange: string[] } | null> {
+      const row = await findForAuth(clientId);
+      if (!row) return null;
+      return { type: row.type as ApplicationType, api: row.api, tokenExchange: JSON.parse(row.token_exchange) };
+    },
+
     /** The account that registered an application (client-credentials tokens act for it). */
     async ownerOf(clientId: string): Promise<string | null> {
       return (await findForAuth(clientId))?.owner_id ?? null;
@@ -649,3 +719,42 @@ export function createApplicationsService(deps: {
   };
 }
 export type ApplicationsService = ReturnType<typeof createApplicationsService>;
+
+/**
+ * Every origin some application's pages run on, as one set: a CORS request then costs a set lookup.
+ * It is read again after any application or account change (here, or on another instance through
+ * the credential events), and at the latest after `ttlMs`; concurrent reloads share one query.
+ */
+function browserOriginsCache(repo: ApplicationsRepo, ttlMs: number, now: () => number) {
+  let current: { origins: Set<string>; loadedAt: number } | null = null;
+  let loading: Promise<Set<string>> | null = null;
+  let generation = 0;
+
+  async function load(): Promise<Set<string>> {
+    const started = generation;
+    const rows = await repo.listBrowserOrigins();
+    const origins = new Set(
+      rows.flatMap((row) => [
+        ...redirectOrigins(JSON.parse(row.redirect_uris) as string[]),
+        ...(JSON.parse(row.allowed_origins) as string[]),
+      ]),
+    );
+    // A change that arrived during the query leaves the set unsaved: the next request reads again.
+    if (started === generation) current = { origins, loadedAt: now() };
+    return origins;
+  }
+
+  return {
+    async get(): Promise<Set<string>> {
+      if (current && now() - current.loadedAt < ttlMs) return current.origins;
+      loading ??= load().finally(() => {
+        loading = null;
+      });
+      return loading;
+    },
+    invalidate(): void {
+      generation++;
+      current = null;
+    },
+  };
+}

@@ -44,6 +44,10 @@ interface AppForm extends Record<ApplicationLink, string> {
 
   require_pushed_authorization_requests: boolean;
   require_dpop: boolean;
+
+  /** API access: one allowed browser origin a line, one API identifier (token exchange) a line. */
+  allowed_origins: string;
+  token_exchange: string;
 }
 
 const NO_LINKS = { logo_uri: '', client_uri: '', policy_uri: '', tos_uri: '' };
@@ -68,6 +72,9 @@ const EMPTY_FORM: AppForm = {
 
   require_pushed_authorization_requests: false,
   require_dpop: false,
+
+  allowed_origins: '',
+  token_exchange: '',
 };
 
 function readForm(ctx: AppContext, type?: string): AppForm {
@@ -86,6 +93,9 @@ function readForm(ctx: AppContext, type?: string): AppForm {
 
     require_pushed_authorization_requests: fieldText(body['require_pushed_authorization_requests']) === 'on',
     require_dpop: fieldText(body['require_dpop']) === 'on',
+
+    allowed_origins: fieldText(body['allowed_origins']),
+    token_exchange: fieldText(body['token_exchange']),
     ...(Object.fromEntries(APPLICATION_LINKS.map((l) => [l, fieldText(body[l]).trim()])) as Record<
       ApplicationLink,
       string
@@ -110,6 +120,17 @@ const openIdSettingsFrom = (form: AppForm, type: string) => ({
       }
     : {}),
   ...(appMayRequireDpop(type) ? { require_dpop: form.require_dpop } : {}),
+});
+
+/**
+ * The API access settings a form may change for this type: origins for types with pages, token
+ * exchange for confidential ones (or when typed in anyway, so the refusal names the field).
+ */
+const apiAccessFrom = (form: AppForm, type: string) => ({
+  ...(appUsesRedirects(type) ? { allowed_origins: lines(form.allowed_origins) } : {}),
+  ...((type !== 'spa' && type !== 'native') || form.token_exchange.trim()
+    ? { token_exchange: lines(form.token_exchange) }
+    : {}),
 });
 
 /** An application's links as the form shows them. */
@@ -172,6 +193,8 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         usesRedirects: appUsesRedirects(app.type),
         pkceLocked: app.type !== 'web',
         dpopAllowed: appMayRequireDpop(app.type),
+
+        exchangeAllowed: app.type !== 'spa' && app.type !== 'native',
         subjectTypes: SUBJECT_TYPE_OPTIONS,
         scopes: scopeOptions(me.isAdmin, form.scopes),
         notice: noticeFor(ctx.query['done']),
@@ -254,6 +277,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             ...linksFrom(form),
             ...(appUsesRedirects(form.type) ? logoutFrom(form) : {}),
             ...openIdSettingsFrom(form, form.type),
+            ...apiAccessFrom(form, form.type),
           }),
         ),
       );
@@ -311,6 +335,9 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
 
           require_pushed_authorization_requests: app.require_pushed_authorization_requests,
           require_dpop: app.require_dpop,
+
+          allowed_origins: app.allowed_origins.join('\n'),
+          token_exchange: app.token_exchange.join('\n'),
         },
         null,
       );
@@ -337,6 +364,8 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris), ...logoutFrom(form) } : {}),
             ...openIdSettingsFrom(form, app.type),
             ...(appUsesRedirects(app.type) ? { device_flow: form.device_flow } : {}),
+
+            ...apiAccessFrom(form, app.type),
             ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris) } : {}),
           }),
         ),
