@@ -154,6 +154,20 @@ describe('APIs: validation, ownership and protected resource metadata', () => {
     assert.equal(patched.status, 400, JSON.stringify(patched.body));
   });
 
+  it('the dashboard’s application page keeps an application’s API scopes ticked, so a save keeps them', async () => {
+    const made = await post(owner, '/oauth/applications', {
+      name: 'Dashboard kept',
+      redirect_uris: ['https://o.example/cb'],
+      scopes: ['read:users', scope],
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const page = await owner.browser.get(`/settings/applications/${made.body['client_id']}`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    const box = new RegExp(`name="scopes" value="${scope.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"\\s+checked`);
+    assert.match(html, box);
+  });
+
   it('another owner cannot read, change or delete my API (403, as an unknown id)', async () => {
     const path = `/v2/apis/${apiId}`;
     for (const [method, body] of [

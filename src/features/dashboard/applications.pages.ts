@@ -1,5 +1,6 @@
 import { APPLICATION_LINKS, type ApplicationLink } from '../../domain/applications.ts';
 import type { Principal } from '../../domain/principal.ts';
+import { isApiScope } from '../../domain/scopes.ts';
 import type { AppContext } from '../../http/context.ts';
 import { type ApplicationView, createApplicationSchema, updateApplicationSchema } from '../../wire/applications.ts';
 import {
@@ -134,6 +135,17 @@ const apiAccessFrom = (form: AppForm, type: string) => ({
 });
 
 /** An application's links as the form shows them. */
+/**
+ * The built-in API's scopes to tick, and the application's scopes of registered APIs, ticked: the
+ * form keeps them on a save (unticking one removes it), where built-in checkboxes alone would drop them.
+ */
+const applicationScopeOptions = (isAdmin: boolean, checked: readonly string[]) => [
+  ...scopeOptions(isAdmin, checked),
+  ...checked
+    .filter((name) => !isApiScope(name))
+    .map((name) => ({ name, description: 'A scope of a registered API', disabled: false, checked: true })),
+];
+
 const linksOf = (app: ApplicationView) =>
   Object.fromEntries(APPLICATION_LINKS.map((l) => [l, app[l] ?? ''])) as Record<ApplicationLink, string>;
 
@@ -166,7 +178,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
         title: 'Register an application',
         form,
         types: APP_TYPE_OPTIONS,
-        scopes: scopeOptions(me.isAdmin, form.scopes),
+        scopes: applicationScopeOptions(me.isAdmin, form.scopes),
         subjectTypes: SUBJECT_TYPE_OPTIONS,
         error,
       },
@@ -196,7 +208,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
 
         exchangeAllowed: app.type !== 'spa' && app.type !== 'native',
         subjectTypes: SUBJECT_TYPE_OPTIONS,
-        scopes: scopeOptions(me.isAdmin, form.scopes),
+        scopes: applicationScopeOptions(me.isAdmin, form.scopes),
         notice: noticeFor(ctx.query['done']),
         error,
       },
