@@ -88,7 +88,7 @@ describe('Token exchange to a registered API', () => {
   });
   after(() => world.close());
 
-  it('the exchanged token is for Orders, with the granted Orders scopes, and its resource server sees act', async () => {
+  it('the exchanged token is for Orders, with the granted Orders scopes; its resource server sees act', async () => {
     const res = await exchange({ subject_token: subjectToken, resource: orders });
     const body = (await res.json()) as Record<string, unknown>;
     assert.equal(res.status, 200, JSON.stringify(body));
