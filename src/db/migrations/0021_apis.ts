@@ -4,7 +4,8 @@ import type { Kysely } from 'kysely';
 // APIs ("resource servers") registered by owners, beside the built-in /v2 API (which has no row).
 // Their scopes have a table of their own so that a scope name is unique across every API: an
 // application's `scopes` list names them without saying which API, so each name must mean one.
-// A resource_server application belongs to one API (`api`: its identifier; null: the built-in one).
+// A resource_server application belongs to one API (`api`: its identifier; null: the built-in one),
+// and is deleted with it.
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
@@ -27,7 +28,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('position', 'integer', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('api_scopes_api').on('api_scopes').columns(['api_id', 'position']).execute();
-  await db.schema.alterTable('applications').addColumn('api', 'text').execute();
+  // A resource server goes with its API (an account's deletion takes its APIs): left behind, it
+  // would introspect the tokens of whoever registers the same identifier next.
+  await db.schema
+    .alterTable('applications')
+    .addColumn('api', 'text', (c) => c.references('apis.identifier').onDelete('cascade'))
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -192,6 +192,8 @@ describe('APIs: validation, ownership and protected resource metadata', () => {
       scopes_supported: [scope],
       bearer_methods_supported: ['header'],
       resource_name: 'Things',
+      // The proofs the authorization server takes: the API can hold its tokens to their key.
+      dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'Ed25519'],
     });
   });
 
@@ -205,7 +207,13 @@ describe('APIs: validation, ownership and protected resource metadata', () => {
     assert.deepEqual(doc['bearer_methods_supported'], ['header']);
     assert.equal(doc['resource_name'], 'Latchkey API');
     assert.ok((doc['scopes_supported'] as string[]).includes('read:users'));
-    assert.equal('dpop_signing_alg_values_supported' in doc, false, 'DPoP is off');
+    assert.deepEqual(doc['dpop_signing_alg_values_supported'], ['ES256', 'EdDSA', 'Ed25519'], 'DPoP is on');
+    assert.deepEqual(
+      doc['dpop_signing_alg_values_supported'],
+      ((await (await fetch(`${world.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>)[
+        'dpop_signing_alg_values_supported'
+      ],
+    );
     // The authorization server it names publishes its own metadata (RFC 8414 / OpenID discovery).
     const as = (await (await fetch(`${world.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     assert.equal(as['issuer'], world.url);
@@ -232,5 +240,36 @@ describe('APIs: validation, ownership and protected resource metadata', () => {
     const scopeless = await world.request('GET', '/v2/users', { bearer: world.jwt({ sub: owner.id, scopes: [] }) });
     assert.equal(scopeless.status, 403);
     assert.doesNotMatch(scopeless.headers.get('www-authenticate') ?? '', /resource_metadata/);
+  });
+
+  it('a deleted account takes its APIs and the resource servers bound to them: a new API starts clean', async () => {
+    const leaving = await world.user({ tag: 'leaving' });
+    const admin = await world.user({ admin: true, tag: 'rs-admin' });
+    const adminJwt = world.jwt({ sub: admin.id, scopes: ['admin:all'] });
+    const reused = `https://leaving-${tag}.example.com`;
+    assert.equal((await post(leaving, '/v2/apis', { name: 'Leaving', identifier: reused, scopes: [] })).status, 201);
+    // An admin's resource server for that API (another account than the API's owner).
+    const rs = await world.request('POST', '/oauth/applications', {
+      bearer: adminJwt,
+      body: { name: 'Leaving RS', type: 'resource_server', api: reused, scopes: [] },
+    });
+    assert.equal(rs.status, 201, JSON.stringify(rs.body));
+    const client = rs.body as { client_id: string; client_secret: string };
+
+    const deleted = await world.request('DELETE', `/v2/users/${leaving.id}`, { bearer: adminJwt });
+    assert.equal(deleted.status, 204, JSON.stringify(deleted.body));
+    const gone = await world.request('GET', `/oauth/applications/${client.client_id}`, { bearer: adminJwt });
+    assert.equal(gone.status, 404, 'the resource server went with its API');
+
+    // Someone else registers the same identifier: the old resource server cannot read its tokens.
+    assert.equal((await post(mallory, '/v2/apis', { name: 'Mine now', identifier: reused, scopes: [] })).status, 201);
+    const introspect = await world.request('POST', '/oauth/introspect', {
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`,
+      },
+      body: { token: 'anything' },
+    });
+    assert.equal(introspect.status, 401);
+    assert.equal(introspect.body['error'], 'invalid_client');
   });
 });

@@ -399,7 +399,8 @@ export function createApplicationsService(deps: {
   const origins = browserOriginsCache(repo, deps.cacheTtlMs, now);
   events.subscribe((event) => {
     if (event.kind === 'application') cache.delete(event.id);
-    else if (event.kind === 'account') cache.deleteWhere((row) => row.owner_id === event.id);
+    // An account's deletion also takes, with its APIs, other owners' resource servers bound to them.
+    else if (event.kind === 'account') cache.deleteWhere((row) => row.owner_id === event.id || row.api !== null);
     // Any application may have gained or lost an origin (an account's deletion removes its own).
     origins.invalidate();
   });
