@@ -121,7 +121,10 @@ for (const format of ['opaque', 'jwt'] as const) {
       assert.equal((ok.body as { client_id?: string })['client_id'] ?? service.client_id, service.client_id);
       const bearer = await request(server, 'GET', '/v2/auth/test', { bearer: access });
       assert.equal(bearer.status, 401);
-      assert.equal(bearer.headers.get('WWW-Authenticate'), 'Bearer error="invalid_token"');
+      assert.equal(
+        bearer.headers.get('WWW-Authenticate'),
+        `Bearer error="invalid_token", resource_metadata="${server.url}/.well-known/oauth-protected-resource/v2"`,
+      );
       const noProof = await callApi({ Authorization: `DPoP ${access}` });
       assert.equal(noProof.status, 401);
       assert.match(noProof.headers.get('WWW-Authenticate') ?? '', /^DPoP error="invalid_dpop_proof", algs=/);
@@ -131,10 +134,14 @@ for (const format of ['opaque', 'jwt'] as const) {
       const key = await DpopKey.create();
       const access = String((await serviceToken(key))['access_token']);
       const other = await DpopKey.create();
+      const metadata = `${server.url}/.well-known/oauth-protected-resource/v2`;
       const refusedAs = async (headers: Record<string, string>, error: string, method = 'GET') => {
         const res = await callApi(headers, method);
         assert.equal(res.status, 401, JSON.stringify(res.body));
-        assert.equal(res.headers.get('WWW-Authenticate'), `DPoP error="${error}", algs="ES256 EdDSA Ed25519"`);
+        assert.equal(
+          res.headers.get('WWW-Authenticate'),
+          `DPoP error="${error}", algs="ES256 EdDSA Ed25519", resource_metadata="${metadata}"`,
+        );
       };
       await refusedAs(await dpopHeaders(other, 'GET', apiUrl, access), 'invalid_token');
       const once = await dpopHeaders(key, 'GET', apiUrl, access);
