@@ -131,7 +131,7 @@ for (const format of ['opaque', 'jwt'] as const) {
         };
         const newPage = await (await developer.browser.get('/settings/applications/new')).text();
         assert.match(newPage, /name="require_pkce" value="on"[^>]*>/);
-        assert.doesNotMatch(newPage, /name="require_pkce" value="on"[^>]*checked/, 'as the API: off for a web app');
+        assert.match(newPage, /name="require_pkce" value="on"[^>]*checked/, 'the form starts with PKCE required');
         const fields = { name: 'Form app', redirect_uris: HOST_A, scopes: 'read:users', subject_type: 'pairwise' };
         const web = await form('/settings/applications/new', { ...fields, type: 'web' });
         assert.equal(web.status, 303);
