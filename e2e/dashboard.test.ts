@@ -123,6 +123,10 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
   }
 
   /** Logs in on the page the authorization request led to (if it asks), approves, and returns the code. */
+  // The applications use PKCE (the dashboard's form registers them with it required).
+  const codeVerifier = crypto.randomBytes(32).toString('base64url');
+  const codeChallenge = crypto.createHash('sha256').update(codeVerifier).digest('base64url');
+
   async function authorizeInBrowser(
     page: Page,
     email: string,
@@ -131,7 +135,7 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
     state: string,
     shot?: string,
   ): Promise<string> {
-    await page.goto(authorizeUrl(server.url, { clientId, redirectUri: callbackUrl(), scope, state }));
+    await page.goto(authorizeUrl(server.url, { clientId, redirectUri: callbackUrl(), scope, state, codeChallenge }));
     const signIn = page.getByRole('heading', { name: 'Sign in' });
     const approve = page.getByRole('button', { name: 'Approve' });
     await signIn.or(approve).first().waitFor();
@@ -167,6 +171,7 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
         client_id: clientId,
         client_secret: clientSecret,
         redirect_uri: callbackUrl(),
+        code_verifier: codeVerifier,
       }),
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
