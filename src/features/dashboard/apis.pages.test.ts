@@ -63,7 +63,7 @@ describe('dashboard: APIs pages', { timeout: 120_000 }, () => {
     access_token_ttl: '900',
   };
 
-  it('register, list, edit the scopes, publish the metadata, delete once no resource server belongs to it', async () => {
+  it('register, list, edit the scopes, show the metadata, delete once no resource server belongs to it', async () => {
     const { browser, userId } = await signedIn();
     const empty = await html(browser, '/settings/apis');
     assert.match(empty, /<a href="\/settings\/apis" aria-current="page">APIs<\/a>/, 'the navigation marks APIs');
