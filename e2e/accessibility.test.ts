@@ -179,6 +179,35 @@ const PAGES: Visit[] = [
       await page.getByRole('heading', { name: 'Acme Reports', level: 1 }).waitFor();
     },
   },
+  { name: 'apis-empty', reach: visit('/settings/apis', 'APIs') },
+  { name: 'api-new', reach: visit('/settings/apis/new', 'Register an API') },
+  {
+    name: 'api-new-error',
+    async reach({ page }) {
+      await page.getByLabel('Name').fill('Orders');
+      await page.getByLabel('Identifier').fill('http://orders.example.com');
+      await page.getByLabel('Scopes').fill('read:orders: Read your orders\nwrite:orders: Place orders for you');
+      await page.getByRole('button', { name: 'Register API' }).click();
+      await page.locator('#identifier-error').waitFor();
+    },
+  },
+  {
+    name: 'api',
+    async reach({ page }) {
+      await page.getByLabel('Identifier').fill('https://orders.example.com/v1');
+      await page.getByRole('button', { name: 'Register API' }).click();
+      await page.getByRole('heading', { name: 'Orders', level: 1 }).waitFor();
+    },
+  },
+  { name: 'apis', reach: visit('/settings/apis', 'APIs') },
+  {
+    name: 'confirm-delete-api',
+    async reach({ page }) {
+      await page.getByRole('link', { name: 'Orders' }).first().click();
+      await page.getByRole('link', { name: 'Delete API' }).click();
+      await page.getByRole('heading', { name: /Delete the API/ }).waitFor();
+    },
+  },
   {
     name: 'webhook',
     async reach({ page, url, server }) {

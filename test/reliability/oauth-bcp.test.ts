@@ -445,6 +445,9 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     const key = (await (
       await request(b, 'POST', '/v2/api-keys', { body: { name: 'k', scopes: ['read:users'] } })
     ).json()) as { id: string };
+    const api = (await (
+      await request(b, 'POST', '/v2/apis', { body: { name: 'CSRF API', identifier: 'https://csrf-api.example.com' } })
+    ).json()) as { id: string };
     await server.built.webhookWorker.drain();
     await codeFlow(server, app, { email, password: PASSWORD }, { browser: b }); // an authorized app
     await signIn(new Browser(server.url), email, PASSWORD); // another device's session, to sign out
@@ -479,6 +482,10 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       `/settings/applications/${app.client_id}`,
       `/settings/applications/${app.client_id}/delete`,
       `/settings/applications/${app.client_id}/secret`,
+      '/settings/apis',
+      '/settings/apis/new',
+      `/settings/apis/${api.id}`,
+      `/settings/apis/${api.id}/delete`,
       '/settings/authorized-apps',
       '/settings/webhooks',
       '/settings/webhooks/new',

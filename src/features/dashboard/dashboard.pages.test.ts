@@ -109,6 +109,7 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
       ['/dashboard', 'Dashboard'],
       ['/settings/api-keys', 'API Keys'],
       ['/settings/applications', 'Applications'],
+      ['/settings/apis', 'APIs'],
       ['/settings/authorized-apps', 'Authorized apps'],
       ['/settings/webhooks', 'Webhooks'],
       ['/settings/security', 'Security'],

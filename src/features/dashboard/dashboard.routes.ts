@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { AppState } from '../../http/context.ts';
 import { registerApiKeyPages } from './api-keys.pages.ts';
 import { registerApplicationPages } from './applications.pages.ts';
+import { registerApiPages } from './apis.pages.ts';
 import { registerAuthorizedAppPages } from './authorized-apps.pages.ts';
 import { registerWebhookPages } from './webhooks.pages.ts';
 import { dashboardPage, signedIn, type DashboardDeps } from './shared.ts';
@@ -58,6 +59,7 @@ export function dashboardRouter(deps: DashboardDeps): Router<AppState> {
 
   registerApiKeyPages(router, deps);
   registerApplicationPages(router, deps);
+  registerApiPages(router, deps);
   registerAuthorizedAppPages(router, deps);
   registerWebhookPages(router, deps);
   return router;

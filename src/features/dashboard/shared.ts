@@ -11,6 +11,7 @@ import { sha256 } from '../../shared/secrets.ts';
 import { MAX_RETURN_TO } from '../accounts/accounts.pages.ts';
 import type { ApiKeysService } from '../api-keys/api-keys.service.ts';
 import type { ApplicationsService } from '../applications/applications.service.ts';
+import type { ApisService } from '../apis/apis.service.ts';
 import type { ConsentsService } from '../consents/consents.service.ts';
 import type { WebhooksService } from '../webhooks/webhooks.service.ts';
 import type { ShownOnceService } from '../shown-once/shown-once.service.ts';
@@ -22,6 +23,10 @@ export interface DashboardDeps {
   formGuard: Middleware<AppState>[];
   apiKeys: ApiKeysService;
   applications: ApplicationsService;
+  /** Registered APIs (resource servers): Settings → APIs. */
+  apis: ApisService;
+  /** The DPoP algorithms the authorization server accepts, for an API's metadata (none when DPoP is off). */
+  dpopSigningAlgs(): readonly string[] | undefined;
   consents: ConsentsService;
   webhooks: WebhooksService;
   /** How long a rotated API key keeps working beside its replacement (API_KEY_ROTATION_GRACE), ms. */
@@ -38,7 +43,7 @@ export interface DashboardDeps {
 export type DashboardRouter = Router<AppState>;
 
 /** The dashboard's sections, in the order of the navigation (the layout lists them). */
-export type Section = 'overview' | 'api-keys' | 'applications' | 'authorized-apps' | 'webhooks' | 'security';
+export type Section = 'overview' | 'api-keys' | 'applications' | 'apis' | 'authorized-apps' | 'webhooks' | 'security';
 
 type Handler = (ctx: AppContext, me: Principal) => Promise<void> | void;
 
@@ -113,6 +118,9 @@ const FIELD_LABELS: Record<string, string> = {
   url: 'Endpoint URL',
   events: 'Events',
   description: 'Description',
+  identifier: 'Identifier',
+  access_token_format: 'Access token format',
+  access_token_ttl: 'Access token lifetime',
 };
 
 /**
@@ -138,13 +146,14 @@ export const parseForm = <S extends z.ZodType>(schema: S, input: unknown): z.out
  */
 export async function attempt<T>(
   fn: () => Promise<T>,
-): Promise<{ ok: true; value: T } | { ok: false; status: number; message: string }> {
+): Promise<{ ok: true; value: T } | { ok: false; status: number; message: string; field?: string }> {
   try {
     return { ok: true, value: await fn() };
   } catch (err) {
     const status = err instanceof DomainError && !(err instanceof NotYours) ? toAppError(err)?.status : undefined;
     if (status === 400 || status === 403 || status === 409 || status === 422) {
-      return { ok: false, status, message: formMessage(err as DomainError) };
+      const { field } = err as DomainError;
+      return { ok: false, status, message: formMessage(err as DomainError), ...(field !== undefined && { field }) };
     }
     throw err;
   }

@@ -284,6 +284,8 @@ export const NOTICES: Record<string, string> = {
   'app-deleted': 'The application was deleted, with every token issued to it.',
   'app-approved': 'Application approved: the consent page no longer warns about it.',
   'app-rejected': 'Application rejected: it stopped working and every token issued to it was revoked.',
+  'api-updated': 'API saved.',
+  'api-deleted': 'The API was deleted: its scopes left every application and its tokens no longer work.',
   'consent-revoked': "Access revoked. The application's tokens no longer work.",
   'webhook-updated': 'Webhook endpoint saved.',
   'webhook-disabled': 'Webhook endpoint disabled. No events are delivered to it until you enable it again.',

@@ -42,6 +42,7 @@ import type { PayloadsRepo } from '../../oidc/payloads.repo.ts';
 import { sha256 } from '../../shared/secrets.ts';
 import { endedSignInOf, type BackchannelLogout } from '../../oidc/backchannel-logout.ts';
 import type { ApisService } from '../../features/apis/apis.service.ts';
+import { dpopSigningAlgsOf } from '../../oidc/provider.ts';
 
 /** Change-of-address requests per account (each one sends a mail to an address the person typed). */
 const EMAIL_CHANGE_LIMIT = { hourly: 10, burst: 1 };
@@ -166,6 +167,8 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       formGuard,
       apiKeys: deps.apiKeys,
       applications: deps.applications,
+      apis: deps.apis,
+      dpopSigningAlgs: () => dpopSigningAlgsOf(provider),
       consents,
       webhooks: deps.webhooks,
       shownOnce: deps.shownOnce,
