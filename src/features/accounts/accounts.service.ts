@@ -4,6 +4,7 @@ import { emailSchema } from '../../wire/accounts.ts';
 import { newId, randomBase62, sha256 } from '../../shared/secrets.ts';
 import type { UserRow } from '../../db/schema.ts';
 import { isUniqueViolation } from '../../db/unique-violation.ts';
+import { newUserRow } from '../../db/new-user-row.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { AccountsRepo, BrowserSessionsRepo } from './accounts.repo.ts';
 import type { PasswordHasher } from './passwords.ts';
@@ -100,21 +101,15 @@ export function createAccountsService(deps: {
       throw new Conflict('An account with this email already exists', 'email');
     }
     const t = now();
-    const row = {
+    const row = newUserRow({
       id: newId('usr'),
       email,
-      password_hash: await passwords.hash(password),
+      passwordHash: await passwords.hash(password),
       name,
-      is_admin: input.isAdmin ? 1 : 0,
-      created_at: t,
-      updated_at: t,
-      totp_secret_enc: null,
-      totp_pending_secret_enc: null,
-      totp_enabled_at: null,
-      totp_last_step: null,
-      sign_in_count: 0,
-      email_verified_at: null,
-    };
+      isAdmin: input.isAdmin ?? false,
+      t,
+      emailVerifiedAt: null,
+    });
     try {
       await accounts.insert(row, [
         buildEvent('user.signed_up', row.id, { id: row.id, email: row.email, name: row.name }, t),

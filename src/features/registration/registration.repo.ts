@@ -1,4 +1,5 @@
 import type { DB } from '../../db/client.ts';
+import { newUserRow } from '../../db/new-user-row.ts';
 import type { ApplicationRow, ApplicationUpdate, RegistrationTokenRow } from '../../db/schema.ts';
 import { SELF_REGISTERED_OWNER } from '../../domain/registration.ts';
 import type { OutboxEvent } from '../../domain/webhook-events.ts';
@@ -13,21 +14,18 @@ export function createRegistrationRepo(db: DB) {
     async ensureSelfRegisteredOwner(t: number): Promise<void> {
       await db
         .insertInto('users')
-        .values({
-          id: SELF_REGISTERED_OWNER.id,
-          email: SELF_REGISTERED_OWNER.email,
-          name: SELF_REGISTERED_OWNER.name,
-          // Not an argon2 hash: every password check against it fails.
-          password_hash: '!',
-          is_admin: 0,
-          created_at: t,
-          updated_at: t,
-          totp_secret_enc: null,
-          totp_pending_secret_enc: null,
-          totp_enabled_at: null,
-          totp_last_step: null,
-          email_verified_at: null,
-        })
+        .values(
+          newUserRow({
+            id: SELF_REGISTERED_OWNER.id,
+            email: SELF_REGISTERED_OWNER.email,
+            name: SELF_REGISTERED_OWNER.name,
+            // Not an argon2 hash: every password check against it fails.
+            passwordHash: '!',
+            isAdmin: false,
+            t,
+            emailVerifiedAt: null,
+          }),
+        )
         .onConflict((oc) => oc.column('id').doNothing())
         .execute();
     },

@@ -3,6 +3,7 @@ import { Conflict, Forbidden, ValidationError } from '../../domain/errors.ts';
 import { emailSchema } from '../../wire/accounts.ts';
 import { newId, randomBase62, sha256 } from '../../shared/secrets.ts';
 import { isUniqueViolation } from '../../db/unique-violation.ts';
+import { newUserRow } from '../../db/new-user-row.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { PasswordHasher } from '../accounts/passwords.ts';
 import type { PasswordPolicy } from '../accounts/password-policy.ts';
@@ -87,22 +88,16 @@ export function createSetupService(deps: {
       const name = typeof input.name === 'string' && input.name.trim() ? input.name.trim().slice(0, 100) : null;
       const password = await deps.passwordPolicy.check(input.password, { email: email.data, name });
       const t = now();
-      const user = {
+      const user = newUserRow({
         id: newId('usr'),
         email: email.data,
-        password_hash: await deps.passwords.hash(password),
+        passwordHash: await deps.passwords.hash(password),
         name,
-        is_admin: 1,
-        created_at: t,
-        updated_at: t,
-        totp_secret_enc: null,
-        totp_pending_secret_enc: null,
-        totp_enabled_at: null,
-        totp_last_step: null,
-        sign_in_count: 0,
+        isAdmin: true,
+        t,
         // The operator holding the printed link is the one who installed the server.
-        email_verified_at: t,
-      };
+        emailVerifiedAt: t,
+      });
       const signedUp = buildEvent('user.signed_up', user.id, { id: user.id, email: user.email, name }, t);
       try {
         await repo.createOwner(tokenHash, t, user, [signedUp]);
