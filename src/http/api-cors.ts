@@ -2,7 +2,14 @@ import type { Middleware } from 'koa';
 import type { AppState } from './context.ts';
 
 /** What a page may send: its bearer token, a JSON body, a DPoP proof, our versioning headers. */
-const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'DPoP', 'X-API-Version', 'X-Client-Version', 'X-Request-ID'];
+const ALLOWED_HEADERS = [
+  'Authorization',
+  'Content-Type',
+  'DPoP',
+  'X-API-Version',
+  'X-Client-Version',
+  'X-Request-ID',
+].join(', ');
 /** What a page may read besides the CORS-safelisted headers: versions, limits, refusals, DPoP nonces. */
 const EXPOSED_HEADERS = [
   'X-API-Version',
@@ -15,7 +22,7 @@ const EXPOSED_HEADERS = [
   'Retry-After',
   'WWW-Authenticate',
   'DPoP-Nonce',
-];
+].join(', ');
 /**
  * How long a browser may reuse a preflight's answer: 10 minutes. Only preflights are cached; every
  * actual answer is checked against the current origins, so a removed origin loses its reads at once.
@@ -44,13 +51,13 @@ export function apiCors(opts: {
       if (!allowed) return;
       ctx.set('Access-Control-Allow-Origin', origin);
       ctx.set('Access-Control-Allow-Methods', methods);
-      ctx.set('Access-Control-Allow-Headers', ALLOWED_HEADERS.join(', '));
+      ctx.set('Access-Control-Allow-Headers', ALLOWED_HEADERS);
       ctx.set('Access-Control-Max-Age', String(PREFLIGHT_MAX_AGE_SECONDS));
       return;
     }
     if (allowed) {
       ctx.set('Access-Control-Allow-Origin', origin);
-      ctx.set('Access-Control-Expose-Headers', EXPOSED_HEADERS.join(', '));
+      ctx.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);
     }
     await next();
   };

@@ -75,6 +75,13 @@ function rfc7662(c: Principal, allowedIps?: string[] | null, dpopJkt?: string | 
   };
 }
 
+/** RFC 6749 §5.2: the client did not authenticate (whatever the token, so nothing is told of it). */
+function refuseClient(ctx: { status: number; body: unknown; set(name: string, value: string): void }): void {
+  ctx.status = 401;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
+}
+
 /**
  * One introspection for every credential (RFC 7662 plus `method`): a resource server posts
  * whatever its caller presented to /oauth/introspect. API keys, shared-secret JWTs and JWT access
@@ -92,23 +99,14 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
     const client = ctx.state.presentedClient;
     // No client authentication at all is invalid_client (RFC 6749 §5.2) whatever the token, so the
     // answer does not tell an opaque token from an API key.
-    if (!client || (!client.viaBasic && !client.id)) {
-      ctx.status = 401;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
-      return;
-    }
+    if (!client || (!client.viaBasic && !client.id)) return refuseClient(ctx);
     // A registered API's resource server learns of that API's tokens only.
     const tokens = deps.apiTokens;
     const ownApi =
       client.type === 'resource_server' && client.id ? await tokens?.apiOfResourceServer(client.id) : undefined;
     if (tokens && ownApi) {
+      if (!client.checked?.matched) return refuseClient(ctx);
       ctx.set('Cache-Control', 'no-store');
-      if (!client.checked?.matched) {
-        ctx.status = 401;
-        ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
-        return;
-      }
       ctx.status = 200;
       const described = await introspectForApi(tokens, token, ownApi);
       // An exchanged token names its actor (RFC 8693 §4.1).
@@ -154,12 +152,8 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
     }
 
     // Client authentication, as the provider would do it (basic or post).
+    if (!client.checked?.matched) return refuseClient(ctx);
     ctx.set('Cache-Control', 'no-store');
-    if (!client.checked?.matched) {
-      ctx.status = 401;
-      ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
-      return;
-    }
 
     let principal: Principal | null = null;
     let allowedIps: string[] | null = null;
