@@ -113,6 +113,35 @@ for (const format of ['opaque', 'jwt'] as const) {
       }
     });
 
+    it("a registered API's resource server is told the binding too: token_type DPoP, cnf.jkt", async () => {
+      const orders = `https://orders-${format}.example.com`;
+      const scope = `read:orders-${format}`;
+      const api = await alice.browser.postJson('/v2/apis', {
+        name: 'Orders',
+        identifier: orders,
+        scopes: [{ name: scope, description: 'Read orders' }],
+      });
+      assert.equal(api.status, 201, await api.clone().text());
+      const caller = await register({ name: 'Orders client', type: 'service', redirect_uris: [], scopes: [scope] });
+      const ordersServer = await register({ name: 'Orders API', type: 'resource_server', scopes: [], api: orders });
+      const key = await DpopKey.create();
+      const res = await key.post(tokenUrl, {
+        grant_type: 'client_credentials',
+        client_id: caller.client_id,
+        client_secret: caller.client_secret!,
+        scope,
+        resource: orders,
+      });
+      const body = (await res.json()) as Record<string, unknown>;
+      assert.equal(res.status, 200, JSON.stringify(body));
+      assert.equal(body['token_type'], 'DPoP');
+      const seen = await introspect(server, ordersServer as never, String(body['access_token']));
+      assert.equal(seen['active'], true, JSON.stringify(seen));
+      assert.equal(seen['aud'], orders);
+      assert.equal(seen['token_type'], 'DPoP');
+      assert.deepEqual(seen['cnf'], { jkt: key.thumbprint });
+    });
+
     it('/v2 takes a bound token with a proof of its key, and refuses it as Bearer', async () => {
       const key = await DpopKey.create();
       const access = String((await serviceToken(key))['access_token']);

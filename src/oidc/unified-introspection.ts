@@ -46,7 +46,9 @@ async function introspectForApi(tokens: ApiTokens, token: string, identifier: st
   return {
     active: true,
     method: 'oauth',
-    token_type: 'Bearer',
+    // A DPoP-bound token says so and names its key, or the API would take it as a bearer token.
+    token_type: credential.dpopJkt ? 'DPoP' : 'Bearer',
+    ...(credential.dpopJkt ? { cnf: { jkt: credential.dpopJkt } } : {}),
     sub: credential.subject,
     ...(scopes.length ? { scope: scopes.join(' ') } : {}),
     ...(credential.clientId ? { client_id: credential.clientId } : {}),
