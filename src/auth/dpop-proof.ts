@@ -1,12 +1,9 @@
 import crypto from 'node:crypto';
 import { EmbeddedJWK, calculateJwkThumbprint, jwtVerify, type JWK } from 'jose';
 
-/**
- * The algorithms a DPoP proof may be signed with, at the token endpoint (oidc-provider's
- * `enabledJWA.dPoPSigningAlgValues`) and at /v2 alike: asymmetric only (the key is the proof's own
- * public `jwk`), and only those with no padding or hash choices to get wrong.
- */
-export const DPOP_SIGNING_ALGS = ['ES256', 'EdDSA', 'Ed25519'] as const;
+import { DPOP_SIGNING_ALGS } from '../domain/dpop.ts';
+
+export { DPOP_SIGNING_ALGS };
 
 /**
  * How far a proof's `iat` may be from the server's clock, seconds, either way (RFC 9449 §11.1):

@@ -28,7 +28,7 @@ import { registrationRouter } from '../features/registration/registration.routes
 
 import { RESOURCE_SERVER_API } from '../features/applications/applications.service.ts';
 import type { Policies } from '../features/rate-limit/rate-limiter.ts';
-import { createProvider, dpopSigningAlgsOf } from '../oidc/provider.ts';
+import { createProvider } from '../oidc/provider.ts';
 import { createAdapterFactory } from '../oidc/adapter.ts';
 import type { ServerKeys } from '../oidc/keys.ts';
 import { createGrantStanding } from '../oidc/grant-standing.ts';
@@ -211,15 +211,14 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   const origin = new URL(config.ISSUER).origin;
   const jsonBody = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
   const buildOpts = { validateResponses: deps.validateResponses ?? false };
-  const dpopSigningAlgs = () => dpopSigningAlgsOf(provider);
-  const routeGroups = apiRouteGroups({ ...deps, dpopSigningAlgs });
+  const routeGroups = apiRouteGroups(deps);
   const policies: Policies = {
     apiKey: config.RATE_LIMIT_API_KEY,
     oauth: config.RATE_LIMIT_OAUTH,
     jwt: config.RATE_LIMIT_JWT,
     unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
   };
-  const v2Deps = { ...deps, dpopSigningAlgs, authenticator, jsonBody, origin, policies };
+  const v2Deps = { ...deps, authenticator, jsonBody, origin, policies };
   const v2 = v2Router(v2Deps, routeGroups[0]!.specs, buildOpts);
   // Registration has its own (lower) limit per credential; unauthenticated callers per address.
   const appPolicies: Policies = {
@@ -277,7 +276,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   const resourceMetadataUrl = protectedResourceMetadataUrl(config.API_RESOURCE);
   const protectedResource = {
     path: new URL(resourceMetadataUrl).pathname,
-    app: serveProtectedResourceMetadata({ api: deps.apis.builtIn, issuer: config.ISSUER, dpopSigningAlgs }),
+    app: serveProtectedResourceMetadata({ api: deps.apis.builtIn, issuer: config.ISSUER }),
   };
 
   /** An audience's app behind its own access log, whose metrics label it is when no router template matched. */

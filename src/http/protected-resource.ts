@@ -5,17 +5,13 @@ import type { AppState } from './context.ts';
 
 /**
  * The built-in API's protected resource metadata (RFC 9728), built from the API as it is at the
- * time of the request (its scopes, and DPoP's algorithms while DPoP is on).
+ * time of the request (its scopes).
  */
-export function serveProtectedResourceMetadata(deps: {
-  api: ResourceServer;
-  issuer: string;
-  dpopSigningAlgs(): readonly string[] | undefined;
-}): Middleware<AppState> {
+export function serveProtectedResourceMetadata(deps: { api: ResourceServer; issuer: string }): Middleware<AppState> {
   return async (ctx, next) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     ctx.set('Cache-Control', 'public, max-age=300');
-    ctx.body = protectedResourceMetadata(deps.api, deps.issuer, deps.dpopSigningAlgs());
+    ctx.body = protectedResourceMetadata(deps.api, deps.issuer);
   };
 }
 

@@ -121,19 +121,6 @@ const UNHELD_OIDC_SCOPES = new Set(['address', 'phone']);
 /** The OpenID scopes a person's access token carries beside its API scopes (what userinfo answers). */
 const TOKEN_OIDC_SCOPES = Object.keys(SCOPE_CLAIMS);
 
-/** oidc-provider's own DPoP algorithms, when enabledJWA does not name them. */
-const DEFAULT_DPOP_ALGS: readonly string[] = ['ES256', 'Ed25519', 'EdDSA'];
-/** Each provider's DPoP algorithms while it binds tokens with DPoP (absent: DPoP is off). */
-const dpopAlgorithms = new WeakMap<Provider, readonly string[]>();
-
-/**
- * The JWS algorithms the provider accepts in DPoP proofs, or undefined while DPoP is off: what
- * protected resource metadata (RFC 9728) advertises as `dpop_signing_alg_values_supported`.
- */
-export function dpopSigningAlgsOf(provider: Provider): readonly string[] | undefined {
-  return dpopAlgorithms.get(provider);
-}
-
 /**
  * oidc-provider, configured as Latchkey's authorization server. Endpoints live under /oauth; the
  * /v2 API is the default resource and its scopes are granted per application (see
@@ -407,10 +394,6 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
     TOKEN_EXCHANGE_PARAMS,
   );
-  const dPoP = configuration.features?.dPoP;
-  if (dPoP?.enabled) {
-    dpopAlgorithms.set(provider, [...(configuration.enabledJWA?.dPoPSigningAlgValues ?? DEFAULT_DPOP_ALGS)]);
-  }
 
   // Stored secrets are hashes (see applications.service.ts); compare what the client presents,
   // unless this request already did (Provider.ctx is the request oidc-provider is serving).

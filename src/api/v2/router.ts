@@ -83,8 +83,6 @@ export interface V2Deps {
   webhooks: WebhooksService;
   registration: RegistrationService;
   apis: ApisService;
-  /** The DPoP algorithms the authorization server accepts, while DPoP is on (RFC 9728 metadata). */
-  dpopSigningAlgs(): readonly string[] | undefined;
   jsonBody: Middleware<AppState>;
   origin: string;
   limiter: RateLimiter;
@@ -109,10 +107,7 @@ export function v2Router(deps: V2Deps, specs: RouteSpec[], opts: BuildOptions = 
 
 /** Every /v2 route, declared once (the router and the OpenAPI document are both built from these). */
 export function v2RouteSpecs(
-  deps: Pick<
-    V2Deps,
-    'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks' | 'registration' | 'apis' | 'dpopSigningAlgs'
-  >,
+  deps: Pick<V2Deps, 'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks' | 'registration' | 'apis'>,
 ): RouteSpec[] {
   return [
     // Testing a credential: what the server sees in the presented credential. The
@@ -142,6 +137,6 @@ export function v2RouteSpecs(
     ...consentsRoutes(deps.consents),
     ...webhooksRoutes(deps.webhooks),
     ...registrationTokensRoutes(deps.registration),
-    ...apisRoutes(deps.apis, () => deps.dpopSigningAlgs()),
+    ...apisRoutes(deps.apis),
   ];
 }

@@ -16,7 +16,7 @@ const tag = 'APIs';
  * applications may be granted, so the applications' scopes guard it: read:applications to read,
  * write:applications to change. Another owner's API is 403 unless admin:all.
  */
-export function apisRoutes(apis: ApisService, dpopSigningAlgs: () => readonly string[] | undefined): RouteSpec[] {
+export function apisRoutes(apis: ApisService): RouteSpec[] {
   return [
     defineRoute({
       method: 'get',
@@ -62,7 +62,7 @@ export function apisRoutes(apis: ApisService, dpopSigningAlgs: () => readonly st
       auth: { scopes: ['read:applications'] },
       status: 200,
       response: protectedResourceMetadataSchema,
-      handler: ({ principal, params }) => apis.metadata(principal, params.id, dpopSigningAlgs()),
+      handler: ({ principal, params }) => apis.metadata(principal, params.id),
     }),
     defineRoute({
       method: 'patch',

@@ -188,12 +188,8 @@ export function createApisService(deps: ApisServiceDeps) {
      * The API's protected resource metadata (RFC 9728), for its own server to publish at its
      * well-known address: Latchkey cannot answer on another host.
      */
-    async metadata(
-      caller: Principal,
-      id: string,
-      dpopSigningAlgs?: readonly string[],
-    ): Promise<ProtectedResourceMetadata> {
-      return protectedResourceMetadata(toResourceServer(await load(caller, id)), deps.issuer, dpopSigningAlgs);
+    async metadata(caller: Principal, id: string): Promise<ProtectedResourceMetadata> {
+      return protectedResourceMetadata(toResourceServer(await load(caller, id)), deps.issuer);
     },
     async update(caller: Principal, id: string, data: UpdateApiInput): Promise<ApiView> {
       const record = await load(caller, id);

@@ -1,23 +1,19 @@
+import { DPOP_SIGNING_ALGS } from '../../domain/dpop.ts';
 import type { ResourceServer } from '../../domain/resource-servers.ts';
 import type { ProtectedResourceMetadata } from '../../wire/apis.ts';
 
 /**
  * An API's OAuth 2.0 Protected Resource Metadata (RFC 9728 §2): who issues its tokens, which
- * scopes it knows, how a token is presented. `dpopSigningAlgs` is given only while the
- * authorization server binds tokens with DPoP (RFC 9449); otherwise the member is left out.
+ * scopes it knows, how a token is presented, and the DPoP proofs the server takes (RFC 9449).
  */
-export function protectedResourceMetadata(
-  api: ResourceServer,
-  issuer: string,
-  dpopSigningAlgs?: readonly string[],
-): ProtectedResourceMetadata {
+export function protectedResourceMetadata(api: ResourceServer, issuer: string): ProtectedResourceMetadata {
   return {
     resource: api.identifier,
     authorization_servers: [issuer],
     scopes_supported: api.scopes.map((s) => s.name),
     bearer_methods_supported: ['header'],
     resource_name: api.name,
-    ...(dpopSigningAlgs?.length ? { dpop_signing_alg_values_supported: [...dpopSigningAlgs] } : {}),
+    dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS],
   };
 }
 

@@ -169,7 +169,7 @@ export function registerApiPages(router: DashboardRouter, deps: DashboardDeps): 
         form,
         formats: FORMAT_OPTIONS,
         metadataUrl: protectedResourceMetadataUrl(api.identifier),
-        metadata: JSON.stringify(await apis.metadata(me, api.id, deps.dpopSigningAlgs()), null, 2),
+        metadata: JSON.stringify(await apis.metadata(me, api.id), null, 2),
         notice: noticeFor(ctx.query['done']),
         error: problem && !problem.field ? problem.message : null,
         fieldError: problem?.field ? problem : null,

@@ -25,8 +25,6 @@ export interface DashboardDeps {
   applications: ApplicationsService;
   /** Registered APIs (resource servers): Settings → APIs. */
   apis: ApisService;
-  /** The DPoP algorithms the authorization server accepts, for an API's metadata (none when DPoP is off). */
-  dpopSigningAlgs(): readonly string[] | undefined;
   consents: ConsentsService;
   webhooks: WebhooksService;
   /** How long a rotated API key keeps working beside its replacement (API_KEY_ROTATION_GRACE), ms. */

@@ -42,7 +42,6 @@ import type { PayloadsRepo } from '../../oidc/payloads.repo.ts';
 import { sha256 } from '../../shared/secrets.ts';
 import { endedSignInOf, type BackchannelLogout } from '../../oidc/backchannel-logout.ts';
 import type { ApisService } from '../../features/apis/apis.service.ts';
-import { dpopSigningAlgsOf } from '../../oidc/provider.ts';
 
 /** Change-of-address requests per account (each one sends a mail to an address the person typed). */
 const EMAIL_CHANGE_LIMIT = { hourly: 10, burst: 1 };
@@ -168,7 +167,6 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       apiKeys: deps.apiKeys,
       applications: deps.applications,
       apis: deps.apis,
-      dpopSigningAlgs: () => dpopSigningAlgsOf(provider),
       consents,
       webhooks: deps.webhooks,
       shownOnce: deps.shownOnce,
