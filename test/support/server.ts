@@ -58,6 +58,22 @@ export interface TestServer extends RunningServer {
 }
 
 /**
+ * A real-time clock that can be moved to just after the next minute begins. Counts kept in memory
+ * use windows aligned to the clock minute; a test whose burst must land in one window calls
+ * `startOfMinute()` first (the clock only ever moves forward).
+ */
+export function minuteAlignedClock(): { now: () => number; startOfMinute(): void } {
+  let skew = 0;
+  const now = () => Date.now() + skew;
+  return {
+    now,
+    startOfMinute() {
+      skew += (Math.floor(now() / 60_000) + 1) * 60_000 + 500 - now();
+    },
+  };
+}
+
+/**
  * The real server on a real SQLite file in a fresh temp folder, on a free loopback port.
  * Pass `env` for settings and `now` for a controllable clock.
  */

@@ -4,13 +4,13 @@
  * another browser's OAuth session outliving a password change, parallel password and code
  * guesses, and sign-up as an account-discovery oracle and an argon2 flood.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as OTPAuth from 'otpauth';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { minuteAlignedClock, startTestServer, type TestServer } from '../../../test/support/server.ts';
 import { createTestDatabase, testBackend } from '../../../test/support/database.ts';
 import { Browser, authorize, csrfFrom, registerApp } from '../../../test/support/http.ts';
 import { signIn } from '../../../test/support/api.ts';
@@ -386,10 +386,14 @@ describe('a password change ends every other browser session, dashboard and OAut
 
 describe('parallel guesses: each is counted before it is checked', () => {
   let server: TestServer;
+  // Each test starts just after a minute begins on the server's clock, so that its burst of guesses
+  // cannot straddle two of the throttle's windows.
+  const { now: clock, startOfMinute } = minuteAlignedClock();
 
   before(async () => {
-    server = await startTestServer({ env: { RATE_LIMIT_LOGIN: '100000,10000' } });
+    server = await startTestServer({ env: { RATE_LIMIT_LOGIN: '100000,10000' }, now: clock });
   });
+  beforeEach(startOfMinute);
   after(() => server.dispose());
 
   const statuses = (responses: Response[]) => {
@@ -480,20 +484,22 @@ describe('parallel guesses: each is counted before it is checked', () => {
       await signIn(tf, tfEmail, PASSWORD);
       const begin = await postFrom(tf, '/settings/security', '/settings/security/2fa/begin');
       const secret = /id="totp-secret">([A-Z2-7]+)</.exec(await begin.text())![1]!;
-      const now = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+      const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+      const codeAt = (offsetMs: number) => totp.generate({ timestamp: clock() + offsetMs });
       assert.equal(
-        (await postFrom(tf, '/settings/security', '/settings/security/2fa/confirm', { code: now.generate() })).status,
+        (await postFrom(tf, '/settings/security', '/settings/security/2fa/confirm', { code: codeAt(0) })).status,
         303,
       );
       const tfCsrf = csrfFrom(await (await tf.get('/settings/security')).text());
-      const right = now.generate();
+      // The server accepts the step before and after the current one; no guess may be one of them.
+      const valid = new Set([codeAt(-30_000), codeAt(0), codeAt(30_000)]);
       const guesses = await Promise.all(
         Array.from({ length: 40 }, (_, i) => {
           const guess = String(100000 + i * 7919).slice(0, 6);
           return tf.postForm('/settings/security/2fa/disable', {
             _csrf: tfCsrf,
             password: PASSWORD,
-            code: guess === right ? '999999' : guess,
+            code: valid.has(guess) ? '999999' : guess,
           });
         }),
       );
@@ -528,12 +534,21 @@ describe(`parallel guesses at two instances on one ${testBackend} database`, () 
   let a: TestServer;
   let b: TestServer;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-throttle-two-'));
+  // Counts kept in memory (SQLite) are in clock-minute windows: start the burst just after one begins.
+  const { now: clock, startOfMinute } = minuteAlignedClock();
 
   before(async () => {
     const database = await createTestDatabase(dir);
-    a = await startTestServer({ dir, database, sharedRateLimits: true });
-    b = await startTestServer({ dir, database, env: { ISSUER: a.config.ISSUER }, sharedRateLimits: true });
+    a = await startTestServer({ dir, database, sharedRateLimits: true, now: clock });
+    b = await startTestServer({
+      dir,
+      database,
+      env: { ISSUER: a.config.ISSUER },
+      sharedRateLimits: true,
+      now: clock,
+    });
   });
+  beforeEach(startOfMinute);
   after(async () => {
     await b.close();
     await a.dispose();
