@@ -152,6 +152,12 @@ const schema = z.object({
   API_KEY_ACTIVITY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
 
   /**
+   * Audit events older than this many days are deleted. A year by default: long enough to answer
+   * "who did what" about last quarter, short enough that a sign-in history does not grow forever.
+   */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
+
+  /**
    * API key activity is written in batches each second; while the database cannot take it
    * (restarting, locked) at most this many entries wait in memory per process, and newer ones
    * are dropped (and the count logged). About 200 bytes each.

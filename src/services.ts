@@ -62,6 +62,10 @@ import { createSetupRepo } from './features/setup/setup.repo.ts';
 import { createSetupService, type SetupService } from './features/setup/setup.service.ts';
 
 import { createApisRepo } from './features/apis/apis.repo.ts';
+import { createRequestScope, type RequestScope } from './shared/request-scope.ts';
+import { createAudit, SYSTEM_ACTOR, type Audit } from './features/audit/audit.ts';
+import { createAuditRepo, type AuditRepo } from './features/audit/audit.repo.ts';
+import type { AuditActor } from './domain/audit.ts';
 import { builtInApi, createApisService, type ApisService } from './features/apis/apis.service.ts';
 
 export interface ServicesOptions {
@@ -81,6 +85,8 @@ export interface ServicesOptions {
   mailDir?: string;
   /** Posts one logout token; tests may pass their own. Default: HTTP with the SSRF guard. */
   postLogoutToken?: PostForm;
+  /** Who the audit trail says acted on changes made outside a request: the server, or the CLI's operator. */
+  actorOutsideRequests?: AuditActor;
 }
 
 /** A back-channel logout receiver gets 3 s to answer (1 s to accept the connection): the person waits. */
@@ -151,6 +157,12 @@ export interface Services {
   backchannelLogout: BackchannelLogout;
   /** First-run setup: the single-use link that creates the owner account while no admin exists. */
   setup: SetupService;
+  /** The current request's origin and actor, for the audit trail; the HTTP app opens one per request. */
+  requestScope: RequestScope;
+  /** Builds audit records, which services write with their changes. */
+  audit: Audit;
+  /** The audit trail: appending events that change nothing else, reading pages of it, retention. */
+  auditLog: AuditRepo;
   /** Stops timers and the webhook and email workers, flushes buffered writes; the caller then closes the database. */
   stop(): Promise<void>;
 }
@@ -179,6 +191,10 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     if (event.kind === 'account') sharedJwtCache.deleteWhere((c) => c.userId === event.id);
   });
   const tokensRevoked = () => credentialEvents.publish({ kind: 'tokens' });
+  // The audit trail: services add its records to the events of their changes.
+  const requestScope = createRequestScope();
+  const audit = createAudit({ scope: requestScope, now, outside: options.actorOutsideRequests ?? SYSTEM_ACTOR });
+  const auditLog = createAuditRepo(db);
 
   // Mail, and what it carries for accounts: single-use links and security notices.
   const box = createSecretBox(infra.secretsKey);
@@ -262,6 +278,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     activityBacklog: config.API_KEY_ACTIVITY_BACKLOG,
     keyPolicy: config.RATE_LIMIT_API_KEY,
     notify,
+    audit,
   });
 
   const shownOnce = createShownOnceService({ repo: createShownOnceRepo(db), box, now });
@@ -374,6 +391,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     () => emailLinks.prune(),
     () => shownOnce.deleteExpired(),
     () => passkeys.pruneChallenges(),
+    () => auditLog.prune(now() - config.AUDIT_RETENTION_DAYS * 86_400_000),
   ]);
 
   // Bearer credentials for /v2 and /oauth/applications (shared-secret JWTs).
@@ -456,6 +474,9 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     login,
     backchannelLogout,
     setup,
+    requestScope,
+    audit,
+    auditLog,
     async stop() {
       stopHousekeeping();
       await webhookWorker.stop();

@@ -50,6 +50,7 @@ export const FILE_LAYERS: [RegExp, Layer][] = [
   ],
   [/^src\/features\/rate-limit\/(rate-limiter|token-endpoint|authorize-endpoint)\.ts$/, 'transport'],
   [/^src\/features\/accounts\/(pending-second-factor|fresh-auth|login)\.ts$/, 'transport'],
+  [/^src\/features\/admin\/console-access\.ts$/, 'transport'],
   // Everything else under features/, auth/ and oidc/: services and the rules they apply.
   [/^src\/(features|auth|oidc)\//, 'services'],
 ];

@@ -2,6 +2,7 @@ import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { prepare } from '../boot/prepare.ts';
 import { createServices, type Services } from '../services.ts';
+import { CLI_ACTOR } from '../features/audit/audit.ts';
 
 /**
  * Runs `fn` on the services of the database the environment names (booted as the server boots,
@@ -11,7 +12,7 @@ import { createServices, type Services } from '../services.ts';
 export async function withServices<T>(fn: (services: Services) => Promise<T>): Promise<T> {
   const infra = await prepare(loadConfig(), createLogger('silent'));
   try {
-    const services = createServices(infra);
+    const services = createServices(infra, { actorOutsideRequests: CLI_ACTOR });
     try {
       return await fn(services);
     } finally {

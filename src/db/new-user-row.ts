@@ -29,5 +29,7 @@ export function newUserRow(fields: {
     totp_last_step: null,
     sign_in_count: 0,
     email_verified_at: fields.emailVerifiedAt,
+    is_auditor: 0,
+    disabled_at: null,
   };
 }

@@ -27,8 +27,37 @@ export interface Database {
   passkey_challenges: PasskeyChallengesTable;
   registration_tokens: RegistrationTokensTable;
   setup_tokens: SetupTokensTable;
+  audit_events: AuditEventsTable;
   apis: ApisTable;
   api_scopes: ApiScopesTable;
+}
+
+/** The audit trail (see features/audit): append-only, one row per security-relevant event. */
+export interface AuditEventsTable {
+  /** Orders the trail; the keyset-pagination cursor. */
+  seq: Generated<number>;
+  /** Public id (`aud_…`), also the id of its webhook event. */
+  id: string;
+  /** One of AUDIT_TYPES (domain/audit.ts). */
+  type: string;
+  /** user (a browser session), api_key, oauth, jwt, client, cli, system or anonymous. */
+  actor_type: string;
+  /** The credential or account that acted: an API key id, a client id, a JWT subject, an account id. */
+  actor_id: string | null;
+  /** The account on whose behalf the actor acted, when there is one. */
+  actor_account_id: string | null;
+  /** Who the actor was, readable after the account is gone (its email at the time). */
+  actor_label: string | null;
+  /** Whose trail the event belongs to: the account it concerns (null: the server itself). */
+  account_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  /** JSON object with what else the event type records (a reason, a name, scopes…). */
+  data: string;
+  created_at: number;
 }
 
 /** First-run setup links (see features/setup); only the token's SHA-256 is kept. */
@@ -136,6 +165,10 @@ export interface UsersTable {
   sign_in_count: Generated<number>;
   /** When the current address was proven by an emailed link; null until then. */
   email_verified_at: number | null;
+  /** 1: reads the operators' console and the audit trail, changes nothing. */
+  is_auditor: Generated<number>;
+  /** When an admin disabled the account: every credential of it stops; null while it is enabled. */
+  disabled_at: number | null;
 }
 
 export interface RecoveryCodesTable {

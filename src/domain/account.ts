@@ -4,6 +4,10 @@ export interface Account {
   email: string;
   name: string | null;
   isAdmin: boolean;
+  /** Reads the operators' console and the audit trail; changes nothing there. */
+  isAuditor: boolean;
+  /** Disabled by an admin: no sign-in, and every credential of it is refused. */
+  disabled: boolean;
   createdAt: number;
   /** When the account's record last changed (name, email, password...), epoch ms. */
   updatedAt: number;

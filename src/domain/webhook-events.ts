@@ -1,3 +1,5 @@
+import { AUDIT_TYPES, auditWebhookType } from './audit.ts';
+
 /** Every event a webhook endpoint can subscribe to. */
 export const EVENT_TYPES = [
   'api_key.created',
@@ -16,12 +18,21 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** Audit events as webhook events: `audit.<type>`, each one of AUDIT_TYPES. */
+export const AUDIT_EVENT_TYPES = AUDIT_TYPES.map(auditWebhookType);
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** Subscribes to every audit event type (`*` is every event type but these). */
+export const ALL_AUDIT_EVENTS = 'audit.*';
+
 /** An event ready for the outbox: `body` is exactly what is delivered and signed. */
 export interface OutboxEvent {
   id: string;
-  type: EventType;
+  type: EventType | AuditEventType;
   /** Whose endpoints receive it; null: every admin's endpoints. */
   userId: string | null;
+  /** Admins' endpoints receive it as well as `userId`'s (the audit trail: admins see everything). */
+  alsoAdmins?: boolean;
   body: string;
   createdAt: number;
 }
@@ -30,7 +41,11 @@ export interface OutboxEvent {
 export const DISABLED_BY_OWNER = 'Disabled by its owner';
 export const DISABLED_FAILING = 'Every delivery failed for too long';
 
-/** Does an endpoint subscribed to `events` want this type? (`*` is everything.) */
+/**
+ * Does an endpoint subscribed to `events` want this type? `*` is every change event; the audit
+ * trail (many events per sign-in) comes only to endpoints that ask for it, by name or `audit.*`.
+ */
 export function subscribed(events: string[], type: string): boolean {
-  return events.includes('*') || events.includes(type);
+  if (events.includes(type)) return true;
+  return type.startsWith('audit.') ? events.includes(ALL_AUDIT_EVENTS) : events.includes('*');
 }

@@ -8,6 +8,7 @@ import type { Config } from '../config.ts';
 import type { DB } from '../db/client.ts';
 import type { AppContext, AppState } from './context.ts';
 import { requestId } from './request-id.ts';
+import { openRequestScope } from './request-facts.ts';
 import { requireReadableTarget } from './request-target.ts';
 import { drainBody } from './drain-body.ts';
 import { accessLog } from './access-log.ts';
@@ -22,6 +23,7 @@ import { v2App } from './apps/v2.ts';
 import { wellKnownApp } from './apps/well-known.ts';
 import { staticApp } from './apps/static.ts';
 import { pagesApp } from './apps/pages.ts';
+import { adminApp } from './apps/admin.ts';
 import { deviceApp } from './apps/device.ts';
 import { applicationsRouter } from '../features/applications/applications.routes.ts';
 import { registrationRouter } from '../features/registration/registration.routes.ts';
@@ -83,6 +85,9 @@ export type HttpServices = Pick<
   | 'box'
   | 'registration'
   | 'setup'
+  | 'requestScope'
+  | 'audit'
+  | 'auditLog'
 >;
 
 /** Settings and keys the HTTP side needs besides the services. */
@@ -117,6 +122,7 @@ export interface HttpApp {
  *   /.well-known               discovery          JSON
  *   /v2                        the API            JSON error model, X-API-Version
  *   /static                    CSS, script, icons
+ *   /admin                     operators' console HTML for admins and auditors, CSRF, fresh sign-in for changes
  *   everything else            pages for people   HTML, CSRF, the browser session
  */
 export function createHttpApp(services: HttpServices, settings: HttpSettings): HttpApp {
@@ -235,6 +241,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   const openApi = buildOpenApi(routeGroups, { version: '2.0', serverUrl: config.ISSUER });
 
   const pages = pagesApp({ ...deps, provider, render });
+  const admin = adminApp({ ...deps, render });
   // RFC 7591/7592 at /oauth/register, only when DYNAMIC_REGISTRATION is on (off: 404, not advertised).
   const registration =
     config.DYNAMIC_REGISTRATION === 'off'
@@ -336,6 +343,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
         ),
       },
       { path: '/static', app: audience('static', staticApp({ render, accounts, hsts })) },
+      { path: '/admin', app: audience('admin', admin.app) },
     ],
     audience('other', pages.app),
   );
@@ -359,9 +367,15 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   });
   app.use(requireReadableTarget());
   app.use(requestId(logger));
+  app.use(openRequestScope(deps.requestScope));
   app.use(drainBody());
   if (config.LATCHKEY_DEBUG_PID) app.use(exposePid());
   app.use(mounts);
 
-  return { app, provider, openApi, routers: [...pages.routers, apps, v2, ...(registration ? [registration] : [])] };
+  return {
+    app,
+    provider,
+    openApi,
+    routers: [...pages.routers, ...admin.routers, apps, v2, ...(registration ? [registration] : [])],
+  };
 }

@@ -8,6 +8,8 @@ const ada: Account = {
   email: 'ada@example.com',
   name: 'Ada',
   isAdmin: false,
+  isAuditor: false,
+  disabled: false,
   createdAt: 1_700_000_000_000,
   updatedAt: 1_764_633_600_999,
   twoFactor: false,

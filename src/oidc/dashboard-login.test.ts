@@ -15,6 +15,8 @@ const account: Account = {
   email: 'ada@example.com',
   name: null,
   isAdmin: false,
+  isAuditor: false,
+  disabled: false,
   createdAt: 0,
   twoFactor: true,
   signInCount: 1,

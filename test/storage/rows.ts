@@ -39,6 +39,8 @@ export function userRow(over: Partial<NewUserRow> = {}): UserRow {
     totp_last_step: null,
     sign_in_count: 0,
     email_verified_at: null,
+    is_auditor: 0,
+    disabled_at: null,
     ...over,
   } as UserRow;
 }

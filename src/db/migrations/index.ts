@@ -23,6 +23,8 @@ import * as m0023 from './0023_application_device_flow.ts';
 import * as m0024 from './0024_application_par_dpop.ts';
 import * as m0025 from './0025_application_origins_exchange.ts';
 import * as m0030 from './0030_setup_tokens.ts';
+import * as m0031 from './0031_audit_events.ts';
+import * as m0032 from './0032_account_roles.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -50,4 +52,6 @@ export const migrations: Record<string, Migration> = {
   '0024_application_par_dpop': m0024,
   '0025_application_origins_exchange': m0025,
   '0030_setup_tokens': m0030,
+  '0031_audit_events': m0031,
+  '0032_account_roles': m0032,
 };

@@ -1,12 +1,11 @@
 import type { DB } from '../../db/client.ts';
 import { sha256 } from '../../shared/secrets.ts';
-import type { OutboxEvent } from '../../domain/webhook-events.ts';
-import { withEvents, writeOutbox } from '../webhooks/outbox.repo.ts';
+import { withEvents, writeOutbox, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
 import type { NewUserRow, UserRow, UserUpdate } from '../../db/schema.ts';
 
 export function createAccountsRepo(db: DB) {
   return {
-    async insert(row: NewUserRow, events: OutboxEvent[] = []): Promise<void> {
+    async insert(row: NewUserRow, events: TransactionalEvent[] = []): Promise<void> {
       await withEvents(db, events, (trx) => trx.insertInto('users').values(row).execute());
     },
     async findByEmail(email: string): Promise<UserRow | undefined> {
@@ -54,7 +53,7 @@ export function createAccountsRepo(db: DB) {
      * Moves the account to a proven address (verified now) and writes `events` in the caller's
      * transaction. Another account holding the address fails the unique index: the caller decides.
      */
-    async changeEmail(trx: DB, id: string, email: string, at: number, events: OutboxEvent[]): Promise<void> {
+    async changeEmail(trx: DB, id: string, email: string, at: number, events: TransactionalEvent[]): Promise<void> {
       await trx
         .updateTable('users')
         .set({ email, email_verified_at: at, updated_at: at })
@@ -67,7 +66,7 @@ export function createAccountsRepo(db: DB) {
      * oidc-provider), applications with every token issued to them, grants with their tokens, keys,
      * webhooks with their events, projects and consents all go, or, if any step fails, nothing does.
      */
-    async delete(id: string, events: OutboxEvent[] = []): Promise<void> {
+    async delete(id: string, events: TransactionalEvent[] = []): Promise<void> {
       await db.transaction().execute(async (trx) => {
         const apps = await trx.selectFrom('applications').select('client_id').where('owner_id', '=', id).execute();
         for (const { client_id } of apps)

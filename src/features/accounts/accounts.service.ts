@@ -17,6 +17,8 @@ const toAccount = (row: UserRow): Account => ({
   email: row.email,
   name: row.name,
   isAdmin: row.is_admin === 1,
+  isAuditor: row.is_auditor === 1,
+  disabled: row.disabled_at !== null,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
   twoFactor: row.totp_secret_enc !== null,

@@ -1,8 +1,7 @@
 import { sql } from 'kysely';
 import { isPostgres, type DB } from '../../db/client.ts';
 import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
-import type { OutboxEvent } from '../../domain/webhook-events.ts';
-import { withEvents, writeOutbox } from '../webhooks/outbox.repo.ts';
+import { withEvents, writeOutbox, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
 
 /** What authentication needs of a key (its owner's rights are read per request, by the authenticate step). */
 export type ApiKeyAuthRow = Pick<
@@ -22,7 +21,7 @@ export type ApiKeyAuthRow = Pick<
 export function createApiKeysRepo(db: DB) {
   const postgres = isPostgres(db);
   return {
-    async insert(row: ApiKeyRow, events: OutboxEvent[]): Promise<void> {
+    async insert(row: ApiKeyRow, events: TransactionalEvent[]): Promise<void> {
       await withEvents(db, events, (trx) => trx.insertInto('api_keys').values(row).execute());
     },
 
@@ -61,7 +60,7 @@ export function createApiKeysRepo(db: DB) {
     },
 
     /** Revokes (once: a second revoke changes nothing and emits nothing). */
-    async revoke(id: string, at: number, events: OutboxEvent[]): Promise<void> {
+    async revoke(id: string, at: number, events: TransactionalEvent[]): Promise<void> {
       await db.transaction().execute(async (trx) => {
         const result = await trx
           .updateTable('api_keys')
@@ -74,7 +73,12 @@ export function createApiKeysRepo(db: DB) {
     },
 
     /** Inserts the replacement and marks the old key, in one transaction. */
-    async rotate(oldId: string, replacement: ApiKeyRow, graceUntil: number, events: OutboxEvent[]): Promise<void> {
+    async rotate(
+      oldId: string,
+      replacement: ApiKeyRow,
+      graceUntil: number,
+      events: TransactionalEvent[],
+    ): Promise<void> {
       await withEvents(db, events, async (trx) => {
         await trx.insertInto('api_keys').values(replacement).execute();
         await trx

@@ -10,6 +10,7 @@ import type { ApiKeysRepo, ApiKeyAuthRow } from './api-keys.repo.ts';
 import { displayPrefix, mintApiKey, parseApiKey } from './key-format.ts';
 import { createUsageRecorder, type UsageEntry } from './usage-recorder.ts';
 import { buildEvent } from '../webhooks/events.ts';
+import type { Audit } from '../audit/audit.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
 import type { Notify } from '../accounts/security-notices.ts';
@@ -68,6 +69,8 @@ export function createApiKeysService(deps: {
   keyPolicy: KeyRateLimit;
   /** Tells the owner by email that a key was created for the account. */
   notify?: Notify;
+  /** Records each change in the audit trail, written with the change. */
+  audit: Audit;
 }) {
   const { repo, now, events } = deps;
   const cache = createTtlCache<CachedKey>({ ttlMs: deps.cacheTtlMs, max: CACHE_MAX, now });
@@ -202,6 +205,11 @@ export function createApiKeysService(deps: {
           { id, name: row.name, prefix: view.prefix, scopes: view.scopes, expires_at: view.expires_at },
           t,
         ),
+        deps.audit.event('api_key.created', {
+          account: userId,
+          target: { type: 'api_key', id },
+          data: { name: row.name, prefix: view.prefix, scopes: view.scopes },
+        }),
       ]);
       await deps.notify?.(userId, { kind: 'api_key_created', name: row.name, prefix: view.prefix });
       return { ...view, key };
@@ -219,7 +227,14 @@ export function createApiKeysService(deps: {
     async revoke(principal: Principal, id: string): Promise<ApiKeyView> {
       const row = await owned(principal, id);
       const t = now();
-      await repo.revoke(id, t, [buildEvent('api_key.revoked', row.user_id, { id, name: row.name }, t)]);
+      await repo.revoke(id, t, [
+        buildEvent('api_key.revoked', row.user_id, { id, name: row.name }, t),
+        deps.audit.event('api_key.revoked', {
+          account: row.user_id,
+          target: { type: 'api_key', id },
+          data: { name: row.name },
+        }),
+      ]);
       events.publish({ kind: 'api_key', id });
       return toView(await owned(principal, id));
     },

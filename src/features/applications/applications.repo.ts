@@ -1,11 +1,10 @@
 import type { DB } from '../../db/client.ts';
 import type { ApplicationRow, ApplicationUpdate } from '../../db/schema.ts';
-import type { OutboxEvent } from '../../domain/webhook-events.ts';
-import { withEvents } from '../webhooks/outbox.repo.ts';
+import { withEvents, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
 
 export function createApplicationsRepo(db: DB) {
   return {
-    async insert(row: ApplicationRow, events: OutboxEvent[]): Promise<void> {
+    async insert(row: ApplicationRow, events: TransactionalEvent[]): Promise<void> {
       await withEvents(db, events, (trx) => trx.insertInto('applications').values(row).execute());
     },
     async findById(clientId: string): Promise<ApplicationRow | undefined> {
@@ -26,7 +25,7 @@ export function createApplicationsRepo(db: DB) {
     async listBrowserOrigins(): Promise<Array<{ redirect_uris: string; allowed_origins: string }>> {
       return db.selectFrom('applications').select(['redirect_uris', 'allowed_origins']).execute();
     },
-    async update(clientId: string, changes: ApplicationUpdate, events: OutboxEvent[] = []): Promise<void> {
+    async update(clientId: string, changes: ApplicationUpdate, events: TransactionalEvent[] = []): Promise<void> {
       await withEvents(db, events, (trx) =>
         trx.updateTable('applications').set(changes).where('client_id', '=', clientId).execute(),
       );
@@ -56,7 +55,7 @@ export function createApplicationsRepo(db: DB) {
       });
     },
     /** Deletes the application and every token, code and grant issued to it, atomically. */
-    async deleteWithArtifacts(clientId: string, events: OutboxEvent[]): Promise<void> {
+    async deleteWithArtifacts(clientId: string, events: TransactionalEvent[]): Promise<void> {
       await withEvents(db, events, async (trx) => {
         await trx.deleteFrom('oidc_payloads').where('client_id', '=', clientId).execute();
         await trx.deleteFrom('applications').where('client_id', '=', clientId).execute();

@@ -1,8 +1,7 @@
 import type { DB } from '../../db/client.ts';
 import type { ConsentRow } from '../../db/schema.ts';
 import { sha256 } from '../../shared/secrets.ts';
-import type { OutboxEvent } from '../../domain/webhook-events.ts';
-import { withEvents } from '../webhooks/outbox.repo.ts';
+import { withEvents, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
 
 export function createConsentsRepo(db: DB) {
   return {
@@ -28,7 +27,7 @@ export function createConsentsRepo(db: DB) {
         .orderBy('consents.updated_at', 'desc')
         .execute();
     },
-    async upsert(row: ConsentRow, events: OutboxEvent[]): Promise<void> {
+    async upsert(row: ConsentRow, events: TransactionalEvent[]): Promise<void> {
       await withEvents(db, events, (trx) =>
         trx
           .insertInto('consents')
@@ -41,11 +40,16 @@ export function createConsentsRepo(db: DB) {
           .execute(),
       );
     },
-    async deleteByGrant(grantId: string, events: OutboxEvent[]): Promise<void> {
+    async deleteByGrant(grantId: string, events: TransactionalEvent[]): Promise<void> {
       await withEvents(db, events, (trx) => trx.deleteFrom('consents').where('grant_id', '=', grantId).execute());
     },
     /** Forgets the consent and destroys its grant with every token and code issued under it. */
-    async revokeWithGrant(userId: string, clientId: string, grantId: string, events: OutboxEvent[]): Promise<void> {
+    async revokeWithGrant(
+      userId: string,
+      clientId: string,
+      grantId: string,
+      events: TransactionalEvent[],
+    ): Promise<void> {
       const grantHash = sha256(grantId);
       await withEvents(db, events, async (trx) => {
         await trx.deleteFrom('consents').where('user_id', '=', userId).where('client_id', '=', clientId).execute();

@@ -2,8 +2,7 @@ import type { DB } from '../../db/client.ts';
 import { newUserRow } from '../../db/new-user-row.ts';
 import type { ApplicationRow, ApplicationUpdate, RegistrationTokenRow } from '../../db/schema.ts';
 import { SELF_REGISTERED_OWNER } from '../../domain/registration.ts';
-import type { OutboxEvent } from '../../domain/webhook-events.ts';
-import { withEvents } from '../webhooks/outbox.repo.ts';
+import { withEvents, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
 
 /** The initial access token was not usable when the registration was written (used up, expired, deleted). */
 export class RegistrationTokenSpent extends Error {}
@@ -39,7 +38,7 @@ export function createRegistrationRepo(db: DB) {
      * Stores a self-registered client and, in `token` mode, counts one use of its initial access
      * token in the same transaction: a token used up (or expired) meanwhile stores nothing.
      */
-    async insertClient(row: ApplicationRow, token: { id: string; t: number } | null, events: OutboxEvent[]) {
+    async insertClient(row: ApplicationRow, token: { id: string; t: number } | null, events: TransactionalEvent[]) {
       await withEvents(db, events, async (trx) => {
         if (token) {
           const counted = await trx

@@ -1,7 +1,6 @@
 import type { DB } from '../../db/client.ts';
 import type { NewUserRow } from '../../db/schema.ts';
-import type { OutboxEvent } from '../../domain/webhook-events.ts';
-import { writeOutbox } from '../webhooks/outbox.repo.ts';
+import { writeOutbox, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
 
 /** Why creating the owner was refused, decided inside its transaction (which is then rolled back). */
 export class SetupRefused extends Error {
@@ -42,7 +41,7 @@ export function createSetupRepo(db: DB) {
      * and no admin may exist yet. Any refusal throws `SetupRefused` and rolls the deletion back, so
      * a wrong link retires no one else's. A duplicate email fails the unique index: the caller decides.
      */
-    async createOwner(tokenHash: string, now: number, user: NewUserRow, events: OutboxEvent[]): Promise<void> {
+    async createOwner(tokenHash: string, now: number, user: NewUserRow, events: TransactionalEvent[]): Promise<void> {
       await db.transaction().execute(async (trx) => {
         const retired = await trx.deleteFrom('setup_tokens').returning(['token_hash', 'expires_at']).execute();
         if (!retired.some((t) => t.token_hash === tokenHash && t.expires_at > now)) throw new SetupRefused('link');
