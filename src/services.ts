@@ -290,6 +290,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
     secretOverlapMs: config.WEBHOOK_SECRET_OVERLAP * 1000,
     maxEndpoints: config.WEBHOOK_MAX_ENDPOINTS,
+    audit,
   });
   const webhookWorker = createWebhookWorker({
     repo: webhooksRepo,
@@ -305,7 +306,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     onAttempt: metrics.webhookDelivery,
   });
   metrics.collectOutboxDepth(() => webhooksRepo.pendingCount());
-  const consents = createConsentsService({ repo: createConsentsRepo(db), now, onRevoked: tokensRevoked });
+  const consents = createConsentsService({ repo: createConsentsRepo(db), now, onRevoked: tokensRevoked, audit });
   const emailVerification = createEmailVerification({ accounts, links: emailLinks, mail: email.mail });
   const passwordReset = createPasswordReset({
     accounts,
@@ -337,6 +338,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
       ownerOf: (identifier) => apis.ownerOf(identifier),
     },
     apiExists: async (identifier) => (await apis.find(identifier)) !== undefined,
+    audit,
   });
   const registration = createRegistrationService({
     repo: createRegistrationRepo(db),
@@ -344,6 +346,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     mode: config.DYNAMIC_REGISTRATION,
     issuer: config.ISSUER,
     now,
+    audit,
   });
   const users = createUsersService({
     repo: accountsRepo,

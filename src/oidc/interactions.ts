@@ -390,7 +390,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const granted = String(grant.getResourceScope(apiResource) ?? '')
       .split(' ')
       .filter(isApiScope);
-    await consents.remember(accountId, clientId, grantId, granted);
+    await consents.remember(accountId, clientId, grantId, granted, account?.email ?? null);
     return finish(ctx, { consent: { grantId } }, true);
   });
 

@@ -10,7 +10,7 @@ import {
   REVIEW_STATE,
   RESOURCE_SERVER_API,
 } from '../features/applications/applications.service.ts';
-import type { ConsentsService } from '../features/consents/consents.service.ts';
+import type { ConsentsService, TokenReuse } from '../features/consents/consents.service.ts';
 import type { ServerKeys } from './keys.ts';
 import type { Adapter } from 'oidc-provider';
 import { GRANT_CLAIM } from '../auth/oauth-tokens.ts';
@@ -430,8 +430,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     body['interval'] = config.DEVICE_POLL_INTERVAL;
   });
 
-  provider.on('grant.revoked', (_ctx: unknown, grantId: string) => {
-    consents.forgetGrant(grantId).catch((err) => logger.error({ err }, 'could not forget revoked grant'));
+  provider.on('grant.revoked', (ctx: KoaContextWithOIDC | undefined, grantId: string) => {
+    consents
+      .forgetGrant(grantId, tokenReuseIn(ctx))
+      .catch((err) => logger.error({ err }, 'could not forget revoked grant'));
   });
   // The request's own logger when there is one, so the line carries the request id.
   provider.on('server_error', (ctx: { state?: { log?: Logger } } | undefined, err: Error) =>
@@ -439,6 +441,22 @@ export function createProvider(deps: ProviderDeps): Provider {
   );
 
   return provider;
+}
+
+/**
+ * The token endpoint revokes a grant for one reason only: a single-use token of it (a rotated
+ * refresh token past its grace window, an authorization or device code) was presented again.
+ * Elsewhere (revocation, logout) a revoked grant is an ordinary ending, not reuse.
+ */
+function tokenReuseIn(ctx: KoaContextWithOIDC | undefined): TokenReuse | null {
+  const oidc = ctx?.oidc;
+  if (oidc?.route !== 'token' || !oidc.client) return null;
+  const entities = oidc.entities as { RefreshToken?: { accountId?: string }; Grant?: { accountId?: string } };
+  return {
+    clientId: oidc.client.clientId,
+    accountId: entities.RefreshToken?.accountId ?? entities.Grant?.accountId ?? null,
+    grantType: String(oidc.params?.['grant_type'] ?? ''),
+  };
 }
 
 /**

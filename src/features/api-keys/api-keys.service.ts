@@ -246,7 +246,15 @@ export function createApiKeysService(deps: {
         (row) => row.revoked_at === null && (JSON.parse(row.scopes) as string[]).includes(scope),
       );
       for (const row of carrying) {
-        await repo.revoke(row.id, t, [buildEvent('api_key.revoked', userId, { id: row.id, name: row.name }, t)]);
+        await repo.revoke(row.id, t, [
+          buildEvent('api_key.revoked', userId, { id: row.id, name: row.name }, t),
+          // Whoever demoted the account acts; the reason says why a key its owner kept went.
+          deps.audit.event('api_key.revoked', {
+            account: userId,
+            target: { type: 'api_key', id: row.id },
+            data: { name: row.name, reason: `carried ${scope}` },
+          }),
+        ]);
         events.publish({ kind: 'api_key', id: row.id });
       }
     },
@@ -289,6 +297,11 @@ export function createApiKeysService(deps: {
       const graceUntil = Math.min(t + deps.rotationGraceMs, old.expires_at ?? Number.MAX_SAFE_INTEGER);
       await repo.rotate(id, replacement, graceUntil, [
         buildEvent('api_key.rotated', userId, { id, replaced_by: newId, grace_until: iso(graceUntil) }, t),
+        deps.audit.event('api_key.rotated', {
+          account: userId,
+          target: { type: 'api_key', id },
+          data: { name: old.name, replaced_by: newId, grace_until: iso(graceUntil) },
+        }),
       ]);
       events.publish({ kind: 'api_key', id });
       return { ...toView(replacement), key };

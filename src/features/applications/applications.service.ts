@@ -6,6 +6,8 @@ import { hasValidChecksum, mintSecret, newId, safeEqual, sha256 } from '../../sh
 import type { Principal } from '../../domain/principal.ts';
 import type { ApplicationRow } from '../../db/schema.ts';
 import { buildEvent } from '../webhooks/events.ts';
+import type { Audit } from '../audit/audit.ts';
+import type { AuditActor } from '../../domain/audit.ts';
 import type { ApplicationsRepo } from './applications.repo.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
@@ -154,6 +156,33 @@ function apiAccessIn(data: UpdateApplicationInput) {
 /** The token exchange grant, for an application allowed it for some API (public clients never are). */
 const exchangeGrant = (row: ApplicationRow): string[] =>
   JSON.parse(row.token_exchange).length > 0 && !isPublicType(row.type as ApplicationType) ? [TOKEN_EXCHANGE_GRANT] : [];
+
+/** Columns that hold secrets or bookkeeping: a change to them is never listed as a changed field. */
+const UNLISTED_COLUMNS = new Set<keyof ApplicationRow>([
+  'secret_hash',
+  'previous_secret_hash',
+  'previous_secret_expires_at',
+  'registration_token_hash',
+  'updated_at',
+]);
+
+/** The names of the settings a change altered (never a secret's value, only that a setting moved). */
+export function changedFields(before: ApplicationRow, after: ApplicationRow): string[] {
+  return (Object.keys(after) as Array<keyof ApplicationRow>).filter(
+    (column) => !UNLISTED_COLUMNS.has(column) && before[column] !== after[column],
+  );
+}
+
+/**
+ * Who acts when an application manages itself through dynamic registration (RFC 7591/7592): the
+ * client, on behalf of the account that holds it. Those requests carry no principal of their own.
+ */
+export const clientActor = (row: Pick<ApplicationRow, 'client_id' | 'owner_id'>): AuditActor => ({
+  type: 'client',
+  id: row.client_id,
+  accountId: row.owner_id,
+  label: null,
+});
 
 /** Client metadata naming the previous secret (its hash) and when it stops working, during an overlap. */
 export const PREVIOUS_SECRET = 'latchkey_previous_secret';
@@ -351,6 +380,8 @@ export function createApplicationsService(deps: {
   apis: RegisteredApis;
   /** Whether an API of this identifier exists (the targets of token exchange). */
   apiExists(identifier: string): Promise<boolean>;
+  /** Records each change in the audit trail, written with the change. */
+  audit: Audit;
 }) {
   const { repo, now, events, apis } = deps;
   const view = (row: ApplicationRow) => toView(row, apis.builtIn);
@@ -538,6 +569,11 @@ export function createApplicationsService(deps: {
       const t = row.created_at;
       await repo.insert(row, [
         buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t),
+        deps.audit.event('application.created', {
+          account: ownerId,
+          target: { type: 'application', id: row.client_id },
+          data: { name: row.name, type: row.type, registration: row.registration },
+        }),
       ]);
       // Its origins may call the API from now on (the other instances' sets are read again too).
       events.publish({ kind: 'application', id: row.client_id });
@@ -564,7 +600,13 @@ export function createApplicationsService(deps: {
         assertHolds(caller, data.scopes ?? scopesOf(row), REFUSED.redirect);
       }
       const next = await draftChange(row, data, api);
-      await repo.update(clientId, next);
+      await repo.update(clientId, next, [
+        deps.audit.event('application.changed', {
+          account: row.owner_id,
+          target: { type: 'application', id: clientId },
+          data: { name: next.name, fields: changedFields(row, next) },
+        }),
+      ]);
       events.publish({ kind: 'application', id: clientId });
       return view(next);
     },
@@ -573,6 +615,11 @@ export function createApplicationsService(deps: {
       const row = manageable(caller, await repo.findById(clientId));
       await repo.deleteWithArtifacts(clientId, [
         buildEvent('application.deleted', row.owner_id, { client_id: clientId, name: row.name }, now()),
+        deps.audit.event('application.deleted', {
+          account: row.owner_id,
+          target: { type: 'application', id: clientId },
+          data: { name: row.name },
+        }),
       ]);
       events.publish({ kind: 'application', id: clientId });
     },
@@ -610,6 +657,11 @@ export function createApplicationsService(deps: {
       const previousExpiresAt = changes.previous_secret_expires_at;
       await repo.update(clientId, changes, [
         buildEvent('application.secret_rotated', row.owner_id, { client_id: clientId }, t),
+        deps.audit.event('application.secret_rotated', {
+          account: row.owner_id,
+          target: { type: 'application', id: clientId },
+          data: { name: row.name, overlap_seconds: overlap },
+        }),
       ]);
       events.publish({ kind: 'application', id: clientId });
       return {
@@ -641,6 +693,12 @@ export function createApplicationsService(deps: {
     async removeRegistered(row: ApplicationRow): Promise<void> {
       await repo.deleteWithArtifacts(row.client_id, [
         buildEvent('application.deleted', row.owner_id, { client_id: row.client_id, name: row.name }, now()),
+        deps.audit.event('application.deleted', {
+          account: row.owner_id,
+          target: { type: 'application', id: row.client_id },
+          data: { name: row.name, registration: row.registration },
+          actor: clientActor(row),
+        }),
       ]);
       events.publish({ kind: 'application', id: row.client_id });
     },

@@ -3,6 +3,17 @@ import type { Principal } from '../../domain/principal.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { ConsentsRepo } from './consents.repo.ts';
 import type { ConsentRow } from '../../db/schema.ts';
+import type { Audit } from '../audit/audit.ts';
+import { sha256 } from '../../shared/secrets.ts';
+
+/** A grant the provider revoked because a single-use token of it was presented again. */
+export interface TokenReuse {
+  clientId: string;
+  /** The grant's account, as the token named it (the remembered consent's wins). */
+  accountId: string | null;
+  /** The token endpoint's grant type that was replayed (refresh_token, authorization_code…). */
+  grantType: string;
+}
 
 /**
  * Remembers which oidc-provider Grant holds a user's consent to an application, so that consent
@@ -14,8 +25,25 @@ export function createConsentsService(deps: {
   now(): number;
   /** Told when consent is taken back: the grant's tokens died with it (caches drop them). */
   onRevoked?(): void;
+  /** Records each change in the audit trail, written with the change. */
+  audit: Audit;
 }) {
   const { repo, now } = deps;
+
+  /**
+   * The client is the actor: the replay came in on its token endpoint request (with its credentials,
+   * or its client_id for a public client), and the address and User-Agent recorded are that
+   * request's: who presented the stolen or replayed token. The server's part (revoking the grant)
+   * follows from it; `system` would hide that a request caused it.
+   */
+  function tokenReuseRecord(grantId: string, reuse: TokenReuse, accountId: string | null) {
+    return deps.audit.event('token.reuse_detected', {
+      account: accountId,
+      target: { type: 'application', id: reuse.clientId },
+      data: { client_id: reuse.clientId, grant_id_hash: sha256(grantId), grant_type: reuse.grantType },
+      actor: { type: 'client', id: reuse.clientId, accountId, label: null },
+    });
+  }
 
   /** Takes back these consents of the account, each with its grant and the grant's tokens. */
   async function revokeEach(userId: string, rows: ConsentRow[]): Promise<void> {
@@ -23,6 +51,11 @@ export function createConsentsService(deps: {
     for (const row of rows) {
       await repo.revokeWithGrant(userId, row.client_id, row.grant_id, [
         buildEvent('consent.revoked', userId, { client_id: row.client_id, user_id: userId }, t),
+        deps.audit.event('consent.revoked', {
+          account: userId,
+          target: { type: 'application', id: row.client_id },
+          data: { client_id: row.client_id, scopes: JSON.parse(row.scopes) as string[] },
+        }),
       ]);
     }
     if (rows.length) deps.onRevoked?.();
@@ -33,7 +66,17 @@ export function createConsentsService(deps: {
       return (await repo.find(userId, clientId))?.grant_id;
     },
 
-    async remember(userId: string, clientId: string, grantId: string, scopes: string[]): Promise<void> {
+    /**
+     * Keeps the consent `userId` just gave. The person deciding acts (the browser's dashboard
+     * session, if any, may be someone else's); `label` names them readably (their email).
+     */
+    async remember(
+      userId: string,
+      clientId: string,
+      grantId: string,
+      scopes: string[],
+      label: string | null = null,
+    ): Promise<void> {
       const existing = await repo.find(userId, clientId);
       const t = now();
       await repo.upsert(
@@ -45,18 +88,33 @@ export function createConsentsService(deps: {
           created_at: existing?.created_at ?? t,
           updated_at: t,
         },
-        [buildEvent('consent.granted', userId, { client_id: clientId, user_id: userId, scopes }, t)],
+        [
+          buildEvent('consent.granted', userId, { client_id: clientId, user_id: userId, scopes }, t),
+          deps.audit.event('consent.granted', {
+            account: userId,
+            target: { type: 'application', id: clientId },
+            data: { client_id: clientId, scopes },
+            actor: { type: 'user', id: userId, accountId: userId, label },
+          }),
+        ],
       );
     },
 
-    /** A grant revoked by the provider (refresh-token reuse, code replay, revocation) is no longer consent. */
-    async forgetGrant(grantId: string): Promise<void> {
+    /**
+     * A grant revoked by the provider (refresh-token reuse, code replay, revocation) is no longer
+     * consent. When `reuse` says a single-use token was presented again, the trail records it with
+     * the forgetting: the client whose token it was acts (see tokenReuseRecord).
+     */
+    async forgetGrant(grantId: string, reuse: TokenReuse | null = null): Promise<void> {
       const row = await repo.findByGrant(grantId);
-      if (!row) return;
       const t = now();
-      await repo.deleteByGrant(grantId, [
-        buildEvent('grant.revoked', row.user_id, { client_id: row.client_id, user_id: row.user_id }, t),
-      ]);
+      const events = [
+        ...(row
+          ? [buildEvent('grant.revoked', row.user_id, { client_id: row.client_id, user_id: row.user_id }, t)]
+          : []),
+        ...(reuse ? [tokenReuseRecord(grantId, reuse, row?.user_id ?? reuse.accountId)] : []),
+      ];
+      if (events.length) await repo.deleteByGrant(grantId, events);
     },
 
     async list(caller: Principal): Promise<ConsentView[]> {

@@ -54,8 +54,10 @@ export function createRegistrationRepo(db: DB) {
       });
     },
 
-    async updateClient(clientId: string, changes: ApplicationUpdate): Promise<void> {
-      await db.updateTable('applications').set(changes).where('client_id', '=', clientId).execute();
+    async updateClient(clientId: string, changes: ApplicationUpdate, events: TransactionalEvent[]): Promise<void> {
+      await withEvents(db, events, (trx) =>
+        trx.updateTable('applications').set(changes).where('client_id', '=', clientId).execute(),
+      );
     },
 
     async insertToken(row: Omit<RegistrationTokenRow, 'uses'>): Promise<void> {

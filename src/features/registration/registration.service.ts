@@ -11,7 +11,8 @@ import {
   type RegistrationTokenView,
 } from '../../wire/registration.ts';
 import { buildEvent } from '../webhooks/events.ts';
-import { toView, type ApplicationsService } from '../applications/applications.service.ts';
+import { changedFields, clientActor, toView, type ApplicationsService } from '../applications/applications.service.ts';
+import type { Audit } from '../audit/audit.ts';
 import { applicationFromMetadata, metadataOf } from './client-metadata.ts';
 import { RegistrationTokenSpent, type RegistrationRepo } from './registration.repo.ts';
 
@@ -44,6 +45,8 @@ export function createRegistrationService(deps: {
   /** The base of `registration_client_uri`. */
   issuer: string;
   now(): number;
+  /** Records each change in the audit trail, written with the change. */
+  audit: Audit;
 }) {
   const { repo, applications, now } = deps;
   const clientUri = (clientId: string) => `${deps.issuer}/oauth/register/${encodeURIComponent(clientId)}`;
@@ -119,8 +122,19 @@ export function createRegistrationService(deps: {
         { client_id: row.client_id, name: row.name, type: row.type },
         row.created_at,
       );
+      const recorded = deps.audit.event('application.created', {
+        account: ownerId,
+        target: { type: 'application', id: row.client_id },
+        data: {
+          name: row.name,
+          type: row.type,
+          registration: row.registration,
+          initial_access_token: token?.id ?? null,
+        },
+        actor: clientActor(row),
+      });
       try {
-        await repo.insertClient(row, token ? { id: token.id, t: row.created_at } : null, [created]);
+        await repo.insertClient(row, token ? { id: token.id, t: row.created_at } : null, [created, recorded]);
       } catch (err) {
         if (err instanceof RegistrationTokenSpent) throw new Unauthenticated();
         throw err;
@@ -162,7 +176,14 @@ export function createRegistrationService(deps: {
         throw new ValidationError(`token_endpoint_auth_method: ${problem}`, 'token_endpoint_auth_method');
       }
       const next = await applications.draftRegisteredChange(row, data);
-      await repo.updateClient(row.client_id, next);
+      await repo.updateClient(row.client_id, next, [
+        deps.audit.event('application.changed', {
+          account: row.owner_id,
+          target: { type: 'application', id: row.client_id },
+          data: { name: next.name, fields: changedFields(row, next) },
+          actor: clientActor(row),
+        }),
+      ]);
       applications.changed(row.client_id);
       return { ...metadataOf(toView(next)), registration_client_uri: clientUri(row.client_id) };
     },

@@ -3,7 +3,7 @@ import { isPostgres, type DB } from '../../db/client.ts';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/schema.ts';
 import { DISABLED_FAILING, type OutboxEvent } from '../../domain/webhook-events.ts';
 import { claimFairly, type ClaimLimits } from './claims.repo.ts';
-import { writeOutbox } from './outbox.repo.ts';
+import { withEvents, writeOutbox, type TransactionalEvent } from './outbox.repo.ts';
 
 /** A claimed delivery with what sending it needs. */
 export interface DueDelivery {
@@ -29,9 +29,13 @@ export function createWebhooksRepo(db: DB) {
      * are serialised per account (SQLite: the write lock; PostgreSQL: the account's row, locked),
      * so the count each one checks includes the others'.
      */
-    async insertEndpointWithin(row: WebhookEndpointRow, max: number): Promise<boolean> {
+    async insertEndpointWithin(
+      row: WebhookEndpointRow,
+      max: number,
+      events: TransactionalEvent[] = [],
+    ): Promise<boolean> {
       try {
-        await db.transaction().execute(async (trx) => {
+        await withEvents(db, events, async (trx) => {
           if (postgres)
             await trx.selectFrom('users').select('id').where('id', '=', row.user_id).forNoKeyUpdate().execute();
           await trx.insertInto('webhook_endpoints').values(row).execute();
@@ -59,8 +63,14 @@ export function createWebhooksRepo(db: DB) {
         .orderBy('created_at', 'desc')
         .execute();
     },
-    async updateEndpoint(id: string, changes: Partial<WebhookEndpointRow>): Promise<void> {
-      await db.updateTable('webhook_endpoints').set(changes).where('id', '=', id).execute();
+    async updateEndpoint(
+      id: string,
+      changes: Partial<WebhookEndpointRow>,
+      events: TransactionalEvent[] = [],
+    ): Promise<void> {
+      await withEvents(db, events, (trx) =>
+        trx.updateTable('webhook_endpoints').set(changes).where('id', '=', id).execute(),
+      );
     },
     /** Re-enabled: what waited for it goes out now rather than at its old retry time. */
     async bringForward(endpointId: string, now: number): Promise<void> {
@@ -72,8 +82,8 @@ export function createWebhooksRepo(db: DB) {
         .where('next_attempt_at', '>', now)
         .execute();
     },
-    async deleteEndpoint(id: string): Promise<void> {
-      await db.deleteFrom('webhook_endpoints').where('id', '=', id).execute();
+    async deleteEndpoint(id: string, events: TransactionalEvent[] = []): Promise<void> {
+      await withEvents(db, events, (trx) => trx.deleteFrom('webhook_endpoints').where('id', '=', id).execute());
     },
 
     async listDeliveries(endpointId: string, limit: number): Promise<Array<WebhookDeliveryRow & { type: string }>> {

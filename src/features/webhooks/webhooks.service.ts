@@ -8,6 +8,7 @@ import type { CreateWebhookInput, DeliveryView, EndpointView, UpdateWebhookInput
 import { DISABLED_BY_OWNER } from '../../domain/webhook-events.ts';
 import { isPublicAddress } from './ssrf.ts';
 import type { WebhooksRepo } from './webhooks.repo.ts';
+import type { Audit } from '../audit/audit.ts';
 
 type AttemptRow = {
   delivery_id: string;
@@ -62,8 +63,14 @@ export function createWebhooksService(deps: {
   allowPrivate: boolean;
   secretOverlapMs: number;
   maxEndpoints: number;
+  /** Records each change in the audit trail, written with the change. */
+  audit: Audit;
 }) {
   const { repo, box, now } = deps;
+  const target = (id: string) => ({ type: 'webhook_endpoint', id });
+  // The trail names where an endpoint points by its host only: receivers often carry a token in
+  // the URL's path or query, and the trail is read by more people than the endpoint's owner.
+  const hostOf = (url: string) => new URL(url).host;
 
   /** https to a public host; http and private addresses only with WEBHOOK_ALLOW_PRIVATE. */
   function checkUrl(raw: string): string {
@@ -116,7 +123,12 @@ export function createWebhooksService(deps: {
       };
       // 409, not 400: the request is well formed; the account's current state refuses it (as
       // for a delivery already queued), and deleting an endpoint makes it acceptable.
-      if (!(await repo.insertEndpointWithin(row, deps.maxEndpoints))) {
+      const recorded = deps.audit.event('webhook_endpoint.created', {
+        account: userId,
+        target: target(row.id),
+        data: { host: hostOf(row.url), events: data.events },
+      });
+      if (!(await repo.insertEndpointWithin(row, deps.maxEndpoints, [recorded]))) {
         throw new Conflict(
           `An account may have at most ${deps.maxEndpoints} webhook endpoints; delete one to add another`,
         );
@@ -139,13 +151,32 @@ export function createWebhooksService(deps: {
         ...(data.status === 'disabled' && { status: 'disabled', disabled_reason: DISABLED_BY_OWNER }),
         updated_at: now(),
       };
-      await repo.updateEndpoint(id, changes);
+      const fields = (['url', 'events', 'description', 'status'] as const).filter(
+        (field) => changes[field] !== undefined && changes[field] !== row[field],
+      );
+      await repo.updateEndpoint(id, changes, [
+        deps.audit.event('webhook_endpoint.changed', {
+          account: row.user_id,
+          target: target(id),
+          data: {
+            host: hostOf(changes.url ?? row.url),
+            fields,
+            ...(fields.includes('status') && { status: changes.status }),
+          },
+        }),
+      ]);
       if (data.status === 'active' && row.status !== 'active') await repo.bringForward(id, now());
       return toView({ ...row, ...changes });
     },
     async remove(caller: Principal, id: string): Promise<void> {
-      await owned(caller, id);
-      await repo.deleteEndpoint(id);
+      const row = await owned(caller, id);
+      await repo.deleteEndpoint(id, [
+        deps.audit.event('webhook_endpoint.deleted', {
+          account: row.user_id,
+          target: target(id),
+          data: { host: hostOf(row.url) },
+        }),
+      ]);
     },
     /** A new secret (shown once); deliveries carry signatures with both for the overlap. */
     async rotateSecret(
@@ -161,7 +192,14 @@ export function createWebhooksService(deps: {
         previous_secret_until: t + deps.secretOverlapMs,
         updated_at: t,
       };
-      await repo.updateEndpoint(id, changes);
+      await repo.updateEndpoint(id, changes, [
+        deps.audit.event('webhook_endpoint.changed', {
+          account: row.user_id,
+          target: target(id),
+          // Which setting moved, never the secret itself.
+          data: { host: hostOf(row.url), fields: ['secret'] },
+        }),
+      ]);
       return {
         ...toView({ ...row, ...changes }),
         secret,
