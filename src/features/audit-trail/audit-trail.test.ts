@@ -60,14 +60,14 @@ describe('audit trail: reading it', () => {
     const res = await u.browser.get(path);
     return { status: res.status, text: await res.text() };
   };
-  const unescape = (s: string) =>
+  const unescapeHtml = (s: string) =>
     s
       .replace(/&amp;/g, '&')
       .replace(/&quot;/g, '"')
       .replace(/&#39;/g, "'");
   const olderLink = (page: string, base: string) => {
     const m = new RegExp(`href="(${base.replace(/[/?]/g, '\\$&')}[^"]*before=\\d+[^"]*)"[^>]*>Older events`).exec(page);
-    return m ? unescape(m[1]!) : null;
+    return m ? unescapeHtml(m[1]!) : null;
   };
 
   describe('Settings → Activity', () => {
