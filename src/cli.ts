@@ -18,6 +18,7 @@ Commands:
   latchkey registration-tokens create --admin E [--expires-in 7d] [--uses N]
   latchkey jwt sign --sub S --scopes "s1 s2" [--expires-in 1h] [--name NAME]   (needs JWT_SECRET)
   latchkey mail test --to ADDRESS
+  latchkey audit export [--format jsonl|csv] [--since DATE] [--until DATE] [--type T] [--account E]
   latchkey migrate
   latchkey serve [--workers N]      (runs the server; N processes on one port with --workers)
 
@@ -58,6 +59,12 @@ const COMMAND_HELP: Record<string, string> = {
   EMAIL_URL (or, without it, into an .eml file in the data folder). Prints {id, to, destination,
   status, attempts, error?}: "sent", or "pending" when the mail server refused it for now (the
   running servers retry it), or "failed" when it refused it for good.`,
+  'audit export': `latchkey audit export [--format jsonl|csv] [--since DATE] [--until DATE] [--type T] [--account E]
+  Writes the audit trail to standard output, newest first: JSON lines (default; one event per line,
+  the API's JSON shape) or CSV (a header row; cells that a spreadsheet would run as a formula are
+  prefixed with '). --since / --until: ISO dates (both days included, UTC) or instants; --type: one
+  event type (e.g. sign_in.failed); --account E: the events of the account E. The export itself is
+  recorded in the trail (audit.exported, actor cli).`,
   migrate: `latchkey migrate
   Applies pending database migrations (npm start also does). Prints {migrated: [...]}.`,
   'keys rotate-signing': `latchkey keys rotate-signing
@@ -85,6 +92,7 @@ const COMMANDS: Record<string, () => Promise<(args: string[]) => Promise<unknown
   'jwt sign': async () => (await import('./cli/jwt.ts')).signJwt,
   'registration-tokens create': async () => (await import('./cli/registration-tokens.ts')).createRegistrationToken,
   'mail test': async () => (await import('./cli/mail.ts')).mailTest,
+  'audit export': async () => (await import('./cli/audit.ts')).exportAudit,
   migrate: async () => (await import('./cli/migrate.ts')).migrate,
   serve: async () => (await import('./cli/serve.ts')).serve,
 };

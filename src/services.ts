@@ -65,6 +65,7 @@ import { createApisRepo } from './features/apis/apis.repo.ts';
 import { createRequestScope, type RequestScope } from './shared/request-scope.ts';
 import { createAudit, SYSTEM_ACTOR, type Audit } from './features/audit/audit.ts';
 import { createAuditRepo, type AuditRepo } from './features/audit/audit.repo.ts';
+import { createAuditTrailService, type AuditTrailService } from './features/audit-trail/audit-trail.service.ts';
 import type { AuditActor } from './domain/audit.ts';
 import { builtInApi, createApisService, type ApisService } from './features/apis/apis.service.ts';
 
@@ -163,6 +164,8 @@ export interface Services {
   audit: Audit;
   /** The audit trail: appending events that change nothing else, reading pages of it, retention. */
   auditLog: AuditRepo;
+  /** Reading the trail: a person's own, everyone's (filters, export), and retention. */
+  auditTrail: AuditTrailService;
   /** Stops timers and the webhook and email workers, flushes buffered writes; the caller then closes the database. */
   stop(): Promise<void>;
 }
@@ -387,6 +390,14 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     notify,
     onSignIn: metrics.login,
   });
+  const auditTrail = createAuditTrailService({
+    log: auditLog,
+    audit,
+    accountIdOf: async (emailOrId) =>
+      (await (emailOrId.includes('@') ? accounts.findByEmail(emailOrId) : accounts.findById(emailOrId)))?.id ?? null,
+    retentionDays: config.AUDIT_RETENTION_DAYS,
+    now,
+  });
   const stopHousekeeping = startHousekeeping(logger, [
     () => payloads.deleteExpired(now()),
     () => browserSessions.deleteExpired(now()),
@@ -394,7 +405,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     () => emailLinks.prune(),
     () => shownOnce.deleteExpired(),
     () => passkeys.pruneChallenges(),
-    () => auditLog.prune(now() - config.AUDIT_RETENTION_DAYS * 86_400_000),
+    () => auditTrail.pruneExpired(),
   ]);
 
   // Bearer credentials for /v2 and /oauth/applications (shared-secret JWTs).
@@ -480,6 +491,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     requestScope,
     audit,
     auditLog,
+    auditTrail,
     async stop() {
       stopHousekeeping();
       await webhookWorker.stop();

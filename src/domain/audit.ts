@@ -57,6 +57,17 @@ export const auditWebhookType = (type: AuditType) => `audit.${type}` as const;
  * sign-in).
  */
 export type AuditActorType = 'user' | 'api_key' | 'oauth' | 'jwt' | 'client' | 'cli' | 'system' | 'anonymous';
+/** Every actor type, for the filters that name one. */
+export const AUDIT_ACTOR_TYPES = [
+  'user',
+  'api_key',
+  'oauth',
+  'jwt',
+  'client',
+  'cli',
+  'system',
+  'anonymous',
+] as const satisfies readonly AuditActorType[];
 
 export interface AuditActor {
   type: AuditActorType;

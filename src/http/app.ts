@@ -88,6 +88,7 @@ export type HttpServices = Pick<
   | 'requestScope'
   | 'audit'
   | 'auditLog'
+  | 'auditTrail'
 >;
 
 /** Settings and keys the HTTP side needs besides the services. */

@@ -1,9 +1,13 @@
 import { z } from 'zod';
-import { EVENT_TYPES } from '../domain/webhook-events.ts';
+import { ALL_AUDIT_EVENTS, AUDIT_EVENT_TYPES, EVENT_TYPES } from '../domain/webhook-events.ts';
 
 /** /v2/webhooks on the wire: endpoints, their secrets (shown once) and the delivery log. */
 const eventList = z
-  .array(z.enum(['*', ...EVENT_TYPES], { message: `each event must be "*" or one of: ${EVENT_TYPES.join(', ')}` }))
+  .array(
+    z.enum(['*', ...EVENT_TYPES, ALL_AUDIT_EVENTS, ...AUDIT_EVENT_TYPES], {
+      message: `each event must be "*", one of: ${EVENT_TYPES.join(', ')}, or "audit.*" or an audit.<type>`,
+    }),
+  )
   .min(1, 'subscribe to at least one event')
   .transform((e) => [...new Set(e)]);
 

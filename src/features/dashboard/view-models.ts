@@ -1,6 +1,6 @@
 import { ADMIN_SCOPE, ALL_API_SCOPES, API_SCOPES } from '../../domain/scopes.ts';
 import { APPLICATION_TYPES, type ApplicationType, type SubjectType } from '../../domain/applications.ts';
-import { EVENT_TYPES } from '../../domain/webhook-events.ts';
+import { ALL_AUDIT_EVENTS, AUDIT_EVENT_TYPES, EVENT_TYPES } from '../../domain/webhook-events.ts';
 import type { ApiKeyView } from '../../wire/api-keys.ts';
 
 /**
@@ -275,6 +275,14 @@ export interface EventOption {
 
 export function eventOptions(checked: readonly string[] = []): EventOption[] {
   return EVENT_TYPES.map((name) => ({ name, description: EVENT_DESCRIPTIONS[name], checked: checked.includes(name) }));
+}
+
+/** The audit trail's event types, chosen apart from "All events" (`audit.*` is all of them). */
+export function auditEventOptions(checked: readonly string[] = []): { all: boolean; types: EventOption[] } {
+  return {
+    all: checked.includes(ALL_AUDIT_EVENTS),
+    types: AUDIT_EVENT_TYPES.map((name) => ({ name, description: name.slice(6), checked: checked.includes(name) })),
+  };
 }
 
 /** Short notices shown after a redirect (`?done=...`): fixed texts, never echoed input. */

@@ -13,7 +13,7 @@ import {
   type DashboardDeps,
   type DashboardRouter,
 } from './shared.ts';
-import { eventOptions, fieldList, fieldText, noticeFor } from './view-models.ts';
+import { auditEventOptions, eventOptions, fieldList, fieldText, noticeFor } from './view-models.ts';
 
 const DELIVERY_LOG_SIZE = 50;
 
@@ -32,7 +32,8 @@ function readForm(ctx: AppContext): EndpointForm {
   return {
     url: fieldText(body['url']).trim(),
     description: fieldText(body['description']).trim(),
-    events: events.includes('*') ? ['*'] : events,
+    // "All events" stands for every change event; the audit trail is chosen beside it, never implied.
+    events: events.includes('*') ? ['*', ...events.filter((e) => e.startsWith('audit.'))] : events,
   };
 }
 
@@ -47,7 +48,13 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
       ctx,
       'webhook-new',
       'webhooks',
-      { title: 'Add a webhook endpoint', form, events: eventOptions(form.events), error },
+      {
+        title: 'Add a webhook endpoint',
+        form,
+        events: eventOptions(form.events),
+        auditEvents: auditEventOptions(form.events),
+        error,
+      },
       status,
     );
 
@@ -70,6 +77,7 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
         endpoint,
         form,
         events: eventOptions(form.events),
+        auditEvents: auditEventOptions(form.events),
         deliveries: await webhooks.deliveries(me, endpoint.id, DELIVERY_LOG_SIZE),
         notice: noticeFor(ctx.query['done']),
         error,

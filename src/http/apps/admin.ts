@@ -14,12 +14,15 @@ import { requireFreshAuth } from '../../features/accounts/fresh-auth.ts';
 import { consoleAccess } from '../../features/admin/console-access.ts';
 import { overviewPagesRouter } from '../../features/admin/overview.pages.ts';
 import type { AuditRepo } from '../../features/audit/audit.repo.ts';
+import { auditPagesRouter } from '../../features/admin/audit.pages.ts';
+import type { AuditTrailService } from '../../features/audit-trail/audit-trail.service.ts';
 
 export interface AdminAppDeps {
   config: Config;
   render: Renderer;
   accounts: AccountsService;
   auditLog: AuditRepo;
+  auditTrail: AuditTrailService;
   now(): number;
 }
 
@@ -37,7 +40,10 @@ export function adminApp(deps: AdminAppDeps): { app: Middleware<AppState>; route
 
   // What every console router is built with: its forms guarded, pages rendered, the clock.
   const kit = { render, formGuard, now };
-  const routers: Router<AppState>[] = [overviewPagesRouter({ ...kit, auditLog: deps.auditLog })];
+  const routers: Router<AppState>[] = [
+    overviewPagesRouter({ ...kit, auditLog: deps.auditLog }),
+    auditPagesRouter({ ...kit, auditTrail: deps.auditTrail }),
+  ];
 
   const app = compose<AppContext>([
     errorHandler(pageErrors(render)),

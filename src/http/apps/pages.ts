@@ -42,6 +42,8 @@ import type { PayloadsRepo } from '../../oidc/payloads.repo.ts';
 import { sha256 } from '../../shared/secrets.ts';
 import { endedSignInOf, type BackchannelLogout } from '../../oidc/backchannel-logout.ts';
 import type { ApisService } from '../../features/apis/apis.service.ts';
+import { activityPagesRouter } from '../../features/audit-trail/activity.pages.ts';
+import type { AuditTrailService } from '../../features/audit-trail/audit-trail.service.ts';
 
 /** Change-of-address requests per account (each one sends a mail to an address the person typed). */
 const EMAIL_CHANGE_LIMIT = { hourly: 10, burst: 1 };
@@ -72,6 +74,7 @@ export interface PagesAppDeps {
   passwordReset: PasswordReset;
   backchannelLogout: BackchannelLogout;
   setup: SetupService;
+  auditTrail: AuditTrailService;
   now(): number;
 }
 
@@ -191,6 +194,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
     setupPagesRouter({ setup: deps.setup, render, formGuard, startDashboardSession: signInOnDashboard }),
     docsPagesRouter({ render }),
     sessionsPagesRouter({ accounts, render, formGuard, now }),
+    activityPagesRouter({ auditTrail: deps.auditTrail, render, now }),
     accountSettingsRouter({
       users: deps.users,
       emailChange: deps.emailChange,
