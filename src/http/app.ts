@@ -88,6 +88,7 @@ export type HttpServices = Pick<
   | 'requestScope'
   | 'audit'
   | 'auditLog'
+  | 'userAdmin'
 >;
 
 /** Settings and keys the HTTP side needs besides the services. */
@@ -158,6 +159,10 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     ownerIsAdmin: async (clientId) => {
       const owner = await applications.ownerOf(clientId);
       return owner !== null && (await deps.accountRights.of(owner))?.isAdmin === true;
+    },
+    ownerDisabled: async (clientId) => {
+      const owner = await applications.ownerOf(clientId);
+      return owner !== null && (await deps.accountRights.isDisabled(owner));
     },
     adapter: createAdapterFactory({
       payloads: deps.payloads,

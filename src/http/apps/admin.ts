@@ -14,12 +14,15 @@ import { requireFreshAuth } from '../../features/accounts/fresh-auth.ts';
 import { consoleAccess } from '../../features/admin/console-access.ts';
 import { overviewPagesRouter } from '../../features/admin/overview.pages.ts';
 import type { AuditRepo } from '../../features/audit/audit.repo.ts';
+import { usersPagesRouter } from '../../features/admin/users.pages.ts';
+import type { UserAdminService } from '../../features/admin/user-admin.service.ts';
 
 export interface AdminAppDeps {
   config: Config;
   render: Renderer;
   accounts: AccountsService;
   auditLog: AuditRepo;
+  userAdmin: UserAdminService;
   now(): number;
 }
 
@@ -37,7 +40,10 @@ export function adminApp(deps: AdminAppDeps): { app: Middleware<AppState>; route
 
   // What every console router is built with: its forms guarded, pages rendered, the clock.
   const kit = { render, formGuard, now };
-  const routers: Router<AppState>[] = [overviewPagesRouter({ ...kit, auditLog: deps.auditLog })];
+  const routers: Router<AppState>[] = [
+    overviewPagesRouter({ ...kit, auditLog: deps.auditLog }),
+    usersPagesRouter({ ...kit, userAdmin: deps.userAdmin, auditLog: deps.auditLog }),
+  ];
 
   const app = compose<AppContext>([
     errorHandler(pageErrors(render)),
