@@ -116,6 +116,33 @@ describe('latchkey CLI', () => {
     assert.ok(!JSON.stringify(user).includes(PASSWORD));
   });
 
+  it('users disable, enable and reset-2fa act on an account by email, recorded with the CLI as actor', async () => {
+    const email = 'disable-me@example.com';
+    json(await cli(['users', 'create', '--email', email, '--password-stdin'], `${PASSWORD}\n`));
+    const disabled = json(await cli(['users', 'disable', email]));
+    assert.equal(disabled['disabled'], true);
+    const enabled = json(await cli(['users', 'enable', email]));
+    assert.equal(enabled['disabled'], false);
+    fails(await cli(['users', 'reset-2fa', email]), /not on/);
+    fails(await cli(['users', 'disable', 'nobody@example.com']), /not found/);
+    fails(await cli(['users', 'disable']), /needs one email/);
+    const db = openDatabase(loadConfig(env));
+    try {
+      const trail = await db
+        .selectFrom('audit_events')
+        .select(['type', 'actor_type'])
+        .where('account_id', '=', String(disabled['id']))
+        .orderBy('seq')
+        .execute();
+      assert.deepEqual(trail, [
+        { type: 'account.disabled', actor_type: 'cli' },
+        { type: 'account.enabled', actor_type: 'cli' },
+      ]);
+    } finally {
+      await db.destroy();
+    }
+  });
+
   it('registration-tokens create issues an initial access token for an admin, shown once', async () => {
     const issued = json(
       await cli(['registration-tokens', 'create', '--admin', EMAIL, '--expires-in', '7d', '--uses', '3']),

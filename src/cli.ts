@@ -7,6 +7,7 @@ const HELP = `latchkey: manage a Latchkey server's database (prints JSON on stdo
 
 Commands:
   latchkey users create --email E --password-stdin [--admin] [--name N]
+  latchkey users disable|enable|reset-2fa EMAIL
   latchkey apps create --owner E --name N --redirect-uri U [--redirect-uri U2]
                        --scopes "s1 s2" [--type web|spa|native|service|resource_server]
   latchkey apis create --owner E --name N --identifier URL [--scope name:description ...]
@@ -30,6 +31,16 @@ const COMMAND_HELP: Record<string, string> = {
   'users create': `latchkey users create --email E --password-stdin [--admin] [--name N]
   Creates an account. The password is read from standard input (never an argument, so it stays
   out of shell history and process lists). Prints {id, email, is_admin}.`,
+  'users disable': `latchkey users disable EMAIL
+  Disables the account: its sessions end, its grants are revoked and every credential of it (API keys,
+  OAuth tokens, its applications' client-credentials tokens) is refused; running servers hear of it
+  within about a second. Prints the account.`,
+  'users enable': `latchkey users enable EMAIL
+  Enables a disabled account: its API keys work again (sessions and grants do not come back).
+  Prints the account.`,
+  'users reset-2fa': `latchkey users reset-2fa EMAIL
+  Turns off the account's authenticator-app second factor and deletes its recovery codes (passkeys
+  stay); the owner is told by email. Prints the account.`,
   'apps create': `latchkey apps create --owner E --name N --redirect-uri U [--redirect-uri U2] --scopes "s1 s2"
                      [--type web|spa|native|service|resource_server]
   Registers an OAuth application for the account E. Prints the application with its
@@ -84,6 +95,9 @@ const COMMAND_HELP: Record<string, string> = {
 /** Each command's module, loaded when it runs; it gets the arguments after the command's name. */
 const COMMANDS: Record<string, () => Promise<(args: string[]) => Promise<unknown>>> = {
   'users create': async () => (await import('./cli/users.ts')).createUser,
+  'users disable': async () => (await import('./cli/users.ts')).adminAction('disable'),
+  'users enable': async () => (await import('./cli/users.ts')).adminAction('enable'),
+  'users reset-2fa': async () => (await import('./cli/users.ts')).adminAction('reset-2fa'),
   'apps create': async () => (await import('./cli/apps.ts')).createApp,
   'apis create': async () => (await import('./cli/apis.ts')).createApi,
   'apis list': async () => (await import('./cli/apis.ts')).listApis,

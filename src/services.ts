@@ -68,6 +68,8 @@ import { createAuditRepo, type AuditRepo } from './features/audit/audit.repo.ts'
 import { createAuditTrailService, type AuditTrailService } from './features/audit-trail/audit-trail.service.ts';
 import type { AuditActor } from './domain/audit.ts';
 import { builtInApi, createApisService, type ApisService } from './features/apis/apis.service.ts';
+import { createUserAdminRepo } from './features/admin/user-admin.repo.ts';
+import { createUserAdminService, type UserAdminService } from './features/admin/user-admin.service.ts';
 
 export interface ServicesOptions {
   /** The clock (epoch ms); tests may pass their own. */
@@ -141,6 +143,8 @@ export interface Services {
   /** APIs (resource servers): the built-in /v2 API and those owners register. */
   apis: ApisService;
   users: UsersService;
+  /** The console's Users section and /v2/admin/users: disable, enable, reset 2FA, roles... */
+  userAdmin: UserAdminService;
   /** Moving an account to a new email address, proven by a link sent to it. */
   emailChange: EmailChange;
   /** An account's data, for its owner to download. */
@@ -351,25 +355,48 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     now,
     audit,
   });
+  // A demoted admin keeps nothing that was granted as admin:all: its grants (with their refresh
+  // tokens) and keys are revoked; every other credential loses it through its effective scopes.
+  const onRightsChanged = async (id: string, { demoted }: { demoted: boolean }) => {
+    if (demoted) {
+      await consents.revokeCarrying(id, ADMIN_SCOPE);
+      await apiKeys.revokeCarrying(id, ADMIN_SCOPE);
+    }
+    credentialEvents.publish({ kind: 'account', id });
+  };
   const users = createUsersService({
     repo: accountsRepo,
     accounts,
     now,
+    audit,
     onDeleted: (id) => credentialEvents.publish({ kind: 'account', id }),
     // The account's sign-ins end with it: read them first, tell their applications after.
     signInsEnding: async (id) => {
       const ending = (await payloads.sessionsOf(id)).flatMap((row) => endedSignInOf(JSON.parse(row.payload)) ?? []);
       return () => backchannelLogout.signInsEnded(ending);
     },
-    // A demoted admin keeps nothing that was granted as admin:all: its grants (with their refresh
-    // tokens) and keys are revoked; every other credential loses it through its effective scopes.
-    onRightsChanged: async (id, { demoted }) => {
-      if (demoted) {
-        await consents.revokeCarrying(id, ADMIN_SCOPE);
-        await apiKeys.revokeCarrying(id, ADMIN_SCOPE);
-      }
-      credentialEvents.publish({ kind: 'account', id });
+    onRightsChanged,
+  });
+  const userAdmin = createUserAdminService({
+    repo: createUserAdminRepo(db),
+    audit,
+    users,
+    links: emailLinks,
+    mail: email.mail,
+    notify,
+    // A disabled account's sign-ins to applications end (told by back-channel logout) and its grants
+    // go with their refresh tokens: enabling it again does not bring them back.
+    endAccess: async (id) => {
+      await endSignIns(
+        id,
+        () => true,
+        () => payloads.deleteSessionsOf(id),
+      );
+      await consents.revokeAll(id);
     },
+    onAccountChanged: (id) => credentialEvents.publish({ kind: 'account', id }),
+    onRightsChanged,
+    now,
   });
   const emailChange = createEmailChange({
     accounts: accountsRepo,
@@ -477,6 +504,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
 
     apis,
     users,
+    userAdmin,
     emailChange,
     accountExport,
     sharedJwt,

@@ -75,6 +75,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       if (credential.method !== 'jwt') throw invalidToken();
       return principalFrom(credential, undefined);
     }
+    // A disabled account's credentials are refused outright, a shared-secret JWT naming it too.
+    if (await deps.rights.isDisabled(credential.userId)) throw invalidToken();
     const rights = await deps.rights.of(credential.userId);
     if (!rights && credential.method !== 'jwt') throw invalidToken();
     return principalFrom(credential, rights);

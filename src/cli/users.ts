@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from './usage.ts';
 import { withServices } from './with-services.ts';
+import { createCredentialEventsRepo } from '../shared/credential-events.repo.ts';
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new UsageError('--password-stdin expects the password on standard input');
@@ -36,4 +37,32 @@ export async function createUser(args: string[]): Promise<unknown> {
     });
     return { id: account.id, email: account.email, is_admin: account.isAdmin };
   });
+}
+
+/**
+ * `latchkey users disable|enable|reset-2fa <email>`: the console's actions, for an operator at the
+ * server (the audit trail names the CLI as actor). Running servers are told through the database,
+ * as they tell each other, so their caches forget the account within about a second.
+ */
+export function adminAction(action: 'disable' | 'enable' | 'reset-2fa') {
+  return async (args: string[]): Promise<unknown> => {
+    const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+    const [email, ...rest] = positionals;
+    if (!email || rest.length) throw new UsageError(`users ${action} needs one email address`);
+    return withServices(async ({ userAdmin }, db) => {
+      const id = await userAdmin.idOfEmail(email);
+      const user =
+        action === 'disable'
+          ? await userAdmin.disable('cli', id)
+          : action === 'enable'
+            ? await userAdmin.enable('cli', id)
+            : await userAdmin.resetTwoFactor('cli', id);
+      const now = Date.now();
+      await createCredentialEventsRepo(db).append([
+        { origin: 'cli', kind: 'account', subject: id, created_at: now },
+        { origin: 'cli', kind: 'tokens', subject: null, created_at: now },
+      ]);
+      return user;
+    });
+  };
 }

@@ -89,6 +89,7 @@ export type HttpServices = Pick<
   | 'audit'
   | 'auditLog'
   | 'auditTrail'
+  | 'userAdmin'
 >;
 
 /** Settings and keys the HTTP side needs besides the services. */
@@ -159,6 +160,10 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     ownerIsAdmin: async (clientId) => {
       const owner = await applications.ownerOf(clientId);
       return owner !== null && (await deps.accountRights.of(owner))?.isAdmin === true;
+    },
+    ownerDisabled: async (clientId) => {
+      const owner = await applications.ownerOf(clientId);
+      return owner !== null && (await deps.accountRights.isDisabled(owner));
     },
     adapter: createAdapterFactory({
       payloads: deps.payloads,

@@ -52,6 +52,8 @@ export interface ProviderDeps {
   findApisByScopes(names: readonly string[]): Promise<ResourceServer[]>;
   /** Whether an application's owner is an admin now: client_credentials tokens act as the owner. */
   ownerIsAdmin(clientId: string): Promise<boolean>;
+  /** Whether an application's owner is disabled now: its client_credentials tokens are then refused. */
+  ownerDisabled?(clientId: string): Promise<boolean>;
   /** Renders oidc-provider's HTML errors (bad redirect_uri, unknown client ...) as our error page. */
   renderError(ctx: KoaContextWithOIDC, title: string, message: string, developerHint?: string): Promise<void>;
   /**
@@ -300,6 +302,9 @@ export function createProvider(deps: ProviderDeps): Provider {
           // token acts as the owner, so never with admin:all unless the owner is an admin now.
           let registered = allowedScopesOf(client);
           const clientCredentials = ctx.oidc?.params?.['grant_type'] === 'client_credentials';
+          if (clientCredentials && (await deps.ownerDisabled?.(client.clientId))) {
+            throw new errors.UnauthorizedClient("the application's owner is disabled");
+          }
           if (clientCredentials && !(await deps.ownerIsAdmin(client.clientId))) {
             registered = registered.filter((s) => s !== ADMIN_SCOPE);
           }
@@ -351,7 +356,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     findAccount: async (_ctx, sub) => {
       const account = await accounts.findById(sub);
-      if (!account) return undefined;
+      // A disabled account gets no new tokens: codes and refresh tokens naming it are refused.
+      if (!account || account.disabled) return undefined;
       return {
         accountId: account.id,
         claims: () => accountClaims(account),

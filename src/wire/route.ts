@@ -31,7 +31,7 @@ export interface RouteSpec<
   Query extends z.ZodObject = z.ZodObject,
   Params extends z.ZodObject = z.ZodObject,
 > {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Koa-style path relative to the router prefix, e.g. `/projects/:id`. */
   path: Path;
   operationId: string;

@@ -25,6 +25,8 @@ import type { ApisService } from '../../features/apis/apis.service.ts';
 import { apisRoutes } from '../../features/apis/apis.routes.ts';
 import type { AuditTrailService } from '../../features/audit-trail/audit-trail.service.ts';
 import { auditRoutes } from '../../features/audit-trail/audit.routes.ts';
+import type { UserAdminService } from '../../features/admin/user-admin.service.ts';
+import { adminUsersRoutes } from '../../features/admin/users.routes.ts';
 
 export const API_VERSION = '2.0';
 const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
@@ -86,6 +88,7 @@ export interface V2Deps {
   registration: RegistrationService;
   apis: ApisService;
   auditTrail: AuditTrailService;
+  userAdmin: UserAdminService;
   jsonBody: Middleware<AppState>;
   origin: string;
   limiter: RateLimiter;
@@ -112,7 +115,7 @@ export function v2Router(deps: V2Deps, specs: RouteSpec[], opts: BuildOptions = 
 export function v2RouteSpecs(
   deps: Pick<
     V2Deps,
-    'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks' | 'registration' | 'apis' | 'auditTrail'
+    'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks' | 'registration' | 'apis' | 'auditTrail' | 'userAdmin'
   >,
 ): RouteSpec[] {
   return [
@@ -145,5 +148,6 @@ export function v2RouteSpecs(
     ...registrationTokensRoutes(deps.registration),
     ...apisRoutes(deps.apis),
     ...auditRoutes(deps.auditTrail),
+    ...adminUsersRoutes(deps.userAdmin),
   ];
 }

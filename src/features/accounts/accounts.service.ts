@@ -257,7 +257,8 @@ export function createAccountsService(deps: {
      */
     async sessionAccount(id: string): Promise<SessionOfAccount | null> {
       const row = await sessions.findUser(sha256(id), now());
-      if (!row) return null;
+      // A disabled account's sessions are ended when it is disabled; one started in a race ends here.
+      if (!row || row.disabled_at !== null) return null;
       return {
         account: toAccount(row),
         authenticatedAt: row.authenticated_at ?? 0,

@@ -5,6 +5,7 @@ import type { UserRow } from '../../db/schema.ts';
 import type { AccountsRepo } from '../accounts/accounts.repo.ts';
 import type { AccountsService } from '../accounts/accounts.service.ts';
 import { buildEvent } from '../webhooks/events.ts';
+import type { Audit } from '../audit/audit.ts';
 
 const toView = (row: UserRow): UserView => ({
   id: row.id,
@@ -32,6 +33,8 @@ export function createUsersService(deps: {
    * admin:all are revoked and every cache forgets the account's rights.
    */
   onRightsChanged(userId: string, change: { demoted: boolean }): Promise<void>;
+  /** Records `account.deleted` with the deletion (the actor is whoever asked: the owner or an admin). */
+  audit?: Audit;
 }) {
   const { repo, now } = deps;
 
@@ -47,7 +50,15 @@ export function createUsersService(deps: {
    */
   async function deleteAccount(row: UserRow): Promise<void> {
     const tellApplications = await deps.signInsEnding?.(row.id);
-    await repo.delete(row.id, [buildEvent('user.deleted', row.id, { id: row.id, email: row.email }, now())]);
+    const recorded = deps.audit?.event('account.deleted', {
+      account: row.id,
+      target: { type: 'account', id: row.id },
+      data: { email: row.email },
+    });
+    await repo.delete(row.id, [
+      buildEvent('user.deleted', row.id, { id: row.id, email: row.email }, now()),
+      ...(recorded ? [recorded] : []),
+    ]);
     deps.onDeleted(row.id);
     await tellApplications?.();
   }

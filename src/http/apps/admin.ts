@@ -16,6 +16,8 @@ import { overviewPagesRouter } from '../../features/admin/overview.pages.ts';
 import type { AuditRepo } from '../../features/audit/audit.repo.ts';
 import { auditPagesRouter } from '../../features/admin/audit.pages.ts';
 import type { AuditTrailService } from '../../features/audit-trail/audit-trail.service.ts';
+import { usersPagesRouter } from '../../features/admin/users.pages.ts';
+import type { UserAdminService } from '../../features/admin/user-admin.service.ts';
 
 export interface AdminAppDeps {
   config: Config;
@@ -23,6 +25,7 @@ export interface AdminAppDeps {
   accounts: AccountsService;
   auditLog: AuditRepo;
   auditTrail: AuditTrailService;
+  userAdmin: UserAdminService;
   now(): number;
 }
 
@@ -43,6 +46,7 @@ export function adminApp(deps: AdminAppDeps): { app: Middleware<AppState>; route
   const routers: Router<AppState>[] = [
     overviewPagesRouter({ ...kit, auditLog: deps.auditLog }),
     auditPagesRouter({ ...kit, auditTrail: deps.auditTrail }),
+    usersPagesRouter({ ...kit, userAdmin: deps.userAdmin, auditLog: deps.auditLog }),
   ];
 
   const app = compose<AppContext>([
