@@ -25,7 +25,7 @@ export const WEBHOOK_USER_AGENT = 'Latchkey-Webhooks/1';
 export function excerptText(bytes: Buffer, maxChars = EXCERPT_BYTES): string {
   return bytes
     .toString('utf8')
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '')
+    .replace(/[^\P{Cc}\n\t]/gu, '')
     .slice(0, maxChars);
 }
 
