@@ -39,7 +39,8 @@ export type Deliver = (
 
 /**
  * POSTs one webhook with node:http(s): no redirects followed (a 3xx is a failure), the response
- * body read and dropped (at most 64 KiB; only its first EXCERPT_BYTES are kept), and the SSRF guard on every connection. Two clocks:
+ * body read and dropped (at most 64 KiB; only its first EXCERPT_BYTES are kept), and the SSRF guard
+ * on every connection. Two clocks:
  * `connectTimeoutMs` for resolving and connecting (an address that drops packets frees its slot
  * quickly), and `timeoutMs` for the whole attempt, however slowly the receiver trickles bytes.
  */
