@@ -142,6 +142,10 @@ export interface WebhookAttemptsTable {
   status_code: number | null;
   latency_ms: number;
   error: string | null;
+  /** The headers sent, as JSON (signature values, never a secret); null for attempts before 0034. */
+  request_headers: string | null;
+  /** The first KiB of the response body as text, control characters removed; null if none was read. */
+  response_excerpt: string | null;
 }
 
 export interface UsersTable {

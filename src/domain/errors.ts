@@ -4,7 +4,14 @@
  * src/http/domain-errors.ts; the pages: their form adapter), so the same refusal reads the same
  * everywhere and a service never has to know who called it.
  */
-export type DomainErrorCode = 'unauthenticated' | 'not_found' | 'not_yours' | 'forbidden' | 'conflict' | 'validation';
+export type DomainErrorCode =
+  | 'unauthenticated'
+  | 'not_found'
+  | 'not_yours'
+  | 'forbidden'
+  | 'conflict'
+  | 'validation'
+  | 'too_many';
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode;
@@ -61,4 +68,15 @@ export class Conflict extends DomainError {
 /** The input is not acceptable; `field` names what to fix when one field is to blame. */
 export class ValidationError extends DomainError {
   readonly code = 'validation';
+}
+
+/** The caller asked for this too often (an action that costs the server work); `retryAfterS` says when to try. */
+export class TooMany extends DomainError {
+  readonly code = 'too_many';
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+  }
 }

@@ -25,10 +25,17 @@ export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 /** Subscribes to every audit event type (`*` is every event type but these). */
 export const ALL_AUDIT_EVENTS = 'audit.*';
 
+/**
+ * Sent to one endpoint when its owner asks ("Send test event"), signed like any other. Not in
+ * EVENT_TYPES: nobody subscribes to it, it goes only to the endpoint asked.
+ */
+export const TEST_EVENT_TYPE = 'webhook.test';
+export type TestEventType = typeof TEST_EVENT_TYPE;
+
 /** An event ready for the outbox: `body` is exactly what is delivered and signed. */
 export interface OutboxEvent {
   id: string;
-  type: EventType | AuditEventType;
+  type: EventType | AuditEventType | TestEventType;
   /** Whose endpoints receive it; null: every admin's endpoints. */
   userId: string | null;
   /** Admins' endpoints receive it as well as `userId`'s (the audit trail: admins see everything). */

@@ -1,4 +1,4 @@
-import { DomainError } from '../domain/errors.ts';
+import { DomainError, TooMany } from '../domain/errors.ts';
 import { AppError, invalidToken, type ErrorCode } from './errors.ts';
 
 /** The JSON error code of each domain refusal (statuses follow from the code, see AppError). */
@@ -9,6 +9,7 @@ const CODES: Record<DomainError['code'], ErrorCode> = {
   forbidden: 'FORBIDDEN',
   conflict: 'CONFLICT',
   validation: 'VALIDATION_FAILED',
+  too_many: 'RATE_LIMITED',
 };
 
 /**
@@ -21,5 +22,8 @@ export function toAppError(err: unknown): AppError | undefined {
   if (!(err instanceof DomainError)) return undefined;
   // A rejected credential says why in WWW-Authenticate (RFC 6750 §3), as every other 401 of ours.
   if (err.code === 'unauthenticated') return invalidToken();
+  if (err instanceof TooMany) {
+    return new AppError('RATE_LIMITED', err.message, undefined, { 'Retry-After': String(err.retryAfterS) });
+  }
   return new AppError(CODES[err.code], err.message, err.field ? { field: err.field } : undefined);
 }

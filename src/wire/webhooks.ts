@@ -52,6 +52,8 @@ export const deliveryViewSchema = z.object({
   next_attempt_at: z.iso.datetime().nullable(),
   delivered_at: z.iso.datetime().nullable(),
   created_at: z.iso.datetime(),
+  /** The exact body sent and signed (the same bytes on every attempt). */
+  request_body: z.string(),
   /** Every attempt, oldest first. */
   attempt_log: z.array(
     z.object({
@@ -60,8 +62,18 @@ export const deliveryViewSchema = z.object({
       response_code: z.number().int().nullable(),
       latency_ms: z.number().int(),
       error: z.string().nullable(),
+      /** The headers sent with this attempt (signature values; never the secret); null if not recorded. */
+      request_headers: z.record(z.string(), z.string()).nullable(),
+      /** The first KiB of the response body as plain text, control characters removed; null if none. */
+      response_excerpt: z.string().nullable(),
     }),
   ),
+});
+/** The answer to "send test event": the one delivery queued, to this endpoint only. */
+export const testEventQueuedSchema = z.object({
+  queued: z.literal(true),
+  event_id: z.string(),
+  delivery_id: z.string(),
 });
 export type CreateWebhookInput = z.infer<typeof createWebhookSchema>;
 export type UpdateWebhookInput = z.infer<typeof updateWebhookSchema>;

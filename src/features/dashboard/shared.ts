@@ -149,7 +149,7 @@ export async function attempt<T>(
     return { ok: true, value: await fn() };
   } catch (err) {
     const status = err instanceof DomainError && !(err instanceof NotYours) ? toAppError(err)?.status : undefined;
-    if (status === 400 || status === 403 || status === 409 || status === 422) {
+    if (status === 400 || status === 403 || status === 409 || status === 422 || status === 429) {
       const { field } = err as DomainError;
       return { ok: false, status, message: formMessage(err as DomainError), ...(field !== undefined && { field }) };
     }

@@ -300,6 +300,8 @@ export const NOTICES: Record<string, string> = {
   'webhook-enabled': 'Webhook endpoint enabled. New events are delivered to it again.',
   'webhook-deleted': 'The webhook endpoint was deleted.',
   'redelivery-queued': 'Redelivery queued. It will be sent within a few seconds.',
+  'retry-queued': 'Retry queued. It will be attempted within a few seconds.',
+  'test-queued': 'Test event queued. It will be sent within a few seconds; refresh to see its delivery.',
 };
 
 export function noticeFor(value: unknown): string | null {

@@ -17,6 +17,15 @@ import { auditEventOptions, eventOptions, fieldList, fieldText, noticeFor } from
 
 const DELIVERY_LOG_SIZE = 50;
 
+/** The body as sent, indented to read; a body that is not JSON (never ours) is shown as it is. */
+function prettyJson(body: string): string {
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2);
+  } catch {
+    return body;
+  }
+}
+
 interface EndpointForm {
   url: string;
   description: string;
@@ -241,6 +250,48 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
         return detailPage(ctx, me, endpoint, formOf(endpoint), result.message, result.status);
       }
       seeOther(ctx, `${endpointPath(id)}?done=redelivery-queued`);
+    }),
+  );
+
+  /** Failed actions on a delivery or the endpoint come back to the endpoint's page, with the reason. */
+  const actOn = async (ctx: AppContext, me: Principal, id: string, action: () => Promise<unknown>, done: string) => {
+    const result = await attempt(action);
+    if (!result.ok) {
+      const endpoint = await webhooks.get(me, id);
+      return detailPage(ctx, me, endpoint, formOf(endpoint), result.message, result.status);
+    }
+    seeOther(ctx, `${endpointPath(id)}?done=${done}`);
+  };
+
+  router.get(
+    '/settings/webhooks/:id/deliveries/:deliveryId',
+    signedIn(async (ctx, me) => {
+      const endpoint = await webhooks.get(me, ctx.params['id']!);
+      const delivery = await webhooks.delivery(me, endpoint.id, ctx.params['deliveryId']!);
+      page(ctx, 'webhook-delivery', 'webhooks', {
+        title: `Delivery of ${delivery.event_type}`,
+        endpoint,
+        delivery,
+        payload: prettyJson(delivery.request_body),
+      });
+    }),
+  );
+
+  router.post(
+    '/settings/webhooks/:id/deliveries/:deliveryId/retry',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      const id = ctx.params['id']!;
+      await actOn(ctx, me, id, () => webhooks.retryNow(me, id, ctx.params['deliveryId']!), 'retry-queued');
+    }),
+  );
+
+  router.post(
+    '/settings/webhooks/:id/test',
+    ...deps.formGuard,
+    signedIn(async (ctx, me) => {
+      const id = ctx.params['id']!;
+      await actOn(ctx, me, id, () => webhooks.sendTestEvent(me, id), 'test-queued');
     }),
   );
 

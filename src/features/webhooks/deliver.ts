@@ -8,6 +8,25 @@ export interface DeliveryOutcome {
   statusCode: number | null;
   latencyMs: number;
   error: string | null;
+  /** The first EXCERPT_BYTES of the response body, as read (see `excerptText`); null if none came. */
+  responseExcerpt: Buffer | null;
+}
+
+/** How much of a response body is kept to show: enough to read an error message, never a whole page. */
+export const EXCERPT_BYTES = 1024;
+/** Sent with every delivery (and shown in the delivery log). */
+export const WEBHOOK_USER_AGENT = 'Latchkey-Webhooks/1';
+
+/**
+ * A response excerpt as text a person can read: UTF-8 (an invalid or cut sequence becomes U+FFFD),
+ * control characters removed except newline and tab, so it cannot move a terminal's cursor or hide
+ * text. It is still the receiver's text: pages escape it and never render it as HTML.
+ */
+export function excerptText(bytes: Buffer, maxChars = EXCERPT_BYTES): string {
+  return bytes
+    .toString('utf8')
+    .replace(/[^\P{Cc}\n\t]/gu, '')
+    .slice(0, maxChars);
 }
 
 /** `signal` cuts the attempt short (shutdown); the outcome then says so and is not the receiver's. */
@@ -20,7 +39,8 @@ export type Deliver = (
 
 /**
  * POSTs one webhook with node:http(s): no redirects followed (a 3xx is a failure), the response
- * body read and dropped (at most 64 KiB), and the SSRF guard on every connection. Two clocks:
+ * body read and dropped (at most 64 KiB; only its first EXCERPT_BYTES are kept), and the SSRF guard
+ * on every connection. Two clocks:
  * `connectTimeoutMs` for resolving and connecting (an address that drops packets frees its slot
  * quickly), and `timeoutMs` for the whole attempt, however slowly the receiver trickles bytes.
  */
@@ -30,9 +50,12 @@ export function createDeliver(opts: { allowPrivate: boolean; timeoutMs: number; 
     new Promise((resolve) => {
       const started = performance.now();
       const timers: NodeJS.Timeout[] = [];
+      const kept: Buffer[] = [];
+      let keptBytes = 0;
       const done = (statusCode: number | null, error: string | null) => {
         timers.forEach(clearTimeout);
         resolve({
+          responseExcerpt: keptBytes > 0 ? Buffer.concat(kept) : null,
           ok: error === null && statusCode !== null && statusCode >= 200 && statusCode < 300,
           statusCode,
           latencyMs: Math.round(performance.now() - started),
@@ -54,7 +77,7 @@ export function createDeliver(opts: { allowPrivate: boolean; timeoutMs: number; 
           headers: {
             ...headers,
             'content-length': String(Buffer.byteLength(body)),
-            'user-agent': 'Latchkey-Webhooks/1',
+            'user-agent': WEBHOOK_USER_AGENT,
           },
           lookup,
           agent: false,
@@ -64,6 +87,12 @@ export function createDeliver(opts: { allowPrivate: boolean; timeoutMs: number; 
           let seen = 0;
           res.on('data', (chunk: Buffer) => {
             seen += chunk.length;
+            // Only the excerpt is held; the rest is counted and dropped as it arrives.
+            if (keptBytes < EXCERPT_BYTES) {
+              const part = chunk.subarray(0, EXCERPT_BYTES - keptBytes);
+              kept.push(Buffer.from(part));
+              keptBytes += part.length;
+            }
             if (seen > 65_536) res.destroy();
           });
           res.on('end', () => done(res.statusCode ?? null, null));

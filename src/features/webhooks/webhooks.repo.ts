@@ -4,6 +4,7 @@ import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/schema.ts'
 import { DISABLED_FAILING, type OutboxEvent } from '../../domain/webhook-events.ts';
 import { claimFairly, type ClaimLimits } from './claims.repo.ts';
 import { withEvents, writeOutbox, type TransactionalEvent } from './outbox.repo.ts';
+import { newId } from '../../shared/secrets.ts';
 
 /** A claimed delivery with what sending it needs. */
 export interface DueDelivery {
@@ -17,6 +18,23 @@ export interface DueDelivery {
   previous_secret_enc: string | null;
   previous_secret_until: number | null;
 }
+
+/** What an attempt sent and what came back, for the delivery log. */
+export interface AttemptDetails {
+  requestHeaders?: Record<string, string>;
+  responseExcerpt?: string | null;
+}
+
+/** The stored excerpt's length, at most (characters): the repository holds the cap whoever writes. */
+export const EXCERPT_MAX_CHARS = 1024;
+
+const detailColumns = (x: AttemptDetails) => ({
+  request_headers: x.requestHeaders ? JSON.stringify(x.requestHeaders) : null,
+  response_excerpt: x.responseExcerpt ? x.responseExcerpt.slice(0, EXCERPT_MAX_CHARS) : null,
+});
+
+/** A delivery with its event's type and the exact body sent. */
+export type DeliveryWithEvent = WebhookDeliveryRow & { type: string; body: string };
 
 /** Thrown inside the insert's transaction to roll it back. */
 class OverLimit extends Error {}
@@ -86,17 +104,27 @@ export function createWebhooksRepo(db: DB) {
       await withEvents(db, events, (trx) => trx.deleteFrom('webhook_endpoints').where('id', '=', id).execute());
     },
 
-    async listDeliveries(endpointId: string, limit: number): Promise<Array<WebhookDeliveryRow & { type: string }>> {
+    async listDeliveries(endpointId: string, limit: number): Promise<DeliveryWithEvent[]> {
       return db
         .selectFrom('webhook_deliveries')
         .innerJoin('webhook_events', 'webhook_events.id', 'webhook_deliveries.event_id')
         .selectAll('webhook_deliveries')
-        .select('webhook_events.type')
+        .select(['webhook_events.type', 'webhook_events.body'])
         .where('webhook_deliveries.endpoint_id', '=', endpointId)
         .orderBy('webhook_deliveries.created_at', 'desc')
         .orderBy('webhook_deliveries.id', 'desc')
         .limit(limit)
         .execute();
+    },
+    async findDeliveryWithEvent(endpointId: string, id: string): Promise<DeliveryWithEvent | undefined> {
+      return db
+        .selectFrom('webhook_deliveries')
+        .innerJoin('webhook_events', 'webhook_events.id', 'webhook_deliveries.event_id')
+        .selectAll('webhook_deliveries')
+        .select(['webhook_events.type', 'webhook_events.body'])
+        .where('webhook_deliveries.id', '=', id)
+        .where('webhook_deliveries.endpoint_id', '=', endpointId)
+        .executeTakeFirst();
     },
     async findDelivery(endpointId: string, id: string): Promise<WebhookDeliveryRow | undefined> {
       return db
@@ -122,6 +150,75 @@ export function createWebhooksRepo(db: DB) {
         .set({ status: 'pending', next_attempt_at: now, locked_until: null })
         .where('id', '=', id)
         .execute();
+    },
+
+    /**
+     * "Retry now": a queued delivery's next attempt becomes due at `now`. Never while a worker holds
+     * its claim (the claim is left alone, so the attempt in flight is the only one sent); false then,
+     * or when the delivery is no longer queued.
+     */
+    async bringDeliveryForward(id: string, now: number): Promise<boolean> {
+      const result = await db
+        .updateTable('webhook_deliveries')
+        .set({ next_attempt_at: now })
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+
+    /**
+     * Queues `event` for this one endpoint (a test event: no subscription decides), unless the
+     * account already queued `max` events of its type since `since`; false then. Concurrent requests
+     * are serialised per account as endpoint inserts are, so the count each checks includes the others'.
+     */
+    async queueForEndpointWithin(
+      endpoint: { id: string; user_id: string },
+      event: OutboxEvent,
+      limit: { since: number; max: number },
+    ): Promise<{ deliveryId: string } | false> {
+      const deliveryId = newId('dlv', 24);
+      try {
+        await db.transaction().execute(async (trx) => {
+          if (postgres)
+            await trx.selectFrom('users').select('id').where('id', '=', endpoint.user_id).forNoKeyUpdate().execute();
+          await trx
+            .insertInto('webhook_events')
+            .values({
+              id: event.id,
+              user_id: endpoint.user_id,
+              type: event.type,
+              body: event.body,
+              created_at: event.createdAt,
+            })
+            .execute();
+          await trx
+            .insertInto('webhook_deliveries')
+            .values({
+              id: deliveryId,
+              event_id: event.id,
+              endpoint_id: endpoint.id,
+              status: 'pending',
+              attempts: 0,
+              next_attempt_at: event.createdAt,
+              created_at: event.createdAt,
+            })
+            .execute();
+          const counted = await trx
+            .selectFrom('webhook_events')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('user_id', '=', endpoint.user_id)
+            .where('type', '=', event.type)
+            .where('created_at', '>', limit.since)
+            .executeTakeFirst();
+          if (Number(counted?.n ?? 0) > limit.max) throw new OverLimit();
+        });
+        return { deliveryId };
+      } catch (err) {
+        if (err instanceof OverLimit) return false;
+        throw err;
+      }
     },
 
     /** Claims due deliveries fairly (see claimFairly) and returns what sending them needs. */
@@ -162,7 +259,13 @@ export function createWebhooksRepo(db: DB) {
         .execute();
     },
 
-    async recordSuccess(d: DueDelivery, at: number, statusCode: number, latencyMs: number): Promise<void> {
+    async recordSuccess(
+      d: DueDelivery,
+      at: number,
+      statusCode: number,
+      latencyMs: number,
+      details: AttemptDetails = {},
+    ): Promise<void> {
       await db.transaction().execute(async (trx) => {
         await trx
           .insertInto('webhook_attempts')
@@ -173,6 +276,7 @@ export function createWebhooksRepo(db: DB) {
             status_code: statusCode,
             latency_ms: latencyMs,
             error: null,
+            ...detailColumns(details),
           })
           .execute();
         await trx
@@ -210,7 +314,7 @@ export function createWebhooksRepo(db: DB) {
         latencyMs: number;
         error: string;
         nextAttemptAt: number | null;
-      },
+      } & AttemptDetails,
       disable: { failingSinceBefore: number; event: (endpoint: WebhookEndpointRow) => OutboxEvent },
     ): Promise<void> {
       await db.transaction().execute(async (trx) => {
@@ -223,6 +327,7 @@ export function createWebhooksRepo(db: DB) {
             status_code: outcome.statusCode,
             latency_ms: outcome.latencyMs,
             error: outcome.error.slice(0, 500),
+            ...detailColumns(outcome),
           })
           .execute();
         await trx

@@ -8,6 +8,7 @@ import {
   deliveryViewSchema,
   endpointViewSchema,
   rotatedEndpointSchema,
+  testEventQueuedSchema,
   updateWebhookSchema,
 } from '../../wire/webhooks.ts';
 import type { WebhooksService } from './webhooks.service.ts';
@@ -103,6 +104,42 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       handler: async ({ principal, params, query }) => ({
         data: await webhooks.deliveries(principal, params.id, query.limit),
       }),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/webhooks/:id/deliveries/:deliveryId',
+      operationId: 'getWebhookDelivery',
+      summary: "One delivery: the body sent, and each attempt's headers, status, latency and response excerpt",
+      tag,
+      auth,
+      status: 200,
+      response: deliveryViewSchema,
+      handler: ({ principal, params }) => webhooks.delivery(principal, params.id, params.deliveryId),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/webhooks/:id/deliveries/:deliveryId/retry',
+      operationId: 'retryWebhookDelivery',
+      summary: 'Attempt a queued delivery now instead of at its scheduled retry',
+      tag,
+      auth,
+      status: 202,
+      response: z.object({ queued: z.literal(true) }),
+      handler: async ({ principal, params }) => {
+        await webhooks.retryNow(principal, params.id, params.deliveryId);
+        return { queued: true as const };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/webhooks/:id/test',
+      operationId: 'sendWebhookTestEvent',
+      summary: 'Queue a signed webhook.test event to this endpoint only (limited per account)',
+      tag,
+      auth,
+      status: 202,
+      response: testEventQueuedSchema,
+      handler: ({ principal, params }) => webhooks.sendTestEvent(principal, params.id),
     }),
     defineRoute({
       method: 'post',

@@ -67,6 +67,34 @@ function sharedDeliveryOf(env: MatrixEnv, owner: TestUser, endpointId: string) {
   return id;
 }
 
+/** Answers 500, so its deliveries stay queued for a retry (the first one 5 s away). */
+let refusing: Promise<WebhookReceiver> | undefined;
+after(async () => (await refusing)?.close());
+
+/**
+ * A delivery still queued for a retry (pending, not due, unclaimed): a new key's event, refused
+ * once by a receiver answering 500. Each owner's retrying endpoint collects them.
+ */
+const retryingEndpoints = new Map<string, Promise<string>>();
+async function queuedFor(env: MatrixEnv, owner: TestUser): Promise<{ endpoint: string; delivery: string }> {
+  let endpoint = retryingEndpoints.get(owner.id);
+  if (!endpoint) {
+    const url = (await (refusing ??= WebhookReceiver.start({ status: 500 }))).url();
+    endpoint = owner.browser
+      .postJson('/v2/webhooks', { url, events: ['api_key.created'] })
+      .then(async (res) => ((await res.json()) as Endpoint).id);
+    retryingEndpoints.set(owner.id, endpoint);
+  }
+  const id = await endpoint;
+  await env.make.apiKey(owner, ['read:users'], { name: 'queues api_key.created' });
+  await env.server.built.webhookWorker.drain();
+  const res = await owner.browser.get(`/v2/webhooks/${id}/deliveries`);
+  const { data } = (await res.json()) as { data: { id: string; status: string; attempts: number }[] };
+  const queued = data.find((d) => d.status === 'pending' && d.attempts === 1);
+  assert.ok(queued, `no delivery waiting for a retry: ${JSON.stringify(data)}`);
+  return { endpoint: id, delivery: queued.id };
+}
+
 /** Another user's endpoint is 403 (the documented ownership rule), unless admin:all. */
 const owned = { othersAre: 'forbidden' } as const;
 const endpointPath = async (ctx: RequestContext, suffix = '') =>
@@ -136,6 +164,37 @@ const routes: RouteFixtures = {
     request: async (ctx) => ({ path: await endpointPath(ctx, '/deliveries') }),
     check(res) {
       assert.ok(Array.isArray(res.body!['data']));
+    },
+  },
+  getWebhookDelivery: {
+    owned,
+    async request(ctx) {
+      const owner = ownerOf(ctx);
+      const endpoint = await sharedEndpointOf(owner);
+      const delivery = await sharedDeliveryOf(ctx.env, owner, endpoint);
+      return { path: `/v2/webhooks/${endpoint}/deliveries/${delivery}` };
+    },
+    check(res) {
+      assert.equal(res.body!['status'], 'succeeded');
+      assert.equal(JSON.parse(String(res.body!['request_body']))['type'], 'api_key.created');
+    },
+  },
+  retryWebhookDelivery: {
+    owned,
+    async request(ctx) {
+      const { endpoint, delivery } = await queuedFor(ctx.env, ownerOf(ctx));
+      return { path: `/v2/webhooks/${endpoint}/deliveries/${delivery}/retry` };
+    },
+    check(res) {
+      assert.deepEqual(res.body, { queued: true });
+    },
+  },
+  sendWebhookTestEvent: {
+    owned,
+    request: async (ctx) => ({ path: await endpointPath(ctx, '/test') }),
+    check(res) {
+      assert.equal(res.body!['queued'], true);
+      assert.match(String(res.body!['delivery_id']), /^dlv_/);
     },
   },
   redeliverWebhook: {

@@ -1,13 +1,14 @@
-import { Conflict, NotFound, ValidationError } from '../../domain/errors.ts';
+import { Conflict, NotFound, TooMany, ValidationError } from '../../domain/errors.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { SecretBox } from '../../shared/encryption.ts';
 import { newId } from '../../shared/secrets.ts';
 import { newWebhookSecret } from '../../shared/webhook-signature.ts';
-import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/schema.ts';
+import type { WebhookEndpointRow } from '../../db/schema.ts';
 import type { CreateWebhookInput, DeliveryView, EndpointView, UpdateWebhookInput } from '../../wire/webhooks.ts';
-import { DISABLED_BY_OWNER } from '../../domain/webhook-events.ts';
+import { DISABLED_BY_OWNER, TEST_EVENT_TYPE } from '../../domain/webhook-events.ts';
+import { buildEvent } from './events.ts';
 import { isPublicAddress } from './ssrf.ts';
-import type { WebhooksRepo } from './webhooks.repo.ts';
+import type { DeliveryWithEvent, WebhooksRepo } from './webhooks.repo.ts';
 import type { Audit } from '../audit/audit.ts';
 
 type AttemptRow = {
@@ -17,7 +18,13 @@ type AttemptRow = {
   status_code: number | null;
   latency_ms: number;
   error: string | null;
+  request_headers: string | null;
+  response_excerpt: string | null;
 };
+
+/** Test events an account may queue per hour: each makes the server call a URL a person typed. */
+export const TEST_EVENTS_PER_HOUR = 30;
+const HOUR = 3_600_000;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -33,7 +40,7 @@ const toView = (row: WebhookEndpointRow): EndpointView => ({
   updated_at: iso(row.updated_at)!,
 });
 
-const deliveryView = (row: WebhookDeliveryRow & { type: string }, attempts: AttemptRow[]) => ({
+const deliveryView = (row: DeliveryWithEvent, attempts: AttemptRow[]): DeliveryView => ({
   id: row.id,
   event_id: row.event_id,
   event_type: row.type,
@@ -46,12 +53,15 @@ const deliveryView = (row: WebhookDeliveryRow & { type: string }, attempts: Atte
   next_attempt_at: row.status === 'pending' ? iso(row.next_attempt_at) : null,
   delivered_at: iso(row.delivered_at),
   created_at: iso(row.created_at)!,
+  request_body: row.body,
   attempt_log: attempts.map((a) => ({
     attempt: a.attempt,
     at: iso(a.at)!,
     response_code: a.status_code,
     latency_ms: a.latency_ms,
     error: a.error,
+    request_headers: a.request_headers === null ? null : (JSON.parse(a.request_headers) as Record<string, string>),
+    response_excerpt: a.response_excerpt,
   })),
 });
 
@@ -216,6 +226,56 @@ export function createWebhooksService(deps: {
           attempts.filter((a) => a.delivery_id === r.id),
         ),
       );
+    },
+    /** One delivery with its payload and every attempt's headers and response excerpt. */
+    async delivery(caller: Principal, id: string, deliveryId: string): Promise<DeliveryView> {
+      await owned(caller, id);
+      const row = await repo.findDeliveryWithEvent(id, deliveryId);
+      if (!row) throw new NotFound('Delivery');
+      return deliveryView(row, await repo.attemptsOf([row.id]));
+    },
+    /**
+     * "Retry now": a queued (pending or retrying) delivery is attempted at the worker's next claim
+     * instead of at its scheduled time. Delivered and given-up deliveries are redelivered instead;
+     * one being sent right now is left to that attempt (never sent twice).
+     */
+    async retryNow(caller: Principal, id: string, deliveryId: string): Promise<void> {
+      await owned(caller, id);
+      const delivery = await repo.findDelivery(id, deliveryId);
+      if (!delivery) throw new NotFound('Delivery');
+      if (delivery.status !== 'pending') throw new Conflict('This delivery is not queued; redeliver it instead');
+      if (!(await repo.bringDeliveryForward(deliveryId, now()))) {
+        throw new Conflict('This delivery is being sent right now; its outcome appears in the log shortly');
+      }
+    },
+    /**
+     * Queues a `webhook.test` event to this endpoint only, delivered and signed like any other (so
+     * through the same SSRF guard). Limited per account: it makes the server call a URL a person typed.
+     */
+    async sendTestEvent(
+      caller: Principal,
+      id: string,
+    ): Promise<{ queued: true; event_id: string; delivery_id: string }> {
+      const endpoint = await owned(caller, id);
+      if (endpoint.status !== 'active') throw new Conflict('This endpoint is disabled; enable it to send a test event');
+      const t = now();
+      const event = buildEvent(
+        TEST_EVENT_TYPE,
+        endpoint.user_id,
+        {
+          endpoint_id: endpoint.id,
+          message: 'A test event, sent because it was asked for. It needs no action.',
+        },
+        t,
+      );
+      const queued = await repo.queueForEndpointWithin(endpoint, event, {
+        since: t - HOUR,
+        max: TEST_EVENTS_PER_HOUR,
+      });
+      if (!queued) {
+        throw new TooMany(`At most ${TEST_EVENTS_PER_HOUR} test events an hour per account; try again later`, 600);
+      }
+      return { queued: true, event_id: event.id, delivery_id: queued.deliveryId };
     },
     async redeliver(caller: Principal, id: string, deliveryId: string): Promise<void> {
       await owned(caller, id);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { SecretBox } from '../../shared/encryption.ts';
 import { signedHeaders } from '../../shared/webhook-signature.ts';
-import type { Deliver } from './deliver.ts';
+import { excerptText, WEBHOOK_USER_AGENT, type Deliver } from './deliver.ts';
 import { buildEvent } from './events.ts';
 import type { DueDelivery, WebhooksRepo } from './webhooks.repo.ts';
 import { within } from '../../shared/within.ts';
@@ -72,6 +72,11 @@ export function createWebhookWorker(deps: WorkerDeps) {
     const started = deps.now();
     const headers = signedHeaders(d.event_id, Math.floor(started / 1000), d.body, secretsOf(d, started));
     const outcome = await deps.deliver(d.url, d.body, headers, cut.signal);
+    // What the log shows of the attempt: every header sent (signature values; a secret is never a header).
+    const shown = {
+      requestHeaders: { ...headers, 'user-agent': WEBHOOK_USER_AGENT },
+      responseExcerpt: outcome.responseExcerpt ? excerptText(outcome.responseExcerpt) : null,
+    };
     if (cut.signal.aborted && !outcome.ok) {
       // Cut by our own shutdown: not the receiver's failure, so no attempt is counted.
       await deps.repo.release(d.id);
@@ -80,7 +85,7 @@ export function createWebhookWorker(deps: WorkerDeps) {
     const at = deps.now();
     deps.onAttempt?.(outcome.ok ? 'succeeded' : 'failed');
     if (outcome.ok) {
-      await deps.repo.recordSuccess(d, at, outcome.statusCode!, outcome.latencyMs);
+      await deps.repo.recordSuccess(d, at, outcome.statusCode!, outcome.latencyMs, shown);
       return;
     }
     const wait = RETRY_SCHEDULE_MS[d.attempts];
@@ -92,6 +97,7 @@ export function createWebhookWorker(deps: WorkerDeps) {
         latencyMs: outcome.latencyMs,
         error: outcome.error ?? 'failed',
         nextAttemptAt: wait === undefined ? null : at + wait,
+        ...shown,
       },
       {
         failingSinceBefore: at - deps.disableAfterMs,
