@@ -5,6 +5,8 @@ import type { UserRow } from '../../db/schema.ts';
 import type { AccountsRepo } from '../accounts/accounts.repo.ts';
 import type { AccountsService } from '../accounts/accounts.service.ts';
 import { buildEvent } from '../webhooks/events.ts';
+import type { Audit } from '../audit/audit.ts';
+import type { TransactionalEvent } from '../webhooks/outbox.repo.ts';
 
 const toView = (row: UserRow): UserView => ({
   id: row.id,
@@ -32,6 +34,8 @@ export function createUsersService(deps: {
    * admin:all are revoked and every cache forgets the account's rights.
    */
   onRightsChanged(userId: string, change: { demoted: boolean }): Promise<void>;
+  /** Records an account deleting itself, written with the deletion. */
+  audit: Audit;
 }) {
   const { repo, now } = deps;
 
@@ -45,12 +49,26 @@ export function createUsersService(deps: {
    * The one way an account is deleted, whoever asks: everything it owns goes in one transaction
    * with the `user.deleted` event, then every cache forgets its credentials.
    */
-  async function deleteAccount(row: UserRow): Promise<void> {
+  async function deleteAccount(row: UserRow, recorded: TransactionalEvent[] = []): Promise<void> {
     const tellApplications = await deps.signInsEnding?.(row.id);
-    await repo.delete(row.id, [buildEvent('user.deleted', row.id, { id: row.id, email: row.email }, now())]);
+    await repo.delete(row.id, [
+      buildEvent('user.deleted', row.id, { id: row.id, email: row.email }, now()),
+      ...recorded,
+    ]);
     deps.onDeleted(row.id);
     await tellApplications?.();
   }
+
+  /**
+   * `account.deleted` by the account itself: the row goes, the trail keeps its email. (An
+   * administrator deleting someone else's account is recorded by the console's path.)
+   */
+  const deletedBySelf = (row: UserRow) =>
+    deps.audit.event('account.deleted', {
+      account: row.id,
+      target: { type: 'account', id: row.id },
+      data: { email: row.email },
+    });
 
   return {
     async list(
@@ -96,7 +114,7 @@ export function createUsersService(deps: {
 
     async remove(caller: Principal, id: string): Promise<void> {
       const row = await load(caller, id);
-      await deleteAccount(row);
+      await deleteAccount(row, row.id === caller.accountId ? [deletedBySelf(row)] : []);
     },
 
     /**
@@ -106,7 +124,7 @@ export function createUsersService(deps: {
     async deleteOwn(userId: string): Promise<void> {
       const row = await repo.findById(userId);
       if (!row) throw new NotFound('User');
-      await deleteAccount(row);
+      await deleteAccount(row, [deletedBySelf(row)]);
     },
   };
 }
