@@ -74,7 +74,7 @@ describe('audit trail: signing in', () => {
     assert.deepEqual(entry.data, { method: 'password', amr: ['pwd'] });
   });
 
-  it('a wrong password is wrong_password by the account; an unknown email is anonymous, with the email typed', async () => {
+  it('a wrong password is recorded by the account; an unknown email is anonymous, as typed', async () => {
     nextHour();
     const u = await world.user({ tag: 'wrong' });
     const wrong = factsOf();
@@ -118,7 +118,7 @@ describe('audit trail: signing in', () => {
     assert.deepEqual(recorded, [1, 1, 1, 0, 0, 0]);
   });
 
-  it('a disabled account is refused with the right password (said plainly, recorded); a wrong one says nothing', async () => {
+  it('a disabled account is refused with the right password, said plainly; a wrong one says nothing', async () => {
     nextHour();
     const u = await world.user({ tag: 'disabled' });
     await disable(u.id);
@@ -316,7 +316,7 @@ describe('audit trail: signing in', () => {
     });
   });
 
-  it('is written with the sign-in: when its transaction fails, no sign-in is counted and nothing is recorded', async () => {
+  it('is written with the sign-in: when that fails, no sign-in is counted and nothing is recorded', async () => {
     nextHour();
     const u = await world.user({ tag: 'rollback' });
     const before = await signInCount(u.id);
