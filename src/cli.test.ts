@@ -114,6 +114,21 @@ describe('latchkey CLI', () => {
     assert.equal(user['email'], EMAIL);
     assert.equal(user['is_admin'], true);
     assert.ok(!JSON.stringify(user).includes(PASSWORD));
+    // The audit trail says the operator at the command line created it.
+    const db = openDatabase(loadConfig(env));
+    try {
+      const created = await db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('account_id', '=', String(user['id']))
+        .execute();
+      assert.deepEqual(
+        created.map((e) => [e.type, e.actor_type, e.target_id, e.ip]),
+        [['account.created', 'cli', user['id'], null]],
+      );
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('users disable, enable and reset-2fa act on an account by email, recorded with the CLI as actor', async () => {

@@ -66,7 +66,7 @@ import { createRequestScope, type RequestScope } from './shared/request-scope.ts
 import { createAudit, SYSTEM_ACTOR, type Audit } from './features/audit/audit.ts';
 import { createAuditRepo, type AuditRepo } from './features/audit/audit.repo.ts';
 import { createAuditTrailService, type AuditTrailService } from './features/audit-trail/audit-trail.service.ts';
-import type { AuditActor } from './domain/audit.ts';
+import type { AuditActor, AuditRecord } from './domain/audit.ts';
 import { builtInApi, createApisService, type ApisService } from './features/apis/apis.service.ts';
 import { createUserAdminRepo } from './features/admin/user-admin.repo.ts';
 import { createUserAdminService, type UserAdminService } from './features/admin/user-admin.service.ts';
@@ -202,6 +202,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   const requestScope = createRequestScope();
   const audit = createAudit({ scope: requestScope, now, outside: options.actorOutsideRequests ?? SYSTEM_ACTOR });
   const auditLog = createAuditRepo(db);
+  const signInTrail = { audit, append: (records: AuditRecord[]) => auditLog.append(records) };
 
   // Mail, and what it carries for accounts: single-use links and security notices.
   const box = createSecretBox(infra.secretsKey);
@@ -264,6 +265,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     passwords,
     passwordPolicy,
     notify,
+    audit,
     now,
   });
   // What each account may hold now: every credential's effective scopes are computed from it.
@@ -405,6 +407,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     notify,
     endOtherSessions: (id, sessionId, keep) => accounts.endOtherSessions(id, sessionId, keep),
     onChanged: (id) => credentialEvents.publish({ kind: 'account', id }),
+    audit,
     issuer: config.ISSUER,
     now,
   });
@@ -413,7 +416,8 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     rp: relyingPartyOf(config.ISSUER),
     now,
     findAccount: (id) => accounts.findById(id),
-    recordSignIn: (id) => accounts.recordSignIn(id),
+    recordSignIn: (id, records) => accounts.recordSignIn(id, records),
+    trail: signInTrail,
     notify,
     onSignIn: metrics.login,
   });
@@ -448,9 +452,9 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   // Rate limits and brute-force protection of the login forms.
   const rateLimitStore = options.rateLimitStore ?? createMemoryStore();
   const limiter = createRateLimiter({ store: rateLimitStore, now, onRefused: metrics.rateLimitRefused });
-  const twoFactor = createTwoFactorService({ repo: createTwoFactorRepo(db), box, now, notify });
+  const twoFactor = createTwoFactorService({ repo: createTwoFactorRepo(db), box, now, notify, audit });
   const loginThrottle = createLoginThrottle({ store: rateLimitStore, now, perAddress: config.RATE_LIMIT_LOGIN });
-  const login = createLogin(accounts, twoFactor, loginThrottle, metrics.login);
+  const login = createLogin(accounts, twoFactor, loginThrottle, signInTrail, metrics.login);
   const accountExport = createAccountExport({
     accounts,
     twoFactor,
@@ -468,6 +472,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     passwords,
     passwordPolicy,
     issuer: config.ISSUER,
+    audit,
     now,
   });
 

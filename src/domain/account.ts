@@ -18,3 +18,6 @@ export interface Account {
   /** Whether the current address was proven by a link sent to it. */
   emailVerified: boolean;
 }
+
+/** What every sign-in path answers a disabled account, once its password or passkey was shown right. */
+export const ACCOUNT_DISABLED_MESSAGE = 'This account is disabled. Contact your administrator.';

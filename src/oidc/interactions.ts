@@ -5,12 +5,7 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import { API_SCOPES, isApiScope } from '../domain/scopes.ts';
 import type { AccountsService } from '../features/accounts/accounts.service.ts';
 import type { Login } from '../features/accounts/login.ts';
-import {
-  PASSKEY_AMR,
-  PASSKEY_REFUSED,
-  forgotPasswordHref,
-  passkeySignIn,
-} from '../features/accounts/accounts.pages.ts';
+import { PASSKEY_AMR, forgotPasswordHref, passkeySignIn } from '../features/accounts/accounts.pages.ts';
 import type { PasskeysService } from '../features/passkeys/passkeys.service.ts';
 import type { Account } from '../domain/account.ts';
 import {
@@ -331,9 +326,9 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
   router.post('/interaction/:uid/login/passkey', ...deps.formGuard, async (ctx) => {
     const details = await loadInteraction(ctx);
     if (details.prompt.name !== 'login') throw new errors.SessionNotFound(OUT_OF_STEP_LOGIN);
-    const account = await passkeySignIn(deps.passkeys, ctx);
-    if (!account) return loginForm(ctx, details.uid, { error: PASSKEY_REFUSED }, 401);
-    return completeSignIn(ctx, details, account, PASSKEY_AMR);
+    const result = await passkeySignIn(deps.passkeys, ctx);
+    if (!result.ok) return loginForm(ctx, details.uid, { error: result.message }, result.status);
+    return completeSignIn(ctx, details, result.account, PASSKEY_AMR);
   });
 
   router.post('/interaction/:uid/2fa', ...deps.formGuard, async (ctx) => {

@@ -8,10 +8,10 @@ import type { Login } from './login.ts';
 import { clearPendingSecondFactor, readPendingSecondFactor, setPendingSecondFactor } from './pending-second-factor.ts';
 import type { Decision } from '../rate-limit/decide.ts';
 import type { Account } from '../../domain/account.ts';
-import { Unauthenticated, ValidationError } from '../../domain/errors.ts';
+import { Forbidden, Unauthenticated, ValidationError } from '../../domain/errors.ts';
 import { authenticationResponseSchema, credentialField } from '../../wire/passkeys.ts';
 import { parseWire } from '../../wire/parse.ts';
-import type { PasskeysService } from '../passkeys/passkeys.service.ts';
+import { PASSKEY_SIGN_IN_AMR, type PasskeysService } from '../passkeys/passkeys.service.ts';
 
 const DASHBOARD = 'dashboard';
 
@@ -56,20 +56,27 @@ export function safeReturnTo(value: unknown): string {
  * How a passkey sign-in is recorded (RFC 8176 `hwk`: proof of possession of a hardware-secured
  * key). User verification is required, so it stands for both factors: no code is asked after it.
  */
-export const PASSKEY_AMR: ['hwk'] = ['hwk'];
+export const PASSKEY_AMR = PASSKEY_SIGN_IN_AMR;
 export const PASSKEY_REFUSED = 'That passkey could not sign you in. Try again, or sign in with your password.';
 
+/** A passkey sign-in's outcome: the account, or what to answer (and with which status). */
+export type PasskeySignInResult = { ok: true; account: Account } | { ok: false; status: 401 | 403; message: string };
+
 /**
- * The account the posted passkey answer (the `response` field) signs in, or null: an unreadable
- * answer, or one the passkeys service refuses. Both sign-in forms (dashboard and OAuth) use it.
+ * The account the posted passkey answer (the `response` field) signs in, or the refusal: an
+ * unreadable answer, one the passkeys service refuses, or a disabled account (told so, since its
+ * passkey was right). Both sign-in forms (dashboard and OAuth) use it.
  */
-export async function passkeySignIn(passkeys: PasskeysService, ctx: AppContext): Promise<Account | null> {
+export async function passkeySignIn(passkeys: PasskeysService, ctx: AppContext): Promise<PasskeySignInResult> {
   try {
     const body = ctx.request.body as Record<string, unknown>;
     const response = parseWire(credentialField(authenticationResponseSchema), body['response']);
-    return await passkeys.signIn(response, ctx.state.csrfToken!);
+    return { ok: true, account: await passkeys.signIn(response, ctx.state.csrfToken!) };
   } catch (err) {
-    if (err instanceof Unauthenticated || err instanceof ValidationError) return null;
+    if (err instanceof Forbidden) return { ok: false, status: 403, message: err.message };
+    if (err instanceof Unauthenticated || err instanceof ValidationError) {
+      return { ok: false, status: 401, message: PASSKEY_REFUSED };
+    }
     throw err;
   }
 }
@@ -147,9 +154,9 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
 
   router.post('/login/passkey', ...deps.formGuard, async (ctx) => {
     const returnTo = safeReturnTo(ctx.query['return_to']);
-    const account = await passkeySignIn(deps.passkeys, ctx);
-    if (!account) return loginPage(ctx, { error: PASSKEY_REFUSED, returnTo }, 401);
-    await deps.startDashboardSession(ctx, account.id, PASSKEY_AMR);
+    const result = await passkeySignIn(deps.passkeys, ctx);
+    if (!result.ok) return loginPage(ctx, { error: result.message, returnTo }, result.status);
+    await deps.startDashboardSession(ctx, result.account.id, PASSKEY_AMR);
     ctx.status = 303;
     ctx.redirect(returnTo);
   });

@@ -20,8 +20,9 @@ export function createAccountsRepo(db: DB) {
       if (after) q = q.where('id', '>', after);
       return q.orderBy('id').limit(limit).execute();
     },
-    async update(id: string, changes: UserUpdate): Promise<void> {
-      await db.updateTable('users').set(changes).where('id', '=', id).execute();
+    /** Changes the account's row and writes `events` (webhook events, audit records) in one transaction. */
+    async update(id: string, changes: UserUpdate, events: TransactionalEvent[] = []): Promise<void> {
+      await withEvents(db, events, (trx) => trx.updateTable('users').set(changes).where('id', '=', id).execute());
     },
     /** Marks the address proven, when it is still the account's (a link sent to an old one proves nothing now). */
     async markEmailVerified(id: string, email: string, at: number): Promise<boolean> {
@@ -34,12 +35,15 @@ export function createAccountsRepo(db: DB) {
         .executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
     },
-    async countSignIn(id: string): Promise<void> {
-      await db
-        .updateTable('users')
-        .set((eb) => ({ sign_in_count: eb('sign_in_count', '+', 1) }))
-        .where('id', '=', id)
-        .execute();
+    /** Counts a completed sign-in and writes its `events` (the audit record) in one transaction. */
+    async countSignIn(id: string, events: TransactionalEvent[] = []): Promise<void> {
+      await withEvents(db, events, (trx) =>
+        trx
+          .updateTable('users')
+          .set((eb) => ({ sign_in_count: eb('sign_in_count', '+', 1) }))
+          .where('id', '=', id)
+          .execute(),
+      );
     },
     /** The account with this email, read inside the caller's transaction when one is given. */
     async findByEmailIn(trx: DB, email: string): Promise<UserRow | undefined> {

@@ -11,6 +11,9 @@ import type { PasswordHasher } from './passwords.ts';
 import { describeDevice, storableUserAgent } from './device.ts';
 import type { PasswordPolicy } from './password-policy.ts';
 import type { Notify } from './security-notices.ts';
+import type { Audit } from '../audit/audit.ts';
+import { accountActor } from '../audit/actors.ts';
+import type { AuditRecord } from '../../domain/audit.ts';
 
 const toAccount = (row: UserRow): Account => ({
   id: row.id,
@@ -85,9 +88,12 @@ export function createAccountsService(deps: {
   passwordPolicy: PasswordPolicy;
   /** Tells the owner by email of a change to the account's security. */
   notify?: Notify;
+  /** Records accounts created, passwords changed and reset, and sign-ins, written with the change. */
+  audit: Audit;
   now(): number;
 }) {
-  const { accounts, sessions, passwords, passwordPolicy, now } = deps;
+  const { accounts, sessions, passwords, passwordPolicy, audit, now } = deps;
+  const accountTarget = (id: string) => ({ type: 'account', id });
 
   const parseSignUp = async (input: SignUpInput) => {
     const email = emailSchema.safeParse(input.email);
@@ -97,7 +103,11 @@ export function createAccountsService(deps: {
     return { email: email.data, password, name };
   };
 
-  async function signUp(input: SignUpInput & { isAdmin?: boolean }): Promise<Account> {
+  /**
+   * `bySelf`: the person signing up on the public form, who is nobody yet, so the trail names the
+   * new account as its own creator; otherwise the request's credential (an admin) or the CLI did.
+   */
+  async function signUp(input: SignUpInput & { isAdmin?: boolean; bySelf?: boolean }): Promise<Account> {
     const { email, password, name } = await parseSignUp(input);
     if (await accounts.findByEmail(email)) {
       throw new Conflict('An account with this email already exists', 'email');
@@ -115,6 +125,12 @@ export function createAccountsService(deps: {
     try {
       await accounts.insert(row, [
         buildEvent('user.signed_up', row.id, { id: row.id, email: row.email, name: row.name }, t),
+        audit.event('account.created', {
+          account: row.id,
+          target: accountTarget(row.id),
+          data: { email: row.email, is_admin: row.is_admin === 1 },
+          ...(input.bySelf && { actor: accountActor(row) }),
+        }),
       ]);
     } catch (err) {
       // Two sign-ups racing for one email: the unique index decides.
@@ -161,7 +177,7 @@ export function createAccountsService(deps: {
         return { account: toAccount(existing), created: false };
       }
       try {
-        return { account: await signUp(input), created: true };
+        return { account: await signUp({ ...input, bySelf: true }), created: true };
       } catch (err) {
         if (!(err instanceof Conflict)) throw err;
         // Lost a race for the email: the other sign-up's account is the existing one.
@@ -193,7 +209,12 @@ export function createAccountsService(deps: {
      * dashboard session and every OAuth (provider) session, this browser's included.
      */
     async resetPassword(userId: string, passwordHash: string, provenEmail: string): Promise<void> {
-      await accounts.update(userId, { password_hash: passwordHash, updated_at: now() });
+      const owner = await accounts.findById(userId);
+      if (!owner) throw new NotFound('Account');
+      // Nobody is signed in: whoever holds the link acts as the account.
+      await accounts.update(userId, { password_hash: passwordHash, updated_at: now() }, [
+        audit.event('password.reset', { account: userId, target: accountTarget(userId), actor: accountActor(owner) }),
+      ]);
       await accounts.markEmailVerified(userId, provenEmail, now());
       await sessions.deleteAllOf(userId);
       await deps.providerSessions.deleteByAccount(userId);
@@ -218,9 +239,9 @@ export function createAccountsService(deps: {
       return row ? toAccount(row) : null;
     },
 
-    /** A sign-in completed (password, and the second factor when on). */
-    async recordSignIn(userId: string): Promise<void> {
-      await accounts.countSignIn(userId);
+    /** A sign-in completed (password, and the second factor when on), with its audit records. */
+    async recordSignIn(userId: string, records: AuditRecord[] = []): Promise<void> {
+      await accounts.countSignIn(userId, records);
     },
 
     /**
@@ -337,7 +358,9 @@ export function createAccountsService(deps: {
       const owner = await accounts.findById(userId);
       if (!owner) throw new NotFound('Account');
       const password = await passwordPolicy.check(next, owner, 'new_password');
-      await accounts.update(userId, { password_hash: await passwords.hash(password), updated_at: now() });
+      await accounts.update(userId, { password_hash: await passwords.hash(password), updated_at: now() }, [
+        audit.event('password.changed', { account: userId, target: accountTarget(userId) }),
+      ]);
       await sessions.deleteOthers(userId, sha256(currentSessionId));
       await deps.providerSessions.deleteByAccount(userId);
       await deps.notify?.(userId, { kind: 'password_changed' });

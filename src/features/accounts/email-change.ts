@@ -6,6 +6,7 @@ import type { AccountsRepo } from './accounts.repo.ts';
 import type { EmailLinks } from './email-links.ts';
 import type { Notify } from './security-notices.ts';
 import { isUniqueViolation } from '../../db/unique-violation.ts';
+import type { Audit } from '../audit/audit.ts';
 
 /** Where a change-of-address link leads (a page that asks to confirm; only its POST uses the link). */
 export const CONFIRM_EMAIL_PATH = '/settings/account/email/confirm';
@@ -33,6 +34,8 @@ export function createEmailChange(deps: {
   endOtherSessions(userId: string, currentSessionId: string, keepProviderLink: string | null): Promise<unknown>;
   /** Every cache holding the account (its email among its claims) forgets it. */
   onChanged(userId: string): void;
+  /** Records the change of address (old and new), written with it. */
+  audit: Audit;
   issuer: string;
   now(): number;
 }) {
@@ -98,7 +101,12 @@ export function createEmailChange(deps: {
           if (holder && holder.id !== userId) return { ok: false, reason: 'taken' };
           const at = deps.now();
           const event = buildEvent('user.email_changed', userId, { id: userId, email: used.email }, at);
-          await accounts.changeEmail(trx, userId, used.email, at, [event]);
+          const recorded = deps.audit.event('email.changed', {
+            account: userId,
+            target: { type: 'account', id: userId },
+            data: { old_email: owner.email, new_email: used.email },
+          });
+          await accounts.changeEmail(trx, userId, used.email, at, [event, recorded]);
           await links.retire(userId, 'reset_password', trx);
           await links.retire(userId, 'verify_email', trx);
           return { ok: true, email: used.email, previous: owner.email };

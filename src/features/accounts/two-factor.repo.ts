@@ -1,4 +1,5 @@
 import type { DB } from '../../db/client.ts';
+import { writeOutbox, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
 
 /** SQL for TOTP enrollment, the replay guard and recovery codes. */
 export function createTwoFactorRepo(db: DB) {
@@ -13,8 +14,15 @@ export function createTwoFactorRepo(db: DB) {
     async setPending(userId: string, sealed: string): Promise<void> {
       await db.updateTable('users').set({ totp_pending_secret_enc: sealed }).where('id', '=', userId).execute();
     },
-    /** Turns the pending secret on and stores fresh recovery codes, atomically. */
-    async enable(userId: string, sealed: string, step: number, codeHashes: string[], at: number): Promise<void> {
+    /** Turns the pending secret on and stores fresh recovery codes, atomically, with `events`. */
+    async enable(
+      userId: string,
+      sealed: string,
+      step: number,
+      codeHashes: string[],
+      at: number,
+      events: TransactionalEvent[] = [],
+    ): Promise<void> {
       await db.transaction().execute(async (trx) => {
         await trx
           .updateTable('users')
@@ -32,9 +40,11 @@ export function createTwoFactorRepo(db: DB) {
           .insertInto('recovery_codes')
           .values(codeHashes.map((h) => ({ code_hash: h, user_id: userId, used_at: null, created_at: at })))
           .execute();
+        await writeOutbox(trx, events);
       });
     },
-    async disable(userId: string, at: number): Promise<void> {
+    /** Turns the second factor off and drops its recovery codes, atomically, with `events`. */
+    async disable(userId: string, at: number, events: TransactionalEvent[] = []): Promise<void> {
       await db.transaction().execute(async (trx) => {
         await trx
           .updateTable('users')
@@ -48,6 +58,7 @@ export function createTwoFactorRepo(db: DB) {
           .where('id', '=', userId)
           .execute();
         await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
+        await writeOutbox(trx, events);
       });
     },
     /** Accepts a TOTP step only if it is later than the last accepted one (compare-and-set). */

@@ -5,6 +5,7 @@ import type { Notify } from './security-notices.ts';
 import type { SecretBox } from '../../shared/encryption.ts';
 import { randomBase62, sha256 } from '../../shared/secrets.ts';
 import type { TwoFactorRepo } from './two-factor.repo.ts';
+import type { Audit } from '../audit/audit.ts';
 
 const PERIOD = 30;
 const RECOVERY_CODES = 10;
@@ -33,6 +34,13 @@ function newRecoveryCode(): string {
   return raw.match(/.{4}/g)!.join('-');
 }
 
+/** The two kinds of code the second factor accepts. */
+export type SecondFactorMethod = 'totp' | 'recovery_code';
+
+/** What a presented code looks like (six digits: an authenticator's), for recording a wrong one. */
+export const codeMethodOf = (code: string): SecondFactorMethod =>
+  /^\d{6}$/.test(code.trim()) ? 'totp' : 'recovery_code';
+
 const normaliseRecovery = (code: string) => code.toUpperCase().replace(/[^A-Z0-9]/g, '');
 
 /** What the enrollment page shows: the secret as text, its otpauth URI and that URI as a QR code (SVG). */
@@ -58,8 +66,12 @@ export function createTwoFactorService(deps: {
   now(): number;
   /** Tells the owner by email when the second factor is turned on or off. */
   notify?: Notify;
+  /** Records the second factor turned on and off, written with the change. */
+  audit: Audit;
 }) {
-  const { repo, box, now } = deps;
+  const { repo, box, now, audit } = deps;
+  const turned = (type: 'two_factor.enabled' | 'two_factor.disabled', userId: string) =>
+    audit.event(type, { account: userId, target: { type: 'account', id: userId }, data: { method: 'totp' } });
 
   /** The time step a code matches (within ±1 step), or null. */
   function matchingStep(secretBase32: string, code: string): number | null {
@@ -135,25 +147,26 @@ export function createTwoFactorService(deps: {
         step,
         codes.map((c) => sha256(normaliseRecovery(c))),
         now(),
+        [turned('two_factor.enabled', userId)],
       );
       await deps.notify?.(userId, { kind: 'two_factor_enabled' });
       return codes;
     },
 
-    /** A TOTP code (once per time step) or an unused recovery code. */
-    async verify(userId: string, input: string): Promise<boolean> {
+    /** A TOTP code (once per time step) or an unused recovery code: which one it was, or null. */
+    async verify(userId: string, input: string): Promise<SecondFactorMethod | null> {
       const s = await repo.state(userId);
-      if (!s?.totp_secret_enc) return false;
+      if (!s?.totp_secret_enc) return null;
       const code = input.trim();
       const step = matchingStep(box.open(s.totp_secret_enc), code);
-      if (step !== null) return repo.advanceStep(userId, step);
+      if (step !== null) return (await repo.advanceStep(userId, step)) ? 'totp' : null;
       const recovery = normaliseRecovery(code);
-      if (recovery.length !== 16) return false;
-      return repo.useRecoveryCode(userId, sha256(recovery), now());
+      if (recovery.length !== 16) return null;
+      return (await repo.useRecoveryCode(userId, sha256(recovery), now())) ? 'recovery_code' : null;
     },
 
     async disable(userId: string): Promise<void> {
-      await repo.disable(userId, now());
+      await repo.disable(userId, now(), [turned('two_factor.disabled', userId)]);
       await deps.notify?.(userId, { kind: 'two_factor_disabled' });
     },
   };

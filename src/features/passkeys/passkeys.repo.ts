@@ -1,6 +1,7 @@
 import type { DB } from '../../db/client.ts';
 import type { Selectable } from 'kysely';
 import type { PasskeyChallengesTable, PasskeysTable } from '../../db/schema.ts';
+import { withEvents, writeOutbox, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
 
 export type PasskeyRow = Selectable<PasskeysTable>;
 export type PasskeyChallengeRow = Selectable<PasskeyChallengesTable>;
@@ -8,9 +9,12 @@ export type PasskeyChallengeRow = Selectable<PasskeyChallengesTable>;
 /** SQL for passkeys and their ceremonies' challenges. */
 export function createPasskeysRepo(db: DB) {
   return {
-    /** A new credential; a credential id already stored (on any account) is a unique violation. */
-    async insert(row: PasskeyRow): Promise<void> {
-      await db.insertInto('passkeys').values(row).execute();
+    /**
+     * A new credential, with its `events` in the same transaction; a credential id already stored
+     * (on any account) is a unique violation.
+     */
+    async insert(row: PasskeyRow, events: TransactionalEvent[] = []): Promise<void> {
+      await withEvents(db, events, (trx) => trx.insertInto('passkeys').values(row).execute());
     },
     async findByCredentialId(credentialId: string): Promise<PasskeyRow | undefined> {
       return db.selectFrom('passkeys').selectAll().where('credential_id', '=', credentialId).executeTakeFirst();
@@ -19,14 +23,25 @@ export function createPasskeysRepo(db: DB) {
     async listOf(userId: string): Promise<PasskeyRow[]> {
       return db.selectFrom('passkeys').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
     },
-    /** Deletes one passkey of the account; the deleted row, or undefined when it names none of the account's. */
-    async deleteOf(userId: string, id: string): Promise<PasskeyRow | undefined> {
-      return db
-        .deleteFrom('passkeys')
-        .where('id', '=', id)
-        .where('user_id', '=', userId)
-        .returningAll()
-        .executeTakeFirst();
+    /**
+     * Deletes one passkey of the account, with the `events` `removed` builds from it in the same
+     * transaction; the deleted row, or undefined (and nothing written) when it names none of the account's.
+     */
+    async deleteOf(
+      userId: string,
+      id: string,
+      removed: (row: PasskeyRow) => TransactionalEvent[] = () => [],
+    ): Promise<PasskeyRow | undefined> {
+      return db.transaction().execute(async (trx) => {
+        const row = await trx
+          .deleteFrom('passkeys')
+          .where('id', '=', id)
+          .where('user_id', '=', userId)
+          .returningAll()
+          .executeTakeFirst();
+        if (row) await writeOutbox(trx, removed(row));
+        return row;
+      });
     },
     /** After a sign-in: the authenticator's new counter and backup state, and when it was used. */
     async recordUse(id: string, use: { counter: number; backedUp: boolean; deviceType: string; at: number }) {

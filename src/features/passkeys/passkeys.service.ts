@@ -7,13 +7,21 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
 import { decodeClientDataJSON, isoBase64URL } from '@simplewebauthn/server/helpers';
-import type { Account } from '../../domain/account.ts';
-import { Conflict, NotFound, Unauthenticated, ValidationError } from '../../domain/errors.ts';
+import { ACCOUNT_DISABLED_MESSAGE, type Account } from '../../domain/account.ts';
+import { Conflict, Forbidden, NotFound, Unauthenticated, ValidationError } from '../../domain/errors.ts';
+import type { AuditRecord } from '../../domain/audit.ts';
+import { signInFailed, signInSucceeded, type SignInFailure, type SignInTrail } from '../audit/sign-in-events.ts';
 import { parseWire } from '../../wire/parse.ts';
 import { passkeyNameSchema, type AuthenticationResponse, type RegistrationResponse } from '../../wire/passkeys.ts';
 import { newId, sha256 } from '../../shared/secrets.ts';
 import { isUniqueViolation } from '../../db/unique-violation.ts';
 import type { PasskeyRow, PasskeysRepo } from './passkeys.repo.ts';
+
+/**
+ * How a passkey sign-in is recorded (RFC 8176 `hwk`: proof of possession of a hardware-secured key),
+ * in the session and the audit trail alike.
+ */
+export const PASSKEY_SIGN_IN_AMR: ['hwk'] = ['hwk'];
 
 /** How long a ceremony's challenge may be answered: the browser's prompt is given the same time. */
 export const CHALLENGE_TTL_MS = 5 * 60_000;
@@ -83,14 +91,23 @@ export function createPasskeysService(deps: {
   rp: RelyingParty;
   now(): number;
   findAccount(id: string): Promise<Account | null>;
-  /** A sign-in completed: the account's sign-in throttle starts afresh, as after a password. */
-  recordSignIn(accountId: string): Promise<void>;
+  /** A sign-in completed (written with `records`): its sign-in throttle starts afresh, as after a password. */
+  recordSignIn(accountId: string, records: AuditRecord[]): Promise<void>;
+  /** Records passkeys added and removed (with the change) and passkey sign-ins, refused or not. */
+  trail: SignInTrail;
   /** Tells the account's owner a passkey was added or removed (the security notices; never throws). */
   notify(accountId: string, event: { kind: 'passkey_added' | 'passkey_removed'; name: string }): Promise<void>;
   /** Hears each passkey sign-in's outcome (the sign-in metrics). */
   onSignIn?(result: 'success' | 'failure'): void;
 }) {
   const { repo, rp, now } = deps;
+  const { audit } = deps.trail;
+
+  /** A refused passkey sign-in, recorded; thrown as Unauthenticated (or Forbidden: a disabled account). */
+  async function refuse(account: Account | null, reason: SignInFailure): Promise<never> {
+    await deps.trail.append([signInFailed(audit, account, 'passkey', reason)]);
+    throw reason === 'account_disabled' ? new Forbidden(ACCOUNT_DISABLED_MESSAGE) : new Unauthenticated();
+  }
 
   async function issueChallenge(challenge: string, purpose: Purpose, userId: string | null, browser: string) {
     await repo.insertChallenge({
@@ -110,15 +127,22 @@ export function createPasskeysService(deps: {
     return row ? { challenge, userId: row.user_id } : null;
   }
 
-  /** signIn's checks, in order; see there. */
+  /**
+   * signIn's checks, in order; see there. An answer with no challenge of this browser to answer is
+   * refused unrecorded: it is not an attempt at any account, and the challenges are what the options
+   * limit counts, so recording those would let anyone flood the trail. Every answer to a live
+   * challenge is recorded, refused or not.
+   */
   async function verifiedSignIn(response: AuthenticationResponse, browser: string): Promise<Account> {
     const taken = await takeChallenge(response.response.clientDataJSON, 'authenticate', browser);
     if (!taken) throw new Unauthenticated();
     const passkey = await repo.findByCredentialId(response.id);
-    if (!passkey) throw new Unauthenticated();
+    if (!passkey) return refuse(null, 'unknown_passkey');
+    const owner = await deps.findAccount(passkey.user_id);
+    if (!owner) return refuse(null, 'unknown_passkey');
     const handle = response.response.userHandle;
     if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandleOf(passkey.user_id))) {
-      throw new Unauthenticated();
+      return refuse(owner, 'wrong_passkey');
     }
     const verification = await verifyAuthenticationResponse({
       response,
@@ -133,9 +157,10 @@ export function createPasskeysService(deps: {
       },
       requireUserVerification: true,
     }).catch(() => null);
-    if (!verification?.verified) throw new Unauthenticated();
-    const account = await deps.findAccount(passkey.user_id);
-    if (!account) throw new Unauthenticated();
+    if (!verification?.verified) return refuse(owner, 'wrong_passkey');
+    // Checked once the passkey is shown right: only its holder learns the account is disabled.
+    if (owner.disabled) return refuse(owner, 'account_disabled');
+    const account = owner;
     const { newCounter, credentialBackedUp, credentialDeviceType } = verification.authenticationInfo;
     await repo.recordUse(passkey.id, {
       counter: newCounter,
@@ -143,7 +168,9 @@ export function createPasskeysService(deps: {
       deviceType: credentialDeviceType,
       at: now(),
     });
-    await deps.recordSignIn(account.id);
+    await deps.recordSignIn(account.id, [
+      signInSucceeded(audit, account, 'passkey', PASSKEY_SIGN_IN_AMR, { passkey: passkey.id }),
+    ]);
     return account;
   }
 
@@ -199,7 +226,13 @@ export function createPasskeysService(deps: {
         last_used_at: null,
       };
       try {
-        await repo.insert(row);
+        await repo.insert(row, [
+          audit.event('passkey.added', {
+            account: account.id,
+            target: { type: 'passkey', id: row.id },
+            data: { name, device_type: credentialDeviceType },
+          }),
+        ]);
       } catch (err) {
         if (isUniqueViolation(err)) {
           throw new Conflict('This passkey is registered already.');
@@ -232,7 +265,7 @@ export function createPasskeysService(deps: {
         deps.onSignIn?.('success');
         return account;
       } catch (err) {
-        if (err instanceof Unauthenticated) deps.onSignIn?.('failure');
+        if (err instanceof Unauthenticated || err instanceof Forbidden) deps.onSignIn?.('failure');
         throw err;
       }
     },
@@ -243,7 +276,13 @@ export function createPasskeysService(deps: {
 
     /** Removes one of the account's passkeys; any other id is NotFound (and nothing is removed). */
     async remove(account: Account, id: string): Promise<void> {
-      const removed = await repo.deleteOf(account.id, id);
+      const removed = await repo.deleteOf(account.id, id, (row) => [
+        audit.event('passkey.removed', {
+          account: account.id,
+          target: { type: 'passkey', id: row.id },
+          data: { name: row.name },
+        }),
+      ]);
       if (!removed) throw new NotFound('Passkey');
       await deps.notify(account.id, { kind: 'passkey_removed', name: removed.name });
     },

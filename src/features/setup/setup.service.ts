@@ -8,6 +8,8 @@ import { buildEvent } from '../webhooks/events.ts';
 import type { PasswordHasher } from '../accounts/passwords.ts';
 import type { PasswordPolicy } from '../accounts/password-policy.ts';
 import { SetupRefused, type SetupRepo } from './setup.repo.ts';
+import type { Audit } from '../audit/audit.ts';
+import { accountActor } from '../audit/actors.ts';
 
 /** A setup link works for a day; a later start (while no admin exists) prints a new one. */
 export const SETUP_LINK_TTL_MS = 24 * 3600 * 1000;
@@ -56,6 +58,8 @@ export function createSetupService(deps: {
   passwords: PasswordHasher;
   passwordPolicy: PasswordPolicy;
   issuer: string;
+  /** Records the owner account created (by its own first person: nobody is signed in), with it. */
+  audit: Audit;
   now(): number;
 }) {
   const { repo, now } = deps;
@@ -100,7 +104,13 @@ export function createSetupService(deps: {
       });
       const signedUp = buildEvent('user.signed_up', user.id, { id: user.id, email: user.email, name }, t);
       try {
-        await repo.createOwner(tokenHash, t, user, [signedUp]);
+        const created = deps.audit.event('account.created', {
+          account: user.id,
+          target: { type: 'account', id: user.id },
+          actor: accountActor(user),
+          data: { email: user.email, is_admin: true, via: 'setup' },
+        });
+        await repo.createOwner(tokenHash, t, user, [signedUp, created]);
       } catch (err) {
         if (err instanceof SetupRefused)
           throw err.reason === 'done' ? new Conflict(SETUP_DONE) : new Forbidden(SETUP_LINK_REFUSED);

@@ -34,7 +34,7 @@ export function createUsersService(deps: {
    */
   onRightsChanged(userId: string, change: { demoted: boolean }): Promise<void>;
   /** Records `account.deleted` with the deletion (the actor is whoever asked: the owner or an admin). */
-  audit?: Audit;
+  audit: Audit;
 }) {
   const { repo, now } = deps;
 
@@ -50,15 +50,12 @@ export function createUsersService(deps: {
    */
   async function deleteAccount(row: UserRow): Promise<void> {
     const tellApplications = await deps.signInsEnding?.(row.id);
-    const recorded = deps.audit?.event('account.deleted', {
+    const recorded = deps.audit.event('account.deleted', {
       account: row.id,
       target: { type: 'account', id: row.id },
       data: { email: row.email },
     });
-    await repo.delete(row.id, [
-      buildEvent('user.deleted', row.id, { id: row.id, email: row.email }, now()),
-      ...(recorded ? [recorded] : []),
-    ]);
+    await repo.delete(row.id, [buildEvent('user.deleted', row.id, { id: row.id, email: row.email }, now()), recorded]);
     deps.onDeleted(row.id);
     await tellApplications?.();
   }
