@@ -322,7 +322,8 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     links: emailLinks,
     mail: email.mail,
     notify,
-    revokeApplications: (id) => consents.revokeAll(id),
+    // The reset link's holder acts: the page has no signed-in account, the link proves whose it is.
+    revokeApplications: (id) => consents.revokeAll(id, { type: 'user', id, accountId: id, label: null }),
   });
   const apis = createApisService({
     repo: createApisRepo(db),

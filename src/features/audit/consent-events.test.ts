@@ -5,7 +5,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, startWorld, type TestUser, type TestWorld } from '../../../test/support/world.ts';
-import { csrfFrom } from '../../../test/support/http.ts';
+import { Browser, csrfFrom, formAction } from '../../../test/support/http.ts';
+import { startSmtpServer, type TestSmtpServer } from '../../../test/support/smtp.ts';
+import { linkIn, mailboxOf, tokenOf } from '../../../test/support/mailbox.ts';
 import { codeFlow, newApp, refresh, revoke, token, type RegisteredApp } from '../../../test/support/oauth.ts';
 import { failInsertsInto } from '../../../test/support/fail-writes.ts';
 import { sha256 } from '../../shared/secrets.ts';
@@ -186,5 +188,47 @@ describe('audit trail: consents and token reuse', () => {
       await restore();
     }
     assert.deepEqual(await consentRows(gus), []);
+  });
+});
+
+// A password reset takes back every application's access; the page has no signed-in account, so
+// the reset link's holder (the account's person) is named as acting, not "anonymous".
+describe('audit trail: consents revoked by a password reset', () => {
+  let smtp: TestSmtpServer;
+  let world: TestWorld;
+  before(async () => {
+    smtp = await startSmtpServer();
+    world = await startWorld({
+      env: { EMAIL_URL: smtp.url, REQUIRE_EMAIL_VERIFICATION: 'false' },
+      emailPollMs: 3_600_000,
+    });
+  });
+  after(async () => {
+    await world.close();
+    await smtp.close();
+  });
+
+  it('names the person whose link it was', async () => {
+    const app = await newApp(world.server, { scopes: ['read:users'] });
+    const hana = await world.user();
+    await codeFlow(world.server, app, hana);
+    const mail = mailboxOf(world.server, smtp);
+    const from = mail.mark();
+    const browser = new Browser(world.url);
+    const forgot = await (await browser.get('/password/forgot')).text();
+    await browser.postForm(formAction(forgot, '/password/forgot'), { _csrf: csrfFrom(forgot), email: hana.email });
+    const link = linkIn(await mail.one(hana.email, 'Reset your Latchkey password', from), '/password/reset');
+    const page = await (await browser.get(link)).text();
+    const reset = await browser.postForm(formAction(page, '/password/reset'), {
+      _csrf: csrfFrom(page),
+      token: tokenOf(link),
+      new_password: 'a fresh tangerine umbrella',
+    });
+    assert.ok(reset.status < 400, `reset answered ${reset.status}`);
+    const trail = await world.server.built.services.auditLog.list({ accountId: hana.id }, { limit: 50 });
+    const revoked = trail.find((e) => e.type === 'consent.revoked');
+    assert.ok(revoked);
+    assert.deepEqual(revoked.actor, { type: 'user', id: hana.id, accountId: hana.id, label: null });
+    assert.deepEqual(revoked.target, { type: 'application', id: app.client_id });
   });
 });

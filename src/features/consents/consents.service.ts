@@ -4,6 +4,7 @@ import { buildEvent } from '../webhooks/events.ts';
 import type { ConsentsRepo } from './consents.repo.ts';
 import type { ConsentRow } from '../../db/schema.ts';
 import type { Audit } from '../audit/audit.ts';
+import type { AuditActor } from '../../domain/audit.ts';
 import { sha256 } from '../../shared/secrets.ts';
 
 /** A grant the provider revoked because a single-use token of it was presented again. */
@@ -46,7 +47,7 @@ export function createConsentsService(deps: {
   }
 
   /** Takes back these consents of the account, each with its grant and the grant's tokens. */
-  async function revokeEach(userId: string, rows: ConsentRow[]): Promise<void> {
+  async function revokeEach(userId: string, rows: ConsentRow[], actor?: AuditActor): Promise<void> {
     const t = now();
     for (const row of rows) {
       await repo.revokeWithGrant(userId, row.client_id, row.grant_id, [
@@ -55,6 +56,7 @@ export function createConsentsService(deps: {
           account: userId,
           target: { type: 'application', id: row.client_id },
           data: { client_id: row.client_id, scopes: JSON.parse(row.scopes) as string[] },
+          ...(actor && { actor }),
         }),
       ]);
     }
@@ -127,9 +129,12 @@ export function createConsentsService(deps: {
       }));
     },
 
-    /** Every application's access at once (after a password change): grants and their tokens. */
-    async revokeAll(userId: string): Promise<void> {
-      await revokeEach(userId, await repo.listByUser(userId));
+    /**
+     * Every application's access at once (after a password change or reset): grants and their
+     * tokens. `actor` names who acts when the request has no credential of its own (a reset link).
+     */
+    async revokeAll(userId: string, actor?: AuditActor): Promise<void> {
+      await revokeEach(userId, await repo.listByUser(userId), actor);
     },
 
     async revoke(caller: Principal, clientId: string): Promise<void> {

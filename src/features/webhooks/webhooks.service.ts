@@ -10,6 +10,7 @@ import { buildEvent } from './events.ts';
 import { isPublicAddress } from './ssrf.ts';
 import type { DeliveryWithEvent, WebhooksRepo } from './webhooks.repo.ts';
 import type { Audit } from '../audit/audit.ts';
+import type { AuditRecord, AuditType } from '../../domain/audit.ts';
 
 type AttemptRow = {
   delivery_id: string;
@@ -73,8 +74,16 @@ export function createWebhooksService(deps: {
   allowPrivate: boolean;
   secretOverlapMs: number;
   maxEndpoints: number;
-  /** Records each change in the audit trail, written with the change. */
-  audit: Audit;
+  /**
+   * Records each change in the audit trail, written with the change: features/audit's `Audit`,
+   * named by its shape because the audit trail writes through this folder's outbox (no cycle).
+   */
+  audit: {
+    event(
+      type: AuditType,
+      input: { account: string | null; target: { type: string; id: string }; data: Record<string, unknown> },
+    ): AuditRecord;
+  };
 }) {
   const { repo, box, now } = deps;
   const target = (id: string) => ({ type: 'webhook_endpoint', id });
