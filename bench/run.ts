@@ -752,6 +752,22 @@ async function main(): Promise<void> {
   };
   const lookupSmall = await lookup(smallDb);
   const lookupLarge = await lookup(largeDb);
+  // The audit log: page 1 vs page 500 of 10,000 events (keyset pagination), on a database of its own.
+  const auditPages = JSON.parse(
+    await runCommand(
+      [
+        '--import',
+        'tsx',
+        'bench/audit-pages.ts',
+        '--db',
+        path.join(tmp, 'audit.sqlite'),
+        '--n',
+        flags.quick ? '500' : '2000',
+      ],
+      { timeoutMs: 120_000 },
+    ),
+  ) as { events: number; page1Us: number; page500Us: number; account1Us: number; account50Us: number };
+  log(`audit page 1 vs page 500 of ${fmtInt(auditPages.events)}: ${auditPages.page1Us} µs, ${auditPages.page500Us} µs`);
 
   // Ratios against each row's baseline.
   const baselineOf: Record<string, string> = {
@@ -884,6 +900,15 @@ async function main(): Promise<void> {
       (v) => v <= 1.3,
       ['scale-hot-large'],
     ),
+    t(
+      'audit-page-500',
+      'audit page 500 ÷ page 1 of 10,000 events (repository query, p50)',
+      auditPages.page500Us / auditPages.page1Us,
+      '×',
+      '≤ 1.3×',
+      (v) => v <= 1.3,
+      [],
+    ),
     t('rss', 'Latchkey peak RSS, every scenario', lkPeak, 'MiB', '≤ 150 MB (143 MiB)', (v) => v <= MB150, []),
     t(
       'rss-no-login',
@@ -982,6 +1007,11 @@ async function main(): Promise<void> {
       `${lookupLarge.p50Us} µs at ${fmtInt(lookupLarge.rows)} rows ` +
       `(${(lookupLarge.p50Us / lookupSmall.p50Us).toFixed(2)}×)`,
   );
+  out.push(
+    `Audit log page (${fmtInt(auditPages.events)} events, 20 a page, p50): page 1 ${auditPages.page1Us} µs, ` +
+      `page 500 ${auditPages.page500Us} µs; one account's page 1 ${auditPages.account1Us} µs, ` +
+      `its page 50 ${auditPages.account50Us} µs`,
+  );
   out.push('', 'targets:');
   for (const x of targets) {
     const v =
@@ -1035,6 +1065,7 @@ async function main(): Promise<void> {
     rows,
     idleRssMiB: idleRss,
     lookup: { small: lookupSmall, large: lookupLarge },
+    auditPages,
     targets,
     profiles,
     totalSeconds: (Date.now() - t0) / 1000,

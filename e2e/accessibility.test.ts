@@ -335,6 +335,7 @@ const PAGES: Visit[] = [
     },
   },
   { name: 'sessions', reach: visit('/settings/sessions', 'Sessions') },
+  { name: 'activity', reach: visit('/settings/activity', 'Activity') },
   { name: 'confirm-access', reach: visit('/settings/confirm?return_to=%2Fsettings%2Fsecurity') },
   {
     name: 'two-factor-sign-in',
