@@ -367,11 +367,13 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     }
     credentialEvents.publish({ kind: 'account', id });
   };
+  const userAdminRepo = createUserAdminRepo(db);
   const users = createUsersService({
     repo: accountsRepo,
     accounts,
     now,
     audit,
+    hasOtherActiveAdmin: (id) => userAdminRepo.hasOtherActiveAdmin(id),
     onDeleted: (id) => credentialEvents.publish({ kind: 'account', id }),
     // The account's sign-ins end with it: read them first, tell their applications after.
     signInsEnding: async (id) => {
@@ -381,7 +383,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     onRightsChanged,
   });
   const userAdmin = createUserAdminService({
-    repo: createUserAdminRepo(db),
+    repo: userAdminRepo,
     audit,
     users,
     links: emailLinks,

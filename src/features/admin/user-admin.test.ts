@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import { startWorld, type TestUser, type TestWorld } from '../../../test/support/world.ts';
 import { csrfFrom } from '../../../test/support/http.ts';
 import { failInsertsInto } from '../../../test/support/fail-writes.ts';
+import { sessionPrincipal } from '../../domain/principal.ts';
 
 describe('admin: users', () => {
   let world: TestWorld;
@@ -162,7 +163,7 @@ describe('admin: users', () => {
     assert.equal((await services().accounts.findById(admin.id))?.isAdmin, true);
   });
 
-  it('the last admin who can sign in cannot be disabled or demoted', async () => {
+  it('the last admin who can sign in cannot be disabled, demoted or deleted', async () => {
     // Every other admin of this server is disabled for the test, then enabled again.
     const others = await world.server.db
       .selectFrom('users')
@@ -179,6 +180,10 @@ describe('admin: users', () => {
       const cli = services().userAdmin;
       await assert.rejects(cli.disable('cli', last.id), /last admin/);
       await assert.rejects(cli.setRoles('cli', last.id, { admin: false, auditor: false }), /last admin/);
+      // Nor through /v2/users: PATCH is_admin=false, or DELETE.
+      const own = sessionPrincipal(last);
+      await assert.rejects(services().users.update(own, last.id, { is_admin: false }), /last admin/);
+      await assert.rejects(services().users.remove(own, last.id), /last admin/);
       assert.equal((await services().accounts.findById(last.id))?.isAdmin, true);
     } finally {
       await world.server.db

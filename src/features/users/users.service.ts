@@ -1,4 +1,4 @@
-import { Forbidden, NotFound } from '../../domain/errors.ts';
+import { Conflict, Forbidden, NotFound } from '../../domain/errors.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { CreateUserInput, ListUsersQuery, UpdateUserInput, UserView } from '../../wire/users.ts';
 import type { UserRow } from '../../db/schema.ts';
@@ -35,8 +35,17 @@ export function createUsersService(deps: {
   onRightsChanged(userId: string, change: { demoted: boolean }): Promise<void>;
   /** Records `account.deleted` with the deletion (the actor is whoever asked: the owner or an admin). */
   audit: Audit;
+  /** Whether an admin who can sign in exists besides this account (the last one is never demoted or deleted). */
+  hasOtherActiveAdmin?(userId: string): Promise<boolean>;
 }) {
   const { repo, now } = deps;
+
+  /** The server keeps an admin who can sign in: the last one is not demoted or deleted here. */
+  async function keepAnAdmin(row: UserRow): Promise<void> {
+    if (row.is_admin === 1 && deps.hasOtherActiveAdmin && !(await deps.hasOtherActiveAdmin(row.id))) {
+      throw new Conflict('This is the last admin who can sign in: make another account an admin first');
+    }
+  }
 
   async function load(caller: Principal, id: string): Promise<UserRow> {
     const targetId = id === 'me' ? caller.accountId : id;
@@ -90,6 +99,7 @@ export function createUsersService(deps: {
     async update(caller: Principal, id: string, data: UpdateUserInput): Promise<UserView> {
       const row = await load(caller, id);
       if (data.is_admin !== undefined && !caller.isAdmin) throw new Forbidden('Only admin:all may change is_admin');
+      if (data.is_admin === false) await keepAnAdmin(row);
       await repo.update(row.id, {
         ...(data.name !== undefined && { name: data.name ?? null }),
         ...(data.is_admin !== undefined && { is_admin: data.is_admin ? 1 : 0 }),
@@ -104,6 +114,7 @@ export function createUsersService(deps: {
 
     async remove(caller: Principal, id: string): Promise<void> {
       const row = await load(caller, id);
+      await keepAnAdmin(row);
       await deleteAccount(row);
     },
 
