@@ -65,6 +65,13 @@ import { createApisRepo } from './features/apis/apis.repo.ts';
 import { createRequestScope, type RequestScope } from './shared/request-scope.ts';
 import { createAudit, SYSTEM_ACTOR, type Audit } from './features/audit/audit.ts';
 import { createAuditRepo, type AuditRepo } from './features/audit/audit.repo.ts';
+import {
+  createApplicationSuspension,
+  type ApplicationSuspension,
+} from './features/applications/suspension.service.ts';
+import { createApiKeysAdmin, type ApiKeysAdmin } from './features/api-keys/api-keys-admin.service.ts';
+import { createWebhookHealthRepo } from './features/webhooks/health.repo.ts';
+import { createWebhookHealth, type WebhookHealth } from './features/webhooks/health.service.ts';
 import type { AuditActor } from './domain/audit.ts';
 import { builtInApi, createApisService, type ApisService } from './features/apis/apis.service.ts';
 
@@ -163,6 +170,12 @@ export interface Services {
   audit: Audit;
   /** The audit trail: appending events that change nothing else, reading pages of it, retention. */
   auditLog: AuditRepo;
+  /** Operators' view of every application: list, search, suspend and unsuspend. */
+  applicationSuspension: ApplicationSuspension;
+  /** Operators' list of every live API key. */
+  apiKeysAdmin: ApiKeysAdmin;
+  /** Every webhook endpoint and how its deliveries are going. */
+  webhookHealth: WebhookHealth;
   /** Stops timers and the webhook and email workers, flushes buffered writes; the caller then closes the database. */
   stop(): Promise<void>;
 }
@@ -430,6 +443,16 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     now,
   });
 
+  // The operators' console: every application, key and endpoint, whoever owns it.
+  const applicationSuspension = createApplicationSuspension({
+    repo: createApplicationsRepo(db),
+    audit,
+    events: credentialEvents,
+    now,
+  });
+  const apiKeysAdmin = createApiKeysAdmin({ repo: createApiKeysRepo(db), now });
+  const webhookHealth = createWebhookHealth({ repo: createWebhookHealthRepo(db), now });
+
   return {
     now,
     metrics,
@@ -477,6 +500,9 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     requestScope,
     audit,
     auditLog,
+    applicationSuspension,
+    apiKeysAdmin,
+    webhookHealth,
     async stop() {
       stopHousekeeping();
       await webhookWorker.stop();

@@ -23,6 +23,7 @@ import { registrationTokensRoutes } from '../../features/registration/registrati
 
 import type { ApisService } from '../../features/apis/apis.service.ts';
 import { apisRoutes } from '../../features/apis/apis.routes.ts';
+import { adminResourcesRoutes } from '../../features/admin/admin-resources.routes.ts';
 
 export const API_VERSION = '2.0';
 const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
@@ -83,6 +84,8 @@ export interface V2Deps {
   webhooks: WebhooksService;
   registration: RegistrationService;
   apis: ApisService;
+  /** The console's applications, keys and signing keys, for admin:all (features/admin). */
+  adminResources: Parameters<typeof adminResourcesRoutes>[0];
   jsonBody: Middleware<AppState>;
   origin: string;
   limiter: RateLimiter;
@@ -107,7 +110,10 @@ export function v2Router(deps: V2Deps, specs: RouteSpec[], opts: BuildOptions = 
 
 /** Every /v2 route, declared once (the router and the OpenAPI document are both built from these). */
 export function v2RouteSpecs(
-  deps: Pick<V2Deps, 'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks' | 'registration' | 'apis'>,
+  deps: Pick<
+    V2Deps,
+    'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks' | 'registration' | 'apis' | 'adminResources'
+  >,
 ): RouteSpec[] {
   return [
     // Testing a credential: what the server sees in the presented credential. The
@@ -138,5 +144,6 @@ export function v2RouteSpecs(
     ...webhooksRoutes(deps.webhooks),
     ...registrationTokensRoutes(deps.registration),
     ...apisRoutes(deps.apis),
+    ...adminResourcesRoutes(deps.adminResources),
   ];
 }

@@ -14,6 +14,7 @@ import { requireFreshAuth } from '../../features/accounts/fresh-auth.ts';
 import { consoleAccess } from '../../features/admin/console-access.ts';
 import { overviewPagesRouter } from '../../features/admin/overview.pages.ts';
 import type { AuditRepo } from '../../features/audit/audit.repo.ts';
+import { resourcePagesRouter, type ResourcePagesDeps } from '../../features/admin/resources.pages.ts';
 
 export interface AdminAppDeps {
   config: Config;
@@ -21,6 +22,12 @@ export interface AdminAppDeps {
   accounts: AccountsService;
   auditLog: AuditRepo;
   now(): number;
+  /** Applications, API keys, webhooks, signing keys and settings pages. */
+  applicationSuspension: ResourcePagesDeps['applicationSuspension'];
+  apiKeysAdmin: ResourcePagesDeps['apiKeysAdmin'];
+  apiKeys: ResourcePagesDeps['apiKeys'];
+  webhookHealth: ResourcePagesDeps['webhookHealth'];
+  signingKeys: ResourcePagesDeps['signingKeys'];
 }
 
 /**
@@ -37,7 +44,10 @@ export function adminApp(deps: AdminAppDeps): { app: Middleware<AppState>; route
 
   // What every console router is built with: its forms guarded, pages rendered, the clock.
   const kit = { render, formGuard, now };
-  const routers: Router<AppState>[] = [overviewPagesRouter({ ...kit, auditLog: deps.auditLog })];
+  const routers: Router<AppState>[] = [
+    overviewPagesRouter({ ...kit, auditLog: deps.auditLog }),
+    resourcePagesRouter({ ...deps, ...kit }),
+  ];
 
   const app = compose<AppContext>([
     errorHandler(pageErrors(render)),
