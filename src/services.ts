@@ -65,10 +65,7 @@ import { createApisRepo } from './features/apis/apis.repo.ts';
 import { createRequestScope, type RequestScope } from './shared/request-scope.ts';
 import { createAudit, SYSTEM_ACTOR, type Audit } from './features/audit/audit.ts';
 import { createAuditRepo, type AuditRepo } from './features/audit/audit.repo.ts';
-import {
-  createApplicationSuspension,
-  type ApplicationSuspension,
-} from './features/applications/suspension.service.ts';
+import { createApplicationSuspension, type ApplicationSuspension } from './features/applications/suspension.service.ts';
 import { createApiKeysAdmin, type ApiKeysAdmin } from './features/api-keys/api-keys-admin.service.ts';
 import { createWebhookHealthRepo } from './features/webhooks/health.repo.ts';
 import { createWebhookHealth, type WebhookHealth } from './features/webhooks/health.service.ts';

@@ -278,6 +278,10 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     renderError: (ctx, status, title, message) => render.error(ctx, status, title, message),
     actOf: async (token) =>
       (await exchangeReader.subjectToken(provider, token))?.act as Record<string, unknown> | undefined,
+    issuedToRefusedClient: async (token) => {
+      const issued = (await provider.AccessToken.find(token)) ?? (await provider.RefreshToken.find(token));
+      return issued?.clientId !== undefined && !(await applications.exists(issued.clientId));
+    },
   });
 
   const userinfo = userinfoEndpoint({

@@ -74,7 +74,10 @@ export function createApplicationsRepo(db: DB) {
         q = q.where((eb) =>
           eb.or([
             eb('applications.created_at', '<', after.createdAt),
-            eb.and([eb('applications.created_at', '=', after.createdAt), eb('applications.client_id', '<', after.clientId)]),
+            eb.and([
+              eb('applications.created_at', '=', after.createdAt),
+              eb('applications.client_id', '<', after.clientId),
+            ]),
           ]),
         );
       }

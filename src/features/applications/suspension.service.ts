@@ -78,7 +78,9 @@ export function createApplicationSuspension(deps: {
       return {
         data: page.map(toAdminView),
         next_cursor:
-          rows.length > query.limit && last ? encodeCursor({ createdAt: Number(last.created_at), id: last.client_id }) : null,
+          rows.length > query.limit && last
+            ? encodeCursor({ createdAt: Number(last.created_at), id: last.client_id })
+            : null,
       };
     },
 
