@@ -71,6 +71,7 @@ export const SECURITY_TEST_FILES: Record<string, string> = {
   'Dynamic registration': 'src/features/registration/registration.security.test.ts',
 
   APIs: 'src/features/apis/apis.security.test.ts',
+  'Admin console': 'src/features/admin/admin-resources.security.test.ts',
 };
 
 /** The tags a security test file covers, from its `import.meta.url`. */
