@@ -328,6 +328,71 @@ const schema = z.object({
   ARGON2_TIME_COST: z.coerce.number().int().min(2).default(2),
 });
 
+/**
+ * How the operators' console shows each setting: `shown` as it is; `secret` only as set / not set
+ * (secrets, keys, passwords, tokens); `url` with any password in it masked. Every key of the schema
+ * must be listed (the type and config.test.ts hold it), so a new secret setting cannot be shown by
+ * default: whoever adds a setting decides here.
+ */
+export const SETTING_DISPLAY: Record<keyof z.input<typeof schema>, 'shown' | 'secret' | 'url'> = {
+  PORT: 'shown',
+  ISSUER: 'shown',
+  DATABASE_URL: 'url',
+  SIGNUP: 'shown',
+  DYNAMIC_REGISTRATION: 'shown',
+  API_RESOURCE: 'shown',
+  ACCESS_TOKEN_TTL: 'shown',
+  DEVICE_CODE_TTL: 'shown',
+  DEVICE_POLL_INTERVAL: 'shown',
+  REFRESH_TOKEN_TTL: 'shown',
+  REFRESH_TOKEN_ABSOLUTE_TTL: 'shown',
+  REFRESH_TOKEN_REUSE_GRACE: 'shown',
+  JWT_SECRET: 'secret',
+  JWT_ISSUER: 'shown',
+  JWT_MAX_LIFETIME: 'shown',
+  ACCESS_TOKEN_FORMAT: 'shown',
+  ID_TOKEN_SIGNING_ALG: 'shown',
+  CREDENTIAL_CACHE_TTL: 'shown',
+  CREDENTIAL_EVENTS_POLL_MS: 'shown',
+  CREDENTIAL_EVENTS_LISTEN: 'shown',
+  API_KEY_ROTATION_GRACE: 'shown',
+  API_KEY_ACTIVITY_RETENTION_DAYS: 'shown',
+  AUDIT_RETENTION_DAYS: 'shown',
+  API_KEY_ACTIVITY_BACKLOG: 'shown',
+  RATE_LIMIT_API_KEY: 'shown',
+  RATE_LIMIT_OAUTH: 'shown',
+  RATE_LIMIT_JWT: 'shown',
+  RATE_LIMIT_UNAUTHENTICATED: 'shown',
+  RATE_LIMIT_TOKEN_ENDPOINT: 'shown',
+  RATE_LIMIT_APPLICATIONS: 'shown',
+  RATE_LIMIT_AUTHORIZE: 'shown',
+  RATE_LIMIT_DEVICE_CODE: 'shown',
+  RATE_LIMIT_SIGNUP: 'shown',
+  RATE_LIMIT_LOGIN: 'shown',
+  RATE_LIMIT_PASSWORD_RESET: 'shown',
+  RATE_LIMIT_REGISTRATION: 'shown',
+  FRESH_AUTH_MAX_AGE: 'shown',
+  SECRETS_KEY: 'secret',
+  WEBHOOK_ALLOW_PRIVATE: 'shown',
+  WEBHOOK_DISABLE_AFTER: 'shown',
+  WEBHOOK_SECRET_OVERLAP: 'shown',
+  WEBHOOK_MAX_ENDPOINTS: 'shown',
+  WEBHOOK_CONCURRENCY: 'shown',
+  EMAIL_URL: 'url',
+  REQUIRE_EMAIL_VERIFICATION: 'shown',
+  EMAIL_FROM: 'shown',
+  NODE_ENV: 'shown',
+  TRUST_PROXY: 'shown',
+  METRICS_TOKEN: 'secret',
+  LATCHKEY_DEBUG_PID: 'shown',
+  LOG_LEVEL: 'shown',
+  ARGON2_MEMORY_KIB: 'shown',
+  ARGON2_TIME_COST: 'shown',
+};
+
+/** Every setting the schema reads, in the order it declares them. */
+export const SETTING_NAMES = Object.keys(schema.shape) as Array<keyof typeof SETTING_DISPLAY>;
+
 export type Config = Readonly<
   Omit<z.infer<typeof schema>, 'API_RESOURCE' | 'REQUIRE_EMAIL_VERIFICATION'> & {
     API_RESOURCE: string;
@@ -339,6 +404,8 @@ export type Config = Readonly<
     secureCookies: boolean;
     /** Where a generated SECRETS_KEY is kept: beside the SQLite file (under db/ for PostgreSQL). */
     secretsKeyFile: string;
+    /** The settings the environment gave (every other one has its default). */
+    fromEnvironment: readonly string[];
   }
 >;
 
@@ -375,5 +442,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       database.kind === 'sqlite' ? path.dirname(path.resolve(database.file)) : path.resolve('db'),
       'latchkey.secrets.key',
     ),
+    fromEnvironment: Object.freeze(Object.keys(input)),
   });
 }

@@ -67,6 +67,10 @@ import { createAudit, SYSTEM_ACTOR, type Audit } from './features/audit/audit.ts
 import { createAuditRepo, type AuditRepo } from './features/audit/audit.repo.ts';
 import { createAuditTrailService, type AuditTrailService } from './features/audit-trail/audit-trail.service.ts';
 import type { AuditActor, AuditRecord } from './domain/audit.ts';
+import { createApplicationSuspension, type ApplicationSuspension } from './features/applications/suspension.service.ts';
+import { createApiKeysAdmin, type ApiKeysAdmin } from './features/api-keys/api-keys-admin.service.ts';
+import { createWebhookHealthRepo } from './features/webhooks/health.repo.ts';
+import { createWebhookHealth, type WebhookHealth } from './features/webhooks/health.service.ts';
 import { builtInApi, createApisService, type ApisService } from './features/apis/apis.service.ts';
 import { createUserAdminRepo } from './features/admin/user-admin.repo.ts';
 import { createUserAdminService, type UserAdminService } from './features/admin/user-admin.service.ts';
@@ -170,6 +174,12 @@ export interface Services {
   auditLog: AuditRepo;
   /** Reading the trail: a person's own, everyone's (filters, export), and retention. */
   auditTrail: AuditTrailService;
+  /** Operators' view of every application: list, search, suspend and unsuspend. */
+  applicationSuspension: ApplicationSuspension;
+  /** Operators' list of every live API key. */
+  apiKeysAdmin: ApiKeysAdmin;
+  /** Every webhook endpoint and how its deliveries are going. */
+  webhookHealth: WebhookHealth;
   /** Stops timers and the webhook and email workers, flushes buffered writes; the caller then closes the database. */
   stop(): Promise<void>;
 }
@@ -479,6 +489,16 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     now,
   });
 
+  // The operators' console: every application, key and endpoint, whoever owns it.
+  const applicationSuspension = createApplicationSuspension({
+    repo: createApplicationsRepo(db),
+    audit,
+    events: credentialEvents,
+    now,
+  });
+  const apiKeysAdmin = createApiKeysAdmin({ repo: createApiKeysRepo(db), now });
+  const webhookHealth = createWebhookHealth({ repo: createWebhookHealthRepo(db), now });
+
   return {
     now,
     metrics,
@@ -528,6 +548,9 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     audit,
     auditLog,
     auditTrail,
+    applicationSuspension,
+    apiKeysAdmin,
+    webhookHealth,
     async stop() {
       stopHousekeeping();
       await webhookWorker.stop();

@@ -292,6 +292,8 @@ export interface ApplicationsTable {
   token_exchange: string;
   /** A resource_server's API (its identifier); null: the built-in /v2 API. */
   api: string | null;
+  /** When an administrator suspended it (epoch ms): no client at all until unsuspended; null: not suspended. */
+  suspended_at: number | null;
 }
 
 /** Initial access tokens for dynamic registration (RFC 7591 §3): only the token's SHA-256 is kept. */

@@ -30,7 +30,9 @@ import { registrationRouter } from '../features/registration/registration.routes
 
 import { RESOURCE_SERVER_API } from '../features/applications/applications.service.ts';
 import type { Policies } from '../features/rate-limit/rate-limiter.ts';
-import { createProvider } from '../oidc/provider.ts';
+import { createProvider, ID_TOKEN_TTL } from '../oidc/provider.ts';
+import { createSigningKeysConsole } from '../oidc/signing-keys.service.ts';
+import { createServerSecretsRepo } from '../oidc/server-secrets.repo.ts';
 import { createAdapterFactory } from '../oidc/adapter.ts';
 import type { ServerKeys } from '../oidc/keys.ts';
 import { createGrantStanding } from '../oidc/grant-standing.ts';
@@ -90,6 +92,9 @@ export type HttpServices = Pick<
   | 'auditLog'
   | 'auditTrail'
   | 'userAdmin'
+  | 'applicationSuspension'
+  | 'apiKeysAdmin'
+  | 'webhookHealth'
 >;
 
 /** Settings and keys the HTTP side needs besides the services. */
@@ -223,14 +228,23 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   const origin = new URL(config.ISSUER).origin;
   const jsonBody = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
   const buildOpts = { validateResponses: deps.validateResponses ?? false };
-  const routeGroups = apiRouteGroups(deps);
+  // The operators' signing keys: a retired key stays published as long as a token it signed may live.
+  const signingKeys = createSigningKeysConsole({
+    secrets: createServerSecretsRepo(deps.db, deps.box),
+    loaded: keys.jwks,
+    keepRetiredMs: Math.max(config.ACCESS_TOKEN_TTL, ID_TOKEN_TTL) * 1000,
+    audit: deps.audit,
+    now,
+  });
+  const adminResources = { ...deps, signingKeys };
+  const routeGroups = apiRouteGroups({ ...deps, adminResources });
   const policies: Policies = {
     apiKey: config.RATE_LIMIT_API_KEY,
     oauth: config.RATE_LIMIT_OAUTH,
     jwt: config.RATE_LIMIT_JWT,
     unauthenticated: config.RATE_LIMIT_UNAUTHENTICATED,
   };
-  const v2Deps = { ...deps, authenticator, jsonBody, origin, policies };
+  const v2Deps = { ...deps, adminResources, authenticator, jsonBody, origin, policies };
   const v2 = v2Router(v2Deps, routeGroups[0]!.specs, buildOpts);
   // Registration has its own (lower) limit per credential; unauthenticated callers per address.
   const appPolicies: Policies = {
@@ -247,7 +261,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   const openApi = buildOpenApi(routeGroups, { version: '2.0', serverUrl: config.ISSUER });
 
   const pages = pagesApp({ ...deps, provider, render });
-  const admin = adminApp({ ...deps, render });
+  const admin = adminApp({ ...deps, render, signingKeys });
   // RFC 7591/7592 at /oauth/register, only when DYNAMIC_REGISTRATION is on (off: 404, not advertised).
   const registration =
     config.DYNAMIC_REGISTRATION === 'off'
@@ -270,6 +284,10 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     renderError: (ctx, status, title, message) => render.error(ctx, status, title, message),
     actOf: async (token) =>
       (await exchangeReader.subjectToken(provider, token))?.act as Record<string, unknown> | undefined,
+    issuedToRefusedClient: async (token) => {
+      const issued = (await provider.AccessToken.find(token)) ?? (await provider.RefreshToken.find(token));
+      return issued?.clientId !== undefined && !(await applications.exists(issued.clientId));
+    },
   });
 
   const userinfo = userinfoEndpoint({

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { JWK } from 'oidc-provider';
 import type { ServerSecretsRepo } from './server-secrets.repo.ts';
+import type { TransactionalEvent } from '../features/webhooks/outbox.repo.ts';
 
 export interface ServerKeys {
   /** Private signing JWKs (RS256 first: the most widely supported; ES256 beside it). */
@@ -68,6 +69,8 @@ export async function loadServerKeys(repo: ServerSecretsRepo, now: number): Prom
 export interface StoredJwks {
   keys: JWK[];
   retired?: Record<string, number>;
+  /** When each key was made by a rotation (epoch ms); the keys of the first start are not listed. */
+  created?: Record<string, number>;
 }
 
 export function parseStoredJwks(text: string): StoredJwks {
@@ -99,9 +102,14 @@ export function rotateJwks(current: StoredJwks, now: number, keepRetiredMs: numb
   const fresh = [signingKey('rsa', 'RS256'), signingKey('ec', 'ES256')];
   const kept = current.keys.filter((k) => now - (retiredAt[k.kid!] ?? now) <= keepRetiredMs);
   const dropped = current.keys.filter((k) => !kept.includes(k)).map((k) => k.kid!);
-  for (const kid of dropped) delete retiredAt[kid];
+  const createdAt: Record<string, number> = { ...current.created };
+  for (const kid of dropped) {
+    delete retiredAt[kid];
+    delete createdAt[kid];
+  }
+  for (const key of fresh) createdAt[key.kid!] = now;
   return {
-    stored: { keys: [...fresh, ...kept], retired: retiredAt },
+    stored: { keys: [...fresh, ...kept], retired: retiredAt, created: createdAt },
     kid: fresh[0]!.kid!,
     added: fresh.map((k) => ({ kid: k.kid!, alg: k.alg! })),
     retired: kept.map((k) => ({
@@ -116,18 +124,20 @@ export function rotateJwks(current: StoredJwks, now: number, keepRetiredMs: numb
 /**
  * `latchkey keys rotate-signing`: rotates the stored signing keys (see rotateJwks). A concurrent
  * rotation is detected (compare-and-set) and this one redone on top of it. Running servers load
- * keys at start: restart them to sign with the new key.
+ * keys at start: restart them to sign with the new key. `recordOf` names what is written with the
+ * new keys, in their transaction (the audit record of the rotation).
  */
 export async function rotateSigningKeys(
   repo: ServerSecretsRepo,
   now: number,
   keepRetiredMs: number,
+  recordOf: (rotation: Rotation) => TransactionalEvent[] = () => [],
 ): Promise<Rotation> {
   for (let tries = 0; tries < 5; tries++) {
     if ((await repo.get('jwks')) === undefined) await loadServerKeys(repo, now); // a database no server has started on
     const text = (await repo.get('jwks'))!;
     const rotation = rotateJwks(parseStoredJwks(text), now, keepRetiredMs);
-    if (await repo.compareAndSet('jwks', text, JSON.stringify(rotation.stored))) return rotation;
+    if (await repo.compareAndSet('jwks', text, JSON.stringify(rotation.stored), recordOf(rotation))) return rotation;
   }
   throw new Error('the signing keys kept changing under this rotation; try again');
 }

@@ -1,5 +1,6 @@
 import type { DB } from '../db/client.ts';
 import type { SecretBox } from '../shared/encryption.ts';
+import { writeOutbox, type TransactionalEvent } from '../features/webhooks/outbox.repo.ts';
 
 /**
  * Generated-once server material (signing keys, cookie keys), sealed with SECRETS_KEY: with the
@@ -37,17 +38,24 @@ export function createServerSecretsRepo(db: DB, box: SecretBox) {
         .execute();
       return (await this.get(name))!;
     },
-    /** Replaces the value only if it is still `expected` (a concurrent change makes this false). */
-    async compareAndSet(name: string, expected: string, value: string): Promise<boolean> {
+    /**
+     * Replaces the value only if it is still `expected` (a concurrent change makes this false), with
+     * `events` (audit records) written in the same transaction when it does.
+     */
+    async compareAndSet(name: string, expected: string, value: string, events: TransactionalEvent[] = []) {
       const current = await raw(name);
       if (current === undefined || (sealed(current) ? box.open(current) : current) !== expected) return false;
-      const result = await db
-        .updateTable('server_secrets')
-        .set({ value: box.seal(value) })
-        .where('name', '=', name)
-        .where('value', '=', current)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
+      return db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('server_secrets')
+          .set({ value: box.seal(value) })
+          .where('name', '=', name)
+          .where('value', '=', current)
+          .executeTakeFirst();
+        if (Number(result.numUpdatedRows) !== 1) return false;
+        await writeOutbox(trx, events);
+        return true;
+      });
     },
   };
 }

@@ -158,6 +158,10 @@ export const applicationViewSchema = z.object({
   api: z.string().nullable().describe('A resource_server: the identifier of the API whose tokens it introspects'),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
+  suspended_at: z.iso
+    .datetime()
+    .nullable()
+    .describe('When an administrator suspended it: it works nowhere until unsuspended (null: not suspended)'),
 });
 /** Registration answers with the client secret (confidential types), this once. */
 export const registeredApplicationSchema = applicationViewSchema.extend({ client_secret: z.string().optional() });

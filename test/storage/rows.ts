@@ -83,6 +83,7 @@ export function applicationRow(ownerId: string, over: Partial<ApplicationRow> = 
     allowed_origins: '[]',
     token_exchange: '[]',
     api: null,
+    suspended_at: null,
     ...over,
   };
 }

@@ -73,6 +73,7 @@ export const SECURITY_TEST_FILES: Record<string, string> = {
   APIs: 'src/features/apis/apis.security.test.ts',
   Administration: 'src/features/admin/admin-users.security.test.ts',
   Audit: 'src/features/audit-trail/audit.security.test.ts',
+  'Admin console': 'src/features/admin/admin-resources.security.test.ts',
 };
 
 /** The tags a security test file covers, from its `import.meta.url`. */

@@ -87,6 +87,8 @@ export interface Application {
   api: string | null;
   created_at: string;
   updated_at: string;
+  /** When an administrator suspended it: it works nowhere until unsuspended (null: not suspended). */
+  suspended_at: string | null;
 }
 
 /** The answer to registering an application: confidential types get their secret, this once. */

@@ -66,6 +66,7 @@ const application = {
   api: true,
   created_at: true,
   updated_at: true,
+  suspended_at: true,
 } satisfies Record<keyof Application, true>;
 const webhookEndpoint = {
   id: true,

@@ -27,6 +27,7 @@ import type { AuditTrailService } from '../../features/audit-trail/audit-trail.s
 import { auditRoutes } from '../../features/audit-trail/audit.routes.ts';
 import type { UserAdminService } from '../../features/admin/user-admin.service.ts';
 import { adminUsersRoutes } from '../../features/admin/users.routes.ts';
+import { adminResourcesRoutes } from '../../features/admin/admin-resources.routes.ts';
 
 export const API_VERSION = '2.0';
 const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
@@ -89,6 +90,8 @@ export interface V2Deps {
   apis: ApisService;
   auditTrail: AuditTrailService;
   userAdmin: UserAdminService;
+  /** The console's applications, keys and signing keys, for admin:all (features/admin). */
+  adminResources: Parameters<typeof adminResourcesRoutes>[0];
   jsonBody: Middleware<AppState>;
   origin: string;
   limiter: RateLimiter;
@@ -115,7 +118,16 @@ export function v2Router(deps: V2Deps, specs: RouteSpec[], opts: BuildOptions = 
 export function v2RouteSpecs(
   deps: Pick<
     V2Deps,
-    'users' | 'projects' | 'apiKeys' | 'consents' | 'webhooks' | 'registration' | 'apis' | 'auditTrail' | 'userAdmin'
+    | 'users'
+    | 'projects'
+    | 'apiKeys'
+    | 'consents'
+    | 'webhooks'
+    | 'registration'
+    | 'apis'
+    | 'auditTrail'
+    | 'userAdmin'
+    | 'adminResources'
   >,
 ): RouteSpec[] {
   return [
@@ -149,5 +161,6 @@ export function v2RouteSpecs(
     ...apisRoutes(deps.apis),
     ...auditRoutes(deps.auditTrail),
     ...adminUsersRoutes(deps.userAdmin),
+    ...adminResourcesRoutes(deps.adminResources),
   ];
 }

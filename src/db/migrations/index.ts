@@ -25,6 +25,7 @@ import * as m0025 from './0025_application_origins_exchange.ts';
 import * as m0030 from './0030_setup_tokens.ts';
 import * as m0031 from './0031_audit_events.ts';
 import * as m0032 from './0032_account_roles.ts';
+import * as m0033 from './0033_admin_resources.ts';
 import * as m0034 from './0034_webhook_attempt_details.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
@@ -55,5 +56,6 @@ export const migrations: Record<string, Migration> = {
   '0030_setup_tokens': m0030,
   '0031_audit_events': m0031,
   '0032_account_roles': m0032,
+  '0033_admin_resources': m0033,
   '0034_webhook_attempt_details': m0034,
 };

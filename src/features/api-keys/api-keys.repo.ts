@@ -147,6 +147,37 @@ export function createApiKeysRepo(db: DB) {
     async pruneActivity(olderThan: number): Promise<void> {
       await db.deleteFrom('api_key_activity').where('at', '<', olderThan).execute();
     },
+
+    /**
+     * Every key that still opens the API at `t` (not revoked, expired or rotated out), newest first,
+     * a page at a time (keyset on created_at, id), with its owner's email; optionally one owner's.
+     */
+    async listLive(query: {
+      t: number;
+      ownerEmail?: string | undefined;
+      after?: { createdAt: number; id: string } | undefined;
+      limit: number;
+    }): Promise<Array<ApiKeyRow & { owner_email: string }>> {
+      const { t, after } = query;
+      let q = db
+        .selectFrom('api_keys')
+        .innerJoin('users', 'users.id', 'api_keys.user_id')
+        .selectAll('api_keys')
+        .select('users.email as owner_email')
+        .where('api_keys.revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('api_keys.expires_at', 'is', null), eb('api_keys.expires_at', '>', t)]))
+        .where((eb) => eb.or([eb('api_keys.grace_until', 'is', null), eb('api_keys.grace_until', '>', t)]));
+      if (query.ownerEmail !== undefined) q = q.where('users.email', '=', query.ownerEmail);
+      if (after) {
+        q = q.where((eb) =>
+          eb.or([
+            eb('api_keys.created_at', '<', after.createdAt),
+            eb.and([eb('api_keys.created_at', '=', after.createdAt), eb('api_keys.id', '<', after.id)]),
+          ]),
+        );
+      }
+      return q.orderBy('api_keys.created_at', 'desc').orderBy('api_keys.id', 'desc').limit(query.limit).execute();
+    },
   };
 }
 export type ApiKeysRepo = ReturnType<typeof createApiKeysRepo>;

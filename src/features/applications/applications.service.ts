@@ -74,6 +74,7 @@ export const toView = (row: ApplicationRow, builtInApi: string | null = null): A
   api: apiOf(row, builtInApi),
   created_at: new Date(row.created_at).toISOString(),
   updated_at: new Date(row.updated_at).toISOString(),
+  suspended_at: row.suspended_at === null ? null : new Date(Number(row.suspended_at)).toISOString(),
 });
 
 /** Who may manage an application: its owner, or admin:all (see Principal.ownedOrAdmin). */
@@ -254,8 +255,11 @@ export const REQUIRE_PKCE = 'latchkey_require_pkce';
 /** Client metadata naming a self-registered client's review state (the consent page warns while pending). */
 export const REVIEW_STATE = 'latchkey_review_state';
 
-/** A rejected self-registered client is no client at all: authorize, token and introspection refuse it. */
-const isRejected = (row: ApplicationRow) => row.review_state === 'rejected';
+/**
+ * A rejected self-registered client, or one an administrator suspended, is no client at all:
+ * authorize, token and introspection refuse it, and its tokens stop working at the API.
+ */
+const isRefused = (row: ApplicationRow) => row.review_state === 'rejected' || row.suspended_at !== null;
 
 /** Client metadata naming the API a resource_server belongs to (absent: the built-in one); introspection reads it. */
 export const RESOURCE_SERVER_API = 'latchkey_api';
@@ -454,14 +458,14 @@ export function createApplicationsService(deps: {
     }
   }
 
-  /** The application as the token endpoint and introspection see it (cached briefly); never a rejected one. */
+  /** The application as the token endpoint and introspection see it (cached briefly); never a refused one. */
   async function findForAuth(clientId: string): Promise<ApplicationRow | undefined> {
     let row = cache.get(clientId);
     if (!row) {
       row = await repo.findById(clientId);
       if (row) cache.set(clientId, row);
     }
-    return row && !isRejected(row) ? row : undefined;
+    return row && !isRefused(row) ? row : undefined;
   }
 
   /**
@@ -507,6 +511,7 @@ export function createApplicationsService(deps: {
       allowed_origins: JSON.stringify(data.allowed_origins ?? []),
       token_exchange: JSON.stringify(data.token_exchange ?? []),
       api: null,
+      suspended_at: null,
       ...registration,
     };
     checkLogout(row);

@@ -18,6 +18,7 @@ import { auditPagesRouter } from '../../features/admin/audit.pages.ts';
 import type { AuditTrailService } from '../../features/audit-trail/audit-trail.service.ts';
 import { usersPagesRouter } from '../../features/admin/users.pages.ts';
 import type { UserAdminService } from '../../features/admin/user-admin.service.ts';
+import { resourcePagesRouter, type ResourcePagesDeps } from '../../features/admin/resources.pages.ts';
 
 export interface AdminAppDeps {
   config: Config;
@@ -27,6 +28,12 @@ export interface AdminAppDeps {
   auditTrail: AuditTrailService;
   userAdmin: UserAdminService;
   now(): number;
+  /** Applications, API keys, webhooks, signing keys and settings pages. */
+  applicationSuspension: ResourcePagesDeps['applicationSuspension'];
+  apiKeysAdmin: ResourcePagesDeps['apiKeysAdmin'];
+  apiKeys: ResourcePagesDeps['apiKeys'];
+  webhookHealth: ResourcePagesDeps['webhookHealth'];
+  signingKeys: ResourcePagesDeps['signingKeys'];
 }
 
 /**
@@ -47,6 +54,7 @@ export function adminApp(deps: AdminAppDeps): { app: Middleware<AppState>; route
     overviewPagesRouter({ ...kit, auditLog: deps.auditLog }),
     auditPagesRouter({ ...kit, auditTrail: deps.auditTrail }),
     usersPagesRouter({ ...kit, userAdmin: deps.userAdmin, auditLog: deps.auditLog }),
+    resourcePagesRouter({ ...deps, ...kit }),
   ];
 
   const app = compose<AppContext>([
