@@ -66,6 +66,10 @@ export const apiKeyActivitySchema = z.object({
       client_version: z.string().nullable(),
     }),
   ),
+  /** Pass as `older_than` for the next page of older entries; null when there are none. */
+  older_cursor: z.string().nullable().optional(),
+  /** Pass as `newer_than` for the page of newer entries before this one; null on the newest page. */
+  newer_cursor: z.string().nullable().optional(),
 });
 export type CreateApiKeyInput = z.infer<typeof createApiKeySchema>;
 
@@ -76,7 +80,28 @@ export type CreateApiKeyInput = z.infer<typeof createApiKeySchema>;
 export const rotateApiKeySchema = z.strictObject({ expires_at: expiresAt.nullish() }).optional();
 export type RotateApiKeyInput = z.infer<typeof rotateApiKeySchema>;
 
+/** An activity page's cursor: opaque to callers (the last entry's time and id). */
+const activityCursor = z.string().regex(/^\d{1,15}\.[A-Za-z0-9_-]{1,64}$/, 'must be a cursor from a previous page');
+
+/**
+ * A key's activity, newest first, by keyset pagination (`older_than` / `newer_than` a cursor from a
+ * previous page), filtered by status (`2xx`, `4xx`... or an exact code), path prefix and time range.
+ */
 export const activityQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
+  /** Entries strictly before this time (kept from the first version of this endpoint). */
   before: z.iso.datetime({ offset: true }).optional(),
+  older_than: activityCursor.optional(),
+  newer_than: activityCursor.optional(),
+  status: z
+    .string()
+    .regex(/^([1-5]xx|[1-5]\d\d)$/, 'must be a status class such as 4xx, or a status code such as 404')
+    .optional(),
+  /** Paths that start with this (`/v2/users` matches `/v2/users/123`). */
+  path: z.string().min(1).max(200).startsWith('/', 'must start with /').optional(),
+  /** Entries at or after this time. */
+  from: z.iso.datetime({ offset: true }).optional(),
+  /** Entries before this time. */
+  to: z.iso.datetime({ offset: true }).optional(),
 });
+export type ActivityQuery = z.infer<typeof activityQuery>;

@@ -12,6 +12,8 @@ import type { AuthTestResult } from './types.js';
 export type {
   ApiKey,
   ApiKeyActivityEntry,
+  ApiKeyActivityPage,
+  ApiKeyActivityQuery,
   Application,
   ApplicationType,
   AuthMethod,
@@ -29,6 +31,7 @@ export type {
   WebhookDelivery,
   WebhookDeliveryAttempt,
   WebhookEndpoint,
+  WebhookTestEventQueued,
 } from './types.js';
 export type { ApplicationChanges, CreateApiKey, CreateApplication, CreateWebhook } from './resources.js';
 

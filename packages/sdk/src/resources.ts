@@ -1,6 +1,8 @@
 import type {
   ApiKey,
   ApiKeyActivityEntry,
+  ApiKeyActivityPage,
+  ApiKeyActivityQuery,
   Application,
   ApplicationType,
   Consent,
@@ -14,6 +16,7 @@ import type {
   User,
   UserPage,
   WebhookDelivery,
+  WebhookTestEventQueued,
   WebhookEndpoint,
 } from './types.js';
 
@@ -87,6 +90,9 @@ export function createResources(request: Request) {
         request<CreatedApiKey>('POST', `/v2/api-keys/${enc(id)}/rotate`, opts),
       activity: (id: string, opts: { limit?: number; before?: string } = {}) =>
         list<ApiKeyActivityEntry>(`/v2/api-keys/${enc(id)}/activity`, opts),
+      /** One page of activity with its cursors, filtered (status, path prefix, time range). */
+      activityPage: (id: string, query: ApiKeyActivityQuery = {}) =>
+        request<ApiKeyActivityPage>('GET', `/v2/api-keys/${enc(id)}/activity`, undefined, { ...query }),
     },
     applications: {
       create: (input: CreateApplication) => request<RegisteredApplication>('POST', '/oauth/applications', input),
@@ -109,6 +115,13 @@ export function createResources(request: Request) {
       rotateSecret: (id: string) => request<RotatedWebhookSecret>('POST', `/v2/webhooks/${enc(id)}/secret`),
       deliveries: (id: string, opts: { limit?: number } = {}) =>
         list<WebhookDelivery>(`/v2/webhooks/${enc(id)}/deliveries`, opts),
+      delivery: (id: string, deliveryId: string) =>
+        request<WebhookDelivery>('GET', `/v2/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}`),
+      /** A queued delivery's next attempt, now (a delivered or failed one: `redeliver`). */
+      retry: (id: string, deliveryId: string) =>
+        request<{ queued: true }>('POST', `/v2/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/retry`),
+      /** Queues a signed `webhook.test` event to this endpoint only. */
+      sendTestEvent: (id: string) => request<WebhookTestEventQueued>('POST', `/v2/webhooks/${enc(id)}/test`),
       redeliver: (id: string, deliveryId: string) =>
         request<{ queued: true }>('POST', `/v2/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/redeliver`),
     },

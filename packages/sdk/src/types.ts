@@ -44,6 +44,28 @@ export interface ApiKeyActivityEntry {
   client_version: string | null;
 }
 
+/** A page of a key's activity, newest first; pass a cursor back as `older_than` / `newer_than`. */
+export interface ApiKeyActivityPage {
+  data: ApiKeyActivityEntry[];
+  /** The next page of older entries, or null when there are none. */
+  older_cursor: string | null;
+  /** The page of newer entries before this one, or null on the newest page. */
+  newer_cursor: string | null;
+}
+
+/** Filters and cursor of an activity page (times in ISO 8601; `status` a class such as `4xx` or a code). */
+export interface ApiKeyActivityQuery {
+  limit?: number;
+  older_than?: string;
+  newer_than?: string;
+  status?: string;
+  /** Paths starting with this. */
+  path?: string;
+  from?: string;
+  to?: string;
+  before?: string;
+}
+
 export type ApplicationType = 'web' | 'spa' | 'native' | 'service' | 'resource_server';
 /** `public`: `sub` is the account id; `pairwise`: one identifier per redirect host. */
 export type SubjectType = 'public' | 'pairwise';
@@ -134,6 +156,10 @@ export interface WebhookDeliveryAttempt {
   response_code: number | null;
   latency_ms: number;
   error: string | null;
+  /** The headers sent (signature values, never the secret); null for attempts recorded before they were kept. */
+  request_headers: Record<string, string> | null;
+  /** The first KiB of the response body as plain text, control characters removed; null if none. */
+  response_excerpt: string | null;
 }
 
 /** One event's delivery to one endpoint, with every attempt so far. */
@@ -150,8 +176,17 @@ export interface WebhookDelivery {
   next_attempt_at: string | null;
   delivered_at: string | null;
   created_at: string;
+  /** The exact body sent and signed. */
+  request_body: string;
   /** Every attempt, oldest first. */
   attempt_log: WebhookDeliveryAttempt[];
+}
+
+/** The answer to sending a test event: the one delivery queued. */
+export interface WebhookTestEventQueued {
+  queued: true;
+  event_id: string;
+  delivery_id: string;
 }
 
 export interface User {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type {
   ApiKey,
   ApiKeyActivityEntry,
+  ApiKeyActivityPage,
   Application,
   AuthTestResult,
   Consent,
@@ -16,6 +17,7 @@ import type {
   WebhookDelivery,
   WebhookDeliveryAttempt,
   WebhookEndpoint,
+  WebhookTestEventQueued,
 } from '../src/index.ts';
 
 /**
@@ -128,6 +130,7 @@ export const FIELDS = {
     next_attempt_at: true,
     delivered_at: true,
     created_at: true,
+    request_body: true,
     attempt_log: true,
   }),
   webhookDeliveryAttempt: list<WebhookDeliveryAttempt>({
@@ -136,7 +139,11 @@ export const FIELDS = {
     response_code: true,
     latency_ms: true,
     error: true,
+    request_headers: true,
+    response_excerpt: true,
   }),
+  apiKeyActivityPage: list<ApiKeyActivityPage>({ data: true, older_cursor: true, newer_cursor: true }),
+  webhookTestEventQueued: list<WebhookTestEventQueued>({ queued: true, event_id: true, delivery_id: true }),
   user: list<User>(user),
   userPage: list<UserPage>({ data: true, next_after: true }),
   project: list<Project>({

@@ -93,6 +93,9 @@ describe('SDK (@latchkey/sdk)', () => {
     assert.equal(entry?.path, '/v2/auth/test');
     assert.equal(entry?.client_version, SDK_VERSION);
     assertFields(entry, FIELDS.apiKeyActivityEntry, 'apiKeys.activity()');
+    const activity = await client.apiKeys.activityPage(used.id, { status: '2xx', path: '/v2/', limit: 1 });
+    assertFields(activity, FIELDS.apiKeyActivityPage, 'apiKeys.activityPage()');
+    assert.equal(activity.data[0]?.path, '/v2/auth/test');
 
     const project = await client.projects.create({ name: 'Apollo' });
     assertFields(project, FIELDS.project, 'projects.create()');
@@ -230,6 +233,15 @@ describe('SDK (@latchkey/sdk)', () => {
       assert.equal(logged!.status, 'succeeded');
       assertFields(logged, FIELDS.webhookDelivery, 'webhooks.deliveries()');
       assertFields(logged!.attempt_log[0], FIELDS.webhookDeliveryAttempt, 'a delivery attempt');
+      const one = await client.webhooks.delivery(endpoint.id, logged!.id);
+      assertFields(one, FIELDS.webhookDelivery, 'webhooks.delivery()');
+      assert.equal(one.request_body, delivery.body, 'the exact body sent');
+      assertFields(one.attempt_log[0], FIELDS.webhookDeliveryAttempt, 'a delivery attempt');
+      const test = await client.webhooks.sendTestEvent(endpoint.id);
+      assertFields(test, FIELDS.webhookTestEventQueued, 'webhooks.sendTestEvent()');
+      assert.deepEqual(await client.webhooks.retry(endpoint.id, test.delivery_id), { queued: true });
+      await server.built.webhookWorker.drain();
+      assert.equal(receiver.requests.at(-1)!.headers['webhook-id'], test.event_id);
       assert.deepEqual(await client.webhooks.redeliver(endpoint.id, logged!.id), { queued: true });
       assert.equal((await client.webhooks.update(endpoint.id, { description: 'sdk' })).description, 'sdk');
       const rotatedSecret = await client.webhooks.rotateSecret(endpoint.id);

@@ -18,6 +18,24 @@ export type ApiKeyAuthRow = Pick<
   | 'rate_limit_burst'
 >;
 
+/** What narrows a key's activity: a status class (`4xx`) or code, a path prefix, a time range [from, to). */
+export interface ActivityFilter {
+  status?: { kind: 'class'; hundreds: number } | { kind: 'exact'; code: number };
+  pathPrefix?: string;
+  from?: number;
+  to?: number;
+}
+/** A position in the activity: the entry's time and id (the keyset). */
+export interface ActivityPosition {
+  at: number;
+  id: string;
+}
+export interface ActivityPageRequest {
+  limit: number;
+  older?: ActivityPosition;
+  newer?: ActivityPosition;
+}
+
 export function createApiKeysRepo(db: DB) {
   const postgres = isPostgres(db);
   return {
@@ -142,6 +160,44 @@ export function createApiKeysRepo(db: DB) {
       let q = db.selectFrom('api_key_activity').selectAll().where('key_id', '=', keyId);
       if (before !== undefined) q = q.where('at', '<', before);
       return q.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    },
+
+    /**
+     * One page of a key's activity, newest first, by keyset on (at, id) (index
+     * api_key_activity_key_at_id): `older` than a position, or `newer` than one, never OFFSET, so a
+     * page costs the same however deep. Answers `limit + 1` rows at most: the extra one says more follow.
+     */
+    async activityPage(keyId: string, filter: ActivityFilter, page: ActivityPageRequest): Promise<ApiKeyActivityRow[]> {
+      let q = db.selectFrom('api_key_activity').selectAll().where('key_id', '=', keyId);
+      if (filter.status?.kind === 'class') {
+        q = q.where('status', '>=', filter.status.hundreds).where('status', '<', filter.status.hundreds + 100);
+      } else if (filter.status?.kind === 'exact') q = q.where('status', '=', filter.status.code);
+      // A prefix compared as text, not LIKE: `%` and `_` in a path are themselves, with no escaping.
+      if (filter.pathPrefix) {
+        q = q.where(sql<string>`substr(path, 1, ${filter.pathPrefix.length})`, '=', filter.pathPrefix);
+      }
+      if (filter.from !== undefined) q = q.where('at', '>=', filter.from);
+      if (filter.to !== undefined) q = q.where('at', '<', filter.to);
+      const { older, newer, limit } = page;
+      if (newer) {
+        const rows = await q
+          .where((eb) => eb.or([eb('at', '>', newer.at), eb.and([eb('at', '=', newer.at), eb('id', '>', newer.id)])]))
+          .orderBy('at', 'asc')
+          .orderBy('id', 'asc')
+          .limit(limit + 1)
+          .execute();
+        return rows.reverse();
+      }
+      if (older) {
+        q = q.where((eb) =>
+          eb.or([eb('at', '<', older.at), eb.and([eb('at', '=', older.at), eb('id', '<', older.id)])]),
+        );
+      }
+      return q
+        .orderBy('at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute();
     },
 
     async pruneActivity(olderThan: number): Promise<void> {

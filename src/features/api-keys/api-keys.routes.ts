@@ -96,19 +96,18 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
       method: 'get',
       path: '/api-keys/:id/activity',
       operationId: 'getApiKeyActivity',
-      summary: 'Recent requests made with a key',
+      summary: 'Requests made with a key, newest first: paged by cursor, filtered by status, path and time',
       tag,
       auth,
       query: activityQuery,
       status: 200,
       response: apiKeyActivitySchema,
       handler: async ({ principal, params, query: q }) => {
-        const rows = await apiKeys.activity(principal, params.id, {
-          limit: q.limit,
-          ...(q.before ? { before: Date.parse(q.before) } : {}),
-        });
+        const page = await apiKeys.activityPage(principal, params.id, q);
         return {
-          data: rows.map((r) => ({
+          older_cursor: page.olderCursor,
+          newer_cursor: page.newerCursor,
+          data: page.rows.map((r) => ({
             at: new Date(r.at).toISOString(),
             ip: r.ip,
             method: r.method,

@@ -3,7 +3,8 @@ import type { Credential } from '../../domain/credential.ts';
 import { Conflict, Forbidden, Unauthenticated, ValidationError } from '../../domain/errors.ts';
 import { ipAllowed, parseCidr, type Cidr } from '../../domain/ip-ranges.ts';
 import type { Principal } from '../../domain/principal.ts';
-import type { ApiKeyView, CreateApiKeyInput, RotateApiKeyInput } from '../../wire/api-keys.ts';
+import type { ActivityQuery, ApiKeyView, CreateApiKeyInput, RotateApiKeyInput } from '../../wire/api-keys.ts';
+import { readActivityPage, type ActivityPage } from './activity-page.ts';
 import { safeEqual, sha256 } from '../../shared/secrets.ts';
 import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
 import type { ApiKeysRepo, ApiKeyAuthRow } from './api-keys.repo.ts';
@@ -305,6 +306,13 @@ export function createApiKeysService(deps: {
       ]);
       events.publish({ kind: 'api_key', id });
       return { ...toView(replacement), key };
+    },
+
+    /** A page of the key's activity, filtered, by cursor (see readActivityPage). */
+    async activityPage(principal: Principal, id: string, query: ActivityQuery): Promise<ActivityPage> {
+      await owned(principal, id);
+      await usage.flush();
+      return readActivityPage(repo, id, query);
     },
 
     async activity(

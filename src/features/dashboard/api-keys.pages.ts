@@ -1,6 +1,6 @@
 import type { Principal } from '../../domain/principal.ts';
 import type { AppContext } from '../../http/context.ts';
-import { type ApiKeyView, createApiKeySchema, rotateApiKeySchema } from '../../wire/api-keys.ts';
+import { activityQuery, type ApiKeyView, createApiKeySchema, rotateApiKeySchema } from '../../wire/api-keys.ts';
 import { barChartSvg, dailyCounts, summarize } from './chart.ts';
 import {
   attempt,
@@ -29,7 +29,56 @@ import {
 /** How many activity rows the chart reads (the service has no per-day count; see the report). */
 export const CHART_ROW_LIMIT = 5000;
 const CHART_DAYS = 30;
-const RECENT_ROWS = 50;
+const ACTIVITY_PAGE = 50;
+
+/** The activity filter form as typed (dates as YYYY-MM-DD, whole days in UTC): echoed back into the form. */
+interface ActivityFilterForm {
+  status: string;
+  path: string;
+  from: string;
+  to: string;
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const textOf = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+
+/**
+ * The activity query of the key page's filter form and pager links. What does not parse is dropped
+ * (a filter left out, never an error page): the form shows what was applied.
+ */
+function activityFilterFrom(query: Record<string, unknown>): { form: ActivityFilterForm; query: object } {
+  const form: ActivityFilterForm = {
+    status: textOf(query['status']),
+    path: textOf(query['path']),
+    from: DATE.test(textOf(query['from'])) ? textOf(query['from']) : '',
+    to: DATE.test(textOf(query['to'])) ? textOf(query['to']) : '',
+  };
+  const day = 86_400_000;
+  const candidate = {
+    limit: ACTIVITY_PAGE,
+    ...(form.status && { status: form.status }),
+    ...(form.path && { path: form.path }),
+    ...(form.from && { from: `${form.from}T00:00:00Z` }),
+    // "To" a date includes that whole day.
+    ...(form.to && { to: new Date(Date.parse(`${form.to}T00:00:00Z`) + day).toISOString() }),
+    ...(textOf(query['older']) && { older_than: textOf(query['older']) }),
+    ...(textOf(query['newer']) && { newer_than: textOf(query['newer']) }),
+  };
+  const applied: Record<string, unknown> = { ...candidate };
+  for (const [k, v] of Object.entries(candidate)) {
+    if (!activityQuery.shape[k as keyof typeof activityQuery.shape].safeParse(v).success) {
+      delete applied[k];
+      if (k in form) form[k as keyof ActivityFilterForm] = '';
+    }
+  }
+  return { form, query: applied };
+}
+
+/** A link to another page of the activity with the same filters. */
+function activityLink(keyId: string, form: ActivityFilterForm, cursor: Record<string, string>): string {
+  const params = new URLSearchParams({ ...Object.fromEntries(Object.entries(form).filter(([, v]) => v)), ...cursor });
+  return `/settings/api-keys/${encodeURIComponent(keyId)}?${params}#log-heading`;
+}
 const DAY = 86_400_000;
 
 interface KeyForm {
@@ -189,6 +238,9 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
         CHART_DAYS,
       );
       const truncated = rows.length === CHART_ROW_LIMIT && rows[rows.length - 1]!.at >= since;
+      const filter = activityFilterFrom(ctx.query);
+      const activity = await apiKeys.activityPage(me, key.id, activityQuery.parse(filter.query));
+      const filtered = Object.values(filter.form).some((v) => v);
       page(ctx, 'api-key', 'api-keys', {
         title: `API key ${key.name}`,
         apiKey: { ...key, ...keyFlags(key, t) },
@@ -199,7 +251,12 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
         summary: summarize(days),
         truncated,
         chartRowLimit: CHART_ROW_LIMIT,
-        recent: rows.slice(0, RECENT_ROWS),
+        recent: activity.rows,
+        filter: filter.form,
+        filtered,
+        statusChoices: ['2xx', '3xx', '4xx', '5xx'],
+        olderHref: activity.olderCursor ? activityLink(key.id, filter.form, { older: activity.olderCursor }) : null,
+        newerHref: activity.newerCursor ? activityLink(key.id, filter.form, { newer: activity.newerCursor }) : null,
       });
     }),
   );

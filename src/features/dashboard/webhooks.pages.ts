@@ -273,6 +273,10 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
         endpoint,
         delivery,
         payload: prettyJson(delivery.request_body),
+        headerText: (headers: Record<string, string>) =>
+          Object.entries(headers)
+            .map(([name, value]) => `${name}: ${value}`)
+            .join('\n'),
       });
     }),
   );

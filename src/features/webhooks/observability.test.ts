@@ -155,8 +155,11 @@ describe('webhook observability', () => {
     await json(await newKey(u), 201);
     const repo = createWebhooksRepo(server.db);
     const now = server.now();
-    const [claimed] = await repo.claimDue({ now, lockUntil: now + 20_000, limit: 50, perEndpoint: 2, perAccount: 50 });
+    const limits = { now, lockUntil: now + 20_000, limit: 50, perEndpoint: 2, perAccount: 50 };
+    const all = await repo.claimDue(limits);
+    const [claimed] = all.filter((d) => d.endpoint_id === ep.id);
     assert.ok(claimed);
+    for (const d of all) if (d !== claimed) await repo.release(d.id);
     await repo.recordSuccess(claimed, now, 200, 3, { responseExcerpt: 'y'.repeat(5000), requestHeaders: {} });
     const [d] = await deliveries(u, ep.id);
     assert.equal(d!.attempt_log[0]!.response_excerpt!.length, 1024);
@@ -273,8 +276,10 @@ describe('webhook observability', () => {
     const repo = createWebhooksRepo(server.db);
     const now = server.now();
     const limits = { now, lockUntil: now + 20_000, limit: 50, perEndpoint: 2, perAccount: 50 };
-    const [held] = (await repo.claimDue(limits)).filter((d) => d.endpoint_id === ep.id);
+    const all = await repo.claimDue(limits);
+    const [held] = all.filter((d) => d.endpoint_id === ep.id);
     assert.ok(held, 'claimed by "another worker"');
+    for (const d of all) if (d !== held) await repo.release(d.id);
 
     const retry = `/v2/webhooks/${ep.id}/deliveries/${held.id}/retry`;
     await expectApiError(await u.browser.postJson(retry, {}), 409, 'CONFLICT');
