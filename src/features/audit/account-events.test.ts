@@ -152,7 +152,7 @@ describe('audit trail: account events', () => {
     assert.deepEqual(changed.target, accountTarget(u.id));
   });
 
-  it('password.reset through the emailed link, by the account (nobody is signed in); unrecorded, unchanged', async () => {
+  it('password.reset through the emailed link, by the account (nobody signed in); unrecorded, unchanged', async () => {
     const u = await world.user({ tag: 'reset' });
     const resetLink = async () => {
       clock += HOUR; // one link request per account and hour is not this test's subject
@@ -178,7 +178,7 @@ describe('audit trail: account events', () => {
     assert.deepEqual(recorded.target, accountTarget(u.id));
   });
 
-  it('email.changed with the old and new address; unrecorded, the address stays (and the link still works)', async () => {
+  it('email.changed with the old and new address; unrecorded, the address stays (the link still works)', async () => {
     const u = await world.user({ tag: 'mover' });
     const next = uniqueEmail('moved');
     const from = mail.mark();
