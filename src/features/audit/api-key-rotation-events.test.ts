@@ -64,6 +64,12 @@ describe('audit trail: API key rotation and revocation on demotion', () => {
     );
     assert.deepEqual(revoked[0]!.actor, { type: 'api_key', id: key.id, accountId: boss.id, label: null });
     assert.equal(revoked[0]!.data['reason'], 'carried admin:all');
+    const kept = await world.server.db
+      .selectFrom('api_keys')
+      .select('revoked_at')
+      .where('id', '=', ordinary.id)
+      .executeTakeFirstOrThrow();
+    assert.equal(kept.revoked_at, null, 'the key without admin:all stays, and has no event');
   });
 
   it('is written with the change: a failed rotation leaves the old key alone and no event', async () => {

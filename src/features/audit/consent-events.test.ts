@@ -151,6 +151,23 @@ describe('audit trail: consents and token reuse', () => {
     assert.ok(!JSON.stringify(detected).includes(first.refresh_token!), 'the token itself is not recorded');
   });
 
+  it('reuse is recorded with the consent it removes: when that transaction fails, neither changes', async () => {
+    const ivy = await world.user();
+    const first = await codeFlow(world.server, app, ivy);
+    await refresh(world.server, app, first.refresh_token!);
+    const restore = await failInsertsInto(world.server.db, 'webhook_events');
+    try {
+      const again = await token(world.server, app, { grant_type: 'refresh_token', refresh_token: first.refresh_token });
+      assert.equal(again.status, 400);
+      // The provider has answered; its listener's write fails meanwhile (and is logged).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      await restore();
+    }
+    assert.deepEqual(await eventsOf(ivy.id, 'token.reuse_detected'), []);
+    assert.deepEqual(await consentRows(ivy), [{ client_id: app.client_id }], 'the consent stays with no record');
+  });
+
   it('a refresh token revoked by its client is no reuse: no event', async () => {
     const erin = await world.user();
     const flow = await codeFlow(world.server, app, erin);
