@@ -16,7 +16,6 @@ export const AUDIT_TYPES = [
   'passkey.removed',
   'two_factor.enabled',
   'two_factor.disabled',
-  'two_factor.recovery_codes_regenerated',
   'account.created',
   'account.deleted',
   // What an account makes and grants.

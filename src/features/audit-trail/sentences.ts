@@ -25,7 +25,6 @@ const SENTENCES: Record<AuditType, (e: AuditEntry) => string> = {
   'passkey.removed': (e) => `Passkey${named(e)} removed`,
   'two_factor.enabled': () => 'Two-factor authentication turned on',
   'two_factor.disabled': () => 'Two-factor authentication turned off',
-  'two_factor.recovery_codes_regenerated': () => 'New recovery codes generated',
   'account.created': () => 'Account created',
   'account.deleted': () => 'Account deleted',
   'api_key.created': (e) => `API key${named(e)} created`,
