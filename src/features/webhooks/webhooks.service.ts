@@ -9,7 +9,6 @@ import { DISABLED_BY_OWNER, TEST_EVENT_TYPE } from '../../domain/webhook-events.
 import { buildEvent } from './events.ts';
 import { isPublicAddress } from './ssrf.ts';
 import type { DeliveryWithEvent, WebhooksRepo } from './webhooks.repo.ts';
-import type { Audit } from '../audit/audit.ts';
 import type { AuditRecord, AuditType } from '../../domain/audit.ts';
 
 type AttemptRow = {
