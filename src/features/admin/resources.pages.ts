@@ -49,6 +49,10 @@ function requireAdmin(ctx: AppContext): void {
   if (!ctx.state.account?.isAdmin) throw new Forbidden('Auditors can see the console but not change anything.');
 }
 
+/** The query string of the next page: the filter kept, empty values left out. */
+const nextQuery = (params: Record<string, string | null>) =>
+  new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => !!e[1])).toString();
+
 function seeOther(ctx: AppContext, location: string): void {
   ctx.status = 303;
   ctx.redirect(location);
@@ -65,7 +69,7 @@ export function resourcePagesRouter(deps: ResourcePagesDeps): Router<AppState> {
     deps.render.page(ctx, template, {
       wide: true,
       adminSection,
-      h: templateHelpers(deps.now()),
+      h: { ...templateHelpers(deps.now()), nextQuery },
       error: null,
       notice: NOTICES[text(ctx.query['done']) ?? ''] ?? null,
       isAdmin: ctx.state.account?.isAdmin === true,
