@@ -111,7 +111,13 @@ export function webhooksRepoContract(s: Storage): void {
     );
     assert.equal(listed[0]?.status, 'pending');
     assert.equal(listed[0]?.attempts, 0);
-    assert.deepEqual(await repo().findDelivery(mine!.id, listed[0]!.id), (({ type: _t, ...d }) => d)(listed[0]!));
+    assert.equal(JSON.parse(listed[0]!.body).type, 'consent.granted', 'with the exact body sent');
+    assert.deepEqual(
+      await repo().findDelivery(mine!.id, listed[0]!.id),
+      (({ type: _t, body: _b, ...d }) => d)(listed[0]!),
+    );
+    assert.deepEqual(await repo().findDeliveryWithEvent(mine!.id, listed[0]!.id), listed[0]);
+    assert.equal(await repo().findDeliveryWithEvent(theirs!.id, listed[0]!.id), undefined);
     assert.equal(await repo().findDelivery(theirs!.id, listed[0]!.id), undefined);
     assert.equal(await repo().pendingCount(), 6);
   });
@@ -180,10 +186,59 @@ export function webhooksRepoContract(s: Storage): void {
     assert.equal(settled?.locked_until, null);
     assert.equal((await repo().findEndpoint(endpoint.id))?.failing_since, null);
     assert.deepEqual(await repo().attemptsOf([due.id]), [
-      { delivery_id: due.id, attempt: 1, at: LATE, status_code: 200, latency_ms: 42, error: null },
+      {
+        delivery_id: due.id,
+        attempt: 1,
+        at: LATE,
+        status_code: 200,
+        latency_ms: 42,
+        error: null,
+        request_headers: null,
+        response_excerpt: null,
+      },
     ]);
     assert.deepEqual(await repo().attemptsOf([]), []);
     assert.equal(await repo().pendingCount(), 0);
+  });
+
+  it('records what an attempt sent and the response excerpt, capped at 1024 characters', async () => {
+    const { due } = await claimedDelivery();
+    await repo().recordSuccess(due, LATE, 200, 7, {
+      requestHeaders: { 'webhook-id': due.event_id },
+      responseExcerpt: 'é'.repeat(3000),
+    });
+    const [attempt] = await repo().attemptsOf([due.id]);
+    assert.deepEqual(JSON.parse(attempt!.request_headers!), { 'webhook-id': due.event_id });
+    assert.equal(attempt!.response_excerpt, 'é'.repeat(1024));
+  });
+
+  it('retry now brings a queued delivery forward, never one a worker holds or one settled', async () => {
+    const { endpoint, due } = await claimedDelivery();
+    assert.equal(await repo().bringDeliveryForward(due.id, T0), false, 'held by its claim');
+    await repo().release(due.id);
+    assert.equal(await repo().bringDeliveryForward(due.id, T0 + 5), true);
+    assert.equal((await repo().findDelivery(endpoint.id, due.id))?.next_attempt_at, T0 + 5);
+    await repo().recordSuccess(due, T0 + 6, 200, 1);
+    assert.equal(await repo().bringDeliveryForward(due.id, T0 + 7), false, 'settled');
+  });
+
+  it('queues an event for one endpoint only, up to a limit per account and type', async () => {
+    const { userId, endpoints } = await accountWithEndpoints(s.db, 2);
+    const [one, other] = endpoints;
+    const event = (n: number) => ({
+      id: `evt_test_${n}`,
+      type: 'webhook.test' as const,
+      userId,
+      body: JSON.stringify({ n }),
+      createdAt: T0 + n,
+    });
+    const limit = { since: T0 - 1, max: 2 };
+    assert.ok(await repo().queueForEndpointWithin(one!, event(1), limit));
+    assert.ok(await repo().queueForEndpointWithin(one!, event(2), limit));
+    assert.equal(await repo().queueForEndpointWithin(one!, event(3), limit), false, 'over the limit');
+    assert.equal((await repo().listDeliveries(one!.id, 10)).length, 2);
+    assert.equal((await repo().listDeliveries(other!.id, 10)).length, 0, 'never another endpoint');
+    assert.equal(await repo().findDeliveryWithEvent(one!.id, 'none'), undefined);
   });
 
   it('records failures: retried, then given up; the failing run keeps its start; errors cut to 500', async () => {

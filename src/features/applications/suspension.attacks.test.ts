@@ -62,6 +62,7 @@ describe('application suspension', () => {
     // The owner sees why, and cannot lift it (the owner's own API has no way to, and the console is not theirs).
     const detail = await (await owner.browser.get(`/settings/applications/${app.client_id}`)).text();
     assert.match(detail, /Suspended by an administrator/);
+    assert.match(await (await owner.browser.get('/settings/applications')).text(), /Suspended by an administrator/);
     assert.equal((await owner.browser.get(`/admin/applications/${app.client_id}/unsuspend`)).status, 404);
     const ownerPost = await owner.browser.postForm(`/admin/applications/${app.client_id}/unsuspend`, {
       _csrf: csrfFrom(detail),
