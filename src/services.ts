@@ -67,6 +67,7 @@ import { createAudit, SYSTEM_ACTOR, type Audit } from './features/audit/audit.ts
 import { createAuditRepo, type AuditRepo } from './features/audit/audit.repo.ts';
 import { createAuditTrailService, type AuditTrailService } from './features/audit-trail/audit-trail.service.ts';
 import type { AuditActor, AuditRecord } from './domain/audit.ts';
+import { DISABLED_FAILING } from './domain/webhook-events.ts';
 import { createApplicationSuspension, type ApplicationSuspension } from './features/applications/suspension.service.ts';
 import { createApiKeysAdmin, type ApiKeysAdmin } from './features/api-keys/api-keys-admin.service.ts';
 import { createWebhookHealthRepo } from './features/webhooks/health.repo.ts';
@@ -323,6 +324,13 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     disableAfterMs: config.WEBHOOK_DISABLE_AFTER * 1000,
     concurrency: config.WEBHOOK_CONCURRENCY,
     onAttempt: metrics.webhookDelivery,
+    // The server disabling a failing endpoint is in its owner's trail, as their own changes are.
+    disabledRecord: (endpoint) =>
+      audit.event('webhook_endpoint.changed', {
+        account: endpoint.user_id,
+        target: { type: 'webhook_endpoint', id: endpoint.id },
+        data: { fields: ['status'], status: 'disabled', reason: DISABLED_FAILING, host: new URL(endpoint.url).host },
+      }),
   });
   metrics.collectOutboxDepth(() => webhooksRepo.pendingCount());
   const consents = createConsentsService({ repo: createConsentsRepo(db), now, onRevoked: tokensRevoked, audit });

@@ -6,6 +6,9 @@ import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { loadSecrets, openMigrated } from '../boot/prepare.ts';
 import { rotateSigningKeys } from '../oidc/keys.ts';
+import { rotationRecord } from '../oidc/signing-keys.service.ts';
+import { CLI_ACTOR, createAudit } from '../features/audit/audit.ts';
+import { createRequestScope } from '../shared/request-scope.ts';
 import { createServerSecretsRepo } from '../oidc/server-secrets.repo.ts';
 import { createSecretBox } from '../shared/encryption.ts';
 import { parseDuration, positiveInt, scopeList, UsageError } from './usage.ts';
@@ -58,10 +61,13 @@ export async function rotateSigning(args: string[]): Promise<unknown> {
     const { ID_TOKEN_TTL } = await import('../oidc/provider.ts');
     const keepMs = Math.max(config.ACCESS_TOKEN_TTL, ID_TOKEN_TTL) * 1000;
     const secretsKey = loadSecrets(config, createLogger('silent'));
+    // Recorded in the audit trail with the rotation, the operator at the command line acting.
+    const audit = createAudit({ scope: createRequestScope(), now: Date.now, outside: CLI_ACTOR });
     const rotation = await rotateSigningKeys(
       createServerSecretsRepo(db, createSecretBox(secretsKey)),
       Date.now(),
       keepMs,
+      rotationRecord(audit),
     );
     return { kid: rotation.kid, added: rotation.added, retired: rotation.retired, dropped: rotation.dropped };
   } finally {

@@ -113,6 +113,10 @@ describe('latchkey keys rotate-signing', () => {
     assert.ok(out.retired.some((k) => k.kid === oldKid));
     assert.ok(!Number.isNaN(Date.parse(out.retired[0]!.retired_at)));
     assert.deepEqual(out.dropped, []);
+    // The audit trail names the operator at the command line and the new key.
+    const [rotated] = await server.built.services.auditLog.list({ types: ['signing_keys.rotated'] }, { limit: 1 });
+    assert.equal(rotated?.actor.type, 'cli');
+    assert.equal(rotated?.target?.id, out.kid);
 
     server = await server.restart();
     const newToken = await clientCredentials();

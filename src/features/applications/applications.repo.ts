@@ -105,8 +105,8 @@ export function createApplicationsRepo(db: DB) {
         .execute();
     },
     /** Records a review; a rejection also deletes every token, code, grant and consent the client holds, atomically. */
-    async review(clientId: string, state: string, t: number): Promise<void> {
-      await db.transaction().execute(async (trx) => {
+    async review(clientId: string, state: string, t: number, events: TransactionalEvent[] = []): Promise<void> {
+      await withEvents(db, events, async (trx) => {
         await trx
           .updateTable('applications')
           .set({ review_state: state, updated_at: t })

@@ -720,7 +720,13 @@ export function createApplicationsService(deps: {
       }
       const state: ReviewState = decision === 'approve' ? 'approved' : 'rejected';
       const t = now();
-      await repo.review(clientId, state, t);
+      await repo.review(clientId, state, t, [
+        deps.audit.event('application.changed', {
+          account: row.owner_id,
+          target: { type: 'application', id: clientId },
+          data: { name: row.name, fields: ['review_state'], review_state: state },
+        }),
+      ]);
       events.publish({ kind: 'application', id: clientId });
       return view({ ...row, review_state: state, updated_at: t });
     },

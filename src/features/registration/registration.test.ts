@@ -321,6 +321,13 @@ describe('dynamic registration in the dashboard', () => {
     const after = await (await admin.browser.get(`/settings/applications/${clientId}`)).text();
     assert.match(after, /Registered dynamically — approved/);
     assert.doesNotMatch(await (await admin.browser.get('/settings/applications')).text(), /Dashboard agent/);
+    // The review is in the trail: the admin decided, about the client's holder's application.
+    const [reviewed] = await world.server.built.services.auditLog.list(
+      { actorAccountId: admin.id, types: ['application.changed'] },
+      { limit: 1 },
+    );
+    assert.equal(reviewed?.target?.id, clientId);
+    assert.equal(reviewed?.data['review_state'], 'approved');
 
     // Someone who is neither its owner nor an admin sees nothing to review and cannot review it.
     const stranger = await world.user({ tag: 'stranger' });

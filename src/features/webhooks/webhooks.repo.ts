@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { isPostgres, type DB } from '../../db/client.ts';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../../db/schema.ts';
 import { DISABLED_FAILING, type OutboxEvent } from '../../domain/webhook-events.ts';
+import type { AuditRecord } from '../../domain/audit.ts';
 import { claimFairly, type ClaimLimits } from './claims.repo.ts';
 import { withEvents, writeOutbox, type TransactionalEvent } from './outbox.repo.ts';
 import { newId } from '../../shared/secrets.ts';
@@ -315,7 +316,12 @@ export function createWebhooksRepo(db: DB) {
         error: string;
         nextAttemptAt: number | null;
       } & AttemptDetails,
-      disable: { failingSinceBefore: number; event: (endpoint: WebhookEndpointRow) => OutboxEvent },
+      disable: {
+        failingSinceBefore: number;
+        event: (endpoint: WebhookEndpointRow) => OutboxEvent;
+        /** The audit record of the server disabling it, written with the change. */
+        audit?: (endpoint: WebhookEndpointRow) => AuditRecord;
+      },
     ): Promise<void> {
       await db.transaction().execute(async (trx) => {
         await trx
@@ -365,7 +371,7 @@ export function createWebhooksRepo(db: DB) {
             .set({ status: 'disabled', disabled_reason: DISABLED_FAILING, updated_at: outcome.at })
             .where('id', '=', endpoint.id)
             .execute();
-          await writeOutbox(trx, [disable.event(endpoint)]);
+          await writeOutbox(trx, [disable.event(endpoint), ...(disable.audit ? [disable.audit(endpoint)] : [])]);
         }
       });
     },

@@ -721,6 +721,13 @@ describe('webhooks across restarts, concurrent workers and failing endpoints', (
     assert.deepEqual(watcher.types(), ['webhook_endpoint.disabled']);
     assertGenuine(watcher.requests[0]!, ep2.secret);
     assert.equal(eventOf(watcher.requests[0]!).data['id'], ep.id);
+    // The owner's audit trail says the server did it, and why.
+    const [recorded] = await s.built.services.auditLog.list(
+      { accountId: u.id, types: ['webhook_endpoint.changed'], actorType: 'system' },
+      { limit: 5 },
+    );
+    assert.equal(recorded?.target?.id, ep.id);
+    assert.equal(recorded?.data['status'], 'disabled');
 
     // Disabled: nothing is attempted, even when the retry falls due.
     failing.respond(200);

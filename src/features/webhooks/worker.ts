@@ -4,6 +4,8 @@ import { signedHeaders } from '../../shared/webhook-signature.ts';
 import { excerptText, WEBHOOK_USER_AGENT, type Deliver } from './deliver.ts';
 import { buildEvent } from './events.ts';
 import type { DueDelivery, WebhooksRepo } from './webhooks.repo.ts';
+import type { WebhookEndpointRow } from '../../db/schema.ts';
+import type { AuditRecord } from '../../domain/audit.ts';
 import { within } from '../../shared/within.ts';
 import { startPolling } from '../../shared/poll.ts';
 
@@ -37,6 +39,8 @@ export interface WorkerDeps {
   stopGraceMs?: number;
   /** Hears each attempt's outcome (metrics). */
   onAttempt?: (result: 'succeeded' | 'failed') => void;
+  /** The audit record of an endpoint the worker disables for failing (the server acts). */
+  disabledRecord?: (endpoint: WebhookEndpointRow) => AuditRecord;
 }
 
 /**
@@ -108,6 +112,7 @@ export function createWebhookWorker(deps: WorkerDeps) {
             { id: endpoint.id, url: endpoint.url, failing_since: new Date(endpoint.failing_since!).toISOString() },
             at,
           ),
+        ...(deps.disabledRecord ? { audit: deps.disabledRecord } : {}),
       },
     );
   }
