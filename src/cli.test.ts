@@ -150,6 +150,7 @@ describe('latchkey CLI', () => {
         .orderBy('seq')
         .execute();
       assert.deepEqual(trail, [
+        { type: 'account.created', actor_type: 'cli' },
         { type: 'account.disabled', actor_type: 'cli' },
         { type: 'account.enabled', actor_type: 'cli' },
       ]);
