@@ -4,6 +4,7 @@ import { NotFound } from '../../domain/errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import type { AccountsService } from './accounts.service.ts';
+import { when } from '../../shared/relative-time.ts';
 
 export interface SessionsPagesDeps {
   accounts: AccountsService;
@@ -16,21 +17,6 @@ const NOTICES: Record<string, string> = {
   'signed-out': 'That session is signed out.',
   'signed-out-others': 'Every other session is signed out.',
 };
-
-/** Epoch ms as people read it on this page: a UTC date and time, and "5 minutes ago" for recent ones. */
-function when(ms: number, now: number): { iso: string; text: string } {
-  const iso = new Date(ms).toISOString();
-  const minutes = Math.floor((now - ms) / 60_000);
-  const text =
-    minutes < 1
-      ? 'Just now'
-      : minutes < 60
-        ? `${minutes} minute${minutes === 1 ? '' : 's'} ago`
-        : minutes < 24 * 60
-          ? `${Math.floor(minutes / 60)} hour${minutes < 120 ? '' : 's'} ago`
-          : `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
-  return { iso, text };
-}
 
 /** An address as people write it: IPv4-mapped IPv6 (`::ffff:203.0.113.7`) shown as plain IPv4. */
 const displayIp = (ip: string | null) => (ip && /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip) ? ip.slice(7) : ip);

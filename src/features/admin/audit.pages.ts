@@ -8,7 +8,8 @@ import { auditFilterQuerySchema, type AuditFilterQuery } from '../../wire/audit.
 import type { AuditTrailService } from '../audit-trail/audit-trail.service.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../audit-trail/export-format.ts';
 import { describeActor, describeEvent } from '../audit-trail/sentences.ts';
-import { cursorOf, displayIp, when } from '../audit-trail/view.ts';
+import { cursorOf, displayIp } from '../audit-trail/view.ts';
+import { when } from '../../shared/relative-time.ts';
 
 /** Events on one page of the console's audit log. */
 const PAGE_SIZE = 50;

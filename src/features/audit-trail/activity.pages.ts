@@ -3,7 +3,8 @@ import type { AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import { describeDevice } from '../accounts/device.ts';
 import type { AuditTrailService } from './audit-trail.service.ts';
-import { cursorOf, displayIp, when } from './view.ts';
+import { cursorOf, displayIp } from './view.ts';
+import { when } from '../../shared/relative-time.ts';
 import { describeActorFor, describeEvent } from './sentences.ts';
 
 /** Events on one page of Settings → Activity. */
