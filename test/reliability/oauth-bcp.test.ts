@@ -449,6 +449,18 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       await request(b, 'POST', '/v2/apis', { body: { name: 'CSRF API', identifier: 'https://csrf-api.example.com' } })
     ).json()) as { id: string };
     await server.built.webhookWorker.drain();
+    // A delivery waiting for its next attempt in an hour, so its page offers "Retry now" (the worker
+    // polling every second leaves it alone until then).
+    const queued = await server.db
+      .selectFrom('webhook_deliveries')
+      .select('id')
+      .where('endpoint_id', '=', hook.id)
+      .executeTakeFirstOrThrow();
+    await server.db
+      .updateTable('webhook_deliveries')
+      .set({ status: 'pending', next_attempt_at: server.now() + 3_600_000, delivered_at: null, locked_until: null })
+      .where('id', '=', queued.id)
+      .execute();
     await codeFlow(server, app, { email, password: PASSWORD }, { browser: b }); // an authorized app
     await signIn(new Browser(server.url), email, PASSWORD); // another device's session, to sign out
     // A passkey, so Settings → Security shows its remove form.
@@ -491,6 +503,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       '/settings/webhooks/new',
       `/settings/webhooks/${hook.id}`,
       `/settings/webhooks/${hook.id}/delete`,
+      `/settings/webhooks/${hook.id}/deliveries/${queued.id}`,
       '/settings/security',
       '/settings/sessions', // this browser's session and the other device's: one to sign out
       '/settings/account', // name and email change
@@ -590,10 +603,15 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     ).json()) as { client_id: string };
     const review = `/settings/applications/${registered.client_id} (self-registered)`;
     pages.set(review, await (await admin.browser.get(`/settings/applications/${registered.client_id}`)).text());
+    // The console's page of a disabled account with a second factor shows every action it has.
+    const held = await worldOn(server).user({ twoFactor: true });
+    await server.db.updateTable('users').set({ disabled_at: Date.now() }).where('id', '=', held.id).execute();
+    const consolePage = `/admin/users/${held.id} (disabled, 2FA on)`;
+    pages.set(consolePage, await (await admin.browser.get(`/admin/users/${held.id}`)).text());
 
     const seen: { page: string; action: string; browser: Browser }[] = [];
     const browserOf = (page: string) =>
-      page === review
+      page === review || page === consolePage
         ? admin.browser
         : page.startsWith('interaction')
           ? flow

@@ -48,6 +48,7 @@ export function adminApp(deps: AdminAppDeps): { app: Middleware<AppState>; route
   // A change re-asks for the password when the sign-in is older than FRESH_AUTH_MAX_AGE.
   const fresh = requireFreshAuth({ maxAgeMs: config.FRESH_AUTH_MAX_AGE * 1000, now, formPage: '/admin' });
 
+  const guardForm = compose(formGuard);
   // What every console router is built with: its forms guarded, pages rendered, the clock.
   const kit = { render, formGuard, now };
   const routers: Router<AppState>[] = [
@@ -61,7 +62,9 @@ export function adminApp(deps: AdminAppDeps): { app: Middleware<AppState>; route
     errorHandler(pageErrors(render)),
     securityHeaders({ hsts: config.secureCookies, pages: true }),
     browserSession(deps.accounts),
-    async (ctx, next) => (ctx.method === 'GET' ? csrfCheck(ctx, next) : next()),
+    // The CSRF check comes before the gate: a forged post is refused as forged (403) whoever the
+    // browser is, and only then does the console decide whether it exists for this account.
+    async (ctx, next) => (ctx.method === 'GET' ? csrfCheck(ctx, next) : guardForm(ctx, next)),
     consoleAccess(fresh),
     ...routers.flatMap((r) => [r.routes(), r.allowedMethods()] as Middleware<AppState>[]),
   ] as Middleware<AppState>[]) as Middleware<AppState>;
