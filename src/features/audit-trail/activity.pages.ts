@@ -36,15 +36,21 @@ export function activityPagesRouter(deps: ActivityPagesDeps): Router<AppState> {
       section: 'activity',
       olderPage: before !== undefined,
       nextBefore,
-      events: entries.map((e) => ({
-        type: e.type,
-        what: describeEvent(e),
-        who: describeActorFor(account.id, e.actor),
-        at: when(e.createdAt, now),
-        ip: displayIp(e.ip),
-        device: e.userAgent ? describeDevice(e.userAgent) : null,
-        userAgent: e.userAgent,
-      })),
+      events: entries.map((e) => {
+        // Where an administrator acted from is the operators' business, not the account's: the
+        // person sees their own addresses, and those of anyone without an account (a failed
+        // sign-in, a replayed token), never an operator's.
+        const shown = e.actor.accountId === null || e.actor.accountId === account.id;
+        return {
+          type: e.type,
+          what: describeEvent(e),
+          who: describeActorFor(account.id, e.actor),
+          at: when(e.createdAt, now),
+          ip: shown ? displayIp(e.ip) : null,
+          device: shown && e.userAgent ? describeDevice(e.userAgent) : null,
+          userAgent: shown ? e.userAgent : null,
+        };
+      }),
     });
   });
 

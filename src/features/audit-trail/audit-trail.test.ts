@@ -83,7 +83,13 @@ describe('audit trail: reading it', () => {
           ip: '::ffff:203.0.113.7',
           userAgent: CHROME_ON_MAC,
         }),
-        event('api_key.revoked', { account: alice.id, actor: userActor(admin), data: { name: 'deploy' } }),
+        event('api_key.revoked', {
+          account: alice.id,
+          actor: userActor(admin),
+          data: { name: 'deploy' },
+          ip: '198.51.100.99',
+          userAgent: 'AdminConsoleBrowser/1.0',
+        }),
         event('api_key.created', {
           account: alice.id,
           actor: { type: 'api_key', id: 'k1Abc', accountId: alice.id, label: null },
@@ -100,6 +106,7 @@ describe('audit trail: reading it', () => {
       assert.match(page.text, /API key &quot;deploy&quot; revoked|API key "deploy" revoked/);
       assert.match(page.text, /An administrator/);
       assert.doesNotMatch(page.text, new RegExp(admin.email), 'another account’s email is not shown');
+      assert.doesNotMatch(page.text, /198\.51\.100\.99|AdminConsoleBrowser/, 'nor its address and browser');
       assert.match(page.text, /You, with API key lk_k1Abc_…/);
       assert.doesNotMatch(page.text, /Password changed/, 'another account’s event');
       assert.match(page.text, /<time datetime="\d{4}-\d\d-\d\dT/);
