@@ -449,13 +449,18 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       await request(b, 'POST', '/v2/apis', { body: { name: 'CSRF API', identifier: 'https://csrf-api.example.com' } })
     ).json()) as { id: string };
     await server.built.webhookWorker.drain();
-    // A delivery waiting for its next attempt in an hour, so its page offers "Retry now" (the worker
-    // polling every second leaves it alone until then).
-    const queued = await server.db
+    // Two deliveries: one stays delivered (its page offers "Redeliver"); the other waits for its next
+    // attempt in an hour (its page offers "Retry now"; the worker polling every second leaves it be).
+    await request(b, 'POST', '/v2/api-keys', { body: { name: 'k2', scopes: ['read:users'] } });
+    await server.built.webhookWorker.drain();
+    const [delivered, queued] = await server.db
       .selectFrom('webhook_deliveries')
       .select('id')
       .where('endpoint_id', '=', hook.id)
-      .executeTakeFirstOrThrow();
+      .orderBy('id')
+      .limit(2)
+      .execute();
+    assert.ok(delivered && queued, 'two deliveries');
     await server.db
       .updateTable('webhook_deliveries')
       .set({ status: 'pending', next_attempt_at: server.now() + 3_600_000, delivered_at: null, locked_until: null })
@@ -503,6 +508,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
       '/settings/webhooks/new',
       `/settings/webhooks/${hook.id}`,
       `/settings/webhooks/${hook.id}/delete`,
+      `/settings/webhooks/${hook.id}/deliveries/${delivered.id}`,
       `/settings/webhooks/${hook.id}/deliveries/${queued.id}`,
       '/settings/security',
       '/settings/sessions', // this browser's session and the other device's: one to sign out
