@@ -3,7 +3,7 @@ import { createTtlCache } from '../shared/ttl-cache.ts';
 import type { AccountRights } from '../domain/principal.ts';
 
 /** What is remembered of an account: its rights (null: gone or disabled), and whether it is disabled. */
-interface Standing {
+export interface Standing {
   rights: AccountRights | null;
   disabled: boolean;
 }
@@ -34,6 +34,8 @@ export function createAccountRights(deps: {
     return found;
   }
   return {
+    /** The account's rights and whether it is disabled, read together (one lookup per request). */
+    standing,
     /** The account's rights, or null when it does not exist or is disabled. */
     async of(accountId: string): Promise<AccountRights | null> {
       return (await standing(accountId)).rights;

@@ -76,8 +76,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       return principalFrom(credential, undefined);
     }
     // A disabled account's credentials are refused outright, a shared-secret JWT naming it too.
-    if (await deps.rights.isDisabled(credential.userId)) throw invalidToken();
-    const rights = await deps.rights.of(credential.userId);
+    const { rights, disabled } = await deps.rights.standing(credential.userId);
+    if (disabled) throw invalidToken();
     if (!rights && credential.method !== 'jwt') throw invalidToken();
     return principalFrom(credential, rights);
   }
