@@ -195,9 +195,16 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   const metrics = options.metrics ?? createMetrics();
   const cacheTtlMs = config.CREDENTIAL_CACHE_TTL * 1000;
   // Checked credentials, trusted for CREDENTIAL_CACHE_TTL; revocations in this process empty them.
-  const oauthTokenCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
-  const sharedJwtCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, now });
-  const tokenRowCache = createTtlCache<StoredPayload | null>({ ttlMs: cacheTtlMs, max: 20_000, now });
+  // Bounded by count and by bytes (token payloads are about a kilobyte each): together at most ~24 MiB.
+  const MiB = 1024 * 1024;
+  const oauthTokenCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, maxBytes: 4 * MiB, now });
+  const sharedJwtCache = createTtlCache<Credential>({ ttlMs: cacheTtlMs, max: 10_000, maxBytes: 4 * MiB, now });
+  const tokenRowCache = createTtlCache<StoredPayload | null>({
+    ttlMs: cacheTtlMs,
+    max: 20_000,
+    maxBytes: 16 * MiB,
+    now,
+  });
   const grantStandingCache = createTtlCache<StandingGrant | null>({ ttlMs: cacheTtlMs, max: 20_000, now });
   // Every cache of checked credentials forgets what a change names, whichever instance made it.
   const credentialEvents = options.credentialEvents ?? createCredentialEvents();

@@ -50,8 +50,9 @@ interface CachedKey {
   ranges: Cidr[] | null;
 }
 
-/** How many keys a process remembers (CREDENTIAL_CACHE_TTL says for how long). */
+/** How many keys a process remembers, and in how many bytes (CREDENTIAL_CACHE_TTL says for how long). */
 const CACHE_MAX = 10_000;
+const CACHE_MAX_BYTES = 8 * 1024 * 1024;
 
 export function createApiKeysService(deps: {
   repo: ApiKeysRepo;
@@ -74,7 +75,12 @@ export function createApiKeysService(deps: {
   audit: Audit;
 }) {
   const { repo, now, events } = deps;
-  const cache = createTtlCache<CachedKey>({ ttlMs: deps.cacheTtlMs, max: CACHE_MAX, now });
+  const cache = createTtlCache<CachedKey>({
+    ttlMs: deps.cacheTtlMs,
+    max: CACHE_MAX,
+    maxBytes: CACHE_MAX_BYTES,
+    now,
+  });
   events.subscribe((event) => {
     if (event.kind === 'api_key') cache.delete(event.id);
     else if (event.kind === 'account') cache.deleteWhere((entry) => entry.row.user_id === event.id);

@@ -430,7 +430,8 @@ export function createApplicationsService(deps: {
     }
     return identifier;
   }
-  const cache = createTtlCache<ApplicationRow>({ ttlMs: deps.cacheTtlMs, max: 10_000, now });
+  // A row carries its redirect URIs, origins and settings: bounded by bytes as well as by count.
+  const cache = createTtlCache<ApplicationRow>({ ttlMs: deps.cacheTtlMs, max: 10_000, maxBytes: 8 * 1024 * 1024, now });
   const origins = browserOriginsCache(repo, deps.cacheTtlMs, now);
   events.subscribe((event) => {
     if (event.kind === 'application') cache.delete(event.id);
