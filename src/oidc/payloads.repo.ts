@@ -1,4 +1,5 @@
 import type { DB } from '../db/client.ts';
+import { preparedQuery } from '../db/prepared.ts';
 
 /** A stored oidc-provider model row, keys already hashed by the caller. */
 export interface StoredPayload {
@@ -20,46 +21,72 @@ export interface PayloadWrite {
   accountId: string | null;
 }
 
+/** The columns of a row as the upsert writes them. */
+type UpsertParams = Omit<PayloadWrite, 'userCodeHash'> & { userCodeHash: string | null };
+
 /** SQL for oidc-provider's models: one table keyed by (model name, SHA-256 of the id). */
 export function createPayloadsRepo(db: DB) {
-  return {
-    async upsert(row: PayloadWrite): Promise<void> {
-      await db
-        .insertInto('oidc_payloads')
-        .values({
-          type: row.type,
-          id_hash: row.idHash,
-          payload: row.payload,
-          grant_id_hash: row.grantIdHash,
-          client_id: row.clientId,
-          uid_hash: row.uidHash,
-          user_code_hash: row.userCodeHash,
-          expires_at: row.expiresAt,
-          consumed_at: null,
-          account_id: row.accountId,
-        })
-        .onConflict((oc) =>
-          oc.columns(['type', 'id_hash']).doUpdateSet({
+  // Every issued token is an upsert and every presented one a lookup by id: compiled once (prepared.ts).
+  const upsertAs = (keepUserCode: boolean) =>
+    preparedQuery<UpsertParams, never>(
+      db,
+      ['type', 'idHash', 'payload', 'grantIdHash', 'clientId', 'uidHash', 'userCodeHash', 'expiresAt', 'accountId'],
+      (row) =>
+        db
+          .insertInto('oidc_payloads')
+          .values({
+            type: row.type,
+            id_hash: row.idHash,
             payload: row.payload,
             grant_id_hash: row.grantIdHash,
+            client_id: row.clientId,
             uid_hash: row.uidHash,
-            // A device code re-saved after a lookup by its id no longer carries its user code (only
-            // the hash is kept, here): the code stays findable by it, and reads as already used.
-            ...(row.userCodeHash !== null ? { user_code_hash: row.userCodeHash } : {}),
+            user_code_hash: row.userCodeHash,
             expires_at: row.expiresAt,
+            consumed_at: null,
             account_id: row.accountId,
-          }),
-        )
-        .execute();
+          })
+          .onConflict((oc) =>
+            oc.columns(['type', 'id_hash']).doUpdateSet({
+              payload: row.payload,
+              grant_id_hash: row.grantIdHash,
+              uid_hash: row.uidHash,
+              // A device code re-saved after a lookup by its id no longer carries its user code (only
+              // the hash is kept, here): the code stays findable by it, and reads as already used.
+              ...(keepUserCode ? {} : { user_code_hash: row.userCodeHash }),
+              expires_at: row.expiresAt,
+              account_id: row.accountId,
+            }),
+          ),
+    );
+  const upsertWithUserCode = upsertAs(false);
+  const upsertKeepingUserCode = upsertAs(true);
+  const selectById = preparedQuery<{ type: string; idHash: string }, StoredPayload>(db, ['type', 'idHash'], (p) =>
+    db
+      .selectFrom('oidc_payloads')
+      .select(['payload', 'expires_at', 'consumed_at'])
+      .where('type', '=', p.type)
+      .where('id_hash', '=', p.idHash),
+  );
+  const consumeOnce = preparedQuery<{ type: string; idHash: string; at: number }, never>(
+    db,
+    ['type', 'idHash', 'at'],
+    (p) =>
+      db
+        .updateTable('oidc_payloads')
+        .set({ consumed_at: p.at })
+        .where('type', '=', p.type)
+        .where('id_hash', '=', p.idHash)
+        .where('consumed_at', 'is', null),
+  );
+
+  return {
+    async upsert(row: PayloadWrite): Promise<void> {
+      await (row.userCodeHash !== null ? upsertWithUserCode(row) : upsertKeepingUserCode(row));
     },
 
     async findById(type: string, idHash: string): Promise<StoredPayload | undefined> {
-      return db
-        .selectFrom('oidc_payloads')
-        .select(['payload', 'expires_at', 'consumed_at'])
-        .where('type', '=', type)
-        .where('id_hash', '=', idHash)
-        .executeTakeFirst();
+      return (await selectById({ type, idHash })).rows[0];
     },
 
     async findBy(
@@ -77,13 +104,7 @@ export function createPayloadsRepo(db: DB) {
 
     /** Marks consumed once; a second consume keeps the first time (the reuse grace counts from it). */
     async consume(type: string, idHash: string, at: number): Promise<void> {
-      await db
-        .updateTable('oidc_payloads')
-        .set({ consumed_at: at })
-        .where('type', '=', type)
-        .where('id_hash', '=', idHash)
-        .where('consumed_at', 'is', null)
-        .execute();
+      await consumeOnce({ type, idHash, at });
     },
 
     async destroy(type: string, idHash: string): Promise<void> {

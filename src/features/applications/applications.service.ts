@@ -238,6 +238,12 @@ function checkLogout(row: ApplicationRow): void {
   }
 }
 
+/** Client metadata frozen with its arrays and objects (one level down is all it has). */
+function frozen(metadata: AdapterPayload): AdapterPayload {
+  for (const value of Object.values(metadata)) if (value && typeof value === 'object') Object.freeze(value);
+  return Object.freeze(metadata);
+}
+
 /** What oidc-provider needs to know of an application's logout settings. */
 function logoutMetadataOf(row: ApplicationRow) {
   return {
@@ -457,6 +463,21 @@ export function createApplicationsService(deps: {
         );
       }
     }
+  }
+
+  /**
+   * Each cached row's client metadata, made once rather than on every read (a token request reads
+   * it twice): a row read afresh is another object, so it goes with the row. Frozen, so no reader
+   * can change what the next one gets. It holds until a rotated secret's overlap ends, when the
+   * previous secret drops out of it.
+   */
+  const metadataOfRow = new WeakMap<ApplicationRow, { metadata: AdapterPayload; until: number }>();
+  function clientMetadataOf(row: ApplicationRow, t: number): AdapterPayload {
+    const made = metadataOfRow.get(row);
+    if (made && t < made.until) return made.metadata;
+    const metadata = frozen(toClientMetadata(row, t));
+    metadataOfRow.set(row, { metadata, until: previousSecretOf(row, t)?.expires_at ?? Number.POSITIVE_INFINITY });
+    return metadata;
   }
 
   /** The application as the token endpoint and introspection see it (cached briefly); never a refused one. */
@@ -751,14 +772,14 @@ export function createApplicationsService(deps: {
     ): Promise<{ client_id: string; type: ApplicationType } | null> {
       const row = await findForAuth(clientId);
       const t = now();
-      if (!row?.secret_hash || !clientSecretAccepted(secret, toClientMetadata(row, t), t)) return null;
+      if (!row?.secret_hash || !clientSecretAccepted(secret, clientMetadataOf(row, t), t)) return null;
       return { client_id: row.client_id, type: row.type as ApplicationType };
     },
 
     /** Client metadata for oidc-provider, or undefined for an unknown client id. */
     async clientMetadata(clientId: string): Promise<AdapterPayload | undefined> {
       const row = await findForAuth(clientId);
-      return row ? toClientMetadata(row, now()) : undefined;
+      return row ? clientMetadataOf(row, now()) : undefined;
     },
 
     /** Whether the application exists (its tokens are valid only while it does). */

@@ -209,3 +209,42 @@ describe('client secret rotation with an overlap', { timeout: 120_000 }, () => {
     assert.equal((await tokenWith(app.client_id, app.client_secret!)).status, 401);
   });
 });
+
+// The application's row and its client metadata stay cached (CREDENTIAL_CACHE_TTL) across the
+// overlap's end: the previous secret must stop at that instant all the same.
+describe('client secret overlap ending while the application is cached', { timeout: 120_000 }, () => {
+  let server: TestServer;
+  let clock = Date.now();
+
+  before(async () => {
+    server = await startTestServer({ now: () => clock, env: { CREDENTIAL_CACHE_TTL: '300' } });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+
+  const tokenStatus = async (clientId: string, secret: string) =>
+    (
+      await request(server, 'POST', '/oauth/token', {
+        body: { grant_type: 'client_credentials', scope: 'read:users' },
+        headers: { Authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` },
+      })
+    ).status;
+
+  it('the old secret is refused at the instant the overlap ends, the new one still works', async () => {
+    const owner = await worldOn(server).user({ tag: 'overlap-cached' });
+    const app = await worldOn(server).app(owner, { scopes: ['read:users'], type: 'service' });
+    const rotated = await request(owner.browser, 'POST', `/oauth/applications/${app.client_id}/secret`, {
+      body: { overlap_seconds: 60 },
+      headers: { origin: server.url },
+    });
+    assert.equal(rotated.status, 200);
+    const fresh = String(rotated.body['client_secret']);
+    assert.equal(await tokenStatus(app.client_id, app.client_secret!), 200);
+    clock += 60_000 - 1;
+    assert.equal(await tokenStatus(app.client_id, app.client_secret!), 200);
+    clock += 1;
+    assert.equal(await tokenStatus(app.client_id, app.client_secret!), 401);
+    assert.equal(await tokenStatus(app.client_id, fresh), 200);
+  });
+});
