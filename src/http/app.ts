@@ -162,6 +162,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     },
     findApi: (identifier) => deps.apis.find(identifier),
     findApisByScopes: (names) => deps.apis.findByScopes(names),
+    clientExists: (clientId) => applications.exists(clientId),
     ownerIsAdmin: async (clientId) => {
       const owner = await applications.ownerOf(clientId);
       return owner !== null && (await deps.accountRights.of(owner))?.isAdmin === true;
@@ -284,10 +285,6 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     renderError: (ctx, status, title, message) => render.error(ctx, status, title, message),
     actOf: async (token) =>
       (await exchangeReader.subjectToken(provider, token))?.act as Record<string, unknown> | undefined,
-    issuedToRefusedClient: async (token) => {
-      const issued = (await provider.AccessToken.find(token)) ?? (await provider.RefreshToken.find(token));
-      return issued?.clientId !== undefined && !(await applications.exists(issued.clientId));
-    },
   });
 
   const userinfo = userinfoEndpoint({

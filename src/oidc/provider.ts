@@ -29,6 +29,7 @@ import {
   type TokenExchangeDeps,
 } from './token-exchange.ts';
 import type { ResourceServer } from '../domain/resource-servers.ts';
+import { introspectionPolicy, type IntrospectingClient } from './introspection-policy.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
@@ -50,6 +51,8 @@ export interface ProviderDeps {
   findApi(identifier: string): Promise<ResourceServer | undefined>;
   /** The APIs owning any of these scope names (a request without `resource` is for them). */
   findApisByScopes(names: readonly string[]): Promise<ResourceServer[]>;
+  /** Whether an application is a client now (introspection-policy.ts: a refused one's tokens are not active). */
+  clientExists(clientId: string): Promise<boolean>;
   /** Whether an application's owner is an admin now: client_credentials tokens act as the owner. */
   ownerIsAdmin(clientId: string): Promise<boolean>;
   /** Whether an application's owner is disabled now: its client_credentials tokens are then refused. */
@@ -92,13 +95,6 @@ export function allowedScopesOf(client: { [key: string]: unknown } | undefined):
   return Array.isArray(scopes) ? (scopes as string[]) : [];
 }
 
-const apiOfResourceServer = (client: { [key: string]: unknown }): string | undefined =>
-  typeof client[RESOURCE_SERVER_API] === 'string' ? (client[RESOURCE_SERVER_API] as string) : undefined;
-/** A token's audience: its API's identifier (a refresh token has none; it is the built-in API's). */
-function audienceOf(token: { aud?: unknown }): string | undefined {
-  return Array.isArray(token.aud) ? String(token.aud[0]) : typeof token.aud === 'string' ? token.aud : undefined;
-}
-
 const DAY = 86_400;
 /** Lifetime of ID tokens, seconds (also how long a retired signing key stays published, at least). */
 export const ID_TOKEN_TTL = 3600;
@@ -131,6 +127,7 @@ const TOKEN_OIDC_SCOPES = Object.keys(SCOPE_CLAIMS);
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, keys, accounts, consents, logger } = deps;
   const apiResource = config.API_RESOURCE;
+  const mayIntrospect = introspectionPolicy({ apiResource, clientExists: deps.clientExists });
 
   /**
    * The resource a request is for when it names none. With several granted (a token request after
@@ -283,12 +280,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       dPoP: { enabled: true, nonceSecret: keys.dpopNonceKey, requireNonce: () => true, allowReplay: false },
       introspection: {
         enabled: true,
-        // A resource server may introspect the tokens of its own API; other applications only
-        // their own tokens (refresh tokens, which name no audience, stay with the built-in API).
-        allowedPolicy: async (_ctx, client, token) =>
-          client['latchkey_type'] === 'resource_server'
-            ? (audienceOf(token as { aud?: unknown }) ?? apiResource) === (apiOfResourceServer(client) ?? apiResource)
-            : token.clientId === client.clientId,
+        allowedPolicy: async (_ctx, client, token) => mayIntrospect(client as IntrospectingClient, token),
       },
       resourceIndicators: {
         enabled: true,

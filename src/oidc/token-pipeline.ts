@@ -32,8 +32,6 @@ export interface ProtocolStepsDeps {
   renderError(ctx: AppContext, status: number, title: string, message: string): void;
   /** The `act` claim of an exchanged access token (RFC 8693), for introspection. */
   actOf?(token: string): Promise<Record<string, unknown> | undefined>;
-  /** Whether an opaque token was issued to an application that no longer works (see unified-introspection.ts). */
-  issuedToRefusedClient?(token: string): Promise<boolean>;
 }
 
 /**
@@ -137,7 +135,6 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
         authenticator: deps.authenticator,
         ...(deps.apiTokens ? { apiTokens: deps.apiTokens } : {}),
         ...(deps.actOf ? { actOf: deps.actOf } : {}),
-        ...(deps.issuedToRefusedClient ? { issuedToRefusedClient: deps.issuedToRefusedClient } : {}),
       }),
     ),
     revocation: onPost(readParams, authenticateClient),

@@ -17,12 +17,6 @@ export interface UnifiedIntrospectionDeps {
   actOf?(token: string): Promise<Record<string, unknown> | undefined>;
   /** Tokens of registered APIs (not the built-in /v2 API), checked for one API each. */
   apiTokens?: ApiTokens;
-  /**
-   * Whether an opaque token was issued to an application that no longer works (suspended, its
-   * grants kept): such a token is not active, and oidc-provider, which looks the token's client up
-   * to answer, must not be asked (it fails on a client it cannot find).
-   */
-  issuedToRefusedClient?(token: string): Promise<boolean>;
 }
 
 /** What introspection needs to answer for the tokens of registered APIs. */
@@ -123,12 +117,6 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
       return;
     }
     if (!ours) {
-      if (await deps.issuedToRefusedClient?.(token)) {
-        ctx.set('Cache-Control', 'no-store');
-        ctx.status = 200;
-        ctx.body = { active: false };
-        return;
-      }
       await next();
       const act =
         ctx.status === 200 && (ctx.body as { active?: unknown })?.active === false && (await deps.actOf?.(token));
