@@ -37,6 +37,8 @@ import { createAdapterFactory } from '../oidc/adapter.ts';
 import type { ServerKeys } from '../oidc/keys.ts';
 import { createGrantStanding } from '../oidc/grant-standing.ts';
 import { protocolPipelines } from '../oidc/token-pipeline.ts';
+import { createProviderIntrospection } from '../oidc/provider-introspection.ts';
+import { introspectionPolicy } from '../oidc/introspection-policy.ts';
 import { secretCheckedEarlier } from '../oidc/client-auth.ts';
 import { userinfoEndpoint } from '../oidc/userinfo.ts';
 import { subjectFor } from '../oidc/pairwise.ts';
@@ -145,6 +147,11 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     payloads: deps.payloads,
     now,
   });
+  // Who may learn about a token: oidc-provider's introspection and our answer for it ask the same.
+  const mayIntrospect = introspectionPolicy({
+    apiResource: config.API_RESOURCE,
+    clientExists: (clientId) => applications.exists(clientId),
+  });
   // The authorization server.
   const provider = createProvider({
     config,
@@ -162,7 +169,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     },
     findApi: (identifier) => deps.apis.find(identifier),
     findApisByScopes: (names) => deps.apis.findByScopes(names),
-    clientExists: (clientId) => applications.exists(clientId),
+    mayIntrospect,
     ownerIsAdmin: async (clientId) => {
       const owner = await applications.ownerOf(clientId);
       return owner !== null && (await deps.accountRights.of(owner))?.isAdmin === true;
@@ -285,6 +292,11 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     renderError: (ctx, status, title, message) => render.error(ctx, status, title, message),
     actOf: async (token) =>
       (await exchangeReader.subjectToken(provider, token))?.act as Record<string, unknown> | undefined,
+    answerAsProvider: createProviderIntrospection({
+      provider,
+      mayIntrospect,
+      subjectFor: (client, accountId) => subjectFor(client, keys.pairwiseKey, accountId),
+    }),
   });
 
   const userinfo = userinfoEndpoint({

@@ -29,7 +29,7 @@ import {
   type TokenExchangeDeps,
 } from './token-exchange.ts';
 import type { ResourceServer } from '../domain/resource-servers.ts';
-import { introspectionPolicy, type IntrospectingClient } from './introspection-policy.ts';
+import type { IntrospectingClient, IntrospectionPolicy } from './introspection-policy.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
@@ -51,8 +51,8 @@ export interface ProviderDeps {
   findApi(identifier: string): Promise<ResourceServer | undefined>;
   /** The APIs owning any of these scope names (a request without `resource` is for them). */
   findApisByScopes(names: readonly string[]): Promise<ResourceServer[]>;
-  /** Whether an application is a client now (introspection-policy.ts: a refused one's tokens are not active). */
-  clientExists(clientId: string): Promise<boolean>;
+  /** Who may learn about a token at introspection (introspection-policy.ts). */
+  mayIntrospect: IntrospectionPolicy;
   /** Whether an application's owner is an admin now: client_credentials tokens act as the owner. */
   ownerIsAdmin(clientId: string): Promise<boolean>;
   /** Whether an application's owner is disabled now: its client_credentials tokens are then refused. */
@@ -127,7 +127,6 @@ const TOKEN_OIDC_SCOPES = Object.keys(SCOPE_CLAIMS);
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, keys, accounts, consents, logger } = deps;
   const apiResource = config.API_RESOURCE;
-  const mayIntrospect = introspectionPolicy({ apiResource, clientExists: deps.clientExists });
 
   /**
    * The resource a request is for when it names none. With several granted (a token request after
@@ -280,7 +279,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       dPoP: { enabled: true, nonceSecret: keys.dpopNonceKey, requireNonce: () => true, allowReplay: false },
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx, client, token) => mayIntrospect(client as IntrospectingClient, token),
+        allowedPolicy: async (_ctx, client, token) => deps.mayIntrospect(client as IntrospectingClient, token),
       },
       resourceIndicators: {
         enabled: true,

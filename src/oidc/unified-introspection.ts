@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import type { AppState } from '../http/context.ts';
+import type { AppContext, AppState, PresentedClient } from '../http/context.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
@@ -17,6 +17,11 @@ export interface UnifiedIntrospectionDeps {
   actOf?(token: string): Promise<Record<string, unknown> | undefined>;
   /** Tokens of registered APIs (not the built-in /v2 API), checked for one API each. */
   apiTokens?: ApiTokens;
+  /**
+   * oidc-provider's own answer for an opaque token, given without passing the request through it
+   * (provider-introspection.ts); false when it left the request to oidc-provider.
+   */
+  answerAsProvider?(ctx: AppContext, client: PresentedClient): Promise<boolean>;
 }
 
 /** What introspection needs to answer for the tokens of registered APIs. */
@@ -117,7 +122,7 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
       return;
     }
     if (!ours) {
-      await next();
+      if (!(await deps.answerAsProvider?.(ctx, client))) await next();
       const act =
         ctx.status === 200 && (ctx.body as { active?: unknown })?.active === false && (await deps.actOf?.(token));
       if (act) {
