@@ -28,7 +28,6 @@ import { deviceApp } from './apps/device.ts';
 import { applicationsRouter } from '../features/applications/applications.routes.ts';
 import { registrationRouter } from '../features/registration/registration.routes.ts';
 
-import { RESOURCE_SERVER_API } from '../features/applications/applications.service.ts';
 import type { Policies } from '../features/rate-limit/rate-limiter.ts';
 import { createProvider, ID_TOKEN_TTL } from '../oidc/provider.ts';
 import { createSigningKeysConsole } from '../oidc/signing-keys.service.ts';
@@ -281,8 +280,6 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     authenticator,
     apiTokens: {
       builtIn: config.API_RESOURCE,
-      apiOfResourceServer: async (clientId) =>
-        (await applications.clientMetadata(clientId))?.[RESOURCE_SERVER_API] as string | undefined,
       find: (identifier) => deps.apis.find(identifier),
       verify: (token, identifier) => oauthTokens.verifyFor(token, identifier),
     },

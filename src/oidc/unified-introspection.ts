@@ -28,8 +28,6 @@ export interface UnifiedIntrospectionDeps {
 export interface ApiTokens {
   /** The built-in API's identifier (its tokens are answered as before). */
   builtIn: string;
-  /** The registered API a resource_server application belongs to, or undefined (the built-in one, or none). */
-  apiOfResourceServer(clientId: string): Promise<string | undefined>;
   /** The API this identifier names now (undefined: deleted, or never registered). */
   find(identifier: string): Promise<ResourceServer | undefined>;
   /** The token's credential when it is a live access token for exactly this API, else null. */
@@ -109,8 +107,7 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
     if (!client || (!client.viaBasic && !client.id)) return refuseClient(ctx);
     // A registered API's resource server learns of that API's tokens only.
     const tokens = deps.apiTokens;
-    const ownApi =
-      client.type === 'resource_server' && client.id ? await tokens?.apiOfResourceServer(client.id) : undefined;
+    const ownApi = client.api;
     if (tokens && ownApi) {
       if (!client.checked?.matched) return refuseClient(ctx);
       ctx.set('Cache-Control', 'no-store');
