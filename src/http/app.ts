@@ -28,7 +28,6 @@ import { deviceApp } from './apps/device.ts';
 import { applicationsRouter } from '../features/applications/applications.routes.ts';
 import { registrationRouter } from '../features/registration/registration.routes.ts';
 
-import { RESOURCE_SERVER_API } from '../features/applications/applications.service.ts';
 import type { Policies } from '../features/rate-limit/rate-limiter.ts';
 import { createProvider, ID_TOKEN_TTL } from '../oidc/provider.ts';
 import { createSigningKeysConsole } from '../oidc/signing-keys.service.ts';
@@ -37,6 +36,8 @@ import { createAdapterFactory } from '../oidc/adapter.ts';
 import type { ServerKeys } from '../oidc/keys.ts';
 import { createGrantStanding } from '../oidc/grant-standing.ts';
 import { protocolPipelines } from '../oidc/token-pipeline.ts';
+import { createProviderIntrospection } from '../oidc/provider-introspection.ts';
+import { introspectionPolicy } from '../oidc/introspection-policy.ts';
 import { secretCheckedEarlier } from '../oidc/client-auth.ts';
 import { userinfoEndpoint } from '../oidc/userinfo.ts';
 import { subjectFor } from '../oidc/pairwise.ts';
@@ -145,6 +146,11 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     payloads: deps.payloads,
     now,
   });
+  // Who may learn about a token: oidc-provider's introspection and our answer for it ask the same.
+  const mayIntrospect = introspectionPolicy({
+    apiResource: config.API_RESOURCE,
+    clientExists: (clientId) => applications.exists(clientId),
+  });
   // The authorization server.
   const provider = createProvider({
     config,
@@ -162,6 +168,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     },
     findApi: (identifier) => deps.apis.find(identifier),
     findApisByScopes: (names) => deps.apis.findByScopes(names),
+    mayIntrospect,
     ownerIsAdmin: async (clientId) => {
       const owner = await applications.ownerOf(clientId);
       return owner !== null && (await deps.accountRights.of(owner))?.isAdmin === true;
@@ -273,8 +280,6 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     authenticator,
     apiTokens: {
       builtIn: config.API_RESOURCE,
-      apiOfResourceServer: async (clientId) =>
-        (await applications.clientMetadata(clientId))?.[RESOURCE_SERVER_API] as string | undefined,
       find: (identifier) => deps.apis.find(identifier),
       verify: (token, identifier) => oauthTokens.verifyFor(token, identifier),
     },
@@ -284,10 +289,11 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     renderError: (ctx, status, title, message) => render.error(ctx, status, title, message),
     actOf: async (token) =>
       (await exchangeReader.subjectToken(provider, token))?.act as Record<string, unknown> | undefined,
-    issuedToRefusedClient: async (token) => {
-      const issued = (await provider.AccessToken.find(token)) ?? (await provider.RefreshToken.find(token));
-      return issued?.clientId !== undefined && !(await applications.exists(issued.clientId));
-    },
+    answerAsProvider: createProviderIntrospection({
+      provider,
+      mayIntrospect,
+      subjectFor: (client, accountId) => subjectFor(client, keys.pairwiseKey, accountId),
+    }),
   });
 
   const userinfo = userinfoEndpoint({

@@ -50,6 +50,8 @@ export interface PresentedClient {
   checked: { storedHash: string; matched: boolean } | null;
   /** The application's type, when the client exists. */
   type: string | null;
+  /** The registered API a resource_server application belongs to (null: the built-in one, or another type). */
+  api: string | null;
   /** A registered client that authenticates with no secret (PKCE protects its codes instead). */
   isPublic: boolean;
 }

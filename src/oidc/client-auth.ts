@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import type { AppState, PresentedClient } from '../http/context.ts';
 import { param } from './protocol-body.ts';
+import { RESOURCE_SERVER_API } from '../features/applications/applications.service.ts';
 
 /** Client credentials from an HTTP Basic header (RFC 6749 §2.3.1: both parts form-urlencoded). */
 export function basicCredentials(header: string): { id: string; secret: string } | null {
@@ -45,11 +46,14 @@ export function authenticateClientOnce(deps: ClientAuthDeps): Middleware<AppStat
       secret,
       checked: null,
       type: null,
+      api: null,
       isPublic: false,
     };
     if (id) {
       const metadata = await deps.findClient(id);
       client.type = typeof metadata?.['latchkey_type'] === 'string' ? metadata['latchkey_type'] : null;
+      const api = metadata?.[RESOURCE_SERVER_API];
+      client.api = client.type === 'resource_server' && typeof api === 'string' ? api : null;
       client.isPublic = metadata?.['token_endpoint_auth_method'] === 'none';
       const storedHash = metadata?.['client_secret'];
       if (secret && metadata && typeof storedHash === 'string') {

@@ -34,6 +34,7 @@ export function createClientMetadataValidator(deps: {
       accounts: inert as never,
       consents: inert as never,
       ownerIsAdmin: unreachable,
+      mayIntrospect: unreachable,
       findApi: unreachable,
       findApisByScopes: unreachable,
       renderError: unreachable,

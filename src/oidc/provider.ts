@@ -29,6 +29,7 @@ import {
   type TokenExchangeDeps,
 } from './token-exchange.ts';
 import type { ResourceServer } from '../domain/resource-servers.ts';
+import type { IntrospectingClient, IntrospectionPolicy } from './introspection-policy.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
@@ -50,6 +51,8 @@ export interface ProviderDeps {
   findApi(identifier: string): Promise<ResourceServer | undefined>;
   /** The APIs owning any of these scope names (a request without `resource` is for them). */
   findApisByScopes(names: readonly string[]): Promise<ResourceServer[]>;
+  /** Who may learn about a token at introspection (introspection-policy.ts). */
+  mayIntrospect: IntrospectionPolicy;
   /** Whether an application's owner is an admin now: client_credentials tokens act as the owner. */
   ownerIsAdmin(clientId: string): Promise<boolean>;
   /** Whether an application's owner is disabled now: its client_credentials tokens are then refused. */
@@ -90,13 +93,6 @@ export interface LogoutTarget {
 export function allowedScopesOf(client: { [key: string]: unknown } | undefined): string[] {
   const scopes = client?.['latchkey_scopes'];
   return Array.isArray(scopes) ? (scopes as string[]) : [];
-}
-
-const apiOfResourceServer = (client: { [key: string]: unknown }): string | undefined =>
-  typeof client[RESOURCE_SERVER_API] === 'string' ? (client[RESOURCE_SERVER_API] as string) : undefined;
-/** A token's audience: its API's identifier (a refresh token has none; it is the built-in API's). */
-function audienceOf(token: { aud?: unknown }): string | undefined {
-  return Array.isArray(token.aud) ? String(token.aud[0]) : typeof token.aud === 'string' ? token.aud : undefined;
 }
 
 const DAY = 86_400;
@@ -283,12 +279,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       dPoP: { enabled: true, nonceSecret: keys.dpopNonceKey, requireNonce: () => true, allowReplay: false },
       introspection: {
         enabled: true,
-        // A resource server may introspect the tokens of its own API; other applications only
-        // their own tokens (refresh tokens, which name no audience, stay with the built-in API).
-        allowedPolicy: async (_ctx, client, token) =>
-          client['latchkey_type'] === 'resource_server'
-            ? (audienceOf(token as { aud?: unknown }) ?? apiResource) === (apiOfResourceServer(client) ?? apiResource)
-            : token.clientId === client.clientId,
+        allowedPolicy: async (_ctx, client, token) => deps.mayIntrospect(client as IntrospectingClient, token),
       },
       resourceIndicators: {
         enabled: true,

@@ -1,6 +1,6 @@
 import compose from 'koa-compose';
 import type { Middleware } from 'koa';
-import type { AppContext, AppState } from '../http/context.ts';
+import type { AppContext, AppState, PresentedClient } from '../http/context.ts';
 import type { Config } from '../config.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { DEVICE_CODE_GRANT, clientSecretAccepted } from '../features/applications/applications.service.ts';
@@ -32,8 +32,8 @@ export interface ProtocolStepsDeps {
   renderError(ctx: AppContext, status: number, title: string, message: string): void;
   /** The `act` claim of an exchanged access token (RFC 8693), for introspection. */
   actOf?(token: string): Promise<Record<string, unknown> | undefined>;
-  /** Whether an opaque token was issued to an application that no longer works (see unified-introspection.ts). */
-  issuedToRefusedClient?(token: string): Promise<boolean>;
+  /** oidc-provider's introspection answer for an opaque token, given without it (see unified-introspection.ts). */
+  answerAsProvider?(ctx: AppContext, client: PresentedClient): Promise<boolean>;
 }
 
 /**
@@ -137,7 +137,7 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
         authenticator: deps.authenticator,
         ...(deps.apiTokens ? { apiTokens: deps.apiTokens } : {}),
         ...(deps.actOf ? { actOf: deps.actOf } : {}),
-        ...(deps.issuedToRefusedClient ? { issuedToRefusedClient: deps.issuedToRefusedClient } : {}),
+        ...(deps.answerAsProvider ? { answerAsProvider: deps.answerAsProvider } : {}),
       }),
     ),
     revocation: onPost(readParams, authenticateClient),

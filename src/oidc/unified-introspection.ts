@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import type { AppState } from '../http/context.ts';
+import type { AppContext, AppState, PresentedClient } from '../http/context.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
@@ -18,19 +18,16 @@ export interface UnifiedIntrospectionDeps {
   /** Tokens of registered APIs (not the built-in /v2 API), checked for one API each. */
   apiTokens?: ApiTokens;
   /**
-   * Whether an opaque token was issued to an application that no longer works (suspended, its
-   * grants kept): such a token is not active, and oidc-provider, which looks the token's client up
-   * to answer, must not be asked (it fails on a client it cannot find).
+   * oidc-provider's own answer for an opaque token, given without passing the request through it
+   * (provider-introspection.ts); false when it left the request to oidc-provider.
    */
-  issuedToRefusedClient?(token: string): Promise<boolean>;
+  answerAsProvider?(ctx: AppContext, client: PresentedClient): Promise<boolean>;
 }
 
 /** What introspection needs to answer for the tokens of registered APIs. */
 export interface ApiTokens {
   /** The built-in API's identifier (its tokens are answered as before). */
   builtIn: string;
-  /** The registered API a resource_server application belongs to, or undefined (the built-in one, or none). */
-  apiOfResourceServer(clientId: string): Promise<string | undefined>;
   /** The API this identifier names now (undefined: deleted, or never registered). */
   find(identifier: string): Promise<ResourceServer | undefined>;
   /** The token's credential when it is a live access token for exactly this API, else null. */
@@ -110,8 +107,7 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
     if (!client || (!client.viaBasic && !client.id)) return refuseClient(ctx);
     // A registered API's resource server learns of that API's tokens only.
     const tokens = deps.apiTokens;
-    const ownApi =
-      client.type === 'resource_server' && client.id ? await tokens?.apiOfResourceServer(client.id) : undefined;
+    const ownApi = client.api;
     if (tokens && ownApi) {
       if (!client.checked?.matched) return refuseClient(ctx);
       ctx.set('Cache-Control', 'no-store');
@@ -123,13 +119,7 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
       return;
     }
     if (!ours) {
-      if (await deps.issuedToRefusedClient?.(token)) {
-        ctx.set('Cache-Control', 'no-store');
-        ctx.status = 200;
-        ctx.body = { active: false };
-        return;
-      }
-      await next();
+      if (!(await deps.answerAsProvider?.(ctx, client))) await next();
       const act =
         ctx.status === 200 && (ctx.body as { active?: unknown })?.active === false && (await deps.actOf?.(token));
       if (act) {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { createTestDatabase, testBackend, type TestDatabase } from '../support/database.ts';
 import { Browser, authorize, registerApp, signUp } from '../support/http.ts';
+import type { RegisteredApp } from '../support/oauth.ts';
 import type { ServerProcess } from '../reliability/server-process.ts';
 import {
   assertRefusedWithinOneSecond,
@@ -84,6 +85,30 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
     return (await res.json()) as { id: string; key: string };
   }
 
+  /** Whether `token` introspects as active on the instance at `url`, asked by the resource server `rs`. */
+  async function activeAt(url: string, rs: RegisteredApp, token: string): Promise<boolean> {
+    const res = await fetch(`${url}/oauth/introspect`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Authorization: `Basic ${Buffer.from(`${rs.client_id}:${rs.client_secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { active: boolean }).active;
+  }
+
+  /** A resource server of the built-in API, registered on A. */
+  async function resourceServer(): Promise<RegisteredApp> {
+    return registerApp((await person('rs-dev')).browser, {
+      name: 'Relay RS',
+      type: 'resource_server',
+      redirect_uris: [],
+      scopes: ['read:users'],
+    });
+  }
+
   /** A person's OAuth access token for a fresh web application, through the real pages. */
   async function oauthToken() {
     const dev = await person('dev');
@@ -128,9 +153,11 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
     );
   });
 
-  it('a revoked OAuth access token', async () => {
+  it('a revoked OAuth access token, at /v2 and at introspection', async () => {
     const { app, accessToken } = await oauthToken();
+    const rs = await resourceServer();
     await acceptedEverywhere(accessToken);
+    for (const s of instances) assert.equal(await activeAt(s.url, rs, accessToken), true);
     const res = await fetch(`${a.url}/oauth/revoke`, {
       method: 'POST',
       headers: {
@@ -140,19 +167,25 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
       body: new URLSearchParams({ token: accessToken }).toString(),
     });
     assert.equal(res.status, 200);
-    assertRefusedWithinOneSecond(
-      await untilRefused(probes({ 'the token': async (url) => (await authTest(url, accessToken)) === 401 })),
-    );
+    const checks = {
+      'the token': async (url: string) => (await authTest(url, accessToken)) === 401,
+      'the token introspected': async (url: string) => !(await activeAt(url, rs, accessToken)),
+    };
+    assertRefusedWithinOneSecond(await untilRefused(probes(checks)));
   });
 
-  it('a revoked consent', async () => {
+  it('a revoked consent, at /v2 and at introspection', async () => {
     const { app, user, accessToken } = await oauthToken();
+    const rs = await resourceServer();
     await acceptedEverywhere(accessToken);
+    for (const s of instances) assert.equal(await activeAt(s.url, rs, accessToken), true);
     const res = await user.browser.request(`/v2/consents/${app.client_id}`, { method: 'DELETE' });
     assert.ok(res.status === 200 || res.status === 204, `consent revocation answered ${res.status}`);
-    assertRefusedWithinOneSecond(
-      await untilRefused(probes({ 'the token': async (url) => (await authTest(url, accessToken)) === 401 })),
-    );
+    const checks = {
+      'the token': async (url: string) => (await authTest(url, accessToken)) === 401,
+      'the token introspected': async (url: string) => !(await activeAt(url, rs, accessToken)),
+    };
+    assertRefusedWithinOneSecond(await untilRefused(probes(checks)));
   });
 
   it('a deleted user: their API key, and a shared-secret JWT no longer acts as them', async () => {
@@ -195,12 +228,7 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
       redirect_uris: [],
       scopes: ['read:users'],
     });
-    const rs = await registerApp((await person('rs-dev')).browser, {
-      name: 'Relay RS',
-      type: 'resource_server',
-      redirect_uris: [],
-      scopes: ['read:users'],
-    });
+    const rs = await resourceServer();
     const b = instances[1]!;
     const clientCredentials = async (url: string) => {
       const res = await fetch(`${url}/oauth/token`, {
@@ -216,18 +244,7 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
       const body = (await res.json()) as { access_token?: string; error?: string };
       return { status: res.status, body };
     };
-    const introspectActive = async (url: string, token: string) => {
-      const res = await fetch(`${url}/oauth/introspect`, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/x-www-form-urlencoded',
-          Authorization: `Basic ${Buffer.from(`${rs.client_id}:${rs.client_secret}`).toString('base64')}`,
-        },
-        body: new URLSearchParams({ token }).toString(),
-      });
-      assert.equal(res.status, 200);
-      return ((await res.json()) as { active: boolean }).active;
-    };
+    const introspectActive = (url: string, token: string) => activeAt(url, rs, token);
     const issuedByB: string[] = [];
     for (let i = 0; i < 3; i++) {
       const got = await clientCredentials(b.url);

@@ -72,14 +72,41 @@ export async function refresh(server: TestServer, app: RegisteredApp, refreshTok
   return res.body as TokenSet;
 }
 
-/** RFC 7662 introspection authenticated as `as` (HTTP Basic); returns the JSON body. */
+/** Response headers that differ from one request to the next whatever the answer. */
+const PER_REQUEST_HEADERS = new Set(['date', 'x-request-id']);
+
+/** An answer as the tests compare two of them: status, headers (but the per-request ones) and body text. */
+export async function answerOf(res: JsonAnswer): Promise<{ status: number; headers: string[]; text: string }> {
+  const headers = [...res.headers].filter(([name]) => !PER_REQUEST_HEADERS.has(name)).map(([n, v]) => `${n}: ${v}`);
+  return { status: res.status, headers, text: await res.text() };
+}
+
+/**
+ * RFC 7662 introspection authenticated as `as` (HTTP Basic); returns the JSON body. Every token is
+ * asked about twice, without a `token_type_hint` and with `refresh_token`: a hint only says where
+ * to look first (§2.1), so the two answers must be the same, headers and body byte for byte.
+ * They are also the two ways an answer is made: Latchkey answers a plain request about an access
+ * token itself, and leaves one that hints at a refresh token to oidc-provider
+ * (src/oidc/provider-introspection.ts).
+ */
 export async function introspect(
   server: TestServer,
   as: RegisteredApp,
   tokenValue: string,
 ): Promise<Record<string, unknown>> {
-  const res = await post(server, '/oauth/introspect', { token: tokenValue }, { Authorization: basicAuth(as) });
+  const headers = { Authorization: basicAuth(as) };
+  const res = await post(server, '/oauth/introspect', { token: tokenValue }, headers);
   if (res.status !== 200) throw new Error(`introspection failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const hinted = await post(
+    server,
+    '/oauth/introspect',
+    { token: tokenValue, token_type_hint: 'refresh_token' },
+    headers,
+  );
+  const [plain, asProvider] = [await answerOf(res), await answerOf(hinted)];
+  if (JSON.stringify(plain) !== JSON.stringify(asProvider)) {
+    throw new Error(`the answer depends on the hint:\n${JSON.stringify(plain)}\n${JSON.stringify(asProvider)}`);
+  }
   return res.body;
 }
 

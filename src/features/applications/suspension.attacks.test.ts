@@ -45,6 +45,7 @@ describe('application suspension', () => {
     const atApi = await world.request('GET', '/v2/auth/test', { bearer: tokens.access_token });
     assert.equal(atApi.status, 401, 'its access token is refused at the API');
     assert.equal((await introspect(world.server, rs, tokens.access_token))['active'], false);
+    assert.equal((await introspect(world.server, rs, refreshToken))['active'], false, 'its refresh token too');
     const refreshed = await token(world.server, app, { grant_type: 'refresh_token', refresh_token: refreshToken });
     assert.equal(refreshed.status, 401);
     assert.equal(refreshed.body['error'], 'invalid_client');
@@ -73,6 +74,7 @@ describe('application suspension', () => {
     assert.equal((await act(app.client_id, 'unsuspend')).status, 303);
     assert.equal((await world.request('GET', '/v2/auth/test', { bearer: tokens.access_token })).status, 200);
     assert.equal((await introspect(world.server, rs, tokens.access_token))['active'], true);
+    assert.equal((await introspect(world.server, rs, refreshToken))['active'], true);
     const again = await token(world.server, app, { grant_type: 'refresh_token', refresh_token: refreshToken });
     assert.equal(again.status, 200, JSON.stringify(again.body));
 
