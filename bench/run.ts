@@ -285,6 +285,8 @@ function latchkeyEnv(port: number, dbFile: string): Record<string, string> {
     RATE_LIMIT_JWT: HIGH_LIMIT,
     RATE_LIMIT_UNAUTHENTICATED: HIGH_LIMIT,
     RATE_LIMIT_TOKEN_ENDPOINT: HIGH_LIMIT,
+    // The refresh-token pool is made through the code flow: 220 authorizations from one address.
+    RATE_LIMIT_AUTHORIZE: HIGH_LIMIT,
     BENCH_PROFILE_DIR: profileDir,
   };
 }
