@@ -37,7 +37,7 @@ const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
  * routing); a request for another version is refused by name.
  */
 export function apiVersion(): Middleware<AppState> {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     ctx.set('X-API-Version', API_VERSION);
     const asked = ctx.get('X-API-Version');
     if (asked && !ACCEPTED_VERSIONS.has(asked.trim())) {
@@ -47,7 +47,7 @@ export function apiVersion(): Middleware<AppState> {
         { field: 'X-API-Version' },
       );
     }
-    await next();
+    return next();
   };
 }
 
