@@ -6,7 +6,7 @@
  * Use it to compare two versions of the code on the same machine; `npm run bench` stays the
  * measure of record.
  *
- *   node --import tsx bench/inject.ts [--n 20000] [--concurrency 50] [--rounds 3]
+ *   node --import tsx bench/inject.ts [--n 20000] [--concurrency 50] [--rounds 3] [--miss 10500]
  *
  * Prints one line per credential: CPU µs per request (the harness's own share included; the bare
  * Koa line shows how large that is), the best of `rounds`.
@@ -22,6 +22,8 @@ const { values } = parseArgs({
     n: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '3' },
+    /** Also a row of this many API keys in turn (above 10,000: every request a cache miss). */
+    miss: { type: 'string' },
   },
 });
 const n = Number(values.n);
@@ -63,13 +65,13 @@ function inject(handler: Handler, path: string, headers: Record<string, string>)
   });
 }
 
-async function measure(handler: Handler, headers: Record<string, string>): Promise<number> {
+async function measure(handler: Handler, headersOf: () => Record<string, string>): Promise<number> {
   const run = async (count: number) => {
     let next = 0;
     const worker = async () => {
       while (next < count) {
         next += 1;
-        const status = await inject(handler, '/v2/auth/test', headers);
+        const status = await inject(handler, '/v2/auth/test', headersOf());
         if (status !== 200) throw new Error(`status ${status}`);
       }
     };
@@ -98,14 +100,22 @@ try {
   koa.use(async (ctx) => {
     ctx.body = { valid: true, method: 'api_key', subject: 'usr_x', scopes: ['read:users'], expires_at: null };
   });
-  const rows: [string, Handler, Record<string, string>][] = [
-    ['bare Koa (the harness floor)', koa.callback(), {}],
-    ['/v2/auth/test, API key', app.callback(), { authorization: `Bearer ${key}` }],
-    ['/v2/auth/test, OAuth token', app.callback(), { authorization: `Bearer ${token}` }],
-    ['/v2/auth/test, JWT', app.callback(), { authorization: `Bearer ${jwt}` }],
+  const bearer = (credential: string) => () => ({ authorization: `Bearer ${credential}` });
+  const rows: [string, Handler, () => Record<string, string>][] = [
+    ['bare Koa (the harness floor)', koa.callback(), () => ({})],
+    ['/v2/auth/test, API key', app.callback(), bearer(key)],
+    ['/v2/auth/test, OAuth token', app.callback(), bearer(token)],
+    ['/v2/auth/test, JWT', app.callback(), bearer(jwt)],
   ];
-  for (const [label, handler, headers] of rows) {
-    const us = await measure(handler, headers);
+  if (values.miss) {
+    // More keys than the API-key cache holds (10,000), in turn: every request misses it.
+    const keys: string[] = [];
+    for (let i = 0; i < Number(values.miss); i++) keys.push((await world.apiKey(alice, ['read:users'])).key);
+    let turn = 0;
+    rows.push([`API key, ${keys.length} keys in turn`, app.callback(), () => bearer(keys[turn++ % keys.length]!)()]);
+  }
+  for (const [label, handler, headersOf] of rows) {
+    const us = await measure(handler, headersOf);
     process.stdout.write(`${label.padEnd(32)} ${us.toFixed(1).padStart(7)} µs CPU/req\n`);
   }
 } finally {
