@@ -87,9 +87,12 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     if (looksLikeApiKey(token)) {
       return deps.apiKeys.authenticate(token, ip);
     } else if (token.split('.').length === 3) {
-      const header = jwtHeader(token);
+      // A token in this cache was verified as a shared-secret JWT (its header was read then).
+      const verified = deps.sharedJwt ? deps.sharedJwtCache.get(token) : undefined;
+      const header = verified ? null : jwtHeader(token);
+      if (verified) credential = verified;
       // JWT access tokens only when they are what the server issues (ACCESS_TOKEN_FORMAT=jwt).
-      if (header?.typ === 'at+jwt') credential = deps.jwtAccessTokens ? await deps.oauth.verify(token) : null;
+      else if (header?.typ === 'at+jwt') credential = deps.jwtAccessTokens ? await deps.oauth.verify(token) : null;
       else if (header?.alg === 'HS256' && deps.sharedJwt) credential = verifySharedJwt(deps.sharedJwt, token);
       else credential = null;
     } else {
@@ -183,27 +186,41 @@ export function authenticate(
   opts: { allowSession: boolean; origin: string },
 ): Middleware<AppState> {
   return async (ctx, next) => {
-    try {
-      await resolvePrincipal(ctx, authenticator, opts);
-    } catch (err) {
-      const refusal = toAppError(err);
-      if (!refusal) throw err;
-      ctx.state.authError = refusal;
-      // A known key refused for its address is still that key: its log and its limits apply (it
-      // acts on nothing, so it holds no scope).
-      if (err instanceof AddressRefused) ctx.state.principal = principalFrom(err.credential, null);
-    }
+    await authenticateRequest(ctx, authenticator, opts);
     await next();
   };
+}
+
+/** The authenticate step without a `next`, for a router's single step in front of its routes. */
+export async function authenticateRequest(
+  ctx: Parameters<Middleware<AppState>>[0],
+  authenticator: Authenticator,
+  opts: { allowSession: boolean; origin: string },
+): Promise<void> {
+  try {
+    await resolvePrincipal(ctx, authenticator, opts);
+  } catch (err) {
+    const refusal = toAppError(err);
+    if (!refusal) throw err;
+    ctx.state.authError = refusal;
+    // A known key refused for its address is still that key: its log and its limits apply (it
+    // acts on nothing, so it holds no scope).
+    if (err instanceof AddressRefused) ctx.state.principal = principalFrom(err.credential, null);
+  }
 }
 
 /** Throws the authenticate step's refusal, if it had one. */
 export function requireCredential(): Middleware<AppState> {
   return async (ctx, next) => {
-    if (ctx.state.authError) throw ctx.state.authError;
-    if (!ctx.state.principal) throw invalidToken(null);
+    assertCredential(ctx.state);
     await next();
   };
+}
+
+/** The check of `requireCredential`, for a step that runs it among others. */
+export function assertCredential(state: AppState): void {
+  if (state.authError) throw state.authError;
+  if (!state.principal) throw invalidToken(null);
 }
 
 async function resolvePrincipal(

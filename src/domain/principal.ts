@@ -71,29 +71,61 @@ export function effectiveScopes(granted: readonly string[], rights: AccountRight
   return rights.isAdmin ? [...granted] : granted.filter((s) => s !== ADMIN_SCOPE);
 }
 
-function makePrincipal(
-  p: Omit<Principal, 'can' | 'lacking' | 'ownedOrAdmin' | 'requireAccount' | 'isAdmin' | 'method'>,
-): Principal {
-  const scopes = p.scopes;
-  const isAdmin = scopes.includes(ADMIN_SCOPE);
-  const principal: Principal = {
-    ...p,
-    method: p.kind === 'client' ? 'oauth' : p.kind,
-    isAdmin,
-    can: (...wanted) => hasScopes(scopes, wanted),
-    lacking: (wanted) => (isAdmin ? [] : wanted.filter((s) => !scopes.includes(s))),
-    ownedOrAdmin<T>(resource: T | undefined, ownerOf: (resource: T) => string, what: string): T {
-      if (resource === undefined) throw isAdmin ? new NotFound(what) : new NotYours();
-      if (!isAdmin && (p.accountId === null || ownerOf(resource) !== p.accountId)) throw new NotYours();
-      return resource;
-    },
-    requireAccount() {
-      if (!p.accountId) throw new Forbidden('This credential is not bound to a Latchkey account');
-      return p.accountId;
-    },
-  };
-  return Object.freeze(principal);
+type PrincipalFields = Omit<Principal, 'can' | 'lacking' | 'ownedOrAdmin' | 'requireAccount' | 'isAdmin' | 'method'>;
+
+/**
+ * A class rather than an object of closures: one is built per authenticated request, and methods
+ * on the prototype cost nothing to build. Frozen, as every Principal is.
+ */
+class FrozenPrincipal implements Principal {
+  readonly kind: PrincipalKind;
+  readonly method: Principal['method'];
+  readonly subject: string;
+  readonly accountId: string | null;
+  readonly clientId: string | null;
+  readonly credentialId: string;
+  readonly granted: readonly string[];
+  readonly scopes: readonly string[];
+  readonly expiresAt: number | null;
+  readonly rateLimit: { hourly: number; burst: number } | null;
+  readonly isAdmin: boolean;
+
+  constructor(p: PrincipalFields) {
+    this.kind = p.kind;
+    this.method = p.kind === 'client' ? 'oauth' : p.kind;
+    this.subject = p.subject;
+    this.accountId = p.accountId;
+    this.clientId = p.clientId;
+    this.credentialId = p.credentialId;
+    this.granted = p.granted;
+    this.scopes = p.scopes;
+    this.expiresAt = p.expiresAt;
+    this.rateLimit = p.rateLimit;
+    this.isAdmin = p.scopes.includes(ADMIN_SCOPE);
+    Object.freeze(this);
+  }
+
+  can(...wanted: readonly string[]): boolean {
+    return hasScopes(this.scopes, wanted);
+  }
+
+  lacking(wanted: readonly string[]): string[] {
+    return this.isAdmin ? [] : wanted.filter((s) => !this.scopes.includes(s));
+  }
+
+  ownedOrAdmin<T>(resource: T | undefined, ownerOf: (resource: T) => string, what: string): T {
+    if (resource === undefined) throw this.isAdmin ? new NotFound(what) : new NotYours();
+    if (!this.isAdmin && (this.accountId === null || ownerOf(resource) !== this.accountId)) throw new NotYours();
+    return resource;
+  }
+
+  requireAccount(): string {
+    if (!this.accountId) throw new Forbidden('This credential is not bound to a Latchkey account');
+    return this.accountId;
+  }
 }
+
+const makePrincipal = (p: PrincipalFields): Principal => new FrozenPrincipal(p);
 
 /**
  * A bearer credential's principal. `rights` are the rights of the account it names, read now:

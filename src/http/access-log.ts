@@ -1,4 +1,5 @@
 import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
 import type { AppContext, AppState } from './context.ts';
 
 /** Also told of every finished request (metrics), from the same measurement. */
@@ -6,11 +7,19 @@ export type RequestObserver = (ctx: AppContext, status: number, seconds: number)
 
 /**
  * One line per request when it completes: method, path (never the query string, which can carry
- * codes and tokens), status and duration; the request id comes from the request's child logger.
- * Never headers or bodies. Placed before the error handler, so the status is the one sent. Each
- * audience mounts its own: `quiet` ones (probes and scrapes, every few seconds) log at debug.
+ * codes and tokens), status, duration and the request id. Never headers or bodies. Placed before
+ * the error handler, so the status is the one sent. Each audience mounts its own: `quiet` ones
+ * (probes and scrapes, every few seconds) log at debug. The line is written as the request's own
+ * logger would write it (the same fields in the same order), through a child that skips the
+ * redaction pass: none of its fields is one that redaction names, and that pass was most of the
+ * line's cost (about 10 of 11 µs). Nothing is built when the level is off.
  */
-export function accessLog(observe?: RequestObserver, opts: { quiet?: boolean } = {}): Middleware<AppState> {
+export function accessLog(
+  logger: Logger,
+  observe?: RequestObserver,
+  opts: { quiet?: boolean } = {},
+): Middleware<AppState> {
+  const lines = logger.child({}, { redact: [] });
   return async (ctx, next) => {
     const started = performance.now();
     let status = 500; // an error escaping the error handler becomes Koa's 500
@@ -20,11 +29,17 @@ export function accessLog(observe?: RequestObserver, opts: { quiet?: boolean } =
     } finally {
       const elapsed = performance.now() - started;
       observe?.(ctx, status, elapsed / 1000);
-      const line = { method: ctx.method, path: ctx.path.slice(0, 300), status, ms: Math.round(elapsed * 10) / 10 };
-      const log = ctx.state.log;
-      if (opts.quiet) log.debug(line, 'request');
-      else if (status >= 500) log.warn(line, 'request');
-      else log.info(line, 'request');
+      const level = opts.quiet ? 'debug' : status >= 500 ? 'warn' : 'info';
+      if (lines.isLevelEnabled(level)) {
+        const line = {
+          reqId: ctx.state.requestId,
+          method: ctx.method,
+          path: ctx.path.slice(0, 300),
+          status,
+          ms: Math.round(elapsed * 10) / 10,
+        };
+        lines[level](line, 'request');
+      }
     }
   };
 }

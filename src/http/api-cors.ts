@@ -70,10 +70,12 @@ export function apiCors(opts: {
  * `Sec-Fetch-Site` counts too: a sibling subdomain's `<script src>` sends the cookie but no Origin.
  */
 export function withoutForeignSession(ownOrigin: string, session: Middleware<AppState>): Middleware<AppState> {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const origin = ctx.get('Origin');
     const site = ctx.get('Sec-Fetch-Site');
-    if ((origin && origin !== ownOrigin) || site === 'cross-site' || site === 'same-site') {
+    const foreign = (origin && origin !== ownOrigin) || site === 'cross-site' || site === 'same-site';
+    // No Cookie header, no session to find (the session step would find none): a bearer client's case.
+    if (foreign || !ctx.req.headers.cookie) {
       ctx.state.account = null;
       return next();
     }

@@ -318,7 +318,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
 
   /** An audience's app behind its own access log, whose metrics label it is when no router template matched. */
   const audience = (label: string, app: Koa.Middleware<AppState>, opts: { quiet?: boolean } = {}) =>
-    compose([accessLog(httpMetrics(metrics, label), opts), app]) as Koa.Middleware<AppState>;
+    compose([accessLog(logger, httpMetrics(metrics, label), opts), app]) as Koa.Middleware<AppState>;
   // Probes and scrapes come every few seconds: logged at debug, not info.
   const quiet = { quiet: true };
   const mounts = byPath(

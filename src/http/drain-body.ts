@@ -38,8 +38,8 @@ export function drainUnreadBody(req: IncomingMessage): void {
 
 /** Middleware: drain whatever of the request body is left once the response is sent. */
 export function drainBody(): Middleware<AppState> {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     ctx.res.once('finish', () => drainUnreadBody(ctx.req));
-    await next();
+    return next();
   };
 }

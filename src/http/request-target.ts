@@ -7,15 +7,15 @@ import type { AppState } from './context.ts';
  * bare 500. The answer matches Node's own for malformed HTTP: a plain 400.
  */
 export function requireReadableTarget(): Middleware<AppState> {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     try {
       void ctx.path;
     } catch {
       ctx.status = 400;
       ctx.type = 'text/plain';
       ctx.body = 'Bad Request: the request target is not a valid URL';
-      return;
+      return Promise.resolve();
     }
-    await next();
+    return next();
   };
 }

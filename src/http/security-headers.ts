@@ -52,11 +52,11 @@ export function securityHeaders(opts: { hsts: boolean; pages: boolean }): Middle
     `default-src 'self'; script-src 'self' 'nonce-${nonce}'; style-src 'self' 'nonce-${nonce}'; ` +
     `${PAGE_IMG_SRC}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`;
   if (!opts.pages) {
-    return async (ctx, next) => {
+    return (ctx, next) => {
       const res = ctx.res;
       for (const name in common) res.setHeader(name, common[name]!);
       res.setHeader('Content-Security-Policy', apiCsp);
-      await next();
+      return next();
     };
   }
   const nonce = nonceSource();

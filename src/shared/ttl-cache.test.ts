@@ -67,6 +67,22 @@ describe('ttl cache', () => {
     assert.equal(cache.bytes, 0);
   });
 
+  it('keeps dropping the oldest entry through many evictions, deletions and a clear', () => {
+    const cache = createTtlCache<number>({ ttlMs: 1_000, max: 3, now: () => 0 });
+    for (let i = 0; i < 50; i++) cache.set(`k${i}`, i);
+    assert.deepEqual([cache.get('k46'), cache.get('k47'), cache.get('k48'), cache.get('k49')], [undefined, 47, 48, 49]);
+    cache.delete('k48');
+    cache.set('k50', 50);
+    cache.set('k51', 51);
+    assert.deepEqual([cache.get('k47'), cache.get('k49'), cache.get('k50'), cache.get('k51')], [undefined, 49, 50, 51]);
+    cache.clear();
+    for (const k of ['x', 'y', 'z', 'w']) cache.set(k, 0);
+    assert.deepEqual(
+      ['x', 'y', 'z', 'w'].map((k) => cache.get(k)),
+      [undefined, 0, 0, 0],
+    );
+  });
+
   it('stores nothing when its time to live is 0', () => {
     const cache = createTtlCache<number>({ ttlMs: 0, max: 2, now: () => 0 });
     cache.set('a', 1);

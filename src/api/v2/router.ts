@@ -3,11 +3,11 @@ import { mountRoutes, type BuildOptions } from '../route-spec.ts';
 import { authTestSchema } from '../../wire/auth.ts';
 import { defineRoute, type RouteSpec } from '../../wire/route.ts';
 import type { Middleware } from 'koa';
-import { authenticate, requireCredential, type Authenticator } from '../../auth/authenticate.ts';
-import { rateLimitRequests, type Policies, type RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
+import { assertCredential, authenticateRequest, type Authenticator } from '../../auth/authenticate.ts';
+import { limitRequest, type Policies, type RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
 import { AppError } from '../../http/errors.ts';
 import { toAppError } from '../../http/domain-errors.ts';
-import type { AppState } from '../../http/context.ts';
+import type { AppContext, AppState } from '../../http/context.ts';
 import type { ApiKeysService } from '../../features/api-keys/api-keys.service.ts';
 import { apiKeysRoutes } from '../../features/api-keys/api-keys.routes.ts';
 import type { UsersService } from '../../features/users/users.service.ts';
@@ -37,7 +37,7 @@ const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
  * routing); a request for another version is refused by name.
  */
 export function apiVersion(): Middleware<AppState> {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     ctx.set('X-API-Version', API_VERSION);
     const asked = ctx.get('X-API-Version');
     if (asked && !ACCEPTED_VERSIONS.has(asked.trim())) {
@@ -47,36 +47,55 @@ export function apiVersion(): Middleware<AppState> {
         { field: 'X-API-Version' },
       );
     }
-    await next();
+    return next();
   };
 }
 
-/** Writes the API key activity log entry after the answer is known (errors included). */
-function recordKeyActivity(apiKeys: ApiKeysService, now: () => number): Middleware<AppState> {
+/**
+ * The one step in front of every /v2 route: authenticate (a bearer credential or the dashboard
+ * session), count the request against its rate limit (per credential, or per address when there
+ * is none), refuse it without a credential, and, for an API key, queue its activity log entry once
+ * the answer is known (errors included). One frame for what every request passes.
+ */
+function apiGate(deps: V2Deps): Middleware<AppState> {
+  const authOpts = { allowSession: true, origin: deps.origin };
+  const { authenticator, limiter, policies } = deps;
   return async (ctx, next) => {
+    await authenticateRequest(ctx, authenticator, authOpts);
+    if (ctx.state.principal?.kind !== 'api_key') {
+      await limitRequest(ctx, limiter, policies, 'v2');
+      assertCredential(ctx.state);
+      return next();
+    }
     let status = 500;
     try {
+      await limitRequest(ctx, limiter, policies, 'v2');
+      assertCredential(ctx.state);
       await next();
       status = ctx.status;
     } catch (err) {
       status = toAppError(err)?.status ?? 500;
       throw err;
     } finally {
-      const c = ctx.state.principal;
-      if (c?.kind === 'api_key') {
-        apiKeys.recordUse({
-          key_id: c.credentialId,
-          at: now(),
-          ip: ctx.ip,
-          method: ctx.method,
-          path: ctx.path.slice(0, 500),
-          status,
-          request_id: ctx.state.requestId,
-          client_version: ctx.get('X-Client-Version').slice(0, 64) || null,
-        });
-      }
+      recordKeyActivity(ctx, status, deps.apiKeys, deps.now);
     }
   };
+}
+
+/** Queues the activity log entry of a request made with an API key. */
+function recordKeyActivity(ctx: AppContext, status: number, apiKeys: ApiKeysService, now: () => number): void {
+  const c = ctx.state.principal;
+  if (c?.kind !== 'api_key') return;
+  apiKeys.recordUse({
+    key_id: c.credentialId,
+    at: now(),
+    ip: ctx.ip,
+    method: ctx.method,
+    path: ctx.path.slice(0, 500),
+    status,
+    request_id: ctx.state.requestId,
+    client_version: ctx.get('X-Client-Version').slice(0, 64) || null,
+  });
 }
 
 export interface V2Deps {
@@ -100,17 +119,12 @@ export interface V2Deps {
 }
 
 /**
- * The /v2 API. Flow: version -> body -> authenticate -> activity log -> rate limit (per credential,
- * or per address when there is none) -> credential required -> requireScopes -> validate -> handler.
+ * The /v2 API. Flow: version -> body -> the gate (authenticate, rate limit, credential required,
+ * activity log) -> requireScopes -> validate -> handler.
  */
 export function v2Router(deps: V2Deps, specs: RouteSpec[], opts: BuildOptions = {}): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/v2' });
-  router.use(deps.jsonBody, authenticate(deps.authenticator, { allowSession: true, origin: deps.origin }));
-  router.use(
-    recordKeyActivity(deps.apiKeys, deps.now),
-    rateLimitRequests(deps.limiter, deps.policies),
-    requireCredential(),
-  );
+  router.use(deps.jsonBody, apiGate(deps));
   return mountRoutes(router, specs, opts);
 }
 
