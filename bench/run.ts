@@ -285,6 +285,9 @@ function latchkeyEnv(port: number, dbFile: string): Record<string, string> {
     RATE_LIMIT_JWT: HIGH_LIMIT,
     RATE_LIMIT_UNAUTHENTICATED: HIGH_LIMIT,
     RATE_LIMIT_TOKEN_ENDPOINT: HIGH_LIMIT,
+    // The code flow that makes the refresh-token pool, and the login row, run far above a person's pace.
+    RATE_LIMIT_AUTHORIZE: HIGH_LIMIT,
+    RATE_LIMIT_LOGIN: HIGH_LIMIT,
     BENCH_PROFILE_DIR: profileDir,
   };
 }
