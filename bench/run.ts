@@ -131,6 +131,8 @@ interface Row {
   dbCpuUsPerReq?: number;
   /** On PostgreSQL: what the server sent the database per answered request (see lib/pg-wire.ts). */
   wirePerReq?: WireCounts;
+  /** On PostgreSQL: the statements per answered request, by the start of their text, most frequent first. */
+  statementsPerReq?: Record<string, number>;
   baseline?: string;
   ratio?: number;
   /** The baseline's CPU per request ÷ this row's: the ratio req/s would show on an idle machine. */
@@ -142,6 +144,7 @@ interface Acc {
   cpuMs: number;
   dbCpuMs: number;
   wire: WireCounts;
+  statements: Map<string, number>;
   latencies: Float64Array[];
   seconds: number;
   bad: number;
@@ -210,6 +213,7 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   // Backends come and go with the pool's connections: look for them while the load runs.
   const polling = database && setInterval(() => void database.poll(), 250);
   const wireBefore = s.wire?.counts();
+  const statementsBefore = s.wire?.statements();
   const cpuBefore = cpuMsOfTree(server.pid);
   const res = await runLoad({ url: server.url, request, durationS: seconds, connections: CONNECTIONS, expectStatus });
   const cpuAfter = cpuMsOfTree(server.pid);
@@ -219,6 +223,10 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   if (wireBefore) {
     const d = diffCounts(wireBefore, s.wire!.counts());
     for (const k of Object.keys(d) as (keyof WireCounts)[]) acc.wire[k] += d[k];
+    for (const [text, n] of s.wire!.statements()) {
+      const ran = n - (statementsBefore!.get(text) ?? 0);
+      if (ran) acc.statements.set(text, (acc.statements.get(text) ?? 0) + ran);
+    }
   }
   const mem = memoryOf(server.pid);
   if (cpuBefore !== null && cpuAfter !== null) acc.cpuMs += cpuAfter - cpuBefore;
@@ -244,6 +252,7 @@ async function measureGroup(name: string, scenarios: Scenario[], duration = DURA
         cpuMs: 0,
         dbCpuMs: 0,
         wire: zeroCounts(),
+        statements: new Map(),
         latencies: [],
         seconds: 0,
         bad: 0,
@@ -280,6 +289,7 @@ async function measureGroup(name: string, scenarios: Scenario[], duration = DURA
       slices: acc.slices.map((v) => Math.round(v * 10) / 10),
       ...(s.trackDatabase && total ? { dbCpuUsPerReq: Math.round((acc.dbCpuMs * 1000) / total) } : {}),
       ...(s.wire && total ? { wirePerReq: perRequest(acc.wire, total) } : {}),
+      ...(s.wire && total ? { statementsPerReq: statementsPerRequest(acc.statements, total) } : {}),
       ...(s.note ? { note: s.note } : {}),
     };
     rows.push(row);
@@ -554,6 +564,14 @@ const active = (b: string) => b.includes('"active":true');
 
 const perRequest = (c: WireCounts, n: number): WireCounts =>
   Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Math.round((v / n) * 100) / 100])) as unknown as WireCounts;
+/** Statements that ran at least once per 100 requests, per request, most frequent first. */
+const statementsPerRequest = (byText: Map<string, number>, n: number): Record<string, number> =>
+  Object.fromEntries(
+    [...byText]
+      .map(([text, count]) => [text, Math.round((count / n) * 100) / 100] as const)
+      .filter(([, perReq]) => perReq >= 0.01)
+      .sort((a, b) => b[1] - a[1]),
+  );
 const formatWire = (w: WireCounts) =>
   `${w.roundTrips} round trips (${w.statements} statements, ${w.parses} parsed, ` +
   `${w.transactions} transactions, ${w.checkouts} checkouts)`;
@@ -562,7 +580,7 @@ const formatWire = (w: WireCounts) =>
 // Backends and instances: the hot rows on SQLite and PostgreSQL, one process and `serve --workers 2`
 
 /** Seconds per scenario in the backends group (12 scenarios: shorter slices keep the run under 10 minutes). */
-const BACKEND_DURATION = Math.max(2, Math.round(DURATION * 0.4));
+const BACKEND_DURATION = Math.max(4, Math.round(DURATION * 0.4));
 const BACKEND_KINDS = ['apikey', 'cc', 'introspect'] as const;
 
 interface BackendServer {
@@ -726,7 +744,11 @@ function backendSummary(): string[] {
   const wired = rows.filter((r) => r.wirePerReq);
   if (wired.length) {
     out.push('', 'PostgreSQL messages per request (counted on the wire, bench/lib/pg-wire.ts):');
-    for (const r of wired) out.push(`  ${r.label}: ${formatWire(r.wirePerReq!)}`);
+    for (const r of wired) {
+      out.push(`  ${r.label}: ${formatWire(r.wirePerReq!)}`);
+      for (const [text, perReq] of Object.entries(r.statementsPerReq ?? {}).slice(0, 6))
+        out.push(`    ${perReq.toFixed(2)}  ${text}`);
+    }
   }
   return out;
 }

@@ -47,13 +47,18 @@ const GSSENC_REQUEST = 80877104;
 const BEGIN = /^\s*(begin|start\s+transaction)\b/i;
 const END = /^\s*(commit|rollback|end|abort)\b/i;
 
-/** Reads one connection's client-to-server stream and adds what it sees to `counts`. */
-function messageReader(counts: WireCounts): (chunk: Buffer) => void {
+/** A statement's text as a label: its first 100 characters, whitespace folded. */
+const labelOf = (text: string) => text.replace(/\s+/g, ' ').trim().slice(0, 100);
+
+/** Reads one connection's client-to-server stream and adds what it sees to `counts` and `byText`. */
+function messageReader(counts: WireCounts, byText: Map<string, number>): (chunk: Buffer) => void {
   let pending: Buffer = Buffer.alloc(0);
   let startup = true;
   let inTransaction = false;
 
   const statementText = (text: string) => {
+    const label = labelOf(text);
+    byText.set(label, (byText.get(label) ?? 0) + 1);
     if (BEGIN.test(text)) {
       inTransaction = true;
       counts.transactions++;
@@ -109,12 +114,15 @@ function messageReader(counts: WireCounts): (chunk: Buffer) => void {
 export interface PgCounter {
   port: number;
   counts(): WireCounts;
+  /** Statements run so far, by the start of their text. */
+  statements(): Map<string, number>;
   close(): Promise<void>;
 }
 
 /** Listens on a free loopback port and relays each connection to `upstream` (host:port), counting. */
 export async function startPgCounter(upstream: { host: string; port: number }): Promise<PgCounter> {
   const counts = zeroCounts();
+  const byText = new Map<string, number>();
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     counts.connections++;
@@ -122,7 +130,7 @@ export async function startPgCounter(upstream: { host: string; port: number }): 
     client.setNoDelay(true);
     db.setNoDelay(true);
     sockets.add(client).add(db);
-    const read = messageReader(counts);
+    const read = messageReader(counts, byText);
     client.on('data', (chunk: Buffer) => {
       read(chunk);
       db.write(chunk);
@@ -141,6 +149,7 @@ export async function startPgCounter(upstream: { host: string; port: number }): 
   return {
     port: (server.address() as net.AddressInfo).port,
     counts: () => ({ ...counts }),
+    statements: () => new Map(byText),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
