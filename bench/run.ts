@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import {
   cpuMsOfTree,
   freePort,
+  processTree,
   memoryOf,
   resetPeak,
   ROOT,
@@ -102,6 +103,8 @@ interface Scenario {
   /** The raw argon2 process instead of HTTP. */
   argon2?: boolean;
   note?: string;
+  /** Warm-up before the first slice, when shorter than the run's (the backends rows). */
+  warmupS?: number;
   /** On PostgreSQL: the backends serving this server's database, whose CPU counts too. */
   trackDatabase?: () => BackendCpu;
   /** On PostgreSQL: the relay that counts the server's messages to the database. */
@@ -202,12 +205,15 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   const expectStatus = s.expectStatus ?? 200;
   if (!acc.warmed) {
     if (s.id !== 'lk-refresh') await probe(server.url, request, expectStatus, s.check);
-    if (WARMUP > 0)
-      await runLoad({ url: server.url, request, durationS: WARMUP, connections: CONNECTIONS, expectStatus });
+    const warmup = Math.min(WARMUP, s.warmupS ?? WARMUP);
+    if (warmup > 0)
+      await runLoad({ url: server.url, request, durationS: warmup, connections: CONNECTIONS, expectStatus });
     acc.warmed = true;
   }
   await settle(server.pid);
-  if (!resetPeak(server.pid)) peakResetRefused = true;
+  // With workers, each process's peak is reset, and the row shows the largest.
+  const processes = processTree(server.pid);
+  for (const pid of processes) if (!resetPeak(pid)) peakResetRefused = true;
   const database = s.trackDatabase?.();
   await database?.poll();
   // Backends come and go with the pool's connections: look for them while the load runs.
@@ -228,7 +234,8 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
       if (ran) acc.statements.set(text, (acc.statements.get(text) ?? 0) + ran);
     }
   }
-  const mem = memoryOf(server.pid);
+  const peaks = processes.map((pid) => memoryOf(pid)?.peakMiB ?? 0);
+  const mem = peaks.some((p) => p > 0) ? { peakMiB: Math.max(...peaks) } : null;
   if (cpuBefore !== null && cpuAfter !== null) acc.cpuMs += cpuAfter - cpuBefore;
   acc.latencies.push(res.latencies);
   acc.seconds += res.durationS;
@@ -699,6 +706,7 @@ async function runBackendGroup(
         label: `${b.label}: ${what}`,
         kind: 'backend',
         server: b.server,
+        warmupS: 1,
         request,
         check,
         ...(b.postgres && track ? { trackDatabase: () => track(database!), wire: b.postgres.wire } : {}),
