@@ -16,8 +16,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  cpuMsOf,
+  cpuMsOfTree,
   freePort,
+  processTree,
   memoryOf,
   resetPeak,
   ROOT,
@@ -30,6 +31,8 @@ import { percentile, runLoad, type LoadRequest } from './lib/load.ts';
 import { basic, MEMORY_RESOURCE_SERVER, MEMORY_SERVICE } from './lib/fixtures.ts';
 import { clientCredentialsToken, loginForm, refreshTokenPool } from './lib/flows.ts';
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.ts';
+import { diffCounts, startPgCounter, zeroCounts, type PgCounter, type WireCounts } from './lib/pg-wire.ts';
+import { benchPostgresUrl, openBenchPostgres, type BackendCpu } from './lib/postgres.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -88,7 +91,8 @@ fs.mkdirSync(profileDir);
 interface Scenario {
   id: string;
   label: string;
-  kind: 'baseline' | 'latchkey' | 'scaling';
+  /** `backend`: the backends-and-instances rows (servers of their own, kept out of the RSS targets). */
+  kind: 'baseline' | 'latchkey' | 'scaling' | 'backend';
   /** The serving process (HTTP scenarios). */
   server?: Child;
   /** Built once: a refresh chain or a key rotation keeps its state across slices. */
@@ -99,6 +103,12 @@ interface Scenario {
   /** The raw argon2 process instead of HTTP. */
   argon2?: boolean;
   note?: string;
+  /** Warm-up before the first slice, when shorter than the run's (the backends rows). */
+  warmupS?: number;
+  /** On PostgreSQL: the backends serving this server's database, whose CPU counts too. */
+  trackDatabase?: () => BackendCpu;
+  /** On PostgreSQL: the relay that counts the server's messages to the database. */
+  wire?: PgCounter;
 }
 
 interface Row {
@@ -120,6 +130,12 @@ interface Row {
   cpuUsPerReq: number | null;
   /** req/s of each slice, in the order they ran (their spread shows the machine's drift). */
   slices: number[];
+  /** On PostgreSQL: CPU of the database's backends per answered request, µs. */
+  dbCpuUsPerReq?: number;
+  /** On PostgreSQL: what the server sent the database per answered request (see lib/pg-wire.ts). */
+  wirePerReq?: WireCounts;
+  /** On PostgreSQL: the statements per answered request, by the start of their text, most frequent first. */
+  statementsPerReq?: Record<string, number>;
   baseline?: string;
   ratio?: number;
   /** The baseline's CPU per request ÷ this row's: the ratio req/s would show on an idle machine. */
@@ -129,6 +145,9 @@ interface Row {
 
 interface Acc {
   cpuMs: number;
+  dbCpuMs: number;
+  wire: WireCounts;
+  statements: Map<string, number>;
   latencies: Float64Array[];
   seconds: number;
   bad: number;
@@ -186,16 +205,37 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   const expectStatus = s.expectStatus ?? 200;
   if (!acc.warmed) {
     if (s.id !== 'lk-refresh') await probe(server.url, request, expectStatus, s.check);
-    if (WARMUP > 0)
-      await runLoad({ url: server.url, request, durationS: WARMUP, connections: CONNECTIONS, expectStatus });
+    const warmup = Math.min(WARMUP, s.warmupS ?? WARMUP);
+    if (warmup > 0)
+      await runLoad({ url: server.url, request, durationS: warmup, connections: CONNECTIONS, expectStatus });
     acc.warmed = true;
   }
   await settle(server.pid);
-  if (!resetPeak(server.pid)) peakResetRefused = true;
-  const cpuBefore = cpuMsOf(server.pid);
+  // With workers, each process's peak is reset, and the row shows the largest.
+  const processes = processTree(server.pid);
+  for (const pid of processes) if (!resetPeak(pid)) peakResetRefused = true;
+  const database = s.trackDatabase?.();
+  await database?.poll();
+  // Backends come and go with the pool's connections: look for them while the load runs.
+  const polling = database && setInterval(() => void database.poll(), 250);
+  const wireBefore = s.wire?.counts();
+  const statementsBefore = s.wire?.statements();
+  const cpuBefore = cpuMsOfTree(server.pid);
   const res = await runLoad({ url: server.url, request, durationS: seconds, connections: CONNECTIONS, expectStatus });
-  const cpuAfter = cpuMsOf(server.pid);
-  const mem = memoryOf(server.pid);
+  const cpuAfter = cpuMsOfTree(server.pid);
+  if (polling) clearInterval(polling);
+  await database?.poll();
+  if (database) acc.dbCpuMs += database.cpuMs();
+  if (wireBefore) {
+    const d = diffCounts(wireBefore, s.wire!.counts());
+    for (const k of Object.keys(d) as (keyof WireCounts)[]) acc.wire[k] += d[k];
+    for (const [text, n] of s.wire!.statements()) {
+      const ran = n - (statementsBefore!.get(text) ?? 0);
+      if (ran) acc.statements.set(text, (acc.statements.get(text) ?? 0) + ran);
+    }
+  }
+  const peaks = processes.map((pid) => memoryOf(pid)?.peakMiB ?? 0);
+  const mem = peaks.some((p) => p > 0) ? { peakMiB: Math.max(...peaks) } : null;
   if (cpuBefore !== null && cpuAfter !== null) acc.cpuMs += cpuAfter - cpuBefore;
   acc.latencies.push(res.latencies);
   acc.seconds += res.durationS;
@@ -210,15 +250,27 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
  * Measures a group in mirrored slices: A B C, then C B A, each half the duration (warm-up before
  * a scenario's first slice only). Linear drift of the machine over the group cancels out.
  */
-async function measureGroup(name: string, scenarios: Scenario[]): Promise<void> {
-  log(`group ${name}: ${scenarios.map((s) => s.id).join(', ')} (mirrored slices of ${DURATION / 2} s)`);
+async function measureGroup(name: string, scenarios: Scenario[], duration = DURATION): Promise<void> {
+  log(`group ${name}: ${scenarios.map((s) => s.id).join(', ')} (mirrored slices of ${duration / 2} s)`);
   const accs = new Map<string, Acc>(
     scenarios.map((s) => [
       s.id,
-      { cpuMs: 0, latencies: [], seconds: 0, bad: 0, statuses: {}, peakMiB: null, slices: [], warmed: false },
+      {
+        cpuMs: 0,
+        dbCpuMs: 0,
+        wire: zeroCounts(),
+        statements: new Map(),
+        latencies: [],
+        seconds: 0,
+        bad: 0,
+        statuses: {},
+        peakMiB: null,
+        slices: [],
+        warmed: false,
+      },
     ]),
   );
-  for (const s of [...scenarios, ...[...scenarios].reverse()]) await slice(s, accs.get(s.id)!, DURATION / 2);
+  for (const s of [...scenarios, ...[...scenarios].reverse()]) await slice(s, accs.get(s.id)!, duration / 2);
   for (const s of scenarios) {
     const acc = accs.get(s.id)!;
     const total = acc.latencies.reduce((a, l) => a + l.length, 0);
@@ -242,13 +294,19 @@ async function measureGroup(name: string, scenarios: Scenario[]): Promise<void> 
       peakMiB: acc.peakMiB,
       cpuUsPerReq: total ? Math.round((acc.cpuMs * 1000) / total) : null,
       slices: acc.slices.map((v) => Math.round(v * 10) / 10),
+      ...(s.trackDatabase && total ? { dbCpuUsPerReq: Math.round((acc.dbCpuMs * 1000) / total) } : {}),
+      ...(s.wire && total ? { wirePerReq: perRequest(acc.wire, total) } : {}),
+      ...(s.wire && total ? { statementsPerReq: statementsPerRequest(acc.statements, total) } : {}),
       ...(s.note ? { note: s.note } : {}),
     };
     rows.push(row);
     log(
       `  ${s.label}: ${row.rps.toFixed(row.rps < 100 ? 1 : 0)} req/s (slices ${row.slices.join(' / ')}), ` +
         `p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, ` +
-        `${row.cpuUsPerReq ?? '?'} µs CPU/req, ${row.bad} bad`,
+        `${row.cpuUsPerReq ?? '?'} µs CPU/req` +
+        (row.dbCpuUsPerReq !== undefined ? ` + ${row.dbCpuUsPerReq} µs PostgreSQL` : '') +
+        (row.wirePerReq ? `, ${formatWire(row.wirePerReq)}` : '') +
+        `, ${row.bad} bad`,
     );
   }
 }
@@ -271,11 +329,12 @@ interface Seed {
   jwt: string;
 }
 
-function latchkeyEnv(port: number, dbFile: string): Record<string, string> {
+/** `database`: a SQLite file, or a `postgres://` URL. */
+function latchkeyEnv(port: number, database: string): Record<string, string> {
   return {
     NODE_ENV: 'production',
     ISSUER: `http://127.0.0.1:${port}`,
-    DATABASE_URL: `sqlite:${dbFile}`,
+    DATABASE_URL: database.startsWith('postgres://') ? database : `sqlite:${database}`,
     SECRETS_KEY: secretsKey,
     JWT_SECRET: jwtSecret,
     LOG_LEVEL: 'silent',
@@ -285,8 +344,9 @@ function latchkeyEnv(port: number, dbFile: string): Record<string, string> {
     RATE_LIMIT_JWT: HIGH_LIMIT,
     RATE_LIMIT_UNAUTHENTICATED: HIGH_LIMIT,
     RATE_LIMIT_TOKEN_ENDPOINT: HIGH_LIMIT,
-    // The refresh-token pool is made through the code flow: 220 authorizations in a few seconds.
+    // The code flow that makes the refresh-token pool, and the login row, run far above a person's pace.
     RATE_LIMIT_AUTHORIZE: HIGH_LIMIT,
+    RATE_LIMIT_LOGIN: HIGH_LIMIT,
     BENCH_PROFILE_DIR: profileDir,
   };
 }
@@ -300,16 +360,20 @@ function startScriptNodeFlags(): string[] {
   return words.slice(words.indexOf('node') + 1, words.indexOf('dist/main.js')).filter((w) => w.startsWith('--'));
 }
 
-async function startLatchkey(name: string, dbFile: string): Promise<Child> {
+/**
+ * What `npm start` runs: the compiled server (built once, before the servers start), with the node
+ * flags of package.json's start script; with `workers`, `latchkey serve --workers N` instead (the
+ * primary and N workers behind one port).
+ */
+async function startLatchkey(name: string, database: string, workers?: number): Promise<Child> {
   const port = await freePort();
-  // What `npm start` runs: the compiled server (built once, before the servers start), with the
-  // node flags of package.json's start script.
   const c = await startChild({
     name,
-    script: 'dist/main.js',
+    script: workers ? 'dist/cli.js' : 'dist/main.js',
+    ...(workers ? { args: ['serve', '--workers', String(workers)] } : {}),
     typescript: false,
     port,
-    env: latchkeyEnv(port, dbFile),
+    env: latchkeyEnv(port, database),
     readyPath: '/healthz',
     nodeArgs: [...startScriptNodeFlags(), '--import', './bench/lib/cpu-profiler.mjs'],
     timeoutMs: 90_000,
@@ -336,10 +400,10 @@ const BENCH_EMAIL = 'bench-admin@example.com';
 const BENCH_PASSWORD = 'bench passphrase 0123';
 const REDIRECT_URI = 'https://bench.example.com/callback';
 
-/** `latchkey <args>` (bin/latchkey.js) on the small database; its JSON answer. */
-async function cli(args: string[], input?: string): Promise<Record<string, unknown>> {
+/** `latchkey <args>` (bin/latchkey.js) on a database (the small one unless told); its JSON answer. */
+async function cli(args: string[], input?: string, database = smallDb): Promise<Record<string, unknown>> {
   const out = await runCommand(['bin/latchkey.js', ...args], {
-    env: { ...latchkeyEnv(0, smallDb), ISSUER: 'http://127.0.0.1' },
+    env: { ...latchkeyEnv(0, database), ISSUER: 'http://127.0.0.1' },
     ...(input !== undefined ? { input } : {}),
     timeoutMs: 180_000,
   });
@@ -491,6 +555,212 @@ function refreshChain(client: Seed['web'], pool: string[]): LoadRequest {
   };
 }
 
+const introspectAs = (client: { client_id: string; client_secret: string }, token: string): LoadRequest => ({
+  method: 'POST',
+  path: '/oauth/introspect',
+  headers: { 'content-type': FORM, authorization: basic(client) },
+  body: `token=${token}`,
+});
+const ccRequest = (client: { client_id: string; client_secret: string }): LoadRequest => ({
+  method: 'POST',
+  path: '/oauth/token',
+  headers: { 'content-type': FORM, authorization: basic(client) },
+  body: 'grant_type=client_credentials&scope=read%3Ausers',
+});
+const active = (b: string) => b.includes('"active":true');
+
+const perRequest = (c: WireCounts, n: number): WireCounts =>
+  Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Math.round((v / n) * 100) / 100])) as unknown as WireCounts;
+/** Statements that ran at least once per 100 requests, per request, most frequent first. */
+const statementsPerRequest = (byText: Map<string, number>, n: number): Record<string, number> =>
+  Object.fromEntries(
+    [...byText]
+      .map(([text, count]) => [text, Math.round((count / n) * 100) / 100] as const)
+      .filter(([, perReq]) => perReq >= 0.01)
+      .sort((a, b) => b[1] - a[1]),
+  );
+const formatWire = (w: WireCounts) =>
+  `${w.roundTrips} round trips (${w.statements} statements, ${w.parses} parsed, ` +
+  `${w.transactions} transactions, ${w.checkouts} checkouts)`;
+
+// ---------------------------------------------------------------------------------------------
+// Backends and instances: the hot rows on SQLite and PostgreSQL, one process and `serve --workers 2`
+
+/** Seconds per scenario in the backends group (12 scenarios: shorter slices keep the run under 10 minutes). */
+const BACKEND_DURATION = Math.max(4, Math.round(DURATION * 0.4));
+const BACKEND_KINDS = ['apikey', 'cc', 'introspect'] as const;
+
+interface BackendServer {
+  id: string;
+  label: string;
+  server: Child;
+  workers: number;
+  postgres?: { database: string; wire: PgCounter };
+}
+
+/** What a backend's database gets from the CLI before its servers start: an account, two apps, a key. */
+async function seedBackend(database: string) {
+  await cli(['users', 'create', '--email', BENCH_EMAIL, '--password-stdin'], `${BENCH_PASSWORD}\n`, database);
+  const app = (name: string, type: string) =>
+    cli(
+      ['apps', 'create', '--owner', BENCH_EMAIL, '--name', name, '--type', type, '--scopes', 'read:users'],
+      undefined,
+      database,
+    );
+  const [service, resourceServer, key] = await Promise.all([
+    app('Bench service', 'service'),
+    app('Bench resource server', 'resource_server'),
+    cli(
+      [
+        'keys',
+        'create',
+        '--owner',
+        BENCH_EMAIL,
+        '--name',
+        'bench key',
+        '--scopes',
+        'read:users',
+        '--burst',
+        '1000000',
+        '--hourly',
+        '100000000',
+      ],
+      undefined,
+      database,
+    ),
+  ]);
+  const client = (a: Record<string, unknown>) => ({
+    client_id: String(a['client_id']),
+    client_secret: String(a['client_secret']),
+  });
+  return { service: client(service), resourceServer: client(resourceServer), apiKey: String(key['key']) };
+}
+
+/**
+ * The same rows (API key on /v2/auth/test, client_credentials, introspection of an opaque token) on
+ * SQLite and PostgreSQL, each with one process and with `serve --workers 2`. Each configuration has
+ * a database of its own (a copy of one seeded through the CLI). On PostgreSQL the server reaches the
+ * database through a counting relay, and the CPU of the backends serving it is read from /proc.
+ */
+async function measureBackends(): Promise<void> {
+  const pgUrl = benchPostgresUrl();
+  if (!pgUrl) log('backends: no BENCH_POSTGRES_URL or TEST_POSTGRES_URL; PostgreSQL rows skipped (SQLite only)');
+  const sqliteDb = path.join(tmp, 'backends.sqlite');
+  const postgres = pgUrl ? await openBenchPostgres(pgUrl) : null;
+  const servers: BackendServer[] = [];
+  try {
+    log(`backends: seeding SQLite${postgres ? ' and PostgreSQL' : ''} with the CLI`);
+    const pgSeeded = postgres ? await postgres.createDatabase() : null;
+    const [seed, pgSeed] = await Promise.all([seedBackend(sqliteDb), pgSeeded ? seedBackend(pgSeeded.url) : null]);
+    fs.copyFileSync(sqliteDb, `${sqliteDb}-2`);
+    servers.push(
+      { id: 'sqlite-1', label: 'SQLite ×1', server: await startLatchkey('sqlite-1', sqliteDb), workers: 1 },
+      { id: 'sqlite-2', label: 'SQLite ×2', server: await startLatchkey('sqlite-2', `${sqliteDb}-2`, 2), workers: 2 },
+    );
+    if (postgres && pgSeeded && pgSeed) {
+      const upstream = new URL(pgUrl!);
+      for (const workers of [1, 2]) {
+        const db = await postgres.createDatabase(pgSeeded.name);
+        const wire = await startPgCounter({ host: upstream.hostname, port: Number(upstream.port || 5432) });
+        const viaRelay = new URL(db.url);
+        viaRelay.host = `127.0.0.1:${wire.port}`;
+        const id = `postgres-${workers}`;
+        servers.push({
+          id,
+          label: `PostgreSQL ×${workers}`,
+          server: await startLatchkey(id, viaRelay.toString(), workers > 1 ? workers : undefined),
+          workers,
+          postgres: { database: db.name, wire },
+        });
+      }
+      await runBackendGroup(servers, seed, pgSeed, postgres.trackBackends);
+    } else await runBackendGroup(servers, seed, null, null);
+  } finally {
+    await Promise.all(servers.map((b) => b.server.stop()));
+    for (const b of servers) children.delete(b.server);
+    await Promise.all(servers.map((b) => b.postgres?.wire.close()));
+    await postgres?.close();
+  }
+}
+
+async function runBackendGroup(
+  servers: BackendServer[],
+  sqliteSeed: Awaited<ReturnType<typeof seedBackend>>,
+  pgSeed: Awaited<ReturnType<typeof seedBackend>> | null,
+  track: ((database: string) => BackendCpu) | null,
+): Promise<void> {
+  const scenarios: Scenario[] = [];
+  for (const b of servers) {
+    const seed = b.postgres ? pgSeed! : sqliteSeed;
+    const token = await clientCredentialsToken(b.server.url, seed.service);
+    const requests: Record<(typeof BACKEND_KINDS)[number], [string, LoadRequest, (body: string) => boolean]> = {
+      apikey: ['/v2/auth/test, API key', bearer(seed.apiKey), isValid('api_key')],
+      cc: ['/oauth/token client_credentials', ccRequest(seed.service), (body) => body.includes('access_token')],
+      introspect: ['/oauth/introspect, opaque token', introspectAs(seed.resourceServer, token), active],
+    };
+    for (const kind of BACKEND_KINDS) {
+      const [what, request, check] = requests[kind];
+      const database = b.postgres?.database;
+      scenarios.push({
+        id: `backend-${kind}-${b.id}`,
+        label: `${b.label}: ${what}`,
+        kind: 'backend',
+        server: b.server,
+        warmupS: 1,
+        request,
+        check,
+        ...(b.postgres && track ? { trackDatabase: () => track(database!), wire: b.postgres.wire } : {}),
+      });
+    }
+  }
+  await measureGroup('backends and instances', scenarios, BACKEND_DURATION);
+}
+
+/** Server (all its processes) plus database CPU per request of a backends row; null when not measured. */
+function backendCpu(kind: string, config: string): number | null {
+  const r = rowById(`backend-${kind}-${config}`);
+  if (!r || r.cpuUsPerReq === null) return null;
+  return r.cpuUsPerReq + (r.dbCpuUsPerReq ?? 0);
+}
+
+/** The largest a ÷ b over the backends rows' kinds (pairs with a missing figure are left out). */
+function worstBackendRatio(pairs: (kind: string) => [number | null, number | null] | [number | null, number | null][]) {
+  let worst: number | null = null;
+  for (const kind of BACKEND_KINDS) {
+    const p = pairs(kind);
+    for (const [a, b] of (Array.isArray(p[0]) ? p : [p]) as [number | null, number | null][])
+      if (a !== null && b) worst = Math.max(worst ?? 0, a / b);
+  }
+  return worst;
+}
+
+/** Lines under the table: each backends row's server + database CPU, and what it sent PostgreSQL. */
+function backendSummary(): string[] {
+  if (!rows.some((r) => r.kind === 'backend')) return [];
+  const out = ['', 'Backends and instances, CPU per request (server, all its processes + PostgreSQL backends):'];
+  for (const kind of BACKEND_KINDS) {
+    const base = backendCpu(kind, 'sqlite-1');
+    const cells = ['sqlite-1', 'sqlite-2', 'postgres-1', 'postgres-2'].map((config) => {
+      const r = rowById(`backend-${kind}-${config}`);
+      const total = backendCpu(kind, config);
+      if (!r || total === null) return `${config} —`;
+      const split = r.dbCpuUsPerReq !== undefined ? ` (${r.cpuUsPerReq} + ${r.dbCpuUsPerReq})` : '';
+      return `${config} ${total} µs${split}${base ? ` ${(total / base).toFixed(2)}×` : ''}`;
+    });
+    out.push(`  ${kind.padEnd(10)} ${cells.join('; ')}`);
+  }
+  const wired = rows.filter((r) => r.wirePerReq);
+  if (wired.length) {
+    out.push('', 'PostgreSQL messages per request (counted on the wire, bench/lib/pg-wire.ts):');
+    for (const r of wired) {
+      out.push(`  ${r.label}: ${formatWire(r.wirePerReq!)}`);
+      for (const [text, perReq] of Object.entries(r.statementsPerReq ?? {}).slice(0, 6))
+        out.push(`    ${perReq.toFixed(2)}  ${text}`);
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Targets
 
@@ -558,19 +828,6 @@ async function main(): Promise<void> {
   const refreshPool = await newPool();
   const login = await loginForm(lk.url);
   const loginBody = new URLSearchParams({ _csrf: login.csrf, email: seed.email, password: seed.password }).toString();
-  const introspectAs = (client: { client_id: string; client_secret: string }, token: string): LoadRequest => ({
-    method: 'POST',
-    path: '/oauth/introspect',
-    headers: { 'content-type': FORM, authorization: basic(client) },
-    body: `token=${token}`,
-  });
-  const ccRequest = (client: { client_id: string; client_secret: string }): LoadRequest => ({
-    method: 'POST',
-    path: '/oauth/token',
-    headers: { 'content-type': FORM, authorization: basic(client) },
-    body: 'grant_type=client_credentials&scope=read%3Ausers',
-  });
-  const active = (b: string) => b.includes('"active":true');
 
   const S: Record<string, Scenario> = {
     koa: { id: 'koa', label: 'bare Koa JSON', kind: 'baseline', server: koa, request: { path: '/' } },
@@ -731,6 +988,7 @@ async function main(): Promise<void> {
     ],
   ];
   for (const [key, title, scenarios] of groups) if (!only || only.has(key)) await measureGroup(title, scenarios);
+  if (!only || only.has('backends')) await measureBackends();
 
   const lookup = async (dbFile: string) => {
     const out = JSON.parse(
@@ -798,11 +1056,15 @@ async function main(): Promise<void> {
 
   const authIds = ['lk-apikey', 'lk-oauth', 'lk-jwt'];
   const p99Max = Math.max(...authIds.map((id) => rowById(id)?.p99 ?? Infinity));
-  const lkPeak = Math.max(...rows.filter((r) => r.kind !== 'baseline').map((r) => r.peakMiB ?? Infinity));
+  const lkPeak = Math.max(
+    ...rows.filter((r) => r.kind !== 'baseline' && r.kind !== 'backend').map((r) => r.peakMiB ?? Infinity),
+  );
   // The small server's rows measured after its logins inherit the argon2 memory (RSS does not shrink).
   const afterLogin = new Set(['lk-login', 'scale-hot-small', 'scale-spread-small']);
   const lkPeakWithoutLogin = Math.max(
-    ...rows.filter((r) => r.kind !== 'baseline' && !afterLogin.has(r.id)).map((r) => r.peakMiB ?? Infinity),
+    ...rows
+      .filter((r) => r.kind !== 'baseline' && r.kind !== 'backend' && !afterLogin.has(r.id))
+      .map((r) => r.peakMiB ?? Infinity),
   );
   const inverse = (v: number | null) => (v === null ? null : 1 / v);
   const MB150 = (150 * 1e6) / 2 ** 20;
@@ -911,6 +1173,27 @@ async function main(): Promise<void> {
       (v) => v <= 1.3,
       [],
     ),
+    t(
+      'postgres-vs-sqlite',
+      'PostgreSQL ×1 (server + database CPU per request) ÷ SQLite ×1, worst of API key, cc, introspection',
+      worstBackendRatio((k) => [backendCpu(k, 'postgres-1'), backendCpu(k, 'sqlite-1')]),
+      '×',
+      '≤ 1.5×',
+      (v) => v <= 1.5,
+      [],
+    ),
+    t(
+      'instances-flat',
+      'two instances ÷ one (CPU per request, server + database), worst of the rows on both backends',
+      worstBackendRatio((k) => [
+        [backendCpu(k, 'sqlite-2'), backendCpu(k, 'sqlite-1')],
+        [backendCpu(k, 'postgres-2'), backendCpu(k, 'postgres-1')],
+      ]),
+      '×',
+      '≤ 1.15×',
+      (v) => v <= 1.15,
+      [],
+    ),
     t('rss', 'Latchkey peak RSS, every scenario', lkPeak, 'MiB', '≤ 150 MB (143 MiB)', (v) => v <= MB150, []),
     t(
       'rss-no-login',
@@ -983,6 +1266,7 @@ async function main(): Promise<void> {
     'baseline',
     'peak RSS MiB',
     'CPU µs/req',
+    'PG CPU µs/req',
     'CPU ratio',
     'bad',
   ];
@@ -995,6 +1279,7 @@ async function main(): Promise<void> {
     r.baseline ?? '',
     fmt(r.peakMiB, 0),
     fmt(r.cpuUsPerReq, 0),
+    r.dbCpuUsPerReq !== undefined ? fmt(r.dbCpuUsPerReq, 0) : '',
     r.cpuRatio !== undefined ? `${r.cpuRatio.toFixed(2)}×` : '',
     String(r.bad),
   ]);
@@ -1014,6 +1299,7 @@ async function main(): Promise<void> {
       `page 500 ${auditPages.page500Us} µs; one account's page 1 ${auditPages.account1Us} µs, ` +
       `its page 50 ${auditPages.account50Us} µs`,
   );
+  out.push(...backendSummary());
   out.push('', 'targets:');
   for (const x of targets) {
     const v =

@@ -49,17 +49,44 @@ export function cpuMsOf(pid: number): number | null {
   }
 }
 
+/** A process and its descendants (`serve --workers N`: the primary and its workers), from /proc. */
+export function processTree(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++)
+    for (const [child, parent] of parentOf) if (parent === tree[i]) tree.push(child);
+  return tree;
+}
+
+/** CPU time of a process and its descendants, in ms; null once the process itself is gone. */
+export function cpuMsOfTree(pid: number): number | null {
+  const own = cpuMsOf(pid);
+  if (own === null) return null;
+  return processTree(pid)
+    .slice(1)
+    .reduce((sum, p) => sum + (cpuMsOf(p) ?? 0), own);
+}
+
 /**
- * Waits until a process is idle (under 5% of one core over 200 ms), at most `maxMs`. A load that
- * stops leaves requests in flight (for logins, argon2 jobs queued for seconds); the next
- * measurement must not pay for them.
+ * Waits until a process and its workers are idle (under 5% of one core over 200 ms), at most
+ * `maxMs`. A load that stops leaves requests in flight (for logins, argon2 jobs queued for
+ * seconds); the next measurement must not pay for them.
  */
 export async function settle(pid: number, maxMs = 20_000): Promise<number> {
   const start = Date.now();
-  let last = cpuMsOf(pid);
+  let last = cpuMsOfTree(pid);
   while (last !== null && Date.now() - start < maxMs) {
     await new Promise((r) => setTimeout(r, 200));
-    const now = cpuMsOf(pid);
+    const now = cpuMsOfTree(pid);
     if (now === null || now - last < 10) break;
     last = now;
   }
@@ -102,6 +129,8 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number, 
 export async function startChild(opts: {
   name: string;
   script: string;
+  /** Arguments after the script. */
+  args?: string[];
   port: number;
   env: Record<string, string>;
   readyPath: string;
@@ -111,7 +140,7 @@ export async function startChild(opts: {
   typescript?: boolean;
 }): Promise<Child> {
   const loader = opts.typescript === false ? [] : ['--import', 'tsx'];
-  const proc = spawn(process.execPath, [...loader, ...(opts.nodeArgs ?? []), opts.script], {
+  const proc = spawn(process.execPath, [...loader, ...(opts.nodeArgs ?? []), opts.script, ...(opts.args ?? [])], {
     cwd: ROOT,
     env: { ...process.env, ...opts.env, PORT: String(opts.port) },
     stdio: ['ignore', 'ignore', 'pipe'],

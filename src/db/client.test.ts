@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { openDatabase, migrateToLatest, type DB } from './client.ts';
 import { withStatementCache } from './statement-cache.ts';
 import { createTestDatabase, testBackend, type TestDatabase } from '../../test/support/database.ts';
@@ -85,6 +85,24 @@ describe(`database layer (${testBackend})`, () => {
       .where('name', '=', 'n3')
       .executeTakeFirstOrThrow();
     assert.equal(again.value, 'changed');
+  });
+
+  it("keeps answering a reused query after another instance's migration adds a column to its table", async () => {
+    // On PostgreSQL the query is a prepared statement by now; a `SELECT *` prepared before the
+    // change would fail ("cached plan must not change result type") if it were run as it was.
+    const probe = db as unknown as Kysely<{ stale_probe: { id: string; a: string; b?: string } }>;
+    await sql`create table stale_probe (id text primary key, a text not null)`.execute(db);
+    await sql`insert into stale_probe (id, a) values ('one', 'first')`.execute(db);
+    const read = () => probe.selectFrom('stale_probe').selectAll().where('id', '=', 'one').executeTakeFirst();
+    for (let i = 0; i < 3; i++) assert.deepEqual(await read(), { id: 'one', a: 'first' });
+    const other = openDatabase({ database: target(testDb.url) });
+    try {
+      await sql`alter table stale_probe add column b text not null default 'added'`.execute(other);
+    } finally {
+      await other.destroy();
+    }
+    for (let i = 0; i < 3; i++) assert.deepEqual(await read(), { id: 'one', a: 'first', b: 'added' });
+    await sql`drop table stale_probe`.execute(db);
   });
 });
 

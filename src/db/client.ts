@@ -9,6 +9,7 @@ import { migrations } from './migrations/index.ts';
 import { refusingNul } from './refuse-nul.ts';
 import { reportingUnavailable } from './unavailable.ts';
 import { withStatementCache } from './statement-cache.ts';
+import { preparingClient } from './prepared-statements.ts';
 
 export type DB = Kysely<Database>;
 
@@ -54,7 +55,8 @@ function createPrivately(file: string): void {
 }
 
 /**
- * A pg pool that survives PostgreSQL going away (a restart terminates every connection): a client
+ * A pg pool whose parameterised queries run as prepared statements (prepared-statements.ts), and
+ * that survives PostgreSQL going away (a restart terminates every connection): a client
  * whose connection dies emits 'error' whether it is idle in the pool or checked out between two
  * queries, and an unheard 'error' event ends the process. The pool drops dead clients and opens new
  * ones on demand, so service resumes by itself once PostgreSQL is back.
@@ -62,7 +64,7 @@ function createPrivately(file: string): void {
 export function createPostgresPool(url: string, max: number): pg.Pool {
   // No connection timeout: a stopped server refuses at once (a 503), while a busy one may take
   // seconds to accept a connection under load, and failing those requests would be worse.
-  const pool = new pg.Pool({ connectionString: url, max });
+  const pool = new pg.Pool({ connectionString: url, max, Client: preparingClient() });
   pool.on('error', () => {}); // an idle client lost its connection: the pool has already dropped it
   pool.on('connect', (client) => client.on('error', () => {})); // the query in flight fails instead
   return pool;

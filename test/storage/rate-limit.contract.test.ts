@@ -74,6 +74,20 @@ export function rateLimitStoreContract(t: StoreUnderTest): void {
     );
   });
 
+  it('counts hits of several keys and windows sent together each in its own count', async () => {
+    // A request counts its hourly and burst windows at once, alongside other requests' hits.
+    const a = `key:${freshId('a')}`;
+    const b = `key:${freshId('b')}`;
+    await hit(a, HOUR);
+    const together = await Promise.all([hit(a, HOUR), hit(a, SECOND), hit(b, HOUR), hit(a, HOUR), hit(b, SECOND)]);
+    assert.deepEqual(
+      together.map((c) => c.count),
+      [2, 1, 1, 3, 1],
+    );
+    assert.ok(together[1]!.resetAt <= t.now() + SECOND + 50, 'the burst window ends within its second');
+    assert.ok(together[0]!.resetAt > t.now() + SECOND, 'the hourly window runs on');
+  });
+
   it('starts the count again once the window has passed', async () => {
     const key = `key:${freshId('reset')}`;
     const first = await hit(key, SECOND);
