@@ -44,7 +44,7 @@ export const FILE_LAYERS: [RegExp, Layer][] = [
   [
     new RegExp(
       '^src/oidc/(provider|client-metadata-validator|interactions|protocol-body|token-pipeline|client-auth|' +
-        'unified-introspection|issuer-origin|userinfo|authorize-post)\\.ts$',
+        'unified-introspection|provider-introspection|issuer-origin|userinfo|authorize-post)\\.ts$',
     ),
     'transport',
   ],
