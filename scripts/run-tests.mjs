@@ -90,7 +90,7 @@ const SQLITE_ONLY = new Set(['test/reliability/crash-safety.test.ts']);
  * out, so one hung test costs minutes, not the whole CI budget. scripts/hang-report.mjs prints what
  * the file was waiting on shortly before. TEST_FILE_TIMEOUT_MS overrides it (ms).
  */
-const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS) || 10 * 60_000;
+const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS) || 6 * 60_000;
 const COUNTERS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms'];
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
 const ANSI = /\x1b\[[0-9;]*m/g;
