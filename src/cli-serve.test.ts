@@ -182,7 +182,13 @@ describe('latchkey serve --workers 2', () => {
       assert.ok(Date.now() < windowEnds, 'the burst fitted in one window');
       const allowed = answers.filter((a) => a.status === 200);
       const refused = answers.filter((a) => a.status !== 200);
-      assert.equal(new Set(allowed.map((a) => a.pid)).size, 2, 'both workers answered');
+      // Both workers took requests (allowed or refused): which worker's come first is the kernel's
+      // choice, so the allowed ones alone may all be one worker's.
+      assert.ok(
+        answers.every((a) => /^\d+$/.test(a.pid)),
+        'every answer names its worker',
+      );
+      assert.equal(new Set(answers.map((a) => a.pid)).size, 2, 'both workers answered');
       assert.equal(allowed.length, BURST, `${allowed.length} of ${answers.length} allowed`);
       for (const r of refused) {
         assert.equal(r.status, 429, r.body);
