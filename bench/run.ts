@@ -398,6 +398,16 @@ async function startBaseline(name: string, script: string, readyPath: string): P
 
 const BENCH_EMAIL = 'bench-admin@example.com';
 const BENCH_PASSWORD = 'bench passphrase 0123';
+/** `keys create` for the bench account: a key whose own limits the load never reaches. */
+const benchKeyArgs = (name: string) => [
+  ...['keys', 'create', '--owner', BENCH_EMAIL, '--name', name, '--scopes', 'read:users'],
+  ...['--burst', '1000000', '--hourly', '100000000'],
+];
+/** An application's credentials from the CLI's `apps create` answer. */
+const client = (a: Record<string, unknown>) => ({
+  client_id: String(a['client_id']),
+  client_secret: String(a['client_secret']),
+});
 /** Accounts the login row signs in to, in turn (see seedDatabases). */
 const LOGIN_ACCOUNTS = 64;
 const loginEmail = (i: number) => `bench-login-${i}@example.com`;
@@ -430,26 +440,9 @@ async function seedDatabases(): Promise<{ seed: Seed; smallKeys: string[]; coldK
     app('Bench service', 'service'),
     app('Bench resource server', 'resource_server'),
     app('Bench web app', 'web', ['--redirect-uri', REDIRECT_URI]),
-    cli([
-      'keys',
-      'create',
-      '--owner',
-      BENCH_EMAIL,
-      '--name',
-      'bench hot key',
-      '--scopes',
-      'read:users',
-      '--burst',
-      '1000000',
-      '--hourly',
-      '100000000',
-    ]),
+    cli(benchKeyArgs('bench hot key')),
     cli(['jwt', 'sign', '--sub', String(user['id']), '--scopes', 'read:users']),
   ]);
-  const client = (a: Record<string, unknown>) => ({
-    client_id: String(a['client_id']),
-    client_secret: String(a['client_secret']),
-  });
   const seed: Seed = {
     userId: String(user['id']),
     email: BENCH_EMAIL,
@@ -624,29 +617,8 @@ async function seedBackend(database: string) {
   const [service, resourceServer, key] = await Promise.all([
     app('Bench service', 'service'),
     app('Bench resource server', 'resource_server'),
-    cli(
-      [
-        'keys',
-        'create',
-        '--owner',
-        BENCH_EMAIL,
-        '--name',
-        'bench key',
-        '--scopes',
-        'read:users',
-        '--burst',
-        '1000000',
-        '--hourly',
-        '100000000',
-      ],
-      undefined,
-      database,
-    ),
+    cli(benchKeyArgs('bench key'), undefined, database),
   ]);
-  const client = (a: Record<string, unknown>) => ({
-    client_id: String(a['client_id']),
-    client_secret: String(a['client_secret']),
-  });
   return { service: client(service), resourceServer: client(resourceServer), apiKey: String(key['key']) };
 }
 
