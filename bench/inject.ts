@@ -7,6 +7,7 @@
  * measure of record.
  *
  *   node --import tsx bench/inject.ts [--n 20000] [--concurrency 50] [--rounds 3] [--miss 10500]
+ *     [--only 'API key']
  *
  * Prints one line per credential: CPU µs per request (the harness's own share included; the bare
  * Koa line shows how large that is), the best of `rounds`.
@@ -24,6 +25,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     /** Also a row of this many API keys in turn (above 10,000: every request a cache miss). */
     miss: { type: 'string' },
+    /** Only the rows whose label contains this (to profile one path with --cpu-prof). */
+    only: { type: 'string' },
   },
 });
 const n = Number(values.n);
@@ -115,6 +118,7 @@ try {
     rows.push([`API key, ${keys.length} keys in turn`, app.callback(), () => bearer(keys[turn++ % keys.length]!)()]);
   }
   for (const [label, handler, headersOf] of rows) {
+    if (values.only && !label.includes(values.only)) continue;
     const us = await measure(handler, headersOf);
     process.stdout.write(`${label.padEnd(32)} ${us.toFixed(1).padStart(7)} µs CPU/req\n`);
   }
