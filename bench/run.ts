@@ -351,13 +351,19 @@ function latchkeyEnv(port: number, database: string): Record<string, string> {
   };
 }
 
-/** The `--flags` that package.json's `start` script passes to node (`node --x dist/main.js` -> ['--x']). */
-function startScriptNodeFlags(): string[] {
+/**
+ * How package.json's `start` script runs node: the `NAME=value` words before `node` (the
+ * environment) and the `--flags` between `node` and `dist/main.js`
+ * (`A=1 node --x dist/main.js` -> { env: { A: '1' }, flags: ['--x'] }).
+ */
+function startScript(): { env: Record<string, string>; flags: string[] } {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
     scripts: Record<string, string>;
   };
   const words = pkg.scripts['start']!.split(/\s+/);
-  return words.slice(words.indexOf('node') + 1, words.indexOf('dist/main.js')).filter((w) => w.startsWith('--'));
+  const node = words.indexOf('node');
+  const env = Object.fromEntries(words.slice(0, node).map((w) => w.split('=', 2) as [string, string]));
+  return { env, flags: words.slice(node + 1, words.indexOf('dist/main.js')).filter((w) => w.startsWith('--')) };
 }
 
 /**
@@ -367,15 +373,16 @@ function startScriptNodeFlags(): string[] {
  */
 async function startLatchkey(name: string, database: string, workers?: number): Promise<Child> {
   const port = await freePort();
+  const start = startScript();
   const c = await startChild({
     name,
     script: workers ? 'dist/cli.js' : 'dist/main.js',
     ...(workers ? { args: ['serve', '--workers', String(workers)] } : {}),
     typescript: false,
     port,
-    env: latchkeyEnv(port, database),
+    env: { ...start.env, ...latchkeyEnv(port, database) },
     readyPath: '/healthz',
-    nodeArgs: [...startScriptNodeFlags(), '--import', './bench/lib/cpu-profiler.mjs'],
+    nodeArgs: [...start.flags, '--import', './bench/lib/cpu-profiler.mjs'],
     timeoutMs: 90_000,
   });
   children.add(c);
