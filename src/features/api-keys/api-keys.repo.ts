@@ -1,5 +1,6 @@
 import { CompiledQuery, sql, type Transaction } from 'kysely';
 import { isPostgres, type DB } from '../../db/client.ts';
+import { preparedQuery } from '../../db/prepared.ts';
 import type { ApiKeyActivityRow, ApiKeyRow, Database } from '../../db/schema.ts';
 import { withEvents, writeOutbox, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
 
@@ -66,29 +67,33 @@ export function createApiKeysRepo(db: DB) {
     for (const row of rows) for (const column of ACTIVITY_COLUMNS) parameters.push(row[column]);
     return trx.executeQuery(CompiledQuery.raw(text, parameters));
   }
+  // Every key presented and not in the service's cache is read here: compiled once (prepared.ts).
+  // No join with its owner: the foreign key deletes a key with its account, and the authenticate
+  // step reads the owner's standing on every request anyway.
+  const selectForAuth = preparedQuery<{ id: string }, ApiKeyAuthRow>(db, ['id'], (p) =>
+    db
+      .selectFrom('api_keys')
+      .select([
+        'id',
+        'user_id',
+        'secret_hash',
+        'scopes',
+        'allowed_ips',
+        'expires_at',
+        'revoked_at',
+        'grace_until',
+        'rate_limit_hourly',
+        'rate_limit_burst',
+      ])
+      .where('id', '=', p.id),
+  );
   return {
     async insert(row: ApiKeyRow, events: TransactionalEvent[]): Promise<void> {
       await withEvents(db, events, (trx) => trx.insertInto('api_keys').values(row).execute());
     },
 
     async findForAuth(id: string): Promise<ApiKeyAuthRow | undefined> {
-      return db
-        .selectFrom('api_keys')
-        .innerJoin('users', 'users.id', 'api_keys.user_id')
-        .select([
-          'api_keys.id',
-          'api_keys.user_id',
-          'api_keys.secret_hash',
-          'api_keys.scopes',
-          'api_keys.allowed_ips',
-          'api_keys.expires_at',
-          'api_keys.revoked_at',
-          'api_keys.grace_until',
-          'api_keys.rate_limit_hourly',
-          'api_keys.rate_limit_burst',
-        ])
-        .where('api_keys.id', '=', id)
-        .executeTakeFirst();
+      return (await selectForAuth({ id })).rows[0];
     },
 
     async findById(id: string): Promise<ApiKeyRow | undefined> {
