@@ -1,5 +1,5 @@
 /**
- * CPU per `/v2/auth/test` request with the socket taken out: requests are handed to the real
+ * CPU per request (`/v2/auth/test`, `/oauth/token`) with the socket taken out: requests are handed to the real
  * app's request handler in this process (a real IncomingMessage and ServerResponse over a socket
  * that discards what is written), so the figure is the JavaScript's own cost, without the write
  * system call and the load generator's wake-ups that dominate `npm run bench` on a busy machine.
@@ -17,6 +17,9 @@ import http from 'node:http';
 import { parseArgs } from 'node:util';
 import Koa from 'koa';
 import { startWorld } from '../test/support/world.ts';
+import { REDIRECT_URI } from '../test/support/world.ts';
+import { basic } from './lib/fixtures.ts';
+import { refreshTokenPool } from './lib/flows.ts';
 
 const { values } = parseArgs({
   options: {
@@ -49,32 +52,53 @@ class NullSocket extends Duplex {
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
-function inject(handler: Handler, path: string, headers: Record<string, string>): Promise<number> {
+/** A request of a row: GET /v2/auth/test by default; a form body makes it a POST. */
+interface Injected {
+  path?: string;
+  headers: Record<string, string>;
+  form?: string;
+  /** Told of each answer's body (a refresh chain takes its next token from it). */
+  onBody?(body: string): void;
+}
+
+function inject(handler: Handler, r: Injected): Promise<number> {
   const socket = new NullSocket();
   const req = new http.IncomingMessage(socket as never);
-  req.method = 'GET';
-  req.url = path;
+  req.method = r.form === undefined ? 'GET' : 'POST';
+  req.url = r.path ?? '/v2/auth/test';
   req.httpVersion = '1.1';
   req.httpVersionMajor = 1;
   req.httpVersionMinor = 1;
-  req.headers = { host: '127.0.0.1', ...headers };
+  req.headers = { host: '127.0.0.1', ...r.headers };
+  if (r.form !== undefined) {
+    req.headers['content-type'] = 'application/x-www-form-urlencoded';
+    req.headers['content-length'] = String(Buffer.byteLength(r.form));
+    req.push(Buffer.from(r.form));
+  }
   req.complete = true;
   req.push(null);
   const res = new http.ServerResponse(req);
   res.assignSocket(socket as never);
+  if (r.onBody) {
+    const end = res.end.bind(res) as (...args: unknown[]) => http.ServerResponse;
+    res.end = ((chunk: unknown, ...rest: unknown[]) => {
+      if (chunk) r.onBody?.(String(chunk));
+      return end(chunk, ...rest);
+    }) as never;
+  }
   return new Promise((resolve) => {
     res.once('finish', () => resolve(res.statusCode));
     handler(req, res);
   });
 }
 
-async function measure(handler: Handler, headersOf: () => Record<string, string>): Promise<number> {
+async function measure(handler: Handler, requestOf: () => Injected): Promise<number> {
   const run = async (count: number) => {
     let next = 0;
     const worker = async () => {
       while (next < count) {
         next += 1;
-        const status = await inject(handler, '/v2/auth/test', headersOf());
+        const status = await inject(handler, requestOf());
         if (status !== 200) throw new Error(`status ${status}`);
       }
     };
@@ -92,6 +116,39 @@ async function measure(handler: Handler, headersOf: () => Record<string, string>
 }
 
 const world = await startWorld();
+
+/** client_credentials of a service application, its secret in HTTP Basic (as `npm run bench` asks). */
+async function clientCredentials(): Promise<() => Injected> {
+  const service = (await world.serviceToken(await world.user({ tag: 'svc' }), ['read:users'])).app;
+  const authorization = basic(service as { client_id: string; client_secret: string });
+  return () => ({
+    path: '/oauth/token',
+    headers: { authorization },
+    form: 'grant_type=client_credentials&scope=read%3Ausers',
+  });
+}
+
+/**
+ * Refresh tokens rotate: a queue starts with one per concurrent request (from the real code flow)
+ * and each answer's new refresh token goes back into it, so no token is ever presented twice.
+ */
+async function refreshChain(): Promise<() => Injected> {
+  const person = await world.user({ tag: 'person' });
+  const web = (await world.app(undefined, { scopes: ['read:users'] })) as { client_id: string; client_secret: string };
+  const pool = await refreshTokenPool(world.url, { client: web, redirectUri: REDIRECT_URI, ...person, n: concurrency });
+  const authorization = basic(web);
+  const onBody = (body: string) => {
+    const next = (JSON.parse(body) as { refresh_token?: string }).refresh_token;
+    if (next) pool.push(next);
+  };
+  return () => ({
+    path: '/oauth/token',
+    headers: { authorization },
+    form: `grant_type=refresh_token&refresh_token=${pool.shift() ?? 'pool-exhausted'}`,
+    onBody,
+  });
+}
+
 try {
   const alice = await world.user();
   const key = (await world.apiKey(alice, ['read:users'])).key;
@@ -103,9 +160,9 @@ try {
   koa.use(async (ctx) => {
     ctx.body = { valid: true, method: 'api_key', subject: 'usr_x', scopes: ['read:users'], expires_at: null };
   });
-  const bearer = (credential: string) => () => ({ authorization: `Bearer ${credential}` });
-  const rows: [string, Handler, () => Record<string, string>][] = [
-    ['bare Koa (the harness floor)', koa.callback(), () => ({})],
+  const bearer = (credential: string) => () => ({ headers: { authorization: `Bearer ${credential}` } });
+  const rows: [string, Handler, () => Injected][] = [
+    ['bare Koa (the harness floor)', koa.callback(), () => ({ headers: {} })],
     ['/v2/auth/test, API key', app.callback(), bearer(key)],
     ['/v2/auth/test, OAuth token', app.callback(), bearer(token)],
     ['/v2/auth/test, JWT', app.callback(), bearer(jwt)],
@@ -117,9 +174,15 @@ try {
     let turn = 0;
     rows.push([`API key, ${keys.length} keys in turn`, app.callback(), () => bearer(keys[turn++ % keys.length]!)()]);
   }
-  for (const [label, handler, headersOf] of rows) {
-    if (values.only && !label.includes(values.only)) continue;
-    const us = await measure(handler, headersOf);
+  // These two need applications, a sign-in and tokens first: made only when measured.
+  const wanted = (label: string) => !values.only || label.includes(values.only);
+  const cc = '/oauth/token client_credentials';
+  if (wanted(cc)) rows.push([cc, app.callback(), await clientCredentials()]);
+  const refresh = '/oauth/token refresh_token';
+  if (wanted(refresh)) rows.push([refresh, app.callback(), await refreshChain()]);
+  for (const [label, handler, requestOf] of rows) {
+    if (!wanted(label)) continue;
+    const us = await measure(handler, requestOf);
     process.stdout.write(`${label.padEnd(32)} ${us.toFixed(1).padStart(7)} µs CPU/req\n`);
   }
 } finally {

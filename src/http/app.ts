@@ -169,6 +169,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     findApi: (identifier) => deps.apis.find(identifier),
     findApisByScopes: (names) => deps.apis.findByScopes(names),
     mayIntrospect,
+    accountActive: async (accountId) => (await deps.accountRights.of(accountId)) !== null,
     ownerIsAdmin: async (clientId) => {
       const owner = await applications.ownerOf(clientId);
       return owner !== null && (await deps.accountRights.of(owner))?.isAdmin === true;

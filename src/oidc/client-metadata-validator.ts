@@ -33,6 +33,7 @@ export function createClientMetadataValidator(deps: {
       adapter: () => inert as never,
       accounts: inert as never,
       consents: inert as never,
+      accountActive: unreachable,
       ownerIsAdmin: unreachable,
       mayIntrospect: unreachable,
       findApi: unreachable,

@@ -53,6 +53,11 @@ export interface ProviderDeps {
   findApisByScopes(names: readonly string[]): Promise<ResourceServer[]>;
   /** Who may learn about a token at introspection (introspection-policy.ts). */
   mayIntrospect: IntrospectionPolicy;
+  /**
+   * Whether an account exists and is not disabled, as every credential reads it (auth/account-rights.ts:
+   * remembered briefly, forgotten at once when the account changes, here or on another instance).
+   */
+  accountActive(accountId: string): Promise<boolean>;
   /** Whether an application's owner is an admin now: client_credentials tokens act as the owner. */
   ownerIsAdmin(clientId: string): Promise<boolean>;
   /** Whether an application's owner is disabled now: its client_credentials tokens are then refused. */
@@ -346,12 +351,15 @@ export function createProvider(deps: ProviderDeps): Provider {
       Grant: config.REFRESH_TOKEN_ABSOLUTE_TTL,
     },
     findAccount: async (_ctx, sub) => {
-      const account = await accounts.findById(sub);
       // A disabled account gets no new tokens: codes and refresh tokens naming it are refused.
-      if (!account || account.disabled) return undefined;
+      if (!(await deps.accountActive(sub))) return undefined;
       return {
-        accountId: account.id,
-        claims: () => accountClaims(account),
+        accountId: sub,
+        // Read only when a token or an ID token carries them (a refresh for an API does not).
+        claims: async () => {
+          const account = await accounts.findById(sub);
+          return account ? accountClaims(account) : { sub };
+        },
       };
     },
     // Consent survives the browser session: fall back to the grant remembered for (user, client).
