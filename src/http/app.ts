@@ -7,10 +7,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from '../config.ts';
 import type { DB } from '../db/client.ts';
 import type { AppContext, AppState } from './context.ts';
-import { requestId } from './request-id.ts';
-import { openRequestScope } from './request-facts.ts';
-import { requireReadableTarget } from './request-target.ts';
-import { drainBody } from './drain-body.ts';
+import { requestFrame } from './request-frame.ts';
 import { accessLog } from './access-log.ts';
 import { exposePid, liveness, readiness } from './health.ts';
 import { httpMetrics, metricsEndpoint, observeProvider } from './metrics.ts';
@@ -395,10 +392,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       'connection failed during the answer',
     );
   });
-  app.use(requireReadableTarget());
-  app.use(requestId(logger));
-  app.use(openRequestScope(deps.requestScope));
-  app.use(drainBody());
+  app.use(requestFrame({ logger, scope: deps.requestScope }));
   if (config.LATCHKEY_DEBUG_PID) app.use(exposePid());
   app.use(mounts);
 
