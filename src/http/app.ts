@@ -1,5 +1,4 @@
 import Koa from 'koa';
-import compose from 'koa-compose';
 import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Logger } from 'pino';
@@ -315,7 +314,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
 
   /** An audience's app behind its own access log, whose metrics label it is when no router template matched. */
   const audience = (label: string, app: Koa.Middleware<AppState>, opts: { quiet?: boolean } = {}) =>
-    compose([accessLog(logger, httpMetrics(metrics, label), opts), app]) as Koa.Middleware<AppState>;
+    accessLog(logger, app, httpMetrics(metrics, label), opts);
   // Probes and scrapes come every few seconds: logged at debug, not info.
   const quiet = { quiet: true };
   const mounts = byPath(
