@@ -33,22 +33,19 @@ export const API_VERSION = '2.0';
 const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
 
 /**
- * `X-API-Version: 2.0` on every /v2 answer (unknown paths too, so the /v2 app runs it before
- * routing); a request for another version is refused by name.
+ * `X-API-Version: 2.0` on every /v2 answer but a preflight's (unknown paths too, so the /v2 app
+ * runs it before routing); a request for another version is refused by name.
  */
-export function apiVersion(): Middleware<AppState> {
-  return (ctx, next) => {
-    ctx.set('X-API-Version', API_VERSION);
-    const asked = ctx.get('X-API-Version');
-    if (asked && !ACCEPTED_VERSIONS.has(asked.trim())) {
-      throw new AppError(
-        'VALIDATION_FAILED',
-        `Unsupported API version "${asked.slice(0, 20)}"; supported versions: ${API_VERSION}`,
-        { field: 'X-API-Version' },
-      );
-    }
-    return next();
-  };
+export function answerApiVersion(ctx: AppContext): void {
+  ctx.res.setHeader('X-API-Version', API_VERSION);
+  const asked = ctx.req.headers['x-api-version'] as string | undefined; // repeated: joined by Node
+  if (asked && !ACCEPTED_VERSIONS.has(asked.trim())) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `Unsupported API version "${asked.slice(0, 20)}"; supported versions: ${API_VERSION}`,
+      { field: 'X-API-Version' },
+    );
+  }
 }
 
 /**
