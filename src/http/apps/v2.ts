@@ -1,18 +1,16 @@
-import compose from 'koa-compose';
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { AccountsService } from '../../features/accounts/accounts.service.ts';
 import type { AppState } from '../context.ts';
 import { answerFailure, apiErrors, refuseUnanswered } from '../error-handler.ts';
 import { byPath } from '../mount.ts';
+import { routesOf } from '../route-table.ts';
 import { apiSecurityHeaders, setHeaders } from '../security-headers.ts';
 import { readBrowserSession } from '../session.ts';
 import { corsStep, foreignOrCookieless, VARY_ORIGIN } from '../api-cors.ts';
 import { answerApiVersion } from '../../api/v2/router.ts';
 import { serveOpenApi } from '../../api/openapi.ts';
 import { nameMetadataInChallenge } from '../protected-resource.ts';
-
-const routesOf = (router: Router<AppState>) => [router.routes(), router.allowedMethods()] as Middleware<AppState>[];
 
 /**
  * `/v2`: the JSON API. Every answer carries `X-API-Version` and errors in the JSON error model;
@@ -38,7 +36,7 @@ export function v2App(deps: {
 }): Middleware<AppState> {
   const headers = [...apiSecurityHeaders(deps.hsts), VARY_ORIGIN];
   const cors = corsStep({ allowed: deps.corsOriginAllowed, methods: ['GET', 'POST', 'PATCH', 'DELETE'] });
-  const routes = compose(routesOf(deps.router)) as Middleware<AppState>;
+  const routes = routesOf(deps.router);
   const dispatch = byPath([{ path: '/v2/openapi.json', exact: true, app: serveOpenApi(deps.openApi) }], routes);
   return async (ctx, next) => {
     setHeaders(ctx.res, headers);
