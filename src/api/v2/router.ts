@@ -74,13 +74,15 @@ function apiGate(deps: V2Deps): Middleware<AppState> {
     if (BODY_METHODS.has(ctx.method) && !(await readJsonBody(ctx, jsonBody))) return;
     await authenticateRequest(ctx, authenticator, authOpts);
     if (ctx.state.principal?.kind !== 'api_key') {
-      await limitRequest(ctx, limiter, policies, 'v2');
+      const limited = limitRequest(ctx, limiter, policies, 'v2');
+      if (limited) await limited;
       assertCredential(ctx.state);
       return next();
     }
     let status = 500;
     try {
-      await limitRequest(ctx, limiter, policies, 'v2');
+      const limited = limitRequest(ctx, limiter, policies, 'v2');
+      if (limited) await limited;
       assertCredential(ctx.state);
       await next();
       status = ctx.status;
