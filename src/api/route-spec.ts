@@ -1,6 +1,5 @@
 import type Router from '@koa/router';
-import type { Middleware } from 'koa';
-import { requireScopes, requireSessionOrAdmin } from '../auth/authenticate.ts';
+import { assertScopes, assertSessionOrAdmin } from '../auth/authenticate.ts';
 import { principalOf } from '../auth/principal.ts';
 import { AppError } from '../http/errors.ts';
 import type { AppContext, AppState } from '../http/context.ts';
@@ -13,8 +12,10 @@ export interface BuildOptions {
   validateResponses?: boolean;
 }
 
-function authMiddleware(auth: RouteAuth): Middleware<AppState> {
-  return 'scopes' in auth ? requireScopes(...auth.scopes) : requireSessionOrAdmin();
+/** The route's own access check: its scopes, or a dashboard session or admin:all. */
+function assertRouteAccess(state: AppState, auth: RouteAuth): void {
+  if ('scopes' in auth) assertScopes(state, auth.scopes);
+  else assertSessionOrAdmin(state);
 }
 
 const hasBody = (ctx: AppContext) => Boolean(ctx.request.length) || ctx.get('Transfer-Encoding') !== '';
@@ -32,7 +33,8 @@ function parsedInput(ctx: AppContext, spec: RouteSpec) {
 /** Registers every spec on a router (after whatever middleware the caller put in front). */
 export function mountRoutes(router: Router<AppState>, specs: RouteSpec[], opts: BuildOptions = {}): Router<AppState> {
   for (const spec of specs) {
-    router[spec.method](spec.path, authMiddleware(spec.auth), async (ctx) => {
+    router[spec.method](spec.path, async (ctx) => {
+      assertRouteAccess(ctx.state, spec.auth);
       // A route that reads a JSON body refuses any other kind of body rather than reading it as {}
       // (which a PATCH would accept as "change nothing", telling the client it worked).
       if (spec.body && hasBody(ctx) && !ctx.is('json', '+json')) {

@@ -257,30 +257,24 @@ async function resolvePrincipal(
   }
 }
 
-/** A route's scope requirement, in one line: `requireScopes('read:users')`. */
-export function requireScopes(...required: string[]): Middleware<AppState> {
-  return async (ctx, next) => {
-    const principal = ctx.state.principal;
-    if (!principal) throw invalidToken(null);
-    if (!principal.can(...required)) {
-      throw new AppError('FORBIDDEN', 'Insufficient permissions for this operation', undefined, {
-        'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${required.join(' ')}"`,
-      });
-    }
-    await next();
-  };
+/** A route's scope requirement: the principal must hold every one of `required`. */
+export function assertScopes(state: AppState, required: readonly string[]): void {
+  const principal = state.principal;
+  if (!principal) throw invalidToken(null);
+  if (!principal.can(...required)) {
+    throw new AppError('FORBIDDEN', 'Insufficient permissions for this operation', undefined, {
+      'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${required.join(' ')}"`,
+    });
+  }
 }
 
 /** Only a dashboard session or an admin:all credential (e.g. to mint API keys). */
-export function requireSessionOrAdmin(): Middleware<AppState> {
-  return async (ctx, next) => {
-    const p = ctx.state.principal;
-    if (!p) throw invalidToken(null);
-    if (p.kind !== 'session' && !p.isAdmin) {
-      throw new AppError('FORBIDDEN', 'Insufficient permissions for this operation', undefined, {
-        'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${ADMIN_SCOPE}"`,
-      });
-    }
-    await next();
-  };
+export function assertSessionOrAdmin(state: AppState): void {
+  const p = state.principal;
+  if (!p) throw invalidToken(null);
+  if (p.kind !== 'session' && !p.isAdmin) {
+    throw new AppError('FORBIDDEN', 'Insufficient permissions for this operation', undefined, {
+      'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${ADMIN_SCOPE}"`,
+    });
+  }
 }

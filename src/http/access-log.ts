@@ -12,10 +12,12 @@ export type RequestObserver = (ctx: AppContext, status: number, seconds: number)
  * (probes and scrapes, every few seconds) log at debug. The line is written as the request's own
  * logger would write it (the same fields in the same order), through a child that skips the
  * redaction pass: none of its fields is one that redaction names, and that pass was most of the
- * line's cost (about 10 of 11 µs). Nothing is built when the level is off.
+ * line's cost (about 10 of 11 µs). Nothing is built when the level is off. It calls the
+ * audience's app itself (one frame, not a composition of two).
  */
 export function accessLog(
   logger: Logger,
+  app: Middleware<AppState>,
   observe?: RequestObserver,
   opts: { quiet?: boolean } = {},
 ): Middleware<AppState> {
@@ -24,7 +26,7 @@ export function accessLog(
     const started = performance.now();
     let status = 500; // an error escaping the error handler becomes Koa's 500
     try {
-      await next();
+      await app(ctx, next);
       status = ctx.status;
     } finally {
       const elapsed = performance.now() - started;

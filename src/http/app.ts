@@ -1,5 +1,4 @@
 import Koa from 'koa';
-import compose from 'koa-compose';
 import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Logger } from 'pino';
@@ -7,10 +6,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from '../config.ts';
 import type { DB } from '../db/client.ts';
 import type { AppContext, AppState } from './context.ts';
-import { requestId } from './request-id.ts';
-import { openRequestScope } from './request-facts.ts';
-import { requireReadableTarget } from './request-target.ts';
-import { drainBody } from './drain-body.ts';
+import { requestFrame } from './request-frame.ts';
 import { accessLog } from './access-log.ts';
 import { exposePid, liveness, readiness } from './health.ts';
 import { httpMetrics, metricsEndpoint, observeProvider } from './metrics.ts';
@@ -319,7 +315,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
 
   /** An audience's app behind its own access log, whose metrics label it is when no router template matched. */
   const audience = (label: string, app: Koa.Middleware<AppState>, opts: { quiet?: boolean } = {}) =>
-    compose([accessLog(logger, httpMetrics(metrics, label), opts), app]) as Koa.Middleware<AppState>;
+    accessLog(logger, app, httpMetrics(metrics, label), opts);
   // Probes and scrapes come every few seconds: logged at debug, not info.
   const quiet = { quiet: true };
   const mounts = byPath(
@@ -396,10 +392,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       'connection failed during the answer',
     );
   });
-  app.use(requireReadableTarget());
-  app.use(requestId(logger));
-  app.use(openRequestScope(deps.requestScope));
-  app.use(drainBody());
+  app.use(requestFrame({ logger, scope: deps.requestScope }));
   if (config.LATCHKEY_DEBUG_PID) app.use(exposePid());
   app.use(mounts);
 

@@ -1,6 +1,5 @@
-import type { Middleware } from 'koa';
 import type { IncomingMessage } from 'node:http';
-import type { AppState } from './context.ts';
+import type { AppContext } from './context.ts';
 
 /** How much of a refused body is read and thrown away after the answer, and for how long. */
 const DRAIN_MAX_BYTES = 4 * 1024 * 1024;
@@ -36,10 +35,14 @@ export function drainUnreadBody(req: IncomingMessage): void {
   req.resume();
 }
 
-/** Middleware: drain whatever of the request body is left once the response is sent. */
-export function drainBody(): Middleware<AppState> {
-  return (ctx, next) => {
-    ctx.res.once('finish', () => drainUnreadBody(ctx.req));
-    return next();
-  };
+/**
+ * Drains whatever of the request body is left once the response is sent. A request that declares
+ * no body (no Content-Length above 0, no Transfer-Encoding: RFC 9112 §6.3) has nothing to leave
+ * unread, so it is not watched.
+ */
+export function drainWhenAnswered(ctx: AppContext): void {
+  const { headers } = ctx.req;
+  const length = headers['content-length'];
+  if ((length === undefined || length === '0') && headers['transfer-encoding'] === undefined) return;
+  ctx.res.once('finish', () => drainUnreadBody(ctx.req));
 }

@@ -94,35 +94,48 @@ function fromHttpError(err: {
 }
 
 /**
- * Turns every failure into a documented answer in the audience's format (see ErrorFormat). Never
- * a stack trace; unexpected errors are logged with the request id. The database unreachable
- * (PostgreSQL restarting, say) is 503 with Retry-After, logged as a warning: nothing is wrong with
- * the request or with us, and a retry will do.
+ * A router that matched nothing leaves a bare 404, and its allowedMethods() answers a known path
+ * with another method by a bare status (405, or 501 for a method it does not know, e.g. PROPFIND):
+ * both are refused in the audience's format, as 4xx.
  */
+export function refuseUnanswered(ctx: Ctx): void {
+  if (ctx.status === 404 && ctx.body === undefined) {
+    throw new AppError('NOT_FOUND', 'No such endpoint');
+  }
+  if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
+    throw new AppError('METHOD_NOT_ALLOWED', `Method ${ctx.method.slice(0, 20)} is not allowed here`);
+  }
+}
+
+/**
+ * Answers a failure in the audience's format (see ErrorFormat). Never a stack trace; unexpected
+ * errors are logged with the request id. The database unreachable (PostgreSQL restarting, say) is
+ * 503 with Retry-After, logged as a warning: nothing is wrong with the request or with us, and a
+ * retry will do.
+ */
+export function answerFailure(ctx: Ctx, raw: unknown, format: ErrorFormat): void {
+  if (isDatabaseUnavailable(raw)) {
+    ctx.state.log?.warn('database unavailable: answered 503');
+    ctx.set('Retry-After', '5');
+    ctx.set('Cache-Control', 'no-store');
+    format.unavailable(ctx);
+    return;
+  }
+  const err = toAppError(raw) ?? fromHttpError(raw as never);
+  const appError = err ?? new AppError('INTERNAL', 'Internal server error');
+  if (!err) ctx.state.log?.error({ err: raw }, 'unhandled error');
+  if (appError.headers) ctx.set(appError.headers);
+  format.error(ctx, appError);
+}
+
+/** Turns every failure into a documented answer in the audience's format (the two steps above). */
 export function errorHandler(format: ErrorFormat): Middleware<AppState> {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new AppError('NOT_FOUND', 'No such endpoint');
-      }
-      // The routers' allowedMethods() answer a known path with another method by a bare status
-      // (405, or 501 for a method they do not know, e.g. PROPFIND): answer in our format, as a 4xx.
-      if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
-        throw new AppError('METHOD_NOT_ALLOWED', `Method ${ctx.method.slice(0, 20)} is not allowed here`);
-      }
+      refuseUnanswered(ctx);
     } catch (raw) {
-      if (isDatabaseUnavailable(raw)) {
-        ctx.state.log?.warn('database unavailable: answered 503');
-        ctx.set('Retry-After', '5');
-        ctx.set('Cache-Control', 'no-store');
-        return format.unavailable(ctx);
-      }
-      const err = toAppError(raw) ?? fromHttpError(raw as never);
-      const appError = err ?? new AppError('INTERNAL', 'Internal server error');
-      if (!err) ctx.state.log?.error({ err: raw }, 'unhandled error');
-      if (appError.headers) ctx.set(appError.headers);
-      format.error(ctx, appError);
+      answerFailure(ctx, raw, format);
     }
   };
 }

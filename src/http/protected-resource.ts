@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import type { ResourceServer } from '../domain/resource-servers.ts';
 import { protectedResourceMetadata, withResourceMetadata } from '../features/apis/protected-resource.ts';
-import type { AppState } from './context.ts';
+import type { AppContext, AppState } from './context.ts';
 
 /**
  * The built-in API's protected resource metadata (RFC 9728), built from the API as it is at the
@@ -17,13 +17,10 @@ export function serveProtectedResourceMetadata(deps: { api: ResourceServer; issu
 
 /**
  * Every 401 of the API names where its metadata is (RFC 9728 §5.1), so a client holding no token
- * learns from the refusal which authorization server to ask and for which scopes. Runs outside the
- * error handler: the challenge it extends is the one the refusal set.
+ * learns from the refusal which authorization server to ask and for which scopes. Run once the
+ * refusal is answered: the challenge it extends is the one the refusal set.
  */
-export function resourceMetadataOnChallenges(metadataUrl: string): Middleware<AppState> {
-  return async (ctx, next) => {
-    await next();
-    if (ctx.status === 401)
-      ctx.set('WWW-Authenticate', withResourceMetadata(ctx.response.get('WWW-Authenticate'), metadataUrl));
-  };
+export function nameMetadataInChallenge(ctx: AppContext, metadataUrl: string): void {
+  if (ctx.status === 401)
+    ctx.set('WWW-Authenticate', withResourceMetadata(ctx.response.get('WWW-Authenticate'), metadataUrl));
 }

@@ -1,7 +1,6 @@
-import type { Middleware } from 'koa';
 import type { AuditActor } from '../domain/audit.ts';
-import type { RequestScope } from '../shared/request-scope.ts';
-import type { AppState } from './context.ts';
+import type { RequestFacts } from '../shared/request-scope.ts';
+import type { AppContext, AppState } from './context.ts';
 
 /** Who acts in a request, as the audit trail names it: its bearer credential, else the signed-in browser. */
 export function actorOf(state: AppState): AuditActor | null {
@@ -26,19 +25,16 @@ export function actorOf(state: AppState): AuditActor | null {
 }
 
 /**
- * Opens the request scope the audit trail reads (address, User-Agent, request id, actor), after the
- * request id is set. The actor is read from `ctx.state` when an event is recorded, so whatever the
- * audience's authentication found by then is who acted.
+ * The facts of the request scope the audit trail reads (address, User-Agent, request id, actor),
+ * once the request id is set. The actor is read from `ctx.state` when an event is recorded, so
+ * whatever the audience's authentication found by then is who acted.
  */
-export function openRequestScope(scope: RequestScope): Middleware<AppState> {
-  return (ctx, next) =>
-    scope.run(
-      {
-        requestId: ctx.state.requestId,
-        ip: ctx.ip,
-        userAgent: ctx.get('user-agent') || null,
-        actor: () => actorOf(ctx.state),
-      },
-      next,
-    );
+export function requestFactsOf(ctx: AppContext): RequestFacts {
+  const state = ctx.state;
+  return {
+    requestId: state.requestId,
+    ip: ctx.ip,
+    userAgent: ctx.req.headers['user-agent'] || null,
+    actor: () => actorOf(state),
+  };
 }

@@ -1,21 +1,22 @@
-import type { Middleware } from 'koa';
-import type { AppState } from './context.ts';
+import type { AppContext } from './context.ts';
 
 /**
- * Refuses a request whose target Node's URL parser cannot read (`GET http://[bad/ HTTP/1.1`), before
- * anything asks for `ctx.path`: that getter throws, and a throw ahead of the error handler became a
- * bare 500. The answer matches Node's own for malformed HTTP: a plain 400.
+ * Whether Node's URL parser can read the request target (`GET http://[bad/ HTTP/1.1` it cannot).
+ * Asked before anything reads `ctx.path`: that getter throws, and a throw ahead of the error
+ * handler became a bare 500.
  */
-export function requireReadableTarget(): Middleware<AppState> {
-  return (ctx, next) => {
-    try {
-      void ctx.path;
-    } catch {
-      ctx.status = 400;
-      ctx.type = 'text/plain';
-      ctx.body = 'Bad Request: the request target is not a valid URL';
-      return Promise.resolve();
-    }
-    return next();
-  };
+export function hasReadableTarget(ctx: AppContext): boolean {
+  try {
+    void ctx.path;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The answer to an unreadable target, as Node's own for malformed HTTP: a plain 400. */
+export function refuseUnreadableTarget(ctx: AppContext): void {
+  ctx.status = 400;
+  ctx.type = 'text/plain';
+  ctx.body = 'Bad Request: the request target is not a valid URL';
 }

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
 import type { AppContext, AppState } from './context.ts';
 
@@ -18,6 +19,30 @@ function nonceSource(): () => string {
 }
 
 const PAGE_IMG_SRC = "img-src 'self' data:";
+
+/** Headers as name and value, made once and set on each answer in this order. */
+export type HeaderList = readonly (readonly [string, string])[];
+
+function commonHeaders(hsts: boolean): HeaderList {
+  return [
+    ['X-Content-Type-Options', 'nosniff'],
+    ['X-Frame-Options', 'DENY'],
+    ['Referrer-Policy', 'no-referrer'],
+    ['Cross-Origin-Opener-Policy', 'same-origin'],
+    ['Permissions-Policy', 'camera=(), microphone=(), geolocation=()'],
+    ...(hsts ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as const] : []),
+  ];
+}
+
+/** The security headers of an answer that is never HTML: a policy that allows nothing, no nonce. */
+export function apiSecurityHeaders(hsts: boolean): HeaderList {
+  return [...commonHeaders(hsts), ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"]];
+}
+
+/** Straight onto the response, as ctx.set does for each (less its checks: these are known strings). */
+export function setHeaders(res: ServerResponse, headers: HeaderList): void {
+  for (let i = 0; i < headers.length; i++) res.setHeader(headers[i]![0], headers[i]![1]);
+}
 
 /**
  * Lets this one page show images from `origin` as well (the consent page's application logo),
@@ -39,30 +64,21 @@ export function allowImagesFrom(ctx: AppContext, origin: string): void {
  * get a policy that allows nothing, with no per-request nonce to make.
  */
 export function securityHeaders(opts: { hsts: boolean; pages: boolean }): Middleware<AppState> {
-  const common: Record<string, string> = {
-    'X-Content-Type-Options': 'nosniff',
-    'X-Frame-Options': 'DENY',
-    'Referrer-Policy': 'no-referrer',
-    'Cross-Origin-Opener-Policy': 'same-origin',
-    'Permissions-Policy': 'camera=(), microphone=(), geolocation=()',
-    ...(opts.hsts ? { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' } : {}),
-  };
-  const apiCsp = "default-src 'none'; frame-ancestors 'none'";
+  const common = commonHeaders(opts.hsts);
   const pageCsp = (nonce: string) =>
     `default-src 'self'; script-src 'self' 'nonce-${nonce}'; style-src 'self' 'nonce-${nonce}'; ` +
     `${PAGE_IMG_SRC}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`;
   if (!opts.pages) {
+    const headers = apiSecurityHeaders(opts.hsts);
     return (ctx, next) => {
-      const res = ctx.res;
-      for (const name in common) res.setHeader(name, common[name]!);
-      res.setHeader('Content-Security-Policy', apiCsp);
+      setHeaders(ctx.res, headers);
       return next();
     };
   }
   const nonce = nonceSource();
   return async (ctx, next) => {
     const res = ctx.res;
-    for (const name in common) res.setHeader(name, common[name]!);
+    setHeaders(res, common);
     const n = nonce();
     ctx.state.cspNonce = n;
     res.setHeader('Content-Security-Policy', pageCsp(n));

@@ -24,21 +24,26 @@ export interface SessionAccounts {
  */
 export function browserSession(accounts: SessionAccounts): Middleware<AppState> {
   return async (ctx, next) => {
-    const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
-    if (id) {
-      const session = await accounts.sessionAccount(id);
-      if (session) {
-        ctx.state.account = session.account;
-        ctx.state.sessionId = id;
-        ctx.state.authenticatedAt = session.authenticatedAt;
-        ctx.state.sessionProviderLink = session.providerLink;
-        ctx.state.sessionAmr = session.amr;
-        await accounts.sessionSeen(id, session.lastSeenAt, ctx.ip);
-      }
-    }
-    ctx.state.account ??= null;
+    await readBrowserSession(ctx, accounts);
     await next();
   };
+}
+
+/** The step of `browserSession` without a `next`, for an app that runs it among others. */
+export async function readBrowserSession(ctx: AppContext, accounts: SessionAccounts): Promise<void> {
+  const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+  if (id) {
+    const session = await accounts.sessionAccount(id);
+    if (session) {
+      ctx.state.account = session.account;
+      ctx.state.sessionId = id;
+      ctx.state.authenticatedAt = session.authenticatedAt;
+      ctx.state.sessionProviderLink = session.providerLink;
+      ctx.state.sessionAmr = session.amr;
+      await accounts.sessionSeen(id, session.lastSeenAt, ctx.ip);
+    }
+  }
+  ctx.state.account ??= null;
 }
 
 /**

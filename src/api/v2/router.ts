@@ -33,43 +33,56 @@ export const API_VERSION = '2.0';
 const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
 
 /**
- * `X-API-Version: 2.0` on every /v2 answer (unknown paths too, so the /v2 app runs it before
- * routing); a request for another version is refused by name.
+ * `X-API-Version: 2.0` on every /v2 answer but a preflight's (unknown paths too, so the /v2 app
+ * runs it before routing); a request for another version is refused by name.
  */
-export function apiVersion(): Middleware<AppState> {
-  return (ctx, next) => {
-    ctx.set('X-API-Version', API_VERSION);
-    const asked = ctx.get('X-API-Version');
-    if (asked && !ACCEPTED_VERSIONS.has(asked.trim())) {
-      throw new AppError(
-        'VALIDATION_FAILED',
-        `Unsupported API version "${asked.slice(0, 20)}"; supported versions: ${API_VERSION}`,
-        { field: 'X-API-Version' },
-      );
-    }
-    return next();
-  };
+export function answerApiVersion(ctx: AppContext): void {
+  ctx.res.setHeader('X-API-Version', API_VERSION);
+  const asked = ctx.req.headers['x-api-version'] as string | undefined; // repeated: joined by Node
+  if (asked && !ACCEPTED_VERSIONS.has(asked.trim())) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `Unsupported API version "${asked.slice(0, 20)}"; supported versions: ${API_VERSION}`,
+      { field: 'X-API-Version' },
+    );
+  }
+}
+
+/** The methods whose bodies the JSON parser reads (its default); it passes any other untouched. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/** The JSON body parser as a step: whether the request goes on (the parser may answer it, 499). */
+async function readJsonBody(ctx: AppContext, jsonBody: Middleware<AppState>): Promise<boolean> {
+  let goesOn = false;
+  await jsonBody(ctx, async () => {
+    goesOn = true;
+  });
+  return goesOn;
 }
 
 /**
- * The one step in front of every /v2 route: authenticate (a bearer credential or the dashboard
- * session), count the request against its rate limit (per credential, or per address when there
- * is none), refuse it without a credential, and, for an API key, queue its activity log entry once
- * the answer is known (errors included). One frame for what every request passes.
+ * The one step in front of every /v2 route: read a JSON body (on the methods that have one),
+ * authenticate (a bearer credential or the dashboard session), count the request against its
+ * rate limit (per credential, or per address when there is none), refuse it without a credential,
+ * and, for an API key, queue its activity log entry once the answer is known (errors included).
+ * One frame for what every request passes.
  */
 function apiGate(deps: V2Deps): Middleware<AppState> {
   const authOpts = { allowSession: true, origin: deps.origin };
-  const { authenticator, limiter, policies } = deps;
+  const { authenticator, limiter, policies, jsonBody } = deps;
   return async (ctx, next) => {
+    if (BODY_METHODS.has(ctx.method) && !(await readJsonBody(ctx, jsonBody))) return;
     await authenticateRequest(ctx, authenticator, authOpts);
     if (ctx.state.principal?.kind !== 'api_key') {
-      await limitRequest(ctx, limiter, policies, 'v2');
+      const limited = limitRequest(ctx, limiter, policies, 'v2');
+      if (limited) await limited;
       assertCredential(ctx.state);
       return next();
     }
     let status = 500;
     try {
-      await limitRequest(ctx, limiter, policies, 'v2');
+      const limited = limitRequest(ctx, limiter, policies, 'v2');
+      if (limited) await limited;
       assertCredential(ctx.state);
       await next();
       status = ctx.status;
@@ -119,12 +132,12 @@ export interface V2Deps {
 }
 
 /**
- * The /v2 API. Flow: version -> body -> the gate (authenticate, rate limit, credential required,
- * activity log) -> requireScopes -> validate -> handler.
+ * The /v2 API. Flow: the gate (body, authenticate, rate limit, credential required, activity
+ * log) -> the route (its scopes, validation, handler).
  */
 export function v2Router(deps: V2Deps, specs: RouteSpec[], opts: BuildOptions = {}): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/v2' });
-  router.use(deps.jsonBody, apiGate(deps));
+  router.use(apiGate(deps));
   return mountRoutes(router, specs, opts);
 }
 

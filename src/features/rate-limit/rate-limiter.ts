@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import type { Principal } from '../../domain/principal.ts';
 import { AppError } from '../../http/errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
-import { decide, ietfHeaders, windowsOf, type Decision, type Policy, type WindowCount } from './decide.ts';
+import { decide, ietfHeaders, windowsOf, type Decision, type Policy, type Window, type WindowCount } from './decide.ts';
 import type { RateLimitStore, WindowHit } from './store.ts';
 
 export interface Policies {
@@ -15,22 +15,42 @@ export interface Policies {
 /** A bucket's scope and type without its id (`v2:key:abc` -> `v2:key`): a bounded metrics label. */
 export const bucketKind = (bucket: string): string => bucket.split(':', 2).join(':');
 
-/** Counts a request in every window of the policy and decides; `onRefused` hears of each refusal. */
+/**
+ * Counts a request in every window of the policy and decides; `onRefused` hears of each refusal.
+ * `count` answers at once when the store does (memory): no promise on every API request.
+ */
 export function createRateLimiter(deps: { store: RateLimitStore; now(): number; onRefused?: (kind: string) => void }) {
+  // A policy's windows are the same on every request: made once per policy object (config, a key's own).
+  const windowsByPolicy = new WeakMap<Policy, Window[]>();
+  const windowsFor = (policy: Policy) => {
+    let windows = windowsByPolicy.get(policy);
+    if (!windows) {
+      windows = windowsOf(policy);
+      windowsByPolicy.set(policy, windows);
+    }
+    return windows;
+  };
+  const decideCounted = (bucket: string, windows: Window[], hits: WindowHit[], now: number): Decision => {
+    const counted: WindowCount[] = windows.map((w, i) => {
+      const hit = hits[i]!;
+      return { name: w.name, limit: w.limit, windowMs: w.windowMs, count: hit.count, resetAt: hit.resetAt };
+    });
+    const decision = decide(counted, now);
+    if (!decision.allowed) deps.onRefused?.(bucketKind(bucket));
+    return decision;
+  };
+  const count = (bucket: string, policy: Policy): Decision | Promise<Decision> => {
+    const now = deps.now();
+    const windows = windowsFor(policy);
+    const answers = windows.map((w) => deps.store.hit(bucket, w.windowMs, now));
+    // A shared store's windows are counted at once (one round trip's wait); memory answers at once.
+    if (!answers.some((a) => a instanceof Promise)) return decideCounted(bucket, windows, answers as WindowHit[], now);
+    return Promise.all(answers).then((hits) => decideCounted(bucket, windows, hits, now));
+  };
   return {
+    count,
     async check(bucket: string, policy: Policy): Promise<Decision> {
-      const now = deps.now();
-      const windows = windowsOf(policy);
-      const answers = windows.map((w) => deps.store.hit(bucket, w.windowMs, now));
-      // A shared store's windows are counted at once (one round trip's wait); memory answers at once.
-      const hits = answers.some((a) => a instanceof Promise) ? await Promise.all(answers) : (answers as WindowHit[]);
-      const counted: WindowCount[] = windows.map((w, i) => {
-        const hit = hits[i]!;
-        return { name: w.name, limit: w.limit, windowMs: w.windowMs, count: hit.count, resetAt: hit.resetAt };
-      });
-      const decision = decide(counted, now);
-      if (!decision.allowed) deps.onRefused?.(bucketKind(bucket));
-      return decision;
+      return count(bucket, policy);
     },
     now: deps.now,
   };
@@ -83,11 +103,22 @@ export function rateLimitRequests(limiter: RateLimiter, policies: Policies, scop
   };
 }
 
-/** The step of `rateLimitRequests` without a `next`, for a router's single step in front of its routes. */
-export async function limitRequest(ctx: AppContext, limiter: RateLimiter, policies: Policies, scope: string) {
+/**
+ * The step of `rateLimitRequests` without a `next`, for a router's single step in front of its
+ * routes. A promise only when the store answers with one (memory does not).
+ */
+export function limitRequest(
+  ctx: AppContext,
+  limiter: RateLimiter,
+  policies: Policies,
+  scope: string,
+): void | Promise<void> {
   const c = ctx.state.principal;
   const { bucket, policy, who } = bucketFor(c, ctx.ip, policies, c?.rateLimit ?? null);
-  const decision = await limiter.check(`${scope}:${bucket}`, policy);
-  setRateLimitHeaders(ctx, decision, limiter.now());
-  if (!decision.allowed) throw rateLimited(decision, who);
+  const answer = (decision: Decision) => {
+    setRateLimitHeaders(ctx, decision, limiter.now());
+    if (!decision.allowed) throw rateLimited(decision, who);
+  };
+  const decision = limiter.count(`${scope}:${bucket}`, policy);
+  return decision instanceof Promise ? decision.then(answer) : answer(decision);
 }

@@ -1,24 +1,26 @@
-import compose from 'koa-compose';
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { AccountsService } from '../../features/accounts/accounts.service.ts';
 import type { AppState } from '../context.ts';
-import { apiErrors, errorHandler } from '../error-handler.ts';
+import { answerFailure, apiErrors, refuseUnanswered } from '../error-handler.ts';
 import { byPath } from '../mount.ts';
-import { securityHeaders } from '../security-headers.ts';
-import { browserSession } from '../session.ts';
-import { apiCors, withoutForeignSession } from '../api-cors.ts';
-import { apiVersion } from '../../api/v2/router.ts';
+import { routesOf } from '../route-table.ts';
+import { apiSecurityHeaders, setHeaders } from '../security-headers.ts';
+import { readBrowserSession } from '../session.ts';
+import { corsStep, foreignOrCookieless, VARY_ORIGIN } from '../api-cors.ts';
+import { answerApiVersion } from '../../api/v2/router.ts';
 import { serveOpenApi } from '../../api/openapi.ts';
-import { resourceMetadataOnChallenges } from '../protected-resource.ts';
-
-const routesOf = (router: Router<AppState>) => [router.routes(), router.allowedMethods()] as Middleware<AppState>[];
+import { nameMetadataInChallenge } from '../protected-resource.ts';
 
 /**
  * `/v2`: the JSON API. Every answer carries `X-API-Version` and errors in the JSON error model;
  * the router parses JSON bodies, authenticates (a bearer credential or the dashboard session) and
  * rate limits. `/v2/openapi.json` describes it, to anyone. Pages of the applications' origins may
  * call it with their bearer tokens (CORS); the dashboard session serves our own origin alone.
+ *
+ * One middleware whose steps read in order: the constant headers (made once), then, inside the
+ * error handling, CORS, the version, the session, the routes; last, a 401's challenge names the
+ * API's metadata. A bearer request without Origin or Cookie waits for no promise before its route.
  */
 export function v2App(deps: {
   router: Router<AppState>;
@@ -32,14 +34,23 @@ export function v2App(deps: {
   /** Whether a page of this origin may call the API (an application's; see ApplicationsService). */
   corsOriginAllowed(origin: string): Promise<boolean>;
 }): Middleware<AppState> {
-  const routes = compose(routesOf(deps.router)) as Middleware<AppState>;
-  return compose([
-    resourceMetadataOnChallenges(deps.resourceMetadataUrl),
-    errorHandler(apiErrors),
-    securityHeaders({ hsts: deps.hsts, pages: false }),
-    apiCors({ allowed: deps.corsOriginAllowed, methods: ['GET', 'POST', 'PATCH', 'DELETE'] }),
-    apiVersion(),
-    withoutForeignSession(deps.origin, browserSession(deps.accounts)),
-    byPath([{ path: '/v2/openapi.json', exact: true, app: serveOpenApi(deps.openApi) }], routes),
-  ]);
+  const headers = [...apiSecurityHeaders(deps.hsts), VARY_ORIGIN];
+  const cors = corsStep({ allowed: deps.corsOriginAllowed, methods: ['GET', 'POST', 'PATCH', 'DELETE'] });
+  const routes = routesOf(deps.router);
+  const dispatch = byPath([{ path: '/v2/openapi.json', exact: true, app: serveOpenApi(deps.openApi) }], routes);
+  return async (ctx, next) => {
+    setHeaders(ctx.res, headers);
+    try {
+      const preflight = cors(ctx);
+      if (preflight === true || (preflight !== false && (await preflight))) return;
+      answerApiVersion(ctx);
+      if (foreignOrCookieless(ctx, deps.origin)) ctx.state.account = null;
+      else await readBrowserSession(ctx, deps.accounts);
+      await dispatch(ctx, next);
+      refuseUnanswered(ctx);
+    } catch (raw) {
+      answerFailure(ctx, raw, apiErrors);
+    }
+    nameMetadataInChallenge(ctx, deps.resourceMetadataUrl);
+  };
 }
