@@ -60,6 +60,28 @@ describe('rate-limit decision (pure, injected time)', () => {
   });
 });
 
+describe('the in-memory rate-limit store stays bounded', () => {
+  it('forgets the oldest windows when callers from many addresses fill it within one hour', () => {
+    const store = createMemoryStore({ maxKeys: 1000 });
+    const hour = 3_600_000;
+    // One hour-long window per address, as requests without a credential are counted: none is stale.
+    for (let i = 0; i < 50_000; i++) store.hit(`v2:ip:2001:db8::${i.toString(16)}`, hour, T0 + i);
+    assert.ok(store.size <= 1000, `${store.size} windows kept`);
+    // The newest windows are still counted; the first ones were forgotten and count afresh.
+    assert.equal(store.hit('v2:ip:2001:db8::c34f', hour, T0 + 60_000).count, 2);
+    assert.equal(store.hit('v2:ip:2001:db8::0', hour, T0 + 60_000).count, 1);
+  });
+
+  it('sweeps stale windows before it forgets live ones', () => {
+    const store = createMemoryStore({ maxKeys: 100 });
+    store.hit('kept', 3_600_000, T0);
+    for (let i = 0; i < 99; i++) store.hit(`burst-${i}`, 1000, T0);
+    // A second later every burst window is stale: sweeping them makes room, the hourly one stays.
+    store.hit('another', 1000, T0 + 1000);
+    assert.equal(store.hit('kept', 3_600_000, T0 + 1000).count, 2);
+  });
+});
+
 describe('login throttle (on the rate-limit store, driven by a clock)', () => {
   it(
     'counts each attempt before it is checked: 3 a minute and 10 an hour per account, whatever the ' + 'outcome',
