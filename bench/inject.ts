@@ -16,8 +16,7 @@ import { Duplex } from 'node:stream';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import Koa from 'koa';
-import { startWorld } from '../test/support/world.ts';
-import { REDIRECT_URI } from '../test/support/world.ts';
+import { REDIRECT_URI, startWorld } from '../test/support/world.ts';
 import { basic } from './lib/fixtures.ts';
 import { refreshTokenPool } from './lib/flows.ts';
 

@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import { assertScopes, assertSessionOrAdmin } from '../auth/authenticate.ts';
 import { principalOf } from '../auth/principal.ts';
 import { AppError } from '../http/errors.ts';
+import { declaresBody } from '../http/drain-body.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import { parseWire } from '../wire/parse.ts';
 import type { RouteAuth, RouteSpec } from '../wire/route.ts';
@@ -17,8 +18,6 @@ function assertRouteAccess(state: AppState, auth: RouteAuth): void {
   if ('scopes' in auth) assertScopes(state, auth.scopes);
   else assertSessionOrAdmin(state);
 }
-
-const hasBody = (ctx: AppContext) => Boolean(ctx.request.length) || ctx.get('Transfer-Encoding') !== '';
 
 /** The request's parts as the spec declares them; the first part that does not parse refuses the request. */
 function parsedInput(ctx: AppContext, spec: RouteSpec) {
@@ -37,7 +36,7 @@ export function mountRoutes(router: Router<AppState>, specs: RouteSpec[], opts: 
       assertRouteAccess(ctx.state, spec.auth);
       // A route that reads a JSON body refuses any other kind of body rather than reading it as {}
       // (which a PATCH would accept as "change nothing", telling the client it worked).
-      if (spec.body && hasBody(ctx) && !ctx.is('json', '+json')) {
+      if (spec.body && declaresBody(ctx.req) && !ctx.is('json', '+json')) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a JSON body (Content-Type: application/json)');
       }
       const body = await spec.handler(parsedInput(ctx, spec) as never);

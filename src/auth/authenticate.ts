@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import { AppError, invalidToken } from '../http/errors.ts';
 import type { AppState } from '../http/context.ts';
 import { toAppError } from '../http/domain-errors.ts';
+import { declaresBody } from '../http/drain-body.ts';
 import type { ApiKeysService } from '../features/api-keys/api-keys.service.ts';
 import { looksLikeApiKey } from '../features/api-keys/key-format.ts';
 import { AddressRefused } from '../features/api-keys/api-keys.service.ts';
@@ -245,8 +246,7 @@ async function resolvePrincipal(
     if (!['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
       const from = ctx.get('Origin');
       if (from && from !== opts.origin) throw new AppError('FORBIDDEN', 'Cross-origin request refused');
-      const hasBody = Boolean(ctx.request.length) || ctx.get('Transfer-Encoding') !== '';
-      if (hasBody && !ctx.is('application/json')) {
+      if (declaresBody(ctx.req) && !ctx.is('application/json')) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a JSON body (Content-Type: application/json)');
       }
     }

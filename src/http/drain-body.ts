@@ -35,14 +35,17 @@ export function drainUnreadBody(req: IncomingMessage): void {
   req.resume();
 }
 
+/** Whether the request says it has a body: a Content-Length above 0 or a Transfer-Encoding (RFC 9112 §6.3). */
+export function declaresBody(req: IncomingMessage): boolean {
+  const coding = req.headers['transfer-encoding'];
+  return (coding !== undefined && coding !== '') || Number(req.headers['content-length']) > 0;
+}
+
 /**
  * Drains whatever of the request body is left once the response is sent. A request that declares
- * no body (no Content-Length above 0, no Transfer-Encoding: RFC 9112 §6.3) has nothing to leave
- * unread, so it is not watched.
+ * no body has nothing to leave unread, so it is not watched.
  */
 export function drainWhenAnswered(ctx: AppContext): void {
-  const { headers } = ctx.req;
-  const length = headers['content-length'];
-  if ((length === undefined || length === '0') && headers['transfer-encoding'] === undefined) return;
+  if (!declaresBody(ctx.req)) return;
   ctx.res.once('finish', () => drainUnreadBody(ctx.req));
 }

@@ -73,16 +73,10 @@ function apiGate(deps: V2Deps): Middleware<AppState> {
   return async (ctx, next) => {
     if (BODY_METHODS.has(ctx.method) && !(await readJsonBody(ctx, jsonBody))) return;
     await authenticateRequest(ctx, authenticator, authOpts);
-    if (ctx.state.principal?.kind !== 'api_key') {
-      const limited = limitRequest(ctx, limiter, policies, 'v2');
-      if (limited) await limited;
-      assertCredential(ctx.state);
-      return next();
-    }
     let status = 500;
     try {
       const limited = limitRequest(ctx, limiter, policies, 'v2');
-      if (limited) await limited;
+      if (limited) await limited; // an in-memory store answers at once: no promise to wait for
       assertCredential(ctx.state);
       await next();
       status = ctx.status;
@@ -90,7 +84,7 @@ function apiGate(deps: V2Deps): Middleware<AppState> {
       status = toAppError(err)?.status ?? 500;
       throw err;
     } finally {
-      recordKeyActivity(ctx, status, deps.apiKeys, deps.now);
+      recordKeyActivity(ctx, status, deps.apiKeys, deps.now); // API keys only
     }
   };
 }

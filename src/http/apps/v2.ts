@@ -42,7 +42,7 @@ export function v2App(deps: {
     setHeaders(ctx.res, headers);
     try {
       const preflight = cors(ctx);
-      if (preflight === true || (preflight !== false && (await preflight))) return;
+      if (preflight !== false && (await preflight)) return;
       answerApiVersion(ctx);
       if (foreignOrCookieless(ctx, deps.origin)) ctx.state.account = null;
       else await readBrowserSession(ctx, deps.accounts);
