@@ -80,6 +80,19 @@ describe('the in-memory rate-limit store stays bounded', () => {
     store.hit('another', 1000, T0 + 1000);
     assert.equal(store.hit('kept', 3_600_000, T0 + 1000).count, 2);
   });
+
+  it('holds only the current window of each length: the counts of the last one go when it ends', () => {
+    const store = createMemoryStore();
+    for (let i = 0; i < 500; i++) {
+      store.hit(`key-${i}`, 3_600_000, T0);
+      store.hit(`key-${i}`, 1000, T0);
+    }
+    assert.equal(store.size, 1000);
+    // The next second: the 500 burst counts of the last one are gone, the hourly ones count on.
+    assert.deepEqual(store.hit('key-0', 1000, T0 + 1000), { count: 1, resetAt: T0 + 2000 });
+    assert.equal(store.size, 501);
+    assert.deepEqual(store.hit('key-0', 3_600_000, T0 + 1000), { count: 2, resetAt: T0 + 3_600_000 });
+  });
 });
 
 describe('login throttle (on the rate-limit store, driven by a clock)', () => {

@@ -21,43 +21,71 @@ export interface MemoryStore extends RateLimitStore {
   readonly size: number;
 }
 
+/** The counts of every key in one window of one length: the window is the same for all of them. */
+interface CurrentWindow {
+  start: number;
+  counts: Map<string, number>;
+}
+
 /**
- * Fixed windows aligned to the clock, in a Map. Time comes from the caller, so tests drive it
- * with an injected clock. Stale windows are swept as the map grows. The map is bounded: requests
- * without a credential are counted per address, and a caller with many addresses (an IPv6 prefix)
- * would otherwise add an hour-long window per address without end. When sweeping leaves it full,
- * the oldest tenth goes (insertion order), so memory stays bounded; the price, only under such a
- * flood, is that a forgotten window starts counting again.
+ * Fixed windows aligned to the clock. Time comes from the caller, so tests drive it with an
+ * injected clock. Because windows are aligned, every key's window of one length is the same
+ * window: the store keeps, per window length, the start of the current window and a count per
+ * key. When a request falls in another window the old counts are dropped whole (a count never
+ * outlives its window), so a stale window costs nothing to find and the map keys are the callers'
+ * bucket strings themselves, shared by a policy's windows (no string made per window and request).
+ *
+ * The store is bounded: requests without a credential are counted per address, and a caller with
+ * many addresses (an IPv6 prefix) would otherwise add an hour-long count per address without end.
+ * When `maxKeys` counts are held, the oldest tenth of the fullest window goes (insertion order),
+ * so memory stays bounded; the price, only under such a flood, is that a forgotten count starts
+ * again.
  */
 export function createMemoryStore(opts: { maxKeys?: number } = {}): MemoryStore {
-  const windows = new Map<string, { start: number; windowMs: number; count: number }>();
+  const windows = new Map<number, CurrentWindow>();
   const maxKeys = opts.maxKeys ?? 100_000;
+  let held = 0;
 
-  function sweep(now: number): void {
-    for (const [k, w] of windows) if (w.start + w.windowMs <= now) windows.delete(k);
-    if (windows.size < maxKeys) return;
-    let excess = windows.size - maxKeys + Math.ceil(maxKeys / 10);
-    for (const k of windows.keys()) {
+  function windowAt(windowMs: number, start: number): CurrentWindow {
+    let current = windows.get(windowMs);
+    if (current === undefined) {
+      current = { start, counts: new Map() };
+      windows.set(windowMs, current);
+    } else if (current.start !== start) {
+      held -= current.counts.size;
+      current.start = start;
+      current.counts = new Map();
+    }
+    return current;
+  }
+
+  /** Makes room: the oldest tenth of the fullest window goes. */
+  function forgetOldest(): void {
+    let counts: Map<string, number> | undefined;
+    for (const w of windows.values()) if (!counts || w.counts.size > counts.size) counts = w.counts;
+    if (!counts) return;
+    let excess = Math.ceil(maxKeys / 10);
+    for (const k of counts.keys()) {
       if (excess-- <= 0) break;
-      windows.delete(k);
+      counts.delete(k);
+      held -= 1;
     }
   }
 
   return {
     hit(key, windowMs, now) {
       const start = Math.floor(now / windowMs) * windowMs;
-      const id = `${windowMs}:${key}`;
-      let w = windows.get(id);
-      if (!w || w.start !== start) {
-        if (windows.size >= maxKeys) sweep(now);
-        w = { start, windowMs, count: 0 };
-        windows.set(id, w);
+      const { counts } = windowAt(windowMs, start);
+      const count = (counts.get(key) ?? 0) + 1;
+      if (count === 1) {
+        if (held >= maxKeys) forgetOldest();
+        held += 1;
       }
-      w.count += 1;
-      return { count: w.count, resetAt: start + windowMs };
+      counts.set(key, count);
+      return { count, resetAt: start + windowMs };
     },
     get size() {
-      return windows.size;
+      return held;
     },
   };
 }
