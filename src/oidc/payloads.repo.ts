@@ -1,4 +1,5 @@
 import type { DB } from '../db/client.ts';
+import { groupCommit } from '../db/group-commit.ts';
 import { preparedQuery } from '../db/prepared.ts';
 
 /** A stored oidc-provider model row, keys already hashed by the caller. */
@@ -23,6 +24,22 @@ export interface PayloadWrite {
 
 /** The columns of a row as the upsert writes them. */
 type UpsertParams = Omit<PayloadWrite, 'userCodeHash'> & { userCodeHash: string | null };
+
+/** The columns an upsert binds, in the order each row's values are named (`payload3`, ...). */
+const UPSERT_COLUMNS = [
+  'type',
+  'idHash',
+  'payload',
+  'grantIdHash',
+  'clientId',
+  'uidHash',
+  'userCodeHash',
+  'expiresAt',
+  'accountId',
+] as const;
+
+/** The most rows one grouped upsert writes (9 parameters each: far below either backend's limit). */
+const MAX_UPSERT_GROUP = 50;
 
 /** SQL for oidc-provider's models: one table keyed by (model name, SHA-256 of the id). */
 export function createPayloadsRepo(db: DB) {
@@ -61,6 +78,61 @@ export function createPayloadsRepo(db: DB) {
     );
   const upsertWithUserCode = upsertAs(false);
   const upsertKeepingUserCode = upsertAs(true);
+  const upsertManyOf = new Map<number, (params: Record<string, unknown>) => Promise<unknown>>();
+  /** One statement writing `size` rows that carry no user code (as upsertKeepingUserCode does one). */
+  const upsertMany = (size: number) => {
+    let run = upsertManyOf.get(size);
+    if (!run) {
+      const indexes = Array.from({ length: size }, (_, i) => i);
+      run = preparedQuery<Record<string, unknown>, never>(
+        db,
+        indexes.flatMap((i) => UPSERT_COLUMNS.map((column) => `${column}${i}`)),
+        (p) =>
+          db
+            .insertInto('oidc_payloads')
+            .values(
+              indexes.map((i) => ({
+                type: p[`type${i}`] as string,
+                id_hash: p[`idHash${i}`] as string,
+                payload: p[`payload${i}`] as string,
+                grant_id_hash: p[`grantIdHash${i}`] as string | null,
+                client_id: p[`clientId${i}`] as string | null,
+                uid_hash: p[`uidHash${i}`] as string | null,
+                user_code_hash: p[`userCodeHash${i}`] as string | null,
+                expires_at: p[`expiresAt${i}`] as number | null,
+                consumed_at: null,
+                account_id: p[`accountId${i}`] as string | null,
+              })),
+            )
+            .onConflict((oc) =>
+              oc.columns(['type', 'id_hash']).doUpdateSet((eb) => ({
+                payload: eb.ref('excluded.payload'),
+                grant_id_hash: eb.ref('excluded.grant_id_hash'),
+                uid_hash: eb.ref('excluded.uid_hash'),
+                expires_at: eb.ref('excluded.expires_at'),
+                account_id: eb.ref('excluded.account_id'),
+              })),
+            ),
+      );
+      upsertManyOf.set(size, run);
+    }
+    return run;
+  };
+  // Tokens issued by concurrent requests are committed together (group-commit.ts). Only rows
+  // without a user code: a device code's save (the rare one that sets it) keeps its own statement.
+  const upsertGrouped = groupCommit<PayloadWrite>({
+    maxGroup: MAX_UPSERT_GROUP,
+    writeOne: async (row) => {
+      await upsertKeepingUserCode(row);
+    },
+    writeGroup: async (rows) => {
+      const params: Record<string, unknown> = {};
+      rows.forEach((row, i) => {
+        for (const column of UPSERT_COLUMNS) params[`${column}${i}`] = row[column];
+      });
+      await upsertMany(rows.length)(params);
+    },
+  });
   const selectById = preparedQuery<{ type: string; idHash: string }, StoredPayload>(db, ['type', 'idHash'], (p) =>
     db
       .selectFrom('oidc_payloads')
@@ -82,7 +154,7 @@ export function createPayloadsRepo(db: DB) {
 
   return {
     async upsert(row: PayloadWrite): Promise<void> {
-      await (row.userCodeHash !== null ? upsertWithUserCode(row) : upsertKeepingUserCode(row));
+      await (row.userCodeHash !== null ? upsertWithUserCode(row) : upsertGrouped(row));
     },
 
     async findById(type: string, idHash: string): Promise<StoredPayload | undefined> {
