@@ -1,6 +1,6 @@
 import type { DB } from '../db/client.ts';
 import { groupCommit } from '../db/group-commit.ts';
-import { preparedQuery } from '../db/prepared.ts';
+import { preparedQuery, preparedRows } from '../db/prepared.ts';
 
 /** A stored oidc-provider model row, keys already hashed by the caller. */
 export interface StoredPayload {
@@ -25,7 +25,7 @@ export interface PayloadWrite {
 /** The columns of a row as the upsert writes them. */
 type UpsertParams = Omit<PayloadWrite, 'userCodeHash'> & { userCodeHash: string | null };
 
-/** The columns an upsert binds, in the order each row's values are named (`payload3`, ...). */
+/** The columns an upsert binds. */
 const UPSERT_COLUMNS = [
   'type',
   'idHash',
@@ -78,41 +78,37 @@ export function createPayloadsRepo(db: DB) {
     );
   const upsertWithUserCode = upsertAs(false);
   const upsertKeepingUserCode = upsertAs(true);
-  const upsertManyOf = new Map<number, (params: Record<string, unknown>) => Promise<unknown>>();
+  const upsertManyOf = new Map<number, (rows: ReadonlyArray<PayloadWrite>) => Promise<unknown>>();
   /** One statement writing `size` rows that carry no user code (as upsertKeepingUserCode does one). */
   const upsertMany = (size: number) => {
     let run = upsertManyOf.get(size);
     if (!run) {
-      const indexes = Array.from({ length: size }, (_, i) => i);
-      run = preparedQuery<Record<string, unknown>, never>(
-        db,
-        indexes.flatMap((i) => UPSERT_COLUMNS.map((column) => `${column}${i}`)),
-        (p) =>
-          db
-            .insertInto('oidc_payloads')
-            .values(
-              indexes.map((i) => ({
-                type: p[`type${i}`] as string,
-                id_hash: p[`idHash${i}`] as string,
-                payload: p[`payload${i}`] as string,
-                grant_id_hash: p[`grantIdHash${i}`] as string | null,
-                client_id: p[`clientId${i}`] as string | null,
-                uid_hash: p[`uidHash${i}`] as string | null,
-                user_code_hash: p[`userCodeHash${i}`] as string | null,
-                expires_at: p[`expiresAt${i}`] as number | null,
-                consumed_at: null,
-                account_id: p[`accountId${i}`] as string | null,
-              })),
-            )
-            .onConflict((oc) =>
-              oc.columns(['type', 'id_hash']).doUpdateSet((eb) => ({
-                payload: eb.ref('excluded.payload'),
-                grant_id_hash: eb.ref('excluded.grant_id_hash'),
-                uid_hash: eb.ref('excluded.uid_hash'),
-                expires_at: eb.ref('excluded.expires_at'),
-                account_id: eb.ref('excluded.account_id'),
-              })),
-            ),
+      run = preparedRows<PayloadWrite, never>(db, UPSERT_COLUMNS, size, (rows) =>
+        db
+          .insertInto('oidc_payloads')
+          .values(
+            rows.map((row) => ({
+              type: row.type,
+              id_hash: row.idHash,
+              payload: row.payload,
+              grant_id_hash: row.grantIdHash,
+              client_id: row.clientId,
+              uid_hash: row.uidHash,
+              user_code_hash: row.userCodeHash,
+              expires_at: row.expiresAt,
+              consumed_at: null,
+              account_id: row.accountId,
+            })),
+          )
+          .onConflict((oc) =>
+            oc.columns(['type', 'id_hash']).doUpdateSet((eb) => ({
+              payload: eb.ref('excluded.payload'),
+              grant_id_hash: eb.ref('excluded.grant_id_hash'),
+              uid_hash: eb.ref('excluded.uid_hash'),
+              expires_at: eb.ref('excluded.expires_at'),
+              account_id: eb.ref('excluded.account_id'),
+            })),
+          ),
       );
       upsertManyOf.set(size, run);
     }
@@ -126,11 +122,7 @@ export function createPayloadsRepo(db: DB) {
       await upsertKeepingUserCode(row);
     },
     writeGroup: async (rows) => {
-      const params: Record<string, unknown> = {};
-      rows.forEach((row, i) => {
-        for (const column of UPSERT_COLUMNS) params[`${column}${i}`] = row[column];
-      });
-      await upsertMany(rows.length)(params);
+      await upsertMany(rows.length)(rows);
     },
   });
   const selectById = preparedQuery<{ type: string; idHash: string }, StoredPayload>(db, ['type', 'idHash'], (p) =>
