@@ -59,7 +59,7 @@ export function preparedRows<Row extends object, Result>(
     standIns.flatMap((_, i) => columns.map((column) => [placeholder(`${i}.${column}`), { i, column }] as const)),
   );
   const slots = compiled.parameters.map((value) => (typeof value === 'string' ? byPlaceholder.get(value) : undefined));
-  if (slots.filter(Boolean).length !== byPlaceholder.size) {
+  if (new Set(slots.filter(Boolean)).size !== byPlaceholder.size) {
     throw new Error(`preparedRows: not every row's columns are parameters of ${compiled.sql}`);
   }
   const fixed = compiled.parameters;
