@@ -107,4 +107,40 @@ describe('payloads: saves in the same turn committed together', () => {
     ]);
     assert.equal((await payloads.findById('ClientCredentials', 'id-1'))?.payload, '{"save":"second"}');
   });
+
+  const consumedAt = async (type: string, idHash: string) =>
+    (
+      await db
+        .selectFrom('oidc_payloads')
+        .select('consumed_at')
+        .where('type', '=', type)
+        .where('id_hash', '=', idHash)
+        .executeTakeFirstOrThrow()
+    ).consumed_at;
+
+  it('consumes each row of the same turn at its own time, and a consumed row keeps its first time', async () => {
+    await Promise.all([1, 2, 3].map((i) => payloads.upsert(token(i, { type: 'RefreshToken' }))));
+    await payloads.consume('RefreshToken', 'id-3', 1_000);
+    await Promise.all([
+      payloads.consume('RefreshToken', 'id-1', 2_001),
+      payloads.consume('RefreshToken', 'id-2', 2_002),
+      payloads.consume('RefreshToken', 'id-3', 2_003),
+      payloads.consume('RefreshToken', 'id-1', 2_004),
+      payloads.consume('RefreshToken', 'id-missing', 2_005),
+    ]);
+    assert.equal(await consumedAt('RefreshToken', 'id-1'), 2_001);
+    assert.equal(await consumedAt('RefreshToken', 'id-2'), 2_002);
+    assert.equal(await consumedAt('RefreshToken', 'id-3'), 1_000);
+  });
+
+  it('consumes only the row of the model named', async () => {
+    await payloads.upsert(token(1, { type: 'RefreshToken' }));
+    await payloads.upsert(token(1, { type: 'AuthorizationCode' }));
+    await Promise.all([
+      payloads.consume('AuthorizationCode', 'id-1', 3_000),
+      payloads.consume('RefreshToken', 'id-2', 3_001),
+    ]);
+    assert.equal(await consumedAt('AuthorizationCode', 'id-1'), 3_000);
+    assert.equal(await consumedAt('RefreshToken', 'id-1'), null);
+  });
 });

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { DB } from '../db/client.ts';
 import { groupCommit } from '../db/group-commit.ts';
 import { preparedQuery, preparedRows } from '../db/prepared.ts';
@@ -25,6 +26,13 @@ export interface PayloadWrite {
 /** The columns of a row as the upsert writes them. */
 type UpsertParams = Omit<PayloadWrite, 'userCodeHash'> & { userCodeHash: string | null };
 
+/** A token marked used at `at` (epoch ms). */
+interface Consumption {
+  type: string;
+  idHash: string;
+  at: number;
+}
+
 /** The columns an upsert binds. */
 const UPSERT_COLUMNS = [
   'type',
@@ -38,8 +46,8 @@ const UPSERT_COLUMNS = [
   'accountId',
 ] as const;
 
-/** The most rows one grouped upsert writes (9 parameters each: far below either backend's limit). */
-const MAX_UPSERT_GROUP = 50;
+/** The most rows one grouped statement writes (9 parameters each: far below either backend's limit). */
+const MAX_GROUP = 50;
 
 /** SQL for oidc-provider's models: one table keyed by (model name, SHA-256 of the id). */
 export function createPayloadsRepo(db: DB) {
@@ -117,7 +125,7 @@ export function createPayloadsRepo(db: DB) {
   // Tokens issued by concurrent requests are committed together (group-commit.ts). Only rows
   // without a user code: a device code's save (the rare one that sets it) keeps its own statement.
   const upsertGrouped = groupCommit<PayloadWrite>({
-    maxGroup: MAX_UPSERT_GROUP,
+    maxGroup: MAX_GROUP,
     writeOne: async (row) => {
       await upsertKeepingUserCode(row);
     },
@@ -143,6 +151,42 @@ export function createPayloadsRepo(db: DB) {
         .where('id_hash', '=', p.idHash)
         .where('consumed_at', 'is', null),
   );
+  const consumeManyOf = new Map<number, (rows: ReadonlyArray<Consumption>) => Promise<unknown>>();
+  /** One statement consuming `size` rows, each at its own time, each only if not consumed yet. */
+  const consumeMany = (size: number) => {
+    let run = consumeManyOf.get(size);
+    if (!run) {
+      run = preparedRows<Consumption, never>(db, ['type', 'idHash', 'at'], size, (rows) =>
+        db
+          .updateTable('oidc_payloads')
+          .set({
+            consumed_at: sql<number>`case ${sql.join(
+              rows.map(
+                (row) =>
+                  sql`when ${sql.ref('type')} = ${row.type} and ${sql.ref('id_hash')} = ${row.idHash}
+                    then cast(${row.at} as bigint)`,
+              ),
+              sql` `,
+            )} end`,
+          })
+          .where('consumed_at', 'is', null)
+          .where((eb) => eb.or(rows.map((row) => eb.and([eb('type', '=', row.type), eb('id_hash', '=', row.idHash)])))),
+      );
+      consumeManyOf.set(size, run);
+    }
+    return run;
+  };
+  // A refresh consumes its token before it saves the new ones: concurrent refreshes' consumptions
+  // are committed together, as their saves are.
+  const consumeGrouped = groupCommit<Consumption>({
+    maxGroup: MAX_GROUP,
+    writeOne: async (row) => {
+      await consumeOnce(row);
+    },
+    writeGroup: async (rows) => {
+      await consumeMany(rows.length)(rows);
+    },
+  });
 
   return {
     async upsert(row: PayloadWrite): Promise<void> {
@@ -168,7 +212,7 @@ export function createPayloadsRepo(db: DB) {
 
     /** Marks consumed once; a second consume keeps the first time (the reuse grace counts from it). */
     async consume(type: string, idHash: string, at: number): Promise<void> {
-      await consumeOnce({ type, idHash, at });
+      await consumeGrouped({ type, idHash, at });
     },
 
     async destroy(type: string, idHash: string): Promise<void> {
