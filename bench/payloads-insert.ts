@@ -6,6 +6,7 @@
  * on SQLite the statement runs on this thread, so CPU per insert is what the server would spend.
  *
  *   node --import tsx bench/payloads-insert.ts [--rows 100000] [--n 5000] [--model ClientCredentials]
+ *     [--concurrent 50]
  *   node --import tsx bench/payloads-insert.ts --postgres postgres://user:pass@127.0.0.1:5432/postgres
  */
 import crypto from 'node:crypto';
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     n: { type: 'string', default: '5000' },
     model: { type: 'string', default: 'ClientCredentials' },
     postgres: { type: 'string' },
+    /** Saves in flight at once, as from this many concurrent token requests (committed together). */
+    concurrent: { type: 'string', default: '1' },
   },
 });
 const hash = () => crypto.randomBytes(32).toString('base64url');
@@ -92,12 +95,18 @@ const repo = createPayloadsRepo(db);
 const n = Number(values.n);
 for (let i = 0; i < 500; i++) await repo.upsert(rowOf(values.model, now)); // warm-up: JIT, page cache
 const times = new Float64Array(n);
+const concurrent = Number(values.concurrent);
 const cpu = process.cpuUsage();
-for (let i = 0; i < n; i++) {
-  const row = rowOf(values.model, now);
+for (let i = 0; i < n; i += concurrent) {
+  // Each save's time is from the start of its wave to its own settling.
   const t = performance.now();
-  await repo.upsert(row);
-  times[i] = performance.now() - t;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrent, n - i) }, (_, k) =>
+      repo.upsert(rowOf(values.model, now)).then(() => {
+        times[i + k] = performance.now() - t;
+      }),
+    ),
+  );
 }
 const used = process.cpuUsage(cpu);
 await db.destroy();
@@ -110,6 +119,7 @@ process.stdout.write(
     backend: values.postgres ? 'postgres' : 'sqlite',
     model: values.model,
     inserts: n,
+    concurrent,
     cpuUsPerInsert: Math.round(((used.user + used.system) / n) * 10) / 10,
     p50Us: us(at(50)),
     p99Us: us(at(99)),

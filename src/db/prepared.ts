@@ -36,3 +36,40 @@ export function preparedQuery<Params extends Record<string, unknown>, Row>(
       ),
     );
 }
+
+/**
+ * A statement over `size` rows (a multi-row insert), built and compiled once like preparedQuery,
+ * run with the rows themselves: each parameter is taken from its row and column, with no object
+ * of named values made per run. `build` gets `size` rows of stand-ins and must pass each column
+ * as a value, as for preparedQuery.
+ */
+export function preparedRows<Row extends object, Result>(
+  // biome-ignore lint/suspicious/noExplicitAny: any schema; the builder callback is typed by the caller
+  db: Kysely<any>,
+  columns: ReadonlyArray<keyof Row & string>,
+  size: number,
+  build: (rows: Row[]) => Compilable<Result>,
+): (rows: ReadonlyArray<Row>) => Promise<QueryResult<Result>> {
+  const standIns = Array.from(
+    { length: size },
+    (_, i) => Object.fromEntries(columns.map((column) => [column, placeholder(`${i}.${column}`)])) as Row,
+  );
+  const compiled = build(standIns).compile();
+  const byPlaceholder = new Map(
+    standIns.flatMap((_, i) => columns.map((column) => [placeholder(`${i}.${column}`), { i, column }] as const)),
+  );
+  const slots = compiled.parameters.map((value) => (typeof value === 'string' ? byPlaceholder.get(value) : undefined));
+  if (new Set(slots.filter(Boolean)).size !== byPlaceholder.size) {
+    throw new Error(`preparedRows: not every row's columns are parameters of ${compiled.sql}`);
+  }
+  const fixed = compiled.parameters;
+  return (rows) => {
+    if (rows.length !== size) throw new Error(`preparedRows: ${rows.length} rows for a statement of ${size}`);
+    return db.executeQuery<Result>(
+      CompiledQuery.raw(
+        compiled.sql,
+        slots.map((slot, k) => (slot === undefined ? fixed[k] : rows[slot.i]![slot.column as keyof Row])),
+      ),
+    );
+  };
+}

@@ -1,5 +1,7 @@
+import { sql } from 'kysely';
 import type { DB } from '../db/client.ts';
-import { preparedQuery } from '../db/prepared.ts';
+import { groupCommit } from '../db/group-commit.ts';
+import { preparedQuery, preparedRows } from '../db/prepared.ts';
 
 /** A stored oidc-provider model row, keys already hashed by the caller. */
 export interface StoredPayload {
@@ -23,6 +25,29 @@ export interface PayloadWrite {
 
 /** The columns of a row as the upsert writes them. */
 type UpsertParams = Omit<PayloadWrite, 'userCodeHash'> & { userCodeHash: string | null };
+
+/** A token marked used at `at` (epoch ms). */
+interface Consumption {
+  type: string;
+  idHash: string;
+  at: number;
+}
+
+/** The columns an upsert binds. */
+const UPSERT_COLUMNS = [
+  'type',
+  'idHash',
+  'payload',
+  'grantIdHash',
+  'clientId',
+  'uidHash',
+  'userCodeHash',
+  'expiresAt',
+  'accountId',
+] as const;
+
+/** The most rows one grouped statement writes (9 parameters each: far below either backend's limit). */
+const MAX_GROUP = 50;
 
 /** SQL for oidc-provider's models: one table keyed by (model name, SHA-256 of the id). */
 export function createPayloadsRepo(db: DB) {
@@ -61,6 +86,53 @@ export function createPayloadsRepo(db: DB) {
     );
   const upsertWithUserCode = upsertAs(false);
   const upsertKeepingUserCode = upsertAs(true);
+  const upsertManyOf = new Map<number, (rows: ReadonlyArray<PayloadWrite>) => Promise<unknown>>();
+  /** One statement writing `size` rows that carry no user code (as upsertKeepingUserCode does one). */
+  const upsertMany = (size: number) => {
+    let run = upsertManyOf.get(size);
+    if (!run) {
+      run = preparedRows<PayloadWrite, never>(db, UPSERT_COLUMNS, size, (rows) =>
+        db
+          .insertInto('oidc_payloads')
+          .values(
+            rows.map((row) => ({
+              type: row.type,
+              id_hash: row.idHash,
+              payload: row.payload,
+              grant_id_hash: row.grantIdHash,
+              client_id: row.clientId,
+              uid_hash: row.uidHash,
+              user_code_hash: row.userCodeHash,
+              expires_at: row.expiresAt,
+              consumed_at: null,
+              account_id: row.accountId,
+            })),
+          )
+          .onConflict((oc) =>
+            oc.columns(['type', 'id_hash']).doUpdateSet((eb) => ({
+              payload: eb.ref('excluded.payload'),
+              grant_id_hash: eb.ref('excluded.grant_id_hash'),
+              uid_hash: eb.ref('excluded.uid_hash'),
+              expires_at: eb.ref('excluded.expires_at'),
+              account_id: eb.ref('excluded.account_id'),
+            })),
+          ),
+      );
+      upsertManyOf.set(size, run);
+    }
+    return run;
+  };
+  // Tokens issued by concurrent requests are committed together (group-commit.ts). Only rows
+  // without a user code: a device code's save (the rare one that sets it) keeps its own statement.
+  const upsertGrouped = groupCommit<PayloadWrite>({
+    maxGroup: MAX_GROUP,
+    writeOne: async (row) => {
+      await upsertKeepingUserCode(row);
+    },
+    writeGroup: async (rows) => {
+      await upsertMany(rows.length)(rows);
+    },
+  });
   const selectById = preparedQuery<{ type: string; idHash: string }, StoredPayload>(db, ['type', 'idHash'], (p) =>
     db
       .selectFrom('oidc_payloads')
@@ -79,10 +151,46 @@ export function createPayloadsRepo(db: DB) {
         .where('id_hash', '=', p.idHash)
         .where('consumed_at', 'is', null),
   );
+  const consumeManyOf = new Map<number, (rows: ReadonlyArray<Consumption>) => Promise<unknown>>();
+  /** One statement consuming `size` rows, each at its own time, each only if not consumed yet. */
+  const consumeMany = (size: number) => {
+    let run = consumeManyOf.get(size);
+    if (!run) {
+      run = preparedRows<Consumption, never>(db, ['type', 'idHash', 'at'], size, (rows) =>
+        db
+          .updateTable('oidc_payloads')
+          .set({
+            consumed_at: sql<number>`case ${sql.join(
+              rows.map(
+                (row) =>
+                  sql`when ${sql.ref('type')} = ${row.type} and ${sql.ref('id_hash')} = ${row.idHash}
+                    then cast(${row.at} as bigint)`,
+              ),
+              sql` `,
+            )} end`,
+          })
+          .where('consumed_at', 'is', null)
+          .where((eb) => eb.or(rows.map((row) => eb.and([eb('type', '=', row.type), eb('id_hash', '=', row.idHash)])))),
+      );
+      consumeManyOf.set(size, run);
+    }
+    return run;
+  };
+  // A refresh consumes its token before it saves the new ones: concurrent refreshes' consumptions
+  // are committed together, as their saves are.
+  const consumeGrouped = groupCommit<Consumption>({
+    maxGroup: MAX_GROUP,
+    writeOne: async (row) => {
+      await consumeOnce(row);
+    },
+    writeGroup: async (rows) => {
+      await consumeMany(rows.length)(rows);
+    },
+  });
 
   return {
     async upsert(row: PayloadWrite): Promise<void> {
-      await (row.userCodeHash !== null ? upsertWithUserCode(row) : upsertKeepingUserCode(row));
+      await (row.userCodeHash !== null ? upsertWithUserCode(row) : upsertGrouped(row));
     },
 
     async findById(type: string, idHash: string): Promise<StoredPayload | undefined> {
@@ -104,7 +212,7 @@ export function createPayloadsRepo(db: DB) {
 
     /** Marks consumed once; a second consume keeps the first time (the reuse grace counts from it). */
     async consume(type: string, idHash: string, at: number): Promise<void> {
-      await consumeOnce({ type, idHash, at });
+      await consumeGrouped({ type, idHash, at });
     },
 
     async destroy(type: string, idHash: string): Promise<void> {
