@@ -3,6 +3,7 @@ import { assertScopes, assertSessionOrAdmin } from '../auth/authenticate.ts';
 import { principalOf } from '../auth/principal.ts';
 import { AppError } from '../http/errors.ts';
 import { declaresBody } from '../http/drain-body.ts';
+import { setJsonBody } from '../http/answer-head.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import { parseWire } from '../wire/parse.ts';
 import type { RouteAuth, RouteSpec } from '../wire/route.ts';
@@ -53,7 +54,7 @@ export function mountRoutes(router: Router<AppState>, specs: RouteSpec[], opts: 
           );
         }
       }
-      ctx.body = body;
+      setJsonBody(ctx, body);
     });
   }
   return router;
