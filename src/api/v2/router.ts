@@ -73,7 +73,8 @@ function apiGate(deps: V2Deps): Middleware<AppState> {
   const { authenticator, limiter, policies, jsonBody } = deps;
   return async (ctx, next) => {
     if (BODY_METHODS.has(ctx.method) && !(await readJsonBody(ctx, jsonBody))) return;
-    await authenticateRequest(ctx, authenticator, authOpts);
+    const authenticating = authenticateRequest(ctx, authenticator, authOpts);
+    if (authenticating) await authenticating; // a remembered credential is resolved at once
     let status = 500;
     try {
       const limited = limitRequest(ctx, limiter, policies, 'v2');
