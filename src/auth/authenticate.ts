@@ -25,6 +25,8 @@ export interface AuthenticatorDeps {
   rights: AccountRightsLookup;
   /** Whether the application a token was issued to still exists (a deleted one's tokens are dead). */
   applicationExists(clientId: string): Promise<boolean>;
+  /** `applicationExists` when the answer is remembered (no wait), else undefined. */
+  applicationRemembered(clientId: string): boolean | undefined;
   /** Accept RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt); opaque-only servers refuse them. */
   jwtAccessTokens: boolean;
   /** Shared-secret JWTs already verified (signature and claims), by the token itself. */
@@ -91,7 +93,11 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
    * read (an application's existence, an account's standing not remembered).
    */
   function rememberedPrincipal(credential: Credential): Principal | undefined {
-    if (credential.clientId !== undefined) return undefined;
+    if (credential.clientId !== undefined) {
+      const exists = deps.applicationRemembered(credential.clientId);
+      if (exists === undefined) return undefined;
+      if (!exists) throw invalidToken();
+    }
     if (credential.userId === null) {
       if (credential.method !== 'jwt') throw invalidToken();
       return principalFrom(credential, undefined);
@@ -100,13 +106,17 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     return standing && principalStanding(credential, standing);
   }
 
-  /** `resolveCredential` for an API key whose row is remembered or a shared-secret JWT verified before. */
+  /**
+   * `resolveCredential` for an API key whose row is remembered, a shared-secret JWT verified before
+   * or an opaque OAuth token seen alive before; undefined for anything else.
+   */
   function rememberedCredential(token: string, ip: string | null): Credential | undefined {
     if (looksLikeApiKey(token)) return deps.apiKeys.authenticateRemembered(token, ip);
-    if (!deps.sharedJwt || token.split('.').length !== 3) return undefined;
-    const verified = deps.sharedJwtCache.get(token);
-    if (verified && verified.expiresAt !== null && verified.expiresAt <= deps.now()) throw invalidToken();
-    return verified;
+    const jwtShaped = token.split('.').length === 3;
+    if (jwtShaped && !deps.sharedJwt) return undefined;
+    const remembered = jwtShaped ? deps.sharedJwtCache.get(token) : deps.oauth.verifyRemembered(token);
+    if (remembered && remembered.expiresAt !== null && remembered.expiresAt <= deps.now()) throw invalidToken();
+    return remembered;
   }
 
   async function resolveCredential(token: string, ip: string | null): Promise<Credential> {

@@ -218,6 +218,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     oauth: oauthTokens,
     rights: deps.accountRights,
     applicationExists: (clientId) => applications.exists(clientId),
+    applicationRemembered: (clientId) => applications.existsRemembered(clientId),
     jwtAccessTokens: config.ACCESS_TOKEN_FORMAT === 'jwt',
     sharedJwtCache: deps.sharedJwtCache,
     // Proof ids are remembered in the database, beside oidc-provider's rows, so every instance
