@@ -3,6 +3,7 @@ import { assertScopes, assertSessionOrAdmin } from '../auth/authenticate.ts';
 import { principalOf } from '../auth/principal.ts';
 import { AppError } from '../http/errors.ts';
 import { declaresBody } from '../http/drain-body.ts';
+import { setJsonBody } from '../http/answer-head.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import { parseWire } from '../wire/parse.ts';
 import type { RouteAuth, RouteSpec } from '../wire/route.ts';
@@ -29,31 +30,43 @@ function parsedInput(ctx: AppContext, spec: RouteSpec) {
   };
 }
 
-/** Registers every spec on a router (after whatever middleware the caller put in front). */
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function';
+
+/** The route's answer: its status, no-store for a secret, the body (checked against its schema in tests). */
+function answer(ctx: AppContext, spec: RouteSpec, body: unknown, opts: BuildOptions): void {
+  ctx.status = spec.status;
+  if (spec.secret) ctx.set('Cache-Control', 'no-store');
+  if (spec.status === 204) return;
+  if (opts.validateResponses && spec.response) {
+    const checked = spec.response.safeParse(body);
+    if (!checked.success) {
+      throw new AppError(
+        'INTERNAL',
+        `response of ${spec.operationId} does not match its schema: ` +
+          `${checked.error.issues[0]?.path.join('.')} ${checked.error.issues[0]?.message}`,
+      );
+    }
+  }
+  setJsonBody(ctx, body);
+}
+
+/**
+ * Registers every spec on a router (after whatever middleware the caller put in front). A handler
+ * that answers at once is answered without a promise.
+ */
 export function mountRoutes(router: Router<AppState>, specs: RouteSpec[], opts: BuildOptions = {}): Router<AppState> {
   for (const spec of specs) {
-    router[spec.method](spec.path, async (ctx) => {
+    router[spec.method](spec.path, (ctx) => {
       assertRouteAccess(ctx.state, spec.auth);
       // A route that reads a JSON body refuses any other kind of body rather than reading it as {}
       // (which a PATCH would accept as "change nothing", telling the client it worked).
       if (spec.body && declaresBody(ctx.req) && !ctx.is('json', '+json')) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a JSON body (Content-Type: application/json)');
       }
-      const body = await spec.handler(parsedInput(ctx, spec) as never);
-      ctx.status = spec.status;
-      if (spec.secret) ctx.set('Cache-Control', 'no-store');
-      if (spec.status === 204) return;
-      if (opts.validateResponses && spec.response) {
-        const checked = spec.response.safeParse(body);
-        if (!checked.success) {
-          throw new AppError(
-            'INTERNAL',
-            `response of ${spec.operationId} does not match its schema: ` +
-              `${checked.error.issues[0]?.path.join('.')} ${checked.error.issues[0]?.message}`,
-          );
-        }
-      }
-      ctx.body = body;
+      const body: unknown = spec.handler(parsedInput(ctx, spec) as never);
+      if (isThenable(body)) return Promise.resolve(body).then((settled) => answer(ctx, spec, settled, opts));
+      answer(ctx, spec, body, opts);
     });
   }
   return router;

@@ -36,6 +36,10 @@ export function createAccountRights(deps: {
   return {
     /** The account's rights and whether it is disabled, read together (one lookup per request). */
     standing,
+    /** `standing` when it is remembered (no wait), else undefined. */
+    rememberedStanding(accountId: string): Standing | undefined {
+      return cache.get(accountId);
+    },
     /** The account's rights, or null when it does not exist or is disabled. */
     async of(accountId: string): Promise<AccountRights | null> {
       return (await standing(accountId)).rights;

@@ -12,7 +12,7 @@ import type { OAuthTokenVerifier } from './oauth-tokens.ts';
 import { ADMIN_SCOPE } from '../domain/scopes.ts';
 import type { SharedJwtVerifier } from './shared-jwt.ts';
 import type { TtlCache } from '../shared/ttl-cache.ts';
-import type { AccountRightsLookup } from './account-rights.ts';
+import type { AccountRightsLookup, Standing } from './account-rights.ts';
 import { principalFrom, sessionPrincipal, type Principal } from '../domain/principal.ts';
 import { DPOP_SIGNING_ALGS, DpopProofRefused, type DpopProofVerifier, type DpopRequest } from './dpop-proof.ts';
 
@@ -25,6 +25,8 @@ export interface AuthenticatorDeps {
   rights: AccountRightsLookup;
   /** Whether the application a token was issued to still exists (a deleted one's tokens are dead). */
   applicationExists(clientId: string): Promise<boolean>;
+  /** `applicationExists` when the answer is remembered (no wait), else undefined. */
+  applicationRemembered(clientId: string): boolean | undefined;
   /** Accept RFC 9068 JWT access tokens (ACCESS_TOKEN_FORMAT=jwt); opaque-only servers refuse them. */
   jwtAccessTokens: boolean;
   /** Shared-secret JWTs already verified (signature and claims), by the token itself. */
@@ -76,11 +78,45 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       if (credential.method !== 'jwt') throw invalidToken();
       return principalFrom(credential, undefined);
     }
-    // A disabled account's credentials are refused outright, a shared-secret JWT naming it too.
-    const { rights, disabled } = await deps.rights.standing(credential.userId);
+    return principalStanding(credential, await deps.rights.standing(credential.userId));
+  }
+
+  /** A disabled account's credentials are refused outright, a shared-secret JWT naming it too. */
+  function principalStanding(credential: Credential, { rights, disabled }: Standing): Principal {
     if (disabled) throw invalidToken();
     if (!rights && credential.method !== 'jwt') throw invalidToken();
     return principalFrom(credential, rights);
+  }
+
+  /**
+   * `principalOf` from what is remembered, without waiting; undefined when something has to be
+   * read (an application's existence, an account's standing not remembered).
+   */
+  function rememberedPrincipal(credential: Credential): Principal | undefined {
+    if (credential.clientId !== undefined) {
+      const exists = deps.applicationRemembered(credential.clientId);
+      if (exists === undefined) return undefined;
+      if (!exists) throw invalidToken();
+    }
+    if (credential.userId === null) {
+      if (credential.method !== 'jwt') throw invalidToken();
+      return principalFrom(credential, undefined);
+    }
+    const standing = deps.rights.rememberedStanding(credential.userId);
+    return standing && principalStanding(credential, standing);
+  }
+
+  /**
+   * `resolveCredential` for an API key whose row is remembered, a shared-secret JWT verified before
+   * or an opaque OAuth token seen alive before; undefined for anything else.
+   */
+  function rememberedCredential(token: string, ip: string | null): Credential | undefined {
+    if (looksLikeApiKey(token)) return deps.apiKeys.authenticateRemembered(token, ip);
+    const jwtShaped = token.split('.').length === 3;
+    if (jwtShaped && !deps.sharedJwt) return undefined;
+    const remembered = jwtShaped ? deps.sharedJwtCache.get(token) : deps.oauth.verifyRemembered(token);
+    if (remembered && remembered.expiresAt !== null && remembered.expiresAt <= deps.now()) throw invalidToken();
+    return remembered;
   }
 
   async function resolveCredential(token: string, ip: string | null): Promise<Credential> {
@@ -130,6 +166,16 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       }
       if ((credential.dpopJkt ?? null) !== key) throw key !== null ? dpopRefusal('invalid_token') : invalidToken();
       return principalOf(credential);
+    },
+    /**
+     * `resolve` of a Bearer credential (no proof) from what is remembered: the same principal, or
+     * the same refusal, without waiting; undefined when something has to be read (then `resolve`).
+     */
+    resolveRemembered(token: string, ip: string | null): Principal | undefined {
+      const credential = rememberedCredential(token, ip);
+      if (!credential) return undefined;
+      if ((credential.dpopJkt ?? null) !== null) throw invalidToken();
+      return rememberedPrincipal(credential);
     },
     /**
      * For introspection: the token's principal and the DPoP key it is bound to, if any. The
@@ -192,21 +238,28 @@ export function authenticate(
   };
 }
 
-/** The authenticate step without a `next`, for a router's single step in front of its routes. */
-export async function authenticateRequest(
+/**
+ * The authenticate step without a `next`, for a router's single step in front of its routes. A
+ * promise only when something has to be read (a remembered credential is resolved at once).
+ */
+export function authenticateRequest(
   ctx: Parameters<Middleware<AppState>>[0],
   authenticator: Authenticator,
   opts: { allowSession: boolean; origin: string },
-): Promise<void> {
-  try {
-    await resolvePrincipal(ctx, authenticator, opts);
-  } catch (err) {
+): void | Promise<void> {
+  const refuse = (err: unknown) => {
     const refusal = toAppError(err);
     if (!refusal) throw err;
     ctx.state.authError = refusal;
     // A known key refused for its address is still that key: its log and its limits apply (it
     // acts on nothing, so it holds no scope).
     if (err instanceof AddressRefused) ctx.state.principal = principalFrom(err.credential, null);
+  };
+  try {
+    const resolving = resolvePrincipal(ctx, authenticator, opts);
+    if (resolving) return resolving.catch(refuse);
+  } catch (err) {
+    refuse(err);
   }
 }
 
@@ -224,24 +277,30 @@ export function assertCredential(state: AppState): void {
   if (!state.principal) throw invalidToken(null);
 }
 
-async function resolvePrincipal(
+/** Puts the request's principal on its state; a promise only when it has to wait for a read. */
+function resolvePrincipal(
   ctx: Parameters<Middleware<AppState>>[0],
   authenticator: Authenticator,
   opts: { allowSession: boolean; origin: string },
-): Promise<void> {
+): void | Promise<void> {
   const header = ctx.get('Authorization');
   const dpop = DPOP.exec(header);
+  const hold = (principal: Principal) => {
+    ctx.state.principal = principal;
+  };
   if (dpop) {
     // One proof, for this very request: its URL is built from ISSUER, never from the Host header.
     // Two DPoP headers arrive joined by a comma, which no JWT contains.
     const proof = ctx.get('DPoP');
     if (!proof || proof.includes(',')) throw dpopRefusal('invalid_dpop_proof');
     const presented = { proof, method: ctx.method, url: `${opts.origin}${ctx.path}` };
-    ctx.state.principal = await authenticator.resolve(dpop[1]!, ctx.ip, presented);
+    return authenticator.resolve(dpop[1]!, ctx.ip, presented).then(hold);
   } else if (header) {
     const m = BEARER.exec(header);
     if (!m) throw invalidToken('invalid_request');
-    ctx.state.principal = await authenticator.resolve(m[1]!, ctx.ip);
+    const remembered = authenticator.resolveRemembered(m[1]!, ctx.ip);
+    if (remembered) hold(remembered);
+    else return authenticator.resolve(m[1]!, ctx.ip).then(hold);
   } else if (opts.allowSession && ctx.state.account && ctx.state.sessionId) {
     if (!['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
       const from = ctx.get('Origin');

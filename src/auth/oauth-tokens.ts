@@ -129,6 +129,10 @@ export function createOAuthTokenVerifier(deps: OAuthTokenDeps) {
     async verify(token: string): Promise<Credential | null> {
       return verifyFor(token, deps.apiResource);
     },
+    /** `verify` of a token seen alive before (no wait), else undefined. */
+    verifyRemembered(token: string): Credential | undefined {
+      return deps.cache.get(sha256(token));
+    },
     /**
      * The same for a token of another API (audience = that API's identifier): what its resource
      * server learns at introspection. A token is valid for exactly one audience.

@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import type { DB } from '../db/client.ts';
 import type { AppContext, AppState } from './context.ts';
 import { requestFrame } from './request-frame.ts';
+import { answerRequestId } from './request-id.ts';
 import { accessLog } from './access-log.ts';
 import { exposePid, liveness, readiness } from './health.ts';
 import { httpMetrics, metricsEndpoint, observeProvider } from './metrics.ts';
@@ -217,6 +218,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     oauth: oauthTokens,
     rights: deps.accountRights,
     applicationExists: (clientId) => applications.exists(clientId),
+    applicationRemembered: (clientId) => applications.existsRemembered(clientId),
     jwtAccessTokens: config.ACCESS_TOKEN_FORMAT === 'jwt',
     sharedJwtCache: deps.sharedJwtCache,
     // Proof ids are remembered in the database, beside oidc-provider's rows, so every instance
@@ -313,9 +315,14 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     app: serveProtectedResourceMetadata({ api: deps.apis.builtIn, issuer: config.ISSUER }),
   };
 
-  /** An audience's app behind its own access log, whose metrics label it is when no router template matched. */
+  /**
+   * An audience's app behind its own access log, whose metrics label it is when no router template
+   * matched, with the request id on its answer (`/v2` puts it there itself: `v2Audience`).
+   */
   const audience = (label: string, app: Koa.Middleware<AppState>, opts: { quiet?: boolean } = {}) =>
-    accessLog(logger, app, httpMetrics(metrics, label), opts);
+    accessLog(logger, answerRequestId(app), httpMetrics(metrics, label), opts);
+  const v2Audience = (label: string, app: Koa.Middleware<AppState>) =>
+    accessLog(logger, app, httpMetrics(metrics, label));
   // Probes and scrapes come every few seconds: logged at debug, not info.
   const quiet = { quiet: true };
   const mounts = byPath(
@@ -356,7 +363,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       },
       {
         path: '/v2',
-        app: audience(
+        app: v2Audience(
           'v2_other',
           v2App({
             router: v2,

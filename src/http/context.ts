@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Account } from '../domain/account.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { AppError } from './errors.ts';
+import type { AnswerHead } from './answer-head.ts';
 
 /** What middleware puts on `ctx.state` for the handlers after it. */
 export interface AppState {
@@ -24,6 +25,8 @@ export interface AppState {
   principal?: Principal;
   /** Why authentication failed, thrown by requireCredential after rate limiting. */
   authError?: AppError;
+  /** The answer's head while it is gathered to be written in one step (/v2; see answer-head.ts). */
+  answerHead?: AnswerHead;
   /** A fresh nonce for this response's inline scripts and styles (see security-headers.ts). */
   cspNonce: string;
   /** The parameters of a request to a protocol endpoint (token, introspection, revocation), read once. */

@@ -99,7 +99,7 @@ function fromHttpError(err: {
  * both are refused in the audience's format, as 4xx.
  */
 export function refuseUnanswered(ctx: Ctx): void {
-  if (ctx.status === 404 && ctx.body === undefined) {
+  if (ctx.status === 404 && ctx.body === undefined && ctx.state.answerHead?.body === undefined) {
     throw new AppError('NOT_FOUND', 'No such endpoint');
   }
   if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {

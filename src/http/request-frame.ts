@@ -9,9 +9,10 @@ import { hasReadableTarget, refuseUnreadableTarget } from './request-target.ts';
 
 /**
  * What every request passes before the audience that answers it, as one step: a readable target
- * (else a plain 400), a request id on the answer and on every log line, the rest of an unread body
- * drained once the answer is sent, and the request scope the audit trail reads. One frame rather
- * than a middleware each: every middleware is a promise and a frame per request.
+ * (else a plain 400), a request id for every log line (each audience puts it on its answer first:
+ * see `answerRequestId`), the rest of an unread body drained once the answer is sent, and the
+ * request scope the audit trail reads. One frame rather than a middleware each: every middleware
+ * is a promise and a frame per request.
  */
 export function requestFrame(deps: { logger: Logger; scope: RequestScope }): Middleware<AppState> {
   const { logger, scope } = deps;
@@ -22,7 +23,6 @@ export function requestFrame(deps: { logger: Logger; scope: RequestScope }): Mid
     }
     const id = requestIdOf(ctx);
     ctx.state = new RequestState(id, logger) as unknown as AppState;
-    ctx.res.setHeader('X-Request-ID', id);
     drainWhenAnswered(ctx);
     return scope.run(requestFactsOf(ctx), next);
   };

@@ -6,6 +6,7 @@ import type { Middleware } from 'koa';
 import { assertCredential, authenticateRequest, type Authenticator } from '../../auth/authenticate.ts';
 import { limitRequest, type Policies, type RateLimiter } from '../../features/rate-limit/rate-limiter.ts';
 import { AppError } from '../../http/errors.ts';
+import { setAnswerHeader } from '../../http/answer-head.ts';
 import { toAppError } from '../../http/domain-errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { ApiKeysService } from '../../features/api-keys/api-keys.service.ts';
@@ -37,7 +38,7 @@ const ACCEPTED_VERSIONS = new Set(['2', '2.0']);
  * runs it before routing); a request for another version is refused by name.
  */
 export function answerApiVersion(ctx: AppContext): void {
-  ctx.res.setHeader('X-API-Version', API_VERSION);
+  setAnswerHeader(ctx, 'X-API-Version', API_VERSION);
   const asked = ctx.req.headers['x-api-version'] as string | undefined; // repeated: joined by Node
   if (asked && !ACCEPTED_VERSIONS.has(asked.trim())) {
     throw new AppError(
@@ -72,7 +73,8 @@ function apiGate(deps: V2Deps): Middleware<AppState> {
   const { authenticator, limiter, policies, jsonBody } = deps;
   return async (ctx, next) => {
     if (BODY_METHODS.has(ctx.method) && !(await readJsonBody(ctx, jsonBody))) return;
-    await authenticateRequest(ctx, authenticator, authOpts);
+    const authenticating = authenticateRequest(ctx, authenticator, authOpts);
+    if (authenticating) await authenticating; // a remembered credential is resolved at once
     let status = 500;
     try {
       const limited = limitRequest(ctx, limiter, policies, 'v2');

@@ -787,6 +787,12 @@ export function createApplicationsService(deps: {
       return (await findForAuth(clientId)) !== undefined;
     },
 
+    /** `exists` when the application's row is remembered (no wait), else undefined. */
+    existsRemembered(clientId: string): boolean | undefined {
+      const row = cache.get(clientId);
+      return row === undefined ? undefined : !isRefused(row);
+    },
+
     /**
      * Whether a page of this origin may call the API with an application's tokens (CORS): it is a
      * redirect URI's origin or an allowed origin of some application.

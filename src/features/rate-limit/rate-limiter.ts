@@ -1,8 +1,18 @@
 import type { Middleware } from 'koa';
 import type { Principal } from '../../domain/principal.ts';
 import { AppError } from '../../http/errors.ts';
+import { setAnswerHeader } from '../../http/answer-head.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
-import { decide, ietfHeaders, windowsOf, type Decision, type Policy, type Window, type WindowCount } from './decide.ts';
+import {
+  decide,
+  ietfHeaders,
+  policyFieldOf,
+  windowsOf,
+  type Decision,
+  type Policy,
+  type Window,
+  type WindowCount,
+} from './decide.ts';
 import type { RateLimitStore, WindowHit } from './store.ts';
 
 export interface Policies {
@@ -10,6 +20,12 @@ export interface Policies {
   oauth: Policy;
   jwt: Policy;
   unauthenticated: Policy;
+}
+
+/** A policy's windows and its RateLimit-Policy value, made once per policy. */
+interface PolicyShape {
+  windows: Window[];
+  field: string;
 }
 
 /** A bucket's scope and type without its id (`v2:key:abc` -> `v2:key`): a bounded metrics label. */
@@ -20,32 +36,34 @@ export const bucketKind = (bucket: string): string => bucket.split(':', 2).join(
  * `count` answers at once when the store does (memory): no promise on every API request.
  */
 export function createRateLimiter(deps: { store: RateLimitStore; now(): number; onRefused?: (kind: string) => void }) {
-  // A policy's windows are the same on every request: made once per policy object (config, a key's own).
-  const windowsByPolicy = new WeakMap<Policy, Window[]>();
-  const windowsFor = (policy: Policy) => {
-    let windows = windowsByPolicy.get(policy);
-    if (!windows) {
-      windows = windowsOf(policy);
-      windowsByPolicy.set(policy, windows);
+  // A policy's windows and its RateLimit-Policy value are the same on every request: made once per
+  // policy object (config, a key's own).
+  const shapes = new WeakMap<Policy, PolicyShape>();
+  const shapeOf = (policy: Policy) => {
+    let shape = shapes.get(policy);
+    if (!shape) {
+      const windows = windowsOf(policy);
+      shape = { windows, field: policyFieldOf(windows) };
+      shapes.set(policy, shape);
     }
-    return windows;
+    return shape;
   };
-  const decideCounted = (bucket: string, windows: Window[], hits: WindowHit[], now: number): Decision => {
-    const counted: WindowCount[] = windows.map((w, i) => {
+  const decideCounted = (bucket: string, shape: PolicyShape, hits: WindowHit[], now: number): Decision => {
+    const counted: WindowCount[] = shape.windows.map((w, i) => {
       const hit = hits[i]!;
       return { name: w.name, limit: w.limit, windowMs: w.windowMs, count: hit.count, resetAt: hit.resetAt };
     });
-    const decision = decide(counted, now);
+    const decision = decide(counted, now, shape.field);
     if (!decision.allowed) deps.onRefused?.(bucketKind(bucket));
     return decision;
   };
   const count = (bucket: string, policy: Policy): Decision | Promise<Decision> => {
     const now = deps.now();
-    const windows = windowsFor(policy);
-    const answers = windows.map((w) => deps.store.hit(bucket, w.windowMs, now));
+    const shape = shapeOf(policy);
+    const answers = shape.windows.map((w) => deps.store.hit(bucket, w.windowMs, now));
     // A shared store's windows are counted at once (one round trip's wait); memory answers at once.
-    if (!answers.some((a) => a instanceof Promise)) return decideCounted(bucket, windows, answers as WindowHit[], now);
-    return Promise.all(answers).then((hits) => decideCounted(bucket, windows, hits, now));
+    if (!answers.some((a) => a instanceof Promise)) return decideCounted(bucket, shape, answers as WindowHit[], now);
+    return Promise.all(answers).then((hits) => decideCounted(bucket, shape, hits, now));
   };
   return {
     count,
@@ -60,14 +78,13 @@ export type RateLimiter = ReturnType<typeof createRateLimiter>;
 /** X-RateLimit-* (as GitHub's) and the IETF RateLimit-Policy / RateLimit fields. */
 export function setRateLimitHeaders(ctx: AppContext, d: Decision, now: number): void {
   const ietf = ietfHeaders(d, now);
-  // Straight onto the response, as ctx.set does for each value (less its checks): on every API answer.
+  // Into the answer's gathered head, or straight onto the response (as ctx.set does, less its checks).
   if (ctx.headerSent) return;
-  const res = ctx.res;
-  res.setHeader('X-RateLimit-Limit', String(d.limit));
-  res.setHeader('X-RateLimit-Remaining', String(d.remaining));
-  res.setHeader('X-RateLimit-Reset', String(d.reset));
-  res.setHeader('RateLimit-Policy', ietf.policy);
-  res.setHeader('RateLimit', ietf.state);
+  setAnswerHeader(ctx, 'X-RateLimit-Limit', String(d.limit));
+  setAnswerHeader(ctx, 'X-RateLimit-Remaining', String(d.remaining));
+  setAnswerHeader(ctx, 'X-RateLimit-Reset', String(d.reset));
+  setAnswerHeader(ctx, 'RateLimit-Policy', ietf.policy);
+  setAnswerHeader(ctx, 'RateLimit', ietf.state);
 }
 
 export function rateLimited(d: Decision, who: string): AppError {

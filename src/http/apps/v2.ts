@@ -7,6 +7,7 @@ import { byPath } from '../mount.ts';
 import { routesOf } from '../route-table.ts';
 import { apiSecurityHeaders, setHeaders } from '../security-headers.ts';
 import { readBrowserSession } from '../session.ts';
+import { AnswerHead, releaseAnswerHead, writeAnswer } from '../answer-head.ts';
 import { corsStep, foreignOrCookieless, VARY_ORIGIN } from '../api-cors.ts';
 import { answerApiVersion } from '../../api/v2/router.ts';
 import { serveOpenApi } from '../../api/openapi.ts';
@@ -18,9 +19,11 @@ import { nameMetadataInChallenge } from '../protected-resource.ts';
  * rate limits. `/v2/openapi.json` describes it, to anyone. Pages of the applications' origins may
  * call it with their bearer tokens (CORS); the dashboard session serves our own origin alone.
  *
- * One middleware whose steps read in order: the constant headers (made once), then, inside the
- * error handling, CORS, the version, the session, the routes; last, a 401's challenge names the
- * API's metadata. A bearer request without Origin or Cookie waits for no promise before its route.
+ * One middleware whose steps read in order: the request id and the constant headers (made once),
+ * then, inside the error handling, CORS, the version, the session, the routes, the answer; last, a
+ * 401's challenge names the API's metadata. A bearer request without Origin or Cookie waits for no
+ * promise before its route, and its head is gathered and written with its body in one step
+ * (answer-head.ts): CORS and the session set no field on it.
  */
 export function v2App(deps: {
   router: Router<AppState>;
@@ -38,8 +41,15 @@ export function v2App(deps: {
   const cors = corsStep({ allowed: deps.corsOriginAllowed, methods: ['GET', 'POST', 'PATCH', 'DELETE'] });
   const routes = routesOf(deps.router);
   const dispatch = byPath([{ path: '/v2/openapi.json', exact: true, app: serveOpenApi(deps.openApi) }], routes);
+  const flatHeaders = headers.flat();
   return async (ctx, next) => {
-    setHeaders(ctx.res, headers);
+    const req = ctx.req.headers;
+    if (req.origin === undefined && req.cookie === undefined) {
+      ctx.state.answerHead = new AnswerHead(['X-Request-ID', ctx.state.requestId, ...flatHeaders]);
+    } else {
+      ctx.res.setHeader('X-Request-ID', ctx.state.requestId);
+      setHeaders(ctx.res, headers);
+    }
     try {
       const preflight = cors(ctx);
       if (preflight !== false && (await preflight)) return;
@@ -48,7 +58,9 @@ export function v2App(deps: {
       else await readBrowserSession(ctx, deps.accounts);
       await dispatch(ctx, next);
       refuseUnanswered(ctx);
+      writeAnswer(ctx);
     } catch (raw) {
+      releaseAnswerHead(ctx);
       answerFailure(ctx, raw, apiErrors);
     }
     nameMetadataInChallenge(ctx, deps.resourceMetadataUrl);
