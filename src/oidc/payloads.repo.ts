@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { DB } from '../db/client.ts';
 import { groupCommit } from '../db/group-commit.ts';
+import { groupRead } from '../db/group-read.ts';
 import { preparedQuery, preparedRows } from '../db/prepared.ts';
 
 /** A stored oidc-provider model row, keys already hashed by the caller. */
@@ -32,6 +33,9 @@ interface Consumption {
   idHash: string;
   at: number;
 }
+
+/** A row found by id: read alone it carries no id_hash, read in a group it does. */
+type FoundPayload = StoredPayload & { id_hash?: string };
 
 /** The columns an upsert binds. */
 const UPSERT_COLUMNS = [
@@ -140,6 +144,53 @@ export function createPayloadsRepo(db: DB) {
       .where('type', '=', p.type)
       .where('id_hash', '=', p.idHash),
   );
+  const selectManyOf = new Map<
+    string,
+    (rows: ReadonlyArray<{ idHash: string }>) => Promise<{ rows: FoundPayload[] }>
+  >();
+  /** One statement finding up to `size` rows of one type by id (the type is fixed in its text's parameters). */
+  const selectMany = (type: string, size: number) => {
+    const key = `${size}:${type}`;
+    let run = selectManyOf.get(key);
+    if (!run) {
+      run = preparedRows<{ idHash: string }, FoundPayload>(db, ['idHash'], size, (rows) =>
+        db
+          .selectFrom('oidc_payloads')
+          .select(['id_hash', 'payload', 'expires_at', 'consumed_at'])
+          .where('type', '=', type)
+          .where(
+            'id_hash',
+            'in',
+            rows.map((row) => row.idHash),
+          ),
+      );
+      selectManyOf.set(key, run);
+    }
+    return run;
+  };
+  // Every presented token is a lookup by id, then its grant's: concurrent requests' lookups of one
+  // model are read together (group-read.ts), one reader per model name (oidc-provider's few).
+  const findGroupedOf = new Map<string, (idHash: string) => Promise<StoredPayload | undefined>>();
+  const findGrouped = (type: string) => {
+    let find = findGroupedOf.get(type);
+    if (!find) {
+      const read = groupRead<string, FoundPayload>({
+        maxGroup: MAX_GROUP,
+        readOne: async (idHash) => (await selectById({ type, idHash })).rows[0],
+        readGroup: async (idHashes) =>
+          (await selectMany(type, idHashes.length)(idHashes.map((idHash) => ({ idHash })))).rows,
+        keyOfRow: (row) => row.id_hash!,
+        idOf: (idHash) => idHash,
+      });
+      find = async (idHash) => {
+        const row = await read(idHash);
+        // The same three columns whether read alone or in a group.
+        return row && { payload: row.payload, expires_at: row.expires_at, consumed_at: row.consumed_at };
+      };
+      findGroupedOf.set(type, find);
+    }
+    return find;
+  };
   const consumeOnce = preparedQuery<{ type: string; idHash: string; at: number }, never>(
     db,
     ['type', 'idHash', 'at'],
@@ -194,7 +245,7 @@ export function createPayloadsRepo(db: DB) {
     },
 
     async findById(type: string, idHash: string): Promise<StoredPayload | undefined> {
-      return (await selectById({ type, idHash })).rows[0];
+      return findGrouped(type)(idHash);
     },
 
     async findBy(
