@@ -865,10 +865,7 @@ describe('OAuth 2.0 Security BCP (RFC 9700)', () => {
     assert.match(applications, /authenticateClient[\s\S]*?clientSecretAccepted\(/);
     assert.match(source('src/oidc/provider.ts'), /compareClientSecret[\s\S]*?clientSecretAccepted\(/);
     assert.match(source('src/oidc/token-pipeline.ts'), /secretAccepted:[^\n]*clientSecretAccepted\(/);
-    assert.match(
-      source('src/features/api-keys/api-keys.service.ts'),
-      /safeEqual\(sha256\(key\), entry\.secretHash\)/,
-    );
+    assert.match(source('src/features/api-keys/api-keys.service.ts'), /safeEqual\(sha256\(key\), entry\.secretHash\)/);
     assert.match(source('src/http/csrf.ts'), /safeEqual\(sent, token\)/);
     for (const file of [
       'src/features/applications/applications.service.ts',
