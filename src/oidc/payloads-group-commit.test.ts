@@ -1,36 +1,13 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig } from '../config.ts';
-import { migrateToLatest, openDatabase, type DB } from '../db/client.ts';
 import { ValidationError } from '../domain/errors.ts';
-import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
-import { createPayloadsRepo, type PayloadsRepo, type PayloadWrite } from './payloads.repo.ts';
+import type { PayloadWrite } from './payloads.repo.ts';
+import { payloadsFixture } from '../../test/support/payloads-fixture.ts';
 
 // Tokens saved by concurrent requests are committed together (db/group-commit.ts): each caller's
 // row is there once its save settles, and a row the database refuses fails only its own caller.
 describe('payloads: saves in the same turn committed together', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-group-commit-'));
-  let database: TestDatabase;
-  let db: DB;
-  let payloads: PayloadsRepo;
-
-  before(async () => {
-    database = await createTestDatabase(dir);
-    db = openDatabase(loadConfig({ DATABASE_URL: database.url }));
-    await migrateToLatest(db);
-    payloads = createPayloadsRepo(db);
-  });
-  beforeEach(async () => {
-    await db.deleteFrom('oidc_payloads').execute();
-  });
-  after(async () => {
-    await db?.destroy();
-    await database?.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const fixture = payloadsFixture('group-commit');
 
   const token = (i: number, extra: Partial<PayloadWrite> = {}): PayloadWrite => ({
     type: 'ClientCredentials',
@@ -47,7 +24,7 @@ describe('payloads: saves in the same turn committed together', () => {
 
   it('stores every row of more saves than one group holds, each readable once its save settles', async () => {
     const saves = Array.from({ length: 120 }, (_, i) =>
-      payloads.upsert(token(i)).then(() => payloads.findById('ClientCredentials', `id-${i}`)),
+      fixture.payloads.upsert(token(i)).then(() => fixture.payloads.findById('ClientCredentials', `id-${i}`)),
     );
     const found = await Promise.all(saves);
     found.forEach((row, i) => {
@@ -57,7 +34,7 @@ describe('payloads: saves in the same turn committed together', () => {
         consumed_at: null,
       });
     });
-    const count = await db
+    const count = await fixture.db
       .selectFrom('oidc_payloads')
       .select((eb) => eb.fn.countAll().as('n'))
       .executeTakeFirst();
@@ -65,13 +42,15 @@ describe('payloads: saves in the same turn committed together', () => {
   });
 
   it('updates rows already stored, as a save on its own does, keeping their consumption', async () => {
-    await payloads.upsert(token(1, { type: 'RefreshToken', grantIdHash: 'g-1' }));
-    await payloads.consume('RefreshToken', 'id-1', 1_700_000_000_500);
+    await fixture.payloads.upsert(token(1, { type: 'RefreshToken', grantIdHash: 'g-1' }));
+    await fixture.payloads.consume('RefreshToken', 'id-1', 1_700_000_000_500);
     await Promise.all([
-      payloads.upsert(token(1, { type: 'RefreshToken', payload: '{"saved":2}', grantIdHash: 'g-2', expiresAt: 9 })),
-      payloads.upsert(token(2, { type: 'RefreshToken' })),
+      fixture.payloads.upsert(
+        token(1, { type: 'RefreshToken', payload: '{"saved":2}', grantIdHash: 'g-2', expiresAt: 9 }),
+      ),
+      fixture.payloads.upsert(token(2, { type: 'RefreshToken' })),
     ]);
-    const row = await db
+    const row = await fixture.db
       .selectFrom('oidc_payloads')
       .select(['payload', 'grant_id_hash', 'expires_at', 'consumed_at'])
       .where('type', '=', 'RefreshToken')
@@ -87,30 +66,30 @@ describe('payloads: saves in the same turn committed together', () => {
 
   it('fails only the save whose row is refused; the others of its group are stored', async () => {
     const results = await Promise.allSettled([
-      payloads.upsert(token(1)),
-      payloads.upsert(token(2, { payload: '{"bad":"\u0000"}' })),
-      payloads.upsert(token(3)),
+      fixture.payloads.upsert(token(1)),
+      fixture.payloads.upsert(token(2, { payload: '{"bad":"\u0000"}' })),
+      fixture.payloads.upsert(token(3)),
     ]);
     assert.equal(results[0].status, 'fulfilled');
     assert.equal(results[2].status, 'fulfilled');
     assert.equal(results[1].status, 'rejected');
     assert.ok((results[1] as PromiseRejectedResult).reason instanceof ValidationError);
-    assert.ok(await payloads.findById('ClientCredentials', 'id-1'));
-    assert.equal(await payloads.findById('ClientCredentials', 'id-2'), undefined);
-    assert.ok(await payloads.findById('ClientCredentials', 'id-3'));
+    assert.ok(await fixture.payloads.findById('ClientCredentials', 'id-1'));
+    assert.equal(await fixture.payloads.findById('ClientCredentials', 'id-2'), undefined);
+    assert.ok(await fixture.payloads.findById('ClientCredentials', 'id-3'));
   });
 
   it('keeps the later of two saves of the same row in one turn', async () => {
     await Promise.all([
-      payloads.upsert(token(1, { payload: '{"save":"first"}' })),
-      payloads.upsert(token(1, { payload: '{"save":"second"}' })),
+      fixture.payloads.upsert(token(1, { payload: '{"save":"first"}' })),
+      fixture.payloads.upsert(token(1, { payload: '{"save":"second"}' })),
     ]);
-    assert.equal((await payloads.findById('ClientCredentials', 'id-1'))?.payload, '{"save":"second"}');
+    assert.equal((await fixture.payloads.findById('ClientCredentials', 'id-1'))?.payload, '{"save":"second"}');
   });
 
   const consumedAt = async (type: string, idHash: string) =>
     (
-      await db
+      await fixture.db
         .selectFrom('oidc_payloads')
         .select('consumed_at')
         .where('type', '=', type)
@@ -119,14 +98,14 @@ describe('payloads: saves in the same turn committed together', () => {
     ).consumed_at;
 
   it('consumes each row of the same turn at its own time, and a consumed row keeps its first time', async () => {
-    await Promise.all([1, 2, 3].map((i) => payloads.upsert(token(i, { type: 'RefreshToken' }))));
-    await payloads.consume('RefreshToken', 'id-3', 1_000);
+    await Promise.all([1, 2, 3].map((i) => fixture.payloads.upsert(token(i, { type: 'RefreshToken' }))));
+    await fixture.payloads.consume('RefreshToken', 'id-3', 1_000);
     await Promise.all([
-      payloads.consume('RefreshToken', 'id-1', 2_001),
-      payloads.consume('RefreshToken', 'id-2', 2_002),
-      payloads.consume('RefreshToken', 'id-3', 2_003),
-      payloads.consume('RefreshToken', 'id-1', 2_004),
-      payloads.consume('RefreshToken', 'id-missing', 2_005),
+      fixture.payloads.consume('RefreshToken', 'id-1', 2_001),
+      fixture.payloads.consume('RefreshToken', 'id-2', 2_002),
+      fixture.payloads.consume('RefreshToken', 'id-3', 2_003),
+      fixture.payloads.consume('RefreshToken', 'id-1', 2_004),
+      fixture.payloads.consume('RefreshToken', 'id-missing', 2_005),
     ]);
     assert.equal(await consumedAt('RefreshToken', 'id-1'), 2_001);
     assert.equal(await consumedAt('RefreshToken', 'id-2'), 2_002);
@@ -134,11 +113,11 @@ describe('payloads: saves in the same turn committed together', () => {
   });
 
   it('consumes only the row of the model named', async () => {
-    await payloads.upsert(token(1, { type: 'RefreshToken' }));
-    await payloads.upsert(token(1, { type: 'AuthorizationCode' }));
+    await fixture.payloads.upsert(token(1, { type: 'RefreshToken' }));
+    await fixture.payloads.upsert(token(1, { type: 'AuthorizationCode' }));
     await Promise.all([
-      payloads.consume('AuthorizationCode', 'id-1', 3_000),
-      payloads.consume('RefreshToken', 'id-2', 3_001),
+      fixture.payloads.consume('AuthorizationCode', 'id-1', 3_000),
+      fixture.payloads.consume('RefreshToken', 'id-2', 3_001),
     ]);
     assert.equal(await consumedAt('AuthorizationCode', 'id-1'), 3_000);
     assert.equal(await consumedAt('RefreshToken', 'id-1'), null);

@@ -53,6 +53,20 @@ const UPSERT_COLUMNS = [
 /** The most rows one grouped statement writes (9 parameters each: far below either backend's limit). */
 const MAX_GROUP = 50;
 
+/** A row as the table's columns (a new row is never consumed yet). */
+const columnsOf = (row: UpsertParams) => ({
+  type: row.type,
+  id_hash: row.idHash,
+  payload: row.payload,
+  grant_id_hash: row.grantIdHash,
+  client_id: row.clientId,
+  uid_hash: row.uidHash,
+  user_code_hash: row.userCodeHash,
+  expires_at: row.expiresAt,
+  consumed_at: null,
+  account_id: row.accountId,
+});
+
 /** SQL for oidc-provider's models: one table keyed by (model name, SHA-256 of the id). */
 export function createPayloadsRepo(db: DB) {
   // Every issued token is an upsert and every presented one a lookup by id: compiled once (prepared.ts).
@@ -63,18 +77,7 @@ export function createPayloadsRepo(db: DB) {
       (row) =>
         db
           .insertInto('oidc_payloads')
-          .values({
-            type: row.type,
-            id_hash: row.idHash,
-            payload: row.payload,
-            grant_id_hash: row.grantIdHash,
-            client_id: row.clientId,
-            uid_hash: row.uidHash,
-            user_code_hash: row.userCodeHash,
-            expires_at: row.expiresAt,
-            consumed_at: null,
-            account_id: row.accountId,
-          })
+          .values(columnsOf(row))
           .onConflict((oc) =>
             oc.columns(['type', 'id_hash']).doUpdateSet({
               payload: row.payload,
@@ -98,20 +101,7 @@ export function createPayloadsRepo(db: DB) {
       run = preparedRows<PayloadWrite, never>(db, UPSERT_COLUMNS, size, (rows) =>
         db
           .insertInto('oidc_payloads')
-          .values(
-            rows.map((row) => ({
-              type: row.type,
-              id_hash: row.idHash,
-              payload: row.payload,
-              grant_id_hash: row.grantIdHash,
-              client_id: row.clientId,
-              uid_hash: row.uidHash,
-              user_code_hash: row.userCodeHash,
-              expires_at: row.expiresAt,
-              consumed_at: null,
-              account_id: row.accountId,
-            })),
-          )
+          .values(rows.map(columnsOf))
           .onConflict((oc) =>
             oc.columns(['type', 'id_hash']).doUpdateSet((eb) => ({
               payload: eb.ref('excluded.payload'),
