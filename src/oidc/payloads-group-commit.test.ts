@@ -2,25 +2,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError } from '../domain/errors.ts';
 import type { PayloadWrite } from './payloads.repo.ts';
-import { payloadsFixture } from '../../test/support/payloads-fixture.ts';
+import { payloadsFixture, tokenRow } from '../../test/support/payloads-fixture.ts';
 
 // Tokens saved by concurrent requests are committed together (db/group-commit.ts): each caller's
 // row is there once its save settles, and a row the database refuses fails only its own caller.
 describe('payloads: saves in the same turn committed together', () => {
   const fixture = payloadsFixture('group-commit');
 
-  const token = (i: number, extra: Partial<PayloadWrite> = {}): PayloadWrite => ({
-    type: 'ClientCredentials',
-    idHash: `id-${i}`,
-    payload: JSON.stringify({ kind: 'ClientCredentials', n: i }),
-    grantIdHash: null,
-    clientId: 'app_1',
-    uidHash: null,
-    userCodeHash: null,
-    expiresAt: 1_700_000_000_000 + i,
-    accountId: null,
-    ...extra,
-  });
+  const token = (i: number, extra: Partial<PayloadWrite> = {}): PayloadWrite => tokenRow('ClientCredentials', i, extra);
 
   it('stores every row of more saves than one group holds, each readable once its save settles', async () => {
     const saves = Array.from({ length: 120 }, (_, i) =>

@@ -2,24 +2,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError } from '../domain/errors.ts';
 import type { PayloadWrite } from './payloads.repo.ts';
-import { payloadsFixture } from '../../test/support/payloads-fixture.ts';
+import { payloadsFixture, tokenRow } from '../../test/support/payloads-fixture.ts';
 
 // Lookups by id made by concurrent requests are read together (db/group-read.ts): each caller gets
 // its own row or undefined, as a lookup on its own answers, and sees every write settled before it.
 describe('payloads: lookups in the same turn read together', () => {
   const fixture = payloadsFixture('group-read');
 
-  const token = (type: string, i: number): PayloadWrite => ({
-    type,
-    idHash: `id-${i}`,
-    payload: JSON.stringify({ kind: type, n: i }),
-    grantIdHash: null,
-    clientId: 'app_1',
-    uidHash: null,
-    userCodeHash: null,
-    expiresAt: 1_700_000_000_000 + i,
-    accountId: null,
-  });
+  const token = (type: string, i: number): PayloadWrite => tokenRow(type, i);
   const stored = (type: string, i: number, consumedAt: number | null = null) => ({
     payload: JSON.stringify({ kind: type, n: i }),
     expires_at: 1_700_000_000_000 + i,

@@ -5,7 +5,7 @@ import { after, before, beforeEach } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { migrateToLatest, openDatabase, type DB } from '../../src/db/client.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
-import { createPayloadsRepo, type PayloadsRepo } from '../../src/oidc/payloads.repo.ts';
+import { createPayloadsRepo, type PayloadsRepo, type PayloadWrite } from '../../src/oidc/payloads.repo.ts';
 
 /**
  * For a describe block of payloads tests: a migrated database of the backend under test (a real
@@ -40,3 +40,17 @@ export function payloadsFixture(name: string): { readonly db: DB; readonly paylo
     },
   };
 }
+
+/** Token number `i` of a model as the adapter would save it (a client's, no grant, no account). */
+export const tokenRow = (type: string, i: number, extra: Partial<PayloadWrite> = {}): PayloadWrite => ({
+  type,
+  idHash: `id-${i}`,
+  payload: JSON.stringify({ kind: type, n: i }),
+  grantIdHash: null,
+  clientId: 'app_1',
+  uidHash: null,
+  userCodeHash: null,
+  expiresAt: 1_700_000_000_000 + i,
+  accountId: null,
+  ...extra,
+});
