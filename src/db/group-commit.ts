@@ -1,3 +1,5 @@
+import { batchesPerTurn } from './turn-batches.ts';
+
 /** How a group of writes reaches the database. */
 export interface GroupWriter<T> {
   /** Writes every item in one commit (one statement or one transaction); all or nothing. */
@@ -21,9 +23,9 @@ export interface GroupWriter<T> {
  * a write's promise settled sees it.
  */
 export function groupCommit<T>(writer: GroupWriter<T>): (item: T) => Promise<void> {
-  let pending: Array<{ item: T; resolve: () => void; reject: (err: unknown) => void }> = [];
+  type Pending = { item: T; resolve: () => void; reject: (err: unknown) => void };
 
-  async function writeAlone(entry: (typeof pending)[number]): Promise<void> {
+  async function writeAlone(entry: Pending): Promise<void> {
     try {
       await writer.writeOne(entry.item);
       entry.resolve();
@@ -32,7 +34,7 @@ export function groupCommit<T>(writer: GroupWriter<T>): (item: T) => Promise<voi
     }
   }
 
-  async function commit(group: typeof pending): Promise<void> {
+  async function commit(group: Pending[]): Promise<void> {
     if (group.length === 1) return writeAlone(group[0]!);
     try {
       await writer.writeGroup(group.map((entry) => entry.item));
@@ -44,17 +46,10 @@ export function groupCommit<T>(writer: GroupWriter<T>): (item: T) => Promise<voi
     for (const entry of group) entry.resolve();
   }
 
-  function flush(): void {
-    const queued = pending;
-    pending = [];
-    for (let start = 0; start < queued.length; start += writer.maxGroup) {
-      void commit(queued.slice(start, start + writer.maxGroup));
-    }
-  }
+  const enqueue = batchesPerTurn<Pending>(writer.maxGroup, (group) => void commit(group));
 
   return (item) =>
     new Promise<void>((resolve, reject) => {
-      if (pending.length === 0) setImmediate(flush);
-      pending.push({ item, resolve, reject });
+      enqueue({ item, resolve, reject });
     });
 }

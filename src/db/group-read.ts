@@ -1,3 +1,5 @@
+import { batchesPerTurn } from './turn-batches.ts';
+
 /** How a group of reads reaches the database. */
 export interface GroupReader<K, R> {
   /** Reads every key in one statement; the answer holds the rows found, told apart by `keyOf`. */
@@ -25,9 +27,9 @@ export interface GroupReader<K, R> {
  * sees that write. Nothing is kept once a group is answered.
  */
 export function groupRead<K, R>(reader: GroupReader<K, R>): (key: K) => Promise<R | undefined> {
-  let pending: Array<{ key: K; resolve: (row: R | undefined) => void; reject: (err: unknown) => void }> = [];
+  type Pending = { key: K; resolve: (row: R | undefined) => void; reject: (err: unknown) => void };
 
-  async function readAlone(entry: (typeof pending)[number]): Promise<void> {
+  async function readAlone(entry: Pending): Promise<void> {
     try {
       entry.resolve(await reader.readOne(entry.key));
     } catch (err) {
@@ -35,7 +37,7 @@ export function groupRead<K, R>(reader: GroupReader<K, R>): (key: K) => Promise<
     }
   }
 
-  async function read(group: typeof pending): Promise<void> {
+  async function read(group: Pending[]): Promise<void> {
     if (group.length === 1) return readAlone(group[0]!);
     let rows: R[];
     try {
@@ -49,17 +51,10 @@ export function groupRead<K, R>(reader: GroupReader<K, R>): (key: K) => Promise<
     for (const entry of group) entry.resolve(found.get(reader.idOf(entry.key)));
   }
 
-  function flush(): void {
-    const queued = pending;
-    pending = [];
-    for (let start = 0; start < queued.length; start += reader.maxGroup) {
-      void read(queued.slice(start, start + reader.maxGroup));
-    }
-  }
+  const enqueue = batchesPerTurn<Pending>(reader.maxGroup, (group) => void read(group));
 
   return (key) =>
     new Promise<R | undefined>((resolve, reject) => {
-      if (pending.length === 0) setImmediate(flush);
-      pending.push({ key, resolve, reject });
+      enqueue({ key, resolve, reject });
     });
 }

@@ -3,6 +3,7 @@ import type { DB } from '../db/client.ts';
 import { groupCommit } from '../db/group-commit.ts';
 import { groupRead } from '../db/group-read.ts';
 import { preparedQuery, preparedRows } from '../db/prepared.ts';
+import { oncePerKey } from '../db/turn-batches.ts';
 
 /** A stored oidc-provider model row, keys already hashed by the caller. */
 export interface StoredPayload {
@@ -93,29 +94,23 @@ export function createPayloadsRepo(db: DB) {
     );
   const upsertWithUserCode = upsertAs(false);
   const upsertKeepingUserCode = upsertAs(true);
-  const upsertManyOf = new Map<number, (rows: ReadonlyArray<PayloadWrite>) => Promise<unknown>>();
   /** One statement writing `size` rows that carry no user code (as upsertKeepingUserCode does one). */
-  const upsertMany = (size: number) => {
-    let run = upsertManyOf.get(size);
-    if (!run) {
-      run = preparedRows<PayloadWrite, never>(db, UPSERT_COLUMNS, size, (rows) =>
-        db
-          .insertInto('oidc_payloads')
-          .values(rows.map(columnsOf))
-          .onConflict((oc) =>
-            oc.columns(['type', 'id_hash']).doUpdateSet((eb) => ({
-              payload: eb.ref('excluded.payload'),
-              grant_id_hash: eb.ref('excluded.grant_id_hash'),
-              uid_hash: eb.ref('excluded.uid_hash'),
-              expires_at: eb.ref('excluded.expires_at'),
-              account_id: eb.ref('excluded.account_id'),
-            })),
-          ),
-      );
-      upsertManyOf.set(size, run);
-    }
-    return run;
-  };
+  const upsertMany = oncePerKey((size: number) =>
+    preparedRows<PayloadWrite, never>(db, UPSERT_COLUMNS, size, (rows) =>
+      db
+        .insertInto('oidc_payloads')
+        .values(rows.map(columnsOf))
+        .onConflict((oc) =>
+          oc.columns(['type', 'id_hash']).doUpdateSet((eb) => ({
+            payload: eb.ref('excluded.payload'),
+            grant_id_hash: eb.ref('excluded.grant_id_hash'),
+            uid_hash: eb.ref('excluded.uid_hash'),
+            expires_at: eb.ref('excluded.expires_at'),
+            account_id: eb.ref('excluded.account_id'),
+          })),
+        ),
+    ),
+  );
   // Tokens issued by concurrent requests are committed together (group-commit.ts). Only rows
   // without a user code: a device code's save (the rare one that sets it) keeps its own statement.
   const upsertGrouped = groupCommit<PayloadWrite>({
@@ -134,16 +129,10 @@ export function createPayloadsRepo(db: DB) {
       .where('type', '=', p.type)
       .where('id_hash', '=', p.idHash),
   );
-  const selectManyOf = new Map<
-    string,
-    (rows: ReadonlyArray<{ idHash: string }>) => Promise<{ rows: FoundPayload[] }>
-  >();
-  /** One statement finding up to `size` rows of one type by id (the type is fixed in its text's parameters). */
-  const selectMany = (type: string, size: number) => {
-    const key = `${size}:${type}`;
-    let run = selectManyOf.get(key);
-    if (!run) {
-      run = preparedRows<{ idHash: string }, FoundPayload>(db, ['idHash'], size, (rows) =>
+  /** Statements finding up to `size` rows of one type by id (the type is fixed in their parameters), per size. */
+  const selectMany = (type: string) =>
+    oncePerKey((size: number) =>
+      preparedRows<{ idHash: string }, FoundPayload>(db, ['idHash'], size, (rows) =>
         db
           .selectFrom('oidc_payloads')
           .select(['id_hash', 'payload', 'expires_at', 'consumed_at'])
@@ -153,34 +142,25 @@ export function createPayloadsRepo(db: DB) {
             'in',
             rows.map((row) => row.idHash),
           ),
-      );
-      selectManyOf.set(key, run);
-    }
-    return run;
-  };
+      ),
+    );
   // Every presented token is a lookup by id, then its grant's: concurrent requests' lookups of one
   // model are read together (group-read.ts), one reader per model name (oidc-provider's few).
-  const findGroupedOf = new Map<string, (idHash: string) => Promise<StoredPayload | undefined>>();
-  const findGrouped = (type: string) => {
-    let find = findGroupedOf.get(type);
-    if (!find) {
-      const read = groupRead<string, FoundPayload>({
-        maxGroup: MAX_GROUP,
-        readOne: async (idHash) => (await selectById({ type, idHash })).rows[0],
-        readGroup: async (idHashes) =>
-          (await selectMany(type, idHashes.length)(idHashes.map((idHash) => ({ idHash })))).rows,
-        keyOfRow: (row) => row.id_hash!,
-        idOf: (idHash) => idHash,
-      });
-      find = async (idHash) => {
-        const row = await read(idHash);
-        // The same three columns whether read alone or in a group.
-        return row && { payload: row.payload, expires_at: row.expires_at, consumed_at: row.consumed_at };
-      };
-      findGroupedOf.set(type, find);
-    }
-    return find;
-  };
+  const findGrouped = oncePerKey((type: string) => {
+    const selectOfType = selectMany(type);
+    const read = groupRead<string, FoundPayload>({
+      maxGroup: MAX_GROUP,
+      readOne: async (idHash) => (await selectById({ type, idHash })).rows[0],
+      readGroup: async (idHashes) => (await selectOfType(idHashes.length)(idHashes.map((idHash) => ({ idHash })))).rows,
+      keyOfRow: (row) => row.id_hash!,
+      idOf: (idHash) => idHash,
+    });
+    return async (idHash: string): Promise<StoredPayload | undefined> => {
+      const row = await read(idHash);
+      // The same three columns whether read alone or in a group.
+      return row && { payload: row.payload, expires_at: row.expires_at, consumed_at: row.consumed_at };
+    };
+  });
   const consumeOnce = preparedQuery<{ type: string; idHash: string; at: number }, never>(
     db,
     ['type', 'idHash', 'at'],
@@ -192,31 +172,25 @@ export function createPayloadsRepo(db: DB) {
         .where('id_hash', '=', p.idHash)
         .where('consumed_at', 'is', null),
   );
-  const consumeManyOf = new Map<number, (rows: ReadonlyArray<Consumption>) => Promise<unknown>>();
   /** One statement consuming `size` rows, each at its own time, each only if not consumed yet. */
-  const consumeMany = (size: number) => {
-    let run = consumeManyOf.get(size);
-    if (!run) {
-      run = preparedRows<Consumption, never>(db, ['type', 'idHash', 'at'], size, (rows) =>
-        db
-          .updateTable('oidc_payloads')
-          .set({
-            consumed_at: sql<number>`case ${sql.join(
-              rows.map(
-                (row) =>
-                  sql`when ${sql.ref('type')} = ${row.type} and ${sql.ref('id_hash')} = ${row.idHash}
+  const consumeMany = oncePerKey((size: number) =>
+    preparedRows<Consumption, never>(db, ['type', 'idHash', 'at'], size, (rows) =>
+      db
+        .updateTable('oidc_payloads')
+        .set({
+          consumed_at: sql<number>`case ${sql.join(
+            rows.map(
+              (row) =>
+                sql`when ${sql.ref('type')} = ${row.type} and ${sql.ref('id_hash')} = ${row.idHash}
                     then cast(${row.at} as bigint)`,
-              ),
-              sql` `,
-            )} end`,
-          })
-          .where('consumed_at', 'is', null)
-          .where((eb) => eb.or(rows.map((row) => eb.and([eb('type', '=', row.type), eb('id_hash', '=', row.idHash)])))),
-      );
-      consumeManyOf.set(size, run);
-    }
-    return run;
-  };
+            ),
+            sql` `,
+          )} end`,
+        })
+        .where('consumed_at', 'is', null)
+        .where((eb) => eb.or(rows.map((row) => eb.and([eb('type', '=', row.type), eb('id_hash', '=', row.idHash)])))),
+    ),
+  );
   // A refresh consumes its token before it saves the new ones: concurrent refreshes' consumptions
   // are committed together, as their saves are.
   const consumeGrouped = groupCommit<Consumption>({
