@@ -178,6 +178,12 @@ export function createApiKeysService(deps: {
     return check(key, await lookup(id));
   }
 
+  /** The verified key's credential if `ip` is on its allowlist (null: no address to check). */
+  function fromAllowedAddress({ credential, ranges }: Verified, ip: string | null): Credential {
+    if (ip !== null && ranges && !ipAllowed(ip, ranges)) throw new AddressRefused(credential);
+    return credential;
+  }
+
   /** The key checked against its remembered entry (its secret, revocation, expiry, grace period). */
   function check(key: string, entry: CachedKey | undefined): Verified {
     if (!entry || !safeEqual(sha256(key), entry.secretHash)) throw new Unauthenticated();
@@ -361,9 +367,7 @@ export function createApiKeysService(deps: {
      * allowlist (introspection: the resource server checks the address it sees).
      */
     async authenticate(key: string, ip: string | null): Promise<Credential> {
-      const { credential, ranges } = await verify(key);
-      if (ip !== null && ranges && !ipAllowed(ip, ranges)) throw new AddressRefused(credential);
-      return credential;
+      return fromAllowedAddress(await verify(key), ip);
     },
 
     /**
@@ -374,9 +378,7 @@ export function createApiKeysService(deps: {
       const id = parseApiKey(key);
       const entry = id ? cache.get(id) : undefined;
       if (!entry) return undefined;
-      const { credential, ranges } = check(key, entry);
-      if (ip !== null && ranges && !ipAllowed(ip, ranges)) throw new AddressRefused(credential);
-      return credential;
+      return fromAllowedAddress(check(key, entry), ip);
     },
 
     /** For introspection: the credential and its allowlist, without an address check. */
