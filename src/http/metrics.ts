@@ -3,9 +3,10 @@ import crypto from 'node:crypto';
 import type { Middleware } from 'koa';
 import ipaddr from 'ipaddr.js';
 import type Provider from 'oidc-provider';
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppContext, AppState } from './context.ts';
 import type { RequestObserver } from './access-log.ts';
+import { requestSeries } from './request-series.ts';
 
 export type LoginOutcome = 'success' | 'failure' | 'throttled';
 export type DeliveryOutcome = 'succeeded' | 'failed';
@@ -47,19 +48,11 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (opts.processMetrics) collectDefaultMetrics({ register: registry });
 
-  const labelNames = ['method', 'route', 'status'] as const;
-  const requests = new Counter({
-    name: 'http_requests_total',
-    help: 'HTTP requests by method, route template and status.',
-    labelNames,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request latency (until the handler chain returns) by method, route template and status.',
-    labelNames,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
+  const requests = requestSeries(registry, {
+    requests: 'http_requests_total',
+    requestsHelp: 'HTTP requests by method, route template and status.',
+    duration: 'http_request_duration_seconds',
+    durationHelp: 'HTTP request latency (until the handler chain returns) by method, route template and status.',
   });
   const tokens = new Counter({
     name: 'oauth_tokens_issued_total',
@@ -123,9 +116,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   return {
     registry,
     request(method, route, status, seconds) {
-      const labels = { method: METHODS.has(method) ? method : 'OTHER', route, status: String(status) };
-      requests.inc(labels);
-      duration.observe(labels, seconds);
+      requests.record(METHODS.has(method) ? method : 'OTHER', route, status, seconds);
     },
     tokenIssued(grant) {
       tokens.inc({ grant: GRANTS.has(grant) ? grant : 'other' });
