@@ -85,7 +85,6 @@ export type HttpServices = Pick<
   | 'box'
   | 'registration'
   | 'setup'
-  | 'requestScope'
   | 'audit'
   | 'auditLog'
   | 'auditTrail'
@@ -399,7 +398,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       'connection failed during the answer',
     );
   });
-  app.use(requestFrame({ logger, scope: deps.requestScope }));
+  app.use(requestFrame({ logger }));
   if (config.LATCHKEY_DEBUG_PID) app.use(exposePid());
   app.use(mounts);
 

@@ -30,6 +30,8 @@ import {
 } from './token-exchange.ts';
 import type { ResourceServer } from '../domain/resource-servers.ts';
 import type { IntrospectingClient, IntrospectionPolicy } from './introspection-policy.ts';
+import type { AppContext } from '../http/context.ts';
+import { provenanceOf } from '../http/request-facts.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
@@ -461,6 +463,7 @@ function tokenReuseIn(ctx: KoaContextWithOIDC | undefined): TokenReuse | null {
     clientId: oidc.client.clientId,
     accountId: entities.RefreshToken?.accountId ?? entities.Grant?.accountId ?? null,
     grantType: String(oidc.params?.['grant_type'] ?? ''),
+    by: provenanceOf(ctx as unknown as AppContext),
   };
 }
 
