@@ -11,9 +11,8 @@ import { parseArgs } from 'node:util';
 import { openDatabase, migrateToLatest } from '../src/db/client.ts';
 import type { AuditRecord } from '../src/domain/audit.ts';
 import { createAuditRepo, type AuditFilter } from '../src/features/audit/audit.repo.ts';
-import { createAudit, SYSTEM_ACTOR } from '../src/features/audit/audit.ts';
+import { BY_SYSTEM, createAudit } from '../src/features/audit/audit.ts';
 import { writeAudit } from '../src/features/webhooks/outbox.repo.ts';
-import { createRequestScope } from '../src/shared/request-scope.ts';
 
 const { values } = parseArgs({ options: { db: { type: 'string' }, n: { type: 'string', default: '2000' } } });
 if (!values.db) throw new Error('audit-pages needs --db');
@@ -24,9 +23,13 @@ const n = Number(values.n);
 
 const db = openDatabase({ database: { kind: 'sqlite', file: values.db } });
 await migrateToLatest(db);
-const audit = createAudit({ scope: createRequestScope(), now: Date.now, outside: SYSTEM_ACTOR });
+const audit = createAudit({ now: Date.now });
 const records: AuditRecord[] = Array.from({ length: EVENTS }, (_, i) =>
-  audit.event(i % 2 ? 'sign_in.succeeded' : 'api_key.created', { account: `usr_bench${i % ACCOUNTS}`, data: { i } }),
+  audit.event(
+    i % 2 ? 'sign_in.succeeded' : 'api_key.created',
+    { account: `usr_bench${i % ACCOUNTS}`, data: { i } },
+    BY_SYSTEM,
+  ),
 );
 await db.transaction().execute(async (trx) => {
   for (let i = 0; i < records.length; i += 500) await writeAudit(trx, records.slice(i, i + 500));

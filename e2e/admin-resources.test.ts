@@ -5,6 +5,7 @@ import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { sessionPrincipal } from '../src/domain/principal.ts';
 import { assertAccessible } from './axe.ts';
 import { launchChromium, screenshotBoth } from './chromium.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // The operators' console in Chromium: an admin suspends a service application, and its next
 // client_credentials request is refused; each console page is checked with axe-core and shot at
@@ -41,15 +42,19 @@ describe('admin console: applications, keys, webhooks, signing keys, settings', 
   it('suspends an application; its client_credentials request is refused', async () => {
     const { accounts, applications, apiKeys } = server.built.services;
     const password = 'console passphrase for admins';
-    await accounts.signUp({ email: 'operator@example.com', password, isAdmin: true });
-    const owner = await accounts.signUp({ email: 'builder@example.com', password, isAdmin: false });
-    const app = await applications.register(sessionPrincipal(owner), {
-      name: 'Nightly exporter',
-      type: 'service',
-      redirect_uris: [],
-      scopes: ['read:users'],
-    });
-    await apiKeys.create(sessionPrincipal(owner), { name: 'builder key', scopes: ['read:users'] });
+    await accounts.signUp({ email: 'operator@example.com', password, isAdmin: true }, BY_SYSTEM);
+    const owner = await accounts.signUp({ email: 'builder@example.com', password, isAdmin: false }, BY_SYSTEM);
+    const app = await applications.register(
+      sessionPrincipal(owner),
+      {
+        name: 'Nightly exporter',
+        type: 'service',
+        redirect_uris: [],
+        scopes: ['read:users'],
+      },
+      BY_SYSTEM,
+    );
+    await apiKeys.create(sessionPrincipal(owner), { name: 'builder key', scopes: ['read:users'] }, BY_SYSTEM);
     assert.equal((await clientCredentials(app.client_id, app.client_secret!)).status, 200);
 
     const page = await (await chromium.newContext()).newPage();

@@ -5,6 +5,7 @@ import { assertAccessible } from './axe.ts';
 import { launchChromium, screenshotBoth } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { credentialServerEnv, request, worldOn, type TestUser, type World } from '../test/support/world.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // The console's Users section in real Chromium: an admin finds an account by its email and
 // disables it (its API key is refused at once), resets another's second factor (who then signs in
@@ -76,7 +77,7 @@ describe('Admin console: users, in Chromium', { timeout: 240_000 }, () => {
 
   it('an auditor sees the account without action buttons, and a crafted post is refused', async () => {
     const auditor = await world.user({ tag: 'console-auditor' });
-    await server.built.services.userAdmin.setRoles('cli', auditor.id, { admin: false, auditor: true });
+    await server.built.services.userAdmin.setRoles('cli', auditor.id, { admin: false, auditor: true }, BY_SYSTEM);
     const target = await world.user({ tag: 'console-target' });
     const page = await signIn(auditor);
     await page.goto(`${server.url}/admin/users/${target.id}`);

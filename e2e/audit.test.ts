@@ -5,6 +5,7 @@ import type { Browser as Chromium, Page } from 'playwright-core';
 import { assertAccessible } from './axe.ts';
 import { launchChromium, screenshotBoth } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // The audit trail in a browser: a person generates a key and reads it, with their sign-in, in
 // Settings → Activity; an administrator narrows /admin/audit to one event type and downloads the
@@ -26,7 +27,7 @@ describe('audit trail in Chromium', { timeout: 180_000 }, () => {
   });
 
   async function signIn(page: Page, email: string, isAdmin = false): Promise<string> {
-    const account = await server.built.services.accounts.signUp({ email, password: PASSWORD, isAdmin });
+    const account = await server.built.services.accounts.signUp({ email, password: PASSWORD, isAdmin }, BY_SYSTEM);
     await page.goto(`${server.url}/login`);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
@@ -72,8 +73,8 @@ describe('audit trail in Chromium', { timeout: 180_000 }, () => {
       await signIn(page, 'audit.admin@example.com', true);
       const { audit, auditLog } = server.built.services;
       await auditLog.append([
-        audit.event('sign_in.failed', { account: null, data: { reason: 'unknown email' } }),
-        audit.event('password.changed', { account: null }),
+        audit.event('sign_in.failed', { account: null, data: { reason: 'unknown email' } }, BY_SYSTEM),
+        audit.event('password.changed', { account: null }, BY_SYSTEM),
       ]);
 
       await page.goto(`${server.url}/admin/audit`);

@@ -9,6 +9,7 @@ import { startLoopbackSite } from './loopback-site.ts';
 import { launchChromium, signInAfterSignUp } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, authorizeUrl, registerApp, signUp } from '../test/support/http.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // The developer dashboard in real Chromium, one journey per test, each as a person would do it:
 // sign up, click through the navigation, fill the forms, copy what is shown once. Each journey
@@ -294,7 +295,7 @@ describe('Developer dashboard in Chromium', { timeout: 180_000, concurrency: tru
       const user = await newPage();
       try {
         const email = `reader.${++users}@example.com`;
-        await server.built.services.accounts.signUp({ email, password: PASSWORD });
+        await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
         const code = await authorizeInBrowser(
           user.page,
           email,

@@ -6,6 +6,7 @@ import type { Browser as Chromium } from 'playwright-core';
 import { launchChromium } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, signUp } from '../test/support/http.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // The device authorization grant (RFC 8628) with two real client libraries, used as their READMEs
 // show: the "device" (this test process) asks for a code and polls the token endpoint while a
@@ -50,7 +51,10 @@ describe('Device flow with real clients: openid-client and oauth4webapi', { time
 
   async function newPerson(): Promise<{ email: string; id: string }> {
     const email = `device-person${++people}@example.com`;
-    await server.built.services.accounts.signUp({ email, password: PASSWORD, name: `Person ${people}` } as never);
+    await server.built.services.accounts.signUp(
+      { email, password: PASSWORD, name: `Person ${people}` } as never,
+      BY_SYSTEM,
+    );
     const account = await server.built.services.accounts.authenticate(email, PASSWORD);
     return { email, id: (account as { id: string }).id };
   }

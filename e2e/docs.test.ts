@@ -5,6 +5,7 @@ import { axeViolations } from './axe.ts';
 import { launchChromium, screenshotBoth } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { PASSWORD, uniqueEmail } from '../test/support/world.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // The API reference at /docs in real Chromium: Swagger UI renders the API's operations from our
 // own origin, with no CSP violation and no request to any other host, and the dashboard links to
@@ -65,7 +66,7 @@ describe('API reference in Chromium', { timeout: 180_000 }, () => {
 
   it('is linked from the dashboard navigation', async () => {
     const email = uniqueEmail('reader');
-    await server.built.services.accounts.signUp({ email, password: PASSWORD });
+    await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
     const page = await (await chromium.newContext()).newPage();
     await page.goto(`${server.url}/login`);
     await page.getByLabel('Email').fill(email);

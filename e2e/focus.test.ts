@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Browser as Chromium, Page } from 'playwright-core';
 import { launchChromium } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // Keyboard focus in real Chromium: every kind of form field (text, email, password, url,
 // select, textarea) shows a visible ring when reached with the keyboard, as buttons and links do.
@@ -80,7 +81,7 @@ describe('Visible keyboard focus in Chromium', { timeout: 120_000 }, () => {
 
   it('text, email, password, url, select and textarea fields show a focus ring', async () => {
     const email = 'focus@example.com';
-    await server.built.services.accounts.signUp({ email, password: PASSWORD });
+    await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
     const context = await chromium.newContext({ viewport: { width: 1280, height: 800 } });
     try {
       const page = await context.newPage();

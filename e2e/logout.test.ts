@@ -8,6 +8,7 @@ import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, authorizeUrl } from '../test/support/http.ts';
 import { logIn as logInOverHttp } from '../test/support/oauth.ts';
 import { request } from '../test/support/world.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // Signing out in Chromium: a person signed in to an application (OpenID Connect) signs out there,
 // the application sends them to /oauth/logout, Latchkey asks "Sign out of Latchkey?", and "Sign
@@ -54,9 +55,9 @@ describe('logout in Chromium', { timeout: 120_000 }, () => {
     site = await startApplicationSite();
     chromium = await launchChromium();
     const accounts = server.built.services.accounts;
-    await accounts.signUp({ email: 'ada@acme.example', password: PASSWORD, name: 'Ada Lovelace' });
-    await accounts.signUp({ email: alice, password: PASSWORD, name: 'Alice' });
-    await accounts.signUp({ email: bruno, password: PASSWORD });
+    await accounts.signUp({ email: 'ada@acme.example', password: PASSWORD, name: 'Ada Lovelace' }, BY_SYSTEM);
+    await accounts.signUp({ email: alice, password: PASSWORD, name: 'Alice' }, BY_SYSTEM);
+    await accounts.signUp({ email: bruno, password: PASSWORD }, BY_SYSTEM);
     const developer = new Browser(server.url);
     await logInOverHttp(developer, { email: 'ada@acme.example', password: PASSWORD });
     const res = await request(developer, 'POST', '/oauth/applications', {

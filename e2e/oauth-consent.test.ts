@@ -5,6 +5,7 @@ import { startCallbackSite } from './loopback-site.ts';
 import { launchChromium, signInAfterSignUp } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, authorizeUrl, registerApp, signUp } from '../test/support/http.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // Real Chromium against the real server: sign-up, login and consent pages, and where the browser
 // finally lands. The client's redirect URI is a tiny loopback server, so the browser really arrives
@@ -48,7 +49,7 @@ describe('OAuth login and consent in Chromium', { timeout: 120_000, concurrency:
   /** A fresh end user per test, so no test depends on consent another one left behind. */
   async function newUser(): Promise<string> {
     const email = `user${++userCount}@example.com`;
-    await server.built.services.accounts.signUp({ email, password: PASSWORD });
+    await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
     return email;
   }
 

@@ -8,6 +8,7 @@ import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, authorizeUrl } from '../test/support/http.ts';
 import { logIn as logInOverHttp } from '../test/support/oauth.ts';
 import { request } from '../test/support/world.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // One sign-in for the dashboard and applications, and the consent page's details, in Chromium:
 // sign in on /login, an application's authorization request goes straight to consent (showing the
@@ -56,9 +57,9 @@ describe('one sign-in and the consent page in Chromium', { timeout: 120_000 }, (
     site = await startApplicationSite();
     chromium = await launchChromium();
     const accounts = server.built.services.accounts;
-    await accounts.signUp({ email: 'ada@acme.example', password: PASSWORD, name: 'Ada Lovelace' });
-    await accounts.signUp({ email: alice, password: PASSWORD, name: 'Alice' });
-    await accounts.signUp({ email: bruno, password: PASSWORD });
+    await accounts.signUp({ email: 'ada@acme.example', password: PASSWORD, name: 'Ada Lovelace' }, BY_SYSTEM);
+    await accounts.signUp({ email: alice, password: PASSWORD, name: 'Alice' }, BY_SYSTEM);
+    await accounts.signUp({ email: bruno, password: PASSWORD }, BY_SYSTEM);
     const developer = new Browser(server.url);
     await logInOverHttp(developer, { email: 'ada@acme.example', password: PASSWORD });
     const res = await request(developer, 'POST', '/oauth/applications', {

@@ -8,6 +8,7 @@ import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, authorizeUrl } from '../test/support/http.ts';
 import { logIn as logInOverHttp } from '../test/support/oauth.ts';
 import { request } from '../test/support/world.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // Authorization requests POSTed from another site, in Chromium: the relying party's page on
 // `localhost` submits a form to the server on `127.0.0.1` (another site: SameSite counts the host,
@@ -56,8 +57,8 @@ describe('authorization requests POSTed from another site, in Chromium', { timeo
     rp = await startRelyingParty(server.url);
     chromium = await launchChromium();
     const accounts = server.built.services.accounts;
-    await accounts.signUp({ email: 'dev@example.com', password: PASSWORD, name: 'Dev' });
-    await accounts.signUp({ email: alice, password: PASSWORD, name: 'Alice' });
+    await accounts.signUp({ email: 'dev@example.com', password: PASSWORD, name: 'Dev' }, BY_SYSTEM);
+    await accounts.signUp({ email: alice, password: PASSWORD, name: 'Alice' }, BY_SYSTEM);
     const developer = new Browser(server.url);
     await logInOverHttp(developer, { email: 'dev@example.com', password: PASSWORD });
     const res = await request(developer, 'POST', '/oauth/applications', {

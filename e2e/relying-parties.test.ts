@@ -7,6 +7,7 @@ import { startCallbackSite } from './loopback-site.ts';
 import { launchChromium } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, signUp } from '../test/support/http.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // Two real relying-party libraries, used as their READMEs show, against the real server: discovery,
 // the authorization code flow (with PKCE, and without it for a web application that turned
@@ -62,7 +63,7 @@ describe('Real relying parties: openid-client and oauth4webapi', { timeout: 180_
   async function newPerson(): Promise<{ email: string; name: string; id: string }> {
     const email = `person${++users}@example.com`;
     const name = `Person ${users}`;
-    await server.built.services.accounts.signUp({ email, password: PASSWORD, name } as never);
+    await server.built.services.accounts.signUp({ email, password: PASSWORD, name } as never, BY_SYSTEM);
     const account = await server.built.services.accounts.authenticate(email, PASSWORD);
     return { email, name, id: (account as { id: string }).id };
   }

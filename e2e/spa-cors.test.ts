@@ -6,6 +6,7 @@ import { startLoopbackSite, type LoopbackSite } from './loopback-site.ts';
 import { launchChromium } from './chromium.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { Browser, signUp } from '../test/support/http.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // A single-page application as a browser runs it: a page on its own loopback origin does the
 // authorization code flow with PKCE, redeems the code at /oauth/token with fetch, and calls
@@ -87,7 +88,7 @@ describe('A single-page application calls /v2 from its own origin (CORS)', { tim
     const registered = await res.text();
     assert.equal(res.status, 201, registered);
     clientId = (JSON.parse(registered) as { client_id: string }).client_id;
-    await server.built.services.accounts.signUp({ email, password: PASSWORD } as never);
+    await server.built.services.accounts.signUp({ email, password: PASSWORD } as never, BY_SYSTEM);
   });
 
   after(async () => {

@@ -8,6 +8,7 @@ import { authorizeUrl } from '../test/support/http.ts';
 import { REDIRECT_URI, worldOn } from '../test/support/world.ts';
 import { launchChromium, screenshotBoth } from './chromium.ts';
 import { assertAccessible } from './axe.ts';
+import { BY_SYSTEM } from '../src/features/audit/audit.ts';
 
 // Sign-up → the verification mail (read from a real SMTP server) → verify → sign in; and forgot →
 // reset → sign in with the new password, as a person does it in Chromium. Every new page is
@@ -88,7 +89,7 @@ describe('Email verification and password reset in Chromium', { timeout: 120_000
     const page = await context.newPage();
     try {
       const email = 'una.journey@example.com';
-      await server.built.services.accounts.signUp({ email, password: PASSWORD });
+      await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
       await page.goto(`${server.url}/login`);
       await signIn(page, email, PASSWORD);
       await page.waitForURL(`${server.url}/dashboard`);
@@ -110,7 +111,7 @@ describe('Email verification and password reset in Chromium', { timeout: 120_000
     try {
       const app = await worldOn(server).app(undefined, { scopes: ['read:users'] });
       const email = 'otto.journey@example.com';
-      await server.built.services.accounts.signUp({ email, password: PASSWORD });
+      await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
       await page.goto(
         authorizeUrl(server.url, {
           clientId: app.client_id,
@@ -133,7 +134,7 @@ describe('Email verification and password reset in Chromium', { timeout: 120_000
     const page = await context.newPage();
     try {
       const email = 'rita.journey@example.com';
-      await server.built.services.accounts.signUp({ email, password: PASSWORD });
+      await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
       await page.goto(`${server.url}/login`);
       await page.getByRole('link', { name: 'Forgot password?' }).click();
       await page.waitForURL(`${server.url}/password/forgot`);

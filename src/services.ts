@@ -62,11 +62,10 @@ import { createSetupRepo } from './features/setup/setup.repo.ts';
 import { createSetupService, type SetupService } from './features/setup/setup.service.ts';
 
 import { createApisRepo } from './features/apis/apis.repo.ts';
-import { createRequestScope, type RequestScope } from './shared/request-scope.ts';
-import { createAudit, SYSTEM_ACTOR, type Audit } from './features/audit/audit.ts';
+import { createAudit, outsideRequests, SYSTEM_ACTOR, type Audit } from './features/audit/audit.ts';
 import { createAuditRepo, type AuditRepo } from './features/audit/audit.repo.ts';
 import { createAuditTrailService, type AuditTrailService } from './features/audit-trail/audit-trail.service.ts';
-import type { AuditActor, AuditRecord } from './domain/audit.ts';
+import type { AuditActor, AuditRecord, Provenance } from './domain/audit.ts';
 import { DISABLED_FAILING } from './domain/webhook-events.ts';
 import { createApplicationSuspension, type ApplicationSuspension } from './features/applications/suspension.service.ts';
 import { createApiKeysAdmin, type ApiKeysAdmin } from './features/api-keys/api-keys-admin.service.ts';
@@ -167,8 +166,6 @@ export interface Services {
   backchannelLogout: BackchannelLogout;
   /** First-run setup: the single-use link that creates the owner account while no admin exists. */
   setup: SetupService;
-  /** The current request's origin and actor, for the audit trail; the HTTP app opens one per request. */
-  requestScope: RequestScope;
   /** Builds audit records, which services write with their changes. */
   audit: Audit;
   /** The audit trail: appending events that change nothing else, reading pages of it, retention. */
@@ -217,8 +214,9 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   });
   const tokensRevoked = () => credentialEvents.publish({ kind: 'tokens' });
   // The audit trail: services add its records to the events of their changes.
-  const requestScope = createRequestScope();
-  const audit = createAudit({ scope: requestScope, now, outside: options.actorOutsideRequests ?? SYSTEM_ACTOR });
+  const audit = createAudit({ now });
+  // Who acts in what the services start on their own (a failing webhook endpoint, a scheduled rotation).
+  const outside = outsideRequests(options.actorOutsideRequests ?? SYSTEM_ACTOR);
   const auditLog = createAuditRepo(db);
   const signInTrail = { audit, append: (records: AuditRecord[]) => auditLog.append(records) };
 
@@ -333,11 +331,15 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     onAttempt: metrics.webhookDelivery,
     // The server disabling a failing endpoint is in its owner's trail, as their own changes are.
     disabledRecord: (endpoint) =>
-      audit.event('webhook_endpoint.changed', {
-        account: endpoint.user_id,
-        target: { type: 'webhook_endpoint', id: endpoint.id },
-        data: { fields: ['status'], status: 'disabled', reason: DISABLED_FAILING, host: new URL(endpoint.url).host },
-      }),
+      audit.event(
+        'webhook_endpoint.changed',
+        {
+          account: endpoint.user_id,
+          target: { type: 'webhook_endpoint', id: endpoint.id },
+          data: { fields: ['status'], status: 'disabled', reason: DISABLED_FAILING, host: new URL(endpoint.url).host },
+        },
+        outside,
+      ),
   });
   metrics.collectOutboxDepth(() => webhooksRepo.pendingCount());
   const consents = createConsentsService({ repo: createConsentsRepo(db), now, onRevoked: tokensRevoked, audit });
@@ -348,7 +350,7 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     mail: email.mail,
     notify,
     // The reset link's holder acts: the page has no signed-in account, the link proves whose it is.
-    revokeApplications: (id) => consents.revokeAll(id, { type: 'user', id, accountId: id, label: null }),
+    revokeApplications: (id, by) => consents.revokeAll(id, by, { type: 'user', id, accountId: id, label: null }),
   });
   const apis = createApisService({
     repo: createApisRepo(db),
@@ -385,10 +387,10 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
   });
   // A demoted admin keeps nothing that was granted as admin:all: its grants (with their refresh
   // tokens) and keys are revoked; every other credential loses it through its effective scopes.
-  const onRightsChanged = async (id: string, { demoted }: { demoted: boolean }) => {
+  const onRightsChanged = async (id: string, { demoted }: { demoted: boolean }, by: Provenance) => {
     if (demoted) {
-      await consents.revokeCarrying(id, ADMIN_SCOPE);
-      await apiKeys.revokeCarrying(id, ADMIN_SCOPE);
+      await consents.revokeCarrying(id, ADMIN_SCOPE, by);
+      await apiKeys.revokeCarrying(id, ADMIN_SCOPE, by);
     }
     credentialEvents.publish({ kind: 'account', id });
   };
@@ -416,13 +418,13 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     notify,
     // A disabled account's sign-ins to applications end (told by back-channel logout) and its grants
     // go with their refresh tokens: enabling it again does not bring them back.
-    endAccess: async (id) => {
+    endAccess: async (id, by) => {
       await endSignIns(
         id,
         () => true,
         () => payloads.deleteSessionsOf(id),
       );
-      await consents.revokeAll(id);
+      await consents.revokeAll(id, by);
     },
     onAccountChanged: (id) => credentialEvents.publish({ kind: 'account', id }),
     onRightsChanged,
@@ -559,7 +561,6 @@ export function createServices(infra: Omit<Infra, 'migrated'>, options: Services
     login,
     backchannelLogout,
     setup,
-    requestScope,
     audit,
     auditLog,
     auditTrail,

@@ -222,3 +222,56 @@ describe('architecture: the layers and the arrows between them', () => {
     ]);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Modules whose import puts async context tracking in the process: on Node 20 the first
+ * AsyncLocalStorage#run or enabled hook turns promise hooks on for every promise, for good (each
+ * await then costs about 2.5 times as much). oidc-provider's own store is imported by one module
+ * only, the one that keeps it off (src/oidc/provider-store.ts).
+ */
+const ASYNC_CONTEXT_MODULES = new Set(['node:async_hooks', 'async_hooks']);
+const PROVIDER_STORE = 'oidc-provider/lib/helpers/als.js';
+const PROVIDER_STORE_KEEPER = 'src/oidc/provider-store.ts';
+
+/** The imports (static, dynamic, require) of async context tracking in these files' text. */
+export function asyncContextImports(files: { file: string; text: string }[]): string[] {
+  return files.flatMap(({ file, text }) =>
+    ts
+      .preProcessFile(text, true, true)
+      .importedFiles.map((i) => i.fileName)
+      .filter((spec) => ASYNC_CONTEXT_MODULES.has(spec) || (spec === PROVIDER_STORE && file !== PROVIDER_STORE_KEEPER))
+      .map((spec) => `${file} imports ${spec}`),
+  );
+}
+
+describe('architecture: no async context tracking in the process', () => {
+  it("no source file imports node:async_hooks (AsyncLocalStorage, createHook), nor oidc-provider's store", () => {
+    const files = sourceFiles().map((file) => ({ file, text: fs.readFileSync(path.join(ROOT, file), 'utf8') }));
+    assert.deepEqual(asyncContextImports(files), []);
+    // The one module that keeps the store off still reaches it (else the hooks come back on).
+    const keeper = fs.readFileSync(path.join(ROOT, PROVIDER_STORE_KEEPER), 'utf8');
+    assert.deepEqual(asyncContextImports([{ file: 'src/elsewhere.ts', text: keeper }]), [
+      `src/elsewhere.ts imports ${PROVIDER_STORE}`,
+    ]);
+  });
+
+  it('the check catches each way in (import, named import, dynamic import, require)', () => {
+    const found = asyncContextImports([
+      { file: 'src/a.ts', text: "import { AsyncLocalStorage } from 'node:async_hooks';" },
+      { file: 'src/b.ts', text: "import * as hooks from 'async_hooks';" },
+      { file: 'src/c.ts', text: "const { createHook } = await import('node:async_hooks');" },
+      { file: 'src/d.ts', text: "const hooks = require('async_hooks');" },
+      { file: 'src/e.ts', text: "import store from 'oidc-provider/lib/helpers/als.js';" },
+      { file: 'src/f.ts', text: "import { setTimeout } from 'node:timers/promises';" },
+    ]);
+    assert.deepEqual(found, [
+      'src/a.ts imports node:async_hooks',
+      'src/b.ts imports async_hooks',
+      'src/c.ts imports node:async_hooks',
+      'src/d.ts imports async_hooks',
+      'src/e.ts imports oidc-provider/lib/helpers/als.js',
+    ]);
+  });
+});

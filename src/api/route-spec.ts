@@ -7,6 +7,7 @@ import { setJsonBody } from '../http/answer-head.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import { parseWire } from '../wire/parse.ts';
 import type { RouteAuth, RouteSpec } from '../wire/route.ts';
+import { provenanceOf } from '../http/request-facts.ts';
 
 /** Options for building routers from specs. */
 export interface BuildOptions {
@@ -27,6 +28,7 @@ function parsedInput(ctx: AppContext, spec: RouteSpec) {
     query: spec.query ? parseWire(spec.query, ctx.query) : {},
     body: spec.body ? parseWire(spec.body, ctx.request.body) : undefined,
     principal: principalOf(ctx),
+    by: provenanceOf(ctx),
   };
 }
 

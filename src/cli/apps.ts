@@ -4,6 +4,7 @@ import { parseWire } from '../wire/parse.ts';
 import { createApplicationSchema } from '../wire/applications.ts';
 import { scopeList, UsageError } from './usage.ts';
 import { withServices } from './with-services.ts';
+import { BY_CLI } from '../features/audit/audit.ts';
 
 /** `latchkey apps create`: an OAuth application registered for an account. */
 export async function createApp(args: string[]): Promise<unknown> {
@@ -29,6 +30,6 @@ export async function createApp(args: string[]): Promise<unknown> {
       scopes: scopeList(values.scopes),
       ...(values.type ? { type: values.type } : {}),
     });
-    return applications.register(sessionPrincipal(owner), input);
+    return applications.register(sessionPrincipal(owner), input, BY_CLI);
   });
 }

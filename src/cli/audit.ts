@@ -5,6 +5,7 @@ import { auditFilterQuerySchema } from '../wire/audit.ts';
 import { parseWire } from '../wire/parse.ts';
 import { UsageError } from './usage.ts';
 import { withServices } from './with-services.ts';
+import { BY_CLI } from '../features/audit/audit.ts';
 
 /**
  * `latchkey audit export`: the audit trail (filtered) on standard output, as JSON lines or CSV,
@@ -31,7 +32,7 @@ export async function exportAudit(args: string[]): Promise<undefined> {
     ...(values.account ? { account: values.account } : {}),
   });
   await withServices(async ({ auditTrail }) => {
-    for await (const chunk of await auditTrail.export(query, format as ExportFormat)) {
+    for await (const chunk of await auditTrail.export(query, format as ExportFormat, BY_CLI)) {
       // Waits for a slow reader (a pipe into gzip): the export never piles up in memory.
       if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
     }

@@ -7,8 +7,7 @@ import { createLogger } from '../logger.ts';
 import { loadSecrets, openMigrated } from '../boot/prepare.ts';
 import { rotateSigningKeys } from '../oidc/keys.ts';
 import { rotationRecord } from '../oidc/signing-keys.service.ts';
-import { CLI_ACTOR, createAudit } from '../features/audit/audit.ts';
-import { createRequestScope } from '../shared/request-scope.ts';
+import { BY_CLI, createAudit } from '../features/audit/audit.ts';
 import { createServerSecretsRepo } from '../oidc/server-secrets.repo.ts';
 import { createSecretBox } from '../shared/encryption.ts';
 import { parseDuration, positiveInt, scopeList, UsageError } from './usage.ts';
@@ -48,7 +47,7 @@ export async function createKey(args: string[]): Promise<unknown> {
       ...(values['allow-ip'] ? { allowed_ips: values['allow-ip'] } : {}),
       ...(rateLimit ? { rate_limit: rateLimit } : {}),
     });
-    return apiKeys.create(sessionPrincipal(owner), input);
+    return apiKeys.create(sessionPrincipal(owner), input, BY_CLI);
   });
 }
 
@@ -62,12 +61,12 @@ export async function rotateSigning(args: string[]): Promise<unknown> {
     const keepMs = Math.max(config.ACCESS_TOKEN_TTL, ID_TOKEN_TTL) * 1000;
     const secretsKey = loadSecrets(config, createLogger('silent'));
     // Recorded in the audit trail with the rotation, the operator at the command line acting.
-    const audit = createAudit({ scope: createRequestScope(), now: Date.now, outside: CLI_ACTOR });
+    const audit = createAudit({ now: Date.now });
     const rotation = await rotateSigningKeys(
       createServerSecretsRepo(db, createSecretBox(secretsKey)),
       Date.now(),
       keepMs,
-      rotationRecord(audit),
+      rotationRecord(audit, BY_CLI),
     );
     return { kid: rotation.kid, added: rotation.added, retired: rotation.retired, dropped: rotation.dropped };
   } finally {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from './usage.ts';
 import { withServices } from './with-services.ts';
 import { createCredentialEventsRepo } from '../shared/credential-events.repo.ts';
+import { BY_CLI } from '../features/audit/audit.ts';
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new UsageError('--password-stdin expects the password on standard input');
@@ -29,12 +30,15 @@ export async function createUser(args: string[]): Promise<unknown> {
     throw new UsageError('users create needs --password-stdin (the password is never an argument)');
   const password = await readStdin();
   return withServices(async ({ accounts }) => {
-    const account = await accounts.signUp({
-      email,
-      password,
-      name: values.name,
-      isAdmin: values.admin ?? false,
-    });
+    const account = await accounts.signUp(
+      {
+        email,
+        password,
+        name: values.name,
+        isAdmin: values.admin ?? false,
+      },
+      BY_CLI,
+    );
     return { id: account.id, email: account.email, is_admin: account.isAdmin };
   });
 }
@@ -53,10 +57,10 @@ export function adminAction(action: 'disable' | 'enable' | 'reset-2fa') {
       const id = await userAdmin.idOfEmail(email);
       const user =
         action === 'disable'
-          ? await userAdmin.disable('cli', id)
+          ? await userAdmin.disable('cli', id, BY_CLI)
           : action === 'enable'
-            ? await userAdmin.enable('cli', id)
-            : await userAdmin.resetTwoFactor('cli', id);
+            ? await userAdmin.enable('cli', id, BY_CLI)
+            : await userAdmin.resetTwoFactor('cli', id, BY_CLI);
       const now = Date.now();
       await createCredentialEventsRepo(db).append([
         { origin: 'cli', kind: 'account', subject: id, created_at: now },

@@ -83,6 +83,20 @@ export interface AuditOrigin {
   requestId: string | null;
 }
 
+/**
+ * Who makes a change and from where, as the audit trail records it beside the change: built once
+ * per request by the HTTP layer (http/request-facts.ts), or by the CLI and background work for
+ * themselves. Every service method that records an event takes one, so no change goes unattributed.
+ */
+export interface Provenance {
+  /**
+   * Who acts, asked when an event is recorded rather than when the request began: an authentication
+   * that completes later in the request (a sign-in, a bearer credential) still counts.
+   */
+  actor(): AuditActor;
+  readonly origin: AuditOrigin;
+}
+
 /** One event of the trail, ready to be written in the transaction of the change it records. */
 export interface AuditRecord {
   readonly kind: 'audit';

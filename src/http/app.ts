@@ -35,7 +35,8 @@ import { createGrantStanding } from '../oidc/grant-standing.ts';
 import { protocolPipelines } from '../oidc/token-pipeline.ts';
 import { createProviderIntrospection } from '../oidc/provider-introspection.ts';
 import { introspectionPolicy } from '../oidc/introspection-policy.ts';
-import { secretCheckedEarlier } from '../oidc/client-auth.ts';
+import { createSecretChecks } from '../oidc/client-auth.ts';
+import { createTtlCache } from '../shared/ttl-cache.ts';
 import { userinfoEndpoint } from '../oidc/userinfo.ts';
 import { subjectFor } from '../oidc/pairwise.ts';
 import { createOpenIdGrants } from '../oidc/openid-grants.ts';
@@ -85,7 +86,6 @@ export type HttpServices = Pick<
   | 'box'
   | 'registration'
   | 'setup'
-  | 'requestScope'
   | 'audit'
   | 'auditLog'
   | 'auditTrail'
@@ -148,6 +148,10 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     apiResource: config.API_RESOURCE,
     clientExists: (clientId) => applications.exists(clientId),
   });
+  // Client secrets the token pipeline compared, for oidc-provider to take rather than compare again.
+  const secretChecks = createSecretChecks();
+  // Grants' expiries as the adapter last read or wrote them: a refresh token ends no later.
+  const grantExpiries = createTtlCache<number>({ ttlMs: 60_000, max: 10_000, now });
   // The authorization server.
   const provider = createProvider({
     config,
@@ -183,11 +187,13 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       onRevoked: tokensRevoked,
       rowCache: deps.tokenRowCache,
       box: deps.box,
+      grantExpiries,
     }),
+    grantExpiry: (grantId) => grantExpiries.get(grantId),
     // 503 (the database unreachable) stays 503: the person may retry the same link.
     renderError: async (ctx, title, message, developerHint) =>
       render.error(ctx as unknown as AppContext, ctx.status === 503 ? 503 : 400, title, message, developerHint),
-    secretCheckedEarlier,
+    secretCheckedEarlier: secretChecks.earlier,
     onClientSecretChecked: (matched) => metrics.clientSecretChecked(matched),
     now,
     renderLogout: async (ctx, page) => {
@@ -284,6 +290,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     },
     limiter,
     onClientSecretChecked: (matched) => metrics.clientSecretChecked(matched),
+    secretChecks,
     now,
     renderError: (ctx, status, title, message) => render.error(ctx, status, title, message),
     actOf: async (token) =>
@@ -399,7 +406,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       'connection failed during the answer',
     );
   });
-  app.use(requestFrame({ logger, scope: deps.requestScope }));
+  app.use(requestFrame({ logger }));
   if (config.LATCHKEY_DEBUG_PID) app.use(exposePid());
   app.use(mounts);
 

@@ -1,5 +1,5 @@
-import type { AuditActor } from '../domain/audit.ts';
-import type { RequestFacts } from '../shared/request-scope.ts';
+import type { AuditActor, AuditOrigin, Provenance } from '../domain/audit.ts';
+import { ANONYMOUS_ACTOR } from '../features/audit/audit.ts';
 import type { AppContext, AppState } from './context.ts';
 
 /** Who acts in a request, as the audit trail names it: its bearer credential, else the signed-in browser. */
@@ -25,16 +25,24 @@ export function actorOf(state: AppState): AuditActor | null {
 }
 
 /**
- * The facts of the request scope the audit trail reads (address, User-Agent, request id, actor),
- * once the request id is set. The actor is read from `ctx.state` when an event is recorded, so
- * whatever the audience's authentication found by then is who acted.
+ * The request as the audit trail records it: its address, User-Agent and request id, and who acts,
+ * read from `ctx.state` when an event is recorded, so whatever the audience's authentication found
+ * by then is who acted (nobody: anonymous). Controllers pass it to the services that record events.
  */
-export function requestFactsOf(ctx: AppContext): RequestFacts {
-  const state = ctx.state;
-  return {
-    requestId: state.requestId,
-    ip: ctx.ip,
-    userAgent: ctx.req.headers['user-agent'] || null,
-    actor: () => actorOf(state),
-  };
+class RequestProvenance implements Provenance {
+  readonly origin: AuditOrigin;
+  readonly #state: AppState;
+
+  constructor(ctx: AppContext) {
+    this.#state = ctx.state;
+    // The address now, while the connection is open (Koa reads it from the socket once).
+    this.origin = { ip: ctx.ip, userAgent: ctx.req.headers['user-agent'] || null, requestId: ctx.state.requestId };
+  }
+
+  actor(): AuditActor {
+    return actorOf(this.#state) ?? ANONYMOUS_ACTOR;
+  }
 }
+
+/** Who acts in this request and from where, for the services that record audit events. */
+export const provenanceOf = (ctx: AppContext): Provenance => new RequestProvenance(ctx);

@@ -24,6 +24,11 @@ export interface AdapterDeps {
    * table otherwise holds only as a hash. Without it, device codes cannot be stored.
    */
   box?: Pick<SecretBox, 'seal' | 'open'>;
+  /**
+   * The expiry (epoch seconds) of each grant read or written lately, by grant id: a refresh token
+   * issued in the same request ends no later (see the RefreshToken TTL in provider.ts).
+   */
+  grantExpiries?: Pick<TtlCache<number>, 'set'>;
 }
 
 /**
@@ -75,6 +80,7 @@ class KyselyAdapter implements Adapter {
     // A device flow's sign-in names its device code (raw) until the person has decided.
     const deviceCode = (rest as { deviceCode?: unknown }).deviceCode;
     if (typeof deviceCode === 'string') (rest as { deviceCode?: unknown }).deviceCode = this.seal(deviceCode);
+    if (this.model === 'Grant') this.rememberExpiry(id, payload);
     const idHash = sha256(id);
     await this.deps.payloads.upsert({
       type: this.model,
@@ -111,7 +117,14 @@ class KyselyAdapter implements Adapter {
       row = (await this.deps.payloads.findById(this.model, idHash)) ?? null;
       cache?.set(key, row);
     }
-    return row ? this.revive(id, row) : undefined;
+    if (!row) return undefined;
+    const payload = this.revive(id, row);
+    if (payload && this.model === 'Grant') this.rememberExpiry(id, payload);
+    return payload;
+  }
+
+  private rememberExpiry(grantId: string, payload: AdapterPayload): void {
+    if (typeof payload.exp === 'number') this.deps.grantExpiries?.set(grantId, payload.exp);
   }
 
   private forget(idHash: string): void {

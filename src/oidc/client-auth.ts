@@ -27,13 +27,15 @@ export interface ClientAuthDeps {
   secretAccepted(presented: string, metadata: Record<string, unknown>): boolean;
   /** Told of every secret compared (metrics). */
   onChecked?(matched: boolean): void;
+  /** Where each comparison is held for oidc-provider while its request is answered. */
+  checks: SecretChecks;
 }
 
 /**
  * Reads the client credentials of a protocol request (HTTP Basic, else `client_id` and
  * `client_secret` in the body) and compares a presented secret with the stored hash, once: the
  * rate limit and unified introspection use `ctx.state.presentedClient`, and oidc-provider's
- * `compareClientSecret` takes the answer from it (`secretCheckedEarlier`) instead of hashing again.
+ * `compareClientSecret` takes the answer from `checks` instead of hashing again.
  */
 export function authenticateClientOnce(deps: ClientAuthDeps): Middleware<AppState> {
   return async (ctx, next) => {
@@ -63,23 +65,51 @@ export function authenticateClientOnce(deps: ClientAuthDeps): Middleware<AppStat
       }
     }
     ctx.state.presentedClient = client;
-    await next();
+    if (!client.checked) return next();
+    const release = deps.checks.hold(client);
+    try {
+      await next();
+    } finally {
+      release();
+    }
   };
 }
 
 /**
- * What authenticateClientOnce found for this client and secret on this request (oidc-provider's
- * current request, `Provider.ctx`), or undefined when it did not compare these very credentials
- * with this very hash. The presented secrets compared here both come from the same request, so
- * a plain comparison tells nothing about any stored secret.
+ * The client secret comparisons of the protocol requests being answered, for oidc-provider's
+ * `compareClientSecret`: it is handed the client and the presented secret but not the request (its
+ * own way to the request, `Provider.ctx`, reads the store provider-store.ts keeps off).
+ * authenticateClientOnce holds each comparison until its request is answered. Found by the presented
+ * secret, then taken only for the same client and stored hash: requests in flight presenting the
+ * same secret to the same client against the same hash have the same answer. One per server.
  */
-export function secretCheckedEarlier(
-  ctx: { state?: Partial<AppState> } | undefined,
-  clientId: string,
-  presented: string,
-  storedHash: string,
-): boolean | undefined {
-  const client = ctx?.state?.presentedClient;
-  if (!client?.checked || client.id !== clientId || client.secret !== presented) return undefined;
-  return client.checked.storedHash === storedHash ? client.checked.matched : undefined;
+export function createSecretChecks() {
+  const held = new Map<string, PresentedClient[]>();
+  return {
+    /** Holds a comparison authenticateClientOnce made; the function returned lets it go. */
+    hold(client: PresentedClient): () => void {
+      const secret = client.secret;
+      if (secret === null) return () => {};
+      const same = held.get(secret);
+      if (same) same.push(client);
+      else held.set(secret, [client]);
+      return () => {
+        const left = held.get(secret)?.filter((c) => c !== client) ?? [];
+        if (left.length) held.set(secret, left);
+        else held.delete(secret);
+      };
+    },
+
+    /**
+     * What authenticateClientOnce found for this client, secret and stored hash, or undefined when
+     * no request being answered compared these very credentials with this very hash.
+     */
+    earlier(clientId: string, presented: string, storedHash: string): boolean | undefined {
+      const client = held
+        .get(presented)
+        ?.find((c) => c.id === clientId && c.checked !== null && c.checked.storedHash === storedHash);
+      return client?.checked?.matched;
+    },
+  };
 }
+export type SecretChecks = ReturnType<typeof createSecretChecks>;

@@ -13,6 +13,7 @@ import { toAppError } from '../http/domain-errors.ts';
 import { sessionPrincipal } from '../domain/principal.ts';
 import { createServices } from '../services.ts';
 import { createClientMetadataValidator } from './client-metadata-validator.ts';
+import { BY_SYSTEM } from '../features/audit/audit.ts';
 
 // Applications check client metadata with a private oidc-provider instance (no late-bound
 // `provider!`): it must refuse exactly what the provider serving /oauth refuses, with its words.
@@ -100,14 +101,21 @@ describe('client metadata validator', () => {
       },
     });
     try {
-      const owner = await services.accounts.signUp({ email: 'meta@example.com', password: 'a long enough password' });
+      const owner = await services.accounts.signUp(
+        { email: 'meta@example.com', password: 'a long enough password' },
+        BY_SYSTEM,
+      );
       await assert.rejects(
-        services.applications.register(sessionPrincipal(owner), {
-          name: 'Meta',
-          redirect_uris: ['https://a.example/cb'],
-          scopes: [],
-          type: 'web',
-        }),
+        services.applications.register(
+          sessionPrincipal(owner),
+          {
+            name: 'Meta',
+            redirect_uris: ['https://a.example/cb'],
+            scopes: [],
+            type: 'web',
+          },
+          BY_SYSTEM,
+        ),
         (err: unknown) => {
           // The service throws a domain error; the API answers it as this AppError.
           const answered = toAppError(err);

@@ -17,6 +17,7 @@ import type { ConsentsService } from '../features/consents/consents.service.ts';
 import type { AppContext, AppState } from '../http/context.ts';
 import type { Renderer } from '../http/render.ts';
 import { allowImagesFrom } from '../http/security-headers.ts';
+import { provenanceOf } from '../http/request-facts.ts';
 import { type APPLICATION_LINKS, webLinkProblem } from '../domain/applications.ts';
 import { SELF_REGISTERED_OWNER } from '../domain/registration.ts';
 import { REVIEW_STATE } from '../features/applications/applications.service.ts';
@@ -310,7 +311,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const details = await loadInteraction(ctx);
     if (details.prompt.name !== 'login') throw new errors.SessionNotFound(OUT_OF_STEP_LOGIN);
     const body = ctx.request.body as Record<string, unknown>;
-    const result = await deps.login.attempt(body['email'], body['password'], ctx.ip);
+    const result = await deps.login.attempt(body['email'], body['password'], ctx.ip, provenanceOf(ctx));
     if (!result.ok) {
       const email = typeof body['email'] === 'string' ? body['email'] : '';
       return loginForm(ctx, details.uid, { email, error: result.message }, result.status);
@@ -342,6 +343,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
       userId,
       (ctx.request.body as Record<string, unknown>)['code'],
       ctx.ip,
+      provenanceOf(ctx),
     );
     if (!result.ok) {
       return render.page(
@@ -385,7 +387,7 @@ export function interactionRouter(deps: InteractionDeps): Router<AppState> {
     const granted = String(grant.getResourceScope(apiResource) ?? '')
       .split(' ')
       .filter(isApiScope);
-    await consents.remember(accountId, clientId, grantId, granted, account?.email ?? null);
+    await consents.remember(accountId, clientId, grantId, granted, account?.email ?? null, provenanceOf(ctx));
     return finish(ctx, { consent: { grantId } }, true);
   });
 

@@ -16,6 +16,7 @@ import {
 } from '../../test/support/oauth.ts';
 import { mintSecret } from '../shared/secrets.ts';
 import { PASSWORD, REDIRECT_URI, worldOn, request, uniqueEmail } from '../../test/support/world.ts';
+import { BY_SYSTEM } from '../features/audit/audit.ts';
 
 describe('OAuth error handling', () => {
   let clock = Date.now();
@@ -274,7 +275,7 @@ describe('admin:all', () => {
   before(async () => {
     server = await startTestServer();
     admin = { email: uniqueEmail('admin'), password: PASSWORD };
-    await server.built.services.accounts.signUp({ ...admin, isAdmin: true });
+    await server.built.services.accounts.signUp({ ...admin, isAdmin: true }, BY_SYSTEM);
     const adminBrowser = new Browser(server.url);
     await logIn(adminBrowser, admin);
     app = await newApp(server, { scopes: ['read:users', 'admin:all'] }, adminBrowser);

@@ -17,6 +17,7 @@ import { GRANT_CLAIM } from '../auth/oauth-tokens.ts';
 import { DPOP_SIGNING_ALGS } from '../auth/dpop-proof.ts';
 import { sha256 } from '../shared/secrets.ts';
 import { providerErrorPage } from './error-pages.ts';
+import { keepProviderStoreOff } from './provider-store.ts';
 import { SCOPE_CLAIMS, SIGN_IN_CLAIMS, accountClaims } from './claims.ts';
 import { dashboardSignInTooOld, hintNamesAnother } from './dashboard-login.ts';
 import { subjectFor } from './pairwise.ts';
@@ -30,6 +31,8 @@ import {
 } from './token-exchange.ts';
 import type { ResourceServer } from '../domain/resource-servers.ts';
 import type { IntrospectingClient, IntrospectionPolicy } from './introspection-policy.ts';
+import type { AppContext } from '../http/context.ts';
+import { provenanceOf } from '../http/request-facts.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
@@ -65,12 +68,14 @@ export interface ProviderDeps {
   /** Renders oidc-provider's HTML errors (bad redirect_uri, unknown client ...) as our error page. */
   renderError(ctx: KoaContextWithOIDC, title: string, message: string, developerHint?: string): Promise<void>;
   /**
-   * The answer for a client secret this request already compared with this stored hash (the
-   * token pipeline's authenticateClientOnce), or undefined: then the provider compares it itself.
+   * The answer for a client secret the request being answered already compared with this stored
+   * hash (the token pipeline's authenticateClientOnce), or undefined: then the provider compares it itself.
    */
-  secretCheckedEarlier?(ctx: unknown, clientId: string, presented: string, storedHash: string): boolean | undefined;
+  secretCheckedEarlier?(clientId: string, presented: string, storedHash: string): boolean | undefined;
   /** Told of every client secret the provider compares itself (metrics). */
   onClientSecretChecked?(matched: boolean): void;
+  /** The expiry (epoch seconds) of a grant read or written lately (the adapter's grantExpiries). */
+  grantExpiry?(grantId: string): number | undefined;
   /** The time now (epoch ms): a rotated client secret's overlap ends by it. */
   now?(): number;
   /**
@@ -343,8 +348,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       AuthorizationCode: 60,
       DeviceCode: config.DEVICE_CODE_TTL,
       IdToken: ID_TOKEN_TTL,
-      // Never past the grant's end: a rotation must not outlive the authorization.
-      RefreshToken: (ctx) => cappedByGrant(config.REFRESH_TOKEN_TTL, ctx?.oidc?.entities?.Grant),
+      // Never past the grant's end: a rotation must not outlive the authorization. oidc-provider
+      // hands TTL functions the request from the store provider-store.ts keeps off, so the grant's
+      // end comes from the grants read or written lately (its own request just read it).
+      RefreshToken: (ctx, token) =>
+        cappedByGrant(
+          config.REFRESH_TOKEN_TTL,
+          ctx?.oidc?.entities?.Grant ?? { exp: token.grantId ? deps.grantExpiry?.(token.grantId) : undefined },
+        ),
       Interaction: 3600,
       Session: 14 * DAY,
       // The authorization itself: its refresh token chain (and the remembered consent) ends with it.
@@ -389,6 +400,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
   };
 
+  keepProviderStoreOff(configuration.features ?? {});
   const provider = new Provider(config.ISSUER, configuration);
   provider.registerGrantType(
     TOKEN_EXCHANGE_GRANT,
@@ -401,13 +413,13 @@ export function createProvider(deps: ProviderDeps): Provider {
   );
 
   // Stored secrets are hashes (see applications.service.ts); compare what the client presents,
-  // unless this request already did (Provider.ctx is the request oidc-provider is serving).
+  // unless the request already did.
   provider.Client.prototype.compareClientSecret = async function compare(
     this: { clientId: string; clientSecret?: string; [PREVIOUS_SECRET]?: unknown },
     actual: string,
   ) {
     if (typeof this.clientSecret !== 'string') return false;
-    const earlier = deps.secretCheckedEarlier?.(Provider.ctx, this.clientId, actual, this.clientSecret);
+    const earlier = deps.secretCheckedEarlier?.(this.clientId, actual, this.clientSecret);
     if (earlier !== undefined) return earlier;
     const client = { client_secret: this.clientSecret, [PREVIOUS_SECRET]: this[PREVIOUS_SECRET] };
     const matched = clientSecretAccepted(actual, client, (deps.now ?? Date.now)());
@@ -461,6 +473,7 @@ function tokenReuseIn(ctx: KoaContextWithOIDC | undefined): TokenReuse | null {
     clientId: oidc.client.clientId,
     accountId: entities.RefreshToken?.accountId ?? entities.Grant?.accountId ?? null,
     grantType: String(oidc.params?.['grant_type'] ?? ''),
+    by: provenanceOf(ctx as unknown as AppContext),
   };
 }
 

@@ -4,18 +4,22 @@ import type { Principal } from '../domain/principal.ts';
 import type { Audit } from '../features/audit/audit.ts';
 import type { SigningKeyRotation } from '../wire/admin-resources.ts';
 import { parseStoredJwks, rotateSigningKeys, type Rotation, type StoredJwks } from './keys.ts';
-import type { AuditRecord } from '../domain/audit.ts';
+import type { AuditRecord, Provenance } from '../domain/audit.ts';
 import type { ServerSecretsRepo } from './server-secrets.repo.ts';
 
 /** `signing_keys.rotated`, for the transaction that stores the rotation (the console's and the CLI's). */
 export const rotationRecord =
-  (audit: Pick<Audit, 'event'>) =>
+  (audit: Pick<Audit, 'event'>, by: Provenance) =>
   (r: Rotation): AuditRecord[] => [
-    audit.event('signing_keys.rotated', {
-      account: null,
-      target: { type: 'signing_key', id: r.kid },
-      data: { kid: r.kid, added: r.added.map((k) => k.kid), dropped: r.dropped },
-    }),
+    audit.event(
+      'signing_keys.rotated',
+      {
+        account: null,
+        target: { type: 'signing_key', id: r.kid },
+        data: { kid: r.kid, added: r.added.map((k) => k.kid), dropped: r.dropped },
+      },
+      by,
+    ),
   ];
 
 const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
@@ -89,13 +93,13 @@ export function createSigningKeysConsole(deps: {
     },
 
     /** New keys first in the stored JWKS (rotateSigningKeys), recorded in the audit trail with them. */
-    async rotate(caller: Principal): Promise<SigningKeyRotation> {
+    async rotate(caller: Principal, by: Provenance): Promise<SigningKeyRotation> {
       if (!caller.isAdmin) throw new Forbidden('Only an administrator rotates the signing keys');
       const rotation = await rotateSigningKeys(
         deps.secrets,
         deps.now(),
         deps.keepRetiredMs,
-        rotationRecord(deps.audit),
+        rotationRecord(deps.audit, by),
       );
       return {
         kid: rotation.kid,

@@ -10,7 +10,7 @@ import type { RateLimiter } from '../features/rate-limit/rate-limiter.ts';
 import { jsonToForm, param } from './protocol-body.ts';
 import { createTtlCache } from '../shared/ttl-cache.ts';
 import { sha256 } from '../shared/secrets.ts';
-import { authenticateClientOnce } from './client-auth.ts';
+import { authenticateClientOnce, type SecretChecks } from './client-auth.ts';
 import { postedAuthorizationAsGet } from './authorize-post.ts';
 import { unifiedIntrospection, type ApiTokens } from './unified-introspection.ts';
 
@@ -27,6 +27,8 @@ export interface ProtocolStepsDeps {
   limiter: RateLimiter;
   /** Told of every client secret compared (metrics). */
   onClientSecretChecked(matched: boolean): void;
+  /** The comparisons oidc-provider takes its answer from (client-auth.ts). */
+  secretChecks: SecretChecks;
   /** The time now (epoch ms): a rotated client secret's overlap ends by it. */
   now(): number;
   renderError(ctx: AppContext, status: number, title: string, message: string): void;
@@ -110,6 +112,7 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
     findClient: deps.findClient,
     secretAccepted: (presented, metadata) => clientSecretAccepted(presented, metadata, deps.now()),
     onChecked: deps.onClientSecretChecked,
+    checks: deps.secretChecks,
   });
   // Device authorizations count on the token endpoint's buckets: each stores a device code.
   const limitRequests = limitTokenRequests({

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Principal } from '../domain/principal.ts';
+import type { Provenance } from '../domain/audit.ts';
 
 /** Who may call a route: scopes on any credential, or a dashboard session / admin:all. */
 export type RouteAuth = { scopes: string[] } | { sessionOrAdmin: true };
@@ -18,6 +19,8 @@ export interface RouteInput<Body, Query, Params> {
   query: Query;
   params: Params;
   principal: Principal;
+  /** Who acts and from where, for the services that record audit events. */
+  by: Provenance;
 }
 
 /**

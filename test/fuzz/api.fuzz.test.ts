@@ -36,6 +36,7 @@ import {
 } from './kit.ts';
 import { allowedTypes, apiRoutes, fillPath, plausible, type Route } from './routes.ts';
 import { worldOn, credentialServerEnv, TEST_JWT_SECRET, type TestUser } from '../support/world.ts';
+import { BY_SYSTEM } from '../../src/features/audit/audit.ts';
 
 const FILE = 'test/fuzz/api.fuzz.test.ts';
 
@@ -89,7 +90,7 @@ describe('fuzz: JSON APIs (/v2, /oauth/applications)', { timeout: 30 * 60_000 },
     tokens.jwt = f.jwt({ sub: admin.id, scopes: ['read:users', 'read:projects', 'write:projects'] });
     tokens.oauth = (await f.oauthToken(member, ['read:users', 'read:projects', 'write:projects'])).access_token;
     const revoked = await f.apiKey(admin, ['read:users'], { name: 'revoked' });
-    await server.built.services.apiKeys.revoke(sessionPrincipal(admin), revoked.id);
+    await server.built.services.apiKeys.revoke(sessionPrincipal(admin), revoked.id, BY_SYSTEM);
     tokens['revoked-key'] = revoked.key;
     sessionCookie = admin.browser.jar.header();
 

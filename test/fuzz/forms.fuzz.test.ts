@@ -31,6 +31,7 @@ import {
 } from './kit.ts';
 import { fillPath, pageRoutes, type Route } from './routes.ts';
 import { worldOn, credentialServerEnv, type TestUser } from '../support/world.ts';
+import { BY_SYSTEM } from '../../src/features/audit/audit.ts';
 
 const FILE = 'test/fuzz/forms.fuzz.test.ts';
 
@@ -201,7 +202,7 @@ describe('fuzz: browser pages and forms', { timeout: 30 * 60_000 }, () => {
     // Accounts with TOTP on, for the second-factor forms: one for the pending persona, one to target.
     const withTwoFactor = async (tag: string) => {
       const email = `fuzz-${tag}-${Date.now()}@example.com`;
-      const account = await server.built.services.accounts.signUp({ email, password: TWO_FACTOR_PASSWORD });
+      const account = await server.built.services.accounts.signUp({ email, password: TWO_FACTOR_PASSWORD }, BY_SYSTEM);
       if (tag === '2fa') twoFactorId = account.id;
       const tf = new Browser(server.url);
       const tfToken = await tokenOf(tf, '/login');

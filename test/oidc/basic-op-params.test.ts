@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Browser, authorizeUrl, csrfFrom, formAction } from '../support/http.ts';
+import { BY_SYSTEM } from '../../src/features/audit/audit.ts';
 import {
   CLIENT_AUTH_METHODS,
   signInWithOpenId,
@@ -49,7 +50,7 @@ for (const auth of CLIENT_AUTH_METHODS) {
 
     async function newPerson(name = 'Ada Lovelace'): Promise<Person & { id: string }> {
       const email = uniqueEmail('params');
-      const account = await world.server.built.services.accounts.signUp({ email, password: PASSWORD, name });
+      const account = await world.server.built.services.accounts.signUp({ email, password: PASSWORD, name }, BY_SYSTEM);
       return { id: account.id, email, password: PASSWORD };
     }
 

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { PASSWORD, startWorld, uniqueEmail, type RegisteredApp, type TestWorld } from '../support/world.ts';
+import { BY_SYSTEM } from '../../src/features/audit/audit.ts';
 import {
   CLIENT_AUTH_METHODS,
   USERINFO_WAYS,
@@ -31,7 +32,7 @@ for (const auth of CLIENT_AUTH_METHODS) {
     /** A person with a name, made through the accounts service (as /signup does). */
     async function namedPerson(name = 'Ada Lovelace'): Promise<Person & { id: string }> {
       const email = uniqueEmail('rp');
-      const account = await world.server.built.services.accounts.signUp({ email, password: PASSWORD, name });
+      const account = await world.server.built.services.accounts.signUp({ email, password: PASSWORD, name }, BY_SYSTEM);
       return { id: account.id, email, password: PASSWORD };
     }
 

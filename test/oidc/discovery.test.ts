@@ -12,6 +12,7 @@ import { Browser, authorizeAt, authorizeUrl } from '../support/http.ts';
 import { basicAuth, introspect, pkcePair as pkceCodePair } from '../support/oauth.ts';
 import { approveDevice, poll, startDevice } from '../support/device.ts';
 import { DpopKey, dpopHeaders } from '../support/dpop.ts';
+import { BY_SYSTEM } from '../../src/features/audit/audit.ts';
 import {
   authorizeOpenId,
   signInWithOpenId,
@@ -89,7 +90,10 @@ describe('Config OP: discovery advertises exactly what works', () => {
     service = await world.app(dev, { type: 'service', scopes: ['read:users'] });
     resourceServer = await world.app(dev, { type: 'resource_server', scopes: [] });
     const email = uniqueEmail('disc');
-    const account = await world.server.built.services.accounts.signUp({ email, password: PASSWORD, name: 'Disco' });
+    const account = await world.server.built.services.accounts.signUp(
+      { email, password: PASSWORD, name: 'Disco' },
+      BY_SYSTEM,
+    );
     person = { id: account.id, email, password: PASSWORD };
   });
   after(() => world.close());

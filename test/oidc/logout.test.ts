@@ -12,6 +12,7 @@ import { Browser, authorizeUrl, csrfFrom } from '../support/http.ts';
 import { publishedKeys, signInWithOpenId, tokenRequest, verifyIdToken } from '../support/openid.ts';
 import { REDIRECT_URI, startWorld, type RegisteredApp, type TestUser, type TestWorld } from '../support/world.ts';
 import { WebhookReceiver } from '../support/webhook-receiver.ts';
+import { BY_SYSTEM } from '../../src/features/audit/audit.ts';
 
 const SIGNED_OUT_URI = 'https://myapp.com/signed-out';
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -236,13 +237,13 @@ describe('logout', () => {
     const { user, sid } = await signedIn();
     const accounts = world.server.built.services.accounts;
     let start = receiver.requests.length;
-    await accounts.setPassword(user.id, 'not-this-browser', 'an entirely new passphrase 42');
+    await accounts.setPassword(user.id, 'not-this-browser', 'an entirely new passphrase 42', BY_SYSTEM);
     await received(receiver, start + 1);
     await verifiedLogoutToken(start, { sub: user.id, sid });
 
     const again = await signedIn();
     start = receiver.requests.length;
-    await world.server.built.services.users.deleteOwn(again.user.id);
+    await world.server.built.services.users.deleteOwn(again.user.id, BY_SYSTEM);
     await received(receiver, start + 1);
     await verifiedLogoutToken(start, { sub: again.user.id, sid: again.sid });
   });

@@ -15,6 +15,7 @@ import {
   type Person,
 } from '../support/openid.ts';
 import { startWorld, type RegisteredApp, type TestUser, type TestWorld } from '../support/world.ts';
+import { BY_SYSTEM } from '../../src/features/audit/audit.ts';
 
 const ORIGIN = 'https://myapp.com';
 
@@ -109,7 +110,7 @@ describe('userinfo refusals and CORS (opaque access tokens)', () => {
 
     const second = await signIn();
     assert.equal((await userinfo(world.server, second.access_token)).status, 200);
-    await world.server.built.services.consents.revoke(sessionPrincipal(user), app.client_id);
+    await world.server.built.services.consents.revoke(sessionPrincipal(user), app.client_id, BY_SYSTEM);
     assert.equal((await userinfo(world.server, second.access_token)).status, 401);
   });
 
@@ -190,7 +191,7 @@ describe('ID_TOKEN_SIGNING_ALG=ES256 with ACCESS_TOKEN_FORMAT=jwt', () => {
       assert.deepEqual(await res.json(), { sub: user.id, email: user.email, email_verified: false });
     }
     assert.equal((await world.request('GET', '/v2/auth/test', { bearer: tokens.access_token })).status, 200);
-    await world.server.built.services.consents.revoke(sessionPrincipal(user), app.client_id);
+    await world.server.built.services.consents.revoke(sessionPrincipal(user), app.client_id, BY_SYSTEM);
     assert.equal((await userinfo(world.server, tokens.access_token)).status, 401);
     assert.equal((await world.request('GET', '/v2/auth/test', { bearer: tokens.access_token })).status, 401);
   });

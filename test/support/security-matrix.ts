@@ -32,6 +32,7 @@ import { Browser, authorize, csrfFrom, registerApp } from './http.ts';
 import { startTestServer, type TestServer } from './server.ts';
 import { listApiRoutes, tagsCoveredBy, type ApiRoute } from './api-routes.ts';
 import { withResourceMetadata } from '../../src/features/apis/protected-resource.ts';
+import { BY_SYSTEM } from '../../src/features/audit/audit.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The documented error bodies and RFC 6750 challenges.
@@ -330,7 +331,7 @@ export async function createMatrixEnv(
   async function makeRevoked(method: BearerMethod, owner: TestUser, scopes: string[]): Promise<string | null> {
     if (method === 'api_key') {
       const created = await make.apiKey(owner, scopes);
-      await server.built.services.apiKeys.revoke(sessionPrincipal(owner), created.id);
+      await server.built.services.apiKeys.revoke(sessionPrincipal(owner), created.id, BY_SYSTEM);
       return created.key;
     }
     if (method === 'oauth') {

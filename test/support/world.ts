@@ -42,6 +42,7 @@ import * as OTPAuth from 'otpauth';
 import { sessionPrincipal } from '../../src/domain/principal.ts';
 import { Browser, authorize, csrfFrom, registerApp } from './http.ts';
 import { startTestServer, type TestServer } from './server.ts';
+import { BY_SYSTEM } from '../../src/features/audit/audit.ts';
 
 /** The password every factory-made account has. */
 export const PASSWORD = 'correct horse battery';
@@ -168,7 +169,10 @@ export function worldOn(server: TestServer) {
   async function user(opts: UserOptions & { twoFactor?: boolean } = {}): Promise<TestUser | TwoFactorUser> {
     const email = uniqueEmail(opts.tag ?? 'user');
     const password = opts.password ?? PASSWORD;
-    const account = await server.built.services.accounts.signUp({ email, password, isAdmin: opts.admin ?? false });
+    const account = await server.built.services.accounts.signUp(
+      { email, password, isAdmin: opts.admin ?? false },
+      BY_SYSTEM,
+    );
     const browser = new Browser(server.url);
     const page = await (await browser.get('/login')).text();
     const res = await browser.postForm('/login', { _csrf: csrfFrom(page), email, password });
@@ -230,12 +234,16 @@ export function worldOn(server: TestServer) {
       scopes: string[],
       opts: { expiresAt?: Date; allowedIps?: string[]; name?: string } = {},
     ) {
-      return server.built.services.apiKeys.create(sessionPrincipal(owner), {
-        name: opts.name ?? 'test key',
-        scopes,
-        ...(opts.expiresAt ? { expires_at: opts.expiresAt.toISOString() } : {}),
-        ...(opts.allowedIps ? { allowed_ips: opts.allowedIps } : {}),
-      });
+      return server.built.services.apiKeys.create(
+        sessionPrincipal(owner),
+        {
+          name: opts.name ?? 'test key',
+          scopes,
+          ...(opts.expiresAt ? { expires_at: opts.expiresAt.toISOString() } : {}),
+          ...(opts.allowedIps ? { allowed_ips: opts.allowedIps } : {}),
+        },
+        BY_SYSTEM,
+      );
     },
 
     /** A user's OAuth access (and refresh) token, through the real login and consent pages. */

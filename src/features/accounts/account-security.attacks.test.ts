@@ -15,6 +15,7 @@ import { createTestDatabase, testBackend } from '../../../test/support/database.
 import { Browser, authorize, csrfFrom, registerApp } from '../../../test/support/http.ts';
 import { signIn } from '../../../test/support/api.ts';
 import { PASSWORD, uniqueEmail } from '../../../test/support/world.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const MINUTE = 60_000;
@@ -49,7 +50,7 @@ describe('sudo mode: the cookie alone changes nothing about how the account sign
 
   async function person(): Promise<{ email: string; browser: Browser; id: string }> {
     const email = uniqueEmail('sudo');
-    const account = await server.built.services.accounts.signUp({ email, password: PASSWORD });
+    const account = await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
     const browser = new Browser(server.url);
     assert.equal((await signIn(browser, email, PASSWORD)).status, 303);
     return { email, browser, id: account.id };
@@ -228,7 +229,7 @@ describe('a password change ends every other browser session, dashboard and OAut
   before(async () => {
     server = await startTestServer();
     dev = new Browser(server.url);
-    await server.built.services.accounts.signUp({ email: 'dev-pw@example.com', password: PASSWORD });
+    await server.built.services.accounts.signUp({ email: 'dev-pw@example.com', password: PASSWORD }, BY_SYSTEM);
     await signIn(dev, 'dev-pw@example.com', PASSWORD);
   });
   after(() => server.dispose());
@@ -247,7 +248,7 @@ describe('a password change ends every other browser session, dashboard and OAut
 
   async function setUp() {
     const email = uniqueEmail('pw');
-    await server.built.services.accounts.signUp({ email, password: PASSWORD });
+    await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
     const first = await app('First');
     // The other browser (the attacker's, signed in with the old password) holds an OAuth session.
     const other = new Browser(server.url);
@@ -404,7 +405,7 @@ describe('parallel guesses: each is counted before it is checked', () => {
 
   it('40 parallel wrong passwords at /login: at most 3 are checked (401), the rest refused (429)', async () => {
     const email = uniqueEmail('guess');
-    await server.built.services.accounts.signUp({ email, password: PASSWORD });
+    await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
     const browsers = await Promise.all(
       Array.from({ length: 40 }, async () => {
         const b = new Browser(server.url);
@@ -423,10 +424,10 @@ describe('parallel guesses: each is counted before it is checked', () => {
 
   it("the OAuth login form shares the account's count", async () => {
     const email = uniqueEmail('guess-oauth');
-    await server.built.services.accounts.signUp({ email, password: PASSWORD });
+    await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
     for (let i = 0; i < 3; i++) assert.equal((await signIn(new Browser(server.url), email, 'wrong')).status, 401);
     const dev = new Browser(server.url);
-    await server.built.services.accounts.signUp({ email: `d-${email}`, password: PASSWORD });
+    await server.built.services.accounts.signUp({ email: `d-${email}`, password: PASSWORD }, BY_SYSTEM);
     await signIn(dev, `d-${email}`, PASSWORD);
     const client = await registerApp(dev, {
       name: 'Guess',
@@ -454,7 +455,7 @@ describe('parallel guesses: each is counted before it is checked', () => {
     'the current password in Settings, the confirm page and the code at 2FA disable are throttled the same ' + 'way',
     async () => {
       const email = uniqueEmail('guess-settings');
-      await server.built.services.accounts.signUp({ email, password: PASSWORD });
+      await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
       const browser = new Browser(server.url);
       assert.equal((await signIn(browser, email, PASSWORD)).status, 303);
       const csrf = csrfFrom(await (await browser.get('/settings/security')).text());
@@ -479,7 +480,7 @@ describe('parallel guesses: each is counted before it is checked', () => {
 
       // Another account with 2FA on: parallel wrong codes at /2fa/disable.
       const tfEmail = uniqueEmail('guess-code');
-      await server.built.services.accounts.signUp({ email: tfEmail, password: PASSWORD });
+      await server.built.services.accounts.signUp({ email: tfEmail, password: PASSWORD }, BY_SYSTEM);
       const tf = new Browser(server.url);
       await signIn(tf, tfEmail, PASSWORD);
       const begin = await postFrom(tf, '/settings/security', '/settings/security/2fa/begin');
@@ -517,7 +518,7 @@ describe('parallel guesses: each is counted before it is checked', () => {
 
   it('a completed sign-in starts the count afresh', async () => {
     const email = uniqueEmail('afresh');
-    await server.built.services.accounts.signUp({ email, password: PASSWORD });
+    await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
     for (let i = 0; i < 2; i++) assert.equal((await signIn(new Browser(server.url), email, 'wrong')).status, 401);
     assert.equal((await signIn(new Browser(server.url), email, PASSWORD)).status, 303);
     for (let i = 0; i < 3; i++)
@@ -559,7 +560,7 @@ describe(`parallel guesses at two instances on one ${testBackend} database`, () 
   const allowance = testBackend === 'postgres' ? 3 : 6;
   it(`40 wrong passwords split across both, all at once: at most ${allowance} checked`, async () => {
     const email = uniqueEmail('two-instances');
-    await a.built.services.accounts.signUp({ email, password: PASSWORD });
+    await a.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
     const browsers = await Promise.all(
       Array.from({ length: 40 }, async (_, i) => {
         const browser = new Browser((i % 2 ? b : a).url);
@@ -709,7 +710,7 @@ describe('consent names every scope whose data leaves', () => {
 
   it('openid, profile, email and offline_access are listed with what they give, beside the API scopes', async () => {
     const dev = new Browser(server.url);
-    await server.built.services.accounts.signUp({ email: 'dev-consent@example.com', password: PASSWORD });
+    await server.built.services.accounts.signUp({ email: 'dev-consent@example.com', password: PASSWORD }, BY_SYSTEM);
     await signIn(dev, 'dev-consent@example.com', PASSWORD);
     const client = await registerApp(dev, {
       name: 'Scopes',
@@ -717,7 +718,7 @@ describe('consent names every scope whose data leaves', () => {
       scopes: ['read:users'],
     });
     const email = uniqueEmail('consent');
-    await server.built.services.accounts.signUp({ email, password: PASSWORD });
+    await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
     const person = new Browser(server.url);
     const { consentHtml } = await authorize(person, {
       clientId: client.client_id,

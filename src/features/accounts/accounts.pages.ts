@@ -12,13 +12,15 @@ import { Forbidden, Unauthenticated, ValidationError } from '../../domain/errors
 import { authenticationResponseSchema, credentialField } from '../../wire/passkeys.ts';
 import { parseWire } from '../../wire/parse.ts';
 import { PASSKEY_SIGN_IN_AMR, type PasskeysService } from '../passkeys/passkeys.service.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
+import type { Provenance } from '../../domain/audit.ts';
 
 const DASHBOARD = 'dashboard';
 
 export interface AccountPagesDeps {
   accounts: AccountsService;
   /** The public sign-up: a new account and its verification link, or a note to the address's owner. */
-  signUp(input: { email: string; password: string; name: string }): Promise<void>;
+  signUp(input: { email: string; password: string; name: string }, by: Provenance): Promise<void>;
   login: Login;
   passkeys: PasskeysService;
   /** Counts a request for passkey sign-in options (a stored challenge) from this address, and decides. */
@@ -71,7 +73,7 @@ export async function passkeySignIn(passkeys: PasskeysService, ctx: AppContext):
   try {
     const body = ctx.request.body as Record<string, unknown>;
     const response = parseWire(credentialField(authenticationResponseSchema), body['response']);
-    return { ok: true, account: await passkeys.signIn(response, ctx.state.csrfToken!) };
+    return { ok: true, account: await passkeys.signIn(response, ctx.state.csrfToken!, provenanceOf(ctx)) };
   } catch (err) {
     if (err instanceof Forbidden) return { ok: false, status: 403, message: err.message };
     if (err instanceof Unauthenticated || err instanceof ValidationError) {
@@ -125,7 +127,7 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
   router.post('/login', ...deps.formGuard, async (ctx) => {
     const body = ctx.request.body as Record<string, unknown>;
     const returnTo = safeReturnTo(ctx.query['return_to']);
-    const result = await deps.login.attempt(body['email'], body['password'], ctx.ip);
+    const result = await deps.login.attempt(body['email'], body['password'], ctx.ip, provenanceOf(ctx));
     if (!result.ok) {
       const email = typeof body['email'] === 'string' ? body['email'] : '';
       return loginPage(ctx, { email, error: result.message, returnTo }, result.status);
@@ -183,6 +185,7 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
       userId,
       (ctx.request.body as Record<string, unknown>)['code'],
       ctx.ip,
+      provenanceOf(ctx),
     );
     if (!result.ok) return secondFactorPage(ctx, returnTo, result.message, result.status);
     clearPendingSecondFactor(ctx, deps.secureCookies);
@@ -213,7 +216,7 @@ export function accountPagesRouter(deps: AccountPagesDeps): Router<AppState> {
     }
     const email = str(body['email']).trim().toLowerCase().slice(0, 254);
     try {
-      await deps.signUp({ email, password: str(body['password']), name: str(body['name']) });
+      await deps.signUp({ email, password: str(body['password']), name: str(body['name']) }, provenanceOf(ctx));
     } catch (err) {
       const refusal = toAppError(err);
       if (!refusal || refusal.status >= 500) throw err;

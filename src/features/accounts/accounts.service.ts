@@ -13,7 +13,7 @@ import type { PasswordPolicy } from './password-policy.ts';
 import type { Notify } from './security-notices.ts';
 import type { Audit } from '../audit/audit.ts';
 import { accountActor } from '../audit/actors.ts';
-import type { AuditRecord } from '../../domain/audit.ts';
+import type { AuditRecord, Provenance } from '../../domain/audit.ts';
 
 const toAccount = (row: UserRow): Account => ({
   id: row.id,
@@ -107,7 +107,10 @@ export function createAccountsService(deps: {
    * `bySelf`: the person signing up on the public form, who is nobody yet, so the trail names the
    * new account as its own creator; otherwise the request's credential (an admin) or the CLI did.
    */
-  async function signUp(input: SignUpInput & { isAdmin?: boolean; bySelf?: boolean }): Promise<Account> {
+  async function signUp(
+    input: SignUpInput & { isAdmin?: boolean; bySelf?: boolean },
+    by: Provenance,
+  ): Promise<Account> {
     const { email, password, name } = await parseSignUp(input);
     if (await accounts.findByEmail(email)) {
       throw new Conflict('An account with this email already exists', 'email');
@@ -125,12 +128,16 @@ export function createAccountsService(deps: {
     try {
       await accounts.insert(row, [
         buildEvent('user.signed_up', row.id, { id: row.id, email: row.email, name: row.name }, t),
-        audit.event('account.created', {
-          account: row.id,
-          target: accountTarget(row.id),
-          data: { email: row.email, is_admin: row.is_admin === 1 },
-          ...(input.bySelf && { actor: accountActor(row) }),
-        }),
+        audit.event(
+          'account.created',
+          {
+            account: row.id,
+            target: accountTarget(row.id),
+            data: { email: row.email, is_admin: row.is_admin === 1 },
+            ...(input.bySelf && { actor: accountActor(row) }),
+          },
+          by,
+        ),
       ]);
     } catch (err) {
       // Two sign-ups racing for one email: the unique index decides.
@@ -169,7 +176,7 @@ export function createAccountsService(deps: {
      * email gets an account, a registered one is left as it is, and both cost one password hash
      * (timing says nothing either). Which it was is for the caller's mail, never for its answer.
      */
-    async register(input: SignUpInput): Promise<{ account: Account; created: boolean }> {
+    async register(input: SignUpInput, by: Provenance): Promise<{ account: Account; created: boolean }> {
       const { email, password } = await parseSignUp(input);
       const existing = await accounts.findByEmail(email);
       if (existing) {
@@ -177,7 +184,7 @@ export function createAccountsService(deps: {
         return { account: toAccount(existing), created: false };
       }
       try {
-        return { account: await signUp({ ...input, bySelf: true }), created: true };
+        return { account: await signUp({ ...input, bySelf: true }, by), created: true };
       } catch (err) {
         if (!(err instanceof Conflict)) throw err;
         // Lost a race for the email: the other sign-up's account is the existing one.
@@ -208,12 +215,16 @@ export function createAccountsService(deps: {
      * verified (the person showed they read its mail) and signs the account out everywhere, every
      * dashboard session and every OAuth (provider) session, this browser's included.
      */
-    async resetPassword(userId: string, passwordHash: string, provenEmail: string): Promise<void> {
+    async resetPassword(userId: string, passwordHash: string, provenEmail: string, by: Provenance): Promise<void> {
       const owner = await accounts.findById(userId);
       if (!owner) throw new NotFound('Account');
       // Nobody is signed in: whoever holds the link acts as the account.
       await accounts.update(userId, { password_hash: passwordHash, updated_at: now() }, [
-        audit.event('password.reset', { account: userId, target: accountTarget(userId), actor: accountActor(owner) }),
+        audit.event(
+          'password.reset',
+          { account: userId, target: accountTarget(userId), actor: accountActor(owner) },
+          by,
+        ),
       ]);
       await accounts.markEmailVerified(userId, provenEmail, now());
       await sessions.deleteAllOf(userId);
@@ -354,12 +365,12 @@ export function createAccountsService(deps: {
      * session of the account: the other dashboard sessions and every OAuth (provider) session,
      * which could otherwise still obtain authorization codes and consent to applications.
      */
-    async setPassword(userId: string, currentSessionId: string, next: string): Promise<void> {
+    async setPassword(userId: string, currentSessionId: string, next: string, by: Provenance): Promise<void> {
       const owner = await accounts.findById(userId);
       if (!owner) throw new NotFound('Account');
       const password = await passwordPolicy.check(next, owner, 'new_password');
       await accounts.update(userId, { password_hash: await passwords.hash(password), updated_at: now() }, [
-        audit.event('password.changed', { account: userId, target: accountTarget(userId) }),
+        audit.event('password.changed', { account: userId, target: accountTarget(userId) }, by),
       ]);
       await sessions.deleteOthers(userId, sha256(currentSessionId));
       await deps.providerSessions.deleteByAccount(userId);

@@ -7,6 +7,7 @@ import type { EmailLinks } from './email-links.ts';
 import type { Notify } from './security-notices.ts';
 import { isUniqueViolation } from '../../db/unique-violation.ts';
 import type { Audit } from '../audit/audit.ts';
+import type { Provenance } from '../../domain/audit.ts';
 
 /** Where a change-of-address link leads (a page that asks to confirm; only its POST uses the link). */
 export const CONFIRM_EMAIL_PATH = '/settings/account/email/confirm';
@@ -87,6 +88,7 @@ export function createEmailChange(deps: {
       userId: string,
       token: unknown,
       session: { id: string; providerLink: string | null },
+      by: Provenance,
     ): Promise<EmailChangeOutcome> {
       // Another account's link is refused before it is used, so its owner can still use it.
       if ((await pending(userId, token)) === null) return { ok: false, reason: 'unusable' };
@@ -101,11 +103,15 @@ export function createEmailChange(deps: {
           if (holder && holder.id !== userId) return { ok: false, reason: 'taken' };
           const at = deps.now();
           const event = buildEvent('user.email_changed', userId, { id: userId, email: used.email }, at);
-          const recorded = deps.audit.event('email.changed', {
-            account: userId,
-            target: { type: 'account', id: userId },
-            data: { old_email: owner.email, new_email: used.email },
-          });
+          const recorded = deps.audit.event(
+            'email.changed',
+            {
+              account: userId,
+              target: { type: 'account', id: userId },
+              data: { old_email: owner.email, new_email: used.email },
+            },
+            by,
+          );
           await accounts.changeEmail(trx, userId, used.email, at, [event, recorded]);
           await links.retire(userId, 'reset_password', trx);
           await links.retire(userId, 'verify_email', trx);

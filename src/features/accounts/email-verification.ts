@@ -2,6 +2,7 @@ import type { Account } from '../../domain/account.ts';
 import type { MailService } from '../email/mail.service.ts';
 import type { AccountsService, SignUpInput } from './accounts.service.ts';
 import type { EmailLinks } from './email-links.ts';
+import type { Provenance } from '../../domain/audit.ts';
 
 /**
  * Proving an account's email address: sign-up from the public form sends a link (or, for an
@@ -29,8 +30,8 @@ export function createEmailVerification(deps: {
      * one gets "someone tried to sign up with your address", and its account is left as it is.
      * Both take a password hash; the caller answers the same "check your inbox" either way.
      */
-    async signUp(input: SignUpInput): Promise<void> {
-      const { account, created } = await accounts.register(input);
+    async signUp(input: SignUpInput, by: Provenance): Promise<void> {
+      const { account, created } = await accounts.register(input, by);
       if (created) return sendLink(account);
       await mail.enqueue(account.email, 'signup-existing', { name: account.name });
     },

@@ -3,7 +3,7 @@ import { ValidationError } from '../../domain/errors.ts';
 import { ACCOUNT_DISABLED_MESSAGE, type Account } from '../../domain/account.ts';
 import type { AccountsService } from './accounts.service.ts';
 import { codeMethodOf, type SecondFactorMethod, type TwoFactorService } from './two-factor.service.ts';
-import type { AuditRecord } from '../../domain/audit.ts';
+import type { AuditRecord, Provenance } from '../../domain/audit.ts';
 import { accountActor } from '../audit/actors.ts';
 import { MAX_TYPED_EMAIL, signInFailed, signInSucceeded, type SignInTrail } from '../audit/sign-in-events.ts';
 
@@ -53,13 +53,18 @@ export function createLogin(
     type: 'second_factor.succeeded' | 'second_factor.failed',
     account: Account,
     method: SecondFactorMethod,
+    by: Provenance,
   ) =>
-    audit.event(type, {
-      account: account.id,
-      target: { type: 'account', id: account.id },
-      actor: accountActor(account),
-      data: { method },
-    });
+    audit.event(
+      type,
+      {
+        account: account.id,
+        target: { type: 'account', id: account.id },
+        actor: accountActor(account),
+        data: { method },
+      },
+      by,
+    );
   /** Re-checks of a signed-in account are not sign-ins: they stay out of the sign-in metrics. */
   const unreported: Report = () => {};
 
@@ -113,14 +118,14 @@ export function createLogin(
    * only someone who could otherwise sign in learns that the account is disabled, and the trail
    * shows that the credential was right, which an operator wants to know.
    */
-  async function refuseDisabled(account: Account, records: AuditRecord[]): Promise<LoginResult> {
-    await trail.append([...records, signInFailed(audit, account, 'password', 'account_disabled')]);
+  async function refuseDisabled(account: Account, records: AuditRecord[], by: Provenance): Promise<LoginResult> {
+    await trail.append([...records, signInFailed(audit, by, account, 'password', 'account_disabled')]);
     onOutcome('failure');
     return { ok: false, status: 403, message: ACCOUNT_DISABLED_MESSAGE };
   }
 
   return {
-    async attempt(emailInput: unknown, password: unknown, ip: string): Promise<LoginResult> {
+    async attempt(emailInput: unknown, password: unknown, ip: string, by: Provenance): Promise<LoginResult> {
       const email = normaliseEmail(emailInput);
       const { result, named } = await checkPassword(email, password, ip, onOutcome);
       if (!result.ok) {
@@ -128,37 +133,42 @@ export function createLogin(
         const typed = typeof emailInput === 'string' ? emailInput.slice(0, MAX_TYPED_EMAIL) : '';
         await trail.append([
           named
-            ? signInFailed(audit, named, 'password', 'wrong_password')
-            : signInFailed(audit, null, 'password', 'unknown_account', { email: typed }),
+            ? signInFailed(audit, by, named, 'password', 'wrong_password')
+            : signInFailed(audit, by, null, 'password', 'unknown_account', { email: typed }),
         ]);
         return result;
       }
-      if (result.account.disabled) return refuseDisabled(result.account, []);
+      if (result.account.disabled) return refuseDisabled(result.account, [], by);
       // With a second factor on, the sign-in is recorded (either way) by the code step.
       if (!result.secondFactor) {
-        await accounts.recordSignIn(result.account.id, [signInSucceeded(audit, result.account, 'password', ['pwd'])]);
+        await accounts.recordSignIn(result.account.id, [
+          signInSucceeded(audit, by, result.account, 'password', ['pwd']),
+        ]);
         onOutcome('success');
       }
       return result;
     },
 
     /** A TOTP or recovery code for an account whose password was just accepted. */
-    async attemptSecondFactor(userId: string, code: unknown, ip: string): Promise<LoginResult> {
+    async attemptSecondFactor(userId: string, code: unknown, ip: string, by: Provenance): Promise<LoginResult> {
       const account = await accounts.findById(userId);
       if (!account) return { ok: false, status: 401, message: 'That code is not valid' };
       const { result, method } = await checkCode(account, code, ip, onOutcome);
       if (!result.ok) {
         if (result.status === 429) return result;
         await trail.append([
-          secondFactorEvent('second_factor.failed', account, method),
-          signInFailed(audit, account, 'password', 'wrong_second_factor', { second_factor: method }),
+          secondFactorEvent('second_factor.failed', account, method, by),
+          signInFailed(audit, by, account, 'password', 'wrong_second_factor', { second_factor: method }),
         ]);
         return result;
       }
-      const passed = secondFactorEvent('second_factor.succeeded', account, method);
+      const passed = secondFactorEvent('second_factor.succeeded', account, method, by);
       // Disabled between the password and the code: refused all the same.
-      if (account.disabled) return refuseDisabled(account, [passed]);
-      await accounts.recordSignIn(account.id, [passed, signInSucceeded(audit, account, 'password', ['pwd', 'otp'])]);
+      if (account.disabled) return refuseDisabled(account, [passed], by);
+      await accounts.recordSignIn(account.id, [
+        passed,
+        signInSucceeded(audit, by, account, 'password', ['pwd', 'otp']),
+      ]);
       onOutcome('success');
       return result;
     },
@@ -173,13 +183,13 @@ export function createLogin(
      * code leaves the pending secret in place to try again, and guesses stop at the same allowance
      * (3 a minute, 10 an hour) as at sign-in.
      */
-    async confirmEnrollment(account: Account, code: unknown, ip: string): Promise<EnrollmentResult> {
+    async confirmEnrollment(account: Account, code: unknown, ip: string, by: Provenance): Promise<EnrollmentResult> {
       const admission = await throttle.admit(codeKey(account), ip);
       if (!admission.allowed) return throttled(admission.retryAfterMs, 'codes tried');
       try {
         return {
           ok: true,
-          codes: await twoFactor.confirm(account.id, typeof code === 'string' ? code.slice(0, 64) : ''),
+          codes: await twoFactor.confirm(account.id, typeof code === 'string' ? code.slice(0, 64) : '', by),
         };
       } catch (err) {
         if (err instanceof ValidationError) return { ok: false, status: 400, message: err.message };

@@ -8,6 +8,7 @@ import { emailSchema } from '../../wire/accounts.ts';
 import type { Decision } from '../rate-limit/decide.ts';
 import { forgotPasswordHref, safeReturnTo } from './accounts.pages.ts';
 import type { PasswordReset } from './password-reset.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
 
 export interface PasswordResetPagesDeps {
   passwordReset: PasswordReset;
@@ -116,7 +117,7 @@ export function passwordResetPagesRouter(deps: PasswordResetPagesDeps): Router<A
     const returnTo = returnToOf(ctx.query['return_to']);
     const body = ctx.request.body as Record<string, unknown>;
     try {
-      const outcome = await passwordReset.reset(body['token'], body['new_password']);
+      const outcome = await passwordReset.reset(body['token'], body['new_password'], provenanceOf(ctx));
       if (!outcome.ok) return resetPage(ctx, returnTo, 'unusable', {}, 400);
     } catch (err) {
       const refusal = toAppError(err);

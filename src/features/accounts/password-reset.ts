@@ -1,3 +1,4 @@
+import type { Provenance } from '../../domain/audit.ts';
 import type { MailService } from '../email/mail.service.ts';
 import type { AccountsService } from './accounts.service.ts';
 import type { EmailLinks } from './email-links.ts';
@@ -16,7 +17,7 @@ export function createPasswordReset(deps: {
   mail: Pick<MailService, 'enqueue'>;
   notify: Notify;
   /** Takes back every application's access of the account (grants, refresh and access tokens). */
-  revokeApplications(userId: string): Promise<void>;
+  revokeApplications(userId: string, by: Provenance): Promise<void>;
 }) {
   const { accounts, links, mail } = deps;
   const inFlight = new Set<Promise<void>>();
@@ -65,15 +66,15 @@ export function createPasswordReset(deps: {
      * (whoever knew the old password may hold either), retires the account's other reset links,
      * marks the address verified and tells the owner.
      */
-    async reset(token: unknown, next: unknown): Promise<ResetOutcome> {
+    async reset(token: unknown, next: unknown, by: Provenance): Promise<ResetOutcome> {
       const link = await links.peek('reset_password', token);
       if (!link) return { ok: false, reason: 'link' };
       const hash = await accounts.hashNewPassword(link.userId, next);
       const used = await links.use('reset_password', token);
       if (!used) return { ok: false, reason: 'link' };
       await links.retire(used.userId, 'reset_password');
-      await accounts.resetPassword(used.userId, hash, used.email);
-      await deps.revokeApplications(used.userId);
+      await accounts.resetPassword(used.userId, hash, used.email, by);
+      await deps.revokeApplications(used.userId, by);
       await deps.notify(used.userId, { kind: 'password_reset' });
       return { ok: true };
     },

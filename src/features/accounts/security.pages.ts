@@ -11,6 +11,8 @@ import type { PasskeysService } from '../passkeys/passkeys.service.ts';
 import { credentialField, registrationResponseSchema } from '../../wire/passkeys.ts';
 import { parseWire } from '../../wire/parse.ts';
 import { MAX_RETURN_TO } from './accounts.pages.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
+import type { Provenance } from '../../domain/audit.ts';
 
 export interface SecurityPagesDeps {
   accounts: AccountsService;
@@ -18,7 +20,7 @@ export interface SecurityPagesDeps {
   passkeys: PasskeysService;
   login: Login;
   /** Takes back every application's access of an account (grants, refresh and access tokens). */
-  revokeAllApplications(userId: string): Promise<void>;
+  revokeAllApplications(userId: string, by: Provenance): Promise<void>;
   render: Renderer;
   formGuard: Middleware<AppState>[];
   /** Sudo mode (fresh-auth.ts): every change here needs a recent interactive authentication. */
@@ -116,7 +118,12 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     }
     try {
       const next = body['new_password'];
-      await accounts.setPassword(account.id, ctx.state.sessionId!, typeof next === 'string' ? next : '');
+      await accounts.setPassword(
+        account.id,
+        ctx.state.sessionId!,
+        typeof next === 'string' ? next : '',
+        provenanceOf(ctx),
+      );
     } catch (err) {
       const refusal = toAppError(err);
       if (!refusal) throw err;
@@ -124,7 +131,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     }
     // A checkbox, checked by default: whoever had the old password may have authorized apps too.
     const revokeApps = body['revoke_applications'] === 'on';
-    if (revokeApps) await deps.revokeAllApplications(account.id);
+    if (revokeApps) await deps.revokeAllApplications(account.id, provenanceOf(ctx));
     await overview(ctx, {
       message:
         'Password changed. Your other sessions were signed out' +
@@ -149,7 +156,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     const code = (ctx.request.body as Record<string, unknown>)['code'];
     let result: EnrollmentResult;
     try {
-      result = await deps.login.confirmEnrollment(account, code, ctx.ip);
+      result = await deps.login.confirmEnrollment(account, code, ctx.ip, provenanceOf(ctx));
     } catch (err) {
       const refusal = toAppError(err);
       if (!refusal) throw err;
@@ -200,7 +207,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
           : 'To turn off two-factor authentication, enter your password and a current code.';
       return overview(ctx, { error }, checked.status === 429 ? 429 : 400);
     }
-    await twoFactor.disable(account.id);
+    await twoFactor.disable(account.id, provenanceOf(ctx));
     await overview(ctx, { message: 'Two-factor authentication is off.' });
   });
 
@@ -214,7 +221,12 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
     const body = ctx.request.body as Record<string, unknown>;
     try {
       const response = parseWire(credentialField(registrationResponseSchema), body['response']);
-      await passkeys.register(ctx.state.account!, { name: String(body['name'] ?? ''), response }, ctx.state.csrfToken!);
+      await passkeys.register(
+        ctx.state.account!,
+        { name: String(body['name'] ?? ''), response },
+        ctx.state.csrfToken!,
+        provenanceOf(ctx),
+      );
     } catch (err) {
       const refusal = toAppError(err);
       if (!refusal) throw err;
@@ -226,7 +238,7 @@ export function securityPagesRouter(deps: SecurityPagesDeps): Router<AppState> {
 
   // Another account's passkey, or none: NotFound (a "not found" page) and nothing is removed.
   router.post('/passkeys/:id/remove', ...guard, async (ctx) => {
-    await passkeys.remove(ctx.state.account!, String(ctx.params['id']).slice(0, 100));
+    await passkeys.remove(ctx.state.account!, String(ctx.params['id']).slice(0, 100), provenanceOf(ctx));
     ctx.status = 303;
     ctx.redirect('/settings/security?done=passkey-removed#passkeys');
   });

@@ -5,6 +5,7 @@ import { startTestServer, type TestServer } from '../../../test/support/server.t
 import { Browser, csrfFrom } from '../../../test/support/http.ts';
 import { signIn } from '../../../test/support/api.ts';
 import { dumpDatabase } from '../../../test/support/db-dump.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 const PASSWORD = 'enrolment passphrase';
@@ -35,7 +36,7 @@ describe('TOTP enrolment: retry, throttle, recovery codes shown until saved', ()
   /** A new account, signed in, with an enrolment begun: its browser and the secret on the page. */
   async function enrolling(): Promise<{ browser: Browser; secret: string; email: string }> {
     const email = `enrol${++accounts}@example.com`;
-    await server.built.services.accounts.signUp({ email, password: PASSWORD });
+    await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
     const browser = new Browser(server.url);
     assert.equal((await signIn(browser, email, PASSWORD)).status, 303);
     const page = await (await browser.get('/settings/security')).text();

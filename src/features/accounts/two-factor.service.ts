@@ -5,6 +5,7 @@ import type { Notify } from './security-notices.ts';
 import type { SecretBox } from '../../shared/encryption.ts';
 import { randomBase62, sha256 } from '../../shared/secrets.ts';
 import type { TwoFactorRepo } from './two-factor.repo.ts';
+import type { Provenance } from '../../domain/audit.ts';
 import type { Audit } from '../audit/audit.ts';
 
 const PERIOD = 30;
@@ -70,8 +71,8 @@ export function createTwoFactorService(deps: {
   audit: Audit;
 }) {
   const { repo, box, now, audit } = deps;
-  const turned = (type: 'two_factor.enabled' | 'two_factor.disabled', userId: string) =>
-    audit.event(type, { account: userId, target: { type: 'account', id: userId }, data: { method: 'totp' } });
+  const turned = (type: 'two_factor.enabled' | 'two_factor.disabled', userId: string, by: Provenance) =>
+    audit.event(type, { account: userId, target: { type: 'account', id: userId }, data: { method: 'totp' } }, by);
 
   /** The time step a code matches (within ±1 step), or null. */
   function matchingStep(secretBase32: string, code: string): number | null {
@@ -132,7 +133,7 @@ export function createTwoFactorService(deps: {
     },
 
     /** Confirms enrollment with a first code; returns the recovery codes (shown once). */
-    async confirm(userId: string, code: string): Promise<string[]> {
+    async confirm(userId: string, code: string, by: Provenance): Promise<string[]> {
       const s = await repo.state(userId);
       // Never over an active secret: that would swap the second factor without a current code.
       if (s?.totp_secret_enc) throw new Conflict('Two-factor authentication is already on.');
@@ -147,7 +148,7 @@ export function createTwoFactorService(deps: {
         step,
         codes.map((c) => sha256(normaliseRecovery(c))),
         now(),
-        [turned('two_factor.enabled', userId)],
+        [turned('two_factor.enabled', userId, by)],
       );
       await deps.notify?.(userId, { kind: 'two_factor_enabled' });
       return codes;
@@ -165,8 +166,8 @@ export function createTwoFactorService(deps: {
       return (await repo.useRecoveryCode(userId, sha256(recovery), now())) ? 'recovery_code' : null;
     },
 
-    async disable(userId: string): Promise<void> {
-      await repo.disable(userId, now(), [turned('two_factor.disabled', userId)]);
+    async disable(userId: string, by: Provenance): Promise<void> {
+      await repo.disable(userId, now(), [turned('two_factor.disabled', userId, by)]);
       await deps.notify?.(userId, { kind: 'two_factor_disabled' });
     },
   };

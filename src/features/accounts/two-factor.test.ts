@@ -5,6 +5,7 @@ import { startTestServer, type TestServer } from '../../../test/support/server.t
 import { Browser, csrfFrom, registerApp } from '../../../test/support/http.ts';
 import { signIn } from '../../../test/support/api.ts';
 import { dumpDatabase } from '../../../test/support/db-dump.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 const PASSWORD = 'two factor passphrase';
@@ -21,7 +22,7 @@ describe('TOTP two-factor authentication', () => {
 
   before(async () => {
     server = await startTestServer({ now: () => clock });
-    await server.built.services.accounts.signUp({ email, password: PASSWORD });
+    await server.built.services.accounts.signUp({ email, password: PASSWORD }, BY_SYSTEM);
     browser = new Browser(server.url);
     assert.equal((await signIn(browser, email, PASSWORD)).status, 303);
   });
@@ -112,7 +113,7 @@ describe('TOTP two-factor authentication', () => {
   it('asks for the code on the OAuth login page too', async () => {
     clock += 120_000;
     const dev = new Browser(server.url);
-    await server.built.services.accounts.signUp({ email: 'dev2@example.com', password: PASSWORD });
+    await server.built.services.accounts.signUp({ email: 'dev2@example.com', password: PASSWORD }, BY_SYSTEM);
     await signIn(dev, 'dev2@example.com', PASSWORD);
     const app = await registerApp(dev, {
       name: 'TF app',

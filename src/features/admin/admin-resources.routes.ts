@@ -45,7 +45,7 @@ export function adminResourcesRoutes(deps: {
       auth,
       status: 200,
       response: adminApplicationSchema,
-      handler: ({ principal, params }) => deps.applicationSuspension.suspend(principal, params.client_id),
+      handler: ({ principal, params, by }) => deps.applicationSuspension.suspend(principal, params.client_id, by),
     }),
     defineRoute({
       method: 'post',
@@ -56,7 +56,7 @@ export function adminResourcesRoutes(deps: {
       auth,
       status: 200,
       response: adminApplicationSchema,
-      handler: ({ principal, params }) => deps.applicationSuspension.unsuspend(principal, params.client_id),
+      handler: ({ principal, params, by }) => deps.applicationSuspension.unsuspend(principal, params.client_id, by),
     }),
     defineRoute({
       method: 'get',
@@ -79,7 +79,7 @@ export function adminResourcesRoutes(deps: {
       auth,
       status: 200,
       response: signingKeyRotationSchema,
-      handler: ({ principal }) => deps.signingKeys.rotate(principal),
+      handler: ({ principal, by }) => deps.signingKeys.rotate(principal, by),
     }),
   ];
 }

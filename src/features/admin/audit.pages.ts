@@ -10,6 +10,7 @@ import { EXPORT_FORMATS, type ExportFormat } from '../audit-trail/export-format.
 import { describeActor, describeEvent } from '../audit-trail/sentences.ts';
 import { cursorOf, displayIp } from '../audit-trail/view.ts';
 import { when } from '../../shared/relative-time.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
 
 /** Events on one page of the console's audit log. */
 const PAGE_SIZE = 50;
@@ -113,7 +114,7 @@ export function auditPagesRouter(deps: {
     if (typeof format !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(format))
       throw new ValidationError('format must be jsonl or csv', 'format');
     const chosen = format as ExportFormat;
-    const chunks = await deps.auditTrail.export(parseFilter(typedFilter(ctx)), chosen);
+    const chunks = await deps.auditTrail.export(parseFilter(typedFilter(ctx)), chosen, provenanceOf(ctx));
     const day = new Date(deps.now()).toISOString().slice(0, 10);
     ctx.set('Content-Disposition', `attachment; filename="latchkey-audit-${day}.${chosen}"`);
     ctx.set('Cache-Control', 'no-store');

@@ -15,6 +15,7 @@ import type { ApiKeysService } from '../api-keys/api-keys.service.ts';
 import type { WebhookHealth } from '../webhooks/health.service.ts';
 import type { SigningKeysConsole } from '../../oidc/signing-keys.service.ts';
 import { effectiveSettings } from './settings.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
 
 export interface ResourcePagesDeps {
   render: Renderer;
@@ -108,7 +109,7 @@ export function resourcePagesRouter(deps: ResourcePagesDeps): Router<AppState> {
       });
     });
     router.post(`/admin/applications/:id/${action}`, ...deps.formGuard, async (ctx) => {
-      await deps.applicationSuspension[action](operator(ctx), ctx.params['id']!);
+      await deps.applicationSuspension[action](operator(ctx), ctx.params['id']!, provenanceOf(ctx));
       seeOther(ctx, `/admin/applications?done=${action}ed`);
     });
   }
@@ -136,7 +137,7 @@ export function resourcePagesRouter(deps: ResourcePagesDeps): Router<AppState> {
     });
   });
   router.post('/admin/api-keys/:id/revoke', ...deps.formGuard, async (ctx) => {
-    await deps.apiKeys.revoke(operator(ctx), ctx.params['id']!);
+    await deps.apiKeys.revoke(operator(ctx), ctx.params['id']!, provenanceOf(ctx));
     seeOther(ctx, '/admin/api-keys?done=key-revoked');
   });
 
@@ -162,7 +163,7 @@ export function resourcePagesRouter(deps: ResourcePagesDeps): Router<AppState> {
     });
   });
   router.post('/admin/signing-keys/rotate', ...deps.formGuard, async (ctx) => {
-    await deps.signingKeys.rotate(operator(ctx));
+    await deps.signingKeys.rotate(operator(ctx), provenanceOf(ctx));
     seeOther(ctx, '/admin/signing-keys?done=rotated');
   });
 

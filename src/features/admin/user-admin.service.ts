@@ -4,6 +4,7 @@ import type { UserRow } from '../../db/schema.ts';
 import type { AdminUser, AdminUserDetail, AdminUserRoles, AdminUserSearch } from '../../wire/admin-users.ts';
 import { emailSchema } from '../../wire/accounts.ts';
 import type { Audit } from '../audit/audit.ts';
+import type { Provenance } from '../../domain/audit.ts';
 import type { EmailLinks } from '../accounts/email-links.ts';
 import type { MailService } from '../email/mail.service.ts';
 import type { Notify } from '../accounts/security-notices.ts';
@@ -50,11 +51,11 @@ export function createUserAdminService(deps: {
    * After an account was disabled: its sign-ins to applications end (and are told, back-channel
    * logout) and its grants are revoked with their tokens.
    */
-  endAccess(accountId: string): Promise<void>;
+  endAccess(accountId: string, by: Provenance): Promise<void>;
   /** After an account's standing changed: every cache, on every instance, forgets what it knew. */
   onAccountChanged(accountId: string): void;
   /** After is_admin changed (`demoted`: it was cleared): admin:all credentials go, caches forget. */
-  onRightsChanged(accountId: string, change: { demoted: boolean }): Promise<void>;
+  onRightsChanged(accountId: string, change: { demoted: boolean }, by: Provenance): Promise<void>;
   now(): number;
 }) {
   const { repo, audit, now } = deps;
@@ -137,21 +138,21 @@ export function createUserAdminService(deps: {
      * then its sign-ins to applications end and its grants are revoked. Its API keys and
      * applications stay, unusable, until it is enabled again. Disabling a disabled account changes nothing.
      */
-    async disable(caller: AdminCaller, id: string): Promise<AdminUser> {
+    async disable(caller: AdminCaller, id: string, by: Provenance): Promise<AdminUser> {
       const row = await load(caller, id);
       refuseSelf(caller, row, 'disable');
-      const event = audit.event('account.disabled', { account: row.id, target: accountTarget(row) });
+      const event = audit.event('account.disabled', { account: row.id, target: accountTarget(row) }, by);
       const changed = refuseLastAdmin(await repo.disable(row.id, now(), [event]));
       // Even when it was disabled already: whatever is left of its access ends now.
       deps.onAccountChanged(row.id);
-      if (changed) await deps.endAccess(row.id);
+      if (changed) await deps.endAccess(row.id, by);
       return reread(row.id);
     },
 
     /** Enables the account again: its API keys work again; its sessions and grants do not come back. */
-    async enable(caller: AdminCaller, id: string): Promise<AdminUser> {
+    async enable(caller: AdminCaller, id: string, by: Provenance): Promise<AdminUser> {
       const row = await load(caller, id);
-      const event = audit.event('account.enabled', { account: row.id, target: accountTarget(row) });
+      const event = audit.event('account.enabled', { account: row.id, target: accountTarget(row) }, by);
       if (await repo.enable(row.id, now(), [event])) deps.onAccountChanged(row.id);
       return reread(row.id);
     },
@@ -160,9 +161,9 @@ export function createUserAdminService(deps: {
      * Turns the account's TOTP off and deletes its recovery codes (the person lost the device);
      * passkeys stay, they are a sign-in of their own. The owner is told by email.
      */
-    async resetTwoFactor(caller: AdminCaller, id: string): Promise<AdminUser> {
+    async resetTwoFactor(caller: AdminCaller, id: string, by: Provenance): Promise<AdminUser> {
       const row = await load(caller, id);
-      const event = audit.event('two_factor.reset', { account: row.id, target: accountTarget(row) });
+      const event = audit.event('two_factor.reset', { account: row.id, target: accountTarget(row) }, by);
       if (!(await repo.resetTwoFactor(row.id, now(), [event]))) {
         throw new Conflict('Two-factor authentication is not on for this account');
       }
@@ -171,9 +172,9 @@ export function createUserAdminService(deps: {
     },
 
     /** Mails the account a password-reset link (the "Forgot password?" mail), recorded with it. */
-    async sendPasswordReset(caller: AdminCaller, id: string): Promise<void> {
+    async sendPasswordReset(caller: AdminCaller, id: string, by: Provenance): Promise<void> {
       const row = await load(caller, id);
-      const event = audit.event('password_reset.sent', { account: row.id, target: accountTarget(row) });
+      const event = audit.event('password_reset.sent', { account: row.id, target: accountTarget(row) }, by);
       await repo.withEvents([event], async (trx) => {
         const token = await deps.links.issue(row.id, 'reset_password', row.email, trx);
         await deps.mail.enqueue(row.email, 'password-reset', { name: row.name, token, returnTo: null }, trx);
@@ -181,7 +182,7 @@ export function createUserAdminService(deps: {
     },
 
     /** Sets both roles; each one that changes is one `account.role_changed` record. */
-    async setRoles(caller: AdminCaller, id: string, roles: AdminUserRoles): Promise<AdminUser> {
+    async setRoles(caller: AdminCaller, id: string, roles: AdminUserRoles, by: Provenance): Promise<AdminUser> {
       const row = await load(caller, id);
       const wasAdmin = row.is_admin === 1;
       const wasAuditor = row.is_auditor === 1;
@@ -192,20 +193,20 @@ export function createUserAdminService(deps: {
       ];
       if (changes.length === 0) return toAdminUser(row);
       const events = changes.map((data) =>
-        audit.event('account.role_changed', { account: row.id, target: accountTarget(row), data }),
+        audit.event('account.role_changed', { account: row.id, target: accountTarget(row), data }, by),
       );
       refuseLastAdmin(await repo.setRoles(row.id, roles, now(), events));
-      if (roles.admin !== wasAdmin) await deps.onRightsChanged(row.id, { demoted: wasAdmin });
+      if (roles.admin !== wasAdmin) await deps.onRightsChanged(row.id, { demoted: wasAdmin }, by);
       else deps.onAccountChanged(row.id);
       return reread(row.id);
     },
 
     /** Deletes the account and everything it owns (the one deletion, `account.deleted` recorded with it). */
-    async remove(caller: Principal, id: string): Promise<void> {
+    async remove(caller: Principal, id: string, by: Provenance): Promise<void> {
       const row = await load(caller, id);
       refuseSelf(caller, row, 'delete');
       if (row.is_admin === 1 && !(await repo.hasOtherActiveAdmin(row.id))) throw new Conflict(LAST_ADMIN);
-      await deps.users.remove(caller, row.id);
+      await deps.users.remove(caller, row.id, by);
     },
   };
 }

@@ -8,6 +8,7 @@ import { startWorld, type TestUser, type TestWorld } from '../../../test/support
 import { csrfFrom } from '../../../test/support/http.ts';
 import { failInsertsInto } from '../../../test/support/fail-writes.ts';
 import { sessionPrincipal } from '../../domain/principal.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 describe('admin: users', () => {
   let world: TestWorld;
@@ -180,12 +181,12 @@ describe('admin: users', () => {
       // `admin` is set aside the same way, leaving `last` the only admin who can sign in.
       await sql`UPDATE users SET disabled_at = 1 WHERE id = ${admin.id}`.execute(world.server.db);
       const cli = services().userAdmin;
-      await assert.rejects(cli.disable('cli', last.id), /last admin/);
-      await assert.rejects(cli.setRoles('cli', last.id, { admin: false, auditor: false }), /last admin/);
+      await assert.rejects(cli.disable('cli', last.id, BY_SYSTEM), /last admin/);
+      await assert.rejects(cli.setRoles('cli', last.id, { admin: false, auditor: false }, BY_SYSTEM), /last admin/);
       // Nor through /v2/users: PATCH is_admin=false, or DELETE.
       const own = sessionPrincipal(last);
-      await assert.rejects(services().users.update(own, last.id, { is_admin: false }), /last admin/);
-      await assert.rejects(services().users.remove(own, last.id), /last admin/);
+      await assert.rejects(services().users.update(own, last.id, { is_admin: false }, BY_SYSTEM), /last admin/);
+      await assert.rejects(services().users.remove(own, last.id, BY_SYSTEM), /last admin/);
       assert.equal((await services().accounts.findById(last.id))?.isAdmin, true);
     } finally {
       await world.server.db

@@ -9,6 +9,8 @@ import { parseWire } from '../../wire/parse.ts';
 import { attempt, formBody, seeOther, templateHelpers } from '../dashboard/shared.ts';
 import type { AuditRepo } from '../audit/audit.repo.ts';
 import type { AdminReader, UserAdminService } from './user-admin.service.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
+import type { Provenance } from '../../domain/audit.ts';
 
 /** What a finished action says on the account's page (`?done=`). */
 const DONE: Record<string, string> = {
@@ -80,21 +82,21 @@ export function usersPagesRouter(deps: {
   const action = (
     path: string,
     done: string,
-    run: (caller: Principal, id: string, ctx: AppContext) => Promise<unknown>,
+    run: (caller: Principal, id: string, ctx: AppContext, by: Provenance) => Promise<unknown>,
   ) =>
     router.post(`/admin/users/:id/${path}`, ...deps.formGuard, async (ctx) => {
       const id = ctx.params['id']!;
-      const result = await attempt(() => run(me(ctx), id, ctx));
+      const result = await attempt(() => run(me(ctx), id, ctx, provenanceOf(ctx)));
       if (!result.ok) return userPage(ctx, id, { error: result.message }, result.status);
       seeOther(ctx, `/admin/users/${encodeURIComponent(id)}?done=${done}`);
     });
-  action('disable', 'disabled', (caller, id) => userAdmin.disable(caller, id));
-  action('enable', 'enabled', (caller, id) => userAdmin.enable(caller, id));
-  action('reset-2fa', 'two-factor-reset', (caller, id) => userAdmin.resetTwoFactor(caller, id));
-  action('send-password-reset', 'reset-sent', (caller, id) => userAdmin.sendPasswordReset(caller, id));
-  action('roles', 'roles', (caller, id, ctx) => {
+  action('disable', 'disabled', (caller, id, _ctx, by) => userAdmin.disable(caller, id, by));
+  action('enable', 'enabled', (caller, id, _ctx, by) => userAdmin.enable(caller, id, by));
+  action('reset-2fa', 'two-factor-reset', (caller, id, _ctx, by) => userAdmin.resetTwoFactor(caller, id, by));
+  action('send-password-reset', 'reset-sent', (caller, id, _ctx, by) => userAdmin.sendPasswordReset(caller, id, by));
+  action('roles', 'roles', (caller, id, ctx, by) => {
     const body = formBody(ctx);
-    return userAdmin.setRoles(caller, id, { admin: body['admin'] === 'on', auditor: body['auditor'] === 'on' });
+    return userAdmin.setRoles(caller, id, { admin: body['admin'] === 'on', auditor: body['auditor'] === 'on' }, by);
   });
 
   // Destructive changes ask first, on a page of their own.
@@ -137,7 +139,7 @@ export function usersPagesRouter(deps: {
 
   router.post('/admin/users/:id/delete', ...deps.formGuard, async (ctx) => {
     const id = ctx.params['id']!;
-    const result = await attempt(() => userAdmin.remove(me(ctx), id));
+    const result = await attempt(() => userAdmin.remove(me(ctx), id, provenanceOf(ctx)));
     if (!result.ok) return userPage(ctx, id, { error: result.message }, result.status);
     seeOther(ctx, '/admin/users?done=deleted');
   });

@@ -25,7 +25,7 @@ export function adminUsersRoutes(admin: UserAdminService): RouteSpec[] {
       auth,
       status: 200,
       response: adminUserSchema,
-      handler: ({ principal, params }) => admin[run](principal, params.id),
+      handler: ({ principal, params, by }) => admin[run](principal, params.id, by),
     });
   return [
     defineRoute({
@@ -72,7 +72,7 @@ export function adminUsersRoutes(admin: UserAdminService): RouteSpec[] {
       tag,
       auth,
       status: 204,
-      handler: ({ principal, params }) => admin.sendPasswordReset(principal, params.id),
+      handler: ({ principal, params, by }) => admin.sendPasswordReset(principal, params.id, by),
     }),
     defineRoute({
       method: 'put',
@@ -84,7 +84,7 @@ export function adminUsersRoutes(admin: UserAdminService): RouteSpec[] {
       body: adminUserRolesSchema,
       status: 200,
       response: adminUserSchema,
-      handler: ({ principal, params, body }) => admin.setRoles(principal, params.id, body),
+      handler: ({ principal, params, body, by }) => admin.setRoles(principal, params.id, body, by),
     }),
   ];
 }

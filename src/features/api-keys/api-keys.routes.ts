@@ -19,8 +19,8 @@ const tag = 'API keys';
  */
 export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
   // New keys and the list are the caller's own account's; a key by id is its owner's, or anyone's with admin:all.
-  const revoke = ({ principal, params }: RouteInput<unknown, unknown, { id: string }>) =>
-    apiKeys.revoke(principal, params.id);
+  const revoke = ({ principal, params, by }: RouteInput<unknown, unknown, { id: string }>) =>
+    apiKeys.revoke(principal, params.id, by);
   return [
     defineRoute({
       method: 'post',
@@ -33,7 +33,7 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
       status: 201,
       response: createdApiKeySchema,
       secret: true,
-      handler: ({ principal, body }) => apiKeys.create(principal, body),
+      handler: ({ principal, body, by }) => apiKeys.create(principal, body, by),
     }),
     defineRoute({
       method: 'get',
@@ -90,7 +90,7 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): RouteSpec[] {
       status: 201,
       response: createdApiKeySchema,
       secret: true,
-      handler: ({ principal, params, body }) => apiKeys.rotate(principal, params.id, body),
+      handler: ({ principal, params, body, by }) => apiKeys.rotate(principal, params.id, body, by),
     }),
     defineRoute({
       method: 'get',

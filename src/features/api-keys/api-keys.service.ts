@@ -12,6 +12,7 @@ import { displayPrefix, mintApiKey, parseApiKey } from './key-format.ts';
 import { createUsageRecorder, type UsageEntry } from './usage-recorder.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { Audit } from '../audit/audit.ts';
+import type { Provenance } from '../../domain/audit.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
 import type { Notify } from '../accounts/security-notices.ts';
@@ -208,7 +209,7 @@ export function createApiKeysService(deps: {
   }
 
   return {
-    async create(creator: Principal, data: CreateApiKeyInput): Promise<ApiKeyView & { key: string }> {
+    async create(creator: Principal, data: CreateApiKeyInput, by: Provenance): Promise<ApiKeyView & { key: string }> {
       const userId = creator.requireAccount();
       const excess = creator.lacking(data.scopes);
       if (excess.length)
@@ -242,11 +243,15 @@ export function createApiKeysService(deps: {
           { id, name: row.name, prefix: view.prefix, scopes: view.scopes, expires_at: view.expires_at },
           t,
         ),
-        deps.audit.event('api_key.created', {
-          account: userId,
-          target: { type: 'api_key', id },
-          data: { name: row.name, prefix: view.prefix, scopes: view.scopes },
-        }),
+        deps.audit.event(
+          'api_key.created',
+          {
+            account: userId,
+            target: { type: 'api_key', id },
+            data: { name: row.name, prefix: view.prefix, scopes: view.scopes },
+          },
+          by,
+        ),
       ]);
       await deps.notify?.(userId, { kind: 'api_key_created', name: row.name, prefix: view.prefix });
       return { ...view, key };
@@ -261,23 +266,27 @@ export function createApiKeysService(deps: {
       return toView(await owned(principal, id));
     },
 
-    async revoke(principal: Principal, id: string): Promise<ApiKeyView> {
+    async revoke(principal: Principal, id: string, by: Provenance): Promise<ApiKeyView> {
       const row = await owned(principal, id);
       const t = now();
       await repo.revoke(id, t, [
         buildEvent('api_key.revoked', row.user_id, { id, name: row.name }, t),
-        deps.audit.event('api_key.revoked', {
-          account: row.user_id,
-          target: { type: 'api_key', id },
-          data: { name: row.name },
-        }),
+        deps.audit.event(
+          'api_key.revoked',
+          {
+            account: row.user_id,
+            target: { type: 'api_key', id },
+            data: { name: row.name },
+          },
+          by,
+        ),
       ]);
       events.publish({ kind: 'api_key', id });
       return toView(await owned(principal, id));
     },
 
     /** Revokes every live key of the account that carries `scope` (an admin's keys, on demotion). */
-    async revokeCarrying(userId: string, scope: string): Promise<void> {
+    async revokeCarrying(userId: string, scope: string, by: Provenance): Promise<void> {
       const t = now();
       const carrying = (await repo.listOwned(userId)).filter(
         (row) => row.revoked_at === null && (JSON.parse(row.scopes) as string[]).includes(scope),
@@ -286,11 +295,15 @@ export function createApiKeysService(deps: {
         await repo.revoke(row.id, t, [
           buildEvent('api_key.revoked', userId, { id: row.id, name: row.name }, t),
           // Whoever demoted the account acts; the reason says why a key its owner kept went.
-          deps.audit.event('api_key.revoked', {
-            account: userId,
-            target: { type: 'api_key', id: row.id },
-            data: { name: row.name, reason: `carried ${scope}` },
-          }),
+          deps.audit.event(
+            'api_key.revoked',
+            {
+              account: userId,
+              target: { type: 'api_key', id: row.id },
+              data: { name: row.name, reason: `carried ${scope}` },
+            },
+            by,
+          ),
         ]);
         events.publish({ kind: 'api_key', id: row.id });
       }
@@ -304,7 +317,8 @@ export function createApiKeysService(deps: {
     async rotate(
       principal: Principal,
       id: string,
-      data: RotateApiKeyInput = {},
+      data: RotateApiKeyInput,
+      by: Provenance,
     ): Promise<ApiKeyView & { key: string }> {
       const old = await owned(principal, id);
       const userId = old.user_id;
@@ -334,11 +348,15 @@ export function createApiKeysService(deps: {
       const graceUntil = Math.min(t + deps.rotationGraceMs, old.expires_at ?? Number.MAX_SAFE_INTEGER);
       await repo.rotate(id, replacement, graceUntil, [
         buildEvent('api_key.rotated', userId, { id, replaced_by: newId, grace_until: iso(graceUntil) }, t),
-        deps.audit.event('api_key.rotated', {
-          account: userId,
-          target: { type: 'api_key', id },
-          data: { name: old.name, replaced_by: newId, grace_until: iso(graceUntil) },
-        }),
+        deps.audit.event(
+          'api_key.rotated',
+          {
+            account: userId,
+            target: { type: 'api_key', id },
+            data: { name: old.name, replaced_by: newId, grace_until: iso(graceUntil) },
+          },
+          by,
+        ),
       ]);
       events.publish({ kind: 'api_key', id });
       return { ...toView(replacement), key };

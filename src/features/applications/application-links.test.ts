@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { expectApiError } from '../../../test/support/api.ts';
 import { Browser, authorizeUrl, csrfFrom } from '../../../test/support/http.ts';
 import { logIn } from '../../../test/support/oauth.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 import {
   PASSWORD,
   REDIRECT_URI,
@@ -149,7 +150,7 @@ describe('application links and the consent page', () => {
     it("names the owner and shows the registered logo and links; the logo's origin only is allowed", async () => {
       const owner = new Browser(world.url);
       const email = uniqueEmail('owner');
-      await world.server.built.services.accounts.signUp({ email, password: PASSWORD, name: 'Ada Owner' });
+      await world.server.built.services.accounts.signUp({ email, password: PASSWORD, name: 'Ada Owner' }, BY_SYSTEM);
       await logIn(owner, { email, password: PASSWORD });
       const res = await request(owner, 'POST', '/oauth/applications', { body: { ...BODY, ...LINKS } });
       const { html, csp } = await consentFor(String(res.body['client_id']));

@@ -62,7 +62,7 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       status: 201,
       response: registeredApplicationSchema,
       secret: true,
-      handler: ({ principal, body }) => applications.register(principal, body),
+      handler: ({ principal, body, by }) => applications.register(principal, body, by),
     }),
     defineRoute({
       method: 'get',
@@ -96,7 +96,7 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       body: updateApplicationSchema,
       status: 200,
       response: applicationViewSchema,
-      handler: ({ principal, params, body }) => applications.update(principal, params.clientId, body),
+      handler: ({ principal, params, body, by }) => applications.update(principal, params.clientId, body, by),
     }),
     defineRoute({
       method: 'delete',
@@ -106,7 +106,7 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       tag,
       auth: write,
       status: 204,
-      handler: ({ principal, params }) => applications.remove(principal, params.clientId),
+      handler: ({ principal, params, by }) => applications.remove(principal, params.clientId, by),
     }),
     defineRoute({
       method: 'post',
@@ -119,8 +119,8 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       status: 200,
       response: rotatedApplicationSchema,
       secret: true,
-      handler: ({ principal, params, body }) =>
-        applications.rotateSecret(principal, params.clientId, { overlapSeconds: body?.overlap_seconds ?? 0 }),
+      handler: ({ principal, params, body, by }) =>
+        applications.rotateSecret(principal, params.clientId, { overlapSeconds: body?.overlap_seconds ?? 0 }, by),
     }),
     defineRoute({
       method: 'post',
@@ -132,7 +132,7 @@ export function applicationsRoutes(applications: ApplicationsService): RouteSpec
       body: reviewApplicationSchema,
       status: 200,
       response: applicationViewSchema,
-      handler: ({ principal, params, body }) => applications.review(principal, params.clientId, body.decision),
+      handler: ({ principal, params, body, by }) => applications.review(principal, params.clientId, body.decision, by),
     }),
   ];
 }

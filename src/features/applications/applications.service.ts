@@ -7,7 +7,7 @@ import type { Principal } from '../../domain/principal.ts';
 import type { ApplicationRow } from '../../db/schema.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { Audit } from '../audit/audit.ts';
-import type { AuditActor } from '../../domain/audit.ts';
+import type { AuditActor, Provenance } from '../../domain/audit.ts';
 import type { ApplicationsRepo } from './applications.repo.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
@@ -586,6 +586,7 @@ export function createApplicationsService(deps: {
     async register(
       caller: Principal,
       data: CreateApplicationInput,
+      by: Provenance,
     ): Promise<ApplicationView & { client_secret?: string }> {
       const ownerId = caller.requireAccount();
       checkRedirects(data.redirect_uris, data.type);
@@ -596,11 +597,15 @@ export function createApplicationsService(deps: {
       const t = row.created_at;
       await repo.insert(row, [
         buildEvent('application.created', ownerId, { client_id: row.client_id, name: row.name, type: row.type }, t),
-        deps.audit.event('application.created', {
-          account: ownerId,
-          target: { type: 'application', id: row.client_id },
-          data: { name: row.name, type: row.type, registration: row.registration },
-        }),
+        deps.audit.event(
+          'application.created',
+          {
+            account: ownerId,
+            target: { type: 'application', id: row.client_id },
+            data: { name: row.name, type: row.type, registration: row.registration },
+          },
+          by,
+        ),
       ]);
       // Its origins may call the API from now on (the other instances' sets are read again too).
       events.publish({ kind: 'application', id: row.client_id });
@@ -615,7 +620,12 @@ export function createApplicationsService(deps: {
       return view(manageable(caller, await repo.findById(clientId)));
     },
 
-    async update(caller: Principal, clientId: string, data: UpdateApplicationInput): Promise<ApplicationView> {
+    async update(
+      caller: Principal,
+      clientId: string,
+      data: UpdateApplicationInput,
+      by: Provenance,
+    ): Promise<ApplicationView> {
       const row = manageable(caller, await repo.findById(clientId));
       if (data.scopes) {
         assertHolds(caller, data.scopes, REFUSED.register);
@@ -628,25 +638,33 @@ export function createApplicationsService(deps: {
       }
       const next = await draftChange(row, data, api);
       await repo.update(clientId, next, [
-        deps.audit.event('application.changed', {
-          account: row.owner_id,
-          target: { type: 'application', id: clientId },
-          data: { name: next.name, fields: changedFields(row, next) },
-        }),
+        deps.audit.event(
+          'application.changed',
+          {
+            account: row.owner_id,
+            target: { type: 'application', id: clientId },
+            data: { name: next.name, fields: changedFields(row, next) },
+          },
+          by,
+        ),
       ]);
       events.publish({ kind: 'application', id: clientId });
       return view(next);
     },
 
-    async remove(caller: Principal, clientId: string): Promise<void> {
+    async remove(caller: Principal, clientId: string, by: Provenance): Promise<void> {
       const row = manageable(caller, await repo.findById(clientId));
       await repo.deleteWithArtifacts(clientId, [
         buildEvent('application.deleted', row.owner_id, { client_id: clientId, name: row.name }, now()),
-        deps.audit.event('application.deleted', {
-          account: row.owner_id,
-          target: { type: 'application', id: clientId },
-          data: { name: row.name },
-        }),
+        deps.audit.event(
+          'application.deleted',
+          {
+            account: row.owner_id,
+            target: { type: 'application', id: clientId },
+            data: { name: row.name },
+          },
+          by,
+        ),
       ]);
       events.publish({ kind: 'application', id: clientId });
     },
@@ -659,7 +677,8 @@ export function createApplicationsService(deps: {
     async rotateSecret(
       caller: Principal,
       clientId: string,
-      opts: { overlapSeconds?: number } = {},
+      opts: { overlapSeconds?: number },
+      by: Provenance,
     ): Promise<ApplicationView & { client_secret: string; previous_secret_expires_at: string | null }> {
       const row = manageable(caller, await repo.findById(clientId));
       assertHolds(caller, scopesOf(row), REFUSED.rotate);
@@ -684,11 +703,15 @@ export function createApplicationsService(deps: {
       const previousExpiresAt = changes.previous_secret_expires_at;
       await repo.update(clientId, changes, [
         buildEvent('application.secret_rotated', row.owner_id, { client_id: clientId }, t),
-        deps.audit.event('application.secret_rotated', {
-          account: row.owner_id,
-          target: { type: 'application', id: clientId },
-          data: { name: row.name, overlap_seconds: overlap },
-        }),
+        deps.audit.event(
+          'application.secret_rotated',
+          {
+            account: row.owner_id,
+            target: { type: 'application', id: clientId },
+            data: { name: row.name, overlap_seconds: overlap },
+          },
+          by,
+        ),
       ]);
       events.publish({ kind: 'application', id: clientId });
       return {
@@ -717,15 +740,19 @@ export function createApplicationsService(deps: {
     },
 
     /** Deletes a self-registered client at its own request (RFC 7592 §2.3), with everything issued to it. */
-    async removeRegistered(row: ApplicationRow): Promise<void> {
+    async removeRegistered(row: ApplicationRow, by: Provenance): Promise<void> {
       await repo.deleteWithArtifacts(row.client_id, [
         buildEvent('application.deleted', row.owner_id, { client_id: row.client_id, name: row.name }, now()),
-        deps.audit.event('application.deleted', {
-          account: row.owner_id,
-          target: { type: 'application', id: row.client_id },
-          data: { name: row.name, registration: row.registration },
-          actor: clientActor(row),
-        }),
+        deps.audit.event(
+          'application.deleted',
+          {
+            account: row.owner_id,
+            target: { type: 'application', id: row.client_id },
+            data: { name: row.name, registration: row.registration },
+            actor: clientActor(row),
+          },
+          by,
+        ),
       ]);
       events.publish({ kind: 'application', id: row.client_id });
     },
@@ -735,7 +762,12 @@ export function createApplicationsService(deps: {
      * it stops working at once (authorize, token, introspection, its tokens at /v2) and every
      * grant and token it holds is deleted. Its owner or an admin decides; approving again undoes a rejection.
      */
-    async review(caller: Principal, clientId: string, decision: ReviewDecision): Promise<ApplicationView> {
+    async review(
+      caller: Principal,
+      clientId: string,
+      decision: ReviewDecision,
+      by: Provenance,
+    ): Promise<ApplicationView> {
       const row = manageable(caller, await repo.findById(clientId));
       if (row.registration !== 'dynamic') {
         throw new ValidationError('decision: only a self-registered application is reviewed', 'decision');
@@ -743,11 +775,15 @@ export function createApplicationsService(deps: {
       const state: ReviewState = decision === 'approve' ? 'approved' : 'rejected';
       const t = now();
       await repo.review(clientId, state, t, [
-        deps.audit.event('application.changed', {
-          account: row.owner_id,
-          target: { type: 'application', id: clientId },
-          data: { name: row.name, fields: ['review_state'], review_state: state },
-        }),
+        deps.audit.event(
+          'application.changed',
+          {
+            account: row.owner_id,
+            target: { type: 'application', id: clientId },
+            data: { name: row.name, fields: ['review_state'], review_state: state },
+          },
+          by,
+        ),
       ]);
       events.publish({ kind: 'application', id: clientId });
       return view({ ...row, review_state: state, updated_at: t });

@@ -6,6 +6,7 @@ import { Browser, authorizeUrl, signUp } from '../../../test/support/http.ts';
 import { expectApiError, signIn } from '../../../test/support/api.ts';
 import { basicAuth, token, type RegisteredApp } from '../../../test/support/oauth.ts';
 import { PASSWORD, REDIRECT_URI, request, uniqueEmail } from '../../../test/support/world.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 // Application registration (the documented step 1) over real HTTP.
 const DOCUMENTED_BODY = {
@@ -237,7 +238,7 @@ describe('POST/GET/PATCH/DELETE /oauth/applications', () => {
     it('admin:all needs an admin owner: 403 FORBIDDEN otherwise', async () => {
       await expectApiError(await register({ ...DOCUMENTED_BODY, scopes: ['admin:all'] }), 403, 'FORBIDDEN');
       const email = uniqueEmail('admin');
-      await server.built.services.accounts.signUp({ email, password: PASSWORD, isAdmin: true });
+      await server.built.services.accounts.signUp({ email, password: PASSWORD, isAdmin: true }, BY_SYSTEM);
       const admin = new Browser(server.url);
       assert.equal((await signIn(admin, email, PASSWORD)).status, 303);
       const app = await created({ ...DOCUMENTED_BODY, scopes: ['admin:all'] }, admin);

@@ -5,6 +5,7 @@ import type { CredentialEvents } from '../../shared/credential-events.ts';
 import { decodeCursor, encodeCursor } from '../../shared/keyset-cursor.ts';
 import type { AdminApplication, AdminApplicationPage, AdminApplicationsQuery } from '../../wire/admin-resources.ts';
 import type { Audit } from '../audit/audit.ts';
+import type { Provenance } from '../../domain/audit.ts';
 import type { ApplicationsRepo, ApplicationWithOwner } from './applications.repo.ts';
 
 const iso = (t: number | string | null) => (t === null ? null : new Date(Number(t)).toISOString());
@@ -44,18 +45,27 @@ export function createApplicationSuspension(deps: {
     return row;
   }
 
-  async function setSuspended(caller: Principal, clientId: string, suspend: boolean): Promise<AdminApplication> {
+  async function setSuspended(
+    caller: Principal,
+    clientId: string,
+    suspend: boolean,
+    by: Provenance,
+  ): Promise<AdminApplication> {
     requireAdmin(caller);
     const row = await found(clientId);
     // Asking again for what already holds changes nothing and records nothing.
     if ((row.suspended_at !== null) === suspend) return toAdminView(row);
     const at = suspend ? now() : null;
     await repo.setSuspended(clientId, at, [
-      audit.event(suspend ? 'application.suspended' : 'application.unsuspended', {
-        account: row.owner_id,
-        target: { type: 'application', id: clientId },
-        data: { name: row.name },
-      }),
+      audit.event(
+        suspend ? 'application.suspended' : 'application.unsuspended',
+        {
+          account: row.owner_id,
+          target: { type: 'application', id: clientId },
+          data: { name: row.name },
+        },
+        by,
+      ),
     ]);
     events.publish({ kind: 'application', id: clientId });
     return toAdminView({ ...row, suspended_at: at });
@@ -89,8 +99,8 @@ export function createApplicationSuspension(deps: {
       return toAdminView(await found(clientId));
     },
 
-    suspend: (caller: Principal, clientId: string) => setSuspended(caller, clientId, true),
-    unsuspend: (caller: Principal, clientId: string) => setSuspended(caller, clientId, false),
+    suspend: (caller: Principal, clientId: string, by: Provenance) => setSuspended(caller, clientId, true, by),
+    unsuspend: (caller: Principal, clientId: string, by: Provenance) => setSuspended(caller, clientId, false, by),
   };
 }
 export type ApplicationSuspension = ReturnType<typeof createApplicationSuspension>;

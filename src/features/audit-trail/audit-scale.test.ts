@@ -9,6 +9,7 @@ import { startWorld, type TestUser, type TestWorld } from '../../../test/support
 import { testBackend } from '../../../test/support/database.ts';
 import { writeAudit } from '../webhooks/outbox.repo.ts';
 import { createAuditRepo } from '../audit/audit.repo.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 const EVENTS = 10_000;
 // 200 accounts of 50 events each, and one type as rare: the filters people use pick a needle out of
@@ -28,10 +29,14 @@ describe('audit log at 10,000 events', () => {
     const { audit } = world.server.built.services;
     const start = Date.now() - EVENTS * 1000;
     const records: AuditRecord[] = Array.from({ length: EVENTS }, (_, i) => ({
-      ...audit.event(i % ACCOUNTS === 7 ? RARE_TYPE : TYPES[i % TYPES.length]!, {
-        account: accountIds[i % ACCOUNTS]!,
-        data: { n: i },
-      }),
+      ...audit.event(
+        i % ACCOUNTS === 7 ? RARE_TYPE : TYPES[i % TYPES.length]!,
+        {
+          account: accountIds[i % ACCOUNTS]!,
+          data: { n: i },
+        },
+        BY_SYSTEM,
+      ),
       createdAt: start + i * 1000,
     }));
     // One transaction, through the trail's own writer, a few hundred rows per statement.

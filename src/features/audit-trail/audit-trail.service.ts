@@ -1,4 +1,4 @@
-import { AUDIT_ACTOR_TYPES, type AuditActor, type AuditActorType, type AuditEntry } from '../../domain/audit.ts';
+import { AUDIT_ACTOR_TYPES, type AuditActorType, type AuditEntry, type Provenance } from '../../domain/audit.ts';
 import { ValidationError } from '../../domain/errors.ts';
 import type { AuditFilterQuery } from '../../wire/audit.ts';
 import type { AuditFilter, AuditRepo } from '../audit/audit.repo.ts';
@@ -97,12 +97,12 @@ export function createAuditTrailService(deps: AuditTrailDeps) {
     /**
      * An export of the filtered trail as text chunks (a header, then one line per event). Exporting
      * is itself recorded first (`audit.exported`, with the format and the filters), so that even an
-     * export abandoned half-way leaves a trace. `actor` names who exports outside a request.
+     * export abandoned half-way leaves a trace.
      */
-    async export(query: AuditFilterQuery, format: ExportFormat, actor?: AuditActor): Promise<AsyncIterable<string>> {
+    async export(query: AuditFilterQuery, format: ExportFormat, by: Provenance): Promise<AsyncIterable<string>> {
       const filter = await resolve(query);
       const data = { format, filter: query };
-      await log.append([deps.audit.event('audit.exported', { account: null, data, ...(actor ? { actor } : {}) })]);
+      await log.append([deps.audit.event('audit.exported', { account: null, data }, by)]);
       async function* chunks(): AsyncGenerator<string> {
         const header = exportHeader(format);
         if (header) yield header;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { AuditActor, AuditRecord, AuditType } from '../../domain/audit.ts';
 import { startWorld, type TestUser, type TestWorld } from '../../../test/support/world.ts';
 import { WebhookReceiver, eventOf } from '../../../test/support/webhook-receiver.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -44,11 +45,15 @@ describe('audit trail: reading it', () => {
       at?: number;
     },
   ): AuditRecord {
-    const made = services().audit.event(type, {
-      account: opts.account,
-      data: opts.data ?? {},
-      ...(opts.actor ? { actor: opts.actor } : {}),
-    });
+    const made = services().audit.event(
+      type,
+      {
+        account: opts.account,
+        data: opts.data ?? {},
+        ...(opts.actor ? { actor: opts.actor } : {}),
+      },
+      BY_SYSTEM,
+    );
     return {
       ...made,
       origin: { ip: opts.ip ?? null, userAgent: opts.userAgent ?? null, requestId: opts.requestId ?? null },

@@ -1,5 +1,5 @@
 import type { Account } from '../../domain/account.ts';
-import type { AuditRecord } from '../../domain/audit.ts';
+import type { AuditRecord, Provenance } from '../../domain/audit.ts';
 import type { Audit } from './audit.ts';
 import { accountActor, ANONYMOUS_SIGN_IN } from './actors.ts';
 
@@ -28,17 +28,22 @@ export const MAX_TYPED_EMAIL = 254;
 /** `sign_in.succeeded` for `account`, which acts (nobody is signed in yet). */
 export function signInSucceeded(
   audit: Audit,
+  by: Provenance,
   account: Account,
   method: 'password' | 'passkey',
   amr: string[],
   extra: Record<string, unknown> = {},
 ) {
-  return audit.event('sign_in.succeeded', {
-    account: account.id,
-    target: { type: 'account', id: account.id },
-    actor: accountActor(account),
-    data: { method, amr, ...extra },
-  });
+  return audit.event(
+    'sign_in.succeeded',
+    {
+      account: account.id,
+      target: { type: 'account', id: account.id },
+      actor: accountActor(account),
+      data: { method, amr, ...extra },
+    },
+    by,
+  );
 }
 
 /**
@@ -47,15 +52,20 @@ export function signInSucceeded(
  */
 export function signInFailed(
   audit: Audit,
+  by: Provenance,
   account: Account | null,
   method: 'password' | 'passkey',
   reason: SignInFailure,
   extra: Record<string, unknown> = {},
 ) {
-  return audit.event('sign_in.failed', {
-    account: account?.id ?? null,
-    target: account ? { type: 'account', id: account.id } : null,
-    actor: account ? accountActor(account) : ANONYMOUS_SIGN_IN,
-    data: { method, reason, ...extra },
-  });
+  return audit.event(
+    'sign_in.failed',
+    {
+      account: account?.id ?? null,
+      target: account ? { type: 'account', id: account.id } : null,
+      actor: account ? accountActor(account) : ANONYMOUS_SIGN_IN,
+      data: { method, reason, ...extra },
+    },
+    by,
+  );
 }

@@ -28,7 +28,7 @@ export function consentsRoutes(consents: ConsentsService): RouteSpec[] {
       tag,
       auth,
       status: 204,
-      handler: ({ principal, params }) => consents.revoke(principal, params.clientId),
+      handler: ({ principal, params, by }) => consents.revoke(principal, params.clientId, by),
     }),
   ];
 }

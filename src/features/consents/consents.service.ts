@@ -4,7 +4,7 @@ import { buildEvent } from '../webhooks/events.ts';
 import type { ConsentsRepo } from './consents.repo.ts';
 import type { ConsentRow } from '../../db/schema.ts';
 import type { Audit } from '../audit/audit.ts';
-import type { AuditActor } from '../../domain/audit.ts';
+import type { AuditActor, Provenance } from '../../domain/audit.ts';
 import { sha256 } from '../../shared/secrets.ts';
 
 /** A grant the provider revoked because a single-use token of it was presented again. */
@@ -14,6 +14,8 @@ export interface TokenReuse {
   accountId: string | null;
   /** The token endpoint's grant type that was replayed (refresh_token, authorization_code…). */
   grantType: string;
+  /** The token request the replay came in on: its address, User-Agent and request id are recorded. */
+  by: Provenance;
 }
 
 /**
@@ -38,26 +40,34 @@ export function createConsentsService(deps: {
    * follows from it; `system` would hide that a request caused it.
    */
   function tokenReuseRecord(grantId: string, reuse: TokenReuse, accountId: string | null) {
-    return deps.audit.event('token.reuse_detected', {
-      account: accountId,
-      target: { type: 'application', id: reuse.clientId },
-      data: { client_id: reuse.clientId, grant_id_hash: sha256(grantId), grant_type: reuse.grantType },
-      actor: { type: 'client', id: reuse.clientId, accountId, label: null },
-    });
+    return deps.audit.event(
+      'token.reuse_detected',
+      {
+        account: accountId,
+        target: { type: 'application', id: reuse.clientId },
+        data: { client_id: reuse.clientId, grant_id_hash: sha256(grantId), grant_type: reuse.grantType },
+        actor: { type: 'client', id: reuse.clientId, accountId, label: null },
+      },
+      reuse.by,
+    );
   }
 
   /** Takes back these consents of the account, each with its grant and the grant's tokens. */
-  async function revokeEach(userId: string, rows: ConsentRow[], actor?: AuditActor): Promise<void> {
+  async function revokeEach(userId: string, rows: ConsentRow[], by: Provenance, actor?: AuditActor): Promise<void> {
     const t = now();
     for (const row of rows) {
       await repo.revokeWithGrant(userId, row.client_id, row.grant_id, [
         buildEvent('consent.revoked', userId, { client_id: row.client_id, user_id: userId }, t),
-        deps.audit.event('consent.revoked', {
-          account: userId,
-          target: { type: 'application', id: row.client_id },
-          data: { client_id: row.client_id, scopes: JSON.parse(row.scopes) as string[] },
-          ...(actor && { actor }),
-        }),
+        deps.audit.event(
+          'consent.revoked',
+          {
+            account: userId,
+            target: { type: 'application', id: row.client_id },
+            data: { client_id: row.client_id, scopes: JSON.parse(row.scopes) as string[] },
+            ...(actor && { actor }),
+          },
+          by,
+        ),
       ]);
     }
     if (rows.length) deps.onRevoked?.();
@@ -77,7 +87,8 @@ export function createConsentsService(deps: {
       clientId: string,
       grantId: string,
       scopes: string[],
-      label: string | null = null,
+      label: string | null,
+      by: Provenance,
     ): Promise<void> {
       const existing = await repo.find(userId, clientId);
       const t = now();
@@ -92,12 +103,16 @@ export function createConsentsService(deps: {
         },
         [
           buildEvent('consent.granted', userId, { client_id: clientId, user_id: userId, scopes }, t),
-          deps.audit.event('consent.granted', {
-            account: userId,
-            target: { type: 'application', id: clientId },
-            data: { client_id: clientId, scopes },
-            actor: { type: 'user', id: userId, accountId: userId, label },
-          }),
+          deps.audit.event(
+            'consent.granted',
+            {
+              account: userId,
+              target: { type: 'application', id: clientId },
+              data: { client_id: clientId, scopes },
+              actor: { type: 'user', id: userId, accountId: userId, label },
+            },
+            by,
+          ),
         ],
       );
     },
@@ -133,26 +148,27 @@ export function createConsentsService(deps: {
      * Every application's access at once (after a password change or reset): grants and their
      * tokens. `actor` names who acts when the request has no credential of its own (a reset link).
      */
-    async revokeAll(userId: string, actor?: AuditActor): Promise<void> {
-      await revokeEach(userId, await repo.listByUser(userId), actor);
+    async revokeAll(userId: string, by: Provenance, actor?: AuditActor): Promise<void> {
+      await revokeEach(userId, await repo.listByUser(userId), by, actor);
     },
 
-    async revoke(caller: Principal, clientId: string): Promise<void> {
+    async revoke(caller: Principal, clientId: string, by: Provenance): Promise<void> {
       const userId = caller.requireAccount();
       // Addressed within the caller's own account: one it has not given is refused like another's.
       const row = caller.ownedOrAdmin(await repo.find(userId, clientId), (consent) => consent.user_id, 'Consent');
-      await revokeEach(userId, [row]);
+      await revokeEach(userId, [row], by);
     },
 
     /**
      * Takes back every consent of the account whose grant carries `scope`, with its tokens (an
      * admin's admin:all grants, on demotion: their refresh tokens must not mint more).
      */
-    async revokeCarrying(userId: string, scope: string): Promise<void> {
+    async revokeCarrying(userId: string, scope: string, by: Provenance): Promise<void> {
       const rows = await repo.listByUser(userId);
       await revokeEach(
         userId,
         rows.filter((r) => (JSON.parse(r.scopes) as string[]).includes(scope)),
+        by,
       );
     },
   };

@@ -2,6 +2,7 @@ import type { Principal } from '../../domain/principal.ts';
 import type { AppContext } from '../../http/context.ts';
 import { activityQuery, type ApiKeyView, createApiKeySchema, rotateApiKeySchema } from '../../wire/api-keys.ts';
 import { barChartSvg, dailyCounts, summarize } from './chart.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
 import {
   attempt,
   dashboardPage,
@@ -196,6 +197,7 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
             expires_at: expiry.expires_at,
             ...(ips.length ? { allowed_ips: ips } : {}),
           }),
+          provenanceOf(ctx),
         ),
       );
       if (!result.ok) return formPage(ctx, me, form, result.message, result.status);
@@ -285,7 +287,7 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
       const expiry = form.expires === 'keep' ? null : expiresAtFrom(form.expires, form.expires_date, now());
       if (expiry && 'error' in expiry) return rotatePage(ctx, key, form, expiry.error, 400);
       const input = parseForm(rotateApiKeySchema, expiry ? { expires_at: expiry.expires_at } : {});
-      const result = await attempt(() => apiKeys.rotate(me, id, input));
+      const result = await attempt(() => apiKeys.rotate(me, id, input, provenanceOf(ctx)));
       if (!result.ok) return deps.render.error(ctx, result.status, 'This key cannot be rotated', result.message);
       await showOnce(ctx, me, result.value, id);
     }),
@@ -313,7 +315,7 @@ export function registerApiKeyPages(router: DashboardRouter, deps: DashboardDeps
     '/settings/api-keys/:id/revoke',
     ...deps.formGuard,
     signedIn(async (ctx, me) => {
-      await apiKeys.revoke(me, ctx.params['id']!);
+      await apiKeys.revoke(me, ctx.params['id']!, provenanceOf(ctx));
       seeOther(ctx, '/settings/api-keys?done=key-revoked');
     }),
   );

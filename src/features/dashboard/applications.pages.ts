@@ -3,6 +3,7 @@ import type { Principal } from '../../domain/principal.ts';
 import { isApiScope } from '../../domain/scopes.ts';
 import type { AppContext } from '../../http/context.ts';
 import { type ApplicationView, createApplicationSchema, updateApplicationSchema } from '../../wire/applications.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
 import {
   attempt,
   dashboardPage,
@@ -291,6 +292,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             ...openIdSettingsFrom(form, form.type),
             ...apiAccessFrom(form, form.type),
           }),
+          provenanceOf(ctx),
         ),
       );
       if (!result.ok) return newPage(ctx, me, form, result.message, result.status);
@@ -380,6 +382,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
             ...apiAccessFrom(form, app.type),
             ...(appUsesRedirects(app.type) ? { redirect_uris: lines(form.redirect_uris) } : {}),
           }),
+          provenanceOf(ctx),
         ),
       );
       if (!result.ok) return detailPage(ctx, me, app, form, result.message, result.status);
@@ -407,7 +410,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
     signedIn(async (ctx, me) => {
       const choice = OVERLAP_CHOICES.find((c) => c.value === fieldText(formBody(ctx)['overlap'])) ?? OVERLAP_CHOICES[0];
       const result = await attempt(() =>
-        applications.rotateSecret(me, ctx.params['id']!, { overlapSeconds: choice.seconds }),
+        applications.rotateSecret(me, ctx.params['id']!, { overlapSeconds: choice.seconds }, provenanceOf(ctx)),
       );
       if (!result.ok) return deps.render.error(ctx, result.status, 'The secret cannot be rotated', result.message);
       const { client_id: clientId, client_secret: secret, previous_secret_expires_at } = result.value;
@@ -421,7 +424,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
     ...deps.formGuard,
     signedIn(async (ctx, me) => {
       const decision = fieldText(formBody(ctx)['decision']) === 'approve' ? 'approve' : 'reject';
-      const result = await attempt(() => applications.review(me, ctx.params['id']!, decision));
+      const result = await attempt(() => applications.review(me, ctx.params['id']!, decision, provenanceOf(ctx)));
       if (!result.ok)
         return deps.render.error(ctx, result.status, 'The application cannot be reviewed', result.message);
       seeOther(ctx, `${appPath(result.value.client_id)}?done=app-${decision === 'approve' ? 'approved' : 'rejected'}`);
@@ -450,7 +453,7 @@ export function registerApplicationPages(router: DashboardRouter, deps: Dashboar
     '/settings/applications/:id/delete',
     ...deps.formGuard,
     signedIn(async (ctx, me) => {
-      await applications.remove(me, ctx.params['id']!);
+      await applications.remove(me, ctx.params['id']!, provenanceOf(ctx));
       seeOther(ctx, '/settings/applications?done=app-deleted');
     }),
   );

@@ -1,5 +1,6 @@
 import { dashboardPage, seeOther, signedIn, type DashboardDeps, type DashboardRouter } from './shared.ts';
 import { noticeFor } from './view-models.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
 
 /** Settings → Authorized apps: every application the account granted access to, and Revoke. */
 export function registerAuthorizedAppPages(router: DashboardRouter, deps: DashboardDeps): void {
@@ -22,7 +23,7 @@ export function registerAuthorizedAppPages(router: DashboardRouter, deps: Dashbo
     '/settings/authorized-apps/:clientId/revoke',
     ...deps.formGuard,
     signedIn(async (ctx, me) => {
-      await consents.revoke(me, ctx.params['clientId']!);
+      await consents.revoke(me, ctx.params['clientId']!, provenanceOf(ctx));
       seeOther(ctx, '/settings/authorized-apps?done=consent-revoked');
     }),
   );

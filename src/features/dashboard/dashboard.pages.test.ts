@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../../test/support/server.ts';
 import { sessionPrincipal } from '../../domain/principal.ts';
 import { Browser, authorize, csrfFrom, registerApp, signUp } from '../../../test/support/http.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 // The dashboard pages over HTTP (the browser journeys are in e2e/dashboard.test.ts): sign-in
 // required, CSRF on every form, secrets shown once and never cached or put in a URL, form errors
@@ -284,24 +285,36 @@ describe('dashboard pages', { timeout: 120_000 }, () => {
     const now = clock;
     try {
       clock = now - 100 * DAY;
-      await apiKeys.create(sessionPrincipal({ id: userId, isAdmin: false }), {
-        name: 'Ancient',
-        scopes: ['read:users'],
-      });
+      await apiKeys.create(
+        sessionPrincipal({ id: userId, isAdmin: false }),
+        {
+          name: 'Ancient',
+          scopes: ['read:users'],
+        },
+        BY_SYSTEM,
+      );
       clock = now - 20 * DAY;
-      await apiKeys.create(sessionPrincipal({ id: userId, isAdmin: false }), {
-        name: 'Soon',
-        scopes: ['read:users'],
-        expires_at: new Date(now + 5 * DAY).toISOString(),
-      });
+      await apiKeys.create(
+        sessionPrincipal({ id: userId, isAdmin: false }),
+        {
+          name: 'Soon',
+          scopes: ['read:users'],
+          expires_at: new Date(now + 5 * DAY).toISOString(),
+        },
+        BY_SYSTEM,
+      );
     } finally {
       clock = now;
     }
-    await apiKeys.create(sessionPrincipal({ id: userId, isAdmin: false }), {
-      name: 'Fine',
-      scopes: ['read:users'],
-      expires_at: new Date(now + 60 * DAY).toISOString(),
-    });
+    await apiKeys.create(
+      sessionPrincipal({ id: userId, isAdmin: false }),
+      {
+        name: 'Fine',
+        scopes: ['read:users'],
+        expires_at: new Date(now + 60 * DAY).toISOString(),
+      },
+      BY_SYSTEM,
+    );
     const list = await html(browser, '/settings/api-keys');
     assert.match(list, /2 keys need attention/);
     assert.match(list, /Rotate: older than 90 days/);

@@ -6,6 +6,7 @@ import { dumpDatabase } from '../../../test/support/db-dump.ts';
 import { worldOn, type TestUser } from '../../../test/support/world.ts';
 import { sessionPrincipal } from '../../domain/principal.ts';
 import { SHOWN_ONCE_TTL_MS } from '../shown-once/shown-once.service.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 // Post/Redirect/Get for every secret the dashboard shows once (new and rotated API keys, client
 // secrets, webhook signing secrets): the form post redirects (303) to a page that shows the secret
@@ -111,7 +112,11 @@ describe('secrets shown once (Post/Redirect/Get)', { timeout: 120_000 }, () => {
         count: async () => (await services.webhooks.list(u.id)).length,
       }),
       'rotated webhook secret': async () => {
-        const endpoint = await services.webhooks.create(u.id, { url: 'http://127.0.0.1:9/rot', events: ['*'] });
+        const endpoint = await services.webhooks.create(
+          u.id,
+          { url: 'http://127.0.0.1:9/rot', events: ['*'] },
+          BY_SYSTEM,
+        );
         const path = `/settings/webhooks/${endpoint.id}`;
         return {
           location: await redirected(await post(u.browser, path, `${path}/secret`, {})),
@@ -216,7 +221,7 @@ describe('secrets shown once (Post/Redirect/Get)', { timeout: 120_000 }, () => {
     const services = server.built.services;
     const app = await world().app(u, { scopes: ['read:users'], type: 'service' });
     const key = await world().apiKey(u, ['read:users']);
-    const endpoint = await services.webhooks.create(u.id, { url: 'http://127.0.0.1:9/csrf', events: ['*'] });
+    const endpoint = await services.webhooks.create(u.id, { url: 'http://127.0.0.1:9/csrf', events: ['*'] }, BY_SYSTEM);
     const signingSecret = () =>
       server.db.selectFrom('webhook_endpoints').select('secret_enc').where('id', '=', endpoint.id).executeTakeFirst();
     const sealedBefore = await signingSecret();

@@ -14,6 +14,7 @@ import {
   type DashboardRouter,
 } from './shared.ts';
 import { auditEventOptions, eventOptions, fieldList, fieldText, noticeFor } from './view-models.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
 
 const DELIVERY_LOG_SIZE = 50;
 
@@ -149,6 +150,7 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
             events: form.events,
             description: form.description || null,
           }),
+          provenanceOf(ctx),
         ),
       );
       if (!result.ok) return newPage(ctx, form, result.message, result.status);
@@ -208,6 +210,7 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
             events: form.events,
             description: form.description || null,
           }),
+          provenanceOf(ctx),
         ),
       );
       if (!result.ok) return detailPage(ctx, me, endpoint, form, result.message, result.status, true);
@@ -220,7 +223,7 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
     ...deps.formGuard,
     signedIn(async (ctx, me) => {
       const status = fieldText(formBody(ctx)['status']) === 'active' ? 'active' : 'disabled';
-      await webhooks.update(me, ctx.params['id']!, { status });
+      await webhooks.update(me, ctx.params['id']!, { status }, provenanceOf(ctx));
       const done = status === 'active' ? 'webhook-enabled' : 'webhook-disabled';
       seeOther(ctx, `${endpointPath(ctx.params['id']!)}?done=${done}`);
     }),
@@ -230,7 +233,7 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
     '/settings/webhooks/:id/secret',
     ...deps.formGuard,
     signedIn(async (ctx, me) => {
-      const rotated = await webhooks.rotateSecret(me, ctx.params['id']!);
+      const rotated = await webhooks.rotateSecret(me, ctx.params['id']!, provenanceOf(ctx));
       await showOnce(ctx, me, rotated.id, {
         secret: rotated.secret,
         rotated: true,
@@ -319,7 +322,7 @@ export function registerWebhookPages(router: DashboardRouter, deps: DashboardDep
     '/settings/webhooks/:id/delete',
     ...deps.formGuard,
     signedIn(async (ctx, me) => {
-      await webhooks.remove(me, ctx.params['id']!);
+      await webhooks.remove(me, ctx.params['id']!, provenanceOf(ctx));
       seeOther(ctx, '/settings/webhooks?done=webhook-deleted');
     }),
   );

@@ -9,7 +9,7 @@ import {
 import { decodeClientDataJSON, isoBase64URL } from '@simplewebauthn/server/helpers';
 import { ACCOUNT_DISABLED_MESSAGE, type Account } from '../../domain/account.ts';
 import { Conflict, Forbidden, NotFound, Unauthenticated, ValidationError } from '../../domain/errors.ts';
-import type { AuditRecord } from '../../domain/audit.ts';
+import type { AuditRecord, Provenance } from '../../domain/audit.ts';
 import { signInFailed, signInSucceeded, type SignInFailure, type SignInTrail } from '../audit/sign-in-events.ts';
 import { parseWire } from '../../wire/parse.ts';
 import { passkeyNameSchema, type AuthenticationResponse, type RegistrationResponse } from '../../wire/passkeys.ts';
@@ -104,8 +104,8 @@ export function createPasskeysService(deps: {
   const { audit } = deps.trail;
 
   /** A refused passkey sign-in, recorded; thrown as Unauthenticated (or Forbidden: a disabled account). */
-  async function refuse(account: Account | null, reason: SignInFailure): Promise<never> {
-    await deps.trail.append([signInFailed(audit, account, 'passkey', reason)]);
+  async function refuse(account: Account | null, reason: SignInFailure, by: Provenance): Promise<never> {
+    await deps.trail.append([signInFailed(audit, by, account, 'passkey', reason)]);
     throw reason === 'account_disabled' ? new Forbidden(ACCOUNT_DISABLED_MESSAGE) : new Unauthenticated();
   }
 
@@ -133,16 +133,16 @@ export function createPasskeysService(deps: {
    * limit counts, so recording those would let anyone flood the trail. Every answer to a live
    * challenge is recorded, refused or not.
    */
-  async function verifiedSignIn(response: AuthenticationResponse, browser: string): Promise<Account> {
+  async function verifiedSignIn(response: AuthenticationResponse, browser: string, by: Provenance): Promise<Account> {
     const taken = await takeChallenge(response.response.clientDataJSON, 'authenticate', browser);
     if (!taken) throw new Unauthenticated();
     const passkey = await repo.findByCredentialId(response.id);
-    if (!passkey) return refuse(null, 'unknown_passkey');
+    if (!passkey) return refuse(null, 'unknown_passkey', by);
     const owner = await deps.findAccount(passkey.user_id);
-    if (!owner) return refuse(null, 'unknown_passkey');
+    if (!owner) return refuse(null, 'unknown_passkey', by);
     const handle = response.response.userHandle;
     if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandleOf(passkey.user_id))) {
-      return refuse(owner, 'wrong_passkey');
+      return refuse(owner, 'wrong_passkey', by);
     }
     const verification = await verifyAuthenticationResponse({
       response,
@@ -157,9 +157,9 @@ export function createPasskeysService(deps: {
       },
       requireUserVerification: true,
     }).catch(() => null);
-    if (!verification?.verified) return refuse(owner, 'wrong_passkey');
+    if (!verification?.verified) return refuse(owner, 'wrong_passkey', by);
     // Checked once the passkey is shown right: only its holder learns the account is disabled.
-    if (owner.disabled) return refuse(owner, 'account_disabled');
+    if (owner.disabled) return refuse(owner, 'account_disabled', by);
     const account = owner;
     const { newCounter, credentialBackedUp, credentialDeviceType } = verification.authenticationInfo;
     await repo.recordUse(passkey.id, {
@@ -169,7 +169,7 @@ export function createPasskeysService(deps: {
       at: now(),
     });
     await deps.recordSignIn(account.id, [
-      signInSucceeded(audit, account, 'passkey', PASSKEY_SIGN_IN_AMR, { passkey: passkey.id }),
+      signInSucceeded(audit, by, account, 'passkey', PASSKEY_SIGN_IN_AMR, { passkey: passkey.id }),
     ]);
     return account;
   }
@@ -199,6 +199,7 @@ export function createPasskeysService(deps: {
       account: Account,
       input: { name: string; response: RegistrationResponse },
       browser: string,
+      by: Provenance,
     ): Promise<PasskeySummary> {
       const name = parseWire(passkeyNameSchema, input.name);
       const taken = await takeChallenge(input.response.response.clientDataJSON, 'register', browser);
@@ -227,11 +228,15 @@ export function createPasskeysService(deps: {
       };
       try {
         await repo.insert(row, [
-          audit.event('passkey.added', {
-            account: account.id,
-            target: { type: 'passkey', id: row.id },
-            data: { name, device_type: credentialDeviceType },
-          }),
+          audit.event(
+            'passkey.added',
+            {
+              account: account.id,
+              target: { type: 'passkey', id: row.id },
+              data: { name, device_type: credentialDeviceType },
+            },
+            by,
+          ),
         ]);
       } catch (err) {
         if (isUniqueViolation(err)) {
@@ -259,9 +264,9 @@ export function createPasskeysService(deps: {
      * browser to answer (expired, used, never issued), an unknown passkey, a user handle that is not
      * the passkey's account, a signature or origin that does not verify, a counter that went back.
      */
-    async signIn(response: AuthenticationResponse, browser: string): Promise<Account> {
+    async signIn(response: AuthenticationResponse, browser: string, by: Provenance): Promise<Account> {
       try {
-        const account = await verifiedSignIn(response, browser);
+        const account = await verifiedSignIn(response, browser, by);
         deps.onSignIn?.('success');
         return account;
       } catch (err) {
@@ -275,13 +280,17 @@ export function createPasskeysService(deps: {
     },
 
     /** Removes one of the account's passkeys; any other id is NotFound (and nothing is removed). */
-    async remove(account: Account, id: string): Promise<void> {
+    async remove(account: Account, id: string, by: Provenance): Promise<void> {
       const removed = await repo.deleteOf(account.id, id, (row) => [
-        audit.event('passkey.removed', {
-          account: account.id,
-          target: { type: 'passkey', id: row.id },
-          data: { name: row.name },
-        }),
+        audit.event(
+          'passkey.removed',
+          {
+            account: account.id,
+            target: { type: 'passkey', id: row.id },
+            data: { name: row.name },
+          },
+          by,
+        ),
       ]);
       if (!removed) throw new NotFound('Passkey');
       await deps.notify(account.id, { kind: 'passkey_removed', name: removed.name });

@@ -18,6 +18,7 @@ import { startWorld, REDIRECT_URI, type TestUser, type TestWorld } from '../../.
 import { token } from '../../../test/support/oauth.ts';
 import { sessionPrincipal } from '../../domain/principal.ts';
 import { startSmtpServer, type TestSmtpServer } from '../../../test/support/smtp.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 const MINUTE = 60_000;
@@ -196,7 +197,11 @@ describe('Passkeys over HTTP', () => {
   it('deletes the passkeys with the account', async () => {
     const { user } = await personWithPasskey();
     const admin = await world.user({ tag: 'admin', admin: true });
-    await world.server.built.services.users.remove(sessionPrincipal({ id: admin.id, isAdmin: true }), user.id);
+    await world.server.built.services.users.remove(
+      sessionPrincipal({ id: admin.id, isAdmin: true }),
+      user.id,
+      BY_SYSTEM,
+    );
     assert.deepEqual(await passkeyRows(user.id), []);
   });
 

@@ -4,6 +4,7 @@ import { startTestServer, type TestServer } from '../../../test/support/server.t
 import { signIn } from '../../../test/support/api.ts';
 import { Browser } from '../../../test/support/http.ts';
 import { request, worldOn, credentialServerEnv, type World, type TestUser } from '../../../test/support/world.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 // The documented table, at small sizes, on a clock the test moves (windows are aligned to the clock).
 const HOUR = Date.UTC(2026, 10, 27, 12, 0, 0);
@@ -176,7 +177,10 @@ describe('login brute-force protection', () => {
 
   before(async () => {
     server = await startTestServer({ now: () => clock });
-    await server.built.services.accounts.signUp({ email: 'carol@example.com', password: 'carol passphrase' });
+    await server.built.services.accounts.signUp(
+      { email: 'carol@example.com', password: 'carol passphrase' },
+      BY_SYSTEM,
+    );
   });
   after(() => server.dispose());
 

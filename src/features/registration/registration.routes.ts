@@ -6,6 +6,7 @@ import type { AppContext, AppState } from '../../http/context.ts';
 import type { Policy } from '../rate-limit/decide.ts';
 import { setRateLimitHeaders, type RateLimiter } from '../rate-limit/rate-limiter.ts';
 import type { RegistrationService } from './registration.service.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
 
 export const REGISTRATION_PATH = '/oauth/register';
 
@@ -93,7 +94,11 @@ export function registrationRouter(deps: {
     },
   );
   router.post('/', async (ctx) => {
-    ctx.body = await registration.register(requireJson(ctx as AppContext), bearerOf(ctx as AppContext));
+    ctx.body = await registration.register(
+      requireJson(ctx as AppContext),
+      bearerOf(ctx as AppContext),
+      provenanceOf(ctx as AppContext),
+    );
     ctx.status = 201;
   });
   router.get('/:clientId', async (ctx) => {
@@ -101,10 +106,10 @@ export function registrationRouter(deps: {
   });
   router.put('/:clientId', async (ctx) => {
     const c = ctx as AppContext;
-    ctx.body = await registration.update(ctx.params['clientId']!, bearerOf(c), requireJson(c));
+    ctx.body = await registration.update(ctx.params['clientId']!, bearerOf(c), requireJson(c), provenanceOf(c));
   });
   router.delete('/:clientId', async (ctx) => {
-    await registration.remove(ctx.params['clientId']!, bearerOf(ctx as AppContext));
+    await registration.remove(ctx.params['clientId']!, bearerOf(ctx as AppContext), provenanceOf(ctx as AppContext));
     ctx.status = 204;
   });
   return router;

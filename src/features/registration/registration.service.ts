@@ -12,6 +12,7 @@ import {
 } from '../../wire/registration.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import { changedFields, clientActor, toView, type ApplicationsService } from '../applications/applications.service.ts';
+import type { Provenance } from '../../domain/audit.ts';
 import type { Audit } from '../audit/audit.ts';
 import { applicationFromMetadata, metadataOf } from './client-metadata.ts';
 import { RegistrationTokenSpent, type RegistrationRepo } from './registration.repo.ts';
@@ -98,7 +99,7 @@ export function createRegistrationService(deps: {
      * client and lets it be confidential. The secret and the registration access token are shown
      * here once; only their hashes are kept.
      */
-    async register(body: unknown, initialAccessToken: string | null): Promise<ClientRegistration> {
+    async register(body: unknown, initialAccessToken: string | null, by: Provenance): Promise<ClientRegistration> {
       requireOn();
       if (deps.mode === 'token' && !initialAccessToken) throw new Unauthenticated();
       const token = initialAccessToken ? await usableInitialToken(initialAccessToken) : null;
@@ -122,17 +123,21 @@ export function createRegistrationService(deps: {
         { client_id: row.client_id, name: row.name, type: row.type },
         row.created_at,
       );
-      const recorded = deps.audit.event('application.created', {
-        account: ownerId,
-        target: { type: 'application', id: row.client_id },
-        data: {
-          name: row.name,
-          type: row.type,
-          registration: row.registration,
-          initial_access_token: token?.id ?? null,
+      const recorded = deps.audit.event(
+        'application.created',
+        {
+          account: ownerId,
+          target: { type: 'application', id: row.client_id },
+          data: {
+            name: row.name,
+            type: row.type,
+            registration: row.registration,
+            initial_access_token: token?.id ?? null,
+          },
+          actor: clientActor(row),
         },
-        actor: clientActor(row),
-      });
+        by,
+      );
       try {
         await repo.insertClient(row, token ? { id: token.id, t: row.created_at } : null, [created, recorded]);
       } catch (err) {
@@ -158,7 +163,12 @@ export function createRegistrationService(deps: {
      * its type: a public client cannot become confidential or the other way round. A secret sent
      * along must be the client's own.
      */
-    async update(clientId: string, accessToken: string | null, body: unknown): Promise<ClientRegistration> {
+    async update(
+      clientId: string,
+      accessToken: string | null,
+      body: unknown,
+      by: Provenance,
+    ): Promise<ClientRegistration> {
       const row = await clientFor(clientId, accessToken);
       const meta = parseMetadata(body);
       if (meta.client_id !== row.client_id) {
@@ -177,20 +187,24 @@ export function createRegistrationService(deps: {
       }
       const next = await applications.draftRegisteredChange(row, data);
       await repo.updateClient(row.client_id, next, [
-        deps.audit.event('application.changed', {
-          account: row.owner_id,
-          target: { type: 'application', id: row.client_id },
-          data: { name: next.name, fields: changedFields(row, next) },
-          actor: clientActor(row),
-        }),
+        deps.audit.event(
+          'application.changed',
+          {
+            account: row.owner_id,
+            target: { type: 'application', id: row.client_id },
+            data: { name: next.name, fields: changedFields(row, next) },
+            actor: clientActor(row),
+          },
+          by,
+        ),
       ]);
       applications.changed(row.client_id);
       return { ...metadataOf(toView(next)), registration_client_uri: clientUri(row.client_id) };
     },
 
     /** RFC 7592 §2.3: the client deletes itself, and every grant and token issued to it. */
-    async remove(clientId: string, accessToken: string | null): Promise<void> {
-      await applications.removeRegistered(await clientFor(clientId, accessToken));
+    async remove(clientId: string, accessToken: string | null, by: Provenance): Promise<void> {
+      await applications.removeRegistered(await clientFor(clientId, accessToken), by);
     },
 
     /** Issues an initial access token (admins only); shown once, only its hash is kept. */

@@ -5,6 +5,7 @@ import { toAppError } from '../../http/domain-errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
 import type { Renderer } from '../../http/render.ts';
 import type { SetupService } from './setup.service.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
 
 export interface SetupPagesDeps {
   setup: Pick<SetupService, 'checkLink' | 'createOwner'>;
@@ -59,7 +60,7 @@ export function setupPagesRouter(deps: SetupPagesDeps): Router<AppState> {
     const typed = { token, email: str(body['email']).slice(0, 254), name: str(body['name']).slice(0, 100) };
     let owner: { id: string };
     try {
-      owner = await setup.createOwner(token, { ...typed, password: str(body['password']) });
+      owner = await setup.createOwner(token, { ...typed, password: str(body['password']) }, provenanceOf(ctx));
     } catch (err) {
       if (refusedPage(ctx, err)) return;
       const refusal = toAppError(err);

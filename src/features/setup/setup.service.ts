@@ -9,6 +9,7 @@ import type { PasswordHasher } from '../accounts/passwords.ts';
 import type { PasswordPolicy } from '../accounts/password-policy.ts';
 import { SetupRefused, type SetupRepo } from './setup.repo.ts';
 import type { Audit } from '../audit/audit.ts';
+import type { Provenance } from '../../domain/audit.ts';
 import { accountActor } from '../audit/actors.ts';
 
 /** A setup link works for a day; a later start (while no admin exists) prints a new one. */
@@ -85,7 +86,7 @@ export function createSetupService(deps: {
      * form work for a refused one), then the account rules, then the link is consumed in the same
      * transaction that creates the account: of two posts at once, one creates it.
      */
-    async createOwner(token: unknown, input: OwnerInput): Promise<{ id: string; email: string }> {
+    async createOwner(token: unknown, input: OwnerInput, by: Provenance): Promise<{ id: string; email: string }> {
       const tokenHash = await requireLiveLink(token);
       const email = emailSchema.safeParse(input.email);
       if (!email.success) throw new ValidationError(email.error.issues[0]!.message, 'email');
@@ -104,12 +105,16 @@ export function createSetupService(deps: {
       });
       const signedUp = buildEvent('user.signed_up', user.id, { id: user.id, email: user.email, name }, t);
       try {
-        const created = deps.audit.event('account.created', {
-          account: user.id,
-          target: { type: 'account', id: user.id },
-          actor: accountActor(user),
-          data: { email: user.email, is_admin: true, via: 'setup' },
-        });
+        const created = deps.audit.event(
+          'account.created',
+          {
+            account: user.id,
+            target: { type: 'account', id: user.id },
+            actor: accountActor(user),
+            data: { email: user.email, is_admin: true, via: 'setup' },
+          },
+          by,
+        );
         await repo.createOwner(tokenHash, t, user, [signedUp, created]);
       } catch (err) {
         if (err instanceof SetupRefused)

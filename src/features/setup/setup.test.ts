@@ -10,6 +10,7 @@ import { spawnServer, type ServerProcess } from '../../../test/reliability/serve
 import { sleep } from '../../../test/reliability/helpers.ts';
 import { Browser, csrfFrom } from '../../../test/support/http.ts';
 import { PASSWORD, uniqueEmail } from '../../../test/support/world.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 // First-run setup over real HTTP: the real server process prints one link while no admin exists;
 // /setup refuses anything but a live link (a page, never the form); the link creates one admin,
@@ -200,7 +201,10 @@ describe('first-run setup after the CLI made an admin', () => {
   it('refuses a link issued before, and issues none', async () => {
     const link = (await server.built.services.setup.issueLink())!;
     // What `latchkey users create --admin` does.
-    await server.built.services.accounts.signUp({ email: uniqueEmail('cli'), password: PASSWORD, isAdmin: true });
+    await server.built.services.accounts.signUp(
+      { email: uniqueEmail('cli'), password: PASSWORD, isAdmin: true },
+      BY_SYSTEM,
+    );
     const res = await new Browser(server.url).get(link);
     assert.equal(res.status, 404);
     assert.match(await res.text(), /already set up/);

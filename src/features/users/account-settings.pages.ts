@@ -10,6 +10,7 @@ import { CONFIRM_EMAIL_PATH, type EmailChange } from '../accounts/email-change.t
 import type { Decision } from '../rate-limit/decide.ts';
 import type { AccountExporter } from './account-export.ts';
 import type { UsersService } from './users.service.ts';
+import { provenanceOf } from '../../http/request-facts.ts';
 
 const HOME = '/settings/account';
 const DELETE_PAGE = '/settings/account/delete';
@@ -97,7 +98,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps): Router<AppStat
     const input = str((ctx.request.body as Record<string, unknown>)['name']);
     const name = profileNameSchema.safeParse(input);
     if (!name.success) return overview(ctx, { error: name.error.issues[0]!.message, name: input }, 400);
-    await deps.users.update(sessionPrincipal(account), account.id, { name: name.data });
+    await deps.users.update(sessionPrincipal(account), account.id, { name: name.data }, provenanceOf(ctx));
     ctx.status = 303;
     ctx.redirect(`${HOME}?done=name`);
   });
@@ -142,7 +143,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps): Router<AppStat
   router.post(CONFIRM_EMAIL_PATH, signedIn, ...formGuard, async (ctx) => {
     const token = (ctx.request.body as Record<string, unknown>)['token'];
     const session = { id: ctx.state.sessionId!, providerLink: ctx.state.sessionProviderLink ?? null };
-    const outcome = await emailChange.confirm(ctx.state.account!.id, token, session);
+    const outcome = await emailChange.confirm(ctx.state.account!.id, token, session, provenanceOf(ctx));
     if (outcome.ok) {
       ctx.status = 303;
       return ctx.redirect(`${HOME}?done=email-changed`);
@@ -178,7 +179,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps): Router<AppStat
     if (typed !== account.email) {
       return deletePage(ctx, 'Type your email address exactly as shown to delete the account.', 400);
     }
-    await deps.users.deleteOwn(account.id);
+    await deps.users.deleteOwn(account.id, provenanceOf(ctx));
     await deps.endSessions(ctx);
     // Only the browser that just deleted an account sees the goodbye page (a fixed text, ten minutes).
     ctx.cookies.set(DELETED_COOKIE, '1', {

@@ -9,6 +9,7 @@ import { Browser, csrfFrom } from '../../../test/support/http.ts';
 import { dumpDatabase } from '../../../test/support/db-dump.ts';
 import { SoftAuthenticator } from '../../../test/support/soft-authenticator.ts';
 import { PASSWORD, request, uniqueEmail, worldOn, type TestUser, type World } from '../../../test/support/world.ts';
+import { BY_SYSTEM } from '../audit/audit.ts';
 
 // Settings → Account over real HTTP, with mail through the real outbox to a real SMTP server in
 // this process: the name, a change of email address proven by a link to the new address, the
@@ -243,7 +244,7 @@ describe('Settings → Account', () => {
       const from = smtp.received.length;
       await askForChange(u, target);
       const link = linkIn(await mailTo(target, 'Confirm your new email address', from));
-      await server.built.services.accounts.signUp({ email: target, password: 'someone else entirely' });
+      await server.built.services.accounts.signUp({ email: target, password: 'someone else entirely' }, BY_SYSTEM);
       const refused = await postFrom(u.browser, link.pathname + link.search, '/settings/account/email/confirm', {
         token: link.searchParams.get('token')!,
       });

@@ -36,7 +36,7 @@ export function usersRoutes(users: UsersService): RouteSpec[] {
       body: createUserSchema,
       status: 201,
       response: userViewSchema,
-      handler: ({ body }) => users.create(body),
+      handler: ({ body, by }) => users.create(body, by),
     }),
     defineRoute({
       method: 'get',
@@ -59,7 +59,7 @@ export function usersRoutes(users: UsersService): RouteSpec[] {
       body: updateUserSchema,
       status: 200,
       response: userViewSchema,
-      handler: ({ principal, params, body }) => users.update(principal, params.id, body),
+      handler: ({ principal, params, body, by }) => users.update(principal, params.id, body, by),
     }),
     defineRoute({
       method: 'delete',
@@ -69,7 +69,7 @@ export function usersRoutes(users: UsersService): RouteSpec[] {
       tag,
       auth: { scopes: ['delete:users'] },
       status: 204,
-      handler: ({ principal, params }) => users.remove(principal, params.id),
+      handler: ({ principal, params, by }) => users.remove(principal, params.id, by),
     }),
   ];
 }

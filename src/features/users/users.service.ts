@@ -6,6 +6,7 @@ import type { AccountsRepo } from '../accounts/accounts.repo.ts';
 import type { AccountsService } from '../accounts/accounts.service.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { Audit } from '../audit/audit.ts';
+import type { Provenance } from '../../domain/audit.ts';
 
 const toView = (row: UserRow): UserView => ({
   id: row.id,
@@ -32,7 +33,7 @@ export function createUsersService(deps: {
    * Called after an account's is_admin changed (`demoted`: it was cleared), so credentials carrying
    * admin:all are revoked and every cache forgets the account's rights.
    */
-  onRightsChanged(userId: string, change: { demoted: boolean }): Promise<void>;
+  onRightsChanged(userId: string, change: { demoted: boolean }, by: Provenance): Promise<void>;
   /** Records `account.deleted` with the deletion (the actor is whoever asked: the owner or an admin). */
   audit: Audit;
   /** Whether an admin who can sign in exists besides this account (the last one is never demoted or deleted). */
@@ -57,13 +58,17 @@ export function createUsersService(deps: {
    * The one way an account is deleted, whoever asks: everything it owns goes in one transaction
    * with the `user.deleted` event, then every cache forgets its credentials.
    */
-  async function deleteAccount(row: UserRow): Promise<void> {
+  async function deleteAccount(row: UserRow, by: Provenance): Promise<void> {
     const tellApplications = await deps.signInsEnding?.(row.id);
-    const recorded = deps.audit.event('account.deleted', {
-      account: row.id,
-      target: { type: 'account', id: row.id },
-      data: { email: row.email },
-    });
+    const recorded = deps.audit.event(
+      'account.deleted',
+      {
+        account: row.id,
+        target: { type: 'account', id: row.id },
+        data: { email: row.email },
+      },
+      by,
+    );
     await repo.delete(row.id, [buildEvent('user.deleted', row.id, { id: row.id, email: row.email }, now()), recorded]);
     deps.onDeleted(row.id);
     await tellApplications?.();
@@ -86,17 +91,20 @@ export function createUsersService(deps: {
       return toView(await load(caller, id));
     },
 
-    async create(data: CreateUserInput): Promise<UserView> {
-      const account = await deps.accounts.signUp({
-        email: data.email,
-        password: data.password,
-        name: data.name,
-        isAdmin: data.is_admin,
-      });
+    async create(data: CreateUserInput, by: Provenance): Promise<UserView> {
+      const account = await deps.accounts.signUp(
+        {
+          email: data.email,
+          password: data.password,
+          name: data.name,
+          isAdmin: data.is_admin,
+        },
+        by,
+      );
       return toView((await repo.findById(account.id))!);
     },
 
-    async update(caller: Principal, id: string, data: UpdateUserInput): Promise<UserView> {
+    async update(caller: Principal, id: string, data: UpdateUserInput, by: Provenance): Promise<UserView> {
       const row = await load(caller, id);
       if (data.is_admin !== undefined && !caller.isAdmin) throw new Forbidden('Only admin:all may change is_admin');
       if (data.is_admin === false) await keepAnAdmin(row);
@@ -107,25 +115,25 @@ export function createUsersService(deps: {
       });
       const wasAdmin = row.is_admin === 1;
       if (data.is_admin !== undefined && data.is_admin !== wasAdmin) {
-        await deps.onRightsChanged(row.id, { demoted: wasAdmin });
+        await deps.onRightsChanged(row.id, { demoted: wasAdmin }, by);
       }
       return toView((await repo.findById(row.id))!);
     },
 
-    async remove(caller: Principal, id: string): Promise<void> {
+    async remove(caller: Principal, id: string, by: Provenance): Promise<void> {
       const row = await load(caller, id);
       await keepAnAdmin(row);
-      await deleteAccount(row);
+      await deleteAccount(row, by);
     },
 
     /**
      * The account deletes itself (Settings → Account, after the caller checked sudo mode and the
      * typed email): the same path as an administrator's deletion.
      */
-    async deleteOwn(userId: string): Promise<void> {
+    async deleteOwn(userId: string, by: Provenance): Promise<void> {
       const row = await repo.findById(userId);
       if (!row) throw new NotFound('User');
-      await deleteAccount(row);
+      await deleteAccount(row, by);
     },
   };
 }

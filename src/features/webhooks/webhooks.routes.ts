@@ -33,7 +33,7 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       status: 201,
       response: createdEndpointSchema,
       secret: true,
-      handler: ({ principal, body }) => webhooks.create(principal.requireAccount(), body),
+      handler: ({ principal, body, by }) => webhooks.create(principal.requireAccount(), body, by),
     }),
     defineRoute({
       method: 'get',
@@ -67,7 +67,7 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       body: updateWebhookSchema,
       status: 200,
       response: endpointViewSchema,
-      handler: ({ principal, params, body }) => webhooks.update(principal, params.id, body),
+      handler: ({ principal, params, body, by }) => webhooks.update(principal, params.id, body, by),
     }),
     defineRoute({
       method: 'delete',
@@ -77,7 +77,7 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       tag,
       auth,
       status: 204,
-      handler: ({ principal, params }) => webhooks.remove(principal, params.id),
+      handler: ({ principal, params, by }) => webhooks.remove(principal, params.id, by),
     }),
     defineRoute({
       method: 'post',
@@ -89,7 +89,7 @@ export function webhooksRoutes(webhooks: WebhooksService): RouteSpec[] {
       status: 200,
       response: rotatedEndpointSchema,
       secret: true,
-      handler: ({ principal, params }) => webhooks.rotateSecret(principal, params.id),
+      handler: ({ principal, params, by }) => webhooks.rotateSecret(principal, params.id, by),
     }),
     defineRoute({
       method: 'get',

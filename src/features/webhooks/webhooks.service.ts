@@ -9,7 +9,7 @@ import { DISABLED_BY_OWNER, TEST_EVENT_TYPE } from '../../domain/webhook-events.
 import { buildEvent } from './events.ts';
 import { isPublicAddress } from './ssrf.ts';
 import type { DeliveryWithEvent, WebhooksRepo } from './webhooks.repo.ts';
-import type { AuditRecord, AuditType } from '../../domain/audit.ts';
+import type { AuditRecord, AuditType, Provenance } from '../../domain/audit.ts';
 
 type AttemptRow = {
   delivery_id: string;
@@ -81,6 +81,7 @@ export function createWebhooksService(deps: {
     event(
       type: AuditType,
       input: { account: string | null; target: { type: string; id: string }; data: Record<string, unknown> },
+      by: Provenance,
     ): AuditRecord;
   };
 }) {
@@ -120,7 +121,7 @@ export function createWebhooksService(deps: {
   }
 
   return {
-    async create(userId: string, data: CreateWebhookInput): Promise<EndpointView & { secret: string }> {
+    async create(userId: string, data: CreateWebhookInput, by: Provenance): Promise<EndpointView & { secret: string }> {
       const secret = newWebhookSecret();
       const t = now();
       const row: WebhookEndpointRow = {
@@ -141,11 +142,15 @@ export function createWebhooksService(deps: {
       };
       // 409, not 400: the request is well formed; the account's current state refuses it (as
       // for a delivery already queued), and deleting an endpoint makes it acceptable.
-      const recorded = deps.audit.event('webhook_endpoint.created', {
-        account: userId,
-        target: target(row.id),
-        data: { host: hostOf(row.url), events: data.events },
-      });
+      const recorded = deps.audit.event(
+        'webhook_endpoint.created',
+        {
+          account: userId,
+          target: target(row.id),
+          data: { host: hostOf(row.url), events: data.events },
+        },
+        by,
+      );
       if (!(await repo.insertEndpointWithin(row, deps.maxEndpoints, [recorded]))) {
         throw new Conflict(
           `An account may have at most ${deps.maxEndpoints} webhook endpoints; delete one to add another`,
@@ -159,7 +164,7 @@ export function createWebhooksService(deps: {
     async get(caller: Principal, id: string): Promise<EndpointView> {
       return toView(await owned(caller, id));
     },
-    async update(caller: Principal, id: string, data: UpdateWebhookInput): Promise<EndpointView> {
+    async update(caller: Principal, id: string, data: UpdateWebhookInput, by: Provenance): Promise<EndpointView> {
       const row = await owned(caller, id);
       const changes: Partial<WebhookEndpointRow> = {
         ...(data.url !== undefined && { url: checkUrl(data.url) }),
@@ -173,33 +178,42 @@ export function createWebhooksService(deps: {
         (field) => changes[field] !== undefined && changes[field] !== row[field],
       );
       await repo.updateEndpoint(id, changes, [
-        deps.audit.event('webhook_endpoint.changed', {
-          account: row.user_id,
-          target: target(id),
-          data: {
-            host: hostOf(changes.url ?? row.url),
-            fields,
-            ...(fields.includes('status') && { status: changes.status }),
+        deps.audit.event(
+          'webhook_endpoint.changed',
+          {
+            account: row.user_id,
+            target: target(id),
+            data: {
+              host: hostOf(changes.url ?? row.url),
+              fields,
+              ...(fields.includes('status') && { status: changes.status }),
+            },
           },
-        }),
+          by,
+        ),
       ]);
       if (data.status === 'active' && row.status !== 'active') await repo.bringForward(id, now());
       return toView({ ...row, ...changes });
     },
-    async remove(caller: Principal, id: string): Promise<void> {
+    async remove(caller: Principal, id: string, by: Provenance): Promise<void> {
       const row = await owned(caller, id);
       await repo.deleteEndpoint(id, [
-        deps.audit.event('webhook_endpoint.deleted', {
-          account: row.user_id,
-          target: target(id),
-          data: { host: hostOf(row.url) },
-        }),
+        deps.audit.event(
+          'webhook_endpoint.deleted',
+          {
+            account: row.user_id,
+            target: target(id),
+            data: { host: hostOf(row.url) },
+          },
+          by,
+        ),
       ]);
     },
     /** A new secret (shown once); deliveries carry signatures with both for the overlap. */
     async rotateSecret(
       caller: Principal,
       id: string,
+      by: Provenance,
     ): Promise<EndpointView & { secret: string; previous_secret_expires_at: string }> {
       const row = await owned(caller, id);
       const secret = newWebhookSecret();
@@ -211,12 +225,16 @@ export function createWebhooksService(deps: {
         updated_at: t,
       };
       await repo.updateEndpoint(id, changes, [
-        deps.audit.event('webhook_endpoint.changed', {
-          account: row.user_id,
-          target: target(id),
-          // Which setting moved, never the secret itself.
-          data: { host: hostOf(row.url), fields: ['secret'] },
-        }),
+        deps.audit.event(
+          'webhook_endpoint.changed',
+          {
+            account: row.user_id,
+            target: target(id),
+            // Which setting moved, never the secret itself.
+            data: { host: hostOf(row.url), fields: ['secret'] },
+          },
+          by,
+        ),
       ]);
       return {
         ...toView({ ...row, ...changes }),

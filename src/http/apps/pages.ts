@@ -150,7 +150,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
     }),
     accountPagesRouter({
       accounts,
-      signUp: (input) => deps.emailVerification.signUp(input),
+      signUp: (input, by) => deps.emailVerification.signUp(input, by),
       login,
       passkeys: deps.passkeys,
       // Each challenge is a stored row: an address asks for them at the pace of sign-in attempts.
@@ -186,7 +186,7 @@ export function pagesApp(deps: PagesAppDeps): { app: Middleware<AppState>; route
       render,
       formGuard,
       freshAuth: freshAuth('/settings/security'),
-      revokeAllApplications: (id) => consents.revokeAll(id),
+      revokeAllApplications: (id, by) => consents.revokeAll(id, by),
       secureCookies: secure,
       now,
     }),
