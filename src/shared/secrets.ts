@@ -60,6 +60,15 @@ export function hasValidChecksum(token: string, prefix: string, randomLength = 3
   return safeEqual(base62Checksum(head), token.slice(-6));
 }
 
+/**
+ * True when `token`, already known to be `<head><6 base62>`, ends in its head's checksum. The
+ * checksum is no secret (anyone can compute it from the head), so a plain comparison does: no
+ * buffers, no second pass over the characters the caller's pattern has checked.
+ */
+export function endsWithChecksum(token: string): boolean {
+  return token.endsWith(base62Checksum(token.slice(0, -6)));
+}
+
 /** Random URL-safe identifier with a readable prefix, e.g. `usr_4fQ...` (not a secret). */
 export function newId(prefix: string, length = 20): string {
   return `${prefix}_${randomBase62(length)}`;

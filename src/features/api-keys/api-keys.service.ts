@@ -62,19 +62,49 @@ interface CachedKey {
   ranges: Cidr[] | null;
 }
 
-function toCachedKey(row: ApiKeyAuthRow): CachedKey {
-  const allowedIps = row.allowed_ips ? (JSON.parse(row.allowed_ips) as string[]) : null;
-  return {
-    id: row.id,
-    userId: row.user_id,
-    secretHash: row.secret_hash,
-    scopes: JSON.parse(row.scopes) as string[],
-    expiresAt: row.expires_at,
-    revokedAt: row.revoked_at,
-    graceUntil: row.grace_until,
-    rateLimit: rateLimitOf(row),
-    allowedIps,
-    ranges: allowedIps ? allowedIps.map(parseCidr).filter((r): r is Cidr => r !== null) : null,
+/**
+ * One frozen value per distinct text, for what many keys share (their scopes, their rate limit):
+ * a key read on a cache miss takes the shared value instead of a new one. The rate limiter keeps a
+ * policy's windows per policy object, so a new object per miss built its windows again and added
+ * a weak entry for the garbage collector; 10,000 cached keys held 10,000 copies of each. Bounded:
+ * past `max` distinct texts a value is made afresh and not kept.
+ */
+function createSharedValues<T extends object>(max: number) {
+  const shared = new Map<string, T>();
+  return (text: string, make: () => T): T => {
+    let value = shared.get(text);
+    if (value === undefined) {
+      value = Object.freeze(make());
+      if (shared.size < max) shared.set(text, value);
+    }
+    return value;
+  };
+}
+
+/** How many distinct scope lists and rate limits are shared (a deployment has a handful of each). */
+const SHARED_MAX = 1000;
+
+/** The remembered entry of a key's row, its scopes and rate limit shared with other keys'. */
+function toCachedKeyWith(): (row: ApiKeyAuthRow) => CachedKey {
+  const sharedScopes = createSharedValues<string[]>(SHARED_MAX);
+  const sharedLimit = createSharedValues<KeyRateLimit>(SHARED_MAX);
+  return (row) => {
+    const allowedIps = row.allowed_ips ? (JSON.parse(row.allowed_ips) as string[]) : null;
+    const hourly = row.rate_limit_hourly;
+    const burst = row.rate_limit_burst;
+    return {
+      id: row.id,
+      userId: row.user_id,
+      secretHash: row.secret_hash,
+      scopes: sharedScopes(row.scopes, () => JSON.parse(row.scopes) as string[]),
+      expiresAt: row.expires_at,
+      revokedAt: row.revoked_at,
+      graceUntil: row.grace_until,
+      rateLimit:
+        hourly !== null && burst !== null ? sharedLimit(`${hourly}/${burst}`, () => ({ hourly, burst })) : null,
+      allowedIps,
+      ranges: allowedIps ? allowedIps.map(parseCidr).filter((r): r is Cidr => r !== null) : null,
+    };
   };
 }
 
@@ -103,6 +133,7 @@ export function createApiKeysService(deps: {
   audit: Audit;
 }) {
   const { repo, now, events } = deps;
+  const toCachedKey = toCachedKeyWith();
   const cache = createTtlCache<CachedKey>({
     ttlMs: deps.cacheTtlMs,
     max: CACHE_MAX,

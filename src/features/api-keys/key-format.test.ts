@@ -25,6 +25,14 @@ describe('API key format (pure)', () => {
     }
   });
 
+  it("refuses a key ending in another key's checksum, and the right checksum after a wrong secret", () => {
+    const { key } = mintApiKey();
+    const other = mintApiKey().key;
+    assert.equal(parseApiKey(key.slice(0, -6) + other.slice(-6)), null);
+    assert.equal(parseApiKey(other.slice(0, -6) + key.slice(-6)), null);
+    assert.equal(parseApiKey(key.slice(0, -6) + key.slice(-6)), key.slice(3, 15));
+  });
+
   it('refuses the wrong length, a foreign prefix, non-base62 characters and empty input', () => {
     const { key } = mintApiKey();
     for (const bad of [

@@ -87,6 +87,35 @@ describe('rate limits per credential type (per key, user, token and address)', (
     assert.equal((await get(other.key)).status, 200);
   });
 
+  it('API key: keys with the same own rate_limit still count apart, and a different one applies its own', async () => {
+    // Each key is made in a second of its own: the account's session counts against the OAuth burst (2).
+    let second = HOUR + 3_750_000;
+    const create = async (rateLimit: { burst: number; hourly: number }) => {
+      at((second += 1000));
+      const res = await alice.browser.postJson('/v2/api-keys', {
+        name: 'own',
+        scopes: ['read:users'],
+        rate_limit: rateLimit,
+      });
+      assert.equal(res.status, 201);
+      return ((await res.json()) as { key: string }).key;
+    };
+    const first = await create({ burst: 1, hourly: 5 });
+    const twin = await create({ burst: 1, hourly: 5 });
+    const wider = await create({ burst: 2, hourly: 4 });
+    at((second += 1000));
+    assert.equal((await get(first)).status, 200);
+    assert.equal((await get(first)).status, 429);
+    const twinAnswer = await get(twin);
+    assert.equal(twinAnswer.status, 200, 'the same limits, another key: its own bucket');
+    assert.equal(twinAnswer.headers.get('x-ratelimit-limit'), '5');
+    assert.equal((await get(twin)).status, 429);
+    const widerAnswer = await get(wider);
+    assert.equal(widerAnswer.headers.get('ratelimit-policy'), '"hourly";q=4;w=3600, "burst";q=2;w=1');
+    assert.equal((await get(wider)).status, 200);
+    assert.equal((await get(wider)).status, 429);
+  });
+
   it("OAuth: per user, across that user's tokens", async () => {
     at(HOUR + 3_800_000);
     const bob = await make.user();
