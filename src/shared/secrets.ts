@@ -55,9 +55,8 @@ export function mintSecret(prefix: string, randomLength = 30): string {
 export function hasValidChecksum(token: string, prefix: string, randomLength = 30): boolean {
   const expectedLength = prefix.length + 1 + randomLength + 6;
   if (token.length !== expectedLength || !token.startsWith(`${prefix}_`)) return false;
-  const head = token.slice(0, -6);
   if (!/^[0-9A-Za-z]+$/.test(token.slice(prefix.length + 1))) return false;
-  return safeEqual(base62Checksum(head), token.slice(-6));
+  return endsWithChecksum(token);
 }
 
 /**
