@@ -107,11 +107,12 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   }
 
   /**
-   * `resolveCredential` for an API key whose row is remembered, a shared-secret JWT verified before
-   * or an opaque OAuth token seen alive before; undefined for anything else.
+   * `resolveCredential` for an API key whose row is remembered or read at once (SQLite), a
+   * shared-secret JWT verified before or an opaque OAuth token seen alive before; undefined for
+   * anything else.
    */
   function rememberedCredential(token: string, ip: string | null): Credential | undefined {
-    if (looksLikeApiKey(token)) return deps.apiKeys.authenticateRemembered(token, ip);
+    if (looksLikeApiKey(token)) return deps.apiKeys.authenticateAtOnce(token, ip);
     const jwtShaped = token.split('.').length === 3;
     if (jwtShaped && !deps.sharedJwt) return undefined;
     const remembered = jwtShaped ? deps.sharedJwtCache.get(token) : deps.oauth.verifyRemembered(token);

@@ -10,6 +10,7 @@ import { refusingNul } from './refuse-nul.ts';
 import { reportingUnavailable } from './unavailable.ts';
 import { withStatementCache } from './statement-cache.ts';
 import { preparingClient } from './prepared-statements.ts';
+import { tieConnection } from './sqlite-connection.ts';
 
 export type DB = Kysely<Database>;
 
@@ -37,7 +38,10 @@ export function openDatabase(config: Pick<Config, 'database'>, opts: { poolSize?
   // reads: beyond the b-trees' upper levels the cache rarely hits, and the kernel's page cache holds
   // the file anyway. 4 MiB keeps those levels for a database of millions of rows.
   sqlite.pragma('cache_size = -4096');
-  return new Kysely<Database>({ dialect: refusingNul(new SqliteDialect({ database: withStatementCache(sqlite) })) });
+  const db = new Kysely<Database>({
+    dialect: refusingNul(new SqliteDialect({ database: withStatementCache(sqlite) })),
+  });
+  return tieConnection(db, sqlite);
 }
 
 /**

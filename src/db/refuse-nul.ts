@@ -11,9 +11,15 @@ function hasNul(value: unknown, depth = 0): boolean {
 
 function refuseNul(query: CompiledQuery): void {
   // Values reach SQL as bound parameters; the text itself only ever comes from our code.
-  if (query.sql.includes('\u0000') || query.parameters.some((p) => hasNul(p))) {
-    throw new ValidationError('Text may not contain the NUL character (U+0000)');
-  }
+  if (query.sql.includes('\u0000')) throw nulRefused();
+  refuseNulIn(query.parameters);
+}
+
+const nulRefused = () => new ValidationError('Text may not contain the NUL character (U+0000)');
+
+/** The same check for values bound to a statement that does not go through Kysely (prepared.ts). */
+export function refuseNulIn(parameters: readonly unknown[]): void {
+  if (parameters.some((p) => hasNul(p))) throw nulRefused();
 }
 
 /**

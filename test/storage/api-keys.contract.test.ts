@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { createApiKeysRepo } from '../../src/features/api-keys/api-keys.repo.ts';
+import { MUST_WAIT } from '../../src/db/prepared.ts';
+import { ValidationError } from '../../src/domain/errors.ts';
 import { buildEvent } from '../../src/features/webhooks/events.ts';
 import {
   AWKWARD,
@@ -52,6 +54,35 @@ export function apiKeysRepoContract(s: Storage): void {
     assert.deepEqual(await repo().findById(row.id), row);
     const { name: _n, created_at: _c, last_used_at: _l, last_used_ip: _i, replaced_by: _r, ...auth } = row;
     assert.deepEqual(await repo().findForAuth(row.id), auth);
+  });
+
+  it('reads a key for authentication at once on SQLite (the same row), and waits on PostgreSQL', async () => {
+    const user = await insertUser(s.db);
+    const row = apiKeyRow(user.id, { allowed_ips: JSON.stringify(['203.0.113.0/24']), expires_at: LATE });
+    await repo().insert(row, []);
+    if (s.backend === 'postgres') {
+      assert.equal(repo().findForAuthNow(row.id), MUST_WAIT);
+      return;
+    }
+    assert.deepEqual(repo().findForAuthNow(row.id), await repo().findForAuth(row.id));
+    assert.equal(repo().findForAuthNow('key_nobody'), undefined);
+    assert.throws(
+      () => repo().findForAuthNow('key_\u0000'),
+      (err: unknown) => err instanceof ValidationError,
+    );
+  });
+
+  it('never reads at once inside a transaction under way: its writes are not committed yet', async () => {
+    const user = await insertUser(s.db);
+    const row = apiKeyRow(user.id);
+    let inside: unknown = 'not read';
+    // SQLite's one connection is inside this transaction: a read now would see the uncommitted row.
+    await s.db.transaction().execute(async (trx) => {
+      await trx.insertInto('api_keys').values(row).execute();
+      inside = repo().findForAuthNow(row.id);
+    });
+    assert.equal(inside, MUST_WAIT);
+    assert.equal((await repo().findForAuth(row.id))?.id, row.id);
   });
 
   it('answers undefined for an unknown key, and refuses a duplicate id or an unknown owner', async () => {

@@ -1,6 +1,6 @@
 import { CompiledQuery, sql, type Transaction } from 'kysely';
 import { isPostgres, type DB } from '../../db/client.ts';
-import { preparedQuery } from '../../db/prepared.ts';
+import { MUST_WAIT, preparedRead } from '../../db/prepared.ts';
 import type { ApiKeyActivityRow, ApiKeyRow, Database } from '../../db/schema.ts';
 import { withEvents, writeOutbox, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
 
@@ -67,10 +67,10 @@ export function createApiKeysRepo(db: DB) {
     for (const row of rows) for (const column of ACTIVITY_COLUMNS) parameters.push(row[column]);
     return trx.executeQuery(CompiledQuery.raw(text, parameters));
   }
-  // Every key presented and not in the service's cache is read here: compiled once (prepared.ts).
-  // No join with its owner: the foreign key deletes a key with its account, and the authenticate
-  // step reads the owner's standing on every request anyway.
-  const selectForAuth = preparedQuery<{ id: string }, ApiKeyAuthRow>(db, ['id'], (p) =>
+  // Every key presented and not in the service's cache is read here: compiled once, and on SQLite
+  // read at once when it can be (prepared.ts). No join with its owner: the foreign key deletes a
+  // key with its account, and the authenticate step reads the owner's standing on every request.
+  const selectForAuth = preparedRead<{ id: string }, ApiKeyAuthRow>(db, ['id'], (p) =>
     db
       .selectFrom('api_keys')
       .select([
@@ -94,6 +94,12 @@ export function createApiKeysRepo(db: DB) {
 
     async findForAuth(id: string): Promise<ApiKeyAuthRow | undefined> {
       return (await selectForAuth({ id })).rows[0];
+    },
+
+    /** `findForAuth` without waiting, where the database allows it (else MUST_WAIT: then `findForAuth`). */
+    findForAuthNow(id: string): ApiKeyAuthRow | undefined | typeof MUST_WAIT {
+      const rows = selectForAuth.now({ id });
+      return rows === MUST_WAIT ? rows : rows[0];
     },
 
     async findById(id: string): Promise<ApiKeyRow | undefined> {

@@ -8,6 +8,7 @@ import { readActivityPage, type ActivityPage } from './activity-page.ts';
 import { safeEqual, sha256 } from '../../shared/secrets.ts';
 import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
 import type { ApiKeysRepo, ApiKeyAuthRow } from './api-keys.repo.ts';
+import { MUST_WAIT } from '../../db/prepared.ts';
 import { displayPrefix, mintApiKey, parseApiKey } from './key-format.ts';
 import { createUsageRecorder, type UsageEntry } from './usage-recorder.ts';
 import { buildEvent } from '../webhooks/events.ts';
@@ -194,14 +195,25 @@ export function createApiKeysService(deps: {
 
   type Verified = { credential: Credential; allowedIps: string[] | null; ranges: Cidr[] | null };
 
-  async function lookup(id: string): Promise<CachedKey | undefined> {
+  function remember(row: ApiKeyAuthRow): CachedKey {
+    const entry = toCachedKey(row);
+    cache.set(row.id, entry);
+    return entry;
+  }
+
+  /** The key's entry if it is remembered or can be read without waiting (undefined: no such key). */
+  function lookupNow(id: string): CachedKey | undefined | typeof MUST_WAIT {
     const hit = cache.get(id);
     if (hit) return hit;
+    const row = repo.findForAuthNow(id);
+    return row === MUST_WAIT || row === undefined ? row : remember(row);
+  }
+
+  async function lookup(id: string): Promise<CachedKey | undefined> {
+    const now = lookupNow(id);
+    if (now !== MUST_WAIT) return now;
     const row = await repo.findForAuth(id);
-    if (!row) return undefined;
-    const entry = toCachedKey(row);
-    cache.set(id, entry);
-    return entry;
+    return row && remember(row);
   }
 
   async function verify(key: string): Promise<Verified> {
@@ -420,13 +432,15 @@ export function createApiKeysService(deps: {
     },
 
     /**
-     * `authenticate` without waiting, for a key whose row is remembered: the same answer (or the
-     * same refusal); undefined when the row has to be read (then `authenticate`).
+     * `authenticate` without waiting, for a key whose row is remembered or can be read at once
+     * (SQLite): the same answer (or the same refusal); undefined when the row has to be read and
+     * waited for (then `authenticate`).
      */
-    authenticateRemembered(key: string, ip: string | null): Credential | undefined {
+    authenticateAtOnce(key: string, ip: string | null): Credential | undefined {
       const id = parseApiKey(key);
-      const entry = id ? cache.get(id) : undefined;
-      if (!entry) return undefined;
+      if (!id) throw new Unauthenticated();
+      const entry = lookupNow(id);
+      if (entry === MUST_WAIT) return undefined;
       return fromAllowedAddress(check(key, entry), ip);
     },
 
