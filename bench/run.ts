@@ -108,6 +108,12 @@ interface Scenario {
   warmupS?: number;
   /** Connections of the load, when not the run's (the backends group's half-load control rows). */
   connections?: number;
+  /**
+   * Processes serving the load (`serve --workers N`). The warm-up lasts N times as long, so each
+   * process has served as many warm-up requests as a single process: a worker gets 1/N of the load,
+   * and until V8 has compiled the hot paths a request costs several times its steady CPU.
+   */
+  processes?: number;
   /** On PostgreSQL: the backends serving this server's database, whose CPU counts too. */
   trackDatabase?: () => BackendCpu;
   /** On PostgreSQL: the relay that counts the server's messages to the database. */
@@ -216,7 +222,7 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   const connections = s.connections ?? CONNECTIONS;
   if (!acc.warmed) {
     if (s.id !== 'lk-refresh') await probe(server.url, request, expectStatus, s.check);
-    const warmup = Math.min(WARMUP, s.warmupS ?? WARMUP);
+    const warmup = Math.min(WARMUP, s.warmupS ?? WARMUP) * (s.processes ?? 1);
     if (warmup > 0) await runLoad({ url: server.url, request, durationS: warmup, connections, expectStatus });
     acc.warmed = true;
   }
@@ -745,6 +751,7 @@ async function runBackendGroup(
         request,
         check,
         ...(b.connections ? { connections: b.connections } : {}),
+        processes: b.workers,
         ...(b.postgres && track ? { trackDatabase: () => track(database!), wire: b.postgres.wire } : {}),
       });
     }
