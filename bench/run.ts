@@ -104,7 +104,7 @@ interface Scenario {
   /** The raw argon2 process instead of HTTP. */
   argon2?: boolean;
   note?: string;
-  /** Warm-up before the first slice, when shorter than the run's (the backends rows). */
+  /** Warm-up before the first slice per process, when not the run's (the backends rows). */
   warmupS?: number;
   /** Connections of the load, when not the run's (the backends group's half-load control rows). */
   connections?: number;
@@ -222,7 +222,7 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   const connections = s.connections ?? CONNECTIONS;
   if (!acc.warmed) {
     if (s.id !== 'lk-refresh') await probe(server.url, request, expectStatus, s.check);
-    const warmup = Math.min(WARMUP, s.warmupS ?? WARMUP) * (s.processes ?? 1);
+    const warmup = (s.warmupS ?? WARMUP) * (s.processes ?? 1);
     if (warmup > 0) await runLoad({ url: server.url, request, durationS: warmup, connections, expectStatus });
     acc.warmed = true;
   }
@@ -633,6 +633,12 @@ const formatWire = (w: WireCounts) =>
 /** Seconds per scenario in the backends group (15 scenarios: shorter slices keep the run under 10 minutes). */
 const BACKEND_DURATION = Math.max(4, Math.round(DURATION * 0.4));
 const BACKEND_KINDS = ['apikey', 'cc', 'introspect'] as const;
+/**
+ * Warm-up of a backends row, per process. These servers serve nothing before their rows, and until
+ * V8 has compiled a path's hot functions a request costs several times its steady CPU: with 1 s,
+ * two instances read 1.95-3.02× one (the workers far from steady state); with 3 s, 1.55× at worst.
+ */
+const BACKEND_WARMUP = 3;
 
 interface BackendServer {
   id: string;
@@ -747,7 +753,7 @@ async function runBackendGroup(
         label: `${b.label}: ${what}`,
         kind: 'backend',
         server: b.server,
-        warmupS: 1,
+        warmupS: BACKEND_WARMUP,
         request,
         check,
         ...(b.connections ? { connections: b.connections } : {}),
