@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  cpuMsOf,
   cpuMsOfTree,
   freePort,
   processTree,
@@ -103,8 +104,16 @@ interface Scenario {
   /** The raw argon2 process instead of HTTP. */
   argon2?: boolean;
   note?: string;
-  /** Warm-up before the first slice, when shorter than the run's (the backends rows). */
+  /** Warm-up before the first slice per process, when not the run's (the backends rows). */
   warmupS?: number;
+  /** Connections of the load, when not the run's (the backends group's half-load control rows). */
+  connections?: number;
+  /**
+   * Processes serving the load (`serve --workers N`). The warm-up lasts N times as long, so each
+   * process has served as many warm-up requests as a single process: a worker gets 1/N of the load,
+   * and until V8 has compiled the hot paths a request costs several times its steady CPU.
+   */
+  processes?: number;
   /** On PostgreSQL: the backends serving this server's database, whose CPU counts too. */
   trackDatabase?: () => BackendCpu;
   /** On PostgreSQL: the relay that counts the server's messages to the database. */
@@ -130,6 +139,11 @@ interface Row {
   cpuUsPerReq: number | null;
   /** req/s of each slice, in the order they ran (their spread shows the machine's drift). */
   slices: number[];
+  /**
+   * With workers (`serve --workers N`): `cpuUsPerReq` split by process, the primary first, then
+   * the workers by pid; each divided by all the answered requests, so they add up to the row's.
+   */
+  cpuUsPerReqByProcess?: number[];
   /** On PostgreSQL: CPU of the database's backends per answered request, µs. */
   dbCpuUsPerReq?: number;
   /** On PostgreSQL: what the server sent the database per answered request (see lib/pg-wire.ts). */
@@ -145,6 +159,8 @@ interface Row {
 
 interface Acc {
   cpuMs: number;
+  /** CPU of each process of the server (primary first, then workers by pid), summed over slices. */
+  cpuMsByProcess: number[];
   dbCpuMs: number;
   wire: WireCounts;
   statements: Map<string, number>;
@@ -203,11 +219,11 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   const server = s.server!;
   const request = s.request!;
   const expectStatus = s.expectStatus ?? 200;
+  const connections = s.connections ?? CONNECTIONS;
   if (!acc.warmed) {
     if (s.id !== 'lk-refresh') await probe(server.url, request, expectStatus, s.check);
-    const warmup = Math.min(WARMUP, s.warmupS ?? WARMUP);
-    if (warmup > 0)
-      await runLoad({ url: server.url, request, durationS: warmup, connections: CONNECTIONS, expectStatus });
+    const warmup = (s.warmupS ?? WARMUP) * (s.processes ?? 1);
+    if (warmup > 0) await runLoad({ url: server.url, request, durationS: warmup, connections, expectStatus });
     acc.warmed = true;
   }
   await settle(server.pid);
@@ -220,9 +236,19 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   const polling = database && setInterval(() => void database.poll(), 250);
   const wireBefore = s.wire?.counts();
   const statementsBefore = s.wire?.statements();
+  // The primary, then its workers by pid: the same order in every slice.
+  const ordered = [processes[0]!, ...processes.slice(1).sort((a, b) => a - b)];
+  const byProcessBefore = ordered.map((pid) => cpuMsOf(pid));
   const cpuBefore = cpuMsOfTree(server.pid);
-  const res = await runLoad({ url: server.url, request, durationS: seconds, connections: CONNECTIONS, expectStatus });
+  const res = await runLoad({ url: server.url, request, durationS: seconds, connections, expectStatus });
   const cpuAfter = cpuMsOfTree(server.pid);
+  if (ordered.length > 1)
+    ordered.forEach((pid, i) => {
+      const before = byProcessBefore[i];
+      const after = cpuMsOf(pid);
+      if (before !== null && before !== undefined && after !== null)
+        acc.cpuMsByProcess[i] = (acc.cpuMsByProcess[i] ?? 0) + after - before;
+    });
   if (polling) clearInterval(polling);
   await database?.poll();
   if (database) acc.dbCpuMs += database.cpuMs();
@@ -257,6 +283,7 @@ async function measureGroup(name: string, scenarios: Scenario[], duration = DURA
       s.id,
       {
         cpuMs: 0,
+        cpuMsByProcess: [],
         dbCpuMs: 0,
         wire: zeroCounts(),
         statements: new Map(),
@@ -294,6 +321,9 @@ async function measureGroup(name: string, scenarios: Scenario[], duration = DURA
       peakMiB: acc.peakMiB,
       cpuUsPerReq: total ? Math.round((acc.cpuMs * 1000) / total) : null,
       slices: acc.slices.map((v) => Math.round(v * 10) / 10),
+      ...(acc.cpuMsByProcess.length > 1 && total
+        ? { cpuUsPerReqByProcess: acc.cpuMsByProcess.map((ms) => Math.round((ms * 1000) / total)) }
+        : {}),
       ...(s.trackDatabase && total ? { dbCpuUsPerReq: Math.round((acc.dbCpuMs * 1000) / total) } : {}),
       ...(s.wire && total ? { wirePerReq: perRequest(acc.wire, total) } : {}),
       ...(s.wire && total ? { statementsPerReq: statementsPerRequest(acc.statements, total) } : {}),
@@ -600,9 +630,15 @@ const formatWire = (w: WireCounts) =>
 // ---------------------------------------------------------------------------------------------
 // Backends and instances: the hot rows on SQLite and PostgreSQL, one process and `serve --workers 2`
 
-/** Seconds per scenario in the backends group (12 scenarios: shorter slices keep the run under 10 minutes). */
+/** Seconds per scenario in the backends group (15 scenarios: shorter slices keep the run under 10 minutes). */
 const BACKEND_DURATION = Math.max(4, Math.round(DURATION * 0.4));
 const BACKEND_KINDS = ['apikey', 'cc', 'introspect'] as const;
+/**
+ * Warm-up of a backends row, per process. These servers serve nothing before their rows, and until
+ * V8 has compiled a path's hot functions a request costs several times its steady CPU: with 1 s,
+ * two instances read 1.95-3.02× one (the workers far from steady state); with 3 s, 1.55× at worst.
+ */
+const BACKEND_WARMUP = 3;
 
 interface BackendServer {
   id: string;
@@ -610,7 +646,17 @@ interface BackendServer {
   server: Child;
   workers: number;
   postgres?: { database: string; wire: PgCounter };
+  /** Load with this many connections instead of the run's (the control rows below). */
+  connections?: number;
 }
+
+/**
+ * `serve --workers 2` under the run's connections gives each worker half of them. On PostgreSQL
+ * one process's CPU per request depends on how many requests it has in flight (each turn's
+ * requests share one round trip for their rate limits, and the process waits, idle, for it), so
+ * the same server is also loaded with half the connections: a worker's share, with one process.
+ */
+const HALF_LOAD = 'postgres-1-half';
 
 /** What a backend's database gets from the CLI before its servers start: an account, two apps, a key. */
 async function seedBackend(database: string) {
@@ -666,12 +712,20 @@ async function measureBackends(): Promise<void> {
           postgres: { database: db.name, wire },
         });
       }
+      const one = servers.find((b) => b.id === 'postgres-1')!;
+      servers.splice(servers.indexOf(one) + 1, 0, {
+        ...one,
+        id: HALF_LOAD,
+        label: `PostgreSQL ×1, ${Math.ceil(CONNECTIONS / 2)} connections`,
+        connections: Math.ceil(CONNECTIONS / 2),
+      });
       await runBackendGroup(servers, seed, pgSeed, postgres.trackBackends);
     } else await runBackendGroup(servers, seed, null, null);
   } finally {
-    await Promise.all(servers.map((b) => b.server.stop()));
-    for (const b of servers) children.delete(b.server);
-    await Promise.all(servers.map((b) => b.postgres?.wire.close()));
+    const distinct = servers.filter((b) => b.id !== HALF_LOAD);
+    await Promise.all(distinct.map((b) => b.server.stop()));
+    for (const b of distinct) children.delete(b.server);
+    await Promise.all(distinct.map((b) => b.postgres?.wire.close()));
     await postgres?.close();
   }
 }
@@ -699,9 +753,11 @@ async function runBackendGroup(
         label: `${b.label}: ${what}`,
         kind: 'backend',
         server: b.server,
-        warmupS: 1,
+        warmupS: BACKEND_WARMUP,
         request,
         check,
+        ...(b.connections ? { connections: b.connections } : {}),
+        processes: b.workers,
         ...(b.postgres && track ? { trackDatabase: () => track(database!), wire: b.postgres.wire } : {}),
       });
     }
@@ -733,7 +789,7 @@ function backendSummary(): string[] {
   const out = ['', 'Backends and instances, CPU per request (server, all its processes + PostgreSQL backends):'];
   for (const kind of BACKEND_KINDS) {
     const base = backendCpu(kind, 'sqlite-1');
-    const cells = ['sqlite-1', 'sqlite-2', 'postgres-1', 'postgres-2'].map((config) => {
+    const cells = ['sqlite-1', 'sqlite-2', 'postgres-1', HALF_LOAD, 'postgres-2'].map((config) => {
       const r = rowById(`backend-${kind}-${config}`);
       const total = backendCpu(kind, config);
       if (!r || total === null) return `${config} —`;
@@ -742,6 +798,20 @@ function backendSummary(): string[] {
     });
     out.push(`  ${kind.padEnd(10)} ${cells.join('; ')}`);
   }
+  // Where a two-worker server's CPU goes, and what one process costs at a worker's share of the load.
+  for (const backend of ['sqlite', 'postgres']) {
+    const cells = BACKEND_KINDS.map((kind) => {
+      const split = rowById(`backend-${kind}-${backend}-2`)?.cpuUsPerReqByProcess;
+      return split ? `${kind} ${split[0]} + ${split.slice(1).join(' + ')}` : null;
+    }).filter((c) => c !== null);
+    if (cells.length) out.push(`  ${backend}-2 by process (primary + workers), µs: ${cells.join('; ')}`);
+  }
+  const halves = BACKEND_KINDS.map((kind) => {
+    const two = backendCpu(kind, 'postgres-2');
+    const half = backendCpu(kind, HALF_LOAD);
+    return two !== null && half ? `${kind} ${(two / half).toFixed(2)}×` : null;
+  }).filter((c) => c !== null);
+  if (halves.length) out.push(`  postgres-2 ÷ ${HALF_LOAD} (the same connections per process): ${halves.join('; ')}`);
   const wired = rows.filter((r) => r.wirePerReq);
   if (wired.length) {
     out.push('', 'PostgreSQL messages per request (counted on the wire, bench/lib/pg-wire.ts):');
