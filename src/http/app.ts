@@ -171,13 +171,9 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
     findApisByScopes: (names) => deps.apis.findByScopes(names),
     mayIntrospect,
     accountActive: async (accountId) => (await deps.accountRights.of(accountId)) !== null,
-    ownerIsAdmin: async (clientId) => {
+    ownerStanding: async (clientId) => {
       const owner = await applications.ownerOf(clientId);
-      return owner !== null && (await deps.accountRights.of(owner))?.isAdmin === true;
-    },
-    ownerDisabled: async (clientId) => {
-      const owner = await applications.ownerOf(clientId);
-      return owner !== null && (await deps.accountRights.isDisabled(owner));
+      return owner === null ? null : deps.accountRights.standing(owner);
     },
     adapter: createAdapterFactory({
       payloads: deps.payloads,

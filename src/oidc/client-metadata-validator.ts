@@ -34,7 +34,7 @@ export function createClientMetadataValidator(deps: {
       accounts: inert as never,
       consents: inert as never,
       accountActive: unreachable,
-      ownerIsAdmin: unreachable,
+      ownerStanding: unreachable,
       mayIntrospect: unreachable,
       findApi: unreachable,
       findApisByScopes: unreachable,

@@ -33,7 +33,8 @@ export function readBody(req: NodeJS.ReadableStream, maxBytes = MAX_BYTES): Prom
         done(null);
       } else chunks.push(chunk);
     };
-    const onEnd = () => done(Buffer.concat(chunks).toString('utf8'));
+    // A form body usually arrives in one chunk: decoded where it lies, not copied into a new buffer.
+    const onEnd = () => done((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
     const onError = (err: unknown) => done(null, err);
     req.on('data', onData);
     req.on('end', onEnd);
@@ -67,6 +68,21 @@ export function param(params: OAuthParams | undefined, name: string): string | u
   return Array.isArray(value) ? value[0] : value;
 }
 
+const FORM = 'application/x-www-form-urlencoded';
+
+/**
+ * `ctx.is(FORM, 'application/json')`: the type of a body this step reads, or false (another type)
+ * or null (no body). The header almost every client sends, exactly FORM, is answered without
+ * parsing it as a media type; the body test is type-is's own (a Transfer-Encoding, or a
+ * Content-Length that reads as a number).
+ */
+function bodyTypeOf(ctx: AppContext): string | false | null {
+  const headers = ctx.req.headers;
+  const hasBody = headers['transfer-encoding'] !== undefined || !Number.isNaN(Number(headers['content-length']));
+  if (headers['content-type'] === FORM && hasBody) return FORM;
+  return ctx.is(FORM, 'application/json');
+}
+
 /**
  * The first step in front of the token, introspection and revocation endpoints: reads the body
  * once and parses it once into `ctx.state.oauthParams`, for our steps and for oidc-provider.
@@ -80,7 +96,7 @@ export function param(params: OAuthParams | undefined, name: string): string | u
  */
 export function jsonToForm(): Middleware<AppState> {
   return async (ctx, next) => {
-    const type = ctx.is('application/x-www-form-urlencoded', 'application/json');
+    const type = bodyTypeOf(ctx);
     if (!type) {
       ctx.state.oauthParams = {};
       return next();

@@ -12,6 +12,7 @@ import {
 } from '../features/applications/applications.service.ts';
 import type { ConsentsService, TokenReuse } from '../features/consents/consents.service.ts';
 import type { ServerKeys } from './keys.ts';
+import type { Standing } from '../auth/account-rights.ts';
 import type { Adapter } from 'oidc-provider';
 import { GRANT_CLAIM } from '../auth/oauth-tokens.ts';
 import { DPOP_SIGNING_ALGS } from '../auth/dpop-proof.ts';
@@ -61,10 +62,12 @@ export interface ProviderDeps {
    * remembered briefly, forgotten at once when the account changes, here or on another instance).
    */
   accountActive(accountId: string): Promise<boolean>;
-  /** Whether an application's owner is an admin now: client_credentials tokens act as the owner. */
-  ownerIsAdmin(clientId: string): Promise<boolean>;
-  /** Whether an application's owner is disabled now: its client_credentials tokens are then refused. */
-  ownerDisabled?(clientId: string): Promise<boolean>;
+  /**
+   * The standing of an application's owner now (null: no owner): client_credentials tokens act as
+   * the owner, so they carry admin:all only while the owner is an admin and are refused while the
+   * owner is disabled. One lookup answers both (auth/account-rights.ts).
+   */
+  ownerStanding(clientId: string): Promise<Standing | null>;
   /** Renders oidc-provider's HTML errors (bad redirect_uri, unknown client ...) as our error page. */
   renderError(ctx: KoaContextWithOIDC, title: string, message: string, developerHint?: string): Promise<void>;
   /**
@@ -137,6 +140,18 @@ const TOKEN_OIDC_SCOPES = Object.keys(SCOPE_CLAIMS);
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, keys, accounts, consents, logger } = deps;
   const apiResource = config.API_RESOURCE;
+
+  // An API's scope names as a set, made once per API object (the built-in API is one object for
+  // the process; a registered one is read afresh, and its set goes with it).
+  const scopeNames = new WeakMap<ResourceServer, ReadonlySet<string>>();
+  function scopeNamesOf(api: ResourceServer): ReadonlySet<string> {
+    let names = scopeNames.get(api);
+    if (!names) {
+      names = new Set(api.scopes.map((s) => s.name));
+      scopeNames.set(api, names);
+    }
+    return names;
+  }
 
   /**
    * The resource a request is for when it names none. With several granted (a token request after
@@ -303,15 +318,16 @@ export function createProvider(deps: ProviderDeps): Provider {
           // token acts as the owner, so never with admin:all unless the owner is an admin now.
           let registered = allowedScopesOf(client);
           const clientCredentials = ctx.oidc?.params?.['grant_type'] === 'client_credentials';
-          if (clientCredentials && (await deps.ownerDisabled?.(client.clientId))) {
-            throw new errors.UnauthorizedClient("the application's owner is disabled");
+          if (clientCredentials) {
+            const owner = await deps.ownerStanding(client.clientId);
+            if (owner?.disabled) throw new errors.UnauthorizedClient("the application's owner is disabled");
+            if (owner?.rights?.isAdmin !== true) registered = registered.filter((s) => s !== ADMIN_SCOPE);
           }
-          if (clientCredentials && !(await deps.ownerIsAdmin(client.clientId))) {
-            registered = registered.filter((s) => s !== ADMIN_SCOPE);
-          }
-          const allowed = new Set(registered);
+          // An application registers a handful of scopes: a list search, no Set per request.
           const requested = requestedScopes(ctx);
-          const refused = requested.filter((s) => !OIDC_SCOPES.has(s) && !UNHELD_OIDC_SCOPES.has(s) && !allowed.has(s));
+          const refused = requested.filter(
+            (s) => !OIDC_SCOPES.has(s) && !UNHELD_OIDC_SCOPES.has(s) && !registered.includes(s),
+          );
           if (refused.length) {
             throw new errors.InvalidScope(
               `scope not allowed for this application: ${refused.join(' ')}`,
@@ -320,7 +336,7 @@ export function createProvider(deps: ProviderDeps): Provider {
           }
           // A token is for one API and carries that API's scopes only (of those the application
           // registered); the application's scopes of other APIs go into their own tokens.
-          const own = new Set(api.scopes.map((s) => s.name));
+          const own = scopeNamesOf(api);
           const scopes = registered.filter((s) => own.has(s));
           // A person's token for the built-in API also carries the OpenID scopes of the sign-in
           // (openid, profile, email), as Auth0's do: /oauth/userinfo reads from the token what

@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import type { AppState } from '../../http/context.ts';
-import type { Policy } from './decide.ts';
+import type { Decision, Policy } from './decide.ts';
 import { setRateLimitHeaders, type RateLimiter } from './rate-limiter.ts';
 
 /**
@@ -17,7 +17,7 @@ export function limitTokenRequests(deps: {
   perClient: Policy;
   unauthenticated: Policy;
 }): Middleware<AppState> {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const client = ctx.state.presentedClient;
     let bucket = `token:ip:${ctx.ip}`;
     let policy = deps.unauthenticated;
@@ -30,9 +30,9 @@ export function limitTokenRequests(deps: {
       bucket = `token:client:${client.id}:ip:${ctx.ip}`;
       policy = deps.perClient;
     }
-    const decision = await deps.limiter.check(bucket, policy);
-    setRateLimitHeaders(ctx, decision, deps.limiter.now());
-    if (!decision.allowed) {
+    const answer = (decision: Decision) => {
+      setRateLimitHeaders(ctx, decision, deps.limiter.now());
+      if (decision.allowed) return next();
       ctx.status = 429;
       ctx.set('Retry-After', String(decision.retryAfter));
       ctx.set('Cache-Control', 'no-store');
@@ -40,8 +40,9 @@ export function limitTokenRequests(deps: {
         error: 'rate_limited',
         error_description: `Too many token requests; retry after ${decision.retryAfter} s`,
       };
-      return;
-    }
-    await next();
+    };
+    // The memory store counts at once: no promise (and no async step) unless a shared store answers.
+    const decision = deps.limiter.count(bucket, policy);
+    return decision instanceof Promise ? decision.then(answer) : answer(decision);
   };
 }
