@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type MigrationResultSet } from 'kysely';
 import type { Config } from '../config.ts';
 import type { Database } from './schema.ts';
@@ -11,12 +11,9 @@ import { reportingUnavailable } from './unavailable.ts';
 import { withStatementCache } from './statement-cache.ts';
 import { preparingClient } from './prepared-statements.ts';
 import { tieConnection } from './sqlite-connection.ts';
+import { loadPg } from './pg-driver.ts';
 
 export type DB = Kysely<Database>;
-
-// bigint columns hold epoch milliseconds, well inside Number's exact range: read them as numbers
-// (pg returns int8 as strings by default).
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 /**
  * Opens the configured database. SQLite (the embedded default): WAL, foreign keys on, a busy
@@ -72,7 +69,8 @@ function createPrivately(file: string): void {
 export function createPostgresPool(url: string, max: number): pg.Pool {
   // No connection timeout: a stopped server refuses at once (a 503), while a busy one may take
   // seconds to accept a connection under load, and failing those requests would be worse.
-  const pool = new pg.Pool({ connectionString: url, max, Client: preparingClient() });
+  const driver = loadPg();
+  const pool = new driver.Pool({ connectionString: url, max, Client: preparingClient(driver) });
   pool.on('error', () => {}); // an idle client lost its connection: the pool has already dropped it
   pool.on('connect', (client) => client.on('error', () => {})); // the query in flight fails instead
   return pool;

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 
 /**
  * How many distinct statement texts one pool names. The hot paths use a few dozen; a text that
@@ -17,7 +17,7 @@ const STALE_PLAN = '0A000';
  * connections (one text, one name). A statement PostgreSQL reports stale (its table's columns
  * changed) runs unnamed on that connection from then on.
  */
-export function preparingClient(): typeof pg.Client {
+export function preparingClient(driver: typeof pg): typeof pg.Client {
   const names = new Map<string, string>();
   const nameFor = (text: string): string | undefined => {
     let name = names.get(text);
@@ -28,7 +28,7 @@ export function preparingClient(): typeof pg.Client {
     return name;
   };
 
-  class PreparingClient extends pg.Client {
+  class PreparingClient extends driver.Client {
     readonly #stale = new Set<string>();
 
     // biome-ignore lint/suspicious/noExplicitAny: pg's overloads; only (text, values) is rewritten

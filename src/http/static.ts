@@ -48,12 +48,29 @@ const PACKAGED: Record<string, string> = {
 };
 
 /**
- * Serves the few files in public/ (and PACKAGED) from memory, read once at start: no path ever
- * reaches the file system, so there is nothing to traverse. Files are small (CSS, scripts, icons),
- * but for Swagger UI's bundle (1.7 MB, served to /docs only).
+ * Files up to this size are held in memory from start. Larger ones (Swagger UI's bundle, 1.7 MB,
+ * and its stylesheet) are read from disk on each request instead: only /docs loads them, browsers
+ * keep them for a year, and holding them would keep ~2 MB resident in every server for nothing.
+ */
+export const HELD_BYTES = 64 * 1024;
+
+interface StaticFile {
+  /** The file's bytes when held in memory; undefined when read on each request. */
+  body: Buffer | undefined;
+  path: string;
+  type: string;
+  etag: string;
+  cache: string;
+}
+
+/**
+ * Serves the few files in public/ (and PACKAGED) by fixed names, listed once at start: no path from
+ * a request ever reaches the file system, so there is nothing to traverse. Small files (CSS,
+ * scripts, icons) are served from memory; see HELD_BYTES for the others. Each ETag is the SHA-1 of
+ * the file as read at start.
  */
 export function serveStatic(prefix: string): Middleware<AppState> {
-  const files = new Map<string, { body: Buffer; type: string; etag: string; cache: string }>();
+  const files = new Map<string, StaticFile>();
   const sources = [
     ...(fs.existsSync(PUBLIC) ? fs.readdirSync(PUBLIC) : []).map((name) => [name, path.join(PUBLIC, name)] as const),
     ...Object.entries(PACKAGED),
@@ -61,9 +78,15 @@ export function serveStatic(prefix: string): Middleware<AppState> {
   for (const [name, file] of sources) {
     const type = TYPES[path.extname(name)];
     if (!type) continue;
-    const body = fs.readFileSync(file);
+    const bytes = fs.readFileSync(file);
     const cache = VERSIONED.has(name) ? 'public, max-age=31536000, immutable' : 'public, max-age=3600';
-    files.set(`${prefix}/${name}`, { body, type, etag: `"${crypto.hash('sha1', body, 'hex')}"`, cache });
+    files.set(`${prefix}/${name}`, {
+      body: bytes.length <= HELD_BYTES ? bytes : undefined,
+      path: file,
+      type,
+      etag: `"${crypto.hash('sha1', bytes, 'hex')}"`,
+      cache,
+    });
   }
   return async (ctx, next) => {
     const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
@@ -75,6 +98,6 @@ export function serveStatic(prefix: string): Middleware<AppState> {
       return;
     }
     ctx.type = file.type;
-    ctx.body = file.body;
+    ctx.body = file.body ?? (await fs.promises.readFile(file.path));
   };
 }

@@ -7,6 +7,7 @@ import {
   type StoredCredentialEvent,
 } from './credential-events.repo.ts';
 import { startPgListener } from './pg-listener.ts';
+import { loadPg } from '../db/pg-driver.ts';
 import { within } from './within.ts';
 
 /** Rows are kept this long: an instance cut off for longer has let its caches expire anyway. */
@@ -199,6 +200,7 @@ export async function startCredentialRelay(deps: {
 
   const listener = deps.listenUrl
     ? startPgListener({
+        driver: loadPg(),
         url: deps.listenUrl,
         channel: CREDENTIAL_EVENTS_CHANNEL,
         onNotification: () => void read(),

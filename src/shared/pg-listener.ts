@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 
 /** Reconnection back-off: from the first to the longest wait, doubling (plus jitter). */
@@ -16,12 +16,15 @@ export interface PgListener {
  * on what was sent while nobody listened.
  */
 export function startPgListener(opts: {
+  /** node-postgres (passed in: it is loaded only where PostgreSQL is used). */
+  driver: typeof pg;
   url: string;
   channel: string;
   onNotification(): void;
   onListening(): void;
   logger: Logger;
 }): PgListener {
+  const { driver } = opts;
   let client: pg.Client | null = null;
   let stopped = false;
   let retryMs = FIRST_RETRY_MS;
@@ -47,7 +50,7 @@ export function startPgListener(opts: {
   };
 
   async function connect(): Promise<void> {
-    const c = new pg.Client({ connectionString: opts.url, connectionTimeoutMillis: 5_000 });
+    const c = new driver.Client({ connectionString: opts.url, connectionTimeoutMillis: 5_000 });
     // A client emits 'error' whenever its connection dies (even long after we gave up on it): an
     // unheard 'error' event would end the process.
     c.on('error', (err) => {
@@ -66,7 +69,7 @@ export function startPgListener(opts: {
     });
     try {
       await c.connect();
-      await c.query(`LISTEN ${pg.escapeIdentifier(opts.channel)}`);
+      await c.query(`LISTEN ${driver.escapeIdentifier(opts.channel)}`);
     } catch (err) {
       c.end().catch(() => {});
       scheduleReconnect(err);

@@ -1,12 +1,7 @@
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
+import type {
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
-import { decodeClientDataJSON, isoBase64URL } from '@simplewebauthn/server/helpers';
 import { ACCOUNT_DISABLED_MESSAGE, type Account } from '../../domain/account.ts';
 import { Conflict, Forbidden, NotFound, Unauthenticated, ValidationError } from '../../domain/errors.ts';
 import type { AuditRecord, Provenance } from '../../domain/audit.ts';
@@ -16,6 +11,7 @@ import { passkeyNameSchema, type AuthenticationResponse, type RegistrationRespon
 import { newId, sha256 } from '../../shared/secrets.ts';
 import { isUniqueViolation } from '../../db/unique-violation.ts';
 import type { PasskeyRow, PasskeysRepo } from './passkeys.repo.ts';
+import { lazyWebAuthn, type WebAuthn } from './webauthn.ts';
 
 /**
  * How a passkey sign-in is recorded (RFC 8176 `hwk`: proof of possession of a hardware-secured key),
@@ -66,9 +62,9 @@ const transportsOf = (row: PasskeyRow): string[] | undefined =>
 const userHandleOf = (accountId: string) => new TextEncoder().encode(accountId);
 
 /** The challenge a browser's answer claims to answer (read from its client data; checked by the verification). */
-function answeredChallenge(clientDataJSON: string): string | null {
+function answeredChallenge(webauthn: WebAuthn, clientDataJSON: string): string | null {
   try {
-    const challenge = decodeClientDataJSON(clientDataJSON).challenge;
+    const challenge = webauthn.decodeClientDataJSON(clientDataJSON).challenge;
     return typeof challenge === 'string' ? challenge : null;
   } catch {
     return null;
@@ -102,6 +98,7 @@ export function createPasskeysService(deps: {
 }) {
   const { repo, rp, now } = deps;
   const { audit } = deps.trail;
+  const webauthn = lazyWebAuthn();
 
   /** A refused passkey sign-in, recorded; thrown as Unauthenticated (or Forbidden: a disabled account). */
   async function refuse(account: Account | null, reason: SignInFailure, by: Provenance): Promise<never> {
@@ -121,7 +118,7 @@ export function createPasskeysService(deps: {
 
   /** The stored challenge this answer is for, taken (never usable again); null when there is none to take. */
   async function takeChallenge(clientDataJSON: string, purpose: Purpose, browser: string) {
-    const challenge = answeredChallenge(clientDataJSON);
+    const challenge = answeredChallenge(await webauthn(), clientDataJSON);
     if (!challenge) return null;
     const row = await repo.takeChallenge(sha256(challenge), purpose, sha256(browser), now());
     return row ? { challenge, userId: row.user_id } : null;
@@ -140,6 +137,7 @@ export function createPasskeysService(deps: {
     if (!passkey) return refuse(null, 'unknown_passkey', by);
     const owner = await deps.findAccount(passkey.user_id);
     if (!owner) return refuse(null, 'unknown_passkey', by);
+    const { isoBase64URL, verifyAuthenticationResponse } = await webauthn();
     const handle = response.response.userHandle;
     if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandleOf(passkey.user_id))) {
       return refuse(owner, 'wrong_passkey', by);
@@ -178,7 +176,7 @@ export function createPasskeysService(deps: {
     /** Options for `navigator.credentials.create()`; the account's passkeys are excluded (no duplicates). */
     async registrationOptions(account: Account, browser: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
       const existing = await repo.listOf(account.id);
-      const options = await generateRegistrationOptions({
+      const options = await (await webauthn()).generateRegistrationOptions({
         rpName: rp.name,
         rpID: rp.id,
         userName: account.email,
@@ -204,6 +202,7 @@ export function createPasskeysService(deps: {
       const name = parseWire(passkeyNameSchema, input.name);
       const taken = await takeChallenge(input.response.response.clientDataJSON, 'register', browser);
       if (!taken || taken.userId !== account.id) throw new ValidationError(EXPIRED);
+      const { isoBase64URL, verifyRegistrationResponse } = await webauthn();
       const verification = await verifyRegistrationResponse({
         response: input.response,
         expectedChallenge: taken.challenge,
@@ -250,7 +249,7 @@ export function createPasskeysService(deps: {
 
     /** Options for `navigator.credentials.get()`: any passkey of this site (the passkey names its account). */
     async authenticationOptions(browser: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
-      const options = await generateAuthenticationOptions({
+      const options = await (await webauthn()).generateAuthenticationOptions({
         rpID: rp.id,
         userVerification: 'required',
         timeout: CHALLENGE_TTL_MS,
