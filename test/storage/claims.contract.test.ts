@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { beforeEach, it } from 'node:test';
+import SQLite from 'better-sqlite3';
 import { claimFairly, type ClaimLimits } from '../../src/features/webhooks/claims.repo.ts';
+import { sqliteConnectionOf } from '../../src/db/sqlite-connection.ts';
 import { createWebhooksRepo } from '../../src/features/webhooks/webhooks.repo.ts';
 import { describeStorage, type Storage } from './contract.ts';
 import { T0 } from './rows.ts';
@@ -86,6 +88,29 @@ export function claimsRepoContract(s: Storage): void {
     assert.equal(new Set(ids).size, ids.length, 'no delivery claimed twice');
     assert.equal(ids.length, 12, 'two in flight for each of the six endpoints, no more');
   });
+
+  // Every instance polls the claim each second. On SQLite a write waits for the database's lock
+  // with the event loop held, so a poll that finds nothing due must not ask for that lock.
+  if (s.backend === 'sqlite') {
+    it('claims nothing without the write lock while another process holds it, when nothing is due', async () => {
+      const { userId } = await accountWithEndpoints(s.db, 1);
+      await queueEvent(s.db, userId, T0 + 60_000); // not yet due
+      const connection = sqliteConnectionOf(s.db)!;
+      const other = new SQLite(connection.name);
+      other.exec('BEGIN IMMEDIATE');
+      // No waiting for the lock here: a claim that asks for it fails at once with SQLITE_BUSY.
+      connection.pragma('busy_timeout = 0');
+      try {
+        assert.deepEqual(await claim(T0 + 10), []);
+      } finally {
+        connection.pragma('busy_timeout = 5000');
+        other.exec('ROLLBACK');
+        other.close();
+      }
+      await queue(userId, 1);
+      assert.equal((await claim(T0 + 10)).length, 1, 'once the lock is free, what is due is claimed');
+    });
+  }
 }
 
 describeStorage('webhook claims', claimsRepoContract);

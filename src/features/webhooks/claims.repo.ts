@@ -27,7 +27,7 @@ const CLAIM_LOCK = 0x4c4b_5748; // "LKWH"
  *   within an account, its endpoints take turns.
  * A claimed row is invisible to every other claimer until it is settled or its lock runs out.
  * SQLite: the claim is one UPDATE statement, which takes the write lock before it reads, so claims
- * are serialised across processes too.
+ * are serialised across processes too (and only when a read found something due).
  */
 export async function claimFairly(db: DB, l: ClaimLimits): Promise<Array<{ id: string; endpoint_id: string }>> {
   const postgres = isPostgres(db);
@@ -90,6 +90,10 @@ export async function claimFairly(db: DB, l: ClaimLimits): Promise<Array<{ id: s
       update webhook_deliveries set locked_until = ${l.lockUntil}
       where id in (${fair}) and (locked_until is null or locked_until <= ${l.now})
       returning id, endpoint_id`.execute(on);
+  // SQLite: every instance polls this each second, and the UPDATE takes the database's write lock
+  // before it reads; while another process holds that lock, a writer waits up to busy_timeout with
+  // its event loop held. So a read first tells whether anything is due: an idle queue costs a read.
+  if (!postgres && (await sql`${fair}`.execute(db)).rows.length === 0) return [];
   const claimed = postgres
     ? await db.transaction().execute(async (trx) => {
         await sql`select pg_advisory_xact_lock(${sql.lit(CLAIM_LOCK)})`.execute(trx);
