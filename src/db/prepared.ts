@@ -23,6 +23,15 @@ export function preparedQuery<Params extends Record<string, unknown>, Row>(
   names: ReadonlyArray<keyof Params & string>,
   build: (params: Params) => Compilable<Row>,
 ): (params: Params) => Promise<QueryResult<Row>> {
+  const { sql, valuesOf } = compileOnce(names, build);
+  return (params) => db.executeQuery<Row>(CompiledQuery.raw(sql, valuesOf(params)));
+}
+
+/** Builds and compiles the query once with placeholders; `valuesOf` puts a run's values in their places. */
+function compileOnce<Params extends Record<string, unknown>, Row>(
+  names: ReadonlyArray<keyof Params & string>,
+  build: (params: Params) => Compilable<Row>,
+): { sql: string; valuesOf(params: Params): unknown[] } {
   const compiled = build(Object.fromEntries(names.map((name) => [name, placeholder(name)])) as Params).compile();
   const byPlaceholder = new Map(names.map((name) => [placeholder(name), name]));
   const slots = compiled.parameters.map((value) => (typeof value === 'string' ? byPlaceholder.get(value) : undefined));
@@ -30,13 +39,10 @@ export function preparedQuery<Params extends Record<string, unknown>, Row>(
     if (!slots.includes(name)) throw new Error(`preparedQuery: ${name} is not a parameter of ${compiled.sql}`);
   }
   const fixed = compiled.parameters;
-  return (params) =>
-    db.executeQuery<Row>(
-      CompiledQuery.raw(
-        compiled.sql,
-        slots.map((name, i) => (name === undefined ? fixed[i] : params[name])),
-      ),
-    );
+  return {
+    sql: compiled.sql,
+    valuesOf: (params) => slots.map((name, i) => (name === undefined ? fixed[i] : params[name])),
+  };
 }
 
 /** What `PreparedRead.now` answers when the read has to be run (and waited for). */
@@ -64,20 +70,18 @@ export function preparedRead<Params extends Record<string, unknown>, Row>(
   names: ReadonlyArray<keyof Params & string>,
   build: (params: Params) => Compilable<Row>,
 ): PreparedRead<Params, Row> {
-  const run = preparedQuery(db, names, build);
+  const { sql, valuesOf } = compileOnce(names, build);
+  const run = (params: Params) => db.executeQuery<Row>(CompiledQuery.raw(sql, valuesOf(params)));
   const sqlite = sqliteConnectionOf(db);
   if (!sqlite) return Object.assign(run, { now: (): typeof MUST_WAIT => MUST_WAIT });
-  const compiled = build(Object.fromEntries(names.map((name) => [name, placeholder(name)])) as Params).compile();
-  const slots = compiled.parameters.map((value) => names.find((name) => value === placeholder(name)));
-  const fixed = compiled.parameters;
   // Prepared on first use: a repository is made before the migrations have made its tables.
   let statement: ReturnType<typeof sqlite.prepare> | undefined;
   return Object.assign(run, {
     now(params: Params): Row[] | typeof MUST_WAIT {
       if (sqlite.inTransaction) return MUST_WAIT;
-      const values = slots.map((name, i) => (name === undefined ? fixed[i] : params[name]));
+      const values = valuesOf(params);
       refuseNulIn(values);
-      statement ??= sqlite.prepare(compiled.sql);
+      statement ??= sqlite.prepare(sql);
       return statement.all(values) as Row[];
     },
   });
