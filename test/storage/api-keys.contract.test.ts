@@ -203,6 +203,28 @@ export function apiKeysRepoContract(s: Storage): void {
     assert.equal((await repo().activity(key.id, 5_000)).length, 1_234);
   });
 
+  it('writes a batch on its own while another transaction is open, not as part of it', async () => {
+    const user = await insertUser(s.db);
+    const key = apiKeyRow(user.id);
+    await repo().insert(key, []);
+    let batch: Promise<number> | undefined;
+    const undone = s.db.transaction().execute(async (trx) => {
+      await trx.updateTable('api_keys').set({ name: 'renamed in a transaction' }).where('id', '=', key.id).execute();
+      batch = repo().recordUsage([activity(key.id, LATE + 40, { ip: '198.51.100.40' })]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      throw new Error('rolled back');
+    });
+    await assert.rejects(undone, /rolled back/);
+    assert.equal(await batch, 1);
+    const after = await repo().findById(key.id);
+    assert.equal(after?.name, key.name, 'the other transaction was rolled back');
+    assert.equal(after?.last_used_at, LATE + 40, "the batch's stamp stayed");
+    assert.deepEqual(
+      (await repo().activity(key.id, 10)).map((a) => a.ip),
+      ['198.51.100.40'],
+    );
+  });
+
   it('pages the activity log newest first, the next page strictly older than its cursor; prunes by age', async () => {
     const user = await insertUser(s.db);
     const key = apiKeyRow(user.id);

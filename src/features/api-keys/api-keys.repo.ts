@@ -2,7 +2,9 @@ import { CompiledQuery, sql, type Transaction } from 'kysely';
 import { isPostgres, type DB } from '../../db/client.ts';
 import { MUST_WAIT, preparedRead } from '../../db/prepared.ts';
 import type { ApiKeyActivityRow, ApiKeyRow, Database } from '../../db/schema.ts';
+import { sqliteConnectionOf } from '../../db/sqlite-connection.ts';
 import { withEvents, writeOutbox, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
+import { ACTIVITY_COLUMNS, latestByKey, sqliteUsageWriter } from './usage-batch-sqlite.repo.ts';
 
 /** What authentication needs of a key (its owner's rights are read per request, by the authenticate step). */
 export type ApiKeyAuthRow = Pick<
@@ -37,21 +39,10 @@ export interface ActivityPageRequest {
   newer?: ActivityPosition;
 }
 
-/** The activity table's columns, in the order the batch insert names them. */
-const ACTIVITY_COLUMNS = [
-  'id',
-  'key_id',
-  'at',
-  'ip',
-  'method',
-  'path',
-  'status',
-  'request_id',
-  'client_version',
-] as const satisfies readonly (keyof ApiKeyActivityRow)[];
-
 export function createApiKeysRepo(db: DB) {
   const postgres = isPostgres(db);
+  const sqlite = sqliteConnectionOf(db);
+  const writeUsageNow = sqlite && sqliteUsageWriter(sqlite);
   // The batch insert's SQL by row count, compiled once: building and compiling a 500-row insert
   // (4,500 values) was about half of what a batch of activity cost. A few sizes are kept (the
   // full batch is the usual one); the text depends on nothing else.
@@ -152,14 +143,15 @@ export function createApiKeysRepo(db: DB) {
      *
      * Several instances write batches naming the same keys at once. On PostgreSQL a batch first
      * locks its keys' rows in one order (by id), so two batches wait for each other but never
-     * deadlock; SQLite takes its one write lock at the first statement. Either way no key can be
-     * deleted between the check and the insert. A stamp never moves last use backwards: batches
-     * commit in any order.
+     * deadlock; SQLite takes its one write lock when the transaction begins (the batch is written
+     * by usage-batch-sqlite.repo.ts). Either way no key can be deleted between the check and the insert.
+     * A stamp never moves last use backwards: batches commit in any order.
      */
     async recordUsage(entries: ApiKeyActivityRow[]): Promise<number> {
       if (entries.length === 0) return 0;
-      const latest = new Map<string, ApiKeyActivityRow>();
-      for (const e of entries) if ((latest.get(e.key_id)?.at ?? -1) <= e.at) latest.set(e.key_id, e);
+      // SQLite: at once on the connection, once Kysely's turn on it is ours (usage-batch-sqlite.repo.ts)
+      if (writeUsageNow) return db.connection().execute(async () => writeUsageNow(entries));
+      const latest = latestByKey(entries);
       const keyIds = [...latest.keys()];
       const stamps = sql.join([...latest.values()].map((e) => sql`(${e.key_id}, cast(${e.at} as bigint), ${e.ip})`));
       return db.transaction().execute(async (trx) => {
