@@ -82,21 +82,29 @@ export function authenticateClientOnce(deps: ClientAuthDeps): Middleware<AppStat
  * authenticateClientOnce holds each comparison until its request is answered. Found by the presented
  * secret, then taken only for the same client and stored hash: requests in flight presenting the
  * same secret to the same client against the same hash have the same answer. One per server.
+ *
+ * Under load one client's secret is presented by every connection at once, so dozens of requests
+ * share an entry: a Set per secret lets each one go without copying the others (a new array per
+ * answer, and a pass over all of them, with a list).
  */
 export function createSecretChecks() {
-  const held = new Map<string, PresentedClient[]>();
+  const held = new Map<string, Set<PresentedClient>>();
   return {
     /** Holds a comparison authenticateClientOnce made; the function returned lets it go. */
     hold(client: PresentedClient): () => void {
       const secret = client.secret;
       if (secret === null) return () => {};
-      const same = held.get(secret);
-      if (same) same.push(client);
-      else held.set(secret, [client]);
+      let same = held.get(secret);
+      if (!same) {
+        same = new Set();
+        held.set(secret, same);
+      }
+      same.add(client);
       return () => {
-        const left = held.get(secret)?.filter((c) => c !== client) ?? [];
-        if (left.length) held.set(secret, left);
-        else held.delete(secret);
+        const left = held.get(secret);
+        if (!left) return;
+        left.delete(client);
+        if (left.size === 0) held.delete(secret);
       };
     },
 
@@ -105,10 +113,12 @@ export function createSecretChecks() {
      * no request being answered compared these very credentials with this very hash.
      */
     earlier(clientId: string, presented: string, storedHash: string): boolean | undefined {
-      const client = held
-        .get(presented)
-        ?.find((c) => c.id === clientId && c.checked !== null && c.checked.storedHash === storedHash);
-      return client?.checked?.matched;
+      const same = held.get(presented);
+      if (!same) return undefined;
+      for (const c of same) {
+        if (c.id === clientId && c.checked !== null && c.checked.storedHash === storedHash) return c.checked.matched;
+      }
+      return undefined;
     },
   };
 }
