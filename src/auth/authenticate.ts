@@ -13,7 +13,7 @@ import { ADMIN_SCOPE } from '../domain/scopes.ts';
 import type { SharedJwtVerifier } from './shared-jwt.ts';
 import type { TtlCache } from '../shared/ttl-cache.ts';
 import type { AccountRightsLookup, Standing } from './account-rights.ts';
-import { principalFrom, sessionPrincipal, type Principal } from '../domain/principal.ts';
+import { principalFrom, sessionPrincipal, type AccountRights, type Principal } from '../domain/principal.ts';
 import { DPOP_SIGNING_ALGS, DpopProofRefused, type DpopProofVerifier, type DpopRequest } from './dpop-proof.ts';
 
 export interface AuthenticatorDeps {
@@ -76,7 +76,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     if (credential.userId === null) {
       // Only a shared-secret JWT may name no account: its signer's own scopes apply.
       if (credential.method !== 'jwt') throw invalidToken();
-      return principalFrom(credential, undefined);
+      return principalWith(credential, undefined);
     }
     return principalStanding(credential, await deps.rights.standing(credential.userId));
   }
@@ -85,7 +85,26 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   function principalStanding(credential: Credential, { rights, disabled }: Standing): Principal {
     if (disabled) throw invalidToken();
     if (!rights && credential.method !== 'jwt') throw invalidToken();
-    return principalFrom(credential, rights);
+    return principalWith(credential, rights);
+  }
+
+  /**
+   * The principals made, by the credential they were made from and the rights they hold. A
+   * remembered credential (a cached key's, a verified JWT's, a token seen alive) and its account's
+   * remembered rights are the same objects request after request, so the same frozen principal
+   * serves them all instead of one built per request. Any change makes new objects (a key read
+   * again, rights read again after a change), hence a new principal; a credential's entry goes
+   * with the credential.
+   */
+  const principals = new WeakMap<Credential, { rights: AccountRights | null | undefined; principal: Principal }>();
+  function principalWith(credential: Credential, rights: AccountRights | null | undefined): Principal {
+    const kept = principals.get(credential);
+    if (kept !== undefined && kept.rights === rights) return kept.principal;
+    const principal = principalFrom(credential, rights);
+    // Shared from now on: a change to its scopes would reach other requests, so none is allowed.
+    Object.freeze(principal.scopes);
+    principals.set(credential, { rights, principal });
+    return principal;
   }
 
   /**
@@ -100,7 +119,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     }
     if (credential.userId === null) {
       if (credential.method !== 'jwt') throw invalidToken();
-      return principalFrom(credential, undefined);
+      return principalWith(credential, undefined);
     }
     const standing = deps.rights.rememberedStanding(credential.userId);
     return standing && principalStanding(credential, standing);

@@ -8,8 +8,12 @@ export interface Mount {
   app: Middleware<AppState>;
 }
 
-/** ASCII letters folded to lower case, as the routers (ours and oidc-provider's) match paths. */
-const fold = (path: string) => path.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+const UPPER = /[A-Z]/;
+/**
+ * ASCII letters folded to lower case, as the routers (ours and oidc-provider's) match paths. Almost
+ * every path is lower case already: testing first costs a fifth of a replace that finds nothing.
+ */
+const fold = (path: string) => (UPPER.test(path) ? path.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : path);
 
 /**
  * Sends each request to the app of its audience: the mount with the longest path that is the

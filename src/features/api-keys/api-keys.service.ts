@@ -9,7 +9,7 @@ import { safeEqual, sha256 } from '../../shared/secrets.ts';
 import type { ApiKeyActivityRow, ApiKeyRow } from '../../db/schema.ts';
 import type { ApiKeysRepo, ApiKeyAuthRow } from './api-keys.repo.ts';
 import { MUST_WAIT } from '../../db/prepared.ts';
-import { displayPrefix, mintApiKey, parseApiKey } from './key-format.ts';
+import { apiKeyIdOf, displayPrefix, hasApiKeyChecksum, mintApiKey, parseApiKey } from './key-format.ts';
 import { createUsageRecorder, type UsageEntry } from './usage-recorder.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { Audit } from '../audit/audit.ts';
@@ -51,18 +51,18 @@ const rateLimitOf = (row: Pick<ApiKeyRow, 'rate_limit_hourly' | 'rate_limit_burs
  * and nothing else: 10,000 of these stay in the heap.
  */
 interface CachedKey {
-  id: string;
-  userId: string;
+  /**
+   * What a valid presentation of the key authenticates as, made once with the entry: every request
+   * with the key answers the same object (frozen), so nothing is built per request and the
+   * authenticate step can keep the principal it made from it (see createAuthenticator).
+   */
+  credential: Readonly<Credential>;
   secretHash: string;
-  scopes: string[];
-  expiresAt: number | null;
   revokedAt: number | null;
   graceUntil: number | null;
-  rateLimit: KeyRateLimit | null;
   allowedIps: string[] | null;
   ranges: Cidr[] | null;
 }
-
 /**
  * One frozen value per distinct text, for what many keys share (their scopes, their rate limit):
  * a key read on a cache miss takes the shared value instead of a new one. The rate limiter keeps a
@@ -93,16 +93,22 @@ function toCachedKeyWith(): (row: ApiKeyAuthRow) => CachedKey {
     const allowedIps = row.allowed_ips ? (JSON.parse(row.allowed_ips) as string[]) : null;
     const hourly = row.rate_limit_hourly;
     const burst = row.rate_limit_burst;
-    return {
-      id: row.id,
+    // The scopes as granted: the authenticate step intersects them with the owner's rights now.
+    const credential: Credential = {
+      method: 'api_key',
+      subject: row.user_id,
       userId: row.user_id,
-      secretHash: row.secret_hash,
       scopes: sharedScopes(row.scopes, () => JSON.parse(row.scopes) as string[]),
       expiresAt: row.expires_at,
-      revokedAt: row.revoked_at,
-      graceUntil: row.grace_until,
+      id: row.id,
       rateLimit:
         hourly !== null && burst !== null ? sharedLimit(`${hourly}/${burst}`, () => ({ hourly, burst })) : null,
+    };
+    return {
+      credential: Object.freeze(credential),
+      secretHash: row.secret_hash,
+      revokedAt: row.revoked_at,
+      graceUntil: row.grace_until,
       allowedIps,
       ranges: allowedIps ? allowedIps.map(parseCidr).filter((r): r is Cidr => r !== null) : null,
     };
@@ -143,7 +149,7 @@ export function createApiKeysService(deps: {
   });
   events.subscribe((event) => {
     if (event.kind === 'api_key') cache.delete(event.id);
-    else if (event.kind === 'account') cache.deleteWhere((entry) => entry.userId === event.id);
+    else if (event.kind === 'account') cache.deleteWhere((entry) => entry.credential.userId === event.id);
   });
   const usage = createUsageRecorder({
     write: (entries) => repo.recordUsage(entries),
@@ -193,7 +199,8 @@ export function createApiKeysService(deps: {
     }
   }
 
-  type Verified = { credential: Credential; allowedIps: string[] | null; ranges: Cidr[] | null };
+  /** A checked key: its cached entry itself, read as what the callers take from it. */
+  type Verified = Pick<CachedKey, 'credential' | 'allowedIps' | 'ranges'>;
 
   function remember(row: ApiKeyAuthRow): CachedKey {
     const entry = toCachedKey(row);
@@ -232,23 +239,11 @@ export function createApiKeysService(deps: {
   function check(key: string, entry: CachedKey | undefined): Verified {
     if (!entry || !safeEqual(sha256(key), entry.secretHash)) throw new Unauthenticated();
     const t = now();
+    const expiresAt = entry.credential.expiresAt;
     if (entry.revokedAt !== null) throw new Unauthenticated();
-    if (entry.expiresAt !== null && entry.expiresAt <= t) throw new Unauthenticated();
+    if (expiresAt !== null && expiresAt <= t) throw new Unauthenticated();
     if (entry.graceUntil !== null && entry.graceUntil <= t) throw new Unauthenticated();
-    // The scopes as granted: the authenticate step intersects them with the owner's rights now.
-    return {
-      credential: {
-        method: 'api_key',
-        subject: entry.userId,
-        userId: entry.userId,
-        scopes: entry.scopes,
-        expiresAt: entry.expiresAt,
-        id: entry.id,
-        rateLimit: entry.rateLimit,
-      },
-      allowedIps: entry.allowedIps,
-      ranges: entry.ranges,
-    };
+    return entry;
   }
 
   return {
@@ -437,8 +432,14 @@ export function createApiKeysService(deps: {
      * waited for (then `authenticate`).
      */
     authenticateAtOnce(key: string, ip: string | null): Credential | undefined {
-      const id = parseApiKey(key);
+      const id = apiKeyIdOf(key);
       if (!id) throw new Unauthenticated();
+      // A remembered key is refused or accepted by its secret's hash, which only the key as it was
+      // minted matches (its checksum included): the checksum is left for keys still to be read,
+      // where it spares the database a typo or a foreign string.
+      const hit = cache.get(id);
+      if (hit) return fromAllowedAddress(check(key, hit), ip);
+      if (!hasApiKeyChecksum(key)) throw new Unauthenticated();
       const entry = lookupNow(id);
       if (entry === MUST_WAIT) return undefined;
       return fromAllowedAddress(check(key, entry), ip);

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { displayPrefix, looksLikeApiKey, mintApiKey, parseApiKey } from './key-format.ts';
+import {
+  apiKeyIdOf,
+  displayPrefix,
+  hasApiKeyChecksum,
+  looksLikeApiKey,
+  mintApiKey,
+  parseApiKey,
+} from './key-format.ts';
 
 // The API key format, in process: shape and checksum decide before any database work.
 describe('API key format (pure)', () => {
@@ -46,6 +53,20 @@ describe('API key format (pure)', () => {
       key.replace('_', '-'),
     ])
       assert.equal(parseApiKey(bad), null, JSON.stringify(bad));
+  });
+
+  it('tells the shape (the id) and the checksum apart, and parses a key only with both', () => {
+    const { id, key } = mintApiKey();
+    const typo = `${key.slice(0, 20)}${key[20] === 'A' ? 'B' : 'A'}${key.slice(21)}`;
+    assert.equal(apiKeyIdOf(key), id);
+    assert.equal(hasApiKeyChecksum(key), true);
+    // A typo in the secret keeps the shape and the id, and only the checksum refuses it.
+    assert.equal(apiKeyIdOf(typo), id);
+    assert.equal(hasApiKeyChecksum(typo), false);
+    assert.equal(parseApiKey(typo), null);
+    for (const bad of ['', key.slice(0, -1), `sk_${key.slice(3)}`, `${key.slice(0, 20)}-${key.slice(21)}`]) {
+      assert.equal(apiKeyIdOf(bad), null, JSON.stringify(bad));
+    }
   });
 
   it('routes on the prefix alone: anything else is another kind of credential', () => {

@@ -27,9 +27,18 @@ export function looksLikeApiKey(token: string): boolean {
  * so only the checksum is left to compare.
  */
 export function parseApiKey(token: string): string | null {
-  const m = SHAPE.exec(token);
-  if (!m) return null;
-  return endsWithChecksum(token) ? m[1]! : null;
+  const id = apiKeyIdOf(token);
+  return id !== null && hasApiKeyChecksum(token) ? id : null;
+}
+
+/** The public id of a string shaped like an API key (prefix, lengths, characters), its checksum unchecked. */
+export function apiKeyIdOf(token: string): string | null {
+  return SHAPE.exec(token)?.[1] ?? null;
+}
+
+/** Whether a key-shaped string ends with the checksum of the rest (`parseApiKey` checks both). */
+export function hasApiKeyChecksum(token: string): boolean {
+  return endsWithChecksum(token);
 }
 
 /** What listings show of a key: enough to recognise it, nothing to use. */
