@@ -23,15 +23,28 @@ export function preparedQuery<Params extends Record<string, unknown>, Row>(
   names: ReadonlyArray<keyof Params & string>,
   build: (params: Params) => Compilable<Row>,
 ): (params: Params) => Promise<QueryResult<Row>> {
-  const { sql, valuesOf } = compileOnce(names, build);
+  return runOn(db, compileOnce(names, build));
+}
+
+/** Runs a query compiled once through Kysely's executor, with a run's values in their places. */
+function runOn<Params extends Record<string, unknown>, Row>(
+  // biome-ignore lint/suspicious/noExplicitAny: any schema; the builder carries the types
+  db: Kysely<any>,
+  { sql, valuesOf }: Compiled<Params>,
+): (params: Params) => Promise<QueryResult<Row>> {
   return (params) => db.executeQuery<Row>(CompiledQuery.raw(sql, valuesOf(params)));
+}
+
+interface Compiled<Params> {
+  sql: string;
+  valuesOf(params: Params): unknown[];
 }
 
 /** Builds and compiles the query once with placeholders; `valuesOf` puts a run's values in their places. */
 function compileOnce<Params extends Record<string, unknown>, Row>(
   names: ReadonlyArray<keyof Params & string>,
   build: (params: Params) => Compilable<Row>,
-): { sql: string; valuesOf(params: Params): unknown[] } {
+): Compiled<Params> {
   const compiled = build(Object.fromEntries(names.map((name) => [name, placeholder(name)])) as Params).compile();
   const byPlaceholder = new Map(names.map((name) => [placeholder(name), name]));
   const slots = compiled.parameters.map((value) => (typeof value === 'string' ? byPlaceholder.get(value) : undefined));
@@ -70,8 +83,9 @@ export function preparedRead<Params extends Record<string, unknown>, Row>(
   names: ReadonlyArray<keyof Params & string>,
   build: (params: Params) => Compilable<Row>,
 ): PreparedRead<Params, Row> {
-  const { sql, valuesOf } = compileOnce(names, build);
-  const run = (params: Params) => db.executeQuery<Row>(CompiledQuery.raw(sql, valuesOf(params)));
+  const compiled = compileOnce(names, build);
+  const { sql, valuesOf } = compiled;
+  const run = runOn<Params, Row>(db, compiled);
   const sqlite = sqliteConnectionOf(db);
   if (!sqlite) return Object.assign(run, { now: (): typeof MUST_WAIT => MUST_WAIT });
   // Prepared on first use: a repository is made before the migrations have made its tables.

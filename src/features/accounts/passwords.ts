@@ -22,7 +22,7 @@ export function createPasswordHasher(params: PasswordParams) {
     parallelism: 1,
   };
   // Verified against when the email is unknown, so both paths cost one argon2 verify.
-  const unknownAccount = standInDigest(params);
+  const unknownAccount = standInDigest(options);
   return {
     hash: (password: string) => argon2.hash(password, options),
     async verify(hash: string | undefined, password: string): Promise<boolean> {
@@ -45,8 +45,8 @@ export type PasswordHasher = ReturnType<typeof createPasswordHasher>;
  * (19 MiB by default) through malloc, and freeing that block raises glibc's mmap and trim
  * thresholds for the life of the process: the arenas then keep ~17 MiB of freed memory resident.
  */
-function standInDigest(params: PasswordParams): string {
+function standInDigest(options: PasswordParams & { parallelism: number }): string {
   const b64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
-  const cost = `m=${params.memoryCost},p=1,t=${params.timeCost}`;
+  const cost = `m=${options.memoryCost},p=${options.parallelism},t=${options.timeCost}`;
   return `$argon2id$v=19$${cost}$${b64(randomBytes(16))}$${b64(randomBytes(HASH_BYTES))}`;
 }

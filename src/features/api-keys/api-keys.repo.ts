@@ -4,7 +4,8 @@ import { MUST_WAIT, preparedRead } from '../../db/prepared.ts';
 import type { ApiKeyActivityRow, ApiKeyRow, Database } from '../../db/schema.ts';
 import { sqliteConnectionOf } from '../../db/sqlite-connection.ts';
 import { withEvents, writeOutbox, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
-import { ACTIVITY_COLUMNS, latestByKey, sqliteUsageWriter } from './usage-batch-sqlite.repo.ts';
+import { ACTIVITY_COLUMNS, latestByKey } from './activity-batch.repo.ts';
+import { sqliteUsageWriter } from './usage-batch-sqlite.repo.ts';
 
 /** What authentication needs of a key (its owner's rights are read per request, by the authenticate step). */
 export type ApiKeyAuthRow = Pick<

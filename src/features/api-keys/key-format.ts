@@ -22,13 +22,13 @@ export function looksLikeApiKey(token: string): boolean {
 }
 
 /**
- * The key's public id when its shape and checksum are valid, else null. Every presented key is
- * parsed (twice on a cache miss): the pattern checks the prefix, the length and the characters,
- * so only the checksum is left to compare.
+ * The key's public id when its shape and checksum are valid, else null: the pattern checks the
+ * prefix, the length and the characters, so only the checksum is left to compare. A remembered
+ * key needs neither (its secret's hash decides); a key read from the database needs both.
  */
 export function parseApiKey(token: string): string | null {
   const id = apiKeyIdOf(token);
-  return id !== null && hasApiKeyChecksum(token) ? id : null;
+  return id !== null && endsWithChecksum(token) ? id : null;
 }
 
 /** The public id of a string shaped like an API key (prefix, lengths, characters), its checksum unchecked. */
@@ -37,9 +37,7 @@ export function apiKeyIdOf(token: string): string | null {
 }
 
 /** Whether a key-shaped string ends with the checksum of the rest (`parseApiKey` checks both). */
-export function hasApiKeyChecksum(token: string): boolean {
-  return endsWithChecksum(token);
-}
+export { endsWithChecksum as hasApiKeyChecksum };
 
 /** What listings show of a key: enough to recognise it, nothing to use. */
 export function displayPrefix(id: string): string {

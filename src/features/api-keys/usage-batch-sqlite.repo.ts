@@ -1,26 +1,7 @@
 import type SQLite from 'better-sqlite3';
 import type { ApiKeyActivityRow } from '../../db/schema.ts';
 import { refuseNulIn } from '../../db/refuse-nul.ts';
-
-/** The activity table's columns, in the order the insert names them. */
-export const ACTIVITY_COLUMNS = [
-  'id',
-  'key_id',
-  'at',
-  'ip',
-  'method',
-  'path',
-  'status',
-  'request_id',
-  'client_version',
-] as const satisfies readonly (keyof ApiKeyActivityRow)[];
-
-/** Each key's latest entry in the batch (of two at the same time, the later one in the batch). */
-export function latestByKey(entries: readonly ApiKeyActivityRow[]): Map<string, ApiKeyActivityRow> {
-  const latest = new Map<string, ApiKeyActivityRow>();
-  for (const e of entries) if ((latest.get(e.key_id)?.at ?? -1) <= e.at) latest.set(e.key_id, e);
-  return latest;
-}
+import { ACTIVITY_COLUMNS, latestByKey } from './activity-batch.repo.ts';
 
 /**
  * A batch of API-key activity written on SQLite's connection in one synchronous transaction, with
