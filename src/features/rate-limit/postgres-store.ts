@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { RateLimitStore, WindowHit } from './store.ts';
-import { createRateLimitsRepo } from './rate-limits.repo.ts';
+import { createRateLimitsRepo, type CountedRow } from './rate-limits.repo.ts';
 import { DatabaseUnavailableError, isDatabaseUnavailable } from '../../db/unavailable.ts';
 import { sha256 } from '../../shared/secrets.ts';
 
@@ -18,67 +18,187 @@ const storedKey = (key: string): string =>
 const SWEEP_AFTER_MS = 3_600_000;
 const SWEEP_EVERY_MS = 300_000;
 
+/** Counts at most this many ahead of demand in one reservation. */
+const MAX_SPARE = 256;
+/** ... and at most this share of what the window has left, so other instances keep the rest. */
+const SPARE_SHARE = 1 / 16;
+/** Row states kept at most (each is a key's window); past it, the idle ones go first. */
+const MAX_ROWS = 100_000;
+/** How often the states of ended windows are let go. */
+const FORGET_EVERY_MS = 10_000;
+
 interface Waiting {
-  /** The row's key: the window length, then the bucket (rate-limiter-flexible's `keyPrefix:key`). */
-  row: string;
-  windowMs: number;
   resolve(hit: WindowHit): void;
   reject(err: unknown): void;
 }
 
 /**
- * Counters shared by every instance on one PostgreSQL database (table `rate_limits`). The hits of
- * one event-loop turn (a request's hourly and burst windows, and those of the requests that arrived
- * with it) are counted in one statement, so a request costs at most one round trip for its limits
- * and fewer under load. The counts are the database's, so they stay exact across instances; each
- * window starts at its bucket's first request and runs for its length (the clock of the instance
- * that opens it).
+ * The counts reserved in one row of `rate_limits` for this process: numbers `next` to `last` of
+ * the window that ends at `resetAt`. Each is handed to one request, as the count it sees. The row
+ * already holds them, so no other instance is handed the same numbers.
+ */
+interface Lease {
+  next: number;
+  last: number;
+  resetAt: number;
+}
+
+/** What this process knows of one row: its lease, and the hits waiting for the database. */
+interface RowState {
+  /** The row's key: the window length, then the bucket (rate-limiter-flexible's `keyPrefix:key`). */
+  key: string;
+  windowMs: number;
+  /** The window's limit, when callers give one: reservations stay within it. */
+  limit: number | undefined;
+  lease: Lease | null;
+  /** Hits since the last reservation was sent: the next one reserves twice that ahead, so it grows while they come. */
+  demand: number;
+  /** Hits waiting for the next reservation. */
+  waiting: Waiting[];
+  /** The hits a reservation in flight will answer (null: none in flight). */
+  inFlight: Waiting[] | null;
+  /** How many counts the reservation in flight adds. */
+  taking: number;
+  /** Whether the row is on the list of the next statement. */
+  due: boolean;
+}
+
+/**
+ * Counters shared by every instance on one PostgreSQL database (table `rate_limits`). A count is
+ * the database's: a request is answered with a number the row has reserved for it. Rows that several
+ * requests hit reserve a few numbers ahead, for this process alone (a lease), so most requests are
+ * counted without waiting for the database; the hits of one event-loop turn that find no number
+ * left are counted in one statement, with the next lease, so a request costs at most one round
+ * trip for its limits. No number is handed out twice across instances, so a limit is never
+ * exceeded; the price is that numbers reserved and not used before their window ends are lost, and
+ * that a request's count (its `RateLimit-Remaining`) tells the numbers handed out, some still
+ * unused in other instances. A reservation is planned on the demand since the previous one (it
+ * grows while the demand lasts), is at most MAX_SPARE ahead and at most SPARE_SHARE of what the
+ * window has left: small limits (under 16 left) are counted hit by hit, exactly. Without a limit
+ * (the sign-in throttle) every hit is counted in the database. Each window starts at its bucket's
+ * first request and runs for its length (the clock of the instance that opens it).
  */
 export function createPostgresStore(pool: pg.Pool): RateLimitStore {
   const repo = createRateLimitsRepo(pool);
-  let queued: Waiting[] = [];
+  const rows = new Map<string, RowState>();
+  let due: RowState[] = [];
 
   const sweep = setInterval(() => {
     repo.deleteEndedBefore(Date.now() - SWEEP_AFTER_MS).catch(() => {}); // retried at the next sweep
   }, SWEEP_EVERY_MS);
   sweep.unref();
+  const forget = setInterval(() => forgetIdle(Date.now()), FORGET_EVERY_MS);
+  forget.unref();
 
-  async function flush(): Promise<void> {
-    const batch = queued;
-    queued = [];
-    // Several hits of one row in a batch are one addition; each then gets its own count, in order.
-    const byRow = new Map<string, Waiting[]>();
-    for (const w of batch) {
-      const same = byRow.get(w.row);
-      if (same) same.push(w);
-      else byRow.set(w.row, [w]);
+  /** A count from the row's lease, when it holds one for the current window. */
+  function fromLease(row: RowState, now: number): WindowHit | undefined {
+    const lease = row.lease;
+    if (lease === null || lease.next > lease.last || now >= lease.resetAt) return undefined;
+    return { count: lease.next++, resetAt: lease.resetAt };
+  }
+
+  /** How many numbers to reserve beyond the waiting hits. */
+  function spareFor(row: RowState, now: number): number {
+    const lease = row.lease;
+    // The window's count is known only from a lease of this window; a new window starts exact.
+    if (row.limit === undefined || lease === null || now >= lease.resetAt) return 0;
+    const left = row.limit - lease.last;
+    return Math.max(0, Math.min(MAX_SPARE, Math.floor(left * SPARE_SHARE), 2 * row.demand));
+  }
+
+  function stateOf(key: string, windowMs: number, limit: number | undefined): RowState {
+    let row = rows.get(key);
+    if (row === undefined) {
+      if (rows.size >= MAX_ROWS) forgetIdle(Date.now());
+      row = { key, windowMs, limit, lease: null, demand: 0, waiting: [], inFlight: null, taking: 0, due: false };
+      rows.set(key, row);
     }
-    try {
-      const rows = await repo.add(
-        [...byRow].map(([row, hits]) => ({ key: row, points: hits.length, windowMs: hits[0]!.windowMs })),
-        Date.now(),
-      );
-      const now = Date.now();
-      for (const [row, hits] of byRow) {
-        const counted = rows.get(row)!;
-        const resetAt = Math.max(counted.expire, now);
-        let count = counted.points - hits.length;
-        for (const w of hits) w.resolve({ count: ++count, resetAt });
+    row.limit = limit;
+    return row;
+  }
+
+  /** Rows whose window has ended go; past the bound, the oldest idle ones too (their numbers are lost). */
+  function forgetIdle(now: number): void {
+    let excess = rows.size - Math.floor(MAX_ROWS * 0.9);
+    for (const [key, row] of rows) {
+      const idle = row.inFlight === null && row.waiting.length === 0;
+      if (idle && (excess > 0 || row.lease === null || now >= row.lease.resetAt)) {
+        rows.delete(key);
+        excess -= 1;
       }
-    } catch (err) {
-      // Counting needs the database: without it the request is refused as "try again", not 500.
-      const failure = isDatabaseUnavailable(err) ? new DatabaseUnavailableError(err) : err;
-      for (const w of batch) w.reject(failure);
     }
   }
 
+  function schedule(row: RowState): void {
+    if (row.due) return;
+    row.due = true;
+    if (due.length === 0) setImmediate(() => void flush());
+    due.push(row);
+  }
+
+  async function flush(): Promise<void> {
+    const batch = due;
+    due = [];
+    const now = Date.now();
+    for (const row of batch) {
+      row.due = false;
+      row.taking = row.waiting.length + spareFor(row, now);
+      row.inFlight = row.waiting;
+      row.waiting = [];
+      row.demand = 0;
+    }
+    try {
+      const counted = await repo.add(
+        batch.map((row) => ({ key: row.key, points: row.taking, windowMs: row.windowMs })),
+        now,
+      );
+      const answeredAt = Date.now();
+      for (const row of batch) settle(row, counted.get(row.key)!, answeredAt);
+    } catch (err) {
+      // Counting needs the database: without it the request is refused as "try again", not 500.
+      const failure = isDatabaseUnavailable(err) ? new DatabaseUnavailableError(err) : err;
+      for (const row of batch) {
+        for (const w of row.inFlight!) w.reject(failure);
+        row.inFlight = null;
+        if (row.waiting.length > 0) schedule(row);
+      }
+    }
+  }
+
+  /** The row's numbers after the reservation: the first to the hits it was sent for, the rest leased. */
+  function settle(row: RowState, counted: CountedRow, now: number): void {
+    const resetAt = Math.max(counted.expire, now);
+    let count = counted.points - row.taking;
+    for (const w of row.inFlight!) w.resolve({ count: ++count, resetAt });
+    row.inFlight = null;
+    row.lease = { next: count + 1, last: counted.points, resetAt };
+    // Hits that came while the statement ran take what is left; the others wait for the next one.
+    const arrived = row.waiting;
+    row.waiting = [];
+    for (const w of arrived) {
+      const hit = fromLease(row, now);
+      if (hit) w.resolve(hit);
+      else row.waiting.push(w);
+    }
+    if (row.waiting.length > 0) schedule(row);
+  }
+
   return {
-    hit(key, windowMs) {
+    hit(key, windowMs, _now, limit) {
       // Windows of whole seconds, as rate-limiter-flexible kept them (rows stay readable by either).
       const windowSeconds = Math.max(1, Math.round(windowMs / 1000));
+      const row = stateOf(`w${windowMs}:${storedKey(key)}`, windowSeconds * 1000, limit);
+      row.demand += 1;
+      // Its windows run on this clock (and the database's), not the caller's.
+      const now = Date.now();
+      if (row.inFlight === null) {
+        const leased = fromLease(row, now);
+        if (leased) return leased;
+      }
       return new Promise<WindowHit>((resolve, reject) => {
-        if (queued.length === 0) setImmediate(() => void flush());
-        queued.push({ row: `w${windowMs}:${storedKey(key)}`, windowMs: windowSeconds * 1000, resolve, reject });
+        row.waiting.push({ resolve, reject });
+        // With a reservation in flight, these wait for its lease (settle) before asking again.
+        if (row.inFlight === null) schedule(row);
       });
     },
   };

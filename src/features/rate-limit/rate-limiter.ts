@@ -60,7 +60,7 @@ export function createRateLimiter(deps: { store: RateLimitStore; now(): number; 
   const count = (bucket: string, policy: Policy): Decision | Promise<Decision> => {
     const now = deps.now();
     const shape = shapeOf(policy);
-    const answers = shape.windows.map((w) => deps.store.hit(bucket, w.windowMs, now));
+    const answers = shape.windows.map((w) => deps.store.hit(bucket, w.windowMs, now, w.limit));
     // A shared store's windows are counted at once (one round trip's wait); memory answers at once.
     if (!answers.some((a) => a instanceof Promise)) return decideCounted(bucket, shape, answers as WindowHit[], now);
     return Promise.all(answers).then((hits) => decideCounted(bucket, shape, hits, now));

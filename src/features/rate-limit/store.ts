@@ -10,9 +10,12 @@ export interface WindowHit {
 export interface RateLimitStore {
   /**
    * Counts one request for `key` in the fixed window of `windowMs` that contains `now`. A store in
-   * memory answers at once (no promise to wait for on every request); a shared one asynchronously.
+   * memory answers at once (no promise to wait for on every request); a shared one asynchronously,
+   * or at once when it holds counts reserved for this window (see postgres-store.ts). `limit`, the
+   * window's limit when the caller has one, lets a shared store reserve within it; without it every
+   * hit is counted where the counts are shared.
    */
-  hit(key: string, windowMs: number, now: number): WindowHit | Promise<WindowHit>;
+  hit(key: string, windowMs: number, now: number, limit?: number): WindowHit | Promise<WindowHit>;
 }
 
 /** The in-memory store: it answers at once, and says how many windows it holds. */
