@@ -97,9 +97,9 @@ export async function serveCluster(config: Config, workers: number): Promise<voi
   let exitCode = 0;
 
   // glibc gives each thread that allocates its own malloc arena and keeps what is freed in each:
-  // two arenas hold a busy worker ~15 MiB lower (bench/README.md). Read at a process's start, so it
+  // one arena holds a busy worker ~20 MiB lower (bench/README.md). Read at a process's start, so it
   // is set for the workers here; `npm start` sets it for a single process.
-  const workerEnv = { MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? '2' };
+  const workerEnv = { MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? '1' };
   const fork = () => {
     if (stopping) return;
     const w = cluster.fork(workerEnv);
