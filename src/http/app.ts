@@ -8,6 +8,7 @@ import type { DB } from '../db/client.ts';
 import type { AppContext, AppState } from './context.ts';
 import { requestFrame } from './request-frame.ts';
 import { answerRequestId } from './request-id.ts';
+import { gatherFieldsIntoAnswerHead } from './gathered-fields.ts';
 import { accessLog } from './access-log.ts';
 import { exposePid, liveness, readiness } from './health.ts';
 import { httpMetrics, metricsEndpoint, observeProvider } from './metrics.ts';
@@ -402,6 +403,8 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       'connection failed during the answer',
     );
   });
+  // Answers whose head is gathered and written in one step (answer-head.ts) gather Koa's fields too.
+  gatherFieldsIntoAnswerHead(app.response);
   app.use(requestFrame({ logger }));
   if (config.LATCHKEY_DEBUG_PID) app.use(exposePid());
   app.use(mounts);
