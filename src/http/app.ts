@@ -321,11 +321,12 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
 
   /**
    * An audience's app behind its own access log, whose metrics label it is when no router template
-   * matched, with the request id on its answer (`/v2` puts it there itself: `v2Audience`).
+   * matched, with the request id on its answer (`/v2` and `/oauth` put it there themselves:
+   * `ownIdAudience`).
    */
   const audience = (label: string, app: Koa.Middleware<AppState>, opts: { quiet?: boolean } = {}) =>
     accessLog(logger, answerRequestId(app), httpMetrics(metrics, label), opts);
-  const v2Audience = (label: string, app: Koa.Middleware<AppState>) =>
+  const ownIdAudience = (label: string, app: Koa.Middleware<AppState>) =>
     accessLog(logger, app, httpMetrics(metrics, label));
   // Probes and scrapes come every few seconds: logged at debug, not info.
   const quiet = { quiet: true };
@@ -341,7 +342,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       { path: '/oauth/applications', app: audience('oauth', applicationsApp({ router: apps, accounts, hsts })) },
       {
         path: '/oauth',
-        app: audience(
+        app: ownIdAudience(
           'oauth',
           oauthApp({ provider, pipelines, userinfo, render, accounts, issuer: config.ISSUER, hsts, registration }),
         ),
@@ -367,7 +368,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       },
       {
         path: '/v2',
-        app: v2Audience(
+        app: ownIdAudience(
           'v2_other',
           v2App({
             router: v2,

@@ -1,5 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import diagnostics from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import { startWorld, type TestUser, type TestWorld } from '../../test/support/world.ts';
 import { basicAuth, type RegisteredApp } from '../../test/support/oauth.ts';
@@ -121,6 +123,12 @@ describe('the protocol endpoints answer byte for byte as before', () => {
   let owner: TestUser;
   let service: RegisteredApp;
   let issuer: string;
+  /** Paths of answers whose head was set field by field on the response (Node's header store). */
+  const storedHeads: string[] = [];
+  const onFinish = (message: unknown) => {
+    const { request, response } = message as { request: IncomingMessage; response: ServerResponse };
+    if (response.getHeaderNames().length > 0) storedHeads.push(request.url ?? '');
+  };
 
   before(async () => {
     // The token endpoint's own limit is small (5 an hour per client), for the 429 below.
@@ -128,8 +136,12 @@ describe('the protocol endpoints answer byte for byte as before', () => {
     issuer = world.server.config.ISSUER;
     owner = await world.user({ admin: true, tag: 'owner' });
     service = await world.app(owner, { type: 'service', scopes: ['read:users'], redirect_uris: [] });
+    diagnostics.subscribe('http.server.response.finish', onFinish);
   });
-  after(() => world.close());
+  after(async () => {
+    diagnostics.unsubscribe('http.server.response.finish', onFinish);
+    await world.close();
+  });
 
   const post = (path: string, app: RegisteredApp, body: string, headers: Record<string, string> = {}) =>
     exchange(world.server.port, path, { Authorization: basicAuth(app), 'X-Request-ID': 'pinned-id', ...headers }, body);
@@ -316,5 +328,17 @@ describe('the protocol endpoints answer byte for byte as before', () => {
       assertHead(answer, 'HTTP/1.1 200 OK', HEAD);
       assert.equal(answer.body, '{"active":false}');
     });
+  });
+
+  it('writes these answers in one step: no field is stored on the response one by one', async () => {
+    storedHeads.length = 0;
+    await post('/oauth/token', service, 'grant_type=client_credentials');
+    await post('/oauth/token', { ...service, client_secret: 'wrong' }, 'grant_type=client_credentials');
+    await post('/oauth/introspect', service, 'token=nothing');
+    await post('/oauth/revoke', service, 'token=nothing');
+    await exchange(world.server.port, '/oauth/jwks', {}, '', 'GET');
+    // A page still answers field by field (the observation itself works).
+    await exchange(world.server.port, '/oauth/authorize', {}, '', 'GET');
+    assert.deepEqual(storedHeads, ['/oauth/authorize']);
   });
 });
