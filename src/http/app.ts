@@ -8,6 +8,7 @@ import type { DB } from '../db/client.ts';
 import type { AppContext, AppState } from './context.ts';
 import { requestFrame } from './request-frame.ts';
 import { answerRequestId } from './request-id.ts';
+import { gatherFieldsIntoAnswerHead } from './gathered-fields.ts';
 import { accessLog } from './access-log.ts';
 import { exposePid, liveness, readiness } from './health.ts';
 import { httpMetrics, metricsEndpoint, observeProvider } from './metrics.ts';
@@ -320,11 +321,12 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
 
   /**
    * An audience's app behind its own access log, whose metrics label it is when no router template
-   * matched, with the request id on its answer (`/v2` puts it there itself: `v2Audience`).
+   * matched, with the request id on its answer (`/v2` and `/oauth` put it there themselves:
+   * `ownIdAudience`).
    */
   const audience = (label: string, app: Koa.Middleware<AppState>, opts: { quiet?: boolean } = {}) =>
     accessLog(logger, answerRequestId(app), httpMetrics(metrics, label), opts);
-  const v2Audience = (label: string, app: Koa.Middleware<AppState>) =>
+  const ownIdAudience = (label: string, app: Koa.Middleware<AppState>) =>
     accessLog(logger, app, httpMetrics(metrics, label));
   // Probes and scrapes come every few seconds: logged at debug, not info.
   const quiet = { quiet: true };
@@ -340,7 +342,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       { path: '/oauth/applications', app: audience('oauth', applicationsApp({ router: apps, accounts, hsts })) },
       {
         path: '/oauth',
-        app: audience(
+        app: ownIdAudience(
           'oauth',
           oauthApp({ provider, pipelines, userinfo, render, accounts, issuer: config.ISSUER, hsts, registration }),
         ),
@@ -366,7 +368,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       },
       {
         path: '/v2',
-        app: v2Audience(
+        app: ownIdAudience(
           'v2_other',
           v2App({
             router: v2,
@@ -402,6 +404,8 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
       'connection failed during the answer',
     );
   });
+  // Answers whose head is gathered and written in one step (answer-head.ts) gather Koa's fields too.
+  gatherFieldsIntoAnswerHead(app.response);
   app.use(requestFrame({ logger }));
   if (config.LATCHKEY_DEBUG_PID) app.use(exposePid());
   app.use(mounts);

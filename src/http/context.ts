@@ -25,7 +25,7 @@ export interface AppState {
   principal?: Principal;
   /** Why authentication failed, thrown by requireCredential after rate limiting. */
   authError?: AppError;
-  /** The answer's head while it is gathered to be written in one step (/v2; see answer-head.ts). */
+  /** The answer's head while it is gathered to be written in one step (/v2, /oauth; see answer-head.ts). */
   answerHead?: AnswerHead;
   /** A fresh nonce for this response's inline scripts and styles (see security-headers.ts). */
   cspNonce: string;

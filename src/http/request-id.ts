@@ -37,8 +37,9 @@ export class RequestState {
 
 /**
  * An audience's app with the request id as the first field of its answer. An audience that writes
- * its answer's head in one step (`/v2`: see answer-head.ts) puts the id there itself instead, as
- * Node takes a head in one step only when no field was set before it.
+ * its answer's head in one step (`/v2`, the protocol endpoints of `/oauth`: see answer-head.ts)
+ * puts the id there itself instead, as Node takes a head in one step only when no field was set
+ * before it.
  */
 export function answerRequestId(app: Middleware<AppState>): Middleware<AppState> {
   return (ctx, next) => {

@@ -8,7 +8,9 @@ import type { AppState } from '../context.ts';
 import { authorizeErrors, errorHandler, oauthErrors, type ErrorFormat } from '../error-handler.ts';
 import { byPath } from '../mount.ts';
 import type { Renderer } from '../render.ts';
-import { securityHeaders } from '../security-headers.ts';
+import { apiSecurityHeaders, securityHeaders, setHeaders, type HeaderList } from '../security-headers.ts';
+import { gatherAnswerHead, releaseAnswerHead, writeAnswer } from '../answer-head.ts';
+import { answerRequestId } from '../request-id.ts';
 import { browserSession, clearSessionCookie, linkProviderSession } from '../session.ts';
 import { issuerOrigin } from '../../oidc/issuer-origin.ts';
 import type { ProtocolPipelines } from '../../oidc/token-pipeline.ts';
@@ -43,29 +45,52 @@ function endDashboardSession(deps: OAuthAppDeps): Middleware<AppState> {
 }
 
 /**
+ * A protocol endpoint's answer (JSON, or the empty text of a revocation) written in one step
+ * (answer-head.ts): the request id and the security fields start the gathered head, everything
+ * the endpoint's steps and oidc-provider set through Koa joins it, and the head goes out with the
+ * body. When a field is already on the response, they are set on it as before and Koa answers.
+ */
+function answeredInOneStep(headers: HeaderList, app: Middleware<AppState>): Middleware<AppState> {
+  const flat = headers.flat();
+  return async (ctx, next) => {
+    if (!gatherAnswerHead(ctx, ['X-Request-ID', ctx.state.requestId, ...flat])) {
+      ctx.res.setHeader('X-Request-ID', ctx.state.requestId);
+      setHeaders(ctx.res, headers);
+      return app(ctx, next);
+    }
+    try {
+      await app(ctx, next);
+    } catch (err) {
+      releaseAnswerHead(ctx); // Koa answers what escapes, with the fields it keeps
+      throw err;
+    }
+    writeAnswer(ctx);
+  };
+}
+
+/**
  * `/oauth`: oidc-provider's endpoints, each behind its own steps. The token, introspection,
  * revocation and key endpoints answer JSON only (RFC 6749 errors, the no-HTML headers); the
  * authorization endpoint and the rest are where a browser goes (page headers, the signed-in
  * session for error pages). oidc-provider builds its URLs from ISSUER, never from the request.
+ * Every answer carries the request id first; the JSON endpoints' answers are written in one step.
  */
 export function oauthApp(deps: OAuthAppDeps): Middleware<AppState> {
   const provider = [issuerOrigin(deps.issuer) as Middleware<AppState>, mount(deps.provider as never)];
+  const apiHeaders = apiSecurityHeaders(deps.hsts);
   const jsonEndpoint = (...steps: Middleware<AppState>[]) =>
-    compose([
-      errorHandler(oauthErrors),
-      securityHeaders({ hsts: deps.hsts, pages: false }),
-      ...steps,
-      ...provider,
-    ]) as Middleware<AppState>;
+    answeredInOneStep(apiHeaders, compose([errorHandler(oauthErrors), ...steps, ...provider]));
   const browserEndpoint = (errors: ErrorFormat, ...steps: Middleware<AppState>[]) =>
-    compose([
-      errorHandler(errors),
-      securityHeaders({ hsts: deps.hsts, pages: true }),
-      browserSession(deps.accounts),
-      linkProviderSession(deps.accounts),
-      ...steps,
-      ...provider,
-    ]) as Middleware<AppState>;
+    answerRequestId(
+      compose([
+        errorHandler(errors),
+        securityHeaders({ hsts: deps.hsts, pages: true }),
+        browserSession(deps.accounts),
+        linkProviderSession(deps.accounts),
+        ...steps,
+        ...provider,
+      ]),
+    );
   const { token, par, introspection, revocation, authorization, deviceAuthorization } = deps.pipelines;
   return byPath(
     [
@@ -78,18 +103,22 @@ export function oauthApp(deps: OAuthAppDeps): Middleware<AppState> {
       {
         path: '/oauth/userinfo',
         exact: true,
-        app: compose([errorHandler(oauthErrors), securityHeaders({ hsts: deps.hsts, pages: false }), deps.userinfo]),
+        app: answerRequestId(
+          compose([errorHandler(oauthErrors), securityHeaders({ hsts: deps.hsts, pages: false }), deps.userinfo]),
+        ),
       },
       ...(deps.registration
         ? [
             {
               path: '/oauth/register',
-              app: compose([
-                errorHandler(oauthErrors),
-                securityHeaders({ hsts: deps.hsts, pages: false }),
-                deps.registration.routes() as Middleware<AppState>,
-                deps.registration.allowedMethods() as Middleware<AppState>,
-              ]) as Middleware<AppState>,
+              app: answerRequestId(
+                compose([
+                  errorHandler(oauthErrors),
+                  securityHeaders({ hsts: deps.hsts, pages: false }),
+                  deps.registration.routes() as Middleware<AppState>,
+                  deps.registration.allowedMethods() as Middleware<AppState>,
+                ]),
+              ),
             },
           ]
         : []),
