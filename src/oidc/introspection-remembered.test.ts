@@ -6,9 +6,11 @@ import type { Authenticator } from '../auth/authenticate.ts';
 import { invalidToken } from '../http/errors.ts';
 import { principalFrom } from '../domain/principal.ts';
 import { unifiedIntrospection } from './unified-introspection.ts';
+import { authenticateClientOnce, createSecretChecks } from './client-auth.ts';
 
-// Introspection of an API key takes what is remembered (the key, its account's rights) without
-// waiting; what is not remembered is read as before, and the answer is the same either way.
+// Introspection of an API key, and the client authentication in front of it, take what is
+// remembered (the key, its account's rights, the client's metadata) without waiting; what is not
+// remembered is read as before, and the answer is the same either way.
 
 const KEY = 'lk_remembered';
 const principal = principalFrom(
@@ -92,5 +94,37 @@ describe('introspection of a remembered API key', () => {
       },
     });
     assert.deepEqual(read, refused);
+  });
+});
+
+describe('client authentication with remembered metadata', () => {
+  const metadata = { client_id: 'app_rs', client_secret: 'hash', latchkey_type: 'resource_server' };
+
+  async function authenticate(deps: { rememberedClient(id: string): unknown; findClient(id: string): unknown }) {
+    const step = authenticateClientOnce({
+      ...(deps as Parameters<typeof authenticateClientOnce>[0]),
+      secretAccepted: (presented) => presented === 'right',
+      checks: createSecretChecks(),
+    });
+    const basic = `Basic ${Buffer.from('app_rs:right').toString('base64')}`;
+    const ctx = contextOf({ oauthParams: {} }, basic);
+    let ran = false;
+    await step(
+      ctx as unknown as AppContext,
+      (async () => {
+        ran = true;
+      }) as Next,
+    );
+    return { ran, client: ctx.state['presentedClient'] };
+  }
+
+  it('takes the remembered metadata without asking for it, and reads what is not remembered', async () => {
+    const remembered = await authenticate({ rememberedClient: () => metadata, findClient: notAsked });
+    assert.deepEqual(remembered, {
+      ran: true,
+      client: { ...resourceServer, checked: { storedHash: 'hash', matched: true } },
+    });
+    const read = await authenticate({ rememberedClient: () => undefined, findClient: async () => metadata });
+    assert.deepEqual(read, remembered);
   });
 });
