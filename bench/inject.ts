@@ -1,8 +1,9 @@
 /**
- * CPU per request (`/v2/auth/test`, `/oauth/token`) with the socket taken out: requests are handed to the real
- * app's request handler in this process (a real IncomingMessage and ServerResponse over a socket
- * that discards what is written), so the figure is the JavaScript's own cost, without the write
- * system call and the load generator's wake-ups that dominate `npm run bench` on a busy machine.
+ * CPU per request (`/v2/auth/test`, `/oauth/introspect`, `/oauth/token`) with the socket taken out:
+ * requests are handed to the real app's request handler in this process (a real IncomingMessage
+ * and ServerResponse over a socket that discards what is written), so the figure is the
+ * JavaScript's own cost, without the write system call and the load generator's wake-ups that
+ * dominate `npm run bench` on a busy machine.
  * Use it to compare two versions of the code on the same machine; `npm run bench` stays the
  * measure of record.
  *
@@ -153,6 +154,7 @@ try {
   const key = (await world.apiKey(alice, ['read:users'])).key;
   const token = (await world.serviceToken(alice, ['read:users'])).access_token;
   const jwt = world.jwt({ sub: alice.id, scopes: ['read:users'] });
+  const resourceServer = await world.app(alice, { scopes: [], type: 'resource_server' });
   const app = world.server.built.app;
 
   const koa = new Koa();
@@ -165,6 +167,16 @@ try {
     ['/v2/auth/test, API key', app.callback(), bearer(key)],
     ['/v2/auth/test, OAuth token', app.callback(), bearer(token)],
     ['/v2/auth/test, JWT', app.callback(), bearer(jwt)],
+    // As `npm run bench` asks it: a resource server's secret in HTTP Basic, the key in the form.
+    [
+      '/oauth/introspect, API key',
+      app.callback(),
+      () => ({
+        path: '/oauth/introspect',
+        headers: { authorization: basic(resourceServer as { client_id: string; client_secret: string }) },
+        form: `token=${key}`,
+      }),
+    ],
   ];
   if (values.miss) {
     // More keys than the API-key cache holds (10,000), in turn: every request misses it.

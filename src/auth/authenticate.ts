@@ -231,6 +231,16 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       const { credential, allowedIps } = await deps.apiKeys.inspect(token);
       return { principal: await principalOf(credential), allowedIps };
     },
+    /**
+     * `inspectApiKey` from what is remembered: the same principal and allowlist, or the same
+     * refusal, without waiting; undefined when something has to be read (then `inspectApiKey`).
+     */
+    inspectApiKeyRemembered(token: string): { principal: Principal; allowedIps: string[] | null } | undefined {
+      const inspected = deps.apiKeys.inspectAtOnce(token);
+      if (!inspected) return undefined;
+      const principal = rememberedPrincipal(inspected.credential);
+      return principal && { principal, allowedIps: inspected.allowedIps };
+    },
   };
 }
 export type Authenticator = ReturnType<typeof createAuthenticator>;

@@ -279,6 +279,7 @@ export function createHttpApp(services: HttpServices, settings: HttpSettings): H
   const pipelines = protocolPipelines({
     config,
     findClient: (id) => applications.clientMetadata(id),
+    rememberedClient: (id) => applications.clientMetadataRemembered(id),
     authenticator,
     apiTokens: {
       builtIn: config.API_RESOURCE,

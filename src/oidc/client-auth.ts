@@ -21,6 +21,11 @@ export interface ClientAuthDeps {
   /** The client's oidc-provider metadata (its `client_secret` is the stored hash), or undefined. */
   findClient(clientId: string): Promise<Record<string, unknown> | undefined>;
   /**
+   * `findClient`'s metadata when it is remembered (no wait); undefined when it is not, or when
+   * there is none to give (then `findClient` is asked).
+   */
+  rememberedClient(clientId: string): Record<string, unknown> | undefined;
+  /**
    * Constant-time check of a presented secret against the client's metadata (its stored hash, and
    * the previous secret's while a rotation overlap runs).
    */
@@ -52,7 +57,7 @@ export function authenticateClientOnce(deps: ClientAuthDeps): Middleware<AppStat
       isPublic: false,
     };
     if (id) {
-      const metadata = await deps.findClient(id);
+      const metadata = deps.rememberedClient(id) ?? (await deps.findClient(id));
       client.type = typeof metadata?.['latchkey_type'] === 'string' ? metadata['latchkey_type'] : null;
       const api = metadata?.[RESOURCE_SERVER_API];
       client.api = client.type === 'resource_server' && typeof api === 'string' ? api : null;

@@ -21,6 +21,8 @@ export interface ProtocolStepsDeps {
   >;
   /** oidc-provider metadata of a client (the stored secret hash in `client_secret`). */
   findClient(clientId: string): Promise<Record<string, unknown> | undefined>;
+  /** `findClient` when the metadata is remembered (no wait), else undefined (client-auth.ts). */
+  rememberedClient(clientId: string): Record<string, unknown> | undefined;
   authenticator: Authenticator;
   /** Introspection of registered APIs' tokens (unified-introspection.ts). */
   apiTokens?: ApiTokens;
@@ -110,6 +112,7 @@ export function protocolPipelines(deps: ProtocolStepsDeps) {
   const readParams = jsonToForm();
   const authenticateClient = authenticateClientOnce({
     findClient: deps.findClient,
+    rememberedClient: deps.rememberedClient,
     secretAccepted: (presented, metadata) => clientSecretAccepted(presented, metadata, deps.now()),
     onChecked: deps.onClientSecretChecked,
     checks: deps.secretChecks,

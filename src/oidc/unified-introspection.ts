@@ -164,7 +164,10 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
     let dpopJkt: string | null = null;
     try {
       if (looksLikeApiKey(token)) {
-        ({ principal, allowedIps } = await deps.authenticator.inspectApiKey(token));
+        // A remembered key and account are answered without waiting (no async frame per lookup).
+        const inspected =
+          deps.authenticator.inspectApiKeyRemembered(token) ?? (await deps.authenticator.inspectApiKey(token));
+        ({ principal, allowedIps } = inspected);
       } else {
         ({ principal, dpopJkt } = await deps.authenticator.introspect(token));
       }

@@ -235,6 +235,23 @@ export function createApiKeysService(deps: {
     return credential;
   }
 
+  /**
+   * `verify` without waiting, for a key whose row is remembered or can be read at once (SQLite);
+   * undefined when the row has to be read and waited for. A remembered key is refused or accepted
+   * by its secret's hash, which only the key as it was minted matches (its checksum included): the
+   * checksum is left for keys still to be read, where it spares the database a typo or a foreign
+   * string.
+   */
+  function verifyAtOnce(key: string): Verified | undefined {
+    const id = apiKeyIdOf(key);
+    if (!id) throw new Unauthenticated();
+    const hit = cache.get(id);
+    if (hit) return check(key, hit);
+    if (!hasApiKeyChecksum(key)) throw new Unauthenticated();
+    const entry = lookupNow(id);
+    return entry === MUST_WAIT ? undefined : check(key, entry);
+  }
+
   /** The key checked against its remembered entry (its secret, revocation, expiry, grace period). */
   function check(key: string, entry: CachedKey | undefined): Verified {
     if (!entry || !safeEqual(sha256(key), entry.secretHash)) throw new Unauthenticated();
@@ -432,23 +449,23 @@ export function createApiKeysService(deps: {
      * waited for (then `authenticate`).
      */
     authenticateAtOnce(key: string, ip: string | null): Credential | undefined {
-      const id = apiKeyIdOf(key);
-      if (!id) throw new Unauthenticated();
-      // A remembered key is refused or accepted by its secret's hash, which only the key as it was
-      // minted matches (its checksum included): the checksum is left for keys still to be read,
-      // where it spares the database a typo or a foreign string.
-      const hit = cache.get(id);
-      if (hit) return fromAllowedAddress(check(key, hit), ip);
-      if (!hasApiKeyChecksum(key)) throw new Unauthenticated();
-      const entry = lookupNow(id);
-      if (entry === MUST_WAIT) return undefined;
-      return fromAllowedAddress(check(key, entry), ip);
+      const verified = verifyAtOnce(key);
+      return verified && fromAllowedAddress(verified, ip);
     },
 
     /** For introspection: the credential and its allowlist, without an address check. */
     async inspect(key: string): Promise<{ credential: Credential; allowedIps: string[] | null }> {
       const { credential, allowedIps } = await verify(key);
       return { credential, allowedIps };
+    },
+
+    /**
+     * `inspect` without waiting, as `authenticateAtOnce` is `authenticate` without waiting (the
+     * key's remembered entry itself, read as what `inspect` answers); undefined when the row has
+     * to be read and waited for (then `inspect`).
+     */
+    inspectAtOnce(key: string): { readonly credential: Credential; readonly allowedIps: string[] | null } | undefined {
+      return verifyAtOnce(key);
     },
 
     /** Queues an activity entry; written in batches off the request path. */

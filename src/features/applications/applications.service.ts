@@ -818,6 +818,15 @@ export function createApplicationsService(deps: {
       return row ? clientMetadataOf(row, now()) : undefined;
     },
 
+    /**
+     * `clientMetadata` when the application's row is remembered (no wait); undefined when it is
+     * not, or when it is refused (then `clientMetadata`, which gives none for it either).
+     */
+    clientMetadataRemembered(clientId: string): AdapterPayload | undefined {
+      const row = cache.get(clientId);
+      return row && !isRefused(row) ? clientMetadataOf(row, now()) : undefined;
+    },
+
     /** Whether the application exists (its tokens are valid only while it does). */
     async exists(clientId: string): Promise<boolean> {
       return (await findForAuth(clientId)) !== undefined;
