@@ -87,6 +87,13 @@ const LAST: [string, string | RegExp][] = [
   ['Connection', 'keep-alive'],
   ['Keep-Alive', 'timeout=5'],
 ];
+/** The token endpoint's fields before its JSON body's: ours, then oidc-provider's. */
+const TOKEN_FIELDS: [string, string | RegExp][] = [
+  ...FIRST,
+  ...RATE_LIMITS,
+  ...CORS('DPoP-Nonce,WWW-Authenticate'),
+  ['cache-control', 'no-store'],
+];
 
 /** Compares field by field: the same names (case included) in the same order, each value alike. */
 function assertHead(answer: RawAnswer, statusLine: string, expected: [string, string | RegExp][]): void {
@@ -148,13 +155,7 @@ describe('the protocol endpoints answer byte for byte as before', () => {
 
   it('client_credentials: a success', async () => {
     const answer = await post('/oauth/token', service, 'grant_type=client_credentials&scope=read%3Ausers');
-    assertHead(answer, 'HTTP/1.1 200 OK', [
-      ...FIRST,
-      ...RATE_LIMITS,
-      ...CORS('DPoP-Nonce,WWW-Authenticate'),
-      ['cache-control', 'no-store'],
-      ...LAST,
-    ]);
+    assertHead(answer, 'HTTP/1.1 200 OK', [...TOKEN_FIELDS, ...LAST]);
     assertBody(answer, [
       ['access_token', TOKEN],
       ['expires_in', 3600],
@@ -184,13 +185,7 @@ describe('the protocol endpoints answer byte for byte as before', () => {
   it('refresh_token: a success', async () => {
     const { refresh_token, app } = await world.oauthToken(owner, ['read:users']);
     const answer = await post('/oauth/token', app, `grant_type=refresh_token&refresh_token=${refresh_token}`);
-    assertHead(answer, 'HTTP/1.1 200 OK', [
-      ...FIRST,
-      ...RATE_LIMITS,
-      ...CORS('DPoP-Nonce,WWW-Authenticate'),
-      ['cache-control', 'no-store'],
-      ...LAST,
-    ]);
+    assertHead(answer, 'HTTP/1.1 200 OK', [...TOKEN_FIELDS, ...LAST]);
     assertBody(answer, [
       ['access_token', TOKEN],
       ['expires_in', 3600],
@@ -203,10 +198,7 @@ describe('the protocol endpoints answer byte for byte as before', () => {
   it('invalid_client (a wrong secret in Basic): 401 with its challenge', async () => {
     const answer = await post('/oauth/token', { ...service, client_secret: 'wrong' }, 'grant_type=client_credentials');
     assertHead(answer, 'HTTP/1.1 401 Unauthorized', [
-      ...FIRST,
-      ...RATE_LIMITS,
-      ...CORS('DPoP-Nonce,WWW-Authenticate'),
-      ['cache-control', 'no-store'],
+      ...TOKEN_FIELDS,
       [
         'WWW-Authenticate',
         `Basic realm="${issuer}", error="invalid_client", error_description="client authentication failed"`,
@@ -219,25 +211,13 @@ describe('the protocol endpoints answer byte for byte as before', () => {
   it('invalid_grant (an unknown refresh token): 400', async () => {
     const web = await world.app(owner, { scopes: ['read:users'] });
     const answer = await post('/oauth/token', web, 'grant_type=refresh_token&refresh_token=not-a-token');
-    assertHead(answer, 'HTTP/1.1 400 Bad Request', [
-      ...FIRST,
-      ...RATE_LIMITS,
-      ...CORS('DPoP-Nonce,WWW-Authenticate'),
-      ['cache-control', 'no-store'],
-      ...LAST,
-    ]);
+    assertHead(answer, 'HTTP/1.1 400 Bad Request', [...TOKEN_FIELDS, ...LAST]);
     assert.equal(answer.body, '{"error":"invalid_grant","error_description":"grant request is invalid"}');
   });
 
   it('a grant the client may not use: 400 unauthorized_client', async () => {
     const answer = await post('/oauth/token', service, 'grant_type=refresh_token&refresh_token=x');
-    assertHead(answer, 'HTTP/1.1 400 Bad Request', [
-      ...FIRST,
-      ...RATE_LIMITS,
-      ...CORS('DPoP-Nonce,WWW-Authenticate'),
-      ['cache-control', 'no-store'],
-      ...LAST,
-    ]);
+    assertHead(answer, 'HTTP/1.1 400 Bad Request', [...TOKEN_FIELDS, ...LAST]);
     assert.equal(
       answer.body,
       '{"error":"unauthorized_client","error_description":"requested grant type is not allowed for this client"}',
