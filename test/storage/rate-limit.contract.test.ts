@@ -191,6 +191,20 @@ if (testBackend === 'postgres') {
       assert.ok(admitted >= limit - 2 * Math.ceil(limit / 16), `${admitted} admitted of ${limit}`);
     });
 
+    it('keeps a bounded state however many buckets are counted (one per address, say)', async () => {
+      const store = createPostgresStore(s.pool, { maxRows: 100 });
+      const prefix = `ip:${freshId('spray')}`;
+      for (let wave = 0; wave < 6; wave++) {
+        await Promise.all(
+          Array.from({ length: 50 }, (_, i) => store.hit(`${prefix}:${wave}.${i}`, HOUR, Date.now(), 100)),
+        );
+        assert.ok(store.size <= 100 + 50, `${store.size} states after wave ${wave}`);
+      }
+      assert.ok(store.size <= 100, `${store.size} states kept`);
+      // A forgotten bucket is counted on from the database: nothing is lost but the reservation.
+      assert.equal((await store.hit(`${prefix}:0.0`, HOUR, Date.now(), 100)).count, 2);
+    });
+
     it('counts a small limit hit by hit, exactly, across instances', async () => {
       const a = createPostgresStore(s.pool);
       const b = createPostgresStore(s.pool);

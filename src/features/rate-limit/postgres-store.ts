@@ -22,9 +22,12 @@ const SWEEP_EVERY_MS = 300_000;
 const MAX_SPARE = 256;
 /** ... and at most this share of what the window has left, so other instances keep the rest. */
 const SPARE_SHARE = 1 / 16;
-/** Row states kept at most (each is a key's window); past it, the idle ones go first. */
-const MAX_ROWS = 100_000;
-/** How often the states of ended windows are let go. */
+/**
+ * Row states kept at most by default (each is a key's window, a few hundred bytes): requests
+ * without a credential are counted per address, so a caller with many addresses makes many.
+ */
+const MAX_ROWS = 20_000;
+/** How often the states that hold no numbers are let go. */
 const FORGET_EVERY_MS = 10_000;
 
 interface Waiting {
@@ -78,7 +81,11 @@ interface RowState {
  * (the sign-in throttle) every hit is counted in the database. Each window starts at its bucket's
  * first request and runs for its length (the clock of the instance that opens it).
  */
-export function createPostgresStore(pool: pg.Pool): RateLimitStore {
+export function createPostgresStore(
+  pool: pg.Pool,
+  opts: { maxRows?: number } = {},
+): RateLimitStore & { readonly size: number } {
+  const maxRows = opts.maxRows ?? MAX_ROWS;
   const repo = createRateLimitsRepo(pool);
   const rows = new Map<string, RowState>();
   let due: RowState[] = [];
@@ -109,7 +116,7 @@ export function createPostgresStore(pool: pg.Pool): RateLimitStore {
   function stateOf(key: string, windowMs: number, limit: number | undefined): RowState {
     let row = rows.get(key);
     if (row === undefined) {
-      if (rows.size >= MAX_ROWS) forgetIdle(Date.now());
+      if (rows.size >= maxRows) forgetIdle(Date.now());
       row = { key, windowMs, limit, lease: null, demand: 0, waiting: [], inFlight: null, taking: 0, due: false };
       rows.set(key, row);
     }
@@ -117,12 +124,17 @@ export function createPostgresStore(pool: pg.Pool): RateLimitStore {
     return row;
   }
 
-  /** Rows whose window has ended go; past the bound, the oldest idle ones too (their numbers are lost). */
+  /**
+   * Idle rows that hold no numbers go (their window ended, or their lease is used up: the next hit
+   * starts exact again); past the bound, the oldest idle ones too, their numbers lost to the window.
+   */
   function forgetIdle(now: number): void {
-    let excess = rows.size - Math.floor(MAX_ROWS * 0.9);
+    let excess = rows.size - Math.floor(maxRows * 0.9);
     for (const [key, row] of rows) {
       const idle = row.inFlight === null && row.waiting.length === 0;
-      if (idle && (excess > 0 || row.lease === null || now >= row.lease.resetAt)) {
+      const lease = row.lease;
+      const holdsNone = lease === null || now >= lease.resetAt || lease.next > lease.last;
+      if (idle && (excess > 0 || holdsNone)) {
         rows.delete(key);
         excess -= 1;
       }
@@ -200,6 +212,10 @@ export function createPostgresStore(pool: pg.Pool): RateLimitStore {
         // With a reservation in flight, these wait for its lease (settle) before asking again.
         if (row.inFlight === null) schedule(row);
       });
+    },
+    /** The rows this process keeps a state for. */
+    get size() {
+      return rows.size;
     },
   };
 }
