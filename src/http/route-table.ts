@@ -21,7 +21,7 @@ interface StaticRoute {
  * The layers' middleware run in turn, as koa-compose runs them, except that what each returns is
  * handed back as it is: a chain whose steps all finish at once returns nothing, where koa-compose
  * makes a resolved promise per step. So a step's `next()` may return nothing: the steps of a
- * router served through the table take it as `await` does (`andThen`, step.ts).
+ * router served through the table take it as `await` does (`waits`, step.ts).
  */
 function inTurn(steps: Middleware<AppState>[]): Middleware<AppState> {
   return (ctx, next) => {

@@ -9,8 +9,3 @@ export type Step = void | Promise<void>;
 /** Whether a middleware's result is a promise to wait for (a step that finished at once returns none). */
 export const waits = (result: unknown): result is Promise<unknown> =>
   typeof (result as { then?: unknown } | null)?.then === 'function';
-
-/** `then` once `step` is done: at once when it finished at once, else when its promise settles. */
-export function andThen(step: unknown, then: () => Step): Step {
-  return waits(step) ? step.then(then) : then();
-}

@@ -9,7 +9,7 @@ import { AppError } from '../../http/errors.ts';
 import { setAnswerHeader } from '../../http/answer-head.ts';
 import { toAppError } from '../../http/domain-errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
-import { andThen, waits, type Step } from '../../http/step.ts';
+import { waits, type Step } from '../../http/step.ts';
 import type { ApiKeysService } from '../../features/api-keys/api-keys.service.ts';
 import { apiKeysRoutes } from '../../features/api-keys/api-keys.routes.ts';
 import type { UsersService } from '../../features/users/users.service.ts';
@@ -75,14 +75,18 @@ function apiGate(deps: V2Deps): Middleware<AppState> {
   const { authenticator, limiter, policies, jsonBody } = deps;
   const recordActivity = (ctx: AppContext, status: number) => recordKeyActivity(ctx, status, deps.apiKeys, deps.now);
 
+  /** Once the request is counted: a credential is required, then the route runs. */
+  const admitted = (ctx: AppContext, next: () => Step): Step => {
+    assertCredential(ctx.state);
+    return next();
+  };
+
   /** Counts the request, requires a credential and runs the route; records the key's activity. */
   const counted = (ctx: AppContext, next: () => Step): Step => {
     let running: Step;
     try {
-      running = andThen(limitRequest(ctx, limiter, policies, 'v2'), () => {
-        assertCredential(ctx.state);
-        return next();
-      });
+      const limited = limitRequest(ctx, limiter, policies, 'v2');
+      running = limited ? limited.then(() => admitted(ctx, next)) : admitted(ctx, next);
     } catch (err) {
       recordActivity(ctx, statusOf(err));
       throw err;
@@ -97,8 +101,10 @@ function apiGate(deps: V2Deps): Middleware<AppState> {
     );
   };
 
-  const authenticated = (ctx: AppContext, next: () => Step): Step =>
-    andThen(authenticateRequest(ctx, authenticator, authOpts), () => counted(ctx, next));
+  const authenticated = (ctx: AppContext, next: () => Step): Step => {
+    const authenticating = authenticateRequest(ctx, authenticator, authOpts);
+    return authenticating ? authenticating.then(() => counted(ctx, next)) : counted(ctx, next);
+  };
 
   return (ctx, next) => {
     if (!BODY_METHODS.has(ctx.method)) return authenticated(ctx, next);

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Middleware, Next } from 'koa';
 import type { AccountsService } from '../../features/accounts/accounts.service.ts';
 import type { AppContext, AppState } from '../context.ts';
-import { andThen, waits, type Step } from '../step.ts';
+import { waits, type Step } from '../step.ts';
 import { answerFailure, apiErrors, refuseUnanswered } from '../error-handler.ts';
 import { byPath } from '../mount.ts';
 import { routesOf } from '../route-table.ts';
@@ -46,11 +46,14 @@ export function v2App(deps: {
   const flatHeaders = headers.flat();
 
   /** The route's answer, written with its gathered head when it has one (a 404 when none answered). */
-  const routed = (ctx: AppContext, next: Next): Step =>
-    andThen(dispatch(ctx, next), () => {
-      refuseUnanswered(ctx);
-      writeAnswer(ctx);
-    });
+  const answerRouted = (ctx: AppContext): void => {
+    refuseUnanswered(ctx);
+    writeAnswer(ctx);
+  };
+  const routed = (ctx: AppContext, next: Next): Step => {
+    const routing = dispatch(ctx, next);
+    return waits(routing) ? routing.then(() => answerRouted(ctx)) : answerRouted(ctx);
+  };
 
   /** A request with an Origin or a Cookie: CORS (a preflight answered here) and the session first. */
   const fromBrowser = async (ctx: AppContext, next: Next): Promise<void> => {
