@@ -1,8 +1,9 @@
 import type Router from '@koa/router';
 import type { Layer } from '@koa/router';
 import compose from 'koa-compose';
-import type { Middleware } from 'koa';
+import type { Middleware, Next } from 'koa';
 import type { AppState } from './context.ts';
+import type { Step } from './step.ts';
 
 /** A path with none of path-to-regexp's syntax (`:id`, `*rest`, `{optional}`, groups): one string. */
 const STATIC_PATH = /^[^:*?{}()\\]+$/;
@@ -14,6 +15,25 @@ interface StaticRoute {
   matched: Layer<AppState>[];
   /** The route's template, as the router leaves it on `ctx._matchedRoute`. */
   template: string;
+}
+
+/**
+ * The layers' middleware run in turn, as koa-compose runs them, except that what each returns is
+ * handed back as it is: a chain whose steps all finish at once returns nothing, where koa-compose
+ * makes a resolved promise per step. So a step's `next()` may return nothing: the steps of a
+ * router served through the table take it as `await` does (`waits`, step.ts).
+ */
+function inTurn(steps: Middleware<AppState>[]): Middleware<AppState> {
+  return (ctx, next) => {
+    let last = -1;
+    const run = (i: number): Step => {
+      if (i <= last) throw new Error('next() called multiple times');
+      last = i;
+      // Koa's type of `next` says a promise: these steps take nothing too (see above).
+      return i === steps.length ? next() : steps[i]!(ctx, (() => run(i + 1)) as Next);
+    };
+    return run(0);
+  };
 }
 
 /**
@@ -41,7 +61,7 @@ export function routesOf(router: Router<AppState>): Middleware<AppState> {
       const found = router.match(path, method);
       const route = found.pathAndMethod.filter((l) => l.methods.length > 0).at(-1);
       if (!found.route || !route) continue;
-      const chain = compose(found.pathAndMethod.flatMap((l) => l.stack) as Middleware<AppState>[]);
+      const chain = inTurn(found.pathAndMethod.flatMap((l) => l.stack) as Middleware<AppState>[]);
       byPath.set(path, { chain, matched: found.path, template: route.path as string });
     }
   }

@@ -9,6 +9,7 @@ import { AppError } from '../../http/errors.ts';
 import { setAnswerHeader } from '../../http/answer-head.ts';
 import { toAppError } from '../../http/domain-errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
+import { waits, type Step } from '../../http/step.ts';
 import type { ApiKeysService } from '../../features/api-keys/api-keys.service.ts';
 import { apiKeysRoutes } from '../../features/api-keys/api-keys.routes.ts';
 import type { UsersService } from '../../features/users/users.service.ts';
@@ -66,30 +67,53 @@ async function readJsonBody(ctx: AppContext, jsonBody: Middleware<AppState>): Pr
  * authenticate (a bearer credential or the dashboard session), count the request against its
  * rate limit (per credential, or per address when there is none), refuse it without a credential,
  * and, for an API key, queue its activity log entry once the answer is known (errors included).
- * One frame for what every request passes.
+ * One frame for what every request passes, and no promise when nothing waits: a remembered
+ * credential, an in-memory rate-limit store and a route that answers at once (see step.ts).
  */
 function apiGate(deps: V2Deps): Middleware<AppState> {
   const authOpts = { allowSession: true, origin: deps.origin };
   const { authenticator, limiter, policies, jsonBody } = deps;
-  return async (ctx, next) => {
-    if (BODY_METHODS.has(ctx.method) && !(await readJsonBody(ctx, jsonBody))) return;
-    const authenticating = authenticateRequest(ctx, authenticator, authOpts);
-    if (authenticating) await authenticating; // a remembered credential is resolved at once
-    let status = 500;
+  const recordActivity = (ctx: AppContext, status: number) => recordKeyActivity(ctx, status, deps.apiKeys, deps.now);
+
+  /** Once the request is counted: a credential is required, then the route runs. */
+  const admitted = (ctx: AppContext, next: () => Step): Step => {
+    assertCredential(ctx.state);
+    return next();
+  };
+
+  /** Counts the request, requires a credential and runs the route; records the key's activity. */
+  const counted = (ctx: AppContext, next: () => Step): Step => {
+    let running: Step;
     try {
       const limited = limitRequest(ctx, limiter, policies, 'v2');
-      if (limited) await limited; // an in-memory store answers at once: no promise to wait for
-      assertCredential(ctx.state);
-      await next();
-      status = ctx.status;
+      running = limited ? limited.then(() => admitted(ctx, next)) : admitted(ctx, next);
     } catch (err) {
-      status = toAppError(err)?.status ?? 500;
+      recordActivity(ctx, statusOf(err));
       throw err;
-    } finally {
-      recordKeyActivity(ctx, status, deps.apiKeys, deps.now); // API keys only
     }
+    if (!waits(running)) return recordActivity(ctx, ctx.status);
+    return running.then(
+      () => recordActivity(ctx, ctx.status),
+      (err: unknown) => {
+        recordActivity(ctx, statusOf(err));
+        throw err;
+      },
+    );
+  };
+
+  const authenticated = (ctx: AppContext, next: () => Step): Step => {
+    const authenticating = authenticateRequest(ctx, authenticator, authOpts);
+    return authenticating ? authenticating.then(() => counted(ctx, next)) : counted(ctx, next);
+  };
+
+  return (ctx, next) => {
+    if (!BODY_METHODS.has(ctx.method)) return authenticated(ctx, next);
+    return readJsonBody(ctx, jsonBody).then((goesOn) => (goesOn ? authenticated(ctx, next) : undefined));
   };
 }
+
+/** The status an error is answered with (500 for one that is not ours). */
+const statusOf = (err: unknown): number => toAppError(err)?.status ?? 500;
 
 /** Queues the activity log entry of a request made with an API key. */
 function recordKeyActivity(ctx: AppContext, status: number, apiKeys: ApiKeysService, now: () => number): void {

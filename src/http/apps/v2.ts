@@ -1,7 +1,8 @@
 import type Router from '@koa/router';
-import type { Middleware } from 'koa';
+import type { Middleware, Next } from 'koa';
 import type { AccountsService } from '../../features/accounts/accounts.service.ts';
-import type { AppState } from '../context.ts';
+import type { AppContext, AppState } from '../context.ts';
+import { waits, type Step } from '../step.ts';
 import { answerFailure, apiErrors, refuseUnanswered } from '../error-handler.ts';
 import { byPath } from '../mount.ts';
 import { routesOf } from '../route-table.ts';
@@ -23,7 +24,8 @@ import { nameMetadataInChallenge } from '../protected-resource.ts';
  * then, inside the error handling, CORS, the version, the session, the routes, the answer; last, a
  * 401's challenge names the API's metadata. A bearer request without Origin or Cookie waits for no
  * promise before its route, and its head is gathered and written with its body in one step
- * (answer-head.ts): CORS and the session set no field on it.
+ * (answer-head.ts): CORS and the session set no field on it. When its route answers at once too,
+ * no step of this app makes a promise (step.ts).
  */
 export function v2App(deps: {
   router: Router<AppState>;
@@ -42,27 +44,56 @@ export function v2App(deps: {
   const routes = routesOf(deps.router);
   const dispatch = byPath([{ path: '/v2/openapi.json', exact: true, app: serveOpenApi(deps.openApi) }], routes);
   const flatHeaders = headers.flat();
-  return async (ctx, next) => {
-    const req = ctx.req.headers;
-    if (req.origin === undefined && req.cookie === undefined) {
-      ctx.state.answerHead = new AnswerHead(['X-Request-ID', ctx.state.requestId, ...flatHeaders]);
-    } else {
-      ctx.res.setHeader('X-Request-ID', ctx.state.requestId);
-      setHeaders(ctx.res, headers);
-    }
-    try {
-      const preflight = cors(ctx);
-      if (preflight !== false && (await preflight)) return;
-      answerApiVersion(ctx);
-      if (foreignOrCookieless(ctx, deps.origin)) ctx.state.account = null;
-      else await readBrowserSession(ctx, deps.accounts);
-      await dispatch(ctx, next);
-      refuseUnanswered(ctx);
-      writeAnswer(ctx);
-    } catch (raw) {
-      releaseAnswerHead(ctx);
-      answerFailure(ctx, raw, apiErrors);
-    }
+
+  /** The route's answer, written with its gathered head when it has one (a 404 when none answered). */
+  const answerRouted = (ctx: AppContext): void => {
+    refuseUnanswered(ctx);
+    writeAnswer(ctx);
+  };
+  const routed = (ctx: AppContext, next: Next): Step => {
+    const routing = dispatch(ctx, next);
+    return waits(routing) ? routing.then(() => answerRouted(ctx)) : answerRouted(ctx);
+  };
+
+  /** A request with an Origin or a Cookie: CORS (a preflight answered here) and the session first. */
+  const fromBrowser = async (ctx: AppContext, next: Next): Promise<void> => {
+    ctx.res.setHeader('X-Request-ID', ctx.state.requestId);
+    setHeaders(ctx.res, headers);
+    const preflight = cors(ctx);
+    if (preflight !== false && (await preflight)) return;
+    answerApiVersion(ctx);
+    if (foreignOrCookieless(ctx, deps.origin)) ctx.state.account = null;
+    else await readBrowserSession(ctx, deps.accounts);
+    await routed(ctx, next);
+  };
+
+  /** A bearer request (no Origin, no Cookie): no CORS, no session, its head gathered (answer-head.ts). */
+  const bearer = (ctx: AppContext, next: Next): Step => {
+    ctx.state.answerHead = new AnswerHead(['X-Request-ID', ctx.state.requestId, ...flatHeaders]);
+    answerApiVersion(ctx);
+    ctx.state.account = null;
+    return routed(ctx, next);
+  };
+
+  /** A failure in the JSON error model; then, as for every answer, a 401 names the metadata. */
+  const refused = (ctx: AppContext, raw: unknown): void => {
+    releaseAnswerHead(ctx);
+    answerFailure(ctx, raw, apiErrors);
     nameMetadataInChallenge(ctx, deps.resourceMetadataUrl);
+  };
+
+  return (ctx, next) => {
+    const req = ctx.req.headers;
+    let answering: Step;
+    try {
+      answering = req.origin === undefined && req.cookie === undefined ? bearer(ctx, next) : fromBrowser(ctx, next);
+    } catch (raw) {
+      return refused(ctx, raw);
+    }
+    if (!waits(answering)) return nameMetadataInChallenge(ctx, deps.resourceMetadataUrl);
+    return answering.then(
+      () => nameMetadataInChallenge(ctx, deps.resourceMetadataUrl),
+      (raw: unknown) => refused(ctx, raw),
+    );
   };
 }

@@ -1,0 +1,11 @@
+/**
+ * What a step on the request path returns: nothing when it finished at once, a promise when it had
+ * to wait for something (a read, a shared store). A request whose every step answers at once then
+ * runs from the first step to its answer without an async frame or a promise of its own (an async
+ * function makes one per call, and each `await` a turn of the microtask queue).
+ */
+export type Step = void | Promise<void>;
+
+/** Whether a middleware's result is a promise to wait for (a step that finished at once returns none). */
+export const waits = (result: unknown): result is Promise<unknown> =>
+  typeof (result as { then?: unknown } | null)?.then === 'function';
