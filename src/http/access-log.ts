@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { AppContext, AppState } from './context.ts';
-import { waits } from './step.ts';
+import { afterStep } from './step.ts';
 
 /** Also told of every finished request (metrics), from the same measurement. */
 export type RequestObserver = (ctx: AppContext, status: number, seconds: number) => void;
@@ -50,10 +50,10 @@ export function accessLog(
       finished(ctx, 500, started);
       throw err;
     }
-    if (!waits(answering)) return finished(ctx, ctx.status, started);
-    return answering.then(
+    return afterStep(
+      answering,
       () => finished(ctx, ctx.status, started),
-      (err: unknown) => {
+      (err) => {
         finished(ctx, 500, started);
         throw err;
       },

@@ -9,3 +9,11 @@ export type Step = void | Promise<void>;
 /** Whether a middleware's result is a promise to wait for (a step that finished at once returns none). */
 export const waits = (result: unknown): result is Promise<unknown> =>
   typeof (result as { then?: unknown } | null)?.then === 'function';
+
+/**
+ * Runs `done` once `step` has finished: at once when it returned nothing (no promise made), else
+ * when its promise settles; `failed` hears a failure instead (and throws it on if it should).
+ */
+export function afterStep(step: unknown, done: () => void, failed?: (err: unknown) => void): Step {
+  return waits(step) ? step.then(done, failed) : done();
+}

@@ -9,7 +9,7 @@ import { AppError } from '../../http/errors.ts';
 import { setAnswerHeader } from '../../http/answer-head.ts';
 import { toAppError } from '../../http/domain-errors.ts';
 import type { AppContext, AppState } from '../../http/context.ts';
-import { waits, type Step } from '../../http/step.ts';
+import { afterStep, type Step } from '../../http/step.ts';
 import type { ApiKeysService } from '../../features/api-keys/api-keys.service.ts';
 import { apiKeysRoutes } from '../../features/api-keys/api-keys.routes.ts';
 import type { UsersService } from '../../features/users/users.service.ts';
@@ -91,10 +91,10 @@ function apiGate(deps: V2Deps): Middleware<AppState> {
       recordActivity(ctx, statusOf(err));
       throw err;
     }
-    if (!waits(running)) return recordActivity(ctx, ctx.status);
-    return running.then(
+    return afterStep(
+      running,
       () => recordActivity(ctx, ctx.status),
-      (err: unknown) => {
+      (err) => {
         recordActivity(ctx, statusOf(err));
         throw err;
       },

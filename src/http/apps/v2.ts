@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Middleware, Next } from 'koa';
 import type { AccountsService } from '../../features/accounts/accounts.service.ts';
 import type { AppContext, AppState } from '../context.ts';
-import { waits, type Step } from '../step.ts';
+import { afterStep, type Step } from '../step.ts';
 import { answerFailure, apiErrors, refuseUnanswered } from '../error-handler.ts';
 import { byPath } from '../mount.ts';
 import { routesOf } from '../route-table.ts';
@@ -52,7 +52,7 @@ export function v2App(deps: {
   };
   const routed = (ctx: AppContext, next: Next): Step => {
     const routing = dispatch(ctx, next);
-    return waits(routing) ? routing.then(() => answerRouted(ctx)) : answerRouted(ctx);
+    return afterStep(routing, () => answerRouted(ctx));
   };
 
   /** A request with an Origin or a Cookie: CORS (a preflight answered here) and the session first. */
@@ -90,10 +90,10 @@ export function v2App(deps: {
     } catch (raw) {
       return refused(ctx, raw);
     }
-    if (!waits(answering)) return nameMetadataInChallenge(ctx, deps.resourceMetadataUrl);
-    return answering.then(
+    return afterStep(
+      answering,
       () => nameMetadataInChallenge(ctx, deps.resourceMetadataUrl),
-      (raw: unknown) => refused(ctx, raw),
+      (raw) => refused(ctx, raw),
     );
   };
 }
