@@ -1,9 +1,6 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
+import { VIEWS_DIR } from '../shared/project-dirs.ts';
 import type { AppContext } from './context.ts';
-
-const VIEWS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
 
 export type Renderer = ReturnType<typeof createRenderer>;
 
@@ -12,7 +9,7 @@ export type Renderer = ReturnType<typeof createRenderer>;
  * token, the CSP nonce and the signed-in account.
  */
 export function createRenderer(opts: { cache: boolean }) {
-  const eta = new Eta({ views: VIEWS, cache: opts.cache, autoEscape: true });
+  const eta = new Eta({ views: VIEWS_DIR, cache: opts.cache, autoEscape: true });
   return {
     page(ctx: AppContext, template: string, data: Record<string, unknown> = {}, status = 200): void {
       ctx.status = status;

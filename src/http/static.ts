@@ -1,12 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import type { Middleware } from 'koa';
 import type { AppState } from './context.ts';
+import { PUBLIC_DIR } from '../shared/project-dirs.ts';
 
-const PUBLIC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../public');
 const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -72,7 +71,9 @@ interface StaticFile {
 export function serveStatic(prefix: string): Middleware<AppState> {
   const files = new Map<string, StaticFile>();
   const sources = [
-    ...(fs.existsSync(PUBLIC) ? fs.readdirSync(PUBLIC) : []).map((name) => [name, path.join(PUBLIC, name)] as const),
+    ...(fs.existsSync(PUBLIC_DIR) ? fs.readdirSync(PUBLIC_DIR) : []).map(
+      (name) => [name, path.join(PUBLIC_DIR, name)] as const,
+    ),
     ...Object.entries(PACKAGED),
   ];
   for (const [name, file] of sources) {

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
+import { VIEWS_DIR } from '../../shared/project-dirs.ts';
 
-const VIEWS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../views/email');
+const VIEWS = path.join(VIEWS_DIR, 'email');
 
 /** Every email Latchkey sends, with the data its template takes. */
 export interface EmailTemplates {
