@@ -381,10 +381,13 @@ function latchkeyEnv(port: number, database: string): Record<string, string> {
   };
 }
 
+/** What `npm start` runs (scripts/bundle-server.mjs makes it); `serve --workers` runs it in each worker. */
+const SERVER_BUNDLE = 'dist/server/main.js';
+
 /**
  * How package.json's `start` script runs node: the `NAME=value` words before `node` (the
- * environment) and the `--flags` between `node` and `dist/main.js`
- * (`A=1 node --x dist/main.js` -> { env: { A: '1' }, flags: ['--x'] }).
+ * environment) and the `--flags` between `node` and the server's bundle
+ * (`A=1 node --x dist/server/main.js` -> { env: { A: '1' }, flags: ['--x'] }).
  */
 function startScript(): { env: Record<string, string>; flags: string[] } {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
@@ -393,7 +396,7 @@ function startScript(): { env: Record<string, string>; flags: string[] } {
   const words = pkg.scripts['start']!.split(/\s+/);
   const node = words.indexOf('node');
   const env = Object.fromEntries(words.slice(0, node).map((w) => w.split('=', 2) as [string, string]));
-  return { env, flags: words.slice(node + 1, words.indexOf('dist/main.js')).filter((w) => w.startsWith('--')) };
+  return { env, flags: words.slice(node + 1, words.indexOf(SERVER_BUNDLE)).filter((w) => w.startsWith('--')) };
 }
 
 /**
@@ -406,7 +409,7 @@ async function startLatchkey(name: string, database: string, workers?: number): 
   const start = startScript();
   const c = await startChild({
     name,
-    script: workers ? 'dist/cli.js' : 'dist/main.js',
+    script: workers ? 'dist/cli.js' : SERVER_BUNDLE,
     ...(workers ? { args: ['serve', '--workers', String(workers)] } : {}),
     typescript: false,
     port,
@@ -855,8 +858,9 @@ async function main(): Promise<void> {
   );
   const { seed, smallKeys, coldKeys } = await seedDatabases();
 
-  log('building dist/ (npm run build), as npm start does');
+  log('building dist/ and the server bundle (npm run build), as npm start does');
   await runCommand(['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { timeoutMs: 300_000 });
+  await runCommand(['scripts/bundle-server.mjs'], { timeoutMs: 300_000 });
   log('starting servers: bare Koa, oidc-provider (memory), Latchkey on each database');
   const [koa, oidc, lk, lkLarge] = await Promise.all([
     startBaseline('koa', 'bench/baselines/koa.ts', '/healthz'),

@@ -3,7 +3,8 @@
 //
 // In a checkout whose dist/ is missing or older than src/ (a fresh clone after `npm ci`, a pull, an
 // edit), it first compiles src/ to dist/ as `npm run build` does (tsc -p tsconfig.build.json,
-// incremental: ~20 s the first time, a few seconds after a change), saying so when run from a
+// incremental: ~20 s the first time, a few seconds after a change; then the server's bundle,
+// dist/server/, which `serve` runs: scripts/bundle-server.mjs, ~5 s), saying so when run from a
 // terminal. Commands started together build once: the first takes a lock file, the others wait for
 // it. Without TypeScript (installed with --omit=dev) it runs dist/ as it is, or says how to build it.
 import { spawnSync } from 'node:child_process';
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 const entry = path.join(dist, 'cli.js');
+const serverBundle = path.join(dist, 'server', 'main.js');
 // tsc rewrites it on every build that changes anything; this script touches it after each build.
 const stamp = path.join(dist, '.tsbuildinfo');
 const lockFile = path.join(dist, '.build-lock');
@@ -37,7 +39,10 @@ function newestSource() {
   return newest;
 }
 
-const current = () => fs.existsSync(entry) && mtime(stamp) >= newestSource();
+const current = () => {
+  const newest = newestSource();
+  return fs.existsSync(entry) && mtime(stamp) >= newest && mtime(serverBundle) >= newest;
+};
 
 function fail(message) {
   process.stderr.write(`latchkey: ${message}\n`);
@@ -74,7 +79,12 @@ function tryLock() {
 /** Compiles src/ to dist/; returns what went wrong, or null. */
 function build(tsc) {
   if (process.stderr.isTTY) process.stderr.write('latchkey: compiling src/ to dist/ first (npm run build)...\n');
-  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
+  let result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
+  if (result.status === 0)
+    result = spawnSync(process.execPath, [path.join(root, 'scripts', 'bundle-server.mjs')], {
+      cwd: root,
+      encoding: 'utf8',
+    });
   if (result.status !== 0) {
     // tsc writes its stamp even when it reports errors: age it, so the next command builds again.
     if (fs.existsSync(stamp)) fs.utimesSync(stamp, 0, 0);

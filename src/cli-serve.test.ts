@@ -140,6 +140,11 @@ describe('latchkey serve --workers 2', () => {
     const pids = await pidsOver(10);
     assert.equal(pids.size, 2, [...pids].join(','));
     assert.ok(!pids.has(String(primary.child.pid)));
+    // Each worker runs the server's bundle, as `npm start` does, not the CLI's modules.
+    for (const pid of pids) {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      assert.ok(args.includes(path.resolve('dist/server/main.js')), args.join(' '));
+    }
   });
 
   it('serves the API from every worker on the one SQLite database', async () => {

@@ -71,9 +71,10 @@ const STOP_TIMEOUT_MS = 30_000;
  * (migrations, signing and cookie keys, the secrets key file), keeps the workers' shared rate-limit
  * counters (on SQLite; PostgreSQL shares them in the database), forks N workers that share the port,
  * replaces a worker that dies, and on SIGTERM/SIGINT stops every worker gracefully, then exits 0.
- * Workers run this same command; `cluster.isWorker` sends them to `serveProcess`.
+ * Workers run `workerScript` when given (the bundled server), else this same command, where
+ * `cluster.isWorker` sends them to `serveProcess`.
  */
-export async function serveCluster(config: Config, workers: number): Promise<void> {
+export async function serveCluster(config: Config, workers: number, workerScript?: string): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL).child({ role: 'primary' });
   try {
     // The primary makes the secrets key and the server keys once, before workers race for them.
@@ -100,6 +101,7 @@ export async function serveCluster(config: Config, workers: number): Promise<voi
   // one arena holds a busy worker ~20 MiB lower (bench/README.md). Read at a process's start, so it
   // is set for the workers here; `npm start` sets it for a single process.
   const workerEnv = { MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? '1' };
+  if (workerScript) cluster.setupPrimary({ exec: workerScript, args: [] });
   const fork = () => {
     if (stopping) return;
     const w = cluster.fork(workerEnv);

@@ -6,22 +6,23 @@ import path from 'node:path';
 import { buildDist, spawnNode, type SpawnedNode } from '../test/support/process.ts';
 import { freePort } from '../test/support/server.ts';
 
-// `npm start` runs `npm run build` (prestart: tsc -p tsconfig.build.json into dist/), then
-// `node dist/main.js`. Most of the suite runs the TypeScript sources; this runs what operators
-// run, so a build that breaks or a path that only resolves from src/ (views, public) fails here.
+// `npm start` runs `npm run build` (prestart: tsc -p tsconfig.build.json into dist/, then the
+// bundle of dist/main.js into dist/server/), then `node dist/server/main.js`. Most of the suite
+// runs the TypeScript sources; this runs what operators run, so a build that breaks, a path that
+// only resolves from src/ (views, public), or a package the bundle cannot hold fails here.
 describe('npm start: the compiled server', () => {
   let dir: string;
   let server: SpawnedNode | undefined;
   let base: string;
 
   before(async () => {
-    // The build npm start runs (tsc -p tsconfig.build.json), through bin/latchkey.js, which takes a
+    // The build npm start runs (tsc, then the bundle), through bin/latchkey.js, which takes a
     // lock so that the CLI tests running beside this one never read a half-written dist/.
     await buildDist();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-start-'));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    server = spawnNode(['dist/main.js'], {
+    server = spawnNode(['dist/server/main.js'], {
       env: {
         PORT: String(port),
         ISSUER: base,
@@ -49,6 +50,15 @@ describe('npm start: the compiled server', () => {
     const css = await fetch(`${base}/static/app.css`);
     assert.equal(css.status, 200);
     assert.equal(await css.text(), fs.readFileSync('public/app.css', 'utf8'));
+
+    // Swagger UI's files are found through node_modules from the server's own folder.
+    const docs = await fetch(`${base}/docs`);
+    assert.equal(docs.status, 200);
+    const script = /src="(\/static\/swagger-ui-bundle-[^"]+\.js)"/.exec(await docs.text());
+    assert.ok(script, 'the /docs page names its script');
+    const bundle = await fetch(`${base}${script[1]}`);
+    assert.equal(bundle.status, 200);
+    assert.ok((await bundle.arrayBuffer()).byteLength > 100_000);
 
     const discovery = await fetch(`${base}/.well-known/oauth-authorization-server`);
     assert.equal(discovery.status, 200);

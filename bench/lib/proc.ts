@@ -136,7 +136,7 @@ export async function startChild(opts: {
   readyPath: string;
   nodeArgs?: string[];
   timeoutMs?: number;
-  /** A TypeScript script needs tsx's loader; compiled JavaScript (`dist/main.js`) runs without it. */
+  /** A TypeScript script needs tsx's loader; compiled JavaScript (`dist/server/main.js`) runs without it. */
   typescript?: boolean;
 }): Promise<Child> {
   const loader = opts.typescript === false ? [] : ['--import', 'tsx'];
