@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import type { RateLimitStore, WindowHit } from './store.ts';
-import { createRateLimitsRepo, type CountedRow } from './rate-limits.repo.ts';
+import type { RateLimitStore } from './store.ts';
+import { createRateLimitsRepo } from './rate-limits.repo.ts';
+import { createLeasedCounts } from './leased-counts.ts';
 import { DatabaseUnavailableError, isDatabaseUnavailable } from '../../db/unavailable.ts';
 import { sha256 } from '../../shared/secrets.ts';
 
@@ -18,204 +19,40 @@ const storedKey = (key: string): string =>
 const SWEEP_AFTER_MS = 3_600_000;
 const SWEEP_EVERY_MS = 300_000;
 
-/** Counts at most this many ahead of demand in one reservation. */
-const MAX_SPARE = 256;
-/** ... and at most this share of what the window has left, so other instances keep the rest. */
-const SPARE_SHARE = 1 / 16;
 /**
- * Row states kept at most by default (each is a key's window, a few hundred bytes): requests
- * without a credential are counted per address, so a caller with many addresses makes many.
- */
-const MAX_ROWS = 20_000;
-/** How often the states that hold no numbers are let go. */
-const FORGET_EVERY_MS = 10_000;
-
-interface Waiting {
-  resolve(hit: WindowHit): void;
-  reject(err: unknown): void;
-}
-
-/**
- * The counts reserved in one row of `rate_limits` for this process: numbers `next` to `last` of
- * the window that ends at `resetAt`. Each is handed to one request, as the count it sees. The row
- * already holds them, so no other instance is handed the same numbers.
- */
-interface Lease {
-  next: number;
-  last: number;
-  resetAt: number;
-}
-
-/** What this process knows of one row: its lease, and the hits waiting for the database. */
-interface RowState {
-  /** The row's key: the window length, then the bucket (rate-limiter-flexible's `keyPrefix:key`). */
-  key: string;
-  windowMs: number;
-  /** The window's limit, when callers give one: reservations stay within it. */
-  limit: number | undefined;
-  lease: Lease | null;
-  /** Hits since the last reservation was sent: the next one reserves twice that ahead, so it grows while they come. */
-  demand: number;
-  /** Hits waiting for the next reservation. */
-  waiting: Waiting[];
-  /** The hits a reservation in flight will answer (null: none in flight). */
-  inFlight: Waiting[] | null;
-  /** How many counts the reservation in flight adds. */
-  taking: number;
-  /** Whether the row is on the list of the next statement. */
-  due: boolean;
-}
-
-/**
- * Counters shared by every instance on one PostgreSQL database (table `rate_limits`). A count is
- * the database's: a request is answered with a number the row has reserved for it. Rows that several
- * requests hit reserve a few numbers ahead, for this process alone (a lease), so most requests are
- * counted without waiting for the database; the hits of one event-loop turn that find no number
- * left are counted in one statement, with the next lease, so a request costs at most one round
- * trip for its limits. No number is handed out twice across instances, so a limit is never
- * exceeded; the price is that numbers reserved and not used before their window ends are lost, and
- * that a request's count (its `RateLimit-Remaining`) tells the numbers handed out, some still
- * unused in other instances. A reservation is planned on the demand since the previous one (it
- * grows while the demand lasts), is at most MAX_SPARE ahead and at most SPARE_SHARE of what the
- * window has left: small limits (under 16 left) are counted hit by hit, exactly. Without a limit
- * (the sign-in throttle) every hit is counted in the database. Each window starts at its bucket's
- * first request and runs for its length (the clock of the instance that opens it).
+ * Counters shared by every instance on one PostgreSQL database (table `rate_limits`): each
+ * process reserves counts in the rows and hands them out (leased-counts.ts), so a busy row costs a
+ * statement now and then rather than one per request, and no count is handed out twice across
+ * instances. Each window starts at its bucket's first request and runs for its length (the clock
+ * of the instance that opens it).
  */
 export function createPostgresStore(
   pool: pg.Pool,
   opts: { maxRows?: number } = {},
 ): RateLimitStore & { readonly size: number } {
-  const maxRows = opts.maxRows ?? MAX_ROWS;
   const repo = createRateLimitsRepo(pool);
-  const rows = new Map<string, RowState>();
-  let due: RowState[] = [];
-
   const sweep = setInterval(() => {
     repo.deleteEndedBefore(Date.now() - SWEEP_AFTER_MS).catch(() => {}); // retried at the next sweep
   }, SWEEP_EVERY_MS);
   sweep.unref();
-  const forget = setInterval(() => forgetIdle(Date.now()), FORGET_EVERY_MS);
-  forget.unref();
 
-  /** A count from the row's lease, when it holds one for the current window. */
-  function fromLease(row: RowState, now: number): WindowHit | undefined {
-    const lease = row.lease;
-    if (lease === null || lease.next > lease.last || now >= lease.resetAt) return undefined;
-    return { count: lease.next++, resetAt: lease.resetAt };
-  }
-
-  /** How many numbers to reserve beyond the waiting hits. */
-  function spareFor(row: RowState, now: number): number {
-    const lease = row.lease;
-    // The window's count is known only from a lease of this window; a new window starts exact.
-    if (row.limit === undefined || lease === null || now >= lease.resetAt) return 0;
-    const left = row.limit - lease.last;
-    return Math.max(0, Math.min(MAX_SPARE, Math.floor(left * SPARE_SHARE), 2 * row.demand));
-  }
-
-  function stateOf(key: string, windowMs: number, limit: number | undefined): RowState {
-    let row = rows.get(key);
-    if (row === undefined) {
-      if (rows.size >= maxRows) forgetIdle(Date.now());
-      row = { key, windowMs, limit, lease: null, demand: 0, waiting: [], inFlight: null, taking: 0, due: false };
-      rows.set(key, row);
-    }
-    row.limit = limit;
-    return row;
-  }
-
-  /**
-   * Idle rows that hold no numbers go (their window ended, or their lease is used up: the next hit
-   * starts exact again); past the bound, the oldest idle ones too, their numbers lost to the window.
-   */
-  function forgetIdle(now: number): void {
-    let excess = rows.size - Math.floor(maxRows * 0.9);
-    for (const [key, row] of rows) {
-      const idle = row.inFlight === null && row.waiting.length === 0;
-      const lease = row.lease;
-      const holdsNone = lease === null || now >= lease.resetAt || lease.next > lease.last;
-      if (idle && (excess > 0 || holdsNone)) {
-        rows.delete(key);
-        excess -= 1;
-      }
-    }
-  }
-
-  function schedule(row: RowState): void {
-    if (row.due) return;
-    row.due = true;
-    if (due.length === 0) setImmediate(() => void flush());
-    due.push(row);
-  }
-
-  async function flush(): Promise<void> {
-    const batch = due;
-    due = [];
-    const now = Date.now();
-    for (const row of batch) {
-      row.due = false;
-      row.taking = row.waiting.length + spareFor(row, now);
-      row.inFlight = row.waiting;
-      row.waiting = [];
-      row.demand = 0;
-    }
+  const counts = createLeasedCounts(async (rows, now) => {
     try {
-      const counted = await repo.add(
-        batch.map((row) => ({ key: row.key, points: row.taking, windowMs: row.windowMs })),
-        now,
-      );
-      const answeredAt = Date.now();
-      for (const row of batch) settle(row, counted.get(row.key)!, answeredAt);
+      return await repo.add(rows, now);
     } catch (err) {
       // Counting needs the database: without it the request is refused as "try again", not 500.
-      const failure = isDatabaseUnavailable(err) ? new DatabaseUnavailableError(err) : err;
-      for (const row of batch) {
-        for (const w of row.inFlight!) w.reject(failure);
-        row.inFlight = null;
-        if (row.waiting.length > 0) schedule(row);
-      }
+      throw isDatabaseUnavailable(err) ? new DatabaseUnavailableError(err) : err;
     }
-  }
-
-  /** The row's numbers after the reservation: the first to the hits it was sent for, the rest leased. */
-  function settle(row: RowState, counted: CountedRow, now: number): void {
-    const resetAt = Math.max(counted.expire, now);
-    let count = counted.points - row.taking;
-    for (const w of row.inFlight!) w.resolve({ count: ++count, resetAt });
-    row.inFlight = null;
-    row.lease = { next: count + 1, last: counted.points, resetAt };
-    // Hits that came while the statement ran take what is left; the others wait for the next one.
-    const arrived = row.waiting;
-    row.waiting = [];
-    for (const w of arrived) {
-      const hit = fromLease(row, now);
-      if (hit) w.resolve(hit);
-      else row.waiting.push(w);
-    }
-    if (row.waiting.length > 0) schedule(row);
-  }
+  }, opts);
 
   return {
     hit(key, windowMs, _now, limit) {
       // Windows of whole seconds, as rate-limiter-flexible kept them (rows stay readable by either).
       const windowSeconds = Math.max(1, Math.round(windowMs / 1000));
-      const row = stateOf(`w${windowMs}:${storedKey(key)}`, windowSeconds * 1000, limit);
-      row.demand += 1;
-      // Its windows run on this clock (and the database's), not the caller's.
-      const now = Date.now();
-      if (row.inFlight === null) {
-        const leased = fromLease(row, now);
-        if (leased) return leased;
-      }
-      return new Promise<WindowHit>((resolve, reject) => {
-        row.waiting.push({ resolve, reject });
-        // With a reservation in flight, these wait for its lease (settle) before asking again.
-        if (row.inFlight === null) schedule(row);
-      });
+      return counts.hit(`w${windowMs}:${storedKey(key)}`, windowSeconds * 1000, limit);
     },
-    /** The rows this process keeps a state for. */
     get size() {
-      return rows.size;
+      return counts.size;
     },
   };
 }
