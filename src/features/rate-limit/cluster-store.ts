@@ -1,59 +1,66 @@
 import cluster from 'node:cluster';
-import { createMemoryStore, type RateLimitStore, type WindowHit } from './store.ts';
+import { createLeasedCounts, type Reservation, type Reserved } from './leased-counts.ts';
+import { createMemoryStore, type MemoryStore, type RateLimitStore } from './store.ts';
 
 /**
  * Counters shared by the workers of one `latchkey serve --workers N` (node:cluster) when there is
- * no shared database store (SQLite): the primary keeps them in memory and each worker asks it over
- * the cluster's IPC channel. Without this each worker would count alone and every limit would be
- * N times the configured one.
+ * no shared database store (SQLite): the primary keeps them in memory, and each worker reserves
+ * counts there over the cluster's IPC channel and hands them out itself (leased-counts.ts), so a
+ * busy key costs a message now and then rather than one per request. Without this each worker
+ * would count alone and every limit would be N times the configured one.
  */
 
-/** IPC messages: a worker's hits (one message per event-loop turn) and the primary's counts. */
-const HITS = 'latchkey:rate-limit-hits';
+/** IPC messages: a worker's reservations (one message per event-loop turn) and the primary's counts. */
+const RESERVE = 'latchkey:rate-limit-reserve';
 const COUNTS = 'latchkey:rate-limit-counts';
 
-type Hit = [key: string, windowMs: number, now: number];
-interface HitsMessage {
-  type: typeof HITS;
+type Wanted = [key: string, points: number, windowMs: number];
+interface ReserveMessage {
+  type: typeof RESERVE;
   id: number;
-  hits: Hit[];
+  now: number;
+  rows: Wanted[];
 }
 interface CountsMessage {
   type: typeof COUNTS;
   id: number;
-  counts: WindowHit[];
+  /** Each row's count after the addition, and when its window ends, in the order asked. */
+  counts: [points: number, expire: number][];
 }
 
-/** In the primary: counts every worker's hits in one store, in the order they arrive. */
-export function serveClusterRateLimits(store: RateLimitStore = createMemoryStore()): void {
-  cluster.on('message', (worker, msg: HitsMessage) => {
-    if (msg?.type !== HITS) return;
-    void Promise.all(msg.hits.map(([key, windowMs, now]) => store.hit(key, windowMs, now))).then((counts) => {
-      if (worker.isConnected()) worker.send({ type: COUNTS, id: msg.id, counts } satisfies CountsMessage);
+const countIn = (store: MemoryStore, rows: Reservation[], now: number): Map<string, Reserved> =>
+  new Map(
+    rows.map((r) => {
+      const { count, resetAt } = store.add(r.key, r.windowMs, now, r.points);
+      return [r.key, { points: count, expire: resetAt }];
+    }),
+  );
+
+/** In the primary: counts every worker's reservations in one store, in the order they arrive. */
+export function serveClusterRateLimits(store: MemoryStore = createMemoryStore()): void {
+  cluster.on('message', (worker, msg: ReserveMessage) => {
+    if (msg?.type !== RESERVE) return;
+    const counts = msg.rows.map(([key, points, windowMs]): [number, number] => {
+      const { count, resetAt } = store.add(key, windowMs, msg.now, points);
+      return [count, resetAt];
     });
+    if (worker.isConnected()) worker.send({ type: COUNTS, id: msg.id, counts } satisfies CountsMessage);
   });
 }
 
-interface Waiting {
-  hit: Hit;
-  resolve(count: WindowHit | Promise<WindowHit>): void;
-}
-
 /**
- * In a worker: a store that counts in the primary. The hits of one event-loop turn travel in one
- * message. Should the primary not answer within `timeoutMs` (it is going away; the worker then
- * stops too), the hits are counted in this worker alone rather than refused or let through.
+ * In a worker: a store that counts in the primary. Should the primary not answer within
+ * `timeoutMs` (it is going away; the worker then stops too), the reservation is counted in this
+ * worker alone rather than refused or let through.
  */
-export function createClusterStore(opts: { timeoutMs?: number } = {}): RateLimitStore {
+export function createClusterStore(opts: { timeoutMs?: number; maxRows?: number } = {}): RateLimitStore {
   const timeoutMs = opts.timeoutMs ?? 2000;
   const local = createMemoryStore();
-  const sent = new Map<number, { batch: Waiting[]; timer: NodeJS.Timeout }>();
-  let queued: Waiting[] = [];
+  const sent = new Map<
+    number,
+    { rows: Reservation[]; resolve(counts: Map<string, Reserved>): void; timer: NodeJS.Timeout }
+  >();
   let nextId = 0;
-
-  const countLocally = (batch: Waiting[]) => {
-    for (const w of batch) w.resolve(local.hit(...w.hit));
-  };
 
   process.on('message', (msg: CountsMessage) => {
     if (msg?.type !== COUNTS) return;
@@ -61,37 +68,42 @@ export function createClusterStore(opts: { timeoutMs?: number } = {}): RateLimit
     if (!entry) return;
     sent.delete(msg.id);
     clearTimeout(entry.timer);
-    for (const [i, w] of entry.batch.entries()) w.resolve(msg.counts[i]!);
+    entry.resolve(new Map(entry.rows.map((r, i) => [r.key, { points: msg.counts[i]![0], expire: msg.counts[i]![1] }])));
   });
 
-  function send(): void {
-    const batch = queued;
-    queued = [];
-    const id = nextId++;
-    const giveUp = () => {
-      if (!sent.delete(id)) return;
-      clearTimeout(timer);
-      countLocally(batch);
-    };
-    const timer = setTimeout(giveUp, timeoutMs);
-    timer.unref();
-    sent.set(id, { batch, timer });
-    const message: HitsMessage = { type: HITS, id, hits: batch.map((w) => w.hit) };
-    if (!process.send || !process.connected) {
-      giveUp();
-      return;
-    }
-    process.send(message, undefined, {}, (err) => {
-      if (err) giveUp();
-    });
-  }
+  const counts = createLeasedCounts(
+    (rows, now) =>
+      new Promise((resolve) => {
+        const id = nextId++;
+        const giveUp = () => {
+          if (!sent.delete(id)) return;
+          clearTimeout(timer);
+          resolve(countIn(local, rows, now));
+        };
+        const timer = setTimeout(giveUp, timeoutMs);
+        timer.unref();
+        sent.set(id, { rows, resolve, timer });
+        if (!process.send || !process.connected) {
+          giveUp();
+          return;
+        }
+        const message: ReserveMessage = {
+          type: RESERVE,
+          id,
+          now,
+          rows: rows.map((r) => [r.key, r.points, r.windowMs]),
+        };
+        process.send(message, undefined, {}, (err) => {
+          if (err) giveUp();
+        });
+      }),
+    opts,
+  );
 
   return {
-    hit(key, windowMs, now) {
-      return new Promise<WindowHit>((resolve) => {
-        if (queued.length === 0) setImmediate(send);
-        queued.push({ hit: [key, windowMs, now], resolve });
-      });
+    hit(key, windowMs, _now, limit) {
+      // One row per bucket and window length: a policy's hourly and burst windows share the bucket.
+      return counts.hit(`${windowMs}:${key}`, windowMs, limit);
     },
   };
 }

@@ -21,6 +21,8 @@ export interface RateLimitStore {
 /** The in-memory store: it answers at once, and says how many windows it holds. */
 export interface MemoryStore extends RateLimitStore {
   hit(key: string, windowMs: number, now: number): WindowHit;
+  /** Counts `points` hits at once (a worker's reservation, in the cluster's primary). */
+  add(key: string, windowMs: number, now: number, points: number): WindowHit;
   readonly size: number;
 }
 
@@ -75,18 +77,22 @@ export function createMemoryStore(opts: { maxKeys?: number } = {}): MemoryStore 
     }
   }
 
+  function add(key: string, windowMs: number, now: number, points: number): WindowHit {
+    const start = Math.floor(now / windowMs) * windowMs;
+    const { counts } = windowAt(windowMs, start);
+    const before = counts.get(key);
+    if (before === undefined) {
+      if (held >= maxKeys) forgetOldest();
+      held += 1;
+    }
+    const count = (before ?? 0) + points;
+    counts.set(key, count);
+    return { count, resetAt: start + windowMs };
+  }
+
   return {
-    hit(key, windowMs, now) {
-      const start = Math.floor(now / windowMs) * windowMs;
-      const { counts } = windowAt(windowMs, start);
-      const count = (counts.get(key) ?? 0) + 1;
-      if (count === 1) {
-        if (held >= maxKeys) forgetOldest();
-        held += 1;
-      }
-      counts.set(key, count);
-      return { count, resetAt: start + windowMs };
-    },
+    hit: (key, windowMs, now) => add(key, windowMs, now, 1),
+    add,
     get size() {
       return held;
     },
