@@ -4,11 +4,13 @@
  * share of the time the process was not idle.
  */
 import fs from 'node:fs';
+import { SourceMap } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   hitCount?: number;
   children?: number[];
 }
@@ -72,12 +74,41 @@ function areaOf(url: string): string {
 }
 
 /**
+ * The server runs bundled (dist/server/, scripts/bundle-server.mjs): its frames are named by the
+ * files they were bundled from (src/ or a package), through the bundle's source maps, so the areas
+ * read as they did when every module was its own file.
+ */
+function unbundle(nodes: ProfileNode[]): void {
+  const maps = new Map<string, SourceMap | null>();
+  const mapOf = (url: string): SourceMap | null => {
+    let map = maps.get(url);
+    if (map === undefined) {
+      const file = `${fileURLToPath(url)}.map`;
+      map = fs.existsSync(file) ? new SourceMap(JSON.parse(fs.readFileSync(file, 'utf8'))) : null;
+      maps.set(url, map);
+    }
+    return map;
+  };
+  for (const node of nodes) {
+    const frame = node.callFrame;
+    if (!frame.url.startsWith('file://') || !frame.url.includes('/dist/server/')) continue;
+    const entry = mapOf(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber) as
+      | { originalSource?: string }
+      | undefined;
+    if (!entry?.originalSource) continue;
+    const dir = path.dirname(fileURLToPath(frame.url));
+    frame.url = pathToFileURL(path.resolve(dir, entry.originalSource)).href;
+  }
+}
+
+/**
  * Each sample counts as one sampling interval: under a loaded machine the recorded time deltas
  * include stretches where the process was not running at all, which are not its CPU time.
  * Samples taken inside the profiler's own start/stop calls (bench/lib/cpu-profiler.mjs) are dropped.
  */
 export function summariseProfile(file: string, top = 15, intervalMs = 1, requests?: number): ProfileSummary {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
+  unbundle(profile.nodes);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
