@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildDist, spawnNode, type SpawnedNode } from '../test/support/process.ts';
+import { buildDist, runCli, spawnNode, type SpawnedNode } from '../test/support/process.ts';
 import { freePort } from '../test/support/server.ts';
 
 // `npm start` runs `npm run build` (prestart: tsc -p tsconfig.build.json into dist/, then the
@@ -68,6 +68,56 @@ describe('npm start: the compiled server', () => {
     assert.equal(unauthenticated.status, 401);
     assert.equal(((await unauthenticated.json()) as { error: { code: string } }).error.code, 'UNAUTHORIZED');
     assert.equal(unauthenticated.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'");
+  });
+
+  it('issues and introspects a token through oidc-provider, bundled with the server', async () => {
+    const env = { DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}` };
+    const owner = await runCli(['users', 'create', '--email', 'start@example.com', '--password-stdin'], {
+      env,
+      input: 'a long enough passphrase',
+    });
+    assert.equal(owner.code, 0, owner.stderr);
+    const app = await runCli(
+      [
+        'apps',
+        'create',
+        '--owner',
+        'start@example.com',
+        '--name',
+        'Start',
+        '--scopes',
+        'read:users',
+        '--type',
+        'service',
+      ],
+      { env },
+    );
+    assert.equal(app.code, 0, app.stderr);
+    const { client_id, client_secret } = JSON.parse(app.stdout) as { client_id: string; client_secret: string };
+    const basic = `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}`;
+    const form = { Authorization: basic, 'Content-Type': 'application/x-www-form-urlencoded' };
+
+    const token = await fetch(`${base}/oauth/token`, {
+      method: 'POST',
+      headers: form,
+      body: 'grant_type=client_credentials&scope=read%3Ausers',
+    });
+    assert.equal(token.status, 200);
+    const { access_token } = (await token.json()) as { access_token: string };
+    const introspection = await fetch(`${base}/oauth/introspect`, {
+      method: 'POST',
+      headers: form,
+      body: `token=${encodeURIComponent(access_token)}`,
+    });
+    assert.equal(introspection.status, 200);
+    const answer = (await introspection.json()) as { active: boolean; scope: string; client_id: string };
+    assert.deepEqual([answer.active, answer.scope, answer.client_id], [true, 'read:users', client_id]);
+
+    const authorized = await fetch(`${base}/v2/auth/test`, { headers: { Authorization: `Bearer ${access_token}` } });
+    assert.equal(authorized.status, 200);
+    const jwks = await fetch(`${base}/oauth/jwks`);
+    assert.equal(jwks.status, 200);
+    assert.ok(((await jwks.json()) as { keys: unknown[] }).keys.length > 0);
   });
 
   it('prints the first-run setup link on a fresh database, and the link opens the setup page', async () => {
