@@ -266,3 +266,35 @@ describe('latchkey serve --workers 2', () => {
     }
   });
 });
+
+describe('latchkey serve (one process)', () => {
+  it('serves from the bundled server in its own process and stops on SIGTERM with exit code 0', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-serve-one-'));
+    try {
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const server = spawnNode(['bin/latchkey.js', 'serve'], {
+        env: {
+          PORT: String(port),
+          ISSUER: base,
+          DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}`,
+          LOG_LEVEL: 'info',
+          LATCHKEY_DEBUG_PID: '1',
+        },
+      });
+      await server.waitForLine(/Latchkey listening/);
+      const health = await get(`${base}/healthz`);
+      assert.equal(health.status, 200);
+      assert.equal(health.pid, String(server.child.pid), 'the CLI process itself serves');
+      const login = await get(`${base}/login`);
+      assert.equal(login.status, 200);
+      assert.match(login.body, /<form[^>]+method="post"/i);
+      const unauthenticated = await get(`${base}/v2/auth/test`);
+      assert.equal(unauthenticated.status, 401);
+      server.child.kill('SIGTERM');
+      assert.deepEqual(await server.exited, { code: 0, signal: null });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
