@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import vary from 'vary';
-import { AnswerHead, type FieldValue } from './answer-head.ts';
+import { AnswerHead, gatherAnswerHead, type FieldValue } from './answer-head.ts';
+import type { AppContext } from './context.ts';
 
 // A gathered head must hold what Node's header store would hold after the same calls, so that
 // writing it in one step sends the same bytes: each sequence below runs on both, and the heads
@@ -103,5 +104,30 @@ describe('a gathered head holds what Node would store', () => {
         (err: { code?: string }) => err.code === fromNode,
       );
     }
+  });
+});
+
+describe('gatherAnswerHead', () => {
+  const ctxOn = (res: http.ServerResponse) => ({ res, state: {} }) as unknown as AppContext;
+
+  it('gathers the fields when the response holds none', () => {
+    const ctx = ctxOn(response());
+    assert.equal(gatherAnswerHead(ctx, ['X-Request-ID', 'r1', 'X-Frame-Options', 'DENY']), true);
+    assert.deepEqual(ctx.state.answerHead?.fields, ['X-Request-ID', 'r1', 'X-Frame-Options', 'DENY']);
+    assert.deepEqual(ctx.res.getHeaderNames(), []);
+  });
+
+  it('with a field already on the response, gathers nothing and sets the fields after it', () => {
+    const res = response();
+    res.setHeader('Connection', 'close'); // as the server does while it stops
+    const ctx = ctxOn(res);
+    assert.equal(gatherAnswerHead(ctx, ['X-Request-ID', 'r1', 'X-Frame-Options', 'DENY']), false);
+    assert.equal(ctx.state.answerHead, undefined);
+    assert.deepEqual((res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames(), [
+      'Connection',
+      'X-Request-ID',
+      'X-Frame-Options',
+    ]);
+    assert.equal(res.getHeader('X-Request-ID'), 'r1');
   });
 });

@@ -102,13 +102,21 @@ const NO_BODY = new Set([204, 205, 304]);
 
 /**
  * Starts gathering the answer's head with `fields`, unless a field is already on the response
- * (the server's `Connection: close` while it stops, say): then nothing is gathered, and the
- * caller sets its fields on the response as before. Whether the head is gathered.
+ * (the server's `Connection: close` while it stops, say): then nothing is gathered, `fields` go on
+ * the response, after it, and Koa answers as before. Whether the head is gathered.
  */
 export function gatherAnswerHead(ctx: AppContext, fields: (string | FieldValue)[]): boolean {
-  if (ctx.res.getHeaderNames().length > 0) return false;
+  if (ctx.res.getHeaderNames().length > 0) {
+    putFields(ctx.res, fields);
+    return false;
+  }
   ctx.state.answerHead = new AnswerHead(fields);
   return true;
+}
+
+/** Sets a flat list of fields (name, value, ...) on the response itself, in order. */
+function putFields(res: AppContext['res'], fields: readonly (string | FieldValue)[]): void {
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i] as string, fields[i + 1] as FieldValue);
 }
 
 /** Sets a field: into the gathered head when the answer has one, else on the response. */
@@ -194,8 +202,7 @@ function putOnResponse(ctx: AppContext, head: AnswerHead): void {
   const names = (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames();
   const direct = names.map((name) => [name, res.getHeader(name)!] as const);
   for (const [name] of direct) res.removeHeader(name);
-  const fields = head.fields;
-  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i] as string, fields[i + 1] as FieldValue);
+  putFields(res, head.fields);
   for (const [name, value] of direct) res.setHeader(name, value);
   if (head.body !== undefined) ctx.body = head.body;
 }

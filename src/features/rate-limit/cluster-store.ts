@@ -14,36 +14,35 @@ import { createMemoryStore, type MemoryStore, type RateLimitStore } from './stor
 const RESERVE = 'latchkey:rate-limit-reserve';
 const COUNTS = 'latchkey:rate-limit-counts';
 
-type Wanted = [key: string, points: number, windowMs: number];
 interface ReserveMessage {
   type: typeof RESERVE;
   id: number;
   now: number;
-  rows: Wanted[];
+  rows: Reservation[];
 }
 interface CountsMessage {
   type: typeof COUNTS;
   id: number;
-  /** Each row's count after the addition, and when its window ends, in the order asked. */
-  counts: [points: number, expire: number][];
+  /** Each row after the addition, in the order asked. */
+  counts: Reserved[];
 }
 
-const countIn = (store: MemoryStore, rows: Reservation[], now: number): Map<string, Reserved> =>
-  new Map(
-    rows.map((r) => {
-      const { count, resetAt } = store.add(r.key, r.windowMs, now, r.points);
-      return [r.key, { points: count, expire: resetAt }];
-    }),
-  );
+/** Adds each reservation to `store`: each row after it, in the order given. */
+const addAll = (store: MemoryStore, rows: Reservation[], now: number): Reserved[] =>
+  rows.map((r) => {
+    const { count, resetAt } = store.add(r.key, r.windowMs, now, r.points);
+    return { points: count, expire: resetAt };
+  });
+
+/** Each row's count by its key, as a reservation answers. */
+const byKey = (rows: Reservation[], counted: Reserved[]): Map<string, Reserved> =>
+  new Map(rows.map((r, i) => [r.key, counted[i]!]));
 
 /** In the primary: counts every worker's reservations in one store, in the order they arrive. */
 export function serveClusterRateLimits(store: MemoryStore = createMemoryStore()): void {
   cluster.on('message', (worker, msg: ReserveMessage) => {
     if (msg?.type !== RESERVE) return;
-    const counts = msg.rows.map(([key, points, windowMs]): [number, number] => {
-      const { count, resetAt } = store.add(key, windowMs, msg.now, points);
-      return [count, resetAt];
-    });
+    const counts = addAll(store, msg.rows, msg.now);
     if (worker.isConnected()) worker.send({ type: COUNTS, id: msg.id, counts } satisfies CountsMessage);
   });
 }
@@ -68,7 +67,7 @@ export function createClusterStore(opts: { timeoutMs?: number; maxRows?: number 
     if (!entry) return;
     sent.delete(msg.id);
     clearTimeout(entry.timer);
-    entry.resolve(new Map(entry.rows.map((r, i) => [r.key, { points: msg.counts[i]![0], expire: msg.counts[i]![1] }])));
+    entry.resolve(byKey(entry.rows, msg.counts));
   });
 
   const counts = createLeasedCounts(
@@ -78,7 +77,7 @@ export function createClusterStore(opts: { timeoutMs?: number; maxRows?: number 
         const giveUp = () => {
           if (!sent.delete(id)) return;
           clearTimeout(timer);
-          resolve(countIn(local, rows, now));
+          resolve(byKey(rows, addAll(local, rows, now)));
         };
         const timer = setTimeout(giveUp, timeoutMs);
         timer.unref();
@@ -87,12 +86,7 @@ export function createClusterStore(opts: { timeoutMs?: number; maxRows?: number 
           giveUp();
           return;
         }
-        const message: ReserveMessage = {
-          type: RESERVE,
-          id,
-          now,
-          rows: rows.map((r) => [r.key, r.points, r.windowMs]),
-        };
+        const message: ReserveMessage = { type: RESERVE, id, now, rows };
         process.send(message, undefined, {}, (err) => {
           if (err) giveUp();
         });

@@ -8,7 +8,7 @@ import type { AppState } from '../context.ts';
 import { authorizeErrors, errorHandler, oauthErrors, type ErrorFormat } from '../error-handler.ts';
 import { byPath } from '../mount.ts';
 import type { Renderer } from '../render.ts';
-import { apiSecurityHeaders, securityHeaders, setHeaders, type HeaderList } from '../security-headers.ts';
+import { apiSecurityHeaders, securityHeaders, type HeaderList } from '../security-headers.ts';
 import { gatherAnswerHead, releaseAnswerHead, writeAnswer } from '../answer-head.ts';
 import { answerRequestId } from '../request-id.ts';
 import { browserSession, clearSessionCookie, linkProviderSession } from '../session.ts';
@@ -53,11 +53,7 @@ function endDashboardSession(deps: OAuthAppDeps): Middleware<AppState> {
 function answeredInOneStep(headers: HeaderList, app: Middleware<AppState>): Middleware<AppState> {
   const flat = headers.flat();
   return async (ctx, next) => {
-    if (!gatherAnswerHead(ctx, ['X-Request-ID', ctx.state.requestId, ...flat])) {
-      ctx.res.setHeader('X-Request-ID', ctx.state.requestId);
-      setHeaders(ctx.res, headers);
-      return app(ctx, next);
-    }
+    if (!gatherAnswerHead(ctx, ['X-Request-ID', ctx.state.requestId, ...flat])) return app(ctx, next);
     try {
       await app(ctx, next);
     } catch (err) {
