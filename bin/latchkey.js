@@ -25,9 +25,11 @@ const STALE_LOCK_MS = 10 * 60_000;
 
 const mtime = (file) => fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
 
-/** The newest change to what the build compiles: src/ (tests aside) and the tsconfig files. */
+/** The newest change to what the build compiles: src/ (tests aside), the tsconfig files and the bundler's script. */
 function newestSource() {
-  let newest = Math.max(mtime(path.join(root, 'tsconfig.json')), mtime(path.join(root, 'tsconfig.build.json')));
+  let newest = Math.max(
+    ...['tsconfig.json', 'tsconfig.build.json', 'scripts/bundle-server.mjs'].map((f) => mtime(path.join(root, f))),
+  );
   const walk = (dir) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, e.name);

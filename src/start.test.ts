@@ -3,8 +3,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Browser, authorize } from '../test/support/http.ts';
+import { pkcePair } from '../test/support/oauth.ts';
 import { buildDist, runCli, spawnNode, type SpawnedNode } from '../test/support/process.ts';
 import { freePort } from '../test/support/server.ts';
+import { REDIRECT_URI } from '../test/support/world.ts';
 
 // `npm start` runs `npm run build` (prestart: tsc -p tsconfig.build.json into dist/, then the
 // bundle of dist/main.js into dist/server/), then `node dist/server/main.js`. Most of the suite
@@ -103,7 +107,8 @@ describe('npm start: the compiled server', () => {
       body: 'grant_type=client_credentials&scope=read%3Ausers',
     });
     assert.equal(token.status, 200);
-    const { access_token } = (await token.json()) as { access_token: string };
+    const { access_token, expires_in } = (await token.json()) as { access_token: string; expires_in: number };
+    assert.equal(expires_in, 3600, 'the access token lives ACCESS_TOKEN_TTL seconds');
     const introspection = await fetch(`${base}/oauth/introspect`, {
       method: 'POST',
       headers: form,
@@ -118,6 +123,80 @@ describe('npm start: the compiled server', () => {
     const jwks = await fetch(`${base}/oauth/jwks`);
     assert.equal(jwks.status, 200);
     assert.ok(((await jwks.json()) as { keys: unknown[] }).keys.length > 0);
+  });
+
+  // oidc-provider tells its token kinds apart by their classes' names: each kind's lifetime, the
+  // model its rows are stored under, the kind a presented token must be. A bundler that drops the
+  // name of a class nothing refers to by name makes every kind '' alike, and then a refresh token
+  // or a spent code would pass for an access token and no token would expire.
+  it('keeps token kinds apart when bundled: a refresh token or a code is no access token', async () => {
+    const env = { DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}` };
+    const user = { email: 'kinds@example.com', password: 'another long passphrase' };
+    const created = await runCli(['users', 'create', '--email', user.email, '--password-stdin'], {
+      env,
+      input: user.password,
+    });
+    assert.equal(created.code, 0, created.stderr);
+    const app = await runCli(
+      ['apps', 'create', '--owner', user.email, '--name', 'Kinds', '--scopes', 'read:users'].concat(
+        ['--type', 'web', '--redirect-uri', REDIRECT_URI],
+      ),
+      { env },
+    );
+    assert.equal(app.code, 0, app.stderr);
+    const { client_id, client_secret } = JSON.parse(app.stdout) as { client_id: string; client_secret: string };
+    const pkce = pkcePair();
+    const { redirect } = await authorize(new Browser(base), {
+      clientId: client_id,
+      redirectUri: REDIRECT_URI,
+      scope: 'read:users',
+      codeChallenge: pkce.challenge,
+      ...user,
+    });
+    const code = redirect.searchParams.get('code')!;
+    const form = {
+      Authorization: `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+    };
+    const exchange = await fetch(`${base}/oauth/token`, {
+      method: 'POST',
+      headers: form,
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT_URI,
+        code_verifier: pkce.verifier,
+      }),
+    });
+    assert.equal(exchange.status, 200);
+    const tokens = (await exchange.json()) as { access_token: string; refresh_token: string; expires_in: number };
+    assert.equal(tokens.expires_in, 3600);
+    assert.equal(typeof tokens.refresh_token, 'string');
+
+    const bearer = (value: string) => fetch(`${base}/v2/auth/test`, { headers: { Authorization: `Bearer ${value}` } });
+    assert.equal((await bearer(tokens.access_token)).status, 200);
+    assert.equal((await bearer(tokens.refresh_token)).status, 401, 'a refresh token is not an access token');
+    assert.equal((await bearer(code)).status, 401, 'an authorization code is not an access token');
+
+    const introspected = await fetch(`${base}/oauth/introspect`, {
+      method: 'POST',
+      headers: form,
+      body: `token=${encodeURIComponent(tokens.access_token)}`,
+    });
+    const answer = (await introspected.json()) as { active: boolean; iat: number; exp: number };
+    assert.equal(answer.active, true);
+    assert.equal(answer.exp - answer.iat, 3600, 'the access token expires');
+
+    // Each kind's rows are stored under its own model name.
+    const db = new Database(path.join(dir, 'latchkey.sqlite'), { readonly: true });
+    try {
+      const types = db.prepare('select distinct type from oidc_payloads').pluck().all() as string[];
+      for (const model of ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'Grant', 'Session'])
+        assert.ok(types.includes(model), `${model} rows in ${JSON.stringify(types)}`);
+      assert.ok(!types.includes(''), 'no row without its model name');
+    } finally {
+      db.close();
+    }
   });
 
   it('prints the first-run setup link on a fresh database, and the link opens the setup page', async () => {
