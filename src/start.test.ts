@@ -137,12 +137,8 @@ describe('npm start: the compiled server', () => {
       input: user.password,
     });
     assert.equal(created.code, 0, created.stderr);
-    const app = await runCli(
-      ['apps', 'create', '--owner', user.email, '--name', 'Kinds', '--scopes', 'read:users'].concat(
-        ['--type', 'web', '--redirect-uri', REDIRECT_URI],
-      ),
-      { env },
-    );
+    const args = ['apps', 'create', '--owner', user.email, '--name', 'Kinds', '--scopes', 'read:users', '--type'];
+    const app = await runCli([...args, 'web', '--redirect-uri', REDIRECT_URI], { env });
     assert.equal(app.code, 0, app.stderr);
     const { client_id, client_secret } = JSON.parse(app.stdout) as { client_id: string; client_secret: string };
     const pkce = pkcePair();
