@@ -30,6 +30,7 @@ import * as m0034 from './0034_webhook_attempt_details.ts';
 import * as m0035 from './0035_oidc_payloads_partial_indexes.ts';
 import * as m0036 from './0036_api_key_activity_drop_key_at.ts';
 import * as m0039 from './0039_rate_limits_unlogged.ts';
+import * as m0040 from './0040_oidc_payloads_without_model.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -64,4 +65,5 @@ export const migrations: Record<string, Migration> = {
   '0035_oidc_payloads_partial_indexes': m0035,
   '0036_api_key_activity_drop_key_at': m0036,
   '0039_rate_limits_unlogged': m0039,
+  '0040_oidc_payloads_without_model': m0040,
 };
