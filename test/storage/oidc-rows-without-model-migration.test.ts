@@ -1,36 +1,23 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Migrator } from 'kysely';
-import { migrateToLatest, openDatabase, type DB } from '../../src/db/client.ts';
+import { migrateToLatest, type DB } from '../../src/db/client.ts';
 import { migrations } from '../../src/db/migrations/index.ts';
 import { sha256 } from '../../src/shared/secrets.ts';
-import { createTestDatabase, testBackend, type TestDatabase } from '../support/database.ts';
+import { openUnmigratedDatabase, testBackend } from '../support/database.ts';
 
 /**
  * Migration 0040 on a database a bundle without oidc-provider's class names wrote to: its rows,
  * stored under the model name '' and without an expiry, go; every row of a named model stays.
  */
 describe(`migration 0040 removes oidc rows stored without a model name (${testBackend})`, () => {
-  let dir: string;
-  let database: TestDatabase;
+  let opened: Awaited<ReturnType<typeof openUnmigratedDatabase>>;
   let db: DB;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-m0040-'));
-    database = await createTestDatabase(dir);
-    db = openDatabase({
-      database: database.url.startsWith('sqlite:')
-        ? { kind: 'sqlite', file: database.url.slice('sqlite:'.length) }
-        : { kind: 'postgres', url: database.url },
-    });
+    opened = await openUnmigratedDatabase('latchkey-m0040-');
+    db = opened.db;
   });
-  after(async () => {
-    await db.destroy();
-    await database.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => opened.close());
 
   it("deletes the rows of model '' and keeps the others", async () => {
     const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });

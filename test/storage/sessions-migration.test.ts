@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Migrator } from 'kysely';
-import { migrateToLatest, openDatabase, type DB } from '../../src/db/client.ts';
+import { migrateToLatest, type DB } from '../../src/db/client.ts';
 import { migrations } from '../../src/db/migrations/index.ts';
 import { createBrowserSessionsRepo } from '../../src/features/accounts/accounts.repo.ts';
 import { sha256 } from '../../src/shared/secrets.ts';
-import { createTestDatabase, testBackend, type TestDatabase } from '../support/database.ts';
+import { openUnmigratedDatabase, testBackend } from '../support/database.ts';
 import { LATE } from './contract.ts';
 
 /**
@@ -16,23 +13,13 @@ import { LATE } from './contract.ts';
  * gets its own handle for the Settings → Sessions forms.
  */
 describe(`migration 0013 keeps existing sessions (${testBackend})`, () => {
-  let dir: string;
-  let database: TestDatabase;
+  let opened: Awaited<ReturnType<typeof openUnmigratedDatabase>>;
   let db: DB;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-m0013-'));
-    database = await createTestDatabase(dir);
-    db = openDatabase({
-      database: database.url.startsWith('sqlite:')
-        ? { kind: 'sqlite', file: database.url.slice('sqlite:'.length) }
-        : { kind: 'postgres', url: database.url },
-    });
+    opened = await openUnmigratedDatabase('latchkey-m0013-');
+    db = opened.db;
   });
-  after(async () => {
-    await db.destroy();
-    await database.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => opened.close());
 
   it('gives every session from before it a distinct handle, and they still sign in', async () => {
     const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });

@@ -1,6 +1,9 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { openDatabase, type DB } from '../../src/db/client.ts';
 
 /**
  * Which database the integration suite runs on: SQLite (a file in the test's temp folder) unless
@@ -58,6 +61,29 @@ export async function createTestDatabase(dir: string): Promise<TestDatabase> {
   return {
     url: url.toString(),
     drop: () => dropDatabase(name),
+  };
+}
+
+/**
+ * A new database of the backend under test, opened but not migrated: for the tests that migrate it
+ * step by step and check what a migration does to the rows it finds. `close` destroys the pool and
+ * drops the database.
+ */
+export async function openUnmigratedDatabase(prefix: string): Promise<{ db: DB; close(): Promise<void> }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const database = await createTestDatabase(dir);
+  const db = openDatabase({
+    database: database.url.startsWith('sqlite:')
+      ? { kind: 'sqlite', file: database.url.slice('sqlite:'.length) }
+      : { kind: 'postgres', url: database.url },
+  });
+  return {
+    db,
+    async close() {
+      await db.destroy();
+      await database.drop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
