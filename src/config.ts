@@ -411,6 +411,10 @@ export type Config = Readonly<
 
 export class ConfigError extends Error {}
 
+/** Where DATABASE_URL points: a SQLite file (`sqlite:path`) or a PostgreSQL server. */
+export const databaseTargetOf = (url: string): Config['database'] =>
+  url.startsWith('sqlite:') ? { kind: 'sqlite', file: url.slice('sqlite:'.length) } : { kind: 'postgres', url };
+
 /** Reads and validates the settings; throws ConfigError with one line naming the bad setting. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const input: Record<string, string> = {};
@@ -425,10 +429,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid setting ${key}: ${issue.message}`);
   }
   const c = parsed.data;
-  const url = c.DATABASE_URL;
-  const database = url.startsWith('sqlite:')
-    ? ({ kind: 'sqlite', file: url.slice('sqlite:'.length) } as const)
-    : ({ kind: 'postgres', url } as const);
+  const database = databaseTargetOf(c.DATABASE_URL);
   return Object.freeze({
     ...c,
     API_RESOURCE: c.API_RESOURCE ?? `${c.ISSUER}/v2`,

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Browser, authorize } from '../test/support/http.ts';
-import { pkcePair } from '../test/support/oauth.ts';
+import { basicAuth, pkcePair } from '../test/support/oauth.ts';
 import { buildDist, runCli, spawnNode, type SpawnedNode } from '../test/support/process.ts';
 import { freePort } from '../test/support/server.ts';
 import { REDIRECT_URI } from '../test/support/world.ts';
@@ -16,21 +16,35 @@ import { REDIRECT_URI } from '../test/support/world.ts';
 // only resolves from src/ (views, public), or a package the bundle cannot hold fails here.
 describe('npm start: the compiled server', () => {
   let dir: string;
+  let databaseUrl: string;
   let server: SpawnedNode | undefined;
   let base: string;
+
+  /** An account and an application made with the CLI on the server's database, as an operator would. */
+  async function appFromCli(email: string, password: string, app: string[]) {
+    const env = { DATABASE_URL: databaseUrl };
+    const user = await runCli(['users', 'create', '--email', email, '--password-stdin'], { env, input: password });
+    assert.equal(user.code, 0, user.stderr);
+    const made = await runCli(['apps', 'create', '--owner', email, '--scopes', 'read:users', ...app], { env });
+    assert.equal(made.code, 0, made.stderr);
+    const client = JSON.parse(made.stdout) as { client_id: string; client_secret: string };
+    const form = { Authorization: basicAuth(client), 'Content-Type': 'application/x-www-form-urlencoded' };
+    return { ...client, form };
+  }
 
   before(async () => {
     // The build npm start runs (tsc, then the bundle), through bin/latchkey.js, which takes a
     // lock so that the CLI tests running beside this one never read a half-written dist/.
     await buildDist();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-start-'));
+    databaseUrl = `sqlite:${path.join(dir, 'latchkey.sqlite')}`;
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     server = spawnNode(['dist/server/main.js'], {
       env: {
         PORT: String(port),
         ISSUER: base,
-        DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}`,
+        DATABASE_URL: databaseUrl,
         LOG_LEVEL: 'info',
       },
     });
@@ -75,31 +89,8 @@ describe('npm start: the compiled server', () => {
   });
 
   it('issues and introspects a token through oidc-provider, bundled with the server', async () => {
-    const env = { DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}` };
-    const owner = await runCli(['users', 'create', '--email', 'start@example.com', '--password-stdin'], {
-      env,
-      input: 'a long enough passphrase',
-    });
-    assert.equal(owner.code, 0, owner.stderr);
-    const app = await runCli(
-      [
-        'apps',
-        'create',
-        '--owner',
-        'start@example.com',
-        '--name',
-        'Start',
-        '--scopes',
-        'read:users',
-        '--type',
-        'service',
-      ],
-      { env },
-    );
-    assert.equal(app.code, 0, app.stderr);
-    const { client_id, client_secret } = JSON.parse(app.stdout) as { client_id: string; client_secret: string };
-    const basic = `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}`;
-    const form = { Authorization: basic, 'Content-Type': 'application/x-www-form-urlencoded' };
+    const app = ['--name', 'Start', '--type', 'service'];
+    const { client_id, form } = await appFromCli('start@example.com', 'a long enough passphrase', app);
 
     const token = await fetch(`${base}/oauth/token`, {
       method: 'POST',
@@ -130,17 +121,9 @@ describe('npm start: the compiled server', () => {
   // name of a class nothing refers to by name makes every kind '' alike, and then a refresh token
   // or a spent code would pass for an access token and no token would expire.
   it('keeps token kinds apart when bundled: a refresh token or a code is no access token', async () => {
-    const env = { DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.sqlite')}` };
     const user = { email: 'kinds@example.com', password: 'another long passphrase' };
-    const created = await runCli(['users', 'create', '--email', user.email, '--password-stdin'], {
-      env,
-      input: user.password,
-    });
-    assert.equal(created.code, 0, created.stderr);
-    const args = ['apps', 'create', '--owner', user.email, '--name', 'Kinds', '--scopes', 'read:users', '--type'];
-    const app = await runCli([...args, 'web', '--redirect-uri', REDIRECT_URI], { env });
-    assert.equal(app.code, 0, app.stderr);
-    const { client_id, client_secret } = JSON.parse(app.stdout) as { client_id: string; client_secret: string };
+    const app = ['--name', 'Kinds', '--type', 'web', '--redirect-uri', REDIRECT_URI];
+    const { client_id, form } = await appFromCli(user.email, user.password, app);
     const pkce = pkcePair();
     const { redirect } = await authorize(new Browser(base), {
       clientId: client_id,
@@ -150,10 +133,6 @@ describe('npm start: the compiled server', () => {
       ...user,
     });
     const code = redirect.searchParams.get('code')!;
-    const form = {
-      Authorization: `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}`,
-      'Content-Type': 'application/x-www-form-urlencoded',
-    };
     const exchange = await fetch(`${base}/oauth/token`, {
       method: 'POST',
       headers: form,

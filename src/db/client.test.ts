@@ -6,15 +6,11 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { sql, type Kysely } from 'kysely';
 import { openDatabase, migrateToLatest, type DB } from './client.ts';
+import { databaseTargetOf } from '../config.ts';
 import { withStatementCache } from './statement-cache.ts';
 import { createTestDatabase, testBackend, type TestDatabase } from '../../test/support/database.ts';
 import { ValidationError } from '../domain/errors.ts';
 import { toAppError } from '../http/domain-errors.ts';
-
-const target = (url: string) =>
-  url.startsWith('sqlite:')
-    ? ({ kind: 'sqlite', file: url.slice('sqlite:'.length) } as const)
-    : ({ kind: 'postgres', url } as const);
 
 describe(`database layer (${testBackend})`, () => {
   let dir: string;
@@ -23,7 +19,7 @@ describe(`database layer (${testBackend})`, () => {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-db-'));
     testDb = await createTestDatabase(dir);
-    db = openDatabase({ database: target(testDb.url) });
+    db = openDatabase({ database: databaseTargetOf(testDb.url) });
     await migrateToLatest(db);
   });
   after(async () => {
@@ -95,7 +91,7 @@ describe(`database layer (${testBackend})`, () => {
     await sql`insert into stale_probe (id, a) values ('one', 'first')`.execute(db);
     const read = () => probe.selectFrom('stale_probe').selectAll().where('id', '=', 'one').executeTakeFirst();
     for (let i = 0; i < 3; i++) assert.deepEqual(await read(), { id: 'one', a: 'first' });
-    const other = openDatabase({ database: target(testDb.url) });
+    const other = openDatabase({ database: databaseTargetOf(testDb.url) });
     try {
       await sql`alter table stale_probe add column b text not null default 'added'`.execute(other);
     } finally {

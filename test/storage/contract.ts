@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe } from 'node:test';
 import type pg from 'pg';
+import { databaseTargetOf } from '../../src/config.ts';
 import { createPostgresPool, migrateToLatest, openDatabase, type DB } from '../../src/db/client.ts';
 import { createTestDatabase, testBackend, type TestDatabase } from '../support/database.ts';
 
@@ -21,11 +22,6 @@ export interface Storage {
   /** A pg pool on the suite's database (PostgreSQL only): for stores that take a pool, not Kysely. */
   readonly pool: pg.Pool;
 }
-
-const targetOf = (url: string) =>
-  url.startsWith('sqlite:')
-    ? ({ kind: 'sqlite', file: url.slice('sqlite:'.length) } as const)
-    : ({ kind: 'postgres', url } as const);
 
 /**
  * Declares a suite that opens a fresh real database (a SQLite file in a temporary folder, or a new
@@ -60,7 +56,7 @@ export function describeStorage(title: string, contract: (storage: Storage) => v
     before(async () => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-storage-'));
       database = await createTestDatabase(dir);
-      db = openDatabase({ database: targetOf(database.url) });
+      db = openDatabase({ database: databaseTargetOf(database.url) });
       await migrateToLatest(db);
     });
     after(async () => {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { databaseTargetOf } from '../../src/config.ts';
 import { openDatabase, type DB } from '../../src/db/client.ts';
 
 /**
@@ -72,11 +73,7 @@ export async function createTestDatabase(dir: string): Promise<TestDatabase> {
 export async function openUnmigratedDatabase(prefix: string): Promise<{ db: DB; close(): Promise<void> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const database = await createTestDatabase(dir);
-  const db = openDatabase({
-    database: database.url.startsWith('sqlite:')
-      ? { kind: 'sqlite', file: database.url.slice('sqlite:'.length) }
-      : { kind: 'postgres', url: database.url },
-  });
+  const db = openDatabase({ database: databaseTargetOf(database.url) });
   return {
     db,
     async close() {

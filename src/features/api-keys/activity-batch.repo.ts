@@ -15,19 +15,6 @@ export const ACTIVITY_COLUMNS = [
   'client_version',
 ] as const satisfies readonly (keyof ApiKeyActivityRow)[];
 
-/** Each column's PostgreSQL type: the batch insert binds one array per column. */
-export const ACTIVITY_PG_TYPES = {
-  id: 'text',
-  key_id: 'text',
-  at: 'bigint',
-  ip: 'text',
-  method: 'text',
-  path: 'text',
-  status: 'integer',
-  request_id: 'text',
-  client_version: 'text',
-} as const satisfies Record<(typeof ACTIVITY_COLUMNS)[number], string>;
-
 /** Each key's latest entry in the batch (of two at the same time, the later one in the batch). */
 export function latestByKey(entries: readonly ApiKeyActivityRow[]): Map<string, ApiKeyActivityRow> {
   const latest = new Map<string, ApiKeyActivityRow>();

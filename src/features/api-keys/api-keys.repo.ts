@@ -4,8 +4,21 @@ import { MUST_WAIT, preparedRead } from '../../db/prepared.ts';
 import type { ApiKeyActivityRow, ApiKeyRow, Database } from '../../db/schema.ts';
 import { sqliteConnectionOf } from '../../db/sqlite-connection.ts';
 import { withEvents, writeOutbox, type TransactionalEvent } from '../webhooks/outbox.repo.ts';
-import { ACTIVITY_COLUMNS, ACTIVITY_PG_TYPES, latestByKey } from './activity-batch.repo.ts';
+import { ACTIVITY_COLUMNS, latestByKey } from './activity-batch.repo.ts';
 import { sqliteUsageWriter } from './usage-batch-sqlite.repo.ts';
+
+/** Each activity column's PostgreSQL type: the batch insert binds one array per column. */
+const ACTIVITY_PG_TYPES = {
+  id: 'text',
+  key_id: 'text',
+  at: 'bigint',
+  ip: 'text',
+  method: 'text',
+  path: 'text',
+  status: 'integer',
+  request_id: 'text',
+  client_version: 'text',
+} as const satisfies Record<(typeof ACTIVITY_COLUMNS)[number], string>;
 
 /** What authentication needs of a key (its owner's rights are read per request, by the authenticate step). */
 export type ApiKeyAuthRow = Pick<
