@@ -56,7 +56,8 @@ function exchange(
 
 const DIGITS = /^\d+$/;
 const DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+/** A token as issued: its time (time-ordered-ids.ts), then 256 random bits. */
+const TOKEN = /^[0-9a-z]{9}~[A-Za-z0-9_-]{43}$/;
 
 /** What every answer of a protocol endpoint starts with: the request id, then the security fields. */
 const FIRST: [string, string | RegExp][] = [

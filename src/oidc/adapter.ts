@@ -1,5 +1,6 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { sha256 } from '../shared/secrets.ts';
+import { storedKeyOf } from './time-ordered-ids.ts';
 import type { PayloadsRepo, StoredPayload } from './payloads.repo.ts';
 import type { TtlCache } from '../shared/ttl-cache.ts';
 import type { SecretBox } from '../shared/encryption.ts';
@@ -55,8 +56,9 @@ const ID_PLACEHOLDER = '{{id}}';
 
 /**
  * oidc-provider storage on Latchkey's database. Ids, grant ids, uids and user codes are stored as
- * SHA-256 and the raw `jti` is stripped from payloads (restored from the presented id on read), so a
- * dump of the table yields nothing that can be presented back to the server.
+ * SHA-256 (a time-ordered id with its time in front: time-ordered-ids.ts) and the raw `jti` is
+ * stripped from payloads (restored from the presented id on read), so a dump of the table yields
+ * nothing that can be presented back to the server.
  */
 class KyselyAdapter implements Adapter {
   constructor(
@@ -81,7 +83,7 @@ class KyselyAdapter implements Adapter {
     const deviceCode = (rest as { deviceCode?: unknown }).deviceCode;
     if (typeof deviceCode === 'string') (rest as { deviceCode?: unknown }).deviceCode = this.seal(deviceCode);
     if (this.model === 'Grant') this.rememberExpiry(id, payload);
-    const idHash = sha256(id);
+    const idHash = storedKeyOf(id);
     await this.deps.payloads.upsert({
       type: this.model,
       idHash,
@@ -109,7 +111,7 @@ class KyselyAdapter implements Adapter {
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (this.model === 'Client') return this.deps.findClient(id);
-    const idHash = sha256(id);
+    const idHash = storedKeyOf(id);
     const cache = CACHED_MODELS.has(this.model) ? this.deps.rowCache : undefined;
     const key = `${this.model}:${idHash}`;
     let row = cache?.get(key);
@@ -149,13 +151,15 @@ class KyselyAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    await this.deps.payloads.consume(this.model, sha256(id), this.deps.now());
-    this.forget(sha256(id));
+    const idHash = storedKeyOf(id);
+    await this.deps.payloads.consume(this.model, idHash, this.deps.now());
+    this.forget(idHash);
   }
 
   async destroy(id: string): Promise<void> {
-    await this.deps.payloads.destroy(this.model, sha256(id));
-    this.forget(sha256(id));
+    const idHash = storedKeyOf(id);
+    await this.deps.payloads.destroy(this.model, idHash);
+    this.forget(idHash);
     // Only a token or a grant going away concerns the caches; sessions and interactions end on
     // every sign-in and must not empty them.
     if (CACHED_MODELS.has(this.model) || this.model === 'Grant') this.deps.onRevoked?.();

@@ -34,6 +34,7 @@ import type { ResourceServer } from '../domain/resource-servers.ts';
 import type { IntrospectingClient, IntrospectionPolicy } from './introspection-policy.ts';
 import type { AppContext } from '../http/context.ts';
 import { provenanceOf } from '../http/request-facts.ts';
+import { timeOrderIds } from './time-ordered-ids.ts';
 
 /** The reason the login prompt gives for an account whose address is not verified yet (interactions.ts). */
 export const EMAIL_NOT_VERIFIED = 'email_not_verified';
@@ -427,6 +428,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
     TOKEN_EXCHANGE_PARAMS,
   );
+
+  timeOrderIds(provider, deps.now ?? Date.now);
 
   // Stored secrets are hashes (see applications.service.ts); compare what the client presents,
   // unless the request already did.
