@@ -68,6 +68,7 @@ const POSTGRES_PLAN = [
   ['src/db/client.test.ts', 'the db client: dialect, pool, an unreachable database'],
   ['src/oidc/adapter.test.ts', "oidc-provider's adapter: payload rows, consumption, expiry in SQL"],
   ['src/oidc/persistence.test.ts', 'tokens and consent survive a restart; the rows at rest'],
+  ['src/oidc/time-ordered-ids.test.ts', 'token rows keyed by time and hash; tokens issued before keep theirs'],
   ['src/shared/credential-relay.test.ts', 'credential events relayed between instances through the database'],
   ['src/features/accounts/account-security.attacks.test.ts', 'parallel guesses counted in the shared store'],
   ['src/features/webhooks/webhooks.test.ts', 'the webhook outbox claimed by concurrent workers'],
