@@ -82,16 +82,22 @@ export function isPostgres(db: Kysely<any>): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
+const migratorOf = (db: DB) => new Migrator({ db, provider: { getMigrations: async () => migrations } });
+
 /** Applies every pending migration; throws with the failing migration's name. */
 export async function migrateToLatest(db: DB): Promise<MigrationResultSet['results']> {
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => migrations },
-  });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await migratorOf(db).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`Migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message}`);
   }
   return results;
+}
+
+/**
+ * Migrates up (or down) to the named migration and answers Kysely's result set: for the tests that
+ * put rows in a database as an earlier version left it and check what a migration does to them.
+ */
+export function migrateTo(db: DB, name: string): Promise<MigrationResultSet> {
+  return migratorOf(db).migrateTo(name);
 }

@@ -48,8 +48,8 @@ describe('time-ordered ids: tokens the server issues', () => {
   before(async () => {
     server = await startTestServer({ now: () => clock });
     app = await newApp(server, { scopes: ['read:users'] });
-    user = await worldOn(server).user();
     const make = worldOn(server);
+    user = await make.user();
     service = (await make.serviceToken(await make.user({ tag: 'svc' }), ['read:users'])).app;
   });
   after(() => server.dispose());

@@ -17,7 +17,7 @@ import { sha256 } from '../shared/secrets.ts';
  */
 
 /** The models whose ids are made here: the tokens issued on every grant, and the codes. */
-export const TIME_ORDERED_MODELS = ['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode'] as const;
+const TIME_ORDERED_MODELS = ['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode'] as const;
 
 const PREFIX_LENGTH = 10; // 9 characters of time and the `~`
 const TIME_ORDERED = /^[0-9a-z]{9}~/;

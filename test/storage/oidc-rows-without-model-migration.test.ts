@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Migrator } from 'kysely';
-import { migrateToLatest, type DB } from '../../src/db/client.ts';
-import { migrations } from '../../src/db/migrations/index.ts';
+import { migrateTo, migrateToLatest, type DB } from '../../src/db/client.ts';
 import { sha256 } from '../../src/shared/secrets.ts';
 import { openUnmigratedDatabase, testBackend } from '../support/database.ts';
 
@@ -20,8 +18,7 @@ describe(`migration 0040 removes oidc rows stored without a model name (${testBa
   after(() => opened.close());
 
   it("deletes the rows of model '' and keeps the others", async () => {
-    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
-    assert.equal((await migrator.migrateTo('0039_rate_limits_unlogged')).error, undefined);
+    assert.equal((await migrateTo(db, '0039_rate_limits_unlogged')).error, undefined);
     const row = (type: string, id: string, expires_at: number | null) => ({
       type,
       id_hash: sha256(id),
