@@ -189,13 +189,15 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     },
     /**
      * `resolve` of a Bearer credential (no proof) from what is remembered: the same principal, or
-     * the same refusal, without waiting; undefined when something has to be read (then `resolve`).
+     * the same refusal, without waiting; undefined when the credential has to be read (then
+     * `resolve`). A credential known at once whose account has to be read gives a promise: going
+     * back to `resolve` would read the credential a second time.
      */
-    resolveRemembered(token: string, ip: string | null): Principal | undefined {
+    resolveRemembered(token: string, ip: string | null): Principal | Promise<Principal> | undefined {
       const credential = rememberedCredential(token, ip);
       if (!credential) return undefined;
       if ((credential.dpopJkt ?? null) !== null) throw invalidToken();
-      return rememberedPrincipal(credential);
+      return rememberedPrincipal(credential) ?? principalOf(credential);
     },
     /**
      * For introspection: the token's principal and the DPoP key it is bound to, if any. The
@@ -227,23 +229,32 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       return { principal: await principalOf(credential), credential };
     },
     /** For introspection: an API key's principal and its allowlist, without an address check. */
-    async inspectApiKey(token: string): Promise<{ principal: Principal; allowedIps: string[] | null }> {
+    async inspectApiKey(token: string): Promise<InspectedApiKey> {
       const { credential, allowedIps } = await deps.apiKeys.inspect(token);
       return { principal: await principalOf(credential), allowedIps };
     },
     /**
      * `inspectApiKey` from what is remembered: the same principal and allowlist, or the same
-     * refusal, without waiting; undefined when something has to be read (then `inspectApiKey`).
+     * refusal, without waiting; undefined when the key has to be read (then `inspectApiKey`), and
+     * a promise when only its account has to be read (as `resolveRemembered`).
      */
-    inspectApiKeyRemembered(token: string): { principal: Principal; allowedIps: string[] | null } | undefined {
+    inspectApiKeyRemembered(token: string): InspectedApiKey | Promise<InspectedApiKey> | undefined {
       const inspected = deps.apiKeys.inspectAtOnce(token);
       if (!inspected) return undefined;
-      const principal = rememberedPrincipal(inspected.credential);
-      return principal && { principal, allowedIps: inspected.allowedIps };
+      const { credential, allowedIps } = inspected;
+      const principal = rememberedPrincipal(credential);
+      return principal
+        ? { principal, allowedIps }
+        : principalOf(credential).then((p) => ({ principal: p, allowedIps }));
     },
   };
 }
 export type Authenticator = ReturnType<typeof createAuthenticator>;
+/** An API key as introspection sees it: whose it is, and the addresses it may be used from. */
+export interface InspectedApiKey {
+  principal: Principal;
+  allowedIps: string[] | null;
+}
 
 /** `Authorization: Bearer <token>` (RFC 6750 §2.1: the b64token syntax); the token is group 1. */
 export const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -329,8 +340,9 @@ function resolvePrincipal(
     const m = BEARER.exec(header);
     if (!m) throw invalidToken('invalid_request');
     const remembered = authenticator.resolveRemembered(m[1]!, ctx.ip);
-    if (remembered) hold(remembered);
-    else return authenticator.resolve(m[1]!, ctx.ip).then(hold);
+    if (remembered === undefined) return authenticator.resolve(m[1]!, ctx.ip).then(hold);
+    if (remembered instanceof Promise) return remembered.then(hold);
+    hold(remembered);
   } else if (opts.allowSession && ctx.state.account && ctx.state.sessionId) {
     if (!['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
       const from = ctx.get('Origin');

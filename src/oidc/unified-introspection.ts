@@ -165,9 +165,8 @@ export function unifiedIntrospection(deps: UnifiedIntrospectionDeps): Middleware
     try {
       if (looksLikeApiKey(token)) {
         // A remembered key and account are answered without waiting (no async frame per lookup).
-        const inspected =
-          deps.authenticator.inspectApiKeyRemembered(token) ?? (await deps.authenticator.inspectApiKey(token));
-        ({ principal, allowedIps } = inspected);
+        const inspected = deps.authenticator.inspectApiKeyRemembered(token) ?? deps.authenticator.inspectApiKey(token);
+        ({ principal, allowedIps } = inspected instanceof Promise ? await inspected : inspected);
       } else {
         ({ principal, dpopJkt } = await deps.authenticator.introspect(token));
       }
