@@ -73,10 +73,12 @@ describe(`a revocation holds on every instance within 1 s (${testBackend})`, () 
   const authTest = async (url: string, token: string) =>
     (await request({ url }, 'GET', '/v2/auth/test', { bearer: token })).status;
 
+  /** Accepted on every instance, twice: an instance remembers a key from its second read on. */
   async function acceptedEverywhere(...tokens: string[]) {
     for (const s of instances)
       for (const token of tokens)
-        assert.equal(await authTest(s.url, token), 200, `not accepted on ${nameOf(s.url)} before the revocation`);
+        for (let i = 0; i < 2; i++)
+          assert.equal(await authTest(s.url, token), 200, `not accepted on ${nameOf(s.url)} before the revocation`);
   }
 
   async function apiKey(browser: Browser, scopes: string[]) {

@@ -14,6 +14,7 @@ import { createUsageRecorder, type UsageEntry } from './usage-recorder.ts';
 import { buildEvent } from '../webhooks/events.ts';
 import type { Audit } from '../audit/audit.ts';
 import type { Provenance } from '../../domain/audit.ts';
+import { createDoorkeeper } from '../../shared/doorkeeper.ts';
 import { createTtlCache } from '../../shared/ttl-cache.ts';
 import type { CredentialEvents } from '../../shared/credential-events.ts';
 import type { Notify } from '../accounts/security-notices.ts';
@@ -118,6 +119,8 @@ function toCachedKeyWith(): (row: ApiKeyAuthRow) => CachedKey {
 /** How many keys a process remembers, and in how many bytes (CREDENTIAL_CACHE_TTL says for how long). */
 const CACHE_MAX = 10_000;
 const CACHE_MAX_BYTES = 8 * 1024 * 1024;
+/** How many keys read once the doorkeeper tells apart before it forgets them all (3 caches' worth). */
+const DOORKEEPER_CAPACITY = 3 * CACHE_MAX;
 
 export function createApiKeysService(deps: {
   repo: ApiKeysRepo;
@@ -147,6 +150,8 @@ export function createApiKeysService(deps: {
     maxBytes: CACHE_MAX_BYTES,
     now,
   });
+  // A key is remembered from its second read on: one read once is not worth an entry (doorkeeper.ts).
+  const doorkeeper = createDoorkeeper(DOORKEEPER_CAPACITY);
   events.subscribe((event) => {
     if (event.kind === 'api_key') cache.delete(event.id);
     else if (event.kind === 'account') cache.deleteWhere((entry) => entry.credential.userId === event.id);
@@ -202,9 +207,10 @@ export function createApiKeysService(deps: {
   /** A checked key: its cached entry itself, read as what the callers take from it. */
   type Verified = Pick<CachedKey, 'credential' | 'allowedIps' | 'ranges'>;
 
+  /** The key's entry, kept in the cache if the key was read before. */
   function remember(row: ApiKeyAuthRow): CachedKey {
     const entry = toCachedKey(row);
-    cache.set(row.id, entry);
+    if (doorkeeper.seenBefore(row.id)) cache.set(row.id, entry);
     return entry;
   }
 
