@@ -189,8 +189,8 @@ export function createApiKeysRepo(db: DB) {
     },
 
     /**
-     * One page of a key's activity, newest first, by keyset on (at, id) (index
-     * api_key_activity_key_at_id): `older` than a position, or `newer` than one, never OFFSET, so a
+     * One page of a key's activity, newest first, by keyset on (at, id) (the table's own order,
+     * (key_id, at, id)): `older` than a position, or `newer` than one, never OFFSET, so a
      * page costs the same however deep. Answers `limit + 1` rows at most: the extra one says more follow.
      */
     async activityPage(keyId: string, filter: ActivityFilter, page: ActivityPageRequest): Promise<ApiKeyActivityRow[]> {
