@@ -123,7 +123,8 @@ const schema = z.object({
    * Revocations, rotations and deletions made through this instance apply at once; other instances
    * sharing the database hear of them within about a second (CREDENTIAL_EVENTS_*), and at worst
    * (the database unreachable meanwhile) within this time. Without it every request would read the
-   * database for what it learnt a moment ago (the hot paths in `npm run bench`).
+   * database for what it learnt a moment ago (the hot paths in `npm run bench`). An API key is kept
+   * from its second read on: keys presented once each pass through without evicting any.
    */
   CREDENTIAL_CACHE_TTL: z.coerce.number().int().min(0).max(300).default(10),
 
