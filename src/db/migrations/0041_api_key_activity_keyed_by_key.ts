@@ -1,4 +1,4 @@
-import { PostgresAdapter, sql, type Kysely } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type RawBuilder } from 'kysely';
 
 // Frozen: never edit a migration that has shipped; add a new one instead.
 // Every API-key request writes an activity row, into every b-tree of the table. Each query reads
@@ -13,6 +13,33 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
 // of a key's pages is (at, id) within the key, which the new key makes unique by construction.
 
 const COLUMNS = sql.raw('id, key_id, at, ip, method, path, status, request_id, client_version');
+/** Every column but `id`, declared as 0002 declared them. */
+const OTHER_COLUMNS = sql.raw(`
+  key_id text not null references api_keys (id) on delete cascade,
+  at bigint not null,
+  ip text not null,
+  method text not null,
+  path text not null,
+  status integer not null,
+  request_id text not null,
+  client_version text`);
+
+/**
+ * SQLite cannot change a table's primary key: a table of the new shape takes the rows and the
+ * name, and its indexes are made again. Kysely runs no transaction around a migration on SQLite,
+ * so this holds its own.
+ */
+async function rebuildOnSqlite(db: Kysely<any>, shape: RawBuilder<unknown>, indexes: RawBuilder<unknown>[]) {
+  await db.transaction().execute(async (trx) => {
+    await sql`create table api_key_activity_rebuilt ${shape}`.execute(trx);
+    await sql`insert into api_key_activity_rebuilt (${COLUMNS}) select ${COLUMNS} from api_key_activity`.execute(trx);
+    await sql`drop table api_key_activity`.execute(trx);
+    await sql`alter table api_key_activity_rebuilt rename to api_key_activity`.execute(trx);
+    for (const index of indexes) await sql`create index ${index}`.execute(trx);
+  });
+}
+
+const BY_AT = sql`api_key_activity_at on api_key_activity (at)`;
 
 export async function up(db: Kysely<any>): Promise<void> {
   // PostgreSQL: the migrator runs each migration in a transaction (DDL is transactional there).
@@ -22,26 +49,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     await sql`drop index api_key_activity_key_at_id`.execute(db);
     return;
   }
-  // SQLite cannot change a table's primary key: a new table takes the rows. Kysely runs no
-  // transaction around a migration on SQLite, so this one holds its own.
-  await db.transaction().execute(async (trx) => {
-    await sql`create table api_key_activity_by_key (
-      id text not null,
-      key_id text not null references api_keys (id) on delete cascade,
-      at bigint not null,
-      ip text not null,
-      method text not null,
-      path text not null,
-      status integer not null,
-      request_id text not null,
-      client_version text,
-      primary key (key_id, at, id)
-    ) without rowid`.execute(trx);
-    await sql`insert into api_key_activity_by_key (${COLUMNS}) select ${COLUMNS} from api_key_activity`.execute(trx);
-    await sql`drop table api_key_activity`.execute(trx);
-    await sql`alter table api_key_activity_by_key rename to api_key_activity`.execute(trx);
-    await sql`create index api_key_activity_at on api_key_activity (at)`.execute(trx);
-  });
+  await rebuildOnSqlite(db, sql`(id text not null, ${OTHER_COLUMNS}, primary key (key_id, at, id)) without rowid`, [
+    BY_AT,
+  ]);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
@@ -51,22 +61,8 @@ export async function down(db: Kysely<any>): Promise<void> {
     await sql`alter table api_key_activity add primary key (id)`.execute(db);
     return;
   }
-  await db.transaction().execute(async (trx) => {
-    await sql`create table api_key_activity_by_id (
-      id text primary key,
-      key_id text not null references api_keys (id) on delete cascade,
-      at bigint not null,
-      ip text not null,
-      method text not null,
-      path text not null,
-      status integer not null,
-      request_id text not null,
-      client_version text
-    )`.execute(trx);
-    await sql`insert into api_key_activity_by_id (${COLUMNS}) select ${COLUMNS} from api_key_activity`.execute(trx);
-    await sql`drop table api_key_activity`.execute(trx);
-    await sql`alter table api_key_activity_by_id rename to api_key_activity`.execute(trx);
-    await sql`create index api_key_activity_at on api_key_activity (at)`.execute(trx);
-    await sql`create index api_key_activity_key_at_id on api_key_activity (key_id, at, id)`.execute(trx);
-  });
+  await rebuildOnSqlite(db, sql`(id text primary key, ${OTHER_COLUMNS})`, [
+    BY_AT,
+    sql`api_key_activity_key_at_id on api_key_activity (key_id, at, id)`,
+  ]);
 }
