@@ -20,6 +20,13 @@ describe('loadConfig', () => {
     assert.equal(c.ARGON2_TIME_COST, 2);
   });
 
+  it('names the port it listens on in the default ISSUER', () => {
+    const c = loadConfig({ PORT: '8080' });
+    assert.equal(c.ISSUER, 'http://localhost:8080');
+    assert.equal(c.API_RESOURCE, 'http://localhost:8080/v2');
+    assert.equal(loadConfig({ PORT: '8080', ISSUER: 'https://auth.example.com' }).ISSUER, 'https://auth.example.com');
+  });
+
   it('treats empty values as unset', () => {
     assert.equal(loadConfig({ PORT: '', ISSUER: '' }).PORT, 3000);
   });

@@ -26,12 +26,14 @@ const schema = z.object({
   /**
    * Public base URL of this server, without a trailing slash. It is the `iss` of every token and the
    * base of every endpoint in the discovery documents, so it must be what clients actually call.
-   * Passkeys are bound to its hostname (the WebAuthn relying-party id) and origin.
+   * Passkeys are bound to its hostname (the WebAuthn relying-party id) and origin. Defaults to
+   * `http://localhost:<PORT>`: with only PORT set, the pages, redirects and discovery documents
+   * name the port the server listens on.
    */
   ISSUER: z
     .url({ protocol: /^https?$/ })
     .transform((u) => u.replace(/\/+$/, ''))
-    .default('http://localhost:3000'),
+    .optional(),
 
   /** `sqlite:<path>` (relative to the working directory) or `postgres://...`. */
   DATABASE_URL: z
@@ -395,7 +397,9 @@ export const SETTING_DISPLAY: Record<keyof z.input<typeof schema>, 'shown' | 'se
 export const SETTING_NAMES = Object.keys(schema.shape) as Array<keyof typeof SETTING_DISPLAY>;
 
 export type Config = Readonly<
-  Omit<z.infer<typeof schema>, 'API_RESOURCE' | 'REQUIRE_EMAIL_VERIFICATION'> & {
+  Omit<z.infer<typeof schema>, 'ISSUER' | 'API_RESOURCE' | 'REQUIRE_EMAIL_VERIFICATION'> & {
+    /** Resolved: the setting, else `http://localhost:<PORT>`. */
+    ISSUER: string;
     API_RESOURCE: string;
     /** Resolved: the explicit setting, else whether EMAIL_URL is set. */
     REQUIRE_EMAIL_VERIFICATION: boolean;
@@ -431,15 +435,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const c = parsed.data;
   const database = databaseTargetOf(c.DATABASE_URL);
+  const issuer = c.ISSUER ?? `http://localhost:${c.PORT}`;
   return Object.freeze({
     ...c,
-    API_RESOURCE: c.API_RESOURCE ?? `${c.ISSUER}/v2`,
+    ISSUER: issuer,
+    API_RESOURCE: c.API_RESOURCE ?? `${issuer}/v2`,
     REQUIRE_EMAIL_VERIFICATION:
       c.REQUIRE_EMAIL_VERIFICATION === undefined
         ? c.EMAIL_URL !== undefined
         : c.REQUIRE_EMAIL_VERIFICATION === '1' || c.REQUIRE_EMAIL_VERIFICATION === 'true',
     database,
-    secureCookies: c.ISSUER.startsWith('https:'),
+    secureCookies: issuer.startsWith('https:'),
     secretsKeyFile: path.join(
       database.kind === 'sqlite' ? path.dirname(path.resolve(database.file)) : path.resolve('db'),
       'latchkey.secrets.key',

@@ -39,11 +39,11 @@ describe('npm start: the compiled server', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-start-'));
     databaseUrl = `sqlite:${path.join(dir, 'latchkey.sqlite')}`;
     const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
+    // No ISSUER: with only PORT set, the server names itself on that port (the default issuer).
+    base = `http://localhost:${port}`;
     server = spawnNode(['dist/server/main.js'], {
       env: {
         PORT: String(port),
-        ISSUER: base,
         DATABASE_URL: databaseUrl,
         LOG_LEVEL: 'info',
       },
