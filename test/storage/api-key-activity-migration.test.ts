@@ -4,7 +4,7 @@ import { PostgresAdapter, sql } from 'kysely';
 import { migrateTo, migrateToLatest, type DB } from '../../src/db/client.ts';
 import { createApiKeysRepo } from '../../src/features/api-keys/api-keys.repo.ts';
 import { openUnmigratedDatabase, testBackend } from '../support/database.ts';
-import { apiKeyRow, insertUser, T0 } from './rows.ts';
+import { activityRow, apiKeyRow, insertUser, T0 } from './rows.ts';
 
 /**
  * Migration 0041 keeps API-key activity in (key_id, at, id) order: every entry written before it
@@ -20,17 +20,9 @@ describe(`migration 0041 keys API-key activity by key (${testBackend})`, () => {
   });
   after(() => opened.close());
 
-  const entry = (id: string, keyId: string, at: number, path = '/v2/auth/test') => ({
-    id,
-    key_id: keyId,
-    at,
-    ip: '203.0.113.7',
-    method: 'GET',
-    path,
-    status: 200,
-    request_id: `req-${id}`,
-    client_version: id.endsWith('0') ? 'sdk/2.0' : null,
-  });
+  /** An entry with a readable id; those ending in 0 carry a client version. */
+  const entry = (id: string, keyId: string, at: number, over: { path?: string } = {}) =>
+    activityRow(keyId, at, { id, client_version: id.endsWith('0') ? 'sdk/2.0' : null, ...over });
 
   /** Each b-tree of the table: SQLite's own list, or PostgreSQL's indexes with their columns. */
   async function btrees(): Promise<string[]> {
@@ -53,7 +45,7 @@ describe(`migration 0041 keys API-key activity by key (${testBackend})`, () => {
     await db.insertInto('api_keys').values([kept, dropped]).execute();
     const before = [
       entry('a0', kept.id, T0 + 1),
-      entry('a1', kept.id, T0 + 2, '/v2/ünïcode/🔑'),
+      entry('a1', kept.id, T0 + 2, { path: '/v2/ünïcode/🔑' }),
       entry('a2', kept.id, T0 + 2),
       entry('a3', kept.id, T0 + 3),
       entry('b0', dropped.id, T0 + 1),

@@ -14,20 +14,7 @@ import {
   freshId,
   type Storage,
 } from './contract.ts';
-import { apiKeyRow, insertUser, T0, type ApiKeyActivityRow } from './rows.ts';
-
-const activity = (keyId: string, at: number, over: Partial<ApiKeyActivityRow> = {}): ApiKeyActivityRow => ({
-  id: freshId('act'),
-  key_id: keyId,
-  at,
-  ip: '203.0.113.7',
-  method: 'GET',
-  path: '/v2/auth/test',
-  status: 200,
-  request_id: freshId('req'),
-  client_version: null,
-  ...over,
-});
+import { activityRow, apiKeyRow, insertUser, T0 } from './rows.ts';
 
 /** API keys: authentication lookup, listing, revoke once, rotation, batched usage and its log. */
 export function apiKeysRepoContract(s: Storage): void {
@@ -153,17 +140,17 @@ export function apiKeysRepoContract(s: Storage): void {
     await repo().insert(key, []);
     assert.equal(await repo().recordUsage([]), 0);
     const written = await repo().recordUsage([
-      activity(key.id, LATE + 10, { ip: '198.51.100.1', path: '/v2/ünïcode/🔑', client_version: 'sdk/1.0' }),
-      activity(key.id, LATE + 30, { ip: '198.51.100.3' }),
-      activity(key.id, LATE + 20, { ip: '198.51.100.2' }),
-      activity('key_deleted_meanwhile', LATE),
+      activityRow(key.id, LATE + 10, { ip: '198.51.100.1', path: '/v2/ünïcode/🔑', client_version: 'sdk/1.0' }),
+      activityRow(key.id, LATE + 30, { ip: '198.51.100.3' }),
+      activityRow(key.id, LATE + 20, { ip: '198.51.100.2' }),
+      activityRow('key_deleted_meanwhile', LATE),
     ]);
     assert.equal(written, 3);
     let stamped = await repo().findById(key.id);
     assert.equal(stamped?.last_used_at, LATE + 30);
     assert.equal(stamped?.last_used_ip, '198.51.100.3');
     // An older batch committing later does not move last use back.
-    await repo().recordUsage([activity(key.id, LATE + 5, { ip: '198.51.100.9' })]);
+    await repo().recordUsage([activityRow(key.id, LATE + 5, { ip: '198.51.100.9' })]);
     stamped = await repo().findById(key.id);
     assert.equal(stamped?.last_used_at, LATE + 30);
     assert.equal(stamped?.last_used_ip, '198.51.100.3');
@@ -182,7 +169,7 @@ export function apiKeysRepoContract(s: Storage): void {
     for (const k of keys) await repo().insert(k, []);
     // Each batch names the keys in a different order: a lock taken per key in arrival order could deadlock.
     const batches = Array.from({ length: 6 }, (_, b) =>
-      [...keys, ...keys].slice(b % 3, (b % 3) + 3).map((k, i) => activity(k.id, LATE + b * 10 + i)),
+      [...keys, ...keys].slice(b % 3, (b % 3) + 3).map((k, i) => activityRow(k.id, LATE + b * 10 + i)),
     );
     const counts = await Promise.all(batches.map((batch) => repo().recordUsage(batch)));
     assert.deepEqual(counts, [3, 3, 3, 3, 3, 3]);
@@ -198,7 +185,7 @@ export function apiKeysRepoContract(s: Storage): void {
     const user = await insertUser(s.db);
     const key = apiKeyRow(user.id);
     await repo().insert(key, []);
-    const entries = Array.from({ length: 1_234 }, (_, i) => activity(key.id, T0 + i));
+    const entries = Array.from({ length: 1_234 }, (_, i) => activityRow(key.id, T0 + i));
     assert.equal(await repo().recordUsage(entries), 1_234);
     assert.equal((await repo().activity(key.id, 5_000)).length, 1_234);
   });
@@ -210,7 +197,7 @@ export function apiKeysRepoContract(s: Storage): void {
     let batch: Promise<number> | undefined;
     const undone = s.db.transaction().execute(async (trx) => {
       await trx.updateTable('api_keys').set({ name: 'renamed in a transaction' }).where('id', '=', key.id).execute();
-      batch = repo().recordUsage([activity(key.id, LATE + 40, { ip: '198.51.100.40' })]);
+      batch = repo().recordUsage([activityRow(key.id, LATE + 40, { ip: '198.51.100.40' })]);
       await new Promise((resolve) => setTimeout(resolve, 20));
       throw new Error('rolled back');
     });
@@ -231,10 +218,10 @@ export function apiKeysRepoContract(s: Storage): void {
     await repo().insert(key, []);
     const tag = freshId('act');
     const entries = [
-      activity(key.id, T0 + 1, { id: `${tag}1` }),
-      activity(key.id, T0 + 2, { id: `${tag}2a` }),
-      activity(key.id, T0 + 2, { id: `${tag}2b` }),
-      activity(key.id, T0 + 3, { id: `${tag}3` }),
+      activityRow(key.id, T0 + 1, { id: `${tag}1` }),
+      activityRow(key.id, T0 + 2, { id: `${tag}2a` }),
+      activityRow(key.id, T0 + 2, { id: `${tag}2b` }),
+      activityRow(key.id, T0 + 3, { id: `${tag}3` }),
     ];
     await repo().recordUsage(entries);
     const first = await repo().activity(key.id, 2);

@@ -119,6 +119,22 @@ export function apiKeyRow(userId: string, over: Partial<ApiKeyRow> = {}): ApiKey
   };
 }
 
+/** One request's activity entry for a key, as the usage batch writes it. */
+export function activityRow(keyId: string, at: number, over: Partial<ApiKeyActivityRow> = {}): ApiKeyActivityRow {
+  return {
+    id: freshId('act'),
+    key_id: keyId,
+    at,
+    ip: '203.0.113.7',
+    method: 'GET',
+    path: '/v2/auth/test',
+    status: 200,
+    request_id: freshId('req'),
+    client_version: null,
+    ...over,
+  };
+}
+
 export function projectRow(ownerId: string, over: Partial<ProjectRow> = {}): ProjectRow {
   return {
     id: freshId('prj'),
