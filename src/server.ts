@@ -94,10 +94,26 @@ export async function startServer(
     return handle(req, res);
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.PORT, resolve);
-  });
+  // Everything started above stops again when the server closes or fails to listen: the workers
+  // first, then what they use.
+  const stopWorkers = () => Promise.all([built.webhookWorker.stop(), built.services.mailWorker.stop()]);
+  const release = async () => {
+    await built.stop();
+    await relay.stop();
+    await rateLimitPool?.end();
+    await db.destroy();
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, resolve);
+    });
+  } catch (err) {
+    // A taken port leaves nothing running behind it, so the caller may try another.
+    await stopWorkers();
+    await release();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -107,8 +123,7 @@ export async function startServer(
     async close({ graceMs = 10_000 } = {}) {
       closing = true;
       // Webhook deliveries stop alongside the requests, not after them, so the two waits overlap.
-      const webhooksStopped = built.webhookWorker.stop();
-      const mailStopped = built.services.mailWorker.stop();
+      const workersStopped = stopWorkers();
       await new Promise<void>((resolve) => {
         // Stop accepting; connections close as their in-flight requests finish (checked every
         // 50 ms, as a kept-alive connection turns idle), and are cut after the grace period.
@@ -121,12 +136,8 @@ export async function startServer(
         });
         server.closeIdleConnections();
       });
-      await webhooksStopped;
-      await mailStopped;
-      await built.stop();
-      await relay.stop();
-      await rateLimitPool?.end();
-      await db.destroy();
+      await workersStopped;
+      await release();
     },
   };
 }
