@@ -38,7 +38,19 @@ export async function spawnServer(
   port?: number,
   readyTimeoutMs = 90_000,
 ): Promise<ServerProcess> {
-  const p = port ?? (await freePort());
+  // Another test process may take a free port before the child listens on it: then try another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnOnPort(env, port ?? (await freePort()), readyTimeoutMs);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || port !== undefined || attempt === 5) throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function spawnOnPort(env: Record<string, string>, p: number, readyTimeoutMs: number): Promise<ServerProcess> {
   const url = `http://127.0.0.1:${p}`;
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (INHERITED.test(k) && v !== undefined) childEnv[k] = v;
@@ -58,10 +70,10 @@ export async function spawnServer(
 
   const until = Date.now() + readyTimeoutMs;
   for (;;) {
-    if (gone)
-      throw new Error(
-        `server exited before it was ready (code ${child.exitCode}):\n${stderr}\n${stdout}`.slice(0, 4000),
-      );
+    if (gone) {
+      const output = `server exited before it was ready (code ${child.exitCode}):\n${stderr}\n${stdout}`;
+      throw new (/EADDRINUSE/.test(output) ? PortTaken : Error)(output.slice(0, 4000));
+    }
     try {
       const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();

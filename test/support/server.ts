@@ -15,15 +15,32 @@ function testSecretsKey(dir: string): string {
   return fs.readFileSync(file, 'utf8');
 }
 
-/** A free loopback port (tests that spawn servers of their own use it too). */
+/**
+ * The first port the kernel hands out for outgoing connections and `listen(0)`. Test servers take
+ * theirs below it, where no client socket of this or another test process can be given it between
+ * the moment a port is found free and the moment a server listens on it.
+ */
+const EPHEMERAL_LOW = (() => {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+})();
+
+/** A loopback port that nothing listens on now, chosen at random below the ephemeral range. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (;;) {
+    const port = 10_000 + crypto.randomInt(Math.max(EPHEMERAL_LOW - 10_000, 1_000));
+    if (await canListen(port)) return port;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
@@ -94,8 +111,24 @@ export async function startTestServer(
   } = {},
 ): Promise<TestServer> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-test-'));
-  const port = opts.port ?? (await freePort());
   const database = opts.database ?? (await createTestDatabase(dir));
+  // Another test process may take a free port before this server listens on it: then try another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnPort(opts, dir, database, opts.port ?? (await freePort()));
+    } catch (err) {
+      const taken = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (!taken || opts.port !== undefined || attempt === 5) throw err;
+    }
+  }
+}
+
+async function startOnPort(
+  opts: Parameters<typeof startTestServer>[0] & {},
+  dir: string,
+  database: TestDatabase,
+  port: number,
+): Promise<TestServer> {
   const config = loadConfig({
     PORT: String(port),
     ISSUER: `http://127.0.0.1:${port}`,
