@@ -131,3 +131,24 @@ describe('statement cache', () => {
     assert.equal(raw.open, false);
   });
 });
+
+describe('SQLite write-ahead log', () => {
+  it('is copied back into the database after 10,000 pages, not after 1,000', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-wal-'));
+    const file = path.join(dir, 'wal.sqlite');
+    const db = openDatabase({ database: databaseTargetOf(`sqlite:${file}`) });
+    try {
+      await sql`create table pages (id integer primary key, body text not null)`.execute(db);
+      // 1,500 transactions of one page each: past SQLite's default, short of ours.
+      const body = 'x'.repeat(3500);
+      for (let i = 0; i < 1500; i++) await sql`insert into pages (body) values (${body})`.execute(db);
+      const pageSize = Number((await sql<{ page_size: number }>`pragma page_size`.execute(db)).rows[0]!.page_size);
+      // A checkpoint would have started the log over from its beginning, so it would hold ~1,000 pages.
+      assert.ok(fs.statSync(`${file}-wal`).size > 1400 * pageSize, 'the log still holds every page written');
+      assert.equal((await sql<{ n: number }>`select count(*) as n from pages`.execute(db)).rows[0]!.n, 1500);
+    } finally {
+      await db.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -35,6 +35,11 @@ export function openDatabase(config: Pick<Config, 'database'>, opts: { poolSize?
   // reads: beyond the b-trees' upper levels the cache rarely hits, and the kernel's page cache holds
   // the file anyway. 4 MiB keeps those levels for a database of millions of rows.
   sqlite.pragma('cache_size = -4096');
+  // Copy the write-ahead log back into the database every 10,000 pages (40 MiB) rather than
+  // SQLite's 1,000. API-key activity from many distinct keys dirties a page or two per request, often
+  // the same pages again within seconds; a longer log copies each such page back once instead of
+  // several times: about a quarter fewer bytes written, in fewer and larger checkpoints.
+  sqlite.pragma('wal_autocheckpoint = 10000');
   const db = new Kysely<Database>({
     dialect: refusingNul(new SqliteDialect({ database: withStatementCache(sqlite) })),
   });
