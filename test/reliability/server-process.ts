@@ -24,7 +24,7 @@ export interface ServerProcess {
   errors(): string[];
 }
 
-import { freePort } from '../support/server.ts';
+import { freePort, onFreePort } from '../support/server.ts';
 
 export { freePort };
 
@@ -38,14 +38,11 @@ export async function spawnServer(
   port?: number,
   readyTimeoutMs = 90_000,
 ): Promise<ServerProcess> {
-  // Another test process may take a free port before the child listens on it: then try another.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await spawnOnPort(env, port ?? (await freePort()), readyTimeoutMs);
-    } catch (err) {
-      if (!(err instanceof PortTaken) || port !== undefined || attempt === 5) throw err;
-    }
-  }
+  return onFreePort(
+    port,
+    (p) => spawnOnPort(env, p, readyTimeoutMs),
+    (err) => err instanceof PortTaken,
+  );
 }
 
 class PortTaken extends Error {}

@@ -36,6 +36,25 @@ export async function freePort(): Promise<number> {
   }
 }
 
+/**
+ * `start` on `given`, or else on a free port. Another test process may take a free port before the
+ * server listens on it: when `taken` says that happened, it tries another (five in all).
+ */
+export async function onFreePort<T>(
+  given: number | undefined,
+  start: (port: number) => Promise<T>,
+  taken: (err: unknown) => boolean,
+): Promise<T> {
+  if (given !== undefined) return start(given);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (err) {
+      if (!taken(err) || attempt === 5) throw err;
+    }
+  }
+}
+
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = net.createServer();
@@ -90,41 +109,38 @@ export function minuteAlignedClock(): { now: () => number; startOfMinute(): void
   };
 }
 
+/** How `startTestServer` starts its server. */
+export interface TestServerOptions {
+  env?: Record<string, string>;
+  now?: () => number;
+  dir?: string;
+  port?: number;
+  webhookPollMs?: number;
+  /** How often the email worker polls; tests that drive it with tick() pass an hour. */
+  emailPollMs?: number;
+  database?: TestDatabase;
+  /** Count rate limits in the shared store (PostgreSQL) rather than in memory on the test's clock. */
+  sharedRateLimits?: boolean;
+  /** Where the server's JSON log lines go (tests that read them; set LOG_LEVEL in `env` too). */
+  logDestination?: { write(line: string): unknown };
+}
+
 /**
  * The real server on a real SQLite file in a fresh temp folder, on a free loopback port.
  * Pass `env` for settings and `now` for a controllable clock.
  */
-export async function startTestServer(
-  opts: {
-    env?: Record<string, string>;
-    now?: () => number;
-    dir?: string;
-    port?: number;
-    webhookPollMs?: number;
-    /** How often the email worker polls; tests that drive it with tick() pass an hour. */
-    emailPollMs?: number;
-    database?: TestDatabase;
-    /** Count rate limits in the shared store (PostgreSQL) rather than in memory on the test's clock. */
-    sharedRateLimits?: boolean;
-    /** Where the server's JSON log lines go (tests that read them; set LOG_LEVEL in `env` too). */
-    logDestination?: { write(line: string): unknown };
-  } = {},
-): Promise<TestServer> {
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-test-'));
   const database = opts.database ?? (await createTestDatabase(dir));
-  // Another test process may take a free port before this server listens on it: then try another.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnPort(opts, dir, database, opts.port ?? (await freePort()));
-    } catch (err) {
-      const taken = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
-      if (!taken || opts.port !== undefined || attempt === 5) throw err;
-    }
-  }
+  return onFreePort(
+    opts.port,
+    (port) => startOnPort(opts, dir, database, port),
+    (err) => (err as NodeJS.ErrnoException).code === 'EADDRINUSE',
+  );
 }
 
 async function startOnPort(
-  opts: Parameters<typeof startTestServer>[0] & {},
+  opts: TestServerOptions,
   dir: string,
   database: TestDatabase,
   port: number,

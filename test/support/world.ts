@@ -41,7 +41,7 @@ import jwt from 'jsonwebtoken';
 import * as OTPAuth from 'otpauth';
 import { sessionPrincipal } from '../../src/domain/principal.ts';
 import { Browser, authorize, csrfFrom, registerApp } from './http.ts';
-import { startTestServer, type TestServer } from './server.ts';
+import { startTestServer, type TestServer, type TestServerOptions } from './server.ts';
 import { BY_SYSTEM } from '../../src/features/audit/audit.ts';
 
 /** The password every factory-made account has. */
@@ -319,7 +319,7 @@ export interface TestWorld extends World {
  * Starts the real server (options as `startTestServer`; JWT_SECRET and TRUST_PROXY from
  * `credentialServerEnv` unless `env` overrides them) and the world around it.
  */
-export async function startWorld(opts: Parameters<typeof startTestServer>[0] = {}): Promise<TestWorld> {
+export async function startWorld(opts: TestServerOptions = {}): Promise<TestWorld> {
   const server = await startTestServer({ ...opts, env: { ...credentialServerEnv, ...opts.env } });
   return { ...worldOn(server), close: () => server.dispose() };
 }

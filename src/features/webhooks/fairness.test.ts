@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { startTestServer, type TestServer, type TestServerOptions } from '../../../test/support/server.ts';
 import { expectApiError } from '../../../test/support/api.ts';
 import { csrfFrom } from '../../../test/support/http.ts';
 import { startBlackhole, type Blackhole } from '../../../test/support/blackhole.ts';
@@ -50,7 +50,7 @@ describe('fair webhook delivery', () => {
     for (const s of servers.reverse()) await s.dispose();
     await Promise.all([...receivers.map((r) => r.close()), ...blackholes.map((b) => b.close())]);
   });
-  const boot = async (opts: Parameters<typeof startTestServer>[0] = {}) => {
+  const boot = async (opts: TestServerOptions = {}) => {
     const s = await startTestServer({
       ...opts,
       env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1', ...opts.env },

@@ -2,7 +2,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startTestServer, type TestServer } from '../../../test/support/server.ts';
+import { startTestServer, type TestServer, type TestServerOptions } from '../../../test/support/server.ts';
 import { expectApiError } from '../../../test/support/api.ts';
 import { dumpDatabase, sqliteFileOf } from '../../../test/support/db-dump.ts';
 import { createSecretBox } from '../../shared/encryption.ts';
@@ -629,7 +629,7 @@ describe('webhooks across restarts, concurrent workers and failing endpoints', (
     for (const s of servers.reverse()) await s.dispose();
     await Promise.all(receivers.map((r) => r.close()));
   });
-  const boot = async (opts: Parameters<typeof startTestServer>[0]) => {
+  const boot = async (opts: TestServerOptions) => {
     const s = await startTestServer({
       ...opts,
       env: { ...credentialServerEnv, WEBHOOK_ALLOW_PRIVATE: '1', ...opts?.env },
