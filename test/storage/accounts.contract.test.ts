@@ -21,7 +21,7 @@ import {
   freshId,
   type Storage,
 } from './contract.ts';
-import { apiKeyRow, endpointRow, insertApplication, insertUser, projectRow, T0, userRow } from './rows.ts';
+import { activityRow, apiKeyRow, endpointRow, insertApplication, insertUser, projectRow, T0, userRow } from './rows.ts';
 
 /** The accounts repository: users, keyset listing, sign-in counter, deletion with everything owned. */
 export function accountsRepoContract(s: Storage): void {
@@ -130,14 +130,18 @@ export function accountsRepoContract(s: Storage): void {
     await assertRefusesNul(repo().findByEmail('x\u0000@example.test'));
   });
 
-  it('deletes the user with its sessions, apps, keys, projects, consents and the tokens it granted', async () => {
+  it('deletes the user with its sessions, apps, keys and their log, projects, consents, granted tokens', async () => {
     const db = s.db;
     const user = await insertUser(db);
     const other = await insertUser(db);
     const ownApp = await insertApplication(db, user.id);
     const othersApp = await insertApplication(db, other.id);
     const key = apiKeyRow(user.id);
-    await createApiKeysRepo(db).insert(key, []);
+    const othersKey = apiKeyRow(other.id);
+    const keys = createApiKeysRepo(db);
+    await keys.insert(key, []);
+    await keys.insert(othersKey, []);
+    await keys.recordUsage([activityRow(key.id, T0), activityRow(othersKey.id, T0)]);
     const project = projectRow(user.id);
     await createProjectsRepo(db).insert(project);
     const endpoint = endpointRow(user.id);
@@ -189,7 +193,8 @@ export function accountsRepoContract(s: Storage): void {
     assert.equal(await repo().findById(user.id), undefined);
     assert.equal(await createBrowserSessionsRepo(db).findUser(sessionHash, T0), undefined);
     assert.equal(await createApplicationsRepo(db).findById(ownApp.client_id), undefined);
-    assert.equal(await createApiKeysRepo(db).findById(key.id), undefined);
+    assert.equal(await keys.findById(key.id), undefined);
+    assert.deepEqual(await keys.activity(key.id, 10), []);
     assert.equal(await createProjectsRepo(db).findById(project.id), undefined);
     assert.equal(await createWebhooksRepo(db).findEndpoint(endpoint.id), undefined);
     assert.equal(await consents.findByGrant(grantId), undefined);
@@ -200,6 +205,7 @@ export function accountsRepoContract(s: Storage): void {
     assert.ok(await repo().findById(other.id));
     assert.ok(await createApplicationsRepo(db).findById(othersApp.client_id));
     assert.ok(await payloads.findById('AccessToken', unrelated));
+    assert.equal((await keys.activity(othersKey.id, 10)).length, 1);
   });
 }
 

@@ -32,6 +32,7 @@ import * as m0036 from './0036_api_key_activity_drop_key_at.ts';
 import * as m0039 from './0039_rate_limits_unlogged.ts';
 import * as m0040 from './0040_oidc_payloads_without_model.ts';
 import * as m0041 from './0041_api_key_activity_keyed_by_key.ts';
+import * as m0042 from './0042_api_key_activity_without_foreign_key.ts';
 
 /** Every migration, in order. Names are permanent: they are recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -68,4 +69,5 @@ export const migrations: Record<string, Migration> = {
   '0039_rate_limits_unlogged': m0039,
   '0040_oidc_payloads_without_model': m0040,
   '0041_api_key_activity_keyed_by_key': m0041,
+  '0042_api_key_activity_without_foreign_key': m0042,
 };
