@@ -11,7 +11,7 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
 // on api_keys, paid once per deleted key rather than once per request. It fires for keys deleted
 // with their account too: the cascade from users deletes them as rows.
 
-/** Every column but `id`, as 0041 left them, less the reference to api_keys. */
+/** The table as 0041 left it, with `reference` after `key_id` (the foreign key, or nothing). */
 const SHAPE = (reference: string) =>
   sql.raw(`(
   id text not null,
