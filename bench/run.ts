@@ -742,23 +742,28 @@ async function runBackendGroup(
   pgSeed: Awaited<ReturnType<typeof seedBackend>> | null,
   track: ((database: string) => BackendCpu) | null,
 ): Promise<void> {
-  type Kind = (typeof BACKEND_KINDS)[number];
-  const requestsOf = new Map<string, Record<Kind, [string, LoadRequest, (body: string) => boolean]>>();
+  const configurations: {
+    b: BackendServer;
+    requests: Record<(typeof BACKEND_KINDS)[number], [string, LoadRequest, (body: string) => boolean]>;
+  }[] = [];
   for (const b of servers) {
     const seed = b.postgres ? pgSeed! : sqliteSeed;
     const token = await clientCredentialsToken(b.server.url, seed.service);
-    requestsOf.set(b.id, {
-      apikey: ['/v2/auth/test, API key', bearer(seed.apiKey), isValid('api_key')],
-      cc: ['/oauth/token client_credentials', ccRequest(seed.service), (body) => body.includes('access_token')],
-      introspect: ['/oauth/introspect, opaque token', introspectAs(seed.resourceServer, token), active],
+    configurations.push({
+      b,
+      requests: {
+        apikey: ['/v2/auth/test, API key', bearer(seed.apiKey), isValid('api_key')],
+        cc: ['/oauth/token client_credentials', ccRequest(seed.service), (body) => body.includes('access_token')],
+        introspect: ['/oauth/introspect, opaque token', introspectAs(seed.resourceServer, token), active],
+      },
     });
   }
   // By kind, then configuration: the rows a ratio compares run next to each other in both halves of
   // the mirrored order, so whatever else the machine does meanwhile weighs on them alike.
   const scenarios: Scenario[] = [];
   for (const kind of BACKEND_KINDS)
-    for (const b of servers) {
-      const [what, request, check] = requestsOf.get(b.id)![kind];
+    for (const { b, requests } of configurations) {
+      const [what, request, check] = requests[kind];
       const database = b.postgres?.database;
       scenarios.push({
         id: `backend-${kind}-${b.id}`,

@@ -35,9 +35,11 @@ async function rebuildOnSqlite(db: Kysely<any>, reference: string, trigger: 'add
   await db.transaction().execute(async (trx) => {
     if (trigger === 'drop') await sql`drop trigger api_key_activity_goes_with_key`.execute(trx);
     await sql`create table api_key_activity_rebuilt ${SHAPE(reference)}`.execute(trx);
-    // Rows of keys already gone cannot go back under a reference to api_keys (on the way down).
-    await sql`insert into api_key_activity_rebuilt (${COLUMNS})
-      select ${COLUMNS} from api_key_activity where key_id in (select id from api_keys)`.execute(trx);
+    // Going down, rows of keys already gone cannot go back under a reference to api_keys; going up
+    // the reference still holds, so every row has its key and none needs looking up.
+    const kept = trigger === 'drop' ? sql`where key_id in (select id from api_keys)` : sql``;
+    const copy = sql`insert into api_key_activity_rebuilt (${COLUMNS}) select ${COLUMNS} from api_key_activity`;
+    await sql`${copy} ${kept}`.execute(trx);
     await sql`drop table api_key_activity`.execute(trx);
     await sql`alter table api_key_activity_rebuilt rename to api_key_activity`.execute(trx);
     await sql`create index api_key_activity_at on api_key_activity (at)`.execute(trx);
