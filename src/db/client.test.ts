@@ -1,11 +1,11 @@
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { sql, type Kysely } from 'kysely';
-import { openDatabase, migrateToLatest, type DB } from './client.ts';
+import { createPostgresPool, openDatabase, migrateToLatest, type DB } from './client.ts';
 import { databaseTargetOf } from '../config.ts';
 import { withStatementCache } from './statement-cache.ts';
 import { createTestDatabase, testBackend, type TestDatabase } from '../../test/support/database.ts';
@@ -101,6 +101,39 @@ describe(`database layer (${testBackend})`, () => {
     await sql`drop table stale_probe`.execute(db);
   });
 });
+
+if (testBackend === 'postgres') {
+  describe('PostgreSQL pool', () => {
+    let dir: string;
+    let testDb: TestDatabase;
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-pool-'));
+      testDb = await createTestDatabase(dir);
+    });
+    after(async () => {
+      mock.timers.reset();
+      await testDb.drop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('keeps an idle connection through a pause of a minute, and closes it after five', async () => {
+      mock.timers.enable({ apis: ['setTimeout'] });
+      const pool = createPostgresPool(testDb.url, 2);
+      try {
+        const backend = async () => (await pool.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+        const first = await backend();
+        mock.timers.tick(60_000);
+        assert.equal(pool.idleCount, 1);
+        assert.equal(await backend(), first, 'the same backend answers after the pause');
+        mock.timers.tick(5 * 60_000);
+        assert.equal(pool.totalCount, 0);
+      } finally {
+        mock.timers.reset();
+        await pool.end();
+      }
+    });
+  });
+}
 
 describe('statement cache', () => {
   it('keeps the most recently used statements up to its size, and they keep working', () => {
