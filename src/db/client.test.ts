@@ -111,7 +111,6 @@ if (testBackend === 'postgres') {
       testDb = await createTestDatabase(dir);
     });
     after(async () => {
-      mock.timers.reset();
       await testDb.drop();
       fs.rmSync(dir, { recursive: true, force: true });
     });
