@@ -100,22 +100,9 @@ describe(`database layer (${testBackend})`, () => {
     for (let i = 0; i < 3; i++) assert.deepEqual(await read(), { id: 'one', a: 'first', b: 'added' });
     await sql`drop table stale_probe`.execute(db);
   });
-});
 
-if (testBackend === 'postgres') {
-  describe('PostgreSQL pool', () => {
-    let dir: string;
-    let testDb: TestDatabase;
-    before(async () => {
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-pool-'));
-      testDb = await createTestDatabase(dir);
-    });
-    after(async () => {
-      await testDb.drop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
-
-    it('keeps an idle connection through a pause of a minute, and closes it after five', async () => {
+  if (testBackend === 'postgres') {
+    it('keeps an idle PostgreSQL connection through a pause of a minute, and closes it after five', async () => {
       mock.timers.enable({ apis: ['setTimeout'] });
       const pool = createPostgresPool(testDb.url, 2);
       try {
@@ -131,8 +118,8 @@ if (testBackend === 'postgres') {
         await pool.end();
       }
     });
-  });
-}
+  }
+});
 
 describe('statement cache', () => {
   it('keeps the most recently used statements up to its size, and they keep working', () => {
