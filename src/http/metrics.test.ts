@@ -250,12 +250,13 @@ describe('createMetrics', () => {
     let out = '';
     child.stdout.setEncoding('utf8');
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    await new Promise<void>((resolve) =>
+    await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (chunk: string) => {
         out += chunk;
         if (out.includes('ready')) resolve();
-      }),
-    );
+      });
+      child.once('exit', (code) => reject(new Error(`the idle process exited (${code}) before it was ready`)));
+    });
     // The main thread's switches away from the CPU: each sleep that ends in a wake-up counts one.
     const switches = () =>
       Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);

@@ -43,9 +43,9 @@ export interface MetricsOptions {
 
 /**
  * How often the event loop is sampled for the `nodejs_eventloop_lag_*` figures, ms. prom-client's
- * default, 10 ms, wakes an idle process 100 times a second: about 6 ms of CPU a second each on our
- * machines, a quarter of what an idle server spends. Every 100 ms still catches each stall longer
- * than that, and shorter ones in proportion to their length.
+ * default, 10 ms, wakes an idle process 100 times a second, which cost an idle server about a quarter
+ * of its CPU on our machines (bench/README.md). Every 100 ms still catches each stall longer than
+ * that, and shorter ones in proportion to their length.
  */
 const EVENT_LOOP_SAMPLE_MS = 100;
 
