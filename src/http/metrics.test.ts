@@ -2,11 +2,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import crypto from 'node:crypto';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { Browser, csrfFrom } from '../../test/support/http.ts';
 import { WebhookReceiver } from '../../test/support/webhook-receiver.ts';
+import { spawnNode } from '../../test/support/process.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { request, worldOn, credentialServerEnv, type World, type TestUser } from '../../test/support/world.ts';
 
@@ -233,41 +233,28 @@ describe('createMetrics', () => {
   // (every 10 ms) an idle server woke 100 times a second for it; each wake-up costs CPU, and on
   // shared cores it interrupts whatever else runs.
   it('samples the event loop without waking an idle process 100 times a second', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `const { createMetrics } = await import(${JSON.stringify(new URL('./metrics.ts', import.meta.url).href)});
-         const m = createMetrics({ processMetrics: true });
-         process.stdout.write('ready\\n');
-         setTimeout(async () => process.stdout.write((await m.render()).body), 2500);`,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (chunk: string) => {
-        out += chunk;
-        if (out.includes('ready')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`the idle process exited (${code}) before it was ready`)));
-    });
+    const idle = spawnNode([
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `const { createMetrics } = await import(${JSON.stringify(new URL('./metrics.ts', import.meta.url).href)});
+       const m = createMetrics({ processMetrics: true });
+       process.stdout.write('ready\\n');
+       setTimeout(async () => process.stdout.write((await m.render()).body), 2500);`,
+    ]);
+    await idle.waitForLine(/^ready$/);
     // The main thread's switches away from the CPU: each sleep that ends in a wake-up counts one.
     const switches = () =>
-      Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);
+      Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${idle.child.pid}/status`, 'utf8'))![1]);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const before = switches();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const during = switches() - before;
-    await exited;
+    await idle.exited;
     assert.ok(during < 40, `woke ${during} times in a second while idle`);
     // The figures are still there, from the samples it took.
-    const p99 = sample(out, 'nodejs_eventloop_lag_p99_seconds');
+    const p99 = sample(idle.stdoutLines().join('\n'), 'nodejs_eventloop_lag_p99_seconds');
     assert.ok(p99 > 0 && p99 < 1, `nodejs_eventloop_lag_p99_seconds ${p99}`);
   });
 });
