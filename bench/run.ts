@@ -459,9 +459,12 @@ const loginEmail = (i: number) => `bench-login-${i}@example.com`;
 const REDIRECT_URI = 'https://bench.example.com/callback';
 
 /** `latchkey <args>` (bin/latchkey.js) on a database (the small one unless told); its JSON answer. */
+/** What a command run beside the servers gets: their environment, on `database`. */
+const commandEnv = (database: string) => ({ ...latchkeyEnv(0, database), ISSUER: 'http://127.0.0.1' });
+
 async function cli(args: string[], input?: string, database = smallDb): Promise<Record<string, unknown>> {
   const out = await runCommand(['bin/latchkey.js', ...args], {
-    env: { ...latchkeyEnv(0, database), ISSUER: 'http://127.0.0.1' },
+    env: commandEnv(database),
     ...(input !== undefined ? { input } : {}),
     timeoutMs: 180_000,
   });
@@ -512,7 +515,7 @@ async function seedDatabases(): Promise<{ seed: Seed; smallKeys: string[]; coldK
       ...Array.from({ length: LOGIN_ACCOUNTS }, (_, i) => loginEmail(i)),
     ],
     {
-      env: { ...latchkeyEnv(0, smallDb), ISSUER: 'http://127.0.0.1' },
+      env: commandEnv(smallDb),
       input: `${BENCH_PASSWORD}\n`,
       timeoutMs: 120_000,
     },

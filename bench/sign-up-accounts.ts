@@ -7,6 +7,7 @@
  *   node --import tsx bench/sign-up-accounts.ts EMAIL... < password
  */
 import { parseArgs } from 'node:util';
+import { readStdin } from '../src/cli/users.ts';
 import { withServices } from '../src/cli/with-services.ts';
 import { BY_CLI } from '../src/features/audit/audit.ts';
 
@@ -14,11 +15,7 @@ import { BY_CLI } from '../src/features/audit/audit.ts';
 const CONCURRENCY = 4;
 
 const { positionals: emails } = parseArgs({ allowPositionals: true, options: {} });
-const chunks: Buffer[] = [];
-for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-const password = Buffer.concat(chunks)
-  .toString('utf8')
-  .replace(/\r?\n$/, '');
+const password = await readStdin();
 
 const started = process.hrtime.bigint();
 await withServices(async ({ accounts }) => {

@@ -4,7 +4,8 @@ import { withServices } from './with-services.ts';
 import { createCredentialEventsRepo } from '../shared/credential-events.repo.ts';
 import { BY_CLI } from '../features/audit/audit.ts';
 
-async function readStdin(): Promise<string> {
+/** The password given on standard input (`--password-stdin`), without its final line break. */
+export async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new UsageError('--password-stdin expects the password on standard input');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
