@@ -11,6 +11,7 @@ import { withStatementCache } from './statement-cache.ts';
 import { createTestDatabase, testBackend, type TestDatabase } from '../../test/support/database.ts';
 import { ValidationError } from '../domain/errors.ts';
 import { toAppError } from '../http/domain-errors.ts';
+import { asyncCommitOf } from './async-commit.ts';
 
 describe(`database layer (${testBackend})`, () => {
   let dir: string;
@@ -117,6 +118,41 @@ describe(`database layer (${testBackend})`, () => {
         mock.timers.reset();
         await pool.end();
       }
+    });
+
+    it('commits through the async-commit handle without the flush wait, and every other write with it', async () => {
+      const setting = async (on: DB) =>
+        (await sql<{ value: string }>`select current_setting('synchronous_commit') as value`.execute(on)).rows[0]!
+          .value;
+      assert.equal(await setting(db), 'on');
+      assert.equal(await setting(asyncCommitOf(db)), 'off');
+      assert.notEqual(asyncCommitOf(db), db);
+    });
+
+    it('closes both pools when the database is destroyed', async () => {
+      const other = openDatabase({ database: databaseTargetOf(testDb.url) });
+      const name = new URL(testDb.url).pathname.slice(1);
+      const connections = async () =>
+        Number(
+          (
+            await sql<{ n: string }>`select count(*) as n from pg_stat_activity
+              where datname = ${name} and pid <> pg_backend_pid() and query not like '%pg_stat_activity%'`.execute(db)
+          ).rows[0]!.n,
+        );
+      const before = await connections();
+      await sql`select 1`.execute(other);
+      await sql`select 1`.execute(asyncCommitOf(other));
+      assert.equal(await connections(), before + 2);
+      await other.destroy();
+      // A backend leaves pg_stat_activity a moment after its client has gone.
+      for (let i = 0; i < 100 && (await connections()) > before; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await connections(), before);
+    });
+  }
+
+  if (testBackend === 'sqlite') {
+    it('has no second handle on SQLite: its commits never wait for a flush (synchronous = NORMAL)', () => {
+      assert.equal(asyncCommitOf(db), db);
     });
   }
 });

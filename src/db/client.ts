@@ -12,6 +12,7 @@ import { withStatementCache } from './statement-cache.ts';
 import { preparingClient } from './prepared-statements.ts';
 import { tieConnection } from './sqlite-connection.ts';
 import { loadPg } from './pg-driver.ts';
+import { closingAlso, tieAsyncCommit } from './async-commit.ts';
 
 export type DB = Kysely<Database>;
 
@@ -22,8 +23,13 @@ export type DB = Kysely<Database>;
 export function openDatabase(config: Pick<Config, 'database'>, opts: { poolSize?: number } = {}): DB {
   const target = config.database;
   if (target.kind === 'postgres') {
+    // Access tokens are written through a pool of their own whose commits skip the flush wait
+    // (async-commit.ts); everything else waits for it.
+    const asyncCommit = postgresDatabase(
+      createPostgresPool(target.url, ASYNC_COMMIT_POOL_SIZE, { synchronousCommit: false }),
+    );
     const pool = createPostgresPool(target.url, opts.poolSize ?? 10);
-    return new Kysely<Database>({ dialect: refusingNul(reportingUnavailable(new PostgresDialect({ pool }))) });
+    return tieAsyncCommit(postgresDatabase(pool, asyncCommit), asyncCommit);
   }
   if (target.file !== ':memory:') createPrivately(target.file);
   const sqlite = new SQLite(target.file);
@@ -44,6 +50,21 @@ export function openDatabase(config: Pick<Config, 'database'>, opts: { poolSize?
     dialect: refusingNul(new SqliteDialect({ database: withStatementCache(sqlite) })),
   });
   return tieConnection(db, sqlite);
+}
+
+/**
+ * Connections for the writes that skip the flush wait. Concurrent requests' tokens go out as one
+ * statement per turn of the event loop (group-commit.ts), so one or two are busy at a time even
+ * under full load; the rest absorb a burst.
+ */
+const ASYNC_COMMIT_POOL_SIZE = 4;
+
+/** Kysely on a pg pool: NUL refused, an unreachable server a 503; destroying it destroys `alsoClose`. */
+function postgresDatabase(pool: pg.Pool, alsoClose?: DB): DB {
+  const dialect = new PostgresDialect({ pool });
+  return new Kysely<Database>({
+    dialect: refusingNul(reportingUnavailable(alsoClose ? closingAlso(dialect, alsoClose) : dialect)),
+  });
 }
 
 /**
@@ -81,7 +102,18 @@ const IDLE_CONNECTION_MS = 5 * 60_000;
  * queries, and an unheard 'error' event ends the process. The pool drops dead clients and opens new
  * ones on demand, so service resumes by itself once PostgreSQL is back.
  */
-export function createPostgresPool(url: string, max: number): pg.Pool {
+export function createPostgresPool(
+  url: string,
+  max: number,
+  opts: {
+    /**
+     * false: the connections' commits return before PostgreSQL has flushed them to disk (its
+     * `synchronous_commit = off`, set as a startup option; an `options` parameter in the URL
+     * replaces it, and then they wait as every other commit does).
+     */
+    synchronousCommit?: boolean;
+  } = {},
+): pg.Pool {
   // No connection timeout: a stopped server refuses at once (a 503), while a busy one may take
   // seconds to accept a connection under load, and failing those requests would be worse.
   const driver = loadPg();
@@ -90,6 +122,7 @@ export function createPostgresPool(url: string, max: number): pg.Pool {
     max,
     idleTimeoutMillis: IDLE_CONNECTION_MS,
     Client: preparingClient(driver),
+    ...(opts.synchronousCommit === false ? { options: '-c synchronous_commit=off' } : {}),
   });
   pool.on('error', () => {}); // an idle client lost its connection: the pool has already dropped it
   pool.on('connect', (client) => client.on('error', () => {})); // the query in flight fails instead

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DB } from '../db/client.ts';
+import { asyncCommitOf } from '../db/async-commit.ts';
 import { groupCommit } from '../db/group-commit.ts';
 import { groupRead } from '../db/group-read.ts';
 import { preparedQuery, preparedRows } from '../db/prepared.ts';
@@ -51,6 +52,14 @@ const UPSERT_COLUMNS = [
   'accountId',
 ] as const;
 
+/**
+ * The models whose rows may be lost in a crash of the database without harm: a presented access
+ * token that is not found is refused, and its client asks for another. The rest must not be: a
+ * lost refresh token or grant signs its user out, a lost replay-detection row lets a signed
+ * request be replayed. (A consumption or a deletion is never an upsert.)
+ */
+const LOST_FAILS_CLOSED: ReadonlySet<string> = new Set(['AccessToken', 'ClientCredentials']);
+
 /** The most rows one grouped statement writes (9 parameters each: far below either backend's limit). */
 const MAX_GROUP = 50;
 
@@ -71,12 +80,12 @@ const columnsOf = (row: UpsertParams) => ({
 /** SQL for oidc-provider's models: one table keyed by (model name, SHA-256 of the id). */
 export function createPayloadsRepo(db: DB) {
   // Every issued token is an upsert and every presented one a lookup by id: compiled once (prepared.ts).
-  const upsertAs = (keepUserCode: boolean) =>
+  const upsertAs = (on: DB, keepUserCode: boolean) =>
     preparedQuery<UpsertParams, never>(
-      db,
+      on,
       ['type', 'idHash', 'payload', 'grantIdHash', 'clientId', 'uidHash', 'userCodeHash', 'expiresAt', 'accountId'],
       (row) =>
-        db
+        on
           .insertInto('oidc_payloads')
           .values(columnsOf(row))
           .onConflict((oc) =>
@@ -92,36 +101,45 @@ export function createPayloadsRepo(db: DB) {
             }),
           ),
     );
-  const upsertWithUserCode = upsertAs(false);
-  const upsertKeepingUserCode = upsertAs(true);
-  /** One statement writing `size` rows that carry no user code (as upsertKeepingUserCode does one). */
-  const upsertMany = oncePerKey((size: number) =>
-    preparedRows<PayloadWrite, never>(db, UPSERT_COLUMNS, size, (rows) =>
-      db
-        .insertInto('oidc_payloads')
-        .values(rows.map(columnsOf))
-        .onConflict((oc) =>
-          oc.columns(['type', 'id_hash']).doUpdateSet((eb) => ({
-            payload: eb.ref('excluded.payload'),
-            grant_id_hash: eb.ref('excluded.grant_id_hash'),
-            uid_hash: eb.ref('excluded.uid_hash'),
-            expires_at: eb.ref('excluded.expires_at'),
-            account_id: eb.ref('excluded.account_id'),
-          })),
-        ),
-    ),
-  );
-  // Tokens issued by concurrent requests are committed together (group-commit.ts). Only rows
-  // without a user code: a device code's save (the rare one that sets it) keeps its own statement.
-  const upsertGrouped = groupCommit<PayloadWrite>({
-    maxGroup: MAX_GROUP,
-    writeOne: async (row) => {
-      await upsertKeepingUserCode(row);
-    },
-    writeGroup: async (rows) => {
-      await upsertMany(rows.length)(rows);
-    },
-  });
+  const upsertWithUserCode = upsertAs(db, false);
+  /**
+   * Tokens issued by concurrent requests, committed together (group-commit.ts) on `on`. Only rows
+   * without a user code: a device code's save (the rare one that sets it) keeps its own statement.
+   */
+  const groupedUpserts = (on: DB) => {
+    const upsertKeepingUserCode = upsertAs(on, true);
+    /** One statement writing `size` rows that carry no user code (as upsertKeepingUserCode does one). */
+    const upsertMany = oncePerKey((size: number) =>
+      preparedRows<PayloadWrite, never>(on, UPSERT_COLUMNS, size, (rows) =>
+        on
+          .insertInto('oidc_payloads')
+          .values(rows.map(columnsOf))
+          .onConflict((oc) =>
+            oc.columns(['type', 'id_hash']).doUpdateSet((eb) => ({
+              payload: eb.ref('excluded.payload'),
+              grant_id_hash: eb.ref('excluded.grant_id_hash'),
+              uid_hash: eb.ref('excluded.uid_hash'),
+              expires_at: eb.ref('excluded.expires_at'),
+              account_id: eb.ref('excluded.account_id'),
+            })),
+          ),
+      ),
+    );
+    return groupCommit<PayloadWrite>({
+      maxGroup: MAX_GROUP,
+      writeOne: async (row) => {
+        await upsertKeepingUserCode(row);
+      },
+      writeGroup: async (rows) => {
+        await upsertMany(rows.length)(rows);
+      },
+    });
+  };
+  const upsertDurably = groupedUpserts(db);
+  // Access tokens may commit without waiting for the flush (async-commit.ts). Where that handle is
+  // `db` itself (SQLite), every token of a turn stays in one group.
+  const asyncDb = asyncCommitOf(db);
+  const upsertFailingClosed = asyncDb === db ? upsertDurably : groupedUpserts(asyncDb);
   const selectById = preparedQuery<{ type: string; idHash: string }, StoredPayload>(db, ['type', 'idHash'], (p) =>
     db
       .selectFrom('oidc_payloads')
@@ -205,7 +223,9 @@ export function createPayloadsRepo(db: DB) {
 
   return {
     async upsert(row: PayloadWrite): Promise<void> {
-      await (row.userCodeHash !== null ? upsertWithUserCode(row) : upsertGrouped(row));
+      if (row.userCodeHash !== null) await upsertWithUserCode(row);
+      else if (LOST_FAILS_CLOSED.has(row.type)) await upsertFailingClosed(row);
+      else await upsertDurably(row);
     },
 
     async findById(type: string, idHash: string): Promise<StoredPayload | undefined> {

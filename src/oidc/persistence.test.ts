@@ -13,11 +13,13 @@ import {
   introspect,
   newApp,
   refresh,
+  revoke,
   type RegisteredApp,
   type TokenSet,
   type User,
 } from '../../test/support/oauth.ts';
 import { PASSWORD, REDIRECT_URI, worldOn, request } from '../../test/support/world.ts';
+import { testBackend } from '../../test/support/database.ts';
 
 describe('tokens and consent survive a restart', () => {
   let server: TestServer;
@@ -218,3 +220,64 @@ describe('secrets at rest', () => {
     );
   });
 });
+
+if (testBackend === 'postgres') {
+  // An access token lost in a crash of PostgreSQL is refused afterwards (the client asks for
+  // another), so its commit need not wait for the log flush; a consumption, a revocation or any
+  // other token must (db/async-commit.ts). A trigger records the setting each write commits under.
+  describe("which token writes wait for the flush of PostgreSQL's log", () => {
+    let server: TestServer;
+
+    before(async () => {
+      server = await startTestServer();
+      await sql`create table commit_log (model text, op text, synchronous_commit text)`.execute(server.db);
+      await sql`create function log_commit() returns trigger language plpgsql as $$
+        begin
+          insert into commit_log
+            values (coalesce(new.type, old.type), tg_op, current_setting('synchronous_commit'));
+          return null;
+        end $$`.execute(server.db);
+      await sql`create trigger log_commit after insert or update or delete on oidc_payloads
+        for each row execute function log_commit()`.execute(server.db);
+    });
+    after(() => server.dispose());
+
+    it('skips the wait for issued access tokens only', async () => {
+      const app = await newApp(server, { scopes: ['read:users'] });
+      const service = await newApp(server, { type: 'service', scopes: ['read:users'] });
+      const user = await worldOn(server).user({ tag: 'commits' });
+      const first = await codeFlow(server, app, user);
+      const rotated = await refresh(server, app, first.refresh_token!);
+      const cc = await request(server, 'POST', '/oauth/token', {
+        body: { grant_type: 'client_credentials', scope: 'read:users' },
+        headers: { Authorization: basicAuth(service) },
+      });
+      assert.equal(cc.status, 200);
+      assert.equal(await revoke(server, app, rotated.access_token), 200);
+      assert.equal(await revoke(server, app, rotated.refresh_token!), 200);
+      assert.equal((await introspect(server, app, rotated.access_token))['active'], false);
+
+      const log = (
+        await sql<{ model: string; op: string; synchronous_commit: string }>`
+          select model, op, synchronous_commit from commit_log`.execute(server.db)
+      ).rows;
+      const settingsOf = (model: string, op: string) =>
+        [...new Set(log.filter((w) => w.model === model && w.op === op).map((w) => w.synchronous_commit))].sort();
+      assert.deepEqual(settingsOf('AccessToken', 'INSERT'), ['off'], 'issued by the code and the refresh');
+      assert.deepEqual(settingsOf('ClientCredentials', 'INSERT'), ['off']);
+      assert.deepEqual(settingsOf('AuthorizationCode', 'UPDATE'), ['on'], 'the code consumed');
+      assert.deepEqual(settingsOf('RefreshToken', 'INSERT'), ['on'], 'issued and rotated');
+      assert.deepEqual(settingsOf('RefreshToken', 'UPDATE'), ['on'], 'consumed by the refresh');
+      assert.deepEqual(settingsOf('Grant', 'INSERT'), ['on']);
+      assert.deepEqual(settingsOf('AccessToken', 'DELETE'), ['on'], 'revoked');
+      const waitedFor = log.filter(
+        (w) => !(w.op === 'INSERT' && ['AccessToken', 'ClientCredentials'].includes(w.model)),
+      );
+      assert.deepEqual(
+        waitedFor.filter((w) => w.synchronous_commit !== 'on'),
+        [],
+        'every other write waits for the flush',
+      );
+    });
+  });
+}
