@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import SQLite from 'better-sqlite3';
 import {
   cpuMsOf,
   cpuMsOfTree,
@@ -680,6 +681,21 @@ interface BackendServer {
  */
 const HALF_LOAD = 'postgres-1-half';
 
+/**
+ * Copies a SQLite database through SQLite's backup API, so the copy holds what the write-ahead log
+ * still does. A copy of the main file alone can miss it: the seeding CLIs run side by side, and
+ * when none of them closed last alone, none checkpointed (a run failed with the copy's service
+ * unknown, `invalid_client`).
+ */
+async function copySqliteDatabase(from: string, to: string): Promise<void> {
+  const source = new SQLite(from);
+  try {
+    await source.backup(to);
+  } finally {
+    source.close();
+  }
+}
+
 /** What a backend's database gets from the CLI before its servers start: an account, two apps, a key. */
 async function seedBackend(database: string) {
   await cli(['users', 'create', '--email', BENCH_EMAIL, '--password-stdin'], `${BENCH_PASSWORD}\n`, database);
@@ -713,7 +729,7 @@ async function measureBackends(): Promise<void> {
     log(`backends: seeding SQLite${postgres ? ' and PostgreSQL' : ''} with the CLI`);
     const pgSeeded = postgres ? await postgres.createDatabase() : null;
     const [seed, pgSeed] = await Promise.all([seedBackend(sqliteDb), pgSeeded ? seedBackend(pgSeeded.url) : null]);
-    fs.copyFileSync(sqliteDb, `${sqliteDb}-2`);
+    await copySqliteDatabase(sqliteDb, `${sqliteDb}-2`);
     servers.push(
       { id: 'sqlite-1', label: 'SQLite ×1', server: await startLatchkey('sqlite-1', sqliteDb), workers: 1 },
       { id: 'sqlite-2', label: 'SQLite ×2', server: await startLatchkey('sqlite-2', `${sqliteDb}-2`, 2), workers: 2 },
