@@ -459,10 +459,10 @@ const LOGIN_ACCOUNTS = 64;
 const loginEmail = (i: number) => `bench-login-${i}@example.com`;
 const REDIRECT_URI = 'https://bench.example.com/callback';
 
-/** `latchkey <args>` (bin/latchkey.js) on a database (the small one unless told); its JSON answer. */
 /** What a command run beside the servers gets: their environment, on `database`. */
 const commandEnv = (database: string) => ({ ...latchkeyEnv(0, database), ISSUER: 'http://127.0.0.1' });
 
+/** `latchkey <args>` (bin/latchkey.js) on a database (the small one unless told); its JSON answer. */
 async function cli(args: string[], input?: string, database = smallDb): Promise<Record<string, unknown>> {
   const out = await runCommand(['bin/latchkey.js', ...args], {
     env: commandEnv(database),

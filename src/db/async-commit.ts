@@ -1,4 +1,5 @@
 import type { Dialect, Kysely } from 'kysely';
+import { withDriver } from './driver-wrapper.ts';
 
 const ASYNC_COMMIT = Symbol('async commit');
 
@@ -34,19 +35,12 @@ export function asyncCommitOf<D extends Kysely<any>>(db: D): D {
  */
 // biome-ignore lint/suspicious/noExplicitAny: any schema
 export function closingAlso(inner: Dialect, other: Kysely<any>): Dialect {
-  return {
-    createAdapter: () => inner.createAdapter(),
-    createQueryCompiler: () => inner.createQueryCompiler(),
-    // biome-ignore lint/suspicious/noExplicitAny: the Dialect interface declares it so
-    createIntrospector: (db: Kysely<any>) => inner.createIntrospector(db),
-    createDriver: () => {
-      const driver = inner.createDriver();
-      const destroyOwn = driver.destroy.bind(driver);
-      driver.destroy = async () => {
-        await destroyOwn();
-        await other.destroy();
-      };
-      return driver;
-    },
-  };
+  return withDriver(inner, (driver) => {
+    const destroyOwn = driver.destroy.bind(driver);
+    driver.destroy = async () => {
+      await destroyOwn();
+      await other.destroy();
+    };
+    return driver;
+  });
 }

@@ -22,12 +22,17 @@ export interface DriverHooks {
  * stays a small function.
  */
 export function wrapDialect(inner: Dialect, hooks: DriverHooks): Dialect {
+  return withDriver(inner, (driver) => wrapDriver(driver, hooks));
+}
+
+/** `inner` with its driver passed through `change` when Kysely creates it; the rest as it was. */
+export function withDriver(inner: Dialect, change: (driver: Driver) => Driver): Dialect {
   return {
     createAdapter: () => inner.createAdapter(),
     createQueryCompiler: () => inner.createQueryCompiler(),
     // biome-ignore lint/suspicious/noExplicitAny: the Dialect interface declares it so
     createIntrospector: (db: Kysely<any>) => inner.createIntrospector(db),
-    createDriver: () => wrapDriver(inner.createDriver(), hooks),
+    createDriver: () => change(inner.createDriver()),
   };
 }
 
