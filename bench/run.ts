@@ -145,6 +145,8 @@ interface Row {
   cpuUsPerReq: number | null;
   /** req/s of each slice, in the order they ran (their spread shows the machine's drift). */
   slices: number[];
+  /** The server's CPU µs per request in each slice, in the order they ran (a row still warming reads high in its first). */
+  sliceCpuUs: number[];
   /**
    * With workers (`serve --workers N`): `cpuUsPerReq` split by process, the primary first, then
    * the workers by pid; each divided by all the answered requests, so they add up to the row's.
@@ -176,6 +178,7 @@ interface Acc {
   statuses: Record<string, number>;
   peakMiB: number | null;
   slices: number[];
+  sliceCpuUs: number[];
   warmed: boolean;
 }
 
@@ -268,7 +271,10 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   }
   const peaks = processes.map((pid) => memoryOf(pid)?.peakMiB ?? 0);
   const mem = peaks.some((p) => p > 0) ? { peakMiB: Math.max(...peaks) } : null;
-  if (cpuBefore !== null && cpuAfter !== null) acc.cpuMs += cpuAfter - cpuBefore;
+  if (cpuBefore !== null && cpuAfter !== null) {
+    acc.cpuMs += cpuAfter - cpuBefore;
+    if (res.ok) acc.sliceCpuUs.push(Math.round(((cpuAfter - cpuBefore) * 1000) / res.ok));
+  }
   acc.latencies.push(res.latencies);
   acc.seconds += res.durationS;
   acc.bad += res.bad;
@@ -299,6 +305,7 @@ async function measureGroup(name: string, scenarios: Scenario[], duration = DURA
         statuses: {},
         peakMiB: null,
         slices: [],
+        sliceCpuUs: [],
         warmed: false,
       },
     ]),
@@ -327,6 +334,7 @@ async function measureGroup(name: string, scenarios: Scenario[], duration = DURA
       peakMiB: acc.peakMiB,
       cpuUsPerReq: total ? Math.round((acc.cpuMs * 1000) / total) : null,
       slices: acc.slices.map((v) => Math.round(v * 10) / 10),
+      sliceCpuUs: acc.sliceCpuUs,
       ...(acc.cpuMsByProcess.length > 1 && total
         ? { cpuUsPerReqByProcess: acc.cpuMsByProcess.map((ms) => Math.round((ms * 1000) / total)) }
         : {}),
@@ -337,7 +345,7 @@ async function measureGroup(name: string, scenarios: Scenario[], duration = DURA
     };
     rows.push(row);
     log(
-      `  ${s.label}: ${row.rps.toFixed(row.rps < 100 ? 1 : 0)} req/s (slices ${row.slices.join(' / ')}), ` +
+      `  ${s.label}: ${row.rps.toFixed(row.rps < 100 ? 1 : 0)} req/s (slices ${row.slices.join(' / ')}; server µs/req ${row.sliceCpuUs.join(' / ')}), ` +
         `p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, ` +
         `${row.cpuUsPerReq ?? '?'} µs CPU/req` +
         (row.dbCpuUsPerReq !== undefined ? ` + ${row.dbCpuUsPerReq} µs PostgreSQL` : '') +
