@@ -689,6 +689,45 @@ interface BackendServer {
  */
 const HALF_LOAD = 'postgres-1-half';
 
+/** What a backends row asks: its label, the request, and what a good answer's body holds. */
+type BackendRequest = [string, LoadRequest, (body: string) => boolean];
+
+/**
+ * The control pair (bench/baselines/koa-postgres.ts): bare Koa writing a row per request, one
+ * process and two. Its two ÷ one is what a second process waiting on PostgreSQL costs on this
+ * machine whatever the server; Latchkey's PostgreSQL pair is read beside it.
+ */
+const CONTROL = 'koa-postgres';
+const CONTROL_TABLE =
+  'create table control_tokens (id text primary key, payload jsonb not null, expires_at bigint not null)';
+const CONTROL_REQUEST: BackendRequest = [
+  'one insert per request',
+  {
+    method: 'POST',
+    path: '/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials',
+  },
+  (body) => body.includes('access_token'),
+];
+
+/** The control, with the flags and environment of `npm start`, so only the server's code differs. */
+async function startControl(name: string, database: string, workers: number): Promise<Child> {
+  const port = await freePort();
+  const start = startScript();
+  const c = await startChild({
+    name,
+    script: 'bench/baselines/koa-postgres.ts',
+    port,
+    env: { ...start.env, NODE_ENV: 'production', DATABASE_URL: database, WORKERS: String(workers) },
+    readyPath: '/healthz',
+    nodeArgs: start.flags,
+    timeoutMs: 90_000,
+  });
+  children.add(c);
+  return c;
+}
+
 /**
  * Copies a SQLite database through SQLite's backup API, so the copy holds what the write-ahead log
  * still does. A copy of the main file alone can miss it: the seeding CLIs run side by side, and
@@ -726,6 +765,7 @@ async function seedBackend(database: string) {
  * SQLite and PostgreSQL, each with one process and with `serve --workers 2`. Each configuration has
  * a database of its own (a copy of one seeded through the CLI). On PostgreSQL the server reaches the
  * database through a counting relay, and the CPU of the backends serving it is read from /proc.
+ * Beside the client_credentials rows, the control pair (CONTROL) runs the same way on PostgreSQL.
  */
 async function measureBackends(): Promise<void> {
   const pgUrl = benchPostgresUrl();
@@ -733,6 +773,7 @@ async function measureBackends(): Promise<void> {
   const sqliteDb = path.join(tmp, 'backends.sqlite');
   const postgres = pgUrl ? await openBenchPostgres(pgUrl) : null;
   const servers: BackendServer[] = [];
+  const controls: BackendServer[] = [];
   try {
     log(`backends: seeding SQLite${postgres ? ' and PostgreSQL' : ''} with the CLI`);
     const pgSeeded = postgres ? await postgres.createDatabase() : null;
@@ -744,18 +785,35 @@ async function measureBackends(): Promise<void> {
     );
     if (postgres && pgSeeded && pgSeed) {
       const upstream = new URL(pgUrl!);
-      for (const workers of [1, 2]) {
-        const db = await postgres.createDatabase(pgSeeded.name);
+      /** A database for one server, reached through a relay of its own that counts its messages. */
+      const relayed = async (db: { name: string; url: string }) => {
         const wire = await startPgCounter({ host: upstream.hostname, port: Number(upstream.port || 5432) });
         const viaRelay = new URL(db.url);
         viaRelay.host = `127.0.0.1:${wire.port}`;
+        return { url: viaRelay.toString(), postgres: { database: db.name, wire } };
+      };
+      for (const workers of [1, 2]) {
+        const { url, postgres: counted } = await relayed(await postgres.createDatabase(pgSeeded.name));
         const id = `postgres-${workers}`;
         servers.push({
           id,
           label: `PostgreSQL ×${workers}`,
-          server: await startLatchkey(id, viaRelay.toString(), workers > 1 ? workers : undefined),
+          server: await startLatchkey(id, url, workers > 1 ? workers : undefined),
           workers,
-          postgres: { database: db.name, wire },
+          postgres: counted,
+        });
+      }
+      for (const workers of [1, 2]) {
+        const db = await postgres.createDatabase();
+        await postgres.run(db.name, CONTROL_TABLE);
+        const { url, postgres: counted } = await relayed(db);
+        const id = `${CONTROL}-${workers}`;
+        controls.push({
+          id,
+          label: `Koa + PostgreSQL ×${workers}`,
+          server: await startControl(id, url, workers),
+          workers,
+          postgres: counted,
         });
       }
       const one = servers.find((b) => b.id === 'postgres-1')!;
@@ -765,10 +823,10 @@ async function measureBackends(): Promise<void> {
         label: `PostgreSQL ×1, ${Math.ceil(CONNECTIONS / 2)} connections`,
         connections: Math.ceil(CONNECTIONS / 2),
       });
-      await runBackendGroup(servers, seed, pgSeed, postgres.trackBackends);
-    } else await runBackendGroup(servers, seed, null, null);
+      await runBackendGroup(servers, controls, seed, pgSeed, postgres.trackBackends);
+    } else await runBackendGroup(servers, [], seed, null, null);
   } finally {
-    const distinct = servers.filter((b) => b.id !== HALF_LOAD);
+    const distinct = [...servers.filter((b) => b.id !== HALF_LOAD), ...controls];
     await Promise.all(distinct.map((b) => b.server.stop()));
     for (const b of distinct) children.delete(b.server);
     await Promise.all(distinct.map((b) => b.postgres?.wire.close()));
@@ -778,14 +836,12 @@ async function measureBackends(): Promise<void> {
 
 async function runBackendGroup(
   servers: BackendServer[],
+  controls: BackendServer[],
   sqliteSeed: Awaited<ReturnType<typeof seedBackend>>,
   pgSeed: Awaited<ReturnType<typeof seedBackend>> | null,
   track: ((database: string) => BackendCpu) | null,
 ): Promise<void> {
-  const configurations: {
-    b: BackendServer;
-    requests: Record<(typeof BACKEND_KINDS)[number], [string, LoadRequest, (body: string) => boolean]>;
-  }[] = [];
+  const configurations: { b: BackendServer; requests: Record<(typeof BACKEND_KINDS)[number], BackendRequest> }[] = [];
   for (const b of servers) {
     const seed = b.postgres ? pgSeed! : sqliteSeed;
     const token = await clientCredentialsToken(b.server.url, seed.service);
@@ -800,24 +856,24 @@ async function runBackendGroup(
   }
   // By kind, then configuration: the rows a ratio compares run next to each other in both halves of
   // the mirrored order, so whatever else the machine does meanwhile weighs on them alike.
+  const scenarioOf = (kind: string, b: BackendServer, [what, request, check]: BackendRequest): Scenario => ({
+    id: `backend-${kind}-${b.id}`,
+    label: `${b.label}: ${what}`,
+    kind: 'backend',
+    server: b.server,
+    warmupS: BACKEND_WARMUP,
+    request,
+    check,
+    ...(b.connections ? { connections: b.connections } : {}),
+    processes: b.workers,
+    ...(b.postgres && track ? { trackDatabase: () => track(b.postgres!.database), wire: b.postgres.wire } : {}),
+  });
   const scenarios: Scenario[] = [];
-  for (const kind of BACKEND_KINDS)
-    for (const { b, requests } of configurations) {
-      const [what, request, check] = requests[kind];
-      const database = b.postgres?.database;
-      scenarios.push({
-        id: `backend-${kind}-${b.id}`,
-        label: `${b.label}: ${what}`,
-        kind: 'backend',
-        server: b.server,
-        warmupS: BACKEND_WARMUP,
-        request,
-        check,
-        ...(b.connections ? { connections: b.connections } : {}),
-        processes: b.workers,
-        ...(b.postgres && track ? { trackDatabase: () => track(database!), wire: b.postgres.wire } : {}),
-      });
-    }
+  for (const kind of BACKEND_KINDS) {
+    for (const { b, requests } of configurations) scenarios.push(scenarioOf(kind, b, requests[kind]));
+    // The control writes a row per request, as client_credentials does: its rows sit beside those.
+    if (kind === 'cc') for (const b of controls) scenarios.push(scenarioOf(kind, b, CONTROL_REQUEST));
+  }
   await measureGroup('backends and instances', scenarios, BACKEND_DURATION);
 }
 
@@ -868,6 +924,17 @@ function backendSummary(): string[] {
     return two !== null && half ? `${kind} ${(two / half).toFixed(2)}×` : null;
   }).filter((c) => c !== null);
   if (halves.length) out.push(`  postgres-2 ÷ ${HALF_LOAD} (the same connections per process): ${halves.join('; ')}`);
+  const [one, two] = [backendCpu('cc', `${CONTROL}-1`), backendCpu('cc', `${CONTROL}-2`)];
+  const latchkeyPair = [backendCpu('cc', 'postgres-1'), backendCpu('cc', 'postgres-2')] as const;
+  if (one && two) {
+    const control = two / one;
+    out.push(
+      `  control, Koa + PostgreSQL (one insert per request): ×1 ${one} µs, ×2 ${two} µs, two ÷ one ${control.toFixed(2)}×` +
+        (latchkeyPair[0] && latchkeyPair[1]
+          ? `; Latchkey's cc pair ${(latchkeyPair[1] / latchkeyPair[0]).toFixed(2)}×, ${(latchkeyPair[1] / latchkeyPair[0] / control).toFixed(2)}× the control's`
+          : ''),
+    );
+  }
   const wired = rows.filter((r) => r.wirePerReq);
   if (wired.length) {
     out.push('', 'PostgreSQL messages per request (counted on the wire, bench/lib/pg-wire.ts):');

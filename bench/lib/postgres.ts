@@ -14,6 +14,8 @@ export const benchPostgresUrl = (): string | null =>
 export interface BenchPostgres {
   /** A new database: empty, or a copy of `template` (which must have no open connection). */
   createDatabase(template?: string): Promise<{ name: string; url: string }>;
+  /** Runs one statement in `database` (its own short connection). */
+  run(database: string, statement: string): Promise<void>;
   /** The CPU the backends connected to `database` use from now on. */
   trackBackends(database: string): BackendCpu;
   /** Drops every database it made, then disconnects. */
@@ -42,6 +44,15 @@ export async function openBenchPostgres(adminUrl: string): Promise<BenchPostgres
       await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
       made.push(name);
       return { name, url: urlOf(name) };
+    },
+    async run(database, statement) {
+      const client = new pg.Client({ connectionString: urlOf(database) });
+      await client.connect();
+      try {
+        await client.query(statement);
+      } finally {
+        await client.end();
+      }
     },
     trackBackends(database) {
       // Backends alive when tracking starts count from their current reading; later ones from zero.
