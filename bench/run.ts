@@ -698,8 +698,12 @@ type BackendRequest = [string, LoadRequest, (body: string) => boolean];
  * machine whatever the server; Latchkey's PostgreSQL pair is read beside it.
  */
 const CONTROL = 'koa-postgres';
+/**
+ * Without autovacuum: the control's tens of thousands of inserts would have the table vacuumed
+ * while the rows after it run, on their CPU; the control's own requests never wait for it.
+ */
 const CONTROL_TABLE =
-  'create table control_tokens (id text primary key, payload jsonb not null, expires_at bigint not null)';
+  'create table control_tokens (id text primary key, payload jsonb not null, expires_at bigint not null) with (autovacuum_enabled = false)';
 const CONTROL_REQUEST: BackendRequest = [
   'one insert per request',
   {
