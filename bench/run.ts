@@ -286,10 +286,13 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
 
 /**
  * Measures a group in mirrored slices: A B C, then C B A, each half the duration (warm-up before
- * a scenario's first slice only). Linear drift of the machine over the group cancels out.
+ * a scenario's first slice only). Linear drift of the machine over the group cancels out. With
+ * `rounds`, that order `rounds` times over, in slices of duration ÷ (2 × rounds): each scenario is
+ * sampled more often, and no server idles long between two of its slices.
  */
-async function measureGroup(name: string, scenarios: Scenario[], duration = DURATION): Promise<void> {
-  log(`group ${name}: ${scenarios.map((s) => s.id).join(', ')} (mirrored slices of ${duration / 2} s)`);
+async function measureGroup(name: string, scenarios: Scenario[], duration = DURATION, rounds = 1): Promise<void> {
+  const seconds = duration / (2 * rounds);
+  log(`group ${name}: ${scenarios.map((s) => s.id).join(', ')} (mirrored slices of ${seconds} s, ${rounds}×)`);
   const accs = new Map<string, Acc>(
     scenarios.map((s) => [
       s.id,
@@ -310,7 +313,8 @@ async function measureGroup(name: string, scenarios: Scenario[], duration = DURA
       },
     ]),
   );
-  for (const s of [...scenarios, ...[...scenarios].reverse()]) await slice(s, accs.get(s.id)!, duration / 2);
+  const round = [...scenarios, ...[...scenarios].reverse()];
+  for (let r = 0; r < rounds; r++) for (const s of round) await slice(s, accs.get(s.id)!, seconds);
   for (const s of scenarios) {
     const acc = accs.get(s.id)!;
     const total = acc.latencies.reduce((a, l) => a + l.length, 0);
@@ -659,10 +663,19 @@ const formatWire = (w: WireCounts) =>
 // Backends and instances: the hot rows on SQLite and PostgreSQL, one process and `serve --workers 2`
 
 /**
- * Seconds per scenario in the backends group: 8 of the full run's 10 (15 scenarios; the whole run
+ * Seconds per scenario in the backends group: 8 of the full run's 10 (17 scenarios; the whole run
  * stays under 10 minutes). With 2 s slices a row's CPU per request moved 10-20 % from run to run.
  */
 const BACKEND_DURATION = Math.max(4, Math.round(DURATION * 0.8));
+/**
+ * Each kind's rows are measured on their own, in two mirrored rounds (slices of 2 s in a full run).
+ * In one mirrored order over all the kinds, a server's two slices of a kind ran minutes apart; a
+ * server idle that long costs more per request when the load returns (its heap shrunk and grows
+ * again, page faults: 0.1-0.3 a request in a slice soon after the last, 1-2.7 after half a minute
+ * idle), and the two instances of a pair did not idle alike. Within a kind, a server idles for
+ * some 20 s at most, and each row is sampled four times across the kind's minute.
+ */
+const BACKEND_ROUNDS = 2;
 const BACKEND_KINDS = ['apikey', 'cc', 'introspect'] as const;
 /**
  * Warm-up of a backends row, per process. These servers serve nothing before their rows, and until
@@ -858,8 +871,8 @@ async function runBackendGroup(
       },
     });
   }
-  // By kind, then configuration: the rows a ratio compares run next to each other in both halves of
-  // the mirrored order, so whatever else the machine does meanwhile weighs on them alike.
+  // Kind by kind, then configuration: the rows a ratio compares run next to each other in every
+  // half-round, so whatever else the machine does meanwhile weighs on them alike.
   const scenarioOf = (kind: string, b: BackendServer, [what, request, check]: BackendRequest): Scenario => ({
     id: `backend-${kind}-${b.id}`,
     label: `${b.label}: ${what}`,
@@ -873,13 +886,12 @@ async function runBackendGroup(
     processes: b.workers,
     ...(b.postgres && track ? { trackDatabase: () => track(b.postgres!.database), wire: b.postgres.wire } : {}),
   });
-  const scenarios: Scenario[] = [];
   for (const kind of BACKEND_KINDS) {
-    for (const { b, requests } of configurations) scenarios.push(scenarioOf(kind, b, requests[kind]));
+    const scenarios = configurations.map(({ b, requests }) => scenarioOf(kind, b, requests[kind]));
     // The control writes a row per request, as client_credentials does: its rows sit beside those.
-    if (kind === 'cc') for (const b of controls) scenarios.push(scenarioOf(kind, b, CONTROL_REQUEST));
+    if (kind === 'cc') scenarios.push(...controls.map((b) => scenarioOf(kind, b, CONTROL_REQUEST)));
+    await measureGroup(`backends and instances, ${kind}`, scenarios, BACKEND_DURATION, BACKEND_ROUNDS);
   }
-  await measureGroup('backends and instances', scenarios, BACKEND_DURATION);
 }
 
 /** Server (all its processes) plus database CPU per request of a backends row; null when not measured. */
