@@ -223,6 +223,7 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
     acc.peakMiB = Math.max(acc.peakMiB ?? 0, r.peakMiB);
     acc.cpuMs += r.cpuMs;
     acc.slices.push(r.latencies.length / seconds);
+    if (r.latencies.length) acc.sliceCpuUs.push(Math.round((r.cpuMs * 1000) / r.latencies.length));
     return;
   }
   const server = s.server!;
