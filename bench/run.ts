@@ -145,7 +145,10 @@ interface Row {
   cpuUsPerReq: number | null;
   /** req/s of each slice, in the order they ran (their spread shows the machine's drift). */
   slices: number[];
-  /** The server's CPU µs per request in each slice, in the order they ran (a row still warming reads high in its first). */
+  /**
+   * The server's CPU µs per request in each slice, in the order they ran (a row still warming reads
+   * high in its first).
+   */
   sliceCpuUs: number[];
   /** On PostgreSQL: the database backends' CPU µs per request in each slice, in the same order. */
   sliceDbCpuUs?: number[];
@@ -358,7 +361,8 @@ async function measureGroup(name: string, scenarios: Scenario[], duration = DURA
     };
     rows.push(row);
     log(
-      `  ${s.label}: ${row.rps.toFixed(row.rps < 100 ? 1 : 0)} req/s (slices ${row.slices.join(' / ')}; server µs/req ${row.sliceCpuUs.join(' / ')}), ` +
+      `  ${s.label}: ${row.rps.toFixed(row.rps < 100 ? 1 : 0)} req/s (slices ${row.slices.join(' / ')}; ` +
+        `server µs/req ${row.sliceCpuUs.join(' / ')}), ` +
         `p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, ` +
         `${row.cpuUsPerReq ?? '?'} µs CPU/req` +
         (row.dbCpuUsPerReq !== undefined ? ` + ${row.dbCpuUsPerReq} µs PostgreSQL` : '') +
@@ -724,8 +728,8 @@ const CONTROL = 'koa-postgres';
  * Without autovacuum: the control's tens of thousands of inserts would have the table vacuumed
  * while the rows after it run, on their CPU; the control's own requests never wait for it.
  */
-const CONTROL_TABLE =
-  'create table control_tokens (id text primary key, payload jsonb not null, expires_at bigint not null) with (autovacuum_enabled = false)';
+const CONTROL_TABLE = `create table control_tokens (id text primary key, payload jsonb not null,
+  expires_at bigint not null) with (autovacuum_enabled = false)`;
 const CONTROL_REQUEST: BackendRequest = [
   'one insert per request',
   {
@@ -989,7 +993,8 @@ function backendSummary(): string[] {
   const latchkeyPair = pairedRatio('cc', 'postgres-2', 'postgres-1');
   if (one && two && control) {
     out.push(
-      `  control, Koa + PostgreSQL (one insert per request): ×1 ${one} µs, ×2 ${two} µs, two ÷ one ${control.toFixed(2)}× (paired)` +
+      `  control, Koa + PostgreSQL (one insert per request): ×1 ${one} µs, ×2 ${two} µs, ` +
+        `two ÷ one ${control.toFixed(2)}× (paired)` +
         (latchkeyPair
           ? `; Latchkey's cc pair ${latchkeyPair.toFixed(2)}×, ${(latchkeyPair / control).toFixed(2)}× the control's`
           : ''),
@@ -1436,7 +1441,7 @@ async function main(): Promise<void> {
     ),
     t(
       'postgres-vs-sqlite',
-      'PostgreSQL ×1 (server + database CPU per request) ÷ SQLite ×1, paired slices, worst of API key, cc, introspection',
+      'PostgreSQL ×1 (server + database CPU per request) ÷ SQLite ×1, paired slices, worst of the three kinds',
       worstBackendRatio([['postgres-1', 'sqlite-1']]),
       '×',
       '≤ 1.5×',
