@@ -6,8 +6,8 @@
  * database, whatever the server does; Latchkey's two instances are read against it.
  *
  * PORT and DATABASE_URL (a database holding `control_tokens`, which bench/run.ts creates) from the
- * environment; listens on 127.0.0.1 only. The pool matches Latchkey's: 10 connections, prepared statements, and commits
- * that skip the flush wait (Latchkey's access tokens do).
+ * environment; listens on 127.0.0.1 only. The pool matches Latchkey's: 10 connections, a prepared
+ * statement, and commits that skip the flush wait (Latchkey's access tokens do).
  */
 import cluster from 'node:cluster';
 import crypto from 'node:crypto';
