@@ -917,10 +917,10 @@ function backendCpu(kind: string, config: string): number | null {
 /**
  * Configuration a ÷ configuration b of one kind, server + database CPU per request, slice by slice:
  * the median of the ratios of their slices in the same half-round (a few seconds apart, in the
- * same state of the machine). This machine is a virtual one whose host takes CPU from it in bursts
- * it does not report (its steal time reads 0): a slice caught in one reads up to twice its
- * neighbours, the same server under the same load, and the ratio of the rows' sums goes with it.
- * The median of four pairs leaves such a slice out. Null when either row is missing.
+ * same state of the machine). One slice can read up to twice its neighbours, the same server under
+ * the same load (a server back from an idle spell; whatever the host of this virtual machine does,
+ * which its steal time, 0, does not show), and the ratio of the rows' sums goes with it. The median
+ * of four pairs leaves such a slice out. Null when either row is missing.
  */
 function pairedRatio(kind: string, a: string, b: string): number | null {
   const perSlice = (config: string) => {
