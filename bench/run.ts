@@ -268,8 +268,9 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   if (polling) clearInterval(polling);
   await database?.poll();
   if (database) {
-    acc.dbCpuMs += database.cpuMs();
-    if (res.ok) acc.sliceDbCpuUs.push(Math.round((database.cpuMs() * 1000) / res.ok));
+    const dbMs = database.cpuMs();
+    acc.dbCpuMs += dbMs;
+    if (res.ok) acc.sliceDbCpuUs.push(Math.round((dbMs * 1000) / res.ok));
   }
   if (wireBefore) {
     const d = diffCounts(wireBefore, s.wire!.counts());
@@ -282,8 +283,9 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   const peaks = processes.map((pid) => memoryOf(pid)?.peakMiB ?? 0);
   const mem = peaks.some((p) => p > 0) ? { peakMiB: Math.max(...peaks) } : null;
   if (cpuBefore !== null && cpuAfter !== null) {
-    acc.cpuMs += cpuAfter - cpuBefore;
-    if (res.ok) acc.sliceCpuUs.push(Math.round(((cpuAfter - cpuBefore) * 1000) / res.ok));
+    const cpuMs = cpuAfter - cpuBefore;
+    acc.cpuMs += cpuMs;
+    if (res.ok) acc.sliceCpuUs.push(Math.round((cpuMs * 1000) / res.ok));
   }
   acc.latencies.push(res.latencies);
   acc.seconds += res.durationS;
@@ -453,14 +455,20 @@ async function startLatchkey(name: string, database: string, workers?: number): 
   return c;
 }
 
-async function startBaseline(name: string, script: string, readyPath: string): Promise<Child> {
+/** A baseline server from `bench/baselines/`; `opts` adds to its environment and replaces its node flags. */
+async function startBaseline(
+  name: string,
+  script: string,
+  readyPath: string,
+  opts: { env?: Record<string, string>; nodeArgs?: string[] } = {},
+): Promise<Child> {
   const c = await startChild({
     name,
     script,
     port: await freePort(),
-    env: { NODE_ENV: 'production', BENCH_PROFILE_DIR: profileDir },
+    env: { NODE_ENV: 'production', BENCH_PROFILE_DIR: profileDir, ...opts.env },
     readyPath,
-    nodeArgs: ['--import', './bench/lib/cpu-profiler.mjs'],
+    nodeArgs: opts.nodeArgs ?? ['--import', './bench/lib/cpu-profiler.mjs'],
     timeoutMs: 90_000,
   });
   children.add(c);
@@ -705,6 +713,8 @@ interface BackendServer {
   postgres?: { database: string; wire: PgCounter };
   /** Load with this many connections instead of the run's (the control rows below). */
   connections?: number;
+  /** Warm-up per process, when not BACKEND_WARMUP. */
+  warmupS?: number;
 }
 
 /**
@@ -742,20 +752,12 @@ const CONTROL_REQUEST: BackendRequest = [
 ];
 
 /** The control, with the flags and environment of `npm start`, so only the server's code differs. */
-async function startControl(name: string, database: string, workers: number): Promise<Child> {
-  const port = await freePort();
+function startControl(name: string, database: string, workers: number): Promise<Child> {
   const start = startScript();
-  const c = await startChild({
-    name,
-    script: 'bench/baselines/koa-postgres.ts',
-    port,
-    env: { ...start.env, NODE_ENV: 'production', DATABASE_URL: database, WORKERS: String(workers) },
-    readyPath: '/healthz',
+  return startBaseline(name, 'bench/baselines/koa-postgres.ts', '/healthz', {
+    env: { ...start.env, DATABASE_URL: database, WORKERS: String(workers) },
     nodeArgs: start.flags,
-    timeoutMs: 90_000,
   });
-  children.add(c);
-  return c;
 }
 
 /**
@@ -852,6 +854,8 @@ async function measureBackends(): Promise<void> {
         id: HALF_LOAD,
         label: `PostgreSQL ×1, ${Math.ceil(CONNECTIONS / 2)} connections`,
         connections: Math.ceil(CONNECTIONS / 2),
+        // Its server has just been warmed on the same kind, and measured, by the row before it.
+        warmupS: 0,
       });
       await runBackendGroup(servers, controls, seed, pgSeed, postgres.trackBackends);
     } else await runBackendGroup(servers, [], seed, null, null);
@@ -891,8 +895,7 @@ async function runBackendGroup(
     label: `${b.label}: ${what}`,
     kind: 'backend',
     server: b.server,
-    // The half-load row's server has just been warmed on the same kind, and measured, by the row before it.
-    warmupS: b.id === HALF_LOAD ? 0 : BACKEND_WARMUP,
+    warmupS: b.warmupS ?? BACKEND_WARMUP,
     request,
     check,
     ...(b.connections ? { connections: b.connections } : {}),
