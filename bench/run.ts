@@ -35,6 +35,7 @@ import { clientCredentialsToken, loginForm, refreshTokenPool } from './lib/flows
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.ts';
 import { diffCounts, startPgCounter, zeroCounts, type PgCounter, type WireCounts } from './lib/pg-wire.ts';
 import { benchPostgresUrl, openBenchPostgres, type BackendCpu } from './lib/postgres.ts';
+import { SLOW_VCPU, startVcpuProbes, vcpuReport } from './lib/vcpu-probe.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -84,6 +85,8 @@ process.on('SIGINT', () => {
 process.on('exit', killAll);
 
 const t0 = Date.now();
+/** Seconds since the run started, to 0.1 s. */
+const elapsedS = () => Math.round((Date.now() - t0) / 100) / 10;
 const log = (msg: string) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-bench-'));
@@ -152,6 +155,13 @@ interface Row {
   sliceCpuUs: number[];
   /** On PostgreSQL: the database backends' CPU µs per request in each slice, in the same order. */
   sliceDbCpuUs?: number[];
+  /** When each slice's load ran: seconds since the run started, from and to. */
+  sliceAt: [number, number][];
+  /**
+   * What the vCPU probe's fixed batch cost on each vCPU during each slice, CPU ms (lib/vcpu-probe.ts):
+   * a vCPU well above its best of the run was slower for everything on it then.
+   */
+  sliceVcpuMs?: (number | null)[][];
   /**
    * With workers (`serve --workers N`): `cpuUsPerReq` split by process, the primary first, then
    * the workers by pid; each divided by all the answered requests, so they add up to the row's.
@@ -185,10 +195,13 @@ interface Acc {
   slices: number[];
   sliceCpuUs: number[];
   sliceDbCpuUs: number[];
+  sliceAt: [number, number][];
   warmed: boolean;
 }
 
 const rows: Row[] = [];
+/** The groups in the order they ran, with their rows (the vCPU report reads their slices' times). */
+const measuredGroups: { name: string; ids: string[] }[] = [];
 const rowById = (id: string) => rows.find((r) => r.id === id);
 let peakResetRefused = false;
 
@@ -223,7 +236,9 @@ async function argon2Slice(seconds: number): Promise<{ latencies: number[]; peak
 
 async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   if (s.argon2) {
+    const from = elapsedS();
     const r = await argon2Slice(seconds);
+    acc.sliceAt.push([from, elapsedS()]);
     acc.latencies.push(Float64Array.from(r.latencies));
     acc.seconds += seconds;
     acc.peakMiB = Math.max(acc.peakMiB ?? 0, r.peakMiB);
@@ -256,7 +271,9 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
   const ordered = [processes[0]!, ...processes.slice(1).sort((a, b) => a - b)];
   const byProcessBefore = ordered.map((pid) => cpuMsOf(pid));
   const cpuBefore = cpuMsOfTree(server.pid);
+  const from = elapsedS();
   const res = await runLoad({ url: server.url, request, durationS: seconds, connections, expectStatus });
+  acc.sliceAt.push([from, elapsedS()]);
   const cpuAfter = cpuMsOfTree(server.pid);
   if (ordered.length > 1)
     ordered.forEach((pid, i) => {
@@ -305,6 +322,7 @@ async function slice(s: Scenario, acc: Acc, seconds: number): Promise<void> {
 async function measureGroup(name: string, scenarios: Scenario[], duration = DURATION, rounds = 1): Promise<void> {
   const seconds = duration / (2 * rounds);
   log(`group ${name}: ${scenarios.map((s) => s.id).join(', ')} (mirrored slices of ${seconds} s, ${rounds}×)`);
+  measuredGroups.push({ name, ids: scenarios.map((s) => s.id) });
   const accs = new Map<string, Acc>(
     scenarios.map((s) => [
       s.id,
@@ -322,6 +340,7 @@ async function measureGroup(name: string, scenarios: Scenario[], duration = DURA
         slices: [],
         sliceCpuUs: [],
         sliceDbCpuUs: [],
+        sliceAt: [],
         warmed: false,
       },
     ]),
@@ -353,6 +372,7 @@ async function measureGroup(name: string, scenarios: Scenario[], duration = DURA
       slices: acc.slices.map((v) => Math.round(v * 10) / 10),
       sliceCpuUs: acc.sliceCpuUs,
       ...(s.trackDatabase ? { sliceDbCpuUs: acc.sliceDbCpuUs } : {}),
+      sliceAt: acc.sliceAt,
       ...(acc.cpuMsByProcess.length > 1 && total
         ? { cpuUsPerReqByProcess: acc.cpuMsByProcess.map((ms) => Math.round((ms * 1000) / total)) }
         : {}),
@@ -1044,6 +1064,9 @@ async function main(): Promise<void> {
     `temp folder ${tmp}; ${DURATION} s per scenario (two mirrored slices) ` +
       `after ${WARMUP} s warm-up, ${CONNECTIONS} connections`,
   );
+  const probes = startVcpuProbes();
+  if ('unavailable' in probes) log(`no vCPU probe: ${probes.unavailable}`);
+  else process.on('exit', probes.stop);
   const { seed, smallKeys, coldKeys } = await seedDatabases();
 
   log('building dist/ and the server bundle (npm run build), as npm start does');
@@ -1569,6 +1592,19 @@ async function main(): Promise<void> {
       `its page 50 ${auditPages.account50Us} µs`,
   );
   out.push(...backendSummary());
+  if (!('unavailable' in probes)) {
+    for (const r of rows)
+      r.sliceVcpuMs = r.sliceAt.map(([from, to]) =>
+        probes.during(t0 + from * 1000, t0 + to * 1000).map((ms) => (ms === null ? null : Math.round(ms * 10) / 10)),
+      );
+    const windows = measuredGroups.map((g) => ({
+      name: g.name,
+      slices: g.ids.flatMap((id) =>
+        (rowById(id)?.sliceAt ?? []).map(([from, to]) => ({ row: id, fromMs: t0 + from * 1000, toMs: t0 + to * 1000 })),
+      ),
+    }));
+    out.push(...vcpuReport(probes, windows));
+  }
   out.push('', 'targets:');
   for (const x of targets) {
     const v =
@@ -1610,6 +1646,9 @@ async function main(): Promise<void> {
       cpuModel: os.cpus()[0]?.model ?? '',
       loadAverageAtEnd: loadAvg,
       node: process.version,
+      ...('unavailable' in probes
+        ? {}
+        : { vcpuProbe: { bestMs: probes.best(), slowAt: SLOW_VCPU, samples: probes.samples() } }),
     },
     settings: {
       durationS: DURATION,

@@ -1,0 +1,108 @@
+/**
+ * How fast each vCPU of the machine is while the bench runs. This machine is a virtual machine:
+ * its host sometimes gives one vCPU a slower share for minutes at a time (the same fixed work
+ * then costs up to 1.8× the CPU time), and the guest's steal time does not show it. Every CPU
+ * figure of the bench is CPU time, so a slice measured then reads high whatever the server does.
+ *
+ * One probe process per CPU, pinned with `taskset`, runs a fixed batch every second (about 25 ms
+ * of work, so it takes 2–3 % of each vCPU) and reports what the batch cost. A slice is then read
+ * against the batches that ran during it.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT } from './proc.ts';
+
+const PERIOD_MS = 1000;
+/**
+ * A vCPU whose batches cost this much more than its best of the run counts as slow. The load of a
+ * slice alone raises the cost by 10–25 % (the probe shares its vCPU with a busy server); a slower
+ * share from the host raised it 1.5–2.5× in the runs that found it.
+ */
+export const SLOW_VCPU = 1.4;
+
+export interface VcpuProbes {
+  /** Mean CPU ms of a batch on each vCPU over [fromMs, toMs] (epoch ms); null where no batch ran then. */
+  during(fromMs: number, toMs: number): (number | null)[];
+  /** Each vCPU's fastest batch of the run so far. */
+  best(): number[];
+  /** Every batch, per vCPU: [epoch ms, CPU ms]. */
+  samples(): [number, number][][];
+  stop(): void;
+}
+
+/** Starts one probe per CPU; null (and why) where `taskset` is missing and a probe cannot be pinned. */
+export function startVcpuProbes(): VcpuProbes | { unavailable: string } {
+  if (spawnSync('taskset', ['-c', '0', 'true']).status !== 0) return { unavailable: 'taskset is not available' };
+  const cpus = os.cpus().length;
+  const samples: [number, number][][] = Array.from({ length: cpus }, () => []);
+  const procs: ChildProcess[] = [];
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const child = spawn(
+      'taskset',
+      ['-c', String(cpu), process.execPath, path.join(ROOT, 'bench/lib/vcpu-probe-child.mjs'), String(PERIOD_MS)],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    let pending = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        const [at, ms] = line.split(' ').map(Number);
+        if (Number.isFinite(at) && Number.isFinite(ms)) samples[cpu]!.push([at!, ms!]);
+      }
+    });
+    procs.push(child);
+  }
+  return {
+    during(fromMs, toMs) {
+      return samples.map((list) => {
+        const inside = list.filter(([at]) => at >= fromMs && at <= toMs);
+        return inside.length ? inside.reduce((sum, [, ms]) => sum + ms, 0) / inside.length : null;
+      });
+    },
+    best: () => samples.map((list) => Math.min(...list.map(([, ms]) => ms))),
+    samples: () => samples,
+    stop() {
+      for (const p of procs) p.kill('SIGKILL');
+    },
+  };
+}
+
+/** A measured group, as the report names it, and when each of its slices ran (epoch ms). */
+export interface GroupWindows {
+  name: string;
+  slices: { row: string; fromMs: number; toMs: number }[];
+}
+
+/** Lines for the bench's report: each group's range of batch costs per vCPU, and its slow slices. */
+export function vcpuReport(probes: VcpuProbes, groups: GroupWindows[]): string[] {
+  const best = probes.best();
+  const fmt = (ms: number) => ms.toFixed(0);
+  const out = [
+    '',
+    `vCPU speed during each group (the probe's fixed batch, CPU ms; best of the run ${best.map(fmt).join(' / ')}; ` +
+      `a slice is slow where a vCPU cost ≥ ${SLOW_VCPU}× its best):`,
+  ];
+  for (const g of groups) {
+    if (g.slices.length === 0) continue;
+    const from = Math.min(...g.slices.map((s) => s.fromMs));
+    const to = Math.max(...g.slices.map((s) => s.toMs));
+    const ranges = probes.samples().map((list, cpu) => {
+      const inside = list.filter(([at]) => at >= from && at <= to).map(([, ms]) => ms);
+      if (inside.length === 0) return `vCPU${cpu} —`;
+      const worst = Math.max(...inside);
+      return `vCPU${cpu} ${fmt(Math.min(...inside))}–${fmt(worst)} (${(worst / best[cpu]!).toFixed(2)}×)`;
+    });
+    const slow = g.slices.filter((s) =>
+      probes.during(s.fromMs, s.toMs).some((ms, cpu) => ms !== null && ms >= SLOW_VCPU * best[cpu]!),
+    );
+    const rowsHit = [...new Set(slow.map((s) => s.row))];
+    out.push(
+      `  ${g.name}: ${ranges.join(', ')}; ` +
+        (slow.length ? `slow in ${slow.length} of ${g.slices.length} slices (${rowsHit.join(', ')})` : 'no slow slice'),
+    );
+  }
+  return out;
+}
