@@ -4,8 +4,8 @@
  * then costs up to 1.8× the CPU time), and the guest's steal time does not show it. Every CPU
  * figure of the bench is CPU time, so a slice measured then reads high whatever the server does.
  *
- * One probe process per CPU, pinned with `taskset`, runs a fixed batch every second (about 25 ms
- * of work, so it takes 2–3 % of each vCPU) and reports what the batch cost. A slice is then read
+ * One probe process per CPU, pinned with `taskset`, runs a fixed batch every second (about 20 ms
+ * of work on a steady vCPU, so it takes 2–3 % of each) and reports what the batch cost. A slice is then read
  * against the batches that ran during it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -31,7 +31,7 @@ export interface VcpuProbes {
   stop(): void;
 }
 
-/** Starts one probe per CPU; null (and why) where `taskset` is missing and a probe cannot be pinned. */
+/** Starts one probe per CPU, or says why not (`taskset` missing: a probe could not be pinned). */
 export function startVcpuProbes(): VcpuProbes | { unavailable: string } {
   if (spawnSync('taskset', ['-c', '0', 'true']).status !== 0) return { unavailable: 'taskset is not available' };
   const cpus = os.cpus().length;
@@ -62,7 +62,8 @@ export function startVcpuProbes(): VcpuProbes | { unavailable: string } {
         return inside.length ? inside.reduce((sum, [, ms]) => sum + ms, 0) / inside.length : null;
       });
     },
-    best: () => samples.map((list) => Math.min(...list.map(([, ms]) => ms))),
+    // NaN for a vCPU whose probe has reported nothing: it is then never counted as slow.
+    best: () => samples.map((list) => (list.length ? Math.min(...list.map(([, ms]) => ms)) : Number.NaN)),
     samples: () => samples,
     stop() {
       for (const p of procs) p.kill('SIGKILL');
@@ -79,7 +80,7 @@ export interface GroupWindows {
 /** Lines for the bench's report: each group's range of batch costs per vCPU, and its slow slices. */
 export function vcpuReport(probes: VcpuProbes, groups: GroupWindows[]): string[] {
   const best = probes.best();
-  const fmt = (ms: number) => ms.toFixed(0);
+  const fmt = (ms: number) => (Number.isNaN(ms) ? '—' : ms.toFixed(0));
   const out = [
     '',
     `vCPU speed during each group (the probe's fixed batch, CPU ms; best of the run ${best.map(fmt).join(' / ')}; ` +
