@@ -1646,9 +1646,7 @@ async function main(): Promise<void> {
       cpuModel: os.cpus()[0]?.model ?? '',
       loadAverageAtEnd: loadAvg,
       node: process.version,
-      ...('unavailable' in probes
-        ? {}
-        : { vcpuProbe: { bestMs: probes.best(), slowAt: SLOW_VCPU, samples: probes.samples() } }),
+      ...('unavailable' in probes ? {} : { vcpuProbe: { bestMs: probes.best(), slowAt: SLOW_VCPU } }),
     },
     settings: {
       durationS: DURATION,
