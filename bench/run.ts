@@ -35,7 +35,7 @@ import { clientCredentialsToken, loginForm, refreshTokenPool } from './lib/flows
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.ts';
 import { diffCounts, startPgCounter, zeroCounts, type PgCounter, type WireCounts } from './lib/pg-wire.ts';
 import { benchPostgresUrl, openBenchPostgres, type BackendCpu } from './lib/postgres.ts';
-import { SLOW_VCPU, startVcpuProbes, vcpuReport } from './lib/vcpu-probe.ts';
+import { SLOW_VCPU, slowSliceCount, startVcpuProbes, vcpuReport } from './lib/vcpu-probe.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -1047,6 +1047,33 @@ interface Target {
   holds: boolean | null;
   /** Scenario ids to profile when the target is missed. */
   scenarios: string[];
+  /** With the vCPU probe: of the slices of the rows the value reads, how many ran on a slow vCPU. */
+  slowSlices?: { slow: number; of: number };
+}
+
+/**
+ * The rows each target's value reads (the vCPU report counts their slow slices). Targets not
+ * listed read no row measured in slices (the audit pages) or every row (peak RSS).
+ */
+function rowsOfTarget(id: string): string[] {
+  const backends = (configs: string[]) =>
+    BACKEND_KINDS.flatMap((kind) => configs.map((config) => `backend-${kind}-${config}`));
+  const byTarget: Record<string, string[]> = {
+    'apikey-vs-koa': ['lk-apikey', 'koa'],
+    'oauth-vs-koa': ['lk-oauth', 'koa'],
+    'jwt-vs-koa': ['lk-jwt', 'koa'],
+    'auth-p99': ['lk-apikey', 'lk-oauth', 'lk-jwt'],
+    'introspect-opaque': ['lk-introspect-opaque', 'oidc-memory-introspect'],
+    'introspect-apikey': ['lk-introspect-apikey', 'oidc-memory-introspect'],
+    cc: ['lk-cc', 'oidc-memory-cc'],
+    login: ['lk-login', 'argon2-raw'],
+    'scale-miss': ['scale-cold-large'],
+    'scale-1m': ['scale-spread-large', 'scale-spread-small'],
+    'scale-1m-hot': ['scale-hot-large', 'scale-hot-small'],
+    'postgres-vs-sqlite': backends(['postgres-1', 'sqlite-1']),
+    'instances-flat': backends(['sqlite-2', 'sqlite-1', 'postgres-2', 'postgres-1']),
+  };
+  return byTarget[id] ?? [];
 }
 
 function ratio(row: string, base: string): number | null {
@@ -1604,6 +1631,12 @@ async function main(): Promise<void> {
       ),
     }));
     out.push(...vcpuReport(probes, windows));
+    for (const x of targets) {
+      const slices = rowsOfTarget(x.id).flatMap((id) =>
+        (rowById(id)?.sliceAt ?? []).map(([from, to]) => ({ fromMs: t0 + from * 1000, toMs: t0 + to * 1000 })),
+      );
+      if (slices.length) x.slowSlices = { slow: slowSliceCount(probes, slices), of: slices.length };
+    }
   }
   out.push('', 'targets:');
   for (const x of targets) {
@@ -1620,8 +1653,10 @@ async function main(): Promise<void> {
         : x.id.startsWith('scale')
           ? `; by CPU per request ${(1 / byCpu).toFixed(2)}×`
           : `; by CPU per request ${byCpu.toFixed(2)}×`;
+    const slowNote = x.slowSlices?.slow ? `; ${x.slowSlices.slow} of ${x.slowSlices.of} slices on a slow vCPU` : '';
     out.push(
-      `  ${x.holds === null ? '  ?  ' : x.holds ? ' hold' : ' MISS'}  ${x.what}: ${v} (target ${x.limit}${cpuNote})`,
+      `  ${x.holds === null ? '  ?  ' : x.holds ? ' hold' : ' MISS'}  ${x.what}: ${v} ` +
+        `(target ${x.limit}${cpuNote}${slowNote})`,
     );
   }
   out.push(

@@ -96,9 +96,7 @@ export function vcpuReport(probes: VcpuProbes, groups: GroupWindows[]): string[]
       const worst = Math.max(...inside);
       return `vCPU${cpu} ${fmt(Math.min(...inside))}–${fmt(worst)} (${(worst / best[cpu]!).toFixed(2)}×)`;
     });
-    const slow = g.slices.filter((s) =>
-      probes.during(s.fromMs, s.toMs).some((ms, cpu) => ms !== null && ms >= SLOW_VCPU * best[cpu]!),
-    );
+    const slow = g.slices.filter((s) => slowSliceCount(probes, [s]) > 0);
     const rowsHit = [...new Set(slow.map((s) => s.row))];
     out.push(
       `  ${g.name}: ${ranges.join(', ')}; ` +
@@ -106,4 +104,12 @@ export function vcpuReport(probes: VcpuProbes, groups: GroupWindows[]): string[]
     );
   }
   return out;
+}
+
+/** How many of these slices (epoch ms) ran while a vCPU cost SLOW_VCPU× its best or more. */
+export function slowSliceCount(probes: VcpuProbes, slices: { fromMs: number; toMs: number }[]): number {
+  const best = probes.best();
+  return slices.filter((s) =>
+    probes.during(s.fromMs, s.toMs).some((ms, cpu) => ms !== null && ms >= SLOW_VCPU * best[cpu]!),
+  ).length;
 }
