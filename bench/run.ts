@@ -35,7 +35,7 @@ import { clientCredentialsToken, loginForm, refreshTokenPool } from './lib/flows
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.ts';
 import { diffCounts, startPgCounter, zeroCounts, type PgCounter, type WireCounts } from './lib/pg-wire.ts';
 import { benchPostgresUrl, openBenchPostgres, type BackendCpu } from './lib/postgres.ts';
-import { SLOW_VCPU, slowSliceCount, startVcpuProbes, vcpuReport } from './lib/vcpu-probe.ts';
+import { SLOW_VCPU, slowSlices, startVcpuProbes, vcpuReport } from './lib/vcpu-probe.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -957,6 +957,13 @@ function pairedRatio(kind: string, a: string, b: string): number | null {
   return ratios.length % 2 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
 }
 
+/** The configurations the backends targets compare: PostgreSQL with SQLite, and two instances with one. */
+const POSTGRES_VS_SQLITE: [string, string][] = [['postgres-1', 'sqlite-1']];
+const TWO_VS_ONE: [string, string][] = [
+  ['sqlite-2', 'sqlite-1'],
+  ['postgres-2', 'postgres-1'],
+];
+
 /** The largest paired ratio a ÷ b over the backends rows' kinds (pairs with a missing row are left out). */
 function worstBackendRatio(pairs: [string, string][]): number | null {
   let worst: number | null = null;
@@ -1056,8 +1063,8 @@ interface Target {
  * listed read no row measured in slices (the audit pages) or every row (peak RSS).
  */
 function rowsOfTarget(id: string): string[] {
-  const backends = (configs: string[]) =>
-    BACKEND_KINDS.flatMap((kind) => configs.map((config) => `backend-${kind}-${config}`));
+  const backends = (pairs: [string, string][]) =>
+    BACKEND_KINDS.flatMap((kind) => pairs.flat().map((config) => `backend-${kind}-${config}`));
   const byTarget: Record<string, string[]> = {
     'apikey-vs-koa': ['lk-apikey', 'koa'],
     'oauth-vs-koa': ['lk-oauth', 'koa'],
@@ -1070,8 +1077,8 @@ function rowsOfTarget(id: string): string[] {
     'scale-miss': ['scale-cold-large'],
     'scale-1m': ['scale-spread-large', 'scale-spread-small'],
     'scale-1m-hot': ['scale-hot-large', 'scale-hot-small'],
-    'postgres-vs-sqlite': backends(['postgres-1', 'sqlite-1']),
-    'instances-flat': backends(['sqlite-2', 'sqlite-1', 'postgres-2', 'postgres-1']),
+    'postgres-vs-sqlite': backends(POSTGRES_VS_SQLITE),
+    'instances-flat': backends(TWO_VS_ONE),
   };
   return byTarget[id] ?? [];
 }
@@ -1495,7 +1502,7 @@ async function main(): Promise<void> {
     t(
       'postgres-vs-sqlite',
       'PostgreSQL ×1 (server + database CPU per request) ÷ SQLite ×1, paired slices, worst of the three kinds',
-      worstBackendRatio([['postgres-1', 'sqlite-1']]),
+      worstBackendRatio(POSTGRES_VS_SQLITE),
       '×',
       '≤ 1.5×',
       (v) => v <= 1.5,
@@ -1504,10 +1511,7 @@ async function main(): Promise<void> {
     t(
       'instances-flat',
       'two instances ÷ one (CPU per request, server + database), paired slices, worst of the rows on both backends',
-      worstBackendRatio([
-        ['sqlite-2', 'sqlite-1'],
-        ['postgres-2', 'postgres-1'],
-      ]),
+      worstBackendRatio(TWO_VS_ONE),
       '×',
       '≤ 1.15×',
       (v) => v <= 1.15,
@@ -1620,22 +1624,24 @@ async function main(): Promise<void> {
   );
   out.push(...backendSummary());
   if (!('unavailable' in probes)) {
-    for (const r of rows)
-      r.sliceVcpuMs = r.sliceAt.map(([from, to]) =>
-        probes.during(t0 + from * 1000, t0 + to * 1000).map((ms) => (ms === null ? null : Math.round(ms * 10) / 10)),
-      );
-    const windows = measuredGroups.map((g) => ({
-      name: g.name,
-      slices: g.ids.flatMap((id) =>
+    // A row's slices as the probe reads them: sliceAt back in epoch ms.
+    const windowsOf = (ids: string[]) =>
+      ids.flatMap((id) =>
         (rowById(id)?.sliceAt ?? []).map(([from, to]) => ({ row: id, fromMs: t0 + from * 1000, toMs: t0 + to * 1000 })),
-      ),
-    }));
-    out.push(...vcpuReport(probes, windows));
-    for (const x of targets) {
-      const slices = rowsOfTarget(x.id).flatMap((id) =>
-        (rowById(id)?.sliceAt ?? []).map(([from, to]) => ({ fromMs: t0 + from * 1000, toMs: t0 + to * 1000 })),
       );
-      if (slices.length) x.slowSlices = { slow: slowSliceCount(probes, slices), of: slices.length };
+    for (const r of rows)
+      r.sliceVcpuMs = windowsOf([r.id]).map((w) =>
+        probes.during(w.fromMs, w.toMs).map((ms) => (ms === null ? null : Math.round(ms * 10) / 10)),
+      );
+    out.push(
+      ...vcpuReport(
+        probes,
+        measuredGroups.map((g) => ({ name: g.name, slices: windowsOf(g.ids) })),
+      ),
+    );
+    for (const x of targets) {
+      const slices = windowsOf(rowsOfTarget(x.id));
+      if (slices.length) x.slowSlices = { slow: slowSlices(probes, slices).length, of: slices.length };
     }
   }
   out.push('', 'targets:');

@@ -1,12 +1,12 @@
 /**
  * How fast each vCPU of the machine is while the bench runs. This machine is a virtual machine:
- * its host sometimes gives one vCPU a slower share for minutes at a time (the same fixed work
- * then costs up to 1.8× the CPU time), and the guest's steal time does not show it. Every CPU
+ * its host sometimes gives one vCPU, or both, a slower share for minutes at a time (the same fixed
+ * work then costs 1.5–6× its best CPU time), and the guest's steal time does not show it. Every CPU
  * figure of the bench is CPU time, so a slice measured then reads high whatever the server does.
  *
  * One probe process per CPU, pinned with `taskset`, runs a fixed batch every second (about 20 ms
- * of work on a steady vCPU, so it takes 2–3 % of each) and reports what the batch cost. A slice is then read
- * against the batches that ran during it.
+ * of work on a steady vCPU, so it takes 2–3 % of each) and reports what the batch cost. A slice is
+ * then read against the batches that ran during it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
@@ -17,18 +17,24 @@ const PERIOD_MS = 1000;
 /**
  * A vCPU whose batches cost this much more than its best of the run counts as slow. The load of a
  * slice alone raises the cost by 10–25 % (the probe shares its vCPU with a busy server); a slower
- * share from the host raised it 1.5–2.5× in the runs that found it.
+ * share from the host raised it 1.5–6× in the runs that found it.
  */
 export const SLOW_VCPU = 1.4;
 
 export interface VcpuProbes {
-  /** Mean CPU ms of a batch on each vCPU over [fromMs, toMs] (epoch ms); null where no batch ran then. */
+  /** What each batch that ended in [fromMs, toMs] (epoch ms) cost, CPU ms, per vCPU. */
+  costsWithin(fromMs: number, toMs: number): number[][];
+  /** Mean CPU ms of a batch on each vCPU over [fromMs, toMs]; null where no batch ran then. */
   during(fromMs: number, toMs: number): (number | null)[];
   /** Each vCPU's fastest batch of the run so far. */
   best(): number[];
-  /** Every batch, per vCPU: [epoch ms, CPU ms]. */
-  samples(): [number, number][][];
   stop(): void;
+}
+
+/** When a slice's load ran, epoch ms. */
+export interface SliceWindow {
+  fromMs: number;
+  toMs: number;
 }
 
 /** Starts one probe per CPU, or says why not (`taskset` missing: a probe could not be pinned). */
@@ -55,26 +61,24 @@ export function startVcpuProbes(): VcpuProbes | { unavailable: string } {
     });
     procs.push(child);
   }
+  const costsWithin = (fromMs: number, toMs: number) =>
+    samples.map((list) => list.filter(([at]) => at >= fromMs && at <= toMs).map(([, ms]) => ms));
   return {
-    during(fromMs, toMs) {
-      return samples.map((list) => {
-        const inside = list.filter(([at]) => at >= fromMs && at <= toMs);
-        return inside.length ? inside.reduce((sum, [, ms]) => sum + ms, 0) / inside.length : null;
-      });
-    },
+    costsWithin,
+    during: (fromMs, toMs) =>
+      costsWithin(fromMs, toMs).map((costs) => (costs.length ? costs.reduce((a, b) => a + b, 0) / costs.length : null)),
     // NaN for a vCPU whose probe has reported nothing: it is then never counted as slow.
     best: () => samples.map((list) => (list.length ? Math.min(...list.map(([, ms]) => ms)) : Number.NaN)),
-    samples: () => samples,
     stop() {
       for (const p of procs) p.kill('SIGKILL');
     },
   };
 }
 
-/** A measured group, as the report names it, and when each of its slices ran (epoch ms). */
+/** A measured group, as the report names it, and when each of its rows' slices ran. */
 export interface GroupWindows {
   name: string;
-  slices: { row: string; fromMs: number; toMs: number }[];
+  slices: (SliceWindow & { row: string })[];
 }
 
 /** Lines for the bench's report: each group's range of batch costs per vCPU, and its slow slices. */
@@ -90,13 +94,12 @@ export function vcpuReport(probes: VcpuProbes, groups: GroupWindows[]): string[]
     if (g.slices.length === 0) continue;
     const from = Math.min(...g.slices.map((s) => s.fromMs));
     const to = Math.max(...g.slices.map((s) => s.toMs));
-    const ranges = probes.samples().map((list, cpu) => {
-      const inside = list.filter(([at]) => at >= from && at <= to).map(([, ms]) => ms);
+    const ranges = probes.costsWithin(from, to).map((inside, cpu) => {
       if (inside.length === 0) return `vCPU${cpu} —`;
       const worst = Math.max(...inside);
       return `vCPU${cpu} ${fmt(Math.min(...inside))}–${fmt(worst)} (${(worst / best[cpu]!).toFixed(2)}×)`;
     });
-    const slow = g.slices.filter((s) => slowSliceCount(probes, [s]) > 0);
+    const slow = slowSlices(probes, g.slices);
     const rowsHit = [...new Set(slow.map((s) => s.row))];
     out.push(
       `  ${g.name}: ${ranges.join(', ')}; ` +
@@ -106,10 +109,10 @@ export function vcpuReport(probes: VcpuProbes, groups: GroupWindows[]): string[]
   return out;
 }
 
-/** How many of these slices (epoch ms) ran while a vCPU cost SLOW_VCPU× its best or more. */
-export function slowSliceCount(probes: VcpuProbes, slices: { fromMs: number; toMs: number }[]): number {
+/** The slices that ran while a vCPU's batches cost SLOW_VCPU× its best or more. */
+export function slowSlices<S extends SliceWindow>(probes: VcpuProbes, slices: S[]): S[] {
   const best = probes.best();
   return slices.filter((s) =>
     probes.during(s.fromMs, s.toMs).some((ms, cpu) => ms !== null && ms >= SLOW_VCPU * best[cpu]!),
-  ).length;
+  );
 }
